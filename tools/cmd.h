@@ -1,0 +1,9 @@
+/* cmd.h - subcommands of the edgecap CLI. Each returns the exit status:
+ * 0 success, 1 a negative answer (e.g. `filter check` on invalid code),
+ * 2 an error, reported on one line on stderr. */
+#ifndef ECAP_CMD_H
+#define ECAP_CMD_H
+
+int cmd_filter(int argc, char **argv);
+
+#endif

@@ -1,0 +1,28 @@
+/* edgecap.c - the edgecap command line: a thin dispatcher over subcommands. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: edgecap COMMAND [ARGS]\n"
+		   "\n"
+		   "commands:\n"
+		   "  filter compile|check|translate|run   tcpdump filters as classic BPF and eBPF\n"
+		   "\n"
+		   "'edgecap COMMAND --help' describes a command.\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+		usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	if (!strcmp(argv[1], "filter"))
+		return cmd_filter(argc - 1, argv + 1);
+	fprintf(stderr, "edgecap: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return 2;
+}

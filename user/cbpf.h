@@ -1,0 +1,45 @@
+/* cbpf.h - classic BPF: compiling expressions with libpcap, the -ddd text
+ * format, and validation of untrusted programs. Free of linux/bpf.h so that
+ * code including libpcap's headers can use it. Programs use the kernel's
+ * struct sock_filter, laid out like libpcap's struct bpf_insn. */
+#ifndef ECAP_CBPF_H
+#define ECAP_CBPF_H
+
+#include <linux/filter.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define ECAP_CBPF_MAX_INSNS  4096
+#define ECAP_SNAPLEN_DEFAULT 262144u
+#define ECAP_SNAPLEN_MAX     262144u
+#define ECAP_ERRLEN          512
+
+/* Link types we compile for (pcap DLT values). */
+#define ECAP_LINKTYPE_EN10MB 1
+#define ECAP_LINKTYPE_RAW    12
+
+struct ecap_cbpf {
+	struct sock_filter *insns;
+	uint32_t len;
+};
+
+void ecap_cbpf_free(struct ecap_cbpf *p);
+
+/* compile.c: expression -> classic BPF with libpcap (optimizer on, netmask
+ * unknown). On error returns -EINVAL and err holds libpcap's message. */
+int ecap_filter_compile(const char *expr, int linktype, uint32_t snaplen, struct ecap_cbpf *ret,
+			char *err, size_t errlen);
+/* "EN10MB", "RAW" (tcpdump -y names) -> DLT value, or -EINVAL. */
+int ecap_linktype_from_name(const char *name);
+
+/* ddd.c: the `tcpdump -ddd` text format: a count line, then one
+ * "code jt jf k" line per instruction, all decimal. */
+int ecap_cbpf_parse_ddd(const char *text, struct ecap_cbpf *ret, char *err, size_t errlen);
+int ecap_cbpf_print_ddd(FILE *out, const struct ecap_cbpf *p);
+
+/* validate.c: checks untrusted classic BPF. Returns 0 when valid, else
+ * -EINVAL with "instruction N: reason" (or a whole-program reason) in err. */
+int ecap_cbpf_validate(const struct sock_filter *insns, uint32_t n, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,61 @@
+/* filter.h - the filter pipeline shared by edgecap-server and edgecap-agent:
+ *
+ *   tcpdump expression --compile (libpcap, server)--> classic BPF
+ *   classic BPF (untrusted, from the network) --validate--> accepted program
+ *   accepted program --translate--> eBPF for an XDP or TC hook
+ *   eBPF --load/test-run--> kernel
+ *
+ * The translated program computes exactly what libpcap's bpf_filter() computes
+ * for (packet, wire length, captured length): 0 means drop, anything else is
+ * the snap length. docs/filter.md describes the design and the measurements
+ * behind it.
+ *
+ * Classic BPF uses the kernel's struct sock_filter, which has the same layout
+ * as libpcap's struct bpf_insn; only compile.c includes pcap.h, whose
+ * struct bpf_insn collides with the eBPF one in linux/bpf.h.
+ */
+#ifndef ECAP_FILTER_H
+#define ECAP_FILTER_H
+
+#include <linux/bpf.h>
+
+#include "cbpf.h"
+#include "prog.h"
+
+/* xlate.c: classic BPF (already validated) -> eBPF. */
+enum ecap_input {
+	/* Lengths come from the packet itself: wire length = packet length. */
+	ECAP_INPUT_LIVE,
+	/* BPF_PROG_TEST_RUN with struct ecap_test_meta in front of the packet
+	 * (XDP metadata) or in skb->cb[0..1] (TC): lets a replayed capture
+	 * carry its original wire length and a captured length that may be
+	 * shorter than the 14 bytes the kernel's test runner insists on. */
+	ECAP_INPUT_TEST,
+};
+
+enum ecap_access {
+	/* Direct packet access when the packet is linear, helper loads otherwise. */
+	ECAP_ACCESS_AUTO,
+	/* Always bpf_{xdp,skb}_load_bytes: the measured alternative. */
+	ECAP_ACCESS_HELPER,
+};
+
+struct ecap_xlate_opts {
+	enum ecap_hook hook;
+	enum ecap_input input;
+	enum ecap_access access;
+};
+
+/* Translate a validated program. Returns 0, -ENOMEM, or -E2BIG when the
+ * result would exceed what eBPF jumps can span (err says so). *ret_insns
+ * is malloc'ed. */
+int ecap_filter_translate(const struct sock_filter *insns, uint32_t n,
+			  const struct ecap_xlate_opts *opts, struct bpf_insn **ret_insns,
+			  uint32_t *ret_len, char *err, size_t errlen);
+
+/* prog.c: load into the kernel. Returns the program fd, or -errno with the
+ * last lines of the verifier log in err. */
+int ecap_prog_load(const struct bpf_insn *insns, uint32_t n, enum ecap_hook hook, char *err,
+		   size_t errlen);
+
+#endif

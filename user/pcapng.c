@@ -1,0 +1,171 @@
+/* pcapng.c - pcapng block encoders, see pcapng.h. */
+#include "pcapng.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BT_SHB 0x0A0D0D0Au
+#define BT_IDB 0x00000001u
+#define BT_ISB 0x00000005u
+#define BT_EPB 0x00000006u
+
+#define OPT_END          0
+#define SHB_USERAPPL     4
+#define IF_NAME          2
+#define IF_TSRESOL       9
+#define EPB_FLAGS        2
+#define ISB_IFRECV       4
+#define ISB_IFDROP       5
+#define ISB_FILTERACCEPT 6
+#define ISB_USRDELIV     8
+
+void ecap_buf_free(struct ecap_buf *b)
+{
+	if (!b)
+		return;
+	free(b->data);
+	memset(b, 0, sizeof(*b));
+}
+
+void ecap_buf_reset(struct ecap_buf *b)
+{
+	b->len = 0;
+}
+
+static void put(struct ecap_buf *b, const void *p, size_t n)
+{
+	if (b->err)
+		return;
+	if (b->len + n > b->cap) {
+		size_t cap = b->cap ? b->cap : 4096;
+		uint8_t *d;
+
+		while (cap < b->len + n)
+			cap *= 2;
+		d = realloc(b->data, cap);
+		if (!d) {
+			b->err = -ENOMEM;
+			return;
+		}
+		b->data = d;
+		b->cap = cap;
+	}
+	memcpy(b->data + b->len, p, n);
+	b->len += n;
+}
+
+static void put32(struct ecap_buf *b, uint32_t v)
+{
+	put(b, &v, 4);
+}
+
+static void pad4(struct ecap_buf *b)
+{
+	static const uint8_t zero[4];
+
+	put(b, zero, (4 - (b->len & 3)) & 3);
+}
+
+static void opt(struct ecap_buf *b, uint16_t code, const void *v, uint16_t len)
+{
+	put(b, &code, 2);
+	put(b, &len, 2);
+	put(b, v, len);
+	pad4(b);
+}
+
+static void opt_end(struct ecap_buf *b)
+{
+	put32(b, 0);
+}
+
+/* Blocks are built in place: type, a length patched at the end, body,
+ * length again. */
+static size_t begin(struct ecap_buf *b, uint32_t type)
+{
+	size_t at = b->len;
+
+	put32(b, type);
+	put32(b, 0);
+	return at;
+}
+
+static int end(struct ecap_buf *b, size_t at)
+{
+	uint32_t total;
+
+	put32(b, 0);
+	if (b->err)
+		return b->err;
+	total = (uint32_t)(b->len - at);
+	memcpy(b->data + at + 4, &total, 4);
+	memcpy(b->data + b->len - 4, &total, 4);
+	return 0;
+}
+
+int ecap_pcapng_shb(struct ecap_buf *b, const char *userappl)
+{
+	size_t at = begin(b, BT_SHB);
+	uint16_t ver[2] = {1, 0};
+	int64_t section_len = -1;
+
+	put32(b, 0x1A2B3C4D);
+	put(b, ver, sizeof(ver));
+	put(b, &section_len, 8);
+	if (userappl)
+		opt(b, SHB_USERAPPL, userappl, (uint16_t)strlen(userappl));
+	opt_end(b);
+	return end(b, at);
+}
+
+int ecap_pcapng_idb(struct ecap_buf *b, uint16_t linktype, uint32_t snaplen, const char *if_name,
+		    uint8_t tsresol)
+{
+	size_t at = begin(b, BT_IDB);
+	uint16_t reserved = 0;
+
+	put(b, &linktype, 2);
+	put(b, &reserved, 2);
+	put32(b, snaplen);
+	if (if_name)
+		opt(b, IF_NAME, if_name, (uint16_t)strlen(if_name));
+	opt(b, IF_TSRESOL, &tsresol, 1);
+	opt_end(b);
+	return end(b, at);
+}
+
+int ecap_pcapng_epb(struct ecap_buf *b, uint32_t if_id, uint64_t ts, const void *data,
+		    uint32_t caplen, uint32_t wirelen, uint32_t flags)
+{
+	size_t at = begin(b, BT_EPB);
+
+	put32(b, if_id);
+	put32(b, (uint32_t)(ts >> 32));
+	put32(b, (uint32_t)ts);
+	put32(b, caplen);
+	put32(b, wirelen);
+	put(b, data, caplen);
+	pad4(b);
+	if (flags) {
+		opt(b, EPB_FLAGS, &flags, 4);
+		opt_end(b);
+	}
+	return end(b, at);
+}
+
+int ecap_pcapng_isb(struct ecap_buf *b, uint32_t if_id, uint64_t ts,
+		    const struct ecap_isb_counts *c)
+{
+	size_t at = begin(b, BT_ISB);
+
+	put32(b, if_id);
+	put32(b, (uint32_t)(ts >> 32));
+	put32(b, (uint32_t)ts);
+	opt(b, ISB_IFRECV, &c->ifrecv, 8);
+	opt(b, ISB_IFDROP, &c->ifdrop, 8);
+	opt(b, ISB_FILTERACCEPT, &c->filteraccept, 8);
+	opt(b, ISB_USRDELIV, &c->usrdeliv, 8);
+	opt_end(b);
+	return end(b, at);
+}

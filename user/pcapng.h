@@ -1,0 +1,40 @@
+/* pcapng.h - encoders for the pcapng blocks edgecap writes (SHB, IDB, EPB,
+ * ISB), appended to a growable byte buffer. Little-endian host order, as the
+ * format allows; readers learn it from the SHB's byte-order magic.
+ * Reference: draft-ietf-opsawg-pcapng. */
+#ifndef ECAP_PCAPNG_H
+#define ECAP_PCAPNG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct ecap_buf {
+	uint8_t *data;
+	size_t len, cap;
+	int err; /* sticky -ENOMEM */
+};
+
+void ecap_buf_free(struct ecap_buf *b);
+void ecap_buf_reset(struct ecap_buf *b);
+
+/* epb_flags direction bits (pcapng section 4.3.1) */
+#define ECAP_EPB_INBOUND  1u
+#define ECAP_EPB_OUTBOUND 2u
+
+struct ecap_isb_counts {
+	uint64_t ifrecv;       /* packets the hook saw (isb_ifrecv) */
+	uint64_t ifdrop;       /* dropped for lack of buffer space (isb_ifdrop) */
+	uint64_t filteraccept; /* matched by the filter (isb_filteraccept) */
+	uint64_t usrdeliv;     /* delivered to the user (isb_usrdeliv) */
+};
+
+/* All return 0 or -ENOMEM. Timestamps are in units of 10^-tsresol s. */
+int ecap_pcapng_shb(struct ecap_buf *b, const char *userappl);
+int ecap_pcapng_idb(struct ecap_buf *b, uint16_t linktype, uint32_t snaplen, const char *if_name,
+		    uint8_t tsresol);
+int ecap_pcapng_epb(struct ecap_buf *b, uint32_t if_id, uint64_t ts, const void *data,
+		    uint32_t caplen, uint32_t wirelen, uint32_t flags);
+int ecap_pcapng_isb(struct ecap_buf *b, uint32_t if_id, uint64_t ts,
+		    const struct ecap_isb_counts *c);
+
+#endif

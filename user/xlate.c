@@ -1,0 +1,583 @@
+/* xlate.c - classic BPF -> eBPF with exactly the semantics of libpcap's
+ * bpf_filter(p, wirelen, buflen):
+ *   - A and X are u32 (r7, r8, kept zero-extended: only 32-bit ALU ops,
+ *     zero-extending loads), M[0..15] live on the stack;
+ *   - a packet load outside [0, buflen) ends the program with 0;
+ *   - division or modulo by X == 0 ends the program with 0;
+ *   - shifts by X >= 32 give 0 (eBPF would mask the count);
+ *   - `len` is the wire length, the result is the snap length.
+ *
+ * Layout of the emitted program:
+ *
+ *   prologue: ctx -> r6; wire length -> stack; buflen -> r9
+ *   dispatch: linear packet of buflen <= 0xffff bytes? -> direct copy
+ *                                                 else -> helper copy
+ *   direct copy: packet read in place (data/data_end); one bounds check per
+ *                basic block covers all its constant-offset loads
+ *   helper copy: every load through bpf_{xdp,skb}_load_bytes against buflen
+ *                (multi-buffer XDP, non-linear skbs, test runs of captures
+ *                shorter than the 14 bytes the kernel's test runner needs)
+ *
+ * docs/filter.md has the measurements that chose direct access.
+ *
+ * eBPF jump offsets are 16 bits and 6.1 kernels have no long jump, while a
+ * 4096-instruction classic program can grow past 32767 eBPF instructions.
+ * So every ISLAND_SPACING instructions we may place an island (skipped by a
+ * goto): the "return 0" stub that bounds checks jump to, and one hop for
+ * every unconditional jump still on its way to its target. Conditional
+ * jumps span at most 255 classic instructions and never need a hop. Small
+ * programs (all real ones) get no island at all.
+ */
+#include "ebpf.h"
+#include "filter.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define R_CTX BPF_REG_6
+#define R_A   BPF_REG_7
+#define R_X   BPF_REG_8
+#define R_PKT BPF_REG_9 /* direct copy: packet start; helper copy: buflen */
+#define R_END BPF_REG_2 /* direct copy only: packet end (that copy calls nothing) */
+
+#define STK_M(k)    (-64 + 4 * (int)(k))
+#define STK_WIRELEN (-68)
+#define STK_BUF     (-72)
+
+/* Highest offset the verifier lets us add to a packet pointer (MAX_PACKET_OFF). */
+#define PKT_OFF_MAX 0xffff
+
+#define ISLAND_SPACING 16384
+
+struct hop {
+	uint32_t label;  /* where the jump currently lands */
+	uint32_t target; /* classic instruction it is going to (n = end of copy) */
+};
+
+struct xl {
+	const struct sock_filter *f;
+	uint32_t n;
+	const struct ecap_xlate_opts *o;
+	struct ecap_asm a;
+
+	uint8_t *leader;  /* first instruction of a basic block */
+	uint64_t *need;   /* per leader: bytes its constant-offset loads need */
+	uint8_t *reach;   /* reachable in the copy being emitted */
+	uint32_t *lab;    /* per classic instruction: its label in this copy */
+	struct hop *hops; /* pending unconditional jumps */
+	uint32_t nhops, hop_cap;
+	uint32_t ret0;      /* label of the next "return 0" stub */
+	uint32_t island_at; /* position after the last island */
+	int direct;         /* emitting the direct copy */
+};
+
+static uint32_t ld_bytes(uint16_t code)
+{
+	switch (BPF_SIZE(code)) {
+	case BPF_W: return 4;
+	case BPF_H: return 2;
+	default: return 1;
+	}
+}
+
+static void emit(struct xl *x, struct bpf_insn in)
+{
+	ecap_asm_emit(&x->a, in);
+}
+
+static void goto_ret0(struct xl *x)
+{
+	ecap_asm_goto(&x->a, x->ret0);
+}
+
+/* --- basic blocks ----------------------------------------------------- */
+
+static void find_blocks(struct xl *x)
+{
+	const struct sock_filter *f = x->f;
+	uint32_t n = x->n, b = 0;
+
+	x->leader[0] = 1;
+	for (uint32_t i = 0; i < n; i++) {
+		if (BPF_CLASS(f[i].code) == BPF_JMP) {
+			if (BPF_OP(f[i].code) == BPF_JA) {
+				x->leader[i + 1 + f[i].k] = 1;
+			} else {
+				x->leader[i + 1 + f[i].jt] = 1;
+				x->leader[i + 1 + f[i].jf] = 1;
+			}
+		}
+		if ((BPF_CLASS(f[i].code) == BPF_JMP || BPF_CLASS(f[i].code) == BPF_RET) &&
+		    i + 1 < n)
+			x->leader[i + 1] = 1;
+	}
+	/* A block runs straight through (a load or division may end the
+	 * program with 0, but nothing branches out), so if any of its loads is
+	 * out of bounds the program returns 0 no matter which one fails first:
+	 * one check of the farthest byte at block entry is exact. */
+	for (uint32_t i = 0; i < n; i++) {
+		uint16_t c = f[i].code;
+		uint64_t end = 0;
+
+		if (x->leader[i])
+			b = i;
+		if (BPF_CLASS(c) == BPF_LD && BPF_MODE(c) == BPF_ABS)
+			end = (uint64_t)f[i].k + ld_bytes(c);
+		else if (c == (BPF_LDX | BPF_MSH | BPF_B))
+			end = (uint64_t)f[i].k + 1;
+		if (end > x->need[b])
+			x->need[b] = end;
+	}
+}
+
+/* --- jumps and islands ------------------------------------------------- */
+
+static void jump_far(struct xl *x, uint32_t target)
+{
+	uint32_t l = ecap_asm_label(&x->a);
+
+	if (!x->a.err && x->nhops == x->hop_cap) {
+		uint32_t cap = x->hop_cap ? 2 * x->hop_cap : 16;
+		struct hop *h = realloc(x->hops, cap * sizeof(*h));
+
+		if (!h) {
+			x->a.err = -ENOMEM;
+			return;
+		}
+		x->hops = h;
+		x->hop_cap = cap;
+	}
+	if (x->a.err)
+		return;
+	x->hops[x->nhops++] = (struct hop){.label = l, .target = target};
+	ecap_asm_goto(&x->a, l);
+}
+
+/* Bind the pending jumps that have arrived at classic instruction t. */
+static void land_hops(struct xl *x, uint32_t t)
+{
+	for (uint32_t i = 0; i < x->nhops;) {
+		if (x->hops[i].target == t) {
+			ecap_asm_bind(&x->a, x->hops[i].label);
+			x->hops[i] = x->hops[--x->nhops];
+		} else {
+			i++;
+		}
+	}
+}
+
+static void island(struct xl *x)
+{
+	int stub = ecap_asm_label_used(&x->a, x->ret0);
+	uint32_t after;
+
+	x->island_at = x->a.len;
+	if (!stub && !x->nhops)
+		return;
+	after = ecap_asm_label(&x->a);
+	ecap_asm_goto(&x->a, after);
+	if (stub) {
+		ecap_asm_bind(&x->a, x->ret0);
+		emit(x, E_MOV32_IMM(BPF_REG_0, 0));
+		emit(x, E_EXIT());
+		x->ret0 = ecap_asm_label(&x->a);
+	}
+	for (uint32_t i = 0; i < x->nhops && !x->a.err; i++) {
+		uint32_t next = ecap_asm_label(&x->a);
+
+		ecap_asm_bind(&x->a, x->hops[i].label);
+		ecap_asm_goto(&x->a, next);
+		x->hops[i].label = next;
+	}
+	ecap_asm_bind(&x->a, after);
+	x->island_at = x->a.len;
+}
+
+static void ret0_stub(struct xl *x)
+{
+	if (!ecap_asm_label_used(&x->a, x->ret0))
+		return; /* an unused stub would be unreachable code */
+	ecap_asm_bind(&x->a, x->ret0);
+	emit(x, E_MOV32_IMM(BPF_REG_0, 0));
+	emit(x, E_EXIT());
+}
+
+/* --- packet loads ------------------------------------------------------ */
+
+static void byteswap(struct xl *x, uint8_t dst, uint32_t bytes)
+{
+	if (bytes > 1)
+		emit(x, E_BE(dst, bytes * 8));
+}
+
+/* Helper copy: load `bytes` at offset (r2, or imm when off_reg is 0) into
+ * dst. Bounds against buflen are checked by the caller. */
+static void helper_load(struct xl *x, uint8_t dst, int off_reg, uint32_t k, uint32_t bytes)
+{
+	static const uint8_t sz[5] = {0, BPF_B, BPF_H, 0, BPF_W};
+
+	emit(x, E_MOV64_REG(BPF_REG_1, R_CTX));
+	if (!off_reg)
+		emit(x, E_MOV32_IMM(BPF_REG_2, k));
+	emit(x, E_MOV64_REG(BPF_REG_3, BPF_REG_10));
+	emit(x, E_ALU64_IMM(BPF_ADD, BPF_REG_3, STK_BUF));
+	emit(x, E_MOV32_IMM(BPF_REG_4, bytes));
+	emit(x, E_CALL(x->o->hook == ECAP_HOOK_XDP ? BPF_FUNC_xdp_load_bytes
+						    : BPF_FUNC_skb_load_bytes));
+	/* Cannot fail once the bounds check passed; checked all the same. */
+	ecap_asm_jmp(&x->a, BPF_JMP | BPF_JNE | BPF_K, BPF_REG_0, 0, 0, x->ret0);
+	emit(x, E_LDX(sz[bytes], dst, BPF_REG_10, STK_BUF));
+}
+
+/* dst = packet[k .. k+bytes) big-endian; k is covered by the block check
+ * in the direct copy. */
+static void load_abs(struct xl *x, uint8_t dst, uint32_t k, uint32_t bytes)
+{
+	static const uint8_t sz[5] = {0, BPF_B, BPF_H, 0, BPF_W};
+
+	if (x->direct) {
+		if (k <= INT16_MAX) {
+			emit(x, E_LDX(sz[bytes], dst, R_PKT, (int16_t)k));
+		} else {
+			emit(x, E_MOV64_REG(BPF_REG_1, R_PKT));
+			emit(x, E_ALU64_IMM(BPF_ADD, BPF_REG_1, k));
+			emit(x, E_LDX(sz[bytes], dst, BPF_REG_1, 0));
+		}
+	} else {
+		/* k + bytes <= 0xffe00004: no wrap in the u32 compare */
+		ecap_asm_jmp(&x->a, BPF_JMP32 | BPF_JLT | BPF_K, R_PKT, 0,
+			     (int32_t)(k + bytes), x->ret0);
+		helper_load(x, dst, 0, k, bytes);
+	}
+	byteswap(x, dst, bytes);
+}
+
+/* A = packet[X + k ..]. Returns 1 when the load can never be in bounds, so
+ * the rest of the block is dead. */
+static int load_ind(struct xl *x, uint32_t k, uint32_t bytes)
+{
+	static const uint8_t sz[5] = {0, BPF_B, BPF_H, 0, BPF_W};
+
+	if (x->direct) {
+		if (k > PKT_OFF_MAX - bytes) {
+			goto_ret0(x);
+			return 1;
+		}
+		emit(x, E_MOV64_REG(BPF_REG_1, R_X));
+		emit(x, E_ALU64_IMM(BPF_ADD, BPF_REG_1, k));
+		ecap_asm_jmp(&x->a, BPF_JMP | BPF_JGT | BPF_K, BPF_REG_1, 0,
+			     PKT_OFF_MAX - bytes, x->ret0);
+		emit(x, E_MOV64_REG(BPF_REG_3, R_PKT));
+		emit(x, E_ALU64_REG(BPF_ADD, BPF_REG_3, BPF_REG_1));
+		emit(x, E_MOV64_REG(BPF_REG_1, BPF_REG_3));
+		emit(x, E_ALU64_IMM(BPF_ADD, BPF_REG_1, bytes));
+		ecap_asm_jmp(&x->a, BPF_JMP | BPF_JGT | BPF_X, BPF_REG_1, R_END, 0, x->ret0);
+		emit(x, E_LDX(sz[bytes], R_A, BPF_REG_3, 0));
+	} else {
+		/* r2 = X + k computed in 64 bits: libpcap refuses the wrap too */
+		emit(x, E_MOV32_IMM(BPF_REG_2, k));
+		emit(x, E_ALU64_REG(BPF_ADD, BPF_REG_2, R_X));
+		emit(x, E_MOV64_REG(BPF_REG_3, BPF_REG_2));
+		emit(x, E_ALU64_IMM(BPF_ADD, BPF_REG_3, bytes));
+		ecap_asm_jmp(&x->a, BPF_JMP | BPF_JGT | BPF_X, BPF_REG_3, R_PKT, 0, x->ret0);
+		helper_load(x, R_A, 1, 0, bytes);
+	}
+	byteswap(x, R_A, bytes);
+	return 0;
+}
+
+/* --- one classic instruction ------------------------------------------ */
+
+/* Shift A by X with libpcap's rule: a count of 32 or more gives 0. */
+static void shift_x(struct xl *x, uint8_t op)
+{
+	uint32_t big = ecap_asm_label(&x->a), done = ecap_asm_label(&x->a);
+
+	ecap_asm_jmp(&x->a, BPF_JMP | BPF_JGT | BPF_K, R_X, 0, 31, big);
+	emit(x, E_ALU32_REG(op, R_A, R_X));
+	ecap_asm_goto(&x->a, done);
+	ecap_asm_bind(&x->a, big);
+	emit(x, E_MOV32_IMM(R_A, 0));
+	ecap_asm_bind(&x->a, done);
+}
+
+/* Emits instruction i and marks its successors reachable. Returns 1 when
+ * the rest of its block can never run. */
+static int emit_insn(struct xl *x, uint32_t i)
+{
+	const struct sock_filter *f = &x->f[i];
+	uint16_t c = f->code;
+	uint32_t k = f->k;
+
+	switch (BPF_CLASS(c)) {
+	case BPF_RET:
+		if (BPF_RVAL(c) == BPF_A)
+			emit(x, E_MOV32_REG(BPF_REG_0, R_A));
+		else
+			emit(x, E_MOV32_IMM(BPF_REG_0, k));
+		emit(x, E_EXIT());
+		return 0;
+	case BPF_JMP:
+		if (BPF_OP(c) == BPF_JA) {
+			x->reach[i + 1 + k] = 1;
+			if (k)
+				jump_far(x, i + 1 + k);
+		} else {
+			uint32_t t = i + 1 + f->jt, e = i + 1 + f->jf;
+
+			x->reach[t] = x->reach[e] = 1;
+			if (t == e) {
+				if (f->jt)
+					ecap_asm_goto(&x->a, x->lab[t]);
+			} else {
+				ecap_asm_jmp(&x->a, BPF_JMP32 | BPF_OP(c) | BPF_SRC(c), R_A,
+					     BPF_SRC(c) == BPF_X ? R_X : 0, (int32_t)k, x->lab[t]);
+				if (f->jf)
+					ecap_asm_goto(&x->a, x->lab[e]);
+			}
+		}
+		return 0;
+	default:
+		break;
+	}
+
+	x->reach[i + 1] = 1; /* validated: a non-jump, non-return is never last */
+	switch (c) {
+	case BPF_LD | BPF_W | BPF_ABS:
+	case BPF_LD | BPF_H | BPF_ABS:
+	case BPF_LD | BPF_B | BPF_ABS:
+		load_abs(x, R_A, k, ld_bytes(c));
+		return 0;
+	case BPF_LD | BPF_W | BPF_IND:
+	case BPF_LD | BPF_H | BPF_IND:
+	case BPF_LD | BPF_B | BPF_IND:
+		return load_ind(x, k, ld_bytes(c));
+	case BPF_LDX | BPF_MSH | BPF_B:
+		load_abs(x, R_X, k, 1);
+		emit(x, E_ALU32_IMM(BPF_AND, R_X, 0xf));
+		emit(x, E_ALU32_IMM(BPF_LSH, R_X, 2));
+		return 0;
+	case BPF_LD | BPF_W | BPF_LEN:
+		emit(x, E_LDX(BPF_W, R_A, BPF_REG_10, STK_WIRELEN));
+		return 0;
+	case BPF_LDX | BPF_W | BPF_LEN:
+		emit(x, E_LDX(BPF_W, R_X, BPF_REG_10, STK_WIRELEN));
+		return 0;
+	case BPF_LD | BPF_IMM:
+		emit(x, E_MOV32_IMM(R_A, k));
+		return 0;
+	case BPF_LDX | BPF_IMM:
+		emit(x, E_MOV32_IMM(R_X, k));
+		return 0;
+	case BPF_LD | BPF_MEM:
+		emit(x, E_LDX(BPF_W, R_A, BPF_REG_10, STK_M(k)));
+		return 0;
+	case BPF_LDX | BPF_MEM:
+		emit(x, E_LDX(BPF_W, R_X, BPF_REG_10, STK_M(k)));
+		return 0;
+	case BPF_ST:
+		emit(x, E_STX(BPF_W, BPF_REG_10, R_A, STK_M(k)));
+		return 0;
+	case BPF_STX:
+		emit(x, E_STX(BPF_W, BPF_REG_10, R_X, STK_M(k)));
+		return 0;
+	case BPF_MISC | BPF_TAX:
+		emit(x, E_MOV32_REG(R_X, R_A));
+		return 0;
+	case BPF_MISC | BPF_TXA:
+		emit(x, E_MOV32_REG(R_A, R_X));
+		return 0;
+	case BPF_ALU | BPF_NEG:
+		emit(x, ECAP_INSN(BPF_ALU | BPF_NEG, R_A, 0, 0, 0));
+		return 0;
+	case BPF_ALU | BPF_DIV | BPF_X:
+	case BPF_ALU | BPF_MOD | BPF_X:
+		ecap_asm_jmp(&x->a, BPF_JMP | BPF_JEQ | BPF_K, R_X, 0, 0, x->ret0);
+		emit(x, E_ALU32_REG(BPF_OP(c), R_A, R_X));
+		return 0;
+	case BPF_ALU | BPF_LSH | BPF_X:
+	case BPF_ALU | BPF_RSH | BPF_X:
+		shift_x(x, BPF_OP(c));
+		return 0;
+	default: /* the remaining ALU ops, K or X, map one to one */
+		if (BPF_SRC(c) == BPF_X)
+			emit(x, E_ALU32_REG(BPF_OP(c), R_A, R_X));
+		else
+			emit(x, E_ALU32_IMM(BPF_OP(c), R_A, k));
+		return 0;
+	}
+}
+
+/* --- copies, prologue -------------------------------------------------- */
+
+/* Emit one copy of the program. With slow != NO_LABEL, the copy starts with
+ * a stub at label slow that jumps (far) past the copy's end, where the next
+ * copy begins: the dispatch's way to the helper copy. */
+#define NO_LABEL UINT32_MAX
+
+static void emit_copy(struct xl *x, int direct, uint32_t slow)
+{
+	int dead = 0;
+
+	x->direct = direct;
+	memset(x->reach, 0, x->n + 1);
+	x->reach[0] = 1;
+	for (uint32_t i = 0; i <= x->n; i++)
+		x->lab[i] = ecap_asm_label(&x->a);
+	x->ret0 = ecap_asm_label(&x->a);
+	if (slow != NO_LABEL) {
+		uint32_t fast = ecap_asm_label(&x->a);
+
+		ecap_asm_goto(&x->a, fast);
+		ecap_asm_bind(&x->a, slow);
+		jump_far(x, x->n);
+		ecap_asm_bind(&x->a, fast);
+	}
+	x->island_at = x->a.len;
+
+	for (uint32_t i = 0; i < x->n && !x->a.err; i++) {
+		if (x->leader[i])
+			dead = !x->reach[i];
+		if (dead)
+			continue;
+		if (x->a.len - x->island_at >= ISLAND_SPACING)
+			island(x);
+		if (x->leader[i]) {
+			ecap_asm_bind(&x->a, x->lab[i]);
+			land_hops(x, i);
+			if (direct && x->need[i] > PKT_OFF_MAX) {
+				goto_ret0(x);
+				dead = 1;
+				continue;
+			}
+			if (direct && x->need[i]) {
+				emit(x, E_MOV64_REG(BPF_REG_0, R_PKT));
+				emit(x, E_ALU64_IMM(BPF_ADD, BPF_REG_0, (int32_t)x->need[i]));
+				ecap_asm_jmp(&x->a, BPF_JMP | BPF_JGT | BPF_X, BPF_REG_0, R_END, 0,
+					     x->ret0);
+			}
+		}
+		dead = emit_insn(x, i);
+	}
+	ret0_stub(x);
+	/* the copy's end is where the next copy starts */
+	ecap_asm_bind(&x->a, x->lab[x->n]);
+	land_hops(x, x->n);
+}
+
+static void prologue(struct xl *x)
+{
+	int xdp = x->o->hook == ECAP_HOOK_XDP;
+	uint32_t nometa;
+
+	emit(x, E_MOV64_REG(R_CTX, BPF_REG_1));
+	if (xdp) {
+		emit(x, E_CALL(BPF_FUNC_xdp_get_buff_len));
+		emit(x, E_MOV32_REG(R_PKT, BPF_REG_0));
+	} else {
+		emit(x, E_LDX(BPF_W, R_PKT, R_CTX, offsetof(struct __sk_buff, len)));
+	}
+	emit(x, E_STX(BPF_W, BPF_REG_10, R_PKT, STK_WIRELEN));
+
+	if (x->o->input != ECAP_INPUT_TEST)
+		return;
+	/* struct ecap_test_meta {wirelen, caplen}; caplen is clamped to
+	 * the real packet so helper loads cannot fail. */
+	nometa = ecap_asm_label(&x->a);
+	if (xdp) {
+		emit(x, E_LDX(BPF_W, BPF_REG_2, R_CTX, offsetof(struct xdp_md, data_meta)));
+		emit(x, E_LDX(BPF_W, BPF_REG_3, R_CTX, offsetof(struct xdp_md, data)));
+		emit(x, E_MOV64_REG(BPF_REG_4, BPF_REG_2));
+		emit(x, E_ALU64_IMM(BPF_ADD, BPF_REG_4, sizeof(struct ecap_test_meta)));
+		ecap_asm_jmp(&x->a, BPF_JMP | BPF_JGT | BPF_X, BPF_REG_4, BPF_REG_3, 0,
+			     nometa);
+		emit(x, E_LDX(BPF_W, BPF_REG_4, BPF_REG_2, 0));
+		emit(x, E_STX(BPF_W, BPF_REG_10, BPF_REG_4, STK_WIRELEN));
+		emit(x, E_LDX(BPF_W, BPF_REG_4, BPF_REG_2, 4));
+	} else {
+		emit(x, E_LDX(BPF_W, BPF_REG_4, R_CTX, offsetof(struct __sk_buff, cb[0])));
+		ecap_asm_jmp(&x->a, BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_4, 0, 0, nometa);
+		emit(x, E_STX(BPF_W, BPF_REG_10, BPF_REG_4, STK_WIRELEN));
+		emit(x, E_LDX(BPF_W, BPF_REG_4, R_CTX, offsetof(struct __sk_buff, cb[1])));
+	}
+	ecap_asm_jmp(&x->a, BPF_JMP | BPF_JGT | BPF_X, BPF_REG_4, R_PKT, 0, nometa);
+	emit(x, E_MOV32_REG(R_PKT, BPF_REG_4));
+	ecap_asm_bind(&x->a, nometa);
+}
+
+/* r9 = buflen here. Direct copy only when the first buflen bytes are all in
+ * the linear area and addressable by the verifier's packet range. Returns
+ * the label the slow cases jump to. */
+static uint32_t dispatch(struct xl *x)
+{
+	uint32_t slow = ecap_asm_label(&x->a);
+	int xdp = x->o->hook == ECAP_HOOK_XDP;
+	int16_t off_data = xdp ? offsetof(struct xdp_md, data) : offsetof(struct __sk_buff, data);
+	int16_t off_end =
+		xdp ? offsetof(struct xdp_md, data_end) : offsetof(struct __sk_buff, data_end);
+
+	emit(x, E_LDX(BPF_W, BPF_REG_2, R_CTX, off_data));
+	emit(x, E_LDX(BPF_W, BPF_REG_3, R_CTX, off_end));
+	ecap_asm_jmp(&x->a, BPF_JMP | BPF_JGT | BPF_K, R_PKT, 0, PKT_OFF_MAX, slow);
+	emit(x, E_MOV64_REG(BPF_REG_4, BPF_REG_2));
+	emit(x, E_ALU64_REG(BPF_ADD, BPF_REG_4, R_PKT));
+	ecap_asm_jmp(&x->a, BPF_JMP | BPF_JGT | BPF_X, BPF_REG_4, BPF_REG_3, 0, slow);
+	if (x->o->input == ECAP_INPUT_TEST) /* a test packet padded past caplen */
+		ecap_asm_jmp(&x->a, BPF_JMP | BPF_JLT | BPF_X, BPF_REG_4, BPF_REG_3, 0, slow);
+	emit(x, E_MOV64_REG(R_PKT, BPF_REG_2));
+	emit(x, E_MOV64_REG(R_END, BPF_REG_3));
+	return slow;
+}
+
+int ecap_filter_translate(const struct sock_filter *insns, uint32_t n,
+			  const struct ecap_xlate_opts *opts, struct bpf_insn **ret_insns,
+			  uint32_t *ret_len, char *err, size_t errlen)
+{
+	struct xl x = {.f = insns, .n = n, .o = opts};
+	struct bpf_insn *out;
+	int r;
+
+	ecap_asm_init(&x.a);
+	x.leader = calloc(n + 1, 1);
+	x.need = calloc(n + 1, sizeof(*x.need));
+	x.reach = calloc(n + 1, 1);
+	x.lab = calloc(n + 1, sizeof(*x.lab));
+	if (!x.leader || !x.need || !x.reach || !x.lab) {
+		r = -ENOMEM;
+		goto out;
+	}
+	find_blocks(&x);
+	prologue(&x);
+	if (opts->access == ECAP_ACCESS_AUTO)
+		emit_copy(&x, 1, dispatch(&x));
+	emit_copy(&x, 0, NO_LABEL);
+
+	r = ecap_asm_finish(&x.a);
+	if (r == -E2BIG) {
+		snprintf(err, errlen, "translated program too large: a jump spans more than %d "
+			 "eBPF instructions", INT16_MAX);
+		goto out;
+	}
+	if (r) {
+		snprintf(err, errlen, "translation failed: %s", strerror(-r));
+		goto out;
+	}
+	out = malloc(x.a.len * sizeof(*out));
+	if (!out) {
+		r = -ENOMEM;
+		goto out;
+	}
+	memcpy(out, x.a.insns, x.a.len * sizeof(*out));
+	*ret_insns = out;
+	*ret_len = x.a.len;
+out:
+	free(x.leader);
+	free(x.need);
+	free(x.reach);
+	free(x.lab);
+	free(x.hops);
+	ecap_asm_free(&x.a);
+	return r;
+}
