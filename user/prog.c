@@ -99,11 +99,11 @@ static int run_prepare(struct run *t, enum ecap_hook hook, const void *pkt, uint
 {
 	uint32_t min = hook == ECAP_HOOK_XDP ? TEST_MIN_LEN_XDP : TEST_MIN_LEN_TC;
 	uint32_t len = caplen < min ? min : caplen;
+	size_t meta = hook == ECAP_HOOK_XDP ? sizeof(struct ecap_test_meta) : 0;
+	struct ecap_test_meta m = {.wirelen = wirelen, .caplen = caplen};
 
 	if (hook == ECAP_HOOK_TC && len > ECAP_TC_TEST_MAX)
 		return -EMSGSIZE;
-	size_t meta = hook == ECAP_HOOK_XDP ? sizeof(struct ecap_test_meta) : 0;
-	struct ecap_test_meta m = {.wirelen = wirelen, .caplen = caplen};
 
 	memset(t, 0, sizeof(*t));
 	t->opts.sz = sizeof(t->opts);

@@ -332,8 +332,10 @@ static int emit_insn(struct xl *x, uint32_t i)
 				if (f->jt)
 					ecap_asm_goto(&x->a, x->lab[t]);
 			} else {
+				int reg = BPF_SRC(c) == BPF_X; /* imm must be 0 then */
+
 				ecap_asm_jmp(&x->a, BPF_JMP32 | BPF_OP(c) | BPF_SRC(c), R_A,
-					     BPF_SRC(c) == BPF_X ? R_X : 0, (int32_t)k, x->lab[t]);
+					     reg ? R_X : 0, reg ? 0 : (int32_t)k, x->lab[t]);
 				if (f->jf)
 					ecap_asm_goto(&x->a, x->lab[e]);
 			}
@@ -343,71 +345,74 @@ static int emit_insn(struct xl *x, uint32_t i)
 		break;
 	}
 
-	x->reach[i + 1] = 1; /* validated: a non-jump, non-return is never last */
 	switch (c) {
 	case BPF_LD | BPF_W | BPF_ABS:
 	case BPF_LD | BPF_H | BPF_ABS:
 	case BPF_LD | BPF_B | BPF_ABS:
 		load_abs(x, R_A, k, ld_bytes(c));
-		return 0;
+		break;
 	case BPF_LD | BPF_W | BPF_IND:
 	case BPF_LD | BPF_H | BPF_IND:
 	case BPF_LD | BPF_B | BPF_IND:
-		return load_ind(x, k, ld_bytes(c));
+		if (load_ind(x, k, ld_bytes(c)))
+			return 1; /* the rest of the block, and its fall-through, never run */
+		break;
 	case BPF_LDX | BPF_MSH | BPF_B:
 		load_abs(x, R_X, k, 1);
 		emit(x, E_ALU32_IMM(BPF_AND, R_X, 0xf));
 		emit(x, E_ALU32_IMM(BPF_LSH, R_X, 2));
-		return 0;
+		break;
 	case BPF_LD | BPF_W | BPF_LEN:
 		emit(x, E_LDX(BPF_W, R_A, BPF_REG_10, STK_WIRELEN));
-		return 0;
+		break;
 	case BPF_LDX | BPF_W | BPF_LEN:
 		emit(x, E_LDX(BPF_W, R_X, BPF_REG_10, STK_WIRELEN));
-		return 0;
+		break;
 	case BPF_LD | BPF_IMM:
 		emit(x, E_MOV32_IMM(R_A, k));
-		return 0;
+		break;
 	case BPF_LDX | BPF_IMM:
 		emit(x, E_MOV32_IMM(R_X, k));
-		return 0;
+		break;
 	case BPF_LD | BPF_MEM:
 		emit(x, E_LDX(BPF_W, R_A, BPF_REG_10, STK_M(k)));
-		return 0;
+		break;
 	case BPF_LDX | BPF_MEM:
 		emit(x, E_LDX(BPF_W, R_X, BPF_REG_10, STK_M(k)));
-		return 0;
+		break;
 	case BPF_ST:
 		emit(x, E_STX(BPF_W, BPF_REG_10, R_A, STK_M(k)));
-		return 0;
+		break;
 	case BPF_STX:
 		emit(x, E_STX(BPF_W, BPF_REG_10, R_X, STK_M(k)));
-		return 0;
+		break;
 	case BPF_MISC | BPF_TAX:
 		emit(x, E_MOV32_REG(R_X, R_A));
-		return 0;
+		break;
 	case BPF_MISC | BPF_TXA:
 		emit(x, E_MOV32_REG(R_A, R_X));
-		return 0;
+		break;
 	case BPF_ALU | BPF_NEG:
 		emit(x, ECAP_INSN(BPF_ALU | BPF_NEG, R_A, 0, 0, 0));
-		return 0;
+		break;
 	case BPF_ALU | BPF_DIV | BPF_X:
 	case BPF_ALU | BPF_MOD | BPF_X:
 		ecap_asm_jmp(&x->a, BPF_JMP | BPF_JEQ | BPF_K, R_X, 0, 0, x->ret0);
 		emit(x, E_ALU32_REG(BPF_OP(c), R_A, R_X));
-		return 0;
+		break;
 	case BPF_ALU | BPF_LSH | BPF_X:
 	case BPF_ALU | BPF_RSH | BPF_X:
 		shift_x(x, BPF_OP(c));
-		return 0;
+		break;
 	default: /* the remaining ALU ops, K or X, map one to one */
 		if (BPF_SRC(c) == BPF_X)
 			emit(x, E_ALU32_REG(BPF_OP(c), R_A, R_X));
 		else
 			emit(x, E_ALU32_IMM(BPF_OP(c), R_A, k));
-		return 0;
+		break;
 	}
+	x->reach[i + 1] = 1; /* validated: a non-jump, non-return is never last */
+	return 0;
 }
 
 /* --- copies, prologue -------------------------------------------------- */
@@ -473,6 +478,8 @@ static void prologue(struct xl *x)
 	uint32_t nometa;
 
 	emit(x, E_MOV64_REG(R_CTX, BPF_REG_1));
+	emit(x, E_MOV32_IMM(R_A, 0)); /* classic BPF starts with A = X = 0 */
+	emit(x, E_MOV32_IMM(R_X, 0));
 	if (xdp) {
 		emit(x, E_CALL(BPF_FUNC_xdp_get_buff_len));
 		emit(x, E_MOV32_REG(R_PKT, BPF_REG_0));
