@@ -146,7 +146,7 @@ int ecap_prog_test_run(int prog_fd, enum ecap_hook hook, const void *pkt, uint32
 }
 
 int ecap_prog_test_time(int prog_fd, enum ecap_hook hook, const void *pkt, uint32_t caplen,
-			uint32_t wirelen, uint32_t repeat, uint32_t *ret_ns)
+			uint32_t wirelen, uint32_t repeat, double *ret_ns)
 {
 	struct run t;
 	int r;

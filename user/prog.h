@@ -30,8 +30,9 @@ _Static_assert(sizeof(struct ecap_test_meta) == 8, "test metadata is two u32");
 int ecap_prog_test_run(int prog_fd, enum ecap_hook hook, const void *pkt, uint32_t caplen,
 		       uint32_t wirelen, uint32_t *ret_result);
 
-/* Average run time in ns over `repeat` kernel-side repetitions of one packet. */
+/* The kernel's average ns per run over `repeat` repetitions of one packet
+ * (whole ns; it leaves out time the runner spent rescheduled). */
 int ecap_prog_test_time(int prog_fd, enum ecap_hook hook, const void *pkt, uint32_t caplen,
-			uint32_t wirelen, uint32_t repeat, uint32_t *ret_ns);
+			uint32_t wirelen, uint32_t repeat, double *ret_ns);
 
 #endif

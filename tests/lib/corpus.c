@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "corpus.h"
 
@@ -61,4 +62,18 @@ void corpus_free(struct corpus *c)
 uint32_t corpus_ref_filter(const struct sock_filter *insns, const struct corpus_pkt *p)
 {
 	return bpf_filter((const struct bpf_insn *)insns, p->data, p->wirelen, p->caplen);
+}
+
+double corpus_ref_ns(const struct sock_filter *insns, const struct corpus_pkt *p, uint32_t iters)
+{
+	const struct bpf_insn *code = (const struct bpf_insn *)insns;
+	struct timespec a, b;
+	volatile uint32_t sink = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	for (uint32_t i = 0; i < iters; i++)
+		sink += bpf_filter(code, p->data, p->wirelen, p->caplen);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	(void)sink;
+	return ((double)(b.tv_sec - a.tv_sec) * 1e9 + (double)(b.tv_nsec - a.tv_nsec)) / iters;
 }

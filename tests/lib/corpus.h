@@ -23,4 +23,7 @@ void corpus_free(struct corpus *c);
 /* libpcap's interpreter: bpf_filter(insns, pkt, wirelen, caplen). */
 uint32_t corpus_ref_filter(const struct sock_filter *insns, const struct corpus_pkt *p);
 
+/* Average ns per call of bpf_filter() over iters calls (user space). */
+double corpus_ref_ns(const struct sock_filter *insns, const struct corpus_pkt *p, uint32_t iters);
+
 #endif
