@@ -26,27 +26,27 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NPKTS	  2400
-#define SNAPLEN	  262144u
-#define MAXFRAME  65535u
-#define TS_BASE	  1700000000u
-#define ETH_MINLEN 60u
+#define NPKTS		2600
+#define SNAPLEN		262144u
+#define MAXFRAME	65535u
+#define TS_BASE		1700000000u
+#define ETH_MINLEN	60u
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-#define PICK(a)	      ((a)[rn(ARRAY_SIZE(a))])
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+#define PICK(a)		((a)[rn(ARRAY_SIZE(a))])
 
 /* Ethertypes and IP protocol numbers used below. */
-#define ET_IP	  0x0800
-#define ET_ARP	  0x0806
-#define ET_RARP	  0x8035
-#define ET_VLAN	  0x8100
-#define ET_IP6	  0x86dd
-#define ET_MPLS	  0x8847
-#define ET_MPLSM  0x8848
-#define ET_PPPOED 0x8863
-#define ET_PPPOES 0x8864
-#define ET_QINQ	  0x88a8
-#define ET_QINQ9  0x9100
+#define ET_IP		0x0800
+#define ET_ARP		0x0806
+#define ET_RARP		0x8035
+#define ET_VLAN		0x8100
+#define ET_IP6		0x86dd
+#define ET_MPLS		0x8847
+#define ET_MPLSM	0x8848
+#define ET_PPPOED	0x8863
+#define ET_PPPOES	0x8864
+#define ET_QINQ		0x88a8
+#define ET_QINQ9	0x9100
 
 #define P_ICMP	1
 #define P_IGMP	2
@@ -55,8 +55,8 @@
 #define P_GRE	47
 #define P_ESP	50
 #define P_AH	51
-#define P_ICMP6 58
-#define P_NONE6 59
+#define P_ICMP6	58
+#define P_NONE6	59
 #define P_OSPF	89
 #define P_PIM	103
 #define P_VRRP	112
@@ -100,7 +100,7 @@ struct frame {
 /* Payload size forced on the next TCP/UDP segment (jumbo frames). */
 static size_t forced_payload;
 
-/* Cycles through all 256 TCP flag bytes. */
+/* Cycles through all TCP flag bytes, for some of the random segments. */
 static unsigned int tcp_flag_seq;
 
 static void put8(struct frame *f, unsigned int v)
@@ -177,15 +177,19 @@ static const uint8_t mac_mcast_pool[][6] = {
 };
 
 static const uint8_t ip4_mcast_pool[][4] = {
-	{ 224, 0, 0, 1 },   { 224, 0, 0, 2 }, { 224, 0, 0, 22 },	   { 224, 0, 0, 251 },
+	{ 224, 0, 0, 1 }, { 224, 0, 0, 2 }, { 224, 0, 0, 22 }, { 224, 0, 0, 251 },
 	{ 239, 255, 255, 250 }, { 239, 1, 2, 3 }, { 224, 0, 1, 129 },
 };
 
 static const uint8_t ip4_bcast_pool[][4] = {
-	{ 255, 255, 255, 255 }, { 192, 168, 1, 255 }, { 10, 0, 0, 255 },
+	{ 255, 255, 255, 255 },
+	{ 192, 168, 1, 255 },
+	{ 10, 0, 0, 255 },
 };
 
-static const uint16_t port_pool[] = { 22, 53, 80, 443, 1024, 1025, 1026, 1027, 1028, 1029, 1030, 8080 };
+static const uint16_t port_pool[] = {
+	22, 53, 80, 443, 1024, 1025, 1026, 1027, 1028, 1029, 1030, 8080,
+};
 
 static const unsigned int vlan_ids[] = { 1, 10, 42, 100, 200, 300, 1000, 4094 };
 
@@ -250,9 +254,13 @@ static void pick_ip6(uint8_t a[16])
 	} else if (r < 74) {
 		set_ip6(a, 0, 1); /* ::1 */
 	} else if (r < 80) {
-		set_ip6(a, 0xfd00 | rn(256), rnd64());
+		unsigned int hi = 0xfd00 | rn(256);
+
+		set_ip6(a, hi, rnd64());
 	} else {
-		set_ip6(a, 0x2000 | rn(0x2000), rnd64());
+		unsigned int hi = 0x2000 | rn(0x2000);
+
+		set_ip6(a, hi, rnd64());
 		a[2] = rn(256), a[3] = rn(256);
 	}
 }
@@ -320,6 +328,7 @@ struct flow {
 	uint8_t src4[4], dst4[4];
 	uint8_t src6[16], dst6[16];
 	uint8_t tgt6[16]; /* ND target */
+	int tcp_flags;	  /* forced TCP flags, or -1 */
 };
 
 static unsigned int pick_proto4(int depth)
@@ -386,6 +395,7 @@ static void make_flow(struct flow *fl, unsigned int l3, int depth)
 
 	memset(fl, 0, sizeof(*fl));
 	fl->l3 = l3;
+	fl->tcp_flags = -1;
 	pick_ip4(fl->src4);
 	pick_ip4(fl->dst4);
 	pick_ip6(fl->src6);
@@ -493,7 +503,7 @@ static void flow_macs(const struct flow *fl, uint8_t dst[6], uint8_t src[6])
 static void gen_ip4(struct frame *f, struct flow *fl, int depth);
 static void gen_ip6(struct frame *f, struct flow *fl, int depth);
 
-/* A small IPv4 packet, nested inside GRE or Geneve. */
+/* A small IPv4 or IPv6 packet nested inside GRE, Geneve or SNAP. */
 static void gen_inner(struct frame *f, unsigned int l3)
 {
 	struct flow in;
@@ -507,7 +517,7 @@ static void gen_inner(struct frame *f, unsigned int l3)
 
 static void put_tcp_options(struct frame *f, size_t n)
 {
-	size_t end = f->len + n;
+	size_t end = f->len + n < MAXFRAME ? f->len + n : MAXFRAME;
 
 	while (f->len < end) {
 		size_t left = end - f->len;
@@ -552,7 +562,7 @@ static void put_tcp_options(struct frame *f, size_t n)
 	}
 }
 
-static void gen_tcp(struct frame *f)
+static void gen_tcp(struct frame *f, const struct flow *fl)
 {
 	static const uint8_t common[] = { 0x02, 0x12, 0x10, 0x10, 0x18, 0x18, 0x11,
 					  0x04, 0x14, 0x19, 0xc2, 0x29, 0x00 };
@@ -575,7 +585,10 @@ static void gen_tcp(struct frame *f)
 	doff = 5 + optwords;
 	if (chance(2))
 		doff = rn(16); /* nonsense data offset */
-	flags = chance(45) ? tcp_flag_seq++ & 0xff : PICK(common);
+	if (fl->tcp_flags >= 0)
+		flags = fl->tcp_flags;
+	else
+		flags = chance(40) ? tcp_flag_seq++ & 0xff : PICK(common);
 	put8(f, doff << 4 | (chance(3) ? rn(16) : 0));
 	put8(f, flags);
 	put16(f, chance(80) ? PICK(windows) : rn(65536));
@@ -846,8 +859,12 @@ static void gen_gre(struct frame *f, int depth)
 		put16(f, rn(65536));
 		put16(f, 0);
 	}
-	if (flags & 0x2000)
-		put32(f, proto == 0x880b ? (uint32_t)rn(1500) << 16 | rn(65536) : rn(1000));
+	if (flags & 0x2000 && proto == 0x880b) {
+		put16(f, rn(1500)); /* payload length */
+		put16(f, rn(65536)); /* call ID */
+	} else if (flags & 0x2000) {
+		put32(f, rn(1000));
+	}
 	if (flags & 0x1000)
 		put32(f, rn(100000));
 
@@ -1088,7 +1105,7 @@ static void gen_l4(struct frame *f, struct flow *fl, int depth)
 {
 	switch (fl->proto) {
 	case P_TCP:
-		gen_tcp(f);
+		gen_tcp(f, fl);
 		break;
 	case P_UDP:
 		gen_udp(f, depth);
@@ -1134,7 +1151,7 @@ static void gen_l4(struct frame *f, struct flow *fl, int depth)
 /* Fill n bytes (a multiple of 4) with IPv4 options. */
 static void put_ip4_opts(struct frame *f, size_t n, int router_alert)
 {
-	size_t end = f->len + n;
+	size_t end = f->len + n < MAXFRAME ? f->len + n : MAXFRAME;
 
 	if (router_alert && n >= 4) {
 		put8(f, 0x94), put8(f, 4), put16(f, 0);
@@ -1209,10 +1226,10 @@ static void gen_ip4(struct frame *f, struct flow *fl, int depth)
 	if (fl->proto == P_IGMP && chance(70) && !optlen)
 		optlen = 4;
 	vihl = 0x40 | (5 + optlen / 4);
-	if (chance(1))
+	if (chance(1) && fl->tcp_flags < 0)
 		vihl = chance(50) ? 0x40 | rn(5) : 0x60 | (vihl & 0xf); /* bad IHL or version */
 
-	if (depth == 0 && chance(10)) {
+	if (depth == 0 && fl->tcp_flags < 0 && chance(10)) {
 		switch (rn(3)) {
 		case 0: /* first fragment */
 			frag = 0x2000;
@@ -1266,7 +1283,7 @@ static void gen_ip4(struct frame *f, struct flow *fl, int depth)
 /* Fill n bytes with IPv6 hop-by-hop/destination options. */
 static void put_ip6_opts(struct frame *f, size_t n)
 {
-	size_t end = f->len + n;
+	size_t end = f->len + n < MAXFRAME ? f->len + n : MAXFRAME;
 
 	while (f->len < end) {
 		size_t left = end - f->len;
@@ -1348,6 +1365,9 @@ static void gen_ip6(struct frame *f, struct flow *fl, int depth)
 		case 44: { /* fragment */
 			unsigned int fo = chance(50) ? 0 : 1 + rn(1000);
 
+			if (fl->tcp_flags >= 0)
+				fo = 0; /* keep the TCP header in this fragment */
+
 			put8(f, next);
 			put8(f, 0);
 			put16(f, fo << 3 | (chance(60) ? 1 : 0));
@@ -1421,9 +1441,11 @@ static void gen_arp(struct frame *f, const struct flow *fl, const uint8_t sha[6]
 static void put_vlan_tag(struct frame *f, unsigned int tpid)
 {
 	unsigned int vid = chance(85) ? PICK(vlan_ids) : rn(4096);
+	unsigned int pcp = rn(8);
+	unsigned int dei = chance(5);
 
 	put16(f, tpid);
-	put16(f, rn(8) << 13 | (chance(5) ? 0x1000 : 0) | vid);
+	put16(f, pcp << 13 | dei << 12 | vid);
 }
 
 static void put_mpls_stack(struct frame *f)
@@ -1432,8 +1454,10 @@ static void put_mpls_stack(struct frame *f)
 
 	for (unsigned int i = 0; i < n; i++) {
 		unsigned int label = chance(85) ? PICK(mpls_labels) : rn(1 << 20);
+		unsigned int tc = rn(8);
+		unsigned int ttl = 1 + rn(255);
 
-		put32(f, label << 12 | rn(8) << 9 | (i + 1 == n ? 0x100 : 0) | (1 + rn(255)));
+		put32(f, label << 12 | tc << 9 | (i + 1 == n ? 0x100 : 0) | ttl);
 	}
 }
 
@@ -1457,8 +1481,12 @@ static void pad_frame(struct frame *f)
 	}
 }
 
-/* IPv4, IPv6, ARP or RARP, possibly inside VLAN/QinQ/MPLS/PPPoE. */
-static void gen_ip_frame(struct frame *f)
+/*
+ * IPv4, IPv6, ARP or RARP, possibly inside VLAN/QinQ/MPLS/PPPoE.  With
+ * sweep >= 0, a TCP segment with flags (sweep & 0xff) instead, in plain
+ * untagged IPv4 for the first 256 values of sweep.
+ */
+static void gen_ip_frame(struct frame *f, int sweep)
 {
 	static const unsigned int outer_tpids[] = { ET_QINQ, ET_QINQ, ET_VLAN, ET_QINQ9 };
 	unsigned int r = rn(100), l3, type, enc;
@@ -1485,14 +1513,22 @@ static void gen_ip_frame(struct frame *f)
 	if ((enc == ENC_MPLS || enc == ENC_VLAN_MPLS || enc == ENC_PPPOE) &&
 	    (l3 == ET_ARP || l3 == ET_RARP))
 		enc = ENC_VLAN;
+	if (sweep >= 0 && sweep < 256)
+		l3 = ET_IP, enc = ENC_PLAIN;
+	else if (sweep >= 0)
+		l3 = sweep & 1 ? ET_IP6 : ET_IP;
 
 	make_flow(&fl, l3, 0);
+	if (sweep >= 0) {
+		fl.proto = P_TCP;
+		fl.tcp_flags = sweep & 0xff;
+	}
 	flow_macs(&fl, dst, src);
 	putmem(f, dst, 6);
 	putmem(f, src, 6);
 
 	type = l3;
-	if (chance(2) && (l3 == ET_IP || l3 == ET_IP6))
+	if (chance(2) && (l3 == ET_IP || l3 == ET_IP6) && sweep < 0)
 		type = l3 == ET_IP ? ET_IP6 : ET_IP; /* ethertype lies */
 
 	switch (enc) {
@@ -1632,7 +1668,7 @@ static void gen_other_frame(struct frame *f)
 	uint8_t src[6];
 
 	pick_mac(src);
-	switch (rn(6)) {
+	switch (rn(7)) {
 	case 0: /* LLDP */
 		putmem(f, lldp_dst, 6);
 		putmem(f, src, 6);
@@ -1665,6 +1701,7 @@ static void gen_other_frame(struct frame *f)
 			putmem(f, mac_pool[0], 6);
 		break;
 	case 4:
+	case 5: /* IPX, AppleTalk, AARP, DECnet, LAT, MOP, ... */
 		putmem(f, chance(50) ? mac_bcast : PICK(mac_pool), 6);
 		putmem(f, src, 6);
 		put16(f, PICK(legacy));
@@ -1742,7 +1779,7 @@ int main(int argc, char **argv)
 		.linktype = 1, /* LINKTYPE_ETHERNET */
 	};
 	unsigned long seed = 1;
-	unsigned int ntrunc = 0, ntiny = 0;
+	unsigned int ntrunc = 0, ntiny = 0, tcp_sweep = 0;
 	uint64_t ns = 0;
 	FILE *out;
 
@@ -1771,7 +1808,7 @@ int main(int argc, char **argv)
 	for (unsigned int i = 0; i < NPKTS; i++) {
 		struct pcap_rec_hdr rh;
 		uint32_t wire, cap;
-		int big = 0;
+		int big = 0, whole = 0;
 		unsigned int r;
 
 		fr.len = 0;
@@ -1782,16 +1819,20 @@ int main(int argc, char **argv)
 			/* a GSO-sized packet, only its head captured */
 			gen_big_frame(&fr, 30000 + rn(35000) - 100, 0);
 			big = 1;
+		} else if (i % 6 == 3) {
+			/* sweep through all TCP flag bytes, uncut */
+			gen_ip_frame(&fr, tcp_sweep++);
+			whole = 1;
 		} else {
 			r = rn(1000);
 			if (r < 30)
 				putrand(&fr, 14 + rn(187)); /* garbage */
 			else if (r < 70)
 				gen_llc_frame(&fr);
-			else if (r < 95)
+			else if (r < 110)
 				gen_other_frame(&fr);
 			else
-				gen_ip_frame(&fr);
+				gen_ip_frame(&fr, -1);
 		}
 
 		wire = fr.len;
@@ -1799,9 +1840,11 @@ int main(int argc, char **argv)
 		r = rn(1000);
 		if (big) {
 			cap = PICK(snaps);
+		} else if (whole) {
+			cap = wire;
 		} else if (r < 25) {
 			cap = 1 + rn(13);
-		} else if (r < 205 && wire > 14) {
+		} else if (r < 235 && wire > 14) {
 			cap = PICK(snaps);
 			if (cap >= wire)
 				cap = 14 + rn(wire - 14);
