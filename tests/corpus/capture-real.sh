@@ -8,12 +8,15 @@
 # Builds two private network namespaces joined by a veth pair (MTU 9000)
 # that carries untagged 10.77.0.0/24 and fd77::/64, 802.1Q VLAN 42
 # (10.77.42.0/24, fd77:42::/64, MTU 1500) and 802.1ad QinQ 100/43
-# (10.77.43.0/24, fd77:43::/64, MTU 1400), and records everything crossing
-# the veth with tcpdump while generating traffic between the namespaces: ARP and
-# neighbour discovery, IGMP and MLD, small, jumbo and fragmented pings over
-# IPv4 and IPv6, broadcast and multicast pings, TCP connections carrying
-# data (ports 22, 80, 443, 8080), refused connections and UDP datagrams
-# (port 53 and others), untagged, tagged and double-tagged.
+# (10.77.43.0/24, fd77:43::/64, MTU 1400), and records everything that
+# crosses the veth with tcpdump while generating traffic between the
+# namespaces: ARP and neighbour discovery, IGMP and MLD, small, jumbo and
+# fragmented pings over IPv4 and IPv6, broadcast and multicast pings, TCP
+# connections carrying data (ports 22, 80, 443, 8080), refused connections
+# and UDP datagrams (port 53 and others), untagged, tagged and double-tagged.
+#
+# Needs ip, tc, clang (for a small tc BPF program, see below), tcpdump,
+# OpenBSD nc, ping and timeout.
 #
 # Nothing leaves the namespaces: all addresses are in 10.77.0.0/16 and
 # fd77::/16 and exist only on the veth pair.  The namespaces and every
@@ -33,11 +36,14 @@ die()
 	exit 1
 }
 
-[ $# -eq 1 ] && [ -n "$out" ] || {
+if [ $# -ne 1 ] || [ -z "$out" ]; then
 	echo "usage: $prog OUT.pcap" >&2
 	exit 2
-}
+fi
 [ "$(id -u)" -eq 0 ] || die "must run as root"
+outdir=$(dirname -- "$out")
+[ -d "$outdir" ] || die "no directory $outdir"
+[ -w "$outdir" ] || die "cannot write to $outdir"
 for cmd in ip tc clang tcpdump nc ping timeout; do
 	command -v "$cmd" >/dev/null || die "$cmd not found"
 done
@@ -64,14 +70,14 @@ cleanup()
 
 	trap - EXIT INT TERM ERR
 	set +e
-	left=$(ns_pids)
-	[ -n "$left" ] && kill -TERM $left 2>/dev/null
+	mapfile -t left < <(ns_pids)
+	[ ${#left[@]} -gt 0 ] && kill -TERM "${left[@]}" 2>/dev/null
 	for i in $(seq 20); do
-		left=$(ns_pids)
-		[ -z "$left" ] && break
+		mapfile -t left < <(ns_pids)
+		[ ${#left[@]} -eq 0 ] && break
 		sleep 0.05
 	done
-	[ -n "$left" ] && kill -KILL $left 2>/dev/null
+	[ ${#left[@]} -gt 0 ] && kill -KILL "${left[@]}" 2>/dev/null
 	wait 2>/dev/null
 	for ns in "$nsa" "$nsb"; do
 		[ -e "/run/netns/$ns" ] && ip netns del "$ns"
@@ -85,10 +91,9 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 ina() { ip netns exec "$nsa" "$@"; }
-inb() { ip netns exec "$nsb" "$@"; }
 
 # Run in the background in namespace $1 (cleanup stops it if need be).
-bg()
+spawn()
 {
 	local ns=$1
 
@@ -264,7 +269,7 @@ listen()
 {
 	local addr=$1 port=$2 reply=$3
 
-	bg "$nsb" timeout 8 nc -N -l "$addr" "$port" <"$reply" >/dev/null
+	spawn "$nsb" timeout 8 nc -N -l "$addr" "$port" <"$reply" >/dev/null
 }
 listen 10.77.0.2 80 "$tmp/http-resp"
 listen 10.77.0.2 443 "$tmp/bulk"
@@ -279,8 +284,8 @@ listen fd77:42::2 443 "$tmp/http-resp"
 listen 10.77.43.2 22 "$tmp/ssh-banner"
 listen fd77:43::2 8080 "$tmp/http-resp"
 # UDP: a DNS "server" that swallows queries (other ports get ICMP errors).
-bg "$nsb" timeout 8 nc -u -k -l 10.77.0.2 53 >/dev/null
-bg "$nsb" timeout 8 nc -u -k -l 10.77.42.2 53 >/dev/null
+spawn "$nsb" timeout 8 nc -u -k -l 10.77.0.2 53 >/dev/null
+spawn "$nsb" timeout 8 nc -u -k -l 10.77.42.2 53 >/dev/null
 
 # Pings: neighbour resolution, small, odd sizes, jumbo, fragmented.
 ina ping -q -c 3 -i 0.05 10.77.0.2 >/dev/null
@@ -342,6 +347,7 @@ for port in 1024 1025 8081; do
 done
 
 # UDP datagrams: DNS queries, then ports nobody listens on.
+# shellcheck disable=SC2016 # expanded by the inner shell
 ina bash -c '
 	for addr in 10.77.0.2 10.77.42.2 fd77::2 fd77:42::2 10.77.43.2; do
 		for i in 1 2 3; do

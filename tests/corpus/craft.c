@@ -17,7 +17,7 @@
  * ff02::1), a handful of well-known ports, every TCP flag combination,
  * 802.1Q/QinQ/MPLS/PPPoE encapsulation, IPv4 options and fragments, IPv6
  * extension header chains, ARP/RARP, 802.3 LLC frames, jumbo frames and
- * random garbage.  About a fifth of the records are cut short (caplen <
+ * random garbage.  Roughly a fifth of the records are cut short (caplen <
  * wirelen), some of them below the 14-byte Ethernet header.
  */
 
