@@ -65,6 +65,8 @@ struct xl {
 	uint8_t *leader;  /* first instruction of a basic block */
 	uint64_t *need;   /* per leader: bytes its constant-offset loads need */
 	uint8_t *reach;   /* reachable in the copy being emitted */
+	uint32_t *known;  /* direct copy: bytes checked present on every path to i */
+	uint32_t cur;     /* known bytes at the instruction being emitted */
 	uint32_t *lab;    /* per classic instruction: its label in this copy */
 	struct hop *hops; /* pending unconditional jumps */
 	uint32_t nhops, hop_cap;
@@ -130,6 +132,14 @@ static void find_blocks(struct xl *x)
 		if (end > x->need[b])
 			x->need[b] = end;
 	}
+}
+
+/* Mark t reachable from the current instruction. */
+static void succ(struct xl *x, uint32_t t)
+{
+	x->reach[t] = 1;
+	if (x->cur < x->known[t])
+		x->known[t] = x->cur;
 }
 
 /* --- jumps and islands ------------------------------------------------- */
@@ -321,13 +331,14 @@ static int emit_insn(struct xl *x, uint32_t i)
 		return 0;
 	case BPF_JMP:
 		if (BPF_OP(c) == BPF_JA) {
-			x->reach[i + 1 + k] = 1;
+			succ(x, i + 1 + k);
 			if (k)
 				jump_far(x, i + 1 + k);
 		} else {
 			uint32_t t = i + 1 + f->jt, e = i + 1 + f->jf;
 
-			x->reach[t] = x->reach[e] = 1;
+			succ(x, t);
+			succ(x, e);
 			if (t == e) {
 				if (f->jt)
 					ecap_asm_goto(&x->a, x->lab[t]);
@@ -411,7 +422,7 @@ static int emit_insn(struct xl *x, uint32_t i)
 			emit(x, E_ALU32_IMM(BPF_OP(c), R_A, k));
 		break;
 	}
-	x->reach[i + 1] = 1; /* validated: a non-jump, non-return is never last */
+	succ(x, i + 1); /* validated: a non-jump, non-return is never last */
 	return 0;
 }
 
@@ -429,6 +440,9 @@ static void emit_copy(struct xl *x, int direct, uint32_t slow)
 	x->direct = direct;
 	memset(x->reach, 0, x->n + 1);
 	x->reach[0] = 1;
+	for (uint32_t i = 0; i <= x->n; i++)
+		x->known[i] = UINT32_MAX; /* no path seen yet */
+	x->known[0] = 0;
 	for (uint32_t i = 0; i <= x->n; i++)
 		x->lab[i] = ecap_asm_label(&x->a);
 	x->ret0 = ecap_asm_label(&x->a);
@@ -457,13 +471,17 @@ static void emit_copy(struct xl *x, int direct, uint32_t slow)
 				dead = 1;
 				continue;
 			}
-			if (direct && x->need[i]) {
+			/* a check every path has already made is left out: the
+			 * verifier tracks the same range on each path */
+			if (direct && x->need[i] > x->known[i]) {
 				emit(x, E_MOV64_REG(BPF_REG_0, R_PKT));
 				emit(x, E_ALU64_IMM(BPF_ADD, BPF_REG_0, (int32_t)x->need[i]));
 				ecap_asm_jmp(&x->a, BPF_JMP | BPF_JGT | BPF_X, BPF_REG_0, R_END, 0,
 					     x->ret0);
+				x->known[i] = (uint32_t)x->need[i];
 			}
 		}
+		x->cur = x->known[i];
 		dead = emit_insn(x, i);
 	}
 	ret0_stub(x);
@@ -551,7 +569,8 @@ int ecap_filter_translate(const struct sock_filter *insns, uint32_t n,
 	x.need = calloc(n + 1, sizeof(*x.need));
 	x.reach = calloc(n + 1, 1);
 	x.lab = calloc(n + 1, sizeof(*x.lab));
-	if (!x.leader || !x.need || !x.reach || !x.lab) {
+	x.known = calloc(n + 1, sizeof(*x.known));
+	if (!x.leader || !x.need || !x.reach || !x.lab || !x.known) {
 		r = -ENOMEM;
 		goto out;
 	}
@@ -584,6 +603,7 @@ out:
 	free(x.need);
 	free(x.reach);
 	free(x.lab);
+	free(x.known);
 	free(x.hops);
 	ecap_asm_free(&x.a);
 	return r;
