@@ -1,0 +1,48 @@
+/* capture.h - layouts shared by the capture hooks (capture.bpf.c), the
+ * session programs generated in user space, and the streamer. Fixed-width
+ * types and explicit padding only; user code pins the sizes. */
+#ifndef ECAP_CAPTURE_H
+#define ECAP_CAPTURE_H
+
+#include <linux/types.h>
+
+#define ECAP_MAX_SESSIONS 8
+
+/* Each hook tail-calls into one slot; the program there runs every active
+ * session's filter and is swapped with one map update when sessions change.
+ * XDP and TC programs cannot share a PROG_ARRAY (its owner type is fixed by
+ * the first program that uses it), hence two arrays. */
+#define ECAP_TC_SLOT_INGRESS 0
+#define ECAP_TC_SLOT_EGRESS  1
+#define ECAP_TC_SLOTS        2
+
+/* Which hook saw the packet: indexes the counters (session * ECAP_HOOKS + hook). */
+#define ECAP_HOOK_ID_XDP     0
+#define ECAP_HOOK_ID_TC_IN   1
+#define ECAP_HOOK_ID_TC_OUT  2
+#define ECAP_HOOKS           3
+
+/* Direction, with pcapng's epb_flags values. */
+#define ECAP_DIR_IN  1
+#define ECAP_DIR_OUT 2
+
+/* One ring buffer record; caplen bytes of packet data follow. */
+struct ecap_rec {
+	__u64 ts_boot; /* bpf_ktime_get_boot_ns() */
+	__u32 ifindex;
+	__u32 wirelen;
+	__u32 caplen;
+	__u8 session;
+	__u8 dir;
+	__u16 pad;
+};
+
+/* Per CPU, per session and hook. */
+struct ecap_counters {
+	__u64 seen;     /* packets the session's filter ran on */
+	__u64 matched;  /* the filter accepted */
+	__u64 captured; /* written to the ring buffer */
+	__u64 dropped;  /* accepted but the ring buffer was full */
+};
+
+#endif

@@ -1,0 +1,206 @@
+/* test_engine.c - the capture hooks built by meson (skeleton): they pass
+ * packets on when no session is installed, tail-call into translated
+ * programs put in their slots, attach to a veth in a namespace of our own and
+ * leave nothing behind on close, and a later run removes what a killed one
+ * left attached. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/pkt_cls.h>
+#include <net/if.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <bpf/libbpf.h>
+
+#include "capture.h"
+#include "engine.h"
+#include "filter.h"
+
+static char ns[64];
+static int root_ns = -1;
+
+static int sh(const char *fmt, ...)
+{
+	char cmd[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	return system(cmd);
+}
+
+/* A namespace with a veth pair, entered by this process. */
+static int setup(void **s)
+{
+	char path[128];
+	int fd;
+
+	snprintf(ns, sizeof(ns), "ecaptest-%d", getpid());
+	root_ns = open("/proc/self/ns/net", O_RDONLY);
+	if (sh("ip netns add %s", ns))
+		return -1;
+	snprintf(path, sizeof(path), "/var/run/netns/%s", ns);
+	fd = open(path, O_RDONLY);
+	if (fd < 0 || setns(fd, CLONE_NEWNET))
+		return -1;
+	close(fd);
+	return sh("ip link add v0 type veth peer name v1 && ip link set v0 up && ip link set v1 up");
+}
+
+static int teardown(void **s)
+{
+	if (root_ns >= 0)
+		setns(root_ns, CLONE_NEWNET);
+	sh("ip netns del %s 2>/dev/null", ns);
+	return 0;
+}
+
+static int translated(const char *expr, enum ecap_hook hook, unsigned snaplen)
+{
+	struct ecap_xlate_opts o = {hook, ECAP_INPUT_LIVE, ECAP_ACCESS_AUTO};
+	struct ecap_cbpf p = {0};
+	struct bpf_insn *insns;
+	char err[ECAP_ERRLEN];
+	uint32_t n;
+	int fd;
+
+	assert_int_equal(ecap_filter_compile(expr, ECAP_LINKTYPE_EN10MB, snaplen, &p, err,
+					     sizeof(err)),
+			 0);
+	assert_int_equal(ecap_filter_translate(p.insns, p.len, &o, &insns, &n, err, sizeof(err)),
+			 0);
+	fd = ecap_prog_load(insns, n, hook, err, sizeof(err));
+	if (fd < 0)
+		fail_msg("%s", err);
+	free(insns);
+	ecap_cbpf_free(&p);
+	return fd;
+}
+
+static uint32_t run(int fd, enum ecap_hook hook)
+{
+	static const uint8_t pkt[60] = {[12] = 0x08, [13] = 0x00, [14] = 0x45, [23] = 17};
+	uint32_t ret = 0;
+
+	/* the hooks read no test metadata: full-length packet */
+	assert_int_equal(ecap_prog_test_run(fd, hook, pkt, sizeof(pkt), sizeof(pkt), &ret), 0);
+	return ret;
+}
+
+static void slots(void **s)
+{
+	struct ecap_engine_opts o = {.ring_bytes = 1 << 20};
+	struct ecap_engine *e = NULL;
+	char err[ECAP_ERRLEN];
+	int xdp, tc, udp_xdp, tcp_xdp, udp_tc;
+
+	if (ecap_engine_open(&o, &e, err, sizeof(err)))
+		fail_msg("%s", err);
+	xdp = ecap_engine_hook_fd(e, ECAP_HOOK_ID_XDP);
+	tc = ecap_engine_hook_fd(e, ECAP_HOOK_ID_TC_OUT);
+	assert_int_equal(run(xdp, ECAP_HOOK_XDP), XDP_PASS);
+	assert_int_equal(run(tc, ECAP_HOOK_TC), (uint32_t)TC_ACT_UNSPEC);
+
+	/* a translated filter in the slot decides the hook's result here */
+	udp_xdp = translated("udp", ECAP_HOOK_XDP, 77);
+	tcp_xdp = translated("tcp", ECAP_HOOK_XDP, 77);
+	udp_tc = translated("udp", ECAP_HOOK_TC, 99);
+	assert_int_equal(ecap_engine_set_slot(e, ECAP_HOOK_ID_XDP, udp_xdp), 0);
+	assert_int_equal(run(xdp, ECAP_HOOK_XDP), 77);
+	assert_int_equal(ecap_engine_set_slot(e, ECAP_HOOK_ID_XDP, tcp_xdp), 0);
+	assert_int_equal(run(xdp, ECAP_HOOK_XDP), 0);
+	assert_int_equal(ecap_engine_set_slot(e, ECAP_HOOK_ID_TC_OUT, udp_tc), 0);
+	assert_int_equal(run(tc, ECAP_HOOK_TC), 99);
+	/* emptied slots: back to passing */
+	assert_int_equal(ecap_engine_set_slot(e, ECAP_HOOK_ID_XDP, -1), 0);
+	assert_int_equal(ecap_engine_set_slot(e, ECAP_HOOK_ID_TC_OUT, -1), 0);
+	assert_int_equal(run(xdp, ECAP_HOOK_XDP), XDP_PASS);
+	assert_int_equal(run(tc, ECAP_HOOK_TC), (uint32_t)TC_ACT_UNSPEC);
+	close(udp_xdp);
+	close(tcp_xdp);
+	close(udp_tc);
+	ecap_engine_close(e);
+}
+
+static int attached(void)
+{
+	return !sh("ip link show dev v0 | grep -q 'prog/xdp'") +
+	       2 * !sh("tc filter show dev v0 ingress | grep -q ecap_tc_ingress") +
+	       4 * !sh("tc filter show dev v0 egress | grep -q ecap_tc_egress");
+}
+
+static void attach_detach(void **s)
+{
+	struct ecap_engine_opts o = {.ring_bytes = 1 << 20};
+	struct ecap_engine *e = NULL;
+	char err[ECAP_ERRLEN];
+	int v0 = if_nametoindex("v0");
+
+	assert_int_not_equal(v0, 0);
+	int other = translated("tcp", ECAP_HOOK_TC, 64);
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = v0, .attach_point = BPF_TC_EGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = 1, .priority = 1, .prog_fd = other);
+
+	/* somebody else's clsact qdisc and filter, which must survive us */
+	assert_int_equal(bpf_tc_hook_create(&hook), 0);
+	assert_int_equal(bpf_tc_attach(&hook, &opts), 0);
+	close(other);
+	assert_int_equal(ecap_engine_open(&o, &e, err, sizeof(err)), 0);
+	if (ecap_engine_attach(e, v0, ECAP_ATTACH_XDP | ECAP_ATTACH_TC_IN | ECAP_ATTACH_TC_OUT,
+			       err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_int_equal(attached(), 7);
+	ecap_engine_close(e);
+	assert_int_equal(attached(), 0);
+	assert_int_equal(sh("tc filter show dev v0 egress | grep -q 'pref 1 bpf.*handle 0x1 '"), 0);
+}
+
+static void crash_recovery(void **s)
+{
+	int v0 = if_nametoindex("v0"), st;
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) { /* attach, then die without detaching */
+		struct ecap_engine_opts o = {.ring_bytes = 1 << 20};
+		struct ecap_engine *e = NULL;
+		char err[ECAP_ERRLEN];
+
+		if (ecap_engine_open(&o, &e, err, sizeof(err)) ||
+		    ecap_engine_attach(e, v0, ECAP_ATTACH_XDP | ECAP_ATTACH_TC_OUT, err,
+				       sizeof(err)))
+			_exit(1);
+		raise(SIGKILL);
+	}
+	waitpid(pid, &st, 0);
+	assert_true(WIFSIGNALED(st));
+	assert_int_equal(attached(), 1 + 4); /* left behind by the killed process */
+	assert_int_equal(ecap_engine_cleanup_ifindex(v0), 0);
+	assert_int_equal(attached(), 0);
+	assert_int_equal(sh("tc filter show dev v0 egress | grep -q 'pref 1 bpf.*handle 0x1 '"), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(slots),
+		cmocka_unit_test(attach_detach),
+		cmocka_unit_test(crash_recovery),
+	};
+
+	if (geteuid() != 0) {
+		printf("SKIP: needs root\n");
+		return 77;
+	}
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

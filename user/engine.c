@@ -1,0 +1,225 @@
+/* engine.c - see engine.h. */
+#include "engine.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <linux/if_link.h>
+#include <net/if.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xdp/libxdp.h>
+
+#include "capture.h"
+#include "capture.skel.h"
+
+#define MAX_IFACES 64
+
+struct iface {
+	int ifindex;
+	unsigned which;
+	struct xdp_program *xdp;
+};
+
+struct ecap_engine {
+	struct capture_bpf *skel;
+	struct iface ifaces[MAX_IFACES];
+	unsigned nifaces;
+};
+
+_Static_assert(sizeof(struct ecap_rec) == 24, "ring record header layout");
+_Static_assert(sizeof(struct ecap_counters) == 32, "counters layout");
+
+int ecap_engine_open(const struct ecap_engine_opts *o, struct ecap_engine **ret, char *err,
+		     size_t errlen)
+{
+	struct ecap_engine *e = calloc(1, sizeof(*e));
+	int r;
+
+	if (!e)
+		return -ENOMEM;
+	e->skel = capture_bpf__open();
+	if (!e->skel) {
+		r = -errno;
+		snprintf(err, errlen, "open capture hooks: %s", strerror(-r));
+		goto fail;
+	}
+	if (o->ring_bytes) {
+		r = bpf_map__set_max_entries(e->skel->maps.ecap_ring, o->ring_bytes);
+		if (r) {
+			snprintf(err, errlen, "ring size %u: %s", o->ring_bytes, strerror(-r));
+			goto fail;
+		}
+	}
+	r = capture_bpf__load(e->skel);
+	if (r) {
+		snprintf(err, errlen, "load capture hooks: %s", strerror(-r));
+		goto fail;
+	}
+	*ret = e;
+	return 0;
+fail:
+	ecap_engine_close(e);
+	return r;
+}
+
+static int tc_hook(int ifindex, enum bpf_tc_attach_point where, int prog_fd, int create)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = where);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = ECAP_TC_HANDLE, .priority = ECAP_TC_PRIORITY);
+	int r;
+
+	if (!create) {
+		r = bpf_tc_detach(&hook, &opts);
+		return r == -ENOENT || r == -EINVAL ? 0 : r;
+	}
+	/* creates clsact if missing; an existing qdisc (ours or not) is kept */
+	r = bpf_tc_hook_create(&hook);
+	if (r && r != -EEXIST)
+		return r;
+	opts.prog_fd = prog_fd;
+	opts.flags = BPF_TC_F_REPLACE;
+	return bpf_tc_attach(&hook, &opts);
+}
+
+static int is_ours(struct xdp_program *p)
+{
+	return p && !strcmp(xdp_program__name(p), "ecap_xdp");
+}
+
+/* Our XDP program is recognised by name: attached alone (legacy mode, the
+ * only one where freplace is refused) or as a component of libxdp's
+ * dispatcher. */
+static int xdp_cleanup(int ifindex)
+{
+	struct xdp_multiprog *mp = xdp_multiprog__get_from_ifindex(ifindex);
+	struct xdp_program *p;
+	int r = 0;
+
+	if (!mp || libxdp_get_error(mp))
+		return 0;
+	if (xdp_multiprog__is_legacy(mp))
+		p = xdp_multiprog__main_prog(mp);
+	else
+		for (p = xdp_multiprog__next_prog(NULL, mp); p && !is_ours(p);
+		     p = xdp_multiprog__next_prog(p, mp))
+			;
+	if (is_ours(p))
+		r = xdp_program__detach(p, ifindex, xdp_multiprog__attach_mode(mp), 0);
+	xdp_multiprog__close(mp);
+	return r;
+}
+
+int ecap_engine_cleanup_ifindex(int ifindex)
+{
+	int r = xdp_cleanup(ifindex);
+	int t1 = tc_hook(ifindex, BPF_TC_INGRESS, -1, 0);
+	int t2 = tc_hook(ifindex, BPF_TC_EGRESS, -1, 0);
+
+	return r ? r : t1 ? t1 : t2;
+}
+
+int ecap_engine_attach(struct ecap_engine *e, int ifindex, unsigned which, char *err,
+		       size_t errlen)
+{
+	struct iface *f;
+	char name[IF_NAMESIZE] = "?";
+	int r;
+
+	if_indextoname(ifindex, name);
+	if (e->nifaces == MAX_IFACES) {
+		snprintf(err, errlen, "%s: more than %d interfaces", name, MAX_IFACES);
+		return -E2BIG;
+	}
+	ecap_engine_cleanup_ifindex(ifindex);
+	f = &e->ifaces[e->nifaces];
+	f->ifindex = ifindex;
+	if (which & ECAP_ATTACH_XDP) {
+		f->xdp = xdp_program__from_fd(bpf_program__fd(e->skel->progs.ecap_xdp));
+		r = libxdp_get_error(f->xdp);
+		if (!r)
+			r = xdp_program__attach(f->xdp, ifindex, XDP_MODE_NATIVE, 0);
+		if (r) {
+			snprintf(err, errlen, "attach XDP on %s: %s", name, strerror(-r));
+			goto fail;
+		}
+		f->which |= ECAP_ATTACH_XDP;
+	}
+	if (which & ECAP_ATTACH_TC_IN) {
+		r = tc_hook(ifindex, BPF_TC_INGRESS,
+			    bpf_program__fd(e->skel->progs.ecap_tc_ingress), 1);
+		if (r) {
+			snprintf(err, errlen, "attach TC ingress on %s: %s", name, strerror(-r));
+			goto fail;
+		}
+		f->which |= ECAP_ATTACH_TC_IN;
+	}
+	if (which & ECAP_ATTACH_TC_OUT) {
+		r = tc_hook(ifindex, BPF_TC_EGRESS, bpf_program__fd(e->skel->progs.ecap_tc_egress),
+			    1);
+		if (r) {
+			snprintf(err, errlen, "attach TC egress on %s: %s", name, strerror(-r));
+			goto fail;
+		}
+		f->which |= ECAP_ATTACH_TC_OUT;
+	}
+	e->nifaces++;
+	return 0;
+fail:
+	e->nifaces++; /* let detach undo what did attach */
+	return r;
+}
+
+int ecap_engine_set_slot(struct ecap_engine *e, unsigned hook_id, int prog_fd)
+{
+	__u32 key = hook_id == ECAP_HOOK_ID_XDP      ? 0
+		    : hook_id == ECAP_HOOK_ID_TC_IN ? ECAP_TC_SLOT_INGRESS
+						    : ECAP_TC_SLOT_EGRESS;
+	int map = hook_id == ECAP_HOOK_ID_XDP ? bpf_map__fd(e->skel->maps.ecap_xdp_slot)
+					      : bpf_map__fd(e->skel->maps.ecap_tc_slots);
+
+	if (hook_id >= ECAP_HOOKS)
+		return -EINVAL;
+	if (prog_fd < 0)
+		return bpf_map_delete_elem(map, &key) && errno != ENOENT ? -errno : 0;
+	return bpf_map_update_elem(map, &key, &prog_fd, BPF_ANY) ? -errno : 0;
+}
+
+int ecap_engine_hook_fd(struct ecap_engine *e, unsigned hook_id)
+{
+	switch (hook_id) {
+	case ECAP_HOOK_ID_XDP: return bpf_program__fd(e->skel->progs.ecap_xdp);
+	case ECAP_HOOK_ID_TC_IN: return bpf_program__fd(e->skel->progs.ecap_tc_ingress);
+	case ECAP_HOOK_ID_TC_OUT: return bpf_program__fd(e->skel->progs.ecap_tc_egress);
+	default: return -EINVAL;
+	}
+}
+
+int ecap_engine_ring_fd(struct ecap_engine *e)
+{
+	return bpf_map__fd(e->skel->maps.ecap_ring);
+}
+
+int ecap_engine_counters_fd(struct ecap_engine *e)
+{
+	return bpf_map__fd(e->skel->maps.ecap_counters);
+}
+
+void ecap_engine_close(struct ecap_engine *e)
+{
+	if (!e)
+		return;
+	for (unsigned i = 0; i < e->nifaces; i++) {
+		struct iface *f = &e->ifaces[i];
+
+		if (f->which & ECAP_ATTACH_XDP)
+			xdp_program__detach(f->xdp, f->ifindex, XDP_MODE_NATIVE, 0);
+		if (f->which & ECAP_ATTACH_TC_IN)
+			tc_hook(f->ifindex, BPF_TC_INGRESS, -1, 0);
+		if (f->which & ECAP_ATTACH_TC_OUT)
+			tc_hook(f->ifindex, BPF_TC_EGRESS, -1, 0);
+		xdp_program__close(f->xdp);
+	}
+	capture_bpf__destroy(e->skel);
+	free(e);
+}

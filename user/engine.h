@@ -1,0 +1,44 @@
+/* engine.h - the device capture engine's kernel side: loads the capture
+ * hooks (bpf/capture.bpf.c), attaches them to interfaces (XDP through libxdp,
+ * TC through libbpf's bpf_tc_* API), installs the generated session programs
+ * in the hooks' slots, and takes everything down again. */
+#ifndef ECAP_ENGINE_H
+#define ECAP_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define ECAP_ATTACH_XDP    1u /* ingress, native XDP */
+#define ECAP_ATTACH_TC_IN  2u /* ingress, TC clsact (where XDP is unavailable) */
+#define ECAP_ATTACH_TC_OUT 4u /* egress, TC clsact */
+
+/* Our TC filters carry this handle and priority, so a later run can find
+ * (and remove) what a crashed one left, without touching anyone else's. */
+#define ECAP_TC_HANDLE   0xec0a
+#define ECAP_TC_PRIORITY 0xec0a
+
+struct ecap_engine;
+
+struct ecap_engine_opts {
+	uint32_t ring_bytes; /* ring buffer size, a power of two >= 4096 */
+};
+
+int ecap_engine_open(const struct ecap_engine_opts *o, struct ecap_engine **ret, char *err,
+		     size_t errlen);
+/* Attach the hooks named by `which` on ifindex; stale edgecap hooks there are
+ * removed first. */
+int ecap_engine_attach(struct ecap_engine *e, int ifindex, unsigned which, char *err,
+		       size_t errlen);
+/* Put a loaded program (fd) in a hook's slot, or empty it (fd < 0). */
+int ecap_engine_set_slot(struct ecap_engine *e, unsigned hook_id, int prog_fd);
+/* File descriptors of the hook programs and the shared maps. */
+int ecap_engine_hook_fd(struct ecap_engine *e, unsigned hook_id);
+int ecap_engine_ring_fd(struct ecap_engine *e);
+int ecap_engine_counters_fd(struct ecap_engine *e);
+/* Detach everything and free; accepts NULL. */
+void ecap_engine_close(struct ecap_engine *e);
+
+/* Remove edgecap's XDP program and TC filters from ifindex, if present. */
+int ecap_engine_cleanup_ifindex(int ifindex);
+
+#endif
