@@ -262,11 +262,9 @@ static int do_run(const struct fopts *o)
 {
 	struct ecap_xlate_opts xo = {.hook = o->hook, .input = ECAP_INPUT_TEST, .access = o->access};
 	struct ecap_cbpf p = {0};
-	struct bpf_insn *insns = NULL;
 	struct runfile *rf = NULL;
 	char err[ECAP_ERRLEN];
 	int fd = -1, linktype, st;
-	uint32_t n;
 
 	if (!o->in || !o->out)
 		return fail("%s", "run needs -r IN and -w OUT");
@@ -277,11 +275,7 @@ static int do_run(const struct fopts *o)
 	if (st)
 		goto out;
 	st = 2;
-	if (ecap_filter_translate(p.insns, p.len, &xo, &insns, &n, err, sizeof(err))) {
-		fail("%s", err);
-		goto out;
-	}
-	fd = ecap_prog_load(insns, n, o->hook, err, sizeof(err));
+	fd = ecap_filter_load(p.insns, p.len, &xo, err, sizeof(err));
 	if (fd < 0) {
 		fail("%s", err);
 		goto out;
@@ -290,7 +284,6 @@ static int do_run(const struct fopts *o)
 out:
 	if (fd >= 0)
 		close(fd);
-	free(insns);
 	ecap_cbpf_free(&p);
 	runfile_close(rf);
 	return st;

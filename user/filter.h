@@ -58,4 +58,9 @@ int ecap_filter_translate(const struct sock_filter *insns, uint32_t n,
 int ecap_prog_load(const struct bpf_insn *insns, uint32_t n, enum ecap_hook hook, char *err,
 		   size_t errlen);
 
+/* Translate a validated program and load it: the program fd, or -errno with
+ * the reason in err. */
+int ecap_filter_load(const struct sock_filter *insns, uint32_t n,
+		     const struct ecap_xlate_opts *opts, char *err, size_t errlen);
+
 #endif

@@ -129,24 +129,9 @@ static int run_prepare(struct run *t, enum ecap_hook hook, const void *pkt, uint
 	return 0;
 }
 
-int ecap_prog_test_run(int prog_fd, enum ecap_hook hook, const void *pkt, uint32_t caplen,
-		       uint32_t wirelen, uint32_t *ret_result)
-{
-	struct run t;
-	int r;
-
-	r = run_prepare(&t, hook, pkt, caplen, wirelen, 1);
-	if (r)
-		return r;
-	r = bpf_prog_test_run_opts(prog_fd, &t.opts) ? -errno : 0;
-	if (!r)
-		*ret_result = t.opts.retval;
-	free(t.buf);
-	return r;
-}
-
-int ecap_prog_test_time(int prog_fd, enum ecap_hook hook, const void *pkt, uint32_t caplen,
-			uint32_t wirelen, uint32_t repeat, double *ret_ns)
+/* One BPF_PROG_TEST_RUN of `repeat` runs; fills the result and duration. */
+static int test_run(int prog_fd, enum ecap_hook hook, const void *pkt, uint32_t caplen,
+		    uint32_t wirelen, uint32_t repeat, uint32_t *ret_result, uint32_t *ret_ns)
 {
 	struct run t;
 	int r;
@@ -155,8 +140,44 @@ int ecap_prog_test_time(int prog_fd, enum ecap_hook hook, const void *pkt, uint3
 	if (r)
 		return r;
 	r = bpf_prog_test_run_opts(prog_fd, &t.opts) ? -errno : 0;
-	if (!r)
+	if (!r) {
+		*ret_result = t.opts.retval;
 		*ret_ns = t.opts.duration;
+	}
 	free(t.buf);
+	return r;
+}
+
+int ecap_prog_test_run(int prog_fd, enum ecap_hook hook, const void *pkt, uint32_t caplen,
+		       uint32_t wirelen, uint32_t *ret_result)
+{
+	uint32_t ns;
+
+	return test_run(prog_fd, hook, pkt, caplen, wirelen, 1, ret_result, &ns);
+}
+
+int ecap_prog_test_time(int prog_fd, enum ecap_hook hook, const void *pkt, uint32_t caplen,
+			uint32_t wirelen, uint32_t repeat, double *ret_ns)
+{
+	uint32_t result, ns;
+	int r = test_run(prog_fd, hook, pkt, caplen, wirelen, repeat, &result, &ns);
+
+	if (!r)
+		*ret_ns = ns;
+	return r;
+}
+
+int ecap_filter_load(const struct sock_filter *insns, uint32_t n,
+		     const struct ecap_xlate_opts *opts, char *err, size_t errlen)
+{
+	struct bpf_insn *ebpf = NULL;
+	uint32_t len;
+	int r;
+
+	r = ecap_filter_translate(insns, n, opts, &ebpf, &len, err, errlen);
+	if (r)
+		return r;
+	r = ecap_prog_load(ebpf, len, opts->hook, err, errlen);
+	free(ebpf);
 	return r;
 }

@@ -73,22 +73,16 @@ static int load(const char *expr, enum ecap_access access)
 {
 	struct ecap_xlate_opts o = {ECAP_HOOK_XDP, ECAP_INPUT_LIVE, access};
 	struct ecap_cbpf p = {0};
-	struct bpf_insn *insns;
 	char err[ECAP_ERRLEN];
-	uint32_t n;
 	int fd;
 
-	if (ecap_filter_compile(expr, ECAP_LINKTYPE_EN10MB, ECAP_SNAPLEN_DEFAULT, &p, err,
-				sizeof(err)) ||
-	    ecap_filter_translate(p.insns, p.len, &o, &insns, &n, err, sizeof(err))) {
-		fprintf(stderr, "%s: %s\n", expr, err);
-		return -1;
-	}
-	ecap_cbpf_free(&p);
-	fd = ecap_prog_load(insns, n, ECAP_HOOK_XDP, err, sizeof(err));
-	free(insns);
+	fd = ecap_filter_compile(expr, ECAP_LINKTYPE_EN10MB, ECAP_SNAPLEN_DEFAULT, &p, err,
+				 sizeof(err));
+	if (!fd)
+		fd = ecap_filter_load(p.insns, p.len, &o, err, sizeof(err));
 	if (fd < 0)
 		fprintf(stderr, "%s: %s\n", expr, err);
+	ecap_cbpf_free(&p);
 	return fd;
 }
 

@@ -40,20 +40,12 @@ struct totals {
 static long check_variant(const char *expr, const struct ecap_cbpf *p, const struct variant *v,
 			  const struct corpus *c, const uint32_t *ref, struct totals *t)
 {
-	struct bpf_insn *insns = NULL;
 	char err[ECAP_ERRLEN];
 	long bad = 0;
-	uint32_t n;
-	int fd;
+	int fd = ecap_filter_load(p->insns, p->len, &v->o, err, sizeof(err));
 
-	if (ecap_filter_translate(p->insns, p->len, &v->o, &insns, &n, err, sizeof(err))) {
-		printf("FAIL %s [%s]: translate: %s\n", expr, v->name, err);
-		return -1;
-	}
-	fd = ecap_prog_load(insns, n, v->o.hook, err, sizeof(err));
-	free(insns);
 	if (fd < 0) {
-		printf("FAIL %s [%s]: load: %s\n", expr, v->name, err);
+		printf("FAIL %s [%s]: %s\n", expr, v->name, err);
 		return -1;
 	}
 	for (uint32_t i = 0; i < c->n; i++) {

@@ -69,20 +69,15 @@ static int translated(const char *expr, enum ecap_hook hook, unsigned snaplen)
 {
 	struct ecap_xlate_opts o = {hook, ECAP_INPUT_LIVE, ECAP_ACCESS_AUTO};
 	struct ecap_cbpf p = {0};
-	struct bpf_insn *insns;
 	char err[ECAP_ERRLEN];
-	uint32_t n;
 	int fd;
 
 	assert_int_equal(ecap_filter_compile(expr, ECAP_LINKTYPE_EN10MB, snaplen, &p, err,
 					     sizeof(err)),
 			 0);
-	assert_int_equal(ecap_filter_translate(p.insns, p.len, &o, &insns, &n, err, sizeof(err)),
-			 0);
-	fd = ecap_prog_load(insns, n, hook, err, sizeof(err));
+	fd = ecap_filter_load(p.insns, p.len, &o, err, sizeof(err));
 	if (fd < 0)
 		fail_msg("%s", err);
-	free(insns);
 	ecap_cbpf_free(&p);
 	return fd;
 }
