@@ -26,7 +26,7 @@ for e in 'icmp or icmp6' 'tcp port 80' 'vlan 42 and udp' 'ip[6:2] & 0x3fff != 0'
 	result=$("$ec" filter run --ddd "$out/prog.ddd" -r "$out/traffic.pcap" -w "$out/match.pcap" 2>&1)
 	ref=$(tcpdump -r "$out/traffic.pcap" "$e" 2>/dev/null | wc -l)
 	echo "   kernel: $result; tcpdump: $ref matched"
-	tcpdump -nn -r "$out/match.pcap" 2>/dev/null | head -3 | sed 's/^/     /'
+	tcpdump -nn -r "$out/match.pcap" 2>/dev/null | head -3 | sed 's/^/     /'  || true # head closes the pipe early
 done
 echo
 echo "captures kept in $out"
