@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "corpus.h"
+#include "ebpf.h"
 #include "filter.h"
 #include "progen.h"
 
@@ -254,9 +255,24 @@ static void largest_programs(void **s)
 	check_prog(p, n, "4096 instructions, alternating jumps and loads");
 }
 
+/* A program the verifier refuses reports the end of the verifier log. */
+static void verifier_refusal(void **s)
+{
+	struct bpf_insn bad[] = {
+		ECAP_INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_0, BPF_REG_5, 0, 0),
+		ECAP_INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0),
+	};
+	char err[ECAP_ERRLEN] = "";
+
+	assert_true(ecap_prog_load(bad, 2, ECAP_HOOK_XDP, err, sizeof(err)) < 0);
+	if (strncmp(err, "verifier: ", 10) || !strstr(err, "R5 !read_ok") || strchr(err, '\n'))
+		fail_msg("unexpected message: %s", err);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(verifier_refusal),
 		cmocka_unit_test(semantics),
 		cmocka_unit_test(generated_programs),
 		cmocka_unit_test(largest_programs),
