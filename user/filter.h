@@ -53,6 +53,17 @@ int ecap_filter_translate(const struct sock_filter *insns, uint32_t n,
 			  const struct ecap_xlate_opts *opts, struct bpf_insn **ret_insns,
 			  uint32_t *ret_len, char *err, size_t errlen);
 
+/* The pieces of a translation, for programs that run several filters one
+ * after another (the capture engine's session programs). The prologue sets
+ * r6 = ctx and the lengths on the stack; a body runs one filter and jumps to
+ * `done` with its result in w0, on every path. Bodies use r0-r9 freely (r6
+ * is kept) and the stack from ECAP_XLATE_STACK up to the frame pointer. */
+#define ECAP_XLATE_STACK (-76)
+struct ecap_asm;
+void ecap_xlate_prologue(struct ecap_asm *a, const struct ecap_xlate_opts *opts);
+int ecap_xlate_body(struct ecap_asm *a, const struct sock_filter *insns, uint32_t n,
+		    const struct ecap_xlate_opts *opts, uint32_t done);
+
 /* prog.c: load into the kernel. Returns the program fd, or -errno with the
  * last lines of the verifier log in err. */
 int ecap_prog_load(const struct bpf_insn *insns, uint32_t n, enum ecap_hook hook, char *err,

@@ -45,6 +45,7 @@
 #define STK_M(k)    (-64 + 4 * (int)(k))
 #define STK_WIRELEN (-68)
 #define STK_BUF     (-72)
+#define STK_BUFLEN  (-76)
 
 /* Highest offset the verifier lets us add to a packet pointer (MAX_PACKET_OFF). */
 #define PKT_OFF_MAX 0xffff
@@ -60,7 +61,7 @@ struct xl {
 	const struct sock_filter *f;
 	uint32_t n;
 	const struct ecap_xlate_opts *o;
-	struct ecap_asm a;
+	struct ecap_asm *a;
 
 	uint8_t *leader;  /* first instruction of a basic block */
 	uint64_t *need;   /* per leader: bytes its constant-offset loads need */
@@ -73,7 +74,20 @@ struct xl {
 	uint32_t ret0;      /* label of the next "return 0" stub */
 	uint32_t island_at; /* position after the last island */
 	int direct;         /* emitting the direct copy */
+	uint32_t done;      /* body mode: where a return goes; NO_LABEL: exit */
 };
+
+#define NO_LABEL UINT32_MAX
+
+/* w0 = A (from_a) or k, then leave the filter. */
+static void emit_return(struct xl *x, int from_a, uint32_t k)
+{
+	ecap_asm_emit(x->a, from_a ? E_MOV32_REG(BPF_REG_0, R_A) : E_MOV32_IMM(BPF_REG_0, k));
+	if (x->done == NO_LABEL)
+		ecap_asm_emit(x->a, E_EXIT());
+	else
+		ecap_asm_goto(x->a, x->done);
+}
 
 static uint32_t ld_bytes(uint16_t code)
 {
@@ -86,12 +100,12 @@ static uint32_t ld_bytes(uint16_t code)
 
 static void emit(struct xl *x, struct bpf_insn in)
 {
-	ecap_asm_emit(&x->a, in);
+	ecap_asm_emit(x->a, in);
 }
 
 static void goto_ret0(struct xl *x)
 {
-	ecap_asm_goto(&x->a, x->ret0);
+	ecap_asm_goto(x->a, x->ret0);
 }
 
 /* --- basic blocks ----------------------------------------------------- */
@@ -146,23 +160,23 @@ static void succ(struct xl *x, uint32_t t)
 
 static void jump_far(struct xl *x, uint32_t target)
 {
-	uint32_t l = ecap_asm_label(&x->a);
+	uint32_t l = ecap_asm_label(x->a);
 
-	if (!x->a.err && x->nhops == x->hop_cap) {
+	if (!x->a->err && x->nhops == x->hop_cap) {
 		uint32_t cap = x->hop_cap ? 2 * x->hop_cap : 16;
 		struct hop *h = realloc(x->hops, cap * sizeof(*h));
 
 		if (!h) {
-			x->a.err = -ENOMEM;
+			x->a->err = -ENOMEM;
 			return;
 		}
 		x->hops = h;
 		x->hop_cap = cap;
 	}
-	if (x->a.err)
+	if (x->a->err)
 		return;
 	x->hops[x->nhops++] = (struct hop){.label = l, .target = target};
-	ecap_asm_goto(&x->a, l);
+	ecap_asm_goto(x->a, l);
 }
 
 /* Bind the pending jumps that have arrived at classic instruction t. */
@@ -170,7 +184,7 @@ static void land_hops(struct xl *x, uint32_t t)
 {
 	for (uint32_t i = 0; i < x->nhops;) {
 		if (x->hops[i].target == t) {
-			ecap_asm_bind(&x->a, x->hops[i].label);
+			ecap_asm_bind(x->a, x->hops[i].label);
 			x->hops[i] = x->hops[--x->nhops];
 		} else {
 			i++;
@@ -180,38 +194,36 @@ static void land_hops(struct xl *x, uint32_t t)
 
 static void island(struct xl *x)
 {
-	int stub = ecap_asm_label_used(&x->a, x->ret0);
+	int stub = ecap_asm_label_used(x->a, x->ret0);
 	uint32_t after;
 
-	x->island_at = x->a.len;
+	x->island_at = x->a->len;
 	if (!stub && !x->nhops)
 		return;
-	after = ecap_asm_label(&x->a);
-	ecap_asm_goto(&x->a, after);
+	after = ecap_asm_label(x->a);
+	ecap_asm_goto(x->a, after);
 	if (stub) {
-		ecap_asm_bind(&x->a, x->ret0);
-		emit(x, E_MOV32_IMM(BPF_REG_0, 0));
-		emit(x, E_EXIT());
-		x->ret0 = ecap_asm_label(&x->a);
+		ecap_asm_bind(x->a, x->ret0);
+		emit_return(x, 0, 0);
+		x->ret0 = ecap_asm_label(x->a);
 	}
-	for (uint32_t i = 0; i < x->nhops && !x->a.err; i++) {
-		uint32_t next = ecap_asm_label(&x->a);
+	for (uint32_t i = 0; i < x->nhops && !x->a->err; i++) {
+		uint32_t next = ecap_asm_label(x->a);
 
-		ecap_asm_bind(&x->a, x->hops[i].label);
-		ecap_asm_goto(&x->a, next);
+		ecap_asm_bind(x->a, x->hops[i].label);
+		ecap_asm_goto(x->a, next);
 		x->hops[i].label = next;
 	}
-	ecap_asm_bind(&x->a, after);
-	x->island_at = x->a.len;
+	ecap_asm_bind(x->a, after);
+	x->island_at = x->a->len;
 }
 
 static void ret0_stub(struct xl *x)
 {
-	if (!ecap_asm_label_used(&x->a, x->ret0))
+	if (!ecap_asm_label_used(x->a, x->ret0))
 		return; /* an unused stub would be unreachable code */
-	ecap_asm_bind(&x->a, x->ret0);
-	emit(x, E_MOV32_IMM(BPF_REG_0, 0));
-	emit(x, E_EXIT());
+	ecap_asm_bind(x->a, x->ret0);
+	emit_return(x, 0, 0);
 }
 
 /* --- packet loads ------------------------------------------------------ */
@@ -237,7 +249,7 @@ static void helper_load(struct xl *x, uint8_t dst, int off_reg, uint32_t k, uint
 	emit(x, E_CALL(x->o->hook == ECAP_HOOK_XDP ? BPF_FUNC_xdp_load_bytes
 						    : BPF_FUNC_skb_load_bytes));
 	/* Cannot fail once the bounds check passed; checked all the same. */
-	ecap_asm_jmp(&x->a, BPF_JMP | BPF_JNE | BPF_K, BPF_REG_0, 0, 0, x->ret0);
+	ecap_asm_jmp(x->a, BPF_JMP | BPF_JNE | BPF_K, BPF_REG_0, 0, 0, x->ret0);
 	emit(x, E_LDX(sz[bytes], dst, BPF_REG_10, STK_BUF));
 }
 
@@ -257,7 +269,7 @@ static void load_abs(struct xl *x, uint8_t dst, uint32_t k, uint32_t bytes)
 		}
 	} else {
 		/* k + bytes <= 0xffe00004: no wrap in the u32 compare */
-		ecap_asm_jmp(&x->a, BPF_JMP32 | BPF_JLT | BPF_K, R_PKT, 0,
+		ecap_asm_jmp(x->a, BPF_JMP32 | BPF_JLT | BPF_K, R_PKT, 0,
 			     (int32_t)(k + bytes), x->ret0);
 		helper_load(x, dst, 0, k, bytes);
 	}
@@ -277,13 +289,13 @@ static int load_ind(struct xl *x, uint32_t k, uint32_t bytes)
 		}
 		emit(x, E_MOV64_REG(BPF_REG_1, R_X));
 		emit(x, E_ALU64_IMM(BPF_ADD, BPF_REG_1, k));
-		ecap_asm_jmp(&x->a, BPF_JMP | BPF_JGT | BPF_K, BPF_REG_1, 0,
+		ecap_asm_jmp(x->a, BPF_JMP | BPF_JGT | BPF_K, BPF_REG_1, 0,
 			     PKT_OFF_MAX - bytes, x->ret0);
 		emit(x, E_MOV64_REG(BPF_REG_3, R_PKT));
 		emit(x, E_ALU64_REG(BPF_ADD, BPF_REG_3, BPF_REG_1));
 		emit(x, E_MOV64_REG(BPF_REG_1, BPF_REG_3));
 		emit(x, E_ALU64_IMM(BPF_ADD, BPF_REG_1, bytes));
-		ecap_asm_jmp(&x->a, BPF_JMP | BPF_JGT | BPF_X, BPF_REG_1, R_END, 0, x->ret0);
+		ecap_asm_jmp(x->a, BPF_JMP | BPF_JGT | BPF_X, BPF_REG_1, R_END, 0, x->ret0);
 		emit(x, E_LDX(sz[bytes], R_A, BPF_REG_3, 0));
 	} else {
 		/* r2 = X + k computed in 64 bits: libpcap refuses the wrap too */
@@ -291,7 +303,7 @@ static int load_ind(struct xl *x, uint32_t k, uint32_t bytes)
 		emit(x, E_ALU64_REG(BPF_ADD, BPF_REG_2, R_X));
 		emit(x, E_MOV64_REG(BPF_REG_3, BPF_REG_2));
 		emit(x, E_ALU64_IMM(BPF_ADD, BPF_REG_3, bytes));
-		ecap_asm_jmp(&x->a, BPF_JMP | BPF_JGT | BPF_X, BPF_REG_3, R_PKT, 0, x->ret0);
+		ecap_asm_jmp(x->a, BPF_JMP | BPF_JGT | BPF_X, BPF_REG_3, R_PKT, 0, x->ret0);
 		helper_load(x, R_A, 1, 0, bytes);
 	}
 	byteswap(x, R_A, bytes);
@@ -303,14 +315,14 @@ static int load_ind(struct xl *x, uint32_t k, uint32_t bytes)
 /* Shift A by X with libpcap's rule: a count of 32 or more gives 0. */
 static void shift_x(struct xl *x, uint8_t op)
 {
-	uint32_t big = ecap_asm_label(&x->a), done = ecap_asm_label(&x->a);
+	uint32_t big = ecap_asm_label(x->a), done = ecap_asm_label(x->a);
 
-	ecap_asm_jmp(&x->a, BPF_JMP | BPF_JGT | BPF_K, R_X, 0, 31, big);
+	ecap_asm_jmp(x->a, BPF_JMP | BPF_JGT | BPF_K, R_X, 0, 31, big);
 	emit(x, E_ALU32_REG(op, R_A, R_X));
-	ecap_asm_goto(&x->a, done);
-	ecap_asm_bind(&x->a, big);
+	ecap_asm_goto(x->a, done);
+	ecap_asm_bind(x->a, big);
 	emit(x, E_MOV32_IMM(R_A, 0));
-	ecap_asm_bind(&x->a, done);
+	ecap_asm_bind(x->a, done);
 }
 
 /* Emits instruction i and marks its successors reachable. Returns 1 when
@@ -323,11 +335,7 @@ static int emit_insn(struct xl *x, uint32_t i)
 
 	switch (BPF_CLASS(c)) {
 	case BPF_RET:
-		if (BPF_RVAL(c) == BPF_A)
-			emit(x, E_MOV32_REG(BPF_REG_0, R_A));
-		else
-			emit(x, E_MOV32_IMM(BPF_REG_0, k));
-		emit(x, E_EXIT());
+		emit_return(x, BPF_RVAL(c) == BPF_A, k);
 		return 0;
 	case BPF_JMP:
 		if (BPF_OP(c) == BPF_JA) {
@@ -341,14 +349,14 @@ static int emit_insn(struct xl *x, uint32_t i)
 			succ(x, e);
 			if (t == e) {
 				if (f->jt)
-					ecap_asm_goto(&x->a, x->lab[t]);
+					ecap_asm_goto(x->a, x->lab[t]);
 			} else {
 				int reg = BPF_SRC(c) == BPF_X; /* imm must be 0 then */
 
-				ecap_asm_jmp(&x->a, BPF_JMP32 | BPF_OP(c) | BPF_SRC(c), R_A,
+				ecap_asm_jmp(x->a, BPF_JMP32 | BPF_OP(c) | BPF_SRC(c), R_A,
 					     reg ? R_X : 0, reg ? 0 : (int32_t)k, x->lab[t]);
 				if (f->jf)
-					ecap_asm_goto(&x->a, x->lab[e]);
+					ecap_asm_goto(x->a, x->lab[e]);
 			}
 		}
 		return 0;
@@ -408,7 +416,7 @@ static int emit_insn(struct xl *x, uint32_t i)
 		break;
 	case BPF_ALU | BPF_DIV | BPF_X:
 	case BPF_ALU | BPF_MOD | BPF_X:
-		ecap_asm_jmp(&x->a, BPF_JMP | BPF_JEQ | BPF_K, R_X, 0, 0, x->ret0);
+		ecap_asm_jmp(x->a, BPF_JMP | BPF_JEQ | BPF_K, R_X, 0, 0, x->ret0);
 		emit(x, E_ALU32_REG(BPF_OP(c), R_A, R_X));
 		break;
 	case BPF_ALU | BPF_LSH | BPF_X:
@@ -431,8 +439,6 @@ static int emit_insn(struct xl *x, uint32_t i)
 /* Emit one copy of the program. With slow != NO_LABEL, the copy starts with
  * a stub at label slow that jumps (far) past the copy's end, where the next
  * copy begins: the dispatch's way to the helper copy. */
-#define NO_LABEL UINT32_MAX
-
 static void emit_copy(struct xl *x, int direct, uint32_t slow)
 {
 	int dead = 0;
@@ -444,27 +450,29 @@ static void emit_copy(struct xl *x, int direct, uint32_t slow)
 		x->known[i] = UINT32_MAX; /* no path seen yet */
 	x->known[0] = 0;
 	for (uint32_t i = 0; i <= x->n; i++)
-		x->lab[i] = ecap_asm_label(&x->a);
-	x->ret0 = ecap_asm_label(&x->a);
+		x->lab[i] = ecap_asm_label(x->a);
+	x->ret0 = ecap_asm_label(x->a);
 	if (slow != NO_LABEL) {
-		uint32_t fast = ecap_asm_label(&x->a);
+		uint32_t fast = ecap_asm_label(x->a);
 
-		ecap_asm_goto(&x->a, fast);
-		ecap_asm_bind(&x->a, slow);
+		ecap_asm_goto(x->a, fast);
+		ecap_asm_bind(x->a, slow);
 		jump_far(x, x->n);
-		ecap_asm_bind(&x->a, fast);
+		ecap_asm_bind(x->a, fast);
 	}
-	x->island_at = x->a.len;
+	emit(x, E_MOV32_IMM(R_A, 0)); /* classic BPF starts with A = X = 0 */
+	emit(x, E_MOV32_IMM(R_X, 0));
+	x->island_at = x->a->len;
 
-	for (uint32_t i = 0; i < x->n && !x->a.err; i++) {
+	for (uint32_t i = 0; i < x->n && !x->a->err; i++) {
 		if (x->leader[i])
 			dead = !x->reach[i];
 		if (dead)
 			continue;
-		if (x->a.len - x->island_at >= ISLAND_SPACING)
+		if (x->a->len - x->island_at >= ISLAND_SPACING)
 			island(x);
 		if (x->leader[i]) {
-			ecap_asm_bind(&x->a, x->lab[i]);
+			ecap_asm_bind(x->a, x->lab[i]);
 			land_hops(x, i);
 			if (direct && x->need[i] > PKT_OFF_MAX) {
 				goto_ret0(x);
@@ -476,7 +484,7 @@ static void emit_copy(struct xl *x, int direct, uint32_t slow)
 			if (direct && x->need[i] > x->known[i]) {
 				emit(x, E_MOV64_REG(BPF_REG_0, R_PKT));
 				emit(x, E_ALU64_IMM(BPF_ADD, BPF_REG_0, (int32_t)x->need[i]));
-				ecap_asm_jmp(&x->a, BPF_JMP | BPF_JGT | BPF_X, BPF_REG_0, R_END, 0,
+				ecap_asm_jmp(x->a, BPF_JMP | BPF_JGT | BPF_X, BPF_REG_0, R_END, 0,
 					     x->ret0);
 				x->known[i] = (uint32_t)x->need[i];
 			}
@@ -486,18 +494,17 @@ static void emit_copy(struct xl *x, int direct, uint32_t slow)
 	}
 	ret0_stub(x);
 	/* the copy's end is where the next copy starts */
-	ecap_asm_bind(&x->a, x->lab[x->n]);
+	ecap_asm_bind(x->a, x->lab[x->n]);
 	land_hops(x, x->n);
 }
+
+static void test_meta(struct xl *x);
 
 static void prologue(struct xl *x)
 {
 	int xdp = x->o->hook == ECAP_HOOK_XDP;
-	uint32_t nometa;
 
 	emit(x, E_MOV64_REG(R_CTX, BPF_REG_1));
-	emit(x, E_MOV32_IMM(R_A, 0)); /* classic BPF starts with A = X = 0 */
-	emit(x, E_MOV32_IMM(R_X, 0));
 	if (xdp) {
 		emit(x, E_CALL(BPF_FUNC_xdp_get_buff_len));
 		emit(x, E_MOV32_REG(R_PKT, BPF_REG_0));
@@ -505,31 +512,37 @@ static void prologue(struct xl *x)
 		emit(x, E_LDX(BPF_W, R_PKT, R_CTX, offsetof(struct __sk_buff, len)));
 	}
 	emit(x, E_STX(BPF_W, BPF_REG_10, R_PKT, STK_WIRELEN));
+	if (x->o->input == ECAP_INPUT_TEST)
+		test_meta(x);
+	emit(x, E_STX(BPF_W, BPF_REG_10, R_PKT, STK_BUFLEN));
+}
 
-	if (x->o->input != ECAP_INPUT_TEST)
-		return;
-	/* struct ecap_test_meta {wirelen, caplen}; caplen is clamped to
-	 * the real packet so helper loads cannot fail. */
-	nometa = ecap_asm_label(&x->a);
+/* struct ecap_test_meta {wirelen, caplen}; caplen is clamped to
+ * the real packet so helper loads cannot fail. */
+static void test_meta(struct xl *x)
+{
+	int xdp = x->o->hook == ECAP_HOOK_XDP;
+	uint32_t nometa = ecap_asm_label(x->a);
+
 	if (xdp) {
 		emit(x, E_LDX(BPF_W, BPF_REG_2, R_CTX, offsetof(struct xdp_md, data_meta)));
 		emit(x, E_LDX(BPF_W, BPF_REG_3, R_CTX, offsetof(struct xdp_md, data)));
 		emit(x, E_MOV64_REG(BPF_REG_4, BPF_REG_2));
 		emit(x, E_ALU64_IMM(BPF_ADD, BPF_REG_4, sizeof(struct ecap_test_meta)));
-		ecap_asm_jmp(&x->a, BPF_JMP | BPF_JGT | BPF_X, BPF_REG_4, BPF_REG_3, 0,
+		ecap_asm_jmp(x->a, BPF_JMP | BPF_JGT | BPF_X, BPF_REG_4, BPF_REG_3, 0,
 			     nometa);
 		emit(x, E_LDX(BPF_W, BPF_REG_4, BPF_REG_2, 0));
 		emit(x, E_STX(BPF_W, BPF_REG_10, BPF_REG_4, STK_WIRELEN));
 		emit(x, E_LDX(BPF_W, BPF_REG_4, BPF_REG_2, 4));
 	} else {
 		emit(x, E_LDX(BPF_W, BPF_REG_4, R_CTX, offsetof(struct __sk_buff, cb[0])));
-		ecap_asm_jmp(&x->a, BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_4, 0, 0, nometa);
+		ecap_asm_jmp(x->a, BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_4, 0, 0, nometa);
 		emit(x, E_STX(BPF_W, BPF_REG_10, BPF_REG_4, STK_WIRELEN));
 		emit(x, E_LDX(BPF_W, BPF_REG_4, R_CTX, offsetof(struct __sk_buff, cb[1])));
 	}
-	ecap_asm_jmp(&x->a, BPF_JMP | BPF_JGT | BPF_X, BPF_REG_4, R_PKT, 0, nometa);
+	ecap_asm_jmp(x->a, BPF_JMP | BPF_JGT | BPF_X, BPF_REG_4, R_PKT, 0, nometa);
 	emit(x, E_MOV32_REG(R_PKT, BPF_REG_4));
-	ecap_asm_bind(&x->a, nometa);
+	ecap_asm_bind(x->a, nometa);
 }
 
 /* r9 = buflen here. Direct copy only when the first buflen bytes are all in
@@ -537,7 +550,7 @@ static void prologue(struct xl *x)
  * the label the slow cases jump to. */
 static uint32_t dispatch(struct xl *x)
 {
-	uint32_t slow = ecap_asm_label(&x->a);
+	uint32_t slow = ecap_asm_label(x->a);
 	int xdp = x->o->hook == ECAP_HOOK_XDP;
 	int16_t off_data = xdp ? offsetof(struct xdp_md, data) : offsetof(struct __sk_buff, data);
 	int16_t off_end =
@@ -545,26 +558,40 @@ static uint32_t dispatch(struct xl *x)
 
 	emit(x, E_LDX(BPF_W, BPF_REG_2, R_CTX, off_data));
 	emit(x, E_LDX(BPF_W, BPF_REG_3, R_CTX, off_end));
-	ecap_asm_jmp(&x->a, BPF_JMP | BPF_JGT | BPF_K, R_PKT, 0, PKT_OFF_MAX, slow);
+	ecap_asm_jmp(x->a, BPF_JMP | BPF_JGT | BPF_K, R_PKT, 0, PKT_OFF_MAX, slow);
 	emit(x, E_MOV64_REG(BPF_REG_4, BPF_REG_2));
 	emit(x, E_ALU64_REG(BPF_ADD, BPF_REG_4, R_PKT));
-	ecap_asm_jmp(&x->a, BPF_JMP | BPF_JGT | BPF_X, BPF_REG_4, BPF_REG_3, 0, slow);
+	ecap_asm_jmp(x->a, BPF_JMP | BPF_JGT | BPF_X, BPF_REG_4, BPF_REG_3, 0, slow);
 	if (x->o->input == ECAP_INPUT_TEST) /* a test packet padded past caplen */
-		ecap_asm_jmp(&x->a, BPF_JMP | BPF_JLT | BPF_X, BPF_REG_4, BPF_REG_3, 0, slow);
+		ecap_asm_jmp(x->a, BPF_JMP | BPF_JLT | BPF_X, BPF_REG_4, BPF_REG_3, 0, slow);
 	emit(x, E_MOV64_REG(R_PKT, BPF_REG_2));
 	emit(x, E_MOV64_REG(R_END, BPF_REG_3));
 	return slow;
 }
 
-int ecap_filter_translate(const struct sock_filter *insns, uint32_t n,
-			  const struct ecap_xlate_opts *opts, struct bpf_insn **ret_insns,
-			  uint32_t *ret_len, char *err, size_t errlen)
+static void xl_free(struct xl *x)
 {
-	struct xl x = {.f = insns, .n = n, .o = opts};
-	struct bpf_insn *out;
-	int r;
+	free(x->leader);
+	free(x->need);
+	free(x->reach);
+	free(x->lab);
+	free(x->known);
+	free(x->hops);
+}
 
-	ecap_asm_init(&x.a);
+void ecap_xlate_prologue(struct ecap_asm *a, const struct ecap_xlate_opts *opts)
+{
+	struct xl x = {.a = a, .o = opts};
+
+	prologue(&x);
+}
+
+int ecap_xlate_body(struct ecap_asm *a, const struct sock_filter *insns, uint32_t n,
+		    const struct ecap_xlate_opts *opts, uint32_t done)
+{
+	struct xl x = {.f = insns, .n = n, .o = opts, .a = a, .done = done};
+	int r = 0;
+
 	x.leader = calloc(n + 1, 1);
 	x.need = calloc(n + 1, sizeof(*x.need));
 	x.reach = calloc(n + 1, 1);
@@ -575,12 +602,28 @@ int ecap_filter_translate(const struct sock_filter *insns, uint32_t n,
 		goto out;
 	}
 	find_blocks(&x);
-	prologue(&x);
+	emit(&x, E_LDX(BPF_W, R_PKT, BPF_REG_10, STK_BUFLEN));
 	if (opts->access == ECAP_ACCESS_AUTO)
 		emit_copy(&x, 1, dispatch(&x));
 	emit_copy(&x, 0, NO_LABEL);
+out:
+	xl_free(&x);
+	return r ? r : a->err;
+}
 
-	r = ecap_asm_finish(&x.a);
+int ecap_filter_translate(const struct sock_filter *insns, uint32_t n,
+			  const struct ecap_xlate_opts *opts, struct bpf_insn **ret_insns,
+			  uint32_t *ret_len, char *err, size_t errlen)
+{
+	struct ecap_asm a;
+	struct bpf_insn *out;
+	int r;
+
+	ecap_asm_init(&a);
+	ecap_xlate_prologue(&a, opts);
+	r = ecap_xlate_body(&a, insns, n, opts, NO_LABEL);
+	if (!r)
+		r = ecap_asm_finish(&a);
 	if (r == -E2BIG) {
 		snprintf(err, errlen, "translated program too large: a jump spans more than %d "
 			 "eBPF instructions", INT16_MAX);
@@ -590,21 +633,15 @@ int ecap_filter_translate(const struct sock_filter *insns, uint32_t n,
 		snprintf(err, errlen, "translation failed: %s", strerror(-r));
 		goto out;
 	}
-	out = malloc(x.a.len * sizeof(*out));
+	out = malloc(a.len * sizeof(*out));
 	if (!out) {
 		r = -ENOMEM;
 		goto out;
 	}
-	memcpy(out, x.a.insns, x.a.len * sizeof(*out));
+	memcpy(out, a.insns, a.len * sizeof(*out));
 	*ret_insns = out;
-	*ret_len = x.a.len;
+	*ret_len = a.len;
 out:
-	free(x.leader);
-	free(x.need);
-	free(x.reach);
-	free(x.lab);
-	free(x.known);
-	free(x.hops);
-	ecap_asm_free(&x.a);
+	ecap_asm_free(&a);
 	return r;
 }
