@@ -7,6 +7,7 @@
 #include <linux/types.h>
 
 #define ECAP_MAX_SESSIONS 8
+#define ECAP_SNAP_MAX     262144
 
 /* Each hook tail-calls into one slot; the program there runs every active
  * session's filter and is swapped with one map update when sessions change.
@@ -35,6 +36,14 @@ struct ecap_rec {
 	__u8 session;
 	__u8 dir;
 	__u16 pad;
+};
+
+/* Where a record is assembled before bpf_ringbuf_output(): one per CPU,
+ * indexed by bpf_get_smp_processor_id() (the hooks run with bottom halves
+ * off, so nothing else on that CPU uses it meanwhile). */
+struct ecap_scratch {
+	struct ecap_rec rec;
+	__u8 data[ECAP_SNAP_MAX];
 };
 
 /* Per CPU, per session and hook. */

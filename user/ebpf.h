@@ -30,6 +30,10 @@
 #define E_BE(DST, BITS) ECAP_INSN(BPF_ALU | BPF_END | BPF_TO_BE, DST, 0, 0, BITS)
 #define E_LDX(SIZE, DST, SRC, OFF) ECAP_INSN(BPF_LDX | BPF_MEM | (SIZE), DST, SRC, OFF, 0)
 #define E_STX(SIZE, DST, SRC, OFF) ECAP_INSN(BPF_STX | BPF_MEM | (SIZE), DST, SRC, OFF, 0)
+#define E_ST(SIZE, DST, OFF, IMM) ECAP_INSN(BPF_ST | BPF_MEM | (SIZE), DST, 0, OFF, IMM)
+/* dst = map (by fd): two instructions */
+#define E_LD_MAP_FD(DST, FD)                                                                       \
+	ECAP_INSN(BPF_LD | BPF_DW | BPF_IMM, DST, BPF_PSEUDO_MAP_FD, 0, FD), ECAP_INSN(0, 0, 0, 0, 0)
 #define E_CALL(FN) ECAP_INSN(BPF_JMP | BPF_CALL, 0, 0, 0, FN)
 #define E_EXIT() ECAP_INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0)
 

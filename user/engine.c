@@ -51,6 +51,13 @@ int ecap_engine_open(const struct ecap_engine_opts *o, struct ecap_engine **ret,
 			goto fail;
 		}
 	}
+	r = libbpf_num_possible_cpus();
+	if (r > 0)
+		r = bpf_map__set_max_entries(e->skel->maps.ecap_scratch, (__u32)r);
+	if (r) {
+		snprintf(err, errlen, "scratch buffers: %s", strerror(-r));
+		goto fail;
+	}
 	r = capture_bpf__load(e->skel);
 	if (r) {
 		snprintf(err, errlen, "load capture hooks: %s", strerror(-r));
@@ -203,6 +210,11 @@ int ecap_engine_ring_fd(struct ecap_engine *e)
 int ecap_engine_counters_fd(struct ecap_engine *e)
 {
 	return bpf_map__fd(e->skel->maps.ecap_counters);
+}
+
+int ecap_engine_scratch_fd(struct ecap_engine *e)
+{
+	return bpf_map__fd(e->skel->maps.ecap_scratch);
 }
 
 void ecap_engine_close(struct ecap_engine *e)

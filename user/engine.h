@@ -35,6 +35,7 @@ int ecap_engine_set_slot(struct ecap_engine *e, unsigned hook_id, int prog_fd);
 int ecap_engine_hook_fd(struct ecap_engine *e, unsigned hook_id);
 int ecap_engine_ring_fd(struct ecap_engine *e);
 int ecap_engine_counters_fd(struct ecap_engine *e);
+int ecap_engine_scratch_fd(struct ecap_engine *e);
 /* Detach everything and free; accepts NULL. */
 void ecap_engine_close(struct ecap_engine *e);
 

@@ -43,9 +43,9 @@
 #define R_END BPF_REG_2 /* direct copy only: packet end (that copy calls nothing) */
 
 #define STK_M(k)    (-64 + 4 * (int)(k))
-#define STK_WIRELEN (-68)
+#define STK_WIRELEN ECAP_STK_WIRELEN
 #define STK_BUF     (-72)
-#define STK_BUFLEN  (-76)
+#define STK_BUFLEN  ECAP_STK_BUFLEN
 
 /* Highest offset the verifier lets us add to a packet pointer (MAX_PACKET_OFF). */
 #define PKT_OFF_MAX 0xffff

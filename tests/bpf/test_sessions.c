@@ -1,0 +1,305 @@
+/* test_sessions.c - the generated sessions program in the kernel: records in
+ * the ring buffer carry the right session, direction, lengths and bytes; a
+ * packet matching several sessions reaches each; counters add up, including
+ * when the ring is full (captured + dropped == matched); and a capture hook
+ * tail-calls into it. */
+#include <errno.h>
+#include <linux/pkt_cls.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "capture.h"
+#include "engine.h"
+#include "sessions.h"
+
+#define MAXREC 64
+
+struct got {
+	struct ecap_rec rec[MAXREC];
+	uint8_t data[MAXREC][128];
+	unsigned n;
+};
+
+static struct ecap_engine *eng;
+static struct ecap_session_maps maps;
+static struct ecap_cbpf progs[ECAP_MAX_SESSIONS];
+static uint8_t dns[80], tcp[70];
+
+static int on_record(void *ctx, void *data, size_t len)
+{
+	struct got *g = ctx;
+	const struct ecap_rec *r = data;
+
+	assert_true(len >= sizeof(*r));
+	assert_int_equal(len, sizeof(*r) + r->caplen);
+	if (g->n < MAXREC) {
+		g->rec[g->n] = *r;
+		memcpy(g->data[g->n], r + 1, r->caplen < 128 ? r->caplen : 128);
+	}
+	g->n++;
+	return 0;
+}
+
+static void drain(struct got *g)
+{
+	struct ring_buffer *rb = ring_buffer__new(maps.ring_fd, on_record, g, NULL);
+
+	memset(g, 0, sizeof(*g));
+	assert_non_null(rb);
+	assert_true(ring_buffer__consume(rb) >= 0);
+	ring_buffer__free(rb);
+}
+
+static struct ecap_counters counters(unsigned id, unsigned hook)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct ecap_counters *v = calloc(ncpu, sizeof(*v)), sum = {0};
+	__u32 key = id * ECAP_HOOKS + hook;
+
+	assert_int_equal(bpf_map_lookup_elem(maps.counters_fd, &key, v), 0);
+	for (int i = 0; i < ncpu; i++) {
+		sum.seen += v[i].seen;
+		sum.matched += v[i].matched;
+		sum.captured += v[i].captured;
+		sum.dropped += v[i].dropped;
+	}
+	free(v);
+	return sum;
+}
+
+static void zero_counters(void)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct ecap_counters *v = calloc(ncpu, sizeof(*v));
+
+	for (__u32 key = 0; key < ECAP_MAX_SESSIONS * ECAP_HOOKS; key++)
+		assert_int_equal(bpf_map_update_elem(maps.counters_fd, &key, v, BPF_ANY), 0);
+	free(v);
+}
+
+static struct ecap_session session(uint8_t id, const char *expr, uint32_t snaplen)
+{
+	char err[ECAP_ERRLEN];
+
+	ecap_cbpf_free(&progs[id]);
+	assert_int_equal(ecap_filter_compile(expr, ECAP_LINKTYPE_EN10MB, ECAP_SNAPLEN_DEFAULT,
+					     &progs[id], err, sizeof(err)),
+			 0);
+	return (struct ecap_session){.id = id,
+				     .insns = progs[id].insns,
+				     .len = progs[id].len,
+				     .snaplen = snaplen,
+				     .dirs = ECAP_DIR_IN | ECAP_DIR_OUT};
+}
+
+static int load(unsigned hook, enum ecap_input in, const struct ecap_session *s, unsigned n)
+{
+	char err[ECAP_ERRLEN];
+	int fd = ecap_sessions_load(hook, in, s, n, &maps, err, sizeof(err));
+
+	if (fd < 0)
+		fail_msg("%s", err);
+	return fd;
+}
+
+static uint32_t run(int fd, enum ecap_hook hook, const uint8_t *pkt, uint32_t caplen,
+		    uint32_t wirelen)
+{
+	uint32_t ret = 0;
+
+	assert_int_equal(ecap_prog_test_run(fd, hook, pkt, caplen, wirelen, &ret), 0);
+	return ret;
+}
+
+static int setup(void **s)
+{
+	struct ecap_engine_opts o = {.ring_bytes = 1 << 16};
+	char err[ECAP_ERRLEN];
+
+	if (ecap_engine_open(&o, &eng, err, sizeof(err))) {
+		fprintf(stderr, "%s\n", err);
+		return -1;
+	}
+	maps.ring_fd = ecap_engine_ring_fd(eng);
+	maps.counters_fd = ecap_engine_counters_fd(eng);
+	maps.scratch_fd = ecap_engine_scratch_fd(eng);
+	/* IPv4 UDP 10.0.0.1:4242 -> 10.0.0.2:53, and IPv4 TCP to :80 */
+	memcpy(dns, "\x00\x11\x22\x33\x44\x55\x66\x77\x88\x99\xaa\xbb\x08\x00\x45\x00\x00\x42"
+		    "\x00\x01\x00\x00\x40\x11\x00\x00\x0a\x00\x00\x01\x0a\x00\x00\x02\x10\x92\x00\x35",
+	       38);
+	for (unsigned i = 38; i < sizeof(dns); i++)
+		dns[i] = (uint8_t)i;
+	memcpy(tcp, dns, 34);
+	tcp[23] = 6;
+	memcpy(tcp + 34, "\x10\x92\x00\x50", 4);
+	return 0;
+}
+
+static int teardown(void **s)
+{
+	for (int i = 0; i < ECAP_MAX_SESSIONS; i++)
+		ecap_cbpf_free(&progs[i]);
+	ecap_engine_close(eng);
+	return 0;
+}
+
+static void two_sessions(void **st)
+{
+	struct ecap_session s[2] = {session(0, "udp", 262144), session(1, "udp port 53", 50)};
+	int fd = load(ECAP_HOOK_ID_XDP, ECAP_INPUT_TEST, s, 2);
+	struct got g;
+
+	zero_counters();
+	assert_int_equal(run(fd, ECAP_HOOK_XDP, dns, sizeof(dns), sizeof(dns)), XDP_PASS);
+	assert_int_equal(run(fd, ECAP_HOOK_XDP, tcp, sizeof(tcp), sizeof(tcp)), XDP_PASS);
+	/* a capture of 30 bytes of a 80-byte packet: "udp" matches, while "udp
+	 * port 53" reads past the captured bytes and, as in libpcap, does not */
+	assert_int_equal(run(fd, ECAP_HOOK_XDP, dns, 30, sizeof(dns)), XDP_PASS);
+	drain(&g);
+	assert_int_equal(g.n, 3);
+	assert_int_equal(g.rec[0].session, 0);
+	assert_int_equal(g.rec[0].caplen, 80);
+	assert_int_equal(g.rec[0].wirelen, 80);
+	assert_int_equal(g.rec[0].dir, ECAP_DIR_IN);
+	assert_memory_equal(g.data[0], dns, 80);
+	assert_int_equal(g.rec[1].session, 1);
+	assert_int_equal(g.rec[1].caplen, 50); /* its snaplen */
+	assert_memory_equal(g.data[1], dns, 50);
+	assert_true(g.rec[1].ts_boot >= g.rec[0].ts_boot && g.rec[0].ts_boot > 0);
+	assert_int_equal(g.rec[2].session, 0);
+	assert_int_equal(g.rec[2].caplen, 30); /* only what was captured */
+	assert_int_equal(g.rec[2].wirelen, 80);
+	assert_memory_equal(g.data[2], dns, 30);
+	assert_int_equal(counters(0, ECAP_HOOK_ID_XDP).seen, 3);
+	assert_int_equal(counters(0, ECAP_HOOK_ID_XDP).matched, 2);
+	assert_int_equal(counters(0, ECAP_HOOK_ID_XDP).captured, 2);
+	assert_int_equal(counters(1, ECAP_HOOK_ID_XDP).seen, 3);
+	assert_int_equal(counters(1, ECAP_HOOK_ID_XDP).matched, 1);
+	assert_int_equal(counters(1, ECAP_HOOK_ID_XDP).dropped, 0);
+	close(fd);
+}
+
+static void eight_sessions_and_egress(void **st)
+{
+	static const char *exprs[ECAP_MAX_SESSIONS] = {
+		"udp", "tcp", "ip", "port 53", "port 80", "ip6", "ether src 66:77:88:99:aa:bb",
+		"len > 75"};
+	struct ecap_session s[ECAP_MAX_SESSIONS];
+	unsigned seen_by[ECAP_MAX_SESSIONS] = {0};
+	struct got g;
+	int fd;
+
+	for (uint8_t i = 0; i < ECAP_MAX_SESSIONS; i++)
+		s[i] = session(i, exprs[i], 1514);
+	s[2].dirs = ECAP_DIR_IN; /* not on egress */
+	fd = load(ECAP_HOOK_ID_TC_OUT, ECAP_INPUT_TEST, s, ECAP_MAX_SESSIONS);
+	zero_counters();
+	assert_int_equal(run(fd, ECAP_HOOK_TC, dns, sizeof(dns), sizeof(dns)),
+			 (uint32_t)TC_ACT_UNSPEC);
+	drain(&g);
+	for (unsigned i = 0; i < g.n; i++) {
+		assert_int_equal(g.rec[i].dir, ECAP_DIR_OUT);
+		seen_by[g.rec[i].session]++;
+	}
+	/* udp, port 53, ether src, len > 75: four sessions, one record each */
+	assert_int_equal(g.n, 4);
+	assert_int_equal(seen_by[0] + seen_by[3] + seen_by[6] + seen_by[7], 4);
+	assert_int_equal(counters(2, ECAP_HOOK_ID_TC_OUT).seen, 0);
+	assert_int_equal(counters(1, ECAP_HOOK_ID_TC_OUT).seen, 1);
+	assert_int_equal(counters(1, ECAP_HOOK_ID_TC_OUT).matched, 0);
+	close(fd);
+}
+
+static void interface_gate(void **st)
+{
+	struct ecap_session s = session(0, "", 262144);
+	struct got g;
+	int fd;
+
+	s.nifindex = 1;
+	s.ifindex[0] = 123456; /* no such interface */
+	fd = load(ECAP_HOOK_ID_XDP, ECAP_INPUT_TEST, &s, 1);
+	zero_counters();
+	run(fd, ECAP_HOOK_XDP, dns, sizeof(dns), sizeof(dns));
+	drain(&g);
+	assert_int_equal(g.n, 0);
+	assert_int_equal(counters(0, ECAP_HOOK_ID_XDP).seen, 0);
+	close(fd);
+}
+
+static void ring_full(void **st)
+{
+	static uint8_t big[3000];
+	struct ecap_engine_opts o = {.ring_bytes = 4096 * 4};
+	struct ecap_session_maps saved = maps;
+	struct ecap_engine *small;
+	struct ecap_counters c;
+	char err[ECAP_ERRLEN];
+	struct ecap_session s;
+	struct got g;
+	int fd;
+
+	assert_int_equal(ecap_engine_open(&o, &small, err, sizeof(err)), 0);
+	maps.ring_fd = ecap_engine_ring_fd(small);
+	maps.counters_fd = ecap_engine_counters_fd(small);
+	maps.scratch_fd = ecap_engine_scratch_fd(small);
+	memcpy(big, dns, sizeof(dns));
+	s = session(0, "udp", 262144);
+	fd = load(ECAP_HOOK_ID_XDP, ECAP_INPUT_TEST, &s, 1);
+	for (int i = 0; i < 20; i++) /* nobody drains the ring meanwhile */
+		run(fd, ECAP_HOOK_XDP, big, sizeof(big), sizeof(big));
+	c = counters(0, ECAP_HOOK_ID_XDP);
+	drain(&g);
+	assert_int_equal(c.matched, 20);
+	assert_true(c.captured >= 1 && c.dropped >= 1);
+	assert_int_equal(c.captured + c.dropped, c.matched);
+	assert_int_equal(g.n, c.captured);
+	close(fd);
+	ecap_engine_close(small);
+	maps = saved;
+}
+
+static void through_the_hook(void **st)
+{
+	struct ecap_session s = session(0, "udp port 53", 64);
+	struct got g;
+	uint32_t ret = 0;
+	int fd = load(ECAP_HOOK_ID_XDP, ECAP_INPUT_LIVE, &s, 1);
+
+	assert_int_equal(ecap_engine_set_slot(eng, ECAP_HOOK_ID_XDP, fd), 0);
+	assert_int_equal(ecap_prog_test_run(ecap_engine_hook_fd(eng, ECAP_HOOK_ID_XDP),
+					    ECAP_HOOK_XDP, dns, sizeof(dns), sizeof(dns), &ret),
+			 0);
+	assert_int_equal(ret, XDP_PASS);
+	drain(&g);
+	assert_int_equal(g.n, 1);
+	assert_int_equal(g.rec[0].caplen, 64);
+	assert_int_equal(g.rec[0].wirelen, 80);
+	assert_int_equal(ecap_engine_set_slot(eng, ECAP_HOOK_ID_XDP, -1), 0);
+	close(fd);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(two_sessions),  cmocka_unit_test(eight_sessions_and_egress),
+		cmocka_unit_test(interface_gate), cmocka_unit_test(ring_full),
+		cmocka_unit_test(through_the_hook),
+	};
+
+	if (geteuid() != 0) {
+		printf("SKIP: needs root\n");
+		return 77;
+	}
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

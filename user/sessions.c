@@ -1,0 +1,218 @@
+/* sessions.c - see sessions.h. The generated program, per session:
+ *
+ *   gate      the packet's interface is one of the session's (if it lists any)
+ *   seen++    counters[id * ECAP_HOOKS + hook], pointer spilled to the stack
+ *   filter    the translated body; w0 = its result
+ *   capture   caplen = min(result, packet length, snaplen); matched++;
+ *             header and data into this CPU's scratch record (data through
+ *             bpf_{xdp,skb}_load_bytes, so frags and non-linear skbs are read
+ *             right), then bpf_ringbuf_output: captured++ or, when the ring
+ *             is full, dropped++
+ *
+ * and finally XDP_PASS / TC_ACT_UNSPEC: capture never changes forwarding.
+ * The ring record is copied twice (packet -> scratch -> ring) because a ring
+ * reservation must have a constant size, and records vary with caplen.
+ */
+#include "sessions.h"
+
+#include <errno.h>
+#include <linux/pkt_cls.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "capture.h"
+#include "ebpf.h"
+
+/* Stack below what filter bodies use (ECAP_XLATE_STACK). */
+#define STK_COUNTERS (-88) /* spilled pointer to this session's counters */
+#define STK_KEY      (-92) /* map lookup key */
+#define STK_WIRELEN  ECAP_STK_WIRELEN
+#define STK_BUFLEN   ECAP_STK_BUFLEN
+
+_Static_assert(STK_KEY + 4 <= STK_COUNTERS && STK_COUNTERS + 8 <= STK_BUFLEN,
+	       "session stack slots below the filter's");
+
+static void ld_map(struct ecap_asm *a, uint8_t reg, int fd)
+{
+	struct bpf_insn ld[2] = {E_LD_MAP_FD(reg, fd)};
+
+	ecap_asm_emit(a, ld[0]);
+	ecap_asm_emit(a, ld[1]);
+}
+
+/* r0 = lookup(map, *(u32 *)(fp + STK_KEY)); null -> goto out */
+static void lookup(struct ecap_asm *a, int fd, uint32_t out)
+{
+	ld_map(a, BPF_REG_1, fd);
+	ecap_asm_emit(a, E_MOV64_REG(BPF_REG_2, BPF_REG_10));
+	ecap_asm_emit(a, E_ALU64_IMM(BPF_ADD, BPF_REG_2, STK_KEY));
+	ecap_asm_emit(a, E_CALL(BPF_FUNC_map_lookup_elem));
+	ecap_asm_jmp(a, BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_0, 0, 0, out);
+}
+
+/* (*(u64 *)(reg + off))++ - per-CPU values, so no atomics */
+static void count(struct ecap_asm *a, uint8_t reg, int16_t off)
+{
+	ecap_asm_emit(a, E_LDX(BPF_DW, BPF_REG_1, reg, off));
+	ecap_asm_emit(a, E_ALU64_IMM(BPF_ADD, BPF_REG_1, 1));
+	ecap_asm_emit(a, E_STX(BPF_DW, reg, BPF_REG_1, off));
+}
+
+static int16_t ifindex_off(unsigned hook_id)
+{
+	return hook_id == ECAP_HOOK_ID_XDP ? offsetof(struct xdp_md, ingress_ifindex)
+					   : offsetof(struct __sk_buff, ifindex);
+}
+
+static int emit_session(struct ecap_asm *a, unsigned hook_id, const struct ecap_xlate_opts *o,
+			const struct ecap_session *s, const struct ecap_session_maps *m)
+{
+	uint8_t dir = hook_id == ECAP_HOOK_ID_TC_OUT ? ECAP_DIR_OUT : ECAP_DIR_IN;
+	uint32_t next = ecap_asm_label(a), done = ecap_asm_label(a), drop = ecap_asm_label(a);
+	uint32_t l1 = ecap_asm_label(a), l2 = ecap_asm_label(a);
+	int r;
+
+	if (s->nifindex) {
+		uint32_t match = ecap_asm_label(a);
+
+		ecap_asm_emit(a, E_LDX(BPF_W, BPF_REG_1, BPF_REG_6, ifindex_off(hook_id)));
+		for (uint32_t i = 0; i < s->nifindex; i++)
+			ecap_asm_jmp(a, BPF_JMP32 | BPF_JEQ | BPF_K, BPF_REG_1, 0, s->ifindex[i],
+				     match);
+		ecap_asm_goto(a, next);
+		ecap_asm_bind(a, match);
+	}
+	ecap_asm_emit(a, E_ST(BPF_W, BPF_REG_10, STK_KEY, s->id * ECAP_HOOKS + hook_id));
+	lookup(a, m->counters_fd, next);
+	count(a, BPF_REG_0, offsetof(struct ecap_counters, seen));
+	ecap_asm_emit(a, E_STX(BPF_DW, BPF_REG_10, BPF_REG_0, STK_COUNTERS));
+
+	r = ecap_xlate_body(a, s->insns, s->len, o, done);
+	if (r)
+		return r;
+	ecap_asm_bind(a, done);
+	ecap_asm_jmp(a, BPF_JMP32 | BPF_JEQ | BPF_K, BPF_REG_0, 0, 0, next);
+
+	/* r7 = caplen = min(result, bytes present, snaplen); bytes present is
+	 * the wire length but in test runs of truncated captures. The constant
+	 * bound comes last so the verifier knows it on every path. */
+	ecap_asm_emit(a, E_MOV32_REG(BPF_REG_7, BPF_REG_0));
+	ecap_asm_emit(a, E_LDX(BPF_W, BPF_REG_1, BPF_REG_10, STK_BUFLEN));
+	ecap_asm_jmp(a, BPF_JMP32 | BPF_JLE | BPF_X, BPF_REG_7, BPF_REG_1, 0, l1);
+	ecap_asm_emit(a, E_MOV32_REG(BPF_REG_7, BPF_REG_1));
+	ecap_asm_bind(a, l1);
+	ecap_asm_jmp(a, BPF_JMP32 | BPF_JLE | BPF_K, BPF_REG_7, 0, (int32_t)s->snaplen, l2);
+	ecap_asm_emit(a, E_MOV32_IMM(BPF_REG_7, s->snaplen));
+	ecap_asm_bind(a, l2);
+	ecap_asm_emit(a, E_LDX(BPF_DW, BPF_REG_8, BPF_REG_10, STK_COUNTERS));
+	count(a, BPF_REG_8, offsetof(struct ecap_counters, matched));
+	ecap_asm_jmp(a, BPF_JMP32 | BPF_JEQ | BPF_K, BPF_REG_7, 0, 0, next); /* empty packet */
+
+	/* r9 = this CPU's scratch record */
+	ecap_asm_emit(a, E_CALL(BPF_FUNC_get_smp_processor_id));
+	ecap_asm_emit(a, E_STX(BPF_W, BPF_REG_10, BPF_REG_0, STK_KEY));
+	lookup(a, m->scratch_fd, next);
+	ecap_asm_emit(a, E_MOV64_REG(BPF_REG_9, BPF_REG_0));
+
+	ecap_asm_emit(a, E_CALL(BPF_FUNC_ktime_get_boot_ns));
+	ecap_asm_emit(a, E_STX(BPF_DW, BPF_REG_9, BPF_REG_0, offsetof(struct ecap_rec, ts_boot)));
+	ecap_asm_emit(a, E_LDX(BPF_W, BPF_REG_1, BPF_REG_6, ifindex_off(hook_id)));
+	ecap_asm_emit(a, E_STX(BPF_W, BPF_REG_9, BPF_REG_1, offsetof(struct ecap_rec, ifindex)));
+	ecap_asm_emit(a, E_LDX(BPF_W, BPF_REG_1, BPF_REG_10, STK_WIRELEN));
+	ecap_asm_emit(a, E_STX(BPF_W, BPF_REG_9, BPF_REG_1, offsetof(struct ecap_rec, wirelen)));
+	ecap_asm_emit(a, E_STX(BPF_W, BPF_REG_9, BPF_REG_7, offsetof(struct ecap_rec, caplen)));
+	ecap_asm_emit(a, E_ST(BPF_B, BPF_REG_9, offsetof(struct ecap_rec, session), s->id));
+	ecap_asm_emit(a, E_ST(BPF_B, BPF_REG_9, offsetof(struct ecap_rec, dir), dir));
+	ecap_asm_emit(a, E_ST(BPF_H, BPF_REG_9, offsetof(struct ecap_rec, pad), 0));
+
+	ecap_asm_emit(a, E_MOV64_REG(BPF_REG_1, BPF_REG_6));
+	ecap_asm_emit(a, E_MOV32_IMM(BPF_REG_2, 0));
+	ecap_asm_emit(a, E_MOV64_REG(BPF_REG_3, BPF_REG_9));
+	ecap_asm_emit(a, E_ALU64_IMM(BPF_ADD, BPF_REG_3, sizeof(struct ecap_rec)));
+	ecap_asm_emit(a, E_MOV32_REG(BPF_REG_4, BPF_REG_7));
+	ecap_asm_emit(a, E_CALL(hook_id == ECAP_HOOK_ID_XDP ? BPF_FUNC_xdp_load_bytes
+							     : BPF_FUNC_skb_load_bytes));
+	ecap_asm_jmp(a, BPF_JMP | BPF_JNE | BPF_K, BPF_REG_0, 0, 0, drop);
+
+	ld_map(a, BPF_REG_1, m->ring_fd);
+	ecap_asm_emit(a, E_MOV64_REG(BPF_REG_2, BPF_REG_9));
+	ecap_asm_emit(a, E_MOV32_REG(BPF_REG_3, BPF_REG_7));
+	ecap_asm_emit(a, E_ALU32_IMM(BPF_ADD, BPF_REG_3, sizeof(struct ecap_rec)));
+	ecap_asm_emit(a, E_MOV32_IMM(BPF_REG_4, 0));
+	ecap_asm_emit(a, E_CALL(BPF_FUNC_ringbuf_output));
+	ecap_asm_jmp(a, BPF_JMP | BPF_JNE | BPF_K, BPF_REG_0, 0, 0, drop);
+	count(a, BPF_REG_8, offsetof(struct ecap_counters, captured));
+	ecap_asm_goto(a, next);
+	ecap_asm_bind(a, drop);
+	count(a, BPF_REG_8, offsetof(struct ecap_counters, dropped));
+	ecap_asm_bind(a, next);
+	return 0;
+}
+
+int ecap_sessions_program(unsigned hook_id, enum ecap_input input, const struct ecap_session *s,
+			  unsigned n, const struct ecap_session_maps *maps,
+			  struct bpf_insn **ret_insns, uint32_t *ret_len, char *err, size_t errlen)
+{
+	struct ecap_xlate_opts o = {
+		.hook = hook_id == ECAP_HOOK_ID_XDP ? ECAP_HOOK_XDP : ECAP_HOOK_TC,
+		.input = input,
+		.access = ECAP_ACCESS_AUTO,
+	};
+	unsigned dir = hook_id == ECAP_HOOK_ID_TC_OUT ? ECAP_DIR_OUT : ECAP_DIR_IN;
+	struct ecap_asm a;
+	int r = 0;
+
+	if (hook_id >= ECAP_HOOKS || n > ECAP_MAX_SESSIONS) {
+		snprintf(err, errlen, "%u sessions: at most %d", n, ECAP_MAX_SESSIONS);
+		return -EINVAL;
+	}
+	ecap_asm_init(&a);
+	ecap_xlate_prologue(&a, &o);
+	for (unsigned i = 0; i < n && !r; i++) {
+		if (s[i].id >= ECAP_MAX_SESSIONS || !s[i].snaplen ||
+		    s[i].snaplen > ECAP_SNAPLEN_MAX || s[i].nifindex > ECAP_SESSION_MAX_IFACES) {
+			snprintf(err, errlen, "session %u: id, snaplen or interfaces out of range",
+				 s[i].id);
+			r = -EINVAL;
+			goto out;
+		}
+		if (s[i].dirs & dir)
+			r = emit_session(&a, hook_id, &o, &s[i], maps);
+	}
+	ecap_asm_emit(&a, hook_id == ECAP_HOOK_ID_XDP ? E_MOV32_IMM(BPF_REG_0, XDP_PASS)
+						      : E_ALU64_IMM(BPF_MOV, BPF_REG_0, TC_ACT_UNSPEC));
+	ecap_asm_emit(&a, E_EXIT());
+	if (!r)
+		r = ecap_asm_finish(&a);
+	if (r) {
+		snprintf(err, errlen, "generating the sessions program: %s", strerror(-r));
+		goto out;
+	}
+	*ret_insns = malloc(a.len * sizeof(**ret_insns));
+	if (!*ret_insns) {
+		r = -ENOMEM;
+		goto out;
+	}
+	memcpy(*ret_insns, a.insns, a.len * sizeof(**ret_insns));
+	*ret_len = a.len;
+out:
+	ecap_asm_free(&a);
+	return r;
+}
+
+int ecap_sessions_load(unsigned hook_id, enum ecap_input input, const struct ecap_session *s,
+		       unsigned n, const struct ecap_session_maps *maps, char *err, size_t errlen)
+{
+	struct bpf_insn *insns = NULL;
+	uint32_t len;
+	int r;
+
+	r = ecap_sessions_program(hook_id, input, s, n, maps, &insns, &len, err, errlen);
+	if (r)
+		return r;
+	r = ecap_prog_load(insns, len, hook_id == ECAP_HOOK_ID_XDP ? ECAP_HOOK_XDP : ECAP_HOOK_TC,
+			   err, errlen);
+	free(insns);
+	return r;
+}

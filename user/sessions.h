@@ -1,0 +1,38 @@
+/* sessions.h - generates the program a capture hook tail-calls into: every
+ * active session's filter, one after the other, each matching packet written
+ * to the ring buffer as a struct ecap_rec plus data, with per-CPU counters.
+ * A packet that matches two sessions is delivered to both. */
+#ifndef ECAP_SESSIONS_H
+#define ECAP_SESSIONS_H
+
+#include "filter.h"
+
+#define ECAP_SESSION_MAX_IFACES 16
+
+struct ecap_session {
+	uint8_t id; /* 0..ECAP_MAX_SESSIONS-1: counters index, in records */
+	const struct sock_filter *insns; /* validated classic BPF */
+	uint32_t len;
+	uint32_t snaplen; /* 1..ECAP_SNAPLEN_MAX */
+	unsigned dirs;    /* ECAP_DIR_IN | ECAP_DIR_OUT */
+	uint32_t nifindex; /* 0: every interface the hooks are attached to */
+	int ifindex[ECAP_SESSION_MAX_IFACES];
+};
+
+struct ecap_session_maps {
+	int ring_fd, counters_fd, scratch_fd;
+};
+
+/* The program for hook_id (ECAP_HOOK_ID_*), running the sessions whose
+ * direction that hook serves. input is ECAP_INPUT_LIVE for the hooks,
+ * ECAP_INPUT_TEST for BPF_PROG_TEST_RUN. Returns 0 with a malloc'ed
+ * program, or -errno with err set. */
+int ecap_sessions_program(unsigned hook_id, enum ecap_input input, const struct ecap_session *s,
+			  unsigned n, const struct ecap_session_maps *maps,
+			  struct bpf_insn **ret_insns, uint32_t *ret_len, char *err, size_t errlen);
+
+/* Translate and load it: the program fd, or -errno with err set. */
+int ecap_sessions_load(unsigned hook_id, enum ecap_input input, const struct ecap_session *s,
+		       unsigned n, const struct ecap_session_maps *maps, char *err, size_t errlen);
+
+#endif
