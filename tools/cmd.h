@@ -5,5 +5,6 @@
 #define ECAP_CMD_H
 
 int cmd_filter(int argc, char **argv);
+int cmd_capture(int argc, char **argv);
 
 #endif

@@ -10,6 +10,7 @@ static void usage(FILE *f)
 		   "\n"
 		   "commands:\n"
 		   "  filter compile|check|translate|run   tcpdump filters as classic BPF and eBPF\n"
+		   "  capture -i IF [options] [EXPR]       capture with the kernel hooks (root)\n"
 		   "\n"
 		   "'edgecap COMMAND --help' describes a command.\n");
 }
@@ -22,6 +23,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "filter"))
 		return cmd_filter(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "capture"))
+		return cmd_capture(argc - 1, argv + 1);
 	fprintf(stderr, "edgecap: unknown command '%s'\n", argv[1]);
 	usage(stderr);
 	return 2;

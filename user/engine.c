@@ -8,10 +8,12 @@
 #include <net/if.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <xdp/libxdp.h>
 
 #include "capture.h"
 #include "capture.skel.h"
+#include "sessions.h"
 
 #define MAX_IFACES 64
 
@@ -23,6 +25,7 @@ struct iface {
 
 struct ecap_engine {
 	struct capture_bpf *skel;
+	int slot_fd[ECAP_HOOKS]; /* programs in the slots, -1 when empty */
 	struct iface ifaces[MAX_IFACES];
 	unsigned nifaces;
 };
@@ -38,6 +41,8 @@ int ecap_engine_open(const struct ecap_engine_opts *o, struct ecap_engine **ret,
 
 	if (!e)
 		return -ENOMEM;
+	for (int i = 0; i < ECAP_HOOKS; i++)
+		e->slot_fd[i] = -1;
 	e->skel = capture_bpf__open();
 	if (!e->skel) {
 		r = -errno;
@@ -134,13 +139,18 @@ int ecap_engine_attach(struct ecap_engine *e, int ifindex, unsigned which, char 
 	int r;
 
 	if_indextoname(ifindex, name);
-	if (e->nifaces == MAX_IFACES) {
-		snprintf(err, errlen, "%s: more than %d interfaces", name, MAX_IFACES);
-		return -E2BIG;
+	for (f = e->ifaces; f < e->ifaces + e->nifaces && f->ifindex != ifindex; f++)
+		;
+	if (f == e->ifaces + e->nifaces) { /* new here: clear what a dead run left */
+		if (e->nifaces == MAX_IFACES) {
+			snprintf(err, errlen, "%s: more than %d interfaces", name, MAX_IFACES);
+			return -E2BIG;
+		}
+		ecap_engine_cleanup_ifindex(ifindex);
+		f->ifindex = ifindex;
+		e->nifaces++; /* from here on, close undoes whatever did attach */
 	}
-	ecap_engine_cleanup_ifindex(ifindex);
-	f = &e->ifaces[e->nifaces];
-	f->ifindex = ifindex;
+	which &= ~f->which;
 	if (which & ECAP_ATTACH_XDP) {
 		f->xdp = xdp_program__from_fd(bpf_program__fd(e->skel->progs.ecap_xdp));
 		r = libxdp_get_error(f->xdp);
@@ -148,6 +158,8 @@ int ecap_engine_attach(struct ecap_engine *e, int ifindex, unsigned which, char 
 			r = xdp_program__attach(f->xdp, ifindex, XDP_MODE_NATIVE, 0);
 		if (r) {
 			snprintf(err, errlen, "attach XDP on %s: %s", name, strerror(-r));
+			xdp_program__close(f->xdp);
+			f->xdp = NULL;
 			goto fail;
 		}
 		f->which |= ECAP_ATTACH_XDP;
@@ -170,10 +182,8 @@ int ecap_engine_attach(struct ecap_engine *e, int ifindex, unsigned which, char 
 		}
 		f->which |= ECAP_ATTACH_TC_OUT;
 	}
-	e->nifaces++;
 	return 0;
 fail:
-	e->nifaces++; /* let detach undo what did attach */
 	return r;
 }
 
@@ -190,6 +200,51 @@ int ecap_engine_set_slot(struct ecap_engine *e, unsigned hook_id, int prog_fd)
 	if (prog_fd < 0)
 		return bpf_map_delete_elem(map, &key) && errno != ENOENT ? -errno : 0;
 	return bpf_map_update_elem(map, &key, &prog_fd, BPF_ANY) ? -errno : 0;
+}
+
+static unsigned attached_hooks(const struct ecap_engine *e)
+{
+	unsigned which = 0;
+
+	for (unsigned i = 0; i < e->nifaces; i++)
+		which |= e->ifaces[i].which;
+	return which;
+}
+
+int ecap_engine_set_sessions(struct ecap_engine *e, const struct ecap_session *s, unsigned n,
+			     char *err, size_t errlen)
+{
+	static const unsigned attach_bit[ECAP_HOOKS] = {ECAP_ATTACH_XDP, ECAP_ATTACH_TC_IN,
+							ECAP_ATTACH_TC_OUT};
+	struct ecap_session_maps maps = {
+		.ring_fd = ecap_engine_ring_fd(e),
+		.counters_fd = ecap_engine_counters_fd(e),
+		.scratch_fd = ecap_engine_scratch_fd(e),
+	};
+	unsigned which = attached_hooks(e);
+	int fd, r;
+
+	for (unsigned h = 0; h < ECAP_HOOKS; h++) {
+		if (!(which & attach_bit[h]))
+			continue;
+		fd = -1;
+		if (n) {
+			fd = ecap_sessions_load(h, ECAP_INPUT_LIVE, s, n, &maps, err, errlen);
+			if (fd < 0)
+				return fd;
+		}
+		r = ecap_engine_set_slot(e, h, fd);
+		if (r) {
+			snprintf(err, errlen, "install sessions: %s", strerror(-r));
+			if (fd >= 0)
+				close(fd);
+			return r;
+		}
+		if (e->slot_fd[h] >= 0)
+			close(e->slot_fd[h]);
+		e->slot_fd[h] = fd;
+	}
+	return 0;
 }
 
 int ecap_engine_hook_fd(struct ecap_engine *e, unsigned hook_id)
@@ -221,6 +276,9 @@ void ecap_engine_close(struct ecap_engine *e)
 {
 	if (!e)
 		return;
+	for (int h = 0; h < ECAP_HOOKS; h++)
+		if (e->slot_fd[h] >= 0)
+			close(e->slot_fd[h]);
 	for (unsigned i = 0; i < e->nifaces; i++) {
 		struct iface *f = &e->ifaces[i];
 

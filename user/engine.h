@@ -29,6 +29,12 @@ int ecap_engine_open(const struct ecap_engine_opts *o, struct ecap_engine **ret,
  * removed first. */
 int ecap_engine_attach(struct ecap_engine *e, int ifindex, unsigned which, char *err,
 		       size_t errlen);
+struct ecap_session;
+/* Generate and install the program for every attached hook that serves one
+ * of the sessions' directions; each slot changes with one map update, the
+ * hooks stay attached. n == 0 empties the slots. */
+int ecap_engine_set_sessions(struct ecap_engine *e, const struct ecap_session *s, unsigned n,
+			     char *err, size_t errlen);
 /* Put a loaded program (fd) in a hook's slot, or empty it (fd < 0). */
 int ecap_engine_set_slot(struct ecap_engine *e, unsigned hook_id, int prog_fd);
 /* File descriptors of the hook programs and the shared maps. */

@@ -10,7 +10,7 @@
 #define BT_ISB 0x00000005u
 #define BT_EPB 0x00000006u
 
-#define OPT_END          0
+#define OPT_COMMENT      1
 #define SHB_USERAPPL     4
 #define IF_NAME          2
 #define IF_TSRESOL       9
@@ -155,7 +155,7 @@ int ecap_pcapng_epb(struct ecap_buf *b, uint32_t if_id, uint64_t ts, const void 
 }
 
 int ecap_pcapng_isb(struct ecap_buf *b, uint32_t if_id, uint64_t ts,
-		    const struct ecap_isb_counts *c)
+		    const struct ecap_isb_counts *c, const char *comment)
 {
 	size_t at = begin(b, BT_ISB);
 
@@ -166,6 +166,32 @@ int ecap_pcapng_isb(struct ecap_buf *b, uint32_t if_id, uint64_t ts,
 	opt(b, ISB_IFDROP, &c->ifdrop, 8);
 	opt(b, ISB_FILTERACCEPT, &c->filteraccept, 8);
 	opt(b, ISB_USRDELIV, &c->usrdeliv, 8);
+	if (comment)
+		opt(b, OPT_COMMENT, comment, (uint16_t)strlen(comment));
 	opt_end(b);
 	return end(b, at);
+}
+
+int ecap_pcap_header(struct ecap_buf *b, uint32_t linktype, uint32_t snaplen)
+{
+	uint16_t ver[2] = {2, 4};
+
+	put32(b, 0xa1b23c4d);
+	put(b, ver, sizeof(ver));
+	put32(b, 0); /* thiszone */
+	put32(b, 0); /* sigfigs */
+	put32(b, snaplen);
+	put32(b, linktype);
+	return b->err;
+}
+
+int ecap_pcap_record(struct ecap_buf *b, uint64_t ts_ns, const void *data, uint32_t caplen,
+		     uint32_t wirelen)
+{
+	put32(b, (uint32_t)(ts_ns / 1000000000u));
+	put32(b, (uint32_t)(ts_ns % 1000000000u));
+	put32(b, caplen);
+	put32(b, wirelen);
+	put(b, data, caplen);
+	return b->err;
 }

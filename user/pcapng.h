@@ -34,7 +34,13 @@ int ecap_pcapng_idb(struct ecap_buf *b, uint16_t linktype, uint32_t snaplen, con
 		    uint8_t tsresol);
 int ecap_pcapng_epb(struct ecap_buf *b, uint32_t if_id, uint64_t ts, const void *data,
 		    uint32_t caplen, uint32_t wirelen, uint32_t flags);
+/* comment: opt_comment, or NULL */
 int ecap_pcapng_isb(struct ecap_buf *b, uint32_t if_id, uint64_t ts,
-		    const struct ecap_isb_counts *c);
+		    const struct ecap_isb_counts *c, const char *comment);
+
+/* Classic pcap with the nanosecond magic (0xa1b23c4d). */
+int ecap_pcap_header(struct ecap_buf *b, uint32_t linktype, uint32_t snaplen);
+int ecap_pcap_record(struct ecap_buf *b, uint64_t ts_ns, const void *data, uint32_t caplen,
+		     uint32_t wirelen);
 
 #endif

@@ -1,0 +1,252 @@
+/* cmd_capture.c - `edgecap capture`: tcpdump-like local capture through the
+ * kernel hooks: XDP on ingress (TC where native XDP is refused), TC on
+ * egress, ring buffer, io_uring streamer, pcapng or pcap output. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <bpf/libbpf.h>
+#include <xdp/libxdp.h>
+
+#include "capture.h"
+#include "cmd.h"
+#include "engine.h"
+#include "filter.h"
+#include "sessions.h"
+#include "streamer.h"
+
+#define MAX_IFACES 16
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: edgecap capture -i IF[,IF...] [-Q in|out|inout] [-s SNAPLEN] [-c COUNT]\n"
+		"                       [-G SECONDS] [-w FILE|-] [--pcap] [--ring-size BYTES] "
+		"[EXPR]\n"
+		"\n"
+		"  -i IF,...    interfaces to capture on\n"
+		"  -Q DIR       direction: in, out or inout (default)\n"
+		"  -s SNAPLEN   bytes kept of each packet (default and maximum 262144)\n"
+		"  -c COUNT     stop after COUNT packets\n"
+		"  -G SECONDS   stop after SECONDS\n"
+		"  -w FILE      write to FILE ('-': standard output, as when omitted and not a "
+		"terminal)\n"
+		"  --pcap       classic pcap (nanosecond) instead of pcapng\n"
+		"  --ring-size  kernel ring buffer bytes, a power of two (default 8 MiB)\n");
+}
+
+static int fail(const char *fmt, const char *a)
+{
+	fputs("edgecap: ", stderr);
+	fprintf(stderr, fmt, a);
+	fputc('\n', stderr);
+	return 2;
+}
+
+static int quiet(enum libxdp_print_level level, const char *fmt, va_list args)
+{
+	return 0; /* libxdp explains its dispatcher fallback at length; we report failures */
+}
+
+static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	return 0;
+}
+
+static char *join_args(int argc, char **argv)
+{
+	size_t len = 1;
+	char *s;
+
+	for (int i = 0; i < argc; i++)
+		len += strlen(argv[i]) + 1;
+	s = calloc(1, len);
+	for (int i = 0; s && i < argc; i++) {
+		if (i)
+			strcat(s, " ");
+		strcat(s, argv[i]);
+	}
+	return s;
+}
+
+static int parse_u(const char *s, unsigned long long max, unsigned long long *ret)
+{
+	char *end;
+
+	errno = 0;
+	*ret = strtoull(s, &end, 10);
+	return errno || !*s || *end || *ret > max ? -EINVAL : 0;
+}
+
+int cmd_capture(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"pcap", no_argument, NULL, 'P'},
+		{"ring-size", required_argument, NULL, 'R'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	struct ecap_stream_iface ifaces[MAX_IFACES];
+	struct ecap_engine_opts eo = {.ring_bytes = 8u << 20};
+	struct ecap_stream_opts so = {.snaplen = ECAP_SNAPLEN_DEFAULT,
+				      .dirs = ECAP_DIR_IN | ECAP_DIR_OUT,
+				      .stop_fd = -1,
+				      .out_fd = -1};
+	struct ecap_stream_stats stats;
+	struct ecap_engine *e = NULL;
+	struct ecap_session sess = {0};
+	struct ecap_cbpf prog = {0};
+	const char *out = NULL, *ifarg = NULL;
+	char err[ECAP_ERRLEN], *expr = NULL;
+	unsigned long long v;
+	unsigned nif = 0;
+	sigset_t mask;
+	int c, st = 2;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+i:Q:s:c:G:w:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'i':
+			ifarg = optarg;
+			break;
+		case 'Q':
+			if (!strcmp(optarg, "in"))
+				so.dirs = ECAP_DIR_IN;
+			else if (!strcmp(optarg, "out"))
+				so.dirs = ECAP_DIR_OUT;
+			else if (!strcmp(optarg, "inout"))
+				so.dirs = ECAP_DIR_IN | ECAP_DIR_OUT;
+			else
+				return fail("invalid direction '%s' (in, out, inout)", optarg);
+			break;
+		case 's':
+			if (parse_u(optarg, ECAP_SNAPLEN_MAX, &v))
+				return fail("invalid snaplen '%s' (0..262144)", optarg);
+			so.snaplen = v ? (uint32_t)v : ECAP_SNAPLEN_DEFAULT;
+			break;
+		case 'c':
+			if (parse_u(optarg, UINT64_MAX, &v) || !v)
+				return fail("invalid packet count '%s'", optarg);
+			so.count = v;
+			break;
+		case 'G':
+			if (parse_u(optarg, UINT32_MAX, &v) || !v)
+				return fail("invalid duration '%s'", optarg);
+			so.duration_s = (uint32_t)v;
+			break;
+		case 'w':
+			out = optarg;
+			break;
+		case 'P':
+			so.pcap = 1;
+			break;
+		case 'R':
+			if (parse_u(optarg, 1u << 30, &v) || v < 4096 || (v & (v - 1)))
+				return fail("invalid ring size '%s' (a power of two, 4096..1 GiB)",
+					    optarg);
+			eo.ring_bytes = (uint32_t)v;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (!ifarg)
+		return fail("%s", "capture needs -i INTERFACE");
+	for (char *list = strdupa(ifarg), *tok, *save = NULL;
+	     (tok = strtok_r(list, ",", &save)); list = NULL) {
+		if (nif == MAX_IFACES)
+			return fail("more than %s interfaces", "16");
+		ifaces[nif].ifindex = (int)if_nametoindex(tok);
+		if (!ifaces[nif].ifindex)
+			return fail("unknown interface '%s'", tok);
+		snprintf(ifaces[nif].name, sizeof(ifaces[nif].name), "%s", tok);
+		nif++;
+	}
+	if (geteuid() != 0)
+		return fail("%s", "capture needs root (CAP_BPF and CAP_NET_ADMIN)");
+	expr = optind < argc ? join_args(argc - optind, argv + optind) : NULL;
+	if (ecap_filter_compile(expr ? expr : "", ECAP_LINKTYPE_EN10MB, so.snaplen, &prog, err,
+				sizeof(err)) ||
+	    ecap_cbpf_validate(prog.insns, prog.len, err, sizeof(err))) {
+		fail("%s", err);
+		goto out;
+	}
+	if (!out && isatty(STDOUT_FILENO)) {
+		fail("%s", "not writing binary captures to a terminal: give -w FILE or -w -");
+		goto out;
+	}
+	so.out_fd = !out || !strcmp(out, "-") ? STDOUT_FILENO
+					      : open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (so.out_fd < 0) {
+		fprintf(stderr, "edgecap: %s: %s\n", out, strerror(errno));
+		goto out;
+	}
+
+	libxdp_set_print(quiet);
+	libbpf_set_print(libbpf_quiet);
+	/* SIGINT/SIGTERM arrive through a signalfd the streamer polls */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	so.stop_fd = signalfd(-1, &mask, SFD_CLOEXEC);
+
+	if (ecap_engine_open(&eo, &e, err, sizeof(err))) {
+		fprintf(stderr, "edgecap: this kernel lacks BPF features capture needs: %s\n", err);
+		goto out;
+	}
+	for (unsigned i = 0; i < nif; i++) {
+		unsigned which = so.dirs & ECAP_DIR_OUT ? ECAP_ATTACH_TC_OUT : 0;
+
+		if (ecap_engine_attach(e, ifaces[i].ifindex, which, err, sizeof(err))) {
+			fail("%s", err);
+			goto out;
+		}
+		if (!(so.dirs & ECAP_DIR_IN))
+			continue;
+		/* ingress: native XDP, else TC where the driver has none */
+		if (ecap_engine_attach(e, ifaces[i].ifindex, ECAP_ATTACH_XDP, err, sizeof(err)) &&
+		    ecap_engine_attach(e, ifaces[i].ifindex, ECAP_ATTACH_TC_IN, err, sizeof(err))) {
+			fail("%s", err);
+			goto out;
+		}
+	}
+	sess = (struct ecap_session){.id = 0,
+				     .insns = prog.insns,
+				     .len = prog.len,
+				     .snaplen = so.snaplen,
+				     .dirs = so.dirs};
+	if (ecap_engine_set_sessions(e, &sess, 1, err, sizeof(err))) {
+		fail("%s", err);
+		goto out;
+	}
+	so.ifaces = ifaces;
+	so.nifaces = nif;
+	if (ecap_stream_run(e, &so, &stats, err, sizeof(err))) {
+		fail("%s", err);
+		goto out;
+	}
+	fprintf(stderr, "%llu packets captured\n%llu packets matched by filter\n"
+			"%llu packets dropped\n",
+		(unsigned long long)stats.written, (unsigned long long)stats.matched,
+		(unsigned long long)stats.dropped);
+	st = 0;
+out:
+	ecap_engine_close(e);
+	if (so.out_fd > STDOUT_FILENO)
+		close(so.out_fd);
+	if (so.stop_fd >= 0)
+		close(so.stop_fd);
+	ecap_cbpf_free(&prog);
+	free(expr);
+	return st;
+}
