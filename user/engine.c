@@ -4,6 +4,9 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <linux/if_link.h>
 #include <net/if.h>
 #include <stdlib.h>
@@ -21,6 +24,7 @@ struct iface {
 	int ifindex;
 	unsigned which;
 	struct xdp_program *xdp;
+	int lock_fd; /* flock on ECAP_LOCK_DIR/<ifindex> while we own its hooks */
 };
 
 struct ecap_engine {
@@ -131,6 +135,29 @@ int ecap_engine_cleanup_ifindex(int ifindex)
 	return r ? r : t1 ? t1 : t2;
 }
 
+/* One capture process per interface: the lock tells a live owner from one
+ * that died (the kernel drops the lock with the process), so only the hooks
+ * of a dead run are cleaned up. */
+static int lock_ifindex(int ifindex)
+{
+	char path[64];
+	int fd;
+
+	if (mkdir(ECAP_LOCK_DIR, 0755) && errno != EEXIST)
+		return -errno;
+	snprintf(path, sizeof(path), ECAP_LOCK_DIR "/%d", ifindex);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		int r = errno == EWOULDBLOCK ? -EBUSY : -errno;
+
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
 int ecap_engine_attach(struct ecap_engine *e, int ifindex, unsigned which, char *err,
 		       size_t errlen)
 {
@@ -145,6 +172,13 @@ int ecap_engine_attach(struct ecap_engine *e, int ifindex, unsigned which, char 
 		if (e->nifaces == MAX_IFACES) {
 			snprintf(err, errlen, "%s: more than %d interfaces", name, MAX_IFACES);
 			return -E2BIG;
+		}
+		f->lock_fd = lock_ifindex(ifindex);
+		if (f->lock_fd < 0) {
+			snprintf(err, errlen, "%s: %s", name,
+				 f->lock_fd == -EBUSY ? "another edgecap capture is running on it"
+						      : strerror(-f->lock_fd));
+			return f->lock_fd;
 		}
 		ecap_engine_cleanup_ifindex(ifindex);
 		f->ifindex = ifindex;
@@ -289,6 +323,7 @@ void ecap_engine_close(struct ecap_engine *e)
 		if (f->which & ECAP_ATTACH_TC_OUT)
 			tc_hook(f->ifindex, BPF_TC_EGRESS, -1, 0);
 		xdp_program__close(f->xdp);
+		close(f->lock_fd);
 	}
 	capture_bpf__destroy(e->skel);
 	free(e);

@@ -17,6 +17,9 @@
 #define ECAP_TC_HANDLE   0xec0a
 #define ECAP_TC_PRIORITY 0xec0a
 
+/* Per-interface locks of live captures. */
+#define ECAP_LOCK_DIR "/run/edgecap"
+
 struct ecap_engine;
 
 struct ecap_engine_opts {
@@ -25,8 +28,9 @@ struct ecap_engine_opts {
 
 int ecap_engine_open(const struct ecap_engine_opts *o, struct ecap_engine **ret, char *err,
 		     size_t errlen);
-/* Attach the hooks named by `which` on ifindex; stale edgecap hooks there are
- * removed first. */
+/* Attach the hooks named by `which` on ifindex. The first attach on an
+ * interface takes its lock (-EBUSY: another live capture owns it) and removes
+ * hooks a dead run left there. */
 int ecap_engine_attach(struct ecap_engine *e, int ifindex, unsigned which, char *err,
 		       size_t errlen);
 struct ecap_session;

@@ -1,0 +1,210 @@
+#!/usr/bin/env bash
+# capture.sh EDGECAP - `edgecap capture` on real traffic between two network
+# namespaces this script creates (and always removes): exactness against
+# tcpdump on the same interface at the same time, directions, limits, snaplen,
+# output formats, overload accounting, crash recovery, errors.
+set -uo pipefail
+ec=$1
+here=$(cd "$(dirname "$0")" && pwd)
+[ "$(id -u)" = 0 ] || { echo "SKIP: needs root"; exit 77; }
+ns=ecapcap-$$
+A=$ns-a B=$ns-b
+tmp=$(mktemp -d); [ -n "${KEEP:-}" ] && echo "keeping $tmp"
+pass=0 fail=0
+
+cleanup() {
+	local p
+	for p in $(ip netns pids "$A" 2>/dev/null) $(ip netns pids "$B" 2>/dev/null); do
+		kill -9 "$p" 2>/dev/null
+	done
+	ip netns del "$A" 2>/dev/null
+	ip netns del "$B" 2>/dev/null
+	[ -n "${KEEP:-}" ] || rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+ok() { echo "PASS $1"; pass=$((pass + 1)); }
+ko() { echo "FAIL $1${2:+: $2}"; fail=$((fail + 1)); }
+
+ip netns add "$A" && ip netns add "$B" &&
+	ip link add va netns "$A" type veth peer name vb netns "$B" &&
+	ip -n "$A" addr add 10.98.0.1/24 dev va && ip -n "$B" addr add 10.98.0.2/24 dev vb &&
+	ip -n "$A" link set va up && ip -n "$B" link set vb up &&
+	ip -n "$A" link set lo up && ip -n "$B" link set lo up || { echo "FAIL setup"; exit 1; }
+ip netns exec "$B" ping -c 1 -W 2 10.98.0.1 > /dev/null # neighbours resolved
+
+ina() { ip netns exec "$A" "$@"; }
+inb() { ip netns exec "$B" "$@"; }
+
+hooked() { # are edgecap's hooks on va?
+	ina ip link show va | grep -q 'prog/xdp' || ina tc filter show dev va egress | grep -q ecap
+}
+
+# Start a capture in A in the background; returns once its hooks are on.
+cap_start() { # OUT ERR ARGS...
+	local out=$1 err=$2; shift 2
+	# not through ina: $! must be edgecap itself (ip netns exec execs it)
+	ip netns exec "$A" "$ec" capture -i va -w "$out" "$@" 2> "$err" &
+	cap_pid=$!
+	for _ in $(seq 100); do
+		hooked && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+cap_wait() { # PID SECONDS: the capture ends by itself within SECONDS
+	local i
+	for i in $(seq $(($2 * 20))); do
+		kill -0 "$1" 2> /dev/null || { wait "$1"; return $?; }
+		sleep 0.05
+	done
+	return 124
+}
+
+summary() { sed -n "s/^\([0-9]*\) packets $2.*/\1/p" "$1"; }
+
+send_udp() { # COUNT: datagrams to ports 5001 and 5002 in turn, payload "seq N"
+	# shellcheck disable=SC2016
+	inb bash -c 'for ((i = 1; i <= $1; i++)); do
+		printf "seq %d" $i > /dev/udp/10.98.0.1/$((5001 + (i + 1) % 2))
+	done' send "$1"
+}
+
+test_exactness_vs_tcpdump() {
+	local n=10000
+	ip netns exec "$A" tcpdump -i va -U -s 262144 -w "$tmp/ref.pcap" 'udp port 5001' \
+		2> "$tmp/td.err" &
+	local td=$!
+	cap_start "$tmp/exact.pcapng" "$tmp/exact.err" -c $((n / 2)) 'udp port 5001' ||
+		{ ko exactness "capture did not start"; return; }
+	for _ in $(seq 100); do grep -q listening "$tmp/td.err" && break; sleep 0.05; done
+	send_udp $n
+	cap_wait $cap_pid 30 || { ko exactness "capture did not stop at -c $((n / 2))"; kill $td; return; }
+	sleep 0.5
+	kill -TERM $td; wait $td
+	tshark -r "$tmp/exact.pcapng" -T fields -e data.text -e frame.len -e frame.cap_len \
+		-o data.show_as_text:TRUE -d udp.port==5001,data > "$tmp/exact.txt" 2> /dev/null
+	tshark -r "$tmp/ref.pcap" -T fields -e data.text -e frame.len -e frame.cap_len \
+		-o data.show_as_text:TRUE -d udp.port==5001,data > "$tmp/ref.txt" 2> /dev/null
+	local want
+	want=$(seq 1 2 $n | sed 's/^/seq /')
+	if [ "$(wc -l < "$tmp/exact.txt")" = $((n / 2)) ] &&
+		[ "$(cut -f1 "$tmp/exact.txt")" = "$want" ] &&
+		cmp -s "$tmp/exact.txt" "$tmp/ref.txt" &&
+		cmp -s <(tshark -r "$tmp/exact.pcapng" -x 2> /dev/null | grep -v '^ *[0-9]* [0-9.]* ') \
+			<(tshark -r "$tmp/ref.pcap" -x 2> /dev/null | grep -v '^ *[0-9]* [0-9.]* '); then
+		ok "exactness: $n datagrams sent, the $((n / 2)) matching ones captured in order, byte for byte as tcpdump saw them"
+	else
+		ko exactness "$(wc -l < "$tmp/exact.txt") captured, tcpdump $(wc -l < "$tmp/ref.txt")"
+	fi
+}
+
+directions() { # -Q VALUE -> sorted unique direction flags of captured ICMP
+	cap_start "$tmp/dir.pcapng" "$tmp/dir.err" -Q "$1" -G 2 icmp || return 1
+	inb ping -c 3 -i 0.2 10.98.0.1 > /dev/null
+	cap_wait $cap_pid 10 || return 1
+	tshark -r "$tmp/dir.pcapng" -T fields -e frame.interface_name \
+		-e frame.packet_flags_direction -e icmp.type 2> /dev/null | sort -u | tr '\n' ' '
+}
+
+test_directions() {
+	local d
+	d=$(directions in)
+	[ "$d" = "va	0x00000001	8 " ] && ok "-Q in: echo requests only, inbound flag" || ko "-Q in" "$d"
+	d=$(directions out)
+	[ "$d" = "va	0x00000002	0 " ] && ok "-Q out: echo replies only, outbound flag" || ko "-Q out" "$d"
+	d=$(directions inout)
+	[ "$d" = "va	0x00000001	8 va	0x00000002	0 " ] &&
+		ok "-Q inout: both, with their flags" || ko "-Q inout" "$d"
+}
+
+test_limits() {
+	local t0 t1
+	cap_start "$tmp/c.pcapng" "$tmp/c.err" -c 3 || { ko "-c" "no start"; return; }
+	inb ping -c 10 -i 0.1 10.98.0.1 > /dev/null &
+	cap_wait $cap_pid 10 && [ "$(summary "$tmp/c.err" captured)" = 3 ] &&
+		[ "$(tshark -r "$tmp/c.pcapng" 2> /dev/null | wc -l)" = 3 ] &&
+		ok "-c 3 stops after 3 packets" || ko "-c 3" "$(cat "$tmp/c.err")"
+	wait
+	t0=$(date +%s%N)
+	cap_start "$tmp/g.pcapng" "$tmp/g.err" -G 2 || { ko "-G" "no start"; return; }
+	cap_wait $cap_pid 10
+	t1=$(date +%s%N)
+	[ $(((t1 - t0) / 1000000)) -ge 1900 ] && [ $(((t1 - t0) / 1000000)) -lt 4000 ] &&
+		ok "-G 2 stops after 2 s ($(((t1 - t0) / 1000000)) ms)" || ko "-G 2" "$(((t1 - t0) / 1000000)) ms"
+	cap_start "$tmp/s.pcapng" "$tmp/s.err" -G 60 || { ko SIGTERM "no start"; return; }
+	kill -TERM $cap_pid
+	cap_wait $cap_pid 5 && grep -q 'packets captured' "$tmp/s.err" && ! hooked &&
+		ok "SIGTERM ends a capture cleanly, with its summary" || ko SIGTERM
+}
+
+test_snaplen_and_pcap() {
+	cap_start "$tmp/snap.pcap" "$tmp/snap.err" -s 64 --pcap -c 2 icmp || { ko snaplen; return; }
+	inb ping -c 1 -s 1000 10.98.0.1 > /dev/null
+	cap_wait $cap_pid 10
+	[ "$(head -c4 "$tmp/snap.pcap" | xxd -p)" = 4d3cb2a1 ] &&
+		[ "$(tshark -r "$tmp/snap.pcap" -T fields -e frame.len -e frame.cap_len 2> /dev/null |
+			sort -u)" = "1042	64" ] &&
+		ok "-s 64 --pcap: nanosecond pcap, data cut to 64, wire length 1042 kept" ||
+		ko "snaplen/pcap" "$(tshark -r "$tmp/snap.pcap" -T fields -e frame.len -e frame.cap_len 2>&1 | head -3)"
+}
+
+test_overload() {
+	# a tiny ring and a reader that stalls for 3 s: the kernel must drop and count
+	ina bash -c "'$ec' capture -i va -Q in -w - --ring-size 16384 -G 6 icmp 2> '$tmp/o.err' |
+		{ sleep 3; cat > '$tmp/o.pcapng'; }" &
+	local pid=$!
+	for _ in $(seq 100); do hooked && break; sleep 0.05; done
+	inb ping -f -c 5000 -s 1400 10.98.0.1 > /dev/null
+	wait $pid
+	local w m d isb recv
+	w=$(summary "$tmp/o.err" captured) m=$(summary "$tmp/o.err" 'matched by filter')
+	d=$(summary "$tmp/o.err" dropped)
+	isb=$(python3 "$here/isb.py" "$tmp/o.pcapng")
+	recv=$(echo "$isb" | sed -n 's/.*ifrecv=\([0-9]*\).*/\1/p')
+	[ "${d:-0}" -gt 0 ] && [ $((w + d)) = "$m" ] &&
+		[ "$(tshark -r "$tmp/o.pcapng" 2> /dev/null | wc -l)" = "$w" ] &&
+		[ "${recv:-0}" -ge "$m" ] &&
+		[ "$isb" = "0 ifrecv=$recv ifdrop=$d filteraccept=$m usrdeliv=$w" ] &&
+		ok "overload: $m matched = $w written + $d dropped, and the ISB says so" ||
+		ko overload "written $w matched $m dropped $d; isb: $isb"
+}
+
+test_crash_recovery() {
+	cap_start "$tmp/k.pcapng" "$tmp/k.err" || { ko crash "no start"; return; }
+	kill -9 $cap_pid
+	wait $cap_pid 2> /dev/null
+	hooked || { ko crash "nothing was left attached to recover from"; return; }
+	cap_start "$tmp/k2.pcapng" "$tmp/k2.err" -c 1 icmp || { ko crash "restart failed: $(cat "$tmp/k2.err")"; return; }
+	inb ping -c 2 -i 0.2 10.98.0.1 > /dev/null
+	cap_wait $cap_pid 10 && ! hooked && [ "$(ina tc filter show dev va egress | wc -l)" = 0 ] &&
+		ok "kill -9, then a new capture: stale hooks removed, nothing left at its end" ||
+		ko crash "$(ina tc filter show dev va egress)"
+}
+
+test_errors() {
+	local out st
+	out=$(ina "$ec" capture -i nosuch0 -w /dev/null 2>&1); st=$?
+	[ $st = 2 ] && [ "$out" = "edgecap: unknown interface 'nosuch0'" ] &&
+		ok "unknown interface: exit 2, one line" || ko "unknown interface" "$st $out"
+	out=$(ina "$ec" capture -i va -w /dev/null 'tcp port' 2>&1); st=$?
+	[ $st = 2 ] && echo "$out" | grep -q 'syntax error' && ! hooked &&
+		ok "bad expression: exit 2, libpcap's message, nothing attached" || ko "bad expr" "$st $out"
+	cap_start "$tmp/b.pcapng" "$tmp/b.err" -G 5 || { ko busy "no start"; return; }
+	out=$(ina "$ec" capture -i va -w /dev/null -c 1 2>&1); st=$?
+	kill -TERM $cap_pid; cap_wait $cap_pid 5
+	[ $st = 2 ] && echo "$out" | grep -q 'another edgecap capture is running' &&
+		ok "second capture on a busy interface: exit 2 ($out)" || ko busy "$st $out"
+	out=$(ina setpriv --reuid=65534 --clear-groups "$ec" capture -i va -w /dev/null 2>&1); st=$?
+	[ $st = 2 ] && echo "$out" | grep -q 'needs root' && ok "without privileges: exit 2 ($out)" ||
+		ko "no privileges" "$st $out"
+}
+
+for t in ${TESTS:-test_exactness_vs_tcpdump test_directions test_limits test_snaplen_and_pcap \
+	test_overload test_crash_recovery test_errors}; do
+	$t
+	hooked && { ko "$t left hooks attached"; ina "$ec" capture -i va -c 1 -G 1 -w /dev/null 2> /dev/null; }
+done
+echo "$pass passed, $fail failed"
+[ $fail = 0 ]
