@@ -7,4 +7,8 @@
 int cmd_filter(int argc, char **argv);
 int cmd_capture(int argc, char **argv);
 
+/* The arguments joined by single spaces, as tcpdump builds its expression
+ * (malloc'ed; NULL when out of memory). */
+char *join_args(int argc, char **argv);
+
 #endif

@@ -59,24 +59,6 @@ static int fail(const char *fmt, const char *arg)
 	return 2;
 }
 
-static char *join_args(int argc, char **argv)
-{
-	size_t len = 1;
-	char *s;
-
-	for (int i = 0; i < argc; i++)
-		len += strlen(argv[i]) + 1;
-	s = calloc(1, len);
-	if (!s)
-		return NULL;
-	for (int i = 0; i < argc; i++) {
-		if (i)
-			strcat(s, " ");
-		strcat(s, argv[i]);
-	}
-	return s;
-}
-
 static char *read_all(const char *path, size_t max)
 {
 	FILE *f = strcmp(path, "-") ? fopen(path, "r") : stdin;
