@@ -718,6 +718,20 @@ static void put_quoted_ip4(struct frame *f)
 	put32(f, rnd64());
 }
 
+
+/* Echo request/reply body, ICMP or ICMPv6: identifier (mostly `id`, so
+ * filters on it match), sequence, payload. */
+static void echo_body(struct frame *f, unsigned id)
+{
+	put16(f, chance(70) ? id : rn(65536));
+	put16(f, rn(64));
+	if (forced_payload) {
+		putrand(f, forced_payload);
+		forced_payload = 0;
+	} else {
+		putrand(f, chance(80) ? 56 : rn(1400));
+	}
+}
 static void gen_icmp(struct frame *f)
 {
 	unsigned int r = rn(100), type, code = 0;
@@ -747,14 +761,7 @@ static void gen_icmp(struct frame *f)
 	switch (type) {
 	case 0:
 	case 8:
-		put16(f, chance(70) ? 0x1234 : rn(65536));
-		put16(f, rn(64));
-		if (forced_payload) {
-			putrand(f, forced_payload);
-			forced_payload = 0;
-		} else {
-			putrand(f, chance(80) ? 56 : rn(1400));
-		}
+		echo_body(f, 0x1234);
 		break;
 	case 3:
 	case 11:
@@ -1010,14 +1017,7 @@ static void gen_icmp6(struct frame *f, const struct flow *fl)
 	switch (type) {
 	case 128:
 	case 129:
-		put16(f, chance(70) ? 0x4242 : rn(65536));
-		put16(f, rn(64));
-		if (forced_payload) {
-			putrand(f, forced_payload);
-			forced_payload = 0;
-		} else {
-			putrand(f, chance(80) ? 56 : rn(1400));
-		}
+		echo_body(f, 0x4242);
 		break;
 	case 135: /* neighbour solicitation */
 		put32(f, 0);
