@@ -23,7 +23,7 @@
  * eBPF jump offsets are 16 bits and 6.1 kernels have no long jump, while a
  * 4096-instruction classic program can grow past 32767 eBPF instructions.
  * So every ISLAND_SPACING instructions we may place an island (skipped by a
- * goto): the "return 0" stub that bounds checks jump to, and one hop for
+ * goto): the "return 0" block that bounds checks jump to, and one hop for
  * every unconditional jump still on its way to its target. Conditional
  * jumps span at most 255 classic instructions and never need a hop. Small
  * programs (all real ones) get no island at all.
@@ -71,7 +71,7 @@ struct xl {
 	uint32_t *lab;    /* per classic instruction: its label in this copy */
 	struct hop *hops; /* pending unconditional jumps */
 	uint32_t nhops, hop_cap;
-	uint32_t ret0;      /* label of the next "return 0" stub */
+	uint32_t ret0;      /* label of the next "return 0" block */
 	uint32_t island_at; /* position after the last island */
 	int direct;         /* emitting the direct copy */
 	uint32_t done;      /* body mode: where a return goes; NO_LABEL: exit */
@@ -194,15 +194,15 @@ static void land_hops(struct xl *x, uint32_t t)
 
 static void island(struct xl *x)
 {
-	int stub = ecap_asm_label_used(x->a, x->ret0);
+	int used = ecap_asm_label_used(x->a, x->ret0);
 	uint32_t after;
 
 	x->island_at = x->a->len;
-	if (!stub && !x->nhops)
+	if (!used && !x->nhops)
 		return;
 	after = ecap_asm_label(x->a);
 	ecap_asm_goto(x->a, after);
-	if (stub) {
+	if (used) {
 		ecap_asm_bind(x->a, x->ret0);
 		emit_return(x, 0, 0);
 		x->ret0 = ecap_asm_label(x->a);
@@ -218,10 +218,10 @@ static void island(struct xl *x)
 	x->island_at = x->a->len;
 }
 
-static void ret0_stub(struct xl *x)
+static void ret0_block(struct xl *x)
 {
 	if (!ecap_asm_label_used(x->a, x->ret0))
-		return; /* an unused stub would be unreachable code */
+		return; /* unused, it would be unreachable code */
 	ecap_asm_bind(x->a, x->ret0);
 	emit_return(x, 0, 0);
 }
@@ -332,6 +332,7 @@ static int emit_insn(struct xl *x, uint32_t i)
 	const struct sock_filter *f = &x->f[i];
 	uint16_t c = f->code;
 	uint32_t k = f->k;
+	uint8_t dst = BPF_CLASS(c) == BPF_LDX ? R_X : R_A;
 
 	switch (BPF_CLASS(c)) {
 	case BPF_RET:
@@ -381,23 +382,17 @@ static int emit_insn(struct xl *x, uint32_t i)
 		emit(x, E_ALU32_IMM(BPF_AND, R_X, 0xf));
 		emit(x, E_ALU32_IMM(BPF_LSH, R_X, 2));
 		break;
-	case BPF_LD | BPF_W | BPF_LEN:
-		emit(x, E_LDX(BPF_W, R_A, BPF_REG_10, STK_WIRELEN));
-		break;
+	case BPF_LD | BPF_W | BPF_LEN: /* A or X, by class */
 	case BPF_LDX | BPF_W | BPF_LEN:
-		emit(x, E_LDX(BPF_W, R_X, BPF_REG_10, STK_WIRELEN));
+		emit(x, E_LDX(BPF_W, dst, BPF_REG_10, STK_WIRELEN));
 		break;
 	case BPF_LD | BPF_IMM:
-		emit(x, E_MOV32_IMM(R_A, k));
-		break;
 	case BPF_LDX | BPF_IMM:
-		emit(x, E_MOV32_IMM(R_X, k));
+		emit(x, E_MOV32_IMM(dst, k));
 		break;
 	case BPF_LD | BPF_MEM:
-		emit(x, E_LDX(BPF_W, R_A, BPF_REG_10, STK_M(k)));
-		break;
 	case BPF_LDX | BPF_MEM:
-		emit(x, E_LDX(BPF_W, R_X, BPF_REG_10, STK_M(k)));
+		emit(x, E_LDX(BPF_W, dst, BPF_REG_10, STK_M(k)));
 		break;
 	case BPF_ST:
 		emit(x, E_STX(BPF_W, BPF_REG_10, R_A, STK_M(k)));
@@ -437,7 +432,7 @@ static int emit_insn(struct xl *x, uint32_t i)
 /* --- copies, prologue -------------------------------------------------- */
 
 /* Emit one copy of the program. With slow != NO_LABEL, the copy starts with
- * a stub at label slow that jumps (far) past the copy's end, where the next
+ * a jump at label slow that goes (far) past the copy's end, where the next
  * copy begins: the dispatch's way to the helper copy. */
 static void emit_copy(struct xl *x, int direct, uint32_t slow)
 {
@@ -492,7 +487,7 @@ static void emit_copy(struct xl *x, int direct, uint32_t slow)
 		x->cur = x->known[i];
 		dead = emit_insn(x, i);
 	}
-	ret0_stub(x);
+	ret0_block(x);
 	/* the copy's end is where the next copy starts */
 	ecap_asm_bind(x->a, x->lab[x->n]);
 	land_hops(x, x->n);
