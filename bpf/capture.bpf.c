@@ -40,14 +40,6 @@ struct {
 	__type(value, struct ecap_counters);
 } ecap_counters SEC(".maps");
 
-/* max_entries is set to the number of possible CPUs before load */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct ecap_scratch);
-} ecap_scratch SEC(".maps");
-
 SEC("xdp.frags")
 int ecap_xdp(struct xdp_md *ctx)
 {

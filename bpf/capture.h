@@ -27,7 +27,8 @@
 #define ECAP_DIR_IN  1
 #define ECAP_DIR_OUT 2
 
-/* One ring buffer record; caplen bytes of packet data follow. */
+/* One ring buffer record; caplen bytes of packet data follow (the record
+ * may be longer: reservations come in size classes). */
 struct ecap_rec {
 	__u64 ts_boot; /* bpf_ktime_get_boot_ns() */
 	__u32 ifindex;
@@ -36,14 +37,6 @@ struct ecap_rec {
 	__u8 session;
 	__u8 dir;
 	__u16 pad;
-};
-
-/* Where a record is assembled before bpf_ringbuf_output(): one per CPU,
- * indexed by bpf_get_smp_processor_id() (the hooks run with bottom halves
- * off, so nothing else on that CPU uses it meanwhile). */
-struct ecap_scratch {
-	struct ecap_rec rec;
-	__u8 data[ECAP_SNAP_MAX];
 };
 
 /* Per CPU, per session and hook. */

@@ -26,8 +26,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: edgecap capture -i IF[,IF...] [-Q in|out|inout] [-s SNAPLEN] [-c COUNT]\n"
-		"                       [-G SECONDS] [-w FILE|-] [--pcap] [--ring-size BYTES] "
-		"[EXPR]\n"
+		"                       [-G SECONDS] [-w FILE|-] [--pcap] [--ring-size BYTES]\n"
+		"                       [--ingress auto|xdp|tc] [EXPR]\n"
 		"\n"
 		"  -i IF,...    interfaces to capture on\n"
 		"  -Q DIR       direction: in, out or inout (default)\n"
@@ -37,7 +37,9 @@ static void usage(FILE *f)
 		"  -w FILE      write to FILE ('-': standard output, as when omitted and not a "
 		"terminal)\n"
 		"  --pcap       classic pcap (nanosecond) instead of pcapng\n"
-		"  --ring-size  kernel ring buffer bytes, a power of two (default 8 MiB)\n");
+		"  --ring-size  kernel ring buffer bytes, a power of two (default 8 MiB)\n"
+		"  --ingress    ingress hook: xdp, tc, or auto (default: tc on veth, else xdp,\n"
+		"               falling back to tc where the driver has no XDP)\n");
 }
 
 static int fail(const char *fmt, const char *a)
@@ -72,6 +74,7 @@ int cmd_capture(int argc, char **argv)
 	static const struct option longopts[] = {
 		{"pcap", no_argument, NULL, 'P'},
 		{"ring-size", required_argument, NULL, 'R'},
+		{"ingress", required_argument, NULL, 'I'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -88,6 +91,7 @@ int cmd_capture(int argc, char **argv)
 	const char *out = NULL, *ifarg = NULL;
 	char err[ECAP_ERRLEN], *expr = NULL;
 	unsigned long long v;
+	unsigned ingress = 0; /* ECAP_ATTACH_XDP or _TC_IN; 0: auto */
 	unsigned nif = 0;
 	sigset_t mask;
 	int c, st = 2;
@@ -134,6 +138,14 @@ int cmd_capture(int argc, char **argv)
 				return fail("invalid ring size '%s' (a power of two, 4096..1 GiB)",
 					    optarg);
 			eo.ring_bytes = (uint32_t)v;
+			break;
+		case 'I':
+			if (!strcmp(optarg, "xdp"))
+				ingress = ECAP_ATTACH_XDP;
+			else if (!strcmp(optarg, "tc"))
+				ingress = ECAP_ATTACH_TC_IN;
+			else if (strcmp(optarg, "auto"))
+				return fail("invalid ingress hook '%s' (auto, xdp, tc)", optarg);
 			break;
 		case 'h':
 			usage(stdout);
@@ -197,9 +209,12 @@ int cmd_capture(int argc, char **argv)
 		}
 		if (!(so.dirs & ECAP_DIR_IN))
 			continue;
-		/* ingress: native XDP, else TC where the driver has none */
-		if (ecap_engine_attach(e, ifaces[i].ifindex, ECAP_ATTACH_XDP, err, sizeof(err)) &&
-		    ecap_engine_attach(e, ifaces[i].ifindex, ECAP_ATTACH_TC_IN, err, sizeof(err))) {
+		/* ingress: as asked; auto is the cheaper hook for the driver,
+		 * and TC where XDP fails */
+		which = ingress ? ingress : ecap_engine_ingress_hook(ifaces[i].ifindex);
+		if (ecap_engine_attach(e, ifaces[i].ifindex, which, err, sizeof(err)) &&
+		    (ingress || which == ECAP_ATTACH_TC_IN ||
+		     ecap_engine_attach(e, ifaces[i].ifindex, ECAP_ATTACH_TC_IN, err, sizeof(err)))) {
 			fail("%s", err);
 			goto out;
 		}

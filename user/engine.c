@@ -7,7 +7,11 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <linux/ethtool.h>
 #include <linux/if_link.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <net/if.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +36,7 @@ struct ecap_engine {
 	int slot_fd[ECAP_HOOKS]; /* programs in the slots, -1 when empty */
 	struct iface ifaces[MAX_IFACES];
 	unsigned nifaces;
+	uint32_t ring_bytes;
 };
 
 _Static_assert(sizeof(struct ecap_rec) == 24, "ring record header layout");
@@ -60,13 +65,7 @@ int ecap_engine_open(const struct ecap_engine_opts *o, struct ecap_engine **ret,
 			goto fail;
 		}
 	}
-	r = libbpf_num_possible_cpus();
-	if (r > 0)
-		r = bpf_map__set_max_entries(e->skel->maps.ecap_scratch, (__u32)r);
-	if (r) {
-		snprintf(err, errlen, "scratch buffers: %s", strerror(-r));
-		goto fail;
-	}
+	e->ring_bytes = bpf_map__max_entries(e->skel->maps.ecap_ring);
 	r = capture_bpf__load(e->skel);
 	if (r) {
 		snprintf(err, errlen, "load capture hooks: %s", strerror(-r));
@@ -135,17 +134,35 @@ int ecap_engine_cleanup_ifindex(int ifindex)
 	return r ? r : t1 ? t1 : t2;
 }
 
+unsigned ecap_engine_ingress_hook(int ifindex)
+{
+	struct ethtool_drvinfo info = {.cmd = ETHTOOL_GDRVINFO};
+	struct ifreq ifr = {.ifr_data = (void *)&info};
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), r = -1;
+
+	if (fd >= 0 && if_indextoname((unsigned)ifindex, ifr.ifr_name))
+		r = ioctl(fd, SIOCETHTOOL, &ifr);
+	if (fd >= 0)
+		close(fd);
+	return !r && !strcmp(info.driver, "veth") ? ECAP_ATTACH_TC_IN : ECAP_ATTACH_XDP;
+}
+
 /* One capture process per interface: the lock tells a live owner from one
  * that died (the kernel drops the lock with the process), so only the hooks
- * of a dead run are cleaned up. */
+ * of a dead run are cleaned up. Interface indexes are per network namespace,
+ * so the lock's name carries the namespace's inode too. */
 static int lock_ifindex(int ifindex)
 {
-	char path[64];
+	char path[96];
+	struct stat ns;
 	int fd;
 
+	if (stat("/proc/self/ns/net", &ns))
+		return -errno;
 	if (mkdir(ECAP_LOCK_DIR, 0755) && errno != EEXIST)
 		return -errno;
-	snprintf(path, sizeof(path), ECAP_LOCK_DIR "/%d", ifindex);
+	snprintf(path, sizeof(path), ECAP_LOCK_DIR "/%llu-%d", (unsigned long long)ns.st_ino,
+		 ifindex);
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -errno;
@@ -253,7 +270,7 @@ int ecap_engine_set_sessions(struct ecap_engine *e, const struct ecap_session *s
 	struct ecap_session_maps maps = {
 		.ring_fd = ecap_engine_ring_fd(e),
 		.counters_fd = ecap_engine_counters_fd(e),
-		.scratch_fd = ecap_engine_scratch_fd(e),
+		.wake_bytes = e->ring_bytes / 4,
 	};
 	unsigned which = attached_hooks(e);
 	int fd, r;
@@ -301,10 +318,6 @@ int ecap_engine_counters_fd(struct ecap_engine *e)
 	return bpf_map__fd(e->skel->maps.ecap_counters);
 }
 
-int ecap_engine_scratch_fd(struct ecap_engine *e)
-{
-	return bpf_map__fd(e->skel->maps.ecap_scratch);
-}
 
 void ecap_engine_close(struct ecap_engine *e)
 {

@@ -45,9 +45,14 @@ int ecap_engine_set_slot(struct ecap_engine *e, unsigned hook_id, int prog_fd);
 int ecap_engine_hook_fd(struct ecap_engine *e, unsigned hook_id);
 int ecap_engine_ring_fd(struct ecap_engine *e);
 int ecap_engine_counters_fd(struct ecap_engine *e);
-int ecap_engine_scratch_fd(struct ecap_engine *e);
 /* Detach everything and free; accepts NULL. */
 void ecap_engine_close(struct ecap_engine *e);
+
+/* The cheaper ingress hook for this interface: ECAP_ATTACH_XDP where XDP
+ * runs on the driver's receive buffers, ECAP_ATTACH_TC_IN on veth, where
+ * native XDP makes the kernel copy every skb into an XDP buffer (and switches
+ * the device to NAPI receive, which capture should not change). */
+unsigned ecap_engine_ingress_hook(int ifindex);
 
 /* Remove edgecap's XDP program and TC filters from ifindex, if present. */
 int ecap_engine_cleanup_ifindex(int ifindex);

@@ -33,10 +33,13 @@ void ecap_buf_reset(struct ecap_buf *b)
 	b->len = 0;
 }
 
-static void put(struct ecap_buf *b, const void *p, size_t n)
+/* n more bytes at the end of b, or NULL (b->err set) */
+static uint8_t *grow(struct ecap_buf *b, size_t n)
 {
+	uint8_t *p;
+
 	if (b->err)
-		return;
+		return NULL;
 	if (b->len + n > b->cap) {
 		size_t cap = b->cap ? b->cap : 4096;
 		uint8_t *d;
@@ -46,13 +49,22 @@ static void put(struct ecap_buf *b, const void *p, size_t n)
 		d = realloc(b->data, cap);
 		if (!d) {
 			b->err = -ENOMEM;
-			return;
+			return NULL;
 		}
 		b->data = d;
 		b->cap = cap;
 	}
-	memcpy(b->data + b->len, p, n);
+	p = b->data + b->len;
 	b->len += n;
+	return p;
+}
+
+static void put(struct ecap_buf *b, const void *p, size_t n)
+{
+	uint8_t *d = grow(b, n);
+
+	if (d)
+		memcpy(d, p, n);
 }
 
 static void put32(struct ecap_buf *b, uint32_t v)
@@ -135,23 +147,31 @@ int ecap_pcapng_idb(struct ecap_buf *b, uint16_t linktype, uint32_t snaplen, con
 	return end(b, at);
 }
 
+/* Packet records are the hot path: one reservation, fields stored in place. */
 int ecap_pcapng_epb(struct ecap_buf *b, uint32_t if_id, uint64_t ts, const void *data,
 		    uint32_t caplen, uint32_t wirelen, uint32_t flags)
 {
-	size_t at = begin(b, BT_EPB);
+	uint32_t padded = (caplen + 3) & ~3u;
+	uint32_t total = 28 + padded + (flags ? 12 : 0) + 4;
+	uint32_t head[7] = {BT_EPB, total, if_id, (uint32_t)(ts >> 32), (uint32_t)ts, caplen,
+			    wirelen};
+	uint8_t *p = grow(b, total);
 
-	put32(b, if_id);
-	put32(b, (uint32_t)(ts >> 32));
-	put32(b, (uint32_t)ts);
-	put32(b, caplen);
-	put32(b, wirelen);
-	put(b, data, caplen);
-	pad4(b);
+	if (!p)
+		return b->err;
+	memcpy(p, head, sizeof(head));
+	p += sizeof(head);
+	memcpy(p, data, caplen);
+	memset(p + caplen, 0, padded - caplen);
+	p += padded;
 	if (flags) {
-		opt(b, EPB_FLAGS, &flags, 4);
-		opt_end(b);
+		uint32_t o[3] = {EPB_FLAGS | 4u << 16, flags, 0}; /* code, length; value; end */
+
+		memcpy(p, o, sizeof(o));
+		p += sizeof(o);
 	}
-	return end(b, at);
+	memcpy(p, &total, 4);
+	return 0;
 }
 
 int ecap_pcapng_isb(struct ecap_buf *b, uint32_t if_id, uint64_t ts,
@@ -188,10 +208,13 @@ int ecap_pcap_header(struct ecap_buf *b, uint32_t linktype, uint32_t snaplen)
 int ecap_pcap_record(struct ecap_buf *b, uint64_t ts_ns, const void *data, uint32_t caplen,
 		     uint32_t wirelen)
 {
-	put32(b, (uint32_t)(ts_ns / 1000000000u));
-	put32(b, (uint32_t)(ts_ns % 1000000000u));
-	put32(b, caplen);
-	put32(b, wirelen);
-	put(b, data, caplen);
-	return b->err;
+	uint32_t head[4] = {(uint32_t)(ts_ns / 1000000000u), (uint32_t)(ts_ns % 1000000000u),
+			    caplen, wirelen};
+	uint8_t *p = grow(b, sizeof(head) + caplen);
+
+	if (!p)
+		return b->err;
+	memcpy(p, head, sizeof(head));
+	memcpy(p + sizeof(head), data, caplen);
+	return 0;
 }

@@ -4,14 +4,15 @@
  *   seen++    counters[id * ECAP_HOOKS + hook], pointer spilled to the stack
  *   filter    the translated body; w0 = its result
  *   capture   caplen = min(result, packet length, snaplen); matched++;
- *             header and data into this CPU's scratch record (data through
- *             bpf_{xdp,skb}_load_bytes, so frags and non-linear skbs are read
- *             right), then bpf_ringbuf_output: captured++ or, when the ring
- *             is full, dropped++
+ *             a ring reservation of the smallest size class that holds
+ *             caplen (reservations have constant sizes), the header, the
+ *             data through bpf_{xdp,skb}_load_bytes (so frags and non-linear
+ *             skbs are read right), submit: captured++; ring full: dropped++.
+ *             The consumer is woken only when maps->wake_bytes are waiting
+ *             (bpf_ringbuf_query); it also drains on a timer.
  *
  * and finally XDP_PASS / TC_ACT_UNSPEC: capture never changes forwarding.
- * The ring record is copied twice (packet -> scratch -> ring) because a ring
- * reservation must have a constant size, and records vary with caplen.
+ * The packet is copied once, straight into the ring.
  */
 #include "sessions.h"
 
@@ -59,6 +60,14 @@ static void count(struct ecap_asm *a, uint8_t reg, int16_t off)
 	ecap_asm_emit(a, E_STX(BPF_DW, reg, BPF_REG_1, off));
 }
 
+/* Ring reservations have a constant size: a record takes the smallest of
+ * these that holds its data (the session's snaplen caps the list), so a
+ * record wastes less than its own size. 1536 and 9216 fit Ethernet and jumbo
+ * frames. */
+static const uint32_t size_classes[] = {64,    128,   256,   512,   1024,   1536,  2048,
+					4096,  8192,  9216,  16384, 32768,  65536, 131072,
+					ECAP_SNAP_MAX};
+
 static int16_t ifindex_off(unsigned hook_id)
 {
 	return hook_id == ECAP_HOOK_ID_XDP ? offsetof(struct xdp_md, ingress_ifindex)
@@ -71,6 +80,7 @@ static int emit_session(struct ecap_asm *a, unsigned hook_id, const struct ecap_
 	uint8_t dir = hook_id == ECAP_HOOK_ID_TC_OUT ? ECAP_DIR_OUT : ECAP_DIR_IN;
 	uint32_t next = ecap_asm_label(a), done = ecap_asm_label(a), drop = ecap_asm_label(a);
 	uint32_t l1 = ecap_asm_label(a), l2 = ecap_asm_label(a);
+	uint32_t sized = ecap_asm_label(a), loaded = ecap_asm_label(a);
 	int r;
 
 	if (s->nifindex) {
@@ -109,10 +119,24 @@ static int emit_session(struct ecap_asm *a, unsigned hook_id, const struct ecap_
 	count(a, BPF_REG_8, offsetof(struct ecap_counters, matched));
 	ecap_asm_jmp(a, BPF_JMP32 | BPF_JEQ | BPF_K, BPF_REG_7, 0, 0, next); /* empty packet */
 
-	/* r9 = this CPU's scratch record */
-	ecap_asm_emit(a, E_CALL(BPF_FUNC_get_smp_processor_id));
-	ecap_asm_emit(a, E_STX(BPF_W, BPF_REG_10, BPF_REG_0, STK_KEY));
-	lookup(a, m->scratch_fd, next);
+	/* r9 = a ring reservation for the record. Its size must be a constant:
+	 * take the smallest size class that holds caplen (each path carries its
+	 * own constant and its own bound on r7 to the verifier). */
+	for (unsigned c = 0;; c++) {
+		uint32_t cls = size_classes[c];
+
+		if (cls >= s->snaplen || c + 1 == sizeof(size_classes) / sizeof(size_classes[0])) {
+			ecap_asm_emit(a, E_MOV32_IMM(BPF_REG_2, (int32_t)(sizeof(struct ecap_rec) + s->snaplen)));
+			break;
+		}
+		ecap_asm_emit(a, E_MOV32_IMM(BPF_REG_2, (int32_t)(sizeof(struct ecap_rec) + cls)));
+		ecap_asm_jmp(a, BPF_JMP32 | BPF_JLE | BPF_K, BPF_REG_7, 0, (int32_t)cls, sized);
+	}
+	ecap_asm_bind(a, sized);
+	ld_map(a, BPF_REG_1, m->ring_fd);
+	ecap_asm_emit(a, E_MOV32_IMM(BPF_REG_3, 0));
+	ecap_asm_emit(a, E_CALL(BPF_FUNC_ringbuf_reserve));
+	ecap_asm_jmp(a, BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_0, 0, 0, drop); /* ring full */
 	ecap_asm_emit(a, E_MOV64_REG(BPF_REG_9, BPF_REG_0));
 
 	ecap_asm_emit(a, E_CALL(BPF_FUNC_ktime_get_boot_ns));
@@ -133,15 +157,29 @@ static int emit_session(struct ecap_asm *a, unsigned hook_id, const struct ecap_
 	ecap_asm_emit(a, E_MOV32_REG(BPF_REG_4, BPF_REG_7));
 	ecap_asm_emit(a, E_CALL(hook_id == ECAP_HOOK_ID_XDP ? BPF_FUNC_xdp_load_bytes
 							     : BPF_FUNC_skb_load_bytes));
-	ecap_asm_jmp(a, BPF_JMP | BPF_JNE | BPF_K, BPF_REG_0, 0, 0, drop);
+	ecap_asm_jmp(a, BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_0, 0, 0, loaded);
+	ecap_asm_emit(a, E_MOV64_REG(BPF_REG_1, BPF_REG_9));
+	ecap_asm_emit(a, E_MOV32_IMM(BPF_REG_2, 0));
+	ecap_asm_emit(a, E_CALL(BPF_FUNC_ringbuf_discard));
+	ecap_asm_goto(a, drop);
+	ecap_asm_bind(a, loaded);
 
-	ld_map(a, BPF_REG_1, m->ring_fd);
-	ecap_asm_emit(a, E_MOV64_REG(BPF_REG_2, BPF_REG_9));
-	ecap_asm_emit(a, E_MOV32_REG(BPF_REG_3, BPF_REG_7));
-	ecap_asm_emit(a, E_ALU32_IMM(BPF_ADD, BPF_REG_3, sizeof(struct ecap_rec)));
-	ecap_asm_emit(a, E_MOV32_IMM(BPF_REG_4, 0));
-	ecap_asm_emit(a, E_CALL(BPF_FUNC_ringbuf_output));
-	ecap_asm_jmp(a, BPF_JMP | BPF_JNE | BPF_K, BPF_REG_0, 0, 0, drop);
+	if (m->wake_bytes) { /* r2 = flags: wake the consumer only past wake_bytes */
+		uint32_t quiet = ecap_asm_label(a);
+
+		ld_map(a, BPF_REG_1, m->ring_fd);
+		ecap_asm_emit(a, E_MOV32_IMM(BPF_REG_2, BPF_RB_AVAIL_DATA));
+		ecap_asm_emit(a, E_CALL(BPF_FUNC_ringbuf_query));
+		ecap_asm_emit(a, E_MOV32_IMM(BPF_REG_2, BPF_RB_NO_WAKEUP));
+		ecap_asm_jmp(a, BPF_JMP | BPF_JLT | BPF_K, BPF_REG_0, 0, (int32_t)m->wake_bytes,
+			     quiet);
+		ecap_asm_emit(a, E_MOV32_IMM(BPF_REG_2, BPF_RB_FORCE_WAKEUP));
+		ecap_asm_bind(a, quiet);
+	} else {
+		ecap_asm_emit(a, E_MOV32_IMM(BPF_REG_2, 0));
+	}
+	ecap_asm_emit(a, E_MOV64_REG(BPF_REG_1, BPF_REG_9));
+	ecap_asm_emit(a, E_CALL(BPF_FUNC_ringbuf_submit));
 	count(a, BPF_REG_8, offsetof(struct ecap_counters, captured));
 	ecap_asm_goto(a, next);
 	ecap_asm_bind(a, drop);

@@ -21,6 +21,10 @@ struct ecap_session {
 
 struct ecap_session_maps {
 	int ring_fd, counters_fd, scratch_fd;
+	/* Wake the ring's consumer only once this many bytes wait in it (the
+	 * consumer also drains on a timer); 0 wakes it on every record. One
+	 * wakeup per record costs several microseconds at high rates. */
+	uint32_t wake_bytes;
 };
 
 /* The program for hook_id (ECAP_HOOK_ID_*), running the sessions whose

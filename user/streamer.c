@@ -22,7 +22,7 @@
 #include "filter.h"
 #include "pcapng.h"
 
-#define TICK_NS    (100 * 1000000ll) /* flush and limit checks */
+#define TICK_NS    (10 * 1000000ll) /* drain, flush and limit checks */
 #define CLOCK_NS   1000000000ll      /* BOOTTIME -> REALTIME refresh */
 #define FILL_MAX   (8u << 20)
 #define FLUSH_AT   (256u << 10)
@@ -76,7 +76,8 @@ static int on_record(void *ctx, void *data, size_t len)
 	uint64_t ts;
 	int id;
 
-	if (s->done || len < sizeof(*r) || r->session != s->o->session)
+	if (s->done || len < sizeof(*r) || r->caplen > len - sizeof(*r) ||
+	    r->session != s->o->session)
 		return 0;
 	id = idb_of(s, r->ifindex, r->dir);
 	if (id < 0)
@@ -323,6 +324,12 @@ int ecap_stream_run(struct ecap_engine *e, const struct ecap_stream_opts *o,
 					s.boot_to_real = boot_to_real();
 					s.clock_at = now(CLOCK_BOOTTIME);
 				}
+				/* the hooks wake us only when the ring fills up */
+				if (s.fill.len < FILL_MAX) {
+					r = ring_buffer__consume(s.rb);
+					if (r < 0)
+						s.err = r;
+				}
 				flush(&s);
 				arm_tick(&s, &tick);
 				break;
@@ -353,7 +360,9 @@ int ecap_stream_run(struct ecap_engine *e, const struct ecap_stream_opts *o,
 	}
 	statistics(&s, ret);
 	ret->written = s.written;
-	/* finish synchronously: wait for the write in flight, then the rest */
+	/* finish synchronously: wait for the write in flight (prepared but
+	 * perhaps not yet submitted), then the rest */
+	io_uring_submit(&s.ring);
 	while (s.writing && !s.err) {
 		struct io_uring_cqe *cqe;
 

@@ -41,7 +41,9 @@ static int on_record(void *ctx, void *data, size_t len)
 	const struct ecap_rec *r = data;
 
 	assert_true(len >= sizeof(*r));
-	assert_int_equal(len, sizeof(*r) + r->caplen);
+	/* reservations come in size classes: less than twice the data */
+	assert_true(len >= sizeof(*r) + r->caplen);
+	assert_true(len - sizeof(*r) <= (r->caplen < 64 ? 64 : 2 * r->caplen));
 	if (g->n < MAXREC) {
 		g->rec[g->n] = *r;
 		memcpy(g->data[g->n], r + 1, r->caplen < 128 ? r->caplen : 128);
@@ -132,7 +134,6 @@ static int setup(void **s)
 	}
 	maps.ring_fd = ecap_engine_ring_fd(eng);
 	maps.counters_fd = ecap_engine_counters_fd(eng);
-	maps.scratch_fd = ecap_engine_scratch_fd(eng);
 	/* IPv4 UDP 10.0.0.1:4242 -> 10.0.0.2:53, and IPv4 TCP to :80 */
 	memcpy(dns, "\x00\x11\x22\x33\x44\x55\x66\x77\x88\x99\xaa\xbb\x08\x00\x45\x00\x00\x42"
 		    "\x00\x01\x00\x00\x40\x11\x00\x00\x0a\x00\x00\x01\x0a\x00\x00\x02\x10\x92\x00\x35",
@@ -252,7 +253,6 @@ static void ring_full(void **st)
 	assert_int_equal(ecap_engine_open(&o, &small, err, sizeof(err)), 0);
 	maps.ring_fd = ecap_engine_ring_fd(small);
 	maps.counters_fd = ecap_engine_counters_fd(small);
-	maps.scratch_fd = ecap_engine_scratch_fd(small);
 	memcpy(big, dns, sizeof(dns));
 	s = session(0, "udp", 262144);
 	fd = load(ECAP_HOOK_ID_XDP, ECAP_INPUT_TEST, &s, 1);

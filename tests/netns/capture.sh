@@ -37,7 +37,14 @@ ina() { ip netns exec "$A" "$@"; }
 inb() { ip netns exec "$B" "$@"; }
 
 hooked() { # are edgecap's hooks on va?
-	ina ip link show va | grep -q 'prog/xdp' || ina tc filter show dev va egress | grep -q ecap
+	ina ip link show va | grep -q 'prog/xdp' || ina tc filter show dev va egress | grep -q ecap ||
+		ina tc filter show dev va ingress | grep -q ecap
+}
+
+hooks() { # which of edgecap's hooks are on va: "xdp tc-in tc-out"
+	ina ip link show va | grep -q 'prog/xdp' && echo -n "xdp "
+	ina tc filter show dev va ingress | grep -q ecap && echo -n "tc-in "
+	ina tc filter show dev va egress | grep -q ecap && echo -n "tc-out "
 }
 
 # Start a capture in A in the background; returns once its hooks are on.
@@ -72,16 +79,25 @@ send_udp() { # COUNT: datagrams to ports 5001 and 5002 in turn, payload "seq N"
 }
 
 test_exactness_vs_tcpdump() {
+	exactness auto # TC ingress on veth
+	exactness xdp
+}
+
+exactness() { # INGRESS_HOOK
 	local n=10000
 	ip netns exec "$A" tcpdump -i va -U -s 262144 -w "$tmp/ref.pcap" 'udp port 5001' \
 		2> "$tmp/td.err" &
 	local td=$!
-	cap_start "$tmp/exact.pcapng" "$tmp/exact.err" -c $((n / 2)) 'udp port 5001' ||
+	cap_start "$tmp/exact.pcapng" "$tmp/exact.err" --ingress "$1" -c $((n / 2)) 'udp port 5001' ||
 		{ ko exactness "capture did not start"; return; }
 	for _ in $(seq 100); do grep -q listening "$tmp/td.err" && break; sleep 0.05; done
 	send_udp $n
 	cap_wait $cap_pid 30 || { ko exactness "capture did not stop at -c $((n / 2))"; kill $td; return; }
-	sleep 0.5
+	# tcpdump reads its ring a block at a time (at the latest after 1 s)
+	for _ in $(seq 40); do
+		[ "$(tcpdump -r "$tmp/ref.pcap" 2> /dev/null | wc -l)" -ge $((n / 2)) ] && break
+		sleep 0.1
+	done
 	kill -TERM $td; wait $td
 	tshark -r "$tmp/exact.pcapng" -T fields -e data.text -e frame.len -e frame.cap_len \
 		-o data.show_as_text:TRUE -d udp.port==5001,data > "$tmp/exact.txt" 2> /dev/null
@@ -94,14 +110,15 @@ test_exactness_vs_tcpdump() {
 		cmp -s "$tmp/exact.txt" "$tmp/ref.txt" &&
 		cmp -s <(tshark -r "$tmp/exact.pcapng" -x 2> /dev/null | grep -v '^ *[0-9]* [0-9.]* ') \
 			<(tshark -r "$tmp/ref.pcap" -x 2> /dev/null | grep -v '^ *[0-9]* [0-9.]* '); then
-		ok "exactness: $n datagrams sent, the $((n / 2)) matching ones captured in order, byte for byte as tcpdump saw them"
+		ok "exactness ($1 ingress): $n datagrams sent, the $((n / 2)) matching ones captured in order, byte for byte as tcpdump saw them"
 	else
-		ko exactness "$(wc -l < "$tmp/exact.txt") captured, tcpdump $(wc -l < "$tmp/ref.txt")"
+		ko "exactness ($1)" "$(wc -l < "$tmp/exact.txt") captured, tcpdump $(wc -l < "$tmp/ref.txt")"
 	fi
 }
 
-directions() { # -Q VALUE -> sorted unique direction flags of captured ICMP
-	cap_start "$tmp/dir.pcapng" "$tmp/dir.err" -Q "$1" -G 2 icmp || return 1
+directions() { # -Q VALUE [ARGS] -> hooks used, sorted unique direction flags of captured ICMP
+	cap_start "$tmp/dir.pcapng" "$tmp/dir.err" -Q "$@" -G 2 icmp || return 1
+	echo -n "$(hooks)| "
 	inb ping -c 3 -i 0.2 10.98.0.1 > /dev/null
 	cap_wait $cap_pid 10 || return 1
 	tshark -r "$tmp/dir.pcapng" -T fields -e frame.interface_name \
@@ -111,11 +128,16 @@ directions() { # -Q VALUE -> sorted unique direction flags of captured ICMP
 test_directions() {
 	local d
 	d=$(directions in)
-	[ "$d" = "va	0x00000001	8 " ] && ok "-Q in: echo requests only, inbound flag" || ko "-Q in" "$d"
+	[ "$d" = "tc-in | va	0x00000001	8 " ] &&
+		ok "-Q in: TC ingress on veth, echo requests only, inbound flag" || ko "-Q in" "$d"
+	d=$(directions in --ingress xdp)
+	[ "$d" = "xdp | va	0x00000001	8 " ] &&
+		ok "-Q in --ingress xdp: the same through XDP" || ko "-Q in --ingress xdp" "$d"
 	d=$(directions out)
-	[ "$d" = "va	0x00000002	0 " ] && ok "-Q out: echo replies only, outbound flag" || ko "-Q out" "$d"
+	[ "$d" = "tc-out | va	0x00000002	0 " ] &&
+		ok "-Q out: echo replies only, outbound flag" || ko "-Q out" "$d"
 	d=$(directions inout)
-	[ "$d" = "va	0x00000001	8 va	0x00000002	0 " ] &&
+	[ "$d" = "tc-in tc-out | va	0x00000001	8 va	0x00000002	0 " ] &&
 		ok "-Q inout: both, with their flags" || ko "-Q inout" "$d"
 }
 
@@ -196,6 +218,14 @@ test_errors() {
 	kill -TERM $cap_pid; cap_wait $cap_pid 5
 	[ $st = 2 ] && echo "$out" | grep -q 'another edgecap capture is running' &&
 		ok "second capture on a busy interface: exit 2 ($out)" || ko busy "$st $out"
+	# vb has va's ifindex, in another namespace: not the same interface
+	cap_start "$tmp/b.pcapng" "$tmp/b.err" icmp || { ko "same ifindex" "no start"; return; }
+	out=$(inb "$ec" capture -i vb -w "$tmp/nb.pcapng" -c 2 icmp 2>&1 &
+		sleep 0.5; ina ping -c 2 -i 0.2 10.98.0.2 > /dev/null; wait); st=$?
+	kill -TERM $cap_pid; cap_wait $cap_pid 5
+	[ "$(ina cat /sys/class/net/va/ifindex)" = "$(inb cat /sys/class/net/vb/ifindex)" ] &&
+		[ $st = 0 ] && [ "$(capinfos -c -M "$tmp/nb.pcapng" | awk '/Number of packets/ {print $NF}')" = 2 ] &&
+		ok "same ifindex in two namespaces: two captures" || ko "same ifindex" "$st $out"
 	out=$(ina setpriv --reuid=65534 --clear-groups "$ec" capture -i va -w /dev/null 2>&1); st=$?
 	[ $st = 2 ] && echo "$out" | grep -q 'needs root' && ok "without privileges: exit 2 ($out)" ||
 		ko "no privileges" "$st $out"

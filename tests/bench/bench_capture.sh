@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# bench_capture.sh EDGECAP - CPU per captured packet, edgecap against
+# `tcpdump -w`, under a trafgen flood through a veth pair between two network
+# namespaces this script creates (and always removes).
+#
+# For each snaplen (128, 1514; frames are 1514 bytes, so 128 truncates) and
+# each offered rate, three runs send the same packets: nothing capturing (the
+# baseline), tcpdump, edgecap. Both capture with the same filter on the
+# receiving veth's ingress and write to /dev/null, so the figures are the
+# capture path, not a disk. CPU is the whole machine's busy time from
+# /proc/stat (user + system + irq + softirq); a tool's cost is its run minus the
+# baseline at that rate, divided by the packets it captured. A run is
+# loss-free when the tool captured every packet sent and counted no drop.
+#
+# Environment: RATES (pps, "max" = trafgen unthrottled; default
+# "50000 100000 200000 max"), SECONDS_PER_RUN (default 2), REPS (default 3,
+# the median is kept).
+set -uo pipefail
+ec=$1
+[ "$(id -u)" = 0 ] || { echo "bench capture: needs root" >&2; exit 2; }
+command -v trafgen > /dev/null || { echo "bench capture: needs trafgen (netsniff-ng)" >&2; exit 2; }
+RATES=${RATES:-50000 100000 200000 max}
+SECONDS_PER_RUN=${SECONDS_PER_RUN:-2}
+REPS=${REPS:-3}
+MAX_COUNT=${MAX_COUNT:-1000000} # packets per unthrottled run
+ns=ecapbench-$$ G=$ns-gen C=$ns-cap
+tmp=$(mktemp -d)
+FILTER='udp dst port 5001'
+FRAME=1514
+
+cleanup() {
+	local p
+	for p in $(ip netns pids "$G" 2> /dev/null) $(ip netns pids "$C" 2> /dev/null); do
+		kill -9 "$p" 2> /dev/null
+	done
+	ip netns del "$G" 2> /dev/null
+	ip netns del "$C" 2> /dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+ip netns add "$G" && ip netns add "$C" &&
+	ip link add ga netns "$G" type veth peer name cb netns "$C" &&
+	ip -n "$G" link set ga up && ip -n "$C" link set cb up &&
+	ip -n "$C" addr add 10.99.0.2/24 dev cb || { echo "bench capture: setup failed" >&2; exit 1; }
+
+# UDP to port 5001, to a MAC that is not cb's: the receiving stack drops the
+# frames early (PACKET_OTHERHOST), so it costs little and sends nothing back.
+ipl=$((FRAME - 14)) udpl=$((FRAME - 34))
+cat > "$tmp/flood.cfg" << EOF
+{ 0x02,0x00,0x00,0x00,0x00,0x99, 0x02,0x00,0x00,0x00,0x00,0x01, c16(0x0800),
+  0x45,0x00, c16($ipl), drnd(2), c16(0x4000), 64, 17, csumip(14,33),
+  10,99,0,1, 10,99,0,2,
+  c16(40000), c16(5001), c16($udpl), c16(0), fill(0x41, $((udpl - 8))) }
+EOF
+
+busy() { # whole-machine busy jiffies
+	local _c u n s i w irq sirq _rest
+	read -r _c u n s i w irq sirq _rest < /proc/stat
+	echo $((u + n + s + irq + sirq))
+}
+
+hz=$(getconf CLK_TCK)
+
+# One run: TOOL (none|tcpdump|edgecap) SNAPLEN RATE
+# prints "busy_jiffies sent captured dropped elapsed_ns"
+run() {
+	local tool=$1 snap=$2 rate=$3 count pid="" b0 b1 t0 t1 cap=0 drop=0 i
+	if [ "$rate" = max ]; then count=$MAX_COUNT; else count=$((rate * SECONDS_PER_RUN)); fi
+	case $tool in
+	tcpdump)
+		ip netns exec "$C" tcpdump -i cb -Q in -s "$snap" -w /dev/null "$FILTER" 2> "$tmp/err" &
+		pid=$!
+		for i in $(seq 100); do grep -q listening "$tmp/err" && break; sleep 0.05; done ;;
+	edgecap)
+		ip netns exec "$C" ${ECAP_ENV:-} "$ec" capture -i cb -Q in -s "$snap" -w /dev/null "$FILTER" 2> "$tmp/err" &
+		pid=$!
+		for i in $(seq 100); do
+			ip -n "$C" link show cb | grep -q prog/xdp && break
+			ip netns exec "$C" tc filter show dev cb ingress 2> /dev/null | grep -q ecap && break
+			sleep 0.05
+		done ;;
+	esac
+	sleep 0.3
+	b0=$(busy) t0=$(date +%s%N)
+	if [ "$rate" = max ]; then
+		ip netns exec "$G" trafgen -o ga -i "$tmp/flood.cfg" -n "$count" -P 1 -q > /dev/null 2>&1
+	else
+		ip netns exec "$G" trafgen -o ga -i "$tmp/flood.cfg" -n "$count" -P 1 -q -b "${rate}pps" > /dev/null 2>&1
+	fi
+	t1=$(date +%s%N)
+	sleep 0.5 # let the consumer drain
+	b1=$(busy)
+	if [ -n "$pid" ]; then
+		kill -0 "$pid" 2> /dev/null || echo "bench capture: $tool ended early: $(cat "$tmp/err")" >&2
+		kill -INT "$pid" 2> /dev/null
+		wait "$pid"
+		cap=$(sed -n 's/^\([0-9]*\) packets captured.*/\1/p' "$tmp/err")
+		drop=$(sed -n 's/^\([0-9]*\) packets dropped.*/\1/p' "$tmp/err")
+	fi
+	echo "$((b1 - b0)) $count ${cap:-0} ${drop:-0} $((t1 - t0))"
+}
+
+median() { sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+
+echo "capture benchmark: $FRAME-byte UDP frames flooded by trafgen over a veth pair,"
+echo "filter '$FILTER', output /dev/null; CPU = whole machine ($(nproc) cores), median of $REPS"
+echo
+printf '| snaplen | offered | sent pps | baseline ns/pkt | tcpdump ns/pkt | edgecap ns/pkt | ratio | tcpdump loss | edgecap loss |\n'
+printf '|---|---|---|---|---|---|---|---|---|\n'
+declare -A lossfree
+for snap in 128 1514; do
+	for rate in $RATES; do
+		declare -A cost loss
+		pps_sum=0
+		: > "$tmp/base"
+		for _ in $(seq "$REPS"); do
+			read -r b sent _ _ ns_el < <(run none "$snap" "$rate")
+			echo "$b" >> "$tmp/base"
+			pps_sum=$((pps_sum + sent * 1000000000 / ns_el))
+		done
+		base=$(median < "$tmp/base")
+		cost[none]=$(awk -v j="$base" -v n="$sent" -v hz="$hz" 'BEGIN {printf "%.0f", j * 1e9 / hz / n}')
+		for tool in tcpdump edgecap; do
+			: > "$tmp/reps"
+			lost=0
+			for _ in $(seq "$REPS"); do
+				read -r b sent cap drop _ < <(run "$tool" "$snap" "$rate")
+				# ns of CPU per captured packet above the baseline
+				awk -v j="$b" -v j0="$base" -v n="$cap" -v hz="$hz" \
+					'BEGIN {if (n > 0) printf "%.0f\n", (j - j0) * 1e9 / hz / n; else print "nan"}' >> "$tmp/reps"
+				l=$((sent - cap)); [ "$drop" -gt "$l" ] && l=$drop
+				[ "$l" -gt "$lost" ] && lost=$l
+			done
+			cost[$tool]=$(median < "$tmp/reps")
+			loss[$tool]=$lost
+		done
+		ratio=$(awk -v e="${cost[edgecap]}" -v t="${cost[tcpdump]}" 'BEGIN {if (t > 0) printf "%.2f", e / t; else print "-"}')
+		printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$snap" "$rate" \
+			"$((pps_sum / REPS))" "${cost[none]}" "${cost[tcpdump]}" "${cost[edgecap]}" "$ratio" \
+			"${loss[tcpdump]}" "${loss[edgecap]}"
+		for tool in tcpdump edgecap; do
+			[ "${loss[$tool]}" = 0 ] && lossfree[$snap-$tool]="$rate ($((pps_sum / REPS)) pps)"
+		done
+		unset cost loss
+	done
+done
+echo
+for snap in 128 1514; do
+	for tool in tcpdump edgecap; do
+		echo "highest loss-free offered rate, snaplen $snap, $tool: ${lossfree[$snap-$tool]:-none}"
+	done
+done
