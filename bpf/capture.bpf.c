@@ -35,7 +35,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, ECAP_MAX_SESSIONS * ECAP_HOOKS);
+	__uint(max_entries, ECAP_COUNTERS_ENTRIES);
 	__type(key, __u32);
 	__type(value, struct ecap_counters);
 } ecap_counters SEC(".maps");

@@ -17,11 +17,21 @@
 #define ECAP_TC_SLOT_EGRESS  1
 #define ECAP_TC_SLOTS        2
 
-/* Which hook saw the packet: indexes the counters (session * ECAP_HOOKS + hook). */
+/* Which hook saw the packet. */
 #define ECAP_HOOK_ID_XDP     0
 #define ECAP_HOOK_ID_TC_IN   1
 #define ECAP_HOOK_ID_TC_OUT  2
 #define ECAP_HOOKS           3
+
+/* A session lists at most this many interfaces (none: all of the hooks'). */
+#define ECAP_MAX_SESSION_IFACES 16
+
+/* Counters are kept per session, hook, and position of the packet's
+ * interface in the session's list (0 for a session without a list), so that
+ * each interface's statistics block carries its own counts. */
+#define ECAP_COUNTERS_KEY(session, hook, iface) \
+	(((session) * ECAP_HOOKS + (hook)) * ECAP_MAX_SESSION_IFACES + (iface))
+#define ECAP_COUNTERS_ENTRIES (ECAP_MAX_SESSIONS * ECAP_HOOKS * ECAP_MAX_SESSION_IFACES)
 
 /* Direction, with pcapng's epb_flags values. */
 #define ECAP_DIR_IN  1
@@ -39,7 +49,7 @@ struct ecap_rec {
 	__u16 pad;
 };
 
-/* Per CPU, per session and hook. */
+/* Per CPU, per session, hook and interface. */
 struct ecap_counters {
 	__u64 seen;     /* packets the session's filter ran on */
 	__u64 matched;  /* the filter accepted */

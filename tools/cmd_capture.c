@@ -20,7 +20,7 @@
 #include "sessions.h"
 #include "streamer.h"
 
-#define MAX_IFACES 16
+#define MAX_IFACES ECAP_MAX_SESSION_IFACES
 
 static void usage(FILE *f)
 {
@@ -164,6 +164,9 @@ int cmd_capture(int argc, char **argv)
 		ifaces[nif].ifindex = (int)if_nametoindex(tok);
 		if (!ifaces[nif].ifindex)
 			return fail("unknown interface '%s'", tok);
+		for (unsigned i = 0; i < nif; i++)
+			if (ifaces[i].ifindex == ifaces[nif].ifindex)
+				return fail("interface '%s' given twice", tok);
 		snprintf(ifaces[nif].name, sizeof(ifaces[nif].name), "%s", tok);
 		nif++;
 	}
@@ -223,7 +226,10 @@ int cmd_capture(int argc, char **argv)
 				     .insns = prog.insns,
 				     .len = prog.len,
 				     .snaplen = so.snaplen,
-				     .dirs = so.dirs};
+				     .dirs = so.dirs,
+				     .nifindex = nif};
+	for (unsigned i = 0; i < nif; i++) /* in the streamer's order: counters per position */
+		sess.ifindex[i] = ifaces[i].ifindex;
 	if (ecap_engine_set_sessions(e, &sess, 1, err, sizeof(err))) {
 		fail("%s", err);
 		goto out;

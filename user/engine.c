@@ -318,6 +318,38 @@ int ecap_engine_counters_fd(struct ecap_engine *e)
 	return bpf_map__fd(e->skel->maps.ecap_counters);
 }
 
+int ecap_engine_counters(struct ecap_engine *e, unsigned session, unsigned hook_id,
+			 unsigned iface, struct ecap_counters *ret)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	__u32 key = ECAP_COUNTERS_KEY(session, hook_id, iface);
+	struct ecap_counters *v, sum = {0};
+
+	if (ncpu <= 0)
+		return ncpu ? ncpu : -EINVAL;
+	if (session >= ECAP_MAX_SESSIONS || hook_id >= ECAP_HOOKS ||
+	    iface >= ECAP_MAX_SESSION_IFACES)
+		return -EINVAL;
+	v = calloc((size_t)ncpu, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(ecap_engine_counters_fd(e), &key, v)) {
+		int r = -errno;
+
+		free(v);
+		return r;
+	}
+	for (int i = 0; i < ncpu; i++) {
+		sum.seen += v[i].seen;
+		sum.matched += v[i].matched;
+		sum.captured += v[i].captured;
+		sum.dropped += v[i].dropped;
+	}
+	free(v);
+	*ret = sum;
+	return 0;
+}
+
 
 void ecap_engine_close(struct ecap_engine *e)
 {

@@ -45,6 +45,11 @@ int ecap_engine_set_slot(struct ecap_engine *e, unsigned hook_id, int prog_fd);
 int ecap_engine_hook_fd(struct ecap_engine *e, unsigned hook_id);
 int ecap_engine_ring_fd(struct ecap_engine *e);
 int ecap_engine_counters_fd(struct ecap_engine *e);
+struct ecap_counters;
+/* A session's counters at one hook and interface position (see
+ * ECAP_COUNTERS_KEY), summed over the CPUs into *ret. */
+int ecap_engine_counters(struct ecap_engine *e, unsigned session, unsigned hook_id,
+			 unsigned iface, struct ecap_counters *ret);
 /* Detach everything and free; accepts NULL. */
 void ecap_engine_close(struct ecap_engine *e);
 

@@ -1,7 +1,8 @@
 /* sessions.c - see sessions.h. The generated program, per session:
  *
  *   gate      the packet's interface is one of the session's (if it lists any)
- *   seen++    counters[id * ECAP_HOOKS + hook], pointer spilled to the stack
+ *   seen++    counters[ECAP_COUNTERS_KEY(id, hook, position of the interface
+ *             in the session's list)], pointer spilled to the stack
  *   filter    the translated body; w0 = its result
  *   capture   caplen = min(result, packet length, snaplen); matched++;
  *             a ring reservation of the smallest size class that holds
@@ -83,17 +84,26 @@ static int emit_session(struct ecap_asm *a, unsigned hook_id, const struct ecap_
 	uint32_t sized = ecap_asm_label(a), loaded = ecap_asm_label(a);
 	int r;
 
-	if (s->nifindex) {
-		uint32_t match = ecap_asm_label(a);
+	if (s->nifindex) { /* gate; the key names the interface's position */
+		uint32_t keyed = ecap_asm_label(a), at[ECAP_MAX_SESSION_IFACES];
 
 		ecap_asm_emit(a, E_LDX(BPF_W, BPF_REG_1, BPF_REG_6, ifindex_off(hook_id)));
-		for (uint32_t i = 0; i < s->nifindex; i++)
+		for (uint32_t i = 0; i < s->nifindex; i++) {
+			at[i] = ecap_asm_label(a);
 			ecap_asm_jmp(a, BPF_JMP32 | BPF_JEQ | BPF_K, BPF_REG_1, 0, s->ifindex[i],
-				     match);
+				     at[i]);
+		}
 		ecap_asm_goto(a, next);
-		ecap_asm_bind(a, match);
+		for (uint32_t i = 0; i < s->nifindex; i++) {
+			ecap_asm_bind(a, at[i]);
+			ecap_asm_emit(a, E_ST(BPF_W, BPF_REG_10, STK_KEY,
+					      ECAP_COUNTERS_KEY(s->id, hook_id, i)));
+			ecap_asm_goto(a, keyed);
+		}
+		ecap_asm_bind(a, keyed);
+	} else {
+		ecap_asm_emit(a, E_ST(BPF_W, BPF_REG_10, STK_KEY, ECAP_COUNTERS_KEY(s->id, hook_id, 0)));
 	}
-	ecap_asm_emit(a, E_ST(BPF_W, BPF_REG_10, STK_KEY, s->id * ECAP_HOOKS + hook_id));
 	lookup(a, m->counters_fd, next);
 	count(a, BPF_REG_0, offsetof(struct ecap_counters, seen));
 	ecap_asm_emit(a, E_STX(BPF_DW, BPF_REG_10, BPF_REG_0, STK_COUNTERS));
@@ -209,7 +219,7 @@ int ecap_sessions_program(unsigned hook_id, enum ecap_input input, const struct 
 	ecap_xlate_prologue(&a, &o);
 	for (unsigned i = 0; i < n && !r; i++) {
 		if (s[i].id >= ECAP_MAX_SESSIONS || !s[i].snaplen ||
-		    s[i].snaplen > ECAP_SNAPLEN_MAX || s[i].nifindex > ECAP_SESSION_MAX_IFACES) {
+		    s[i].snaplen > ECAP_SNAPLEN_MAX || s[i].nifindex > ECAP_MAX_SESSION_IFACES) {
 			snprintf(err, errlen, "session %u: id, snaplen or interfaces out of range",
 				 s[i].id);
 			r = -EINVAL;

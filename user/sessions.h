@@ -5,9 +5,8 @@
 #ifndef ECAP_SESSIONS_H
 #define ECAP_SESSIONS_H
 
+#include "capture.h"
 #include "filter.h"
-
-#define ECAP_SESSION_MAX_IFACES 16
 
 struct ecap_session {
 	uint8_t id; /* 0..ECAP_MAX_SESSIONS-1: counters index, in records */
@@ -16,7 +15,7 @@ struct ecap_session {
 	uint32_t snaplen; /* 1..ECAP_SNAPLEN_MAX */
 	unsigned dirs;    /* ECAP_DIR_IN | ECAP_DIR_OUT */
 	uint32_t nifindex; /* 0: every interface the hooks are attached to */
-	int ifindex[ECAP_SESSION_MAX_IFACES];
+	int ifindex[ECAP_MAX_SESSION_IFACES]; /* counters are kept per position here */
 };
 
 struct ecap_session_maps {

@@ -209,61 +209,43 @@ static void header(struct st *s)
 	}
 }
 
-static void read_counters(struct ecap_engine *e, uint8_t session, unsigned hook,
-			  struct ecap_counters *sum)
+static void add(struct ecap_counters *sum, const struct ecap_counters *c)
 {
-	int ncpu = libbpf_num_possible_cpus();
-	struct ecap_counters *v = calloc(ncpu > 0 ? ncpu : 1, sizeof(*v));
-	__u32 key = session * ECAP_HOOKS + hook;
-
-	if (v && !bpf_map_lookup_elem(ecap_engine_counters_fd(e), &key, v)) {
-		for (int i = 0; i < ncpu; i++) {
-			sum->seen += v[i].seen;
-			sum->matched += v[i].matched;
-			sum->captured += v[i].captured;
-			sum->dropped += v[i].dropped;
-		}
-	}
-	free(v);
+	sum->seen += c->seen;
+	sum->matched += c->matched;
+	sum->captured += c->captured;
+	sum->dropped += c->dropped;
 }
 
-/* ISB per interface block. The kernel counts per hook, not per interface:
- * with several interfaces, each block of a direction carries that
- * direction's totals, and says so. */
+/* One ISB per interface block, with that interface's and direction's counts:
+ * the session lists the interfaces in the order of o->ifaces, and the kernel
+ * counts per position in that list. */
 static void statistics(struct st *s, struct ecap_stream_stats *ret)
 {
-	struct ecap_counters dir[2] = {0};
+	static const unsigned hooks[2][2] = {{ECAP_HOOK_ID_XDP, ECAP_HOOK_ID_TC_IN},
+					     {ECAP_HOOK_ID_TC_OUT, ECAP_HOOKS}};
 	uint64_t ts = (uint64_t)(now(CLOCK_BOOTTIME) + s->boot_to_real);
 
-	read_counters(s->e, s->o->session, ECAP_HOOK_ID_XDP, &dir[0]);
-	read_counters(s->e, s->o->session, ECAP_HOOK_ID_TC_IN, &dir[0]);
-	read_counters(s->e, s->o->session, ECAP_HOOK_ID_TC_OUT, &dir[1]);
-	for (int d = 0; d < 2; d++) {
-		ret->seen += dir[d].seen;
-		ret->matched += dir[d].matched;
-		ret->captured += dir[d].captured;
-		ret->dropped += dir[d].dropped;
-	}
-	if (s->o->pcap)
-		return;
 	for (unsigned i = 0; i < s->o->nifaces; i++) {
 		for (int d = 0; d < 2; d++) {
-			struct ecap_isb_counts c = {
-				.ifrecv = dir[d].seen,
-				.ifdrop = dir[d].dropped,
-				.filteraccept = dir[d].matched,
-				.usrdeliv = 0,
-			};
+			struct ecap_counters sum = {0}, c;
 			int id = s->idb[i][d];
 
-			if (id < 0)
+			for (int h = 0; h < 2 && hooks[d][h] < ECAP_HOOKS; h++)
+				if (!ecap_engine_counters(s->e, s->o->session, hooks[d][h], i, &c))
+					add(&sum, &c);
+			ret->seen += sum.seen;
+			ret->matched += sum.matched;
+			ret->captured += sum.captured;
+			ret->dropped += sum.dropped;
+			if (s->o->pcap || id < 0)
 				continue;
-			c.usrdeliv = s->idb_written[id];
-			ecap_pcapng_isb(&s->fill, (uint32_t)id, ts, &c,
-					s->o->nifaces > 1 ? "ifrecv, ifdrop and filteraccept "
-							    "count every interface of this "
-							    "direction"
-							  : NULL);
+			ecap_pcapng_isb(&s->fill, (uint32_t)id, ts,
+					&(struct ecap_isb_counts){.ifrecv = sum.seen,
+								  .ifdrop = sum.dropped,
+								  .filteraccept = sum.matched,
+								  .usrdeliv = s->idb_written[id]},
+					NULL);
 		}
 	}
 }

@@ -26,6 +26,7 @@ MAX_COUNT=${MAX_COUNT:-1000000} # packets per unthrottled run
 ns=ecapbench-$$ G=$ns-gen C=$ns-cap
 tmp=$(mktemp -d)
 FILTER='udp dst port 5001'
+TOOLS="tcpdump edgecap edgecap-xdp"
 FRAME=1514
 
 cleanup() {
@@ -62,7 +63,7 @@ busy() { # whole-machine busy jiffies
 
 hz=$(getconf CLK_TCK)
 
-# One run: TOOL (none|tcpdump|edgecap) SNAPLEN RATE
+# One run: TOOL (none|tcpdump|edgecap|edgecap-xdp) SNAPLEN RATE
 # prints "busy_jiffies sent captured dropped elapsed_ns"
 run() {
 	local tool=$1 snap=$2 rate=$3 count pid="" b0 b1 t0 t1 cap=0 drop=0 i
@@ -72,8 +73,9 @@ run() {
 		ip netns exec "$C" tcpdump -i cb -Q in -s "$snap" -w /dev/null "$FILTER" 2> "$tmp/err" &
 		pid=$!
 		for i in $(seq 100); do grep -q listening "$tmp/err" && break; sleep 0.05; done ;;
-	edgecap)
-		ip netns exec "$C" ${ECAP_ENV:-} "$ec" capture -i cb -Q in -s "$snap" -w /dev/null "$FILTER" 2> "$tmp/err" &
+	edgecap*)
+		ip netns exec "$C" "$ec" capture -i cb -Q in -s "$snap" -w /dev/null \
+			--ingress "$([ "$tool" = edgecap-xdp ] && echo xdp || echo auto)" "$FILTER" 2> "$tmp/err" &
 		pid=$!
 		for i in $(seq 100); do
 			ip -n "$C" link show cb | grep -q prog/xdp && break
@@ -106,8 +108,11 @@ median() { sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 echo "capture benchmark: $FRAME-byte UDP frames flooded by trafgen over a veth pair,"
 echo "filter '$FILTER', output /dev/null; CPU = whole machine ($(nproc) cores), median of $REPS"
 echo
-printf '| snaplen | offered | sent pps | baseline ns/pkt | tcpdump ns/pkt | edgecap ns/pkt | ratio | tcpdump loss | edgecap loss |\n'
-printf '|---|---|---|---|---|---|---|---|---|\n'
+echo "edgecap: TC ingress (its default on veth); edgecap-xdp: --ingress xdp."
+echo "ns/pkt: CPU per captured packet above the baseline; loss: packets sent but not captured (worst run)"
+echo
+printf '| snaplen | offered pps | sent pps | baseline ns/pkt | tcpdump | edgecap | ratio | edgecap-xdp | ratio | tcpdump loss | edgecap loss | edgecap-xdp loss |\n'
+printf '|---|---|---|---|---|---|---|---|---|---|---|---|\n'
 declare -A lossfree
 for snap in 128 1514; do
 	for rate in $RATES; do
@@ -121,7 +126,7 @@ for snap in 128 1514; do
 		done
 		base=$(median < "$tmp/base")
 		cost[none]=$(awk -v j="$base" -v n="$sent" -v hz="$hz" 'BEGIN {printf "%.0f", j * 1e9 / hz / n}')
-		for tool in tcpdump edgecap; do
+		for tool in $TOOLS; do
 			: > "$tmp/reps"
 			lost=0
 			for _ in $(seq "$REPS"); do
@@ -135,11 +140,13 @@ for snap in 128 1514; do
 			cost[$tool]=$(median < "$tmp/reps")
 			loss[$tool]=$lost
 		done
-		ratio=$(awk -v e="${cost[edgecap]}" -v t="${cost[tcpdump]}" 'BEGIN {if (t > 0) printf "%.2f", e / t; else print "-"}')
-		printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$snap" "$rate" \
-			"$((pps_sum / REPS))" "${cost[none]}" "${cost[tcpdump]}" "${cost[edgecap]}" "$ratio" \
-			"${loss[tcpdump]}" "${loss[edgecap]}"
-		for tool in tcpdump edgecap; do
+		ratio() { awk -v e="$1" -v t="${cost[tcpdump]}" 'BEGIN {if (t > 0) printf "%.2f", e / t; else print "-"}'; }
+		printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$snap" "$rate" \
+			"$((pps_sum / REPS))" "${cost[none]}" "${cost[tcpdump]}" \
+			"${cost[edgecap]}" "$(ratio "${cost[edgecap]}")" \
+			"${cost[edgecap-xdp]}" "$(ratio "${cost[edgecap-xdp]}")" \
+			"${loss[tcpdump]}" "${loss[edgecap]}" "${loss[edgecap-xdp]}"
+		for tool in $TOOLS; do
 			[ "${loss[$tool]}" = 0 ] && lossfree[$snap-$tool]="$rate ($((pps_sum / REPS)) pps)"
 		done
 		unset cost loss
@@ -147,7 +154,7 @@ for snap in 128 1514; do
 done
 echo
 for snap in 128 1514; do
-	for tool in tcpdump edgecap; do
+	for tool in $TOOLS; do
 		echo "highest loss-free offered rate, snaplen $snap, $tool: ${lossfree[$snap-$tool]:-none}"
 	done
 done

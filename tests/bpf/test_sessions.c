@@ -31,6 +31,7 @@ struct got {
 };
 
 static struct ecap_engine *eng;
+static struct ecap_engine *counters_of; /* the engine whose maps are in use */
 static struct ecap_session_maps maps;
 static struct ecap_cbpf progs[ECAP_MAX_SESSIONS];
 static uint8_t dns[80], tcp[70];
@@ -62,21 +63,17 @@ static void drain(struct got *g)
 	ring_buffer__free(rb);
 }
 
+static struct ecap_counters counters_at(unsigned id, unsigned hook, unsigned iface)
+{
+	struct ecap_counters c;
+
+	assert_int_equal(ecap_engine_counters(counters_of, id, hook, iface, &c), 0);
+	return c;
+}
+
 static struct ecap_counters counters(unsigned id, unsigned hook)
 {
-	int ncpu = libbpf_num_possible_cpus();
-	struct ecap_counters *v = calloc(ncpu, sizeof(*v)), sum = {0};
-	__u32 key = id * ECAP_HOOKS + hook;
-
-	assert_int_equal(bpf_map_lookup_elem(maps.counters_fd, &key, v), 0);
-	for (int i = 0; i < ncpu; i++) {
-		sum.seen += v[i].seen;
-		sum.matched += v[i].matched;
-		sum.captured += v[i].captured;
-		sum.dropped += v[i].dropped;
-	}
-	free(v);
-	return sum;
+	return counters_at(id, hook, 0);
 }
 
 static void zero_counters(void)
@@ -84,7 +81,7 @@ static void zero_counters(void)
 	int ncpu = libbpf_num_possible_cpus();
 	struct ecap_counters *v = calloc(ncpu, sizeof(*v));
 
-	for (__u32 key = 0; key < ECAP_MAX_SESSIONS * ECAP_HOOKS; key++)
+	for (__u32 key = 0; key < ECAP_COUNTERS_ENTRIES; key++)
 		assert_int_equal(bpf_map_update_elem(maps.counters_fd, &key, v, BPF_ANY), 0);
 	free(v);
 }
@@ -134,6 +131,7 @@ static int setup(void **s)
 	}
 	maps.ring_fd = ecap_engine_ring_fd(eng);
 	maps.counters_fd = ecap_engine_counters_fd(eng);
+	counters_of = eng;
 	/* IPv4 UDP 10.0.0.1:4242 -> 10.0.0.2:53, and IPv4 TCP to :80 */
 	memcpy(dns, "\x00\x11\x22\x33\x44\x55\x66\x77\x88\x99\xaa\xbb\x08\x00\x45\x00\x00\x42"
 		    "\x00\x01\x00\x00\x40\x11\x00\x00\x0a\x00\x00\x01\x0a\x00\x00\x02\x10\x92\x00\x35",
@@ -236,6 +234,20 @@ static void interface_gate(void **st)
 	assert_int_equal(g.n, 0);
 	assert_int_equal(counters(0, ECAP_HOOK_ID_XDP).seen, 0);
 	close(fd);
+
+	/* test runs arrive on loopback (ifindex 1): counted at its position */
+	s.nifindex = 3;
+	s.ifindex[1] = 1;
+	s.ifindex[2] = 654321;
+	fd = load(ECAP_HOOK_ID_XDP, ECAP_INPUT_TEST, &s, 1);
+	run(fd, ECAP_HOOK_XDP, dns, sizeof(dns), sizeof(dns));
+	drain(&g);
+	assert_int_equal(g.n, 1);
+	assert_int_equal(counters_at(0, ECAP_HOOK_ID_XDP, 0).seen, 0);
+	assert_int_equal(counters_at(0, ECAP_HOOK_ID_XDP, 1).seen, 1);
+	assert_int_equal(counters_at(0, ECAP_HOOK_ID_XDP, 1).captured, 1);
+	assert_int_equal(counters_at(0, ECAP_HOOK_ID_XDP, 2).seen, 0);
+	close(fd);
 }
 
 static void ring_full(void **st)
@@ -253,6 +265,7 @@ static void ring_full(void **st)
 	assert_int_equal(ecap_engine_open(&o, &small, err, sizeof(err)), 0);
 	maps.ring_fd = ecap_engine_ring_fd(small);
 	maps.counters_fd = ecap_engine_counters_fd(small);
+	counters_of = small;
 	memcpy(big, dns, sizeof(dns));
 	s = session(0, "udp", 262144);
 	fd = load(ECAP_HOOK_ID_XDP, ECAP_INPUT_TEST, &s, 1);
@@ -267,6 +280,7 @@ static void ring_full(void **st)
 	close(fd);
 	ecap_engine_close(small);
 	maps = saved;
+	counters_of = eng;
 }
 
 static void through_the_hook(void **st)

@@ -193,6 +193,23 @@ test_overload() {
 		ko overload "written $w matched $m dropped $d; isb: $isb"
 }
 
+test_per_interface_isb() {
+	# two interfaces, each with its own traffic: each ISB has its own counts
+	cap_start "$tmp/two.pcapng" "$tmp/two.err" -i va,lo -Q in -G 3 icmp ||
+		{ ko "per-interface ISB" "no start: $(cat "$tmp/two.err")"; return; }
+	inb ping -c 3 -i 0.2 10.98.0.1 > /dev/null    # 3 echo requests into va
+	ina ping -c 5 -i 0.2 127.0.0.1 > /dev/null    # 5 requests + 5 replies into lo
+	cap_wait $cap_pid 10
+	local isb names
+	isb=$(python3 "$here/isb.py" "$tmp/two.pcapng" | sed 's/ifrecv=[0-9]* //')
+	names=$(tshark -r "$tmp/two.pcapng" -T fields -e frame.interface_name 2> /dev/null | sort | uniq -c |
+		awk '{print $2 "=" $1}' | tr '\n' ' ')
+	[ "$isb" = "0 ifdrop=0 filteraccept=3 usrdeliv=3
+1 ifdrop=0 filteraccept=10 usrdeliv=10" ] && [ "$names" = "lo=10 va=3 " ] &&
+		ok "two interfaces: each ISB counts its own interface ($names)" ||
+		ko "per-interface ISB" "$names; $isb"
+}
+
 test_crash_recovery() {
 	cap_start "$tmp/k.pcapng" "$tmp/k.err" || { ko crash "no start"; return; }
 	kill -9 $cap_pid
@@ -232,7 +249,7 @@ test_errors() {
 }
 
 for t in ${TESTS:-test_exactness_vs_tcpdump test_directions test_limits test_snaplen_and_pcap \
-	test_overload test_crash_recovery test_errors}; do
+	test_overload test_per_interface_isb test_crash_recovery test_errors}; do
 	$t
 	hooked && { ko "$t left hooks attached"; ina "$ec" capture -i va -c 1 -G 1 -w /dev/null 2> /dev/null; }
 done
