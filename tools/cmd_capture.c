@@ -69,6 +69,14 @@ static int parse_u(const char *s, unsigned long long max, unsigned long long *re
 	return errno || !*s || *end || *ret > max ? -EINVAL : 0;
 }
 
+/* The one session reached its limit: take it off the hooks. */
+static void session_end(void *ctx, uint8_t session)
+{
+	char err[ECAP_ERRLEN];
+
+	ecap_engine_set_sessions(ctx, NULL, 0, err, sizeof(err));
+}
+
 int cmd_capture(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -82,9 +90,10 @@ int cmd_capture(int argc, char **argv)
 	struct ecap_engine_opts eo = {.ring_bytes = 8u << 20};
 	struct ecap_stream_opts so = {.snaplen = ECAP_SNAPLEN_DEFAULT,
 				      .dirs = ECAP_DIR_IN | ECAP_DIR_OUT,
-				      .stop_fd = -1,
 				      .out_fd = -1};
 	struct ecap_stream_stats stats;
+	struct ecap_streamer *streamer = NULL;
+	int stop_fd = -1;
 	struct ecap_engine *e = NULL;
 	struct ecap_session sess = {0};
 	struct ecap_cbpf prog = {0};
@@ -197,7 +206,7 @@ int cmd_capture(int argc, char **argv)
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
-	so.stop_fd = signalfd(-1, &mask, SFD_CLOEXEC);
+	stop_fd = signalfd(-1, &mask, SFD_CLOEXEC);
 
 	if (ecap_engine_open(&eo, &e, err, sizeof(err))) {
 		fprintf(stderr, "edgecap: this kernel lacks BPF features capture needs: %s\n", err);
@@ -236,7 +245,10 @@ int cmd_capture(int argc, char **argv)
 	}
 	so.ifaces = ifaces;
 	so.nifaces = nif;
-	if (ecap_stream_run(e, &so, &stats, err, sizeof(err))) {
+	if (ecap_streamer_new(e, stop_fd, session_end, e, &streamer, err, sizeof(err)) ||
+	    ecap_streamer_add(streamer, &so, err, sizeof(err)) ||
+	    ecap_streamer_run(streamer, err, sizeof(err)) ||
+	    ecap_streamer_stats(streamer, so.session, &stats)) {
 		fail("%s", err);
 		goto out;
 	}
@@ -246,11 +258,12 @@ int cmd_capture(int argc, char **argv)
 		(unsigned long long)stats.dropped);
 	st = 0;
 out:
+	ecap_streamer_free(streamer);
 	ecap_engine_close(e);
 	if (so.out_fd > STDOUT_FILENO)
 		close(so.out_fd);
-	if (so.stop_fd >= 0)
-		close(so.stop_fd);
+	if (stop_fd >= 0)
+		close(stop_fd);
 	ecap_cbpf_free(&prog);
 	free(expr);
 	return st;

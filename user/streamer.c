@@ -1,9 +1,13 @@
 /* streamer.c - see streamer.h.
  *
- * Output is double-buffered: records are appended to `fill` while `out` is
- * being written by io_uring. When `fill` passes FILL_MAX with a write still in
- * flight, the ring buffer poll is not re-armed: the kernel's ring then fills
- * and the hooks count drops, which reach the user in the ISBs and the summary.
+ * Each stream's output is double-buffered: records are appended to `fill`
+ * while `out` is being written by io_uring. The hooks wake us only when a
+ * quarter of the ring is waiting; a 10 ms tick drains it otherwise. When any
+ * stream's `fill` passes FILL_MAX with a write still in flight, the ring is
+ * not drained: the kernel's ring then fills and the hooks count drops, which
+ * reach the user in the ISBs and the summary. (The ring is shared, so one slow
+ * output holds back the others: acceptable for files and pipes; a network
+ * consumer needs its own bound, see the agent.)
  */
 #include "streamer.h"
 
@@ -23,26 +27,40 @@
 #include "pcapng.h"
 
 #define TICK_NS    (10 * 1000000ll) /* drain, flush and limit checks */
-#define CLOCK_NS   1000000000ll      /* BOOTTIME -> REALTIME refresh */
+#define CLOCK_NS   1000000000ll     /* BOOTTIME -> REALTIME refresh */
 #define FILL_MAX   (8u << 20)
 #define FLUSH_AT   (256u << 10)
-#define MAX_IDB    (2 * 64)
+#define MAX_IDB    (2 * ECAP_MAX_SESSION_IFACES)
 
-enum { TAG_RING = 1, TAG_TICK, TAG_STOP, TAG_WRITE };
+enum { TAG_RING = 1, TAG_TICK, TAG_STOP, TAG_WRITE }; /* TAG_WRITE | session << 8 */
 
-struct st {
-	const struct ecap_stream_opts *o;
-	struct ecap_engine *e;
-	struct io_uring ring;
-	struct ring_buffer *rb;
+struct stream {
+	struct ecap_stream_opts o;
+	struct ecap_stream_iface ifaces[ECAP_MAX_SESSION_IFACES];
 	struct ecap_buf fill, out;
-	size_t out_off;   /* bytes of `out` already written */
-	int writing, ring_armed, done, err;
-	int64_t boot_to_real;
-	int64_t started, clock_at; /* CLOCK_BOOTTIME ns */
-	uint64_t written;
+	size_t out_off; /* bytes of `out` already written */
+	int writing;
+	int done;   /* no more records: a limit, the stop fd, or an error */
+	int closed; /* statistics appended */
+	int err;
+	int64_t started; /* CLOCK_BOOTTIME ns */
+	struct ecap_stream_stats stats;
 	uint64_t idb_written[MAX_IDB];
-	int idb[64][2]; /* [iface][dir-1] -> interface id, -1 none */
+	int idb[ECAP_MAX_SESSION_IFACES][2]; /* [iface][dir-1] -> interface id, -1 none */
+};
+
+struct ecap_streamer {
+	struct ecap_engine *e;
+	int stop_fd;
+	ecap_stream_end_fn *end;
+	void *ctx;
+	struct io_uring ring;
+	int ring_ok;
+	struct ring_buffer *rb;
+	int ring_armed, stopped, err;
+	int64_t boot_to_real;
+	int64_t clock_at; /* CLOCK_BOOTTIME ns */
+	struct stream *s[ECAP_MAX_SESSIONS];
 };
 
 static int64_t now(clockid_t c)
@@ -61,150 +79,133 @@ static int64_t boot_to_real(void)
 	return r - (b1 + (b2 - b1) / 2);
 }
 
-static int idb_of(struct st *s, uint32_t ifindex, uint8_t dir)
+static int idb_of(const struct stream *s, uint32_t ifindex, uint8_t dir)
 {
-	for (unsigned i = 0; i < s->o->nifaces; i++)
-		if ((uint32_t)s->o->ifaces[i].ifindex == ifindex && dir >= 1 && dir <= 2)
+	for (unsigned i = 0; i < s->o.nifaces; i++)
+		if ((uint32_t)s->o.ifaces[i].ifindex == ifindex && dir >= 1 && dir <= 2)
 			return s->idb[i][dir - 1];
 	return -1;
 }
 
 static int on_record(void *ctx, void *data, size_t len)
 {
-	struct st *s = ctx;
+	struct ecap_streamer *st = ctx;
 	const struct ecap_rec *r = data;
+	struct stream *s;
 	uint64_t ts;
 	int id;
 
-	if (s->done || len < sizeof(*r) || r->caplen > len - sizeof(*r) ||
-	    r->session != s->o->session)
+	if (len < sizeof(*r) || r->caplen > len - sizeof(*r) || r->session >= ECAP_MAX_SESSIONS)
+		return 0;
+	s = st->s[r->session];
+	if (!s || s->done)
 		return 0;
 	id = idb_of(s, r->ifindex, r->dir);
 	if (id < 0)
 		return 0; /* a hook on an interface this stream does not describe */
-	ts = (uint64_t)((int64_t)r->ts_boot + s->boot_to_real);
-	if (s->o->pcap)
+	ts = (uint64_t)((int64_t)r->ts_boot + st->boot_to_real);
+	if (s->o.pcap)
 		ecap_pcap_record(&s->fill, ts, r + 1, r->caplen, r->wirelen);
 	else
 		ecap_pcapng_epb(&s->fill, (uint32_t)id, ts, r + 1, r->caplen, r->wirelen,
 				r->dir == ECAP_DIR_IN ? ECAP_EPB_INBOUND : ECAP_EPB_OUTBOUND);
-	if (s->fill.err)
-		return s->fill.err;
+	if (s->fill.err) {
+		s->err = s->fill.err;
+		s->done = 1;
+		return 0;
+	}
 	s->idb_written[id]++;
-	if (++s->written == s->o->count)
+	if (++s->stats.written == s->o.count)
 		s->done = 1;
 	return 0;
 }
 
-static struct io_uring_sqe *sqe(struct st *s)
+static struct io_uring_sqe *sqe(struct ecap_streamer *st)
 {
-	struct io_uring_sqe *q = io_uring_get_sqe(&s->ring);
+	struct io_uring_sqe *q = io_uring_get_sqe(&st->ring);
 
 	if (!q) { /* full: hand what is queued to the kernel and retry */
-		io_uring_submit(&s->ring);
-		q = io_uring_get_sqe(&s->ring);
+		io_uring_submit(&st->ring);
+		q = io_uring_get_sqe(&st->ring);
 	}
 	return q;
 }
 
-static void arm_ring(struct st *s, int ring_fd)
+static void arm_poll(struct ecap_streamer *st, int fd, uint64_t tag)
 {
-	struct io_uring_sqe *q = sqe(s);
-
-	io_uring_prep_poll_add(q, ring_fd, POLLIN);
-	io_uring_sqe_set_data64(q, TAG_RING);
-	s->ring_armed = 1;
-}
-
-static void arm_fd(struct st *s, int fd, uint64_t tag)
-{
-	struct io_uring_sqe *q = sqe(s);
+	struct io_uring_sqe *q = sqe(st);
 
 	io_uring_prep_poll_add(q, fd, POLLIN);
 	io_uring_sqe_set_data64(q, tag);
 }
 
-static void arm_tick(struct st *s, struct __kernel_timespec *ts)
+static void arm_tick(struct ecap_streamer *st, struct __kernel_timespec *ts)
 {
-	struct io_uring_sqe *q = sqe(s);
+	struct io_uring_sqe *q = sqe(st);
 
 	io_uring_prep_timeout(q, ts, 0, 0);
 	io_uring_sqe_set_data64(q, TAG_TICK);
 }
 
+static void write_from(struct ecap_streamer *st, struct stream *s)
+{
+	struct io_uring_sqe *q = sqe(st);
+
+	io_uring_prep_write(q, s->o.out_fd, s->out.data + s->out_off,
+			    (unsigned)(s->out.len - s->out_off), (uint64_t)-1);
+	io_uring_sqe_set_data64(q, TAG_WRITE | (uint64_t)s->o.session << 8);
+}
+
 /* Start writing `fill` if nothing is in flight. */
-static void flush(struct st *s)
+static void flush(struct ecap_streamer *st, struct stream *s)
 {
 	struct ecap_buf t;
-	struct io_uring_sqe *q;
 
-	if (s->writing || !s->fill.len)
+	if (s->writing || !s->fill.len || s->err)
 		return;
 	t = s->out;
 	s->out = s->fill;
 	s->fill = t;
 	ecap_buf_reset(&s->fill);
 	s->out_off = 0;
-	q = sqe(s);
-	io_uring_prep_write(q, s->o->out_fd, s->out.data, (unsigned)s->out.len, (uint64_t)-1);
-	io_uring_sqe_set_data64(q, TAG_WRITE);
+	write_from(st, s);
 	s->writing = 1;
 }
 
-static void write_done(struct st *s, int res)
+static void write_done(struct ecap_streamer *st, struct stream *s, int res)
 {
-	struct io_uring_sqe *q;
-
 	if (res < 0) {
 		s->err = res;
+		s->done = 1;
 		s->writing = 0;
 		return;
 	}
 	s->out_off += (size_t)res;
-	if (s->out_off < s->out.len) { /* short write: the rest */
-		q = sqe(s);
-		io_uring_prep_write(q, s->o->out_fd, s->out.data + s->out_off,
-				    (unsigned)(s->out.len - s->out_off), (uint64_t)-1);
-		io_uring_sqe_set_data64(q, TAG_WRITE);
-		return;
-	}
-	s->writing = 0;
+	if (s->out_off < s->out.len) /* short write: the rest */
+		write_from(st, s);
+	else
+		s->writing = 0;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return w < 0 ? -errno : -EIO;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-static void header(struct st *s)
+static void header(struct stream *s)
 {
 	unsigned id = 0;
 
-	if (s->o->pcap) {
-		ecap_pcap_header(&s->fill, ECAP_LINKTYPE_EN10MB, s->o->snaplen);
-		for (unsigned i = 0; i < s->o->nifaces; i++)
+	if (s->o.pcap) {
+		ecap_pcap_header(&s->fill, ECAP_LINKTYPE_EN10MB, s->o.snaplen);
+		for (unsigned i = 0; i < s->o.nifaces; i++)
 			s->idb[i][0] = s->idb[i][1] = 0;
 		return;
 	}
 	ecap_pcapng_shb(&s->fill, "edgecap");
-	for (unsigned i = 0; i < s->o->nifaces; i++) {
+	for (unsigned i = 0; i < s->o.nifaces; i++) {
 		for (int d = 0; d < 2; d++) {
 			s->idb[i][d] = -1;
-			if (!(s->o->dirs & (1u << d)))
+			if (!(s->o.dirs & (1u << d)))
 				continue;
 			s->idb[i][d] = (int)id++;
-			ecap_pcapng_idb(&s->fill, ECAP_LINKTYPE_EN10MB, s->o->snaplen,
-					s->o->ifaces[i].name, 9);
+			ecap_pcapng_idb(&s->fill, ECAP_LINKTYPE_EN10MB, s->o.snaplen,
+					s->o.ifaces[i].name, 9);
 		}
 	}
 }
@@ -217,28 +218,28 @@ static void add(struct ecap_counters *sum, const struct ecap_counters *c)
 	sum->dropped += c->dropped;
 }
 
-/* One ISB per interface block, with that interface's and direction's counts:
- * the session lists the interfaces in the order of o->ifaces, and the kernel
- * counts per position in that list. */
-static void statistics(struct st *s, struct ecap_stream_stats *ret)
+/* The counters, and one ISB per interface block with that interface's and
+ * direction's counts (the kernel counts per position in the session's
+ * interface list, which is the order of o.ifaces). */
+static void statistics(struct ecap_streamer *st, struct stream *s)
 {
 	static const unsigned hooks[2][2] = {{ECAP_HOOK_ID_XDP, ECAP_HOOK_ID_TC_IN},
 					     {ECAP_HOOK_ID_TC_OUT, ECAP_HOOKS}};
-	uint64_t ts = (uint64_t)(now(CLOCK_BOOTTIME) + s->boot_to_real);
+	uint64_t ts = (uint64_t)(now(CLOCK_BOOTTIME) + st->boot_to_real);
 
-	for (unsigned i = 0; i < s->o->nifaces; i++) {
+	for (unsigned i = 0; i < s->o.nifaces; i++) {
 		for (int d = 0; d < 2; d++) {
 			struct ecap_counters sum = {0}, c;
 			int id = s->idb[i][d];
 
 			for (int h = 0; h < 2 && hooks[d][h] < ECAP_HOOKS; h++)
-				if (!ecap_engine_counters(s->e, s->o->session, hooks[d][h], i, &c))
+				if (!ecap_engine_counters(st->e, s->o.session, hooks[d][h], i, &c))
 					add(&sum, &c);
-			ret->seen += sum.seen;
-			ret->matched += sum.matched;
-			ret->captured += sum.captured;
-			ret->dropped += sum.dropped;
-			if (s->o->pcap || id < 0)
+			s->stats.seen += sum.seen;
+			s->stats.matched += sum.matched;
+			s->stats.captured += sum.captured;
+			s->stats.dropped += sum.dropped;
+			if (s->o.pcap || id < 0)
 				continue;
 			ecap_pcapng_isb(&s->fill, (uint32_t)id, ts,
 					&(struct ecap_isb_counts){.ifrecv = sum.seen,
@@ -248,123 +249,255 @@ static void statistics(struct st *s, struct ecap_stream_stats *ret)
 					NULL);
 		}
 	}
+	s->closed = 1;
 }
 
-int ecap_stream_run(struct ecap_engine *e, const struct ecap_stream_opts *o,
-		    struct ecap_stream_stats *ret, char *err, size_t errlen)
+int ecap_streamer_new(struct ecap_engine *e, int stop_fd, ecap_stream_end_fn *end, void *ctx,
+		      struct ecap_streamer **ret, char *err, size_t errlen)
 {
-	struct __kernel_timespec tick = {.tv_nsec = TICK_NS};
-	struct st s = {.o = o, .e = e};
-	int ring_fd = ecap_engine_ring_fd(e), r;
+	struct ecap_streamer *st = calloc(1, sizeof(*st));
+	int r;
 
-	memset(ret, 0, sizeof(*ret));
-	if (o->nifaces > 64)
-		return -E2BIG;
-	s.boot_to_real = boot_to_real();
-	s.started = s.clock_at = now(CLOCK_BOOTTIME);
-	header(&s);
-	s.rb = ring_buffer__new(ring_fd, on_record, &s, NULL);
-	if (!s.rb) {
-		snprintf(err, errlen, "ring buffer: %s", strerror(errno));
-		return -errno;
+	if (!st)
+		return -ENOMEM;
+	st->e = e;
+	st->stop_fd = stop_fd;
+	st->end = end;
+	st->ctx = ctx;
+	st->boot_to_real = boot_to_real();
+	st->clock_at = now(CLOCK_BOOTTIME);
+	st->rb = ring_buffer__new(ecap_engine_ring_fd(e), on_record, st, NULL);
+	if (!st->rb) {
+		r = -errno;
+		snprintf(err, errlen, "ring buffer: %s", strerror(-r));
+		goto fail;
 	}
-	r = io_uring_queue_init(64, &s.ring, 0);
+	r = io_uring_queue_init(64, &st->ring, 0);
 	if (r) {
 		snprintf(err, errlen, "io_uring: %s", strerror(-r));
-		ring_buffer__free(s.rb);
-		return r;
+		goto fail;
 	}
-	arm_ring(&s, ring_fd);
-	arm_tick(&s, &tick);
-	if (o->stop_fd >= 0)
-		arm_fd(&s, o->stop_fd, TAG_STOP);
-	flush(&s); /* the header */
+	st->ring_ok = 1;
+	*ret = st;
+	return 0;
+fail:
+	ecap_streamer_free(st);
+	return r;
+}
 
-	while (!s.done && !s.err) {
+int ecap_streamer_add(struct ecap_streamer *st, const struct ecap_stream_opts *o, char *err,
+		      size_t errlen)
+{
+	struct stream *s;
+
+	if (o->session >= ECAP_MAX_SESSIONS || st->s[o->session] ||
+	    o->nifaces > ECAP_MAX_SESSION_IFACES) {
+		snprintf(err, errlen, "stream for session %u: taken, or too many interfaces",
+			 o->session);
+		return -EINVAL;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->o = *o;
+	memcpy(s->ifaces, o->ifaces, o->nifaces * sizeof(*o->ifaces));
+	s->o.ifaces = s->ifaces;
+	s->started = now(CLOCK_BOOTTIME);
+	header(s);
+	st->s[o->session] = s;
+	flush(st, s);
+	return 0;
+}
+
+static int all_finished(struct ecap_streamer *st)
+{
+	for (int i = 0; i < ECAP_MAX_SESSIONS; i++) {
+		struct stream *s = st->s[i];
+
+		if (s && !s->err && (!s->closed || s->writing || s->fill.len))
+			return 0;
+	}
+	return 1;
+}
+
+static int backlogged(struct ecap_streamer *st)
+{
+	for (int i = 0; i < ECAP_MAX_SESSIONS; i++)
+		if (st->s[i] && st->s[i]->fill.len >= FILL_MAX)
+			return 1;
+	return 0;
+}
+
+static void drain(struct ecap_streamer *st)
+{
+	int r = ring_buffer__consume(st->rb);
+
+	if (r < 0)
+		st->err = r;
+}
+
+/* Streams that reached a limit: the owner takes their sessions off the hooks,
+ * then their statistics go out. */
+static void close_done(struct ecap_streamer *st)
+{
+	for (int i = 0; i < ECAP_MAX_SESSIONS; i++) {
+		struct stream *s = st->s[i];
+
+		if (!s || !s->done || s->closed)
+			continue;
+		if (st->end)
+			st->end(st->ctx, (uint8_t)i);
+		statistics(st, s);
+		flush(st, s);
+	}
+}
+
+static void tick(struct ecap_streamer *st)
+{
+	int64_t t = now(CLOCK_BOOTTIME);
+
+	if (t - st->clock_at >= CLOCK_NS) {
+		st->boot_to_real = boot_to_real();
+		st->clock_at = t;
+	}
+	if (!backlogged(st)) /* the hooks wake us only when the ring fills up */
+		drain(st);
+	for (int i = 0; i < ECAP_MAX_SESSIONS; i++) {
+		struct stream *s = st->s[i];
+
+		if (!s)
+			continue;
+		if (s->o.duration_s && t - s->started >= (int64_t)s->o.duration_s * CLOCK_NS)
+			s->done = 1;
+		flush(st, s);
+	}
+}
+
+static void completion(struct ecap_streamer *st, uint64_t tag, int res)
+{
+	switch (tag & 0xff) {
+	case TAG_RING:
+		st->ring_armed = 0;
+		drain(st);
+		break;
+	case TAG_TICK:
+		tick(st);
+		break;
+	case TAG_STOP:
+		st->stopped = 1;
+		break;
+	case TAG_WRITE:
+		if ((tag >> 8) < ECAP_MAX_SESSIONS && st->s[tag >> 8])
+			write_done(st, st->s[tag >> 8], res);
+		break;
+	}
+}
+
+int ecap_streamer_run(struct ecap_streamer *st, char *err, size_t errlen)
+{
+	struct __kernel_timespec ts = {.tv_nsec = TICK_NS};
+	int ring_fd = ecap_engine_ring_fd(st->e), r;
+
+	arm_poll(st, ring_fd, TAG_RING);
+	st->ring_armed = 1;
+	arm_tick(st, &ts);
+	if (st->stop_fd >= 0)
+		arm_poll(st, st->stop_fd, TAG_STOP);
+
+	while (!st->stopped && !st->err && !all_finished(st)) {
 		struct io_uring_cqe *cqe;
 		unsigned head, seen = 0;
 
-		r = io_uring_submit_and_wait(&s.ring, 1);
+		r = io_uring_submit_and_wait(&st->ring, 1);
 		if (r < 0 && r != -EINTR) {
-			s.err = r;
+			st->err = r;
 			break;
 		}
-		io_uring_for_each_cqe(&s.ring, head, cqe)
+		io_uring_for_each_cqe(&st->ring, head, cqe)
 		{
-			switch (io_uring_cqe_get_data64(cqe)) {
-			case TAG_RING:
-				s.ring_armed = 0;
-				r = ring_buffer__consume(s.rb);
-				if (r < 0)
-					s.err = r;
-				break;
-			case TAG_TICK:
-				if (o->duration_s &&
-				    now(CLOCK_BOOTTIME) - s.started >= (int64_t)o->duration_s * CLOCK_NS)
-					s.done = 1;
-				if (now(CLOCK_BOOTTIME) - s.clock_at >= CLOCK_NS) {
-					s.boot_to_real = boot_to_real();
-					s.clock_at = now(CLOCK_BOOTTIME);
-				}
-				/* the hooks wake us only when the ring fills up */
-				if (s.fill.len < FILL_MAX) {
-					r = ring_buffer__consume(s.rb);
-					if (r < 0)
-						s.err = r;
-				}
-				flush(&s);
-				arm_tick(&s, &tick);
-				break;
-			case TAG_STOP:
-				s.done = 1;
-				break;
-			case TAG_WRITE:
-				write_done(&s, cqe->res);
-				break;
-			}
+			uint64_t tag = io_uring_cqe_get_data64(cqe);
+
+			completion(st, tag, cqe->res);
+			if ((tag & 0xff) == TAG_TICK)
+				arm_tick(st, &ts);
 			seen++;
 		}
-		io_uring_cq_advance(&s.ring, seen);
-		if (s.fill.len >= FLUSH_AT)
-			flush(&s);
-		/* backpressure: stop draining while the output lags */
-		if (!s.ring_armed && !s.done && s.fill.len < FILL_MAX)
-			arm_ring(&s, ring_fd);
-	}
-
-	/* no new records from here on; take what is already in the ring */
-	ecap_engine_set_sessions(e, NULL, 0, err, errlen);
-	if (!s.err && !s.done)
-		ring_buffer__consume(s.rb);
-	if (!s.err) {
-		s.done = 1; /* keep the limit: records past it stay unwritten */
-		ring_buffer__consume(s.rb);
-	}
-	statistics(&s, ret);
-	ret->written = s.written;
-	/* finish synchronously: wait for the write in flight (prepared but
-	 * perhaps not yet submitted), then the rest */
-	io_uring_submit(&s.ring);
-	while (s.writing && !s.err) {
-		struct io_uring_cqe *cqe;
-
-		if (io_uring_wait_cqe(&s.ring, &cqe))
-			break;
-		if (io_uring_cqe_get_data64(cqe) == TAG_WRITE) {
-			write_done(&s, cqe->res);
-			io_uring_submit(&s.ring);
+		io_uring_cq_advance(&st->ring, seen);
+		close_done(st);
+		for (int i = 0; i < ECAP_MAX_SESSIONS; i++)
+			if (st->s[i] && st->s[i]->fill.len >= FLUSH_AT)
+				flush(st, st->s[i]);
+		/* backpressure: stop draining while an output lags */
+		if (!st->ring_armed && !backlogged(st)) {
+			arm_poll(st, ring_fd, TAG_RING);
+			st->ring_armed = 1;
 		}
-		io_uring_cqe_seen(&s.ring, cqe);
 	}
-	if (!s.err && s.fill.err)
-		s.err = s.fill.err;
-	if (!s.err)
-		s.err = write_all(o->out_fd, s.fill.data, s.fill.len);
-	if (s.err)
-		snprintf(err, errlen, "capture output: %s", strerror(-s.err));
-	io_uring_queue_exit(&s.ring);
-	ring_buffer__free(s.rb);
-	ecap_buf_free(&s.fill);
-	ecap_buf_free(&s.out);
-	return s.err;
+
+	/* No new records from here on; what is already in the ring goes to the
+	 * streams still open, then every stream closes. */
+	ecap_engine_set_sessions(st->e, NULL, 0, err, errlen);
+	if (!st->err)
+		drain(st);
+	for (int i = 0; i < ECAP_MAX_SESSIONS; i++) {
+		struct stream *s = st->s[i];
+
+		if (!s || s->closed)
+			continue;
+		s->done = 1;
+		statistics(st, s);
+		flush(st, s);
+	}
+	/* finish: wait for the writes in flight (prepared, perhaps not yet
+	 * submitted), then the rest */
+	for (;;) {
+		struct io_uring_cqe *cqe;
+		int pending = 0;
+
+		for (int i = 0; i < ECAP_MAX_SESSIONS; i++) {
+			if (st->s[i] && !st->s[i]->writing)
+				flush(st, st->s[i]);
+			pending |= st->s[i] && st->s[i]->writing;
+		}
+		if (!pending)
+			break;
+		io_uring_submit(&st->ring);
+		if (io_uring_wait_cqe(&st->ring, &cqe))
+			break;
+		if ((io_uring_cqe_get_data64(cqe) & 0xff) == TAG_WRITE)
+			completion(st, io_uring_cqe_get_data64(cqe), cqe->res);
+		io_uring_cqe_seen(&st->ring, cqe);
+	}
+	r = st->err;
+	for (int i = 0; i < ECAP_MAX_SESSIONS && !r; i++)
+		if (st->s[i] && st->s[i]->err)
+			r = st->s[i]->err;
+	if (r)
+		snprintf(err, errlen, "capture output: %s", strerror(-r));
+	return r;
+}
+
+int ecap_streamer_stats(struct ecap_streamer *st, uint8_t session, struct ecap_stream_stats *ret)
+{
+	if (session >= ECAP_MAX_SESSIONS || !st->s[session])
+		return -ENOENT;
+	*ret = st->s[session]->stats;
+	return 0;
+}
+
+void ecap_streamer_free(struct ecap_streamer *st)
+{
+	if (!st)
+		return;
+	for (int i = 0; i < ECAP_MAX_SESSIONS; i++) {
+		if (!st->s[i])
+			continue;
+		ecap_buf_free(&st->s[i]->fill);
+		ecap_buf_free(&st->s[i]->out);
+		free(st->s[i]);
+	}
+	if (st->ring_ok)
+		io_uring_queue_exit(&st->ring);
+	ring_buffer__free(st->rb);
+	free(st);
 }

@@ -1,16 +1,19 @@
-/* streamer.h - drains the capture ring buffer into pcapng (or pcap) with an
- * io_uring loop: a poll request on the ring buffer's fd, a periodic timeout
- * for batch flushes, limits and clock refresh, a poll on a stop fd, and write
- * requests for the output. Kernel timestamps (CLOCK_BOOTTIME) become wall
- * clock time through a paired BOOTTIME/REALTIME reading, refreshed every
- * second. */
+/* streamer.h - drains the capture ring buffer into one output per session,
+ * pcapng (or pcap), with an io_uring loop: a poll request on the ring
+ * buffer's fd, a periodic timeout for draining, batch flushes, limits and
+ * clock refresh, a poll on a stop fd, and write requests for the outputs.
+ * Records carry their session's id; each goes to that session's stream.
+ * Kernel timestamps (CLOCK_BOOTTIME) become wall clock time through a paired
+ * BOOTTIME/REALTIME reading, refreshed every second. */
 #ifndef ECAP_STREAMER_H
 #define ECAP_STREAMER_H
 
 #include <net/if.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct ecap_engine;
+struct ecap_streamer;
 
 struct ecap_stream_iface {
 	int ifindex;
@@ -23,11 +26,12 @@ struct ecap_stream_opts {
 	uint8_t session;
 	uint32_t snaplen;
 	unsigned dirs; /* ECAP_DIR_IN | ECAP_DIR_OUT: which interface blocks exist */
+	/* In the order of the session's interface list: the kernel counts per
+	 * position in it, and each interface's ISB takes its own counts. */
 	const struct ecap_stream_iface *ifaces;
 	unsigned nifaces;
 	uint64_t count;      /* stop after this many packets written; 0: no limit */
 	uint32_t duration_s; /* stop after this long; 0: no limit */
-	int stop_fd;         /* readable means stop (a signalfd); -1: none */
 };
 
 struct ecap_stream_stats {
@@ -38,10 +42,24 @@ struct ecap_stream_stats {
 	uint64_t dropped;  /* accepted but lost: ring full */
 };
 
-/* Runs until a limit, the stop fd, or an error; then empties the session's
- * slots, drains what is left, writes the statistics blocks and returns 0 or
- * -errno (err says what failed). */
-int ecap_stream_run(struct ecap_engine *e, const struct ecap_stream_opts *o,
-		    struct ecap_stream_stats *ret, char *err, size_t errlen);
+/* Called when a stream reaches a limit, before its statistics are read: the
+ * owner removes the session from the hooks (ecap_engine_set_sessions with
+ * the others), so the counters are final. */
+typedef void ecap_stream_end_fn(void *ctx, uint8_t session);
+
+/* stop_fd: readable means stop every stream (a signalfd); -1: none. */
+int ecap_streamer_new(struct ecap_engine *e, int stop_fd, ecap_stream_end_fn *end, void *ctx,
+		      struct ecap_streamer **ret, char *err, size_t errlen);
+/* A stream for o->session (one per session); its header is written first. */
+int ecap_streamer_add(struct ecap_streamer *st, const struct ecap_stream_opts *o, char *err,
+		      size_t errlen);
+/* Runs until every stream has reached a limit, the stop fd, or an error;
+ * then empties the hooks' slots, drains what is left, writes each stream's
+ * statistics blocks and returns 0 or -errno (err says what failed). */
+int ecap_streamer_run(struct ecap_streamer *st, char *err, size_t errlen);
+/* A stream's figures (after run). */
+int ecap_streamer_stats(struct ecap_streamer *st, uint8_t session, struct ecap_stream_stats *ret);
+/* Accepts NULL. */
+void ecap_streamer_free(struct ecap_streamer *st);
 
 #endif

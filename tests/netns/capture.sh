@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# capture.sh EDGECAP - `edgecap capture` on real traffic between two network
+# capture.sh EDGECAP MULTI - `edgecap capture` on real traffic between two network
 # namespaces this script creates (and always removes): exactness against
 # tcpdump on the same interface at the same time, directions, limits, snaplen,
 # output formats, overload accounting, crash recovery, errors.
 set -uo pipefail
 ec=$1
+multi=${2:-}
 here=$(cd "$(dirname "$0")" && pwd)
 [ "$(id -u)" = 0 ] || { echo "SKIP: needs root"; exit 77; }
 ns=ecapcap-$$
@@ -210,6 +211,37 @@ test_per_interface_isb() {
 		ko "per-interface ISB" "$names; $isb"
 }
 
+test_eight_sessions() {
+	# one process, one ring, 8 sessions: 7 on one port each (i*10 datagrams
+	# to port 500i), and `udp`, which matches every one of them too. Each
+	# stops at its count and leaves the others running.
+	[ -x "$multi" ] || { echo "SKIP eight sessions: no multi helper"; return; }
+	local args=() i total=0
+	for i in $(seq 7); do
+		args+=("udp dst port 500$i:$tmp/m$i.pcapng:$((i * 10))")
+		total=$((total + i * 10))
+	done
+	args+=("udp:$tmp/m8.pcapng:$total")
+	ip netns exec "$A" "$multi" va "${args[@]}" > "$tmp/m.out" 2> "$tmp/m.err" &
+	local pid=$! st
+	for _ in $(seq 100); do grep -q ready "$tmp/m.err" && break; sleep 0.05; done
+	# round robin over the ports: datagram k to port p carries "p k"
+	inb bash -c 'for ((k = 1; k <= 70; k++)); do for ((p = 1; p <= 7; p++)); do
+		((k <= p * 10)) && printf "%d %d" $p $k > /dev/udp/10.98.0.1/500$p; done; done'
+	wait $pid; st=$?
+	local bad="" want got
+	for i in $(seq 7); do
+		want=$(seq 1 $((i * 10)) | sed "s/^/$i /")
+		got=$(tshark -r "$tmp/m$i.pcapng" -T fields -e data.text -o data.show_as_text:TRUE 			-d udp.port==500$i,data 2> /dev/null)
+		[ "$got" = "$want" ] || bad="$bad session $i"
+	done
+	got=$(tshark -r "$tmp/m8.pcapng" 2> /dev/null | wc -l)
+	[ "$got" = $total ] || bad="$bad udp:$got"
+	[ $st = 0 ] && [ -z "$bad" ] &&
+		ok "8 sessions in one process: each filter's datagrams exactly, in order; 'udp' got all $total" ||
+		ko "eight sessions" "exit $st;$bad; $(cat "$tmp/m.err" "$tmp/m.out")"
+}
+
 test_crash_recovery() {
 	cap_start "$tmp/k.pcapng" "$tmp/k.err" || { ko crash "no start"; return; }
 	kill -9 $cap_pid
@@ -249,7 +281,7 @@ test_errors() {
 }
 
 for t in ${TESTS:-test_exactness_vs_tcpdump test_directions test_limits test_snaplen_and_pcap \
-	test_overload test_per_interface_isb test_crash_recovery test_errors}; do
+	test_overload test_per_interface_isb test_eight_sessions test_crash_recovery test_errors}; do
 	$t
 	hooked && { ko "$t left hooks attached"; ina "$ec" capture -i va -c 1 -G 1 -w /dev/null 2> /dev/null; }
 done
