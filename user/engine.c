@@ -339,15 +339,19 @@ int ecap_engine_counters(struct ecap_engine *e, unsigned session, unsigned hook_
 		free(v);
 		return r;
 	}
-	for (int i = 0; i < ncpu; i++) {
-		sum.seen += v[i].seen;
-		sum.matched += v[i].matched;
-		sum.captured += v[i].captured;
-		sum.dropped += v[i].dropped;
-	}
+	for (int i = 0; i < ncpu; i++)
+		ecap_counters_add(&sum, &v[i]);
 	free(v);
 	*ret = sum;
 	return 0;
+}
+
+void ecap_counters_add(struct ecap_counters *sum, const struct ecap_counters *c)
+{
+	sum->seen += c->seen;
+	sum->matched += c->matched;
+	sum->captured += c->captured;
+	sum->dropped += c->dropped;
 }
 
 

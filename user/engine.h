@@ -50,6 +50,8 @@ struct ecap_counters;
  * ECAP_COUNTERS_KEY), summed over the CPUs into *ret. */
 int ecap_engine_counters(struct ecap_engine *e, unsigned session, unsigned hook_id,
 			 unsigned iface, struct ecap_counters *ret);
+/* *sum += *c, field by field. */
+void ecap_counters_add(struct ecap_counters *sum, const struct ecap_counters *c);
 /* Detach everything and free; accepts NULL. */
 void ecap_engine_close(struct ecap_engine *e);
 

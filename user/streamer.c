@@ -210,14 +210,6 @@ static void header(struct stream *s)
 	}
 }
 
-static void add(struct ecap_counters *sum, const struct ecap_counters *c)
-{
-	sum->seen += c->seen;
-	sum->matched += c->matched;
-	sum->captured += c->captured;
-	sum->dropped += c->dropped;
-}
-
 /* The counters, and one ISB per interface block with that interface's and
  * direction's counts (the kernel counts per position in the session's
  * interface list, which is the order of o.ifaces). */
@@ -234,7 +226,7 @@ static void statistics(struct ecap_streamer *st, struct stream *s)
 
 			for (int h = 0; h < 2 && hooks[d][h] < ECAP_HOOKS; h++)
 				if (!ecap_engine_counters(st->e, s->o.session, hooks[d][h], i, &c))
-					add(&sum, &c);
+					ecap_counters_add(&sum, &c);
 			s->stats.seen += sum.seen;
 			s->stats.matched += sum.matched;
 			s->stats.captured += sum.captured;

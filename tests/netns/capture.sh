@@ -37,16 +37,13 @@ ip netns exec "$B" ping -c 1 -W 2 10.98.0.1 > /dev/null # neighbours resolved
 ina() { ip netns exec "$A" "$@"; }
 inb() { ip netns exec "$B" "$@"; }
 
-hooked() { # are edgecap's hooks on va?
-	ina ip link show va | grep -q 'prog/xdp' || ina tc filter show dev va egress | grep -q ecap ||
-		ina tc filter show dev va ingress | grep -q ecap
-}
-
 hooks() { # which of edgecap's hooks are on va: "xdp tc-in tc-out"
 	ina ip link show va | grep -q 'prog/xdp' && echo -n "xdp "
 	ina tc filter show dev va ingress | grep -q ecap && echo -n "tc-in "
 	ina tc filter show dev va egress | grep -q ecap && echo -n "tc-out "
 }
+
+hooked() { [ -n "$(hooks)" ]; } # are any of edgecap's hooks on va?
 
 # Start a capture in A in the background; returns once its hooks are on.
 cap_start() { # OUT ERR ARGS...
