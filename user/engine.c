@@ -37,6 +37,7 @@ struct ecap_engine {
 	struct iface ifaces[MAX_IFACES];
 	unsigned nifaces;
 	uint32_t ring_bytes;
+	uint32_t active; /* session ids in the slots' programs, a bit each */
 };
 
 _Static_assert(sizeof(struct ecap_rec) == 24, "ring record header layout");
@@ -262,6 +263,34 @@ static unsigned attached_hooks(const struct ecap_engine *e)
 	return which;
 }
 
+/* A session id taken anew counts from zero: its counters are zeroed before
+ * the program that uses them is installed. */
+static int zero_counters(struct ecap_engine *e, uint32_t ids)
+{
+	int ncpu = libbpf_num_possible_cpus(), r = 0;
+	struct ecap_counters *zero;
+
+	if (!ids)
+		return 0;
+	zero = calloc((size_t)ncpu, sizeof(*zero));
+	if (!zero)
+		return -ENOMEM;
+	for (unsigned s = 0; s < ECAP_MAX_SESSIONS; s++) {
+		if (!(ids & (1u << s)))
+			continue;
+		for (unsigned h = 0; h < ECAP_HOOKS; h++) {
+			for (unsigned i = 0; i < ECAP_MAX_SESSION_IFACES && !r; i++) {
+				__u32 key = ECAP_COUNTERS_KEY(s, h, i);
+
+				if (bpf_map_update_elem(ecap_engine_counters_fd(e), &key, zero, BPF_ANY))
+					r = -errno;
+			}
+		}
+	}
+	free(zero);
+	return r;
+}
+
 int ecap_engine_set_sessions(struct ecap_engine *e, const struct ecap_session *s, unsigned n,
 			     char *err, size_t errlen)
 {
@@ -272,30 +301,47 @@ int ecap_engine_set_sessions(struct ecap_engine *e, const struct ecap_session *s
 		.counters_fd = ecap_engine_counters_fd(e),
 		.wake_bytes = e->ring_bytes / 4,
 	};
+	int fds[ECAP_HOOKS] = {-1, -1, -1};
 	unsigned which = attached_hooks(e);
-	int fd, r;
+	uint32_t active = 0;
+	int r = 0;
 
+	for (unsigned i = 0; i < n; i++)
+		active |= 1u << s[i].id;
+	/* every program first, so a failure changes nothing */
+	for (unsigned h = 0; h < ECAP_HOOKS && n; h++) {
+		if (!(which & attach_bit[h]))
+			continue;
+		fds[h] = ecap_sessions_load(h, ECAP_INPUT_LIVE, s, n, &maps, err, errlen);
+		if (fds[h] < 0) {
+			r = fds[h];
+			goto out;
+		}
+	}
+	r = zero_counters(e, active & ~e->active);
+	if (r) {
+		snprintf(err, errlen, "reset session counters: %s", strerror(-r));
+		goto out;
+	}
 	for (unsigned h = 0; h < ECAP_HOOKS; h++) {
 		if (!(which & attach_bit[h]))
 			continue;
-		fd = -1;
-		if (n) {
-			fd = ecap_sessions_load(h, ECAP_INPUT_LIVE, s, n, &maps, err, errlen);
-			if (fd < 0)
-				return fd;
-		}
-		r = ecap_engine_set_slot(e, h, fd);
+		r = ecap_engine_set_slot(e, h, fds[h]);
 		if (r) {
 			snprintf(err, errlen, "install sessions: %s", strerror(-r));
-			if (fd >= 0)
-				close(fd);
-			return r;
+			goto out;
 		}
 		if (e->slot_fd[h] >= 0)
 			close(e->slot_fd[h]);
-		e->slot_fd[h] = fd;
+		e->slot_fd[h] = fds[h];
+		fds[h] = -1;
 	}
-	return 0;
+	e->active = active;
+out:
+	for (unsigned h = 0; h < ECAP_HOOKS; h++)
+		if (fds[h] >= 0)
+			close(fds[h]);
+	return r;
 }
 
 int ecap_engine_hook_fd(struct ecap_engine *e, unsigned hook_id)

@@ -18,6 +18,7 @@
 #define ISB_IFRECV       4
 #define ISB_IFDROP       5
 #define ISB_FILTERACCEPT 6
+#define ISB_OSDROP       7
 #define ISB_USRDELIV     8
 
 void ecap_buf_free(struct ecap_buf *b)
@@ -185,6 +186,7 @@ int ecap_pcapng_isb(struct ecap_buf *b, uint32_t if_id, uint64_t ts,
 	opt(b, ISB_IFRECV, &c->ifrecv, 8);
 	opt(b, ISB_IFDROP, &c->ifdrop, 8);
 	opt(b, ISB_FILTERACCEPT, &c->filteraccept, 8);
+	opt(b, ISB_OSDROP, &c->osdrop, 8);
 	opt(b, ISB_USRDELIV, &c->usrdeliv, 8);
 	if (comment)
 		opt(b, OPT_COMMENT, comment, (uint16_t)strlen(comment));

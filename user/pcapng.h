@@ -25,6 +25,7 @@ struct ecap_isb_counts {
 	uint64_t ifrecv;       /* packets the hook saw (isb_ifrecv) */
 	uint64_t ifdrop;       /* dropped for lack of buffer space (isb_ifdrop) */
 	uint64_t filteraccept; /* matched by the filter (isb_filteraccept) */
+	uint64_t osdrop;       /* dropped in user space: the reader lagged (isb_osdrop) */
 	uint64_t usrdeliv;     /* delivered to the user (isb_usrdeliv) */
 };
 

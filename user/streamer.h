@@ -4,7 +4,19 @@
  * clock refresh, a poll on a stop fd, and write requests for the outputs.
  * Records carry their session's id; each goes to that session's stream.
  * Kernel timestamps (CLOCK_BOOTTIME) become wall clock time through a paired
- * BOOTTIME/REALTIME reading, refreshed every second. */
+ * BOOTTIME/REALTIME reading, refreshed every second.
+ *
+ * Two ways to run it: ecap_streamer_run() owns the thread until every stream
+ * has ended (the CLI); or another event loop watches ecap_streamer_fd() and
+ * calls ecap_streamer_step() when it is readable (the agent, in h2o's loop),
+ * adding and removing streams as requests come and go.
+ *
+ * A stream's output is a file descriptor, written by io_uring, or a memory
+ * sink: its bytes are handed to a callback, and the owner releases them once
+ * they are sent. A file that lags holds back the ring (the kernel counts the
+ * drops); a sink that lags past its bound loses records in user space,
+ * counted per interface (isb_osdrop), so one slow network reader never holds
+ * back the other sessions. */
 #ifndef ECAP_STREAMER_H
 #define ECAP_STREAMER_H
 
@@ -20,8 +32,17 @@ struct ecap_stream_iface {
 	char name[IF_NAMESIZE];
 };
 
+/* A memory sink's batch: data/len stay valid and unchanged until the owner
+ * calls ecap_streamer_release(). `last`: the stream's final bytes; the
+ * stream then waits for ecap_streamer_remove(). */
+typedef void ecap_stream_ready_fn(void *ctx, uint8_t session, const void *data, size_t len,
+				  int last);
+
 struct ecap_stream_opts {
-	int out_fd;
+	int out_fd; /* -1: a memory sink, see ready */
+	ecap_stream_ready_fn *ready;
+	void *ready_ctx;
+	size_t sink_max; /* sink: pending bytes past which records are dropped */
 	int pcap; /* classic pcap (nanosecond) instead of pcapng */
 	uint8_t session;
 	uint32_t snaplen;
@@ -40,6 +61,7 @@ struct ecap_stream_stats {
 	uint64_t matched;  /* accepted by the filter */
 	uint64_t captured; /* put in the ring by the kernel */
 	uint64_t dropped;  /* accepted but lost: ring full */
+	uint64_t osdropped; /* put in the ring but lost: the sink lagged */
 };
 
 /* Called when a stream reaches a limit, before its statistics are read: the
@@ -57,7 +79,23 @@ int ecap_streamer_add(struct ecap_streamer *st, const struct ecap_stream_opts *o
  * then empties the hooks' slots, drains what is left, writes each stream's
  * statistics blocks and returns 0 or -errno (err says what failed). */
 int ecap_streamer_run(struct ecap_streamer *st, char *err, size_t errlen);
-/* A stream's figures (after run). */
+
+/* Driven by another loop: the fd to watch for readability (io_uring's). */
+int ecap_streamer_fd(struct ecap_streamer *st);
+/* Handle what has completed, without blocking; arms the ring poll and the
+ * tick on the first call. 0 or -errno (err says what failed). */
+int ecap_streamer_step(struct ecap_streamer *st, char *err, size_t errlen);
+/* End every stream (as the stop fd does): each gets its end callback, the
+ * records already in the ring, and its statistics. */
+void ecap_streamer_stop(struct ecap_streamer *st);
+/* The sink's owner is done with the bytes last handed to ready. */
+void ecap_streamer_release(struct ecap_streamer *st, uint8_t session);
+/* Forget a sink stream at once (its reader went away, or its last bytes are
+ * sent); its owner has taken the session off the hooks. The session's id is
+ * free again. -EBUSY for a file stream with a write in flight. */
+int ecap_streamer_remove(struct ecap_streamer *st, uint8_t session);
+
+/* A stream's figures: final once it has ended, live before. */
 int ecap_streamer_stats(struct ecap_streamer *st, uint8_t session, struct ecap_stream_stats *ret);
 /* Accepts NULL. */
 void ecap_streamer_free(struct ecap_streamer *st);
