@@ -186,7 +186,7 @@ test_overload() {
 	[ "${d:-0}" -gt 0 ] && [ $((w + d)) = "$m" ] &&
 		[ "$(tshark -r "$tmp/o.pcapng" 2> /dev/null | wc -l)" = "$w" ] &&
 		[ "${recv:-0}" -ge "$m" ] &&
-		[ "$isb" = "0 ifrecv=$recv ifdrop=$d filteraccept=$m usrdeliv=$w" ] &&
+		[ "$isb" = "0 ifrecv=$recv ifdrop=$d filteraccept=$m usrdeliv=$w osdrop=0" ] &&
 		ok "overload: $m matched = $w written + $d dropped, and the ISB says so" ||
 		ko overload "written $w matched $m dropped $d; isb: $isb"
 }
@@ -202,8 +202,8 @@ test_per_interface_isb() {
 	isb=$(python3 "$here/isb.py" "$tmp/two.pcapng" | sed 's/ifrecv=[0-9]* //')
 	names=$(tshark -r "$tmp/two.pcapng" -T fields -e frame.interface_name 2> /dev/null | sort | uniq -c |
 		awk '{print $2 "=" $1}' | tr '\n' ' ')
-	[ "$isb" = "0 ifdrop=0 filteraccept=3 usrdeliv=3
-1 ifdrop=0 filteraccept=10 usrdeliv=10" ] && [ "$names" = "lo=10 va=3 " ] &&
+	[ "$isb" = "0 ifdrop=0 filteraccept=3 usrdeliv=3 osdrop=0
+1 ifdrop=0 filteraccept=10 usrdeliv=10 osdrop=0" ] && [ "$names" = "lo=10 va=3 " ] &&
 		ok "two interfaces: each ISB counts its own interface ($names)" ||
 		ko "per-interface ISB" "$names; $isb"
 }

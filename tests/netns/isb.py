@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """isb.py FILE.pcapng - print each Interface Statistics Block's counters,
-one line per block: "IFID ifrecv=N ifdrop=N filteraccept=N usrdeliv=N"."""
+one line per block: "IFID ifrecv=N ifdrop=N filteraccept=N usrdeliv=N osdrop=N"
+(the counters present, in that order)."""
 import struct
 import sys
 
-NAMES = {4: "ifrecv", 5: "ifdrop", 6: "filteraccept", 8: "usrdeliv"}
+NAMES = {4: "ifrecv", 5: "ifdrop", 6: "filteraccept", 7: "osdrop", 8: "usrdeliv"}
 
 data = open(sys.argv[1], "rb").read()
 off = 0
@@ -23,5 +24,5 @@ while off + 12 <= len(data):
                 vals[NAMES[code]] = struct.unpack_from("<Q", data, opt + 4)[0]
             opt += 4 + (olen + 3) // 4 * 4
         print(ifid, " ".join("%s=%d" % (k, vals[k]) for k in
-                             ("ifrecv", "ifdrop", "filteraccept", "usrdeliv") if k in vals))
+                             ("ifrecv", "ifdrop", "filteraccept", "usrdeliv", "osdrop") if k in vals))
     off += blen

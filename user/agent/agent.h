@@ -1,0 +1,125 @@
+/* agent.h - edgecap-agent: the device's capture service. One thread, one h2o
+ * event loop; the capture engine's hooks stay attached to the served
+ * interfaces, and each HTTP capture is one session whose pcapng streams out
+ * of the io_uring streamer's memory sink as a chunked response.
+ * docs/remote.md describes the interface. */
+#ifndef AGENT_H
+#define AGENT_H
+
+#define H2O_USE_LIBUV 0
+#include <h2o.h>
+#include <net/if.h>
+#include <openssl/ssl.h>
+#include <time.h>
+
+#include "auth.h"
+#include "capture.h"
+#include "cbpf.h"
+#include "sessions.h"
+#include "streamer.h"
+
+#define AGENT_VERSION "edgecap-agent " EDGECAP_VERSION
+#define AGENT_CONF    "/etc/edgecap/agent.conf"
+
+struct agent_conf {
+	char listen[128]; /* ADDR:PORT, [ADDR6]:PORT */
+	char ifaces[ECAP_MAX_SESSION_IFACES][IF_NAMESIZE];
+	unsigned nifaces;
+	uint8_t secret[ECAP_AUTH_SECRET_MAX];
+	size_t secret_len;
+	char tls_cert[256], tls_key[256];
+	int plain_http;
+	uint32_t ring_bytes;
+	unsigned ingress; /* ECAP_ATTACH_XDP or _TC_IN; 0: the cheaper for the driver */
+	char device[64];  /* a name for logs and status */
+};
+
+/* Defaults, then the file (a missing default file is fine). 0 or -errno,
+ * err naming the file and line. */
+int agent_conf_load(struct agent_conf *c, const char *path, int must_exist, char *err,
+		    size_t errlen);
+/* One setting, as in the file: "key", "value". */
+int agent_conf_set(struct agent_conf *c, const char *key, const char *value, char *err,
+		   size_t errlen);
+/* What must hold before starting: interfaces, a secret, TLS files. */
+int agent_conf_check(const struct agent_conf *c, char *err, size_t errlen);
+
+struct agent;
+
+/* One capture: a session id, owned by an HTTP request until its pool goes. */
+struct capture {
+	struct agent *a;
+	uint8_t id;
+	int active;    /* taken, until reaped */
+	int on_hooks;  /* in the hooks' session programs */
+	int started;   /* response headers given to h2o */
+	int in_flight; /* h2o holds a batch of the stream's bytes */
+	int gone;      /* the client went away: nothing more is sent */
+	int disposed;  /* the request is freed: the slot can be reaped */
+	const char *why; /* how it ended, for the log */
+	h2o_req_t *req;  /* NULL once the response is final or the request gone */
+	h2o_generator_t gen;
+	h2o_iovec_t pend; /* a batch handed over by the streamer, not yet sent */
+	int pend_state;   /* 0: none; else an h2o_send_state_t + 1 */
+	struct ecap_cbpf prog;
+	struct ecap_session sess;
+	struct ecap_stream_opts opts;
+	struct ecap_stream_iface ifaces[ECAP_MAX_SESSION_IFACES];
+	char peer[64];
+	time_t started_at;
+};
+
+struct agent_iface {
+	char name[IF_NAMESIZE];
+	int ifindex;
+	unsigned ingress; /* the ingress hook attached */
+};
+
+struct agent {
+	struct agent_conf conf;
+	struct ecap_engine *engine;
+	struct ecap_streamer *streamer;
+	struct agent_iface ifaces[ECAP_MAX_SESSION_IFACES];
+	unsigned nifaces;
+	struct capture cap[ECAP_MAX_SESSIONS];
+	struct ecap_nonces nonces;
+	h2o_globalconf_t config;
+	h2o_context_t ctx;
+	h2o_accept_ctx_t accept_ctx;
+	SSL_CTX *ssl;
+	h2o_socket_t *listener;
+	h2o_timeout_t liveness;
+	h2o_timeout_entry_t liveness_entry;
+	h2o_timeout_entry_t reap_entry;
+	int stopping;
+};
+
+/* http.c: shared by the endpoints */
+/* 0 when the request is the server's; else the 401/403 is sent. */
+int agent_authorize(struct agent *a, h2o_req_t *req);
+/* Sends status + one line of text; always returns 0 (handled). */
+int agent_error(h2o_req_t *req, int status, const char *reason, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* The query's next key=value, percent-decoded into the pool: 1, 0 at the
+ * end, -EINVAL when malformed. *cursor starts at 0. */
+int agent_query_next(h2o_req_t *req, size_t *cursor, char **ret_key, char **ret_value);
+/* "ADDR:PORT" of the client. */
+void agent_peer(h2o_req_t *req, char *ret, size_t len);
+void agent_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* capture.c: GET /v1/capture */
+int agent_capture_init(struct agent *a, h2o_hostconf_t *host);
+/* Sessions on the hooks: every capture with on_hooks set. */
+int agent_apply_sessions(struct agent *a, char *err, size_t errlen);
+/* The streamer ended a session's stream (limit or stop). */
+void agent_capture_end(void *ctx, uint8_t session);
+int agent_captures_active(const struct agent *a);
+/* The hangup check's timer, once the loop runs. */
+void agent_capture_start_timers(struct agent *a);
+/* "in", "out", "inout" */
+const char *agent_dir_name(unsigned dirs);
+
+/* status.c: GET /v1/status */
+int agent_status_init(struct agent *a, h2o_hostconf_t *host);
+
+#endif

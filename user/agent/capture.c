@@ -1,0 +1,441 @@
+/* capture.c - GET /v1/capture: one capture session, streamed as chunked
+ * pcapng while it runs.
+ *
+ * A capture owns a session id from its request until h2o frees the request's
+ * pool: the stream's bytes handed to h2o stay valid until then, however the
+ * response ended. Ending comes three ways: the streamer reaches a limit (or
+ * the agent stops) and sends the statistics and the final chunk; the client
+ * goes away (h2o's stop, or a hangup seen on the socket, which h2o does not
+ * read during a response); or sending fails. The session leaves the hooks at
+ * once in each case; the slot is reaped when the pool goes.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent.h"
+#include "engine.h"
+#include "filter.h"
+
+#define LIVENESS_MS  250 /* a client's hangup is noticed within this */
+#define DURATION_MAX 86400
+
+struct handler {
+	h2o_handler_t super;
+	struct agent *a;
+};
+
+int agent_apply_sessions(struct agent *a, char *err, size_t errlen)
+{
+	struct ecap_session s[ECAP_MAX_SESSIONS];
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < ECAP_MAX_SESSIONS; i++)
+		if (a->cap[i].active && a->cap[i].on_hooks)
+			s[n++] = a->cap[i].sess;
+	return ecap_engine_set_sessions(a->engine, s, n, err, errlen);
+}
+
+int agent_captures_active(const struct agent *a)
+{
+	int n = 0;
+
+	for (unsigned i = 0; i < ECAP_MAX_SESSIONS; i++)
+		n += a->cap[i].active;
+	return n;
+}
+
+static void off_hooks(struct capture *c)
+{
+	char err[ECAP_ERRLEN];
+
+	if (!c->on_hooks)
+		return;
+	c->on_hooks = 0;
+	if (agent_apply_sessions(c->a, err, sizeof(err)))
+		agent_log("capture %u: taking it off the hooks: %s", c->id, err);
+}
+
+void agent_capture_end(void *ctx, uint8_t session)
+{
+	struct agent *a = ctx;
+	struct capture *c = &a->cap[session];
+
+	if (!c->why)
+		c->why = a->stopping ? "agent stopping" : "limit reached";
+	off_hooks(c);
+}
+
+/* Hand h2o the batch the streamer gave us, when h2o can take one. */
+static void pump(struct capture *c)
+{
+	h2o_req_t *req = c->req;
+	h2o_send_state_t state;
+
+	if (!c->pend_state || !c->started || c->in_flight || !req)
+		return;
+	state = (h2o_send_state_t)(c->pend_state - 1);
+	c->pend_state = 0;
+	if (state == H2O_SEND_STATE_IN_PROGRESS)
+		c->in_flight = 1;
+	else
+		c->req = NULL; /* h2o frees the request after this */
+	h2o_send(req, &c->pend, c->pend.len ? 1 : 0, state);
+}
+
+static void on_ready(void *ctx, uint8_t session, const void *data, size_t len, int last)
+{
+	struct capture *c = ctx;
+
+	c->pend = h2o_iovec_init(data, len);
+	c->pend_state = 1 + (last < 0 ? H2O_SEND_STATE_ERROR
+				      : last ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_IN_PROGRESS);
+	pump(c);
+}
+
+static void client_gone(struct capture *c, const char *why)
+{
+	if (c->gone)
+		return;
+	c->gone = 1;
+	if (!c->why)
+		c->why = why;
+	off_hooks(c);
+}
+
+/* End the response with an error (h2o closes the connection), unless h2o
+ * holds a batch: then on its proceed. */
+static void abort_response(struct capture *c)
+{
+	h2o_req_t *req = c->req;
+
+	if (!req || c->in_flight)
+		return;
+	c->req = NULL;
+	h2o_send(req, NULL, 0, H2O_SEND_STATE_ERROR);
+}
+
+static void on_proceed(h2o_generator_t *g, h2o_req_t *req)
+{
+	struct capture *c = H2O_STRUCT_FROM_MEMBER(struct capture, gen, g);
+
+	c->in_flight = 0;
+	if (c->gone)
+		abort_response(c);
+	else
+		ecap_streamer_release(c->a->streamer, c->id); /* may hand over the next */
+}
+
+static void on_stop(h2o_generator_t *g, h2o_req_t *req)
+{
+	struct capture *c = H2O_STRUCT_FROM_MEMBER(struct capture, gen, g);
+
+	c->req = NULL;
+	c->in_flight = 0;
+	client_gone(c, "client went away");
+}
+
+static void reset(struct capture *c)
+{
+	ecap_cbpf_free(&c->prog);
+	*c = (struct capture){.a = c->a, .id = c->id};
+}
+
+static void on_dispose(void *p)
+{
+	struct capture *c = *(struct capture **)p;
+	struct agent *a = c->a;
+
+	c->disposed = 1;
+	c->req = NULL;
+	if (!h2o_timeout_is_linked(&a->reap_entry))
+		h2o_timeout_link(a->ctx.loop, &a->ctx.zero_timeout, &a->reap_entry);
+}
+
+static void reap(h2o_timeout_entry_t *entry)
+{
+	struct agent *a = H2O_STRUCT_FROM_MEMBER(struct agent, reap_entry, entry);
+
+	for (unsigned i = 0; i < ECAP_MAX_SESSIONS; i++) {
+		struct capture *c = &a->cap[i];
+		struct ecap_stream_stats s = {0};
+
+		if (!c->active || !c->disposed)
+			continue;
+		off_hooks(c);
+		ecap_streamer_stats(a->streamer, c->id, &s);
+		agent_log("capture %u for %s ended (%s): %llu packets written, %llu matched, "
+			  "%llu dropped (ring full), %llu dropped (reader too slow)",
+			  c->id, c->peer, c->why ? c->why : "client went away",
+			  (unsigned long long)s.written, (unsigned long long)s.matched,
+			  (unsigned long long)s.dropped, (unsigned long long)s.osdropped);
+		ecap_streamer_remove(a->streamer, c->id);
+		reset(c);
+	}
+}
+
+/* h2o does not read a connection while its response runs, so a client that
+ * hangs up is otherwise noticed only when a write fails. */
+static void liveness(h2o_timeout_entry_t *entry)
+{
+	struct agent *a = H2O_STRUCT_FROM_MEMBER(struct agent, liveness_entry, entry);
+
+	for (unsigned i = 0; i < ECAP_MAX_SESSIONS; i++) {
+		struct capture *c = &a->cap[i];
+		h2o_socket_t *sock;
+		struct pollfd p = {.events = POLLRDHUP};
+
+		if (!c->active || !c->req || c->gone || !c->req->conn->callbacks->get_socket)
+			continue;
+		sock = c->req->conn->callbacks->get_socket(c->req->conn);
+		if (!sock)
+			continue;
+		p.fd = h2o_socket_get_fd(sock);
+		if (poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR))) {
+			client_gone(c, "client went away");
+			abort_response(c);
+		}
+	}
+	h2o_timeout_link(a->ctx.loop, &a->liveness, entry);
+}
+
+struct params {
+	char *bpf, *iface;
+	unsigned dirs;
+	unsigned long long snaplen, count, duration;
+	unsigned seen; /* a bit per parameter: each at most once */
+};
+
+static int parse_num(const char *v, unsigned long long min, unsigned long long max,
+		     unsigned long long *ret)
+{
+	char *end;
+
+	errno = 0;
+	*ret = strtoull(v, &end, 10);
+	return errno || !*v || *end || *v == '-' || *ret < min || *ret > max ? -EINVAL : 0;
+}
+
+/* 0, or the 400 is sent */
+static int parse_params(h2o_req_t *req, struct params *p)
+{
+	static const char *const names[] = {"bpf", "iface", "dir", "snaplen", "count", "duration"};
+	size_t cursor = 0;
+	char *k, *v;
+	int r;
+
+	*p = (struct params){.dirs = ECAP_DIR_IN | ECAP_DIR_OUT, .snaplen = ECAP_SNAPLEN_DEFAULT};
+	while ((r = agent_query_next(req, &cursor, &k, &v)) > 0) {
+		unsigned which = 0;
+
+		while (which < 6 && strcmp(k, names[which]))
+			which++;
+		if (which == 6)
+			return agent_error(req, 400, "Bad Request", "unknown parameter '%s'", k), -1;
+		if (p->seen & (1u << which))
+			return agent_error(req, 400, "Bad Request", "%s: given twice", k), -1;
+		p->seen |= 1u << which;
+		switch (which) {
+		case 0:
+			p->bpf = v;
+			break;
+		case 1:
+			p->iface = v;
+			break;
+		case 2:
+			if (!strcmp(v, "in"))
+				p->dirs = ECAP_DIR_IN;
+			else if (!strcmp(v, "out"))
+				p->dirs = ECAP_DIR_OUT;
+			else if (strcmp(v, "inout"))
+				return agent_error(req, 400, "Bad Request",
+						   "dir: '%s' is not in, out or inout", v), -1;
+			break;
+		case 3:
+			if (parse_num(v, 1, ECAP_SNAPLEN_MAX, &p->snaplen))
+				return agent_error(req, 400, "Bad Request",
+						   "snaplen: '%s' is not 1..%u", v, ECAP_SNAPLEN_MAX), -1;
+			break;
+		case 4:
+			if (parse_num(v, 1, UINT64_MAX, &p->count))
+				return agent_error(req, 400, "Bad Request",
+						   "count: '%s' is not a positive number", v), -1;
+			break;
+		case 5:
+			if (parse_num(v, 1, DURATION_MAX, &p->duration))
+				return agent_error(req, 400, "Bad Request",
+						   "duration: '%s' is not 1..%d seconds", v,
+						   DURATION_MAX), -1;
+			break;
+		}
+	}
+	if (r < 0)
+		return agent_error(req, 400, "Bad Request", "malformed query string"), -1;
+	if (!p->bpf)
+		return agent_error(req, 400, "Bad Request",
+				   "bpf: missing (the filter in tcpdump -ddd form, commas for "
+				   "newlines)"), -1;
+	return 0;
+}
+
+/* The interfaces asked for (default: every one served), into c. 0, or the
+ * 400 is sent. */
+static int pick_ifaces(struct agent *a, h2o_req_t *req, const char *list, struct capture *c)
+{
+	unsigned n = 0;
+
+	if (!list) {
+		for (unsigned i = 0; i < a->nifaces; i++) {
+			c->ifaces[i].ifindex = a->ifaces[i].ifindex;
+			strcpy(c->ifaces[i].name, a->ifaces[i].name);
+		}
+		c->opts.nifaces = a->nifaces;
+		return 0;
+	}
+	for (char *l = strdupa(list), *tok, *save = NULL; (tok = strtok_r(l, ",", &save));
+	     l = NULL) {
+		unsigned i = 0;
+
+		while (i < a->nifaces && strcmp(a->ifaces[i].name, tok))
+			i++;
+		if (i == a->nifaces)
+			return agent_error(req, 400, "Bad Request",
+					   "iface: '%.64s' is not served by this agent", tok), -1;
+		for (unsigned j = 0; j < n; j++)
+			if (c->ifaces[j].ifindex == a->ifaces[i].ifindex)
+				return agent_error(req, 400, "Bad Request",
+						   "iface: '%s' given twice", tok), -1;
+		c->ifaces[n].ifindex = a->ifaces[i].ifindex;
+		strcpy(c->ifaces[n].name, a->ifaces[i].name);
+		n++;
+	}
+	if (!n)
+		return agent_error(req, 400, "Bad Request", "iface: empty"), -1;
+	c->opts.nifaces = n;
+	return 0;
+}
+
+const char *agent_dir_name(unsigned dirs)
+{
+	return dirs == ECAP_DIR_IN ? "in" : dirs == ECAP_DIR_OUT ? "out" : "inout";
+}
+
+static int on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+	struct agent *a = ((struct handler *)self)->a;
+	struct capture *c = NULL, **ref;
+	char err[ECAP_ERRLEN];
+	struct params p;
+	int r;
+
+	if (!h2o_memis(req->path_normalized.base, req->path_normalized.len,
+		       H2O_STRLIT("/v1/capture")))
+		return -1;
+	if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET"))) {
+		h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL,
+			       H2O_STRLIT("GET"));
+		return agent_error(req, 405, "Method Not Allowed", "GET only");
+	}
+	if (agent_authorize(a, req) || parse_params(req, &p))
+		return 0;
+	if (a->stopping)
+		return agent_error(req, 503, "Service Unavailable", "the agent is stopping");
+	for (unsigned i = 0; i < ECAP_MAX_SESSIONS && !c; i++)
+		if (!a->cap[i].active)
+			c = &a->cap[i];
+	if (!c)
+		return agent_error(req, 503, "Service Unavailable", "%d captures are running already",
+				   ECAP_MAX_SESSIONS);
+	if (pick_ifaces(a, req, p.iface, c))
+		return reset(c), 0;
+	for (char *q = p.bpf; *q; q++) /* "N,code jt jf k,..." -> the -ddd lines */
+		if (*q == ',')
+			*q = '\n';
+	if (ecap_cbpf_parse_ddd(p.bpf, &c->prog, err, sizeof(err)) ||
+	    ecap_cbpf_validate(c->prog.insns, c->prog.len, err, sizeof(err))) {
+		reset(c);
+		return agent_error(req, 400, "Bad Request", "bpf: %s", err);
+	}
+
+	c->active = 1;
+	c->why = NULL;
+	c->sess = (struct ecap_session){.id = c->id,
+					.insns = c->prog.insns,
+					.len = c->prog.len,
+					.snaplen = (uint32_t)p.snaplen,
+					.dirs = p.dirs,
+					.nifindex = c->opts.nifaces};
+	for (unsigned i = 0; i < c->opts.nifaces; i++) /* counters per position */
+		c->sess.ifindex[i] = c->ifaces[i].ifindex;
+	c->opts = (struct ecap_stream_opts){.out_fd = -1,
+					    .ready = on_ready,
+					    .ready_ctx = c,
+					    .session = c->id,
+					    .snaplen = (uint32_t)p.snaplen,
+					    .dirs = p.dirs,
+					    .ifaces = c->ifaces,
+					    .nifaces = c->opts.nifaces,
+					    .count = p.count,
+					    .duration_s = (uint32_t)p.duration};
+	/* the stream first, so it is there for the first record; its header
+	 * waits in pend until the response starts */
+	r = ecap_streamer_add(a->streamer, &c->opts, err, sizeof(err));
+	if (!r) {
+		c->on_hooks = 1;
+		r = agent_apply_sessions(a, err, sizeof(err));
+		if (r) {
+			c->on_hooks = 0;
+			ecap_streamer_remove(a->streamer, c->id);
+		}
+	}
+	if (r) {
+		reset(c);
+		/* a program the kernel's limits refuse is the request's problem */
+		if (r == -E2BIG || r == -EINVAL || r == -EACCES)
+			return agent_error(req, 400, "Bad Request", "bpf: %s", err);
+		return agent_error(req, 500, "Internal Server Error", "%s", err);
+	}
+
+	agent_peer(req, c->peer, sizeof(c->peer));
+	c->started_at = time(NULL);
+	ref = h2o_mem_alloc_shared(&req->pool, sizeof(*ref), on_dispose);
+	*ref = c;
+	req->res.status = 200;
+	req->res.reason = "OK";
+	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+		       H2O_STRLIT("application/x-pcapng"));
+	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
+		       H2O_STRLIT("no-store"));
+	c->gen = (h2o_generator_t){on_proceed, on_stop};
+	c->req = req;
+	h2o_start_response(req, &c->gen);
+	c->started = 1;
+	agent_log("capture %u for %s: %u interface(s), %s, snaplen %llu, count %llu, "
+		  "duration %llu s, %u instructions",
+		  c->id, c->peer, c->opts.nifaces, agent_dir_name(p.dirs), p.snaplen, p.count,
+		  p.duration, c->prog.len);
+	pump(c);
+	return 0;
+}
+
+int agent_capture_init(struct agent *a, h2o_hostconf_t *host)
+{
+	h2o_pathconf_t *path = h2o_config_register_path(host, "/v1/capture", 0);
+	struct handler *h = (struct handler *)h2o_create_handler(path, sizeof(*h));
+
+	h->super.on_req = on_req;
+	h->a = a;
+	for (unsigned i = 0; i < ECAP_MAX_SESSIONS; i++)
+		a->cap[i] = (struct capture){.a = a, .id = (uint8_t)i};
+	a->reap_entry.cb = reap;
+	a->liveness_entry.cb = liveness;
+	return 0;
+}
+
+/* Armed once the event loop exists (main). */
+void agent_capture_start_timers(struct agent *a)
+{
+	h2o_timeout_init(a->ctx.loop, &a->liveness, LIVENESS_MS);
+	h2o_timeout_link(a->ctx.loop, &a->liveness, &a->liveness_entry);
+}

@@ -1,0 +1,323 @@
+/* main.c - edgecap-agent: configuration, the capture engine on the served
+ * interfaces, the h2o server, signals. */
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <getopt.h>
+#include <netdb.h>
+#include <openssl/err.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+#include <xdp/libxdp.h>
+
+#include "agent.h"
+#include "engine.h"
+
+#define STOP_GRACE_MS 5000 /* for the captures' last chunks after SIGTERM */
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: edgecap-agent [-c FILE] [--listen ADDR:PORT] [-i IF[,IF...]]\n"
+		   "                     [--secret-file FILE] [--plain-http]\n"
+		   "\n"
+		   "  -c FILE        configuration (default " AGENT_CONF ", if present)\n"
+		   "  --listen       address and port to serve on (default 0.0.0.0:8443)\n"
+		   "  -i IF,...      interfaces to serve captures on\n"
+		   "  --secret-file  the device's secret from enrolment, in hex\n"
+		   "  --plain-http   HTTP without TLS, for labs\n"
+		   "Settings not given as flags come from the file; see docs/remote.md.\n");
+}
+
+static int quiet_xdp(enum libxdp_print_level level, const char *fmt, va_list args)
+{
+	return 0;
+}
+
+static int quiet_bpf(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	return 0;
+}
+
+/* Hooks on every served interface, both directions, for the agent's life:
+ * a capture only swaps the programs in their slots. */
+static int attach(struct agent *a, char *err, size_t errlen)
+{
+	for (unsigned i = 0; i < a->conf.nifaces; i++) {
+		struct agent_iface *f = &a->ifaces[i];
+		unsigned want;
+
+		snprintf(f->name, sizeof(f->name), "%s", a->conf.ifaces[i]);
+		f->ifindex = (int)if_nametoindex(f->name);
+		if (!f->ifindex) {
+			snprintf(err, errlen, "unknown interface '%s'", f->name);
+			return -ENODEV;
+		}
+		if (ecap_engine_attach(a->engine, f->ifindex, ECAP_ATTACH_TC_OUT, err, errlen))
+			return -EINVAL;
+		want = a->conf.ingress ? a->conf.ingress : ecap_engine_ingress_hook(f->ifindex);
+		if (ecap_engine_attach(a->engine, f->ifindex, want, err, errlen)) {
+			if (a->conf.ingress || want == ECAP_ATTACH_TC_IN)
+				return -EINVAL;
+			want = ECAP_ATTACH_TC_IN; /* no XDP in this driver */
+			if (ecap_engine_attach(a->engine, f->ifindex, want, err, errlen))
+				return -EINVAL;
+		}
+		f->ingress = want;
+		a->nifaces++;
+	}
+	return 0;
+}
+
+static int listen_on(const char *spec, char *err, size_t errlen)
+{
+	struct addrinfo hints = {.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV,
+				 .ai_socktype = SOCK_STREAM},
+			*ai = NULL;
+	char host[128], *port;
+	int fd = -1, one = 1, r;
+
+	snprintf(host, sizeof(host), "%.127s", spec);
+	port = strrchr(host, ':');
+	if (!port) {
+		snprintf(err, errlen, "listen: want ADDR:PORT, not '%.128s'", spec);
+		return -EINVAL;
+	}
+	*port++ = 0;
+	if (host[0] == '[' && port[-2] == ']') { /* [v6]:port */
+		port[-2] = 0;
+		memmove(host, host + 1, strlen(host));
+	}
+	r = getaddrinfo(host, port, &hints, &ai);
+	if (r) {
+		snprintf(err, errlen, "listen %.128s: %s", spec, gai_strerror(r));
+		return -EINVAL;
+	}
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, SOMAXCONN)) {
+		r = -errno;
+		snprintf(err, errlen, "listen %.128s: %s", spec, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		fd = r;
+	}
+	freeaddrinfo(ai);
+	return fd;
+}
+
+static void on_accept(h2o_socket_t *listener, const char *err)
+{
+	struct agent *a = listener->data;
+
+	if (err)
+		return;
+	for (int i = 0; i < 16; i++) { /* a few per wakeup, fairly */
+		h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
+
+		if (!sock)
+			break;
+		h2o_accept(&a->accept_ctx, sock);
+	}
+}
+
+/* No new connections; each capture gets its statistics and last chunk. */
+static void stop(struct agent *a)
+{
+	if (a->stopping)
+		return;
+	agent_log("stopping: ending %d capture(s)", agent_captures_active(a));
+	a->stopping = 1;
+	if (a->listener) {
+		h2o_socket_read_stop(a->listener);
+		h2o_socket_close(a->listener);
+		a->listener = NULL;
+	}
+	ecap_streamer_stop(a->streamer);
+}
+
+static void on_streamer(h2o_socket_t *sock, const char *e)
+{
+	struct agent *a = sock->data;
+	char err[ECAP_ERRLEN];
+
+	if (ecap_streamer_step(a->streamer, err, sizeof(err))) {
+		agent_log("%s", err);
+		stop(a);
+	}
+}
+
+static void on_signal(h2o_socket_t *sock, const char *e)
+{
+	struct agent *a = sock->data;
+	struct signalfd_siginfo si;
+
+	while (read(h2o_socket_get_fd(sock), &si, sizeof(si)) == sizeof(si))
+		;
+	stop(a);
+}
+
+static int tls_init(struct agent *a, char *err, size_t errlen)
+{
+	a->ssl = SSL_CTX_new(TLS_server_method());
+	if (!a->ssl || !SSL_CTX_set_min_proto_version(a->ssl, TLS1_2_VERSION) ||
+	    SSL_CTX_use_certificate_chain_file(a->ssl, a->conf.tls_cert) != 1 ||
+	    SSL_CTX_use_PrivateKey_file(a->ssl, a->conf.tls_key, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(a->ssl) != 1) {
+		snprintf(err, errlen, "TLS with %.200s and %.200s: %s", a->conf.tls_cert, a->conf.tls_key,
+			 ERR_reason_error_string(ERR_get_error()));
+		return -EINVAL;
+	}
+	h2o_ssl_register_alpn_protocols(a->ssl, h2o_http2_alpn_protocols);
+	a->accept_ctx.ssl_ctx = a->ssl;
+	return 0;
+}
+
+static h2o_socket_t *watch(struct agent *a, int fd, h2o_socket_cb cb)
+{
+	h2o_socket_t *s = h2o_evloop_socket_create(a->ctx.loop, fd, H2O_SOCKET_FLAG_DONT_READ);
+
+	s->data = a;
+	h2o_socket_read_start(s, cb);
+	return s;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"listen", required_argument, NULL, 'L'},
+		{"secret-file", required_argument, NULL, 'S'},
+		{"plain-http", no_argument, NULL, 'P'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	static struct agent agent; /* large (nonce table); one per process */
+	struct agent *a = &agent;
+	struct {
+		const char *key, *value;
+	} flags[8];
+	const char *conf = AGENT_CONF;
+	char err[ECAP_ERRLEN];
+	int c, nflags = 0, explicit_conf = 0, fd, st = 1;
+	h2o_hostconf_t *host;
+	sigset_t mask;
+
+	while ((c = getopt_long(argc, argv, "c:i:h", longopts, NULL)) != -1 && nflags < 8) {
+		switch (c) {
+		case 'c':
+			conf = optarg;
+			explicit_conf = 1;
+			break;
+		case 'i': /* flags set the file's keys, after it */
+			flags[nflags].key = "interfaces";
+			flags[nflags++].value = optarg;
+			break;
+		case 'L':
+			flags[nflags].key = "listen";
+			flags[nflags++].value = optarg;
+			break;
+		case 'S':
+			flags[nflags].key = "secret_file";
+			flags[nflags++].value = optarg;
+			break;
+		case 'P':
+			flags[nflags].key = "plain_http";
+			flags[nflags++].value = "yes";
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (agent_conf_load(&a->conf, conf, explicit_conf, err, sizeof(err)))
+		goto fail_conf;
+	for (int i = 0; i < nflags; i++)
+		if (agent_conf_set(&a->conf, flags[i].key, flags[i].value, err, sizeof(err)))
+			goto fail_conf;
+	if (agent_conf_check(&a->conf, err, sizeof(err)))
+		goto fail_conf;
+	if (geteuid() != 0) {
+		agent_log("needs root (CAP_BPF and CAP_NET_ADMIN)");
+		return 2;
+	}
+
+	libxdp_set_print(quiet_xdp);
+	libbpf_set_print(quiet_bpf);
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (ecap_engine_open(&(struct ecap_engine_opts){.ring_bytes = a->conf.ring_bytes},
+			     &a->engine, err, sizeof(err))) {
+		agent_log("this kernel lacks BPF features capture needs: %s", err);
+		st = 2;
+		goto out;
+	}
+	if (attach(a, err, sizeof(err)) ||
+	    ecap_streamer_new(a->engine, -1, agent_capture_end, a, &a->streamer, err,
+			      sizeof(err))) {
+		agent_log("%s", err);
+		st = 2;
+		goto out;
+	}
+
+	h2o_config_init(&a->config);
+	a->config.server_name = h2o_iovec_init(H2O_STRLIT("edgecap-agent"));
+	a->config.max_request_entity_size = 64 << 10; /* GET only */
+	host = h2o_config_register_host(&a->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+	agent_capture_init(a, host);
+	agent_status_init(a, host);
+	h2o_context_init(&a->ctx, h2o_evloop_create(), &a->config);
+	a->accept_ctx.ctx = &a->ctx;
+	a->accept_ctx.hosts = a->config.hosts;
+	if (!a->conf.plain_http && tls_init(a, err, sizeof(err))) {
+		agent_log("%s", err);
+		st = 2;
+		goto out;
+	}
+	fd = listen_on(a->conf.listen, err, sizeof(err));
+	if (fd < 0) {
+		agent_log("%s", err);
+		st = 2;
+		goto out;
+	}
+	a->listener = watch(a, fd, on_accept);
+	watch(a, dup(ecap_streamer_fd(a->streamer)), on_streamer);
+	watch(a, signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC), on_signal);
+	agent_capture_start_timers(a);
+	if (ecap_streamer_step(a->streamer, err, sizeof(err))) { /* arms the ring poll */
+		agent_log("%s", err);
+		goto out;
+	}
+	agent_log("serving %u interface(s) on %s%s", a->nifaces, a->conf.listen,
+		  a->conf.plain_http ? " (plain HTTP)" : " (HTTPS)");
+
+	while (!a->stopping)
+		h2o_evloop_run(a->ctx.loop, INT32_MAX);
+	/* the captures' last chunks, within a grace period */
+	for (uint64_t until = h2o_now(a->ctx.loop) + STOP_GRACE_MS;
+	     agent_captures_active(a) && h2o_now(a->ctx.loop) < until;)
+		h2o_evloop_run(a->ctx.loop, 100);
+	st = 0;
+out:
+	ecap_streamer_free(a->streamer);
+	ecap_engine_close(a->engine); /* hooks off every interface */
+	if (a->ssl)
+		SSL_CTX_free(a->ssl);
+	if (!st)
+		agent_log("stopped");
+	return st;
+fail_conf:
+	agent_log("%s", err);
+	return 2;
+}

@@ -1,0 +1,97 @@
+/* status.c - GET /v1/status: the agent, its interfaces and its captures with
+ * their live counters, as JSON. */
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+
+#include "agent.h"
+#include "engine.h"
+
+struct handler {
+	h2o_handler_t super;
+	struct agent *a;
+};
+
+static json_t *iface_json(const struct agent_iface *i)
+{
+	return json_pack("{s:s, s:i, s:s}", "name", i->name, "ifindex", i->ifindex, "ingress",
+			 i->ingress == ECAP_ATTACH_XDP ? "xdp" : "tc");
+}
+
+static json_t *capture_json(struct agent *a, const struct capture *c)
+{
+	struct ecap_stream_stats s = {0};
+	json_t *ifs = json_array(), *o;
+
+	ecap_streamer_stats(a->streamer, c->id, &s);
+	for (unsigned i = 0; i < c->opts.nifaces; i++)
+		json_array_append_new(ifs, json_string(c->ifaces[i].name));
+	o = json_pack("{s:i, s:s, s:o, s:s, s:I, s:I, s:I, s:I, s:b}", "id", c->id, "client",
+		      c->peer, "interfaces", ifs, "direction", agent_dir_name(c->opts.dirs),
+		      "snaplen", (json_int_t)c->opts.snaplen, "count", (json_int_t)c->opts.count,
+		      "duration", (json_int_t)c->opts.duration_s, "started",
+		      (json_int_t)c->started_at, "ending", c->gone || !c->on_hooks);
+	json_object_set_new(o, "counters",
+			    json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "written",
+				      (json_int_t)s.written, "seen", (json_int_t)s.seen, "matched",
+				      (json_int_t)s.matched, "captured", (json_int_t)s.captured,
+				      "dropped", (json_int_t)s.dropped, "osdropped",
+				      (json_int_t)s.osdropped));
+	return o;
+}
+
+static int on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+	struct agent *a = ((struct handler *)self)->a;
+	json_t *ifs, *caps, *root;
+	struct utsname u;
+	char *text;
+
+	if (!h2o_memis(req->path_normalized.base, req->path_normalized.len,
+		       H2O_STRLIT("/v1/status")))
+		return -1;
+	if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET"))) {
+		h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL,
+			       H2O_STRLIT("GET"));
+		return agent_error(req, 405, "Method Not Allowed", "GET only");
+	}
+	if (agent_authorize(a, req))
+		return 0;
+	uname(&u);
+	ifs = json_array();
+	for (unsigned i = 0; i < a->nifaces; i++)
+		json_array_append_new(ifs, iface_json(&a->ifaces[i]));
+	caps = json_array();
+	for (unsigned i = 0; i < ECAP_MAX_SESSIONS; i++)
+		if (a->cap[i].active && a->cap[i].started)
+			json_array_append_new(caps, capture_json(a, &a->cap[i]));
+	root = json_pack("{s:s, s:s, s:s, s:I, s:i, s:o, s:o}", "agent", AGENT_VERSION, "device",
+			 a->conf.device, "kernel", u.release, "ring_bytes",
+			 (json_int_t)a->conf.ring_bytes, "max_sessions", ECAP_MAX_SESSIONS,
+			 "interfaces", ifs, "captures", caps);
+	text = root ? json_dumps(root, JSON_COMPACT) : NULL;
+	json_decref(root);
+	if (!text)
+		return agent_error(req, 500, "Internal Server Error", "out of memory");
+	req->res.status = 200;
+	req->res.reason = "OK";
+	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+		       H2O_STRLIT("application/json"));
+	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
+		       H2O_STRLIT("no-store"));
+	req->res.content_length = strlen(text);
+	h2o_send_inline(req, text, strlen(text)); /* copies */
+	free(text);
+	return 0;
+}
+
+int agent_status_init(struct agent *a, h2o_hostconf_t *host)
+{
+	h2o_pathconf_t *path = h2o_config_register_path(host, "/v1/status", 0);
+	struct handler *h = (struct handler *)h2o_create_handler(path, sizeof(*h));
+
+	h->super.on_req = on_req;
+	h->a = a;
+	return 0;
+}
