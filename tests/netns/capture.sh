@@ -7,43 +7,8 @@ set -uo pipefail
 ec=$1
 multi=${2:-}
 here=$(cd "$(dirname "$0")" && pwd)
-[ "$(id -u)" = 0 ] || { echo "SKIP: needs root"; exit 77; }
-ns=ecapcap-$$
-A=$ns-a B=$ns-b
-tmp=$(mktemp -d); [ -n "${KEEP:-}" ] && echo "keeping $tmp"
-pass=0 fail=0
-
-cleanup() {
-	local p
-	for p in $(ip netns pids "$A" 2>/dev/null) $(ip netns pids "$B" 2>/dev/null); do
-		kill -9 "$p" 2>/dev/null
-	done
-	ip netns del "$A" 2>/dev/null
-	ip netns del "$B" 2>/dev/null
-	[ -n "${KEEP:-}" ] || rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-ok() { echo "PASS $1"; pass=$((pass + 1)); }
-ko() { echo "FAIL $1${2:+: $2}"; fail=$((fail + 1)); }
-
-ip netns add "$A" && ip netns add "$B" &&
-	ip link add va netns "$A" type veth peer name vb netns "$B" &&
-	ip -n "$A" addr add 10.98.0.1/24 dev va && ip -n "$B" addr add 10.98.0.2/24 dev vb &&
-	ip -n "$A" link set va up && ip -n "$B" link set vb up &&
-	ip -n "$A" link set lo up && ip -n "$B" link set lo up || { echo "FAIL setup"; exit 1; }
-ip netns exec "$B" ping -c 1 -W 2 10.98.0.1 > /dev/null # neighbours resolved
-
-ina() { ip netns exec "$A" "$@"; }
-inb() { ip netns exec "$B" "$@"; }
-
-hooks() { # which of edgecap's hooks are on va: "xdp tc-in tc-out"
-	ina ip link show va | grep -q 'prog/xdp' && echo -n "xdp "
-	ina tc filter show dev va ingress | grep -q ecap && echo -n "tc-in "
-	ina tc filter show dev va egress | grep -q ecap && echo -n "tc-out "
-}
-
-hooked() { [ -n "$(hooks)" ]; } # are any of edgecap's hooks on va?
+suite=cap
+. "$here/lib.sh"
 
 # Start a capture in A in the background; returns once its hooks are on.
 cap_start() { # OUT ERR ARGS...
@@ -58,23 +23,7 @@ cap_start() { # OUT ERR ARGS...
 	return 1
 }
 
-cap_wait() { # PID SECONDS: the capture ends by itself within SECONDS
-	local i
-	for i in $(seq $(($2 * 20))); do
-		kill -0 "$1" 2> /dev/null || { wait "$1"; return $?; }
-		sleep 0.05
-	done
-	return 124
-}
-
 summary() { sed -n "s/^\([0-9]*\) packets $2.*/\1/p" "$1"; }
-
-send_udp() { # COUNT: datagrams to ports 5001 and 5002 in turn, payload "seq N"
-	# shellcheck disable=SC2016
-	inb bash -c 'for ((i = 1; i <= $1; i++)); do
-		printf "seq %d" $i > /dev/udp/10.98.0.1/$((5001 + (i + 1) % 2))
-	done' send "$1"
-}
 
 test_exactness_vs_tcpdump() {
 	exactness auto # TC ingress on veth
@@ -90,7 +39,7 @@ exactness() { # INGRESS_HOOK
 		{ ko exactness "capture did not start"; return; }
 	for _ in $(seq 100); do grep -q listening "$tmp/td.err" && break; sleep 0.05; done
 	send_udp $n
-	cap_wait $cap_pid 30 || { ko exactness "capture did not stop at -c $((n / 2))"; kill $td; return; }
+	wait_gone $cap_pid 30 || { ko exactness "capture did not stop at -c $((n / 2))"; kill $td; return; }
 	# tcpdump reads its ring a block at a time (at the latest after 1 s)
 	for _ in $(seq 40); do
 		[ "$(tcpdump -r "$tmp/ref.pcap" 2> /dev/null | wc -l)" -ge $((n / 2)) ] && break
@@ -118,7 +67,7 @@ directions() { # -Q VALUE [ARGS] -> hooks used, sorted unique direction flags of
 	cap_start "$tmp/dir.pcapng" "$tmp/dir.err" -Q "$@" -G 2 icmp || return 1
 	echo -n "$(hooks)| "
 	inb ping -c 3 -i 0.2 10.98.0.1 > /dev/null
-	cap_wait $cap_pid 10 || return 1
+	wait_gone $cap_pid 10 || return 1
 	tshark -r "$tmp/dir.pcapng" -T fields -e frame.interface_name \
 		-e frame.packet_flags_direction -e icmp.type 2> /dev/null | sort -u | tr '\n' ' '
 }
@@ -143,26 +92,26 @@ test_limits() {
 	local t0 t1
 	cap_start "$tmp/c.pcapng" "$tmp/c.err" -c 3 || { ko "-c" "no start"; return; }
 	inb ping -c 10 -i 0.1 10.98.0.1 > /dev/null &
-	cap_wait $cap_pid 10 && [ "$(summary "$tmp/c.err" captured)" = 3 ] &&
+	wait_gone $cap_pid 10 && [ "$(summary "$tmp/c.err" captured)" = 3 ] &&
 		[ "$(tshark -r "$tmp/c.pcapng" 2> /dev/null | wc -l)" = 3 ] &&
 		ok "-c 3 stops after 3 packets" || ko "-c 3" "$(cat "$tmp/c.err")"
 	wait
 	t0=$(date +%s%N)
 	cap_start "$tmp/g.pcapng" "$tmp/g.err" -G 2 || { ko "-G" "no start"; return; }
-	cap_wait $cap_pid 10
+	wait_gone $cap_pid 10
 	t1=$(date +%s%N)
 	[ $(((t1 - t0) / 1000000)) -ge 1900 ] && [ $(((t1 - t0) / 1000000)) -lt 4000 ] &&
 		ok "-G 2 stops after 2 s ($(((t1 - t0) / 1000000)) ms)" || ko "-G 2" "$(((t1 - t0) / 1000000)) ms"
 	cap_start "$tmp/s.pcapng" "$tmp/s.err" -G 60 || { ko SIGTERM "no start"; return; }
 	kill -TERM $cap_pid
-	cap_wait $cap_pid 5 && grep -q 'packets captured' "$tmp/s.err" && ! hooked &&
+	wait_gone $cap_pid 5 && grep -q 'packets captured' "$tmp/s.err" && ! hooked &&
 		ok "SIGTERM ends a capture cleanly, with its summary" || ko SIGTERM
 }
 
 test_snaplen_and_pcap() {
 	cap_start "$tmp/snap.pcap" "$tmp/snap.err" -s 64 --pcap -c 2 icmp || { ko snaplen; return; }
 	inb ping -c 1 -s 1000 10.98.0.1 > /dev/null
-	cap_wait $cap_pid 10
+	wait_gone $cap_pid 10
 	[ "$(head -c4 "$tmp/snap.pcap" | xxd -p)" = 4d3cb2a1 ] &&
 		[ "$(tshark -r "$tmp/snap.pcap" -T fields -e frame.len -e frame.cap_len 2> /dev/null |
 			sort -u)" = "1042	64" ] &&
@@ -197,7 +146,7 @@ test_per_interface_isb() {
 		{ ko "per-interface ISB" "no start: $(cat "$tmp/two.err")"; return; }
 	inb ping -c 3 -i 0.2 10.98.0.1 > /dev/null    # 3 echo requests into va
 	ina ping -c 5 -i 0.2 127.0.0.1 > /dev/null    # 5 requests + 5 replies into lo
-	cap_wait $cap_pid 10
+	wait_gone $cap_pid 10
 	local isb names
 	isb=$(python3 "$here/isb.py" "$tmp/two.pcapng" | sed 's/ifrecv=[0-9]* //')
 	names=$(tshark -r "$tmp/two.pcapng" -T fields -e frame.interface_name 2> /dev/null | sort | uniq -c |
@@ -246,7 +195,7 @@ test_crash_recovery() {
 	hooked || { ko crash "nothing was left attached to recover from"; return; }
 	cap_start "$tmp/k2.pcapng" "$tmp/k2.err" -c 1 icmp || { ko crash "restart failed: $(cat "$tmp/k2.err")"; return; }
 	inb ping -c 2 -i 0.2 10.98.0.1 > /dev/null
-	cap_wait $cap_pid 10 && ! hooked && [ "$(ina tc filter show dev va egress | wc -l)" = 0 ] &&
+	wait_gone $cap_pid 10 && ! hooked && [ "$(ina tc filter show dev va egress | wc -l)" = 0 ] &&
 		ok "kill -9, then a new capture: stale hooks removed, nothing left at its end" ||
 		ko crash "$(ina tc filter show dev va egress)"
 }
@@ -261,14 +210,14 @@ test_errors() {
 		ok "bad expression: exit 2, libpcap's message, nothing attached" || ko "bad expr" "$st $out"
 	cap_start "$tmp/b.pcapng" "$tmp/b.err" -G 5 || { ko busy "no start"; return; }
 	out=$(ina "$ec" capture -i va -w /dev/null -c 1 2>&1); st=$?
-	kill -TERM $cap_pid; cap_wait $cap_pid 5
+	kill -TERM $cap_pid; wait_gone $cap_pid 5
 	[ $st = 2 ] && echo "$out" | grep -q 'another edgecap capture is running' &&
 		ok "second capture on a busy interface: exit 2 ($out)" || ko busy "$st $out"
 	# vb has va's ifindex, in another namespace: not the same interface
 	cap_start "$tmp/b.pcapng" "$tmp/b.err" icmp || { ko "same ifindex" "no start"; return; }
 	out=$(inb "$ec" capture -i vb -w "$tmp/nb.pcapng" -c 2 icmp 2>&1 &
 		sleep 0.5; ina ping -c 2 -i 0.2 10.98.0.2 > /dev/null; wait); st=$?
-	kill -TERM $cap_pid; cap_wait $cap_pid 5
+	kill -TERM $cap_pid; wait_gone $cap_pid 5
 	[ "$(ina cat /sys/class/net/va/ifindex)" = "$(inb cat /sys/class/net/vb/ifindex)" ] &&
 		[ $st = 0 ] && [ "$(capinfos -c -M "$tmp/nb.pcapng" | awk '/Number of packets/ {print $NF}')" = 2 ] &&
 		ok "same ifindex in two namespaces: two captures" || ko "same ifindex" "$st $out"
@@ -277,10 +226,10 @@ test_errors() {
 		ko "no privileges" "$st $out"
 }
 
-for t in ${TESTS:-test_exactness_vs_tcpdump test_directions test_limits test_snaplen_and_pcap \
-	test_overload test_per_interface_isb test_eight_sessions test_crash_recovery test_errors}; do
-	$t
-	hooked && { ko "$t left hooks attached"; ina "$ec" capture -i va -c 1 -G 1 -w /dev/null 2> /dev/null; }
-done
-echo "$pass passed, $fail failed"
-[ $fail = 0 ]
+# Nothing may stay attached after a case; if it did, clear it for the next.
+unhooked() {
+	hooked && { ko "$1 left hooks attached"; ina "$ec" capture -i va -c 1 -G 1 -w /dev/null 2> /dev/null; }
+}
+
+run_tests unhooked test_exactness_vs_tcpdump test_directions test_limits test_snaplen_and_pcap \
+	test_overload test_per_interface_isb test_eight_sessions test_crash_recovery test_errors

@@ -1,0 +1,312 @@
+#!/usr/bin/env bash
+# agent.sh AGENT EDGECAP - edgecap-agent serving captures over HTTP(S) in a
+# namespace (A), asked by curl from another (B), on real traffic between them:
+# request authentication, the chunked pcapng stream, limits and parameters,
+# bad requests, eight sessions and the ninth refused, a slow reader, clients
+# that hang up, SIGTERM, TLS. Requests are signed by sign.py, independently
+# of edgecap's C code.
+set -uo pipefail
+agent=$1
+ec=$2
+here=$(cd "$(dirname "$0")" && pwd)
+suite=agent
+. "$here/lib.sh"
+
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$tmp/secret"
+secret=$(cat "$tmp/secret")
+url=http://10.98.0.1:8080
+agent_pid=
+
+agent_start() { # ARGS...: the agent in A, serving va; returns once it listens
+	: > "$tmp/agent.log"
+	ip netns exec "$A" "$agent" -c /dev/null -i va --secret-file "$tmp/secret" \
+		--listen 10.98.0.1:8080 "$@" 2>> "$tmp/agent.log" &
+	agent_pid=$!
+	for _ in $(seq 100); do
+		grep -q serving "$tmp/agent.log" && return 0
+		kill -0 $agent_pid 2> /dev/null || break
+		sleep 0.05
+	done
+	return 1
+}
+
+agent_stop() {
+	[ -n "$agent_pid" ] || return 0
+	kill -TERM $agent_pid 2> /dev/null
+	wait_gone $agent_pid 10
+	local st=$?
+	agent_pid=
+	return $st
+}
+
+auth() { "$here/sign.py" "$secret" "${2:-GET}" "$1"; } # TARGET [METHOD]: header value
+
+get() { # TARGET [CURL ARGS...]: a signed GET from B
+	local t=$1; shift
+	inb curl -sS -H "Authorization: $(auth "$t")" "$@" "$url$t"
+}
+
+code() { get "$1" -o "$tmp/body" -w '%{http_code}'; } # TARGET: status; body in $tmp/body
+
+bpf() { "$ec" filter compile "$1" | paste -sd, | sed 's/ /%20/g'; } # EXPR: the bpf parameter
+
+captures() { # number of captures the status lists
+	get /v1/status | python3 -c 'import json, sys; print(len(json.load(sys.stdin)["captures"]))'
+}
+
+slots_empty() { # no session program in the hooks' slots
+	[ "$(bpftool map dump name ecap_tc_slots 2> /dev/null)" = "[]" ]
+}
+
+# Start a capture from B in the background, writing OUT; returns once the
+# agent has started it (the IDBs arrived).
+cap_start() { # OUT TARGET [CURL ARGS...]
+	local out=$1 t=$2; shift 2
+	# -N: curl writes each chunk as it comes
+	ip netns exec "$B" curl -sSN -H "Authorization: $(auth "$t")" -o "$out" "$@" "$url$t" \
+		2> "$out.err" &
+	cap_pid=$!
+	for _ in $(seq 100); do
+		[ -s "$out" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+test_auth() {
+	local t=/v1/status c h
+	c=$(inb curl -sS -o /dev/null -D "$tmp/h" -w '%{http_code}' "$url$t")
+	[ "$c" = 401 ] && grep -qi '^www-authenticate: Edgecap-HMAC' "$tmp/h" &&
+		ok "no Authorization: 401 with WWW-Authenticate" || ko "no auth" "$c"
+	c=$(inb curl -sS -o /dev/null -w '%{http_code}' -H 'Authorization: Edgecap-HMAC ts=1' "$url$t")
+	[ "$c" = 401 ] && ok "malformed Authorization: 401" || ko "malformed auth" "$c"
+	c=$(inb curl -sS -o /dev/null -w '%{http_code}' -H "Authorization: $(auth /v1/statu)" "$url$t")
+	[ "$c" = 403 ] && ok "signature over another target: 403" || ko "wrong target" "$c"
+	c=$(inb curl -sS -o "$tmp/b" -w '%{http_code}' \
+		-H "Authorization: $("$here/sign.py" "$(printf '%064d' 1)" GET $t)" "$url$t")
+	[ "$c" = 403 ] && [ "$(cat "$tmp/b")" = "bad signature" ] &&
+		ok "another secret: 403 bad signature" || ko "other secret" "$c $(cat "$tmp/b")"
+	c=$(inb curl -sS -o "$tmp/b" -w '%{http_code}' \
+		-H "Authorization: $("$here/sign.py" "$secret" GET $t $(($(date +%s) - 120)))" "$url$t")
+	[ "$c" = 403 ] && grep -q 'timestamp' "$tmp/b" && ok "stale timestamp: 403" || ko stale "$c"
+	h=$(auth $t)
+	c=$(inb curl -sS -o /dev/null -o /dev/null -w '%{http_code} ' -H "Authorization: $h" "$url$t" "$url$t")
+	[ "$c" = "200 403 " ] && ok "the same signed request twice: 200, then 403 (replay)" ||
+		ko replay "$c"
+	get $t > "$tmp/status.json" &&
+		python3 - "$tmp/status.json" <<-'PY' && ok "status: JSON with va on TC ingress" || ko status "$(cat "$tmp/status.json")"
+		import json, sys
+		s = json.load(open(sys.argv[1]))
+		assert s["interfaces"] == [{"name": "va", "ifindex": s["interfaces"][0]["ifindex"], "ingress": "tc"}], s
+		assert s["captures"] == [] and s["max_sessions"] == 8, s
+		PY
+}
+
+test_capture_stream() {
+	local t="/v1/capture?bpf=$(bpf 'udp port 5001')&count=500&duration=30" want
+	cap_start "$tmp/s.pcapng" "$t" -D "$tmp/s.h" || { ko stream "no start: $(cat "$tmp/s.pcapng.err")"; return; }
+	send_udp 1000
+	wait_gone $cap_pid 20 || { ko stream "curl did not end: $(tail -2 "$tmp/agent.log")"; return; }
+	want=$(seq 1 2 1000 | sed 's/^/seq /')
+	[ "$(tshark -r "$tmp/s.pcapng" -T fields -e data.text -o data.show_as_text:TRUE \
+		-d udp.port==5001,data 2> /dev/null)" = "$want" ] &&
+		grep -qi '^transfer-encoding: chunked' "$tmp/s.h" &&
+		grep -qi '^content-type: application/x-pcapng' "$tmp/s.h" &&
+		[ "$(tshark -r "$tmp/s.pcapng" -T fields -e frame.interface_name \
+			-e frame.packet_flags_direction 2> /dev/null | sort -u)" = "va	0x00000001" ] &&
+		[ "$(python3 "$here/isb.py" "$tmp/s.pcapng" | sed 's/ifrecv=[0-9]* //')" = "0 ifdrop=0 filteraccept=500 usrdeliv=500 osdrop=0
+1 ifdrop=0 filteraccept=0 usrdeliv=0 osdrop=0" ] &&
+		ok "count=500: the 500 matching of 1000 datagrams, in order, chunked pcapng, ISBs" ||
+		ko stream "$(capinfos -c "$tmp/s.pcapng" 2>&1 | tail -1); $(python3 "$here/isb.py" "$tmp/s.pcapng")"
+}
+
+test_parameters() {
+	local t c start
+	t="/v1/capture?bpf=$(bpf icmp)&duration=1&dir=out&snaplen=64"
+	start=$(date +%s%N)
+	cap_start "$tmp/p.pcapng" "$t" || { ko parameters "no start"; return; }
+	inb ping -c 3 -i 0.2 -s 1000 10.98.0.1 > /dev/null
+	wait_gone $cap_pid 10
+	c=$((($(date +%s%N) - start) / 1000000))
+	[ "$(tshark -r "$tmp/p.pcapng" -T fields -e frame.packet_flags_direction -e icmp.type \
+		-e frame.cap_len -e frame.len 2> /dev/null | sort -u)" = "0x00000002	0	64	1042" ] &&
+		[ $c -lt 2500 ] &&
+		ok "dir=out snaplen=64 duration=1: 3 echo replies cut to 64 of 1042 bytes, ended after $c ms" ||
+		ko parameters "$c ms; $(tshark -r "$tmp/p.pcapng" 2>&1 | head -3)"
+}
+
+test_bad_requests() {
+	local c
+	# each refusal on one kept-alive connection, then a capture on it still works
+	local bad='/v1/capture?bpf=2,21%200%205%201,6%200%200%2065535'
+	local good="/v1/capture?bpf=$(bpf icmp)&count=1&duration=5"
+	c=$(inb curl -sS -o /dev/null -w '%{http_code} %{num_connects}\n' \
+		-H "Authorization: $(auth "$bad")" "$url$bad" --next \
+		-o /dev/null -w '%{http_code} %{num_connects}\n' \
+		-H "Authorization: $(auth "$good")" "$url$good" &
+		sleep 0.5; inb ping -c 1 10.98.0.1 > /dev/null; wait)
+	[ "$c" = "400 1
+200 0" ] && ok "400 then a capture on the same connection: the session survives" ||
+		ko "keep-alive after 400" "$c"
+	check_400 '/v1/capture?bpf=2,21%200%205%201,6%200%200%2065535' 'bpf: instruction 0: jump to 6, past the end (2 instructions)'
+	check_400 '/v1/capture?bpf=1,6%20x%200%2065535' 'bpf: line 2: expected "code jt jf k" in decimal, instruction 0 of 1'
+	check_400 '/v1/capture?duration=5' 'bpf: missing'
+	check_400 "/v1/capture?bpf=$(bpf icmp)&iface=eth9" "iface: 'eth9' is not served by this agent"
+	check_400 "/v1/capture?bpf=$(bpf icmp)&dir=up" "dir: 'up' is not in, out or inout"
+	check_400 "/v1/capture?bpf=$(bpf icmp)&snaplen=0" "snaplen: '0' is not 1..262144"
+	check_400 "/v1/capture?bpf=$(bpf icmp)&duration=99999" "duration: '99999' is not 1..86400 seconds"
+	check_400 "/v1/capture?bpf=$(bpf icmp)&count=1&count=2" "count: given twice"
+	check_400 "/v1/capture?bpf=$(bpf icmp)&colour=red" "unknown parameter 'colour'"
+	check_400 "/v1/capture?bpf=%zz" "malformed query string"
+	c=$(inb curl -sS -o /dev/null -w '%{http_code}' -X POST \
+		-H "Authorization: $(auth /v1/capture POST)" "$url/v1/capture")
+	[ "$c" = 405 ] && ok "POST: 405" || ko POST "$c"
+	c=$(code /v1/nothing)
+	[ "$c" = 404 ] && ok "unknown path: 404" || ko "unknown path" "$c"
+	[ "$(captures)" = 0 ] && slots_empty && ok "after the refusals: no capture, empty slots" ||
+		ko "after refusals" "$(captures) captures"
+}
+
+check_400() { # TARGET BODY-PREFIX
+	local c
+	c=$(code "$1")
+	[ "$c" = 400 ] && [ "${2}" = "$(head -c ${#2} "$tmp/body")" ] && ok "400: $(cat "$tmp/body")" ||
+		ko "400 for $1" "$c $(cat "$tmp/body")"
+}
+
+test_eight_sessions() {
+	local i pids=() c n
+	for i in 1 2 3 4 5 6 7 8; do
+		cap_start "$tmp/e$i.pcapng" "/v1/capture?bpf=$(bpf icmp)&count=6&duration=20" ||
+			{ ko "eight sessions" "capture $i did not start"; return; }
+		pids+=($cap_pid)
+	done
+	c=$(code "/v1/capture?bpf=$(bpf icmp)&count=1&duration=5")
+	[ "$c" = 503 ] && ok "a ninth capture: 503 ($(cat "$tmp/body"))" || ko "ninth" "$c"
+	n=$(captures)
+	inb ping -c 3 -i 0.2 10.98.0.1 > /dev/null
+	for i in "${pids[@]}"; do wait_gone $i 10; done
+	c=$(for i in 1 2 3 4 5 6 7 8; do tshark -r "$tmp/e$i.pcapng" -T fields -e icmp.type -e icmp.seq 2> /dev/null | tr '\n' ' '; echo; done | sort -u)
+	[ "$n" = 8 ] && [ "$c" = "8	1 0	1 8	2 0	2 8	3 0	3 " ] &&
+		ok "eight captures at once: each got the same 6 packets" ||
+		ko "eight sessions" "status listed $n; $c"
+	for _ in $(seq 20); do [ "$(captures)" = 0 ] && break; sleep 0.05; done
+	[ "$(captures)" = 0 ] && slots_empty && ok "after them: no capture, empty slots" ||
+		ko "after eight" "$(captures) captures"
+}
+
+test_client_hangs_up() {
+	local t="/v1/capture?bpf=$(bpf icmp)&duration=60" i ms
+	cap_start "$tmp/h.pcapng" "$t" || { ko hangup "no start"; return; }
+	[ "$(captures)" = 1 ] && ! slots_empty || { ko hangup "capture not listed"; return; }
+	kill -TERM $cap_pid; wait $cap_pid 2> /dev/null
+	for i in $(seq 40); do
+		[ "$(captures)" = 0 ] && slots_empty && break
+		sleep 0.05
+	done
+	ms=$((i * 50))
+	[ "$(captures)" = 0 ] && slots_empty && [ $ms -le 1000 ] &&
+		grep -q 'ended (client went away)' "$tmp/agent.log" &&
+		ok "client hangs up: session off the hooks within $ms ms" ||
+		ko hangup "$(captures) captures after $ms ms"
+}
+
+test_slow_reader() {
+	# one reader at 200 kB/s, one at full speed, the same traffic: the slow
+	# one's records past its 4 MiB bound are dropped and counted; the fast
+	# one loses nothing
+	local t="/v1/capture?bpf=$(bpf icmp)&duration=60" fast slow
+	cap_start "$tmp/slow.pcapng" "$t" --limit-rate 200k || { ko "slow reader" "no start"; return; }
+	slow=$cap_pid
+	cap_start "$tmp/fast.pcapng" "/v1/capture?bpf=$(bpf icmp)&count=40000&duration=60" ||
+		{ ko "slow reader" "no start"; return; }
+	fast=$cap_pid
+	inb ping -f -c 20000 -s 1400 10.98.0.1 > /dev/null
+	wait_gone $fast 30
+	get /v1/status > "$tmp/st.json"
+	kill -TERM $slow; wait $slow 2> /dev/null
+	python3 - "$tmp/st.json" "$(tshark -r "$tmp/fast.pcapng" 2> /dev/null | wc -l)" <<-'PY' > "$tmp/slow.out"
+	import json, sys
+	c = json.load(open(sys.argv[1]))["captures"]
+	assert len(c) == 1, c
+	k = c[0]["counters"]
+	assert k["osdropped"] > 0 and k["dropped"] == 0, k
+	assert k["written"] + k["osdropped"] <= k["captured"], k
+	assert int(sys.argv[2]) == 40000, sys.argv[2]
+	print("slow: %d written, %d dropped at its bound; fast: all 40000" % (k["written"], k["osdropped"]))
+	PY
+	[ $? = 0 ] && ok "slow reader: $(cat "$tmp/slow.out")" || ko "slow reader" "$(cat "$tmp/slow.out")"
+}
+
+test_sigterm() {
+	local st
+	cap_start "$tmp/t.pcapng" "/v1/capture?bpf=$(bpf icmp)&duration=60" ||
+		{ ko sigterm "no start"; return; }
+	inb ping -c 2 -i 0.2 10.98.0.1 > /dev/null
+	agent_stop; st=$?
+	wait $cap_pid; local cst=$?
+	[ $st = 0 ] && [ $cst = 0 ] && ! hooked &&
+		[ "$(tshark -r "$tmp/t.pcapng" 2> /dev/null | wc -l)" = 4 ] &&
+		[ "$(python3 "$here/isb.py" "$tmp/t.pcapng" | wc -l)" = 2 ] &&
+		ok "SIGTERM: the capture ends complete (4 packets, ISBs), agent exits 0, hooks off" ||
+		ko sigterm "agent $st, curl $cst, hooks: $(hooks)"
+	agent_start --plain-http || ko "agent restart" "$(cat "$tmp/agent.log")"
+}
+
+test_tls() {
+	local c
+	agent_stop
+	openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=edgecap-test \
+		-addext subjectAltName=IP:10.98.0.1 -keyout "$tmp/key.pem" -out "$tmp/cert.pem" \
+		2> /dev/null
+	printf 'tls_cert = %s\ntls_key = %s\n' "$tmp/cert.pem" "$tmp/key.pem" > "$tmp/tls.conf"
+	ip netns exec "$A" "$agent" -c "$tmp/tls.conf" -i va --secret-file "$tmp/secret" \
+		--listen 10.98.0.1:8443 2> "$tmp/agent.log" &
+	agent_pid=$!
+	for _ in $(seq 100); do grep -q serving "$tmp/agent.log" && break; sleep 0.05; done
+	local t="/v1/capture?bpf=$(bpf icmp)&count=2&duration=10"
+	ip netns exec "$B" curl -sS --cacert "$tmp/cert.pem" -H "Authorization: $(auth "$t")" \
+		-o "$tmp/tls.pcapng" "https://10.98.0.1:8443$t" &
+	cap_pid=$!
+	sleep 0.5
+	inb ping -c 2 -i 0.2 10.98.0.1 > /dev/null
+	wait_gone $cap_pid 10
+	c=$(inb curl -sS -o /dev/null -w '%{http_code}' "http://10.98.0.1:8443/v1/status" 2> /dev/null)
+	[ "$(tshark -r "$tmp/tls.pcapng" 2> /dev/null | wc -l)" = 2 ] && [ "$c" != 200 ] &&
+		grep -q '(HTTPS)' "$tmp/agent.log" &&
+		ok "HTTPS: a capture over TLS (certificate checked); plain HTTP refused" ||
+		ko tls "$(cat "$tmp/agent.log")"
+	agent_stop
+	agent_start --plain-http || ko "agent restart" "$(cat "$tmp/agent.log")"
+}
+
+test_config_errors() {
+	local out st
+	out=$(ina "$agent" -c /dev/null -i va --plain-http 2>&1); st=$?
+	[ $st = 2 ] && [ "$out" = "edgecap-agent: no secret: set secret_file (the device's, from enrolment)" ] &&
+		ok "no secret: exit 2, one line" || ko "no secret" "$st $out"
+	printf 'listen = 10.98.0.1:8081\nbogus = 1\n' > "$tmp/bad.conf"
+	out=$(ina "$agent" -c "$tmp/bad.conf" 2>&1); st=$?
+	[ $st = 2 ] && [ "$out" = "edgecap-agent: $tmp/bad.conf:2: unknown setting 'bogus'" ] &&
+		ok "unknown setting: exit 2, file and line" || ko "bad conf" "$st $out"
+	out=$(ina "$agent" -c /dev/null -i nosuch0 --secret-file "$tmp/secret" --plain-http \
+		--listen 10.98.0.1:8081 2>&1); st=$?
+	[ $st = 2 ] && [ "$out" = "edgecap-agent: unknown interface 'nosuch0'" ] &&
+		ok "unknown interface: exit 2, one line" || ko "unknown iface" "$st $out"
+}
+
+agent_start --plain-http || { echo "FAIL agent did not start: $(cat "$tmp/agent.log")"; exit 1; }
+
+# After each case: no capture left, and the agent still answers.
+alive() {
+	kill -0 "$agent_pid" 2> /dev/null && [ "$(captures)" = 0 ] ||
+		{ ko "$1 left the agent dead or busy" "$(tail -3 "$tmp/agent.log")"; agent_stop; agent_start --plain-http; }
+}
+
+run_tests alive test_auth test_capture_stream test_parameters test_bad_requests \
+	test_eight_sessions test_client_hangs_up test_slow_reader test_sigterm test_tls \
+	test_config_errors
+st=$?
+agent_stop
+hooked && { echo "FAIL hooks left on va after the agent stopped"; exit 1; }
+exit $st

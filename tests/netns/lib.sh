@@ -1,0 +1,68 @@
+# lib.sh - what the netns suites share, sourced by each: two network
+# namespaces A and B joined by a veth pair (va 10.98.0.1 in A, vb 10.98.0.2
+# in B), created here and always removed with every process left in them;
+# PASS/FAIL counting; traffic and hook helpers.
+[ "$(id -u)" = 0 ] || { echo "SKIP: needs root"; exit 77; }
+ns=ecap${suite:-}-$$
+A=$ns-a B=$ns-b
+tmp=$(mktemp -d); [ -n "${KEEP:-}" ] && echo "keeping $tmp"
+pass=0 fail=0
+
+cleanup() {
+	local p
+	for p in $(ip netns pids "$A" 2>/dev/null) $(ip netns pids "$B" 2>/dev/null); do
+		kill -9 "$p" 2>/dev/null
+	done
+	ip netns del "$A" 2>/dev/null
+	ip netns del "$B" 2>/dev/null
+	[ -n "${KEEP:-}" ] || rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+ok() { echo "PASS $1"; pass=$((pass + 1)); }
+ko() { echo "FAIL $1${2:+: $2}"; fail=$((fail + 1)); }
+
+ip netns add "$A" && ip netns add "$B" &&
+	ip link add va netns "$A" type veth peer name vb netns "$B" &&
+	ip -n "$A" addr add 10.98.0.1/24 dev va && ip -n "$B" addr add 10.98.0.2/24 dev vb &&
+	ip -n "$A" link set va up && ip -n "$B" link set vb up &&
+	ip -n "$A" link set lo up && ip -n "$B" link set lo up || { echo "FAIL setup"; exit 1; }
+ip netns exec "$B" ping -c 1 -W 2 10.98.0.1 > /dev/null # neighbours resolved
+
+ina() { ip netns exec "$A" "$@"; }
+inb() { ip netns exec "$B" "$@"; }
+
+hooks() { # which of edgecap's hooks are on va: "xdp tc-in tc-out"
+	ina ip link show va | grep -q 'prog/xdp' && echo -n "xdp "
+	ina tc filter show dev va ingress | grep -q ecap && echo -n "tc-in "
+	ina tc filter show dev va egress | grep -q ecap && echo -n "tc-out "
+}
+
+hooked() { [ -n "$(hooks)" ]; } # are any of edgecap's hooks on va?
+
+wait_gone() { # PID SECONDS: the process ends by itself within SECONDS; its status
+	local i
+	for i in $(seq $(($2 * 20))); do
+		kill -0 "$1" 2> /dev/null || { wait "$1"; return $?; }
+		sleep 0.05
+	done
+	return 124
+}
+
+send_udp() { # COUNT: datagrams to ports 5001 and 5002 in turn, payload "seq N"
+	# shellcheck disable=SC2016
+	inb bash -c 'for ((i = 1; i <= $1; i++)); do
+		printf "seq %d" $i > /dev/udp/10.98.0.1/$((5001 + (i + 1) % 2))
+	done' send "$1"
+}
+
+# Run the test_ functions named (TESTS overrides), then `check` after each.
+run_tests() { # CHECK TEST...
+	local check=$1 t; shift
+	for t in ${TESTS:-$*}; do
+		$t
+		$check "$t"
+	done
+	echo "$pass passed, $fail failed"
+	[ $fail = 0 ]
+}
