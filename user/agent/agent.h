@@ -100,9 +100,6 @@ int agent_authorize(struct agent *a, h2o_req_t *req);
 /* Sends status + one line of text; always returns 0 (handled). */
 int agent_error(h2o_req_t *req, int status, const char *reason, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
-/* The query's next key=value, percent-decoded into the pool: 1, 0 at the
- * end, -EINVAL when malformed. *cursor starts at 0. */
-int agent_query_next(h2o_req_t *req, size_t *cursor, char **ret_key, char **ret_value);
 /* "ADDR:PORT" of the client. */
 void agent_peer(h2o_req_t *req, char *ret, size_t len);
 void agent_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -17,9 +17,9 @@
 #include "agent.h"
 #include "engine.h"
 #include "filter.h"
+#include "params.h"
 
 #define LIVENESS_MS  250 /* a client's hangup is noticed within this */
-#define DURATION_MAX 86400
 
 struct handler {
 	h2o_handler_t super;
@@ -200,118 +200,27 @@ static void liveness(h2o_timeout_entry_t *entry)
 	h2o_timeout_link(a->ctx.loop, &a->liveness, entry);
 }
 
-struct params {
-	char *bpf, *iface;
-	unsigned dirs;
-	unsigned long long snaplen, count, duration;
-	unsigned seen; /* a bit per parameter: each at most once */
-};
-
-static int parse_num(const char *v, unsigned long long min, unsigned long long max,
-		     unsigned long long *ret)
-{
-	char *end;
-
-	errno = 0;
-	*ret = strtoull(v, &end, 10);
-	return errno || !*v || *end || *v == '-' || *ret < min || *ret > max ? -EINVAL : 0;
-}
-
-/* 0, or the 400 is sent */
-static int parse_params(h2o_req_t *req, struct params *p)
-{
-	static const char *const names[] = {"bpf", "iface", "dir", "snaplen", "count", "duration"};
-	size_t cursor = 0;
-	char *k, *v;
-	int r;
-
-	*p = (struct params){.dirs = ECAP_DIR_IN | ECAP_DIR_OUT, .snaplen = ECAP_SNAPLEN_DEFAULT};
-	while ((r = agent_query_next(req, &cursor, &k, &v)) > 0) {
-		unsigned which = 0;
-
-		while (which < 6 && strcmp(k, names[which]))
-			which++;
-		if (which == 6)
-			return agent_error(req, 400, "Bad Request", "unknown parameter '%s'", k), -1;
-		if (p->seen & (1u << which))
-			return agent_error(req, 400, "Bad Request", "%s: given twice", k), -1;
-		p->seen |= 1u << which;
-		switch (which) {
-		case 0:
-			p->bpf = v;
-			break;
-		case 1:
-			p->iface = v;
-			break;
-		case 2:
-			if (!strcmp(v, "in"))
-				p->dirs = ECAP_DIR_IN;
-			else if (!strcmp(v, "out"))
-				p->dirs = ECAP_DIR_OUT;
-			else if (strcmp(v, "inout"))
-				return agent_error(req, 400, "Bad Request",
-						   "dir: '%s' is not in, out or inout", v), -1;
-			break;
-		case 3:
-			if (parse_num(v, 1, ECAP_SNAPLEN_MAX, &p->snaplen))
-				return agent_error(req, 400, "Bad Request",
-						   "snaplen: '%s' is not 1..%u", v, ECAP_SNAPLEN_MAX), -1;
-			break;
-		case 4:
-			if (parse_num(v, 1, UINT64_MAX, &p->count))
-				return agent_error(req, 400, "Bad Request",
-						   "count: '%s' is not a positive number", v), -1;
-			break;
-		case 5:
-			if (parse_num(v, 1, DURATION_MAX, &p->duration))
-				return agent_error(req, 400, "Bad Request",
-						   "duration: '%s' is not 1..%d seconds", v,
-						   DURATION_MAX), -1;
-			break;
-		}
-	}
-	if (r < 0)
-		return agent_error(req, 400, "Bad Request", "malformed query string"), -1;
-	if (!p->bpf)
-		return agent_error(req, 400, "Bad Request",
-				   "bpf: missing (the filter in tcpdump -ddd form, commas for "
-				   "newlines)"), -1;
-	return 0;
-}
-
 /* The interfaces asked for (default: every one served), into c. 0, or the
  * 400 is sent. */
-static int pick_ifaces(struct agent *a, h2o_req_t *req, const char *list, struct capture *c)
+static int pick_ifaces(struct agent *a, h2o_req_t *req, const struct agent_params *p,
+		       struct capture *c)
 {
-	unsigned n = 0;
+	unsigned n = p->nifaces ? p->nifaces : a->nifaces;
 
-	if (!list) {
-		for (unsigned i = 0; i < a->nifaces; i++) {
-			c->ifaces[i].ifindex = a->ifaces[i].ifindex;
-			strcpy(c->ifaces[i].name, a->ifaces[i].name);
+	for (unsigned k = 0; k < n; k++) {
+		unsigned i = k;
+
+		if (p->nifaces)
+			for (i = 0; i < a->nifaces && strcmp(a->ifaces[i].name, p->ifaces[k]); i++)
+				;
+		if (i == a->nifaces) {
+			agent_error(req, 400, "Bad Request", "iface: '%s' is not served by this agent",
+				    p->ifaces[k]);
+			return -1;
 		}
-		c->opts.nifaces = a->nifaces;
-		return 0;
+		c->ifaces[k].ifindex = a->ifaces[i].ifindex;
+		strcpy(c->ifaces[k].name, a->ifaces[i].name);
 	}
-	for (char *l = strdupa(list), *tok, *save = NULL; (tok = strtok_r(l, ",", &save));
-	     l = NULL) {
-		unsigned i = 0;
-
-		while (i < a->nifaces && strcmp(a->ifaces[i].name, tok))
-			i++;
-		if (i == a->nifaces)
-			return agent_error(req, 400, "Bad Request",
-					   "iface: '%.64s' is not served by this agent", tok), -1;
-		for (unsigned j = 0; j < n; j++)
-			if (c->ifaces[j].ifindex == a->ifaces[i].ifindex)
-				return agent_error(req, 400, "Bad Request",
-						   "iface: '%s' given twice", tok), -1;
-		c->ifaces[n].ifindex = a->ifaces[i].ifindex;
-		strcpy(c->ifaces[n].name, a->ifaces[i].name);
-		n++;
-	}
-	if (!n)
-		return agent_error(req, 400, "Bad Request", "iface: empty"), -1;
 	c->opts.nifaces = n;
 	return 0;
 }
@@ -325,8 +234,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
 	struct agent *a = ((struct handler *)self)->a;
 	struct capture *c = NULL, **ref;
+	struct agent_params p;
 	char err[ECAP_ERRLEN];
-	struct params p;
 	int r;
 
 	if (!h2o_memis(req->path_normalized.base, req->path_normalized.len,
@@ -337,33 +246,37 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 			       H2O_STRLIT("GET"));
 		return agent_error(req, 405, "Method Not Allowed", "GET only");
 	}
-	if (agent_authorize(a, req) || parse_params(req, &p))
+	if (agent_authorize(a, req))
 		return 0;
-	if (a->stopping)
+	r = req->query_at == SIZE_MAX
+		    ? agent_params_parse("", 0, &p, err, sizeof(err))
+		    : agent_params_parse(req->path.base + req->query_at + 1,
+					 req->path.len - req->query_at - 1, &p, err, sizeof(err));
+	if (r)
+		return agent_error(req, r == -EINVAL ? 400 : 500,
+				   r == -EINVAL ? "Bad Request" : "Internal Server Error", "%s", err);
+	if (a->stopping) {
+		agent_params_free(&p);
 		return agent_error(req, 503, "Service Unavailable", "the agent is stopping");
+	}
 	for (unsigned i = 0; i < ECAP_MAX_SESSIONS && !c; i++)
 		if (!a->cap[i].active)
 			c = &a->cap[i];
-	if (!c)
+	if (!c) {
+		agent_params_free(&p);
 		return agent_error(req, 503, "Service Unavailable", "%d captures are running already",
 				   ECAP_MAX_SESSIONS);
-	if (pick_ifaces(a, req, p.iface, c))
-		return reset(c), 0;
-	for (char *q = p.bpf; *q; q++) /* "N,code jt jf k,..." -> the -ddd lines */
-		if (*q == ',')
-			*q = '\n';
-	if (ecap_cbpf_parse_ddd(p.bpf, &c->prog, err, sizeof(err)) ||
-	    ecap_cbpf_validate(c->prog.insns, c->prog.len, err, sizeof(err))) {
-		reset(c);
-		return agent_error(req, 400, "Bad Request", "bpf: %s", err);
 	}
+	c->prog = p.prog; /* the capture owns the program from here */
+	if (pick_ifaces(a, req, &p, c))
+		return reset(c), 0;
 
 	c->active = 1;
 	c->why = NULL;
 	c->sess = (struct ecap_session){.id = c->id,
 					.insns = c->prog.insns,
 					.len = c->prog.len,
-					.snaplen = (uint32_t)p.snaplen,
+					.snaplen = p.snaplen,
 					.dirs = p.dirs,
 					.nifindex = c->opts.nifaces};
 	for (unsigned i = 0; i < c->opts.nifaces; i++) /* counters per position */
@@ -372,12 +285,12 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 					    .ready = on_ready,
 					    .ready_ctx = c,
 					    .session = c->id,
-					    .snaplen = (uint32_t)p.snaplen,
+					    .snaplen = p.snaplen,
 					    .dirs = p.dirs,
 					    .ifaces = c->ifaces,
 					    .nifaces = c->opts.nifaces,
 					    .count = p.count,
-					    .duration_s = (uint32_t)p.duration};
+					    .duration_s = p.duration};
 	/* the stream first, so it is there for the first record; its header
 	 * waits in pend until the response starts */
 	r = ecap_streamer_add(a->streamer, &c->opts, err, sizeof(err));
@@ -411,10 +324,10 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 	c->req = req;
 	h2o_start_response(req, &c->gen);
 	c->started = 1;
-	agent_log("capture %u for %s: %u interface(s), %s, snaplen %llu, count %llu, "
-		  "duration %llu s, %u instructions",
-		  c->id, c->peer, c->opts.nifaces, agent_dir_name(p.dirs), p.snaplen, p.count,
-		  p.duration, c->prog.len);
+	agent_log("capture %u for %s: %u interface(s), %s, snaplen %u, count %llu, "
+		  "duration %u s, %u instructions",
+		  c->id, c->peer, c->opts.nifaces, agent_dir_name(p.dirs), p.snaplen,
+		  (unsigned long long)p.count, p.duration, c->prog.len);
 	pump(c);
 	return 0;
 }

@@ -82,61 +82,6 @@ int agent_authorize(struct agent *a, h2o_req_t *req)
 	return -1;
 }
 
-static int unhex(int c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : (c | 32) >= 'a' && (c | 32) <= 'f' ? (c | 32) - 'a' + 10 : -1;
-}
-
-/* application/x-www-form-urlencoded: %XX and '+' for a space */
-static char *decode(h2o_req_t *req, const char *p, size_t len)
-{
-	char *out = h2o_mem_alloc_pool(&req->pool, len + 1), *o = out;
-
-	for (size_t i = 0; i < len; i++) {
-		if (p[i] == '+') {
-			*o++ = ' ';
-		} else if (p[i] == '%') {
-			int hi = i + 2 < len ? unhex(p[i + 1]) : -1, lo = hi >= 0 ? unhex(p[i + 2]) : -1;
-
-			if (lo < 0)
-				return NULL;
-			*o++ = (char)(hi << 4 | lo);
-			i += 2;
-		} else {
-			*o++ = p[i];
-		}
-	}
-	*o = 0;
-	return (size_t)(o - out) == strlen(out) ? out : NULL; /* no NUL inside */
-}
-
-int agent_query_next(h2o_req_t *req, size_t *cursor, char **ret_key, char **ret_value)
-{
-	const char *q, *end = req->path.base + req->path.len, *amp, *eq;
-	size_t off;
-
-	if (req->query_at == SIZE_MAX)
-		return 0;
-	q = req->path.base + req->query_at + 1;
-	for (;;) {
-		off = *cursor;
-		if (q + off >= end)
-			return 0;
-		amp = memchr(q + off, '&', (size_t)(end - q - off));
-		if (!amp)
-			amp = end;
-		*cursor = (size_t)(amp - q) + 1;
-		if (amp > q + off)
-			break; /* skip empty pieces ("a=1&&b=2") */
-	}
-	eq = memchr(q + off, '=', (size_t)(amp - q - off));
-	if (!eq)
-		return -EINVAL;
-	*ret_key = decode(req, q + off, (size_t)(eq - q - off));
-	*ret_value = decode(req, eq + 1, (size_t)(amp - eq - 1));
-	return *ret_key && *ret_value ? 1 : -EINVAL;
-}
-
 void agent_peer(h2o_req_t *req, char *ret, size_t len)
 {
 	struct sockaddr_storage ss;
