@@ -6,6 +6,7 @@
 
 int cmd_filter(int argc, char **argv);
 int cmd_capture(int argc, char **argv);
+int cmd_merge(int argc, char **argv);
 
 /* The arguments joined by single spaces, as tcpdump builds its expression
  * (malloc'ed; NULL when out of memory). */

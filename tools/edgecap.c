@@ -11,6 +11,7 @@ static void usage(FILE *f)
 		   "commands:\n"
 		   "  filter compile|check|translate|run   tcpdump filters as classic BPF and eBPF\n"
 		   "  capture -i IF [options] [EXPR]       capture with the kernel hooks (root)\n"
+		   "  merge [-w FILE] FILE...              merge captures of several devices\n"
 		   "\n"
 		   "'edgecap COMMAND --help' describes a command.\n");
 }
@@ -25,6 +26,8 @@ int main(int argc, char **argv)
 		return cmd_filter(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "capture"))
 		return cmd_capture(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "merge"))
+		return cmd_merge(argc - 1, argv + 1);
 	fprintf(stderr, "edgecap: unknown command '%s'\n", argv[1]);
 	usage(stderr);
 	return 2;

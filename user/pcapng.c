@@ -175,6 +175,23 @@ int ecap_pcapng_epb(struct ecap_buf *b, uint32_t if_id, uint64_t ts, const void 
 	return 0;
 }
 
+int ecap_pcapng_epb_comment(struct ecap_buf *b, uint32_t if_id, uint64_t ts, const void *data,
+			    uint32_t caplen, uint32_t wirelen, uint32_t flags, const char *comment)
+{
+	uint32_t head[5] = {if_id, (uint32_t)(ts >> 32), (uint32_t)ts, caplen, wirelen};
+	size_t at = begin(b, BT_EPB);
+
+	put(b, head, sizeof(head));
+	put(b, data, caplen);
+	pad4(b);
+	if (flags)
+		opt(b, EPB_FLAGS, &flags, 4);
+	if (comment)
+		opt(b, OPT_COMMENT, comment, (uint16_t)strlen(comment));
+	opt_end(b);
+	return end(b, at);
+}
+
 int ecap_pcapng_isb(struct ecap_buf *b, uint32_t if_id, uint64_t ts,
 		    const struct ecap_isb_counts *c, const char *comment)
 {

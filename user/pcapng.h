@@ -35,6 +35,9 @@ int ecap_pcapng_idb(struct ecap_buf *b, uint16_t linktype, uint32_t snaplen, con
 		    uint8_t tsresol);
 int ecap_pcapng_epb(struct ecap_buf *b, uint32_t if_id, uint64_t ts, const void *data,
 		    uint32_t caplen, uint32_t wirelen, uint32_t flags);
+/* The same with an opt_comment (NULL: none), for the rare annotated packet. */
+int ecap_pcapng_epb_comment(struct ecap_buf *b, uint32_t if_id, uint64_t ts, const void *data,
+			    uint32_t caplen, uint32_t wirelen, uint32_t flags, const char *comment);
 /* comment: opt_comment, or NULL */
 int ecap_pcapng_isb(struct ecap_buf *b, uint32_t if_id, uint64_t ts,
 		    const struct ecap_isb_counts *c, const char *comment);

@@ -1,0 +1,461 @@
+/* merge.c - see merge.h.
+ *
+ * Inputs are sorted queues (a ring of packet pointers, insertion from the
+ * tail: O(1) for ordered arrivals); a binary heap over the inputs orders
+ * their heads. The duplicate index is a FIFO of recent keys in send order
+ * with an open-addressing table over it (linear probing, backward-shift
+ * deletion), so keys expire from the front as time moves on.
+ */
+#include "merge.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#define XXH_STATIC_LINKING_ONLY /* XXH3_state_t on the stack */
+#include <xxhash.h>
+
+#define LINKTYPE_EN10MB 1
+#define LINKTYPE_RAW    101
+#define DLT_RAW         12
+#define LINKTYPE_IPV4   228
+#define LINKTYPE_IPV6   229
+
+struct input {
+	struct srv_merge_pkt **q; /* ring, cap a power of two */
+	size_t head, n, cap;
+	int64_t high; /* the latest timestamp pushed */
+	int open, seen;
+	int heap_at;  /* position in the heap, -1 when empty */
+	uint64_t pushed, duplicates;
+};
+
+struct key {
+	XXH128_hash_t h;
+	int64_t ts;
+	uint32_t input;
+};
+
+struct srv_merge {
+	struct srv_merge_opts o;
+	srv_merge_emit_fn *emit;
+	void *ctx;
+	struct input *in;
+	unsigned nin;
+	unsigned *heap; /* inputs with packets, by head timestamp */
+	unsigned nheap;
+	size_t bytes;
+	int64_t last; /* the latest timestamp sent */
+	struct srv_merge_stats st;
+	/* duplicate index */
+	struct key *keys; /* ring of cap_keys, sequence numbers [kfirst, kend) */
+	uint64_t kfirst, kend;
+	size_t cap_keys;
+	uint64_t *table; /* sequence + 1, 0 empty; 2 * cap_keys slots */
+};
+
+struct srv_merge *srv_merge_new(const struct srv_merge_opts *o, srv_merge_emit_fn *emit,
+				void *ctx)
+{
+	struct srv_merge *m = calloc(1, sizeof(*m));
+
+	if (!m)
+		return NULL;
+	m->o = (struct srv_merge_opts){.window_ns = 500000000, .slack_ns = 2000000,
+				       .dedup_ns = 100000000, .max_bytes = 256u << 20};
+	if (o) {
+		if (o->window_ns)
+			m->o.window_ns = o->window_ns;
+		if (o->slack_ns)
+			m->o.slack_ns = o->slack_ns;
+		if (o->dedup_ns)
+			m->o.dedup_ns = o->dedup_ns;
+		if (o->max_bytes)
+			m->o.max_bytes = o->max_bytes;
+	}
+	m->emit = emit;
+	m->ctx = ctx;
+	m->last = INT64_MIN;
+	return m;
+}
+
+void srv_merge_free(struct srv_merge *m)
+{
+	if (!m)
+		return;
+	for (unsigned i = 0; i < m->nin; i++) {
+		struct input *in = &m->in[i];
+
+		for (size_t k = 0; k < in->n; k++)
+			free(in->q[(in->head + k) & (in->cap - 1)]);
+		free(in->q);
+	}
+	free(m->in);
+	free(m->heap);
+	free(m->keys);
+	free(m->table);
+	free(m);
+}
+
+int srv_merge_add_input(struct srv_merge *m)
+{
+	struct input *in;
+	unsigned *heap;
+
+	if (m->nin == SRV_MERGE_INPUTS_MAX)
+		return -ENOSPC;
+	in = realloc(m->in, (m->nin + 1) * sizeof(*in));
+	if (!in)
+		return -ENOMEM;
+	m->in = in;
+	heap = realloc(m->heap, (m->nin + 1) * sizeof(*heap));
+	if (!heap)
+		return -ENOMEM;
+	m->heap = heap;
+	m->in[m->nin] = (struct input){.open = 1, .heap_at = -1, .high = INT64_MIN};
+	return (int)m->nin++;
+}
+
+/* --- the heap of inputs, by head timestamp ------------------------------- */
+
+static struct srv_merge_pkt *head(const struct srv_merge *m, unsigned i)
+{
+	const struct input *in = &m->in[i];
+
+	return in->q[in->head];
+}
+
+static int before(const struct srv_merge *m, unsigned a, unsigned b)
+{
+	int64_t ta = head(m, a)->ts, tb = head(m, b)->ts;
+
+	return ta < tb || (ta == tb && a < b);
+}
+
+static void place(struct srv_merge *m, unsigned at, unsigned i)
+{
+	m->heap[at] = i;
+	m->in[i].heap_at = (int)at;
+}
+
+static void sift_up(struct srv_merge *m, unsigned at)
+{
+	unsigned i = m->heap[at];
+
+	while (at && before(m, i, m->heap[(at - 1) / 2])) {
+		place(m, at, m->heap[(at - 1) / 2]);
+		at = (at - 1) / 2;
+	}
+	place(m, at, i);
+}
+
+static void sift_down(struct srv_merge *m, unsigned at)
+{
+	unsigned i = m->heap[at];
+
+	for (;;) {
+		unsigned c = 2 * at + 1;
+
+		if (c >= m->nheap)
+			break;
+		if (c + 1 < m->nheap && before(m, m->heap[c + 1], m->heap[c]))
+			c++;
+		if (!before(m, m->heap[c], i))
+			break;
+		place(m, at, m->heap[c]);
+		at = c;
+	}
+	place(m, at, i);
+}
+
+/* The input's head changed (or it gained its first packet). */
+static void reheap(struct srv_merge *m, unsigned i)
+{
+	int at = m->in[i].heap_at;
+
+	if (at < 0) {
+		place(m, m->nheap++, i);
+		sift_up(m, m->nheap - 1);
+		return;
+	}
+	sift_up(m, (unsigned)at);
+	sift_down(m, (unsigned)m->in[i].heap_at);
+}
+
+/* --- inputs -------------------------------------------------------------- */
+
+int srv_merge_push(struct srv_merge *m, unsigned input, int64_t ts, uint32_t iface,
+		   uint16_t linktype, uint32_t flags, const uint8_t *data, uint32_t caplen,
+		   uint32_t wirelen)
+{
+	struct input *in;
+	struct srv_merge_pkt *p;
+	size_t k;
+
+	if (input >= m->nin || !m->in[input].open)
+		return -EINVAL;
+	in = &m->in[input];
+	if (in->n == in->cap) {
+		size_t cap = in->cap ? in->cap * 2 : 256;
+		struct srv_merge_pkt **q = malloc(cap * sizeof(*q));
+
+		if (!q)
+			return -ENOMEM;
+		for (k = 0; k < in->n; k++)
+			q[k] = in->q[(in->head + k) & (in->cap - 1)];
+		free(in->q);
+		in->q = q;
+		in->head = 0;
+		in->cap = cap;
+	}
+	p = malloc(sizeof(*p) + caplen);
+	if (!p)
+		return -ENOMEM;
+	*p = (struct srv_merge_pkt){.ts = ts, .input = input, .iface = iface, .flags = flags,
+				    .caplen = caplen, .wirelen = wirelen, .linktype = linktype};
+	memcpy(p->data, data, caplen);
+	/* insertion from the tail keeps the queue sorted */
+	for (k = in->n; k > 0; k--) {
+		struct srv_merge_pkt *prev = in->q[(in->head + k - 1) & (in->cap - 1)];
+
+		if (prev->ts <= ts)
+			break;
+		in->q[(in->head + k) & (in->cap - 1)] = prev;
+	}
+	in->q[(in->head + k) & (in->cap - 1)] = p;
+	in->n++;
+	in->pushed++;
+	in->seen = 1;
+	if (ts > in->high)
+		in->high = ts;
+	m->bytes += caplen;
+	if (k == 0) /* a new head */
+		reheap(m, input);
+	return 0;
+}
+
+void srv_merge_close_input(struct srv_merge *m, unsigned input)
+{
+	if (input < m->nin)
+		m->in[input].open = 0;
+}
+
+/* --- duplicates ---------------------------------------------------------- */
+
+/* The packet's key: from the network header on, TTL/hop limit and the IPv4
+ * checksum zeroed. */
+static XXH128_hash_t key_of(const struct srv_merge_pkt *p)
+{
+	const uint8_t *d = p->data;
+	uint32_t n = p->caplen, off = 0;
+	uint8_t hdr[40];
+	size_t hl = 0;
+	XXH3_state_t s;
+
+	if (p->linktype == LINKTYPE_EN10MB) {
+		uint16_t et;
+
+		off = 12;
+		for (;;) {
+			if (off + 2 > n)
+				return XXH3_128bits(d, n); /* runt: the whole frame */
+			et = (uint16_t)(d[off] << 8 | d[off + 1]);
+			if (et != 0x8100 && et != 0x88a8 && et != 0x9100)
+				break;
+			off += 4; /* a VLAN tag */
+		}
+		off += 2;
+		if (et != 0x0800 && et != 0x86dd) /* not IP: all but the MAC addresses */
+			return XXH3_128bits(d + 12, n - 12);
+	} else if (p->linktype != LINKTYPE_RAW && p->linktype != DLT_RAW &&
+		   p->linktype != LINKTYPE_IPV4 && p->linktype != LINKTYPE_IPV6) {
+		return XXH3_128bits(d, n);
+	}
+	if (off < n && (d[off] >> 4) == 4 && n - off >= 20) {
+		hl = 20;
+		memcpy(hdr, d + off, hl);
+		hdr[8] = 0;              /* TTL */
+		hdr[10] = hdr[11] = 0;   /* header checksum */
+	} else if (off < n && (d[off] >> 4) == 6 && n - off >= 40) {
+		hl = 40;
+		memcpy(hdr, d + off, hl);
+		hdr[7] = 0; /* hop limit */
+	}
+	XXH3_128bits_reset(&s);
+	XXH3_128bits_update(&s, hdr, hl);
+	XXH3_128bits_update(&s, d + off + hl, n - off - hl);
+	return XXH3_128bits_digest(&s);
+}
+
+static size_t slot_of(const struct srv_merge *m, XXH128_hash_t h)
+{
+	return (size_t)h.low64 & (2 * m->cap_keys - 1);
+}
+
+static struct key *key_at(const struct srv_merge *m, uint64_t seq)
+{
+	return &m->keys[seq & (m->cap_keys - 1)];
+}
+
+static void table_insert(struct srv_merge *m, uint64_t seq)
+{
+	size_t mask = 2 * m->cap_keys - 1, i = slot_of(m, key_at(m, seq)->h);
+
+	while (m->table[i])
+		i = (i + 1) & mask;
+	m->table[i] = seq + 1;
+}
+
+/* Remove seq (present) with backward-shift deletion: no tombstones. */
+static void table_remove(struct srv_merge *m, uint64_t seq)
+{
+	size_t mask = 2 * m->cap_keys - 1, i = slot_of(m, key_at(m, seq)->h), j;
+
+	while (m->table[i] != seq + 1)
+		i = (i + 1) & mask;
+	for (j = (i + 1) & mask; m->table[j]; j = (j + 1) & mask) {
+		size_t home = slot_of(m, key_at(m, m->table[j] - 1)->h);
+
+		/* move j back to i unless its home lies cyclically in (i, j] */
+		if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
+			m->table[i] = m->table[j];
+			i = j;
+		}
+	}
+	m->table[i] = 0;
+}
+
+static int keys_grow(struct srv_merge *m)
+{
+	size_t cap = m->cap_keys ? m->cap_keys * 2 : 4096;
+	struct key *keys = malloc(cap * sizeof(*keys));
+	uint64_t *table = calloc(2 * cap, sizeof(*table));
+
+	if (!keys || !table) {
+		free(keys);
+		free(table);
+		return -ENOMEM;
+	}
+	for (uint64_t s = m->kfirst; s < m->kend; s++)
+		keys[s & (cap - 1)] = *key_at(m, s);
+	free(m->keys);
+	free(m->table);
+	m->keys = keys;
+	m->table = table;
+	m->cap_keys = cap;
+	for (uint64_t s = m->kfirst; s < m->kend; s++)
+		table_insert(m, s);
+	return 0;
+}
+
+/* 1 when p repeats another input's packet within the window; else its key
+ * is remembered. */
+static int duplicate(struct srv_merge *m, const struct srv_merge_pkt *p)
+{
+	XXH128_hash_t h;
+	size_t mask, i;
+
+	if (m->o.dedup_ns < 0)
+		return 0;
+	while (m->kfirst < m->kend && key_at(m, m->kfirst)->ts < p->ts - m->o.dedup_ns) {
+		table_remove(m, m->kfirst);
+		m->kfirst++;
+	}
+	h = key_of(p);
+	if (m->cap_keys) {
+		mask = 2 * m->cap_keys - 1;
+		for (i = slot_of(m, h); m->table[i]; i = (i + 1) & mask) {
+			const struct key *k = key_at(m, m->table[i] - 1);
+
+			if (XXH128_isEqual(k->h, h) && k->input != p->input &&
+			    p->ts - k->ts <= m->o.dedup_ns && k->ts - p->ts <= m->o.dedup_ns)
+				return 1;
+		}
+	}
+	if (m->kend - m->kfirst == m->cap_keys && keys_grow(m))
+		return 0; /* out of memory: keep the packet, forget its key */
+	*key_at(m, m->kend) = (struct key){.h = h, .ts = p->ts, .input = p->input};
+	table_insert(m, m->kend++);
+	return 0;
+}
+
+/* --- sending ------------------------------------------------------------- */
+
+static void send_head(struct srv_merge *m)
+{
+	unsigned i = m->heap[0];
+	struct input *in = &m->in[i];
+	struct srv_merge_pkt *p = in->q[in->head];
+
+	in->head = (in->head + 1) & (in->cap - 1);
+	in->n--;
+	if (in->n) {
+		sift_down(m, 0);
+	} else {
+		in->heap_at = -1;
+		if (--m->nheap) {
+			place(m, 0, m->heap[m->nheap]);
+			sift_down(m, 0);
+		}
+	}
+	m->bytes -= p->caplen;
+	if (duplicate(m, p)) {
+		m->st.duplicates++;
+		in->duplicates++;
+	} else {
+		p->late = p->ts < m->last;
+		m->st.late += p->late;
+		if (p->ts > m->last)
+			m->last = p->ts;
+		m->st.merged++;
+		m->emit(m->ctx, p);
+	}
+	free(p);
+}
+
+/* Timestamps up to which every open input has caught up. */
+static int64_t horizon(const struct srv_merge *m, int64_t now)
+{
+	int64_t h = INT64_MAX;
+
+	for (unsigned i = 0; i < m->nin; i++) {
+		const struct input *in = &m->in[i];
+		int64_t mark = in->seen ? in->high : INT64_MIN;
+
+		if (!in->open)
+			continue;
+		if (now != INT64_MIN && mark < now - m->o.window_ns)
+			mark = now - m->o.window_ns; /* silent: hold back for the window only */
+		if (mark < h)
+			h = mark;
+	}
+	return h == INT64_MAX || h == INT64_MIN ? h : h - m->o.slack_ns;
+}
+
+void srv_merge_run(struct srv_merge *m, int64_t now_ns)
+{
+	int64_t h = horizon(m, now_ns);
+
+	while (m->nheap && (head(m, m->heap[0])->ts <= h || m->bytes > m->o.max_bytes)) {
+		if (head(m, m->heap[0])->ts > h)
+			m->st.forced++;
+		send_head(m);
+	}
+}
+
+void srv_merge_flush(struct srv_merge *m)
+{
+	while (m->nheap)
+		send_head(m);
+}
+
+void srv_merge_stats(const struct srv_merge *m, struct srv_merge_stats *ret)
+{
+	*ret = m->st;
+}
+
+void srv_merge_input_stats(const struct srv_merge *m, unsigned input, uint64_t *ret_pushed,
+			   uint64_t *ret_duplicates)
+{
+	*ret_pushed = input < m->nin ? m->in[input].pushed : 0;
+	*ret_duplicates = input < m->nin ? m->in[input].duplicates : 0;
+}

@@ -1,0 +1,80 @@
+/* merge.h - merges packet streams from several devices into one, in
+ * timestamp order, keeping a packet seen by several devices once.
+ *
+ * Ordering. Each input's packets are kept sorted as they arrive (a device's
+ * stream is nearly ordered already: records from several CPUs share one
+ * ring). A packet goes out once every input still open has shown a later
+ * timestamp (its high mark), minus `slack` for an input's own disorder. An
+ * input that has been silent does not hold the others back for more than
+ * `window`: its mark is taken as at least now - window. A packet older than
+ * one already sent is late: sent at once, flagged and counted, never dropped.
+ *
+ * Duplicates. A packet's key is XXH3-128 of it from the network header on,
+ * with link-layer and 802.1Q/802.1ad headers skipped and the IPv4 TTL and
+ * header checksum (IPv6: hop limit) zeroed, so one packet seen on two
+ * devices, or either side of a router, has one key. A packet whose key was
+ * sent from another input within `dedup` before it is a duplicate: dropped
+ * and counted. The same key from the same input is not (a device may see a
+ * packet twice, e.g. in on one interface and out on another).
+ *
+ * Memory. Past `max_bytes` of packet data held, the oldest go out even if
+ * an input lags (counted as forced). */
+#ifndef SRV_MERGE_H
+#define SRV_MERGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SRV_MERGE_INPUTS_MAX 1024
+
+struct srv_merge_opts {
+	int64_t window_ns; /* default 500 ms */
+	int64_t slack_ns;  /* default 2 ms */
+	int64_t dedup_ns;  /* default 100 ms; < 0: no de-duplication */
+	size_t max_bytes;  /* default 256 MiB */
+};
+
+struct srv_merge_pkt {
+	int64_t ts; /* ns since the epoch */
+	uint32_t input, iface, flags;
+	uint32_t caplen, wirelen;
+	uint16_t linktype;
+	uint8_t late; /* older than a packet already sent */
+	uint8_t data[];
+};
+
+struct srv_merge_stats {
+	uint64_t merged;     /* sent */
+	uint64_t duplicates; /* dropped as another input's packet */
+	uint64_t late;       /* sent out of order */
+	uint64_t forced;     /* sent before every input had caught up: memory bound */
+};
+
+struct srv_merge;
+
+/* Called for each packet sent, in order; p is valid during the call. */
+typedef void srv_merge_emit_fn(void *ctx, const struct srv_merge_pkt *p);
+
+/* NULL opts: the defaults. */
+struct srv_merge *srv_merge_new(const struct srv_merge_opts *o, srv_merge_emit_fn *emit,
+				void *ctx);
+void srv_merge_free(struct srv_merge *m);
+/* A new input: its index, or -ENOSPC / -ENOMEM. */
+int srv_merge_add_input(struct srv_merge *m);
+/* Copy a packet in. 0 or -ENOMEM / -EINVAL. */
+int srv_merge_push(struct srv_merge *m, unsigned input, int64_t ts, uint32_t iface,
+		   uint16_t linktype, uint32_t flags, const uint8_t *data, uint32_t caplen,
+		   uint32_t wirelen);
+/* The input has ended: it holds nothing back any more. */
+void srv_merge_close_input(struct srv_merge *m, unsigned input);
+/* Send what the marks allow. now_ns: wall clock for silent inputs, or
+ * INT64_MIN for inputs that are never silent (files). */
+void srv_merge_run(struct srv_merge *m, int64_t now_ns);
+/* Send everything held. */
+void srv_merge_flush(struct srv_merge *m);
+void srv_merge_stats(const struct srv_merge *m, struct srv_merge_stats *ret);
+/* Per input: packets pushed, duplicates of it dropped. */
+void srv_merge_input_stats(const struct srv_merge *m, unsigned input, uint64_t *ret_pushed,
+			   uint64_t *ret_duplicates);
+
+#endif

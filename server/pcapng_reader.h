@@ -1,0 +1,75 @@
+/* pcapng_reader.h - an incremental reader of capture streams as they arrive
+ * over the network: pcapng (either byte order, several sections, any
+ * if_tsresol and if_tsoffset) and classic pcap (micro- or nanosecond). Bytes
+ * are fed in pieces of any size; each complete block becomes one event.
+ * libpcap reads these formats only from a blocking FILE, which an event loop
+ * cannot use, hence this. Every size read from the stream is checked. */
+#ifndef SRV_PCAPNG_READER_H
+#define SRV_PCAPNG_READER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SRV_BLOCK_MAX   (16u << 20) /* larger blocks are refused */
+#define SRV_IFACES_MAX  256         /* interfaces per section */
+#define SRV_IFNAME_MAX  64
+
+enum srv_pcapng_event {
+	SRV_PCAPNG_SECTION, /* a new section: interface ids start again */
+	SRV_PCAPNG_IFACE,   /* struct srv_pcapng_iface */
+	SRV_PCAPNG_PACKET,  /* struct srv_pcapng_packet */
+	SRV_PCAPNG_STATS,   /* struct srv_pcapng_stats */
+};
+
+struct srv_pcapng_iface {
+	uint32_t id;
+	uint16_t linktype;
+	uint32_t snaplen;
+	char name[SRV_IFNAME_MAX]; /* if_name, or "" */
+};
+
+struct srv_pcapng_packet {
+	uint32_t if_id;
+	int64_t ts; /* ns since the epoch */
+	uint32_t caplen, wirelen;
+	uint32_t flags; /* epb_flags, 0 when absent */
+	const uint8_t *data;
+};
+
+/* The ISB's counters that were present (mask bit 1 << option code). */
+struct srv_pcapng_stats {
+	uint32_t if_id;
+	int64_t ts;
+	uint32_t have;
+	uint64_t ifrecv, ifdrop, filteraccept, osdrop, usrdeliv;
+};
+
+/* Return 0 to go on, or -errno to stop: srv_pcapng_feed returns it, and the
+ * reader is done. */
+typedef int srv_pcapng_fn(void *ctx, enum srv_pcapng_event ev, const void *arg);
+
+struct srv_pcapng_iface_state;
+
+struct srv_pcapng_reader {
+	srv_pcapng_fn *fn;
+	void *ctx;
+	uint8_t *buf; /* a partial block carried over between feeds */
+	size_t len, cap;
+	uint64_t offset; /* of the stream's next unparsed byte */
+	int format;      /* 0: not known yet; 1 pcapng; 2 pcap */
+	int swap;        /* the section's byte order is not ours */
+	int pcap_nsec;
+	uint32_t nifaces;
+	struct srv_pcapng_iface_state *ifs; /* SRV_IFACES_MAX */
+	char err[160];
+};
+
+void srv_pcapng_init(struct srv_pcapng_reader *r, srv_pcapng_fn *fn, void *ctx);
+/* 0, or -errno (r->err says where and what went wrong; the reader is done):
+ * -EINVAL for a malformed stream, -ENOMEM, or what a callback returned. */
+int srv_pcapng_feed(struct srv_pcapng_reader *r, const void *data, size_t len);
+/* 0 at a block boundary; -EINVAL when the stream ended inside a block. */
+int srv_pcapng_end(struct srv_pcapng_reader *r);
+void srv_pcapng_free(struct srv_pcapng_reader *r);
+
+#endif

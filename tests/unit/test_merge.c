@@ -1,0 +1,476 @@
+/* test_merge.c - the stream reader (pcapng in both byte orders, classic
+ * pcap, pieces of any size, malformed input) and the merger (order, marks,
+ * late packets, duplicates across devices, memory bound). */
+#include <byteswap.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "merge.h"
+#include "pcapng.h"
+#include "pcapng_reader.h"
+
+/* --- reader -------------------------------------------------------------- */
+
+struct seen {
+	int sections, ifaces, packets, stats;
+	char names[4][SRV_IFNAME_MAX];
+	int64_t ts[8];
+	uint32_t caplen[8], wirelen[8], flags[8], if_id[8];
+	uint8_t first[8];
+	uint64_t ifdrop, osdrop;
+};
+
+static int on(void *ctx, enum srv_pcapng_event ev, const void *arg)
+{
+	struct seen *s = ctx;
+
+	switch (ev) {
+	case SRV_PCAPNG_SECTION:
+		s->sections++;
+		break;
+	case SRV_PCAPNG_IFACE:
+		strcpy(s->names[s->ifaces++ & 3], ((const struct srv_pcapng_iface *)arg)->name);
+		break;
+	case SRV_PCAPNG_PACKET: {
+		const struct srv_pcapng_packet *k = arg;
+		int i = s->packets++ & 7;
+
+		s->ts[i] = k->ts;
+		s->caplen[i] = k->caplen;
+		s->wirelen[i] = k->wirelen;
+		s->flags[i] = k->flags;
+		s->if_id[i] = k->if_id;
+		s->first[i] = k->caplen ? k->data[0] : 0;
+		break;
+	}
+	case SRV_PCAPNG_STATS:
+		s->stats++;
+		s->ifdrop = ((const struct srv_pcapng_stats *)arg)->ifdrop;
+		s->osdrop = ((const struct srv_pcapng_stats *)arg)->osdrop;
+		break;
+	}
+	return 0;
+}
+
+/* A stream like the agent's: SHB, two IDBs, three EPBs, an ISB. */
+static void sample(struct ecap_buf *b)
+{
+	uint8_t pkt[61];
+
+	for (unsigned i = 0; i < sizeof(pkt); i++)
+		pkt[i] = (uint8_t)i;
+	ecap_pcapng_shb(b, "test");
+	ecap_pcapng_idb(b, 1, 262144, "eth0", 9);
+	ecap_pcapng_idb(b, 1, 262144, "eth1", 9);
+	ecap_pcapng_epb(b, 0, 1795000000123456789ull, pkt, 61, 61, 1);
+	ecap_pcapng_epb(b, 1, 1795000000223456789ull, pkt + 1, 3, 1500, 2);
+	ecap_pcapng_epb_comment(b, 0, 1795000000323456789ull, pkt, 0, 60, 0, "empty");
+	ecap_pcapng_isb(b, 1, 1795000001000000000ull,
+			&(struct ecap_isb_counts){.ifdrop = 7, .osdrop = 9}, NULL);
+}
+
+static void check_sample(const struct seen *s)
+{
+	assert_int_equal(s->sections, 1);
+	assert_int_equal(s->ifaces, 2);
+	assert_string_equal(s->names[1], "eth1");
+	assert_int_equal(s->packets, 3);
+	assert_true(s->ts[0] == 1795000000123456789ll);
+	assert_int_equal(s->caplen[1], 3);
+	assert_int_equal(s->wirelen[1], 1500);
+	assert_int_equal(s->flags[1], 2);
+	assert_int_equal(s->if_id[1], 1);
+	assert_int_equal(s->first[1], 1);
+	assert_int_equal(s->caplen[2], 0);
+	assert_int_equal(s->stats, 1);
+	assert_int_equal(s->ifdrop, 7);
+	assert_int_equal(s->osdrop, 9);
+}
+
+static void reads_whole_and_byte_by_byte(void **st)
+{
+	struct ecap_buf b = {0};
+	struct srv_pcapng_reader r;
+	struct seen s = {0}, s1 = {0};
+
+	sample(&b);
+	srv_pcapng_init(&r, on, &s);
+	assert_int_equal(srv_pcapng_feed(&r, b.data, b.len), 0);
+	assert_int_equal(srv_pcapng_end(&r), 0);
+	srv_pcapng_free(&r);
+	check_sample(&s);
+
+	srv_pcapng_init(&r, on, &s1);
+	for (size_t i = 0; i < b.len; i++)
+		assert_int_equal(srv_pcapng_feed(&r, b.data + i, 1), 0);
+	assert_int_equal(srv_pcapng_end(&r), 0);
+	srv_pcapng_free(&r);
+	check_sample(&s1);
+	ecap_buf_free(&b);
+}
+
+/* Every 32-bit field of a block swapped (and 16/64-bit ones where known):
+ * the big-endian writer's view of the same stream. */
+static void swap_block(uint8_t *p)
+{
+	uint32_t type, len, v;
+
+	memcpy(&type, p, 4);
+	memcpy(&len, p + 4, 4);
+	for (uint32_t off = 0; off < 8; off += 4) {
+		memcpy(&v, p + off, 4);
+		v = bswap_32(v);
+		memcpy(p + off, &v, 4);
+	}
+	memcpy(&v, p + len - 4, 4);
+	v = bswap_32(v);
+	memcpy(p + len - 4, &v, 4);
+	if (type == 0x0A0D0D0A) { /* BOM, versions; section length */
+		uint16_t h;
+
+		memcpy(&v, p + 8, 4);
+		v = bswap_32(v);
+		memcpy(p + 8, &v, 4);
+		for (int off = 12; off < 16; off += 2) {
+			memcpy(&h, p + off, 2);
+			h = bswap_16(h);
+			memcpy(p + off, &h, 2);
+		}
+	} else if (type == 1) { /* linktype, reserved, snaplen; options stay: names */
+		uint16_t h;
+
+		memcpy(&h, p + 8, 2);
+		h = bswap_16(h);
+		memcpy(p + 8, &h, 2);
+		memcpy(&v, p + 12, 4);
+		v = bswap_32(v);
+		memcpy(p + 12, &v, 4);
+		for (uint32_t o = 16; o + 4 <= len - 4;) { /* option headers */
+			uint16_t code, olen;
+
+			memcpy(&code, p + o, 2);
+			memcpy(&olen, p + o + 2, 2);
+			code = bswap_16(code);
+			olen = bswap_16(olen);
+			memcpy(p + o, &code, 2);
+			memcpy(p + o + 2, &olen, 2);
+			if (!code)
+				break;
+			o += 4 + ((bswap_16(olen) + 3u) & ~3u);
+		}
+	} else if (type == 6) { /* if, ts, caplen, wirelen; no options in this one */
+		for (uint32_t off = 8; off < 28; off += 4) {
+			memcpy(&v, p + off, 4);
+			v = bswap_32(v);
+			memcpy(p + off, &v, 4);
+		}
+	}
+}
+
+static void reads_the_other_byte_order(void **st)
+{
+	struct ecap_buf b = {0};
+	struct srv_pcapng_reader r;
+	struct seen s = {0};
+	uint8_t pkt[4] = {9, 8, 7, 6};
+
+	ecap_pcapng_shb(&b, NULL);
+	ecap_pcapng_idb(&b, 1, 65535, "wan", 6); /* microseconds */
+	ecap_pcapng_epb(&b, 0, 1795000000123456ull, pkt, 4, 4, 0);
+	for (size_t off = 0; off < b.len;) {
+		uint32_t len;
+
+		memcpy(&len, b.data + off + 4, 4);
+		swap_block(b.data + off);
+		off += len;
+	}
+	srv_pcapng_init(&r, on, &s);
+	assert_int_equal(srv_pcapng_feed(&r, b.data, b.len), 0);
+	srv_pcapng_free(&r);
+	assert_int_equal(s.packets, 1);
+	assert_string_equal(s.names[0], "wan");
+	assert_true(s.ts[0] == 1795000000123456000ll);
+	assert_int_equal(s.first[0], 9);
+	ecap_buf_free(&b);
+}
+
+static void reads_classic_pcap(void **st)
+{
+	struct ecap_buf b = {0};
+	struct srv_pcapng_reader r;
+	struct seen s = {0};
+	uint8_t pkt[5] = {1, 2, 3, 4, 5};
+
+	ecap_pcap_header(&b, 1, 96);
+	ecap_pcap_record(&b, 1795000000987654321ull, pkt, 5, 70);
+	srv_pcapng_init(&r, on, &s);
+	assert_int_equal(srv_pcapng_feed(&r, b.data, 7), 0); /* split inside the header */
+	assert_int_equal(srv_pcapng_feed(&r, b.data + 7, b.len - 7), 0);
+	assert_int_equal(srv_pcapng_end(&r), 0);
+	srv_pcapng_free(&r);
+	assert_int_equal(s.ifaces, 1);
+	assert_int_equal(s.packets, 1);
+	assert_true(s.ts[0] == 1795000000987654321ll);
+	assert_int_equal(s.wirelen[0], 70);
+	ecap_buf_free(&b);
+}
+
+static int corrupt(size_t at, uint32_t value, const char *want)
+{
+	struct ecap_buf b = {0};
+	struct srv_pcapng_reader r;
+	struct seen s = {0};
+	int e;
+
+	sample(&b);
+	memcpy(b.data + at, &value, 4);
+	srv_pcapng_init(&r, on, &s);
+	e = srv_pcapng_feed(&r, b.data, b.len);
+	if (e == -EINVAL && !strstr(r.err, want))
+		e = -1;
+	srv_pcapng_free(&r);
+	ecap_buf_free(&b);
+	return e;
+}
+
+static void refuses_malformed_streams(void **st)
+{
+	/* offsets in sample(): SHB 0..39 (userappl "test"), IDB 1 at 40 */
+	assert_int_equal(corrupt(0, 0x12345678, "neither pcapng nor pcap"), -EINVAL);
+	assert_int_equal(corrupt(8, 0x11111111, "byte-order magic"), -EINVAL);
+	assert_int_equal(corrupt(4, 13, "bad block length"), -EINVAL);
+	assert_int_equal(corrupt(4, 64u << 20, "bad block length"), -EINVAL);
+	assert_int_equal(corrupt(44, 36, "trailing length"), -EINVAL);
+}
+
+static void refuses_packet_overrun_and_unknown_iface(void **st)
+{
+	struct ecap_buf b = {0};
+	struct srv_pcapng_reader r;
+	struct seen s = {0};
+	uint8_t pkt[8] = {0};
+	size_t epb;
+
+	ecap_pcapng_shb(&b, NULL);
+	ecap_pcapng_idb(&b, 1, 65535, NULL, 9);
+	epb = b.len;
+	ecap_pcapng_epb(&b, 0, 1, pkt, 8, 8, 0);
+	memcpy(b.data + epb + 20, &(uint32_t){1000}, 4); /* caplen past the block */
+	srv_pcapng_init(&r, on, &s);
+	assert_int_equal(srv_pcapng_feed(&r, b.data, b.len), -EINVAL);
+	assert_non_null(strstr(r.err, "overruns"));
+	assert_int_equal(srv_pcapng_feed(&r, b.data, 1), -EINVAL); /* done after an error */
+	srv_pcapng_free(&r);
+
+	memcpy(b.data + epb + 20, &(uint32_t){8}, 4);
+	memcpy(b.data + epb + 8, &(uint32_t){3}, 4); /* interface 3 of 1 */
+	srv_pcapng_init(&r, on, &s);
+	assert_int_equal(srv_pcapng_feed(&r, b.data, b.len), -EINVAL);
+	assert_non_null(strstr(r.err, "undescribed interface"));
+	srv_pcapng_free(&r);
+
+	srv_pcapng_init(&r, on, &s); /* cut short */
+	assert_int_equal(srv_pcapng_feed(&r, b.data, b.len - 3), 0);
+	assert_int_equal(srv_pcapng_end(&r), -EINVAL);
+	srv_pcapng_free(&r);
+	ecap_buf_free(&b);
+}
+
+/* --- merger -------------------------------------------------------------- */
+
+struct out {
+	int n;
+	int64_t ts[64];
+	uint32_t input[64];
+	uint8_t late[64];
+};
+
+static void emit(void *ctx, const struct srv_merge_pkt *p)
+{
+	struct out *o = ctx;
+
+	if (o->n < 64) {
+		o->ts[o->n] = p->ts;
+		o->input[o->n] = p->input;
+		o->late[o->n] = p->late;
+	}
+	o->n++;
+}
+
+/* An Ethernet + IPv4 + UDP frame with the given TTL, optional VLAN tag and
+ * payload byte. */
+static uint32_t frame(uint8_t *f, uint8_t ttl, int vlan, uint8_t payload)
+{
+	uint32_t off = 12;
+
+	memset(f, 0, 64);
+	memcpy(f, "\x02\x00\x00\x00\x00\x01\x02\x00\x00\x00\x00\x02", 12);
+	if (vlan) {
+		memcpy(f + off, "\x81\x00\x00\x07", 4);
+		off += 4;
+	}
+	memcpy(f + off, "\x08\x00", 2);
+	off += 2;
+	f[off] = 0x45;
+	f[off + 3] = 29;
+	f[off + 8] = ttl;
+	f[off + 9] = 17;
+	f[off + 10] = ttl; /* a checksum that differs with the TTL */
+	f[off + 28] = payload;
+	return off + 29;
+}
+
+static void push(struct srv_merge *m, unsigned in, int64_t ts, uint8_t ttl, int vlan, uint8_t pl)
+{
+	uint8_t f[64];
+	uint32_t n = frame(f, ttl, vlan, pl);
+
+	assert_int_equal(srv_merge_push(m, in, ts, 0, 1, 0, f, n, n), 0);
+}
+
+static void merges_in_order_by_marks(void **st)
+{
+	struct out o = {0};
+	struct srv_merge *m = srv_merge_new(&(struct srv_merge_opts){.slack_ns = 1, .dedup_ns = -1},
+					    emit, &o);
+	int a = srv_merge_add_input(m), b = srv_merge_add_input(m);
+	struct srv_merge_stats s;
+
+	push(m, a, 10, 64, 0, 1);
+	push(m, a, 30, 64, 0, 2);
+	push(m, a, 20, 64, 0, 3); /* a's own disorder: sorted in */
+	srv_merge_run(m, INT64_MIN);
+	assert_int_equal(o.n, 0); /* b has shown nothing: everything waits */
+	push(m, b, 15, 64, 0, 4);
+	srv_merge_run(m, INT64_MIN);
+	assert_int_equal(o.n, 1); /* up to 15 - slack: only 10 */
+	push(m, b, 40, 64, 0, 5);
+	srv_merge_run(m, INT64_MIN);
+	assert_int_equal(o.n, 3); /* up to 30 - slack: 15 20 */
+	srv_merge_close_input(m, a);
+	srv_merge_run(m, INT64_MIN);
+	assert_int_equal(o.n, 4); /* a holds nothing back: up to 39 */
+	push(m, b, 25, 64, 0, 6); /* older than 30, already sent */
+	srv_merge_flush(m);
+	assert_int_equal(o.n, 6);
+	assert_true(o.ts[0] == 10 && o.ts[1] == 15 && o.ts[2] == 20 && o.ts[3] == 30 &&
+		    o.ts[4] == 25 && o.ts[5] == 40);
+	assert_true(o.late[4] && !o.late[5]);
+	srv_merge_stats(m, &s);
+	assert_int_equal(s.merged, 6);
+	assert_int_equal(s.late, 1);
+	srv_merge_free(m);
+}
+
+static void silent_input_holds_back_only_the_window(void **st)
+{
+	struct out o = {0};
+	struct srv_merge *m = srv_merge_new(
+		&(struct srv_merge_opts){.window_ns = 100, .slack_ns = 1, .dedup_ns = -1}, emit, &o);
+	int a = srv_merge_add_input(m);
+
+	srv_merge_add_input(m); /* never sends */
+	push(m, a, 1000, 64, 0, 1);
+	srv_merge_run(m, 1050);
+	assert_int_equal(o.n, 0);
+	srv_merge_run(m, 1101 + 1);
+	assert_int_equal(o.n, 1);
+	srv_merge_free(m);
+}
+
+static void duplicates_across_devices_only(void **st)
+{
+	struct out o = {0};
+	struct srv_merge *m =
+		srv_merge_new(&(struct srv_merge_opts){.slack_ns = 1, .dedup_ns = 1000}, emit, &o);
+	int a = srv_merge_add_input(m), b = srv_merge_add_input(m);
+	struct srv_merge_stats s;
+	uint64_t pushed, dups;
+
+	push(m, a, 100, 64, 0, 1);
+	push(m, b, 105, 63, 1, 1);  /* one hop on, with a VLAN tag: the same packet */
+	push(m, a, 200, 64, 0, 2);
+	push(m, a, 210, 63, 0, 2);  /* the same device again (routed): kept */
+	push(m, b, 5000, 64, 0, 2); /* outside the window: kept */
+	push(m, b, 300, 64, 0, 3);  /* another payload: kept */
+	srv_merge_close_input(m, a);
+	srv_merge_close_input(m, b);
+	srv_merge_run(m, INT64_MIN);
+	srv_merge_stats(m, &s);
+	assert_int_equal(s.duplicates, 1);
+	assert_int_equal(s.merged, 5);
+	assert_int_equal(o.n, 5);
+	srv_merge_input_stats(m, b, &pushed, &dups);
+	assert_int_equal(pushed, 3);
+	assert_int_equal(dups, 1);
+	srv_merge_free(m);
+}
+
+static void many_keys_expire_and_grow(void **st)
+{
+	struct out o = {0};
+	struct srv_merge *m =
+		srv_merge_new(&(struct srv_merge_opts){.slack_ns = 1, .dedup_ns = 50000}, emit, &o);
+	int a = srv_merge_add_input(m), b = srv_merge_add_input(m);
+	struct srv_merge_stats s;
+
+	/* 20000 distinct packets, each seen by both within 10 ns: the key table
+	 * grows past its first size and expires keys as time passes */
+	for (int i = 0; i < 20000; i++) {
+		uint8_t f[64];
+		uint32_t n = frame(f, 64, 0, 0);
+
+		memcpy(f + n - 4, &i, 4);
+		assert_int_equal(srv_merge_push(m, a, i * 100ll, 0, 1, 0, f, n, n), 0);
+		f[22] = 10; /* TTL */
+		assert_int_equal(srv_merge_push(m, b, i * 100ll + 10, 0, 1, 0, f, n, n), 0);
+		srv_merge_run(m, INT64_MIN);
+	}
+	srv_merge_flush(m);
+	srv_merge_stats(m, &s);
+	assert_int_equal(s.merged, 20000);
+	assert_int_equal(s.duplicates, 20000);
+	srv_merge_free(m);
+}
+
+static void memory_bound_forces_output(void **st)
+{
+	struct out o = {0};
+	struct srv_merge *m = srv_merge_new(
+		&(struct srv_merge_opts){.dedup_ns = -1, .max_bytes = 100}, emit, &o);
+	int a = srv_merge_add_input(m);
+	struct srv_merge_stats s;
+
+	srv_merge_add_input(m); /* silent, never closed */
+	for (int i = 0; i < 10; i++)
+		push(m, a, i, 64, 0, (uint8_t)i); /* 47 bytes each */
+	srv_merge_run(m, INT64_MIN);
+	srv_merge_stats(m, &s);
+	assert_int_equal(o.n, 8); /* until 2 remain: 94 bytes */
+	assert_int_equal(s.forced, 8);
+	srv_merge_free(m);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(reads_whole_and_byte_by_byte),
+		cmocka_unit_test(reads_the_other_byte_order),
+		cmocka_unit_test(reads_classic_pcap),
+		cmocka_unit_test(refuses_malformed_streams),
+		cmocka_unit_test(refuses_packet_overrun_and_unknown_iface),
+		cmocka_unit_test(merges_in_order_by_marks),
+		cmocka_unit_test(silent_input_holds_back_only_the_window),
+		cmocka_unit_test(duplicates_across_devices_only),
+		cmocka_unit_test(many_keys_expire_and_grow),
+		cmocka_unit_test(memory_bound_forces_output),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
