@@ -35,6 +35,12 @@ struct key {
 	uint32_t input;
 };
 
+/* A table slot: the key's low 64 bits (its home and a first comparison
+ * without touching the key) and its sequence number + 1 (0: empty). */
+struct slot {
+	uint64_t tag, seq1;
+};
+
 struct srv_merge {
 	struct srv_merge_opts o;
 	srv_merge_emit_fn *emit;
@@ -50,7 +56,7 @@ struct srv_merge {
 	struct key *keys; /* ring of cap_keys, sequence numbers [kfirst, kend) */
 	uint64_t kfirst, kend;
 	size_t cap_keys;
-	uint64_t *table; /* sequence + 1, 0 empty; 2 * cap_keys slots */
+	struct slot *table; /* 2 * cap_keys slots */
 };
 
 struct srv_merge *srv_merge_new(const struct srv_merge_opts *o, srv_merge_emit_fn *emit,
@@ -242,14 +248,14 @@ void srv_merge_close_input(struct srv_merge *m, unsigned input)
 /* --- duplicates ---------------------------------------------------------- */
 
 /* The packet's key: from the network header on, TTL/hop limit and the IPv4
- * checksum zeroed. */
+ * checksum zeroed. Two one-shot hashes (the header's seeds the rest's) cost
+ * less than XXH3's streaming state. */
 static XXH128_hash_t key_of(const struct srv_merge_pkt *p)
 {
 	const uint8_t *d = p->data;
 	uint32_t n = p->caplen, off = 0;
 	uint8_t hdr[40];
 	size_t hl = 0;
-	XXH3_state_t s;
 
 	if (p->linktype == LINKTYPE_EN10MB) {
 		uint16_t et;
@@ -273,22 +279,19 @@ static XXH128_hash_t key_of(const struct srv_merge_pkt *p)
 	if (off < n && (d[off] >> 4) == 4 && n - off >= 20) {
 		hl = 20;
 		memcpy(hdr, d + off, hl);
-		hdr[8] = 0;              /* TTL */
-		hdr[10] = hdr[11] = 0;   /* header checksum */
+		hdr[8] = 0;            /* TTL */
+		hdr[10] = hdr[11] = 0; /* header checksum */
 	} else if (off < n && (d[off] >> 4) == 6 && n - off >= 40) {
 		hl = 40;
 		memcpy(hdr, d + off, hl);
 		hdr[7] = 0; /* hop limit */
 	}
-	XXH3_128bits_reset(&s);
-	XXH3_128bits_update(&s, hdr, hl);
-	XXH3_128bits_update(&s, d + off + hl, n - off - hl);
-	return XXH3_128bits_digest(&s);
+	return XXH3_128bits_withSeed(d + off + hl, n - off - hl, XXH3_64bits(hdr, hl));
 }
 
-static size_t slot_of(const struct srv_merge *m, XXH128_hash_t h)
+static size_t mask_of(const struct srv_merge *m)
 {
-	return (size_t)h.low64 & (2 * m->cap_keys - 1);
+	return 2 * m->cap_keys - 1;
 }
 
 static struct key *key_at(const struct srv_merge *m, uint64_t seq)
@@ -298,22 +301,23 @@ static struct key *key_at(const struct srv_merge *m, uint64_t seq)
 
 static void table_insert(struct srv_merge *m, uint64_t seq)
 {
-	size_t mask = 2 * m->cap_keys - 1, i = slot_of(m, key_at(m, seq)->h);
+	uint64_t tag = key_at(m, seq)->h.low64;
+	size_t mask = mask_of(m), i = tag & mask;
 
-	while (m->table[i])
+	while (m->table[i].seq1)
 		i = (i + 1) & mask;
-	m->table[i] = seq + 1;
+	m->table[i] = (struct slot){tag, seq + 1};
 }
 
 /* Remove seq (present) with backward-shift deletion: no tombstones. */
 static void table_remove(struct srv_merge *m, uint64_t seq)
 {
-	size_t mask = 2 * m->cap_keys - 1, i = slot_of(m, key_at(m, seq)->h), j;
+	size_t mask = mask_of(m), i = key_at(m, seq)->h.low64 & mask, j;
 
-	while (m->table[i] != seq + 1)
+	while (m->table[i].seq1 != seq + 1)
 		i = (i + 1) & mask;
-	for (j = (i + 1) & mask; m->table[j]; j = (j + 1) & mask) {
-		size_t home = slot_of(m, key_at(m, m->table[j] - 1)->h);
+	for (j = (i + 1) & mask; m->table[j].seq1; j = (j + 1) & mask) {
+		size_t home = m->table[j].tag & mask;
 
 		/* move j back to i unless its home lies cyclically in (i, j] */
 		if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
@@ -321,14 +325,14 @@ static void table_remove(struct srv_merge *m, uint64_t seq)
 			i = j;
 		}
 	}
-	m->table[i] = 0;
+	m->table[i].seq1 = 0;
 }
 
 static int keys_grow(struct srv_merge *m)
 {
 	size_t cap = m->cap_keys ? m->cap_keys * 2 : 4096;
 	struct key *keys = malloc(cap * sizeof(*keys));
-	uint64_t *table = calloc(2 * cap, sizeof(*table));
+	struct slot *table = calloc(2 * cap, sizeof(*table));
 
 	if (!keys || !table) {
 		free(keys);
@@ -352,7 +356,6 @@ static int keys_grow(struct srv_merge *m)
 static int duplicate(struct srv_merge *m, const struct srv_merge_pkt *p)
 {
 	XXH128_hash_t h;
-	size_t mask, i;
 
 	if (m->o.dedup_ns < 0)
 		return 0;
@@ -362,11 +365,15 @@ static int duplicate(struct srv_merge *m, const struct srv_merge_pkt *p)
 	}
 	h = key_of(p);
 	if (m->cap_keys) {
-		mask = 2 * m->cap_keys - 1;
-		for (i = slot_of(m, h); m->table[i]; i = (i + 1) & mask) {
-			const struct key *k = key_at(m, m->table[i] - 1);
+		size_t mask = mask_of(m);
 
-			if (XXH128_isEqual(k->h, h) && k->input != p->input &&
+		for (size_t i = h.low64 & mask; m->table[i].seq1; i = (i + 1) & mask) {
+			const struct key *k;
+
+			if (m->table[i].tag != h.low64)
+				continue;
+			k = key_at(m, m->table[i].seq1 - 1);
+			if (k->h.high64 == h.high64 && k->input != p->input &&
 			    p->ts - k->ts <= m->o.dedup_ns && k->ts - p->ts <= m->o.dedup_ns)
 				return 1;
 		}

@@ -226,10 +226,40 @@ test_errors() {
 		ko "no privileges" "$st $out"
 }
 
+test_merge() {
+	# both ends of the link captured (tcpdump in A, edgecap in B): every packet
+	# twice; merged: mergecap's order, and each packet once with dedup
+	ip netns exec "$A" tcpdump -i va -U -w "$tmp/ma.pcap" icmp 2> "$tmp/ma.err" &
+	local td=$! t1 t2 kept
+	ip netns exec "$B" "$ec" capture -i vb -w "$tmp/mb.pcapng" -c 10 icmp 2> /dev/null &
+	local cp=$!
+	for _ in $(seq 100); do grep -q listening "$tmp/ma.err" && break; sleep 0.05; done
+	sleep 0.3
+	inb ping -c 5 -i 0.1 10.98.0.1 > /dev/null
+	wait_gone $cp 10
+	for _ in $(seq 40); do
+		[ "$(tcpdump -r "$tmp/ma.pcap" 2> /dev/null | wc -l)" -ge 10 ] && break
+		sleep 0.1
+	done
+	kill -TERM $td; wait $td
+	"$ec" merge --no-dedup -w "$tmp/m1.pcapng" "$tmp/ma.pcap" "$tmp/mb.pcapng" 2> /dev/null
+	mergecap -w "$tmp/mc.pcapng" "$tmp/ma.pcap" "$tmp/mb.pcapng"
+	t1=$(tshark -r "$tmp/m1.pcapng" -T fields -e frame.time_epoch -e icmp.seq 2> /dev/null)
+	t2=$(tshark -r "$tmp/mc.pcapng" -T fields -e frame.time_epoch -e icmp.seq 2> /dev/null)
+	"$ec" merge -w "$tmp/m2.pcapng" "$tmp/ma.pcap" "$tmp/mb.pcapng" 2> "$tmp/m2.err"
+	kept=$(tshark -r "$tmp/m2.pcapng" -T fields -e icmp.type -e icmp.seq 2> /dev/null | sort -u | wc -l)
+	[ "$(echo "$t1" | wc -l)" = 20 ] && [ "$t1" = "$t2" ] && [ "$kept" = 10 ] &&
+		[ "$(tshark -r "$tmp/m2.pcapng" 2> /dev/null | wc -l)" = 10 ] &&
+		grep -q '^10 packets merged from 2 inputs, 10 duplicates removed, 0 late$' "$tmp/m2.err" &&
+		ok "merge: mergecap's order for 20 packets; with dedup each of the 10 once" ||
+		ko merge "$(cat "$tmp/m2.err"); $(echo "$t1" | wc -l) vs $(echo "$t2" | wc -l)"
+}
+
 # Nothing may stay attached after a case; if it did, clear it for the next.
 unhooked() {
 	hooked && { ko "$1 left hooks attached"; ina "$ec" capture -i va -c 1 -G 1 -w /dev/null 2> /dev/null; }
 }
 
 run_tests unhooked test_exactness_vs_tcpdump test_directions test_limits test_snaplen_and_pcap \
-	test_overload test_per_interface_isb test_eight_sessions test_crash_recovery test_errors
+	test_overload test_per_interface_isb test_eight_sessions test_crash_recovery test_errors \
+	test_merge
