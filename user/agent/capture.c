@@ -21,11 +21,6 @@
 
 #define LIVENESS_MS  250 /* a client's hangup is noticed within this */
 
-struct handler {
-	h2o_handler_t super;
-	struct agent *a;
-};
-
 int agent_apply_sessions(struct agent *a, char *err, size_t errlen)
 {
 	struct ecap_session s[ECAP_MAX_SESSIONS];
@@ -230,24 +225,13 @@ const char *agent_dir_name(unsigned dirs)
 	return dirs == ECAP_DIR_IN ? "in" : dirs == ECAP_DIR_OUT ? "out" : "inout";
 }
 
-static int on_req(h2o_handler_t *self, h2o_req_t *req)
+static int on_req(struct agent *a, h2o_req_t *req)
 {
-	struct agent *a = ((struct handler *)self)->a;
 	struct capture *c = NULL, **ref;
 	struct agent_params p;
 	char err[ECAP_ERRLEN];
 	int r;
 
-	if (!h2o_memis(req->path_normalized.base, req->path_normalized.len,
-		       H2O_STRLIT("/v1/capture")))
-		return -1;
-	if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET"))) {
-		h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL,
-			       H2O_STRLIT("GET"));
-		return agent_error(req, 405, "Method Not Allowed", "GET only");
-	}
-	if (agent_authorize(a, req))
-		return 0;
 	r = req->query_at == SIZE_MAX
 		    ? agent_params_parse("", 0, &p, err, sizeof(err))
 		    : agent_params_parse(req->path.base + req->query_at + 1,
@@ -314,15 +298,9 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 	c->started_at = time(NULL);
 	ref = h2o_mem_alloc_shared(&req->pool, sizeof(*ref), on_dispose);
 	*ref = c;
-	req->res.status = 200;
-	req->res.reason = "OK";
-	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
-		       H2O_STRLIT("application/x-pcapng"));
-	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
-		       H2O_STRLIT("no-store"));
 	c->gen = (h2o_generator_t){on_proceed, on_stop};
 	c->req = req;
-	h2o_start_response(req, &c->gen);
+	agent_start_200(req, "application/x-pcapng", &c->gen);
 	c->started = 1;
 	agent_log("capture %u for %s: %u interface(s), %s, snaplen %u, count %llu, "
 		  "duration %u s, %u instructions",
@@ -334,11 +312,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 
 int agent_capture_init(struct agent *a, h2o_hostconf_t *host)
 {
-	h2o_pathconf_t *path = h2o_config_register_path(host, "/v1/capture", 0);
-	struct handler *h = (struct handler *)h2o_create_handler(path, sizeof(*h));
-
-	h->super.on_req = on_req;
-	h->a = a;
+	agent_route(a, host, "/v1/capture", on_req);
 	for (unsigned i = 0; i < ECAP_MAX_SESSIONS; i++)
 		a->cap[i] = (struct capture){.a = a, .id = (uint8_t)i};
 	a->reap_entry.cb = reap;

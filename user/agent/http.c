@@ -105,3 +105,51 @@ void agent_peer(h2o_req_t *req, char *ret, size_t len)
 		snprintf(ret, len, "?");
 	}
 }
+
+struct route {
+	h2o_handler_t super;
+	struct agent *a;
+	const char *path;
+	agent_endpoint_fn *fn;
+};
+
+/* Exactly the path, GET, signed by the server: then the endpoint. */
+static int on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+	struct route *r = (struct route *)self;
+
+	if (!h2o_memis(req->path_normalized.base, req->path_normalized.len, r->path,
+		       strlen(r->path)))
+		return -1;
+	if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET"))) {
+		h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL,
+			       H2O_STRLIT("GET"));
+		return agent_error(req, 405, "Method Not Allowed", "GET only");
+	}
+	if (agent_authorize(r->a, req))
+		return 0;
+	return r->fn(r->a, req);
+}
+
+void agent_route(struct agent *a, h2o_hostconf_t *host, const char *path, agent_endpoint_fn *fn)
+{
+	h2o_pathconf_t *conf = h2o_config_register_path(host, path, 0);
+	struct route *r = (struct route *)h2o_create_handler(conf, sizeof(*r));
+
+	r->super.on_req = on_req;
+	r->a = a;
+	r->path = path;
+	r->fn = fn;
+}
+
+void agent_start_200(h2o_req_t *req, const char *content_type, h2o_generator_t *gen)
+{
+	req->res.status = 200;
+	req->res.reason = "OK";
+	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type,
+		       strlen(content_type));
+	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
+		       H2O_STRLIT("no-store"));
+	if (gen)
+		h2o_start_response(req, gen);
+}

@@ -8,11 +8,6 @@
 #include "agent.h"
 #include "engine.h"
 
-struct handler {
-	h2o_handler_t super;
-	struct agent *a;
-};
-
 static json_t *iface_json(const struct agent_iface *i)
 {
 	return json_pack("{s:s, s:i, s:s}", "name", i->name, "ifindex", i->ifindex, "ingress",
@@ -41,23 +36,12 @@ static json_t *capture_json(struct agent *a, const struct capture *c)
 	return o;
 }
 
-static int on_req(h2o_handler_t *self, h2o_req_t *req)
+static int on_req(struct agent *a, h2o_req_t *req)
 {
-	struct agent *a = ((struct handler *)self)->a;
 	json_t *ifs, *caps, *root;
 	struct utsname u;
 	char *text;
 
-	if (!h2o_memis(req->path_normalized.base, req->path_normalized.len,
-		       H2O_STRLIT("/v1/status")))
-		return -1;
-	if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET"))) {
-		h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL,
-			       H2O_STRLIT("GET"));
-		return agent_error(req, 405, "Method Not Allowed", "GET only");
-	}
-	if (agent_authorize(a, req))
-		return 0;
 	uname(&u);
 	ifs = json_array();
 	for (unsigned i = 0; i < a->nifaces; i++)
@@ -74,12 +58,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 	json_decref(root);
 	if (!text)
 		return agent_error(req, 500, "Internal Server Error", "out of memory");
-	req->res.status = 200;
-	req->res.reason = "OK";
-	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
-		       H2O_STRLIT("application/json"));
-	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
-		       H2O_STRLIT("no-store"));
+	agent_start_200(req, "application/json", NULL);
 	req->res.content_length = strlen(text);
 	h2o_send_inline(req, text, strlen(text)); /* copies */
 	free(text);
@@ -88,10 +67,6 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 
 int agent_status_init(struct agent *a, h2o_hostconf_t *host)
 {
-	h2o_pathconf_t *path = h2o_config_register_path(host, "/v1/status", 0);
-	struct handler *h = (struct handler *)h2o_create_handler(path, sizeof(*h));
-
-	h->super.on_req = on_req;
-	h->a = a;
+	agent_route(a, host, "/v1/status", on_req);
 	return 0;
 }
