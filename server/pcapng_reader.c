@@ -29,9 +29,8 @@ void srv_pcapng_init(struct srv_pcapng_reader *r, srv_pcapng_fn *fn, void *ctx)
 
 void srv_pcapng_free(struct srv_pcapng_reader *r)
 {
-	free(r->buf);
+	ecap_buf_free(&r->carry);
 	free(r->ifs);
-	r->buf = NULL;
 	r->ifs = NULL;
 }
 
@@ -311,25 +310,6 @@ static int parse(struct srv_pcapng_reader *r, const uint8_t *p, size_t n, size_t
 	}
 }
 
-static int keep(struct srv_pcapng_reader *r, const uint8_t *p, size_t n)
-{
-	if (r->len + n > r->cap) {
-		size_t cap = r->cap ? r->cap : 4096;
-		uint8_t *b;
-
-		while (cap < r->len + n)
-			cap *= 2;
-		b = realloc(r->buf, cap);
-		if (!b)
-			return -ENOMEM;
-		r->buf = b;
-		r->cap = cap;
-	}
-	memcpy(r->buf + r->len, p, n);
-	r->len += n;
-	return 0;
-}
-
 int srv_pcapng_feed(struct srv_pcapng_reader *r, const void *data, size_t len)
 {
 	size_t used = 0;
@@ -337,15 +317,15 @@ int srv_pcapng_feed(struct srv_pcapng_reader *r, const void *data, size_t len)
 
 	if (r->err[0])
 		return -EINVAL;
-	if (!r->len) { /* straight from the caller's bytes; keep the tail */
+	if (!r->carry.len) { /* straight from the caller's bytes; keep the tail */
 		e = parse(r, data, len, &used);
-		return e ? e : keep(r, (const uint8_t *)data + used, len - used);
+		return e ? e : ecap_buf_put(&r->carry, (const uint8_t *)data + used, len - used);
 	}
-	e = keep(r, data, len);
+	e = ecap_buf_put(&r->carry, data, len);
 	if (!e)
-		e = parse(r, r->buf, r->len, &used);
-	memmove(r->buf, r->buf + used, r->len - used);
-	r->len -= used;
+		e = parse(r, r->carry.data, r->carry.len, &used);
+	memmove(r->carry.data, r->carry.data + used, r->carry.len - used);
+	r->carry.len -= used;
 	return e;
 }
 
@@ -353,5 +333,5 @@ int srv_pcapng_end(struct srv_pcapng_reader *r)
 {
 	if (r->err[0])
 		return -EINVAL;
-	return r->len ? bad(r, "the stream ended inside a block") : 0;
+	return r->carry.len ? bad(r, "the stream ended inside a block") : 0;
 }

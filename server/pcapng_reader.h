@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pcapng.h"
+
 #define SRV_BLOCK_MAX   (16u << 20) /* larger blocks are refused */
 #define SRV_IFACES_MAX  256         /* interfaces per section */
 #define SRV_IFNAME_MAX  64
@@ -53,8 +55,7 @@ struct srv_pcapng_iface_state;
 struct srv_pcapng_reader {
 	srv_pcapng_fn *fn;
 	void *ctx;
-	uint8_t *buf; /* a partial block carried over between feeds */
-	size_t len, cap;
+	struct ecap_buf carry; /* a partial block, kept between feeds */
 	uint64_t offset; /* of the stream's next unparsed byte */
 	int format;      /* 0: not known yet; 1 pcapng; 2 pcap */
 	int swap;        /* the section's byte order is not ours */

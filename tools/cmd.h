@@ -12,4 +12,9 @@ int cmd_merge(int argc, char **argv);
  * (malloc'ed; NULL when out of memory). */
 char *join_args(int argc, char **argv);
 
+/* Where a capture goes: FILE, or standard output for "-" or NULL; NULL is
+ * refused when standard output is a terminal. The fd, or -1 after one line
+ * on stderr. */
+int open_output(const char *path);
+
 #endif

@@ -10,8 +10,6 @@
 #include <unistd.h>
 #include <fcntl.h>
 #include <net/if.h>
-#include <bpf/libbpf.h>
-#include <xdp/libxdp.h>
 
 #include "capture.h"
 #include "cmd.h"
@@ -48,16 +46,6 @@ static int fail(const char *fmt, const char *a)
 	fprintf(stderr, fmt, a);
 	fputc('\n', stderr);
 	return 2;
-}
-
-static int quiet(enum libxdp_print_level level, const char *fmt, va_list args)
-{
-	return 0; /* libxdp explains its dispatcher fallback at length; we report failures */
-}
-
-static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list args)
-{
-	return 0;
 }
 
 static int parse_u(const char *s, unsigned long long max, unsigned long long *ret)
@@ -188,19 +176,11 @@ int cmd_capture(int argc, char **argv)
 		fail("%s", err);
 		goto out;
 	}
-	if (!out && isatty(STDOUT_FILENO)) {
-		fail("%s", "not writing binary captures to a terminal: give -w FILE or -w -");
+	so.out_fd = open_output(out);
+	if (so.out_fd < 0)
 		goto out;
-	}
-	so.out_fd = !out || !strcmp(out, "-") ? STDOUT_FILENO
-					      : open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	if (so.out_fd < 0) {
-		fprintf(stderr, "edgecap: %s: %s\n", out, strerror(errno));
-		goto out;
-	}
 
-	libxdp_set_print(quiet);
-	libbpf_set_print(libbpf_quiet);
+	ecap_engine_quiet_libraries();
 	/* SIGINT/SIGTERM arrive through a signalfd the streamer polls */
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
@@ -219,14 +199,8 @@ int cmd_capture(int argc, char **argv)
 			fail("%s", err);
 			goto out;
 		}
-		if (!(so.dirs & ECAP_DIR_IN))
-			continue;
-		/* ingress: as asked; auto is the cheaper hook for the driver,
-		 * and TC where XDP fails */
-		which = ingress ? ingress : ecap_engine_ingress_hook(ifaces[i].ifindex);
-		if (ecap_engine_attach(e, ifaces[i].ifindex, which, err, sizeof(err)) &&
-		    (ingress || which == ECAP_ATTACH_TC_IN ||
-		     ecap_engine_attach(e, ifaces[i].ifindex, ECAP_ATTACH_TC_IN, err, sizeof(err)))) {
+		if ((so.dirs & ECAP_DIR_IN) &&
+		    ecap_engine_attach_ingress(e, ifaces[i].ifindex, ingress, err, sizeof(err)) < 0) {
 			fail("%s", err);
 			goto out;
 		}

@@ -197,19 +197,11 @@ int cmd_merge(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (!path && isatty(STDOUT_FILENO)) {
-		fprintf(stderr, "edgecap: not writing binary captures to a terminal: give -w FILE "
-				"or -w -\n");
-		return 2;
-	}
 	ins = calloc((size_t)n, sizeof(*ins));
 	chunk = malloc(CHUNK);
-	o.fd = !path || !strcmp(path, "-") ? STDOUT_FILENO
-					   : open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (o.fd < 0) {
-		snprintf(err, sizeof(err), "%s: %s", path, strerror(errno));
+	o.fd = open_output(path);
+	if (o.fd < 0)
 		goto done;
-	}
 	m = srv_merge_new(&mo, emit, &o);
 	if (!ins || !chunk || !m) {
 		snprintf(err, sizeof(err), "out of memory");

@@ -67,9 +67,12 @@ int ecap_auth_header(const uint8_t *secret, size_t secret_len, const char *metho
 	return r < 0 || (size_t)r >= retlen ? -ENOSPC : 0;
 }
 
-static int unhex(int c)
+int ecap_hex_digit(int c)
 {
-	return isdigit(c) ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+	return c >= '0' && c <= '9'   ? c - '0'
+	       : c >= 'a' && c <= 'f' ? c - 'a' + 10
+	       : c >= 'A' && c <= 'F' ? c - 'A' + 10
+				      : -1;
 }
 
 /* Exactly 2 * n hex digits at p -> n bytes. */
@@ -78,7 +81,7 @@ static int unhex_n(const char *p, size_t len, uint8_t *out, size_t n)
 	if (len != 2 * n)
 		return -EINVAL;
 	for (size_t i = 0; i < n; i++) {
-		int hi = unhex(p[2 * i]), lo = unhex(p[2 * i + 1]);
+		int hi = ecap_hex_digit(p[2 * i]), lo = ecap_hex_digit(p[2 * i + 1]);
 
 		if (hi < 0 || lo < 0)
 			return -EINVAL;
@@ -122,7 +125,7 @@ int ecap_auth_parse(const char *value, size_t len, struct ecap_auth *ret)
 			if (vlen < ECAP_AUTH_NONCE_MIN || vlen > ECAP_AUTH_NONCE_MAX)
 				return -EINVAL;
 			for (size_t i = 0; i < vlen; i++)
-				if (unhex(eq[1 + i]) < 0)
+				if (ecap_hex_digit(eq[1 + i]) < 0)
 					return -EINVAL;
 			memcpy(a.nonce, eq + 1, vlen);
 			have |= 2;

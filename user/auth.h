@@ -55,6 +55,9 @@ struct ecap_nonces {
  * full of live entries. */
 int ecap_nonces_use(struct ecap_nonces *n, const struct ecap_auth *a, int64_t now);
 
+/* A hex digit's value, or -1. */
+int ecap_hex_digit(int c);
+
 /* Hex text (whitespace around it ignored) -> bytes: the count, or -EINVAL. */
 int ecap_hex_decode(const char *hex, uint8_t *ret, size_t max);
 

@@ -135,6 +135,35 @@ int ecap_engine_cleanup_ifindex(int ifindex)
 	return r ? r : t1 ? t1 : t2;
 }
 
+int ecap_engine_attach_ingress(struct ecap_engine *e, int ifindex, unsigned want, char *err,
+			       size_t errlen)
+{
+	unsigned which = want ? want : ecap_engine_ingress_hook(ifindex);
+	int r = ecap_engine_attach(e, ifindex, which, err, errlen);
+
+	if (r && !want && which == ECAP_ATTACH_XDP) { /* no XDP in this driver */
+		which = ECAP_ATTACH_TC_IN;
+		r = ecap_engine_attach(e, ifindex, which, err, errlen);
+	}
+	return r ? r : (int)which;
+}
+
+static int quiet_xdp(enum libxdp_print_level level, const char *fmt, va_list args)
+{
+	return 0;
+}
+
+static int quiet_bpf(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	return 0;
+}
+
+void ecap_engine_quiet_libraries(void)
+{
+	libxdp_set_print(quiet_xdp);
+	libbpf_set_print(quiet_bpf);
+}
+
 unsigned ecap_engine_ingress_hook(int ifindex)
 {
 	struct ethtool_drvinfo info = {.cmd = ETHTOOL_GDRVINFO};

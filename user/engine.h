@@ -61,6 +61,16 @@ void ecap_engine_close(struct ecap_engine *e);
  * the device to NAPI receive, which capture should not change). */
 unsigned ecap_engine_ingress_hook(int ifindex);
 
+/* Attach the ingress hook: `want` (ECAP_ATTACH_XDP or _TC_IN) as asked, or
+ * with 0 the cheaper one for the driver, falling back to TC where the driver
+ * has no XDP. Returns the hook attached, or -errno with err set. */
+int ecap_engine_attach_ingress(struct ecap_engine *e, int ifindex, unsigned want, char *err,
+			       size_t errlen);
+
+/* Silence libbpf's and libxdp's own printing (libxdp explains its dispatcher
+ * fallback at length): programs report the errors they get back instead. */
+void ecap_engine_quiet_libraries(void);
+
 /* Remove edgecap's XDP program and TC filters from ifindex, if present. */
 int ecap_engine_cleanup_ifindex(int ifindex);
 

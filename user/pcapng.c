@@ -68,6 +68,12 @@ static void put(struct ecap_buf *b, const void *p, size_t n)
 		memcpy(d, p, n);
 }
 
+int ecap_buf_put(struct ecap_buf *b, const void *p, size_t n)
+{
+	put(b, p, n);
+	return b->err;
+}
+
 static void put32(struct ecap_buf *b, uint32_t v)
 {
 	put(b, &v, 4);

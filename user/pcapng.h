@@ -16,6 +16,8 @@ struct ecap_buf {
 
 void ecap_buf_free(struct ecap_buf *b);
 void ecap_buf_reset(struct ecap_buf *b);
+/* Append n bytes: 0 or -ENOMEM (sticky in b->err). */
+int ecap_buf_put(struct ecap_buf *b, const void *p, size_t n);
 
 /* epb_flags direction bits (pcapng section 4.3.1) */
 #define ECAP_EPB_INBOUND  1u

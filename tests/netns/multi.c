@@ -13,8 +13,6 @@
 #include <fcntl.h>
 #include <unistd.h>
 #include <net/if.h>
-#include <bpf/libbpf.h>
-#include <xdp/libxdp.h>
 
 #include "capture.h"
 #include "cbpf.h"
@@ -26,16 +24,6 @@
 static struct ecap_session sess[ECAP_MAX_SESSIONS];
 static unsigned nsess;
 static int active[ECAP_MAX_SESSIONS];
-
-static int quiet_xdp(enum libxdp_print_level l, const char *f, va_list a)
-{
-	return 0;
-}
-
-static int quiet_bpf(enum libbpf_print_level l, const char *f, va_list a)
-{
-	return 0;
-}
 
 /* Reinstall the sessions still running, without the one that ended. */
 static void session_end(void *ctx, uint8_t id)
@@ -68,8 +56,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: multi IFACE EXPR:FILE:COUNT... (at most 8)\n");
 		return 2;
 	}
-	libxdp_set_print(quiet_xdp);
-	libbpf_set_print(quiet_bpf);
+	ecap_engine_quiet_libraries();
 	sigemptyset(&stop);
 	sigaddset(&stop, SIGINT);
 	sigaddset(&stop, SIGTERM);

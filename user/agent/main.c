@@ -1,6 +1,5 @@
 /* main.c - edgecap-agent: configuration, the capture engine on the served
  * interfaces, the h2o server, signals. */
-#include <bpf/libbpf.h>
 #include <errno.h>
 #include <getopt.h>
 #include <netdb.h>
@@ -10,7 +9,6 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
-#include <xdp/libxdp.h>
 
 #include "agent.h"
 #include "engine.h"
@@ -30,23 +28,13 @@ static void usage(FILE *f)
 		   "Settings not given as flags come from the file; see docs/remote.md.\n");
 }
 
-static int quiet_xdp(enum libxdp_print_level level, const char *fmt, va_list args)
-{
-	return 0;
-}
-
-static int quiet_bpf(enum libbpf_print_level level, const char *fmt, va_list args)
-{
-	return 0;
-}
-
 /* Hooks on every served interface, both directions, for the agent's life:
  * a capture only swaps the programs in their slots. */
 static int attach(struct agent *a, char *err, size_t errlen)
 {
 	for (unsigned i = 0; i < a->conf.nifaces; i++) {
 		struct agent_iface *f = &a->ifaces[i];
-		unsigned want;
+		int hook;
 
 		snprintf(f->name, sizeof(f->name), "%s", a->conf.ifaces[i]);
 		f->ifindex = (int)if_nametoindex(f->name);
@@ -56,15 +44,10 @@ static int attach(struct agent *a, char *err, size_t errlen)
 		}
 		if (ecap_engine_attach(a->engine, f->ifindex, ECAP_ATTACH_TC_OUT, err, errlen))
 			return -EINVAL;
-		want = a->conf.ingress ? a->conf.ingress : ecap_engine_ingress_hook(f->ifindex);
-		if (ecap_engine_attach(a->engine, f->ifindex, want, err, errlen)) {
-			if (a->conf.ingress || want == ECAP_ATTACH_TC_IN)
-				return -EINVAL;
-			want = ECAP_ATTACH_TC_IN; /* no XDP in this driver */
-			if (ecap_engine_attach(a->engine, f->ifindex, want, err, errlen))
-				return -EINVAL;
-		}
-		f->ingress = want;
+		hook = ecap_engine_attach_ingress(a->engine, f->ifindex, a->conf.ingress, err, errlen);
+		if (hook < 0)
+			return hook;
+		f->ingress = (unsigned)hook;
 		a->nifaces++;
 	}
 	return 0;
@@ -249,8 +232,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
-	libxdp_set_print(quiet_xdp);
-	libbpf_set_print(quiet_bpf);
+	ecap_engine_quiet_libraries();
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);

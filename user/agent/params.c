@@ -8,6 +8,8 @@
  * silently capture something else). */
 #include "params.h"
 
+#include "auth.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,11 +17,6 @@
 
 enum { P_BPF, P_IFACE, P_DIR, P_SNAPLEN, P_COUNT, P_DURATION, P_N };
 static const char *const names[P_N] = {"bpf", "iface", "dir", "snaplen", "count", "duration"};
-
-static int unhex(int c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : (c | 32) >= 'a' && (c | 32) <= 'f' ? (c | 32) - 'a' + 10 : -1;
-}
 
 /* application/x-www-form-urlencoded -> a malloc'ed string; NULL when
  * malformed (a bad escape, or a NUL inside). */
@@ -33,7 +30,8 @@ static char *decode(const char *p, size_t len)
 		if (p[i] == '+') {
 			*o++ = ' ';
 		} else if (p[i] == '%') {
-			int hi = i + 2 < len ? unhex(p[i + 1]) : -1, lo = hi >= 0 ? unhex(p[i + 2]) : -1;
+			int hi = i + 2 < len ? ecap_hex_digit(p[i + 1]) : -1;
+			int lo = hi >= 0 ? ecap_hex_digit(p[i + 2]) : -1;
 
 			if (lo < 0 || (hi | lo) == 0)
 				goto bad;
