@@ -12,28 +12,13 @@
 #include <unistd.h>
 
 #include "cmd.h"
-#include "merge.h"
-#include "pcapng.h"
-#include "pcapng_reader.h"
+#include "mux.h"
 
 #define CHUNK     (256u << 10)
 #define WRITE_AT  (1u << 20)
 
-struct out {
-	int fd;
-	struct ecap_buf buf;
-	uint32_t next_id; /* interface ids given out */
-	int err;
-};
-
 struct in {
-	struct out *out;
-	struct srv_merge *m;
-	unsigned input;
-	const char *label;
-	struct srv_pcapng_reader r;
-	uint32_t map[SRV_IFACES_MAX]; /* the section's interface -> output id */
-	uint16_t linktype[SRV_IFACES_MAX];
+	const char *path;
 	int fd;
 	int done;
 };
@@ -49,100 +34,45 @@ static void usage(FILE *f)
 		   "                   (default 100 ms)\n");
 }
 
-static void out_write(struct out *o, int all)
+/* Write what the merger produced: at WRITE_AT bytes, or all. */
+static int out_write(int fd, struct ecap_buf *b, int all)
 {
 	size_t off = 0;
 
-	if (o->buf.len < (all ? 1 : WRITE_AT) || o->err)
-		return;
-	while (off < o->buf.len) {
-		ssize_t n = write(o->fd, o->buf.data + off, o->buf.len - off);
+	if (b->err)
+		return b->err;
+	if (b->len < (all ? 1 : WRITE_AT))
+		return 0;
+	while (off < b->len) {
+		ssize_t n = write(fd, b->data + off, b->len - off);
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0) {
-			o->err = errno ? -errno : -EIO;
-			break;
-		}
+		if (n <= 0)
+			return errno ? -errno : -EIO;
 		off += (size_t)n;
 	}
-	ecap_buf_reset(&o->buf);
-}
-
-static void emit(void *ctx, const struct srv_merge_pkt *p)
-{
-	struct out *o = ctx;
-
-	if (p->late)
-		ecap_pcapng_epb_comment(&o->buf, p->iface, (uint64_t)p->ts, p->data, p->caplen,
-					p->wirelen, p->flags, "late: older than a packet before it");
-	else
-		ecap_pcapng_epb(&o->buf, p->iface, (uint64_t)p->ts, p->data, p->caplen, p->wirelen,
-				p->flags);
-	out_write(o, 0);
-}
-
-static int on_block(void *ctx, enum srv_pcapng_event ev, const void *arg)
-{
-	struct in *in = ctx;
-
-	switch (ev) {
-	case SRV_PCAPNG_SECTION:
-		return 0;
-	case SRV_PCAPNG_IFACE: {
-		const struct srv_pcapng_iface *f = arg;
-		char name[256];
-
-		snprintf(name, sizeof(name), "%s%s%s", in->label, f->name[0] ? ":" : "", f->name);
-		in->map[f->id] = in->out->next_id++;
-		in->linktype[f->id] = f->linktype;
-		return ecap_pcapng_idb(&in->out->buf, f->linktype, f->snaplen, name, 9);
-	}
-	case SRV_PCAPNG_PACKET: {
-		const struct srv_pcapng_packet *k = arg;
-
-		return srv_merge_push(in->m, in->input, k->ts, in->map[k->if_id],
-				      in->linktype[k->if_id], k->flags, k->data, k->caplen,
-				      k->wirelen);
-	}
-	case SRV_PCAPNG_STATS: {
-		const struct srv_pcapng_stats *s = arg;
-
-		return ecap_pcapng_isb(&in->out->buf, in->map[s->if_id], (uint64_t)s->ts,
-				       &(struct ecap_isb_counts){.ifrecv = s->ifrecv,
-								 .ifdrop = s->ifdrop,
-								 .filteraccept = s->filteraccept,
-								 .osdrop = s->osdrop,
-								 .usrdeliv = s->usrdeliv},
-				       NULL);
-	}
-	}
+	ecap_buf_reset(b);
 	return 0;
 }
 
-/* One chunk of an input: 1 while it has more. */
-static int read_chunk(struct in *in, uint8_t *chunk, char *err, size_t errlen)
+/* One chunk of an input into the mux: 1 while it has more. */
+static int read_chunk(struct srv_mux *x, unsigned i, struct in *in, uint8_t *chunk, char *err,
+		      size_t errlen)
 {
 	ssize_t n = read(in->fd, chunk, CHUNK);
 
 	if (n < 0) {
-		snprintf(err, errlen, "%s: %s", in->label, strerror(errno));
+		snprintf(err, errlen, "%s: %s", in->path, strerror(errno));
 		return -errno;
 	}
-	if (n == 0) {
-		in->done = 1;
-		srv_merge_close_input(in->m, in->input);
-		if (srv_pcapng_end(&in->r)) {
-			snprintf(err, errlen, "%s: %s", in->label, in->r.err);
-			return -EINVAL;
-		}
-		return 0;
-	}
-	if (srv_pcapng_feed(&in->r, chunk, (size_t)n)) {
-		snprintf(err, errlen, "%s: %s", in->label, in->r.err);
+	if ((n == 0 && srv_mux_close(x, i, NULL)) ||
+	    (n > 0 && srv_mux_feed(x, i, chunk, (size_t)n))) {
+		snprintf(err, errlen, "%s: %s", in->path, srv_mux_error(x, i));
 		return -EINVAL;
 	}
-	return 1;
+	in->done = n == 0;
+	return n > 0;
 }
 
 int cmd_merge(int argc, char **argv)
@@ -154,14 +84,13 @@ int cmd_merge(int argc, char **argv)
 		{0},
 	};
 	struct srv_merge_opts mo = {0};
-	struct out o = {.fd = -1};
 	struct srv_merge_stats st;
-	struct srv_merge *m = NULL;
+	struct srv_mux *x = NULL;
 	struct in *ins = NULL;
 	uint8_t *chunk = NULL;
 	const char *path = NULL;
 	char err[512] = "";
-	int c, n, live, r = 2;
+	int c, n, live, fd = -1, r = 2;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "+w:h", longopts, NULL)) != -1) {
@@ -199,28 +128,25 @@ int cmd_merge(int argc, char **argv)
 	}
 	ins = calloc((size_t)n, sizeof(*ins));
 	chunk = malloc(CHUNK);
-	o.fd = open_output(path);
-	if (o.fd < 0)
+	fd = open_output(path);
+	if (fd < 0)
 		goto done;
-	m = srv_merge_new(&mo, emit, &o);
-	if (!ins || !chunk || !m) {
+	x = srv_mux_new(&mo, "edgecap merge");
+	if (!ins || !chunk || !x) {
 		snprintf(err, sizeof(err), "out of memory");
 		goto done;
 	}
-	ecap_pcapng_shb(&o.buf, "edgecap merge");
 	for (int i = 0; i < n; i++) {
-		struct in *in = &ins[i];
-
-		in->out = &o;
-		in->m = m;
-		in->label = argv[optind + i];
-		in->fd = open(in->label, O_RDONLY | O_CLOEXEC);
-		if (in->fd < 0) {
-			snprintf(err, sizeof(err), "%s: %s", in->label, strerror(errno));
+		ins[i].path = argv[optind + i];
+		ins[i].fd = open(ins[i].path, O_RDONLY | O_CLOEXEC);
+		if (ins[i].fd < 0) {
+			snprintf(err, sizeof(err), "%s: %s", ins[i].path, strerror(errno));
 			goto done;
 		}
-		in->input = (unsigned)srv_merge_add_input(m);
-		srv_pcapng_init(&in->r, on_block, in);
+		if (srv_mux_add(x, ins[i].path) < 0) {
+			snprintf(err, sizeof(err), "out of memory");
+			goto done;
+		}
 	}
 	/* a chunk from each input in turn, as streams would arrive */
 	do {
@@ -230,37 +156,36 @@ int cmd_merge(int argc, char **argv)
 
 			if (ins[i].done)
 				continue;
-			k = read_chunk(&ins[i], chunk, err, sizeof(err));
+			k = read_chunk(x, (unsigned)i, &ins[i], chunk, err, sizeof(err));
 			if (k < 0)
 				goto done;
 			live |= k;
 		}
-		srv_merge_run(m, INT64_MIN);
-	} while (live);
-	srv_merge_flush(m);
-	out_write(&o, 1);
-	if (o.err || o.buf.err) {
-		snprintf(err, sizeof(err), "%s: %s", path ? path : "stdout",
-			 strerror(-(o.err ? o.err : o.buf.err)));
+		srv_mux_run(x, INT64_MIN);
+		c = out_write(fd, srv_mux_out(x), 0);
+	} while (live && !c);
+	if (!c) {
+		srv_mux_finish(x);
+		c = out_write(fd, srv_mux_out(x), 1);
+	}
+	if (c) {
+		snprintf(err, sizeof(err), "%s: %s", path ? path : "stdout", strerror(-c));
 		goto done;
 	}
-	srv_merge_stats(m, &st);
+	srv_mux_stats(x, &st);
 	fprintf(stderr, "%llu packets merged from %d inputs, %llu duplicates removed, %llu late\n",
 		(unsigned long long)st.merged, n, (unsigned long long)st.duplicates,
 		(unsigned long long)st.late);
 	r = 0;
 done:
-	srv_merge_free(m);
+	srv_mux_free(x);
 	if (err[0])
 		fprintf(stderr, "edgecap: %s\n", err);
-	for (int i = 0; ins && i < n; i++) {
+	for (int i = 0; ins && i < n; i++)
 		if (ins[i].fd > 0)
 			close(ins[i].fd);
-		srv_pcapng_free(&ins[i].r);
-	}
-	if (o.fd > STDOUT_FILENO)
-		close(o.fd);
-	ecap_buf_free(&o.buf);
+	if (fd > STDOUT_FILENO)
+		close(fd);
 	free(chunk);
 	free(ins);
 	return r;

@@ -206,11 +206,13 @@ int ecap_pcapng_isb(struct ecap_buf *b, uint32_t if_id, uint64_t ts,
 	put32(b, if_id);
 	put32(b, (uint32_t)(ts >> 32));
 	put32(b, (uint32_t)ts);
-	opt(b, ISB_IFRECV, &c->ifrecv, 8);
-	opt(b, ISB_IFDROP, &c->ifdrop, 8);
-	opt(b, ISB_FILTERACCEPT, &c->filteraccept, 8);
-	opt(b, ISB_OSDROP, &c->osdrop, 8);
-	opt(b, ISB_USRDELIV, &c->usrdeliv, 8);
+	if (c) {
+		opt(b, ISB_IFRECV, &c->ifrecv, 8);
+		opt(b, ISB_IFDROP, &c->ifdrop, 8);
+		opt(b, ISB_FILTERACCEPT, &c->filteraccept, 8);
+		opt(b, ISB_OSDROP, &c->osdrop, 8);
+		opt(b, ISB_USRDELIV, &c->usrdeliv, 8);
+	}
 	if (comment)
 		opt(b, OPT_COMMENT, comment, (uint16_t)strlen(comment));
 	opt_end(b);

@@ -40,7 +40,7 @@ int ecap_pcapng_epb(struct ecap_buf *b, uint32_t if_id, uint64_t ts, const void 
 /* The same with an opt_comment (NULL: none), for the rare annotated packet. */
 int ecap_pcapng_epb_comment(struct ecap_buf *b, uint32_t if_id, uint64_t ts, const void *data,
 			    uint32_t caplen, uint32_t wirelen, uint32_t flags, const char *comment);
-/* comment: opt_comment, or NULL */
+/* c: the counters, or NULL when unknown; comment: opt_comment, or NULL */
 int ecap_pcapng_isb(struct ecap_buf *b, uint32_t if_id, uint64_t ts,
 		    const struct ecap_isb_counts *c, const char *comment);
 

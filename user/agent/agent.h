@@ -6,8 +6,6 @@
 #ifndef AGENT_H
 #define AGENT_H
 
-#define H2O_USE_LIBUV 0
-#include <h2o.h>
 #include <net/if.h>
 #include <openssl/ssl.h>
 #include <time.h>
@@ -17,6 +15,7 @@
 #include "cbpf.h"
 #include "sessions.h"
 #include "streamer.h"
+#include "web.h"
 
 #define AGENT_VERSION "edgecap-agent " EDGECAP_VERSION
 #define AGENT_CONF    "/etc/edgecap/agent.conf"
@@ -97,18 +96,10 @@ struct agent {
 /* http.c: shared by the endpoints */
 /* 0 when the request is the server's; else the 401/403 is sent. */
 int agent_authorize(struct agent *a, h2o_req_t *req);
-/* Sends status + one line of text; always returns 0 (handled). */
-int agent_error(h2o_req_t *req, int status, const char *reason, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
 /* An endpoint: runs for GET requests to exactly its path that the server
  * signed; returns 0 (it responded). */
 typedef int agent_endpoint_fn(struct agent *a, h2o_req_t *req);
 void agent_route(struct agent *a, h2o_hostconf_t *host, const char *path, agent_endpoint_fn *fn);
-/* Status 200 with the content type and Cache-Control: no-store; the
- * response starts with gen (NULL: the caller sends it inline). */
-void agent_start_200(h2o_req_t *req, const char *content_type, h2o_generator_t *gen);
-/* "ADDR:PORT" of the client. */
-void agent_peer(h2o_req_t *req, char *ret, size_t len);
 void agent_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* capture.c: GET /v1/capture */

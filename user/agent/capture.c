@@ -209,7 +209,7 @@ static int pick_ifaces(struct agent *a, h2o_req_t *req, const struct agent_param
 			for (i = 0; i < a->nifaces && strcmp(a->ifaces[i].name, p->ifaces[k]); i++)
 				;
 		if (i == a->nifaces) {
-			agent_error(req, 400, "Bad Request", "iface: '%s' is not served by this agent",
+			web_error(req, 400, "Bad Request", "iface: '%s' is not served by this agent",
 				    p->ifaces[k]);
 			return -1;
 		}
@@ -237,18 +237,18 @@ static int on_req(struct agent *a, h2o_req_t *req)
 		    : agent_params_parse(req->path.base + req->query_at + 1,
 					 req->path.len - req->query_at - 1, &p, err, sizeof(err));
 	if (r)
-		return agent_error(req, r == -EINVAL ? 400 : 500,
+		return web_error(req, r == -EINVAL ? 400 : 500,
 				   r == -EINVAL ? "Bad Request" : "Internal Server Error", "%s", err);
 	if (a->stopping) {
 		agent_params_free(&p);
-		return agent_error(req, 503, "Service Unavailable", "the agent is stopping");
+		return web_error(req, 503, "Service Unavailable", "the agent is stopping");
 	}
 	for (unsigned i = 0; i < ECAP_MAX_SESSIONS && !c; i++)
 		if (!a->cap[i].active)
 			c = &a->cap[i];
 	if (!c) {
 		agent_params_free(&p);
-		return agent_error(req, 503, "Service Unavailable", "%d captures are running already",
+		return web_error(req, 503, "Service Unavailable", "%d captures are running already",
 				   ECAP_MAX_SESSIONS);
 	}
 	c->prog = p.prog; /* the capture owns the program from here */
@@ -290,17 +290,17 @@ static int on_req(struct agent *a, h2o_req_t *req)
 		reset(c);
 		/* a program the kernel's limits refuse is the request's problem */
 		if (r == -E2BIG || r == -EINVAL || r == -EACCES)
-			return agent_error(req, 400, "Bad Request", "bpf: %s", err);
-		return agent_error(req, 500, "Internal Server Error", "%s", err);
+			return web_error(req, 400, "Bad Request", "bpf: %s", err);
+		return web_error(req, 500, "Internal Server Error", "%s", err);
 	}
 
-	agent_peer(req, c->peer, sizeof(c->peer));
+	web_peer(req, c->peer, sizeof(c->peer));
 	c->started_at = time(NULL);
 	ref = h2o_mem_alloc_shared(&req->pool, sizeof(*ref), on_dispose);
 	*ref = c;
 	c->gen = (h2o_generator_t){on_proceed, on_stop};
 	c->req = req;
-	agent_start_200(req, "application/x-pcapng", &c->gen);
+	web_start_200(req, "application/x-pcapng", &c->gen);
 	c->started = 1;
 	agent_log("capture %u for %s: %u interface(s), %s, snaplen %u, count %llu, "
 		  "duration %u s, %u instructions",

@@ -2,8 +2,6 @@
  * interfaces, the h2o server, signals. */
 #include <errno.h>
 #include <getopt.h>
-#include <netdb.h>
-#include <openssl/err.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,58 +51,6 @@ static int attach(struct agent *a, char *err, size_t errlen)
 	return 0;
 }
 
-static int listen_on(const char *spec, char *err, size_t errlen)
-{
-	struct addrinfo hints = {.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV,
-				 .ai_socktype = SOCK_STREAM},
-			*ai = NULL;
-	char host[128], *port;
-	int fd = -1, one = 1, r;
-
-	snprintf(host, sizeof(host), "%.127s", spec);
-	port = strrchr(host, ':');
-	if (!port) {
-		snprintf(err, errlen, "listen: want ADDR:PORT, not '%.128s'", spec);
-		return -EINVAL;
-	}
-	*port++ = 0;
-	if (host[0] == '[' && port[-2] == ']') { /* [v6]:port */
-		port[-2] = 0;
-		memmove(host, host + 1, strlen(host));
-	}
-	r = getaddrinfo(host, port, &hints, &ai);
-	if (r) {
-		snprintf(err, errlen, "listen %.128s: %s", spec, gai_strerror(r));
-		return -EINVAL;
-	}
-	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
-	    bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, SOMAXCONN)) {
-		r = -errno;
-		snprintf(err, errlen, "listen %.128s: %s", spec, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		fd = r;
-	}
-	freeaddrinfo(ai);
-	return fd;
-}
-
-static void on_accept(h2o_socket_t *listener, const char *err)
-{
-	struct agent *a = listener->data;
-
-	if (err)
-		return;
-	for (int i = 0; i < 16; i++) { /* a few per wakeup, fairly */
-		h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
-
-		if (!sock)
-			break;
-		h2o_accept(&a->accept_ctx, sock);
-	}
-}
-
 /* No new connections; each capture gets its statistics and last chunk. */
 static void stop(struct agent *a)
 {
@@ -139,31 +85,6 @@ static void on_signal(h2o_socket_t *sock, const char *e)
 	while (read(h2o_socket_get_fd(sock), &si, sizeof(si)) == sizeof(si))
 		;
 	stop(a);
-}
-
-static int tls_init(struct agent *a, char *err, size_t errlen)
-{
-	a->ssl = SSL_CTX_new(TLS_server_method());
-	if (!a->ssl || !SSL_CTX_set_min_proto_version(a->ssl, TLS1_2_VERSION) ||
-	    SSL_CTX_use_certificate_chain_file(a->ssl, a->conf.tls_cert) != 1 ||
-	    SSL_CTX_use_PrivateKey_file(a->ssl, a->conf.tls_key, SSL_FILETYPE_PEM) != 1 ||
-	    SSL_CTX_check_private_key(a->ssl) != 1) {
-		snprintf(err, errlen, "TLS with %.200s and %.200s: %s", a->conf.tls_cert, a->conf.tls_key,
-			 ERR_reason_error_string(ERR_get_error()));
-		return -EINVAL;
-	}
-	h2o_ssl_register_alpn_protocols(a->ssl, h2o_http2_alpn_protocols);
-	a->accept_ctx.ssl_ctx = a->ssl;
-	return 0;
-}
-
-static h2o_socket_t *watch(struct agent *a, int fd, h2o_socket_cb cb)
-{
-	h2o_socket_t *s = h2o_evloop_socket_create(a->ctx.loop, fd, H2O_SOCKET_FLAG_DONT_READ);
-
-	s->data = a;
-	h2o_socket_read_start(s, cb);
-	return s;
 }
 
 int main(int argc, char **argv)
@@ -262,20 +183,24 @@ int main(int argc, char **argv)
 	h2o_context_init(&a->ctx, h2o_evloop_create(), &a->config);
 	a->accept_ctx.ctx = &a->ctx;
 	a->accept_ctx.hosts = a->config.hosts;
-	if (!a->conf.plain_http && tls_init(a, err, sizeof(err))) {
-		agent_log("%s", err);
-		st = 2;
-		goto out;
+	if (!a->conf.plain_http) {
+		a->ssl = web_tls_server(a->conf.tls_cert, a->conf.tls_key, err, sizeof(err));
+		if (!a->ssl) {
+			agent_log("%s", err);
+			st = 2;
+			goto out;
+		}
+		a->accept_ctx.ssl_ctx = a->ssl;
 	}
-	fd = listen_on(a->conf.listen, err, sizeof(err));
+	fd = web_listen(a->conf.listen, err, sizeof(err));
 	if (fd < 0) {
 		agent_log("%s", err);
 		st = 2;
 		goto out;
 	}
-	a->listener = watch(a, fd, on_accept);
-	watch(a, dup(ecap_streamer_fd(a->streamer)), on_streamer);
-	watch(a, signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC), on_signal);
+	a->listener = web_serve(&a->accept_ctx, fd);
+	web_watch(a->ctx.loop, dup(ecap_streamer_fd(a->streamer)), on_streamer, a);
+	web_watch(a->ctx.loop, signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC), on_signal, a);
 	agent_capture_start_timers(a);
 	if (ecap_streamer_step(a->streamer, err, sizeof(err))) { /* arms the ring poll */
 		agent_log("%s", err);

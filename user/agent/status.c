@@ -57,8 +57,8 @@ static int on_req(struct agent *a, h2o_req_t *req)
 	text = root ? json_dumps(root, JSON_COMPACT) : NULL;
 	json_decref(root);
 	if (!text)
-		return agent_error(req, 500, "Internal Server Error", "out of memory");
-	agent_start_200(req, "application/json", NULL);
+		return web_error(req, 500, "Internal Server Error", "out of memory");
+	web_start_200(req, "application/json", NULL);
 	req->res.content_length = strlen(text);
 	h2o_send_inline(req, text, strlen(text)); /* copies */
 	free(text);

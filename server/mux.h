@@ -1,0 +1,51 @@
+/* mux.h - capture streams from several devices in, one merged pcapng out:
+ * each input's bytes go through its own stream reader (pcapng_reader.h), its
+ * packets through the merger (merge.h), and its interfaces become interface
+ * blocks of the output named LABEL:IFACE. The interface statistics the
+ * inputs send at their ends are kept and written, with the totals, as ISBs
+ * once every input is done, so they follow the last packets. Used by
+ * edgecap-server for live captures and by `edgecap merge` for files. */
+#ifndef SRV_MUX_H
+#define SRV_MUX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "merge.h"
+#include "pcapng.h"
+
+struct srv_mux;
+
+struct srv_mux_input_stats {
+	uint64_t bytes;      /* of stream read */
+	uint64_t packets;    /* read */
+	uint64_t duplicates; /* of its packets, dropped as another input's */
+	uint64_t ifdrop;     /* the device's ISBs: dropped in the kernel ring */
+	uint64_t osdrop;     /* ... and in its user space (a slow reader) */
+	uint32_t ifaces;
+	int stats_seen;      /* the input sent its ISBs: it ended complete */
+};
+
+/* NULL opts: the merger's defaults. userappl: the SHB's shb_userappl. */
+struct srv_mux *srv_mux_new(const struct srv_merge_opts *o, const char *userappl);
+void srv_mux_free(struct srv_mux *x);
+/* A new input: its index, or -ENOSPC / -ENOMEM. label names its interfaces
+ * (copied). */
+int srv_mux_add(struct srv_mux *x, const char *label);
+/* Bytes of an input's stream. 0, or -EINVAL / -ENOMEM with the reason in
+ * srv_mux_error; the input is then closed. */
+int srv_mux_feed(struct srv_mux *x, unsigned in, const void *data, size_t len);
+/* The input's stream ended. lost: why it ended early (its ISBs carry it as
+ * a comment), or NULL. 0, or -EINVAL when it ended inside a block. */
+int srv_mux_close(struct srv_mux *x, unsigned in, const char *lost);
+const char *srv_mux_error(const struct srv_mux *x, unsigned in);
+/* Send what the merger allows (merge.h: srv_merge_run). */
+void srv_mux_run(struct srv_mux *x, int64_t now_ns);
+/* Every input done: the rest of the packets, then the ISBs. */
+void srv_mux_finish(struct srv_mux *x);
+/* The merged pcapng produced so far: the owner writes it out and resets it. */
+struct ecap_buf *srv_mux_out(struct srv_mux *x);
+void srv_mux_stats(const struct srv_mux *x, struct srv_merge_stats *ret);
+void srv_mux_input_stats(const struct srv_mux *x, unsigned in, struct srv_mux_input_stats *ret);
+
+#endif

@@ -1,0 +1,147 @@
+/* web.c - see web.h. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <openssl/err.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "web.h"
+
+int web_listen(const char *spec, char *err, size_t errlen)
+{
+	struct addrinfo hints = {.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV,
+				 .ai_socktype = SOCK_STREAM},
+			*ai = NULL;
+	char host[128], *port;
+	int fd = -1, one = 1, r;
+
+	snprintf(host, sizeof(host), "%.127s", spec);
+	port = strrchr(host, ':');
+	if (!port) {
+		snprintf(err, errlen, "listen: want ADDR:PORT, not '%.128s'", spec);
+		return -EINVAL;
+	}
+	*port++ = 0;
+	if (host[0] == '[' && port[-2] == ']') { /* [v6]:port */
+		port[-2] = 0;
+		memmove(host, host + 1, strlen(host));
+	}
+	r = getaddrinfo(host, port, &hints, &ai);
+	if (r) {
+		snprintf(err, errlen, "listen %.128s: %s", spec, gai_strerror(r));
+		return -EINVAL;
+	}
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, SOMAXCONN)) {
+		r = -errno;
+		snprintf(err, errlen, "listen %.128s: %s", spec, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		fd = r;
+	}
+	freeaddrinfo(ai);
+	return fd;
+}
+
+SSL_CTX *web_tls_server(const char *cert, const char *key, char *err, size_t errlen)
+{
+	SSL_CTX *ssl = SSL_CTX_new(TLS_server_method());
+
+	if (!ssl || !SSL_CTX_set_min_proto_version(ssl, TLS1_2_VERSION) ||
+	    SSL_CTX_use_certificate_chain_file(ssl, cert) != 1 ||
+	    SSL_CTX_use_PrivateKey_file(ssl, key, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(ssl) != 1) {
+		snprintf(err, errlen, "TLS with %.200s and %.200s: %s", cert, key,
+			 ERR_reason_error_string(ERR_get_error()));
+		SSL_CTX_free(ssl);
+		return NULL;
+	}
+	h2o_ssl_register_alpn_protocols(ssl, h2o_http2_alpn_protocols);
+	return ssl;
+}
+
+static void on_accept(h2o_socket_t *listener, const char *err)
+{
+	h2o_accept_ctx_t *actx = listener->data;
+
+	if (err)
+		return;
+	for (int i = 0; i < 16; i++) { /* a few per wakeup, fairly */
+		h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
+
+		if (!sock)
+			break;
+		h2o_accept(actx, sock);
+	}
+}
+
+h2o_socket_t *web_watch(h2o_loop_t *loop, int fd, h2o_socket_cb cb, void *data)
+{
+	h2o_socket_t *s = h2o_evloop_socket_create(loop, fd, H2O_SOCKET_FLAG_DONT_READ);
+
+	s->data = data;
+	h2o_socket_read_start(s, cb);
+	return s;
+}
+
+h2o_socket_t *web_serve(h2o_accept_ctx_t *accept_ctx, int fd)
+{
+	return web_watch(accept_ctx->ctx->loop, fd, on_accept, accept_ctx);
+}
+
+int web_error(h2o_req_t *req, int status, const char *reason, const char *fmt, ...)
+{
+	char body[1024];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(body, sizeof(body) - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		n = 0;
+	if ((size_t)n > sizeof(body) - 2)
+		n = sizeof(body) - 2;
+	body[n] = '\n';
+	body[n + 1] = 0;
+	/* h2o copies the body */
+	h2o_send_error_generic(req, status, reason, body, H2O_SEND_ERROR_KEEP_HEADERS);
+	return 0;
+}
+
+void web_start_200(h2o_req_t *req, const char *content_type, h2o_generator_t *gen)
+{
+	req->res.status = 200;
+	req->res.reason = "OK";
+	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type,
+		       strlen(content_type));
+	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
+		       H2O_STRLIT("no-store"));
+	if (gen)
+		h2o_start_response(req, gen);
+}
+
+void web_peer(h2o_req_t *req, char *ret, size_t len)
+{
+	struct sockaddr_storage ss;
+	char host[INET6_ADDRSTRLEN] = "?";
+	socklen_t sl = req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss);
+
+	if (sl && ss.ss_family == AF_INET) {
+		struct sockaddr_in *s = (struct sockaddr_in *)&ss;
+
+		inet_ntop(AF_INET, &s->sin_addr, host, sizeof(host));
+		snprintf(ret, len, "%s:%u", host, ntohs(s->sin_port));
+	} else if (sl && ss.ss_family == AF_INET6) {
+		struct sockaddr_in6 *s = (struct sockaddr_in6 *)&ss;
+
+		inet_ntop(AF_INET6, &s->sin6_addr, host, sizeof(host));
+		snprintf(ret, len, "[%s]:%u", host, ntohs(s->sin6_port));
+	} else {
+		snprintf(ret, len, "?");
+	}
+}
