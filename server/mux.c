@@ -35,12 +35,16 @@ struct srv_mux {
 	struct out_iface *ifs;
 	uint32_t nifs, cap_ifs;
 	int64_t last_ts; /* of the newest packet sent */
+	uint64_t sent, limit;
 };
 
 static void emit(void *ctx, const struct srv_merge_pkt *p)
 {
 	struct srv_mux *x = ctx;
 
+	if (x->limit && x->sent == x->limit)
+		return;
+	x->sent++;
 	if (p->ts > x->last_ts)
 		x->last_ts = p->ts;
 	if (p->late)
@@ -205,6 +209,24 @@ int srv_mux_close(struct srv_mux *x, unsigned i, const char *lost)
 	return r;
 }
 
+void srv_mux_stop(struct srv_mux *x, unsigned i)
+{
+	if (!x->in[i]->closed) {
+		x->in[i]->closed = 1;
+		srv_merge_close_input(x->m, i);
+	}
+}
+
+void srv_mux_limit(struct srv_mux *x, uint64_t count)
+{
+	x->limit = count;
+}
+
+int srv_mux_full(const struct srv_mux *x)
+{
+	return x->limit && x->sent >= x->limit;
+}
+
 const char *srv_mux_error(const struct srv_mux *x, unsigned i)
 {
 	return x->in[i]->lost;
@@ -240,6 +262,7 @@ struct ecap_buf *srv_mux_out(struct srv_mux *x)
 void srv_mux_stats(const struct srv_mux *x, struct srv_merge_stats *ret)
 {
 	srv_merge_stats(x->m, ret);
+	ret->merged = x->sent; /* within the limit */
 }
 
 void srv_mux_input_stats(const struct srv_mux *x, unsigned i, struct srv_mux_input_stats *ret)

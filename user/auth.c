@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void hex(const uint8_t *p, size_t n, char *out)
+void ecap_hex_encode(const uint8_t *p, size_t n, char *out)
 {
 	static const char digits[] = "0123456789abcdef";
 
@@ -57,11 +57,11 @@ int ecap_auth_header(const uint8_t *secret, size_t secret_len, const char *metho
 
 	if (RAND_bytes(raw, sizeof(raw)) != 1)
 		return -EIO;
-	hex(raw, sizeof(raw), nonce);
+	ecap_hex_encode(raw, sizeof(raw), nonce);
 	r = sign(secret, secret_len, method, strlen(method), target, target_len, now, nonce, sig);
 	if (r)
 		return r;
-	hex(sig, sizeof(sig), sighex);
+	ecap_hex_encode(sig, sizeof(sig), sighex);
 	r = snprintf(ret, retlen, ECAP_AUTH_SCHEME " ts=%" PRId64 ",nonce=%s,sig=%s", now, nonce,
 		     sighex);
 	return r < 0 || (size_t)r >= retlen ? -ENOSPC : 0;

@@ -55,6 +55,9 @@ struct ecap_nonces {
  * full of live entries. */
 int ecap_nonces_use(struct ecap_nonces *n, const struct ecap_auth *a, int64_t now);
 
+/* n bytes -> 2n lowercase hex digits and a NUL at out. */
+void ecap_hex_encode(const uint8_t *p, size_t n, char *out);
+
 /* A hex digit's value, or -1. */
 int ecap_hex_digit(int c);
 

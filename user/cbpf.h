@@ -37,6 +37,9 @@ int ecap_linktype_from_name(const char *name);
  * "code jt jf k" line per instruction, all decimal. */
 int ecap_cbpf_parse_ddd(const char *text, struct ecap_cbpf *ret, char *err, size_t errlen);
 int ecap_cbpf_print_ddd(FILE *out, const struct ecap_cbpf *p);
+/* tcpdump -d's listing (libpcap's bpf_image), one line per instruction;
+ * malloc'ed, NULL without memory. */
+char *ecap_cbpf_listing(const struct ecap_cbpf *p);
 
 /* validate.c: checks untrusted classic BPF. Returns 0 when valid, else
  * -EINVAL with "instruction N: reason" (or a whole-program reason) in err. */

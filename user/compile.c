@@ -67,6 +67,23 @@ out:
 	return r;
 }
 
+char *ecap_cbpf_listing(const struct ecap_cbpf *p)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	if (!f)
+		return NULL;
+	for (uint32_t i = 0; i < p->len; i++)
+		fprintf(f, "%s\n", bpf_image((struct bpf_insn *)&p->insns[i], (int)i));
+	if (fclose(f)) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
 int ecap_cbpf_print_ddd(FILE *out, const struct ecap_cbpf *p)
 {
 	fprintf(out, "%u\n", p->len);

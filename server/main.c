@@ -1,0 +1,261 @@
+/* main.c - edgecap-server: flags, the registry's bootstrap commands, the
+ * h2o server and its client context, signals. */
+#include <errno.h>
+#include <getopt.h>
+#include <openssl/err.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "server.h"
+
+#define STOP_GRACE_MS 3000
+
+void server_log(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fputs("edgecap-server: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: edgecap-server [options]                serve\n"
+		"       edgecap-server [--db FILE] org add NAME\n"
+		"       edgecap-server [--db FILE] admin add ORG NAME   (prints the API token)\n"
+		"\n"
+		"  --listen ADDR:PORT  (default 0.0.0.0:8080 with --plain-http, else :8443)\n"
+		"  --db FILE           the registry (default /var/lib/edgecap/registry.db)\n"
+		"  --data DIR          merged captures (default: the registry's directory)\n"
+		"  --plain-http        HTTP without TLS, for labs\n"
+		"  --tls-cert FILE, --tls-key FILE\n"
+		"  --ca-file FILE      CA certificates that sign the agents' (default: system)\n");
+}
+
+static int copy(char *dst, size_t size, const char *v)
+{
+	if (strlen(v) >= size) {
+		server_log("'%.64s...': too long", v);
+		return -1;
+	}
+	strcpy(dst, v);
+	return 0;
+}
+
+/* org add NAME | admin add ORG NAME */
+static int bootstrap(struct reg *reg, int argc, char **argv)
+{
+	char token[2 * REG_TOKEN_LEN + 1];
+	int64_t id;
+
+	if (argc == 3 && !strcmp(argv[0], "org") && !strcmp(argv[1], "add")) {
+		id = reg_org_add(reg, argv[2]);
+		if (id == -EEXIST)
+			server_log("organization '%s' exists", argv[2]);
+		else if (id < 0)
+			server_log("registry: %s", reg_errmsg(reg));
+		else
+			printf("organization %s: id %lld\n", argv[2], (long long)id);
+		return id < 0;
+	}
+	if (argc == 4 && !strcmp(argv[0], "admin") && !strcmp(argv[1], "add")) {
+		id = reg_admin_add(reg, argv[2], argv[3], token);
+		if (id == -ENOENT)
+			server_log("no organization '%s'", argv[2]);
+		else if (id == -EEXIST)
+			server_log("administrator '%s' exists in '%s'", argv[3], argv[2]);
+		else if (id < 0)
+			server_log("registry: %s", reg_errmsg(reg));
+		else
+			printf("%s\n", token);
+		return id < 0;
+	}
+	usage(stderr);
+	return 2;
+}
+
+static void on_signal(h2o_socket_t *sock, const char *e)
+{
+	struct server *s = sock->data;
+	struct signalfd_siginfo si;
+
+	while (read(h2o_socket_get_fd(sock), &si, sizeof(si)) == sizeof(si))
+		;
+	if (s->stopping)
+		return;
+	server_log("stopping: ending %d capture(s)", capture_running(s));
+	s->stopping = 1;
+	if (s->listener) {
+		h2o_socket_read_stop(s->listener);
+		h2o_socket_close(s->listener);
+		s->listener = NULL;
+	}
+	capture_stop_all(s);
+}
+
+static SSL_CTX *tls_client(const char *ca_file, char *err, size_t errlen)
+{
+	SSL_CTX *ssl = SSL_CTX_new(TLS_client_method());
+
+	if (!ssl || !SSL_CTX_set_min_proto_version(ssl, TLS1_2_VERSION) ||
+	    (ca_file[0] ? SSL_CTX_load_verify_locations(ssl, ca_file, NULL)
+			: SSL_CTX_set_default_verify_paths(ssl)) != 1) {
+		snprintf(err, errlen, "TLS client with %.200s: %.200s", ca_file[0] ? ca_file : "system CAs",
+			 ERR_reason_error_string(ERR_get_error()));
+		SSL_CTX_free(ssl);
+		return NULL;
+	}
+	SSL_CTX_set_verify(ssl, SSL_VERIFY_PEER, NULL);
+	return ssl;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"listen", required_argument, NULL, 'L'},
+		{"db", required_argument, NULL, 'D'},
+		{"data", required_argument, NULL, 'd'},
+		{"plain-http", no_argument, NULL, 'P'},
+		{"tls-cert", required_argument, NULL, 'C'},
+		{"tls-key", required_argument, NULL, 'K'},
+		{"ca-file", required_argument, NULL, 'A'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	static struct server server;
+	struct server *s = &server;
+	char err[512];
+	int c, fd, st = 2;
+	h2o_hostconf_t *host;
+	sigset_t mask;
+
+	snprintf(s->conf.db, sizeof(s->conf.db), "/var/lib/edgecap/registry.db");
+	while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'L':
+			if (copy(s->conf.listen, sizeof(s->conf.listen), optarg))
+				return 2;
+			break;
+		case 'D':
+			if (copy(s->conf.db, sizeof(s->conf.db), optarg))
+				return 2;
+			break;
+		case 'd':
+			if (copy(s->conf.data, sizeof(s->conf.data), optarg))
+				return 2;
+			break;
+		case 'P':
+			s->conf.plain_http = 1;
+			break;
+		case 'C':
+			if (copy(s->conf.tls_cert, sizeof(s->conf.tls_cert), optarg))
+				return 2;
+			break;
+		case 'K':
+			if (copy(s->conf.tls_key, sizeof(s->conf.tls_key), optarg))
+				return 2;
+			break;
+		case 'A':
+			if (copy(s->conf.ca_file, sizeof(s->conf.ca_file), optarg))
+				return 2;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (reg_open(s->conf.db, &s->reg, err, sizeof(err))) {
+		server_log("%s", err);
+		return 2;
+	}
+	if (optind < argc) {
+		st = bootstrap(s->reg, argc - optind, argv + optind);
+		reg_close(s->reg);
+		return st;
+	}
+	if (!s->conf.data[0]) {
+		char *slash;
+
+		snprintf(s->conf.data, sizeof(s->conf.data), "%.255s", s->conf.db);
+		slash = strrchr(s->conf.data, '/');
+		if (slash)
+			*slash = 0;
+		else
+			snprintf(s->conf.data, sizeof(s->conf.data), ".");
+	}
+	if (mkdir(s->conf.data, 0750) && errno != EEXIST) {
+		server_log("data directory %s: %s", s->conf.data, strerror(errno));
+		goto out;
+	}
+	if (!s->conf.listen[0])
+		snprintf(s->conf.listen, sizeof(s->conf.listen), "0.0.0.0:%s",
+			 s->conf.plain_http ? "8080" : "8443");
+	if (!s->conf.plain_http && (!s->conf.tls_cert[0] || !s->conf.tls_key[0])) {
+		server_log("HTTPS needs --tls-cert and --tls-key (or --plain-http for labs)");
+		goto out;
+	}
+	reg_captures_interrupted(s->reg);
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	h2o_config_init(&s->config);
+	s->config.server_name = h2o_iovec_init(H2O_STRLIT("edgecap-server"));
+	s->config.max_request_entity_size = 1 << 20;
+	host = h2o_config_register_host(&s->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+	api_init(s, host);
+	h2o_context_init(&s->ctx, h2o_evloop_create(), &s->config);
+	h2o_multithread_register_receiver(s->ctx.queue, &s->getaddr, h2o_hostinfo_getaddr_receiver);
+	capture_init(s);
+	s->accept_ctx.ctx = &s->ctx;
+	s->accept_ctx.hosts = s->config.hosts;
+	if (!s->conf.plain_http) {
+		s->ssl = web_tls_server(s->conf.tls_cert, s->conf.tls_key, err, sizeof(err));
+		if (!s->ssl) {
+			server_log("%s", err);
+			goto out;
+		}
+		s->accept_ctx.ssl_ctx = s->ssl;
+	}
+	s->client_ssl = tls_client(s->conf.ca_file, err, sizeof(err));
+	if (!s->client_ssl) {
+		server_log("%s", err);
+		goto out;
+	}
+	fd = web_listen(s->conf.listen, err, sizeof(err));
+	if (fd < 0) {
+		server_log("%s", err);
+		goto out;
+	}
+	s->listener = web_serve(&s->accept_ctx, fd);
+	web_watch(s->ctx.loop, signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC), on_signal, s);
+	server_log("serving on %s%s, registry %s (schema %d), captures in %s", s->conf.listen,
+		   s->conf.plain_http ? " (plain HTTP)" : " (HTTPS)", s->conf.db,
+		   reg_schema_version(s->reg), s->conf.data);
+
+	while (!s->stopping)
+		h2o_evloop_run(s->ctx.loop, INT32_MAX);
+	for (uint64_t until = h2o_now(s->ctx.loop) + STOP_GRACE_MS;
+	     capture_running(s) && h2o_now(s->ctx.loop) < until;)
+		h2o_evloop_run(s->ctx.loop, 100);
+	st = 0;
+	server_log("stopped");
+out:
+	reg_close(s->reg);
+	return st;
+}

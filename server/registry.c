@@ -1,0 +1,475 @@
+/* registry.c - see registry.h. */
+#include <errno.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "auth.h"
+#include "registry.h"
+
+/* Migration N takes the schema from version N to N + 1. Append only: a
+ * released migration never changes. */
+static const char *const migrations[] = {
+	/* 1: the registry */
+	"CREATE TABLE orgs ("
+	"  id INTEGER PRIMARY KEY,"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  created INTEGER NOT NULL);"
+	"CREATE TABLE admins ("
+	"  id INTEGER PRIMARY KEY,"
+	"  org_id INTEGER NOT NULL REFERENCES orgs(id),"
+	"  name TEXT NOT NULL,"
+	"  token_sha256 BLOB NOT NULL UNIQUE,"
+	"  created INTEGER NOT NULL,"
+	"  UNIQUE (org_id, name));"
+	"CREATE TABLE devices ("
+	"  id INTEGER PRIMARY KEY,"
+	"  org_id INTEGER NOT NULL REFERENCES orgs(id),"
+	"  name TEXT NOT NULL,"
+	"  serial TEXT NOT NULL UNIQUE,"
+	"  pubkey TEXT,"
+	"  secret BLOB NOT NULL,"
+	"  address TEXT NOT NULL,"
+	"  transport TEXT NOT NULL DEFAULT 'direct',"
+	"  enabled INTEGER NOT NULL DEFAULT 1,"
+	"  last_seen INTEGER,"
+	"  created INTEGER NOT NULL,"
+	"  UNIQUE (org_id, name));"
+	"CREATE TABLE captures ("
+	"  id INTEGER PRIMARY KEY,"
+	"  org_id INTEGER NOT NULL REFERENCES orgs(id),"
+	"  admin_id INTEGER NOT NULL REFERENCES admins(id),"
+	"  request TEXT NOT NULL,"
+	"  file TEXT NOT NULL,"
+	"  state TEXT NOT NULL DEFAULT 'running',"
+	"  merged INTEGER NOT NULL DEFAULT 0,"
+	"  duplicates INTEGER NOT NULL DEFAULT 0,"
+	"  late INTEGER NOT NULL DEFAULT 0,"
+	"  created INTEGER NOT NULL,"
+	"  ended INTEGER);"
+	"CREATE INDEX captures_org ON captures (org_id, id);"
+	"CREATE TABLE capture_devices ("
+	"  capture_id INTEGER NOT NULL REFERENCES captures(id) ON DELETE CASCADE,"
+	"  device_id INTEGER NOT NULL REFERENCES devices(id),"
+	"  state TEXT NOT NULL DEFAULT 'connecting',"
+	"  error TEXT,"
+	"  bytes INTEGER NOT NULL DEFAULT 0,"
+	"  packets INTEGER NOT NULL DEFAULT 0,"
+	"  duplicates INTEGER NOT NULL DEFAULT 0,"
+	"  dropped INTEGER NOT NULL DEFAULT 0,"
+	"  PRIMARY KEY (capture_id, device_id));",
+};
+
+struct reg {
+	sqlite3 *db;
+};
+
+const char *reg_errmsg(struct reg *r)
+{
+	return sqlite3_errmsg(r->db);
+}
+
+int reg_schema_version(struct reg *r)
+{
+	sqlite3_stmt *st;
+	int v = -1;
+
+	if (sqlite3_prepare_v2(r->db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+static int migrate(struct reg *r, char *err, size_t errlen)
+{
+	const int want = (int)(sizeof(migrations) / sizeof(migrations[0]));
+	char *msg = NULL, pragma[48];
+	int v;
+
+	if (sqlite3_exec(r->db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK)
+		goto fail;
+	v = reg_schema_version(r);
+	if (v > want) {
+		snprintf(err, errlen, "schema version %d is newer than this server's (%d)", v, want);
+		sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
+		return -EPROTO;
+	}
+	for (; v < want; v++)
+		if (sqlite3_exec(r->db, migrations[v], NULL, NULL, &msg) != SQLITE_OK)
+			goto fail;
+	snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", want);
+	if (sqlite3_exec(r->db, pragma, NULL, NULL, &msg) != SQLITE_OK ||
+	    sqlite3_exec(r->db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK)
+		goto fail;
+	return 0;
+fail:
+	snprintf(err, errlen, "schema migration: %s", msg ? msg : sqlite3_errmsg(r->db));
+	sqlite3_free(msg);
+	sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
+	return -EIO;
+}
+
+int reg_open(const char *path, struct reg **ret, char *err, size_t errlen)
+{
+	struct reg *r = calloc(1, sizeof(*r));
+	int e;
+
+	if (!r)
+		return -ENOMEM;
+	if (sqlite3_open_v2(path, &r->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+		    SQLITE_OK ||
+	    sqlite3_exec(r->db,
+			 "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
+			 "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 2000;",
+			 NULL, NULL, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "registry %s: %s", path,
+			 r->db ? sqlite3_errmsg(r->db) : "out of memory");
+		reg_close(r);
+		return -EIO;
+	}
+	e = migrate(r, err, errlen);
+	if (e) {
+		reg_close(r);
+		return e;
+	}
+	*ret = r;
+	return 0;
+}
+
+void reg_close(struct reg *r)
+{
+	if (!r)
+		return;
+	sqlite3_close(r->db);
+	free(r);
+}
+
+/* Prepare and bind: 'i' int64, 't' text (NULL: SQL NULL), 'b' blob (ptr,
+ * len). NULL on error. */
+static sqlite3_stmt *q(struct reg *r, const char *sql, const char *types, ...)
+{
+	sqlite3_stmt *st;
+	va_list ap;
+	int k = 1, rc = SQLITE_OK;
+
+	if (sqlite3_prepare_v2(r->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return NULL;
+	va_start(ap, types);
+	for (const char *t = types; *t && rc == SQLITE_OK; t++, k++) {
+		if (*t == 'i') {
+			rc = sqlite3_bind_int64(st, k, va_arg(ap, int64_t));
+		} else if (*t == 't') {
+			const char *s = va_arg(ap, const char *);
+
+			rc = s ? sqlite3_bind_text(st, k, s, -1, SQLITE_TRANSIENT)
+			       : sqlite3_bind_null(st, k);
+		} else {
+			const void *p = va_arg(ap, const void *);
+			int n = va_arg(ap, int);
+
+			rc = sqlite3_bind_blob(st, k, p, n, SQLITE_TRANSIENT);
+		}
+	}
+	va_end(ap);
+	if (rc != SQLITE_OK) {
+		sqlite3_finalize(st);
+		return NULL;
+	}
+	return st;
+}
+
+/* Run a statement that returns no rows: 0, -EEXIST on a constraint, -EIO. */
+static int run(sqlite3_stmt *st)
+{
+	int rc;
+
+	if (!st)
+		return -EIO;
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc == SQLITE_DONE)
+		return 0;
+	return rc == SQLITE_CONSTRAINT ? -EEXIST : -EIO;
+}
+
+static int64_t insert(struct reg *r, sqlite3_stmt *st)
+{
+	int e = run(st);
+
+	return e ? e : sqlite3_last_insert_rowid(r->db);
+}
+
+static void sha256(const void *p, size_t n, uint8_t out[32])
+{
+	unsigned len = 32;
+
+	EVP_Digest(p, n, out, &len, EVP_sha256(), NULL);
+}
+
+int64_t reg_org_add(struct reg *r, const char *name)
+{
+	return insert(r, q(r, "INSERT INTO orgs (name, created) VALUES (?, ?)", "ti", name,
+			   (int64_t)time(NULL)));
+}
+
+int64_t reg_admin_add(struct reg *r, const char *org, const char *name, char *token_hex)
+{
+	uint8_t token[REG_TOKEN_LEN], hash[32];
+	sqlite3_stmt *st = q(r, "SELECT id FROM orgs WHERE name = ?", "t", org);
+	int64_t org_id;
+
+	if (!st)
+		return -EIO;
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		sqlite3_finalize(st);
+		return -ENOENT;
+	}
+	org_id = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	if (RAND_bytes(token, sizeof(token)) != 1)
+		return -EIO;
+	ecap_hex_encode(token, sizeof(token), token_hex);
+	sha256(token_hex, 2 * sizeof(token), hash);
+	return insert(r, q(r,
+			   "INSERT INTO admins (org_id, name, token_sha256, created) "
+			   "VALUES (?, ?, ?, ?)",
+			   "itbi", org_id, name, hash, 32, (int64_t)time(NULL)));
+}
+
+int reg_admin_by_token(struct reg *r, const char *token, size_t len, struct reg_admin *ret)
+{
+	uint8_t hash[32];
+	sqlite3_stmt *st;
+	int e = -ENOENT;
+
+	sha256(token, len, hash);
+	st = q(r,
+	       "SELECT a.id, a.org_id, a.name, o.name FROM admins a JOIN orgs o ON o.id = a.org_id "
+	       "WHERE a.token_sha256 = ?",
+	       "b", hash, 32);
+	if (!st)
+		return -EIO;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		ret->id = sqlite3_column_int64(st, 0);
+		ret->org = sqlite3_column_int64(st, 1);
+		snprintf(ret->name, sizeof(ret->name), "%s", sqlite3_column_text(st, 2));
+		snprintf(ret->org_name, sizeof(ret->org_name), "%s", sqlite3_column_text(st, 3));
+		e = 0;
+	}
+	sqlite3_finalize(st);
+	return e;
+}
+
+int64_t reg_device_add(struct reg *r, int64_t org, const char *name, const char *serial,
+		       const char *address, const char *pubkey, char *secret_hex)
+{
+	uint8_t secret[REG_SECRET_LEN];
+
+	if (RAND_bytes(secret, sizeof(secret)) != 1)
+		return -EIO;
+	ecap_hex_encode(secret, sizeof(secret), secret_hex);
+	return insert(r, q(r,
+			   "INSERT INTO devices (org_id, name, serial, address, pubkey, secret, "
+			   "created) VALUES (?, ?, ?, ?, ?, ?, ?)",
+			   "ittttbi", org, name, serial, address, pubkey, secret, (int)sizeof(secret),
+			   (int64_t)time(NULL)));
+}
+
+int reg_device_get(struct reg *r, int64_t org, const char *name, struct reg_device *ret)
+{
+	sqlite3_stmt *st = q(r,
+			     "SELECT id, address, secret, enabled FROM devices "
+			     "WHERE org_id = ? AND name = ?",
+			     "it", org, name);
+	int e = -ENOENT;
+
+	if (!st)
+		return -EIO;
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 2) == REG_SECRET_LEN) {
+		ret->id = sqlite3_column_int64(st, 0);
+		ret->org = org;
+		snprintf(ret->name, sizeof(ret->name), "%s", name);
+		snprintf(ret->address, sizeof(ret->address), "%s", sqlite3_column_text(st, 1));
+		memcpy(ret->secret, sqlite3_column_blob(st, 2), REG_SECRET_LEN);
+		ret->enabled = sqlite3_column_int(st, 3);
+		e = 0;
+	}
+	sqlite3_finalize(st);
+	return e;
+}
+
+int reg_device_delete(struct reg *r, int64_t org, const char *name)
+{
+	sqlite3_stmt *st = q(r, "DELETE FROM devices WHERE org_id = ? AND name = ?", "it", org,
+			     name);
+	int e = run(st);
+
+	if (!e && !sqlite3_changes(r->db))
+		return -ENOENT;
+	return e == -EEXIST ? -EBUSY : e; /* captures refer to it */
+}
+
+void reg_device_seen(struct reg *r, int64_t id, int64_t when)
+{
+	run(q(r, "UPDATE devices SET last_seen = ? WHERE id = ?", "ii", when, id));
+}
+
+/* A row as a JSON object: column names as keys, NULL as null. */
+static json_t *row_json(sqlite3_stmt *st)
+{
+	json_t *o = json_object();
+
+	for (int c = 0; o && c < sqlite3_column_count(st); c++) {
+		const char *k = sqlite3_column_name(st, c);
+
+		switch (sqlite3_column_type(st, c)) {
+		case SQLITE_INTEGER:
+			json_object_set_new(o, k, json_integer(sqlite3_column_int64(st, c)));
+			break;
+		case SQLITE_NULL:
+			json_object_set_new(o, k, json_null());
+			break;
+		default:
+			json_object_set_new(o, k, json_string((const char *)sqlite3_column_text(st, c)));
+			break;
+		}
+	}
+	return o;
+}
+
+/* Every row as an array of objects; NULL on error. */
+static json_t *rows_json(sqlite3_stmt *st)
+{
+	json_t *a = st ? json_array() : NULL;
+	int rc;
+
+	while (a && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		json_array_append_new(a, row_json(st));
+	if (a && rc != SQLITE_DONE) {
+		json_decref(a);
+		a = NULL;
+	}
+	sqlite3_finalize(st);
+	return a;
+}
+
+json_t *reg_devices_json(struct reg *r, int64_t org, const char *name)
+{
+	return rows_json(q(r,
+			   "SELECT name, serial, address, transport, "
+			   "CASE enabled WHEN 1 THEN 'yes' ELSE 'no' END AS enabled, "
+			   "last_seen, created, pubkey FROM devices "
+			   "WHERE org_id = ? AND (?2 IS NULL OR name = ?2) ORDER BY name",
+			   "it", org, name));
+}
+
+int64_t reg_capture_add(struct reg *r, int64_t org, int64_t admin, json_t *request,
+			const char *file)
+{
+	char *text = json_dumps(request, JSON_COMPACT | JSON_SORT_KEYS);
+	int64_t id;
+
+	if (!text)
+		return -ENOMEM;
+	id = insert(r, q(r,
+			 "INSERT INTO captures (org_id, admin_id, request, file, created) "
+			 "VALUES (?, ?, ?, ?, ?)",
+			 "iitti", org, admin, text, file, (int64_t)time(NULL)));
+	free(text);
+	return id;
+}
+
+int reg_capture_set_file(struct reg *r, int64_t capture, const char *file)
+{
+	return run(q(r, "UPDATE captures SET file = ? WHERE id = ?", "ti", file, capture));
+}
+
+int reg_capture_device_add(struct reg *r, int64_t capture, int64_t device)
+{
+	return run(q(r, "INSERT INTO capture_devices (capture_id, device_id) VALUES (?, ?)", "ii",
+		     capture, device));
+}
+
+int reg_capture_device_update(struct reg *r, int64_t capture, int64_t device,
+			      const struct reg_capture_device_state *s)
+{
+	return run(q(r,
+		     "UPDATE capture_devices SET state = ?, error = coalesce(?, error), bytes = ?, "
+		     "packets = ?, duplicates = ?, dropped = ? "
+		     "WHERE capture_id = ? AND device_id = ?",
+		     "ttiiiiii", s->state, s->error, (int64_t)s->bytes, (int64_t)s->packets,
+		     (int64_t)s->duplicates, (int64_t)s->dropped, capture, device));
+}
+
+int reg_capture_update(struct reg *r, int64_t capture, const struct reg_capture_state *s)
+{
+	return run(q(r,
+		     "UPDATE captures SET state = ?, merged = ?, duplicates = ?, late = ?, "
+		     "ended = nullif(?, 0) WHERE id = ?",
+		     "tiiiii", s->state, (int64_t)s->merged, (int64_t)s->duplicates,
+		     (int64_t)s->late, s->ended, capture));
+}
+
+void reg_captures_interrupted(struct reg *r)
+{
+	run(q(r,
+	      "UPDATE capture_devices SET state = 'failed', error = 'server stopped' "
+	      "WHERE state IN ('connecting', 'streaming') AND capture_id IN "
+	      "(SELECT id FROM captures WHERE state = 'running')",
+	      ""));
+	run(q(r, "UPDATE captures SET state = 'done', ended = ? WHERE state = 'running'", "i",
+	      (int64_t)time(NULL)));
+}
+
+json_t *reg_captures_json(struct reg *r, int64_t org, int64_t id)
+{
+	json_t *caps = rows_json(q(r,
+				   "SELECT id, state, request, merged, duplicates, late, created, "
+				   "ended FROM captures WHERE org_id = ? AND (?2 = 0 OR id = ?2) "
+				   "ORDER BY id",
+				   "ii", org, id));
+	size_t i;
+	json_t *c;
+
+	json_array_foreach(caps, i, c) {
+		json_t *req = json_loads(json_string_value(json_object_get(c, "request")), 0, NULL);
+		json_t *devs = rows_json(q(r,
+					   "SELECT d.name AS device, cd.state, cd.error, cd.bytes, "
+					   "cd.packets, cd.duplicates, cd.dropped "
+					   "FROM capture_devices cd JOIN devices d ON d.id = cd.device_id "
+					   "WHERE cd.capture_id = ? ORDER BY d.name",
+					   "i", json_integer_value(json_object_get(c, "id"))));
+
+		json_object_set_new(c, "request", req ? req : json_null());
+		json_object_set_new(c, "devices", devs ? devs : json_array());
+	}
+	if (caps && id) { /* the one capture */
+		json_t *one = json_incref(json_array_get(caps, 0));
+
+		json_decref(caps);
+		return one;
+	}
+	return caps;
+}
+
+int reg_capture_file(struct reg *r, int64_t org, int64_t id, char *ret, size_t len)
+{
+	sqlite3_stmt *st = q(r, "SELECT file FROM captures WHERE org_id = ? AND id = ?", "ii", org,
+			     id);
+	int e = -ENOENT;
+
+	if (!st)
+		return -EIO;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		snprintf(ret, len, "%s", sqlite3_column_text(st, 0));
+		e = 0;
+	}
+	sqlite3_finalize(st);
+	return e;
+}
