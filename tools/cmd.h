@@ -7,6 +7,9 @@
 int cmd_filter(int argc, char **argv);
 int cmd_capture(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
+int cmd_remote(int argc, char **argv);
+int cmd_devices(int argc, char **argv);
+int cmd_captures(int argc, char **argv);
 
 /* The arguments joined by single spaces, as tcpdump builds its expression
  * (malloc'ed; NULL when out of memory). */

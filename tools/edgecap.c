@@ -12,6 +12,9 @@ static void usage(FILE *f)
 		   "  filter compile|check|translate|run   tcpdump filters as classic BPF and eBPF\n"
 		   "  capture -i IF [options] [EXPR]       capture with the kernel hooks (root)\n"
 		   "  merge [-w FILE] FILE...              merge captures of several devices\n"
+		   "  remote -d DEV,... [options] [EXPR]   one capture on many devices, via the server\n"
+		   "  devices [list|add|delete]            the devices enrolled in the server\n"
+		   "  captures [list|show|stop]            the server's captures\n"
 		   "\n"
 		   "'edgecap COMMAND --help' describes a command.\n");
 }
@@ -28,6 +31,12 @@ int main(int argc, char **argv)
 		return cmd_capture(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "merge"))
 		return cmd_merge(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "remote"))
+		return cmd_remote(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "devices"))
+		return cmd_devices(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "captures"))
+		return cmd_captures(argc - 1, argv + 1);
 	fprintf(stderr, "edgecap: unknown command '%s'\n", argv[1]);
 	usage(stderr);
 	return 2;

@@ -1,0 +1,454 @@
+/* cmd_remote.c - the CLI's side of edgecap-server: `edgecap remote` (a merged
+ * capture from many devices, written as it arrives), `edgecap devices` and
+ * `edgecap captures`. Server and token come from --server/--token, the
+ * environment (EDGECAP_SERVER, EDGECAP_TOKEN) or ~/.config/edgecap/cli.conf. */
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "http.h"
+
+enum { O_SERVER = 0x100, O_TOKEN, O_CACERT, O_TEXT, O_SERIAL, O_ADDRESS, O_PUBKEY };
+
+#define COMMON_OPTS                                                                          \
+	{"server", required_argument, NULL, O_SERVER},                                       \
+		{"token", required_argument, NULL, O_TOKEN},                                 \
+		{"cacert", required_argument, NULL, O_CACERT},                               \
+		{"help", no_argument, NULL, 'h'}
+
+struct common {
+	const char *server, *token, *cacert;
+};
+
+/* The common options: 1 when c was one of them. */
+static int common_opt(struct common *o, int c)
+{
+	if (c == O_SERVER)
+		o->server = optarg;
+	else if (c == O_TOKEN)
+		o->token = optarg;
+	else if (c == O_CACERT)
+		o->cacert = optarg;
+	else
+		return 0;
+	return 1;
+}
+
+static const char common_help[] =
+	"  --server URL     edgecap-server (or EDGECAP_SERVER, or 'server =' in\n"
+	"                   ~/.config/edgecap/cli.conf)\n"
+	"  --token TOKEN    API token (or EDGECAP_TOKEN, or 'token =')\n"
+	"  --cacert FILE    CA certificates for an https server (or EDGECAP_CACERT)\n";
+
+/* A call whose answer is JSON: the parsed body, or NULL after one line. */
+static json_t *call_json(struct cli_http *h, const char *method, const char *path,
+			 json_t *body, int want)
+{
+	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	struct cli_call c = {.method = method, .path = path, .body = text};
+	json_t *j = NULL;
+
+	cli_http_call(h, &c);
+	if (c.status != want)
+		fprintf(stderr, "edgecap: %s\n", cli_http_error(&c));
+	else if (!(j = json_loads(c.resp ? c.resp : "", 0, NULL)))
+		fprintf(stderr, "edgecap: the server's answer is not JSON\n");
+	cli_call_free(&c);
+	free(text);
+	return j;
+}
+
+static const char *str(json_t *o, const char *k)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+
+	return s ? s : "-";
+}
+
+static long long num(json_t *o, const char *k)
+{
+	return json_integer_value(json_object_get(o, k));
+}
+
+static void when(json_t *o, const char *k, char *ret, size_t len)
+{
+	time_t t = (time_t)num(o, k);
+	struct tm tm;
+
+	if (!json_is_integer(json_object_get(o, k)))
+		snprintf(ret, len, "-");
+	else
+		strftime(ret, len, "%Y-%m-%d %H:%M:%S", localtime_r(&t, &tm));
+}
+
+/* The capture's end: totals and each device that failed, on stderr. */
+static int summary(struct cli_http *h, long long id)
+{
+	char path[64];
+	json_t *c, *d;
+	size_t i;
+	int failed = 0;
+
+	snprintf(path, sizeof(path), "/api/v1/captures/%lld", id);
+	c = call_json(h, "GET", path, NULL, 200);
+	if (!c)
+		return 2;
+	json_array_foreach(json_object_get(c, "devices"), i, d) {
+		if (!strcmp(str(d, "state"), "failed")) {
+			fprintf(stderr, "device %s failed: %s\n", str(d, "device"), str(d, "error"));
+			failed++;
+		} else if (num(d, "dropped")) {
+			fprintf(stderr, "device %s dropped %lld packets\n", str(d, "device"),
+				num(d, "dropped"));
+		}
+	}
+	fprintf(stderr, "%lld packets merged from %zu devices, %lld duplicates removed, %lld late\n",
+		num(c, "merged"), json_array_size(json_object_get(c, "devices")),
+		num(c, "duplicates"), num(c, "late"));
+	failed = failed && (size_t)failed == json_array_size(json_object_get(c, "devices"));
+	json_decref(c);
+	return failed ? 1 : 0;
+}
+
+static int write_all(void *ctx, const void *data, size_t len)
+{
+	int fd = *(int *)ctx;
+	const char *p = data;
+
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static json_t *names(const char *list)
+{
+	json_t *a = json_array();
+	char *copy = strdupa(list), *save = NULL;
+
+	for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
+		json_array_append_new(a, json_string(t));
+	return a;
+}
+
+static void remote_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: edgecap remote -d DEV[,DEV...] [-i IF[,IF...]] [-Q in|out|inout]\n"
+		"                      [-c COUNT] [-G SECONDS] [-s SNAPLEN] [-w FILE|-] [--text]\n"
+		"                      [--server URL] [--token TOKEN] [EXPR]\n"
+		"\n"
+		"One capture on several devices, merged by the server (time order, packets\n"
+		"seen by several devices kept once), written as it arrives. Ctrl-C stops it\n"
+		"and the file still ends complete.\n"
+		"  -d DEV,...       devices (names in the registry)\n"
+		"  -i IF,...        their interfaces (default: all they serve)\n"
+		"  -Q DIR           in, out or inout (default)\n"
+		"  -c COUNT         stop after COUNT packets\n"
+		"  -G SECONDS       stop after SECONDS\n"
+		"  -s SNAPLEN       bytes per packet (default 262144)\n"
+		"  -w FILE          pcapng to FILE ('-': standard output)\n"
+		"  --text           tcpdump -nn -tt lines, each prefixed by the device\n"
+		"%s",
+		common_help);
+}
+
+int cmd_remote(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"text", no_argument, NULL, O_TEXT},
+		COMMON_OPTS,
+		{0},
+	};
+	struct common co = {0};
+	json_t *req = json_object(), *resp;
+	const char *devs = NULL, *out = NULL;
+	struct cli_call stream = {0}, stop = {0};
+	struct cli_http *h = NULL;
+	char path[96], *expr = NULL, *end;
+	int c, text = 0, fd = -1, sfd, r = 2, stopping = 0;
+	long long id;
+	sigset_t mask;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+d:i:Q:c:G:s:w:h", longopts, NULL)) != -1) {
+		if (common_opt(&co, c))
+			continue;
+		switch (c) {
+		case 'd':
+			devs = optarg;
+			break;
+		case 'i':
+			json_object_set_new(req, "interfaces", names(optarg));
+			break;
+		case 'Q':
+			json_object_set_new(req, "direction", json_string(optarg));
+			break;
+		case 'c':
+		case 'G':
+		case 's': {
+			long long v = strtoll(optarg, &end, 10);
+
+			if (*end || v < 0 || end == optarg) {
+				fprintf(stderr, "edgecap: -%c: want a number, not '%s'\n", c, optarg);
+				goto out;
+			}
+			json_object_set_new(req, c == 'c' ? "count" : c == 'G' ? "duration" : "snaplen",
+					    json_integer(v));
+			break;
+		}
+		case 'w':
+			out = optarg;
+			break;
+		case O_TEXT:
+			text = 1;
+			break;
+		case 'h':
+			remote_usage(stdout);
+			r = 0;
+			goto out;
+		default:
+			remote_usage(stderr);
+			goto out;
+		}
+	}
+	if (!devs) {
+		fprintf(stderr, "edgecap: which devices? -d DEV[,DEV...]\n");
+		goto out;
+	}
+	json_object_set_new(req, "devices", names(devs));
+	expr = join_args(argc - optind, argv + optind);
+	if (!expr)
+		goto out;
+	json_object_set_new(req, "expression", json_string(expr));
+	fd = text && !out ? STDOUT_FILENO : open_output(out);
+	if (fd < 0)
+		goto out;
+	h = cli_http_new(co.server, co.token, co.cacert);
+	if (!h)
+		goto out;
+	resp = call_json(h, "POST", "/api/v1/captures", req, 201);
+	if (!resp)
+		goto out;
+	id = num(resp, "id");
+	json_decref(resp);
+	fprintf(stderr, "capture %lld on %s\n", id, devs);
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	snprintf(path, sizeof(path), "/api/v1/captures/%lld/%s", id, text ? "text" : "pcap");
+	stream = (struct cli_call){.method = "GET", .path = path, .on_body = write_all, .ctx = &fd};
+	cli_http_start(h, &stream);
+	while (cli_http_run(h, sfd)) {
+		char dpath[64];
+
+		if (stopping++) /* a second signal: leave now */
+			break;
+		snprintf(dpath, sizeof(dpath), "/api/v1/captures/%lld", id);
+		stop = (struct cli_call){.method = "DELETE", .path = dpath};
+		cli_http_start(h, &stop);
+	}
+	if (!stream.done || stream.status != 200 || stream.err[0]) {
+		fprintf(stderr, "edgecap: the capture's stream: %s\n",
+			stream.done ? cli_http_error(&stream) : "interrupted");
+		goto out;
+	}
+	r = summary(h, id);
+out:
+	cli_call_free(&stream);
+	cli_call_free(&stop);
+	if (fd > STDOUT_FILENO)
+		close(fd);
+	cli_http_free(h);
+	json_decref(req);
+	free(expr);
+	return r;
+}
+
+static void devices_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: edgecap devices [list]\n"
+		"       edgecap devices add NAME --serial SERIAL --address URL [--pubkey KEY]\n"
+		"       edgecap devices delete NAME\n"
+		"\n"
+		"'add' enrols a device and prints its secret (hex), for the agent's\n"
+		"secret_file; the server keeps it, it is not shown again.\n"
+		"%s",
+		common_help);
+}
+
+int cmd_devices(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"serial", required_argument, NULL, O_SERIAL},
+		{"address", required_argument, NULL, O_ADDRESS},
+		{"pubkey", required_argument, NULL, O_PUBKEY},
+		COMMON_OPTS,
+		{0},
+	};
+	struct common co = {0};
+	json_t *add = json_object(), *j = NULL, *d;
+	const char *verb;
+	struct cli_http *h = NULL;
+	char path[160];
+	int c, r = 2;
+	size_t i;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		if (common_opt(&co, c))
+			continue;
+		if (c == O_SERIAL || c == O_ADDRESS || c == O_PUBKEY) {
+			json_object_set_new(add, c == O_SERIAL ? "serial" : c == O_ADDRESS ? "address"
+											 : "pubkey",
+					    json_string(optarg));
+			continue;
+		}
+		devices_usage(c == 'h' ? stdout : stderr);
+		r = c == 'h' ? 0 : 2;
+		goto out;
+	}
+	verb = optind < argc ? argv[optind] : "list";
+	if (!((!strcmp(verb, "list") && argc - optind <= 1) ||
+	      (strcmp(verb, "list") && argc - optind == 2))) {
+		devices_usage(stderr);
+		goto out;
+	}
+	h = cli_http_new(co.server, co.token, co.cacert);
+	if (!h)
+		goto out;
+	if (!strcmp(verb, "add")) {
+		json_object_set_new(add, "name", json_string(argv[optind + 1]));
+		j = call_json(h, "POST", "/api/v1/devices", add, 201);
+		if (j)
+			printf("%s\n", str(j, "secret"));
+	} else if (!strcmp(verb, "delete")) {
+		snprintf(path, sizeof(path), "/api/v1/devices/%.100s", argv[optind + 1]);
+		j = call_json(h, "DELETE", path, NULL, 200);
+	} else if (!strcmp(verb, "list")) {
+		j = call_json(h, "GET", "/api/v1/devices", NULL, 200);
+		if (j)
+			printf("%-16s %-16s %-28s %-9s %s\n", "NAME", "SERIAL", "ADDRESS", "TRANSPORT",
+			       "LAST SEEN");
+		json_array_foreach(j, i, d) {
+			char seen[32];
+
+			when(d, "last_seen", seen, sizeof(seen));
+			printf("%-16s %-16s %-28s %-9s %s\n", str(d, "name"), str(d, "serial"),
+			       str(d, "address"), str(d, "transport"), seen);
+		}
+	} else {
+		devices_usage(stderr);
+		goto out;
+	}
+	r = j ? 0 : 2;
+out:
+	json_decref(j);
+	json_decref(add);
+	cli_http_free(h);
+	return r;
+}
+
+static void captures_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: edgecap captures [list]     the organization's captures\n"
+		"       edgecap captures show ID     one capture, per device\n"
+		"       edgecap captures stop ID\n"
+		"%s",
+		common_help);
+}
+
+int cmd_captures(int argc, char **argv)
+{
+	static const struct option longopts[] = {COMMON_OPTS, {0}};
+	struct common co = {0};
+	struct cli_http *h = NULL;
+	const char *verb;
+	json_t *j = NULL, *c, *d;
+	char path[96];
+	int opt, r = 2;
+	size_t i, k;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		if (common_opt(&co, opt))
+			continue;
+		captures_usage(opt == 'h' ? stdout : stderr);
+		return opt == 'h' ? 0 : 2;
+	}
+	verb = optind < argc ? argv[optind] : "list";
+	if (!((!strcmp(verb, "list") && argc - optind <= 1) ||
+	      ((!strcmp(verb, "show") || !strcmp(verb, "stop")) && argc - optind == 2))) {
+		captures_usage(stderr);
+		return 2;
+	}
+	h = cli_http_new(co.server, co.token, co.cacert);
+	if (!h)
+		return 2;
+	if (!strcmp(verb, "list")) {
+		j = call_json(h, "GET", "/api/v1/captures", NULL, 200);
+		if (j)
+			printf("%-5s %-8s %-19s %9s %9s %s\n", "ID", "STATE", "STARTED", "PACKETS",
+			       "DUPS", "DEVICES / EXPRESSION");
+		json_array_foreach(j, i, c) {
+			char started[32], devs[256] = "";
+
+			when(c, "created", started, sizeof(started));
+			json_array_foreach(json_object_get(c, "devices"), k, d) {
+				size_t at = strlen(devs);
+
+				snprintf(devs + at, sizeof(devs) - at, "%s%s%s", at ? "," : "",
+					 str(d, "device"),
+					 !strcmp(str(d, "state"), "failed") ? "(failed)" : "");
+			}
+			printf("%-5lld %-8s %-19s %9lld %9lld %s '%s'\n", num(c, "id"), str(c, "state"),
+			       started, num(c, "merged"), num(c, "duplicates"), devs,
+			       str(json_object_get(c, "request"), "expression"));
+		}
+	} else {
+		snprintf(path, sizeof(path), "/api/v1/captures/%.40s", argv[optind + 1]);
+		j = call_json(h, !strcmp(verb, "stop") ? "DELETE" : "GET", path, NULL, 200);
+		if (j) {
+			char started[32], ended[32];
+
+			when(j, "created", started, sizeof(started));
+			when(j, "ended", ended, sizeof(ended));
+			printf("capture %lld: %s, started %s, ended %s\n"
+			       "%lld packets merged, %lld duplicates removed, %lld late\n",
+			       num(j, "id"), str(j, "state"), started, ended, num(j, "merged"),
+			       num(j, "duplicates"), num(j, "late"));
+			printf("%-16s %-10s %12s %10s %10s %8s  %s\n", "DEVICE", "STATE", "BYTES",
+			       "PACKETS", "DUPS", "DROPPED", "ERROR");
+			json_array_foreach(json_object_get(j, "devices"), k, d)
+				printf("%-16s %-10s %12lld %10lld %10lld %8lld  %s\n", str(d, "device"),
+				       str(d, "state"), num(d, "bytes"), num(d, "packets"),
+				       num(d, "duplicates"), num(d, "dropped"),
+				       json_is_string(json_object_get(d, "error")) ? str(d, "error")
+										   : "");
+		}
+	}
+	r = j ? 0 : 2;
+	json_decref(j);
+	cli_http_free(h);
+	return r;
+}
