@@ -154,11 +154,13 @@ static void flush_out(struct live *l)
 		ask_stop(l, "packet count reached");
 	if (l->error[0])
 		ask_stop(l, l->error);
-	for (struct reader *r = l->readers; r; r = r->next)
+	for (struct reader *r = l->readers, *next; r; r = next) {
+		next = r->next; /* r may be disposed at once */
 		if (r->waiting) {
 			r->waiting = 0;
 			reader_pump(r);
 		}
+	}
 }
 
 static void finish(struct live *l)
@@ -179,6 +181,7 @@ static void finish(struct live *l)
 static void device_closed(struct dev_conn *dc, const char *error)
 {
 	struct live *l = dc->l;
+	struct srv_mux_input_stats st;
 
 	dc->client = NULL;
 	if (error && !dc->error[0])
@@ -189,6 +192,12 @@ static void device_closed(struct dev_conn *dc, const char *error)
 		server_log("capture %lld: device %s: %s", (long long)l->id, dc->d.name, dc->error);
 	} else if (srv_mux_close(l->mux, dc->input, NULL)) {
 		snprintf(dc->error, sizeof(dc->error), "%s", srv_mux_error(l->mux, dc->input));
+		dc->state = "failed";
+	} else if (srv_mux_input_stats(l->mux, dc->input, &st), !st.stats_seen) {
+		/* h2o takes a close between chunks for the end: an agent's stream
+		 * ends with its statistics, so this one broke off */
+		snprintf(dc->error, sizeof(dc->error), "the stream broke off (no end statistics)");
+		srv_mux_close(l->mux, dc->input, dc->error);
 		dc->state = "failed";
 	} else {
 		dc->state = "done";
@@ -379,6 +388,15 @@ static void on_tick(h2o_timeout_entry_t *e)
 			return;
 		}
 	} else {
+		for (struct reader *r = l->readers, *next; r; r = next) {
+			next = r->next; /* r may be disposed at once */
+			if (r->req && !r->inflight && web_client_gone(r->req)) {
+				h2o_req_t *req = r->req;
+
+				r->req = NULL; /* disposed soon: the last one stops the capture */
+				h2o_send(req, NULL, 0, H2O_SEND_STATE_ERROR);
+			}
+		}
 		srv_mux_run(l->mux, wall_ns());
 		if (l->deadline && now >= l->deadline)
 			ask_stop(l, "devices did not end after the duration");

@@ -22,7 +22,7 @@ struct mux_input {
 	uint32_t map[SRV_IFACES_MAX]; /* the section's interface -> output id */
 	uint16_t linktype[SRV_IFACES_MAX];
 	struct srv_mux_input_stats st;
-	int closed;
+	int closed, stopped;
 	char *lost;
 	char err[200];
 };
@@ -195,8 +195,11 @@ int srv_mux_close(struct srv_mux *x, unsigned i, const char *lost)
 	struct mux_input *in = x->in[i];
 	int r = 0;
 
-	if (in->closed)
+	if (in->closed) { /* a stream found cut short after its end */
+		if (lost && !in->lost)
+			in->lost = strdup(lost);
 		return 0;
+	}
 	in->closed = 1;
 	srv_merge_close_input(x->m, i);
 	if (!lost && srv_pcapng_end(&in->r)) {
@@ -212,7 +215,7 @@ int srv_mux_close(struct srv_mux *x, unsigned i, const char *lost)
 void srv_mux_stop(struct srv_mux *x, unsigned i)
 {
 	if (!x->in[i]->closed) {
-		x->in[i]->closed = 1;
+		x->in[i]->closed = x->in[i]->stopped = 1;
 		srv_merge_close_input(x->m, i);
 	}
 }
@@ -242,15 +245,18 @@ void srv_mux_finish(struct srv_mux *x)
 	srv_merge_flush(x->m);
 	for (uint32_t id = 0; id < x->nifs; id++) {
 		struct out_iface *o = &x->ifs[id];
-		const char *lost = x->in[o->input]->lost;
+		const struct mux_input *in = x->in[o->input];
 		char comment[256];
 
-		if (!o->have && !lost)
+		if (in->lost)
+			snprintf(comment, sizeof(comment), "stream lost: %s", in->lost);
+		else if (!o->have && in->stopped)
+			snprintf(comment, sizeof(comment),
+				 "capture stopped before the device sent its statistics");
+		else if (!o->have)
 			continue;
-		if (lost)
-			snprintf(comment, sizeof(comment), "stream lost: %s", lost);
 		ecap_pcapng_isb(&x->out, id, (uint64_t)(o->have ? o->ts : x->last_ts),
-				o->have ? &o->c : NULL, lost ? comment : NULL);
+				o->have ? &o->c : NULL, (in->lost || !o->have) ? comment : NULL);
 	}
 }
 

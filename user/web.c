@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <openssl/err.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -123,6 +124,20 @@ void web_start_200(h2o_req_t *req, const char *content_type, h2o_generator_t *ge
 		       H2O_STRLIT("no-store"));
 	if (gen)
 		h2o_start_response(req, gen);
+}
+
+int web_client_gone(h2o_req_t *req)
+{
+	struct pollfd p = {.events = POLLRDHUP};
+	h2o_socket_t *sock;
+
+	if (!req->conn->callbacks->get_socket)
+		return 0;
+	sock = req->conn->callbacks->get_socket(req->conn);
+	if (!sock)
+		return 0;
+	p.fd = h2o_socket_get_fd(sock);
+	return poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
 }
 
 void web_peer(h2o_req_t *req, char *ret, size_t len)

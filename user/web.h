@@ -25,6 +25,10 @@ int web_error(h2o_req_t *req, int status, const char *reason, const char *fmt, .
 /* Status 200 with the content type and Cache-Control: no-store; the
  * response starts with gen (NULL: the caller sends it inline). */
 void web_start_200(h2o_req_t *req, const char *content_type, h2o_generator_t *gen);
+/* Has the client of a response in progress hung up? h2o does not read an
+ * HTTP/1 connection while its response runs, so without this a client
+ * that leaves is noticed only when a write fails: poll it from a timer. */
+int web_client_gone(h2o_req_t *req);
 /* "ADDR:PORT" of the client. */
 void web_peer(h2o_req_t *req, char *ret, size_t len);
 

@@ -170,24 +170,17 @@ static void reap(h2o_timeout_entry_t *entry)
 	}
 }
 
-/* h2o does not read a connection while its response runs, so a client that
- * hangs up is otherwise noticed only when a write fails. */
+/* Clients that hung up (web_client_gone). */
 static void liveness(h2o_timeout_entry_t *entry)
 {
 	struct agent *a = H2O_STRUCT_FROM_MEMBER(struct agent, liveness_entry, entry);
 
 	for (unsigned i = 0; i < ECAP_MAX_SESSIONS; i++) {
 		struct capture *c = &a->cap[i];
-		h2o_socket_t *sock;
-		struct pollfd p = {.events = POLLRDHUP};
 
-		if (!c->active || !c->req || c->gone || !c->req->conn->callbacks->get_socket)
+		if (!c->active || !c->req || c->gone)
 			continue;
-		sock = c->req->conn->callbacks->get_socket(c->req->conn);
-		if (!sock)
-			continue;
-		p.fd = h2o_socket_get_fd(sock);
-		if (poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR))) {
+		if (web_client_gone(c->req)) {
 			client_gone(c, "client went away");
 			abort_response(c);
 		}

@@ -1,0 +1,305 @@
+#!/usr/bin/env bash
+# server.sh SERVER AGENT EDGECAP - edgecap-server with a real SQLite registry
+# in B, two agents as devices (gw1 in A on va, gw2 in B on vb, so a packet
+# from B to A is seen by both), driven through the admin API with curl and
+# through `edgecap remote`: registry bootstrap, tokens, tenant isolation on
+# every endpoint, bad input, merged and de-duplicated captures of real
+# traffic, a device killed mid-capture or unreachable, a reader that leaves,
+# Ctrl-C, the text output against tcpdump.
+set -uo pipefail
+server=$1
+agent=$2
+ec=$3
+suite=srv
+. "$(cd "$(dirname "$0")" && pwd)/lib.sh"
+
+api=http://127.0.0.1:8000/api/v1
+db=$tmp/registry.db
+server_pid= gw1_pid= gw2_pid=
+
+server_start() {
+	: > "$tmp/server.log"
+	ip netns exec "$B" "$server" --plain-http --listen 127.0.0.1:8000 --db "$db" 2>> "$tmp/server.log" &
+	server_pid=$!
+	for _ in $(seq 100); do
+		grep -q serving "$tmp/server.log" && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+agent_start() { # NAME NS IF ADDR:PORT: the device's agent, once it listens
+	local log=$tmp/$1.log pid
+	: > "$log"
+	ip netns exec "$2" "$agent" -c /dev/null -i "$3" --secret-file "$tmp/$1.secret" \
+		--listen "$4" --plain-http 2>> "$log" &
+	pid=$!
+	eval "${1}_pid=$pid"
+	for _ in $(seq 100); do
+		grep -q serving "$log" && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# call TOKEN METHOD PATH [JSON]: the status; the body in $tmp/body
+call() {
+	inb curl -sS -o "$tmp/body" -w '%{http_code}' -X "$2" -H "Authorization: Bearer $1" \
+		${4:+-H 'Content-Type: application/json' --data-binary "$4"} "$api$3"
+}
+field() { python3 -c 'import json,sys
+v = json.load(open(sys.argv[1]))
+for k in sys.argv[2:]:
+    v = v[int(k)] if isinstance(v, list) else v[k]
+print(v)' "$tmp/body" "$@"; }
+
+remote() { inb env EDGECAP_SERVER=http://127.0.0.1:8000 EDGECAP_TOKEN="$alice" "$ec" remote "$@"; }
+
+wait_state() { # ID STATE SECONDS: the capture reaches STATE
+	for _ in $(seq $(($3 * 10))); do
+		call "$alice" GET "/captures/$1" > /dev/null
+		[ "$(field state)" = "$2" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+agent_captures() { # NAME URL: captures the agent runs now, from its status
+	local t=/v1/status
+	inb curl -sS -H "Authorization: $("$(dirname "$0")/sign.py" "$(cat "$tmp/$1.secret")" GET $t)" \
+		"$2$t" | python3 -c 'import json, sys; print(len(json.load(sys.stdin)["captures"]))'
+}
+
+# Bootstrap: organizations and administrators from the command line.
+"$server" --db "$db" org add acme > /dev/null && "$server" --db "$db" org add globex > /dev/null &&
+	alice=$("$server" --db "$db" admin add acme alice) &&
+	bob=$("$server" --db "$db" admin add globex bob) || { echo "FAIL bootstrap"; exit 1; }
+server_start || { echo "FAIL server did not start: $(cat "$tmp/server.log")"; exit 1; }
+for d in "gw1 http://10.98.0.1:8080" "gw2 http://10.98.0.2:8081" "gw3 http://10.98.0.1:9"; do
+	set -- $d
+	call "$alice" POST /devices "{\"name\":\"$1\",\"serial\":\"SN-$1\",\"address\":\"$2\"}" > /dev/null
+	field secret > "$tmp/$1.secret"
+done
+call "$bob" POST /devices '{"name":"gx1","serial":"SN-gx1","address":"http://10.98.0.1:8080"}' > /dev/null
+agent_start gw1 "$A" va 10.98.0.1:8080 && agent_start gw2 "$B" vb 10.98.0.2:8081 ||
+	{ echo "FAIL agents did not start"; exit 1; }
+
+test_bootstrap() {
+	local out st
+	out=$("$server" --db "$db" org add acme 2>&1); st=$?
+	[ $st = 1 ] && [ "$out" = "edgecap-server: organization 'acme' exists" ] &&
+		ok "org add: an existing name refused" || ko "org exists" "$st $out"
+	out=$("$server" --db "$db" admin add nosuch eve 2>&1); st=$?
+	[ $st = 1 ] && [ "$out" = "edgecap-server: no organization 'nosuch'" ] &&
+		ok "admin add: unknown organization refused" || ko "admin unknown org" "$st $out"
+	[[ $alice =~ ^[0-9a-f]{64}$ ]] && ! grep -qa "$alice" "$db" &&
+		ok "token: 32 random bytes in hex, not stored in the registry" || ko "token stored"
+	grep -q "(schema 1)" "$tmp/server.log" && ok "registry migrated to schema 1" ||
+		ko "schema" "$(head -1 "$tmp/server.log")"
+}
+
+test_tokens() {
+	local st p bad=
+	for p in "GET /devices" "POST /devices" "GET /devices/gw1" "DELETE /devices/gw1" \
+		"POST /filters/compile" "GET /captures" "POST /captures" "GET /captures/1" \
+		"DELETE /captures/1" "GET /captures/1/pcap" "GET /captures/1/text"; do
+		set -- $p
+		st=$(inb curl -sS -o "$tmp/body" -D "$tmp/head" -w '%{http_code}' -X "$1" "$api$2")
+		[ "$st" = 401 ] && grep -qi '^WWW-Authenticate: Bearer' "$tmp/head" || bad+=" $p:$st"
+		st=$(call "0000$alice" "$1" "$2" '{}')
+		[ "$st" = 401 ] && [ "$(field error)" = "unknown token" ] || bad+=" $p(bad token):$st"
+	done
+	[ -z "$bad" ] && ok "no token or a wrong one: 401 on every endpoint" || ko "tokens" "$bad"
+}
+
+test_tenants() {
+	local bad= st id
+	# bob's view: only globex's device, none of acme's
+	call "$bob" GET /devices > /dev/null
+	[ "$(field 0 name)" = gx1 ] && [ "$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' "$tmp/body")" = 1 ] || bad+=" list"
+	st=$(call "$bob" GET /devices/gw1); [ "$st" = 404 ] || bad+=" get:$st"
+	st=$(call "$bob" DELETE /devices/gw1); [ "$st" = 404 ] || bad+=" delete:$st"
+	st=$(call "$bob" POST /captures '{"devices":["gw1"],"expression":"udp","duration":1}')
+	[ "$st" = 400 ] && [ "$(field error)" = "devices: no device 'gw1'" ] || bad+=" capture:$st"
+	# an acme capture that bob cannot see, follow or stop
+	st=$(call "$alice" POST /captures '{"devices":["gw1"],"expression":"udp port 7","duration":2}')
+	id=$(field id)
+	st=$(call "$bob" GET /captures); [ "$st" = 200 ] && ! grep -q '"id"' "$tmp/body" || bad+=" captures"
+	for p in "GET /captures/$id" "DELETE /captures/$id" "GET /captures/$id/pcap" "GET /captures/$id/text"; do
+		set -- $p
+		st=$(call "$bob" "$1" "$2"); [ "$st" = 404 ] || bad+=" $p:$st"
+	done
+	# and the reverse: alice cannot see globex's device
+	st=$(call "$alice" GET /devices/gx1); [ "$st" = 404 ] || bad+=" reverse:$st"
+	wait_state "$id" done 10 || bad+=" acme's capture did not end"
+	[ -z "$bad" ] && ok "tenants: another organization's devices and captures are not found, on every endpoint" ||
+		ko "tenant isolation" "$bad"
+}
+
+test_bad_input() {
+	local bad= st
+	st=$(call "$alice" POST /captures '{"devices":["gw1"],'); [ "$st" = 400 ] && [[ $(field error) == "invalid JSON"* ]] || bad+=" json:$st"
+	st=$(call "$alice" POST /captures '{"devices":["gw1"],"colour":1}'); [ "$st" = 400 ] && [ "$(field error)" = "unknown field 'colour'" ] || bad+=" field:$st"
+	st=$(call "$alice" POST /captures '{"devices":["gw1"],"expression":"udp port"}')
+	[ "$st" = 400 ] && [ "$(field error)" = "expression: can't parse filter expression: syntax error" ] || bad+=" expr:$st $(cat "$tmp/body")"
+	st=$(call "$alice" POST /captures '{"devices":["gw1"],"snaplen":0}'); [ "$st" = 400 ] && [[ $(field error) == snaplen* ]] || bad+=" snaplen:$st"
+	st=$(call "$alice" POST /captures '{"devices":[],"expression":"udp"}'); [ "$st" = 400 ] || bad+=" nodev:$st"
+	st=$(call "$alice" POST /captures '{"devices":["gw1","gw1"]}'); [ "$st" = 400 ] || bad+=" twice:$st"
+	st=$(call "$alice" POST /captures '{"devices":["gw1"],"direction":"up"}'); [ "$st" = 400 ] || bad+=" dir:$st"
+	st=$(call "$alice" POST /devices '{"name":"x y","serial":"s","address":"http://1.2.3.4:1"}'); [ "$st" = 400 ] || bad+=" name:$st"
+	st=$(call "$alice" POST /devices '{"name":"gw9","serial":"SN-gw1","address":"http://10.98.0.1:1"}'); [ "$st" = 409 ] || bad+=" serial:$st"
+	st=$(call "$alice" POST /devices '{"name":"gw9","serial":"s9","address":"ftp://x"}'); [ "$st" = 400 ] || bad+=" address:$st"
+	st=$(call "$alice" PUT /captures '{}'); [ "$st" = 405 ] || bad+=" method:$st"
+	st=$(call "$alice" GET /nothing); [ "$st" = 404 ] || bad+=" path:$st"
+	st=$(call "$alice" GET /captures/x1); [ "$st" = 404 ] || bad+=" id:$st"
+	# one kept-alive connection: a 400, then a good request on it
+	inb curl -sS -o /dev/null -o "$tmp/body" -w '%{http_code} %{num_connects}\n' \
+		-H "Authorization: Bearer $alice" --data-binary '{' "$api/captures" \
+		--next -o /dev/null -o "$tmp/body2" -w '%{http_code} %{num_connects}\n' \
+		-H "Authorization: Bearer $alice" "$api/devices" > "$tmp/codes"
+	[ "$(cat "$tmp/codes" | tr '\n' ' ')" = "400 1 200 0 " ] || bad+=" keepalive:$(cat "$tmp/codes" | tr '\n' ' ')"
+	[ -z "$bad" ] && ok "bad input: 4xx with a one-line reason (libpcap's for an expression); the connection goes on" ||
+		ko "bad input" "$bad"
+}
+
+test_compile() {
+	local st
+	st=$(call "$alice" POST /filters/compile '{"expression":"tcp port 80 and host 10.1.2.3"}')
+	field listing | sed '/^$/d' > "$tmp/ours"
+	inb tcpdump -i lo -d 'tcp port 80 and host 10.1.2.3' > "$tmp/theirs" 2> /dev/null
+	[ "$st" = 200 ] && [ -s "$tmp/theirs" ] && cmp -s "$tmp/ours" "$tmp/theirs" &&
+		ok "filter compile: the listing is tcpdump -d's" || ko "compile" "$st $(diff "$tmp/ours" "$tmp/theirs" | head -3)"
+	st=$(call "$alice" POST /filters/compile '{"expression":"port 99999"}')
+	[ "$st" = 400 ] && [ "$(field error)" = "illegal port number 99999 > 65535" ] &&
+		ok "filter compile: libpcap's message for a bad expression" || ko "compile error" "$st $(cat "$tmp/body")"
+}
+
+# The payloads ("seq N") of the UDP packets in a capture, one per line.
+payloads() { tshark -r "$1" -Y udp -T fields -e data.text -o data.show_as_text:TRUE 2> /dev/null; }
+
+test_merged() {
+	local out=$tmp/merged.pcapng st n
+	(sleep 1; send_udp 400) &
+	local sender=$!
+	remote -d gw1,gw2 -G 4 -w "$out" udp port 5001 2> "$tmp/remote.err"; st=$?
+	wait $sender
+	n=$(payloads "$out" | sort | uniq | wc -l)
+	[ $st = 0 ] && [ "$(payloads "$out" | wc -l)" = 200 ] && [ "$n" = 200 ] &&
+		ok "merged: every packet the client sent, exactly once (200 of 200)" ||
+		ko "merged" "st=$st $(payloads "$out" | wc -l) packets, $n distinct; $(cat "$tmp/remote.err")"
+	grep -q "^200 packets merged from 2 devices, 200 duplicates removed, 0 late$" "$tmp/remote.err" &&
+		ok "merged: the copies seen by the second device removed and counted" ||
+		ko "dup count" "$(cat "$tmp/remote.err")"
+	capinfos -o "$out" | grep -q "Strict time order:   True" &&
+		ok "merged: in timestamp order" || ko "order" "$(capinfos -o "$out")"
+	capinfos "$out" | sed -n 's/^ *Name = //p' | sort -u | tr '\n' ' ' > "$tmp/names"
+	[ "$(cat "$tmp/names")" = "gw1:va gw2:vb " ] &&
+		ok "merged: interface blocks named DEVICE:IFACE" || ko "idb names" "$(cat "$tmp/names")"
+	# the ISBs carry each device's counters
+	[ "$(tshark -r "$out" -Y 'frame.interface_name == "gw2:vb"' 2> /dev/null | wc -l)" -gt 0 ] &&
+		[ "$(capinfos "$out" | grep -c 'Number of stat entries = 1')" = 4 ] &&
+		ok "merged: one statistics block per interface" || ko "isb" "$(capinfos "$out" | grep stat)"
+}
+
+test_device_killed() {
+	local out=$tmp/killed.pcapng st id
+	(sleep 1; send_udp 50; sleep 0.5; kill -9 "$gw1_pid"; sleep 0.5; send_udp 50) &
+	local sender=$!
+	remote -d gw1,gw2 -G 4 -w "$out" udp port 5001 2> "$tmp/remote.err"; st=$?
+	wait $sender
+	id=$(sed -n 's/^capture \([0-9]*\) on.*/\1/p' "$tmp/remote.err")
+	call "$alice" GET "/captures/$id" > /dev/null
+	[ $st = 0 ] && grep -q "^device gw1 failed: " "$tmp/remote.err" &&
+		[ "$(field devices 0 state)" = failed ] && [ "$(field devices 1 state)" = done ] &&
+		[ "$(payloads "$out" | sort -u | wc -l)" = 25 ] && [ "$(payloads "$out" | wc -l)" = 50 ] &&
+		ok "a device killed mid-capture: reported failed ($(field devices 0 error)), the other's packets go on" ||
+		ko "killed device" "st=$st $(cat "$tmp/remote.err") $(payloads "$out" | wc -l) $(cat "$tmp/body")"
+	agent_start gw1 "$A" va 10.98.0.1:8080 || ko "gw1 restart" "$(cat "$tmp/gw1.log")"
+}
+
+test_unreachable() {
+	local st
+	(sleep 1; send_udp 10) &
+	local sender=$!
+	remote -d gw2,gw3 -G 2 -w "$tmp/u.pcapng" udp port 5001 2> "$tmp/remote.err"; st=$?
+	wait $sender
+	grep -q "^device gw3 failed: connecting to http://10.98.0.1:9: connection failure" "$tmp/remote.err" &&
+		[ $st = 0 ] && [ "$(payloads "$tmp/u.pcapng" | wc -l)" = 5 ] &&
+		ok "an unreachable device: reported, the capture goes on with the others" ||
+		ko "unreachable" "st=$st $(cat "$tmp/remote.err")"
+}
+
+test_refused() {
+	# a device whose agent does not know its secret: the agent's 403 reason
+	call "$alice" POST /devices '{"name":"gw4","serial":"SN-gw4","address":"http://10.98.0.1:8080"}' > /dev/null
+	remote -d gw4 -G 1 -w /dev/null udp 2> "$tmp/remote.err"
+	grep -q "^device gw4 failed: HTTP 403: bad signature$" "$tmp/remote.err" &&
+		ok "a device that refuses: its reason reported" || ko "refused" "$(cat "$tmp/remote.err")"
+}
+
+test_reader_leaves() {
+	local id pid st
+	st=$(call "$alice" POST /captures '{"devices":["gw1","gw2"],"expression":"udp"}')
+	id=$(field id)
+	ip netns exec "$B" curl -sS -N -o /dev/null -H "Authorization: Bearer $alice" "$api/captures/$id/pcap" &
+	pid=$!
+	sleep 1
+	[ "$(agent_captures gw1 http://10.98.0.1:8080)$(agent_captures gw2 http://10.98.0.2:8081)" = 11 ] || ko "not started"
+	kill "$pid"
+	wait_state "$id" done 3 && sleep 0.5 &&
+		[ "$(agent_captures gw1 http://10.98.0.1:8080)$(agent_captures gw2 http://10.98.0.2:8081)" = 00 ] &&
+		ok "the last reader leaves: the capture stops and the devices' sessions end" ||
+		ko "reader leaves" "$(cat "$tmp/body")"
+}
+
+test_interrupt() {
+	local out=$tmp/int.pcapng pid st
+	ip netns exec "$B" env EDGECAP_SERVER=http://127.0.0.1:8000 EDGECAP_TOKEN="$alice" \
+		"$ec" remote -d gw1,gw2 -w "$out" udp port 5001 2> "$tmp/remote.err" &
+	pid=$!
+	sleep 1; send_udp 20; sleep 0.5
+	kill -INT "$pid"
+	wait_gone "$pid" 5; st=$?
+	[ $st = 0 ] && [ "$(payloads "$out" | wc -l)" = 10 ] &&
+		[ "$(capinfos "$out" | grep -c 'Number of stat entries = 1')" = 4 ] &&
+		grep -q "^10 packets merged from 2 devices, 10 duplicates removed" "$tmp/remote.err" &&
+		ok "Ctrl-C: the capture stops on the server, the file ends complete (a statistics block per interface)" ||
+		ko "interrupt" "st=$st $(cat "$tmp/remote.err")"
+}
+
+test_late_reader() {
+	local id
+	id=$(sed -n 's/^capture \([0-9]*\) on.*/\1/p' "$tmp/remote.err")
+	inb curl -sS -o "$tmp/again.pcapng" -H "Authorization: Bearer $alice" "$api/captures/$id/pcap"
+	cmp -s "$tmp/again.pcapng" "$tmp/int.pcapng" &&
+		ok "a finished capture read again: the same bytes" || ko "late reader"
+}
+
+test_list() {
+	inb env EDGECAP_SERVER=http://127.0.0.1:8000 EDGECAP_TOKEN="$alice" "$ec" captures > "$tmp/list"
+	inb env EDGECAP_SERVER=http://127.0.0.1:8000 EDGECAP_TOKEN="$alice" "$ec" devices > "$tmp/devs"
+	grep -q "^[0-9]* *done .* gw1,gw2 'udp port 5001'$" "$tmp/list" &&
+		grep -q "^gw1 *SN-gw1 *http://10.98.0.1:8080 *direct *20" "$tmp/devs" &&
+		ok "edgecap captures and devices list state and last seen" || ko "list" "$(cat "$tmp/list" "$tmp/devs")"
+}
+
+test_restart() {
+	kill -TERM "$server_pid"; wait_gone "$server_pid" 10
+	sleep 0.5
+	server_start && call "$alice" GET /captures > /dev/null &&
+		[ "$(field 0 state)" = done ] && call "$alice" GET /devices/gw2 > /dev/null &&
+		ok "server restart: registry kept (devices, captures)" || ko "restart" "$(cat "$tmp/server.log")"
+}
+
+after() {
+	kill -0 "$server_pid" 2> /dev/null || { ko "$1 left the server dead" "$(tail -3 "$tmp/server.log")"; server_start; }
+}
+
+run_tests after test_bootstrap test_tokens test_tenants test_bad_input test_compile \
+	test_merged test_device_killed test_unreachable test_refused test_reader_leaves \
+	test_interrupt test_late_reader test_list test_restart
+st=$?
+kill -TERM "$server_pid" "$gw1_pid" "$gw2_pid" 2> /dev/null
+for p in "$server_pid" "$gw1_pid" "$gw2_pid"; do wait_gone "$p" 10; done
+hooked && { echo "FAIL hooks left on va after the agent stopped"; exit 1; }
+exit $st
