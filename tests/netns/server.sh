@@ -291,13 +291,35 @@ test_restart() {
 		ok "server restart: registry kept (devices, captures)" || ko "restart" "$(cat "$tmp/server.log")"
 }
 
+test_text() {
+	local out=$tmp/text.pcapng id
+	(sleep 1; inb ip neigh flush dev vb; inb ping -c 3 -i 0.2 -q 10.98.0.1 > /dev/null
+	 send_udp 6; ina ping -6 -c 2 -i 0.2 -q "$(inb ip -6 addr show dev vb scope link | sed -n 's/.*inet6 \([^/]*\).*/\1/p')%va" > /dev/null) &
+	local sender=$!
+	remote -d gw1,gw2 -G 4 --text -w "$tmp/text.txt" 'udp or icmp or arp or icmp6' 2> "$tmp/remote.err"
+	wait $sender
+	id=$(sed -n 's/^capture \([0-9]*\) on.*/\1/p' "$tmp/remote.err")
+	inb curl -sS -o "$out" -H "Authorization: Bearer $alice" "$api/captures/$id/pcap"
+	inb curl -sS -o "$tmp/text2.txt" -H "Authorization: Bearer $alice" "$api/captures/$id/text"
+	tcpdump -nn -tt -r "$out" 2> /dev/null > "$tmp/tcpdump.txt"
+	cut -d' ' -f2- "$tmp/text2.txt" > "$tmp/ours.txt"
+	[ "$(wc -l < "$tmp/tcpdump.txt")" -ge 20 ] && cmp -s "$tmp/ours.txt" "$tmp/tcpdump.txt" &&
+		grep -q '^gw[12] [0-9]*\.[0-9]\{6\} IP 10.98.0.2 > 10.98.0.1: ICMP echo request' "$tmp/text2.txt" &&
+		grep -q 'ARP, Request who-has 10.98.0.1 tell 10.98.0.2' "$tmp/text2.txt" &&
+		grep -q 'ICMP6, echo request' "$tmp/text2.txt" &&
+		ok "text: our lines equal tcpdump -nn -tt's on the merged capture ($(wc -l < "$tmp/ours.txt") lines: ARP, ICMP, ICMPv6, UDP)" ||
+		ko "text" "$(diff "$tmp/ours.txt" "$tmp/tcpdump.txt" | head -6)"
+	cmp -s "$tmp/text.txt" "$tmp/text2.txt" && ok "text: the live output and a later read agree" ||
+		ko "text live" "$(diff "$tmp/text.txt" "$tmp/text2.txt" | head -4)"
+}
+
 after() {
 	kill -0 "$server_pid" 2> /dev/null || { ko "$1 left the server dead" "$(tail -3 "$tmp/server.log")"; server_start; }
 }
 
 run_tests after test_bootstrap test_tokens test_tenants test_bad_input test_compile \
 	test_merged test_device_killed test_unreachable test_refused test_reader_leaves \
-	test_interrupt test_late_reader test_list test_restart
+	test_interrupt test_late_reader test_text test_list test_restart
 st=$?
 kill -TERM "$server_pid" "$gw1_pid" "$gw2_pid" 2> /dev/null
 for p in "$server_pid" "$gw1_pid" "$gw2_pid"; do wait_gone "$p" 10; done
