@@ -94,11 +94,7 @@ static void on_signal(h2o_socket_t *sock, const char *e)
 		return;
 	server_log("stopping: ending %d capture(s)", capture_running(s));
 	s->stopping = 1;
-	if (s->listener) {
-		h2o_socket_read_stop(s->listener);
-		h2o_socket_close(s->listener);
-		s->listener = NULL;
-	}
+	web_unlisten(&s->listener);
 	capture_stop_all(s);
 }
 

@@ -94,6 +94,15 @@ h2o_socket_t *web_serve(h2o_accept_ctx_t *accept_ctx, int fd)
 	return web_watch(accept_ctx->ctx->loop, fd, on_accept, accept_ctx);
 }
 
+void web_unlisten(h2o_socket_t **listener)
+{
+	if (!*listener)
+		return;
+	h2o_socket_read_stop(*listener);
+	h2o_socket_close(*listener);
+	*listener = NULL;
+}
+
 int web_error(h2o_req_t *req, int status, const char *reason, const char *fmt, ...)
 {
 	char body[1024];

@@ -15,6 +15,8 @@ int web_listen(const char *spec, char *err, size_t errlen);
 SSL_CTX *web_tls_server(const char *cert, const char *key, char *err, size_t errlen);
 /* Accept connections on the listening fd into accept_ctx. The socket. */
 h2o_socket_t *web_serve(h2o_accept_ctx_t *accept_ctx, int fd);
+/* Stop accepting: close the listening socket (NULL after). */
+void web_unlisten(h2o_socket_t **listener);
 /* Call cb when fd is readable (level-triggered); sock->data = data. */
 h2o_socket_t *web_watch(h2o_loop_t *loop, int fd, h2o_socket_cb cb, void *data);
 

@@ -58,11 +58,7 @@ static void stop(struct agent *a)
 		return;
 	agent_log("stopping: ending %d capture(s)", agent_captures_active(a));
 	a->stopping = 1;
-	if (a->listener) {
-		h2o_socket_read_stop(a->listener);
-		h2o_socket_close(a->listener);
-		a->listener = NULL;
-	}
+	web_unlisten(&a->listener);
 	ecap_streamer_stop(a->streamer);
 }
 
