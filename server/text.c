@@ -57,20 +57,15 @@ static void transport(struct line *l, int v6, const char *src, const char *dst, 
 		return;
 	}
 	if (proto == 6 && len >= 20) {
-		static const char names[] = "FSRP.UEW";
-		static const uint8_t bits[] = {0x02, 0x01, 0x04, 0x08, 0x10, 0x20, 0x40, 0x80};
+		static const char names[] = "FSRP.UEW"; /* bits 0..7, tcpdump's order */
 		unsigned off = (p[12] >> 4) * 4u, fl = p[13];
 		uint32_t data = plen > off ? plen - off : 0;
 		char f[16];
 		int n = 0;
 
-		/* tcpdump's order: S F R P then . (ack), U, E, W */
-		for (unsigned i = 0; i < 8; i++) {
-			unsigned k = (const unsigned[]){1, 0, 2, 3, 4, 5, 6, 7}[i];
-
-			if (fl & bits[k])
+		for (unsigned k = 0; k < 8; k++)
+			if (fl & (1u << k))
 				f[n++] = names[k];
-		}
 		f[n] = 0;
 		ports(l, v, src, dst, p);
 		put(l, "Flags [%s], seq %u", n ? f : "none", be32(p + 4));

@@ -21,6 +21,7 @@ rm -f "$out/registry.db"* "$out"/[0-9]*.pcapng
 
 cleanup() {
 	local n pid
+	disown -a # their ends are expected: no "Terminated" lines
 	for n in cloud gw1 gw2 gw3 lana client1 client2 svc; do
 		for pid in $(ip netns pids "$p-$n" 2> /dev/null); do kill "$pid" 2> /dev/null || true; done
 	done
@@ -31,45 +32,45 @@ cleanup() {
 	done
 }
 trap cleanup EXIT
-in() { local n=$1; shift; ip netns exec "$p-$n" "$@"; }
+on() { local n=$1; shift; ip netns exec "$p-$n" "$@"; } # on NS CMD...
 link() { # NS1 IF1 ADDR1 NS2 IF2 ADDR2 (ADDR "": none)
 	ip link add "$2" netns "$p-$1" type veth peer name "$5" netns "$p-$4"
-	[ -z "$3" ] || in "$1" ip addr add "$3" dev "$2"
-	[ -z "$6" ] || in "$4" ip addr add "$6" dev "$5"
-	in "$1" ip link set "$2" up
-	in "$4" ip link set "$5" up
+	[ -z "$3" ] || on "$1" ip addr add "$3" dev "$2"
+	[ -z "$6" ] || on "$4" ip addr add "$6" dev "$5"
+	on "$1" ip link set "$2" up
+	on "$4" ip link set "$5" up
 }
 
 echo "== lab: cloud, three gateways, two LANs (gw1 and gw2 share LAN A)"
 for n in cloud gw1 gw2 gw3 lana client1 client2 svc; do
 	ip netns add "$p-$n"
-	in "$n" ip link set lo up
+	on "$n" ip link set lo up
 done
 for i in 1 2 3; do link cloud "m$i" "10.99.$i.1/24" "gw$i" m0 "10.99.$i.2/24"; done
-in lana ip link add br0 type bridge ageing_time 0 # a hub: every port sees every frame
-in lana ip link set br0 up
+on lana ip link add br0 type bridge ageing_time 0 # a hub: every port sees every frame
+on lana ip link set br0 up
 for n in gw1 gw2 client1 svc; do
 	link lana "p-$n" "" "$n" lan0 ""
-	in lana ip link set "p-$n" master br0
+	on lana ip link set "p-$n" master br0
 done
-in gw1 ip addr add 10.10.1.1/24 dev lan0
-in gw2 ip addr add 10.10.1.2/24 dev lan0
-in client1 ip addr add 10.10.1.10/24 dev lan0
-in svc ip addr add 10.10.1.53/24 dev lan0
+on gw1 ip addr add 10.10.1.1/24 dev lan0
+on gw2 ip addr add 10.10.1.2/24 dev lan0
+on client1 ip addr add 10.10.1.10/24 dev lan0
+on svc ip addr add 10.10.1.53/24 dev lan0
 link gw3 lan0 10.10.3.1/24 client2 lan0 10.10.3.10/24
 
 echo "== edgecap-server in the cloud namespace"
-srv() { in cloud "$build/server/edgecap-server" --db "$out/registry.db" --data "$out" "$@"; }
+srv() { on cloud "$build/server/edgecap-server" --db "$out/registry.db" --data "$out" "$@"; }
 srv org add lab > /dev/null
 token=$(srv admin add lab admin)
 srv --plain-http --listen 127.0.0.1:8080 2> "$out/server.log" &
-cli() { in cloud env EDGECAP_SERVER=http://127.0.0.1:8080 EDGECAP_TOKEN="$token" "$ec" "$@"; }
+cli() { on cloud env EDGECAP_SERVER=http://127.0.0.1:8080 EDGECAP_TOKEN="$token" "$ec" "$@"; }
 for _ in $(seq 50); do grep -q serving "$out/server.log" && break; sleep 0.1; done
 
 echo "== enrolling the gateways; each agent gets its secret"
 for i in 1 2 3; do
 	cli devices add "gw$i" --serial "EC-000$i" --address "http://10.99.$i.2:8080" > "$out/gw$i.secret"
-	in "gw$i" "$build/user/edgecap-agent" -c /dev/null -i lan0 --listen "10.99.$i.2:8080" \
+	on "gw$i" "$build/user/edgecap-agent" -c /dev/null -i lan0 --listen "10.99.$i.2:8080" \
 		--plain-http --secret-file "$out/gw$i.secret" 2> "$out/gw$i.log" &
 done
 for i in 1 2 3; do
@@ -78,9 +79,9 @@ done
 
 echo "== services: DNS resolver and web server on LAN A, web server on gw3"
 head -c 200000 /dev/urandom > "$out/file.bin"
-in svc python3 "$top/tools/labdns.py" 10.10.1.53 &
-in svc python3 -m http.server -b 10.10.1.53 -d "$out" 80 > /dev/null 2>&1 &
-in gw3 python3 -m http.server -b 10.10.3.1 -d "$out" 80 > /dev/null 2>&1 &
+on svc python3 "$top/tools/labdns.py" 10.10.1.53 &
+on svc python3 -m http.server -b 10.10.1.53 -d "$out" 80 > /dev/null 2>&1 &
+on gw3 python3 -m http.server -b 10.10.3.1 -d "$out" 80 > /dev/null 2>&1 &
 sleep 1
 cli devices
 
@@ -89,12 +90,12 @@ echo "== a 10-second capture on gw1, gw2 and gw3, merged by the server, live:"
 (
 	sleep 1
 	for r in 1 2 3; do
-		in client1 ping -c 2 -i 0.2 -q 10.10.1.53 > /dev/null || true
-		in client1 python3 "$top/tools/labdns.py" --query www.lab 10.10.1.53 || true
-		in client1 python3 "$top/tools/labdns.py" --query nosuch.lab 10.10.1.53 || true
-		in client1 curl -s -o /dev/null http://10.10.1.53/file.bin || true
-		in client2 ping -c 2 -i 0.2 -q 10.10.3.1 > /dev/null || true
-		in client2 curl -s -o /dev/null http://10.10.3.1/file.bin || true
+		on client1 ping -c 2 -i 0.2 -q 10.10.1.53 > /dev/null || true
+		on client1 python3 "$top/tools/labdns.py" --query www.lab 10.10.1.53 || true
+		on client1 python3 "$top/tools/labdns.py" --query nosuch.lab 10.10.1.53 || true
+		on client1 curl -s -o /dev/null http://10.10.1.53/file.bin || true
+		on client2 ping -c 2 -i 0.2 -q 10.10.3.1 > /dev/null || true
+		on client2 curl -s -o /dev/null http://10.10.3.1/file.bin || true
 		sleep 1
 	done
 ) &
@@ -107,7 +108,7 @@ id=$(sed -n 's/^capture \([0-9]*\) on.*/\1/p' "$out/remote.err")
 
 echo
 echo "== the merged capture"
-in cloud curl -sS -o "$out/merged.pcapng" -H "Authorization: Bearer $token" \
+on cloud curl -sS -o "$out/merged.pcapng" -H "Authorization: Bearer $token" \
 	"http://127.0.0.1:8080/api/v1/captures/$id/pcap"
 cli captures show "$id"
 echo

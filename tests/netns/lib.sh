@@ -18,6 +18,7 @@ cleanup() {
 	[ -n "${KEEP:-}" ] || rm -rf "$tmp"
 }
 trap cleanup EXIT
+trap 'exit 143' TERM INT HUP # a killed run cleans up too
 
 ok() { echo "PASS $1"; pass=$((pass + 1)); }
 ko() { echo "FAIL $1${2:+: $2}"; fail=$((fail + 1)); }
