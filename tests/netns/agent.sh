@@ -54,8 +54,22 @@ captures() { # number of captures the status lists
 	get /v1/status | python3 -c 'import json, sys; print(len(json.load(sys.stdin)["captures"]))'
 }
 
-slots_empty() { # no session program in the hooks' slots
-	[ "$(bpftool map dump name ecap_tc_slots 2> /dev/null)" = "[]" ]
+slots_empty() { # within a second, no session program in the slots of va's hooks
+	local i
+	for i in $(seq 20); do slots_empty_now && return 0; sleep 0.05; done
+	return 1
+}
+
+slots_empty_now() { # the slots of the hooks on va, not another run's, are empty
+	local prog m
+	prog=$(ina tc filter show dev va egress | sed -n 's/.* id \([0-9]*\) .*/\1/p' | head -1)
+	[ -n "$prog" ] || return 1
+	for m in $(bpftool prog show id "$prog" | sed -n 's/.*map_ids \([0-9,]*\).*/\1/p' | tr , ' '); do
+		bpftool map show id "$m" | grep -q 'name ecap_tc_slots' || continue
+		[ "$(bpftool map dump id "$m" 2> /dev/null)" = "[]" ]
+		return
+	done
+	return 1
 }
 
 # Start a capture from B in the background, writing OUT; returns once the
