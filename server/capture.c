@@ -61,7 +61,6 @@ struct live {
 	struct server *s;
 	int64_t id, org;
 	int fd;
-	uint64_t size;
 	struct srv_mux *mux;
 	struct dev_conn *devs;
 	unsigned ndevs, open;
@@ -70,7 +69,6 @@ struct live {
 	h2o_timeout_entry_t tick, kick;
 	uint64_t deadline, next_db; /* loop ms; deadline 0: none */
 	struct reader *readers;
-	int had_readers;
 	const char *stop_why; /* a stop was asked for: kick runs it */
 	int done;
 	char error[256]; /* the capture itself failed (its file) */
@@ -133,22 +131,10 @@ static void save(struct live *l)
 static void flush_out(struct live *l)
 {
 	struct ecap_buf *b = srv_mux_out(l->mux);
-	size_t off = 0;
+	int r = b->err ? b->err : l->error[0] ? 0 : ecap_write_all(l->fd, b->data, b->len);
 
-	while (off < b->len && !l->error[0]) {
-		ssize_t n = write(l->fd, b->data + off, b->len - off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			snprintf(l->error, sizeof(l->error), "writing the capture: %s",
-				 strerror(errno ? errno : EIO));
-		else
-			off += (size_t)n;
-	}
-	if (b->err && !l->error[0])
-		snprintf(l->error, sizeof(l->error), "out of memory");
-	l->size += off;
+	if (r && !l->error[0])
+		snprintf(l->error, sizeof(l->error), "writing the capture: %s", strerror(-r));
 	ecap_buf_reset(b);
 	if (srv_mux_full(l->mux))
 		ask_stop(l, "packet count reached");
@@ -584,19 +570,19 @@ static void reader_pump(struct reader *r)
 		return;
 	if (!r->text) {
 		n = pread(r->fd, r->chunk, READ_CHUNK, (off_t)r->off);
-		if (n > 0)
+		if (n > 0) {
+			r->off += (uint64_t)n;
 			iov = h2o_iovec_init(r->chunk, (size_t)n);
-	} else {
+		}
+	} else { /* until the bytes make a line */
 		ecap_buf_reset(&r->out);
 		while (!r->out.len && (n = pread(r->fd, r->chunk, READ_CHUNK, (off_t)r->off)) > 0) {
 			srv_pcapng_feed(&r->rd, r->chunk, (size_t)n);
 			r->off += (uint64_t)n;
 		}
-		n = 0;
 		iov = h2o_iovec_init(r->out.data, r->out.len);
 	}
 	if (iov.len) {
-		r->off += (uint64_t)n;
 		r->inflight = 1;
 		h2o_send(r->req, &iov, 1, H2O_SEND_STATE_IN_PROGRESS);
 		return;
@@ -657,7 +643,6 @@ int capture_follow(struct server *s, h2o_req_t *req, int64_t org, int64_t id, in
 	if (l) {
 		r->next = l->readers;
 		l->readers = r;
-		l->had_readers = 1;
 	}
 	if (!r->chunk || (text && (!r->names || !r->linktypes))) {
 		r->req = NULL;

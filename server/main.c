@@ -41,16 +41,6 @@ static void usage(FILE *f)
 		"  --ca-file FILE      CA certificates that sign the agents' (default: system)\n");
 }
 
-static int copy(char *dst, size_t size, const char *v)
-{
-	if (strlen(v) >= size) {
-		server_log("'%.64s...': too long", v);
-		return -1;
-	}
-	strcpy(dst, v);
-	return 0;
-}
-
 /* org add NAME | admin add ORG NAME */
 static int bootstrap(struct reg *reg, int argc, char **argv)
 {
@@ -134,42 +124,37 @@ int main(int argc, char **argv)
 	h2o_hostconf_t *host;
 	sigset_t mask;
 
+	/* the flags that take a path or address, and where it goes */
+	const struct {
+		int opt;
+		char *dst;
+		size_t size;
+	} strs[] = {
+		{'L', s->conf.listen, sizeof(s->conf.listen)},
+		{'D', s->conf.db, sizeof(s->conf.db)},
+		{'d', s->conf.data, sizeof(s->conf.data)},
+		{'C', s->conf.tls_cert, sizeof(s->conf.tls_cert)},
+		{'K', s->conf.tls_key, sizeof(s->conf.tls_key)},
+		{'A', s->conf.ca_file, sizeof(s->conf.ca_file)},
+	};
+
 	snprintf(s->conf.db, sizeof(s->conf.db), "/var/lib/edgecap/registry.db");
 	while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'L':
-			if (copy(s->conf.listen, sizeof(s->conf.listen), optarg))
+		size_t i = 0;
+
+		while (i < sizeof(strs) / sizeof(strs[0]) && strs[i].opt != c)
+			i++;
+		if (i < sizeof(strs) / sizeof(strs[0])) {
+			if (strlen(optarg) >= strs[i].size) {
+				server_log("'%.64s...': too long", optarg);
 				return 2;
-			break;
-		case 'D':
-			if (copy(s->conf.db, sizeof(s->conf.db), optarg))
-				return 2;
-			break;
-		case 'd':
-			if (copy(s->conf.data, sizeof(s->conf.data), optarg))
-				return 2;
-			break;
-		case 'P':
+			}
+			strcpy(strs[i].dst, optarg);
+		} else if (c == 'P') {
 			s->conf.plain_http = 1;
-			break;
-		case 'C':
-			if (copy(s->conf.tls_cert, sizeof(s->conf.tls_cert), optarg))
-				return 2;
-			break;
-		case 'K':
-			if (copy(s->conf.tls_key, sizeof(s->conf.tls_key), optarg))
-				return 2;
-			break;
-		case 'A':
-			if (copy(s->conf.ca_file, sizeof(s->conf.ca_file), optarg))
-				return 2;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
+		} else {
+			usage(c == 'h' ? stdout : stderr);
+			return c == 'h' ? 0 : 2;
 		}
 	}
 	if (reg_open(s->conf.db, &s->reg, err, sizeof(err))) {

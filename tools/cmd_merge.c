@@ -37,23 +37,15 @@ static void usage(FILE *f)
 /* Write what the merger produced: at WRITE_AT bytes, or all. */
 static int out_write(int fd, struct ecap_buf *b, int all)
 {
-	size_t off = 0;
+	int r;
 
 	if (b->err)
 		return b->err;
 	if (b->len < (all ? 1 : WRITE_AT))
 		return 0;
-	while (off < b->len) {
-		ssize_t n = write(fd, b->data + off, b->len - off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return errno ? -errno : -EIO;
-		off += (size_t)n;
-	}
+	r = ecap_write_all(fd, b->data, b->len);
 	ecap_buf_reset(b);
-	return 0;
+	return r;
 }
 
 /* One chunk of an input into the mux: 1 while it has more. */

@@ -15,6 +15,7 @@
 
 #include "cmd.h"
 #include "http.h"
+#include "pcapng.h"
 
 enum { O_SERVER = 0x100, O_TOKEN, O_CACERT, O_TEXT, O_SERIAL, O_ADDRESS, O_PUBKEY };
 
@@ -118,22 +119,9 @@ static int summary(struct cli_http *h, long long id)
 	return failed ? 1 : 0;
 }
 
-static int write_all(void *ctx, const void *data, size_t len)
+static int write_out(void *ctx, const void *data, size_t len)
 {
-	int fd = *(int *)ctx;
-	const char *p = data;
-
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
+	return ecap_write_all(*(int *)ctx, data, len);
 }
 
 static json_t *names(const char *list)
@@ -255,7 +243,7 @@ int cmd_remote(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	snprintf(path, sizeof(path), "/api/v1/captures/%lld/%s", id, text ? "text" : "pcap");
-	stream = (struct cli_call){.method = "GET", .path = path, .on_body = write_all, .ctx = &fd};
+	stream = (struct cli_call){.method = "GET", .path = path, .on_body = write_out, .ctx = &fd};
 	cli_http_start(h, &stream);
 	while (cli_http_run(h, sfd)) {
 		char dpath[64];

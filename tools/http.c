@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "http.h"
+#include "pcapng.h"
 
 #define CALL_TIMEOUT_MS   30000
 #define STREAM_TIMEOUT_MS (24u * 3600 * 1000) /* a live capture may be silent */
@@ -31,10 +32,7 @@ struct cli_http {
 struct priv {
 	struct cli_http *h;
 	h2o_iovec_t req;
-	struct ecap_resp {
-		char *data;
-		size_t len, cap;
-	} resp;
+	struct ecap_buf resp; /* kept with a NUL after it */
 };
 
 static char *conf_value(const char *key)
@@ -141,29 +139,18 @@ static void done(struct cli_call *c, const char *err)
 
 	if (err && !c->err[0])
 		snprintf(c->err, sizeof(c->err), "%s", err);
-	c->resp = p->resp.data;
+	c->resp = (char *)p->resp.data;
 	c->resp_len = p->resp.len;
-	p->resp.data = NULL;
+	p->resp = (struct ecap_buf){0}; /* the call owns it now */
 	c->done = 1;
 	p->h->pending--;
 }
 
 static int keep(struct priv *p, const void *data, size_t len)
 {
-	struct ecap_resp *r = &p->resp;
-
-	if (r->len + len + 1 > r->cap) {
-		size_t cap = (r->len + len + 1) * 2;
-		char *d = realloc(r->data, cap);
-
-		if (!d)
-			return -1;
-		r->data = d;
-		r->cap = cap;
-	}
-	memcpy(r->data + r->len, data, len);
-	r->len += len;
-	r->data[r->len] = 0;
+	if (ecap_buf_put(&p->resp, data, len) || ecap_buf_put(&p->resp, "", 1))
+		return -1;
+	p->resp.len--; /* the NUL stays, outside the length */
 	return 0;
 }
 
@@ -316,7 +303,7 @@ void cli_call_free(struct cli_call *c)
 
 	if (p) {
 		free(p->req.base);
-		free(p->resp.data);
+		ecap_buf_free(&p->resp);
 		free(p);
 	}
 	free(c->resp);

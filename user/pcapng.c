@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define BT_SHB 0x0A0D0D0Au
 #define BT_IDB 0x00000001u
@@ -27,6 +28,23 @@ void ecap_buf_free(struct ecap_buf *b)
 		return;
 	free(b->data);
 	memset(b, 0, sizeof(*b));
+}
+
+int ecap_write_all(int fd, const void *p, size_t n)
+{
+	const uint8_t *at = p;
+
+	while (n) {
+		ssize_t k = write(fd, at, n);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return k < 0 ? -errno : -EIO;
+		at += k;
+		n -= (size_t)k;
+	}
+	return 0;
 }
 
 void ecap_buf_reset(struct ecap_buf *b)
