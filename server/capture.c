@@ -50,10 +50,8 @@ struct reader {
 	int text;
 	int inflight, waiting;
 	struct ecap_buf out;
-	uint8_t *chunk;              /* text: the file's bytes being decoded */
-	struct srv_pcapng_reader rd; /* text */
-	char (*names)[SRV_IFNAME_MAX];
-	uint16_t *linktypes;
+	uint8_t *chunk;
+	struct srv_text *tx; /* text: the decoder */
 	struct reader *next;
 };
 
@@ -522,28 +520,6 @@ int capture_running(struct server *s)
 
 /* Readers. */
 
-static int on_text_block(void *ctx, enum srv_pcapng_event ev, const void *arg)
-{
-	struct reader *r = ctx;
-
-	if (ev == SRV_PCAPNG_IFACE) {
-		const struct srv_pcapng_iface *f = arg;
-		char *colon;
-
-		snprintf(r->names[f->id], SRV_IFNAME_MAX, "%s", f->name);
-		colon = strchr(r->names[f->id], ':');
-		if (colon)
-			*colon = 0; /* DEVICE:IFACE -> DEVICE */
-		r->linktypes[f->id] = f->linktype;
-	} else if (ev == SRV_PCAPNG_PACKET) {
-		const struct srv_pcapng_packet *k = arg;
-
-		srv_text_packet(&r->out, r->names[k->if_id], k->ts, r->linktypes[k->if_id], k->data,
-				k->caplen, k->wirelen);
-	}
-	return 0;
-}
-
 static void on_proceed(h2o_generator_t *gen, h2o_req_t *req)
 {
 	struct reader *r = H2O_STRUCT_FROM_MEMBER(struct reader, gen, gen);
@@ -577,7 +553,7 @@ static void reader_pump(struct reader *r)
 	} else { /* until the bytes make a line */
 		ecap_buf_reset(&r->out);
 		while (!r->out.len && (n = pread(r->fd, r->chunk, READ_CHUNK, (off_t)r->off)) > 0) {
-			srv_pcapng_feed(&r->rd, r->chunk, (size_t)n);
+			srv_text_feed(r->tx, &r->out, r->chunk, (size_t)n);
 			r->off += (uint64_t)n;
 		}
 		iov = h2o_iovec_init(r->out.data, r->out.len);
@@ -611,10 +587,8 @@ static void reader_dispose(void *p)
 	}
 	close(r->fd);
 	ecap_buf_free(&r->out);
-	srv_pcapng_free(&r->rd);
+	srv_text_free(r->tx);
 	free(r->chunk);
-	free(r->names);
-	free(r->linktypes);
 }
 
 int capture_follow(struct server *s, h2o_req_t *req, int64_t org, int64_t id, int text)
@@ -635,16 +609,13 @@ int capture_follow(struct server *s, h2o_req_t *req, int64_t org, int64_t id, in
 	r->gen.proceed = on_proceed;
 	r->gen.stop = on_stop;
 	r->chunk = malloc(READ_CHUNK);
-	if (text) {
-		r->names = calloc(SRV_IFACES_MAX, sizeof(*r->names));
-		r->linktypes = calloc(SRV_IFACES_MAX, sizeof(*r->linktypes));
-		srv_pcapng_init(&r->rd, on_text_block, r);
-	}
+	if (text)
+		r->tx = srv_text_new();
 	if (l) {
 		r->next = l->readers;
 		l->readers = r;
 	}
-	if (!r->chunk || (text && (!r->names || !r->linktypes))) {
+	if (!r->chunk || (text && !r->tx)) {
 		r->req = NULL;
 		return api_fail(req, 500, "out of memory");
 	}

@@ -4,17 +4,23 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "pcapng_reader.h"
 #include "text.h"
+#include "text_int.h"
 
-struct line {
-	char s[512];
-	size_t n;
+struct srv_text {
+	struct srv_pcapng_reader rd;
+	struct ecap_buf *out; /* during a feed */
+	char names[SRV_IFACES_MAX][SRV_IFNAME_MAX];
+	uint16_t linktypes[SRV_IFACES_MAX];
+	struct tcp_convs convs;
+	struct line line;
 };
 
-static void put(struct line *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put(struct line *l, const char *fmt, ...)
+void put(struct line *l, const char *fmt, ...)
 {
 	va_list ap;
 	int k;
@@ -28,52 +34,59 @@ static void put(struct line *l, const char *fmt, ...)
 		l->n += (size_t)k < sizeof(l->s) - l->n ? (size_t)k : sizeof(l->s) - 1 - l->n;
 }
 
-static uint16_t be16(const uint8_t *p)
+void put_chars(struct line *l, const uint8_t *p, unsigned n)
 {
-	return (uint16_t)(p[0] << 8 | p[1]);
+	for (unsigned i = 0; i < n; i++) {
+		uint8_t c = p[i];
+
+		if (c >= 0x80) {
+			c &= 0x7f;
+			put(l, "M-");
+		}
+		if (c < 0x20 || c == 0x7f) {
+			c ^= 0x40;
+			put(l, "^");
+		}
+		put(l, "%c", c);
+	}
 }
 
-static uint32_t be32(const uint8_t *p)
+/* UDP, and DNS over it (53, and 5353 for multicast DNS). */
+static void udp(struct line *l, const struct seg *g)
 {
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
+	const uint8_t *p = g->p;
+	unsigned sport = be16(p), dport = be16(p + 2), ulen = be16(p + 4);
+	uint32_t len = g->len - 8;
 
-static void ports(struct line *l, const char *v, const char *src, const char *dst,
-		  const uint8_t *p)
-{
-	put(l, "%s %s.%u > %s.%u: ", v, src, be16(p), dst, be16(p + 2));
-}
-
-/* The transport layer: proto, its bytes p (len of them in the packet, plen
- * by the IP header). */
-static void transport(struct line *l, int v6, const char *src, const char *dst, unsigned proto,
-		      const uint8_t *p, uint32_t len, uint32_t plen)
-{
-	const char *v = v6 ? "IP6" : "IP";
-
-	if (proto == 17 && len >= 8) {
-		ports(l, v, src, dst, p);
-		put(l, "UDP, length %u", be16(p + 4) >= 8 ? be16(p + 4) - 8u : 0u);
+	put(l, "%s %s.%u > %s.%u: ", g->v6 ? "IP6" : "IP", g->src, sport, g->dst, dport);
+	if (ulen < 8) {
+		put(l, "truncated-udplength %u", ulen);
 		return;
 	}
-	if (proto == 6 && len >= 20) {
-		static const char names[] = "FSRP.UEW"; /* bits 0..7, tcpdump's order */
-		unsigned off = (p[12] >> 4) * 4u, fl = p[13];
-		uint32_t data = plen > off ? plen - off : 0;
-		char f[16];
-		int n = 0;
+	if (ulen - 8 < len)
+		len = ulen - 8;
+	if (sport == 53 || dport == 53)
+		text_dns(l, p + 8, len, g->cap - 8, 0, 0);
+	else if (sport == 5353 || dport == 5353)
+		text_dns(l, p + 8, len, g->cap - 8, 0, 1);
+	else
+		put(l, "UDP, length %u", ulen - 8);
+}
 
-		for (unsigned k = 0; k < 8; k++)
-			if (fl & (1u << k))
-				f[n++] = names[k];
-		f[n] = 0;
-		ports(l, v, src, dst, p);
-		put(l, "Flags [%s], seq %u", n ? f : "none", be32(p + 4));
-		if (data)
-			put(l, ":%u", be32(p + 4) + data);
-		if (fl & 0x10)
-			put(l, ", ack %u", be32(p + 8));
-		put(l, ", win %u, length %u", be16(p + 14), data);
+/* The transport layer of g, by protocol number. */
+static void transport(struct srv_text *t, struct line *l, unsigned proto, const struct seg *g)
+{
+	const uint8_t *p = g->p;
+	uint32_t len = g->cap, plen = g->len;
+	const char *src = g->src, *dst = g->dst;
+	int v6 = g->v6;
+
+	if (proto == 17 && len >= 8 && plen >= 8) {
+		udp(l, g);
+		return;
+	}
+	if (proto == 6) {
+		text_tcp(&t->convs, l, g);
 		return;
 	}
 	if (proto == 1 && !v6 && len >= 8) {
@@ -110,13 +123,14 @@ static void transport(struct line *l, int v6, const char *src, const char *dst, 
 			put(l, "type-#%u, length %u", p[0], plen);
 		return;
 	}
-	put(l, "%s %s > %s: ip-proto-%u %u", v, src, dst, proto, plen);
+	put(l, "%s %s > %s:  ip-proto-%u %u", v6 ? "IP6" : "IP", src, dst, proto, plen);
 }
 
-static void ipv4(struct line *l, const uint8_t *p, uint32_t len)
+static void ipv4(struct srv_text *t, struct line *l, const uint8_t *p, uint32_t len)
 {
 	char src[INET_ADDRSTRLEN], dst[INET_ADDRSTRLEN];
-	unsigned hl = (p[0] & 15) * 4u, total;
+	struct seg g = {.saddr = p + 12, .daddr = p + 16, .src = src, .dst = dst};
+	unsigned hl = len ? (p[0] & 15) * 4u : 0, total;
 
 	if (len < 20 || hl < 20 || len < hl) {
 		put(l, "IP truncated-ip");
@@ -129,12 +143,16 @@ static void ipv4(struct line *l, const uint8_t *p, uint32_t len)
 		put(l, "IP %s > %s: ip-proto-%u", src, dst, p[9]);
 		return;
 	}
-	transport(l, 0, src, dst, p[9], p + hl, len - hl, total > hl ? total - hl : 0);
+	g.p = p + hl;
+	g.len = total > hl ? total - hl : 0;
+	g.cap = len - hl < g.len ? len - hl : g.len; /* without the link's padding */
+	transport(t, l, p[9], &g);
 }
 
-static void ipv6(struct line *l, const uint8_t *p, uint32_t len)
+static void ipv6(struct srv_text *t, struct line *l, const uint8_t *p, uint32_t len)
 {
 	char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN];
+	struct seg g = {.v6 = 1, .saddr = p + 8, .daddr = p + 24, .src = src, .dst = dst};
 
 	if (len < 40) {
 		put(l, "IP6 truncated-ip6");
@@ -142,7 +160,10 @@ static void ipv6(struct line *l, const uint8_t *p, uint32_t len)
 	}
 	inet_ntop(AF_INET6, p + 8, src, sizeof(src));
 	inet_ntop(AF_INET6, p + 24, dst, sizeof(dst));
-	transport(l, 1, src, dst, p[6], p + 40, len - 40, be16(p + 4));
+	g.p = p + 40;
+	g.len = be16(p + 4);
+	g.cap = len - 40 < g.len ? len - 40 : g.len;
+	transport(t, l, p[6], &g);
 }
 
 static void arp(struct line *l, const uint8_t *p, uint32_t len, uint32_t wire)
@@ -164,14 +185,14 @@ static void arp(struct line *l, const uint8_t *p, uint32_t len, uint32_t wire)
 		put(l, "ARP, opcode %u, length %u", be16(p + 6), wire);
 }
 
-void srv_text_packet(struct ecap_buf *out, const char *prefix, int64_t ts, uint16_t linktype,
-		     const uint8_t *p, uint32_t caplen, uint32_t wirelen)
+void srv_text_packet(struct srv_text *t, struct ecap_buf *out, const char *prefix, int64_t ts,
+		     uint16_t linktype, const uint8_t *p, uint32_t caplen, uint32_t wirelen)
 {
-	struct line l = {.n = 0};
+	struct line *l = &t->line;
 	uint32_t off = 0, type = 0;
 
-	put(&l, "%s %" PRId64 ".%06" PRId64 " ", prefix, ts / 1000000000,
-	    ts % 1000000000 / 1000);
+	l->n = 0;
+	put(l, "%s %" PRId64 ".%06" PRId64 " ", prefix, ts / 1000000000, ts % 1000000000 / 1000);
 	if (linktype == 1) {
 		if (caplen < 14)
 			goto unknown;
@@ -186,19 +207,73 @@ void srv_text_packet(struct ecap_buf *out, const char *prefix, int64_t ts, uint1
 	}
 	switch (type) {
 	case 0x0800:
-		ipv4(&l, p + off, caplen - off);
+		ipv4(t, l, p + off, caplen - off);
 		break;
 	case 0x86dd:
-		ipv6(&l, p + off, caplen - off);
+		ipv6(t, l, p + off, caplen - off);
 		break;
 	case 0x0806:
-		arp(&l, p + off, caplen - off, wirelen - off);
+		arp(l, p + off, caplen - off, wirelen - off);
 		break;
 	default:
 	unknown:
-		put(&l, "ethertype 0x%04x, length %u", type, wirelen);
+		put(l, "ethertype 0x%04x, length %u", type, wirelen);
 		break;
 	}
-	put(&l, "\n");
-	ecap_buf_put(out, l.s, l.n);
+	if (l->n >= sizeof(l->s) - 1)
+		l->n = sizeof(l->s) - 2; /* a line that filled the buffer ends there */
+	l->s[l->n++] = '\n';
+	ecap_buf_put(out, l->s, l->n);
+}
+
+static int on_block(void *ctx, enum srv_pcapng_event ev, const void *arg)
+{
+	struct srv_text *t = ctx;
+
+	if (ev == SRV_PCAPNG_IFACE) {
+		const struct srv_pcapng_iface *f = arg;
+
+		snprintf(t->names[f->id], SRV_IFNAME_MAX, "%.*s", (int)strcspn(f->name, ":"),
+			 f->name);
+		t->linktypes[f->id] = f->linktype;
+	} else if (ev == SRV_PCAPNG_PACKET) {
+		const struct srv_pcapng_packet *k = arg;
+
+		srv_text_packet(t, t->out, t->names[k->if_id], k->ts, t->linktypes[k->if_id],
+				k->data, k->caplen, k->wirelen);
+	}
+	return 0;
+}
+
+struct srv_text *srv_text_new(void)
+{
+	struct srv_text *t = calloc(1, sizeof(*t));
+
+	if (t)
+		srv_pcapng_init(&t->rd, on_block, t);
+	return t;
+}
+
+void srv_text_free(struct srv_text *t)
+{
+	if (!t)
+		return;
+	srv_pcapng_free(&t->rd);
+	tcp_convs_free(&t->convs);
+	free(t);
+}
+
+int srv_text_feed(struct srv_text *t, struct ecap_buf *out, const void *data, size_t len)
+{
+	int r;
+
+	t->out = out;
+	r = srv_pcapng_feed(&t->rd, data, len);
+	t->out = NULL;
+	return r;
+}
+
+const char *srv_text_error(const struct srv_text *t)
+{
+	return t->rd.err;
 }

@@ -1,16 +1,35 @@
 /* text.h - packets as `tcpdump -nn -tt` prints them, for the live text
- * output: Ethernet, 802.1Q, ARP, IPv4, IPv6, ICMP, ICMPv6, TCP, UDP and a
- * DNS summary, each line prefixed (the device's name). Protocols beyond
- * these are printed as tcpdump prints an unknown payload: by length. */
+ * output: Ethernet, 802.1Q, ARP, IPv4, IPv6, ICMP, ICMPv6, TCP (relative
+ * sequence numbers, options; the first line of HTTP, FTP and SMTP, SSH's
+ * version) and UDP, with a DNS summary over both. Each line is prefixed (the
+ * device's name). Protocols beyond these are printed as tcpdump prints what
+ * it has no decoder for: by length. */
 #ifndef SRV_TEXT_H
 #define SRV_TEXT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "pcapng.h"
 
-/* One line, with its newline, appended to out. ts: ns since the epoch. */
-void srv_text_packet(struct ecap_buf *out, const char *prefix, int64_t ts, uint16_t linktype,
-		     const uint8_t *p, uint32_t caplen, uint32_t wirelen);
+/* A decoder for one output stream: TCP's relative numbers are counted per
+ * stream, as tcpdump counts them per run. */
+struct srv_text;
+
+struct srv_text *srv_text_new(void);
+void srv_text_free(struct srv_text *t);
+
+/* A capture stream (pcapng or pcap) in pieces of any size: its packets'
+ * lines are appended to out, each prefixed with its interface's name up to
+ * the first ':' (DEVICE, of the merged stream's DEVICE:IFACE). 0, or -errno
+ * when the stream is malformed (srv_text_error says how; the decoder is
+ * done). */
+int srv_text_feed(struct srv_text *t, struct ecap_buf *out, const void *data, size_t len);
+const char *srv_text_error(const struct srv_text *t);
+
+/* One packet's line, with its newline, appended to out. ts: ns since the
+ * epoch. */
+void srv_text_packet(struct srv_text *t, struct ecap_buf *out, const char *prefix, int64_t ts,
+		     uint16_t linktype, const uint8_t *p, uint32_t caplen, uint32_t wirelen);
 
 #endif

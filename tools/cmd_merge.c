@@ -1,7 +1,9 @@
 /* cmd_merge.c - `edgecap merge`: captures from several devices (pcapng or
  * pcap files) into one pcapng, in timestamp order, with packets seen by more
  * than one device kept once: the server's merger, offline. One interface
- * block per input interface, named FILE:IFACE. */
+ * block per input interface, named FILE:IFACE. With --text, the merged
+ * packets as the server's text output prints them (tcpdump -nn -tt lines,
+ * each prefixed with its input). */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -13,6 +15,7 @@
 
 #include "cmd.h"
 #include "mux.h"
+#include "text.h"
 
 #define CHUNK     (256u << 10)
 #define WRITE_AT  (1u << 20)
@@ -25,22 +28,35 @@ struct in {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: edgecap merge [-w FILE|-] [--no-dedup] [--dedup-window MS] FILE...\n"
+	fprintf(f, "usage: edgecap merge [-w FILE|-] [--text] [--no-dedup] [--dedup-window MS] FILE...\n"
 		   "\n"
 		   "  -w FILE          write to FILE ('-': standard output, as when omitted and\n"
 		   "                   not a terminal)\n"
+		   "  --text           tcpdump -nn -tt lines instead of pcapng, each prefixed\n"
+		   "                   with the input it came from\n"
 		   "  --no-dedup       keep packets that several inputs saw\n"
 		   "  --dedup-window   how far apart two inputs' copies of a packet may be\n"
 		   "                   (default 100 ms)\n");
 }
 
-/* Write what the merger produced: at WRITE_AT bytes, or all. */
-static int out_write(int fd, struct ecap_buf *b, int all)
+/* Write what the merger produced: at WRITE_AT bytes, or all; as text when
+ * tx is given (txt holds the lines). */
+static int out_write(int fd, struct ecap_buf *b, int all, struct srv_text *tx,
+		     struct ecap_buf *txt)
 {
 	int r;
 
 	if (b->err)
 		return b->err;
+	if (tx) {
+		r = srv_text_feed(tx, txt, b->data, b->len);
+		ecap_buf_reset(b);
+		if (r)
+			return r;
+		b = txt;
+		if (b->err)
+			return b->err;
+	}
 	if (b->len < (all ? 1 : WRITE_AT))
 		return 0;
 	r = ecap_write_all(fd, b->data, b->len);
@@ -71,6 +87,7 @@ int cmd_merge(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{"no-dedup", no_argument, NULL, 'D'},
+		{"text", no_argument, NULL, 'T'},
 		{"dedup-window", required_argument, NULL, 'W'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
@@ -78,11 +95,13 @@ int cmd_merge(int argc, char **argv)
 	struct srv_merge_opts mo = {0};
 	struct srv_merge_stats st;
 	struct srv_mux *x = NULL;
+	struct srv_text *tx = NULL;
+	struct ecap_buf txt = {0};
 	struct in *ins = NULL;
 	uint8_t *chunk = NULL;
 	const char *path = NULL;
 	char err[512] = "";
-	int c, n, live, fd = -1, r = 2;
+	int c, n, live, text = 0, fd = -1, r = 2;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "+w:h", longopts, NULL)) != -1) {
@@ -92,6 +111,9 @@ int cmd_merge(int argc, char **argv)
 			break;
 		case 'D':
 			mo.dedup_ns = -1;
+			break;
+		case 'T':
+			text = 1;
 			break;
 		case 'W': {
 			char *end;
@@ -120,11 +142,12 @@ int cmd_merge(int argc, char **argv)
 	}
 	ins = calloc((size_t)n, sizeof(*ins));
 	chunk = malloc(CHUNK);
-	fd = open_output(path);
+	fd = text && !path ? STDOUT_FILENO : open_output(path);
 	if (fd < 0)
 		goto done;
 	x = srv_mux_new(&mo, "edgecap merge");
-	if (!ins || !chunk || !x) {
+	tx = text ? srv_text_new() : NULL;
+	if (!ins || !chunk || !x || (text && !tx)) {
 		snprintf(err, sizeof(err), "out of memory");
 		goto done;
 	}
@@ -154,11 +177,11 @@ int cmd_merge(int argc, char **argv)
 			live |= k;
 		}
 		srv_mux_run(x, INT64_MIN);
-		c = out_write(fd, srv_mux_out(x), 0);
+		c = out_write(fd, srv_mux_out(x), 0, tx, &txt);
 	} while (live && !c);
 	if (!c) {
 		srv_mux_finish(x);
-		c = out_write(fd, srv_mux_out(x), 1);
+		c = out_write(fd, srv_mux_out(x), 1, tx, &txt);
 	}
 	if (c) {
 		snprintf(err, sizeof(err), "%s: %s", path ? path : "stdout", strerror(-c));
@@ -171,6 +194,8 @@ int cmd_merge(int argc, char **argv)
 	r = 0;
 done:
 	srv_mux_free(x);
+	srv_text_free(tx);
+	ecap_buf_free(&txt);
 	if (err[0])
 		fprintf(stderr, "edgecap: %s\n", err);
 	for (int i = 0; ins && i < n; i++)

@@ -292,23 +292,41 @@ test_restart() {
 }
 
 test_text() {
-	local out=$tmp/text.pcapng id
+	local out=$tmp/text.pcapng id dns web top
+	top=$(cd "$(dirname "$0")/../.." && pwd)
+	# a resolver and a web server behind gw1, asked from B across both devices
+	ip netns exec "$A" python3 "$top/tools/labdns.py" 10.98.0.1 &
+	dns=$!
+	ip netns exec "$A" python3 -m http.server -b 10.98.0.1 -d "$tmp" 80 > /dev/null 2>&1 &
+	web=$!
+	for _ in $(seq 50); do inb curl -s -o /dev/null http://10.98.0.1/ && break; sleep 0.1; done
 	(sleep 1; inb ip neigh flush dev vb; inb ping -c 3 -i 0.2 -q 10.98.0.1 > /dev/null
-	 send_udp 6; ina ping -6 -c 2 -i 0.2 -q "$(inb ip -6 addr show dev vb scope link | sed -n 's/.*inet6 \([^/]*\).*/\1/p')%va" > /dev/null) &
+	 send_udp 6; ina ping -6 -c 2 -i 0.2 -q "$(inb ip -6 addr show dev vb scope link | sed -n 's/.*inet6 \([^/]*\).*/\1/p')%va" > /dev/null
+	 inb python3 "$top/tools/labdns.py" --query www.lab 10.98.0.1
+	 inb python3 "$top/tools/labdns.py" --query nosuch.lab 10.98.0.1
+	 inb curl -sS -o /dev/null http://10.98.0.1/) &
 	local sender=$!
-	remote -d gw1,gw2 -G 4 --text -w "$tmp/text.txt" 'udp or icmp or arp or icmp6' 2> "$tmp/remote.err"
+	remote -d gw1,gw2 -G 4 --text -w "$tmp/text.txt" 'udp or icmp or arp or icmp6 or tcp port 80' 2> "$tmp/remote.err"
 	wait $sender
+	kill "$dns" "$web" 2> /dev/null
+	wait_gone "$dns" 5; wait_gone "$web" 5
 	id=$(sed -n 's/^capture \([0-9]*\) on.*/\1/p' "$tmp/remote.err")
 	inb curl -sS -o "$out" -H "Authorization: Bearer $alice" "$api/captures/$id/pcap"
 	inb curl -sS -o "$tmp/text2.txt" -H "Authorization: Bearer $alice" "$api/captures/$id/text"
 	tcpdump -nn -tt -r "$out" 2> /dev/null > "$tmp/tcpdump.txt"
 	cut -d' ' -f2- "$tmp/text2.txt" > "$tmp/ours.txt"
-	[ "$(wc -l < "$tmp/tcpdump.txt")" -ge 20 ] && cmp -s "$tmp/ours.txt" "$tmp/tcpdump.txt" &&
+	[ "$(wc -l < "$tmp/tcpdump.txt")" -ge 30 ] && cmp -s "$tmp/ours.txt" "$tmp/tcpdump.txt" &&
 		grep -q '^gw[12] [0-9]*\.[0-9]\{6\} IP 10.98.0.2 > 10.98.0.1: ICMP echo request' "$tmp/text2.txt" &&
 		grep -q 'ARP, Request who-has 10.98.0.1 tell 10.98.0.2' "$tmp/text2.txt" &&
 		grep -q 'ICMP6, echo request' "$tmp/text2.txt" &&
-		ok "text: our lines equal tcpdump -nn -tt's on the merged capture ($(wc -l < "$tmp/ours.txt") lines: ARP, ICMP, ICMPv6, UDP)" ||
-		ko "text" "$(diff "$tmp/ours.txt" "$tmp/tcpdump.txt" | head -6)"
+		grep -q '+ A? www.lab. (25)' "$tmp/text2.txt" &&
+		grep -q ' 1/0/0 A 10.10.1.53 (41)' "$tmp/text2.txt" &&
+		grep -q 'NXDomain' "$tmp/text2.txt" &&
+		grep -q 'Flags \[S\], seq [0-9]*, win [0-9]*, options \[mss' "$tmp/text2.txt" &&
+		grep -q 'Flags \[P.\], seq 1:[0-9]*, ack 1, .*: HTTP: GET / HTTP/1.1$' "$tmp/text2.txt" &&
+		grep -q 'HTTP: HTTP/1.0 200 OK$' "$tmp/text2.txt" &&
+		ok "text: our lines equal tcpdump -nn -tt's on the merged capture ($(wc -l < "$tmp/ours.txt") lines: ARP, ICMP, ICMPv6, UDP, DNS, TCP with HTTP)" ||
+		ko "text" "$(diff "$tmp/ours.txt" "$tmp/tcpdump.txt" | head -6; grep -c . "$tmp/ours.txt")"
 	cmp -s "$tmp/text.txt" "$tmp/text2.txt" && ok "text: the live output and a later read agree" ||
 		ko "text live" "$(diff "$tmp/text.txt" "$tmp/text2.txt" | head -4)"
 }
