@@ -14,17 +14,18 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "auth.h"
-#include "pcapng_reader.h"
 #include "server.h"
 #include "text.h"
 
 #define TICK_MS        100
 #define DB_EVERY_MS    1000
 #define END_GRACE_MS   10000 /* for devices to end after the duration */
+#define STOP_WAIT_MS   2000  /* for devices to send their statistics after a stop */
 #define READ_CHUNK     (64u << 10)
 #define ERRBODY_MAX    300
 
@@ -66,6 +67,7 @@ struct live {
 	h2o_timeout_t io_timeout; /* this capture's silence limit */
 	h2o_timeout_entry_t tick, kick;
 	uint64_t deadline, next_db; /* loop ms; deadline 0: none */
+	uint64_t stop_at;           /* stopping: devices still streaming are cut then */
 	struct reader *readers;
 	const char *stop_why; /* a stop was asked for: kick runs it */
 	int done;
@@ -338,27 +340,39 @@ static void live_free(struct live *l)
 	free(l);
 }
 
-/* Stop what still streams (outside the client's callbacks). */
+/* Drop a device's connection: its statistics will not come. */
+static void cut(struct dev_conn *dc)
+{
+	h2o_http1client_cancel(dc->client);
+	dc->client = NULL;
+	srv_mux_stop(dc->l->mux, dc->input);
+	dc->state = "done";
+	save_device(dc);
+	dc->l->open--;
+}
+
+/* Stop (outside the client's callbacks): each streaming device is asked to
+ * end by shutting our side of its connection, and ends as at a limit, with
+ * its statistics; what is still connecting is dropped, and so is a device
+ * that has not ended by stop_at (on_tick). */
 static void on_kick(h2o_timeout_entry_t *e)
 {
 	struct live *l = H2O_STRUCT_FROM_MEMBER(struct live, kick, e);
 
-	if (l->done || !l->stop_why)
+	if (l->done || !l->stop_why || l->stop_at)
 		return;
 	server_log("capture %lld: stopping: %s", (long long)l->id, l->stop_why);
+	l->stop_at = h2o_now(l->s->ctx.loop) + STOP_WAIT_MS;
 	for (unsigned i = 0; i < l->ndevs; i++) {
 		struct dev_conn *dc = &l->devs[i];
 
 		if (!dc->client)
 			continue;
-		h2o_http1client_cancel(dc->client);
-		dc->client = NULL;
-		srv_mux_stop(l->mux, dc->input);
-		dc->state = "done";
-		save_device(dc);
-		l->open--;
+		if (dc->status != 200 || shutdown(h2o_socket_get_fd(dc->client->sock), SHUT_WR))
+			cut(dc);
 	}
-	finish(l);
+	if (!l->open)
+		finish(l);
 }
 
 static void on_tick(h2o_timeout_entry_t *e)
@@ -384,6 +398,17 @@ static void on_tick(h2o_timeout_entry_t *e)
 		srv_mux_run(l->mux, wall_ns());
 		if (l->deadline && now >= l->deadline)
 			ask_stop(l, "devices did not end after the duration");
+		if (l->stop_at && now >= l->stop_at) {
+			for (unsigned i = 0; i < l->ndevs; i++)
+				if (l->devs[i].client) {
+					server_log("capture %lld: device %s did not end in time",
+						   (long long)l->id, l->devs[i].d.name);
+					cut(&l->devs[i]);
+				}
+			finish(l);
+			h2o_timeout_link(l->s->ctx.loop, &l->s->tick, &l->tick);
+			return;
+		}
 		flush_out(l);
 		if (now >= l->next_db) {
 			save(l);

@@ -435,6 +435,14 @@ static void tick(struct ecap_streamer *st)
 	}
 }
 
+void ecap_streamer_end(struct ecap_streamer *st, uint8_t session)
+{
+	if (session < ECAP_MAX_SESSIONS && st->s[session]) {
+		st->s[session]->ending = 1;
+		close_done(st);
+	}
+}
+
 void ecap_streamer_stop(struct ecap_streamer *st)
 {
 	for (int i = 0; i < ECAP_MAX_SESSIONS; i++)

@@ -88,6 +88,8 @@ int ecap_streamer_step(struct ecap_streamer *st, char *err, size_t errlen);
 /* End every stream (as the stop fd does): each gets its end callback, the
  * records already in the ring, and its statistics. */
 void ecap_streamer_stop(struct ecap_streamer *st);
+/* End one stream the same way (its reader asked to stop). */
+void ecap_streamer_end(struct ecap_streamer *st, uint8_t session);
 /* The sink's owner is done with the bytes last handed to ready. */
 void ecap_streamer_release(struct ecap_streamer *st, uint8_t session);
 /* Forget a sink stream at once (its reader went away, or its last bytes are

@@ -220,7 +220,7 @@ test_client_hangs_up() {
 	done
 	ms=$((i * 50))
 	[ "$(captures)" = 0 ] && slots_empty && [ $ms -le 1000 ] &&
-		grep -q 'ended (client went away)' "$tmp/agent.log" &&
+		grep -q 'ended (client closed the connection)' "$tmp/agent.log" &&
 		ok "client hangs up: session off the hooks within $ms ms" ||
 		ko hangup "$(captures) captures after $ms ms"
 }

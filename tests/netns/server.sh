@@ -260,11 +260,32 @@ test_interrupt() {
 	sleep 1; send_udp 20; sleep 0.5
 	kill -INT "$pid"
 	wait_gone "$pid" 5; st=$?
+	# each device ended its session as at a limit: its counters are in the ISBs
+	"$(dirname "$0")/isb.py" "$out" > "$tmp/isb"
 	[ $st = 0 ] && [ "$(payloads "$out" | wc -l)" = 10 ] &&
-		[ "$(capinfos "$out" | grep -c 'Number of stat entries = 1')" = 4 ] &&
+		[ "$(grep -c 'ifdrop=0 filteraccept=[0-9]* .*osdrop=0' "$tmp/isb")" = 4 ] &&
+		! grep -aq 'before the device sent its statistics' "$out" &&
 		grep -q "^10 packets merged from 2 devices, 10 duplicates removed" "$tmp/remote.err" &&
-		ok "Ctrl-C: the capture stops on the server, the file ends complete (a statistics block per interface)" ||
-		ko "interrupt" "st=$st $(cat "$tmp/remote.err")"
+		ok "Ctrl-C: the capture stops on the server, the devices end their sessions, the file ends complete with their statistics" ||
+		ko "interrupt" "st=$st $(cat "$tmp/remote.err" "$tmp/isb")"
+}
+
+test_count() {
+	local out=$tmp/count.pcapng st
+	# each device sees its own 20 (ingress only: B to A on gw1, A to B on gw2),
+	# so the merged count of 25 is reached on the server first
+	(sleep 1; send_udp 40
+	 # shellcheck disable=SC2016
+	 ina bash -c 'for i in $(seq 20); do printf "back %d" $i > /dev/udp/10.98.0.2/5001; done') &
+	local sender=$!
+	remote -d gw1,gw2 -Q in -c 25 -w "$out" udp port 5001 2> "$tmp/remote.err"; st=$?
+	wait $sender
+	"$(dirname "$0")/isb.py" "$out" > "$tmp/isb"
+	[ $st = 0 ] && [ "$(payloads "$out" | wc -l)" = 25 ] &&
+		[ "$(wc -l < "$tmp/isb")" -ge 2 ] && ! grep -qv 'filteraccept=' "$tmp/isb" &&
+		grep -q "^25 packets merged from 2 devices, 0 duplicates removed" "$tmp/remote.err" &&
+		ok "count: the merged capture stops at exactly 25; the devices end their sessions with their statistics" ||
+		ko "count" "st=$st $(payloads "$out" | wc -l) $(cat "$tmp/remote.err" "$tmp/isb")"
 }
 
 test_late_reader() {
@@ -337,7 +358,7 @@ after() {
 
 run_tests after test_bootstrap test_tokens test_tenants test_bad_input test_compile \
 	test_merged test_device_killed test_unreachable test_refused test_reader_leaves \
-	test_interrupt test_late_reader test_text test_list test_restart
+	test_interrupt test_late_reader test_count test_text test_list test_restart
 st=$?
 kill -TERM "$server_pid" "$gw1_pid" "$gw2_pid" 2> /dev/null
 for p in "$server_pid" "$gw1_pid" "$gw2_pid"; do wait_gone "$p" 10; done

@@ -4,10 +4,11 @@
  * A capture owns a session id from its request until h2o frees the request's
  * pool: the stream's bytes handed to h2o stay valid until then, however the
  * response ended. Ending comes three ways: the streamer reaches a limit (or
- * the agent stops) and sends the statistics and the final chunk; the client
- * goes away (h2o's stop, or a hangup seen on the socket, which h2o does not
- * read during a response); or sending fails. The session leaves the hooks at
- * once in each case; the slot is reaped when the pool goes.
+ * the agent stops, or the client shuts its side of the connection: a hangup
+ * seen on the socket, which h2o does not read during a response) and sends
+ * the statistics and the final chunk; the client is gone (h2o's stop); or
+ * sending fails. The session leaves the hooks at once in each case; the slot
+ * is reaped when the pool goes.
  */
 #include <errno.h>
 #include <poll.h>
@@ -99,26 +100,12 @@ static void client_gone(struct capture *c, const char *why)
 	off_hooks(c);
 }
 
-/* End the response with an error (h2o closes the connection), unless h2o
- * holds a batch: then on its proceed. */
-static void abort_response(struct capture *c)
-{
-	h2o_req_t *req = c->req;
-
-	if (!req || c->in_flight)
-		return;
-	c->req = NULL;
-	h2o_send(req, NULL, 0, H2O_SEND_STATE_ERROR);
-}
-
 static void on_proceed(h2o_generator_t *g, h2o_req_t *req)
 {
 	struct capture *c = H2O_STRUCT_FROM_MEMBER(struct capture, gen, g);
 
 	c->in_flight = 0;
-	if (c->gone)
-		abort_response(c);
-	else
+	if (!c->gone)
 		ecap_streamer_release(c->a->streamer, c->id); /* may hand over the next */
 }
 
@@ -178,11 +165,15 @@ static void liveness(h2o_timeout_entry_t *entry)
 	for (unsigned i = 0; i < ECAP_MAX_SESSIONS; i++) {
 		struct capture *c = &a->cap[i];
 
-		if (!c->active || !c->req || c->gone)
+		if (!c->active || !c->req || c->gone || !c->on_hooks)
 			continue;
 		if (web_client_gone(c->req)) {
-			client_gone(c, "client went away");
-			abort_response(c);
+			/* the client shut its side, as the server does to stop a
+			 * capture: end as at a limit, with the statistics. A client
+			 * that is gone altogether fails the send (on_stop). */
+			if (!c->why)
+				c->why = "client closed the connection";
+			ecap_streamer_end(a->streamer, c->id);
 		}
 	}
 	h2o_timeout_link(a->ctx.loop, &a->liveness, entry);
