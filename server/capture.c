@@ -34,6 +34,8 @@ struct dev_conn {
 	unsigned input;
 	struct reg_device d;
 	h2o_http1client_t *client; /* NULL once it is done */
+	h2o_http1client_ctx_t cctx; /* the capture's, with this device's TLS */
+	SSL_CTX *ssl;               /* HTTPS: checks the device's name */
 	h2o_iovec_t reqbuf;
 	int status;
 	const char *state; /* connecting, streaming, done, failed */
@@ -332,6 +334,7 @@ static void live_free(struct live *l)
 	for (unsigned i = 0; i < l->ndevs; i++) {
 		free(l->devs[i].reqbuf.base);
 		ecap_buf_free(&l->devs[i].errbody);
+		SSL_CTX_free(l->devs[i].ssl);
 	}
 	free(l->devs);
 	srv_mux_free(l->mux);
@@ -453,8 +456,7 @@ int64_t capture_start(struct server *s, const struct reg_admin *who, const struc
 			 c->duration ? (c->duration * 1000u + END_GRACE_MS + 5000) : 86400000u);
 	l->cctx = (h2o_http1client_ctx_t){.loop = s->ctx.loop,
 					  .getaddr_receiver = &s->getaddr,
-					  .io_timeout = &l->io_timeout,
-					  .ssl_ctx = s->client_ssl};
+					  .io_timeout = &l->io_timeout};
 	l->tick.cb = on_tick;
 	l->kick.cb = on_kick;
 	if (c->duration)
@@ -483,7 +485,19 @@ int64_t capture_start(struct server *s, const struct reg_admin *who, const struc
 			device_closed(dc, "bad device address");
 			continue;
 		}
-		h2o_http1client_connect(&dc->client, dc, &l->cctx, url.host, h2o_url_get_port(&url),
+		dc->cctx = l->cctx;
+		if (url.scheme == &H2O_URL_SCHEME_HTTPS) {
+			char e[256];
+
+			dc->ssl = web_tls_client(NULL, SSL_CTX_get_cert_store(s->client_ssl), url.host,
+						 e, sizeof(e));
+			if (!dc->ssl) {
+				device_closed(dc, e);
+				continue;
+			}
+			dc->cctx.ssl_ctx = dc->ssl;
+		}
+		h2o_http1client_connect(&dc->client, dc, &dc->cctx, url.host, h2o_url_get_port(&url),
 					url.scheme == &H2O_URL_SCHEME_HTTPS, on_connect);
 	}
 	server_log("capture %lld started by %s/%s on %u device(s)", (long long)id, who->org_name,

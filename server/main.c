@@ -2,7 +2,6 @@
  * h2o server and its client context, signals. */
 #include <errno.h>
 #include <getopt.h>
-#include <openssl/err.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -86,22 +85,6 @@ static void on_signal(h2o_socket_t *sock, const char *e)
 	s->stopping = 1;
 	web_unlisten(&s->listener);
 	capture_stop_all(s);
-}
-
-static SSL_CTX *tls_client(const char *ca_file, char *err, size_t errlen)
-{
-	SSL_CTX *ssl = SSL_CTX_new(TLS_client_method());
-
-	if (!ssl || !SSL_CTX_set_min_proto_version(ssl, TLS1_2_VERSION) ||
-	    (ca_file[0] ? SSL_CTX_load_verify_locations(ssl, ca_file, NULL)
-			: SSL_CTX_set_default_verify_paths(ssl)) != 1) {
-		snprintf(err, errlen, "TLS client with %.200s: %.200s", ca_file[0] ? ca_file : "system CAs",
-			 ERR_reason_error_string(ERR_get_error()));
-		SSL_CTX_free(ssl);
-		return NULL;
-	}
-	SSL_CTX_set_verify(ssl, SSL_VERIFY_PEER, NULL);
-	return ssl;
 }
 
 int main(int argc, char **argv)
@@ -213,7 +196,10 @@ int main(int argc, char **argv)
 		}
 		s->accept_ctx.ssl_ctx = s->ssl;
 	}
-	s->client_ssl = tls_client(s->conf.ca_file, err, sizeof(err));
+	/* the CAs devices are checked against; each connection has its own context
+	 * for the device's name (capture.c) */
+	s->client_ssl = web_tls_client(s->conf.ca_file[0] ? s->conf.ca_file : NULL, NULL,
+				       h2o_iovec_init(NULL, 0), err, sizeof(err));
 	if (!s->client_ssl) {
 		server_log("%s", err);
 		goto out;

@@ -1,10 +1,8 @@
 /* http.c - see http.h. */
 #define H2O_USE_LIBUV 0
 #include <errno.h>
-#include <h2o.h>
 #include <h2o/http1client.h>
 #include <jansson.h>
-#include <openssl/err.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +10,7 @@
 
 #include "http.h"
 #include "pcapng.h"
+#include "web.h"
 
 #define CALL_TIMEOUT_MS   30000
 #define STREAM_TIMEOUT_MS (24u * 3600 * 1000) /* a live capture may be silent */
@@ -77,7 +76,7 @@ static char *setting(const char *flag, const char *env, const char *key)
 struct cli_http *cli_http_new(const char *server, const char *token, const char *cacert)
 {
 	struct cli_http *h = calloc(1, sizeof(*h));
-	char *ca = setting(cacert, "EDGECAP_CACERT", "cacert");
+	char *ca = setting(cacert, "EDGECAP_CACERT", "cacert"), err[300];
 
 	if (!h)
 		goto fail;
@@ -94,14 +93,11 @@ struct cli_http *cli_http_new(const char *server, const char *token, const char 
 		fprintf(stderr, "edgecap: server '%s': want http(s)://HOST[:PORT]\n", h->server);
 		goto fail;
 	}
-	h->ssl = SSL_CTX_new(TLS_client_method());
-	if (!h->ssl || (ca ? SSL_CTX_load_verify_locations(h->ssl, ca, NULL)
-			   : SSL_CTX_set_default_verify_paths(h->ssl)) != 1) {
-		fprintf(stderr, "edgecap: CA certificates %s: %s\n", ca ? ca : "(system)",
-			ERR_reason_error_string(ERR_get_error()));
+	if (h->url.scheme == &H2O_URL_SCHEME_HTTPS &&
+	    !(h->ssl = web_tls_client(ca, NULL, h->url.host, err, sizeof(err)))) {
+		fprintf(stderr, "edgecap: %s\n", err);
 		goto fail;
 	}
-	SSL_CTX_set_verify(h->ssl, SSL_VERIFY_PEER, NULL);
 	h->loop = h2o_evloop_create();
 	h->queue = h2o_multithread_create_queue(h->loop);
 	h2o_multithread_register_receiver(h->queue, &h->getaddr, h2o_hostinfo_getaddr_receiver);

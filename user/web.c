@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <openssl/err.h>
+#include <openssl/x509v3.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -62,6 +63,46 @@ SSL_CTX *web_tls_server(const char *cert, const char *key, char *err, size_t err
 		return NULL;
 	}
 	h2o_ssl_register_alpn_protocols(ssl, h2o_http2_alpn_protocols);
+	return ssl;
+}
+
+SSL_CTX *web_tls_client(const char *ca_file, X509_STORE *store, h2o_iovec_t host, char *err,
+			size_t errlen)
+{
+	SSL_CTX *ssl = SSL_CTX_new(TLS_client_method());
+	X509_VERIFY_PARAM *param;
+	char name[256];
+	int ok;
+
+	if (host.len >= sizeof(name)) {
+		snprintf(err, errlen, "TLS: host name too long");
+		SSL_CTX_free(ssl);
+		return NULL;
+	}
+	memcpy(name, host.base, host.len);
+	name[host.len] = 0;
+	ok = ssl && SSL_CTX_set_min_proto_version(ssl, TLS1_2_VERSION);
+	if (ok && store)
+		SSL_CTX_set1_cert_store(ssl, store);
+	else if (ok)
+		ok = (ca_file ? SSL_CTX_load_verify_locations(ssl, ca_file, NULL)
+			      : SSL_CTX_set_default_verify_paths(ssl)) == 1;
+	if (!ok) {
+		snprintf(err, errlen, "TLS client with %.200s: %.200s",
+			 ca_file ? ca_file : "the system's CAs", ERR_reason_error_string(ERR_get_error()));
+		SSL_CTX_free(ssl);
+		return NULL;
+	}
+	SSL_CTX_set_verify(ssl, SSL_VERIFY_PEER, NULL);
+	param = SSL_CTX_get0_param(ssl);
+	if (name[0] && X509_VERIFY_PARAM_set1_ip_asc(param, name) != 1) {
+		X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+		if (X509_VERIFY_PARAM_set1_host(param, name, 0) != 1) {
+			snprintf(err, errlen, "TLS: bad host name '%s'", name);
+			SSL_CTX_free(ssl);
+			return NULL;
+		}
+	}
 	return ssl;
 }
 

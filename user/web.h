@@ -13,6 +13,14 @@
 int web_listen(const char *spec, char *err, size_t errlen);
 /* A TLS 1.2+ server context with HTTP/2 by ALPN, or NULL with err set. */
 SSL_CTX *web_tls_server(const char *cert, const char *key, char *err, size_t errlen);
+/* A TLS 1.2+ client context for one peer: its chain verified against the CA
+ * file (NULL: the system's) or against store when given (shared, not
+ * copied), and its certificate's name against host, a DNS name or an IP
+ * address (empty: no name check). h2o 2.2 checks the name only when its
+ * handshake ends with nothing left to send, which TLS 1.3 never does, so
+ * OpenSSL checks it during the handshake instead. NULL with err set. */
+SSL_CTX *web_tls_client(const char *ca_file, X509_STORE *store, h2o_iovec_t host, char *err,
+			size_t errlen);
 /* Accept connections on the listening fd into accept_ctx. The socket. */
 h2o_socket_t *web_serve(h2o_accept_ctx_t *accept_ctx, int fd);
 /* Stop accepting: close the listening socket (NULL after). */

@@ -17,9 +17,25 @@ api=http://127.0.0.1:8000/api/v1
 db=$tmp/registry.db
 server_pid= gw1_pid= gw2_pid=
 
+# A CA the server trusts for devices' HTTPS, a device certificate for
+# 10.98.0.1 it signed, a self-signed one, and one it signed for another address.
+tls=$tmp/tls
+mkdir -p "$tls"
+cert() { # NAME [CA [IP]]: NAME.key and NAME.pem for IP (10.98.0.1), signed by CA or self
+	local sign=(-signkey "$tls/$1.key") ca=TRUE
+	[ -n "${2:-}" ] && sign=(-CA "$tls/$2.pem" -CAkey "$tls/$2.key" -CAcreateserial) ca=FALSE
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=$1" \
+		-keyout "$tls/$1.key" -out "$tls/$1.csr" 2> /dev/null &&
+		openssl x509 -req -in "$tls/$1.csr" -days 2 -out "$tls/$1.pem" "${sign[@]}" \
+			-extfile <(printf 'subjectAltName=IP:%s\nbasicConstraints=CA:%s\n' "${3:-10.98.0.1}" $ca) 2> /dev/null &&
+		printf 'tls_cert = %s\ntls_key = %s\n' "$tls/$1.pem" "$tls/$1.key" > "$tls/$1.conf"
+}
+cert ca && cert gw5 ca && cert rogue && cert misnamed ca 10.98.0.7 && cert srv ca 127.0.0.1 || { echo "FAIL making certificates"; exit 1; }
+
 server_start() {
 	: > "$tmp/server.log"
-	ip netns exec "$B" "$server" --plain-http --listen 127.0.0.1:8000 --db "$db" 2>> "$tmp/server.log" &
+	ip netns exec "$B" "$server" --plain-http --listen 127.0.0.1:8000 --db "$db" \
+		--ca-file "$tls/ca.pem" 2>> "$tmp/server.log" &
 	server_pid=$!
 	for _ in $(seq 100); do
 		grep -q serving "$tmp/server.log" && return 0
@@ -28,11 +44,13 @@ server_start() {
 	return 1
 }
 
-agent_start() { # NAME NS IF ADDR:PORT: the device's agent, once it listens
-	local log=$tmp/$1.log pid
+agent_start() { # NAME NS IF ADDR:PORT [CONF]: the device's agent, once it listens;
+	# plain HTTP, or HTTPS as CONF says
+	local log=$tmp/$1.log pid plain=--plain-http
+	[ -n "${5:-}" ] && plain=
 	: > "$log"
-	ip netns exec "$2" "$agent" -c /dev/null -i "$3" --secret-file "$tmp/$1.secret" \
-		--listen "$4" --plain-http 2>> "$log" &
+	ip netns exec "$2" "$agent" -c "${5:-/dev/null}" -i "$3" --secret-file "$tmp/$1.secret" \
+		--listen "$4" $plain 2>> "$log" &
 	pid=$!
 	eval "${1}_pid=$pid"
 	for _ in $(seq 100); do
@@ -352,15 +370,63 @@ test_text() {
 		ko "text live" "$(diff "$tmp/text.txt" "$tmp/text2.txt" | head -4)"
 }
 
+test_https() {
+	local out=$tmp/https.pcapng st
+	# gw1's agent makes way for gw5's on the same interface, over HTTPS
+	kill -TERM "$gw1_pid"; wait_gone "$gw1_pid" 10
+	call "$alice" POST /devices '{"name":"gw5","serial":"SN-gw5","address":"https://10.98.0.1:8443"}' > /dev/null
+	field secret > "$tmp/gw5.secret"
+	agent_start gw5 "$A" va 10.98.0.1:8443 "$tls/gw5.conf" || ko "gw5 start" "$(cat "$tmp/gw5.log")"
+	(sleep 1; send_udp 10) &
+	local sender=$!
+	remote -d gw5 -G 2 -w "$out" udp port 5001 2> "$tmp/remote.err"; st=$?
+	wait $sender
+	[ $st = 0 ] && [ "$(payloads "$out" | wc -l)" = 5 ] && ! grep -q failed "$tmp/remote.err" &&
+		ok "HTTPS to a device: its certificate checked against --ca-file, 5 of 5 packets" ||
+		ko "https" "st=$st $(cat "$tmp/remote.err")"
+	kill -TERM "$gw5_pid"; wait_gone "$gw5_pid" 10
+	agent_start gw5 "$A" va 10.98.0.1:8443 "$tls/rogue.conf" || ko "gw5 restart" "$(cat "$tmp/gw5.log")"
+	remote -d gw5 -G 1 -w /dev/null udp 2> "$tmp/remote.err"
+	grep -q "^device gw5 failed: connecting to https://10.98.0.1:8443: .*certificate" "$tmp/remote.err" &&
+		ok "HTTPS to a device whose certificate the CA did not sign: refused ($(sed -n 's/^device gw5 failed: //p' "$tmp/remote.err"))" ||
+		ko "rogue certificate" "$(cat "$tmp/remote.err")"
+	kill -TERM "$gw5_pid"; wait_gone "$gw5_pid" 10
+	agent_start gw5 "$A" va 10.98.0.1:8443 "$tls/misnamed.conf" || ko "gw5 restart" "$(cat "$tmp/gw5.log")"
+	remote -d gw5 -G 1 -w /dev/null udp 2> "$tmp/remote.err"
+	grep -q "^device gw5 failed: connecting to https://10.98.0.1:8443: IP address mismatch$" "$tmp/remote.err" &&
+		ok "HTTPS to a device whose certificate names another address: refused (IP address mismatch)" ||
+		ko "misnamed certificate" "$(cat "$tmp/remote.err")"
+	kill -TERM "$gw5_pid"; wait_gone "$gw5_pid" 10
+	agent_start gw1 "$A" va 10.98.0.1:8080 || ko "gw1 restart" "$(cat "$tmp/gw1.log")"
+	# the CLI to the server over HTTPS: the chain and the name checked
+	local pid
+	mkdir -p "$tmp/data2"
+	ip netns exec "$B" "$server" --listen 127.0.0.1:8444 --db "$db" --data "$tmp/data2" \
+		--tls-cert "$tls/srv.pem" --tls-key "$tls/srv.key" 2> "$tmp/server2.log" &
+	pid=$!
+	for _ in $(seq 100); do grep -q serving "$tmp/server2.log" && break; sleep 0.05; done
+	inb env EDGECAP_TOKEN="$alice" EDGECAP_CACERT="$tls/ca.pem" "$ec" devices \
+		--server https://127.0.0.1:8444 > "$tmp/devs" 2>&1 &&
+		grep -q "^gw1 " "$tmp/devs" &&
+		! inb env EDGECAP_TOKEN="$alice" EDGECAP_CACERT="$tls/ca.pem" "$ec" devices \
+			--server https://localhost:8444 > "$tmp/devs2" 2>&1 &&
+		grep -q "hostname mismatch" "$tmp/devs2" &&
+		! inb env EDGECAP_TOKEN="$alice" "$ec" devices --server https://127.0.0.1:8444 \
+			> "$tmp/devs3" 2>&1 &&
+		ok "the CLI over HTTPS: the server's certificate checked, by chain and by name" ||
+		ko "cli https" "$(cat "$tmp/devs" "$tmp/devs2" "$tmp/devs3" "$tmp/server2.log")"
+	kill -TERM "$pid"; wait_gone "$pid" 10
+}
+
 after() {
 	kill -0 "$server_pid" 2> /dev/null || { ko "$1 left the server dead" "$(tail -3 "$tmp/server.log")"; server_start; }
 }
 
 run_tests after test_bootstrap test_tokens test_tenants test_bad_input test_compile \
 	test_merged test_device_killed test_unreachable test_refused test_reader_leaves \
-	test_interrupt test_late_reader test_count test_text test_list test_restart
+	test_interrupt test_late_reader test_count test_text test_https test_list test_restart
 st=$?
-kill -TERM "$server_pid" "$gw1_pid" "$gw2_pid" 2> /dev/null
-for p in "$server_pid" "$gw1_pid" "$gw2_pid"; do wait_gone "$p" 10; done
+kill -TERM "$server_pid" "$gw1_pid" "$gw2_pid" ${gw5_pid:-} 2> /dev/null
+for p in "$server_pid" "$gw1_pid" "$gw2_pid" ${gw5_pid:-}; do wait_gone "$p" 10; done
 hooked && { echo "FAIL hooks left on va after the agent stopped"; exit 1; }
 exit $st
