@@ -181,7 +181,13 @@ static void device_closed(struct dev_conn *dc, const char *error)
 	} else if (srv_mux_close(l->mux, dc->input, NULL)) {
 		snprintf(dc->error, sizeof(dc->error), "%s", srv_mux_error(l->mux, dc->input));
 		dc->state = "failed";
-	} else if (srv_mux_input_stats(l->mux, dc->input, &st), !st.stats_seen) {
+	} else if (srv_mux_input_stats(l->mux, dc->input, &st), !st.stats_seen && l->stop_at) {
+		/* asked to stop, the device closed without its statistics (an agent
+		 * that does not end gracefully): stopped, not failed */
+		srv_mux_stop(l->mux, dc->input);
+		snprintf(dc->error, sizeof(dc->error), "stopped before its statistics came");
+		dc->state = "done";
+	} else if (!st.stats_seen) {
 		/* h2o takes a close between chunks for the end: an agent's stream
 		 * ends with its statistics, so this one broke off */
 		snprintf(dc->error, sizeof(dc->error), "the stream broke off (no end statistics)");
@@ -344,12 +350,16 @@ static void live_free(struct live *l)
 }
 
 /* Drop a device's connection: its statistics will not come. */
-static void cut(struct dev_conn *dc)
+static void cut(struct dev_conn *dc, const char *why)
 {
 	h2o_http1client_cancel(dc->client);
 	dc->client = NULL;
 	srv_mux_stop(dc->l->mux, dc->input);
-	dc->state = "done";
+	if (dc->status && dc->status != 200) /* a refusal cut short: still one */
+		snprintf(dc->error, sizeof(dc->error), "HTTP %d", dc->status);
+	else
+		snprintf(dc->error, sizeof(dc->error), "%s", why);
+	dc->state = dc->status && dc->status != 200 ? "failed" : "done";
 	save_device(dc);
 	dc->l->open--;
 }
@@ -372,7 +382,8 @@ static void on_kick(h2o_timeout_entry_t *e)
 		if (!dc->client)
 			continue;
 		if (dc->status != 200 || shutdown(h2o_socket_get_fd(dc->client->sock), SHUT_WR))
-			cut(dc);
+			cut(dc, dc->status ? "stopped before its statistics came"
+					   : "stopped before it answered");
 	}
 	if (!l->open)
 		finish(l);
@@ -406,7 +417,7 @@ static void on_tick(h2o_timeout_entry_t *e)
 				if (l->devs[i].client) {
 					server_log("capture %lld: device %s did not end in time",
 						   (long long)l->id, l->devs[i].d.name);
-					cut(&l->devs[i]);
+					cut(&l->devs[i], "stopped: it did not end in time");
 				}
 			finish(l);
 			h2o_timeout_link(l->s->ctx.loop, &l->s->tick, &l->tick);
@@ -434,7 +445,9 @@ int64_t capture_start(struct server *s, const struct reg_admin *who, const struc
 	l->s = s;
 	l->org = who->org;
 	l->devs = calloc(c->ndevs, sizeof(*l->devs));
-	l->mux = srv_mux_new(NULL, SERVER_VERSION);
+	/* one device has no duplicates to find: skip the key and its index */
+	l->mux = srv_mux_new(&(struct srv_merge_opts){.dedup_ns = c->ndevs == 1 ? -1 : 0},
+			     SERVER_VERSION);
 	snprintf(tmp, sizeof(tmp), "%s/new.pcapng", s->conf.data);
 	if (!l->devs || !l->mux)
 		goto nomem;

@@ -214,8 +214,9 @@ int srv_mux_close(struct srv_mux *x, unsigned i, const char *lost)
 
 void srv_mux_stop(struct srv_mux *x, unsigned i)
 {
+	x->in[i]->stopped = 1;
 	if (!x->in[i]->closed) {
-		x->in[i]->closed = x->in[i]->stopped = 1;
+		x->in[i]->closed = 1;
 		srv_merge_close_input(x->m, i);
 	}
 }

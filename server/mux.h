@@ -38,8 +38,9 @@ int srv_mux_feed(struct srv_mux *x, unsigned in, const void *data, size_t len);
 /* The input's stream ended. lost: why it ended early (its ISBs carry it as
  * a comment), or NULL. 0, or -EINVAL when it ended inside a block. */
 int srv_mux_close(struct srv_mux *x, unsigned in, const char *lost);
-/* The input is cut short on purpose (the capture was stopped): no checks;
- * its interfaces' ISBs say the device's statistics did not come. */
+/* The input is cut short on purpose (the capture was stopped), or ended
+ * without statistics while stopping: no checks; its interfaces' ISBs say
+ * the device's statistics did not come. */
 void srv_mux_stop(struct srv_mux *x, unsigned in);
 const char *srv_mux_error(const struct srv_mux *x, unsigned in);
 /* Send at most count packets (0: no limit); srv_mux_full says when sent. */

@@ -2,6 +2,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 #include <poll.h>
@@ -79,7 +81,8 @@ SSL_CTX *web_tls_client(const char *ca_file, X509_STORE *store, h2o_iovec_t host
 		SSL_CTX_free(ssl);
 		return NULL;
 	}
-	memcpy(name, host.base, host.len);
+	if (host.len)
+		memcpy(name, host.base, host.len);
 	name[host.len] = 0;
 	ok = ssl && SSL_CTX_set_min_proto_version(ssl, TLS1_2_VERSION);
 	if (ok && store)
@@ -89,13 +92,18 @@ SSL_CTX *web_tls_client(const char *ca_file, X509_STORE *store, h2o_iovec_t host
 			      : SSL_CTX_set_default_verify_paths(ssl)) == 1;
 	if (!ok) {
 		snprintf(err, errlen, "TLS client with %.200s: %.200s",
-			 ca_file ? ca_file : "the system's CAs", ERR_reason_error_string(ERR_get_error()));
+			 store ? "a shared CA store" : ca_file ? ca_file : "the system's CAs",
+			 ERR_reason_error_string(ERR_get_error()));
 		SSL_CTX_free(ssl);
 		return NULL;
 	}
 	SSL_CTX_set_verify(ssl, SSL_VERIFY_PEER, NULL);
 	param = SSL_CTX_get0_param(ssl);
-	if (name[0] && X509_VERIFY_PARAM_set1_ip_asc(param, name) != 1) {
+	if (name[0] && X509_VERIFY_PARAM_set1_ip_asc(param, name) == 1) {
+		/* an address: after a TLS 1.2 handshake h2o would still compare it
+		 * with the certificate's DNS names (and fail an IP entry) */
+		SSL_CTX_set_min_proto_version(ssl, TLS1_3_VERSION);
+	} else if (name[0]) {
 		X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
 		if (X509_VERIFY_PARAM_set1_host(param, name, 0) != 1) {
 			snprintf(err, errlen, "TLS: bad host name '%s'", name);
@@ -104,6 +112,21 @@ SSL_CTX *web_tls_client(const char *ca_file, X509_STORE *store, h2o_iovec_t host
 		}
 	}
 	return ssl;
+}
+
+/* h2o 2.2 has no timeout while a response runs: a peer that vanished
+ * without a FIN or RST would hold its connection (and an agent's capture
+ * slot) for ever. Probe idle peers, and give up on unacknowledged data. */
+static void keepalive(int fd)
+{
+	int on = 1, idle = 30, intvl = 10, cnt = 3;
+	unsigned timeout_ms = 60000;
+
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+	setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &timeout_ms, sizeof(timeout_ms));
 }
 
 static void on_accept(h2o_socket_t *listener, const char *err)
@@ -117,6 +140,7 @@ static void on_accept(h2o_socket_t *listener, const char *err)
 
 		if (!sock)
 			break;
+		keepalive(h2o_socket_get_fd(sock));
 		h2o_accept(actx, sock);
 	}
 }

@@ -45,15 +45,8 @@ ip netns add "$G" && ip netns add "$C" &&
 	ip -n "$G" link set ga up && ip -n "$C" link set cb up &&
 	ip -n "$C" addr add 10.99.0.2/24 dev cb || { echo "bench capture: setup failed" >&2; exit 1; }
 
-# UDP to port 5001, to a MAC that is not cb's: the receiving stack drops the
-# frames early (PACKET_OTHERHOST), so it costs little and sends nothing back.
-ipl=$((FRAME - 14)) udpl=$((FRAME - 34))
-cat > "$tmp/flood.cfg" << EOF
-{ 0x02,0x00,0x00,0x00,0x00,0x99, 0x02,0x00,0x00,0x00,0x00,0x01, c16(0x0800),
-  0x45,0x00, c16($ipl), drnd(2), c16(0x4000), 64, 17, csumip(14,33),
-  10,99,0,1, 10,99,0,2,
-  c16(40000), c16(5001), c16($udpl), c16(0), fill(0x41, $((udpl - 8))) }
-EOF
+. "$(dirname "$0")/flood.sh"
+flood_config "$tmp/flood.cfg" "$FRAME"
 
 busy() { # whole-machine busy jiffies
 	local _c u n s i w irq sirq _rest
