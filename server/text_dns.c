@@ -506,6 +506,23 @@ static unsigned ext_rcode(const struct dns *d, unsigned qd, unsigned an_ns, unsi
 	return rcode;
 }
 
+/* n records from off, each printed by one, sep between them; as tcpdump,
+ * the list stops early when the capture ends. The offset after them, or
+ * BAD when one was cut short or some were not reached. */
+static long records(const struct dns *d, long off, unsigned n,
+		    long (*one)(const struct dns *, long), const char *sep)
+{
+	for (unsigned k = 0; k < n; k++) {
+		if (k && off >= d->cap)
+			return BAD;
+		if (k)
+			put(d->l, "%s", sep);
+		if ((off = one(d, off)) == BAD)
+			return BAD;
+	}
+	return off;
+}
+
 void text_dns(struct line *l, const uint8_t *m, uint32_t len, uint32_t cap, int tcp, int mdns)
 {
 	struct dns d = {.l = l, .m = m, .cap = cap, .mdns = mdns};
@@ -565,18 +582,7 @@ void text_dns(struct line *l, const uint8_t *m, uint32_t len, uint32_t cap, int 
 			off += 4;
 		}
 		put(l, " %u/%u/%u", an, ns, ar);
-		if (an) {
-			if ((off = answer(&d, off)) == BAD)
-				goto trunc;
-			an--;
-			while (off < d.cap && an) {
-				put(l, ",");
-				if ((off = answer(&d, off)) == BAD)
-					goto trunc;
-				an--;
-			}
-		}
-		if (an)
+		if (records(&d, off, an, answer, ",") == BAD)
 			goto trunc;
 	} else { /* a query */
 		unsigned op = (flags >> 11) & 15;
@@ -600,17 +606,7 @@ void text_dns(struct line *l, const uint8_t *m, uint32_t len, uint32_t cap, int 
 			put(l, " [%un]", ns);
 		if (ar)
 			put(l, " [%uau]", ar);
-		if (qd) {
-			if ((off = question(&d, off)) == BAD)
-				goto trunc;
-			qd--;
-			while (off < d.cap && qd) {
-				if ((off = question(&d, off)) == BAD)
-					goto trunc;
-				qd--;
-			}
-		}
-		if (qd)
+		if (records(&d, off, qd, question, "") == BAD)
 			goto trunc;
 	}
 	put(l, " (%u)", len);
