@@ -51,7 +51,7 @@ test_compile_raw_linktype() {
 test_bad_expression() {
 	local out st
 	out=$("$ec" filter compile 'tcp port' 2>&1); st=$?
-	[ $st = 2 ] && [ "$(echo "$out" | wc -l)" = 1 ] && echo "$out" | grep -q 'syntax error' &&
+	[ $st = 2 ] && [ "$(echo "$out" | wc -l)" = 1 ] && grep -q 'syntax error' <<< "$out" &&
 		ok "bad expression: exit 2, libpcap's message ($out)" || ko "bad expression" "$st: $out"
 	out=$("$ec" filter translate 'host 1.2.3.4.5' 2>&1); st=$?
 	[ $st = 2 ] && [ -n "$out" ] && ok "translate of a bad expression: exit 2 ($out)" ||
@@ -64,14 +64,14 @@ test_check() {
 	"$ec" filter check < "$tmp/good.ddd" && ok "check accepts compiled code" || ko "check good"
 	printf '2\n6 0 0 1\n5 0 0 4294967295\n' > "$tmp/back.ddd"
 	out=$("$ec" filter check < "$tmp/back.ddd" 2>&1); st=$?
-	[ $st = 1 ] && echo "$out" | grep -q 'instruction 1: backward jump' &&
+	[ $st = 1 ] && grep -q 'instruction 1: backward jump' <<< "$out" &&
 		ok "check refuses a backward jump with index and reason" || ko "check backward" "$st: $out"
 	printf '2\n40 0 0 4294963208\n6 0 0 1\n' > "$tmp/skf.ddd"
 	out=$("$ec" filter check < "$tmp/skf.ddd" 2>&1); st=$?
-	[ $st = 1 ] && echo "$out" | grep -q 'instruction 0: Linux ancillary load SKF_AD_IFINDEX' &&
+	[ $st = 1 ] && grep -q 'instruction 0: Linux ancillary load SKF_AD_IFINDEX' <<< "$out" &&
 		ok "check names an SKF_AD load" || ko "check skf" "$st: $out"
 	out=$("$ec" filter translate --ddd "$tmp/skf.ddd" 2>&1); st=$?
-	[ $st = 2 ] && echo "$out" | grep -q 'instruction 0' &&
+	[ $st = 2 ] && grep -q 'instruction 0' <<< "$out" &&
 		ok "translate --ddd of bad bytecode: exit 2 with the reason" || ko "translate bad" "$st: $out"
 	printf '3\n6 0 0 1\n' > "$tmp/short.ddd"
 	out=$("$ec" filter check < "$tmp/short.ddd" 2>&1); st=$?
@@ -81,10 +81,10 @@ test_check() {
 test_translate() {
 	local out
 	out=$("$ec" filter translate 'tcp port 80')
-	echo "$out" | grep -q 'exit' && echo "$out" | grep -q 'be16' &&
+	grep -q 'exit' <<< "$out" && grep -q 'be16' <<< "$out" &&
 		[ "$("$ec" filter translate --ddd "$tmp/good.ddd" | wc -l)" -gt 10 ] &&
 		ok "translate prints one eBPF instruction per line" || ko "translate"
-	"$ec" filter translate --tc --helper 'udp' | grep -q 'bpf_skb_load_bytes' &&
+	grep -q 'bpf_skb_load_bytes' <<< "$("$ec" filter translate --tc --helper 'udp')" &&
 		ok "translate --tc --helper uses bpf_skb_load_bytes" || ko "translate --tc"
 }
 

@@ -206,12 +206,12 @@ test_errors() {
 	[ $st = 2 ] && [ "$out" = "edgecap: unknown interface 'nosuch0'" ] &&
 		ok "unknown interface: exit 2, one line" || ko "unknown interface" "$st $out"
 	out=$(ina "$ec" capture -i va -w /dev/null 'tcp port' 2>&1); st=$?
-	[ $st = 2 ] && echo "$out" | grep -q 'syntax error' && ! hooked &&
+	[ $st = 2 ] && grep -q 'syntax error' <<< "$out" && ! hooked &&
 		ok "bad expression: exit 2, libpcap's message, nothing attached" || ko "bad expr" "$st $out"
 	cap_start "$tmp/b.pcapng" "$tmp/b.err" -G 5 || { ko busy "no start"; return; }
 	out=$(ina "$ec" capture -i va -w /dev/null -c 1 2>&1); st=$?
 	kill -TERM $cap_pid; wait_gone $cap_pid 5
-	[ $st = 2 ] && echo "$out" | grep -q 'another edgecap capture is running' &&
+	[ $st = 2 ] && grep -q 'another edgecap capture is running' <<< "$out" &&
 		ok "second capture on a busy interface: exit 2 ($out)" || ko busy "$st $out"
 	# vb has va's ifindex, in another namespace: not the same interface
 	cap_start "$tmp/b.pcapng" "$tmp/b.err" icmp || { ko "same ifindex" "no start"; return; }
@@ -222,7 +222,7 @@ test_errors() {
 		[ $st = 0 ] && [ "$(capinfos -c -M "$tmp/nb.pcapng" | awk '/Number of packets/ {print $NF}')" = 2 ] &&
 		ok "same ifindex in two namespaces: two captures" || ko "same ifindex" "$st $out"
 	out=$(ina setpriv --reuid=65534 --clear-groups "$ec" capture -i va -w /dev/null 2>&1); st=$?
-	[ $st = 2 ] && echo "$out" | grep -q 'needs root' && ok "without privileges: exit 2 ($out)" ||
+	[ $st = 2 ] && grep -q 'needs root' <<< "$out" && ok "without privileges: exit 2 ($out)" ||
 		ko "no privileges" "$st $out"
 }
 
