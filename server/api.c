@@ -3,8 +3,9 @@
  * another organization's devices and captures are simply not found.
  *
  *   GET    /api/v1/devices                 the organization's devices
- *   POST   /api/v1/devices                 enrol {name, serial, address[, pubkey]}
+ *   POST   /api/v1/devices                 enrol {name, serial[, address][, pubkey]}
  *   GET    /api/v1/devices/NAME
+ *   PATCH  /api/v1/devices/NAME            {enabled}
  *   DELETE /api/v1/devices/NAME
  *   POST   /api/v1/filters/compile         {expression[, snaplen]}
  *   GET    /api/v1/captures                the organization's captures
@@ -21,7 +22,9 @@
 #include <string.h>
 
 #include "cbpf.h"
+#include "mtun.h"
 #include "server.h"
+#include "tunnel.h"
 
 #define PREFIX "/api/v1/"
 
@@ -162,9 +165,21 @@ static int devices_add(struct server *s, h2o_req_t *req, const struct reg_admin 
 		return 0;
 	if (known_keys(req, j, keys) || !(name = str_field(req, j, "name", 1, &bad)) ||
 	    !(serial = str_field(req, j, "serial", 1, &bad)) ||
-	    !(address = str_field(req, j, "address", 1, &bad)) ||
+	    (!(address = str_field(req, j, "address", 0, &bad)) && bad) ||
 	    (!(pubkey = str_field(req, j, "pubkey", 0, &bad)) && bad))
 		goto out;
+	if (pubkey && mtun_pubkey_check(pubkey)) {
+		api_fail(req, 400, "pubkey: want an Ed25519 public key, 32 bytes in base64 "
+				   "(edgecap-agent keygen prints it)");
+		goto out;
+	}
+	if (!address && !pubkey) {
+		api_fail(req, 400, "address: required unless the device has a pubkey (then "
+				   "it is reached over the tunnel)");
+		goto out;
+	}
+	if (!address)
+		address = "https://tunnel:8443";
 	if (!valid_name(name, REG_NAME_MAX) || !valid_name(serial, 128)) {
 		api_fail(req, 400, "name and serial: 1 to 64 (128) of A-Z a-z 0-9 . _ -");
 		goto out;
@@ -182,12 +197,55 @@ static int devices_add(struct server *s, h2o_req_t *req, const struct reg_admin 
 	else if (id < 0)
 		api_fail(req, 500, "registry: %s", reg_errmsg(s->reg));
 	else {
-		api_json(req, 201,
-			 json_pack("{s:s,s:s,s:s,s:s}", "name", name, "serial", serial, "address",
-				   address, "secret", secret));
+		json_t *d = reg_devices_json(s->reg, who->org, name), *o = json_array_get(d, 0);
+
+		json_object_set_new(o, "secret", json_string(secret));
+		json_incref(o);
+		api_json(req, 201, o);
+		json_decref(d);
 		server_log("%s/%s enrolled device %s (%s) at %s", who->org_name, who->name, name,
 			   serial, address);
 	}
+out:
+	json_decref(j);
+	return 0;
+}
+
+/* PATCH /api/v1/devices/NAME {enabled}: a disabled device cannot register
+ * with the tunnel (its current registration ends) nor be captured from. */
+static int devices_patch(struct server *s, h2o_req_t *req, const struct reg_admin *who,
+			 const char *name)
+{
+	static const char *const keys[] = {"enabled", NULL};
+	json_t *j = body_json(req), *v, *d;
+	int r;
+
+	if (!j)
+		return 0;
+	if (known_keys(req, j, keys))
+		goto out;
+	v = json_object_get(j, "enabled");
+	if (!json_is_boolean(v)) {
+		api_fail(req, 400, "enabled: want true or false");
+		goto out;
+	}
+	r = reg_device_enable(s->reg, who->org, name, json_is_true(v));
+	if (r == -ENOENT) {
+		api_fail(req, 404, "no device '%s'", name);
+		goto out;
+	}
+	if (r) {
+		api_fail(req, 500, "registry: %s", reg_errmsg(s->reg));
+		goto out;
+	}
+	if (!json_is_true(v))
+		tunnel_device_disabled(s, who->org, name);
+	d = reg_devices_json(s->reg, who->org, name);
+	json_incref(json_array_get(d, 0));
+	api_json(req, 200, json_array_get(d, 0));
+	json_decref(d);
+	server_log("%s/%s %s device %s", who->org_name, who->name,
+		   json_is_true(v) ? "enabled" : "disabled", name);
 out:
 	json_decref(j);
 	return 0;
@@ -440,8 +498,10 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 					return api_fail(req, 500, "registry: %s", reg_errmsg(s->reg));
 				return api_json(req, 200, json_pack("{s:s}", "deleted", seg[1]));
 			}
+			if (method(req, "PATCH"))
+				return devices_patch(s, req, &who, seg[1]);
 			if (!method(req, "GET"))
-				return not_allowed(req, "GET, DELETE");
+				return not_allowed(req, "GET, PATCH, DELETE");
 			d = reg_devices_json(s->reg, who.org, seg[1]);
 			if (!json_array_size(d)) {
 				json_decref(d);

@@ -41,6 +41,7 @@ struct dev_conn {
 	const char *state; /* connecting, streaming, done, failed */
 	char error[320];
 	struct ecap_buf errbody; /* a refusal's body */
+	char mgmt[16];           /* the host "tunnel": the device's management address */
 };
 
 struct reader {
@@ -291,6 +292,22 @@ static h2o_http1client_head_cb on_connect(h2o_http1client_t *client, const char 
 }
 
 /* The signed request for one device. 0 or -errno with err. */
+/* An address whose host is "tunnel" means the device's management address,
+ * reached over the mTunnel: 0 (url rewritten or left), or -EINVAL. */
+static int tunnel_host(struct dev_conn *dc, h2o_url_t *url)
+{
+	uint32_t a = dc->d.mgmt;
+
+	if (!h2o_memis(url->host.base, url->host.len, H2O_STRLIT("tunnel")))
+		return 0;
+	if (!a)
+		return -EINVAL;
+	snprintf(dc->mgmt, sizeof(dc->mgmt), "%u.%u.%u.%u", a >> 24, a >> 16 & 255, a >> 8 & 255,
+		 a & 255);
+	url->host = h2o_iovec_init(dc->mgmt, strlen(dc->mgmt));
+	return 0;
+}
+
 static int device_request(struct dev_conn *dc, const struct capture_req *c, h2o_url_t *url,
 			  char *err, size_t errlen)
 {
@@ -494,7 +511,7 @@ int64_t capture_start(struct server *s, const struct reg_admin *who, const struc
 		l->ndevs++;
 		l->open++;
 		if (h2o_url_parse(dc->d.address, strlen(dc->d.address), &url) ||
-		    device_request(dc, c, &url, err, errlen)) {
+		    tunnel_host(dc, &url) || device_request(dc, c, &url, err, errlen)) {
 			device_closed(dc, "bad device address");
 			continue;
 		}

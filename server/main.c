@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "server.h"
+#include "tunnel.h"
 
 #define STOP_GRACE_MS 3000
 
@@ -37,7 +38,10 @@ static void usage(FILE *f)
 		"  --data DIR          merged captures (default: the registry's directory)\n"
 		"  --plain-http        HTTP without TLS, for labs\n"
 		"  --tls-cert FILE, --tls-key FILE\n"
-		"  --ca-file FILE      CA certificates that sign the agents' (default: system)\n");
+		"  --ca-file FILE      CA certificates that sign the agents' (default: system)\n"
+		"  --tunnel-udp ADDR:PORT  run the mTunnel: devices' UDP datagrams come here\n"
+		"  --tunnel-if NAME    its TUN device (default ectun0), 6.0.0.1/8\n"
+		"  --tunnel-max N      devices registered at once (default 65536)\n");
 }
 
 /* org add NAME | admin add ORG NAME */
@@ -97,6 +101,9 @@ int main(int argc, char **argv)
 		{"tls-cert", required_argument, NULL, 'C'},
 		{"tls-key", required_argument, NULL, 'K'},
 		{"ca-file", required_argument, NULL, 'A'},
+		{"tunnel-udp", required_argument, NULL, 'U'},
+		{"tunnel-if", required_argument, NULL, 'I'},
+		{"tunnel-max", required_argument, NULL, 'M'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -119,9 +126,13 @@ int main(int argc, char **argv)
 		{'C', s->conf.tls_cert, sizeof(s->conf.tls_cert)},
 		{'K', s->conf.tls_key, sizeof(s->conf.tls_key)},
 		{'A', s->conf.ca_file, sizeof(s->conf.ca_file)},
+		{'U', s->conf.tunnel_udp, sizeof(s->conf.tunnel_udp)},
+		{'I', s->conf.tunnel_if, sizeof(s->conf.tunnel_if)},
 	};
 
 	snprintf(s->conf.db, sizeof(s->conf.db), "/var/lib/edgecap/registry.db");
+	snprintf(s->conf.tunnel_if, sizeof(s->conf.tunnel_if), "ectun0");
+	s->conf.tunnel_max = 65536;
 	while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
 		size_t i = 0;
 
@@ -135,6 +146,15 @@ int main(int argc, char **argv)
 			strcpy(strs[i].dst, optarg);
 		} else if (c == 'P') {
 			s->conf.plain_http = 1;
+		} else if (c == 'M') {
+			char *end;
+			unsigned long v = strtoul(optarg, &end, 10);
+
+			if (*end || !v || v > 1000000) {
+				server_log("--tunnel-max: 1 to 1000000");
+				return 2;
+			}
+			s->conf.tunnel_max = (unsigned)v;
 		} else {
 			usage(c == 'h' ? stdout : stderr);
 			return c == 'h' ? 0 : 2;
@@ -182,6 +202,7 @@ int main(int argc, char **argv)
 	s->config.server_name = h2o_iovec_init(H2O_STRLIT("edgecap-server"));
 	s->config.max_request_entity_size = 1 << 20;
 	host = h2o_config_register_host(&s->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+	tunnel_init(s, host); /* before "/" */
 	api_init(s, host);
 	h2o_context_init(&s->ctx, h2o_evloop_create(), &s->config);
 	h2o_multithread_register_receiver(s->ctx.queue, &s->getaddr, h2o_hostinfo_getaddr_receiver);
@@ -209,6 +230,11 @@ int main(int argc, char **argv)
 		server_log("%s", err);
 		goto out;
 	}
+	if (tunnel_start(s, err, sizeof(err))) {
+		server_log("%s", err);
+		close(fd);
+		goto out;
+	}
 	s->listener = web_serve(&s->accept_ctx, fd);
 	web_watch(s->ctx.loop, signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC), on_signal, s);
 	server_log("serving on %s%s, registry %s (schema %d), captures in %s", s->conf.listen,
@@ -220,6 +246,7 @@ int main(int argc, char **argv)
 	for (uint64_t until = h2o_now(s->ctx.loop) + STOP_GRACE_MS;
 	     capture_running(s) && h2o_now(s->ctx.loop) < until;)
 		h2o_evloop_run(s->ctx.loop, 100);
+	tunnel_stop(s);
 	st = 0;
 	server_log("stopped");
 out:

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "auth.h"
+#include "mtun.h"
 #include "registry.h"
 
 /* Migration N takes the schema from version N to N + 1. Append only: a
@@ -63,6 +64,9 @@ static const char *const migrations[] = {
 	"  duplicates INTEGER NOT NULL DEFAULT 0,"
 	"  dropped INTEGER NOT NULL DEFAULT 0,"
 	"  PRIMARY KEY (capture_id, device_id));",
+	/* 2: management addresses (6.0.0.0/8, host order) for the mTunnel */
+	"ALTER TABLE devices ADD COLUMN mgmt_address INTEGER;"
+	"CREATE UNIQUE INDEX devices_mgmt ON devices (mgmt_address);",
 };
 
 struct reg {
@@ -115,6 +119,8 @@ fail:
 	return -EIO;
 }
 
+static int assign_mgmt(struct reg *r, char *err, size_t errlen);
+
 int reg_open(const char *path, struct reg **ret, char *err, size_t errlen)
 {
 	struct reg *r = calloc(1, sizeof(*r));
@@ -134,6 +140,8 @@ int reg_open(const char *path, struct reg **ret, char *err, size_t errlen)
 		return -EIO;
 	}
 	e = migrate(r, err, errlen);
+	if (!e)
+		e = assign_mgmt(r, err, errlen);
 	if (e) {
 		reg_close(r);
 		return e;
@@ -266,25 +274,73 @@ int reg_admin_by_token(struct reg *r, const char *token, size_t len, struct reg_
 	return e;
 }
 
+/* The first free management address for a serial (CRC32, then the next
+ * ones on collision), or 0 on error. */
+static uint32_t free_mgmt(struct reg *r, const char *serial)
+{
+	for (uint32_t n = 0; n < 1024; n++) {
+		uint32_t a = mtun_address(serial, n);
+		sqlite3_stmt *st = q(r, "SELECT 1 FROM devices WHERE mgmt_address = ?", "i",
+				     (int64_t)a);
+		int rc = st ? sqlite3_step(st) : SQLITE_ERROR;
+
+		sqlite3_finalize(st);
+		if (rc == SQLITE_DONE)
+			return a;
+		if (rc != SQLITE_ROW)
+			return 0;
+	}
+	return 0;
+}
+
+/* Devices enrolled before schema 2 get their management address. */
+static int assign_mgmt(struct reg *r, char *err, size_t errlen)
+{
+	for (;;) {
+		sqlite3_stmt *st = q(r, "SELECT id, serial FROM devices WHERE mgmt_address IS NULL "
+					"LIMIT 1", "");
+		int64_t id;
+		char serial[256];
+		uint32_t a;
+
+		if (!st || sqlite3_step(st) != SQLITE_ROW) {
+			sqlite3_finalize(st);
+			break;
+		}
+		id = sqlite3_column_int64(st, 0);
+		snprintf(serial, sizeof(serial), "%s", sqlite3_column_text(st, 1));
+		sqlite3_finalize(st);
+		a = free_mgmt(r, serial);
+		if (!a || run(q(r, "UPDATE devices SET mgmt_address = ? WHERE id = ?", "ii",
+				(int64_t)a, id))) {
+			snprintf(err, errlen, "assigning management addresses: %s",
+				 sqlite3_errmsg(r->db));
+			return -EIO;
+		}
+	}
+	return 0;
+}
+
 int64_t reg_device_add(struct reg *r, int64_t org, const char *name, const char *serial,
 		       const char *address, const char *pubkey, char *secret_hex)
 {
 	uint8_t secret[REG_SECRET_LEN];
+	uint32_t mgmt = free_mgmt(r, serial);
 
-	if (RAND_bytes(secret, sizeof(secret)) != 1)
+	if (!mgmt || RAND_bytes(secret, sizeof(secret)) != 1)
 		return -EIO;
 	ecap_hex_encode(secret, sizeof(secret), secret_hex);
 	return insert(r, q(r,
 			   "INSERT INTO devices (org_id, name, serial, address, pubkey, secret, "
-			   "created) VALUES (?, ?, ?, ?, ?, ?, ?)",
-			   "ittttbi", org, name, serial, address, pubkey, secret, (int)sizeof(secret),
-			   (int64_t)time(NULL)));
+			   "created, mgmt_address) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+			   "ittttbii", org, name, serial, address, pubkey, secret,
+			   (int)sizeof(secret), (int64_t)time(NULL), (int64_t)mgmt));
 }
 
 int reg_device_get(struct reg *r, int64_t org, const char *name, struct reg_device *ret)
 {
 	sqlite3_stmt *st = q(r,
-			     "SELECT id, address, secret, enabled FROM devices "
+			     "SELECT id, address, secret, enabled, mgmt_address FROM devices "
 			     "WHERE org_id = ? AND name = ?",
 			     "it", org, name);
 	int e = -ENOENT;
@@ -298,10 +354,50 @@ int reg_device_get(struct reg *r, int64_t org, const char *name, struct reg_devi
 		snprintf(ret->address, sizeof(ret->address), "%s", sqlite3_column_text(st, 1));
 		memcpy(ret->secret, sqlite3_column_blob(st, 2), REG_SECRET_LEN);
 		ret->enabled = sqlite3_column_int(st, 3);
+		ret->mgmt = (uint32_t)sqlite3_column_int64(st, 4);
 		e = 0;
 	}
 	sqlite3_finalize(st);
 	return e;
+}
+
+int reg_device_by_serial(struct reg *r, const char *serial, struct reg_tunnel_device *ret)
+{
+	sqlite3_stmt *st = q(r,
+			     "SELECT id, org_id, name, pubkey, enabled, mgmt_address FROM devices "
+			     "WHERE serial = ?",
+			     "t", serial);
+	int e = -ENOENT;
+
+	if (!st)
+		return -EIO;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		ret->id = sqlite3_column_int64(st, 0);
+		ret->org = sqlite3_column_int64(st, 1);
+		snprintf(ret->name, sizeof(ret->name), "%s", sqlite3_column_text(st, 2));
+		snprintf(ret->pubkey, sizeof(ret->pubkey), "%s",
+			 sqlite3_column_type(st, 3) == SQLITE_NULL ? ""
+								   : (const char *)sqlite3_column_text(st, 3));
+		ret->enabled = sqlite3_column_int(st, 4);
+		ret->mgmt = (uint32_t)sqlite3_column_int64(st, 5);
+		e = 0;
+	}
+	sqlite3_finalize(st);
+	return e;
+}
+
+int reg_device_enable(struct reg *r, int64_t org, const char *name, int enabled)
+{
+	int e = run(q(r, "UPDATE devices SET enabled = ? WHERE org_id = ? AND name = ?", "iit",
+		      (int64_t)enabled, org, name));
+
+	return !e && !sqlite3_changes(r->db) ? -ENOENT : e;
+}
+
+void reg_device_transport(struct reg *r, int64_t id, const char *transport, int64_t when)
+{
+	run(q(r, "UPDATE devices SET transport = ?, last_seen = ? WHERE id = ?", "tii", transport,
+	      when, id));
 }
 
 int reg_device_delete(struct reg *r, int64_t org, const char *name)
@@ -363,6 +459,9 @@ json_t *reg_devices_json(struct reg *r, int64_t org, const char *name)
 {
 	return rows_json(q(r,
 			   "SELECT name, serial, address, transport, "
+			   "CASE WHEN mgmt_address IS NOT NULL THEN printf('%d.%d.%d.%d', "
+			   "mgmt_address >> 24, (mgmt_address >> 16) & 255, "
+			   "(mgmt_address >> 8) & 255, mgmt_address & 255) END AS mgmt_address, "
 			   "CASE enabled WHEN 1 THEN 'yes' ELSE 'no' END AS enabled, "
 			   "last_seen, created, pubkey FROM devices "
 			   "WHERE org_id = ? AND (?2 IS NULL OR name = ?2) ORDER BY name",

@@ -27,6 +27,16 @@ struct reg_device {
 	char address[256]; /* http(s)://HOST:PORT of the agent */
 	uint8_t secret[REG_SECRET_LEN];
 	int enabled;
+	uint32_t mgmt; /* management address (mTunnel), host order */
+};
+
+/* What the mTunnel's registration needs of a device. */
+struct reg_tunnel_device {
+	int64_t id, org;
+	char name[REG_NAME_MAX + 1];
+	char pubkey[64]; /* "": none enrolled */
+	int enabled;
+	uint32_t mgmt;
 };
 
 /* Open (creating) and migrate: 0, or -errno with err set. */
@@ -45,13 +55,22 @@ int64_t reg_admin_add(struct reg *r, const char *org, const char *name, char *to
 int reg_admin_by_token(struct reg *r, const char *token, size_t len, struct reg_admin *ret);
 
 /* Enrol a device into an organization: the new id, or -EEXIST (name in the
- * organization, or serial anywhere) / -EIO. Its secret is generated and
+ * organization, or serial anywhere) / -EIO. Its management address is the
+ * first free one for its serial (mtun_address), so collisions resolve here.
+ * Its secret is generated and
  * written as hex into secret_hex (2 * REG_SECRET_LEN + 1). */
 int64_t reg_device_add(struct reg *r, int64_t org, const char *name, const char *serial,
 		       const char *address, const char *pubkey, char *secret_hex);
 int reg_device_get(struct reg *r, int64_t org, const char *name, struct reg_device *ret);
 int reg_device_delete(struct reg *r, int64_t org, const char *name);
 void reg_device_seen(struct reg *r, int64_t id, int64_t when);
+/* Any organization's device by serial (the device proves it holds the key):
+ * 0 or -ENOENT / -EIO. */
+int reg_device_by_serial(struct reg *r, const char *serial, struct reg_tunnel_device *ret);
+/* 0, or -ENOENT. */
+int reg_device_enable(struct reg *r, int64_t org, const char *name, int enabled);
+/* The transport a device's last message came by ("udp", "http"), and when. */
+void reg_device_transport(struct reg *r, int64_t id, const char *transport, int64_t when);
 /* The organization's devices as a JSON array (new reference), or NULL. */
 json_t *reg_devices_json(struct reg *r, int64_t org, const char *name);
 

@@ -23,7 +23,13 @@ struct server_conf {
 	int plain_http;
 	char tls_cert[256], tls_key[256];
 	char ca_file[256]; /* to verify agents' certificates; "": system's */
+	char tunnel_udp[128]; /* the mTunnel's UDP ADDR:PORT; "": no tunnel */
+	char tunnel_if[16];   /* its TUN device */
+	unsigned tunnel_max;  /* devices registered at once */
 };
+
+struct tunnel;
+struct longpoll;
 
 struct live;
 
@@ -38,6 +44,8 @@ struct server {
 	h2o_socket_t *listener;
 	struct live *live; /* running captures, and finished ones still read */
 	h2o_timeout_t tick;
+	struct tunnel *tunnel;     /* NULL: not enabled */
+	struct longpoll *longpoll; /* its UDP-over-HTTP module */
 	int stopping;
 };
 

@@ -8,6 +8,7 @@
 
 #include <net/if.h>
 #include <openssl/ssl.h>
+#include <jansson.h>
 #include <time.h>
 
 #include "auth.h"
@@ -31,6 +32,16 @@ struct agent_conf {
 	uint32_t ring_bytes;
 	unsigned ingress; /* ECAP_ATTACH_XDP or _TC_IN; 0: the cheaper for the driver */
 	char device[64];  /* a name for logs and status */
+	/* the management tunnel (tunnel.c); off while tunnel is "" */
+	char tunnel[256];     /* the server: http(s)://HOST:PORT */
+	char proxy[256];      /* an HTTP proxy for it: http://HOST:PORT */
+	char tunnel_ca[256];  /* CAs for an https:// server; "": the system's */
+	char serial[129];
+	char key_file[256];   /* Ed25519, from edgecap-agent keygen */
+	char tunnel_if[16];
+	char state_file[256]; /* the last transport decided, and when */
+	unsigned hello_ms, udp_wait_ms, udp_up_after, coalesce_ms;
+	uint16_t tunnel_udp_port; /* 0: as the server says at registration */
 };
 
 /* Defaults, then the file (a missing default file is fine). 0 or -errno,
@@ -90,6 +101,7 @@ struct agent {
 	h2o_timeout_t liveness;
 	h2o_timeout_entry_t liveness_entry;
 	h2o_timeout_entry_t reap_entry;
+	struct agent_tunnel *tunnel;
 	int stopping;
 };
 
@@ -113,6 +125,12 @@ int agent_captures_active(const struct agent *a);
 void agent_capture_start_timers(struct agent *a);
 /* "in", "out", "inout" */
 const char *agent_dir_name(unsigned dirs);
+
+/* tunnel.c: the management tunnel, when configured. 0 or -errno with err. */
+int agent_tunnel_start(struct agent *a, char *err, size_t errlen);
+void agent_tunnel_stop(struct agent *a);
+/* Its state into the status object. */
+void agent_tunnel_status(struct agent *a, json_t *o);
 
 /* status.c: GET /v1/status */
 int agent_status_init(struct agent *a, h2o_hostconf_t *host);

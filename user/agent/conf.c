@@ -10,6 +10,18 @@
  *   ring_size   = 8388608
  *   ingress     = auto                    (auto, xdp, tc)
  *   device      = gw-17
+ *   tunnel      = http://server:8080      (the management tunnel: docs/tunnel.md)
+ *   serial      = SN-0017
+ *   key_file    = /etc/edgecap/device.key (edgecap-agent keygen)
+ *   proxy       = http://proxy:3128
+ *   tunnel_ca   = /etc/edgecap/ca.crt
+ *   tunnel_if   = ectun0
+ *   tunnel_udp_port = 4789                (default: as the server says)
+ *   state_file  = /var/lib/edgecap/tunnel.state
+ *   hello_interval = 25                   (s)
+ *   udp_wait    = 5                       (s, may be fractional)
+ *   udp_up_after = 3                      (answers in a row)
+ *   coalesce    = 10                      (ms, 10..50)
  */
 #include <ctype.h>
 #include <errno.h>
@@ -72,6 +84,22 @@ static int copy(char *dst, size_t size, const char *key, const char *value, char
 	return 0;
 }
 
+/* A decimal number times scale (seconds to ms: 1000), in [min, max] after
+ * scaling. */
+static int number(unsigned *ret, const char *key, const char *value, double scale, unsigned min,
+		  unsigned max, char *err, size_t errlen)
+{
+	char *end;
+	double v = strtod(value, &end) * scale;
+
+	if (*end || end == value || v < min || v > max) {
+		snprintf(err, errlen, "%s: from %g to %g", key, min / scale, max / scale);
+		return -EINVAL;
+	}
+	*ret = (unsigned)(v + 0.5);
+	return 0;
+}
+
 int agent_conf_set(struct agent_conf *c, const char *key, const char *value, char *err,
 		   size_t errlen)
 {
@@ -87,6 +115,35 @@ int agent_conf_set(struct agent_conf *c, const char *key, const char *value, cha
 		return copy(c->tls_key, sizeof(c->tls_key), key, value, err, errlen);
 	if (!strcmp(key, "device"))
 		return copy(c->device, sizeof(c->device), key, value, err, errlen);
+	if (!strcmp(key, "tunnel"))
+		return copy(c->tunnel, sizeof(c->tunnel), key, value, err, errlen);
+	if (!strcmp(key, "proxy"))
+		return copy(c->proxy, sizeof(c->proxy), key, value, err, errlen);
+	if (!strcmp(key, "tunnel_ca"))
+		return copy(c->tunnel_ca, sizeof(c->tunnel_ca), key, value, err, errlen);
+	if (!strcmp(key, "serial"))
+		return copy(c->serial, sizeof(c->serial), key, value, err, errlen);
+	if (!strcmp(key, "key_file"))
+		return copy(c->key_file, sizeof(c->key_file), key, value, err, errlen);
+	if (!strcmp(key, "tunnel_if"))
+		return copy(c->tunnel_if, sizeof(c->tunnel_if), key, value, err, errlen);
+	if (!strcmp(key, "state_file"))
+		return copy(c->state_file, sizeof(c->state_file), key, value, err, errlen);
+	if (!strcmp(key, "hello_interval"))
+		return number(&c->hello_ms, key, value, 1000, 1000, 60000, err, errlen);
+	if (!strcmp(key, "udp_wait"))
+		return number(&c->udp_wait_ms, key, value, 1000, 100, 60000, err, errlen);
+	if (!strcmp(key, "udp_up_after"))
+		return number(&c->udp_up_after, key, value, 1, 1, 100, err, errlen);
+	if (!strcmp(key, "coalesce"))
+		return number(&c->coalesce_ms, key, value, 1, 10, 50, err, errlen);
+	if (!strcmp(key, "tunnel_udp_port")) {
+		unsigned v;
+		int r = number(&v, key, value, 1, 1, 65535, err, errlen);
+
+		c->tunnel_udp_port = (uint16_t)v;
+		return r;
+	}
 	if (!strcmp(key, "plain_http")) {
 		if (strcmp(value, "yes") && strcmp(value, "no")) {
 			snprintf(err, errlen, "plain_http: yes or no");
@@ -143,7 +200,15 @@ int agent_conf_load(struct agent_conf *c, const char *path, int must_exist, char
 	FILE *f;
 	int r = 0;
 
-	*c = (struct agent_conf){.listen = "0.0.0.0:8443", .ring_bytes = 8u << 20};
+	*c = (struct agent_conf){.listen = "0.0.0.0:8443",
+				 .ring_bytes = 8u << 20,
+				 .key_file = "/etc/edgecap/device.key",
+				 .tunnel_if = "ectun0",
+				 .state_file = "/var/lib/edgecap/tunnel.state",
+				 .hello_ms = 25000,
+				 .udp_wait_ms = 5000,
+				 .udp_up_after = 3,
+				 .coalesce_ms = 10};
 	gethostname(c->device, sizeof(c->device) - 1);
 	f = fopen(path, "re");
 	if (!f) {
@@ -185,6 +250,8 @@ int agent_conf_check(const struct agent_conf *c, char *err, size_t errlen)
 		snprintf(err, errlen, "no interfaces to serve: set interfaces or give -i");
 	else if (!c->secret_len)
 		snprintf(err, errlen, "no secret: set secret_file (the device's, from enrolment)");
+	else if (c->tunnel[0] && !c->serial[0])
+		snprintf(err, errlen, "the tunnel needs serial (the device's, as enrolled)");
 	else if (!c->plain_http && (!*c->tls_cert || !*c->tls_key))
 		snprintf(err, errlen, "HTTPS needs tls_cert and tls_key (or plain_http = yes, for labs)");
 	else

@@ -10,6 +10,7 @@
 
 #include "agent.h"
 #include "engine.h"
+#include "mtun.h"
 
 #define STOP_GRACE_MS 5000 /* for the captures' last chunks after SIGTERM */
 
@@ -17,13 +18,16 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: edgecap-agent [-c FILE] [--listen ADDR:PORT] [-i IF[,IF...]]\n"
 		   "                     [--secret-file FILE] [--plain-http]\n"
+		   "       edgecap-agent keygen [KEYFILE]   the device's Ed25519 key pair\n"
 		   "\n"
 		   "  -c FILE        configuration (default " AGENT_CONF ", if present)\n"
 		   "  --listen       address and port to serve on (default 0.0.0.0:8443)\n"
 		   "  -i IF,...      interfaces to serve captures on\n"
 		   "  --secret-file  the device's secret from enrolment, in hex\n"
 		   "  --plain-http   HTTP without TLS, for labs\n"
-		   "Settings not given as flags come from the file; see docs/remote.md.\n");
+		   "Settings not given as flags come from the file; see docs/remote.md.\n"
+		   "keygen writes the private key (default /etc/edgecap/device.key, never\n"
+		   "overwritten) and prints the public key to enrol (docs/tunnel.md).\n");
 }
 
 /* Hooks on every served interface, both directions, for the agent's life:
@@ -60,6 +64,23 @@ static void stop(struct agent *a)
 	a->stopping = 1;
 	web_unlisten(&a->listener);
 	ecap_streamer_stop(a->streamer);
+}
+
+static int keygen(int argc, char **argv)
+{
+	const char *path = argc > 2 ? argv[2] : "/etc/edgecap/device.key";
+	char pub[MTUN_PUBKEY_B64], err[ECAP_ERRLEN];
+
+	if (argc > 3) {
+		usage(stderr);
+		return 2;
+	}
+	if (mtun_keygen(path, pub, err, sizeof(err))) {
+		agent_log("keygen: %s", err);
+		return 2;
+	}
+	printf("%s\n", pub);
+	return 0;
 }
 
 static void on_streamer(h2o_socket_t *sock, const char *e)
@@ -103,6 +124,8 @@ int main(int argc, char **argv)
 	h2o_hostconf_t *host;
 	sigset_t mask;
 
+	if (argc > 1 && !strcmp(argv[1], "keygen"))
+		return keygen(argc, argv);
 	while ((c = getopt_long(argc, argv, "c:i:h", longopts, NULL)) != -1 && nflags < 8) {
 		switch (c) {
 		case 'c':
@@ -198,6 +221,11 @@ int main(int argc, char **argv)
 	web_watch(a->ctx.loop, dup(ecap_streamer_fd(a->streamer)), on_streamer, a);
 	web_watch(a->ctx.loop, signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC), on_signal, a);
 	agent_capture_start_timers(a);
+	if (agent_tunnel_start(a, err, sizeof(err))) {
+		agent_log("%s", err);
+		st = 2;
+		goto out;
+	}
 	if (ecap_streamer_step(a->streamer, err, sizeof(err))) { /* arms the ring poll */
 		agent_log("%s", err);
 		goto out;
@@ -213,6 +241,7 @@ int main(int argc, char **argv)
 		h2o_evloop_run(a->ctx.loop, 100);
 	st = 0;
 out:
+	agent_tunnel_stop(a);
 	ecap_streamer_free(a->streamer);
 	ecap_engine_close(a->engine); /* hooks off every interface */
 	if (a->ssl)

@@ -54,6 +54,8 @@ static int on_req(struct agent *a, h2o_req_t *req)
 			 a->conf.device, "kernel", u.release, "ring_bytes",
 			 (json_int_t)a->conf.ring_bytes, "max_sessions", ECAP_MAX_SESSIONS,
 			 "interfaces", ifs, "captures", caps);
+	if (root)
+		agent_tunnel_status(a, root);
 	text = root ? json_dumps(root, JSON_COMPACT) : NULL;
 	json_decref(root);
 	if (!text)

@@ -1,0 +1,544 @@
+/* tunnel.c - the mTunnel server, see tunnel.h: registration, one UDP
+ * socket for every device's datagrams, a reliable link per device, and the
+ * TUN device 6.0.0.1/8 whose IP packets they carry. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/ip.h>
+#include <openssl/rand.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "server.h"
+#include "tunnel.h"
+
+#define HASH_BITS  16
+#define HASH_SIZE  (1u << HASH_BITS)
+#define UDP_BATCH  64
+#define TUN_BATCH  256 /* packets read per loop turn, so UDP is not starved */
+#define SEEN_EVERY 30  /* s between last_seen writes while nothing changes */
+
+struct tunnel;
+
+struct client {
+	struct tunnel *t;
+	uint32_t id, addr; /* addr: management address, host order */
+	int64_t device, org;
+	char name[REG_NAME_MAX + 1];
+	struct mtun_key *key;
+	struct mtun_link link;
+	struct sockaddr_in peer; /* where its last datagram came from; port 0: none yet */
+	uint64_t last_rx;        /* ms */
+	int64_t seen_saved;      /* s, last registry write */
+	const char *transport;   /* "udp", "http" as last saved */
+	struct client *next_id, *next_addr, *next_active;
+	int active; /* on the timer list */
+};
+
+struct tunnel {
+	struct server *s;
+	int udp_fd, tun_fd;
+	h2o_socket_t *udp_sock, *tun_sock;
+	struct sockaddr_in udp_addr; /* for longpoll's sockets: loopback, our port */
+	struct client *by_id[HASH_SIZE], *by_addr[HASH_SIZE];
+	struct client *active;
+	unsigned nclients;
+	h2o_timeout_t tick, house;
+	h2o_timeout_entry_t tick_entry, house_entry;
+	struct ecap_nonces nonces;
+	struct {
+		uint64_t no_client, bad_tag, spoofed, no_route, tun_errors, send_errors;
+	} stat;
+};
+
+static inline struct tunnel *T(struct server *s)
+{
+	return s->tunnel;
+}
+
+static unsigned hash32(uint32_t v)
+{
+	return (v * 2654435761u) >> (32 - HASH_BITS);
+}
+
+static struct client *by_id(struct tunnel *t, uint32_t id)
+{
+	struct client *c = t->by_id[hash32(id)];
+
+	while (c && c->id != id)
+		c = c->next_id;
+	return c;
+}
+
+static struct client *by_addr(struct tunnel *t, uint32_t addr)
+{
+	struct client *c = t->by_addr[hash32(addr)];
+
+	while (c && c->addr != addr)
+		c = c->next_addr;
+	return c;
+}
+
+struct mtun_key *tunnel_client_key(struct server *s, uint32_t client)
+{
+	struct client *c = T(s) ? by_id(T(s), client) : NULL;
+
+	return c ? c->key : NULL;
+}
+
+const struct sockaddr_in *tunnel_udp_address(struct server *s)
+{
+	return &T(s)->udp_addr;
+}
+
+static uint64_t now_ms(struct tunnel *t)
+{
+	return h2o_now(t->s->ctx.loop);
+}
+
+static void schedule(struct tunnel *t, struct client *c)
+{
+	if (!c->active && mtun_link_deadline(&c->link)) {
+		c->active = 1;
+		c->next_active = t->active;
+		t->active = c;
+	}
+	if (t->active && !h2o_timeout_is_linked(&t->tick_entry))
+		h2o_timeout_link(t->s->ctx.loop, &t->tick, &t->tick_entry);
+}
+
+static void send_to(struct tunnel *t, const struct sockaddr_in *to, const uint8_t *dg, size_t len)
+{
+	if (sendto(t->udp_fd, dg, len, 0, (const struct sockaddr *)to, sizeof(*to)) < 0)
+		t->stat.send_errors++; /* a full socket buffer: the link sends it again */
+}
+
+static void resend_cb(void *ctx, const uint8_t *dg, size_t len)
+{
+	struct client *c = ctx;
+
+	send_to(c->t, &c->peer, dg, len);
+}
+
+static void remove_client(struct tunnel *t, struct client *c)
+{
+	struct client **p;
+
+	for (p = &t->by_id[hash32(c->id)]; *p != c; p = &(*p)->next_id)
+		;
+	*p = c->next_id;
+	for (p = &t->by_addr[hash32(c->addr)]; *p != c; p = &(*p)->next_addr)
+		;
+	*p = c->next_addr;
+	if (c->active) {
+		for (p = &t->active; *p != c; p = &(*p)->next_active)
+			;
+		*p = c->next_active;
+	}
+	longpoll_forget(t->s->longpoll, c->id);
+	mtun_link_free(&c->link);
+	mtun_key_free(c->key);
+	t->nclients--;
+	free(c);
+}
+
+/* Record where the client's last datagram came from, and by which transport:
+ * replies take the same path. */
+static void heard(struct tunnel *t, struct client *c, const struct sockaddr_in *from)
+{
+	const char *tr = from->sin_addr.s_addr == t->udp_addr.sin_addr.s_addr &&
+					 longpoll_owns(t->s->longpoll, ntohs(from->sin_port))
+				 ? "http"
+				 : "udp";
+	int64_t now = time(NULL);
+
+	c->peer = *from;
+	c->last_rx = now_ms(t);
+	if (tr != c->transport || now - c->seen_saved >= SEEN_EVERY) {
+		if (tr != c->transport && c->transport)
+			server_log("tunnel: %s now by %s", c->name, tr);
+		c->transport = tr;
+		c->seen_saved = now;
+		reg_device_transport(t->s->reg, c->device, tr, now);
+	}
+}
+
+static void on_datagram(struct tunnel *t, const uint8_t *p, size_t n,
+			const struct sockaddr_in *from)
+{
+	uint8_t reply[MTUN_DGRAM_MAX];
+	struct mtun_hdr h;
+	struct client *c;
+
+	if (mtun_peek(p, n, &h) || !(c = by_id(t, h.client))) {
+		t->stat.no_client++;
+		return;
+	}
+	if (mtun_verify(c->key, p, n)) {
+		t->stat.bad_tag++;
+		return;
+	}
+	heard(t, c, from);
+	if (h.type == MTUN_HELLO) { /* a probe of this path: answered by it */
+		send_to(t, from, reply,
+			mtun_seal(c->key, reply,
+				  &(struct mtun_hdr){MTUN_HELLO_ACK, c->id, h.seq, mtun_link_rcv(&c->link)},
+				  p + MTUN_HDR, n - MTUN_HDR - MTUN_TAG));
+	}
+	if (mtun_link_input(&c->link, &h, now_ms(t)) == 1) {
+		const uint8_t *ip = p + MTUN_HDR;
+		size_t len = n - MTUN_HDR - MTUN_TAG;
+
+		/* a device sends only from its own management address */
+		if (len < 20 || ip[0] >> 4 != 4 ||
+		    ((uint32_t)ip[12] << 24 | (uint32_t)ip[13] << 16 | (uint32_t)ip[14] << 8 | ip[15]) !=
+			    c->addr)
+			t->stat.spoofed++;
+		else if (write(t->tun_fd, ip, len) < 0)
+			t->stat.tun_errors++;
+	}
+	schedule(t, c);
+}
+
+static void on_udp(h2o_socket_t *sock, const char *e)
+{
+	struct tunnel *t = sock->data;
+	static uint8_t bufs[UDP_BATCH][MTUN_DGRAM_MAX + 1];
+	struct mmsghdr m[UDP_BATCH];
+	struct iovec iov[UDP_BATCH];
+	struct sockaddr_in from[UDP_BATCH];
+	int n;
+
+	for (int i = 0; i < UDP_BATCH; i++) {
+		iov[i] = (struct iovec){bufs[i], sizeof(bufs[i])};
+		m[i] = (struct mmsghdr){.msg_hdr = {.msg_name = &from[i],
+						    .msg_namelen = sizeof(from[i]),
+						    .msg_iov = &iov[i],
+						    .msg_iovlen = 1}};
+	}
+	n = recvmmsg(t->udp_fd, m, UDP_BATCH, MSG_DONTWAIT, NULL);
+	for (int i = 0; i < n; i++)
+		if (from[i].sin_family == AF_INET)
+			on_datagram(t, bufs[i], m[i].msg_len, &from[i]);
+}
+
+/* IP packets from the server's side to the devices. */
+static void on_tun(h2o_socket_t *sock, const char *e)
+{
+	struct tunnel *t = sock->data;
+	uint8_t pkt[MTUN_MTU + 1];
+
+	for (int i = 0; i < TUN_BATCH; i++) {
+		ssize_t n = read(t->tun_fd, pkt, sizeof(pkt));
+		const uint8_t *dg;
+		struct client *c;
+		size_t len;
+
+		if (n <= 0)
+			break;
+		if (n < 20 || pkt[0] >> 4 != 4) /* IPv4 only in 6.0.0.0/8 */
+			continue;
+		c = by_addr(t, (uint32_t)pkt[16] << 24 | (uint32_t)pkt[17] << 16 |
+				       (uint32_t)pkt[18] << 8 | pkt[19]);
+		if (!c || !c->peer.sin_port) {
+			t->stat.no_route++;
+			continue;
+		}
+		dg = mtun_link_send(&c->link, pkt, (size_t)n, now_ms(t), &len);
+		if (dg) /* else the window is full: dropped, counted by the link */
+			send_to(t, &c->peer, dg, len);
+		schedule(t, c);
+	}
+}
+
+/* Owed acks and due retransmissions of the clients that have any. */
+static void on_tick(h2o_timeout_entry_t *entry)
+{
+	struct tunnel *t = H2O_STRUCT_FROM_MEMBER(struct tunnel, tick_entry, entry);
+	uint64_t now = now_ms(t);
+	uint8_t buf[MTUN_DGRAM_MAX];
+
+	for (struct client **p = &t->active; *p;) {
+		struct client *c = *p;
+		size_t n = mtun_link_ack(&c->link, buf, now, 0);
+
+		if (n && c->peer.sin_port)
+			send_to(t, &c->peer, buf, n);
+		if (c->peer.sin_port)
+			mtun_link_resend(&c->link, now, 0, resend_cb, c);
+		if (!mtun_link_deadline(&c->link)) {
+			c->active = 0;
+			*p = c->next_active;
+		} else {
+			p = &c->next_active;
+		}
+	}
+	if (t->active)
+		h2o_timeout_link(t->s->ctx.loop, &t->tick, &t->tick_entry);
+}
+
+/* Clients silent past TUNNEL_IDLE_MS go. */
+static void on_house(h2o_timeout_entry_t *entry)
+{
+	struct tunnel *t = H2O_STRUCT_FROM_MEMBER(struct tunnel, house_entry, entry);
+	uint64_t now = now_ms(t);
+
+	for (unsigned b = 0; b < HASH_SIZE; b++)
+		for (struct client *c = t->by_id[b], *next; c; c = next) {
+			next = c->next_id;
+			if (now - c->last_rx > TUNNEL_IDLE_MS) {
+				server_log("tunnel: %s silent for %d s, dropped", c->name,
+					   TUNNEL_IDLE_MS / 1000);
+				remove_client(t, c);
+			}
+		}
+	h2o_timeout_link(t->s->ctx.loop, &t->house, &t->house_entry);
+}
+
+static uint32_t new_id(struct tunnel *t)
+{
+	uint32_t id;
+
+	do {
+		if (RAND_bytes((uint8_t *)&id, sizeof(id)) != 1)
+			return 0;
+	} while (!id || by_id(t, id));
+	return id;
+}
+
+/* POST /tunnel/v1/register {serial, ts, nonce, dh, sig}: the device proves
+ * it holds its enrolled key; the answer gives it a client id, its address,
+ * and the server's half of the key exchange. */
+static int registration(struct tunnel *t, h2o_req_t *req)
+{
+	const char *serial, *nonce, *dh, *sig;
+	char sdh[MTUN_PUBKEY_B64], addr[16];
+	struct reg_tunnel_device d;
+	struct ecap_auth a = {0};
+	uint8_t key[MTUN_KEY_LEN];
+	json_int_t ts;
+	json_error_t e;
+	struct client *c = NULL, *old;
+	void *mine = NULL;
+	int64_t now = time(NULL);
+	json_t *j = req->entity.base ? json_loadb(req->entity.base, req->entity.len, 0, &e) : NULL;
+
+	if (!j || json_unpack_ex(j, &e, JSON_STRICT, "{s:s, s:I, s:s, s:s, s:s}", "serial", &serial,
+				 "ts", &ts, "nonce", &nonce, "dh", &dh, "sig", &sig)) {
+		api_fail(req, 400, "want {serial, ts, nonce, dh, sig}%s%s", j ? ": " : "",
+			 j ? e.text : "");
+		goto out;
+	}
+	a.ts = ts;
+	if (strlen(nonce) < ECAP_AUTH_NONCE_MIN || strlen(nonce) > ECAP_AUTH_NONCE_MAX ||
+	    strspn(nonce, "0123456789abcdef") != strlen(nonce)) {
+		api_fail(req, 400, "nonce: want %d to %d lowercase hex digits", ECAP_AUTH_NONCE_MIN,
+			 ECAP_AUTH_NONCE_MAX);
+		goto out;
+	}
+	strcpy(a.nonce, nonce);
+	if (ts < now - MTUN_REGISTER_SKEW || ts > now + MTUN_REGISTER_SKEW) {
+		api_fail(req, 403, "expired: timestamp %lld is more than %d s off", (long long)ts,
+			 MTUN_REGISTER_SKEW);
+		goto out;
+	}
+	if (reg_device_by_serial(t->s->reg, serial, &d) || !d.pubkey[0]) {
+		api_fail(req, 403, "unknown device: no key enrolled for serial '%.128s'", serial);
+		goto out;
+	}
+	if (mtun_register_verify(d.pubkey, serial, ts, nonce, dh, sig)) {
+		api_fail(req, 403, "bad signature");
+		goto out;
+	}
+	if (ecap_nonces_use(&t->nonces, &a, now)) {
+		api_fail(req, 403, "replayed registration");
+		goto out;
+	}
+	if (!d.enabled) {
+		api_fail(req, 403, "device disabled");
+		goto out;
+	}
+	old = by_addr(t, d.mgmt);
+	if (!old && t->nclients >= t->s->conf.tunnel_max) {
+		api_fail(req, 503, "over capacity: %u devices connected", t->nclients);
+		goto out;
+	}
+	c = calloc(1, sizeof(*c));
+	mine = mtun_dh_new(sdh);
+	if (!c || !mine || !(c->id = new_id(t))) {
+		api_fail(req, 500, "out of resources");
+		goto out;
+	}
+	if (mtun_dh_key(mine, dh, c->id, key) || !(c->key = mtun_key_new(key))) {
+		api_fail(req, 400, "dh: not an X25519 public key");
+		goto out;
+	}
+	OPENSSL_cleanse(key, sizeof(key));
+	if (old) /* the device again: its earlier session ends */
+		remove_client(t, old);
+	c->t = t;
+	c->addr = d.mgmt;
+	c->device = d.id;
+	c->org = d.org;
+	snprintf(c->name, sizeof(c->name), "%s", d.name);
+	c->last_rx = now_ms(t);
+	mtun_link_init(&c->link, c->id, c->key);
+	c->next_id = t->by_id[hash32(c->id)];
+	t->by_id[hash32(c->id)] = c;
+	c->next_addr = t->by_addr[hash32(c->addr)];
+	t->by_addr[hash32(c->addr)] = c;
+	t->nclients++;
+	snprintf(addr, sizeof(addr), "%u.%u.%u.%u", c->addr >> 24, c->addr >> 16 & 255,
+		 c->addr >> 8 & 255, c->addr & 255);
+	server_log("tunnel: %s (%s) registered as %s, client %08x", d.name, serial, addr, c->id);
+	api_json(req, 200,
+		 json_pack("{s:I, s:s, s:s, s:s, s:i, s:i, s:i}", "client", (json_int_t)c->id, "dh",
+			   sdh, "address", addr, "server", "6.0.0.1", "prefix", 8, "udp_port",
+			   ntohs(t->udp_addr.sin_port), "mtu", MTUN_MTU));
+	c = NULL;
+out:
+	if (c) {
+		mtun_key_free(c->key);
+		free(c);
+	}
+	mtun_dh_free(mine);
+	json_decref(j);
+	return 0;
+}
+
+void tunnel_device_disabled(struct server *s, int64_t org, const char *name)
+{
+	struct tunnel *t = T(s);
+
+	for (unsigned b = 0; t && b < HASH_SIZE; b++)
+		for (struct client *c = t->by_id[b], *next; c; c = next) {
+			next = c->next_id;
+			if (c->org == org && !strcmp(c->name, name)) {
+				server_log("tunnel: %s disabled, its registration ends", name);
+				remove_client(t, c);
+			}
+		}
+}
+
+struct tunnel_handler {
+	h2o_handler_t super;
+	struct server *s;
+};
+
+static int on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+	struct server *s = ((struct tunnel_handler *)self)->s;
+	h2o_iovec_t p = req->path_normalized;
+
+	if (!T(s))
+		return api_fail(req, 404, "the tunnel is not enabled on this server");
+	if (h2o_memis(p.base, p.len, H2O_STRLIT("/tunnel/v1/register")))
+		return h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST"))
+			       ? registration(T(s), req)
+			       : api_fail(req, 405, "want POST");
+	if (h2o_memis(p.base, p.len, H2O_STRLIT("/tunnel/v1/poll")))
+		return h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST"))
+			       ? longpoll_request(s, req)
+			       : api_fail(req, 405, "want POST");
+	return api_fail(req, 404, "not found");
+}
+
+void tunnel_init(struct server *s, h2o_hostconf_t *host)
+{
+	h2o_pathconf_t *conf = h2o_config_register_path(host, "/tunnel/v1/", 0);
+	struct tunnel_handler *h = (struct tunnel_handler *)h2o_create_handler(conf, sizeof(*h));
+
+	h->super.on_req = on_req;
+	h->s = s;
+}
+
+/* "ADDR:PORT" -> a bound UDP socket. */
+static int udp_bind(const char *spec, struct sockaddr_in *ret, char *err, size_t errlen)
+{
+	char host[128], *port;
+	int fd, r, size = 4 << 20;
+
+	snprintf(host, sizeof(host), "%.127s", spec);
+	port = strrchr(host, ':');
+	if (!port || (*port++ = 0, inet_pton(AF_INET, host, &ret->sin_addr) != 1) || !*port) {
+		snprintf(err, errlen, "tunnel UDP: want IPV4:PORT, not '%.128s'", spec);
+		return -EINVAL;
+	}
+	ret->sin_family = AF_INET;
+	ret->sin_port = htons((uint16_t)atoi(port));
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)ret, sizeof(*ret))) {
+		r = -errno;
+		snprintf(err, errlen, "tunnel UDP %s: %s", spec, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return r;
+	}
+	/* bursts of a whole window are sent at once */
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+	return fd;
+}
+
+int tunnel_start(struct server *s, char *err, size_t errlen)
+{
+	struct tunnel *t;
+	socklen_t len = sizeof(struct sockaddr_in);
+
+	if (!s->conf.tunnel_udp[0])
+		return 0;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->s = s;
+	t->udp_fd = udp_bind(s->conf.tunnel_udp, &t->udp_addr, err, errlen);
+	if (t->udp_fd < 0) {
+		free(t);
+		return -EINVAL;
+	}
+	getsockname(t->udp_fd, (struct sockaddr *)&t->udp_addr, &len);
+	if (t->udp_addr.sin_addr.s_addr == htonl(INADDR_ANY))
+		t->udp_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	t->tun_fd = mtun_tun_open(s->conf.tunnel_if, MTUN_SERVER, 8, err, errlen);
+	if (t->tun_fd < 0) {
+		close(t->udp_fd);
+		free(t);
+		return -EINVAL;
+	}
+	s->longpoll = longpoll_new(s);
+	s->tunnel = t;
+	t->udp_sock = web_watch(s->ctx.loop, t->udp_fd, on_udp, t);
+	t->tun_sock = web_watch(s->ctx.loop, t->tun_fd, on_tun, t);
+	h2o_timeout_init(s->ctx.loop, &t->tick, MTUN_ACK_DELAY);
+	h2o_timeout_init(s->ctx.loop, &t->house, 5000);
+	t->tick_entry.cb = on_tick;
+	t->house_entry.cb = on_house;
+	h2o_timeout_link(s->ctx.loop, &t->house, &t->house_entry);
+	return 0;
+}
+
+void tunnel_stop(struct server *s)
+{
+	struct tunnel *t = T(s);
+
+	if (!t)
+		return;
+	for (unsigned b = 0; b < HASH_SIZE; b++)
+		while (t->by_id[b])
+			remove_client(t, t->by_id[b]);
+	if (h2o_timeout_is_linked(&t->tick_entry))
+		h2o_timeout_unlink(&t->tick_entry);
+	h2o_timeout_unlink(&t->house_entry);
+	h2o_socket_read_stop(t->udp_sock);
+	h2o_socket_close(t->udp_sock);
+	h2o_socket_read_stop(t->tun_sock);
+	h2o_socket_close(t->tun_sock);
+	longpoll_free(s->longpoll);
+	s->longpoll = NULL;
+	s->tunnel = NULL;
+	free(t);
+}

@@ -1,0 +1,809 @@
+/* tunnel.c - the agent's end of the management tunnel (docs/tunnel.md).
+ *
+ * It registers with the server (a signed proof, an X25519 exchange), brings
+ * up the TUN device at its management address, and carries that device's
+ * IP packets in mTunnel datagrams: by UDP while the server answers there,
+ * else in HTTP POST bodies with one request always parked at the server for
+ * the way down. The UDP monitor decides: a HELLO every hello_interval; no
+ * answer (or no ack for data) within udp_wait switches to HTTP; in HTTP mode
+ * the probes go on and udp_up_after answers in a row switch back. The
+ * reliable link (mtun.h) makes both paths one ordered stream. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <openssl/rand.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "mtun.h"
+#include "pcapng.h"
+
+#define MONITOR_MS   100
+#define RETRY_MS     500     /* after a failed poll */
+#define REG_RETRY_MS 2000    /* first retry of a failed registration, doubling */
+#define REG_RETRY_MAX 60000
+#define OUT_MAX      (1u << 20) /* datagrams waiting for a request */
+#define BODY_MAX     (256u << 10)
+#define RESP_MAX     (512u << 10)
+#define IO_TIMEOUT   40000   /* above the server's 25 s hold */
+
+enum { MODE_UDP, MODE_HTTP };
+
+struct exchange;
+
+struct agent_tunnel {
+	struct agent *a;
+	h2o_loop_t *loop;
+	const struct agent_conf *conf;
+	h2o_url_t url, proxy; /* the server; the proxy (host empty: none) */
+	char target_prefix[300]; /* "" or "http://HOST:PORT" when through a proxy */
+	/* the registration */
+	unsigned gen; /* counts registrations; answers to an older one are ignored */
+	int registered;
+	uint32_t client, addr;
+	struct mtun_key *key;
+	struct mtun_link link;
+	uint64_t http_seq;
+	struct exchange *reg_x;
+	uint64_t reg_retry;
+	/* paths */
+	int mode;
+	int udp_fd, tun_fd;
+	h2o_socket_t *udp_sock, *tun_sock;
+	int tun_stopped; /* the window is full: the kernel queues, then drops */
+	struct sockaddr_in server_udp;
+	/* the monitor */
+	uint32_t hello_seq;
+	int hello_pending;
+	unsigned answers;
+	uint64_t hello_sent, hello_next, last_rx, last_udp_rx, state_saved;
+	/* HTTP */
+	h2o_http1client_ctx_t cctx;
+	h2o_timeout_t io_timeout;
+	h2o_multithread_receiver_t getaddr;
+	h2o_socketpool_t pool;
+	SSL_CTX *ssl;
+	struct exchange *polls[2]; /* the parked one, and a newer one */
+	unsigned npolls;
+	struct ecap_buf out;
+	uint64_t retry_at;
+	/* timers */
+	h2o_timeout_t tick_q, coalesce_q, monitor_q;
+	h2o_timeout_entry_t tick, coalesce, monitor;
+	struct {
+		uint64_t switches, polls, poll_errors, bad;
+	} stat;
+};
+
+/* One HTTP request of ours: a registration or a poll. */
+struct exchange {
+	struct agent_tunnel *t;
+	unsigned gen;
+	int is_poll;
+	h2o_http1client_t *client;
+	h2o_iovec_t bufs[2];
+	char head[1024];
+	struct ecap_buf body, resp;
+	int status;
+	void *dh; /* a registration's X25519 key */
+};
+
+static uint64_t now_ms(struct agent_tunnel *t)
+{
+	return h2o_now(t->loop);
+}
+
+static void save_state(struct agent_tunnel *t)
+{
+	char tmp[300];
+	FILE *f;
+
+	if (!t->conf->state_file[0])
+		return;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", t->conf->state_file);
+	f = fopen(tmp, "we");
+	if (!f)
+		return;
+	fprintf(f, "%s %lld\n", t->mode == MODE_UDP ? "udp" : "http", (long long)time(NULL));
+	if (fclose(f) == 0)
+		rename(tmp, t->conf->state_file);
+	t->state_saved = now_ms(t);
+}
+
+/* The persisted mode when it is younger than two hello intervals: 1 (ret set)
+ * or 0. */
+static int load_state(struct agent_tunnel *t, int *ret)
+{
+	char mode[8];
+	long long ts;
+	FILE *f = t->conf->state_file[0] ? fopen(t->conf->state_file, "re") : NULL;
+	int ok;
+
+	if (!f)
+		return 0;
+	ok = fscanf(f, "%7s %lld", mode, &ts) == 2 &&
+	     time(NULL) - ts < 2 * (long long)t->conf->hello_ms / 1000 && time(NULL) >= ts &&
+	     (!strcmp(mode, "udp") || !strcmp(mode, "http"));
+	fclose(f);
+	if (ok)
+		*ret = !strcmp(mode, "udp") ? MODE_UDP : MODE_HTTP;
+	return ok;
+}
+
+/* Exchanges */
+
+static void exchange_free(struct exchange *x)
+{
+	mtun_dh_free(x->dh);
+	ecap_buf_free(&x->body);
+	ecap_buf_free(&x->resp);
+	free(x);
+}
+
+static void on_registered(struct exchange *x, const char *err);
+static void on_polled(struct exchange *x, const char *err);
+
+static void exchange_done(struct exchange *x, const char *err)
+{
+	x->client = NULL;
+	if (x->is_poll)
+		on_polled(x, err);
+	else
+		on_registered(x, err);
+}
+
+static int on_body(h2o_http1client_t *client, const char *errstr)
+{
+	struct exchange *x = client->data;
+	h2o_buffer_t *in = client->sock->input;
+
+	if (errstr && errstr != h2o_http1client_error_is_eos) {
+		exchange_done(x, errstr);
+		return -1;
+	}
+	if (x->resp.len + in->size > RESP_MAX) {
+		exchange_done(x, "response too long");
+		return -1;
+	}
+	ecap_buf_put(&x->resp, in->bytes, in->size);
+	h2o_buffer_consume(&client->sock->input, in->size);
+	if (errstr == h2o_http1client_error_is_eos)
+		exchange_done(x, x->resp.err ? "out of memory" : NULL);
+	return 0;
+}
+
+static h2o_http1client_body_cb on_head(h2o_http1client_t *client, const char *errstr,
+				       int minor_version, int status, h2o_iovec_t msg,
+				       h2o_header_t *headers, size_t num_headers, int rlen)
+{
+	struct exchange *x = client->data;
+
+	if (errstr && errstr != h2o_http1client_error_is_eos) {
+		exchange_done(x, errstr);
+		return NULL;
+	}
+	x->status = status;
+	if (errstr == h2o_http1client_error_is_eos) {
+		exchange_done(x, NULL);
+		return NULL;
+	}
+	return on_body;
+}
+
+static h2o_http1client_head_cb on_connect(h2o_http1client_t *client, const char *errstr,
+					  h2o_iovec_t **reqbufs, size_t *reqbufcnt,
+					  int *method_is_head)
+{
+	struct exchange *x = client->data;
+
+	if (errstr) {
+		exchange_done(x, errstr);
+		return NULL;
+	}
+	*reqbufs = x->bufs;
+	*reqbufcnt = x->body.len ? 2 : 1;
+	*method_is_head = 0;
+	return on_head;
+}
+
+/* POST path with the body in x->body and extra header lines. */
+static void exchange_start(struct agent_tunnel *t, struct exchange *x, const char *path,
+			   const char *type, const char *extra)
+{
+	int n = snprintf(x->head, sizeof(x->head),
+			 "POST %s%s HTTP/1.1\r\nHost: %.*s\r\nContent-Type: %s\r\n"
+			 "Content-Length: %zu\r\nCache-Control: no-store\r\n%s\r\n",
+			 t->target_prefix, path, (int)t->url.authority.len, t->url.authority.base,
+			 type, x->body.len, extra);
+
+	x->t = t;
+	x->gen = t->gen;
+	x->bufs[0] = h2o_iovec_init(x->head, (size_t)n);
+	x->bufs[1] = h2o_iovec_init(x->body.data, x->body.len);
+	h2o_http1client_connect_with_pool(&x->client, x, &t->cctx, &t->pool, on_connect);
+}
+
+/* Sending */
+
+static void http_pump(struct agent_tunnel *t);
+
+static void transmit(struct agent_tunnel *t, const uint8_t *dg, size_t len)
+{
+	uint8_t pre[2] = {(uint8_t)(len >> 8), (uint8_t)len};
+
+	if (t->mode == MODE_UDP) {
+		send(t->udp_fd, dg, len, MSG_DONTWAIT); /* lost: the link sends it again */
+		return;
+	}
+	if (t->out.len + 2 + len > OUT_MAX)
+		return; /* likewise */
+	ecap_buf_put(&t->out, pre, 2);
+	ecap_buf_put(&t->out, dg, len);
+	http_pump(t);
+}
+
+static void resend_cb(void *ctx, const uint8_t *dg, size_t len)
+{
+	transmit(ctx, dg, len);
+}
+
+static void schedule(struct agent_tunnel *t)
+{
+	if (mtun_link_deadline(&t->link) && !h2o_timeout_is_linked(&t->tick))
+		h2o_timeout_link(t->loop, &t->tick_q, &t->tick);
+}
+
+static void send_ack(struct agent_tunnel *t, int force)
+{
+	uint8_t buf[MTUN_DGRAM_MAX];
+	size_t n = mtun_link_ack(&t->link, buf, now_ms(t), force);
+
+	if (n)
+		transmit(t, buf, n);
+}
+
+static void on_tick(h2o_timeout_entry_t *e)
+{
+	struct agent_tunnel *t = H2O_STRUCT_FROM_MEMBER(struct agent_tunnel, tick, e);
+
+	if (!t->registered)
+		return;
+	send_ack(t, 0);
+	mtun_link_resend(&t->link, now_ms(t), 0, resend_cb, t);
+	schedule(t);
+}
+
+static void send_hello(struct agent_tunnel *t)
+{
+	uint8_t buf[MTUN_DGRAM_MAX], stamp[8];
+	uint64_t now = now_ms(t);
+
+	for (int i = 0; i < 8; i++)
+		stamp[i] = (uint8_t)(now >> (56 - 8 * i));
+	t->hello_seq++;
+	t->hello_pending = 1;
+	t->hello_sent = now;
+	/* probes always go by UDP: that is what they test */
+	send(t->udp_fd, buf,
+	     mtun_seal(t->key, buf,
+		       &(struct mtun_hdr){MTUN_HELLO, t->client, t->hello_seq,
+					  mtun_link_rcv(&t->link)},
+		       stamp, sizeof(stamp)),
+	     MSG_DONTWAIT);
+}
+
+static void cancel_polls(struct agent_tunnel *t)
+{
+	while (t->npolls) {
+		struct exchange *x = t->polls[--t->npolls];
+
+		if (x->client)
+			h2o_http1client_cancel(x->client);
+		exchange_free(x);
+	}
+}
+
+static void switch_to(struct agent_tunnel *t, int mode, const char *why)
+{
+	agent_log("tunnel: %s -> %s: %s", t->mode == MODE_UDP ? "udp" : "http",
+		  mode == MODE_UDP ? "udp" : "http", why);
+	t->mode = mode;
+	t->answers = 0;
+	t->hello_pending = 0;
+	t->hello_next = now_ms(t) + t->conf->hello_ms;
+	t->stat.switches++;
+	save_state(t);
+	ecap_buf_reset(&t->out);
+	if (mode == MODE_UDP)
+		cancel_polls(t);
+	/* what the old path may have lost goes again by the new one */
+	mtun_link_resend(&t->link, now_ms(t), 1, resend_cb, t);
+	send_ack(t, 1);
+	http_pump(t);
+	schedule(t);
+}
+
+/* Receiving */
+
+static void on_tun(h2o_socket_t *sock, const char *e);
+
+static void on_datagram(struct agent_tunnel *t, const uint8_t *p, size_t n, int by_udp)
+{
+	struct mtun_hdr h;
+	uint64_t now = now_ms(t);
+
+	if (mtun_peek(p, n, &h) || h.client != t->client || mtun_verify(t->key, p, n)) {
+		t->stat.bad++;
+		return;
+	}
+	t->last_rx = now;
+	if (by_udp)
+		t->last_udp_rx = now;
+	if (h.type == MTUN_HELLO_ACK && by_udp && t->hello_pending && h.seq == t->hello_seq) {
+		t->hello_pending = 0;
+		if (t->mode == MODE_HTTP && ++t->answers >= t->conf->udp_up_after)
+			switch_to(t, MODE_UDP, "the server answers by UDP again");
+		else if (t->mode == MODE_UDP && now - t->state_saved >= t->conf->hello_ms)
+			save_state(t);
+	}
+	if (mtun_link_input(&t->link, &h, now) == 1 &&
+	    write(t->tun_fd, p + MTUN_HDR, n - MTUN_HDR - MTUN_TAG) < 0)
+		t->stat.bad++;
+	if (t->tun_stopped && mtun_link_room(&t->link)) {
+		t->tun_stopped = 0;
+		h2o_socket_read_start(t->tun_sock, on_tun);
+	}
+	schedule(t);
+}
+
+static void on_udp(h2o_socket_t *sock, const char *e)
+{
+	struct agent_tunnel *t = sock->data;
+	uint8_t buf[MTUN_DGRAM_MAX + 1];
+	ssize_t n;
+
+	for (int i = 0; i < 256 && (n = recv(t->udp_fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0; i++)
+		if (t->registered)
+			on_datagram(t, buf, (size_t)n, 1);
+}
+
+static void on_tun(h2o_socket_t *sock, const char *e)
+{
+	struct agent_tunnel *t = sock->data;
+	uint8_t pkt[MTUN_MTU + 1];
+
+	for (int i = 0; i < 256; i++) {
+		const uint8_t *dg;
+		size_t len;
+		ssize_t n;
+
+		if (!mtun_link_room(&t->link)) { /* back-pressure: the kernel's queue holds */
+			t->tun_stopped = 1;
+			h2o_socket_read_stop(sock);
+			break;
+		}
+		n = read(t->tun_fd, pkt, sizeof(pkt));
+		if (n <= 0)
+			break;
+		if (n > MTUN_MTU || !t->registered)
+			continue;
+		dg = mtun_link_send(&t->link, pkt, (size_t)n, now_ms(t), &len);
+		if (dg)
+			transmit(t, dg, len);
+	}
+	schedule(t);
+}
+
+/* HTTP polls */
+
+static void on_coalesce(h2o_timeout_entry_t *e)
+{
+	struct agent_tunnel *t = H2O_STRUCT_FROM_MEMBER(struct agent_tunnel, coalesce, e);
+	struct exchange *x;
+	char extra[256], text[64], sig[2 * MTUN_TAG + 1];
+	uint8_t tag[MTUN_TAG];
+	size_t n = 0;
+
+	if (t->mode != MODE_HTTP || !t->registered || t->npolls == 2)
+		return;
+	x = calloc(1, sizeof(*x));
+	if (!x)
+		return;
+	x->is_poll = 1;
+	while (n < t->out.len) { /* whole datagrams, up to BODY_MAX */
+		size_t len = 2 + ((size_t)t->out.data[n] << 8 | t->out.data[n + 1]);
+
+		if (n + len > BODY_MAX)
+			break;
+		n += len;
+	}
+	ecap_buf_put(&x->body, t->out.data, n);
+	memmove(t->out.data, t->out.data + n, t->out.len - n);
+	t->out.len -= n;
+	t->http_seq++;
+	snprintf(text, sizeof(text), "poll\n%08" PRIx32 "\n%" PRIu64, t->client, t->http_seq);
+	mtun_key_tag(t->key, text, strlen(text), tag);
+	ecap_hex_encode(tag, sizeof(tag), sig);
+	snprintf(extra, sizeof(extra),
+		 "Edgecap-Client: %08" PRIx32 "\r\nEdgecap-Seq: %" PRIu64 "\r\nEdgecap-Sig: %s\r\n",
+		 t->client, t->http_seq, sig);
+	t->polls[t->npolls++] = x;
+	t->stat.polls++;
+	exchange_start(t, x, "/tunnel/v1/poll", "application/octet-stream", extra);
+}
+
+/* Keep one request parked; send what waits, after the coalescing delay,
+ * in a second one (the server then completes the first). */
+static void http_pump(struct agent_tunnel *t)
+{
+	if (t->mode != MODE_HTTP || !t->registered || now_ms(t) < t->retry_at ||
+	    h2o_timeout_is_linked(&t->coalesce))
+		return;
+	if (!t->npolls)
+		on_coalesce(&t->coalesce); /* nothing parked: park one now */
+	else if (t->out.len && t->npolls < 2)
+		h2o_timeout_link(t->loop, &t->coalesce_q, &t->coalesce);
+}
+
+static void start_registration(struct agent_tunnel *t);
+
+static void on_polled(struct exchange *x, const char *err)
+{
+	struct agent_tunnel *t = x->t;
+	const uint8_t *dg;
+	const char *why;
+	size_t off = 0, len;
+	unsigned i;
+
+	for (i = 0; i < t->npolls && t->polls[i] != x; i++)
+		;
+	if (i < t->npolls) {
+		memmove(t->polls + i, t->polls + i + 1, (t->npolls - i - 1) * sizeof(t->polls[0]));
+		t->npolls--;
+	}
+	if (x->gen != t->gen || t->mode != MODE_HTTP) {
+		exchange_free(x);
+		return;
+	}
+	if (!err && x->status == 200) {
+		int r;
+
+		t->last_rx = now_ms(t); /* an answer, even empty, is the server alive */
+		while ((r = mtun_batch_next(x->resp.data, x->resp.len, &off, &dg, &len, &why)) > 0)
+			on_datagram(t, dg, len, 0);
+		if (r < 0)
+			t->stat.bad++;
+	} else if (!err && x->status == 401) {
+		agent_log("tunnel: the server does not know client %08" PRIx32 ": %.*s", t->client,
+			  (int)x->resp.len, (const char *)x->resp.data);
+		exchange_free(x);
+		start_registration(t);
+		return;
+	} else {
+		t->stat.poll_errors++;
+		if (t->stat.poll_errors < 10 || t->stat.poll_errors % 100 == 0)
+			agent_log("tunnel: poll failed: %s%.*s", err ? err : "HTTP status ",
+				  err ? 0 : (int)x->resp.len, (const char *)x->resp.data);
+		/* its datagrams may be lost: they go again after a pause */
+		t->retry_at = now_ms(t) + RETRY_MS;
+		mtun_link_resend(&t->link, now_ms(t), 1, resend_cb, t);
+	}
+	exchange_free(x);
+	http_pump(t);
+}
+
+/* Registration */
+
+static int setup_paths(struct agent_tunnel *t, char *err, size_t errlen)
+{
+	struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_DGRAM}, *ai = NULL;
+	char host[256];
+	int r;
+
+	if (t->tun_fd < 0) {
+		t->tun_fd = mtun_tun_open(t->conf->tunnel_if, t->addr, 8, err, errlen);
+		if (t->tun_fd < 0)
+			return t->tun_fd;
+		t->tun_sock = web_watch(t->loop, t->tun_fd, on_tun, t);
+	}
+	if (t->udp_fd >= 0)
+		return 0;
+	snprintf(host, sizeof(host), "%.*s", (int)t->url.host.len, t->url.host.base);
+	r = getaddrinfo(host, NULL, &hints, &ai);
+	if (r) {
+		snprintf(err, errlen, "tunnel: %s: %s", host, gai_strerror(r));
+		return -EINVAL;
+	}
+	t->server_udp = *(struct sockaddr_in *)ai->ai_addr;
+	freeaddrinfo(ai);
+	t->server_udp.sin_port = htons(t->conf->tunnel_udp_port ? t->conf->tunnel_udp_port
+								 : t->server_udp.sin_port);
+	t->udp_fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (t->udp_fd < 0 ||
+	    connect(t->udp_fd, (struct sockaddr *)&t->server_udp, sizeof(t->server_udp))) {
+		snprintf(err, errlen, "tunnel UDP: %s", strerror(errno));
+		return -errno;
+	}
+	t->udp_sock = web_watch(t->loop, t->udp_fd, on_udp, t);
+	return 0;
+}
+
+static void on_registered(struct exchange *x, const char *err)
+{
+	struct agent_tunnel *t = x->t;
+	json_t *j = NULL;
+	json_error_t je;
+	const char *dh, *addr;
+	json_int_t client, port;
+	uint8_t key[MTUN_KEY_LEN];
+	struct in_addr in;
+	char e[ECAP_ERRLEN];
+	int mode;
+	void *mine = x->dh;
+
+	t->reg_x = NULL;
+	if (err || x->status != 200) {
+		agent_log("tunnel: registration failed: %s%.*s; again in %llu s",
+			  err ? err : "", err ? 0 : (int)x->resp.len, (const char *)x->resp.data,
+			  (unsigned long long)t->reg_retry / 1000);
+		goto retry;
+	}
+	j = json_loadb((const char *)x->resp.data, x->resp.len, 0, &je);
+	if (!j || json_unpack(j, "{s:I, s:s, s:s, s:I}", "client", &client, "dh", &dh, "address",
+			      &addr, "udp_port", &port) ||
+	    inet_pton(AF_INET, addr, &in) != 1 || mtun_dh_key(mine, dh, (uint32_t)client, key)) {
+		agent_log("tunnel: registration: a malformed answer");
+		goto retry;
+	}
+	mtun_link_free(&t->link);
+	mtun_key_free(t->key);
+	t->key = mtun_key_new(key);
+	OPENSSL_cleanse(key, sizeof(key));
+	if (!t->key)
+		goto retry;
+	if (t->tun_fd >= 0 && ntohl(in.s_addr) != t->addr) { /* a new address: a new device */
+		h2o_socket_read_stop(t->tun_sock);
+		h2o_socket_close(t->tun_sock);
+		t->tun_fd = -1;
+	}
+	t->client = (uint32_t)client;
+	t->addr = ntohl(in.s_addr);
+	if (!t->conf->tunnel_udp_port)
+		((struct agent_conf *)t->conf)->tunnel_udp_port = (uint16_t)port;
+	mtun_link_init(&t->link, t->client, t->key);
+	t->http_seq = 0;
+	if (setup_paths(t, e, sizeof(e))) {
+		agent_log("%s", e);
+		goto retry;
+	}
+	t->registered = 1;
+	t->reg_retry = REG_RETRY_MS;
+	t->last_rx = now_ms(t);
+	agent_log("tunnel: registered as %s (client %08" PRIx32 ")", addr, t->client);
+	/* a fresh persisted state is taken as is; else UDP is probed at once */
+	if (load_state(t, &mode)) {
+		t->mode = mode;
+		t->hello_next = now_ms(t) + t->conf->hello_ms;
+		agent_log("tunnel: by %s, as found in %s", mode == MODE_UDP ? "udp" : "http",
+			  t->conf->state_file);
+	} else {
+		t->mode = MODE_UDP;
+		t->hello_next = now_ms(t);
+	}
+	http_pump(t);
+	goto out;
+retry:
+	t->registered = 0;
+	h2o_timeout_unlink(&t->monitor);
+	t->hello_next = now_ms(t) + t->reg_retry; /* the monitor registers again then */
+	h2o_timeout_link(t->loop, &t->monitor_q, &t->monitor);
+	t->reg_retry = t->reg_retry * 2 > REG_RETRY_MAX ? REG_RETRY_MAX : t->reg_retry * 2;
+out:
+	json_decref(j);
+	exchange_free(x);
+}
+
+static void start_registration(struct agent_tunnel *t)
+{
+	char nonce[33], sig[MTUN_SIG_B64], dh[MTUN_PUBKEY_B64], e[ECAP_ERRLEN];
+	uint8_t raw[16];
+	int64_t ts = time(NULL);
+	struct exchange *x;
+	void *mine;
+	json_t *j;
+	char *text;
+
+	cancel_polls(t);
+	t->gen++;
+	t->registered = 0;
+	if (t->reg_x)
+		return;
+	x = calloc(1, sizeof(*x));
+	mine = mtun_dh_new(dh);
+	if (!x || !mine || RAND_bytes(raw, sizeof(raw)) != 1) {
+		free(x);
+		mtun_dh_free(mine);
+		return;
+	}
+	ecap_hex_encode(raw, sizeof(raw), nonce);
+	if (mtun_register_sign(t->conf->key_file, t->conf->serial, ts, nonce, dh, sig, e,
+			       sizeof(e))) {
+		agent_log("tunnel: %s", e);
+		free(x);
+		mtun_dh_free(mine);
+		return;
+	}
+	j = json_pack("{s:s, s:I, s:s, s:s, s:s}", "serial", t->conf->serial, "ts", (json_int_t)ts,
+		      "nonce", nonce, "dh", dh, "sig", sig);
+	text = json_dumps(j, JSON_COMPACT);
+	ecap_buf_put(&x->body, text, strlen(text));
+	free(text);
+	json_decref(j);
+	x->dh = mine;
+	t->reg_x = x;
+	exchange_start(t, x, "/tunnel/v1/register", "application/json", "");
+}
+
+/* The monitor: registration retries, the server's silence, UDP probes and
+ * the mode they decide, keep-alives. */
+static void on_monitor(h2o_timeout_entry_t *e)
+{
+	struct agent_tunnel *t = H2O_STRUCT_FROM_MEMBER(struct agent_tunnel, monitor, e);
+	const struct agent_conf *c = t->conf;
+	uint64_t now = now_ms(t), oldest = mtun_link_oldest(&t->link);
+	char why[96];
+
+	h2o_timeout_link(t->loop, &t->monitor_q, &t->monitor);
+	if (!t->registered) {
+		if (!t->reg_x && now >= t->hello_next)
+			start_registration(t);
+		return;
+	}
+	if (now - t->last_rx > 3 * c->hello_ms + c->udp_wait_ms) {
+		agent_log("tunnel: nothing from the server for %llu s: registering again",
+			  (unsigned long long)(now - t->last_rx) / 1000);
+		start_registration(t);
+		return;
+	}
+	if (t->mode == MODE_UDP) {
+		if (t->hello_pending && now - t->hello_sent > c->udp_wait_ms) {
+			snprintf(why, sizeof(why), "no answer by UDP within %u ms", c->udp_wait_ms);
+			switch_to(t, MODE_HTTP, why);
+		} else if (oldest && now - oldest > c->udp_wait_ms && t->last_udp_rx < oldest) {
+			snprintf(why, sizeof(why), "data not acknowledged by UDP within %u ms",
+				 c->udp_wait_ms);
+			switch_to(t, MODE_HTTP, why);
+		}
+	}
+	if (now >= t->hello_next) {
+		if (t->mode == MODE_HTTP) {
+			if (t->hello_pending) { /* the last probe went unanswered */
+				t->answers = 0;
+				save_state(t);
+			}
+			send_ack(t, 1); /* keeps the server's idea of us fresh */
+		}
+		send_hello(t);
+		t->hello_next = now + c->hello_ms;
+	}
+}
+
+int agent_tunnel_start(struct agent *a, char *err, size_t errlen)
+{
+	const struct agent_conf *c = &a->conf;
+	struct agent_tunnel *t;
+	h2o_url_t *via;
+
+	if (!c->tunnel[0])
+		return 0;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->a = a;
+	t->conf = c;
+	t->loop = a->ctx.loop;
+	t->udp_fd = t->tun_fd = -1;
+	t->reg_retry = REG_RETRY_MS;
+	if (h2o_url_parse(c->tunnel, strlen(c->tunnel), &t->url) ||
+	    (c->proxy[0] && h2o_url_parse(c->proxy, strlen(c->proxy), &t->proxy))) {
+		snprintf(err, errlen, "tunnel, proxy: want http(s)://HOST:PORT");
+		free(t);
+		return -EINVAL;
+	}
+	via = &t->url;
+	if (c->proxy[0]) { /* absolute-form targets, no CONNECT: plain HTTP to the proxy */
+		if (t->url.scheme != &H2O_URL_SCHEME_HTTP) {
+			snprintf(err, errlen, "tunnel: through a proxy only http:// (no CONNECT)");
+			free(t);
+			return -EINVAL;
+		}
+		snprintf(t->target_prefix, sizeof(t->target_prefix), "http://%.*s",
+			 (int)t->url.authority.len, t->url.authority.base);
+		via = &t->proxy;
+	}
+	if (via->scheme == &H2O_URL_SCHEME_HTTPS) {
+		t->ssl = web_tls_client(c->tunnel_ca[0] ? c->tunnel_ca : NULL, NULL, via->host, err,
+					errlen);
+		if (!t->ssl) {
+			free(t);
+			return -EINVAL;
+		}
+	}
+	h2o_multithread_register_receiver(a->ctx.queue, &t->getaddr, h2o_hostinfo_getaddr_receiver);
+	h2o_timeout_init(t->loop, &t->io_timeout, IO_TIMEOUT);
+	t->cctx = (h2o_http1client_ctx_t){.loop = t->loop, .getaddr_receiver = &t->getaddr,
+					  .io_timeout = &t->io_timeout, .ssl_ctx = t->ssl};
+	h2o_socketpool_init_by_hostport(&t->pool, via->host, h2o_url_get_port(via),
+					via->scheme == &H2O_URL_SCHEME_HTTPS, 4);
+	h2o_socketpool_set_timeout(&t->pool, t->loop, 30000);
+	h2o_timeout_init(t->loop, &t->tick_q, MTUN_ACK_DELAY);
+	h2o_timeout_init(t->loop, &t->coalesce_q, c->coalesce_ms);
+	h2o_timeout_init(t->loop, &t->monitor_q, MONITOR_MS);
+	t->tick.cb = on_tick;
+	t->coalesce.cb = on_coalesce;
+	t->monitor.cb = on_monitor;
+	h2o_timeout_link(t->loop, &t->monitor_q, &t->monitor);
+	a->tunnel = t;
+	start_registration(t);
+	return 0;
+}
+
+void agent_tunnel_stop(struct agent *a)
+{
+	struct agent_tunnel *t = a->tunnel;
+
+	if (!t)
+		return;
+	cancel_polls(t);
+	if (t->reg_x && t->reg_x->client) {
+		h2o_http1client_cancel(t->reg_x->client);
+		exchange_free(t->reg_x);
+	}
+	for (h2o_timeout_entry_t *e = &t->tick; e; e = e == &t->tick ? &t->coalesce
+					       : e == &t->coalesce ? &t->monitor : NULL)
+		if (h2o_timeout_is_linked(e))
+			h2o_timeout_unlink(e);
+	if (t->udp_sock) {
+		h2o_socket_read_stop(t->udp_sock);
+		h2o_socket_close(t->udp_sock);
+	}
+	if (t->tun_sock) {
+		if (!t->tun_stopped)
+			h2o_socket_read_stop(t->tun_sock);
+		h2o_socket_close(t->tun_sock);
+	}
+	mtun_link_free(&t->link);
+	mtun_key_free(t->key);
+	ecap_buf_free(&t->out);
+	if (t->ssl)
+		SSL_CTX_free(t->ssl);
+	a->tunnel = NULL;
+	free(t);
+}
+
+void agent_tunnel_status(struct agent *a, json_t *o)
+{
+	struct agent_tunnel *t = a->tunnel;
+	char addr[16];
+
+	if (!t)
+		return;
+	snprintf(addr, sizeof(addr), "%u.%u.%u.%u", t->addr >> 24, t->addr >> 16 & 255,
+		 t->addr >> 8 & 255, t->addr & 255);
+	json_object_set_new(
+		o, "tunnel",
+		json_pack("{s:b, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "registered",
+			  t->registered, "address", addr, "transport",
+			  t->mode == MODE_UDP ? "udp" : "http", "switches",
+			  (json_int_t)t->stat.switches, "polls", (json_int_t)t->stat.polls,
+			  "poll_errors", (json_int_t)t->stat.poll_errors, "sent",
+			  (json_int_t)t->link.stat.sent, "resent", (json_int_t)t->link.stat.resent,
+			  "received", (json_int_t)t->link.stat.received, "duplicates",
+			  (json_int_t)t->link.stat.duplicate, "window_full",
+			  (json_int_t)t->link.stat.full));
+}

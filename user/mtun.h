@@ -1,0 +1,168 @@
+/* mtun.h - the management tunnel (mTunnel) both sides share: the datagram
+ * format, its authentication, the batch framing of UDP-over-HTTP, the
+ * reliable in-order link over either transport, device identity and
+ * registration, management addresses. docs/tunnel.md describes the wire.
+ *
+ * A datagram, big-endian, the same bytes by UDP or inside an HTTP batch:
+ *
+ *   0  u8  version (1)
+ *   1  u8  type: HELLO, HELLO_ACK, DATA, ACK
+ *   2  u16 0
+ *   4  u32 client id (from registration)
+ *   8  u32 seq: DATA's number in its direction (from 1); HELLO's probe number
+ *  12  u32 ack: the next DATA seq the sender expects (cumulative)
+ *  16  ... payload: DATA one IP packet; HELLO and HELLO_ACK 8 bytes echoed
+ *  -16 HMAC-SHA256(session key, all bytes before), first 16 bytes
+ */
+#ifndef ECAP_MTUN_H
+#define ECAP_MTUN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define MTUN_VERSION   1
+#define MTUN_HDR       16
+#define MTUN_TAG       16
+#define MTUN_MTU       1400 /* the TUN devices' MTU: a datagram fits 1500 with UDP/IPv4 */
+#define MTUN_DGRAM_MAX (MTUN_HDR + MTUN_MTU + MTUN_TAG)
+#define MTUN_KEY_LEN   32
+#define MTUN_NET       0x06000000u /* 6.0.0.0/8 */
+#define MTUN_SERVER    0x06000001u /* the server's own management address */
+
+enum { MTUN_HELLO = 1, MTUN_HELLO_ACK = 2, MTUN_DATA = 3, MTUN_ACK = 4 };
+
+struct mtun_hdr {
+	uint8_t type;
+	uint32_t client, seq, ack;
+};
+
+/* A session key's MAC state; one per client and side. */
+struct mtun_key;
+struct mtun_key *mtun_key_new(const uint8_t key[MTUN_KEY_LEN]);
+void mtun_key_free(struct mtun_key *k);
+/* The 16-byte tag of p[0..n). 0 or -EIO. */
+int mtun_key_tag(struct mtun_key *k, const void *p, size_t n, uint8_t ret[MTUN_TAG]);
+
+/* Write header, payload and tag into buf (MTUN_DGRAM_MAX): the length. */
+size_t mtun_seal(struct mtun_key *k, uint8_t *buf, const struct mtun_hdr *h, const void *payload,
+		 size_t len);
+/* The header of a datagram without checking its tag (to find the client's
+ * key): 0, or -EINVAL when it is too short or not ours. */
+int mtun_peek(const uint8_t *p, size_t n, struct mtun_hdr *ret);
+/* Check the tag: 0, or -EACCES. The payload is p + MTUN_HDR, n - MTUN_HDR -
+ * MTUN_TAG bytes. */
+int mtun_verify(struct mtun_key *k, const uint8_t *p, size_t n);
+
+/* UDP-over-HTTP bodies: datagrams, each preceded by its length as a
+ * big-endian u16 (1..MTUN_DGRAM_MAX). The next one at *off: 1 with it, 0 at
+ * the end, or -EINVAL with why (a truncated length or datagram, a length of
+ * 0 or past the maximum). */
+int mtun_batch_next(const uint8_t *p, size_t n, size_t *off, const uint8_t **ret, size_t *ret_len,
+		    const char **why);
+
+/* The reliable link: each side numbers its DATA datagrams and keeps them
+ * until the peer's cumulative ack passes them, sending them all again when
+ * the oldest has waited a retransmission timeout or the transport changes
+ * (go-back-N); the receiver takes only the next number, so it sees every
+ * datagram once, in order, whatever path each copy came by. */
+#define MTUN_WINDOW      16384     /* datagrams not yet acknowledged */
+#define MTUN_WINDOW_MAX  (4u << 20) /* and their bytes */
+#define MTUN_ACK_EVERY   32        /* a pure ACK after this many, else after MTUN_ACK_DELAY */
+#define MTUN_ACK_DELAY   5         /* ms */
+#define MTUN_RTO_MIN     100       /* ms */
+#define MTUN_RTO_MAX     4000
+
+struct mtun_qent; /* a sealed DATA datagram kept until acknowledged */
+
+struct mtun_link {
+	uint32_t client;
+	struct mtun_key *key;
+	/* sending: [una, nxt) are kept, oldest first. A list, so an idle link
+	 * holds no memory (a server keeps one per device). */
+	uint32_t una, nxt;
+	struct mtun_qent *head, *tail;
+	uint32_t qlen;
+	size_t qbytes;
+	uint64_t rto, srtt, rto_at; /* ms; rto_at 0: no timer */
+	/* receiving */
+	uint32_t rcv;     /* the next seq wanted */
+	uint32_t unacked; /* taken since our last ack went out */
+	uint64_t ack_at;  /* ms, 0: no ack owed */
+	struct {
+		uint64_t sent, resent, full, received, duplicate, out_of_order;
+	} stat;
+};
+
+/* Fresh link state (ids from 1). The key is borrowed. */
+void mtun_link_init(struct mtun_link *l, uint32_t client, struct mtun_key *key);
+void mtun_link_free(struct mtun_link *l);
+/* Queue one IP packet: the sealed datagram to transmit (in the queue, valid
+ * until acknowledged), or NULL when the window is full (counted). */
+const uint8_t *mtun_link_send(struct mtun_link *l, const void *pkt, size_t len, uint64_t now,
+			      size_t *ret_len);
+/* A verified datagram from the peer. For DATA: 1 when its payload is the
+ * next in order (deliver it), 0 when not (a copy or a gap; counted). */
+int mtun_link_input(struct mtun_link *l, const struct mtun_hdr *h, uint64_t now);
+/* A pure ACK into buf when one is owed at now (or force): its length, or 0. */
+size_t mtun_link_ack(struct mtun_link *l, uint8_t *buf, uint64_t now, int force);
+/* Datagrams to send again at now (the timeout passed, or all when force):
+ * cb for each, oldest first. The count. */
+unsigned mtun_link_resend(struct mtun_link *l, uint64_t now, int force,
+			  void (*cb)(void *ctx, const uint8_t *dg, size_t len), void *ctx);
+/* When the link next needs mtun_link_ack/resend: ms, or 0 for never. */
+uint64_t mtun_link_deadline(const struct mtun_link *l);
+/* When the oldest datagram not yet acknowledged was first sent (ms), or 0. */
+uint64_t mtun_link_oldest(const struct mtun_link *l);
+/* Room for another datagram? */
+static inline int mtun_link_room(const struct mtun_link *l)
+{
+	return l->qlen < MTUN_WINDOW && l->qbytes + MTUN_MTU <= MTUN_WINDOW_MAX;
+}
+/* Our current ack field, for datagrams built outside the link (HELLO). */
+static inline uint32_t mtun_link_rcv(const struct mtun_link *l)
+{
+	return l->rcv;
+}
+
+/* Identity. A device's key pair is Ed25519: private key in a PKCS#8 PEM file,
+ * public key as base64 of its 32 raw bytes (44 characters). */
+#define MTUN_PUBKEY_B64 45 /* with the NUL */
+#define MTUN_SIG_B64    89
+/* Create a key pair into path (mode 0600, never overwriting): 0 or -errno. */
+int mtun_keygen(const char *path, char ret_pub[MTUN_PUBKEY_B64], char *err, size_t errlen);
+/* The public key of the private key in path: 0 or -errno. */
+int mtun_key_public(const char *path, char ret_pub[MTUN_PUBKEY_B64], char *err, size_t errlen);
+/* Is text a public key in our form? 0 or -EINVAL. */
+int mtun_pubkey_check(const char *text);
+
+/* Registration. The device signs
+ *   "edgecap-register\n" serial "\n" ts "\n" nonce "\n" dh
+ * where dh is its fresh X25519 public key (base64); the server answers with
+ * its own, and both derive the session key with HKDF-SHA256 from the shared
+ * secret, salt "edgecap-mtun", info "client " id: the key never travels. */
+#define MTUN_REGISTER_SKEW 60 /* s */
+int mtun_register_sign(const char *keyfile, const char *serial, int64_t ts, const char *nonce,
+		       const char *dh, char ret_sig[MTUN_SIG_B64], char *err, size_t errlen);
+/* 0, or -EACCES (bad signature) / -EINVAL (malformed). */
+int mtun_register_verify(const char *pubkey, const char *serial, int64_t ts, const char *nonce,
+			 const char *dh, const char *sig);
+/* A fresh X25519 key: its private part (EVP_PKEY *) and public part in
+ * base64. NULL on failure. */
+void *mtun_dh_new(char ret_pub[MTUN_PUBKEY_B64]);
+void mtun_dh_free(void *dh);
+/* The session key from our X25519 key and the peer's public key: 0, or
+ * -EINVAL (malformed peer key) / -EIO. */
+int mtun_dh_key(void *dh, const char *peer_pub, uint32_t client, uint8_t ret[MTUN_KEY_LEN]);
+
+/* A management address for a device id (its serial or MAC): 6.x.y.z with
+ * x.y.z the low 24 bits of CRC32(id), moved past the reserved 6.0.0.0,
+ * 6.0.0.1 (the server) and 6.255.255.255; then + n for the n-th try when
+ * it collides. Host byte order. */
+uint32_t mtun_address(const char *id, uint32_t n);
+
+/* A TUN device (no packet information header) named name, up, with the
+ * address addr/prefix (host order) and MTU MTUN_MTU: its non-blocking fd,
+ * or -errno with err set. It goes away when the fd is closed. */
+int mtun_tun_open(const char *name, uint32_t addr, int prefix, char *err, size_t errlen);
+
+#endif
