@@ -395,7 +395,7 @@ struct longpoll *longpoll_new(struct server *s)
 	if (!lp)
 		return NULL;
 	lp->s = s;
-	h2o_timeout_init(s->ctx.loop, &lp->hold, TUNNEL_HOLD_MS);
+	h2o_timeout_init(s->ctx.loop, &lp->hold, s->conf.tunnel_hold_ms);
 	h2o_timeout_init(s->ctx.loop, &lp->coalesce, TUNNEL_COALESCE_MS);
 	h2o_timeout_init(s->ctx.loop, &lp->house, 10000);
 	lp->house_entry.cb = on_house;

@@ -41,7 +41,9 @@ static void usage(FILE *f)
 		"  --ca-file FILE      CA certificates that sign the agents' (default: system)\n"
 		"  --tunnel-udp ADDR:PORT  run the mTunnel: devices' UDP datagrams come here\n"
 		"  --tunnel-if NAME    its TUN device (default ectun0), 6.0.0.1/8\n"
-		"  --tunnel-max N      devices registered at once (default 65536)\n");
+		"  --tunnel-max N      devices registered at once (default 65536)\n"
+		"  --tunnel-hold MS    a parked poll is answered empty after MS (1000..25000,\n"
+		"                      default 25000: proxies cut idle requests at 30-60 s)\n");
 }
 
 /* org add NAME | admin add ORG NAME */
@@ -104,6 +106,7 @@ int main(int argc, char **argv)
 		{"tunnel-udp", required_argument, NULL, 'U'},
 		{"tunnel-if", required_argument, NULL, 'I'},
 		{"tunnel-max", required_argument, NULL, 'M'},
+		{"tunnel-hold", required_argument, NULL, 'H'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -133,6 +136,7 @@ int main(int argc, char **argv)
 	snprintf(s->conf.db, sizeof(s->conf.db), "/var/lib/edgecap/registry.db");
 	snprintf(s->conf.tunnel_if, sizeof(s->conf.tunnel_if), "ectun0");
 	s->conf.tunnel_max = 65536;
+	s->conf.tunnel_hold_ms = TUNNEL_HOLD_MS;
 	while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
 		size_t i = 0;
 
@@ -146,15 +150,16 @@ int main(int argc, char **argv)
 			strcpy(strs[i].dst, optarg);
 		} else if (c == 'P') {
 			s->conf.plain_http = 1;
-		} else if (c == 'M') {
+		} else if (c == 'M' || c == 'H') {
 			char *end;
 			unsigned long v = strtoul(optarg, &end, 10);
+			unsigned long lo = c == 'M' ? 1 : 1000, hi = c == 'M' ? 1000000 : TUNNEL_HOLD_MS;
 
-			if (*end || !v || v > 1000000) {
-				server_log("--tunnel-max: 1 to 1000000");
+			if (*end || v < lo || v > hi) {
+				server_log("--tunnel-%s: %lu to %lu", c == 'M' ? "max" : "hold", lo, hi);
 				return 2;
 			}
-			s->conf.tunnel_max = (unsigned)v;
+			*(c == 'M' ? &s->conf.tunnel_max : &s->conf.tunnel_hold_ms) = (unsigned)v;
 		} else {
 			usage(c == 'h' ? stdout : stderr);
 			return c == 'h' ? 0 : 2;

@@ -26,6 +26,7 @@ struct server_conf {
 	char tunnel_udp[128]; /* the mTunnel's UDP ADDR:PORT; "": no tunnel */
 	char tunnel_if[16];   /* its TUN device */
 	unsigned tunnel_max;  /* devices registered at once */
+	unsigned tunnel_hold_ms; /* a parked request is answered empty after this */
 };
 
 struct tunnel;

@@ -275,11 +275,14 @@ static void devices_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: edgecap devices [list]\n"
-		"       edgecap devices add NAME --serial SERIAL --address URL [--pubkey KEY]\n"
-		"       edgecap devices delete NAME\n"
+		"       edgecap devices add NAME --serial SERIAL [--address URL] [--pubkey KEY]\n"
+		"       edgecap devices enable|disable|delete NAME\n"
 		"\n"
 		"'add' enrols a device and prints its secret (hex), for the agent's\n"
-		"secret_file; the server keeps it, it is not shown again.\n"
+		"secret_file; the server keeps it, it is not shown again. With --pubkey\n"
+		"(from edgecap-agent keygen) the device can register with the tunnel;\n"
+		"the address then defaults to https://tunnel:8443, its management address.\n"
+		"A disabled device cannot register nor be captured from.\n"
 		"%s",
 		common_help);
 }
@@ -329,20 +332,27 @@ int cmd_devices(int argc, char **argv)
 		j = call_json(h, "POST", "/api/v1/devices", add, 201);
 		if (j)
 			printf("%s\n", str(j, "secret"));
+	} else if (!strcmp(verb, "enable") || !strcmp(verb, "disable")) {
+		json_t *body = json_pack("{s:b}", "enabled", !strcmp(verb, "enable"));
+
+		snprintf(path, sizeof(path), "/api/v1/devices/%.100s", argv[optind + 1]);
+		j = call_json(h, "PATCH", path, body, 200);
+		json_decref(body);
 	} else if (!strcmp(verb, "delete")) {
 		snprintf(path, sizeof(path), "/api/v1/devices/%.100s", argv[optind + 1]);
 		j = call_json(h, "DELETE", path, NULL, 200);
 	} else if (!strcmp(verb, "list")) {
 		j = call_json(h, "GET", "/api/v1/devices", NULL, 200);
 		if (j)
-			printf("%-16s %-16s %-28s %-9s %s\n", "NAME", "SERIAL", "ADDRESS", "TRANSPORT",
-			       "LAST SEEN");
+			printf("%-16s %-16s %-28s %-15s %-9s %-7s %s\n", "NAME", "SERIAL", "ADDRESS",
+			       "MANAGEMENT", "TRANSPORT", "ENABLED", "LAST SEEN");
 		json_array_foreach(j, i, d) {
 			char seen[32];
 
 			when(d, "last_seen", seen, sizeof(seen));
-			printf("%-16s %-16s %-28s %-9s %s\n", str(d, "name"), str(d, "serial"),
-			       str(d, "address"), str(d, "transport"), seen);
+			printf("%-16s %-16s %-28s %-15s %-9s %-7s %s\n", str(d, "name"),
+			       str(d, "serial"), str(d, "address"), str(d, "mgmt_address"),
+			       str(d, "transport"), str(d, "enabled"), seen);
 		}
 	} else {
 		devices_usage(stderr);

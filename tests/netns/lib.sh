@@ -1,20 +1,24 @@
 # lib.sh - what the netns suites share, sourced by each: two network
 # namespaces A and B joined by a veth pair (va 10.98.0.1 in A, vb 10.98.0.2
 # in B), created here and always removed with every process left in them;
-# PASS/FAIL counting; traffic and hook helpers.
+# PASS/FAIL counting; traffic and hook helpers. A suite that needs more
+# namespaces names them in extra_ns (and creates them): they are removed too.
 [ "$(id -u)" = 0 ] || { echo "SKIP: needs root"; exit 77; }
 ns=ecap${suite:-}-$$
 A=$ns-a B=$ns-b
 tmp=$(mktemp -d); [ -n "${KEEP:-}" ] && echo "keeping $tmp"
-pass=0 fail=0
+pass=0 fail=0 extra_ns=
 
 cleanup() {
-	local p
-	for p in $(ip netns pids "$A" 2>/dev/null) $(ip netns pids "$B" 2>/dev/null); do
-		kill -9 "$p" 2>/dev/null
+	local p n
+	for n in "$A" "$B" $extra_ns; do
+		for p in $(ip netns pids "$n" 2>/dev/null); do
+			kill -9 "$p" 2>/dev/null
+		done
 	done
-	ip netns del "$A" 2>/dev/null
-	ip netns del "$B" 2>/dev/null
+	for n in "$A" "$B" $extra_ns; do
+		ip netns del "$n" 2>/dev/null
+	done
 	[ -n "${KEEP:-}" ] || rm -rf "$tmp"
 }
 trap cleanup EXIT

@@ -115,8 +115,8 @@ static void save_state(struct agent_tunnel *t)
 	t->state_saved = now_ms(t);
 }
 
-/* The persisted mode when it is younger than two hello intervals: 1 (ret set)
- * or 0. */
+/* The persisted mode when it is younger than three hello intervals: 1 (ret
+ * set) or 0. */
 static int load_state(struct agent_tunnel *t, int *ret)
 {
 	char mode[8];
@@ -127,7 +127,7 @@ static int load_state(struct agent_tunnel *t, int *ret)
 	if (!f)
 		return 0;
 	ok = fscanf(f, "%7s %lld", mode, &ts) == 2 &&
-	     time(NULL) - ts < 2 * (long long)t->conf->hello_ms / 1000 && time(NULL) >= ts &&
+	     time(NULL) - ts < 3 * (long long)t->conf->hello_ms / 1000 && time(NULL) >= ts &&
 	     (!strcmp(mode, "udp") || !strcmp(mode, "http"));
 	fclose(f);
 	if (ok)
@@ -236,8 +236,9 @@ static void transmit(struct agent_tunnel *t, const uint8_t *dg, size_t len)
 {
 	uint8_t pre[2] = {(uint8_t)(len >> 8), (uint8_t)len};
 
-	if (t->mode == MODE_UDP) {
-		send(t->udp_fd, dg, len, MSG_DONTWAIT); /* lost: the link sends it again */
+	if (t->mode == MODE_UDP) { /* lost: the link sends it again */
+		sendto(t->udp_fd, dg, len, MSG_DONTWAIT, (struct sockaddr *)&t->server_udp,
+		       sizeof(t->server_udp));
 		return;
 	}
 	if (t->out.len + 2 + len > OUT_MAX)
@@ -289,12 +290,12 @@ static void send_hello(struct agent_tunnel *t)
 	t->hello_pending = 1;
 	t->hello_sent = now;
 	/* probes always go by UDP: that is what they test */
-	send(t->udp_fd, buf,
-	     mtun_seal(t->key, buf,
-		       &(struct mtun_hdr){MTUN_HELLO, t->client, t->hello_seq,
-					  mtun_link_rcv(&t->link)},
-		       stamp, sizeof(stamp)),
-	     MSG_DONTWAIT);
+	sendto(t->udp_fd, buf,
+	       mtun_seal(t->key, buf,
+			 &(struct mtun_hdr){MTUN_HELLO, t->client, t->hello_seq,
+					    mtun_link_rcv(&t->link)},
+			 stamp, sizeof(stamp)),
+	       MSG_DONTWAIT, (struct sockaddr *)&t->server_udp, sizeof(t->server_udp));
 }
 
 static void cancel_polls(struct agent_tunnel *t)
@@ -367,6 +368,7 @@ static void on_udp(h2o_socket_t *sock, const char *e)
 	uint8_t buf[MTUN_DGRAM_MAX + 1];
 	ssize_t n;
 
+	/* not connected (a route may come later): any source, but the tag decides */
 	for (int i = 0; i < 256 && (n = recv(t->udp_fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0; i++)
 		if (t->registered)
 			on_datagram(t, buf, (size_t)n, 1);
@@ -524,8 +526,7 @@ static int setup_paths(struct agent_tunnel *t, char *err, size_t errlen)
 	t->server_udp.sin_port = htons(t->conf->tunnel_udp_port ? t->conf->tunnel_udp_port
 								 : t->server_udp.sin_port);
 	t->udp_fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (t->udp_fd < 0 ||
-	    connect(t->udp_fd, (struct sockaddr *)&t->server_udp, sizeof(t->server_udp))) {
+	if (t->udp_fd < 0) {
 		snprintf(err, errlen, "tunnel UDP: %s", strerror(errno));
 		return -errno;
 	}
@@ -595,6 +596,7 @@ static void on_registered(struct exchange *x, const char *err)
 		t->mode = MODE_UDP;
 		t->hello_next = now_ms(t);
 	}
+	send_ack(t, 1); /* the server learns our path at once */
 	http_pump(t);
 	goto out;
 retry:

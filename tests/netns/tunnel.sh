@@ -1,0 +1,215 @@
+#!/usr/bin/env bash
+# tunnel.sh SERVER AGENT EDGECAP - the mTunnel between edgecap-server and
+# agents it cannot reach: gw1 behind a NAT namespace whose nftables rules can
+# drop all UDP, gw2 behind tinyproxy with no route to the server at all.
+# Registration and its refusals, poll authentication and framing, coalescing,
+# the hold timeout, keep-alive, the UDP monitor's fallback and recovery
+# under a stream of 100,000 datagrams, and remote capture over the tunnel.
+#
+#   A (cloud: server, 10.98.0.1 on va, 10.98.1.1 on vp)
+#   ├── B (NAT, 10.98.0.2; masquerades 192.168.50.0/24) ── G1 (gw1, 192.168.50.2)
+#   └── P (tinyproxy, 10.98.1.2; 192.168.60.1:3128) ──── G2 (gw2, 192.168.60.2, no route out)
+set -uo pipefail
+server=$1
+agent=$2
+ec=$3
+suite=tun
+. "$(cd "$(dirname "$0")" && pwd)/lib.sh"
+here=$(cd "$(dirname "$0")" && pwd)
+G1=$ns-g1 P=$ns-p G2=$ns-g2
+extra_ns="$G1 $P $G2"
+hold_ms=2000
+url=http://10.98.0.1:8080
+db=$tmp/registry.db
+
+for n in $extra_ns; do ip netns add "$n"; done
+ip link add vp netns "$A" type veth peer name pc netns "$P" &&
+	ip link add nl netns "$B" type veth peer name g1 netns "$G1" &&
+	ip link add pl netns "$P" type veth peer name g2 netns "$G2" &&
+	ip -n "$A" addr add 10.98.1.1/24 dev vp && ip -n "$P" addr add 10.98.1.2/24 dev pc &&
+	ip -n "$B" addr add 192.168.50.1/24 dev nl && ip -n "$G1" addr add 192.168.50.2/24 dev g1 &&
+	ip -n "$P" addr add 192.168.60.1/24 dev pl && ip -n "$G2" addr add 192.168.60.2/24 dev g2 &&
+	for l in "$A vp" "$P pc" "$B nl" "$G1 g1" "$P pl" "$G2 g2" "$G1 lo" "$P lo" "$G2 lo"; do
+		set -- $l
+		ip -n "$1" link set "$2" up || exit 1
+	done &&
+	ip -n "$G1" route add default via 192.168.50.1 &&
+	ip netns exec "$B" sysctl -qw net.ipv4.ip_forward=1 &&
+	ip netns exec "$B" nft -f - <<- 'EOF' || { echo "FAIL topology"; exit 1; }
+	table ip nat {
+		chain post { type nat hook postrouting priority srcnat; oifname "vb" masquerade; }
+	}
+	EOF
+
+block_udp() { # drop every UDP datagram the NAT would forward, both ways
+	ip netns exec "$B" nft -f - <<- 'EOF'
+	table inet ecblock {
+		chain forward_udp { type filter hook forward priority 0; meta l4proto udp drop; }
+	}
+	EOF
+}
+unblock_udp() { ip netns exec "$B" nft delete table inet ecblock; }
+
+cat > "$tmp/tinyproxy.conf" <<- EOF
+	Port 3128
+	Listen 192.168.60.1
+	Timeout 600
+	MaxClients 64
+	Allow 192.168.60.0/24
+	LogFile "$tmp/tinyproxy.log"
+	LogLevel Connect
+EOF
+touch "$tmp/tinyproxy.log" && chmod 666 "$tmp/tinyproxy.log" && chmod 755 "$tmp"
+ip netns exec "$P" tinyproxy -d -c "$tmp/tinyproxy.conf" 2> /dev/null &
+
+"$server" --db "$db" org add acme > /dev/null &&
+	token=$("$server" --db "$db" admin add acme alice) || { echo "FAIL bootstrap"; exit 1; }
+ecl() { ina env EDGECAP_SERVER=$url EDGECAP_TOKEN="$token" "$ec" "$@"; }
+
+: > "$tmp/server.log"
+ina "$server" --plain-http --listen 0.0.0.0:8080 --db "$db" --tunnel-udp 0.0.0.0:4789 \
+	--tunnel-hold $hold_ms --tunnel-max 3 2>> "$tmp/server.log" &
+for _ in $(seq 100); do grep -q serving "$tmp/server.log" && break; sleep 0.05; done
+
+# Each device: a key pair, enrolment with its public key, an agent.
+for d in gw1 gw2 sim sim2 other; do
+	"$agent" keygen "$tmp/$d.key" > "$tmp/$d.pub" || { echo "FAIL keygen"; exit 1; }
+done
+for d in gw1 gw2 sim sim2; do
+	ecl devices add $d --serial SN-$d --address http://tunnel:8081 --pubkey "$(cat "$tmp/$d.pub")" \
+		> "$tmp/$d.secret" || { echo "FAIL enrol $d"; exit 1; }
+done
+
+agent_start() { # NAME NS IF [CONF LINE]
+	local log=$tmp/$1.log
+	printf 'tunnel = %s\nserial = SN-%s\nkey_file = %s\nstate_file = %s\nhello_interval = 1\nudp_wait = 1\n%s\n' \
+		"$([ "$1" = gw2 ] && echo http://10.98.1.1:8080 || echo $url)" "$1" "$tmp/$1.key" \
+		"$tmp/$1.state" "${4:-}" > "$tmp/$1.conf"
+	: > "$log"
+	ip netns exec "$2" "$agent" -c "$tmp/$1.conf" -i "$3" --secret-file "$tmp/$1.secret" \
+		--listen 0.0.0.0:8081 --plain-http 2>> "$log" &
+	eval "${1}_pid=$!"
+}
+wait_log() { # FILE TEXT SECONDS
+	for _ in $(seq $(($3 * 20))); do
+		grep -q "$2" "$1" && return 0
+		sleep 0.05
+	done
+	return 1
+}
+count_log() { grep -c "$2" "$1"; }
+mgmt() { grep -o 'registered as [0-9.]*' "$tmp/$1.log" | tail -1 | cut -d' ' -f3; }
+transport() { ecl devices list | awk -v d="$1" '$1 == d { print $5 }'; }
+
+agent_start gw1 "$G1" g1
+agent_start gw2 "$G2" g2 "proxy = http://192.168.60.1:3128"
+
+test_register() {
+	local a1 a2
+	wait_log "$tmp/gw1.log" "registered as" 5 && wait_log "$tmp/gw2.log" "registered as" 5 ||
+		{ ko register "$(tail -n 2 "$tmp/gw1.log" "$tmp/gw2.log")"; return; }
+	a1=$(mgmt gw1) a2=$(mgmt gw2)
+	# the addresses the registry gave at enrolment, in 6.0.0.0/8
+	[[ $a1 == 6.* && $a2 == 6.* && $a1 != "$a2" ]] &&
+		ecl devices list | grep -q "^gw1 .* $a1 " || { ko register "addresses $a1 $a2"; return; }
+	wait_log "$tmp/gw2.log" "udp -> http" 5 || { ko register "gw2 never gave up on UDP"; return; }
+	ina ping -c 1 -W 2 "$a1" > /dev/null && ina ping -c 1 -W 2 "$a2" > /dev/null ||
+		{ ko register "no ping to $a1 $a2"; return; }
+	[ "$(transport gw1)" = udp ] && [ "$(transport gw2)" = http ] ||
+		{ ko register "transports $(transport gw1) $(transport gw2)"; return; }
+	ok register
+}
+
+test_refusals() {
+	local out
+	out=$(ina "$here/mtun.py" refusals $url SN-sim "$tmp/sim.key" "$tmp/other.key") &&
+		ok refusals || ko refusals "$out"
+}
+
+test_disabled() {
+	local out
+	ecl devices disable sim > /dev/null &&
+		out=$(ina "$here/mtun.py" refused $url SN-sim "$tmp/sim.key" "device disabled") &&
+		ecl devices enable sim > /dev/null &&
+		out=$(ina "$here/mtun.py" register $url SN-sim "$tmp/sim.key") || { ko disabled "$out"; return; }
+	# gw1, gw2 and sim registered: the fourth is over --tunnel-max 3
+	out=$(ina "$here/mtun.py" refused $url SN-sim2 "$tmp/sim2.key" "over capacity") &&
+		ok disabled || ko disabled "$out"
+}
+
+test_polls() {
+	local out
+	out=$(ina "$here/mtun.py" polls $url SN-sim "$tmp/sim.key" $hold_ms) && ok polls || ko polls "$out"
+}
+
+test_udp_auth() {
+	local out
+	out=$(ina "$here/mtun.py" udp $url SN-sim "$tmp/sim.key" 127.0.0.1:4789) && ok udp_auth ||
+		ko udp_auth "$out"
+}
+
+# Remote capture of gw1 while the NAT drops all UDP: the tunnel goes by HTTP.
+test_capture_udp_blocked() {
+	local n
+	block_udp
+	n=$(count_log "$tmp/gw1.log" "udp -> http")
+	for _ in $(seq 60); do
+		[ "$(count_log "$tmp/gw1.log" "udp -> http")" -gt "$n" ] && break
+		sleep 0.05
+	done
+	[ "$(transport gw1)" = http ] || { ko capture_udp_blocked "still $(transport gw1)"; unblock_udp; return; }
+	(sleep 1; ip netns exec "$G1" ping -c 4 -i 0.2 192.168.50.1 > /dev/null) &
+	ecl remote -d gw1 -G 3 -w "$tmp/blocked.pcapng" icmp 2> "$tmp/remote.err"
+	unblock_udp
+	n=$(tshark -r "$tmp/blocked.pcapng" 2> /dev/null | grep -c 'Echo (ping) request')
+	[ "$n" = 4 ] && ok capture_udp_blocked || ko capture_udp_blocked "$n requests; $(cat "$tmp/remote.err")"
+	wait_log "$tmp/gw1.log" "http -> udp" 10 || ko capture_udp_blocked "never back to UDP"
+}
+
+# 100,000 datagrams from behind the NAT to the server's side of the tunnel,
+# UDP blocked mid-stream and unblocked: all arrive, in order, once each, and
+# the agent went to HTTP and came back.
+test_stream() {
+	local down up rx
+	down=$(count_log "$tmp/gw1.log" "udp -> http") up=$(count_log "$tmp/gw1.log" "http -> udp")
+	ina "$here/mtun.py" receive 6.0.0.1 7000 100000 20 > "$tmp/rx.out" &
+	rx=$!
+	wait_log "$tmp/rx.out" ready 5
+	ip netns exec "$G1" "$here/mtun.py" send 6.0.0.1 7000 100000 8000 &
+	sleep 2; block_udp
+	sleep 3; unblock_udp
+	wait "$rx" || { ko stream "$(cat "$tmp/rx.out")"; return; }
+	[ "$(count_log "$tmp/gw1.log" "udp -> http")" -gt "$down" ] || { ko stream "never went to HTTP"; return; }
+	wait_log "$tmp/gw1.log" "http -> udp" 1 && [ "$(count_log "$tmp/gw1.log" "http -> udp")" -gt "$up" ] ||
+		{ ko stream "never came back to UDP"; return; }
+	ok stream
+}
+
+# gw2 has only the proxy: captures go through it, by HTTP.
+test_proxy() {
+	local n
+	(sleep 1; ip netns exec "$G2" ping -c 3 -i 0.2 192.168.60.1 > /dev/null) &
+	ecl remote -d gw2 -G 3 -w "$tmp/proxy.pcapng" icmp 2> "$tmp/remote.err"
+	n=$(tshark -r "$tmp/proxy.pcapng" 2> /dev/null | grep -c 'Echo (ping) request')
+	[ "$n" = 3 ] || { ko proxy "$n requests; $(cat "$tmp/remote.err")"; return; }
+	grep -q "tunnel/v1/poll" "$tmp/tinyproxy.log" && ok proxy || ko proxy "no polls in the proxy's log"
+}
+
+# A restarted agent takes its fresh persisted state as is.
+test_restart() {
+	kill "$gw2_pid"; wait "$gw2_pid" 2> /dev/null
+	agent_start gw2 "$G2" g2 "proxy = http://192.168.60.1:3128"
+	wait_log "$tmp/gw2.log" "by http, as found in" 5 && ! grep -q "udp -> http" "$tmp/gw2.log" &&
+		ina ping -c 1 -W 3 "$(mgmt gw2)" > /dev/null && ok restart || ko restart "$(cat "$tmp/gw2.log")"
+}
+
+after() { # nothing a test did may have stopped the server or an agent
+	kill -0 "$gw1_pid" "$gw2_pid" 2> /dev/null || ko "$1" "an agent died"
+	pgrep -f "edgecap-server.*4789" > /dev/null || ko "$1" "the server died: $(tail -3 "$tmp/server.log")"
+}
+
+run_tests after test_register test_refusals test_disabled test_polls test_udp_auth \
+	test_capture_udp_blocked test_stream test_proxy test_restart
+st=$?
+[ $st = 0 ] || tail -n 20 "$tmp/server.log" "$tmp/gw1.log" "$tmp/gw2.log"
+exit $st
