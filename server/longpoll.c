@@ -251,6 +251,7 @@ static struct lp_client *client_new(struct longpoll *lp, uint32_t id)
 		free(c);
 		return NULL;
 	}
+	mtun_socket_buffers(c->fd, 4 << 20); /* a limit, not an allocation */
 	c->lp = lp;
 	c->id = id;
 	c->port = ntohs(me.sin_port);

@@ -48,10 +48,11 @@ struct tunnel {
 	struct client *active;
 	unsigned nclients;
 	h2o_timeout_t tick, house;
-	h2o_timeout_entry_t tick_entry, house_entry;
+	h2o_timeout_entry_t tick_entry, house_entry, flush_entry;
+	struct mtun_sendq *sendq; /* flushed before the loop sleeps */
 	struct ecap_nonces nonces;
 	struct {
-		uint64_t no_client, bad_tag, spoofed, no_route, tun_errors, send_errors;
+		uint64_t no_client, bad_tag, spoofed, no_route, tun_errors;
 	} stat;
 };
 
@@ -111,17 +112,30 @@ static void schedule(struct tunnel *t, struct client *c)
 		h2o_timeout_link(t->s->ctx.loop, &t->tick, &t->tick_entry);
 }
 
-static void send_to(struct tunnel *t, const struct sockaddr_in *to, const uint8_t *dg, size_t len)
+static void on_flush(h2o_timeout_entry_t *e)
 {
-	if (sendto(t->udp_fd, dg, len, 0, (const struct sockaddr *)to, sizeof(*to)) < 0)
-		t->stat.send_errors++; /* a full socket buffer: the link sends it again */
+	struct tunnel *t = H2O_STRUCT_FROM_MEMBER(struct tunnel, flush_entry, e);
+
+	mtun_sendq_flush(t->sendq);
 }
 
-static void resend_cb(void *ctx, const uint8_t *dg, size_t len)
+static void send_to(struct tunnel *t, const struct sockaddr_in *to, const uint8_t *dg, size_t len)
 {
-	struct client *c = ctx;
+	mtun_sendq_add(t->sendq, to, dg, len);
+	if (!h2o_timeout_is_linked(&t->flush_entry))
+		h2o_timeout_link(t->s->ctx.loop, &t->s->ctx.zero_timeout, &t->flush_entry);
+}
 
-	send_to(c->t, &c->peer, dg, len);
+/* What the client's link has to send goes by its last path. */
+static void push(struct tunnel *t, struct client *c)
+{
+	const uint8_t *dg;
+	size_t len;
+
+	if (!c->peer.sin_port)
+		return;
+	while ((dg = mtun_link_pull(&c->link, now_ms(t), &len)))
+		send_to(t, &c->peer, dg, len);
 }
 
 static void remove_client(struct tunnel *t, struct client *c)
@@ -234,9 +248,7 @@ static void on_tun(h2o_socket_t *sock, const char *e)
 
 	for (int i = 0; i < TUN_BATCH; i++) {
 		ssize_t n = read(t->tun_fd, pkt, sizeof(pkt));
-		const uint8_t *dg;
 		struct client *c;
-		size_t len;
 
 		if (n <= 0)
 			break;
@@ -248,9 +260,9 @@ static void on_tun(h2o_socket_t *sock, const char *e)
 			t->stat.no_route++;
 			continue;
 		}
-		dg = mtun_link_send(&c->link, pkt, (size_t)n, now_ms(t), &len);
-		if (dg) /* else the window is full: dropped, counted by the link */
-			send_to(t, &c->peer, dg, len);
+		/* a full window drops it, counted by the link */
+		if (!mtun_link_send(&c->link, pkt, (size_t)n))
+			push(t, c);
 		schedule(t, c);
 	}
 }
@@ -268,8 +280,8 @@ static void on_tick(h2o_timeout_entry_t *entry)
 
 		if (n && c->peer.sin_port)
 			send_to(t, &c->peer, buf, n);
-		if (c->peer.sin_port)
-			mtun_link_resend(&c->link, now, 0, resend_cb, c);
+		if (c->peer.sin_port && mtun_link_resend(&c->link, now, 0))
+			push(t, c);
 		if (!mtun_link_deadline(&c->link)) {
 			c->active = 0;
 			*p = c->next_active;
@@ -460,7 +472,7 @@ void tunnel_init(struct server *s, h2o_hostconf_t *host)
 static int udp_bind(const char *spec, struct sockaddr_in *ret, char *err, size_t errlen)
 {
 	char host[128], *port;
-	int fd, r, size = 4 << 20;
+	int fd, r;
 
 	snprintf(host, sizeof(host), "%.127s", spec);
 	port = strrchr(host, ':');
@@ -478,9 +490,8 @@ static int udp_bind(const char *spec, struct sockaddr_in *ret, char *err, size_t
 			close(fd);
 		return r;
 	}
-	/* bursts of a whole window are sent at once */
-	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
-	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+	/* every device's bursts: a poll hands over up to 256 KiB of datagrams at once */
+	mtun_socket_buffers(fd, 64 << 20);
 	return fd;
 }
 
@@ -492,20 +503,26 @@ int tunnel_start(struct server *s, char *err, size_t errlen)
 	if (!s->conf.tunnel_udp[0])
 		return 0;
 	t = calloc(1, sizeof(*t));
-	if (!t)
+	if (!t || !(t->sendq = calloc(1, sizeof(*t->sendq)))) {
+		free(t);
 		return -ENOMEM;
+	}
 	t->s = s;
+	t->flush_entry.cb = on_flush;
 	t->udp_fd = udp_bind(s->conf.tunnel_udp, &t->udp_addr, err, errlen);
 	if (t->udp_fd < 0) {
+		free(t->sendq);
 		free(t);
 		return -EINVAL;
 	}
+	t->sendq->fd = t->udp_fd;
 	getsockname(t->udp_fd, (struct sockaddr *)&t->udp_addr, &len);
 	if (t->udp_addr.sin_addr.s_addr == htonl(INADDR_ANY))
 		t->udp_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	t->tun_fd = mtun_tun_open(s->conf.tunnel_if, MTUN_SERVER, 8, err, errlen);
 	if (t->tun_fd < 0) {
 		close(t->udp_fd);
+		free(t->sendq);
 		free(t);
 		return -EINVAL;
 	}
@@ -532,6 +549,8 @@ void tunnel_stop(struct server *s)
 			remove_client(t, t->by_id[b]);
 	if (h2o_timeout_is_linked(&t->tick_entry))
 		h2o_timeout_unlink(&t->tick_entry);
+	if (h2o_timeout_is_linked(&t->flush_entry))
+		h2o_timeout_unlink(&t->flush_entry);
 	h2o_timeout_unlink(&t->house_entry);
 	h2o_socket_read_stop(t->udp_sock);
 	h2o_socket_close(t->udp_sock);
@@ -540,5 +559,6 @@ void tunnel_stop(struct server *s)
 	longpoll_free(s->longpoll);
 	s->longpoll = NULL;
 	s->tunnel = NULL;
+	free(t->sendq);
 	free(t);
 }

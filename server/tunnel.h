@@ -21,7 +21,7 @@ struct server;
 #define TUNNEL_IDLE_MS      180000 /* a device silent this long is dropped */
 #define TUNNEL_HOLD_MS      25000  /* the longest a parked request waits (--tunnel-hold) */
 #define TUNNEL_COALESCE_MS  10     /* before a parked request is completed */
-#define TUNNEL_QUEUE_MAX    (1u << 20) /* downstream bytes held per device for HTTP */
+#define TUNNEL_QUEUE_MAX    (6u << 20) /* downstream bytes held per device for HTTP: a window */
 #define TUNNEL_BODY_MAX     (256u << 10) /* response body */
 
 /* The registration and poll endpoints, under /tunnel/v1/ (before "/"). */

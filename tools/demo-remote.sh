@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
 # demo-remote.sh BUILD_DIR - remote capture end to end in network namespaces:
 #
-#   cloud (edgecap-server) --mgmt veths-- gw1, gw2, gw3 (edgecap-agent each)
+#   cloud (edgecap-server, mTunnel 6.0.0.1)
+#    |-- gw1 (edgecap-agent), reached directly
+#    |-- nat (masquerades, and drops all UDP) -- gw2, reached over the tunnel by HTTP
+#    `-- proxy (tinyproxy) -- gw3, no route but the proxy: over the tunnel by HTTP
 #   LAN A (a hub: bridge with ageing 0): gw1, gw2, client1, svc (DNS + HTTP)
 #   LAN B: gw3, client2 (HTTP from gw3)
 #
-# The clients ping, resolve names at the lab's resolver and download with
-# curl. One 10-second capture on all three gateways, merged by the server:
-# gw1 and gw2 see LAN A's packets twice, the server keeps each once. Prints
-# the live text, then the merged pcapng (kept outside the tree) and its
-# summary; removes what it created.
+# gw2 and gw3 register with the server's tunnel (their own Ed25519 keys) and
+# get management addresses in 6.0.0.0/8; the device list shows how each is
+# reached. The clients ping, resolve names at the lab's resolver and download
+# with curl. One 10-second capture on all three gateways, merged by the
+# server: gw1 and gw2 see LAN A's packets twice, the server keeps each once.
+# Prints the live text, then the merged pcapng (kept outside the tree) and
+# its summary; removes what it created.
 set -euo pipefail
 build=$(cd "$1" && pwd)
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,15 +27,16 @@ rm -f "$out/registry.db"* "$out"/[0-9]*.pcapng
 cleanup() {
 	local n pid
 	disown -a # their ends are expected: no "Terminated" lines
-	for n in cloud gw1 gw2 gw3 lana client1 client2 svc; do
+	for n in $nss; do
 		for pid in $(ip netns pids "$p-$n" 2> /dev/null); do kill "$pid" 2> /dev/null || true; done
 	done
 	sleep 0.5
-	for n in cloud gw1 gw2 gw3 lana client1 client2 svc; do
+	for n in $nss; do
 		for pid in $(ip netns pids "$p-$n" 2> /dev/null); do kill -9 "$pid" 2> /dev/null || true; done
 		ip netns del "$p-$n" 2> /dev/null || true
 	done
 }
+nss="cloud nat proxy gw1 gw2 gw3 lana client1 client2 svc"
 trap cleanup EXIT
 on() { local n=$1; shift; ip netns exec "$p-$n" "$@"; } # on NS CMD...
 link() { # NS1 IF1 ADDR1 NS2 IF2 ADDR2 (ADDR "": none)
@@ -41,12 +47,24 @@ link() { # NS1 IF1 ADDR1 NS2 IF2 ADDR2 (ADDR "": none)
 	on "$4" ip link set "$5" up
 }
 
-echo "== lab: cloud, three gateways, two LANs (gw1 and gw2 share LAN A)"
-for n in cloud gw1 gw2 gw3 lana client1 client2 svc; do
+echo "== lab: cloud, three gateways (gw2 behind a NAT that drops UDP, gw3 behind a proxy), two LANs"
+for n in $nss; do
 	ip netns add "$p-$n"
 	on "$n" ip link set lo up
 done
-for i in 1 2 3; do link cloud "m$i" "10.99.$i.1/24" "gw$i" m0 "10.99.$i.2/24"; done
+link cloud m1 10.99.1.1/24 gw1 m0 10.99.1.2/24
+link cloud m2 10.99.2.1/24 nat up0 10.99.2.2/24
+link nat in0 192.168.2.1/24 gw2 m0 192.168.2.2/24
+on gw2 ip route add default via 192.168.2.1
+on nat sysctl -qw net.ipv4.ip_forward=1
+on nat nft -f - << 'EOF'
+table ip nat { chain post { type nat hook postrouting priority srcnat; oifname "up0" masquerade; }; }
+table inet firewall { chain forward { type filter hook forward priority 0; meta l4proto udp drop; }; }
+EOF
+link cloud m3 10.99.3.1/24 proxy up0 10.99.3.2/24
+link proxy in0 192.168.3.1/24 gw3 m0 192.168.3.2/24
+printf 'Port 3128\nListen 192.168.3.1\nTimeout 600\nAllow 192.168.3.0/24\nLogLevel Warning\n' > "$out/tinyproxy.conf"
+on proxy tinyproxy -d -c "$out/tinyproxy.conf" > /dev/null 2>&1 &
 on lana ip link add br0 type bridge ageing_time 0 # a hub: every port sees every frame
 on lana ip link set br0 up
 for n in gw1 gw2 client1 svc; do
@@ -63,18 +81,32 @@ echo "== edgecap-server in the cloud namespace"
 srv() { on cloud "$build/server/edgecap-server" --db "$out/registry.db" --data "$out" "$@"; }
 srv org add lab > /dev/null
 token=$(srv admin add lab admin)
-srv --plain-http --listen 127.0.0.1:8080 2> "$out/server.log" &
+srv --plain-http --listen 0.0.0.0:8080 --tunnel-udp 0.0.0.0:4789 2> "$out/server.log" &
 cli() { on cloud env EDGECAP_SERVER=http://127.0.0.1:8080 EDGECAP_TOKEN="$token" "$ec" "$@"; }
 for _ in $(seq 50); do grep -q serving "$out/server.log" && break; sleep 0.1; done
 
-echo "== enrolling the gateways; each agent gets its secret"
+echo "== enrolling the gateways: gw1 by its address, gw2 and gw3 by their public keys (tunnel)"
+cli devices add gw1 --serial EC-0001 --address http://10.99.1.2:8080 > "$out/gw1.secret"
+: > "$out/gw1.conf"
+for i in 2 3; do
+	rm -f "$out/gw$i.key" "$out/gw$i.state"
+	"$build/user/edgecap-agent" keygen "$out/gw$i.key" > "$out/gw$i.pub"
+	cli devices add "gw$i" --serial "EC-000$i" --pubkey "$(cat "$out/gw$i.pub")" \
+		--address http://tunnel:8080 > "$out/gw$i.secret"
+	printf 'tunnel = http://10.99.%d.1:8080\nserial = EC-000%d\nkey_file = %s\nstate_file = %s\nudp_wait = 1\n' \
+		$i $i "$out/gw$i.key" "$out/gw$i.state" > "$out/gw$i.conf"
+done
+echo "proxy = http://192.168.3.1:3128" >> "$out/gw3.conf"
 for i in 1 2 3; do
-	cli devices add "gw$i" --serial "EC-000$i" --address "http://10.99.$i.2:8080" > "$out/gw$i.secret"
-	on "gw$i" "$build/user/edgecap-agent" -c /dev/null -i lan0 --listen "10.99.$i.2:8080" \
+	on "gw$i" "$build/user/edgecap-agent" -c "$out/gw$i.conf" -i lan0 --listen 0.0.0.0:8080 \
 		--plain-http --secret-file "$out/gw$i.secret" 2> "$out/gw$i.log" &
 done
 for i in 1 2 3; do
 	for _ in $(seq 50); do grep -q serving "$out/gw$i.log" && break; sleep 0.1; done
+done
+for i in 2 3; do # registered, and UDP found blocked
+	for _ in $(seq 100); do grep -q "udp -> http" "$out/gw$i.log" && break; sleep 0.1; done
+	grep "tunnel:" "$out/gw$i.log" | sed "s/^edgecap-agent: /   gw$i: /"
 done
 
 echo "== services: DNS resolver and web server on LAN A, web server on gw3"

@@ -22,10 +22,10 @@ struct mtun_key {
 struct mtun_qent {
 	struct mtun_qent *next;
 	uint64_t sent; /* ms; 0 once sent again, so not an RTT sample */
-	uint64_t born; /* ms, first sent */
+	uint64_t born; /* ms, first sent; 0: not yet */
 	uint32_t seq;
-	uint16_t len;
-	uint8_t dg[];
+	uint16_t len; /* the payload's */
+	uint8_t dg[]; /* header, payload, tag: sealed at each sending */
 };
 
 static void put32(uint8_t *p, uint32_t v)
@@ -96,7 +96,7 @@ size_t mtun_seal(struct mtun_key *k, uint8_t *buf, const struct mtun_hdr *h, con
 	put32(buf + 4, h->client);
 	put32(buf + 8, h->seq);
 	put32(buf + 12, h->ack);
-	if (len)
+	if (len && payload != buf + MTUN_HDR) /* else sealed in place */
 		memcpy(buf + MTUN_HDR, payload, len);
 	if (mtun_key_tag(k, buf, MTUN_HDR + len, buf + MTUN_HDR + len))
 		memset(buf + MTUN_HDR + len, 0, MTUN_TAG); /* fails verification: dropped, resent */
@@ -159,8 +159,8 @@ int mtun_batch_next(const uint8_t *p, size_t n, size_t *off, const uint8_t **ret
 
 void mtun_link_init(struct mtun_link *l, uint32_t client, struct mtun_key *key)
 {
-	*l = (struct mtun_link){.client = client, .key = key, .una = 1, .nxt = 1, .rcv = 1,
-				.rto = 4 * MTUN_RTO_MIN};
+	*l = (struct mtun_link){.client = client, .key = key, .una = 1, .nxt = 1, .sent_hi = 1,
+				.rcv = 1, .rto = 4 * MTUN_RTO_MIN};
 }
 
 void mtun_link_free(struct mtun_link *l)
@@ -171,71 +171,93 @@ void mtun_link_free(struct mtun_link *l)
 		l->head = e->next;
 		free(e);
 	}
-	l->tail = NULL;
+	l->tail = l->snd = NULL;
 	l->qlen = 0;
 	l->qbytes = 0;
 }
 
-const uint8_t *mtun_link_send(struct mtun_link *l, const void *pkt, size_t len, uint64_t now,
-			      size_t *ret_len)
+int mtun_link_send(struct mtun_link *l, const void *pkt, size_t len)
 {
 	struct mtun_qent *e;
 
 	if (len > MTUN_MTU || l->qlen >= MTUN_WINDOW || l->qbytes + len > MTUN_WINDOW_MAX ||
 	    !(e = malloc(sizeof(*e) + MTUN_HDR + len + MTUN_TAG))) {
 		l->stat.full++;
-		return NULL;
+		return -ENOBUFS;
 	}
-	e->next = NULL;
-	e->sent = e->born = now;
-	e->seq = l->nxt++;
-	e->len = (uint16_t)mtun_seal(l->key, e->dg,
-				     &(struct mtun_hdr){MTUN_DATA, l->client, e->seq, l->rcv}, pkt,
-				     len);
+	*e = (struct mtun_qent){.seq = l->nxt++, .len = (uint16_t)len};
+	memcpy(e->dg + MTUN_HDR, pkt, len);
 	if (l->tail)
 		l->tail->next = e;
 	else
 		l->head = e;
 	l->tail = e;
+	if (!l->snd)
+		l->snd = e;
 	l->qlen++;
 	l->qbytes += len;
+	return 0;
+}
+
+const uint8_t *mtun_link_pull(struct mtun_link *l, uint64_t now, size_t *ret_len)
+{
+	struct mtun_qent *e = l->snd;
+
+	if (!e)
+		return NULL;
+	l->snd = e->next;
+	if (e->born) { /* sent before: no RTT sample from its ack */
+		e->sent = 0;
+		l->stat.resent++;
+	} else { /* first pulls go in order */
+		e->sent = e->born = now;
+		l->sent_hi = e->seq + 1;
+		l->stat.sent++;
+	}
+	/* sealed now, so it carries the current ack */
+	*ret_len = mtun_seal(l->key, e->dg, &(struct mtun_hdr){MTUN_DATA, l->client, e->seq, l->rcv},
+			     e->dg + MTUN_HDR, e->len);
+	l->unacked = 0;
+	l->ack_at = 0;
 	if (!l->rto_at)
 		l->rto_at = now + l->rto;
-	l->unacked = 0; /* the ack rides along */
-	l->ack_at = 0;
-	l->stat.sent++;
-	*ret_len = e->len;
 	return e->dg;
 }
 
 static void acked(struct mtun_link *l, uint32_t ack, uint64_t now)
 {
 	uint64_t sample = 0;
+	int sampled = 0;
 
-	if (!before(l->una, ack) || before(l->nxt, ack))
+	if (!before(l->una, ack) || before(l->sent_hi, ack))
 		return; /* old, or acking what was never sent */
 	while (l->head && before(l->head->seq, ack)) {
 		struct mtun_qent *e = l->head;
 
-		if (e->sent)
+		if (e->sent) {
 			sample = now - e->sent;
+			sampled = 1;
+		}
+		if (l->snd == e) /* acked although not (re)sent yet: a copy got there */
+			l->snd = e->next;
 		l->head = e->next;
 		l->qlen--;
-		l->qbytes -= e->len - MTUN_HDR - MTUN_TAG;
+		l->qbytes -= e->len;
 		free(e);
 	}
 	if (!l->head)
 		l->tail = NULL;
 	l->una = ack;
-	if (sample || l->srtt) {
+	/* an ack of only datagrams sent again is no sample: it may answer either copy */
+	if (sampled)
 		l->srtt = l->srtt ? (7 * l->srtt + sample) / 8 : sample;
+	if (l->srtt)
 		l->rto = 3 * l->srtt;
-	}
 	if (l->rto < MTUN_RTO_MIN)
 		l->rto = MTUN_RTO_MIN;
 	if (l->rto > MTUN_RTO_MAX)
 		l->rto = MTUN_RTO_MAX;
-	l->rto_at = l->head ? now + l->rto : 0;
+	l->rto_at = l->head && l->head != l->snd ? now + l->rto : 0; /* sent, not acked */
 }
 
 int mtun_link_input(struct mtun_link *l, const struct mtun_hdr *h, uint64_t now)
@@ -271,21 +293,18 @@ size_t mtun_link_ack(struct mtun_link *l, uint8_t *buf, uint64_t now, int force)
 	return mtun_seal(l->key, buf, &(struct mtun_hdr){MTUN_ACK, l->client, 0, l->rcv}, NULL, 0);
 }
 
-unsigned mtun_link_resend(struct mtun_link *l, uint64_t now, int force,
-			  void (*cb)(void *ctx, const uint8_t *dg, size_t len), void *ctx)
+unsigned mtun_link_resend(struct mtun_link *l, uint64_t now, int force)
 {
 	unsigned n = 0;
 
-	if (!l->head || (!force && (!l->rto_at || now < l->rto_at)))
+	if (!force && (!l->rto_at || now < l->rto_at))
 		return 0;
-	for (struct mtun_qent *e = l->head; e; e = e->next, n++) {
-		e->sent = 0;
-		cb(ctx, e->dg, e->len);
-	}
-	l->stat.resent += n;
-	if (!force && l->rto < MTUN_RTO_MAX)
+	for (struct mtun_qent *e = l->head; e && e != l->snd; e = e->next)
+		n++;
+	l->snd = l->head; /* go back: all of them are pulled again */
+	l->rto_at = 0;    /* armed again by the next pull */
+	if (n && !force)
 		l->rto = l->rto * 2 > MTUN_RTO_MAX ? MTUN_RTO_MAX : l->rto * 2;
-	l->rto_at = now + l->rto;
 	return n;
 }
 

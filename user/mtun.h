@@ -17,6 +17,7 @@
 #ifndef ECAP_MTUN_H
 #define ECAP_MTUN_H
 
+#include <netinet/in.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -61,10 +62,12 @@ int mtun_batch_next(const uint8_t *p, size_t n, size_t *off, const uint8_t **ret
 		    const char **why);
 
 /* The reliable link: each side numbers its DATA datagrams and keeps them
- * until the peer's cumulative ack passes them, sending them all again when
- * the oldest has waited a retransmission timeout or the transport changes
- * (go-back-N); the receiver takes only the next number, so it sees every
- * datagram once, in order, whatever path each copy came by. */
+ * until the peer's cumulative ack passes them; the transport pulls them
+ * when it can carry them, so a datagram's timer runs from when it really
+ * left. When the oldest sent one waits a retransmission timeout, or the
+ * transport changes, all unacknowledged ones are pulled again (go-back-N);
+ * the receiver takes only the next number, so it sees every datagram once,
+ * in order, whatever path each copy came by. */
 #define MTUN_WINDOW      16384     /* datagrams not yet acknowledged */
 #define MTUN_WINDOW_MAX  (4u << 20) /* and their bytes */
 #define MTUN_ACK_EVERY   32        /* a pure ACK after this many, else after MTUN_ACK_DELAY */
@@ -77,10 +80,11 @@ struct mtun_qent; /* a sealed DATA datagram kept until acknowledged */
 struct mtun_link {
 	uint32_t client;
 	struct mtun_key *key;
-	/* sending: [una, nxt) are kept, oldest first. A list, so an idle link
-	 * holds no memory (a server keeps one per device). */
-	uint32_t una, nxt;
-	struct mtun_qent *head, *tail;
+	/* sending: [una, nxt) are kept, oldest first; snd is the next to pull
+	 * (NULL: none). A list, so an idle link holds no memory (a server keeps
+	 * one per device). */
+	uint32_t una, nxt, sent_hi; /* sent_hi: past the highest ever pulled */
+	struct mtun_qent *head, *tail, *snd;
 	uint32_t qlen;
 	size_t qbytes;
 	uint64_t rto, srtt, rto_at; /* ms; rto_at 0: no timer */
@@ -96,22 +100,29 @@ struct mtun_link {
 /* Fresh link state (ids from 1). The key is borrowed. */
 void mtun_link_init(struct mtun_link *l, uint32_t client, struct mtun_key *key);
 void mtun_link_free(struct mtun_link *l);
-/* Queue one IP packet: the sealed datagram to transmit (in the queue, valid
- * until acknowledged), or NULL when the window is full (counted). */
-const uint8_t *mtun_link_send(struct mtun_link *l, const void *pkt, size_t len, uint64_t now,
-			      size_t *ret_len);
+/* Queue one IP packet: 0, or -ENOBUFS when the window is full (counted). */
+int mtun_link_send(struct mtun_link *l, const void *pkt, size_t len);
+/* The next datagram to transmit, sealed with the current ack (valid until
+ * it is acknowledged or pulled again), or NULL when none waits. */
+const uint8_t *mtun_link_pull(struct mtun_link *l, uint64_t now, size_t *ret_len);
+static inline int mtun_link_pending(const struct mtun_link *l)
+{
+	return l->snd != NULL;
+}
 /* A verified datagram from the peer. For DATA: 1 when its payload is the
  * next in order (deliver it), 0 when not (a copy or a gap; counted). */
 int mtun_link_input(struct mtun_link *l, const struct mtun_hdr *h, uint64_t now);
 /* A pure ACK into buf when one is owed at now (or force): its length, or 0. */
 size_t mtun_link_ack(struct mtun_link *l, uint8_t *buf, uint64_t now, int force);
-/* Datagrams to send again at now (the timeout passed, or all when force):
- * cb for each, oldest first. The count. */
-unsigned mtun_link_resend(struct mtun_link *l, uint64_t now, int force,
-			  void (*cb)(void *ctx, const uint8_t *dg, size_t len), void *ctx);
+/* At now the oldest sent datagram's timeout passed (or force: the transport
+ * changed): every unacknowledged datagram is to be pulled again. The number
+ * of them that had been pulled since the last rewind (0: none to send
+ * again). */
+unsigned mtun_link_resend(struct mtun_link *l, uint64_t now, int force);
 /* When the link next needs mtun_link_ack/resend: ms, or 0 for never. */
 uint64_t mtun_link_deadline(const struct mtun_link *l);
-/* When the oldest datagram not yet acknowledged was first sent (ms), or 0. */
+/* When the oldest datagram not yet acknowledged was first sent (ms), or 0
+ * (none, or not sent yet). */
 uint64_t mtun_link_oldest(const struct mtun_link *l);
 /* Room for another datagram? */
 static inline int mtun_link_room(const struct mtun_link *l)
@@ -159,6 +170,26 @@ int mtun_dh_key(void *dh, const char *peer_pub, uint32_t client, uint8_t ret[MTU
  * 6.0.0.1 (the server) and 6.255.255.255; then + n for the n-th try when
  * it collides. Host byte order. */
 uint32_t mtun_address(const char *id, uint32_t n);
+
+/* Datagrams to send, gathered so that one sendmmsg carries many: add them,
+ * then flush before the event loop sleeps. */
+#define MTUN_SENDQ 64
+struct mtun_sendq {
+	int fd;
+	unsigned n;
+	uint64_t errors; /* not sent (a full socket buffer): the link sends them again */
+	struct sockaddr_in to[MTUN_SENDQ];
+	uint16_t len[MTUN_SENDQ];
+	uint8_t buf[MTUN_SENDQ][MTUN_DGRAM_MAX];
+};
+/* Queue one datagram for to (copied); flushes when the queue is full. */
+void mtun_sendq_add(struct mtun_sendq *q, const struct sockaddr_in *to, const void *dg, size_t len);
+void mtun_sendq_flush(struct mtun_sendq *q);
+
+/* Socket buffers of bytes each way: a whole window may arrive, or be sent
+ * again, in one burst, and a datagram lost to a full buffer costs a
+ * go-back-N round. */
+void mtun_socket_buffers(int fd, int bytes);
 
 /* A TUN device (no packet information header) named name, up, with the
  * address addr/prefix (host order) and MTU MTUN_MTU: its non-blocking fd,

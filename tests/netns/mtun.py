@@ -84,10 +84,15 @@ def register(url, serial, key, **kw):
     answer = json.loads(data)
     if status != 200:
         return status, answer, None
+    return status, answer, session(answer, dh)
+
+
+def session(answer, dh):
+    """(client, mac key) from a registration's answer and our X25519 key."""
     shared = dh.exchange(x25519.X25519PublicKey.from_public_bytes(base64.b64decode(answer["dh"])))
     k = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"edgecap-mtun",
              info=f"client {answer['client']}".encode()).derive(shared)
-    return status, answer, (answer["client"], k)
+    return answer["client"], k
 
 
 def seal(session, typ, seq, ack, payload=b""):

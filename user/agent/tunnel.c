@@ -27,7 +27,6 @@
 #define RETRY_MS     500     /* after a failed poll */
 #define REG_RETRY_MS 2000    /* first retry of a failed registration, doubling */
 #define REG_RETRY_MAX 60000
-#define OUT_MAX      (1u << 20) /* datagrams waiting for a request */
 #define BODY_MAX     (256u << 10)
 #define RESP_MAX     (512u << 10)
 #define IO_TIMEOUT   40000   /* above the server's 25 s hold */
@@ -72,9 +71,10 @@ struct agent_tunnel {
 	unsigned npolls;
 	struct ecap_buf out;
 	uint64_t retry_at;
+	struct mtun_sendq *sendq; /* UDP, flushed before the loop sleeps */
 	/* timers */
 	h2o_timeout_t tick_q, coalesce_q, monitor_q;
-	h2o_timeout_entry_t tick, coalesce, monitor;
+	h2o_timeout_entry_t tick, coalesce, monitor, flush;
 	struct {
 		uint64_t switches, polls, poll_errors, bad;
 	} stat;
@@ -230,6 +230,20 @@ static void exchange_start(struct agent_tunnel *t, struct exchange *x, const cha
 
 /* Sending */
 
+static void on_flush(h2o_timeout_entry_t *e)
+{
+	struct agent_tunnel *t = H2O_STRUCT_FROM_MEMBER(struct agent_tunnel, flush, e);
+
+	mtun_sendq_flush(t->sendq);
+}
+
+static void udp_send(struct agent_tunnel *t, const uint8_t *dg, size_t len)
+{
+	mtun_sendq_add(t->sendq, &t->server_udp, dg, len);
+	if (!h2o_timeout_is_linked(&t->flush))
+		h2o_timeout_link(t->loop, &t->a->ctx.zero_timeout, &t->flush);
+}
+
 static void http_pump(struct agent_tunnel *t);
 
 static void transmit(struct agent_tunnel *t, const uint8_t *dg, size_t len)
@@ -237,20 +251,26 @@ static void transmit(struct agent_tunnel *t, const uint8_t *dg, size_t len)
 	uint8_t pre[2] = {(uint8_t)(len >> 8), (uint8_t)len};
 
 	if (t->mode == MODE_UDP) { /* lost: the link sends it again */
-		sendto(t->udp_fd, dg, len, MSG_DONTWAIT, (struct sockaddr *)&t->server_udp,
-		       sizeof(t->server_udp));
+		udp_send(t, dg, len);
 		return;
 	}
-	if (t->out.len + 2 + len > OUT_MAX)
-		return; /* likewise */
-	ecap_buf_put(&t->out, pre, 2);
+	ecap_buf_put(&t->out, pre, 2); /* control datagrams only: a few */
 	ecap_buf_put(&t->out, dg, len);
 	http_pump(t);
 }
 
-static void resend_cb(void *ctx, const uint8_t *dg, size_t len)
+/* What the link has to send: by UDP at once, or by the next poll. */
+static void push(struct agent_tunnel *t)
 {
-	transmit(ctx, dg, len);
+	const uint8_t *dg;
+	size_t len;
+
+	if (t->mode == MODE_HTTP) {
+		http_pump(t);
+		return;
+	}
+	while ((dg = mtun_link_pull(&t->link, now_ms(t), &len)))
+		udp_send(t, dg, len);
 }
 
 static void schedule(struct agent_tunnel *t)
@@ -275,7 +295,8 @@ static void on_tick(h2o_timeout_entry_t *e)
 	if (!t->registered)
 		return;
 	send_ack(t, 0);
-	mtun_link_resend(&t->link, now_ms(t), 0, resend_cb, t);
+	mtun_link_resend(&t->link, now_ms(t), 0);
+	push(t);
 	schedule(t);
 }
 
@@ -290,12 +311,11 @@ static void send_hello(struct agent_tunnel *t)
 	t->hello_pending = 1;
 	t->hello_sent = now;
 	/* probes always go by UDP: that is what they test */
-	sendto(t->udp_fd, buf,
-	       mtun_seal(t->key, buf,
-			 &(struct mtun_hdr){MTUN_HELLO, t->client, t->hello_seq,
-					    mtun_link_rcv(&t->link)},
-			 stamp, sizeof(stamp)),
-	       MSG_DONTWAIT, (struct sockaddr *)&t->server_udp, sizeof(t->server_udp));
+	udp_send(t, buf,
+		 mtun_seal(t->key, buf,
+			   &(struct mtun_hdr){MTUN_HELLO, t->client, t->hello_seq,
+					      mtun_link_rcv(&t->link)},
+			   stamp, sizeof(stamp)));
 }
 
 static void cancel_polls(struct agent_tunnel *t)
@@ -323,9 +343,9 @@ static void switch_to(struct agent_tunnel *t, int mode, const char *why)
 	if (mode == MODE_UDP)
 		cancel_polls(t);
 	/* what the old path may have lost goes again by the new one */
-	mtun_link_resend(&t->link, now_ms(t), 1, resend_cb, t);
+	mtun_link_resend(&t->link, now_ms(t), 1);
 	send_ack(t, 1);
-	http_pump(t);
+	push(t);
 	schedule(t);
 }
 
@@ -380,8 +400,6 @@ static void on_tun(h2o_socket_t *sock, const char *e)
 	uint8_t pkt[MTUN_MTU + 1];
 
 	for (int i = 0; i < 256; i++) {
-		const uint8_t *dg;
-		size_t len;
 		ssize_t n;
 
 		if (!mtun_link_room(&t->link)) { /* back-pressure: the kernel's queue holds */
@@ -392,12 +410,11 @@ static void on_tun(h2o_socket_t *sock, const char *e)
 		n = read(t->tun_fd, pkt, sizeof(pkt));
 		if (n <= 0)
 			break;
-		if (n > MTUN_MTU || !t->registered)
-			continue;
-		dg = mtun_link_send(&t->link, pkt, (size_t)n, now_ms(t), &len);
-		if (dg)
-			transmit(t, dg, len);
+		if (n <= MTUN_MTU && pkt[0] >> 4 == 4 && t->registered) /* IPv4 only */
+			mtun_link_send(&t->link, pkt, (size_t)n);
 	}
+	if (t->registered)
+		push(t);
 	schedule(t);
 }
 
@@ -417,7 +434,7 @@ static void on_coalesce(h2o_timeout_entry_t *e)
 	if (!x)
 		return;
 	x->is_poll = 1;
-	while (n < t->out.len) { /* whole datagrams, up to BODY_MAX */
+	while (n < t->out.len) { /* acks first: whole datagrams, up to BODY_MAX */
 		size_t len = 2 + ((size_t)t->out.data[n] << 8 | t->out.data[n + 1]);
 
 		if (n + len > BODY_MAX)
@@ -427,6 +444,17 @@ static void on_coalesce(h2o_timeout_entry_t *e)
 	ecap_buf_put(&x->body, t->out.data, n);
 	memmove(t->out.data, t->out.data + n, t->out.len - n);
 	t->out.len -= n;
+	while (x->body.len + 2 + MTUN_DGRAM_MAX <= BODY_MAX) { /* then the link's data */
+		size_t len;
+		const uint8_t *dg = mtun_link_pull(&t->link, now_ms(t), &len);
+		uint8_t pre[2] = {(uint8_t)(len >> 8), (uint8_t)len};
+
+		if (!dg)
+			break;
+		ecap_buf_put(&x->body, pre, 2);
+		ecap_buf_put(&x->body, dg, len);
+	}
+	schedule(t);
 	t->http_seq++;
 	snprintf(text, sizeof(text), "poll\n%08" PRIx32 "\n%" PRIu64, t->client, t->http_seq);
 	mtun_key_tag(t->key, text, strlen(text), tag);
@@ -448,7 +476,7 @@ static void http_pump(struct agent_tunnel *t)
 		return;
 	if (!t->npolls)
 		on_coalesce(&t->coalesce); /* nothing parked: park one now */
-	else if (t->out.len && t->npolls < 2)
+	else if ((t->out.len || mtun_link_pending(&t->link)) && t->npolls < 2)
 		h2o_timeout_link(t->loop, &t->coalesce_q, &t->coalesce);
 }
 
@@ -493,7 +521,7 @@ static void on_polled(struct exchange *x, const char *err)
 				  err ? 0 : (int)x->resp.len, (const char *)x->resp.data);
 		/* its datagrams may be lost: they go again after a pause */
 		t->retry_at = now_ms(t) + RETRY_MS;
-		mtun_link_resend(&t->link, now_ms(t), 1, resend_cb, t);
+		mtun_link_resend(&t->link, now_ms(t), 1);
 	}
 	exchange_free(x);
 	http_pump(t);
@@ -530,6 +558,9 @@ static int setup_paths(struct agent_tunnel *t, char *err, size_t errlen)
 		snprintf(err, errlen, "tunnel UDP: %s", strerror(errno));
 		return -errno;
 	}
+	/* a window's burst, sent again at once */
+	mtun_socket_buffers(t->udp_fd, 8 << 20);
+	t->sendq->fd = t->udp_fd;
 	t->udp_sock = web_watch(t->loop, t->udp_fd, on_udp, t);
 	return 0;
 }
@@ -704,8 +735,10 @@ int agent_tunnel_start(struct agent *a, char *err, size_t errlen)
 	if (!c->tunnel[0])
 		return 0;
 	t = calloc(1, sizeof(*t));
-	if (!t)
+	if (!t || !(t->sendq = calloc(1, sizeof(*t->sendq)))) {
+		free(t);
 		return -ENOMEM;
+	}
 	t->a = a;
 	t->conf = c;
 	t->loop = a->ctx.loop;
@@ -749,6 +782,7 @@ int agent_tunnel_start(struct agent *a, char *err, size_t errlen)
 	t->tick.cb = on_tick;
 	t->coalesce.cb = on_coalesce;
 	t->monitor.cb = on_monitor;
+	t->flush.cb = on_flush;
 	h2o_timeout_link(t->loop, &t->monitor_q, &t->monitor);
 	a->tunnel = t;
 	start_registration(t);
@@ -766,8 +800,10 @@ void agent_tunnel_stop(struct agent *a)
 		h2o_http1client_cancel(t->reg_x->client);
 		exchange_free(t->reg_x);
 	}
-	for (h2o_timeout_entry_t *e = &t->tick; e; e = e == &t->tick ? &t->coalesce
-					       : e == &t->coalesce ? &t->monitor : NULL)
+	for (h2o_timeout_entry_t *e = &t->tick; e; e = e == &t->tick       ? &t->coalesce
+					       : e == &t->coalesce ? &t->monitor
+					       : e == &t->monitor  ? &t->flush
+								   : NULL)
 		if (h2o_timeout_is_linked(e))
 			h2o_timeout_unlink(e);
 	if (t->udp_sock) {
@@ -782,6 +818,7 @@ void agent_tunnel_stop(struct agent *a)
 	mtun_link_free(&t->link);
 	mtun_key_free(t->key);
 	ecap_buf_free(&t->out);
+	free(t->sendq);
 	if (t->ssl)
 		SSL_CTX_free(t->ssl);
 	a->tunnel = NULL;

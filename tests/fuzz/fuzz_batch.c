@@ -1,0 +1,73 @@
+/* fuzz_batch.c - libFuzzer target for the UDP-over-HTTP batch framing: any
+ * body is walked to its end or to an error without reading outside it; the
+ * offset only moves forward and stays within the body; every datagram lies
+ * within the body, 1..MTUN_DGRAM_MAX bytes, right after its length; an error
+ * says why and leaves the offset where the bad datagram starts. Each datagram
+ * (copied to a buffer of its own size, so a read past it is caught) goes
+ * through peek and verify with a fixed key; one that peek takes, sealed again
+ * with that key, is the same bytes, and its tag matches when verify says so. */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mtun.h"
+
+/* tests/fuzz/seed/batch-two.bin is sealed with it */
+static const char key_text[] = "edgecap fuzz_batch key, 32 bytes";
+_Static_assert(sizeof(key_text) == MTUN_KEY_LEN + 1, "a 32-byte key");
+
+static void datagram(struct mtun_key *k, const uint8_t *dg, size_t len)
+{
+	uint8_t *copy = malloc(len), again[MTUN_DGRAM_MAX];
+	int verified;
+	struct mtun_hdr h;
+
+	if (!copy)
+		abort();
+	memcpy(copy, dg, len);
+	verified = mtun_verify(k, copy, len) == 0;
+	if (!mtun_peek(copy, len, &h)) {
+		if (len < MTUN_HDR + MTUN_TAG || len > MTUN_DGRAM_MAX || h.type < MTUN_HELLO ||
+		    h.type > MTUN_ACK)
+			abort();
+		/* peek took a canonical header: sealing it again gives the same
+		 * bytes, and the tag matches exactly when verify said so */
+		if (mtun_seal(k, again, &h, copy + MTUN_HDR, len - MTUN_HDR - MTUN_TAG) != len ||
+		    memcmp(again, copy, len - MTUN_TAG) || mtun_verify(k, again, len) ||
+		    verified != !memcmp(again + len - MTUN_TAG, copy + len - MTUN_TAG, MTUN_TAG))
+			abort();
+	}
+	free(copy);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static struct mtun_key *k;
+	size_t off = 0;
+
+	if (!k && !(k = mtun_key_new((const uint8_t *)key_text)))
+		abort();
+	for (;;) {
+		const uint8_t *dg = NULL;
+		const char *why = NULL;
+		size_t len = 0, was = off;
+		int r = mtun_batch_next(data, size, &off, &dg, &len, &why);
+
+		if (r == 0) {
+			if (off != size)
+				abort();
+			break;
+		}
+		if (r < 0) {
+			if (r != -EINVAL || !why || off != was)
+				abort();
+			break;
+		}
+		if (r != 1 || off <= was || off > size || len < 1 || len > MTUN_DGRAM_MAX ||
+		    dg != data + was + 2 || off != was + 2 + len)
+			abort();
+		datagram(k, dg, len);
+	}
+	return 0;
+}
