@@ -111,7 +111,7 @@ done
 
 echo "== services: DNS resolver and web server on LAN A, web server on gw3"
 head -c 200000 /dev/urandom > "$out/file.bin"
-on svc python3 "$top/tools/labdns.py" 10.10.1.53 &
+on svc python3 "$top/tools/labdns.py" 10.10.1.53 2> "$out/labdns.log" &
 on svc python3 -m http.server -b 10.10.1.53 -d "$out" 80 > /dev/null 2>&1 &
 on gw3 python3 -m http.server -b 10.10.3.1 -d "$out" 80 > /dev/null 2>&1 &
 sleep 1
