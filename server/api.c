@@ -239,7 +239,7 @@ static int devices_patch(struct server *s, h2o_req_t *req, const struct reg_admi
 		goto out;
 	}
 	if (!json_is_true(v))
-		tunnel_device_disabled(s, who->org, name);
+		tunnel_device_gone(s, who->org, name);
 	d = reg_devices_json(s->reg, who->org, name);
 	json_incref(json_array_get(d, 0));
 	api_json(req, 200, json_array_get(d, 0));
@@ -490,6 +490,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 			if (method(req, "DELETE")) {
 				int r = reg_device_delete(s->reg, who.org, seg[1]);
 
+				if (!r) /* its management address may go to another device now */
+					tunnel_device_gone(s, who.org, seg[1]);
 				if (r == -ENOENT)
 					return api_fail(req, 404, "no device '%s'", seg[1]);
 				if (r == -EBUSY)

@@ -4,7 +4,8 @@
  * parked one and a newer one that completes it), a UDP socket of the
  * client's own connected to the mTunnel server, the datagrams that came back
  * to that socket (framed as a response body already; bounded, overflow
- * counted), the request numbers seen (replays refused).
+ * counted). The request numbers seen are the registration's (tunnel.c), so
+ * they outlive this entry.
  *
  * A request's datagrams are checked as a whole batch, then sent from the
  * client's socket as real datagrams. Then it waits: a newer request, or
@@ -46,7 +47,6 @@ struct lp_client {
 	unsigned nwait;
 	uint8_t *q; /* [u16 length][datagram]... */
 	size_t qlen, qcap;
-	uint64_t seq_max, seq_seen; /* the highest request number, and a bitmap of the 64 below */
 	uint64_t last_req;
 	h2o_timeout_entry_t flush;
 	struct lp_client *next, *next_port;
@@ -112,7 +112,7 @@ static void answer(struct lp_client *c)
 	memcpy(body, c->q, n);
 	memmove(c->q, c->q + n, c->qlen - n);
 	c->qlen -= n;
-	if (!c->qlen && c->qcap > 65536) { /* an idle client keeps no buffer */
+	if (!c->qlen) { /* an idle client keeps no buffer */
 		free(c->q);
 		c->q = NULL;
 		c->qcap = 0;
@@ -289,25 +289,6 @@ static const char *header(h2o_req_t *req, const char *name, char *buf, size_t le
 	return buf;
 }
 
-/* Refuse a request number seen before (or more than 64 behind the
- * highest): 0, or -EALREADY. */
-static int fresh(struct lp_client *c, uint64_t seq)
-{
-	if (seq > c->seq_max) {
-		uint64_t shift = seq - c->seq_max;
-
-		c->seq_seen = shift >= 64 ? 0 : (c->seq_seen << shift);
-		c->seq_seen |= shift <= 64 ? 1ull << (shift - 1) : 0; /* the old highest */
-		c->seq_max = seq;
-		return 0;
-	}
-	if (seq == c->seq_max || c->seq_max - seq > 64 ||
-	    (c->seq_seen & (1ull << (c->seq_max - seq - 1))))
-		return -EALREADY;
-	c->seq_seen |= 1ull << (c->seq_max - seq - 1);
-	return 0;
-}
-
 int longpoll_request(struct server *s, h2o_req_t *req)
 {
 	struct longpoll *lp = s->longpoll;
@@ -349,12 +330,16 @@ int longpoll_request(struct server *s, h2o_req_t *req)
 	c = find(lp, (uint32_t)id);
 	if (!c && !(c = client_new(lp, (uint32_t)id)))
 		return api_fail(req, 503, "no socket for the client");
-	if (fresh(c, seq))
+	if (tunnel_poll_fresh(s, (uint32_t)id, seq))
 		return api_fail(req, 403, "replayed request %llu", seq);
 	c->last_req = h2o_now(s->ctx.loop);
 	/* the whole batch is checked before any of it goes on */
 	while ((r = mtun_batch_next(body, blen, &off, &dg, &dglen, &why)) > 0)
-		;
+		if (dglen < MTUN_HDR || ((uint32_t)dg[4] << 24 | (uint32_t)dg[5] << 16 | (uint32_t)dg[6] << 8 | dg[7]) != id) {
+			why = "a datagram of another client";
+			r = -EINVAL;
+			break;
+		}
 	if (r < 0) {
 		lp->stat.bad++;
 		return api_fail(req, 400, "batch at byte %zu: %s", off, why);

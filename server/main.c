@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -76,6 +77,18 @@ static int bootstrap(struct reg *reg, int argc, char **argv)
 	}
 	usage(stderr);
 	return 2;
+}
+
+/* Each device polling over HTTP holds a connection and a UDP socket of its
+ * own: the soft limit (often 1024) would stop the server at a few hundred. */
+static void raise_fd_limit(void)
+{
+	struct rlimit r;
+
+	if (!getrlimit(RLIMIT_NOFILE, &r) && r.rlim_cur < r.rlim_max) {
+		r.rlim_cur = r.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &r);
+	}
 }
 
 static void on_signal(h2o_socket_t *sock, const char *e)
@@ -196,6 +209,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	reg_captures_interrupted(s->reg);
+	raise_fd_limit();
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);

@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <xxhash.h>
+
 #include "auth.h"
 #include "server.h"
 #include "tunnel.h"
@@ -35,6 +37,10 @@ struct client {
 	uint64_t last_rx;        /* ms */
 	int64_t seen_saved;      /* s, last registry write */
 	const char *transport;   /* "udp", "http" as last saved */
+	uint32_t hello_hi, ack_hi; /* the last fresh HELLO's and ACK's numbers */
+	int64_t reg_ts;            /* the registration's proof: a replay of it is refused */
+	uint64_t reg_nonce;        /* (a hash of its nonce) */
+	uint64_t poll_max, poll_seen; /* poll request numbers: the highest, and the 64 below */
 	struct client *next_id, *next_addr, *next_active;
 	int active; /* on the timer list */
 };
@@ -50,9 +56,8 @@ struct tunnel {
 	h2o_timeout_t tick, house;
 	h2o_timeout_entry_t tick_entry, house_entry, flush_entry;
 	struct mtun_sendq *sendq; /* flushed before the loop sleeps */
-	struct ecap_nonces nonces;
 	struct {
-		uint64_t no_client, bad_tag, spoofed, no_route, tun_errors;
+		uint64_t no_client, bad_tag, stale, spoofed, no_route, tun_errors;
 	} stat;
 };
 
@@ -160,8 +165,8 @@ static void remove_client(struct tunnel *t, struct client *c)
 	free(c);
 }
 
-/* Record where the client's last datagram came from, and by which transport:
- * replies take the same path. */
+/* A fresh datagram (see on_datagram) came from here: replies take this
+ * path from now on. A new path gets what may have been lost on the old. */
 static void heard(struct tunnel *t, struct client *c, const struct sockaddr_in *from)
 {
 	const char *tr = from->sin_addr.s_addr == t->udp_addr.sin_addr.s_addr &&
@@ -170,8 +175,13 @@ static void heard(struct tunnel *t, struct client *c, const struct sockaddr_in *
 				 : "udp";
 	int64_t now = time(NULL);
 
+	if (c->peer.sin_port && (c->peer.sin_port != from->sin_port ||
+				 c->peer.sin_addr.s_addr != from->sin_addr.s_addr)) {
+		c->peer = *from;
+		if (mtun_link_resend(&c->link, now_ms(t), 1))
+			push(t, c);
+	}
 	c->peer = *from;
-	c->last_rx = now_ms(t);
 	if (tr != c->transport || now - c->seen_saved >= SEEN_EVERY) {
 		if (tr != c->transport && c->transport)
 			server_log("tunnel: %s now by %s", c->name, tr);
@@ -181,14 +191,26 @@ static void heard(struct tunnel *t, struct client *c, const struct sockaddr_in *
 	}
 }
 
+static uint32_t ip_addr(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* A datagram from a device. Only fresh ones count: a DATA taken in order,
+ * an ACK or a HELLO numbered past the last; a copy replayed from anywhere
+ * moves nothing. A HELLO is answered by the path it came (that is what it
+ * probes) but does not change the client's path. */
 static void on_datagram(struct tunnel *t, const uint8_t *p, size_t n,
 			const struct sockaddr_in *from)
 {
+	const uint8_t *ip = p + MTUN_HDR;
+	size_t len = n - MTUN_HDR - MTUN_TAG;
 	uint8_t reply[MTUN_DGRAM_MAX];
 	struct mtun_hdr h;
 	struct client *c;
+	uint64_t now = now_ms(t);
 
-	if (mtun_peek(p, n, &h) || !(c = by_id(t, h.client))) {
+	if (mtun_peek(p, n, &h) || h.dir != MTUN_UP || !(c = by_id(t, h.client))) {
 		t->stat.no_client++;
 		return;
 	}
@@ -196,26 +218,46 @@ static void on_datagram(struct tunnel *t, const uint8_t *p, size_t n,
 		t->stat.bad_tag++;
 		return;
 	}
-	heard(t, c, from);
-	if (h.type == MTUN_HELLO) { /* a probe of this path: answered by it */
+	switch (h.type) {
+	case MTUN_HELLO:
+		if (h.seq <= c->hello_hi)
+			goto stale;
+		c->hello_hi = h.seq;
+		c->last_rx = now;
 		send_to(t, from, reply,
 			mtun_seal(c->key, reply,
-				  &(struct mtun_hdr){MTUN_HELLO_ACK, c->id, h.seq, mtun_link_rcv(&c->link)},
-				  p + MTUN_HDR, n - MTUN_HDR - MTUN_TAG));
-	}
-	if (mtun_link_input(&c->link, &h, now_ms(t)) == 1) {
-		const uint8_t *ip = p + MTUN_HDR;
-		size_t len = n - MTUN_HDR - MTUN_TAG;
-
-		/* a device sends only from its own management address */
-		if (len < 20 || ip[0] >> 4 != 4 ||
-		    ((uint32_t)ip[12] << 24 | (uint32_t)ip[13] << 16 | (uint32_t)ip[14] << 8 | ip[15]) !=
-			    c->addr)
+				  &(struct mtun_hdr){MTUN_HELLO_ACK, c->id, h.seq,
+						     mtun_link_rcv(&c->link), MTUN_DOWN},
+				  ip, len));
+		break;
+	case MTUN_ACK:
+		if (h.seq <= c->ack_hi)
+			goto stale;
+		c->ack_hi = h.seq;
+		c->last_rx = now;
+		heard(t, c, from);
+		mtun_link_input(&c->link, &h, now);
+		break;
+	case MTUN_DATA:
+		if (mtun_link_input(&c->link, &h, now) != 1)
+			break; /* a copy: acked (the link owes one), nothing else */
+		c->last_rx = now;
+		heard(t, c, from);
+		/* a device sends only from its own address, and only to ours */
+		if (len < 20 || ip[0] >> 4 != 4 || ip_addr(ip + 12) != c->addr ||
+		    ip_addr(ip + 16) != MTUN_SERVER)
 			t->stat.spoofed++;
 		else if (write(t->tun_fd, ip, len) < 0)
 			t->stat.tun_errors++;
+		break;
+	default:
+		t->stat.no_client++;
+		return;
 	}
 	schedule(t, c);
+	return;
+stale:
+	t->stat.stale++;
 }
 
 static void on_udp(h2o_socket_t *sock, const char *e)
@@ -330,7 +372,6 @@ static int registration(struct tunnel *t, h2o_req_t *req)
 	const char *serial, *nonce, *dh, *sig;
 	char sdh[MTUN_PUBKEY_B64], addr[16];
 	struct reg_tunnel_device d;
-	struct ecap_auth a = {0};
 	uint8_t key[MTUN_KEY_LEN];
 	json_int_t ts;
 	json_error_t e;
@@ -345,14 +386,12 @@ static int registration(struct tunnel *t, h2o_req_t *req)
 			 j ? e.text : "");
 		goto out;
 	}
-	a.ts = ts;
 	if (strlen(nonce) < ECAP_AUTH_NONCE_MIN || strlen(nonce) > ECAP_AUTH_NONCE_MAX ||
 	    strspn(nonce, "0123456789abcdef") != strlen(nonce)) {
 		api_fail(req, 400, "nonce: want %d to %d lowercase hex digits", ECAP_AUTH_NONCE_MIN,
 			 ECAP_AUTH_NONCE_MAX);
 		goto out;
 	}
-	strcpy(a.nonce, nonce);
 	if (ts < now - MTUN_REGISTER_SKEW || ts > now + MTUN_REGISTER_SKEW) {
 		api_fail(req, 403, "expired: timestamp %lld is more than %d s off", (long long)ts,
 			 MTUN_REGISTER_SKEW);
@@ -366,7 +405,13 @@ static int registration(struct tunnel *t, h2o_req_t *req)
 		api_fail(req, 403, "bad signature");
 		goto out;
 	}
-	if (ecap_nonces_use(&t->nonces, &a, now)) {
+	/* A replay can only replace the device's session with one nobody can
+	 * use (the X25519 half it answers is the device's): refused while the
+	 * device's current session is that registration or newer. Without a
+	 * session there is nothing to disturb. */
+	old = by_addr(t, d.mgmt);
+	if (old && (ts < old->reg_ts ||
+		    (ts == old->reg_ts && XXH3_64bits(nonce, strlen(nonce)) == old->reg_nonce))) {
 		api_fail(req, 403, "replayed registration");
 		goto out;
 	}
@@ -374,7 +419,6 @@ static int registration(struct tunnel *t, h2o_req_t *req)
 		api_fail(req, 403, "device disabled");
 		goto out;
 	}
-	old = by_addr(t, d.mgmt);
 	if (!old && t->nclients >= t->s->conf.tunnel_max) {
 		api_fail(req, 503, "over capacity: %u devices connected", t->nclients);
 		goto out;
@@ -398,7 +442,10 @@ static int registration(struct tunnel *t, h2o_req_t *req)
 	c->org = d.org;
 	snprintf(c->name, sizeof(c->name), "%s", d.name);
 	c->last_rx = now_ms(t);
+	c->reg_ts = ts;
+	c->reg_nonce = XXH3_64bits(nonce, strlen(nonce));
 	mtun_link_init(&c->link, c->id, c->key);
+	c->link.dir = MTUN_DOWN;
 	c->next_id = t->by_id[hash32(c->id)];
 	t->by_id[hash32(c->id)] = c;
 	c->next_addr = t->by_addr[hash32(c->addr)];
@@ -422,7 +469,28 @@ out:
 	return 0;
 }
 
-void tunnel_device_disabled(struct server *s, int64_t org, const char *name)
+int tunnel_poll_fresh(struct server *s, uint32_t client, uint64_t seq)
+{
+	struct client *c = T(s) ? by_id(T(s), client) : NULL;
+	uint64_t shift;
+
+	if (!c)
+		return -ENOENT;
+	if (seq > c->poll_max) {
+		shift = seq - c->poll_max;
+		c->poll_seen = shift >= 64 ? 0 : c->poll_seen << shift;
+		c->poll_seen |= shift <= 64 ? 1ull << (shift - 1) : 0; /* the old highest */
+		c->poll_max = seq;
+		return 0;
+	}
+	if (seq == c->poll_max || c->poll_max - seq > 64 ||
+	    (c->poll_seen & (1ull << (c->poll_max - seq - 1))))
+		return -EALREADY;
+	c->poll_seen |= 1ull << (c->poll_max - seq - 1);
+	return 0;
+}
+
+void tunnel_device_gone(struct server *s, int64_t org, const char *name)
 {
 	struct tunnel *t = T(s);
 
@@ -430,7 +498,7 @@ void tunnel_device_disabled(struct server *s, int64_t org, const char *name)
 		for (struct client *c = t->by_id[b], *next; c; c = next) {
 			next = c->next_id;
 			if (c->org == org && !strcmp(c->name, name)) {
-				server_log("tunnel: %s disabled, its registration ends", name);
+				server_log("tunnel: %s disabled or deleted, its registration ends", name);
 				remove_client(t, c);
 			}
 		}

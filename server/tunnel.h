@@ -29,8 +29,12 @@ void tunnel_init(struct server *s, h2o_hostconf_t *host);
 /* The UDP socket and the TUN device, once the loop exists: 0 or -errno. */
 int tunnel_start(struct server *s, char *err, size_t errlen);
 void tunnel_stop(struct server *s);
-/* A device was disabled: its registration, if any, ends. */
-void tunnel_device_disabled(struct server *s, int64_t org, const char *name);
+/* A device was disabled or deleted: its registration, if any, ends. */
+void tunnel_device_gone(struct server *s, int64_t org, const char *name);
+/* A poll's request number: 0 when the client has not used it (kept for the
+ * registration's life, a window of 64 below the highest), -EALREADY when
+ * it has, -ENOENT for an unknown client. */
+int tunnel_poll_fresh(struct server *s, uint32_t client, uint64_t seq);
 
 /* For longpoll.c: a registered client's key (NULL: unknown), and the
  * address its datagrams go to. */

@@ -92,7 +92,8 @@ size_t mtun_seal(struct mtun_key *k, uint8_t *buf, const struct mtun_hdr *h, con
 {
 	buf[0] = MTUN_VERSION;
 	buf[1] = h->type;
-	buf[2] = buf[3] = 0;
+	buf[2] = h->dir;
+	buf[3] = 0;
 	put32(buf + 4, h->client);
 	put32(buf + 8, h->seq);
 	put32(buf + 12, h->ack);
@@ -106,9 +107,10 @@ size_t mtun_seal(struct mtun_key *k, uint8_t *buf, const struct mtun_hdr *h, con
 int mtun_peek(const uint8_t *p, size_t n, struct mtun_hdr *ret)
 {
 	if (n < MTUN_HDR + MTUN_TAG || n > MTUN_DGRAM_MAX || p[0] != MTUN_VERSION || p[1] < MTUN_HELLO ||
-	    p[1] > MTUN_ACK || p[2] || p[3])
+	    p[1] > MTUN_ACK || p[2] > MTUN_DOWN || p[3])
 		return -EINVAL;
 	ret->type = p[1];
+	ret->dir = p[2];
 	ret->client = get32(p + 4);
 	ret->seq = get32(p + 8);
 	ret->ack = get32(p + 12);
@@ -215,7 +217,8 @@ const uint8_t *mtun_link_pull(struct mtun_link *l, uint64_t now, size_t *ret_len
 		l->stat.sent++;
 	}
 	/* sealed now, so it carries the current ack */
-	*ret_len = mtun_seal(l->key, e->dg, &(struct mtun_hdr){MTUN_DATA, l->client, e->seq, l->rcv},
+	*ret_len = mtun_seal(l->key, e->dg,
+			     &(struct mtun_hdr){MTUN_DATA, l->client, e->seq, l->rcv, l->dir},
 			     e->dg + MTUN_HDR, e->len);
 	l->unacked = 0;
 	l->ack_at = 0;
@@ -290,7 +293,8 @@ size_t mtun_link_ack(struct mtun_link *l, uint8_t *buf, uint64_t now, int force)
 		return 0;
 	l->ack_at = 0;
 	l->unacked = 0;
-	return mtun_seal(l->key, buf, &(struct mtun_hdr){MTUN_ACK, l->client, 0, l->rcv}, NULL, 0);
+	return mtun_seal(l->key, buf, &(struct mtun_hdr){MTUN_ACK, l->client, ++l->acks, l->rcv, l->dir},
+			 NULL, 0);
 }
 
 unsigned mtun_link_resend(struct mtun_link *l, uint64_t now, int force)

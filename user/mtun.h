@@ -7,9 +7,12 @@
  *
  *   0  u8  version (1)
  *   1  u8  type: HELLO, HELLO_ACK, DATA, ACK
- *   2  u16 0
+ *   2  u8  direction: 0 device to server, 1 server to device (so a datagram
+ *          reflected to its sender does not verify as the peer's)
+ *   3  u8  0
  *   4  u32 client id (from registration)
- *   8  u32 seq: DATA's number in its direction (from 1); HELLO's probe number
+ *   8  u32 seq: DATA's number in its direction (from 1); ACK's and HELLO's
+ *          own counters (from 1), so a replayed one is known
  *  12  u32 ack: the next DATA seq the sender expects (cumulative)
  *  16  ... payload: DATA one IP packet; HELLO and HELLO_ACK 8 bytes echoed
  *  -16 HMAC-SHA256(session key, all bytes before), first 16 bytes
@@ -31,10 +34,12 @@
 #define MTUN_SERVER    0x06000001u /* the server's own management address */
 
 enum { MTUN_HELLO = 1, MTUN_HELLO_ACK = 2, MTUN_DATA = 3, MTUN_ACK = 4 };
+enum { MTUN_UP = 0, MTUN_DOWN = 1 }; /* device to server, server to device */
 
 struct mtun_hdr {
 	uint8_t type;
 	uint32_t client, seq, ack;
+	uint8_t dir;
 };
 
 /* A session key's MAC state; one per client and side. */
@@ -84,6 +89,8 @@ struct mtun_link {
 	 * (NULL: none). A list, so an idle link holds no memory (a server keeps
 	 * one per device). */
 	uint32_t una, nxt, sent_hi; /* sent_hi: past the highest ever pulled */
+	uint8_t dir;      /* ours: MTUN_UP (the default) or MTUN_DOWN */
+	uint32_t acks;    /* pure ACKs sent: their seq field */
 	struct mtun_qent *head, *tail, *snd;
 	uint32_t qlen;
 	size_t qbytes;
@@ -97,7 +104,8 @@ struct mtun_link {
 	} stat;
 };
 
-/* Fresh link state (ids from 1). The key is borrowed. */
+/* Fresh link state (ids from 1), sending MTUN_UP (set l->dir after for the
+ * server's side). The key is borrowed. */
 void mtun_link_init(struct mtun_link *l, uint32_t client, struct mtun_key *key);
 void mtun_link_free(struct mtun_link *l);
 /* Queue one IP packet: 0, or -ENOBUFS when the window is full (counted). */

@@ -9,7 +9,8 @@ subcommand is one check; it prints what failed and exits 1, or exits 0.
   mtun.py polls URL SERIAL KEY HOLD_MS       poll authentication, framing errors, coalescing,
                                              a newer request completing the parked one, the
                                              hold timeout, keep-alive and non-keep-alive
-  mtun.py udp URL SERIAL KEY UDPHOST:PORT    HELLO by UDP answered; a forged one is not
+  mtun.py udp URL SERIAL KEY UDPHOST:PORT    HELLO by UDP answered; a forged or replayed one
+                                             is not
   mtun.py send HOST PORT COUNT RATE          COUNT datagrams "seq N", RATE per second
   mtun.py receive ADDR PORT COUNT SECONDS    expects exactly 1..COUNT, in order, once each
 """
@@ -96,8 +97,9 @@ def session(answer, dh):
 
 
 def seal(session, typ, seq, ack, payload=b""):
+    """A device's datagram: direction 0, up."""
     client, k = session
-    head = struct.pack(">BBHIII", 1, typ, 0, client, seq, ack) + payload
+    head = struct.pack(">BBBBIII", 1, typ, 0, 0, client, seq, ack) + payload
     return head + hmac.new(k, head, hashlib.sha256).digest()[:16]
 
 
@@ -105,7 +107,9 @@ def unseal(session, dg):
     client, k = session
     if len(dg) < 32 or hmac.new(k, dg[:-16], hashlib.sha256).digest()[:16] != dg[-16:]:
         return None
-    v, typ, _, cl, seq, ack = struct.unpack(">BBHIII", dg[:16])
+    v, typ, direction, _, cl, seq, ack = struct.unpack(">BBBBIII", dg[:16])
+    if direction != 1:  # the server's are down
+        return None
     return typ, cl, seq, ack, dg[16:-16]
 
 
@@ -189,7 +193,9 @@ def cmd_polls(url, serial, keyfile, hold_ms):
             ("oversize", struct.pack(">H", 1433) + b"x" * 1433, "longer than the maximum"),
             ("garbage", b"GET / HTTP/1.1\r\n\r\n", "longer than the maximum"),
             ("truncated datagram", struct.pack(">H", 100) + b"x" * 10, "truncated datagram"),
-            ("zero length", frame([hello]) + b"\x00\x00", "zero-length datagram")):
+            ("zero length", frame([hello]) + b"\x00\x00", "zero-length datagram"),
+            ("another client's", frame([seal((sess[0] ^ 1, sess[1]), HELLO, 1, 1, b"x" * 8)]),
+             "another client")):
         s, d, _ = post(c, path, body, poll_headers(sess, seq))
         seq += 1
         expect(what, s, d, 400, words)
@@ -263,12 +269,21 @@ def cmd_udp(url, serial, keyfile, udp):
     forged[-1] ^= 1
     s.send(bytes(forged))
     s.send(seal(sess, HELLO, 2, 1, b"genuine!"))
-    got = unseal(sess, s.recv(2048))
+    raw = s.recv(2048)
+    got = unseal(sess, raw)
     if not got or got[0] != HELLO_ACK or got[2] != 2 or got[4] != b"genuine!":
         fail(f"want the genuine HELLO answered, got {got}")
     try:
         extra = s.recv(2048)
         fail(f"the forged HELLO was answered: {extra!r}")
+    except socket.timeout:
+        pass
+    # the genuine one again (a replay), and the server's answer reflected to it
+    s.send(seal(sess, HELLO, 2, 1, b"genuine!"))
+    s.send(raw)
+    try:
+        extra = s.recv(2048)
+        fail(f"a replayed HELLO or a reflected answer was answered: {extra!r}")
     except socket.timeout:
         pass
 

@@ -112,7 +112,7 @@ test_bootstrap() {
 		ok "admin add: unknown organization refused" || ko "admin unknown org" "$st $out"
 	[[ $alice =~ ^[0-9a-f]{64}$ ]] && ! grep -qa "$alice" "$db" &&
 		ok "token: 32 random bytes in hex, not stored in the registry" || ko "token stored"
-	grep -q "(schema 1)" "$tmp/server.log" && ok "registry migrated to schema 1" ||
+	grep -q "(schema 2)" "$tmp/server.log" && ok "registry migrated to schema 2" ||
 		ko "schema" "$(head -1 "$tmp/server.log")"
 }
 
@@ -318,7 +318,7 @@ test_list() {
 	inb env EDGECAP_SERVER=http://127.0.0.1:8000 EDGECAP_TOKEN="$alice" "$ec" captures > "$tmp/list"
 	inb env EDGECAP_SERVER=http://127.0.0.1:8000 EDGECAP_TOKEN="$alice" "$ec" devices > "$tmp/devs"
 	grep -q "^[0-9]* *done .* gw1,gw2 'udp port 5001'$" "$tmp/list" &&
-		grep -q "^gw1 *SN-gw1 *http://10.98.0.1:8080 *direct *20" "$tmp/devs" &&
+		grep -q "^gw1 *SN-gw1 *http://10.98.0.1:8080 *6\.[0-9.]* *direct *yes *20" "$tmp/devs" &&
 		ok "edgecap captures and devices list state and last seen" || ko "list" "$(cat "$tmp/list" "$tmp/devs")"
 }
 

@@ -157,6 +157,10 @@ test_capture_udp_blocked() {
 		[ "$(count_log "$tmp/gw1.log" "udp -> http")" -gt "$n" ] && break
 		sleep 0.05
 	done
+	for _ in $(seq 30); do # the server hears it by HTTP
+		[ "$(transport gw1)" = http ] && break
+		sleep 0.1
+	done
 	[ "$(transport gw1)" = http ] || { ko capture_udp_blocked "still $(transport gw1)"; unblock_udp; return; }
 	(sleep 1; ip netns exec "$G1" ping -c 4 -i 0.2 192.168.50.1 > /dev/null) &
 	ecl remote -d gw1 -G 3 -w "$tmp/blocked.pcapng" icmp 2> "$tmp/remote.err"

@@ -128,6 +128,43 @@ static void any_flipped_bit_fails(void **s)
 	mtun_key_free(k);
 }
 
+/* The direction byte: under the tag, carried by a link's datagrams; pure
+ * ACKs are numbered, so a replayed one is known. */
+static void direction_and_ack_numbers(void **s)
+{
+	struct mtun_key *k = key(1);
+	uint8_t buf[MTUN_DGRAM_MAX];
+	const uint8_t *dg;
+	struct mtun_link l;
+	struct mtun_hdr h;
+	size_t n = mtun_seal(k, buf, &(struct mtun_hdr){MTUN_DATA, 5, 6, 7, MTUN_DOWN}, "x", 1);
+
+	assert_int_equal(buf[2], MTUN_DOWN);
+	assert_int_equal(mtun_peek(buf, n, &h), 0);
+	assert_int_equal(h.dir, MTUN_DOWN);
+	buf[2] = MTUN_UP; /* reflected as if it were the peer's */
+	assert_int_equal(mtun_verify(k, buf, n), -EACCES);
+
+	mtun_link_init(&l, 9, k);
+	assert_int_equal(l.dir, MTUN_UP);
+	l.dir = MTUN_DOWN;
+	assert_int_equal(mtun_link_send(&l, "abc", 3), 0);
+	dg = mtun_link_pull(&l, 1000, &n);
+	assert_non_null(dg);
+	assert_int_equal(mtun_peek(dg, n, &h), 0);
+	assert_int_equal(h.dir, MTUN_DOWN);
+	assert_int_equal(mtun_verify(k, dg, n), 0);
+	for (uint32_t i = 1; i <= 3; i++) {
+		n = mtun_link_ack(&l, buf, 1000, 1);
+		assert_int_equal(mtun_peek(buf, n, &h), 0);
+		assert_int_equal(h.type, MTUN_ACK);
+		assert_int_equal(h.dir, MTUN_DOWN);
+		assert_int_equal(h.seq, i);
+	}
+	mtun_link_free(&l);
+	mtun_key_free(k);
+}
+
 static void another_key_fails(void **s)
 {
 	uint8_t b[MTUN_KEY_LEN], buf[MTUN_DGRAM_MAX];
@@ -158,8 +195,8 @@ static void peek_refuses_what_is_not_ours(void **s)
 		{0, 0}, {0, 2}, {0, 0xff},
 		/* type */
 		{1, 0}, {1, MTUN_ACK + 1}, {1, 0xff},
-		/* reserved */
-		{2, 1}, {3, 0x80},
+		/* direction (0 up, 1 down), reserved */
+		{2, 2}, {2, 0xff}, {3, 0x80},
 	};
 	static const char http[] = "GET / HTTP/1.1\r\nHost: 6.0.0.1\r\nAccept: */*\r\n\r\n";
 	struct mtun_key *k = key(1);
@@ -1585,6 +1622,7 @@ int main(void)
 	    cmocka_unit_test(any_flipped_bit_fails),
 	    cmocka_unit_test(another_key_fails),
 	    cmocka_unit_test(peek_refuses_what_is_not_ours),
+		cmocka_unit_test(direction_and_ack_numbers),
 	    cmocka_unit_test(tag_is_truncated_hmac_sha256),
 	    cmocka_unit_test(batch_empty_body),
 	    cmocka_unit_test(batch_of_several),

@@ -92,7 +92,7 @@ static int number(unsigned *ret, const char *key, const char *value, double scal
 	char *end;
 	double v = strtod(value, &end) * scale;
 
-	if (*end || end == value || v < min || v > max) {
+	if (*end || end == value || !(v >= min && v <= max)) { /* NaN too */
 		snprintf(err, errlen, "%s: from %g to %g", key, min / scale, max / scale);
 		return -EINVAL;
 	}

@@ -58,9 +58,10 @@ struct agent_tunnel {
 	struct sockaddr_in server_udp;
 	/* the monitor */
 	uint32_t hello_seq;
+	int udp_ok; /* the server's UDP address is known */
 	int hello_pending;
 	unsigned answers;
-	uint64_t hello_sent, hello_next, last_rx, last_udp_rx, state_saved;
+	uint64_t hello_sent, hello_next, last_rx, state_saved;
 	/* HTTP */
 	h2o_http1client_ctx_t cctx;
 	h2o_timeout_t io_timeout;
@@ -305,6 +306,8 @@ static void send_hello(struct agent_tunnel *t)
 	uint8_t buf[MTUN_DGRAM_MAX], stamp[8];
 	uint64_t now = now_ms(t);
 
+	if (!t->udp_ok)
+		return;
 	for (int i = 0; i < 8; i++)
 		stamp[i] = (uint8_t)(now >> (56 - 8 * i));
 	t->hello_seq++;
@@ -358,13 +361,12 @@ static void on_datagram(struct agent_tunnel *t, const uint8_t *p, size_t n, int 
 	struct mtun_hdr h;
 	uint64_t now = now_ms(t);
 
-	if (mtun_peek(p, n, &h) || h.client != t->client || mtun_verify(t->key, p, n)) {
+	if (mtun_peek(p, n, &h) || h.dir != MTUN_DOWN || h.client != t->client ||
+	    mtun_verify(t->key, p, n)) {
 		t->stat.bad++;
 		return;
 	}
 	t->last_rx = now;
-	if (by_udp)
-		t->last_udp_rx = now;
 	if (h.type == MTUN_HELLO_ACK && by_udp && t->hello_pending && h.seq == t->hello_seq) {
 		t->hello_pending = 0;
 		if (t->mode == MODE_HTTP && ++t->answers >= t->conf->udp_up_after)
@@ -529,39 +531,36 @@ static void on_polled(struct exchange *x, const char *err)
 
 /* Registration */
 
-static int setup_paths(struct agent_tunnel *t, char *err, size_t errlen)
+static int open_tun(struct agent_tunnel *t, char *err, size_t errlen)
+{
+	if (t->tun_fd >= 0)
+		return 0;
+	t->tun_fd = mtun_tun_open(t->conf->tunnel_if, t->addr, 8, err, errlen);
+	if (t->tun_fd < 0)
+		return t->tun_fd;
+	t->tun_sock = web_watch(t->loop, t->tun_fd, on_tun, t);
+	return 0;
+}
+
+/* The server's UDP address, looked up at each registration (it may move);
+ * without it the tunnel goes by HTTP alone. 0 or -EINVAL. */
+static int resolve_udp(struct agent_tunnel *t, uint16_t port)
 {
 	struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_DGRAM}, *ai = NULL;
 	char host[256];
 	int r;
 
-	if (t->tun_fd < 0) {
-		t->tun_fd = mtun_tun_open(t->conf->tunnel_if, t->addr, 8, err, errlen);
-		if (t->tun_fd < 0)
-			return t->tun_fd;
-		t->tun_sock = web_watch(t->loop, t->tun_fd, on_tun, t);
-	}
-	if (t->udp_fd >= 0)
-		return 0;
 	snprintf(host, sizeof(host), "%.*s", (int)t->url.host.len, t->url.host.base);
 	r = getaddrinfo(host, NULL, &hints, &ai);
 	if (r) {
-		snprintf(err, errlen, "tunnel: %s: %s", host, gai_strerror(r));
+		agent_log("tunnel: %s: %s: by HTTP alone", host, gai_strerror(r));
+		t->udp_ok = 0;
 		return -EINVAL;
 	}
 	t->server_udp = *(struct sockaddr_in *)ai->ai_addr;
+	t->server_udp.sin_port = htons(t->conf->tunnel_udp_port ? t->conf->tunnel_udp_port : port);
 	freeaddrinfo(ai);
-	t->server_udp.sin_port = htons(t->conf->tunnel_udp_port ? t->conf->tunnel_udp_port
-								 : t->server_udp.sin_port);
-	t->udp_fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (t->udp_fd < 0) {
-		snprintf(err, errlen, "tunnel UDP: %s", strerror(errno));
-		return -errno;
-	}
-	/* a window's burst, sent again at once */
-	mtun_socket_buffers(t->udp_fd, 8 << 20);
-	t->sendq->fd = t->udp_fd;
-	t->udp_sock = web_watch(t->loop, t->udp_fd, on_udp, t);
+	t->udp_ok = 1;
 	return 0;
 }
 
@@ -586,9 +585,13 @@ static void on_registered(struct exchange *x, const char *err)
 		goto retry;
 	}
 	j = json_loadb((const char *)x->resp.data, x->resp.len, 0, &je);
+	/* the address goes on our TUN as a /8: only one of the management network's */
 	if (!j || json_unpack(j, "{s:I, s:s, s:s, s:I}", "client", &client, "dh", &dh, "address",
 			      &addr, "udp_port", &port) ||
-	    inet_pton(AF_INET, addr, &in) != 1 || mtun_dh_key(mine, dh, (uint32_t)client, key)) {
+	    inet_pton(AF_INET, addr, &in) != 1 || (ntohl(in.s_addr) & 0xff000000) != MTUN_NET ||
+	    ntohl(in.s_addr) == MTUN_SERVER || !(ntohl(in.s_addr) & 0xffffff) ||
+	    (ntohl(in.s_addr) & 0xffffff) == 0xffffff || port < 1 || port > 65535 ||
+	    mtun_dh_key(mine, dh, (uint32_t)client, key)) {
 		agent_log("tunnel: registration: a malformed answer");
 		goto retry;
 	}
@@ -599,26 +602,35 @@ static void on_registered(struct exchange *x, const char *err)
 	if (!t->key)
 		goto retry;
 	if (t->tun_fd >= 0 && ntohl(in.s_addr) != t->addr) { /* a new address: a new device */
-		h2o_socket_read_stop(t->tun_sock);
+		if (!t->tun_stopped)
+			h2o_socket_read_stop(t->tun_sock);
 		h2o_socket_close(t->tun_sock);
+		t->tun_sock = NULL;
 		t->tun_fd = -1;
 	}
 	t->client = (uint32_t)client;
 	t->addr = ntohl(in.s_addr);
-	if (!t->conf->tunnel_udp_port)
-		((struct agent_conf *)t->conf)->tunnel_udp_port = (uint16_t)port;
 	mtun_link_init(&t->link, t->client, t->key);
 	t->http_seq = 0;
-	if (setup_paths(t, e, sizeof(e))) {
+	t->hello_seq = 0;
+	if (open_tun(t, e, sizeof(e))) {
 		agent_log("%s", e);
 		goto retry;
 	}
+	if (t->tun_stopped) { /* the window that stopped it is gone */
+		t->tun_stopped = 0;
+		h2o_socket_read_start(t->tun_sock, on_tun);
+	}
+	resolve_udp(t, (uint16_t)port);
 	t->registered = 1;
 	t->reg_retry = REG_RETRY_MS;
 	t->last_rx = now_ms(t);
 	agent_log("tunnel: registered as %s (client %08" PRIx32 ")", addr, t->client);
 	/* a fresh persisted state is taken as is; else UDP is probed at once */
-	if (load_state(t, &mode)) {
+	if (!t->udp_ok) {
+		t->mode = MODE_HTTP;
+		t->hello_next = now_ms(t) + t->conf->hello_ms;
+	} else if (load_state(t, &mode)) {
 		t->mode = mode;
 		t->hello_next = now_ms(t) + t->conf->hello_ms;
 		agent_log("tunnel: by %s, as found in %s", mode == MODE_UDP ? "udp" : "http",
@@ -658,6 +670,8 @@ static void start_registration(struct agent_tunnel *t)
 		return;
 	x = calloc(1, sizeof(*x));
 	mine = mtun_dh_new(dh);
+	/* a local failure (no key file, ...) is tried again as a refusal is */
+	t->hello_next = now_ms(t) + t->reg_retry;
 	if (!x || !mine || RAND_bytes(raw, sizeof(raw)) != 1) {
 		free(x);
 		mtun_dh_free(mine);
@@ -666,7 +680,8 @@ static void start_registration(struct agent_tunnel *t)
 	ecap_hex_encode(raw, sizeof(raw), nonce);
 	if (mtun_register_sign(t->conf->key_file, t->conf->serial, ts, nonce, dh, sig, e,
 			       sizeof(e))) {
-		agent_log("tunnel: %s", e);
+		agent_log("tunnel: %s; again in %llu s", e, (unsigned long long)t->reg_retry / 1000);
+		t->reg_retry = t->reg_retry * 2 > REG_RETRY_MAX ? REG_RETRY_MAX : t->reg_retry * 2;
 		free(x);
 		mtun_dh_free(mine);
 		return;
@@ -707,12 +722,14 @@ static void on_monitor(h2o_timeout_entry_t *e)
 		if (t->hello_pending && now - t->hello_sent > c->udp_wait_ms) {
 			snprintf(why, sizeof(why), "no answer by UDP within %u ms", c->udp_wait_ms);
 			switch_to(t, MODE_HTTP, why);
-		} else if (oldest && now - oldest > c->udp_wait_ms && t->last_udp_rx < oldest) {
+		} else if (oldest && now - oldest > c->udp_wait_ms) { /* the oldest not acked */
 			snprintf(why, sizeof(why), "data not acknowledged by UDP within %u ms",
 				 c->udp_wait_ms);
 			switch_to(t, MODE_HTTP, why);
 		}
 	}
+	if (t->mode == MODE_HTTP && !t->npolls)
+		http_pump(t); /* after a failed poll's pause: park one again */
 	if (now >= t->hello_next) {
 		if (t->mode == MODE_HTTP) {
 			if (t->hello_pending) { /* the last probe went unanswered */
@@ -742,7 +759,7 @@ int agent_tunnel_start(struct agent *a, char *err, size_t errlen)
 	t->a = a;
 	t->conf = c;
 	t->loop = a->ctx.loop;
-	t->udp_fd = t->tun_fd = -1;
+	t->tun_fd = -1;
 	t->reg_retry = REG_RETRY_MS;
 	if (h2o_url_parse(c->tunnel, strlen(c->tunnel), &t->url) ||
 	    (c->proxy[0] && h2o_url_parse(c->proxy, strlen(c->proxy), &t->proxy))) {
@@ -769,6 +786,17 @@ int agent_tunnel_start(struct agent *a, char *err, size_t errlen)
 			return -EINVAL;
 		}
 	}
+	t->udp_fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (t->udp_fd < 0) {
+		snprintf(err, errlen, "tunnel UDP: %s", strerror(errno));
+		free(t->sendq);
+		free(t);
+		return -errno;
+	}
+	/* a window's burst, sent again at once */
+	mtun_socket_buffers(t->udp_fd, 8 << 20);
+	t->sendq->fd = t->udp_fd;
+	t->udp_sock = web_watch(t->loop, t->udp_fd, on_udp, t);
 	h2o_multithread_register_receiver(a->ctx.queue, &t->getaddr, h2o_hostinfo_getaddr_receiver);
 	h2o_timeout_init(t->loop, &t->io_timeout, IO_TIMEOUT);
 	t->cctx = (h2o_http1client_ctx_t){.loop = t->loop, .getaddr_receiver = &t->getaddr,
