@@ -509,6 +509,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 				json_decref(d);
 				return api_fail(req, 404, "no device '%s'", seg[1]);
 			}
+			tunnel_device_json(s, who.org, seg[1], json_array_get(d, 0));
 			json_incref(json_array_get(d, 0));
 			api_json(req, 200, json_array_get(d, 0));
 			json_decref(d);

@@ -490,6 +490,31 @@ int tunnel_poll_fresh(struct server *s, uint32_t client, uint64_t seq)
 	return 0;
 }
 
+void tunnel_device_json(struct server *s, int64_t org, const char *name, json_t *o)
+{
+	struct tunnel *t = T(s);
+
+	for (unsigned b = 0; t && b < HASH_SIZE; b++)
+		for (struct client *c = t->by_id[b]; c; c = c->next_id)
+			if (c->org == org && !strcmp(c->name, name)) {
+				const struct mtun_link *l = &c->link;
+
+				json_object_set_new(
+					o, "tunnel",
+					json_pack("{s:I, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+						  "client", (json_int_t)c->id, "path",
+						  c->transport ? c->transport : "none", "sent",
+						  (json_int_t)l->stat.sent, "resent",
+						  (json_int_t)l->stat.resent, "received",
+						  (json_int_t)l->stat.received, "duplicates",
+						  (json_int_t)l->stat.duplicate, "out_of_order",
+						  (json_int_t)l->stat.out_of_order, "window_full",
+						  (json_int_t)l->stat.full, "unacked",
+						  (json_int_t)l->qlen));
+				return;
+			}
+}
+
 void tunnel_device_gone(struct server *s, int64_t org, const char *name)
 {
 	struct tunnel *t = T(s);

@@ -10,6 +10,7 @@
 #ifndef SRV_TUNNEL_H
 #define SRV_TUNNEL_H
 
+#include <jansson.h>
 #include <netinet/in.h>
 #include <stdint.h>
 
@@ -29,6 +30,8 @@ void tunnel_init(struct server *s, h2o_hostconf_t *host);
 /* The UDP socket and the TUN device, once the loop exists: 0 or -errno. */
 int tunnel_start(struct server *s, char *err, size_t errlen);
 void tunnel_stop(struct server *s);
+/* A registered device's tunnel state and counters, as "tunnel" in o. */
+void tunnel_device_json(struct server *s, int64_t org, const char *name, json_t *o);
 /* A device was disabled or deleted: its registration, if any, ends. */
 void tunnel_device_gone(struct server *s, int64_t org, const char *name);
 /* A poll's request number: 0 when the client has not used it (kept for the

@@ -34,6 +34,20 @@ ip netns add "$A" && ip netns add "$B" &&
 	ip -n "$A" link set lo up && ip -n "$B" link set lo up || { echo "FAIL setup"; exit 1; }
 ip netns exec "$B" ping -c 1 -W 2 10.98.0.1 > /dev/null # neighbours resolved
 
+# Certificates in $tls: NAME.key, NAME.pem for IP (default 10.98.0.1),
+# signed by CA or by itself, and NAME.conf with the agent's tls_ lines.
+tls=$tmp/tls
+mkdir -p "$tls"
+cert() { # NAME [CA [IP]]
+	local sign=(-signkey "$tls/$1.key") ca=TRUE
+	[ -n "${2:-}" ] && sign=(-CA "$tls/$2.pem" -CAkey "$tls/$2.key" -CAcreateserial) ca=FALSE
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=$1" \
+		-keyout "$tls/$1.key" -out "$tls/$1.csr" 2> /dev/null &&
+		openssl x509 -req -in "$tls/$1.csr" -days 2 -out "$tls/$1.pem" "${sign[@]}" \
+			-extfile <(printf 'subjectAltName=IP:%s\nbasicConstraints=CA:%s\n' "${3:-10.98.0.1}" $ca) 2> /dev/null &&
+		printf 'tls_cert = %s\ntls_key = %s\n' "$tls/$1.pem" "$tls/$1.key" > "$tls/$1.conf"
+}
+
 ina() { ip netns exec "$A" "$@"; }
 inb() { ip netns exec "$B" "$@"; }
 

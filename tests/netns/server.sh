@@ -19,17 +19,6 @@ server_pid= gw1_pid= gw2_pid=
 
 # A CA the server trusts for devices' HTTPS, a device certificate for
 # 10.98.0.1 it signed, a self-signed one, and one it signed for another address.
-tls=$tmp/tls
-mkdir -p "$tls"
-cert() { # NAME [CA [IP]]: NAME.key and NAME.pem for IP (10.98.0.1), signed by CA or self
-	local sign=(-signkey "$tls/$1.key") ca=TRUE
-	[ -n "${2:-}" ] && sign=(-CA "$tls/$2.pem" -CAkey "$tls/$2.key" -CAcreateserial) ca=FALSE
-	openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=$1" \
-		-keyout "$tls/$1.key" -out "$tls/$1.csr" 2> /dev/null &&
-		openssl x509 -req -in "$tls/$1.csr" -days 2 -out "$tls/$1.pem" "${sign[@]}" \
-			-extfile <(printf 'subjectAltName=IP:%s\nbasicConstraints=CA:%s\n' "${3:-10.98.0.1}" $ca) 2> /dev/null &&
-		printf 'tls_cert = %s\ntls_key = %s\n' "$tls/$1.pem" "$tls/$1.key" > "$tls/$1.conf"
-}
 cert ca && cert gw5 ca && cert rogue && cert misnamed ca 10.98.0.7 && cert srv ca 127.0.0.1 || { echo "FAIL making certificates"; exit 1; }
 
 server_start() {

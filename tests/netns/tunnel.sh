@@ -66,10 +66,20 @@ ip netns exec "$P" tinyproxy -d -c "$tmp/tinyproxy.conf" 2> /dev/null &
 	token=$("$server" --db "$db" admin add acme alice) || { echo "FAIL bootstrap"; exit 1; }
 ecl() { ina env EDGECAP_SERVER=$url EDGECAP_TOKEN="$token" "$ec" "$@"; }
 
+server_start() { # [ARGS]: plain HTTP on 8080 unless ARGS say otherwise
+	local n
+	n=$(grep -c serving "$tmp/server.log")
+	ip netns exec "$A" "$server" --db "$db" --tunnel-udp 0.0.0.0:4789 --tunnel-hold $hold_ms \
+		--tunnel-max 3 "${@:---plain-http}" 2>> "$tmp/server.log" &
+	server_pid=$!
+	for _ in $(seq 100); do
+		[ "$(grep -c serving "$tmp/server.log")" -gt "$n" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
 : > "$tmp/server.log"
-ina "$server" --plain-http --listen 0.0.0.0:8080 --db "$db" --tunnel-udp 0.0.0.0:4789 \
-	--tunnel-hold $hold_ms --tunnel-max 3 2>> "$tmp/server.log" &
-for _ in $(seq 100); do grep -q serving "$tmp/server.log" && break; sleep 0.05; done
+server_start --plain-http --listen 0.0.0.0:8080 || { echo "FAIL server: $(cat "$tmp/server.log")"; exit 1; }
 
 # Each device: a key pair, enrolment with its public key, an agent.
 for d in gw1 gw2 sim sim2 other; do
@@ -117,7 +127,25 @@ test_register() {
 		{ ko register "no ping to $a1 $a2"; return; }
 	[ "$(transport gw1)" = udp ] && [ "$(transport gw2)" = http ] ||
 		{ ko register "transports $(transport gw1) $(transport gw2)"; return; }
+	# the device's tunnel counters in the API: the ping came through
+	ina curl -sS -H "Authorization: Bearer $token" "$url/api/v1/devices/gw2" | python3 -c '
+import json, sys
+t = json.load(sys.stdin)["tunnel"]
+sys.exit(not (t["path"] == "http" and t["received"] >= 1 and t["sent"] >= 1))' ||
+		{ ko register "no tunnel counters for gw2"; return; }
 	ok register
+}
+
+# Two serials whose CRC32s share their low 24 bits: the second enrolled gets
+# the next address.
+test_collision() {
+	local a b
+	ecl devices add c1 --serial SN-c19995 --pubkey "$(cat "$tmp/sim.pub")" > /dev/null &&
+		ecl devices add c2 --serial SN-c206660 --pubkey "$(cat "$tmp/sim.pub")" > /dev/null ||
+		{ ko collision "enrolment"; return; }
+	a=$(ecl devices list | awk '$1 == "c1" { print $4 }') b=$(ecl devices list | awk '$1 == "c2" { print $4 }')
+	[ "$a" = 6.36.45.241 ] && [ "$b" = 6.36.45.242 ] && ok collision || ko collision "$a $b"
+	ecl devices delete c1 > /dev/null; ecl devices delete c2 > /dev/null
 }
 
 test_refusals() {
@@ -181,7 +209,13 @@ test_stream() {
 	wait_log "$tmp/rx.out" ready 5
 	ip netns exec "$G1" "$here/mtun.py" send 6.0.0.1 7000 100000 8000 &
 	sleep 2; block_udp
-	sleep 3; unblock_udp
+	# with data flowing, HTTP within the wait (1 s) and the monitor's tick
+	for i in $(seq 40); do
+		[ "$(count_log "$tmp/gw1.log" "udp -> http")" -gt "$down" ] && break
+		sleep 0.05
+	done
+	[ "$i" -le 30 ] || ko stream "HTTP only after $((i * 50)) ms, the wait is 1000"
+	sleep 2; unblock_udp
 	wait "$rx" || { ko stream "$(cat "$tmp/rx.out")"; return; }
 	[ "$(count_log "$tmp/gw1.log" "udp -> http")" -gt "$down" ] || { ko stream "never went to HTTP"; return; }
 	wait_log "$tmp/gw1.log" "http -> udp" 1 && [ "$(count_log "$tmp/gw1.log" "http -> udp")" -gt "$up" ] ||
@@ -207,13 +241,51 @@ test_restart() {
 		ina ping -c 1 -W 3 "$(mgmt gw2)" > /dev/null && ok restart || ko restart "$(cat "$tmp/gw2.log")"
 }
 
-after() { # nothing a test did may have stopped the server or an agent
-	kill -0 "$gw1_pid" "$gw2_pid" 2> /dev/null || ko "$1" "an agent died"
-	pgrep -f "edgecap-server.*4789" > /dev/null || ko "$1" "the server died: $(tail -3 "$tmp/server.log")"
+# The tunnel to a server on HTTPS: gw3 (in B, the NAT's namespace, which has
+# no TUN of its own) checks the server's certificate against the CA, and goes
+# by HTTP over TLS (its UDP port is a dead one). The server is the same
+# registry on TLS for this test.
+test_https() {
+	local a
+	cert ca && cert srv ca 10.98.0.1 && cert wrong ca 10.98.0.9 || { ko https "certificates"; return; }
+	kill "$server_pid"; wait "$server_pid" 2> /dev/null
+	server_start --listen 0.0.0.0:8080 --tls-cert "$tls/srv.pem" --tls-key "$tls/srv.key" ||
+		{ ko https "the server on TLS: $(tail -3 "$tmp/server.log")"; return; }
+	"$agent" keygen "$tmp/gw3.key" > "$tmp/gw3.pub"
+	ecl devices add gw3 --serial SN-gw3 --address http://tunnel:8082 --pubkey "$(cat "$tmp/gw3.pub")" \
+		--server https://10.98.0.1:8080 --cacert "$tls/ca.pem" > "$tmp/gw3.secret" ||
+		{ ko https "enrolment over HTTPS"; return; }
+	printf 'tunnel = https://10.98.0.1:8080\ntunnel_ca = %s\nserial = SN-gw3\nkey_file = %s\nstate_file = %s\nhello_interval = 1\nudp_wait = 1\ntunnel_udp_port = 9\n' \
+		"$tls/ca.pem" "$tmp/gw3.key" "$tmp/gw3.state" > "$tmp/gw3.conf"
+	: > "$tmp/gw3.log"
+	ip netns exec "$B" "$agent" -c "$tmp/gw3.conf" -i nl --secret-file "$tmp/gw3.secret" \
+		--listen 0.0.0.0:8082 --plain-http 2>> "$tmp/gw3.log" &
+	gw3_pid=$!
+	wait_log "$tmp/gw3.log" "udp -> http" 6 && a=$(mgmt gw3) && ina ping -c 2 -W 3 "$a" > /dev/null ||
+		{ ko https "$(cat "$tmp/gw3.log")"; kill "$gw3_pid"; return; }
+	kill "$gw3_pid"; wait "$gw3_pid" 2> /dev/null
+	# a server certificate for another address is refused
+	kill "$server_pid"; wait "$server_pid" 2> /dev/null
+	server_start --listen 0.0.0.0:8080 --tls-cert "$tls/wrong.pem" --tls-key "$tls/wrong.key" ||
+		{ ko https "the server on TLS: $(tail -3 "$tmp/server.log")"; return; }
+	: > "$tmp/gw3.log"
+	ip netns exec "$B" "$agent" -c "$tmp/gw3.conf" -i nl --secret-file "$tmp/gw3.secret" \
+		--listen 0.0.0.0:8082 --plain-http 2>> "$tmp/gw3.log" &
+	gw3_pid=$!
+	wait_log "$tmp/gw3.log" "registration failed: .*IP address mismatch" 6 && ok https ||
+		ko https "a misnamed server: $(cat "$tmp/gw3.log")"
+	kill "$gw3_pid"; wait "$gw3_pid" 2> /dev/null
+	kill "$server_pid"; wait "$server_pid" 2> /dev/null
+	server_start --plain-http --listen 0.0.0.0:8080 || ko https "the plain server again"
 }
 
-run_tests after test_register test_refusals test_disabled test_polls test_udp_auth \
-	test_capture_udp_blocked test_stream test_proxy test_restart
+after() { # nothing a test did may have stopped the server or an agent
+	kill -0 "$gw1_pid" "$gw2_pid" 2> /dev/null || ko "$1" "an agent died"
+	kill -0 "$server_pid" 2> /dev/null || ko "$1" "the server died: $(tail -3 "$tmp/server.log")"
+}
+
+run_tests after test_register test_collision test_refusals test_disabled test_polls test_udp_auth \
+	test_capture_udp_blocked test_stream test_proxy test_restart test_https
 st=$?
 [ $st = 0 ] || tail -n 20 "$tmp/server.log" "$tmp/gw1.log" "$tmp/gw2.log"
 exit $st
