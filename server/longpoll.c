@@ -29,11 +29,14 @@
 
 struct lp_client;
 
-/* A waiting request; lives in the request's pool, so h2o freeing the
- * request (the connection failed) unlinks it. */
+/* A waiting request, in one of its client's slots. Polls are HTTP/1 only:
+ * h2o does not read an HTTP/1 connection while a request is in progress, so
+ * it frees the request only after we answer it (HTTP/2 could reset the
+ * stream under us, and a hook in the request's pool to learn of that would
+ * cost a 4 KiB pool chunk per parked device). */
 struct lp_wait {
 	h2o_req_t *req;
-	struct lp_client *c; /* NULL once answered or the client is gone */
+	struct lp_client *c; /* NULL: the slot is free */
 	h2o_timeout_entry_t hold;
 };
 
@@ -43,7 +46,8 @@ struct lp_client {
 	int fd;
 	uint16_t port;
 	h2o_socket_t *sock;
-	struct lp_wait *wait[LP_WAITING]; /* oldest first */
+	struct lp_wait *wait[LP_WAITING]; /* oldest first, in slot */
+	struct lp_wait slot[LP_WAITING];
 	unsigned nwait;
 	uint8_t *q; /* [u16 length][datagram]... */
 	size_t qlen, qcap;
@@ -156,20 +160,6 @@ static void on_hold(h2o_timeout_entry_t *e)
 	/* answer every request up to this one (the oldest wait longest) */
 	while (c && c->nwait && w->c)
 		answer(c);
-}
-
-static void on_dispose(void *p)
-{
-	struct lp_wait *w = p;
-	struct lp_client *c = w->c;
-
-	if (!c)
-		return;
-	for (unsigned i = 0; i < c->nwait; i++)
-		if (c->wait[i] == w) {
-			unwait(c, i);
-			break;
-		}
 }
 
 /* Datagrams from the mTunnel server to this client: queued for a response. */
@@ -307,6 +297,8 @@ int longpoll_request(struct server *s, h2o_req_t *req)
 	int r;
 
 	lp->stat.requests++;
+	if (req->version >= 0x200)
+		return api_fail(req, 505, "polls are HTTP/1.1");
 	if (!id_s || !seq_s || !sig_s) {
 		h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_WWW_AUTHENTICATE, NULL,
 			       H2O_STRLIT("Edgecap-Tunnel"));
@@ -351,7 +343,7 @@ int longpoll_request(struct server *s, h2o_req_t *req)
 	}
 	if (c->nwait == LP_WAITING)
 		answer(c);
-	w = h2o_mem_alloc_shared(&req->pool, sizeof(*w), on_dispose);
+	w = c->slot[0].c ? &c->slot[1] : &c->slot[0];
 	*w = (struct lp_wait){.req = req, .c = c, .hold = {.cb = on_hold}};
 	c->wait[c->nwait++] = w;
 	lp->stat.parked++;

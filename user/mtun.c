@@ -15,8 +15,12 @@
 #include <unistd.h>
 #include <zlib.h>
 
+/* Only the key bytes: a server keeps one per device, and an HMAC context is
+ * about a kilobyte. One context per process (both programs are single
+ * threaded) takes each key as it is used, and keeps it while the same key
+ * comes again, as it does for a batch from one device. */
 struct mtun_key {
-	EVP_MAC_CTX *ctx;
+	uint8_t key[MTUN_KEY_LEN];
 };
 
 struct mtun_qent {
@@ -49,20 +53,10 @@ static int before(uint32_t a, uint32_t b)
 
 struct mtun_key *mtun_key_new(const uint8_t key[MTUN_KEY_LEN])
 {
-	OSSL_PARAM params[] = {
-		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA256", 0),
-		OSSL_PARAM_construct_end(),
-	};
-	EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-	struct mtun_key *k = calloc(1, sizeof(*k));
+	struct mtun_key *k = malloc(sizeof(*k));
 
-	if (k && mac)
-		k->ctx = EVP_MAC_CTX_new(mac);
-	EVP_MAC_free(mac); /* the context holds its own reference */
-	if (!k || !k->ctx || !EVP_MAC_init(k->ctx, key, MTUN_KEY_LEN, params)) {
-		mtun_key_free(k);
-		return NULL;
-	}
+	if (k)
+		memcpy(k->key, key, MTUN_KEY_LEN);
 	return k;
 }
 
@@ -70,18 +64,44 @@ void mtun_key_free(struct mtun_key *k)
 {
 	if (!k)
 		return;
-	EVP_MAC_CTX_free(k->ctx);
+	OPENSSL_cleanse(k->key, sizeof(k->key));
 	free(k);
 }
 
 int mtun_key_tag(struct mtun_key *k, const void *p, size_t n, uint8_t ret[MTUN_TAG])
 {
+	static EVP_MAC_CTX *ctx;
+	static uint8_t last[MTUN_KEY_LEN]; /* the key ctx holds */
+	static int keyed;
+	int same;
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA256", 0),
+		OSSL_PARAM_construct_end(),
+	};
 	uint8_t full[32];
 	size_t len = 0;
 
-	/* a NULL key restarts with the key already set: no key schedule per datagram */
-	if (!EVP_MAC_init(k->ctx, NULL, 0, NULL) || !EVP_MAC_update(k->ctx, p, n) ||
-	    !EVP_MAC_final(k->ctx, full, &len, sizeof(full)) || len != sizeof(full))
+	if (!ctx) {
+		EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+		EVP_MAC_CTX *c = mac ? EVP_MAC_CTX_new(mac) : NULL;
+
+		EVP_MAC_free(mac); /* the context holds its own reference */
+		if (!c || !EVP_MAC_CTX_set_params(c, params)) {
+			EVP_MAC_CTX_free(c);
+			return -EIO;
+		}
+		ctx = c;
+	}
+	/* the same key again (a batch from one device): no key schedule */
+	same = keyed && !CRYPTO_memcmp(last, k->key, MTUN_KEY_LEN);
+	if (!same)
+		memcpy(last, k->key, MTUN_KEY_LEN);
+	keyed = 0; /* until this init succeeds */
+	if (!EVP_MAC_init(ctx, same ? NULL : k->key, same ? 0 : MTUN_KEY_LEN, NULL))
+		return -EIO;
+	keyed = 1;
+	if (!EVP_MAC_update(ctx, p, n) ||
+	    !EVP_MAC_final(ctx, full, &len, sizeof(full)) || len != sizeof(full))
 		return -EIO;
 	memcpy(ret, full, MTUN_TAG);
 	return 0;
