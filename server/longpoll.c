@@ -2,7 +2,9 @@
  *
  * The mapping table: client id -> the requests waiting (at most two: the
  * parked one and a newer one that completes it), a UDP socket of the
- * client's own connected to the mTunnel server, the datagrams that came back
+ * client's own connected to the mTunnel server (while datagrams flow: it
+ * is closed after two hold times without any, and opened again when one
+ * comes either way), the datagrams that came back
  * to that socket (framed as a response body already; bounded, overflow
  * counted). The request numbers seen are the registration's (tunnel.c), so
  * they outlive this entry.
@@ -25,7 +27,7 @@
 
 #define LP_HASH    4096
 #define LP_WAITING 2
-#define LP_IDLE_MS (5 * 60 * 1000) /* a client with no request this long loses its socket */
+#define LP_IDLE_MS (5 * 60 * 1000) /* a client with no request this long leaves the table */
 
 struct lp_client;
 
@@ -51,7 +53,7 @@ struct lp_client {
 	unsigned nwait;
 	uint8_t *q; /* [u16 length][datagram]... */
 	size_t qlen, qcap;
-	uint64_t last_req;
+	uint64_t last_req, last_dgram;
 	h2o_timeout_entry_t flush;
 	struct lp_client *next, *next_port;
 };
@@ -169,6 +171,7 @@ static void on_socket(h2o_socket_t *sock, const char *e)
 	uint8_t buf[MTUN_DGRAM_MAX + 1];
 	ssize_t n;
 
+	c->last_dgram = h2o_now(c->lp->s->ctx.loop);
 	while ((n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0) {
 		if (n > MTUN_DGRAM_MAX)
 			continue;
@@ -199,6 +202,52 @@ static void on_socket(h2o_socket_t *sock, const char *e)
 	flush_soon(c);
 }
 
+/* The client's UDP socket exists while datagrams flow: an idle device costs
+ * no socket (its polls alone keep its registration). Bound on the mTunnel's
+ * address, connected to its port: the mTunnel server sees a UDP peer. */
+static int open_socket(struct lp_client *c)
+{
+	const struct sockaddr_in *to = tunnel_udp_address(c->lp->s);
+	struct sockaddr_in me = {.sin_family = AF_INET, .sin_addr = to->sin_addr};
+	socklen_t len = sizeof(me);
+	int fd;
+
+	if (c->sock)
+		return 0;
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&me, sizeof(me)) ||
+	    connect(fd, (const struct sockaddr *)to, sizeof(*to)) ||
+	    getsockname(fd, (struct sockaddr *)&me, &len)) {
+		if (fd >= 0)
+			close(fd);
+		return -EIO;
+	}
+	mtun_socket_buffers(fd, 4 << 20); /* a limit, not an allocation */
+	c->fd = fd;
+	c->port = ntohs(me.sin_port);
+	c->sock = web_watch(c->lp->s->ctx.loop, fd, on_socket, c);
+	c->next_port = c->lp->by_port[c->port % LP_HASH];
+	c->lp->by_port[c->port % LP_HASH] = c;
+	c->last_dgram = h2o_now(c->lp->s->ctx.loop);
+	return 0;
+}
+
+static void close_socket(struct lp_client *c)
+{
+	struct lp_client **p;
+
+	if (!c->sock)
+		return;
+	for (p = &c->lp->by_port[c->port % LP_HASH]; *p != c; p = &(*p)->next_port)
+		;
+	*p = c->next_port;
+	h2o_socket_read_stop(c->sock);
+	h2o_socket_close(c->sock);
+	c->sock = NULL;
+	c->fd = -1;
+	c->port = 0;
+}
+
 static void client_free(struct lp_client *c)
 {
 	struct lp_client **p = &c->lp->tab[c->id % LP_HASH];
@@ -208,15 +257,9 @@ static void client_free(struct lp_client *c)
 	while (*p != c)
 		p = &(*p)->next;
 	*p = c->next;
-	for (p = &c->lp->by_port[c->port % LP_HASH]; *p != c; p = &(*p)->next_port)
-		;
-	*p = c->next_port;
 	if (h2o_timeout_is_linked(&c->flush))
 		h2o_timeout_unlink(&c->flush);
-	if (c->sock) {
-		h2o_socket_read_stop(c->sock);
-		h2o_socket_close(c->sock);
-	}
+	close_socket(c);
 	free(c->q);
 	c->lp->stat.clients--;
 	free(c);
@@ -225,34 +268,28 @@ static void client_free(struct lp_client *c)
 static struct lp_client *client_new(struct longpoll *lp, uint32_t id)
 {
 	struct lp_client *c = calloc(1, sizeof(*c));
-	const struct sockaddr_in *to = tunnel_udp_address(lp->s);
-	/* from the mTunnel server's own address, which tells it the path */
-	struct sockaddr_in me = {.sin_family = AF_INET, .sin_addr = to->sin_addr};
-	socklen_t len = sizeof(me);
 
 	if (!c)
 		return NULL;
-	c->fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (c->fd < 0 || bind(c->fd, (struct sockaddr *)&me, sizeof(me)) ||
-	    connect(c->fd, (const struct sockaddr *)to, sizeof(*to)) ||
-	    getsockname(c->fd, (struct sockaddr *)&me, &len)) {
-		if (c->fd >= 0)
-			close(c->fd);
-		free(c);
-		return NULL;
-	}
-	mtun_socket_buffers(c->fd, 4 << 20); /* a limit, not an allocation */
 	c->lp = lp;
 	c->id = id;
-	c->port = ntohs(me.sin_port);
+	c->fd = -1;
 	c->flush.cb = on_flush;
-	c->sock = web_watch(lp->s->ctx.loop, c->fd, on_socket, c);
 	c->next = lp->tab[id % LP_HASH];
 	lp->tab[id % LP_HASH] = c;
-	c->next_port = lp->by_port[c->port % LP_HASH];
-	lp->by_port[c->port % LP_HASH] = c;
 	lp->stat.clients++;
 	return c;
+}
+
+int longpoll_path(struct longpoll *lp, uint32_t client, struct sockaddr_in *ret)
+{
+	struct lp_client *c = lp ? find(lp, client) : NULL;
+
+	if (!c || open_socket(c))
+		return -ENOENT;
+	*ret = *tunnel_udp_address(lp->s);
+	ret->sin_port = htons(c->port);
+	return 0;
 }
 
 void longpoll_forget(struct longpoll *lp, uint32_t client)
@@ -321,7 +358,7 @@ int longpoll_request(struct server *s, h2o_req_t *req)
 		return api_fail(req, 403, "bad signature");
 	c = find(lp, (uint32_t)id);
 	if (!c && !(c = client_new(lp, (uint32_t)id)))
-		return api_fail(req, 503, "no socket for the client");
+		return api_fail(req, 503, "out of memory");
 	if (tunnel_poll_fresh(s, (uint32_t)id, seq))
 		return api_fail(req, 403, "replayed request %llu", seq);
 	c->last_req = h2o_now(s->ctx.loop);
@@ -336,6 +373,10 @@ int longpoll_request(struct server *s, h2o_req_t *req)
 		lp->stat.bad++;
 		return api_fail(req, 400, "batch at byte %zu: %s", off, why);
 	}
+	if (blen && open_socket(c))
+		return api_fail(req, 503, "no socket for the client");
+	if (blen)
+		c->last_dgram = c->last_req;
 	for (off = 0; mtun_batch_next(body, blen, &off, &dg, &dglen, &why) > 0;) {
 		if (send(c->fd, dg, dglen, MSG_DONTWAIT) < 0)
 			break; /* the link sends it again */
@@ -362,6 +403,8 @@ static void on_house(h2o_timeout_entry_t *e)
 			next = c->next;
 			if (!c->nwait && now - c->last_req > LP_IDLE_MS)
 				client_free(c);
+			else if (!c->qlen && now - c->last_dgram > 2 * (uint64_t)lp->s->conf.tunnel_hold_ms)
+				close_socket(c); /* quiet for two holds: until a datagram comes */
 		}
 	h2o_timeout_link(lp->s->ctx.loop, &lp->house, &lp->house_entry);
 }
@@ -375,7 +418,7 @@ struct longpoll *longpoll_new(struct server *s)
 	lp->s = s;
 	h2o_timeout_init(s->ctx.loop, &lp->hold, s->conf.tunnel_hold_ms);
 	h2o_timeout_init(s->ctx.loop, &lp->coalesce, TUNNEL_COALESCE_MS);
-	h2o_timeout_init(s->ctx.loop, &lp->house, 10000);
+	h2o_timeout_init(s->ctx.loop, &lp->house, 1000);
 	lp->house_entry.cb = on_house;
 	h2o_timeout_link(s->ctx.loop, &lp->house, &lp->house_entry);
 	return lp;

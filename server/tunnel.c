@@ -66,6 +66,8 @@ static inline struct tunnel *T(struct server *s)
 	return s->tunnel;
 }
 
+static const char http_path[] = "http";
+
 static unsigned hash32(uint32_t v)
 {
 	return (v * 2654435761u) >> (32 - HASH_BITS);
@@ -131,13 +133,25 @@ static void send_to(struct tunnel *t, const struct sockaddr_in *to, const uint8_
 		h2o_timeout_link(t->s->ctx.loop, &t->s->ctx.zero_timeout, &t->flush_entry);
 }
 
-/* What the client's link has to send goes by its last path. */
+/* Can we reach the client? Its last path; for a polling device whose socket
+ * was closed for quiet, its socket again. */
+static int reachable(struct tunnel *t, struct client *c)
+{
+	if (!c->peer.sin_port)
+		return 0;
+	if (c->transport == http_path && !longpoll_owns(t->s->longpoll, ntohs(c->peer.sin_port)))
+		return !longpoll_path(t->s->longpoll, c->id, &c->peer);
+	return 1;
+}
+
+/* What the client's link has to send goes by its last path (or waits in
+ * the link while there is none). */
 static void push(struct tunnel *t, struct client *c)
 {
 	const uint8_t *dg;
 	size_t len;
 
-	if (!c->peer.sin_port)
+	if (!reachable(t, c))
 		return;
 	while ((dg = mtun_link_pull(&c->link, now_ms(t), &len)))
 		send_to(t, &c->peer, dg, len);
@@ -171,7 +185,7 @@ static void heard(struct tunnel *t, struct client *c, const struct sockaddr_in *
 {
 	const char *tr = from->sin_addr.s_addr == t->udp_addr.sin_addr.s_addr &&
 					 longpoll_owns(t->s->longpoll, ntohs(from->sin_port))
-				 ? "http"
+				 ? http_path
 				 : "udp";
 	int64_t now = time(NULL);
 
@@ -318,11 +332,11 @@ static void on_tick(h2o_timeout_entry_t *entry)
 
 	for (struct client **p = &t->active; *p;) {
 		struct client *c = *p;
-		size_t n = mtun_link_ack(&c->link, buf, now, 0);
+		size_t n = reachable(t, c) ? mtun_link_ack(&c->link, buf, now, 0) : 0;
 
-		if (n && c->peer.sin_port)
+		if (n)
 			send_to(t, &c->peer, buf, n);
-		if (c->peer.sin_port && mtun_link_resend(&c->link, now, 0))
+		if (mtun_link_resend(&c->link, now, 0))
 			push(t, c);
 		if (!mtun_link_deadline(&c->link)) {
 			c->active = 0;
@@ -481,12 +495,13 @@ int tunnel_poll_fresh(struct server *s, uint32_t client, uint64_t seq)
 		c->poll_seen = shift >= 64 ? 0 : c->poll_seen << shift;
 		c->poll_seen |= shift <= 64 ? 1ull << (shift - 1) : 0; /* the old highest */
 		c->poll_max = seq;
-		return 0;
-	}
-	if (seq == c->poll_max || c->poll_max - seq > 64 ||
-	    (c->poll_seen & (1ull << (c->poll_max - seq - 1))))
+	} else if (seq == c->poll_max || c->poll_max - seq > 64 ||
+		   (c->poll_seen & (1ull << (c->poll_max - seq - 1)))) {
 		return -EALREADY;
-	c->poll_seen |= 1ull << (c->poll_max - seq - 1);
+	} else {
+		c->poll_seen |= 1ull << (c->poll_max - seq - 1);
+	}
+	c->last_rx = now_ms(T(s)); /* a fresh poll, even empty, is the device alive */
 	return 0;
 }
 

@@ -162,16 +162,19 @@ sleep 1
 rss1=$(rss) mem1=$(sockmem) cpu0=$(cpu)
 sleep 10
 cpu1=$(cpu)
-# and the kernel's objects for a device's two sockets (its connection and its
-# UDP socket), from the slab sizes: socket, inode, file, dentry each
-kobj=$(awk '{ z[$1] = $4 } END { print z["TCP"] + z["UDP"] + 2 * (z["sock_inode_cache"] + z["filp"] + z["dentry"]) }' /proc/slabinfo)
+# and the kernel's objects for a device's sockets, from the slab sizes
+# (socket, inode, file, dentry each): its connection, and its UDP socket if
+# it has one now (a quiet device's is closed)
+udps=$(inc ss -Hun state established dst 127.0.0.1:4789 | wc -l)
+kobj=$(awk -v u="$udps" -v n="$N" '{ z[$1] = $4 } END { f = z["sock_inode_cache"] + z["filp"] + z["dentry"]
+	print int(z["TCP"] + f + u / n * (z["UDP"] + f)) }' /proc/slabinfo)
 [ "$mem1" -ge "$mem0" ] || mem1=$mem0 # other sockets' buffers drained meanwhile
 per=$(( ((rss1 - rss0) + (mem1 - mem0)) * 1024 / N + kobj ))
 echo
 echo "$N idle devices, one poll parked each (all registered and parked in $park_s s; a poll is answered"
 echo "  empty after 25 s and the device polls again, as a real one does): server +$((rss1 - rss0)) KiB resident,"
 echo "  +$((mem1 - mem0)) KiB socket buffers"
-echo "  + $kobj B per device of kernel objects for its two sockets (slab sizes)"
+echo "  + $kobj B per device of kernel objects for its sockets (slab sizes; $udps of the devices have a UDP socket now)"
 printf '  %d B per device in all (target <= 16384: %s); CPU while idle %.1f%% of a core\n' "$per" \
 	"$([ "$per" -le 16384 ] && echo met || echo NOT met)" \
 	"$(awk -v t=$((cpu1 - cpu0)) -v hz="$(getconf CLK_TCK)" 'BEGIN { print t * 100 / hz / 10 }')"

@@ -233,6 +233,19 @@ test_proxy() {
 	grep -q "tunnel/v1/poll" "$tmp/tinyproxy.log" && ok proxy || ko proxy "no polls in the proxy's log"
 }
 
+# A device polling quietly has no UDP socket at the server (after two hold
+# times); traffic for it opens one again.
+test_quiet() {
+	local socks
+	sleep $((2 * hold_ms / 1000 + 2))
+	socks=$(ina ss -Hun state established dst 127.0.0.1:4789 | wc -l)
+	# gw1 is by UDP, gw2 polls quietly, the simulated devices are gone
+	[ "$socks" = 0 ] || { ko quiet "$socks sockets of quiet devices: $(ina ss -Hunp)"; return; }
+	ina ping -c 2 -W 3 "$(mgmt gw2)" > /dev/null || { ko quiet "no ping to gw2 after its socket went"; return; }
+	[ "$(ina ss -Hun state established dst 127.0.0.1:4789 | wc -l)" = 1 ] && ok quiet ||
+		ko quiet "no socket for gw2's traffic"
+}
+
 # A restarted agent takes its fresh persisted state as is.
 test_restart() {
 	kill "$gw2_pid"; wait "$gw2_pid" 2> /dev/null
@@ -285,7 +298,7 @@ after() { # nothing a test did may have stopped the server or an agent
 }
 
 run_tests after test_register test_collision test_refusals test_disabled test_polls test_udp_auth \
-	test_capture_udp_blocked test_stream test_proxy test_restart test_https
+	test_capture_udp_blocked test_stream test_proxy test_quiet test_restart test_https
 st=$?
 [ $st = 0 ] || tail -n 20 "$tmp/server.log" "$tmp/gw1.log" "$tmp/gw2.log"
 exit $st

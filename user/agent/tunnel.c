@@ -731,12 +731,10 @@ static void on_monitor(h2o_timeout_entry_t *e)
 	if (t->mode == MODE_HTTP && !t->npolls)
 		http_pump(t); /* after a failed poll's pause: park one again */
 	if (now >= t->hello_next) {
-		if (t->mode == MODE_HTTP) {
-			if (t->hello_pending) { /* the last probe went unanswered */
-				t->answers = 0;
-				save_state(t);
-			}
-			send_ack(t, 1); /* keeps the server's idea of us fresh */
+		/* (in HTTP mode the polls themselves tell the server we live) */
+		if (t->mode == MODE_HTTP && t->hello_pending) { /* the last probe went unanswered */
+			t->answers = 0;
+			save_state(t);
 		}
 		send_hello(t);
 		t->hello_next = now + c->hello_ms;
