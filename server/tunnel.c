@@ -649,9 +649,22 @@ int tunnel_start(struct server *s, char *err, size_t errlen)
 void tunnel_stop(struct server *s)
 {
 	struct tunnel *t = T(s);
+	struct longpoll_stats lp;
 
 	if (!t)
 		return;
+	longpoll_stats(s->longpoll, &lp);
+	/* what was refused or lost on the way, for whoever reads the log */
+	server_log("tunnel: %u registered; datagrams refused: %llu unknown or malformed, %llu bad "
+		   "tag, %llu stale, %llu spoofed, %llu without a path, %llu not written to the TUN; "
+		   "polls: %llu, %llu bad, %llu datagrams up, %llu down, %llu dropped for a full queue",
+		   t->nclients, (unsigned long long)t->stat.no_client,
+		   (unsigned long long)t->stat.bad_tag, (unsigned long long)t->stat.stale,
+		   (unsigned long long)t->stat.spoofed, (unsigned long long)t->stat.no_route,
+		   (unsigned long long)t->stat.tun_errors,
+		   (unsigned long long)lp.requests, (unsigned long long)lp.bad,
+		   (unsigned long long)lp.datagrams_up, (unsigned long long)lp.datagrams_down,
+		   (unsigned long long)lp.overflow);
 	for (unsigned b = 0; b < HASH_SIZE; b++)
 		while (t->by_id[b])
 			remove_client(t, t->by_id[b]);
