@@ -281,12 +281,20 @@ static struct lp_client *client_new(struct longpoll *lp, uint32_t id)
 	return c;
 }
 
+uint16_t longpoll_port(struct longpoll *lp, uint32_t client)
+{
+	struct lp_client *c = lp ? find(lp, client) : NULL;
+
+	return c ? c->port : 0;
+}
+
 int longpoll_path(struct longpoll *lp, uint32_t client, struct sockaddr_in *ret)
 {
 	struct lp_client *c = lp ? find(lp, client) : NULL;
 
 	if (!c || open_socket(c))
 		return -ENOENT;
+	c->last_dgram = h2o_now(lp->s->ctx.loop); /* something goes to it now: not closed under it */
 	*ret = *tunnel_udp_address(lp->s);
 	ret->sin_port = htons(c->port);
 	return 0;
@@ -335,7 +343,7 @@ int longpoll_request(struct server *s, h2o_req_t *req)
 
 	lp->stat.requests++;
 	if (req->version >= 0x200)
-		return api_fail(req, 505, "polls are HTTP/1.1");
+		return api_fail(req, 505, "polls are HTTP/1.x");
 	if (!id_s || !seq_s || !sig_s) {
 		h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_WWW_AUTHENTICATE, NULL,
 			       H2O_STRLIT("Edgecap-Tunnel"));

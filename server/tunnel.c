@@ -139,7 +139,8 @@ static int reachable(struct tunnel *t, struct client *c)
 {
 	if (!c->peer.sin_port)
 		return 0;
-	if (c->transport == http_path && !longpoll_owns(t->s->longpoll, ntohs(c->peer.sin_port)))
+	/* its own socket, not a port another device's new socket took since */
+	if (c->transport == http_path && longpoll_port(t->s->longpoll, c->id) != ntohs(c->peer.sin_port))
 		return !longpoll_path(t->s->longpoll, c->id, &c->peer);
 	return 1;
 }
@@ -189,17 +190,17 @@ static void heard(struct tunnel *t, struct client *c, const struct sockaddr_in *
 				 : "udp";
 	int64_t now = time(NULL);
 
-	if (c->peer.sin_port && (c->peer.sin_port != from->sin_port ||
-				 c->peer.sin_addr.s_addr != from->sin_addr.s_addr)) {
-		c->peer = *from;
-		if (mtun_link_resend(&c->link, now_ms(t), 1))
-			push(t, c);
-	}
+	const char *was = c->transport;
+	int moved = c->peer.sin_port && (c->peer.sin_port != from->sin_port ||
+					 c->peer.sin_addr.s_addr != from->sin_addr.s_addr);
+
 	c->peer = *from;
-	if (tr != c->transport || now - c->seen_saved >= SEEN_EVERY) {
-		if (tr != c->transport && c->transport)
+	c->transport = tr; /* before the resend: push() goes by the new path */
+	if (moved && mtun_link_resend(&c->link, now_ms(t), 1))
+		push(t, c);
+	if (tr != was || now - c->seen_saved >= SEEN_EVERY) {
+		if (tr != was && was)
 			server_log("tunnel: %s now by %s", c->name, tr);
-		c->transport = tr;
 		c->seen_saved = now;
 		reg_device_transport(t->s->reg, c->device, tr, now);
 	}
@@ -332,11 +333,11 @@ static void on_tick(h2o_timeout_entry_t *entry)
 
 	for (struct client **p = &t->active; *p;) {
 		struct client *c = *p;
-		size_t n = reachable(t, c) ? mtun_link_ack(&c->link, buf, now, 0) : 0;
+		size_t n = mtun_link_ack(&c->link, buf, now, 0);
 
-		if (n)
+		if (n && reachable(t, c)) /* else lost: a later ack covers it */
 			send_to(t, &c->peer, buf, n);
-		if (mtun_link_resend(&c->link, now, 0))
+		if (c->peer.sin_port && mtun_link_resend(&c->link, now, 0))
 			push(t, c);
 		if (!mtun_link_deadline(&c->link)) {
 			c->active = 0;

@@ -52,6 +52,8 @@ void longpoll_free(struct longpoll *lp);
 int longpoll_request(struct server *s, h2o_req_t *req);
 /* Is this port (at the mTunnel's address) one of the per-device sockets? */
 int longpoll_owns(struct longpoll *lp, uint16_t port);
+/* The client's socket's port now, 0: none. */
+uint16_t longpoll_port(struct longpoll *lp, uint32_t client);
 /* Where the mTunnel server reaches a polling client: its socket's address
  * (opened if it was closed for quiet), or -ENOENT when it does not poll. */
 int longpoll_path(struct longpoll *lp, uint32_t client, struct sockaddr_in *ret);

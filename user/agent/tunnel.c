@@ -59,6 +59,9 @@ struct agent_tunnel {
 	/* the monitor */
 	uint32_t hello_seq;
 	int udp_ok; /* the server's UDP address is known */
+	/* by HTTP: until a poll carrying an ACK is answered, every poll carries
+	 * one (the server takes our path from a fresh ACK or DATA) */
+	int path_unsure;
 	int hello_pending;
 	unsigned answers;
 	uint64_t hello_sent, hello_next, last_rx, state_saved;
@@ -92,6 +95,7 @@ struct exchange {
 	struct ecap_buf body, resp;
 	int status;
 	void *dh; /* a registration's X25519 key */
+	int tells_path; /* a poll with an ACK in it */
 };
 
 static uint64_t now_ms(struct agent_tunnel *t)
@@ -337,6 +341,7 @@ static void switch_to(struct agent_tunnel *t, int mode, const char *why)
 	agent_log("tunnel: %s -> %s: %s", t->mode == MODE_UDP ? "udp" : "http",
 		  mode == MODE_UDP ? "udp" : "http", why);
 	t->mode = mode;
+	t->path_unsure = mode == MODE_HTTP;
 	t->answers = 0;
 	t->hello_pending = 0;
 	t->hello_next = now_ms(t) + t->conf->hello_ms;
@@ -436,6 +441,15 @@ static void on_coalesce(h2o_timeout_entry_t *e)
 	if (!x)
 		return;
 	x->is_poll = 1;
+	if (t->path_unsure) {
+		uint8_t ack[MTUN_DGRAM_MAX];
+		size_t len = mtun_link_ack(&t->link, ack, now_ms(t), 1);
+		uint8_t pre[2] = {(uint8_t)(len >> 8), (uint8_t)len};
+
+		ecap_buf_put(&x->body, pre, 2);
+		ecap_buf_put(&x->body, ack, len);
+		x->tells_path = 1;
+	}
 	while (n < t->out.len) { /* acks first: whole datagrams, up to BODY_MAX */
 		size_t len = 2 + ((size_t)t->out.data[n] << 8 | t->out.data[n + 1]);
 
@@ -506,6 +520,8 @@ static void on_polled(struct exchange *x, const char *err)
 		int r;
 
 		t->last_rx = now_ms(t); /* an answer, even empty, is the server alive */
+		if (x->tells_path)
+			t->path_unsure = 0;
 		while ((r = mtun_batch_next(x->resp.data, x->resp.len, &off, &dg, &len, &why)) > 0)
 			on_datagram(t, dg, len, 0);
 		if (r < 0)
@@ -611,6 +627,7 @@ static void on_registered(struct exchange *x, const char *err)
 	t->client = (uint32_t)client;
 	t->addr = ntohl(in.s_addr);
 	mtun_link_init(&t->link, t->client, t->key);
+	ecap_buf_reset(&t->out); /* an older registration's acks would spoil a batch */
 	t->http_seq = 0;
 	t->hello_seq = 0;
 	if (open_tun(t, e, sizeof(e))) {
@@ -639,6 +656,7 @@ static void on_registered(struct exchange *x, const char *err)
 		t->mode = MODE_UDP;
 		t->hello_next = now_ms(t);
 	}
+	t->path_unsure = t->mode == MODE_HTTP;
 	send_ack(t, 1); /* the server learns our path at once */
 	http_pump(t);
 	goto out;
@@ -737,6 +755,8 @@ static void on_monitor(h2o_timeout_entry_t *e)
 			save_state(t);
 		}
 		send_hello(t);
+		if (t->mode == MODE_UDP) /* the server's path for us, again: one lost ACK is no harm */
+			send_ack(t, 1);
 		t->hello_next = now + c->hello_ms;
 	}
 }
