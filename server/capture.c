@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "mtun.h"
 #include "server.h"
 #include "text.h"
 
@@ -302,8 +303,7 @@ static int tunnel_host(struct dev_conn *dc, h2o_url_t *url)
 		return 0;
 	if (!a)
 		return -EINVAL;
-	snprintf(dc->mgmt, sizeof(dc->mgmt), "%u.%u.%u.%u", a >> 24, a >> 16 & 255, a >> 8 & 255,
-		 a & 255);
+	mtun_addr_str(a, dc->mgmt);
 	url->host = h2o_iovec_init(dc->mgmt, strlen(dc->mgmt));
 	return 0;
 }

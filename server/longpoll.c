@@ -84,16 +84,16 @@ int longpoll_owns(struct longpoll *lp, uint16_t port)
 	return c != NULL;
 }
 
-static void unwait(struct lp_client *c, unsigned i)
+/* The oldest waiting request leaves its slot (to be answered). */
+static void unwait(struct lp_client *c)
 {
-	struct lp_wait *w = c->wait[i];
+	struct lp_wait *w = c->wait[0];
 
 	w->c = NULL;
 	if (h2o_timeout_is_linked(&w->hold))
 		h2o_timeout_unlink(&w->hold);
-	memmove(c->wait + i, c->wait + i + 1, (c->nwait - i - 1) * sizeof(c->wait[0]));
+	memmove(c->wait, c->wait + 1, (c->nwait - 1) * sizeof(c->wait[0]));
 	c->nwait--;
-	c->lp->stat.parked--;
 }
 
 static h2o_generator_t inline_gen; /* a response sent whole: nothing to proceed or stop */
@@ -113,7 +113,7 @@ static void answer(struct lp_client *c)
 			break;
 		n += len;
 	}
-	unwait(c, 0);
+	unwait(c);
 	body = h2o_mem_alloc_pool(&req->pool, n + 1);
 	memcpy(body, c->q, n);
 	memmove(c->q, c->q + n, c->qlen - n);
@@ -261,7 +261,6 @@ static void client_free(struct lp_client *c)
 		h2o_timeout_unlink(&c->flush);
 	close_socket(c);
 	free(c->q);
-	c->lp->stat.clients--;
 	free(c);
 }
 
@@ -277,7 +276,6 @@ static struct lp_client *client_new(struct longpoll *lp, uint32_t id)
 	c->flush.cb = on_flush;
 	c->next = lp->tab[id % LP_HASH];
 	lp->tab[id % LP_HASH] = c;
-	lp->stat.clients++;
 	return c;
 }
 
@@ -372,7 +370,7 @@ int longpoll_request(struct server *s, h2o_req_t *req)
 	c->last_req = h2o_now(s->ctx.loop);
 	/* the whole batch is checked before any of it goes on */
 	while ((r = mtun_batch_next(body, blen, &off, &dg, &dglen, &why)) > 0)
-		if (dglen < MTUN_HDR || ((uint32_t)dg[4] << 24 | (uint32_t)dg[5] << 16 | (uint32_t)dg[6] << 8 | dg[7]) != id) {
+		if (dglen < MTUN_HDR || mtun_be32(dg + 4) != id) {
 			why = "a datagram of another client";
 			r = -EINVAL;
 			break;
@@ -395,7 +393,6 @@ int longpoll_request(struct server *s, h2o_req_t *req)
 	w = c->slot[0].c ? &c->slot[1] : &c->slot[0];
 	*w = (struct lp_wait){.req = req, .c = c, .hold = {.cb = on_hold}};
 	c->wait[c->nwait++] = w;
-	lp->stat.parked++;
 	h2o_timeout_link(s->ctx.loop, &lp->hold, &w->hold);
 	flush_soon(c);
 	return 0;

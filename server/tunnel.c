@@ -206,11 +206,6 @@ static void heard(struct tunnel *t, struct client *c, const struct sockaddr_in *
 	}
 }
 
-static uint32_t ip_addr(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 /* A datagram from a device. Only fresh ones count: a DATA taken in order,
  * an ACK or a HELLO numbered past the last; a copy replayed from anywhere
  * moves nothing. A HELLO is answered by the path it came (that is what it
@@ -259,8 +254,8 @@ static void on_datagram(struct tunnel *t, const uint8_t *p, size_t n,
 		c->last_rx = now;
 		heard(t, c, from);
 		/* a device sends only from its own address, and only to ours */
-		if (len < 20 || ip[0] >> 4 != 4 || ip_addr(ip + 12) != c->addr ||
-		    ip_addr(ip + 16) != MTUN_SERVER)
+		if (len < 20 || ip[0] >> 4 != 4 || mtun_be32(ip + 12) != c->addr ||
+		    mtun_be32(ip + 16) != MTUN_SERVER)
 			t->stat.spoofed++;
 		else if (write(t->tun_fd, ip, len) < 0)
 			t->stat.tun_errors++;
@@ -311,8 +306,7 @@ static void on_tun(h2o_socket_t *sock, const char *e)
 			break;
 		if (n < 20 || pkt[0] >> 4 != 4) /* IPv4 only in 6.0.0.0/8 */
 			continue;
-		c = by_addr(t, (uint32_t)pkt[16] << 24 | (uint32_t)pkt[17] << 16 |
-				       (uint32_t)pkt[18] << 8 | pkt[19]);
+		c = by_addr(t, mtun_be32(pkt + 16));
 		if (!c || !c->peer.sin_port) {
 			t->stat.no_route++;
 			continue;
@@ -466,8 +460,7 @@ static int registration(struct tunnel *t, h2o_req_t *req)
 	c->next_addr = t->by_addr[hash32(c->addr)];
 	t->by_addr[hash32(c->addr)] = c;
 	t->nclients++;
-	snprintf(addr, sizeof(addr), "%u.%u.%u.%u", c->addr >> 24, c->addr >> 16 & 255,
-		 c->addr >> 8 & 255, c->addr & 255);
+	mtun_addr_str(c->addr, addr);
 	server_log("tunnel: %s (%s) registered as %s, client %08x", d.name, serial, addr, c->id);
 	api_json(req, 200,
 		 json_pack("{s:I, s:s, s:s, s:s, s:i, s:i, s:i}", "client", (json_int_t)c->id, "dh",
@@ -577,27 +570,18 @@ void tunnel_init(struct server *s, h2o_hostconf_t *host)
 	h->s = s;
 }
 
-/* "ADDR:PORT" -> a bound UDP socket. */
+/* "IPV4:PORT" -> a bound UDP socket and its address. */
 static int udp_bind(const char *spec, struct sockaddr_in *ret, char *err, size_t errlen)
 {
-	char host[128], *port;
-	int fd, r;
+	char sub[256];
+	socklen_t len = sizeof(*ret);
+	int fd = web_bind(spec, SOCK_DGRAM, sub, sizeof(sub));
 
-	snprintf(host, sizeof(host), "%.127s", spec);
-	port = strrchr(host, ':');
-	if (!port || (*port++ = 0, inet_pton(AF_INET, host, &ret->sin_addr) != 1) || !*port) {
-		snprintf(err, errlen, "tunnel UDP: want IPV4:PORT, not '%.128s'", spec);
-		return -EINVAL;
-	}
-	ret->sin_family = AF_INET;
-	ret->sin_port = htons((uint16_t)atoi(port));
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)ret, sizeof(*ret))) {
-		r = -errno;
-		snprintf(err, errlen, "tunnel UDP %s: %s", spec, strerror(errno));
+	if (fd < 0 || getsockname(fd, (struct sockaddr *)ret, &len) || ret->sin_family != AF_INET) {
+		snprintf(err, errlen, "tunnel UDP: %s", fd < 0 ? sub : "want IPV4:PORT");
 		if (fd >= 0)
 			close(fd);
-		return r;
+		return fd < 0 ? fd : -EINVAL;
 	}
 	/* every device's bursts: a poll hands over up to 256 KiB of datagrams at once */
 	mtun_socket_buffers(fd, 64 << 20);
@@ -607,7 +591,6 @@ static int udp_bind(const char *spec, struct sockaddr_in *ret, char *err, size_t
 int tunnel_start(struct server *s, char *err, size_t errlen)
 {
 	struct tunnel *t;
-	socklen_t len = sizeof(struct sockaddr_in);
 
 	if (!s->conf.tunnel_udp[0])
 		return 0;
@@ -625,7 +608,6 @@ int tunnel_start(struct server *s, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	t->sendq->fd = t->udp_fd;
-	getsockname(t->udp_fd, (struct sockaddr *)&t->udp_addr, &len);
 	if (t->udp_addr.sin_addr.s_addr == htonl(INADDR_ANY))
 		t->udp_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	t->tun_fd = mtun_tun_open(s->conf.tunnel_if, MTUN_SERVER, 8, err, errlen);

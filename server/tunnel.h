@@ -61,7 +61,7 @@ int longpoll_path(struct longpoll *lp, uint32_t client, struct sockaddr_in *ret)
  * socket closed. */
 void longpoll_forget(struct longpoll *lp, uint32_t client);
 struct longpoll_stats {
-	uint64_t clients, parked, requests, datagrams_up, datagrams_down, overflow, bad;
+	uint64_t requests, datagrams_up, datagrams_down, overflow, bad;
 };
 void longpoll_stats(struct longpoll *lp, struct longpoll_stats *ret);
 

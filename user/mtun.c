@@ -40,10 +40,6 @@ static void put32(uint8_t *p, uint32_t v)
 	p[3] = (uint8_t)v;
 }
 
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
 
 /* Sequence numbers wrap: a is before b. */
 static int before(uint32_t a, uint32_t b)
@@ -131,9 +127,9 @@ int mtun_peek(const uint8_t *p, size_t n, struct mtun_hdr *ret)
 		return -EINVAL;
 	ret->type = p[1];
 	ret->dir = p[2];
-	ret->client = get32(p + 4);
-	ret->seq = get32(p + 8);
-	ret->ack = get32(p + 12);
+	ret->client = mtun_be32(p + 4);
+	ret->seq = mtun_be32(p + 8);
+	ret->ack = mtun_be32(p + 12);
 	return 0;
 }
 
@@ -567,6 +563,11 @@ out:
 	EVP_PKEY_CTX_free(pc);
 	EVP_PKEY_free(peer);
 	return r;
+}
+
+void mtun_addr_str(uint32_t a, char ret[16])
+{
+	snprintf(ret, 16, "%u.%u.%u.%u", a >> 24, a >> 16 & 255, a >> 8 & 255, a & 255);
 }
 
 uint32_t mtun_address(const char *id, uint32_t n)

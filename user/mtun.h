@@ -36,6 +36,15 @@
 enum { MTUN_HELLO = 1, MTUN_HELLO_ACK = 2, MTUN_DATA = 3, MTUN_ACK = 4 };
 enum { MTUN_UP = 0, MTUN_DOWN = 1 }; /* device to server, server to device */
 
+/* A big-endian u32 at p (header fields, IPv4 addresses). */
+static inline uint32_t mtun_be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* An address (host order) as a dotted quad into ret (16 bytes). */
+void mtun_addr_str(uint32_t addr, char ret[16]);
+
 struct mtun_hdr {
 	uint8_t type;
 	uint32_t client, seq, ack;

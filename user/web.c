@@ -14,10 +14,10 @@
 
 #include "web.h"
 
-int web_listen(const char *spec, char *err, size_t errlen)
+int web_bind(const char *spec, int type, char *err, size_t errlen)
 {
 	struct addrinfo hints = {.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV,
-				 .ai_socktype = SOCK_STREAM},
+				 .ai_socktype = type},
 			*ai = NULL;
 	char host[128], *port;
 	int fd = -1, one = 1, r;
@@ -25,7 +25,7 @@ int web_listen(const char *spec, char *err, size_t errlen)
 	snprintf(host, sizeof(host), "%.127s", spec);
 	port = strrchr(host, ':');
 	if (!port) {
-		snprintf(err, errlen, "listen: want ADDR:PORT, not '%.128s'", spec);
+		snprintf(err, errlen, "%.128s: want ADDR:PORT", spec);
 		return -EINVAL;
 	}
 	*port++ = 0;
@@ -35,19 +35,30 @@ int web_listen(const char *spec, char *err, size_t errlen)
 	}
 	r = getaddrinfo(host, port, &hints, &ai);
 	if (r) {
-		snprintf(err, errlen, "listen %.128s: %s", spec, gai_strerror(r));
+		snprintf(err, errlen, "%.128s: %s", spec, gai_strerror(r));
 		return -EINVAL;
 	}
-	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fd = socket(ai->ai_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
-	    bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, SOMAXCONN)) {
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) ||
+	    (type == SOCK_STREAM && listen(fd, SOMAXCONN))) {
 		r = -errno;
-		snprintf(err, errlen, "listen %.128s: %s", spec, strerror(errno));
+		snprintf(err, errlen, "%.128s: %s", spec, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		fd = r;
 	}
 	freeaddrinfo(ai);
+	return fd;
+}
+
+int web_listen(const char *spec, char *err, size_t errlen)
+{
+	char sub[256];
+	int fd = web_bind(spec, SOCK_STREAM, sub, sizeof(sub));
+
+	if (fd < 0)
+		snprintf(err, errlen, "listen %s", sub);
 	return fd;
 }
 

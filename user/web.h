@@ -11,6 +11,9 @@
 /* A non-blocking listening socket on "ADDR:PORT" or "[ADDR6]:PORT": the fd,
  * or -errno with err set. */
 int web_listen(const char *spec, char *err, size_t errlen);
+/* A non-blocking socket of type (SOCK_STREAM: listening, SOCK_DGRAM) bound
+ * to "ADDR:PORT" or "[ADDR6]:PORT": the fd, or -errno with err set. */
+int web_bind(const char *spec, int type, char *err, size_t errlen);
 /* A TLS 1.2+ server context with HTTP/2 by ALPN, or NULL with err set. */
 SSL_CTX *web_tls_server(const char *cert, const char *key, char *err, size_t errlen);
 /* A TLS 1.2+ client context for one peer: its chain verified against the CA

@@ -878,8 +878,7 @@ void agent_tunnel_status(struct agent *a, json_t *o)
 
 	if (!t)
 		return;
-	snprintf(addr, sizeof(addr), "%u.%u.%u.%u", t->addr >> 24, t->addr >> 16 & 255,
-		 t->addr >> 8 & 255, t->addr & 255);
+	mtun_addr_str(t->addr, addr);
 	json_object_set_new(
 		o, "tunnel",
 		json_pack("{s:b, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "registered",
