@@ -188,8 +188,12 @@ int cmd_capture(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	stop_fd = signalfd(-1, &mask, SFD_CLOEXEC);
 
+	if (ecap_engine_probe(err, sizeof(err))) {
+		fail("kernel lacks %s", err);
+		goto out;
+	}
 	if (ecap_engine_open(&eo, &e, err, sizeof(err))) {
-		fprintf(stderr, "edgecap: this kernel lacks BPF features capture needs: %s\n", err);
+		fail("%s", err);
 		goto out;
 	}
 	for (unsigned i = 0; i < nif; i++) {

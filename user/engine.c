@@ -5,7 +5,10 @@
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/file.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <linux/ethtool.h>
 #include <linux/if_link.h>
@@ -42,6 +45,91 @@ struct ecap_engine {
 
 _Static_assert(sizeof(struct ecap_rec) == 24, "ring record header layout");
 _Static_assert(sizeof(struct ecap_counters) == 32, "counters layout");
+
+/* What the hooks and the generated session programs use (bpf/capture.bpf.c,
+ * user/ebpf.c), with the Linux version that brought each. */
+static const struct {
+	enum bpf_map_type map;
+	enum bpf_prog_type prog;
+	enum bpf_func_id helper;
+	const char *what, *since;
+} features[] = {
+	{.map = BPF_MAP_TYPE_RINGBUF, .what = "BPF ring buffer", .since = "5.8"},
+	{.map = BPF_MAP_TYPE_PROG_ARRAY, .what = "BPF program arrays", .since = "4.2"},
+	{.map = BPF_MAP_TYPE_PERCPU_ARRAY, .what = "BPF per-CPU arrays", .since = "4.6"},
+	{.prog = BPF_PROG_TYPE_XDP, .what = "XDP programs", .since = "4.8"},
+	{.prog = BPF_PROG_TYPE_SCHED_CLS, .what = "TC programs", .since = "4.1"},
+	{.prog = BPF_PROG_TYPE_XDP, .helper = BPF_FUNC_xdp_load_bytes,
+	 .what = "bpf_xdp_load_bytes", .since = "5.18"},
+	{.prog = BPF_PROG_TYPE_XDP, .helper = BPF_FUNC_xdp_get_buff_len,
+	 .what = "bpf_xdp_get_buff_len", .since = "5.18"},
+	{.prog = BPF_PROG_TYPE_SCHED_CLS, .helper = BPF_FUNC_skb_load_bytes,
+	 .what = "bpf_skb_load_bytes", .since = "4.5"},
+	{.prog = BPF_PROG_TYPE_XDP, .helper = BPF_FUNC_ringbuf_reserve,
+	 .what = "bpf_ringbuf_reserve in XDP", .since = "5.8"},
+	{.prog = BPF_PROG_TYPE_SCHED_CLS, .helper = BPF_FUNC_ringbuf_output,
+	 .what = "bpf_ringbuf_output in TC", .since = "5.8"},
+	{.prog = BPF_PROG_TYPE_XDP, .helper = BPF_FUNC_ringbuf_query,
+	 .what = "bpf_ringbuf_query", .since = "5.8"},
+	{.prog = BPF_PROG_TYPE_XDP, .helper = BPF_FUNC_ktime_get_boot_ns,
+	 .what = "bpf_ktime_get_boot_ns", .since = "5.8"},
+	{.prog = BPF_PROG_TYPE_SCHED_CLS, .helper = BPF_FUNC_tail_call,
+	 .what = "bpf_tail_call", .since = "4.2"},
+};
+
+/* The clsact qdisc, created on the loopback of a network namespace of our
+ * own (a child process's), so no one else's qdisc is ever touched. */
+static int have_clsact(void)
+{
+	pid_t pid = fork();
+	int st;
+
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = 1, .attach_point = BPF_TC_INGRESS);
+
+		_exit(unshare(CLONE_NEWNET) || bpf_tc_hook_create(&hook) ? 1 : 0);
+	}
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+int ecap_engine_probe(char *err, size_t errlen)
+{
+	struct utsname u;
+	size_t n = 0;
+	int r;
+
+	err[0] = 0;
+	for (size_t i = 0; i < sizeof(features) / sizeof(features[0]); i++) {
+		if (features[i].map)
+			r = libbpf_probe_bpf_map_type(features[i].map, NULL);
+		else if (features[i].helper)
+			r = libbpf_probe_bpf_helper(features[i].prog, features[i].helper, NULL);
+		else
+			r = libbpf_probe_bpf_prog_type(features[i].prog, NULL);
+		if (r == -EPERM)
+			return snprintf(err, errlen, "loading BPF programs is not permitted"), -1;
+		if (r != 1 && n < errlen)
+			n += snprintf(err + n, errlen - n, "%s%s (Linux %s)", n ? ", " : "",
+				      features[i].what, features[i].since);
+	}
+	if (have_clsact() != 1 && n < errlen)
+		n += snprintf(err + n, errlen - n, "%sthe clsact qdisc (sch_ingress, Linux 4.5)",
+			      n ? ", " : "");
+	if (!n)
+		return 0;
+	if (n < errlen) {
+		uname(&u);
+		snprintf(err + n, errlen - n,
+			 "; running %s, capture needs Linux 5.18 or newer with all of these",
+			 u.release);
+	}
+	return -1;
+}
 
 int ecap_engine_open(const struct ecap_engine_opts *o, struct ecap_engine **ret, char *err,
 		     size_t errlen)

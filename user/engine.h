@@ -26,6 +26,12 @@ struct ecap_engine_opts {
 	uint32_t ring_bytes; /* ring buffer size, a power of two >= 4096 */
 };
 
+/* Check that the running kernel has every feature capture needs (map and
+ * program types, helpers, the clsact qdisc), without loading the hooks.
+ * Returns 0, or -1 with err naming each missing feature and the Linux
+ * version that brought it, in one line. */
+int ecap_engine_probe(char *err, size_t errlen);
+
 int ecap_engine_open(const struct ecap_engine_opts *o, struct ecap_engine **ret, char *err,
 		     size_t errlen);
 /* Attach the hooks named by `which` on ifindex. The first attach on an

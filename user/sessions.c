@@ -127,7 +127,10 @@ static int emit_session(struct ecap_asm *a, unsigned hook_id, const struct ecap_
 	ecap_asm_bind(a, l2);
 	ecap_asm_emit(a, E_LDX(BPF_DW, BPF_REG_8, BPF_REG_10, STK_COUNTERS));
 	count(a, BPF_REG_8, offsetof(struct ecap_counters, matched));
-	ecap_asm_jmp(a, BPF_JMP32 | BPF_JEQ | BPF_K, BPF_REG_7, 0, 0, next); /* empty packet */
+	/* an empty packet is not captured; "< 1" and not "== 0", since the
+	 * verifier of Linux 6.1 learns r7 >= 1 from the first only, and the
+	 * load below wants a length it knows is not zero */
+	ecap_asm_jmp(a, BPF_JMP32 | BPF_JLT | BPF_K, BPF_REG_7, 0, 1, next);
 
 	/* r9 = a ring reservation for the record. Its size must be a constant:
 	 * take the smallest size class that holds caplen (each path carries its

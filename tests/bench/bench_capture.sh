@@ -96,6 +96,8 @@ run() {
 	echo "$((b1 - b0)) $count ${cap:-0} ${drop:-0} $((t1 - t0))"
 }
 
+. "$(dirname "$0")/record.sh"
+
 median() { sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 
 echo "capture benchmark: $FRAME-byte UDP frames flooded by trafgen over a veth pair,"
@@ -141,6 +143,15 @@ for snap in 128 1514; do
 			"${loss[tcpdump]}" "${loss[edgecap]}" "${loss[edgecap-xdp]}"
 		for tool in $TOOLS; do
 			[ "${loss[$tool]}" = 0 ] && lossfree[$snap-$tool]="$rate ($((pps_sum / REPS)) pps)"
+		done
+		for tool in edgecap edgecap-xdp; do
+			record bench=capture case="snaplen $snap, $rate pps offered" \
+				metric="ns CPU per captured packet" ours=$tool ours_value="${cost[$tool]}" \
+				peer=tcpdump peer_value="${cost[tcpdump]}" target="ratio<=0.5" \
+				series="snaplen $snap" x=$((pps_sum / REPS))
+			[ "$rate" = max ] && record bench=capture case="snaplen $snap, $rate pps offered" \
+				metric="packets lost" ours=$tool ours_value="${loss[$tool]}" peer=tcpdump \
+				peer_value="${loss[tcpdump]}" target="<=0"
 		done
 		unset cost loss
 	done

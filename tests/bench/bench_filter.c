@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "corpus.h"
+#include "record.h"
 #include "filter.h"
 
 #define REPEAT 100000
@@ -169,6 +170,14 @@ int main(void)
 		misses += ratio > 0.5;
 		printf("| `%s` | %.1f | %.1f | %.1f | %.2f | %s |\n", exprs[i], d, h, in, ratio,
 		       ratio <= 0.5 ? "met" : "MISSED");
+		bench_record(json_pack("{ss ss ss ss sf ss sf ss}", "bench", "filter", "case",
+				       exprs[i], "metric", "ns/packet", "ours", "edgecap (direct)",
+				       "ours_value", d > 0 ? d : 0.0, "peer", "libpcap bpf_filter()",
+				       "peer_value", in, "target", "ratio<=0.5"));
+		bench_record(json_pack("{ss ss ss ss sf ss sf}", "bench", "filter", "case", exprs[i],
+				       "metric", "ns/packet", "ours", "edgecap (helper-only)",
+				       "ours_value", h, "peer", "libpcap bpf_filter()", "peer_value",
+				       in));
 	}
 	printf("\nns per packet, mean over %u typical packets (IPv4 TCP SYN, IPv4 DNS query, IPv6 "
 	       "TCP, 802.1Q ICMP, ARP), median of %d rounds of %d kernel runs; kernel figures are "

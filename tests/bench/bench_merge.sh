@@ -1,49 +1,68 @@
 #!/usr/bin/env bash
 # bench_merge.sh EDGECAP GEN - `edgecap merge` against mergecap (and, for the
 # de-duplicating pass, mergecap followed by editcap -D) on the same files in
-# the same run: 8 streams x 1M packets by default (FILES, PACKETS), one core.
-# Prints packets per second and the ratio to mergecap.
+# the same run, one core. GEN writes FILES streams (8) of PACKETS packets
+# (1M) each; the merges run on the first 1, 2, 4 and 8 of them (STREAMS), so
+# the throughput is seen against the stream count; editcap -D on all of them
+# only. Best of REPS (3). Prints packets per second and the ratio to mergecap.
 set -euo pipefail
 ec=$1 gen=$2
-files=${FILES:-8} packets=${PACKETS:-1000000}
+files=${FILES:-8} packets=${PACKETS:-1000000} reps=${REPS:-3}
+streams=${STREAMS:-1 2 4 8}
 dir=$(mktemp -d -p "$( [ -d /dev/shm ] && echo /dev/shm || echo /tmp)")
 trap 'rm -rf "$dir"' EXIT
 command -v mergecap > /dev/null || { echo "SKIP: no mergecap"; exit 77; }
+. "$(dirname "$0")/record.sh"
 
 "$gen" "$dir" "$files" "$packets"
-total=$((files * packets))
 in=("$dir"/dev*.pcapng)
 
-secs() { # CMD...: wall seconds, best of 3
+ms() { # CMD...: wall milliseconds, best of $reps
 	local best= t s e
-	for _ in 1 2 3; do
+	for _ in $(seq "$reps"); do
 		s=$(date +%s%N)
 		"$@" > /dev/null 2>&1
 		e=$(date +%s%N)
 		t=$(( (e - s) / 1000000 ))
 		[ -z "$best" ] || [ "$t" -lt "$best" ] && best=$t
 	done
-	echo "$best"
+	echo $((best > 0 ? best : 1))
 }
+rate() { echo $(( $1 * 1000 / $2 )); } # PACKETS MS
 
-ours=$(secs taskset -c 0 "$ec" merge --no-dedup -w "$dir/ours.pcapng" "${in[@]}")
-theirs=$(secs taskset -c 0 mergecap -F pcapng -w "$dir/mc.pcapng" "${in[@]}")
-ours_dd=$(secs taskset -c 0 "$ec" merge -w "$dir/ours_dd.pcapng" "${in[@]}")
-editcap=$(secs taskset -c 0 editcap -D 100 "$dir/mc.pcapng" "$dir/dd.pcapng")
+printf '%s packets a stream (128-byte frames, 10%% seen by two devices), one core, best of %s\n\n' \
+	"$packets" "$reps"
+printf '| streams | packets | mergecap packets/s | edgecap --no-dedup packets/s | ratio | edgecap (dedup) packets/s | ratio |\n'
+printf '|---:|---:|---:|---:|---:|---:|---:|\n'
+for k in $(printf '%s\n' $streams "$files" | awk -v f="$files" '$1 <= f' | sort -nu); do # ends with $files
+	total=$((k * packets))
+	set -- "${in[@]:0:$k}"
+	ours=$(ms taskset -c 0 "$ec" merge --no-dedup -w "$dir/ours.pcapng" "$@")
+	theirs=$(ms taskset -c 0 mergecap -F pcapng -w "$dir/mc.pcapng" "$@")
+	ours_dd=$(ms taskset -c 0 "$ec" merge -w "$dir/ours_dd.pcapng" "$@")
+	printf '| %d | %d | %d | %d | %.2f | %d | %.2f |\n' "$k" "$total" "$(rate $total "$theirs")" \
+		"$(rate $total "$ours")" "$(awk "BEGIN {print $theirs / $ours}")" \
+		"$(rate $total "$ours_dd")" "$(awk "BEGIN {print $theirs / $ours_dd}")"
+	record bench=merge case="$k streams" metric=packets/s ours="edgecap merge --no-dedup" \
+		ours_value="$(rate $total "$ours")" peer=mergecap peer_value="$(rate $total "$theirs")" \
+		target="ratio>=3" series=merge x="$k"
+	record bench=merge case="$k streams" metric=packets/s ours="edgecap merge (dedup)" \
+		ours_value="$(rate $total "$ours_dd")" peer=mergecap peer_value="$(rate $total "$theirs")" \
+		series=merge x="$k"
+done
 
+# the de-duplicating pass against the peers' two: mergecap, then editcap -D
+total=$((files * packets))
+editcap=$(ms taskset -c 0 editcap -D 100 "$dir/mc.pcapng" "$dir/dd.pcapng")
 "$ec" merge -w "$dir/ours_dd.pcapng" "${in[@]}" 2> "$dir/summary"
 kept=$(capinfos -c -M "$dir/ours_dd.pcapng" | awk '/Number of packets/ {print $NF}')
 dd_kept=$(capinfos -c -M "$dir/dd.pcapng" | awk '/Number of packets/ {print $NF}')
-
-rate() { echo $(( total * 1000 / ($1 > 0 ? $1 : 1) )); }
-printf '%s streams x %s packets (%s, 128-byte frames, 10%% seen by two devices)\n' \
-	"$files" "$packets" "$total"
-printf '%-44s %8s %12s %7s\n' "" "ms" "packets/s" "ratio"
-printf '%-44s %8d %12d %7s\n' "mergecap" "$theirs" "$(rate "$theirs")" "1.00"
-printf '%-44s %8d %12d %7.2f\n' "edgecap merge --no-dedup" "$ours" "$(rate "$ours")" \
-	"$(awk "BEGIN {print $theirs / $ours}")"
-printf '%-44s %8d %12d %7s\n' "mergecap + editcap -D 100" "$((theirs + editcap))" \
-	"$(rate $((theirs + editcap)))" "1.00"
-printf '%-44s %8d %12d %7.2f\n' "edgecap merge (dedup)" "$ours_dd" "$(rate "$ours_dd")" \
-	"$(awk "BEGIN {print ($theirs + $editcap) / $ours_dd}")"
+echo
+printf '%s streams, de-duplicating: mergecap + editcap -D 100 %d ms (%d packets/s); edgecap merge %d ms (%d packets/s): %.2f x\n' \
+	"$files" "$((theirs + editcap))" "$(rate $total $((theirs + editcap)))" "$ours_dd" \
+	"$(rate $total "$ours_dd")" "$(awk "BEGIN {print ($theirs + $editcap) / $ours_dd}")"
+record bench=merge case="$files streams, de-duplicating" metric=packets/s \
+	ours="edgecap merge (dedup)" ours_value="$(rate $total "$ours_dd")" \
+	peer="mergecap + editcap -D 100" peer_value="$(rate $total $((theirs + editcap)))" \
+	target="ratio>=3"
 echo "kept after dedup: edgecap $kept, editcap $dd_kept; $(cat "$dir/summary")"

@@ -89,6 +89,7 @@ ip netns add "$G" && ip netns add "$C" &&
 	ip -n "$C" addr add 10.99.0.2/24 dev cb || { echo "bench stream: setup failed" >&2; exit 1; }
 
 . "$(dirname "$0")/flood.sh"
+. "$(dirname "$0")/record.sh"
 flood_config "$tmp/flood.cfg" "$FRAME"
 
 # trafgen, unthrottled, one process
@@ -292,6 +293,14 @@ awk -v gen="$gen_alone" -v per="$((cb / COUNT))" -v lim="$limit" -v tgt="$TARGET
 }'
 verdict "device only" device
 verdict "device -> server -> client" chain
+read -r db dns _ < <(best device)
+mbs() { awk -v b="$1" -v ns="$2" 'BEGIN {printf "%.1f", b / ns * 1e3}'; }
+lim_mbs=$(awk -v l="$limit" 'BEGIN {printf "%.1f", l / 1e6}')
+record bench=stream case="device -> server -> client" metric=MB/s ours="edgecap (agent, server, curl)" \
+	ours_value="$(mbs "$cb" "$cns")" peer="static file, h2o (the limit)" peer_value="$lim_mbs" \
+	target="ratio>=$TARGET"
+record bench=stream case="device only" metric=MB/s ours="edgecap-agent, curl" \
+	ours_value="$(mbs "$db" "$dns")" peer="static file, h2o (the limit)" peer_value="$lim_mbs"
 awk -v b="$cb" -v ns="$cns" -v lim="$limit" -v tgt="$TARGET" 'BEGIN {
 	r = b / ns * 1e9 / lim
 	printf "device -> server -> client: %.2f x the limit; target >= %s %s\n", r, tgt, (r >= tgt ? "met" : "not met")

@@ -23,6 +23,7 @@ server=$1 agent=$2 ec=$3
 SECONDS_RUN=${SECONDS_RUN:-4}
 N=${N:-10000}
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/record.sh"
 C=ecbt-c-$$ G=ecbt-g-$$
 tmp=$(mktemp -d)
 pids=()
@@ -178,6 +179,18 @@ echo "  + $kobj B per device of kernel objects for its sockets (slab sizes; $udp
 printf '  %d B per device in all (target <= 16384: %s); CPU while idle %.1f%% of a core\n' "$per" \
 	"$([ "$per" -le 16384 ] && echo met || echo NOT met)" \
 	"$(awk -v t=$((cpu1 - cpu0)) -v hz="$(getconf CLK_TCK)" 'BEGIN { print t * 100 / hz / 10 }')"
+record bench=tunnel case="idle devices, one poll parked each" metric="bytes per device" \
+	ours="edgecap-server" ours_value="$per" target="<=16384"
+for m in udp:"tunnel, by UDP" http:"tunnel, by HTTP"; do
+	t=${m%%:*} name=${m#*:}
+	record bench=tunnel case="$name" metric=datagrams/s ours="$name" ours_value="${R[${t}_rate]}" \
+		peer="direct UDP" peer_value="${R[direct_rate]}" \
+		target="$([ "$t" = http ] && echo ">=50000")"
+	record bench=tunnel case="$name" metric="TCP Mbit/s" ours="$name" ours_value="${R[${t}_tcp]}" \
+		peer="direct UDP" peer_value="${R[direct_tcp]}" target="$([ "$t" = udp ] && echo ">=500")"
+	record bench=tunnel case="$name" metric="round trip p50 ms" ours="$name" \
+		ours_value="${R[${t}_p50]}" peer="direct UDP" peer_value="${R[direct_p50]}"
+done
 echo
 printf 'targets: HTTP mode %s datagrams/s (>= 50000: %s); TCP by UDP %s Mbit/s (>= 500: %s)\n' \
 	"${R[http_rate]}" "$([ "${R[http_rate]}" -ge 50000 ] && echo met || echo NOT met)" \

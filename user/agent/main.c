@@ -179,9 +179,14 @@ int main(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	if (ecap_engine_probe(err, sizeof(err))) {
+		agent_log("kernel lacks %s", err);
+		st = 2;
+		goto out;
+	}
 	if (ecap_engine_open(&(struct ecap_engine_opts){.ring_bytes = a->conf.ring_bytes},
 			     &a->engine, err, sizeof(err))) {
-		agent_log("this kernel lacks BPF features capture needs: %s", err);
+		agent_log("%s", err);
 		st = 2;
 		goto out;
 	}
