@@ -4,9 +4,10 @@
 RECORDS holds the figures the benchmarks recorded (tests/bench/record.sh,
 record.c: one JSON object a line). Writes OUTBASE.json (the machine, the
 run, every figure with its ratio to the peer and whether its target was
-met), OUTBASE.md (the same as tables) and, with gnuplot, OUTBASE-capture.png
-(capture CPU per packet against the offered rate) and OUTBASE-merge.png
-(merge throughput against the stream count) when those benchmarks ran.
+met), OUTBASE.md (the same as tables) and, with gnuplot,
+OUTBASE-cpu-vs-rate.png (capture CPU per packet against the rate sent) and
+OUTBASE-merge-vs-streams.png (merge throughput against the stream count)
+when those benchmarks ran.
 """
 import datetime
 import json
@@ -47,7 +48,7 @@ def machine():
             model = line.split(":", 1)[1].strip()
             break
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+        commit = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True,
                                 text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         commit = None
@@ -113,14 +114,8 @@ def plot(base, recs, title):
                 lines.setdefault((r["ours"], r["series"]), {})[r["x"]] = r["ours_value"]
                 if r["ours"] == "edgecap" and number(r.get("peer_value")):
                     lines.setdefault((r["peer"], r["series"]), {})[r["x"]] = r["peer_value"]
-            plots = []
-            for i, ((tool, series), pts) in enumerate(sorted(lines.items())):
-                dat = os.path.join(tmp, f"cap{i}.dat")
-                with open(dat, "w") as f:
-                    for x in sorted(pts):
-                        f.write(f"{x} {pts[x]}\n")
-                plots.append(f"'{dat}' using ($1/1000):2 with linespoints title '{tool}, {series}'")
-            png = base + "-capture.png"
+            plots = curves(tmp, "cap", {f"{t}, {s}": p for (t, s), p in lines.items()}, "($1/1000):2")
+            png = base + "-cpu-vs-rate.png"
             gnuplot(f"""set output '{png}'
 set title "Capture: CPU per captured packet against the offered rate\\n{title}"
 set xlabel 'packets per second sent (thousands)'
@@ -134,14 +129,8 @@ plot {", ".join(plots)}""")
             for r in mer:
                 lines.setdefault(r["ours"], {})[r["x"]] = r["ours_value"] / 1e6
                 lines.setdefault(r["peer"], {})[r["x"]] = r["peer_value"] / 1e6
-            plots = []
-            for i, (tool, pts) in enumerate(sorted(lines.items())):
-                dat = os.path.join(tmp, f"merge{i}.dat")
-                with open(dat, "w") as f:
-                    for x in sorted(pts):
-                        f.write(f"{x} {pts[x]}\n")
-                plots.append(f"'{dat}' using 1:2 with linespoints title '{tool}'")
-            png = base + "-merge.png"
+            plots = curves(tmp, "merge", lines, "1:2")
+            png = base + "-merge-vs-streams.png"
             gnuplot(f"""set output '{png}'
 set title "Merge: throughput against the number of streams, one core\\n{title}"
 set xlabel 'streams'
@@ -151,6 +140,18 @@ set yrange [0:*]
 plot {", ".join(plots)}""")
             made.append(png)
     return made
+
+
+def curves(tmp, prefix, lines, using):
+    """A data file per curve ({title: {x: y}}); the gnuplot plot clauses."""
+    plots = []
+    for i, (title, pts) in enumerate(sorted(lines.items())):
+        dat = os.path.join(tmp, f"{prefix}{i}.dat")
+        with open(dat, "w") as f:
+            for x in sorted(pts):
+                f.write(f"{x} {pts[x]}\n")
+        plots.append(f"'{dat}' using {using} with linespoints title '{title}'")
+    return plots
 
 
 def gnuplot(script):
