@@ -282,7 +282,7 @@ test_tls() {
 	ip netns exec "$B" curl -sS --cacert "$tmp/cert.pem" -H "Authorization: $(auth "$t")" \
 		-o "$tmp/tls.pcapng" "https://10.98.0.1:8443$t" &
 	cap_pid=$!
-	sleep 0.5
+	for _ in $(seq 100); do grep -q 'capture 0 for' "$tmp/agent.log" && break; sleep 0.05; done
 	inb ping -c 2 -i 0.2 10.98.0.1 > /dev/null
 	wait_gone $cap_pid 10
 	c=$(inb curl -sS -o /dev/null -w '%{http_code}' "http://10.98.0.1:8443/v1/status" 2> /dev/null)

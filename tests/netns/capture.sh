@@ -63,8 +63,9 @@ exactness() { # INGRESS_HOOK
 	fi
 }
 
-directions() { # -Q VALUE [ARGS] -> hooks used, sorted unique direction flags of captured ICMP
-	cap_start "$tmp/dir.pcapng" "$tmp/dir.err" -Q "$@" -G 2 icmp || return 1
+directions() { # N -Q VALUE [ARGS] -> hooks used, sorted unique direction flags of captured ICMP
+	# ends on the N packets expected (-G: not on a slow machine's clock)
+	cap_start "$tmp/dir.pcapng" "$tmp/dir.err" -c "$1" -G 10 -Q "${@:2}" icmp || return 1
 	echo -n "$(hooks)| "
 	inb ping -c 3 -i 0.2 10.98.0.1 > /dev/null
 	wait_gone $cap_pid 10 || return 1
@@ -74,16 +75,16 @@ directions() { # -Q VALUE [ARGS] -> hooks used, sorted unique direction flags of
 
 test_directions() {
 	local d
-	d=$(directions in)
+	d=$(directions 3 in)
 	[ "$d" = "tc-in | va	0x00000001	8 " ] &&
 		ok "-Q in: TC ingress on veth, echo requests only, inbound flag" || ko "-Q in" "$d"
-	d=$(directions in --ingress xdp)
+	d=$(directions 3 in --ingress xdp)
 	[ "$d" = "xdp | va	0x00000001	8 " ] &&
 		ok "-Q in --ingress xdp: the same through XDP" || ko "-Q in --ingress xdp" "$d"
-	d=$(directions out)
+	d=$(directions 3 out)
 	[ "$d" = "tc-out | va	0x00000002	0 " ] &&
 		ok "-Q out: echo replies only, outbound flag" || ko "-Q out" "$d"
-	d=$(directions inout)
+	d=$(directions 6 inout)
 	[ "$d" = "tc-in tc-out | va	0x00000001	8 va	0x00000002	0 " ] &&
 		ok "-Q inout: both, with their flags" || ko "-Q inout" "$d"
 }

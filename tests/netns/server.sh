@@ -333,12 +333,19 @@ test_text() {
 	 inb python3 "$top/tools/labdns.py" --query www.lab 10.98.0.1
 	 inb python3 "$top/tools/labdns.py" --query nosuch.lab 10.98.0.1
 	 inb curl -sS -o /dev/null http://10.98.0.1/) &
-	local sender=$!
-	remote -d gw1,gw2 -G 4 --text -w "$tmp/text.txt" 'udp or icmp or arp or icmp6 or tcp port 80' 2> "$tmp/remote.err"
+	local sender=$! rem
+	# the capture ends when the traffic has (a DELETE), not on a clock that a
+	# slow machine would outrun
+	remote -d gw1,gw2 -G 60 --text -w "$tmp/text.txt" 'udp or icmp or arp or icmp6 or tcp port 80' \
+		2> "$tmp/remote.err" &
+	rem=$!
 	wait $sender
+	sleep 1
+	id=$(sed -n 's/^capture \([0-9]*\) on.*/\1/p' "$tmp/remote.err")
+	call "$alice" DELETE "/captures/$id" > /dev/null
+	wait $rem
 	kill "$dns" "$web" 2> /dev/null
 	wait_gone "$dns" 5; wait_gone "$web" 5
-	id=$(sed -n 's/^capture \([0-9]*\) on.*/\1/p' "$tmp/remote.err")
 	inb curl -sS -o "$out" -H "Authorization: Bearer $alice" "$api/captures/$id/pcap"
 	inb curl -sS -o "$tmp/text2.txt" -H "Authorization: Bearer $alice" "$api/captures/$id/text"
 	tcpdump -nn -tt -r "$out" 2> /dev/null > "$tmp/tcpdump.txt"

@@ -14,8 +14,10 @@ if [ -z "$logs" ]; then
 fi
 suites=()
 for s in "$@"; do suites+=(--suite "$s"); done
+# the tests' timeouts are the host's: emulation is about ten times slower
 "$top/vmtest/run" --mem 4G --out "$logs" -- \
-	"meson test -C '$build' --no-rebuild --print-errorlogs ${suites[*]}; st=\$?
+	"meson test -C '$build' --no-rebuild --print-errorlogs -t 10 ${suites[*]} | cat # no tty: no spinner
+	st=\${PIPESTATUS[0]}
 	cp -r '$build/meson-logs' '$logs/'; exit \$st"
 st=$?
 # one line per test run in the guest, for the host's log
