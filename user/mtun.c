@@ -328,6 +328,12 @@ unsigned mtun_link_resend(struct mtun_link *l, uint64_t now, int force)
 	return n;
 }
 
+void mtun_link_restart_timer(struct mtun_link *l, uint64_t now)
+{
+	if (l->rto_at)
+		l->rto_at = now + l->rto;
+}
+
 uint64_t mtun_link_oldest(const struct mtun_link *l)
 {
 	return l->head ? l->head->born : 0;

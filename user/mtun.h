@@ -136,6 +136,10 @@ size_t mtun_link_ack(struct mtun_link *l, uint8_t *buf, uint64_t now, int force)
  * of them that had been pulled since the last rewind (0: none to send
  * again). */
 unsigned mtun_link_resend(struct mtun_link *l, uint64_t now, int force);
+/* Start the retransmission timer again at now, if it runs: for a transport
+ * that is itself reliable (HTTP over TCP), whose carrying request is still
+ * unanswered; the timeout then runs from when the peer had the data. */
+void mtun_link_restart_timer(struct mtun_link *l, uint64_t now);
 /* When the link next needs mtun_link_ack/resend: ms, or 0 for never. */
 uint64_t mtun_link_deadline(const struct mtun_link *l);
 /* When the oldest datagram not yet acknowledged was first sent (ms), or 0

@@ -11,10 +11,12 @@ import socket
 import sys
 import time
 
+SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)  # Linux; not in every Python
+
 
 def sink(addr, port, seconds):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+    s.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, 8 << 20)  # past rmem_max
     s.bind((addr, int(port)))
     print("ready", flush=True)
     s.recv(2048)

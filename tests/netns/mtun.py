@@ -26,6 +26,8 @@ import sys
 import time
 import urllib.parse
 
+SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)  # Linux; not in every Python
+
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, x25519
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -302,7 +304,8 @@ def cmd_send(host, port, count, rate):
 
 def cmd_receive(addr, port, count, seconds):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+    # FORCE: past rmem_max (208 KiB by default, a few hundred datagrams)
+    s.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, 8 << 20)
     s.bind((addr, int(port)))
     s.settimeout(float(seconds))
     print("ready", flush=True)

@@ -198,16 +198,28 @@ test_capture_udp_blocked() {
 	wait_log "$tmp/gw1.log" "http -> udp" 10 || ko capture_udp_blocked "never back to UDP"
 }
 
+# Where a lost datagram may have gone: the TUN queues on both ends, the
+# receiver's socket, the agent's log, the server's view of gw1's link.
+stream_where() {
+	echo "gw1's TUN: $(ip -n "$G1" -s -o link show ectun0 | grep -o 'TX:.*' | tr -s ' \\' ' ')"
+	echo "the server's TUN: $(ina ip -s -o link show type tun | grep -o 'RX:.*TX' | tr -s ' \\' ' ')"
+	echo "the receiver's namespace: $(ina nstat -az UdpRcvbufErrors UdpInErrors | grep -o 'Udp[A-Za-z]* *[0-9]*' | tr -s ' \n' ' ')"
+	echo "gw1's log: $(grep 'tunnel:' "$tmp/gw1.log" | tail -n 8)"
+	echo "gw1 at the server: $(ina curl -sS -H "Authorization: Bearer $token" "$url/api/v1/devices/gw1" |
+		python3 -c 'import json, sys; print(json.load(sys.stdin).get("tunnel"))')"
+}
+
 # 100,000 datagrams from behind the NAT to the server's side of the tunnel,
 # UDP blocked mid-stream and unblocked: all arrive, in order, once each, and
 # the agent went to HTTP and came back.
 test_stream() {
-	local down up rx
+	local down up rx tx
 	down=$(count_log "$tmp/gw1.log" "udp -> http") up=$(count_log "$tmp/gw1.log" "http -> udp")
 	ina "$here/mtun.py" receive 6.0.0.1 7000 100000 20 > "$tmp/rx.out" &
 	rx=$!
 	wait_log "$tmp/rx.out" ready 5
 	ip netns exec "$G1" "$here/mtun.py" send 6.0.0.1 7000 100000 8000 &
+	tx=$!
 	sleep 2; block_udp
 	# with data flowing, HTTP within the wait (1 s) and the monitor's tick
 	for i in $(seq 40); do
@@ -216,7 +228,8 @@ test_stream() {
 	done
 	[ "$i" -le 30 ] || ko stream "HTTP only after $((i * 50)) ms, the wait is 1000"
 	sleep 2; unblock_udp
-	wait "$rx" || { ko stream "$(cat "$tmp/rx.out")"; return; }
+	# a failed receiver ends the sender too: its flood would outlast the test
+	wait "$rx" || { ko stream "$(cat "$tmp/rx.out"); $(stream_where)"; kill "$tx"; return; }
 	[ "$(count_log "$tmp/gw1.log" "udp -> http")" -gt "$down" ] || { ko stream "never went to HTTP"; return; }
 	wait_log "$tmp/gw1.log" "http -> udp" 1 && [ "$(count_log "$tmp/gw1.log" "http -> udp")" -gt "$up" ] ||
 		{ ko stream "never came back to UDP"; return; }

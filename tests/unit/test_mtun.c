@@ -877,6 +877,38 @@ static void timer_runs_from_the_pull(void **s)
 	mtun_key_free(k);
 }
 
+/* A reliable transport still carrying the data holds the timer off; an idle
+ * link has none to restart. */
+static void timer_restarts_while_the_transport_carries(void **s)
+{
+	struct mtun_key *k = key(12);
+	struct mtun_link l;
+
+	mtun_link_init(&l, 9, k);
+	mtun_link_restart_timer(&l, 1000);
+	assert_int_equal(mtun_link_deadline(&l), 0);
+	assert_int_equal(mtun_link_send(&l, "a", 1), 0);
+	pulls(&l, 1000, 1, 1, "a");
+	assert_int_equal(mtun_link_deadline(&l), 1000 + 4 * MTUN_RTO_MIN);
+	for (uint64_t now = 1000; now < 9000; now += 50) { /* the request is slow */
+		mtun_link_restart_timer(&l, now);
+		assert_int_equal(mtun_link_resend(&l, now, 0), 0);
+	}
+	/* answered at 9000: a timeout from then, with the rto unchanged */
+	mtun_link_restart_timer(&l, 9000);
+	assert_int_equal(mtun_link_resend(&l, 9000 + 4 * MTUN_RTO_MIN - 1, 0), 0);
+	assert_int_equal(mtun_link_resend(&l, 9000 + 4 * MTUN_RTO_MIN, 0), 1);
+	assert_int_equal(l.stat.resent, 0);
+	pulls(&l, 9500, 1, 1, "a");
+	assert_int_equal(l.stat.resent, 1);
+	input(&l, MTUN_ACK, 0, 2, 9600);
+	assert_int_equal(mtun_link_deadline(&l), 0);
+	mtun_link_restart_timer(&l, 9700); /* all acked: still no timer */
+	assert_int_equal(mtun_link_deadline(&l), 0);
+	mtun_link_free(&l);
+	mtun_key_free(k);
+}
+
 static void resend_pulls_the_same_again_with_a_fresher_ack(void **s)
 {
 	static const char *const payload[] = {"", "a", "b", "c", "d", "e"};
@@ -1630,6 +1662,7 @@ int main(void)
 	    cmocka_unit_test(link_over_lossy_channel),
 	    cmocka_unit_test(nothing_leaves_until_pulled),
 	    cmocka_unit_test(timer_runs_from_the_pull),
+	    cmocka_unit_test(timer_restarts_while_the_transport_carries),
 	    cmocka_unit_test(resend_pulls_the_same_again_with_a_fresher_ack),
 	    cmocka_unit_test(acked_while_waiting_to_be_pulled_again_is_skipped),
 	    cmocka_unit_test(full_window_refuses_and_counts),

@@ -96,6 +96,7 @@ struct exchange {
 	int status;
 	void *dh; /* a registration's X25519 key */
 	int tells_path; /* a poll with an ACK in it */
+	int carries;    /* a poll with the link's DATA in it */
 };
 
 static uint64_t now_ms(struct agent_tunnel *t)
@@ -293,6 +294,15 @@ static void send_ack(struct agent_tunnel *t, int force)
 		transmit(t, buf, n);
 }
 
+/* A poll carrying DATA is unanswered: TCP still has it, nothing is lost. */
+static int data_in_flight(const struct agent_tunnel *t)
+{
+	for (unsigned i = 0; i < t->npolls; i++)
+		if (t->polls[i]->carries)
+			return 1;
+	return 0;
+}
+
 static void on_tick(h2o_timeout_entry_t *e)
 {
 	struct agent_tunnel *t = H2O_STRUCT_FROM_MEMBER(struct agent_tunnel, tick, e);
@@ -300,7 +310,12 @@ static void on_tick(h2o_timeout_entry_t *e)
 	if (!t->registered)
 		return;
 	send_ack(t, 0);
-	mtun_link_resend(&t->link, now_ms(t), 0);
+	/* by HTTP the timeout runs from the answer: a slow request is no loss,
+	 * and resending the window behind it only slows it more */
+	if (t->mode == MODE_HTTP && data_in_flight(t))
+		mtun_link_restart_timer(&t->link, now_ms(t));
+	else
+		mtun_link_resend(&t->link, now_ms(t), 0);
 	push(t);
 	schedule(t);
 }
@@ -469,6 +484,7 @@ static void on_coalesce(h2o_timeout_entry_t *e)
 			break;
 		ecap_buf_put(&x->body, pre, 2);
 		ecap_buf_put(&x->body, dg, len);
+		x->carries = 1;
 	}
 	schedule(t);
 	t->http_seq++;
@@ -522,6 +538,8 @@ static void on_polled(struct exchange *x, const char *err)
 		t->last_rx = now_ms(t); /* an answer, even empty, is the server alive */
 		if (x->tells_path)
 			t->path_unsure = 0;
+		if (x->carries) /* the server has them: their ack is due within a timeout */
+			mtun_link_restart_timer(&t->link, now_ms(t));
 		while ((r = mtun_batch_next(x->resp.data, x->resp.len, &off, &dg, &len, &why)) > 0)
 			on_datagram(t, dg, len, 0);
 		if (r < 0)
