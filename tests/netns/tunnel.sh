@@ -205,6 +205,9 @@ stream_where() {
 	echo "the server's TUN: $(ina ip -s -o link show type tun | grep -o 'RX:.*TX' | tr -s ' \\' ' ')"
 	echo "the receiver's namespace: $(ina nstat -az UdpRcvbufErrors UdpInErrors | grep -o 'Udp[A-Za-z]* *[0-9]*' | tr -s ' \n' ' ')"
 	echo "gw1's log: $(grep 'tunnel:' "$tmp/gw1.log" | tail -n 8)"
+	echo "gw1's own view: $(ip netns exec "$G1" curl -sS -H "Authorization: $("$here/sign.py" \
+		"$(cat "$tmp/gw1.secret")" GET /v1/status)" http://127.0.0.1:8081/v1/status |
+		python3 -c 'import json, sys; print(json.load(sys.stdin).get("tunnel"))')"
 	echo "gw1 at the server: $(ina curl -sS -H "Authorization: Bearer $token" "$url/api/v1/devices/gw1" |
 		python3 -c 'import json, sys; print(json.load(sys.stdin).get("tunnel"))')"
 }
@@ -213,12 +216,16 @@ stream_where() {
 # UDP blocked mid-stream and unblocked: all arrive, in order, once each, and
 # the agent went to HTTP and came back.
 test_stream() {
-	local down up rx tx
+	local down up rx tx rate=8000
+	# under emulation the HTTP path carries a few thousand a second: more
+	# would only fill the device's window and overflow its TUN queue, the
+	# kernel's drop before the tunnel (docs/tunnel.md), not the tunnel's
+	grep -q vmtest.accel=tcg /proc/cmdline && rate=2000
 	down=$(count_log "$tmp/gw1.log" "udp -> http") up=$(count_log "$tmp/gw1.log" "http -> udp")
 	ina "$here/mtun.py" receive 6.0.0.1 7000 100000 20 > "$tmp/rx.out" &
 	rx=$!
 	wait_log "$tmp/rx.out" ready 5
-	ip netns exec "$G1" "$here/mtun.py" send 6.0.0.1 7000 100000 8000 &
+	ip netns exec "$G1" "$here/mtun.py" send 6.0.0.1 7000 100000 $rate &
 	tx=$!
 	sleep 2; block_udp
 	# with data flowing, HTTP within the wait (1 s) and the monitor's tick
@@ -250,9 +257,14 @@ test_proxy() {
 # times); traffic for it opens one again.
 test_quiet() {
 	local socks
-	sleep $((2 * hold_ms / 1000 + 2))
-	socks=$(ina ss -Hun state established dst 127.0.0.1:4789 | wc -l)
-	# gw1 is by UDP, gw2 polls quietly, the simulated devices are gone
+	# gw1 is by UDP, gw2 polls quietly, the simulated devices are gone: their
+	# sockets close two holds after their last datagram, checked each second
+	# (given twice that: an emulated guest's clock runs slow)
+	for _ in $(seq $((2 * (2 * hold_ms / 1000 + 2) * 10))); do
+		socks=$(ina ss -Hun state established dst 127.0.0.1:4789 | wc -l)
+		[ "$socks" = 0 ] && break
+		sleep 0.1
+	done
 	[ "$socks" = 0 ] || { ko quiet "$socks sockets of quiet devices: $(ina ss -Hunp)"; return; }
 	ina ping -c 2 -W 3 "$(mgmt gw2)" > /dev/null || { ko quiet "no ping to gw2 after its socket went"; return; }
 	[ "$(ina ss -Hun state established dst 127.0.0.1:4789 | wc -l)" = 1 ] && ok quiet ||

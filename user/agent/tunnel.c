@@ -81,6 +81,7 @@ struct agent_tunnel {
 	h2o_timeout_entry_t tick, coalesce, monitor, flush;
 	struct {
 		uint64_t switches, polls, poll_errors, bad;
+		uint64_t tun_stops; /* the window was full: TUN reading paused */
 	} stat;
 };
 
@@ -426,6 +427,7 @@ static void on_tun(h2o_socket_t *sock, const char *e)
 
 		if (!mtun_link_room(&t->link)) { /* back-pressure: the kernel's queue holds */
 			t->tun_stopped = 1;
+			t->stat.tun_stops++;
 			h2o_socket_read_stop(sock);
 			break;
 		}
@@ -899,7 +901,7 @@ void agent_tunnel_status(struct agent *a, json_t *o)
 	mtun_addr_str(t->addr, addr);
 	json_object_set_new(
 		o, "tunnel",
-		json_pack("{s:b, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "registered",
+		json_pack("{s:b, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "registered",
 			  t->registered, "address", addr, "transport",
 			  t->mode == MODE_UDP ? "udp" : "http", "switches",
 			  (json_int_t)t->stat.switches, "polls", (json_int_t)t->stat.polls,
@@ -907,5 +909,5 @@ void agent_tunnel_status(struct agent *a, json_t *o)
 			  (json_int_t)t->link.stat.sent, "resent", (json_int_t)t->link.stat.resent,
 			  "received", (json_int_t)t->link.stat.received, "duplicates",
 			  (json_int_t)t->link.stat.duplicate, "window_full",
-			  (json_int_t)t->link.stat.full));
+			  (json_int_t)t->link.stat.full, "tun_stops", (json_int_t)t->stat.tun_stops));
 }
