@@ -173,30 +173,40 @@ int ecap_pcapng_idb(struct ecap_buf *b, uint16_t linktype, uint32_t snaplen, con
 }
 
 /* Packet records are the hot path: one reservation, fields stored in place. */
-int ecap_pcapng_epb(struct ecap_buf *b, uint32_t if_id, uint64_t ts, const void *data,
-		    uint32_t caplen, uint32_t wirelen, uint32_t flags)
+int ecap_pcapng_epb_head(struct ecap_buf *b, uint32_t if_id, uint64_t ts, uint32_t caplen,
+			 uint32_t wirelen, uint32_t flags)
 {
-	uint32_t padded = (caplen + 3) & ~3u;
-	uint32_t total = 28 + padded + (flags ? 12 : 0) + 4;
+	uint32_t total = 28 + ((caplen + 3) & ~3u) + (flags ? 12 : 0) + 4;
 	uint32_t head[7] = {BT_EPB, total, if_id, (uint32_t)(ts >> 32), (uint32_t)ts, caplen,
 			    wirelen};
-	uint8_t *p = grow(b, total);
+
+	return ecap_buf_put(b, head, sizeof(head));
+}
+
+int ecap_pcapng_epb_tail(struct ecap_buf *b, uint32_t caplen, uint32_t flags)
+{
+	uint32_t pad = ((caplen + 3) & ~3u) - caplen;
+	uint32_t total = 28 + caplen + pad + (flags ? 12 : 0) + 4;
+	/* padding, then epb_flags (code, length; value; opt_endofopt), then the length */
+	uint32_t t[4] = {EPB_FLAGS | 4u << 16, flags, 0, total};
+	uint8_t *p = grow(b, pad + (flags ? 16 : 4));
 
 	if (!p)
 		return b->err;
-	memcpy(p, head, sizeof(head));
-	p += sizeof(head);
-	memcpy(p, data, caplen);
-	memset(p + caplen, 0, padded - caplen);
-	p += padded;
-	if (flags) {
-		uint32_t o[3] = {EPB_FLAGS | 4u << 16, flags, 0}; /* code, length; value; end */
-
-		memcpy(p, o, sizeof(o));
-		p += sizeof(o);
-	}
-	memcpy(p, &total, 4);
+	memset(p, 0, pad);
+	if (flags)
+		memcpy(p + pad, t, sizeof(t));
+	else
+		memcpy(p + pad, &total, 4);
 	return 0;
+}
+
+int ecap_pcapng_epb(struct ecap_buf *b, uint32_t if_id, uint64_t ts, const void *data,
+		    uint32_t caplen, uint32_t wirelen, uint32_t flags)
+{
+	ecap_pcapng_epb_head(b, if_id, ts, caplen, wirelen, flags);
+	ecap_buf_put(b, data, caplen);
+	return ecap_pcapng_epb_tail(b, caplen, flags);
 }
 
 int ecap_pcapng_epb_comment(struct ecap_buf *b, uint32_t if_id, uint64_t ts, const void *data,
@@ -250,16 +260,17 @@ int ecap_pcap_header(struct ecap_buf *b, uint32_t linktype, uint32_t snaplen)
 	return b->err;
 }
 
-int ecap_pcap_record(struct ecap_buf *b, uint64_t ts_ns, const void *data, uint32_t caplen,
-		     uint32_t wirelen)
+int ecap_pcap_record_head(struct ecap_buf *b, uint64_t ts_ns, uint32_t caplen, uint32_t wirelen)
 {
 	uint32_t head[4] = {(uint32_t)(ts_ns / 1000000000u), (uint32_t)(ts_ns % 1000000000u),
 			    caplen, wirelen};
-	uint8_t *p = grow(b, sizeof(head) + caplen);
 
-	if (!p)
-		return b->err;
-	memcpy(p, head, sizeof(head));
-	memcpy(p + sizeof(head), data, caplen);
-	return 0;
+	return ecap_buf_put(b, head, sizeof(head));
+}
+
+int ecap_pcap_record(struct ecap_buf *b, uint64_t ts_ns, const void *data, uint32_t caplen,
+		     uint32_t wirelen)
+{
+	ecap_pcap_record_head(b, ts_ns, caplen, wirelen);
+	return ecap_buf_put(b, data, caplen);
 }

@@ -40,6 +40,12 @@ int ecap_pcapng_idb(struct ecap_buf *b, uint16_t linktype, uint32_t snaplen, con
 		    uint8_t tsresol);
 int ecap_pcapng_epb(struct ecap_buf *b, uint32_t if_id, uint64_t ts, const void *data,
 		    uint32_t caplen, uint32_t wirelen, uint32_t flags);
+/* The same in two parts around the packet's caplen bytes, which the caller
+ * places itself (see struct ecap_gather): the block's head, then its
+ * padding, options and trailing length. */
+int ecap_pcapng_epb_head(struct ecap_buf *b, uint32_t if_id, uint64_t ts, uint32_t caplen,
+			 uint32_t wirelen, uint32_t flags);
+int ecap_pcapng_epb_tail(struct ecap_buf *b, uint32_t caplen, uint32_t flags);
 /* The same with an opt_comment (NULL: none), for the rare annotated packet. */
 int ecap_pcapng_epb_comment(struct ecap_buf *b, uint32_t if_id, uint64_t ts, const void *data,
 			    uint32_t caplen, uint32_t wirelen, uint32_t flags, const char *comment);
@@ -51,5 +57,7 @@ int ecap_pcapng_isb(struct ecap_buf *b, uint32_t if_id, uint64_t ts,
 int ecap_pcap_header(struct ecap_buf *b, uint32_t linktype, uint32_t snaplen);
 int ecap_pcap_record(struct ecap_buf *b, uint64_t ts_ns, const void *data, uint32_t caplen,
 		     uint32_t wirelen);
+/* Its 16-byte header alone; the caller places the caplen bytes after it. */
+int ecap_pcap_record_head(struct ecap_buf *b, uint64_t ts_ns, uint32_t caplen, uint32_t wirelen);
 
 #endif

@@ -3,12 +3,20 @@
  * Each stream's output is double-buffered: records are appended to `fill`
  * while `out` is being written by io_uring (or held by a sink's owner). The
  * hooks wake us only when a quarter of the ring is waiting; a 10 ms tick
- * drains it otherwise. When a file stream's `fill` passes FILL_MAX with a
- * write still in flight, the ring is not drained: the kernel's ring then
- * fills and the hooks count drops, which reach the user in the ISBs and the
+ * drains it otherwise.
+ *
+ * A file stream's packet bytes are never copied here: its batch is a gather
+ * list of block headers and trailers of our own around spans of the ring's
+ * memory, written by writev. So we read the ring with our own consumer
+ * (libbpf's releases each record as its callback returns): the records of a
+ * drain stay in the ring, the consumer position held back, until the writes
+ * that reference them complete; only then is the ring drained again. A file
+ * that lags therefore leaves the records in the kernel's ring, which fills,
+ * and the hooks count drops, which reach the user in the ISBs and the
  * summary. (The ring is shared, so one slow file holds back the others:
- * acceptable for files and pipes.) A sink's `fill` has its own bound instead,
- * past which its records are dropped here and counted.
+ * acceptable for files and pipes.) A sink copies its records (its owner
+ * holds the bytes as long as its reader takes) and has its own bound, past
+ * which its records are dropped here and counted.
  *
  * A stream ends on its count (no record after the last one counts), or on
  * its duration or a stop: then its session comes off the hooks first and
@@ -20,9 +28,12 @@
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <liburing.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -33,18 +44,48 @@
 
 #define TICK_NS    (10 * 1000000ll) /* drain, flush and limit checks */
 #define CLOCK_NS   1000000000ll     /* BOOTTIME -> REALTIME refresh */
-#define FILL_MAX   (8u << 20)
+#define DRAIN_MAX  16384 /* records per drain: bounds a batch's gather list */
 #define FLUSH_AT   (256u << 10)
 #define SINK_MAX   (4u << 20)
 #define MAX_IDB    (2 * ECAP_MAX_SESSION_IFACES)
 
 enum { TAG_RING = 1, TAG_TICK, TAG_STOP, TAG_WRITE }; /* TAG_WRITE | session << 8 */
 
+/* A batch: bytes of our own (meta: block headers, trailers, whole blocks)
+ * and spans of the ring's memory, in order. */
+struct seg {
+	const uint8_t *ext; /* NULL: meta bytes at off */
+	size_t off, len;
+};
+
+struct gather {
+	struct ecap_buf meta;
+	struct seg *seg;
+	size_t nseg, cap;
+	size_t synced; /* meta bytes the segments cover */
+	size_t len;    /* bytes in all */
+	size_t next;   /* segments in the ring */
+};
+
+/* The BPF ring as its consumer sees it: the consumer position (ours to
+ * write), the producer's, and the data, mapped twice over so that a record
+ * that wraps is contiguous. */
+struct ring_view {
+	uint64_t *cons;
+	const uint64_t *prod;
+	const uint8_t *data;
+	void *prod_map;
+	size_t page, prod_len;
+	uint64_t mask;
+	uint64_t pos; /* read up to here; released up to *cons */
+};
+
 struct stream {
 	struct ecap_stream_opts o;
 	struct ecap_stream_iface ifaces[ECAP_MAX_SESSION_IFACES];
-	struct ecap_buf fill, out;
-	size_t out_off; /* bytes of `out` already written */
+	struct gather fill, out;
+	struct iovec *iov; /* file: `out` as writev sees it, written from iov_at */
+	size_t niov, iov_at, iov_cap;
 	int writing;   /* file: a write in flight; sink: the owner holds `out` */
 	int ending;    /* duration or stop: end once the ring is drained */
 	int done;      /* no more records: a limit, the stop fd, or an error */
@@ -64,7 +105,9 @@ struct ecap_streamer {
 	void *ctx;
 	struct io_uring ring;
 	int ring_ok;
-	struct ring_buffer *rb;
+	struct ring_view rv;
+	int held; /* records read but referenced by file batches: *cons stays */
+	int refs; /* the drain under way referenced ring memory */
 	int started, ring_armed, err;
 	struct __kernel_timespec tick; /* read by the kernel at submission */
 	int64_t boot_to_real;
@@ -88,6 +131,105 @@ static int64_t boot_to_real(void)
 	return r - (b1 + (b2 - b1) / 2);
 }
 
+static void add_seg(struct gather *g, const uint8_t *ext, size_t off, size_t len)
+{
+	struct seg *last = g->nseg ? &g->seg[g->nseg - 1] : NULL;
+
+	if (!len || g->meta.err)
+		return;
+	g->len += len;
+	if (!ext && last && !last->ext && last->off + last->len == off) {
+		last->len += len;
+		return;
+	}
+	if (g->nseg == g->cap) {
+		size_t cap = g->cap ? 2 * g->cap : 256;
+		struct seg *n = realloc(g->seg, cap * sizeof(*n));
+
+		if (!n) {
+			g->meta.err = -ENOMEM;
+			return;
+		}
+		g->seg = n;
+		g->cap = cap;
+	}
+	g->seg[g->nseg++] = (struct seg){ext, off, len};
+	g->next += ext != NULL;
+}
+
+/* Segments for the meta bytes appended since. */
+static void gather_sync(struct gather *g)
+{
+	add_seg(g, NULL, g->synced, g->meta.len - g->synced);
+	g->synced = g->meta.len;
+}
+
+/* n bytes at p (in the ring), after what is there so far. */
+static void gather_ext(struct gather *g, const void *p, size_t n)
+{
+	gather_sync(g);
+	add_seg(g, p, 0, n);
+}
+
+/* Bytes waiting in g. */
+static size_t pending(struct gather *g)
+{
+	gather_sync(g);
+	return g->len;
+}
+
+static void gather_reset(struct gather *g)
+{
+	ecap_buf_reset(&g->meta);
+	g->nseg = g->synced = g->len = g->next = 0;
+}
+
+static void gather_free(struct gather *g)
+{
+	ecap_buf_free(&g->meta);
+	free(g->seg);
+	memset(g, 0, sizeof(*g));
+}
+
+static int ring_open(struct ring_view *r, int fd, char *err, size_t errlen)
+{
+	struct bpf_map_info info = {0};
+	__u32 n = sizeof(info);
+	void *p;
+
+	r->page = (size_t)sysconf(_SC_PAGESIZE);
+	if (bpf_obj_get_info_by_fd(fd, &info, &n))
+		goto fail;
+	r->mask = info.max_entries - 1;
+	p = mmap(NULL, r->page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		goto fail;
+	r->cons = p;
+	r->prod_len = r->page + 2 * (size_t)info.max_entries;
+	p = mmap(NULL, r->prod_len, PROT_READ, MAP_SHARED, fd, (off_t)r->page);
+	if (p == MAP_FAILED) {
+		munmap(r->cons, r->page);
+		r->cons = NULL;
+		goto fail;
+	}
+	r->prod_map = p;
+	r->prod = p;
+	r->data = (const uint8_t *)p + r->page;
+	r->pos = __atomic_load_n(r->cons, __ATOMIC_ACQUIRE);
+	return 0;
+fail:
+	snprintf(err, errlen, "ring buffer: %s", strerror(errno));
+	return -errno;
+}
+
+static void ring_close(struct ring_view *r)
+{
+	if (r->cons)
+		munmap(r->cons, r->page);
+	if (r->prod_map)
+		munmap(r->prod_map, r->prod_len);
+}
+
 static int is_sink(const struct stream *s)
 {
 	return s->o.out_fd < 0;
@@ -101,42 +243,53 @@ static int idb_of(const struct stream *s, uint32_t ifindex, uint8_t dir)
 	return -1;
 }
 
-static int on_record(void *ctx, void *data, size_t len)
+static void on_record(struct ecap_streamer *st, const void *data, size_t len)
 {
-	struct ecap_streamer *st = ctx;
 	const struct ecap_rec *r = data;
+	uint32_t flags;
 	struct stream *s;
 	uint64_t ts;
 	int id;
 
 	if (len < sizeof(*r) || r->caplen > len - sizeof(*r) || r->session >= ECAP_MAX_SESSIONS)
-		return 0;
+		return;
 	s = st->s[r->session];
 	if (!s || s->done)
-		return 0;
+		return;
 	id = idb_of(s, r->ifindex, r->dir);
 	if (id < 0)
-		return 0; /* a hook on an interface this stream does not describe */
-	if (is_sink(s) && s->fill.len >= s->o.sink_max) {
+		return; /* a hook on an interface this stream does not describe */
+	if (is_sink(s) && pending(&s->fill) >= s->o.sink_max) {
 		s->idb_osdrop[id]++;
 		s->stats.osdropped++;
-		return 0;
+		return;
 	}
 	ts = (uint64_t)((int64_t)r->ts_boot + st->boot_to_real);
-	if (s->o.pcap)
-		ecap_pcap_record(&s->fill, ts, r + 1, r->caplen, r->wirelen);
-	else
-		ecap_pcapng_epb(&s->fill, (uint32_t)id, ts, r + 1, r->caplen, r->wirelen,
-				r->dir == ECAP_DIR_IN ? ECAP_EPB_INBOUND : ECAP_EPB_OUTBOUND);
-	if (s->fill.err) {
-		s->err = s->fill.err;
+	flags = r->dir == ECAP_DIR_IN ? ECAP_EPB_INBOUND : ECAP_EPB_OUTBOUND;
+	if (is_sink(s) && s->o.pcap) {
+		ecap_pcap_record(&s->fill.meta, ts, r + 1, r->caplen, r->wirelen);
+	} else if (is_sink(s)) {
+		ecap_pcapng_epb(&s->fill.meta, (uint32_t)id, ts, r + 1, r->caplen, r->wirelen,
+				flags);
+	} else { /* the packet's bytes stay in the ring until written */
+		if (s->o.pcap)
+			ecap_pcap_record_head(&s->fill.meta, ts, r->caplen, r->wirelen);
+		else
+			ecap_pcapng_epb_head(&s->fill.meta, (uint32_t)id, ts, r->caplen,
+					     r->wirelen, flags);
+		gather_ext(&s->fill, (const uint8_t *)(r + 1), r->caplen);
+		if (!s->o.pcap)
+			ecap_pcapng_epb_tail(&s->fill.meta, r->caplen, flags);
+		st->refs = 1;
+	}
+	if (s->fill.meta.err) {
+		s->err = s->fill.meta.err;
 		s->done = 1;
-		return 0;
+		return;
 	}
 	s->idb_written[id]++;
 	if (++s->stats.written == s->o.count)
 		s->done = 1;
-	return 0;
 }
 
 static struct io_uring_sqe *sqe(struct ecap_streamer *st)
@@ -169,21 +322,44 @@ static void arm_tick(struct ecap_streamer *st)
 static void write_from(struct ecap_streamer *st, struct stream *s)
 {
 	struct io_uring_sqe *q = sqe(st);
+	size_t n = s->niov - s->iov_at;
 
-	io_uring_prep_write(q, s->o.out_fd, s->out.data + s->out_off,
-			    (unsigned)(s->out.len - s->out_off), (uint64_t)-1);
+	io_uring_prep_writev(q, s->o.out_fd, s->iov + s->iov_at, n > IOV_MAX ? IOV_MAX : (unsigned)n,
+			     (uint64_t)-1);
 	io_uring_sqe_set_data64(q, TAG_WRITE | (uint64_t)s->o.session << 8);
 }
 
 static void swap(struct stream *s)
 {
-	struct ecap_buf t = s->out;
+	struct gather t = s->out;
 
+	gather_sync(&s->fill);
 	s->out = s->fill;
 	s->fill = t;
-	ecap_buf_reset(&s->fill);
-	s->out_off = 0;
+	gather_reset(&s->fill);
 	s->writing = 1;
+}
+
+/* `out` as iovecs: 0, or -ENOMEM. */
+static int out_iov(struct stream *s)
+{
+	if (s->out.nseg > s->iov_cap) {
+		struct iovec *n = realloc(s->iov, s->out.nseg * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		s->iov = n;
+		s->iov_cap = s->out.nseg;
+	}
+	for (size_t i = 0; i < s->out.nseg; i++) {
+		const struct seg *g = &s->out.seg[i];
+
+		s->iov[i] = (struct iovec){
+			(void *)(g->ext ? g->ext : s->out.meta.data + g->off), g->len};
+	}
+	s->niov = s->out.nseg;
+	s->iov_at = 0;
+	return 0;
 }
 
 /* A sink's next batch, once its owner has released the last one: what has
@@ -197,11 +373,11 @@ static void sink_flush(struct stream *s)
 		s->o.ready(s->o.ready_ctx, s->o.session, NULL, 0, s->err);
 		return;
 	}
-	if (!s->fill.len && !s->closed)
+	if (!pending(&s->fill) && !s->closed)
 		return;
 	swap(s);
 	s->last_sent = s->closed;
-	s->o.ready(s->o.ready_ctx, s->o.session, s->out.data, s->out.len, s->last_sent);
+	s->o.ready(s->o.ready_ctx, s->o.session, s->out.meta.data, s->out.meta.len, s->last_sent);
 }
 
 /* Start writing `fill` if nothing is in flight. */
@@ -211,9 +387,15 @@ static void flush(struct ecap_streamer *st, struct stream *s)
 		sink_flush(s);
 		return;
 	}
-	if (s->writing || !s->fill.len || s->err)
+	if (s->writing || !pending(&s->fill) || s->err)
 		return;
 	swap(s);
+	if (s->out.meta.err || out_iov(s)) {
+		s->err = s->out.meta.err ? s->out.meta.err : -ENOMEM;
+		s->done = 1;
+		s->writing = 0;
+		return;
+	}
 	write_from(st, s);
 }
 
@@ -225,11 +407,27 @@ static void write_done(struct ecap_streamer *st, struct stream *s, int res)
 		s->writing = 0;
 		return;
 	}
-	s->out_off += (size_t)res;
-	if (s->out_off < s->out.len) /* short write: the rest */
-		write_from(st, s);
-	else
+	for (size_t n = (size_t)res; n && s->iov_at < s->niov;) {
+		struct iovec *v = &s->iov[s->iov_at];
+
+		if (n >= v->iov_len) {
+			n -= v->iov_len;
+			s->iov_at++;
+		} else { /* short write: the rest of this one */
+			v->iov_base = (uint8_t *)v->iov_base + n;
+			v->iov_len -= n;
+			n = 0;
+		}
+	}
+	if (s->iov_at < s->niov && res == 0) { /* no progress: give up */
+		s->err = -EIO;
+		s->done = 1;
 		s->writing = 0;
+	} else if (s->iov_at < s->niov) {
+		write_from(st, s);
+	} else {
+		s->writing = 0;
+	}
 }
 
 static void header(struct stream *s)
@@ -237,19 +435,19 @@ static void header(struct stream *s)
 	unsigned id = 0;
 
 	if (s->o.pcap) {
-		ecap_pcap_header(&s->fill, ECAP_LINKTYPE_EN10MB, s->o.snaplen);
+		ecap_pcap_header(&s->fill.meta, ECAP_LINKTYPE_EN10MB, s->o.snaplen);
 		for (unsigned i = 0; i < s->o.nifaces; i++)
 			s->idb[i][0] = s->idb[i][1] = 0;
 		return;
 	}
-	ecap_pcapng_shb(&s->fill, "edgecap");
+	ecap_pcapng_shb(&s->fill.meta, "edgecap");
 	for (unsigned i = 0; i < s->o.nifaces; i++) {
 		for (int d = 0; d < 2; d++) {
 			s->idb[i][d] = -1;
 			if (!(s->o.dirs & (1u << d)))
 				continue;
 			s->idb[i][d] = (int)id++;
-			ecap_pcapng_idb(&s->fill, ECAP_LINKTYPE_EN10MB, s->o.snaplen,
+			ecap_pcapng_idb(&s->fill.meta, ECAP_LINKTYPE_EN10MB, s->o.snaplen,
 					s->o.ifaces[i].name, 9);
 		}
 	}
@@ -292,7 +490,7 @@ static void statistics(struct ecap_streamer *st, struct stream *s)
 			add_counts(&s->stats, &sum);
 			if (s->o.pcap || id < 0)
 				continue;
-			ecap_pcapng_isb(&s->fill, (uint32_t)id, ts,
+			ecap_pcapng_isb(&s->fill.meta, (uint32_t)id, ts,
 					&(struct ecap_isb_counts){.ifrecv = sum.seen,
 								  .ifdrop = sum.dropped,
 								  .filteraccept = sum.matched,
@@ -319,12 +517,9 @@ int ecap_streamer_new(struct ecap_engine *e, int stop_fd, ecap_stream_end_fn *en
 	st->tick.tv_nsec = TICK_NS;
 	st->boot_to_real = boot_to_real();
 	st->clock_at = now(CLOCK_BOOTTIME);
-	st->rb = ring_buffer__new(ecap_engine_ring_fd(e), on_record, st, NULL);
-	if (!st->rb) {
-		r = -errno;
-		snprintf(err, errlen, "ring buffer: %s", strerror(-r));
+	r = ring_open(&st->rv, ecap_engine_ring_fd(e), err, errlen);
+	if (r)
 		goto fail;
-	}
 	r = io_uring_queue_init(64, &st->ring, 0);
 	if (r) {
 		snprintf(err, errlen, "io_uring: %s", strerror(-r));
@@ -371,27 +566,61 @@ static int all_finished(struct ecap_streamer *st)
 	for (int i = 0; i < ECAP_MAX_SESSIONS; i++) {
 		struct stream *s = st->s[i];
 
-		if (s && !s->err && (!s->closed || s->writing || s->fill.len))
+		if (s && !s->err && (!s->closed || s->writing || pending(&s->fill)))
 			return 0;
 	}
 	return 1;
 }
 
-/* A file output lags: leave the records in the kernel's ring. */
-static int backlogged(struct ecap_streamer *st)
-{
-	for (int i = 0; i < ECAP_MAX_SESSIONS; i++)
-		if (st->s[i] && !is_sink(st->s[i]) && st->s[i]->fill.len >= FILL_MAX)
-			return 1;
-	return 0;
-}
-
+/* Read what the ring holds (up to DRAIN_MAX records) into the streams.
+ * Records a file batch references keep the ring's consumer position back
+ * until release(); none is read meanwhile. */
 static void drain(struct ecap_streamer *st)
 {
-	int r = ring_buffer__consume(st->rb);
+	struct ring_view *r = &st->rv;
+	uint64_t pos = r->pos, prod;
+	unsigned n = 0;
 
-	if (r < 0)
-		st->err = r;
+	if (st->held)
+		return;
+	st->refs = 0;
+	while (n < DRAIN_MAX && pos < (prod = __atomic_load_n(r->prod, __ATOMIC_ACQUIRE))) {
+		while (n < DRAIN_MAX && pos < prod) {
+			const uint8_t *h = r->data + (pos & r->mask);
+			uint32_t len = __atomic_load_n((const uint32_t *)h, __ATOMIC_ACQUIRE);
+			uint32_t size = len & ~(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT);
+
+			if (len & BPF_RINGBUF_BUSY_BIT) /* still being written */
+				goto out;
+			pos += (size + BPF_RINGBUF_HDR_SZ + 7) & ~7u;
+			if (!(len & BPF_RINGBUF_DISCARD_BIT))
+				on_record(st, h + BPF_RINGBUF_HDR_SZ, size);
+			n++;
+		}
+	}
+out:
+	r->pos = pos;
+	if (st->refs)
+		st->held = 1;
+	else
+		__atomic_store_n(r->cons, pos, __ATOMIC_RELEASE);
+}
+
+/* The ring's records go back to the kernel once no file batch refers to
+ * them: nothing in flight, nothing waiting to be written (a stream that
+ * failed writes nothing more). */
+static void release(struct ecap_streamer *st)
+{
+	if (!st->held)
+		return;
+	for (int i = 0; i < ECAP_MAX_SESSIONS; i++) {
+		struct stream *s = st->s[i];
+
+		if (s && !is_sink(s) && !s->err && (s->writing || s->fill.next))
+			return;
+	}
+	st->held = 0;
+	__atomic_store_n(st->rv.cons, st->rv.pos, __ATOMIC_RELEASE);
 }
 
 /* Streams that reached a limit: the owner takes their sessions off the hooks;
@@ -403,6 +632,8 @@ static void close_done(struct ecap_streamer *st)
 		struct stream *s = st->s[i];
 
 		if (!s || s->closed || !(s->done || s->ending))
+			continue;
+		if (!s->done && st->held) /* what the ring holds for it: after release */
 			continue;
 		if (st->end)
 			st->end(st->ctx, (uint8_t)i);
@@ -422,8 +653,7 @@ static void tick(struct ecap_streamer *st)
 		st->boot_to_real = boot_to_real();
 		st->clock_at = t;
 	}
-	if (!backlogged(st)) /* the hooks wake us only when the ring fills up */
-		drain(st);
+	drain(st); /* the hooks wake us only when the ring fills up */
 	for (int i = 0; i < ECAP_MAX_SESSIONS; i++) {
 		struct stream *s = st->s[i];
 
@@ -495,11 +725,14 @@ static void process(struct ecap_streamer *st)
 		seen++;
 	}
 	io_uring_cq_advance(&st->ring, seen);
+	release(st);
 	close_done(st);
+	/* a held ring waits for its file batches: those go at once */
 	for (int i = 0; i < ECAP_MAX_SESSIONS; i++)
-		if (st->s[i] && st->s[i]->fill.len >= FLUSH_AT)
+		if (st->s[i] && (st->s[i]->fill.next || pending(&st->s[i]->fill) >= FLUSH_AT))
 			flush(st, st->s[i]);
-	if (!st->ring_armed && !backlogged(st)) {
+	release(st);
+	if (!st->ring_armed && !st->held) {
 		arm_poll(st, ecap_engine_ring_fd(st->e), TAG_RING);
 		st->ring_armed = 1;
 	}
@@ -532,14 +765,15 @@ void ecap_streamer_release(struct ecap_streamer *st, uint8_t session)
 	if (!s || !is_sink(s) || !s->writing)
 		return;
 	s->writing = 0;
-	ecap_buf_reset(&s->out);
+	gather_reset(&s->out);
 	flush(st, s);
 }
 
 static void stream_free(struct stream *s)
 {
-	ecap_buf_free(&s->fill);
-	ecap_buf_free(&s->out);
+	gather_free(&s->fill);
+	gather_free(&s->out);
+	free(s->iov);
 	free(s);
 }
 
@@ -644,6 +878,6 @@ void ecap_streamer_free(struct ecap_streamer *st)
 			stream_free(st->s[i]);
 	if (st->ring_ok)
 		io_uring_queue_exit(&st->ring);
-	ring_buffer__free(st->rb);
+	ring_close(&st->rv);
 	free(st);
 }
