@@ -234,8 +234,14 @@ static int on_body(h2o_http1client_t *client, const char *errstr)
 	h2o_buffer_t *in = client->sock->input;
 
 	if (in->size) {
-		srv_mux_feed(l->mux, dc->input, in->bytes, in->size);
-		h2o_buffer_consume(&client->sock->input, in->size);
+		/* whole blocks, read in place; a partial one stays in h2o's buffer
+		 * for the next read to append to (and while one does, h2o keeps
+		 * the buffer instead of freeing it and growing a new one from
+		 * 4 KiB, copying as it doubles, on the next read) */
+		long n = srv_mux_take(l->mux, dc->input, in->bytes, in->size);
+
+		if (n > 0)
+			h2o_buffer_consume(&client->sock->input, (size_t)n);
 	}
 	if (srv_mux_error(l->mux, dc->input) && !errstr) {
 		/* a malformed stream: the device is dropped */

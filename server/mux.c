@@ -174,20 +174,39 @@ int srv_mux_add(struct srv_mux *x, const char *label)
 	return i;
 }
 
-int srv_mux_feed(struct srv_mux *x, unsigned i, const void *data, size_t len)
+/* After the reader's result r: an error closes the input with its reason. */
+static int fed(struct srv_mux *x, unsigned i, int r)
 {
 	struct mux_input *in = x->in[i];
-	int r;
 
-	if (in->closed)
-		return -EINVAL;
-	in->st.bytes += len;
-	r = srv_pcapng_feed(&in->r, data, len);
 	if (r) {
 		snprintf(in->err, sizeof(in->err), "%s", r == -ENOMEM ? "out of memory" : in->r.err);
 		srv_mux_close(x, i, in->err);
 	}
 	return r;
+}
+
+int srv_mux_feed(struct srv_mux *x, unsigned i, const void *data, size_t len)
+{
+	struct mux_input *in = x->in[i];
+
+	if (in->closed)
+		return -EINVAL;
+	in->st.bytes += len;
+	return fed(x, i, srv_pcapng_feed(&in->r, data, len));
+}
+
+long srv_mux_take(struct srv_mux *x, unsigned i, const void *data, size_t len)
+{
+	struct mux_input *in = x->in[i];
+	size_t used;
+	int r;
+
+	if (in->closed)
+		return -EINVAL;
+	r = fed(x, i, srv_pcapng_parse(&in->r, data, len, &used));
+	in->st.bytes += used;
+	return r ? r : (long)used;
 }
 
 int srv_mux_close(struct srv_mux *x, unsigned i, const char *lost)

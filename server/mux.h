@@ -35,6 +35,11 @@ int srv_mux_add(struct srv_mux *x, const char *label);
 /* Bytes of an input's stream. 0, or -EINVAL / -ENOMEM with the reason in
  * srv_mux_error; the input is then closed. */
 int srv_mux_feed(struct srv_mux *x, unsigned in, const void *data, size_t len);
+/* The same without a copy (pcapng_reader.h: srv_pcapng_parse): the bytes the
+ * complete blocks at the start of data took, which the caller may drop; it
+ * passes the rest again with what follows. Or -EINVAL / -ENOMEM as feed.
+ * An input is read either by this or by srv_mux_feed. */
+long srv_mux_take(struct srv_mux *x, unsigned in, const void *data, size_t len);
 /* The input's stream ended. lost: why it ended early (its ISBs carry it as
  * a comment), or NULL. 0, or -EINVAL when it ended inside a block. */
 int srv_mux_close(struct srv_mux *x, unsigned in, const char *lost);

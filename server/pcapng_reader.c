@@ -329,9 +329,21 @@ int srv_pcapng_feed(struct srv_pcapng_reader *r, const void *data, size_t len)
 	return e;
 }
 
+int srv_pcapng_parse(struct srv_pcapng_reader *r, const void *data, size_t len, size_t *used)
+{
+	int e;
+
+	*used = 0;
+	if (r->err[0])
+		return -EINVAL;
+	e = parse(r, data, len, used);
+	r->held = len - *used;
+	return e;
+}
+
 int srv_pcapng_end(struct srv_pcapng_reader *r)
 {
 	if (r->err[0])
 		return -EINVAL;
-	return r->carry.len ? bad(r, "the stream ended inside a block") : 0;
+	return r->carry.len || r->held ? bad(r, "the stream ended inside a block") : 0;
 }

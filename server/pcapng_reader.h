@@ -56,6 +56,7 @@ struct srv_pcapng_reader {
 	srv_pcapng_fn *fn;
 	void *ctx;
 	struct ecap_buf carry; /* a partial block, kept between feeds */
+	size_t held;           /* srv_pcapng_parse: the partial block its caller holds */
 	uint64_t offset; /* of the stream's next unparsed byte */
 	int format;      /* 0: not known yet; 1 pcapng; 2 pcap */
 	int swap;        /* the section's byte order is not ours */
@@ -69,6 +70,11 @@ void srv_pcapng_init(struct srv_pcapng_reader *r, srv_pcapng_fn *fn, void *ctx);
 /* 0, or -errno (r->err says where and what went wrong; the reader is done):
  * -EINVAL for a malformed stream, -ENOMEM, or what a callback returned. */
 int srv_pcapng_feed(struct srv_pcapng_reader *r, const void *data, size_t len);
+/* The same in place, with no copy: the complete blocks at the start of data
+ * become events, *used says how many bytes they took, and the caller keeps
+ * the rest (a partial block) and passes it again followed by what came
+ * next. One reader uses either this or srv_pcapng_feed. 0 or as feed. */
+int srv_pcapng_parse(struct srv_pcapng_reader *r, const void *data, size_t len, size_t *used);
 /* 0 at a block boundary; -EINVAL when the stream ended inside a block. */
 int srv_pcapng_end(struct srv_pcapng_reader *r);
 void srv_pcapng_free(struct srv_pcapng_reader *r);

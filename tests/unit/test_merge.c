@@ -115,6 +115,47 @@ static void reads_whole_and_byte_by_byte(void **st)
 	ecap_buf_free(&b);
 }
 
+/* In place, as the server reads a device: the caller's buffer takes each
+ * arrival, the reader takes the whole blocks at its start, and the rest waits
+ * in the buffer for the next arrival. Arrivals of 1 to 37 bytes. */
+static void reads_in_place(void **st)
+{
+	struct ecap_buf b = {0};
+	struct srv_pcapng_reader r;
+	struct seen s = {0};
+	uint8_t hold[4096];
+	size_t have = 0, used, off = 0, step = 1;
+
+	sample(&b);
+	srv_pcapng_init(&r, on, &s);
+	while (off < b.len) {
+		size_t n = b.len - off < step ? b.len - off : step;
+
+		memcpy(hold + have, b.data + off, n);
+		have += n;
+		off += n;
+		step = step % 37 + 1;
+		assert_int_equal(srv_pcapng_parse(&r, hold, have, &used), 0);
+		assert_true(used <= have);
+		memmove(hold, hold + used, have - used);
+		have -= used;
+	}
+	assert_int_equal(have, 0);
+	assert_int_equal(srv_pcapng_end(&r), 0);
+	srv_pcapng_free(&r);
+	check_sample(&s);
+
+	/* a stream that ends inside a block: the caller still holds it */
+	memset(&s, 0, sizeof(s));
+	srv_pcapng_init(&r, on, &s);
+	assert_int_equal(srv_pcapng_parse(&r, b.data, b.len - 5, &used), 0);
+	assert_true(used < b.len - 5);
+	assert_int_equal(srv_pcapng_end(&r), -EINVAL);
+	assert_non_null(strstr(r.err, "inside a block"));
+	srv_pcapng_free(&r);
+	ecap_buf_free(&b);
+}
+
 /* Every 32-bit field of a block swapped (and 16/64-bit ones where known):
  * the big-endian writer's view of the same stream. */
 static void swap_block(uint8_t *p)
@@ -461,6 +502,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(reads_whole_and_byte_by_byte),
+		cmocka_unit_test(reads_in_place),
 		cmocka_unit_test(reads_the_other_byte_order),
 		cmocka_unit_test(reads_classic_pcap),
 		cmocka_unit_test(refuses_malformed_streams),
