@@ -10,13 +10,18 @@
  * Layout of the emitted program:
  *
  *   prologue: ctx -> r6; wire length -> stack; buflen -> r9
- *   dispatch: linear packet of buflen <= 0xffff bytes? -> direct copy
- *                                                 else -> helper copy
+ *   dispatch: a test run's packet padded past buflen -> helper copy
+ *                                               else -> direct copy
  *   direct copy: packet read in place (data/data_end); one bounds check per
- *                basic block covers all its constant-offset loads
+ *                basic block covers all its constant-offset loads. A load
+ *                past the linear area (data_end) bails out: the helper copy
+ *                runs the program again from the start, which gives the
+ *                same result since the program has no side effects and
+ *                never reads M[] before writing it
  *   helper copy: every load through bpf_{xdp,skb}_load_bytes against buflen
- *                (multi-buffer XDP, non-linear skbs, test runs of captures
- *                shorter than the 14 bytes the kernel's test runner needs)
+ *                (multi-buffer XDP and non-linear skbs whose headers are
+ *                not all in the linear area, test runs of captures shorter
+ *                than the 14 bytes the kernel's test runner needs)
  *
  * docs/filter.md has the measurements that chose direct access.
  *
@@ -72,6 +77,8 @@ struct xl {
 	struct hop *hops; /* pending unconditional jumps */
 	uint32_t nhops, hop_cap;
 	uint32_t ret0;      /* label of the next "return 0" block */
+	uint32_t bail;      /* direct copy: the next block that bails out */
+	int to_helper;      /* the direct copy may go on in the helper copy */
 	uint32_t island_at; /* position after the last island */
 	int direct;         /* emitting the direct copy */
 	uint32_t done;      /* body mode: where a return goes; NO_LABEL: exit */
@@ -101,11 +108,6 @@ static uint32_t ld_bytes(uint16_t code)
 static void emit(struct xl *x, struct bpf_insn in)
 {
 	ecap_asm_emit(x->a, in);
-}
-
-static void goto_ret0(struct xl *x)
-{
-	ecap_asm_goto(x->a, x->ret0);
 }
 
 /* --- basic blocks ----------------------------------------------------- */
@@ -192,13 +194,33 @@ static void land_hops(struct xl *x, uint32_t t)
 	}
 }
 
+/* Where a load that may lie past the packet goes: in the direct copy, past
+ * the linear area is not past buflen, so the helper copy decides. */
+static uint32_t out_of_bounds(struct xl *x)
+{
+	return x->direct ? x->bail : x->ret0;
+}
+
+/* The bail-out: r9 = buflen again, then to the helper copy, which starts
+ * where this copy ends. */
+static void bail_block(struct xl *x, int at_end)
+{
+	ecap_asm_bind(x->a, x->bail);
+	x->to_helper = 1;
+	emit(x, E_LDX(BPF_W, R_PKT, BPF_REG_10, STK_BUFLEN));
+	if (!at_end)
+		jump_far(x, x->n);
+	x->bail = ecap_asm_label(x->a);
+}
+
 static void island(struct xl *x)
 {
 	int used = ecap_asm_label_used(x->a, x->ret0);
+	int bail = x->direct && ecap_asm_label_used(x->a, x->bail);
 	uint32_t after;
 
 	x->island_at = x->a->len;
-	if (!used && !x->nhops)
+	if (!used && !bail && !x->nhops)
 		return;
 	after = ecap_asm_label(x->a);
 	ecap_asm_goto(x->a, after);
@@ -207,6 +229,8 @@ static void island(struct xl *x)
 		emit_return(x, 0, 0);
 		x->ret0 = ecap_asm_label(x->a);
 	}
+	if (bail)
+		bail_block(x, 0);
 	for (uint32_t i = 0; i < x->nhops && !x->a->err; i++) {
 		uint32_t next = ecap_asm_label(x->a);
 
@@ -284,18 +308,19 @@ static int load_ind(struct xl *x, uint32_t k, uint32_t bytes)
 
 	if (x->direct) {
 		if (k > PKT_OFF_MAX - bytes) {
-			goto_ret0(x);
+			ecap_asm_goto(x->a, out_of_bounds(x));
 			return 1;
 		}
 		emit(x, E_MOV64_REG(BPF_REG_1, R_X));
 		emit(x, E_ALU64_IMM(BPF_ADD, BPF_REG_1, k));
 		ecap_asm_jmp(x->a, BPF_JMP | BPF_JGT | BPF_K, BPF_REG_1, 0,
-			     PKT_OFF_MAX - bytes, x->ret0);
+			     PKT_OFF_MAX - bytes, out_of_bounds(x));
 		emit(x, E_MOV64_REG(BPF_REG_3, R_PKT));
 		emit(x, E_ALU64_REG(BPF_ADD, BPF_REG_3, BPF_REG_1));
 		emit(x, E_MOV64_REG(BPF_REG_1, BPF_REG_3));
 		emit(x, E_ALU64_IMM(BPF_ADD, BPF_REG_1, bytes));
-		ecap_asm_jmp(x->a, BPF_JMP | BPF_JGT | BPF_X, BPF_REG_1, R_END, 0, x->ret0);
+		ecap_asm_jmp(x->a, BPF_JMP | BPF_JGT | BPF_X, BPF_REG_1, R_END, 0,
+			     out_of_bounds(x));
 		emit(x, E_LDX(sz[bytes], R_A, BPF_REG_3, 0));
 	} else {
 		/* r2 = X + k computed in 64 bits: libpcap refuses the wrap too */
@@ -447,6 +472,7 @@ static void emit_copy(struct xl *x, int direct, uint32_t slow)
 	for (uint32_t i = 0; i <= x->n; i++)
 		x->lab[i] = ecap_asm_label(x->a);
 	x->ret0 = ecap_asm_label(x->a);
+	x->bail = ecap_asm_label(x->a);
 	if (slow != NO_LABEL) {
 		uint32_t fast = ecap_asm_label(x->a);
 
@@ -470,7 +496,7 @@ static void emit_copy(struct xl *x, int direct, uint32_t slow)
 			ecap_asm_bind(x->a, x->lab[i]);
 			land_hops(x, i);
 			if (direct && x->need[i] > PKT_OFF_MAX) {
-				goto_ret0(x);
+				ecap_asm_goto(x->a, x->bail);
 				dead = 1;
 				continue;
 			}
@@ -480,7 +506,7 @@ static void emit_copy(struct xl *x, int direct, uint32_t slow)
 				emit(x, E_MOV64_REG(BPF_REG_0, R_PKT));
 				emit(x, E_ALU64_IMM(BPF_ADD, BPF_REG_0, (int32_t)x->need[i]));
 				ecap_asm_jmp(x->a, BPF_JMP | BPF_JGT | BPF_X, BPF_REG_0, R_END, 0,
-					     x->ret0);
+					     x->bail);
 				x->known[i] = (uint32_t)x->need[i];
 			}
 		}
@@ -488,6 +514,8 @@ static void emit_copy(struct xl *x, int direct, uint32_t slow)
 		dead = emit_insn(x, i);
 	}
 	ret0_block(x);
+	if (direct && ecap_asm_label_used(x->a, x->bail))
+		bail_block(x, 1); /* falls through to the helper copy */
 	/* the copy's end is where the next copy starts */
 	ecap_asm_bind(x->a, x->lab[x->n]);
 	land_hops(x, x->n);
@@ -540,9 +568,11 @@ static void test_meta(struct xl *x)
 	ecap_asm_bind(x->a, nometa);
 }
 
-/* r9 = buflen here. Direct copy only when the first buflen bytes are all in
- * the linear area and addressable by the verifier's packet range. Returns
- * the label the slow cases jump to. */
+/* r9 = buflen here. The direct copy reads the linear area, bailing out to
+ * the helper copy at a load past it, so it can start on any packet but a
+ * test run's padded one (its data_end lies past buflen, and the direct copy
+ * checks against data_end). Returns the label that goes to the helper copy,
+ * or NO_LABEL when nothing here does. */
 static uint32_t dispatch(struct xl *x)
 {
 	uint32_t slow = ecap_asm_label(x->a);
@@ -553,15 +583,47 @@ static uint32_t dispatch(struct xl *x)
 
 	emit(x, E_LDX(BPF_W, BPF_REG_2, R_CTX, off_data));
 	emit(x, E_LDX(BPF_W, BPF_REG_3, R_CTX, off_end));
-	ecap_asm_jmp(x->a, BPF_JMP | BPF_JGT | BPF_K, R_PKT, 0, PKT_OFF_MAX, slow);
-	emit(x, E_MOV64_REG(BPF_REG_4, BPF_REG_2));
-	emit(x, E_ALU64_REG(BPF_ADD, BPF_REG_4, R_PKT));
-	ecap_asm_jmp(x->a, BPF_JMP | BPF_JGT | BPF_X, BPF_REG_4, BPF_REG_3, 0, slow);
-	if (x->o->input == ECAP_INPUT_TEST) /* a test packet padded past caplen */
+	if (x->o->input == ECAP_INPUT_TEST) { /* direct unless data + buflen < data_end */
+		ecap_asm_jmp(x->a, BPF_JMP | BPF_JGT | BPF_K, R_PKT, 0, PKT_OFF_MAX, slow);
+		emit(x, E_MOV64_REG(BPF_REG_4, BPF_REG_2));
+		emit(x, E_ALU64_REG(BPF_ADD, BPF_REG_4, R_PKT));
 		ecap_asm_jmp(x->a, BPF_JMP | BPF_JLT | BPF_X, BPF_REG_4, BPF_REG_3, 0, slow);
+		x->to_helper = 1;
+	} else {
+		slow = NO_LABEL;
+	}
 	emit(x, E_MOV64_REG(R_PKT, BPF_REG_2));
 	emit(x, E_MOV64_REG(R_END, BPF_REG_3));
 	return slow;
+}
+
+/* Conditional jumps on the longest path the verifier may follow through
+ * both copies (direct, then a bail-out into the helper copy), counted
+ * generously: each one it explores both ways stays pending until it comes
+ * back to it, and it refuses a program with more than 8192 pending
+ * (BPF_COMPLEXITY_LIMIT_JMP_SEQ). Only programs near the 4096-instruction
+ * limit come close; they get the helper copy alone. */
+#define BRANCH_BUDGET 7000
+
+static uint32_t branches(const struct xl *x)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < x->n; i++) {
+		uint16_t c = x->f[i].code;
+
+		n += x->leader[i]; /* the direct copy's block check */
+		if (BPF_CLASS(c) == BPF_JMP && BPF_OP(c) != BPF_JA)
+			n += 2; /* in each copy */
+		else if (BPF_CLASS(c) == BPF_LD && BPF_MODE(c) == BPF_IND)
+			n += 4; /* direct: two checks; helper: bounds and result */
+		else if ((BPF_CLASS(c) == BPF_LD && BPF_MODE(c) == BPF_ABS) ||
+			 c == (BPF_LDX | BPF_MSH | BPF_B))
+			n += 2; /* helper: bounds and result */
+		else if (BPF_CLASS(c) == BPF_ALU && BPF_SRC(c) == BPF_X)
+			n += 4; /* division by zero, shift counts: at most two each */
+	}
+	return n;
 }
 
 static void xl_free(struct xl *x)
@@ -598,9 +660,12 @@ int ecap_xlate_body(struct ecap_asm *a, const struct sock_filter *insns, uint32_
 	}
 	find_blocks(&x);
 	emit(&x, E_LDX(BPF_W, R_PKT, BPF_REG_10, STK_BUFLEN));
-	if (opts->access == ECAP_ACCESS_AUTO)
+	if (opts->access == ECAP_ACCESS_AUTO && branches(&x) <= BRANCH_BUDGET)
 		emit_copy(&x, 1, dispatch(&x));
-	emit_copy(&x, 0, NO_LABEL);
+	else
+		x.to_helper = 1;
+	if (x.to_helper) /* else the helper copy would be unreachable */
+		emit_copy(&x, 0, NO_LABEL);
 out:
 	xl_free(&x);
 	return r ? r : a->err;

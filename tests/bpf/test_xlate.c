@@ -157,6 +157,14 @@ static void semantics(void **s)
 	CHECK(I(BPF_LDX | BPF_IMM, 0, 0, 8000), I(BPF_LD | BPF_W | BPF_IND, 0, 0, 996), RET_A);
 	CHECK(I(BPF_LDX | BPF_IMM, 0, 0, 1), I(BPF_LD | BPF_W | BPF_IND, 0, 0, 0xfffd), RET_A);
 	CHECK(I(BPF_LDX | BPF_IMM, 0, 0, 1), I(BPF_LD | BPF_W | BPF_IND, 0, 0, 0x80000000), RET_A);
+	/* past the linear area of a multi-buffer packet (XDP: past about 3.7 KB)
+	 * after a store: the direct copy bails out and the helper copy starts
+	 * again from the first instruction */
+	CHECK(I(BPF_LD | BPF_B | BPF_ABS, 0, 0, 20), I(BPF_ST, 0, 0, 1),
+	      I(BPF_LDX | BPF_IMM, 0, 0, 8000), I(BPF_LD | BPF_B | BPF_IND, 0, 0, 990),
+	      I(BPF_LDX | BPF_MEM, 0, 0, 1), I(BPF_ALU | BPF_ADD | BPF_X, 0, 0, 0), RET_A);
+	CHECK(I(BPF_LD | BPF_H | BPF_ABS, 0, 0, 12), I(BPF_JMP | BPF_JEQ | BPF_K, 0, 2, 0x0800),
+	      I(BPF_LD | BPF_W | BPF_ABS, 0, 0, 5000), RET_A, RET_K(4));
 	/* len is the wire length, even when the capture is shorter */
 	CHECK(I(BPF_LD | BPF_W | BPF_LEN, 0, 0, 0), RET_A);
 	CHECK(I(BPF_LDX | BPF_W | BPF_LEN, 0, 0, 0), I(BPF_MISC | BPF_TXA, 0, 0, 0), RET_A);
@@ -253,6 +261,27 @@ static void largest_programs(void **s)
 	p[n - 1] = RET_A;
 	assert_int_equal(ecap_cbpf_validate(p, n, err, sizeof(err)), 0);
 	check_prog(p, n, "4096 instructions, alternating jumps and loads");
+
+	/* as many IND loads as the verifier's branch budget allows with both
+	 * copies: the direct copy is long enough to need islands, and on the
+	 * multi-buffer packets (9000, 65535 bytes) the loads past the linear
+	 * area bail out to the helper copy from beyond them */
+	{
+		uint32_t m = 1700, len;
+		struct bpf_insn *insns;
+
+		p[0] = I(BPF_LDX | BPF_MSH | BPF_B, 0, 0, 14);
+		for (uint32_t i = 1; i <= m; i++)
+			p[i] = I(BPF_LD | BPF_H | BPF_IND, 0, 0, (i * 37) % 8000);
+		p[m + 1] = RET_A;
+		assert_int_equal(ecap_cbpf_validate(p, m + 2, err, sizeof(err)), 0);
+		assert_int_equal(ecap_filter_translate(p, m + 2, &variants[0], &insns, &len, err,
+						       sizeof(err)),
+				 0);
+		free(insns);
+		assert_true(len > 2 * 16384); /* both copies, the first with islands */
+		check_prog(p, m + 2, "1702 instructions, IND loads, both copies");
+	}
 }
 
 /* A program the verifier refuses reports the end of the verifier log. */
