@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cmd.h"
@@ -24,6 +26,8 @@ struct in {
 	const char *path;
 	int fd;
 	int done;
+	const uint8_t *map; /* a regular file, mapped: read in place */
+	size_t size, pos;
 };
 
 static void usage(FILE *f)
@@ -64,23 +68,64 @@ static int out_write(int fd, struct ecap_buf *b, int all, struct srv_text *tx,
 	return r;
 }
 
-/* One chunk of an input into the mux: 1 while it has more. */
+/* One chunk of an input into the mux: 1 while it has more. A mapped file
+ * is read in place, a chunk's worth of whole blocks at a time (more when one
+ * block is larger); anything else through a buffer. */
 static int read_chunk(struct srv_mux *x, unsigned i, struct in *in, uint8_t *chunk, char *err,
 		      size_t errlen)
 {
-	ssize_t n = read(in->fd, chunk, CHUNK);
+	ssize_t n;
 
+	if (in->map) {
+		size_t len = CHUNK;
+		long k = 0;
+
+		while (in->pos < in->size && k == 0) {
+			if (len > in->size - in->pos)
+				len = in->size - in->pos;
+			k = srv_mux_take(x, i, in->map + in->pos, len);
+			if (k < 0 || (k == 0 && in->pos + len == in->size))
+				break;
+			len *= 2;
+		}
+		if (k < 0)
+			goto bad;
+		in->pos += (size_t)k;
+		n = in->pos < in->size && k > 0;
+		if (!n && srv_mux_close(x, i, NULL))
+			goto bad;
+		in->done = !n;
+		return (int)n;
+	}
+	n = read(in->fd, chunk, CHUNK);
 	if (n < 0) {
 		snprintf(err, errlen, "%s: %s", in->path, strerror(errno));
 		return -errno;
 	}
 	if ((n == 0 && srv_mux_close(x, i, NULL)) ||
-	    (n > 0 && srv_mux_feed(x, i, chunk, (size_t)n))) {
-		snprintf(err, errlen, "%s: %s", in->path, srv_mux_error(x, i));
-		return -EINVAL;
-	}
+	    (n > 0 && srv_mux_feed(x, i, chunk, (size_t)n)))
+		goto bad;
 	in->done = n == 0;
 	return n > 0;
+bad:
+	snprintf(err, errlen, "%s: %s", in->path, srv_mux_error(x, i));
+	return -EINVAL;
+}
+
+/* Map a regular, non-empty file; anything else is read through a buffer. */
+static void map_input(struct in *in)
+{
+	struct stat st;
+	void *p;
+
+	if (fstat(in->fd, &st) || !S_ISREG(st.st_mode) || st.st_size <= 0)
+		return;
+	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, in->fd, 0);
+	if (p == MAP_FAILED)
+		return;
+	madvise(p, (size_t)st.st_size, MADV_SEQUENTIAL);
+	in->map = p;
+	in->size = (size_t)st.st_size;
 }
 
 int cmd_merge(int argc, char **argv)
@@ -158,6 +203,7 @@ int cmd_merge(int argc, char **argv)
 			snprintf(err, sizeof(err), "%s: %s", ins[i].path, strerror(errno));
 			goto done;
 		}
+		map_input(&ins[i]);
 		if (srv_mux_add(x, ins[i].path) < 0) {
 			snprintf(err, sizeof(err), "out of memory");
 			goto done;
@@ -198,9 +244,12 @@ done:
 	ecap_buf_free(&txt);
 	if (err[0])
 		fprintf(stderr, "edgecap: %s\n", err);
-	for (int i = 0; ins && i < n; i++)
+	for (int i = 0; ins && i < n; i++) {
+		if (ins[i].map)
+			munmap((void *)ins[i].map, ins[i].size);
 		if (ins[i].fd > 0)
 			close(ins[i].fd);
+	}
 	if (fd > STDOUT_FILENO)
 		close(fd);
 	free(chunk);
