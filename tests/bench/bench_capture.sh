@@ -4,24 +4,25 @@
 # namespaces this script creates (and always removes).
 #
 # For each snaplen (128, 1514; frames are 1514 bytes, so 128 truncates) and
-# each offered rate, three runs send the same packets: nothing capturing (the
-# baseline), tcpdump, edgecap. Both capture with the same filter on the
-# receiving veth's ingress and write to /dev/null, so the figures are the
-# capture path, not a disk. CPU is the whole machine's busy time from
-# /proc/stat (user + system + irq + softirq); a tool's cost is its run minus the
-# baseline at that rate, divided by the packets it captured. A run is
-# loss-free when the tool captured every packet sent and counted no drop.
+# each offered rate, rounds of runs send the same packets: nothing capturing
+# (the baseline), tcpdump, edgecap (TC), edgecap (XDP). They capture with the
+# same filter on the receiving veth's ingress and write to /dev/null, so the
+# figures are the capture path, not a disk. CPU is the whole machine's busy
+# time from /proc/stat (user + system + irq + softirq); a tool's cost is its
+# run minus the baseline of the same round, divided by the packets it
+# captured, and the median over the rounds is kept. A run is loss-free when
+# the tool captured every packet sent and counted no drop.
 #
 # Environment: RATES (pps, "max" = trafgen unthrottled; default
-# "50000 100000 200000 max"), SECONDS_PER_RUN (default 2), REPS (default 3,
-# the median is kept).
+# "50000 100000 200000 max"), SECONDS_PER_RUN (default 2), REPS (rounds,
+# default 5).
 set -uo pipefail
 ec=$1
 [ "$(id -u)" = 0 ] || { echo "bench capture: needs root" >&2; exit 2; }
 command -v trafgen > /dev/null || { echo "bench capture: needs trafgen (netsniff-ng)" >&2; exit 2; }
 RATES=${RATES:-50000 100000 200000 max}
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-2}
-REPS=${REPS:-3}
+REPS=${REPS:-5}
 MAX_COUNT=${MAX_COUNT:-1000000} # packets per unthrottled run
 ns=ecapbench-$$ G=$ns-gen C=$ns-cap
 tmp=$(mktemp -d)
@@ -55,6 +56,11 @@ busy() { # whole-machine busy jiffies
 }
 
 hz=$(getconf CLK_TCK)
+# trafgen pins its process to the first CPU, where the veth's receive path
+# (and so each tool's kernel side) runs too; each tool's process goes on the
+# second, the same for all, rather than where the scheduler puts it
+pin=
+[ "$(nproc)" -gt 1 ] && pin="taskset -c 1"
 
 # One run: TOOL (none|tcpdump|edgecap|edgecap-xdp) SNAPLEN RATE
 # prints "busy_jiffies sent captured dropped elapsed_ns"
@@ -63,11 +69,11 @@ run() {
 	if [ "$rate" = max ]; then count=$MAX_COUNT; else count=$((rate * SECONDS_PER_RUN)); fi
 	case $tool in
 	tcpdump)
-		ip netns exec "$C" tcpdump -i cb -Q in -s "$snap" -w /dev/null "$FILTER" 2> "$tmp/err" &
+		ip netns exec "$C" $pin tcpdump -i cb -Q in -s "$snap" -w /dev/null "$FILTER" 2> "$tmp/err" &
 		pid=$!
 		for i in $(seq 100); do grep -q listening "$tmp/err" && break; sleep 0.05; done ;;
 	edgecap*)
-		ip netns exec "$C" "$ec" capture -i cb -Q in -s "$snap" -w /dev/null \
+		ip netns exec "$C" $pin "$ec" capture -i cb -Q in -s "$snap" -w /dev/null \
 			--ingress "$([ "$tool" = edgecap-xdp ] && echo xdp || echo auto)" "$FILTER" 2> "$tmp/err" &
 		pid=$!
 		for i in $(seq 100); do
@@ -113,28 +119,25 @@ for snap in 128 1514; do
 	for rate in $RATES; do
 		declare -A cost loss
 		pps_sum=0
-		: > "$tmp/base"
+		for tool in none $TOOLS; do : > "$tmp/reps-$tool"; loss[$tool]=0; done
+		# a baseline run in each round, just before the tools' runs it is
+		# subtracted from: the generator's own cost drifts between rounds
 		for _ in $(seq "$REPS"); do
-			read -r b sent _ _ ns_el < <(run none "$snap" "$rate")
-			echo "$b" >> "$tmp/base"
+			read -r base sent _ _ ns_el < <(run none "$snap" "$rate")
 			pps_sum=$((pps_sum + sent * 1000000000 / ns_el))
-		done
-		base=$(median < "$tmp/base")
-		cost[none]=$(awk -v j="$base" -v n="$sent" -v hz="$hz" 'BEGIN {printf "%.0f", j * 1e9 / hz / n}')
-		for tool in $TOOLS; do
-			: > "$tmp/reps"
-			lost=0
-			for _ in $(seq "$REPS"); do
+			awk -v j="$base" -v n="$sent" -v hz="$hz" 'BEGIN {printf "%.0f\n", j * 1e9 / hz / n}' \
+				>> "$tmp/reps-none"
+			for tool in $TOOLS; do
 				read -r b sent cap drop _ < <(run "$tool" "$snap" "$rate")
 				# ns of CPU per captured packet above the baseline
 				awk -v j="$b" -v j0="$base" -v n="$cap" -v hz="$hz" \
-					'BEGIN {if (n > 0) printf "%.0f\n", (j - j0) * 1e9 / hz / n; else print "nan"}' >> "$tmp/reps"
+					'BEGIN {if (n > 0) printf "%.0f\n", (j - j0) * 1e9 / hz / n; else print "nan"}' \
+					>> "$tmp/reps-$tool"
 				l=$((sent - cap)); [ "$drop" -gt "$l" ] && l=$drop
-				[ "$l" -gt "$lost" ] && lost=$l
+				[ "$l" -gt "${loss[$tool]}" ] && loss[$tool]=$l
 			done
-			cost[$tool]=$(median < "$tmp/reps")
-			loss[$tool]=$lost
 		done
+		for tool in none $TOOLS; do cost[$tool]=$(median < "$tmp/reps-$tool"); done
 		ratio() { awk -v e="$1" -v t="${cost[tcpdump]}" 'BEGIN {if (t > 0) printf "%.2f", e / t; else print "-"}'; }
 		printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$snap" "$rate" \
 			"$((pps_sum / REPS))" "${cost[none]}" "${cost[tcpdump]}" \
