@@ -206,6 +206,20 @@ static void heard(struct tunnel *t, struct client *c, const struct sockaddr_in *
 	}
 }
 
+/* A whole packet from a device: it sends only from its own address, and only
+ * to ours. */
+static void to_tun(void *arg, const struct virtio_net_hdr *vh, const uint8_t *ip, size_t len)
+{
+	struct client *c = arg;
+	struct tunnel *t = c->t;
+
+	if (len < 20 || ip[0] >> 4 != 4 || mtun_be32(ip + 12) != c->addr ||
+	    mtun_be32(ip + 16) != MTUN_SERVER)
+		t->stat.spoofed++;
+	else if (mtun_tun_write(t->tun_fd, vh, ip, len))
+		t->stat.tun_errors++;
+}
+
 /* A datagram from a device. Only fresh ones count: a DATA taken in order,
  * an ACK or a HELLO numbered past the last; a copy replayed from anywhere
  * moves nothing. A HELLO is answered by the path it came (that is what it
@@ -253,12 +267,7 @@ static void on_datagram(struct tunnel *t, const uint8_t *p, size_t n,
 			break; /* a copy: acked (the link owes one), nothing else */
 		c->last_rx = now;
 		heard(t, c, from);
-		/* a device sends only from its own address, and only to ours */
-		if (len < 20 || ip[0] >> 4 != 4 || mtun_be32(ip + 12) != c->addr ||
-		    mtun_be32(ip + 16) != MTUN_SERVER)
-			t->stat.spoofed++;
-		else if (write(t->tun_fd, ip, len) < 0)
-			t->stat.tun_errors++;
+		mtun_link_packet(&c->link, &h, ip, len, to_tun, c); /* a malformed one counted there */
 		break;
 	default:
 		t->stat.no_client++;
@@ -296,10 +305,11 @@ static void on_udp(h2o_socket_t *sock, const char *e)
 static void on_tun(h2o_socket_t *sock, const char *e)
 {
 	struct tunnel *t = sock->data;
-	uint8_t pkt[MTUN_MTU + 1];
+	static uint8_t pkt[MTUN_PKT_MAX];
 
 	for (int i = 0; i < TUN_BATCH; i++) {
-		ssize_t n = read(t->tun_fd, pkt, sizeof(pkt));
+		struct virtio_net_hdr vh;
+		ssize_t n = mtun_tun_read(t->tun_fd, &vh, pkt);
 		struct client *c;
 
 		if (n <= 0)
@@ -312,7 +322,7 @@ static void on_tun(h2o_socket_t *sock, const char *e)
 			continue;
 		}
 		/* a full window drops it, counted by the link */
-		if (!mtun_link_send(&c->link, pkt, (size_t)n))
+		if (!mtun_link_send(&c->link, &vh, pkt, (size_t)n))
 			push(t, c);
 		schedule(t, c);
 	}
@@ -510,7 +520,7 @@ void tunnel_device_json(struct server *s, int64_t org, const char *name, json_t 
 
 				json_object_set_new(
 					o, "tunnel",
-					json_pack("{s:I, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+					json_pack("{s:I, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 						  "client", (json_int_t)c->id, "path",
 						  c->transport ? c->transport : "none", "sent",
 						  (json_int_t)l->stat.sent, "resent",
@@ -518,7 +528,8 @@ void tunnel_device_json(struct server *s, int64_t org, const char *name, json_t 
 						  (json_int_t)l->stat.received, "duplicates",
 						  (json_int_t)l->stat.duplicate, "out_of_order",
 						  (json_int_t)l->stat.out_of_order, "window_full",
-						  (json_int_t)l->stat.full, "unacked",
+						  (json_int_t)l->stat.full, "bad_packets",
+						  (json_int_t)l->stat.bad_packets, "unacked",
 						  (json_int_t)l->qlen));
 				return;
 			}

@@ -1,6 +1,7 @@
 /* mtun.c - the management tunnel's shared pieces, see mtun.h. */
 #include "mtun.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -29,6 +30,7 @@ struct mtun_qent {
 	uint64_t born; /* ms, first sent; 0: not yet */
 	uint32_t seq;
 	uint16_t len; /* the payload's */
+	uint8_t flags; /* MTUN_F_* */
 	uint8_t dg[]; /* header, payload, tag: sealed at each sending */
 };
 
@@ -109,7 +111,7 @@ size_t mtun_seal(struct mtun_key *k, uint8_t *buf, const struct mtun_hdr *h, con
 	buf[0] = MTUN_VERSION;
 	buf[1] = h->type;
 	buf[2] = h->dir;
-	buf[3] = 0;
+	buf[3] = h->flags;
 	put32(buf + 4, h->client);
 	put32(buf + 8, h->seq);
 	put32(buf + 12, h->ack);
@@ -123,10 +125,12 @@ size_t mtun_seal(struct mtun_key *k, uint8_t *buf, const struct mtun_hdr *h, con
 int mtun_peek(const uint8_t *p, size_t n, struct mtun_hdr *ret)
 {
 	if (n < MTUN_HDR + MTUN_TAG || n > MTUN_DGRAM_MAX || p[0] != MTUN_VERSION || p[1] < MTUN_HELLO ||
-	    p[1] > MTUN_ACK || p[2] > MTUN_DOWN || p[3])
+	    p[1] > MTUN_ACK || p[2] > MTUN_DOWN ||
+	    (p[3] && (p[1] != MTUN_DATA || p[3] & ~(MTUN_F_MORE | MTUN_F_GSO))))
 		return -EINVAL;
 	ret->type = p[1];
 	ret->dir = p[2];
+	ret->flags = p[3];
 	ret->client = mtun_be32(p + 4);
 	ret->seq = mtun_be32(p + 8);
 	ret->ack = mtun_be32(p + 12);
@@ -192,29 +196,94 @@ void mtun_link_free(struct mtun_link *l)
 	l->tail = l->snd = NULL;
 	l->qlen = 0;
 	l->qbytes = 0;
+	free(l->rx);
+	l->rx = NULL;
+	l->rx_bad = 0;
 }
 
-int mtun_link_send(struct mtun_link *l, const void *pkt, size_t len)
+/* The offload descriptor (mtun.h) of vh, which the TUN gives little-endian */
+static void gso_put(uint8_t *p, const struct virtio_net_hdr *vh)
 {
-	struct mtun_qent *e;
+	uint16_t v[4] = {le16toh(vh->gso_size), le16toh(vh->csum_start), le16toh(vh->csum_offset),
+			 le16toh(vh->hdr_len)};
 
-	if (len > MTUN_MTU || l->qlen >= MTUN_WINDOW || l->qbytes + len > MTUN_WINDOW_MAX ||
-	    !(e = malloc(sizeof(*e) + MTUN_HDR + len + MTUN_TAG))) {
-		l->stat.full++;
-		return -ENOBUFS;
+	p[0] = vh->flags;
+	p[1] = vh->gso_type;
+	for (int i = 0; i < 4; i++) {
+		p[2 + 2 * i] = (uint8_t)(v[i] >> 8);
+		p[3 + 2 * i] = (uint8_t)v[i];
 	}
-	*e = (struct mtun_qent){.seq = l->nxt++, .len = (uint16_t)len};
-	memcpy(e->dg + MTUN_HDR, pkt, len);
-	if (l->tail)
-		l->tail->next = e;
-	else
-		l->head = e;
-	l->tail = e;
-	if (!l->snd)
-		l->snd = e;
-	l->qlen++;
-	l->qbytes += len;
+}
+
+/* ... and back, for an IP packet of len bytes: 0, or -EINVAL for what the
+ * sending kernel would not have made (the receiving one checks again) */
+static int gso_get(const uint8_t *p, size_t len, struct virtio_net_hdr *vh)
+{
+	uint16_t v[4];
+
+	for (int i = 0; i < 4; i++)
+		v[i] = (uint16_t)(p[2 + 2 * i] << 8 | p[3 + 2 * i]);
+	if (p[0] & ~VIRTIO_NET_HDR_F_NEEDS_CSUM ||
+	    (p[1] != VIRTIO_NET_HDR_GSO_NONE && p[1] != VIRTIO_NET_HDR_GSO_TCPV4) ||
+	    (p[0] && (size_t)v[1] + v[2] + 2 > len) ||
+	    (p[1] && (!p[0] || !v[0] || v[3] > len)))
+		return -EINVAL;
+	*vh = (struct virtio_net_hdr){.flags = p[0], .gso_type = p[1], .gso_size = htole16(v[0]),
+				      .csum_start = htole16(v[1]), .csum_offset = htole16(v[2]),
+				      .hdr_len = htole16(v[3])};
 	return 0;
+}
+
+int mtun_link_send(struct mtun_link *l, const struct virtio_net_hdr *vh, const void *pkt,
+		   size_t len)
+{
+	struct mtun_qent *e[MTUN_PIECES_MAX];
+	uint8_t gso[MTUN_GSO_LEN];
+	size_t glen = vh && (vh->flags || vh->gso_type) ? MTUN_GSO_LEN : 0;
+	size_t total = glen + len, n = (total + MTUN_MTU - 1) / MTUN_MTU, off = 0;
+
+	if (!len || len > MTUN_PKT_MAX || l->qlen + n > MTUN_WINDOW ||
+	    l->qbytes + total > MTUN_WINDOW_MAX)
+		goto full;
+	if (glen)
+		gso_put(gso, vh);
+	for (size_t i = 0; i < n; i++) { /* all pieces, or none */
+		size_t k = total - off < MTUN_MTU ? total - off : MTUN_MTU;
+		uint8_t *d;
+
+		if (!(e[i] = malloc(sizeof(*e[i]) + MTUN_HDR + k + MTUN_TAG))) {
+			while (i--)
+				free(e[i]);
+			goto full;
+		}
+		*e[i] = (struct mtun_qent){.seq = l->nxt + (uint32_t)i, .len = (uint16_t)k,
+					   .flags = (i + 1 < n ? MTUN_F_MORE : 0) |
+						    (i == 0 && glen ? MTUN_F_GSO : 0)};
+		d = e[i]->dg + MTUN_HDR;
+		if (off < glen) { /* the descriptor, then the packet */
+			memcpy(d, gso, glen);
+			memcpy(d + glen, pkt, k - glen);
+		} else {
+			memcpy(d, (const uint8_t *)pkt + off - glen, k);
+		}
+		off += k;
+		if (i)
+			e[i - 1]->next = e[i];
+	}
+	if (l->tail)
+		l->tail->next = e[0];
+	else
+		l->head = e[0];
+	l->tail = e[n - 1];
+	if (!l->snd)
+		l->snd = e[0];
+	l->nxt += (uint32_t)n;
+	l->qlen += (uint32_t)n;
+	l->qbytes += total;
+	return 0;
+full:
+	l->stat.full++;
+	return -ENOBUFS;
 }
 
 const uint8_t *mtun_link_pull(struct mtun_link *l, uint64_t now, size_t *ret_len)
@@ -234,7 +303,7 @@ const uint8_t *mtun_link_pull(struct mtun_link *l, uint64_t now, size_t *ret_len
 	}
 	/* sealed now, so it carries the current ack */
 	*ret_len = mtun_seal(l->key, e->dg,
-			     &(struct mtun_hdr){MTUN_DATA, l->client, e->seq, l->rcv, l->dir},
+			     &(struct mtun_hdr){MTUN_DATA, l->client, e->seq, l->rcv, l->dir, e->flags},
 			     e->dg + MTUN_HDR, e->len);
 	l->unacked = 0;
 	l->ack_at = 0;
@@ -301,6 +370,63 @@ int mtun_link_input(struct mtun_link *l, const struct mtun_hdr *h, uint64_t now)
 	else if (!l->ack_at)
 		l->ack_at = now + MTUN_ACK_DELAY;
 	return next;
+}
+
+int mtun_link_packet(struct mtun_link *l, const struct mtun_hdr *h, const uint8_t *p, size_t n,
+		     mtun_deliver_fn *deliver, void *arg)
+{
+	struct virtio_net_hdr vh = {0};
+	uint8_t *whole = NULL;
+	int gso = h->flags & MTUN_F_GSO, r = -EINVAL;
+
+	if (l->rx || l->rx_bad || h->flags & MTUN_F_MORE) { /* a packet in pieces */
+		int first = !l->rx && !l->rx_bad;
+
+		if (first) {
+			l->rx_gso = (uint8_t)gso;
+			l->rx_len = 0;
+			if (!(l->rx = malloc(MTUN_FRAME_MAX)))
+				l->rx_bad = 1;
+		}
+		if (!l->rx_bad && ((gso && !first) || l->rx_len + n > MTUN_FRAME_MAX)) {
+			free(l->rx); /* too long, or a second start */
+			l->rx = NULL;
+			l->rx_bad = 1;
+		}
+		if (!l->rx_bad) {
+			memcpy(l->rx + l->rx_len, p, n);
+			l->rx_len += (uint32_t)n;
+		}
+		if (h->flags & MTUN_F_MORE)
+			return 0;
+		if (l->rx_bad) {
+			l->rx_bad = 0;
+			goto bad;
+		}
+		/* freed once delivered: an idle link (a server keeps one per
+		 * device) holds no buffer */
+		whole = l->rx;
+		p = whole;
+		n = l->rx_len;
+		gso = l->rx_gso;
+		l->rx = NULL;
+	}
+	if (gso) {
+		if (n < MTUN_GSO_LEN || gso_get(p, n - MTUN_GSO_LEN, &vh))
+			goto bad;
+		p += MTUN_GSO_LEN;
+		n -= MTUN_GSO_LEN;
+	}
+	if (!n || n > MTUN_PKT_MAX)
+		goto bad;
+	deliver(arg, &vh, p, n);
+	r = 1;
+	goto out;
+bad:
+	l->stat.bad_packets++;
+out:
+	free(whole);
+	return r;
 }
 
 size_t mtun_link_ack(struct mtun_link *l, uint8_t *buf, uint64_t now, int force)

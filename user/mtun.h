@@ -9,17 +9,28 @@
  *   1  u8  type: HELLO, HELLO_ACK, DATA, ACK
  *   2  u8  direction: 0 device to server, 1 server to device (so a datagram
  *          reflected to its sender does not verify as the peer's)
- *   3  u8  0
+ *   3  u8  flags, DATA only: MTUN_F_MORE, MTUN_F_GSO (else 0)
  *   4  u32 client id (from registration)
  *   8  u32 seq: DATA's number in its direction (from 1); ACK's and HELLO's
  *          own counters (from 1), so a replayed one is known
  *  12  u32 ack: the next DATA seq the sender expects (cumulative)
- *  16  ... payload: DATA one IP packet; HELLO and HELLO_ACK 8 bytes echoed
+ *  16  ... payload: DATA one IP packet, or a piece of one (below); HELLO and
+ *          HELLO_ACK 8 bytes echoed
  *  -16 HMAC-SHA256(session key, all bytes before), first 16 bytes
+ *
+ * A packet longer than MTUN_MTU (a TCP segment the sending kernel left for
+ * the TUN to segment, up to 64 KiB) goes in consecutive DATA, each but the
+ * last flagged MTUN_F_MORE; the link delivers them in order, so the
+ * receiver just appends. A packet whose checksum or segmentation is left to
+ * the receiver's kernel begins with a 10-byte offload descriptor (flagged
+ * MTUN_F_GSO on its first DATA): u8 flags (1: checksum needed), u8 GSO
+ * type (0 none, 1 TCPv4), u16 segment size, u16 checksum start, u16
+ * checksum offset, u16 header length; virtio_net_hdr's fields, big-endian.
  */
 #ifndef ECAP_MTUN_H
 #define ECAP_MTUN_H
 
+#include <linux/virtio_net.h>
 #include <netinet/in.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -29,6 +40,12 @@
 #define MTUN_TAG       16
 #define MTUN_MTU       1400 /* the TUN devices' MTU: a datagram fits 1500 with UDP/IPv4 */
 #define MTUN_DGRAM_MAX (MTUN_HDR + MTUN_MTU + MTUN_TAG)
+#define MTUN_PKT_MAX   65535 /* an IP packet, in one DATA or in pieces */
+#define MTUN_GSO_LEN   10    /* the offload descriptor */
+#define MTUN_FRAME_MAX (MTUN_GSO_LEN + MTUN_PKT_MAX)
+#define MTUN_PIECES_MAX ((MTUN_FRAME_MAX + MTUN_MTU - 1) / MTUN_MTU)
+#define MTUN_F_MORE    0x01 /* DATA: the packet goes on in the next DATA */
+#define MTUN_F_GSO     0x02 /* DATA: a packet's first piece, with its offload descriptor */
 #define MTUN_KEY_LEN   32
 #define MTUN_NET       0x06000000u /* 6.0.0.0/8 */
 #define MTUN_SERVER    0x06000001u /* the server's own management address */
@@ -48,7 +65,7 @@ void mtun_addr_str(uint32_t addr, char ret[16]);
 struct mtun_hdr {
 	uint8_t type;
 	uint32_t client, seq, ack;
-	uint8_t dir;
+	uint8_t dir, flags;
 };
 
 /* A session key's MAC state; one per client and side. */
@@ -108,8 +125,11 @@ struct mtun_link {
 	uint32_t rcv;     /* the next seq wanted */
 	uint32_t unacked; /* taken since our last ack went out */
 	uint64_t ack_at;  /* ms, 0: no ack owed */
+	uint8_t *rx;      /* a packet's pieces so far (NULL between packets) */
+	uint32_t rx_len;
+	uint8_t rx_gso, rx_bad; /* its first piece's MTUN_F_GSO; dropping the rest */
 	struct {
-		uint64_t sent, resent, full, received, duplicate, out_of_order;
+		uint64_t sent, resent, full, received, duplicate, out_of_order, bad_packets;
 	} stat;
 };
 
@@ -117,8 +137,11 @@ struct mtun_link {
  * server's side). The key is borrowed. */
 void mtun_link_init(struct mtun_link *l, uint32_t client, struct mtun_key *key);
 void mtun_link_free(struct mtun_link *l);
-/* Queue one IP packet: 0, or -ENOBUFS when the window is full (counted). */
-int mtun_link_send(struct mtun_link *l, const void *pkt, size_t len);
+/* Queue one IP packet (1..MTUN_PKT_MAX bytes) with its offload header (NULL
+ * or zeroed: none), in as many DATA as it takes: 0, or -ENOBUFS when the
+ * window has no room for all of them or the packet is too long (counted). */
+int mtun_link_send(struct mtun_link *l, const struct virtio_net_hdr *vh, const void *pkt,
+		   size_t len);
 /* The next datagram to transmit, sealed with the current ack (valid until
  * it is acknowledged or pulled again), or NULL when none waits. */
 const uint8_t *mtun_link_pull(struct mtun_link *l, uint64_t now, size_t *ret_len);
@@ -127,8 +150,17 @@ static inline int mtun_link_pending(const struct mtun_link *l)
 	return l->snd != NULL;
 }
 /* A verified datagram from the peer. For DATA: 1 when its payload is the
- * next in order (deliver it), 0 when not (a copy or a gap; counted). */
+ * next in order (hand it to mtun_link_packet), 0 when not (a copy or a gap;
+ * counted). */
 int mtun_link_input(struct mtun_link *l, const struct mtun_hdr *h, uint64_t now);
+/* The payload p[0..n) of a DATA that mtun_link_input took: 1 when it ends a
+ * packet, handed to deliver with its offload header (zeroed: none); 0 when
+ * the packet goes on in the next DATA; -EINVAL when the packet it ends was
+ * malformed (too long, a bad descriptor: dropped, counted). */
+typedef void mtun_deliver_fn(void *arg, const struct virtio_net_hdr *vh, const uint8_t *pkt,
+			     size_t len);
+int mtun_link_packet(struct mtun_link *l, const struct mtun_hdr *h, const uint8_t *p, size_t n,
+		     mtun_deliver_fn *deliver, void *arg);
 /* A pure ACK into buf when one is owed at now (or force): its length, or 0. */
 size_t mtun_link_ack(struct mtun_link *l, uint8_t *buf, uint64_t now, int force);
 /* At now the oldest sent datagram's timeout passed (or force: the transport
@@ -145,10 +177,11 @@ uint64_t mtun_link_deadline(const struct mtun_link *l);
 /* When the oldest datagram not yet acknowledged was first sent (ms), or 0
  * (none, or not sent yet). */
 uint64_t mtun_link_oldest(const struct mtun_link *l);
-/* Room for another datagram? */
+/* Room for another packet of any length? */
 static inline int mtun_link_room(const struct mtun_link *l)
 {
-	return l->qlen < MTUN_WINDOW && l->qbytes + MTUN_MTU <= MTUN_WINDOW_MAX;
+	return l->qlen + MTUN_PIECES_MAX <= MTUN_WINDOW &&
+	       l->qbytes + MTUN_FRAME_MAX <= MTUN_WINDOW_MAX;
 }
 /* Our current ack field, for datagrams built outside the link (HELLO). */
 static inline uint32_t mtun_link_rcv(const struct mtun_link *l)
@@ -192,13 +225,15 @@ int mtun_dh_key(void *dh, const char *peer_pub, uint32_t client, uint8_t ret[MTU
  * it collides. Host byte order. */
 uint32_t mtun_address(const char *id, uint32_t n);
 
-/* Datagrams to send, gathered so that one sendmmsg carries many: add them,
- * then flush before the event loop sleeps. */
+/* Datagrams to send, gathered so that one sendmmsg carries many (and one
+ * UDP GSO message the runs of equal ones to one peer): add them, then flush
+ * before the event loop sleeps. */
 #define MTUN_SENDQ 64
 struct mtun_sendq {
 	int fd;
 	unsigned n;
 	uint64_t errors; /* not sent (a full socket buffer): the link sends them again */
+	int no_gso;      /* the path refused UDP GSO: one datagram a message */
 	struct sockaddr_in to[MTUN_SENDQ];
 	uint16_t len[MTUN_SENDQ];
 	uint8_t buf[MTUN_SENDQ][MTUN_DGRAM_MAX];
@@ -212,9 +247,17 @@ void mtun_sendq_flush(struct mtun_sendq *q);
  * go-back-N round. */
 void mtun_socket_buffers(int fd, int bytes);
 
-/* A TUN device (no packet information header) named name, up, with the
- * address addr/prefix (host order) and MTU MTUN_MTU: its non-blocking fd,
- * or -errno with err set. It goes away when the fd is closed. */
+/* A TUN device named name, up, with the address addr/prefix (host order)
+ * and MTU MTUN_MTU: its non-blocking fd, or -errno with err set. It goes
+ * away when the fd is closed. Each packet comes and goes with a
+ * virtio_net_hdr (little-endian), and the kernel hands over TCP segments up
+ * to 64 KiB with their checksum still to compute, as to a NIC with TSO: one
+ * read and one write per 64 KiB instead of per 1400 bytes. */
 int mtun_tun_open(const char *name, uint32_t addr, int prefix, char *err, size_t errlen);
+/* One packet from the TUN into pkt (MTUN_PKT_MAX bytes) and its offload
+ * header into vh: its length, or -errno (-EAGAIN: none waits). */
+ssize_t mtun_tun_read(int fd, struct virtio_net_hdr *vh, uint8_t *pkt);
+/* One packet to the TUN: 0 or -errno. */
+int mtun_tun_write(int fd, const struct virtio_net_hdr *vh, const uint8_t *pkt, size_t len);
 
 #endif

@@ -5,7 +5,11 @@
  * says why and leaves the offset where the bad datagram starts. Each datagram
  * (copied to a buffer of its own size, so a read past it is caught) goes
  * through peek and verify with a fixed key; one that peek takes, sealed again
- * with that key, is the same bytes, and its tag matches when verify says so. */
+ * with that key, is the same bytes, and its tag matches when verify says so.
+ * A DATA's payload goes on to a link's packet assembly, as if in order: a
+ * packet it delivers is 1..MTUN_PKT_MAX bytes with an offload header the
+ * receiving kernel could take; the link holds nothing between packets. */
+#include <endian.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -17,7 +21,24 @@
 static const char key_text[] = "edgecap fuzz_batch key, 32 bytes";
 _Static_assert(sizeof(key_text) == MTUN_KEY_LEN + 1, "a 32-byte key");
 
-static void datagram(struct mtun_key *k, const uint8_t *dg, size_t len)
+static volatile uint8_t sink;
+
+static void delivered(void *arg, const struct virtio_net_hdr *vh, const uint8_t *pkt, size_t len)
+{
+	uint8_t sum = 0;
+
+	(void)arg;
+	for (size_t i = 0; i < len; i++) /* all of it readable */
+		sum += pkt[i];
+	sink = sum;
+	if (!len || len > MTUN_PKT_MAX || vh->flags & ~VIRTIO_NET_HDR_F_NEEDS_CSUM ||
+	    (vh->gso_type != VIRTIO_NET_HDR_GSO_NONE && vh->gso_type != VIRTIO_NET_HDR_GSO_TCPV4) ||
+	    (vh->flags && (size_t)le16toh(vh->csum_start) + le16toh(vh->csum_offset) + 2 > len) ||
+	    (vh->gso_type && (!vh->flags || !vh->gso_size || le16toh(vh->hdr_len) > len)))
+		abort();
+}
+
+static void datagram(struct mtun_key *k, struct mtun_link *l, const uint8_t *dg, size_t len)
 {
 	uint8_t *copy = malloc(len), again[MTUN_DGRAM_MAX];
 	int verified;
@@ -37,6 +58,14 @@ static void datagram(struct mtun_key *k, const uint8_t *dg, size_t len)
 		    memcmp(again, copy, len - MTUN_TAG) || mtun_verify(k, again, len) ||
 		    verified != !memcmp(again + len - MTUN_TAG, copy + len - MTUN_TAG, MTUN_TAG))
 			abort();
+		if (h.type == MTUN_DATA) {
+			int r = mtun_link_packet(l, &h, copy + MTUN_HDR, len - MTUN_HDR - MTUN_TAG,
+						 delivered, NULL);
+
+			if ((r != -EINVAL && r != 0 && r != 1) || (r == 0) != !!(h.flags & MTUN_F_MORE) ||
+			    (r != 0 && l->rx))
+				abort();
+		}
 	}
 	free(copy);
 }
@@ -44,10 +73,12 @@ static void datagram(struct mtun_key *k, const uint8_t *dg, size_t len)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct mtun_key *k;
+	struct mtun_link l;
 	size_t off = 0;
 
 	if (!k && !(k = mtun_key_new((const uint8_t *)key_text)))
 		abort();
+	mtun_link_init(&l, 1, k);
 	for (;;) {
 		const uint8_t *dg = NULL;
 		const char *why = NULL;
@@ -67,7 +98,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (r != 1 || off <= was || off > size || len < 1 || len > MTUN_DGRAM_MAX ||
 		    dg != data + was + 2 || off != was + 2 + len)
 			abort();
-		datagram(k, dg, len);
+		datagram(k, &l, dg, len);
 	}
+	mtun_link_free(&l);
 	return 0;
 }

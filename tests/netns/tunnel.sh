@@ -243,6 +243,39 @@ test_stream() {
 	ok stream
 }
 
+# TCP both ways through the tunnel, 4 MiB each, byte for byte: gw1 by UDP,
+# gw2 by HTTP through the proxy. The TUNs hand over TCP segments of up to
+# 64 KiB (TSO) that travel in pieces: on gw1's TUN the kernel's packets
+# average more than the MTU.
+tun_tx() { ip netns exec "$1" cat /sys/class/net/ectun0/statistics/tx_"$2"; } # NS bytes|packets
+test_bulk() {
+	local d ns port=7100 want got b0 p0 avg
+	head -c $((4 << 20)) /dev/urandom > "$tmp/bulk"
+	want=$(sha256sum < "$tmp/bulk" | cut -d' ' -f1)
+	for d in gw1:$G1:udp gw2:$G2:http; do
+		IFS=: read -r d ns mode <<< "$d"
+		[ "$(transport $d)" = "$mode" ] || { ko bulk "$d is by $(transport $d), not $mode"; return; }
+		b0=$(tun_tx "$ns" bytes) p0=$(tun_tx "$ns" packets)
+		ina timeout 60 sh -c "nc -l 6.0.0.1 $port | sha256sum" > "$tmp/up.sum" &
+		sleep 0.3
+		ip netns exec "$ns" timeout 60 nc -N 6.0.0.1 $port < "$tmp/bulk" ||
+			{ ko bulk "$d: upload failed"; return; }
+		wait $!
+		got=$(cut -d' ' -f1 "$tmp/up.sum")
+		[ "$got" = "$want" ] || { ko bulk "$d: upload arrived as $got"; return; }
+		avg=$((($(tun_tx "$ns" bytes) - b0) / ($(tun_tx "$ns" packets) - p0)))
+		[ "$d" = gw2 ] || [ "$avg" -gt 1400 ] || { ko bulk "$d: $avg bytes a TUN packet, no TSO"; return; }
+		port=$((port + 1))
+		ina timeout 60 nc -N -l 6.0.0.1 $port < "$tmp/bulk" &
+		sleep 0.3
+		got=$(ip netns exec "$ns" timeout 60 nc 6.0.0.1 $port < /dev/null | sha256sum | cut -d' ' -f1)
+		wait $!
+		[ "$got" = "$want" ] || { ko bulk "$d: download arrived as $got"; return; }
+		port=$((port + 1))
+	done
+	ok bulk
+}
+
 # gw2 has only the proxy: captures go through it, by HTTP.
 test_proxy() {
 	local n
@@ -323,7 +356,7 @@ after() { # nothing a test did may have stopped the server or an agent
 }
 
 run_tests after test_register test_collision test_refusals test_disabled test_polls test_udp_auth \
-	test_capture_udp_blocked test_stream test_proxy test_quiet test_restart test_https
+	test_capture_udp_blocked test_stream test_bulk test_proxy test_quiet test_restart test_https
 st=$?
 [ $st = 0 ] || tail -n 20 "$tmp/server.log" "$tmp/gw1.log" "$tmp/gw2.log"
 exit $st

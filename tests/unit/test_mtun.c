@@ -4,6 +4,7 @@
  * and registration proofs, the X25519 session key, management addresses
  * (against zlib's CRC32). */
 #include <dirent.h>
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -148,7 +149,7 @@ static void direction_and_ack_numbers(void **s)
 	mtun_link_init(&l, 9, k);
 	assert_int_equal(l.dir, MTUN_UP);
 	l.dir = MTUN_DOWN;
-	assert_int_equal(mtun_link_send(&l, "abc", 3), 0);
+	assert_int_equal(mtun_link_send(&l, NULL, "abc", 3), 0);
 	dg = mtun_link_pull(&l, 1000, &n);
 	assert_non_null(dg);
 	assert_int_equal(mtun_peek(dg, n, &h), 0);
@@ -476,16 +477,28 @@ struct end {
 	uint64_t every, change_at, down_until;
 	uint32_t total, sent; /* packets to send, queued */
 	uint32_t want, got;   /* packets to get from the peer, got */
+	uint32_t pieces;      /* the DATA its packets took */
 	uint32_t rejected;    /* datagrams that failed peek or verify */
 	uint32_t last;        /* the seq pulled last */
 	int rewound;          /* the link went back since: the next pull is the oldest */
 	uint32_t pulled, timeouts, changes, skipped;
 };
 
-/* Packet i: its number, big-endian, then i % 61 bytes that depend on it. */
-static size_t packet(uint8_t *p, uint32_t i)
+/* Packet i: its number, big-endian, then bytes that depend on it: i % 61
+ * of them, or for every 50th up to 64 KiB, in pieces; every 100th with an
+ * offload header that depends on it too. */
+static size_t packet(uint8_t *p, uint32_t i, struct virtio_net_hdr *vh)
 {
-	size_t len = 4 + i % 61;
+	size_t len = i % 50 ? 4 + i % 61 : MTUN_PKT_MAX - (i * 7919) % 60000;
+
+	*vh = (struct virtio_net_hdr){0};
+	if (i % 100 == 0)
+		*vh = (struct virtio_net_hdr){.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+					      .gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
+					      .gso_size = htole16((uint16_t)(500 + i % 900)),
+					      .csum_start = htole16(20),
+					      .csum_offset = htole16(16),
+					      .hdr_len = htole16(40)};
 
 	p[0] = (uint8_t)(i >> 24);
 	p[1] = (uint8_t)(i >> 16);
@@ -500,11 +513,15 @@ static size_t packet(uint8_t *p, uint32_t i)
 static void app_send(struct end *e)
 {
 	uint64_t sent = e->link.stat.sent;
-	uint8_t pkt[4 + 64];
+	static uint8_t pkt[MTUN_PKT_MAX];
+	struct virtio_net_hdr vh;
 
 	while (e->sent < e->total && e->link.qlen < IN_FLIGHT) {
-		assert_int_equal(mtun_link_send(&e->link, pkt, packet(pkt, e->sent)), 0);
+		uint32_t q = e->link.qlen;
+
+		assert_int_equal(mtun_link_send(&e->link, &vh, pkt, packet(pkt, e->sent, &vh)), 0);
 		assert_true(mtun_link_pending(&e->link));
+		e->pieces += e->link.qlen - q;
 		e->sent++;
 	}
 	assert_int_equal(e->link.stat.sent, sent);
@@ -551,10 +568,22 @@ static void pull_all(struct end *e)
 	}
 }
 
+/* the next packet, whole, with its offload header; so each once and in order */
+static void delivered(void *arg, const struct virtio_net_hdr *vh, const uint8_t *pkt, size_t len)
+{
+	struct end *e = arg;
+	static uint8_t want[MTUN_PKT_MAX];
+	struct virtio_net_hdr wvh;
+
+	assert_true(e->got < e->want);
+	if (len != packet(want, e->got, &wvh) || memcmp(pkt, want, len) || memcmp(vh, &wvh, sizeof(wvh)))
+		fail_msg("delivered %zu bytes where packet %u was due", len, e->got);
+	e->got++;
+}
+
 /* As the agent and the server do: peek, verify, hand to the link, deliver. */
 static void receive(struct end *e, const struct pkt *p)
 {
-	uint8_t want[4 + 64];
 	struct mtun_hdr h;
 	const struct mtun_qent *snd = e->link.snd;
 	int r;
@@ -576,13 +605,8 @@ static void receive(struct end *e, const struct pkt *p)
 		return;
 	}
 	assert_int_equal(h.type, MTUN_DATA);
-	assert_true(e->got < e->want);
-	/* the next packet, whole; so each once and in order */
-	if (p->len != MTUN_HDR + packet(want, e->got) + MTUN_TAG ||
-	    memcmp(p->dg + MTUN_HDR, want, p->len - MTUN_HDR - MTUN_TAG))
-		fail_msg("delivered %zu bytes (seq %u) where packet %u was due", p->len, h.seq,
-			 e->got);
-	e->got++;
+	r = mtun_link_packet(&e->link, &h, p->dg + MTUN_HDR, p->len - MTUN_HDR - MTUN_TAG, delivered, e);
+	assert_int_equal(r, !(h.flags & MTUN_F_MORE));
 }
 
 /* The timer: an owed ack, a due retransmission (pulled after). And when
@@ -698,11 +722,13 @@ static void link_over_lossy_channel(void **s)
 	/* both ways, every packet once and in order */
 	assert_int_equal(b.got, a.total);
 	assert_int_equal(a.got, b.total);
-	assert_int_equal(b.link.stat.received, a.total);
-	assert_int_equal(a.link.stat.received, b.total);
+	assert_int_equal(b.link.stat.received, a.pieces);
+	assert_int_equal(a.link.stat.received, b.pieces);
+	assert_true(a.pieces > a.total + 100 * 40 && b.pieces > b.total + 10 * 40); /* some in pieces */
+	assert_int_equal(a.link.stat.bad_packets + b.link.stat.bad_packets, 0);
 	/* each pulled first once; every pull counted */
-	assert_int_equal(a.link.stat.sent, a.total);
-	assert_int_equal(b.link.stat.sent, b.total);
+	assert_int_equal(a.link.stat.sent, a.pieces);
+	assert_int_equal(b.link.stat.sent, b.pieces);
 	assert_int_equal(a.link.stat.sent + a.link.stat.resent, a.pulled);
 	assert_int_equal(b.link.stat.sent + b.link.stat.resent, b.pulled);
 	/* and nothing left queued */
@@ -780,10 +806,10 @@ static void nothing_leaves_until_pulled(void **s)
 	mtun_link_init(&l, 9, k);
 	pulls_nothing(&l, 1000);
 	/* queued: numbered, but not sent, not timed, not counted */
-	assert_int_equal(mtun_link_send(&l, "a", 1), 0);
+	assert_int_equal(mtun_link_send(&l, NULL, "a", 1), 0);
 	assert_true(mtun_link_pending(&l));
-	assert_int_equal(mtun_link_send(&l, "bb", 2), 0);
-	assert_int_equal(mtun_link_send(&l, "ccc", 3), 0);
+	assert_int_equal(mtun_link_send(&l, NULL, "bb", 2), 0);
+	assert_int_equal(mtun_link_send(&l, NULL, "ccc", 3), 0);
 	assert_int_equal(l.qlen, 3);
 	assert_int_equal(l.qbytes, 6);
 	assert_int_equal(l.nxt, 4);
@@ -815,7 +841,7 @@ static void nothing_leaves_until_pulled(void **s)
 	assert_int_equal(l.stat.resent, 0);
 	assert_int_equal(mtun_link_oldest(&l), 1000);
 	/* what is queued next goes next */
-	assert_int_equal(mtun_link_send(&l, "dddd", 4), 0);
+	assert_int_equal(mtun_link_send(&l, NULL, "dddd", 4), 0);
 	pulls(&l, 1009, 4, 2, "dddd");
 	pulls_nothing(&l, 1009);
 	mtun_link_free(&l);
@@ -830,7 +856,7 @@ static void timer_runs_from_the_pull(void **s)
 
 	mtun_link_init(&l, 9, k);
 	/* queued at 1000, the transport busy until 5000: no timeout meanwhile */
-	assert_int_equal(mtun_link_send(&l, "a", 1), 0);
+	assert_int_equal(mtun_link_send(&l, NULL, "a", 1), 0);
 	for (uint64_t now = 1000; now < 5000; now += 50) {
 		assert_int_equal(mtun_link_deadline(&l), 0);
 		assert_int_equal(mtun_link_resend(&l, now, 0), 0);
@@ -854,7 +880,7 @@ static void timer_runs_from_the_pull(void **s)
 	assert_int_equal(mtun_link_oldest(&l), 5000);
 
 	/* after progress, a timer only while a pulled one waits for its ack */
-	assert_int_equal(mtun_link_send(&l, "b", 1), 0);
+	assert_int_equal(mtun_link_send(&l, NULL, "b", 1), 0);
 	input(&l, MTUN_ACK, 0, 2, 9100);
 	assert_int_equal(l.una, 2);
 	assert_int_equal(mtun_link_deadline(&l), 0);
@@ -862,14 +888,14 @@ static void timer_runs_from_the_pull(void **s)
 	assert_int_equal(l.srtt, 0); /* it went twice: no sample */
 	pulls(&l, 9200, 2, 1, "b");
 	assert_int_equal(mtun_link_deadline(&l), 9200 + 8 * MTUN_RTO_MIN);
-	assert_int_equal(mtun_link_send(&l, "c", 1), 0);
+	assert_int_equal(mtun_link_send(&l, NULL, "c", 1), 0);
 	input(&l, MTUN_ACK, 0, 3, 9300);
 	assert_int_equal(l.srtt, 100);
 	assert_int_equal(l.rto, 300);
 	assert_int_equal(mtun_link_deadline(&l), 0);
 	pulls(&l, 9400, 3, 1, "c");
 	assert_int_equal(mtun_link_deadline(&l), 9700);
-	assert_int_equal(mtun_link_send(&l, "d", 1), 0);
+	assert_int_equal(mtun_link_send(&l, NULL, "d", 1), 0);
 	pulls(&l, 9500, 4, 1, "d");
 	input(&l, MTUN_ACK, 0, 4, 9600);
 	assert_int_equal(mtun_link_deadline(&l), 9600 + l.rto); /* 4 waits */
@@ -887,7 +913,7 @@ static void timer_restarts_while_the_transport_carries(void **s)
 	mtun_link_init(&l, 9, k);
 	mtun_link_restart_timer(&l, 1000);
 	assert_int_equal(mtun_link_deadline(&l), 0);
-	assert_int_equal(mtun_link_send(&l, "a", 1), 0);
+	assert_int_equal(mtun_link_send(&l, NULL, "a", 1), 0);
 	pulls(&l, 1000, 1, 1, "a");
 	assert_int_equal(mtun_link_deadline(&l), 1000 + 4 * MTUN_RTO_MIN);
 	for (uint64_t now = 1000; now < 9000; now += 50) { /* the request is slow */
@@ -917,7 +943,7 @@ static void resend_pulls_the_same_again_with_a_fresher_ack(void **s)
 
 	mtun_link_init(&l, 9, k);
 	for (uint32_t i = 1; i <= 5; i++)
-		assert_int_equal(mtun_link_send(&l, payload[i], 1), 0);
+		assert_int_equal(mtun_link_send(&l, NULL, payload[i], 1), 0);
 	for (uint32_t i = 1; i <= 5; i++)
 		pulls(&l, 1000, i, 1, payload[i]);
 	/* the peer's DATA 1 and 2, then its ack of our 1 and 2 */
@@ -984,7 +1010,7 @@ static void acked_while_waiting_to_be_pulled_again_is_skipped(void **s)
 
 	mtun_link_init(&l, 9, k);
 	for (uint32_t i = 1; i <= 4; i++)
-		assert_int_equal(mtun_link_send(&l, payload[i], 1), 0);
+		assert_int_equal(mtun_link_send(&l, NULL, payload[i], 1), 0);
 	for (uint32_t i = 1; i <= 4; i++)
 		pulls(&l, 1000, i, 1, payload[i]);
 	assert_int_equal(mtun_link_resend(&l, 1100, 1), 4);
@@ -1013,7 +1039,7 @@ static void acked_while_waiting_to_be_pulled_again_is_skipped(void **s)
 	assert_int_equal(l.stat.sent, 4);
 	assert_int_equal(l.stat.resent, 2);
 	/* the next one queued is the next pulled */
-	assert_int_equal(mtun_link_send(&l, "e", 1), 0);
+	assert_int_equal(mtun_link_send(&l, NULL, "e", 1), 0);
 	pulls(&l, 1150, 5, 1, "e");
 	pulls_nothing(&l, 1150);
 	mtun_link_free(&l);
@@ -1032,25 +1058,28 @@ static void full_window_refuses_and_counts(void **s)
 	/* by count, whether pulled or not */
 	mtun_link_init(&l, 9, k);
 	for (uint32_t i = 0; i < MTUN_WINDOW; i++) {
-		assert_true(mtun_link_room(&l));
-		assert_int_equal(mtun_link_send(&l, pkt, 1), 0);
+		/* room: for a packet of any length */
+		assert_int_equal(mtun_link_room(&l), i + MTUN_PIECES_MAX <= MTUN_WINDOW);
+		assert_int_equal(mtun_link_send(&l, NULL, pkt, 1), 0);
 	}
 	assert_false(mtun_link_room(&l));
-	assert_int_equal(mtun_link_send(&l, pkt, 1), -ENOBUFS);
+	assert_int_equal(mtun_link_send(&l, NULL, pkt, 1), -ENOBUFS);
 	assert_int_equal(l.stat.full, 1);
 	assert_int_equal(l.nxt, 1 + MTUN_WINDOW); /* the refused one took no number */
 	while (mtun_link_pull(&l, 1000, &len))
 		n++;
 	assert_int_equal(n, MTUN_WINDOW);
 	assert_int_equal(l.stat.sent, MTUN_WINDOW);
-	assert_int_equal(mtun_link_send(&l, pkt, 1), -ENOBUFS);
+	assert_int_equal(mtun_link_send(&l, NULL, pkt, 1), -ENOBUFS);
 	assert_int_equal(l.stat.full, 2);
 	/* an ack makes room */
 	input(&l, MTUN_ACK, 0, 2, 1100);
 	assert_int_equal(l.qlen, MTUN_WINDOW - 1);
-	assert_true(mtun_link_room(&l));
-	assert_int_equal(mtun_link_send(&l, pkt, 1), 0);
-	assert_int_equal(l.stat.full, 2);
+	assert_false(mtun_link_room(&l));
+	assert_int_equal(mtun_link_send(&l, NULL, pkt, MTUN_MTU + 1), -ENOBUFS); /* two pieces */
+	assert_int_equal(l.stat.full, 3);
+	assert_int_equal(mtun_link_send(&l, NULL, pkt, 1), 0); /* one fits */
+	assert_int_equal(l.stat.full, 3);
 	assert_non_null(mtun_link_pull(&l, 1100, &len));
 	assert_int_equal(len, MTUN_HDR + 1 + MTUN_TAG);
 	pulls_nothing(&l, 1100);
@@ -1059,19 +1088,193 @@ static void full_window_refuses_and_counts(void **s)
 	/* by bytes */
 	mtun_link_init(&l, 9, k);
 	for (unsigned i = 0; i < fit; i++)
-		assert_int_equal(mtun_link_send(&l, pkt, MTUN_MTU), 0);
+		assert_int_equal(mtun_link_send(&l, NULL, pkt, MTUN_MTU), 0);
 	assert_int_equal(l.qbytes, (size_t)fit * MTUN_MTU);
 	assert_false(mtun_link_room(&l));
-	assert_int_equal(mtun_link_send(&l, pkt, MTUN_MTU), -ENOBUFS);
+	assert_int_equal(mtun_link_send(&l, NULL, pkt, MTUN_MTU), -ENOBUFS);
 	assert_int_equal(l.stat.full, 1);
 	mtun_link_free(&l);
 
-	/* longer than the MTU */
+	/* longer than an IP packet can be, or empty */
 	mtun_link_init(&l, 9, k);
-	assert_int_equal(mtun_link_send(&l, pkt, MTUN_MTU + 1), -ENOBUFS);
-	assert_int_equal(l.stat.full, 1);
+	assert_int_equal(mtun_link_send(&l, NULL, pkt, MTUN_PKT_MAX + 1), -ENOBUFS);
+	assert_int_equal(mtun_link_send(&l, NULL, pkt, 0), -ENOBUFS);
+	assert_int_equal(l.stat.full, 2);
 	assert_int_equal(l.nxt, 1);
 	pulls_nothing(&l, 1000);
+	mtun_link_free(&l);
+	mtun_key_free(k);
+}
+
+/* Packets past the MTU go in pieces: MORE on all but the last, GSO on the
+ * first of one with an offload header; the receiver gets them back whole. */
+struct got {
+	uint8_t pkt[MTUN_PKT_MAX];
+	size_t len;
+	struct virtio_net_hdr vh;
+	unsigned n;
+};
+
+static void keep(void *arg, const struct virtio_net_hdr *vh, const uint8_t *pkt, size_t len)
+{
+	struct got *g = arg;
+
+	memcpy(g->pkt, pkt, len);
+	g->len = len;
+	g->vh = *vh;
+	g->n++;
+}
+
+static void packets_in_pieces(void **s)
+{
+	static uint8_t pkt[MTUN_PKT_MAX];
+	static struct got g;
+	struct mtun_key *ka = key(5), *kb = key(5);
+	struct mtun_link a, b;
+	const struct virtio_net_hdr tso = {.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+					   .gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
+					   .gso_size = htole16(1348), .csum_start = htole16(20),
+					   .csum_offset = htole16(16), .hdr_len = htole16(52)},
+				   csum = {.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+					   .csum_start = htole16(20), .csum_offset = htole16(6)},
+				   none = {0};
+	struct {
+		size_t len;
+		const struct virtio_net_hdr *vh;
+		unsigned pieces;
+	} c[] = {
+		{1, NULL, 1},
+		{MTUN_MTU, NULL, 1},
+		{MTUN_MTU, &none, 1}, /* a zeroed header is none */
+		{MTUN_MTU + 1, NULL, 2},
+		{MTUN_MTU - MTUN_GSO_LEN, &csum, 1},
+		{MTUN_MTU - MTUN_GSO_LEN + 1, &csum, 2},
+		{MTUN_PKT_MAX, &tso, MTUN_PIECES_MAX},
+		{MTUN_PKT_MAX, NULL, (MTUN_PKT_MAX + MTUN_MTU - 1) / MTUN_MTU},
+		{3000, &tso, 3},
+	};
+
+	for (size_t i = 0; i < sizeof(pkt); i++)
+		pkt[i] = (uint8_t)(i * 31 + i / 256);
+	mtun_link_init(&a, 7, ka);
+	mtun_link_init(&b, 7, kb);
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		const uint8_t *dg;
+		struct mtun_hdr h;
+		size_t len;
+		unsigned n = 0;
+
+		assert_int_equal(mtun_link_send(&a, c[i].vh, pkt + i, c[i].len), 0);
+		assert_int_equal(a.qlen, c[i].pieces);
+		g.n = 0;
+		while ((dg = mtun_link_pull(&a, 1000, &len))) {
+			int last = ++n == c[i].pieces;
+
+			assert_true(len <= MTUN_DGRAM_MAX);
+			assert_int_equal(mtun_peek(dg, len, &h), 0);
+			assert_int_equal(mtun_verify(kb, dg, len), 0);
+			assert_int_equal(h.flags & MTUN_F_MORE, last ? 0 : MTUN_F_MORE);
+			assert_int_equal(h.flags & MTUN_F_GSO,
+					 n == 1 && c[i].vh && c[i].vh != &none ? MTUN_F_GSO : 0);
+			assert_int_equal(mtun_link_input(&b, &h, 1000), 1);
+			assert_int_equal(mtun_link_packet(&b, &h, dg + MTUN_HDR, len - MTUN_HDR - MTUN_TAG,
+							  keep, &g),
+					 last);
+			assert_int_equal(g.n, last);
+		}
+		assert_int_equal(n, c[i].pieces);
+		assert_int_equal(g.len, c[i].len);
+		assert_memory_equal(g.pkt, pkt + i, c[i].len);
+		assert_memory_equal(&g.vh, c[i].vh ? c[i].vh : &none, sizeof(g.vh));
+		assert_null(b.rx); /* nothing held between packets */
+		input(&a, MTUN_ACK, 0, b.rcv, 1001);
+		assert_int_equal(a.qlen, 0);
+	}
+	assert_int_equal(b.stat.bad_packets, 0);
+	mtun_link_free(&a);
+	mtun_link_free(&b);
+	mtun_key_free(ka);
+	mtun_key_free(kb);
+}
+
+/* DATA as the link takes it, and its payload to mtun_link_packet. */
+static int piece(struct mtun_link *l, uint8_t flags, const uint8_t *p, size_t n, struct got *g)
+{
+	struct mtun_hdr h = {MTUN_DATA, l->client, l->rcv, 1, MTUN_UP, flags};
+
+	assert_int_equal(mtun_link_input(l, &h, 1000), 1);
+	return mtun_link_packet(l, &h, p, n, keep, g);
+}
+
+static void malformed_packets_are_dropped_and_counted(void **s)
+{
+	static uint8_t p[MTUN_MTU];
+	static struct got g;
+	struct mtun_key *k = key(6);
+	struct mtun_link l;
+	/* a descriptor: flags, type, size, start, offset, header length */
+	const uint8_t good[MTUN_GSO_LEN] = {1, 1, 0x05, 0x44, 0, 20, 0, 16, 0, 52};
+	struct {
+		const char *why;
+		uint8_t d[MTUN_GSO_LEN];
+	} bad[] = {
+		{"unknown flag", {3, 0, 0, 0, 0, 20, 0, 16, 0, 0}},
+		{"unknown GSO type", {1, 5, 0x05, 0x44, 0, 20, 0, 16, 0, 52}},
+		{"GSO without a checksum", {0, 1, 0x05, 0x44, 0, 0, 0, 0, 0, 52}},
+		{"GSO without a segment size", {1, 1, 0, 0, 0, 20, 0, 16, 0, 52}},
+		{"checksum past the packet", {1, 0, 0, 0, 0x05, 0x70, 0, 16, 0, 0}},
+		{"header past the packet", {1, 1, 0x05, 0x44, 0, 20, 0, 16, 0x05, 0x80}},
+	};
+	uint64_t nbad = 0;
+
+	memset(p, 0x45, sizeof(p));
+	mtun_link_init(&l, 7, k);
+	g.n = 0;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) { /* in one DATA of 1400 */
+		memcpy(p, bad[i].d, MTUN_GSO_LEN);
+		if (piece(&l, MTUN_F_GSO, p, sizeof(p), &g) != -EINVAL)
+			fail_msg("%s: taken", bad[i].why);
+		assert_int_equal(l.stat.bad_packets, ++nbad);
+	}
+	memcpy(p, good, MTUN_GSO_LEN);
+	assert_int_equal(piece(&l, MTUN_F_GSO, p, sizeof(p), &g), 1);
+	assert_int_equal(g.len, sizeof(p) - MTUN_GSO_LEN);
+	/* shorter than a descriptor */
+	assert_int_equal(piece(&l, MTUN_F_GSO, p, MTUN_GSO_LEN - 1, &g), -EINVAL);
+	assert_int_equal(piece(&l, MTUN_F_GSO, p, MTUN_GSO_LEN, &g), -EINVAL); /* and no packet */
+	nbad += 2;
+	/* longer than a packet can be: dropped at its last piece */
+	for (unsigned i = 0; i < MTUN_PIECES_MAX; i++)
+		assert_int_equal(piece(&l, MTUN_F_MORE, p, sizeof(p), &g), 0);
+	assert_int_equal(piece(&l, 0, p, 100, &g), -EINVAL);
+	assert_int_equal(l.stat.bad_packets, ++nbad);
+	assert_null(l.rx);
+	/* a second start inside a packet */
+	assert_int_equal(piece(&l, MTUN_F_GSO | MTUN_F_MORE, p, sizeof(p), &g), 0);
+	assert_int_equal(piece(&l, MTUN_F_GSO | MTUN_F_MORE, p, sizeof(p), &g), 0);
+	assert_int_equal(piece(&l, 0, p, 100, &g), -EINVAL);
+	assert_int_equal(l.stat.bad_packets, ++nbad);
+	/* and the next packet is whole again */
+	g.n = 0;
+	assert_int_equal(piece(&l, MTUN_F_MORE, p, sizeof(p), &g), 0);
+	assert_int_equal(piece(&l, 0, p, 5, &g), 1);
+	assert_int_equal(g.n, 1);
+	assert_int_equal(g.len, sizeof(p) + 5);
+	assert_memory_equal(&g.vh, &(struct virtio_net_hdr){0}, sizeof(g.vh));
+	/* flags only on DATA, only the known ones */
+	{
+		uint8_t dg[MTUN_DGRAM_MAX];
+		struct mtun_hdr h;
+		size_t n = mtun_seal(k, dg, &(struct mtun_hdr){MTUN_ACK, 7, 1, 1, MTUN_UP, MTUN_F_MORE},
+				     NULL, 0);
+
+		assert_int_equal(mtun_peek(dg, n, &h), -EINVAL);
+		n = mtun_seal(k, dg, &(struct mtun_hdr){MTUN_DATA, 7, 1, 1, MTUN_UP, 4}, "x", 1);
+		assert_int_equal(mtun_peek(dg, n, &h), -EINVAL);
+		n = mtun_seal(k, dg, &(struct mtun_hdr){MTUN_DATA, 7, 1, 1, MTUN_UP, 3}, "x", 1);
+		assert_int_equal(mtun_peek(dg, n, &h), 0);
+		assert_int_equal(h.flags, MTUN_F_MORE | MTUN_F_GSO);
+	}
 	mtun_link_free(&l);
 	mtun_key_free(k);
 }
@@ -1084,7 +1287,7 @@ static void acks_outside_the_window_are_ignored(void **s)
 
 	mtun_link_init(&l, 9, k);
 	for (uint32_t i = 1; i <= 3; i++) {
-		assert_int_equal(mtun_link_send(&l, "abc", 3), 0);
+		assert_int_equal(mtun_link_send(&l, NULL, "abc", 3), 0);
 		pulls(&l, 1000, i, 1, "abc");
 	}
 	assert_int_equal(l.una, 1);
@@ -1129,9 +1332,9 @@ static void oldest_is_the_first_sending_of_the_oldest_queued(void **s)
 
 	mtun_link_init(&l, 9, k);
 	assert_int_equal(mtun_link_oldest(&l), 0);
-	mtun_link_send(&l, "a", 1);
-	mtun_link_send(&l, "b", 1);
-	mtun_link_send(&l, "c", 1);
+	mtun_link_send(&l, NULL, "a", 1);
+	mtun_link_send(&l, NULL, "b", 1);
+	mtun_link_send(&l, NULL, "c", 1);
 	assert_int_equal(mtun_link_oldest(&l), 0); /* queued is not sent */
 	pulls(&l, 1000, 1, 1, "a");
 	assert_int_equal(mtun_link_oldest(&l), 1000);
@@ -1148,7 +1351,7 @@ static void oldest_is_the_first_sending_of_the_oldest_queued(void **s)
 	input(&l, MTUN_ACK, 0, 2, 1700);
 	assert_int_equal(mtun_link_oldest(&l), 1200);
 	/* the oldest left not pulled yet */
-	mtun_link_send(&l, "d", 1);
+	mtun_link_send(&l, NULL, "d", 1);
 	input(&l, MTUN_ACK, 0, 4, 1700);
 	assert_int_equal(mtun_link_oldest(&l), 0);
 	pulls(&l, 1800, 4, 1, "d");
@@ -1198,7 +1401,7 @@ static void receiver_takes_only_the_next(void **s)
 	assert_int_equal(input(&l, MTUN_HELLO, 4, 1, 1010), 0);
 	assert_int_equal(mtun_link_rcv(&l), 4);
 	/* queuing our DATA does not pay the ack; pulling it does */
-	assert_int_equal(mtun_link_send(&l, "x", 1), 0);
+	assert_int_equal(mtun_link_send(&l, NULL, "x", 1), 0);
 	assert_int_equal(mtun_link_deadline(&l), 1010 + MTUN_ACK_DELAY);
 	pulls(&l, 1011, 1, 4, "x");
 	assert_int_equal(mtun_link_deadline(&l), 1011 + 4 * MTUN_RTO_MIN); /* the RTO alone */
@@ -1223,7 +1426,7 @@ static void rtt_and_timeouts(void **s)
 	struct mtun_link l;
 
 	mtun_link_init(&l, 9, k);
-	mtun_link_send(&l, "a", 1);
+	mtun_link_send(&l, NULL, "a", 1);
 	pulls(&l, 1000, 1, 1, "a");
 	assert_int_equal(mtun_link_deadline(&l), 1000 + 4 * MTUN_RTO_MIN);
 	input(&l, MTUN_ACK, 0, 2, 1200);
@@ -1232,7 +1435,7 @@ static void rtt_and_timeouts(void **s)
 	assert_int_equal(mtun_link_deadline(&l), 0);
 
 	/* a timeout: everything again, the RTO doubled */
-	mtun_link_send(&l, "b", 1);
+	mtun_link_send(&l, NULL, "b", 1);
 	pulls(&l, 2000, 2, 1, "b");
 	assert_int_equal(mtun_link_deadline(&l), 2600);
 	assert_int_equal(mtun_link_resend(&l, 2599, 0), 0);
@@ -1249,7 +1452,7 @@ static void rtt_and_timeouts(void **s)
 	assert_int_equal(l.srtt, 200);
 	assert_int_equal(l.rto, 600);
 	/* a fresh one is */
-	mtun_link_send(&l, "c", 1);
+	mtun_link_send(&l, NULL, "c", 1);
 	pulls(&l, 3000, 3, 1, "c");
 	input(&l, MTUN_ACK, 0, 4, 3300);
 	assert_int_equal(l.srtt, (7 * 200 + 300) / 8);
@@ -1257,7 +1460,7 @@ static void rtt_and_timeouts(void **s)
 
 	/* a forced resend (the transport changed) does not back off; timeouts
 	 * do, up to MTUN_RTO_MAX; each timer from the pull after */
-	mtun_link_send(&l, "d", 1);
+	mtun_link_send(&l, NULL, "d", 1);
 	pulls(&l, 4000, 4, 1, "d");
 	assert_int_equal(mtun_link_resend(&l, 4100, 1), 1);
 	assert_int_equal(l.rto, 636);
@@ -1280,8 +1483,8 @@ static void rtt_and_timeouts(void **s)
 
 	/* a fast link still waits MTUN_RTO_MIN */
 	mtun_link_init(&l, 9, k);
-	mtun_link_send(&l, "a", 1);
-	mtun_link_send(&l, "b", 1);
+	mtun_link_send(&l, NULL, "a", 1);
+	mtun_link_send(&l, NULL, "b", 1);
 	pulls(&l, 1000, 1, 1, "a");
 	pulls(&l, 1000, 2, 1, "b");
 	input(&l, MTUN_ACK, 0, 2, 1001);
@@ -1666,6 +1869,8 @@ int main(void)
 	    cmocka_unit_test(resend_pulls_the_same_again_with_a_fresher_ack),
 	    cmocka_unit_test(acked_while_waiting_to_be_pulled_again_is_skipped),
 	    cmocka_unit_test(full_window_refuses_and_counts),
+	    cmocka_unit_test(packets_in_pieces),
+	    cmocka_unit_test(malformed_packets_are_dropped_and_counted),
 	    cmocka_unit_test(acks_outside_the_window_are_ignored),
 	    cmocka_unit_test(oldest_is_the_first_sending_of_the_oldest_queued),
 	    cmocka_unit_test(receiver_takes_only_the_next),

@@ -377,6 +377,14 @@ static void switch_to(struct agent_tunnel *t, int mode, const char *why)
 
 static void on_tun(h2o_socket_t *sock, const char *e);
 
+static void to_tun(void *arg, const struct virtio_net_hdr *vh, const uint8_t *pkt, size_t len)
+{
+	struct agent_tunnel *t = arg;
+
+	if (mtun_tun_write(t->tun_fd, vh, pkt, len))
+		t->stat.bad++;
+}
+
 static void on_datagram(struct agent_tunnel *t, const uint8_t *p, size_t n, int by_udp)
 {
 	struct mtun_hdr h;
@@ -396,7 +404,7 @@ static void on_datagram(struct agent_tunnel *t, const uint8_t *p, size_t n, int 
 			save_state(t);
 	}
 	if (mtun_link_input(&t->link, &h, now) == 1 &&
-	    write(t->tun_fd, p + MTUN_HDR, n - MTUN_HDR - MTUN_TAG) < 0)
+	    mtun_link_packet(&t->link, &h, p + MTUN_HDR, n - MTUN_HDR - MTUN_TAG, to_tun, t) < 0)
 		t->stat.bad++;
 	if (t->tun_stopped && mtun_link_room(&t->link)) {
 		t->tun_stopped = 0;
@@ -420,9 +428,10 @@ static void on_udp(h2o_socket_t *sock, const char *e)
 static void on_tun(h2o_socket_t *sock, const char *e)
 {
 	struct agent_tunnel *t = sock->data;
-	uint8_t pkt[MTUN_MTU + 1];
+	static uint8_t pkt[MTUN_PKT_MAX];
 
 	for (int i = 0; i < 256; i++) {
+		struct virtio_net_hdr vh;
 		ssize_t n;
 
 		if (!mtun_link_room(&t->link)) { /* back-pressure: the kernel's queue holds */
@@ -431,11 +440,11 @@ static void on_tun(h2o_socket_t *sock, const char *e)
 			h2o_socket_read_stop(sock);
 			break;
 		}
-		n = read(t->tun_fd, pkt, sizeof(pkt));
+		n = mtun_tun_read(t->tun_fd, &vh, pkt);
 		if (n <= 0)
 			break;
-		if (n <= MTUN_MTU && pkt[0] >> 4 == 4 && t->registered) /* IPv4 only */
-			mtun_link_send(&t->link, pkt, (size_t)n);
+		if (pkt[0] >> 4 == 4 && t->registered) /* IPv4 only */
+			mtun_link_send(&t->link, &vh, pkt, (size_t)n);
 	}
 	if (t->registered)
 		push(t);
@@ -742,6 +751,7 @@ static void on_monitor(h2o_timeout_entry_t *e)
 	struct agent_tunnel *t = H2O_STRUCT_FROM_MEMBER(struct agent_tunnel, monitor, e);
 	const struct agent_conf *c = t->conf;
 	uint64_t now = now_ms(t), oldest = mtun_link_oldest(&t->link);
+	uint64_t quiet = 3 * (uint64_t)c->hello_ms + c->udp_wait_ms;
 	char why[96];
 
 	h2o_timeout_link(t->loop, &t->monitor_q, &t->monitor);
@@ -750,7 +760,9 @@ static void on_monitor(h2o_timeout_entry_t *e)
 			start_registration(t);
 		return;
 	}
-	if (now - t->last_rx > 3 * c->hello_ms + c->udp_wait_ms) {
+	/* by HTTP the parked poll is the server's sign of life, and the server
+	 * holds it up to 25 s when it has nothing for us */
+	if (now - t->last_rx > (t->mode == MODE_HTTP && quiet < IO_TIMEOUT ? IO_TIMEOUT : quiet)) {
 		agent_log("tunnel: nothing from the server for %llu s: registering again",
 			  (unsigned long long)(now - t->last_rx) / 1000);
 		start_registration(t);
@@ -901,7 +913,7 @@ void agent_tunnel_status(struct agent *a, json_t *o)
 	mtun_addr_str(t->addr, addr);
 	json_object_set_new(
 		o, "tunnel",
-		json_pack("{s:b, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "registered",
+		json_pack("{s:b, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "registered",
 			  t->registered, "address", addr, "transport",
 			  t->mode == MODE_UDP ? "udp" : "http", "switches",
 			  (json_int_t)t->stat.switches, "polls", (json_int_t)t->stat.polls,
@@ -909,5 +921,6 @@ void agent_tunnel_status(struct agent *a, json_t *o)
 			  (json_int_t)t->link.stat.sent, "resent", (json_int_t)t->link.stat.resent,
 			  "received", (json_int_t)t->link.stat.received, "duplicates",
 			  (json_int_t)t->link.stat.duplicate, "window_full",
-			  (json_int_t)t->link.stat.full, "tun_stops", (json_int_t)t->stat.tun_stops));
+			  (json_int_t)t->link.stat.full, "bad_packets", (json_int_t)t->link.stat.bad_packets,
+			  "tun_stops", (json_int_t)t->stat.tun_stops));
 }
