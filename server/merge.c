@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #define XXH_STATIC_LINKING_ONLY /* XXH3_state_t on the stack */
 #include <xxhash.h>
 
@@ -69,8 +70,25 @@ struct pool {
 	size_t n;
 };
 
+/* De-duplication looks a packet's key up in a table of the last dedup_ns
+ * of keys: at 10 million packets a second, a million keys, tens of MiB,
+ * and a lookup and an expiry cost a cache miss each. So a packet sent
+ * waits in a short FIFO first: on entry its key is computed and the table
+ * slots it (and the next key to expire) will touch are prefetched; the
+ * lookup comes DEDUP_AHEAD packets later, when they are in the cache. The
+ * FIFO is emptied at the end of every run: a packet never waits for later
+ * ones to come. */
+#define DEDUP_AHEAD 8
+
+struct ahead {
+	struct srv_merge_pkt *p;
+	XXH128_hash_t h;
+};
+
 struct srv_merge {
 	struct srv_merge_opts o;
+	struct ahead fifo[DEDUP_AHEAD];
+	unsigned fhead, fn;
 	struct pool pool[POOL_CLASSES];
 	srv_merge_emit_fn *emit;
 	void *ctx;
@@ -153,6 +171,8 @@ void srv_merge_free(struct srv_merge *m)
 {
 	if (!m)
 		return;
+	for (; m->fn; m->fn--, m->fhead = (m->fhead + 1) % DEDUP_AHEAD)
+		free(m->fifo[m->fhead].p);
 	for (unsigned c = 0; c < POOL_CLASSES; c++) {
 		while (m->pool[c].n)
 			free(m->pool[c].v[--m->pool[c].n]);
@@ -391,17 +411,33 @@ static void table_remove(struct srv_merge *m, uint64_t seq)
 	m->table[i].seq1 = 0;
 }
 
+/* The index is looked up at random: past a few MiB, huge pages spare a
+ * TLB miss per lookup (on top of the cache miss the prefetch hides). */
+static void *index_alloc(size_t size)
+{
+	const size_t huge = 2u << 20;
+	void *p;
+
+	if (size < huge)
+		return malloc(size);
+	if (posix_memalign(&p, huge, (size + huge - 1) & ~(huge - 1)))
+		return NULL;
+	madvise(p, size, MADV_HUGEPAGE); /* a hint: without, 4 KiB pages */
+	return p;
+}
+
 static int keys_grow(struct srv_merge *m)
 {
 	size_t cap = m->cap_keys ? m->cap_keys * 2 : 4096;
-	struct key *keys = malloc(cap * sizeof(*keys));
-	struct slot *table = calloc(2 * cap, sizeof(*table));
+	struct key *keys = index_alloc(cap * sizeof(*keys));
+	struct slot *table = index_alloc(2 * cap * sizeof(*table));
 
 	if (!keys || !table) {
 		free(keys);
 		free(table);
 		return -ENOMEM;
 	}
+	memset(table, 0, 2 * cap * sizeof(*table));
 	for (uint64_t s = m->kfirst; s < m->kend; s++)
 		keys[s & (cap - 1)] = *key_at(m, s);
 	free(m->keys);
@@ -414,19 +450,14 @@ static int keys_grow(struct srv_merge *m)
 	return 0;
 }
 
-/* 1 when p repeats another input's packet within the window; else its key
- * is remembered. */
-static int duplicate(struct srv_merge *m, const struct srv_merge_pkt *p)
+/* 1 when p (its key h) repeats another input's packet within the window;
+ * else its key is remembered. */
+static int duplicate(struct srv_merge *m, const struct srv_merge_pkt *p, XXH128_hash_t h)
 {
-	XXH128_hash_t h;
-
-	if (m->o.dedup_ns < 0)
-		return 0;
 	while (m->kfirst < m->kend && key_at(m, m->kfirst)->ts < p->ts - m->o.dedup_ns) {
 		table_remove(m, m->kfirst);
 		m->kfirst++;
 	}
-	h = key_of(p);
 	if (m->cap_keys) {
 		size_t mask = mask_of(m);
 
@@ -450,30 +481,12 @@ static int duplicate(struct srv_merge *m, const struct srv_merge_pkt *p)
 
 /* --- sending ------------------------------------------------------------- */
 
-static void send_head(struct srv_merge *m)
+/* The packet's turn: a duplicate is dropped, anything else emitted. */
+static void settle(struct srv_merge *m, struct srv_merge_pkt *p, const XXH128_hash_t *h)
 {
-	unsigned i = m->heap[0].i;
-	struct input *in = &m->in[i];
-	struct srv_merge_pkt *p = in->q[in->head].p;
-
-	in->head = (in->head + 1) & (in->cap - 1);
-	in->n--;
-	if (in->n) {
-		m->heap[0].ts = in->q[in->head].ts;
-		/* on its way to the cache while the other inputs' heads go out */
-		__builtin_prefetch(in->q[in->head].p);
-		sift_down(m, 0);
-	} else {
-		in->heap_at = -1;
-		if (--m->nheap) {
-			place(m, 0, m->heap[m->nheap]);
-			sift_down(m, 0);
-		}
-	}
-	m->bytes -= p->caplen;
-	if (duplicate(m, p)) {
+	if (h && duplicate(m, p, *h)) {
 		m->st.duplicates++;
-		in->duplicates++;
+		m->in[p->input].duplicates++;
 	} else {
 		p->late = p->ts < m->last;
 		m->st.late += p->late;
@@ -483,6 +496,64 @@ static void send_head(struct srv_merge *m)
 		m->emit(m->ctx, p);
 	}
 	pkt_free(m, p);
+}
+
+static void settle_oldest(struct srv_merge *m)
+{
+	struct ahead *a = &m->fifo[m->fhead];
+
+	m->fhead = (m->fhead + 1) % DEDUP_AHEAD;
+	m->fn--;
+	settle(m, a->p, &a->h);
+}
+
+static void drain(struct srv_merge *m)
+{
+	while (m->fn)
+		settle_oldest(m);
+}
+
+static void send_head(struct srv_merge *m)
+{
+	unsigned i = m->heap[0].i;
+	struct input *in = &m->in[i];
+	struct srv_merge_pkt *p = in->q[in->head].p;
+	struct ahead *a;
+
+	in->head = (in->head + 1) & (in->cap - 1);
+	in->n--;
+	if (in->n) {
+		m->heap[0].ts = in->q[in->head].ts;
+		/* on its way to the cache while the other inputs' heads go out:
+		 * its header, and the first bytes of its data (the key's and the
+		 * output's) */
+		__builtin_prefetch(in->q[in->head].p);
+		__builtin_prefetch((const char *)in->q[in->head].p + 64);
+		__builtin_prefetch((const char *)in->q[in->head].p + 128);
+		sift_down(m, 0);
+	} else {
+		in->heap_at = -1;
+		if (--m->nheap) {
+			place(m, 0, m->heap[m->nheap]);
+			sift_down(m, 0);
+		}
+	}
+	m->bytes -= p->caplen;
+	if (m->o.dedup_ns < 0) {
+		settle(m, p, NULL);
+		return;
+	}
+	if (m->fn == DEDUP_AHEAD)
+		settle_oldest(m);
+	a = &m->fifo[(m->fhead + m->fn++) % DEDUP_AHEAD];
+	a->p = p;
+	a->h = key_of(p);
+	if (m->cap_keys) { /* where its lookup, and about then an expiry, will go */
+		__builtin_prefetch(&m->table[a->h.low64 & mask_of(m)]);
+		if (m->kend - m->kfirst > DEDUP_AHEAD)
+			__builtin_prefetch(&m->table[key_at(m, m->kfirst + DEDUP_AHEAD)->h.low64 &
+						     mask_of(m)]);
+	}
 }
 
 /* Timestamps up to which every open input has caught up. */
@@ -513,12 +584,14 @@ void srv_merge_run(struct srv_merge *m, int64_t now_ns)
 			m->st.forced++;
 		send_head(m);
 	}
+	drain(m);
 }
 
 void srv_merge_flush(struct srv_merge *m)
 {
 	while (m->nheap)
 		send_head(m);
+	drain(m);
 }
 
 void srv_merge_stats(const struct srv_merge *m, struct srv_merge_stats *ret)
