@@ -146,6 +146,8 @@ static int emit_session(struct ecap_asm *a, unsigned hook_id, const struct ecap_
 		ecap_asm_jmp(a, BPF_JMP32 | BPF_JLE | BPF_K, BPF_REG_7, 0, (int32_t)cls, sized);
 	}
 	ecap_asm_bind(a, sized);
+	/* the reservation's size, for the wake-up below (the key is spent) */
+	ecap_asm_emit(a, E_STX(BPF_W, BPF_REG_10, BPF_REG_2, STK_KEY));
 	ld_map(a, BPF_REG_1, m->ring_fd);
 	ecap_asm_emit(a, E_MOV32_IMM(BPF_REG_3, 0));
 	ecap_asm_emit(a, E_CALL(BPF_FUNC_ringbuf_reserve));
@@ -177,7 +179,11 @@ static int emit_session(struct ecap_asm *a, unsigned hook_id, const struct ecap_
 	ecap_asm_goto(a, drop);
 	ecap_asm_bind(a, loaded);
 
-	if (m->wake_bytes) { /* r2 = flags: wake the consumer only past wake_bytes */
+	if (m->wake_bytes) {
+		/* r2 = flags: wake the consumer when this record takes what waits
+		 * to wake_bytes, not for every record past it: a consumer that
+		 * lags would otherwise take an interrupt a packet (irq_work, a
+		 * self-IPI, a VM exit under virtualization) until it catches up */
 		uint32_t quiet = ecap_asm_label(a);
 
 		ld_map(a, BPF_REG_1, m->ring_fd);
@@ -185,6 +191,14 @@ static int emit_session(struct ecap_asm *a, unsigned hook_id, const struct ecap_
 		ecap_asm_emit(a, E_CALL(BPF_FUNC_ringbuf_query));
 		ecap_asm_emit(a, E_MOV32_IMM(BPF_REG_2, BPF_RB_NO_WAKEUP));
 		ecap_asm_jmp(a, BPF_JMP | BPF_JLT | BPF_K, BPF_REG_0, 0, (int32_t)m->wake_bytes,
+			     quiet);
+		/* what waited before it: minus its size with the ring's 8-byte
+		 * header, rounded to 8 */
+		ecap_asm_emit(a, E_LDX(BPF_W, BPF_REG_1, BPF_REG_10, STK_KEY));
+		ecap_asm_emit(a, E_ALU64_IMM(BPF_ADD, BPF_REG_1, 8 + 7));
+		ecap_asm_emit(a, E_ALU64_IMM(BPF_AND, BPF_REG_1, -8));
+		ecap_asm_emit(a, E_ALU64_REG(BPF_SUB, BPF_REG_0, BPF_REG_1));
+		ecap_asm_jmp(a, BPF_JMP | BPF_JSGE | BPF_K, BPF_REG_0, 0, (int32_t)m->wake_bytes,
 			     quiet);
 		ecap_asm_emit(a, E_MOV32_IMM(BPF_REG_2, BPF_RB_FORCE_WAKEUP));
 		ecap_asm_bind(a, quiet);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -283,6 +284,48 @@ static void ring_full(void **st)
 	counters_of = eng;
 }
 
+/* The consumer is woken when a record takes what waits in the ring to
+ * wake_bytes, once, and not again for each record past it (an interrupt a
+ * packet while the consumer lags). An edge-triggered epoll on the ring sees
+ * each wake-up. */
+static void wakes_once_at_the_threshold(void **st)
+{
+	const uint32_t fp = (8 + sizeof(struct ecap_rec) + 64 + 7) & ~7u; /* a record in the ring */
+	struct ecap_session_maps saved = maps;
+	struct ecap_session s = session(0, "udp", 64);
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLET};
+	struct got g;
+	int fd, ep = epoll_create1(EPOLL_CLOEXEC);
+
+	assert_true(ep >= 0);
+	drain(&g);
+	maps.wake_bytes = 4096;
+	fd = load(ECAP_HOOK_ID_XDP, ECAP_INPUT_TEST, &s, 1);
+	assert_int_equal(epoll_ctl(ep, EPOLL_CTL_ADD, maps.ring_fd, &ev), 0);
+	for (int round = 0; round < 2; round++) {
+		int woken = -1;
+
+		while (epoll_wait(ep, &ev, 1, 0) > 0) /* the drain's, if any */
+			;
+		for (uint32_t i = 0; i < 2 * 4096 / fp; i++) {
+			run(fd, ECAP_HOOK_XDP, dns, sizeof(dns), sizeof(dns));
+			if (epoll_wait(ep, &ev, 1, 0) > 0) {
+				if (woken >= 0)
+					fail_msg("round %d: woken again at record %u (first at %d)", round,
+						 i, woken);
+				woken = (int)i;
+			}
+		}
+		/* record i (from 0) brings (i + 1) * fp bytes */
+		assert_int_equal(woken, (4096 + fp - 1) / fp - 1);
+		drain(&g);
+		assert_int_equal(g.n, 2 * 4096 / fp);
+	}
+	close(fd);
+	close(ep);
+	maps = saved;
+}
+
 static void through_the_hook(void **st)
 {
 	struct ecap_session s = session(0, "udp port 53", 64);
@@ -308,7 +351,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(two_sessions),  cmocka_unit_test(eight_sessions_and_egress),
 		cmocka_unit_test(interface_gate), cmocka_unit_test(ring_full),
-		cmocka_unit_test(through_the_hook),
+		cmocka_unit_test(through_the_hook), cmocka_unit_test(wakes_once_at_the_threshold),
 	};
 
 	if (geteuid() != 0) {
