@@ -9,8 +9,9 @@
  *             caplen (reservations have constant sizes), the header, the
  *             data through bpf_{xdp,skb}_load_bytes (so frags and non-linear
  *             skbs are read right), submit: captured++; ring full: dropped++.
- *             The consumer is woken only when maps->wake_bytes are waiting
- *             (bpf_ringbuf_query); it also drains on a timer.
+ *             The consumer is woken only by the record that brings what
+ *             waits to maps->wake_bytes (bpf_ringbuf_query); it also
+ *             drains on a timer.
  *
  * and finally XDP_PASS / TC_ACT_UNSPEC: capture never changes forwarding.
  * The packet is copied once, straight into the ring.

@@ -2,7 +2,7 @@
  *
  * Each stream's output is double-buffered: records are appended to `fill`
  * while `out` is being written by io_uring (or held by a sink's owner). The
- * hooks wake us only when a quarter of the ring is waiting; a 10 ms tick
+ * hooks wake us only as what waits reaches a quarter of the ring; a 10 ms tick
  * drains it otherwise.
  *
  * A file stream's packet bytes are never copied here: its batch is a gather
