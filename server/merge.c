@@ -523,13 +523,14 @@ static void send_head(struct srv_merge *m)
 	in->head = (in->head + 1) & (in->cap - 1);
 	in->n--;
 	if (in->n) {
+		const char *next = (const char *)in->q[in->head].p;
+
 		m->heap[0].ts = in->q[in->head].ts;
 		/* on its way to the cache while the other inputs' heads go out:
 		 * its header, and the first bytes of its data (the key's and the
 		 * output's) */
-		__builtin_prefetch(in->q[in->head].p);
-		__builtin_prefetch((const char *)in->q[in->head].p + 64);
-		__builtin_prefetch((const char *)in->q[in->head].p + 128);
+		for (int line = 0; line < 3; line++)
+			__builtin_prefetch(next + 64 * line);
 		sift_down(m, 0);
 	} else {
 		in->heap_at = -1;
@@ -549,10 +550,11 @@ static void send_head(struct srv_merge *m)
 	a->p = p;
 	a->h = key_of(p);
 	if (m->cap_keys) { /* where its lookup, and about then an expiry, will go */
-		__builtin_prefetch(&m->table[a->h.low64 & mask_of(m)]);
+		size_t mask = mask_of(m);
+
+		__builtin_prefetch(&m->table[a->h.low64 & mask]);
 		if (m->kend - m->kfirst > DEDUP_AHEAD)
-			__builtin_prefetch(&m->table[key_at(m, m->kfirst + DEDUP_AHEAD)->h.low64 &
-						     mask_of(m)]);
+			__builtin_prefetch(&m->table[key_at(m, m->kfirst + DEDUP_AHEAD)->h.low64 & mask]);
 	}
 }
 

@@ -403,9 +403,8 @@ static void on_datagram(struct agent_tunnel *t, const uint8_t *p, size_t n, int 
 		else if (t->mode == MODE_UDP && now - t->state_saved >= t->conf->hello_ms)
 			save_state(t);
 	}
-	if (mtun_link_input(&t->link, &h, now) == 1 &&
-	    mtun_link_packet(&t->link, &h, p + MTUN_HDR, n - MTUN_HDR - MTUN_TAG, to_tun, t) < 0)
-		t->stat.bad++;
+	if (mtun_link_input(&t->link, &h, now) == 1) /* a malformed packet is counted there */
+		mtun_link_packet(&t->link, &h, p + MTUN_HDR, n - MTUN_HDR - MTUN_TAG, to_tun, t);
 	if (t->tun_stopped && mtun_link_room(&t->link)) {
 		t->tun_stopped = 0;
 		h2o_socket_read_start(t->tun_sock, on_tun);
