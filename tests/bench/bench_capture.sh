@@ -8,9 +8,12 @@
 # (the baseline), tcpdump, edgecap (TC), edgecap (XDP). They capture with the
 # same filter on the receiving veth's ingress and write to /dev/null, so the
 # figures are the capture path, not a disk. CPU is the whole machine's busy
-# time from /proc/stat (user + system + irq + softirq); a tool's cost is its
-# run minus the baseline of the same round, divided by the packets it
-# captured, and the median over the rounds is kept. A run is loss-free when
+# time: for each CPU, the time elapsed minus the time it spent idle by its
+# cpuidle counters (microseconds; read by a process on that CPU, which ends
+# its idle period first), or, without cpuidle, /proc/stat's user + system +
+# irq + softirq (ticks of 10 ms, too coarse for runs of a few seconds). A
+# tool's cost is its run minus the baseline of the same round, divided by the
+# packets it captured, and the median over the rounds is kept. A run is loss-free when
 # the tool captured every packet sent and counted no drop.
 #
 # Environment: RATES (pps, "max" = trafgen unthrottled; default
@@ -49,13 +52,32 @@ ip netns add "$G" && ip netns add "$C" &&
 . "$(dirname "$0")/flood.sh"
 flood_config "$tmp/flood.cfg" "$FRAME"
 
-busy() { # whole-machine busy jiffies
-	local _c u n s i w irq sirq _rest
-	read -r _c u n s i w irq sirq _rest < /proc/stat
-	echo $((u + n + s + irq + sirq))
-}
-
 hz=$(getconf CLK_TCK)
+epoch=$(date +%s)
+cpus=$(cd /sys/devices/system/cpu && ls -d cpu[0-9]* | sed 's/cpu//')
+clock=cpuidle
+for c in $cpus; do
+	ls /sys/devices/system/cpu/cpu"$c"/cpuidle/state*/time > /dev/null 2>&1 || clock=/proc/stat
+done
+
+busy() { # whole-machine busy ns, up to a constant
+	local c t idle tot=0 _c u n s i w irq sirq _rest
+	if [ $clock = cpuidle ]; then
+		for c in $cpus; do
+			# shellcheck disable=SC2016
+			read -r t idle < <(taskset -c "$c" sh -c 't=$(date +%s%N) s=0
+				for f in /sys/devices/system/cpu/cpu$1/cpuidle/state*/time; do
+					read -r v < "$f"; s=$((s + v))
+				done
+				echo $((t - $2 * 1000000000)) $s' sh "$c" "$epoch")
+			tot=$((tot + t - idle * 1000))
+		done
+		echo $tot
+	else
+		read -r _c u n s i w irq sirq _rest < /proc/stat
+		echo $(((u + n + s + irq + sirq) * (1000000000 / hz)))
+	fi
+}
 # trafgen pins its process to the first CPU, where the veth's receive path
 # (and so each tool's kernel side) runs too; each tool's process goes on the
 # second, the same for all, rather than where the scheduler puts it
@@ -63,7 +85,7 @@ pin=
 [ "$(nproc)" -gt 1 ] && pin="taskset -c 1"
 
 # One run: TOOL (none|tcpdump|edgecap|edgecap-xdp) SNAPLEN RATE
-# prints "busy_jiffies sent captured dropped elapsed_ns"
+# prints "busy_ns sent captured dropped elapsed_ns"
 run() {
 	local tool=$1 snap=$2 rate=$3 count pid="" b0 b1 t0 t1 cap=0 drop=0 i
 	if [ "$rate" = max ]; then count=$MAX_COUNT; else count=$((rate * SECONDS_PER_RUN)); fi
@@ -107,7 +129,7 @@ run() {
 median() { sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 
 echo "capture benchmark: $FRAME-byte UDP frames flooded by trafgen over a veth pair,"
-echo "filter '$FILTER', output /dev/null; CPU = whole machine ($(nproc) cores), median of $REPS"
+echo "filter '$FILTER', output /dev/null; CPU = whole machine ($(nproc) cores, busy time by $clock), median of $REPS"
 echo
 echo "edgecap: TC ingress (its default on veth); edgecap-xdp: --ingress xdp."
 echo "ns/pkt: CPU per captured packet above the baseline; loss: packets sent but not captured (worst run)"
@@ -125,13 +147,12 @@ for snap in 128 1514; do
 		for _ in $(seq "$REPS"); do
 			read -r base sent _ _ ns_el < <(run none "$snap" "$rate")
 			pps_sum=$((pps_sum + sent * 1000000000 / ns_el))
-			awk -v j="$base" -v n="$sent" -v hz="$hz" 'BEGIN {printf "%.0f\n", j * 1e9 / hz / n}' \
-				>> "$tmp/reps-none"
+			awk -v b="$base" -v n="$sent" 'BEGIN {printf "%.0f\n", b / n}' >> "$tmp/reps-none"
 			for tool in $TOOLS; do
 				read -r b sent cap drop _ < <(run "$tool" "$snap" "$rate")
 				# ns of CPU per captured packet above the baseline
-				awk -v j="$b" -v j0="$base" -v n="$cap" -v hz="$hz" \
-					'BEGIN {if (n > 0) printf "%.0f\n", (j - j0) * 1e9 / hz / n; else print "nan"}' \
+				awk -v b="$b" -v b0="$base" -v n="$cap" \
+					'BEGIN {if (n > 0) printf "%.0f\n", (b - b0) / n; else print "nan"}' \
 					>> "$tmp/reps-$tool"
 				l=$((sent - cap)); [ "$drop" -gt "$l" ] && l=$drop
 				[ "$l" -gt "${loss[$tool]}" ] && loss[$tool]=$l
