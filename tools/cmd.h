@@ -6,6 +6,7 @@
 
 int cmd_filter(int argc, char **argv);
 int cmd_capture(int argc, char **argv);
+int cmd_hooks(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
 int cmd_remote(int argc, char **argv);
 int cmd_devices(int argc, char **argv);

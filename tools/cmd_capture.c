@@ -246,3 +246,45 @@ out:
 	free(expr);
 	return st;
 }
+
+/* `edgecap hooks [IF...]`: edgecap's hooks attached to these interfaces (all
+ * of this network namespace's by default), whichever run attached them. A
+ * line each: interface, hook, how it is attached, program id. */
+int cmd_hooks(int argc, char **argv)
+{
+	static const char *const hook[ECAP_HOOKS] = {"ingress", "ingress", "egress"};
+	struct if_nameindex *all = NULL;
+	int n = argc - 1;
+
+	if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+		printf("usage: edgecap hooks [IF...]\n\n"
+		       "edgecap's kernel hooks on these interfaces (default: all), whichever run\n"
+		       "attached them: interface, hook, how (xdp, tcx or clsact), program id.\n");
+		return 0;
+	}
+	for (int i = 1; i < argc; i++)
+		if (!if_nametoindex(argv[i]))
+			return fail("unknown interface '%s'", argv[i]);
+	if (geteuid() != 0)
+		return fail("%s", "hooks needs root (CAP_BPF and CAP_NET_ADMIN)");
+	if (!n) {
+		all = if_nameindex();
+		if (!all)
+			return fail("listing interfaces: %s", strerror(errno));
+		while (all[n].if_index)
+			n++;
+	}
+	ecap_engine_quiet_libraries();
+	for (int i = 0; i < n; i++) {
+		const char *name = all ? all[i].if_name : argv[i + 1];
+		struct ecap_hook_state s[ECAP_HOOKS];
+
+		ecap_engine_hooks_on(all ? (int)all[i].if_index : (int)if_nametoindex(name), s);
+		for (int h = 0; h < ECAP_HOOKS; h++)
+			if (s[h].prog_id)
+				printf("%s %s %s prog %u\n", name, hook[h], s[h].via, s[h].prog_id);
+	}
+	if (all)
+		if_freenameindex(all);
+	return 0;
+}

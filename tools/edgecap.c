@@ -11,6 +11,7 @@ static void usage(FILE *f)
 		   "commands:\n"
 		   "  filter compile|check|translate|run   tcpdump filters as classic BPF and eBPF\n"
 		   "  capture -i IF [options] [EXPR]       capture with the kernel hooks (root)\n"
+		   "  hooks [IF...]                        edgecap's kernel hooks on interfaces (root)\n"
 		   "  merge [-w FILE] FILE...              merge captures of several devices\n"
 		   "  remote -d DEV,... [options] [EXPR]   one capture on many devices, via the server\n"
 		   "  devices [list|add|delete]            the devices enrolled in the server\n"
@@ -29,6 +30,8 @@ int main(int argc, char **argv)
 		return cmd_filter(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "capture"))
 		return cmd_capture(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "hooks"))
+		return cmd_hooks(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "merge"))
 		return cmd_merge(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "remote"))

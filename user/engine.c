@@ -27,14 +27,23 @@
 
 #define MAX_IFACES 64
 
+/* tcx (Linux 6.6), where the system's headers predate it */
+#ifndef BPF_F_BEFORE
+#define BPF_F_BEFORE (1U << 3)
+#endif
+#define TCX_INGRESS ((enum bpf_attach_type)46) /* BPF_TCX_INGRESS */
+#define TCX_EGRESS  ((enum bpf_attach_type)47) /* BPF_TCX_EGRESS */
+
 struct iface {
 	int ifindex;
 	unsigned which;
 	struct xdp_program *xdp;
-	int lock_fd; /* flock on ECAP_LOCK_DIR/<ifindex> while we own its hooks */
+	int link_fd[2]; /* tcx links, ingress and egress; -1: none (or clsact) */
+	int lock_fd;    /* flock on ECAP_LOCK_DIR/<ifindex> while we own its hooks */
 };
 
 struct ecap_engine {
+	int tcx; /* TC hooks as tcx links, else clsact filters */
 	struct capture_bpf *skel;
 	int slot_fd[ECAP_HOOKS]; /* programs in the slots, -1 when empty */
 	struct iface ifaces[MAX_IFACES];
@@ -117,7 +126,7 @@ int ecap_engine_probe(char *err, size_t errlen)
 			n += snprintf(err + n, errlen - n, "%s%s (Linux %s)", n ? ", " : "",
 				      features[i].what, features[i].since);
 	}
-	if (have_clsact() != 1 && n < errlen)
+	if (!ecap_tcx_available() && have_clsact() != 1 && n < errlen)
 		n += snprintf(err + n, errlen - n, "%sthe clsact qdisc (sch_ingress, Linux 4.5)",
 			      n ? ", " : "");
 	if (!n)
@@ -141,6 +150,7 @@ int ecap_engine_open(const struct ecap_engine_opts *o, struct ecap_engine **ret,
 		return -ENOMEM;
 	for (int i = 0; i < ECAP_HOOKS; i++)
 		e->slot_fd[i] = -1;
+	e->tcx = !o->tc_clsact && ecap_tcx_available();
 	e->skel = capture_bpf__open();
 	if (!e->skel) {
 		r = -errno;
@@ -165,6 +175,14 @@ int ecap_engine_open(const struct ecap_engine_opts *o, struct ecap_engine **ret,
 fail:
 	ecap_engine_close(e);
 	return r;
+}
+
+int ecap_tcx_available(void)
+{
+	uint32_t n = 0;
+
+	/* kernels without tcx refuse the attach type; lo is always there */
+	return bpf_prog_query(1, TCX_INGRESS, 0, NULL, NULL, &n) == 0;
 }
 
 static int tc_hook(int ifindex, enum bpf_tc_attach_point where, int prog_fd, int create)
@@ -194,6 +212,19 @@ static int is_ours(struct xdp_program *p)
 /* Our XDP program is recognised by name: attached alone (legacy mode, the
  * only one where freplace is refused) or as a component of libxdp's
  * dispatcher. */
+static struct xdp_program *xdp_ours(struct xdp_multiprog *mp)
+{
+	struct xdp_program *p;
+
+	if (xdp_multiprog__is_legacy(mp))
+		p = xdp_multiprog__main_prog(mp);
+	else
+		for (p = xdp_multiprog__next_prog(NULL, mp); p && !is_ours(p);
+		     p = xdp_multiprog__next_prog(p, mp))
+			;
+	return is_ours(p) ? p : NULL;
+}
+
 static int xdp_cleanup(int ifindex)
 {
 	struct xdp_multiprog *mp = xdp_multiprog__get_from_ifindex(ifindex);
@@ -202,16 +233,65 @@ static int xdp_cleanup(int ifindex)
 
 	if (!mp || libxdp_get_error(mp))
 		return 0;
-	if (xdp_multiprog__is_legacy(mp))
-		p = xdp_multiprog__main_prog(mp);
-	else
-		for (p = xdp_multiprog__next_prog(NULL, mp); p && !is_ours(p);
-		     p = xdp_multiprog__next_prog(p, mp))
-			;
-	if (is_ours(p))
+	p = xdp_ours(mp);
+	if (p)
 		r = xdp_program__detach(p, ifindex, xdp_multiprog__attach_mode(mp), 0);
 	xdp_multiprog__close(mp);
 	return r;
+}
+
+/* The id of the program named `name` among those attached by tcx, or 0. */
+static uint32_t tcx_find(int ifindex, enum bpf_attach_type type, const char *name)
+{
+	uint32_t ids[64], n = 64, found = 0;
+
+	if (bpf_prog_query(ifindex, type, 0, NULL, ids, &n))
+		return 0;
+	for (uint32_t i = 0; i < n && i < 64 && !found; i++) {
+		struct bpf_prog_info info = {0};
+		uint32_t len = sizeof(info);
+		int fd = bpf_prog_get_fd_by_id(ids[i]);
+
+		if (fd < 0)
+			continue;
+		if (!bpf_obj_get_info_by_fd(fd, &info, &len) && !strcmp(info.name, name))
+			found = ids[i];
+		close(fd);
+	}
+	return found;
+}
+
+int ecap_engine_hooks_on(int ifindex, struct ecap_hook_state st[3])
+{
+	struct xdp_multiprog *mp = xdp_multiprog__get_from_ifindex(ifindex);
+	static const char *const names[2] = {"ecap_tc_ingress", "ecap_tc_egress"};
+	int n = 0;
+
+	memset(st, 0, 3 * sizeof(*st));
+	if (mp && !libxdp_get_error(mp)) {
+		struct xdp_program *p = xdp_ours(mp);
+
+		if (p)
+			st[ECAP_HOOK_ID_XDP] = (struct ecap_hook_state){xdp_program__id(p), "xdp"};
+		xdp_multiprog__close(mp);
+	}
+	for (int out = 0; out < 2; out++) {
+		struct ecap_hook_state *h = &st[out ? ECAP_HOOK_ID_TC_OUT : ECAP_HOOK_ID_TC_IN];
+		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+			    .attach_point = out ? BPF_TC_EGRESS : BPF_TC_INGRESS);
+		LIBBPF_OPTS(bpf_tc_opts, opts, .handle = ECAP_TC_HANDLE,
+			    .priority = ECAP_TC_PRIORITY);
+
+		h->prog_id = tcx_find(ifindex, out ? TCX_EGRESS : TCX_INGRESS, names[out]);
+		h->via = "tcx";
+		if (!h->prog_id && !bpf_tc_query(&hook, &opts)) {
+			h->prog_id = opts.prog_id;
+			h->via = "clsact";
+		}
+	}
+	for (int i = 0; i < 3; i++)
+		n += st[i].prog_id != 0;
+	return n;
 }
 
 int ecap_engine_cleanup_ifindex(int ifindex)
@@ -293,6 +373,31 @@ static int lock_ifindex(int ifindex)
 	return fd;
 }
 
+/* A TC hook, out = 0 ingress, 1 egress. A tcx link goes first on ingress,
+ * as the packet taps tcpdump uses run before any TC program, and last on
+ * egress, as they run after. */
+static int tc_attach(struct ecap_engine *e, struct iface *f, int out, int prog_fd)
+{
+	LIBBPF_OPTS(bpf_link_create_opts, lo, .flags = out ? 0 : BPF_F_BEFORE);
+
+	if (!e->tcx)
+		return tc_hook(f->ifindex, out ? BPF_TC_EGRESS : BPF_TC_INGRESS, prog_fd, 1);
+	int fd = bpf_link_create(prog_fd, f->ifindex, out ? TCX_EGRESS : TCX_INGRESS, &lo);
+
+	f->link_fd[out] = fd < 0 ? -1 : fd;
+	return fd < 0 ? fd : 0;
+}
+
+static void tc_detach(struct iface *f, int out)
+{
+	if (f->link_fd[out] >= 0) { /* the link's last fd: closing it detaches */
+		close(f->link_fd[out]);
+		f->link_fd[out] = -1;
+	} else {
+		tc_hook(f->ifindex, out ? BPF_TC_EGRESS : BPF_TC_INGRESS, -1, 0);
+	}
+}
+
 int ecap_engine_attach(struct ecap_engine *e, int ifindex, unsigned which, char *err,
 		       size_t errlen)
 {
@@ -317,6 +422,7 @@ int ecap_engine_attach(struct ecap_engine *e, int ifindex, unsigned which, char 
 		}
 		ecap_engine_cleanup_ifindex(ifindex);
 		f->ifindex = ifindex;
+		f->link_fd[0] = f->link_fd[1] = -1;
 		e->nifaces++; /* from here on, close undoes whatever did attach */
 	}
 	which &= ~f->which;
@@ -334,8 +440,7 @@ int ecap_engine_attach(struct ecap_engine *e, int ifindex, unsigned which, char 
 		f->which |= ECAP_ATTACH_XDP;
 	}
 	if (which & ECAP_ATTACH_TC_IN) {
-		r = tc_hook(ifindex, BPF_TC_INGRESS,
-			    bpf_program__fd(e->skel->progs.ecap_tc_ingress), 1);
+		r = tc_attach(e, f, 0, bpf_program__fd(e->skel->progs.ecap_tc_ingress));
 		if (r) {
 			snprintf(err, errlen, "attach TC ingress on %s: %s", name, strerror(-r));
 			goto fail;
@@ -343,8 +448,7 @@ int ecap_engine_attach(struct ecap_engine *e, int ifindex, unsigned which, char 
 		f->which |= ECAP_ATTACH_TC_IN;
 	}
 	if (which & ECAP_ATTACH_TC_OUT) {
-		r = tc_hook(ifindex, BPF_TC_EGRESS, bpf_program__fd(e->skel->progs.ecap_tc_egress),
-			    1);
+		r = tc_attach(e, f, 1, bpf_program__fd(e->skel->progs.ecap_tc_egress));
 		if (r) {
 			snprintf(err, errlen, "attach TC egress on %s: %s", name, strerror(-r));
 			goto fail;
@@ -531,9 +635,9 @@ void ecap_engine_close(struct ecap_engine *e)
 		if (f->which & ECAP_ATTACH_XDP)
 			xdp_program__detach(f->xdp, f->ifindex, XDP_MODE_NATIVE, 0);
 		if (f->which & ECAP_ATTACH_TC_IN)
-			tc_hook(f->ifindex, BPF_TC_INGRESS, -1, 0);
+			tc_detach(f, 0);
 		if (f->which & ECAP_ATTACH_TC_OUT)
-			tc_hook(f->ifindex, BPF_TC_EGRESS, -1, 0);
+			tc_detach(f, 1);
 		xdp_program__close(f->xdp);
 		close(f->lock_fd);
 	}

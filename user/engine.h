@@ -1,7 +1,13 @@
 /* engine.h - the device capture engine's kernel side: loads the capture
- * hooks (bpf/capture.bpf.c), attaches them to interfaces (XDP through libxdp,
- * TC through libbpf's bpf_tc_* API), installs the generated session programs
- * in the hooks' slots, and takes everything down again. */
+ * hooks (bpf/capture.bpf.c), attaches them to interfaces (XDP through libxdp;
+ * TC as tcx links where the kernel has them, Linux 6.6, else as clsact
+ * filters through libbpf's bpf_tc_* API), installs the generated session
+ * programs in the hooks' slots, and takes everything down again.
+ *
+ * tcx runs a program straight from the device's receive and transmit paths;
+ * a clsact filter runs under the qdisc and classifier layers, which cost
+ * about 90 ns a packet here (docs/capture.md). A tcx link lives as long as
+ * its file descriptor: a run that dies leaves nothing attached. */
 #ifndef ECAP_ENGINE_H
 #define ECAP_ENGINE_H
 
@@ -9,10 +15,10 @@
 #include <stdint.h>
 
 #define ECAP_ATTACH_XDP    1u /* ingress, native XDP */
-#define ECAP_ATTACH_TC_IN  2u /* ingress, TC clsact (where XDP is unavailable) */
-#define ECAP_ATTACH_TC_OUT 4u /* egress, TC clsact */
+#define ECAP_ATTACH_TC_IN  2u /* ingress, TC (where XDP is unavailable or costly) */
+#define ECAP_ATTACH_TC_OUT 4u /* egress, TC */
 
-/* Our TC filters carry this handle and priority, so a later run can find
+/* Our clsact filters carry this handle and priority, so a later run can find
  * (and remove) what a crashed one left, without touching anyone else's. */
 #define ECAP_TC_HANDLE   0xec0a
 #define ECAP_TC_PRIORITY 0xec0a
@@ -24,10 +30,14 @@ struct ecap_engine;
 
 struct ecap_engine_opts {
 	uint32_t ring_bytes; /* ring buffer size, a power of two >= 4096 */
+	int tc_clsact;       /* TC through clsact even where tcx is available */
 };
 
+/* Does the kernel attach TC programs as tcx links (Linux 6.6)? */
+int ecap_tcx_available(void);
+
 /* Check that the running kernel has every feature capture needs (map and
- * program types, helpers, the clsact qdisc), without loading the hooks.
+ * program types, helpers, tcx or the clsact qdisc), without loading the hooks.
  * Returns 0, or -1 with err naming each missing feature and the Linux
  * version that brought it, in one line. */
 int ecap_engine_probe(char *err, size_t errlen);
@@ -77,7 +87,18 @@ int ecap_engine_attach_ingress(struct ecap_engine *e, int ifindex, unsigned want
  * fallback at length): programs report the errors they get back instead. */
 void ecap_engine_quiet_libraries(void);
 
-/* Remove edgecap's XDP program and TC filters from ifindex, if present. */
+/* Remove edgecap's XDP program and clsact filters from ifindex, if present
+ * (tcx links go with the process that made them). */
 int ecap_engine_cleanup_ifindex(int ifindex);
+
+/* One of edgecap's hooks found on an interface. */
+struct ecap_hook_state {
+	uint32_t prog_id; /* 0: not attached */
+	const char *via;  /* "xdp", "tcx" or "clsact" */
+};
+
+/* Which of edgecap's hooks are attached to ifindex, by this process or any
+ * other, indexed by ECAP_HOOK_ID_*. Returns how many there are. */
+int ecap_engine_hooks_on(int ifindex, struct ecap_hook_state st[3]);
 
 #endif

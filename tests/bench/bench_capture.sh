@@ -84,10 +84,17 @@ busy() { # whole-machine busy ns, up to a constant
 pin=
 [ "$(nproc)" -gt 1 ] && pin="taskset -c 1"
 
+backlog_drops() { # packets the kernel dropped before any hook saw them (all CPUs)
+	local _a d _r s=0
+	while read -r _a d _r; do s=$((s + 16#$d)); done < /proc/net/softnet_stat
+	echo $s
+}
+
 # One run: TOOL (none|tcpdump|edgecap|edgecap-xdp) SNAPLEN RATE
-# prints "busy_ns sent captured dropped elapsed_ns"
+# prints "busy_ns sent captured dropped elapsed_ns", where sent leaves out
+# what the receiving CPU's backlog dropped before the hooks
 run() {
-	local tool=$1 snap=$2 rate=$3 count pid="" b0 b1 t0 t1 cap=0 drop=0 i
+	local tool=$1 snap=$2 rate=$3 count pid="" b0 b1 t0 t1 d0 cap=0 drop=0 i
 	if [ "$rate" = max ]; then count=$MAX_COUNT; else count=$((rate * SECONDS_PER_RUN)); fi
 	case $tool in
 	tcpdump)
@@ -99,12 +106,12 @@ run() {
 			--ingress "$([ "$tool" = edgecap-xdp ] && echo xdp || echo auto)" "$FILTER" 2> "$tmp/err" &
 		pid=$!
 		for i in $(seq 100); do
-			ip -n "$C" link show cb | grep -q prog/xdp && break
-			ip netns exec "$C" tc filter show dev cb ingress 2> /dev/null | grep -q ecap && break
+			[ -n "$(ip netns exec "$C" "$ec" hooks cb)" ] && break
 			sleep 0.05
 		done ;;
 	esac
 	sleep 0.3
+	d0=$(backlog_drops)
 	b0=$(busy) t0=$(date +%s%N)
 	if [ "$rate" = max ]; then
 		ip netns exec "$G" trafgen -o ga -i "$tmp/flood.cfg" -n "$count" -P 1 -q > /dev/null 2>&1
@@ -121,7 +128,7 @@ run() {
 		cap=$(sed -n 's/^\([0-9]*\) packets captured.*/\1/p' "$tmp/err")
 		drop=$(sed -n 's/^\([0-9]*\) packets dropped.*/\1/p' "$tmp/err")
 	fi
-	echo "$((b1 - b0)) $count ${cap:-0} ${drop:-0} $((t1 - t0))"
+	echo "$((b1 - b0)) $((count - $(backlog_drops) + d0)) ${cap:-0} ${drop:-0} $((t1 - t0))"
 }
 
 . "$(dirname "$0")/record.sh"

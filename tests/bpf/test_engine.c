@@ -19,6 +19,7 @@
 
 #include <cmocka.h>
 
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "capture.h"
@@ -127,47 +128,95 @@ static void slots(void **s)
 	ecap_engine_close(e);
 }
 
-static int attached(void)
+/* Our hooks on v0, a bit each (1 XDP, 2 TC ingress, 4 TC egress), as the
+ * engine finds them, every TC one attached `via` (tcx or clsact); ip and tc
+ * must see the same. */
+static int attached(const char *via)
 {
-	return !sh("ip link show dev v0 | grep -q 'prog/xdp'") +
-	       2 * !sh("tc filter show dev v0 ingress | grep -q ecap_tc_ingress") +
-	       4 * !sh("tc filter show dev v0 egress | grep -q ecap_tc_egress");
+	struct ecap_hook_state st[ECAP_HOOKS];
+	int m = 0, clsact = !strcmp(via, "clsact");
+
+	ecap_engine_hooks_on(if_nametoindex("v0"), st);
+	for (int h = 0; h < ECAP_HOOKS; h++) {
+		if (!st[h].prog_id)
+			continue;
+		m |= 1 << h;
+		assert_string_equal(st[h].via, h == ECAP_HOOK_ID_XDP ? "xdp" : via);
+	}
+	assert_int_equal(m & 1, !sh("ip link show dev v0 | grep -q 'prog/xdp'"));
+	assert_int_equal(clsact && (m & 2),
+			 !sh("tc filter show dev v0 ingress | grep -q ecap_tc_ingress"));
+	assert_int_equal(clsact && (m & 4),
+			 !sh("tc filter show dev v0 egress | grep -q ecap_tc_egress"));
+	return m;
 }
+
+/* The mode an engine opened with tc_clsact = `clsact` attaches TC in. */
+static const char *tc_via(int clsact)
+{
+	return !clsact && ecap_tcx_available() ? "tcx" : "clsact";
+}
+
+#define TCX_INGRESS ((enum bpf_attach_type)46)
 
 static void attach_detach(void **s)
 {
-	struct ecap_engine_opts o = {.ring_bytes = 1 << 20};
+	int clsact = *(int *)*s;
+	struct ecap_engine_opts o = {.ring_bytes = 1 << 20, .tc_clsact = clsact};
 	struct ecap_engine *e = NULL;
 	char err[ECAP_ERRLEN];
-	int v0 = if_nametoindex("v0");
+	int v0 = if_nametoindex("v0"), link = -1;
+	uint32_t ids[4], n = 4;
 
 	assert_int_not_equal(v0, 0);
 	int other = translated("tcp", ECAP_HOOK_TC, 64);
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = v0, .attach_point = BPF_TC_EGRESS);
-	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = 1, .priority = 1, .prog_fd = other);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = 1, .priority = 1, .prog_fd = other,
+		    .flags = BPF_TC_F_REPLACE);
 
-	/* somebody else's clsact qdisc and filter, which must survive us */
-	assert_int_equal(bpf_tc_hook_create(&hook), 0);
+	/* somebody else's clsact qdisc and filter, and where there is tcx, a
+	 * tcx program on ingress: they must survive us */
+	assert_in_set(bpf_tc_hook_create(&hook), ((uintmax_t[]){0, -EEXIST}), 2);
 	assert_int_equal(bpf_tc_attach(&hook, &opts), 0);
+	if (ecap_tcx_available()) {
+		link = bpf_link_create(other, v0, TCX_INGRESS, NULL);
+		assert_true(link >= 0);
+	}
 	close(other);
 	assert_int_equal(ecap_engine_open(&o, &e, err, sizeof(err)), 0);
 	if (ecap_engine_attach(e, v0, ECAP_ATTACH_XDP | ECAP_ATTACH_TC_IN | ECAP_ATTACH_TC_OUT,
 			       err, sizeof(err)))
 		fail_msg("%s", err);
-	assert_int_equal(attached(), 7);
+	assert_int_equal(attached(tc_via(clsact)), 7);
+	if (!strcmp(tc_via(clsact), "tcx")) { /* ours first, as tcpdump's taps */
+		struct ecap_hook_state st[ECAP_HOOKS];
+
+		ecap_engine_hooks_on(v0, st);
+		assert_int_equal(bpf_prog_query(v0, TCX_INGRESS, 0, NULL, ids, &n), 0);
+		assert_int_equal(n, 2);
+		assert_int_equal(ids[0], st[ECAP_HOOK_ID_TC_IN].prog_id);
+	}
 	ecap_engine_close(e);
-	assert_int_equal(attached(), 0);
+	assert_int_equal(attached(tc_via(clsact)), 0);
 	assert_int_equal(sh("tc filter show dev v0 egress | grep -q 'pref 1 bpf.*handle 0x1 '"), 0);
+	if (link >= 0) {
+		n = 4;
+		assert_int_equal(bpf_prog_query(v0, TCX_INGRESS, 0, NULL, ids, &n), 0);
+		assert_int_equal(n, 1);
+		close(link);
+	}
 }
 
 static void crash_recovery(void **s)
 {
+	int clsact = *(int *)*s;
 	int v0 = if_nametoindex("v0"), st;
+	const char *via = tc_via(clsact);
 	pid_t pid = fork();
 
 	assert_true(pid >= 0);
 	if (pid == 0) { /* attach, then die without detaching */
-		struct ecap_engine_opts o = {.ring_bytes = 1 << 20};
+		struct ecap_engine_opts o = {.ring_bytes = 1 << 20, .tc_clsact = clsact};
 		struct ecap_engine *e = NULL;
 		char err[ECAP_ERRLEN];
 
@@ -179,18 +228,24 @@ static void crash_recovery(void **s)
 	}
 	waitpid(pid, &st, 0);
 	assert_true(WIFSIGNALED(st));
-	assert_int_equal(attached(), 1 + 4); /* left behind by the killed process */
+	/* left behind by the killed process: XDP, and TC where it was a clsact
+	 * filter (a tcx link is gone with the process's fds) */
+	assert_int_equal(attached(via), strcmp(via, "tcx") ? 1 + 4 : 1);
 	assert_int_equal(ecap_engine_cleanup_ifindex(v0), 0);
-	assert_int_equal(attached(), 0);
+	assert_int_equal(attached(via), 0);
 	assert_int_equal(sh("tc filter show dev v0 egress | grep -q 'pref 1 bpf.*handle 0x1 '"), 0);
 }
+
+static int tcx_mode = 0, clsact_mode = 1;
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(slots),
-		cmocka_unit_test(attach_detach),
-		cmocka_unit_test(crash_recovery),
+		cmocka_unit_test_prestate(attach_detach, &tcx_mode),
+		cmocka_unit_test_prestate(attach_detach, &clsact_mode),
+		cmocka_unit_test_prestate(crash_recovery, &tcx_mode),
+		cmocka_unit_test_prestate(crash_recovery, &clsact_mode),
 	};
 
 	if (geteuid() != 0) {

@@ -62,7 +62,7 @@ slots_empty() { # within a second, no session program in the slots of va's hooks
 
 slots_empty_now() { # the slots of the hooks on va, not another run's, are empty
 	local prog m
-	prog=$(ina tc filter show dev va egress | sed -n 's/.* id \([0-9]*\) .*/\1/p' | head -1)
+	prog=$(ina "$ec" hooks va | sed -n 's/^va egress [a-z]* prog \([0-9]*\)$/\1/p')
 	[ -n "$prog" ] || return 1
 	for m in $(bpftool prog show id "$prog" | sed -n 's/.*map_ids \([0-9,]*\).*/\1/p' | tr , ' '); do
 		bpftool map show id "$m" | grep -q 'name ecap_tc_slots' || continue

@@ -51,10 +51,18 @@ cert() { # NAME [CA [IP]]
 ina() { ip netns exec "$A" "$@"; }
 inb() { ip netns exec "$B" "$@"; }
 
-hooks() { # which of edgecap's hooks are on va: "xdp tc-in tc-out"
-	ina ip link show va | grep -q 'prog/xdp' && echo -n "xdp "
-	ina tc filter show dev va ingress | grep -q ecap && echo -n "tc-in "
-	ina tc filter show dev va egress | grep -q ecap && echo -n "tc-out "
+hooks() { # which of edgecap's hooks are on va: "xdp tc-in tc-out" (needs $ec)
+	local h
+	h=$(ina "$ec" hooks va)
+	grep -q ' ingress xdp ' <<< "$h" && echo -n "xdp "
+	grep -Eq ' ingress (tcx|clsact) ' <<< "$h" && echo -n "tc-in "
+	grep -Eq ' egress (tcx|clsact) ' <<< "$h" && echo -n "tc-out "
+	# and, in case the command is wrong, what the other tools see of them
+	ina ip link show va | grep -q 'prog/xdp' && ! grep -q ' xdp ' <<< "$h" && echo -n "xdp? "
+	ina tc filter show dev va ingress | grep -q ecap && ! grep -q ' ingress clsact ' <<< "$h" &&
+		echo -n "tc-in? "
+	ina tc filter show dev va egress | grep -q ecap && ! grep -q ' egress clsact ' <<< "$h" &&
+		echo -n "tc-out? "
 }
 
 hooked() { [ -n "$(hooks)" ]; } # are any of edgecap's hooks on va?
