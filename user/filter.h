@@ -58,7 +58,8 @@ int ecap_filter_translate(const struct sock_filter *insns, uint32_t n,
  * r6 = ctx and the lengths on the stack; a body runs one filter and jumps to
  * `done` with its result in w0, on every path. Bodies use r0-r9 freely (r6
  * is kept) and the stack from ECAP_XLATE_STACK up to the frame pointer. */
-#define ECAP_XLATE_STACK (-76)
+#define ECAP_XLATE_WINDOW 128 /* bytes of packet the helper copy keeps on the stack */
+#define ECAP_XLATE_STACK  (-80 - ECAP_XLATE_WINDOW)
 #define ECAP_STK_WIRELEN (-68) /* u32: the packet's wire length */
 #define ECAP_STK_BUFLEN  (-76) /* u32: bytes of it present (captured length) */
 struct ecap_asm;

@@ -28,12 +28,12 @@
 #include "ebpf.h"
 
 /* Stack below what filter bodies use (ECAP_XLATE_STACK). */
-#define STK_COUNTERS (-88) /* spilled pointer to this session's counters */
-#define STK_KEY      (-92) /* map lookup key */
+#define STK_COUNTERS (ECAP_XLATE_STACK - 8)  /* spilled pointer to this session's counters */
+#define STK_KEY      (ECAP_XLATE_STACK - 12) /* map lookup key */
 #define STK_WIRELEN  ECAP_STK_WIRELEN
 #define STK_BUFLEN   ECAP_STK_BUFLEN
 
-_Static_assert(STK_KEY + 4 <= STK_COUNTERS && STK_COUNTERS + 8 <= STK_BUFLEN,
+_Static_assert(STK_KEY + 4 <= STK_COUNTERS && STK_COUNTERS + 8 <= ECAP_XLATE_STACK,
 	       "session stack slots below the filter's");
 
 static void ld_map(struct ecap_asm *a, uint8_t reg, int fd)

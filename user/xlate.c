@@ -18,11 +18,15 @@
  *                runs the program again from the start, which gives the
  *                same result since the program has no side effects and
  *                never reads M[] before writing it
- *   helper copy: every load through bpf_{xdp,skb}_load_bytes against buflen
- *                (multi-buffer XDP and non-linear skbs whose headers are
- *                not all in the linear area, test runs of captures shorter
- *                than the 14 bytes the kernel's test runner needs)
- *
+ *   helper copy: loads checked against buflen (multi-buffer XDP and
+ *                non-linear skbs whose headers are not all in the linear
+ *                area, test runs of captures shorter than the 14 bytes the
+ *                kernel's test runner needs). On entry one
+ *                bpf_{xdp,skb}_load_bytes copies the packet's first
+ *                WINDOW bytes to the stack; loads inside them read the
+ *                stack (byte by byte where unaligned: the verifier wants
+ *                aligned stack access), loads past them call the helper
+ * *
  * docs/filter.md has the measurements that chose direct access.
  *
  * eBPF jump offsets are 16 bits and 6.1 kernels have no long jump, while a
@@ -51,6 +55,11 @@
 #define STK_WIRELEN ECAP_STK_WIRELEN
 #define STK_BUF     (-72)
 #define STK_BUFLEN  ECAP_STK_BUFLEN
+#define STK_WINDOW  ECAP_XLATE_STACK /* the helper copy's first WINDOW bytes */
+#define WINDOW      ECAP_XLATE_WINDOW
+
+_Static_assert(STK_WINDOW + WINDOW <= STK_BUFLEN && STK_WINDOW % 8 == 0 && WINDOW % 8 == 0,
+	       "the window lies below the other slots, 8-aligned");
 
 /* Highest offset the verifier lets us add to a packet pointer (MAX_PACKET_OFF). */
 #define PKT_OFF_MAX 0xffff
@@ -258,6 +267,58 @@ static void byteswap(struct xl *x, uint8_t dst, uint32_t bytes)
 		emit(x, E_BE(dst, bytes * 8));
 }
 
+/* Helper copy, on entry (r9 = buflen): the window = the packet's first
+ * min(buflen, WINDOW) bytes; an empty packet gets zeros, so that the
+ * verifier sees the whole window written on every path. */
+static void load_window(struct xl *x)
+{
+	uint32_t le = ecap_asm_label(x->a), empty = ecap_asm_label(x->a);
+	uint32_t go = ecap_asm_label(x->a);
+
+	emit(x, E_MOV64_REG(BPF_REG_4, R_PKT));
+	ecap_asm_jmp(x->a, BPF_JMP | BPF_JLE | BPF_K, BPF_REG_4, 0, WINDOW, le);
+	emit(x, E_MOV32_IMM(BPF_REG_4, WINDOW));
+	ecap_asm_bind(x->a, le);
+	ecap_asm_jmp(x->a, BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_4, 0, 0, empty);
+	emit(x, E_MOV64_REG(BPF_REG_1, R_CTX));
+	emit(x, E_MOV32_IMM(BPF_REG_2, 0));
+	emit(x, E_MOV64_REG(BPF_REG_3, BPF_REG_10));
+	emit(x, E_ALU64_IMM(BPF_ADD, BPF_REG_3, STK_WINDOW));
+	emit(x, E_CALL(x->o->hook == ECAP_HOOK_XDP ? BPF_FUNC_xdp_load_bytes
+						    : BPF_FUNC_skb_load_bytes));
+	ecap_asm_jmp(x->a, BPF_JMP | BPF_JNE | BPF_K, BPF_REG_0, 0, 0, x->ret0);
+	ecap_asm_goto(x->a, go);
+	ecap_asm_bind(x->a, empty);
+	for (int i = 0; i < WINDOW; i += 8)
+		emit(x, E_ST(BPF_DW, BPF_REG_10, STK_WINDOW + i, 0));
+	ecap_asm_bind(x->a, go);
+}
+
+/* Helper copy: dst = window[k + r2 (when off_reg) .. + bytes), big-endian,
+ * the bounds checked by the caller; clobbers r1 and r4. */
+static void window_load(struct xl *x, uint8_t dst, int off_reg, uint32_t k, uint32_t bytes)
+{
+	static const uint8_t sz[5] = {0, BPF_B, BPF_H, 0, BPF_W};
+	uint8_t base = BPF_REG_10;
+	int16_t off = (int16_t)(STK_WINDOW + (int)k);
+
+	if (off_reg) {
+		emit(x, E_MOV64_REG(BPF_REG_1, BPF_REG_10));
+		emit(x, E_ALU64_REG(BPF_ADD, BPF_REG_1, BPF_REG_2));
+		base = BPF_REG_1;
+	} else if (k % bytes == 0) {
+		emit(x, E_LDX(sz[bytes], dst, base, off));
+		byteswap(x, dst, bytes);
+		return;
+	}
+	emit(x, E_LDX(BPF_B, dst, base, off));
+	for (uint32_t i = 1; i < bytes; i++) {
+		emit(x, E_ALU32_IMM(BPF_LSH, dst, 8));
+		emit(x, E_LDX(BPF_B, BPF_REG_4, base, (int16_t)(off + i)));
+		emit(x, E_ALU32_REG(BPF_OR, dst, BPF_REG_4));
+	}
+}
+
 /* Helper copy: load `bytes` at offset (r2, or imm when off_reg is 0) into
  * dst. Bounds against buflen are checked by the caller. */
 static void helper_load(struct xl *x, uint8_t dst, int off_reg, uint32_t k, uint32_t bytes)
@@ -295,6 +356,10 @@ static void load_abs(struct xl *x, uint8_t dst, uint32_t k, uint32_t bytes)
 		/* k + bytes <= 0xffe00004: no wrap in the u32 compare */
 		ecap_asm_jmp(x->a, BPF_JMP32 | BPF_JLT | BPF_K, R_PKT, 0,
 			     (int32_t)(k + bytes), x->ret0);
+		if (k + bytes <= WINDOW) {
+			window_load(x, dst, 0, k, bytes);
+			return;
+		}
 		helper_load(x, dst, 0, k, bytes);
 	}
 	byteswap(x, dst, bytes);
@@ -323,13 +388,24 @@ static int load_ind(struct xl *x, uint32_t k, uint32_t bytes)
 			     out_of_bounds(x));
 		emit(x, E_LDX(sz[bytes], R_A, BPF_REG_3, 0));
 	} else {
+		uint32_t far = ecap_asm_label(x->a), next = ecap_asm_label(x->a);
+
 		/* r2 = X + k computed in 64 bits: libpcap refuses the wrap too */
 		emit(x, E_MOV32_IMM(BPF_REG_2, k));
 		emit(x, E_ALU64_REG(BPF_ADD, BPF_REG_2, R_X));
 		emit(x, E_MOV64_REG(BPF_REG_3, BPF_REG_2));
 		emit(x, E_ALU64_IMM(BPF_ADD, BPF_REG_3, bytes));
 		ecap_asm_jmp(x->a, BPF_JMP | BPF_JGT | BPF_X, BPF_REG_3, R_PKT, 0, x->ret0);
+		/* r2's own bound, which the verifier does not carry over from r3 */
+		ecap_asm_jmp(x->a, BPF_JMP | BPF_JGT | BPF_K, BPF_REG_2, 0,
+			     (int32_t)(WINDOW - bytes), far);
+		window_load(x, R_A, 1, 0, bytes);
+		ecap_asm_goto(x->a, next);
+		ecap_asm_bind(x->a, far);
 		helper_load(x, R_A, 1, 0, bytes);
+		byteswap(x, R_A, bytes);
+		ecap_asm_bind(x->a, next);
+		return 0;
 	}
 	byteswap(x, R_A, bytes);
 	return 0;
@@ -481,6 +557,8 @@ static void emit_copy(struct xl *x, int direct, uint32_t slow)
 		jump_far(x, x->n);
 		ecap_asm_bind(x->a, fast);
 	}
+	if (!direct)
+		load_window(x);
 	emit(x, E_MOV32_IMM(R_A, 0)); /* classic BPF starts with A = X = 0 */
 	emit(x, E_MOV32_IMM(R_X, 0));
 	x->island_at = x->a->len;
@@ -616,7 +694,7 @@ static uint32_t branches(const struct xl *x)
 		if (BPF_CLASS(c) == BPF_JMP && BPF_OP(c) != BPF_JA)
 			n += 2; /* in each copy */
 		else if (BPF_CLASS(c) == BPF_LD && BPF_MODE(c) == BPF_IND)
-			n += 4; /* direct: two checks; helper: bounds and result */
+			n += 5; /* direct: two checks; helper: bounds, window, result */
 		else if ((BPF_CLASS(c) == BPF_LD && BPF_MODE(c) == BPF_ABS) ||
 			 c == (BPF_LDX | BPF_MSH | BPF_B))
 			n += 2; /* helper: bounds and result */
