@@ -535,6 +535,18 @@ static int emit_insn(struct xl *x, uint32_t i)
 /* Emit one copy of the program. With slow != NO_LABEL, the copy starts with
  * a jump at label slow that goes (far) past the copy's end, where the next
  * copy begins: the dispatch's way to the helper copy. */
+static int reads_packet(const struct xl *x)
+{
+	for (uint32_t i = 0; i < x->n; i++) {
+		uint16_t c = x->f[i].code;
+
+		if ((BPF_CLASS(c) == BPF_LD && (BPF_MODE(c) == BPF_ABS || BPF_MODE(c) == BPF_IND)) ||
+		    c == (BPF_LDX | BPF_MSH | BPF_B))
+			return 1;
+	}
+	return 0;
+}
+
 static void emit_copy(struct xl *x, int direct, uint32_t slow)
 {
 	int dead = 0;
@@ -557,7 +569,7 @@ static void emit_copy(struct xl *x, int direct, uint32_t slow)
 		jump_far(x, x->n);
 		ecap_asm_bind(x->a, fast);
 	}
-	if (!direct)
+	if (!direct && reads_packet(x))
 		load_window(x);
 	emit(x, E_MOV32_IMM(R_A, 0)); /* classic BPF starts with A = X = 0 */
 	emit(x, E_MOV32_IMM(R_X, 0));
