@@ -279,7 +279,9 @@ static void load_window(struct xl *x)
 	ecap_asm_jmp(x->a, BPF_JMP | BPF_JLE | BPF_K, BPF_REG_4, 0, WINDOW, le);
 	emit(x, E_MOV32_IMM(BPF_REG_4, WINDOW));
 	ecap_asm_bind(x->a, le);
-	ecap_asm_jmp(x->a, BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_4, 0, 0, empty);
+	/* "< 1", not "== 0": the verifier of Linux 6.1 learns the lower bound
+	 * the helper's length needs from an ordering only */
+	ecap_asm_jmp(x->a, BPF_JMP | BPF_JLT | BPF_K, BPF_REG_4, 0, 1, empty);
 	emit(x, E_MOV64_REG(BPF_REG_1, R_CTX));
 	emit(x, E_MOV32_IMM(BPF_REG_2, 0));
 	emit(x, E_MOV64_REG(BPF_REG_3, BPF_REG_10));
