@@ -134,12 +134,14 @@ run() {
 . "$(dirname "$0")/record.sh"
 
 median() { sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+spread() { sort -n | awk '{v[NR] = $1} END {printf "%s (%s..%s)", v[int((NR + 1) / 2)], v[1], v[NR]}'; }
 
 echo "capture benchmark: $FRAME-byte UDP frames flooded by trafgen over a veth pair,"
 echo "filter '$FILTER', output /dev/null; CPU = whole machine ($(nproc) cores, busy time by $clock), median of $REPS"
 echo
 echo "edgecap: TC ingress (its default on veth); edgecap-xdp: --ingress xdp."
-echo "ns/pkt: CPU per captured packet above the baseline; loss: packets sent but not captured (worst run)"
+echo "ns/pkt: CPU per captured packet above the baseline, median (lowest..highest round);"
+echo "loss: packets sent but not captured (worst run)"
 echo
 printf '| snaplen | offered pps | sent pps | baseline ns/pkt | tcpdump | edgecap | ratio | edgecap-xdp | ratio | tcpdump loss | edgecap loss | edgecap-xdp loss |\n'
 printf '|---|---|---|---|---|---|---|---|---|---|---|---|\n'
@@ -168,9 +170,9 @@ for snap in 128 1514; do
 		for tool in none $TOOLS; do cost[$tool]=$(median < "$tmp/reps-$tool"); done
 		ratio() { awk -v e="$1" -v t="${cost[tcpdump]}" 'BEGIN {if (t > 0) printf "%.2f", e / t; else print "-"}'; }
 		printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$snap" "$rate" \
-			"$((pps_sum / REPS))" "${cost[none]}" "${cost[tcpdump]}" \
-			"${cost[edgecap]}" "$(ratio "${cost[edgecap]}")" \
-			"${cost[edgecap-xdp]}" "$(ratio "${cost[edgecap-xdp]}")" \
+			"$((pps_sum / REPS))" "$(spread < "$tmp/reps-none")" "$(spread < "$tmp/reps-tcpdump")" \
+			"$(spread < "$tmp/reps-edgecap")" "$(ratio "${cost[edgecap]}")" \
+			"$(spread < "$tmp/reps-edgecap-xdp")" "$(ratio "${cost[edgecap-xdp]}")" \
 			"${loss[tcpdump]}" "${loss[edgecap]}" "${loss[edgecap-xdp]}"
 		for tool in $TOOLS; do
 			[ "${loss[$tool]}" = 0 ] && lossfree[$snap-$tool]="$rate ($((pps_sum / REPS)) pps)"
