@@ -26,7 +26,7 @@
  *                WINDOW bytes to the stack; loads inside them read the
  *                stack (byte by byte where unaligned: the verifier wants
  *                aligned stack access), loads past them call the helper
- * *
+ *
  * docs/filter.md has the measurements that chose direct access.
  *
  * eBPF jump offsets are 16 bits and 6.1 kernels have no long jump, while a
@@ -90,6 +90,7 @@ struct xl {
 	int to_helper;      /* the direct copy may go on in the helper copy */
 	uint32_t island_at; /* position after the last island */
 	int direct;         /* emitting the direct copy */
+	int reads;          /* the program loads packet bytes */
 	uint32_t done;      /* body mode: where a return goes; NO_LABEL: exit */
 };
 
@@ -121,6 +122,17 @@ static void emit(struct xl *x, struct bpf_insn in)
 
 /* --- basic blocks ----------------------------------------------------- */
 
+enum { NO_LOAD, LOAD_K, LOAD_X }; /* packet loads: at k (ABS, MSH), at X + k (IND) */
+
+static int packet_load(uint16_t c)
+{
+	if (BPF_CLASS(c) == BPF_LD && BPF_MODE(c) == BPF_IND)
+		return LOAD_X;
+	if ((BPF_CLASS(c) == BPF_LD && BPF_MODE(c) == BPF_ABS) || c == (BPF_LDX | BPF_MSH | BPF_B))
+		return LOAD_K;
+	return NO_LOAD;
+}
+
 static void find_blocks(struct xl *x)
 {
 	const struct sock_filter *f = x->f;
@@ -150,6 +162,7 @@ static void find_blocks(struct xl *x)
 
 		if (x->leader[i])
 			b = i;
+		x->reads |= packet_load(c) != NO_LOAD;
 		if (BPF_CLASS(c) == BPF_LD && BPF_MODE(c) == BPF_ABS)
 			end = (uint64_t)f[i].k + ld_bytes(c);
 		else if (c == (BPF_LDX | BPF_MSH | BPF_B))
@@ -537,18 +550,6 @@ static int emit_insn(struct xl *x, uint32_t i)
 /* Emit one copy of the program. With slow != NO_LABEL, the copy starts with
  * a jump at label slow that goes (far) past the copy's end, where the next
  * copy begins: the dispatch's way to the helper copy. */
-static int reads_packet(const struct xl *x)
-{
-	for (uint32_t i = 0; i < x->n; i++) {
-		uint16_t c = x->f[i].code;
-
-		if ((BPF_CLASS(c) == BPF_LD && (BPF_MODE(c) == BPF_ABS || BPF_MODE(c) == BPF_IND)) ||
-		    c == (BPF_LDX | BPF_MSH | BPF_B))
-			return 1;
-	}
-	return 0;
-}
-
 static void emit_copy(struct xl *x, int direct, uint32_t slow)
 {
 	int dead = 0;
@@ -571,7 +572,7 @@ static void emit_copy(struct xl *x, int direct, uint32_t slow)
 		jump_far(x, x->n);
 		ecap_asm_bind(x->a, fast);
 	}
-	if (!direct && reads_packet(x))
+	if (!direct && x->reads)
 		load_window(x);
 	emit(x, E_MOV32_IMM(R_A, 0)); /* classic BPF starts with A = X = 0 */
 	emit(x, E_MOV32_IMM(R_X, 0));
@@ -707,10 +708,9 @@ static uint32_t branches(const struct xl *x)
 		n += x->leader[i]; /* the direct copy's block check */
 		if (BPF_CLASS(c) == BPF_JMP && BPF_OP(c) != BPF_JA)
 			n += 2; /* in each copy */
-		else if (BPF_CLASS(c) == BPF_LD && BPF_MODE(c) == BPF_IND)
+		else if (packet_load(c) == LOAD_X)
 			n += 5; /* direct: two checks; helper: bounds, window, result */
-		else if ((BPF_CLASS(c) == BPF_LD && BPF_MODE(c) == BPF_ABS) ||
-			 c == (BPF_LDX | BPF_MSH | BPF_B))
+		else if (packet_load(c) == LOAD_K)
 			n += 2; /* helper: bounds and result */
 		else if (BPF_CLASS(c) == BPF_ALU && BPF_SRC(c) == BPF_X)
 			n += 4; /* division by zero, shift counts: at most two each */
