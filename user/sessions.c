@@ -7,8 +7,10 @@
  *   capture   caplen = min(result, packet length, snaplen); matched++;
  *             a ring reservation of the smallest size class that holds
  *             caplen (reservations have constant sizes), the header, the
- *             data through bpf_{xdp,skb}_load_bytes (so frags and non-linear
- *             skbs are read right), submit: captured++; ring full: dropped++.
+ *             data: from the linear area with loads and stores when it holds
+ *             them (copy_direct), else through bpf_{xdp,skb}_load_bytes (so
+ *             frags and non-linear skbs are read right); submit: captured++;
+ *             ring full: dropped++.
  *             The consumer is woken only by the record that brings what
  *             waits to maps->wake_bytes (bpf_ringbuf_query); it also
  *             drains on a timer.
@@ -76,13 +78,82 @@ static int16_t ifindex_off(unsigned hook_id)
 					   : offsetof(struct __sk_buff, ifindex);
 }
 
+/* Copy r7 = caplen bytes from the packet's linear area to the record at r9
+ * with loads and stores of 8 bytes, in blocks of 64 that need one bounds
+ * check each, then word by word where the linear area ends; the last bytes
+ * come in a word that ends at caplen, overlapping the one before. Then goto
+ * done, or goto helper when the bytes are not all in the linear area (a
+ * non-linear skb, a multi-buffer frame) or caplen is above COPY_DIRECT_MAX.
+ * Whole words may copy up to 7 bytes past caplen, in the packet and in the
+ * reservation (size classes are multiples of 64). A helper call with its
+ * memcpy costs several times as much at these sizes. */
+#define COPY_DIRECT_MAX 256
+
+static void copy_direct(struct ecap_asm *a, unsigned hook_id, uint32_t snaplen, uint32_t done,
+			uint32_t helper)
+{
+	int xdp = hook_id == ECAP_HOOK_ID_XDP;
+	int16_t rec = sizeof(struct ecap_rec);
+	uint32_t tail = ecap_asm_label(a), end = snaplen < COPY_DIRECT_MAX ? snaplen : COPY_DIRECT_MAX;
+
+	/* r3 = data, r4 = data_end */
+	ecap_asm_emit(a, E_LDX(BPF_W, BPF_REG_3, BPF_REG_6,
+			       xdp ? offsetof(struct xdp_md, data) : offsetof(struct __sk_buff, data)));
+	ecap_asm_emit(a, E_LDX(BPF_W, BPF_REG_4, BPF_REG_6,
+			       xdp ? offsetof(struct xdp_md, data_end)
+				   : offsetof(struct __sk_buff, data_end)));
+	if (snaplen > COPY_DIRECT_MAX)
+		ecap_asm_jmp(a, BPF_JMP32 | BPF_JGT | BPF_K, BPF_REG_7, 0, COPY_DIRECT_MAX, helper);
+	for (uint32_t k = 0; k < end; k += 64) {
+		uint32_t words = ecap_asm_label(a), next = ecap_asm_label(a);
+
+		ecap_asm_jmp(a, BPF_JMP32 | BPF_JLE | BPF_K, BPF_REG_7, 0, (int32_t)k, done);
+		ecap_asm_emit(a, E_MOV64_REG(BPF_REG_2, BPF_REG_3));
+		ecap_asm_emit(a, E_ALU64_IMM(BPF_ADD, BPF_REG_2, k + 64));
+		ecap_asm_jmp(a, BPF_JMP | BPF_JGT | BPF_X, BPF_REG_2, BPF_REG_4, 0, words);
+		for (uint32_t w = k; w < k + 64; w += 8) {
+			ecap_asm_emit(a, E_LDX(BPF_DW, BPF_REG_1, BPF_REG_3, w));
+			ecap_asm_emit(a, E_STX(BPF_DW, BPF_REG_9, BPF_REG_1, rec + w));
+		}
+		ecap_asm_goto(a, next);
+		ecap_asm_bind(a, words); /* the linear area ends in this block */
+		for (uint32_t w = k; w < k + 64; w += 8) {
+			if (w > k)
+				ecap_asm_jmp(a, BPF_JMP32 | BPF_JLE | BPF_K, BPF_REG_7, 0, (int32_t)w,
+					     done);
+			ecap_asm_emit(a, E_MOV64_REG(BPF_REG_2, BPF_REG_3));
+			ecap_asm_emit(a, E_ALU64_IMM(BPF_ADD, BPF_REG_2, w + 8));
+			ecap_asm_jmp(a, BPF_JMP | BPF_JGT | BPF_X, BPF_REG_2, BPF_REG_4, 0, tail);
+			ecap_asm_emit(a, E_LDX(BPF_DW, BPF_REG_1, BPF_REG_3, w));
+			ecap_asm_emit(a, E_STX(BPF_DW, BPF_REG_9, BPF_REG_1, rec + w));
+		}
+		ecap_asm_goto(a, tail); /* not reached: the block was not in the linear area */
+		ecap_asm_bind(a, next);
+	}
+	ecap_asm_goto(a, done);
+	/* fewer than 8 bytes to go: the word that ends at caplen, if the linear
+	 * area holds it (r2 = caplen - 8) */
+	ecap_asm_bind(a, tail);
+	ecap_asm_emit(a, E_MOV32_REG(BPF_REG_2, BPF_REG_7));
+	ecap_asm_jmp(a, BPF_JMP | BPF_JLT | BPF_K, BPF_REG_2, 0, 8, helper);
+	ecap_asm_emit(a, E_ALU64_IMM(BPF_ADD, BPF_REG_2, -8));
+	ecap_asm_emit(a, E_ALU64_REG(BPF_ADD, BPF_REG_3, BPF_REG_2));
+	ecap_asm_emit(a, E_MOV64_REG(BPF_REG_5, BPF_REG_3));
+	ecap_asm_emit(a, E_ALU64_IMM(BPF_ADD, BPF_REG_5, 8));
+	ecap_asm_jmp(a, BPF_JMP | BPF_JGT | BPF_X, BPF_REG_5, BPF_REG_4, 0, helper);
+	ecap_asm_emit(a, E_LDX(BPF_DW, BPF_REG_1, BPF_REG_3, 0));
+	ecap_asm_emit(a, E_ALU64_REG(BPF_ADD, BPF_REG_2, BPF_REG_9));
+	ecap_asm_emit(a, E_STX(BPF_DW, BPF_REG_2, BPF_REG_1, rec));
+	ecap_asm_goto(a, done);
+}
+
 static int emit_session(struct ecap_asm *a, unsigned hook_id, const struct ecap_xlate_opts *o,
 			const struct ecap_session *s, const struct ecap_session_maps *m)
 {
 	uint8_t dir = hook_id == ECAP_HOOK_ID_TC_OUT ? ECAP_DIR_OUT : ECAP_DIR_IN;
 	uint32_t next = ecap_asm_label(a), done = ecap_asm_label(a), drop = ecap_asm_label(a);
 	uint32_t l1 = ecap_asm_label(a), l2 = ecap_asm_label(a);
-	uint32_t sized = ecap_asm_label(a), loaded = ecap_asm_label(a);
+	uint32_t sized = ecap_asm_label(a), loaded = ecap_asm_label(a), helper = ecap_asm_label(a);
 	int r;
 
 	if (s->nifindex) { /* gate; the key names the interface's position */
@@ -140,7 +211,10 @@ static int emit_session(struct ecap_asm *a, unsigned hook_id, const struct ecap_
 		uint32_t cls = size_classes[c];
 
 		if (cls >= s->snaplen || c + 1 == sizeof(size_classes) / sizeof(size_classes[0])) {
-			ecap_asm_emit(a, E_MOV32_IMM(BPF_REG_2, (int32_t)(sizeof(struct ecap_rec) + s->snaplen)));
+			/* a multiple of 64, like the others, for copy_direct */
+			uint32_t last = (s->snaplen + 63) & ~63u;
+
+			ecap_asm_emit(a, E_MOV32_IMM(BPF_REG_2, (int32_t)(sizeof(struct ecap_rec) + last)));
 			break;
 		}
 		ecap_asm_emit(a, E_MOV32_IMM(BPF_REG_2, (int32_t)(sizeof(struct ecap_rec) + cls)));
@@ -166,6 +240,8 @@ static int emit_session(struct ecap_asm *a, unsigned hook_id, const struct ecap_
 	ecap_asm_emit(a, E_ST(BPF_B, BPF_REG_9, offsetof(struct ecap_rec, dir), dir));
 	ecap_asm_emit(a, E_ST(BPF_H, BPF_REG_9, offsetof(struct ecap_rec, pad), 0));
 
+	copy_direct(a, hook_id, s->snaplen, loaded, helper);
+	ecap_asm_bind(a, helper);
 	ecap_asm_emit(a, E_MOV64_REG(BPF_REG_1, BPF_REG_6));
 	ecap_asm_emit(a, E_MOV32_IMM(BPF_REG_2, 0));
 	ecap_asm_emit(a, E_MOV64_REG(BPF_REG_3, BPF_REG_9));

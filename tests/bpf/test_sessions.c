@@ -346,12 +346,70 @@ static void through_the_hook(void **st)
 	close(fd);
 }
 
+struct want {
+	const uint8_t *pkt;
+	uint32_t caplen, wirelen;
+	unsigned n, good;
+};
+
+static int check_record(void *ctx, void *data, size_t len)
+{
+	struct want *w = ctx;
+	const struct ecap_rec *r = data;
+
+	w->n++;
+	w->good += r->caplen == w->caplen && r->wirelen == w->wirelen &&
+		   len >= sizeof(*r) + r->caplen && !memcmp(r + 1, w->pkt, r->caplen);
+	return 0;
+}
+
+/* Records hold exactly the packet's first caplen bytes for every length
+ * around the copy's 8-byte words and 64-byte blocks, up to past the largest
+ * copied without a helper call, and for snaplens that cut anywhere. */
+static void copies_every_length(void **st)
+{
+	static const uint32_t snaplens[] = {1,   7,   8,   9,   63,  64,  65,  100,
+					    127, 128, 200, 255, 256, 257, 300, 262144};
+	static const unsigned hooks[] = {ECAP_HOOK_ID_XDP, ECAP_HOOK_ID_TC_IN};
+	static uint8_t pkt[340];
+	struct ring_buffer *rb;
+	struct want w = {.pkt = pkt};
+
+	memcpy(pkt, dns, sizeof(dns));
+	for (unsigned i = sizeof(dns); i < sizeof(pkt); i++)
+		pkt[i] = (uint8_t)(i * 7 + 1);
+	rb = ring_buffer__new(maps.ring_fd, check_record, &w, NULL);
+	assert_non_null(rb);
+	for (unsigned h = 0; h < 2; h++) {
+		enum ecap_hook hook = hooks[h] == ECAP_HOOK_ID_XDP ? ECAP_HOOK_XDP : ECAP_HOOK_TC;
+
+		for (unsigned k = 0; k < sizeof(snaplens) / sizeof(snaplens[0]); k++) {
+			struct ecap_session s = session(0, "", snaplens[k]);
+			int fd = load(hooks[h], ECAP_INPUT_TEST, &s, 1);
+
+			for (uint32_t len = 14; len <= sizeof(pkt); len++) {
+				w.wirelen = len;
+				w.caplen = len < snaplens[k] ? len : snaplens[k];
+				w.n = w.good = 0;
+				run(fd, hook, pkt, len, len);
+				assert_true(ring_buffer__consume(rb) >= 0);
+				if (w.n != 1 || w.good != 1)
+					fail_msg("hook %u snaplen %u length %u: %u records, %u right",
+						 hooks[h], snaplens[k], len, w.n, w.good);
+			}
+			close(fd);
+		}
+	}
+	ring_buffer__free(rb);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(two_sessions),  cmocka_unit_test(eight_sessions_and_egress),
 		cmocka_unit_test(interface_gate), cmocka_unit_test(ring_full),
 		cmocka_unit_test(through_the_hook), cmocka_unit_test(wakes_once_at_the_threshold),
+		cmocka_unit_test(copies_every_length),
 	};
 
 	if (geteuid() != 0) {

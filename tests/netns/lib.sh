@@ -76,11 +76,15 @@ wait_gone() { # PID SECONDS: the process ends by itself within SECONDS; its stat
 	return 124
 }
 
-send_udp() { # COUNT: datagrams to ports 5001 and 5002 in turn, payload "seq N"
+send_udp() { # COUNT [PAD]: datagrams to ports 5001 and 5002 in turn, payload
+	# "seq N", or with PAD "seq N " and (N * 37) % PAD dots, so frame
+	# lengths go through every value from 47 to 47 + PAD
 	# shellcheck disable=SC2016
-	inb bash -c 'for ((i = 1; i <= $1; i++)); do
-		printf "seq %d" $i > /dev/udp/10.98.0.1/$((5001 + (i + 1) % 2))
-	done' send "$1"
+	inb bash -c 'dots=$(printf "%*s" "${2:-1}" "" | tr " " .)
+	for ((i = 1; i <= $1; i++)); do
+		if [ -n "$2" ]; then printf "seq %d %s" $i "${dots:0:$((i * 37 % $2))}"
+		else printf "seq %d" $i; fi > /dev/udp/10.98.0.1/$((5001 + (i + 1) % 2))
+	done' send "$1" "${2:-}"
 }
 
 # Run the test_ functions named (TESTS overrides), then `check` after each.
