@@ -10,22 +10,24 @@
 # figures are the capture path, not a disk. CPU is the whole machine's busy
 # time: for each CPU, the time elapsed minus the time it spent idle by its
 # cpuidle counters (microseconds; read by a process on that CPU, which ends
-# its idle period first), or, without cpuidle, /proc/stat's user + system +
-# irq + softirq (ticks of 10 ms, too coarse for runs of a few seconds). A
-# tool's cost is its run minus the baseline of the same round, divided by the
-# packets it captured, and the median over the rounds is kept. A run is loss-free when
-# the tool captured every packet sent and counted no drop.
+# its idle period first), less the time the hypervisor kept a busy vCPU
+# waiting (steal: up to 70 ms of a 2 s run here, 350 ns a packet at 100 kpps);
+# or, without cpuidle, /proc/stat's user + system + irq + softirq (ticks of
+# 10 ms, too coarse for runs of a few seconds). A tool's cost is its run minus
+# the baseline of the same round, divided by the packets it captured, and the
+# median over the rounds is kept. A run is loss-free when the tool captured
+# every packet sent and counted no drop.
 #
 # Environment: RATES (pps, "max" = trafgen unthrottled; default
 # "50000 100000 200000 max"), SECONDS_PER_RUN (default 2), REPS (rounds,
-# default 5).
+# default 9).
 set -uo pipefail
 ec=$1
 [ "$(id -u)" = 0 ] || { echo "bench capture: needs root" >&2; exit 2; }
 command -v trafgen > /dev/null || { echo "bench capture: needs trafgen (netsniff-ng)" >&2; exit 2; }
 RATES=${RATES:-50000 100000 200000 max}
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-2}
-REPS=${REPS:-5}
+REPS=${REPS:-9}
 MAX_COUNT=${MAX_COUNT:-1000000} # packets per unthrottled run
 ns=ecapbench-$$ G=$ns-gen C=$ns-cap
 tmp=$(mktemp -d)
@@ -60,9 +62,17 @@ for c in $cpus; do
 	ls /sys/devices/system/cpu/cpu"$c"/cpuidle/state*/time > /dev/null 2>&1 || clock=/proc/stat
 done
 
-busy() { # whole-machine busy ns, up to a constant
+steal() { # ns the hypervisor ran something else on our CPUs (10 ms steps)
+	local _c _u _n _s _i _w _irq _sirq st _rest
+	read -r _c _u _n _s _i _w _irq _sirq st _rest < /proc/stat
+	echo $((st * (1000000000 / hz)))
+}
+
+busy() { # whole-machine busy ns, up to a constant, without stolen time
 	local c t idle tot=0 _c u n s i w irq sirq _rest
 	if [ $clock = cpuidle ]; then
+		# elapsed minus idle counts the time a busy vCPU waited for the host
+		tot=$((-$(steal)))
 		for c in $cpus; do
 			# shellcheck disable=SC2016
 			read -r t idle < <(taskset -c "$c" sh -c 't=$(date +%s%N) s=0
@@ -75,7 +85,7 @@ busy() { # whole-machine busy ns, up to a constant
 		echo $tot
 	else
 		read -r _c u n s i w irq sirq _rest < /proc/stat
-		echo $(((u + n + s + irq + sirq) * (1000000000 / hz)))
+		echo $(((u + n + s + irq + sirq) * (1000000000 / hz))) # steal is apart here
 	fi
 }
 # trafgen pins its process to the first CPU, where the veth's receive path
@@ -133,6 +143,10 @@ run() {
 
 . "$(dirname "$0")/record.sh"
 
+rotate() { # N WORD...: the words from the N-th on, then the first N
+	local n=$1; shift
+	echo "${@:n+1}" "${@:1:n}"
+}
 median() { sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 spread() { sort -n | awk '{v[NR] = $1} END {printf "%s (%s..%s)", v[int((NR + 1) / 2)], v[1], v[NR]}'; }
 
@@ -153,11 +167,13 @@ for snap in 128 1514; do
 		for tool in none $TOOLS; do : > "$tmp/reps-$tool"; loss[$tool]=0; done
 		# a baseline run in each round, just before the tools' runs it is
 		# subtracted from: the generator's own cost drifts between rounds
-		for _ in $(seq "$REPS"); do
+		# (the tools take turns going first)
+		for r in $(seq "$REPS"); do
 			read -r base sent _ _ ns_el < <(run none "$snap" "$rate")
 			pps_sum=$((pps_sum + sent * 1000000000 / ns_el))
 			awk -v b="$base" -v n="$sent" 'BEGIN {printf "%.0f\n", b / n}' >> "$tmp/reps-none"
-			for tool in $TOOLS; do
+			# shellcheck disable=SC2086
+			for tool in $(rotate $((r % 3)) $TOOLS); do
 				read -r b sent cap drop _ < <(run "$tool" "$snap" "$rate")
 				# ns of CPU per captured packet above the baseline
 				awk -v b="$b" -v b0="$base" -v n="$cap" \
