@@ -89,45 +89,51 @@ static int16_t ifindex_off(unsigned hook_id)
  * memcpy costs several times as much at these sizes. */
 #define COPY_DIRECT_MAX 256
 
+/* goto fail unless the linear area (r3 = data, r4 = data_end) holds `end` bytes */
+static void linear_holds(struct ecap_asm *a, uint32_t end, uint32_t fail)
+{
+	ecap_asm_emit(a, E_MOV64_REG(BPF_REG_2, BPF_REG_3));
+	ecap_asm_emit(a, E_ALU64_IMM(BPF_ADD, BPF_REG_2, end));
+	ecap_asm_jmp(a, BPF_JMP | BPF_JGT | BPF_X, BPF_REG_2, BPF_REG_4, 0, fail);
+}
+
+/* record data[off .. off + 8) = packet[off .. off + 8) */
+static void copy_word(struct ecap_asm *a, uint32_t off)
+{
+	ecap_asm_emit(a, E_LDX(BPF_DW, BPF_REG_1, BPF_REG_3, off));
+	ecap_asm_emit(a, E_STX(BPF_DW, BPF_REG_9, BPF_REG_1, sizeof(struct ecap_rec) + off));
+}
+
 static void copy_direct(struct ecap_asm *a, unsigned hook_id, uint32_t snaplen, uint32_t done,
 			uint32_t helper)
 {
 	int xdp = hook_id == ECAP_HOOK_ID_XDP;
-	int16_t rec = sizeof(struct ecap_rec);
 	uint32_t tail = ecap_asm_label(a), end = snaplen < COPY_DIRECT_MAX ? snaplen : COPY_DIRECT_MAX;
 
+	if (snaplen > COPY_DIRECT_MAX)
+		ecap_asm_jmp(a, BPF_JMP32 | BPF_JGT | BPF_K, BPF_REG_7, 0, COPY_DIRECT_MAX, helper);
 	/* r3 = data, r4 = data_end */
 	ecap_asm_emit(a, E_LDX(BPF_W, BPF_REG_3, BPF_REG_6,
 			       xdp ? offsetof(struct xdp_md, data) : offsetof(struct __sk_buff, data)));
 	ecap_asm_emit(a, E_LDX(BPF_W, BPF_REG_4, BPF_REG_6,
 			       xdp ? offsetof(struct xdp_md, data_end)
 				   : offsetof(struct __sk_buff, data_end)));
-	if (snaplen > COPY_DIRECT_MAX)
-		ecap_asm_jmp(a, BPF_JMP32 | BPF_JGT | BPF_K, BPF_REG_7, 0, COPY_DIRECT_MAX, helper);
 	for (uint32_t k = 0; k < end; k += 64) {
 		uint32_t words = ecap_asm_label(a), next = ecap_asm_label(a);
 
 		ecap_asm_jmp(a, BPF_JMP32 | BPF_JLE | BPF_K, BPF_REG_7, 0, (int32_t)k, done);
-		ecap_asm_emit(a, E_MOV64_REG(BPF_REG_2, BPF_REG_3));
-		ecap_asm_emit(a, E_ALU64_IMM(BPF_ADD, BPF_REG_2, k + 64));
-		ecap_asm_jmp(a, BPF_JMP | BPF_JGT | BPF_X, BPF_REG_2, BPF_REG_4, 0, words);
-		for (uint32_t w = k; w < k + 64; w += 8) {
-			ecap_asm_emit(a, E_LDX(BPF_DW, BPF_REG_1, BPF_REG_3, w));
-			ecap_asm_emit(a, E_STX(BPF_DW, BPF_REG_9, BPF_REG_1, rec + w));
-		}
+		linear_holds(a, k + 64, words);
+		for (uint32_t w = k; w < k + 64; w += 8)
+			copy_word(a, w);
 		ecap_asm_goto(a, next);
 		ecap_asm_bind(a, words); /* the linear area ends in this block */
 		for (uint32_t w = k; w < k + 64; w += 8) {
 			if (w > k)
 				ecap_asm_jmp(a, BPF_JMP32 | BPF_JLE | BPF_K, BPF_REG_7, 0, (int32_t)w,
 					     done);
-			ecap_asm_emit(a, E_MOV64_REG(BPF_REG_2, BPF_REG_3));
-			ecap_asm_emit(a, E_ALU64_IMM(BPF_ADD, BPF_REG_2, w + 8));
-			ecap_asm_jmp(a, BPF_JMP | BPF_JGT | BPF_X, BPF_REG_2, BPF_REG_4, 0, tail);
-			ecap_asm_emit(a, E_LDX(BPF_DW, BPF_REG_1, BPF_REG_3, w));
-			ecap_asm_emit(a, E_STX(BPF_DW, BPF_REG_9, BPF_REG_1, rec + w));
+			linear_holds(a, w + 8, tail);
+			copy_word(a, w);
 		}
-		ecap_asm_goto(a, tail); /* not reached: the block was not in the linear area */
 		ecap_asm_bind(a, next);
 	}
 	ecap_asm_goto(a, done);
@@ -143,7 +149,7 @@ static void copy_direct(struct ecap_asm *a, unsigned hook_id, uint32_t snaplen, 
 	ecap_asm_jmp(a, BPF_JMP | BPF_JGT | BPF_X, BPF_REG_5, BPF_REG_4, 0, helper);
 	ecap_asm_emit(a, E_LDX(BPF_DW, BPF_REG_1, BPF_REG_3, 0));
 	ecap_asm_emit(a, E_ALU64_REG(BPF_ADD, BPF_REG_2, BPF_REG_9));
-	ecap_asm_emit(a, E_STX(BPF_DW, BPF_REG_2, BPF_REG_1, rec));
+	ecap_asm_emit(a, E_STX(BPF_DW, BPF_REG_2, BPF_REG_1, sizeof(struct ecap_rec)));
 	ecap_asm_goto(a, done);
 }
 
