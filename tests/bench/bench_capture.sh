@@ -1,7 +1,15 @@
 #!/usr/bin/env bash
-# bench_capture.sh EDGECAP - CPU per captured packet, edgecap against
-# `tcpdump -w`, under a trafgen flood through a veth pair between two network
+# bench_capture.sh EDGECAP XDPGEN - CPU per captured packet, edgecap against
+# `tcpdump -w`, under a flood through a veth pair between two network
 # namespaces this script creates (and always removes).
+#
+# The generator is XDPGEN (tests/bench/xdpgen.c): frames transmitted into the
+# veth from inside the kernel, about 0.4 us a packet of CPU (trafgen through
+# AF_PACKET: 2.2 us), so the baseline that each tool's cost is taken from is
+# smaller and varies less. The receiving veth has GRO on, which gives it a
+# NAPI instance (xdpgen's frames need one); its receive path is then a NIC's:
+# XDP on the frame, an skb, GRO, taps, TC. GEN=trafgen floods with trafgen
+# instead (netif_rx, no NAPI), as the runs before 2026-11-25 did.
 #
 # For each snaplen (128, 1514; frames are 1514 bytes, so 128 truncates) and
 # each offered rate, rounds of runs send the same packets: nothing capturing
@@ -18,13 +26,18 @@
 # median over the rounds is kept. A run is loss-free when the tool captured
 # every packet sent and counted no drop.
 #
-# Environment: RATES (pps, "max" = trafgen unthrottled; default
+# Environment: RATES (pps, "max" = the generator unthrottled; default
 # "50000 100000 200000 max"), SECONDS_PER_RUN (default 2), REPS (rounds,
-# default 9).
+# default 9), GEN (xdpgen or trafgen; default xdpgen).
 set -uo pipefail
-ec=$1
+ec=$1 xdpgen=$2
+GEN=${GEN:-xdpgen}
 [ "$(id -u)" = 0 ] || { echo "bench capture: needs root" >&2; exit 2; }
-command -v trafgen > /dev/null || { echo "bench capture: needs trafgen (netsniff-ng)" >&2; exit 2; }
+case $GEN in
+xdpgen) command -v ethtool > /dev/null || { echo "bench capture: needs ethtool" >&2; exit 2; } ;;
+trafgen) command -v trafgen > /dev/null || { echo "bench capture: needs trafgen (netsniff-ng)" >&2; exit 2; } ;;
+*) echo "bench capture: GEN is xdpgen or trafgen" >&2; exit 2 ;;
+esac
 RATES=${RATES:-50000 100000 200000 max}
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-2}
 REPS=${REPS:-9}
@@ -46,10 +59,15 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# no IPv6: its router and neighbour messages would count as sent packets
 ip netns add "$G" && ip netns add "$C" &&
+	ip netns exec "$G" sysctl -qw net.ipv6.conf.default.disable_ipv6=1 &&
+	ip netns exec "$C" sysctl -qw net.ipv6.conf.default.disable_ipv6=1 &&
 	ip link add ga netns "$G" type veth peer name cb netns "$C" &&
 	ip -n "$G" link set ga up && ip -n "$C" link set cb up &&
-	ip -n "$C" addr add 10.99.0.2/24 dev cb || { echo "bench capture: setup failed" >&2; exit 1; }
+	ip -n "$C" addr add 10.99.0.2/24 dev cb &&
+	{ [ "$GEN" = trafgen ] || ip netns exec "$C" ethtool -K cb gro on; } ||
+	{ echo "bench capture: setup failed" >&2; exit 1; }
 
 . "$(dirname "$0")/flood.sh"
 flood_config "$tmp/flood.cfg" "$FRAME"
@@ -88,23 +106,35 @@ busy() { # whole-machine busy ns, up to a constant, without stolen time
 		echo $(((u + n + s + irq + sirq) * (1000000000 / hz))) # steal is apart here
 	fi
 }
-# trafgen pins its process to the first CPU, where the veth's receive path
-# (and so each tool's kernel side) runs too; each tool's process goes on the
-# second, the same for all, rather than where the scheduler puts it
+# the generator runs on the first CPU (trafgen pins itself there), where the
+# veth's receive path (and so each tool's kernel side) runs too; each tool's
+# process goes on the second, the same for all, rather than where the
+# scheduler puts it
 pin=
 [ "$(nproc)" -gt 1 ] && pin="taskset -c 1"
 
-backlog_drops() { # packets the kernel dropped before any hook saw them (all CPUs)
-	local _a d _r s=0
-	while read -r _a d _r; do s=$((s + 16#$d)); done < /proc/net/softnet_stat
-	echo $s
+received() { # packets the receiving veth took in: what reached the hooks
+	ip netns exec "$C" cat /sys/class/net/cb/statistics/rx_packets
+}
+
+flood() { # COUNT RATE
+	local rate=()
+	case $GEN in
+	xdpgen)
+		[ "$2" = max ] || rate=("$2")
+		ip netns exec "$G" taskset -c 0 "$xdpgen" ga "$FRAME" "$1" "${rate[@]}" ;;
+	trafgen)
+		[ "$2" = max ] || rate=(-b "${2}pps")
+		ip netns exec "$G" trafgen -o ga -i "$tmp/flood.cfg" -n "$1" -P 1 -q "${rate[@]}" > /dev/null 2>&1 ;;
+	esac
 }
 
 # One run: TOOL (none|tcpdump|edgecap|edgecap-xdp) SNAPLEN RATE
-# prints "busy_ns sent captured dropped elapsed_ns", where sent leaves out
-# what the receiving CPU's backlog dropped before the hooks
+# prints "busy_ns sent captured dropped elapsed_ns"; sent is what the
+# receiving veth took in (a backlog or queue that overflowed before it is
+# left out), dropped what the tool counted as lost
 run() {
-	local tool=$1 snap=$2 rate=$3 count pid="" b0 b1 t0 t1 d0 cap=0 drop=0 i
+	local tool=$1 snap=$2 rate=$3 count pid="" b0 b1 t0 t1 r0 cap=0 drop=0 i
 	if [ "$rate" = max ]; then count=$MAX_COUNT; else count=$((rate * SECONDS_PER_RUN)); fi
 	case $tool in
 	tcpdump)
@@ -121,13 +151,9 @@ run() {
 		done ;;
 	esac
 	sleep 0.3
-	d0=$(backlog_drops)
+	r0=$(received)
 	b0=$(busy) t0=$(date +%s%N)
-	if [ "$rate" = max ]; then
-		ip netns exec "$G" trafgen -o ga -i "$tmp/flood.cfg" -n "$count" -P 1 -q > /dev/null 2>&1
-	else
-		ip netns exec "$G" trafgen -o ga -i "$tmp/flood.cfg" -n "$count" -P 1 -q -b "${rate}pps" > /dev/null 2>&1
-	fi
+	flood "$count" "$rate" || echo "bench capture: the generator failed" >&2
 	t1=$(date +%s%N)
 	sleep 0.5 # let the consumer drain
 	b1=$(busy)
@@ -138,7 +164,7 @@ run() {
 		cap=$(sed -n 's/^\([0-9]*\) packets captured.*/\1/p' "$tmp/err")
 		drop=$(sed -n 's/^\([0-9]*\) packets dropped.*/\1/p' "$tmp/err")
 	fi
-	echo "$((b1 - b0)) $((count - $(backlog_drops) + d0)) ${cap:-0} ${drop:-0} $((t1 - t0))"
+	echo "$((b1 - b0)) $(($(received) - r0)) ${cap:-0} ${drop:-0} $((t1 - t0))"
 }
 
 . "$(dirname "$0")/record.sh"
@@ -150,21 +176,22 @@ rotate() { # N WORD...: the words from the N-th on, then the first N
 median() { sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 spread() { sort -n | awk '{v[NR] = $1} END {printf "%s (%s..%s)", v[int((NR + 1) / 2)], v[1], v[NR]}'; }
 
-echo "capture benchmark: $FRAME-byte UDP frames flooded by trafgen over a veth pair,"
+echo "capture benchmark: $FRAME-byte UDP frames flooded by $GEN over a veth pair,"
 echo "filter '$FILTER', output /dev/null; CPU = whole machine ($(nproc) cores, busy time by $clock), median of $REPS"
 echo
 echo "edgecap: TC ingress (its default on veth); edgecap-xdp: --ingress xdp."
 echo "ns/pkt: CPU per captured packet above the baseline, median (lowest..highest round);"
-echo "loss: packets sent but not captured (worst run)"
+echo "loss: packets sent but not captured (worst run), with how many of them the tool"
+echo "counted as dropped (tcpdump: by the kernel; edgecap: ring full)"
 echo
 printf '| snaplen | offered pps | sent pps | baseline ns/pkt | tcpdump | edgecap | ratio | edgecap-xdp | ratio | tcpdump loss | edgecap loss | edgecap-xdp loss |\n'
 printf '|---|---|---|---|---|---|---|---|---|---|---|---|\n'
 declare -A lossfree
 for snap in 128 1514; do
 	for rate in $RATES; do
-		declare -A cost loss
+		declare -A cost loss counted
 		pps_sum=0
-		for tool in none $TOOLS; do : > "$tmp/reps-$tool"; loss[$tool]=0; done
+		for tool in none $TOOLS; do : > "$tmp/reps-$tool"; loss[$tool]=0 counted[$tool]=0; done
 		# a baseline run in each round, just before the tools' runs it is
 		# subtracted from: the generator's own cost drifts between rounds
 		# (the tools take turns going first)
@@ -180,16 +207,17 @@ for snap in 128 1514; do
 					'BEGIN {if (n > 0) printf "%.0f\n", (b - b0) / n; else print "nan"}' \
 					>> "$tmp/reps-$tool"
 				l=$((sent - cap)); [ "$drop" -gt "$l" ] && l=$drop
-				[ "$l" -gt "${loss[$tool]}" ] && loss[$tool]=$l
+				[ "$l" -gt "${loss[$tool]}" ] && loss[$tool]=$l counted[$tool]=$drop
 			done
 		done
 		for tool in none $TOOLS; do cost[$tool]=$(median < "$tmp/reps-$tool"); done
+		lost() { echo "${loss[$1]}$([ "${loss[$1]}" = 0 ] || echo " (${counted[$1]} counted)")"; }
 		ratio() { awk -v e="$1" -v t="${cost[tcpdump]}" 'BEGIN {if (t > 0) printf "%.2f", e / t; else print "-"}'; }
 		printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$snap" "$rate" \
 			"$((pps_sum / REPS))" "$(spread < "$tmp/reps-none")" "$(spread < "$tmp/reps-tcpdump")" \
 			"$(spread < "$tmp/reps-edgecap")" "$(ratio "${cost[edgecap]}")" \
 			"$(spread < "$tmp/reps-edgecap-xdp")" "$(ratio "${cost[edgecap-xdp]}")" \
-			"${loss[tcpdump]}" "${loss[edgecap]}" "${loss[edgecap-xdp]}"
+			"$(lost tcpdump)" "$(lost edgecap)" "$(lost edgecap-xdp)"
 		for tool in $TOOLS; do
 			[ "${loss[$tool]}" = 0 ] && lossfree[$snap-$tool]="$rate ($((pps_sum / REPS)) pps)"
 		done
@@ -205,7 +233,7 @@ for snap in 128 1514; do
 				metric="packets lost" ours=$tool ours_value="${loss[$tool]}" peer=tcpdump \
 				peer_value="${loss[tcpdump]}" target="<=0"
 		done
-		unset cost loss
+		unset cost loss counted
 	done
 done
 echo
