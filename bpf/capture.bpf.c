@@ -40,6 +40,15 @@ struct {
 	__type(value, struct ecap_counters);
 } ecap_counters SEC(".maps");
 
+/* REALTIME - BOOTTIME in ns, from a paired reading that user space takes
+ * at load and refreshes every second: records carry wall clock time. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __s64);
+} ecap_clock SEC(".maps");
+
 SEC("xdp.frags")
 int ecap_xdp(struct xdp_md *ctx)
 {

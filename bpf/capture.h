@@ -37,17 +37,31 @@
 #define ECAP_DIR_IN  1
 #define ECAP_DIR_OUT 2
 
-/* One ring buffer record; caplen bytes of packet data follow (the record
- * may be longer: reservations come in size classes). */
+/* One ring buffer record: which session and direction, then the packet as a
+ * complete pcapng Enhanced Packet Block (host byte order, as pcapng
+ * writers use): this header, caplen bytes of data, zeros to a multiple of
+ * 4, an epb_flags option with the direction, opt_endofopt and block_len
+ * again. The record may be longer (reservations come in size classes). */
 struct ecap_rec {
-	__u64 ts_boot; /* bpf_ktime_get_boot_ns() */
-	__u32 ifindex;
-	__u32 wirelen;
-	__u32 caplen;
 	__u8 session;
 	__u8 dir;
 	__u16 pad;
+	__u32 block_type; /* 6 */
+	__u32 block_len;  /* ECAP_EPB_LEN(caplen) */
+	__u32 if_id;      /* ECAP_IDB_ID(position of the interface, dirs, dir) */
+	__u32 ts_high;    /* wall clock ns: bpf_ktime_get_boot_ns() + ecap_clock */
+	__u32 ts_low;
+	__u32 caplen;
+	__u32 wirelen;
 };
+
+#define ECAP_EPB_LEN(caplen) (28 + (((caplen) + 3) & ~3u) + 16)
+
+/* A stream's interface blocks: for each interface of the session, in order,
+ * one for each direction it captures (pcap output numbers them too). */
+#define ECAP_IDB_ID(position, dirs, dir) \
+	((position) * ((dirs) == (ECAP_DIR_IN | ECAP_DIR_OUT) ? 2 : 1) + \
+	 ((dirs) == (ECAP_DIR_IN | ECAP_DIR_OUT) ? (dir) - 1 : 0))
 
 /* Per CPU, per session, hook and interface. */
 struct ecap_counters {

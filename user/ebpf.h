@@ -34,6 +34,10 @@
 /* dst = map (by fd): two instructions */
 #define E_LD_MAP_FD(DST, FD)                                                                       \
 	ECAP_INSN(BPF_LD | BPF_DW | BPF_IMM, DST, BPF_PSEUDO_MAP_FD, 0, FD), ECAP_INSN(0, 0, 0, 0, 0)
+/* dst = address of a map's value (by fd; an array's first), plus off */
+#define E_LD_MAP_VALUE(DST, FD, OFF)                                                               \
+	ECAP_INSN(BPF_LD | BPF_DW | BPF_IMM, DST, BPF_PSEUDO_MAP_VALUE, 0, FD),                    \
+		ECAP_INSN(0, 0, 0, 0, OFF)
 #define E_CALL(FN) ECAP_INSN(BPF_JMP | BPF_CALL, 0, 0, 0, FN)
 #define E_EXIT() ECAP_INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0)
 

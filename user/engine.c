@@ -9,6 +9,7 @@
 #include <sys/file.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <linux/ethtool.h>
 #include <linux/if_link.h>
@@ -52,7 +53,7 @@ struct ecap_engine {
 	uint32_t active; /* session ids in the slots' programs, a bit each */
 };
 
-_Static_assert(sizeof(struct ecap_rec) == 24, "ring record header layout");
+_Static_assert(sizeof(struct ecap_rec) == 32, "ring record header layout");
 _Static_assert(sizeof(struct ecap_counters) == 32, "counters layout");
 
 /* What the hooks and the generated session programs use (bpf/capture.bpf.c,
@@ -168,6 +169,11 @@ int ecap_engine_open(const struct ecap_engine_opts *o, struct ecap_engine **ret,
 	r = capture_bpf__load(e->skel);
 	if (r) {
 		snprintf(err, errlen, "load capture hooks: %s", strerror(-r));
+		goto fail;
+	}
+	r = ecap_engine_sync_clock(e);
+	if (r) {
+		snprintf(err, errlen, "clock offset: %s", strerror(-r));
 		goto fail;
 	}
 	*ret = e;
@@ -520,6 +526,7 @@ int ecap_engine_set_sessions(struct ecap_engine *e, const struct ecap_session *s
 	struct ecap_session_maps maps = {
 		.ring_fd = ecap_engine_ring_fd(e),
 		.counters_fd = ecap_engine_counters_fd(e),
+		.clock_fd = ecap_engine_clock_fd(e),
 		.wake_bytes = e->ring_bytes / 4,
 	};
 	int fds[ECAP_HOOKS] = {-1, -1, -1};
@@ -583,6 +590,29 @@ int ecap_engine_ring_fd(struct ecap_engine *e)
 int ecap_engine_counters_fd(struct ecap_engine *e)
 {
 	return bpf_map__fd(e->skel->maps.ecap_counters);
+}
+
+int ecap_engine_clock_fd(struct ecap_engine *e)
+{
+	return bpf_map__fd(e->skel->maps.ecap_clock);
+}
+
+static int64_t now_ns(clockid_t c)
+{
+	struct timespec t;
+
+	clock_gettime(c, &t);
+	return (int64_t)t.tv_sec * 1000000000ll + t.tv_nsec;
+}
+
+int ecap_engine_sync_clock(struct ecap_engine *e)
+{
+	/* a REALTIME reading bracketed by two BOOTTIME ones */
+	int64_t b1 = now_ns(CLOCK_BOOTTIME), r = now_ns(CLOCK_REALTIME), b2 = now_ns(CLOCK_BOOTTIME);
+	int64_t off = r - (b1 + (b2 - b1) / 2);
+	__u32 key = 0;
+
+	return bpf_map_update_elem(ecap_engine_clock_fd(e), &key, &off, BPF_ANY) ? -errno : 0;
 }
 
 int ecap_engine_counters(struct ecap_engine *e, unsigned session, unsigned hook_id,

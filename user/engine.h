@@ -61,6 +61,11 @@ int ecap_engine_set_slot(struct ecap_engine *e, unsigned hook_id, int prog_fd);
 int ecap_engine_hook_fd(struct ecap_engine *e, unsigned hook_id);
 int ecap_engine_ring_fd(struct ecap_engine *e);
 int ecap_engine_counters_fd(struct ecap_engine *e);
+int ecap_engine_clock_fd(struct ecap_engine *e);
+/* Records carry wall clock time: the hooks add REALTIME - BOOTTIME, which
+ * this takes from a fresh paired reading (at load, then every second by the
+ * streamer, so that changes of the system clock follow). 0 or -errno. */
+int ecap_engine_sync_clock(struct ecap_engine *e);
 struct ecap_counters;
 /* A session's counters at one hook and interface position (see
  * ECAP_COUNTERS_KEY), summed over the CPUs into *ret. */

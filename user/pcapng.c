@@ -173,8 +173,8 @@ int ecap_pcapng_idb(struct ecap_buf *b, uint16_t linktype, uint32_t snaplen, con
 }
 
 /* Packet records are the hot path: one reservation, fields stored in place. */
-int ecap_pcapng_epb_head(struct ecap_buf *b, uint32_t if_id, uint64_t ts, uint32_t caplen,
-			 uint32_t wirelen, uint32_t flags)
+static int epb_head(struct ecap_buf *b, uint32_t if_id, uint64_t ts, uint32_t caplen,
+		    uint32_t wirelen, uint32_t flags)
 {
 	uint32_t total = 28 + ((caplen + 3) & ~3u) + (flags ? 12 : 0) + 4;
 	uint32_t head[7] = {BT_EPB, total, if_id, (uint32_t)(ts >> 32), (uint32_t)ts, caplen,
@@ -183,7 +183,7 @@ int ecap_pcapng_epb_head(struct ecap_buf *b, uint32_t if_id, uint64_t ts, uint32
 	return ecap_buf_put(b, head, sizeof(head));
 }
 
-int ecap_pcapng_epb_tail(struct ecap_buf *b, uint32_t caplen, uint32_t flags)
+static int epb_tail(struct ecap_buf *b, uint32_t caplen, uint32_t flags)
 {
 	uint32_t pad = ((caplen + 3) & ~3u) - caplen;
 	uint32_t total = 28 + caplen + pad + (flags ? 12 : 0) + 4;
@@ -204,9 +204,9 @@ int ecap_pcapng_epb_tail(struct ecap_buf *b, uint32_t caplen, uint32_t flags)
 int ecap_pcapng_epb(struct ecap_buf *b, uint32_t if_id, uint64_t ts, const void *data,
 		    uint32_t caplen, uint32_t wirelen, uint32_t flags)
 {
-	ecap_pcapng_epb_head(b, if_id, ts, caplen, wirelen, flags);
+	epb_head(b, if_id, ts, caplen, wirelen, flags);
 	ecap_buf_put(b, data, caplen);
-	return ecap_pcapng_epb_tail(b, caplen, flags);
+	return epb_tail(b, caplen, flags);
 }
 
 int ecap_pcapng_epb_comment(struct ecap_buf *b, uint32_t if_id, uint64_t ts, const void *data,

@@ -22,10 +22,6 @@ int ecap_write_all(int fd, const void *p, size_t n);
 /* Append n bytes: 0 or -ENOMEM (sticky in b->err). */
 int ecap_buf_put(struct ecap_buf *b, const void *p, size_t n);
 
-/* epb_flags direction bits (pcapng section 4.3.1) */
-#define ECAP_EPB_INBOUND  1u
-#define ECAP_EPB_OUTBOUND 2u
-
 struct ecap_isb_counts {
 	uint64_t ifrecv;       /* packets the hook saw (isb_ifrecv) */
 	uint64_t ifdrop;       /* dropped for lack of buffer space (isb_ifdrop) */
@@ -40,12 +36,6 @@ int ecap_pcapng_idb(struct ecap_buf *b, uint16_t linktype, uint32_t snaplen, con
 		    uint8_t tsresol);
 int ecap_pcapng_epb(struct ecap_buf *b, uint32_t if_id, uint64_t ts, const void *data,
 		    uint32_t caplen, uint32_t wirelen, uint32_t flags);
-/* The same in two parts around the packet's caplen bytes, which the caller
- * places itself (see struct ecap_gather): the block's head, then its
- * padding, options and trailing length. */
-int ecap_pcapng_epb_head(struct ecap_buf *b, uint32_t if_id, uint64_t ts, uint32_t caplen,
-			 uint32_t wirelen, uint32_t flags);
-int ecap_pcapng_epb_tail(struct ecap_buf *b, uint32_t caplen, uint32_t flags);
 /* The same with an opt_comment (NULL: none), for the rare annotated packet. */
 int ecap_pcapng_epb_comment(struct ecap_buf *b, uint32_t if_id, uint64_t ts, const void *data,
 			    uint32_t caplen, uint32_t wirelen, uint32_t flags, const char *comment);

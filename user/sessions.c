@@ -9,8 +9,10 @@
  *             caplen (reservations have constant sizes), the header, the
  *             data: from the linear area with loads and stores when it holds
  *             them (copy_direct), else through bpf_{xdp,skb}_load_bytes (so
- *             frags and non-linear skbs are read right); submit: captured++;
- *             ring full: dropped++.
+ *             frags and non-linear skbs are read right), then the padding
+ *             and the block's options and trailer: the record is a pcapng
+ *             EPB with wall clock time, which a pcapng output writes as it
+ *             is; submit: captured++; ring full: dropped++.
  *             The consumer is woken only by the record that brings what
  *             waits to maps->wake_bytes (bpf_ringbuf_query); it also
  *             drains on a timer.
@@ -32,15 +34,26 @@
 /* Stack below what filter bodies use (ECAP_XLATE_STACK). */
 #define STK_COUNTERS (ECAP_XLATE_STACK - 8)  /* spilled pointer to this session's counters */
 #define STK_KEY      (ECAP_XLATE_STACK - 12) /* map lookup key */
+#define STK_IF_ID    (ECAP_XLATE_STACK - 16) /* the record's interface block */
 #define STK_WIRELEN  ECAP_STK_WIRELEN
 #define STK_BUFLEN   ECAP_STK_BUFLEN
 
-_Static_assert(STK_KEY + 4 <= STK_COUNTERS && STK_COUNTERS + 8 <= ECAP_XLATE_STACK,
+_Static_assert(STK_IF_ID + 4 <= STK_KEY && STK_KEY + 4 <= STK_COUNTERS &&
+		       STK_COUNTERS + 8 <= ECAP_XLATE_STACK,
 	       "session stack slots below the filter's");
 
 static void ld_map(struct ecap_asm *a, uint8_t reg, int fd)
 {
 	struct bpf_insn ld[2] = {E_LD_MAP_FD(reg, fd)};
+
+	ecap_asm_emit(a, ld[0]);
+	ecap_asm_emit(a, ld[1]);
+}
+
+/* reg = the address of the first value of an array (by fd) */
+static void ld_map_value(struct ecap_asm *a, uint8_t reg, int fd)
+{
+	struct bpf_insn ld[2] = {E_LD_MAP_VALUE(reg, fd, 0)};
 
 	ecap_asm_emit(a, ld[0]);
 	ecap_asm_emit(a, ld[1]);
@@ -71,6 +84,11 @@ static void count(struct ecap_asm *a, uint8_t reg, int16_t off)
 static const uint32_t size_classes[] = {64,    128,   256,   512,   1024,   1536,  2048,
 					4096,  8192,  9216,  16384, 32768,  65536, 131072,
 					ECAP_SNAP_MAX};
+
+/* A record of size class cls: the header, cls bytes of data, the 16 bytes
+ * after it and 4 more, which the verifier needs: it bounds the rounded-up
+ * length by caplen + 3. */
+#define REC_SIZE(cls) ((int32_t)(sizeof(struct ecap_rec) + (cls) + 20))
 
 static int16_t ifindex_off(unsigned hook_id)
 {
@@ -153,6 +171,30 @@ static void copy_direct(struct ecap_asm *a, unsigned hook_id, uint32_t snaplen, 
 	ecap_asm_goto(a, done);
 }
 
+/* After the data at r9 (r7 = caplen): zeros to a multiple of 4 (one word
+ * at caplen, since the copy may have written past it), an epb_flags option
+ * with the direction, opt_endofopt and block_len, which goes in the header
+ * too. */
+static void epb_trailer(struct ecap_asm *a, uint8_t dir)
+{
+	const int16_t at = sizeof(struct ecap_rec);
+
+	ecap_asm_emit(a, E_MOV32_REG(BPF_REG_2, BPF_REG_7));
+	ecap_asm_emit(a, E_MOV64_REG(BPF_REG_1, BPF_REG_9));
+	ecap_asm_emit(a, E_ALU64_REG(BPF_ADD, BPF_REG_1, BPF_REG_2));
+	ecap_asm_emit(a, E_ST(BPF_W, BPF_REG_1, at, 0));
+	ecap_asm_emit(a, E_ALU32_IMM(BPF_ADD, BPF_REG_2, 3));
+	ecap_asm_emit(a, E_ALU32_IMM(BPF_AND, BPF_REG_2, -4));
+	ecap_asm_emit(a, E_MOV64_REG(BPF_REG_1, BPF_REG_9));
+	ecap_asm_emit(a, E_ALU64_REG(BPF_ADD, BPF_REG_1, BPF_REG_2));
+	ecap_asm_emit(a, E_ST(BPF_W, BPF_REG_1, at, 2 | 4 << 16)); /* epb_flags, 4 bytes */
+	ecap_asm_emit(a, E_ST(BPF_W, BPF_REG_1, at + 4, dir));
+	ecap_asm_emit(a, E_ST(BPF_W, BPF_REG_1, at + 8, 0));
+	ecap_asm_emit(a, E_ALU32_IMM(BPF_ADD, BPF_REG_2, 28 + 16));
+	ecap_asm_emit(a, E_STX(BPF_W, BPF_REG_1, BPF_REG_2, at + 12));
+	ecap_asm_emit(a, E_STX(BPF_W, BPF_REG_9, BPF_REG_2, offsetof(struct ecap_rec, block_len)));
+}
+
 static int emit_session(struct ecap_asm *a, unsigned hook_id, const struct ecap_xlate_opts *o,
 			const struct ecap_session *s, const struct ecap_session_maps *m)
 {
@@ -162,7 +204,7 @@ static int emit_session(struct ecap_asm *a, unsigned hook_id, const struct ecap_
 	uint32_t sized = ecap_asm_label(a), loaded = ecap_asm_label(a), helper = ecap_asm_label(a);
 	int r;
 
-	if (s->nifindex) { /* gate; the key names the interface's position */
+	if (s->nifindex) { /* gate; the key and the block name the interface's position */
 		uint32_t keyed = ecap_asm_label(a), at[ECAP_MAX_SESSION_IFACES];
 
 		ecap_asm_emit(a, E_LDX(BPF_W, BPF_REG_1, BPF_REG_6, ifindex_off(hook_id)));
@@ -176,11 +218,14 @@ static int emit_session(struct ecap_asm *a, unsigned hook_id, const struct ecap_
 			ecap_asm_bind(a, at[i]);
 			ecap_asm_emit(a, E_ST(BPF_W, BPF_REG_10, STK_KEY,
 					      ECAP_COUNTERS_KEY(s->id, hook_id, i)));
+			ecap_asm_emit(a, E_ST(BPF_W, BPF_REG_10, STK_IF_ID,
+					      ECAP_IDB_ID(i, s->dirs, dir)));
 			ecap_asm_goto(a, keyed);
 		}
 		ecap_asm_bind(a, keyed);
 	} else {
 		ecap_asm_emit(a, E_ST(BPF_W, BPF_REG_10, STK_KEY, ECAP_COUNTERS_KEY(s->id, hook_id, 0)));
+		ecap_asm_emit(a, E_ST(BPF_W, BPF_REG_10, STK_IF_ID, ECAP_IDB_ID(0, s->dirs, dir)));
 	}
 	lookup(a, m->counters_fd, next);
 	count(a, BPF_REG_0, offsetof(struct ecap_counters, seen));
@@ -220,10 +265,10 @@ static int emit_session(struct ecap_asm *a, unsigned hook_id, const struct ecap_
 			/* a multiple of 64, like the others, for copy_direct */
 			uint32_t last = (s->snaplen + 63) & ~63u;
 
-			ecap_asm_emit(a, E_MOV32_IMM(BPF_REG_2, (int32_t)(sizeof(struct ecap_rec) + last)));
+			ecap_asm_emit(a, E_MOV32_IMM(BPF_REG_2, REC_SIZE(last)));
 			break;
 		}
-		ecap_asm_emit(a, E_MOV32_IMM(BPF_REG_2, (int32_t)(sizeof(struct ecap_rec) + cls)));
+		ecap_asm_emit(a, E_MOV32_IMM(BPF_REG_2, REC_SIZE(cls)));
 		ecap_asm_jmp(a, BPF_JMP32 | BPF_JLE | BPF_K, BPF_REG_7, 0, (int32_t)cls, sized);
 	}
 	ecap_asm_bind(a, sized);
@@ -235,16 +280,22 @@ static int emit_session(struct ecap_asm *a, unsigned hook_id, const struct ecap_
 	ecap_asm_jmp(a, BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_0, 0, 0, drop); /* ring full */
 	ecap_asm_emit(a, E_MOV64_REG(BPF_REG_9, BPF_REG_0));
 
+	/* the time: boot time plus REALTIME - BOOTTIME, which user space keeps */
 	ecap_asm_emit(a, E_CALL(BPF_FUNC_ktime_get_boot_ns));
-	ecap_asm_emit(a, E_STX(BPF_DW, BPF_REG_9, BPF_REG_0, offsetof(struct ecap_rec, ts_boot)));
-	ecap_asm_emit(a, E_LDX(BPF_W, BPF_REG_1, BPF_REG_6, ifindex_off(hook_id)));
-	ecap_asm_emit(a, E_STX(BPF_W, BPF_REG_9, BPF_REG_1, offsetof(struct ecap_rec, ifindex)));
+	ld_map_value(a, BPF_REG_1, m->clock_fd);
+	ecap_asm_emit(a, E_LDX(BPF_DW, BPF_REG_1, BPF_REG_1, 0));
+	ecap_asm_emit(a, E_ALU64_REG(BPF_ADD, BPF_REG_0, BPF_REG_1));
+	ecap_asm_emit(a, E_STX(BPF_W, BPF_REG_9, BPF_REG_0, offsetof(struct ecap_rec, ts_low)));
+	ecap_asm_emit(a, E_ALU64_IMM(BPF_RSH, BPF_REG_0, 32));
+	ecap_asm_emit(a, E_STX(BPF_W, BPF_REG_9, BPF_REG_0, offsetof(struct ecap_rec, ts_high)));
+	/* session, dir, pad: one word */
+	ecap_asm_emit(a, E_ST(BPF_W, BPF_REG_9, offsetof(struct ecap_rec, session), s->id | dir << 8));
+	ecap_asm_emit(a, E_ST(BPF_W, BPF_REG_9, offsetof(struct ecap_rec, block_type), 6));
+	ecap_asm_emit(a, E_LDX(BPF_W, BPF_REG_1, BPF_REG_10, STK_IF_ID));
+	ecap_asm_emit(a, E_STX(BPF_W, BPF_REG_9, BPF_REG_1, offsetof(struct ecap_rec, if_id)));
+	ecap_asm_emit(a, E_STX(BPF_W, BPF_REG_9, BPF_REG_7, offsetof(struct ecap_rec, caplen)));
 	ecap_asm_emit(a, E_LDX(BPF_W, BPF_REG_1, BPF_REG_10, STK_WIRELEN));
 	ecap_asm_emit(a, E_STX(BPF_W, BPF_REG_9, BPF_REG_1, offsetof(struct ecap_rec, wirelen)));
-	ecap_asm_emit(a, E_STX(BPF_W, BPF_REG_9, BPF_REG_7, offsetof(struct ecap_rec, caplen)));
-	ecap_asm_emit(a, E_ST(BPF_B, BPF_REG_9, offsetof(struct ecap_rec, session), s->id));
-	ecap_asm_emit(a, E_ST(BPF_B, BPF_REG_9, offsetof(struct ecap_rec, dir), dir));
-	ecap_asm_emit(a, E_ST(BPF_H, BPF_REG_9, offsetof(struct ecap_rec, pad), 0));
 
 	copy_direct(a, hook_id, s->snaplen, loaded, helper);
 	ecap_asm_bind(a, helper);
@@ -261,6 +312,7 @@ static int emit_session(struct ecap_asm *a, unsigned hook_id, const struct ecap_
 	ecap_asm_emit(a, E_CALL(BPF_FUNC_ringbuf_discard));
 	ecap_asm_goto(a, drop);
 	ecap_asm_bind(a, loaded);
+	epb_trailer(a, dir);
 
 	if (m->wake_bytes) {
 		/* r2 = flags: wake the consumer when this record takes what waits

@@ -1,6 +1,7 @@
 /* sessions.h - generates the program a capture hook tail-calls into: every
  * active session's filter, one after the other, each matching packet written
- * to the ring buffer as a struct ecap_rec plus data, with per-CPU counters.
+ * to the ring buffer as a struct ecap_rec (a pcapng EPB), with per-CPU
+ * counters.
  * A packet that matches two sessions is delivered to both. */
 #ifndef ECAP_SESSIONS_H
 #define ECAP_SESSIONS_H
@@ -20,6 +21,7 @@ struct ecap_session {
 
 struct ecap_session_maps {
 	int ring_fd, counters_fd, scratch_fd;
+	int clock_fd; /* array: REALTIME - BOOTTIME, s64 ns */
 	/* Wake the ring's consumer only once this many bytes wait in it (the
 	 * consumer also drains on a timer); 0 wakes it on every record. One
 	 * wakeup per record costs several microseconds at high rates. */

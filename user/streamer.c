@@ -6,9 +6,12 @@
  * drains it otherwise (each wake-up costs about 60 µs of CPU here, VM exits
  * included: at 10 ms an idle capture took 6 ms of CPU a second).
  *
- * A file stream's packet bytes are never copied here: its batch is a gather
- * list of block headers and trailers of our own around spans of the ring's
- * memory, written by writev. So we read the ring with our own consumer
+ * Each record in the ring is a complete pcapng EPB, with wall clock time
+ * (the hooks add the REALTIME - BOOTTIME offset that we refresh every
+ * second). A file stream's packet bytes are never copied here: its batch is
+ * a gather list of spans of the ring's memory (pcapng: the blocks as they
+ * are; pcap: the packets, each after a record header of our own), written by
+ * writev. So we read the ring with our own consumer
  * (libbpf's releases each record as its callback returns): the records of a
  * drain stay in the ring, the consumer position held back, until the writes
  * that reference them complete; only then is the ring drained again. A file
@@ -44,7 +47,8 @@
 #include "pcapng.h"
 
 #define TICK_NS    (50 * 1000000ll) /* drain, flush and limit checks */
-#define CLOCK_NS   1000000000ll     /* BOOTTIME -> REALTIME refresh */
+#define CLOCK_NS   1000000000ll     /* REALTIME - BOOTTIME refresh */
+#define PREFETCH   2048 /* bytes ahead in the ring */
 #define DRAIN_MAX  16384 /* records per drain: bounds a batch's gather list */
 #define FLUSH_AT   (256u << 10)
 #define SINK_MAX   (4u << 20)
@@ -97,6 +101,7 @@ struct stream {
 	struct ecap_stream_stats stats;
 	uint64_t idb_written[MAX_IDB], idb_osdrop[MAX_IDB];
 	int idb[ECAP_MAX_SESSION_IFACES][2]; /* [iface][dir-1] -> interface id, -1 none */
+	unsigned nidb;
 };
 
 struct ecap_streamer {
@@ -111,7 +116,6 @@ struct ecap_streamer {
 	int refs; /* the drain under way referenced ring memory */
 	int started, ring_armed, err;
 	struct __kernel_timespec tick; /* read by the kernel at submission */
-	int64_t boot_to_real;
 	int64_t clock_at; /* CLOCK_BOOTTIME ns */
 	struct stream *s[ECAP_MAX_SESSIONS];
 };
@@ -124,15 +128,7 @@ static int64_t now(clockid_t c)
 	return (int64_t)t.tv_sec * 1000000000ll + t.tv_nsec;
 }
 
-/* REALTIME - BOOTTIME from a reading bracketed by two BOOTTIME ones. */
-static int64_t boot_to_real(void)
-{
-	int64_t b1 = now(CLOCK_BOOTTIME), r = now(CLOCK_REALTIME), b2 = now(CLOCK_BOOTTIME);
-
-	return r - (b1 + (b2 - b1) / 2);
-}
-
-static void add_seg(struct gather *g, const uint8_t *ext, size_t off, size_t len)
+static inline void add_seg(struct gather *g, const uint8_t *ext, size_t off, size_t len)
 {
 	struct seg *last = g->nseg ? &g->seg[g->nseg - 1] : NULL;
 
@@ -168,7 +164,8 @@ static void gather_sync(struct gather *g)
 /* n bytes at p (in the ring), after what is there so far. */
 static void gather_ext(struct gather *g, const void *p, size_t n)
 {
-	gather_sync(g);
+	if (g->meta.len != g->synced) /* pcapng: never, past the header */
+		gather_sync(g);
 	add_seg(g, p, 0, n);
 }
 
@@ -236,51 +233,41 @@ static int is_sink(const struct stream *s)
 	return s->o.out_fd < 0;
 }
 
-static int idb_of(const struct stream *s, uint32_t ifindex, uint8_t dir)
-{
-	for (unsigned i = 0; i < s->o.nifaces; i++)
-		if ((uint32_t)s->o.ifaces[i].ifindex == ifindex && dir >= 1 && dir <= 2)
-			return s->idb[i][dir - 1];
-	return -1;
-}
-
 static void on_record(struct ecap_streamer *st, const void *data, size_t len)
 {
 	const struct ecap_rec *r = data;
-	uint32_t flags;
+	const void *epb = &r->block_type;
 	struct stream *s;
 	uint64_t ts;
-	int id;
+	uint32_t id;
 
-	if (len < sizeof(*r) || r->caplen > len - sizeof(*r) || r->session >= ECAP_MAX_SESSIONS)
+	/* the hooks write whole blocks: anything else is not ours to write */
+	if (len < sizeof(*r) || r->session >= ECAP_MAX_SESSIONS || r->block_type != 6 ||
+	    r->caplen > len - sizeof(*r) || r->block_len != ECAP_EPB_LEN(r->caplen) ||
+	    offsetof(struct ecap_rec, block_type) + r->block_len > len)
 		return;
 	s = st->s[r->session];
 	if (!s || s->done)
 		return;
-	id = idb_of(s, r->ifindex, r->dir);
-	if (id < 0)
+	id = r->if_id;
+	if (id >= s->nidb)
 		return; /* a hook on an interface this stream does not describe */
 	if (is_sink(s) && pending(&s->fill) >= s->o.sink_max) {
 		s->idb_osdrop[id]++;
 		s->stats.osdropped++;
 		return;
 	}
-	ts = (uint64_t)((int64_t)r->ts_boot + st->boot_to_real);
-	flags = r->dir == ECAP_DIR_IN ? ECAP_EPB_INBOUND : ECAP_EPB_OUTBOUND;
+	ts = (uint64_t)r->ts_high << 32 | r->ts_low;
 	if (is_sink(s) && s->o.pcap) {
 		ecap_pcap_record(&s->fill.meta, ts, r + 1, r->caplen, r->wirelen);
 	} else if (is_sink(s)) {
-		ecap_pcapng_epb(&s->fill.meta, (uint32_t)id, ts, r + 1, r->caplen, r->wirelen,
-				flags);
-	} else { /* the packet's bytes stay in the ring until written */
-		if (s->o.pcap)
-			ecap_pcap_record_head(&s->fill.meta, ts, r->caplen, r->wirelen);
-		else
-			ecap_pcapng_epb_head(&s->fill.meta, (uint32_t)id, ts, r->caplen,
-					     r->wirelen, flags);
-		gather_ext(&s->fill, (const uint8_t *)(r + 1), r->caplen);
-		if (!s->o.pcap)
-			ecap_pcapng_epb_tail(&s->fill.meta, r->caplen, flags);
+		ecap_buf_put(&s->fill.meta, epb, r->block_len);
+	} else if (s->o.pcap) { /* the packet's bytes stay in the ring until written */
+		ecap_pcap_record_head(&s->fill.meta, ts, r->caplen, r->wirelen);
+		gather_ext(&s->fill, r + 1, r->caplen);
+		st->refs = 1;
+	} else {
+		gather_ext(&s->fill, epb, r->block_len);
 		st->refs = 1;
 	}
 	if (s->fill.meta.err) {
@@ -431,25 +418,25 @@ static void write_done(struct ecap_streamer *st, struct stream *s, int res)
 	}
 }
 
+/* The interface blocks are numbered as the hooks number them
+ * (ECAP_IDB_ID), pcap output too: the counts per interface use them. */
 static void header(struct stream *s)
 {
-	unsigned id = 0;
-
-	if (s->o.pcap) {
+	if (s->o.pcap)
 		ecap_pcap_header(&s->fill.meta, ECAP_LINKTYPE_EN10MB, s->o.snaplen);
-		for (unsigned i = 0; i < s->o.nifaces; i++)
-			s->idb[i][0] = s->idb[i][1] = 0;
-		return;
-	}
-	ecap_pcapng_shb(&s->fill.meta, "edgecap");
+	else
+		ecap_pcapng_shb(&s->fill.meta, "edgecap");
+	s->nidb = 0;
 	for (unsigned i = 0; i < s->o.nifaces; i++) {
-		for (int d = 0; d < 2; d++) {
+		for (unsigned d = 0; d < 2; d++) {
 			s->idb[i][d] = -1;
 			if (!(s->o.dirs & (1u << d)))
 				continue;
-			s->idb[i][d] = (int)id++;
-			ecap_pcapng_idb(&s->fill.meta, ECAP_LINKTYPE_EN10MB, s->o.snaplen,
-					s->o.ifaces[i].name, 9);
+			s->idb[i][d] = (int)ECAP_IDB_ID(i, s->o.dirs, d + 1);
+			s->nidb++;
+			if (!s->o.pcap)
+				ecap_pcapng_idb(&s->fill.meta, ECAP_LINKTYPE_EN10MB, s->o.snaplen,
+						s->o.ifaces[i].name, 9);
 		}
 	}
 }
@@ -481,7 +468,7 @@ static void add_counts(struct ecap_stream_stats *t, const struct ecap_counters *
  * interface list, which is the order of o.ifaces). */
 static void statistics(struct ecap_streamer *st, struct stream *s)
 {
-	uint64_t ts = (uint64_t)(now(CLOCK_BOOTTIME) + st->boot_to_real);
+	uint64_t ts = (uint64_t)now(CLOCK_REALTIME);
 
 	for (unsigned i = 0; i < s->o.nifaces; i++) {
 		for (int d = 0; d < 2; d++) {
@@ -516,7 +503,6 @@ int ecap_streamer_new(struct ecap_engine *e, int stop_fd, ecap_stream_end_fn *en
 	st->end = end;
 	st->ctx = ctx;
 	st->tick.tv_nsec = TICK_NS;
-	st->boot_to_real = boot_to_real();
 	st->clock_at = now(CLOCK_BOOTTIME);
 	r = ring_open(&st->rv, ecap_engine_ring_fd(e), err, errlen);
 	if (r)
@@ -593,6 +579,11 @@ static void drain(struct ecap_streamer *st)
 
 			if (len & BPF_RINGBUF_BUSY_BIT) /* still being written */
 				goto out;
+			/* the hooks wrote the ring on another CPU: reading a
+			 * record's header was most of a drain's time (a cache
+			 * miss a record); ask for the lines ahead */
+			for (uint64_t at = pos + PREFETCH; at < pos + PREFETCH + size + 8; at += 64)
+				__builtin_prefetch(r->data + (at & r->mask));
 			pos += (size + BPF_RINGBUF_HDR_SZ + 7) & ~7u;
 			if (!(len & BPF_RINGBUF_DISCARD_BIT))
 				on_record(st, h + BPF_RINGBUF_HDR_SZ, size);
@@ -651,7 +642,7 @@ static void tick(struct ecap_streamer *st)
 	int64_t t = now(CLOCK_BOOTTIME);
 
 	if (t - st->clock_at >= CLOCK_NS) {
-		st->boot_to_real = boot_to_real();
+		ecap_engine_sync_clock(st->e); /* a failure keeps the last offset */
 		st->clock_at = t;
 	}
 	drain(st); /* the hooks wake us only when the ring fills up */

@@ -81,7 +81,9 @@ int main(void)
 		fprintf(stderr, "%s\n", err);
 		return 2;
 	}
-	maps = (struct ecap_session_maps){ecap_engine_ring_fd(e), ecap_engine_counters_fd(e)};
+	maps = (struct ecap_session_maps){.ring_fd = ecap_engine_ring_fd(e),
+					  .counters_fd = ecap_engine_counters_fd(e),
+					  .clock_fd = ecap_engine_clock_fd(e)};
 	rb = ring_buffer__new(maps.ring_fd, discard, NULL, NULL);
 	bare = ecap_prog_load(pass, 2, ECAP_HOOK_XDP, err, sizeof(err));
 	hook = ecap_engine_hook_fd(e, ECAP_HOOK_ID_XDP);

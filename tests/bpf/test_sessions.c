@@ -1,5 +1,6 @@
 /* test_sessions.c - the generated sessions program in the kernel: records in
- * the ring buffer carry the right session, direction, lengths and bytes; a
+ * the ring buffer carry the right session, direction, lengths and bytes, as
+ * whole pcapng blocks with wall clock time; a
  * packet matching several sessions reaches each; counters add up, including
  * when the ring is full (captured + dropped == matched); and a capture hook
  * tail-calls into it. */
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -37,15 +39,53 @@ static struct ecap_session_maps maps;
 static struct ecap_cbpf progs[ECAP_MAX_SESSIONS];
 static uint8_t dns[80], tcp[70];
 
+static uint64_t ts_of(const struct ecap_rec *r)
+{
+	return (uint64_t)r->ts_high << 32 | r->ts_low;
+}
+
+static uint64_t realtime(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_REALTIME, &t);
+	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+/* NULL if the record (len bytes) is a well-formed EPB for interface block
+ * if_id: its header, zero padding, the epb_flags option with the direction,
+ * opt_endofopt, and block_len at both ends; else what is wrong */
+static const char *epb_wrong(const struct ecap_rec *r, size_t len, uint32_t if_id)
+{
+	const uint8_t *p = (const uint8_t *)(r + 1);
+	uint32_t pad = ((r->caplen + 3) & ~3u) - r->caplen, t[4];
+
+	if (len < sizeof(*r) || len < sizeof(*r) + r->caplen + pad + sizeof(t))
+		return "short record";
+	if (r->block_type != 6 || r->block_len != 28 + r->caplen + pad + 16)
+		return "block type or length";
+	if (r->if_id != if_id || r->pad != 0)
+		return "interface block or padding of the header";
+	for (uint32_t i = 0; i < pad; i++)
+		if (p[r->caplen + i])
+			return "padding after the data";
+	memcpy(t, p + r->caplen + pad, sizeof(t));
+	if (t[0] != (2 | 4u << 16) || t[1] != r->dir || t[2] != 0 || t[3] != r->block_len)
+		return "options or trailing length";
+	return NULL;
+}
+
 static int on_record(void *ctx, void *data, size_t len)
 {
 	struct got *g = ctx;
 	const struct ecap_rec *r = data;
+	const char *wrong = epb_wrong(r, len, ECAP_IDB_ID(0, ECAP_DIR_IN | ECAP_DIR_OUT, r->dir));
 
-	assert_true(len >= sizeof(*r));
-	/* reservations come in size classes: less than twice the data */
-	assert_true(len >= sizeof(*r) + r->caplen);
-	assert_true(len - sizeof(*r) <= (r->caplen < 64 ? 64 : 2 * r->caplen));
+	if (wrong)
+		fail_msg("record %u: %s", g->n, wrong);
+	/* reservations come in size classes: less than twice the data, with
+	 * the block's 16 bytes after it and 4 spare */
+	assert_true(len - sizeof(*r) - 20 <= (r->caplen < 64 ? 64 : 2 * r->caplen));
 	if (g->n < MAXREC) {
 		g->rec[g->n] = *r;
 		memcpy(g->data[g->n], r + 1, r->caplen < 128 ? r->caplen : 128);
@@ -132,6 +172,7 @@ static int setup(void **s)
 	}
 	maps.ring_fd = ecap_engine_ring_fd(eng);
 	maps.counters_fd = ecap_engine_counters_fd(eng);
+	maps.clock_fd = ecap_engine_clock_fd(eng);
 	counters_of = eng;
 	/* IPv4 UDP 10.0.0.1:4242 -> 10.0.0.2:53, and IPv4 TCP to :80 */
 	memcpy(dns, "\x00\x11\x22\x33\x44\x55\x66\x77\x88\x99\xaa\xbb\x08\x00\x45\x00\x00\x42"
@@ -158,13 +199,16 @@ static void two_sessions(void **st)
 	struct ecap_session s[2] = {session(0, "udp", 262144), session(1, "udp port 53", 50)};
 	int fd = load(ECAP_HOOK_ID_XDP, ECAP_INPUT_TEST, s, 2);
 	struct got g;
+	uint64_t t0, t1;
 
 	zero_counters();
+	t0 = realtime();
 	assert_int_equal(run(fd, ECAP_HOOK_XDP, dns, sizeof(dns), sizeof(dns)), XDP_PASS);
 	assert_int_equal(run(fd, ECAP_HOOK_XDP, tcp, sizeof(tcp), sizeof(tcp)), XDP_PASS);
 	/* a capture of 30 bytes of a 80-byte packet: "udp" matches, while "udp
 	 * port 53" reads past the captured bytes and, as in libpcap, does not */
 	assert_int_equal(run(fd, ECAP_HOOK_XDP, dns, 30, sizeof(dns)), XDP_PASS);
+	t1 = realtime();
 	drain(&g);
 	assert_int_equal(g.n, 3);
 	assert_int_equal(g.rec[0].session, 0);
@@ -175,7 +219,9 @@ static void two_sessions(void **st)
 	assert_int_equal(g.rec[1].session, 1);
 	assert_int_equal(g.rec[1].caplen, 50); /* its snaplen */
 	assert_memory_equal(g.data[1], dns, 50);
-	assert_true(g.rec[1].ts_boot >= g.rec[0].ts_boot && g.rec[0].ts_boot > 0);
+	/* wall clock time, within the pairing's error (microseconds) */
+	assert_true(ts_of(&g.rec[0]) + 1000000 >= t0 && ts_of(&g.rec[2]) <= t1 + 1000000);
+	assert_true(ts_of(&g.rec[1]) >= ts_of(&g.rec[0]) && ts_of(&g.rec[2]) >= ts_of(&g.rec[1]));
 	assert_int_equal(g.rec[2].session, 0);
 	assert_int_equal(g.rec[2].caplen, 30); /* only what was captured */
 	assert_int_equal(g.rec[2].wirelen, 80);
@@ -220,9 +266,23 @@ static void eight_sessions_and_egress(void **st)
 	close(fd);
 }
 
+/* the block of the interface at position 1, inbound, of a session on both
+ * directions (ECAP_IDB_ID): 2 */
+static int position_1(void *ctx, void *data, size_t len)
+{
+	const char *wrong = epb_wrong(data, len, 2);
+
+	if (wrong)
+		fail_msg("%s", wrong);
+	++*(unsigned *)ctx;
+	return 0;
+}
+
 static void interface_gate(void **st)
 {
 	struct ecap_session s = session(0, "", 262144);
+	unsigned n = 0;
+	struct ring_buffer *rb = ring_buffer__new(maps.ring_fd, position_1, &n, NULL);
 	struct got g;
 	int fd;
 
@@ -242,13 +302,14 @@ static void interface_gate(void **st)
 	s.ifindex[2] = 654321;
 	fd = load(ECAP_HOOK_ID_XDP, ECAP_INPUT_TEST, &s, 1);
 	run(fd, ECAP_HOOK_XDP, dns, sizeof(dns), sizeof(dns));
-	drain(&g);
-	assert_int_equal(g.n, 1);
+	assert_true(ring_buffer__consume(rb) >= 0);
+	assert_int_equal(n, 1);
 	assert_int_equal(counters_at(0, ECAP_HOOK_ID_XDP, 0).seen, 0);
 	assert_int_equal(counters_at(0, ECAP_HOOK_ID_XDP, 1).seen, 1);
 	assert_int_equal(counters_at(0, ECAP_HOOK_ID_XDP, 1).captured, 1);
 	assert_int_equal(counters_at(0, ECAP_HOOK_ID_XDP, 2).seen, 0);
 	close(fd);
+	ring_buffer__free(rb);
 }
 
 static void ring_full(void **st)
@@ -266,6 +327,7 @@ static void ring_full(void **st)
 	assert_int_equal(ecap_engine_open(&o, &small, err, sizeof(err)), 0);
 	maps.ring_fd = ecap_engine_ring_fd(small);
 	maps.counters_fd = ecap_engine_counters_fd(small);
+	maps.clock_fd = ecap_engine_clock_fd(small);
 	counters_of = small;
 	memcpy(big, dns, sizeof(dns));
 	s = session(0, "udp", 262144);
@@ -290,7 +352,7 @@ static void ring_full(void **st)
  * each wake-up. */
 static void wakes_once_at_the_threshold(void **st)
 {
-	const uint32_t fp = (8 + sizeof(struct ecap_rec) + 64 + 7) & ~7u; /* a record in the ring */
+	const uint32_t fp = (8 + sizeof(struct ecap_rec) + 64 + 20 + 7) & ~7u; /* a record in the ring */
 	struct ecap_session_maps saved = maps;
 	struct ecap_session s = session(0, "udp", 64);
 	struct epoll_event ev = {.events = EPOLLIN | EPOLLET};
@@ -359,13 +421,15 @@ static int check_record(void *ctx, void *data, size_t len)
 
 	w->n++;
 	w->good += r->caplen == w->caplen && r->wirelen == w->wirelen &&
-		   len >= sizeof(*r) + r->caplen && !memcmp(r + 1, w->pkt, r->caplen);
+		   !epb_wrong(r, len, ECAP_IDB_ID(0, ECAP_DIR_IN | ECAP_DIR_OUT, ECAP_DIR_IN)) &&
+		   !memcmp(r + 1, w->pkt, r->caplen);
 	return 0;
 }
 
-/* Records hold exactly the packet's first caplen bytes for every length
- * around the copy's 8-byte words and 64-byte blocks, up to past the largest
- * copied without a helper call, and for snaplens that cut anywhere. */
+/* Records hold exactly the packet's first caplen bytes, then the block's
+ * padding and trailer, for every length around the copy's 8-byte words and
+ * 64-byte blocks, up to past the largest copied without a helper call, and
+ * for snaplens that cut anywhere. */
 static void copies_every_length(void **st)
 {
 	static const uint32_t snaplens[] = {1,   7,   8,   9,   63,  64,  65,  100,
