@@ -597,7 +597,7 @@ int ecap_engine_clock_fd(struct ecap_engine *e)
 	return bpf_map__fd(e->skel->maps.ecap_clock);
 }
 
-static int64_t now_ns(clockid_t c)
+int64_t ecap_now_ns(clockid_t c)
 {
 	struct timespec t;
 
@@ -608,7 +608,8 @@ static int64_t now_ns(clockid_t c)
 int ecap_engine_sync_clock(struct ecap_engine *e)
 {
 	/* a REALTIME reading bracketed by two BOOTTIME ones */
-	int64_t b1 = now_ns(CLOCK_BOOTTIME), r = now_ns(CLOCK_REALTIME), b2 = now_ns(CLOCK_BOOTTIME);
+	int64_t b1 = ecap_now_ns(CLOCK_BOOTTIME), r = ecap_now_ns(CLOCK_REALTIME);
+	int64_t b2 = ecap_now_ns(CLOCK_BOOTTIME);
 	int64_t off = r - (b1 + (b2 - b1) / 2);
 	__u32 key = 0;
 

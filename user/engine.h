@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #define ECAP_ATTACH_XDP    1u /* ingress, native XDP */
 #define ECAP_ATTACH_TC_IN  2u /* ingress, TC (where XDP is unavailable or costly) */
@@ -66,6 +67,8 @@ int ecap_engine_clock_fd(struct ecap_engine *e);
  * this takes from a fresh paired reading (at load, then every second by the
  * streamer, so that changes of the system clock follow). 0 or -errno. */
 int ecap_engine_sync_clock(struct ecap_engine *e);
+/* clock_gettime(c) in ns */
+int64_t ecap_now_ns(clockid_t c);
 struct ecap_counters;
 /* A session's counters at one hook and interface position (see
  * ECAP_COUNTERS_KEY), summed over the CPUs into *ret. */

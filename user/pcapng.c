@@ -172,25 +172,20 @@ int ecap_pcapng_idb(struct ecap_buf *b, uint16_t linktype, uint32_t snaplen, con
 	return end(b, at);
 }
 
-/* Packet records are the hot path: one reservation, fields stored in place. */
-static int epb_head(struct ecap_buf *b, uint32_t if_id, uint64_t ts, uint32_t caplen,
-		    uint32_t wirelen, uint32_t flags)
-{
-	uint32_t total = 28 + ((caplen + 3) & ~3u) + (flags ? 12 : 0) + 4;
-	uint32_t head[7] = {BT_EPB, total, if_id, (uint32_t)(ts >> 32), (uint32_t)ts, caplen,
-			    wirelen};
-
-	return ecap_buf_put(b, head, sizeof(head));
-}
-
-static int epb_tail(struct ecap_buf *b, uint32_t caplen, uint32_t flags)
+int ecap_pcapng_epb(struct ecap_buf *b, uint32_t if_id, uint64_t ts, const void *data,
+		    uint32_t caplen, uint32_t wirelen, uint32_t flags)
 {
 	uint32_t pad = ((caplen + 3) & ~3u) - caplen;
 	uint32_t total = 28 + caplen + pad + (flags ? 12 : 0) + 4;
+	uint32_t head[7] = {BT_EPB, total, if_id, (uint32_t)(ts >> 32), (uint32_t)ts, caplen,
+			    wirelen};
 	/* padding, then epb_flags (code, length; value; opt_endofopt), then the length */
 	uint32_t t[4] = {EPB_FLAGS | 4u << 16, flags, 0, total};
-	uint8_t *p = grow(b, pad + (flags ? 16 : 4));
+	uint8_t *p;
 
+	ecap_buf_put(b, head, sizeof(head));
+	ecap_buf_put(b, data, caplen);
+	p = grow(b, pad + (flags ? 16 : 4));
 	if (!p)
 		return b->err;
 	memset(p, 0, pad);
@@ -199,14 +194,6 @@ static int epb_tail(struct ecap_buf *b, uint32_t caplen, uint32_t flags)
 	else
 		memcpy(p + pad, &total, 4);
 	return 0;
-}
-
-int ecap_pcapng_epb(struct ecap_buf *b, uint32_t if_id, uint64_t ts, const void *data,
-		    uint32_t caplen, uint32_t wirelen, uint32_t flags)
-{
-	epb_head(b, if_id, ts, caplen, wirelen, flags);
-	ecap_buf_put(b, data, caplen);
-	return epb_tail(b, caplen, flags);
 }
 
 int ecap_pcapng_epb_comment(struct ecap_buf *b, uint32_t if_id, uint64_t ts, const void *data,

@@ -100,8 +100,6 @@ struct stream {
 	int64_t started; /* CLOCK_BOOTTIME ns */
 	struct ecap_stream_stats stats;
 	uint64_t idb_written[MAX_IDB], idb_osdrop[MAX_IDB];
-	int idb[ECAP_MAX_SESSION_IFACES][2]; /* [iface][dir-1] -> interface id, -1 none */
-	unsigned nidb;
 };
 
 struct ecap_streamer {
@@ -119,14 +117,6 @@ struct ecap_streamer {
 	int64_t clock_at; /* CLOCK_BOOTTIME ns */
 	struct stream *s[ECAP_MAX_SESSIONS];
 };
-
-static int64_t now(clockid_t c)
-{
-	struct timespec t;
-
-	clock_gettime(c, &t);
-	return (int64_t)t.tv_sec * 1000000000ll + t.tv_nsec;
-}
 
 static inline void add_seg(struct gather *g, const uint8_t *ext, size_t off, size_t len)
 {
@@ -250,7 +240,7 @@ static void on_record(struct ecap_streamer *st, const void *data, size_t len)
 	if (!s || s->done)
 		return;
 	id = r->if_id;
-	if (id >= s->nidb)
+	if (id >= ECAP_IDB_ID(s->o.nifaces, s->o.dirs, ECAP_DIR_IN)) /* how many there are */
 		return; /* a hook on an interface this stream does not describe */
 	if (is_sink(s) && pending(&s->fill) >= s->o.sink_max) {
 		s->idb_osdrop[id]++;
@@ -418,27 +408,20 @@ static void write_done(struct ecap_streamer *st, struct stream *s, int res)
 	}
 }
 
-/* The interface blocks are numbered as the hooks number them
- * (ECAP_IDB_ID), pcap output too: the counts per interface use them. */
+/* One interface block for each interface and direction, in the order the
+ * hooks number them (ECAP_IDB_ID); pcap output counts by those numbers too. */
 static void header(struct stream *s)
 {
-	if (s->o.pcap)
+	if (s->o.pcap) {
 		ecap_pcap_header(&s->fill.meta, ECAP_LINKTYPE_EN10MB, s->o.snaplen);
-	else
-		ecap_pcapng_shb(&s->fill.meta, "edgecap");
-	s->nidb = 0;
-	for (unsigned i = 0; i < s->o.nifaces; i++) {
-		for (unsigned d = 0; d < 2; d++) {
-			s->idb[i][d] = -1;
-			if (!(s->o.dirs & (1u << d)))
-				continue;
-			s->idb[i][d] = (int)ECAP_IDB_ID(i, s->o.dirs, d + 1);
-			s->nidb++;
-			if (!s->o.pcap)
+		return;
+	}
+	ecap_pcapng_shb(&s->fill.meta, "edgecap");
+	for (unsigned i = 0; i < s->o.nifaces; i++)
+		for (unsigned d = 0; d < 2; d++)
+			if (s->o.dirs & (1u << d))
 				ecap_pcapng_idb(&s->fill.meta, ECAP_LINKTYPE_EN10MB, s->o.snaplen,
 						s->o.ifaces[i].name, 9);
-		}
-	}
 }
 
 /* A session's kernel counters for one interface position and direction. */
@@ -468,17 +451,17 @@ static void add_counts(struct ecap_stream_stats *t, const struct ecap_counters *
  * interface list, which is the order of o.ifaces). */
 static void statistics(struct ecap_streamer *st, struct stream *s)
 {
-	uint64_t ts = (uint64_t)now(CLOCK_REALTIME);
+	uint64_t ts = (uint64_t)ecap_now_ns(CLOCK_REALTIME);
 
 	for (unsigned i = 0; i < s->o.nifaces; i++) {
 		for (int d = 0; d < 2; d++) {
 			struct ecap_counters sum = counts(st, s, i, d);
-			int id = s->idb[i][d];
+			uint32_t id = ECAP_IDB_ID(i, s->o.dirs, (unsigned)d + 1);
 
 			add_counts(&s->stats, &sum);
-			if (s->o.pcap || id < 0)
+			if (s->o.pcap || !(s->o.dirs & (1u << d)))
 				continue;
-			ecap_pcapng_isb(&s->fill.meta, (uint32_t)id, ts,
+			ecap_pcapng_isb(&s->fill.meta, id, ts,
 					&(struct ecap_isb_counts){.ifrecv = sum.seen,
 								  .ifdrop = sum.dropped,
 								  .filteraccept = sum.matched,
@@ -503,7 +486,7 @@ int ecap_streamer_new(struct ecap_engine *e, int stop_fd, ecap_stream_end_fn *en
 	st->end = end;
 	st->ctx = ctx;
 	st->tick.tv_nsec = TICK_NS;
-	st->clock_at = now(CLOCK_BOOTTIME);
+	st->clock_at = ecap_now_ns(CLOCK_BOOTTIME);
 	r = ring_open(&st->rv, ecap_engine_ring_fd(e), err, errlen);
 	if (r)
 		goto fail;
@@ -540,7 +523,7 @@ int ecap_streamer_add(struct ecap_streamer *st, const struct ecap_stream_opts *o
 	s->o.ifaces = s->ifaces;
 	if (!s->o.sink_max)
 		s->o.sink_max = SINK_MAX;
-	s->started = now(CLOCK_BOOTTIME);
+	s->started = ecap_now_ns(CLOCK_BOOTTIME);
 	header(s);
 	st->s[o->session] = s;
 	flush(st, s);
@@ -639,7 +622,7 @@ static void close_done(struct ecap_streamer *st)
 
 static void tick(struct ecap_streamer *st)
 {
-	int64_t t = now(CLOCK_BOOTTIME);
+	int64_t t = ecap_now_ns(CLOCK_BOOTTIME);
 
 	if (t - st->clock_at >= CLOCK_NS) {
 		ecap_engine_sync_clock(st->e); /* a failure keeps the last offset */
