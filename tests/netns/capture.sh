@@ -157,6 +157,28 @@ test_snaplen_and_pcap() {
 		ko "snaplen/pcap" "$(tshark -r "$tmp/snap.pcap" -T fields -e frame.len -e frame.cap_len 2>&1 | head -3)"
 }
 
+# The ring buffer map the capture PID holds: its max_entries (bytes).
+ring_bytes() { # PID
+	grep -h -A4 '^map_type:[[:space:]]*27$' /proc/"$1"/fdinfo/* 2> /dev/null |
+		sed -n 's/^max_entries:[[:space:]]*//p' | head -1
+}
+
+test_ring_size() {
+	# the default ring follows the snaplen (whole frames: 32 MiB); --ring-size wins
+	local got="" args
+	for args in "" "-s 256" "-s 257" "-s 128 --ring-size 65536"; do
+		# shellcheck disable=SC2086
+		cap_start "$tmp/r.pcapng" "$tmp/r.err" -G 60 $args icmp ||
+			{ ko "ring size" "no start with '$args': $(cat "$tmp/r.err")"; return; }
+		got="$got$(ring_bytes $cap_pid) "
+		kill -TERM $cap_pid
+		wait_gone $cap_pid 5
+	done
+	[ "$got" = "33554432 8388608 33554432 65536 " ] &&
+		ok "ring: 32 MiB by default and for snaplen 257, 8 MiB for snaplen 256, --ring-size as given" ||
+		ko "ring size" "$got"
+}
+
 test_overload() {
 	# a tiny ring and a reader that stalls for 3 s: the kernel must drop and count
 	ina bash -c "'$ec' capture -i va -Q in -w - --ring-size 16384 -G 6 icmp 2> '$tmp/o.err' |
@@ -308,5 +330,5 @@ unhooked() {
 }
 
 run_tests unhooked test_exactness_vs_tcpdump test_tcp_segments_vs_tcpdump test_directions test_limits test_snaplen_and_pcap \
-	test_overload test_per_interface_isb test_eight_sessions test_crash_recovery test_errors \
+	test_ring_size test_overload test_per_interface_isb test_eight_sessions test_crash_recovery test_errors \
 	test_merge
