@@ -27,8 +27,9 @@
 # every packet sent and counted no drop.
 #
 # Environment: RATES (pps, "max" = the generator unthrottled; default
-# "50000 100000 200000 max"), SECONDS_PER_RUN (default 2), REPS (rounds,
-# default 9), GEN (xdpgen or trafgen; default xdpgen).
+# "50000 100000 200000 max"), SNAPLENS (default "128 1514"), SECONDS_PER_RUN
+# (default 2), REPS (rounds, default 9), GEN (xdpgen or trafgen; default
+# xdpgen).
 set -uo pipefail
 ec=$1 xdpgen=$2
 GEN=${GEN:-xdpgen}
@@ -39,6 +40,7 @@ trafgen) command -v trafgen > /dev/null || { echo "bench capture: needs trafgen 
 *) echo "bench capture: GEN is xdpgen or trafgen" >&2; exit 2 ;;
 esac
 RATES=${RATES:-50000 100000 200000 max}
+SNAPLENS=${SNAPLENS:-128 1514}
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-2}
 REPS=${REPS:-9}
 MAX_COUNT=${MAX_COUNT:-1000000} # packets per unthrottled run
@@ -190,7 +192,7 @@ echo
 printf '| snaplen | offered pps | sent pps | baseline ns/pkt | tcpdump | edgecap | ratio | edgecap-xdp | ratio | tcpdump loss | edgecap loss | edgecap-xdp loss |\n'
 printf '|---|---|---|---|---|---|---|---|---|---|---|---|\n'
 declare -A lossfree
-for snap in 128 1514; do
+for snap in $SNAPLENS; do
 	for rate in $RATES; do
 		declare -A cost loss counted
 		pps_sum=0
@@ -240,7 +242,7 @@ for snap in 128 1514; do
 	done
 done
 echo
-for snap in 128 1514; do
+for snap in $SNAPLENS; do
 	for tool in $TOOLS; do
 		echo "highest loss-free offered rate, snaplen $snap, $tool: ${lossfree[$snap-$tool]:-none}"
 	done
