@@ -565,9 +565,12 @@ static void drain(struct ecap_streamer *st)
 			/* the hooks wrote the ring on another CPU: reading a
 			 * record's header was most of a drain's time (a cache
 			 * miss a record); ask for the lines ahead */
-			for (uint64_t at = pos + PREFETCH; at < pos + PREFETCH + size + 8; at += 64)
-				__builtin_prefetch(r->data + (at & r->mask));
+			if (size <= 256)
+				for (uint64_t at = pos + PREFETCH; at < pos + PREFETCH + size + 8; at += 64)
+					__builtin_prefetch(r->data + (at & r->mask));
 			pos += (size + BPF_RINGBUF_HDR_SZ + 7) & ~7u;
+			if (size > 256)
+				__builtin_prefetch(r->data + (pos & r->mask));
 			if (!(len & BPF_RINGBUF_DISCARD_BIT))
 				on_record(st, h + BPF_RINGBUF_HDR_SZ, size);
 			n++;
