@@ -158,8 +158,8 @@ int cmd_capture(int argc, char **argv)
 	/* Records of whole frames are ten times the size of 128-byte ones: the
 	 * ring gets four times the bytes, so that it still rides out the times
 	 * the streamer does not run (its vCPU descheduled or waking: up to
-	 * 7.5 ms under the bench's full-size flood, 2.2 GB/s of records, which
-	 * 8 MiB holds for 3.8 ms and 32 MiB for 15) */
+	 * 7.5 ms under the bench's full-size flood, 3 GB/s of records, which
+	 * 8 MiB holds for 2.7 ms and 32 MiB for 10) */
 	if (!eo.ring_bytes)
 		eo.ring_bytes = so.snaplen > 256 ? 32u << 20 : 8u << 20;
 	for (char *list = strdupa(ifarg), *tok, *save = NULL;
