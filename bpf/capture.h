@@ -55,6 +55,8 @@ struct ecap_rec {
 	__u32 wirelen;
 };
 
+#define ECAP_EPB_TYPE      6 /* pcapng block type */
+#define ECAP_EPB_OPT_FLAGS 2 /* the epb_flags option's code */
 #define ECAP_EPB_LEN(caplen) (28 + (((caplen) + 3) & ~3u) + 16)
 
 /* A stream's interface blocks: for each interface of the session, in order,

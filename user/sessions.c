@@ -42,21 +42,22 @@ _Static_assert(STK_IF_ID + 4 <= STK_KEY && STK_KEY + 4 <= STK_COUNTERS &&
 		       STK_COUNTERS + 8 <= ECAP_XLATE_STACK,
 	       "session stack slots below the filter's");
 
-static void ld_map(struct ecap_asm *a, uint8_t reg, int fd)
+/* a two-instruction load (E_LD_MAP_FD, E_LD_MAP_VALUE) */
+static void ld_imm64(struct ecap_asm *a, const struct bpf_insn ld[2])
 {
-	struct bpf_insn ld[2] = {E_LD_MAP_FD(reg, fd)};
-
 	ecap_asm_emit(a, ld[0]);
 	ecap_asm_emit(a, ld[1]);
+}
+
+static void ld_map(struct ecap_asm *a, uint8_t reg, int fd)
+{
+	ld_imm64(a, (struct bpf_insn[2]){E_LD_MAP_FD(reg, fd)});
 }
 
 /* reg = the address of the first value of an array (by fd) */
 static void ld_map_value(struct ecap_asm *a, uint8_t reg, int fd)
 {
-	struct bpf_insn ld[2] = {E_LD_MAP_VALUE(reg, fd, 0)};
-
-	ecap_asm_emit(a, ld[0]);
-	ecap_asm_emit(a, ld[1]);
+	ld_imm64(a, (struct bpf_insn[2]){E_LD_MAP_VALUE(reg, fd, 0)});
 }
 
 /* r0 = lookup(map, *(u32 *)(fp + STK_KEY)); null -> goto out */
@@ -187,7 +188,7 @@ static void epb_trailer(struct ecap_asm *a, uint8_t dir)
 	ecap_asm_emit(a, E_ALU32_IMM(BPF_AND, BPF_REG_2, -4));
 	ecap_asm_emit(a, E_MOV64_REG(BPF_REG_1, BPF_REG_9));
 	ecap_asm_emit(a, E_ALU64_REG(BPF_ADD, BPF_REG_1, BPF_REG_2));
-	ecap_asm_emit(a, E_ST(BPF_W, BPF_REG_1, at, 2 | 4 << 16)); /* epb_flags, 4 bytes */
+	ecap_asm_emit(a, E_ST(BPF_W, BPF_REG_1, at, ECAP_EPB_OPT_FLAGS | 4 << 16)); /* 4 bytes */
 	ecap_asm_emit(a, E_ST(BPF_W, BPF_REG_1, at + 4, dir));
 	ecap_asm_emit(a, E_ST(BPF_W, BPF_REG_1, at + 8, 0));
 	ecap_asm_emit(a, E_ALU32_IMM(BPF_ADD, BPF_REG_2, 28 + 16));
@@ -290,7 +291,7 @@ static int emit_session(struct ecap_asm *a, unsigned hook_id, const struct ecap_
 	ecap_asm_emit(a, E_STX(BPF_W, BPF_REG_9, BPF_REG_0, offsetof(struct ecap_rec, ts_high)));
 	/* session, dir, pad: one word */
 	ecap_asm_emit(a, E_ST(BPF_W, BPF_REG_9, offsetof(struct ecap_rec, session), s->id | dir << 8));
-	ecap_asm_emit(a, E_ST(BPF_W, BPF_REG_9, offsetof(struct ecap_rec, block_type), 6));
+	ecap_asm_emit(a, E_ST(BPF_W, BPF_REG_9, offsetof(struct ecap_rec, block_type), ECAP_EPB_TYPE));
 	ecap_asm_emit(a, E_LDX(BPF_W, BPF_REG_1, BPF_REG_10, STK_IF_ID));
 	ecap_asm_emit(a, E_STX(BPF_W, BPF_REG_9, BPF_REG_1, offsetof(struct ecap_rec, if_id)));
 	ecap_asm_emit(a, E_STX(BPF_W, BPF_REG_9, BPF_REG_7, offsetof(struct ecap_rec, caplen)));

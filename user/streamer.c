@@ -48,7 +48,8 @@
 
 #define TICK_NS    (50 * 1000000ll) /* drain, flush and limit checks */
 #define CLOCK_NS   1000000000ll     /* REALTIME - BOOTTIME refresh */
-#define PREFETCH   2048 /* bytes ahead in the ring */
+#define PREFETCH   2048 /* bytes ahead in the ring, for records of up to */
+#define PREFETCH_REC 256 /* bytes; larger ones: the next record's header */
 #define DRAIN_MAX  16384 /* records per drain: bounds a batch's gather list */
 #define FLUSH_AT   (256u << 10)
 #define SINK_MAX   (4u << 20)
@@ -232,7 +233,7 @@ static void on_record(struct ecap_streamer *st, const void *data, size_t len)
 	uint32_t id;
 
 	/* the hooks write whole blocks: anything else is not ours to write */
-	if (len < sizeof(*r) || r->session >= ECAP_MAX_SESSIONS || r->block_type != 6 ||
+	if (len < sizeof(*r) || r->session >= ECAP_MAX_SESSIONS || r->block_type != ECAP_EPB_TYPE ||
 	    r->caplen > len - sizeof(*r) || r->block_len != ECAP_EPB_LEN(r->caplen) ||
 	    offsetof(struct ecap_rec, block_type) + r->block_len > len)
 		return;
@@ -562,15 +563,19 @@ static void drain(struct ecap_streamer *st)
 
 			if (len & BPF_RINGBUF_BUSY_BIT) /* still being written */
 				goto out;
+			uint64_t next = pos + ((size + BPF_RINGBUF_HDR_SZ + 7) & ~7u);
+
 			/* the hooks wrote the ring on another CPU: reading a
 			 * record's header was most of a drain's time (a cache
-			 * miss a record); ask for the lines ahead */
-			if (size <= 256)
+			 * miss a record). Small records: the lines 2 KB ahead,
+			 * which hold the headers to come; large ones: only the
+			 * next header, not lines of packet data we do not read */
+			if (size <= PREFETCH_REC)
 				for (uint64_t at = pos + PREFETCH; at < pos + PREFETCH + size + 8; at += 64)
 					__builtin_prefetch(r->data + (at & r->mask));
-			pos += (size + BPF_RINGBUF_HDR_SZ + 7) & ~7u;
-			if (size > 256)
-				__builtin_prefetch(r->data + (pos & r->mask));
+			else
+				__builtin_prefetch(r->data + (next & r->mask));
+			pos = next;
 			if (!(len & BPF_RINGBUF_DISCARD_BIT))
 				on_record(st, h + BPF_RINGBUF_HDR_SZ, size);
 			n++;

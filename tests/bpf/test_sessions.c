@@ -44,14 +44,6 @@ static uint64_t ts_of(const struct ecap_rec *r)
 	return (uint64_t)r->ts_high << 32 | r->ts_low;
 }
 
-static uint64_t realtime(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_REALTIME, &t);
-	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
-
 /* NULL if the record (len bytes) is a well-formed EPB for interface block
  * if_id: its header, zero padding, the epb_flags option with the direction,
  * opt_endofopt, and block_len at both ends; else what is wrong */
@@ -202,13 +194,13 @@ static void two_sessions(void **st)
 	uint64_t t0, t1;
 
 	zero_counters();
-	t0 = realtime();
+	t0 = (uint64_t)ecap_now_ns(CLOCK_REALTIME);
 	assert_int_equal(run(fd, ECAP_HOOK_XDP, dns, sizeof(dns), sizeof(dns)), XDP_PASS);
 	assert_int_equal(run(fd, ECAP_HOOK_XDP, tcp, sizeof(tcp), sizeof(tcp)), XDP_PASS);
 	/* a capture of 30 bytes of a 80-byte packet: "udp" matches, while "udp
 	 * port 53" reads past the captured bytes and, as in libpcap, does not */
 	assert_int_equal(run(fd, ECAP_HOOK_XDP, dns, 30, sizeof(dns)), XDP_PASS);
-	t1 = realtime();
+	t1 = (uint64_t)ecap_now_ns(CLOCK_REALTIME);
 	drain(&g);
 	assert_int_equal(g.n, 3);
 	assert_int_equal(g.rec[0].session, 0);
