@@ -21,8 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cbpf.h"
-#include "mtun.h"
+#include "filter/compile.h"
+#include "tunnel/identity.h"
 #include "server.h"
 #include "tunnel.h"
 
@@ -282,27 +282,6 @@ out:
 	return 0;
 }
 
-/* The compiled program as the agent's bpf parameter: -ddd, lines joined by
- * commas, spaces as %20. malloc'ed. */
-static char *bpf_param(const struct ecap_cbpf *p)
-{
-	char *text = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&text, &len);
-
-	if (!f)
-		return NULL;
-	fprintf(f, "%u", p->len);
-	for (uint32_t i = 0; i < p->len; i++)
-		fprintf(f, ",%u%%20%u%%20%u%%20%u", p->insns[i].code, p->insns[i].jt,
-			p->insns[i].jf, p->insns[i].k);
-	if (fclose(f)) {
-		free(text);
-		return NULL;
-	}
-	return text;
-}
-
 /* {"devices": [..], "expression": "..", "snaplen": N, "count": N, "duration": S,
  *  "interfaces": [..], "direction": "in|out|inout"} */
 static int captures_start(struct server *s, h2o_req_t *req, const struct reg_admin *who)
@@ -386,7 +365,7 @@ static int captures_start(struct server *s, h2o_req_t *req, const struct reg_adm
 		api_fail(req, 400, "expression: %s", err);
 		goto out;
 	}
-	c.bpf = bpf_param(&prog);
+	c.bpf = ecap_cbpf_param(&prog);
 	c.snaplen = (uint32_t)snaplen;
 	c.count = (uint64_t)count;
 	c.duration = (uint32_t)duration;

@@ -18,8 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "auth.h"
-#include "mtun.h"
+#include "common/auth.h"
+#include "tunnel/identity.h"
 #include "server.h"
 #include "text.h"
 

@@ -21,7 +21,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "auth.h"
+#include "common/auth.h"
 #include "server.h"
 #include "tunnel.h"
 

@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #include "merge.h"
-#include "pcapng.h"
+#include "common/pcapng.h"
 
 struct srv_mux;
 

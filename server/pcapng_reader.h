@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "pcapng.h"
+#include "common/pcapng.h"
 
 #define SRV_BLOCK_MAX   (16u << 20) /* larger blocks are refused */
 #define SRV_IFACES_MAX  256         /* interfaces per section */

@@ -9,8 +9,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "auth.h"
-#include "mtun.h"
+#include "common/auth.h"
+#include "tunnel/identity.h"
 #include "registry.h"
 
 /* Migration N takes the schema from version N to N + 1. Append only: a

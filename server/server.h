@@ -12,7 +12,7 @@
 
 #include "mux.h"
 #include "registry.h"
-#include "web.h"
+#include "common/web.h"
 
 #define SERVER_VERSION "edgecap-server " EDGECAP_VERSION
 

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "pcapng.h"
+#include "common/pcapng.h"
 
 /* A decoder for one output stream: TCP's relative numbers are counted per
  * stream, as tcpdump counts them per run. */

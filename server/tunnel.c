@@ -14,7 +14,7 @@
 
 #include <xxhash.h>
 
-#include "auth.h"
+#include "common/auth.h"
 #include "server.h"
 #include "tunnel.h"
 

@@ -14,8 +14,10 @@
 #include <netinet/in.h>
 #include <stdint.h>
 
-#include "mtun.h"
-#include "web.h"
+#include "tunnel/link.h"
+#include "tunnel/identity.h"
+#include "tunnel/tunio.h"
+#include "common/web.h"
 
 struct server;
 

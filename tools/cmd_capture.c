@@ -13,10 +13,11 @@
 
 #include "capture.h"
 #include "cmd.h"
-#include "engine.h"
-#include "filter.h"
-#include "sessions.h"
-#include "streamer.h"
+#include "capture/engine.h"
+#include "filter/filter.h"
+#include "filter/compile.h"
+#include "capture/sessions.h"
+#include "capture/streamer.h"
 
 #define MAX_IFACES ECAP_MAX_SESSION_IFACES
 

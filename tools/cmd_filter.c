@@ -8,8 +8,9 @@
 #include <unistd.h>
 
 #include "cmd.h"
-#include "ebpf.h"
-#include "filter.h"
+#include "filter/ebpf.h"
+#include "filter/filter.h"
+#include "filter/compile.h"
 #include "runfile.h"
 
 #define MAX_DDD_BYTES (1u << 20)

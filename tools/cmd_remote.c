@@ -15,7 +15,7 @@
 
 #include "cmd.h"
 #include "http.h"
-#include "pcapng.h"
+#include "common/pcapng.h"
 
 enum { O_SERVER = 0x100, O_TOKEN, O_CACERT, O_TEXT, O_SERIAL, O_ADDRESS, O_PUBKEY };
 

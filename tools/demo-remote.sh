@@ -90,7 +90,7 @@ cli devices add gw1 --serial EC-0001 --address http://10.99.1.2:8080 > "$out/gw1
 : > "$out/gw1.conf"
 for i in 2 3; do
 	rm -f "$out/gw$i.key" "$out/gw$i.state"
-	"$build/user/edgecap-agent" keygen "$out/gw$i.key" > "$out/gw$i.pub"
+	"$build/user/agent/edgecap-agent" keygen "$out/gw$i.key" > "$out/gw$i.pub"
 	cli devices add "gw$i" --serial "EC-000$i" --pubkey "$(cat "$out/gw$i.pub")" \
 		--address http://tunnel:8080 > "$out/gw$i.secret"
 	printf 'tunnel = http://10.99.%d.1:8080\nserial = EC-000%d\nkey_file = %s\nstate_file = %s\nudp_wait = 1\n' \
@@ -98,7 +98,7 @@ for i in 2 3; do
 done
 echo "proxy = http://192.168.3.1:3128" >> "$out/gw3.conf"
 for i in 1 2 3; do
-	on "gw$i" "$build/user/edgecap-agent" -c "$out/gw$i.conf" -i lan0 --listen 0.0.0.0:8080 \
+	on "gw$i" "$build/user/agent/edgecap-agent" -c "$out/gw$i.conf" -i lan0 --listen 0.0.0.0:8080 \
 		--plain-http --secret-file "$out/gw$i.secret" 2> "$out/gw$i.log" &
 done
 for i in 1 2 3; do

@@ -9,8 +9,8 @@
 #include <unistd.h>
 
 #include "http.h"
-#include "pcapng.h"
-#include "web.h"
+#include "common/pcapng.h"
+#include "common/web.h"
 
 #define CALL_TIMEOUT_MS   30000
 #define STREAM_TIMEOUT_MS (24u * 3600 * 1000) /* a live capture may be silent */

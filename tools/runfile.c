@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pcapng.h"
+#include "common/pcapng.h"
 #include "runfile.h"
 
 struct runfile {

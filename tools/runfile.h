@@ -5,7 +5,7 @@
 #ifndef ECAP_RUNFILE_H
 #define ECAP_RUNFILE_H
 
-#include "prog.h"
+#include "filter/prog.h"
 
 struct runfile;
 

@@ -10,7 +10,8 @@
 
 #include "corpus.h"
 #include "record.h"
-#include "filter.h"
+#include "filter/filter.h"
+#include "filter/compile.h"
 
 #define REPEAT 100000
 #define ROUNDS 9

@@ -12,10 +12,11 @@
 #include <unistd.h>
 
 #include "capture.h"
-#include "ebpf.h"
-#include "engine.h"
+#include "filter/ebpf.h"
+#include "capture/engine.h"
 #include "record.h"
-#include "sessions.h"
+#include "capture/sessions.h"
+#include "filter/compile.h"
 
 #define REPEAT 200000
 #define ROUNDS 9

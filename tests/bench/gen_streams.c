@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "pcapng.h"
+#include "common/pcapng.h"
 
 #define FRAME 128
 

@@ -15,7 +15,8 @@
 #include <unistd.h>
 
 #include "corpus.h"
-#include "filter.h"
+#include "filter/filter.h"
+#include "filter/compile.h"
 
 #define MIN_EXPRS   300
 #define MIN_PKTS    2000

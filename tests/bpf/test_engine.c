@@ -23,8 +23,9 @@
 #include <bpf/libbpf.h>
 
 #include "capture.h"
-#include "engine.h"
-#include "filter.h"
+#include "capture/engine.h"
+#include "filter/filter.h"
+#include "filter/compile.h"
 
 static char ns[64];
 static int root_ns = -1;

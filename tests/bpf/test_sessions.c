@@ -22,8 +22,9 @@
 #include <bpf/libbpf.h>
 
 #include "capture.h"
-#include "engine.h"
-#include "sessions.h"
+#include "capture/engine.h"
+#include "capture/sessions.h"
+#include "filter/compile.h"
 
 #define MAXREC 64
 

@@ -14,8 +14,8 @@
 #include <cmocka.h>
 
 #include "corpus.h"
-#include "ebpf.h"
-#include "filter.h"
+#include "filter/ebpf.h"
+#include "filter/filter.h"
 #include "progen.h"
 
 #define I(c, t, f, k) ((struct sock_filter){(c), (t), (f), (k)})

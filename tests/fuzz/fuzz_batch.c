@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mtun.h"
+#include "tunnel/link.h"
 
 /* tests/fuzz/seed/batch-two.bin is sealed with it */
 static const char key_text[] = "edgecap fuzz_batch key, 32 bytes";

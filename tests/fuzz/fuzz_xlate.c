@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "corpus.h"
-#include "filter.h"
+#include "filter/filter.h"
 #include "progen.h"
 
 static struct corpus pkts;

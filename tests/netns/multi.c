@@ -15,11 +15,11 @@
 #include <net/if.h>
 
 #include "capture.h"
-#include "cbpf.h"
-#include "engine.h"
-#include "filter.h"
-#include "sessions.h"
-#include "streamer.h"
+#include "filter/compile.h"
+#include "capture/engine.h"
+#include "filter/filter.h"
+#include "capture/sessions.h"
+#include "capture/streamer.h"
 
 static struct ecap_session sess[ECAP_MAX_SESSIONS];
 static unsigned nsess;

@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "ebpf.h"
+#include "filter/ebpf.h"
 
 static void forward_label(void **s)
 {

@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "auth.h"
+#include "common/auth.h"
 
 static const uint8_t secret[] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
 static const char target[] = "/v1/capture?bpf=1,6%200%200%2065535";

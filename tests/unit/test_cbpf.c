@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "cbpf.h"
+#include "filter/compile.h"
 
 static char err[ECAP_ERRLEN];
 

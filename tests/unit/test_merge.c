@@ -12,7 +12,7 @@
 #include <cmocka.h>
 
 #include "merge.h"
-#include "pcapng.h"
+#include "common/pcapng.h"
 #include "pcapng_reader.h"
 
 /* --- reader -------------------------------------------------------------- */

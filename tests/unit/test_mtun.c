@@ -25,7 +25,8 @@
 #include <openssl/pem.h>
 #include <zlib.h>
 
-#include "mtun.h"
+#include "tunnel/link.h"
+#include "tunnel/identity.h"
 
 static uint64_t rng;
 

@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "cbpf.h"
+#include "filter/compile.h"
 
 #define I(c, t, f, k) ((struct sock_filter){(c), (t), (f), (k)})
 #define RET_K(k)      I(BPF_RET | BPF_K, 0, 0, k)

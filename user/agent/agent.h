@@ -11,12 +11,12 @@
 #include <jansson.h>
 #include <time.h>
 
-#include "auth.h"
+#include "common/auth.h"
 #include "capture.h"
-#include "cbpf.h"
-#include "sessions.h"
-#include "streamer.h"
-#include "web.h"
+#include "filter/cbpf.h"
+#include "capture/sessions.h"
+#include "capture/streamer.h"
+#include "common/web.h"
 
 #define AGENT_VERSION "edgecap-agent " EDGECAP_VERSION
 #define AGENT_CONF    "/etc/edgecap/agent.conf"

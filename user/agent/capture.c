@@ -15,10 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent.h"
-#include "engine.h"
-#include "filter.h"
-#include "params.h"
+#include "agent/agent.h"
+#include "capture/engine.h"
+#include "filter/filter.h"
+#include "agent/params.h"
 
 #define LIVENESS_MS  250 /* a client's hangup is noticed within this */
 

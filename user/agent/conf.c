@@ -30,8 +30,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "agent.h"
-#include "engine.h"
+#include "agent/agent.h"
+#include "capture/engine.h"
 
 static int read_secret(struct agent_conf *c, const char *path, char *err, size_t errlen)
 {

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "agent.h"
+#include "agent/agent.h"
 
 void agent_log(const char *fmt, ...)
 {

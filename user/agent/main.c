@@ -8,9 +8,9 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-#include "agent.h"
-#include "engine.h"
-#include "mtun.h"
+#include "agent/agent.h"
+#include "capture/engine.h"
+#include "tunnel/identity.h"
 
 #define STOP_GRACE_MS 5000 /* for the captures' last chunks after SIGTERM */
 

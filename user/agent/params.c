@@ -6,9 +6,9 @@
  *
  * Every parameter at most once; an unknown one is an error (a typo must not
  * silently capture something else). */
-#include "params.h"
+#include "agent/params.h"
 
-#include "auth.h"
+#include "common/auth.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -97,10 +97,7 @@ static int set(struct agent_params *p, int which, char *v, char *err, size_t err
 
 	switch (which) {
 	case P_BPF:
-		for (char *q = v; *q; q++) /* "N,code jt jf k,..." -> the -ddd lines */
-			if (*q == ',')
-				*q = '\n';
-		if (ecap_cbpf_parse_ddd(v, &p->prog, err, errlen) ||
+		if (ecap_cbpf_parse_param(v, &p->prog, err, errlen) ||
 		    ecap_cbpf_validate(p->prog.insns, p->prog.len, err, errlen)) {
 			char why[ECAP_ERRLEN];
 

@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #include "capture.h"
-#include "cbpf.h"
+#include "filter/cbpf.h"
 
 #define AGENT_DURATION_MAX 86400
 

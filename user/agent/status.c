@@ -5,8 +5,8 @@
 #include <string.h>
 #include <sys/utsname.h>
 
-#include "agent.h"
-#include "engine.h"
+#include "agent/agent.h"
+#include "capture/engine.h"
 
 static json_t *iface_json(const struct agent_iface *i)
 {

@@ -19,9 +19,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent.h"
-#include "mtun.h"
-#include "pcapng.h"
+#include "agent/agent.h"
+#include "tunnel/link.h"
+#include "tunnel/identity.h"
+#include "tunnel/tunio.h"
+#include "common/pcapng.h"
 
 #define MONITOR_MS   100
 #define RETRY_MS     500     /* after a failed poll */

@@ -37,8 +37,8 @@
  * jumps span at most 255 classic instructions and never need a hop. Small
  * programs (all real ones) get no island at all.
  */
-#include "ebpf.h"
-#include "filter.h"
+#include "filter/ebpf.h"
+#include "filter/filter.h"
 
 #include <errno.h>
 #include <stddef.h>

@@ -20,7 +20,7 @@
  * and finally XDP_PASS / TC_ACT_UNSPEC: capture never changes forwarding.
  * The packet is copied once, straight into the ring.
  */
-#include "sessions.h"
+#include "capture/sessions.h"
 
 #include <errno.h>
 #include <linux/pkt_cls.h>
@@ -29,7 +29,7 @@
 #include <string.h>
 
 #include "capture.h"
-#include "ebpf.h"
+#include "filter/ebpf.h"
 
 /* Stack below what filter bodies use (ECAP_XLATE_STACK). */
 #define STK_COUNTERS (ECAP_XLATE_STACK - 8)  /* spilled pointer to this session's counters */

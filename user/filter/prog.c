@@ -1,6 +1,6 @@
 /* prog.c - loads translated filters into the kernel and runs them on single
  * packets with BPF_PROG_TEST_RUN. */
-#include "filter.h"
+#include "filter/filter.h"
 
 #include <bpf/bpf.h>
 #include <errno.h>

@@ -1,5 +1,5 @@
 /* engine.c - see engine.h. */
-#include "engine.h"
+#include "capture/engine.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -24,7 +24,7 @@
 
 #include "capture.h"
 #include "capture.skel.h"
-#include "sessions.h"
+#include "capture/sessions.h"
 
 #define MAX_IFACES 64
 

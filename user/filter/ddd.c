@@ -1,17 +1,12 @@
-/* compile.c - tcpdump expression -> classic BPF with libpcap, and the
- * `tcpdump -ddd` text format. The only file that includes pcap.h: libpcap's
- * struct bpf_insn would collide with the eBPF one everywhere else. */
-#include <pcap/pcap.h>
-
+/* ddd.c - classic BPF as text: the `tcpdump -ddd` format, and the same
+ * with commas for newlines as the agent's bpf query parameter (docs/remote.md).
+ * The server encodes it, the agent parses it: both are here. */
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cbpf.h"
-
-_Static_assert(sizeof(struct bpf_insn) == sizeof(struct sock_filter),
-	       "libpcap and kernel classic BPF instructions have one layout");
+#include "filter/cbpf.h"
 
 void ecap_cbpf_free(struct ecap_cbpf *p)
 {
@@ -20,68 +15,6 @@ void ecap_cbpf_free(struct ecap_cbpf *p)
 	free(p->insns);
 	p->insns = NULL;
 	p->len = 0;
-}
-
-int ecap_linktype_from_name(const char *name)
-{
-	int dlt = pcap_datalink_name_to_val(name);
-
-	if (dlt != ECAP_LINKTYPE_EN10MB && dlt != ECAP_LINKTYPE_RAW)
-		return -EINVAL;
-	return dlt;
-}
-
-int ecap_filter_compile(const char *expr, int linktype, uint32_t snaplen, struct ecap_cbpf *ret,
-			char *err, size_t errlen)
-{
-	struct bpf_program prog = {0};
-	struct sock_filter *insns;
-	pcap_t *p;
-	int r;
-
-	if (snaplen == 0 || snaplen > ECAP_SNAPLEN_MAX) {
-		snprintf(err, errlen, "snaplen %u out of range (1..%u)", snaplen,
-			 ECAP_SNAPLEN_MAX);
-		return -EINVAL;
-	}
-	p = pcap_open_dead(linktype, (int)snaplen);
-	if (!p)
-		return -ENOMEM;
-	if (pcap_compile(p, &prog, expr, 1, PCAP_NETMASK_UNKNOWN) < 0) {
-		snprintf(err, errlen, "%s", pcap_geterr(p));
-		r = -EINVAL;
-		goto out;
-	}
-	insns = malloc(prog.bf_len * sizeof(*insns));
-	if (!insns) {
-		r = -ENOMEM;
-		goto out;
-	}
-	memcpy(insns, prog.bf_insns, prog.bf_len * sizeof(*insns));
-	ret->insns = insns;
-	ret->len = prog.bf_len;
-	r = 0;
-out:
-	pcap_freecode(&prog);
-	pcap_close(p);
-	return r;
-}
-
-char *ecap_cbpf_listing(const struct ecap_cbpf *p)
-{
-	char *text = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&text, &len);
-
-	if (!f)
-		return NULL;
-	for (uint32_t i = 0; i < p->len; i++)
-		fprintf(f, "%s\n", bpf_image((struct bpf_insn *)&p->insns[i], (int)i));
-	if (fclose(f)) {
-		free(text);
-		return NULL;
-	}
-	return text;
 }
 
 int ecap_cbpf_print_ddd(FILE *out, const struct ecap_cbpf *p)
@@ -183,5 +116,39 @@ int ecap_cbpf_parse_ddd(const char *text, struct ecap_cbpf *ret, char *err, size
 	return 0;
 fail:
 	free(insns);
+	return r;
+}
+
+char *ecap_cbpf_param(const struct ecap_cbpf *p)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	if (!f)
+		return NULL;
+	fprintf(f, "%u", p->len);
+	for (uint32_t i = 0; i < p->len; i++)
+		fprintf(f, ",%u%%20%u%%20%u%%20%u", p->insns[i].code, p->insns[i].jt,
+			p->insns[i].jf, p->insns[i].k);
+	if (fclose(f)) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
+int ecap_cbpf_parse_param(const char *value, struct ecap_cbpf *ret, char *err, size_t errlen)
+{
+	char *text = strdup(value);
+	int r;
+
+	if (!text)
+		return -ENOMEM;
+	for (char *q = text; *q; q++) /* "N,code jt jf k,..." -> the -ddd lines */
+		if (*q == ',')
+			*q = '\n';
+	r = ecap_cbpf_parse_ddd(text, ret, err, errlen);
+	free(text);
 	return r;
 }

@@ -8,19 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct ecap_buf {
-	uint8_t *data;
-	size_t len, cap;
-	int err; /* sticky -ENOMEM */
-};
-
-void ecap_buf_free(struct ecap_buf *b);
-void ecap_buf_reset(struct ecap_buf *b);
-/* Write all n bytes to fd (retrying short writes and EINTR): 0 or -errno. */
-int ecap_write_all(int fd, const void *p, size_t n);
-
-/* Append n bytes: 0 or -ENOMEM (sticky in b->err). */
-int ecap_buf_put(struct ecap_buf *b, const void *p, size_t n);
+#include "common/buf.h"
 
 struct ecap_isb_counts {
 	uint64_t ifrecv;       /* packets the hook saw (isb_ifrecv) */

@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/hex.h"
+
 #define ECAP_AUTH_SCHEME     "Edgecap-HMAC"
 #define ECAP_AUTH_SKEW       60
 #define ECAP_AUTH_SECRET_MIN 16
@@ -54,14 +56,5 @@ struct ecap_nonces {
 /* Record a's nonce: 0, -EALREADY for a replay, -ENOSPC when the table is
  * full of live entries. */
 int ecap_nonces_use(struct ecap_nonces *n, const struct ecap_auth *a, int64_t now);
-
-/* n bytes -> 2n lowercase hex digits and a NUL at out. */
-void ecap_hex_encode(const uint8_t *p, size_t n, char *out);
-
-/* A hex digit's value, or -1. */
-int ecap_hex_digit(int c);
-
-/* Hex text (whitespace around it ignored) -> bytes: the count, or -EINVAL. */
-int ecap_hex_decode(const char *hex, uint8_t *ret, size_t max);
 
 #endif

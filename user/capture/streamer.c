@@ -26,7 +26,7 @@
  * its duration or a stop: then its session comes off the hooks first and
  * what the ring already holds for it is still written.
  */
-#include "streamer.h"
+#include "capture/streamer.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -42,9 +42,9 @@
 #include <unistd.h>
 
 #include "capture.h"
-#include "engine.h"
-#include "filter.h"
-#include "pcapng.h"
+#include "capture/engine.h"
+#include "filter/filter.h"
+#include "common/pcapng.h"
 
 #define TICK_NS    (50 * 1000000ll) /* drain, flush and limit checks */
 #define CLOCK_NS   1000000000ll     /* REALTIME - BOOTTIME refresh */

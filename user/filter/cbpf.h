@@ -26,21 +26,17 @@ struct ecap_cbpf {
 
 void ecap_cbpf_free(struct ecap_cbpf *p);
 
-/* compile.c: expression -> classic BPF with libpcap (optimizer on, netmask
- * unknown). On error returns -EINVAL and err holds libpcap's message. */
-int ecap_filter_compile(const char *expr, int linktype, uint32_t snaplen, struct ecap_cbpf *ret,
-			char *err, size_t errlen);
-/* "EN10MB", "RAW" (tcpdump -y names) -> DLT value, or -EINVAL. */
-int ecap_linktype_from_name(const char *name);
-
 /* ddd.c: the `tcpdump -ddd` text format: a count line, then one
  * "code jt jf k" line per instruction, all decimal. */
 int ecap_cbpf_parse_ddd(const char *text, struct ecap_cbpf *ret, char *err, size_t errlen);
 int ecap_cbpf_print_ddd(FILE *out, const struct ecap_cbpf *p);
-/* tcpdump -d's listing (libpcap's bpf_image), one line per instruction;
- * malloc'ed, NULL without memory. */
-char *ecap_cbpf_listing(const struct ecap_cbpf *p);
-
+/* The same as the agent's bpf query parameter: the lines joined by commas,
+ * spaces as %20, ready for a URL (malloc'ed; NULL without memory). */
+char *ecap_cbpf_param(const struct ecap_cbpf *p);
+/* The parameter's value once percent-decoded ("N,code jt jf k,...") -> the
+ * program; errors as ecap_cbpf_parse_ddd's, a line being one comma-separated
+ * item. */
+int ecap_cbpf_parse_param(const char *value, struct ecap_cbpf *ret, char *err, size_t errlen);
 /* validate.c: checks untrusted classic BPF. Returns 0 when valid, else
  * -EINVAL with "instruction N: reason" (or a whole-program reason) in err. */
 int ecap_cbpf_validate(const struct sock_filter *insns, uint32_t n, char *err, size_t errlen);

@@ -9,7 +9,7 @@
  *
  * Cost: O(n) time and O(n) memory (one 16-bit written-slot mask per insn).
  */
-#include "cbpf.h"
+#include "filter/cbpf.h"
 
 #include <errno.h>
 #include <stdarg.h>

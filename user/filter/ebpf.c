@@ -1,5 +1,5 @@
 /* ebpf.c - the eBPF assembler and disassembler declared in ebpf.h. */
-#include "ebpf.h"
+#include "filter/ebpf.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -1,7 +1,6 @@
 /* auth.c - request signatures, see auth.h. */
-#include "auth.h"
+#include "common/auth.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <openssl/crypto.h>
@@ -11,17 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-void ecap_hex_encode(const uint8_t *p, size_t n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = digits[p[i] >> 4];
-		out[2 * i + 1] = digits[p[i] & 15];
-	}
-	out[2 * n] = 0;
-}
 
 static int sign(const uint8_t *secret, size_t secret_len, const char *method, size_t method_len,
 		const char *target, size_t target_len, int64_t ts, const char *nonce,
@@ -67,29 +55,6 @@ int ecap_auth_header(const uint8_t *secret, size_t secret_len, const char *metho
 	return r < 0 || (size_t)r >= retlen ? -ENOSPC : 0;
 }
 
-int ecap_hex_digit(int c)
-{
-	return c >= '0' && c <= '9'   ? c - '0'
-	       : c >= 'a' && c <= 'f' ? c - 'a' + 10
-	       : c >= 'A' && c <= 'F' ? c - 'A' + 10
-				      : -1;
-}
-
-/* Exactly 2 * n hex digits at p -> n bytes. */
-static int unhex_n(const char *p, size_t len, uint8_t *out, size_t n)
-{
-	if (len != 2 * n)
-		return -EINVAL;
-	for (size_t i = 0; i < n; i++) {
-		int hi = ecap_hex_digit(p[2 * i]), lo = ecap_hex_digit(p[2 * i + 1]);
-
-		if (hi < 0 || lo < 0)
-			return -EINVAL;
-		out[i] = (uint8_t)(hi << 4 | lo);
-	}
-	return 0;
-}
-
 int ecap_auth_parse(const char *value, size_t len, struct ecap_auth *ret)
 {
 	static const char scheme[] = ECAP_AUTH_SCHEME " ";
@@ -130,7 +95,7 @@ int ecap_auth_parse(const char *value, size_t len, struct ecap_auth *ret)
 			memcpy(a.nonce, eq + 1, vlen);
 			have |= 2;
 		} else if (eq - p == 3 && !memcmp(p, "sig", 3) && !(have & 4)) {
-			if (unhex_n(eq + 1, vlen, a.sig, sizeof(a.sig)))
+			if (ecap_hex_decode_n(eq + 1, vlen, a.sig, sizeof(a.sig)))
 				return -EINVAL;
 			have |= 4;
 		} else {
@@ -183,18 +148,4 @@ int ecap_nonces_use(struct ecap_nonces *n, const struct ecap_auth *a, int64_t no
 	n->e[free_at].ts = a->ts;
 	memcpy(n->e[free_at].nonce, a->nonce, sizeof(a->nonce));
 	return 0;
-}
-
-int ecap_hex_decode(const char *text, uint8_t *ret, size_t max)
-{
-	size_t len;
-
-	while (isspace((unsigned char)*text))
-		text++;
-	len = strlen(text);
-	while (len && isspace((unsigned char)text[len - 1]))
-		len--;
-	if (!len || len % 2 || len / 2 > max || unhex_n(text, len, ret, len / 2))
-		return -EINVAL;
-	return (int)(len / 2);
 }

@@ -19,8 +19,8 @@
 
 #include <linux/bpf.h>
 
-#include "cbpf.h"
-#include "prog.h"
+#include "filter/cbpf.h"
+#include "filter/prog.h"
 
 /* xlate.c: classic BPF (already validated) -> eBPF. */
 enum ecap_input {

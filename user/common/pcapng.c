@@ -1,5 +1,5 @@
 /* pcapng.c - pcapng block encoders, see pcapng.h. */
-#include "pcapng.h"
+#include "common/pcapng.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -22,74 +22,9 @@
 #define ISB_OSDROP       7
 #define ISB_USRDELIV     8
 
-void ecap_buf_free(struct ecap_buf *b)
-{
-	if (!b)
-		return;
-	free(b->data);
-	memset(b, 0, sizeof(*b));
-}
-
-int ecap_write_all(int fd, const void *p, size_t n)
-{
-	const uint8_t *at = p;
-
-	while (n) {
-		ssize_t k = write(fd, at, n);
-
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			return k < 0 ? -errno : -EIO;
-		at += k;
-		n -= (size_t)k;
-	}
-	return 0;
-}
-
-void ecap_buf_reset(struct ecap_buf *b)
-{
-	b->len = 0;
-}
-
-/* n more bytes at the end of b, or NULL (b->err set) */
-static uint8_t *grow(struct ecap_buf *b, size_t n)
-{
-	uint8_t *p;
-
-	if (b->err)
-		return NULL;
-	if (b->len + n > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
-		uint8_t *d;
-
-		while (cap < b->len + n)
-			cap *= 2;
-		d = realloc(b->data, cap);
-		if (!d) {
-			b->err = -ENOMEM;
-			return NULL;
-		}
-		b->data = d;
-		b->cap = cap;
-	}
-	p = b->data + b->len;
-	b->len += n;
-	return p;
-}
-
 static void put(struct ecap_buf *b, const void *p, size_t n)
 {
-	uint8_t *d = grow(b, n);
-
-	if (d)
-		memcpy(d, p, n);
-}
-
-int ecap_buf_put(struct ecap_buf *b, const void *p, size_t n)
-{
-	put(b, p, n);
-	return b->err;
+	ecap_buf_put(b, p, n);
 }
 
 static void put32(struct ecap_buf *b, uint32_t v)
@@ -185,7 +120,7 @@ int ecap_pcapng_epb(struct ecap_buf *b, uint32_t if_id, uint64_t ts, const void 
 
 	ecap_buf_put(b, head, sizeof(head));
 	ecap_buf_put(b, data, caplen);
-	p = grow(b, pad + (flags ? 16 : 4));
+	p = ecap_buf_grow(b, pad + (flags ? 16 : 4));
 	if (!p)
 		return b->err;
 	memset(p, 0, pad);

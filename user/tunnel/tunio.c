@@ -1,5 +1,5 @@
-/* tun.c - the management network's TUN device and batched UDP sends, see
- * mtun.h. */
+/* tunio.c - the management network's TUN device and batched UDP sends, see
+ * tunio.h. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -14,7 +14,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "mtun.h"
+#include "tunnel/tunio.h"
 
 void mtun_socket_buffers(int fd, int bytes)
 {

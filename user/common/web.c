@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "web.h"
+#include "common/web.h"
 
 int web_bind(const char *spec, int type, char *err, size_t errlen)
 {

@@ -7,7 +7,7 @@
 #define ECAP_SESSIONS_H
 
 #include "capture.h"
-#include "filter.h"
+#include "filter/filter.h"
 
 struct ecap_session {
 	uint8_t id; /* 0..ECAP_MAX_SESSIONS-1: counters index, in records */

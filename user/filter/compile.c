@@ -1,0 +1,76 @@
+/* compile.c - tcpdump expression -> classic BPF with libpcap, and libpcap's
+ * listing of a program (tcpdump -d). The only file that includes pcap.h:
+ * libpcap's struct bpf_insn would collide with the eBPF one everywhere else.
+ * Only the server and the CLI link it: a device never compiles. */
+#include <pcap/pcap.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "filter/compile.h"
+
+_Static_assert(sizeof(struct bpf_insn) == sizeof(struct sock_filter),
+	       "libpcap and kernel classic BPF instructions have one layout");
+
+int ecap_linktype_from_name(const char *name)
+{
+	int dlt = pcap_datalink_name_to_val(name);
+
+	if (dlt != ECAP_LINKTYPE_EN10MB && dlt != ECAP_LINKTYPE_RAW)
+		return -EINVAL;
+	return dlt;
+}
+
+int ecap_filter_compile(const char *expr, int linktype, uint32_t snaplen, struct ecap_cbpf *ret,
+			char *err, size_t errlen)
+{
+	struct bpf_program prog = {0};
+	struct sock_filter *insns;
+	pcap_t *p;
+	int r;
+
+	if (snaplen == 0 || snaplen > ECAP_SNAPLEN_MAX) {
+		snprintf(err, errlen, "snaplen %u out of range (1..%u)", snaplen,
+			 ECAP_SNAPLEN_MAX);
+		return -EINVAL;
+	}
+	p = pcap_open_dead(linktype, (int)snaplen);
+	if (!p)
+		return -ENOMEM;
+	if (pcap_compile(p, &prog, expr, 1, PCAP_NETMASK_UNKNOWN) < 0) {
+		snprintf(err, errlen, "%s", pcap_geterr(p));
+		r = -EINVAL;
+		goto out;
+	}
+	insns = malloc(prog.bf_len * sizeof(*insns));
+	if (!insns) {
+		r = -ENOMEM;
+		goto out;
+	}
+	memcpy(insns, prog.bf_insns, prog.bf_len * sizeof(*insns));
+	ret->insns = insns;
+	ret->len = prog.bf_len;
+	r = 0;
+out:
+	pcap_freecode(&prog);
+	pcap_close(p);
+	return r;
+}
+
+char *ecap_cbpf_listing(const struct ecap_cbpf *p)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	if (!f)
+		return NULL;
+	for (uint32_t i = 0; i < p->len; i++)
+		fprintf(f, "%s\n", bpf_image((struct bpf_insn *)&p->insns[i], (int)i));
+	if (fclose(f)) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
