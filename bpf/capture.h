@@ -7,7 +7,6 @@
 #include <linux/types.h>
 
 #define ECAP_MAX_SESSIONS 8
-#define ECAP_SNAP_MAX     262144
 
 /* Each hook tail-calls into one slot; the program there runs every active
  * session's filter and is swapped with one map update when sessions change.

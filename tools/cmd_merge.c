@@ -16,8 +16,8 @@
 #include <unistd.h>
 
 #include "cmd.h"
-#include "mux.h"
-#include "text.h"
+#include "core/mux.h"
+#include "core/text.h"
 
 #define CHUNK     (256u << 10)
 #define WRITE_AT  (1u << 20)

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "agent/params.h"
+#include "common/bounds.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -20,7 +21,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (!p.prog.len || ecap_cbpf_validate(p.prog.insns, p.prog.len, err, sizeof(err)) ||
 	    !p.snaplen || p.snaplen > ECAP_SNAPLEN_MAX || !p.dirs || p.dirs > 3 ||
-	    p.duration > AGENT_DURATION_MAX || p.nifaces > ECAP_MAX_SESSION_IFACES)
+	    p.duration > ECAP_CAPTURE_DURATION_MAX || p.nifaces > ECAP_CAPTURE_IFACES_MAX ||
+	    p.capture > (1ull << 53))
 		abort();
 	for (unsigned i = 0; i < p.nifaces; i++)
 		if (!p.ifaces[i][0] || strlen(p.ifaces[i]) >= IF_NAMESIZE)

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "merge.h"
-#include "pcapng_reader.h"
+#include "core/merge.h"
+#include "core/pcapng_reader.h"
 
 struct run {
 	uint64_t sum; /* over the events, to compare the two readings */

@@ -285,7 +285,7 @@ test_tls() {
 	ip netns exec "$B" curl -sS --cacert "$tmp/cert.pem" -H "Authorization: $(auth "$t")" \
 		-o "$tmp/tls.pcapng" "https://10.98.0.1:8443$t" &
 	cap_pid=$!
-	for _ in $(seq 100); do grep -q 'capture 0 for' "$tmp/agent.log" && break; sleep 0.05; done
+	for _ in $(seq 100); do grep -q 'session 0 for' "$tmp/agent.log" && break; sleep 0.05; done
 	inb ping -c 2 -i 0.2 10.98.0.1 > /dev/null
 	wait_gone $cap_pid 10
 	c=$(inb curl -sS -o /dev/null -w '%{http_code}' "http://10.98.0.1:8443/v1/status" 2> /dev/null)
@@ -300,21 +300,89 @@ test_tls() {
 test_config_errors() {
 	local out st
 	out=$(ina "$agent" -c /dev/null -i va --plain-http 2>&1); st=$?
-	[ $st = 2 ] && [ "$out" = "edgecap-agent: no secret: set secret_file (the device's, from enrolment)" ] &&
+	[ $st = 2 ] && [ "$out" = "edgecap-agent: error: no secret: set secret_file (the device's, from enrolment)" ] &&
 		ok "no secret: exit 2, one line" || ko "no secret" "$st $out"
 	printf 'listen = 10.98.0.1:8081\nbogus = 1\n' > "$tmp/bad.conf"
 	out=$(ina "$agent" -c "$tmp/bad.conf" 2>&1); st=$?
-	[ $st = 2 ] && [ "$out" = "edgecap-agent: $tmp/bad.conf:2: unknown setting 'bogus'" ] &&
+	[ $st = 2 ] && [ "$out" = "edgecap-agent: error: $tmp/bad.conf:2: unknown setting 'bogus'" ] &&
 		ok "unknown setting: exit 2, file and line" || ko "bad conf" "$st $out"
 	out=$(ina "$agent" -c /dev/null -i nosuch0 --secret-file "$tmp/secret" --plain-http \
 		--listen 10.98.0.1:8081 2>&1); st=$?
-	[ $st = 2 ] && [ "$out" = "edgecap-agent: unknown interface 'nosuch0'" ] &&
+	[ $st = 2 ] && [ "$out" = "edgecap-agent: error: unknown interface 'nosuch0'" ] &&
 		ok "unknown interface: exit 2, one line" || ko "unknown iface" "$st $out"
 }
 
 agent_start --plain-http || { echo "FAIL agent did not start: $(cat "$tmp/agent.log")"; exit 1; }
 
 # After each case: no capture left, and the agent still answers.
+test_operable() {
+	local n c v
+	v=$("$agent" --version); c=$?
+	[ $c = 0 ] && [[ "$v" =~ ^edgecap-agent\ [0-9]+\.[0-9]+\.[0-9]+$ ]] &&
+		ok "--version: $v" || ko version "$c $v"
+	# one log line per refused request, with its status and reason
+	n=$(grep -c 'refused ' "$tmp/agent.log")
+	inb curl -sS -o /dev/null "$url/v1/status"
+	inb curl -sS -o /dev/null -H "Authorization: $(auth /v1/statu)" "$url/v1/status"
+	get /v1/nosuch -o /dev/null
+	sleep 0.2
+	[ "$(tail -n +$((n + 1)) "$tmp/agent.log" | grep 'refused ' | sed 's/ from [0-9.]*:[0-9]*//')" = \
+"edgecap-agent: warning: refused GET /v1/status: 401 no Authorization header
+edgecap-agent: warning: refused GET /v1/status: 403 bad signature
+edgecap-agent: notice: refused GET /v1/nosuch: 404 no such path (have /v1/capture, /v1/status)" ] &&
+		ok "refused requests: one log line each, with the status and the reason" ||
+		ko "refusal log" "$(tail -n 4 "$tmp/agent.log")"
+	# the server's capture id is in the agent's log lines and status
+	cap_start "$tmp/id.pcapng" "/v1/capture?bpf=$(bpf icmp)&count=2&duration=10&capture=77" ||
+		{ ko "capture id" "no start"; return; }
+	c=$(get /v1/status | python3 -c 'import json, sys; print(json.load(sys.stdin)["captures"][0].get("capture"))')
+	inb ping -c 1 10.98.0.1 > /dev/null
+	wait_gone $cap_pid 10
+	[ "$c" = 77 ] && grep -q 'info: capture 77 (session [0-7]) for 10.98.0.2:[0-9]*: 1 interface' "$tmp/agent.log" &&
+		grep -q 'info: capture 77 (session [0-7]) for 10.98.0.2:[0-9]* ended' "$tmp/agent.log" &&
+		ok "capture=77: the agent's log lines and status name the server's capture 77" ||
+		ko "capture id" "status $c; $(grep 'capture 77' "$tmp/agent.log")"
+}
+
+test_metrics() {
+	local m="http://10.98.0.1:9101/metrics"
+	[ "$(get /metrics -o /dev/null -w '%{http_code}')" = 404 ] ||
+		ko metrics "/metrics answered on the capture listener"
+	agent_stop
+	agent_start --plain-http --metrics-listen 10.98.0.1:9101 || { ko metrics "no start"; return; }
+	inb curl -sS "$m" > "$tmp/m0" || { ko metrics "no answer"; return; }
+	cap_start "$tmp/m.pcapng" "/v1/capture?bpf=$(bpf icmp)&count=4&duration=10" ||
+		{ ko metrics "no start"; return; }
+	inb ping -c 2 -i 0.2 10.98.0.1 > /dev/null
+	wait_gone $cap_pid 10
+	sleep 0.3
+	inb curl -sS -D "$tmp/mh" "$m" > "$tmp/m1"
+	python3 - "$tmp/m0" "$tmp/m1" <<-'PY' > "$tmp/m.out" &&
+	import sys
+	def read(p):
+	    v = {}
+	    for l in open(p):
+	        if not l.startswith("#"):
+	            k, n = l.rsplit(" ", 1)
+	            v[k] = int(n)
+	    return v
+	a, b = read(sys.argv[1]), read(sys.argv[2])
+	assert a["edgecap_agent_captures_total"] == 0 and b["edgecap_agent_captures_total"] == 1, (a, b)
+	assert b["edgecap_agent_sessions"] == 0 and b["edgecap_agent_sessions_max"] == 8, b
+	k = 'edgecap_agent_packets_captured_total{interface="va"}'
+	assert b[k] == 4 and b['edgecap_agent_packets_matched_total{interface="va"}'] == 4, b
+	assert b['edgecap_agent_ring_dropped_total{interface="va"}'] == 0, b
+	assert b['edgecap_agent_packets_seen_total{interface="va"}'] >= 4, b
+	print("after a capture of 4 packets: captures_total 1, captured 4 on va")
+	PY
+		grep -qi '^content-type: text/plain; version=0.0.4' "$tmp/mh" &&
+		[ "$(inb curl -sS -o /dev/null -w '%{http_code}' "http://10.98.0.1:9101/v1/status")" = 404 ] &&
+		ok "metrics on their own listener, Prometheus text: $(cat "$tmp/m.out")" ||
+		ko metrics "$(cat "$tmp/m.out" "$tmp/m1")"
+	agent_stop
+	agent_start --plain-http || ko "agent restart" "$(cat "$tmp/agent.log")"
+}
+
 alive() {
 	kill -0 "$agent_pid" 2> /dev/null && [ "$(captures)" = 0 ] ||
 		{ ko "$1 left the agent dead or busy" "$(tail -3 "$tmp/agent.log")"; agent_stop; agent_start --plain-http; }
@@ -322,7 +390,7 @@ alive() {
 
 run_tests alive test_auth test_capture_stream test_parameters test_bad_requests \
 	test_eight_sessions test_client_hangs_up test_slow_reader test_sigterm test_tls \
-	test_config_errors
+	test_config_errors test_operable test_metrics
 st=$?
 agent_stop
 hooked && { echo "FAIL hooks left on va after the agent stopped"; exit 1; }

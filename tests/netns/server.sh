@@ -94,10 +94,10 @@ agent_start gw1 "$A" va 10.98.0.1:8080 && agent_start gw2 "$B" vb 10.98.0.2:8081
 test_bootstrap() {
 	local out st
 	out=$("$server" --db "$db" org add acme 2>&1); st=$?
-	[ $st = 1 ] && [ "$out" = "edgecap-server: organization 'acme' exists" ] &&
+	[ $st = 1 ] && [ "$out" = "edgecap-server: error: organization 'acme' exists" ] &&
 		ok "org add: an existing name refused" || ko "org exists" "$st $out"
 	out=$("$server" --db "$db" admin add nosuch eve 2>&1); st=$?
-	[ $st = 1 ] && [ "$out" = "edgecap-server: no organization 'nosuch'" ] &&
+	[ $st = 1 ] && [ "$out" = "edgecap-server: error: no organization 'nosuch'" ] &&
 		ok "admin add: unknown organization refused" || ko "admin unknown org" "$st $out"
 	[[ $alice =~ ^[0-9a-f]{64}$ ]] && ! grep -qa "$alice" "$db" &&
 		ok "token: 32 random bytes in hex, not stored in the registry" || ko "token stored"

@@ -11,9 +11,9 @@
 
 #include <cmocka.h>
 
-#include "merge.h"
+#include "core/merge.h"
 #include "common/pcapng.h"
-#include "pcapng_reader.h"
+#include "core/pcapng_reader.h"
 
 /* --- reader -------------------------------------------------------------- */
 

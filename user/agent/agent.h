@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "common/auth.h"
+#include "common/log.h"
 #include "capture.h"
 #include "filter/cbpf.h"
 #include "capture/sessions.h"
@@ -32,6 +33,7 @@ struct agent_conf {
 	uint32_t ring_bytes;
 	unsigned ingress; /* ECAP_ATTACH_XDP or _TC_IN; 0: the cheaper for the driver */
 	char device[64];  /* a name for logs and status */
+	char metrics_listen[128]; /* ADDR:PORT of /metrics; "": none */
 	/* the management tunnel (tunnel.c); off while tunnel is "" */
 	char tunnel[256];     /* the server: http(s)://HOST:PORT */
 	char proxy[256];      /* an HTTP proxy for it: http://HOST:PORT */
@@ -41,7 +43,7 @@ struct agent_conf {
 	char tunnel_if[16];
 	char state_file[256]; /* the last transport decided, and when */
 	unsigned hello_ms, udp_wait_ms, udp_up_after, coalesce_ms;
-	uint16_t tunnel_udp_port; /* 0: as the server says at registration */
+	unsigned tunnel_udp_port; /* 0: as the server says at registration */
 };
 
 /* Defaults, then the file (a missing default file is fine). 0 or -errno,
@@ -77,12 +79,14 @@ struct capture {
 	struct ecap_stream_iface ifaces[ECAP_MAX_SESSION_IFACES];
 	char peer[64];
 	time_t started_at;
+	uint64_t server_id; /* the server's id for the capture, 0: none given */
 };
 
 struct agent_iface {
 	char name[IF_NAMESIZE];
 	int ifindex;
 	unsigned ingress; /* the ingress hook attached */
+	struct ecap_counters ended; /* the counts of the captures that ended, summed */
 };
 
 struct agent {
@@ -102,8 +106,17 @@ struct agent {
 	h2o_timeout_entry_t liveness_entry;
 	h2o_timeout_entry_t reap_entry;
 	struct agent_tunnel *tunnel;
+	struct web_side metrics; /* metrics.c's own listener */
+	uint64_t captures_started, captures_refused, osdropped_ended;
 	int stopping;
 };
+
+/* agent.c: the daemon's life. Start: 0, or -errno with err set (agent_free
+ * releases what was taken either way). Run: until SIGINT or SIGTERM, then
+ * the captures' last chunks. */
+int agent_start(struct agent *a, char *err, size_t errlen);
+void agent_run(struct agent *a);
+void agent_free(struct agent *a);
 
 /* http.c: shared by the endpoints */
 /* 0 when the request is the server's; else the 401/403 is sent. */
@@ -112,7 +125,8 @@ int agent_authorize(struct agent *a, h2o_req_t *req);
  * signed; returns 0 (it responded). */
 typedef int agent_endpoint_fn(struct agent *a, h2o_req_t *req);
 void agent_route(struct agent *a, h2o_hostconf_t *host, const char *path, agent_endpoint_fn *fn);
-void agent_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* After the endpoints: every other path is a 404. */
+void agent_route_fallback(h2o_hostconf_t *host);
 
 /* capture.c: GET /v1/capture */
 int agent_capture_init(struct agent *a, h2o_hostconf_t *host);
@@ -134,5 +148,12 @@ void agent_tunnel_status(struct agent *a, json_t *o);
 
 /* status.c: GET /v1/status */
 int agent_status_init(struct agent *a, h2o_hostconf_t *host);
+
+/* metrics.c: GET /metrics on metrics_listen (Prometheus text), when set. */
+int agent_metrics_start(struct agent *a, char *err, size_t errlen);
+void agent_metrics_stop(struct agent *a);
+/* A capture's counters per interface, added into sums indexed like
+ * a->ifaces (live while it runs, final once it has ended). */
+void agent_capture_counters(struct agent *a, const struct capture *c, struct ecap_counters *sums);
 
 #endif

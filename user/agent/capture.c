@@ -42,15 +42,28 @@ int agent_captures_active(const struct agent *a)
 	return n;
 }
 
+/* "capture 42 (session 0)" when the server named it, else "session 0": the
+ * server logs its id, so one capture reads the same on both sides. */
+static const char *label(const struct capture *c, char ret[48])
+{
+	if (c->server_id)
+		snprintf(ret, 48, "capture %llu (session %u)", (unsigned long long)c->server_id,
+			 c->id);
+	else
+		snprintf(ret, 48, "session %u", c->id);
+	return ret;
+}
+
 static void off_hooks(struct capture *c)
 {
+	char name[48];
 	char err[ECAP_ERRLEN];
 
 	if (!c->on_hooks)
 		return;
 	c->on_hooks = 0;
 	if (agent_apply_sessions(c->a, err, sizeof(err)))
-		agent_log("capture %u: taking it off the hooks: %s", c->id, err);
+		ecap_log(LOG_ERR, "%s: taking it off the hooks: %s", label(c, name), err);
 }
 
 void agent_capture_end(void *ctx, uint8_t session)
@@ -138,18 +151,25 @@ static void on_dispose(void *p)
 static void reap(h2o_timeout_entry_t *entry)
 {
 	struct agent *a = H2O_STRUCT_FROM_MEMBER(struct agent, reap_entry, entry);
+	char name[48];
 
 	for (unsigned i = 0; i < ECAP_MAX_SESSIONS; i++) {
 		struct capture *c = &a->cap[i];
 		struct ecap_stream_stats s = {0};
+		struct ecap_counters sums[ECAP_MAX_SESSION_IFACES] = {0};
 
 		if (!c->active || !c->disposed)
 			continue;
 		off_hooks(c);
 		ecap_streamer_stats(a->streamer, c->id, &s);
-		agent_log("capture %u for %s ended (%s): %llu packets written, %llu matched, "
-			  "%llu dropped (ring full), %llu dropped (reader too slow)",
-			  c->id, c->peer, c->why ? c->why : "client went away",
+		/* its final counts stay in the agent's totals (metrics) */
+		agent_capture_counters(a, c, sums);
+		for (unsigned k = 0; k < a->nifaces; k++)
+			ecap_counters_add(&a->ifaces[k].ended, &sums[k]);
+		a->osdropped_ended += s.osdropped;
+		ecap_log(LOG_INFO, "%s for %s ended (%s): %llu packets written, %llu matched, "
+			 "%llu dropped (ring full), %llu dropped (reader too slow)",
+			 label(c, name), c->peer, c->why ? c->why : "client went away",
 			  (unsigned long long)s.written, (unsigned long long)s.matched,
 			  (unsigned long long)s.dropped, (unsigned long long)s.osdropped);
 		ecap_streamer_remove(a->streamer, c->id);
@@ -193,7 +213,7 @@ static int pick_ifaces(struct agent *a, h2o_req_t *req, const struct agent_param
 			for (i = 0; i < a->nifaces && strcmp(a->ifaces[i].name, p->ifaces[k]); i++)
 				;
 		if (i == a->nifaces) {
-			web_error(req, 400, "Bad Request", "iface: '%s' is not served by this agent",
+			web_error(req, 400, "iface: '%s' is not served by this agent",
 				    p->ifaces[k]);
 			return -1;
 		}
@@ -209,9 +229,28 @@ const char *agent_dir_name(unsigned dirs)
 	return dirs == ECAP_DIR_IN ? "in" : dirs == ECAP_DIR_OUT ? "out" : "inout";
 }
 
+void agent_capture_counters(struct agent *a, const struct capture *c, struct ecap_counters *sums)
+{
+	static const unsigned hooks[] = {ECAP_HOOK_ID_XDP, ECAP_HOOK_ID_TC_IN, ECAP_HOOK_ID_TC_OUT};
+
+	for (unsigned pos = 0; pos < c->opts.nifaces; pos++) {
+		unsigned k = 0;
+
+		while (k < a->nifaces && a->ifaces[k].ifindex != c->ifaces[pos].ifindex)
+			k++;
+		for (unsigned h = 0; k < a->nifaces && h < sizeof(hooks) / sizeof(hooks[0]); h++) {
+			struct ecap_counters n;
+
+			if (!ecap_engine_counters(a->engine, c->id, hooks[h], pos, &n))
+				ecap_counters_add(&sums[k], &n);
+		}
+	}
+}
+
 static int on_req(struct agent *a, h2o_req_t *req)
 {
 	struct capture *c = NULL, **ref;
+	char name[48];
 	struct agent_params p;
 	char err[ECAP_ERRLEN];
 	int r;
@@ -221,21 +260,21 @@ static int on_req(struct agent *a, h2o_req_t *req)
 		    : agent_params_parse(req->path.base + req->query_at + 1,
 					 req->path.len - req->query_at - 1, &p, err, sizeof(err));
 	if (r)
-		return web_error(req, r == -EINVAL ? 400 : 500,
-				   r == -EINVAL ? "Bad Request" : "Internal Server Error", "%s", err);
+		return web_error(req, r == -EINVAL ? 400 : 500, "%s", err);
 	if (a->stopping) {
 		agent_params_free(&p);
-		return web_error(req, 503, "Service Unavailable", "the agent is stopping");
+		return web_error(req, 503, "the agent is stopping");
 	}
 	for (unsigned i = 0; i < ECAP_MAX_SESSIONS && !c; i++)
 		if (!a->cap[i].active)
 			c = &a->cap[i];
 	if (!c) {
 		agent_params_free(&p);
-		return web_error(req, 503, "Service Unavailable", "%d captures are running already",
+		return web_error(req, 503, "%d captures are running already",
 				   ECAP_MAX_SESSIONS);
 	}
 	c->prog = p.prog; /* the capture owns the program from here */
+	c->server_id = p.capture;
 	if (pick_ifaces(a, req, &p, c))
 		return reset(c), 0;
 
@@ -274,8 +313,8 @@ static int on_req(struct agent *a, h2o_req_t *req)
 		reset(c);
 		/* a program the kernel's limits refuse is the request's problem */
 		if (r == -E2BIG || r == -EINVAL || r == -EACCES)
-			return web_error(req, 400, "Bad Request", "bpf: %s", err);
-		return web_error(req, 500, "Internal Server Error", "%s", err);
+			return web_error(req, 400, "bpf: %s", err);
+		return web_error(req, 500, "%s", err);
 	}
 
 	web_peer(req, c->peer, sizeof(c->peer));
@@ -286,9 +325,10 @@ static int on_req(struct agent *a, h2o_req_t *req)
 	c->req = req;
 	web_start_200(req, "application/x-pcapng", &c->gen);
 	c->started = 1;
-	agent_log("capture %u for %s: %u interface(s), %s, snaplen %u, count %llu, "
-		  "duration %u s, %u instructions",
-		  c->id, c->peer, c->opts.nifaces, agent_dir_name(p.dirs), p.snaplen,
+	a->captures_started++;
+	ecap_log(LOG_INFO, "%s for %s: %u interface(s), %s, snaplen %u, count %llu, "
+		 "duration %u s, %u instructions",
+		 label(c, name), c->peer, c->opts.nifaces, agent_dir_name(p.dirs), p.snaplen,
 		  (unsigned long long)p.count, p.duration, c->prog.len);
 	pump(c);
 	return 0;

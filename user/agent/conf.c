@@ -10,6 +10,7 @@
  *   ring_size   = 8388608
  *   ingress     = auto                    (auto, xdp, tc)
  *   device      = gw-17
+ *   metrics_listen = 127.0.0.1:9101       (Prometheus metrics; default: off)
  *   tunnel      = http://server:8080      (the management tunnel: docs/tunnel.md)
  *   serial      = SN-0017
  *   key_file    = /etc/edgecap/device.key (edgecap-agent keygen)
@@ -23,7 +24,6 @@
  *   udp_up_after = 3                      (answers in a row)
  *   coalesce    = 10                      (ms, 10..50)
  */
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,10 +31,12 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "common/conf.h"
 #include "capture/engine.h"
 
-static int read_secret(struct agent_conf *c, const char *path, char *err, size_t errlen)
+static int read_secret(void *conf, const char *path, char *err, size_t errlen)
 {
+	struct agent_conf *c = conf;
 	char text[2 * ECAP_AUTH_SECRET_MAX + 8];
 	FILE *f = fopen(path, "re");
 	size_t n;
@@ -57,8 +59,9 @@ static int read_secret(struct agent_conf *c, const char *path, char *err, size_t
 	return 0;
 }
 
-static int set_ifaces(struct agent_conf *c, const char *value, char *err, size_t errlen)
+static int set_ifaces(void *conf, const char *value, char *err, size_t errlen)
 {
+	struct agent_conf *c = conf;
 	char *list = strdupa(value), *save = NULL;
 
 	c->nifaces = 0;
@@ -73,133 +76,75 @@ static int set_ifaces(struct agent_conf *c, const char *value, char *err, size_t
 	return 0;
 }
 
-static int copy(char *dst, size_t size, const char *key, const char *value, char *err,
-		size_t errlen)
-{
-	if (strlen(value) >= size) {
-		snprintf(err, errlen, "%s: too long", key);
-		return -EINVAL;
-	}
-	strcpy(dst, value);
-	return 0;
-}
-
-/* A decimal number times scale (seconds to ms: 1000), in [min, max] after
- * scaling. */
-static int number(unsigned *ret, const char *key, const char *value, double scale, unsigned min,
-		  unsigned max, char *err, size_t errlen)
+/* ring_size: a power of two */
+static int set_ring(void *conf, const char *value, char *err, size_t errlen)
 {
 	char *end;
-	double v = strtod(value, &end) * scale;
+	unsigned long v = strtoul(value, &end, 10);
 
-	if (*end || end == value || !(v >= min && v <= max)) { /* NaN too */
-		snprintf(err, errlen, "%s: from %g to %g", key, min / scale, max / scale);
+	if (*end || v < 4096 || v > (1ul << 30) || (v & (v - 1))) {
+		snprintf(err, errlen, "ring_size: a power of two, 4096..1 GiB");
 		return -EINVAL;
 	}
-	*ret = (unsigned)(v + 0.5);
+	((struct agent_conf *)conf)->ring_bytes = (uint32_t)v;
 	return 0;
 }
+
+static int set_ingress(void *conf, const char *value, char *err, size_t errlen)
+{
+	unsigned *ingress = &((struct agent_conf *)conf)->ingress;
+
+	if (!strcmp(value, "auto"))
+		*ingress = 0;
+	else if (!strcmp(value, "xdp"))
+		*ingress = ECAP_ATTACH_XDP;
+	else if (!strcmp(value, "tc"))
+		*ingress = ECAP_ATTACH_TC_IN;
+	else {
+		snprintf(err, errlen, "ingress: auto, xdp or tc");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+#define STR(name, field)                    ECAP_CONF_STR_KEY(name, struct agent_conf, field)
+#define UINT(name, field, scale, min, max) ECAP_CONF_UINT_KEY(name, struct agent_conf, field, scale, min, max)
+
+static const struct ecap_conf_key keys[] = {
+	STR("listen", listen),
+	ECAP_CONF_FN_KEY("interfaces", set_ifaces),
+	ECAP_CONF_FN_KEY("secret_file", read_secret),
+	STR("tls_cert", tls_cert),
+	STR("tls_key", tls_key),
+	ECAP_CONF_BOOL_KEY("plain_http", struct agent_conf, plain_http),
+	ECAP_CONF_FN_KEY("ring_size", set_ring),
+	ECAP_CONF_FN_KEY("ingress", set_ingress),
+	STR("device", device),
+	STR("metrics_listen", metrics_listen),
+	STR("tunnel", tunnel),
+	STR("proxy", proxy),
+	STR("tunnel_ca", tunnel_ca),
+	STR("serial", serial),
+	STR("key_file", key_file),
+	STR("tunnel_if", tunnel_if),
+	STR("state_file", state_file),
+	UINT("hello_interval", hello_ms, 1000, 1000, 60000),
+	UINT("udp_wait", udp_wait_ms, 1000, 100, 60000),
+	UINT("udp_up_after", udp_up_after, 1, 1, 100),
+	UINT("coalesce", coalesce_ms, 1, 10, 50),
+	UINT("tunnel_udp_port", tunnel_udp_port, 1, 1, 65535),
+	{0},
+};
 
 int agent_conf_set(struct agent_conf *c, const char *key, const char *value, char *err,
 		   size_t errlen)
 {
-	if (!strcmp(key, "listen"))
-		return copy(c->listen, sizeof(c->listen), key, value, err, errlen);
-	if (!strcmp(key, "interfaces"))
-		return set_ifaces(c, value, err, errlen);
-	if (!strcmp(key, "secret_file"))
-		return read_secret(c, value, err, errlen);
-	if (!strcmp(key, "tls_cert"))
-		return copy(c->tls_cert, sizeof(c->tls_cert), key, value, err, errlen);
-	if (!strcmp(key, "tls_key"))
-		return copy(c->tls_key, sizeof(c->tls_key), key, value, err, errlen);
-	if (!strcmp(key, "device"))
-		return copy(c->device, sizeof(c->device), key, value, err, errlen);
-	if (!strcmp(key, "tunnel"))
-		return copy(c->tunnel, sizeof(c->tunnel), key, value, err, errlen);
-	if (!strcmp(key, "proxy"))
-		return copy(c->proxy, sizeof(c->proxy), key, value, err, errlen);
-	if (!strcmp(key, "tunnel_ca"))
-		return copy(c->tunnel_ca, sizeof(c->tunnel_ca), key, value, err, errlen);
-	if (!strcmp(key, "serial"))
-		return copy(c->serial, sizeof(c->serial), key, value, err, errlen);
-	if (!strcmp(key, "key_file"))
-		return copy(c->key_file, sizeof(c->key_file), key, value, err, errlen);
-	if (!strcmp(key, "tunnel_if"))
-		return copy(c->tunnel_if, sizeof(c->tunnel_if), key, value, err, errlen);
-	if (!strcmp(key, "state_file"))
-		return copy(c->state_file, sizeof(c->state_file), key, value, err, errlen);
-	if (!strcmp(key, "hello_interval"))
-		return number(&c->hello_ms, key, value, 1000, 1000, 60000, err, errlen);
-	if (!strcmp(key, "udp_wait"))
-		return number(&c->udp_wait_ms, key, value, 1000, 100, 60000, err, errlen);
-	if (!strcmp(key, "udp_up_after"))
-		return number(&c->udp_up_after, key, value, 1, 1, 100, err, errlen);
-	if (!strcmp(key, "coalesce"))
-		return number(&c->coalesce_ms, key, value, 1, 10, 50, err, errlen);
-	if (!strcmp(key, "tunnel_udp_port")) {
-		unsigned v;
-		int r = number(&v, key, value, 1, 1, 65535, err, errlen);
-
-		c->tunnel_udp_port = (uint16_t)v;
-		return r;
-	}
-	if (!strcmp(key, "plain_http")) {
-		if (strcmp(value, "yes") && strcmp(value, "no")) {
-			snprintf(err, errlen, "plain_http: yes or no");
-			return -EINVAL;
-		}
-		c->plain_http = !strcmp(value, "yes");
-		return 0;
-	}
-	if (!strcmp(key, "ring_size")) {
-		char *end;
-		unsigned long v = strtoul(value, &end, 10);
-
-		if (*end || v < 4096 || v > (1ul << 30) || (v & (v - 1))) {
-			snprintf(err, errlen, "ring_size: a power of two, 4096..1 GiB");
-			return -EINVAL;
-		}
-		c->ring_bytes = (uint32_t)v;
-		return 0;
-	}
-	if (!strcmp(key, "ingress")) {
-		if (!strcmp(value, "auto"))
-			c->ingress = 0;
-		else if (!strcmp(value, "xdp"))
-			c->ingress = ECAP_ATTACH_XDP;
-		else if (!strcmp(value, "tc"))
-			c->ingress = ECAP_ATTACH_TC_IN;
-		else {
-			snprintf(err, errlen, "ingress: auto, xdp or tc");
-			return -EINVAL;
-		}
-		return 0;
-	}
-	snprintf(err, errlen, "unknown setting '%s'", key);
-	return -EINVAL;
-}
-
-static char *trim(char *s)
-{
-	char *e;
-
-	while (isspace((unsigned char)*s))
-		s++;
-	e = s + strlen(s);
-	while (e > s && isspace((unsigned char)e[-1]))
-		*--e = 0;
-	return s;
+	return ecap_conf_set(keys, c, key, value, err, errlen);
 }
 
 int agent_conf_load(struct agent_conf *c, const char *path, int must_exist, char *err,
 		    size_t errlen)
 {
-	char line[1024], sub[ECAP_ERRLEN];
-	unsigned no = 0;
-	FILE *f;
-	int r = 0;
-
 	*c = (struct agent_conf){.listen = "0.0.0.0:8443",
 				 .ring_bytes = 8u << 20,
 				 .key_file = "/etc/edgecap/device.key",
@@ -210,38 +155,7 @@ int agent_conf_load(struct agent_conf *c, const char *path, int must_exist, char
 				 .udp_up_after = 3,
 				 .coalesce_ms = 10};
 	gethostname(c->device, sizeof(c->device) - 1);
-	f = fopen(path, "re");
-	if (!f) {
-		if (errno == ENOENT && !must_exist)
-			return 0;
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -errno;
-	}
-	while (fgets(line, sizeof(line), f)) {
-		char *p, *eq;
-
-		no++;
-		p = strchr(line, '#');
-		if (p)
-			*p = 0;
-		p = trim(line);
-		if (!*p)
-			continue;
-		eq = strchr(p, '=');
-		if (!eq) {
-			snprintf(err, errlen, "%s:%u: want key = value", path, no);
-			r = -EINVAL;
-			break;
-		}
-		*eq = 0;
-		r = agent_conf_set(c, trim(p), trim(eq + 1), sub, sizeof(sub));
-		if (r) {
-			snprintf(err, errlen, "%s:%u: %s", path, no, sub);
-			break;
-		}
-	}
-	fclose(f);
-	return r;
+	return ecap_conf_load(keys, c, path, must_exist, err, errlen);
 }
 
 int agent_conf_check(const struct agent_conf *c, char *err, size_t errlen)

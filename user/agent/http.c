@@ -1,22 +1,10 @@
 /* http.c - what the agent's endpoints share: request authentication,
  * routing, logging. */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "agent/agent.h"
-
-void agent_log(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	fputs("edgecap-agent: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-}
 
 int agent_authorize(struct agent *a, h2o_req_t *req)
 {
@@ -28,7 +16,7 @@ int agent_authorize(struct agent *a, h2o_req_t *req)
 				      req->headers.entries[at].value.len, &auth)) {
 		h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_WWW_AUTHENTICATE, NULL,
 			       H2O_STRLIT(ECAP_AUTH_SCHEME));
-		web_error(req, 401, "Unauthorized", "%s",
+		web_error(req, 401, "%s",
 			    at < 0 ? "no Authorization header"
 				   : "Authorization: want " ECAP_AUTH_SCHEME
 				     " ts=SECONDS,nonce=HEX,sig=HEX");
@@ -43,19 +31,19 @@ int agent_authorize(struct agent *a, h2o_req_t *req)
 	case 0:
 		return 0;
 	case -ETIME:
-		web_error(req, 403, "Forbidden", "timestamp more than %d s off", ECAP_AUTH_SKEW);
+		web_error(req, 403, "timestamp more than %d s off", ECAP_AUTH_SKEW);
 		break;
 	case -EALREADY:
-		web_error(req, 403, "Forbidden", "nonce already used");
+		web_error(req, 403, "nonce already used");
 		break;
 	case -EACCES:
-		web_error(req, 403, "Forbidden", "bad signature");
+		web_error(req, 403, "bad signature");
 		break;
 	case -ENOSPC:
-		web_error(req, 503, "Service Unavailable", "too many requests");
+		web_error(req, 503, "too many requests");
 		break;
 	default:
-		web_error(req, 500, "Internal Server Error", "signature check: %s", strerror(-r));
+		web_error(req, 500, "signature check: %s", strerror(-r));
 		break;
 	}
 	return -1;
@@ -79,7 +67,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 	if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET"))) {
 		h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL,
 			       H2O_STRLIT("GET"));
-		return web_error(req, 405, "Method Not Allowed", "GET only");
+		return web_error(req, 405, "GET only");
 	}
 	if (agent_authorize(r->a, req))
 		return 0;
@@ -95,4 +83,17 @@ void agent_route(struct agent *a, h2o_hostconf_t *host, const char *path, agent_
 	r->a = a;
 	r->path = path;
 	r->fn = fn;
+}
+
+/* Every other path: a 404 that is logged like every refusal. */
+static int on_unknown(h2o_handler_t *self, h2o_req_t *req)
+{
+	return web_error(req, 404, "no such path (have /v1/capture, /v1/status)");
+}
+
+void agent_route_fallback(h2o_hostconf_t *host)
+{
+	h2o_handler_t *h = h2o_create_handler(h2o_config_register_path(host, "/", 0), sizeof(*h));
+
+	h->on_req = on_unknown;
 }

@@ -3,20 +3,23 @@
  *   bpf=N,code jt jf k,...   the filter, tcpdump -ddd with commas for newlines
  *   iface=IF[,IF...]         dir=in|out|inout    snaplen=1..262144
  *   count=N                  duration=1..86400
+ *   capture=ID               the server's capture id, for the logs (1..2^53)
  *
  * Every parameter at most once; an unknown one is an error (a typo must not
  * silently capture something else). */
 #include "agent/params.h"
 
 #include "common/auth.h"
+#include "common/bounds.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-enum { P_BPF, P_IFACE, P_DIR, P_SNAPLEN, P_COUNT, P_DURATION, P_N };
-static const char *const names[P_N] = {"bpf", "iface", "dir", "snaplen", "count", "duration"};
+enum { P_BPF, P_IFACE, P_DIR, P_SNAPLEN, P_COUNT, P_DURATION, P_CAPTURE, P_N };
+static const char *const names[P_N] = {"bpf",   "iface",    "dir",    "snaplen",
+				       "count", "duration", "capture"};
 
 /* application/x-www-form-urlencoded -> a malloc'ed string; NULL when
  * malformed (a bad escape, or a NUL inside). */
@@ -94,6 +97,7 @@ static int set_ifaces(struct agent_params *p, const char *v, char *err, size_t e
 static int set(struct agent_params *p, int which, char *v, char *err, size_t errlen)
 {
 	unsigned long long n;
+	char what[32];
 
 	switch (which) {
 	case P_BPF:
@@ -129,16 +133,25 @@ static int set(struct agent_params *p, int which, char *v, char *err, size_t err
 		p->count = n;
 		return 0;
 	case P_DURATION:
-		if (parse_num(v, 1, AGENT_DURATION_MAX, &n))
+		if (parse_num(v, 1, ECAP_CAPTURE_DURATION_MAX, &n))
 			break;
 		p->duration = (uint32_t)n;
 		return 0;
+	case P_CAPTURE:
+		if (parse_num(v, 1, 1ull << 53, &n))
+			break;
+		p->capture = n;
+		return 0;
 	}
-	snprintf(err, errlen, "%s: '%.64s' is not %s", names[which], v,
-		 which == P_DIR       ? "in, out or inout"
-		 : which == P_SNAPLEN ? "1..262144"
-		 : which == P_COUNT   ? "a positive number"
-				      : "1..86400 seconds");
+	if (which == P_DIR)
+		snprintf(what, sizeof(what), "in, out or inout");
+	else if (which == P_SNAPLEN)
+		snprintf(what, sizeof(what), "1..%u", ECAP_SNAPLEN_MAX);
+	else if (which == P_DURATION)
+		snprintf(what, sizeof(what), "1..%u seconds", ECAP_CAPTURE_DURATION_MAX);
+	else
+		snprintf(what, sizeof(what), "a positive number");
+	snprintf(err, errlen, "%s: '%.64s' is not %s", names[which], v, what);
 	return -EINVAL;
 }
 

@@ -11,8 +11,6 @@
 #include "capture.h"
 #include "filter/cbpf.h"
 
-#define AGENT_DURATION_MAX 86400
-
 struct agent_params {
 	struct ecap_cbpf prog; /* validated */
 	char ifaces[ECAP_MAX_SESSION_IFACES][IF_NAMESIZE];
@@ -21,6 +19,7 @@ struct agent_params {
 	uint32_t snaplen;
 	uint64_t count;
 	uint32_t duration;
+	uint64_t capture; /* the server's id for it, 0: not given */
 };
 
 /* query: what follows '?', form-encoded. 0, or -EINVAL with the one line a

@@ -27,6 +27,8 @@ static json_t *capture_json(struct agent *a, const struct capture *c)
 		      "snaplen", (json_int_t)c->opts.snaplen, "count", (json_int_t)c->opts.count,
 		      "duration", (json_int_t)c->opts.duration_s, "started",
 		      (json_int_t)c->started_at, "ending", c->gone || !c->on_hooks);
+	if (c->server_id)
+		json_object_set_new(o, "capture", json_integer((json_int_t)c->server_id));
 	json_object_set_new(o, "counters",
 			    json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "written",
 				      (json_int_t)s.written, "seen", (json_int_t)s.seen, "matched",
@@ -59,10 +61,8 @@ static int on_req(struct agent *a, h2o_req_t *req)
 	text = root ? json_dumps(root, JSON_COMPACT) : NULL;
 	json_decref(root);
 	if (!text)
-		return web_error(req, 500, "Internal Server Error", "out of memory");
-	web_start_200(req, "application/json", NULL);
-	req->res.content_length = strlen(text);
-	h2o_send_inline(req, text, strlen(text)); /* copies */
+		return web_error(req, 500, "out of memory");
+	web_reply(req, "application/json", text, strlen(text));
 	free(text);
 	return 0;
 }

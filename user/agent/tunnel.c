@@ -23,7 +23,7 @@
 #include "tunnel/link.h"
 #include "tunnel/identity.h"
 #include "tunnel/tunio.h"
-#include "common/pcapng.h"
+#include "common/httpc.h"
 
 #define MONITOR_MS   100
 #define RETRY_MS     500     /* after a failed poll */
@@ -41,8 +41,8 @@ struct agent_tunnel {
 	struct agent *a;
 	h2o_loop_t *loop;
 	const struct agent_conf *conf;
-	h2o_url_t url, proxy; /* the server; the proxy (host empty: none) */
-	char target_prefix[300]; /* "" or "http://HOST:PORT" when through a proxy */
+	struct ecap_httpc_ctx http;
+	struct ecap_httpc_dest dest; /* the server, through the proxy if one is set */
 	/* the registration */
 	unsigned gen; /* counts registrations; answers to an older one are ignored */
 	int registered;
@@ -68,11 +68,7 @@ struct agent_tunnel {
 	unsigned answers;
 	uint64_t hello_sent, hello_next, last_rx, state_saved;
 	/* HTTP */
-	h2o_http1client_ctx_t cctx;
-	h2o_timeout_t io_timeout;
 	h2o_multithread_receiver_t getaddr;
-	h2o_socketpool_t pool;
-	SSL_CTX *ssl;
 	struct exchange *polls[2]; /* the parked one, and a newer one */
 	unsigned npolls;
 	struct ecap_buf out;
@@ -92,11 +88,9 @@ struct exchange {
 	struct agent_tunnel *t;
 	unsigned gen;
 	int is_poll;
-	h2o_http1client_t *client;
-	h2o_iovec_t bufs[2];
-	char head[1024];
-	struct ecap_buf body, resp;
-	int status;
+	struct ecap_httpc_call call;
+	char headers[256];
+	struct ecap_buf body;
 	void *dh; /* a registration's X25519 key */
 	int tells_path; /* a poll with an ACK in it */
 	int carries;    /* a poll with the link's DATA in it */
@@ -150,91 +144,43 @@ static void exchange_free(struct exchange *x)
 {
 	mtun_dh_free(x->dh);
 	ecap_buf_free(&x->body);
-	ecap_buf_free(&x->resp);
+	ecap_httpc_call_reset(&x->call);
 	free(x);
 }
 
 static void on_registered(struct exchange *x, const char *err);
 static void on_polled(struct exchange *x, const char *err);
 
-static void exchange_done(struct exchange *x, const char *err)
+static void exchange_done(struct ecap_httpc_call *c, const char *err)
 {
-	x->client = NULL;
+	struct exchange *x = c->data;
+
+	if (!err && (c->truncated || c->resp.err))
+		err = c->truncated ? "response too long" : "out of memory";
 	if (x->is_poll)
 		on_polled(x, err);
 	else
 		on_registered(x, err);
 }
 
-static int on_body(h2o_http1client_t *client, const char *errstr)
-{
-	struct exchange *x = client->data;
-	h2o_buffer_t *in = client->sock->input;
-
-	if (errstr && errstr != h2o_http1client_error_is_eos) {
-		exchange_done(x, errstr);
-		return -1;
-	}
-	if (x->resp.len + in->size > RESP_MAX) {
-		exchange_done(x, "response too long");
-		return -1;
-	}
-	ecap_buf_put(&x->resp, in->bytes, in->size);
-	h2o_buffer_consume(&client->sock->input, in->size);
-	if (errstr == h2o_http1client_error_is_eos)
-		exchange_done(x, x->resp.err ? "out of memory" : NULL);
-	return 0;
-}
-
-static h2o_http1client_body_cb on_head(h2o_http1client_t *client, const char *errstr,
-				       int minor_version, int status, h2o_iovec_t msg,
-				       h2o_header_t *headers, size_t num_headers, int rlen)
-{
-	struct exchange *x = client->data;
-
-	if (errstr && errstr != h2o_http1client_error_is_eos) {
-		exchange_done(x, errstr);
-		return NULL;
-	}
-	x->status = status;
-	if (errstr == h2o_http1client_error_is_eos) {
-		exchange_done(x, NULL);
-		return NULL;
-	}
-	return on_body;
-}
-
-static h2o_http1client_head_cb on_connect(h2o_http1client_t *client, const char *errstr,
-					  h2o_iovec_t **reqbufs, size_t *reqbufcnt,
-					  int *method_is_head)
-{
-	struct exchange *x = client->data;
-
-	if (errstr) {
-		exchange_done(x, errstr);
-		return NULL;
-	}
-	*reqbufs = x->bufs;
-	*reqbufcnt = x->body.len ? 2 : 1;
-	*method_is_head = 0;
-	return on_head;
-}
-
 /* POST path with the body in x->body and extra header lines. */
 static void exchange_start(struct agent_tunnel *t, struct exchange *x, const char *path,
 			   const char *type, const char *extra)
 {
-	int n = snprintf(x->head, sizeof(x->head),
-			 "POST %s%s HTTP/1.1\r\nHost: %.*s\r\nContent-Type: %s\r\n"
-			 "Content-Length: %zu\r\nCache-Control: no-store\r\n%s\r\n",
-			 t->target_prefix, path, (int)t->url.authority.len, t->url.authority.base,
-			 type, x->body.len, extra);
-
 	x->t = t;
 	x->gen = t->gen;
-	x->bufs[0] = h2o_iovec_init(x->head, (size_t)n);
-	x->bufs[1] = h2o_iovec_init(x->body.data, x->body.len);
-	h2o_http1client_connect_with_pool(&x->client, x, &t->cctx, &t->pool, on_connect);
+	snprintf(x->headers, sizeof(x->headers), "Content-Type: %s\r\nCache-Control: no-store\r\n%s",
+		 type, extra);
+	x->call = (struct ecap_httpc_call){.method = "POST",
+					   .target = path,
+					   .headers = x->headers,
+					   .body = x->body.data,
+					   .body_len = x->body.len,
+					   .on_done = exchange_done,
+					   .resp_max = RESP_MAX,
+					   .data = x};
+	if (ecap_httpc_start(&t->dest, &x->call))
+		exchange_done(&x->call, "out of memory");
 }
 
 /* Sending */
@@ -257,14 +203,11 @@ static void http_pump(struct agent_tunnel *t);
 
 static void transmit(struct agent_tunnel *t, const uint8_t *dg, size_t len)
 {
-	uint8_t pre[2] = {(uint8_t)(len >> 8), (uint8_t)len};
-
 	if (t->mode == MODE_UDP) { /* lost: the link sends it again */
 		udp_send(t, dg, len);
 		return;
 	}
-	ecap_buf_put(&t->out, pre, 2); /* control datagrams only: a few */
-	ecap_buf_put(&t->out, dg, len);
+	mtun_batch_put(&t->out, dg, len); /* control datagrams only: a few */
 	http_pump(t);
 }
 
@@ -348,15 +291,14 @@ static void cancel_polls(struct agent_tunnel *t)
 	while (t->npolls) {
 		struct exchange *x = t->polls[--t->npolls];
 
-		if (x->client)
-			h2o_http1client_cancel(x->client);
+		ecap_httpc_cancel(&x->call);
 		exchange_free(x);
 	}
 }
 
 static void switch_to(struct agent_tunnel *t, int mode, const char *why)
 {
-	agent_log("tunnel: %s -> %s: %s", t->mode == MODE_UDP ? "udp" : "http",
+	ecap_log(LOG_NOTICE, "tunnel: %s -> %s: %s", t->mode == MODE_UDP ? "udp" : "http",
 		  mode == MODE_UDP ? "udp" : "http", why);
 	t->mode = mode;
 	t->path_unsure = mode == MODE_HTTP;
@@ -470,11 +412,8 @@ static void on_coalesce(h2o_timeout_entry_t *e)
 	x->is_poll = 1;
 	if (t->path_unsure) {
 		uint8_t ack[MTUN_DGRAM_MAX];
-		size_t len = mtun_link_ack(&t->link, ack, now_ms(t), 1);
-		uint8_t pre[2] = {(uint8_t)(len >> 8), (uint8_t)len};
 
-		ecap_buf_put(&x->body, pre, 2);
-		ecap_buf_put(&x->body, ack, len);
+		mtun_batch_put(&x->body, ack, mtun_link_ack(&t->link, ack, now_ms(t), 1));
 		x->tells_path = 1;
 	}
 	while (n < t->out.len) { /* acks first: whole datagrams, up to BODY_MAX */
@@ -490,12 +429,10 @@ static void on_coalesce(h2o_timeout_entry_t *e)
 	while (x->body.len + 2 + MTUN_DGRAM_MAX <= BODY_MAX) { /* then the link's data */
 		size_t len;
 		const uint8_t *dg = mtun_link_pull(&t->link, now_ms(t), &len);
-		uint8_t pre[2] = {(uint8_t)(len >> 8), (uint8_t)len};
 
 		if (!dg)
 			break;
-		ecap_buf_put(&x->body, pre, 2);
-		ecap_buf_put(&x->body, dg, len);
+		mtun_batch_put(&x->body, dg, len);
 		x->carries = 1;
 	}
 	schedule(t);
@@ -544,7 +481,7 @@ static void on_polled(struct exchange *x, const char *err)
 		exchange_free(x);
 		return;
 	}
-	if (!err && x->status == 200) {
+	if (!err && x->call.status == 200) {
 		int r;
 
 		t->last_rx = now_ms(t); /* an answer, even empty, is the server alive */
@@ -552,21 +489,21 @@ static void on_polled(struct exchange *x, const char *err)
 			t->path_unsure = 0;
 		if (x->carries) /* the server has them: their ack is due within a timeout */
 			mtun_link_restart_timer(&t->link, now_ms(t));
-		while ((r = mtun_batch_next(x->resp.data, x->resp.len, &off, &dg, &len, &why)) > 0)
+		while ((r = mtun_batch_next(x->call.resp.data, x->call.resp.len, &off, &dg, &len, &why)) > 0)
 			on_datagram(t, dg, len, 0);
 		if (r < 0)
 			t->stat.bad++;
-	} else if (!err && x->status == 401) {
-		agent_log("tunnel: the server does not know client %08" PRIx32 ": %.*s", t->client,
-			  (int)x->resp.len, (const char *)x->resp.data);
+	} else if (!err && x->call.status == 401) {
+		ecap_log(LOG_WARNING, "tunnel: the server does not know client %08" PRIx32 ": %.*s", t->client,
+			  (int)x->call.resp.len, (const char *)x->call.resp.data);
 		exchange_free(x);
 		start_registration(t);
 		return;
 	} else {
 		t->stat.poll_errors++;
 		if (t->stat.poll_errors < 10 || t->stat.poll_errors % 100 == 0)
-			agent_log("tunnel: poll failed: %s%.*s", err ? err : "HTTP status ",
-				  err ? 0 : (int)x->resp.len, (const char *)x->resp.data);
+			ecap_log(LOG_WARNING, "tunnel: poll failed: %s%.*s", err ? err : "HTTP status ",
+				  err ? 0 : (int)x->call.resp.len, (const char *)x->call.resp.data);
 		/* its datagrams may be lost: they go again after a pause */
 		t->retry_at = now_ms(t) + RETRY_MS;
 		mtun_link_resend(&t->link, now_ms(t), 1);
@@ -596,15 +533,15 @@ static int resolve_udp(struct agent_tunnel *t, uint16_t port)
 	char host[256];
 	int r;
 
-	snprintf(host, sizeof(host), "%.*s", (int)t->url.host.len, t->url.host.base);
+	snprintf(host, sizeof(host), "%.*s", (int)t->dest.url.host.len, t->dest.url.host.base);
 	r = getaddrinfo(host, NULL, &hints, &ai);
 	if (r) {
-		agent_log("tunnel: %s: %s: by HTTP alone", host, gai_strerror(r));
+		ecap_log(LOG_WARNING, "tunnel: %s: %s: by HTTP alone", host, gai_strerror(r));
 		t->udp_ok = 0;
 		return -EINVAL;
 	}
 	t->server_udp = *(struct sockaddr_in *)ai->ai_addr;
-	t->server_udp.sin_port = htons(t->conf->tunnel_udp_port ? t->conf->tunnel_udp_port : port);
+	t->server_udp.sin_port = htons(t->conf->tunnel_udp_port ? (uint16_t)t->conf->tunnel_udp_port : port);
 	freeaddrinfo(ai);
 	t->udp_ok = 1;
 	return 0;
@@ -624,13 +561,13 @@ static void on_registered(struct exchange *x, const char *err)
 	void *mine = x->dh;
 
 	t->reg_x = NULL;
-	if (err || x->status != 200) {
-		agent_log("tunnel: registration failed: %s%.*s; again in %llu s",
-			  err ? err : "", err ? 0 : (int)x->resp.len, (const char *)x->resp.data,
+	if (err || x->call.status != 200) {
+		ecap_log(LOG_WARNING, "tunnel: registration failed: %s%.*s; again in %llu s",
+			  err ? err : "", err ? 0 : (int)x->call.resp.len, (const char *)x->call.resp.data,
 			  (unsigned long long)t->reg_retry / 1000);
 		goto retry;
 	}
-	j = json_loadb((const char *)x->resp.data, x->resp.len, 0, &je);
+	j = json_loadb((const char *)x->call.resp.data, x->call.resp.len, 0, &je);
 	/* the address goes on our TUN as a /8: only one of the management network's */
 	if (!j || json_unpack(j, "{s:I, s:s, s:s, s:I}", "client", &client, "dh", &dh, "address",
 			      &addr, "udp_port", &port) ||
@@ -638,7 +575,7 @@ static void on_registered(struct exchange *x, const char *err)
 	    ntohl(in.s_addr) == MTUN_SERVER || !(ntohl(in.s_addr) & 0xffffff) ||
 	    (ntohl(in.s_addr) & 0xffffff) == 0xffffff || port < 1 || port > 65535 ||
 	    mtun_dh_key(mine, dh, (uint32_t)client, key)) {
-		agent_log("tunnel: registration: a malformed answer");
+		ecap_log(LOG_WARNING, "tunnel: registration: a malformed answer");
 		goto retry;
 	}
 	mtun_link_free(&t->link);
@@ -661,7 +598,7 @@ static void on_registered(struct exchange *x, const char *err)
 	t->http_seq = 0;
 	t->hello_seq = 0;
 	if (open_tun(t, e, sizeof(e))) {
-		agent_log("%s", e);
+		ecap_log(LOG_ERR, "%s", e);
 		goto retry;
 	}
 	if (t->tun_stopped) { /* the window that stopped it is gone */
@@ -672,7 +609,7 @@ static void on_registered(struct exchange *x, const char *err)
 	t->registered = 1;
 	t->reg_retry = REG_RETRY_MS;
 	t->last_rx = now_ms(t);
-	agent_log("tunnel: registered as %s (client %08" PRIx32 ")", addr, t->client);
+	ecap_log(LOG_INFO, "tunnel: registered as %s (client %08" PRIx32 ")", addr, t->client);
 	/* a fresh persisted state is taken as is; else UDP is probed at once */
 	if (!t->udp_ok) {
 		t->mode = MODE_HTTP;
@@ -680,7 +617,7 @@ static void on_registered(struct exchange *x, const char *err)
 	} else if (load_state(t, &mode)) {
 		t->mode = mode;
 		t->hello_next = now_ms(t) + t->conf->hello_ms;
-		agent_log("tunnel: by %s, as found in %s", mode == MODE_UDP ? "udp" : "http",
+		ecap_log(LOG_INFO, "tunnel: by %s, as found in %s", mode == MODE_UDP ? "udp" : "http",
 			  t->conf->state_file);
 	} else {
 		t->mode = MODE_UDP;
@@ -728,7 +665,7 @@ static void start_registration(struct agent_tunnel *t)
 	ecap_hex_encode(raw, sizeof(raw), nonce);
 	if (mtun_register_sign(t->conf->key_file, t->conf->serial, ts, nonce, dh, sig, e,
 			       sizeof(e))) {
-		agent_log("tunnel: %s; again in %llu s", e, (unsigned long long)t->reg_retry / 1000);
+		ecap_log(LOG_WARNING, "tunnel: %s; again in %llu s", e, (unsigned long long)t->reg_retry / 1000);
 		t->reg_retry = t->reg_retry * 2 > REG_RETRY_MAX ? REG_RETRY_MAX : t->reg_retry * 2;
 		free(x);
 		mtun_dh_free(mine);
@@ -764,7 +701,7 @@ static void on_monitor(h2o_timeout_entry_t *e)
 	/* by HTTP the parked poll is the server's sign of life, and the server
 	 * holds it up to 25 s when it has nothing for us */
 	if (now - t->last_rx > (t->mode == MODE_HTTP && quiet < IO_TIMEOUT ? IO_TIMEOUT : quiet)) {
-		agent_log("tunnel: nothing from the server for %llu s: registering again",
+		ecap_log(LOG_WARNING, "tunnel: nothing from the server for %llu s: registering again",
 			  (unsigned long long)(now - t->last_rx) / 1000);
 		start_registration(t);
 		return;
@@ -798,7 +735,7 @@ int agent_tunnel_start(struct agent *a, char *err, size_t errlen)
 {
 	const struct agent_conf *c = &a->conf;
 	struct agent_tunnel *t;
-	h2o_url_t *via;
+	int e;
 
 	if (!c->tunnel[0])
 		return 0;
@@ -812,49 +749,38 @@ int agent_tunnel_start(struct agent *a, char *err, size_t errlen)
 	t->loop = a->ctx.loop;
 	t->tun_fd = -1;
 	t->reg_retry = REG_RETRY_MS;
-	if (h2o_url_parse(c->tunnel, strlen(c->tunnel), &t->url) ||
-	    (c->proxy[0] && h2o_url_parse(c->proxy, strlen(c->proxy), &t->proxy))) {
-		snprintf(err, errlen, "tunnel, proxy: want http(s)://HOST:PORT");
+	h2o_multithread_register_receiver(a->ctx.queue, &t->getaddr, h2o_hostinfo_getaddr_receiver);
+	ecap_httpc_ctx_init(&t->http, t->loop, &t->getaddr, IO_TIMEOUT, AGENT_VERSION);
+	if (ecap_httpc_dest_init(&t->dest, &t->http, c->tunnel,
+				 &(struct ecap_httpc_dest_opts){
+					 .proxy = c->proxy[0] ? c->proxy : NULL,
+					 .ca_file = c->tunnel_ca[0] ? c->tunnel_ca : NULL,
+					 .keepalive = 4,
+				 },
+				 err, errlen)) {
+		char why[ECAP_ERRLEN];
+
+		snprintf(why, sizeof(why), "%s", err);
+		snprintf(err, errlen, "tunnel: %s", why);
+		ecap_httpc_ctx_dispose(&t->http);
+		free(t->sendq);
 		free(t);
 		return -EINVAL;
 	}
-	via = &t->url;
-	if (c->proxy[0]) { /* absolute-form targets, no CONNECT: plain HTTP to the proxy */
-		if (t->url.scheme != &H2O_URL_SCHEME_HTTP) {
-			snprintf(err, errlen, "tunnel: through a proxy only http:// (no CONNECT)");
-			free(t);
-			return -EINVAL;
-		}
-		snprintf(t->target_prefix, sizeof(t->target_prefix), "http://%.*s",
-			 (int)t->url.authority.len, t->url.authority.base);
-		via = &t->proxy;
-	}
-	if (via->scheme == &H2O_URL_SCHEME_HTTPS) {
-		t->ssl = web_tls_client(c->tunnel_ca[0] ? c->tunnel_ca : NULL, NULL, via->host, err,
-					errlen);
-		if (!t->ssl) {
-			free(t);
-			return -EINVAL;
-		}
-	}
 	t->udp_fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (t->udp_fd < 0) {
-		snprintf(err, errlen, "tunnel UDP: %s", strerror(errno));
+		e = errno;
+		snprintf(err, errlen, "tunnel UDP: %s", strerror(e));
+		ecap_httpc_dest_dispose(&t->dest);
+		ecap_httpc_ctx_dispose(&t->http);
 		free(t->sendq);
 		free(t);
-		return -errno;
+		return -e;
 	}
 	/* a window's burst, sent again at once */
 	mtun_socket_buffers(t->udp_fd, 8 << 20);
 	t->sendq->fd = t->udp_fd;
 	t->udp_sock = web_watch(t->loop, t->udp_fd, on_udp, t);
-	h2o_multithread_register_receiver(a->ctx.queue, &t->getaddr, h2o_hostinfo_getaddr_receiver);
-	h2o_timeout_init(t->loop, &t->io_timeout, IO_TIMEOUT);
-	t->cctx = (h2o_http1client_ctx_t){.loop = t->loop, .getaddr_receiver = &t->getaddr,
-					  .io_timeout = &t->io_timeout, .ssl_ctx = t->ssl};
-	h2o_socketpool_init_by_hostport(&t->pool, via->host, h2o_url_get_port(via),
-					via->scheme == &H2O_URL_SCHEME_HTTPS, 4);
-	h2o_socketpool_set_timeout(&t->pool, t->loop, 30000);
 	h2o_timeout_init(t->loop, &t->tick_q, MTUN_ACK_DELAY);
 	h2o_timeout_init(t->loop, &t->coalesce_q, c->coalesce_ms);
 	h2o_timeout_init(t->loop, &t->monitor_q, MONITOR_MS);
@@ -875,8 +801,8 @@ void agent_tunnel_stop(struct agent *a)
 	if (!t)
 		return;
 	cancel_polls(t);
-	if (t->reg_x && t->reg_x->client) {
-		h2o_http1client_cancel(t->reg_x->client);
+	if (t->reg_x) {
+		ecap_httpc_cancel(&t->reg_x->call);
 		exchange_free(t->reg_x);
 	}
 	for (h2o_timeout_entry_t *e = &t->tick; e; e = e == &t->tick       ? &t->coalesce
@@ -898,8 +824,8 @@ void agent_tunnel_stop(struct agent *a)
 	mtun_key_free(t->key);
 	ecap_buf_free(&t->out);
 	free(t->sendq);
-	if (t->ssl)
-		SSL_CTX_free(t->ssl);
+	ecap_httpc_dest_dispose(&t->dest);
+	ecap_httpc_ctx_dispose(&t->http);
 	a->tunnel = NULL;
 	free(t);
 }

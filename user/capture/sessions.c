@@ -84,7 +84,7 @@ static void count(struct ecap_asm *a, uint8_t reg, int16_t off)
  * frames. */
 static const uint32_t size_classes[] = {64,    128,   256,   512,   1024,   1536,  2048,
 					4096,  8192,  9216,  16384, 32768,  65536, 131072,
-					ECAP_SNAP_MAX};
+					ECAP_SNAPLEN_MAX};
 
 /* A record of size class cls: the header, cls bytes of data, the 16 bytes
  * after it and 4 more, which the verifier needs: it bounds the rounded-up

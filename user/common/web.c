@@ -14,6 +14,8 @@
 
 #include "common/web.h"
 
+#include "common/log.h"
+
 int web_bind(const char *spec, int type, char *err, size_t errlen)
 {
 	struct addrinfo hints = {.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV,
@@ -179,7 +181,41 @@ void web_unlisten(h2o_socket_t **listener)
 	*listener = NULL;
 }
 
-int web_error(h2o_req_t *req, int status, const char *reason, const char *fmt, ...)
+const char *web_reason(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 201: return "Created";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 409: return "Conflict";
+	case 410: return "Gone";
+	case 413: return "Payload Too Large";
+	case 429: return "Too Many Requests";
+	case 503: return "Service Unavailable";
+	case 505: return "HTTP Version Not Supported";
+	default: return status < 500 ? "Bad Request" : "Internal Server Error";
+	}
+}
+
+void web_log_refusal(h2o_req_t *req, int status, const char *who, const char *msg)
+{
+	char peer[64];
+	size_t n = req->query_at == SIZE_MAX ? req->path.len : req->query_at;
+
+	web_peer(req, peer, sizeof(peer));
+	ecap_log(status >= 500				? LOG_ERR
+		 : status == 401 || status == 403 ? LOG_WARNING
+						  : LOG_NOTICE,
+		 "refused %.*s %.*s from %s%s%s: %d %s", (int)req->method.len, req->method.base,
+		 (int)(n > 200 ? 200 : n), req->path.base, peer, who ? " as " : "", who ? who : "",
+		 status, msg);
+}
+
+int web_error(h2o_req_t *req, int status, const char *fmt, ...)
 {
 	char body[1024];
 	va_list ap;
@@ -192,10 +228,12 @@ int web_error(h2o_req_t *req, int status, const char *reason, const char *fmt, .
 		n = 0;
 	if ((size_t)n > sizeof(body) - 2)
 		n = sizeof(body) - 2;
+	body[n] = 0;
+	web_log_refusal(req, status, NULL, body);
 	body[n] = '\n';
 	body[n + 1] = 0;
 	/* h2o copies the body */
-	h2o_send_error_generic(req, status, reason, body, H2O_SEND_ERROR_KEEP_HEADERS);
+	h2o_send_error_generic(req, status, web_reason(status), body, H2O_SEND_ERROR_KEEP_HEADERS);
 	return 0;
 }
 
@@ -244,4 +282,57 @@ void web_peer(h2o_req_t *req, char *ret, size_t len)
 	} else {
 		snprintf(ret, len, "?");
 	}
+}
+
+int web_reply(h2o_req_t *req, const char *content_type, const void *p, size_t len)
+{
+	char *copy = h2o_mem_alloc_pool(&req->pool, len + 1);
+
+	memcpy(copy, p, len);
+	web_start_200(req, content_type, NULL);
+	req->res.content_length = len;
+	h2o_send_inline(req, copy, len);
+	return 0;
+}
+
+struct side_handler {
+	h2o_handler_t super;
+	struct web_side *side;
+};
+
+struct web_side *web_side_of(h2o_handler_t *self)
+{
+	return ((struct side_handler *)self)->side;
+}
+
+int web_side_start(struct web_side *s, h2o_loop_t *loop, const char *listen,
+		   const char *server_name, int (*on_req)(h2o_handler_t *, h2o_req_t *),
+		   void *data, char *err, size_t errlen)
+{
+	struct side_handler *h;
+	h2o_hostconf_t *host;
+	int fd;
+
+	s->data = data;
+	h2o_config_init(&s->config);
+	s->config.server_name = h2o_iovec_init(server_name, strlen(server_name));
+	host = h2o_config_register_host(&s->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+	h = (struct side_handler *)h2o_create_handler(h2o_config_register_path(host, "/", 0),
+						      sizeof(*h));
+	h->super.on_req = on_req;
+	h->side = s;
+	/* a context of its own on the daemon's loop: its listener serves only this */
+	h2o_context_init(&s->ctx, loop, &s->config);
+	s->accept_ctx.ctx = &s->ctx;
+	s->accept_ctx.hosts = s->config.hosts;
+	fd = web_listen(listen, err, errlen);
+	if (fd < 0)
+		return fd;
+	s->listener = web_serve(&s->accept_ctx, fd);
+	return 0;
+}
+
+void web_side_stop(struct web_side *s)
+{
+	web_unlisten(&s->listener);
 }

@@ -1,6 +1,7 @@
 /* web.h - what edgecap's two h2o servers (edgecap-agent on the device,
  * edgecap-server in the cloud) share: the listening socket, TLS, accepting,
- * watching other fds from the loop, and the shapes of simple replies. */
+ * watching other fds from the loop, and the shapes of simple replies. The
+ * daemons' glue: refusals are logged here (common/log.h), once each. */
 #ifndef ECAP_WEB_H
 #define ECAP_WEB_H
 
@@ -31,13 +32,40 @@ void web_unlisten(h2o_socket_t **listener);
 /* Call cb when fd is readable (level-triggered); sock->data = data. */
 h2o_socket_t *web_watch(h2o_loop_t *loop, int fd, h2o_socket_cb cb, void *data);
 
-/* Status + one line of text; always returns 0 (handled). Headers already
- * added to req->res are kept. */
-int web_error(h2o_req_t *req, int status, const char *reason, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+/* A refusal: status with one line of text, logged as one line (a warning
+ * for 401 and 403, an error for 5xx); always returns 0 (handled). Headers
+ * already added to req->res are kept. */
+int web_error(h2o_req_t *req, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* The one log line of a refused request: method, path (without the query),
+ * peer, who it was (NULL: not known), status and why. */
+void web_log_refusal(h2o_req_t *req, int status, const char *who, const char *msg);
+/* The status line's reason phrase. */
+const char *web_reason(int status);
 /* Status 200 with the content type and Cache-Control: no-store; the
  * response starts with gen (NULL: the caller sends it inline). */
 void web_start_200(h2o_req_t *req, const char *content_type, h2o_generator_t *gen);
+/* Status 200 with the content type, Cache-Control: no-store, and a copy of
+ * p[0..len) as the whole body; returns 0. */
+int web_reply(h2o_req_t *req, const char *content_type, const void *p, size_t len);
+
+/* A listener of its own, on the same loop, whose one handler answers every
+ * path: the daemons' metrics. */
+struct web_side {
+	h2o_globalconf_t config;
+	h2o_context_t ctx;
+	h2o_accept_ctx_t accept_ctx;
+	h2o_socket_t *listener;
+	void *data; /* for on_req: web_side_of(req)->data */
+};
+/* Plain HTTP on listen ("ADDR:PORT"): 0 or -errno with err set. */
+int web_side_start(struct web_side *s, h2o_loop_t *loop, const char *listen,
+		   const char *server_name, int (*on_req)(h2o_handler_t *, h2o_req_t *),
+		   void *data, char *err, size_t errlen);
+void web_side_stop(struct web_side *s);
+/* The side listener a request of on_req came by. */
+struct web_side *web_side_of(h2o_handler_t *self);
+
 /* Has the client of a response in progress hung up? h2o does not read an
  * HTTP/1 connection while its response runs, so without this a client
  * that leaves is noticed only when a write fails: poll it from a timer. */

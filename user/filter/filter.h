@@ -67,7 +67,7 @@ void ecap_xlate_prologue(struct ecap_asm *a, const struct ecap_xlate_opts *opts)
 int ecap_xlate_body(struct ecap_asm *a, const struct sock_filter *insns, uint32_t n,
 		    const struct ecap_xlate_opts *opts, uint32_t done);
 
-/* prog.c: load into the kernel. Returns the program fd, or -errno with the
+/* load.c: load into the kernel. Returns the program fd, or -errno with the
  * last lines of the verifier log in err. */
 int ecap_prog_load(const struct bpf_insn *insns, uint32_t n, enum ecap_hook hook, char *err,
 		   size_t errlen);

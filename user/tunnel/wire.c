@@ -146,10 +146,15 @@ int mtun_batch_next(const uint8_t *p, size_t n, size_t *off, const uint8_t **ret
 
 int mtun_batch_put(struct ecap_buf *b, const void *dg, size_t len)
 {
-	uint8_t n[2] = {(uint8_t)(len >> 8), (uint8_t)len};
+	uint8_t *p;
 
 	if (!len || len > MTUN_DGRAM_MAX)
 		return -EINVAL;
-	ecap_buf_put(b, n, 2);
-	return ecap_buf_put(b, dg, len);
+	p = ecap_buf_grow(b, 2 + len); /* whole or not at all */
+	if (!p)
+		return b->err;
+	p[0] = (uint8_t)(len >> 8);
+	p[1] = (uint8_t)len;
+	memcpy(p + 2, dg, len);
+	return 0;
 }

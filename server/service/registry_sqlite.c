@@ -1,4 +1,4 @@
-/* registry.c - see registry.h. */
+/* registry_sqlite.c - the registry in one SQLite file, see registry.h. */
 #include <errno.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -9,9 +9,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "common/auth.h"
+#include "common/hex.h"
+#include "service/registry.h"
 #include "tunnel/identity.h"
-#include "registry.h"
 
 /* Migration N takes the schema from version N to N + 1. Append only: a
  * released migration never changes. */
@@ -88,6 +88,11 @@ int reg_schema_version(struct reg *r)
 		v = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
 	return v;
+}
+
+int reg_ping(struct reg *r)
+{
+	return reg_schema_version(r) < 0 ? -EIO : 0;
 }
 
 static int migrate(struct reg *r, char *err, size_t errlen)
@@ -337,53 +342,96 @@ int64_t reg_device_add(struct reg *r, int64_t org, const char *name, const char 
 			   (int)sizeof(secret), (int64_t)time(NULL), (int64_t)mgmt));
 }
 
-int reg_device_get(struct reg *r, int64_t org, const char *name, struct reg_device *ret)
+/* Every column of a device, in the order device_row reads them. */
+#define DEVICE_COLUMNS                                                                             \
+	"id, org_id, name, serial, address, pubkey, transport, secret, enabled, "                  \
+	"mgmt_address, last_seen, created"
+
+static void text_col(sqlite3_stmt *st, int col, char *ret, size_t len)
 {
-	sqlite3_stmt *st = q(r,
-			     "SELECT id, address, secret, enabled, mgmt_address FROM devices "
-			     "WHERE org_id = ? AND name = ?",
-			     "it", org, name);
-	int e = -ENOENT;
+	const unsigned char *t = sqlite3_column_text(st, col);
+
+	snprintf(ret, len, "%s", t ? (const char *)t : "");
+}
+
+static void device_row(sqlite3_stmt *st, struct reg_device *d)
+{
+	*d = (struct reg_device){.id = sqlite3_column_int64(st, 0),
+				 .org = sqlite3_column_int64(st, 1),
+				 .enabled = sqlite3_column_int(st, 8),
+				 .mgmt = (uint32_t)sqlite3_column_int64(st, 9),
+				 .last_seen = sqlite3_column_int64(st, 10),
+				 .created = sqlite3_column_int64(st, 11)};
+	text_col(st, 2, d->name, sizeof(d->name));
+	text_col(st, 3, d->serial, sizeof(d->serial));
+	text_col(st, 4, d->address, sizeof(d->address));
+	text_col(st, 5, d->pubkey, sizeof(d->pubkey));
+	text_col(st, 6, d->transport, sizeof(d->transport));
+	if (sqlite3_column_bytes(st, 7) == REG_SECRET_LEN)
+		memcpy(d->secret, sqlite3_column_blob(st, 7), REG_SECRET_LEN);
+}
+
+/* The one device a statement selects (DEVICE_COLUMNS): 0, -ENOENT or -EIO. */
+static int one_device(sqlite3_stmt *st, struct reg_device *ret)
+{
+	int rc, e;
 
 	if (!st)
 		return -EIO;
-	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 2) == REG_SECRET_LEN) {
-		ret->id = sqlite3_column_int64(st, 0);
-		ret->org = org;
-		snprintf(ret->name, sizeof(ret->name), "%s", name);
-		snprintf(ret->address, sizeof(ret->address), "%s", sqlite3_column_text(st, 1));
-		memcpy(ret->secret, sqlite3_column_blob(st, 2), REG_SECRET_LEN);
-		ret->enabled = sqlite3_column_int(st, 3);
-		ret->mgmt = (uint32_t)sqlite3_column_int64(st, 4);
-		e = 0;
-	}
+	rc = sqlite3_step(st);
+	e = rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : -EIO;
+	if (!e)
+		device_row(st, ret);
 	sqlite3_finalize(st);
 	return e;
 }
 
-int reg_device_by_serial(struct reg *r, const char *serial, struct reg_tunnel_device *ret)
+int reg_device_get(struct reg *r, int64_t org, const char *name, struct reg_device *ret)
 {
-	sqlite3_stmt *st = q(r,
-			     "SELECT id, org_id, name, pubkey, enabled, mgmt_address FROM devices "
-			     "WHERE serial = ?",
-			     "t", serial);
-	int e = -ENOENT;
+	return one_device(q(r, "SELECT " DEVICE_COLUMNS " FROM devices WHERE org_id = ? AND name = ?",
+			    "it", org, name),
+			  ret);
+}
+
+int reg_device_by_serial(struct reg *r, const char *serial, struct reg_device *ret)
+{
+	return one_device(q(r, "SELECT " DEVICE_COLUMNS " FROM devices WHERE serial = ?", "t",
+			    serial),
+			  ret);
+}
+
+int reg_devices_list(struct reg *r, int64_t org, struct reg_device **ret, size_t *ret_n)
+{
+	sqlite3_stmt *st = q(r, "SELECT " DEVICE_COLUMNS " FROM devices WHERE org_id = ? ORDER BY name",
+			     "i", org);
+	struct reg_device *v = NULL;
+	size_t n = 0, cap = 0;
+	int rc, e = 0;
 
 	if (!st)
 		return -EIO;
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		ret->id = sqlite3_column_int64(st, 0);
-		ret->org = sqlite3_column_int64(st, 1);
-		snprintf(ret->name, sizeof(ret->name), "%s", sqlite3_column_text(st, 2));
-		snprintf(ret->pubkey, sizeof(ret->pubkey), "%s",
-			 sqlite3_column_type(st, 3) == SQLITE_NULL ? ""
-								   : (const char *)sqlite3_column_text(st, 3));
-		ret->enabled = sqlite3_column_int(st, 4);
-		ret->mgmt = (uint32_t)sqlite3_column_int64(st, 5);
-		e = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n == cap) {
+			struct reg_device *nv = realloc(v, (cap = cap ? 2 * cap : 16) * sizeof(*v));
+
+			if (!nv) {
+				e = -ENOMEM;
+				break;
+			}
+			v = nv;
+		}
+		device_row(st, &v[n++]);
 	}
 	sqlite3_finalize(st);
-	return e;
+	if (!e && rc != SQLITE_DONE)
+		e = -EIO;
+	if (e) {
+		free(v);
+		return e;
+	}
+	*ret = v;
+	*ret_n = n;
+	return 0;
 }
 
 int reg_device_enable(struct reg *r, int64_t org, const char *name, int enabled)
@@ -416,72 +464,13 @@ void reg_device_seen(struct reg *r, int64_t id, int64_t when)
 	run(q(r, "UPDATE devices SET last_seen = ? WHERE id = ?", "ii", when, id));
 }
 
-/* A row as a JSON object: column names as keys, NULL as null. */
-static json_t *row_json(sqlite3_stmt *st)
-{
-	json_t *o = json_object();
-
-	for (int c = 0; o && c < sqlite3_column_count(st); c++) {
-		const char *k = sqlite3_column_name(st, c);
-
-		switch (sqlite3_column_type(st, c)) {
-		case SQLITE_INTEGER:
-			json_object_set_new(o, k, json_integer(sqlite3_column_int64(st, c)));
-			break;
-		case SQLITE_NULL:
-			json_object_set_new(o, k, json_null());
-			break;
-		default:
-			json_object_set_new(o, k, json_string((const char *)sqlite3_column_text(st, c)));
-			break;
-		}
-	}
-	return o;
-}
-
-/* Every row as an array of objects; NULL on error. */
-static json_t *rows_json(sqlite3_stmt *st)
-{
-	json_t *a = st ? json_array() : NULL;
-	int rc;
-
-	while (a && (rc = sqlite3_step(st)) == SQLITE_ROW)
-		json_array_append_new(a, row_json(st));
-	if (a && rc != SQLITE_DONE) {
-		json_decref(a);
-		a = NULL;
-	}
-	sqlite3_finalize(st);
-	return a;
-}
-
-json_t *reg_devices_json(struct reg *r, int64_t org, const char *name)
-{
-	return rows_json(q(r,
-			   "SELECT name, serial, address, transport, "
-			   "CASE WHEN mgmt_address IS NOT NULL THEN printf('%d.%d.%d.%d', "
-			   "mgmt_address >> 24, (mgmt_address >> 16) & 255, "
-			   "(mgmt_address >> 8) & 255, mgmt_address & 255) END AS mgmt_address, "
-			   "CASE enabled WHEN 1 THEN 'yes' ELSE 'no' END AS enabled, "
-			   "last_seen, created, pubkey FROM devices "
-			   "WHERE org_id = ? AND (?2 IS NULL OR name = ?2) ORDER BY name",
-			   "it", org, name));
-}
-
-int64_t reg_capture_add(struct reg *r, int64_t org, int64_t admin, json_t *request,
+int64_t reg_capture_add(struct reg *r, int64_t org, int64_t admin, const char *request,
 			const char *file)
 {
-	char *text = json_dumps(request, JSON_COMPACT | JSON_SORT_KEYS);
-	int64_t id;
-
-	if (!text)
-		return -ENOMEM;
-	id = insert(r, q(r,
-			 "INSERT INTO captures (org_id, admin_id, request, file, created) "
-			 "VALUES (?, ?, ?, ?, ?)",
-			 "iitti", org, admin, text, file, (int64_t)time(NULL)));
-	free(text);
-	return id;
+	return insert(r, q(r,
+			   "INSERT INTO captures (org_id, admin_id, request, file, created) "
+			   "VALUES (?, ?, ?, ?, ?)",
+			   "iitti", org, admin, request, file, (int64_t)time(NULL)));
 }
 
 int reg_capture_set_file(struct reg *r, int64_t capture, const char *file)
@@ -526,35 +515,108 @@ void reg_captures_interrupted(struct reg *r)
 	      (int64_t)time(NULL)));
 }
 
-json_t *reg_captures_json(struct reg *r, int64_t org, int64_t id)
+void reg_captures_free(struct reg_capture *c, size_t n)
 {
-	json_t *caps = rows_json(q(r,
-				   "SELECT id, state, request, merged, duplicates, late, created, "
-				   "ended FROM captures WHERE org_id = ? AND (?2 = 0 OR id = ?2) "
-				   "ORDER BY id",
-				   "ii", org, id));
-	size_t i;
-	json_t *c;
-
-	json_array_foreach(caps, i, c) {
-		json_t *req = json_loads(json_string_value(json_object_get(c, "request")), 0, NULL);
-		json_t *devs = rows_json(q(r,
-					   "SELECT d.name AS device, cd.state, cd.error, cd.bytes, "
-					   "cd.packets, cd.duplicates, cd.dropped "
-					   "FROM capture_devices cd JOIN devices d ON d.id = cd.device_id "
-					   "WHERE cd.capture_id = ? ORDER BY d.name",
-					   "i", json_integer_value(json_object_get(c, "id"))));
-
-		json_object_set_new(c, "request", req ? req : json_null());
-		json_object_set_new(c, "devices", devs ? devs : json_array());
+	for (size_t i = 0; c && i < n; i++) {
+		for (size_t k = 0; k < c[i].ndevs; k++)
+			free(c[i].devs[k].error);
+		free(c[i].devs);
+		free(c[i].request);
 	}
-	if (caps && id) { /* the one capture */
-		json_t *one = json_incref(json_array_get(caps, 0));
+	free(c);
+}
 
-		json_decref(caps);
-		return one;
+/* A capture's devices, by name, into c. 0 or -errno. */
+static int capture_devices(struct reg *r, struct reg_capture *c)
+{
+	sqlite3_stmt *st = q(r,
+			     "SELECT d.name, cd.state, cd.error, cd.bytes, cd.packets, cd.duplicates, "
+			     "cd.dropped FROM capture_devices cd JOIN devices d ON d.id = cd.device_id "
+			     "WHERE cd.capture_id = ? ORDER BY d.name",
+			     "i", c->id);
+	size_t cap = 0;
+	int rc, e = 0;
+
+	if (!st)
+		return -EIO;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct reg_capture_device *d;
+
+		if (c->ndevs == cap) {
+			d = realloc(c->devs, (cap = cap ? 2 * cap : 8) * sizeof(*d));
+			if (!d) {
+				e = -ENOMEM;
+				break;
+			}
+			c->devs = d;
+		}
+		d = &c->devs[c->ndevs++];
+		*d = (struct reg_capture_device){.bytes = (uint64_t)sqlite3_column_int64(st, 3),
+						 .packets = (uint64_t)sqlite3_column_int64(st, 4),
+						 .duplicates = (uint64_t)sqlite3_column_int64(st, 5),
+						 .dropped = (uint64_t)sqlite3_column_int64(st, 6)};
+		text_col(st, 0, d->device, sizeof(d->device));
+		text_col(st, 1, d->state, sizeof(d->state));
+		if (sqlite3_column_type(st, 2) != SQLITE_NULL &&
+		    !(d->error = strdup((const char *)sqlite3_column_text(st, 2))))
+			e = -ENOMEM;
 	}
-	return caps;
+	sqlite3_finalize(st);
+	return e ? e : rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -EIO;
+}
+
+int reg_captures_list(struct reg *r, int64_t org, int64_t id, struct reg_capture **ret,
+		      size_t *ret_n)
+{
+	sqlite3_stmt *st = q(r,
+			     "SELECT id, state, request, merged, duplicates, late, created, ended "
+			     "FROM captures WHERE org_id = ? AND (?2 = 0 OR id = ?2) ORDER BY id",
+			     "ii", org, id);
+	struct reg_capture *v = NULL;
+	size_t n = 0, cap = 0;
+	int rc, e = 0;
+
+	if (!st)
+		return -EIO;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct reg_capture *c;
+
+		if (n == cap) {
+			c = realloc(v, (cap = cap ? 2 * cap : 16) * sizeof(*c));
+			if (!c) {
+				e = -ENOMEM;
+				break;
+			}
+			v = c;
+		}
+		c = &v[n++];
+		*c = (struct reg_capture){.id = sqlite3_column_int64(st, 0),
+					  .merged = (uint64_t)sqlite3_column_int64(st, 3),
+					  .duplicates = (uint64_t)sqlite3_column_int64(st, 4),
+					  .late = (uint64_t)sqlite3_column_int64(st, 5),
+					  .created = sqlite3_column_int64(st, 6),
+					  .ended = sqlite3_column_int64(st, 7)};
+		text_col(st, 1, c->state, sizeof(c->state));
+		c->request = strdup((const char *)sqlite3_column_text(st, 2));
+		if (!c->request) {
+			e = -ENOMEM;
+			break;
+		}
+	}
+	sqlite3_finalize(st);
+	if (!e && rc != SQLITE_DONE)
+		e = -EIO;
+	for (size_t i = 0; !e && i < n; i++)
+		e = capture_devices(r, &v[i]);
+	if (!e && id && !n)
+		e = -ENOENT;
+	if (e) {
+		reg_captures_free(v, n);
+		return e;
+	}
+	*ret = v;
+	*ret_n = n;
+	return 0;
 }
 
 int reg_capture_file(struct reg *r, int64_t org, int64_t id, char *ret, size_t len)
@@ -567,6 +629,24 @@ int reg_capture_file(struct reg *r, int64_t org, int64_t id, char *ret, size_t l
 		return -EIO;
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		snprintf(ret, len, "%s", sqlite3_column_text(st, 0));
+		e = 0;
+	}
+	sqlite3_finalize(st);
+	return e;
+}
+
+int reg_stats(struct reg *r, struct reg_stats *ret)
+{
+	sqlite3_stmt *st = q(r,
+			     "SELECT (SELECT count(*) FROM orgs), (SELECT count(*) FROM devices), "
+			     "(SELECT count(*) FROM captures)",
+			     "");
+	int e = -EIO;
+
+	if (st && sqlite3_step(st) == SQLITE_ROW) {
+		*ret = (struct reg_stats){.orgs = (uint64_t)sqlite3_column_int64(st, 0),
+					  .devices = (uint64_t)sqlite3_column_int64(st, 1),
+					  .captures = (uint64_t)sqlite3_column_int64(st, 2)};
 		e = 0;
 	}
 	sqlite3_finalize(st);

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mux.h"
-#include "pcapng_reader.h"
+#include "core/mux.h"
+#include "core/pcapng_reader.h"
 
 struct out_iface {
 	unsigned input;

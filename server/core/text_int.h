@@ -6,25 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct line {
-	char s[16384];
-	size_t n;
-};
-
-void put(struct line *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Bytes as tcpdump prints names and strings: "M-" for the high bit, "^" for
- * controls. */
-void put_chars(struct line *l, const uint8_t *p, unsigned n);
-
-static inline uint16_t be16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static inline uint32_t be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
+#include "core/text_line.h"
 
 /* The IP layer's view of one transport segment: its addresses (for TCP's
  * conversations), their text, the bytes captured (cap) and the length the

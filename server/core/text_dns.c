@@ -8,7 +8,7 @@
 #include <arpa/inet.h>
 #include <string.h>
 
-#include "text_int.h"
+#include "core/text_int.h"
 
 #define BAD (-1L)
 
@@ -75,10 +75,10 @@ static void put_name(struct line *l, const struct name *t, unsigned v, const cha
 {
 	for (; t->s; t++)
 		if (t->v == v) {
-			put(l, "%s", t->s);
+			text_put(l, "%s", t->s);
 			return;
 		}
-	put(l, fmt, v);
+	text_put(l, fmt, v);
 }
 
 static int have(const struct dns *d, long off, long n)
@@ -93,7 +93,7 @@ static int printn(const struct dns *d, long off, unsigned long n)
 
 	while (k < n && off + (long)k < d->cap)
 		k++;
-	put_chars(d->l, d->m + off, (unsigned)k);
+	text_put_chars(d->l, d->m + off, (unsigned)k);
 	return k < n;
 }
 
@@ -136,14 +136,14 @@ static long labellen(const struct dns *d, long off)
 	switch (i & 0xc0) {
 	case 0x40:
 		if ((i & 0x3f) != 1) {
-			put(d->l, "<ELT %d>", i & 0x3f);
+			text_put(d->l, "<ELT %d>", i & 0x3f);
 			return BAD;
 		}
 		if (!have(d, off + 1, 1))
 			return BAD;
 		return ((d->m[off + 1] ? d->m[off + 1] : 256) + 7) / 8 + 1;
 	case 0x80:
-		put(d->l, "<BAD LABEL TYPE>");
+		text_put(d->l, "<BAD LABEL TYPE>");
 		return BAD;
 	default:
 		return i;
@@ -163,7 +163,7 @@ static long fqdn(const struct dns *d, long off)
 	if ((i & 0xc0) != 0xc0)
 		rp = off + l;
 	if (!i) {
-		put(d->l, ".");
+		text_put(d->l, ".");
 		return rp;
 	}
 	while (i && off < d->cap) {
@@ -179,7 +179,7 @@ static long fqdn(const struct dns *d, long off)
 				return BAD;
 			to = (long)(((i << 8) | d->m[off]) & 0x3fff);
 			if (to >= max_offset) { /* pointers go backwards: no loops */
-				put(d->l, "<BAD PTR>");
+				text_put(d->l, "<BAD PTR>");
 				return BAD;
 			}
 			max_offset = off = to;
@@ -192,10 +192,10 @@ static long fqdn(const struct dns *d, long off)
 			continue;
 		}
 		case 0x40: /* bit-string labels: obsolete, not decoded */
-			put(d->l, "<ELT %u>", i & 0x3f);
+			text_put(d->l, "<ELT %u>", i & 0x3f);
 			return BAD;
 		case 0x80:
-			put(d->l, "<BAD LABEL TYPE>");
+			text_put(d->l, "<BAD LABEL TYPE>");
 			return BAD;
 		default:
 			if (chars + l <= 255) {
@@ -209,7 +209,7 @@ static long fqdn(const struct dns *d, long off)
 		}
 		off += l;
 		if (chars <= 255)
-			put(d->l, ".");
+			text_put(d->l, ".");
 		chars++;
 		if (!have(d, off, 1))
 			return BAD;
@@ -221,7 +221,7 @@ static long fqdn(const struct dns *d, long off)
 			rp += l + 1;
 	}
 	if (chars > 255)
-		put(d->l, "<DOMAIN NAME TOO LONG>");
+		text_put(d->l, "<DOMAIN NAME TOO LONG>");
 	return rp;
 }
 
@@ -236,16 +236,16 @@ static long question(const struct dns *d, long off)
 		return BAD;
 	type = be16(d->m + off);
 	raw = be16(d->m + off + 2);
-	put(d->l, " ");
+	text_put(d->l, " ");
 	put_name(d->l, types, type, "Type%u");
 	cls = d->mdns ? raw & 0x7fff : raw;
 	if (cls != 1) {
-		put(d->l, " ");
+		text_put(d->l, " ");
 		put_name(d->l, classes, cls, "(Class %u)");
 	}
 	if (d->mdns)
-		put(d->l, raw & 0x8000 ? " (QU)" : " (QM)");
-	put(d->l, "? ");
+		text_put(d->l, raw & 0x8000 ? " (QU)" : " (QM)");
+	text_put(d->l, "? ");
 	off = fqdn(d, at);
 	return off == BAD ? BAD : off + 4;
 }
@@ -269,7 +269,7 @@ static long eopt(const struct dns *d, long off)
 	if (!n)
 		return off;
 	p = d->m + off;
-	put(l, " ");
+	text_put(l, " ");
 	switch (code) {
 	case 8: { /* client subnet */
 		unsigned fam = n >= 4 ? be16(p) : 0, bits = fam == 1 ? 32 : fam == 2 ? 128 : 0;
@@ -278,58 +278,58 @@ static long eopt(const struct dns *d, long off)
 
 		if (n < 4 || !bits || n - 4 > bits / 8 || p[2] > bits || p[3] > bits ||
 		    (p[2] + 7u) / 8 != n - 4) {
-			put(l, " (invalid)");
+			text_put(l, " (invalid)");
 			break;
 		}
 		memcpy(a, p + 4, n - 4);
 		inet_ntop(fam == 1 ? AF_INET : AF_INET6, a, s, sizeof(s));
-		put(l, "%s/%d/%d", s, p[2], p[3]);
+		text_put(l, "%s/%d/%d", s, p[2], p[3]);
 		break;
 	}
 	case 10: /* cookie: client, then server */
 		if (n < 8 || (n > 8 && n < 16) || n > 40) {
-			put(l, " (invalid)");
+			text_put(l, " (invalid)");
 			break;
 		}
 		for (unsigned k = 0; k < n; k++)
-			put(l, k == 8 ? " %02x" : "%02x", p[k]);
+			text_put(l, k == 8 ? " %02x" : "%02x", p[k]);
 		break;
 	case 11:
 		if (n != 2)
-			put(l, " (invalid)");
+			text_put(l, " (invalid)");
 		else
-			put(l, "%0.1f sec", be16(p) / 10.0);
+			text_put(l, "%0.1f sec", be16(p) / 10.0);
 		break;
 	case 9:
 		if (n != 4)
-			put(l, " (invalid)");
+			text_put(l, " (invalid)");
 		else
-			put(l, "%u sec", be32(p));
+			text_put(l, "%u sec", be32(p));
 		break;
 	case 12:
-		put(l, "(%u)", n);
+		text_put(l, "(%u)", n);
 		break;
 	case 14:
 		if (n % 2) {
-			put(l, " (invalid)");
+			text_put(l, " (invalid)");
 			break;
 		}
 		for (unsigned k = 0; k < n; k += 2)
-			put(l, k ? " %u" : "%u", be16(p + k));
+			text_put(l, k ? " %u" : "%u", be16(p + k));
 		break;
 	case 5:
 	case 6:
 	case 7:
 		for (unsigned k = 0; k < n; k++) {
 			if (k)
-				put(l, " ");
+				text_put(l, " ");
 			put_name(l, code == 5 ? dau_algs : code == 6 ? dhu_algs : n3u_algs, p[k],
 				 "Alg_%u");
 		}
 		break;
 	default:
 		for (unsigned k = 0; k < n; k++)
-			put(l, "%02x", p[k]);
+			text_put(l, "%02x", p[k]);
 	}
 	return off + n;
 }
@@ -349,17 +349,17 @@ static long answer(const struct dns *d, long off)
 	raw = be16(d->m + off + 2);
 	cls = d->mdns ? raw & 0x7fff : raw;
 	if (cls != 1 && type != T_OPT) {
-		put(l, " ");
+		text_put(l, " ");
 		put_name(l, classes, cls, "(Class %u)");
 	}
 	if (d->mdns && (raw & 0x8000))
-		put(l, " (Cache flush)");
+		text_put(l, " (Cache flush)");
 	if (type == T_OPT)
 		flags = be16(d->m + off + 6);
 	n = be16(d->m + off + 8);
 	off += 10;
 	rp = off + n;
-	put(l, " ");
+	text_put(l, " ");
 	put_name(l, types, type, "Type%u");
 	if (rp > d->cap)
 		return BAD;
@@ -367,38 +367,38 @@ static long answer(const struct dns *d, long off)
 	case T_A:
 		if (!have(d, off, 4))
 			return BAD;
-		put(l, " %u.%u.%u.%u", d->m[off], d->m[off + 1], d->m[off + 2], d->m[off + 3]);
+		text_put(l, " %u.%u.%u.%u", d->m[off], d->m[off + 1], d->m[off + 2], d->m[off + 3]);
 		break;
 	case T_NS:
 	case T_CNAME:
 	case T_PTR:
 	case T_DNAME:
-		put(l, " ");
+		text_put(l, " ");
 		if (fqdn(d, off) == BAD)
 			return BAD;
 		break;
 	case T_MX:
-		put(l, " ");
+		text_put(l, " ");
 		if (!have(d, off, 2) || fqdn(d, off + 2) == BAD)
 			return BAD;
-		put(l, " %u", be16(d->m + off));
+		text_put(l, " %u", be16(d->m + off));
 		break;
 	case T_TXT:
 		while (off < rp) {
 			unsigned k = d->m[off];
 
-			put(l, " \"");
+			text_put(l, " \"");
 			if (printn(d, off + 1, k))
 				return BAD;
-			put(l, "\"");
+			text_put(l, "\"");
 			off += 1 + k;
 		}
 		break;
 	case T_SRV:
-		put(l, " ");
+		text_put(l, " ");
 		if (!have(d, off, 6) || fqdn(d, off + 6) == BAD)
 			return BAD;
-		put(l, ":%u %u %u", be16(d->m + off + 4), be16(d->m + off), be16(d->m + off + 2));
+		text_put(l, ":%u %u %u", be16(d->m + off + 4), be16(d->m + off), be16(d->m + off + 2));
 		break;
 	case T_AAAA: {
 		char s[INET6_ADDRSTRLEN];
@@ -406,7 +406,7 @@ static long answer(const struct dns *d, long off)
 		if (!have(d, off, 16))
 			return BAD;
 		inet_ntop(AF_INET6, d->m + off, s, sizeof(s));
-		put(l, " %s", s);
+		text_put(l, " %s", s);
 		break;
 	}
 	case T_A6: {
@@ -419,7 +419,7 @@ static long answer(const struct dns *d, long off)
 		bits = d->m[off];
 		bytes = (bits & ~7u) / 8;
 		if (bits > 128) {
-			put(l, " %u(bad plen)", bits);
+			text_put(l, " %u(bad plen)", bits);
 			break;
 		}
 		if (bits < 128) {
@@ -427,10 +427,10 @@ static long answer(const struct dns *d, long off)
 				return BAD;
 			memcpy(a + bytes, d->m + off + 1, 16 - bytes);
 			inet_ntop(AF_INET6, a, s, sizeof(s));
-			put(l, " %u %s", bits, s);
+			text_put(l, " %u %s", bits, s);
 		}
 		if (bits > 0) {
-			put(l, " ");
+			text_put(l, " ");
 			if (fqdn(d, off + 1 + 16 - bytes) == BAD)
 				return BAD;
 		}
@@ -439,23 +439,23 @@ static long answer(const struct dns *d, long off)
 	case T_URI:
 		if (!have(d, off, n))
 			return BAD;
-		put(l, " %u %u ", n >= 2 ? be16(d->m + off) : 0u, n >= 4 ? be16(d->m + off + 2) : 0u);
+		text_put(l, " %u %u ", n >= 2 ? be16(d->m + off) : 0u, n >= 4 ? be16(d->m + off + 2) : 0u);
 		if (n < 4 || printn(d, off + 4, n - 4))
 			return BAD;
 		break;
 	case T_OPT:
-		put(l, " UDPsize=%u", cls);
+		text_put(l, " UDPsize=%u", cls);
 		if (flags & 0x8000)
-			put(l, " DO");
+			text_put(l, " DO");
 		if (off < rp) {
-			put(l, " [");
+			text_put(l, " [");
 			while (off < rp) {
 				if ((off = eopt(d, off)) == BAD)
 					return BAD;
 				if (off < rp)
-					put(l, ",");
+					text_put(l, ",");
 			}
-			put(l, "]");
+			text_put(l, "]");
 		}
 		break;
 	case T_UNSPECA:
@@ -516,7 +516,7 @@ static long records(const struct dns *d, long off, unsigned n,
 		if (k && off >= d->cap)
 			return BAD;
 		if (k)
-			put(d->l, "%s", sep);
+			text_put(d->l, "%s", sep);
 		if ((off = one(d, off)) == BAD)
 			return BAD;
 	}
@@ -531,30 +531,30 @@ void text_dns(struct line *l, const uint8_t *m, uint32_t len, uint32_t cap, int 
 
 	if (tcp) { /* a two-byte length first (RFC 1035 4.2.2) */
 		if (len < 2) {
-			put(l, " [DNS over TCP: length %u < 2] (invalid)", len);
+			text_put(l, " [DNS over TCP: length %u < 2] (invalid)", len);
 			return;
 		}
 		len -= 2;
 		if (cap < 2) {
-			put(l, " [|domain]");
+			text_put(l, " [|domain]");
 			return;
 		}
 		if (be16(m) != len) {
-			put(l, " [prefix length(%u) != length(%u)] (invalid)", be16(m), len);
+			text_put(l, " [prefix length(%u) != length(%u)] (invalid)", be16(m), len);
 			return;
 		}
-		put(l, " ");
+		text_put(l, " ");
 		d.m = m + 2;
 		d.cap = cap - 2;
 	}
 	if (d.cap > (long)len)
 		d.cap = len;
 	if (len < 12) {
-		put(l, "domain [length %u < 12] (invalid)", len);
+		text_put(l, "domain [length %u < 12] (invalid)", len);
 		return;
 	}
 	if (d.cap < 12) {
-		put(l, " [|domain]");
+		text_put(l, " [|domain]");
 		return;
 	}
 	flags = be16(d.m + 2);
@@ -565,52 +565,52 @@ void text_dns(struct line *l, const uint8_t *m, uint32_t len, uint32_t cap, int 
 	if (flags & 0x8000) { /* a response */
 		unsigned rcode = ext_rcode(&d, qd, an + ns, ar, flags & 15);
 
-		put(l, "%u%s", be16(d.m), opcodes[(flags >> 11) & 15]);
+		text_put(l, "%u%s", be16(d.m), opcodes[(flags >> 11) & 15]);
 		if (rcode < sizeof(rcodes) / sizeof(rcodes[0]))
-			put(l, "%s", rcodes[rcode]);
+			text_put(l, "%s", rcodes[rcode]);
 		else
-			put(l, " Resp%u", rcode & 0xfff);
-		put(l, "%s%s%s%s", flags & 0x0400 ? "*" : "", flags & 0x0080 ? "" : "-",
+			text_put(l, " Resp%u", rcode & 0xfff);
+		text_put(l, "%s%s%s%s", flags & 0x0400 ? "*" : "", flags & 0x0080 ? "" : "-",
 		    flags & 0x0200 ? "|" : "", flags & 0x0020 ? "$" : "");
 		if (qd != 1)
-			put(l, " [%uq]", qd);
+			text_put(l, " [%uq]", qd);
 		for (unsigned k = 0; k < qd; k++) {
 			if (k)
-				put(l, ",");
+				text_put(l, ",");
 			if ((off = nskip(&d, off)) == BAD)
 				goto trunc;
 			off += 4;
 		}
-		put(l, " %u/%u/%u", an, ns, ar);
+		text_put(l, " %u/%u/%u", an, ns, ar);
 		if (records(&d, off, an, answer, ",") == BAD)
 			goto trunc;
 	} else { /* a query */
 		unsigned op = (flags >> 11) & 15;
 
-		put(l, "%u%s%s%s", be16(d.m), opcodes[op], flags & 0x0100 ? "+" : "",
+		text_put(l, "%u%s%s%s", be16(d.m), opcodes[op], flags & 0x0100 ? "+" : "",
 		    flags & 0x0010 ? "%" : "");
 		if (flags & 0x6cf)
-			put(l, " [b2&3=0x%x]", flags);
+			text_put(l, " [b2&3=0x%x]", flags);
 		if (op == 1) { /* inverse query */
 			if (qd)
-				put(l, " [%uq]", qd);
+				text_put(l, " [%uq]", qd);
 			if (an != 1)
-				put(l, " [%ua]", an);
+				text_put(l, " [%ua]", an);
 		} else {
 			if (an)
-				put(l, " [%ua]", an);
+				text_put(l, " [%ua]", an);
 			if (qd != 1)
-				put(l, " [%uq]", qd);
+				text_put(l, " [%uq]", qd);
 		}
 		if (ns)
-			put(l, " [%un]", ns);
+			text_put(l, " [%un]", ns);
 		if (ar)
-			put(l, " [%uau]", ar);
+			text_put(l, " [%uau]", ar);
 		if (records(&d, off, qd, question, "") == BAD)
 			goto trunc;
 	}
-	put(l, " (%u)", len);
+	text_put(l, " (%u)", len);
 	return;
 trunc:
-	put(l, " [|domain]");
+	text_put(l, " [|domain]");
 }

@@ -1,6 +1,7 @@
 /* tunnel.c - the mTunnel server, see tunnel.h: registration, one UDP
  * socket for every device's datagrams, a reliable link per device, and the
- * TUN device 6.0.0.1/8 whose IP packets they carry. */
+ * TUN device at the server's management address whose IP packets they
+ * carry. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
@@ -15,19 +16,21 @@
 #include <xxhash.h>
 
 #include "common/auth.h"
-#include "server.h"
-#include "tunnel.h"
+#include "common/log.h"
+#include "service/tunnel.h"
+#include "tunnel/identity.h"
+#include "tunnel/link.h"
+#include "tunnel/tunio.h"
 
 #define HASH_BITS  16
 #define HASH_SIZE  (1u << HASH_BITS)
 #define UDP_BATCH  64
 #define TUN_BATCH  256 /* packets read per loop turn, so UDP is not starved */
 #define SEEN_EVERY 30  /* s between last_seen writes while nothing changes */
-
-struct tunnel;
+#define HOUSE_MS   5000
 
 struct client {
-	struct tunnel *t;
+	struct srv_tunnel *t;
 	uint32_t id, addr; /* addr: management address, host order */
 	int64_t device, org;
 	char name[REG_NAME_MAX + 1];
@@ -45,26 +48,24 @@ struct client {
 	int active; /* on the timer list */
 };
 
-struct tunnel {
-	struct server *s;
+struct srv_tunnel {
+	h2o_loop_t *loop;
+	struct reg *reg;
+	unsigned max_devices;
+	struct srv_lptab *lp;
 	int udp_fd, tun_fd;
 	h2o_socket_t *udp_sock, *tun_sock;
-	struct sockaddr_in udp_addr; /* for longpoll's sockets: loopback, our port */
+	struct sockaddr_in udp_addr; /* for the long-poll table's sockets: loopback, our port */
 	struct client *by_id[HASH_SIZE], *by_addr[HASH_SIZE];
 	struct client *active;
 	unsigned nclients;
-	h2o_timeout_t tick, house;
+	h2o_timeout_t tick, house, zero;
 	h2o_timeout_entry_t tick_entry, house_entry, flush_entry;
 	struct mtun_sendq *sendq; /* flushed before the loop sleeps */
 	struct {
 		uint64_t no_client, bad_tag, stale, spoofed, no_route, tun_errors;
 	} stat;
 };
-
-static inline struct tunnel *T(struct server *s)
-{
-	return s->tunnel;
-}
 
 static const char http_path[] = "http";
 
@@ -73,7 +74,7 @@ static unsigned hash32(uint32_t v)
 	return (v * 2654435761u) >> (32 - HASH_BITS);
 }
 
-static struct client *by_id(struct tunnel *t, uint32_t id)
+static struct client *by_id(struct srv_tunnel *t, uint32_t id)
 {
 	struct client *c = t->by_id[hash32(id)];
 
@@ -82,7 +83,7 @@ static struct client *by_id(struct tunnel *t, uint32_t id)
 	return c;
 }
 
-static struct client *by_addr(struct tunnel *t, uint32_t addr)
+static struct client *by_addr(struct srv_tunnel *t, uint32_t addr)
 {
 	struct client *c = t->by_addr[hash32(addr)];
 
@@ -91,24 +92,12 @@ static struct client *by_addr(struct tunnel *t, uint32_t addr)
 	return c;
 }
 
-struct mtun_key *tunnel_client_key(struct server *s, uint32_t client)
+static uint64_t now_ms(struct srv_tunnel *t)
 {
-	struct client *c = T(s) ? by_id(T(s), client) : NULL;
-
-	return c ? c->key : NULL;
+	return h2o_now(t->loop);
 }
 
-const struct sockaddr_in *tunnel_udp_address(struct server *s)
-{
-	return &T(s)->udp_addr;
-}
-
-static uint64_t now_ms(struct tunnel *t)
-{
-	return h2o_now(t->s->ctx.loop);
-}
-
-static void schedule(struct tunnel *t, struct client *c)
+static void schedule(struct srv_tunnel *t, struct client *c)
 {
 	if (!c->active && mtun_link_deadline(&c->link)) {
 		c->active = 1;
@@ -116,38 +105,38 @@ static void schedule(struct tunnel *t, struct client *c)
 		t->active = c;
 	}
 	if (t->active && !h2o_timeout_is_linked(&t->tick_entry))
-		h2o_timeout_link(t->s->ctx.loop, &t->tick, &t->tick_entry);
+		h2o_timeout_link(t->loop, &t->tick, &t->tick_entry);
 }
 
 static void on_flush(h2o_timeout_entry_t *e)
 {
-	struct tunnel *t = H2O_STRUCT_FROM_MEMBER(struct tunnel, flush_entry, e);
+	struct srv_tunnel *t = H2O_STRUCT_FROM_MEMBER(struct srv_tunnel, flush_entry, e);
 
 	mtun_sendq_flush(t->sendq);
 }
 
-static void send_to(struct tunnel *t, const struct sockaddr_in *to, const uint8_t *dg, size_t len)
+static void send_to(struct srv_tunnel *t, const struct sockaddr_in *to, const uint8_t *dg, size_t len)
 {
 	mtun_sendq_add(t->sendq, to, dg, len);
 	if (!h2o_timeout_is_linked(&t->flush_entry))
-		h2o_timeout_link(t->s->ctx.loop, &t->s->ctx.zero_timeout, &t->flush_entry);
+		h2o_timeout_link(t->loop, &t->zero, &t->flush_entry);
 }
 
 /* Can we reach the client? Its last path; for a polling device whose socket
  * was closed for quiet, its socket again. */
-static int reachable(struct tunnel *t, struct client *c)
+static int reachable(struct srv_tunnel *t, struct client *c)
 {
 	if (!c->peer.sin_port)
 		return 0;
 	/* its own socket, not a port another device's new socket took since */
-	if (c->transport == http_path && longpoll_port(t->s->longpoll, c->id) != ntohs(c->peer.sin_port))
-		return !longpoll_path(t->s->longpoll, c->id, &c->peer);
+	if (c->transport == http_path && srv_lptab_port(t->lp, c->id) != ntohs(c->peer.sin_port))
+		return !srv_lptab_path(t->lp, c->id, &c->peer);
 	return 1;
 }
 
 /* What the client's link has to send goes by its last path (or waits in
  * the link while there is none). */
-static void push(struct tunnel *t, struct client *c)
+static void push(struct srv_tunnel *t, struct client *c)
 {
 	const uint8_t *dg;
 	size_t len;
@@ -158,7 +147,7 @@ static void push(struct tunnel *t, struct client *c)
 		send_to(t, &c->peer, dg, len);
 }
 
-static void remove_client(struct tunnel *t, struct client *c)
+static void remove_client(struct srv_tunnel *t, struct client *c)
 {
 	struct client **p;
 
@@ -173,7 +162,7 @@ static void remove_client(struct tunnel *t, struct client *c)
 			;
 		*p = c->next_active;
 	}
-	longpoll_forget(t->s->longpoll, c->id);
+	srv_lptab_forget(t->lp, c->id);
 	mtun_link_free(&c->link);
 	mtun_key_free(c->key);
 	t->nclients--;
@@ -182,10 +171,10 @@ static void remove_client(struct tunnel *t, struct client *c)
 
 /* A fresh datagram (see on_datagram) came from here: replies take this
  * path from now on. A new path gets what may have been lost on the old. */
-static void heard(struct tunnel *t, struct client *c, const struct sockaddr_in *from)
+static void heard(struct srv_tunnel *t, struct client *c, const struct sockaddr_in *from)
 {
 	const char *tr = from->sin_addr.s_addr == t->udp_addr.sin_addr.s_addr &&
-					 longpoll_owns(t->s->longpoll, ntohs(from->sin_port))
+					 srv_lptab_owns(t->lp, ntohs(from->sin_port))
 				 ? http_path
 				 : "udp";
 	int64_t now = time(NULL);
@@ -200,9 +189,9 @@ static void heard(struct tunnel *t, struct client *c, const struct sockaddr_in *
 		push(t, c);
 	if (tr != was || now - c->seen_saved >= SEEN_EVERY) {
 		if (tr != was && was)
-			server_log("tunnel: %s now by %s", c->name, tr);
+			ecap_log(LOG_NOTICE, "tunnel: %s now by %s", c->name, tr);
 		c->seen_saved = now;
-		reg_device_transport(t->s->reg, c->device, tr, now);
+		reg_device_transport(t->reg, c->device, tr, now);
 	}
 }
 
@@ -211,7 +200,7 @@ static void heard(struct tunnel *t, struct client *c, const struct sockaddr_in *
 static void to_tun(void *arg, const struct virtio_net_hdr *vh, const uint8_t *ip, size_t len)
 {
 	struct client *c = arg;
-	struct tunnel *t = c->t;
+	struct srv_tunnel *t = c->t;
 
 	if (len < 20 || ip[0] >> 4 != 4 || mtun_be32(ip + 12) != c->addr ||
 	    mtun_be32(ip + 16) != MTUN_SERVER)
@@ -224,7 +213,7 @@ static void to_tun(void *arg, const struct virtio_net_hdr *vh, const uint8_t *ip
  * an ACK or a HELLO numbered past the last; a copy replayed from anywhere
  * moves nothing. A HELLO is answered by the path it came (that is what it
  * probes) but does not change the client's path. */
-static void on_datagram(struct tunnel *t, const uint8_t *p, size_t n,
+static void on_datagram(struct srv_tunnel *t, const uint8_t *p, size_t n,
 			const struct sockaddr_in *from)
 {
 	const uint8_t *ip = p + MTUN_HDR;
@@ -281,7 +270,7 @@ stale:
 
 static void on_udp(h2o_socket_t *sock, const char *e)
 {
-	struct tunnel *t = sock->data;
+	struct srv_tunnel *t = sock->data;
 	static uint8_t bufs[UDP_BATCH][MTUN_DGRAM_MAX + 1];
 	struct mmsghdr m[UDP_BATCH];
 	struct iovec iov[UDP_BATCH];
@@ -304,7 +293,7 @@ static void on_udp(h2o_socket_t *sock, const char *e)
 /* IP packets from the server's side to the devices. */
 static void on_tun(h2o_socket_t *sock, const char *e)
 {
-	struct tunnel *t = sock->data;
+	struct srv_tunnel *t = sock->data;
 	static uint8_t pkt[MTUN_PKT_MAX];
 
 	for (int i = 0; i < TUN_BATCH; i++) {
@@ -331,7 +320,7 @@ static void on_tun(h2o_socket_t *sock, const char *e)
 /* Owed acks and due retransmissions of the clients that have any. */
 static void on_tick(h2o_timeout_entry_t *entry)
 {
-	struct tunnel *t = H2O_STRUCT_FROM_MEMBER(struct tunnel, tick_entry, entry);
+	struct srv_tunnel *t = H2O_STRUCT_FROM_MEMBER(struct srv_tunnel, tick_entry, entry);
 	uint64_t now = now_ms(t);
 	uint8_t buf[MTUN_DGRAM_MAX];
 
@@ -351,28 +340,28 @@ static void on_tick(h2o_timeout_entry_t *entry)
 		}
 	}
 	if (t->active)
-		h2o_timeout_link(t->s->ctx.loop, &t->tick, &t->tick_entry);
+		h2o_timeout_link(t->loop, &t->tick, &t->tick_entry);
 }
 
-/* Clients silent past TUNNEL_IDLE_MS go. */
+/* Clients silent past SRV_TUNNEL_IDLE_MS go. */
 static void on_house(h2o_timeout_entry_t *entry)
 {
-	struct tunnel *t = H2O_STRUCT_FROM_MEMBER(struct tunnel, house_entry, entry);
+	struct srv_tunnel *t = H2O_STRUCT_FROM_MEMBER(struct srv_tunnel, house_entry, entry);
 	uint64_t now = now_ms(t);
 
 	for (unsigned b = 0; b < HASH_SIZE; b++)
 		for (struct client *c = t->by_id[b], *next; c; c = next) {
 			next = c->next_id;
-			if (now - c->last_rx > TUNNEL_IDLE_MS) {
-				server_log("tunnel: %s silent for %d s, dropped", c->name,
-					   TUNNEL_IDLE_MS / 1000);
+			if (now - c->last_rx > SRV_TUNNEL_IDLE_MS) {
+				ecap_log(LOG_NOTICE, "tunnel: %s silent for %d s, dropped", c->name,
+					 SRV_TUNNEL_IDLE_MS / 1000);
 				remove_client(t, c);
 			}
 		}
-	h2o_timeout_link(t->s->ctx.loop, &t->house, &t->house_entry);
+	h2o_timeout_link(t->loop, &t->house, &t->house_entry);
 }
 
-static uint32_t new_id(struct tunnel *t)
+static uint32_t new_id(struct srv_tunnel *t)
 {
 	uint32_t id;
 
@@ -383,73 +372,65 @@ static uint32_t new_id(struct tunnel *t)
 	return id;
 }
 
-/* POST /tunnel/v1/register {serial, ts, nonce, dh, sig}: the device proves
- * it holds its enrolled key; the answer gives it a client id, its address,
- * and the server's half of the key exchange. */
-static int registration(struct tunnel *t, h2o_req_t *req)
+int srv_tunnel_register(struct srv_tunnel *t, const struct srv_tunnel_reg *in,
+			struct srv_tunnel_grant *out, char *err, size_t errlen)
 {
-	const char *serial, *nonce, *dh, *sig;
-	char sdh[MTUN_PUBKEY_B64], addr[16];
-	struct reg_tunnel_device d;
+	struct reg_device d;
 	uint8_t key[MTUN_KEY_LEN];
-	json_int_t ts;
-	json_error_t e;
 	struct client *c = NULL, *old;
 	void *mine = NULL;
 	int64_t now = time(NULL);
-	json_t *j = req->entity.base ? json_loadb(req->entity.base, req->entity.len, 0, &e) : NULL;
+	size_t nlen = strlen(in->nonce);
+	int r;
 
-	if (!j || json_unpack_ex(j, &e, JSON_STRICT, "{s:s, s:I, s:s, s:s, s:s}", "serial", &serial,
-				 "ts", &ts, "nonce", &nonce, "dh", &dh, "sig", &sig)) {
-		api_fail(req, 400, "want {serial, ts, nonce, dh, sig}%s%s", j ? ": " : "",
-			 j ? e.text : "");
-		goto out;
+	if (nlen < ECAP_AUTH_NONCE_MIN || nlen > ECAP_AUTH_NONCE_MAX ||
+	    strspn(in->nonce, "0123456789abcdef") != nlen) {
+		snprintf(err, errlen, "nonce: want %d to %d lowercase hex digits",
+			 ECAP_AUTH_NONCE_MIN, ECAP_AUTH_NONCE_MAX);
+		return -EINVAL;
 	}
-	if (strlen(nonce) < ECAP_AUTH_NONCE_MIN || strlen(nonce) > ECAP_AUTH_NONCE_MAX ||
-	    strspn(nonce, "0123456789abcdef") != strlen(nonce)) {
-		api_fail(req, 400, "nonce: want %d to %d lowercase hex digits", ECAP_AUTH_NONCE_MIN,
-			 ECAP_AUTH_NONCE_MAX);
-		goto out;
+	if (in->ts < now - MTUN_REGISTER_SKEW || in->ts > now + MTUN_REGISTER_SKEW) {
+		snprintf(err, errlen, "expired: timestamp %lld is more than %d s off",
+			 (long long)in->ts, MTUN_REGISTER_SKEW);
+		return -EACCES;
 	}
-	if (ts < now - MTUN_REGISTER_SKEW || ts > now + MTUN_REGISTER_SKEW) {
-		api_fail(req, 403, "expired: timestamp %lld is more than %d s off", (long long)ts,
-			 MTUN_REGISTER_SKEW);
-		goto out;
+	if (reg_device_by_serial(t->reg, in->serial, &d) || !d.pubkey[0]) {
+		snprintf(err, errlen, "unknown device: no key enrolled for serial '%.128s'",
+			 in->serial);
+		return -EACCES;
 	}
-	if (reg_device_by_serial(t->s->reg, serial, &d) || !d.pubkey[0]) {
-		api_fail(req, 403, "unknown device: no key enrolled for serial '%.128s'", serial);
-		goto out;
-	}
-	if (mtun_register_verify(d.pubkey, serial, ts, nonce, dh, sig)) {
-		api_fail(req, 403, "bad signature");
-		goto out;
+	if (mtun_register_verify(d.pubkey, in->serial, in->ts, in->nonce, in->dh, in->sig)) {
+		snprintf(err, errlen, "bad signature");
+		return -EACCES;
 	}
 	/* A replay can only replace the device's session with one nobody can
 	 * use (the X25519 half it answers is the device's): refused while the
 	 * device's current session is that registration or newer. Without a
 	 * session there is nothing to disturb. */
 	old = by_addr(t, d.mgmt);
-	if (old && (ts < old->reg_ts ||
-		    (ts == old->reg_ts && XXH3_64bits(nonce, strlen(nonce)) == old->reg_nonce))) {
-		api_fail(req, 403, "replayed registration");
-		goto out;
+	if (old && (in->ts < old->reg_ts ||
+		    (in->ts == old->reg_ts && XXH3_64bits(in->nonce, nlen) == old->reg_nonce))) {
+		snprintf(err, errlen, "replayed registration");
+		return -EACCES;
 	}
 	if (!d.enabled) {
-		api_fail(req, 403, "device disabled");
-		goto out;
+		snprintf(err, errlen, "device disabled");
+		return -EACCES;
 	}
-	if (!old && t->nclients >= t->s->conf.tunnel_max) {
-		api_fail(req, 503, "over capacity: %u devices connected", t->nclients);
-		goto out;
+	if (!old && t->nclients >= t->max_devices) {
+		snprintf(err, errlen, "over capacity: %u devices connected", t->nclients);
+		return -EBUSY;
 	}
 	c = calloc(1, sizeof(*c));
-	mine = mtun_dh_new(sdh);
+	mine = mtun_dh_new(out->dh);
 	if (!c || !mine || !(c->id = new_id(t))) {
-		api_fail(req, 500, "out of resources");
+		snprintf(err, errlen, "out of resources");
+		r = -ENOMEM;
 		goto out;
 	}
-	if (mtun_dh_key(mine, dh, c->id, key) || !(c->key = mtun_key_new(key))) {
-		api_fail(req, 400, "dh: not an X25519 public key");
+	if (mtun_dh_key(mine, in->dh, c->id, key) || !(c->key = mtun_key_new(key))) {
+		snprintf(err, errlen, "dh: not an X25519 public key");
+		r = -EINVAL;
 		goto out;
 	}
 	OPENSSL_cleanse(key, sizeof(key));
@@ -461,8 +442,8 @@ static int registration(struct tunnel *t, h2o_req_t *req)
 	c->org = d.org;
 	snprintf(c->name, sizeof(c->name), "%s", d.name);
 	c->last_rx = now_ms(t);
-	c->reg_ts = ts;
-	c->reg_nonce = XXH3_64bits(nonce, strlen(nonce));
+	c->reg_ts = in->ts;
+	c->reg_nonce = XXH3_64bits(in->nonce, nlen);
 	mtun_link_init(&c->link, c->id, c->key);
 	c->link.dir = MTUN_DOWN;
 	c->next_id = t->by_id[hash32(c->id)];
@@ -470,30 +451,40 @@ static int registration(struct tunnel *t, h2o_req_t *req)
 	c->next_addr = t->by_addr[hash32(c->addr)];
 	t->by_addr[hash32(c->addr)] = c;
 	t->nclients++;
-	mtun_addr_str(c->addr, addr);
-	server_log("tunnel: %s (%s) registered as %s, client %08x", d.name, serial, addr, c->id);
-	api_json(req, 200,
-		 json_pack("{s:I, s:s, s:s, s:s, s:i, s:i, s:i}", "client", (json_int_t)c->id, "dh",
-			   sdh, "address", addr, "server", "6.0.0.1", "prefix", 8, "udp_port",
-			   ntohs(t->udp_addr.sin_port), "mtu", MTUN_MTU));
+	out->client = c->id;
+	mtun_addr_str(c->addr, out->address);
+	mtun_addr_str(MTUN_SERVER, out->server);
+	out->prefix = MTUN_NET_PREFIX;
+	out->udp_port = ntohs(t->udp_addr.sin_port);
+	out->mtu = MTUN_MTU;
+	ecap_log(LOG_INFO, "tunnel: %s (%s) registered as %s, client %08x", d.name, in->serial,
+		 out->address, c->id);
 	c = NULL;
+	r = 0;
 out:
 	if (c) {
 		mtun_key_free(c->key);
 		free(c);
 	}
 	mtun_dh_free(mine);
-	json_decref(j);
-	return 0;
+	return r;
 }
 
-int tunnel_poll_fresh(struct server *s, uint32_t client, uint64_t seq)
+int srv_tunnel_poll_check(struct srv_tunnel *t, uint32_t client, uint64_t seq, const char *sig)
 {
-	struct client *c = T(s) ? by_id(T(s), client) : NULL;
+	struct client *c = by_id(t, client);
+	char text[64], want[2 * MTUN_TAG + 1];
+	uint8_t tag[MTUN_TAG];
 	uint64_t shift;
 
 	if (!c)
 		return -ENOENT;
+	snprintf(text, sizeof(text), "poll\n%08x\n%llu", client, (unsigned long long)seq);
+	if (mtun_key_tag(c->key, text, strlen(text), tag))
+		return -EIO;
+	ecap_hex_encode(tag, sizeof(tag), want);
+	if (strlen(sig) != 2 * MTUN_TAG || CRYPTO_memcmp(want, sig, 2 * MTUN_TAG))
+		return -EACCES;
 	if (seq > c->poll_max) {
 		shift = seq - c->poll_max;
 		c->poll_seen = shift >= 64 ? 0 : c->poll_seen << shift;
@@ -505,80 +496,46 @@ int tunnel_poll_fresh(struct server *s, uint32_t client, uint64_t seq)
 	} else {
 		c->poll_seen |= 1ull << (c->poll_max - seq - 1);
 	}
-	c->last_rx = now_ms(T(s)); /* a fresh poll, even empty, is the device alive */
+	c->last_rx = now_ms(t); /* a fresh poll, even empty, is the device alive */
 	return 0;
 }
 
-void tunnel_device_json(struct server *s, int64_t org, const char *name, json_t *o)
+int srv_tunnel_device(struct srv_tunnel *t, int64_t org, const char *name,
+		      struct srv_tunnel_device_info *ret)
 {
-	struct tunnel *t = T(s);
-
 	for (unsigned b = 0; t && b < HASH_SIZE; b++)
 		for (struct client *c = t->by_id[b]; c; c = c->next_id)
 			if (c->org == org && !strcmp(c->name, name)) {
 				const struct mtun_link *l = &c->link;
 
-				json_object_set_new(
-					o, "tunnel",
-					json_pack("{s:I, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
-						  "client", (json_int_t)c->id, "path",
-						  c->transport ? c->transport : "none", "sent",
-						  (json_int_t)l->stat.sent, "resent",
-						  (json_int_t)l->stat.resent, "received",
-						  (json_int_t)l->stat.received, "duplicates",
-						  (json_int_t)l->stat.duplicate, "out_of_order",
-						  (json_int_t)l->stat.out_of_order, "window_full",
-						  (json_int_t)l->stat.full, "bad_packets",
-						  (json_int_t)l->stat.bad_packets, "unacked",
-						  (json_int_t)l->qlen));
-				return;
+				*ret = (struct srv_tunnel_device_info){
+					.client = c->id,
+					.path = c->transport ? c->transport : "none",
+					.sent = l->stat.sent,
+					.resent = l->stat.resent,
+					.received = l->stat.received,
+					.duplicates = l->stat.duplicate,
+					.out_of_order = l->stat.out_of_order,
+					.window_full = l->stat.full,
+					.bad_packets = l->stat.bad_packets,
+					.unacked = l->qlen,
+				};
+				return 0;
 			}
+	return -ENOENT;
 }
 
-void tunnel_device_gone(struct server *s, int64_t org, const char *name)
+void srv_tunnel_device_gone(struct srv_tunnel *t, int64_t org, const char *name)
 {
-	struct tunnel *t = T(s);
-
 	for (unsigned b = 0; t && b < HASH_SIZE; b++)
 		for (struct client *c = t->by_id[b], *next; c; c = next) {
 			next = c->next_id;
 			if (c->org == org && !strcmp(c->name, name)) {
-				server_log("tunnel: %s disabled or deleted, its registration ends", name);
+				ecap_log(LOG_NOTICE, "tunnel: %s disabled or deleted, its registration ends",
+					 name);
 				remove_client(t, c);
 			}
 		}
-}
-
-struct tunnel_handler {
-	h2o_handler_t super;
-	struct server *s;
-};
-
-static int on_req(h2o_handler_t *self, h2o_req_t *req)
-{
-	struct server *s = ((struct tunnel_handler *)self)->s;
-	h2o_iovec_t p = req->path_normalized;
-
-	if (!T(s))
-		return api_fail(req, 404, "the tunnel is not enabled on this server");
-	if (h2o_memis(p.base, p.len, H2O_STRLIT("/tunnel/v1/register")))
-		return h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST"))
-			       ? registration(T(s), req)
-			       : api_fail(req, 405, "want POST");
-	if (h2o_memis(p.base, p.len, H2O_STRLIT("/tunnel/v1/poll")))
-		return h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST"))
-			       ? longpoll_request(s, req)
-			       : api_fail(req, 405, "want POST");
-	return api_fail(req, 404, "not found");
-}
-
-void tunnel_init(struct server *s, h2o_hostconf_t *host)
-{
-	h2o_pathconf_t *conf = h2o_config_register_path(host, "/tunnel/v1/", 0);
-	struct tunnel_handler *h = (struct tunnel_handler *)h2o_create_handler(conf, sizeof(*h));
-
-	h->super.on_req = on_req;
-	h->s = s;
 }
 
 /* "IPV4:PORT" -> a bound UDP socket and its address. */
@@ -599,66 +556,99 @@ static int udp_bind(const char *spec, struct sockaddr_in *ret, char *err, size_t
 	return fd;
 }
 
-int tunnel_start(struct server *s, char *err, size_t errlen)
+int srv_tunnel_start(const struct srv_tunnel_conf *conf, struct srv_tunnel **ret, char *err,
+		     size_t errlen)
 {
-	struct tunnel *t;
+	struct srv_tunnel *t = calloc(1, sizeof(*t));
 
-	if (!s->conf.tunnel_udp[0])
-		return 0;
-	t = calloc(1, sizeof(*t));
 	if (!t || !(t->sendq = calloc(1, sizeof(*t->sendq)))) {
 		free(t);
+		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	t->s = s;
+	t->loop = conf->loop;
+	t->reg = conf->reg;
+	t->max_devices = conf->max_devices;
+	t->tun_fd = -1;
 	t->flush_entry.cb = on_flush;
-	t->udp_fd = udp_bind(s->conf.tunnel_udp, &t->udp_addr, err, errlen);
-	if (t->udp_fd < 0) {
-		free(t->sendq);
-		free(t);
-		return -EINVAL;
-	}
+	t->udp_fd = udp_bind(conf->udp, &t->udp_addr, err, errlen);
+	if (t->udp_fd < 0)
+		goto fail;
 	t->sendq->fd = t->udp_fd;
 	if (t->udp_addr.sin_addr.s_addr == htonl(INADDR_ANY))
 		t->udp_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	t->tun_fd = mtun_tun_open(s->conf.tunnel_if, MTUN_SERVER, 8, err, errlen);
-	if (t->tun_fd < 0) {
-		close(t->udp_fd);
-		free(t->sendq);
-		free(t);
-		return -EINVAL;
+	t->tun_fd = mtun_tun_open(conf->ifname, MTUN_SERVER, MTUN_NET_PREFIX, err, errlen);
+	if (t->tun_fd < 0)
+		goto fail;
+	t->lp = srv_lptab_new(t->loop, &t->udp_addr, conf->hold_ms, conf->answer);
+	if (!t->lp) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
 	}
-	s->longpoll = longpoll_new(s);
-	s->tunnel = t;
-	t->udp_sock = web_watch(s->ctx.loop, t->udp_fd, on_udp, t);
-	t->tun_sock = web_watch(s->ctx.loop, t->tun_fd, on_tun, t);
-	h2o_timeout_init(s->ctx.loop, &t->tick, MTUN_ACK_DELAY);
-	h2o_timeout_init(s->ctx.loop, &t->house, 5000);
+	t->udp_sock = web_watch(t->loop, t->udp_fd, on_udp, t);
+	t->tun_sock = web_watch(t->loop, t->tun_fd, on_tun, t);
+	h2o_timeout_init(t->loop, &t->tick, MTUN_ACK_DELAY);
+	h2o_timeout_init(t->loop, &t->house, HOUSE_MS);
+	h2o_timeout_init(t->loop, &t->zero, 0);
 	t->tick_entry.cb = on_tick;
 	t->house_entry.cb = on_house;
-	h2o_timeout_link(s->ctx.loop, &t->house, &t->house_entry);
+	h2o_timeout_link(t->loop, &t->house, &t->house_entry);
+	*ret = t;
 	return 0;
+fail:
+	if (t->tun_fd >= 0)
+		close(t->tun_fd);
+	if (t->udp_fd >= 0)
+		close(t->udp_fd);
+	free(t->sendq);
+	free(t);
+	return -EINVAL;
 }
 
-void tunnel_stop(struct server *s)
+void srv_tunnel_stats(struct srv_tunnel *t, struct srv_tunnel_stats *ret)
 {
-	struct tunnel *t = T(s);
-	struct longpoll_stats lp;
+	*ret = (struct srv_tunnel_stats){0};
+	if (!t)
+		return;
+	ret->registered = t->nclients;
+	ret->no_client = t->stat.no_client;
+	ret->bad_tag = t->stat.bad_tag;
+	ret->stale = t->stat.stale;
+	ret->spoofed = t->stat.spoofed;
+	ret->no_route = t->stat.no_route;
+	ret->tun_errors = t->stat.tun_errors;
+	ret->udp_send_errors = t->sendq->errors;
+	for (unsigned b = 0; b < HASH_SIZE; b++)
+		for (struct client *c = t->by_id[b]; c; c = c->next_id) {
+			ret->by_udp += c->transport && c->transport != http_path;
+			ret->by_http += c->transport == http_path;
+		}
+	srv_lptab_stats(t->lp, &ret->poll);
+}
+
+struct srv_lptab *srv_tunnel_lptab(struct srv_tunnel *t)
+{
+	return t ? t->lp : NULL;
+}
+
+void srv_tunnel_stop(struct srv_tunnel *t)
+{
+	struct srv_tunnel_stats st;
 
 	if (!t)
 		return;
-	longpoll_stats(s->longpoll, &lp);
+	srv_tunnel_stats(t, &st);
 	/* what was refused or lost on the way, for whoever reads the log */
-	server_log("tunnel: %u registered; datagrams refused: %llu unknown or malformed, %llu bad "
-		   "tag, %llu stale, %llu spoofed, %llu without a path, %llu not written to the TUN; "
-		   "polls: %llu, %llu bad, %llu datagrams up, %llu down, %llu dropped for a full queue",
-		   t->nclients, (unsigned long long)t->stat.no_client,
-		   (unsigned long long)t->stat.bad_tag, (unsigned long long)t->stat.stale,
-		   (unsigned long long)t->stat.spoofed, (unsigned long long)t->stat.no_route,
-		   (unsigned long long)t->stat.tun_errors,
-		   (unsigned long long)lp.requests, (unsigned long long)lp.bad,
-		   (unsigned long long)lp.datagrams_up, (unsigned long long)lp.datagrams_down,
-		   (unsigned long long)lp.overflow);
+	ecap_log(LOG_INFO,
+		 "tunnel: %u registered; datagrams refused: %llu unknown or malformed, %llu bad "
+		 "tag, %llu stale, %llu spoofed, %llu without a path, %llu not written to the TUN; "
+		 "polls: %llu, %llu bad, %llu datagrams up, %llu down, %llu dropped for a full queue",
+		 t->nclients, (unsigned long long)st.no_client, (unsigned long long)st.bad_tag,
+		 (unsigned long long)st.stale, (unsigned long long)st.spoofed,
+		 (unsigned long long)st.no_route, (unsigned long long)st.tun_errors,
+		 (unsigned long long)st.poll.requests, (unsigned long long)st.poll.bad,
+		 (unsigned long long)st.poll.datagrams_up, (unsigned long long)st.poll.datagrams_down,
+		 (unsigned long long)st.poll.overflow);
 	for (unsigned b = 0; b < HASH_SIZE; b++)
 		while (t->by_id[b])
 			remove_client(t, t->by_id[b]);
@@ -671,9 +661,10 @@ void tunnel_stop(struct server *s)
 	h2o_socket_close(t->udp_sock);
 	h2o_socket_read_stop(t->tun_sock);
 	h2o_socket_close(t->tun_sock);
-	longpoll_free(s->longpoll);
-	s->longpoll = NULL;
-	s->tunnel = NULL;
+	srv_lptab_free(t->lp);
+	h2o_timeout_dispose(t->loop, &t->tick);
+	h2o_timeout_dispose(t->loop, &t->house);
+	h2o_timeout_dispose(t->loop, &t->zero);
 	free(t->sendq);
 	free(t);
 }

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <xxhash.h>
 
-#include "text_int.h"
+#include "core/text_int.h"
 
 #define CONVS_MIN 256u
 #define CONVS_MAX (1u << 16) /* more live conversations: the table starts again */
@@ -165,18 +165,18 @@ void text_txtproto(struct line *l, const char *proto, const uint8_t *p, uint32_t
 			show = 1;
 	}
 	for (const char *s = proto; *s; s++)
-		put(l, "%c", *s >= 'a' && *s <= 'z' ? *s - 32 : *s);
+		text_put(l, "%c", *s >= 'a' && *s <= 'z' ? *s - 32 : *s);
 	if (!show)
 		return;
 	switch (first_line(p, len, cap, 1, &i)) {
 	case CUT:
-		put(l, " [|%s]", proto);
+		text_put(l, " [|%s]", proto);
 		break;
 	case LINE:
-		put(l, ": %.*s", (int)i, (const char *)p);
+		text_put(l, ": %.*s", (int)i, (const char *)p);
 		break;
 	case OPEN: /* no end of line in this segment */
-		put(l, ": %.*s [|%s]", (int)i, (const char *)p, proto);
+		text_put(l, ": %.*s [|%s]", (int)i, (const char *)p, proto);
 		break;
 	}
 }
@@ -188,16 +188,16 @@ static void ssh(struct line *l, const uint8_t *p, uint32_t len, uint32_t cap)
 
 	for (i = 0; i < 4; i++)
 		if (i >= cap) {
-			put(l, " [|ssh]");
+			text_put(l, " [|ssh]");
 			return;
 		} else if (p[i] != "SSH-"[i])
 			return;
 	switch (first_line(p, len, cap, 0, &i)) {
 	case CUT:
-		put(l, " [|ssh]");
+		text_put(l, " [|ssh]");
 		break;
 	case LINE:
-		put(l, ": SSH: %.*s", (int)i, (const char *)p);
+		text_put(l, ": SSH: %.*s", (int)i, (const char *)p);
 		break;
 	}
 }
@@ -209,13 +209,13 @@ static void payload(struct line *l, unsigned sport, unsigned dport, const uint8_
 	if (PORT(22))
 		ssh(l, p, len, cap);
 	else if (PORT(25)) {
-		put(l, ": ");
+		text_put(l, ": ");
 		text_txtproto(l, "smtp", p, len, cap, 0);
 	} else if (PORT(21)) {
-		put(l, ": ");
+		text_put(l, ": ");
 		text_txtproto(l, "ftp", p, len, cap, 0);
 	} else if (PORT(80) || PORT(8080)) {
-		put(l, ": ");
+		text_put(l, ": ");
 		text_txtproto(l, "http", p, len, cap, 1);
 	} else if (PORT(53))
 		text_dns(l, p, len, cap, 1, 0);
@@ -237,14 +237,14 @@ static int options(struct line *l, const uint8_t *p, uint32_t cap, uint32_t hlen
 	char ch = 0;
 
 	hlen -= 20;
-	put(l, ", options [");
+	text_put(l, ", options [");
 #define GET(n) do { if (cp + (n) > cap) goto cut; } while (0)
 #define LENCHECK(n) do { if ((n) > hlen) goto bad; if (cp + (n) > cap) goto trunc; } while (0)
 	while (hlen > 0) {
 		unsigned opt, len, datalen = 0;
 
 		if (ch)
-			put(l, "%c", ch);
+			text_put(l, "%c", ch);
 		GET(1);
 		opt = p[cp++];
 		if (opt <= 1)
@@ -258,9 +258,9 @@ static int options(struct line *l, const uint8_t *p, uint32_t cap, uint32_t hlen
 		}
 		hlen--;
 		if (names[opt])
-			put(l, "%s", names[opt]);
+			text_put(l, "%s", names[opt]);
 		else
-			put(l, "unknown-%u", opt);
+			text_put(l, "unknown-%u", opt);
 		switch (opt) {
 		case 0:
 		case 1:
@@ -268,26 +268,26 @@ static int options(struct line *l, const uint8_t *p, uint32_t cap, uint32_t hlen
 			break;
 		case 2:
 			LENCHECK(datalen = 2);
-			put(l, " %u", be16(p + cp));
+			text_put(l, " %u", be16(p + cp));
 			break;
 		case 3:
 			LENCHECK(datalen = 1);
-			put(l, " %u", p[cp]);
+			text_put(l, " %u", p[cp]);
 			break;
 		case 5:
 			datalen = len - 2;
 			if (datalen % 8) {
-				put(l, " invalid sack");
+				text_put(l, " invalid sack");
 				break;
 			}
-			put(l, " %u ", datalen / 8);
+			text_put(l, " %u ", datalen / 8);
 			for (i = 0; i < datalen; i += 8) {
 				uint32_t s, e;
 
 				LENCHECK(i + 8);
 				s = be32(p + cp + i) - (rev ? thseq : thack);
 				e = be32(p + cp + i + 4) - (rev ? thseq : thack);
-				put(l, "{%u:%u}", s, e);
+				text_put(l, "{%u:%u}", s, e);
 			}
 			break;
 		case 6:
@@ -296,45 +296,45 @@ static int options(struct line *l, const uint8_t *p, uint32_t cap, uint32_t hlen
 		case 12:
 		case 13:
 			LENCHECK(datalen = 4);
-			put(l, " %u", be32(p + cp));
+			text_put(l, " %u", be32(p + cp));
 			break;
 		case 8:
 			LENCHECK(datalen = 8);
-			put(l, " val %u ecr %u", be32(p + cp), be32(p + cp + 4));
+			text_put(l, " val %u ecr %u", be32(p + cp), be32(p + cp + 4));
 			break;
 		case 19: /* no key to check it with */
 			LENCHECK(datalen = 16);
-			put(l, " shared secret not supplied with -M, can't check - ");
+			text_put(l, " shared secret not supplied with -M, can't check - ");
 			for (i = 0; i < 16; i++)
-				put(l, "%02x", p[cp + i]);
+				text_put(l, "%02x", p[cp + i]);
 			break;
 		case 20:
 			LENCHECK(datalen = 2);
-			put(l, " cap %02x id %u", p[cp], p[cp + 1]);
+			text_put(l, " cap %02x id %u", p[cp], p[cp + 1]);
 			break;
 		case 28: {
 			unsigned v;
 
 			LENCHECK(datalen = 2);
 			v = be16(p + cp);
-			put(l, " 0x%x %u", v, v & 1 ? (v >> 1) * 60 : v >> 1);
+			text_put(l, " 0x%x %u", v, v & 1 ? (v >> 1) * 60 : v >> 1);
 			break;
 		}
 		case 29:
 			datalen = len - 2;
 			if (datalen < 2) {
-				put(l, " (invalid)");
+				text_put(l, " (invalid)");
 				break;
 			}
 			LENCHECK(1);
-			put(l, " keyid %u", p[cp]);
+			text_put(l, " keyid %u", p[cp]);
 			LENCHECK(2);
-			put(l, " rnextkeyid %u", p[cp + 1]);
+			text_put(l, " rnextkeyid %u", p[cp + 1]);
 			if (datalen > 2) {
-				put(l, " mac 0x");
+				text_put(l, " mac 0x");
 				for (i = 2; i < datalen; i++) {
 					LENCHECK(i + 1);
-					put(l, "%02x", p[cp + i]);
+					text_put(l, "%02x", p[cp + i]);
 				}
 			}
 			break;
@@ -347,57 +347,57 @@ static int options(struct line *l, const uint8_t *p, uint32_t cap, uint32_t hlen
 			if (opt == 254) {
 				if (datalen < 2)
 					goto bad;
-				put(l, "-");
+				text_put(l, "-");
 				if (be16(p + cp) != 0xf989) {
-					put(l, "%04x", be16(p + cp));
+					text_put(l, "%04x", be16(p + cp));
 					break;
 				}
-				put(l, "tfo");
+				text_put(l, "tfo");
 				at += 2;
 				n = datalen - 2;
 			} else {
-				put(l, " ");
+				text_put(l, " ");
 				n = datalen;
 			}
 			if (!n)
-				put(l, " cookiereq");
+				text_put(l, " cookiereq");
 			else if (n % 2 || n < 4 || n > 16)
-				put(l, " (invalid)");
+				text_put(l, " (invalid)");
 			else {
-				put(l, " cookie ");
+				text_put(l, " cookie ");
 				for (i = 0; i < n; i++)
-					put(l, "%02x", p[at + i]);
+					text_put(l, "%02x", p[at + i]);
 			}
 			break;
 		}
 		default: /* unknown ones, and mptcp, undecoded */
 			datalen = len - 2;
 			if (datalen)
-				put(l, " 0x");
+				text_put(l, " 0x");
 			for (i = 0; i < datalen; i++) {
 				LENCHECK(i + 1);
-				put(l, "%02x", p[cp + i]);
+				text_put(l, "%02x", p[cp + i]);
 			}
 		}
 		cp += datalen;
 		hlen -= datalen;
 		datalen += opt <= 1 ? 1 : 2;
 		if (datalen != len)
-			put(l, "[len %u]", len);
+			text_put(l, "[len %u]", len);
 		ch = ',';
 		if (opt == 0)
 			break;
 	}
-	put(l, "]");
+	text_put(l, "]");
 	return 1;
 bad:
-	put(l, "[bad opt]%s", ch ? "]" : "");
+	text_put(l, "[bad opt]%s", ch ? "]" : "");
 	return 0;
 trunc:
-	put(l, " [|tcp]%s", ch ? ">" : "");
+	text_put(l, " [|tcp]%s", ch ? ">" : "");
 	return 0;
 cut:
-	put(l, " [|tcp]");
+	text_put(l, " [|tcp]");
 	return 0;
 #undef GET
 #undef LENCHECK
@@ -414,19 +414,19 @@ void text_tcp(struct tcp_convs *c, struct line *l, const struct seg *g)
 	char f[16];
 
 	if (g->cap < 4) {
-		put(l, "%s %s > %s: [|tcp]", v, g->src, g->dst);
+		text_put(l, "%s %s > %s: [|tcp]", v, g->src, g->dst);
 		return;
 	}
 	sport = be16(p);
 	dport = be16(p + 2);
-	put(l, "%s %s.%u > %s.%u: ", v, g->src, sport, g->dst, dport);
+	text_put(l, "%s %s.%u > %s.%u: ", v, g->src, sport, g->dst, dport);
 	if (g->cap < 20) {
-		put(l, " [|tcp]");
+		text_put(l, " [|tcp]");
 		return;
 	}
 	hlen = (p[12] >> 4) * 4u;
 	if (hlen < 20) {
-		put(l, " tcp %u [bad hdr length %u - too short, < 20]", length - hlen, hlen);
+		text_put(l, " tcp %u [bad hdr length %u - too short, < 20]", length - hlen, hlen);
 		return;
 	}
 	seq = be32(p + 4);
@@ -436,7 +436,7 @@ void text_tcp(struct tcp_convs *c, struct line *l, const struct seg *g)
 		if (fl & (1u << k))
 			f[n++] = names[k];
 	f[n] = 0;
-	put(l, "Flags [%s]", n ? f : "none");
+	text_put(l, "Flags [%s]", n ? f : "none");
 	if (fl & 0x10) { /* relative numbers, one entry per conversation */
 		struct conv_key k = {.v6 = (uint8_t)g->v6};
 		unsigned alen = g->v6 ? 16 : 4;
@@ -464,27 +464,27 @@ void text_tcp(struct tcp_convs *c, struct line *l, const struct seg *g)
 		}
 	}
 	if (hlen > length) {
-		put(l, " [bad hdr length %u - too long, > %u]", hlen, length);
+		text_put(l, " [bad hdr length %u - too long, > %u]", hlen, length);
 		return;
 	}
 	length -= hlen;
 	if (length > 0 || (fl & 0x07)) {
-		put(l, ", seq %u", seq);
+		text_put(l, ", seq %u", seq);
 		if (length > 0)
-			put(l, ":%u", seq + length);
+			text_put(l, ":%u", seq + length);
 	}
 	if (fl & 0x10)
-		put(l, ", ack %u", ack);
-	put(l, ", win %u", be16(p + 14));
+		text_put(l, ", ack %u", ack);
+	text_put(l, ", win %u", be16(p + 14));
 	if (fl & 0x20)
-		put(l, ", urg %u", be16(p + 18));
+		text_put(l, ", urg %u", be16(p + 18));
 	if (hlen > 20 && !options(l, p, g->cap, hlen, rev, thseq, thack))
 		return;
-	put(l, ", length %u", length);
+	text_put(l, ", length %u", length);
 	if (!length)
 		return;
 	if (g->cap < hlen) {
-		put(l, " [remaining caplen(%u) < header length(%u)] [|tcp]", g->cap, hlen);
+		text_put(l, " [remaining caplen(%u) < header length(%u)] [|tcp]", g->cap, hlen);
 		return;
 	}
 	payload(l, sport, dport, p + hlen, length, g->cap - hlen);

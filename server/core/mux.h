@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "merge.h"
+#include "core/merge.h"
 #include "common/pcapng.h"
 
 struct srv_mux;

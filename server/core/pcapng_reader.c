@@ -1,6 +1,6 @@
 /* pcapng_reader.c - see pcapng_reader.h. Reference: draft-ietf-opsawg-pcapng
  * (block and option layouts), draft-ietf-opsawg-pcap (classic pcap). */
-#include "pcapng_reader.h"
+#include "core/pcapng_reader.h"
 
 #include <byteswap.h>
 #include <errno.h>

@@ -6,7 +6,7 @@
  * with an open-addressing table over it (linear probing, backward-shift
  * deletion), so keys expire from the front as time moves on.
  */
-#include "merge.h"
+#include "core/merge.h"
 
 #include <errno.h>
 #include <stdlib.h>

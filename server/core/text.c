@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pcapng_reader.h"
-#include "text.h"
-#include "text_int.h"
+#include "core/pcapng_reader.h"
+#include "core/text.h"
+#include "core/text_int.h"
 
 struct srv_text {
 	struct srv_pcapng_reader rd;
@@ -20,37 +20,6 @@ struct srv_text {
 	struct line line;
 };
 
-void put(struct line *l, const char *fmt, ...)
-{
-	va_list ap;
-	int k;
-
-	if (l->n >= sizeof(l->s) - 1)
-		return;
-	va_start(ap, fmt);
-	k = vsnprintf(l->s + l->n, sizeof(l->s) - l->n, fmt, ap);
-	va_end(ap);
-	if (k > 0)
-		l->n += (size_t)k < sizeof(l->s) - l->n ? (size_t)k : sizeof(l->s) - 1 - l->n;
-}
-
-void put_chars(struct line *l, const uint8_t *p, unsigned n)
-{
-	for (unsigned i = 0; i < n; i++) {
-		uint8_t c = p[i];
-
-		if (c >= 0x80) {
-			c &= 0x7f;
-			put(l, "M-");
-		}
-		if (c < 0x20 || c == 0x7f) {
-			c ^= 0x40;
-			put(l, "^");
-		}
-		put(l, "%c", c);
-	}
-}
-
 /* UDP, and DNS over it (53, and 5353 for multicast DNS). */
 static void udp(struct line *l, const struct seg *g)
 {
@@ -58,9 +27,9 @@ static void udp(struct line *l, const struct seg *g)
 	unsigned sport = be16(p), dport = be16(p + 2), ulen = be16(p + 4);
 	uint32_t len = g->len - 8;
 
-	put(l, "%s %s.%u > %s.%u: ", g->v6 ? "IP6" : "IP", g->src, sport, g->dst, dport);
+	text_put(l, "%s %s.%u > %s.%u: ", g->v6 ? "IP6" : "IP", g->src, sport, g->dst, dport);
 	if (ulen < 8) {
-		put(l, "truncated-udplength %u", ulen);
+		text_put(l, "truncated-udplength %u", ulen);
 		return;
 	}
 	if (ulen - 8 < len)
@@ -70,7 +39,7 @@ static void udp(struct line *l, const struct seg *g)
 	else if (sport == 5353 || dport == 5353)
 		text_dns(l, p + 8, len, g->cap - 8, 0, 1);
 	else
-		put(l, "UDP, length %u", ulen - 8);
+		text_put(l, "UDP, length %u", ulen - 8);
 }
 
 /* The transport layer of g, by protocol number. */
@@ -90,40 +59,40 @@ static void transport(struct srv_text *t, struct line *l, unsigned proto, const 
 		return;
 	}
 	if (proto == 1 && !v6 && len >= 8) {
-		put(l, "IP %s > %s: ICMP ", src, dst);
+		text_put(l, "IP %s > %s: ICMP ", src, dst);
 		if (p[0] == 8 || p[0] == 0)
-			put(l, "echo %s, id %u, seq %u, length %u", p[0] ? "request" : "reply",
+			text_put(l, "echo %s, id %u, seq %u, length %u", p[0] ? "request" : "reply",
 			    be16(p + 4), be16(p + 6), plen);
 		else if (p[0] == 3 && p[1] == 3 && len >= 8 + 20 &&
 			 len >= 8 + (p[8] & 15) * 4u + 4 && (p[8 + 9] == 17 || p[8 + 9] == 6)) {
 			char odst[INET_ADDRSTRLEN];
 
 			inet_ntop(AF_INET, p + 8 + 16, odst, sizeof(odst));
-			put(l, "%s %s port %u unreachable, length %u", odst,
+			text_put(l, "%s %s port %u unreachable, length %u", odst,
 			    p[8 + 9] == 17 ? "udp" : "tcp", be16(p + 8 + (p[8] & 15) * 4u + 2), plen);
 		} else
-			put(l, "type-#%u, length %u", p[0], plen);
+			text_put(l, "type-#%u, length %u", p[0], plen);
 		return;
 	}
 	if (proto == 58 && v6 && len >= 8) {
-		put(l, "IP6 %s > %s: ICMP6, ", src, dst);
+		text_put(l, "IP6 %s > %s: ICMP6, ", src, dst);
 		if (p[0] == 128 || p[0] == 129)
-			put(l, "echo %s, id %u, seq %u, length %u", p[0] == 128 ? "request" : "reply",
+			text_put(l, "echo %s, id %u, seq %u, length %u", p[0] == 128 ? "request" : "reply",
 			    be16(p + 4), be16(p + 6), plen);
 		else if ((p[0] == 135 || p[0] == 136) && len >= 24) {
 			char t[INET6_ADDRSTRLEN];
 
 			inet_ntop(AF_INET6, p + 8, t, sizeof(t));
-			put(l, p[0] == 135 ? "neighbor solicitation, who has %s, length %u"
+			text_put(l, p[0] == 135 ? "neighbor solicitation, who has %s, length %u"
 					   : "neighbor advertisement, tgt is %s, length %u",
 			    t, plen);
 		} else if (p[0] == 133)
-			put(l, "router solicitation, length %u", plen);
+			text_put(l, "router solicitation, length %u", plen);
 		else
-			put(l, "type-#%u, length %u", p[0], plen);
+			text_put(l, "type-#%u, length %u", p[0], plen);
 		return;
 	}
-	put(l, "%s %s > %s:  ip-proto-%u %u", v6 ? "IP6" : "IP", src, dst, proto, plen);
+	text_put(l, "%s %s > %s:  ip-proto-%u %u", v6 ? "IP6" : "IP", src, dst, proto, plen);
 }
 
 static void ipv4(struct srv_text *t, struct line *l, const uint8_t *p, uint32_t len)
@@ -133,14 +102,14 @@ static void ipv4(struct srv_text *t, struct line *l, const uint8_t *p, uint32_t 
 	unsigned hl = len ? (p[0] & 15) * 4u : 0, total;
 
 	if (len < 20 || hl < 20 || len < hl) {
-		put(l, "IP truncated-ip");
+		text_put(l, "IP truncated-ip");
 		return;
 	}
 	total = be16(p + 2);
 	inet_ntop(AF_INET, p + 12, src, sizeof(src));
 	inet_ntop(AF_INET, p + 16, dst, sizeof(dst));
 	if (be16(p + 6) & 0x1fff) { /* a later fragment */
-		put(l, "IP %s > %s: ip-proto-%u", src, dst, p[9]);
+		text_put(l, "IP %s > %s: ip-proto-%u", src, dst, p[9]);
 		return;
 	}
 	g.p = p + hl;
@@ -155,7 +124,7 @@ static void ipv6(struct srv_text *t, struct line *l, const uint8_t *p, uint32_t 
 	struct seg g = {.v6 = 1, .saddr = p + 8, .daddr = p + 24, .src = src, .dst = dst};
 
 	if (len < 40) {
-		put(l, "IP6 truncated-ip6");
+		text_put(l, "IP6 truncated-ip6");
 		return;
 	}
 	inet_ntop(AF_INET6, p + 8, src, sizeof(src));
@@ -171,18 +140,18 @@ static void arp(struct line *l, const uint8_t *p, uint32_t len, uint32_t wire)
 	char spa[INET_ADDRSTRLEN], tpa[INET_ADDRSTRLEN];
 
 	if (len < 28 || be16(p) != 1 || be16(p + 2) != 0x0800 || p[4] != 6 || p[5] != 4) {
-		put(l, "ARP, length %u", wire);
+		text_put(l, "ARP, length %u", wire);
 		return;
 	}
 	inet_ntop(AF_INET, p + 14, spa, sizeof(spa));
 	inet_ntop(AF_INET, p + 24, tpa, sizeof(tpa));
 	if (be16(p + 6) == 1)
-		put(l, "ARP, Request who-has %s tell %s, length %u", tpa, spa, wire);
+		text_put(l, "ARP, Request who-has %s tell %s, length %u", tpa, spa, wire);
 	else if (be16(p + 6) == 2)
-		put(l, "ARP, Reply %s is-at %02x:%02x:%02x:%02x:%02x:%02x, length %u", spa, p[8],
+		text_put(l, "ARP, Reply %s is-at %02x:%02x:%02x:%02x:%02x:%02x, length %u", spa, p[8],
 		    p[9], p[10], p[11], p[12], p[13], wire);
 	else
-		put(l, "ARP, opcode %u, length %u", be16(p + 6), wire);
+		text_put(l, "ARP, opcode %u, length %u", be16(p + 6), wire);
 }
 
 void srv_text_packet(struct srv_text *t, struct ecap_buf *out, const char *prefix, int64_t ts,
@@ -192,7 +161,7 @@ void srv_text_packet(struct srv_text *t, struct ecap_buf *out, const char *prefi
 	uint32_t off = 0, type = 0;
 
 	l->n = 0;
-	put(l, "%s %" PRId64 ".%06" PRId64 " ", prefix, ts / 1000000000, ts % 1000000000 / 1000);
+	text_put(l, "%s %" PRId64 ".%06" PRId64 " ", prefix, ts / 1000000000, ts % 1000000000 / 1000);
 	if (linktype == 1) {
 		if (caplen < 14)
 			goto unknown;
@@ -217,7 +186,7 @@ void srv_text_packet(struct srv_text *t, struct ecap_buf *out, const char *prefi
 		break;
 	default:
 	unknown:
-		put(l, "ethertype 0x%04x, length %u", type, wirelen);
+		text_put(l, "ethertype 0x%04x, length %u", type, wirelen);
 		break;
 	}
 	if (l->n >= sizeof(l->s) - 1)

@@ -1,0 +1,76 @@
+/* api.h - edgecap-server's HTTP interface: a router over one endpoint group
+ * per file (docs/remote.md lists the routes):
+ *
+ *   devices.c   /api/v1/devices, /api/v1/devices/{name}
+ *   captures.c  /api/v1/captures, /api/v1/captures/{id}[/pcap|/text], and
+ *               the readers that follow a capture live
+ *   filters.c   /api/v1/filters/compile
+ *   tunnel.c    /tunnel/v1/register, /tunnel/v1/poll (the devices' side)
+ *   health.c    /healthz, and /metrics on the metrics listener
+ *
+ * The endpoints answer through the HTTP edge (http.h) and call the service
+ * modules below; nothing below calls up. */
+#ifndef SRV_API_H
+#define SRV_API_H
+
+#include "api/http.h"
+#include "common/log.h"
+#include "service/capture.h"
+#include "service/tunnel.h"
+
+#define SRV_VERSION "edgecap-server " EDGECAP_VERSION
+#define SRV_STATUS_MAX 600
+
+struct srv_reader;
+
+/* What the endpoints reach. */
+struct srv_api {
+	h2o_loop_t *loop;
+	struct reg *reg;
+	struct srv_captures *captures;
+	struct srv_tunnel *tunnel; /* NULL: not enabled */
+	int stopping;              /* no new captures */
+	struct srv_reader *readers; /* captures.c: the live ones */
+	h2o_timeout_t reader_check;
+	h2o_timeout_entry_t reader_check_entry;
+	uint64_t responses[SRV_STATUS_MAX]; /* answered requests by status (health.c) */
+	struct web_side metrics; /* health.c: the metrics listener, when configured */
+};
+
+/* An endpoint. params: the path's {parts}, in order; who: the caller, for
+ * routes that authenticate (else NULL). Returns 0 (it responded). */
+typedef int srv_endpoint_fn(struct srv_api *api, h2o_req_t *req, const struct reg_admin *who,
+			    char **params);
+
+struct srv_route {
+	const char *method;
+	const char *path; /* "/api/v1/devices/{name}" */
+	srv_endpoint_fn *fn;
+	int public;       /* no bearer token (the devices' and the health check's) */
+};
+
+/* router.c: every route on "/" of host; requests answered are counted by
+ * status in api->responses. */
+void srv_api_init(struct srv_api *api, h2o_hostconf_t *host);
+/* Once the loop runs. */
+void srv_api_start(struct srv_api *api);
+void srv_api_stop(struct srv_api *api);
+
+/* The endpoints, by file. */
+srv_endpoint_fn srv_devices_list, srv_devices_add, srv_device_get, srv_device_patch,
+	srv_device_delete;
+srv_endpoint_fn srv_captures_list, srv_captures_start, srv_capture_get, srv_capture_delete,
+	srv_capture_pcap, srv_capture_text;
+srv_endpoint_fn srv_filters_compile;
+srv_endpoint_fn srv_tunnel_register_ep, srv_tunnel_poll_ep;
+srv_endpoint_fn srv_healthz;
+
+/* tunnel.c: answers a parked poll (the long-poll table's callback). */
+void srv_tunnel_answer(void *waiter, const uint8_t *body, size_t len);
+/* captures.c: the readers' hangup check. */
+void srv_readers_start(struct srv_api *api);
+/* health.c: /metrics on its own listener ("": none). 0 or -errno. */
+int srv_metrics_start(struct srv_api *api, const char *listen, char *err, size_t errlen);
+void srv_metrics_stop(struct srv_api *api);
+
+#endif

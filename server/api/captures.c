@@ -1,0 +1,451 @@
+/* captures.c - the organization's captures, and their readers:
+ *
+ *   GET    /api/v1/captures                list
+ *   POST   /api/v1/captures                start {devices, expression, ...}
+ *   GET    /api/v1/captures/ID             status, per device
+ *   DELETE /api/v1/captures/ID             stop
+ *   GET    /api/v1/captures/ID/pcap        merged pcapng, live
+ *   GET    /api/v1/captures/ID/text        tcpdump -nn -tt lines, live
+ *
+ * A reader follows the capture's file as it grows (the capture wakes it),
+ * from the start, and ends with it; a finished capture is read from its
+ * file alone. h2o does not read an HTTP/1 connection while it answers, so a
+ * reader that hangs up during a quiet spell is looked for every
+ * READER_CHECK_MS: the last reader leaving stops its capture. */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api/api.h"
+#include "common/bounds.h"
+#include "core/text.h"
+#include "filter/compile.h"
+
+#define READ_CHUNK      (64u << 10)
+#define READER_CHECK_MS 100
+#define DEVICES_MAX     256 /* in one capture */
+#define IFNAME_MAX      15
+
+struct srv_reader {
+	struct srv_capture_watch watch;
+	struct srv_api *api;
+	struct srv_capture *l; /* NULL: a finished capture, read from its file */
+	h2o_req_t *req;        /* NULL once final or gone */
+	h2o_generator_t gen;
+	int fd;
+	uint64_t off;
+	int text;
+	int inflight;
+	struct ecap_buf out;
+	uint8_t *chunk;
+	struct srv_text *tx; /* text: the decoder */
+	struct srv_reader *next; /* api->readers: of live captures */
+};
+
+static json_t *capture_json(const struct reg_capture *c)
+{
+	json_t *devs = json_array(), *req = json_loads(c->request, 0, NULL);
+
+	for (size_t i = 0; i < c->ndevs; i++) {
+		const struct reg_capture_device *d = &c->devs[i];
+
+		json_array_append_new(
+			devs, json_pack("{s:s, s:s, s:o, s:I, s:I, s:I, s:I}", "device", d->device,
+					"state", d->state, "error",
+					d->error ? json_string(d->error) : json_null(), "bytes",
+					(json_int_t)d->bytes, "packets", (json_int_t)d->packets,
+					"duplicates", (json_int_t)d->duplicates, "dropped",
+					(json_int_t)d->dropped));
+	}
+	return json_pack("{s:I, s:s, s:o, s:I, s:I, s:I, s:I, s:o, s:o}", "id", (json_int_t)c->id,
+			 "state", c->state, "request", req ? req : json_null(), "merged",
+			 (json_int_t)c->merged, "duplicates", (json_int_t)c->duplicates, "late",
+			 (json_int_t)c->late, "created", (json_int_t)c->created, "ended",
+			 c->ended ? json_integer(c->ended) : json_null(), "devices", devs);
+}
+
+/* One capture (id > 0) or all of them, as JSON into *ret: 0, or -ENOENT /
+ * -EIO. */
+static int captures_json(struct srv_api *api, int64_t org, int64_t id, json_t **ret)
+{
+	struct reg_capture *c = NULL;
+	size_t n = 0;
+	int r = reg_captures_list(api->reg, org, id, &c, &n);
+
+	if (r)
+		return r;
+	if (id) {
+		*ret = capture_json(&c[0]);
+	} else {
+		*ret = json_array();
+		for (size_t i = 0; i < n; i++)
+			json_array_append_new(*ret, capture_json(&c[i]));
+	}
+	reg_captures_free(c, n);
+	return 0;
+}
+
+static int reply_capture(struct srv_api *api, h2o_req_t *req, int64_t org, int64_t id, int status)
+{
+	json_t *o;
+	int r = captures_json(api, org, id, &o);
+
+	if (r == -ENOENT)
+		return srv_fail(req, 404, "no capture %lld", (long long)id);
+	if (r)
+		return srv_fail(req, 503, "registry: %s", reg_errmsg(api->reg));
+	return srv_json(req, status, o);
+}
+
+/* "123" -> 123; else 0. */
+static int64_t capture_id(const char *s)
+{
+	char *end;
+	long long v = strtoll(s, &end, 10);
+
+	return (*end || v <= 0 || !isdigit((unsigned char)*s)) ? 0 : v;
+}
+
+int srv_captures_list(struct srv_api *api, h2o_req_t *req, const struct reg_admin *who,
+		      char **params)
+{
+	return reply_capture(api, req, who->org, 0, 200);
+}
+
+int srv_capture_get(struct srv_api *api, h2o_req_t *req, const struct reg_admin *who,
+		    char **params)
+{
+	int64_t id = capture_id(params[0]);
+
+	if (!id)
+		return srv_fail(req, 404, "no capture '%s'", params[0]);
+	return reply_capture(api, req, who->org, id, 200);
+}
+
+int srv_capture_delete(struct srv_api *api, h2o_req_t *req, const struct reg_admin *who,
+		       char **params)
+{
+	int64_t id = capture_id(params[0]);
+
+	if (!id)
+		return srv_fail(req, 404, "no capture '%s'", params[0]);
+	if (srv_capture_stop(api->captures, who->org, id))
+		return srv_fail(req, 404, "no running capture %lld", (long long)id);
+	ecap_log(LOG_INFO, "%s/%s stopped capture %lld", who->org_name, who->name, (long long)id);
+	return reply_capture(api, req, who->org, id, 200);
+}
+
+/* The interfaces as the agent's iface parameter into ret: 0 or -1 with the
+ * 400 sent. */
+static int interfaces(h2o_req_t *req, json_t *ifs, char *ret, size_t len)
+{
+	json_t *v;
+	size_t i;
+
+	ret[0] = 0;
+	if (ifs && (!json_is_array(ifs) || json_array_size(ifs) > ECAP_CAPTURE_IFACES_MAX)) {
+		srv_fail(req, 400, "interfaces: want an array of at most %u names",
+			 ECAP_CAPTURE_IFACES_MAX);
+		return -1;
+	}
+	json_array_foreach(ifs, i, v) {
+		size_t at = strlen(ret);
+
+		if (!json_is_string(v) || !srv_valid_name(json_string_value(v), IFNAME_MAX)) {
+			srv_fail(req, 400, "interfaces: not an interface name");
+			return -1;
+		}
+		snprintf(ret + at, len - at, "%s%s", at ? "," : "", json_string_value(v));
+	}
+	return 0;
+}
+
+/* The devices named, each the organization's, enabled, and once: a malloc'ed
+ * array of *n, or NULL with the 400 (or 503) sent. */
+static struct reg_device *devices(struct srv_api *api, h2o_req_t *req, int64_t org, json_t *devs,
+				  unsigned *n)
+{
+	struct reg_device *d;
+	json_t *v;
+	size_t i;
+
+	if (!json_is_array(devs) || !json_array_size(devs) || json_array_size(devs) > DEVICES_MAX) {
+		srv_fail(req, 400, "devices: want an array of 1 to %d device names", DEVICES_MAX);
+		return NULL;
+	}
+	d = calloc(json_array_size(devs), sizeof(*d));
+	if (!d) {
+		srv_fail(req, 503, "out of memory");
+		return NULL;
+	}
+	*n = 0;
+	json_array_foreach(devs, i, v) {
+		const char *name = json_string_value(v);
+
+		if (!name || !srv_valid_name(name, REG_NAME_MAX) ||
+		    reg_device_get(api->reg, org, name, &d[*n])) {
+			srv_fail(req, 400, "devices: no device '%s'", name ? name : "(not a string)");
+			goto fail;
+		}
+		for (unsigned k = 0; k < *n; k++)
+			if (d[k].id == d[*n].id) {
+				srv_fail(req, 400, "devices: '%s' twice", name);
+				goto fail;
+			}
+		if (!d[*n].enabled) {
+			srv_fail(req, 400, "devices: '%s' is disabled", name);
+			goto fail;
+		}
+		(*n)++;
+	}
+	return d;
+fail:
+	free(d);
+	return NULL;
+}
+
+/* {"devices": [..], "expression": "..", "snaplen": N, "count": N, "duration": S,
+ *  "interfaces": [..], "direction": "in|out|inout"} */
+int srv_captures_start(struct srv_api *api, h2o_req_t *req, const struct reg_admin *who,
+		       char **params)
+{
+	static const char *const keys[] = {"devices",    "expression", "snaplen",   "count",
+					   "duration",   "interfaces", "direction", NULL};
+	struct srv_capture_req c = {0};
+	struct reg_device *devs = NULL;
+	struct ecap_cbpf prog = {0};
+	char err[ECAP_ERRLEN], ifaces[ECAP_CAPTURE_IFACES_MAX * (IFNAME_MAX + 1) + 1];
+	char *bpf = NULL, *text = NULL;
+	json_t *j;
+	const char *expr, *dir;
+	int64_t snaplen = ECAP_SNAPLEN_DEFAULT, count = 0, duration = 0, id;
+
+	if (api->stopping)
+		return srv_fail(req, 503, "the server is stopping");
+	j = srv_body(req);
+	if (!j)
+		return 0;
+	if (srv_known_keys(req, j, keys) || srv_str_field(req, j, "expression", 0, &expr) ||
+	    srv_str_field(req, j, "direction", 0, &dir) ||
+	    srv_int_field(req, j, "snaplen", 1, ECAP_SNAPLEN_MAX, &snaplen) ||
+	    srv_int_field(req, j, "count", 0, INT64_MAX, &count) ||
+	    srv_int_field(req, j, "duration", 0, ECAP_CAPTURE_DURATION_MAX, &duration))
+		goto out;
+	if (!expr)
+		expr = "";
+	if (!dir)
+		dir = "inout";
+	if (strcmp(dir, "in") && strcmp(dir, "out") && strcmp(dir, "inout")) {
+		srv_fail(req, 400, "direction: in, out or inout");
+		goto out;
+	}
+	if (interfaces(req, json_object_get(j, "interfaces"), ifaces, sizeof(ifaces)) ||
+	    !(devs = devices(api, req, who->org, json_object_get(j, "devices"), &c.ndevs)))
+		goto out;
+	if (ecap_filter_compile(expr, ECAP_LINKTYPE_EN10MB, (uint32_t)snaplen, &prog, err,
+				sizeof(err)) ||
+	    ecap_cbpf_validate(prog.insns, prog.len, err, sizeof(err))) {
+		srv_fail(req, 400, "expression: %s", err);
+		goto out;
+	}
+	bpf = ecap_cbpf_param(&prog);
+	text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+	if (!bpf || !text) {
+		srv_fail(req, 503, "out of memory");
+		goto out;
+	}
+	c = (struct srv_capture_req){.request = text,
+				     .devs = devs,
+				     .ndevs = c.ndevs,
+				     .bpf = bpf,
+				     .ifaces = ifaces,
+				     .dir = dir,
+				     .snaplen = (uint32_t)snaplen,
+				     .duration = (uint32_t)duration,
+				     .count = (uint64_t)count};
+	id = srv_capture_start(api->captures, who, &c, err, sizeof(err));
+	if (id < 0) {
+		srv_fail(req, id == -ENOMEM ? 503 : 500, "%s", err);
+		goto out;
+	}
+	{
+		char link[64];
+
+		snprintf(link, sizeof(link), "/api/v1/captures/%lld", (long long)id);
+		h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_LOCATION, NULL,
+			       h2o_strdup(&req->pool, link, SIZE_MAX).base, strlen(link));
+	}
+	reply_capture(api, req, who->org, id, 201);
+out:
+	free(text);
+	free(bpf);
+	free(devs);
+	ecap_cbpf_free(&prog);
+	json_decref(j);
+	return 0;
+}
+
+/* Readers. */
+
+static void reader_pump(struct srv_reader *r);
+
+static void on_proceed(h2o_generator_t *gen, h2o_req_t *req)
+{
+	struct srv_reader *r = H2O_STRUCT_FROM_MEMBER(struct srv_reader, gen, gen);
+
+	r->inflight = 0;
+	reader_pump(r);
+}
+
+static void on_stop(h2o_generator_t *gen, h2o_req_t *req)
+{
+	struct srv_reader *r = H2O_STRUCT_FROM_MEMBER(struct srv_reader, gen, gen);
+
+	r->req = NULL;
+}
+
+static void on_wake(struct srv_capture_watch *w)
+{
+	reader_pump(H2O_STRUCT_FROM_MEMBER(struct srv_reader, watch, w));
+}
+
+/* The response ends: whole (FINAL) or cut (ERROR). */
+static void reader_end(struct srv_reader *r, h2o_send_state_t how)
+{
+	h2o_req_t *req = r->req;
+
+	r->req = NULL;
+	h2o_send(req, NULL, 0, how);
+}
+
+/* Send what the file has beyond what was sent; the end once complete. */
+static void reader_pump(struct srv_reader *r)
+{
+	h2o_iovec_t iov = {0};
+	ssize_t n;
+
+	if (!r->req || r->inflight)
+		return;
+	if (!r->text) {
+		n = pread(r->fd, r->chunk, READ_CHUNK, (off_t)r->off);
+		if (n > 0) {
+			r->off += (uint64_t)n;
+			iov = h2o_iovec_init(r->chunk, (size_t)n);
+		}
+	} else if (r->tx) { /* until the bytes make a line */
+		ecap_buf_reset(&r->out);
+		while (!r->out.len && (n = pread(r->fd, r->chunk, READ_CHUNK, (off_t)r->off)) > 0) {
+			r->off += (uint64_t)n;
+			if (srv_text_feed(r->tx, &r->out, r->chunk, (size_t)n)) {
+				/* our own file: a bug, said so, and the text ends here */
+				const char *e = srv_text_error(r->tx);
+
+				ecap_buf_put(&r->out, "edgecap: cannot decode the capture further: ", 44);
+				ecap_buf_put(&r->out, e, strlen(e));
+				ecap_buf_put(&r->out, "\n", 1);
+				srv_text_free(r->tx);
+				r->tx = NULL;
+				break;
+			}
+		}
+		iov = h2o_iovec_init(r->out.data, r->out.len);
+	}
+	if (iov.len) {
+		r->inflight = 1;
+		h2o_send(r->req, &iov, 1, H2O_SEND_STATE_IN_PROGRESS);
+		return;
+	}
+	if (!r->l || srv_capture_done(r->l) || (r->text && !r->tx))
+		reader_end(r, H2O_SEND_STATE_FINAL);
+}
+
+static void reader_dispose(void *p)
+{
+	struct srv_reader *r = p;
+
+	if (r->l) {
+		struct srv_reader **pp = &r->api->readers;
+
+		while (*pp != r)
+			pp = &(*pp)->next;
+		*pp = r->next;
+		srv_capture_unwatch(r->l, &r->watch);
+	}
+	if (r->fd >= 0)
+		close(r->fd);
+	ecap_buf_free(&r->out);
+	srv_text_free(r->tx);
+	free(r->chunk);
+}
+
+static void on_reader_check(h2o_timeout_entry_t *e)
+{
+	struct srv_api *api = H2O_STRUCT_FROM_MEMBER(struct srv_api, reader_check_entry, e);
+
+	for (struct srv_reader *r = api->readers, *next; r; r = next) {
+		next = r->next; /* r may be disposed at once */
+		if (r->req && !r->inflight && !srv_capture_done(r->l) && web_client_gone(r->req))
+			reader_end(r, H2O_SEND_STATE_ERROR);
+	}
+	h2o_timeout_link(api->loop, &api->reader_check, &api->reader_check_entry);
+}
+
+void srv_readers_start(struct srv_api *api)
+{
+	h2o_timeout_init(api->loop, &api->reader_check, READER_CHECK_MS);
+	api->reader_check_entry.cb = on_reader_check;
+	h2o_timeout_link(api->loop, &api->reader_check, &api->reader_check_entry);
+}
+
+static int follow(struct srv_api *api, h2o_req_t *req, int64_t org, const char *ids, int text)
+{
+	int64_t id = capture_id(ids);
+	struct srv_capture *l;
+	char path[512];
+	struct srv_reader *r;
+	int fd;
+
+	if (!id || reg_capture_file(api->reg, org, id, path, sizeof(path)))
+		return srv_fail(req, 404, "no capture %s", ids);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return srv_fail(req, 410, "capture %lld: its file is gone (%s)", (long long)id,
+				strerror(errno));
+	l = srv_capture_find(api->captures, org, id);
+	r = h2o_mem_alloc_shared(&req->pool, sizeof(*r), reader_dispose);
+	*r = (struct srv_reader){.api = api, .req = req, .fd = fd, .text = text,
+				 .watch = {.wake = on_wake}};
+	r->gen.proceed = on_proceed;
+	r->gen.stop = on_stop;
+	r->chunk = malloc(READ_CHUNK);
+	if (text)
+		r->tx = srv_text_new();
+	if (!r->chunk || (text && !r->tx)) {
+		r->req = NULL;
+		return srv_fail(req, 503, "out of memory");
+	}
+	if (l) {
+		r->l = l;
+		srv_capture_watch(l, &r->watch);
+		r->next = api->readers;
+		api->readers = r;
+	}
+	web_start_200(req, text ? "text/plain; charset=utf-8" : "application/x-pcapng", &r->gen);
+	reader_pump(r);
+	return 0;
+}
+
+int srv_capture_pcap(struct srv_api *api, h2o_req_t *req, const struct reg_admin *who,
+		     char **params)
+{
+	return follow(api, req, who->org, params[0], 0);
+}
+
+int srv_capture_text(struct srv_api *api, h2o_req_t *req, const struct reg_admin *who,
+		     char **params)
+{
+	return follow(api, req, who->org, params[0], 1);
+}

@@ -1,0 +1,185 @@
+/* devices.c - the organization's devices:
+ *
+ *   GET    /api/v1/devices                 list
+ *   POST   /api/v1/devices                 enrol {name, serial[, address][, pubkey]}
+ *   GET    /api/v1/devices/NAME            one, with its tunnel state
+ *   PATCH  /api/v1/devices/NAME            {enabled}
+ *   DELETE /api/v1/devices/NAME
+ *
+ * Every lookup is scoped by the caller's organization, so another
+ * organization's devices are simply not found. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "tunnel/identity.h"
+
+static json_t *device_json(const struct reg_device *d)
+{
+	char mgmt[16];
+
+	if (d->mgmt)
+		mtun_addr_str(d->mgmt, mgmt);
+	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:s, s:o, s:I, s:o}", "name", d->name, "serial",
+			 d->serial, "address", d->address, "transport", d->transport,
+			 "mgmt_address", d->mgmt ? json_string(mgmt) : json_null(), "enabled",
+			 d->enabled ? "yes" : "no", "last_seen",
+			 d->last_seen ? json_integer(d->last_seen) : json_null(), "created",
+			 (json_int_t)d->created, "pubkey",
+			 d->pubkey[0] ? json_string(d->pubkey) : json_null());
+}
+
+int srv_devices_list(struct srv_api *api, h2o_req_t *req, const struct reg_admin *who,
+		     char **params)
+{
+	struct reg_device *d = NULL;
+	json_t *a = json_array();
+	size_t n = 0;
+
+	if (reg_devices_list(api->reg, who->org, &d, &n)) {
+		json_decref(a);
+		return srv_fail(req, 503, "registry: %s", reg_errmsg(api->reg));
+	}
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(a, device_json(&d[i]));
+	free(d);
+	return srv_json(req, 200, a);
+}
+
+int srv_devices_add(struct srv_api *api, h2o_req_t *req, const struct reg_admin *who,
+		    char **params)
+{
+	static const char *const keys[] = {"name", "serial", "address", "pubkey", NULL};
+	char secret[2 * REG_SECRET_LEN + 1];
+	json_t *j = srv_body(req), *o;
+	const char *name, *serial, *address, *pubkey;
+	struct reg_device d;
+	h2o_url_t url;
+	int64_t id;
+
+	if (!j)
+		return 0;
+	if (srv_known_keys(req, j, keys) || srv_str_field(req, j, "name", 1, &name) ||
+	    srv_str_field(req, j, "serial", 1, &serial) ||
+	    srv_str_field(req, j, "address", 0, &address) ||
+	    srv_str_field(req, j, "pubkey", 0, &pubkey))
+		goto out;
+	if (pubkey && mtun_pubkey_check(pubkey)) {
+		srv_fail(req, 400, "pubkey: want an Ed25519 public key, 32 bytes in base64 "
+				   "(edgecap-agent keygen prints it)");
+		goto out;
+	}
+	if (!address && !pubkey) {
+		srv_fail(req, 400, "address: required unless the device has a pubkey (then "
+				   "it is reached over the tunnel)");
+		goto out;
+	}
+	if (!address)
+		address = "https://tunnel:8443";
+	if (!srv_valid_name(name, REG_NAME_MAX) || !srv_valid_name(serial, REG_SERIAL_MAX)) {
+		srv_fail(req, 400, "name and serial: 1 to %d (%d) of A-Z a-z 0-9 . _ -", REG_NAME_MAX,
+			 REG_SERIAL_MAX);
+		goto out;
+	}
+	if (strlen(address) > REG_ADDRESS_MAX || h2o_url_parse(address, strlen(address), &url) ||
+	    !h2o_memis(url.path.base, url.path.len, H2O_STRLIT("/"))) {
+		srv_fail(req, 400, "address: want http://HOST:PORT or https://HOST:PORT");
+		goto out;
+	}
+	id = reg_device_add(api->reg, who->org, name, serial, address, pubkey, secret);
+	if (id == -EEXIST)
+		srv_fail(req, 409, "a device named '%s' or with serial '%s' is enrolled", name,
+			 serial);
+	else if (id < 0 || reg_device_get(api->reg, who->org, name, &d))
+		srv_fail(req, 500, "registry: %s", reg_errmsg(api->reg));
+	else {
+		o = device_json(&d);
+		json_object_set_new(o, "secret", json_string(secret));
+		srv_json(req, 201, o);
+		ecap_log(LOG_INFO, "%s/%s enrolled device %s (%s) at %s", who->org_name, who->name,
+			 name, serial, address);
+	}
+out:
+	json_decref(j);
+	return 0;
+}
+
+int srv_device_get(struct srv_api *api, h2o_req_t *req, const struct reg_admin *who,
+		   char **params)
+{
+	struct srv_tunnel_device_info t;
+	struct reg_device d;
+	json_t *o;
+
+	if (reg_device_get(api->reg, who->org, params[0], &d))
+		return srv_fail(req, 404, "no device '%s'", params[0]);
+	o = device_json(&d);
+	if (!srv_tunnel_device(api->tunnel, who->org, d.name, &t))
+		json_object_set_new(
+			o, "tunnel",
+			json_pack("{s:I, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "client",
+				  (json_int_t)t.client, "path", t.path, "sent", (json_int_t)t.sent,
+				  "resent", (json_int_t)t.resent, "received", (json_int_t)t.received,
+				  "duplicates", (json_int_t)t.duplicates, "out_of_order",
+				  (json_int_t)t.out_of_order, "window_full", (json_int_t)t.window_full,
+				  "bad_packets", (json_int_t)t.bad_packets, "unacked",
+				  (json_int_t)t.unacked));
+	return srv_json(req, 200, o);
+}
+
+/* {enabled}: a disabled device cannot register with the tunnel (its current
+ * registration ends) nor be captured from. */
+int srv_device_patch(struct srv_api *api, h2o_req_t *req, const struct reg_admin *who,
+		     char **params)
+{
+	static const char *const keys[] = {"enabled", NULL};
+	const char *name = params[0];
+	json_t *j = srv_body(req), *v;
+	struct reg_device d;
+	int r;
+
+	if (!j)
+		return 0;
+	if (srv_known_keys(req, j, keys))
+		goto out;
+	v = json_object_get(j, "enabled");
+	if (!json_is_boolean(v)) {
+		srv_fail(req, 400, "enabled: want true or false");
+		goto out;
+	}
+	r = reg_device_enable(api->reg, who->org, name, json_is_true(v));
+	if (r == -ENOENT) {
+		srv_fail(req, 404, "no device '%s'", name);
+		goto out;
+	}
+	if (r || reg_device_get(api->reg, who->org, name, &d)) {
+		srv_fail(req, 500, "registry: %s", reg_errmsg(api->reg));
+		goto out;
+	}
+	if (!json_is_true(v))
+		srv_tunnel_device_gone(api->tunnel, who->org, name);
+	srv_json(req, 200, device_json(&d));
+	ecap_log(LOG_INFO, "%s/%s %s device %s", who->org_name, who->name,
+		 json_is_true(v) ? "enabled" : "disabled", name);
+out:
+	json_decref(j);
+	return 0;
+}
+
+int srv_device_delete(struct srv_api *api, h2o_req_t *req, const struct reg_admin *who,
+		      char **params)
+{
+	int r = reg_device_delete(api->reg, who->org, params[0]);
+
+	if (r == -ENOENT)
+		return srv_fail(req, 404, "no device '%s'", params[0]);
+	if (r == -EBUSY)
+		return srv_fail(req, 409, "device '%s' has captures", params[0]);
+	if (r)
+		return srv_fail(req, 500, "registry: %s", reg_errmsg(api->reg));
+	/* its management address may go to another device now */
+	srv_tunnel_device_gone(api->tunnel, who->org, params[0]);
+	ecap_log(LOG_INFO, "%s/%s deleted device %s", who->org_name, who->name, params[0]);
+	return srv_json(req, 200, json_pack("{s:s}", "deleted", params[0]));
+}

@@ -1,0 +1,156 @@
+/* http.c - the API's HTTP edge, see http.h. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/http.h"
+
+static const char *current_who; /* one thread: the request being answered */
+
+void srv_http_set_who(const char *who)
+{
+	current_who = who;
+}
+
+int srv_json(h2o_req_t *req, int status, json_t *body)
+{
+	char *text = body ? json_dumps(body, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+	size_t len = text ? strlen(text) : 0;
+	char *copy = h2o_mem_alloc_pool(&req->pool, len + 1);
+
+	json_decref(body);
+	if (text)
+		memcpy(copy, text, len);
+	copy[len++] = '\n';
+	free(text);
+	req->res.status = status;
+	req->res.reason = web_reason(status);
+	req->res.content_length = len;
+	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+		       H2O_STRLIT("application/json"));
+	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
+		       H2O_STRLIT("no-store"));
+	h2o_send_inline(req, copy, len);
+	return 0;
+}
+
+int srv_fail(h2o_req_t *req, int status, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	web_log_refusal(req, status, current_who, msg);
+	return srv_json(req, status, json_pack("{s:s}", "error", msg));
+}
+
+int srv_valid_name(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > max)
+		return 0;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && !strchr("._-", *s))
+			return 0;
+	return 1;
+}
+
+json_t *srv_body(h2o_req_t *req)
+{
+	json_error_t e;
+	json_t *j;
+
+	if (!req->entity.base)
+		return srv_fail(req, 400, "want a JSON object in the body"), NULL;
+	j = json_loadb(req->entity.base, req->entity.len, 0, &e);
+	if (!j)
+		return srv_fail(req, 400, "invalid JSON at line %d, column %d: %s", e.line, e.column,
+				e.text),
+		       NULL;
+	if (!json_is_object(j)) {
+		json_decref(j);
+		return srv_fail(req, 400, "want a JSON object in the body"), NULL;
+	}
+	return j;
+}
+
+int srv_known_keys(h2o_req_t *req, json_t *o, const char *const *keys)
+{
+	const char *k;
+	json_t *v;
+
+	json_object_foreach(o, k, v) {
+		const char *const *p = keys;
+
+		while (*p && strcmp(*p, k))
+			p++;
+		if (!*p) {
+			srv_fail(req, 400, "unknown field '%s'", k);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int srv_int_field(h2o_req_t *req, json_t *o, const char *key, int64_t min, int64_t max,
+		  int64_t *ret)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (!v)
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max) {
+		srv_fail(req, 400, "%s: want an integer from %lld to %lld", key, (long long)min,
+			 (long long)max);
+		return -1;
+	}
+	*ret = json_integer_value(v);
+	return 0;
+}
+
+int srv_str_field(h2o_req_t *req, json_t *o, const char *key, int required, const char **ret)
+{
+	json_t *v = json_object_get(o, key);
+
+	*ret = NULL;
+	if (!v && !required)
+		return 0;
+	if (!json_is_string(v)) {
+		srv_fail(req, 400, "%s: want a string", key);
+		return -1;
+	}
+	*ret = json_string_value(v);
+	return 0;
+}
+
+int srv_authenticate(struct reg *reg, h2o_req_t *req, struct reg_admin *who)
+{
+	ssize_t at = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
+	const char *why = "no Authorization header";
+
+	if (at >= 0) {
+		h2o_iovec_t v = req->headers.entries[at].value;
+
+		why = "want Authorization: Bearer TOKEN";
+		if (v.len > 7 && !strncasecmp(v.base, "Bearer ", 7)) {
+			int r = reg_admin_by_token(reg, v.base + 7, v.len - 7, who);
+
+			if (!r)
+				return 0;
+			if (r != -ENOENT) {
+				srv_fail(req, 503, "registry unavailable");
+				return -1;
+			}
+			why = "unknown token";
+		}
+	}
+	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_WWW_AUTHENTICATE, NULL,
+		       H2O_STRLIT("Bearer realm=\"edgecap\""));
+	srv_fail(req, 401, "%s", why);
+	return -1;
+}

@@ -1,0 +1,147 @@
+/* router.c - the one handler on "/": the path matched against the route
+ * table segment by segment ({name} takes any one segment), the bearer token
+ * checked for routes that want it, then the method (405 with Allow when
+ * the path is known but the method is not). A logger counts every answered
+ * request by status, streams and parked polls included, when it ends. */
+#include <string.h>
+
+#include "api/api.h"
+
+#define SEGS_MAX 8
+#define PATH_MAX_LEN 512
+
+static const struct srv_route routes[] = {
+	{"GET", "/api/v1/devices", srv_devices_list, 0},
+	{"POST", "/api/v1/devices", srv_devices_add, 0},
+	{"GET", "/api/v1/devices/{name}", srv_device_get, 0},
+	{"PATCH", "/api/v1/devices/{name}", srv_device_patch, 0},
+	{"DELETE", "/api/v1/devices/{name}", srv_device_delete, 0},
+	{"POST", "/api/v1/filters/compile", srv_filters_compile, 0},
+	{"GET", "/api/v1/captures", srv_captures_list, 0},
+	{"POST", "/api/v1/captures", srv_captures_start, 0},
+	{"GET", "/api/v1/captures/{id}", srv_capture_get, 0},
+	{"DELETE", "/api/v1/captures/{id}", srv_capture_delete, 0},
+	{"GET", "/api/v1/captures/{id}/pcap", srv_capture_pcap, 0},
+	{"GET", "/api/v1/captures/{id}/text", srv_capture_text, 0},
+	{"POST", "/tunnel/v1/register", srv_tunnel_register_ep, 1},
+	{"POST", "/tunnel/v1/poll", srv_tunnel_poll_ep, 1},
+	{"GET", "/healthz", srv_healthz, 1},
+};
+
+struct router {
+	h2o_handler_t super;
+	struct srv_api *api;
+};
+
+struct counter {
+	h2o_logger_t super;
+	struct srv_api *api;
+};
+
+/* "/a/b/c" -> its segments, in place: the count, or -1 for too many. */
+static int split(char *path, char **seg)
+{
+	int n = 0;
+
+	for (char *save = NULL, *t = strtok_r(path, "/", &save); t; t = strtok_r(NULL, "/", &save)) {
+		if (n == SEGS_MAX)
+			return -1;
+		seg[n++] = t;
+	}
+	return n;
+}
+
+/* Does the route's path match the segments? Its {parts} into params. */
+static int match(const char *pattern, char **seg, int n, char **params)
+{
+	char buf[128], *pseg[SEGS_MAX];
+	int pn, k = 0;
+
+	snprintf(buf, sizeof(buf), "%s", pattern);
+	pn = split(buf, pseg);
+	if (pn != n)
+		return 0;
+	for (int i = 0; i < n; i++) {
+		if (pseg[i][0] == '{')
+			params[k++] = seg[i];
+		else if (strcmp(pseg[i], seg[i]))
+			return 0;
+	}
+	return 1;
+}
+
+static int on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+	struct srv_api *api = ((struct router *)self)->api;
+	h2o_iovec_t p = req->path_normalized;
+	char path[PATH_MAX_LEN], *seg[SEGS_MAX], *params[SEGS_MAX], allow[64] = "";
+	const struct srv_route *found = NULL, *known = NULL;
+	struct reg_admin who;
+	char whoname[2 * REG_NAME_MAX + 2];
+	int n, r;
+
+	if (p.len >= sizeof(path) || memchr(p.base, 0, p.len))
+		return srv_fail(req, 404, "not found");
+	memcpy(path, p.base, p.len);
+	path[p.len] = 0;
+	n = split(path, seg);
+	for (size_t i = 0; n >= 0 && i < sizeof(routes) / sizeof(routes[0]); i++) {
+		if (!match(routes[i].path, seg, n, params))
+			continue;
+		known = &routes[i];
+		snprintf(allow + strlen(allow), sizeof(allow) - strlen(allow), "%s%s",
+			 allow[0] ? ", " : "", routes[i].method);
+		if (h2o_memis(req->method.base, req->method.len, routes[i].method,
+			      strlen(routes[i].method)))
+			found = &routes[i];
+	}
+	if (!known)
+		return srv_fail(req, 404, "not found");
+	if (!known->public && srv_authenticate(api->reg, req, &who))
+		return 0;
+	if (!found) {
+		h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL,
+			       h2o_strdup(&req->pool, allow, SIZE_MAX).base, strlen(allow));
+		return srv_fail(req, 405, "method not allowed here (%s)", allow);
+	}
+	if (!found->public) {
+		snprintf(whoname, sizeof(whoname), "%s/%s", who.org_name, who.name);
+		srv_http_set_who(whoname);
+	}
+	r = found->fn(api, req, found->public ? NULL : &who, params);
+	srv_http_set_who(NULL);
+	return r;
+}
+
+static void on_log(h2o_logger_t *self, h2o_req_t *req)
+{
+	struct srv_api *api = ((struct counter *)self)->api;
+	int st = req->res.status;
+
+	if (st > 0 && st < SRV_STATUS_MAX)
+		api->responses[st]++;
+}
+
+void srv_api_init(struct srv_api *api, h2o_hostconf_t *host)
+{
+	h2o_pathconf_t *conf = h2o_config_register_path(host, "/", 0);
+	struct router *r = (struct router *)h2o_create_handler(conf, sizeof(*r));
+	struct counter *c = (struct counter *)h2o_create_logger(conf, sizeof(*c));
+
+	r->super.on_req = on_req;
+	r->api = api;
+	c->super.log_access = on_log;
+	c->api = api;
+}
+
+void srv_api_start(struct srv_api *api)
+{
+	srv_readers_start(api);
+}
+
+void srv_api_stop(struct srv_api *api)
+{
+	if (h2o_timeout_is_linked(&api->reader_check_entry))
+		h2o_timeout_unlink(&api->reader_check_entry);
+	srv_metrics_stop(api);
+}

@@ -1,0 +1,138 @@
+/* tunnel.c - the devices' side of the management tunnel (docs/tunnel.md):
+ *
+ *   POST /tunnel/v1/register {serial, ts, nonce, dh, sig}
+ *   POST /tunnel/v1/poll     a batch of datagrams; Edgecap-Client, -Seq, -Sig
+ *
+ * A poll is answered later, when the long-poll table has something for the
+ * device or its hold time passes. Polls are HTTP/1 only: h2o does not read
+ * an HTTP/1 connection while a request is in progress, so it frees the
+ * request only after we answer it (HTTP/2 could reset the stream under us,
+ * and a hook in the request's pool to learn of that would cost a 4 KiB pool
+ * chunk per parked device). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+
+static h2o_generator_t inline_gen; /* a response sent whole: nothing to proceed or stop */
+
+void srv_tunnel_answer(void *waiter, const uint8_t *body, size_t len)
+{
+	h2o_req_t *req = waiter;
+	char *copy = h2o_mem_alloc_pool(&req->pool, len + 1);
+
+	if (len)
+		memcpy(copy, body, len);
+	req->res.status = 200;
+	req->res.reason = "OK";
+	req->res.content_length = len;
+	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+		       H2O_STRLIT("application/octet-stream"));
+	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
+		       H2O_STRLIT("no-store, no-transform"));
+	h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-accel-buffering"), 0,
+			      NULL, H2O_STRLIT("no"));
+	h2o_start_response(req, &inline_gen);
+	h2o_send(req, &(h2o_iovec_t){copy, len}, 1, H2O_SEND_STATE_FINAL);
+}
+
+int srv_tunnel_register_ep(struct srv_api *api, h2o_req_t *req, const struct reg_admin *who,
+			   char **params)
+{
+	static const int status[] = {[EINVAL] = 400, [EACCES] = 403, [EBUSY] = 503,
+				     [ENOMEM] = 500};
+	struct srv_tunnel_reg in;
+	struct srv_tunnel_grant g;
+	json_error_t e;
+	json_t *j;
+	json_int_t ts;
+	char err[256];
+	int r;
+
+	if (!api->tunnel)
+		return srv_fail(req, 404, "the tunnel is not enabled on this server");
+	j = req->entity.base ? json_loadb(req->entity.base, req->entity.len, 0, &e) : NULL;
+	if (!j || json_unpack_ex(j, &e, JSON_STRICT, "{s:s, s:I, s:s, s:s, s:s}", "serial",
+				 &in.serial, "ts", &ts, "nonce", &in.nonce, "dh", &in.dh, "sig",
+				 &in.sig)) {
+		srv_fail(req, 400, "want {serial, ts, nonce, dh, sig}%s%s", j ? ": " : "",
+			 j ? e.text : "");
+		goto out;
+	}
+	in.ts = ts;
+	r = srv_tunnel_register(api->tunnel, &in, &g, err, sizeof(err));
+	if (r) {
+		srv_fail(req, status[-r] ? status[-r] : 500, "%s", err);
+		goto out;
+	}
+	srv_json(req, 200,
+		 json_pack("{s:I, s:s, s:s, s:s, s:i, s:i, s:i}", "client", (json_int_t)g.client,
+			   "dh", g.dh, "address", g.address, "server", g.server, "prefix",
+			   g.prefix, "udp_port", (int)g.udp_port, "mtu", g.mtu));
+out:
+	json_decref(j);
+	return 0;
+}
+
+/* A header's value as a C string in buf, or NULL. */
+static const char *header(h2o_req_t *req, const char *name, char *buf, size_t len)
+{
+	ssize_t i = h2o_find_header_by_str(&req->headers, name, strlen(name), -1);
+	h2o_iovec_t v;
+
+	if (i < 0)
+		return NULL;
+	v = req->headers.entries[i].value;
+	if (v.len >= len)
+		return NULL;
+	memcpy(buf, v.base, v.len);
+	buf[v.len] = 0;
+	return buf;
+}
+
+static int unauthorized(h2o_req_t *req, const char *why)
+{
+	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_WWW_AUTHENTICATE, NULL,
+		       H2O_STRLIT("Edgecap-Tunnel"));
+	return srv_fail(req, 401, "%s", why);
+}
+
+int srv_tunnel_poll_ep(struct srv_api *api, h2o_req_t *req, const struct reg_admin *who,
+		       char **params)
+{
+	char idb[16], seqb[24], sigb[64], err[256], *end;
+	const char *id_s = header(req, "edgecap-client", idb, sizeof(idb)),
+		   *seq_s = header(req, "edgecap-seq", seqb, sizeof(seqb)),
+		   *sig_s = header(req, "edgecap-sig", sigb, sizeof(sigb));
+	unsigned long id;
+	unsigned long long seq;
+	int r;
+
+	if (!api->tunnel)
+		return srv_fail(req, 404, "the tunnel is not enabled on this server");
+	if (req->version >= 0x200)
+		return srv_fail(req, 505, "polls are HTTP/1.x");
+	if (!id_s || !seq_s || !sig_s)
+		return unauthorized(req, "want Edgecap-Client, Edgecap-Seq and Edgecap-Sig");
+	id = strtoul(id_s, &end, 16);
+	if (*end || !*id_s || id > UINT32_MAX || !(seq = strtoull(seq_s, &end, 10)) || *end)
+		return srv_fail(req, 400, "Edgecap-Client: want 8 hex digits; Edgecap-Seq: from 1");
+	r = srv_tunnel_poll_check(api->tunnel, (uint32_t)id, seq, sig_s);
+	if (r == -ENOENT) {
+		snprintf(err, sizeof(err), "unknown client %08lx: register again", id);
+		return unauthorized(req, err);
+	}
+	if (r == -EACCES)
+		return srv_fail(req, 403, "bad signature");
+	if (r == -EALREADY)
+		return srv_fail(req, 403, "replayed request %llu", seq);
+	if (r)
+		return srv_fail(req, 500, "MAC failed");
+	r = srv_lptab_poll(srv_tunnel_lptab(api->tunnel), (uint32_t)id,
+			   (const uint8_t *)req->entity.base, req->entity.base ? req->entity.len : 0,
+			   req, err, sizeof(err));
+	if (r)
+		return srv_fail(req, r == -EINVAL ? 400 : 503, "%s", err);
+	return 0;
+}

@@ -1,0 +1,48 @@
+/* conf.h - edgecap-server's configuration: a file of "key = value" lines
+ * (common/conf.h, the agent's syntax) and flags that set the same keys
+ * after it.
+ *
+ *   listen         = 0.0.0.0:8443       (:8080 with plain_http)
+ *   db             = /var/lib/edgecap/registry.db
+ *   data           = /var/lib/edgecap   (merged captures; default: the db's directory)
+ *   plain_http     = no                 (yes: no TLS, for labs)
+ *   tls_cert       = /etc/edgecap/server.crt
+ *   tls_key        = /etc/edgecap/server.key
+ *   ca_file        = /etc/edgecap/ca.crt (CAs of the agents' certificates; default: system)
+ *   tunnel_udp     = 0.0.0.0:4789       (the management tunnel; default: off)
+ *   tunnel_if      = ectun0
+ *   tunnel_max     = 65536              (devices registered at once)
+ *   tunnel_hold    = 25000              (ms a parked poll waits, 1000..25000)
+ *   metrics_listen = 127.0.0.1:9100     (Prometheus metrics; default: off)
+ */
+#ifndef SRV_CONF_H
+#define SRV_CONF_H
+
+#include <stddef.h>
+
+#define SRV_CONF "/etc/edgecap/server.conf"
+
+struct srv_conf {
+	char listen[128];
+	char db[256];
+	char data[256];
+	int plain_http;
+	char tls_cert[256], tls_key[256];
+	char ca_file[256];
+	char tunnel_udp[128];
+	char tunnel_if[16];
+	unsigned tunnel_max;
+	unsigned tunnel_hold_ms;
+	char metrics_listen[128];
+};
+
+/* Defaults, then the file (a missing one is fine unless must_exist): 0, or
+ * -errno with err naming the file and line. */
+int srv_conf_load(struct srv_conf *c, const char *path, int must_exist, char *err, size_t errlen);
+/* One setting, as in the file. */
+int srv_conf_set(struct srv_conf *c, const char *key, const char *value, char *err, size_t errlen);
+/* The defaults that follow from others (listen's port, data from db), and
+ * what must hold to serve: 0, or -EINVAL with err set. */
+int srv_conf_finish(struct srv_conf *c, char *err, size_t errlen);
+
+#endif

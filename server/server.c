@@ -1,0 +1,156 @@
+/* server.c - edgecap-server's life, see server.h. */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "server.h"
+
+#define STOP_GRACE_MS 3000
+
+/* Each device polling over HTTP holds a connection and a UDP socket of its
+ * own: the soft limit (often 1024) would stop the server at a few hundred. */
+static void raise_fd_limit(void)
+{
+	struct rlimit r;
+
+	if (!getrlimit(RLIMIT_NOFILE, &r) && r.rlim_cur < r.rlim_max) {
+		r.rlim_cur = r.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &r);
+	}
+}
+
+static void on_signal(h2o_socket_t *sock, const char *e)
+{
+	struct srv_daemon *d = sock->data;
+	struct signalfd_siginfo si;
+
+	while (read(h2o_socket_get_fd(sock), &si, sizeof(si)) == sizeof(si))
+		;
+	if (d->api.stopping)
+		return;
+	ecap_log(LOG_INFO, "stopping: ending %d capture(s)", srv_captures_running(d->captures));
+	d->api.stopping = 1;
+	web_unlisten(&d->listener);
+	srv_captures_stop_all(d->captures);
+}
+
+int srv_daemon_start(struct srv_daemon *d, char *err, size_t errlen)
+{
+	h2o_hostconf_t *host;
+	sigset_t mask;
+	int fd, r;
+
+	r = reg_open(d->conf.db, &d->reg, err, errlen);
+	if (r)
+		return r;
+	if (mkdir(d->conf.data, 0750) && errno != EEXIST) {
+		r = -errno;
+		snprintf(err, errlen, "data directory %s: %s", d->conf.data, strerror(-r));
+		return r;
+	}
+	reg_captures_interrupted(d->reg);
+	raise_fd_limit();
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	/* Sockets' input buffers start at 4 KiB, not 8 (they grow as they must):
+	 * a device's parked poll keeps its connection's buffer, so this is most
+	 * of what an idle device costs the server. */
+	h2o_socket_buffer_prototype._initial_buf.capacity = 4096;
+	h2o_config_init(&d->config);
+	d->config.server_name = h2o_iovec_init(H2O_STRLIT("edgecap-server"));
+	d->config.max_request_entity_size = 1 << 20;
+	host = h2o_config_register_host(&d->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+	srv_api_init(&d->api, host);
+	h2o_context_init(&d->ctx, h2o_evloop_create(), &d->config);
+	h2o_multithread_register_receiver(d->ctx.queue, &d->getaddr, h2o_hostinfo_getaddr_receiver);
+	d->accept_ctx.ctx = &d->ctx;
+	d->accept_ctx.hosts = d->config.hosts;
+	if (!d->conf.plain_http) {
+		d->ssl = web_tls_server(d->conf.tls_cert, d->conf.tls_key, err, errlen);
+		if (!d->ssl)
+			return -EINVAL;
+		d->accept_ctx.ssl_ctx = d->ssl;
+	}
+	/* the CAs devices are checked against; each connection has its own context
+	 * for the device's name (service/capture.c) */
+	d->ca = web_tls_client(d->conf.ca_file[0] ? d->conf.ca_file : NULL, NULL,
+			       h2o_iovec_init(NULL, 0), err, errlen);
+	if (!d->ca)
+		return -EINVAL;
+	d->captures = srv_captures_new(&(struct srv_captures_conf){
+		.loop = d->ctx.loop,
+		.getaddr = &d->getaddr,
+		.reg = d->reg,
+		.data_dir = d->conf.data,
+		.ca_store = SSL_CTX_get_cert_store(d->ca),
+		.userappl = SRV_VERSION,
+	});
+	if (!d->captures) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	d->api.loop = d->ctx.loop;
+	d->api.reg = d->reg;
+	d->api.captures = d->captures;
+	d->started = 1;
+	fd = web_listen(d->conf.listen, err, errlen);
+	if (fd < 0)
+		return fd;
+	if (d->conf.tunnel_udp[0]) {
+		r = srv_tunnel_start(&(struct srv_tunnel_conf){.loop = d->ctx.loop,
+							       .reg = d->reg,
+							       .udp = d->conf.tunnel_udp,
+							       .ifname = d->conf.tunnel_if,
+							       .max_devices = d->conf.tunnel_max,
+							       .hold_ms = d->conf.tunnel_hold_ms,
+							       .answer = srv_tunnel_answer},
+				     &d->tunnel, err, errlen);
+		if (r) {
+			close(fd);
+			return r;
+		}
+		d->api.tunnel = d->tunnel;
+	}
+	r = srv_metrics_start(&d->api, d->conf.metrics_listen, err, errlen);
+	if (r) {
+		close(fd);
+		return r;
+	}
+	srv_api_start(&d->api);
+	d->listener = web_serve(&d->accept_ctx, fd);
+	web_watch(d->ctx.loop, signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC), on_signal, d);
+	ecap_log(LOG_INFO, "serving on %s%s, registry %s (schema %d), captures in %s",
+		 d->conf.listen, d->conf.plain_http ? " (plain HTTP)" : " (HTTPS)", d->conf.db,
+		 reg_schema_version(d->reg), d->conf.data);
+	return 0;
+}
+
+void srv_daemon_run(struct srv_daemon *d)
+{
+	while (!d->api.stopping)
+		h2o_evloop_run(d->ctx.loop, INT32_MAX);
+	for (uint64_t until = h2o_now(d->ctx.loop) + STOP_GRACE_MS;
+	     srv_captures_running(d->captures) && h2o_now(d->ctx.loop) < until;)
+		h2o_evloop_run(d->ctx.loop, 100);
+}
+
+void srv_daemon_free(struct srv_daemon *d)
+{
+	if (d->started)
+		srv_api_stop(&d->api);
+	srv_tunnel_stop(d->tunnel);
+	/* the loop and h2o's contexts live until exit: h2o 2.2 cannot destroy a
+	 * loop; captures still running after the grace period go with it */
+	if (d->ssl)
+		SSL_CTX_free(d->ssl);
+	reg_close(d->reg);
+}

@@ -1,0 +1,588 @@
+/* capture.c - captures while they run, see capture.h. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/auth.h"
+#include "common/log.h"
+#include "core/mux.h"
+#include "service/capture.h"
+#include "tunnel/identity.h"
+
+#define TICK_MS      100
+#define DB_EVERY_MS  1000
+#define END_GRACE_MS 10000 /* for devices to end after the duration */
+#define STOP_WAIT_MS 2000  /* for devices to send their statistics after a stop */
+#define ERRBODY_MAX  300   /* of a refusal's body, for its message */
+#define NO_LIMIT_MS  86400000u /* the silence limit of a capture without a duration */
+
+struct srv_captures {
+	struct srv_captures_conf conf;
+	struct srv_capture *live; /* running captures, and finished ones still read */
+	h2o_timeout_t tick, zero; /* every capture's tick; a turn of the loop */
+	struct srv_captures_stats ended; /* what finished captures added up to */
+};
+
+struct dev_conn {
+	struct srv_capture *l;
+	unsigned input;
+	struct reg_device d;
+	struct ecap_httpc_dest dest;
+	struct ecap_httpc_call call;
+	char *target;      /* the signed request's path and query */
+	char headers[320]; /* its Authorization */
+	const char *state; /* connecting, streaming, done, failed */
+	char error[320];
+};
+
+struct srv_capture {
+	struct srv_captures *cs;
+	int64_t id, org;
+	int fd;
+	struct srv_mux *mux;
+	struct dev_conn *devs;
+	unsigned ndevs, open;
+	struct ecap_httpc_ctx http; /* this capture's silence limit */
+	h2o_timeout_entry_t tick, kick;
+	uint64_t deadline, next_db; /* loop ms; deadline 0: none */
+	uint64_t stop_at;           /* stopping: devices still streaming are cut then */
+	struct srv_capture_watch *watches;
+	const char *stop_why; /* a stop was asked for: kick runs it */
+	int done;
+	char error[256]; /* the capture itself failed (its file) */
+	struct srv_capture *next;
+};
+
+static int64_t wall_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_REALTIME, &t);
+	return t.tv_sec * 1000000000ll + t.tv_nsec;
+}
+
+static h2o_loop_t *loop_of(struct srv_capture *l)
+{
+	return l->cs->conf.loop;
+}
+
+/* Stop the capture soon, outside any client callback (on_kick). */
+static void ask_stop(struct srv_capture *l, const char *why)
+{
+	if (l->done)
+		return;
+	if (!l->stop_why)
+		l->stop_why = why;
+	if (!h2o_timeout_is_linked(&l->kick))
+		h2o_timeout_link(loop_of(l), &l->cs->zero, &l->kick);
+}
+
+static void save_device(struct dev_conn *dc)
+{
+	struct srv_mux_input_stats st;
+
+	srv_mux_input_stats(dc->l->mux, dc->input, &st);
+	reg_capture_device_update(dc->l->cs->conf.reg, dc->l->id, dc->d.id,
+				  &(struct reg_capture_device_state){
+					  .state = dc->state,
+					  .error = dc->error[0] ? dc->error : NULL,
+					  .bytes = st.bytes,
+					  .packets = st.packets,
+					  .duplicates = st.duplicates,
+					  .dropped = st.ifdrop + st.osdrop,
+				  });
+}
+
+static void save(struct srv_capture *l)
+{
+	struct srv_merge_stats st;
+
+	srv_mux_stats(l->mux, &st);
+	for (unsigned i = 0; i < l->ndevs; i++)
+		save_device(&l->devs[i]);
+	reg_capture_update(l->cs->conf.reg, l->id,
+			   &(struct reg_capture_state){.state = l->done ? "done" : "running",
+						       .merged = st.merged,
+						       .duplicates = st.duplicates,
+						       .late = st.late,
+						       .ended = l->done ? time(NULL) : 0});
+}
+
+/* The mux's output to the file; the watches are woken. */
+static void flush_out(struct srv_capture *l)
+{
+	struct ecap_buf *b = srv_mux_out(l->mux);
+	int r = b->err ? b->err : l->error[0] ? 0 : ecap_write_all(l->fd, b->data, b->len);
+
+	if (r && !l->error[0])
+		snprintf(l->error, sizeof(l->error), "writing the capture: %s", strerror(-r));
+	ecap_buf_reset(b);
+	if (srv_mux_full(l->mux))
+		ask_stop(l, "packet count reached");
+	if (l->error[0])
+		ask_stop(l, l->error);
+	for (struct srv_capture_watch *w = l->watches, *next; w; w = next) {
+		next = w->next; /* w may leave at once */
+		w->wake(w);
+	}
+}
+
+static void finish(struct srv_capture *l)
+{
+	struct srv_captures_stats *t = &l->cs->ended;
+	struct srv_merge_stats st;
+
+	srv_mux_finish(l->mux);
+	l->done = 1;
+	flush_out(l);
+	save(l);
+	srv_mux_stats(l->mux, &st);
+	t->merged += st.merged;
+	t->duplicates += st.duplicates;
+	t->late += st.late;
+	for (unsigned i = 0; i < l->ndevs; i++)
+		t->devices_failed += !strcmp(l->devs[i].state, "failed");
+	ecap_log(LOG_INFO, "capture %lld ended: %llu packets merged, %llu duplicates removed, %llu late",
+		 (long long)l->id, (unsigned long long)st.merged, (unsigned long long)st.duplicates,
+		 (unsigned long long)st.late);
+}
+
+/* A device's stream is over: whole, refused or broken (error set). */
+static void device_closed(struct dev_conn *dc, const char *error)
+{
+	struct srv_capture *l = dc->l;
+	struct srv_mux_input_stats st;
+
+	if (error && !dc->error[0])
+		snprintf(dc->error, sizeof(dc->error), "%s", error);
+	if (dc->error[0]) {
+		srv_mux_close(l->mux, dc->input, dc->error);
+		dc->state = "failed";
+	} else if (srv_mux_close(l->mux, dc->input, NULL)) {
+		snprintf(dc->error, sizeof(dc->error), "%s", srv_mux_error(l->mux, dc->input));
+		dc->state = "failed";
+	} else if (srv_mux_input_stats(l->mux, dc->input, &st), !st.stats_seen && l->stop_at) {
+		/* asked to stop, the device closed without its statistics (an agent
+		 * that does not end gracefully): stopped, not failed */
+		srv_mux_stop(l->mux, dc->input);
+		snprintf(dc->error, sizeof(dc->error), "stopped before its statistics came");
+		dc->state = "done";
+	} else if (!st.stats_seen) {
+		/* h2o takes a close between chunks for the end: an agent's stream
+		 * ends with its statistics, so this one broke off */
+		snprintf(dc->error, sizeof(dc->error), "the stream broke off (no end statistics)");
+		srv_mux_close(l->mux, dc->input, dc->error);
+		dc->state = "failed";
+	} else {
+		dc->state = "done";
+	}
+	if (!strcmp(dc->state, "failed"))
+		ecap_log(LOG_WARNING, "capture %lld: device %s: %s", (long long)l->id, dc->d.name,
+			 dc->error);
+	save_device(dc);
+	if (--l->open == 0)
+		finish(l);
+	else
+		flush_out(l);
+}
+
+static int on_head(struct ecap_httpc_call *c)
+{
+	struct dev_conn *dc = c->data;
+
+	reg_device_seen(dc->l->cs->conf.reg, dc->d.id, time(NULL));
+	if (c->status == 200) {
+		dc->state = "streaming";
+		save_device(dc);
+	}
+	return 0;
+}
+
+static long on_body(struct ecap_httpc_call *c, const uint8_t *p, size_t n)
+{
+	struct dev_conn *dc = c->data;
+	struct srv_capture *l = dc->l;
+	/* whole blocks, read in place; a partial one stays in h2o's buffer for
+	 * the next read to append to (and while one does, h2o keeps the buffer
+	 * instead of freeing it and growing a new one from 4 KiB, copying as it
+	 * doubles, on the next read) */
+	long took = srv_mux_take(l->mux, dc->input, p, n);
+
+	if (srv_mux_error(l->mux, dc->input)) { /* a malformed stream: the device is dropped */
+		snprintf(dc->error, sizeof(dc->error), "bad stream: %s",
+			 srv_mux_error(l->mux, dc->input));
+		return -1;
+	}
+	srv_mux_run(l->mux, wall_ns());
+	flush_out(l);
+	return took > 0 ? took : 0;
+}
+
+static void on_done(struct ecap_httpc_call *c, const char *err)
+{
+	struct dev_conn *dc = c->data;
+
+	if (!err && c->status != 200) { /* a refusal: its status and first line */
+		char *nl;
+
+		ecap_buf_put(&c->resp, "", 1);
+		nl = c->resp.err ? NULL : strchr((char *)c->resp.data, '\n');
+		if (nl)
+			*nl = 0;
+		snprintf(dc->error, sizeof(dc->error), "HTTP %d: %s", c->status,
+			 c->resp.err ? "" : (char *)c->resp.data);
+	}
+	device_closed(dc, err);
+}
+
+/* The device's URL: an address whose host is "tunnel" means its management
+ * address, reached over the mTunnel. 0, or -EINVAL. */
+static int device_url(const struct reg_device *d, char *ret, size_t len)
+{
+	char host[16];
+	h2o_url_t u;
+
+	if (h2o_url_parse(d->address, strlen(d->address), &u))
+		return -EINVAL;
+	if (!h2o_memis(u.host.base, u.host.len, H2O_STRLIT("tunnel"))) {
+		snprintf(ret, len, "%s", d->address);
+		return 0;
+	}
+	if (!d->mgmt)
+		return -EINVAL;
+	mtun_addr_str(d->mgmt, host);
+	snprintf(ret, len, "%.*s://%s:%u", (int)u.scheme->name.len, u.scheme->name.base, host,
+		 h2o_url_get_port(&u));
+	return 0;
+}
+
+/* The signed request for one device: 0 or -ENOMEM / -EIO. */
+static int device_request(struct dev_conn *dc, const struct srv_capture_req *c)
+{
+	size_t tlen = 0;
+	FILE *f = open_memstream(&dc->target, &tlen);
+	char auth[ECAP_AUTH_HEADER_MAX];
+
+	if (!f)
+		return -ENOMEM;
+	fprintf(f, "/v1/capture?bpf=%s&snaplen=%u&dir=%s&capture=%lld", c->bpf, c->snaplen, c->dir,
+		(long long)dc->l->id);
+	if (c->ifaces[0])
+		fprintf(f, "&iface=%s", c->ifaces);
+	if (c->count)
+		fprintf(f, "&count=%llu", (unsigned long long)c->count);
+	if (c->duration)
+		fprintf(f, "&duration=%u", c->duration);
+	if (fclose(f))
+		return -ENOMEM;
+	if (ecap_auth_header(dc->d.secret, sizeof(dc->d.secret), "GET", dc->target, tlen,
+			     time(NULL), auth, sizeof(auth)))
+		return -EIO;
+	snprintf(dc->headers, sizeof(dc->headers), "Authorization: %s\r\n", auth);
+	dc->call = (struct ecap_httpc_call){.method = "GET",
+					    .target = dc->target,
+					    .headers = dc->headers,
+					    .on_head = on_head,
+					    .on_body = on_body,
+					    .on_done = on_done,
+					    .resp_max = ERRBODY_MAX,
+					    .data = dc};
+	return 0;
+}
+
+/* Connect to one device: its failures close it at once. */
+static void device_start(struct dev_conn *dc, const struct srv_capture_req *c)
+{
+	struct srv_captures *cs = dc->l->cs;
+	char url[REG_ADDRESS_MAX + 32], e[256];
+
+	if (device_url(&dc->d, url, sizeof(url)) || device_request(dc, c)) {
+		device_closed(dc, "bad device address");
+		return;
+	}
+	if (ecap_httpc_dest_init(&dc->dest, &dc->l->http, url,
+				 &(struct ecap_httpc_dest_opts){.ca_store = cs->conf.ca_store}, e,
+				 sizeof(e))) {
+		device_closed(dc, e);
+		return;
+	}
+	if (ecap_httpc_start(&dc->dest, &dc->call))
+		device_closed(dc, "out of memory");
+}
+
+static void live_free(struct srv_capture *l)
+{
+	struct srv_capture **pp = &l->cs->live;
+
+	while (*pp != l)
+		pp = &(*pp)->next;
+	*pp = l->next;
+	h2o_timeout_unlink(&l->tick);
+	if (h2o_timeout_is_linked(&l->kick))
+		h2o_timeout_unlink(&l->kick);
+	for (unsigned i = 0; i < l->ndevs; i++) {
+		ecap_httpc_cancel(&l->devs[i].call);
+		ecap_httpc_call_reset(&l->devs[i].call);
+		ecap_httpc_dest_dispose(&l->devs[i].dest);
+		free(l->devs[i].target);
+	}
+	ecap_httpc_ctx_dispose(&l->http);
+	free(l->devs);
+	srv_mux_free(l->mux);
+	if (l->fd >= 0)
+		close(l->fd);
+	free(l);
+}
+
+/* Drop a device's connection: its statistics will not come. */
+static void cut(struct dev_conn *dc, const char *why)
+{
+	int status = dc->call.status;
+
+	ecap_httpc_cancel(&dc->call);
+	srv_mux_stop(dc->l->mux, dc->input);
+	if (status && status != 200) /* a refusal cut short: still one */
+		snprintf(dc->error, sizeof(dc->error), "HTTP %d", status);
+	else
+		snprintf(dc->error, sizeof(dc->error), "%s", why);
+	dc->state = status && status != 200 ? "failed" : "done";
+	save_device(dc);
+	dc->l->open--;
+}
+
+/* Stop (outside the client's callbacks): each streaming device is asked to
+ * end by shutting our side of its connection, and ends as at a limit, with
+ * its statistics; what is still connecting is dropped, and so is a device
+ * that has not ended by stop_at (on_tick). */
+static void on_kick(h2o_timeout_entry_t *e)
+{
+	struct srv_capture *l = H2O_STRUCT_FROM_MEMBER(struct srv_capture, kick, e);
+
+	if (l->done || !l->stop_why || l->stop_at)
+		return;
+	ecap_log(LOG_INFO, "capture %lld: stopping: %s", (long long)l->id, l->stop_why);
+	l->stop_at = h2o_now(loop_of(l)) + STOP_WAIT_MS;
+	for (unsigned i = 0; i < l->ndevs; i++) {
+		struct dev_conn *dc = &l->devs[i];
+
+		if (!ecap_httpc_running(&dc->call))
+			continue;
+		if (dc->call.status != 200 || ecap_httpc_shutdown_write(&dc->call))
+			cut(dc, dc->call.status ? "stopped before its statistics came"
+						: "stopped before it answered");
+	}
+	if (!l->open)
+		finish(l);
+}
+
+static void on_tick(h2o_timeout_entry_t *e)
+{
+	struct srv_capture *l = H2O_STRUCT_FROM_MEMBER(struct srv_capture, tick, e);
+	uint64_t now = h2o_now(loop_of(l));
+
+	if (l->done) {
+		if (!l->watches) {
+			live_free(l);
+			return;
+		}
+	} else {
+		srv_mux_run(l->mux, wall_ns());
+		if (l->deadline && now >= l->deadline)
+			ask_stop(l, "devices did not end after the duration");
+		if (l->stop_at && now >= l->stop_at) {
+			for (unsigned i = 0; i < l->ndevs; i++)
+				if (ecap_httpc_running(&l->devs[i].call)) {
+					ecap_log(LOG_WARNING, "capture %lld: device %s did not end in time",
+						 (long long)l->id, l->devs[i].d.name);
+					cut(&l->devs[i], "stopped: it did not end in time");
+				}
+			finish(l);
+			h2o_timeout_link(loop_of(l), &l->cs->tick, &l->tick);
+			return;
+		}
+		flush_out(l);
+		if (now >= l->next_db) {
+			save(l);
+			l->next_db = now + DB_EVERY_MS;
+		}
+	}
+	h2o_timeout_link(loop_of(l), &l->cs->tick, &l->tick);
+}
+
+int64_t srv_capture_start(struct srv_captures *cs, const struct reg_admin *who,
+			  const struct srv_capture_req *c, char *err, size_t errlen)
+{
+	struct srv_capture *l = calloc(1, sizeof(*l));
+	char path[512], tmp[512];
+	int64_t id;
+	int r = -EIO;
+
+	if (!l)
+		return -ENOMEM;
+	l->fd = -1;
+	l->cs = cs;
+	l->org = who->org;
+	l->devs = calloc(c->ndevs, sizeof(*l->devs));
+	/* one device has no duplicates to find: skip the key and its index */
+	l->mux = srv_mux_new(&(struct srv_merge_opts){.dedup_ns = c->ndevs == 1 ? -1 : 0},
+			     cs->conf.userappl);
+	snprintf(tmp, sizeof(tmp), "%s/new.pcapng", cs->conf.data_dir);
+	if (!l->devs || !l->mux) {
+		snprintf(err, errlen, "out of memory");
+		r = -ENOMEM;
+		goto fail;
+	}
+	l->fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	if (l->fd < 0) {
+		snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+		goto fail;
+	}
+	/* the id names the file: insert, then rename */
+	id = reg_capture_add(cs->conf.reg, who->org, who->id, c->request, tmp);
+	snprintf(path, sizeof(path), "%s/%lld.pcapng", cs->conf.data_dir, (long long)id);
+	if (id < 0 || rename(tmp, path) || reg_capture_set_file(cs->conf.reg, id, path)) {
+		snprintf(err, errlen, "registry: %s", reg_errmsg(cs->conf.reg));
+		goto fail;
+	}
+	l->id = id;
+	srv_mux_limit(l->mux, c->count);
+	ecap_httpc_ctx_init(&l->http, cs->conf.loop, cs->conf.getaddr,
+			    c->duration ? (c->duration * 1000u + END_GRACE_MS + 5000) : NO_LIMIT_MS,
+			    cs->conf.userappl);
+	l->tick.cb = on_tick;
+	l->kick.cb = on_kick;
+	if (c->duration)
+		l->deadline = h2o_now(cs->conf.loop) + c->duration * 1000ull + END_GRACE_MS;
+	l->next = cs->live;
+	cs->live = l;
+	cs->ended.started++;
+	h2o_timeout_link(cs->conf.loop, &cs->tick, &l->tick);
+	l->open = 1; /* held while starting: a device failing at once ends nothing */
+	for (unsigned i = 0; i < c->ndevs; i++) {
+		struct dev_conn *dc = &l->devs[i];
+		int in = srv_mux_add(l->mux, c->devs[i].name);
+
+		if (in < 0 || reg_capture_device_add(cs->conf.reg, id, c->devs[i].id)) {
+			ask_stop(l, "out of memory");
+			break;
+		}
+		*dc = (struct dev_conn){.l = l, .d = c->devs[i], .state = "connecting",
+					.input = (unsigned)in};
+		l->ndevs++;
+		l->open++;
+		device_start(dc, c);
+	}
+	ecap_log(LOG_INFO, "capture %lld started by %s/%s on %u device(s)", (long long)id,
+		 who->org_name, who->name, l->ndevs);
+	if (--l->open == 0)
+		finish(l);
+	return id;
+fail:
+	if (l->fd >= 0) {
+		close(l->fd);
+		unlink(tmp);
+	}
+	srv_mux_free(l->mux);
+	free(l->devs);
+	free(l);
+	return r;
+}
+
+struct srv_capture *srv_capture_find(struct srv_captures *cs, int64_t org, int64_t id)
+{
+	for (struct srv_capture *l = cs->live; l; l = l->next)
+		if (l->id == id && l->org == org)
+			return l;
+	return NULL;
+}
+
+int srv_capture_stop(struct srv_captures *cs, int64_t org, int64_t id)
+{
+	struct srv_capture *l = srv_capture_find(cs, org, id);
+
+	if (!l || l->done)
+		return -ENOENT;
+	ask_stop(l, "stopped by request");
+	return 0;
+}
+
+void srv_captures_stop_all(struct srv_captures *cs)
+{
+	for (struct srv_capture *l = cs->live; l; l = l->next)
+		ask_stop(l, "server stopping");
+}
+
+int srv_captures_running(struct srv_captures *cs)
+{
+	int n = 0;
+
+	for (struct srv_capture *l = cs->live; l; l = l->next)
+		n += !l->done || l->watches;
+	return n;
+}
+
+void srv_capture_watch(struct srv_capture *c, struct srv_capture_watch *w)
+{
+	w->next = c->watches;
+	c->watches = w;
+}
+
+void srv_capture_unwatch(struct srv_capture *c, struct srv_capture_watch *w)
+{
+	struct srv_capture_watch **pp = &c->watches;
+
+	while (*pp && *pp != w)
+		pp = &(*pp)->next;
+	if (*pp)
+		*pp = w->next;
+	if (!c->watches)
+		ask_stop(c, "its last reader went away");
+}
+
+int srv_capture_done(const struct srv_capture *c)
+{
+	return c->done;
+}
+
+void srv_captures_stats(struct srv_captures *cs, struct srv_captures_stats *ret)
+{
+	*ret = cs->ended;
+	for (struct srv_capture *l = cs->live; l; l = l->next) {
+		struct srv_merge_stats st;
+
+		if (l->done)
+			continue;
+		ret->running++;
+		srv_mux_stats(l->mux, &st);
+		ret->merged += st.merged;
+		ret->duplicates += st.duplicates;
+		ret->late += st.late;
+	}
+}
+
+struct srv_captures *srv_captures_new(const struct srv_captures_conf *c)
+{
+	struct srv_captures *cs = calloc(1, sizeof(*cs));
+
+	if (!cs)
+		return NULL;
+	cs->conf = *c;
+	/* one queue for every capture's tick: a capture is freed from its tick */
+	h2o_timeout_init(c->loop, &cs->tick, TICK_MS);
+	h2o_timeout_init(c->loop, &cs->zero, 0);
+	return cs;
+}
+
+void srv_captures_free(struct srv_captures *cs)
+{
+	if (!cs)
+		return;
+	while (cs->live)
+		live_free(cs->live);
+	h2o_timeout_dispose(cs->conf.loop, &cs->tick);
+	h2o_timeout_dispose(cs->conf.loop, &cs->zero);
+	free(cs);
+}

@@ -1,0 +1,78 @@
+/* capture.h - captures while they run: one HTTP/1.1 stream from each
+ * device's agent (common/httpc.h), each fed to the mux as it arrives, the
+ * merged pcapng appended to DATA/ID.pcapng, and the readers that follow
+ * that file woken as it grows. The readers themselves (HTTP responses) are
+ * the API room's; here they are watches.
+ *
+ * A capture ends when every device's stream has ended (its limits), at its
+ * packet count, when asked to stop, at server shutdown, or when its last
+ * watch goes away (it had one: someone was watching and stopped). A device
+ * that cannot be reached, refuses or breaks off is marked failed with the
+ * reason; the others go on. The registry holds each device's state and
+ * counters, updated as they change and every second. */
+#ifndef SRV_CAPTURE_H
+#define SRV_CAPTURE_H
+
+#include <stdint.h>
+
+#include "common/httpc.h"
+#include "service/registry.h"
+
+struct srv_captures; /* every capture of the server */
+struct srv_capture;  /* one running (or finished and still read) */
+
+struct srv_captures_conf {
+	h2o_loop_t *loop;
+	h2o_multithread_receiver_t *getaddr; /* the loop's resolver */
+	struct reg *reg;
+	const char *data_dir;
+	X509_STORE *ca_store; /* devices' certificates are checked against it */
+	const char *userappl; /* the merged files' shb_userappl, the devices' User-Agent */
+};
+
+struct srv_captures *srv_captures_new(const struct srv_captures_conf *c);
+/* Once no capture runs (srv_captures_running). Accepts NULL. */
+void srv_captures_free(struct srv_captures *cs);
+
+struct srv_capture_req {
+	const char *request; /* the request as given (JSON), kept in the registry */
+	const struct reg_device *devs;
+	unsigned ndevs;
+	const char *bpf;    /* the compiled filter as the agent's parameter (ecap_cbpf_param) */
+	const char *ifaces; /* "IF,IF", "" for every interface a device serves */
+	const char *dir;    /* in, out, inout */
+	uint32_t snaplen, duration;
+	uint64_t count;
+};
+
+/* Start a capture: its id, or -errno with err set. */
+int64_t srv_capture_start(struct srv_captures *cs, const struct reg_admin *who,
+			  const struct srv_capture_req *c, char *err, size_t errlen);
+/* Stop one of the organization's running captures: 0 or -ENOENT. */
+int srv_capture_stop(struct srv_captures *cs, int64_t org, int64_t id);
+/* At shutdown: every capture ends. */
+void srv_captures_stop_all(struct srv_captures *cs);
+/* Captures running, or finished with readers still on them. */
+int srv_captures_running(struct srv_captures *cs);
+
+/* Readers. A watch's wake runs when the capture's file has grown or the
+ * capture has ended (then srv_capture_done is true); it may unwatch. */
+struct srv_capture_watch {
+	void (*wake)(struct srv_capture_watch *w);
+	struct srv_capture_watch *next;
+};
+/* The organization's capture while it is live (running, or finished and
+ * still read), else NULL: a finished capture is read from its file alone. */
+struct srv_capture *srv_capture_find(struct srv_captures *cs, int64_t org, int64_t id);
+void srv_capture_watch(struct srv_capture *c, struct srv_capture_watch *w);
+/* The last watch leaving stops the capture. */
+void srv_capture_unwatch(struct srv_capture *c, struct srv_capture_watch *w);
+int srv_capture_done(const struct srv_capture *c);
+
+struct srv_captures_stats {
+	unsigned running;
+	uint64_t started, merged, duplicates, late, devices_failed;
+};
+void srv_captures_stats(struct srv_captures *cs, struct srv_captures_stats *ret);
+
+#endif

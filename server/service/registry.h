@@ -1,0 +1,134 @@
+/* registry.h - edgecap-server's registry: organizations, their
+ * administrators (API tokens kept only as SHA-256), their devices, and
+ * captures with each device's part in them. Plain structs in and out: no
+ * type of the storage engine shows here, so a second backend can come
+ * without touching a caller (registry_sqlite.c is the one today: one SQLite
+ * file, docs/remote.md).
+ *
+ * Every lookup an administrator can cause takes the organization: rows of
+ * another organization are not found. Functions return 0 (or an id) on
+ * success and -errno on failure: -ENOENT not found, -EEXIST a name or
+ * serial taken, -EBUSY still referred to, -EIO the storage failed
+ * (reg_errmsg says how). The schema is versioned; the backend holds the
+ * migrations and applies the missing ones in one transaction at open. */
+#ifndef SRV_REGISTRY_H
+#define SRV_REGISTRY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define REG_NAME_MAX    64
+#define REG_SERIAL_MAX  128
+#define REG_ADDRESS_MAX 255
+#define REG_SECRET_LEN  32 /* bytes; the device's HMAC key */
+#define REG_TOKEN_LEN   32 /* bytes; shown once in hex */
+
+struct reg;
+
+struct reg_admin {
+	int64_t id, org;
+	char name[REG_NAME_MAX + 1], org_name[REG_NAME_MAX + 1];
+};
+
+struct reg_device {
+	int64_t id, org;
+	char name[REG_NAME_MAX + 1];
+	char serial[REG_SERIAL_MAX + 1];
+	char address[REG_ADDRESS_MAX + 1]; /* http(s)://HOST:PORT of the agent */
+	char pubkey[64];                    /* "": none enrolled */
+	char transport[8];                  /* direct, udp, http: how it was last heard */
+	uint8_t secret[REG_SECRET_LEN];
+	int enabled;
+	uint32_t mgmt;     /* management address (mTunnel), host order */
+	int64_t last_seen; /* unix seconds, 0: never */
+	int64_t created;
+};
+
+/* Open (creating) and migrate: 0, or -errno with err set. */
+int reg_open(const char *path, struct reg **ret, char *err, size_t errlen);
+void reg_close(struct reg *r);
+int reg_schema_version(struct reg *r);
+/* The storage's last error, for a message. */
+const char *reg_errmsg(struct reg *r);
+/* Does the storage answer? 0 or -EIO. */
+int reg_ping(struct reg *r);
+/* Rows of every organization, for the operator's metrics. */
+struct reg_stats {
+	uint64_t orgs, devices, captures;
+};
+int reg_stats(struct reg *r, struct reg_stats *ret);
+
+/* Bootstrap (the server's command line). The new id. A new administrator's
+ * token is written as hex into token_hex (2 * REG_TOKEN_LEN + 1 bytes): it
+ * is not kept. */
+int64_t reg_org_add(struct reg *r, const char *name);
+int64_t reg_admin_add(struct reg *r, const char *org, const char *name, char *token_hex);
+
+/* The administrator a bearer token belongs to: 0, or -ENOENT. */
+int reg_admin_by_token(struct reg *r, const char *token, size_t len, struct reg_admin *ret);
+
+/* Enrol a device into an organization: the new id (-EEXIST: its name in the
+ * organization, or its serial anywhere). Its management address is the
+ * first free one for its serial (mtun_address), so collisions resolve here.
+ * Its secret is generated and written as hex into secret_hex
+ * (2 * REG_SECRET_LEN + 1). pubkey NULL: none. */
+int64_t reg_device_add(struct reg *r, int64_t org, const char *name, const char *serial,
+		       const char *address, const char *pubkey, char *secret_hex);
+int reg_device_get(struct reg *r, int64_t org, const char *name, struct reg_device *ret);
+/* Any organization's device by serial (the device proves it holds the key). */
+int reg_device_by_serial(struct reg *r, const char *serial, struct reg_device *ret);
+/* The organization's devices by name: a malloc'ed array (NULL when empty). */
+int reg_devices_list(struct reg *r, int64_t org, struct reg_device **ret, size_t *ret_n);
+int reg_device_delete(struct reg *r, int64_t org, const char *name);
+int reg_device_enable(struct reg *r, int64_t org, const char *name, int enabled);
+void reg_device_seen(struct reg *r, int64_t id, int64_t when);
+/* The transport a device's last message came by ("udp", "http"), and when. */
+void reg_device_transport(struct reg *r, int64_t id, const char *transport, int64_t when);
+
+/* Captures. The request is kept as given (JSON text). */
+int64_t reg_capture_add(struct reg *r, int64_t org, int64_t admin, const char *request,
+			const char *file);
+int reg_capture_set_file(struct reg *r, int64_t capture, const char *file);
+int reg_capture_device_add(struct reg *r, int64_t capture, int64_t device);
+struct reg_capture_device_state {
+	const char *state; /* connecting, streaming, done, failed */
+	const char *error; /* NULL: none (an earlier one is kept) */
+	uint64_t bytes, packets, duplicates, dropped;
+};
+int reg_capture_device_update(struct reg *r, int64_t capture, int64_t device,
+			      const struct reg_capture_device_state *s);
+struct reg_capture_state {
+	const char *state; /* running, done */
+	uint64_t merged, duplicates, late;
+	int64_t ended; /* 0: not yet */
+};
+int reg_capture_update(struct reg *r, int64_t capture, const struct reg_capture_state *s);
+/* Captures that were running when the server stopped are done now. */
+void reg_captures_interrupted(struct reg *r);
+
+/* A capture as the registry holds it, with each device's part. */
+struct reg_capture_device {
+	char device[REG_NAME_MAX + 1];
+	char state[16];
+	char *error; /* NULL: none */
+	uint64_t bytes, packets, duplicates, dropped;
+};
+struct reg_capture {
+	int64_t id;
+	char state[16];
+	char *request; /* JSON text as given */
+	uint64_t merged, duplicates, late;
+	int64_t created, ended; /* ended 0: not yet */
+	struct reg_capture_device *devs;
+	size_t ndevs;
+};
+/* One capture (id > 0) or all of the organization's (id 0), by id, with
+ * their devices by name: a malloc'ed array for reg_captures_free; one
+ * asked for and not the organization's: -ENOENT. */
+int reg_captures_list(struct reg *r, int64_t org, int64_t id, struct reg_capture **ret,
+		      size_t *ret_n);
+void reg_captures_free(struct reg_capture *c, size_t n);
+/* Its file, when the capture is the organization's. */
+int reg_capture_file(struct reg *r, int64_t org, int64_t id, char *ret, size_t len);
+
+#endif

@@ -1,0 +1,158 @@
+/* agent.c - edgecap-agent's life: the capture engine with its hooks on the
+ * served interfaces, the streamer, the h2o server and its endpoints, the
+ * metrics listener, the tunnel, signals; and the orderly end. */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "agent/agent.h"
+#include "capture/engine.h"
+
+#define STOP_GRACE_MS 5000 /* for the captures' last chunks after SIGTERM */
+
+/* Hooks on every served interface, both directions, for the agent's life:
+ * a capture only swaps the programs in their slots. */
+static int attach(struct agent *a, char *err, size_t errlen)
+{
+	for (unsigned i = 0; i < a->conf.nifaces; i++) {
+		struct agent_iface *f = &a->ifaces[i];
+		int hook;
+
+		snprintf(f->name, sizeof(f->name), "%s", a->conf.ifaces[i]);
+		f->ifindex = (int)if_nametoindex(f->name);
+		if (!f->ifindex) {
+			snprintf(err, errlen, "unknown interface '%s'", f->name);
+			return -ENODEV;
+		}
+		if (ecap_engine_attach(a->engine, f->ifindex, ECAP_ATTACH_TC_OUT, err, errlen))
+			return -EINVAL;
+		hook = ecap_engine_attach_ingress(a->engine, f->ifindex, a->conf.ingress, err, errlen);
+		if (hook < 0)
+			return hook;
+		f->ingress = (unsigned)hook;
+		a->nifaces++;
+	}
+	return 0;
+}
+
+/* No new connections; each capture gets its statistics and last chunk. */
+static void stop(struct agent *a)
+{
+	if (a->stopping)
+		return;
+	ecap_log(LOG_INFO, "stopping: ending %d capture(s)", agent_captures_active(a));
+	a->stopping = 1;
+	web_unlisten(&a->listener);
+	ecap_streamer_stop(a->streamer);
+}
+
+static void on_streamer(h2o_socket_t *sock, const char *e)
+{
+	struct agent *a = sock->data;
+	char err[ECAP_ERRLEN];
+
+	if (ecap_streamer_step(a->streamer, err, sizeof(err))) {
+		ecap_log(LOG_ERR, "%s", err);
+		stop(a);
+	}
+}
+
+static void on_signal(h2o_socket_t *sock, const char *e)
+{
+	struct agent *a = sock->data;
+	struct signalfd_siginfo si;
+
+	while (read(h2o_socket_get_fd(sock), &si, sizeof(si)) == sizeof(si))
+		;
+	stop(a);
+}
+
+
+int agent_start(struct agent *a, char *err, size_t errlen)
+{
+	h2o_hostconf_t *host;
+	sigset_t mask;
+	int fd, r;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	ecap_engine_quiet_libraries();
+
+	if (ecap_engine_probe(err, errlen)) {
+		char why[ECAP_ERRLEN];
+
+		snprintf(why, sizeof(why), "%s", err);
+		snprintf(err, errlen, "kernel lacks %s", why);
+		return -ENOTSUP;
+	}
+	r = ecap_engine_open(&(struct ecap_engine_opts){.ring_bytes = a->conf.ring_bytes},
+			     &a->engine, err, errlen);
+	if (!r)
+		r = attach(a, err, errlen);
+	if (!r)
+		r = ecap_streamer_new(a->engine, -1, agent_capture_end, a, &a->streamer, err,
+				      errlen);
+	if (r)
+		return r;
+
+	h2o_config_init(&a->config);
+	a->config.server_name = h2o_iovec_init(H2O_STRLIT("edgecap-agent"));
+	a->config.max_request_entity_size = 64 << 10; /* GET only */
+	host = h2o_config_register_host(&a->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+	agent_capture_init(a, host);
+	agent_status_init(a, host);
+	agent_route_fallback(host);
+	h2o_context_init(&a->ctx, h2o_evloop_create(), &a->config);
+	a->accept_ctx.ctx = &a->ctx;
+	a->accept_ctx.hosts = a->config.hosts;
+	if (!a->conf.plain_http) {
+		a->ssl = web_tls_server(a->conf.tls_cert, a->conf.tls_key, err, errlen);
+		if (!a->ssl)
+			return -EINVAL;
+		a->accept_ctx.ssl_ctx = a->ssl;
+	}
+	fd = web_listen(a->conf.listen, err, errlen);
+	if (fd < 0)
+		return fd;
+	a->listener = web_serve(&a->accept_ctx, fd);
+	r = agent_metrics_start(a, err, errlen);
+	if (r)
+		return r;
+	web_watch(a->ctx.loop, dup(ecap_streamer_fd(a->streamer)), on_streamer, a);
+	web_watch(a->ctx.loop, signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC), on_signal, a);
+	agent_capture_start_timers(a);
+	r = agent_tunnel_start(a, err, errlen);
+	if (!r)
+		r = ecap_streamer_step(a->streamer, err, errlen); /* arms the ring poll */
+	if (r)
+		return r;
+	ecap_log(LOG_INFO, "serving %u interface(s) on %s%s", a->nifaces, a->conf.listen,
+		 a->conf.plain_http ? " (plain HTTP)" : " (HTTPS)");
+	return 0;
+}
+
+void agent_run(struct agent *a)
+{
+	while (!a->stopping)
+		h2o_evloop_run(a->ctx.loop, INT32_MAX);
+	/* the captures' last chunks, within a grace period */
+	for (uint64_t until = h2o_now(a->ctx.loop) + STOP_GRACE_MS;
+	     agent_captures_active(a) && h2o_now(a->ctx.loop) < until;)
+		h2o_evloop_run(a->ctx.loop, 100);
+}
+
+void agent_free(struct agent *a)
+{
+	agent_tunnel_stop(a);
+	agent_metrics_stop(a);
+	ecap_streamer_free(a->streamer);
+	ecap_engine_close(a->engine); /* hooks off every interface */
+	if (a->ssl)
+		SSL_CTX_free(a->ssl);
+}

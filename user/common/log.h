@@ -1,0 +1,19 @@
+/* log.h - the daemons' log: one line a message on stderr, with a severity
+ * (syslog's LOG_ERR .. LOG_DEBUG). Under systemd (JOURNAL_STREAM names
+ * stderr) a line starts with the "<N>" prefix journald takes for the
+ * priority; elsewhere with the program's name and the severity in words:
+ *
+ *   edgecap-server: warning: capture 12: device gw-3: HTTP 403: bad signature
+ *
+ * Programs log, libraries return errors; the daemons' own libraries
+ * (agentd, srvd) are programs' insides and log through this. */
+#ifndef ECAP_LOG_H
+#define ECAP_LOG_H
+
+#include <syslog.h>
+
+/* The program's name for the lines; reads JOURNAL_STREAM once. */
+void ecap_log_init(const char *program);
+void ecap_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif
