@@ -414,13 +414,69 @@ test_https() {
 	kill -TERM "$pid"; wait_gone "$pid" 10
 }
 
+test_operable() {
+	local v c n id pid conf=$tmp/server.conf m=http://127.0.0.1:9100/metrics
+	v=$("$server" --version); c=$?
+	[ $c = 0 ] && [[ "$v" =~ ^edgecap-server\ [0-9]+\.[0-9]+\.[0-9]+$ ]] &&
+		ok "--version: $v" || ko version "$c $v"
+	c=$(inb curl -sS -o "$tmp/body" -w '%{http_code}' http://127.0.0.1:8000/healthz)
+	[ "$c" = 200 ] && [ "$(field status)" = ok ] && ok "healthz: 200 without a token" ||
+		ko healthz "$c $(cat "$tmp/body")"
+	# one log line per refused request, with who asked when it is known
+	n=$(grep -c 'refused ' "$tmp/server.log")
+	call nosuchtoken GET /devices > /dev/null
+	call "$alice" GET /nosuch > /dev/null
+	call "$alice" PUT /devices > /dev/null
+	call "$bob" GET /devices/gw1 > /dev/null
+	[ "$(tail -n +$((n + 1)) "$tmp/server.log" | grep 'refused ' | sed 's/ from [0-9.]*:[0-9]*//')" = \
+"edgecap-server: warning: refused GET /api/v1/devices: 401 unknown token
+edgecap-server: notice: refused GET /api/v1/nosuch: 404 not found
+edgecap-server: notice: refused PUT /api/v1/devices: 405 method not allowed here (GET, POST)
+edgecap-server: notice: refused GET /api/v1/devices/gw1 as globex/bob: 404 no device 'gw1'" ] &&
+		ok "refused requests: one log line each, with the status, the reason and who" ||
+		ko "refusal log" "$(tail -n 5 "$tmp/server.log")"
+	# the server's capture id names the capture in the devices' logs too
+	remote -d gw1,gw2 -c 2 -G 5 -w /dev/null icmp 2> "$tmp/remote.err" &
+	pid=$!
+	sleep 1; inb ping -c 2 -i 0.2 10.98.0.1 > /dev/null; wait $pid
+	id=$(sed -n 's/^capture \([0-9]*\) on.*/\1/p' "$tmp/remote.err")
+	[ -n "$id" ] && grep -q "info: capture $id started by acme/alice on 2 device(s)" "$tmp/server.log" &&
+		grep -q "info: capture $id (session [0-7]) for .*: 1 interface" "$tmp/gw1.log" &&
+		grep -q "info: capture $id (session [0-7]) for .*: 1 interface" "$tmp/gw2.log" &&
+		ok "capture $id: the server's and both devices' logs name it alike" ||
+		ko "capture id" "$id $(cat "$tmp/remote.err"; grep "capture $id" "$tmp/server.log" "$tmp/gw1.log")"
+	# a configuration file: the flags' keys; metrics on their own listener
+	mkdir -p "$tmp/data3"
+	printf '# a test server\nlisten = 127.0.0.1:8001\ndb = %s\ndata = %s\nplain_http = yes\nmetrics_listen = 127.0.0.1:9100\n' \
+		"$db" "$tmp/data3" > "$conf"
+	ip netns exec "$B" "$server" -c "$conf" 2> "$tmp/server3.log" &
+	pid=$!
+	for _ in $(seq 100); do grep -q serving "$tmp/server3.log" && break; sleep 0.05; done
+	inb curl -sS -o /dev/null -H "Authorization: Bearer $alice" http://127.0.0.1:8001/api/v1/devices
+	inb curl -sS -D "$tmp/mh" "$m" > "$tmp/m"
+	c=$(inb curl -sS -o /dev/null -w '%{http_code}' http://127.0.0.1:8001/metrics)
+	grep -q '^edgecap_server_http_responses_total{code="200"} [1-9]' "$tmp/m" &&
+		grep -q '^edgecap_server_captures_running 0$' "$tmp/m" &&
+		grep -q '^edgecap_server_devices [1-9]' "$tmp/m" &&
+		grep -q '^# TYPE edgecap_server_merged_packets_total counter$' "$tmp/m" &&
+		grep -qi '^content-type: text/plain; version=0.0.4' "$tmp/mh" && [ "$c" = 404 ] &&
+		ok "a configuration file (-c) sets listen, db, data, plain_http, metrics_listen; Prometheus metrics there only" ||
+		ko "conf file" "$c $(cat "$tmp/server3.log" "$tmp/m")"
+	kill -TERM "$pid"; wait_gone "$pid" 10
+	printf 'listen = 127.0.0.1:8002\ncolour = blue\n' > "$conf"
+	v=$("$server" -c "$conf" 2>&1); c=$?
+	[ $c = 2 ] && [ "$v" = "edgecap-server: error: $conf:2: unknown setting 'colour'" ] &&
+		ok "an unknown setting: exit 2, file and line" || ko "bad conf" "$c $v"
+}
+
 after() {
 	kill -0 "$server_pid" 2> /dev/null || { ko "$1 left the server dead" "$(tail -3 "$tmp/server.log")"; server_start; }
 }
 
 run_tests after test_bootstrap test_tokens test_tenants test_bad_input test_compile \
 	test_merged test_device_killed test_unreachable test_refused test_reader_leaves \
-	test_interrupt test_late_reader test_count test_text test_https test_list test_restart
+	test_interrupt test_late_reader test_count test_text test_https test_list test_operable \
+	test_restart
 st=$?
 kill -TERM "$server_pid" "$gw1_pid" "$gw2_pid" ${gw5_pid:-} 2> /dev/null
 for p in "$server_pid" "$gw1_pid" "$gw2_pid" ${gw5_pid:-}; do wait_gone "$p" 10; done
