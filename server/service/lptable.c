@@ -29,7 +29,8 @@
 
 #define LP_HASH    4096
 #define LP_WAITING 2
-#define LP_IDLE_MS (5 * 60 * 1000) /* a client with no request this long leaves the table */
+#define HOUSE_MS   1000
+#define LP_IDLE_MS (5 * 60 * 1000) /* default: a client with no request this long leaves */
 
 struct lp_client;
 
@@ -58,12 +59,12 @@ struct lp_client {
 struct srv_lptab {
 	h2o_loop_t *loop;
 	struct sockaddr_in udp; /* the mTunnel server's: every client's socket talks to it */
-	unsigned hold_ms;
+	unsigned hold_ms, idle_ms;
 	srv_lptab_answer_fn *answer_fn;
 	struct lp_client *tab[LP_HASH], *by_port[LP_HASH];
 	h2o_timeout_t hold, coalesce, house;
 	h2o_timeout_entry_t house_entry;
-	struct srv_lptab_stats stat;
+	struct srv_lptab_stats stat; /* clients and sockets: now; the rest: since the start */
 };
 
 static struct lp_client *find(struct srv_lptab *lp, uint32_t id)
@@ -195,6 +196,7 @@ static int open_socket(struct lp_client *c)
 	c->fd = fd;
 	c->port = ntohs(me.sin_port);
 	c->sock = web_watch(c->lp->loop, fd, on_socket, c);
+	c->lp->stat.sockets++;
 	c->next_port = c->lp->by_port[c->port % LP_HASH];
 	c->lp->by_port[c->port % LP_HASH] = c;
 	c->last_dgram = h2o_now(c->lp->loop);
@@ -212,6 +214,7 @@ static void close_socket(struct lp_client *c)
 	*p = c->next_port;
 	h2o_socket_read_stop(c->sock);
 	h2o_socket_close(c->sock);
+	c->lp->stat.sockets--;
 	c->sock = NULL;
 	c->fd = -1;
 	c->port = 0;
@@ -230,6 +233,7 @@ static void client_free(struct lp_client *c)
 		h2o_timeout_unlink(&c->flush);
 	close_socket(c);
 	ecap_buf_free(&c->q);
+	c->lp->stat.clients--;
 	free(c);
 }
 
@@ -243,6 +247,7 @@ static struct lp_client *client_new(struct srv_lptab *lp, uint32_t id)
 	c->id = id;
 	c->fd = -1;
 	c->flush.cb = on_flush;
+	lp->stat.clients++;
 	c->next = lp->tab[id % LP_HASH];
 	lp->tab[id % LP_HASH] = c;
 	return c;
@@ -280,22 +285,24 @@ int srv_lptab_poll(struct srv_lptab *lp, uint32_t client, const uint8_t *batch, 
 {
 	const char *why = NULL;
 	const uint8_t *dg;
-	size_t off = 0, dglen;
+	size_t off = 0, at = 0, dglen;
 	struct lp_client *c = find(lp, client);
 	struct lp_wait *w;
 	int r;
 
 	lp->stat.requests++;
 	/* the whole batch is checked before any of it goes on */
-	while ((r = mtun_batch_next(batch, len, &off, &dg, &dglen, &why)) > 0)
+	while ((r = mtun_batch_next(batch, len, &off, &dg, &dglen, &why)) > 0) {
 		if (dglen < MTUN_HDR || mtun_be32(dg + 4) != client) {
 			why = "a datagram of another client";
 			r = -EINVAL;
 			break;
 		}
-	if (r < 0) {
+		at = off;
+	}
+	if (r < 0) { /* at: where the datagram it refuses begins */
 		lp->stat.bad++;
-		snprintf(err, errlen, "batch at byte %zu: %s", off, why);
+		snprintf(err, errlen, "batch at byte %zu: %s", at, why);
 		return -EINVAL;
 	}
 	if (!c && !(c = client_new(lp, client))) {
@@ -332,7 +339,7 @@ static void on_house(h2o_timeout_entry_t *e)
 	for (unsigned b = 0; b < LP_HASH; b++)
 		for (struct lp_client *c = lp->tab[b], *next; c; c = next) {
 			next = c->next;
-			if (!c->nwait && now - c->last_req > LP_IDLE_MS)
+			if (!c->nwait && now - c->last_req > lp->idle_ms)
 				client_free(c);
 			else if (!c->q.len && now - c->last_dgram > 2 * (uint64_t)lp->hold_ms)
 				close_socket(c); /* quiet for two holds: until a datagram comes */
@@ -340,22 +347,22 @@ static void on_house(h2o_timeout_entry_t *e)
 	h2o_timeout_link(lp->loop, &lp->house, &lp->house_entry);
 }
 
-struct srv_lptab *srv_lptab_new(h2o_loop_t *loop, const struct sockaddr_in *udp, unsigned hold_ms,
-			       srv_lptab_answer_fn *answer_fn)
+struct srv_lptab *srv_lptab_new(const struct srv_lptab_conf *c)
 {
 	struct srv_lptab *lp = calloc(1, sizeof(*lp));
 
 	if (!lp)
 		return NULL;
-	lp->loop = loop;
-	lp->udp = *udp;
-	lp->hold_ms = hold_ms;
-	lp->answer_fn = answer_fn;
-	h2o_timeout_init(loop, &lp->hold, hold_ms);
-	h2o_timeout_init(loop, &lp->coalesce, SRV_LP_COALESCE_MS);
-	h2o_timeout_init(loop, &lp->house, 1000);
+	lp->loop = c->loop;
+	lp->udp = c->udp;
+	lp->hold_ms = c->hold_ms;
+	lp->idle_ms = c->idle_ms ? c->idle_ms : LP_IDLE_MS;
+	lp->answer_fn = c->answer;
+	h2o_timeout_init(lp->loop, &lp->hold, lp->hold_ms);
+	h2o_timeout_init(lp->loop, &lp->coalesce, SRV_LP_COALESCE_MS);
+	h2o_timeout_init(lp->loop, &lp->house, HOUSE_MS);
 	lp->house_entry.cb = on_house;
-	h2o_timeout_link(loop, &lp->house, &lp->house_entry);
+	h2o_timeout_link(lp->loop, &lp->house, &lp->house_entry);
 	return lp;
 }
 

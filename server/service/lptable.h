@@ -30,10 +30,17 @@ struct srv_lptab;
  * empty answer). The body is valid during the call only. */
 typedef void srv_lptab_answer_fn(void *waiter, const uint8_t *body, size_t len);
 
-/* udp: the mTunnel server's address (the table's sockets are bound on its
- * IP address, connected to it). NULL without memory. */
-struct srv_lptab *srv_lptab_new(h2o_loop_t *loop, const struct sockaddr_in *udp, unsigned hold_ms,
-			       srv_lptab_answer_fn *answer);
+struct srv_lptab_conf {
+	h2o_loop_t *loop;
+	struct sockaddr_in udp;  /* the mTunnel server's: the clients' sockets are bound
+				  * on its IP address and connected to it */
+	unsigned hold_ms;        /* a parked request is answered empty after this */
+	unsigned idle_ms;        /* a client without a request this long leaves (0: 5 min) */
+	srv_lptab_answer_fn *answer;
+};
+
+/* NULL without memory. */
+struct srv_lptab *srv_lptab_new(const struct srv_lptab_conf *c);
 /* Every parked request is answered first. Accepts NULL. */
 void srv_lptab_free(struct srv_lptab *t);
 
@@ -58,6 +65,7 @@ int srv_lptab_path(struct srv_lptab *t, uint32_t client, struct sockaddr_in *ret
 void srv_lptab_forget(struct srv_lptab *t, uint32_t client);
 
 struct srv_lptab_stats {
+	unsigned clients, sockets; /* in the table now, and of them with a socket open */
 	uint64_t requests, datagrams_up, datagrams_down, overflow, bad;
 };
 void srv_lptab_stats(struct srv_lptab *t, struct srv_lptab_stats *ret);

@@ -580,7 +580,10 @@ int srv_tunnel_start(const struct srv_tunnel_conf *conf, struct srv_tunnel **ret
 	t->tun_fd = mtun_tun_open(conf->ifname, MTUN_SERVER, MTUN_NET_PREFIX, err, errlen);
 	if (t->tun_fd < 0)
 		goto fail;
-	t->lp = srv_lptab_new(t->loop, &t->udp_addr, conf->hold_ms, conf->answer);
+	t->lp = srv_lptab_new(&(struct srv_lptab_conf){.loop = t->loop,
+							.udp = t->udp_addr,
+							.hold_ms = conf->hold_ms,
+							.answer = conf->answer});
 	if (!t->lp) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;

@@ -1,0 +1,231 @@
+/* test_registry.c - the registry (server/service/registry.h) on SQLite in
+ * memory, no root: bootstrap and tokens, devices and their uniqueness,
+ * management addresses (collisions resolved), every lookup scoped to its
+ * organization, captures with their devices' parts, what a restart marks
+ * done. Written against the interface alone, so that a second backend can
+ * run the same suite. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "service/registry.h"
+#include "tunnel/identity.h"
+
+static struct reg *r;
+static int64_t acme, globex;
+
+static int setup(void **state)
+{
+	char err[256];
+
+	if (reg_open(":memory:", &r, err, sizeof(err)))
+		return -1;
+	acme = reg_org_add(r, "acme");
+	globex = reg_org_add(r, "globex");
+	return acme > 0 && globex > 0 ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	reg_close(r);
+	r = NULL;
+	return 0;
+}
+
+static int64_t device(int64_t org, const char *name, const char *serial)
+{
+	char secret[2 * REG_SECRET_LEN + 1], addr[64];
+
+	snprintf(addr, sizeof(addr), "http://10.0.0.1:%d", 8000 + (int)(strlen(name) % 100));
+	return reg_device_add(r, org, name, serial, addr, NULL, secret);
+}
+
+static void schema_and_bootstrap(void **state)
+{
+	char token[2 * REG_TOKEN_LEN + 1];
+	struct reg_admin a;
+	struct reg_stats st;
+
+	assert_int_equal(reg_schema_version(r), 2);
+	assert_int_equal(reg_ping(r), 0);
+	assert_int_equal(reg_org_add(r, "acme"), -EEXIST);
+	assert_int_equal(reg_admin_add(r, "nosuch", "alice", token), -ENOENT);
+	assert_true(reg_admin_add(r, "acme", "alice", token) > 0);
+	assert_int_equal(strlen(token), 2 * REG_TOKEN_LEN);
+	assert_int_equal(reg_admin_add(r, "acme", "alice", token), -EEXIST);
+	assert_int_equal(reg_admin_by_token(r, "nope", 4, &a), -ENOENT);
+	assert_true(reg_admin_add(r, "acme", "carol", token) > 0);
+	assert_int_equal(reg_admin_by_token(r, token, strlen(token), &a), 0);
+	assert_string_equal(a.name, "carol");
+	assert_string_equal(a.org_name, "acme");
+	assert_int_equal(a.org, acme);
+	token[0] = token[0] == 'a' ? 'b' : 'a'; /* one digit off */
+	assert_int_equal(reg_admin_by_token(r, token, strlen(token), &a), -ENOENT);
+	assert_int_equal(reg_stats(r, &st), 0);
+	assert_int_equal(st.orgs, 2);
+}
+
+static void devices_are_unique_and_scoped(void **state)
+{
+	char secret[2 * REG_SECRET_LEN + 1];
+	struct reg_device d, *list;
+	size_t n;
+
+	assert_true(device(acme, "gw1", "SN-1") > 0);
+	assert_true(device(globex, "gw1", "SN-2") > 0);        /* a name per organization */
+	assert_int_equal(device(acme, "gw1", "SN-3"), -EEXIST); /* taken in acme */
+	assert_int_equal(device(globex, "gw9", "SN-1"), -EEXIST); /* a serial anywhere */
+	assert_true(reg_device_add(r, acme, "gw2", "SN-4", "https://tunnel:8443",
+				   "bWFuYWdlbWVudCBrZXkgZm9yIGEgdGVzdCBkZXZpY2U=", secret) > 0);
+	assert_int_equal(strlen(secret), 2 * REG_SECRET_LEN);
+
+	assert_int_equal(reg_device_get(r, acme, "gw2", &d), 0);
+	assert_string_equal(d.serial, "SN-4");
+	assert_string_equal(d.address, "https://tunnel:8443");
+	assert_string_equal(d.transport, "direct");
+	assert_true(d.enabled);
+	assert_int_equal(d.last_seen, 0);
+	assert_true(d.created > 0);
+	assert_string_equal(d.pubkey, "bWFuYWdlbWVudCBrZXkgZm9yIGEgdGVzdCBkZXZpY2U=");
+	assert_int_equal(d.mgmt, mtun_address("SN-4", 0));
+	assert_int_equal(reg_device_get(r, globex, "gw2", &d), -ENOENT);
+	assert_int_equal(reg_device_by_serial(r, "SN-2", &d), 0);
+	assert_int_equal(d.org, globex);
+	assert_int_equal(reg_device_by_serial(r, "SN-404", &d), -ENOENT);
+
+	assert_int_equal(reg_devices_list(r, acme, &list, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(list[0].name, "gw1");
+	assert_string_equal(list[1].name, "gw2");
+	free(list);
+
+	assert_int_equal(reg_device_enable(r, globex, "gw2", 0), -ENOENT);
+	assert_int_equal(reg_device_enable(r, acme, "gw2", 0), 0);
+	assert_int_equal(reg_device_get(r, acme, "gw2", &d), 0);
+	assert_false(d.enabled);
+	reg_device_transport(r, d.id, "http", 1234);
+	assert_int_equal(reg_device_get(r, acme, "gw2", &d), 0);
+	assert_string_equal(d.transport, "http");
+	assert_int_equal(d.last_seen, 1234);
+	assert_int_equal(reg_device_delete(r, globex, "gw2"), -ENOENT);
+	assert_int_equal(reg_device_delete(r, acme, "gw2"), 0);
+	assert_int_equal(reg_device_get(r, acme, "gw2", &d), -ENOENT);
+}
+
+/* Two serials whose first management address is the same get two. */
+static void management_addresses_collide_and_resolve(void **state)
+{
+	static char serial[16384][16];
+	static uint32_t addr[16384];
+	struct reg_device a, b;
+	int i, j = -1;
+
+	/* serials that look random to CRC32 (sequential ones differ in too few
+	 * bits to collide): about 5,000 of them share an address in 2^24 */
+	for (i = 0; i < 16384 && j < 0; i++) {
+		snprintf(serial[i], sizeof(serial[i]), "SN-%08x", (unsigned)i * 2654435761u);
+		addr[i] = mtun_address(serial[i], 0);
+		for (int k = 0; k < i && j < 0; k++)
+			if (addr[k] == addr[i])
+				j = k;
+	}
+	assert_true(j >= 0);
+	i--;
+	assert_true(device(acme, "first", serial[j]) > 0);
+	assert_true(device(globex, "second", serial[i]) > 0);
+	assert_int_equal(reg_device_get(r, acme, "first", &a), 0);
+	assert_int_equal(reg_device_get(r, globex, "second", &b), 0);
+	assert_int_equal(a.mgmt, mtun_address(serial[j], 0));
+	assert_int_equal(b.mgmt, mtun_address(serial[i], 1));
+	assert_int_not_equal(a.mgmt, b.mgmt);
+}
+
+static void captures_hold_their_devices(void **state)
+{
+	char file[64], token[2 * REG_TOKEN_LEN + 1];
+	struct reg_capture *c;
+	struct reg_device d1, d2;
+	size_t n;
+	int64_t id, other, alice = reg_admin_add(r, "acme", "alice", token),
+			   bob = reg_admin_add(r, "globex", "bob", token);
+
+	assert_true(device(acme, "gw1", "SN-1") > 0);
+	assert_true(device(acme, "gw2", "SN-2") > 0);
+	assert_int_equal(reg_device_get(r, acme, "gw1", &d1), 0);
+	assert_int_equal(reg_device_get(r, acme, "gw2", &d2), 0);
+	id = reg_capture_add(r, acme, alice, "{\"devices\":[\"gw1\",\"gw2\"]}", "/tmp/new");
+	assert_true(id > 0);
+	assert_int_equal(reg_capture_set_file(r, id, "/data/1.pcapng"), 0);
+	assert_int_equal(reg_capture_device_add(r, id, d2.id), 0);
+	assert_int_equal(reg_capture_device_add(r, id, d1.id), 0);
+	assert_int_equal(reg_capture_device_update(
+				 r, id, d1.id,
+				 &(struct reg_capture_device_state){.state = "failed",
+								    .error = "HTTP 403: bad signature",
+								    .bytes = 10}),
+			 0);
+	assert_int_equal(reg_capture_device_update(
+				 r, id, d1.id,
+				 &(struct reg_capture_device_state){.state = "failed", .bytes = 11}),
+			 0); /* an error stays */
+	assert_int_equal(reg_capture_update(r, id,
+					    &(struct reg_capture_state){.state = "running",
+									.merged = 5,
+									.duplicates = 2}),
+			 0);
+	other = reg_capture_add(r, globex, bob, "{}", "/data/2.pcapng");
+	assert_true(other > 0);
+
+	assert_int_equal(reg_captures_list(r, acme, id, &c, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(c[0].state, "running");
+	assert_string_equal(c[0].request, "{\"devices\":[\"gw1\",\"gw2\"]}");
+	assert_int_equal(c[0].merged, 5);
+	assert_int_equal(c[0].ended, 0);
+	assert_int_equal(c[0].ndevs, 2);
+	assert_string_equal(c[0].devs[0].device, "gw1"); /* by name */
+	assert_string_equal(c[0].devs[0].state, "failed");
+	assert_string_equal(c[0].devs[0].error, "HTTP 403: bad signature");
+	assert_int_equal(c[0].devs[0].bytes, 11);
+	assert_string_equal(c[0].devs[1].state, "connecting");
+	assert_null(c[0].devs[1].error);
+	reg_captures_free(c, n);
+
+	assert_int_equal(reg_captures_list(r, globex, id, &c, &n), -ENOENT);
+	assert_int_equal(reg_capture_file(r, globex, id, file, sizeof(file)), -ENOENT);
+	assert_int_equal(reg_capture_file(r, acme, id, file, sizeof(file)), 0);
+	assert_string_equal(file, "/data/1.pcapng");
+	assert_int_equal(reg_captures_list(r, acme, 0, &c, &n), 0);
+	assert_int_equal(n, 1);
+	reg_captures_free(c, n);
+	/* a device with captures stays */
+	assert_int_equal(reg_device_delete(r, acme, "gw1"), -EBUSY);
+
+	/* the server stopped with it running: done, its streaming devices failed */
+	reg_captures_interrupted(r);
+	assert_int_equal(reg_captures_list(r, acme, id, &c, &n), 0);
+	assert_string_equal(c[0].state, "done");
+	assert_true(c[0].ended > 0);
+	assert_string_equal(c[0].devs[1].state, "failed");
+	assert_string_equal(c[0].devs[1].error, "server stopped");
+	reg_captures_free(c, n);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(schema_and_bootstrap, setup, teardown),
+		cmocka_unit_test_setup_teardown(devices_are_unique_and_scoped, setup, teardown),
+		cmocka_unit_test_setup_teardown(management_addresses_collide_and_resolve, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(captures_hold_their_devices, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
