@@ -61,8 +61,8 @@ struct ecap_rec {
 /* A stream's interface blocks: for each interface of the session, in order,
  * one for each direction it captures (pcap output numbers them too). */
 #define ECAP_IDB_ID(position, dirs, dir) \
-	((position) * ((dirs) == (ECAP_DIR_IN | ECAP_DIR_OUT) ? 2 : 1) + \
-	 ((dirs) == (ECAP_DIR_IN | ECAP_DIR_OUT) ? (dir) - 1 : 0))
+	((position) * (1 + ((dirs) == (ECAP_DIR_IN | ECAP_DIR_OUT))) + \
+	 ((dirs) == (ECAP_DIR_IN | ECAP_DIR_OUT)) * ((dir) - 1))
 
 /* Per CPU, per session, hook and interface. */
 struct ecap_counters {

@@ -2,6 +2,7 @@
  * kernel hooks: XDP on ingress (TC where native XDP is refused), TC on
  * egress, ring buffer, io_uring streamer, pcapng or pcap output. */
 #include <errno.h>
+#include <stdarg.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -42,11 +43,15 @@ static void usage(FILE *f)
 		"               falling back to tc where the driver has no XDP)\n");
 }
 
-static int fail(const char *fmt, const char *a)
+__attribute__((format(printf, 1, 2))) static int fail(const char *fmt, ...)
 {
+	va_list ap;
+
+	va_start(ap, fmt);
 	fputs("edgecap: ", stderr);
-	fprintf(stderr, fmt, a);
+	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
+	va_end(ap);
 	return 2;
 }
 

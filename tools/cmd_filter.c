@@ -2,6 +2,7 @@
  * check untrusted bytecode, show its eBPF translation, and run it in the
  * kernel over a capture file. */
 #include <errno.h>
+#include <stdarg.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,11 +53,15 @@ static void usage(FILE *f)
 		ECAP_SNAPLEN_DEFAULT);
 }
 
-static int fail(const char *fmt, const char *arg)
+__attribute__((format(printf, 1, 2))) static int fail(const char *fmt, ...)
 {
+	va_list ap;
+
+	va_start(ap, fmt);
 	fputs("edgecap: ", stderr);
-	fprintf(stderr, fmt, arg);
+	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
+	va_end(ap);
 	return 2;
 }
 

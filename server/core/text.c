@@ -80,12 +80,12 @@ static void transport(struct srv_text *t, struct line *l, unsigned proto, const 
 			text_put(l, "echo %s, id %u, seq %u, length %u", p[0] == 128 ? "request" : "reply",
 			    be16(p + 4), be16(p + 6), plen);
 		else if ((p[0] == 135 || p[0] == 136) && len >= 24) {
-			char t[INET6_ADDRSTRLEN];
+			char tgt[INET6_ADDRSTRLEN];
 
-			inet_ntop(AF_INET6, p + 8, t, sizeof(t));
+			inet_ntop(AF_INET6, p + 8, tgt, sizeof(tgt));
 			text_put(l, p[0] == 135 ? "neighbor solicitation, who has %s, length %u"
 					   : "neighbor advertisement, tgt is %s, length %u",
-			    t, plen);
+			    tgt, plen);
 		} else if (p[0] == 133)
 			text_put(l, "router solicitation, length %u", plen);
 		else

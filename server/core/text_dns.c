@@ -71,14 +71,16 @@ struct dns {
 	int mdns;
 };
 
-static void put_name(struct line *l, const struct name *t, unsigned v, const char *fmt)
+/* t's name for v, else v in decimal between pre and post */
+static void put_name(struct line *l, const struct name *t, unsigned v, const char *pre,
+		     const char *post)
 {
 	for (; t->s; t++)
 		if (t->v == v) {
 			text_put(l, "%s", t->s);
 			return;
 		}
-	text_put(l, fmt, v);
+	text_put(l, "%s%u%s", pre, v, post);
 }
 
 static int have(const struct dns *d, long off, long n)
@@ -237,11 +239,11 @@ static long question(const struct dns *d, long off)
 	type = be16(d->m + off);
 	raw = be16(d->m + off + 2);
 	text_put(d->l, " ");
-	put_name(d->l, types, type, "Type%u");
+	put_name(d->l, types, type, "Type", "");
 	cls = d->mdns ? raw & 0x7fff : raw;
 	if (cls != 1) {
 		text_put(d->l, " ");
-		put_name(d->l, classes, cls, "(Class %u)");
+		put_name(d->l, classes, cls, "(Class ", ")");
 	}
 	if (d->mdns)
 		text_put(d->l, raw & 0x8000 ? " (QU)" : " (QM)");
@@ -259,7 +261,7 @@ static long eopt(const struct dns *d, long off)
 	if (!have(d, off, 2))
 		return BAD;
 	code = be16(d->m + off);
-	put_name(l, eopts, code, "Opt%u");
+	put_name(l, eopts, code, "Opt", "");
 	if (!have(d, off + 2, 2))
 		return BAD;
 	n = be16(d->m + off + 2);
@@ -324,7 +326,7 @@ static long eopt(const struct dns *d, long off)
 			if (k)
 				text_put(l, " ");
 			put_name(l, code == 5 ? dau_algs : code == 6 ? dhu_algs : n3u_algs, p[k],
-				 "Alg_%u");
+				 "Alg_", "");
 		}
 		break;
 	default:
@@ -350,7 +352,7 @@ static long answer(const struct dns *d, long off)
 	cls = d->mdns ? raw & 0x7fff : raw;
 	if (cls != 1 && type != T_OPT) {
 		text_put(l, " ");
-		put_name(l, classes, cls, "(Class %u)");
+		put_name(l, classes, cls, "(Class ", ")");
 	}
 	if (d->mdns && (raw & 0x8000))
 		text_put(l, " (Cache flush)");
@@ -360,7 +362,7 @@ static long answer(const struct dns *d, long off)
 	off += 10;
 	rp = off + n;
 	text_put(l, " ");
-	put_name(l, types, type, "Type%u");
+	put_name(l, types, type, "Type", "");
 	if (rp > d->cap)
 		return BAD;
 	switch (type) {

@@ -30,7 +30,7 @@
 static char ns[64];
 static int root_ns = -1;
 
-static int sh(const char *fmt, ...)
+__attribute__((format(printf, 1, 2))) static int sh(const char *fmt, ...)
 {
 	char cmd[512];
 	va_list ap;

@@ -1534,16 +1534,16 @@ static void gen_ip_frame(struct frame *f, int sweep)
 	switch (enc) {
 	case ENC_VLAN3:
 		put_vlan_tag(f, ET_QINQ);
-		/* fall through */
+		__attribute__((fallthrough));
 	case ENC_QINQ:
 		put_vlan_tag(f, PICK(outer_tpids));
-		/* fall through */
+		__attribute__((fallthrough));
 	case ENC_VLAN:
 		put_vlan_tag(f, ET_VLAN);
 		break;
 	case ENC_VLAN_MPLS:
 		put_vlan_tag(f, ET_VLAN);
-		/* fall through */
+		__attribute__((fallthrough));
 	case ENC_MPLS:
 		put16(f, chance(85) ? ET_MPLS : ET_MPLSM);
 		put_mpls_stack(f);

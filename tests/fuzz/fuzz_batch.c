@@ -70,6 +70,9 @@ static void datagram(struct mtun_key *k, struct mtun_link *l, const uint8_t *dg,
 	free(copy);
 }
 
+/* libFuzzer calls it */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct mtun_key *k;

@@ -9,6 +9,9 @@
 #include "agent/params.h"
 #include "common/bounds.h"
 
+/* libFuzzer calls it */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct agent_params p;

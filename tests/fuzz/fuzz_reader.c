@@ -87,6 +87,9 @@ static int read_in_place(const uint8_t *d, size_t n, size_t piece, struct run *o
 	return e;
 }
 
+/* libFuzzer calls it */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	unsigned seen = 0;

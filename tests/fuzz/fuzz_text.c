@@ -21,6 +21,9 @@ static void check(const struct ecap_buf *b, size_t from)
 			abort();
 }
 
+/* libFuzzer calls it */
+int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n);
+
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 {
 	struct ecap_buf out = {0};

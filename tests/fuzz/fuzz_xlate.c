@@ -32,6 +32,9 @@ static void add_pkt(uint32_t caplen, uint32_t wirelen, uint8_t seed)
 	k->wirelen = wirelen;
 }
 
+/* libFuzzer calls it */
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	add_pkt(60, 60, 1);
@@ -73,6 +76,9 @@ static void check(const struct sock_filter *p, uint32_t n, const struct ecap_xla
 	}
 	close(fd);
 }
+
+/* libFuzzer calls it */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

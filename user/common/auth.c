@@ -18,7 +18,7 @@ static int sign(const uint8_t *secret, size_t secret_len, const char *method, si
 	char tail[32 + ECAP_AUTH_NONCE_MAX];
 	int n = snprintf(tail, sizeof(tail), "\n%" PRId64 "\n%s", ts, nonce);
 	OSSL_PARAM params[] = {
-		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA256", 0),
+		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
 		OSSL_PARAM_construct_end(),
 	};
 	EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);

@@ -15,7 +15,8 @@
 #include <stdarg.h>
 #include <stdlib.h>
 
-static int refuse(char *err, size_t errlen, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static int refuse(char *err, size_t errlen,
+						      const char *fmt, ...)
 {
 	va_list ap;
 

@@ -218,9 +218,9 @@ int mtun_dh_key(void *dh, const char *peer_pub, uint32_t client, uint8_t ret[MTU
 	kc = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
 	if (kc) {
 		OSSL_PARAM params[] = {
-			OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, "SHA256", 0),
+			OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"SHA256", 0),
 			OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, shared, sizeof(shared)),
-			OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, "edgecap-mtun", 12),
+			OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, (void *)"edgecap-mtun", 12),
 			OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info, strlen(info)),
 			OSSL_PARAM_construct_end(),
 		};

@@ -40,7 +40,7 @@ int mtun_key_tag(struct mtun_key *k, const void *p, size_t n, uint8_t ret[MTUN_T
 	static int keyed;
 	int same;
 	OSSL_PARAM params[] = {
-		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA256", 0),
+		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
 		OSSL_PARAM_construct_end(),
 	};
 	uint8_t full[32];
