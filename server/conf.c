@@ -10,19 +10,19 @@
 #define STR(name, field) ECAP_CONF_STR_KEY(name, struct srv_conf, field)
 
 static const struct ecap_conf_key keys[] = {
-	STR("listen", listen),
-	STR("db", db),
-	STR("data", data),
-	ECAP_CONF_BOOL_KEY("plain_http", struct srv_conf, plain_http),
-	STR("tls_cert", tls_cert),
-	STR("tls_key", tls_key),
-	STR("ca_file", ca_file),
-	STR("tunnel_udp", tunnel_udp),
-	STR("tunnel_if", tunnel_if),
-	ECAP_CONF_UINT_KEY("tunnel_max", struct srv_conf, tunnel_max, 1, 1, 1000000),
-	ECAP_CONF_UINT_KEY("tunnel_hold", struct srv_conf, tunnel_hold_ms, 1, 1000, SRV_LP_HOLD_MS),
-	STR("metrics_listen", metrics_listen),
-	{0},
+    STR("listen", listen),
+    STR("db", db),
+    STR("data", data),
+    ECAP_CONF_BOOL_KEY("plain_http", struct srv_conf, plain_http),
+    STR("tls_cert", tls_cert),
+    STR("tls_key", tls_key),
+    STR("ca_file", ca_file),
+    STR("tunnel_udp", tunnel_udp),
+    STR("tunnel_if", tunnel_if),
+    ECAP_CONF_UINT_KEY("tunnel_max", struct srv_conf, tunnel_max, 1, 1, 1000000),
+    ECAP_CONF_UINT_KEY("tunnel_hold", struct srv_conf, tunnel_hold_ms, 1, 1000, SRV_LP_HOLD_MS),
+    STR("metrics_listen", metrics_listen),
+    {0},
 };
 
 int srv_conf_set(struct srv_conf *c, const char *key, const char *value, char *err, size_t errlen)
@@ -52,9 +52,11 @@ int srv_conf_finish(struct srv_conf *c, char *err, size_t errlen)
 			snprintf(c->data, sizeof(c->data), ".");
 	}
 	if (!c->listen[0])
-		snprintf(c->listen, sizeof(c->listen), "0.0.0.0:%s", c->plain_http ? "8080" : "8443");
+		snprintf(c->listen, sizeof(c->listen), "0.0.0.0:%s",
+			 c->plain_http ? "8080" : "8443");
 	if (!c->plain_http && (!c->tls_cert[0] || !c->tls_key[0])) {
-		snprintf(err, errlen, "HTTPS needs tls_cert and tls_key (or plain_http = yes, for labs)");
+		snprintf(err, errlen,
+			 "HTTPS needs tls_cert and tls_key (or plain_http = yes, for labs)");
 		return -EINVAL;
 	}
 	return 0;

@@ -75,21 +75,21 @@ static int bootstrap(const char *db, int argc, char **argv)
 static int configure(struct srv_conf *c, int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"listen", required_argument, NULL, 0},
-		{"db", required_argument, NULL, 0},
-		{"data", required_argument, NULL, 0},
-		{"plain-http", no_argument, NULL, 0},
-		{"tls-cert", required_argument, NULL, 0},
-		{"tls-key", required_argument, NULL, 0},
-		{"ca-file", required_argument, NULL, 0},
-		{"tunnel-udp", required_argument, NULL, 0},
-		{"tunnel-if", required_argument, NULL, 0},
-		{"tunnel-max", required_argument, NULL, 0},
-		{"tunnel-hold", required_argument, NULL, 0},
-		{"metrics-listen", required_argument, NULL, 0},
-		{"version", no_argument, NULL, 'V'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
+	    {"listen", required_argument, NULL, 0},
+	    {"db", required_argument, NULL, 0},
+	    {"data", required_argument, NULL, 0},
+	    {"plain-http", no_argument, NULL, 0},
+	    {"tls-cert", required_argument, NULL, 0},
+	    {"tls-key", required_argument, NULL, 0},
+	    {"ca-file", required_argument, NULL, 0},
+	    {"tunnel-udp", required_argument, NULL, 0},
+	    {"tunnel-if", required_argument, NULL, 0},
+	    {"tunnel-max", required_argument, NULL, 0},
+	    {"tunnel-hold", required_argument, NULL, 0},
+	    {"metrics-listen", required_argument, NULL, 0},
+	    {"version", no_argument, NULL, 'V'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
 	struct {
 		char key[32];

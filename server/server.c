@@ -87,12 +87,12 @@ int srv_daemon_start(struct srv_daemon *d, char *err, size_t errlen)
 	if (!d->ca)
 		return -EINVAL;
 	d->captures = srv_captures_new(&(struct srv_captures_conf){
-		.loop = d->ctx.loop,
-		.getaddr = &d->getaddr,
-		.reg = d->reg,
-		.data_dir = d->conf.data,
-		.ca_store = SSL_CTX_get_cert_store(d->ca),
-		.userappl = SRV_VERSION,
+	    .loop = d->ctx.loop,
+	    .getaddr = &d->getaddr,
+	    .reg = d->reg,
+	    .data_dir = d->conf.data,
+	    .ca_store = SSL_CTX_get_cert_store(d->ca),
+	    .userappl = SRV_VERSION,
 	});
 	if (!d->captures) {
 		snprintf(err, errlen, "out of memory");

@@ -75,17 +75,16 @@ static void session_end(void *ctx, uint8_t session)
 int cmd_capture(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"pcap", no_argument, NULL, 'P'},
-		{"ring-size", required_argument, NULL, 'R'},
-		{"ingress", required_argument, NULL, 'I'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
+	    {"pcap", no_argument, NULL, 'P'},
+	    {"ring-size", required_argument, NULL, 'R'},
+	    {"ingress", required_argument, NULL, 'I'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
 	struct ecap_stream_iface ifaces[MAX_IFACES];
 	struct ecap_engine_opts eo = {0};
-	struct ecap_stream_opts so = {.snaplen = ECAP_SNAPLEN_DEFAULT,
-				      .dirs = ECAP_DIR_IN | ECAP_DIR_OUT,
-				      .out_fd = -1};
+	struct ecap_stream_opts so = {
+	    .snaplen = ECAP_SNAPLEN_DEFAULT, .dirs = ECAP_DIR_IN | ECAP_DIR_OUT, .out_fd = -1};
 	struct ecap_stream_stats stats;
 	struct ecap_streamer *streamer = NULL;
 	int stop_fd = -1;
@@ -168,8 +167,8 @@ int cmd_capture(int argc, char **argv)
 	 * 8 MiB holds for 2.7 ms and 32 MiB for 10) */
 	if (!eo.ring_bytes)
 		eo.ring_bytes = so.snaplen > 256 ? 32u << 20 : 8u << 20;
-	for (char *list = strdupa(ifarg), *tok, *save = NULL;
-	     (tok = strtok_r(list, ",", &save)); list = NULL) {
+	for (char *list = strdupa(ifarg), *tok, *save = NULL; (tok = strtok_r(list, ",", &save));
+	     list = NULL) {
 		if (nif == MAX_IFACES)
 			return fail("more than %s interfaces", "16");
 		ifaces[nif].ifindex = (int)if_nametoindex(tok);
@@ -218,7 +217,8 @@ int cmd_capture(int argc, char **argv)
 			goto out;
 		}
 		if ((so.dirs & ECAP_DIR_IN) &&
-		    ecap_engine_attach_ingress(e, ifaces[i].ifindex, ingress, err, sizeof(err)) < 0) {
+		    ecap_engine_attach_ingress(e, ifaces[i].ifindex, ingress, err, sizeof(err)) <
+			0) {
 			fail("%s", err);
 			goto out;
 		}
@@ -244,8 +244,9 @@ int cmd_capture(int argc, char **argv)
 		fail("%s", err);
 		goto out;
 	}
-	fprintf(stderr, "%llu packets captured\n%llu packets matched by filter\n"
-			"%llu packets dropped\n",
+	fprintf(stderr,
+		"%llu packets captured\n%llu packets matched by filter\n"
+		"%llu packets dropped\n",
 		(unsigned long long)stats.written, (unsigned long long)stats.matched,
 		(unsigned long long)stats.dropped);
 	st = 0;

@@ -19,10 +19,10 @@
 struct fopts {
 	uint32_t snaplen;
 	int linktype;
-	const char *ddd;  /* --ddd FILE */
-	const char *in;   /* -r */
-	const char *out;  /* -w */
-	char *expr;       /* remaining arguments joined by spaces, as tcpdump does */
+	const char *ddd; /* --ddd FILE */
+	const char *in;	 /* -r */
+	const char *out; /* -w */
+	char *expr;	 /* remaining arguments joined by spaces, as tcpdump does */
 	enum ecap_hook hook;
 	enum ecap_access access;
 	enum ecap_input input; /* translate --for-run shows what run executes */
@@ -93,12 +93,9 @@ static char *read_all(const char *path, size_t max)
 static int parse_opts(int argc, char **argv, struct fopts *o)
 {
 	static const struct option longopts[] = {
-		{"ddd", required_argument, NULL, 'D'},
-		{"tc", no_argument, NULL, 'T'},
-		{"helper", no_argument, NULL, 'H'},
-		{"for-run", no_argument, NULL, 'R'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
+	    {"ddd", required_argument, NULL, 'D'}, {"tc", no_argument, NULL, 'T'},
+	    {"helper", no_argument, NULL, 'H'},	   {"for-run", no_argument, NULL, 'R'},
+	    {"help", no_argument, NULL, 'h'},	   {0},
 	};
 	char *end;
 	int c;
@@ -248,7 +245,8 @@ static int do_translate(const struct fopts *o)
 
 static int do_run(const struct fopts *o)
 {
-	struct ecap_xlate_opts xo = {.hook = o->hook, .input = ECAP_INPUT_TEST, .access = o->access};
+	struct ecap_xlate_opts xo = {
+	    .hook = o->hook, .input = ECAP_INPUT_TEST, .access = o->access};
 	struct ecap_cbpf p = {0};
 	struct runfile *rf = NULL;
 	char err[ECAP_ERRLEN];

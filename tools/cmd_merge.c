@@ -19,8 +19,8 @@
 #include "core/mux.h"
 #include "core/text.h"
 
-#define CHUNK     (256u << 10)
-#define WRITE_AT  (1u << 20)
+#define CHUNK	 (256u << 10)
+#define WRITE_AT (1u << 20)
 
 struct in {
 	const char *path;
@@ -32,21 +32,22 @@ struct in {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: edgecap merge [-w FILE|-] [--text] [--no-dedup] [--dedup-window MS] FILE...\n"
-		   "\n"
-		   "  -w FILE          write to FILE ('-': standard output, as when omitted and\n"
-		   "                   not a terminal)\n"
-		   "  --text           tcpdump -nn -tt lines instead of pcapng, each prefixed\n"
-		   "                   with the input it came from\n"
-		   "  --no-dedup       keep packets that several inputs saw\n"
-		   "  --dedup-window   how far apart two inputs' copies of a packet may be\n"
-		   "                   (default 100 ms)\n");
+	fprintf(
+	    f,
+	    "usage: edgecap merge [-w FILE|-] [--text] [--no-dedup] [--dedup-window MS] FILE...\n"
+	    "\n"
+	    "  -w FILE          write to FILE ('-': standard output, as when omitted and\n"
+	    "                   not a terminal)\n"
+	    "  --text           tcpdump -nn -tt lines instead of pcapng, each prefixed\n"
+	    "                   with the input it came from\n"
+	    "  --no-dedup       keep packets that several inputs saw\n"
+	    "  --dedup-window   how far apart two inputs' copies of a packet may be\n"
+	    "                   (default 100 ms)\n");
 }
 
 /* Write what the merger produced: at WRITE_AT bytes, or all; as text when
  * tx is given (txt holds the lines). */
-static int out_write(int fd, struct ecap_buf *b, int all, struct srv_text *tx,
-		     struct ecap_buf *txt)
+static int out_write(int fd, struct ecap_buf *b, int all, struct srv_text *tx, struct ecap_buf *txt)
 {
 	int r;
 
@@ -131,11 +132,11 @@ static void map_input(struct in *in)
 int cmd_merge(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"no-dedup", no_argument, NULL, 'D'},
-		{"text", no_argument, NULL, 'T'},
-		{"dedup-window", required_argument, NULL, 'W'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
+	    {"no-dedup", no_argument, NULL, 'D'},
+	    {"text", no_argument, NULL, 'T'},
+	    {"dedup-window", required_argument, NULL, 'W'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
 	struct srv_merge_opts mo = {0};
 	struct srv_merge_stats st;
@@ -165,7 +166,8 @@ int cmd_merge(int argc, char **argv)
 			long ms = strtol(optarg, &end, 10);
 
 			if (*end || ms <= 0 || ms > 60000) {
-				fprintf(stderr, "edgecap: invalid dedup window '%s' (1..60000 ms)\n",
+				fprintf(stderr,
+					"edgecap: invalid dedup window '%s' (1..60000 ms)\n",
 					optarg);
 				return 2;
 			}

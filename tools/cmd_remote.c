@@ -19,11 +19,13 @@
 
 enum { O_SERVER = 0x100, O_TOKEN, O_CACERT, O_TEXT, O_SERIAL, O_ADDRESS, O_PUBKEY };
 
-#define COMMON_OPTS                                                                          \
-	{"server", required_argument, NULL, O_SERVER},                                       \
-		{"token", required_argument, NULL, O_TOKEN},                                 \
-		{"cacert", required_argument, NULL, O_CACERT},                               \
-		{"help", no_argument, NULL, 'h'}
+#define COMMON_OPTS                                                                                \
+	{"server", required_argument, NULL, O_SERVER},                                             \
+	    {"token", required_argument, NULL, O_TOKEN},                                           \
+	    {"cacert", required_argument, NULL, O_CACERT},                                         \
+	{                                                                                          \
+		"help", no_argument, NULL, 'h'                                                     \
+	}
 
 struct common {
 	const char *server, *token, *cacert;
@@ -44,14 +46,14 @@ static int common_opt(struct common *o, int c)
 }
 
 static const char common_help[] =
-	"  --server URL     edgecap-server (or EDGECAP_SERVER, or 'server =' in\n"
-	"                   ~/.config/edgecap/cli.conf)\n"
-	"  --token TOKEN    API token (or EDGECAP_TOKEN, or 'token =')\n"
-	"  --cacert FILE    CA certificates for an https server (or EDGECAP_CACERT)\n";
+    "  --server URL     edgecap-server (or EDGECAP_SERVER, or 'server =' in\n"
+    "                   ~/.config/edgecap/cli.conf)\n"
+    "  --token TOKEN    API token (or EDGECAP_TOKEN, or 'token =')\n"
+    "  --cacert FILE    CA certificates for an https server (or EDGECAP_CACERT)\n";
 
 /* A call whose answer is JSON: the parsed body, or NULL after one line. */
-static json_t *call_json(struct cli_http *h, const char *method, const char *path,
-			 json_t *body, int want)
+static json_t *call_json(struct cli_http *h, const char *method, const char *path, json_t *body,
+			 int want)
 {
 	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	struct cli_call c = {.method = method, .path = path, .body = text};
@@ -102,16 +104,19 @@ static int summary(struct cli_http *h, long long id)
 	c = call_json(h, "GET", path, NULL, 200);
 	if (!c)
 		return 2;
-	json_array_foreach(json_object_get(c, "devices"), i, d) {
+	json_array_foreach(json_object_get(c, "devices"), i, d)
+	{
 		if (!strcmp(str(d, "state"), "failed")) {
-			fprintf(stderr, "device %s failed: %s\n", str(d, "device"), str(d, "error"));
+			fprintf(stderr, "device %s failed: %s\n", str(d, "device"),
+				str(d, "error"));
 			failed++;
 		} else if (num(d, "dropped")) {
 			fprintf(stderr, "device %s dropped %lld packets\n", str(d, "device"),
 				num(d, "dropped"));
 		}
 	}
-	fprintf(stderr, "%lld packets merged from %zu devices, %lld duplicates removed, %lld late\n",
+	fprintf(stderr,
+		"%lld packets merged from %zu devices, %lld duplicates removed, %lld late\n",
 		num(c, "merged"), json_array_size(json_object_get(c, "devices")),
 		num(c, "duplicates"), num(c, "late"));
 	failed = failed && (size_t)failed == json_array_size(json_object_get(c, "devices"));
@@ -159,9 +164,9 @@ static void remote_usage(FILE *f)
 int cmd_remote(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"text", no_argument, NULL, O_TEXT},
-		COMMON_OPTS,
-		{0},
+	    {"text", no_argument, NULL, O_TEXT},
+	    COMMON_OPTS,
+	    {0},
 	};
 	struct common co = {0};
 	json_t *req = json_object(), *resp;
@@ -193,10 +198,14 @@ int cmd_remote(int argc, char **argv)
 			long long v = strtoll(optarg, &end, 10);
 
 			if (*end || v < 0 || end == optarg) {
-				fprintf(stderr, "edgecap: -%c: want a number, not '%s'\n", c, optarg);
+				fprintf(stderr, "edgecap: -%c: want a number, not '%s'\n", c,
+					optarg);
 				goto out;
 			}
-			json_object_set_new(req, c == 'c' ? "count" : c == 'G' ? "duration" : "snaplen",
+			json_object_set_new(req,
+					    c == 'c'   ? "count"
+					    : c == 'G' ? "duration"
+						       : "snaplen",
 					    json_integer(v));
 			break;
 		}
@@ -290,11 +299,11 @@ static void devices_usage(FILE *f)
 int cmd_devices(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"serial", required_argument, NULL, O_SERIAL},
-		{"address", required_argument, NULL, O_ADDRESS},
-		{"pubkey", required_argument, NULL, O_PUBKEY},
-		COMMON_OPTS,
-		{0},
+	    {"serial", required_argument, NULL, O_SERIAL},
+	    {"address", required_argument, NULL, O_ADDRESS},
+	    {"pubkey", required_argument, NULL, O_PUBKEY},
+	    COMMON_OPTS,
+	    {0},
 	};
 	struct common co = {0};
 	json_t *add = json_object(), *j = NULL, *d;
@@ -309,8 +318,10 @@ int cmd_devices(int argc, char **argv)
 		if (common_opt(&co, c))
 			continue;
 		if (c == O_SERIAL || c == O_ADDRESS || c == O_PUBKEY) {
-			json_object_set_new(add, c == O_SERIAL ? "serial" : c == O_ADDRESS ? "address"
-											 : "pubkey",
+			json_object_set_new(add,
+					    c == O_SERIAL    ? "serial"
+					    : c == O_ADDRESS ? "address"
+							     : "pubkey",
 					    json_string(optarg));
 			continue;
 		}
@@ -344,9 +355,10 @@ int cmd_devices(int argc, char **argv)
 	} else if (!strcmp(verb, "list")) {
 		j = call_json(h, "GET", "/api/v1/devices", NULL, 200);
 		if (j)
-			printf("%-16s %-16s %-28s %-15s %-9s %-7s %s\n", "NAME", "SERIAL", "ADDRESS",
-			       "MANAGEMENT", "TRANSPORT", "ENABLED", "LAST SEEN");
-		json_array_foreach(j, i, d) {
+			printf("%-16s %-16s %-28s %-15s %-9s %-7s %s\n", "NAME", "SERIAL",
+			       "ADDRESS", "MANAGEMENT", "TRANSPORT", "ENABLED", "LAST SEEN");
+		json_array_foreach(j, i, d)
+		{
 			char seen[32];
 
 			when(d, "last_seen", seen, sizeof(seen));
@@ -408,20 +420,22 @@ int cmd_captures(int argc, char **argv)
 		if (j)
 			printf("%-5s %-8s %-19s %9s %9s %s\n", "ID", "STATE", "STARTED", "PACKETS",
 			       "DUPS", "DEVICES / EXPRESSION");
-		json_array_foreach(j, i, c) {
+		json_array_foreach(j, i, c)
+		{
 			char started[32], devs[256] = "";
 
 			when(c, "created", started, sizeof(started));
-			json_array_foreach(json_object_get(c, "devices"), k, d) {
+			json_array_foreach(json_object_get(c, "devices"), k, d)
+			{
 				size_t at = strlen(devs);
 
 				snprintf(devs + at, sizeof(devs) - at, "%s%s%s", at ? "," : "",
 					 str(d, "device"),
 					 !strcmp(str(d, "state"), "failed") ? "(failed)" : "");
 			}
-			printf("%-5lld %-8s %-19s %9lld %9lld %s '%s'\n", num(c, "id"), str(c, "state"),
-			       started, num(c, "merged"), num(c, "duplicates"), devs,
-			       str(json_object_get(c, "request"), "expression"));
+			printf("%-5lld %-8s %-19s %9lld %9lld %s '%s'\n", num(c, "id"),
+			       str(c, "state"), started, num(c, "merged"), num(c, "duplicates"),
+			       devs, str(json_object_get(c, "request"), "expression"));
 		}
 	} else {
 		snprintf(path, sizeof(path), "/api/v1/captures/%.40s", argv[optind + 1]);
@@ -437,12 +451,11 @@ int cmd_captures(int argc, char **argv)
 			       num(j, "duplicates"), num(j, "late"));
 			printf("%-16s %-10s %12s %10s %10s %8s  %s\n", "DEVICE", "STATE", "BYTES",
 			       "PACKETS", "DUPS", "DROPPED", "ERROR");
-			json_array_foreach(json_object_get(j, "devices"), k, d)
-				printf("%-16s %-10s %12lld %10lld %10lld %8lld  %s\n", str(d, "device"),
-				       str(d, "state"), num(d, "bytes"), num(d, "packets"),
-				       num(d, "duplicates"), num(d, "dropped"),
-				       json_is_string(json_object_get(d, "error")) ? str(d, "error")
-										   : "");
+			json_array_foreach(json_object_get(j, "devices"), k, d) printf(
+			    "%-16s %-10s %12lld %10lld %10lld %8lld  %s\n", str(d, "device"),
+			    str(d, "state"), num(d, "bytes"), num(d, "packets"),
+			    num(d, "duplicates"), num(d, "dropped"),
+			    json_is_string(json_object_get(d, "error")) ? str(d, "error") : "");
 		}
 	}
 	r = j ? 0 : 2;

@@ -6,18 +6,20 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: edgecap COMMAND [ARGS]\n"
-		   "\n"
-		   "commands:\n"
-		   "  filter compile|check|translate|run   tcpdump filters as classic BPF and eBPF\n"
-		   "  capture -i IF [options] [EXPR]       capture with the kernel hooks (root)\n"
-		   "  hooks [IF...]                        edgecap's kernel hooks on interfaces (root)\n"
-		   "  merge [-w FILE] FILE...              merge captures of several devices\n"
-		   "  remote -d DEV,... [options] [EXPR]   one capture on many devices, via the server\n"
-		   "  devices [list|add|delete]            the devices enrolled in the server\n"
-		   "  captures [list|show|stop]            the server's captures\n"
-		   "\n"
-		   "'edgecap COMMAND --help' describes a command.\n");
+	fprintf(
+	    f,
+	    "usage: edgecap COMMAND [ARGS]\n"
+	    "\n"
+	    "commands:\n"
+	    "  filter compile|check|translate|run   tcpdump filters as classic BPF and eBPF\n"
+	    "  capture -i IF [options] [EXPR]       capture with the kernel hooks (root)\n"
+	    "  hooks [IF...]                        edgecap's kernel hooks on interfaces (root)\n"
+	    "  merge [-w FILE] FILE...              merge captures of several devices\n"
+	    "  remote -d DEV,... [options] [EXPR]   one capture on many devices, via the server\n"
+	    "  devices [list|add|delete]            the devices enrolled in the server\n"
+	    "  captures [list|show|stop]            the server's captures\n"
+	    "\n"
+	    "'edgecap COMMAND --help' describes a command.\n");
 }
 
 int main(int argc, char **argv)

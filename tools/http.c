@@ -11,9 +11,9 @@
 #include "common/conf.h"
 #include "common/httpc.h"
 
-#define CALL_TIMEOUT_MS   30000
+#define CALL_TIMEOUT_MS	  30000
 #define STREAM_TIMEOUT_MS (24u * 3600 * 1000) /* a live capture may be silent */
-#define RESP_MAX          (64u << 20)         /* an answer kept whole: JSON lists */
+#define RESP_MAX	  (64u << 20)	      /* an answer kept whole: JSON lists */
 
 struct cli_http {
 	h2o_loop_t *loop;
@@ -39,10 +39,10 @@ struct cli_conf {
 };
 
 static const struct ecap_conf_key cli_keys[] = {
-	ECAP_CONF_STR_KEY("server", struct cli_conf, server),
-	ECAP_CONF_STR_KEY("token", struct cli_conf, token),
-	ECAP_CONF_STR_KEY("cacert", struct cli_conf, cacert),
-	{0},
+    ECAP_CONF_STR_KEY("server", struct cli_conf, server),
+    ECAP_CONF_STR_KEY("token", struct cli_conf, token),
+    ECAP_CONF_STR_KEY("cacert", struct cli_conf, cacert),
+    {0},
 };
 
 /* The file's settings, read once (a file that is not there: none). */
@@ -84,8 +84,9 @@ struct cli_http *cli_http_new(const char *server, const char *token, const char 
 	h->server = setting(server, "EDGECAP_SERVER", cli_conf()->server);
 	h->token = setting(token, "EDGECAP_TOKEN", cli_conf()->token);
 	if (!h->server || !h->token) {
-		fprintf(stderr, "edgecap: no %s: give --%s, set EDGECAP_%s, or put '%s = ...' in "
-				"~/.config/edgecap/cli.conf\n",
+		fprintf(stderr,
+			"edgecap: no %s: give --%s, set EDGECAP_%s, or put '%s = ...' in "
+			"~/.config/edgecap/cli.conf\n",
 			!h->server ? "server" : "token", !h->server ? "server" : "token",
 			!h->server ? "SERVER" : "TOKEN", !h->server ? "server" : "token");
 		goto fail;
@@ -191,7 +192,8 @@ static void on_stop_fd(h2o_socket_t *sock, const char *err)
 int cli_http_run(struct cli_http *h, int stop_fd)
 {
 	if (stop_fd >= 0 && !h->stop_sock) {
-		h->stop_sock = h2o_evloop_socket_create(h->loop, stop_fd, H2O_SOCKET_FLAG_DONT_READ);
+		h->stop_sock =
+		    h2o_evloop_socket_create(h->loop, stop_fd, H2O_SOCKET_FLAG_DONT_READ);
 		h->stop_sock->data = h;
 		h2o_socket_read_start(h->stop_sock, on_stop_fd);
 	}

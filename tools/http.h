@@ -18,12 +18,12 @@ void cli_http_free(struct cli_http *h);
 typedef int cli_body_fn(void *ctx, const void *data, size_t len); /* 0, or stop */
 struct cli_call {
 	const char *method, *path; /* path under the server URL, e.g. /api/v1/devices */
-	const char *body;          /* JSON, or NULL */
-	cli_body_fn *on_body;      /* NULL: kept in .resp */
+	const char *body;	   /* JSON, or NULL */
+	cli_body_fn *on_body;	   /* NULL: kept in .resp */
 	void *ctx;
 	/* results */
-	int status;     /* 0: no response (err says why) */
-	char *resp;     /* the body when on_body is NULL (NUL-terminated, malloc'ed) */
+	int status; /* 0: no response (err says why) */
+	char *resp; /* the body when on_body is NULL (NUL-terminated, malloc'ed) */
 	size_t resp_len;
 	char err[256];
 	int done;

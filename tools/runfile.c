@@ -13,7 +13,7 @@ struct runfile {
 };
 
 struct out_file {
-	FILE *f;             /* pcapng */
+	FILE *f;	     /* pcapng */
 	pcap_dumper_t *dump; /* pcap */
 	pcap_t *dead;
 	int micro; /* pcap output in microseconds */
@@ -85,7 +85,7 @@ static int out_open(struct out_file *w, pcap_t *in, const char *inpath, const ch
 	}
 	w->micro = pcap_file_is_micro(inpath);
 	w->dead = pcap_open_dead_with_tstamp_precision(
-		linktype, snap, w->micro ? PCAP_TSTAMP_PRECISION_MICRO : PCAP_TSTAMP_PRECISION_NANO);
+	    linktype, snap, w->micro ? PCAP_TSTAMP_PRECISION_MICRO : PCAP_TSTAMP_PRECISION_NANO);
 	if (!w->dead)
 		return fail(strerror(ENOMEM), NULL);
 	w->dump = pcap_dump_open(w->dead, out);

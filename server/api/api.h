@@ -18,7 +18,7 @@
 #include "service/capture.h"
 #include "service/tunnel.h"
 
-#define SRV_VERSION "edgecap-server " EDGECAP_VERSION
+#define SRV_VERSION    "edgecap-server " EDGECAP_VERSION
 #define SRV_STATUS_MAX 600
 
 struct srv_reader;
@@ -28,13 +28,13 @@ struct srv_api {
 	h2o_loop_t *loop;
 	struct reg *reg;
 	struct srv_captures *captures;
-	struct srv_tunnel *tunnel; /* NULL: not enabled */
-	int stopping;              /* no new captures */
+	struct srv_tunnel *tunnel;  /* NULL: not enabled */
+	int stopping;		    /* no new captures */
 	struct srv_reader *readers; /* captures.c: the live ones */
 	h2o_timeout_t reader_check;
 	h2o_timeout_entry_t reader_check_entry;
 	uint64_t responses[SRV_STATUS_MAX]; /* answered requests by status (health.c) */
-	struct web_side metrics; /* health.c: the metrics listener, when configured */
+	struct web_side metrics;	    /* health.c: the metrics listener, when configured */
 };
 
 /* An endpoint. params: the path's {parts}, in order; who: the caller, for
@@ -46,7 +46,7 @@ struct srv_route {
 	const char *method;
 	const char *path; /* "/api/v1/devices/{name}" */
 	srv_endpoint_fn *fn;
-	int public;       /* no bearer token (the devices' and the health check's) */
+	int public; /* no bearer token (the devices' and the health check's) */
 };
 
 /* router.c: every route on "/" of host; requests answered are counted by
@@ -57,12 +57,20 @@ void srv_api_start(struct srv_api *api);
 void srv_api_stop(struct srv_api *api);
 
 /* The endpoints, by file. */
-srv_endpoint_fn srv_devices_list, srv_devices_add, srv_device_get, srv_device_patch,
-	srv_device_delete;
-srv_endpoint_fn srv_captures_list, srv_captures_start, srv_capture_get, srv_capture_delete,
-	srv_capture_pcap, srv_capture_text;
+srv_endpoint_fn srv_devices_list;
+srv_endpoint_fn srv_devices_add;
+srv_endpoint_fn srv_device_get;
+srv_endpoint_fn srv_device_patch;
+srv_endpoint_fn srv_device_delete;
+srv_endpoint_fn srv_captures_list;
+srv_endpoint_fn srv_captures_start;
+srv_endpoint_fn srv_capture_get;
+srv_endpoint_fn srv_capture_delete;
+srv_endpoint_fn srv_capture_pcap;
+srv_endpoint_fn srv_capture_text;
 srv_endpoint_fn srv_filters_compile;
-srv_endpoint_fn srv_tunnel_register_ep, srv_tunnel_poll_ep;
+srv_endpoint_fn srv_tunnel_register_ep;
+srv_endpoint_fn srv_tunnel_poll_ep;
 srv_endpoint_fn srv_healthz;
 
 /* tunnel.c: answers a parked poll (the long-poll table's callback). */

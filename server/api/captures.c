@@ -24,16 +24,16 @@
 #include "core/text.h"
 #include "filter/compile.h"
 
-#define READ_CHUNK      (64u << 10)
+#define READ_CHUNK	(64u << 10)
 #define READER_CHECK_MS 100
-#define DEVICES_MAX     256 /* in one capture */
-#define IFNAME_MAX      15
+#define DEVICES_MAX	256 /* in one capture */
+#define IFNAME_MAX	15
 
 struct srv_reader {
 	struct srv_capture_watch watch;
 	struct srv_api *api;
 	struct srv_capture *l; /* NULL: a finished capture, read from its file */
-	h2o_req_t *req;        /* NULL once final or gone */
+	h2o_req_t *req;	       /* NULL once final or gone */
 	h2o_generator_t gen;
 	int fd;
 	uint64_t off;
@@ -41,7 +41,7 @@ struct srv_reader {
 	int inflight;
 	struct ecap_buf out;
 	uint8_t *chunk;
-	struct srv_text *tx; /* text: the decoder */
+	struct srv_text *tx;	 /* text: the decoder */
 	struct srv_reader *next; /* api->readers: of live captures */
 };
 
@@ -53,12 +53,12 @@ static json_t *capture_json(const struct reg_capture *c)
 		const struct reg_capture_device *d = &c->devs[i];
 
 		json_array_append_new(
-			devs, json_pack("{s:s, s:s, s:o, s:I, s:I, s:I, s:I}", "device", d->device,
-					"state", d->state, "error",
-					d->error ? json_string(d->error) : json_null(), "bytes",
-					(json_int_t)d->bytes, "packets", (json_int_t)d->packets,
-					"duplicates", (json_int_t)d->duplicates, "dropped",
-					(json_int_t)d->dropped));
+		    devs,
+		    json_pack("{s:s, s:s, s:o, s:I, s:I, s:I, s:I}", "device", d->device, "state",
+			      d->state, "error", d->error ? json_string(d->error) : json_null(),
+			      "bytes", (json_int_t)d->bytes, "packets", (json_int_t)d->packets,
+			      "duplicates", (json_int_t)d->duplicates, "dropped",
+			      (json_int_t)d->dropped));
 	}
 	return json_pack("{s:I, s:s, s:o, s:I, s:I, s:I, s:I, s:o, s:o}", "id", (json_int_t)c->id,
 			 "state", c->state, "request", req ? req : json_null(), "merged",
@@ -115,8 +115,7 @@ int srv_captures_list(struct srv_api *api, h2o_req_t *req, const struct reg_admi
 	return reply_capture(api, req, who->org, 0, 200);
 }
 
-int srv_capture_get(struct srv_api *api, h2o_req_t *req, const struct reg_admin *who,
-		    char **params)
+int srv_capture_get(struct srv_api *api, h2o_req_t *req, const struct reg_admin *who, char **params)
 {
 	int64_t id = capture_id(params[0]);
 
@@ -151,7 +150,8 @@ static int interfaces(h2o_req_t *req, json_t *ifs, char *ret, size_t len)
 			 ECAP_CAPTURE_IFACES_MAX);
 		return -1;
 	}
-	json_array_foreach(ifs, i, v) {
+	json_array_foreach(ifs, i, v)
+	{
 		size_t at = strlen(ret);
 
 		if (!json_is_string(v) || !srv_valid_name(json_string_value(v), IFNAME_MAX)) {
@@ -182,12 +182,14 @@ static struct reg_device *devices(struct srv_api *api, h2o_req_t *req, int64_t o
 		return NULL;
 	}
 	*n = 0;
-	json_array_foreach(devs, i, v) {
+	json_array_foreach(devs, i, v)
+	{
 		const char *name = json_string_value(v);
 
 		if (!name || !srv_valid_name(name, REG_NAME_MAX) ||
 		    reg_device_get(api->reg, org, name, &d[*n])) {
-			srv_fail(req, 400, "devices: no device '%s'", name ? name : "(not a string)");
+			srv_fail(req, 400, "devices: no device '%s'",
+				 name ? name : "(not a string)");
 			goto fail;
 		}
 		for (unsigned k = 0; k < *n; k++)
@@ -212,8 +214,8 @@ fail:
 int srv_captures_start(struct srv_api *api, h2o_req_t *req, const struct reg_admin *who,
 		       char **params)
 {
-	static const char *const keys[] = {"devices",    "expression", "snaplen",   "count",
-					   "duration",   "interfaces", "direction", NULL};
+	static const char *const keys[] = {"devices",  "expression", "snaplen",	  "count",
+					   "duration", "interfaces", "direction", NULL};
 	struct srv_capture_req c = {0};
 	struct reg_device *devs = NULL;
 	struct ecap_cbpf prog = {0};
@@ -343,7 +345,8 @@ static void reader_pump(struct srv_reader *r)
 				/* our own file: a bug, said so, and the text ends here */
 				const char *e = srv_text_error(r->tx);
 
-				ecap_buf_put(&r->out, "edgecap: cannot decode the capture further: ", 44);
+				ecap_buf_put(&r->out,
+					     "edgecap: cannot decode the capture further: ", 44);
 				ecap_buf_put(&r->out, e, strlen(e));
 				ecap_buf_put(&r->out, "\n", 1);
 				srv_text_free(r->tx);
@@ -416,8 +419,8 @@ static int follow(struct srv_api *api, h2o_req_t *req, int64_t org, const char *
 				strerror(errno));
 	l = srv_capture_find(api->captures, org, id);
 	r = h2o_mem_alloc_shared(&req->pool, sizeof(*r), reader_dispose);
-	*r = (struct srv_reader){.api = api, .req = req, .fd = fd, .text = text,
-				 .watch = {.wake = on_wake}};
+	*r = (struct srv_reader){
+	    .api = api, .req = req, .fd = fd, .text = text, .watch = {.wake = on_wake}};
 	r->gen.proceed = on_proceed;
 	r->gen.stop = on_stop;
 	r->chunk = malloc(READ_CHUNK);

@@ -21,13 +21,12 @@ static json_t *device_json(const struct reg_device *d)
 
 	if (d->mgmt)
 		mtun_addr_str(d->mgmt, mgmt);
-	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:s, s:o, s:I, s:o}", "name", d->name, "serial",
-			 d->serial, "address", d->address, "transport", d->transport,
-			 "mgmt_address", d->mgmt ? json_string(mgmt) : json_null(), "enabled",
-			 d->enabled ? "yes" : "no", "last_seen",
-			 d->last_seen ? json_integer(d->last_seen) : json_null(), "created",
-			 (json_int_t)d->created, "pubkey",
-			 d->pubkey[0] ? json_string(d->pubkey) : json_null());
+	return json_pack(
+	    "{s:s, s:s, s:s, s:s, s:o, s:s, s:o, s:I, s:o}", "name", d->name, "serial", d->serial,
+	    "address", d->address, "transport", d->transport, "mgmt_address",
+	    d->mgmt ? json_string(mgmt) : json_null(), "enabled", d->enabled ? "yes" : "no",
+	    "last_seen", d->last_seen ? json_integer(d->last_seen) : json_null(), "created",
+	    (json_int_t)d->created, "pubkey", d->pubkey[0] ? json_string(d->pubkey) : json_null());
 }
 
 int srv_devices_list(struct srv_api *api, h2o_req_t *req, const struct reg_admin *who,
@@ -47,8 +46,7 @@ int srv_devices_list(struct srv_api *api, h2o_req_t *req, const struct reg_admin
 	return srv_json(req, 200, a);
 }
 
-int srv_devices_add(struct srv_api *api, h2o_req_t *req, const struct reg_admin *who,
-		    char **params)
+int srv_devices_add(struct srv_api *api, h2o_req_t *req, const struct reg_admin *who, char **params)
 {
 	static const char *const keys[] = {"name", "serial", "address", "pubkey", NULL};
 	char secret[2 * REG_SECRET_LEN + 1];
@@ -66,20 +64,22 @@ int srv_devices_add(struct srv_api *api, h2o_req_t *req, const struct reg_admin 
 	    srv_str_field(req, j, "pubkey", 0, &pubkey))
 		goto out;
 	if (pubkey && mtun_pubkey_check(pubkey)) {
-		srv_fail(req, 400, "pubkey: want an Ed25519 public key, 32 bytes in base64 "
-				   "(edgecap-agent keygen prints it)");
+		srv_fail(req, 400,
+			 "pubkey: want an Ed25519 public key, 32 bytes in base64 "
+			 "(edgecap-agent keygen prints it)");
 		goto out;
 	}
 	if (!address && !pubkey) {
-		srv_fail(req, 400, "address: required unless the device has a pubkey (then "
-				   "it is reached over the tunnel)");
+		srv_fail(req, 400,
+			 "address: required unless the device has a pubkey (then "
+			 "it is reached over the tunnel)");
 		goto out;
 	}
 	if (!address)
 		address = "https://tunnel:8443";
 	if (!srv_valid_name(name, REG_NAME_MAX) || !srv_valid_name(serial, REG_SERIAL_MAX)) {
-		srv_fail(req, 400, "name and serial: 1 to %d (%d) of A-Z a-z 0-9 . _ -", REG_NAME_MAX,
-			 REG_SERIAL_MAX);
+		srv_fail(req, 400, "name and serial: 1 to %d (%d) of A-Z a-z 0-9 . _ -",
+			 REG_NAME_MAX, REG_SERIAL_MAX);
 		goto out;
 	}
 	if (strlen(address) > REG_ADDRESS_MAX || h2o_url_parse(address, strlen(address), &url) ||
@@ -105,8 +105,7 @@ out:
 	return 0;
 }
 
-int srv_device_get(struct srv_api *api, h2o_req_t *req, const struct reg_admin *who,
-		   char **params)
+int srv_device_get(struct srv_api *api, h2o_req_t *req, const struct reg_admin *who, char **params)
 {
 	struct srv_tunnel_device_info t;
 	struct reg_device d;
@@ -117,14 +116,14 @@ int srv_device_get(struct srv_api *api, h2o_req_t *req, const struct reg_admin *
 	o = device_json(&d);
 	if (!srv_tunnel_device(api->tunnel, who->org, d.name, &t))
 		json_object_set_new(
-			o, "tunnel",
-			json_pack("{s:I, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "client",
-				  (json_int_t)t.client, "path", t.path, "sent", (json_int_t)t.sent,
-				  "resent", (json_int_t)t.resent, "received", (json_int_t)t.received,
-				  "duplicates", (json_int_t)t.duplicates, "out_of_order",
-				  (json_int_t)t.out_of_order, "window_full", (json_int_t)t.window_full,
-				  "bad_packets", (json_int_t)t.bad_packets, "unacked",
-				  (json_int_t)t.unacked));
+		    o, "tunnel",
+		    json_pack("{s:I, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "client",
+			      (json_int_t)t.client, "path", t.path, "sent", (json_int_t)t.sent,
+			      "resent", (json_int_t)t.resent, "received", (json_int_t)t.received,
+			      "duplicates", (json_int_t)t.duplicates, "out_of_order",
+			      (json_int_t)t.out_of_order, "window_full", (json_int_t)t.window_full,
+			      "bad_packets", (json_int_t)t.bad_packets, "unacked",
+			      (json_int_t)t.unacked));
 	return srv_json(req, 200, o);
 }
 

@@ -51,11 +51,13 @@ static void metrics(struct srv_api *api, struct ecap_buf *b)
 			 t.registered - t.by_udp - t.by_http);
 	ecap_prom_family(b, "edgecap_server_tunnel_refused_total", "counter",
 			 "Tunnel datagrams refused or not delivered, by reason.");
-	ecap_prom_sample(b, "edgecap_server_tunnel_refused_total", "reason", "unknown", t.no_client);
+	ecap_prom_sample(b, "edgecap_server_tunnel_refused_total", "reason", "unknown",
+			 t.no_client);
 	ecap_prom_sample(b, "edgecap_server_tunnel_refused_total", "reason", "bad_tag", t.bad_tag);
 	ecap_prom_sample(b, "edgecap_server_tunnel_refused_total", "reason", "stale", t.stale);
 	ecap_prom_sample(b, "edgecap_server_tunnel_refused_total", "reason", "spoofed", t.spoofed);
-	ecap_prom_sample(b, "edgecap_server_tunnel_refused_total", "reason", "no_route", t.no_route);
+	ecap_prom_sample(b, "edgecap_server_tunnel_refused_total", "reason", "no_route",
+			 t.no_route);
 	ecap_prom_sample(b, "edgecap_server_tunnel_refused_total", "reason", "tun_write",
 			 t.tun_errors);
 	ecap_prom_sample(b, "edgecap_server_tunnel_refused_total", "reason", "udp_send",

@@ -69,8 +69,8 @@ json_t *srv_body(h2o_req_t *req)
 		return srv_fail(req, 400, "want a JSON object in the body"), NULL;
 	j = json_loadb(req->entity.base, req->entity.len, 0, &e);
 	if (!j)
-		return srv_fail(req, 400, "invalid JSON at line %d, column %d: %s", e.line, e.column,
-				e.text),
+		return srv_fail(req, 400, "invalid JSON at line %d, column %d: %s", e.line,
+				e.column, e.text),
 		       NULL;
 	if (!json_is_object(j)) {
 		json_decref(j);
@@ -84,7 +84,8 @@ int srv_known_keys(h2o_req_t *req, json_t *o, const char *const *keys)
 	const char *k;
 	json_t *v;
 
-	json_object_foreach(o, k, v) {
+	json_object_foreach(o, k, v)
+	{
 		const char *const *p = keys;
 
 		while (*p && strcmp(*p, k))

@@ -13,7 +13,8 @@
 /* A JSON reply (takes the reference; NULL: an empty body); returns 0. */
 int srv_json(h2o_req_t *req, int status, json_t *body);
 /* {"error": "..."} with status, logged as one refusal line; returns 0. */
-int srv_fail(h2o_req_t *req, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int srv_fail(h2o_req_t *req, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* Who the request being answered is, for the refusal lines ("org/admin");
  * NULL: not known. The router sets it around each endpoint. */
 void srv_http_set_who(const char *who);

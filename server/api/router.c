@@ -7,25 +7,25 @@
 
 #include "api/api.h"
 
-#define SEGS_MAX 8
+#define SEGS_MAX     8
 #define PATH_MAX_LEN 512
 
 static const struct srv_route routes[] = {
-	{"GET", "/api/v1/devices", srv_devices_list, 0},
-	{"POST", "/api/v1/devices", srv_devices_add, 0},
-	{"GET", "/api/v1/devices/{name}", srv_device_get, 0},
-	{"PATCH", "/api/v1/devices/{name}", srv_device_patch, 0},
-	{"DELETE", "/api/v1/devices/{name}", srv_device_delete, 0},
-	{"POST", "/api/v1/filters/compile", srv_filters_compile, 0},
-	{"GET", "/api/v1/captures", srv_captures_list, 0},
-	{"POST", "/api/v1/captures", srv_captures_start, 0},
-	{"GET", "/api/v1/captures/{id}", srv_capture_get, 0},
-	{"DELETE", "/api/v1/captures/{id}", srv_capture_delete, 0},
-	{"GET", "/api/v1/captures/{id}/pcap", srv_capture_pcap, 0},
-	{"GET", "/api/v1/captures/{id}/text", srv_capture_text, 0},
-	{"POST", "/tunnel/v1/register", srv_tunnel_register_ep, 1},
-	{"POST", "/tunnel/v1/poll", srv_tunnel_poll_ep, 1},
-	{"GET", "/healthz", srv_healthz, 1},
+    {"GET", "/api/v1/devices", srv_devices_list, 0},
+    {"POST", "/api/v1/devices", srv_devices_add, 0},
+    {"GET", "/api/v1/devices/{name}", srv_device_get, 0},
+    {"PATCH", "/api/v1/devices/{name}", srv_device_patch, 0},
+    {"DELETE", "/api/v1/devices/{name}", srv_device_delete, 0},
+    {"POST", "/api/v1/filters/compile", srv_filters_compile, 0},
+    {"GET", "/api/v1/captures", srv_captures_list, 0},
+    {"POST", "/api/v1/captures", srv_captures_start, 0},
+    {"GET", "/api/v1/captures/{id}", srv_capture_get, 0},
+    {"DELETE", "/api/v1/captures/{id}", srv_capture_delete, 0},
+    {"GET", "/api/v1/captures/{id}/pcap", srv_capture_pcap, 0},
+    {"GET", "/api/v1/captures/{id}/text", srv_capture_text, 0},
+    {"POST", "/tunnel/v1/register", srv_tunnel_register_ep, 1},
+    {"POST", "/tunnel/v1/poll", srv_tunnel_poll_ep, 1},
+    {"GET", "/healthz", srv_healthz, 1},
 };
 
 struct router {
@@ -43,7 +43,8 @@ static int split(char *path, char **seg)
 {
 	int n = 0;
 
-	for (char *save = NULL, *t = strtok_r(path, "/", &save); t; t = strtok_r(NULL, "/", &save)) {
+	for (char *save = NULL, *t = strtok_r(path, "/", &save); t;
+	     t = strtok_r(NULL, "/", &save)) {
 		if (n == SEGS_MAX)
 			return -1;
 		seg[n++] = t;

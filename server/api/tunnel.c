@@ -40,8 +40,7 @@ void srv_tunnel_answer(void *waiter, const uint8_t *body, size_t len)
 int srv_tunnel_register_ep(struct srv_api *api, h2o_req_t *req, const struct reg_admin *who,
 			   char **params)
 {
-	static const int status[] = {[EINVAL] = 400, [EACCES] = 403, [EBUSY] = 503,
-				     [ENOMEM] = 500};
+	static const int status[] = {[EINVAL] = 400, [EACCES] = 403, [EBUSY] = 503, [ENOMEM] = 500};
 	struct srv_tunnel_reg in;
 	struct srv_tunnel_grant g;
 	json_error_t e;
@@ -53,9 +52,9 @@ int srv_tunnel_register_ep(struct srv_api *api, h2o_req_t *req, const struct reg
 	if (!api->tunnel)
 		return srv_fail(req, 404, "the tunnel is not enabled on this server");
 	j = req->entity.base ? json_loadb(req->entity.base, req->entity.len, 0, &e) : NULL;
-	if (!j || json_unpack_ex(j, &e, JSON_STRICT, "{s:s, s:I, s:s, s:s, s:s}", "serial",
-				 &in.serial, "ts", &ts, "nonce", &in.nonce, "dh", &in.dh, "sig",
-				 &in.sig)) {
+	if (!j ||
+	    json_unpack_ex(j, &e, JSON_STRICT, "{s:s, s:I, s:s, s:s, s:s}", "serial", &in.serial,
+			   "ts", &ts, "nonce", &in.nonce, "dh", &in.dh, "sig", &in.sig)) {
 		srv_fail(req, 400, "want {serial, ts, nonce, dh, sig}%s%s", j ? ": " : "",
 			 j ? e.text : "");
 		goto out;
@@ -68,8 +67,8 @@ int srv_tunnel_register_ep(struct srv_api *api, h2o_req_t *req, const struct reg
 	}
 	srv_json(req, 200,
 		 json_pack("{s:I, s:s, s:s, s:s, s:i, s:i, s:i}", "client", (json_int_t)g.client,
-			   "dh", g.dh, "address", g.address, "server", g.server, "prefix",
-			   g.prefix, "udp_port", (int)g.udp_port, "mtu", g.mtu));
+			   "dh", g.dh, "address", g.address, "server", g.server, "prefix", g.prefix,
+			   "udp_port", (int)g.udp_port, "mtu", g.mtu));
 out:
 	json_decref(j);
 	return 0;
@@ -130,8 +129,8 @@ int srv_tunnel_poll_ep(struct srv_api *api, h2o_req_t *req, const struct reg_adm
 	if (r)
 		return srv_fail(req, 500, "MAC failed");
 	r = srv_lptab_poll(srv_tunnel_lptab(api->tunnel), (uint32_t)id,
-			   (const uint8_t *)req->entity.base, req->entity.base ? req->entity.len : 0,
-			   req, err, sizeof(err));
+			   (const uint8_t *)req->entity.base,
+			   req->entity.base ? req->entity.len : 0, req, err, sizeof(err));
 	if (r)
 		return srv_fail(req, r == -EINVAL ? 400 : 503, "%s", err);
 	return 0;

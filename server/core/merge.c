@@ -16,10 +16,10 @@
 #include <xxhash.h>
 
 #define LINKTYPE_EN10MB 1
-#define LINKTYPE_RAW    101
-#define DLT_RAW         12
-#define LINKTYPE_IPV4   228
-#define LINKTYPE_IPV6   229
+#define LINKTYPE_RAW	101
+#define DLT_RAW		12
+#define LINKTYPE_IPV4	228
+#define LINKTYPE_IPV6	229
 
 /* A queued packet with its timestamp beside the pointer: ordering reads
  * the queue, not the packets, which by their turn to go have usually left
@@ -34,7 +34,7 @@ struct input {
 	size_t head, n, cap;
 	int64_t high; /* the latest timestamp pushed */
 	int open, seen;
-	int heap_at;  /* position in the heap, -1 when empty */
+	int heap_at; /* position in the heap, -1 when empty */
 	uint64_t pushed, duplicates;
 };
 
@@ -106,15 +106,16 @@ struct srv_merge {
 	struct slot *table; /* 2 * cap_keys slots */
 };
 
-struct srv_merge *srv_merge_new(const struct srv_merge_opts *o, srv_merge_emit_fn *emit,
-				void *ctx)
+struct srv_merge *srv_merge_new(const struct srv_merge_opts *o, srv_merge_emit_fn *emit, void *ctx)
 {
 	struct srv_merge *m = calloc(1, sizeof(*m));
 
 	if (!m)
 		return NULL;
-	m->o = (struct srv_merge_opts){.window_ns = 500000000, .slack_ns = 2000000,
-				       .dedup_ns = 100000000, .max_bytes = 256u << 20};
+	m->o = (struct srv_merge_opts){.window_ns = 500000000,
+				       .slack_ns = 2000000,
+				       .dedup_ns = 100000000,
+				       .max_bytes = 256u << 20};
 	if (o) {
 		if (o->window_ns)
 			m->o.window_ns = o->window_ns;
@@ -299,8 +300,13 @@ int srv_merge_push(struct srv_merge *m, unsigned input, int64_t ts, uint32_t ifa
 	p = pkt_alloc(m, caplen);
 	if (!p)
 		return -ENOMEM;
-	*p = (struct srv_merge_pkt){.ts = ts, .input = input, .iface = iface, .flags = flags,
-				    .caplen = caplen, .wirelen = wirelen, .linktype = linktype};
+	*p = (struct srv_merge_pkt){.ts = ts,
+				    .input = input,
+				    .iface = iface,
+				    .flags = flags,
+				    .caplen = caplen,
+				    .wirelen = wirelen,
+				    .linktype = linktype};
 	memcpy(p->data, data, caplen);
 	/* insertion from the tail keeps the queue sorted */
 	for (k = in->n; k > 0; k--) {
@@ -362,7 +368,7 @@ static XXH128_hash_t key_of(const struct srv_merge_pkt *p)
 	if (off < n && (d[off] >> 4) == 4 && n - off >= 20) {
 		hl = 20;
 		memcpy(hdr, d + off, hl);
-		hdr[8] = 0;            /* TTL */
+		hdr[8] = 0;	       /* TTL */
 		hdr[10] = hdr[11] = 0; /* header checksum */
 	} else if (off < n && (d[off] >> 4) == 6 && n - off >= 40) {
 		hl = 40;
@@ -554,7 +560,8 @@ static void send_head(struct srv_merge *m)
 
 		__builtin_prefetch(&m->table[a->h.low64 & mask]);
 		if (m->kend - m->kfirst > DEDUP_AHEAD)
-			__builtin_prefetch(&m->table[key_at(m, m->kfirst + DEDUP_AHEAD)->h.low64 & mask]);
+			__builtin_prefetch(
+			    &m->table[key_at(m, m->kfirst + DEDUP_AHEAD)->h.low64 & mask]);
 	}
 }
 

@@ -46,7 +46,7 @@ struct srv_merge_pkt {
 struct srv_merge_stats {
 	uint64_t merged;     /* sent */
 	uint64_t duplicates; /* dropped as another input's packet */
-	uint64_t late;       /* sent out of order */
+	uint64_t late;	     /* sent out of order */
 	uint64_t forced;     /* sent before every input had caught up: memory bound */
 };
 
@@ -56,8 +56,7 @@ struct srv_merge;
 typedef void srv_merge_emit_fn(void *ctx, const struct srv_merge_pkt *p);
 
 /* NULL opts: the defaults. */
-struct srv_merge *srv_merge_new(const struct srv_merge_opts *o, srv_merge_emit_fn *emit,
-				void *ctx);
+struct srv_merge *srv_merge_new(const struct srv_merge_opts *o, srv_merge_emit_fn *emit, void *ctx);
 void srv_merge_free(struct srv_merge *m);
 /* A new input: its index, or -ENOSPC / -ENOMEM. */
 int srv_merge_add_input(struct srv_merge *m);

@@ -49,7 +49,8 @@ static void emit(void *ctx, const struct srv_merge_pkt *p)
 		x->last_ts = p->ts;
 	if (p->late)
 		ecap_pcapng_epb_comment(&x->out, p->iface, (uint64_t)p->ts, p->data, p->caplen,
-					p->wirelen, p->flags, "late: older than a packet before it");
+					p->wirelen, p->flags,
+					"late: older than a packet before it");
 	else
 		ecap_pcapng_epb(&x->out, p->iface, (uint64_t)p->ts, p->data, p->caplen, p->wirelen,
 				p->flags);
@@ -180,7 +181,8 @@ static int fed(struct srv_mux *x, unsigned i, int r)
 	struct mux_input *in = x->in[i];
 
 	if (r) {
-		snprintf(in->err, sizeof(in->err), "%s", r == -ENOMEM ? "out of memory" : in->r.err);
+		snprintf(in->err, sizeof(in->err), "%s",
+			 r == -ENOMEM ? "out of memory" : in->r.err);
 		srv_mux_close(x, i, in->err);
 	}
 	return r;

@@ -17,13 +17,13 @@
 struct srv_mux;
 
 struct srv_mux_input_stats {
-	uint64_t bytes;      /* of stream read */
+	uint64_t bytes;	     /* of stream read */
 	uint64_t packets;    /* read */
 	uint64_t duplicates; /* of its packets, dropped as another input's */
 	uint64_t ifdrop;     /* the device's ISBs: dropped in the kernel ring */
 	uint64_t osdrop;     /* ... and in its user space (a slow reader) */
 	uint32_t ifaces;
-	int stats_seen;      /* the input sent its ISBs: it ended complete */
+	int stats_seen; /* the input sent its ISBs: it ended complete */
 };
 
 /* NULL opts: the merger's defaults. userappl: the SHB's shb_userappl. */

@@ -18,7 +18,7 @@ enum { FMT_UNKNOWN, FMT_PCAPNG, FMT_PCAP };
 
 struct srv_pcapng_iface_state {
 	uint32_t snaplen;
-	uint8_t tsresol; /* if_tsresol as in the file: 10^-n, or 2^-n with the top bit */
+	uint8_t tsresol;  /* if_tsresol as in the file: 10^-n, or 2^-n with the top bit */
 	int64_t tsoffset; /* seconds */
 };
 
@@ -72,9 +72,11 @@ static int64_t to_ns(uint64_t units, uint8_t tsresol, int64_t offset_s)
 	if (tsresol & 0x80) {
 		unsigned b = tsresol & 0x7f;
 
-		ns = b >= 64 ? 0
-			     : ((unsigned __int128)(units >> b) * 1000000000u) +
-				       (((unsigned __int128)(units & ((1ull << b) - 1)) * 1000000000u) >> b);
+		ns =
+		    b >= 64
+			? 0
+			: ((unsigned __int128)(units >> b) * 1000000000u) +
+			      (((unsigned __int128)(units & ((1ull << b) - 1)) * 1000000000u) >> b);
 	} else {
 		unsigned __int128 scale = 1;
 
@@ -90,10 +92,10 @@ static int64_t to_ns(uint64_t units, uint8_t tsresol, int64_t offset_s)
 
 /* Each option in [p, end) up to opt_endofopt: code, value and length; an
  * option that would overrun the block ends the walk. */
-#define FOR_OPTIONS(r, p, end, code, val, olen)                                              \
-	for (const uint8_t *_o = (p); _o + 4 <= (end) && (code = rd16(r, _o)) != 0 &&          \
-				      (olen = rd16(r, _o + 2), val = _o + 4,                  \
-				       _o + 4 + ((olen + 3u) & ~3u) <= (end));                 \
+#define FOR_OPTIONS(r, p, end, code, val, olen)                                                    \
+	for (const uint8_t *_o = (p);                                                              \
+	     _o + 4 <= (end) && (code = rd16(r, _o)) != 0 &&                                       \
+	     (olen = rd16(r, _o + 2), val = _o + 4, _o + 4 + ((olen + 3u) & ~3u) <= (end));        \
 	     _o += 4 + ((olen + 3u) & ~3u))
 
 static int section(struct srv_pcapng_reader *r, const uint8_t *p, uint32_t len)
@@ -171,8 +173,8 @@ static int epb(struct srv_pcapng_reader *r, const uint8_t *p, uint32_t len)
 	k.ts = to_ns((uint64_t)rd32(r, p + 12) << 32 | rd32(r, p + 16), f->tsresol, f->tsoffset);
 	k.data = p + 28;
 	FOR_OPTIONS(r, p + 28 + ((k.caplen + 3u) & ~3u), end, code, val, olen)
-		if (code == 2 && olen == 4)
-			k.flags = rd32(r, val);
+	if (code == 2 && olen == 4)
+		k.flags = rd32(r, val);
 	return r->fn(r->ctx, SRV_PCAPNG_PACKET, &k);
 }
 
@@ -180,8 +182,11 @@ static int isb(struct srv_pcapng_reader *r, const uint8_t *p, uint32_t len)
 {
 	struct srv_pcapng_stats s = {0};
 	const uint8_t *val, *end = p + len - 4;
-	uint64_t *field[9] = {[4] = &s.ifrecv, [5] = &s.ifdrop, [6] = &s.filteraccept,
-			      [7] = &s.osdrop, [8] = &s.usrdeliv};
+	uint64_t *field[9] = {[4] = &s.ifrecv,
+			      [5] = &s.ifdrop,
+			      [6] = &s.filteraccept,
+			      [7] = &s.osdrop,
+			      [8] = &s.usrdeliv};
 	uint16_t code, olen;
 
 	if (len < 24)
@@ -230,11 +235,20 @@ static long pcapng_block(struct srv_pcapng_reader *r, const uint8_t *p, size_t a
 		return bad(r, "block's trailing length differs");
 	r->format = FMT_PCAPNG;
 	switch (type) {
-	case BT_SHB: e = section(r, p, len); break;
-	case BT_IDB: e = idb(r, p, len); break;
-	case BT_EPB: e = epb(r, p, len); break;
-	case BT_ISB: e = isb(r, p, len); break;
-	default: e = 0; /* name resolution, custom, simple packet...: not ours */
+	case BT_SHB:
+		e = section(r, p, len);
+		break;
+	case BT_IDB:
+		e = idb(r, p, len);
+		break;
+	case BT_EPB:
+		e = epb(r, p, len);
+		break;
+	case BT_ISB:
+		e = isb(r, p, len);
+		break;
+	default:
+		e = 0; /* name resolution, custom, simple packet...: not ours */
 	}
 	return e ? e : (long)len;
 }
@@ -256,8 +270,8 @@ static long pcap_block(struct srv_pcapng_reader *r, const uint8_t *p, size_t ava
 		r->format = FMT_PCAP;
 		e = r->fn(r->ctx, SRV_PCAPNG_SECTION, NULL);
 		if (!e)
-			e = add_iface(r, rd16(r, p + 20), rd32(r, p + 16), r->pcap_nsec ? 9 : 6, 0, "",
-				      0);
+			e = add_iface(r, rd16(r, p + 20), rd32(r, p + 16), r->pcap_nsec ? 9 : 6, 0,
+				      "", 0);
 		return e ? e : 24;
 	}
 	if (avail < 16)
@@ -268,8 +282,9 @@ static long pcap_block(struct srv_pcapng_reader *r, const uint8_t *p, size_t ava
 		return bad(r, "bad record length");
 	if (avail < 16 + k.caplen)
 		return 0;
-	k.ts = to_ns((uint64_t)rd32(r, p) * (r->pcap_nsec ? 1000000000u : 1000000u) + rd32(r, p + 4),
-		     r->pcap_nsec ? 9 : 6, 0);
+	k.ts =
+	    to_ns((uint64_t)rd32(r, p) * (r->pcap_nsec ? 1000000000u : 1000000u) + rd32(r, p + 4),
+		  r->pcap_nsec ? 9 : 6, 0);
 	k.data = p + 16;
 	e = r->fn(r->ctx, SRV_PCAPNG_PACKET, &k);
 	return e ? e : (long)(16 + k.caplen);

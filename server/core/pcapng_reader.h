@@ -12,9 +12,9 @@
 
 #include "common/pcapng.h"
 
-#define SRV_BLOCK_MAX   (16u << 20) /* larger blocks are refused */
-#define SRV_IFACES_MAX  256         /* interfaces per section */
-#define SRV_IFNAME_MAX  64
+#define SRV_BLOCK_MAX  (16u << 20) /* larger blocks are refused */
+#define SRV_IFACES_MAX 256	   /* interfaces per section */
+#define SRV_IFNAME_MAX 64
 
 enum srv_pcapng_event {
 	SRV_PCAPNG_SECTION, /* a new section: interface ids start again */
@@ -56,10 +56,10 @@ struct srv_pcapng_reader {
 	srv_pcapng_fn *fn;
 	void *ctx;
 	struct ecap_buf carry; /* a partial block, kept between feeds */
-	size_t held;           /* srv_pcapng_parse: the partial block its caller holds */
-	uint64_t offset; /* of the stream's next unparsed byte */
-	int format;      /* 0: not known yet; 1 pcapng; 2 pcap */
-	int swap;        /* the section's byte order is not ours */
+	size_t held;	       /* srv_pcapng_parse: the partial block its caller holds */
+	uint64_t offset;       /* of the stream's next unparsed byte */
+	int format;	       /* 0: not known yet; 1 pcapng; 2 pcap */
+	int swap;	       /* the section's byte order is not ours */
 	int pcap_nsec;
 	uint32_t nifaces;
 	struct srv_pcapng_iface_state *ifs; /* SRV_IFACES_MAX */

@@ -62,14 +62,15 @@ static void transport(struct srv_text *t, struct line *l, unsigned proto, const 
 		text_put(l, "IP %s > %s: ICMP ", src, dst);
 		if (p[0] == 8 || p[0] == 0)
 			text_put(l, "echo %s, id %u, seq %u, length %u", p[0] ? "request" : "reply",
-			    be16(p + 4), be16(p + 6), plen);
+				 be16(p + 4), be16(p + 6), plen);
 		else if (p[0] == 3 && p[1] == 3 && len >= 8 + 20 &&
 			 len >= 8 + (p[8] & 15) * 4u + 4 && (p[8 + 9] == 17 || p[8 + 9] == 6)) {
 			char odst[INET_ADDRSTRLEN];
 
 			inet_ntop(AF_INET, p + 8 + 16, odst, sizeof(odst));
 			text_put(l, "%s %s port %u unreachable, length %u", odst,
-			    p[8 + 9] == 17 ? "udp" : "tcp", be16(p + 8 + (p[8] & 15) * 4u + 2), plen);
+				 p[8 + 9] == 17 ? "udp" : "tcp", be16(p + 8 + (p[8] & 15) * 4u + 2),
+				 plen);
 		} else
 			text_put(l, "type-#%u, length %u", p[0], plen);
 		return;
@@ -77,15 +78,16 @@ static void transport(struct srv_text *t, struct line *l, unsigned proto, const 
 	if (proto == 58 && v6 && len >= 8) {
 		text_put(l, "IP6 %s > %s: ICMP6, ", src, dst);
 		if (p[0] == 128 || p[0] == 129)
-			text_put(l, "echo %s, id %u, seq %u, length %u", p[0] == 128 ? "request" : "reply",
-			    be16(p + 4), be16(p + 6), plen);
+			text_put(l, "echo %s, id %u, seq %u, length %u",
+				 p[0] == 128 ? "request" : "reply", be16(p + 4), be16(p + 6), plen);
 		else if ((p[0] == 135 || p[0] == 136) && len >= 24) {
 			char tgt[INET6_ADDRSTRLEN];
 
 			inet_ntop(AF_INET6, p + 8, tgt, sizeof(tgt));
-			text_put(l, p[0] == 135 ? "neighbor solicitation, who has %s, length %u"
-					   : "neighbor advertisement, tgt is %s, length %u",
-			    tgt, plen);
+			text_put(l,
+				 p[0] == 135 ? "neighbor solicitation, who has %s, length %u"
+					     : "neighbor advertisement, tgt is %s, length %u",
+				 tgt, plen);
 		} else if (p[0] == 133)
 			text_put(l, "router solicitation, length %u", plen);
 		else
@@ -148,8 +150,8 @@ static void arp(struct line *l, const uint8_t *p, uint32_t len, uint32_t wire)
 	if (be16(p + 6) == 1)
 		text_put(l, "ARP, Request who-has %s tell %s, length %u", tpa, spa, wire);
 	else if (be16(p + 6) == 2)
-		text_put(l, "ARP, Reply %s is-at %02x:%02x:%02x:%02x:%02x:%02x, length %u", spa, p[8],
-		    p[9], p[10], p[11], p[12], p[13], wire);
+		text_put(l, "ARP, Reply %s is-at %02x:%02x:%02x:%02x:%02x:%02x, length %u", spa,
+			 p[8], p[9], p[10], p[11], p[12], p[13], wire);
 	else
 		text_put(l, "ARP, opcode %u, length %u", be16(p + 6), wire);
 }
@@ -161,7 +163,8 @@ void srv_text_packet(struct srv_text *t, struct ecap_buf *out, const char *prefi
 	uint32_t off = 0, type = 0;
 
 	l->n = 0;
-	text_put(l, "%s %" PRId64 ".%06" PRId64 " ", prefix, ts / 1000000000, ts % 1000000000 / 1000);
+	text_put(l, "%s %" PRId64 ".%06" PRId64 " ", prefix, ts / 1000000000,
+		 ts % 1000000000 / 1000);
 	if (linktype == 1) {
 		if (caplen < 14)
 			goto unknown;

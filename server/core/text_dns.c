@@ -12,9 +12,23 @@
 
 #define BAD (-1L)
 
-enum { T_A = 1, T_NS = 2, T_CNAME = 5, T_SOA = 6, T_PTR = 12, T_MX = 15, T_TXT = 16,
-       T_AAAA = 28, T_SRV = 33, T_A6 = 38, T_DNAME = 39, T_OPT = 41, T_UNSPECA = 104,
-       T_TSIG = 250, T_URI = 256 };
+enum {
+	T_A = 1,
+	T_NS = 2,
+	T_CNAME = 5,
+	T_SOA = 6,
+	T_PTR = 12,
+	T_MX = 15,
+	T_TXT = 16,
+	T_AAAA = 28,
+	T_SRV = 33,
+	T_A6 = 38,
+	T_DNAME = 39,
+	T_OPT = 41,
+	T_UNSPECA = 104,
+	T_TSIG = 250,
+	T_URI = 256
+};
 
 struct name {
 	unsigned v;
@@ -22,52 +36,68 @@ struct name {
 };
 
 static const struct name types[] = {
-	{1, "A"}, {2, "NS"}, {3, "MD"}, {4, "MF"}, {5, "CNAME"}, {6, "SOA"}, {7, "MB"},
-	{8, "MG"}, {9, "MR"}, {10, "NULL"}, {11, "WKS"}, {12, "PTR"}, {13, "HINFO"},
-	{14, "MINFO"}, {15, "MX"}, {16, "TXT"}, {17, "RP"}, {18, "AFSDB"}, {19, "X25"},
-	{20, "ISDN"}, {21, "RT"}, {22, "NSAP"}, {23, "NSAP_PTR"}, {24, "SIG"}, {25, "KEY"},
-	{26, "PX"}, {27, "GPOS"}, {28, "AAAA"}, {29, "LOC"}, {30, "NXT"}, {31, "EID"},
-	{32, "NIMLOC"}, {33, "SRV"}, {34, "ATMA"}, {35, "NAPTR"}, {36, "KX"}, {37, "CERT"},
-	{38, "A6"}, {39, "DNAME"}, {40, "SINK"}, {41, "OPT"}, {42, "APL"}, {43, "DS"},
-	{44, "SSHFP"}, {45, "IPSECKEY"}, {46, "RRSIG"}, {47, "NSEC"}, {48, "DNSKEY"},
-	{99, "SPF"}, {100, "UINFO"}, {101, "UID"}, {102, "GID"}, {103, "UNSPEC"},
-	{104, "UNSPECA"}, {249, "TKEY"}, {250, "TSIG"}, {251, "IXFR"}, {252, "AXFR"},
-	{253, "MAILB"}, {254, "MAILA"}, {255, "ANY"}, {256, "URI"}, {0, NULL},
+    {1, "A"},	   {2, "NS"},	   {3, "MD"},	     {4, "MF"},	       {5, "CNAME"},
+    {6, "SOA"},	   {7, "MB"},	   {8, "MG"},	     {9, "MR"},	       {10, "NULL"},
+    {11, "WKS"},   {12, "PTR"},	   {13, "HINFO"},    {14, "MINFO"},    {15, "MX"},
+    {16, "TXT"},   {17, "RP"},	   {18, "AFSDB"},    {19, "X25"},      {20, "ISDN"},
+    {21, "RT"},	   {22, "NSAP"},   {23, "NSAP_PTR"}, {24, "SIG"},      {25, "KEY"},
+    {26, "PX"},	   {27, "GPOS"},   {28, "AAAA"},     {29, "LOC"},      {30, "NXT"},
+    {31, "EID"},   {32, "NIMLOC"}, {33, "SRV"},	     {34, "ATMA"},     {35, "NAPTR"},
+    {36, "KX"},	   {37, "CERT"},   {38, "A6"},	     {39, "DNAME"},    {40, "SINK"},
+    {41, "OPT"},   {42, "APL"},	   {43, "DS"},	     {44, "SSHFP"},    {45, "IPSECKEY"},
+    {46, "RRSIG"}, {47, "NSEC"},   {48, "DNSKEY"},   {99, "SPF"},      {100, "UINFO"},
+    {101, "UID"},  {102, "GID"},   {103, "UNSPEC"},  {104, "UNSPECA"}, {249, "TKEY"},
+    {250, "TSIG"}, {251, "IXFR"},  {252, "AXFR"},    {253, "MAILB"},   {254, "MAILA"},
+    {255, "ANY"},  {256, "URI"},   {0, NULL},
 };
 static const struct name classes[] = {{1, "IN"}, {3, "CHAOS"}, {4, "HS"}, {255, "ANY"}, {0, NULL}};
 static const struct name eopts[] = {
-	{1, "LLQ"}, {2, "UL"}, {3, "NSID"}, {5, "DAU"}, {6, "DHU"}, {7, "N3U"}, {8, "ECS"},
-	{9, "EXPIRE"}, {10, "COOKIE"}, {11, "KEEPALIVE"}, {12, "PADDING"}, {13, "CHAIN"},
-	{14, "KEY-TAG"}, {16, "CLIENT-TAG"}, {17, "SERVER-TAG"}, {0, NULL},
+    {1, "LLQ"},	     {2, "UL"},		 {3, "NSID"},	     {5, "DAU"},
+    {6, "DHU"},	     {7, "N3U"},	 {8, "ECS"},	     {9, "EXPIRE"},
+    {10, "COOKIE"},  {11, "KEEPALIVE"},	 {12, "PADDING"},    {13, "CHAIN"},
+    {14, "KEY-TAG"}, {16, "CLIENT-TAG"}, {17, "SERVER-TAG"}, {0, NULL},
 };
 static const struct name dau_algs[] = {
-	{0, "DELETE"}, {1, "RSAMD5"}, {2, "DH"}, {3, "DS"}, {5, "RSASHA1"},
-	{6, "DSA-NSEC3-SHA1"}, {7, "RSASHA1-NSEC3-SHA1"}, {8, "RSASHA256"}, {10, "RSASHA512"},
-	{12, "ECC-GOST"}, {13, "ECDSAP256SHA256"}, {14, "ECDSAP384SHA384"}, {15, "ED25519"},
-	{16, "ED448"}, {252, "INDIRECT"}, {253, "PRIVATEDNS"}, {254, "PRIVATEOID"}, {0, NULL},
+    {0, "DELETE"},
+    {1, "RSAMD5"},
+    {2, "DH"},
+    {3, "DS"},
+    {5, "RSASHA1"},
+    {6, "DSA-NSEC3-SHA1"},
+    {7, "RSASHA1-NSEC3-SHA1"},
+    {8, "RSASHA256"},
+    {10, "RSASHA512"},
+    {12, "ECC-GOST"},
+    {13, "ECDSAP256SHA256"},
+    {14, "ECDSAP384SHA384"},
+    {15, "ED25519"},
+    {16, "ED448"},
+    {252, "INDIRECT"},
+    {253, "PRIVATEDNS"},
+    {254, "PRIVATEOID"},
+    {0, NULL},
 };
 static const struct name dhu_algs[] = {
-	{1, "SHA-1"}, {2, "SHA-256"}, {3, "GOST_R_34.11-94"}, {4, "SHA-384"}, {0, NULL},
+    {1, "SHA-1"}, {2, "SHA-256"}, {3, "GOST_R_34.11-94"}, {4, "SHA-384"}, {0, NULL},
 };
 static const struct name n3u_algs[] = {{1, "SHA-1"}, {0, NULL}};
 
 static const char *const opcodes[16] = {
-	"", " inv_q", " stat", " op3", " notify", " update", " op6", " op7",
-	" op8", " updateA", " updateD", " updateDA", " updateM", " updateMA", " zoneInit",
-	" zoneRef",
+    "",	    " inv_q",	" stat",    " op3",	 " notify",  " update",	  " op6",      " op7",
+    " op8", " updateA", " updateD", " updateDA", " updateM", " updateMA", " zoneInit", " zoneRef",
 };
 /* tcpdump's table, quirks included (17 and 21 lack their space) */
 static const char *const rcodes[] = {
-	"", " FormErr", " ServFail", " NXDomain", " NotImp", " Refused", " YXDomain",
-	" YXRRSet", " NXRRSet", " NotAuth", " NotZone", " Resp11", " Resp12", " Resp13",
-	" Resp14", " NoChange", " BadVers", "Resp17", " Resp18", " Resp19", " Resp20",
-	"Resp21", " Resp22", " BadCookie",
+    "",		 " FormErr", " ServFail", " NXDomain", " NotImp",  " Refused",
+    " YXDomain", " YXRRSet", " NXRRSet",  " NotAuth",  " NotZone", " Resp11",
+    " Resp12",	 " Resp13",  " Resp14",	  " NoChange", " BadVers", "Resp17",
+    " Resp18",	 " Resp19",  " Resp20",	  "Resp21",    " Resp22",  " BadCookie",
 };
 
 struct dns {
 	struct line *l;
 	const uint8_t *m; /* the header */
-	long cap;         /* bytes of m captured */
+	long cap;	  /* bytes of m captured */
 	int mdns;
 };
 
@@ -325,8 +355,11 @@ static long eopt(const struct dns *d, long off)
 		for (unsigned k = 0; k < n; k++) {
 			if (k)
 				text_put(l, " ");
-			put_name(l, code == 5 ? dau_algs : code == 6 ? dhu_algs : n3u_algs, p[k],
-				 "Alg_", "");
+			put_name(l,
+				 code == 5   ? dau_algs
+				 : code == 6 ? dhu_algs
+					     : n3u_algs,
+				 p[k], "Alg_", "");
 		}
 		break;
 	default:
@@ -400,7 +433,8 @@ static long answer(const struct dns *d, long off)
 		text_put(l, " ");
 		if (!have(d, off, 6) || fqdn(d, off + 6) == BAD)
 			return BAD;
-		text_put(l, ":%u %u %u", be16(d->m + off + 4), be16(d->m + off), be16(d->m + off + 2));
+		text_put(l, ":%u %u %u", be16(d->m + off + 4), be16(d->m + off),
+			 be16(d->m + off + 2));
 		break;
 	case T_AAAA: {
 		char s[INET6_ADDRSTRLEN];
@@ -441,7 +475,8 @@ static long answer(const struct dns *d, long off)
 	case T_URI:
 		if (!have(d, off, n))
 			return BAD;
-		text_put(l, " %u %u ", n >= 2 ? be16(d->m + off) : 0u, n >= 4 ? be16(d->m + off + 2) : 0u);
+		text_put(l, " %u %u ", n >= 2 ? be16(d->m + off) : 0u,
+			 n >= 4 ? be16(d->m + off + 2) : 0u);
 		if (n < 4 || printn(d, off + 4, n - 4))
 			return BAD;
 		break;
@@ -573,7 +608,7 @@ void text_dns(struct line *l, const uint8_t *m, uint32_t len, uint32_t cap, int 
 		else
 			text_put(l, " Resp%u", rcode & 0xfff);
 		text_put(l, "%s%s%s%s", flags & 0x0400 ? "*" : "", flags & 0x0080 ? "" : "-",
-		    flags & 0x0200 ? "|" : "", flags & 0x0020 ? "$" : "");
+			 flags & 0x0200 ? "|" : "", flags & 0x0020 ? "$" : "");
 		if (qd != 1)
 			text_put(l, " [%uq]", qd);
 		for (unsigned k = 0; k < qd; k++) {
@@ -590,7 +625,7 @@ void text_dns(struct line *l, const uint8_t *m, uint32_t len, uint32_t cap, int 
 		unsigned op = (flags >> 11) & 15;
 
 		text_put(l, "%u%s%s%s", be16(d.m), opcodes[op], flags & 0x0100 ? "+" : "",
-		    flags & 0x0010 ? "%" : "");
+			 flags & 0x0010 ? "%" : "");
 		if (flags & 0x6cf)
 			text_put(l, " [b2&3=0x%x]", flags);
 		if (op == 1) { /* inverse query */

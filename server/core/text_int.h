@@ -32,7 +32,7 @@ void tcp_convs_free(struct tcp_convs *c);
  * its transport, cap of them captured. */
 void text_dns(struct line *l, const uint8_t *m, uint32_t len, uint32_t cap, int tcp, int mdns);
 /* A text protocol's first line (HTTP, FTP, SMTP), tcpdump's txtproto. */
-void text_txtproto(struct line *l, const char *proto, const uint8_t *p, uint32_t len,
-		   uint32_t cap, int http);
+void text_txtproto(struct line *l, const char *proto, const uint8_t *p, uint32_t len, uint32_t cap,
+		   int http);
 
 #endif

@@ -75,12 +75,45 @@ static struct tcp_conv *conv_get(struct tcp_convs *c, const struct conv_key *k, 
 
 /* Text protocols: the first line of a request or response. */
 static const char *const http_cmds[] = {
-	"GET", "PUT", "COPY", "HEAD", "LOCK", "MOVE", "POLL", "POST", "BCOPY", "BMOVE",
-	"MKCOL", "TRACE", "LABEL", "MERGE", "DELETE", "SEARCH", "UNLOCK", "REPORT", "UPDATE",
-	"NOTIFY", "BDELETE", "CONNECT", "OPTIONS", "CHECKIN", "PROPFIND", "CHECKOUT",
-	"CCM_POST", "SUBSCRIBE", "PROPPATCH", "BPROPFIND", "BPROPPATCH", "UNCHECKOUT",
-	"MKACTIVITY", "MKWORKSPACE", "UNSUBSCRIBE", "RPC_CONNECT", "VERSION-CONTROL",
-	"BASELINE-CONTROL", NULL,
+    "GET",
+    "PUT",
+    "COPY",
+    "HEAD",
+    "LOCK",
+    "MOVE",
+    "POLL",
+    "POST",
+    "BCOPY",
+    "BMOVE",
+    "MKCOL",
+    "TRACE",
+    "LABEL",
+    "MERGE",
+    "DELETE",
+    "SEARCH",
+    "UNLOCK",
+    "REPORT",
+    "UPDATE",
+    "NOTIFY",
+    "BDELETE",
+    "CONNECT",
+    "OPTIONS",
+    "CHECKIN",
+    "PROPFIND",
+    "CHECKOUT",
+    "CCM_POST",
+    "SUBSCRIBE",
+    "PROPPATCH",
+    "BPROPFIND",
+    "BPROPPATCH",
+    "UNCHECKOUT",
+    "MKACTIVITY",
+    "MKWORKSPACE",
+    "UNSUBSCRIBE",
+    "RPC_CONNECT",
+    "VERSION-CONTROL",
+    "BASELINE-CONTROL",
+    NULL,
 };
 
 static int printable(uint8_t c)
@@ -149,8 +182,8 @@ static int first_line(const uint8_t *p, uint32_t len, uint32_t cap, int tabs, ui
 	return i < len ? LINE : OPEN;
 }
 
-void text_txtproto(struct line *l, const char *proto, const uint8_t *p, uint32_t len,
-		   uint32_t cap, int http)
+void text_txtproto(struct line *l, const char *proto, const uint8_t *p, uint32_t len, uint32_t cap,
+		   int http)
 {
 	uint32_t n = len < cap ? len : cap, i;
 	int show = !http;
@@ -202,8 +235,8 @@ static void ssh(struct line *l, const uint8_t *p, uint32_t len, uint32_t cap)
 	}
 }
 
-static void payload(struct line *l, unsigned sport, unsigned dport, const uint8_t *p,
-		    uint32_t len, uint32_t cap)
+static void payload(struct line *l, unsigned sport, unsigned dport, const uint8_t *p, uint32_t len,
+		    uint32_t cap)
 {
 #define PORT(n) (sport == (n) || dport == (n))
 	if (PORT(22))
@@ -228,18 +261,28 @@ static int options(struct line *l, const uint8_t *p, uint32_t cap, uint32_t hlen
 		   uint32_t thseq, uint32_t thack)
 {
 	static const char *const names[256] = {
-		[0] = "eol", [1] = "nop", [2] = "mss", [3] = "wscale", [4] = "sackOK",
-		[5] = "sack", [6] = "echo", [7] = "echoreply", [8] = "TS", [11] = "cc",
-		[12] = "ccnew", [13] = "", [19] = "md5", [20] = "scps", [28] = "uto",
-		[29] = "tcp-ao", [30] = "mptcp", [34] = "tfo", [254] = "exp",
+	    [0] = "eol",     [1] = "nop",    [2] = "mss",	[3] = "wscale", [4] = "sackOK",
+	    [5] = "sack",    [6] = "echo",   [7] = "echoreply", [8] = "TS",	[11] = "cc",
+	    [12] = "ccnew",  [13] = "",	     [19] = "md5",	[20] = "scps",	[28] = "uto",
+	    [29] = "tcp-ao", [30] = "mptcp", [34] = "tfo",	[254] = "exp",
 	};
 	uint32_t cp = 20, i;
 	char ch = 0;
 
 	hlen -= 20;
 	text_put(l, ", options [");
-#define GET(n) do { if (cp + (n) > cap) goto cut; } while (0)
-#define LENCHECK(n) do { if ((n) > hlen) goto bad; if (cp + (n) > cap) goto trunc; } while (0)
+#define GET(n)                                                                                     \
+	do {                                                                                       \
+		if (cp + (n) > cap)                                                                \
+			goto cut;                                                                  \
+	} while (0)
+#define LENCHECK(n)                                                                                \
+	do {                                                                                       \
+		if ((n) > hlen)                                                                    \
+			goto bad;                                                                  \
+		if (cp + (n) > cap)                                                                \
+			goto trunc;                                                                \
+	} while (0)
 	while (hlen > 0) {
 		unsigned opt, len, datalen = 0;
 
@@ -443,8 +486,7 @@ void text_tcp(struct tcp_convs *c, struct line *l, const struct seg *g)
 		struct tcp_conv *e;
 		int fresh;
 
-		rev = sport > dport ||
-		      (sport == dport && memcmp(g->saddr, g->daddr, alen) > 0);
+		rev = sport > dport || (sport == dport && memcmp(g->saddr, g->daddr, alen) > 0);
 		memcpy(k.a, rev ? g->daddr : g->saddr, alen);
 		memcpy(k.b, rev ? g->saddr : g->daddr, alen);
 		k.ports = rev ? dport << 16 | sport : sport << 16 | dport;

@@ -12,17 +12,17 @@
 #include "service/capture.h"
 #include "tunnel/identity.h"
 
-#define TICK_MS      100
+#define TICK_MS	     100
 #define DB_EVERY_MS  1000
-#define END_GRACE_MS 10000 /* for devices to end after the duration */
-#define STOP_WAIT_MS 2000  /* for devices to send their statistics after a stop */
-#define ERRBODY_MAX  300   /* of a refusal's body, for its message */
+#define END_GRACE_MS 10000     /* for devices to end after the duration */
+#define STOP_WAIT_MS 2000      /* for devices to send their statistics after a stop */
+#define ERRBODY_MAX  300       /* of a refusal's body, for its message */
 #define NO_LIMIT_MS  86400000u /* the silence limit of a capture without a duration */
 
 struct srv_captures {
 	struct srv_captures_conf conf;
-	struct srv_capture *live; /* running captures, and finished ones still read */
-	h2o_timeout_t tick, zero; /* every capture's tick; a turn of the loop */
+	struct srv_capture *live;	 /* running captures, and finished ones still read */
+	h2o_timeout_t tick, zero;	 /* every capture's tick; a turn of the loop */
 	struct srv_captures_stats ended; /* what finished captures added up to */
 };
 
@@ -32,7 +32,7 @@ struct dev_conn {
 	struct reg_device d;
 	struct ecap_httpc_dest dest;
 	struct ecap_httpc_call call;
-	char *target;      /* the signed request's path and query */
+	char *target;	   /* the signed request's path and query */
 	char headers[320]; /* its Authorization */
 	const char *state; /* connecting, streaming, done, failed */
 	char error[320];
@@ -48,7 +48,7 @@ struct srv_capture {
 	struct ecap_httpc_ctx http; /* this capture's silence limit */
 	h2o_timeout_entry_t tick, kick;
 	uint64_t deadline, next_db; /* loop ms; deadline 0: none */
-	uint64_t stop_at;           /* stopping: devices still streaming are cut then */
+	uint64_t stop_at;	    /* stopping: devices still streaming are cut then */
 	struct srv_capture_watch *watches;
 	const char *stop_why; /* a stop was asked for: kick runs it */
 	int done;
@@ -87,12 +87,12 @@ static void save_device(struct dev_conn *dc)
 	srv_mux_input_stats(dc->l->mux, dc->input, &st);
 	reg_capture_device_update(dc->l->cs->conf.reg, dc->l->id, dc->d.id,
 				  &(struct reg_capture_device_state){
-					  .state = dc->state,
-					  .error = dc->error[0] ? dc->error : NULL,
-					  .bytes = st.bytes,
-					  .packets = st.packets,
-					  .duplicates = st.duplicates,
-					  .dropped = st.ifdrop + st.osdrop,
+				      .state = dc->state,
+				      .error = dc->error[0] ? dc->error : NULL,
+				      .bytes = st.bytes,
+				      .packets = st.packets,
+				      .duplicates = st.duplicates,
+				      .dropped = st.ifdrop + st.osdrop,
 				  });
 }
 
@@ -145,7 +145,8 @@ static void finish(struct srv_capture *l)
 	t->late += st.late;
 	for (unsigned i = 0; i < l->ndevs; i++)
 		t->devices_failed += !strcmp(l->devs[i].state, "failed");
-	ecap_log(LOG_INFO, "capture %lld ended: %llu packets merged, %llu duplicates removed, %llu late",
+	ecap_log(LOG_INFO,
+		 "capture %lld ended: %llu packets merged, %llu duplicates removed, %llu late",
 		 (long long)l->id, (unsigned long long)st.merged, (unsigned long long)st.duplicates,
 		 (unsigned long long)st.late);
 }
@@ -395,7 +396,8 @@ static void on_tick(h2o_timeout_entry_t *e)
 		if (l->stop_at && now >= l->stop_at) {
 			for (unsigned i = 0; i < l->ndevs; i++)
 				if (ecap_httpc_running(&l->devs[i].call)) {
-					ecap_log(LOG_WARNING, "capture %lld: device %s did not end in time",
+					ecap_log(LOG_WARNING,
+						 "capture %lld: device %s did not end in time",
 						 (long long)l->id, l->devs[i].d.name);
 					cut(&l->devs[i], "stopped: it did not end in time");
 				}
@@ -469,8 +471,8 @@ int64_t srv_capture_start(struct srv_captures *cs, const struct reg_admin *who,
 			ask_stop(l, "out of memory");
 			break;
 		}
-		*dc = (struct dev_conn){.l = l, .d = c->devs[i], .state = "connecting",
-					.input = (unsigned)in};
+		*dc = (struct dev_conn){
+		    .l = l, .d = c->devs[i], .state = "connecting", .input = (unsigned)in};
 		l->ndevs++;
 		l->open++;
 		device_start(dc, c);

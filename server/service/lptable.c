@@ -27,7 +27,7 @@
 #include "service/lptable.h"
 #include "tunnel/tunio.h"
 
-#define LP_HASH    4096
+#define LP_HASH	   4096
 #define LP_WAITING 2
 #define HOUSE_MS   1000
 #define LP_IDLE_MS (5 * 60 * 1000) /* default: a client with no request this long leaves */
@@ -281,7 +281,7 @@ void srv_lptab_forget(struct srv_lptab *lp, uint32_t client)
 }
 
 int srv_lptab_poll(struct srv_lptab *lp, uint32_t client, const uint8_t *batch, size_t len,
-		  void *waiter, char *err, size_t errlen)
+		   void *waiter, char *err, size_t errlen)
 {
 	const char *why = NULL;
 	const uint8_t *dg;

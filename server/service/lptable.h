@@ -19,10 +19,10 @@
 
 #include "common/web.h"
 
-#define SRV_LP_HOLD_MS     25000 /* the longest a parked request waits, by default */
-#define SRV_LP_COALESCE_MS 10    /* before a parked request is completed */
-#define SRV_LP_QUEUE_MAX   (6u << 20)   /* downstream bytes held per client: a window */
-#define SRV_LP_BODY_MAX    (256u << 10) /* a response body */
+#define SRV_LP_HOLD_MS	   25000	/* the longest a parked request waits, by default */
+#define SRV_LP_COALESCE_MS 10		/* before a parked request is completed */
+#define SRV_LP_QUEUE_MAX   (6u << 20)	/* downstream bytes held per client: a window */
+#define SRV_LP_BODY_MAX	   (256u << 10) /* a response body */
 
 struct srv_lptab;
 
@@ -32,10 +32,10 @@ typedef void srv_lptab_answer_fn(void *waiter, const uint8_t *body, size_t len);
 
 struct srv_lptab_conf {
 	h2o_loop_t *loop;
-	struct sockaddr_in udp;  /* the mTunnel server's: the clients' sockets are bound
-				  * on its IP address and connected to it */
-	unsigned hold_ms;        /* a parked request is answered empty after this */
-	unsigned idle_ms;        /* a client without a request this long leaves (0: 5 min) */
+	struct sockaddr_in udp; /* the mTunnel server's: the clients' sockets are bound
+				 * on its IP address and connected to it */
+	unsigned hold_ms;	/* a parked request is answered empty after this */
+	unsigned idle_ms;	/* a client without a request this long leaves (0: 5 min) */
 	srv_lptab_answer_fn *answer;
 };
 

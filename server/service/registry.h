@@ -17,11 +17,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define REG_NAME_MAX    64
-#define REG_SERIAL_MAX  128
+#define REG_NAME_MAX	64
+#define REG_SERIAL_MAX	128
 #define REG_ADDRESS_MAX 255
-#define REG_SECRET_LEN  32 /* bytes; the device's HMAC key */
-#define REG_TOKEN_LEN   32 /* bytes; shown once in hex */
+#define REG_SECRET_LEN	32 /* bytes; the device's HMAC key */
+#define REG_TOKEN_LEN	32 /* bytes; shown once in hex */
 
 struct reg;
 
@@ -35,11 +35,11 @@ struct reg_device {
 	char name[REG_NAME_MAX + 1];
 	char serial[REG_SERIAL_MAX + 1];
 	char address[REG_ADDRESS_MAX + 1]; /* http(s)://HOST:PORT of the agent */
-	char pubkey[64];                    /* "": none enrolled */
-	char transport[8];                  /* direct, udp, http: how it was last heard */
+	char pubkey[64];		   /* "": none enrolled */
+	char transport[8];		   /* direct, udp, http: how it was last heard */
 	uint8_t secret[REG_SECRET_LEN];
 	int enabled;
-	uint32_t mgmt;     /* management address (mTunnel), host order */
+	uint32_t mgmt;	   /* management address (mTunnel), host order */
 	int64_t last_seen; /* unix seconds, 0: never */
 	int64_t created;
 };

@@ -16,57 +16,57 @@
 /* Migration N takes the schema from version N to N + 1. Append only: a
  * released migration never changes. */
 static const char *const migrations[] = {
-	/* 1: the registry */
-	"CREATE TABLE orgs ("
-	"  id INTEGER PRIMARY KEY,"
-	"  name TEXT NOT NULL UNIQUE,"
-	"  created INTEGER NOT NULL);"
-	"CREATE TABLE admins ("
-	"  id INTEGER PRIMARY KEY,"
-	"  org_id INTEGER NOT NULL REFERENCES orgs(id),"
-	"  name TEXT NOT NULL,"
-	"  token_sha256 BLOB NOT NULL UNIQUE,"
-	"  created INTEGER NOT NULL,"
-	"  UNIQUE (org_id, name));"
-	"CREATE TABLE devices ("
-	"  id INTEGER PRIMARY KEY,"
-	"  org_id INTEGER NOT NULL REFERENCES orgs(id),"
-	"  name TEXT NOT NULL,"
-	"  serial TEXT NOT NULL UNIQUE,"
-	"  pubkey TEXT,"
-	"  secret BLOB NOT NULL,"
-	"  address TEXT NOT NULL,"
-	"  transport TEXT NOT NULL DEFAULT 'direct',"
-	"  enabled INTEGER NOT NULL DEFAULT 1,"
-	"  last_seen INTEGER,"
-	"  created INTEGER NOT NULL,"
-	"  UNIQUE (org_id, name));"
-	"CREATE TABLE captures ("
-	"  id INTEGER PRIMARY KEY,"
-	"  org_id INTEGER NOT NULL REFERENCES orgs(id),"
-	"  admin_id INTEGER NOT NULL REFERENCES admins(id),"
-	"  request TEXT NOT NULL,"
-	"  file TEXT NOT NULL,"
-	"  state TEXT NOT NULL DEFAULT 'running',"
-	"  merged INTEGER NOT NULL DEFAULT 0,"
-	"  duplicates INTEGER NOT NULL DEFAULT 0,"
-	"  late INTEGER NOT NULL DEFAULT 0,"
-	"  created INTEGER NOT NULL,"
-	"  ended INTEGER);"
-	"CREATE INDEX captures_org ON captures (org_id, id);"
-	"CREATE TABLE capture_devices ("
-	"  capture_id INTEGER NOT NULL REFERENCES captures(id) ON DELETE CASCADE,"
-	"  device_id INTEGER NOT NULL REFERENCES devices(id),"
-	"  state TEXT NOT NULL DEFAULT 'connecting',"
-	"  error TEXT,"
-	"  bytes INTEGER NOT NULL DEFAULT 0,"
-	"  packets INTEGER NOT NULL DEFAULT 0,"
-	"  duplicates INTEGER NOT NULL DEFAULT 0,"
-	"  dropped INTEGER NOT NULL DEFAULT 0,"
-	"  PRIMARY KEY (capture_id, device_id));",
-	/* 2: management addresses (6.0.0.0/8, host order) for the mTunnel */
-	"ALTER TABLE devices ADD COLUMN mgmt_address INTEGER;"
-	"CREATE UNIQUE INDEX devices_mgmt ON devices (mgmt_address);",
+    /* 1: the registry */
+    "CREATE TABLE orgs ("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  created INTEGER NOT NULL);"
+    "CREATE TABLE admins ("
+    "  id INTEGER PRIMARY KEY,"
+    "  org_id INTEGER NOT NULL REFERENCES orgs(id),"
+    "  name TEXT NOT NULL,"
+    "  token_sha256 BLOB NOT NULL UNIQUE,"
+    "  created INTEGER NOT NULL,"
+    "  UNIQUE (org_id, name));"
+    "CREATE TABLE devices ("
+    "  id INTEGER PRIMARY KEY,"
+    "  org_id INTEGER NOT NULL REFERENCES orgs(id),"
+    "  name TEXT NOT NULL,"
+    "  serial TEXT NOT NULL UNIQUE,"
+    "  pubkey TEXT,"
+    "  secret BLOB NOT NULL,"
+    "  address TEXT NOT NULL,"
+    "  transport TEXT NOT NULL DEFAULT 'direct',"
+    "  enabled INTEGER NOT NULL DEFAULT 1,"
+    "  last_seen INTEGER,"
+    "  created INTEGER NOT NULL,"
+    "  UNIQUE (org_id, name));"
+    "CREATE TABLE captures ("
+    "  id INTEGER PRIMARY KEY,"
+    "  org_id INTEGER NOT NULL REFERENCES orgs(id),"
+    "  admin_id INTEGER NOT NULL REFERENCES admins(id),"
+    "  request TEXT NOT NULL,"
+    "  file TEXT NOT NULL,"
+    "  state TEXT NOT NULL DEFAULT 'running',"
+    "  merged INTEGER NOT NULL DEFAULT 0,"
+    "  duplicates INTEGER NOT NULL DEFAULT 0,"
+    "  late INTEGER NOT NULL DEFAULT 0,"
+    "  created INTEGER NOT NULL,"
+    "  ended INTEGER);"
+    "CREATE INDEX captures_org ON captures (org_id, id);"
+    "CREATE TABLE capture_devices ("
+    "  capture_id INTEGER NOT NULL REFERENCES captures(id) ON DELETE CASCADE,"
+    "  device_id INTEGER NOT NULL REFERENCES devices(id),"
+    "  state TEXT NOT NULL DEFAULT 'connecting',"
+    "  error TEXT,"
+    "  bytes INTEGER NOT NULL DEFAULT 0,"
+    "  packets INTEGER NOT NULL DEFAULT 0,"
+    "  duplicates INTEGER NOT NULL DEFAULT 0,"
+    "  dropped INTEGER NOT NULL DEFAULT 0,"
+    "  PRIMARY KEY (capture_id, device_id));",
+    /* 2: management addresses (6.0.0.0/8, host order) for the mTunnel */
+    "ALTER TABLE devices ADD COLUMN mgmt_address INTEGER;"
+    "CREATE UNIQUE INDEX devices_mgmt ON devices (mgmt_address);",
 };
 
 struct reg {
@@ -105,7 +105,8 @@ static int migrate(struct reg *r, char *err, size_t errlen)
 		goto fail;
 	v = reg_schema_version(r);
 	if (v > want) {
-		snprintf(err, errlen, "schema version %d is newer than this server's (%d)", v, want);
+		snprintf(err, errlen, "schema version %d is newer than this server's (%d)", v,
+			 want);
 		sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
 		return -EPROTO;
 	}
@@ -134,7 +135,7 @@ int reg_open(const char *path, struct reg **ret, char *err, size_t errlen)
 	if (!r)
 		return -ENOMEM;
 	if (sqlite3_open_v2(path, &r->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
-		    SQLITE_OK ||
+		SQLITE_OK ||
 	    sqlite3_exec(r->db,
 			 "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
 			 "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 2000;",
@@ -285,8 +286,8 @@ static uint32_t free_mgmt(struct reg *r, const char *serial)
 {
 	for (uint32_t n = 0; n < 1024; n++) {
 		uint32_t a = mtun_address(serial, n);
-		sqlite3_stmt *st = q(r, "SELECT 1 FROM devices WHERE mgmt_address = ?", "i",
-				     (int64_t)a);
+		sqlite3_stmt *st =
+		    q(r, "SELECT 1 FROM devices WHERE mgmt_address = ?", "i", (int64_t)a);
 		int rc = st ? sqlite3_step(st) : SQLITE_ERROR;
 
 		sqlite3_finalize(st);
@@ -302,8 +303,10 @@ static uint32_t free_mgmt(struct reg *r, const char *serial)
 static int assign_mgmt(struct reg *r, char *err, size_t errlen)
 {
 	for (;;) {
-		sqlite3_stmt *st = q(r, "SELECT id, serial FROM devices WHERE mgmt_address IS NULL "
-					"LIMIT 1", "");
+		sqlite3_stmt *st = q(r,
+				     "SELECT id, serial FROM devices WHERE mgmt_address IS NULL "
+				     "LIMIT 1",
+				     "");
 		int64_t id;
 		char serial[256];
 		uint32_t a;
@@ -388,22 +391,22 @@ static int one_device(sqlite3_stmt *st, struct reg_device *ret)
 
 int reg_device_get(struct reg *r, int64_t org, const char *name, struct reg_device *ret)
 {
-	return one_device(q(r, "SELECT " DEVICE_COLUMNS " FROM devices WHERE org_id = ? AND name = ?",
+	return one_device(q(r,
+			    "SELECT " DEVICE_COLUMNS " FROM devices WHERE org_id = ? AND name = ?",
 			    "it", org, name),
 			  ret);
 }
 
 int reg_device_by_serial(struct reg *r, const char *serial, struct reg_device *ret)
 {
-	return one_device(q(r, "SELECT " DEVICE_COLUMNS " FROM devices WHERE serial = ?", "t",
-			    serial),
-			  ret);
+	return one_device(
+	    q(r, "SELECT " DEVICE_COLUMNS " FROM devices WHERE serial = ?", "t", serial), ret);
 }
 
 int reg_devices_list(struct reg *r, int64_t org, struct reg_device **ret, size_t *ret_n)
 {
-	sqlite3_stmt *st = q(r, "SELECT " DEVICE_COLUMNS " FROM devices WHERE org_id = ? ORDER BY name",
-			     "i", org);
+	sqlite3_stmt *st =
+	    q(r, "SELECT " DEVICE_COLUMNS " FROM devices WHERE org_id = ? ORDER BY name", "i", org);
 	struct reg_device *v = NULL;
 	size_t n = 0, cap = 0;
 	int rc, e = 0;
@@ -450,8 +453,8 @@ void reg_device_transport(struct reg *r, int64_t id, const char *transport, int6
 
 int reg_device_delete(struct reg *r, int64_t org, const char *name)
 {
-	sqlite3_stmt *st = q(r, "DELETE FROM devices WHERE org_id = ? AND name = ?", "it", org,
-			     name);
+	sqlite3_stmt *st =
+	    q(r, "DELETE FROM devices WHERE org_id = ? AND name = ?", "it", org, name);
 	int e = run(st);
 
 	if (!e && !sqlite3_changes(r->db))
@@ -529,11 +532,12 @@ void reg_captures_free(struct reg_capture *c, size_t n)
 /* A capture's devices, by name, into c. 0 or -errno. */
 static int capture_devices(struct reg *r, struct reg_capture *c)
 {
-	sqlite3_stmt *st = q(r,
-			     "SELECT d.name, cd.state, cd.error, cd.bytes, cd.packets, cd.duplicates, "
-			     "cd.dropped FROM capture_devices cd JOIN devices d ON d.id = cd.device_id "
-			     "WHERE cd.capture_id = ? ORDER BY d.name",
-			     "i", c->id);
+	sqlite3_stmt *st =
+	    q(r,
+	      "SELECT d.name, cd.state, cd.error, cd.bytes, cd.packets, cd.duplicates, "
+	      "cd.dropped FROM capture_devices cd JOIN devices d ON d.id = cd.device_id "
+	      "WHERE cd.capture_id = ? ORDER BY d.name",
+	      "i", c->id);
 	size_t cap = 0;
 	int rc, e = 0;
 
@@ -551,10 +555,11 @@ static int capture_devices(struct reg *r, struct reg_capture *c)
 			c->devs = d;
 		}
 		d = &c->devs[c->ndevs++];
-		*d = (struct reg_capture_device){.bytes = (uint64_t)sqlite3_column_int64(st, 3),
-						 .packets = (uint64_t)sqlite3_column_int64(st, 4),
-						 .duplicates = (uint64_t)sqlite3_column_int64(st, 5),
-						 .dropped = (uint64_t)sqlite3_column_int64(st, 6)};
+		*d =
+		    (struct reg_capture_device){.bytes = (uint64_t)sqlite3_column_int64(st, 3),
+						.packets = (uint64_t)sqlite3_column_int64(st, 4),
+						.duplicates = (uint64_t)sqlite3_column_int64(st, 5),
+						.dropped = (uint64_t)sqlite3_column_int64(st, 6)};
 		text_col(st, 0, d->device, sizeof(d->device));
 		text_col(st, 1, d->state, sizeof(d->state));
 		if (sqlite3_column_type(st, 2) != SQLITE_NULL &&
@@ -621,8 +626,8 @@ int reg_captures_list(struct reg *r, int64_t org, int64_t id, struct reg_capture
 
 int reg_capture_file(struct reg *r, int64_t org, int64_t id, char *ret, size_t len)
 {
-	sqlite3_stmt *st = q(r, "SELECT file FROM captures WHERE org_id = ? AND id = ?", "ii", org,
-			     id);
+	sqlite3_stmt *st =
+	    q(r, "SELECT file FROM captures WHERE org_id = ? AND id = ?", "ii", org, id);
 	int e = -ENOENT;
 
 	if (!st)

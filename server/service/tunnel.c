@@ -36,13 +36,13 @@ struct client {
 	char name[REG_NAME_MAX + 1];
 	struct mtun_key *key;
 	struct mtun_link link;
-	struct sockaddr_in peer; /* where its last datagram came from; port 0: none yet */
-	uint64_t last_rx;        /* ms */
-	int64_t seen_saved;      /* s, last registry write */
-	const char *transport;   /* "udp", "http" as last saved */
-	uint32_t hello_hi, ack_hi; /* the last fresh HELLO's and ACK's numbers */
-	int64_t reg_ts;            /* the registration's proof: a replay of it is refused */
-	uint64_t reg_nonce;        /* (a hash of its nonce) */
+	struct sockaddr_in peer;      /* where its last datagram came from; port 0: none yet */
+	uint64_t last_rx;	      /* ms */
+	int64_t seen_saved;	      /* s, last registry write */
+	const char *transport;	      /* "udp", "http" as last saved */
+	uint32_t hello_hi, ack_hi;    /* the last fresh HELLO's and ACK's numbers */
+	int64_t reg_ts;		      /* the registration's proof: a replay of it is refused */
+	uint64_t reg_nonce;	      /* (a hash of its nonce) */
 	uint64_t poll_max, poll_seen; /* poll request numbers: the highest, and the 64 below */
 	struct client *next_id, *next_addr, *next_active;
 	int active; /* on the timer list */
@@ -115,7 +115,8 @@ static void on_flush(h2o_timeout_entry_t *e)
 	mtun_sendq_flush(t->sendq);
 }
 
-static void send_to(struct srv_tunnel *t, const struct sockaddr_in *to, const uint8_t *dg, size_t len)
+static void send_to(struct srv_tunnel *t, const struct sockaddr_in *to, const uint8_t *dg,
+		    size_t len)
 {
 	mtun_sendq_add(t->sendq, to, dg, len);
 	if (!h2o_timeout_is_linked(&t->flush_entry))
@@ -174,9 +175,9 @@ static void remove_client(struct srv_tunnel *t, struct client *c)
 static void heard(struct srv_tunnel *t, struct client *c, const struct sockaddr_in *from)
 {
 	const char *tr = from->sin_addr.s_addr == t->udp_addr.sin_addr.s_addr &&
-					 srv_lptab_owns(t->lp, ntohs(from->sin_port))
-				 ? http_path
-				 : "udp";
+				 srv_lptab_owns(t->lp, ntohs(from->sin_port))
+			     ? http_path
+			     : "udp";
 	int64_t now = time(NULL);
 
 	const char *was = c->transport;
@@ -256,7 +257,8 @@ static void on_datagram(struct srv_tunnel *t, const uint8_t *p, size_t n,
 			break; /* a copy: acked (the link owes one), nothing else */
 		c->last_rx = now;
 		heard(t, c, from);
-		mtun_link_packet(&c->link, &h, ip, len, to_tun, c); /* a malformed one counted there */
+		mtun_link_packet(&c->link, &h, ip, len, to_tun,
+				 c); /* a malformed one counted there */
 		break;
 	default:
 		t->stat.no_client++;
@@ -509,16 +511,16 @@ int srv_tunnel_device(struct srv_tunnel *t, int64_t org, const char *name,
 				const struct mtun_link *l = &c->link;
 
 				*ret = (struct srv_tunnel_device_info){
-					.client = c->id,
-					.path = c->transport ? c->transport : "none",
-					.sent = l->stat.sent,
-					.resent = l->stat.resent,
-					.received = l->stat.received,
-					.duplicates = l->stat.duplicate,
-					.out_of_order = l->stat.out_of_order,
-					.window_full = l->stat.full,
-					.bad_packets = l->stat.bad_packets,
-					.unacked = l->qlen,
+				    .client = c->id,
+				    .path = c->transport ? c->transport : "none",
+				    .sent = l->stat.sent,
+				    .resent = l->stat.resent,
+				    .received = l->stat.received,
+				    .duplicates = l->stat.duplicate,
+				    .out_of_order = l->stat.out_of_order,
+				    .window_full = l->stat.full,
+				    .bad_packets = l->stat.bad_packets,
+				    .unacked = l->qlen,
 				};
 				return 0;
 			}
@@ -531,7 +533,8 @@ void srv_tunnel_device_gone(struct srv_tunnel *t, int64_t org, const char *name)
 		for (struct client *c = t->by_id[b], *next; c; c = next) {
 			next = c->next_id;
 			if (c->org == org && !strcmp(c->name, name)) {
-				ecap_log(LOG_NOTICE, "tunnel: %s disabled or deleted, its registration ends",
+				ecap_log(LOG_NOTICE,
+					 "tunnel: %s disabled or deleted, its registration ends",
 					 name);
 				remove_client(t, c);
 			}
@@ -580,10 +583,8 @@ int srv_tunnel_start(const struct srv_tunnel_conf *conf, struct srv_tunnel **ret
 	t->tun_fd = mtun_tun_open(conf->ifname, MTUN_SERVER, MTUN_NET_PREFIX, err, errlen);
 	if (t->tun_fd < 0)
 		goto fail;
-	t->lp = srv_lptab_new(&(struct srv_lptab_conf){.loop = t->loop,
-							.udp = t->udp_addr,
-							.hold_ms = conf->hold_ms,
-							.answer = conf->answer});
+	t->lp = srv_lptab_new(&(struct srv_lptab_conf){
+	    .loop = t->loop, .udp = t->udp_addr, .hold_ms = conf->hold_ms, .answer = conf->answer});
 	if (!t->lp) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
@@ -642,16 +643,17 @@ void srv_tunnel_stop(struct srv_tunnel *t)
 		return;
 	srv_tunnel_stats(t, &st);
 	/* what was refused or lost on the way, for whoever reads the log */
-	ecap_log(LOG_INFO,
-		 "tunnel: %u registered; datagrams refused: %llu unknown or malformed, %llu bad "
-		 "tag, %llu stale, %llu spoofed, %llu without a path, %llu not written to the TUN; "
-		 "polls: %llu, %llu bad, %llu datagrams up, %llu down, %llu dropped for a full queue",
-		 t->nclients, (unsigned long long)st.no_client, (unsigned long long)st.bad_tag,
-		 (unsigned long long)st.stale, (unsigned long long)st.spoofed,
-		 (unsigned long long)st.no_route, (unsigned long long)st.tun_errors,
-		 (unsigned long long)st.poll.requests, (unsigned long long)st.poll.bad,
-		 (unsigned long long)st.poll.datagrams_up, (unsigned long long)st.poll.datagrams_down,
-		 (unsigned long long)st.poll.overflow);
+	ecap_log(
+	    LOG_INFO,
+	    "tunnel: %u registered; datagrams refused: %llu unknown or malformed, %llu bad "
+	    "tag, %llu stale, %llu spoofed, %llu without a path, %llu not written to the TUN; "
+	    "polls: %llu, %llu bad, %llu datagrams up, %llu down, %llu dropped for a full queue",
+	    t->nclients, (unsigned long long)st.no_client, (unsigned long long)st.bad_tag,
+	    (unsigned long long)st.stale, (unsigned long long)st.spoofed,
+	    (unsigned long long)st.no_route, (unsigned long long)st.tun_errors,
+	    (unsigned long long)st.poll.requests, (unsigned long long)st.poll.bad,
+	    (unsigned long long)st.poll.datagrams_up, (unsigned long long)st.poll.datagrams_down,
+	    (unsigned long long)st.poll.overflow);
 	for (unsigned b = 0; b < HASH_SIZE; b++)
 		while (t->by_id[b])
 			remove_client(t, t->by_id[b]);

@@ -25,7 +25,7 @@ struct srv_tunnel_conf {
 	const char *udp;    /* ADDR:PORT the devices' datagrams come to */
 	const char *ifname; /* the TUN device */
 	unsigned max_devices;
-	unsigned hold_ms; /* a parked poll is answered empty after this */
+	unsigned hold_ms;	     /* a parked poll is answered empty after this */
 	srv_lptab_answer_fn *answer; /* answers a parked poll */
 };
 

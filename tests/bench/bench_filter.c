@@ -17,16 +17,11 @@
 #define ROUNDS 9
 
 static const char *exprs[] = {
-	"tcp port 80",
-	"host 10.0.0.1",
-	"udp port 53",
-	"tcp[tcpflags] & tcp-syn != 0",
-	"ip6 and tcp port 443",
-	"vlan 100 and ip",
-	"icmp or arp",
-	"net 192.168.0.0/16 and not port 22",
-	"ip[2:2] > 576",
-	"tcp portrange 8000-8100 or udp portrange 5000-5100",
+    "tcp port 80",	    "host 10.0.0.1",
+    "udp port 53",	    "tcp[tcpflags] & tcp-syn != 0",
+    "ip6 and tcp port 443", "vlan 100 and ip",
+    "icmp or arp",	    "net 192.168.0.0/16 and not port 22",
+    "ip[2:2] > 576",	    "tcp portrange 8000-8100 or udp portrange 5000-5100",
 };
 
 static void put_pkt(struct corpus *c, const char *hex)
@@ -46,16 +41,21 @@ static void put_pkt(struct corpus *c, const char *hex)
  * 802.1Q 100 IPv4/ICMP, ARP request. */
 static void packets(struct corpus *c)
 {
-	put_pkt(c, "00112233445566778899aabb080045000028000140004006000" "00a0000010a000002"
+	put_pkt(c, "00112233445566778899aabb080045000028000140004006000"
+		   "00a0000010a000002"
 		   "d43100500000000000000000500204000000");
-	put_pkt(c, "00112233445566778899aabb08004500003c00014000401100000a000001c0a80101"
-		   "c35000350028000012340100000100000000000003777777076578616d706c6503636f6d0000010001");
+	put_pkt(
+	    c,
+	    "00112233445566778899aabb08004500003c00014000401100000a000001c0a80101"
+	    "c35000350028000012340100000100000000000003777777076578616d706c6503636f6d0000010001");
 	put_pkt(c, "00112233445566778899aabb86dd6000000000140640"
-		   "20010db8000000000000000000000001" "20010db8000000000000000000000002"
+		   "20010db8000000000000000000000001"
+		   "20010db8000000000000000000000002"
 		   "d43101bb0000000000000000500204000000");
 	put_pkt(c, "00112233445566778899aabb81000064080045000054000140004001000"
 		   "00a000001c0a801010800f7ff00000000");
-	put_pkt(c, "ffffffffffff8899aabbccdd08060001080006040001" "8899aabbccdd0a000001000000000000c0a80101");
+	put_pkt(c, "ffffffffffff8899aabbccdd08060001080006040001"
+		   "8899aabbccdd0a000001000000000000c0a80101");
 }
 
 /* The same frames padded to 9000 bytes: in an XDP test run, a multi-buffer
@@ -108,8 +108,8 @@ static int load(const char *expr, enum ecap_access access)
 /* Median over rounds of (program - floor), averaged over the packets. The
  * floor runs right before the program on each packet, so drift in the
  * machine's speed hits both. */
-static int kernel_ns(const char *expr, enum ecap_access access, const struct corpus *c,
-		     double *ret, double *ret_floor)
+static int kernel_ns(const char *expr, enum ecap_access access, const struct corpus *c, double *ret,
+		     double *ret_floor)
 {
 	double rounds[ROUNDS], floors[ROUNDS];
 	int fd = load(expr, access), floor_fd = load("", access), r = -1;
@@ -188,14 +188,14 @@ int main(void)
 		misses += ratio > 0.5;
 		printf("| `%s` | %.1f | %.1f | %.1f | %.2f | %s |\n", exprs[i], d, h, in, ratio,
 		       ratio <= 0.5 ? "met" : "MISSED");
-		bench_record(json_pack("{ss ss ss ss sf ss sf ss}", "bench", "filter", "case",
-				       exprs[i], "metric", "ns/packet", "ours", "edgecap (direct)",
-				       "ours_value", d > 0 ? d : 0.0, "peer", "libpcap bpf_filter()",
-				       "peer_value", in, "target", "ratio<=0.5"));
-		bench_record(json_pack("{ss ss ss ss sf ss sf}", "bench", "filter", "case", exprs[i],
-				       "metric", "ns/packet", "ours", "edgecap (helper-only)",
-				       "ours_value", h, "peer", "libpcap bpf_filter()", "peer_value",
-				       in));
+		bench_record(json_pack(
+		    "{ss ss ss ss sf ss sf ss}", "bench", "filter", "case", exprs[i], "metric",
+		    "ns/packet", "ours", "edgecap (direct)", "ours_value", d > 0 ? d : 0.0, "peer",
+		    "libpcap bpf_filter()", "peer_value", in, "target", "ratio<=0.5"));
+		bench_record(json_pack("{ss ss ss ss sf ss sf}", "bench", "filter", "case",
+				       exprs[i], "metric", "ns/packet", "ours",
+				       "edgecap (helper-only)", "ours_value", h, "peer",
+				       "libpcap bpf_filter()", "peer_value", in));
 	}
 	printf("\nns per packet, mean over %u typical packets (IPv4 TCP SYN, IPv4 DNS query, IPv6 "
 	       "TCP, 802.1Q ICMP, ARP), median of %d rounds of %d kernel runs; kernel figures are "
@@ -211,7 +211,8 @@ int main(void)
 	jumbo(&j, &c);
 	printf("\n| expression, %d-byte multi-buffer frames | edgecap (direct) | edgecap "
 	       "(helper-only) | libpcap bpf_filter() | ratio direct/libpcap |\n"
-	       "|---|---:|---:|---:|---:|\n", JUMBO);
+	       "|---|---:|---:|---:|---:|\n",
+	       JUMBO);
 	for (size_t i = 0; i < sizeof(jumbo_exprs) / sizeof(jumbo_exprs[0]); i++) {
 		double d, h, in = interp_ns(jumbo_exprs[i], &j);
 		char name[128];
@@ -221,11 +222,12 @@ int main(void)
 			return 2;
 		printf("| `%s` | %.1f | %.1f | %.1f | %.2f |\n", jumbo_exprs[i], d, h, in,
 		       (d > 0 ? d : 0) / in);
-		snprintf(name, sizeof(name), "%s, %d-byte multi-buffer frames", jumbo_exprs[i], JUMBO);
+		snprintf(name, sizeof(name), "%s, %d-byte multi-buffer frames", jumbo_exprs[i],
+			 JUMBO);
 		bench_record(json_pack("{ss ss ss ss sf ss sf}", "bench", "filter", "case", name,
-				       "metric", "ns/packet", "ours", "edgecap (direct)", "ours_value",
-				       d > 0 ? d : 0.0, "peer", "libpcap bpf_filter()", "peer_value",
-				       in));
+				       "metric", "ns/packet", "ours", "edgecap (direct)",
+				       "ours_value", d > 0 ? d : 0.0, "peer",
+				       "libpcap bpf_filter()", "peer_value", in));
 	}
 	corpus_free(&c);
 	corpus_free(&j);

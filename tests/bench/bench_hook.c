@@ -21,11 +21,11 @@
 #define REPEAT 200000
 #define ROUNDS 9
 
-static const uint8_t syn[60] = {
-	0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0x08, 0x00,
-	0x45, 0x00, 0x00, 0x28, 0x00, 0x01, 0x40, 0x00, 0x40, 0x06, 0x00, 0x00, 0x0a, 0x00,
-	0x00, 0x01, 0x0a, 0x00, 0x00, 0x02, 0xd4, 0x31, 0x00, 0x50, 0, 0, 0, 0, 0, 0, 0, 0,
-	0x50, 0x02, 0x04, 0x00};
+static const uint8_t syn[60] = {0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99,
+				0xaa, 0xbb, 0x08, 0x00, 0x45, 0x00, 0x00, 0x28, 0x00, 0x01,
+				0x40, 0x00, 0x40, 0x06, 0x00, 0x00, 0x0a, 0x00, 0x00, 0x01,
+				0x0a, 0x00, 0x00, 0x02, 0xd4, 0x31, 0x00, 0x50, 0,    0,
+				0,    0,    0,	  0,	0,    0,    0x50, 0x02, 0x04, 0x00};
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -47,7 +47,8 @@ static double over_bare(int fd, int bare, struct ring_buffer *rb, double *ret_ba
 	for (int r = 0; r < ROUNDS; r++) {
 		double ns = 0, bns = 0;
 
-		ecap_prog_test_time(bare, ECAP_HOOK_XDP, syn, sizeof(syn), sizeof(syn), REPEAT, &bns);
+		ecap_prog_test_time(bare, ECAP_HOOK_XDP, syn, sizeof(syn), sizeof(syn), REPEAT,
+				    &bns);
 		ecap_prog_test_time(fd, ECAP_HOOK_XDP, syn, sizeof(syn), sizeof(syn), REPEAT, &ns);
 		ring_buffer__consume(rb);
 		d[r] = ns - bns;
@@ -97,8 +98,10 @@ int main(void)
 		if (ecap_filter_compile(expr, ECAP_LINKTYPE_EN10MB, ECAP_SNAPLEN_DEFAULT, &progs[i],
 					err, sizeof(err)))
 			return 2;
-		s[i] = (struct ecap_session){.id = i, .insns = progs[i].insns,
-					     .len = progs[i].len, .snaplen = 262144,
+		s[i] = (struct ecap_session){.id = i,
+					     .insns = progs[i].insns,
+					     .len = progs[i].len,
+					     .snaplen = 262144,
 					     .dirs = ECAP_DIR_IN};
 	}
 
@@ -107,8 +110,8 @@ int main(void)
 		int fd = -1;
 
 		if (counts[k]) {
-			fd = ecap_sessions_load(ECAP_HOOK_ID_XDP, ECAP_INPUT_LIVE, s, counts[k], &maps,
-						err, sizeof(err));
+			fd = ecap_sessions_load(ECAP_HOOK_ID_XDP, ECAP_INPUT_LIVE, s, counts[k],
+						&maps, err, sizeof(err));
 			if (fd < 0 || ecap_engine_set_slot(e, ECAP_HOOK_ID_XDP, fd)) {
 				fprintf(stderr, "bench_hook: %s\n", err);
 				return 2;

@@ -38,9 +38,10 @@
 static void frame(uint8_t *p, unsigned len)
 {
 	static const uint8_t head[42] = {
-		0x02, 0, 0, 0, 0, 0x99, 0x02, 0, 0, 0, 0, 0x01, 0x08, 0x00, /* ethernet */
-		0x45, 0, 0, 0, 0, 1, 0x40, 0, 64, 17, 0, 0, 10, 99, 0, 1, 10, 99, 0, 2, /* IPv4 */
-		0x9c, 0x40, 0x13, 0x89, 0, 0, 0, 0 /* UDP 40000 -> 5001, no checksum */
+	    0x02, 0,	0,    0,    0, 0x99, 0x02, 0, 0,  0,  0, 0x01, 0x08, 0x00, /* ethernet */
+	    0x45, 0,	0,    0,    0, 1,    0x40, 0, 64, 17, 0, 0,    10,   99,
+	    0,	  1,	10,   99,   0, 2,	     /* IPv4 */
+	    0x9c, 0x40, 0x13, 0x89, 0, 0,    0,	   0 /* UDP 40000 -> 5001, no checksum */
 	};
 	uint32_t sum = 0;
 
@@ -75,8 +76,8 @@ static int send_frames(int prog, const uint8_t *pkt, unsigned len, struct xdp_md
 int main(int argc, char **argv)
 {
 	static const struct bpf_insn tx[] = {
-		{.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = XDP_TX},
-		{.code = BPF_JMP | BPF_EXIT},
+	    {.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = XDP_TX},
+	    {.code = BPF_JMP | BPF_EXIT},
 	};
 	static uint8_t pkt[9000];
 	unsigned len, ifindex;

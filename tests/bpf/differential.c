@@ -18,18 +18,18 @@
 #include "filter/filter.h"
 #include "filter/compile.h"
 
-#define MIN_EXPRS   300
-#define MIN_PKTS    2000
-#define SHOW_FIRST  5
+#define MIN_EXPRS  300
+#define MIN_PKTS   2000
+#define SHOW_FIRST 5
 
 static const struct variant {
 	const char *name;
 	struct ecap_xlate_opts o;
 } variants[] = {
-	{"xdp", {ECAP_HOOK_XDP, ECAP_INPUT_TEST, ECAP_ACCESS_AUTO}},
-	{"xdp-helper", {ECAP_HOOK_XDP, ECAP_INPUT_TEST, ECAP_ACCESS_HELPER}},
-	{"tc", {ECAP_HOOK_TC, ECAP_INPUT_TEST, ECAP_ACCESS_AUTO}},
-	{"tc-helper", {ECAP_HOOK_TC, ECAP_INPUT_TEST, ECAP_ACCESS_HELPER}},
+    {"xdp", {ECAP_HOOK_XDP, ECAP_INPUT_TEST, ECAP_ACCESS_AUTO}},
+    {"xdp-helper", {ECAP_HOOK_XDP, ECAP_INPUT_TEST, ECAP_ACCESS_HELPER}},
+    {"tc", {ECAP_HOOK_TC, ECAP_INPUT_TEST, ECAP_ACCESS_AUTO}},
+    {"tc-helper", {ECAP_HOOK_TC, ECAP_INPUT_TEST, ECAP_ACCESS_HELPER}},
 };
 
 struct totals {

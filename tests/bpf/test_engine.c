@@ -56,7 +56,8 @@ static int setup(void **s)
 	if (fd < 0 || setns(fd, CLONE_NEWNET))
 		return -1;
 	close(fd);
-	return sh("ip link add v0 type veth peer name v1 && ip link set v0 up && ip link set v1 up");
+	return sh(
+	    "ip link add v0 type veth peer name v1 && ip link set v0 up && ip link set v1 up");
 }
 
 static int teardown(void **s)
@@ -74,9 +75,8 @@ static int translated(const char *expr, enum ecap_hook hook, unsigned snaplen)
 	char err[ECAP_ERRLEN];
 	int fd;
 
-	assert_int_equal(ecap_filter_compile(expr, ECAP_LINKTYPE_EN10MB, snaplen, &p, err,
-					     sizeof(err)),
-			 0);
+	assert_int_equal(
+	    ecap_filter_compile(expr, ECAP_LINKTYPE_EN10MB, snaplen, &p, err, sizeof(err)), 0);
 	fd = ecap_filter_load(p.insns, p.len, &o, err, sizeof(err));
 	if (fd < 0)
 		fail_msg("%s", err);
@@ -185,8 +185,8 @@ static void attach_detach(void **s)
 	}
 	close(other);
 	assert_int_equal(ecap_engine_open(&o, &e, err, sizeof(err)), 0);
-	if (ecap_engine_attach(e, v0, ECAP_ATTACH_XDP | ECAP_ATTACH_TC_IN | ECAP_ATTACH_TC_OUT,
-			       err, sizeof(err)))
+	if (ecap_engine_attach(e, v0, ECAP_ATTACH_XDP | ECAP_ATTACH_TC_IN | ECAP_ATTACH_TC_OUT, err,
+			       sizeof(err)))
 		fail_msg("%s", err);
 	assert_int_equal(attached(tc_via(clsact)), 7);
 	if (!strcmp(tc_via(clsact), "tcx")) { /* ours first, as tcpdump's taps */
@@ -242,11 +242,11 @@ static int tcx_mode = 0, clsact_mode = 1;
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(slots),
-		cmocka_unit_test_prestate(attach_detach, &tcx_mode),
-		cmocka_unit_test_prestate(attach_detach, &clsact_mode),
-		cmocka_unit_test_prestate(crash_recovery, &tcx_mode),
-		cmocka_unit_test_prestate(crash_recovery, &clsact_mode),
+	    cmocka_unit_test(slots),
+	    cmocka_unit_test_prestate(attach_detach, &tcx_mode),
+	    cmocka_unit_test_prestate(attach_detach, &clsact_mode),
+	    cmocka_unit_test_prestate(crash_recovery, &tcx_mode),
+	    cmocka_unit_test_prestate(crash_recovery, &clsact_mode),
 	};
 
 	if (geteuid() != 0) {

@@ -168,8 +168,9 @@ static int setup(void **s)
 	maps.clock_fd = ecap_engine_clock_fd(eng);
 	counters_of = eng;
 	/* IPv4 UDP 10.0.0.1:4242 -> 10.0.0.2:53, and IPv4 TCP to :80 */
-	memcpy(dns, "\x00\x11\x22\x33\x44\x55\x66\x77\x88\x99\xaa\xbb\x08\x00\x45\x00\x00\x42"
-		    "\x00\x01\x00\x00\x40\x11\x00\x00\x0a\x00\x00\x01\x0a\x00\x00\x02\x10\x92\x00\x35",
+	memcpy(dns,
+	       "\x00\x11\x22\x33\x44\x55\x66\x77\x88\x99\xaa\xbb\x08\x00\x45\x00\x00\x42"
+	       "\x00\x01\x00\x00\x40\x11\x00\x00\x0a\x00\x00\x01\x0a\x00\x00\x02\x10\x92\x00\x35",
 	       38);
 	for (unsigned i = 38; i < sizeof(dns); i++)
 		dns[i] = (uint8_t)i;
@@ -231,8 +232,8 @@ static void two_sessions(void **st)
 static void eight_sessions_and_egress(void **st)
 {
 	static const char *exprs[ECAP_MAX_SESSIONS] = {
-		"udp", "tcp", "ip", "port 53", "port 80", "ip6", "ether src 66:77:88:99:aa:bb",
-		"len > 75"};
+	    "udp",     "tcp", "ip", "port 53", "port 80", "ip6", "ether src 66:77:88:99:aa:bb",
+	    "len > 75"};
 	struct ecap_session s[ECAP_MAX_SESSIONS];
 	unsigned seen_by[ECAP_MAX_SESSIONS] = {0};
 	struct got g;
@@ -345,7 +346,8 @@ static void ring_full(void **st)
  * each wake-up. */
 static void wakes_once_at_the_threshold(void **st)
 {
-	const uint32_t fp = (8 + sizeof(struct ecap_rec) + 64 + 20 + 7) & ~7u; /* a record in the ring */
+	const uint32_t fp =
+	    (8 + sizeof(struct ecap_rec) + 64 + 20 + 7) & ~7u; /* a record in the ring */
 	struct ecap_session_maps saved = maps;
 	struct ecap_session s = session(0, "udp", 64);
 	struct epoll_event ev = {.events = EPOLLIN | EPOLLET};
@@ -366,8 +368,8 @@ static void wakes_once_at_the_threshold(void **st)
 			run(fd, ECAP_HOOK_XDP, dns, sizeof(dns), sizeof(dns));
 			if (epoll_wait(ep, &ev, 1, 0) > 0) {
 				if (woken >= 0)
-					fail_msg("round %d: woken again at record %u (first at %d)", round,
-						 i, woken);
+					fail_msg("round %d: woken again at record %u (first at %d)",
+						 round, i, woken);
 				woken = (int)i;
 			}
 		}
@@ -425,7 +427,7 @@ static int check_record(void *ctx, void *data, size_t len)
  * for snaplens that cut anywhere. */
 static void copies_every_length(void **st)
 {
-	static const uint32_t snaplens[] = {1,   7,   8,   9,   63,  64,  65,  100,
+	static const uint32_t snaplens[] = {1,	 7,   8,   9,	63,  64,  65,  100,
 					    127, 128, 200, 255, 256, 257, 300, 262144};
 	static const unsigned hooks[] = {ECAP_HOOK_ID_XDP, ECAP_HOOK_ID_TC_IN};
 	static uint8_t pkt[340];
@@ -451,8 +453,9 @@ static void copies_every_length(void **st)
 				run(fd, hook, pkt, len, len);
 				assert_true(ring_buffer__consume(rb) >= 0);
 				if (w.n != 1 || w.good != 1)
-					fail_msg("hook %u snaplen %u length %u: %u records, %u right",
-						 hooks[h], snaplens[k], len, w.n, w.good);
+					fail_msg(
+					    "hook %u snaplen %u length %u: %u records, %u right",
+					    hooks[h], snaplens[k], len, w.n, w.good);
 			}
 			close(fd);
 		}
@@ -463,10 +466,10 @@ static void copies_every_length(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(two_sessions),  cmocka_unit_test(eight_sessions_and_egress),
-		cmocka_unit_test(interface_gate), cmocka_unit_test(ring_full),
-		cmocka_unit_test(through_the_hook), cmocka_unit_test(wakes_once_at_the_threshold),
-		cmocka_unit_test(copies_every_length),
+	    cmocka_unit_test(two_sessions),	   cmocka_unit_test(eight_sessions_and_egress),
+	    cmocka_unit_test(interface_gate),	   cmocka_unit_test(ring_full),
+	    cmocka_unit_test(through_the_hook),	   cmocka_unit_test(wakes_once_at_the_threshold),
+	    cmocka_unit_test(copies_every_length),
 	};
 
 	if (geteuid() != 0) {

@@ -20,13 +20,13 @@
 
 #define I(c, t, f, k) ((struct sock_filter){(c), (t), (f), (k)})
 #define RET_K(k)      I(BPF_RET | BPF_K, 0, 0, k)
-#define RET_A         I(BPF_RET | BPF_A, 0, 0, 0)
+#define RET_A	      I(BPF_RET | BPF_A, 0, 0, 0)
 
 static const struct ecap_xlate_opts variants[] = {
-	{ECAP_HOOK_XDP, ECAP_INPUT_TEST, ECAP_ACCESS_AUTO},
-	{ECAP_HOOK_XDP, ECAP_INPUT_TEST, ECAP_ACCESS_HELPER},
-	{ECAP_HOOK_TC, ECAP_INPUT_TEST, ECAP_ACCESS_AUTO},
-	{ECAP_HOOK_TC, ECAP_INPUT_TEST, ECAP_ACCESS_HELPER},
+    {ECAP_HOOK_XDP, ECAP_INPUT_TEST, ECAP_ACCESS_AUTO},
+    {ECAP_HOOK_XDP, ECAP_INPUT_TEST, ECAP_ACCESS_HELPER},
+    {ECAP_HOOK_TC, ECAP_INPUT_TEST, ECAP_ACCESS_AUTO},
+    {ECAP_HOOK_TC, ECAP_INPUT_TEST, ECAP_ACCESS_HELPER},
 };
 #define NVARIANTS (sizeof(variants) / sizeof(variants[0]))
 
@@ -65,9 +65,9 @@ static void add_pkt(uint32_t caplen, uint32_t wirelen)
 static int setup(void **s)
 {
 	static const uint32_t sizes[][2] = {
-		{60, 60},     {64, 1514},  {0, 60},       {1, 1},     {13, 200},  {14, 14},
-		{54, 54},     {100, 100},  {1514, 1514},  {3712, 3712}, {3713, 3713},
-		{9000, 9000}, {65535, 65535}, {20, 65535},
+	    {60, 60},	  {64, 1514},	{0, 60},	{1, 1},	      {13, 200},
+	    {14, 14},	  {54, 54},	{100, 100},	{1514, 1514}, {3712, 3712},
+	    {3713, 3713}, {9000, 9000}, {65535, 65535}, {20, 65535},
 	};
 
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
@@ -120,22 +120,22 @@ static void check_prog(const struct sock_filter *p, uint32_t n, const char *what
 			if (got != want)
 				dump_ddd(p, n);
 			if (got != want)
-				fail_msg("%s, variant %zu, packet %u (caplen %u wirelen %u): kernel "
-					 "%u, libpcap %u",
-					 what, v, i, k->caplen, k->wirelen, got, want);
+				fail_msg(
+				    "%s, variant %zu, packet %u (caplen %u wirelen %u): kernel "
+				    "%u, libpcap %u",
+				    what, v, i, k->caplen, k->wirelen, got, want);
 		}
 		close(fd);
 	}
 }
 
-#define CHECK(...)                                                                         \
-	do {                                                                               \
-		struct sock_filter p_[] = {__VA_ARGS__};                                   \
-		char e_[ECAP_ERRLEN];                                                      \
-		assert_int_equal(ecap_cbpf_validate(p_, sizeof(p_) / sizeof(p_[0]), e_,    \
-						    sizeof(e_)),                                   \
-				 0);                                                               \
-		check_prog(p_, sizeof(p_) / sizeof(p_[0]), #__VA_ARGS__);                  \
+#define CHECK(...)                                                                                 \
+	do {                                                                                       \
+		struct sock_filter p_[] = {__VA_ARGS__};                                           \
+		char e_[ECAP_ERRLEN];                                                              \
+		assert_int_equal(                                                                  \
+		    ecap_cbpf_validate(p_, sizeof(p_) / sizeof(p_[0]), e_, sizeof(e_)), 0);        \
+		check_prog(p_, sizeof(p_) / sizeof(p_[0]), #__VA_ARGS__);                          \
 	} while (0)
 
 static void semantics(void **s)
@@ -152,7 +152,8 @@ static void semantics(void **s)
 	CHECK(I(BPF_LDX | BPF_MSH | BPF_B, 0, 0, 14), I(BPF_MISC | BPF_TXA, 0, 0, 0), RET_A);
 	CHECK(I(BPF_LDX | BPF_MSH | BPF_B, 0, 0, 9000), RET_K(1));
 	/* X + k: bounds, and no 32-bit wrap */
-	CHECK(I(BPF_LDX | BPF_IMM, 0, 0, 0xffffffff), I(BPF_LD | BPF_B | BPF_IND, 0, 0, 2), RET_K(3));
+	CHECK(I(BPF_LDX | BPF_IMM, 0, 0, 0xffffffff), I(BPF_LD | BPF_B | BPF_IND, 0, 0, 2),
+	      RET_K(3));
 	CHECK(I(BPF_LDX | BPF_IMM, 0, 0, 20), I(BPF_LD | BPF_H | BPF_IND, 0, 0, 38), RET_A);
 	CHECK(I(BPF_LDX | BPF_IMM, 0, 0, 8000), I(BPF_LD | BPF_W | BPF_IND, 0, 0, 996), RET_A);
 	CHECK(I(BPF_LDX | BPF_IMM, 0, 0, 1), I(BPF_LD | BPF_W | BPF_IND, 0, 0, 0xfffd), RET_A);
@@ -187,15 +188,16 @@ static void semantics(void **s)
 	CHECK(I(BPF_LD | BPF_IMM, 0, 0, 3), I(BPF_ALU | BPF_NEG, 0, 0, 0), RET_A);
 	CHECK(I(BPF_LD | BPF_IMM, 0, 0, 0x90000000), I(BPF_JMP | BPF_JGT | BPF_K, 0, 1, 0x80000000),
 	      RET_K(1), RET_K(2));
-	CHECK(I(BPF_LD | BPF_IMM, 0, 0, 5), I(BPF_JMP | BPF_JGE | BPF_K, 0, 1, 0xfffffff0), RET_K(1),
-	      RET_K(2));
-	CHECK(I(BPF_LD | BPF_IMM, 0, 0, 0x80000000), I(BPF_JMP | BPF_JSET | BPF_K, 0, 1, 0x80000000),
+	CHECK(I(BPF_LD | BPF_IMM, 0, 0, 5), I(BPF_JMP | BPF_JGE | BPF_K, 0, 1, 0xfffffff0),
 	      RET_K(1), RET_K(2));
+	CHECK(I(BPF_LD | BPF_IMM, 0, 0, 0x80000000),
+	      I(BPF_JMP | BPF_JSET | BPF_K, 0, 1, 0x80000000), RET_K(1), RET_K(2));
 	CHECK(I(BPF_LD | BPF_IMM, 0, 0, 0xffffffff), I(BPF_LDX | BPF_IMM, 0, 0, 1),
 	      I(BPF_JMP | BPF_JGT | BPF_X, 0, 1, 0), RET_K(1), RET_K(2));
 	/* scratch memory and RET A with values above 2^31 */
-	CHECK(I(BPF_LD | BPF_IMM, 0, 0, 0xdeadbeef), I(BPF_ST, 0, 0, 15), I(BPF_LD | BPF_IMM, 0, 0, 0),
-	      I(BPF_LDX | BPF_MEM, 0, 0, 15), I(BPF_MISC | BPF_TXA, 0, 0, 0), RET_A);
+	CHECK(I(BPF_LD | BPF_IMM, 0, 0, 0xdeadbeef), I(BPF_ST, 0, 0, 15),
+	      I(BPF_LD | BPF_IMM, 0, 0, 0), I(BPF_LDX | BPF_MEM, 0, 0, 15),
+	      I(BPF_MISC | BPF_TXA, 0, 0, 0), RET_A);
 	/* jt == jf, jumps of 0, an unreachable tail */
 	CHECK(I(BPF_LD | BPF_W | BPF_LEN, 0, 0, 0), I(BPF_JMP | BPF_JEQ | BPF_K, 1, 1, 60),
 	      RET_K(1), RET_K(2));
@@ -239,8 +241,12 @@ static void largest_programs(void **s)
 	p[2] = I(BPF_JMP | BPF_JA, 0, 0, n - 2 - 3);
 	p[3] = I(BPF_LDX | BPF_MSH | BPF_B, 0, 0, 14);
 	for (uint32_t i = 4; i < n - 2; i++)
-		p[i] = I(BPF_LD | (i % 3 == 0 ? BPF_W : i % 3 == 1 ? BPF_H : BPF_B) | BPF_IND, 0, 0,
-			 i % 40);
+		p[i] = I(BPF_LD |
+			     (i % 3 == 0   ? BPF_W
+			      : i % 3 == 1 ? BPF_H
+					   : BPF_B) |
+			     BPF_IND,
+			 0, 0, i % 40);
 	p[n - 2] = RET_A;
 	p[n - 1] = RET_K(77);
 	if (ecap_cbpf_validate(p, n, err, sizeof(err)))
@@ -275,9 +281,9 @@ static void largest_programs(void **s)
 			p[i] = I(BPF_LD | BPF_H | BPF_IND, 0, 0, (i * 37) % 8000);
 		p[m + 1] = RET_A;
 		assert_int_equal(ecap_cbpf_validate(p, m + 2, err, sizeof(err)), 0);
-		assert_int_equal(ecap_filter_translate(p, m + 2, &variants[0], &insns, &len, err,
-						       sizeof(err)),
-				 0);
+		assert_int_equal(
+		    ecap_filter_translate(p, m + 2, &variants[0], &insns, &len, err, sizeof(err)),
+		    0);
 		free(insns);
 		assert_true(len > 2 * 16384); /* both copies, the first with islands */
 		check_prog(p, m + 2, "1702 instructions, IND loads, both copies");
@@ -288,8 +294,8 @@ static void largest_programs(void **s)
 static void verifier_refusal(void **s)
 {
 	struct bpf_insn bad[] = {
-		ECAP_INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_0, BPF_REG_5, 0, 0),
-		ECAP_INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0),
+	    ECAP_INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_0, BPF_REG_5, 0, 0),
+	    ECAP_INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0),
 	};
 	char err[ECAP_ERRLEN] = "";
 
@@ -301,10 +307,10 @@ static void verifier_refusal(void **s)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(verifier_refusal),
-		cmocka_unit_test(semantics),
-		cmocka_unit_test(generated_programs),
-		cmocka_unit_test(largest_programs),
+	    cmocka_unit_test(verifier_refusal),
+	    cmocka_unit_test(semantics),
+	    cmocka_unit_test(generated_programs),
+	    cmocka_unit_test(largest_programs),
 	};
 
 	if (geteuid() != 0) {

@@ -26,27 +26,27 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NPKTS		2600
-#define SNAPLEN		262144u
-#define MAXFRAME	65535u
-#define TS_BASE		1700000000u
-#define ETH_MINLEN	60u
+#define NPKTS	   2600
+#define SNAPLEN	   262144u
+#define MAXFRAME   65535u
+#define TS_BASE	   1700000000u
+#define ETH_MINLEN 60u
 
-#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
-#define PICK(a)		((a)[rn(ARRAY_SIZE(a))])
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define PICK(a)	      ((a)[rn(ARRAY_SIZE(a))])
 
 /* Ethertypes and IP protocol numbers used below. */
-#define ET_IP		0x0800
-#define ET_ARP		0x0806
-#define ET_RARP		0x8035
-#define ET_VLAN		0x8100
-#define ET_IP6		0x86dd
-#define ET_MPLS		0x8847
-#define ET_MPLSM	0x8848
-#define ET_PPPOED	0x8863
-#define ET_PPPOES	0x8864
-#define ET_QINQ		0x88a8
-#define ET_QINQ9	0x9100
+#define ET_IP	  0x0800
+#define ET_ARP	  0x0806
+#define ET_RARP	  0x8035
+#define ET_VLAN	  0x8100
+#define ET_IP6	  0x86dd
+#define ET_MPLS	  0x8847
+#define ET_MPLSM  0x8848
+#define ET_PPPOED 0x8863
+#define ET_PPPOES 0x8864
+#define ET_QINQ	  0x88a8
+#define ET_QINQ9  0x9100
 
 #define P_ICMP	1
 #define P_IGMP	2
@@ -55,8 +55,8 @@
 #define P_GRE	47
 #define P_ESP	50
 #define P_AH	51
-#define P_ICMP6	58
-#define P_NONE6	59
+#define P_ICMP6 58
+#define P_NONE6 59
 #define P_OSPF	89
 #define P_PIM	103
 #define P_VRRP	112
@@ -158,42 +158,41 @@ static void set16(struct frame *f, size_t off, unsigned int v)
 /* Address and port pools.                                             */
 
 static const uint8_t mac_pool[][6] = {
-	{ 0x02, 0x00, 0x00, 0x00, 0x00, 0x01 }, { 0x02, 0x00, 0x00, 0x00, 0x00, 0x02 },
-	{ 0x02, 0x00, 0x00, 0x00, 0x00, 0x03 }, { 0x02, 0x00, 0x00, 0x00, 0x00, 0x04 },
-	{ 0x02, 0x00, 0x00, 0x00, 0x00, 0x05 }, { 0x02, 0x00, 0x00, 0x00, 0x00, 0x06 },
-	{ 0x02, 0x00, 0x00, 0x00, 0x00, 0x07 }, { 0x02, 0x00, 0x00, 0x00, 0x00, 0x08 },
-	{ 0x00, 0x11, 0x22, 0x33, 0x44, 0x55 }, { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 },
-	{ 0x00, 0x1b, 0x21, 0xaa, 0xbb, 0xcc },
+    {0x02, 0x00, 0x00, 0x00, 0x00, 0x01}, {0x02, 0x00, 0x00, 0x00, 0x00, 0x02},
+    {0x02, 0x00, 0x00, 0x00, 0x00, 0x03}, {0x02, 0x00, 0x00, 0x00, 0x00, 0x04},
+    {0x02, 0x00, 0x00, 0x00, 0x00, 0x05}, {0x02, 0x00, 0x00, 0x00, 0x00, 0x06},
+    {0x02, 0x00, 0x00, 0x00, 0x00, 0x07}, {0x02, 0x00, 0x00, 0x00, 0x00, 0x08},
+    {0x00, 0x11, 0x22, 0x33, 0x44, 0x55}, {0x52, 0x54, 0x00, 0x12, 0x34, 0x56},
+    {0x00, 0x1b, 0x21, 0xaa, 0xbb, 0xcc},
 };
 
-static const uint8_t mac_bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+static const uint8_t mac_bcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 
 static const uint8_t mac_mcast_pool[][6] = {
-	{ 0x01, 0x80, 0xc2, 0x00, 0x00, 0x00 }, /* STP */
-	{ 0x01, 0x80, 0xc2, 0x00, 0x00, 0x0e }, /* LLDP */
-	{ 0x01, 0x00, 0x0c, 0xcc, 0xcc, 0xcc }, /* CDP */
-	{ 0x01, 0x00, 0x5e, 0x00, 0x00, 0x01 },
-	{ 0x33, 0x33, 0x00, 0x00, 0x00, 0x01 },
+    {0x01, 0x80, 0xc2, 0x00, 0x00, 0x00}, /* STP */
+    {0x01, 0x80, 0xc2, 0x00, 0x00, 0x0e}, /* LLDP */
+    {0x01, 0x00, 0x0c, 0xcc, 0xcc, 0xcc}, /* CDP */
+    {0x01, 0x00, 0x5e, 0x00, 0x00, 0x01}, {0x33, 0x33, 0x00, 0x00, 0x00, 0x01},
 };
 
 static const uint8_t ip4_mcast_pool[][4] = {
-	{ 224, 0, 0, 1 }, { 224, 0, 0, 2 }, { 224, 0, 0, 22 }, { 224, 0, 0, 251 },
-	{ 239, 255, 255, 250 }, { 239, 1, 2, 3 }, { 224, 0, 1, 129 },
+    {224, 0, 0, 1},	  {224, 0, 0, 2}, {224, 0, 0, 22},  {224, 0, 0, 251},
+    {239, 255, 255, 250}, {239, 1, 2, 3}, {224, 0, 1, 129},
 };
 
 static const uint8_t ip4_bcast_pool[][4] = {
-	{ 255, 255, 255, 255 },
-	{ 192, 168, 1, 255 },
-	{ 10, 0, 0, 255 },
+    {255, 255, 255, 255},
+    {192, 168, 1, 255},
+    {10, 0, 0, 255},
 };
 
 static const uint16_t port_pool[] = {
-	22, 53, 80, 443, 1024, 1025, 1026, 1027, 1028, 1029, 1030, 8080,
+    22, 53, 80, 443, 1024, 1025, 1026, 1027, 1028, 1029, 1030, 8080,
 };
 
-static const unsigned int vlan_ids[] = { 1, 10, 42, 100, 200, 300, 1000, 4094 };
+static const unsigned int vlan_ids[] = {1, 10, 42, 100, 200, 300, 1000, 4094};
 
-static const unsigned int mpls_labels[] = { 0, 2, 16, 100, 200, 1000, 299776, 1048575 };
+static const unsigned int mpls_labels[] = {0, 2, 16, 100, 200, 1000, 299776, 1048575};
 
 static void pick_mac(uint8_t m[6])
 {
@@ -208,7 +207,7 @@ static void pick_mac(uint8_t m[6])
 
 static void pick_ip4(uint8_t a[4])
 {
-	static const uint8_t lan_hosts[] = { 1, 2, 3, 4, 5, 10, 100, 254 };
+	static const uint8_t lan_hosts[] = {1, 2, 3, 4, 5, 10, 100, 254};
 	unsigned int r = rn(100);
 
 	if (r < 50) {
@@ -388,10 +387,10 @@ static unsigned int pick_proto6(int depth)
 static void make_flow(struct flow *fl, unsigned int l3, int depth)
 {
 	static const unsigned int icmp6_types[] = {
-		128, 128, 128, 128, 128, 128, 129, 129, 129, 129, 135, 135, 136, 136,
-		133, 134, 143, 130, 131, 132, 1, 1, 2, 3, 4, 137, 0, 200,
+	    128, 128, 128, 128, 128, 128, 129, 129, 129, 129, 135, 135, 136, 136,
+	    133, 134, 143, 130, 131, 132, 1,   1,   2,	 3,   4,   137, 0,   200,
 	};
-	static const unsigned int igmp_types[] = { 0x11, 0x11, 0x16, 0x16, 0x17, 0x22, 0x22, 0x12 };
+	static const unsigned int igmp_types[] = {0x11, 0x11, 0x16, 0x16, 0x17, 0x22, 0x22, 0x12};
 
 	memset(fl, 0, sizeof(*fl));
 	fl->l3 = l3;
@@ -416,7 +415,8 @@ static void make_flow(struct flow *fl, unsigned int l3, int depth)
 		case P_OSPF:
 			if (chance(85)) {
 				uint8_t g = fl->proto == P_VRRP ? 18 : fl->proto == P_PIM ? 13 : 5;
-				fl->dst4[0] = 224, fl->dst4[1] = 0, fl->dst4[2] = 0, fl->dst4[3] = g;
+				fl->dst4[0] = 224, fl->dst4[1] = 0, fl->dst4[2] = 0,
+				fl->dst4[3] = g;
 			}
 			break;
 		case P_UDP:
@@ -434,8 +434,9 @@ static void make_flow(struct flow *fl, unsigned int l3, int depth)
 			fl->sub = PICK(icmp6_types);
 			switch (fl->sub) {
 			case 135: /* NS to the target's solicited-node group */
-				set_ip6(fl->dst6, 0xff02, 0x1ff000000ull | fl->tgt6[13] << 16 |
-								  fl->tgt6[14] << 8 | fl->tgt6[15]);
+				set_ip6(fl->dst6, 0xff02,
+					0x1ff000000ull | fl->tgt6[13] << 16 | fl->tgt6[14] << 8 |
+					    fl->tgt6[15]);
 				if (chance(20))
 					memset(fl->src6, 0, 16); /* DAD */
 				break;
@@ -564,14 +565,14 @@ static void put_tcp_options(struct frame *f, size_t n)
 
 static void gen_tcp(struct frame *f, const struct flow *fl)
 {
-	static const uint8_t common[] = { 0x02, 0x12, 0x10, 0x10, 0x18, 0x18, 0x11,
-					  0x04, 0x14, 0x19, 0xc2, 0x29, 0x00 };
-	static const unsigned int windows[] = { 65535, 64240, 29200, 502, 0 };
+	static const uint8_t common[] = {0x02, 0x12, 0x10, 0x10, 0x18, 0x18, 0x11,
+					 0x04, 0x14, 0x19, 0xc2, 0x29, 0x00};
+	static const unsigned int windows[] = {65535, 64240, 29200, 502, 0};
 	static const char *const http_req[] = {
-		"GET / HTTP/1.1\r\nHost: 10.0.0.1\r\nUser-Agent: curl/7.88.1\r\n\r\n",
-		"GET /index.html HTTP/1.0\r\n\r\n",
-		"POST /api HTTP/1.1\r\nHost: 192.168.1.1\r\nContent-Length: 2\r\n\r\n{}",
-		"HEAD / HTTP/1.1\r\nHost: example\r\n\r\n",
+	    "GET / HTTP/1.1\r\nHost: 10.0.0.1\r\nUser-Agent: curl/7.88.1\r\n\r\n",
+	    "GET /index.html HTTP/1.0\r\n\r\n",
+	    "POST /api HTTP/1.1\r\nHost: 192.168.1.1\r\nContent-Length: 2\r\n\r\n{}",
+	    "HEAD / HTTP/1.1\r\nHost: example\r\n\r\n",
 	};
 	unsigned int sport, dport, optwords = 0, doff, flags;
 
@@ -612,10 +613,10 @@ static void gen_tcp(struct frame *f, const struct flow *fl)
 
 static void put_dns(struct frame *f, int response)
 {
-	static const uint16_t ids[] = { 0x1234, 0xabcd, 0x0001 };
-	static const char *const names[] = { "\7example\3com", "\3www\6debian\3org",
-					     "\4test\5local", "\1_\4tcp\5local" };
-	static const uint16_t qtypes[] = { 1, 1, 28, 15, 16, 12 };
+	static const uint16_t ids[] = {0x1234, 0xabcd, 0x0001};
+	static const char *const names[] = {"\7example\3com", "\3www\6debian\3org", "\4test\5local",
+					    "\1_\4tcp\5local"};
+	static const uint16_t qtypes[] = {1, 1, 28, 15, 16, 12};
 	const char *name = PICK(names);
 
 	put16(f, chance(80) ? PICK(ids) : rn(65536));
@@ -650,7 +651,7 @@ static void put_eth(struct frame *f, unsigned int type)
 
 static void put_geneve(struct frame *f)
 {
-	static const uint32_t vnis[] = { 42, 100, 0x123456 };
+	static const uint32_t vnis[] = {42, 100, 0x123456};
 	unsigned int optwords = rn(3), inner = chance(65) ? 0x6558 : ET_IP;
 
 	put8(f, optwords); /* version 0, option length */
@@ -717,7 +718,6 @@ static void put_quoted_ip4(struct frame *f)
 	put16(f, pick_port());
 	put32(f, rnd64());
 }
-
 
 /* Echo request/reply body, ICMP or ICMPv6: identifier (mostly `id`, so
  * filters on it match), sequence, payload. */
@@ -801,7 +801,7 @@ static void gen_igmp(struct frame *f, const struct flow *fl)
 	put16(f, rn(65536));
 	switch (fl->sub) {
 	case 0x11: /* query; v3 when longer than 8 bytes */
-		putmem(f, chance(50) ? fl->dst4 : (const uint8_t[4]){ 0 }, 4);
+		putmem(f, chance(50) ? fl->dst4 : (const uint8_t[4]){0}, 4);
 		if (chance(50)) {
 			put8(f, 2);
 			put8(f, 125);
@@ -867,7 +867,7 @@ static void gen_gre(struct frame *f, int depth)
 		put16(f, 0);
 	}
 	if (flags & 0x2000 && proto == 0x880b) {
-		put16(f, rn(1500)); /* payload length */
+		put16(f, rn(1500));  /* payload length */
 		put16(f, rn(65536)); /* call ID */
 	} else if (flags & 0x2000) {
 		put32(f, rn(1000));
@@ -901,8 +901,8 @@ static void gen_gre(struct frame *f, int depth)
 
 static void gen_sctp(struct frame *f)
 {
-	static const uint8_t chunks[] = { 0, 0, 1, 2, 3, 4, 6, 7, 10 };
-	static const uint16_t sctp_ports[] = { 80, 443, 2905, 3868, 36412, 5060 };
+	static const uint8_t chunks[] = {0, 0, 1, 2, 3, 4, 6, 7, 10};
+	static const uint16_t sctp_ports[] = {80, 443, 2905, 3868, 36412, 5060};
 	unsigned int nchunks = 1 + rn(2);
 
 	put16(f, chance(60) ? PICK(sctp_ports) : pick_port());
@@ -921,7 +921,7 @@ static void gen_sctp(struct frame *f)
 
 static void gen_pim(struct frame *f)
 {
-	static const uint8_t types[] = { 0, 0, 1, 3, 4, 8 };
+	static const uint8_t types[] = {0, 0, 1, 3, 4, 8};
 
 	put8(f, 0x20 | PICK(types));
 	put8(f, 0);
@@ -957,7 +957,7 @@ static void gen_l4(struct frame *f, struct flow *fl, int depth);
 
 static void gen_ah4(struct frame *f, struct flow *fl, int depth)
 {
-	static const unsigned int next[] = { P_TCP, P_UDP, P_ICMP };
+	static const unsigned int next[] = {P_TCP, P_UDP, P_ICMP};
 	struct flow in = *fl;
 
 	in.proto = PICK(next);
@@ -1060,7 +1060,7 @@ static void gen_icmp6(struct frame *f, const struct flow *fl)
 	case 132: /* MLDv1 */
 		put16(f, type == 130 ? 10000 : 0);
 		put16(f, 0);
-		putmem(f, type == 130 && chance(50) ? (const uint8_t[16]){ 0 } : fl->dst6, 16);
+		putmem(f, type == 130 && chance(50) ? (const uint8_t[16]){0} : fl->dst6, 16);
 		break;
 	case 143: { /* MLDv2 report */
 		unsigned int nrec = 1 + rn(3);
@@ -1215,8 +1215,8 @@ static void ip4_checksum(struct frame *f, size_t off, size_t hlen)
 
 static void gen_ip4(struct frame *f, struct flow *fl, int depth)
 {
-	static const uint8_t tos_pool[] = { 0x00, 0x00, 0x00, 0x00, 0x10, 0x08, 0xb8, 0x02, 0x03 };
-	static const uint8_t ttl_pool[] = { 64, 64, 128, 255, 1, 32 };
+	static const uint8_t tos_pool[] = {0x00, 0x00, 0x00, 0x00, 0x10, 0x08, 0xb8, 0x02, 0x03};
+	static const uint8_t ttl_pool[] = {64, 64, 128, 255, 1, 32};
 	size_t off = f->len, optlen = 0, tot;
 	unsigned int frag = 0, vihl;
 	int tail_only = 0;
@@ -1304,8 +1304,8 @@ static void put_ip6_opts(struct frame *f, size_t n)
 
 static void gen_ip6(struct frame *f, struct flow *fl, int depth)
 {
-	static const uint8_t ext_types[] = { 0, 0, 43, 44, 44, 60, 60, 51 };
-	static const uint8_t hlim_pool[] = { 64, 64, 255, 1, 128 };
+	static const uint8_t ext_types[] = {0, 0, 43, 44, 44, 60, 60, 51};
+	static const uint8_t hlim_pool[] = {64, 64, 255, 1, 128};
 	uint8_t chain[4];
 	unsigned int n = 0, vtf = 6u << 28;
 	size_t off = f->len;
@@ -1347,7 +1347,7 @@ static void gen_ip6(struct frame *f, struct flow *fl, int depth)
 			break;
 		}
 		case 43: { /* routing: type 0, 2 or 4, 1-2 addresses */
-			static const uint8_t rtypes[] = { 0, 2, 4 };
+			static const uint8_t rtypes[] = {0, 2, 4};
 			unsigned int segs = 1 + rn(2);
 			uint8_t a[16];
 
@@ -1488,7 +1488,7 @@ static void pad_frame(struct frame *f)
  */
 static void gen_ip_frame(struct frame *f, int sweep)
 {
-	static const unsigned int outer_tpids[] = { ET_QINQ, ET_QINQ, ET_VLAN, ET_QINQ9 };
+	static const unsigned int outer_tpids[] = {ET_QINQ, ET_QINQ, ET_VLAN, ET_QINQ9};
 	unsigned int r = rn(100), l3, type, enc;
 	uint8_t dst[6], src[6];
 	size_t pppoe_len = 0;
@@ -1580,9 +1580,9 @@ static void gen_ip_frame(struct frame *f, int sweep)
 /* 802.3 frames with an LLC header: STP, IPX, SNAP, NetBEUI, IS-IS. */
 static void gen_llc_frame(struct frame *f)
 {
-	static const uint8_t stp_dst[6] = { 0x01, 0x80, 0xc2, 0x00, 0x00, 0x00 };
-	static const uint8_t isis_dst[6] = { 0x01, 0x80, 0xc2, 0x00, 0x00, 0x14 };
-	static const uint8_t cdp_dst[6] = { 0x01, 0x00, 0x0c, 0xcc, 0xcc, 0xcc };
+	static const uint8_t stp_dst[6] = {0x01, 0x80, 0xc2, 0x00, 0x00, 0x00};
+	static const uint8_t isis_dst[6] = {0x01, 0x80, 0xc2, 0x00, 0x00, 0x14};
+	static const uint8_t cdp_dst[6] = {0x01, 0x00, 0x0c, 0xcc, 0xcc, 0xcc};
 	uint8_t src[6];
 	unsigned int kind = rn(7);
 	size_t lenoff;
@@ -1661,10 +1661,10 @@ static void gen_llc_frame(struct frame *f)
 /* Other ethertypes: LLDP, PPPoE discovery, LACP, Wake-on-LAN, legacy stacks. */
 static void gen_other_frame(struct frame *f)
 {
-	static const uint8_t lldp_dst[6] = { 0x01, 0x80, 0xc2, 0x00, 0x00, 0x0e };
-	static const uint8_t slow_dst[6] = { 0x01, 0x80, 0xc2, 0x00, 0x00, 0x02 };
-	static const unsigned int legacy[] = { 0x8137, 0x809b, 0x80f3, 0x6003, 0x6004,
-					       0x6001, 0x6002, 0x88e5, 0x8906, 0x9000 };
+	static const uint8_t lldp_dst[6] = {0x01, 0x80, 0xc2, 0x00, 0x00, 0x0e};
+	static const uint8_t slow_dst[6] = {0x01, 0x80, 0xc2, 0x00, 0x00, 0x02};
+	static const unsigned int legacy[] = {0x8137, 0x809b, 0x80f3, 0x6003, 0x6004,
+					      0x6001, 0x6002, 0x88e5, 0x8906, 0x9000};
 	uint8_t src[6];
 
 	pick_mac(src);
@@ -1769,14 +1769,14 @@ static void write_or_die(FILE *out, const void *p, size_t n, const char *path)
 
 int main(int argc, char **argv)
 {
-	static const unsigned int snaps[] = { 14, 20, 34, 38, 54, 60, 64, 96, 128 };
+	static const unsigned int snaps[] = {14, 20, 34, 38, 54, 60, 64, 96, 128};
 	static struct frame fr;
 	struct pcap_file_hdr fh = {
-		.magic = 0xa1b23c4d, /* nanosecond resolution */
-		.version_major = 2,
-		.version_minor = 4,
-		.snaplen = SNAPLEN,
-		.linktype = 1, /* LINKTYPE_ETHERNET */
+	    .magic = 0xa1b23c4d, /* nanosecond resolution */
+	    .version_major = 2,
+	    .version_minor = 4,
+	    .snaplen = SNAPLEN,
+	    .linktype = 1, /* LINKTYPE_ETHERNET */
 	};
 	unsigned long seed = 1;
 	unsigned int ntrunc = 0, ntiny = 0, tcp_sweep = 0;

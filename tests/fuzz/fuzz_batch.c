@@ -62,8 +62,8 @@ static void datagram(struct mtun_key *k, struct mtun_link *l, const uint8_t *dg,
 			int r = mtun_link_packet(l, &h, copy + MTUN_HDR, len - MTUN_HDR - MTUN_TAG,
 						 delivered, NULL);
 
-			if ((r != -EINVAL && r != 0 && r != 1) || (r == 0) != !!(h.flags & MTUN_F_MORE) ||
-			    (r != 0 && l->rx))
+			if ((r != -EINVAL && r != 0 && r != 1) ||
+			    (r == 0) != !!(h.flags & MTUN_F_MORE) || (r != 0 && l->rx))
 				abort();
 		}
 	}

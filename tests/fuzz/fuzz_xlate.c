@@ -84,9 +84,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct sock_filter p[ECAP_CBPF_MAX_INSNS];
 	static const struct ecap_xlate_opts opts[] = {
-		{ECAP_HOOK_XDP, ECAP_INPUT_TEST, ECAP_ACCESS_AUTO},
-		{ECAP_HOOK_TC, ECAP_INPUT_TEST, ECAP_ACCESS_AUTO},
-		{ECAP_HOOK_XDP, ECAP_INPUT_TEST, ECAP_ACCESS_HELPER},
+	    {ECAP_HOOK_XDP, ECAP_INPUT_TEST, ECAP_ACCESS_AUTO},
+	    {ECAP_HOOK_TC, ECAP_INPUT_TEST, ECAP_ACCESS_AUTO},
+	    {ECAP_HOOK_XDP, ECAP_INPUT_TEST, ECAP_ACCESS_HELPER},
 	};
 	char err[ECAP_ERRLEN];
 	uint32_t n = (uint32_t)(size / sizeof(*p));

@@ -71,7 +71,8 @@ int main(int argc, char **argv)
 			       sizeof(err)) ||
 	    ecap_engine_attach(e, iface.ifindex, ECAP_ATTACH_TC_OUT, err, sizeof(err)) ||
 	    ecap_streamer_new(e, stop_fd, session_end, e, &st, err, sizeof(err))) {
-		fprintf(stderr, "multi: %s: %s\n", argv[1], iface.ifindex ? err : "no such interface");
+		fprintf(stderr, "multi: %s: %s\n", argv[1],
+			iface.ifindex ? err : "no such interface");
 		goto out;
 	}
 	for (int i = 2; i < argc; i++, nsess++) {
@@ -97,13 +98,13 @@ int main(int argc, char **argv)
 						    .nifindex = 1,
 						    .ifindex = {iface.ifindex}};
 		so[nsess] = (struct ecap_stream_opts){
-			.out_fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644),
-			.session = (uint8_t)nsess,
-			.snaplen = 262144,
-			.dirs = ECAP_DIR_IN | ECAP_DIR_OUT,
-			.ifaces = &iface,
-			.nifaces = 1,
-			.count = strtoull(count, NULL, 10)};
+		    .out_fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644),
+		    .session = (uint8_t)nsess,
+		    .snaplen = 262144,
+		    .dirs = ECAP_DIR_IN | ECAP_DIR_OUT,
+		    .ifaces = &iface,
+		    .nifaces = 1,
+		    .count = strtoull(count, NULL, 10)};
 		active[nsess] = 1;
 		if (so[nsess].out_fd < 0 || ecap_streamer_add(st, &so[nsess], err, sizeof(err))) {
 			fprintf(stderr, "multi: %s: %s\n", file, err);

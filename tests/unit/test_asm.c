@@ -55,9 +55,10 @@ static void unbound_and_too_far(void **s)
 
 static void disasm_lines(void **s)
 {
-	struct bpf_insn p[] = {E_LDX(BPF_H, 7, 9, 12), E_BE(7, 16),
-			       ECAP_INSN(BPF_JMP32 | BPF_JGT | BPF_K, 7, 0, 1, (int32_t)0x80000000u),
-			       E_MOV32_IMM(0, 262144), E_EXIT()};
+	struct bpf_insn p[] = {
+	    E_LDX(BPF_H, 7, 9, 12), E_BE(7, 16),
+	    ECAP_INSN(BPF_JMP32 | BPF_JGT | BPF_K, 7, 0, 1, (int32_t)0x80000000u),
+	    E_MOV32_IMM(0, 262144), E_EXIT()};
 	char *text = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&text, &len);
@@ -75,9 +76,9 @@ static void disasm_lines(void **s)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(forward_label),
-		cmocka_unit_test(unbound_and_too_far),
-		cmocka_unit_test(disasm_lines),
+	    cmocka_unit_test(forward_label),
+	    cmocka_unit_test(unbound_and_too_far),
+	    cmocka_unit_test(disasm_lines),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

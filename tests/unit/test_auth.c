@@ -15,17 +15,17 @@ static const uint8_t secret[] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 1
 static const char target[] = "/v1/capture?bpf=1,6%200%200%2065535";
 /* tests/netns/sign.py 000102030405060708090a0b0c0d0e0f GET TARGET 1795000000
  *   00112233445566778899aabbccddeeff */
-static const char vector[] =
-	"Edgecap-HMAC ts=1795000000,nonce=00112233445566778899aabbccddeeff,"
-	"sig=15f6aee65e1d49d558a32ffad01ca0f255a61b2cb03f16b84a39dc4439bf3b02";
+static const char vector[] = "Edgecap-HMAC ts=1795000000,nonce=00112233445566778899aabbccddeeff,"
+			     "sig=15f6aee65e1d49d558a32ffad01ca0f255a61b2cb03f16b84a39dc4439bf3b02";
 
 static int verify(const char *header, const char *method, const char *t, int64_t now)
 {
 	struct ecap_auth a;
 	int r = ecap_auth_parse(header, strlen(header), &a);
 
-	return r ? r : ecap_auth_verify(&a, secret, sizeof(secret), method, strlen(method), t,
-					strlen(t), now);
+	return r ? r
+		 : ecap_auth_verify(&a, secret, sizeof(secret), method, strlen(method), t,
+				    strlen(t), now);
 }
 
 static void python_vector_verifies(void **s)
@@ -63,22 +63,22 @@ static void own_header_round_trips(void **s)
 static void malformed_headers(void **s)
 {
 	static const char *const bad[] = {
-		"",
-		"Bearer abc",
-		"Edgecap-HMAC",
-		"Edgecap-HMAC ts=1795000000",
-		"Edgecap-HMAC ts=1795000000,nonce=00112233445566778899aabbccddeeff",
-		"Edgecap-HMAC ts=x,nonce=00112233445566778899aabbccddeeff,sig=" /* bad ts */
-		"15f6aee65e1d49d558a32ffad01ca0f255a61b2cb03f16b84a39dc4439bf3b02",
-		"Edgecap-HMAC ts=1795000000,nonce=0011,sig=" /* short nonce */
-		"15f6aee65e1d49d558a32ffad01ca0f255a61b2cb03f16b84a39dc4439bf3b02",
-		"Edgecap-HMAC ts=1795000000,nonce=00112233445566778899aabbccddeeff,sig=15f6",
-		"Edgecap-HMAC ts=1795000000,nonce=0011223344556677889zaabbccddeeff,sig="
-		"15f6aee65e1d49d558a32ffad01ca0f255a61b2cb03f16b84a39dc4439bf3b02",
-		"Edgecap-HMAC ts=1,ts=2,nonce=00112233445566778899aabbccddeeff,sig="
-		"15f6aee65e1d49d558a32ffad01ca0f255a61b2cb03f16b84a39dc4439bf3b02",
-		"Edgecap-HMAC ts=1795000000,nonce=00112233445566778899aabbccddeeff,sig="
-		"15f6aee65e1d49d558a32ffad01ca0f255a61b2cb03f16b84a39dc4439bf3b02,extra=1",
+	    "",
+	    "Bearer abc",
+	    "Edgecap-HMAC",
+	    "Edgecap-HMAC ts=1795000000",
+	    "Edgecap-HMAC ts=1795000000,nonce=00112233445566778899aabbccddeeff",
+	    "Edgecap-HMAC ts=x,nonce=00112233445566778899aabbccddeeff,sig=" /* bad ts */
+	    "15f6aee65e1d49d558a32ffad01ca0f255a61b2cb03f16b84a39dc4439bf3b02",
+	    "Edgecap-HMAC ts=1795000000,nonce=0011,sig=" /* short nonce */
+	    "15f6aee65e1d49d558a32ffad01ca0f255a61b2cb03f16b84a39dc4439bf3b02",
+	    "Edgecap-HMAC ts=1795000000,nonce=00112233445566778899aabbccddeeff,sig=15f6",
+	    "Edgecap-HMAC ts=1795000000,nonce=0011223344556677889zaabbccddeeff,sig="
+	    "15f6aee65e1d49d558a32ffad01ca0f255a61b2cb03f16b84a39dc4439bf3b02",
+	    "Edgecap-HMAC ts=1,ts=2,nonce=00112233445566778899aabbccddeeff,sig="
+	    "15f6aee65e1d49d558a32ffad01ca0f255a61b2cb03f16b84a39dc4439bf3b02",
+	    "Edgecap-HMAC ts=1795000000,nonce=00112233445566778899aabbccddeeff,sig="
+	    "15f6aee65e1d49d558a32ffad01ca0f255a61b2cb03f16b84a39dc4439bf3b02,extra=1",
 	};
 	struct ecap_auth a;
 
@@ -127,13 +127,13 @@ static void hex_secrets(void **s)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(python_vector_verifies),
-		cmocka_unit_test(clock_window),
-		cmocka_unit_test(own_header_round_trips),
-		cmocka_unit_test(malformed_headers),
-		cmocka_unit_test(nonces_refuse_replays_and_expire),
-		cmocka_unit_test(nonce_table_is_bounded),
-		cmocka_unit_test(hex_secrets),
+	    cmocka_unit_test(python_vector_verifies),
+	    cmocka_unit_test(clock_window),
+	    cmocka_unit_test(own_header_round_trips),
+	    cmocka_unit_test(malformed_headers),
+	    cmocka_unit_test(nonces_refuse_replays_and_expire),
+	    cmocka_unit_test(nonce_table_is_bounded),
+	    cmocka_unit_test(hex_secrets),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -16,13 +16,13 @@ static void compile_error_is_libpcaps(void **s)
 {
 	struct ecap_cbpf p = {0};
 
-	assert_int_equal(ecap_filter_compile("tcp port", ECAP_LINKTYPE_EN10MB, 262144, &p, err,
-					     sizeof(err)),
-			 -EINVAL);
+	assert_int_equal(
+	    ecap_filter_compile("tcp port", ECAP_LINKTYPE_EN10MB, 262144, &p, err, sizeof(err)),
+	    -EINVAL);
 	assert_non_null(strstr(err, "syntax error"));
-	assert_int_equal(ecap_filter_compile("ip broadcast", ECAP_LINKTYPE_EN10MB, 262144, &p,
-					     err, sizeof(err)),
-			 -EINVAL);
+	assert_int_equal(
+	    ecap_filter_compile("ip broadcast", ECAP_LINKTYPE_EN10MB, 262144, &p, err, sizeof(err)),
+	    -EINVAL);
 	assert_non_null(strstr(err, "netmask not known"));
 	assert_int_equal(ecap_filter_compile("ether host 1:2:3:4:5:6", ECAP_LINKTYPE_RAW, 262144,
 					     &p, err, sizeof(err)),
@@ -69,16 +69,16 @@ static void ddd_errors(void **s)
 	static const struct {
 		const char *text, *want;
 	} bad[] = {
-		{"", "line 1: expected an instruction count"},
-		{"x\n", "line 1: expected an instruction count"},
-		{"0\n", "no instructions"},
-		{"4097\n", "line 1"},
-		{"2\n6 0 0 1\n", "line 3: expected \"code jt jf k\""},
-		{"1\n6 0 0\n", "line 2"},
-		{"1\n6 0 256 1\n", "line 2"},
-		{"1\n6 0 0 4294967296\n", "line 2"},
-		{"1\n6 0 0 1 5\n", "line 2: trailing characters"},
-		{"1\n6 0 0 1\n6 0 0 1\n", "more lines than the 1 instructions"},
+	    {"", "line 1: expected an instruction count"},
+	    {"x\n", "line 1: expected an instruction count"},
+	    {"0\n", "no instructions"},
+	    {"4097\n", "line 1"},
+	    {"2\n6 0 0 1\n", "line 3: expected \"code jt jf k\""},
+	    {"1\n6 0 0\n", "line 2"},
+	    {"1\n6 0 256 1\n", "line 2"},
+	    {"1\n6 0 0 4294967296\n", "line 2"},
+	    {"1\n6 0 0 1 5\n", "line 2: trailing characters"},
+	    {"1\n6 0 0 1\n6 0 0 1\n", "more lines than the 1 instructions"},
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -103,9 +103,11 @@ static void linktype_names(void **s)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(compile_error_is_libpcaps), cmocka_unit_test(snaplen_is_the_return_value),
-		cmocka_unit_test(ddd_round_trip), cmocka_unit_test(ddd_errors),
-		cmocka_unit_test(linktype_names),
+	    cmocka_unit_test(compile_error_is_libpcaps),
+	    cmocka_unit_test(snaplen_is_the_return_value),
+	    cmocka_unit_test(ddd_round_trip),
+	    cmocka_unit_test(ddd_errors),
+	    cmocka_unit_test(linktype_names),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

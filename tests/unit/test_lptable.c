@@ -70,9 +70,10 @@ static int setup(void **state)
 
 	loop = loop ? loop : h2o_evloop_create();
 	server_fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-	server_addr = (struct sockaddr_in){.sin_family = AF_INET,
-					   .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	if (server_fd < 0 || bind(server_fd, (struct sockaddr *)&server_addr, sizeof(server_addr)) ||
+	server_addr =
+	    (struct sockaddr_in){.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	if (server_fd < 0 ||
+	    bind(server_fd, (struct sockaddr *)&server_addr, sizeof(server_addr)) ||
 	    getsockname(server_fd, (struct sockaddr *)&server_addr, &len))
 		return -1;
 	tab = srv_lptab_new(&(struct srv_lptab_conf){.loop = loop,
@@ -213,8 +214,9 @@ static void the_queue_is_bounded(void **state)
 	 * table's to count, so the rounds go on until it counts one) */
 	do {
 		for (int i = 0; i < 64; i++)
-			assert_int_equal(sendto(server_fd, dg, dgram(dg, 15, 1, MTUN_DGRAM_MAX - MTUN_HDR),
-						0, (struct sockaddr *)&path, sizeof(path)),
+			assert_int_equal(sendto(server_fd, dg,
+						dgram(dg, 15, 1, MTUN_DGRAM_MAX - MTUN_HDR), 0,
+						(struct sockaddr *)&path, sizeof(path)),
 					 MTUN_DGRAM_MAX);
 		sent += 64 * (2 + MTUN_DGRAM_MAX);
 		h2o_evloop_run(loop, 1);
@@ -244,7 +246,7 @@ static void malformed_batches_are_refused_whole(void **state)
 	assert_string_equal(err, "batch at byte 28: a datagram of another client");
 	assert_int_equal(srv_lptab_poll(tab, 17, b.data, b.len - 1, &w, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "batch at byte 28: "));
-	assert_false(w.answered); /* not parked */
+	assert_false(w.answered);					  /* not parked */
 	assert_true(recv(server_fd, got, sizeof(got), MSG_DONTWAIT) < 0); /* nothing went on */
 	ecap_buf_free(&b);
 }
@@ -276,16 +278,16 @@ static void quiet_sockets_close_and_idle_clients_leave(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(parked_until_the_hold, setup, teardown),
-		cmocka_unit_test_setup_teardown(datagrams_go_up_from_the_clients_socket, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(datagrams_come_down_after_the_coalescing_delay,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(a_newer_request_completes_the_older, setup, teardown),
-		cmocka_unit_test_setup_teardown(the_queue_is_bounded, setup, teardown),
-		cmocka_unit_test_setup_teardown(malformed_batches_are_refused_whole, setup, teardown),
-		cmocka_unit_test_setup_teardown(quiet_sockets_close_and_idle_clients_leave, setup,
-						teardown),
+	    cmocka_unit_test_setup_teardown(parked_until_the_hold, setup, teardown),
+	    cmocka_unit_test_setup_teardown(datagrams_go_up_from_the_clients_socket, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(datagrams_come_down_after_the_coalescing_delay, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(a_newer_request_completes_the_older, setup, teardown),
+	    cmocka_unit_test_setup_teardown(the_queue_is_bounded, setup, teardown),
+	    cmocka_unit_test_setup_teardown(malformed_batches_are_refused_whole, setup, teardown),
+	    cmocka_unit_test_setup_teardown(quiet_sockets_close_and_idle_clients_leave, setup,
+					    teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -380,8 +380,8 @@ static void push(struct srv_merge *m, unsigned in, int64_t ts, uint8_t ttl, int 
 static void in_order_by_marks(int64_t dedup_ns)
 {
 	struct out o = {0};
-	struct srv_merge *m = srv_merge_new(&(struct srv_merge_opts){.slack_ns = 1, .dedup_ns = dedup_ns},
-					    emit, &o);
+	struct srv_merge *m =
+	    srv_merge_new(&(struct srv_merge_opts){.slack_ns = 1, .dedup_ns = dedup_ns}, emit, &o);
 	int a = srv_merge_add_input(m), b = srv_merge_add_input(m);
 	struct srv_merge_stats s;
 
@@ -421,7 +421,7 @@ static void silent_input_holds_back_only_the_window(void **st)
 {
 	struct out o = {0};
 	struct srv_merge *m = srv_merge_new(
-		&(struct srv_merge_opts){.window_ns = 100, .slack_ns = 1, .dedup_ns = -1}, emit, &o);
+	    &(struct srv_merge_opts){.window_ns = 100, .slack_ns = 1, .dedup_ns = -1}, emit, &o);
 	int a = srv_merge_add_input(m);
 
 	srv_merge_add_input(m); /* never sends */
@@ -437,13 +437,13 @@ static void duplicates_across_devices_only(void **st)
 {
 	struct out o = {0};
 	struct srv_merge *m =
-		srv_merge_new(&(struct srv_merge_opts){.slack_ns = 1, .dedup_ns = 1000}, emit, &o);
+	    srv_merge_new(&(struct srv_merge_opts){.slack_ns = 1, .dedup_ns = 1000}, emit, &o);
 	int a = srv_merge_add_input(m), b = srv_merge_add_input(m);
 	struct srv_merge_stats s;
 	uint64_t pushed, dups;
 
 	push(m, a, 100, 64, 0, 1);
-	push(m, b, 105, 63, 1, 1);  /* one hop on, with a VLAN tag: the same packet */
+	push(m, b, 105, 63, 1, 1); /* one hop on, with a VLAN tag: the same packet */
 	push(m, a, 200, 64, 0, 2);
 	push(m, a, 210, 63, 0, 2);  /* the same device again (routed): kept */
 	push(m, b, 5000, 64, 0, 2); /* outside the window: kept */
@@ -465,7 +465,7 @@ static void many_keys_expire_and_grow(void **st)
 {
 	struct out o = {0};
 	struct srv_merge *m =
-		srv_merge_new(&(struct srv_merge_opts){.slack_ns = 1, .dedup_ns = 50000}, emit, &o);
+	    srv_merge_new(&(struct srv_merge_opts){.slack_ns = 1, .dedup_ns = 50000}, emit, &o);
 	int a = srv_merge_add_input(m), b = srv_merge_add_input(m);
 	struct srv_merge_stats s;
 
@@ -491,8 +491,8 @@ static void many_keys_expire_and_grow(void **st)
 static void memory_bound_forces_output(void **st)
 {
 	struct out o = {0};
-	struct srv_merge *m = srv_merge_new(
-		&(struct srv_merge_opts){.dedup_ns = -1, .max_bytes = 100}, emit, &o);
+	struct srv_merge *m =
+	    srv_merge_new(&(struct srv_merge_opts){.dedup_ns = -1, .max_bytes = 100}, emit, &o);
 	int a = srv_merge_add_input(m);
 	struct srv_merge_stats s;
 
@@ -509,17 +509,17 @@ static void memory_bound_forces_output(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(reads_whole_and_byte_by_byte),
-		cmocka_unit_test(reads_in_place),
-		cmocka_unit_test(reads_the_other_byte_order),
-		cmocka_unit_test(reads_classic_pcap),
-		cmocka_unit_test(refuses_malformed_streams),
-		cmocka_unit_test(refuses_packet_overrun_and_unknown_iface),
-		cmocka_unit_test(merges_in_order_by_marks),
-		cmocka_unit_test(silent_input_holds_back_only_the_window),
-		cmocka_unit_test(duplicates_across_devices_only),
-		cmocka_unit_test(many_keys_expire_and_grow),
-		cmocka_unit_test(memory_bound_forces_output),
+	    cmocka_unit_test(reads_whole_and_byte_by_byte),
+	    cmocka_unit_test(reads_in_place),
+	    cmocka_unit_test(reads_the_other_byte_order),
+	    cmocka_unit_test(reads_classic_pcap),
+	    cmocka_unit_test(refuses_malformed_streams),
+	    cmocka_unit_test(refuses_packet_overrun_and_unknown_iface),
+	    cmocka_unit_test(merges_in_order_by_marks),
+	    cmocka_unit_test(silent_input_holds_back_only_the_window),
+	    cmocka_unit_test(duplicates_across_devices_only),
+	    cmocka_unit_test(many_keys_expire_and_grow),
+	    cmocka_unit_test(memory_bound_forces_output),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -71,8 +71,8 @@ static void b64(const void *p, size_t n, char *ret)
 static void seal_then_peek_and_verify(void **s)
 {
 	/* version, type, reserved; client, seq, ack */
-	static const uint8_t head[MTUN_HDR] = {1, MTUN_DATA, 0, 0, 1, 2, 3, 4,
-					       5, 6, 7, 8, 9, 10, 11, 12};
+	static const uint8_t head[MTUN_HDR] = {1, MTUN_DATA, 0, 0, 1, 2,  3,  4,
+					       5, 6,	     7, 8, 9, 10, 11, 12};
 	struct mtun_key *k = key(1);
 	uint8_t buf[MTUN_DGRAM_MAX], big[MTUN_MTU];
 	struct mtun_hdr h = {0};
@@ -193,12 +193,18 @@ static void peek_refuses_what_is_not_ours(void **s)
 		size_t at;
 		uint8_t v;
 	} bad[] = {
-		/* version */
-		{0, 0}, {0, 2}, {0, 0xff},
-		/* type */
-		{1, 0}, {1, MTUN_ACK + 1}, {1, 0xff},
-		/* direction (0 up, 1 down), reserved */
-		{2, 2}, {2, 0xff}, {3, 0x80},
+	    /* version */
+	    {0, 0},
+	    {0, 2},
+	    {0, 0xff},
+	    /* type */
+	    {1, 0},
+	    {1, MTUN_ACK + 1},
+	    {1, 0xff},
+	    /* direction (0 up, 1 down), reserved */
+	    {2, 2},
+	    {2, 0xff},
+	    {3, 0x80},
 	};
 	static const char http[] = "GET / HTTP/1.1\r\nHost: 6.0.0.1\r\nAccept: */*\r\n\r\n";
 	struct mtun_key *k = key(1);
@@ -480,8 +486,8 @@ struct end {
 	uint32_t want, got;   /* packets to get from the peer, got */
 	uint32_t pieces;      /* the DATA its packets took */
 	uint32_t rejected;    /* datagrams that failed peek or verify */
-	uint32_t last;        /* the seq pulled last */
-	int rewound;          /* the link went back since: the next pull is the oldest */
+	uint32_t last;	      /* the seq pulled last */
+	int rewound;	      /* the link went back since: the next pull is the oldest */
 	uint32_t pulled, timeouts, changes, skipped;
 };
 
@@ -577,7 +583,8 @@ static void delivered(void *arg, const struct virtio_net_hdr *vh, const uint8_t 
 	struct virtio_net_hdr wvh;
 
 	assert_true(e->got < e->want);
-	if (len != packet(want, e->got, &wvh) || memcmp(pkt, want, len) || memcmp(vh, &wvh, sizeof(wvh)))
+	if (len != packet(want, e->got, &wvh) || memcmp(pkt, want, len) ||
+	    memcmp(vh, &wvh, sizeof(wvh)))
 		fail_msg("delivered %zu bytes where packet %u was due", len, e->got);
 	e->got++;
 }
@@ -606,7 +613,8 @@ static void receive(struct end *e, const struct pkt *p)
 		return;
 	}
 	assert_int_equal(h.type, MTUN_DATA);
-	r = mtun_link_packet(&e->link, &h, p->dg + MTUN_HDR, p->len - MTUN_HDR - MTUN_TAG, delivered, e);
+	r = mtun_link_packet(&e->link, &h, p->dg + MTUN_HDR, p->len - MTUN_HDR - MTUN_TAG,
+			     delivered, e);
 	assert_int_equal(r, !(h.flags & MTUN_F_MORE));
 }
 
@@ -712,7 +720,8 @@ static void link_over_lossy_channel(void **s)
 				earliest(mtun_link_deadline(&a.link), mtun_link_deadline(&b.link)));
 		next = earliest(next, earliest(carries_at(&a), carries_at(&b)));
 		if (next <= now)
-			fail_msg("at %" PRIu64 " ms nothing is ahead (next %" PRIu64 "): A sent %u, "
+			fail_msg("at %" PRIu64 " ms nothing is ahead (next %" PRIu64
+				 "): A sent %u, "
 				 "B got %u, A's una %u nxt %u",
 				 now, next, a.sent, b.got, a.link.una, a.link.nxt);
 		now = next;
@@ -1134,25 +1143,28 @@ static void packets_in_pieces(void **s)
 	struct mtun_link a, b;
 	const struct virtio_net_hdr tso = {.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
 					   .gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
-					   .gso_size = htole16(1348), .csum_start = htole16(20),
-					   .csum_offset = htole16(16), .hdr_len = htole16(52)},
-				   csum = {.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
-					   .csum_start = htole16(20), .csum_offset = htole16(6)},
-				   none = {0};
+					   .gso_size = htole16(1348),
+					   .csum_start = htole16(20),
+					   .csum_offset = htole16(16),
+					   .hdr_len = htole16(52)},
+				    csum = {.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+					    .csum_start = htole16(20),
+					    .csum_offset = htole16(6)},
+				    none = {0};
 	struct {
 		size_t len;
 		const struct virtio_net_hdr *vh;
 		unsigned pieces;
 	} c[] = {
-		{1, NULL, 1},
-		{MTUN_MTU, NULL, 1},
-		{MTUN_MTU, &none, 1}, /* a zeroed header is none */
-		{MTUN_MTU + 1, NULL, 2},
-		{MTUN_MTU - MTUN_GSO_LEN, &csum, 1},
-		{MTUN_MTU - MTUN_GSO_LEN + 1, &csum, 2},
-		{MTUN_PKT_MAX, &tso, MTUN_PIECES_MAX},
-		{MTUN_PKT_MAX, NULL, (MTUN_PKT_MAX + MTUN_MTU - 1) / MTUN_MTU},
-		{3000, &tso, 3},
+	    {1, NULL, 1},
+	    {MTUN_MTU, NULL, 1},
+	    {MTUN_MTU, &none, 1}, /* a zeroed header is none */
+	    {MTUN_MTU + 1, NULL, 2},
+	    {MTUN_MTU - MTUN_GSO_LEN, &csum, 1},
+	    {MTUN_MTU - MTUN_GSO_LEN + 1, &csum, 2},
+	    {MTUN_PKT_MAX, &tso, MTUN_PIECES_MAX},
+	    {MTUN_PKT_MAX, NULL, (MTUN_PKT_MAX + MTUN_MTU - 1) / MTUN_MTU},
+	    {3000, &tso, 3},
 	};
 
 	for (size_t i = 0; i < sizeof(pkt); i++)
@@ -1178,8 +1190,8 @@ static void packets_in_pieces(void **s)
 			assert_int_equal(h.flags & MTUN_F_GSO,
 					 n == 1 && c[i].vh && c[i].vh != &none ? MTUN_F_GSO : 0);
 			assert_int_equal(mtun_link_input(&b, &h, 1000), 1);
-			assert_int_equal(mtun_link_packet(&b, &h, dg + MTUN_HDR, len - MTUN_HDR - MTUN_TAG,
-							  keep, &g),
+			assert_int_equal(mtun_link_packet(&b, &h, dg + MTUN_HDR,
+							  len - MTUN_HDR - MTUN_TAG, keep, &g),
 					 last);
 			assert_int_equal(g.n, last);
 		}
@@ -1219,12 +1231,12 @@ static void malformed_packets_are_dropped_and_counted(void **s)
 		const char *why;
 		uint8_t d[MTUN_GSO_LEN];
 	} bad[] = {
-		{"unknown flag", {3, 0, 0, 0, 0, 20, 0, 16, 0, 0}},
-		{"unknown GSO type", {1, 5, 0x05, 0x44, 0, 20, 0, 16, 0, 52}},
-		{"GSO without a checksum", {0, 1, 0x05, 0x44, 0, 0, 0, 0, 0, 52}},
-		{"GSO without a segment size", {1, 1, 0, 0, 0, 20, 0, 16, 0, 52}},
-		{"checksum past the packet", {1, 0, 0, 0, 0x05, 0x70, 0, 16, 0, 0}},
-		{"header past the packet", {1, 1, 0x05, 0x44, 0, 20, 0, 16, 0x05, 0x80}},
+	    {"unknown flag", {3, 0, 0, 0, 0, 20, 0, 16, 0, 0}},
+	    {"unknown GSO type", {1, 5, 0x05, 0x44, 0, 20, 0, 16, 0, 52}},
+	    {"GSO without a checksum", {0, 1, 0x05, 0x44, 0, 0, 0, 0, 0, 52}},
+	    {"GSO without a segment size", {1, 1, 0, 0, 0, 20, 0, 16, 0, 52}},
+	    {"checksum past the packet", {1, 0, 0, 0, 0x05, 0x70, 0, 16, 0, 0}},
+	    {"header past the packet", {1, 1, 0x05, 0x44, 0, 20, 0, 16, 0x05, 0x80}},
 	};
 	uint64_t nbad = 0;
 
@@ -1266,8 +1278,8 @@ static void malformed_packets_are_dropped_and_counted(void **s)
 	{
 		uint8_t dg[MTUN_DGRAM_MAX];
 		struct mtun_hdr h;
-		size_t n = mtun_seal(k, dg, &(struct mtun_hdr){MTUN_ACK, 7, 1, 1, MTUN_UP, MTUN_F_MORE},
-				     NULL, 0);
+		size_t n = mtun_seal(
+		    k, dg, &(struct mtun_hdr){MTUN_ACK, 7, 1, 1, MTUN_UP, MTUN_F_MORE}, NULL, 0);
 
 		assert_int_equal(mtun_peek(dg, n, &h), -EINVAL);
 		n = mtun_seal(k, dg, &(struct mtun_hdr){MTUN_DATA, 7, 1, 1, MTUN_UP, 4}, "x", 1);
@@ -1858,7 +1870,7 @@ int main(void)
 	    cmocka_unit_test(any_flipped_bit_fails),
 	    cmocka_unit_test(another_key_fails),
 	    cmocka_unit_test(peek_refuses_what_is_not_ours),
-		cmocka_unit_test(direction_and_ack_numbers),
+	    cmocka_unit_test(direction_and_ack_numbers),
 	    cmocka_unit_test(tag_is_truncated_hmac_sha256),
 	    cmocka_unit_test(batch_empty_body),
 	    cmocka_unit_test(batch_of_several),

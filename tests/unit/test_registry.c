@@ -78,8 +78,8 @@ static void devices_are_unique_and_scoped(void **state)
 	size_t n;
 
 	assert_true(device(acme, "gw1", "SN-1") > 0);
-	assert_true(device(globex, "gw1", "SN-2") > 0);        /* a name per organization */
-	assert_int_equal(device(acme, "gw1", "SN-3"), -EEXIST); /* taken in acme */
+	assert_true(device(globex, "gw1", "SN-2") > 0);		  /* a name per organization */
+	assert_int_equal(device(acme, "gw1", "SN-3"), -EEXIST);	  /* taken in acme */
 	assert_int_equal(device(globex, "gw9", "SN-1"), -EEXIST); /* a serial anywhere */
 	assert_true(reg_device_add(r, acme, "gw2", "SN-4", "https://tunnel:8443",
 				   "bWFuYWdlbWVudCBrZXkgZm9yIGEgdGVzdCBkZXZpY2U=", secret) > 0);
@@ -165,19 +165,18 @@ static void captures_hold_their_devices(void **state)
 	assert_int_equal(reg_capture_device_add(r, id, d2.id), 0);
 	assert_int_equal(reg_capture_device_add(r, id, d1.id), 0);
 	assert_int_equal(reg_capture_device_update(
-				 r, id, d1.id,
-				 &(struct reg_capture_device_state){.state = "failed",
-								    .error = "HTTP 403: bad signature",
-								    .bytes = 10}),
+			     r, id, d1.id,
+			     &(struct reg_capture_device_state){.state = "failed",
+								.error = "HTTP 403: bad signature",
+								.bytes = 10}),
 			 0);
-	assert_int_equal(reg_capture_device_update(
-				 r, id, d1.id,
-				 &(struct reg_capture_device_state){.state = "failed", .bytes = 11}),
-			 0); /* an error stays */
+	assert_int_equal(
+	    reg_capture_device_update(
+		r, id, d1.id, &(struct reg_capture_device_state){.state = "failed", .bytes = 11}),
+	    0); /* an error stays */
 	assert_int_equal(reg_capture_update(r, id,
-					    &(struct reg_capture_state){.state = "running",
-									.merged = 5,
-									.duplicates = 2}),
+					    &(struct reg_capture_state){
+						.state = "running", .merged = 5, .duplicates = 2}),
 			 0);
 	other = reg_capture_add(r, globex, bob, "{}", "/data/2.pcapng");
 	assert_true(other > 0);
@@ -220,11 +219,11 @@ static void captures_hold_their_devices(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(schema_and_bootstrap, setup, teardown),
-		cmocka_unit_test_setup_teardown(devices_are_unique_and_scoped, setup, teardown),
-		cmocka_unit_test_setup_teardown(management_addresses_collide_and_resolve, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(captures_hold_their_devices, setup, teardown),
+	    cmocka_unit_test_setup_teardown(schema_and_bootstrap, setup, teardown),
+	    cmocka_unit_test_setup_teardown(devices_are_unique_and_scoped, setup, teardown),
+	    cmocka_unit_test_setup_teardown(management_addresses_collide_and_resolve, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(captures_hold_their_devices, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

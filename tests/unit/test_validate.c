@@ -68,13 +68,13 @@ static void scratch_out_of_range(void **s)
 static void scratch_read_unwritten(void **s)
 {
 	/* M[3] is written only on the jt path */
-	struct sock_filter p[] = {
-		I(BPF_LD | BPF_W | BPF_LEN, 0, 0, 0), I(BPF_JMP | BPF_JGT | BPF_K, 0, 1, 60),
-		I(BPF_ST, 0, 0, 3), I(BPF_LD | BPF_MEM, 0, 0, 3), I(BPF_RET | BPF_A, 0, 0, 0)};
+	struct sock_filter p[] = {I(BPF_LD | BPF_W | BPF_LEN, 0, 0, 0),
+				  I(BPF_JMP | BPF_JGT | BPF_K, 0, 1, 60), I(BPF_ST, 0, 0, 3),
+				  I(BPF_LD | BPF_MEM, 0, 0, 3), I(BPF_RET | BPF_A, 0, 0, 0)};
 	struct sock_filter q[] = {
-		I(BPF_LD | BPF_W | BPF_LEN, 0, 0, 0), I(BPF_ST, 0, 0, 3),
-		I(BPF_JMP | BPF_JGT | BPF_K, 0, 1, 60), I(BPF_LDX | BPF_MEM, 0, 0, 3),
-		I(BPF_LD | BPF_MEM, 0, 0, 3), I(BPF_RET | BPF_A, 0, 0, 0)};
+	    I(BPF_LD | BPF_W | BPF_LEN, 0, 0, 0),   I(BPF_ST, 0, 0, 3),
+	    I(BPF_JMP | BPF_JGT | BPF_K, 0, 1, 60), I(BPF_LDX | BPF_MEM, 0, 0, 3),
+	    I(BPF_LD | BPF_MEM, 0, 0, 3),	    I(BPF_RET | BPF_A, 0, 0, 0)};
 
 	refused(p, 5, "instruction 3: reads M[3], which some path reaches without writing it");
 	assert_int_equal(ecap_cbpf_validate(q, 6, err, sizeof(err)), 0);
@@ -104,7 +104,7 @@ static void ancillary_loads(void **s)
 	struct sock_filter ifx[] = {I(BPF_LD | BPF_W | BPF_ABS, 0, 0, SKF_AD_OFF + SKF_AD_IFINDEX),
 				    RET_K(1)};
 	struct sock_filter vlan[] = {
-		I(BPF_LD | BPF_B | BPF_ABS, 0, 0, SKF_AD_OFF + SKF_AD_VLAN_TAG_PRESENT), RET_K(1)};
+	    I(BPF_LD | BPF_B | BPF_ABS, 0, 0, SKF_AD_OFF + SKF_AD_VLAN_TAG_PRESENT), RET_K(1)};
 	struct sock_filter net[] = {I(BPF_LD | BPF_B | BPF_IND, 0, 0, SKF_NET_OFF + 9), RET_K(1)};
 	struct sock_filter ll[] = {I(BPF_LDX | BPF_MSH | BPF_B, 0, 0, SKF_LL_OFF), RET_K(1)};
 
@@ -153,12 +153,18 @@ static void accepts_compiled(void **s)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(backward_jump),     cmocka_unit_test(jump_past_end),
-		cmocka_unit_test(no_return),         cmocka_unit_test(unreachable_tail_is_fine),
-		cmocka_unit_test(scratch_out_of_range), cmocka_unit_test(scratch_read_unwritten),
-		cmocka_unit_test(division_by_zero),  cmocka_unit_test(big_shift),
-		cmocka_unit_test(ancillary_loads),   cmocka_unit_test(unknown_opcode),
-		cmocka_unit_test(oversize_and_empty), cmocka_unit_test(accepts_compiled),
+	    cmocka_unit_test(backward_jump),
+	    cmocka_unit_test(jump_past_end),
+	    cmocka_unit_test(no_return),
+	    cmocka_unit_test(unreachable_tail_is_fine),
+	    cmocka_unit_test(scratch_out_of_range),
+	    cmocka_unit_test(scratch_read_unwritten),
+	    cmocka_unit_test(division_by_zero),
+	    cmocka_unit_test(big_shift),
+	    cmocka_unit_test(ancillary_loads),
+	    cmocka_unit_test(unknown_opcode),
+	    cmocka_unit_test(oversize_and_empty),
+	    cmocka_unit_test(accepts_compiled),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

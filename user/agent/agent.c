@@ -29,7 +29,8 @@ static int attach(struct agent *a, char *err, size_t errlen)
 		}
 		if (ecap_engine_attach(a->engine, f->ifindex, ECAP_ATTACH_TC_OUT, err, errlen))
 			return -EINVAL;
-		hook = ecap_engine_attach_ingress(a->engine, f->ifindex, a->conf.ingress, err, errlen);
+		hook =
+		    ecap_engine_attach_ingress(a->engine, f->ifindex, a->conf.ingress, err, errlen);
 		if (hook < 0)
 			return hook;
 		f->ingress = (unsigned)hook;
@@ -69,7 +70,6 @@ static void on_signal(h2o_socket_t *sock, const char *e)
 		;
 	stop(a);
 }
-
 
 int agent_start(struct agent *a, char *err, size_t errlen)
 {

@@ -31,15 +31,15 @@ struct agent_conf {
 	char tls_cert[256], tls_key[256];
 	int plain_http;
 	uint32_t ring_bytes;
-	unsigned ingress; /* ECAP_ATTACH_XDP or _TC_IN; 0: the cheaper for the driver */
-	char device[64];  /* a name for logs and status */
+	unsigned ingress;	  /* ECAP_ATTACH_XDP or _TC_IN; 0: the cheaper for the driver */
+	char device[64];	  /* a name for logs and status */
 	char metrics_listen[128]; /* ADDR:PORT of /metrics; "": none */
 	/* the management tunnel (tunnel.c); off while tunnel is "" */
-	char tunnel[256];     /* the server: http(s)://HOST:PORT */
-	char proxy[256];      /* an HTTP proxy for it: http://HOST:PORT */
-	char tunnel_ca[256];  /* CAs for an https:// server; "": the system's */
+	char tunnel[256];    /* the server: http(s)://HOST:PORT */
+	char proxy[256];     /* an HTTP proxy for it: http://HOST:PORT */
+	char tunnel_ca[256]; /* CAs for an https:// server; "": the system's */
 	char serial[129];
-	char key_file[256];   /* Ed25519, from edgecap-agent keygen */
+	char key_file[256]; /* Ed25519, from edgecap-agent keygen */
 	char tunnel_if[16];
 	char state_file[256]; /* the last transport decided, and when */
 	unsigned hello_ms, udp_wait_ms, udp_up_after, coalesce_ms;
@@ -62,17 +62,17 @@ struct agent;
 struct capture {
 	struct agent *a;
 	uint8_t id;
-	int active;    /* taken, until reaped */
-	int on_hooks;  /* in the hooks' session programs */
-	int started;   /* response headers given to h2o */
-	int in_flight; /* h2o holds a batch of the stream's bytes */
-	int gone;      /* the client went away: nothing more is sent */
-	int disposed;  /* the request is freed: the slot can be reaped */
+	int active;	 /* taken, until reaped */
+	int on_hooks;	 /* in the hooks' session programs */
+	int started;	 /* response headers given to h2o */
+	int in_flight;	 /* h2o holds a batch of the stream's bytes */
+	int gone;	 /* the client went away: nothing more is sent */
+	int disposed;	 /* the request is freed: the slot can be reaped */
 	const char *why; /* how it ended, for the log */
-	h2o_req_t *req;  /* NULL once the response is final or the request gone */
+	h2o_req_t *req;	 /* NULL once the response is final or the request gone */
 	h2o_generator_t gen;
 	h2o_iovec_t pend; /* a batch handed over by the streamer, not yet sent */
-	int pend_state;   /* 0: none; else an h2o_send_state_t + 1 */
+	int pend_state;	  /* 0: none; else an h2o_send_state_t + 1 */
 	struct ecap_cbpf prog;
 	struct ecap_session sess;
 	struct ecap_stream_opts opts;
@@ -85,7 +85,7 @@ struct capture {
 struct agent_iface {
 	char name[IF_NAMESIZE];
 	int ifindex;
-	unsigned ingress; /* the ingress hook attached */
+	unsigned ingress;	    /* the ingress hook attached */
 	struct ecap_counters ended; /* the counts of the captures that ended, summed */
 };
 

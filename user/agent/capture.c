@@ -20,7 +20,7 @@
 #include "filter/filter.h"
 #include "agent/params.h"
 
-#define LIVENESS_MS  250 /* a client's hangup is noticed within this */
+#define LIVENESS_MS 250 /* a client's hangup is noticed within this */
 
 int agent_apply_sessions(struct agent *a, char *err, size_t errlen)
 {
@@ -99,7 +99,8 @@ static void on_ready(void *ctx, uint8_t session, const void *data, size_t len, i
 
 	c->pend = h2o_iovec_init(data, len);
 	c->pend_state = 1 + (last < 0 ? H2O_SEND_STATE_ERROR
-				      : last ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_IN_PROGRESS);
+			     : last   ? H2O_SEND_STATE_FINAL
+				      : H2O_SEND_STATE_IN_PROGRESS);
 	pump(c);
 }
 
@@ -167,11 +168,12 @@ static void reap(h2o_timeout_entry_t *entry)
 		for (unsigned k = 0; k < a->nifaces; k++)
 			ecap_counters_add(&a->ifaces[k].ended, &sums[k]);
 		a->osdropped_ended += s.osdropped;
-		ecap_log(LOG_INFO, "%s for %s ended (%s): %llu packets written, %llu matched, "
+		ecap_log(LOG_INFO,
+			 "%s for %s ended (%s): %llu packets written, %llu matched, "
 			 "%llu dropped (ring full), %llu dropped (reader too slow)",
 			 label(c, name), c->peer, c->why ? c->why : "client went away",
-			  (unsigned long long)s.written, (unsigned long long)s.matched,
-			  (unsigned long long)s.dropped, (unsigned long long)s.osdropped);
+			 (unsigned long long)s.written, (unsigned long long)s.matched,
+			 (unsigned long long)s.dropped, (unsigned long long)s.osdropped);
 		ecap_streamer_remove(a->streamer, c->id);
 		reset(c);
 	}
@@ -214,7 +216,7 @@ static int pick_ifaces(struct agent *a, h2o_req_t *req, const struct agent_param
 				;
 		if (i == a->nifaces) {
 			web_error(req, 400, "iface: '%s' is not served by this agent",
-				    p->ifaces[k]);
+				  p->ifaces[k]);
 			return -1;
 		}
 		c->ifaces[k].ifindex = a->ifaces[i].ifindex;
@@ -256,9 +258,9 @@ static int on_req(struct agent *a, h2o_req_t *req)
 	int r;
 
 	r = req->query_at == SIZE_MAX
-		    ? agent_params_parse("", 0, &p, err, sizeof(err))
-		    : agent_params_parse(req->path.base + req->query_at + 1,
-					 req->path.len - req->query_at - 1, &p, err, sizeof(err));
+		? agent_params_parse("", 0, &p, err, sizeof(err))
+		: agent_params_parse(req->path.base + req->query_at + 1,
+				     req->path.len - req->query_at - 1, &p, err, sizeof(err));
 	if (r)
 		return web_error(req, r == -EINVAL ? 400 : 500, "%s", err);
 	if (a->stopping) {
@@ -270,8 +272,7 @@ static int on_req(struct agent *a, h2o_req_t *req)
 			c = &a->cap[i];
 	if (!c) {
 		agent_params_free(&p);
-		return web_error(req, 503, "%d captures are running already",
-				   ECAP_MAX_SESSIONS);
+		return web_error(req, 503, "%d captures are running already", ECAP_MAX_SESSIONS);
 	}
 	c->prog = p.prog; /* the capture owns the program from here */
 	c->server_id = p.capture;
@@ -326,10 +327,11 @@ static int on_req(struct agent *a, h2o_req_t *req)
 	web_start_200(req, "application/x-pcapng", &c->gen);
 	c->started = 1;
 	a->captures_started++;
-	ecap_log(LOG_INFO, "%s for %s: %u interface(s), %s, snaplen %u, count %llu, "
+	ecap_log(LOG_INFO,
+		 "%s for %s: %u interface(s), %s, snaplen %u, count %llu, "
 		 "duration %u s, %u instructions",
 		 label(c, name), c->peer, c->opts.nifaces, agent_dir_name(p.dirs), p.snaplen,
-		  (unsigned long long)p.count, p.duration, c->prog.len);
+		 (unsigned long long)p.count, p.duration, c->prog.len);
 	pump(c);
 	return 0;
 }

@@ -107,33 +107,34 @@ static int set_ingress(void *conf, const char *value, char *err, size_t errlen)
 	return 0;
 }
 
-#define STR(name, field)                    ECAP_CONF_STR_KEY(name, struct agent_conf, field)
-#define UINT(name, field, scale, min, max) ECAP_CONF_UINT_KEY(name, struct agent_conf, field, scale, min, max)
+#define STR(name, field) ECAP_CONF_STR_KEY(name, struct agent_conf, field)
+#define UINT(name, field, scale, min, max)                                                         \
+	ECAP_CONF_UINT_KEY(name, struct agent_conf, field, scale, min, max)
 
 static const struct ecap_conf_key keys[] = {
-	STR("listen", listen),
-	ECAP_CONF_FN_KEY("interfaces", set_ifaces),
-	ECAP_CONF_FN_KEY("secret_file", read_secret),
-	STR("tls_cert", tls_cert),
-	STR("tls_key", tls_key),
-	ECAP_CONF_BOOL_KEY("plain_http", struct agent_conf, plain_http),
-	ECAP_CONF_FN_KEY("ring_size", set_ring),
-	ECAP_CONF_FN_KEY("ingress", set_ingress),
-	STR("device", device),
-	STR("metrics_listen", metrics_listen),
-	STR("tunnel", tunnel),
-	STR("proxy", proxy),
-	STR("tunnel_ca", tunnel_ca),
-	STR("serial", serial),
-	STR("key_file", key_file),
-	STR("tunnel_if", tunnel_if),
-	STR("state_file", state_file),
-	UINT("hello_interval", hello_ms, 1000, 1000, 60000),
-	UINT("udp_wait", udp_wait_ms, 1000, 100, 60000),
-	UINT("udp_up_after", udp_up_after, 1, 1, 100),
-	UINT("coalesce", coalesce_ms, 1, 10, 50),
-	UINT("tunnel_udp_port", tunnel_udp_port, 1, 1, 65535),
-	{0},
+    STR("listen", listen),
+    ECAP_CONF_FN_KEY("interfaces", set_ifaces),
+    ECAP_CONF_FN_KEY("secret_file", read_secret),
+    STR("tls_cert", tls_cert),
+    STR("tls_key", tls_key),
+    ECAP_CONF_BOOL_KEY("plain_http", struct agent_conf, plain_http),
+    ECAP_CONF_FN_KEY("ring_size", set_ring),
+    ECAP_CONF_FN_KEY("ingress", set_ingress),
+    STR("device", device),
+    STR("metrics_listen", metrics_listen),
+    STR("tunnel", tunnel),
+    STR("proxy", proxy),
+    STR("tunnel_ca", tunnel_ca),
+    STR("serial", serial),
+    STR("key_file", key_file),
+    STR("tunnel_if", tunnel_if),
+    STR("state_file", state_file),
+    UINT("hello_interval", hello_ms, 1000, 1000, 60000),
+    UINT("udp_wait", udp_wait_ms, 1000, 100, 60000),
+    UINT("udp_up_after", udp_up_after, 1, 1, 100),
+    UINT("coalesce", coalesce_ms, 1, 10, 50),
+    UINT("tunnel_udp_port", tunnel_udp_port, 1, 1, 65535),
+    {0},
 };
 
 int agent_conf_set(struct agent_conf *c, const char *key, const char *value, char *err,
@@ -167,7 +168,8 @@ int agent_conf_check(const struct agent_conf *c, char *err, size_t errlen)
 	else if (c->tunnel[0] && !c->serial[0])
 		snprintf(err, errlen, "the tunnel needs serial (the device's, as enrolled)");
 	else if (!c->plain_http && (!*c->tls_cert || !*c->tls_key))
-		snprintf(err, errlen, "HTTPS needs tls_cert and tls_key (or plain_http = yes, for labs)");
+		snprintf(err, errlen,
+			 "HTTPS needs tls_cert and tls_key (or plain_http = yes, for labs)");
 	else
 		return 0;
 	return -EINVAL;

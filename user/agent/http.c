@@ -17,9 +17,9 @@ int agent_authorize(struct agent *a, h2o_req_t *req)
 		h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_WWW_AUTHENTICATE, NULL,
 			       H2O_STRLIT(ECAP_AUTH_SCHEME));
 		web_error(req, 401, "%s",
-			    at < 0 ? "no Authorization header"
-				   : "Authorization: want " ECAP_AUTH_SCHEME
-				     " ts=SECONDS,nonce=HEX,sig=HEX");
+			  at < 0 ? "no Authorization header"
+				 : "Authorization: want " ECAP_AUTH_SCHEME
+				   " ts=SECONDS,nonce=HEX,sig=HEX");
 		return -1;
 	}
 	r = ecap_auth_verify(&auth, a->conf.secret, a->conf.secret_len, req->input.method.base,

@@ -48,16 +48,18 @@ static int keygen(int argc, char **argv)
 static int configure(struct agent_conf *c, int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"listen", required_argument, NULL, 'L'},
-		{"secret-file", required_argument, NULL, 'S'},
-		{"plain-http", no_argument, NULL, 'P'},
-		{"metrics-listen", required_argument, NULL, 'M'},
-		{"version", no_argument, NULL, 'V'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
+	    {"listen", required_argument, NULL, 'L'},
+	    {"secret-file", required_argument, NULL, 'S'},
+	    {"plain-http", no_argument, NULL, 'P'},
+	    {"metrics-listen", required_argument, NULL, 'M'},
+	    {"version", no_argument, NULL, 'V'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
-	static const char *const keys[] = {['L'] = "listen", ['S'] = "secret_file",
-					   ['P'] = "plain_http", ['M'] = "metrics_listen",
+	static const char *const keys[] = {['L'] = "listen",
+					   ['S'] = "secret_file",
+					   ['P'] = "plain_http",
+					   ['M'] = "metrics_listen",
 					   ['i'] = "interfaces"};
 	struct {
 		const char *key, *value;

@@ -13,9 +13,8 @@
 #include "capture/engine.h"
 #include "common/prom.h"
 
-static void iface_family(struct ecap_buf *b, const struct agent *a,
-			 const struct ecap_counters *now, size_t field, const char *name,
-			 const char *help)
+static void iface_family(struct ecap_buf *b, const struct agent *a, const struct ecap_counters *now,
+			 size_t field, const char *name, const char *help)
 {
 	ecap_prom_family(b, name, "counter", help);
 	for (unsigned k = 0; k < a->nifaces; k++)
@@ -44,8 +43,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 	}
 	ecap_prom_one(&b, "edgecap_agent_sessions", "gauge", "Captures running now.",
 		      (uint64_t)agent_captures_active(a));
-	ecap_prom_one(&b, "edgecap_agent_sessions_max", "gauge",
-		      "Captures that can run at once.", ECAP_MAX_SESSIONS);
+	ecap_prom_one(&b, "edgecap_agent_sessions_max", "gauge", "Captures that can run at once.",
+		      ECAP_MAX_SESSIONS);
 	ecap_prom_one(&b, "edgecap_agent_captures_total", "counter", "Captures started.",
 		      a->captures_started);
 	iface_family(&b, a, now, offsetof(struct ecap_counters, seen),

@@ -18,7 +18,7 @@
 #include <string.h>
 
 enum { P_BPF, P_IFACE, P_DIR, P_SNAPLEN, P_COUNT, P_DURATION, P_CAPTURE, P_N };
-static const char *const names[P_N] = {"bpf",   "iface",    "dir",    "snaplen",
+static const char *const names[P_N] = {"bpf",	"iface",    "dir",    "snaplen",
 				       "count", "duration", "capture"};
 
 /* application/x-www-form-urlencoded -> a malloc'ed string; NULL when
@@ -59,9 +59,9 @@ static int parse_num(const char *v, unsigned long long min, unsigned long long m
 	errno = 0;
 	*ret = strtoull(v, &end, 10);
 	return errno || !*v || *end || *v == '-' || *v == '+' || *v == ' ' || *ret < min ||
-			       *ret > max
-		       ? -EINVAL
-		       : 0;
+		       *ret > max
+		   ? -EINVAL
+		   : 0;
 }
 
 static int set_ifaces(struct agent_params *p, const char *v, char *err, size_t errlen)
@@ -196,8 +196,9 @@ int agent_params_parse(const char *query, size_t len, struct agent_params *ret, 
 		s = stop + 1;
 	}
 	if (!r && !(seen & (1u << P_BPF))) {
-		snprintf(err, errlen, "bpf: missing (the filter in tcpdump -ddd form, commas for "
-				      "newlines)");
+		snprintf(err, errlen,
+			 "bpf: missing (the filter in tcpdump -ddd form, commas for "
+			 "newlines)");
 		r = -EINVAL;
 	}
 	if (r) {

@@ -25,13 +25,13 @@
 #include "tunnel/tunio.h"
 #include "common/httpc.h"
 
-#define MONITOR_MS   100
-#define RETRY_MS     500     /* after a failed poll */
-#define REG_RETRY_MS 2000    /* first retry of a failed registration, doubling */
+#define MONITOR_MS    100
+#define RETRY_MS      500  /* after a failed poll */
+#define REG_RETRY_MS  2000 /* first retry of a failed registration, doubling */
 #define REG_RETRY_MAX 60000
-#define BODY_MAX     (256u << 10)
-#define RESP_MAX     (512u << 10)
-#define IO_TIMEOUT   40000   /* above the server's 25 s hold */
+#define BODY_MAX      (256u << 10)
+#define RESP_MAX      (512u << 10)
+#define IO_TIMEOUT    40000 /* above the server's 25 s hold */
 
 enum { MODE_UDP, MODE_HTTP };
 
@@ -91,9 +91,9 @@ struct exchange {
 	struct ecap_httpc_call call;
 	char headers[256];
 	struct ecap_buf body;
-	void *dh; /* a registration's X25519 key */
+	void *dh;	/* a registration's X25519 key */
 	int tells_path; /* a poll with an ACK in it */
-	int carries;    /* a poll with the link's DATA in it */
+	int carries;	/* a poll with the link's DATA in it */
 };
 
 static uint64_t now_ms(struct agent_tunnel *t)
@@ -169,8 +169,8 @@ static void exchange_start(struct agent_tunnel *t, struct exchange *x, const cha
 {
 	x->t = t;
 	x->gen = t->gen;
-	snprintf(x->headers, sizeof(x->headers), "Content-Type: %s\r\nCache-Control: no-store\r\n%s",
-		 type, extra);
+	snprintf(x->headers, sizeof(x->headers),
+		 "Content-Type: %s\r\nCache-Control: no-store\r\n%s", type, extra);
 	x->call = (struct ecap_httpc_call){.method = "POST",
 					   .target = path,
 					   .headers = x->headers,
@@ -299,7 +299,7 @@ static void cancel_polls(struct agent_tunnel *t)
 static void switch_to(struct agent_tunnel *t, int mode, const char *why)
 {
 	ecap_log(LOG_NOTICE, "tunnel: %s -> %s: %s", t->mode == MODE_UDP ? "udp" : "http",
-		  mode == MODE_UDP ? "udp" : "http", why);
+		 mode == MODE_UDP ? "udp" : "http", why);
 	t->mode = mode;
 	t->path_unsure = mode == MODE_HTTP;
 	t->answers = 0;
@@ -489,21 +489,23 @@ static void on_polled(struct exchange *x, const char *err)
 			t->path_unsure = 0;
 		if (x->carries) /* the server has them: their ack is due within a timeout */
 			mtun_link_restart_timer(&t->link, now_ms(t));
-		while ((r = mtun_batch_next(x->call.resp.data, x->call.resp.len, &off, &dg, &len, &why)) > 0)
+		while ((r = mtun_batch_next(x->call.resp.data, x->call.resp.len, &off, &dg, &len,
+					    &why)) > 0)
 			on_datagram(t, dg, len, 0);
 		if (r < 0)
 			t->stat.bad++;
 	} else if (!err && x->call.status == 401) {
-		ecap_log(LOG_WARNING, "tunnel: the server does not know client %08" PRIx32 ": %.*s", t->client,
-			  (int)x->call.resp.len, (const char *)x->call.resp.data);
+		ecap_log(LOG_WARNING, "tunnel: the server does not know client %08" PRIx32 ": %.*s",
+			 t->client, (int)x->call.resp.len, (const char *)x->call.resp.data);
 		exchange_free(x);
 		start_registration(t);
 		return;
 	} else {
 		t->stat.poll_errors++;
 		if (t->stat.poll_errors < 10 || t->stat.poll_errors % 100 == 0)
-			ecap_log(LOG_WARNING, "tunnel: poll failed: %s%.*s", err ? err : "HTTP status ",
-				  err ? 0 : (int)x->call.resp.len, (const char *)x->call.resp.data);
+			ecap_log(LOG_WARNING, "tunnel: poll failed: %s%.*s",
+				 err ? err : "HTTP status ", err ? 0 : (int)x->call.resp.len,
+				 (const char *)x->call.resp.data);
 		/* its datagrams may be lost: they go again after a pause */
 		t->retry_at = now_ms(t) + RETRY_MS;
 		mtun_link_resend(&t->link, now_ms(t), 1);
@@ -541,7 +543,8 @@ static int resolve_udp(struct agent_tunnel *t, uint16_t port)
 		return -EINVAL;
 	}
 	t->server_udp = *(struct sockaddr_in *)ai->ai_addr;
-	t->server_udp.sin_port = htons(t->conf->tunnel_udp_port ? (uint16_t)t->conf->tunnel_udp_port : port);
+	t->server_udp.sin_port =
+	    htons(t->conf->tunnel_udp_port ? (uint16_t)t->conf->tunnel_udp_port : port);
 	freeaddrinfo(ai);
 	t->udp_ok = 1;
 	return 0;
@@ -563,14 +566,15 @@ static void on_registered(struct exchange *x, const char *err)
 	t->reg_x = NULL;
 	if (err || x->call.status != 200) {
 		ecap_log(LOG_WARNING, "tunnel: registration failed: %s%.*s; again in %llu s",
-			  err ? err : "", err ? 0 : (int)x->call.resp.len, (const char *)x->call.resp.data,
-			  (unsigned long long)t->reg_retry / 1000);
+			 err ? err : "", err ? 0 : (int)x->call.resp.len,
+			 (const char *)x->call.resp.data, (unsigned long long)t->reg_retry / 1000);
 		goto retry;
 	}
 	j = json_loadb((const char *)x->call.resp.data, x->call.resp.len, 0, &je);
 	/* the address goes on our TUN as a /8: only one of the management network's */
-	if (!j || json_unpack(j, "{s:I, s:s, s:s, s:I}", "client", &client, "dh", &dh, "address",
-			      &addr, "udp_port", &port) ||
+	if (!j ||
+	    json_unpack(j, "{s:I, s:s, s:s, s:I}", "client", &client, "dh", &dh, "address", &addr,
+			"udp_port", &port) ||
 	    inet_pton(AF_INET, addr, &in) != 1 || (ntohl(in.s_addr) & 0xff000000) != MTUN_NET ||
 	    ntohl(in.s_addr) == MTUN_SERVER || !(ntohl(in.s_addr) & 0xffffff) ||
 	    (ntohl(in.s_addr) & 0xffffff) == 0xffffff || port < 1 || port > 65535 ||
@@ -617,8 +621,8 @@ static void on_registered(struct exchange *x, const char *err)
 	} else if (load_state(t, &mode)) {
 		t->mode = mode;
 		t->hello_next = now_ms(t) + t->conf->hello_ms;
-		ecap_log(LOG_INFO, "tunnel: by %s, as found in %s", mode == MODE_UDP ? "udp" : "http",
-			  t->conf->state_file);
+		ecap_log(LOG_INFO, "tunnel: by %s, as found in %s",
+			 mode == MODE_UDP ? "udp" : "http", t->conf->state_file);
 	} else {
 		t->mode = MODE_UDP;
 		t->hello_next = now_ms(t);
@@ -665,7 +669,8 @@ static void start_registration(struct agent_tunnel *t)
 	ecap_hex_encode(raw, sizeof(raw), nonce);
 	if (mtun_register_sign(t->conf->key_file, t->conf->serial, ts, nonce, dh, sig, e,
 			       sizeof(e))) {
-		ecap_log(LOG_WARNING, "tunnel: %s; again in %llu s", e, (unsigned long long)t->reg_retry / 1000);
+		ecap_log(LOG_WARNING, "tunnel: %s; again in %llu s", e,
+			 (unsigned long long)t->reg_retry / 1000);
 		t->reg_retry = t->reg_retry * 2 > REG_RETRY_MAX ? REG_RETRY_MAX : t->reg_retry * 2;
 		free(x);
 		mtun_dh_free(mine);
@@ -701,8 +706,9 @@ static void on_monitor(h2o_timeout_entry_t *e)
 	/* by HTTP the parked poll is the server's sign of life, and the server
 	 * holds it up to 25 s when it has nothing for us */
 	if (now - t->last_rx > (t->mode == MODE_HTTP && quiet < IO_TIMEOUT ? IO_TIMEOUT : quiet)) {
-		ecap_log(LOG_WARNING, "tunnel: nothing from the server for %llu s: registering again",
-			  (unsigned long long)(now - t->last_rx) / 1000);
+		ecap_log(LOG_WARNING,
+			 "tunnel: nothing from the server for %llu s: registering again",
+			 (unsigned long long)(now - t->last_rx) / 1000);
 		start_registration(t);
 		return;
 	}
@@ -725,7 +731,8 @@ static void on_monitor(h2o_timeout_entry_t *e)
 			save_state(t);
 		}
 		send_hello(t);
-		if (t->mode == MODE_UDP) /* the server's path for us, again: one lost ACK is no harm */
+		if (t->mode ==
+		    MODE_UDP) /* the server's path for us, again: one lost ACK is no harm */
 			send_ack(t, 1);
 		t->hello_next = now + c->hello_ms;
 	}
@@ -753,9 +760,9 @@ int agent_tunnel_start(struct agent *a, char *err, size_t errlen)
 	ecap_httpc_ctx_init(&t->http, t->loop, &t->getaddr, IO_TIMEOUT, AGENT_VERSION);
 	if (ecap_httpc_dest_init(&t->dest, &t->http, c->tunnel,
 				 &(struct ecap_httpc_dest_opts){
-					 .proxy = c->proxy[0] ? c->proxy : NULL,
-					 .ca_file = c->tunnel_ca[0] ? c->tunnel_ca : NULL,
-					 .keepalive = 4,
+				     .proxy = c->proxy[0] ? c->proxy : NULL,
+				     .ca_file = c->tunnel_ca[0] ? c->tunnel_ca : NULL,
+				     .keepalive = 4,
 				 },
 				 err, errlen)) {
 		char why[ECAP_ERRLEN];
@@ -805,10 +812,10 @@ void agent_tunnel_stop(struct agent *a)
 		ecap_httpc_cancel(&t->reg_x->call);
 		exchange_free(t->reg_x);
 	}
-	for (h2o_timeout_entry_t *e = &t->tick; e; e = e == &t->tick       ? &t->coalesce
-					       : e == &t->coalesce ? &t->monitor
-					       : e == &t->monitor  ? &t->flush
-								   : NULL)
+	for (h2o_timeout_entry_t *e = &t->tick; e; e = e == &t->tick	   ? &t->coalesce
+						       : e == &t->coalesce ? &t->monitor
+						       : e == &t->monitor  ? &t->flush
+									   : NULL)
 		if (h2o_timeout_is_linked(e))
 			h2o_timeout_unlink(e);
 	if (t->udp_sock) {
@@ -839,15 +846,15 @@ void agent_tunnel_status(struct agent *a, json_t *o)
 		return;
 	mtun_addr_str(t->addr, addr);
 	json_object_set_new(
-		o, "tunnel",
-		json_pack("{s:b, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "registered",
-			  t->registered, "address", addr, "transport",
-			  t->mode == MODE_UDP ? "udp" : "http", "switches",
-			  (json_int_t)t->stat.switches, "polls", (json_int_t)t->stat.polls,
-			  "poll_errors", (json_int_t)t->stat.poll_errors, "sent",
-			  (json_int_t)t->link.stat.sent, "resent", (json_int_t)t->link.stat.resent,
-			  "received", (json_int_t)t->link.stat.received, "duplicates",
-			  (json_int_t)t->link.stat.duplicate, "window_full",
-			  (json_int_t)t->link.stat.full, "bad_packets", (json_int_t)t->link.stat.bad_packets,
-			  "tun_stops", (json_int_t)t->stat.tun_stops));
+	    o, "tunnel",
+	    json_pack(
+		"{s:b, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "registered",
+		t->registered, "address", addr, "transport", t->mode == MODE_UDP ? "udp" : "http",
+		"switches", (json_int_t)t->stat.switches, "polls", (json_int_t)t->stat.polls,
+		"poll_errors", (json_int_t)t->stat.poll_errors, "sent",
+		(json_int_t)t->link.stat.sent, "resent", (json_int_t)t->link.stat.resent,
+		"received", (json_int_t)t->link.stat.received, "duplicates",
+		(json_int_t)t->link.stat.duplicate, "window_full", (json_int_t)t->link.stat.full,
+		"bad_packets", (json_int_t)t->link.stat.bad_packets, "tun_stops",
+		(json_int_t)t->stat.tun_stops));
 }

@@ -40,7 +40,7 @@ struct iface {
 	unsigned which;
 	struct xdp_program *xdp;
 	int link_fd[2]; /* tcx links, ingress and egress; -1: none (or clsact) */
-	int lock_fd;    /* flock on ECAP_LOCK_DIR/<ifindex> while we own its hooks */
+	int lock_fd;	/* flock on ECAP_LOCK_DIR/<ifindex> while we own its hooks */
 };
 
 struct ecap_engine {
@@ -64,27 +64,43 @@ static const struct {
 	enum bpf_func_id helper;
 	const char *what, *since;
 } features[] = {
-	{.map = BPF_MAP_TYPE_RINGBUF, .what = "BPF ring buffer", .since = "5.8"},
-	{.map = BPF_MAP_TYPE_PROG_ARRAY, .what = "BPF program arrays", .since = "4.2"},
-	{.map = BPF_MAP_TYPE_PERCPU_ARRAY, .what = "BPF per-CPU arrays", .since = "4.6"},
-	{.prog = BPF_PROG_TYPE_XDP, .what = "XDP programs", .since = "4.8"},
-	{.prog = BPF_PROG_TYPE_SCHED_CLS, .what = "TC programs", .since = "4.1"},
-	{.prog = BPF_PROG_TYPE_XDP, .helper = BPF_FUNC_xdp_load_bytes,
-	 .what = "bpf_xdp_load_bytes", .since = "5.18"},
-	{.prog = BPF_PROG_TYPE_XDP, .helper = BPF_FUNC_xdp_get_buff_len,
-	 .what = "bpf_xdp_get_buff_len", .since = "5.18"},
-	{.prog = BPF_PROG_TYPE_SCHED_CLS, .helper = BPF_FUNC_skb_load_bytes,
-	 .what = "bpf_skb_load_bytes", .since = "4.5"},
-	{.prog = BPF_PROG_TYPE_XDP, .helper = BPF_FUNC_ringbuf_reserve,
-	 .what = "bpf_ringbuf_reserve in XDP", .since = "5.8"},
-	{.prog = BPF_PROG_TYPE_SCHED_CLS, .helper = BPF_FUNC_ringbuf_output,
-	 .what = "bpf_ringbuf_output in TC", .since = "5.8"},
-	{.prog = BPF_PROG_TYPE_XDP, .helper = BPF_FUNC_ringbuf_query,
-	 .what = "bpf_ringbuf_query", .since = "5.8"},
-	{.prog = BPF_PROG_TYPE_XDP, .helper = BPF_FUNC_ktime_get_boot_ns,
-	 .what = "bpf_ktime_get_boot_ns", .since = "5.8"},
-	{.prog = BPF_PROG_TYPE_SCHED_CLS, .helper = BPF_FUNC_tail_call,
-	 .what = "bpf_tail_call", .since = "4.2"},
+    {.map = BPF_MAP_TYPE_RINGBUF, .what = "BPF ring buffer", .since = "5.8"},
+    {.map = BPF_MAP_TYPE_PROG_ARRAY, .what = "BPF program arrays", .since = "4.2"},
+    {.map = BPF_MAP_TYPE_PERCPU_ARRAY, .what = "BPF per-CPU arrays", .since = "4.6"},
+    {.prog = BPF_PROG_TYPE_XDP, .what = "XDP programs", .since = "4.8"},
+    {.prog = BPF_PROG_TYPE_SCHED_CLS, .what = "TC programs", .since = "4.1"},
+    {.prog = BPF_PROG_TYPE_XDP,
+     .helper = BPF_FUNC_xdp_load_bytes,
+     .what = "bpf_xdp_load_bytes",
+     .since = "5.18"},
+    {.prog = BPF_PROG_TYPE_XDP,
+     .helper = BPF_FUNC_xdp_get_buff_len,
+     .what = "bpf_xdp_get_buff_len",
+     .since = "5.18"},
+    {.prog = BPF_PROG_TYPE_SCHED_CLS,
+     .helper = BPF_FUNC_skb_load_bytes,
+     .what = "bpf_skb_load_bytes",
+     .since = "4.5"},
+    {.prog = BPF_PROG_TYPE_XDP,
+     .helper = BPF_FUNC_ringbuf_reserve,
+     .what = "bpf_ringbuf_reserve in XDP",
+     .since = "5.8"},
+    {.prog = BPF_PROG_TYPE_SCHED_CLS,
+     .helper = BPF_FUNC_ringbuf_output,
+     .what = "bpf_ringbuf_output in TC",
+     .since = "5.8"},
+    {.prog = BPF_PROG_TYPE_XDP,
+     .helper = BPF_FUNC_ringbuf_query,
+     .what = "bpf_ringbuf_query",
+     .since = "5.8"},
+    {.prog = BPF_PROG_TYPE_XDP,
+     .helper = BPF_FUNC_ktime_get_boot_ns,
+     .what = "bpf_ktime_get_boot_ns",
+     .since = "5.8"},
+    {.prog = BPF_PROG_TYPE_SCHED_CLS,
+     .helper = BPF_FUNC_tail_call,
+     .what = "bpf_tail_call",
+     .since = "4.2"},
 };
 
 /* The clsact qdisc, created on the loopback of a network namespace of our
@@ -404,8 +420,7 @@ static void tc_detach(struct iface *f, int out)
 	}
 }
 
-int ecap_engine_attach(struct ecap_engine *e, int ifindex, unsigned which, char *err,
-		       size_t errlen)
+int ecap_engine_attach(struct ecap_engine *e, int ifindex, unsigned which, char *err, size_t errlen)
 {
 	struct iface *f;
 	char name[IF_NAMESIZE] = "?";
@@ -468,7 +483,7 @@ fail:
 
 int ecap_engine_set_slot(struct ecap_engine *e, unsigned hook_id, int prog_fd)
 {
-	__u32 key = hook_id == ECAP_HOOK_ID_XDP      ? 0
+	__u32 key = hook_id == ECAP_HOOK_ID_XDP	    ? 0
 		    : hook_id == ECAP_HOOK_ID_TC_IN ? ECAP_TC_SLOT_INGRESS
 						    : ECAP_TC_SLOT_EGRESS;
 	int map = hook_id == ECAP_HOOK_ID_XDP ? bpf_map__fd(e->skel->maps.ecap_xdp_slot)
@@ -509,7 +524,8 @@ static int zero_counters(struct ecap_engine *e, uint32_t ids)
 			for (unsigned i = 0; i < ECAP_MAX_SESSION_IFACES && !r; i++) {
 				__u32 key = ECAP_COUNTERS_KEY(s, h, i);
 
-				if (bpf_map_update_elem(ecap_engine_counters_fd(e), &key, zero, BPF_ANY))
+				if (bpf_map_update_elem(ecap_engine_counters_fd(e), &key, zero,
+							BPF_ANY))
 					r = -errno;
 			}
 		}
@@ -524,10 +540,10 @@ int ecap_engine_set_sessions(struct ecap_engine *e, const struct ecap_session *s
 	static const unsigned attach_bit[ECAP_HOOKS] = {ECAP_ATTACH_XDP, ECAP_ATTACH_TC_IN,
 							ECAP_ATTACH_TC_OUT};
 	struct ecap_session_maps maps = {
-		.ring_fd = ecap_engine_ring_fd(e),
-		.counters_fd = ecap_engine_counters_fd(e),
-		.clock_fd = ecap_engine_clock_fd(e),
-		.wake_bytes = e->ring_bytes / 4,
+	    .ring_fd = ecap_engine_ring_fd(e),
+	    .counters_fd = ecap_engine_counters_fd(e),
+	    .clock_fd = ecap_engine_clock_fd(e),
+	    .wake_bytes = e->ring_bytes / 4,
 	};
 	int fds[ECAP_HOOKS] = {-1, -1, -1};
 	unsigned which = attached_hooks(e);
@@ -575,10 +591,14 @@ out:
 int ecap_engine_hook_fd(struct ecap_engine *e, unsigned hook_id)
 {
 	switch (hook_id) {
-	case ECAP_HOOK_ID_XDP: return bpf_program__fd(e->skel->progs.ecap_xdp);
-	case ECAP_HOOK_ID_TC_IN: return bpf_program__fd(e->skel->progs.ecap_tc_ingress);
-	case ECAP_HOOK_ID_TC_OUT: return bpf_program__fd(e->skel->progs.ecap_tc_egress);
-	default: return -EINVAL;
+	case ECAP_HOOK_ID_XDP:
+		return bpf_program__fd(e->skel->progs.ecap_xdp);
+	case ECAP_HOOK_ID_TC_IN:
+		return bpf_program__fd(e->skel->progs.ecap_tc_ingress);
+	case ECAP_HOOK_ID_TC_OUT:
+		return bpf_program__fd(e->skel->progs.ecap_tc_egress);
+	default:
+		return -EINVAL;
 	}
 }
 
@@ -616,8 +636,8 @@ int ecap_engine_sync_clock(struct ecap_engine *e)
 	return bpf_map_update_elem(ecap_engine_clock_fd(e), &key, &off, BPF_ANY) ? -errno : 0;
 }
 
-int ecap_engine_counters(struct ecap_engine *e, unsigned session, unsigned hook_id,
-			 unsigned iface, struct ecap_counters *ret)
+int ecap_engine_counters(struct ecap_engine *e, unsigned session, unsigned hook_id, unsigned iface,
+			 struct ecap_counters *ret)
 {
 	int ncpu = libbpf_num_possible_cpus();
 	__u32 key = ECAP_COUNTERS_KEY(session, hook_id, iface);
@@ -651,7 +671,6 @@ void ecap_counters_add(struct ecap_counters *sum, const struct ecap_counters *c)
 	sum->captured += c->captured;
 	sum->dropped += c->dropped;
 }
-
 
 void ecap_engine_close(struct ecap_engine *e)
 {

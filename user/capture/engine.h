@@ -15,13 +15,13 @@
 #include <stdint.h>
 #include <time.h>
 
-#define ECAP_ATTACH_XDP    1u /* ingress, native XDP */
+#define ECAP_ATTACH_XDP	   1u /* ingress, native XDP */
 #define ECAP_ATTACH_TC_IN  2u /* ingress, TC (where XDP is unavailable or costly) */
 #define ECAP_ATTACH_TC_OUT 4u /* egress, TC */
 
 /* Our clsact filters carry this handle and priority, so a later run can find
  * (and remove) what a crashed one left, without touching anyone else's. */
-#define ECAP_TC_HANDLE   0xec0a
+#define ECAP_TC_HANDLE	 0xec0a
 #define ECAP_TC_PRIORITY 0xec0a
 
 /* Per-interface locks of live captures. */
@@ -31,7 +31,7 @@ struct ecap_engine;
 
 struct ecap_engine_opts {
 	uint32_t ring_bytes; /* ring buffer size, a power of two >= 4096 */
-	int tc_clsact;       /* TC through clsact even where tcx is available */
+	int tc_clsact;	     /* TC through clsact even where tcx is available */
 };
 
 /* Does the kernel attach TC programs as tcx links (Linux 6.6)? */
@@ -72,8 +72,8 @@ int64_t ecap_now_ns(clockid_t c);
 struct ecap_counters;
 /* A session's counters at one hook and interface position (see
  * ECAP_COUNTERS_KEY), summed over the CPUs into *ret. */
-int ecap_engine_counters(struct ecap_engine *e, unsigned session, unsigned hook_id,
-			 unsigned iface, struct ecap_counters *ret);
+int ecap_engine_counters(struct ecap_engine *e, unsigned session, unsigned hook_id, unsigned iface,
+			 struct ecap_counters *ret);
 /* *sum += *c, field by field. */
 void ecap_counters_add(struct ecap_counters *sum, const struct ecap_counters *c);
 /* Detach everything and free; accepts NULL. */

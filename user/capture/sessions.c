@@ -33,13 +33,13 @@
 
 /* Stack below what filter bodies use (ECAP_XLATE_STACK). */
 #define STK_COUNTERS (ECAP_XLATE_STACK - 8)  /* spilled pointer to this session's counters */
-#define STK_KEY      (ECAP_XLATE_STACK - 12) /* map lookup key */
+#define STK_KEY	     (ECAP_XLATE_STACK - 12) /* map lookup key */
 #define STK_IF_ID    (ECAP_XLATE_STACK - 16) /* the record's interface block */
 #define STK_WIRELEN  ECAP_STK_WIRELEN
 #define STK_BUFLEN   ECAP_STK_BUFLEN
 
 _Static_assert(STK_IF_ID + 4 <= STK_KEY && STK_KEY + 4 <= STK_COUNTERS &&
-		       STK_COUNTERS + 8 <= ECAP_XLATE_STACK,
+		   STK_COUNTERS + 8 <= ECAP_XLATE_STACK,
 	       "session stack slots below the filter's");
 
 /* a two-instruction load (E_LD_MAP_FD, E_LD_MAP_VALUE) */
@@ -82,9 +82,9 @@ static void count(struct ecap_asm *a, uint8_t reg, int16_t off)
  * these that holds its data (the session's snaplen caps the list), so a
  * record wastes less than its own size. 1536 and 9216 fit Ethernet and jumbo
  * frames. */
-static const uint32_t size_classes[] = {64,    128,   256,   512,   1024,   1536,  2048,
-					4096,  8192,  9216,  16384, 32768,  65536, 131072,
-					ECAP_SNAPLEN_MAX};
+static const uint32_t size_classes[] = {64,    128,   256,   512,    1024,
+					1536,  2048,  4096,  8192,   9216,
+					16384, 32768, 65536, 131072, ECAP_SNAPLEN_MAX};
 
 /* A record of size class cls: the header, cls bytes of data, the 16 bytes
  * after it and 4 more, which the verifier needs: it bounds the rounded-up
@@ -127,13 +127,15 @@ static void copy_direct(struct ecap_asm *a, unsigned hook_id, uint32_t snaplen, 
 			uint32_t helper)
 {
 	int xdp = hook_id == ECAP_HOOK_ID_XDP;
-	uint32_t tail = ecap_asm_label(a), end = snaplen < COPY_DIRECT_MAX ? snaplen : COPY_DIRECT_MAX;
+	uint32_t tail = ecap_asm_label(a),
+		 end = snaplen < COPY_DIRECT_MAX ? snaplen : COPY_DIRECT_MAX;
 
 	if (snaplen > COPY_DIRECT_MAX)
 		ecap_asm_jmp(a, BPF_JMP32 | BPF_JGT | BPF_K, BPF_REG_7, 0, COPY_DIRECT_MAX, helper);
 	/* r3 = data, r4 = data_end */
-	ecap_asm_emit(a, E_LDX(BPF_W, BPF_REG_3, BPF_REG_6,
-			       xdp ? offsetof(struct xdp_md, data) : offsetof(struct __sk_buff, data)));
+	ecap_asm_emit(
+	    a, E_LDX(BPF_W, BPF_REG_3, BPF_REG_6,
+		     xdp ? offsetof(struct xdp_md, data) : offsetof(struct __sk_buff, data)));
 	ecap_asm_emit(a, E_LDX(BPF_W, BPF_REG_4, BPF_REG_6,
 			       xdp ? offsetof(struct xdp_md, data_end)
 				   : offsetof(struct __sk_buff, data_end)));
@@ -148,8 +150,8 @@ static void copy_direct(struct ecap_asm *a, unsigned hook_id, uint32_t snaplen, 
 		ecap_asm_bind(a, words); /* the linear area ends in this block */
 		for (uint32_t w = k; w < k + 64; w += 8) {
 			if (w > k)
-				ecap_asm_jmp(a, BPF_JMP32 | BPF_JLE | BPF_K, BPF_REG_7, 0, (int32_t)w,
-					     done);
+				ecap_asm_jmp(a, BPF_JMP32 | BPF_JLE | BPF_K, BPF_REG_7, 0,
+					     (int32_t)w, done);
 			linear_holds(a, w + 8, tail);
 			copy_word(a, w);
 		}
@@ -219,13 +221,14 @@ static int emit_session(struct ecap_asm *a, unsigned hook_id, const struct ecap_
 			ecap_asm_bind(a, at[i]);
 			ecap_asm_emit(a, E_ST(BPF_W, BPF_REG_10, STK_KEY,
 					      ECAP_COUNTERS_KEY(s->id, hook_id, i)));
-			ecap_asm_emit(a, E_ST(BPF_W, BPF_REG_10, STK_IF_ID,
-					      ECAP_IDB_ID(i, s->dirs, dir)));
+			ecap_asm_emit(
+			    a, E_ST(BPF_W, BPF_REG_10, STK_IF_ID, ECAP_IDB_ID(i, s->dirs, dir)));
 			ecap_asm_goto(a, keyed);
 		}
 		ecap_asm_bind(a, keyed);
 	} else {
-		ecap_asm_emit(a, E_ST(BPF_W, BPF_REG_10, STK_KEY, ECAP_COUNTERS_KEY(s->id, hook_id, 0)));
+		ecap_asm_emit(
+		    a, E_ST(BPF_W, BPF_REG_10, STK_KEY, ECAP_COUNTERS_KEY(s->id, hook_id, 0)));
 		ecap_asm_emit(a, E_ST(BPF_W, BPF_REG_10, STK_IF_ID, ECAP_IDB_ID(0, s->dirs, dir)));
 	}
 	lookup(a, m->counters_fd, next);
@@ -290,8 +293,10 @@ static int emit_session(struct ecap_asm *a, unsigned hook_id, const struct ecap_
 	ecap_asm_emit(a, E_ALU64_IMM(BPF_RSH, BPF_REG_0, 32));
 	ecap_asm_emit(a, E_STX(BPF_W, BPF_REG_9, BPF_REG_0, offsetof(struct ecap_rec, ts_high)));
 	/* session, dir, pad: one word */
-	ecap_asm_emit(a, E_ST(BPF_W, BPF_REG_9, offsetof(struct ecap_rec, session), s->id | dir << 8));
-	ecap_asm_emit(a, E_ST(BPF_W, BPF_REG_9, offsetof(struct ecap_rec, block_type), ECAP_EPB_TYPE));
+	ecap_asm_emit(a,
+		      E_ST(BPF_W, BPF_REG_9, offsetof(struct ecap_rec, session), s->id | dir << 8));
+	ecap_asm_emit(a,
+		      E_ST(BPF_W, BPF_REG_9, offsetof(struct ecap_rec, block_type), ECAP_EPB_TYPE));
 	ecap_asm_emit(a, E_LDX(BPF_W, BPF_REG_1, BPF_REG_10, STK_IF_ID));
 	ecap_asm_emit(a, E_STX(BPF_W, BPF_REG_9, BPF_REG_1, offsetof(struct ecap_rec, if_id)));
 	ecap_asm_emit(a, E_STX(BPF_W, BPF_REG_9, BPF_REG_7, offsetof(struct ecap_rec, caplen)));
@@ -306,7 +311,7 @@ static int emit_session(struct ecap_asm *a, unsigned hook_id, const struct ecap_
 	ecap_asm_emit(a, E_ALU64_IMM(BPF_ADD, BPF_REG_3, sizeof(struct ecap_rec)));
 	ecap_asm_emit(a, E_MOV32_REG(BPF_REG_4, BPF_REG_7));
 	ecap_asm_emit(a, E_CALL(hook_id == ECAP_HOOK_ID_XDP ? BPF_FUNC_xdp_load_bytes
-							     : BPF_FUNC_skb_load_bytes));
+							    : BPF_FUNC_skb_load_bytes));
 	ecap_asm_jmp(a, BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_0, 0, 0, loaded);
 	ecap_asm_emit(a, E_MOV64_REG(BPF_REG_1, BPF_REG_9));
 	ecap_asm_emit(a, E_MOV32_IMM(BPF_REG_2, 0));
@@ -356,9 +361,9 @@ int ecap_sessions_program(unsigned hook_id, enum ecap_input input, const struct 
 			  struct bpf_insn **ret_insns, uint32_t *ret_len, char *err, size_t errlen)
 {
 	struct ecap_xlate_opts o = {
-		.hook = hook_id == ECAP_HOOK_ID_XDP ? ECAP_HOOK_XDP : ECAP_HOOK_TC,
-		.input = input,
-		.access = ECAP_ACCESS_AUTO,
+	    .hook = hook_id == ECAP_HOOK_ID_XDP ? ECAP_HOOK_XDP : ECAP_HOOK_TC,
+	    .input = input,
+	    .access = ECAP_ACCESS_AUTO,
 	};
 	unsigned dir = hook_id == ECAP_HOOK_ID_TC_OUT ? ECAP_DIR_OUT : ECAP_DIR_IN;
 	struct ecap_asm a;
@@ -381,8 +386,9 @@ int ecap_sessions_program(unsigned hook_id, enum ecap_input input, const struct 
 		if (s[i].dirs & dir)
 			r = emit_session(&a, hook_id, &o, &s[i], maps);
 	}
-	ecap_asm_emit(&a, hook_id == ECAP_HOOK_ID_XDP ? E_MOV32_IMM(BPF_REG_0, XDP_PASS)
-						      : E_ALU64_IMM(BPF_MOV, BPF_REG_0, TC_ACT_UNSPEC));
+	ecap_asm_emit(&a, hook_id == ECAP_HOOK_ID_XDP
+			      ? E_MOV32_IMM(BPF_REG_0, XDP_PASS)
+			      : E_ALU64_IMM(BPF_MOV, BPF_REG_0, TC_ACT_UNSPEC));
 	ecap_asm_emit(&a, E_EXIT());
 	if (!r)
 		r = ecap_asm_finish(&a);

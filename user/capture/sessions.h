@@ -10,12 +10,12 @@
 #include "filter/filter.h"
 
 struct ecap_session {
-	uint8_t id; /* 0..ECAP_MAX_SESSIONS-1: counters index, in records */
+	uint8_t id;			 /* 0..ECAP_MAX_SESSIONS-1: counters index, in records */
 	const struct sock_filter *insns; /* validated classic BPF */
 	uint32_t len;
-	uint32_t snaplen; /* 1..ECAP_SNAPLEN_MAX */
-	unsigned dirs;    /* ECAP_DIR_IN | ECAP_DIR_OUT */
-	uint32_t nifindex; /* 0: every interface the hooks are attached to */
+	uint32_t snaplen;		      /* 1..ECAP_SNAPLEN_MAX */
+	unsigned dirs;			      /* ECAP_DIR_IN | ECAP_DIR_OUT */
+	uint32_t nifindex;		      /* 0: every interface the hooks are attached to */
 	int ifindex[ECAP_MAX_SESSION_IFACES]; /* counters are kept per position here */
 };
 

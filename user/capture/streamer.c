@@ -46,14 +46,14 @@
 #include "filter/filter.h"
 #include "common/pcapng.h"
 
-#define TICK_NS    (50 * 1000000ll) /* drain, flush and limit checks */
-#define CLOCK_NS   1000000000ll     /* REALTIME - BOOTTIME refresh */
-#define PREFETCH   2048 /* bytes ahead in the ring, for records of up to */
-#define PREFETCH_REC 256 /* bytes; larger ones: the next record's header */
-#define DRAIN_MAX  16384 /* records per drain: bounds a batch's gather list */
-#define FLUSH_AT   (256u << 10)
-#define SINK_MAX   (4u << 20)
-#define MAX_IDB    (2 * ECAP_MAX_SESSION_IFACES)
+#define TICK_NS	     (50 * 1000000ll) /* drain, flush and limit checks */
+#define CLOCK_NS     1000000000ll     /* REALTIME - BOOTTIME refresh */
+#define PREFETCH     2048	      /* bytes ahead in the ring, for records of up to */
+#define PREFETCH_REC 256	      /* bytes; larger ones: the next record's header */
+#define DRAIN_MAX    16384	      /* records per drain: bounds a batch's gather list */
+#define FLUSH_AT     (256u << 10)
+#define SINK_MAX     (4u << 20)
+#define MAX_IDB	     (2 * ECAP_MAX_SESSION_IFACES)
 
 enum { TAG_RING = 1, TAG_TICK, TAG_STOP, TAG_WRITE }; /* TAG_WRITE | session << 8 */
 
@@ -115,7 +115,7 @@ struct ecap_streamer {
 	int refs; /* the drain under way referenced ring memory */
 	int started, ring_armed, err;
 	struct __kernel_timespec tick; /* read by the kernel at submission */
-	int64_t clock_at; /* CLOCK_BOOTTIME ns */
+	int64_t clock_at;	       /* CLOCK_BOOTTIME ns */
 	struct stream *s[ECAP_MAX_SESSIONS];
 };
 
@@ -303,8 +303,8 @@ static void write_from(struct ecap_streamer *st, struct stream *s)
 	struct io_uring_sqe *q = sqe(st);
 	size_t n = s->niov - s->iov_at;
 
-	io_uring_prep_writev(q, s->o.out_fd, s->iov + s->iov_at, n > IOV_MAX ? IOV_MAX : (unsigned)n,
-			     (uint64_t)-1);
+	io_uring_prep_writev(q, s->o.out_fd, s->iov + s->iov_at,
+			     n > IOV_MAX ? IOV_MAX : (unsigned)n, (uint64_t)-1);
 	io_uring_sqe_set_data64(q, TAG_WRITE | (uint64_t)s->o.session << 8);
 }
 
@@ -333,8 +333,8 @@ static int out_iov(struct stream *s)
 	for (size_t i = 0; i < s->out.nseg; i++) {
 		const struct seg *g = &s->out.seg[i];
 
-		s->iov[i] = (struct iovec){
-			(void *)(g->ext ? g->ext : s->out.meta.data + g->off), g->len};
+		s->iov[i] =
+		    (struct iovec){(void *)(g->ext ? g->ext : s->out.meta.data + g->off), g->len};
 	}
 	s->niov = s->out.nseg;
 	s->iov_at = 0;
@@ -571,7 +571,8 @@ static void drain(struct ecap_streamer *st)
 			 * which hold the headers to come; large ones: only the
 			 * next header, not lines of packet data we do not read */
 			if (size <= PREFETCH_REC)
-				for (uint64_t at = pos + PREFETCH; at < pos + PREFETCH + size + 8; at += 64)
+				for (uint64_t at = pos + PREFETCH; at < pos + PREFETCH + size + 8;
+				     at += 64)
 					__builtin_prefetch(r->data + (at & r->mask));
 			else
 				__builtin_prefetch(r->data + (next & r->mask));

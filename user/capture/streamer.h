@@ -43,7 +43,7 @@ struct ecap_stream_opts {
 	ecap_stream_ready_fn *ready;
 	void *ready_ctx;
 	size_t sink_max; /* sink: pending bytes past which records are dropped */
-	int pcap; /* classic pcap (nanosecond) instead of pcapng */
+	int pcap;	 /* classic pcap (nanosecond) instead of pcapng */
 	uint8_t session;
 	uint32_t snaplen;
 	unsigned dirs; /* ECAP_DIR_IN | ECAP_DIR_OUT: which interface blocks exist */
@@ -51,16 +51,16 @@ struct ecap_stream_opts {
 	 * position in it, and each interface's ISB takes its own counts. */
 	const struct ecap_stream_iface *ifaces;
 	unsigned nifaces;
-	uint64_t count;      /* stop after this many packets written; 0: no limit */
+	uint64_t count;	     /* stop after this many packets written; 0: no limit */
 	uint32_t duration_s; /* stop after this long; 0: no limit */
 };
 
 struct ecap_stream_stats {
-	uint64_t written;  /* packets written to the output */
-	uint64_t seen;     /* packets the hooks ran the filter on */
-	uint64_t matched;  /* accepted by the filter */
-	uint64_t captured; /* put in the ring by the kernel */
-	uint64_t dropped;  /* accepted but lost: ring full */
+	uint64_t written;   /* packets written to the output */
+	uint64_t seen;	    /* packets the hooks ran the filter on */
+	uint64_t matched;   /* accepted by the filter */
+	uint64_t captured;  /* put in the ring by the kernel */
+	uint64_t dropped;   /* accepted but lost: ring full */
 	uint64_t osdropped; /* put in the ring but lost: the sink lagged */
 };
 

@@ -18,8 +18,8 @@ static int sign(const uint8_t *secret, size_t secret_len, const char *method, si
 	char tail[32 + ECAP_AUTH_NONCE_MAX];
 	int n = snprintf(tail, sizeof(tail), "\n%" PRId64 "\n%s", ts, nonce);
 	OSSL_PARAM params[] = {
-		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
-		OSSL_PARAM_construct_end(),
+	    OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
+	    OSSL_PARAM_construct_end(),
 	};
 	EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
 	EVP_MAC_CTX *h = mac ? EVP_MAC_CTX_new(mac) : NULL;
@@ -114,8 +114,8 @@ int ecap_auth_verify(const struct ecap_auth *a, const uint8_t *secret, size_t se
 		     int64_t now)
 {
 	uint8_t want[32];
-	int r = sign(secret, secret_len, method, method_len, target, target_len, a->ts, a->nonce,
-		     want);
+	int r =
+	    sign(secret, secret_len, method, method_len, target, target_len, a->ts, a->nonce, want);
 
 	if (r)
 		return r;

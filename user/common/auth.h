@@ -16,7 +16,7 @@
 #include "common/hex.h"
 
 #define ECAP_AUTH_SCHEME     "Edgecap-HMAC"
-#define ECAP_AUTH_SKEW       60
+#define ECAP_AUTH_SKEW	     60
 #define ECAP_AUTH_SECRET_MIN 16
 #define ECAP_AUTH_SECRET_MAX 64
 #define ECAP_AUTH_NONCE_MIN  16 /* hex digits */

@@ -19,8 +19,8 @@ static char *trim(char *s)
 	return s;
 }
 
-int ecap_conf_set(const struct ecap_conf_key *keys, void *conf, const char *key,
-		  const char *value, char *err, size_t errlen)
+int ecap_conf_set(const struct ecap_conf_key *keys, void *conf, const char *key, const char *value,
+		  char *err, size_t errlen)
 {
 	const struct ecap_conf_key *k = keys;
 	char *at, *end;
@@ -63,8 +63,8 @@ int ecap_conf_set(const struct ecap_conf_key *keys, void *conf, const char *key,
 	return -EINVAL;
 }
 
-int ecap_conf_load(const struct ecap_conf_key *keys, void *conf, const char *path,
-		   int must_exist, char *err, size_t errlen)
+int ecap_conf_load(const struct ecap_conf_key *keys, void *conf, const char *path, int must_exist,
+		   char *err, size_t errlen)
 {
 	char line[1024], sub[512];
 	unsigned no = 0;

@@ -62,9 +62,8 @@ int ecap_httpc_dest_init(struct ecap_httpc_dest *d, struct ecap_httpc_ctx *ctx, 
 		}
 		d->via = &d->proxy;
 	}
-	d->h2o = (h2o_http1client_ctx_t){.loop = ctx->loop,
-					 .getaddr_receiver = ctx->getaddr,
-					 .io_timeout = &ctx->io_timeout};
+	d->h2o = (h2o_http1client_ctx_t){
+	    .loop = ctx->loop, .getaddr_receiver = ctx->getaddr, .io_timeout = &ctx->io_timeout};
 	if (d->via->scheme == &H2O_URL_SCHEME_HTTPS) {
 		d->ssl = web_tls_client(o->ca_store ? NULL : o->ca_file, o->ca_store, d->via->host,
 					err, errlen);
@@ -74,7 +73,8 @@ int ecap_httpc_dest_init(struct ecap_httpc_dest *d, struct ecap_httpc_ctx *ctx, 
 	}
 	if (o->keepalive) {
 		h2o_socketpool_init_by_hostport(&d->pool, d->via->host, h2o_url_get_port(d->via),
-						d->via->scheme == &H2O_URL_SCHEME_HTTPS, o->keepalive);
+						d->via->scheme == &H2O_URL_SCHEME_HTTPS,
+						o->keepalive);
 		h2o_socketpool_set_timeout(&d->pool, ctx->loop, POOL_IDLE_MS);
 		d->pooled = 1;
 	}
@@ -198,7 +198,8 @@ int ecap_httpc_start(struct ecap_httpc_dest *d, struct ecap_httpc_call *c)
 		     u->authority.base, c->target, (int)u->authority.len, u->authority.base,
 		     d->ctx->user_agent ? "User-Agent: " : "",
 		     d->ctx->user_agent ? d->ctx->user_agent : "", d->ctx->user_agent ? "\r\n" : "",
-		     c->headers ? c->headers : "", length, d->pooled ? "" : "Connection: close\r\n");
+		     c->headers ? c->headers : "", length,
+		     d->pooled ? "" : "Connection: close\r\n");
 	if (n < 0) {
 		c->head = NULL;
 		return -ENOMEM;

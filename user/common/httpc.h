@@ -27,7 +27,7 @@
 struct ecap_httpc_ctx {
 	h2o_loop_t *loop;
 	h2o_multithread_receiver_t *getaddr; /* h2o's resolver, registered on the loop's queue */
-	h2o_timeout_t io_timeout;            /* connect, head, and every gap in a body */
+	h2o_timeout_t io_timeout;	     /* connect, head, and every gap in a body */
 	const char *user_agent;
 };
 
@@ -51,7 +51,7 @@ struct ecap_httpc_dest {
 	h2o_http1client_ctx_t h2o; /* ctx's, with this destination's TLS */
 	char *url_text, *proxy_text;
 	h2o_url_t url, proxy; /* proxy.host.len 0: none */
-	h2o_url_t *via;       /* where connections go: &url or &proxy */
+	h2o_url_t *via;	      /* where connections go: &url or &proxy */
 	SSL_CTX *ssl;
 	h2o_socketpool_t pool;
 	int pooled;

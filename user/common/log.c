@@ -18,8 +18,8 @@ static int stderr_is_journal(void)
 	unsigned long long dev, ino;
 	struct stat st;
 
-	return v && sscanf(v, "%llu:%llu", &dev, &ino) == 2 && !fstat(2, &st) &&
-	       st.st_dev == dev && st.st_ino == ino;
+	return v && sscanf(v, "%llu:%llu", &dev, &ino) == 2 && !fstat(2, &st) && st.st_dev == dev &&
+	       st.st_ino == ino;
 }
 
 void ecap_log_init(const char *name)
@@ -30,8 +30,8 @@ void ecap_log_init(const char *name)
 
 void ecap_log(int level, const char *fmt, ...)
 {
-	static const char *const words[] = {"emergency", "alert", "critical", "error",
-					    "warning",   "notice", "info",     "debug"};
+	static const char *const words[] = {"emergency", "alert",  "critical", "error",
+					    "warning",	 "notice", "info",     "debug"};
 	char line[2048];
 	va_list ap;
 	int n;

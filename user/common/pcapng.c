@@ -11,16 +11,16 @@
 #define BT_ISB 0x00000005u
 #define BT_EPB 0x00000006u
 
-#define OPT_COMMENT      1
-#define SHB_USERAPPL     4
-#define IF_NAME          2
-#define IF_TSRESOL       9
-#define EPB_FLAGS        2
-#define ISB_IFRECV       4
-#define ISB_IFDROP       5
+#define OPT_COMMENT	 1
+#define SHB_USERAPPL	 4
+#define IF_NAME		 2
+#define IF_TSRESOL	 9
+#define EPB_FLAGS	 2
+#define ISB_IFRECV	 4
+#define ISB_IFDROP	 5
 #define ISB_FILTERACCEPT 6
-#define ISB_OSDROP       7
-#define ISB_USRDELIV     8
+#define ISB_OSDROP	 7
+#define ISB_USRDELIV	 8
 
 static void put(struct ecap_buf *b, const void *p, size_t n)
 {
@@ -112,8 +112,8 @@ int ecap_pcapng_epb(struct ecap_buf *b, uint32_t if_id, uint64_t ts, const void 
 {
 	uint32_t pad = ((caplen + 3) & ~3u) - caplen;
 	uint32_t total = 28 + caplen + pad + (flags ? 12 : 0) + 4;
-	uint32_t head[7] = {BT_EPB, total, if_id, (uint32_t)(ts >> 32), (uint32_t)ts, caplen,
-			    wirelen};
+	uint32_t head[7] = {BT_EPB,	  total,  if_id,  (uint32_t)(ts >> 32),
+			    (uint32_t)ts, caplen, wirelen};
 	/* padding, then epb_flags (code, length; value; opt_endofopt), then the length */
 	uint32_t t[4] = {EPB_FLAGS | 4u << 16, flags, 0, total};
 	uint8_t *p;

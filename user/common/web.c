@@ -105,7 +105,9 @@ SSL_CTX *web_tls_client(const char *ca_file, X509_STORE *store, h2o_iovec_t host
 			      : SSL_CTX_set_default_verify_paths(ssl)) == 1;
 	if (!ok) {
 		snprintf(err, errlen, "TLS client with %.200s: %.200s",
-			 store ? "a shared CA store" : ca_file ? ca_file : "the system's CAs",
+			 store	   ? "a shared CA store"
+			 : ca_file ? ca_file
+				   : "the system's CAs",
 			 ERR_reason_error_string(ERR_get_error()));
 		SSL_CTX_free(ssl);
 		return NULL;
@@ -184,20 +186,34 @@ void web_unlisten(h2o_socket_t **listener)
 const char *web_reason(int status)
 {
 	switch (status) {
-	case 200: return "OK";
-	case 201: return "Created";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 409: return "Conflict";
-	case 410: return "Gone";
-	case 413: return "Payload Too Large";
-	case 429: return "Too Many Requests";
-	case 503: return "Service Unavailable";
-	case 505: return "HTTP Version Not Supported";
-	default: return status < 500 ? "Bad Request" : "Internal Server Error";
+	case 200:
+		return "OK";
+	case 201:
+		return "Created";
+	case 400:
+		return "Bad Request";
+	case 401:
+		return "Unauthorized";
+	case 403:
+		return "Forbidden";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 409:
+		return "Conflict";
+	case 410:
+		return "Gone";
+	case 413:
+		return "Payload Too Large";
+	case 429:
+		return "Too Many Requests";
+	case 503:
+		return "Service Unavailable";
+	case 505:
+		return "HTTP Version Not Supported";
+	default:
+		return status < 500 ? "Bad Request" : "Internal Server Error";
 	}
 }
 
@@ -207,7 +223,7 @@ void web_log_refusal(h2o_req_t *req, int status, const char *who, const char *ms
 	size_t n = req->query_at == SIZE_MAX ? req->path.len : req->query_at;
 
 	web_peer(req, peer, sizeof(peer));
-	ecap_log(status >= 500				? LOG_ERR
+	ecap_log(status >= 500			  ? LOG_ERR
 		 : status == 401 || status == 403 ? LOG_WARNING
 						  : LOG_NOTICE,
 		 "refused %.*s %.*s from %s%s%s: %d %s", (int)req->method.len, req->method.base,
@@ -306,8 +322,8 @@ struct web_side *web_side_of(h2o_handler_t *self)
 }
 
 int web_side_start(struct web_side *s, h2o_loop_t *loop, const char *listen,
-		   const char *server_name, int (*on_req)(h2o_handler_t *, h2o_req_t *),
-		   void *data, char *err, size_t errlen)
+		   const char *server_name, int (*on_req)(h2o_handler_t *, h2o_req_t *), void *data,
+		   char *err, size_t errlen)
 {
 	struct side_handler *h;
 	h2o_hostconf_t *host;

@@ -36,7 +36,7 @@ h2o_socket_t *web_watch(h2o_loop_t *loop, int fd, h2o_socket_cb cb, void *data);
  * for 401 and 403, an error for 5xx); always returns 0 (handled). Headers
  * already added to req->res are kept. */
 int web_error(h2o_req_t *req, int status, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 /* The one log line of a refused request: method, path (without the query),
  * peer, who it was (NULL: not known), status and why. */
 void web_log_refusal(h2o_req_t *req, int status, const char *who, const char *msg);
@@ -60,8 +60,8 @@ struct web_side {
 };
 /* Plain HTTP on listen ("ADDR:PORT"): 0 or -errno with err set. */
 int web_side_start(struct web_side *s, h2o_loop_t *loop, const char *listen,
-		   const char *server_name, int (*on_req)(h2o_handler_t *, h2o_req_t *),
-		   void *data, char *err, size_t errlen);
+		   const char *server_name, int (*on_req)(h2o_handler_t *, h2o_req_t *), void *data,
+		   char *err, size_t errlen);
 void web_side_stop(struct web_side *s);
 /* The side listener a request of on_req came by. */
 struct web_side *web_side_of(h2o_handler_t *self);

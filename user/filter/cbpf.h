@@ -13,7 +13,7 @@
 #define ECAP_CBPF_MAX_INSNS  4096
 #define ECAP_SNAPLEN_DEFAULT 262144u
 #define ECAP_SNAPLEN_MAX     262144u
-#define ECAP_ERRLEN          512
+#define ECAP_ERRLEN	     512
 
 /* Link types we compile for (pcap DLT values). */
 #define ECAP_LINKTYPE_EN10MB 1

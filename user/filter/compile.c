@@ -31,8 +31,7 @@ int ecap_filter_compile(const char *expr, int linktype, uint32_t snaplen, struct
 	int r;
 
 	if (snaplen == 0 || snaplen > ECAP_SNAPLEN_MAX) {
-		snprintf(err, errlen, "snaplen %u out of range (1..%u)", snaplen,
-			 ECAP_SNAPLEN_MAX);
+		snprintf(err, errlen, "snaplen %u out of range (1..%u)", snaplen, ECAP_SNAPLEN_MAX);
 		return -EINVAL;
 	}
 	p = pcap_open_dead(linktype, (int)snaplen);

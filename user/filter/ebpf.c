@@ -55,11 +55,10 @@ uint32_t ecap_asm_label(struct ecap_asm *a)
 
 	if (a->err)
 		return 0;
-	a->err = grow((void **)&a->label_pos, &a->label_cap, a->nlabels + 1,
-		      sizeof(*a->label_pos));
+	a->err = grow((void **)&a->label_pos, &a->label_cap, a->nlabels + 1, sizeof(*a->label_pos));
 	if (!a->err)
-		a->err = grow((void **)&a->label_used, &cap, a->nlabels + 1,
-			      sizeof(*a->label_used));
+		a->err =
+		    grow((void **)&a->label_used, &cap, a->nlabels + 1, sizeof(*a->label_used));
 	if (a->err)
 		return 0;
 	a->label_pos[a->nlabels] = -1;
@@ -125,63 +124,102 @@ int ecap_asm_finish(struct ecap_asm *a)
 static const char *alu_op(uint8_t op)
 {
 	switch (op) {
-	case BPF_ADD: return "+=";
-	case BPF_SUB: return "-=";
-	case BPF_MUL: return "*=";
-	case BPF_DIV: return "/=";
-	case BPF_OR: return "|=";
-	case BPF_AND: return "&=";
-	case BPF_LSH: return "<<=";
-	case BPF_RSH: return ">>=";
-	case BPF_MOD: return "%=";
-	case BPF_XOR: return "^=";
-	case BPF_MOV: return "=";
-	case BPF_ARSH: return "s>>=";
-	default: return NULL;
+	case BPF_ADD:
+		return "+=";
+	case BPF_SUB:
+		return "-=";
+	case BPF_MUL:
+		return "*=";
+	case BPF_DIV:
+		return "/=";
+	case BPF_OR:
+		return "|=";
+	case BPF_AND:
+		return "&=";
+	case BPF_LSH:
+		return "<<=";
+	case BPF_RSH:
+		return ">>=";
+	case BPF_MOD:
+		return "%=";
+	case BPF_XOR:
+		return "^=";
+	case BPF_MOV:
+		return "=";
+	case BPF_ARSH:
+		return "s>>=";
+	default:
+		return NULL;
 	}
 }
 
 static const char *jmp_op(uint8_t op)
 {
 	switch (op) {
-	case BPF_JEQ: return "==";
-	case BPF_JGT: return ">";
-	case BPF_JGE: return ">=";
-	case BPF_JSET: return "&";
-	case BPF_JNE: return "!=";
-	case BPF_JSGT: return "s>";
-	case BPF_JSGE: return "s>=";
-	case BPF_JLT: return "<";
-	case BPF_JLE: return "<=";
-	case BPF_JSLT: return "s<";
-	case BPF_JSLE: return "s<=";
-	default: return NULL;
+	case BPF_JEQ:
+		return "==";
+	case BPF_JGT:
+		return ">";
+	case BPF_JGE:
+		return ">=";
+	case BPF_JSET:
+		return "&";
+	case BPF_JNE:
+		return "!=";
+	case BPF_JSGT:
+		return "s>";
+	case BPF_JSGE:
+		return "s>=";
+	case BPF_JLT:
+		return "<";
+	case BPF_JLE:
+		return "<=";
+	case BPF_JSLT:
+		return "s<";
+	case BPF_JSLE:
+		return "s<=";
+	default:
+		return NULL;
 	}
 }
 
 static const char *size_name(uint8_t size)
 {
 	switch (size) {
-	case BPF_B: return "u8";
-	case BPF_H: return "u16";
-	case BPF_W: return "u32";
-	default: return "u64";
+	case BPF_B:
+		return "u8";
+	case BPF_H:
+		return "u16";
+	case BPF_W:
+		return "u32";
+	default:
+		return "u64";
 	}
 }
 
 static const char *helper_name(int32_t id)
 {
 	switch (id) {
-	case BPF_FUNC_skb_load_bytes: return "bpf_skb_load_bytes";
-	case BPF_FUNC_xdp_load_bytes: return "bpf_xdp_load_bytes";
-	case BPF_FUNC_xdp_get_buff_len: return "bpf_xdp_get_buff_len";
-	case BPF_FUNC_ringbuf_output: return "bpf_ringbuf_output";
-	case BPF_FUNC_ringbuf_reserve: return "bpf_ringbuf_reserve";
-	case BPF_FUNC_ringbuf_submit: return "bpf_ringbuf_submit";
-	case BPF_FUNC_ktime_get_ns: return "bpf_ktime_get_ns";
-	case BPF_FUNC_map_lookup_elem: return "bpf_map_lookup_elem";
-	case BPF_FUNC_tail_call: return "bpf_tail_call";
-	default: return NULL;
+	case BPF_FUNC_skb_load_bytes:
+		return "bpf_skb_load_bytes";
+	case BPF_FUNC_xdp_load_bytes:
+		return "bpf_xdp_load_bytes";
+	case BPF_FUNC_xdp_get_buff_len:
+		return "bpf_xdp_get_buff_len";
+	case BPF_FUNC_ringbuf_output:
+		return "bpf_ringbuf_output";
+	case BPF_FUNC_ringbuf_reserve:
+		return "bpf_ringbuf_reserve";
+	case BPF_FUNC_ringbuf_submit:
+		return "bpf_ringbuf_submit";
+	case BPF_FUNC_ktime_get_ns:
+		return "bpf_ktime_get_ns";
+	case BPF_FUNC_map_lookup_elem:
+		return "bpf_map_lookup_elem";
+	case BPF_FUNC_tail_call:
+		return "bpf_tail_call";
+	default:
+		return NULL;
 	}
 }
 
@@ -231,11 +269,11 @@ int ecap_ebpf_disasm(FILE *out, const struct bpf_insn *insns, uint32_t n)
 				fprintf(out, "goto %u\n", i + 1 + in->off);
 			} else if ((s = jmp_op(op))) {
 				if (BPF_SRC(in->code) == BPF_X)
-					fprintf(out, "if %c%u %s %c%u goto %u\n", r, in->dst_reg, s, r,
-						in->src_reg, i + 1 + in->off);
+					fprintf(out, "if %c%u %s %c%u goto %u\n", r, in->dst_reg, s,
+						r, in->src_reg, i + 1 + in->off);
 				else if (wide)
-					fprintf(out, "if r%u %s %d goto %u\n", in->dst_reg, s, in->imm,
-						i + 1 + in->off);
+					fprintf(out, "if r%u %s %d goto %u\n", in->dst_reg, s,
+						in->imm, i + 1 + in->off);
 				else
 					fprintf(out, "if w%u %s %u goto %u\n", in->dst_reg, s,
 						(uint32_t)in->imm, i + 1 + in->off);
@@ -257,7 +295,8 @@ int ecap_ebpf_disasm(FILE *out, const struct bpf_insn *insns, uint32_t n)
 			break;
 		case BPF_LD:
 			if (in->code == (BPF_LD | BPF_IMM | BPF_DW) && i + 1 < n) {
-				uint64_t v = (uint32_t)in->imm | (uint64_t)(uint32_t)in[1].imm << 32;
+				uint64_t v = (uint32_t)in->imm | (uint64_t)(uint32_t)in[1].imm
+								     << 32;
 
 				if (in->src_reg == BPF_PSEUDO_MAP_FD)
 					fprintf(out, "r%u = map[fd:%u] ll\n", in->dst_reg, in->imm);

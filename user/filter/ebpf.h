@@ -15,34 +15,35 @@
 
 #define ECAP_INSN(CODE, DST, SRC, OFF, IMM)                                                        \
 	((struct bpf_insn){                                                                        \
-		.code = (CODE), .dst_reg = (DST), .src_reg = (SRC), .off = (OFF), .imm = (IMM)})
+	    .code = (CODE), .dst_reg = (DST), .src_reg = (SRC), .off = (OFF), .imm = (IMM)})
 
 /* dst = src (64 bit) */
 #define E_MOV64_REG(DST, SRC) ECAP_INSN(BPF_ALU64 | BPF_MOV | BPF_X, DST, SRC, 0, 0)
 /* dst = (u32)imm, upper half zeroed */
-#define E_MOV32_IMM(DST, IMM) ECAP_INSN(BPF_ALU | BPF_MOV | BPF_K, DST, 0, 0, (int32_t)(IMM))
-#define E_MOV32_REG(DST, SRC) ECAP_INSN(BPF_ALU | BPF_MOV | BPF_X, DST, SRC, 0, 0)
+#define E_MOV32_IMM(DST, IMM)	  ECAP_INSN(BPF_ALU | BPF_MOV | BPF_K, DST, 0, 0, (int32_t)(IMM))
+#define E_MOV32_REG(DST, SRC)	  ECAP_INSN(BPF_ALU | BPF_MOV | BPF_X, DST, SRC, 0, 0)
 #define E_ALU32_IMM(OP, DST, IMM) ECAP_INSN(BPF_ALU | (OP) | BPF_K, DST, 0, 0, (int32_t)(IMM))
 #define E_ALU32_REG(OP, DST, SRC) ECAP_INSN(BPF_ALU | (OP) | BPF_X, DST, SRC, 0, 0)
 #define E_ALU64_IMM(OP, DST, IMM) ECAP_INSN(BPF_ALU64 | (OP) | BPF_K, DST, 0, 0, (int32_t)(IMM))
 #define E_ALU64_REG(OP, DST, SRC) ECAP_INSN(BPF_ALU64 | (OP) | BPF_X, DST, SRC, 0, 0)
 /* dst = htobe{16,32}(dst), zero-extended */
-#define E_BE(DST, BITS) ECAP_INSN(BPF_ALU | BPF_END | BPF_TO_BE, DST, 0, 0, BITS)
+#define E_BE(DST, BITS)		   ECAP_INSN(BPF_ALU | BPF_END | BPF_TO_BE, DST, 0, 0, BITS)
 #define E_LDX(SIZE, DST, SRC, OFF) ECAP_INSN(BPF_LDX | BPF_MEM | (SIZE), DST, SRC, OFF, 0)
 #define E_STX(SIZE, DST, SRC, OFF) ECAP_INSN(BPF_STX | BPF_MEM | (SIZE), DST, SRC, OFF, 0)
-#define E_ST(SIZE, DST, OFF, IMM) ECAP_INSN(BPF_ST | BPF_MEM | (SIZE), DST, 0, OFF, IMM)
+#define E_ST(SIZE, DST, OFF, IMM)  ECAP_INSN(BPF_ST | BPF_MEM | (SIZE), DST, 0, OFF, IMM)
 /* dst = map (by fd): two instructions */
 #define E_LD_MAP_FD(DST, FD)                                                                       \
-	ECAP_INSN(BPF_LD | BPF_DW | BPF_IMM, DST, BPF_PSEUDO_MAP_FD, 0, FD), ECAP_INSN(0, 0, 0, 0, 0)
+	ECAP_INSN(BPF_LD | BPF_DW | BPF_IMM, DST, BPF_PSEUDO_MAP_FD, 0, FD),                       \
+	    ECAP_INSN(0, 0, 0, 0, 0)
 /* dst = address of a map's value (by fd; an array's first), plus off */
 #define E_LD_MAP_VALUE(DST, FD, OFF)                                                               \
 	ECAP_INSN(BPF_LD | BPF_DW | BPF_IMM, DST, BPF_PSEUDO_MAP_VALUE, 0, FD),                    \
-		ECAP_INSN(0, 0, 0, 0, OFF)
+	    ECAP_INSN(0, 0, 0, 0, OFF)
 #define E_CALL(FN) ECAP_INSN(BPF_JMP | BPF_CALL, 0, 0, 0, FN)
-#define E_EXIT() ECAP_INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0)
+#define E_EXIT()   ECAP_INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0)
 
 struct ecap_asm_fixup {
-	uint32_t at;    /* index of the jump instruction */
+	uint32_t at;	/* index of the jump instruction */
 	uint32_t label; /* label it targets */
 };
 

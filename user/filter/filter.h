@@ -60,8 +60,8 @@ int ecap_filter_translate(const struct sock_filter *insns, uint32_t n,
  * is kept) and the stack from ECAP_XLATE_STACK up to the frame pointer. */
 #define ECAP_XLATE_WINDOW 128 /* bytes of packet the helper copy keeps on the stack */
 #define ECAP_XLATE_STACK  (-80 - ECAP_XLATE_WINDOW)
-#define ECAP_STK_WIRELEN (-68) /* u32: the packet's wire length */
-#define ECAP_STK_BUFLEN  (-76) /* u32: bytes of it present (captured length) */
+#define ECAP_STK_WIRELEN  (-68) /* u32: the packet's wire length */
+#define ECAP_STK_BUFLEN	  (-76) /* u32: bytes of it present (captured length) */
 struct ecap_asm;
 void ecap_xlate_prologue(struct ecap_asm *a, const struct ecap_xlate_opts *opts);
 int ecap_xlate_body(struct ecap_asm *a, const struct sock_filter *insns, uint32_t n,

@@ -13,7 +13,7 @@
  * the metadata and never looks at the padding. 74 = Ethernet + the longest
  * IPv4 header, longer than Ethernet + IPv6. */
 #define TEST_MIN_LEN_XDP 14
-#define TEST_MIN_LEN_TC  74
+#define TEST_MIN_LEN_TC	 74
 
 struct run {
 	uint8_t *buf;

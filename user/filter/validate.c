@@ -15,8 +15,8 @@
 #include <stdarg.h>
 #include <stdlib.h>
 
-__attribute__((format(printf, 3, 4))) static int refuse(char *err, size_t errlen,
-						      const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static int refuse(char *err, size_t errlen, const char *fmt,
+							...)
 {
 	va_list ap;
 
@@ -90,23 +90,40 @@ static int opcode_known(uint16_t code)
 static const char *skf_ad_name(uint32_t idx)
 {
 	switch (idx) {
-	case SKF_AD_PROTOCOL: return "SKF_AD_PROTOCOL (protocol)";
-	case SKF_AD_PKTTYPE: return "SKF_AD_PKTTYPE (packet type)";
-	case SKF_AD_IFINDEX: return "SKF_AD_IFINDEX (ifindex)";
-	case SKF_AD_NLATTR: return "SKF_AD_NLATTR (netlink attribute)";
-	case SKF_AD_NLATTR_NEST: return "SKF_AD_NLATTR_NEST (nested netlink attribute)";
-	case SKF_AD_MARK: return "SKF_AD_MARK (mark)";
-	case SKF_AD_QUEUE: return "SKF_AD_QUEUE (queue)";
-	case SKF_AD_HATYPE: return "SKF_AD_HATYPE (hardware type)";
-	case SKF_AD_RXHASH: return "SKF_AD_RXHASH (rx hash)";
-	case SKF_AD_CPU: return "SKF_AD_CPU (cpu)";
-	case SKF_AD_ALU_XOR_X: return "SKF_AD_ALU_XOR_X";
-	case SKF_AD_VLAN_TAG: return "SKF_AD_VLAN_TAG (vlan tag)";
-	case SKF_AD_VLAN_TAG_PRESENT: return "SKF_AD_VLAN_TAG_PRESENT (vlan tag present)";
-	case SKF_AD_PAY_OFFSET: return "SKF_AD_PAY_OFFSET (payload offset)";
-	case SKF_AD_RANDOM: return "SKF_AD_RANDOM (random)";
-	case SKF_AD_VLAN_TPID: return "SKF_AD_VLAN_TPID (vlan tpid)";
-	default: return NULL;
+	case SKF_AD_PROTOCOL:
+		return "SKF_AD_PROTOCOL (protocol)";
+	case SKF_AD_PKTTYPE:
+		return "SKF_AD_PKTTYPE (packet type)";
+	case SKF_AD_IFINDEX:
+		return "SKF_AD_IFINDEX (ifindex)";
+	case SKF_AD_NLATTR:
+		return "SKF_AD_NLATTR (netlink attribute)";
+	case SKF_AD_NLATTR_NEST:
+		return "SKF_AD_NLATTR_NEST (nested netlink attribute)";
+	case SKF_AD_MARK:
+		return "SKF_AD_MARK (mark)";
+	case SKF_AD_QUEUE:
+		return "SKF_AD_QUEUE (queue)";
+	case SKF_AD_HATYPE:
+		return "SKF_AD_HATYPE (hardware type)";
+	case SKF_AD_RXHASH:
+		return "SKF_AD_RXHASH (rx hash)";
+	case SKF_AD_CPU:
+		return "SKF_AD_CPU (cpu)";
+	case SKF_AD_ALU_XOR_X:
+		return "SKF_AD_ALU_XOR_X";
+	case SKF_AD_VLAN_TAG:
+		return "SKF_AD_VLAN_TAG (vlan tag)";
+	case SKF_AD_VLAN_TAG_PRESENT:
+		return "SKF_AD_VLAN_TAG_PRESENT (vlan tag present)";
+	case SKF_AD_PAY_OFFSET:
+		return "SKF_AD_PAY_OFFSET (payload offset)";
+	case SKF_AD_RANDOM:
+		return "SKF_AD_RANDOM (random)";
+	case SKF_AD_VLAN_TPID:
+		return "SKF_AD_VLAN_TPID (vlan tpid)";
+	default:
+		return NULL;
 	}
 }
 
@@ -121,9 +138,10 @@ static int check_load_offset(uint32_t i, uint32_t k, char *err, size_t errlen)
 			return refuse(err, errlen,
 				      "instruction %u: Linux ancillary load %s is not supported", i,
 				      name);
-		return refuse(err, errlen,
-			      "instruction %u: Linux ancillary load at SKF_AD_OFF+%u is not supported",
-			      i, k - (uint32_t)SKF_AD_OFF);
+		return refuse(
+		    err, errlen,
+		    "instruction %u: Linux ancillary load at SKF_AD_OFF+%u is not supported", i,
+		    k - (uint32_t)SKF_AD_OFF);
 	}
 	if (k >= (uint32_t)SKF_NET_OFF)
 		return refuse(err, errlen,
@@ -139,8 +157,7 @@ static int check_load_offset(uint32_t i, uint32_t k, char *err, size_t errlen)
 }
 
 /* Per-instruction checks that need no control flow. */
-static int check_insn(const struct sock_filter *f, uint32_t i, uint32_t n, char *err,
-		      size_t errlen)
+static int check_insn(const struct sock_filter *f, uint32_t i, uint32_t n, char *err, size_t errlen)
 {
 	uint16_t code = f->code;
 
@@ -168,9 +185,10 @@ static int check_insn(const struct sock_filter *f, uint32_t i, uint32_t n, char 
 	case BPF_ST:
 	case BPF_STX:
 		if (f->k >= BPF_MEMWORDS)
-			return refuse(err, errlen,
-				      "instruction %u: scratch memory M[%u] out of range (M[0]..M[15])",
-				      i, f->k);
+			return refuse(
+			    err, errlen,
+			    "instruction %u: scratch memory M[%u] out of range (M[0]..M[15])", i,
+			    f->k);
 		return 0;
 	case BPF_ALU:
 		if (BPF_SRC(code) != BPF_K)
@@ -187,10 +205,11 @@ static int check_insn(const struct sock_filter *f, uint32_t i, uint32_t n, char 
 	case BPF_JMP:
 		if (BPF_OP(code) == BPF_JA) {
 			if ((int32_t)f->k < 0)
-				return refuse(err, errlen,
-					      "instruction %u: backward jump (offset %d); loops are "
-					      "not allowed",
-					      i, (int32_t)f->k);
+				return refuse(
+				    err, errlen,
+				    "instruction %u: backward jump (offset %d); loops are "
+				    "not allowed",
+				    i, (int32_t)f->k);
 			if ((uint64_t)i + 1 + f->k >= n)
 				return refuse(err, errlen,
 					      "instruction %u: jump to %llu, past the end (%u "
@@ -200,8 +219,8 @@ static int check_insn(const struct sock_filter *f, uint32_t i, uint32_t n, char 
 		}
 		if (i + 1 + f->jt >= n || i + 1 + f->jf >= n)
 			return refuse(err, errlen,
-				      "instruction %u: jump to %u, past the end (%u instructions)", i,
-				      i + 1 + (f->jt > f->jf ? f->jt : f->jf), n);
+				      "instruction %u: jump to %u, past the end (%u instructions)",
+				      i, i + 1 + (f->jt > f->jf ? f->jt : f->jf), n);
 		return 0;
 	default:
 		return 0;

@@ -53,10 +53,10 @@
 
 #define STK_M(k)    (-64 + 4 * (int)(k))
 #define STK_WIRELEN ECAP_STK_WIRELEN
-#define STK_BUF     (-72)
+#define STK_BUF	    (-72)
 #define STK_BUFLEN  ECAP_STK_BUFLEN
 #define STK_WINDOW  ECAP_XLATE_STACK /* the helper copy's first WINDOW bytes */
-#define WINDOW      ECAP_XLATE_WINDOW
+#define WINDOW	    ECAP_XLATE_WINDOW
 
 _Static_assert(STK_WINDOW + WINDOW <= STK_BUFLEN && STK_WINDOW % 8 == 0 && WINDOW % 8 == 0,
 	       "the window lies below the other slots, 8-aligned");
@@ -67,7 +67,7 @@ _Static_assert(STK_WINDOW + WINDOW <= STK_BUFLEN && STK_WINDOW % 8 == 0 && WINDO
 #define ISLAND_SPACING 16384
 
 struct hop {
-	uint32_t label;  /* where the jump currently lands */
+	uint32_t label;	 /* where the jump currently lands */
 	uint32_t target; /* classic instruction it is going to (n = end of copy) */
 };
 
@@ -78,20 +78,20 @@ struct xl {
 	struct ecap_asm *a;
 
 	uint8_t *leader;  /* first instruction of a basic block */
-	uint64_t *need;   /* per leader: bytes its constant-offset loads need */
-	uint8_t *reach;   /* reachable in the copy being emitted */
+	uint64_t *need;	  /* per leader: bytes its constant-offset loads need */
+	uint8_t *reach;	  /* reachable in the copy being emitted */
 	uint32_t *known;  /* direct copy: bytes checked present on every path to i */
-	uint32_t cur;     /* known bytes at the instruction being emitted */
-	uint32_t *lab;    /* per classic instruction: its label in this copy */
+	uint32_t cur;	  /* known bytes at the instruction being emitted */
+	uint32_t *lab;	  /* per classic instruction: its label in this copy */
 	struct hop *hops; /* pending unconditional jumps */
 	uint32_t nhops, hop_cap;
-	uint32_t ret0;      /* label of the next "return 0" block */
-	uint32_t bail;      /* direct copy: the next block that bails out */
-	int to_helper;      /* the direct copy may go on in the helper copy */
+	uint32_t ret0;	    /* label of the next "return 0" block */
+	uint32_t bail;	    /* direct copy: the next block that bails out */
+	int to_helper;	    /* the direct copy may go on in the helper copy */
 	uint32_t island_at; /* position after the last island */
-	int direct;         /* emitting the direct copy */
-	int reads;          /* the program loads packet bytes */
-	uint32_t done;      /* body mode: where a return goes; NO_LABEL: exit */
+	int direct;	    /* emitting the direct copy */
+	int reads;	    /* the program loads packet bytes */
+	uint32_t done;	    /* body mode: where a return goes; NO_LABEL: exit */
 };
 
 #define NO_LABEL UINT32_MAX
@@ -109,9 +109,12 @@ static void emit_return(struct xl *x, int from_a, uint32_t k)
 static uint32_t ld_bytes(uint16_t code)
 {
 	switch (BPF_SIZE(code)) {
-	case BPF_W: return 4;
-	case BPF_H: return 2;
-	default: return 1;
+	case BPF_W:
+		return 4;
+	case BPF_H:
+		return 2;
+	default:
+		return 1;
 	}
 }
 
@@ -300,7 +303,7 @@ static void load_window(struct xl *x)
 	emit(x, E_MOV64_REG(BPF_REG_3, BPF_REG_10));
 	emit(x, E_ALU64_IMM(BPF_ADD, BPF_REG_3, STK_WINDOW));
 	emit(x, E_CALL(x->o->hook == ECAP_HOOK_XDP ? BPF_FUNC_xdp_load_bytes
-						    : BPF_FUNC_skb_load_bytes));
+						   : BPF_FUNC_skb_load_bytes));
 	ecap_asm_jmp(x->a, BPF_JMP | BPF_JNE | BPF_K, BPF_REG_0, 0, 0, x->ret0);
 	ecap_asm_goto(x->a, go);
 	ecap_asm_bind(x->a, empty);
@@ -347,7 +350,7 @@ static void helper_load(struct xl *x, uint8_t dst, int off_reg, uint32_t k, uint
 	emit(x, E_ALU64_IMM(BPF_ADD, BPF_REG_3, STK_BUF));
 	emit(x, E_MOV32_IMM(BPF_REG_4, bytes));
 	emit(x, E_CALL(x->o->hook == ECAP_HOOK_XDP ? BPF_FUNC_xdp_load_bytes
-						    : BPF_FUNC_skb_load_bytes));
+						   : BPF_FUNC_skb_load_bytes));
 	/* Cannot fail once the bounds check passed; checked all the same. */
 	ecap_asm_jmp(x->a, BPF_JMP | BPF_JNE | BPF_K, BPF_REG_0, 0, 0, x->ret0);
 	emit(x, E_LDX(sz[bytes], dst, BPF_REG_10, STK_BUF));
@@ -369,8 +372,8 @@ static void load_abs(struct xl *x, uint8_t dst, uint32_t k, uint32_t bytes)
 		}
 	} else {
 		/* k + bytes <= 0xffe00004: no wrap in the u32 compare */
-		ecap_asm_jmp(x->a, BPF_JMP32 | BPF_JLT | BPF_K, R_PKT, 0,
-			     (int32_t)(k + bytes), x->ret0);
+		ecap_asm_jmp(x->a, BPF_JMP32 | BPF_JLT | BPF_K, R_PKT, 0, (int32_t)(k + bytes),
+			     x->ret0);
 		if (k + bytes <= WINDOW) {
 			window_load(x, dst, 0, k, bytes);
 			return;
@@ -393,8 +396,8 @@ static int load_ind(struct xl *x, uint32_t k, uint32_t bytes)
 		}
 		emit(x, E_MOV64_REG(BPF_REG_1, R_X));
 		emit(x, E_ALU64_IMM(BPF_ADD, BPF_REG_1, k));
-		ecap_asm_jmp(x->a, BPF_JMP | BPF_JGT | BPF_K, BPF_REG_1, 0,
-			     PKT_OFF_MAX - bytes, out_of_bounds(x));
+		ecap_asm_jmp(x->a, BPF_JMP | BPF_JGT | BPF_K, BPF_REG_1, 0, PKT_OFF_MAX - bytes,
+			     out_of_bounds(x));
 		emit(x, E_MOV64_REG(BPF_REG_3, R_PKT));
 		emit(x, E_ALU64_REG(BPF_ADD, BPF_REG_3, BPF_REG_1));
 		emit(x, E_MOV64_REG(BPF_REG_1, BPF_REG_3));
@@ -645,8 +648,7 @@ static void test_meta(struct xl *x)
 		emit(x, E_LDX(BPF_W, BPF_REG_3, R_CTX, offsetof(struct xdp_md, data)));
 		emit(x, E_MOV64_REG(BPF_REG_4, BPF_REG_2));
 		emit(x, E_ALU64_IMM(BPF_ADD, BPF_REG_4, sizeof(struct ecap_test_meta)));
-		ecap_asm_jmp(x->a, BPF_JMP | BPF_JGT | BPF_X, BPF_REG_4, BPF_REG_3, 0,
-			     nometa);
+		ecap_asm_jmp(x->a, BPF_JMP | BPF_JGT | BPF_X, BPF_REG_4, BPF_REG_3, 0, nometa);
 		emit(x, E_LDX(BPF_W, BPF_REG_4, BPF_REG_2, 0));
 		emit(x, E_STX(BPF_W, BPF_REG_10, BPF_REG_4, STK_WIRELEN));
 		emit(x, E_LDX(BPF_W, BPF_REG_4, BPF_REG_2, 4));
@@ -672,7 +674,7 @@ static uint32_t dispatch(struct xl *x)
 	int xdp = x->o->hook == ECAP_HOOK_XDP;
 	int16_t off_data = xdp ? offsetof(struct xdp_md, data) : offsetof(struct __sk_buff, data);
 	int16_t off_end =
-		xdp ? offsetof(struct xdp_md, data_end) : offsetof(struct __sk_buff, data_end);
+	    xdp ? offsetof(struct xdp_md, data_end) : offsetof(struct __sk_buff, data_end);
 
 	emit(x, E_LDX(BPF_W, BPF_REG_2, R_CTX, off_data));
 	emit(x, E_LDX(BPF_W, BPF_REG_3, R_CTX, off_end));
@@ -777,8 +779,10 @@ int ecap_filter_translate(const struct sock_filter *insns, uint32_t n,
 	if (!r)
 		r = ecap_asm_finish(&a);
 	if (r == -E2BIG) {
-		snprintf(err, errlen, "translated program too large: a jump spans more than %d "
-			 "eBPF instructions", INT16_MAX);
+		snprintf(err, errlen,
+			 "translated program too large: a jump spans more than %d "
+			 "eBPF instructions",
+			 INT16_MAX);
 		goto out;
 	}
 	if (r) {

@@ -124,8 +124,8 @@ int mtun_pubkey_check(const char *text)
 static int proof(char *buf, size_t len, const char *serial, int64_t ts, const char *nonce,
 		 const char *dh)
 {
-	int n = snprintf(buf, len, "edgecap-register\n%s\n%" PRId64 "\n%s\n%s", serial, ts, nonce,
-			 dh);
+	int n =
+	    snprintf(buf, len, "edgecap-register\n%s\n%" PRId64 "\n%s\n%s", serial, ts, nonce, dh);
 
 	return n < 0 || (size_t)n >= len ? -EINVAL : n;
 }
@@ -143,7 +143,8 @@ int mtun_register_sign(const char *keyfile, const char *serial, int64_t ts, cons
 	if (!k || !md || n < 0)
 		goto out;
 	if (EVP_DigestSignInit(md, NULL, NULL, NULL, k) != 1 ||
-	    EVP_DigestSign(md, sig, &siglen, (const uint8_t *)msg, (size_t)n) != 1 || siglen != 64) {
+	    EVP_DigestSign(md, sig, &siglen, (const uint8_t *)msg, (size_t)n) != 1 ||
+	    siglen != 64) {
 		snprintf(err, errlen, "signing the registration failed");
 		goto out;
 	}
@@ -218,11 +219,12 @@ int mtun_dh_key(void *dh, const char *peer_pub, uint32_t client, uint8_t ret[MTU
 	kc = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
 	if (kc) {
 		OSSL_PARAM params[] = {
-			OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"SHA256", 0),
-			OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, shared, sizeof(shared)),
-			OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, (void *)"edgecap-mtun", 12),
-			OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info, strlen(info)),
-			OSSL_PARAM_construct_end(),
+		    OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"SHA256", 0),
+		    OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, shared, sizeof(shared)),
+		    OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, (void *)"edgecap-mtun",
+						      12),
+		    OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info, strlen(info)),
+		    OSSL_PARAM_construct_end(),
 		};
 
 		if (EVP_KDF_derive(kc, ret, MTUN_KEY_LEN, params) == 1)

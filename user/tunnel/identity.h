@@ -8,14 +8,14 @@
 
 #include "tunnel/wire.h"
 
-#define MTUN_NET        0x06000000u /* 6.0.0.0/8 */
+#define MTUN_NET	0x06000000u /* 6.0.0.0/8 */
 #define MTUN_NET_PREFIX 8
-#define MTUN_SERVER     0x06000001u /* the server's own management address */
+#define MTUN_SERVER	0x06000001u /* the server's own management address */
 
 /* Identity. A device's key pair is Ed25519: private key in a PKCS#8 PEM file,
  * public key as base64 of its 32 raw bytes (44 characters). */
 #define MTUN_PUBKEY_B64 45 /* with the NUL */
-#define MTUN_SIG_B64    89
+#define MTUN_SIG_B64	89
 /* Create a key pair into path (mode 0600, never overwriting): 0 or -errno. */
 int mtun_keygen(const char *path, char ret_pub[MTUN_PUBKEY_B64], char *err, size_t errlen);
 /* The public key of the private key in path: 0 or -errno. */

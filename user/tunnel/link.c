@@ -11,9 +11,9 @@ struct mtun_qent {
 	uint64_t sent; /* ms; 0 once sent again, so not an RTT sample */
 	uint64_t born; /* ms, first sent; 0: not yet */
 	uint32_t seq;
-	uint16_t len; /* the payload's */
+	uint16_t len;  /* the payload's */
 	uint8_t flags; /* MTUN_F_* */
-	uint8_t dg[]; /* header, payload, tag: sealed at each sending */
+	uint8_t dg[];  /* header, payload, tag: sealed at each sending */
 };
 
 /* Sequence numbers wrap: a is before b. */
@@ -24,8 +24,13 @@ static int before(uint32_t a, uint32_t b)
 
 void mtun_link_init(struct mtun_link *l, uint32_t client, struct mtun_key *key)
 {
-	*l = (struct mtun_link){.client = client, .key = key, .una = 1, .nxt = 1, .sent_hi = 1,
-				.rcv = 1, .rto = 4 * MTUN_RTO_MIN};
+	*l = (struct mtun_link){.client = client,
+				.key = key,
+				.una = 1,
+				.nxt = 1,
+				.sent_hi = 1,
+				.rcv = 1,
+				.rto = 4 * MTUN_RTO_MIN};
 }
 
 void mtun_link_free(struct mtun_link *l)
@@ -68,11 +73,13 @@ static int gso_get(const uint8_t *p, size_t len, struct virtio_net_hdr *vh)
 		v[i] = (uint16_t)(p[2 + 2 * i] << 8 | p[3 + 2 * i]);
 	if (p[0] & ~VIRTIO_NET_HDR_F_NEEDS_CSUM ||
 	    (p[1] != VIRTIO_NET_HDR_GSO_NONE && p[1] != VIRTIO_NET_HDR_GSO_TCPV4) ||
-	    (p[0] && (size_t)v[1] + v[2] + 2 > len) ||
-	    (p[1] && (!p[0] || !v[0] || v[3] > len)))
+	    (p[0] && (size_t)v[1] + v[2] + 2 > len) || (p[1] && (!p[0] || !v[0] || v[3] > len)))
 		return -EINVAL;
-	*vh = (struct virtio_net_hdr){.flags = p[0], .gso_type = p[1], .gso_size = htole16(v[0]),
-				      .csum_start = htole16(v[1]), .csum_offset = htole16(v[2]),
+	*vh = (struct virtio_net_hdr){.flags = p[0],
+				      .gso_type = p[1],
+				      .gso_size = htole16(v[0]),
+				      .csum_start = htole16(v[1]),
+				      .csum_offset = htole16(v[2]),
 				      .hdr_len = htole16(v[3])};
 	return 0;
 }
@@ -99,7 +106,8 @@ int mtun_link_send(struct mtun_link *l, const struct virtio_net_hdr *vh, const v
 				free(e[i]);
 			goto full;
 		}
-		*e[i] = (struct mtun_qent){.seq = l->nxt + (uint32_t)i, .len = (uint16_t)k,
+		*e[i] = (struct mtun_qent){.seq = l->nxt + (uint32_t)i,
+					   .len = (uint16_t)k,
 					   .flags = (i + 1 < n ? MTUN_F_MORE : 0) |
 						    (i == 0 && glen ? MTUN_F_GSO : 0)};
 		d = e[i]->dg + MTUN_HDR;
@@ -145,9 +153,10 @@ const uint8_t *mtun_link_pull(struct mtun_link *l, uint64_t now, size_t *ret_len
 		l->stat.sent++;
 	}
 	/* sealed now, so it carries the current ack */
-	*ret_len = mtun_seal(l->key, e->dg,
-			     &(struct mtun_hdr){MTUN_DATA, l->client, e->seq, l->rcv, l->dir, e->flags},
-			     e->dg + MTUN_HDR, e->len);
+	*ret_len =
+	    mtun_seal(l->key, e->dg,
+		      &(struct mtun_hdr){MTUN_DATA, l->client, e->seq, l->rcv, l->dir, e->flags},
+		      e->dg + MTUN_HDR, e->len);
 	l->unacked = 0;
 	l->ack_at = 0;
 	if (!l->rto_at)
@@ -278,8 +287,9 @@ size_t mtun_link_ack(struct mtun_link *l, uint8_t *buf, uint64_t now, int force)
 		return 0;
 	l->ack_at = 0;
 	l->unacked = 0;
-	return mtun_seal(l->key, buf, &(struct mtun_hdr){MTUN_ACK, l->client, ++l->acks, l->rcv, l->dir},
-			 NULL, 0);
+	return mtun_seal(l->key, buf,
+			 &(struct mtun_hdr){MTUN_ACK, l->client, ++l->acks, l->rcv, l->dir}, NULL,
+			 0);
 }
 
 unsigned mtun_link_resend(struct mtun_link *l, uint64_t now, int force)
@@ -291,7 +301,7 @@ unsigned mtun_link_resend(struct mtun_link *l, uint64_t now, int force)
 	for (struct mtun_qent *e = l->head; e && e != l->snd; e = e->next)
 		n++;
 	l->snd = l->head; /* go back: all of them are pulled again */
-	l->rto_at = 0;    /* armed again by the next pull */
+	l->rto_at = 0;	  /* armed again by the next pull */
 	if (n && !force)
 		l->rto = l->rto * 2 > MTUN_RTO_MAX ? MTUN_RTO_MAX : l->rto * 2;
 	return n;

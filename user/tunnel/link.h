@@ -14,12 +14,12 @@
  * transport changes, all unacknowledged ones are pulled again (go-back-N);
  * the receiver takes only the next number, so it sees every datagram once,
  * in order, whatever path each copy came by. */
-#define MTUN_WINDOW      16384     /* datagrams not yet acknowledged */
-#define MTUN_WINDOW_MAX  (4u << 20) /* and their bytes */
-#define MTUN_ACK_EVERY   32        /* a pure ACK after this many, else after MTUN_ACK_DELAY */
-#define MTUN_ACK_DELAY   5         /* ms */
-#define MTUN_RTO_MIN     100       /* ms */
-#define MTUN_RTO_MAX     4000
+#define MTUN_WINDOW	16384	   /* datagrams not yet acknowledged */
+#define MTUN_WINDOW_MAX (4u << 20) /* and their bytes */
+#define MTUN_ACK_EVERY	32	   /* a pure ACK after this many, else after MTUN_ACK_DELAY */
+#define MTUN_ACK_DELAY	5	   /* ms */
+#define MTUN_RTO_MIN	100	   /* ms */
+#define MTUN_RTO_MAX	4000
 
 struct mtun_qent; /* a sealed DATA datagram kept until acknowledged */
 
@@ -30,17 +30,17 @@ struct mtun_link {
 	 * (NULL: none). A list, so an idle link holds no memory (a server keeps
 	 * one per device). */
 	uint32_t una, nxt, sent_hi; /* sent_hi: past the highest ever pulled */
-	uint8_t dir;      /* ours: MTUN_UP (the default) or MTUN_DOWN */
-	uint32_t acks;    /* pure ACKs sent: their seq field */
+	uint8_t dir;		    /* ours: MTUN_UP (the default) or MTUN_DOWN */
+	uint32_t acks;		    /* pure ACKs sent: their seq field */
 	struct mtun_qent *head, *tail, *snd;
 	uint32_t qlen;
 	size_t qbytes;
 	uint64_t rto, srtt, rto_at; /* ms; rto_at 0: no timer */
 	/* receiving */
-	uint32_t rcv;     /* the next seq wanted */
+	uint32_t rcv;	  /* the next seq wanted */
 	uint32_t unacked; /* taken since our last ack went out */
 	uint64_t ack_at;  /* ms, 0: no ack owed */
-	uint8_t *rx;      /* a packet's pieces so far (NULL between packets) */
+	uint8_t *rx;	  /* a packet's pieces so far (NULL between packets) */
 	uint32_t rx_len;
 	uint8_t rx_gso, rx_bad; /* its first piece's MTUN_F_GSO; dropping the rest */
 	struct {

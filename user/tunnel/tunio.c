@@ -25,7 +25,7 @@ void mtun_socket_buffers(int fd, int bytes)
 		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof(bytes));
 }
 
-#define GSO_SEGS  64    /* UDP_MAX_SEGMENTS on 6.1 */
+#define GSO_SEGS  64	/* UDP_MAX_SEGMENTS on 6.1 */
 #define GSO_BYTES 65507 /* what one UDP datagram can hold */
 
 static int same_peer(const struct sockaddr_in *a, const struct sockaddr_in *b)
@@ -56,9 +56,9 @@ void mtun_sendq_flush(struct mtun_sendq *q)
 			unsigned j = i + 1;
 			size_t bytes = q->len[i];
 
-			while (!q->no_gso && j < q->n && j - i < GSO_SEGS && q->len[j - 1] == q->len[i] &&
-			       q->len[j] <= q->len[i] && bytes + q->len[j] <= GSO_BYTES &&
-			       same_peer(&q->to[j], &q->to[i]))
+			while (!q->no_gso && j < q->n && j - i < GSO_SEGS &&
+			       q->len[j - 1] == q->len[i] && q->len[j] <= q->len[i] &&
+			       bytes + q->len[j] <= GSO_BYTES && same_peer(&q->to[j], &q->to[i]))
 				bytes += q->len[j++];
 			first[nm] = i;
 			m[nm] = (struct mmsghdr){.msg_hdr = {.msg_name = &q->to[i],

@@ -19,7 +19,7 @@ struct mtun_sendq {
 	int fd;
 	unsigned n;
 	uint64_t errors; /* not sent (a full socket buffer): the link sends them again */
-	int no_gso;      /* the path refused UDP GSO: one datagram a message */
+	int no_gso;	 /* the path refused UDP GSO: one datagram a message */
 	struct sockaddr_in to[MTUN_SENDQ];
 	uint16_t len[MTUN_SENDQ];
 	uint8_t buf[MTUN_SENDQ][MTUN_DGRAM_MAX];

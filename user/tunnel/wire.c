@@ -40,8 +40,8 @@ int mtun_key_tag(struct mtun_key *k, const void *p, size_t n, uint8_t ret[MTUN_T
 	static int keyed;
 	int same;
 	OSSL_PARAM params[] = {
-		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
-		OSSL_PARAM_construct_end(),
+	    OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
+	    OSSL_PARAM_construct_end(),
 	};
 	uint8_t full[32];
 	size_t len = 0;
@@ -65,8 +65,8 @@ int mtun_key_tag(struct mtun_key *k, const void *p, size_t n, uint8_t ret[MTUN_T
 	if (!EVP_MAC_init(ctx, same ? NULL : k->key, same ? 0 : MTUN_KEY_LEN, NULL))
 		return -EIO;
 	keyed = 1;
-	if (!EVP_MAC_update(ctx, p, n) ||
-	    !EVP_MAC_final(ctx, full, &len, sizeof(full)) || len != sizeof(full))
+	if (!EVP_MAC_update(ctx, p, n) || !EVP_MAC_final(ctx, full, &len, sizeof(full)) ||
+	    len != sizeof(full))
 		return -EIO;
 	memcpy(ret, full, MTUN_TAG);
 	return 0;
@@ -91,8 +91,8 @@ size_t mtun_seal(struct mtun_key *k, uint8_t *buf, const struct mtun_hdr *h, con
 
 int mtun_peek(const uint8_t *p, size_t n, struct mtun_hdr *ret)
 {
-	if (n < MTUN_HDR + MTUN_TAG || n > MTUN_DGRAM_MAX || p[0] != MTUN_VERSION || p[1] < MTUN_HELLO ||
-	    p[1] > MTUN_ACK || p[2] > MTUN_DOWN ||
+	if (n < MTUN_HDR + MTUN_TAG || n > MTUN_DGRAM_MAX || p[0] != MTUN_VERSION ||
+	    p[1] < MTUN_HELLO || p[1] > MTUN_ACK || p[2] > MTUN_DOWN ||
 	    (p[3] && (p[1] != MTUN_DATA || p[3] & ~(MTUN_F_MORE | MTUN_F_GSO))))
 		return -EINVAL;
 	ret->type = p[1];

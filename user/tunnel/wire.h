@@ -36,18 +36,18 @@
 
 #include "common/buf.h"
 
-#define MTUN_VERSION   1
-#define MTUN_HDR       16
-#define MTUN_TAG       16
-#define MTUN_MTU       1400 /* the TUN devices' MTU: a datagram fits 1500 with UDP/IPv4 */
-#define MTUN_DGRAM_MAX (MTUN_HDR + MTUN_MTU + MTUN_TAG)
-#define MTUN_PKT_MAX   65535 /* an IP packet, in one DATA or in pieces */
-#define MTUN_GSO_LEN   10    /* the offload descriptor */
-#define MTUN_FRAME_MAX (MTUN_GSO_LEN + MTUN_PKT_MAX)
+#define MTUN_VERSION	1
+#define MTUN_HDR	16
+#define MTUN_TAG	16
+#define MTUN_MTU	1400 /* the TUN devices' MTU: a datagram fits 1500 with UDP/IPv4 */
+#define MTUN_DGRAM_MAX	(MTUN_HDR + MTUN_MTU + MTUN_TAG)
+#define MTUN_PKT_MAX	65535 /* an IP packet, in one DATA or in pieces */
+#define MTUN_GSO_LEN	10    /* the offload descriptor */
+#define MTUN_FRAME_MAX	(MTUN_GSO_LEN + MTUN_PKT_MAX)
 #define MTUN_PIECES_MAX ((MTUN_FRAME_MAX + MTUN_MTU - 1) / MTUN_MTU)
-#define MTUN_F_MORE    0x01 /* DATA: the packet goes on in the next DATA */
-#define MTUN_F_GSO     0x02 /* DATA: a packet's first piece, with its offload descriptor */
-#define MTUN_KEY_LEN   32
+#define MTUN_F_MORE	0x01 /* DATA: the packet goes on in the next DATA */
+#define MTUN_F_GSO	0x02 /* DATA: a packet's first piece, with its offload descriptor */
+#define MTUN_KEY_LEN	32
 
 enum { MTUN_HELLO = 1, MTUN_HELLO_ACK = 2, MTUN_DATA = 3, MTUN_ACK = 4 };
 enum { MTUN_UP = 0, MTUN_DOWN = 1 }; /* device to server, server to device */
