@@ -148,13 +148,8 @@ int main(int argc, char **argv)
 	if (st)
 		return st;
 	st = srv_daemon_start(&d, err, sizeof(err));
-	if (st)
-		ecap_log(LOG_ERR, "%s", err);
-	else
+	if (!st)
 		srv_daemon_run(&d);
 	srv_daemon_free(&d);
-	if (st)
-		return 2;
-	ecap_log(LOG_INFO, "stopped");
-	return 0;
+	return ecap_log_end(st, err);
 }

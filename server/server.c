@@ -35,7 +35,7 @@ static void on_signal(h2o_socket_t *sock, const char *e)
 		return;
 	ecap_log(LOG_INFO, "stopping: ending %d capture(s)", srv_captures_running(d->captures));
 	d->api.stopping = 1;
-	web_unlisten(&d->listener);
+	web_site_stop(&d->site);
 	srv_captures_stop_all(d->captures);
 }
 
@@ -43,7 +43,7 @@ int srv_daemon_start(struct srv_daemon *d, char *err, size_t errlen)
 {
 	h2o_hostconf_t *host;
 	sigset_t mask;
-	int fd, r;
+	int r;
 
 	r = reg_open(d->conf.db, &d->reg, err, errlen);
 	if (r)
@@ -65,21 +65,15 @@ int srv_daemon_start(struct srv_daemon *d, char *err, size_t errlen)
 	 * a device's parked poll keeps its connection's buffer, so this is most
 	 * of what an idle device costs the server. */
 	h2o_socket_buffer_prototype._initial_buf.capacity = 4096;
-	h2o_config_init(&d->config);
-	d->config.server_name = h2o_iovec_init(H2O_STRLIT("edgecap-server"));
-	d->config.max_request_entity_size = 1 << 20;
-	host = h2o_config_register_host(&d->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+	host = web_site_init(&d->site, "edgecap-server", 1 << 20, NULL);
 	srv_api_init(&d->api, host);
-	h2o_context_init(&d->ctx, h2o_evloop_create(), &d->config);
-	h2o_multithread_register_receiver(d->ctx.queue, &d->getaddr, h2o_hostinfo_getaddr_receiver);
-	d->accept_ctx.ctx = &d->ctx;
-	d->accept_ctx.hosts = d->config.hosts;
-	if (!d->conf.plain_http) {
-		d->ssl = web_tls_server(d->conf.tls_cert, d->conf.tls_key, err, errlen);
-		if (!d->ssl)
-			return -EINVAL;
-		d->accept_ctx.ssl_ctx = d->ssl;
-	}
+	r = web_site_start(&d->site, NULL, d->conf.listen,
+			   d->conf.plain_http ? NULL : d->conf.tls_cert, d->conf.tls_key, err,
+			   errlen);
+	if (r)
+		return r;
+	h2o_multithread_register_receiver(d->site.ctx.queue, &d->getaddr,
+					  h2o_hostinfo_getaddr_receiver);
 	/* the CAs devices are checked against; each connection has its own context
 	 * for the device's name (service/capture.c) */
 	d->ca = web_tls_client(d->conf.ca_file[0] ? d->conf.ca_file : NULL, NULL,
@@ -87,7 +81,7 @@ int srv_daemon_start(struct srv_daemon *d, char *err, size_t errlen)
 	if (!d->ca)
 		return -EINVAL;
 	d->captures = srv_captures_new(&(struct srv_captures_conf){
-	    .loop = d->ctx.loop,
+	    .loop = d->site.ctx.loop,
 	    .getaddr = &d->getaddr,
 	    .reg = d->reg,
 	    .data_dir = d->conf.data,
@@ -98,15 +92,12 @@ int srv_daemon_start(struct srv_daemon *d, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	d->api.loop = d->ctx.loop;
+	d->api.loop = d->site.ctx.loop;
 	d->api.reg = d->reg;
 	d->api.captures = d->captures;
 	d->started = 1;
-	fd = web_listen(d->conf.listen, err, errlen);
-	if (fd < 0)
-		return fd;
 	if (d->conf.tunnel_udp[0]) {
-		r = srv_tunnel_start(&(struct srv_tunnel_conf){.loop = d->ctx.loop,
+		r = srv_tunnel_start(&(struct srv_tunnel_conf){.loop = d->site.ctx.loop,
 							       .reg = d->reg,
 							       .udp = d->conf.tunnel_udp,
 							       .ifname = d->conf.tunnel_if,
@@ -114,20 +105,15 @@ int srv_daemon_start(struct srv_daemon *d, char *err, size_t errlen)
 							       .hold_ms = d->conf.tunnel_hold_ms,
 							       .answer = srv_tunnel_answer},
 				     &d->tunnel, err, errlen);
-		if (r) {
-			close(fd);
+		if (r)
 			return r;
-		}
 		d->api.tunnel = d->tunnel;
 	}
 	r = srv_metrics_start(&d->api, d->conf.metrics_listen, err, errlen);
-	if (r) {
-		close(fd);
+	if (r)
 		return r;
-	}
 	srv_api_start(&d->api);
-	d->listener = web_serve(&d->accept_ctx, fd);
-	web_watch(d->ctx.loop, signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC), on_signal, d);
+	web_watch(d->site.ctx.loop, signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC), on_signal, d);
 	ecap_log(LOG_INFO, "serving on %s%s, registry %s (schema %d), captures in %s",
 		 d->conf.listen, d->conf.plain_http ? " (plain HTTP)" : " (HTTPS)", d->conf.db,
 		 reg_schema_version(d->reg), d->conf.data);
@@ -137,10 +123,10 @@ int srv_daemon_start(struct srv_daemon *d, char *err, size_t errlen)
 void srv_daemon_run(struct srv_daemon *d)
 {
 	while (!d->api.stopping)
-		h2o_evloop_run(d->ctx.loop, INT32_MAX);
-	for (uint64_t until = h2o_now(d->ctx.loop) + STOP_GRACE_MS;
-	     srv_captures_running(d->captures) && h2o_now(d->ctx.loop) < until;)
-		h2o_evloop_run(d->ctx.loop, 100);
+		h2o_evloop_run(d->site.ctx.loop, INT32_MAX);
+	for (uint64_t until = h2o_now(d->site.ctx.loop) + STOP_GRACE_MS;
+	     srv_captures_running(d->captures) && h2o_now(d->site.ctx.loop) < until;)
+		h2o_evloop_run(d->site.ctx.loop, 100);
 }
 
 void srv_daemon_free(struct srv_daemon *d)
@@ -150,7 +136,9 @@ void srv_daemon_free(struct srv_daemon *d)
 	srv_tunnel_stop(d->tunnel);
 	/* the loop and h2o's contexts live until exit: h2o 2.2 cannot destroy a
 	 * loop; captures still running after the grace period go with it */
-	if (d->ssl)
-		SSL_CTX_free(d->ssl);
+	if (d->site.ssl)
+		SSL_CTX_free(d->site.ssl);
+	if (d->ca)
+		SSL_CTX_free(d->ca);
 	reg_close(d->reg);
 }

@@ -11,12 +11,9 @@
 struct srv_daemon {
 	struct srv_conf conf;
 	struct reg *reg;
-	h2o_globalconf_t config;
-	h2o_context_t ctx;
-	h2o_accept_ctx_t accept_ctx;
-	SSL_CTX *ssl, *ca; /* ca: the store devices' certificates are checked against */
+	struct web_site site;
+	SSL_CTX *ca; /* the store devices' certificates are checked against */
 	h2o_multithread_receiver_t getaddr;
-	h2o_socket_t *listener;
 	struct srv_captures *captures;
 	struct srv_tunnel *tunnel;
 	struct srv_api api;

@@ -34,7 +34,7 @@ struct srv_api {
 	h2o_timeout_t reader_check;
 	h2o_timeout_entry_t reader_check_entry;
 	uint64_t responses[SRV_STATUS_MAX]; /* answered requests by status (health.c) */
-	struct web_side metrics;	    /* health.c: the metrics listener, when configured */
+	struct web_site metrics;	    /* health.c: the metrics listener, when configured */
 };
 
 /* An endpoint. params: the path's {parts}, in order; who: the caller, for

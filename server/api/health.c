@@ -85,30 +85,28 @@ static void metrics(struct srv_api *api, struct ecap_buf *b)
 
 static int on_metrics(h2o_handler_t *self, h2o_req_t *req)
 {
-	struct srv_api *api = web_side_of(self)->data;
+	struct srv_api *api = web_site_of(self)->data;
 	struct ecap_buf b = {0};
 
 	if (!h2o_memis(req->path_normalized.base, req->path_normalized.len, H2O_STRLIT("/metrics")))
 		return web_error(req, 404, "only /metrics here");
 	metrics(api, &b);
-	if (b.err) {
-		ecap_buf_free(&b);
-		return web_error(req, 503, "out of memory");
-	}
-	web_reply(req, ECAP_PROM_CONTENT_TYPE, b.data, b.len);
-	ecap_buf_free(&b);
-	return 0;
+	return web_reply_buf(req, ECAP_PROM_CONTENT_TYPE, &b);
 }
 
 int srv_metrics_start(struct srv_api *api, const char *listen, char *err, size_t errlen)
 {
+	h2o_hostconf_t *host;
+
 	if (!listen[0])
 		return 0;
-	return web_side_start(&api->metrics, api->loop, listen, "edgecap-server", on_metrics, api,
-			      err, errlen);
+	host = web_site_init(&api->metrics, "edgecap-server", 0, api);
+	web_site_handler(&api->metrics, host, "/", on_metrics, 0);
+	/* a context of its own on the server's loop: its listener serves only this */
+	return web_site_start(&api->metrics, api->loop, listen, NULL, NULL, err, errlen);
 }
 
 void srv_metrics_stop(struct srv_api *api)
 {
-	web_side_stop(&api->metrics);
+	web_site_stop(&api->metrics);
 }

@@ -345,6 +345,23 @@ int64_t reg_device_add(struct reg *r, int64_t org, const char *name, const char 
 			   (int)sizeof(secret), (int64_t)time(NULL), (int64_t)mgmt));
 }
 
+/* The next element of an array that grows as rows come: *n of it used,
+ * room for *cap (doubled as needed). Its address, or NULL without memory
+ * (the array as it was). */
+static void *next_row(void **v, size_t *n, size_t *cap, size_t size)
+{
+	if (*n == *cap) {
+		size_t c = *cap ? 2 * *cap : 16;
+		void *nv = realloc(*v, c * size);
+
+		if (!nv)
+			return NULL;
+		*v = nv;
+		*cap = c;
+	}
+	return (char *)*v + (*n)++ * size;
+}
+
 /* Every column of a device, in the order device_row reads them. */
 #define DEVICE_COLUMNS                                                                             \
 	"id, org_id, name, serial, address, pubkey, transport, secret, enabled, "                  \
@@ -407,23 +424,20 @@ int reg_devices_list(struct reg *r, int64_t org, struct reg_device **ret, size_t
 {
 	sqlite3_stmt *st =
 	    q(r, "SELECT " DEVICE_COLUMNS " FROM devices WHERE org_id = ? ORDER BY name", "i", org);
-	struct reg_device *v = NULL;
+	void *v = NULL;
 	size_t n = 0, cap = 0;
 	int rc, e = 0;
 
 	if (!st)
 		return -EIO;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (n == cap) {
-			struct reg_device *nv = realloc(v, (cap = cap ? 2 * cap : 16) * sizeof(*v));
+		struct reg_device *d = next_row(&v, &n, &cap, sizeof(*d));
 
-			if (!nv) {
-				e = -ENOMEM;
-				break;
-			}
-			v = nv;
+		if (!d) {
+			e = -ENOMEM;
+			break;
 		}
-		device_row(st, &v[n++]);
+		device_row(st, d);
 	}
 	sqlite3_finalize(st);
 	if (!e && rc != SQLITE_DONE)
@@ -538,23 +552,19 @@ static int capture_devices(struct reg *r, struct reg_capture *c)
 	      "cd.dropped FROM capture_devices cd JOIN devices d ON d.id = cd.device_id "
 	      "WHERE cd.capture_id = ? ORDER BY d.name",
 	      "i", c->id);
+	void *devs = NULL;
 	size_t cap = 0;
 	int rc, e = 0;
 
 	if (!st)
 		return -EIO;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct reg_capture_device *d;
+		struct reg_capture_device *d = next_row(&devs, &c->ndevs, &cap, sizeof(*d));
 
-		if (c->ndevs == cap) {
-			d = realloc(c->devs, (cap = cap ? 2 * cap : 8) * sizeof(*d));
-			if (!d) {
-				e = -ENOMEM;
-				break;
-			}
-			c->devs = d;
+		if (!d) {
+			e = -ENOMEM;
+			break;
 		}
-		d = &c->devs[c->ndevs++];
 		*d =
 		    (struct reg_capture_device){.bytes = (uint64_t)sqlite3_column_int64(st, 3),
 						.packets = (uint64_t)sqlite3_column_int64(st, 4),
@@ -567,6 +577,7 @@ static int capture_devices(struct reg *r, struct reg_capture *c)
 			e = -ENOMEM;
 	}
 	sqlite3_finalize(st);
+	c->devs = devs;
 	return e ? e : rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -EIO;
 }
 
@@ -577,24 +588,20 @@ int reg_captures_list(struct reg *r, int64_t org, int64_t id, struct reg_capture
 			     "SELECT id, state, request, merged, duplicates, late, created, ended "
 			     "FROM captures WHERE org_id = ? AND (?2 = 0 OR id = ?2) ORDER BY id",
 			     "ii", org, id);
-	struct reg_capture *v = NULL;
+	struct reg_capture *caps;
+	void *v = NULL;
 	size_t n = 0, cap = 0;
 	int rc, e = 0;
 
 	if (!st)
 		return -EIO;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct reg_capture *c;
+		struct reg_capture *c = next_row(&v, &n, &cap, sizeof(*c));
 
-		if (n == cap) {
-			c = realloc(v, (cap = cap ? 2 * cap : 16) * sizeof(*c));
-			if (!c) {
-				e = -ENOMEM;
-				break;
-			}
-			v = c;
+		if (!c) {
+			e = -ENOMEM;
+			break;
 		}
-		c = &v[n++];
 		*c = (struct reg_capture){.id = sqlite3_column_int64(st, 0),
 					  .merged = (uint64_t)sqlite3_column_int64(st, 3),
 					  .duplicates = (uint64_t)sqlite3_column_int64(st, 4),
@@ -609,17 +616,18 @@ int reg_captures_list(struct reg *r, int64_t org, int64_t id, struct reg_capture
 		}
 	}
 	sqlite3_finalize(st);
+	caps = v;
 	if (!e && rc != SQLITE_DONE)
 		e = -EIO;
 	for (size_t i = 0; !e && i < n; i++)
-		e = capture_devices(r, &v[i]);
+		e = capture_devices(r, &caps[i]);
 	if (!e && id && !n)
 		e = -ENOENT;
 	if (e) {
-		reg_captures_free(v, n);
+		reg_captures_free(caps, n);
 		return e;
 	}
-	*ret = v;
+	*ret = caps;
 	*ret_n = n;
 	return 0;
 }

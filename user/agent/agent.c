@@ -46,7 +46,7 @@ static void stop(struct agent *a)
 		return;
 	ecap_log(LOG_INFO, "stopping: ending %d capture(s)", agent_captures_active(a));
 	a->stopping = 1;
-	web_unlisten(&a->listener);
+	web_site_stop(&a->site);
 	ecap_streamer_stop(a->streamer);
 }
 
@@ -75,7 +75,7 @@ int agent_start(struct agent *a, char *err, size_t errlen)
 {
 	h2o_hostconf_t *host;
 	sigset_t mask;
-	int fd, r;
+	int r;
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
@@ -101,31 +101,20 @@ int agent_start(struct agent *a, char *err, size_t errlen)
 	if (r)
 		return r;
 
-	h2o_config_init(&a->config);
-	a->config.server_name = h2o_iovec_init(H2O_STRLIT("edgecap-agent"));
-	a->config.max_request_entity_size = 64 << 10; /* GET only */
-	host = h2o_config_register_host(&a->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+	host = web_site_init(&a->site, "edgecap-agent", 64 << 10 /* GET only */, a);
 	agent_capture_init(a, host);
 	agent_status_init(a, host);
 	agent_route_fallback(host);
-	h2o_context_init(&a->ctx, h2o_evloop_create(), &a->config);
-	a->accept_ctx.ctx = &a->ctx;
-	a->accept_ctx.hosts = a->config.hosts;
-	if (!a->conf.plain_http) {
-		a->ssl = web_tls_server(a->conf.tls_cert, a->conf.tls_key, err, errlen);
-		if (!a->ssl)
-			return -EINVAL;
-		a->accept_ctx.ssl_ctx = a->ssl;
-	}
-	fd = web_listen(a->conf.listen, err, errlen);
-	if (fd < 0)
-		return fd;
-	a->listener = web_serve(&a->accept_ctx, fd);
+	r = web_site_start(&a->site, NULL, a->conf.listen,
+			   a->conf.plain_http ? NULL : a->conf.tls_cert, a->conf.tls_key, err,
+			   errlen);
+	if (r)
+		return r;
 	r = agent_metrics_start(a, err, errlen);
 	if (r)
 		return r;
-	web_watch(a->ctx.loop, dup(ecap_streamer_fd(a->streamer)), on_streamer, a);
-	web_watch(a->ctx.loop, signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC), on_signal, a);
+	web_watch(a->site.ctx.loop, dup(ecap_streamer_fd(a->streamer)), on_streamer, a);
+	web_watch(a->site.ctx.loop, signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC), on_signal, a);
 	agent_capture_start_timers(a);
 	r = agent_tunnel_start(a, err, errlen);
 	if (!r)
@@ -140,11 +129,11 @@ int agent_start(struct agent *a, char *err, size_t errlen)
 void agent_run(struct agent *a)
 {
 	while (!a->stopping)
-		h2o_evloop_run(a->ctx.loop, INT32_MAX);
+		h2o_evloop_run(a->site.ctx.loop, INT32_MAX);
 	/* the captures' last chunks, within a grace period */
-	for (uint64_t until = h2o_now(a->ctx.loop) + STOP_GRACE_MS;
-	     agent_captures_active(a) && h2o_now(a->ctx.loop) < until;)
-		h2o_evloop_run(a->ctx.loop, 100);
+	for (uint64_t until = h2o_now(a->site.ctx.loop) + STOP_GRACE_MS;
+	     agent_captures_active(a) && h2o_now(a->site.ctx.loop) < until;)
+		h2o_evloop_run(a->site.ctx.loop, 100);
 }
 
 void agent_free(struct agent *a)
@@ -153,6 +142,6 @@ void agent_free(struct agent *a)
 	agent_metrics_stop(a);
 	ecap_streamer_free(a->streamer);
 	ecap_engine_close(a->engine); /* hooks off every interface */
-	if (a->ssl)
-		SSL_CTX_free(a->ssl);
+	if (a->site.ssl)
+		SSL_CTX_free(a->site.ssl);
 }

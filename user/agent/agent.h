@@ -97,16 +97,12 @@ struct agent {
 	unsigned nifaces;
 	struct capture cap[ECAP_MAX_SESSIONS];
 	struct ecap_nonces nonces;
-	h2o_globalconf_t config;
-	h2o_context_t ctx;
-	h2o_accept_ctx_t accept_ctx;
-	SSL_CTX *ssl;
-	h2o_socket_t *listener;
+	struct web_site site; /* the capture service's listener */
 	h2o_timeout_t liveness;
 	h2o_timeout_entry_t liveness_entry;
 	h2o_timeout_entry_t reap_entry;
 	struct agent_tunnel *tunnel;
-	struct web_side metrics; /* metrics.c's own listener */
+	struct web_site metrics; /* metrics.c's own listener */
 	uint64_t captures_started, captures_refused, osdropped_ended;
 	int stopping;
 };

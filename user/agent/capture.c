@@ -146,7 +146,7 @@ static void on_dispose(void *p)
 	c->disposed = 1;
 	c->req = NULL;
 	if (!h2o_timeout_is_linked(&a->reap_entry))
-		h2o_timeout_link(a->ctx.loop, &a->ctx.zero_timeout, &a->reap_entry);
+		h2o_timeout_link(a->site.ctx.loop, &a->site.ctx.zero_timeout, &a->reap_entry);
 }
 
 static void reap(h2o_timeout_entry_t *entry)
@@ -198,7 +198,7 @@ static void liveness(h2o_timeout_entry_t *entry)
 			ecap_streamer_end(a->streamer, c->id);
 		}
 	}
-	h2o_timeout_link(a->ctx.loop, &a->liveness, entry);
+	h2o_timeout_link(a->site.ctx.loop, &a->liveness, entry);
 }
 
 /* The interfaces asked for (default: every one served), into c. 0, or the
@@ -349,6 +349,6 @@ int agent_capture_init(struct agent *a, h2o_hostconf_t *host)
 /* Armed once the event loop exists (main). */
 void agent_capture_start_timers(struct agent *a)
 {
-	h2o_timeout_init(a->ctx.loop, &a->liveness, LIVENESS_MS);
-	h2o_timeout_link(a->ctx.loop, &a->liveness, &a->liveness_entry);
+	h2o_timeout_init(a->site.ctx.loop, &a->liveness, LIVENESS_MS);
+	h2o_timeout_link(a->site.ctx.loop, &a->liveness, &a->liveness_entry);
 }

@@ -131,13 +131,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	st = agent_start(&agent, err, sizeof(err));
-	if (st)
-		ecap_log(LOG_ERR, "%s", err);
-	else
+	if (!st)
 		agent_run(&agent);
 	agent_free(&agent);
-	if (st)
-		return 2;
-	ecap_log(LOG_INFO, "stopped");
-	return 0;
+	return ecap_log_end(st, err);
 }

@@ -24,7 +24,7 @@ static void iface_family(struct ecap_buf *b, const struct agent *a, const struct
 
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
-	struct agent *a = web_side_of(self)->data;
+	struct agent *a = web_site_of(self)->data;
 	struct ecap_counters now[ECAP_MAX_SESSION_IFACES] = {0};
 	struct ecap_buf b = {0};
 	uint64_t osdropped = a->osdropped_ended;
@@ -71,13 +71,18 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 
 int agent_metrics_start(struct agent *a, char *err, size_t errlen)
 {
+	h2o_hostconf_t *host;
+
 	if (!a->conf.metrics_listen[0])
 		return 0;
-	return web_side_start(&a->metrics, a->ctx.loop, a->conf.metrics_listen, "edgecap-agent",
-			      on_req, a, err, errlen);
+	host = web_site_init(&a->metrics, "edgecap-agent", 0, a);
+	web_site_handler(&a->metrics, host, "/", on_req, 0);
+	/* a context of its own on the agent's loop: its listener serves only this */
+	return web_site_start(&a->metrics, a->site.ctx.loop, a->conf.metrics_listen, NULL, NULL,
+			      err, errlen);
 }
 
 void agent_metrics_stop(struct agent *a)
 {
-	web_side_stop(&a->metrics);
+	web_site_stop(&a->metrics);
 }

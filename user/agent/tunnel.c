@@ -196,7 +196,7 @@ static void udp_send(struct agent_tunnel *t, const uint8_t *dg, size_t len)
 {
 	mtun_sendq_add(t->sendq, &t->server_udp, dg, len);
 	if (!h2o_timeout_is_linked(&t->flush))
-		h2o_timeout_link(t->loop, &t->a->ctx.zero_timeout, &t->flush);
+		h2o_timeout_link(t->loop, &t->a->site.ctx.zero_timeout, &t->flush);
 }
 
 static void http_pump(struct agent_tunnel *t);
@@ -753,10 +753,11 @@ int agent_tunnel_start(struct agent *a, char *err, size_t errlen)
 	}
 	t->a = a;
 	t->conf = c;
-	t->loop = a->ctx.loop;
+	t->loop = a->site.ctx.loop;
 	t->tun_fd = -1;
 	t->reg_retry = REG_RETRY_MS;
-	h2o_multithread_register_receiver(a->ctx.queue, &t->getaddr, h2o_hostinfo_getaddr_receiver);
+	h2o_multithread_register_receiver(a->site.ctx.queue, &t->getaddr,
+					  h2o_hostinfo_getaddr_receiver);
 	ecap_httpc_ctx_init(&t->http, t->loop, &t->getaddr, IO_TIMEOUT, AGENT_VERSION);
 	if (ecap_httpc_dest_init(&t->dest, &t->http, c->tunnel,
 				 &(struct ecap_httpc_dest_opts){

@@ -49,3 +49,13 @@ void ecap_log(int level, const char *fmt, ...)
 	if (write(2, line, (size_t)n) < 0)
 		return;
 }
+
+int ecap_log_end(int failed, const char *err)
+{
+	if (failed) {
+		ecap_log(LOG_ERR, "%s", err);
+		return 2;
+	}
+	ecap_log(LOG_INFO, "stopped");
+	return 0;
+}

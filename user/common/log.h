@@ -15,5 +15,8 @@
 /* The program's name for the lines; reads JOURNAL_STREAM once. */
 void ecap_log_init(const char *program);
 void ecap_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A daemon's last line: err (when failed != 0) or "stopped"; its exit
+ * status, 2 or 0. */
+int ecap_log_end(int failed, const char *err);
 
 #endif

@@ -14,6 +14,7 @@
 
 #include "common/web.h"
 
+#include "common/buf.h"
 #include "common/log.h"
 
 int web_bind(const char *spec, int type, char *err, size_t errlen)
@@ -169,20 +170,6 @@ h2o_socket_t *web_watch(h2o_loop_t *loop, int fd, h2o_socket_cb cb, void *data)
 	return s;
 }
 
-h2o_socket_t *web_serve(h2o_accept_ctx_t *accept_ctx, int fd)
-{
-	return web_watch(accept_ctx->ctx->loop, fd, on_accept, accept_ctx);
-}
-
-void web_unlisten(h2o_socket_t **listener)
-{
-	if (!*listener)
-		return;
-	h2o_socket_read_stop(*listener);
-	h2o_socket_close(*listener);
-	*listener = NULL;
-}
-
 const char *web_reason(int status)
 {
 	switch (status) {
@@ -311,44 +298,83 @@ int web_reply(h2o_req_t *req, const char *content_type, const void *p, size_t le
 	return 0;
 }
 
-struct side_handler {
-	h2o_handler_t super;
-	struct web_side *side;
-};
-
-struct web_side *web_side_of(h2o_handler_t *self)
+int web_reply_buf(h2o_req_t *req, const char *content_type, struct ecap_buf *b)
 {
-	return ((struct side_handler *)self)->side;
-}
-
-int web_side_start(struct web_side *s, h2o_loop_t *loop, const char *listen,
-		   const char *server_name, int (*on_req)(h2o_handler_t *, h2o_req_t *), void *data,
-		   char *err, size_t errlen)
-{
-	struct side_handler *h;
-	h2o_hostconf_t *host;
-	int fd;
-
-	s->data = data;
-	h2o_config_init(&s->config);
-	s->config.server_name = h2o_iovec_init(server_name, strlen(server_name));
-	host = h2o_config_register_host(&s->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
-	h = (struct side_handler *)h2o_create_handler(h2o_config_register_path(host, "/", 0),
-						      sizeof(*h));
-	h->super.on_req = on_req;
-	h->side = s;
-	/* a context of its own on the daemon's loop: its listener serves only this */
-	h2o_context_init(&s->ctx, loop, &s->config);
-	s->accept_ctx.ctx = &s->ctx;
-	s->accept_ctx.hosts = s->config.hosts;
-	fd = web_listen(listen, err, errlen);
-	if (fd < 0)
-		return fd;
-	s->listener = web_serve(&s->accept_ctx, fd);
+	if (b->err)
+		web_error(req, 503, "out of memory");
+	else
+		web_reply(req, content_type, b->data, b->len);
+	ecap_buf_free(b);
 	return 0;
 }
 
-void web_side_stop(struct web_side *s)
+static h2o_socket_t *serve(h2o_accept_ctx_t *accept_ctx, int fd)
 {
-	web_unlisten(&s->listener);
+	return web_watch(accept_ctx->ctx->loop, fd, on_accept, accept_ctx);
+}
+
+static void unlisten(h2o_socket_t **listener)
+{
+	if (!*listener)
+		return;
+	h2o_socket_read_stop(*listener);
+	h2o_socket_close(*listener);
+	*listener = NULL;
+}
+
+struct site_handler {
+	h2o_handler_t super;
+	struct web_site *site;
+};
+
+h2o_hostconf_t *web_site_init(struct web_site *s, const char *server_name, size_t max_body,
+			      void *data)
+{
+	s->data = data;
+	h2o_config_init(&s->config);
+	s->config.server_name = h2o_iovec_init(server_name, strlen(server_name));
+	s->config.max_request_entity_size = max_body;
+	return h2o_config_register_host(&s->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+}
+
+h2o_handler_t *web_site_handler(struct web_site *s, h2o_hostconf_t *host, const char *path,
+				int (*on_req)(h2o_handler_t *, h2o_req_t *), size_t size)
+{
+	struct site_handler *h = (struct site_handler *)h2o_create_handler(
+	    h2o_config_register_path(host, path, 0), size < sizeof(*h) ? sizeof(*h) : size);
+
+	h->super.on_req = on_req;
+	h->site = s;
+	return &h->super;
+}
+
+struct web_site *web_site_of(h2o_handler_t *handler)
+{
+	return ((struct site_handler *)handler)->site;
+}
+
+int web_site_start(struct web_site *s, h2o_loop_t *loop, const char *listen, const char *cert,
+		   const char *key, char *err, size_t errlen)
+{
+	int fd;
+
+	h2o_context_init(&s->ctx, loop ? loop : h2o_evloop_create(), &s->config);
+	s->accept_ctx.ctx = &s->ctx;
+	s->accept_ctx.hosts = s->config.hosts;
+	if (cert) {
+		s->ssl = web_tls_server(cert, key, err, errlen);
+		if (!s->ssl)
+			return -EINVAL;
+		s->accept_ctx.ssl_ctx = s->ssl;
+	}
+	fd = web_listen(listen, err, errlen);
+	if (fd < 0)
+		return fd;
+	s->listener = serve(&s->accept_ctx, fd);
+	return 0;
+}
+
+void web_site_stop(struct web_site *s)
+{
+	unlisten(&s->listener);
 }

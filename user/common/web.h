@@ -25,10 +25,6 @@ SSL_CTX *web_tls_server(const char *cert, const char *key, char *err, size_t err
  * OpenSSL checks it during the handshake instead. NULL with err set. */
 SSL_CTX *web_tls_client(const char *ca_file, X509_STORE *store, h2o_iovec_t host, char *err,
 			size_t errlen);
-/* Accept connections on the listening fd into accept_ctx. The socket. */
-h2o_socket_t *web_serve(h2o_accept_ctx_t *accept_ctx, int fd);
-/* Stop accepting: close the listening socket (NULL after). */
-void web_unlisten(h2o_socket_t **listener);
 /* Call cb when fd is readable (level-triggered); sock->data = data. */
 h2o_socket_t *web_watch(h2o_loop_t *loop, int fd, h2o_socket_cb cb, void *data);
 
@@ -48,23 +44,36 @@ void web_start_200(h2o_req_t *req, const char *content_type, h2o_generator_t *ge
 /* Status 200 with the content type, Cache-Control: no-store, and a copy of
  * p[0..len) as the whole body; returns 0. */
 int web_reply(h2o_req_t *req, const char *content_type, const void *p, size_t len);
+/* The same with a buffer's bytes, or a 503 when its building ran out of
+ * memory; the buffer is freed. */
+struct ecap_buf;
+int web_reply_buf(h2o_req_t *req, const char *content_type, struct ecap_buf *b);
 
-/* A listener of its own, on the same loop, whose one handler answers every
- * path: the daemons' metrics. */
-struct web_side {
+/* A site: one listener with its h2o configuration and context. Set up in
+ * three steps: web_site_init gives the host to register handlers on,
+ * web_site_start makes the context (on a new loop, or on another site's to
+ * serve beside it), TLS when given a certificate, and listens. */
+struct web_site {
 	h2o_globalconf_t config;
 	h2o_context_t ctx;
 	h2o_accept_ctx_t accept_ctx;
+	SSL_CTX *ssl;
 	h2o_socket_t *listener;
-	void *data; /* for on_req: web_side_of(req)->data */
+	void *data; /* for handlers: web_site_of(handler)->data */
 };
-/* Plain HTTP on listen ("ADDR:PORT"): 0 or -errno with err set. */
-int web_side_start(struct web_side *s, h2o_loop_t *loop, const char *listen,
-		   const char *server_name, int (*on_req)(h2o_handler_t *, h2o_req_t *), void *data,
-		   char *err, size_t errlen);
-void web_side_stop(struct web_side *s);
-/* The side listener a request of on_req came by. */
-struct web_side *web_side_of(h2o_handler_t *self);
+h2o_hostconf_t *web_site_init(struct web_site *s, const char *server_name, size_t max_body,
+			      void *data);
+/* A handler for every path under path, which web_site_of finds the site by;
+ * on_req returns 0 (it answered) or -1 (the next handler's). */
+h2o_handler_t *web_site_handler(struct web_site *s, h2o_hostconf_t *host, const char *path,
+				int (*on_req)(h2o_handler_t *, h2o_req_t *), size_t size);
+struct web_site *web_site_of(h2o_handler_t *handler);
+/* loop NULL: a new one. cert NULL: plain HTTP. 0 or -errno with err set. */
+int web_site_start(struct web_site *s, h2o_loop_t *loop, const char *listen, const char *cert,
+		   const char *key, char *err, size_t errlen);
+/* No more connections; the context stays with its loop (h2o 2.2 cannot
+ * dispose of one whose connections may still be open). */
+void web_site_stop(struct web_site *s);
 
 /* Has the client of a response in progress hung up? h2o does not read an
  * HTTP/1 connection while its response runs, so without this a client
