@@ -378,3 +378,14 @@ void web_site_stop(struct web_site *s)
 {
 	unlisten(&s->listener);
 }
+
+void web_site_dispose(struct web_site *s)
+{
+	web_site_stop(s);
+	if (s->ctx.loop)
+		h2o_context_dispose(&s->ctx);
+	h2o_config_dispose(&s->config);
+	if (s->ssl)
+		SSL_CTX_free(s->ssl);
+	s->ssl = NULL;
+}

@@ -74,6 +74,8 @@ int web_site_start(struct web_site *s, h2o_loop_t *loop, const char *listen, con
 /* No more connections; the context stays with its loop (h2o 2.2 cannot
  * dispose of one whose connections may still be open). */
 void web_site_stop(struct web_site *s);
+/* Once stopped and without a connection: the context and configuration go. */
+void web_site_dispose(struct web_site *s);
 
 /* Has the client of a response in progress hung up? h2o does not read an
  * HTTP/1 connection while its response runs, so without this a client
