@@ -235,6 +235,8 @@ static void on_done(struct ecap_httpc_call *c, const char *err)
 			*nl = 0;
 		snprintf(dc->error, sizeof(dc->error), "HTTP %d: %s", c->status,
 			 c->resp.err ? "" : (char *)c->resp.data);
+	} else if (err && c->status == 200 && !dc->error[0]) { /* the transport's words */
+		snprintf(dc->error, sizeof(dc->error), "the stream broke off: %s", err);
 	}
 	device_closed(dc, err);
 }
