@@ -19,7 +19,7 @@ static void usage(FILE *f)
 	    "  devices [list|add|delete]            the devices enrolled in the server\n"
 	    "  captures [list|show|stop]            the server's captures\n"
 	    "\n"
-	    "'edgecap COMMAND --help' describes a command.\n");
+	    "'edgecap COMMAND --help' describes a command; 'edgecap --version' the program.\n");
 }
 
 int main(int argc, char **argv)
@@ -27,6 +27,10 @@ int main(int argc, char **argv)
 	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
 		usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
+	}
+	if (!strcmp(argv[1], "--version")) {
+		printf("edgecap " EDGECAP_VERSION "\n");
+		return 0;
 	}
 	if (!strcmp(argv[1], "filter"))
 		return cmd_filter(argc - 1, argv + 1);
