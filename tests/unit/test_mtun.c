@@ -309,11 +309,14 @@ static void batch_empty_body(void **s)
 	assert_null(why);
 }
 
+/* Written by mtun_batch_put, read back by mtun_batch_next: each datagram
+ * where the framing says, the bytes as given. */
 static void batch_of_several(void **s)
 {
-	static uint8_t body[3 * (2 + MTUN_DGRAM_MAX)], big[MTUN_DGRAM_MAX];
+	static uint8_t big[MTUN_DGRAM_MAX + 1];
 	struct mtun_key *k = key(2);
-	uint8_t dg0[MTUN_DGRAM_MAX];
+	struct ecap_buf b = {0};
+	uint8_t dg0[MTUN_DGRAM_MAX], *body;
 	const uint8_t *want[3], *dg;
 	size_t wlen[3], n = 0, off = 0, len, at[3];
 	const char *why = NULL;
@@ -326,9 +329,15 @@ static void batch_of_several(void **s)
 	want[2] = big;
 	wlen[2] = MTUN_DGRAM_MAX;
 	for (int i = 0; i < 3; i++) {
-		at[i] = n + 2;
-		n += frame(body + n, want[i], wlen[i]);
+		at[i] = b.len + 2;
+		assert_int_equal(mtun_batch_put(&b, want[i], wlen[i]), 0);
 	}
+	/* what does not fit the framing is refused, and leaves the body whole */
+	assert_int_equal(mtun_batch_put(&b, big, 0), -EINVAL);
+	assert_int_equal(mtun_batch_put(&b, big, MTUN_DGRAM_MAX + 1), -EINVAL);
+	body = b.data;
+	n = b.len;
+	assert_int_equal(n, 3 * 2 + wlen[0] + 1 + MTUN_DGRAM_MAX);
 	for (int i = 0; i < 3; i++) {
 		assert_int_equal(mtun_batch_next(body, n, &off, &dg, &len, &why), 1);
 		assert_ptr_equal(dg, body + at[i]);
@@ -340,6 +349,7 @@ static void batch_of_several(void **s)
 	assert_int_equal(mtun_batch_next(body, n, &off, &dg, &len, &why), 0);
 	assert_int_equal(off, n);
 	assert_null(why);
+	ecap_buf_free(&b);
 	mtun_key_free(k);
 }
 
