@@ -230,18 +230,32 @@ test_client_hangs_up() {
 
 test_slow_reader() {
 	# one reader at 200 kB/s, one at full speed, the same traffic: the slow
-	# one's records past its 4 MiB bound are dropped and counted; the fast
-	# one loses nothing
-	local t="/v1/capture?bpf=$(bpf icmp)&duration=60" fast slow
+	# one's records past its 4 MiB bound are dropped and counted; the ring
+	# is never held back for it, so it does not fill and the fast one loses
+	# nothing. The traffic is paced (four pings of 1,000 echo requests of
+	# 1400 bytes a second: about 12 MB/s of records a session, of which the
+	# 8 MiB ring holds 300 ms), so that a loss means a held-back ring, not
+	# an overload: a ping -f (130,000 packets/s on 2 vCPUs) filled the ring
+	# in 20 ms, less than the agent took to first touch the sinks' buffers.
+	# B's receive buffers grow to 4 MiB at most (tcp_rmem, copied from the
+	# host's), so that the slow connection holds far less than the 60 MB.
+	local t="/v1/capture?bpf=$(bpf icmp)&duration=60" fast slow pings=() rmem
+	rmem=$(inb sysctl -n net.ipv4.tcp_rmem)
+	inb sysctl -qw net.ipv4.tcp_rmem="4096 131072 4194304"
 	cap_start "$tmp/slow.pcapng" "$t" --limit-rate 200k || { ko "slow reader" "no start"; return; }
 	slow=$cap_pid
 	cap_start "$tmp/fast.pcapng" "/v1/capture?bpf=$(bpf icmp)&count=40000&duration=60" ||
 		{ ko "slow reader" "no start"; return; }
 	fast=$cap_pid
-	inb ping -f -c 20000 -s 1400 10.98.0.1 > /dev/null
+	for _ in 1 2 3 4; do
+		inb ping -q -i 0.001 -c 5000 -s 1400 10.98.0.1 > /dev/null &
+		pings+=($!)
+	done
+	wait "${pings[@]}"
 	wait_gone $fast 30
 	get /v1/status > "$tmp/st.json"
 	kill -TERM $slow; wait $slow 2> /dev/null
+	inb sysctl -qw net.ipv4.tcp_rmem="$rmem"
 	python3 - "$tmp/st.json" "$(tshark -r "$tmp/fast.pcapng" 2> /dev/null | wc -l)" <<-'PY' > "$tmp/slow.out"
 	import json, sys
 	c = json.load(open(sys.argv[1]))["captures"]
