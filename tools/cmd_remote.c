@@ -104,8 +104,7 @@ static int summary(struct cli_http *h, long long id)
 	c = call_json(h, "GET", path, NULL, 200);
 	if (!c)
 		return 2;
-	json_array_foreach(json_object_get(c, "devices"), i, d)
-	{
+	json_array_foreach(json_object_get(c, "devices"), i, d) {
 		if (!strcmp(str(d, "state"), "failed")) {
 			fprintf(stderr, "device %s failed: %s\n", str(d, "device"),
 				str(d, "error"));
@@ -357,8 +356,7 @@ int cmd_devices(int argc, char **argv)
 		if (j)
 			printf("%-16s %-16s %-28s %-15s %-9s %-7s %s\n", "NAME", "SERIAL",
 			       "ADDRESS", "MANAGEMENT", "TRANSPORT", "ENABLED", "LAST SEEN");
-		json_array_foreach(j, i, d)
-		{
+		json_array_foreach(j, i, d) {
 			char seen[32];
 
 			when(d, "last_seen", seen, sizeof(seen));
@@ -420,13 +418,11 @@ int cmd_captures(int argc, char **argv)
 		if (j)
 			printf("%-5s %-8s %-19s %9s %9s %s\n", "ID", "STATE", "STARTED", "PACKETS",
 			       "DUPS", "DEVICES / EXPRESSION");
-		json_array_foreach(j, i, c)
-		{
+		json_array_foreach(j, i, c) {
 			char started[32], devs[256] = "";
 
 			when(c, "created", started, sizeof(started));
-			json_array_foreach(json_object_get(c, "devices"), k, d)
-			{
+			json_array_foreach(json_object_get(c, "devices"), k, d) {
 				size_t at = strlen(devs);
 
 				snprintf(devs + at, sizeof(devs) - at, "%s%s%s", at ? "," : "",
@@ -451,11 +447,12 @@ int cmd_captures(int argc, char **argv)
 			       num(j, "duplicates"), num(j, "late"));
 			printf("%-16s %-10s %12s %10s %10s %8s  %s\n", "DEVICE", "STATE", "BYTES",
 			       "PACKETS", "DUPS", "DROPPED", "ERROR");
-			json_array_foreach(json_object_get(j, "devices"), k, d) printf(
-			    "%-16s %-10s %12lld %10lld %10lld %8lld  %s\n", str(d, "device"),
-			    str(d, "state"), num(d, "bytes"), num(d, "packets"),
-			    num(d, "duplicates"), num(d, "dropped"),
-			    json_is_string(json_object_get(d, "error")) ? str(d, "error") : "");
+			json_array_foreach(json_object_get(j, "devices"), k, d)
+				printf("%-16s %-10s %12lld %10lld %10lld %8lld  %s\n",
+				       str(d, "device"), str(d, "state"), num(d, "bytes"),
+				       num(d, "packets"), num(d, "duplicates"), num(d, "dropped"),
+				       json_is_string(json_object_get(d, "error")) ? str(d, "error")
+										   : "");
 		}
 	}
 	r = j ? 0 : 2;

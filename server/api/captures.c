@@ -150,8 +150,7 @@ static int interfaces(h2o_req_t *req, json_t *ifs, char *ret, size_t len)
 			 ECAP_CAPTURE_IFACES_MAX);
 		return -1;
 	}
-	json_array_foreach(ifs, i, v)
-	{
+	json_array_foreach(ifs, i, v) {
 		size_t at = strlen(ret);
 
 		if (!json_is_string(v) || !srv_valid_name(json_string_value(v), IFNAME_MAX)) {
@@ -182,8 +181,7 @@ static struct reg_device *devices(struct srv_api *api, h2o_req_t *req, int64_t o
 		return NULL;
 	}
 	*n = 0;
-	json_array_foreach(devs, i, v)
-	{
+	json_array_foreach(devs, i, v) {
 		const char *name = json_string_value(v);
 
 		if (!name || !srv_valid_name(name, REG_NAME_MAX) ||
@@ -393,14 +391,14 @@ static void on_reader_check(h2o_timeout_entry_t *e)
 		if (r->req && !r->inflight && !srv_capture_done(r->l) && web_client_gone(r->req))
 			reader_end(r, H2O_SEND_STATE_ERROR);
 	}
-	h2o_timeout_link(api->loop, &api->reader_check, &api->reader_check_entry);
+	if (api->readers) /* a check only while there is something to check */
+		h2o_timeout_link(api->loop, &api->reader_check, &api->reader_check_entry);
 }
 
 void srv_readers_start(struct srv_api *api)
 {
 	h2o_timeout_init(api->loop, &api->reader_check, READER_CHECK_MS);
 	api->reader_check_entry.cb = on_reader_check;
-	h2o_timeout_link(api->loop, &api->reader_check, &api->reader_check_entry);
 }
 
 static int follow(struct srv_api *api, h2o_req_t *req, int64_t org, const char *ids, int text)
@@ -435,6 +433,8 @@ static int follow(struct srv_api *api, h2o_req_t *req, int64_t org, const char *
 		srv_capture_watch(l, &r->watch);
 		r->next = api->readers;
 		api->readers = r;
+		if (!h2o_timeout_is_linked(&api->reader_check_entry))
+			h2o_timeout_link(api->loop, &api->reader_check, &api->reader_check_entry);
 	}
 	web_start_200(req, text ? "text/plain; charset=utf-8" : "application/x-pcapng", &r->gen);
 	reader_pump(r);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "api/http.h"
+#include "common/log.h"
 
 static const char *current_who; /* one thread: the request being answered */
 
@@ -38,12 +39,14 @@ int srv_json(h2o_req_t *req, int status, json_t *body)
 
 int srv_fail(h2o_req_t *req, int status, const char *fmt, ...)
 {
-	char msg[1024];
+	char raw[1024], msg[1024];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vsnprintf(raw, sizeof(raw), fmt, ap);
 	va_end(ap);
+	/* what the request sent, echoed, stays one line of valid UTF-8 */
+	ecap_text_clean(msg, sizeof(msg), raw);
 	web_log_refusal(req, status, current_who, msg);
 	return srv_json(req, status, json_pack("{s:s}", "error", msg));
 }
@@ -84,8 +87,7 @@ int srv_known_keys(h2o_req_t *req, json_t *o, const char *const *keys)
 	const char *k;
 	json_t *v;
 
-	json_object_foreach(o, k, v)
-	{
+	json_object_foreach(o, k, v) {
 		const char *const *p = keys;
 
 		while (*p && strcmp(*p, k))

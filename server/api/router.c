@@ -98,18 +98,19 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 	}
 	if (!known)
 		return srv_fail(req, 404, "not found");
-	if (!known->public && srv_authenticate(api->reg, req, &who))
-		return 0;
-	if (!found) {
-		h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL,
-			       h2o_strdup(&req->pool, allow, SIZE_MAX).base, strlen(allow));
-		return srv_fail(req, 405, "method not allowed here (%s)", allow);
-	}
-	if (!found->public) {
+	if (!known->public) {
+		if (srv_authenticate(api->reg, req, &who))
+			return 0;
 		snprintf(whoname, sizeof(whoname), "%s/%s", who.org_name, who.name);
 		srv_http_set_who(whoname);
 	}
-	r = found->fn(api, req, found->public ? NULL : &who, params);
+	if (!found) {
+		h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL,
+			       h2o_strdup(&req->pool, allow, SIZE_MAX).base, strlen(allow));
+		r = srv_fail(req, 405, "method not allowed here (%s)", allow);
+	} else {
+		r = found->fn(api, req, known->public ? NULL : &who, params);
+	}
 	srv_http_set_who(NULL);
 	return r;
 }

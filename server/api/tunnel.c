@@ -40,7 +40,6 @@ void srv_tunnel_answer(void *waiter, const uint8_t *body, size_t len)
 int srv_tunnel_register_ep(struct srv_api *api, h2o_req_t *req, const struct reg_admin *who,
 			   char **params)
 {
-	static const int status[] = {[EINVAL] = 400, [EACCES] = 403, [EBUSY] = 503, [ENOMEM] = 500};
 	struct srv_tunnel_reg in;
 	struct srv_tunnel_grant g;
 	json_error_t e;
@@ -62,7 +61,7 @@ int srv_tunnel_register_ep(struct srv_api *api, h2o_req_t *req, const struct reg
 	in.ts = ts;
 	r = srv_tunnel_register(api->tunnel, &in, &g, err, sizeof(err));
 	if (r) {
-		srv_fail(req, status[-r] ? status[-r] : 500, "%s", err);
+		srv_fail(req, r == -EINVAL ? 400 : r == -EACCES ? 403 : 503, "%s", err);
 		goto out;
 	}
 	srv_json(req, 200,

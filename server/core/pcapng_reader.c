@@ -136,8 +136,7 @@ static int idb(struct srv_pcapng_reader *r, const uint8_t *p, uint32_t len)
 
 	if (len < 20)
 		return bad(r, "interface description block too short");
-	FOR_OPTIONS(r, p + 16, end, code, val, olen)
-	{
+	FOR_OPTIONS(r, p + 16, end, code, val, olen) {
 		if (code == 2) {
 			name = (const char *)val;
 			namelen = olen;
@@ -173,8 +172,8 @@ static int epb(struct srv_pcapng_reader *r, const uint8_t *p, uint32_t len)
 	k.ts = to_ns((uint64_t)rd32(r, p + 12) << 32 | rd32(r, p + 16), f->tsresol, f->tsoffset);
 	k.data = p + 28;
 	FOR_OPTIONS(r, p + 28 + ((k.caplen + 3u) & ~3u), end, code, val, olen)
-	if (code == 2 && olen == 4)
-		k.flags = rd32(r, val);
+		if (code == 2 && olen == 4)
+			k.flags = rd32(r, val);
 	return r->fn(r->ctx, SRV_PCAPNG_PACKET, &k);
 }
 
@@ -196,8 +195,7 @@ static int isb(struct srv_pcapng_reader *r, const uint8_t *p, uint32_t len)
 		return bad(r, "statistics for an undescribed interface");
 	s.ts = to_ns((uint64_t)rd32(r, p + 12) << 32 | rd32(r, p + 16), r->ifs[s.if_id].tsresol,
 		     r->ifs[s.if_id].tsoffset);
-	FOR_OPTIONS(r, p + 20, end, code, val, olen)
-	{
+	FOR_OPTIONS(r, p + 20, end, code, val, olen) {
 		if (code < 9 && field[code] && olen == 8) {
 			*field[code] = rd64(r, val);
 			s.have |= 1u << code;

@@ -271,8 +271,7 @@ static int device_request(struct dev_conn *dc, const struct srv_capture_req *c)
 
 	if (!f)
 		return -ENOMEM;
-	fprintf(f, "/v1/capture?bpf=%s&snaplen=%u&dir=%s&capture=%lld", c->bpf, c->snaplen, c->dir,
-		(long long)dc->l->id);
+	fprintf(f, "/v1/capture?bpf=%s&snaplen=%u&dir=%s", c->bpf, c->snaplen, c->dir);
 	if (c->ifaces[0])
 		fprintf(f, "&iface=%s", c->ifaces);
 	if (c->count)
@@ -284,7 +283,10 @@ static int device_request(struct dev_conn *dc, const struct srv_capture_req *c)
 	if (ecap_auth_header(dc->d.secret, sizeof(dc->d.secret), "GET", dc->target, tlen,
 			     time(NULL), auth, sizeof(auth)))
 		return -EIO;
-	snprintf(dc->headers, sizeof(dc->headers), "Authorization: %s\r\n", auth);
+	/* the capture's id, for the device's logs: a header, which agents that
+	 * know nothing of it pass over (an unknown query parameter is refused) */
+	snprintf(dc->headers, sizeof(dc->headers), "Authorization: %s\r\nEdgecap-Capture: %lld\r\n",
+		 auth, (long long)dc->l->id);
 	dc->call = (struct ecap_httpc_call){.method = "GET",
 					    .target = dc->target,
 					    .headers = dc->headers,
@@ -352,6 +354,9 @@ static void cut(struct dev_conn *dc, const char *why)
 	else
 		snprintf(dc->error, sizeof(dc->error), "%s", why);
 	dc->state = status && status != 200 ? "failed" : "done";
+	if (status && status != 200)
+		ecap_log(LOG_WARNING, "capture %lld: device %s: %s", (long long)dc->l->id,
+			 dc->d.name, dc->error);
 	save_device(dc);
 	dc->l->open--;
 }
@@ -424,8 +429,10 @@ int64_t srv_capture_start(struct srv_captures *cs, const struct reg_admin *who,
 	int64_t id;
 	int r = -EIO;
 
-	if (!l)
+	if (!l) {
+		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
+	}
 	l->fd = -1;
 	l->cs = cs;
 	l->org = who->org;

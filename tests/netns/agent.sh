@@ -344,14 +344,14 @@ edgecap-agent: notice: refused GET /v1/nosuch: 404 no such path (have /v1/captur
 		ok "refused requests: one log line each, with the status and the reason" ||
 		ko "refusal log" "$(tail -n 4 "$tmp/agent.log")"
 	# the server's capture id is in the agent's log lines and status
-	cap_start "$tmp/id.pcapng" "/v1/capture?bpf=$(bpf icmp)&count=2&duration=10&capture=77" ||
+	cap_start "$tmp/id.pcapng" "/v1/capture?bpf=$(bpf icmp)&count=2&duration=10" -H 'Edgecap-Capture: 77' ||
 		{ ko "capture id" "no start"; return; }
 	c=$(get /v1/status | python3 -c 'import json, sys; print(json.load(sys.stdin)["captures"][0].get("capture"))')
 	inb ping -c 1 10.98.0.1 > /dev/null
 	wait_gone $cap_pid 10
 	[ "$c" = 77 ] && grep -q 'info: capture 77 (session [0-7]) for 10.98.0.2:[0-9]*: 1 interface' "$tmp/agent.log" &&
 		grep -q 'info: capture 77 (session [0-7]) for 10.98.0.2:[0-9]* ended' "$tmp/agent.log" &&
-		ok "capture=77: the agent's log lines and status name the server's capture 77" ||
+		ok "Edgecap-Capture: 77: the agent's log lines and status name the server's capture 77" ||
 		ko "capture id" "status $c; $(grep 'capture 77' "$tmp/agent.log")"
 }
 

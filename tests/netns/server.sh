@@ -428,10 +428,19 @@ test_operable() {
 	[ "$(tail -n +$((n + 1)) "$tmp/server.log" | grep 'refused ' | sed 's/ from [0-9.]*:[0-9]*//')" = \
 "edgecap-server: warning: refused GET /api/v1/devices: 401 unknown token
 edgecap-server: notice: refused GET /api/v1/nosuch: 404 not found
-edgecap-server: notice: refused PUT /api/v1/devices: 405 method not allowed here (GET, POST)
+edgecap-server: notice: refused PUT /api/v1/devices as acme/alice: 405 method not allowed here (GET, POST)
 edgecap-server: notice: refused GET /api/v1/devices/gw1 as globex/bob: 404 no device 'gw1'" ] &&
 		ok "refused requests: one log line each, with the status, the reason and who" ||
 		ko "refusal log" "$(tail -n 5 "$tmp/server.log")"
+	# what a request echoes cannot start a log line of its own
+	n=$(wc -l < "$tmp/server.log")
+	call "$alice" GET "/captures/1%0Aedgecap-server:%20emergency:%20forged" > /dev/null
+	sleep 0.2
+	[ "$(tail -n +$((n + 1)) "$tmp/server.log" | grep -c .)" = 1 ] &&
+		tail -n +$((n + 1)) "$tmp/server.log" | grep -qF '\x0aedgecap-server: emergency: forged' &&
+		! grep -q '^edgecap-server: emergency' "$tmp/server.log" &&
+		ok "a newline in a path: escaped in the one refusal line, no line forged" ||
+		ko "forged log line" "$(tail -n 3 "$tmp/server.log")"
 	# the server's capture id names the capture in the devices' logs too
 	remote -d gw1,gw2 -c 2 -G 5 -w /dev/null icmp 2> "$tmp/remote.err" &
 	pid=$!

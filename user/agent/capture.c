@@ -231,6 +231,27 @@ const char *agent_dir_name(unsigned dirs)
 	return dirs == ECAP_DIR_IN ? "in" : dirs == ECAP_DIR_OUT ? "out" : "inout";
 }
 
+/* The server's id for the capture (Edgecap-Capture: 1..2^53), for the logs;
+ * 0 when absent or not such a number. Not signed: it names, it decides
+ * nothing. */
+static uint64_t capture_header(h2o_req_t *req)
+{
+	ssize_t i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("edgecap-capture"), -1);
+	unsigned long long v;
+	char buf[24], *end;
+	h2o_iovec_t h;
+
+	if (i < 0)
+		return 0;
+	h = req->headers.entries[i].value;
+	if (!h.len || h.len >= sizeof(buf) || h.base[0] < '0' || h.base[0] > '9')
+		return 0;
+	memcpy(buf, h.base, h.len);
+	buf[h.len] = 0;
+	v = strtoull(buf, &end, 10);
+	return *end || v > (1ull << 53) ? 0 : v;
+}
+
 void agent_capture_counters(struct agent *a, const struct capture *c, struct ecap_counters *sums)
 {
 	static const unsigned hooks[] = {ECAP_HOOK_ID_XDP, ECAP_HOOK_ID_TC_IN, ECAP_HOOK_ID_TC_OUT};
@@ -275,7 +296,7 @@ static int on_req(struct agent *a, h2o_req_t *req)
 		return web_error(req, 503, "%d captures are running already", ECAP_MAX_SESSIONS);
 	}
 	c->prog = p.prog; /* the capture owns the program from here */
-	c->server_id = p.capture;
+	c->server_id = capture_header(req);
 	if (pick_ifaces(a, req, &p, c))
 		return reset(c), 0;
 

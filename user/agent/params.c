@@ -3,7 +3,6 @@
  *   bpf=N,code jt jf k,...   the filter, tcpdump -ddd with commas for newlines
  *   iface=IF[,IF...]         dir=in|out|inout    snaplen=1..262144
  *   count=N                  duration=1..86400
- *   capture=ID               the server's capture id, for the logs (1..2^53)
  *
  * Every parameter at most once; an unknown one is an error (a typo must not
  * silently capture something else). */
@@ -17,9 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { P_BPF, P_IFACE, P_DIR, P_SNAPLEN, P_COUNT, P_DURATION, P_CAPTURE, P_N };
-static const char *const names[P_N] = {"bpf",	"iface",    "dir",    "snaplen",
-				       "count", "duration", "capture"};
+enum { P_BPF, P_IFACE, P_DIR, P_SNAPLEN, P_COUNT, P_DURATION, P_N };
+static const char *const names[P_N] = {"bpf", "iface", "dir", "snaplen", "count", "duration"};
 
 /* application/x-www-form-urlencoded -> a malloc'ed string; NULL when
  * malformed (a bad escape, or a NUL inside). */
@@ -136,11 +134,6 @@ static int set(struct agent_params *p, int which, char *v, char *err, size_t err
 		if (parse_num(v, 1, ECAP_CAPTURE_DURATION_MAX, &n))
 			break;
 		p->duration = (uint32_t)n;
-		return 0;
-	case P_CAPTURE:
-		if (parse_num(v, 1, 1ull << 53, &n))
-			break;
-		p->capture = n;
 		return 0;
 	}
 	if (which == P_DIR)

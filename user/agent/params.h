@@ -19,7 +19,6 @@ struct agent_params {
 	uint32_t snaplen;
 	uint64_t count;
 	uint32_t duration;
-	uint64_t capture; /* the server's id for it, 0: not given */
 };
 
 /* query: what follows '?', form-encoded. 0, or -EINVAL with the one line a

@@ -805,6 +805,7 @@ int agent_tunnel_start(struct agent *a, char *err, size_t errlen)
 void agent_tunnel_stop(struct agent *a)
 {
 	struct agent_tunnel *t = a->tunnel;
+	h2o_timeout_entry_t *entries[4];
 
 	if (!t)
 		return;
@@ -813,12 +814,16 @@ void agent_tunnel_stop(struct agent *a)
 		ecap_httpc_cancel(&t->reg_x->call);
 		exchange_free(t->reg_x);
 	}
-	for (h2o_timeout_entry_t *e = &t->tick; e; e = e == &t->tick	   ? &t->coalesce
-						       : e == &t->coalesce ? &t->monitor
-						       : e == &t->monitor  ? &t->flush
-									   : NULL)
-		if (h2o_timeout_is_linked(e))
-			h2o_timeout_unlink(e);
+	entries[0] = &t->tick;
+	entries[1] = &t->coalesce;
+	entries[2] = &t->monitor;
+	entries[3] = &t->flush;
+	for (size_t i = 0; i < sizeof(entries) / sizeof(entries[0]); i++)
+		if (h2o_timeout_is_linked(entries[i]))
+			h2o_timeout_unlink(entries[i]);
+	h2o_timeout_dispose(t->loop, &t->tick_q);
+	h2o_timeout_dispose(t->loop, &t->coalesce_q);
+	h2o_timeout_dispose(t->loop, &t->monitor_q);
 	if (t->udp_sock) {
 		h2o_socket_read_stop(t->udp_sock);
 		h2o_socket_close(t->udp_sock);

@@ -42,7 +42,8 @@ int ecap_httpc_dest_init(struct ecap_httpc_dest *d, struct ecap_httpc_ctx *ctx, 
 	d->proxy_text = o->proxy ? strdup(o->proxy) : NULL;
 	if (!d->url_text || (o->proxy && !d->proxy_text)) {
 		snprintf(err, errlen, "out of memory");
-		goto fail;
+		ecap_httpc_dest_dispose(d);
+		return -ENOMEM;
 	}
 	if (h2o_url_parse(d->url_text, strlen(d->url_text), &d->url)) {
 		snprintf(err, errlen, "'%.200s': want http(s)://HOST[:PORT]", url);
@@ -129,13 +130,13 @@ static int on_body(h2o_http1client_t *client, const char *errstr)
 		if (took > 0)
 			h2o_buffer_consume(&client->sock->input, (size_t)took);
 	}
+	if (took < 0) { /* before the end: a refused last piece is no success */
+		finish(c, "aborted");
+		return -1;
+	}
 	if (errstr) {
 		finish(c, errstr == h2o_http1client_error_is_eos ? NULL : errstr);
 		return 0;
-	}
-	if (took < 0) {
-		finish(c, "aborted");
-		return -1;
 	}
 	return 0;
 }
@@ -187,10 +188,15 @@ int ecap_httpc_start(struct ecap_httpc_dest *d, struct ecap_httpc_call *c)
 	char length[48] = "";
 	int n;
 
+	if (c->client)
+		return -EBUSY;
 	ecap_httpc_call_reset(c);
 	c->dest = d;
 	c->status = 0;
-	if (c->body_len)
+	/* a length for every request that may carry a body, 0 included: proxies
+	 * refuse a POST without one (411) */
+	if (c->body_len ||
+	    (strcmp(c->method, "GET") && strcmp(c->method, "HEAD") && strcmp(c->method, "DELETE")))
 		snprintf(length, sizeof(length), "Content-Length: %zu\r\n", c->body_len);
 	/* through a proxy, the target in absolute form */
 	n = asprintf(&c->head, "%s %s%.*s%s HTTP/1.1\r\nHost: %.*s\r\n%s%s%s%s%s%s\r\n", c->method,

@@ -50,7 +50,7 @@ struct ecap_httpc_dest {
 	struct ecap_httpc_ctx *ctx;
 	h2o_http1client_ctx_t h2o; /* ctx's, with this destination's TLS */
 	char *url_text, *proxy_text;
-	h2o_url_t url, proxy; /* proxy.host.len 0: none */
+	h2o_url_t url, proxy; /* proxy: when proxy_text is set */
 	h2o_url_t *via;	      /* where connections go: &url or &proxy */
 	SSL_CTX *ssl;
 	h2o_socketpool_t pool;
@@ -98,13 +98,16 @@ struct ecap_httpc_call {
 	h2o_iovec_t bufs[2];
 };
 
-/* Send the request: 0, or -ENOMEM (nothing started, on_done not called). */
+/* Send the request: 0, or -ENOMEM / -EBUSY (the call runs already): then
+ * nothing started and on_done is not called. A connection that fails at
+ * once (no socket, no route) calls on_done before this returns. */
 int ecap_httpc_start(struct ecap_httpc_dest *d, struct ecap_httpc_call *c);
 static inline int ecap_httpc_running(const struct ecap_httpc_call *c)
 {
 	return c->client != NULL;
 }
-/* Drop a running call's connection; on_done is not called. */
+/* Drop a running call's connection; on_done is not called. Not from the
+ * call's own on_head or on_body (return < 0 there to end it). */
 void ecap_httpc_cancel(struct ecap_httpc_call *c);
 /* Shut the sending side of a running call's connection (the peer sees the
  * end of the request stream and may end its response): 0 or -errno. */

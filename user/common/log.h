@@ -10,7 +10,15 @@
 #ifndef ECAP_LOG_H
 #define ECAP_LOG_H
 
+#include <stddef.h>
 #include <syslog.h>
+
+/* Text from anywhere (a request's path, a peer's answer) as one printable
+ * line of valid UTF-8: control bytes and bytes that are not UTF-8 become
+ * \xNN. Into out (len bytes, NUL-terminated, cut short if need be); the
+ * length written. Every log line goes through it, so no caller can start
+ * a line of its own or set its priority. */
+size_t ecap_text_clean(char *out, size_t len, const char *in);
 
 /* The program's name for the lines; reads JOURNAL_STREAM once. */
 void ecap_log_init(const char *program);

@@ -220,18 +220,14 @@ void web_log_refusal(h2o_req_t *req, int status, const char *who, const char *ms
 
 int web_error(h2o_req_t *req, int status, const char *fmt, ...)
 {
-	char body[1024];
+	char raw[1024], body[1024];
 	va_list ap;
-	int n;
+	size_t n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(body, sizeof(body) - 1, fmt, ap);
+	vsnprintf(raw, sizeof(raw), fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		n = 0;
-	if ((size_t)n > sizeof(body) - 2)
-		n = sizeof(body) - 2;
-	body[n] = 0;
+	n = ecap_text_clean(body, sizeof(body) - 1, raw); /* one line, whatever was echoed */
 	web_log_refusal(req, status, NULL, body);
 	body[n] = '\n';
 	body[n + 1] = 0;
