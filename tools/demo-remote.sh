@@ -106,7 +106,7 @@ for i in 1 2 3; do
 done
 for i in 2 3; do # registered, and UDP found blocked
 	for _ in $(seq 100); do grep -q "udp -> http" "$out/gw$i.log" && break; sleep 0.1; done
-	grep "tunnel:" "$out/gw$i.log" | sed "s/^edgecap-agent: /   gw$i: /"
+	grep "tunnel:" "$out/gw$i.log" | sed -E "s/^edgecap-agent: [a-z]+: /   gw$i: /"
 done
 
 echo "== services: DNS resolver and web server on LAN A, web server on gw3"
