@@ -18,12 +18,16 @@
 #define STOP_WAIT_MS 2000      /* for devices to send their statistics after a stop */
 #define ERRBODY_MAX  300       /* of a refusal's body, for its message */
 #define NO_LIMIT_MS  86400000u /* the silence limit of a capture without a duration */
+#define SLAB_SIZE    (1u << 20)
+#define DEVICE_MEM   (16u << 20) /* of a device's stream held at once, read or not yet merged */
+#define SLABS_KEPT   (64u << 20) /* between captures */
 
 struct srv_captures {
 	struct srv_captures_conf conf;
 	struct srv_capture *live;	 /* running captures, and finished ones still read */
 	h2o_timeout_t tick, zero;	 /* every capture's tick; a turn of the loop */
 	struct srv_captures_stats ended; /* what finished captures added up to */
+	struct ecap_slab_cache slabs;	 /* the devices' streams are read into these */
 };
 
 struct dev_conn {
@@ -32,9 +36,10 @@ struct dev_conn {
 	struct reg_device d;
 	struct ecap_httpc_dest dest;
 	struct ecap_httpc_call call;
-	char *target;	   /* the signed request's path and query */
-	char headers[320]; /* its Authorization */
-	const char *state; /* connecting, streaming, done, failed */
+	struct ecap_slab_pool *pool; /* its stream is read into these */
+	char *target;		     /* the signed request's path and query */
+	char headers[320];	     /* its Authorization */
+	const char *state;	     /* connecting, streaming, done, failed */
 	char error[320];
 };
 
@@ -206,10 +211,8 @@ static long on_body(struct ecap_httpc_call *c, const uint8_t *p, size_t n)
 {
 	struct dev_conn *dc = c->data;
 	struct srv_capture *l = dc->l;
-	/* whole blocks, read in place; a partial one stays in h2o's buffer for
-	 * the next read to append to (and while one does, h2o keeps the buffer
-	 * instead of freeing it and growing a new one from 4 KiB, copying as it
-	 * doubles, on the next read) */
+	/* whole blocks, read where they lie; a partial one stays in the
+	 * client's slab for the next read to append to */
 	long took = srv_mux_take(l->mux, dc->input, p, n);
 
 	if (srv_mux_error(l->mux, dc->input)) { /* a malformed stream: the device is dropped */
@@ -290,6 +293,7 @@ static int device_request(struct dev_conn *dc, const struct srv_capture_req *c)
 					    .on_body = on_body,
 					    .on_done = on_done,
 					    .resp_max = ERRBODY_MAX,
+					    .pool = dc->pool,
 					    .data = dc};
 	return 0;
 }
@@ -300,6 +304,11 @@ static void device_start(struct dev_conn *dc, const struct srv_capture_req *c)
 	struct srv_captures *cs = dc->l->cs;
 	char url[REG_ADDRESS_MAX + 32], e[256];
 
+	dc->pool = ecap_slab_pool_new(&cs->slabs, SLAB_SIZE, DEVICE_MEM);
+	if (!dc->pool) {
+		device_closed(dc, "out of memory");
+		return;
+	}
 	if (device_url(&dc->d, url, sizeof(url)) || device_request(dc, c)) {
 		device_closed(dc, "bad device address");
 		return;
@@ -329,6 +338,7 @@ static void live_free(struct srv_capture *l)
 		ecap_httpc_call_reset(&l->devs[i].call);
 		ecap_httpc_dest_dispose(&l->devs[i].dest);
 		free(l->devs[i].target);
+		ecap_slab_pool_free(l->devs[i].pool);
 	}
 	ecap_httpc_ctx_dispose(&l->http);
 	free(l->devs);
@@ -575,6 +585,7 @@ struct srv_captures *srv_captures_new(const struct srv_captures_conf *c)
 	/* one queue for every capture's tick: a capture is freed from its tick */
 	h2o_timeout_init(c->loop, &cs->tick, TICK_MS);
 	h2o_timeout_init(c->loop, &cs->zero, 0);
+	ecap_slab_cache_init(&cs->slabs, SLAB_SIZE, SLABS_KEPT);
 	return cs;
 }
 
@@ -586,5 +597,6 @@ void srv_captures_free(struct srv_captures *cs)
 		live_free(cs->live);
 	h2o_timeout_dispose(cs->conf.loop, &cs->tick);
 	h2o_timeout_dispose(cs->conf.loop, &cs->zero);
+	ecap_slab_cache_dispose(&cs->slabs);
 	free(cs);
 }
