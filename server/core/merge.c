@@ -32,7 +32,8 @@ struct qent {
 struct input {
 	struct qent *q; /* ring, cap a power of two */
 	size_t head, n, cap;
-	int64_t high; /* the latest timestamp pushed */
+	int64_t high;  /* the latest timestamp pushed */
+	int64_t heard; /* srv_merge_heard: wall clock; INT64_MIN: never */
 	int open, seen;
 	int heap_at; /* position in the heap, -1 when empty */
 	uint64_t pushed, duplicates;
@@ -208,7 +209,8 @@ int srv_merge_add_input(struct srv_merge *m)
 	if (!heap)
 		return -ENOMEM;
 	m->heap = heap;
-	m->in[m->nin] = (struct input){.open = 1, .heap_at = -1, .high = INT64_MIN};
+	m->in[m->nin] =
+	    (struct input){.open = 1, .heap_at = -1, .high = INT64_MIN, .heard = INT64_MIN};
 	return (int)m->nin++;
 }
 
@@ -326,6 +328,12 @@ int srv_merge_push(struct srv_merge *m, unsigned input, int64_t ts, uint32_t ifa
 	if (k == 0) /* a new head */
 		reheap(m, input);
 	return 0;
+}
+
+void srv_merge_heard(struct srv_merge *m, unsigned input, int64_t now_ns)
+{
+	if (input < m->nin && now_ns > m->in[input].heard)
+		m->in[input].heard = now_ns;
 }
 
 void srv_merge_close_input(struct srv_merge *m, unsigned input)
@@ -576,8 +584,11 @@ static int64_t horizon(const struct srv_merge *m, int64_t now)
 
 		if (!in->open)
 			continue;
-		if (now != INT64_MIN && mark < now - m->o.window_ns)
-			mark = now - m->o.window_ns; /* silent: hold back for the window only */
+		/* silent (not heard from, its packets older than the window):
+		 * hold back for the window only */
+		if (now != INT64_MIN && mark < now - m->o.window_ns &&
+		    (in->heard == INT64_MIN || in->heard < now - m->o.window_ns))
+			mark = now - m->o.window_ns;
 		if (mark < h)
 			h = mark;
 	}

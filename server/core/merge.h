@@ -6,8 +6,12 @@
  * ring). A packet goes out once every input still open has shown a later
  * timestamp (its high mark), minus `slack` for an input's own disorder. An
  * input that has been silent does not hold the others back for more than
- * `window`: its mark is taken as at least now - window. A packet older than
- * one already sent is late: sent at once, flagged and counted, never dropped.
+ * `window`: its mark is taken as at least now - window. Silent means not
+ * heard from (srv_merge_heard: bytes came or waited on its connection) for
+ * the window, not packets older than the window: a device's packets may
+ * wait in the network and in socket buffers for longer than that while it
+ * streams, and the others' must not pass them. A packet older than one
+ * already sent is late: sent at once, flagged and counted, never dropped.
  *
  * Duplicates. A packet's key is XXH3-128 of it from the network header on,
  * with link-layer and 802.1Q/802.1ad headers skipped and the IPv4 TTL and
@@ -64,6 +68,10 @@ int srv_merge_add_input(struct srv_merge *m);
 int srv_merge_push(struct srv_merge *m, unsigned input, int64_t ts, uint32_t iface,
 		   uint16_t linktype, uint32_t flags, const uint8_t *data, uint32_t caplen,
 		   uint32_t wirelen);
+/* The input was heard from at now_ns (the wall clock srv_merge_run is
+ * given): it is not silent until now_ns + window, however old its packets.
+ * Inputs never heard from are judged by their packets alone. */
+void srv_merge_heard(struct srv_merge *m, unsigned input, int64_t now_ns);
 /* The input has ended: it holds nothing back any more. */
 void srv_merge_close_input(struct srv_merge *m, unsigned input);
 /* Send what the marks allow. now_ns: wall clock for silent inputs, or

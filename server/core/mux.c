@@ -257,6 +257,11 @@ const char *srv_mux_error(const struct srv_mux *x, unsigned i)
 	return x->in[i]->lost;
 }
 
+void srv_mux_heard(struct srv_mux *x, unsigned i, int64_t now_ns)
+{
+	srv_merge_heard(x->m, i, now_ns);
+}
+
 void srv_mux_run(struct srv_mux *x, int64_t now_ns)
 {
 	srv_merge_run(x->m, now_ns);

@@ -116,6 +116,19 @@ static void save(struct srv_capture *l)
 						       .ended = l->done ? time(NULL) : 0});
 }
 
+/* Send what the merge allows. A device is silent (its packets hold the
+ * others back no longer than the merge's window) only when it is not heard
+ * from: nothing read from its connection for the window, and nothing
+ * waiting there. Its packets' timestamps alone do not say: a streaming
+ * device's data may wait in socket buffers, and in ours, for longer. */
+static void run(struct srv_capture *l, int64_t now)
+{
+	for (unsigned i = 0; i < l->ndevs; i++)
+		if (ecap_httpc_waiting(&l->devs[i].call))
+			srv_mux_heard(l->mux, l->devs[i].input, now);
+	srv_mux_run(l->mux, now);
+}
+
 /* The mux's output to the file; the watches are woken. */
 static void flush_out(struct srv_capture *l)
 {
@@ -211,16 +224,19 @@ static long on_body(struct ecap_httpc_call *c, const uint8_t *p, size_t n)
 {
 	struct dev_conn *dc = c->data;
 	struct srv_capture *l = dc->l;
+	int64_t now = wall_ns();
+	long took;
+
+	srv_mux_heard(l->mux, dc->input, now);
 	/* whole blocks, read where they lie; a partial one stays in the
 	 * client's slab for the next read to append to */
-	long took = srv_mux_take(l->mux, dc->input, p, n);
-
+	took = srv_mux_take(l->mux, dc->input, p, n);
 	if (srv_mux_error(l->mux, dc->input)) { /* a malformed stream: the device is dropped */
 		snprintf(dc->error, sizeof(dc->error), "bad stream: %s",
 			 srv_mux_error(l->mux, dc->input));
 		return -1;
 	}
-	srv_mux_run(l->mux, wall_ns());
+	run(l, now);
 	flush_out(l);
 	return took > 0 ? took : 0;
 }
@@ -400,7 +416,7 @@ static void on_tick(h2o_timeout_entry_t *e)
 			return;
 		}
 	} else {
-		srv_mux_run(l->mux, wall_ns());
+		run(l, wall_ns());
 		if (l->deadline && now >= l->deadline)
 			ask_stop(l, "devices did not end after the duration");
 		if (l->stop_at && now >= l->stop_at) {

@@ -433,6 +433,39 @@ static void silent_input_holds_back_only_the_window(void **st)
 	srv_merge_free(m);
 }
 
+/* An input whose packets are older than the window is not silent while it
+ * is heard from (its data waited in socket buffers): the others wait for
+ * it, and none of its packets is late. Once not heard from for the window,
+ * it holds them back for the window only. */
+static void heard_input_is_not_silent(void **st)
+{
+	struct out o = {0};
+	struct srv_merge *m = srv_merge_new(
+	    &(struct srv_merge_opts){.window_ns = 100, .slack_ns = 1, .dedup_ns = -1}, emit, &o);
+	int a = srv_merge_add_input(m), b = srv_merge_add_input(m);
+	struct srv_merge_stats s;
+
+	push(m, a, 1000, 64, 0, 1); /* a streams as it happens */
+	push(m, b, 500, 64, 0, 2);  /* b's packets come 400-500 behind */
+	push(m, b, 600, 64, 0, 3);
+	srv_merge_heard(m, b, 1000);
+	srv_merge_run(m, 1000);
+	assert_int_equal(o.n, 1); /* b's, up to its mark less the slack */
+	srv_merge_heard(m, b, 1150);
+	srv_merge_run(m, 1200);
+	assert_int_equal(o.n, 1); /* b heard within the window: a's 1000 waits */
+	push(m, b, 900, 64, 0, 4);
+	srv_merge_heard(m, b, 1190);
+	srv_merge_run(m, 1200);
+	assert_int_equal(o.n, 2);
+	srv_merge_run(m, 1300); /* b not heard from since 1190: silent */
+	assert_int_equal(o.n, 4);
+	srv_merge_stats(m, &s);
+	assert_int_equal(s.late, 0);
+	assert_true(o.ts[0] == 500 && o.ts[1] == 600 && o.ts[2] == 900 && o.ts[3] == 1000);
+	srv_merge_free(m);
+}
+
 static void duplicates_across_devices_only(void **st)
 {
 	struct out o = {0};
@@ -517,6 +550,7 @@ int main(void)
 	    cmocka_unit_test(refuses_packet_overrun_and_unknown_iface),
 	    cmocka_unit_test(merges_in_order_by_marks),
 	    cmocka_unit_test(silent_input_holds_back_only_the_window),
+	    cmocka_unit_test(heard_input_is_not_silent),
 	    cmocka_unit_test(duplicates_across_devices_only),
 	    cmocka_unit_test(many_keys_expire_and_grow),
 	    cmocka_unit_test(memory_bound_forces_output),

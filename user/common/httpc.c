@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -566,9 +567,16 @@ void ecap_httpc_pause(struct ecap_httpc_call *c, int paused)
 	}
 }
 
-int ecap_httpc_held(const struct ecap_httpc_call *c)
+int ecap_httpc_waiting(const struct ecap_httpc_call *c)
 {
-	return c->stream && (c->stream->paused || c->stream->starved);
+	const struct ecap_httpc_stream *st = c->stream;
+	int n = 0;
+
+	if (!st)
+		return 0;
+	if (st->paused || st->starved || st->sock->input->size)
+		return 1;
+	return !ioctl(h2o_socket_get_fd(st->sock), FIONREAD, &n) && n > 0;
 }
 
 static int on_body(h2o_http1client_t *client, const char *errstr)

@@ -128,9 +128,9 @@ void ecap_httpc_cancel(struct ecap_httpc_call *c);
 int ecap_httpc_shutdown_write(struct ecap_httpc_call *c);
 /* Streaming: stop reading the body (paused 1) or go on (0). */
 void ecap_httpc_pause(struct ecap_httpc_call *c, int paused);
-/* Streaming: the body is not being read (paused, or waiting for a slab)
- * while the peer may be sending. */
-int ecap_httpc_held(const struct ecap_httpc_call *c);
+/* Streaming: the body has bytes waiting that on_body has not seen: in the
+ * socket, or held back (paused, or waiting for a slab). */
+int ecap_httpc_waiting(const struct ecap_httpc_call *c);
 /* Free what a finished or cancelled call holds (its head and body); the
  * call can be started again. */
 void ecap_httpc_call_reset(struct ecap_httpc_call *c);
