@@ -22,7 +22,9 @@
  * packet twice, e.g. in on one interface and out on another).
  *
  * Memory. Past `max_bytes` of packet data held, the oldest go out even if
- * an input lags (counted as forced). */
+ * an input lags (counted as forced). A packet is copied in, or pushed by
+ * reference: its bytes stay the caller's (where it read them) until it is
+ * emitted or dropped. */
 #ifndef SRV_MERGE_H
 #define SRV_MERGE_H
 
@@ -43,9 +45,18 @@ struct srv_merge_pkt {
 	uint32_t input, iface, flags;
 	uint32_t caplen, wirelen;
 	uint16_t linktype;
-	uint8_t late; /* older than a packet already sent */
-	uint8_t data[];
+	uint8_t late;	     /* older than a packet already sent */
+	uint8_t tag;	     /* srv_merge_push_ref's, as given */
+	const uint8_t *data; /* the merger's copy (right after), or the caller's bytes */
 };
+
+/* srv_merge_push_ref's ref, as given; NULL for a copy. (Kept after the
+ * header: a copy's bytes go there, and `edgecap merge` feels every byte a
+ * packet's header takes.) */
+static inline void *srv_merge_pkt_ref(const struct srv_merge_pkt *p)
+{
+	return p->data != (const uint8_t *)(p + 1) ? *(void *const *)(p + 1) : NULL;
+}
 
 struct srv_merge_stats {
 	uint64_t merged;     /* sent */
@@ -58,6 +69,9 @@ struct srv_merge;
 
 /* Called for each packet sent, in order; p is valid during the call. */
 typedef void srv_merge_emit_fn(void *ctx, const struct srv_merge_pkt *p);
+/* Called for each packet pushed by reference that is dropped instead (a
+ * duplicate, or still held when the merger is freed). */
+typedef void srv_merge_drop_fn(void *ctx, const struct srv_merge_pkt *p);
 
 /* NULL opts: the defaults. */
 struct srv_merge *srv_merge_new(const struct srv_merge_opts *o, srv_merge_emit_fn *emit, void *ctx);
@@ -68,6 +82,13 @@ int srv_merge_add_input(struct srv_merge *m);
 int srv_merge_push(struct srv_merge *m, unsigned input, int64_t ts, uint32_t iface,
 		   uint16_t linktype, uint32_t flags, const uint8_t *data, uint32_t caplen,
 		   uint32_t wirelen);
+/* The same by reference: data stays valid until the packet is emitted or
+ * dropped; ref and tag come back with it. */
+int srv_merge_push_ref(struct srv_merge *m, unsigned input, int64_t ts, uint32_t iface,
+		       uint16_t linktype, uint32_t flags, const uint8_t *data, uint32_t caplen,
+		       uint32_t wirelen, void *ref, uint8_t tag);
+/* Who hears of packets pushed by reference and dropped (NULL: nobody). */
+void srv_merge_on_drop(struct srv_merge *m, srv_merge_drop_fn *drop);
 /* The input was heard from at now_ns (the wall clock srv_merge_run is
  * given): it is not silent until now_ns + window, however old its packets.
  * Inputs never heard from are judged by their packets alone. */

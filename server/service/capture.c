@@ -1,8 +1,10 @@
 /* capture.c - captures while they run, see capture.h. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -20,6 +22,7 @@
 #define NO_LIMIT_MS  86400000u /* the silence limit of a capture without a duration */
 #define SLAB_SIZE    (1u << 20)
 #define DEVICE_MEM   (16u << 20) /* of a device's stream held at once, read or not yet merged */
+#define GEN_MEM	     (64u << 20) /* of what the mux writes itself, not yet written out */
 #define SLABS_KEPT   (64u << 20) /* between captures */
 
 struct srv_captures {
@@ -48,6 +51,7 @@ struct srv_capture {
 	int64_t id, org;
 	int fd;
 	struct srv_mux *mux;
+	struct ecap_slab_pool *gen; /* what the mux writes itself */
 	struct dev_conn *devs;
 	unsigned ndevs, open;
 	struct ecap_httpc_ctx http; /* this capture's silence limit */
@@ -129,15 +133,49 @@ static void run(struct srv_capture *l, int64_t now)
 	srv_mux_run(l->mux, now);
 }
 
+/* The pieces' bytes to fd, in order: 0 or -errno. */
+static int write_pieces(int fd, const struct srv_mux_iov *v, size_t n)
+{
+	struct iovec iov[IOV_MAX];
+	size_t at = 0, skip = 0;
+
+	while (at < n) {
+		size_t k = 0;
+		ssize_t w;
+
+		for (; k < n - at && k < IOV_MAX; k++)
+			iov[k] = (struct iovec){.iov_base = (void *)v[at + k].base,
+						.iov_len = v[at + k].len};
+		iov[0].iov_base = (uint8_t *)iov[0].iov_base + skip;
+		iov[0].iov_len -= skip;
+		w = writev(fd, iov, (int)k);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
+		/* past what was written: whole pieces, then into the next */
+		for (w += (ssize_t)skip, skip = 0; at < n && (size_t)w >= v[at].len; at++)
+			w -= (ssize_t)v[at].len;
+		skip = (size_t)w;
+	}
+	return 0;
+}
+
 /* The mux's output to the file; the watches are woken. */
 static void flush_out(struct srv_capture *l)
 {
-	struct ecap_buf *b = srv_mux_out(l->mux);
-	int r = b->err ? b->err : l->error[0] ? 0 : ecap_write_all(l->fd, b->data, b->len);
+	struct srv_mux_iov v[IOV_MAX];
+	int r = srv_mux_out(l->mux)->err;
+	size_t n;
 
+	while ((n = srv_mux_take_out(l->mux, v, IOV_MAX))) {
+		if (!r && !l->error[0])
+			r = write_pieces(l->fd, v, n);
+		for (size_t i = 0; i < n; i++)
+			ecap_slab_unref(v[i].slab);
+	}
 	if (r && !l->error[0])
 		snprintf(l->error, sizeof(l->error), "writing the capture: %s", strerror(-r));
-	ecap_buf_reset(b);
 	if (srv_mux_full(l->mux))
 		ask_stop(l, "packet count reached");
 	if (l->error[0])
@@ -228,9 +266,10 @@ static long on_body(struct ecap_httpc_call *c, const uint8_t *p, size_t n)
 	long took;
 
 	srv_mux_heard(l->mux, dc->input, now);
-	/* whole blocks, read where they lie; a partial one stays in the
-	 * client's slab for the next read to append to */
-	took = srv_mux_take(l->mux, dc->input, p, n);
+	/* whole blocks, read where they lie: their packets stay in the slab
+	 * until merged and written; a partial block stays for the next read
+	 * to append to */
+	took = srv_mux_take_slab(l->mux, dc->input, c->slab, p, n);
 	if (srv_mux_error(l->mux, dc->input)) { /* a malformed stream: the device is dropped */
 		snprintf(dc->error, sizeof(dc->error), "bad stream: %s",
 			 srv_mux_error(l->mux, dc->input));
@@ -359,6 +398,7 @@ static void live_free(struct srv_capture *l)
 	ecap_httpc_ctx_dispose(&l->http);
 	free(l->devs);
 	srv_mux_free(l->mux);
+	ecap_slab_pool_free(l->gen);
 	if (l->fd >= 0)
 		close(l->fd);
 	free(l);
@@ -457,8 +497,9 @@ int64_t srv_capture_start(struct srv_captures *cs, const struct reg_admin *who,
 	/* one device has no duplicates to find: skip the key and its index */
 	l->mux = srv_mux_new(&(struct srv_merge_opts){.dedup_ns = c->ndevs == 1 ? -1 : 0},
 			     cs->conf.userappl);
+	l->gen = ecap_slab_pool_new(&cs->slabs, SLAB_SIZE, GEN_MEM);
 	snprintf(tmp, sizeof(tmp), "%s/new.pcapng", cs->conf.data_dir);
-	if (!l->devs || !l->mux) {
+	if (!l->devs || !l->mux || !l->gen) {
 		snprintf(err, errlen, "out of memory");
 		r = -ENOMEM;
 		goto fail;
@@ -476,6 +517,7 @@ int64_t srv_capture_start(struct srv_captures *cs, const struct reg_admin *who,
 		goto fail;
 	}
 	l->id = id;
+	srv_mux_by_ref(l->mux, l->gen);
 	srv_mux_limit(l->mux, c->count);
 	ecap_httpc_ctx_init(&l->http, cs->conf.loop, cs->conf.getaddr,
 			    c->duration ? (c->duration * 1000u + END_GRACE_MS + 5000) : NO_LIMIT_MS,
@@ -514,6 +556,7 @@ fail:
 		unlink(tmp);
 	}
 	srv_mux_free(l->mux);
+	ecap_slab_pool_free(l->gen);
 	free(l->devs);
 	free(l);
 	return r;
