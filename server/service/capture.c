@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "core/mux.h"
 #include "service/capture.h"
+#include "service/writer.h"
 #include "tunnel/identity.h"
 
 #define TICK_MS	     100
@@ -21,9 +22,13 @@
 #define ERRBODY_MAX  300       /* of a refusal's body, for its message */
 #define NO_LIMIT_MS  86400000u /* the silence limit of a capture without a duration */
 #define SLAB_SIZE    (1u << 20)
-#define DEVICE_MEM   (16u << 20) /* of a device's stream held at once, read or not yet merged */
+#define DEVICE_MEM   (16u << 20) /* of a device's stream held at once, from read to written */
 #define GEN_MEM	     (64u << 20) /* of what the mux writes itself, not yet written out */
 #define SLABS_KEPT   (64u << 20) /* between captures */
+#define HEAR_NS	     100000000ll /* a device read this recently is not asked for bytes waiting */
+#define JOB_MAX	     (4u << 20)	 /* of output in one write to the file */
+#define RETAIN	     (4u << 20)	 /* of output in the file kept in memory for readers behind */
+#define PIN_MAX	     (4u << 20)	 /* of a capture's output its readers hold in their sends */
 
 struct srv_captures {
 	struct srv_captures_conf conf;
@@ -31,6 +36,7 @@ struct srv_captures {
 	h2o_timeout_t tick, zero;	 /* every capture's tick; a turn of the loop */
 	struct srv_captures_stats ended; /* what finished captures added up to */
 	struct ecap_slab_cache slabs;	 /* the devices' streams are read into these */
+	struct srv_writer *writer;	 /* the capture files' writes */
 };
 
 struct dev_conn {
@@ -43,6 +49,7 @@ struct dev_conn {
 	char *target;		     /* the signed request's path and query */
 	char headers[320];	     /* its Authorization */
 	const char *state;	     /* connecting, streaming, done, failed */
+	int64_t heard;		     /* wall ns: the last read of its stream */
 	char error[320];
 };
 
@@ -60,9 +67,30 @@ struct srv_capture {
 	uint64_t stop_at;	    /* stopping: devices still streaming are cut then */
 	struct srv_capture_watch *watches;
 	const char *stop_why; /* a stop was asked for: kick runs it */
+	int ending;	      /* the mux is finished: done once the file has it all */
 	int done;
 	char error[256]; /* the capture itself failed (its file) */
 	struct srv_capture *next;
+	/* The output in memory, pieces numbered from 0 as they come, in a
+	 * ring: [first, writ) are in the file (kept for readers while they
+	 * are behind, RETAIN bytes at most), [writ, sub) being written,
+	 * [sub, last) not yet. */
+	struct piece *q;
+	size_t qcap; /* a power of two */
+	uint64_t first, writ, sub, last;
+	uint64_t end;	  /* bytes of output */
+	uint64_t written; /* of them in the file */
+	size_t pinned;	  /* bytes readers hold in their sends */
+	int writing;	  /* job is out */
+	struct srv_write_job job;
+	struct iovec jobv[IOV_MAX];
+};
+
+struct piece {
+	uint64_t off; /* in the output */
+	const uint8_t *base;
+	size_t len;
+	struct ecap_slab *slab; /* a reference for the piece */
 };
 
 static int64_t wall_ns(void)
@@ -81,7 +109,7 @@ static h2o_loop_t *loop_of(struct srv_capture *l)
 /* Stop the capture soon, outside any client callback (on_kick). */
 static void ask_stop(struct srv_capture *l, const char *why)
 {
-	if (l->done)
+	if (l->ending)
 		return;
 	if (!l->stop_why)
 		l->stop_why = why;
@@ -127,73 +155,168 @@ static void save(struct srv_capture *l)
  * device's data may wait in socket buffers, and in ours, for longer. */
 static void run(struct srv_capture *l, int64_t now)
 {
-	for (unsigned i = 0; i < l->ndevs; i++)
-		if (ecap_httpc_waiting(&l->devs[i].call))
-			srv_mux_heard(l->mux, l->devs[i].input, now);
+	for (unsigned i = 0; i < l->ndevs; i++) {
+		struct dev_conn *dc = &l->devs[i];
+
+		/* (a device read within HEAR_NS is heard already) */
+		if (now - dc->heard > HEAR_NS && ecap_httpc_waiting(&dc->call))
+			srv_mux_heard(l->mux, dc->input, now);
+	}
 	srv_mux_run(l->mux, now);
 }
 
-/* The pieces' bytes to fd, in order: 0 or -errno. */
-static int write_pieces(int fd, const struct srv_mux_iov *v, size_t n)
+static struct piece *piece(struct srv_capture *l, uint64_t seq)
 {
-	struct iovec iov[IOV_MAX];
-	size_t at = 0, skip = 0;
-
-	while (at < n) {
-		size_t k = 0;
-		ssize_t w;
-
-		for (; k < n - at && k < IOV_MAX; k++)
-			iov[k] = (struct iovec){.iov_base = (void *)v[at + k].base,
-						.iov_len = v[at + k].len};
-		iov[0].iov_base = (uint8_t *)iov[0].iov_base + skip;
-		iov[0].iov_len -= skip;
-		w = writev(fd, iov, (int)k);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		/* past what was written: whole pieces, then into the next */
-		for (w += (ssize_t)skip, skip = 0; at < n && (size_t)w >= v[at].len; at++)
-			w -= (ssize_t)v[at].len;
-		skip = (size_t)w;
-	}
-	return 0;
+	return &l->q[seq & (l->qcap - 1)];
 }
 
-/* The mux's output to the file; the watches are woken. */
-static void flush_out(struct srv_capture *l)
+static void wake(struct srv_capture *l)
 {
-	struct srv_mux_iov v[IOV_MAX];
-	int r = srv_mux_out(l->mux)->err;
-	size_t n;
-
-	while ((n = srv_mux_take_out(l->mux, v, IOV_MAX))) {
-		if (!r && !l->error[0])
-			r = write_pieces(l->fd, v, n);
-		for (size_t i = 0; i < n; i++)
-			ecap_slab_unref(v[i].slab);
-	}
-	if (r && !l->error[0])
-		snprintf(l->error, sizeof(l->error), "writing the capture: %s", strerror(-r));
-	if (srv_mux_full(l->mux))
-		ask_stop(l, "packet count reached");
-	if (l->error[0])
-		ask_stop(l, l->error);
 	for (struct srv_capture_watch *w = l->watches, *next; w; w = next) {
 		next = w->next; /* w may leave at once */
 		w->wake(w);
 	}
 }
 
+/* The mux's output onto the ring: 0 or -ENOMEM. */
+static int take_out(struct srv_capture *l)
+{
+	struct srv_mux_iov v[256];
+	size_t n;
+
+	while ((n = srv_mux_take_out(l->mux, v, 256))) {
+		for (size_t i = 0; i < n; i++) {
+			if (l->last - l->first == l->qcap) {
+				size_t cap = l->qcap ? 2 * l->qcap : 1024;
+				struct piece *q = malloc(cap * sizeof(*q));
+
+				if (!q) {
+					for (; i < n; i++)
+						ecap_slab_unref(v[i].slab);
+					while ((n = srv_mux_take_out(l->mux, v, 256)))
+						for (i = 0; i < n; i++)
+							ecap_slab_unref(v[i].slab);
+					return -ENOMEM;
+				}
+				for (uint64_t k = l->first; k < l->last; k++)
+					q[k & (cap - 1)] = *piece(l, k);
+				free(l->q);
+				l->q = q;
+				l->qcap = cap;
+			}
+			*piece(l, l->last++) = (struct piece){
+			    .off = l->end, .base = v[i].base, .len = v[i].len, .slab = v[i].slab};
+			l->end += v[i].len;
+		}
+	}
+	return 0;
+}
+
+/* Let go of what the file has and no reader is still to send from memory
+ * (or past RETAIN bytes of it). With the file failed, of everything. */
+static void let_go(struct srv_capture *l)
+{
+	uint64_t want = l->watches ? UINT64_MAX : 0; /* none yet: keep some for the first */
+
+	for (struct srv_capture_watch *w = l->watches; w; w = w->next)
+		if (w->at < want)
+			want = w->at;
+	while (l->first < (l->error[0] && !l->writing ? l->last : l->writ)) {
+		struct piece *p = piece(l, l->first);
+
+		if (!l->error[0] && p->off + p->len > want && l->written - p->off <= RETAIN)
+			break;
+		ecap_slab_unref(p->slab);
+		l->first++;
+	}
+	if (l->error[0] && !l->writing)
+		l->writ = l->sub = l->first;
+}
+
+static void written(struct srv_write_job *j, int err);
+
+/* The next job for the writer, if it is idle. */
+static void submit(struct srv_capture *l)
+{
+	size_t n = 0, bytes = 0;
+
+	if (l->writing || l->error[0])
+		return;
+	for (; l->sub < l->last && n < IOV_MAX && bytes < JOB_MAX; l->sub++, n++) {
+		struct piece *p = piece(l, l->sub);
+
+		l->jobv[n] = (struct iovec){.iov_base = (void *)p->base, .iov_len = p->len};
+		bytes += p->len;
+	}
+	if (!n)
+		return;
+	l->job = (struct srv_write_job){
+	    .fd = l->fd, .off = l->written, .iov = l->jobv, .n = n, .done = written};
+	l->writing = 1;
+	srv_writer_submit(l->cs->writer, &l->job);
+}
+
+static void complete(struct srv_capture *l);
+
+static void written(struct srv_write_job *j, int err)
+{
+	struct srv_capture *l = H2O_STRUCT_FROM_MEMBER(struct srv_capture, job, j);
+
+	l->writing = 0;
+	if (err && !l->error[0]) {
+		snprintf(l->error, sizeof(l->error), "writing the capture: %s", strerror(-err));
+		ask_stop(l, l->error);
+	}
+	if (!err) {
+		for (size_t i = 0; i < j->n; i++)
+			l->written += j->iov[i].iov_len;
+		l->writ = l->sub;
+	}
+	let_go(l);
+	submit(l);
+	if (l->ending && !l->done && !l->writing && (l->written == l->end || l->error[0]))
+		complete(l);
+	else
+		wake(l); /* the file grew */
+}
+
+/* The mux's output to memory, and on to the file; the watches are woken. */
+static void flush_out(struct srv_capture *l)
+{
+	int r = srv_mux_out(l->mux)->err;
+
+	if (!r)
+		r = take_out(l);
+	if (r && !l->error[0])
+		snprintf(l->error, sizeof(l->error), "writing the capture: %s", strerror(-r));
+	submit(l);
+	if (srv_mux_full(l->mux))
+		ask_stop(l, "packet count reached");
+	if (l->error[0])
+		ask_stop(l, l->error);
+	let_go(l);
+	wake(l);
+}
+
+/* Every device is done: the last packets and the statistics go out; the
+ * capture is done once the file has everything (complete). */
 static void finish(struct srv_capture *l)
+{
+	if (l->ending)
+		return;
+	l->ending = 1;
+	srv_mux_finish(l->mux);
+	flush_out(l);
+	if (!l->done && !l->writing && (l->written == l->end || l->error[0]))
+		complete(l);
+}
+
+static void complete(struct srv_capture *l)
 {
 	struct srv_captures_stats *t = &l->cs->ended;
 	struct srv_merge_stats st;
 
-	srv_mux_finish(l->mux);
 	l->done = 1;
-	flush_out(l);
 	save(l);
 	srv_mux_stats(l->mux, &st);
 	t->merged += st.merged;
@@ -205,6 +328,7 @@ static void finish(struct srv_capture *l)
 		 "capture %lld ended: %llu packets merged, %llu duplicates removed, %llu late",
 		 (long long)l->id, (unsigned long long)st.merged, (unsigned long long)st.duplicates,
 		 (unsigned long long)st.late);
+	wake(l);
 }
 
 /* A device's stream is over: whole, refused or broken (error set). */
@@ -266,6 +390,7 @@ static long on_body(struct ecap_httpc_call *c, const uint8_t *p, size_t n)
 	long took;
 
 	srv_mux_heard(l->mux, dc->input, now);
+	dc->heard = now;
 	/* whole blocks, read where they lie: their packets stay in the slab
 	 * until merged and written; a partial block stays for the next read
 	 * to append to */
@@ -397,6 +522,9 @@ static void live_free(struct srv_capture *l)
 	}
 	ecap_httpc_ctx_dispose(&l->http);
 	free(l->devs);
+	for (; l->first < l->last; l->first++)
+		ecap_slab_unref(piece(l, l->first)->slab);
+	free(l->q);
 	srv_mux_free(l->mux);
 	ecap_slab_pool_free(l->gen);
 	if (l->fd >= 0)
@@ -455,7 +583,7 @@ static void on_tick(h2o_timeout_entry_t *e)
 			live_free(l);
 			return;
 		}
-	} else {
+	} else if (!l->ending) { /* (else waiting for the file's last writes) */
 		run(l, wall_ns());
 		if (l->deadline && now >= l->deadline)
 			ask_stop(l, "devices did not end after the duration");
@@ -611,11 +739,56 @@ void srv_capture_unwatch(struct srv_capture *c, struct srv_capture_watch *w)
 		*pp = w->next;
 	if (!c->watches)
 		ask_stop(c, "its last reader went away");
+	let_go(c);
 }
 
 int srv_capture_done(const struct srv_capture *c)
 {
 	return c->done;
+}
+
+size_t srv_capture_peek(struct srv_capture *c, uint64_t off, size_t max, h2o_iovec_t *iov,
+			struct ecap_slab **pins, size_t n, size_t *ret_bytes)
+{
+	uint64_t lo = c->first, hi = c->last;
+	size_t k = 0, bytes = 0;
+
+	*ret_bytes = 0;
+	if (c->pinned >= PIN_MAX || lo == hi || off < piece(c, lo)->off || off >= c->end)
+		return 0;
+	if (max > PIN_MAX - c->pinned)
+		max = PIN_MAX - c->pinned;
+	while (hi - lo > 1) { /* the last piece starting at or before off */
+		uint64_t mid = lo + (hi - lo) / 2;
+
+		if (piece(c, mid)->off <= off)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	for (; lo < c->last && k < n && bytes < max; lo++, k++) {
+		const struct piece *p = piece(c, lo);
+		size_t skip = (size_t)(off - p->off), len = p->len - skip;
+
+		if (len > max - bytes)
+			len = max - bytes;
+		iov[k] = h2o_iovec_init(p->base + skip, len);
+		pins[k] = p->slab;
+		ecap_slab_ref(p->slab);
+		bytes += len;
+		off += len;
+	}
+	c->pinned += bytes;
+	*ret_bytes = bytes;
+	return k;
+}
+
+void srv_capture_unpin(struct srv_capture *c, struct ecap_slab **pins, size_t n, size_t bytes)
+{
+	for (size_t i = 0; i < n; i++)
+		ecap_slab_unref(pins[i]);
+	c->pinned -= bytes;
+	let_go(c); /* the reader has moved on */
 }
 
 void srv_captures_stats(struct srv_captures *cs, struct srv_captures_stats *ret)
@@ -645,6 +818,11 @@ struct srv_captures *srv_captures_new(const struct srv_captures_conf *c)
 	h2o_timeout_init(c->loop, &cs->tick, TICK_MS);
 	h2o_timeout_init(c->loop, &cs->zero, 0);
 	ecap_slab_cache_init(&cs->slabs, SLAB_SIZE, SLABS_KEPT);
+	cs->writer = srv_writer_new(c->loop);
+	if (!cs->writer) {
+		srv_captures_free(cs);
+		return NULL;
+	}
 	return cs;
 }
 
@@ -652,6 +830,8 @@ void srv_captures_free(struct srv_captures *cs)
 {
 	if (!cs)
 		return;
+	srv_writer_free(cs->writer); /* every write heard of first */
+	cs->writer = NULL;
 	while (cs->live)
 		live_free(cs->live);
 	h2o_timeout_dispose(cs->conf.loop, &cs->tick);
