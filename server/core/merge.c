@@ -14,6 +14,11 @@
 #include <sys/mman.h>
 #define XXH_STATIC_LINKING_ONLY /* XXH3_state_t on the stack */
 #include <xxhash.h>
+#if defined(__x86_64__) || defined(__i386__)
+/* libxxhash's XXH3 picks the widest vector unit at run time through these
+ * (AVX2, AVX-512); the plain entry points are built for SSE2 */
+#include <xxh_x86dispatch.h>
+#endif
 
 #define LINKTYPE_EN10MB 1
 #define LINKTYPE_RAW	101
@@ -91,7 +96,7 @@ struct srv_merge {
 	struct ahead fifo[DEDUP_AHEAD];
 	unsigned fhead, fn;
 	struct pool pool[POOL_CLASSES];
-	struct pool refs; /* packets pushed by reference: the header and the ref */
+	struct pool refs; /* packets pushed by reference: struct ref_pkt */
 	srv_merge_emit_fn *emit;
 	srv_merge_drop_fn *drop;
 	void *ctx;
@@ -145,7 +150,18 @@ static unsigned size_class(uint32_t caplen)
 	return c;
 }
 
-/* A copy's bytes follow its header; a reference's are the caller's. */
+/* A copy's bytes follow its header; a reference's are the caller's, and
+ * its header is followed by the ref (srv_merge_pkt_ref) and its key. A
+ * copy's key is taken when it goes, from bytes just brought to the cache
+ * (send_head prefetches them); a reference's when it comes, while the
+ * caller's read has left them there: by their turn they are far out of
+ * it (another device's data held back until the others caught up). */
+struct ref_pkt {
+	struct srv_merge_pkt p;
+	void *ref;
+	XXH128_hash_t key;
+};
+
 static int by_ref(const struct srv_merge_pkt *p)
 {
 	return p->data != (const uint8_t *)(p + 1);
@@ -182,7 +198,7 @@ static void pkt_free(struct srv_merge *m, struct srv_merge_pkt *p)
 	unsigned c;
 
 	if (by_ref(p)) {
-		pool_put(&m->refs, sizeof(*p) + sizeof(void *), p);
+		pool_put(&m->refs, sizeof(struct ref_pkt), p);
 		return;
 	}
 	c = size_class(p->caplen);
@@ -375,29 +391,33 @@ int srv_merge_push(struct srv_merge *m, unsigned input, int64_t ts, uint32_t ifa
 	return enqueue(m, p);
 }
 
+static XXH128_hash_t key_of(const struct srv_merge_pkt *p);
+
 int srv_merge_push_ref(struct srv_merge *m, unsigned input, int64_t ts, uint32_t iface,
 		       uint16_t linktype, uint32_t flags, const uint8_t *data, uint32_t caplen,
 		       uint32_t wirelen, void *ref, uint8_t tag)
 {
 	struct pool *pl = &m->refs;
-	struct srv_merge_pkt *p;
+	struct ref_pkt *r;
 
 	if (input >= m->nin || !m->in[input].open)
 		return -EINVAL;
-	p = pl->n ? pl->v[--pl->n] : malloc(sizeof(*p) + sizeof(void *));
-	if (!p)
+	r = pl->n ? pl->v[--pl->n] : malloc(sizeof(*r));
+	if (!r)
 		return -ENOMEM;
-	*p = (struct srv_merge_pkt){.ts = ts,
-				    .input = input,
-				    .iface = iface,
-				    .flags = flags,
-				    .caplen = caplen,
-				    .wirelen = wirelen,
-				    .linktype = linktype,
-				    .tag = tag,
-				    .data = data};
-	memcpy(p + 1, &ref, sizeof(ref));
-	return enqueue(m, p);
+	r->p = (struct srv_merge_pkt){.ts = ts,
+				      .input = input,
+				      .iface = iface,
+				      .flags = flags,
+				      .caplen = caplen,
+				      .wirelen = wirelen,
+				      .linktype = linktype,
+				      .tag = tag,
+				      .data = data};
+	r->ref = ref;
+	if (m->o.dedup_ns >= 0)
+		r->key = key_of(&r->p);
+	return enqueue(m, &r->p);
 }
 
 void srv_merge_on_drop(struct srv_merge *m, srv_merge_drop_fn *drop)
@@ -638,7 +658,7 @@ static void send_head(struct srv_merge *m)
 		settle_oldest(m);
 	a = &m->fifo[(m->fhead + m->fn++) % DEDUP_AHEAD];
 	a->p = p;
-	a->h = key_of(p);
+	a->h = by_ref(p) ? ((struct ref_pkt *)p)->key : key_of(p);
 	if (m->cap_keys) { /* where its lookup, and about then an expiry, will go */
 		size_t mask = mask_of(m);
 

@@ -51,7 +51,7 @@ struct srv_merge_pkt {
 };
 
 /* srv_merge_push_ref's ref, as given; NULL for a copy. (Kept after the
- * header: a copy's bytes go there, and `edgecap merge` feels every byte a
+ * header, where a copy's bytes go: `edgecap merge` feels every byte a
  * packet's header takes.) */
 static inline void *srv_merge_pkt_ref(const struct srv_merge_pkt *p)
 {

@@ -115,15 +115,13 @@ static void emit(void *ctx, const struct srv_merge_pkt *p)
 	x->sent++;
 	if (p->ts > x->last_ts)
 		x->last_ts = p->ts;
-	if (s && p->tag && !p->late) { /* the block as it came, renumbered */
+	if (s && p->tag && !p->late) { /* the block as it came, renumbered as it came */
 		uint8_t *blk = (uint8_t *)p->data - SRV_PCAPNG_EPB_DATA;
-		uint32_t len;
 
-		memcpy(&len, blk + 4, 4);
-		memcpy(blk + SRV_PCAPNG_EPB_IF_ID, &p->iface, 4);
 		if (x->out.len)
 			seal(x);
-		out_piece(x, s, blk, len);
+		out_piece(x, s, blk,
+			  SRV_PCAPNG_EPB_DATA + ((p->caplen + 3u) & ~3u) + (p->flags ? 12 : 0) + 4);
 		return;
 	}
 	if (p->late)
@@ -233,8 +231,16 @@ static int on_block(void *ctx, enum srv_pcapng_event ev, const void *arg)
 
 		in->st.packets++;
 		if (in->slab) {
-			int r =
-			    srv_merge_push_ref(in->x->m, in->index, k->ts, in->map[k->if_id],
+			uint32_t id = in->map[k->if_id];
+			int r;
+
+			/* renumbered now, while the block is in the cache: it goes
+			 * out as it is, or is written anew from the fields */
+			if (k->canonical)
+				memcpy((uint8_t *)k->data - SRV_PCAPNG_EPB_DATA +
+					   SRV_PCAPNG_EPB_IF_ID,
+				       &id, 4);
+			r = srv_merge_push_ref(in->x->m, in->index, k->ts, id,
 					       in->linktype[k->if_id], k->flags, k->data, k->caplen,
 					       k->wirelen, in->slab, (uint8_t)k->canonical);
 
