@@ -40,7 +40,8 @@ struct input {
 	int64_t high;  /* the latest timestamp pushed */
 	int64_t heard; /* srv_merge_heard: wall clock; INT64_MIN: never */
 	int open, seen;
-	int heap_at; /* position in the heap, -1 when empty */
+	int squeezed; /* srv_merge_squeeze */
+	int heap_at;  /* position in the heap, -1 when empty */
 	uint64_t pushed, duplicates;
 };
 
@@ -431,6 +432,12 @@ void srv_merge_heard(struct srv_merge *m, unsigned input, int64_t now_ns)
 		m->in[input].heard = now_ns;
 }
 
+void srv_merge_squeeze(struct srv_merge *m, unsigned input, int on)
+{
+	if (input < m->nin)
+		m->in[input].squeezed = on;
+}
+
 void srv_merge_close_input(struct srv_merge *m, unsigned input)
 {
 	if (input < m->nin)
@@ -669,8 +676,9 @@ static void send_head(struct srv_merge *m)
 	}
 }
 
-/* Timestamps up to which every open input has caught up. */
-static int64_t horizon(const struct srv_merge *m, int64_t now)
+/* Timestamps up to which every open input has caught up, less its slack;
+ * a squeezed input's own slack holds nothing back when squeezing. */
+static int64_t horizon(const struct srv_merge *m, int64_t now, int squeezing)
 {
 	int64_t h = INT64_MAX;
 
@@ -685,18 +693,20 @@ static int64_t horizon(const struct srv_merge *m, int64_t now)
 		if (now != INT64_MIN && mark < now - m->o.window_ns &&
 		    (in->heard == INT64_MIN || in->heard < now - m->o.window_ns))
 			mark = now - m->o.window_ns;
+		if (!(squeezing && in->squeezed))
+			mark = mark < INT64_MIN + m->o.slack_ns ? INT64_MIN : mark - m->o.slack_ns;
 		if (mark < h)
 			h = mark;
 	}
-	return h == INT64_MAX || h == INT64_MIN ? h : h - m->o.slack_ns;
+	return h;
 }
 
 void srv_merge_run(struct srv_merge *m, int64_t now_ns)
 {
-	int64_t h = horizon(m, now_ns);
+	int64_t h0 = horizon(m, now_ns, 0), h = horizon(m, now_ns, 1);
 
 	while (m->nheap && (m->heap[0].ts <= h || m->bytes > m->o.max_bytes)) {
-		if (m->heap[0].ts > h)
+		if (m->heap[0].ts > h0)
 			m->st.forced++;
 		send_head(m);
 	}

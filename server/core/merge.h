@@ -22,9 +22,10 @@
  * packet twice, e.g. in on one interface and out on another).
  *
  * Memory. Past `max_bytes` of packet data held, the oldest go out even if
- * an input lags (counted as forced). A packet is copied in, or pushed by
- * reference: its bytes stay the caller's (where it read them) until it is
- * emitted or dropped. */
+ * an input lags (counted as forced). An input whose reader has no room
+ * left for more of it (srv_merge_squeeze) cannot show a later mark until
+ * some of its packets go: its slack holds none of them back then. A packet is copied in, or pushed
+ * by reference: its bytes stay the caller's (where it read them) until it is emitted or dropped. */
 #ifndef SRV_MERGE_H
 #define SRV_MERGE_H
 
@@ -93,6 +94,11 @@ void srv_merge_on_drop(struct srv_merge *m, srv_merge_drop_fn *drop);
  * given): it is not silent until now_ns + window, however old its packets.
  * Inputs never heard from are judged by their packets alone. */
 void srv_merge_heard(struct srv_merge *m, unsigned input, int64_t now_ns);
+/* The input's reader cannot take more of it until some of its packets go
+ * (its buffers are full of them), or can again (on 0): its own slack holds
+ * none back, and they go up to its mark as far as the others allow,
+ * counted as forced where the slack would have held them. */
+void srv_merge_squeeze(struct srv_merge *m, unsigned input, int on);
 /* The input has ended: it holds nothing back any more. */
 void srv_merge_close_input(struct srv_merge *m, unsigned input);
 /* Send what the marks allow. now_ns: wall clock for silent inputs, or

@@ -402,6 +402,11 @@ void srv_mux_heard(struct srv_mux *x, unsigned i, int64_t now_ns)
 	srv_merge_heard(x->m, i, now_ns);
 }
 
+void srv_mux_squeeze(struct srv_mux *x, unsigned i, int on)
+{
+	srv_merge_squeeze(x->m, i, on);
+}
+
 void srv_mux_run(struct srv_mux *x, int64_t now_ns)
 {
 	srv_merge_run(x->m, now_ns);

@@ -67,6 +67,8 @@ void srv_mux_limit(struct srv_mux *x, uint64_t count);
 int srv_mux_full(const struct srv_mux *x);
 /* The input's connection had bytes at now_ns (merge.h: srv_merge_heard). */
 void srv_mux_heard(struct srv_mux *x, unsigned in, int64_t now_ns);
+/* The input's buffers are full (merge.h: srv_merge_squeeze). */
+void srv_mux_squeeze(struct srv_mux *x, unsigned in, int on);
 /* Send what the merger allows (merge.h: srv_merge_run). */
 void srv_mux_run(struct srv_mux *x, int64_t now_ns);
 /* Every input done: the rest of the packets, then the ISBs. */

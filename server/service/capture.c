@@ -161,6 +161,12 @@ static void run(struct srv_capture *l, int64_t now)
 		/* (a device read within HEAR_NS is heard already) */
 		if (now - dc->heard > HEAR_NS && ecap_httpc_waiting(&dc->call))
 			srv_mux_heard(l->mux, dc->input, now);
+		/* no slab left for its next read: its packets the merge holds
+		 * must go for it to go on (a device that sent more than its
+		 * memory within the merge's slack) */
+		if (dc->pool)
+			srv_mux_squeeze(l->mux, dc->input,
+					ecap_slab_pool_out(dc->pool) + SLAB_SIZE > DEVICE_MEM);
 	}
 	srv_mux_run(l->mux, now);
 }

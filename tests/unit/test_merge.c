@@ -475,6 +475,36 @@ static void heard_input_is_not_silent(void **st)
 	srv_merge_free(m);
 }
 
+/* A squeezed input (its reader has no room left) cannot show a later mark
+ * until some of its packets go: its own slack holds none back, the others'
+ * marks still do; what goes sooner than the slack allows counts as
+ * forced. */
+static void squeezed_input_lets_its_slack_go(void **st)
+{
+	struct out o = {0};
+	struct srv_merge *m =
+	    srv_merge_new(&(struct srv_merge_opts){.slack_ns = 100, .dedup_ns = -1}, emit, &o);
+	int a = srv_merge_add_input(m), b = srv_merge_add_input(m);
+	struct srv_merge_stats s;
+
+	for (int i = 0; i < 5; i++)
+		push(m, a, 1000 + 10 * i, 64, 0, (uint8_t)i); /* 1000..1040, within a's slack */
+	push(m, b, 1200, 64, 0, 9);
+	srv_merge_run(m, INT64_MIN);
+	assert_int_equal(o.n, 0); /* up to 1040 - 100 */
+	srv_merge_squeeze(m, a, 1);
+	srv_merge_run(m, INT64_MIN);
+	assert_int_equal(o.n, 5); /* up to 1040, as b's 1200 - 100 allows */
+	srv_merge_squeeze(m, a, 0);
+	push(m, a, 1250, 64, 0, 5);
+	srv_merge_run(m, INT64_MIN);
+	assert_int_equal(o.n, 5); /* b's 1200 waits for a's slack again */
+	srv_merge_stats(m, &s);
+	assert_int_equal(s.forced, 5);
+	assert_int_equal(s.late, 0);
+	srv_merge_free(m);
+}
+
 static void duplicates_across_devices_only(void **st)
 {
 	struct out o = {0};
@@ -678,6 +708,7 @@ int main(void)
 	    cmocka_unit_test(merges_in_order_by_marks),
 	    cmocka_unit_test(silent_input_holds_back_only_the_window),
 	    cmocka_unit_test(heard_input_is_not_silent),
+	    cmocka_unit_test(squeezed_input_lets_its_slack_go),
 	    cmocka_unit_test(duplicates_across_devices_only),
 	    cmocka_unit_test(many_keys_expire_and_grow),
 	    cmocka_unit_test(memory_bound_forces_output),
