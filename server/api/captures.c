@@ -343,6 +343,7 @@ static void reader_end(struct srv_reader *r, h2o_send_state_t how)
 static void reader_pump(struct srv_reader *r)
 {
 	h2o_iovec_t iov = {0}, mem[SEND_PIECES];
+	int filed = 1;
 	ssize_t n;
 
 	if (!r->req || r->inflight)
@@ -356,13 +357,15 @@ static void reader_pump(struct srv_reader *r)
 		h2o_send(r->req, mem, r->npins, H2O_SEND_STATE_IN_PROGRESS);
 		return;
 	}
-	if (!r->text) {
+	if (r->l && r->off >= srv_capture_written(r->l))
+		filed = 0; /* not in the file yet */
+	if (filed && !r->text) {
 		n = pread(r->fd, r->chunk, READ_CHUNK, (off_t)r->off);
 		if (n > 0) {
 			r->off += (uint64_t)n;
 			iov = h2o_iovec_init(r->chunk, (size_t)n);
 		}
-	} else if (r->tx) { /* until the bytes make a line */
+	} else if (filed && r->tx) { /* until the bytes make a line */
 		ecap_buf_reset(&r->out);
 		while (!r->out.len && (n = pread(r->fd, r->chunk, READ_CHUNK, (off_t)r->off)) > 0) {
 			r->off += (uint64_t)n;

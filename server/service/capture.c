@@ -26,9 +26,11 @@
 #define GEN_MEM	     (64u << 20) /* of what the mux writes itself, not yet written out */
 #define SLABS_KEPT   (64u << 20) /* between captures */
 #define HEAR_NS	     100000000ll /* a device read this recently is not asked for bytes waiting */
-#define JOB_MAX	     (4u << 20)	 /* of output in one write to the file */
-#define RETAIN	     (4u << 20)	 /* of output in the file kept in memory for readers behind */
-#define PIN_MAX	     (4u << 20)	 /* of a capture's output its readers hold in their sends */
+#define JOBS	     4		 /* writes to the file in flight: the writer never waits */
+#define JOB_MAX	     (2u << 20)	 /* of output in one of them */
+#define JOB_PIECES   2048
+#define RETAIN	     (4u << 20) /* of output in the file kept in memory for readers behind */
+#define PIN_MAX	     (4u << 20) /* of a capture's output its readers hold in their sends */
 
 struct srv_captures {
 	struct srv_captures_conf conf;
@@ -81,9 +83,16 @@ struct srv_capture {
 	uint64_t end;	  /* bytes of output */
 	uint64_t written; /* of them in the file */
 	size_t pinned;	  /* bytes readers hold in their sends */
-	int writing;	  /* job is out */
-	struct srv_write_job job;
-	struct iovec jobv[IOV_MAX];
+	uint64_t queued;  /* of them given to the writer */
+	struct job *jobs; /* JOBS, [jhead, jhead + jn) in flight, oldest first */
+	unsigned jhead, jn;
+};
+
+struct job {
+	struct srv_write_job w;
+	struct srv_capture *l;
+	uint64_t pieces, bytes;
+	struct iovec v[JOB_PIECES];
 };
 
 struct piece {
@@ -227,7 +236,7 @@ static void let_go(struct srv_capture *l)
 	for (struct srv_capture_watch *w = l->watches; w; w = w->next)
 		if (w->at < want)
 			want = w->at;
-	while (l->first < (l->error[0] && !l->writing ? l->last : l->writ)) {
+	while (l->first < (l->error[0] && !l->jn ? l->last : l->writ)) {
 		struct piece *p = piece(l, l->first);
 
 		if (!l->error[0] && p->off + p->len > want && l->written - p->off <= RETAIN)
@@ -235,52 +244,58 @@ static void let_go(struct srv_capture *l)
 		ecap_slab_unref(p->slab);
 		l->first++;
 	}
-	if (l->error[0] && !l->writing)
+	if (l->error[0] && !l->jn)
 		l->writ = l->sub = l->first;
 }
 
-static void written(struct srv_write_job *j, int err);
+static void on_written(struct srv_write_job *w, int err);
 
-/* The next job for the writer, if it is idle. */
+/* Jobs for the writer: one whenever it has none, and more while full ones
+ * can be made (JOBS in flight at most). */
 static void submit(struct srv_capture *l)
 {
-	size_t n = 0, bytes = 0;
+	while (!l->error[0] && l->jn < JOBS && l->sub < l->last &&
+	       (!l->jn || l->end - l->queued >= JOB_MAX)) {
+		struct job *j = &l->jobs[(l->jhead + l->jn) % JOBS];
 
-	if (l->writing || l->error[0])
-		return;
-	for (; l->sub < l->last && n < IOV_MAX && bytes < JOB_MAX; l->sub++, n++) {
-		struct piece *p = piece(l, l->sub);
+		j->pieces = j->bytes = 0;
+		for (; l->sub < l->last && j->pieces < JOB_PIECES && j->bytes < JOB_MAX; l->sub++) {
+			struct piece *p = piece(l, l->sub);
 
-		l->jobv[n] = (struct iovec){.iov_base = (void *)p->base, .iov_len = p->len};
-		bytes += p->len;
+			j->v[j->pieces++] =
+			    (struct iovec){.iov_base = (void *)p->base, .iov_len = p->len};
+			j->bytes += p->len;
+		}
+		j->l = l;
+		j->w = (struct srv_write_job){
+		    .fd = l->fd, .off = l->queued, .iov = j->v, .n = j->pieces, .done = on_written};
+		l->queued += j->bytes;
+		l->jn++;
+		srv_writer_submit(l->cs->writer, &j->w);
 	}
-	if (!n)
-		return;
-	l->job = (struct srv_write_job){
-	    .fd = l->fd, .off = l->written, .iov = l->jobv, .n = n, .done = written};
-	l->writing = 1;
-	srv_writer_submit(l->cs->writer, &l->job);
 }
 
 static void complete(struct srv_capture *l);
 
-static void written(struct srv_write_job *j, int err)
+/* The writer did the oldest job (it does them in order). */
+static void on_written(struct srv_write_job *w, int err)
 {
-	struct srv_capture *l = H2O_STRUCT_FROM_MEMBER(struct srv_capture, job, j);
+	struct job *j = H2O_STRUCT_FROM_MEMBER(struct job, w, w);
+	struct srv_capture *l = j->l;
 
-	l->writing = 0;
+	l->jhead = (l->jhead + 1) % JOBS;
+	l->jn--;
 	if (err && !l->error[0]) {
 		snprintf(l->error, sizeof(l->error), "writing the capture: %s", strerror(-err));
 		ask_stop(l, l->error);
 	}
-	if (!err) {
-		for (size_t i = 0; i < j->n; i++)
-			l->written += j->iov[i].iov_len;
-		l->writ = l->sub;
+	if (!l->error[0]) {
+		l->written += j->bytes;
+		l->writ += j->pieces;
 	}
 	let_go(l);
 	submit(l);
-	if (l->ending && !l->done && !l->writing && (l->written == l->end || l->error[0]))
+	if (l->ending && !l->done && !l->jn && (l->written == l->end || l->error[0]))
 		complete(l);
 	else
 		wake(l); /* the file grew */
@@ -313,7 +328,7 @@ static void finish(struct srv_capture *l)
 	l->ending = 1;
 	srv_mux_finish(l->mux);
 	flush_out(l);
-	if (!l->done && !l->writing && (l->written == l->end || l->error[0]))
+	if (!l->done && !l->jn && (l->written == l->end || l->error[0]))
 		complete(l);
 }
 
@@ -531,6 +546,7 @@ static void live_free(struct srv_capture *l)
 	for (; l->first < l->last; l->first++)
 		ecap_slab_unref(piece(l, l->first)->slab);
 	free(l->q);
+	free(l->jobs);
 	srv_mux_free(l->mux);
 	ecap_slab_pool_free(l->gen);
 	if (l->fd >= 0)
@@ -632,8 +648,9 @@ int64_t srv_capture_start(struct srv_captures *cs, const struct reg_admin *who,
 	l->mux = srv_mux_new(&(struct srv_merge_opts){.dedup_ns = c->ndevs == 1 ? -1 : 0},
 			     cs->conf.userappl);
 	l->gen = ecap_slab_pool_new(&cs->slabs, SLAB_SIZE, GEN_MEM);
+	l->jobs = calloc(JOBS, sizeof(*l->jobs));
 	snprintf(tmp, sizeof(tmp), "%s/new.pcapng", cs->conf.data_dir);
-	if (!l->devs || !l->mux || !l->gen) {
+	if (!l->devs || !l->mux || !l->gen || !l->jobs) {
 		snprintf(err, errlen, "out of memory");
 		r = -ENOMEM;
 		goto fail;
@@ -691,6 +708,7 @@ fail:
 	}
 	srv_mux_free(l->mux);
 	ecap_slab_pool_free(l->gen);
+	free(l->jobs);
 	free(l->devs);
 	free(l);
 	return r;
@@ -751,6 +769,11 @@ void srv_capture_unwatch(struct srv_capture *c, struct srv_capture_watch *w)
 int srv_capture_done(const struct srv_capture *c)
 {
 	return c->done;
+}
+
+uint64_t srv_capture_written(const struct srv_capture *c)
+{
+	return c->written;
 }
 
 size_t srv_capture_peek(struct srv_capture *c, uint64_t off, size_t max, h2o_iovec_t *iov,

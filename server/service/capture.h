@@ -82,6 +82,8 @@ int srv_capture_done(const struct srv_capture *c);
  * the capture's readers hold as much as they may already). */
 size_t srv_capture_peek(struct srv_capture *c, uint64_t off, size_t max, h2o_iovec_t *iov,
 			struct ecap_slab **pins, size_t n, size_t *ret_bytes);
+/* Bytes of output in the capture's file so far. */
+uint64_t srv_capture_written(const struct srv_capture *c);
 /* A peek's pieces are sent: their references and bytes go. */
 void srv_capture_unpin(struct srv_capture *c, struct ecap_slab **pins, size_t n, size_t bytes);
 
