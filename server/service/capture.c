@@ -21,7 +21,7 @@
 #define STOP_WAIT_MS 2000      /* for devices to send their statistics after a stop */
 #define ERRBODY_MAX  300       /* of a refusal's body, for its message */
 #define NO_LIMIT_MS  86400000u /* the silence limit of a capture without a duration */
-#define SLAB_SIZE    (1u << 20)
+#define SLAB_SIZE    (2u << 20)
 #define DEVICE_MEM   (16u << 20) /* of a device's stream held at once, from read to written */
 #define GEN_MEM	     (64u << 20) /* of what the mux writes itself, not yet written out */
 #define SLABS_KEPT   (64u << 20) /* between captures */
