@@ -39,6 +39,7 @@ struct ecap_httpc_stream {
 	struct ecap_slab *slab;
 	size_t start, dend, rend;
 	int first;   /* the first chunk's size line has no CRLF before it */
+	int fresh;   /* data on_body has not seen yet */
 	int paused;  /* by the caller */
 	int starved; /* waiting for a slab */
 	int eof;     /* the peer closed */
@@ -173,15 +174,16 @@ static void collect(struct ecap_httpc_call *c, const uint8_t *p, size_t n)
 
 static void stream_read(h2o_socket_t *sock, const char *err);
 
-/* on_body with what is decoded; 0, or -1 when the call is over (finished
- * here, or cancelled from on_body). */
+/* on_body with what is decoded, when some of it is new; 0, or -1 when
+ * the call is over (finished here, or cancelled from on_body). */
 static int stream_deliver(struct ecap_httpc_stream *st)
 {
 	struct ecap_httpc_call *c = st->c;
 	long took;
 
-	if (st->dend == st->start)
+	if (st->dend == st->start || !st->fresh)
 		return 0;
+	st->fresh = 0;
 	c->slab = st->slab;
 	st->busy = 1;
 	took = c->on_body(c, st->slab->data + st->start, st->dend - st->start);
@@ -265,8 +267,8 @@ static long chunk_head(struct ecap_httpc_stream *st, uint64_t *ret_size)
 	return (long)at + n;
 }
 
-/* Decode what was read, handing the data to on_body: 0, 1 at the end of
- * the body, -1 when the call is over. */
+/* Decode what was read, handing the data to on_body: 0 (more to come, or
+ * paused), 1 at the end of the body, -1 when the call is over. */
 static int stream_decode(struct ecap_httpc_stream *st)
 {
 	for (;;) {
@@ -274,11 +276,14 @@ static int stream_decode(struct ecap_httpc_stream *st)
 		uint64_t size;
 		long n;
 
+		if (st->paused)
+			return 0;
 		switch (st->state) {
 		case CHUNK_DATA:
 			if (avail > st->left)
 				avail = (size_t)st->left;
 			st->dend += avail;
+			st->fresh |= avail > 0;
 			if (st->framing != BODY_CLOSE)
 				st->left -= avail;
 			if (st->left)
@@ -362,7 +367,9 @@ static int stream_room(struct ecap_httpc_stream *st)
 	} else {
 		n = ecap_slab_get(st->c->pool, keep + STREAM_ROOM_MIN);
 		if (!n) {
-			if (keep + STREAM_ROOM_MIN > ecap_slab_pool_max(st->c->pool)) {
+			/* (the new one is taken before the old one goes) */
+			if (keep + STREAM_ROOM_MIN + (s ? s->cap : 0) >
+			    ecap_slab_pool_max(st->c->pool)) {
 				finish(st->c, "a block larger than the stream's buffers");
 				return -1;
 			}
@@ -436,6 +443,14 @@ static void stream_read(h2o_socket_t *sock, const char *err)
 	r = stream_take_input(st);
 	if (r < 0)
 		return;
+	if (!r && !st->paused) { /* what was held back while paused */
+		r = stream_decode(st);
+		if (r) {
+			if (r > 0)
+				finish(st->c, NULL);
+			return;
+		}
+	}
 	if (err) {
 		if (!r) {
 			stream_eof(st);
