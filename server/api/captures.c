@@ -7,11 +7,14 @@
  *   GET    /api/v1/captures/ID/pcap        merged pcapng, live
  *   GET    /api/v1/captures/ID/text        tcpdump -nn -tt lines, live
  *
- * A reader follows the capture's file as it grows (the capture wakes it),
- * from the start, and ends with it; a finished capture is read from its
- * file alone. h2o does not read an HTTP/1 connection while it answers, so a
- * reader that hangs up during a quiet spell is looked for every
- * READER_CHECK_MS: the last reader leaving stops its capture. */
+ * A reader follows the capture's output as it grows (the capture wakes it),
+ * from the start, and ends with it: sent from the capture's memory while
+ * it still holds the bytes (srv_capture_peek: the same slabs the devices'
+ * streams were read into, up to SEND_MAX a send), else read from its file,
+ * which has everything memory has let go of; a finished capture is read
+ * from its file alone. h2o does not read an HTTP/1 connection while it
+ * answers, so a reader that hangs up during a quiet spell is looked for
+ * every READER_CHECK_MS: the last reader leaving stops its capture. */
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -24,7 +27,9 @@
 #include "core/text.h"
 #include "filter/compile.h"
 
-#define READ_CHUNK	(64u << 10)
+#define READ_CHUNK	(256u << 10) /* from the file, a send */
+#define SEND_MAX	(2u << 20)   /* from memory, a send */
+#define SEND_PIECES	1024	     /* IOV_MAX: h2o writes them in one writev */
 #define READER_CHECK_MS 100
 #define DEVICES_MAX	256 /* in one capture */
 #define IFNAME_MAX	15
@@ -39,6 +44,8 @@ struct srv_reader {
 	uint64_t off;
 	int text;
 	int inflight;
+	struct ecap_slab *pins[SEND_PIECES]; /* the send's, from memory */
+	size_t npins, pinned;
 	struct ecap_buf out;
 	uint8_t *chunk;
 	struct srv_text *tx;	 /* text: the decoder */
@@ -292,11 +299,20 @@ out:
 
 static void reader_pump(struct srv_reader *r);
 
+/* The send from memory is out: its pieces go. */
+static void unpin(struct srv_reader *r)
+{
+	if (r->npins)
+		srv_capture_unpin(r->l, r->pins, r->npins, r->pinned);
+	r->npins = r->pinned = 0;
+}
+
 static void on_proceed(h2o_generator_t *gen, h2o_req_t *req)
 {
 	struct srv_reader *r = H2O_STRUCT_FROM_MEMBER(struct srv_reader, gen, gen);
 
 	r->inflight = 0;
+	unpin(r);
 	reader_pump(r);
 }
 
@@ -321,21 +337,33 @@ static void reader_end(struct srv_reader *r, h2o_send_state_t how)
 	h2o_send(req, NULL, 0, how);
 }
 
-/* Send what the file has beyond what was sent; the end once complete. */
+/* Send what the capture has beyond what was sent; the end once complete. */
 static void reader_pump(struct srv_reader *r)
 {
-	h2o_iovec_t iov = {0};
+	h2o_iovec_t iov = {0}, mem[SEND_PIECES];
+	int filed = 1;
 	ssize_t n;
 
 	if (!r->req || r->inflight)
 		return;
-	if (!r->text) {
+	if (!r->text && r->l &&
+	    (r->npins =
+		 srv_capture_peek(r->l, r->off, SEND_MAX, mem, r->pins, SEND_PIECES, &r->pinned))) {
+		r->off += r->pinned;
+		r->watch.at = r->off;
+		r->inflight = 1;
+		h2o_send(r->req, mem, r->npins, H2O_SEND_STATE_IN_PROGRESS);
+		return;
+	}
+	if (r->l && r->off >= srv_capture_written(r->l))
+		filed = 0; /* not in the file yet */
+	if (filed && !r->text) {
 		n = pread(r->fd, r->chunk, READ_CHUNK, (off_t)r->off);
 		if (n > 0) {
 			r->off += (uint64_t)n;
 			iov = h2o_iovec_init(r->chunk, (size_t)n);
 		}
-	} else if (r->tx) { /* until the bytes make a line */
+	} else if (filed && r->tx) { /* until the bytes make a line */
 		ecap_buf_reset(&r->out);
 		while (!r->out.len && (n = pread(r->fd, r->chunk, READ_CHUNK, (off_t)r->off)) > 0) {
 			r->off += (uint64_t)n;
@@ -355,6 +383,7 @@ static void reader_pump(struct srv_reader *r)
 		iov = h2o_iovec_init(r->out.data, r->out.len);
 	}
 	if (iov.len) {
+		r->watch.at = r->off;
 		r->inflight = 1;
 		h2o_send(r->req, &iov, 1, H2O_SEND_STATE_IN_PROGRESS);
 		return;
@@ -373,6 +402,7 @@ static void reader_dispose(void *p)
 		while (*pp != r)
 			pp = &(*pp)->next;
 		*pp = r->next;
+		unpin(r); /* h2o is done with the bytes */
 		srv_capture_unwatch(r->l, &r->watch);
 	}
 	if (r->fd >= 0)

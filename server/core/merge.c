@@ -14,6 +14,11 @@
 #include <sys/mman.h>
 #define XXH_STATIC_LINKING_ONLY /* XXH3_state_t on the stack */
 #include <xxhash.h>
+#if defined(__x86_64__) || defined(__i386__)
+/* libxxhash's XXH3 picks the widest vector unit at run time through these
+ * (AVX2, AVX-512); the plain entry points are built for SSE2 */
+#include <xxh_x86dispatch.h>
+#endif
 
 #define LINKTYPE_EN10MB 1
 #define LINKTYPE_RAW	101
@@ -32,9 +37,11 @@ struct qent {
 struct input {
 	struct qent *q; /* ring, cap a power of two */
 	size_t head, n, cap;
-	int64_t high; /* the latest timestamp pushed */
+	int64_t high;  /* the latest timestamp pushed */
+	int64_t heard; /* srv_merge_heard: wall clock; INT64_MIN: never */
 	int open, seen;
-	int heap_at; /* position in the heap, -1 when empty */
+	int squeezed; /* srv_merge_squeeze */
+	int heap_at;  /* position in the heap, -1 when empty */
 	uint64_t pushed, duplicates;
 };
 
@@ -90,7 +97,9 @@ struct srv_merge {
 	struct ahead fifo[DEDUP_AHEAD];
 	unsigned fhead, fn;
 	struct pool pool[POOL_CLASSES];
+	struct pool refs; /* packets pushed by reference: struct ref_pkt */
 	srv_merge_emit_fn *emit;
+	srv_merge_drop_fn *drop;
 	void *ctx;
 	struct input *in;
 	unsigned nin;
@@ -142,30 +151,70 @@ static unsigned size_class(uint32_t caplen)
 	return c;
 }
 
+/* A copy's bytes follow its header; a reference's are the caller's, and
+ * its header is followed by the ref (srv_merge_pkt_ref) and its key. A
+ * copy's key is taken when it goes, from bytes just brought to the cache
+ * (send_head prefetches them); a reference's when it comes, while the
+ * caller's read has left them there: by their turn they are far out of
+ * it (another device's data held back until the others caught up). */
+struct ref_pkt {
+	struct srv_merge_pkt p;
+	void *ref;
+	XXH128_hash_t key;
+};
+
+static int by_ref(const struct srv_merge_pkt *p)
+{
+	return p->data != (const uint8_t *)(p + 1);
+}
+
 static struct srv_merge_pkt *pkt_alloc(struct srv_merge *m, uint32_t caplen)
 {
 	unsigned c = size_class(caplen);
 	struct pool *pl = &m->pool[c];
+	struct srv_merge_pkt *p;
 
 	if (c == POOL_CLASSES)
-		return malloc(sizeof(struct srv_merge_pkt) + caplen);
-	return pl->n ? pl->v[--pl->n] : malloc(256u << c);
+		p = malloc(sizeof(struct srv_merge_pkt) + caplen);
+	else
+		p = pl->n ? pl->v[--pl->n] : malloc(256u << c);
+	return p;
 }
 
-static void pkt_free(struct srv_merge *m, struct srv_merge_pkt *p)
+static void pool_put(struct pool *pl, size_t size, void *p)
 {
-	unsigned c = size_class(p->caplen);
-	struct pool *pl = &m->pool[c];
-
-	if (c == POOL_CLASSES || pl->n == POOL_MAX / (256u << c)) {
+	if (pl->n == POOL_MAX / size) {
 		free(p);
 		return;
 	}
-	if (!pl->v && !(pl->v = malloc(POOL_MAX / (256u << c) * sizeof(*pl->v)))) {
+	if (!pl->v && !(pl->v = malloc(POOL_MAX / size * sizeof(*pl->v)))) {
 		free(p);
 		return;
 	}
 	pl->v[pl->n++] = p;
+}
+
+static void pkt_free(struct srv_merge *m, struct srv_merge_pkt *p)
+{
+	unsigned c;
+
+	if (by_ref(p)) {
+		pool_put(&m->refs, sizeof(struct ref_pkt), p);
+		return;
+	}
+	c = size_class(p->caplen);
+	if (c == POOL_CLASSES)
+		free(p);
+	else
+		pool_put(&m->pool[c], 256u << c, p);
+}
+
+/* A packet the merger will not emit: its caller hears of it. */
+static void pkt_drop(struct srv_merge *m, struct srv_merge_pkt *p)
+{
+	if (by_ref(p) && m->drop)
+		m->drop(m->ctx, p);
+	pkt_free(m, p);
 }
 
 void srv_merge_free(struct srv_merge *m)
@@ -173,18 +222,20 @@ void srv_merge_free(struct srv_merge *m)
 	if (!m)
 		return;
 	for (; m->fn; m->fn--, m->fhead = (m->fhead + 1) % DEDUP_AHEAD)
-		free(m->fifo[m->fhead].p);
-	for (unsigned c = 0; c < POOL_CLASSES; c++) {
-		while (m->pool[c].n)
-			free(m->pool[c].v[--m->pool[c].n]);
-		free(m->pool[c].v);
-	}
+		pkt_drop(m, m->fifo[m->fhead].p);
 	for (unsigned i = 0; i < m->nin; i++) {
 		struct input *in = &m->in[i];
 
 		for (size_t k = 0; k < in->n; k++)
-			free(in->q[(in->head + k) & (in->cap - 1)].p);
+			pkt_drop(m, in->q[(in->head + k) & (in->cap - 1)].p);
 		free(in->q);
+	}
+	for (unsigned c = 0; c <= POOL_CLASSES; c++) {
+		struct pool *pl = c < POOL_CLASSES ? &m->pool[c] : &m->refs;
+
+		while (pl->n)
+			free(pl->v[--pl->n]);
+		free(pl->v);
 	}
 	free(m->in);
 	free(m->heap);
@@ -208,7 +259,8 @@ int srv_merge_add_input(struct srv_merge *m)
 	if (!heap)
 		return -ENOMEM;
 	m->heap = heap;
-	m->in[m->nin] = (struct input){.open = 1, .heap_at = -1, .high = INT64_MIN};
+	m->in[m->nin] =
+	    (struct input){.open = 1, .heap_at = -1, .high = INT64_MIN, .heard = INT64_MIN};
 	return (int)m->nin++;
 }
 
@@ -273,23 +325,23 @@ static void reheap(struct srv_merge *m, unsigned i)
 
 /* --- inputs -------------------------------------------------------------- */
 
-int srv_merge_push(struct srv_merge *m, unsigned input, int64_t ts, uint32_t iface,
-		   uint16_t linktype, uint32_t flags, const uint8_t *data, uint32_t caplen,
-		   uint32_t wirelen)
+/* Queue p, its fields set, on its input: 0 or -ENOMEM (p freed). Inlined
+ * in both pushes: a call per packet shows in `edgecap merge`. */
+static inline __attribute__((always_inline)) int enqueue(struct srv_merge *m,
+							 struct srv_merge_pkt *p)
 {
-	struct input *in;
-	struct srv_merge_pkt *p;
+	struct input *in = &m->in[p->input];
+	int64_t ts = p->ts;
 	size_t k;
 
-	if (input >= m->nin || !m->in[input].open)
-		return -EINVAL;
-	in = &m->in[input];
 	if (in->n == in->cap) {
 		size_t cap = in->cap ? in->cap * 2 : 256;
 		struct qent *q = malloc(cap * sizeof(*q));
 
-		if (!q)
+		if (!q) {
+			pkt_free(m, p);
 			return -ENOMEM;
+		}
 		for (k = 0; k < in->n; k++)
 			q[k] = in->q[(in->head + k) & (in->cap - 1)];
 		free(in->q);
@@ -297,17 +349,6 @@ int srv_merge_push(struct srv_merge *m, unsigned input, int64_t ts, uint32_t ifa
 		in->head = 0;
 		in->cap = cap;
 	}
-	p = pkt_alloc(m, caplen);
-	if (!p)
-		return -ENOMEM;
-	*p = (struct srv_merge_pkt){.ts = ts,
-				    .input = input,
-				    .iface = iface,
-				    .flags = flags,
-				    .caplen = caplen,
-				    .wirelen = wirelen,
-				    .linktype = linktype};
-	memcpy(p->data, data, caplen);
 	/* insertion from the tail keeps the queue sorted */
 	for (k = in->n; k > 0; k--) {
 		struct qent prev = in->q[(in->head + k - 1) & (in->cap - 1)];
@@ -322,10 +363,79 @@ int srv_merge_push(struct srv_merge *m, unsigned input, int64_t ts, uint32_t ifa
 	in->seen = 1;
 	if (ts > in->high)
 		in->high = ts;
-	m->bytes += caplen;
+	m->bytes += p->caplen;
 	if (k == 0) /* a new head */
-		reheap(m, input);
+		reheap(m, p->input);
 	return 0;
+}
+
+int srv_merge_push(struct srv_merge *m, unsigned input, int64_t ts, uint32_t iface,
+		   uint16_t linktype, uint32_t flags, const uint8_t *data, uint32_t caplen,
+		   uint32_t wirelen)
+{
+	struct srv_merge_pkt *p;
+
+	if (input >= m->nin || !m->in[input].open)
+		return -EINVAL;
+	p = pkt_alloc(m, caplen);
+	if (!p)
+		return -ENOMEM;
+	*p = (struct srv_merge_pkt){.ts = ts,
+				    .input = input,
+				    .iface = iface,
+				    .flags = flags,
+				    .caplen = caplen,
+				    .wirelen = wirelen,
+				    .linktype = linktype,
+				    .data = (const uint8_t *)(p + 1)};
+	memcpy(p + 1, data, caplen);
+	return enqueue(m, p);
+}
+
+static XXH128_hash_t key_of(const struct srv_merge_pkt *p);
+
+int srv_merge_push_ref(struct srv_merge *m, unsigned input, int64_t ts, uint32_t iface,
+		       uint16_t linktype, uint32_t flags, const uint8_t *data, uint32_t caplen,
+		       uint32_t wirelen, void *ref, uint8_t tag)
+{
+	struct pool *pl = &m->refs;
+	struct ref_pkt *r;
+
+	if (input >= m->nin || !m->in[input].open)
+		return -EINVAL;
+	r = pl->n ? pl->v[--pl->n] : malloc(sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->p = (struct srv_merge_pkt){.ts = ts,
+				      .input = input,
+				      .iface = iface,
+				      .flags = flags,
+				      .caplen = caplen,
+				      .wirelen = wirelen,
+				      .linktype = linktype,
+				      .tag = tag,
+				      .data = data};
+	r->ref = ref;
+	if (m->o.dedup_ns >= 0)
+		r->key = key_of(&r->p);
+	return enqueue(m, &r->p);
+}
+
+void srv_merge_on_drop(struct srv_merge *m, srv_merge_drop_fn *drop)
+{
+	m->drop = drop;
+}
+
+void srv_merge_heard(struct srv_merge *m, unsigned input, int64_t now_ns)
+{
+	if (input < m->nin && now_ns > m->in[input].heard)
+		m->in[input].heard = now_ns;
+}
+
+void srv_merge_squeeze(struct srv_merge *m, unsigned input, int on)
+{
+	if (input < m->nin)
+		m->in[input].squeezed = on;
 }
 
 void srv_merge_close_input(struct srv_merge *m, unsigned input)
@@ -493,14 +603,15 @@ static void settle(struct srv_merge *m, struct srv_merge_pkt *p, const XXH128_ha
 	if (h && duplicate(m, p, *h)) {
 		m->st.duplicates++;
 		m->in[p->input].duplicates++;
-	} else {
-		p->late = p->ts < m->last;
-		m->st.late += p->late;
-		if (p->ts > m->last)
-			m->last = p->ts;
-		m->st.merged++;
-		m->emit(m->ctx, p);
+		pkt_drop(m, p);
+		return;
 	}
+	p->late = p->ts < m->last;
+	m->st.late += p->late;
+	if (p->ts > m->last)
+		m->last = p->ts;
+	m->st.merged++;
+	m->emit(m->ctx, p);
 	pkt_free(m, p);
 }
 
@@ -554,7 +665,7 @@ static void send_head(struct srv_merge *m)
 		settle_oldest(m);
 	a = &m->fifo[(m->fhead + m->fn++) % DEDUP_AHEAD];
 	a->p = p;
-	a->h = key_of(p);
+	a->h = by_ref(p) ? ((struct ref_pkt *)p)->key : key_of(p);
 	if (m->cap_keys) { /* where its lookup, and about then an expiry, will go */
 		size_t mask = mask_of(m);
 
@@ -565,8 +676,9 @@ static void send_head(struct srv_merge *m)
 	}
 }
 
-/* Timestamps up to which every open input has caught up. */
-static int64_t horizon(const struct srv_merge *m, int64_t now)
+/* Timestamps up to which every open input has caught up, less its slack;
+ * a squeezed input's own slack holds nothing back when squeezing. */
+static int64_t horizon(const struct srv_merge *m, int64_t now, int squeezing)
 {
 	int64_t h = INT64_MAX;
 
@@ -576,20 +688,25 @@ static int64_t horizon(const struct srv_merge *m, int64_t now)
 
 		if (!in->open)
 			continue;
-		if (now != INT64_MIN && mark < now - m->o.window_ns)
-			mark = now - m->o.window_ns; /* silent: hold back for the window only */
+		/* silent (not heard from, its packets older than the window):
+		 * hold back for the window only */
+		if (now != INT64_MIN && mark < now - m->o.window_ns &&
+		    (in->heard == INT64_MIN || in->heard < now - m->o.window_ns))
+			mark = now - m->o.window_ns;
+		if (!(squeezing && in->squeezed))
+			mark = mark < INT64_MIN + m->o.slack_ns ? INT64_MIN : mark - m->o.slack_ns;
 		if (mark < h)
 			h = mark;
 	}
-	return h == INT64_MAX || h == INT64_MIN ? h : h - m->o.slack_ns;
+	return h;
 }
 
 void srv_merge_run(struct srv_merge *m, int64_t now_ns)
 {
-	int64_t h = horizon(m, now_ns);
+	int64_t h0 = horizon(m, now_ns, 0), h = horizon(m, now_ns, 1);
 
 	while (m->nheap && (m->heap[0].ts <= h || m->bytes > m->o.max_bytes)) {
-		if (m->heap[0].ts > h)
+		if (m->heap[0].ts > h0)
 			m->st.forced++;
 		send_head(m);
 	}

@@ -6,8 +6,12 @@
  * ring). A packet goes out once every input still open has shown a later
  * timestamp (its high mark), minus `slack` for an input's own disorder. An
  * input that has been silent does not hold the others back for more than
- * `window`: its mark is taken as at least now - window. A packet older than
- * one already sent is late: sent at once, flagged and counted, never dropped.
+ * `window`: its mark is taken as at least now - window. Silent means not
+ * heard from (srv_merge_heard: bytes came or waited on its connection) for
+ * the window, not packets older than the window: a device's packets may
+ * wait in the network and in socket buffers for longer than that while it
+ * streams, and the others' must not pass them. A packet older than one
+ * already sent is late: sent at once, flagged and counted, never dropped.
  *
  * Duplicates. A packet's key is XXH3-128 of it from the network header on,
  * with link-layer and 802.1Q/802.1ad headers skipped and the IPv4 TTL and
@@ -18,7 +22,10 @@
  * packet twice, e.g. in on one interface and out on another).
  *
  * Memory. Past `max_bytes` of packet data held, the oldest go out even if
- * an input lags (counted as forced). */
+ * an input lags (counted as forced). An input whose reader has no room
+ * left for more of it (srv_merge_squeeze) cannot show a later mark until
+ * some of its packets go: its slack holds none of them back then. A packet is copied in, or pushed
+ * by reference: its bytes stay the caller's (where it read them) until it is emitted or dropped. */
 #ifndef SRV_MERGE_H
 #define SRV_MERGE_H
 
@@ -39,9 +46,18 @@ struct srv_merge_pkt {
 	uint32_t input, iface, flags;
 	uint32_t caplen, wirelen;
 	uint16_t linktype;
-	uint8_t late; /* older than a packet already sent */
-	uint8_t data[];
+	uint8_t late;	     /* older than a packet already sent */
+	uint8_t tag;	     /* srv_merge_push_ref's, as given */
+	const uint8_t *data; /* the merger's copy (right after), or the caller's bytes */
 };
+
+/* srv_merge_push_ref's ref, as given; NULL for a copy. (Kept after the
+ * header, where a copy's bytes go: `edgecap merge` feels every byte a
+ * packet's header takes.) */
+static inline void *srv_merge_pkt_ref(const struct srv_merge_pkt *p)
+{
+	return p->data != (const uint8_t *)(p + 1) ? *(void *const *)(p + 1) : NULL;
+}
 
 struct srv_merge_stats {
 	uint64_t merged;     /* sent */
@@ -54,6 +70,9 @@ struct srv_merge;
 
 /* Called for each packet sent, in order; p is valid during the call. */
 typedef void srv_merge_emit_fn(void *ctx, const struct srv_merge_pkt *p);
+/* Called for each packet pushed by reference that is dropped instead (a
+ * duplicate, or still held when the merger is freed). */
+typedef void srv_merge_drop_fn(void *ctx, const struct srv_merge_pkt *p);
 
 /* NULL opts: the defaults. */
 struct srv_merge *srv_merge_new(const struct srv_merge_opts *o, srv_merge_emit_fn *emit, void *ctx);
@@ -64,6 +83,22 @@ int srv_merge_add_input(struct srv_merge *m);
 int srv_merge_push(struct srv_merge *m, unsigned input, int64_t ts, uint32_t iface,
 		   uint16_t linktype, uint32_t flags, const uint8_t *data, uint32_t caplen,
 		   uint32_t wirelen);
+/* The same by reference: data stays valid until the packet is emitted or
+ * dropped; ref and tag come back with it. */
+int srv_merge_push_ref(struct srv_merge *m, unsigned input, int64_t ts, uint32_t iface,
+		       uint16_t linktype, uint32_t flags, const uint8_t *data, uint32_t caplen,
+		       uint32_t wirelen, void *ref, uint8_t tag);
+/* Who hears of packets pushed by reference and dropped (NULL: nobody). */
+void srv_merge_on_drop(struct srv_merge *m, srv_merge_drop_fn *drop);
+/* The input was heard from at now_ns (the wall clock srv_merge_run is
+ * given): it is not silent until now_ns + window, however old its packets.
+ * Inputs never heard from are judged by their packets alone. */
+void srv_merge_heard(struct srv_merge *m, unsigned input, int64_t now_ns);
+/* The input's reader cannot take more of it until some of its packets go
+ * (its buffers are full of them), or can again (on 0): its own slack holds
+ * none back, and they go up to its mark as far as the others allow,
+ * counted as forced where the slack would have held them. */
+void srv_merge_squeeze(struct srv_merge *m, unsigned input, int on);
 /* The input has ended: it holds nothing back any more. */
 void srv_merge_close_input(struct srv_merge *m, unsigned input);
 /* Send what the marks allow. now_ns: wall clock for silent inputs, or

@@ -19,6 +19,7 @@ struct mux_input {
 	unsigned index;
 	char *label;
 	struct srv_pcapng_reader r;
+	struct ecap_slab *slab;	      /* srv_mux_take_slab: the bytes being parsed */
 	uint32_t map[SRV_IFACES_MAX]; /* the section's interface -> output id */
 	uint16_t linktype[SRV_IFACES_MAX];
 	struct srv_mux_input_stats st;
@@ -36,17 +37,93 @@ struct srv_mux {
 	uint32_t nifs, cap_ifs;
 	int64_t last_ts; /* of the newest packet sent */
 	uint64_t sent, limit;
+	/* by reference: the output's pieces [ihead, niov), and the slab of
+	 * gen the mux writes into (gslab, gused bytes of it used) */
+	struct ecap_slab_pool *gen;
+	struct srv_mux_iov *iov;
+	size_t ihead, niov, cap_iov;
+	struct ecap_slab *gslab;
+	size_t gused;
 };
+
+/* A piece of output: s's reference goes with it (to the last piece when
+ * this one continues it). */
+static void out_piece(struct srv_mux *x, struct ecap_slab *s, const uint8_t *p, size_t len)
+{
+	struct srv_mux_iov *last = x->niov > x->ihead ? &x->iov[x->niov - 1] : NULL;
+
+	if (last && last->slab == s && last->base + last->len == p) {
+		last->len += len;
+		ecap_slab_unref(s);
+		return;
+	}
+	if (x->niov == x->cap_iov) {
+		size_t cap = x->cap_iov ? 2 * x->cap_iov : 256;
+		struct srv_mux_iov *v = realloc(x->iov, cap * sizeof(*v));
+
+		if (!v) {
+			x->out.err = -ENOMEM;
+			ecap_slab_unref(s);
+			return;
+		}
+		x->iov = v;
+		x->cap_iov = cap;
+	}
+	x->iov[x->niov++] = (struct srv_mux_iov){.base = p, .len = len, .slab = s};
+}
+
+/* By reference: what the mux wrote itself (in x->out) goes to its slabs,
+ * as pieces. */
+static void seal(struct srv_mux *x)
+{
+	size_t at = 0;
+
+	while (at < x->out.len && !x->out.err) {
+		size_t n = x->out.len - at;
+
+		if (!x->gslab || x->gused == x->gslab->cap) {
+			if (x->gslab)
+				ecap_slab_unref(x->gslab);
+			x->gused = 0;
+			x->gslab = ecap_slab_get(x->gen, 0);
+			if (!x->gslab) {
+				x->out.err = -ENOMEM;
+				break;
+			}
+		}
+		if (n > x->gslab->cap - x->gused)
+			n = x->gslab->cap - x->gused;
+		memcpy(x->gslab->data + x->gused, x->out.data + at, n);
+		ecap_slab_ref(x->gslab);
+		out_piece(x, x->gslab, x->gslab->data + x->gused, n);
+		x->gused += n;
+		at += n;
+	}
+	x->out.len = 0;
+}
 
 static void emit(void *ctx, const struct srv_merge_pkt *p)
 {
 	struct srv_mux *x = ctx;
+	struct ecap_slab *s = srv_merge_pkt_ref(p);
 
-	if (x->limit && x->sent == x->limit)
+	if (x->limit && x->sent == x->limit) {
+		if (s)
+			ecap_slab_unref(s);
 		return;
+	}
 	x->sent++;
 	if (p->ts > x->last_ts)
 		x->last_ts = p->ts;
+	if (s && p->tag && !p->late) { /* the block as it came, renumbered as it came */
+		uint8_t *blk = (uint8_t *)p->data - SRV_PCAPNG_EPB_DATA;
+
+		if (x->out.len)
+			seal(x);
+		out_piece(x, s, blk,
+			  SRV_PCAPNG_EPB_DATA + ((p->caplen + 3u) & ~3u) + (p->flags ? 12 : 0) + 4);
+		return;
+	}
 	if (p->late)
 		ecap_pcapng_epb_comment(&x->out, p->iface, (uint64_t)p->ts, p->data, p->caplen,
 					p->wirelen, p->flags,
@@ -54,6 +131,13 @@ static void emit(void *ctx, const struct srv_merge_pkt *p)
 	else
 		ecap_pcapng_epb(&x->out, p->iface, (uint64_t)p->ts, p->data, p->caplen, p->wirelen,
 				p->flags);
+	if (s)
+		ecap_slab_unref(s);
+}
+
+static void drop(void *ctx, const struct srv_merge_pkt *p)
+{
+	ecap_slab_unref(srv_merge_pkt_ref(p));
 }
 
 struct srv_mux *srv_mux_new(const struct srv_merge_opts *o, const char *userappl)
@@ -67,7 +151,26 @@ struct srv_mux *srv_mux_new(const struct srv_merge_opts *o, const char *userappl
 		srv_mux_free(x);
 		return NULL;
 	}
+	srv_merge_on_drop(x->m, drop);
 	return x;
+}
+
+void srv_mux_by_ref(struct srv_mux *x, struct ecap_slab_pool *gen)
+{
+	x->gen = gen;
+}
+
+size_t srv_mux_take_out(struct srv_mux *x, struct srv_mux_iov *ret, size_t n)
+{
+	if (x->out.len)
+		seal(x);
+	if (n > x->niov - x->ihead)
+		n = x->niov - x->ihead;
+	memcpy(ret, x->iov + x->ihead, n * sizeof(*ret));
+	x->ihead += n;
+	if (x->ihead == x->niov)
+		x->ihead = x->niov = 0;
+	return n;
 }
 
 void srv_mux_free(struct srv_mux *x)
@@ -80,9 +183,14 @@ void srv_mux_free(struct srv_mux *x)
 		free(x->in[i]->lost);
 		free(x->in[i]);
 	}
+	srv_merge_free(x->m); /* its packets' references go */
 	free(x->in);
 	free(x->ifs);
-	srv_merge_free(x->m);
+	for (size_t i = x->ihead; i < x->niov; i++)
+		ecap_slab_unref(x->iov[i].slab);
+	free(x->iov);
+	if (x->gslab)
+		ecap_slab_unref(x->gslab);
 	ecap_buf_free(&x->out);
 	free(x);
 }
@@ -122,6 +230,24 @@ static int on_block(void *ctx, enum srv_pcapng_event ev, const void *arg)
 		const struct srv_pcapng_packet *k = arg;
 
 		in->st.packets++;
+		if (in->slab) {
+			uint32_t id = in->map[k->if_id];
+			int r;
+
+			/* renumbered now, while the block is in the cache: it goes
+			 * out as it is, or is written anew from the fields */
+			if (k->canonical)
+				memcpy((uint8_t *)k->data - SRV_PCAPNG_EPB_DATA +
+					   SRV_PCAPNG_EPB_IF_ID,
+				       &id, 4);
+			r = srv_merge_push_ref(in->x->m, in->index, k->ts, id,
+					       in->linktype[k->if_id], k->flags, k->data, k->caplen,
+					       k->wirelen, in->slab, (uint8_t)k->canonical);
+
+			if (!r)
+				ecap_slab_ref(in->slab);
+			return r;
+		}
 		return srv_merge_push(in->x->m, in->index, k->ts, in->map[k->if_id],
 				      in->linktype[k->if_id], k->flags, k->data, k->caplen,
 				      k->wirelen);
@@ -211,6 +337,20 @@ long srv_mux_take(struct srv_mux *x, unsigned i, const void *data, size_t len)
 	return r ? r : (long)used;
 }
 
+long srv_mux_take_slab(struct srv_mux *x, unsigned i, struct ecap_slab *s, const void *data,
+		       size_t len)
+{
+	long r;
+
+	if (!x->gen)
+		return -EINVAL;
+	x->in[i]->r.check_canonical = 1;
+	x->in[i]->slab = s;
+	r = srv_mux_take(x, i, data, len);
+	x->in[i]->slab = NULL;
+	return r;
+}
+
 int srv_mux_close(struct srv_mux *x, unsigned i, const char *lost)
 {
 	struct mux_input *in = x->in[i];
@@ -255,6 +395,16 @@ int srv_mux_full(const struct srv_mux *x)
 const char *srv_mux_error(const struct srv_mux *x, unsigned i)
 {
 	return x->in[i]->lost;
+}
+
+void srv_mux_heard(struct srv_mux *x, unsigned i, int64_t now_ns)
+{
+	srv_merge_heard(x->m, i, now_ns);
+}
+
+void srv_mux_squeeze(struct srv_mux *x, unsigned i, int on)
+{
+	srv_merge_squeeze(x->m, i, on);
 }
 
 void srv_mux_run(struct srv_mux *x, int64_t now_ns)

@@ -4,7 +4,15 @@
  * blocks of the output named LABEL:IFACE. The interface statistics the
  * inputs send at their ends are kept and written, with the totals, as ISBs
  * once every input is done, so they follow the last packets. Used by
- * edgecap-server for live captures and by `edgecap merge` for files. */
+ * edgecap-server for live captures and by `edgecap merge` for files.
+ *
+ * The output is a buffer of bytes (srv_mux_out), or, by reference
+ * (srv_mux_by_ref), a list of pieces: the inputs' packets where they were
+ * read (slabs, common/slab.h), their blocks passed on as they came with
+ * only the interface id rewritten in place where the block is as the mux
+ * would write it, and slabs of what the mux writes itself (headers,
+ * statistics, packets it has to write anew: a late one's comment, another
+ * byte order or time unit). */
 #ifndef SRV_MUX_H
 #define SRV_MUX_H
 
@@ -13,6 +21,7 @@
 
 #include "core/merge.h"
 #include "common/pcapng.h"
+#include "common/slab.h"
 
 struct srv_mux;
 
@@ -40,6 +49,11 @@ int srv_mux_feed(struct srv_mux *x, unsigned in, const void *data, size_t len);
  * passes the rest again with what follows. Or -EINVAL / -ENOMEM as feed.
  * An input is read either by this or by srv_mux_feed. */
 long srv_mux_take(struct srv_mux *x, unsigned in, const void *data, size_t len);
+/* The same with the bytes in a slab: its packets are kept there by
+ * reference (each holds one on s) until they are sent or dropped. Only by
+ * reference (srv_mux_by_ref). */
+long srv_mux_take_slab(struct srv_mux *x, unsigned in, struct ecap_slab *s, const void *data,
+		       size_t len);
 /* The input's stream ended. lost: why it ended early (its ISBs carry it as
  * a comment), or NULL. 0, or -EINVAL when it ended inside a block. */
 int srv_mux_close(struct srv_mux *x, unsigned in, const char *lost);
@@ -51,12 +65,30 @@ const char *srv_mux_error(const struct srv_mux *x, unsigned in);
 /* Send at most count packets (0: no limit); srv_mux_full says when sent. */
 void srv_mux_limit(struct srv_mux *x, uint64_t count);
 int srv_mux_full(const struct srv_mux *x);
+/* The input's connection had bytes at now_ns (merge.h: srv_merge_heard). */
+void srv_mux_heard(struct srv_mux *x, unsigned in, int64_t now_ns);
+/* The input's buffers are full (merge.h: srv_merge_squeeze). */
+void srv_mux_squeeze(struct srv_mux *x, unsigned in, int on);
 /* Send what the merger allows (merge.h: srv_merge_run). */
 void srv_mux_run(struct srv_mux *x, int64_t now_ns);
 /* Every input done: the rest of the packets, then the ISBs. */
 void srv_mux_finish(struct srv_mux *x);
-/* The merged pcapng produced so far: the owner writes it out and resets it. */
+/* The merged pcapng produced so far: the owner writes it out and resets it.
+ * By reference, only its err counts (sticky: out of memory). */
 struct ecap_buf *srv_mux_out(struct srv_mux *x);
+
+/* By reference: the output as pieces, what the mux writes itself in slabs
+ * of gen (which it takes up to gen's limit: past it the output's err is
+ * -ENOMEM). Right after srv_mux_new. */
+void srv_mux_by_ref(struct srv_mux *x, struct ecap_slab_pool *gen);
+struct srv_mux_iov {
+	const uint8_t *base;
+	size_t len;
+	struct ecap_slab *slab; /* one reference, for this piece */
+};
+/* Up to n pieces of the output so far, in order, into ret, with their
+ * references: how many. */
+size_t srv_mux_take_out(struct srv_mux *x, struct srv_mux_iov *ret, size_t n);
 void srv_mux_stats(const struct srv_mux *x, struct srv_merge_stats *ret);
 void srv_mux_input_stats(const struct srv_mux *x, unsigned in, struct srv_mux_input_stats *ret);
 

@@ -151,12 +151,33 @@ static int idb(struct srv_pcapng_reader *r, const uint8_t *p, uint32_t len)
 	return add_iface(r, rd16(r, p + 8), rd32(r, p + 12), tsresol, tsoffset, name, namelen);
 }
 
+/* The EPB at p (len bytes, k its fields) is as ecap_pcapng_epb writes it. */
+static int canonical(const struct srv_pcapng_reader *r, const uint8_t *p, uint32_t len,
+		     const struct srv_pcapng_packet *k, const struct srv_pcapng_iface_state *f,
+		     uint64_t raw)
+{
+	uint32_t padded = (k->caplen + 3u) & ~3u, last;
+	const uint8_t *o = p + 28 + padded;
+
+	if (r->swap || f->tsresol != 9 || f->tsoffset || raw > INT64_MAX ||
+	    len != 28 + padded + (k->flags ? 12 : 0) + 4)
+		return 0;
+	if (k->caplen & 3) { /* the padding is zeros: the bytes of the last word past caplen */
+		memcpy(&last, o - 4, 4);
+		if (last >> 8 * (k->caplen & 3))
+			return 0;
+	}
+	/* epb_flags (code 2, length 4), then opt_endofopt */
+	return !k->flags || (rd16(r, o) == 2 && rd16(r, o + 2) == 4 && !rd32(r, o + 8));
+}
+
 static int epb(struct srv_pcapng_reader *r, const uint8_t *p, uint32_t len)
 {
 	struct srv_pcapng_packet k;
 	const uint8_t *val, *end = p + len - 4;
 	uint16_t code, olen;
 	const struct srv_pcapng_iface_state *f;
+	uint64_t raw;
 
 	if (len < 32)
 		return bad(r, "enhanced packet block too short");
@@ -169,11 +190,13 @@ static int epb(struct srv_pcapng_reader *r, const uint8_t *p, uint32_t len)
 	if (k.caplen > len - 32 || 28 + ((k.caplen + 3u) & ~3u) > len - 4)
 		return bad(r, "packet data overruns its block");
 	f = &r->ifs[k.if_id];
-	k.ts = to_ns((uint64_t)rd32(r, p + 12) << 32 | rd32(r, p + 16), f->tsresol, f->tsoffset);
+	raw = (uint64_t)rd32(r, p + 12) << 32 | rd32(r, p + 16);
+	k.ts = to_ns(raw, f->tsresol, f->tsoffset);
 	k.data = p + 28;
 	FOR_OPTIONS(r, p + 28 + ((k.caplen + 3u) & ~3u), end, code, val, olen)
 		if (code == 2 && olen == 4)
 			k.flags = rd32(r, val);
+	k.canonical = r->check_canonical && canonical(r, p, len, &k, f, raw);
 	return r->fn(r->ctx, SRV_PCAPNG_PACKET, &k);
 }
 

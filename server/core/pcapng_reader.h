@@ -36,7 +36,16 @@ struct srv_pcapng_packet {
 	uint32_t caplen, wirelen;
 	uint32_t flags; /* epb_flags, 0 when absent */
 	const uint8_t *data;
+	/* With the reader's check_canonical set: an EPB (its block starts
+	 * SRV_PCAPNG_EPB_DATA bytes before data) that is byte for byte what
+	 * ecap_pcapng_epb writes for these fields: in our byte order, in ns
+	 * since the epoch, no option but epb_flags. It can be passed on as it
+	 * is, with another interface id. */
+	int canonical;
 };
+
+#define SRV_PCAPNG_EPB_DATA  28 /* an EPB's packet data starts here */
+#define SRV_PCAPNG_EPB_IF_ID 8	/* and its interface id here */
 
 /* The ISB's counters that were present (mask bit 1 << option code). */
 struct srv_pcapng_stats {
@@ -61,6 +70,7 @@ struct srv_pcapng_reader {
 	int format;	       /* 0: not known yet; 1 pcapng; 2 pcap */
 	int swap;	       /* the section's byte order is not ours */
 	int pcap_nsec;
+	int check_canonical; /* set: packets say whether they are canonical */
 	uint32_t nifaces;
 	struct srv_pcapng_iface_state *ifs; /* SRV_IFACES_MAX */
 	char err[160];

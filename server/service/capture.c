@@ -1,8 +1,10 @@
 /* capture.c - captures while they run, see capture.h. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -10,6 +12,7 @@
 #include "common/log.h"
 #include "core/mux.h"
 #include "service/capture.h"
+#include "service/writer.h"
 #include "tunnel/identity.h"
 
 #define TICK_MS	     100
@@ -18,12 +21,24 @@
 #define STOP_WAIT_MS 2000      /* for devices to send their statistics after a stop */
 #define ERRBODY_MAX  300       /* of a refusal's body, for its message */
 #define NO_LIMIT_MS  86400000u /* the silence limit of a capture without a duration */
+#define SLAB_SIZE    (2u << 20)
+#define DEVICE_MEM   (16u << 20) /* of a device's stream held at once, from read to written */
+#define GEN_MEM	     (64u << 20) /* of what the mux writes itself, not yet written out */
+#define SLABS_KEPT   (64u << 20) /* between captures */
+#define HEAR_NS	     100000000ll /* a device read this recently is not asked for bytes waiting */
+#define JOBS	     4		 /* writes to the file in flight: the writer never waits */
+#define JOB_MAX	     (2u << 20)	 /* of output in one of them */
+#define JOB_PIECES   2048
+#define RETAIN	     (4u << 20) /* of output in the file kept in memory for readers behind */
+#define PIN_MAX	     (4u << 20) /* of a capture's output its readers hold in their sends */
 
 struct srv_captures {
 	struct srv_captures_conf conf;
 	struct srv_capture *live;	 /* running captures, and finished ones still read */
 	h2o_timeout_t tick, zero;	 /* every capture's tick; a turn of the loop */
 	struct srv_captures_stats ended; /* what finished captures added up to */
+	struct ecap_slab_cache slabs;	 /* the devices' streams are read into these */
+	struct srv_writer *writer;	 /* the capture files' writes */
 };
 
 struct dev_conn {
@@ -32,9 +47,11 @@ struct dev_conn {
 	struct reg_device d;
 	struct ecap_httpc_dest dest;
 	struct ecap_httpc_call call;
-	char *target;	   /* the signed request's path and query */
-	char headers[320]; /* its Authorization */
-	const char *state; /* connecting, streaming, done, failed */
+	struct ecap_slab_pool *pool; /* its stream is read into these */
+	char *target;		     /* the signed request's path and query */
+	char headers[320];	     /* its Authorization */
+	const char *state;	     /* connecting, streaming, done, failed */
+	int64_t heard;		     /* wall ns: the last read of its stream */
 	char error[320];
 };
 
@@ -43,6 +60,7 @@ struct srv_capture {
 	int64_t id, org;
 	int fd;
 	struct srv_mux *mux;
+	struct ecap_slab_pool *gen; /* what the mux writes itself */
 	struct dev_conn *devs;
 	unsigned ndevs, open;
 	struct ecap_httpc_ctx http; /* this capture's silence limit */
@@ -51,9 +69,37 @@ struct srv_capture {
 	uint64_t stop_at;	    /* stopping: devices still streaming are cut then */
 	struct srv_capture_watch *watches;
 	const char *stop_why; /* a stop was asked for: kick runs it */
+	int ending;	      /* the mux is finished: done once the file has it all */
 	int done;
 	char error[256]; /* the capture itself failed (its file) */
 	struct srv_capture *next;
+	/* The output in memory, pieces numbered from 0 as they come, in a
+	 * ring: [first, writ) are in the file (kept for readers while they
+	 * are behind, RETAIN bytes at most), [writ, sub) being written,
+	 * [sub, last) not yet. */
+	struct piece *q;
+	size_t qcap; /* a power of two */
+	uint64_t first, writ, sub, last;
+	uint64_t end;	  /* bytes of output */
+	uint64_t written; /* of them in the file */
+	size_t pinned;	  /* bytes readers hold in their sends */
+	uint64_t queued;  /* of them given to the writer */
+	struct job *jobs; /* JOBS, [jhead, jhead + jn) in flight, oldest first */
+	unsigned jhead, jn;
+};
+
+struct job {
+	struct srv_write_job w;
+	struct srv_capture *l;
+	uint64_t pieces, bytes;
+	struct iovec v[JOB_PIECES];
+};
+
+struct piece {
+	uint64_t off; /* in the output */
+	const uint8_t *base;
+	size_t len;
+	struct ecap_slab *slab; /* a reference for the piece */
 };
 
 static int64_t wall_ns(void)
@@ -72,7 +118,7 @@ static h2o_loop_t *loop_of(struct srv_capture *l)
 /* Stop the capture soon, outside any client callback (on_kick). */
 static void ask_stop(struct srv_capture *l, const char *why)
 {
-	if (l->done)
+	if (l->ending)
 		return;
 	if (!l->stop_why)
 		l->stop_why = why;
@@ -111,33 +157,187 @@ static void save(struct srv_capture *l)
 						       .ended = l->done ? time(NULL) : 0});
 }
 
-/* The mux's output to the file; the watches are woken. */
-static void flush_out(struct srv_capture *l)
+/* Send what the merge allows. A device is silent (its packets hold the
+ * others back no longer than the merge's window) only when it is not heard
+ * from: nothing read from its connection for the window, and nothing
+ * waiting there. Its packets' timestamps alone do not say: a streaming
+ * device's data may wait in socket buffers, and in ours, for longer. */
+static void run(struct srv_capture *l, int64_t now)
 {
-	struct ecap_buf *b = srv_mux_out(l->mux);
-	int r = b->err ? b->err : l->error[0] ? 0 : ecap_write_all(l->fd, b->data, b->len);
+	for (unsigned i = 0; i < l->ndevs; i++) {
+		struct dev_conn *dc = &l->devs[i];
 
-	if (r && !l->error[0])
-		snprintf(l->error, sizeof(l->error), "writing the capture: %s", strerror(-r));
-	ecap_buf_reset(b);
-	if (srv_mux_full(l->mux))
-		ask_stop(l, "packet count reached");
-	if (l->error[0])
-		ask_stop(l, l->error);
+		/* (a device read within HEAR_NS is heard already) */
+		if (now - dc->heard > HEAR_NS && ecap_httpc_waiting(&dc->call))
+			srv_mux_heard(l->mux, dc->input, now);
+		/* no slab left for its next read: its packets the merge holds
+		 * must go for it to go on (a device that sent more than its
+		 * memory within the merge's slack) */
+		if (dc->pool)
+			srv_mux_squeeze(l->mux, dc->input,
+					ecap_slab_pool_out(dc->pool) + SLAB_SIZE > DEVICE_MEM);
+	}
+	srv_mux_run(l->mux, now);
+}
+
+static struct piece *piece(struct srv_capture *l, uint64_t seq)
+{
+	return &l->q[seq & (l->qcap - 1)];
+}
+
+static void wake(struct srv_capture *l)
+{
 	for (struct srv_capture_watch *w = l->watches, *next; w; w = next) {
 		next = w->next; /* w may leave at once */
 		w->wake(w);
 	}
 }
 
+/* The mux's output onto the ring: 0 or -ENOMEM. */
+static int take_out(struct srv_capture *l)
+{
+	struct srv_mux_iov v[256];
+	size_t n;
+
+	while ((n = srv_mux_take_out(l->mux, v, 256))) {
+		for (size_t i = 0; i < n; i++) {
+			if (l->last - l->first == l->qcap) {
+				size_t cap = l->qcap ? 2 * l->qcap : 1024;
+				struct piece *q = malloc(cap * sizeof(*q));
+
+				if (!q) {
+					for (; i < n; i++)
+						ecap_slab_unref(v[i].slab);
+					while ((n = srv_mux_take_out(l->mux, v, 256)))
+						for (i = 0; i < n; i++)
+							ecap_slab_unref(v[i].slab);
+					return -ENOMEM;
+				}
+				for (uint64_t k = l->first; k < l->last; k++)
+					q[k & (cap - 1)] = *piece(l, k);
+				free(l->q);
+				l->q = q;
+				l->qcap = cap;
+			}
+			*piece(l, l->last++) = (struct piece){
+			    .off = l->end, .base = v[i].base, .len = v[i].len, .slab = v[i].slab};
+			l->end += v[i].len;
+		}
+	}
+	return 0;
+}
+
+/* Let go of what the file has and no reader is still to send from memory
+ * (or past RETAIN bytes of it). With the file failed, of everything. */
+static void let_go(struct srv_capture *l)
+{
+	uint64_t want = l->watches ? UINT64_MAX : 0; /* none yet: keep some for the first */
+
+	for (struct srv_capture_watch *w = l->watches; w; w = w->next)
+		if (w->at < want)
+			want = w->at;
+	while (l->first < (l->error[0] && !l->jn ? l->last : l->writ)) {
+		struct piece *p = piece(l, l->first);
+
+		if (!l->error[0] && p->off + p->len > want && l->written - p->off <= RETAIN)
+			break;
+		ecap_slab_unref(p->slab);
+		l->first++;
+	}
+	if (l->error[0] && !l->jn)
+		l->writ = l->sub = l->first;
+}
+
+static void on_written(struct srv_write_job *w, int err);
+
+/* Jobs for the writer: one whenever it has none, and more while full ones
+ * can be made (JOBS in flight at most). */
+static void submit(struct srv_capture *l)
+{
+	while (!l->error[0] && l->jn < JOBS && l->sub < l->last &&
+	       (!l->jn || l->end - l->queued >= JOB_MAX)) {
+		struct job *j = &l->jobs[(l->jhead + l->jn) % JOBS];
+
+		j->pieces = j->bytes = 0;
+		for (; l->sub < l->last && j->pieces < JOB_PIECES && j->bytes < JOB_MAX; l->sub++) {
+			struct piece *p = piece(l, l->sub);
+
+			j->v[j->pieces++] =
+			    (struct iovec){.iov_base = (void *)p->base, .iov_len = p->len};
+			j->bytes += p->len;
+		}
+		j->l = l;
+		j->w = (struct srv_write_job){
+		    .fd = l->fd, .off = l->queued, .iov = j->v, .n = j->pieces, .done = on_written};
+		l->queued += j->bytes;
+		l->jn++;
+		srv_writer_submit(l->cs->writer, &j->w);
+	}
+}
+
+static void complete(struct srv_capture *l);
+
+/* The writer did the oldest job (it does them in order). */
+static void on_written(struct srv_write_job *w, int err)
+{
+	struct job *j = H2O_STRUCT_FROM_MEMBER(struct job, w, w);
+	struct srv_capture *l = j->l;
+
+	l->jhead = (l->jhead + 1) % JOBS;
+	l->jn--;
+	if (err && !l->error[0]) {
+		snprintf(l->error, sizeof(l->error), "writing the capture: %s", strerror(-err));
+		ask_stop(l, l->error);
+	}
+	if (!l->error[0]) {
+		l->written += j->bytes;
+		l->writ += j->pieces;
+	}
+	let_go(l);
+	submit(l);
+	if (l->ending && !l->done && !l->jn && (l->written == l->end || l->error[0]))
+		complete(l);
+	else
+		wake(l); /* the file grew */
+}
+
+/* The mux's output to memory, and on to the file; the watches are woken. */
+static void flush_out(struct srv_capture *l)
+{
+	int r = srv_mux_out(l->mux)->err;
+
+	if (!r)
+		r = take_out(l);
+	if (r && !l->error[0])
+		snprintf(l->error, sizeof(l->error), "writing the capture: %s", strerror(-r));
+	submit(l);
+	if (srv_mux_full(l->mux))
+		ask_stop(l, "packet count reached");
+	if (l->error[0])
+		ask_stop(l, l->error);
+	let_go(l);
+	wake(l);
+}
+
+/* Every device is done: the last packets and the statistics go out; the
+ * capture is done once the file has everything (complete). */
 static void finish(struct srv_capture *l)
+{
+	if (l->ending)
+		return;
+	l->ending = 1;
+	srv_mux_finish(l->mux);
+	flush_out(l);
+	if (!l->done && !l->jn && (l->written == l->end || l->error[0]))
+		complete(l);
+}
+
+static void complete(struct srv_capture *l)
 {
 	struct srv_captures_stats *t = &l->cs->ended;
 	struct srv_merge_stats st;
 
-	srv_mux_finish(l->mux);
 	l->done = 1;
-	flush_out(l);
 	save(l);
 	srv_mux_stats(l->mux, &st);
 	t->merged += st.merged;
@@ -149,6 +349,7 @@ static void finish(struct srv_capture *l)
 		 "capture %lld ended: %llu packets merged, %llu duplicates removed, %llu late",
 		 (long long)l->id, (unsigned long long)st.merged, (unsigned long long)st.duplicates,
 		 (unsigned long long)st.late);
+	wake(l);
 }
 
 /* A device's stream is over: whole, refused or broken (error set). */
@@ -206,18 +407,21 @@ static long on_body(struct ecap_httpc_call *c, const uint8_t *p, size_t n)
 {
 	struct dev_conn *dc = c->data;
 	struct srv_capture *l = dc->l;
-	/* whole blocks, read in place; a partial one stays in h2o's buffer for
-	 * the next read to append to (and while one does, h2o keeps the buffer
-	 * instead of freeing it and growing a new one from 4 KiB, copying as it
-	 * doubles, on the next read) */
-	long took = srv_mux_take(l->mux, dc->input, p, n);
+	int64_t now = wall_ns();
+	long took;
 
+	srv_mux_heard(l->mux, dc->input, now);
+	dc->heard = now;
+	/* whole blocks, read where they lie: their packets stay in the slab
+	 * until merged and written; a partial block stays for the next read
+	 * to append to */
+	took = srv_mux_take_slab(l->mux, dc->input, c->slab, p, n);
 	if (srv_mux_error(l->mux, dc->input)) { /* a malformed stream: the device is dropped */
 		snprintf(dc->error, sizeof(dc->error), "bad stream: %s",
 			 srv_mux_error(l->mux, dc->input));
 		return -1;
 	}
-	srv_mux_run(l->mux, wall_ns());
+	run(l, now);
 	flush_out(l);
 	return took > 0 ? took : 0;
 }
@@ -294,6 +498,7 @@ static int device_request(struct dev_conn *dc, const struct srv_capture_req *c)
 					    .on_body = on_body,
 					    .on_done = on_done,
 					    .resp_max = ERRBODY_MAX,
+					    .pool = dc->pool,
 					    .data = dc};
 	return 0;
 }
@@ -304,6 +509,11 @@ static void device_start(struct dev_conn *dc, const struct srv_capture_req *c)
 	struct srv_captures *cs = dc->l->cs;
 	char url[REG_ADDRESS_MAX + 32], e[256];
 
+	dc->pool = ecap_slab_pool_new(&cs->slabs, SLAB_SIZE, DEVICE_MEM);
+	if (!dc->pool) {
+		device_closed(dc, "out of memory");
+		return;
+	}
 	if (device_url(&dc->d, url, sizeof(url)) || device_request(dc, c)) {
 		device_closed(dc, "bad device address");
 		return;
@@ -333,10 +543,16 @@ static void live_free(struct srv_capture *l)
 		ecap_httpc_call_reset(&l->devs[i].call);
 		ecap_httpc_dest_dispose(&l->devs[i].dest);
 		free(l->devs[i].target);
+		ecap_slab_pool_free(l->devs[i].pool);
 	}
 	ecap_httpc_ctx_dispose(&l->http);
 	free(l->devs);
+	for (; l->first < l->last; l->first++)
+		ecap_slab_unref(piece(l, l->first)->slab);
+	free(l->q);
+	free(l->jobs);
 	srv_mux_free(l->mux);
+	ecap_slab_pool_free(l->gen);
 	if (l->fd >= 0)
 		close(l->fd);
 	free(l);
@@ -396,8 +612,8 @@ static void on_tick(h2o_timeout_entry_t *e)
 			live_free(l);
 			return;
 		}
-	} else {
-		srv_mux_run(l->mux, wall_ns());
+	} else if (!l->ending) { /* (else waiting for the file's last writes) */
+		run(l, wall_ns());
 		if (l->deadline && now >= l->deadline)
 			ask_stop(l, "devices did not end after the duration");
 		if (l->stop_at && now >= l->stop_at) {
@@ -440,8 +656,10 @@ int64_t srv_capture_start(struct srv_captures *cs, const struct reg_admin *who,
 	/* one device has no duplicates to find: skip the key and its index */
 	l->mux = srv_mux_new(&(struct srv_merge_opts){.dedup_ns = c->ndevs == 1 ? -1 : 0},
 			     cs->conf.userappl);
+	l->gen = ecap_slab_pool_new(&cs->slabs, SLAB_SIZE, GEN_MEM);
+	l->jobs = calloc(JOBS, sizeof(*l->jobs));
 	snprintf(tmp, sizeof(tmp), "%s/new.pcapng", cs->conf.data_dir);
-	if (!l->devs || !l->mux) {
+	if (!l->devs || !l->mux || !l->gen || !l->jobs) {
 		snprintf(err, errlen, "out of memory");
 		r = -ENOMEM;
 		goto fail;
@@ -459,6 +677,7 @@ int64_t srv_capture_start(struct srv_captures *cs, const struct reg_admin *who,
 		goto fail;
 	}
 	l->id = id;
+	srv_mux_by_ref(l->mux, l->gen);
 	srv_mux_limit(l->mux, c->count);
 	ecap_httpc_ctx_init(&l->http, cs->conf.loop, cs->conf.getaddr,
 			    c->duration ? (c->duration * 1000u + END_GRACE_MS + 5000) : NO_LIMIT_MS,
@@ -497,6 +716,8 @@ fail:
 		unlink(tmp);
 	}
 	srv_mux_free(l->mux);
+	ecap_slab_pool_free(l->gen);
+	free(l->jobs);
 	free(l->devs);
 	free(l);
 	return r;
@@ -551,11 +772,61 @@ void srv_capture_unwatch(struct srv_capture *c, struct srv_capture_watch *w)
 		*pp = w->next;
 	if (!c->watches)
 		ask_stop(c, "its last reader went away");
+	let_go(c);
 }
 
 int srv_capture_done(const struct srv_capture *c)
 {
 	return c->done;
+}
+
+uint64_t srv_capture_written(const struct srv_capture *c)
+{
+	return c->written;
+}
+
+size_t srv_capture_peek(struct srv_capture *c, uint64_t off, size_t max, h2o_iovec_t *iov,
+			struct ecap_slab **pins, size_t n, size_t *ret_bytes)
+{
+	uint64_t lo = c->first, hi = c->last;
+	size_t k = 0, bytes = 0;
+
+	*ret_bytes = 0;
+	if (c->pinned >= PIN_MAX || lo == hi || off < piece(c, lo)->off || off >= c->end)
+		return 0;
+	if (max > PIN_MAX - c->pinned)
+		max = PIN_MAX - c->pinned;
+	while (hi - lo > 1) { /* the last piece starting at or before off */
+		uint64_t mid = lo + (hi - lo) / 2;
+
+		if (piece(c, mid)->off <= off)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	for (; lo < c->last && k < n && bytes < max; lo++, k++) {
+		const struct piece *p = piece(c, lo);
+		size_t skip = (size_t)(off - p->off), len = p->len - skip;
+
+		if (len > max - bytes)
+			len = max - bytes;
+		iov[k] = h2o_iovec_init(p->base + skip, len);
+		pins[k] = p->slab;
+		ecap_slab_ref(p->slab);
+		bytes += len;
+		off += len;
+	}
+	c->pinned += bytes;
+	*ret_bytes = bytes;
+	return k;
+}
+
+void srv_capture_unpin(struct srv_capture *c, struct ecap_slab **pins, size_t n, size_t bytes)
+{
+	for (size_t i = 0; i < n; i++)
+		ecap_slab_unref(pins[i]);
+	c->pinned -= bytes;
+	let_go(c); /* the reader has moved on */
 }
 
 void srv_captures_stats(struct srv_captures *cs, struct srv_captures_stats *ret)
@@ -584,6 +855,12 @@ struct srv_captures *srv_captures_new(const struct srv_captures_conf *c)
 	/* one queue for every capture's tick: a capture is freed from its tick */
 	h2o_timeout_init(c->loop, &cs->tick, TICK_MS);
 	h2o_timeout_init(c->loop, &cs->zero, 0);
+	ecap_slab_cache_init(&cs->slabs, SLAB_SIZE, SLABS_KEPT);
+	cs->writer = srv_writer_new(c->loop);
+	if (!cs->writer) {
+		srv_captures_free(cs);
+		return NULL;
+	}
 	return cs;
 }
 
@@ -591,9 +868,12 @@ void srv_captures_free(struct srv_captures *cs)
 {
 	if (!cs)
 		return;
+	srv_writer_free(cs->writer); /* every write heard of first */
+	cs->writer = NULL;
 	while (cs->live)
 		live_free(cs->live);
 	h2o_timeout_dispose(cs->conf.loop, &cs->tick);
 	h2o_timeout_dispose(cs->conf.loop, &cs->zero);
+	ecap_slab_cache_dispose(&cs->slabs);
 	free(cs);
 }

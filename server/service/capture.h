@@ -55,11 +55,16 @@ void srv_captures_stop_all(struct srv_captures *cs);
 /* Captures running, or finished with readers still on them. */
 int srv_captures_running(struct srv_captures *cs);
 
-/* Readers. A watch's wake runs when the capture's file has grown or the
- * capture has ended (then srv_capture_done is true); it may unwatch. */
+/* Readers. A watch's wake runs when the capture has more output (in
+ * memory, see srv_capture_peek, or in its file) or has ended (then
+ * srv_capture_done is true, and the file has everything); it may unwatch.
+ * at: the next byte of output the reader wants (0 when it does not say):
+ * output the file has is let go from memory once every watch is past it,
+ * or once it falls a few MiB behind. */
 struct srv_capture_watch {
 	void (*wake)(struct srv_capture_watch *w);
 	struct srv_capture_watch *next;
+	uint64_t at;
 };
 /* The organization's capture while it is live (running, or finished and
  * still read), else NULL: a finished capture is read from its file alone. */
@@ -68,6 +73,19 @@ void srv_capture_watch(struct srv_capture *c, struct srv_capture_watch *w);
 /* The last watch leaving stops the capture. */
 void srv_capture_unwatch(struct srv_capture *c, struct srv_capture_watch *w);
 int srv_capture_done(const struct srv_capture *c);
+/* Output from byte off on, while the capture still holds it in memory (it
+ * lets go of what its file has once readers are past it): at most max
+ * bytes in at most n pieces, each with a reference on the slab it lies in
+ * (pins[i]) for the caller's send. The count of pieces, their bytes in
+ * *ret_bytes; 0 when none (off is not in memory: read the file, which
+ * has everything before what memory holds; or nothing is there yet; or
+ * the capture's readers hold as much as they may already). */
+size_t srv_capture_peek(struct srv_capture *c, uint64_t off, size_t max, h2o_iovec_t *iov,
+			struct ecap_slab **pins, size_t n, size_t *ret_bytes);
+/* Bytes of output in the capture's file so far. */
+uint64_t srv_capture_written(const struct srv_capture *c);
+/* A peek's pieces are sent: their references and bytes go. */
+void srv_capture_unpin(struct srv_capture *c, struct ecap_slab **pins, size_t n, size_t bytes);
 
 struct srv_captures_stats {
 	unsigned running;

@@ -36,7 +36,8 @@
 # the chain row (POST to the last byte of /pcap) and compared with h2o
 # serving the same run's merged file right after it (the machine may be
 # shared: both sides of a ratio should meet the same load). Every run must
-# merge SYN_COUNT packets, remove none and have every device done.
+# merge SYN_COUNT packets, remove none and have every device done; each
+# run's late packets (the merge's) are reported.
 #
 # Environment: COUNT (packets per capture, default 500000), SYN_COUNT
 # (packets per synthetic capture, default 1000000), REPS (default 3), ROWS
@@ -395,7 +396,7 @@ synthetic_rows() {
 		for r in $(seq "$REPS"); do
 			capture_run "$api" \
 				"{\"devices\":[$devs],\"expression\":\"$FILTER\",\"count\":$SYN_COUNT,\"direction\":\"in\",\"duration\":120}"
-			syn_check "$api" "$cap_id" "$k"
+			syn_check "$api" "$cap_id" "$k" >> "$tmp/syn${k}_late"
 			echo "$cap_bytes $cap_ns" >> "$tmp/syn$k"
 			# a name per run: h2o may still hold the last one open
 			publish "$tmp/syn/data/$cap_id.pcapng" "syn$k-$r.pcapng" "$cap_bytes"
@@ -408,7 +409,7 @@ synthetic_rows() {
 		port=$((port + k))
 	done
 }
-syn_check() { # API ID DEVICES
+syn_check() { # API ID DEVICES: prints the capture's late packets
 	inc curl -sS -m 30 -o "$tmp/body" -H "Authorization: Bearer $token" "$1/captures/$2"
 	python3 - "$tmp/body" "$SYN_COUNT" "$3" << 'EOF2' || exit 1
 import json, sys
@@ -419,6 +420,7 @@ bad = [d for d in devs if d.get("state") != "done" or d.get("error")]
 if c.get("merged") != want or c.get("duplicates") or len(devs) != k or bad:
     sys.exit(f"bench stream: synthetic capture {c.get('id')}: want {want} packets merged from {k} "
              f"devices, none removed; got {json.dumps(c)}")
+print(c.get("late", 0))
 EOF2
 }
 
@@ -428,16 +430,17 @@ synthetic_report() {
 	echo "no hooks), one capture of $SYN_COUNT packets ($FRAME-byte UDP frames) in all, read by curl; h2o serving"
 	echo "each run's merged file right after it; best of $REPS by bytes/s; MB = 10^6 bytes; $(nproc) cores"
 	echo
-	echo "| path | devices | bytes | ms | MB/s | packets/s | static file, same bytes (MB/s) | ratio | target >= $TARGET |"
-	echo "|---|---:|---:|---:|---:|---:|---:|---:|---|"
+	echo "| path | devices | bytes | ms | MB/s | packets/s | static file, same bytes (MB/s) | ratio | target >= $TARGET | late packets (runs) |"
+	echo "|---|---:|---:|---:|---:|---:|---:|---:|---|---|"
 	for k in $SYN_CASES; do
 		read -r bytes ns _ < <(best "syn$k")
 		read -r sb sns _ < <(best "syn${k}_static")
 		ours=$(mbs "$bytes" "$ns") peer=$(mbs "$sb" "$sns")
-		awk -v k="$k" -v b="$bytes" -v ns="$ns" -v o="$ours" -v p="$peer" -v n="$SYN_COUNT" -v tgt="$TARGET" 'BEGIN {
+		awk -v k="$k" -v b="$bytes" -v ns="$ns" -v o="$ours" -v p="$peer" -v n="$SYN_COUNT" -v tgt="$TARGET" \
+			-v late="$(paste -sd/ "$tmp/syn${k}_late")" 'BEGIN {
 			r = o / p
-			printf "| device streams -> server -> client (synthetic devices) | %d | %.0f | %.0f | %.1f | %.0f | %.1f | %.2f | %s |\n",
-				k, b, ns / 1e6, o, n / ns * 1e9, p, r, (r >= tgt ? "**met**" : "**not met**")
+			printf "| device streams -> server -> client (synthetic devices) | %d | %.0f | %.0f | %.1f | %.0f | %.1f | %.2f | %s | %s |\n",
+				k, b, ns / 1e6, o, n / ns * 1e9, p, r, (r >= tgt ? "**met**" : "**not met**"), late
 		}'
 		record bench=stream case="device streams -> server -> client (synthetic devices), $k device$([ "$k" = 1 ] || echo s)" \
 			metric=MB/s ours="edgecap-server (devsim, curl)" ours_value="$ours" \

@@ -13,6 +13,8 @@
 
 #include "core/merge.h"
 #include "common/pcapng.h"
+#include "common/slab.h"
+#include "core/mux.h"
 #include "core/pcapng_reader.h"
 
 /* --- reader -------------------------------------------------------------- */
@@ -375,6 +377,13 @@ static void push(struct srv_merge *m, unsigned in, int64_t ts, uint8_t ttl, int 
 	assert_int_equal(srv_merge_push(m, in, ts, 0, 1, 0, f, n, n), 0);
 }
 
+/* f with another payload byte, for a packet of its own. */
+static const uint8_t *frame_with(uint8_t *f, uint8_t payload)
+{
+	frame(f, 64, 0, payload);
+	return f;
+}
+
 /* With de-duplication on, packets pass a short FIFO (prefetching their keys'
  * slots) first: a run still sends everything it may before it returns. */
 static void in_order_by_marks(int64_t dedup_ns)
@@ -430,6 +439,69 @@ static void silent_input_holds_back_only_the_window(void **st)
 	assert_int_equal(o.n, 0);
 	srv_merge_run(m, 1101 + 1);
 	assert_int_equal(o.n, 1);
+	srv_merge_free(m);
+}
+
+/* An input whose packets are older than the window is not silent while it
+ * is heard from (its data waited in socket buffers): the others wait for
+ * it, and none of its packets is late. Once not heard from for the window,
+ * it holds them back for the window only. */
+static void heard_input_is_not_silent(void **st)
+{
+	struct out o = {0};
+	struct srv_merge *m = srv_merge_new(
+	    &(struct srv_merge_opts){.window_ns = 100, .slack_ns = 1, .dedup_ns = -1}, emit, &o);
+	int a = srv_merge_add_input(m), b = srv_merge_add_input(m);
+	struct srv_merge_stats s;
+
+	push(m, a, 1000, 64, 0, 1); /* a streams as it happens */
+	push(m, b, 500, 64, 0, 2);  /* b's packets come 400-500 behind */
+	push(m, b, 600, 64, 0, 3);
+	srv_merge_heard(m, b, 1000);
+	srv_merge_run(m, 1000);
+	assert_int_equal(o.n, 1); /* b's, up to its mark less the slack */
+	srv_merge_heard(m, b, 1150);
+	srv_merge_run(m, 1200);
+	assert_int_equal(o.n, 1); /* b heard within the window: a's 1000 waits */
+	push(m, b, 900, 64, 0, 4);
+	srv_merge_heard(m, b, 1190);
+	srv_merge_run(m, 1200);
+	assert_int_equal(o.n, 2);
+	srv_merge_run(m, 1300); /* b not heard from since 1190: silent */
+	assert_int_equal(o.n, 4);
+	srv_merge_stats(m, &s);
+	assert_int_equal(s.late, 0);
+	assert_true(o.ts[0] == 500 && o.ts[1] == 600 && o.ts[2] == 900 && o.ts[3] == 1000);
+	srv_merge_free(m);
+}
+
+/* A squeezed input (its reader has no room left) cannot show a later mark
+ * until some of its packets go: its own slack holds none back, the others'
+ * marks still do; what goes sooner than the slack allows counts as
+ * forced. */
+static void squeezed_input_lets_its_slack_go(void **st)
+{
+	struct out o = {0};
+	struct srv_merge *m =
+	    srv_merge_new(&(struct srv_merge_opts){.slack_ns = 100, .dedup_ns = -1}, emit, &o);
+	int a = srv_merge_add_input(m), b = srv_merge_add_input(m);
+	struct srv_merge_stats s;
+
+	for (int i = 0; i < 5; i++)
+		push(m, a, 1000 + 10 * i, 64, 0, (uint8_t)i); /* 1000..1040, within a's slack */
+	push(m, b, 1200, 64, 0, 9);
+	srv_merge_run(m, INT64_MIN);
+	assert_int_equal(o.n, 0); /* up to 1040 - 100 */
+	srv_merge_squeeze(m, a, 1);
+	srv_merge_run(m, INT64_MIN);
+	assert_int_equal(o.n, 5); /* up to 1040, as b's 1200 - 100 allows */
+	srv_merge_squeeze(m, a, 0);
+	push(m, a, 1250, 64, 0, 5);
+	srv_merge_run(m, INT64_MIN);
+	assert_int_equal(o.n, 5); /* b's 1200 waits for a's slack again */
+	srv_merge_stats(m, &s);
+	assert_int_equal(s.forced, 5);
+	assert_int_equal(s.late, 0);
 	srv_merge_free(m);
 }
 
@@ -506,6 +578,124 @@ static void memory_bound_forces_output(void **st)
 	srv_merge_free(m);
 }
 
+/* --- mux by reference ---------------------------------------------------- */
+
+/* Two devices' streams, a's in two parts: a's packets as the agent writes
+ * them, one with a comment (written anew), one that comes late (its
+ * comment added), one a duplicate of b's; b's first interface in
+ * microseconds (written anew), its second in nanoseconds (passed on,
+ * renumbered). */
+static void two_streams(struct ecap_buf *a1, struct ecap_buf *a2, struct ecap_buf *b)
+{
+	uint8_t f[64], g[64];
+	uint32_t n = frame(f, 64, 0, 1), k = frame(g, 64, 0, 2);
+	const uint64_t t = 1795000000000000000ull;
+
+	ecap_pcapng_shb(a1, "a");
+	ecap_pcapng_idb(a1, 1, 262144, "eth0", 9);
+	ecap_pcapng_epb(a1, 0, t + 1000000, f, n, n, 1);
+	ecap_pcapng_epb(a1, 0, t + 2000000, frame_with(f, 3), n - 1, n, 0);
+	ecap_pcapng_epb_comment(a1, 0, t + 3000000, frame_with(f, 4), n, n, 2, "note");
+	ecap_pcapng_epb(a1, 0, t + 30000000, g, k, k, 1); /* b's too */
+	ecap_pcapng_epb(a2, 0, t + 2200000, frame_with(f, 5), n, n, 1);
+	ecap_pcapng_isb(a2, 0, t + 40000000, &(struct ecap_isb_counts){.ifrecv = 5}, NULL);
+	ecap_pcapng_shb(b, "b");
+	ecap_pcapng_idb(b, 1, 262144, "wan", 6);
+	ecap_pcapng_idb(b, 1, 262144, "lan", 9);
+	ecap_pcapng_epb(b, 0, (t + 1500000) / 1000, frame_with(f, 6), n, n, 1);
+	ecap_pcapng_epb(b, 1, t + 2500000, frame_with(f, 7), n - 2, n, 2);
+	ecap_pcapng_epb(b, 1, t + 30000001, g, k, k, 1); /* a duplicate of a's */
+	ecap_pcapng_epb(b, 1, t + 35000000, frame_with(f, 8), n, n, 0);
+	ecap_pcapng_isb(b, 1, t + 40000000, &(struct ecap_isb_counts){.ifrecv = 4}, NULL);
+}
+
+/* Bytes of buf into a slab of pool (NULL: none). */
+static struct ecap_slab *slab_of(struct ecap_slab_pool *pool, const struct ecap_buf *buf)
+{
+	struct ecap_slab *s;
+
+	if (!pool)
+		return NULL;
+	s = ecap_slab_get(pool, buf->len);
+	assert_non_null(s);
+	memcpy(s->data, buf->data, buf->len);
+	return s;
+}
+
+/* Feed one part: copied, or from a slab by reference (then let go: its
+ * packets hold their own references). */
+static void mux_part(struct srv_mux *x, unsigned in, struct ecap_slab_pool *pool,
+		     const struct ecap_buf *buf)
+{
+	struct ecap_slab *s = slab_of(pool, buf);
+
+	if (!s) {
+		assert_int_equal(srv_mux_feed(x, in, buf->data, buf->len), 0);
+		return;
+	}
+	assert_int_equal(srv_mux_take_slab(x, in, s, s->data, buf->len), (long)buf->len);
+	ecap_slab_unref(s);
+}
+
+/* Merge a and b (a2 once what a1 and b allow is out): the output. */
+static void mux_run(struct ecap_slab_pool *pool, struct ecap_buf *ret)
+{
+	struct ecap_buf a1 = {0}, a2 = {0}, b = {0};
+	struct srv_mux *x = srv_mux_new(NULL, "test");
+	struct srv_mux_iov v[4];
+	struct srv_merge_stats st;
+	int ia, ib;
+	size_t n;
+
+	assert_non_null(x);
+	two_streams(&a1, &a2, &b);
+	if (pool)
+		srv_mux_by_ref(x, pool);
+	ia = srv_mux_add(x, "a");
+	ib = srv_mux_add(x, "b");
+	mux_part(x, ia, pool, &a1);
+	mux_part(x, ib, pool, &b);
+	srv_mux_run(x, INT64_MIN);
+	mux_part(x, ia, pool, &a2);
+	assert_int_equal(srv_mux_close(x, ia, NULL), 0);
+	assert_int_equal(srv_mux_close(x, ib, NULL), 0);
+	srv_mux_finish(x);
+	srv_mux_stats(x, &st);
+	assert_int_equal(st.merged, 8);
+	assert_int_equal(st.duplicates, 1);
+	assert_int_equal(st.late, 1);
+	if (pool) {
+		while ((n = srv_mux_take_out(x, v, 4)))
+			for (size_t i = 0; i < n; i++) {
+				ecap_buf_put(ret, v[i].base, v[i].len);
+				ecap_slab_unref(v[i].slab);
+			}
+	} else {
+		ecap_buf_put(ret, srv_mux_out(x)->data, srv_mux_out(x)->len);
+	}
+	assert_int_equal(srv_mux_out(x)->err, 0);
+	srv_mux_free(x);
+	ecap_buf_free(&a1);
+	ecap_buf_free(&a2);
+	ecap_buf_free(&b);
+}
+
+static void mux_by_reference_writes_what_copying_writes(void **st)
+{
+	struct ecap_buf copied = {0}, byref = {0};
+	/* slabs smaller than the mux's output: its own bytes span several */
+	struct ecap_slab_pool *pool = ecap_slab_pool_new(NULL, 512, 1 << 20);
+
+	mux_run(NULL, &copied);
+	mux_run(pool, &byref);
+	assert_int_equal(byref.len, copied.len);
+	assert_memory_equal(byref.data, copied.data, copied.len);
+	assert_int_equal(ecap_slab_pool_out(pool), 0); /* every reference came back */
+	ecap_slab_pool_free(pool);
+	ecap_buf_free(&copied);
+	ecap_buf_free(&byref);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -517,9 +707,12 @@ int main(void)
 	    cmocka_unit_test(refuses_packet_overrun_and_unknown_iface),
 	    cmocka_unit_test(merges_in_order_by_marks),
 	    cmocka_unit_test(silent_input_holds_back_only_the_window),
+	    cmocka_unit_test(heard_input_is_not_silent),
+	    cmocka_unit_test(squeezed_input_lets_its_slack_go),
 	    cmocka_unit_test(duplicates_across_devices_only),
 	    cmocka_unit_test(many_keys_expire_and_grow),
 	    cmocka_unit_test(memory_bound_forces_output),
+	    cmocka_unit_test(mux_by_reference_writes_what_copying_writes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -12,7 +12,19 @@
  * again with what follows (a stream of blocks is read in place, without a
  * copy); any other status's body, and every body of a call without
  * on_body, is collected into `resp` up to resp_max. on_done ends every
- * started call exactly once, unless it is cancelled first. */
+ * started call exactly once, unless it is cancelled first.
+ *
+ * Streaming: a call given a slab pool of its own (common/slab.h) to a
+ * destination without kept-alive connections reads a 200's body itself,
+ * once the head is in: straight from the socket into the pool's
+ * slabs (through h2o's TLS layer on https), a few MiB a turn of the loop
+ * at most, so that other connections get theirs. Chunks are decoded where they lie: on_body sees
+ * the data of each chunk as it comes, and what it leaves at a chunk's end is moved up to the next
+ * chunk's data (a partial block, not the stream), so the bytes it takes are never moved or
+ * overwritten while it holds a reference on the slab they lie in (c->slab during on_body). When the
+ * pool has no slab to give, or the caller pauses the call, the socket is not read until a slab
+ * comes back or the caller resumes, and the peer's data waits in the peer: the pool's limit bounds
+ * what one stream holds. */
 #ifndef ECAP_HTTPC_H
 #define ECAP_HTTPC_H
 
@@ -22,12 +34,14 @@
 #include <openssl/ssl.h>
 
 #include "common/buf.h"
+#include "common/slab.h"
 
 /* What calls on one loop with one silence limit share. */
 struct ecap_httpc_ctx {
 	h2o_loop_t *loop;
 	h2o_multithread_receiver_t *getaddr; /* h2o's resolver, registered on the loop's queue */
 	h2o_timeout_t io_timeout;	     /* connect, head, and every gap in a body */
+	h2o_timeout_t soon;		     /* a turn of the loop: streamed bodies resume */
 	const char *user_agent;
 };
 
@@ -85,15 +99,18 @@ struct ecap_httpc_call {
 	ecap_httpc_head_fn *on_head; /* NULL: none */
 	ecap_httpc_body_fn *on_body; /* NULL: the body is collected */
 	ecap_httpc_done_fn *on_done;
-	size_t resp_max; /* bytes of a collected body kept; the rest is dropped */
+	size_t resp_max;	     /* bytes of a collected body kept; the rest is dropped */
+	struct ecap_slab_pool *pool; /* streaming (see above); NULL: through h2o's buffers */
 	void *data;
 	/* the response */
 	int status; /* 0 until its head came */
 	struct ecap_buf resp;
-	int truncated; /* the collected body was longer than resp_max */
+	int truncated;		/* the collected body was longer than resp_max */
+	struct ecap_slab *slab; /* streaming, during on_body: the slab p lies in */
 	/* the client's own */
 	struct ecap_httpc_dest *dest;
-	h2o_http1client_t *client; /* NULL when not running */
+	h2o_http1client_t *client;	  /* until the head of a streamed body */
+	struct ecap_httpc_stream *stream; /* a streamed body being read */
 	char *head;
 	h2o_iovec_t bufs[2];
 };
@@ -104,7 +121,7 @@ struct ecap_httpc_call {
 int ecap_httpc_start(struct ecap_httpc_dest *d, struct ecap_httpc_call *c);
 static inline int ecap_httpc_running(const struct ecap_httpc_call *c)
 {
-	return c->client != NULL;
+	return c->client != NULL || c->stream != NULL;
 }
 /* Drop a running call's connection; on_done is not called. Not from the
  * call's own on_head or on_body (return < 0 there to end it). */
@@ -112,6 +129,11 @@ void ecap_httpc_cancel(struct ecap_httpc_call *c);
 /* Shut the sending side of a running call's connection (the peer sees the
  * end of the request stream and may end its response): 0 or -errno. */
 int ecap_httpc_shutdown_write(struct ecap_httpc_call *c);
+/* Streaming: stop reading the body (paused 1) or go on (0). */
+void ecap_httpc_pause(struct ecap_httpc_call *c, int paused);
+/* Streaming: the body has bytes waiting that on_body has not seen: in the
+ * socket, or held back (paused, or waiting for a slab). */
+int ecap_httpc_waiting(const struct ecap_httpc_call *c);
 /* Free what a finished or cancelled call holds (its head and body); the
  * call can be started again. */
 void ecap_httpc_call_reset(struct ecap_httpc_call *c);
