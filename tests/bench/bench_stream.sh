@@ -37,7 +37,10 @@
 # serving the same run's merged file right after it (the machine may be
 # shared: both sides of a ratio should meet the same load). Every run must
 # merge SYN_COUNT packets, remove none and have every device done; each
-# run's late packets (the merge's) are reported.
+# run's late packets (the merge's) are reported. The same file is also
+# fetched through a plain relay (relay.py: read into a buffer, write on,
+# nothing parsed): what one hop in user space costs on this machine, the
+# floor under any server that passes the bytes on.
 #
 # Environment: COUNT (packets per capture, default 500000), SYN_COUNT
 # (packets per synthetic capture, default 1000000), REPS (default 3), ROWS
@@ -202,11 +205,16 @@ EOF2
 	echo "bench stream: h2o did not start: $(cat "$tmp/h2o.log")" >&2
 	exit 1
 }
+# A plain relay (relay.py) in front of h2o, for the synthetic rows.
+relay_start() {
+	inc python3 "$here/relay.py" 8091 8090 > "$tmp/relay.log" 2>&1 &
+	wait_log "$tmp/relay.log" ready
+}
 # Each run appends "bytes ns PACKETS - - - -" to $tmp/ROW.
-run_static() { # ROW FILE PACKETS
+run_static() { # ROW FILE PACKETS [PORT: 8091 is through the relay]
 	local row=$1 out code size secs
 	out=$(inc curl -sS -m 300 -o /dev/null -w '%{http_code} %{size_download} %{time_total}' \
-		"http://127.0.0.1:8090/$2")
+		"http://127.0.0.1:${4:-8090}/$2")
 	read -r code size secs <<< "$out"
 	[ "$code" = 200 ] || { echo "bench stream: h2o answered $code" >&2; exit 1; }
 	echo "$size $(awk -v t="$secs" 'BEGIN {printf "%.0f", t * 1e9}') $3 - - - -" >> "$tmp/$row"
@@ -380,6 +388,7 @@ synthetic_rows() {
 	local api=http://127.0.0.1:8100/api/v1 k i r port devs pid
 	server_start "$tmp/syn" 8100
 	h2o_start
+	relay_start
 	port=8200
 	for k in $SYN_CASES; do
 		[ $((SYN_COUNT % k)) = 0 ] || { echo "bench stream: SYN_COUNT=$SYN_COUNT is not a multiple of $k" >&2; exit 2; }
@@ -401,6 +410,7 @@ synthetic_rows() {
 			# a name per run: h2o may still hold the last one open
 			publish "$tmp/syn/data/$cap_id.pcapng" "syn$k-$r.pcapng" "$cap_bytes"
 			run_static "syn${k}_static" "syn$k-$r.pcapng" "$SYN_COUNT"
+			run_static "syn${k}_relay" "syn$k-$r.pcapng" "$SYN_COUNT" 8091
 			rm -f "$tmp/www/syn$k-$r.pcapng"
 			sleep 0.3
 		done
@@ -430,18 +440,22 @@ synthetic_report() {
 	echo "no hooks), one capture of $SYN_COUNT packets ($FRAME-byte UDP frames) in all, read by curl; h2o serving"
 	echo "each run's merged file right after it; best of $REPS by bytes/s; MB = 10^6 bytes; $(nproc) cores"
 	echo
-	echo "| path | devices | bytes | ms | MB/s | packets/s | static file, same bytes (MB/s) | ratio | target >= $TARGET | late packets (runs) |"
-	echo "|---|---:|---:|---:|---:|---:|---:|---:|---|---|"
+	echo "| path | devices | bytes | ms | MB/s | packets/s | static file, same bytes (MB/s) | ratio | target >= $TARGET | late packets (runs) | static file through a plain relay (MB/s) | relay's ratio |"
+	echo "|---|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---:|"
 	for k in $SYN_CASES; do
 		read -r bytes ns _ < <(best "syn$k")
 		read -r sb sns _ < <(best "syn${k}_static")
-		ours=$(mbs "$bytes" "$ns") peer=$(mbs "$sb" "$sns")
+		read -r rb rns _ < <(best "syn${k}_relay")
+		ours=$(mbs "$bytes" "$ns") peer=$(mbs "$sb" "$sns") relay=$(mbs "$rb" "$rns")
 		awk -v k="$k" -v b="$bytes" -v ns="$ns" -v o="$ours" -v p="$peer" -v n="$SYN_COUNT" -v tgt="$TARGET" \
-			-v late="$(paste -sd/ "$tmp/syn${k}_late")" 'BEGIN {
+			-v late="$(paste -sd/ "$tmp/syn${k}_late")" -v rl="$relay" 'BEGIN {
 			r = o / p
-			printf "| device streams -> server -> client (synthetic devices) | %d | %.0f | %.0f | %.1f | %.0f | %.1f | %.2f | %s | %s |\n",
-				k, b, ns / 1e6, o, n / ns * 1e9, p, r, (r >= tgt ? "**met**" : "**not met**"), late
+			printf "| device streams -> server -> client (synthetic devices) | %d | %.0f | %.0f | %.1f | %.0f | %.1f | %.2f | %s | %s | %.1f | %.2f |\n",
+				k, b, ns / 1e6, o, n / ns * 1e9, p, r, (r >= tgt ? "**met**" : "**not met**"), late, rl, rl / p
 		}'
+		record bench=stream case="static file through a plain relay (the synthetic rows' files), $k device$([ "$k" = 1 ] || echo s)" \
+			metric=MB/s ours="h2o -> relay.py -> curl" ours_value="$relay" \
+			peer="static file, h2o (same bytes)" peer_value="$peer"
 		record bench=stream case="device streams -> server -> client (synthetic devices), $k device$([ "$k" = 1 ] || echo s)" \
 			metric=MB/s ours="edgecap-server (devsim, curl)" ours_value="$ours" \
 			peer="static file, h2o (same bytes)" peer_value="$peer" target="ratio>=$TARGET"
