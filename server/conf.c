@@ -5,6 +5,7 @@
 
 #include "common/conf.h"
 #include "conf.h"
+#include "common/bounds.h"
 #include "service/lptable.h"
 
 #define STR(name, field) ECAP_CONF_STR_KEY(name, struct srv_conf, field)
@@ -22,6 +23,11 @@ static const struct ecap_conf_key keys[] = {
     ECAP_CONF_UINT_KEY("tunnel_max", struct srv_conf, tunnel_max, 1, 1, 1000000),
     ECAP_CONF_UINT_KEY("tunnel_hold", struct srv_conf, tunnel_hold_ms, 1, 1000, SRV_LP_HOLD_MS),
     STR("metrics_listen", metrics_listen),
+    ECAP_CONF_UINT_KEY("capture_duration", struct srv_conf, capture_duration, 1, 1,
+		       ECAP_CAPTURE_DURATION_MAX),
+    ECAP_CONF_UINT_KEY("capture_duration_max", struct srv_conf, capture_duration_max, 1, 1,
+		       ECAP_CAPTURE_DURATION_MAX),
+    ECAP_CONF_UINT_KEY("capture_max_mib", struct srv_conf, capture_max_mib, 1, 1, 1u << 20),
     {0},
 };
 
@@ -35,7 +41,10 @@ int srv_conf_load(struct srv_conf *c, const char *path, int must_exist, char *er
 	*c = (struct srv_conf){.db = "/var/lib/edgecap/registry.db",
 			       .tunnel_if = "ectun0",
 			       .tunnel_max = 65536,
-			       .tunnel_hold_ms = SRV_LP_HOLD_MS};
+			       .tunnel_hold_ms = SRV_LP_HOLD_MS,
+			       .capture_duration = 600,
+			       .capture_duration_max = ECAP_CAPTURE_DURATION_MAX,
+			       .capture_max_mib = 1024};
 	return ecap_conf_load(keys, c, path, must_exist, err, errlen);
 }
 
@@ -54,6 +63,12 @@ int srv_conf_finish(struct srv_conf *c, char *err, size_t errlen)
 	if (!c->listen[0])
 		snprintf(c->listen, sizeof(c->listen), "0.0.0.0:%s",
 			 c->plain_http ? "8080" : "8443");
+	if (c->capture_duration > c->capture_duration_max) {
+		snprintf(err, errlen,
+			 "capture_duration (%u s) is above capture_duration_max (%u s)",
+			 c->capture_duration, c->capture_duration_max);
+		return -EINVAL;
+	}
 	if (!c->plain_http && (!c->tls_cert[0] || !c->tls_key[0])) {
 		snprintf(err, errlen,
 			 "HTTPS needs tls_cert and tls_key (or plain_http = yes, for labs)");

@@ -14,6 +14,9 @@
  *   tunnel_max     = 65536              (devices registered at once)
  *   tunnel_hold    = 25000              (ms a parked poll waits, 1000..25000)
  *   metrics_listen = 127.0.0.1:9100     (Prometheus metrics; default: off)
+ *   capture_duration     = 600          (s, a capture that names none)
+ *   capture_duration_max = 86400        (s, the most a capture may ask for)
+ *   capture_max_mib      = 1024         (MiB of packets a capture keeps: it stops there)
  */
 #ifndef SRV_CONF_H
 #define SRV_CONF_H
@@ -34,6 +37,8 @@ struct srv_conf {
 	unsigned tunnel_max;
 	unsigned tunnel_hold_ms;
 	char metrics_listen[128];
+	unsigned capture_duration, capture_duration_max; /* s */
+	unsigned capture_max_mib;
 };
 
 /* Defaults, then the file (a missing one is fine unless must_exist): 0, or

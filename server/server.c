@@ -87,6 +87,7 @@ int srv_daemon_start(struct srv_daemon *d, char *err, size_t errlen)
 	    .data_dir = d->conf.data,
 	    .ca_store = SSL_CTX_get_cert_store(d->ca),
 	    .userappl = SRV_VERSION,
+	    .bytes_max = (uint64_t)d->conf.capture_max_mib << 20,
 	});
 	if (!d->captures) {
 		snprintf(err, errlen, "out of memory");
@@ -95,6 +96,8 @@ int srv_daemon_start(struct srv_daemon *d, char *err, size_t errlen)
 	d->api.loop = d->site.ctx.loop;
 	d->api.reg = d->reg;
 	d->api.captures = d->captures;
+	d->api.duration = d->conf.capture_duration;
+	d->api.duration_max = d->conf.capture_duration_max;
 	d->started = 1;
 	if (d->conf.tunnel_udp[0]) {
 		r = srv_tunnel_start(&(struct srv_tunnel_conf){.loop = d->site.ctx.loop,

@@ -30,6 +30,8 @@ struct srv_api {
 	struct srv_captures *captures;
 	struct srv_tunnel *tunnel;  /* NULL: not enabled */
 	int stopping;		    /* no new captures */
+	unsigned duration;	    /* s: a capture that names none runs this long */
+	unsigned duration_max;	    /* s: the most one may ask for */
 	struct srv_reader *readers; /* captures.c: the live ones */
 	h2o_timeout_t reader_check;
 	h2o_timeout_entry_t reader_check_entry;

@@ -67,11 +67,12 @@ static json_t *capture_json(const struct reg_capture *c)
 			      "duplicates", (json_int_t)d->duplicates, "dropped",
 			      (json_int_t)d->dropped));
 	}
-	return json_pack("{s:I, s:s, s:o, s:I, s:I, s:I, s:I, s:o, s:o}", "id", (json_int_t)c->id,
-			 "state", c->state, "request", req ? req : json_null(), "merged",
-			 (json_int_t)c->merged, "duplicates", (json_int_t)c->duplicates, "late",
-			 (json_int_t)c->late, "created", (json_int_t)c->created, "ended",
-			 c->ended ? json_integer(c->ended) : json_null(), "devices", devs);
+	return json_pack("{s:I, s:s, s:o, s:I, s:I, s:I, s:I, s:o, s:o, s:o}", "id",
+			 (json_int_t)c->id, "state", c->state, "request", req ? req : json_null(),
+			 "merged", (json_int_t)c->merged, "duplicates", (json_int_t)c->duplicates,
+			 "late", (json_int_t)c->late, "created", (json_int_t)c->created, "ended",
+			 c->ended ? json_integer(c->ended) : json_null(), "ended_by",
+			 c->ended_by ? json_string(c->ended_by) : json_null(), "devices", devs);
 }
 
 /* One capture (id > 0) or all of them, as JSON into *ret: 0, or -ENOENT /
@@ -228,7 +229,7 @@ int srv_captures_start(struct srv_api *api, h2o_req_t *req, const struct reg_adm
 	char *bpf = NULL, *text = NULL;
 	json_t *j;
 	const char *expr, *dir;
-	int64_t snaplen = ECAP_SNAPLEN_DEFAULT, count = 0, duration = 0, id;
+	int64_t snaplen = ECAP_SNAPLEN_DEFAULT, count = 0, duration = api->duration, id;
 
 	if (api->stopping)
 		return srv_fail(req, 503, "the server is stopping");
@@ -239,8 +240,10 @@ int srv_captures_start(struct srv_api *api, h2o_req_t *req, const struct reg_adm
 	    srv_str_field(req, j, "direction", 0, &dir) ||
 	    srv_int_field(req, j, "snaplen", 1, ECAP_SNAPLEN_MAX, &snaplen) ||
 	    srv_int_field(req, j, "count", 0, INT64_MAX, &count) ||
-	    srv_int_field(req, j, "duration", 0, ECAP_CAPTURE_DURATION_MAX, &duration))
+	    srv_int_field(req, j, "duration", 1, api->duration_max, &duration))
 		goto out;
+	/* every capture ends: kept with the duration it runs for */
+	json_object_set_new(j, "duration", json_integer(duration));
 	if (!expr)
 		expr = "";
 	if (!dir)

@@ -37,6 +37,8 @@ struct srv_mux {
 	uint32_t nifs, cap_ifs;
 	int64_t last_ts; /* of the newest packet sent */
 	uint64_t sent, limit;
+	uint64_t bytes, bytes_max; /* of packet blocks sent, and the most to send */
+	int full;		   /* a limit was reached (SRV_MUX_FULL_*) */
 	/* by reference: the output's pieces [ihead, niov), and the slab of
 	 * gen the mux writes into (gslab, gused bytes of it used) */
 	struct ecap_slab_pool *gen;
@@ -107,12 +109,20 @@ static void emit(void *ctx, const struct srv_merge_pkt *p)
 	struct srv_mux *x = ctx;
 	struct ecap_slab *s = srv_merge_pkt_ref(p);
 
-	if (x->limit && x->sent == x->limit) {
+	/* the block's size as the agent writes it (a late one's comment aside) */
+	uint64_t size = SRV_PCAPNG_EPB_DATA + ((p->caplen + 3u) & ~3u) + (p->flags ? 12 : 0) + 4;
+
+	if (!x->full && x->bytes_max && x->bytes + size > x->bytes_max)
+		x->full = SRV_MUX_FULL_BYTES;
+	if (x->full) {
 		if (s)
 			ecap_slab_unref(s);
 		return;
 	}
 	x->sent++;
+	x->bytes += size;
+	if (x->limit && x->sent == x->limit)
+		x->full = SRV_MUX_FULL_COUNT;
 	if (p->ts > x->last_ts)
 		x->last_ts = p->ts;
 	if (s && p->tag && !p->late) { /* the block as it came, renumbered as it came */
@@ -382,14 +392,15 @@ void srv_mux_stop(struct srv_mux *x, unsigned i)
 	}
 }
 
-void srv_mux_limit(struct srv_mux *x, uint64_t count)
+void srv_mux_limit(struct srv_mux *x, uint64_t count, uint64_t bytes)
 {
 	x->limit = count;
+	x->bytes_max = bytes;
 }
 
 int srv_mux_full(const struct srv_mux *x)
 {
-	return x->limit && x->sent >= x->limit;
+	return x->full;
 }
 
 const char *srv_mux_error(const struct srv_mux *x, unsigned i)

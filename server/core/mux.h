@@ -62,8 +62,11 @@ int srv_mux_close(struct srv_mux *x, unsigned in, const char *lost);
  * the device's statistics did not come. */
 void srv_mux_stop(struct srv_mux *x, unsigned in);
 const char *srv_mux_error(const struct srv_mux *x, unsigned in);
-/* Send at most count packets (0: no limit); srv_mux_full says when sent. */
-void srv_mux_limit(struct srv_mux *x, uint64_t count);
+/* Send at most count packets, and packet blocks of at most bytes in all
+ * (each 0: no limit); what comes after either is dropped. srv_mux_full
+ * says which was reached: 0, SRV_MUX_FULL_COUNT or SRV_MUX_FULL_BYTES. */
+enum { SRV_MUX_FULL_COUNT = 1, SRV_MUX_FULL_BYTES };
+void srv_mux_limit(struct srv_mux *x, uint64_t count, uint64_t bytes);
 int srv_mux_full(const struct srv_mux *x);
 /* The input's connection had bytes at now_ns (merge.h: srv_merge_heard). */
 void srv_mux_heard(struct srv_mux *x, unsigned in, int64_t now_ns);

@@ -39,6 +39,7 @@ struct srv_captures {
 	struct srv_captures_stats ended; /* what finished captures added up to */
 	struct ecap_slab_cache slabs;	 /* the devices' streams are read into these */
 	struct srv_writer *writer;	 /* the capture files' writes */
+	char bytes_why[64];		 /* the log's words for conf.bytes_max */
 };
 
 struct dev_conn {
@@ -69,6 +70,7 @@ struct srv_capture {
 	uint64_t stop_at;	    /* stopping: devices still streaming are cut then */
 	struct srv_capture_watch *watches;
 	const char *stop_why; /* a stop was asked for: kick runs it */
+	const char *ended_by; /* with it, what the registry keeps (ask_stop) */
 	int ending;	      /* the mux is finished: done once the file has it all */
 	int done;
 	char error[256]; /* the capture itself failed (its file) */
@@ -115,13 +117,16 @@ static h2o_loop_t *loop_of(struct srv_capture *l)
 	return l->cs->conf.loop;
 }
 
-/* Stop the capture soon, outside any client callback (on_kick). */
-static void ask_stop(struct srv_capture *l, const char *why)
+/* Stop the capture soon, outside any client callback (on_kick). by: the
+ * word the registry keeps for what ended it; why: the log's words. */
+static void ask_stop(struct srv_capture *l, const char *by, const char *why)
 {
 	if (l->ending)
 		return;
-	if (!l->stop_why)
+	if (!l->stop_why) {
 		l->stop_why = why;
+		l->ended_by = by;
+	}
 	if (!h2o_timeout_is_linked(&l->kick))
 		h2o_timeout_link(loop_of(l), &l->cs->zero, &l->kick);
 }
@@ -142,6 +147,23 @@ static void save_device(struct dev_conn *dc)
 				  });
 }
 
+/* What ended a capture that is done: the stop asked for, else its devices
+ * ended on their own (at the duration; every one of them failed; or, with
+ * no duration, which only a caller other than the API leaves out, done). */
+static const char *end_word(const struct srv_capture *l)
+{
+	unsigned failed = 0;
+
+	if (l->ended_by)
+		return l->ended_by;
+	/* (reached with the last packets, after the devices ended) */
+	if (srv_mux_full(l->mux))
+		return srv_mux_full(l->mux) == SRV_MUX_FULL_COUNT ? "count" : "bytes";
+	for (unsigned i = 0; i < l->ndevs; i++)
+		failed += !strcmp(l->devs[i].state, "failed");
+	return failed == l->ndevs ? "devices failed" : l->deadline ? "duration" : "devices done";
+}
+
 static void save(struct srv_capture *l)
 {
 	struct srv_merge_stats st;
@@ -154,7 +176,8 @@ static void save(struct srv_capture *l)
 						       .merged = st.merged,
 						       .duplicates = st.duplicates,
 						       .late = st.late,
-						       .ended = l->done ? time(NULL) : 0});
+						       .ended = l->done ? time(NULL) : 0,
+						       .ended_by = l->done ? end_word(l) : NULL});
 }
 
 /* Send what the merge allows. A device is silent (its packets hold the
@@ -287,7 +310,7 @@ static void on_written(struct srv_write_job *w, int err)
 	l->jn--;
 	if (err && !l->error[0]) {
 		snprintf(l->error, sizeof(l->error), "writing the capture: %s", strerror(-err));
-		ask_stop(l, l->error);
+		ask_stop(l, "error", l->error);
 	}
 	if (!l->error[0]) {
 		l->written += j->bytes;
@@ -311,10 +334,12 @@ static void flush_out(struct srv_capture *l)
 	if (r && !l->error[0])
 		snprintf(l->error, sizeof(l->error), "writing the capture: %s", strerror(-r));
 	submit(l);
-	if (srv_mux_full(l->mux))
-		ask_stop(l, "packet count reached");
+	if (srv_mux_full(l->mux) == SRV_MUX_FULL_COUNT)
+		ask_stop(l, "count", "packet count reached");
+	else if (srv_mux_full(l->mux) == SRV_MUX_FULL_BYTES)
+		ask_stop(l, "bytes", l->cs->bytes_why);
 	if (l->error[0])
-		ask_stop(l, l->error);
+		ask_stop(l, "error", l->error);
 	let_go(l);
 	wake(l);
 }
@@ -615,7 +640,7 @@ static void on_tick(h2o_timeout_entry_t *e)
 	} else if (!l->ending) { /* (else waiting for the file's last writes) */
 		run(l, wall_ns());
 		if (l->deadline && now >= l->deadline)
-			ask_stop(l, "devices did not end after the duration");
+			ask_stop(l, "duration", "devices did not end after the duration");
 		if (l->stop_at && now >= l->stop_at) {
 			for (unsigned i = 0; i < l->ndevs; i++)
 				if (ecap_httpc_running(&l->devs[i].call)) {
@@ -678,7 +703,7 @@ int64_t srv_capture_start(struct srv_captures *cs, const struct reg_admin *who,
 	}
 	l->id = id;
 	srv_mux_by_ref(l->mux, l->gen);
-	srv_mux_limit(l->mux, c->count);
+	srv_mux_limit(l->mux, c->count, cs->conf.bytes_max);
 	ecap_httpc_ctx_init(&l->http, cs->conf.loop, cs->conf.getaddr,
 			    c->duration ? (c->duration * 1000u + END_GRACE_MS + 5000) : NO_LIMIT_MS,
 			    cs->conf.userappl);
@@ -696,7 +721,7 @@ int64_t srv_capture_start(struct srv_captures *cs, const struct reg_admin *who,
 		int in = srv_mux_add(l->mux, c->devs[i].name);
 
 		if (in < 0 || reg_capture_device_add(cs->conf.reg, id, c->devs[i].id)) {
-			ask_stop(l, "out of memory");
+			ask_stop(l, "error", "out of memory");
 			break;
 		}
 		*dc = (struct dev_conn){
@@ -737,14 +762,14 @@ int srv_capture_stop(struct srv_captures *cs, int64_t org, int64_t id)
 
 	if (!l || l->done)
 		return -ENOENT;
-	ask_stop(l, "stopped by request");
+	ask_stop(l, "stopped", "stopped by request");
 	return 0;
 }
 
 void srv_captures_stop_all(struct srv_captures *cs)
 {
 	for (struct srv_capture *l = cs->live; l; l = l->next)
-		ask_stop(l, "server stopping");
+		ask_stop(l, "server stopped", "server stopping");
 }
 
 int srv_captures_running(struct srv_captures *cs)
@@ -771,7 +796,7 @@ void srv_capture_unwatch(struct srv_capture *c, struct srv_capture_watch *w)
 	if (*pp)
 		*pp = w->next;
 	if (!c->watches)
-		ask_stop(c, "its last reader went away");
+		ask_stop(c, "reader left", "its last reader went away");
 	let_go(c);
 }
 
@@ -852,6 +877,8 @@ struct srv_captures *srv_captures_new(const struct srv_captures_conf *c)
 	if (!cs)
 		return NULL;
 	cs->conf = *c;
+	snprintf(cs->bytes_why, sizeof(cs->bytes_why), "byte limit reached (%llu bytes of packets)",
+		 (unsigned long long)c->bytes_max);
 	/* one queue for every capture's tick: a capture is freed from its tick */
 	h2o_timeout_init(c->loop, &cs->tick, TICK_MS);
 	h2o_timeout_init(c->loop, &cs->zero, 0);

@@ -5,8 +5,11 @@
  * the API room's; here they are watches.
  *
  * A capture ends when every device's stream has ended (its limits), at its
- * packet count, when asked to stop, at server shutdown, or when its last
- * watch goes away (it had one: someone was watching and stopped). A device
+ * packet count, at the byte limit of the server's configuration, when asked
+ * to stop, at server shutdown, or when its last watch goes away (it had
+ * one: someone was watching and stopped); the registry keeps which
+ * (reg_capture.ended_by: count, bytes, duration, stopped, reader left,
+ * server stopped, devices failed, devices done, error). A device
  * that cannot be reached, refuses or breaks off is marked failed with the
  * reason; the others go on. The registry holds each device's state and
  * counters, updated as they change and every second. */
@@ -28,6 +31,7 @@ struct srv_captures_conf {
 	const char *data_dir;
 	X509_STORE *ca_store; /* devices' certificates are checked against it */
 	const char *userappl; /* the merged files' shb_userappl, the devices' User-Agent */
+	uint64_t bytes_max;   /* of a capture's packet blocks: it stops there (0: none) */
 };
 
 struct srv_captures *srv_captures_new(const struct srv_captures_conf *c);

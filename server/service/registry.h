@@ -100,7 +100,8 @@ int reg_capture_device_update(struct reg *r, int64_t capture, int64_t device,
 struct reg_capture_state {
 	const char *state; /* running, done */
 	uint64_t merged, duplicates, late;
-	int64_t ended; /* 0: not yet */
+	int64_t ended;	      /* 0: not yet */
+	const char *ended_by; /* what ended it (count, duration, bytes, ...); NULL: as it was */
 };
 int reg_capture_update(struct reg *r, int64_t capture, const struct reg_capture_state *s);
 /* Captures that were running when the server stopped are done now. */
@@ -119,6 +120,7 @@ struct reg_capture {
 	char *request; /* JSON text as given */
 	uint64_t merged, duplicates, late;
 	int64_t created, ended; /* ended 0: not yet */
+	char *ended_by;		/* NULL: not yet, or not said */
 	struct reg_capture_device *devs;
 	size_t ndevs;
 };

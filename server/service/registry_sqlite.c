@@ -67,6 +67,8 @@ static const char *const migrations[] = {
     /* 2: management addresses (6.0.0.0/8, host order) for the mTunnel */
     "ALTER TABLE devices ADD COLUMN mgmt_address INTEGER;"
     "CREATE UNIQUE INDEX devices_mgmt ON devices (mgmt_address);",
+    /* 3: what ended a capture (a word: count, duration, bytes, ...) */
+    "ALTER TABLE captures ADD COLUMN ended_by TEXT;",
 };
 
 struct reg {
@@ -516,9 +518,9 @@ int reg_capture_update(struct reg *r, int64_t capture, const struct reg_capture_
 {
 	return run(q(r,
 		     "UPDATE captures SET state = ?, merged = ?, duplicates = ?, late = ?, "
-		     "ended = nullif(?, 0) WHERE id = ?",
-		     "tiiiii", s->state, (int64_t)s->merged, (int64_t)s->duplicates,
-		     (int64_t)s->late, s->ended, capture));
+		     "ended = nullif(?, 0), ended_by = coalesce(?, ended_by) WHERE id = ?",
+		     "tiiiiti", s->state, (int64_t)s->merged, (int64_t)s->duplicates,
+		     (int64_t)s->late, s->ended, s->ended_by, capture));
 }
 
 void reg_captures_interrupted(struct reg *r)
@@ -528,8 +530,10 @@ void reg_captures_interrupted(struct reg *r)
 	      "WHERE state IN ('connecting', 'streaming') AND capture_id IN "
 	      "(SELECT id FROM captures WHERE state = 'running')",
 	      ""));
-	run(q(r, "UPDATE captures SET state = 'done', ended = ? WHERE state = 'running'", "i",
-	      (int64_t)time(NULL)));
+	run(q(r,
+	      "UPDATE captures SET state = 'done', ended = ?, "
+	      "ended_by = coalesce(ended_by, 'server stopped') WHERE state = 'running'",
+	      "i", (int64_t)time(NULL)));
 }
 
 void reg_captures_free(struct reg_capture *c, size_t n)
@@ -539,6 +543,7 @@ void reg_captures_free(struct reg_capture *c, size_t n)
 			free(c[i].devs[k].error);
 		free(c[i].devs);
 		free(c[i].request);
+		free(c[i].ended_by);
 	}
 	free(c);
 }
@@ -585,7 +590,8 @@ int reg_captures_list(struct reg *r, int64_t org, int64_t id, struct reg_capture
 		      size_t *ret_n)
 {
 	sqlite3_stmt *st = q(r,
-			     "SELECT id, state, request, merged, duplicates, late, created, ended "
+			     "SELECT id, state, request, merged, duplicates, late, created, ended, "
+			     "ended_by "
 			     "FROM captures WHERE org_id = ? AND (?2 = 0 OR id = ?2) ORDER BY id",
 			     "ii", org, id);
 	struct reg_capture *caps;
@@ -610,7 +616,9 @@ int reg_captures_list(struct reg *r, int64_t org, int64_t id, struct reg_capture
 					  .ended = sqlite3_column_int64(st, 7)};
 		text_col(st, 1, c->state, sizeof(c->state));
 		c->request = strdup((const char *)sqlite3_column_text(st, 2));
-		if (!c->request) {
+		if (sqlite3_column_type(st, 8) != SQLITE_NULL)
+			c->ended_by = strdup((const char *)sqlite3_column_text(st, 8));
+		if (!c->request || (sqlite3_column_type(st, 8) != SQLITE_NULL && !c->ended_by)) {
 			e = -ENOMEM;
 			break;
 		}

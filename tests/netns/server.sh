@@ -101,7 +101,7 @@ test_bootstrap() {
 		ok "admin add: unknown organization refused" || ko "admin unknown org" "$st $out"
 	[[ $alice =~ ^[0-9a-f]{64}$ ]] && ! grep -qa "$alice" "$db" &&
 		ok "token: 32 random bytes in hex, not stored in the registry" || ko "token stored"
-	grep -q "(schema 2)" "$tmp/server.log" && ok "registry migrated to schema 2" ||
+	grep -q "(schema 3)" "$tmp/server.log" && ok "registry migrated to schema 3" ||
 		ko "schema" "$(head -1 "$tmp/server.log")"
 }
 
@@ -150,6 +150,8 @@ test_bad_input() {
 	st=$(call "$alice" POST /captures '{"devices":["gw1"],"expression":"udp port"}')
 	[ "$st" = 400 ] && [ "$(field error)" = "expression: can't parse filter expression: syntax error" ] || bad+=" expr:$st $(cat "$tmp/body")"
 	st=$(call "$alice" POST /captures '{"devices":["gw1"],"snaplen":0}'); [ "$st" = 400 ] && [[ $(field error) == snaplen* ]] || bad+=" snaplen:$st"
+	st=$(call "$alice" POST /captures '{"devices":["gw1"],"duration":0}'); [ "$st" = 400 ] && [ "$(field error)" = "duration: want an integer from 1 to 86400" ] || bad+=" duration0:$st"
+	st=$(call "$alice" POST /captures '{"devices":["gw1"],"duration":86401}'); [ "$st" = 400 ] && [[ $(field error) == duration* ]] || bad+=" duration:$st"
 	st=$(call "$alice" POST /captures '{"devices":[],"expression":"udp"}'); [ "$st" = 400 ] || bad+=" nodev:$st"
 	st=$(call "$alice" POST /captures '{"devices":["gw1","gw1"]}'); [ "$st" = 400 ] || bad+=" twice:$st"
 	st=$(call "$alice" POST /captures '{"devices":["gw1"],"direction":"up"}'); [ "$st" = 400 ] || bad+=" dir:$st"
@@ -293,6 +295,28 @@ test_count() {
 		grep -q "^25 packets merged from 2 devices, 0 duplicates removed" "$tmp/remote.err" &&
 		ok "count: the merged capture stops at exactly 25; the devices end their sessions with their statistics" ||
 		ko "count" "st=$st $(payloads "$out" | wc -l) $(cat "$tmp/remote.err" "$tmp/isb")"
+	call "$alice" GET "/captures/$(sed -n 's/^capture \([0-9]*\) on.*/\1/p' "$tmp/remote.err")" > /dev/null
+	[ "$(field ended_by)" = count ] && ok "count: the capture says the count ended it" ||
+		ko "count: ended_by" "$(cat "$tmp/body")"
+}
+
+# Every capture ends: one that names no duration runs the server's
+# default (600 s), kept in its request; what ended each is recorded.
+test_capture_ends() {
+	local bad= st id
+	st=$(call "$alice" POST /captures '{"devices":["gw1"],"expression":"udp port 5001"}')
+	id=$(field id 2> /dev/null)
+	[ "$st" = 201 ] && [ "$(field request duration)" = 600 ] || bad+=" default:$st $(cat "$tmp/body")"
+	[ "$(field ended_by)" = None ] || bad+=" running:$(field ended_by)"
+	st=$(call "$alice" DELETE "/captures/$id")
+	wait_state "$id" done 10 || bad+=" not stopped"
+	[ "$(field ended_by)" = stopped ] || bad+=" stopped:$(field ended_by)"
+	st=$(call "$alice" POST /captures '{"devices":["gw1"],"duration":1}')
+	id=$(field id 2> /dev/null)
+	wait_state "$id" done 15 || bad+=" 1 s capture did not end"
+	[ "$(field ended_by)" = duration ] || bad+=" duration:$(field ended_by)"
+	[ -z "$bad" ] && ok "capture ends: 600 s unless it says; the registry keeps what ended it (stopped, duration)" ||
+		ko "capture ends" "$bad"
 }
 
 test_late_reader() {
@@ -481,7 +505,7 @@ after() {
 
 run_tests after test_bootstrap test_tokens test_tenants test_bad_input test_compile \
 	test_merged test_device_killed test_unreachable test_refused test_reader_leaves \
-	test_interrupt test_late_reader test_count test_text test_https test_list test_operable \
+	test_interrupt test_late_reader test_count test_capture_ends test_text test_https test_list test_operable \
 	test_restart
 st=$?
 kill -TERM "$server_pid" "$gw1_pid" "$gw2_pid" ${gw5_pid:-} 2> /dev/null

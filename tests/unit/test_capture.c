@@ -34,6 +34,7 @@ static struct reg *reg;
 static struct srv_captures *caps;
 static struct reg_admin admin;
 static char data[64];
+static uint64_t bytes_max; /* the next setup's limit on a capture's packets */
 
 struct dev {
 	struct devsim *sim;
@@ -64,8 +65,12 @@ static int setup(void **state)
 	    reg_org_add(reg, "acme") < 0 || reg_admin_add(reg, "acme", "alice", token) < 0 ||
 	    reg_admin_by_token(reg, token, strlen(token), &admin))
 		return -1;
-	caps = srv_captures_new(&(struct srv_captures_conf){
-	    .loop = loop, .getaddr = &getaddr, .reg = reg, .data_dir = data, .userappl = "test"});
+	caps = srv_captures_new(&(struct srv_captures_conf){.loop = loop,
+							    .getaddr = &getaddr,
+							    .reg = reg,
+							    .data_dir = data,
+							    .userappl = "test",
+							    .bytes_max = bytes_max});
 	ndevs = 0;
 	return caps ? 0 : -1;
 }
@@ -184,6 +189,16 @@ static struct reg_capture *status(int64_t id)
 	return c;
 }
 
+/* What the registry says ended the capture. */
+static void ended_by(int64_t id, const char *want)
+{
+	struct reg_capture *c = status(id);
+
+	assert_non_null(c->ended_by);
+	assert_string_equal(c->ended_by, want);
+	reg_captures_free(c, 1);
+}
+
 static const struct reg_capture_device *device_state(const struct reg_capture *c, const char *name)
 {
 	for (size_t i = 0; i < c->ndevs; i++)
@@ -194,7 +209,7 @@ static const struct reg_capture_device *device_state(const struct reg_capture *c
 }
 
 struct file_count {
-	uint64_t packets, stats, ifaces;
+	uint64_t packets, stats, ifaces, bytes;
 	int64_t last_ts;
 	int ordered;
 };
@@ -209,6 +224,7 @@ static int count_block(void *ctx, enum srv_pcapng_event ev, const void *arg)
 		f->ordered &= p->ts >= f->last_ts;
 		f->last_ts = p->ts;
 		f->packets++;
+		f->bytes += p->caplen;
 	}
 	f->stats += ev == SRV_PCAPNG_STATS;
 	f->ifaces += ev == SRV_PCAPNG_IFACE;
@@ -257,6 +273,7 @@ static void streams_merge_to_the_end(void **state)
 	assert_null(device_state(c, "gw1")->error);
 	assert_int_equal(device_state(c, "gw1")->packets, 3000);
 	assert_int_equal(device_state(c, "gw2")->packets, 2000);
+	assert_string_equal(c->ended_by, "devices done"); /* at their own ends: no duration */
 	reg_captures_free(c, 1);
 	f = read_file(id);
 	assert_int_equal(f.packets, 5000);
@@ -343,6 +360,7 @@ static void a_stop_ends_devices_with_their_statistics(void **state)
 	assert_true(f.packets > 0);
 	assert_int_equal(f.stats, 4); /* the hung one's say its statistics did not come */
 	assert_int_equal(srv_capture_stop(caps, admin.org, id), -ENOENT); /* over */
+	ended_by(id, "stopped");
 }
 
 struct watch {
@@ -391,6 +409,7 @@ static void watches_follow_and_the_last_one_leaving_stops_it(void **state)
 	c = status(id);
 	assert_string_equal(c->state, "done");
 	assert_string_equal(device_state(c, "gw9")->state, "done");
+	assert_string_equal(c->ended_by, "reader left");
 	reg_captures_free(c, 1);
 }
 
@@ -406,6 +425,55 @@ static void a_count_stops_the_merged_output_exactly(void **state)
 	f = read_file(id);
 	assert_int_equal(f.packets, 777);
 	assert_int_equal(f.stats, 4);
+	ended_by(id, "count");
+}
+
+static void a_capture_whose_devices_all_fail_says_so(void **state)
+{
+	int64_t id;
+
+	unreachable("gone");
+	device("refuses", (struct devsim_opts){.refuse = 403, .refuse_body = "bad signature"});
+	id = start(0, 5);
+	RUN_UNTIL(done(id), 10000);
+	ended_by(id, "devices failed");
+}
+
+static int setup_bytes(void **state)
+{
+	bytes_max = 3u << 20;
+	return setup(state);
+}
+
+static int teardown_bytes(void **state)
+{
+	bytes_max = 0;
+	return teardown(state);
+}
+
+/* Devices that would stream for ever: the server's byte limit ends the
+ * capture, with their statistics, and nothing past it is kept. */
+static void the_byte_limit_ends_a_capture(void **state)
+{
+	struct file_count f;
+	struct reg_capture *c;
+	int64_t id;
+
+	device("gw1", (struct devsim_opts){.seed = 1});
+	device("gw2", (struct devsim_opts){.seed = 2});
+	id = start(0, 0);
+	RUN_UNTIL(done(id), 20000);
+	f = read_file(id);
+	assert_true(f.packets > 0);
+	/* packet data alone: the blocks' headers count against the limit too */
+	assert_true(f.bytes < bytes_max);
+	assert_true(f.bytes > bytes_max / 2);
+	assert_int_equal(f.stats, 4);
+	c = status(id);
+	assert_string_equal(c->state, "done");
+	assert_int_equal(c->merged, f.packets);
+	assert_string_equal(c->ended_by, "bytes");
+	reg_captures_free(c, 1);
 }
 
 int main(void)
@@ -422,6 +490,10 @@ int main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(a_count_stops_the_merged_output_exactly, setup,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(a_capture_whose_devices_all_fail_says_so, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(the_byte_limit_ends_a_capture, setup_bytes,
+					    teardown_bytes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
