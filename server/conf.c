@@ -28,6 +28,8 @@ static const struct ecap_conf_key keys[] = {
     ECAP_CONF_UINT_KEY("capture_duration_max", struct srv_conf, capture_duration_max, 1, 1,
 		       ECAP_CAPTURE_DURATION_MAX),
     ECAP_CONF_UINT_KEY("capture_max_mib", struct srv_conf, capture_max_mib, 1, 1, 1u << 20),
+    ECAP_CONF_UINT_KEY("org_captures_max", struct srv_conf, org_captures_max, 1, 1, 1000),
+    ECAP_CONF_UINT_KEY("capture_readers_max", struct srv_conf, capture_readers_max, 1, 1, 1000),
     {0},
 };
 
@@ -44,7 +46,9 @@ int srv_conf_load(struct srv_conf *c, const char *path, int must_exist, char *er
 			       .tunnel_hold_ms = SRV_LP_HOLD_MS,
 			       .capture_duration = 600,
 			       .capture_duration_max = ECAP_CAPTURE_DURATION_MAX,
-			       .capture_max_mib = 1024};
+			       .capture_max_mib = 1024,
+			       .org_captures_max = 4,
+			       .capture_readers_max = 16};
 	return ecap_conf_load(keys, c, path, must_exist, err, errlen);
 }
 

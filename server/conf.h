@@ -17,6 +17,8 @@
  *   capture_duration     = 600          (s, a capture that names none)
  *   capture_duration_max = 86400        (s, the most a capture may ask for)
  *   capture_max_mib      = 1024         (MiB of packets a capture keeps: it stops there)
+ *   org_captures_max     = 4            (captures one organization runs at once)
+ *   capture_readers_max  = 16           (readers of one capture at once)
  */
 #ifndef SRV_CONF_H
 #define SRV_CONF_H
@@ -39,6 +41,7 @@ struct srv_conf {
 	char metrics_listen[128];
 	unsigned capture_duration, capture_duration_max; /* s */
 	unsigned capture_max_mib;
+	unsigned org_captures_max, capture_readers_max;
 };
 
 /* Defaults, then the file (a missing one is fine unless must_exist): 0, or

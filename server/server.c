@@ -88,6 +88,7 @@ int srv_daemon_start(struct srv_daemon *d, char *err, size_t errlen)
 	    .ca_store = SSL_CTX_get_cert_store(d->ca),
 	    .userappl = SRV_VERSION,
 	    .bytes_max = (uint64_t)d->conf.capture_max_mib << 20,
+	    .org_captures_max = d->conf.org_captures_max,
 	});
 	if (!d->captures) {
 		snprintf(err, errlen, "out of memory");
@@ -98,6 +99,7 @@ int srv_daemon_start(struct srv_daemon *d, char *err, size_t errlen)
 	d->api.captures = d->captures;
 	d->api.duration = d->conf.capture_duration;
 	d->api.duration_max = d->conf.capture_duration_max;
+	d->api.readers_max = d->conf.capture_readers_max;
 	d->started = 1;
 	if (d->conf.tunnel_udp[0]) {
 		r = srv_tunnel_start(&(struct srv_tunnel_conf){.loop = d->site.ctx.loop,

@@ -32,7 +32,9 @@ struct srv_api {
 	int stopping;		    /* no new captures */
 	unsigned duration;	    /* s: a capture that names none runs this long */
 	unsigned duration_max;	    /* s: the most one may ask for */
-	struct srv_reader *readers; /* captures.c: the live ones */
+	unsigned readers_max;	    /* of one capture at once */
+	struct srv_reader *readers; /* captures.c: every reader */
+	unsigned live_readers;	    /* of them, of live captures */
 	h2o_timeout_t reader_check;
 	h2o_timeout_entry_t reader_check_entry;
 	uint64_t responses[SRV_STATUS_MAX]; /* answered requests by status (health.c) */

@@ -38,18 +38,20 @@ struct srv_reader {
 	struct srv_capture_watch watch;
 	struct srv_api *api;
 	struct srv_capture *l; /* NULL: a finished capture, read from its file */
-	h2o_req_t *req;	       /* NULL once final or gone */
+	int64_t org, id;
+	h2o_req_t *req; /* NULL once final or gone */
 	h2o_generator_t gen;
 	int fd;
 	uint64_t off;
 	int text;
 	int inflight;
+	int listed;			     /* in api->readers */
 	struct ecap_slab *pins[SEND_PIECES]; /* the send's, from memory */
 	size_t npins, pinned;
 	struct ecap_buf out;
 	uint8_t *chunk;
 	struct srv_text *tx;	 /* text: the decoder */
-	struct srv_reader *next; /* api->readers: of live captures */
+	struct srv_reader *next; /* api->readers: every reader */
 };
 
 static json_t *capture_json(const struct reg_capture *c)
@@ -278,7 +280,7 @@ int srv_captures_start(struct srv_api *api, h2o_req_t *req, const struct reg_adm
 				     .count = (uint64_t)count};
 	id = srv_capture_start(api->captures, who, &c, err, sizeof(err));
 	if (id < 0) {
-		srv_fail(req, id == -ENOMEM ? 503 : 500, "%s", err);
+		srv_fail(req, id == -EUSERS ? 429 : id == -ENOMEM ? 503 : 500, "%s", err);
 		goto out;
 	}
 	{
@@ -399,12 +401,15 @@ static void reader_dispose(void *p)
 {
 	struct srv_reader *r = p;
 
-	if (r->l) {
+	if (r->listed) {
 		struct srv_reader **pp = &r->api->readers;
 
 		while (*pp != r)
 			pp = &(*pp)->next;
 		*pp = r->next;
+	}
+	if (r->l) {
+		r->api->live_readers--;
 		unpin(r); /* h2o is done with the bytes */
 		srv_capture_unwatch(r->l, &r->watch);
 	}
@@ -421,10 +426,11 @@ static void on_reader_check(h2o_timeout_entry_t *e)
 
 	for (struct srv_reader *r = api->readers, *next; r; r = next) {
 		next = r->next; /* r may be disposed at once */
-		if (r->req && !r->inflight && !srv_capture_done(r->l) && web_client_gone(r->req))
+		if (r->l && r->req && !r->inflight && !srv_capture_done(r->l) &&
+		    web_client_gone(r->req))
 			reader_end(r, H2O_SEND_STATE_ERROR);
 	}
-	if (api->readers) /* a check only while there is something to check */
+	if (api->live_readers) /* a check only while there is something to check */
 		h2o_timeout_link(api->loop, &api->reader_check, &api->reader_check_entry);
 }
 
@@ -442,16 +448,30 @@ static int follow(struct srv_api *api, h2o_req_t *req, int64_t org, const char *
 	struct srv_reader *r;
 	int fd;
 
+	unsigned n = 0;
+
 	if (!id || reg_capture_file(api->reg, org, id, path, sizeof(path)))
 		return srv_fail(req, 404, "no capture %s", ids);
+	for (r = api->readers; r; r = r->next)
+		n += r->org == org && r->id == id;
+	if (api->readers_max && n >= api->readers_max)
+		return srv_fail(req, 429,
+				"capture %lld has %u readers already, the most it may "
+				"(capture_readers_max = %u)",
+				(long long)id, n, api->readers_max);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return srv_fail(req, 410, "capture %lld: its file is gone (%s)", (long long)id,
 				strerror(errno));
 	l = srv_capture_find(api->captures, org, id);
 	r = h2o_mem_alloc_shared(&req->pool, sizeof(*r), reader_dispose);
-	*r = (struct srv_reader){
-	    .api = api, .req = req, .fd = fd, .text = text, .watch = {.wake = on_wake}};
+	*r = (struct srv_reader){.api = api,
+				 .org = org,
+				 .id = id,
+				 .req = req,
+				 .fd = fd,
+				 .text = text,
+				 .watch = {.wake = on_wake}};
 	r->gen.proceed = on_proceed;
 	r->gen.stop = on_stop;
 	r->chunk = malloc(READ_CHUNK);
@@ -461,11 +481,13 @@ static int follow(struct srv_api *api, h2o_req_t *req, int64_t org, const char *
 		r->req = NULL;
 		return srv_fail(req, 503, "out of memory");
 	}
+	r->next = api->readers;
+	api->readers = r;
+	r->listed = 1;
 	if (l) {
 		r->l = l;
+		api->live_readers++;
 		srv_capture_watch(l, &r->watch);
-		r->next = api->readers;
-		api->readers = r;
 		if (!h2o_timeout_is_linked(&api->reader_check_entry))
 			h2o_timeout_link(api->loop, &api->reader_check, &api->reader_check_entry);
 	}

@@ -670,6 +670,18 @@ int64_t srv_capture_start(struct srv_captures *cs, const struct reg_admin *who,
 	int64_t id;
 	int r = -EIO;
 
+	unsigned running = 0;
+
+	for (struct srv_capture *o = cs->live; o; o = o->next)
+		running += o->org == who->org && !o->ending;
+	if (cs->conf.org_captures_max && running >= cs->conf.org_captures_max) {
+		free(l);
+		snprintf(err, errlen,
+			 "the organization runs %u captures already, the most it may "
+			 "(org_captures_max = %u)",
+			 running, cs->conf.org_captures_max);
+		return -EUSERS;
+	}
 	if (!l) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;

@@ -300,6 +300,43 @@ test_count() {
 		ko "count: ended_by" "$(cat "$tmp/body")"
 }
 
+# Per organization at most 4 captures at once, per capture at most 16
+# readers: past either a 429 naming the limit; another organization's
+# capture starts all the same.
+test_limits() {
+	local bad= st ids= id i pids=
+	for i in 1 2 3 4; do
+		st=$(call "$alice" POST /captures '{"devices":["gw1"],"expression":"udp port 7","duration":30}')
+		[ "$st" = 201 ] && ids+=" $(field id)" || bad+=" start$i:$st"
+	done
+	st=$(call "$alice" POST /captures '{"devices":["gw1"],"expression":"udp port 7","duration":30}')
+	[ "$st" = 429 ] && [ "$(field error)" = "the organization runs 4 captures already, the most it may (org_captures_max = 4)" ] ||
+		bad+=" fifth:$st $(cat "$tmp/body")"
+	st=$(call "$bob" POST /captures '{"devices":["gx1"],"expression":"udp port 7","duration":1}')
+	[ "$st" = 201 ] || bad+=" other org:$st"
+	id=${ids%% *}; id=${ids##* }
+	for i in $(seq 16); do
+		inb curl -sS -m 30 -o /dev/null -H "Authorization: Bearer $alice" "$api/captures/$id/pcap" 2> /dev/null &
+		pids+=" $!"
+	done
+	for _ in $(seq 50); do # until the 16 are reading
+		st=$(call "$alice" GET "/captures/$id/pcap" 2> /dev/null)
+		[ "$st" = 429 ] && break
+		sleep 0.1
+	done
+	[ "$st" = 429 ] && [ "$(field error)" = "capture $id has 16 readers already, the most it may (capture_readers_max = 16)" ] ||
+		bad+=" reader 17:$st $(head -c 200 "$tmp/body")"
+	# shellcheck disable=SC2086
+	kill $pids 2> /dev/null; wait $pids 2> /dev/null
+	for i in $ids; do call "$alice" DELETE "/captures/$i" > /dev/null; done
+	for i in $ids; do wait_state "$i" done 10 || bad+=" $i did not end"; done
+	st=$(call "$alice" POST /captures '{"devices":["gw1"],"expression":"udp port 7","duration":1}')
+	[ "$st" = 201 ] || bad+=" after:$st"
+	wait_state "$(field id)" done 10 || bad+=" the last did not end"
+	[ -z "$bad" ] && ok "limits: 4 captures an organization, 16 readers a capture, then 429 naming the limit; another organization unaffected" ||
+		ko "limits" "$bad"
+}
+
 # Every capture ends: one that names no duration runs the server's
 # default (600 s), kept in its request; what ended each is recorded.
 test_capture_ends() {
@@ -505,7 +542,7 @@ after() {
 
 run_tests after test_bootstrap test_tokens test_tenants test_bad_input test_compile \
 	test_merged test_device_killed test_unreachable test_refused test_reader_leaves \
-	test_interrupt test_late_reader test_count test_capture_ends test_text test_https test_list test_operable \
+	test_interrupt test_late_reader test_count test_capture_ends test_limits test_text test_https test_list test_operable \
 	test_restart
 st=$?
 kill -TERM "$server_pid" "$gw1_pid" "$gw2_pid" ${gw5_pid:-} 2> /dev/null

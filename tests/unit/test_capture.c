@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdio.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -35,6 +36,7 @@ static struct srv_captures *caps;
 static struct reg_admin admin;
 static char data[64];
 static uint64_t bytes_max; /* the next setup's limit on a capture's packets */
+static unsigned org_max;   /* the next setup's captures an organization runs at once */
 
 struct dev {
 	struct devsim *sim;
@@ -70,7 +72,8 @@ static int setup(void **state)
 							    .reg = reg,
 							    .data_dir = data,
 							    .userappl = "test",
-							    .bytes_max = bytes_max});
+							    .bytes_max = bytes_max,
+							    .org_captures_max = org_max});
 	ndevs = 0;
 	return caps ? 0 : -1;
 }
@@ -156,26 +159,33 @@ static void run_for(unsigned ms)
 		h2o_evloop_run(loop, 10);
 }
 
-static int64_t start(uint64_t count, uint32_t duration)
+/* A capture of every device by who: its id, or -errno with err. */
+static int64_t start_as(const struct reg_admin *who, uint64_t count, uint32_t duration, char *err,
+			size_t errlen)
 {
 	struct reg_device d[DEVS_MAX];
-	char err[256];
-	int64_t id;
 
 	for (unsigned i = 0; i < ndevs; i++)
 		d[i] = devs[i].d;
 	/* the filter as the agent takes it: "return 262144", every packet */
-	id = srv_capture_start(caps, &admin,
-			       &(struct srv_capture_req){.request = "{}",
-							 .devs = d,
-							 .ndevs = ndevs,
-							 .bpf = "1,6%200%200%20262144",
-							 .ifaces = "",
-							 .dir = "inout",
-							 .snaplen = 262144,
-							 .count = count,
-							 .duration = duration},
-			       err, sizeof(err));
+	return srv_capture_start(caps, who,
+				 &(struct srv_capture_req){.request = "{}",
+							   .devs = d,
+							   .ndevs = ndevs,
+							   .bpf = "1,6%200%200%20262144",
+							   .ifaces = "",
+							   .dir = "inout",
+							   .snaplen = 262144,
+							   .count = count,
+							   .duration = duration},
+				 err, errlen);
+}
+
+static int64_t start(uint64_t count, uint32_t duration)
+{
+	char err[256];
+	int64_t id = start_as(&admin, count, duration, err, sizeof(err));
+
 	assert_true(id > 0);
 	return id;
 }
@@ -439,6 +449,45 @@ static void a_capture_whose_devices_all_fail_says_so(void **state)
 	ended_by(id, "devices failed");
 }
 
+static int setup_org_max(void **state)
+{
+	org_max = 2;
+	return setup(state);
+}
+
+static int teardown_org_max(void **state)
+{
+	org_max = 0;
+	return teardown(state);
+}
+
+/* An organization runs org_captures_max captures at once; another's start
+ * all the same, and one that ends makes room. */
+static void an_organization_runs_a_bounded_number_of_captures(void **state)
+{
+	char err[256], token[2 * REG_TOKEN_LEN + 1];
+	struct reg_admin bob;
+	int64_t a, b, c;
+
+	assert_true(reg_org_add(reg, "globex") > 0);
+	assert_true(reg_admin_add(reg, "globex", "bob", token) > 0);
+	assert_int_equal(reg_admin_by_token(reg, token, strlen(token), &bob), 0);
+	device("gw1", (struct devsim_opts){.seed = 1}); /* streams until stopped */
+	a = start(0, 0);
+	b = start(0, 0);
+	assert_int_equal(start_as(&admin, 0, 0, err, sizeof(err)), -EUSERS);
+	assert_string_equal(err, "the organization runs 2 captures already, the most it may "
+				 "(org_captures_max = 2)");
+	c = start_as(&bob, 0, 0, err, sizeof(err)); /* another organization's */
+	assert_true(c > 0);
+	assert_int_equal(srv_capture_stop(caps, admin.org, a), 0);
+	RUN_UNTIL(done(a), 10000);
+	assert_true(start(0, 0) > 0); /* room again */
+	assert_int_equal(srv_capture_stop(caps, admin.org, b), 0);
+	assert_int_equal(srv_capture_stop(caps, bob.org, c), 0);
+	RUN_UNTIL(done(b) && done(c), 10000);
+}
+
 static int setup_bytes(void **state)
 {
 	bytes_max = 3u << 20;
@@ -492,9 +541,12 @@ int main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(a_capture_whose_devices_all_fail_says_so, setup,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(an_organization_runs_a_bounded_number_of_captures,
+					    setup_org_max, teardown_org_max),
 	    cmocka_unit_test_setup_teardown(the_byte_limit_ends_a_capture, setup_bytes,
 					    teardown_bytes),
 	};
 
+	signal(SIGPIPE, SIG_IGN); /* as the server: a peer's close is an error, not the end */
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
