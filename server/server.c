@@ -48,7 +48,7 @@ int srv_daemon_start(struct srv_daemon *d, char *err, size_t errlen)
 	r = reg_open(d->conf.db, &d->reg, err, errlen);
 	if (r)
 		return r;
-	if (mkdir(d->conf.data, 0750) && errno != EEXIST) {
+	if (mkdir(d->conf.data, 0700) && errno != EEXIST) {
 		r = -errno;
 		snprintf(err, errlen, "data directory %s: %s", d->conf.data, strerror(-r));
 		return r;

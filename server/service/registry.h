@@ -44,7 +44,10 @@ struct reg_device {
 	int64_t created;
 };
 
-/* Open (creating) and migrate: 0, or -errno with err set. */
+/* Open (creating) and migrate: 0, or -errno with err set. The registry's
+ * files are made readable by the server's user alone (0600; one warning
+ * logged for each that was not). Storage found damaged at open: -EUCLEAN,
+ * err naming the file and saying so. */
 int reg_open(const char *path, struct reg **ret, char *err, size_t errlen);
 void reg_close(struct reg *r);
 int reg_schema_version(struct reg *r);

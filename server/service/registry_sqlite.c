@@ -1,5 +1,7 @@
 /* registry_sqlite.c - the registry in one SQLite file, see registry.h. */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <sqlite3.h>
@@ -7,9 +9,12 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/hex.h"
+#include "common/log.h"
 #include "service/registry.h"
 #include "tunnel/identity.h"
 
@@ -129,25 +134,129 @@ fail:
 
 static int assign_mgmt(struct reg *r, char *err, size_t errlen);
 
+/* The registry holds devices' secrets: its files are the server's alone.
+ * The file is created 0600 before SQLite opens it (SQLite would create it
+ * with the umask's 0644); SQLite creates -wal and -shm with the main file's
+ * mode, so they follow. Files a looser setup left are tightened, one
+ * warning each. Each descriptor is closed before SQLite opens the file:
+ * closing one later would drop SQLite's POSIX locks on it. */
+static int make_private(const char *path, char *err, size_t errlen)
+{
+	static const char *const suffix[] = {"", "-wal", "-shm"};
+	char p[PATH_MAX];
+	struct stat st;
+	int fd, e;
+
+	for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
+		if ((size_t)snprintf(p, sizeof(p), "%s%s", path, suffix[i]) >= sizeof(p)) {
+			snprintf(err, errlen, "registry %s: path too long", path);
+			return -ENAMETOOLONG;
+		}
+		fd = open(p, O_RDWR | O_CLOEXEC | (i ? 0 : O_CREAT), 0600);
+		if (fd < 0) {
+			e = -errno;
+			if (i && e == -ENOENT)
+				continue;
+			snprintf(err, errlen, "registry %s: %s", p, strerror(-e));
+			return e;
+		}
+		e = fstat(fd, &st) ? -errno : 0;
+		if (!e && (st.st_mode & 077)) {
+			e = fchmod(fd, 0600) ? -errno : 0;
+			if (!e)
+				ecap_log(LOG_WARNING,
+					 "registry %s had mode %04o: tightened to 0600", p,
+					 (unsigned)(st.st_mode & 07777));
+		}
+		close(fd);
+		if (e) {
+			snprintf(err, errlen, "registry %s: %s", p, strerror(-e));
+			return e;
+		}
+	}
+	return 0;
+}
+
+static int damaged(const char *path, const char *why, char *err, size_t errlen)
+{
+	snprintf(err, errlen, "registry %s is damaged: %s; restore it from a backup", path, why);
+	return -EUCLEAN;
+}
+
+/* The storage's last error as reg_open's: a file that is not a database or
+ * is corrupt is damaged (-EUCLEAN), anything else -EIO. */
+static int open_failed(struct reg *r, const char *path, char *err, size_t errlen)
+{
+	int rc;
+
+	if (!r->db) {
+		snprintf(err, errlen, "registry %s: out of memory", path);
+		return -ENOMEM;
+	}
+	rc = sqlite3_errcode(r->db) & 0xff;
+	if (rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB)
+		return damaged(path, sqlite3_errmsg(r->db), err, errlen);
+	snprintf(err, errlen, "registry %s: %s", path, sqlite3_errmsg(r->db));
+	return -EIO;
+}
+
+/* A damaged registry would serve: its lookups fail as "not found", and
+ * valid tokens get 401. quick_check reads every page once and checks the
+ * b-trees' structure; it skips integrity_check's costlier part, that each
+ * index matches its table. Its first complaint, or SQLite's error when it
+ * cannot run. */
+static int check(struct reg *r, const char *path, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	const char *row, *nl;
+	char why[256];
+	int e = 0;
+
+	if (sqlite3_prepare_v2(r->db, "PRAGMA quick_check(1)", -1, &st, NULL) != SQLITE_OK)
+		return open_failed(r, path, err, errlen);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		e = open_failed(r, path, err, errlen);
+	} else if (strcmp((row = (const char *)sqlite3_column_text(st, 0)), "ok")) {
+		/* one line: without the "*** in database main ***" line SQLite
+		 * puts first, the rest's line breaks as spaces */
+		if (!strncmp(row, "*** ", 4) && (nl = strchr(row, '\n')))
+			row = nl + 1;
+		snprintf(why, sizeof(why), "%s", row);
+		for (char *c = why; *c; c++)
+			if (*c == '\n')
+				*c = ' ';
+		e = damaged(path, why, err, errlen);
+	}
+	sqlite3_finalize(st);
+	return e;
+}
+
 int reg_open(const char *path, struct reg **ret, char *err, size_t errlen)
 {
-	struct reg *r = calloc(1, sizeof(*r));
-	int e;
+	struct reg *r = NULL;
+	int e = 0;
 
+	/* ":memory:" and "" (a temporary file) are SQLite's own */
+	if (*path && strcmp(path, ":memory:"))
+		e = make_private(path, err, errlen);
+	if (e)
+		return e;
+	r = calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
+	/* the first statement that reads the file tells one that is not a
+	 * database (SQLITE_NOTADB) */
 	if (sqlite3_open_v2(path, &r->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
 		SQLITE_OK ||
 	    sqlite3_exec(r->db,
 			 "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
 			 "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 2000;",
-			 NULL, NULL, NULL) != SQLITE_OK) {
-		snprintf(err, errlen, "registry %s: %s", path,
-			 r->db ? sqlite3_errmsg(r->db) : "out of memory");
-		reg_close(r);
-		return -EIO;
-	}
-	e = migrate(r, err, errlen);
+			 NULL, NULL, NULL) != SQLITE_OK)
+		e = open_failed(r, path, err, errlen);
+	if (!e)
+		e = check(r, path, err, errlen);
+	if (!e)
+		e = migrate(r, err, errlen);
 	if (!e)
 		e = assign_mgmt(r, err, errlen);
 	if (e) {

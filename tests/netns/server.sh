@@ -5,7 +5,8 @@
 # through `edgecap remote`: registry bootstrap, tokens, tenant isolation on
 # every endpoint, bad input, merged and de-duplicated captures of real
 # traffic, a device killed mid-capture or unreachable, a reader that leaves,
-# Ctrl-C, the text output against tcpdump.
+# Ctrl-C, the text output against tcpdump, the registry's files kept private
+# and a damaged one refused.
 set -uo pipefail
 server=$1
 agent=$2
@@ -536,14 +537,53 @@ edgecap-server: notice: refused GET /api/v1/devices/gw1 as globex/bob: 404 no de
 		ok "an unknown setting: exit 2, file and line" || ko "bad conf" "$c $v"
 }
 
+# The registry holds the devices' secrets: its files and the captures'
+# directory are the server's alone, and a damaged registry is refused in
+# one line by the daemon and the bootstrap commands alike.
+test_registry_disk() {
+	local d=$tmp/disk pid out st bad=
+	[ "$(stat -c %a "$db")" = 600 ] && [ "$(stat -c %a "$db-wal")" = 600 ] &&
+		ok "registry and its WAL: mode 0600" || ko "registry mode" "$(stat -c '%n %a' "$db"*)"
+	# a registry left 0644 by an earlier version; captures in a new directory
+	mkdir -p "$d"
+	(umask 022 && "$server" --db "$d/registry.db" org add acme > /dev/null) &&
+		chmod 644 "$d/registry.db"
+	ip netns exec "$B" "$server" --plain-http --listen 127.0.0.1:8003 --db "$d/registry.db" \
+		--data "$d/captures" 2> "$d/server.log" &
+	pid=$!
+	for _ in $(seq 100); do grep -q serving "$d/server.log" && break; sleep 0.05; done
+	[ "$(stat -c %a "$d/registry.db")" = 600 ] && [ "$(stat -c %a "$d/captures")" = 700 ] &&
+		grep -qxF "edgecap-server: warning: registry $d/registry.db had mode 0644: tightened to 0600" \
+			"$d/server.log" &&
+		ok "a 0644 registry tightened to 0600 with a warning; the data directory made 0700" ||
+		ko "tighten" "$(stat -c '%n %a' "$d"/*; cat "$d/server.log")"
+	kill -TERM "$pid"; wait_gone "$pid" 10
+	# page 2, the first table's, garbled; the header still reads
+	python3 -c 'import sys; f = open(sys.argv[1], "r+b"); f.seek(4096); f.write(b"\xa5" * 4096)' \
+		"$d/registry.db"
+	out=$(timeout 5 ip netns exec "$B" "$server" --plain-http --listen 127.0.0.1:8003 \
+		--db "$d/registry.db" --data "$d/captures" 2>&1); st=$?
+	[ $st = 2 ] && [ "$(wc -l <<< "$out")" = 1 ] &&
+		[[ $out == "edgecap-server: error: registry $d/registry.db is damaged: "*"; restore it from a backup" ]] ||
+		bad+=" serve:$st:$out"
+	for c in "org add globex" "admin add acme eve"; do
+		out=$(timeout 5 "$server" --db "$d/registry.db" $c 2>&1); st=$?
+		[ $st = 2 ] && [ "$(wc -l <<< "$out")" = 1 ] &&
+			[[ $out == "edgecap-server: error: registry $d/registry.db is damaged: "* ]] ||
+			bad+=" $c:$st:$out"
+	done
+	[ -z "$bad" ] && ok "a damaged registry: the server and org/admin add exit 2 with one line" ||
+		ko "damaged registry" "$bad"
+}
+
 after() {
 	kill -0 "$server_pid" 2> /dev/null || { ko "$1 left the server dead" "$(tail -3 "$tmp/server.log")"; server_start; }
 }
 
 run_tests after test_bootstrap test_tokens test_tenants test_bad_input test_compile \
 	test_merged test_device_killed test_unreachable test_refused test_reader_leaves \
-	test_interrupt test_late_reader test_count test_capture_ends test_limits test_text test_https test_list test_operable \
-	test_restart
+	test_interrupt test_late_reader test_count test_capture_ends test_limits test_text test_https \
+	test_list test_operable test_restart test_registry_disk
 st=$?
 kill -TERM "$server_pid" "$gw1_pid" "$gw2_pid" ${gw5_pid:-} 2> /dev/null
 for p in "$server_pid" "$gw1_pid" "$gw2_pid" ${gw5_pid:-}; do wait_gone "$p" 10; done

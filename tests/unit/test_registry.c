@@ -2,15 +2,20 @@
  * memory, no root: bootstrap and tokens, devices and their uniqueness,
  * management addresses (collisions resolved), every lookup scoped to its
  * organization, captures with their devices' parts, what a restart marks
- * done. Written against the interface alone, so that a second backend can
- * run the same suite. */
+ * done; then a file in a temporary directory: made private, tightened when
+ * it was not, refused when damaged. Written against the interface alone, so
+ * that a second backend can run the same suite. */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -216,6 +221,113 @@ static void captures_hold_their_devices(void **state)
 	reg_captures_free(c, n);
 }
 
+/* The registry's files in a directory of their own. */
+static char dir[] = "/tmp/test_registry.XXXXXX", db[64];
+
+static int file_setup(void **state)
+{
+	if (!mkdtemp(dir))
+		return -1;
+	snprintf(db, sizeof(db), "%s/registry.db", dir);
+	return 0;
+}
+
+static int file_teardown(void **state)
+{
+	static const char *const suffix[] = {"", "-wal", "-shm"};
+	char p[PATH_MAX];
+
+	for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
+		snprintf(p, sizeof(p), "%s%s", db, suffix[i]);
+		unlink(p);
+	}
+	rmdir(dir);
+	strcpy(dir + strlen(dir) - 6, "XXXXXX");
+	return 0;
+}
+
+static unsigned mode_of(const char *path)
+{
+	struct stat st;
+
+	assert_int_equal(stat(path, &st), 0);
+	return st.st_mode & 07777;
+}
+
+/* A registry with a row in it, closed (SQLite folds the WAL into the file
+ * at the last close). */
+static void create_registry(void)
+{
+	struct reg *reg;
+	char err[256];
+
+	assert_int_equal(reg_open(db, &reg, err, sizeof(err)), 0);
+	assert_true(reg_org_add(reg, "acme") > 0);
+	reg_close(reg);
+}
+
+static void file_is_private(void **state)
+{
+	char err[256], wal[80];
+	struct reg *reg;
+
+	/* under the usual umask SQLite alone would make it 0644 */
+	umask(022);
+	assert_int_equal(reg_open(db, &reg, err, sizeof(err)), 0);
+	assert_true(reg_org_add(reg, "acme") > 0);
+	assert_int_equal(mode_of(db), 0600);
+	snprintf(wal, sizeof(wal), "%s-wal", db);
+	assert_int_equal(access(wal, F_OK), 0); /* a write went to the WAL */
+	assert_int_equal(mode_of(wal), 0600);
+	snprintf(wal, sizeof(wal), "%s-shm", db);
+	assert_int_equal(mode_of(wal), 0600);
+	reg_close(reg);
+}
+
+static void loose_file_is_tightened(void **state)
+{
+	char err[256];
+	struct reg *reg;
+
+	create_registry();
+	assert_int_equal(chmod(db, 0644), 0);
+	assert_int_equal(reg_open(db, &reg, err, sizeof(err)), 0);
+	assert_int_equal(mode_of(db), 0600);
+	reg_close(reg);
+}
+
+/* Bytes over the file at off, then open: refused as damaged, naming it. */
+static void assert_refused(long off, size_t len)
+{
+	char junk[4096], err[512];
+	struct reg *reg = NULL;
+	int fd;
+
+	memset(junk, 0xa5, sizeof(junk));
+	fd = open(db, O_WRONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, junk, len, off), (ssize_t)len);
+	close(fd);
+	assert_int_equal(reg_open(db, &reg, err, sizeof(err)), -EUCLEAN);
+	assert_null(reg);
+	assert_non_null(strstr(err, db));
+	assert_non_null(strstr(err, "is damaged: "));
+	assert_null(strchr(err, '\n'));
+}
+
+/* A page of a table garbled: the header still reads, queries would not. */
+static void damaged_page_is_refused(void **state)
+{
+	create_registry();
+	assert_refused(4096, 4096); /* page 2: SQLite's default page is 4 KiB */
+}
+
+static void damaged_header_is_refused(void **state)
+{
+	create_registry();
+	assert_refused(0, 100);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -224,6 +336,10 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(management_addresses_collide_and_resolve, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(captures_hold_their_devices, setup, teardown),
+	    cmocka_unit_test_setup_teardown(file_is_private, file_setup, file_teardown),
+	    cmocka_unit_test_setup_teardown(loose_file_is_tightened, file_setup, file_teardown),
+	    cmocka_unit_test_setup_teardown(damaged_page_is_refused, file_setup, file_teardown),
+	    cmocka_unit_test_setup_teardown(damaged_header_is_refused, file_setup, file_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
