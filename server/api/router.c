@@ -1,13 +1,15 @@
-/* router.c - the one handler on "/": the path matched against the route
- * table segment by segment ({name} takes any one segment), the bearer token
- * checked for routes that want it, then the method (405 with Allow when
- * the path is known but the method is not). A logger counts every answered
- * request by status, streams and parked polls included, when it ends. */
+/* router.c - the one handler on "/": the path as sent, split and decoded
+ * segment by segment (path.h), matched exactly against the route table
+ * ({name} takes any one segment, as decoded), the bearer token checked for
+ * routes that want it, then the method (405 with Allow when the path is
+ * known but the method is not). A logger counts every answered request by
+ * status, streams and parked polls included, when it ends. */
+#include <errno.h>
 #include <string.h>
 
 #include "api/api.h"
+#include "api/path.h"
 
-#define SEGS_MAX     8
 #define PATH_MAX_LEN 512
 
 static const struct srv_route routes[] = {
@@ -38,14 +40,15 @@ struct counter {
 	struct srv_api *api;
 };
 
-/* "/a/b/c" -> its segments, in place: the count, or -1 for too many. */
+/* A route's "/a/b/c" -> its segments, in place: the count, or -1 for too
+ * many. */
 static int split(char *path, char **seg)
 {
 	int n = 0;
 
 	for (char *save = NULL, *t = strtok_r(path, "/", &save); t;
 	     t = strtok_r(NULL, "/", &save)) {
-		if (n == SEGS_MAX)
+		if (n == SRV_PATH_SEGS_MAX)
 			return -1;
 		seg[n++] = t;
 	}
@@ -55,7 +58,7 @@ static int split(char *path, char **seg)
 /* Does the route's path match the segments? Its {parts} into params. */
 static int match(const char *pattern, char **seg, int n, char **params)
 {
-	char buf[128], *pseg[SEGS_MAX];
+	char buf[128], *pseg[SRV_PATH_SEGS_MAX];
 	int pn, k = 0;
 
 	snprintf(buf, sizeof(buf), "%s", pattern);
@@ -74,19 +77,23 @@ static int match(const char *pattern, char **seg, int n, char **params)
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
 	struct srv_api *api = ((struct router *)self)->api;
-	h2o_iovec_t p = req->path_normalized;
-	char path[PATH_MAX_LEN], *seg[SEGS_MAX], *params[SEGS_MAX], allow[64] = "";
+	/* the raw path, not h2o's path_normalized (see path.c); the query is
+	 * cut at the first '?', as h2o and the log do */
+	const char *q = memchr(req->path.base, '?', req->path.len);
+	size_t plen = q ? (size_t)(q - req->path.base) : req->path.len;
+	char path[PATH_MAX_LEN], *seg[SRV_PATH_SEGS_MAX], *params[SRV_PATH_SEGS_MAX];
+	char allow[64] = "", err[512];
 	const struct srv_route *found = NULL, *known = NULL;
 	struct reg_admin who;
 	char whoname[2 * REG_NAME_MAX + 2];
 	int n, r;
 
-	if (p.len >= sizeof(path) || memchr(p.base, 0, p.len))
-		return srv_fail(req, 404, "not found");
-	memcpy(path, p.base, p.len);
-	path[p.len] = 0;
-	n = split(path, seg);
-	for (size_t i = 0; n >= 0 && i < sizeof(routes) / sizeof(routes[0]); i++) {
+	n = srv_path_split(req->path.base, plen, path, sizeof(path), seg, err, sizeof(err));
+	if (n == -EINVAL)
+		return srv_fail(req, 400, "%s", err);
+	if (n < 0)
+		return srv_fail(req, 404, "not found: %s", err);
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
 		if (!match(routes[i].path, seg, n, params))
 			continue;
 		known = &routes[i];

@@ -3,10 +3,11 @@
 # in B, two agents as devices (gw1 in A on va, gw2 in B on vb, so a packet
 # from B to A is seen by both), driven through the admin API with curl and
 # through `edgecap remote`: registry bootstrap, tokens, tenant isolation on
-# every endpoint, bad input, merged and de-duplicated captures of real
-# traffic, a device killed mid-capture or unreachable, a reader that leaves,
-# Ctrl-C, the text output against tcpdump, the registry's files kept private
-# and a damaged one refused.
+# every endpoint, paths matched exactly, bad input, merged and de-duplicated
+# captures of real traffic, a device killed mid-capture or unreachable, a
+# reader that leaves, Ctrl-C, the text output against tcpdump, the limits
+# on captures and readers, the registry's files kept private and a damaged
+# one refused.
 set -uo pipefail
 server=$1
 agent=$2
@@ -50,9 +51,10 @@ agent_start() { # NAME NS IF ADDR:PORT [CONF]: the device's agent, once it liste
 	return 1
 }
 
-# call TOKEN METHOD PATH [JSON]: the status; the body in $tmp/body
+# call TOKEN METHOD PATH [JSON]: the status; the body in $tmp/body. The
+# path goes as given, dot-segments and escapes alike.
 call() {
-	inb curl -sS -o "$tmp/body" -w '%{http_code}' -X "$2" -H "Authorization: Bearer $1" \
+	inb curl -sS --path-as-is -o "$tmp/body" -w '%{http_code}' -X "$2" -H "Authorization: Bearer $1" \
 		${4:+-H 'Content-Type: application/json' --data-binary "$4"} "$api$3"
 }
 field() { python3 -c 'import json,sys
@@ -142,6 +144,40 @@ test_tenants() {
 	wait_state "$id" done 10 || bad+=" acme's capture did not end"
 	[ -z "$bad" ] && ok "tenants: another organization's devices and captures are not found, on every endpoint" ||
 		ko "tenant isolation" "$bad"
+}
+
+test_paths() {
+	local bad= st p
+	# a decoded NUL, '/' or control byte stays in its segment: no device by
+	# that name, never gw1 (the error quotes it escaped)
+	st=$(call "$alice" GET /devices/gw1%00anything)
+	[ "$st" = 404 ] && [ "$(field error)" = "not found: path segment 'gw1\x00anything' holds a NUL byte" ] || bad+=" nul:$st $(cat "$tmp/body")"
+	st=$(call "$alice" GET /devices/gw1%2Fx)
+	[ "$st" = 404 ] && [ "$(field error)" = "not found: path segment 'gw1/x' holds an escaped '/'" ] || bad+=" slash:$st $(cat "$tmp/body")"
+	st=$(call "$alice" DELETE /devices/gw1%0a)
+	[ "$st" = 404 ] && [[ $(field error) == *"'gw1\x0a' holds a control byte" ]] || bad+=" ctl:$st $(cat "$tmp/body")"
+	# malformed escapes: 400, JSON, naming the escape; on any route, before the token
+	for p in "/devices/%zz %zz" "/devices/gw1%4 %4" "/devices/gw1% %" "/captures/%g1/pcap %g1"; do
+		set -- $p
+		st=$(call "$alice" GET "$1")
+		[ "$st" = 400 ] && [ "$(field error)" = "invalid escape '$2' in the path: want '%' and two hex digits" ] || bad+=" $1:$st $(cat "$tmp/body")"
+	done
+	st=$(inb curl -sS --path-as-is -o "$tmp/body" -D "$tmp/head" -w '%{http_code}' "$api/devices/%zz")
+	[ "$st" = 400 ] && grep -qi '^content-type: application/json' "$tmp/head" && [[ $(field error) == "invalid escape"* ]] || bad+=" notoken:$st"
+	# dot-segments, empty segments: refused, not resolved
+	for p in /../v1/devices /devices/./gw1 /devices/%2e%2e/devices/gw1 /devices/gw1/ //devices; do
+		st=$(call "$alice" GET "$p")
+		[ "$st" = 404 ] && [[ $(field error) == "not found: "* ]] || bad+=" $p:$st"
+	done
+	# what still works: the plain name, an escaped character names allow, a query
+	st=$(call "$alice" GET /devices/gw1); [ "$st" = 200 ] && [ "$(field name)" = gw1 ] || bad+=" plain:$st"
+	st=$(call "$alice" GET /devices/gw%31); [ "$st" = 200 ] && [ "$(field name)" = gw1 ] || bad+=" escaped:$st"
+	st=$(call "$alice" POST /devices '{"name":"gw.x-1","serial":"SN-gwx","address":"http://10.98.0.1:9"}')
+	st=$(call "$alice" GET /devices/gw%2Ex%2D1); [ "$st" = 200 ] && [ "$(field name)" = gw.x-1 ] || bad+=" dot:$st"
+	st=$(call "$alice" DELETE /devices/gw%2ex-1); [ "$st" = 200 ] || bad+=" delete:$st"
+	st=$(call "$alice" GET "/devices/gw1?x=%zz"); [ "$st" = 200 ] || bad+=" query:$st"
+	[ -z "$bad" ] && ok "paths match exactly: escapes decoded per segment, a NUL, '/' or control byte in one 404, a malformed escape 400, all JSON" ||
+		ko "paths" "$bad"
 }
 
 test_bad_input() {
@@ -580,7 +616,7 @@ after() {
 	kill -0 "$server_pid" 2> /dev/null || { ko "$1 left the server dead" "$(tail -3 "$tmp/server.log")"; server_start; }
 }
 
-run_tests after test_bootstrap test_tokens test_tenants test_bad_input test_compile \
+run_tests after test_bootstrap test_tokens test_tenants test_paths test_bad_input test_compile \
 	test_merged test_device_killed test_unreachable test_refused test_reader_leaves \
 	test_interrupt test_late_reader test_count test_capture_ends test_limits test_text test_https \
 	test_list test_operable test_restart test_registry_disk
