@@ -341,7 +341,7 @@ test_count() {
 # readers: past either a 429 naming the limit; another organization's
 # capture starts all the same.
 test_limits() {
-	local bad= st ids= id i pids=
+	local bad= st ids= id i n pids=
 	for i in 1 2 3 4; do
 		st=$(call "$alice" POST /captures '{"devices":["gw1"],"expression":"udp port 7","duration":30}')
 		[ "$st" = 201 ] && ids+=" $(field id)" || bad+=" start$i:$st"
@@ -353,14 +353,18 @@ test_limits() {
 	[ "$st" = 201 ] || bad+=" other org:$st"
 	id=${ids%% *}; id=${ids##* }
 	for i in $(seq 16); do
-		inb curl -sS -m 30 -o /dev/null -H "Authorization: Bearer $alice" "$api/captures/$id/pcap" 2> /dev/null &
+		inb curl -sS -m 30 -o "$tmp/reader$i" -H "Authorization: Bearer $alice" \
+			"$api/captures/$id/pcap" 2> /dev/null &
 		pids+=" $!"
 	done
-	for _ in $(seq 50); do # until the 16 are reading
-		st=$(call "$alice" GET "/captures/$id/pcap" 2> /dev/null)
-		[ "$st" = 429 ] && break
+	for _ in $(seq 100); do # until the 16 are reading: each has the file's header
+		n=0
+		for i in $(seq 16); do [ -s "$tmp/reader$i" ] && n=$((n + 1)); done
+		[ $n = 16 ] && break
 		sleep 0.1
 	done
+	st=$(inb curl -sS -m 2 -o "$tmp/body" -w '%{http_code}' -H "Authorization: Bearer $alice" \
+		"$api/captures/$id/pcap" 2> /dev/null)
 	[ "$st" = 429 ] && [ "$(field error)" = "capture $id has 16 readers already, the most it may (capture_readers_max = 16)" ] ||
 		bad+=" reader 17:$st $(head -c 200 "$tmp/body")"
 	# shellcheck disable=SC2086
