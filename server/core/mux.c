@@ -311,6 +311,16 @@ int srv_mux_add(struct srv_mux *x, const char *label)
 	return i;
 }
 
+void srv_mux_bound(struct srv_mux *x, unsigned in, uint32_t block_max, uint32_t ifaces_max,
+		   uint32_t sections_max)
+{
+	struct srv_pcapng_reader *r = &x->in[in]->r;
+
+	r->block_max = block_max;
+	r->ifaces_max = ifaces_max;
+	r->sections_max = sections_max;
+}
+
 /* After the reader's result r: an error closes the input with its reason. */
 static int fed(struct srv_mux *x, unsigned i, int r)
 {

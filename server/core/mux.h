@@ -54,6 +54,11 @@ long srv_mux_take(struct srv_mux *x, unsigned in, const void *data, size_t len);
  * reference (srv_mux_by_ref). */
 long srv_mux_take_slab(struct srv_mux *x, unsigned in, struct ecap_slab *s, const void *data,
 		       size_t len);
+/* Bounds on what an input's stream may hold (pcapng_reader.h: the largest
+ * block, interfaces over the stream, sections; 0: none). Past one, the
+ * input fails with the reason in srv_mux_error. */
+void srv_mux_bound(struct srv_mux *x, unsigned in, uint32_t block_max, uint32_t ifaces_max,
+		   uint32_t sections_max);
 /* The input's stream ended. lost: why it ended early (its ISBs carry it as
  * a comment), or NULL. 0, or -EINVAL when it ended inside a block. */
 int srv_mux_close(struct srv_mux *x, unsigned in, const char *lost);

@@ -4,6 +4,7 @@
 
 #include <byteswap.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,8 +59,15 @@ static uint64_t rd64(const struct srv_pcapng_reader *r, const uint8_t *p)
 	return r->swap ? bswap_64(v) : v;
 }
 
-static int bad(struct srv_pcapng_reader *r, const char *what)
+__attribute__((format(printf, 2, 3))) static int bad(struct srv_pcapng_reader *r, const char *fmt,
+						     ...)
 {
+	char what[120];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
 	snprintf(r->err, sizeof(r->err), "at byte %llu: %s", (unsigned long long)r->offset, what);
 	return -EINVAL;
 }
@@ -105,6 +113,8 @@ static int section(struct srv_pcapng_reader *r, const uint8_t *p, uint32_t len)
 	if (rd16(r, p + 12) != 1)
 		return bad(r, "pcapng major version is not 1");
 	r->nifaces = 0;
+	if (r->sections_max && ++r->sections_seen > r->sections_max)
+		return bad(r, "more than %u sections", r->sections_max);
 	return r->fn(r->ctx, SRV_PCAPNG_SECTION, NULL);
 }
 
@@ -115,6 +125,8 @@ static int add_iface(struct srv_pcapng_reader *r, uint16_t linktype, uint32_t sn
 
 	if (r->nifaces == SRV_IFACES_MAX)
 		return bad(r, "too many interfaces");
+	if (r->ifaces_max && ++r->ifaces_seen > r->ifaces_max)
+		return bad(r, "more than %u interfaces", r->ifaces_max);
 	if (!r->ifs && !(r->ifs = calloc(SRV_IFACES_MAX, sizeof(*r->ifs))))
 		return -ENOMEM;
 	r->ifs[r->nifaces++] = (struct srv_pcapng_iface_state){snaplen, tsresol, tsoffset};
@@ -250,6 +262,9 @@ static long pcapng_block(struct srv_pcapng_reader *r, const uint8_t *p, size_t a
 	len = rd32(r, p + 4);
 	if (len < 12 || len % 4 || len > SRV_BLOCK_MAX)
 		return bad(r, "bad block length");
+	if (r->block_max && len > r->block_max)
+		return bad(r, "a block of %u bytes, more than the %u this stream may send", len,
+			   r->block_max);
 	if (avail < len)
 		return 0;
 	if (rd32(r, p + len - 4) != len)
@@ -299,7 +314,7 @@ static long pcap_block(struct srv_pcapng_reader *r, const uint8_t *p, size_t ava
 		return 0;
 	k.caplen = rd32(r, p + 8);
 	k.wirelen = rd32(r, p + 12);
-	if (k.caplen > SRV_BLOCK_MAX)
+	if (k.caplen > SRV_BLOCK_MAX || (r->block_max && k.caplen > r->block_max))
 		return bad(r, "bad record length");
 	if (avail < 16 + k.caplen)
 		return 0;

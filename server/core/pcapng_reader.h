@@ -73,6 +73,12 @@ struct srv_pcapng_reader {
 	int check_canonical; /* set: packets say whether they are canonical */
 	uint32_t nifaces;
 	struct srv_pcapng_iface_state *ifs; /* SRV_IFACES_MAX */
+	/* Bounds a caller may set (0: none but SRV_BLOCK_MAX and
+	 * SRV_IFACES_MAX a section): the largest block (a partial one is
+	 * refused as soon as its header says more), interfaces over the whole
+	 * stream, sections. A stream past one is malformed. */
+	uint32_t block_max, ifaces_max, sections_max;
+	uint32_t ifaces_seen, sections_seen;
 	char err[160];
 };
 

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "common/auth.h"
+#include "common/bounds.h"
 #include "common/log.h"
 #include "core/mux.h"
 #include "service/capture.h"
@@ -22,15 +23,23 @@
 #define ERRBODY_MAX  300       /* of a refusal's body, for its message */
 #define NO_LIMIT_MS  86400000u /* the silence limit of a capture without a duration */
 #define SLAB_SIZE    (2u << 20)
-#define DEVICE_MEM   (16u << 20) /* of a device's stream held at once, from read to written */
-#define GEN_MEM	     (64u << 20) /* of what the mux writes itself, not yet written out */
-#define SLABS_KEPT   (64u << 20) /* between captures */
-#define HEAR_NS	     100000000ll /* a device read this recently is not asked for bytes waiting */
-#define JOBS	     4		 /* writes to the file in flight: the writer never waits */
-#define JOB_MAX	     (2u << 20)	 /* of output in one of them */
-#define JOB_PIECES   2048
-#define RETAIN	     (4u << 20) /* of output in the file kept in memory for readers behind */
-#define PIN_MAX	     (4u << 20) /* of a capture's output its readers hold in their sends */
+#define DEVICE_MEM   (16u << 20)  /* of a device's stream held at once, from read to written */
+#define CAPTURE_MEM  (128u << 20) /* of its devices' streams, shared out (2 slabs each at least) */
+/* What an agent sends: one section, an interface block per interface and
+ * direction, blocks no larger than a packet at the snaplen with its
+ * options (a few hundred bytes; the rest is margin). */
+#define STREAM_SECTIONS 1
+#define STREAM_IFACES	(2 * ECAP_CAPTURE_IFACES_MAX)
+#define BLOCK_SLACK	4096
+#define BLOCK_MIN	(64u << 10)
+#define GEN_MEM		(64u << 20) /* of what the mux writes itself, not yet written out */
+#define SLABS_KEPT	(64u << 20) /* between captures */
+#define HEAR_NS		100000000ll /* a device read this recently is not asked for bytes waiting */
+#define JOBS		4	    /* writes to the file in flight: the writer never waits */
+#define JOB_MAX		(2u << 20)  /* of output in one of them */
+#define JOB_PIECES	2048
+#define RETAIN		(4u << 20) /* of output in the file kept in memory for readers behind */
+#define PIN_MAX		(4u << 20) /* of a capture's output its readers hold in their sends */
 
 struct srv_captures {
 	struct srv_captures_conf conf;
@@ -40,6 +49,7 @@ struct srv_captures {
 	struct ecap_slab_cache slabs;	 /* the devices' streams are read into these */
 	struct srv_writer *writer;	 /* the capture files' writes */
 	char bytes_why[64];		 /* the log's words for conf.bytes_max */
+	int closing;			 /* srv_captures_free: no more writes */
 };
 
 struct dev_conn {
@@ -75,6 +85,7 @@ struct srv_capture {
 	int done;
 	char error[256]; /* the capture itself failed (its file) */
 	struct srv_capture *next;
+	size_t dev_mem; /* of slabs a device's stream may hold */
 	/* The output in memory, pieces numbered from 0 as they come, in a
 	 * ring: [first, writ) are in the file (kept for readers while they
 	 * are behind, RETAIN bytes at most), [writ, sub) being written,
@@ -198,7 +209,7 @@ static void run(struct srv_capture *l, int64_t now)
 		 * memory within the merge's slack) */
 		if (dc->pool)
 			srv_mux_squeeze(l->mux, dc->input,
-					ecap_slab_pool_out(dc->pool) + SLAB_SIZE > DEVICE_MEM);
+					ecap_slab_pool_out(dc->pool) + SLAB_SIZE > l->dev_mem);
 	}
 	srv_mux_run(l->mux, now);
 }
@@ -277,7 +288,7 @@ static void on_written(struct srv_write_job *w, int err);
  * can be made (JOBS in flight at most). */
 static void submit(struct srv_capture *l)
 {
-	while (!l->error[0] && l->jn < JOBS && l->sub < l->last &&
+	while (!l->cs->closing && !l->error[0] && l->jn < JOBS && l->sub < l->last &&
 	       (!l->jn || l->end - l->queued >= JOB_MAX)) {
 		struct job *j = &l->jobs[(l->jhead + l->jn) % JOBS];
 
@@ -534,7 +545,7 @@ static void device_start(struct dev_conn *dc, const struct srv_capture_req *c)
 	struct srv_captures *cs = dc->l->cs;
 	char url[REG_ADDRESS_MAX + 32], e[256];
 
-	dc->pool = ecap_slab_pool_new(&cs->slabs, SLAB_SIZE, DEVICE_MEM);
+	dc->pool = ecap_slab_pool_new(&cs->slabs, SLAB_SIZE, dc->l->dev_mem);
 	if (!dc->pool) {
 		device_closed(dc, "out of memory");
 		return;
@@ -689,6 +700,11 @@ int64_t srv_capture_start(struct srv_captures *cs, const struct reg_admin *who,
 	l->fd = -1;
 	l->cs = cs;
 	l->org = who->org;
+	l->dev_mem = c->ndevs ? CAPTURE_MEM / c->ndevs : DEVICE_MEM;
+	if (l->dev_mem > DEVICE_MEM)
+		l->dev_mem = DEVICE_MEM;
+	if (l->dev_mem < 2 * SLAB_SIZE)
+		l->dev_mem = 2 * SLAB_SIZE;
 	l->devs = calloc(c->ndevs, sizeof(*l->devs));
 	/* one device has no duplicates to find: skip the key and its index */
 	l->mux = srv_mux_new(&(struct srv_merge_opts){.dedup_ns = c->ndevs == 1 ? -1 : 0},
@@ -736,6 +752,10 @@ int64_t srv_capture_start(struct srv_captures *cs, const struct reg_admin *who,
 			ask_stop(l, "error", "out of memory");
 			break;
 		}
+		srv_mux_bound(l->mux, (unsigned)in,
+			      c->snaplen + BLOCK_SLACK > BLOCK_MIN ? c->snaplen + BLOCK_SLACK
+								   : BLOCK_MIN,
+			      STREAM_IFACES, STREAM_SECTIONS);
 		*dc = (struct dev_conn){
 		    .l = l, .d = c->devs[i], .state = "connecting", .input = (unsigned)in};
 		l->ndevs++;
@@ -907,6 +927,7 @@ void srv_captures_free(struct srv_captures *cs)
 {
 	if (!cs)
 		return;
+	cs->closing = 1;	     /* the writes heard of below start no others */
 	srv_writer_free(cs->writer); /* every write heard of first */
 	cs->writer = NULL;
 	while (cs->live)

@@ -6,6 +6,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -323,6 +324,65 @@ static void refuses_packet_overrun_and_unknown_iface(void **st)
 	assert_int_equal(srv_pcapng_end(&r), -EINVAL);
 	srv_pcapng_free(&r);
 	ecap_buf_free(&b);
+}
+
+/* A device's stream past its bounds fails the device, with the reason;
+ * a block is refused as soon as its header says it is too large. */
+static void bounded_streams(void **st)
+{
+	struct srv_mux *x = srv_mux_new(NULL, "test");
+	struct ecap_buf b = {0};
+	char name[16];
+	int in;
+
+	assert_non_null(x);
+	in = srv_mux_add(x, "two-sections");
+	srv_mux_bound(x, (unsigned)in, 0, 0, 1);
+	ecap_pcapng_shb(&b, NULL);
+	ecap_pcapng_idb(&b, 1, 65535, "eth0", 9);
+	ecap_pcapng_shb(&b, NULL);
+	assert_int_equal(srv_mux_feed(x, (unsigned)in, b.data, b.len), -EINVAL);
+	assert_non_null(strstr(srv_mux_error(x, (unsigned)in), "more than 1 sections"));
+
+	ecap_buf_reset(&b);
+	in = srv_mux_add(x, "many-interfaces");
+	srv_mux_bound(x, (unsigned)in, 0, 32, 0);
+	ecap_pcapng_shb(&b, NULL);
+	for (int i = 0; i < 32; i++) {
+		snprintf(name, sizeof(name), "if%d", i);
+		ecap_pcapng_idb(&b, 1, 65535, name, 9);
+	}
+	assert_int_equal(srv_mux_feed(x, (unsigned)in, b.data, b.len), 0); /* 32: fine */
+	ecap_buf_reset(&b);
+	ecap_pcapng_idb(&b, 1, 65535, "if32", 9);
+	assert_int_equal(srv_mux_feed(x, (unsigned)in, b.data, b.len), -EINVAL);
+	assert_non_null(strstr(srv_mux_error(x, (unsigned)in), "more than 32 interfaces"));
+
+	ecap_buf_reset(&b);
+	in = srv_mux_add(x, "huge-block");
+	srv_mux_bound(x, (unsigned)in, 65536, 0, 0);
+	ecap_pcapng_shb(&b, NULL);
+	ecap_pcapng_idb(&b, 1, 65535, "eth0", 9);
+	/* an EPB's header claiming 1 MiB: refused before the rest comes */
+	ecap_buf_put(&b, (const uint8_t *)&(uint32_t){6}, 4);
+	ecap_buf_put(&b, (const uint8_t *)&(uint32_t){1u << 20}, 4);
+	ecap_buf_put(&b, (const uint8_t *)&(uint32_t){0}, 4);
+	assert_int_equal(srv_mux_feed(x, (unsigned)in, b.data, b.len), -EINVAL);
+	assert_non_null(
+	    strstr(srv_mux_error(x, (unsigned)in),
+		   "a block of 1048576 bytes, more than the 65536 this stream may send"));
+
+	ecap_buf_reset(&b); /* within its bounds, a stream goes on */
+	in = srv_mux_add(x, "fine");
+	srv_mux_bound(x, (unsigned)in, 65536, 2, 1);
+	ecap_pcapng_shb(&b, NULL);
+	ecap_pcapng_idb(&b, 1, 65535, "eth0", 9);
+	ecap_pcapng_idb(&b, 1, 65535, "eth0", 9);
+	ecap_pcapng_epb(&b, 1, 1, name, 8, 8, 0);
+	assert_int_equal(srv_mux_feed(x, (unsigned)in, b.data, b.len), 0);
+	assert_null(srv_mux_error(x, (unsigned)in));
+	ecap_buf_free(&b);
+	srv_mux_free(x);
 }
 
 /* --- merger -------------------------------------------------------------- */
@@ -713,6 +773,7 @@ int main(void)
 	    cmocka_unit_test(many_keys_expire_and_grow),
 	    cmocka_unit_test(memory_bound_forces_output),
 	    cmocka_unit_test(mux_by_reference_writes_what_copying_writes),
+	    cmocka_unit_test(bounded_streams),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
