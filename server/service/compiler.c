@@ -8,12 +8,14 @@
  * answers its job, if any, and a new one is spawned in its place. */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -438,6 +440,11 @@ int srv_compiler_worker_main(void)
 	signal(SIGPROF, SIG_DFL);
 	/* the server's descriptors left without CLOEXEC are not the worker's */
 	close_range(SRV_COMPILER_FD + 1, ~0u, 0);
+	/* it parses what clients send: none of the server's capabilities
+	 * (CAP_NET_ADMIN for the tunnel, ambient under systemd) */
+	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+	syscall(SYS_capset, &(struct __user_cap_header_struct){_LINUX_CAPABILITY_VERSION_3, 0},
+		(struct __user_cap_data_struct[2]){{0}});
 	for (;;) {
 		struct ecap_cbpf prog = {0};
 		char err[ECAP_ERRLEN];
