@@ -30,6 +30,8 @@ static const struct ecap_conf_key keys[] = {
     ECAP_CONF_UINT_KEY("capture_max_mib", struct srv_conf, capture_max_mib, 1, 1, 1u << 20),
     ECAP_CONF_UINT_KEY("org_captures_max", struct srv_conf, org_captures_max, 1, 1, 1000),
     ECAP_CONF_UINT_KEY("capture_readers_max", struct srv_conf, capture_readers_max, 1, 1, 1000),
+    ECAP_CONF_UINT_KEY("compile_cpu_ms", struct srv_conf, compile_cpu_ms, 1, 100, 600000),
+    ECAP_CONF_UINT_KEY("compile_workers", struct srv_conf, compile_workers, 1, 1, 64),
     {0},
 };
 
@@ -48,7 +50,9 @@ int srv_conf_load(struct srv_conf *c, const char *path, int must_exist, char *er
 			       .capture_duration_max = ECAP_CAPTURE_DURATION_MAX,
 			       .capture_max_mib = 1024,
 			       .org_captures_max = 4,
-			       .capture_readers_max = 16};
+			       .capture_readers_max = 16,
+			       .compile_cpu_ms = 2000,
+			       .compile_workers = 2};
 	return ecap_conf_load(keys, c, path, must_exist, err, errlen);
 }
 

@@ -19,6 +19,8 @@
  *   capture_max_mib      = 1024         (MiB of packets a capture keeps: it stops there)
  *   org_captures_max     = 4            (captures one organization runs at once)
  *   capture_readers_max  = 16           (readers of one capture at once)
+ *   compile_cpu_ms       = 2000         (ms of CPU one expression may take to compile)
+ *   compile_workers      = 2            (processes compiling expressions at once)
  */
 #ifndef SRV_CONF_H
 #define SRV_CONF_H
@@ -42,6 +44,7 @@ struct srv_conf {
 	unsigned capture_duration, capture_duration_max; /* s */
 	unsigned capture_max_mib;
 	unsigned org_captures_max, capture_readers_max;
+	unsigned compile_cpu_ms, compile_workers;
 };
 
 /* Defaults, then the file (a missing one is fine unless must_exist): 0, or

@@ -141,6 +141,9 @@ int main(int argc, char **argv)
 	char err[512];
 	int st;
 
+	/* a compile worker (service/compiler.h), spawned by the server itself */
+	if (argc == 2 && !strcmp(argv[1], "compile-worker"))
+		return srv_compiler_worker_main();
 	ecap_log_init("edgecap-server");
 	st = configure(&d.conf, argc, argv);
 	if (st == -1)

@@ -94,6 +94,13 @@ int srv_daemon_start(struct srv_daemon *d, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
+	r = srv_compiler_new(&(struct srv_compiler_conf){.loop = d->site.ctx.loop,
+							 .workers = d->conf.compile_workers,
+							 .cpu_ms = d->conf.compile_cpu_ms},
+			     &d->compiler, err, errlen);
+	if (r)
+		return r;
+	d->api.compiler = d->compiler;
 	d->api.loop = d->site.ctx.loop;
 	d->api.reg = d->reg;
 	d->api.captures = d->captures;
@@ -139,6 +146,8 @@ void srv_daemon_free(struct srv_daemon *d)
 	if (d->started)
 		srv_api_stop(&d->api);
 	srv_tunnel_stop(d->tunnel);
+	/* compiles still under way are answered 503, their workers killed */
+	srv_compiler_free(d->compiler);
 	/* the loop and h2o's contexts live until exit: h2o 2.2 cannot destroy a
 	 * loop; captures still running after the grace period go with it */
 	if (d->site.ssl)

@@ -1,6 +1,7 @@
 /* server.h - edgecap-server, the daemon: one thread, one h2o event loop
  * serving the API (api/), running captures, the registry and the
- * management tunnel (service/), wired together here; main.c only parses
+ * management tunnel (service/), wired together here (expressions compile
+ * in worker processes, service/compiler.h); main.c only parses
  * flags. docs/remote.md describes the interface, docs/layout.md the rooms. */
 #ifndef SRV_SERVER_H
 #define SRV_SERVER_H
@@ -16,6 +17,7 @@ struct srv_daemon {
 	h2o_multithread_receiver_t getaddr;
 	struct srv_captures *captures;
 	struct srv_tunnel *tunnel;
+	struct srv_compiler *compiler; /* its worker processes */
 	struct srv_api api;
 	int started; /* the loop and the API exist */
 };

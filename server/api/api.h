@@ -16,6 +16,7 @@
 #include "api/http.h"
 #include "common/log.h"
 #include "service/capture.h"
+#include "service/compiler.h"
 #include "service/tunnel.h"
 
 #define SRV_VERSION    "edgecap-server " EDGECAP_VERSION
@@ -28,7 +29,8 @@ struct srv_api {
 	h2o_loop_t *loop;
 	struct reg *reg;
 	struct srv_captures *captures;
-	struct srv_tunnel *tunnel;  /* NULL: not enabled */
+	struct srv_tunnel *tunnel; /* NULL: not enabled */
+	struct srv_compiler *compiler;
 	int stopping;		    /* no new captures */
 	unsigned duration;	    /* s: a capture that names none runs this long */
 	unsigned duration_max;	    /* s: the most one may ask for */
@@ -76,6 +78,30 @@ srv_endpoint_fn srv_filters_compile;
 srv_endpoint_fn srv_tunnel_register_ep;
 srv_endpoint_fn srv_tunnel_poll_ep;
 srv_endpoint_fn srv_healthz;
+
+/* filters.c: an expression compiled for a request off the loop (the
+ * compile service), which the request waits for. The endpoint takes one
+ * from the request's pool with room for its own state after it, sets done
+ * (and release, for what it holds besides the pool's memory) and starts
+ * it. done runs once, from the loop, with the program when it compiled;
+ * every refusal on the way (too long, a bad expression, past the CPU
+ * bound, the queue full) is answered here instead. An HTTP/2 client may
+ * reset the stream meanwhile: the request's pool then goes, and with it
+ * the job, whose result is dropped. */
+struct srv_compiling {
+	struct srv_api *api;
+	h2o_req_t *req;
+	struct srv_compile *job; /* NULL: not under way */
+	const char *prefix;	 /* before libpcap's message: "expression: " or "" */
+	void (*done)(struct srv_compiling *x, struct ecap_cbpf *prog); /* answers req */
+	void (*release)(struct srv_compiling *x);		       /* NULL: nothing */
+	char who[2 * REG_NAME_MAX + 2];				       /* for the log */
+};
+/* size bytes (at least the struct's), zeroed, from req's pool. */
+struct srv_compiling *srv_compiling_new(struct srv_api *api, h2o_req_t *req,
+					const struct reg_admin *who, size_t size);
+/* 0: done (or a refusal) follows; -1: refused now, the answer sent. */
+int srv_compiling_start(struct srv_compiling *x, const char *expr, uint32_t snaplen);
 
 /* tunnel.c: answers a parked poll (the long-poll table's callback). */
 void srv_tunnel_answer(void *waiter, const uint8_t *body, size_t len);

@@ -25,7 +25,7 @@
 #include "api/api.h"
 #include "common/bounds.h"
 #include "core/text.h"
-#include "filter/compile.h"
+#include "filter/cbpf.h"
 
 #define READ_CHUNK	(256u << 10) /* from the file, a send */
 #define SEND_MAX	(2u << 20)   /* from memory, a send */
@@ -217,68 +217,52 @@ fail:
 	return NULL;
 }
 
-/* {"devices": [..], "expression": "..", "snaplen": N, "count": N, "duration": S,
- *  "interfaces": [..], "direction": "in|out|inout"} */
-int srv_captures_start(struct srv_api *api, h2o_req_t *req, const struct reg_admin *who,
-		       char **params)
-{
-	static const char *const keys[] = {"devices",  "expression", "snaplen",	  "count",
-					   "duration", "interfaces", "direction", NULL};
-	struct srv_capture_req c = {0};
-	struct reg_device *devs = NULL;
-	struct ecap_cbpf prog = {0};
-	char err[ECAP_ERRLEN], ifaces[ECAP_CAPTURE_IFACES_MAX * (IFNAME_MAX + 1) + 1];
-	char *bpf = NULL, *text = NULL;
-	json_t *j;
-	const char *expr, *dir;
-	int64_t snaplen = ECAP_SNAPLEN_DEFAULT, count = 0, duration = api->duration, id;
+/* A capture's start while its expression compiles: what was checked. */
+struct start {
+	struct srv_compiling x;
+	struct reg_admin who;
+	json_t *j; /* the body, as the capture's request */
+	struct reg_device *devs;
+	unsigned ndevs;
+	char ifaces[ECAP_CAPTURE_IFACES_MAX * (IFNAME_MAX + 1) + 1];
+	const char *dir; /* in j */
+	int64_t snaplen, count, duration;
+};
 
-	if (api->stopping)
-		return srv_fail(req, 503, "the server is stopping");
-	j = srv_body(req);
-	if (!j)
-		return 0;
-	if (srv_known_keys(req, j, keys) || srv_str_field(req, j, "expression", 0, &expr) ||
-	    srv_str_field(req, j, "direction", 0, &dir) ||
-	    srv_int_field(req, j, "snaplen", 1, ECAP_SNAPLEN_MAX, &snaplen) ||
-	    srv_int_field(req, j, "count", 0, INT64_MAX, &count) ||
-	    srv_int_field(req, j, "duration", 1, api->duration_max, &duration))
-		goto out;
-	/* every capture ends: kept with the duration it runs for */
-	json_object_set_new(j, "duration", json_integer(duration));
-	if (!expr)
-		expr = "";
-	if (!dir)
-		dir = "inout";
-	if (strcmp(dir, "in") && strcmp(dir, "out") && strcmp(dir, "inout")) {
-		srv_fail(req, 400, "direction: in, out or inout");
-		goto out;
+/* The expression compiled: the capture starts. */
+static void start_done(struct srv_compiling *x, struct ecap_cbpf *prog)
+{
+	struct start *s = (struct start *)x;
+	struct srv_api *api = x->api;
+	h2o_req_t *req = x->req;
+	char err[ECAP_ERRLEN], *bpf = NULL, *text = NULL;
+	int64_t id;
+
+	if (api->stopping) {
+		srv_fail(req, 503, "the server is stopping");
+		return;
 	}
-	if (interfaces(req, json_object_get(j, "interfaces"), ifaces, sizeof(ifaces)) ||
-	    !(devs = devices(api, req, who->org, json_object_get(j, "devices"), &c.ndevs)))
-		goto out;
-	if (ecap_filter_compile(expr, ECAP_LINKTYPE_EN10MB, (uint32_t)snaplen, &prog, err,
-				sizeof(err)) ||
-	    ecap_cbpf_validate(prog.insns, prog.len, err, sizeof(err))) {
+	if (ecap_cbpf_validate(prog->insns, prog->len, err, sizeof(err))) {
 		srv_fail(req, 400, "expression: %s", err);
-		goto out;
+		return;
 	}
-	bpf = ecap_cbpf_param(&prog);
-	text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+	bpf = ecap_cbpf_param(prog);
+	text = json_dumps(s->j, JSON_COMPACT | JSON_SORT_KEYS);
 	if (!bpf || !text) {
 		srv_fail(req, 503, "out of memory");
 		goto out;
 	}
-	c = (struct srv_capture_req){.request = text,
-				     .devs = devs,
-				     .ndevs = c.ndevs,
-				     .bpf = bpf,
-				     .ifaces = ifaces,
-				     .dir = dir,
-				     .snaplen = (uint32_t)snaplen,
-				     .duration = (uint32_t)duration,
-				     .count = (uint64_t)count};
-	id = srv_capture_start(api->captures, who, &c, err, sizeof(err));
+	id = srv_capture_start(api->captures, &s->who,
+			       &(struct srv_capture_req){.request = text,
+							 .devs = s->devs,
+							 .ndevs = s->ndevs,
+							 .bpf = bpf,
+							 .ifaces = s->ifaces,
+							 .dir = s->dir,
+							 .snaplen = (uint32_t)s->snaplen,
+							 .duration = (uint32_t)s->duration,
+							 .count = (uint64_t)s->count},
+			       err, sizeof(err));
 	if (id < 0) {
 		srv_fail(req, id == -EUSERS ? 429 : id == -ENOMEM ? 503 : 500, "%s", err);
 		goto out;
@@ -290,12 +274,77 @@ int srv_captures_start(struct srv_api *api, h2o_req_t *req, const struct reg_adm
 		h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_LOCATION, NULL,
 			       h2o_strdup(&req->pool, link, SIZE_MAX).base, strlen(link));
 	}
-	reply_capture(api, req, who->org, id, 201);
+	reply_capture(api, req, s->who.org, id, 201);
 out:
 	free(text);
 	free(bpf);
+}
+
+static void start_release(struct srv_compiling *x)
+{
+	struct start *s = (struct start *)x;
+
+	json_decref(s->j);
+	free(s->devs);
+}
+
+/* {"devices": [..], "expression": "..", "snaplen": N, "count": N, "duration": S,
+ *  "interfaces": [..], "direction": "in|out|inout"}: checked here, then the
+ * expression compiled off the loop, then the capture started (start_done). */
+int srv_captures_start(struct srv_api *api, h2o_req_t *req, const struct reg_admin *who,
+		       char **params)
+{
+	static const char *const keys[] = {"devices",  "expression", "snaplen",	  "count",
+					   "duration", "interfaces", "direction", NULL};
+	struct reg_device *devs = NULL;
+	char ifaces[ECAP_CAPTURE_IFACES_MAX * (IFNAME_MAX + 1) + 1];
+	struct start *s;
+	unsigned ndevs = 0;
+	json_t *j;
+	const char *expr, *dir;
+	int64_t snaplen = ECAP_SNAPLEN_DEFAULT, count = 0, duration = api->duration;
+
+	if (api->stopping)
+		return srv_fail(req, 503, "the server is stopping");
+	j = srv_body(req);
+	if (!j)
+		return 0;
+	if (srv_known_keys(req, j, keys) || srv_str_field(req, j, "expression", 0, &expr) ||
+	    srv_str_field(req, j, "direction", 0, &dir) ||
+	    srv_int_field(req, j, "snaplen", 1, ECAP_SNAPLEN_MAX, &snaplen) ||
+	    srv_int_field(req, j, "count", 0, INT64_MAX, &count) ||
+	    srv_int_field(req, j, "duration", 1, api->duration_max, &duration))
+		goto fail;
+	/* every capture ends: kept with the duration it runs for */
+	json_object_set_new(j, "duration", json_integer(duration));
+	if (!expr)
+		expr = "";
+	if (!dir)
+		dir = "inout";
+	if (strcmp(dir, "in") && strcmp(dir, "out") && strcmp(dir, "inout")) {
+		srv_fail(req, 400, "direction: in, out or inout");
+		goto fail;
+	}
+	if (interfaces(req, json_object_get(j, "interfaces"), ifaces, sizeof(ifaces)) ||
+	    !(devs = devices(api, req, who->org, json_object_get(j, "devices"), &ndevs)))
+		goto fail;
+	s = (struct start *)srv_compiling_new(api, req, who, sizeof(*s));
+	/* the request's from here on */
+	s->who = *who;
+	s->j = j;
+	s->devs = devs;
+	s->ndevs = ndevs;
+	memcpy(s->ifaces, ifaces, sizeof(ifaces));
+	s->dir = dir;
+	s->snaplen = snaplen;
+	s->count = count;
+	s->duration = duration;
+	s->x.done = start_done;
+	s->x.release = start_release;
+	srv_compiling_start(&s->x, expr, (uint32_t)snaplen);
+	return 0;
+fail:
 	free(devs);
-	ecap_cbpf_free(&prog);
 	json_decref(j);
 	return 0;
 }

@@ -218,6 +218,49 @@ test_compile() {
 	st=$(call "$alice" POST /filters/compile '{"expression":"port 99999"}')
 	[ "$st" = 400 ] && [ "$(field error)" = "illegal port number 99999 > 65535" ] &&
 		ok "filter compile: libpcap's message for a bad expression" || ko "compile error" "$st $(cat "$tmp/body")"
+	local long bad=
+	long=$(printf '%*s' 16385 '' | tr ' ' x)
+	st=$(call "$alice" POST /filters/compile "{\"expression\":\"$long\"}")
+	[ "$st" = 400 ] && [ "$(field error)" = "expression: longer than 16384 bytes" ] || bad+=" compile:$st"
+	st=$(call "$alice" POST /captures "{\"devices\":[\"gw1\"],\"expression\":\"$long\"}")
+	[ "$st" = 400 ] && [ "$(field error)" = "expression: longer than 16384 bytes" ] || bad+=" capture:$st"
+	[ -z "$bad" ] && ok "an expression over 16384 bytes: 400 naming the limit" ||
+		ko "expression length" "$bad $(cat "$tmp/body")"
+}
+
+# An expression libpcap's optimizer takes about a minute over (700 terms):
+# compiled off the loop, so another organization's request is answered at
+# once meanwhile, and ended at the CPU bound (compile_cpu_ms, 2 s) with a
+# 422 naming it; the worker is replaced, and none is left a zombie.
+test_compile_offloop() {
+	local e pid t st bad= p
+	e="port $(seq -s ' or port ' 1 699)"
+	for p in "/filters/compile {\"expression\":\"$e\"}" \
+		"/captures {\"devices\":[\"gw1\"],\"duration\":1,\"expression\":\"$e\"}"; do
+		inb curl -sS -o "$tmp/slow" -w '%{http_code}' --max-time 120 -H "Authorization: Bearer $alice" \
+			-H 'Content-Type: application/json' --data-binary "${p#* }" "$api${p%% *}" > "$tmp/slow.st" &
+		pid=$!
+		sleep 0.5 # under way: it takes 2 s of CPU to be ended
+		t=$(inb curl -sS -o "$tmp/body" -w '%{http_code} %{time_total}' --max-time 5 \
+			-H "Authorization: Bearer $bob" "$api/devices")
+		# 1 s: far from the few ms it takes, and from the minute it took on the loop
+		python3 -c 'import sys; c, s = sys.argv[1].split(); sys.exit(not (c == "200" and float(s) < 1))' "$t" ||
+			bad+=" ${p%% *}: the other organization's request: $t;"
+		kill -0 "$pid" 2> /dev/null || bad+=" ${p%% *}: ended before the other request was answered;"
+		wait_gone "$pid" 30 || { kill "$pid" 2> /dev/null; bad+=" ${p%% *}: not ended;"; }
+		[ "$(cat "$tmp/slow.st")" = 422 ] &&
+			[ "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["error"])' "$tmp/slow")" = \
+				"expression: compiling took more than 2000 ms of CPU (the server's compile_cpu_ms)" ] ||
+			bad+=" ${p%% *}: $(cat "$tmp/slow.st") $(head -c 200 "$tmp/slow");"
+	done
+	# the workers: replaced, reaped
+	[ "$(ps -o stat=,args= --ppid "$server_pid" | grep -c '^[^Z].*compile-worker')" = 2 ] &&
+		! ps -o stat= --ppid "$server_pid" | grep -q Z || bad+=" workers: $(ps -o stat=,args= --ppid "$server_pid")"
+	# and the next compile is as before
+	st=$(call "$alice" POST /filters/compile '{"expression":"udp port 53"}')
+	[ "$st" = 200 ] || bad+=" after:$st"
+	[ -z "$bad" ] && ok "a pathological expression compiles off the loop: another organization is answered at once, it ends with 422 at compile_cpu_ms" ||
+		ko "compile off the loop" "$bad"
 }
 
 # The payloads ("seq N") of the UDP packets in a capture, one per line.
@@ -621,6 +664,7 @@ after() {
 }
 
 run_tests after test_bootstrap test_tokens test_tenants test_paths test_bad_input test_compile \
+	test_compile_offloop \
 	test_merged test_device_killed test_unreachable test_refused test_reader_leaves \
 	test_interrupt test_late_reader test_count test_capture_ends test_limits test_text test_https \
 	test_list test_operable test_restart test_registry_disk

@@ -193,6 +193,8 @@ const char *web_reason(int status)
 		return "Gone";
 	case 413:
 		return "Payload Too Large";
+	case 422:
+		return "Unprocessable Content";
 	case 429:
 		return "Too Many Requests";
 	case 503:
