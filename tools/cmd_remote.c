@@ -69,6 +69,39 @@ static json_t *call_json(struct cli_http *h, const char *method, const char *pat
 	return j;
 }
 
+/* A whole list, page after page (the server gives at most PAGE a call):
+ * the items in one array, or NULL after one line. key: what the next
+ * page's cursor is (the last item's name or id). */
+#define PAGE 1000
+static json_t *call_list(struct cli_http *h, const char *path, const char *key)
+{
+	json_t *all = json_array(), *page, *last;
+	char url[256], cursor[64] = "";
+
+	for (;;) {
+		snprintf(url, sizeof(url), "%s?limit=%d%s%s", path, PAGE,
+			 cursor[0] ? "&cursor=" : "", cursor);
+		page = call_json(h, "GET", url, NULL, 200);
+		if (!page) {
+			json_decref(all);
+			return NULL;
+		}
+		json_array_extend(all, page);
+		last = json_array_get(page, json_array_size(page) - 1);
+		if (json_array_size(page) < PAGE || !last) {
+			json_decref(page);
+			return all;
+		}
+		if (json_is_integer(json_object_get(last, key)))
+			snprintf(cursor, sizeof(cursor), "%lld",
+				 (long long)json_integer_value(json_object_get(last, key)));
+		else
+			snprintf(cursor, sizeof(cursor), "%s",
+				 json_string_value(json_object_get(last, key)) ?: "");
+		json_decref(page);
+	}
+}
+
 static const char *str(json_t *o, const char *k)
 {
 	const char *s = json_string_value(json_object_get(o, k));
@@ -352,7 +385,7 @@ int cmd_devices(int argc, char **argv)
 		snprintf(path, sizeof(path), "/api/v1/devices/%.100s", argv[optind + 1]);
 		j = call_json(h, "DELETE", path, NULL, 200);
 	} else if (!strcmp(verb, "list")) {
-		j = call_json(h, "GET", "/api/v1/devices", NULL, 200);
+		j = call_list(h, "/api/v1/devices", "name");
 		if (j)
 			printf("%-16s %-16s %-28s %-15s %-9s %-7s %s\n", "NAME", "SERIAL",
 			       "ADDRESS", "MANAGEMENT", "TRANSPORT", "ENABLED", "LAST SEEN");
@@ -414,7 +447,7 @@ int cmd_captures(int argc, char **argv)
 	if (!h)
 		return 2;
 	if (!strcmp(verb, "list")) {
-		j = call_json(h, "GET", "/api/v1/captures", NULL, 200);
+		j = call_list(h, "/api/v1/captures", "id");
 		if (j)
 			printf("%-5s %-8s %-19s %9s %9s %s\n", "ID", "STATE", "STARTED", "PACKETS",
 			       "DUPS", "DEVICES / EXPRESSION");

@@ -77,8 +77,7 @@ static json_t *capture_json(const struct reg_capture *c)
 			 c->ended_by ? json_string(c->ended_by) : json_null(), "devices", devs);
 }
 
-/* One capture (id > 0) or all of them, as JSON into *ret: 0, or -ENOENT /
- * -EIO. */
+/* One capture as JSON into *ret: 0, or -ENOENT / -EIO. */
 static int captures_json(struct srv_api *api, int64_t org, int64_t id, json_t **ret)
 {
 	struct reg_capture *c = NULL;
@@ -87,13 +86,7 @@ static int captures_json(struct srv_api *api, int64_t org, int64_t id, json_t **
 
 	if (r)
 		return r;
-	if (id) {
-		*ret = capture_json(&c[0]);
-	} else {
-		*ret = json_array();
-		for (size_t i = 0; i < n; i++)
-			json_array_append_new(*ret, capture_json(&c[i]));
-	}
+	*ret = capture_json(&c[0]);
 	reg_captures_free(c, n);
 	return 0;
 }
@@ -122,7 +115,28 @@ static int64_t capture_id(const char *s)
 int srv_captures_list(struct srv_api *api, h2o_req_t *req, const struct reg_admin *who,
 		      char **params)
 {
-	return reply_capture(api, req, who->org, 0, 200);
+	struct reg_capture *c = NULL;
+	char cursor[SRV_CURSOR_MAX + 1], next[24];
+	size_t n = 0, limit;
+	json_t *a;
+
+	if (srv_page(req, &limit, cursor))
+		return 0;
+	if (cursor[0] && !capture_id(cursor))
+		return srv_fail(req, 400, "cursor: not one of this server's (from a Link header)");
+	/* one more than the page: whether there is a next */
+	if (reg_captures_page(api->reg, who->org, cursor[0] ? capture_id(cursor) : 0, limit + 1, &c,
+			      &n))
+		return srv_fail(req, 503, "registry: %s", reg_errmsg(api->reg));
+	a = json_array();
+	for (size_t i = 0; i < n && i < limit; i++)
+		json_array_append_new(a, capture_json(&c[i]));
+	if (n > limit) {
+		snprintf(next, sizeof(next), "%lld", (long long)c[limit - 1].id);
+		srv_page_next(req, limit, next);
+	}
+	reg_captures_free(c, n);
+	return srv_json(req, 200, a);
 }
 
 int srv_capture_get(struct srv_api *api, h2o_req_t *req, const struct reg_admin *who, char **params)

@@ -33,15 +33,20 @@ int srv_devices_list(struct srv_api *api, h2o_req_t *req, const struct reg_admin
 		     char **params)
 {
 	struct reg_device *d = NULL;
-	json_t *a = json_array();
-	size_t n = 0;
+	char cursor[SRV_CURSOR_MAX + 1];
+	json_t *a;
+	size_t n = 0, limit;
 
-	if (reg_devices_list(api->reg, who->org, &d, &n)) {
-		json_decref(a);
+	if (srv_page(req, &limit, cursor))
+		return 0;
+	/* one more than the page: whether there is a next */
+	if (reg_devices_list(api->reg, who->org, cursor, limit + 1, &d, &n))
 		return srv_fail(req, 503, "registry: %s", reg_errmsg(api->reg));
-	}
-	for (size_t i = 0; i < n; i++)
+	a = json_array();
+	for (size_t i = 0; i < n && i < limit; i++)
 		json_array_append_new(a, device_json(&d[i]));
+	if (n > limit)
+		srv_page_next(req, limit, d[limit - 1].name);
 	free(d);
 	return srv_json(req, 200, a);
 }

@@ -116,6 +116,77 @@ int srv_int_field(h2o_req_t *req, json_t *o, const char *key, int64_t min, int64
 	return 0;
 }
 
+/* The raw value of the query's parameter name: its length (value set), or
+ * -1 when absent. */
+static long query_value(h2o_req_t *req, const char *name, const char **value)
+{
+	const char *q, *end = req->path.base + req->path.len;
+	size_t nlen = strlen(name);
+
+	if (req->query_at == SIZE_MAX)
+		return -1;
+	for (q = req->path.base + req->query_at + 1; q < end;) {
+		const char *amp = memchr(q, '&', (size_t)(end - q)), *stop = amp ? amp : end;
+
+		if ((size_t)(stop - q) >= nlen + 1 && !memcmp(q, name, nlen) && q[nlen] == '=') {
+			*value = q + nlen + 1;
+			return stop - *value;
+		}
+		q = stop + 1;
+	}
+	return -1;
+}
+
+int srv_page(h2o_req_t *req, size_t *limit, char cursor[SRV_CURSOR_MAX + 1])
+{
+	const char *v;
+	long n = query_value(req, "limit", &v);
+
+	*limit = SRV_PAGE_DEFAULT;
+	if (n >= 0) {
+		char buf[8], *end;
+		long l;
+
+		if (n == 0 || n >= (long)sizeof(buf))
+			goto bad_limit;
+		memcpy(buf, v, (size_t)n);
+		buf[n] = 0;
+		l = strtol(buf, &end, 10);
+		if (*end || !isdigit((unsigned char)buf[0]) || l < 1 || l > SRV_PAGE_MAX)
+			goto bad_limit;
+		*limit = (size_t)l;
+	}
+	cursor[0] = 0;
+	n = query_value(req, "cursor", &v);
+	if (n >= 0) {
+		if (n > SRV_CURSOR_MAX)
+			return srv_fail(req, 400,
+					"cursor: at most %d characters (from a Link header)",
+					SRV_CURSOR_MAX),
+			       -1;
+		memcpy(cursor, v, (size_t)n);
+		cursor[n] = 0;
+		if (n && !srv_valid_name(cursor, SRV_CURSOR_MAX))
+			return srv_fail(req, 400,
+					"cursor: not one of this server's (from a Link header)"),
+			       -1;
+	}
+	return 0;
+bad_limit:
+	return srv_fail(req, 400, "limit: want an integer from 1 to %d", SRV_PAGE_MAX), -1;
+}
+
+void srv_page_next(h2o_req_t *req, size_t limit, const char *cursor)
+{
+	char link[SRV_CURSOR_MAX + 160];
+	size_t path = req->query_at == SIZE_MAX ? req->path.len : req->query_at;
+	int n = snprintf(link, sizeof(link), "<%.*s?limit=%zu&cursor=%s>; rel=\"next\"",
+			 (int)(path < 80 ? path : 80), req->path.base, limit, cursor);
+
+	h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("link"), 0, NULL,
+			      h2o_strdup(&req->pool, link, (size_t)n).base, (size_t)n);
+}
+
 int srv_str_field(h2o_req_t *req, json_t *o, const char *key, int required, const char **ret)
 {
 	json_t *v = json_object_get(o, key);

@@ -31,6 +31,17 @@ int srv_int_field(h2o_req_t *req, json_t *o, const char *key, int64_t min, int64
 /* A string field: 0 with *ret (NULL when absent and not required), or -1
  * with a 400 sent. */
 int srv_str_field(h2o_req_t *req, json_t *o, const char *key, int required, const char **ret);
+/* A list's page from the query: ?limit=N (1 to SRV_PAGE_MAX, default
+ * SRV_PAGE_DEFAULT) and ?cursor=C (from the last page's Link, a name or
+ * an id: what srv_valid_name allows, NUL-terminated into cursor, "" for
+ * the first page). 0, or -1 with a 400 naming the parameter sent. Other
+ * parameters are left to the endpoint. */
+#define SRV_PAGE_DEFAULT 100
+#define SRV_PAGE_MAX	 1000
+#define SRV_CURSOR_MAX	 64
+int srv_page(h2o_req_t *req, size_t *limit, char cursor[SRV_CURSOR_MAX + 1]);
+/* A full page: a Link header to the next one, after cursor. */
+void srv_page_next(h2o_req_t *req, size_t limit, const char *cursor);
 /* Names of devices and interfaces: what can go in a URL and a log as is. */
 int srv_valid_name(const char *s, size_t max);
 

@@ -80,8 +80,10 @@ int64_t reg_device_add(struct reg *r, int64_t org, const char *name, const char 
 int reg_device_get(struct reg *r, int64_t org, const char *name, struct reg_device *ret);
 /* Any organization's device by serial (the device proves it holds the key). */
 int reg_device_by_serial(struct reg *r, const char *serial, struct reg_device *ret);
-/* The organization's devices by name: a malloc'ed array (NULL when empty). */
-int reg_devices_list(struct reg *r, int64_t org, struct reg_device **ret, size_t *ret_n);
+/* The organization's devices by name, those after after (NULL: from the
+ * first), limit of them (0: all): a malloc'ed array (NULL when empty). */
+int reg_devices_list(struct reg *r, int64_t org, const char *after, size_t limit,
+		     struct reg_device **ret, size_t *ret_n);
 int reg_device_delete(struct reg *r, int64_t org, const char *name);
 int reg_device_enable(struct reg *r, int64_t org, const char *name, int enabled);
 void reg_device_seen(struct reg *r, int64_t id, int64_t when);
@@ -132,6 +134,9 @@ struct reg_capture {
  * asked for and not the organization's: -ENOENT. */
 int reg_captures_list(struct reg *r, int64_t org, int64_t id, struct reg_capture **ret,
 		      size_t *ret_n);
+/* A page of them: those with ids after after, limit of them, by id. */
+int reg_captures_page(struct reg *r, int64_t org, int64_t after, size_t limit,
+		      struct reg_capture **ret, size_t *ret_n);
 void reg_captures_free(struct reg_capture *c, size_t n);
 /* Its file, when the capture is the organization's. */
 int reg_capture_file(struct reg *r, int64_t org, int64_t id, char *ret, size_t len);

@@ -531,10 +531,13 @@ int reg_device_by_serial(struct reg *r, const char *serial, struct reg_device *r
 	    q(r, "SELECT " DEVICE_COLUMNS " FROM devices WHERE serial = ?", "t", serial), ret);
 }
 
-int reg_devices_list(struct reg *r, int64_t org, struct reg_device **ret, size_t *ret_n)
+int reg_devices_list(struct reg *r, int64_t org, const char *after, size_t limit,
+		     struct reg_device **ret, size_t *ret_n)
 {
-	sqlite3_stmt *st =
-	    q(r, "SELECT " DEVICE_COLUMNS " FROM devices WHERE org_id = ? ORDER BY name", "i", org);
+	sqlite3_stmt *st = q(r,
+			     "SELECT " DEVICE_COLUMNS " FROM devices WHERE org_id = ? AND name > ? "
+			     "ORDER BY name LIMIT ?",
+			     "iti", org, after ? after : "", limit ? (int64_t)limit : (int64_t)-1);
 	void *v = NULL;
 	size_t n = 0, cap = 0;
 	int rc, e = 0;
@@ -695,14 +698,15 @@ static int capture_devices(struct reg *r, struct reg_capture *c)
 	return e ? e : rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -EIO;
 }
 
-int reg_captures_list(struct reg *r, int64_t org, int64_t id, struct reg_capture **ret,
-		      size_t *ret_n)
+/* Captures by id: id's alone, or those after after, limit of them (-1: all). */
+static int captures(struct reg *r, int64_t org, int64_t id, int64_t after, int64_t limit,
+		    struct reg_capture **ret, size_t *ret_n)
 {
 	sqlite3_stmt *st = q(r,
 			     "SELECT id, state, request, merged, duplicates, late, created, ended, "
-			     "ended_by "
-			     "FROM captures WHERE org_id = ? AND (?2 = 0 OR id = ?2) ORDER BY id",
-			     "ii", org, id);
+			     "ended_by FROM captures WHERE org_id = ? AND (?2 = 0 OR id = ?2) "
+			     "AND id > ? ORDER BY id LIMIT ?",
+			     "iiii", org, id, after, limit);
 	struct reg_capture *caps;
 	void *v = NULL;
 	size_t n = 0, cap = 0;
@@ -747,6 +751,18 @@ int reg_captures_list(struct reg *r, int64_t org, int64_t id, struct reg_capture
 	*ret = caps;
 	*ret_n = n;
 	return 0;
+}
+
+int reg_captures_list(struct reg *r, int64_t org, int64_t id, struct reg_capture **ret,
+		      size_t *ret_n)
+{
+	return captures(r, org, id, 0, -1, ret, ret_n);
+}
+
+int reg_captures_page(struct reg *r, int64_t org, int64_t after, size_t limit,
+		      struct reg_capture **ret, size_t *ret_n)
+{
+	return captures(r, org, 0, after, (int64_t)limit, ret, ret_n);
 }
 
 int reg_capture_file(struct reg *r, int64_t org, int64_t id, char *ret, size_t len)

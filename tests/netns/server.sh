@@ -421,6 +421,36 @@ test_limits() {
 		ko "limits" "$bad"
 }
 
+# Lists come in pages: ?limit (at most 1000) and the Link header's cursor;
+# following them gives the whole list once; the CLI reads every page.
+test_pages() {
+	local bad= st url ids= all link
+	call "$alice" GET /captures > /dev/null
+	all=$(python3 -c 'import json,sys; print(" ".join(str(c["id"]) for c in json.load(open(sys.argv[1]))))' "$tmp/body")
+	url="$api/captures?limit=2"
+	for _ in $(seq 100); do
+		link=$(inb curl -sS -o "$tmp/body" -D - -H "Authorization: Bearer $alice" "$url" |
+			sed -n 's/^link: <\([^>]*\)>; rel="next".*/\1/ip' | tr -d '\r')
+		ids+=" $(python3 -c 'import json,sys; print(" ".join(str(c["id"]) for c in json.load(open(sys.argv[1]))))' "$tmp/body")"
+		[ "$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' "$tmp/body")" -le 2 ] || bad+=" page too long"
+		[ -n "$link" ] || break
+		url="http://127.0.0.1:8000$link"
+	done
+	# shellcheck disable=SC2086
+	[ "$(echo $ids)" = "$all" ] && [ "$(echo "$all" | wc -w)" -gt 4 ] || bad+=" paged:[$ids] all:[$all]"
+	st=$(call "$alice" GET "/captures?limit=0"); [ "$st" = 400 ] && [ "$(field error)" = "limit: want an integer from 1 to 1000" ] || bad+=" limit0:$st"
+	st=$(call "$alice" GET "/captures?limit=1001"); [ "$st" = 400 ] || bad+=" limit:$st"
+	st=$(call "$alice" GET "/captures?cursor=x"); [ "$st" = 400 ] && [[ $(field error) == cursor* ]] || bad+=" cursor:$st"
+	st=$(call "$alice" GET "/devices?limit=1"); [ "$st" = 200 ] && [ "$(field 0 name)" = gw1 ] || bad+=" devices:$st"
+	st=$(call "$alice" GET "/devices?limit=1&cursor=gw1"); [ "$st" = 200 ] && [ "$(field 0 name)" = gw2 ] || bad+=" devices2:$st"
+	st=$(call "$bob" GET "/captures?limit=1000")
+	[ "$st" = 200 ] && python3 -c 'import json,sys
+mine = {c["id"] for c in json.load(open(sys.argv[1]))}
+sys.exit(bool(mine & set(map(int, sys.argv[2:]))))' "$tmp/body" $all || bad+=" bob:$st"
+	[ -z "$bad" ] && ok "lists in pages: limit, the Link header's cursor, every item once, 400 naming a bad parameter" ||
+		ko "pages" "$bad"
+}
+
 # Every capture ends: one that names no duration runs the server's
 # default (600 s), kept in its request; what ended each is recorded.
 test_capture_ends() {
@@ -666,7 +696,7 @@ after() {
 run_tests after test_bootstrap test_tokens test_tenants test_paths test_bad_input test_compile \
 	test_compile_offloop \
 	test_merged test_device_killed test_unreachable test_refused test_reader_leaves \
-	test_interrupt test_late_reader test_count test_capture_ends test_limits test_text test_https \
+	test_interrupt test_late_reader test_count test_capture_ends test_limits test_pages test_text test_https \
 	test_list test_operable test_restart test_registry_disk
 st=$?
 kill -TERM "$server_pid" "$gw1_pid" "$gw2_pid" ${gw5_pid:-} 2> /dev/null

@@ -104,10 +104,21 @@ static void devices_are_unique_and_scoped(void **state)
 	assert_int_equal(d.org, globex);
 	assert_int_equal(reg_device_by_serial(r, "SN-404", &d), -ENOENT);
 
-	assert_int_equal(reg_devices_list(r, acme, &list, &n), 0);
+	assert_int_equal(reg_devices_list(r, acme, NULL, 0, &list, &n), 0);
 	assert_int_equal(n, 2);
 	assert_string_equal(list[0].name, "gw1");
 	assert_string_equal(list[1].name, "gw2");
+	free(list);
+	assert_int_equal(reg_devices_list(r, acme, NULL, 1, &list, &n), 0); /* a page */
+	assert_int_equal(n, 1);
+	assert_string_equal(list[0].name, "gw1");
+	free(list);
+	assert_int_equal(reg_devices_list(r, acme, "gw1", 1, &list, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(list[0].name, "gw2");
+	free(list);
+	assert_int_equal(reg_devices_list(r, acme, "gw2", 1, &list, &n), 0);
+	assert_int_equal(n, 0);
 	free(list);
 
 	assert_int_equal(reg_device_enable(r, globex, "gw2", 0), -ENOENT);
@@ -157,8 +168,8 @@ static void captures_hold_their_devices(void **state)
 	struct reg_capture *c;
 	struct reg_device d1, d2;
 	size_t n;
-	int64_t id, other, alice = reg_admin_add(r, "acme", "alice", token),
-			   bob = reg_admin_add(r, "globex", "bob", token);
+	int64_t id, other, after, alice = reg_admin_add(r, "acme", "alice", token),
+				  bob = reg_admin_add(r, "globex", "bob", token);
 
 	assert_true(device(acme, "gw1", "SN-1") > 0);
 	assert_true(device(acme, "gw2", "SN-2") > 0);
@@ -218,6 +229,28 @@ static void captures_hold_their_devices(void **state)
 	assert_true(c[0].ended > 0);
 	assert_string_equal(c[0].devs[1].state, "failed");
 	assert_string_equal(c[0].devs[1].error, "server stopped");
+	assert_string_equal(c[0].ended_by, "server stopped");
+	reg_captures_free(c, n);
+
+	/* pages: by id, after a cursor, the organization's only */
+	for (int i = 0; i < 4; i++)
+		assert_true(reg_capture_add(r, acme, alice, "{}", "/data/x.pcapng") > 0);
+	assert_int_equal(reg_captures_page(r, acme, 0, 2, &c, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(c[0].id, id);
+	after = c[1].id;
+	reg_captures_free(c, n);
+	assert_int_equal(reg_captures_page(r, acme, after, 2, &c, &n), 0);
+	assert_int_equal(n, 2);
+	assert_true(c[0].id > after && c[1].id > c[0].id);
+	after = c[1].id;
+	reg_captures_free(c, n);
+	assert_int_equal(reg_captures_page(r, acme, after, 2, &c, &n), 0);
+	assert_int_equal(n, 1); /* 5 in all */
+	reg_captures_free(c, n);
+	assert_int_equal(reg_captures_page(r, globex, 0, 100, &c, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(c[0].id, other);
 	reg_captures_free(c, n);
 }
 
