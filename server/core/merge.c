@@ -369,6 +369,20 @@ static inline __attribute__((always_inline)) int enqueue(struct srv_merge *m,
 	return 0;
 }
 
+static struct srv_merge_pkt pkt_of(unsigned input, int64_t ts, uint32_t iface, uint16_t linktype,
+				   uint32_t flags, const uint8_t *data, uint32_t caplen,
+				   uint32_t wirelen)
+{
+	return (struct srv_merge_pkt){.ts = ts,
+				      .input = input,
+				      .iface = iface,
+				      .flags = flags,
+				      .caplen = caplen,
+				      .wirelen = wirelen,
+				      .linktype = linktype,
+				      .data = data};
+}
+
 int srv_merge_push(struct srv_merge *m, unsigned input, int64_t ts, uint32_t iface,
 		   uint16_t linktype, uint32_t flags, const uint8_t *data, uint32_t caplen,
 		   uint32_t wirelen)
@@ -380,14 +394,7 @@ int srv_merge_push(struct srv_merge *m, unsigned input, int64_t ts, uint32_t ifa
 	p = pkt_alloc(m, caplen);
 	if (!p)
 		return -ENOMEM;
-	*p = (struct srv_merge_pkt){.ts = ts,
-				    .input = input,
-				    .iface = iface,
-				    .flags = flags,
-				    .caplen = caplen,
-				    .wirelen = wirelen,
-				    .linktype = linktype,
-				    .data = (const uint8_t *)(p + 1)};
+	*p = pkt_of(input, ts, iface, linktype, flags, (const uint8_t *)(p + 1), caplen, wirelen);
 	memcpy(p + 1, data, caplen);
 	return enqueue(m, p);
 }
@@ -406,15 +413,8 @@ int srv_merge_push_ref(struct srv_merge *m, unsigned input, int64_t ts, uint32_t
 	r = pl->n ? pl->v[--pl->n] : malloc(sizeof(*r));
 	if (!r)
 		return -ENOMEM;
-	r->p = (struct srv_merge_pkt){.ts = ts,
-				      .input = input,
-				      .iface = iface,
-				      .flags = flags,
-				      .caplen = caplen,
-				      .wirelen = wirelen,
-				      .linktype = linktype,
-				      .tag = tag,
-				      .data = data};
+	r->p = pkt_of(input, ts, iface, linktype, flags, data, caplen, wirelen);
+	r->p.tag = tag;
 	r->ref = ref;
 	if (m->o.dedup_ns >= 0)
 		r->key = key_of(&r->p);

@@ -25,6 +25,7 @@
 #include "core/pcapng_reader.h"
 #include "devsim.h"
 #include "service/capture.h"
+#include "run_until.h"
 
 #define DEVS_MAX 4
 
@@ -44,14 +45,6 @@ struct dev {
 };
 static struct dev devs[DEVS_MAX];
 static unsigned ndevs;
-
-/* Run the loop until cond holds or ms pass. */
-#define RUN_UNTIL(cond, ms)                                                                        \
-	do {                                                                                       \
-		uint64_t until_ = h2o_now(loop) + (ms);                                            \
-		while (!(cond) && h2o_now(loop) < until_)                                          \
-			h2o_evloop_run(loop, 10);                                                  \
-	} while (0)
 
 static int setup(void **state)
 {
@@ -130,11 +123,11 @@ static int teardown(void **state)
 {
 	char cmd[128];
 
-	RUN_UNTIL(!srv_captures_running(caps), 5000);
+	RUN_UNTIL(loop, !srv_captures_running(caps), 5000);
 	for (unsigned i = 0; i < ndevs; i++)
 		if (devs[i].sim) {
 			devsim_stop(devs[i].sim);
-			RUN_UNTIL(devsim_idle(devs[i].sim), 5000);
+			RUN_UNTIL(loop, devsim_idle(devs[i].sim), 5000);
 			devsim_free(devs[i].sim);
 		}
 	srv_captures_free(caps);
@@ -273,7 +266,7 @@ static void streams_merge_to_the_end(void **state)
 	device("gw2", (struct devsim_opts){.packets = 2000, .seed = 2});
 	id = start(0, 0);
 	assert_non_null(srv_capture_find(caps, admin.org, id));
-	RUN_UNTIL(done(id), 20000);
+	RUN_UNTIL(loop, done(id), 20000);
 	c = status(id);
 	assert_string_equal(c->state, "done");
 	assert_int_equal(c->merged, 5000);
@@ -300,7 +293,7 @@ static void the_same_packets_from_two_devices_once(void **state)
 	device("gw1", (struct devsim_opts){.packets = 1000, .seed = 7});
 	device("gw2", (struct devsim_opts){.packets = 1000, .seed = 7});
 	id = start(0, 0);
-	RUN_UNTIL(done(id), 20000);
+	RUN_UNTIL(loop, done(id), 20000);
 	c = status(id);
 	assert_string_equal(c->state, "done");
 	assert_int_equal(c->merged + c->duplicates, 2000);
@@ -319,7 +312,7 @@ static void failing_devices_are_reported_and_the_others_go_on(void **state)
 	device("refuses", (struct devsim_opts){.refuse = 403, .refuse_body = "bad signature"});
 	unreachable("gone");
 	id = start(0, 0);
-	RUN_UNTIL(done(id), 20000);
+	RUN_UNTIL(loop, done(id), 20000);
 	c = status(id);
 	assert_string_equal(c->state, "done");
 	d = device_state(c, "good");
@@ -355,7 +348,7 @@ static void a_stop_ends_devices_with_their_statistics(void **state)
 	run_for(300); /* streaming a while */
 	assert_int_equal(srv_capture_stop(caps, admin.org, id), 0);
 	assert_int_equal(srv_capture_stop(caps, admin.org + 1, id), -ENOENT); /* another org's */
-	RUN_UNTIL(done(id), 10000);
+	RUN_UNTIL(loop, done(id), 10000);
 	c = status(id);
 	assert_string_equal(c->state, "done");
 	d = device_state(c, "endless"); /* ended as at a limit: statistics came */
@@ -398,24 +391,24 @@ static void watches_follow_and_the_last_one_leaving_stops_it(void **state)
 	id = start(0, 0);
 	a.c = b.c = srv_capture_find(caps, admin.org, id);
 	srv_capture_watch(a.c, &a.w);
-	RUN_UNTIL(srv_capture_done(a.c), 20000);
+	RUN_UNTIL(loop, srv_capture_done(a.c), 20000);
 	assert_true(a.wakes > 0 && a.saw_done); /* woken as it grew, and at its end */
 	srv_capture_unwatch(a.c, &a.w);
-	RUN_UNTIL(!srv_capture_find(caps, admin.org, id), 2000);
+	RUN_UNTIL(loop, !srv_capture_find(caps, admin.org, id), 2000);
 	assert_null(srv_capture_find(caps, admin.org, id)); /* freed: read from its file */
 
 	/* a capture whose last reader leaves is stopped */
 	devsim_stop(devs[0].sim);
-	RUN_UNTIL(devsim_idle(devs[0].sim), 5000);
+	RUN_UNTIL(loop, devsim_idle(devs[0].sim), 5000);
 	devsim_free(devs[0].sim);
 	ndevs = 0;
 	device("gw9", (struct devsim_opts){.seed = 3});
 	id = start(0, 0);
 	b.c = srv_capture_find(caps, admin.org, id);
 	srv_capture_watch(b.c, &b.w);
-	RUN_UNTIL(b.wakes > 2, 5000);
+	RUN_UNTIL(loop, b.wakes > 2, 5000);
 	srv_capture_unwatch(b.c, &b.w);
-	RUN_UNTIL(srv_capture_done(b.c), 10000);
+	RUN_UNTIL(loop, srv_capture_done(b.c), 10000);
 	c = status(id);
 	assert_string_equal(c->state, "done");
 	assert_string_equal(device_state(c, "gw9")->state, "done");
@@ -431,7 +424,7 @@ static void a_count_stops_the_merged_output_exactly(void **state)
 	device("gw1", (struct devsim_opts){.seed = 1});
 	device("gw2", (struct devsim_opts){.seed = 2});
 	id = start(777, 0);
-	RUN_UNTIL(done(id), 20000);
+	RUN_UNTIL(loop, done(id), 20000);
 	f = read_file(id);
 	assert_int_equal(f.packets, 777);
 	assert_int_equal(f.stats, 4);
@@ -445,7 +438,7 @@ static void a_capture_whose_devices_all_fail_says_so(void **state)
 	unreachable("gone");
 	device("refuses", (struct devsim_opts){.refuse = 403, .refuse_body = "bad signature"});
 	id = start(0, 5);
-	RUN_UNTIL(done(id), 10000);
+	RUN_UNTIL(loop, done(id), 10000);
 	ended_by(id, "devices failed");
 }
 
@@ -481,12 +474,12 @@ static void an_organization_runs_a_bounded_number_of_captures(void **state)
 	c = start_as(&bob, 0, 0, err, sizeof(err)); /* another organization's */
 	assert_true(c > 0);
 	assert_int_equal(srv_capture_stop(caps, admin.org, a), 0);
-	RUN_UNTIL(done(a), 10000);
+	RUN_UNTIL(loop, done(a), 10000);
 	a = start(0, 0); /* room again */
 	assert_int_equal(srv_capture_stop(caps, admin.org, a), 0);
 	assert_int_equal(srv_capture_stop(caps, admin.org, b), 0);
 	assert_int_equal(srv_capture_stop(caps, bob.org, c), 0);
-	RUN_UNTIL(done(a) && done(b) && done(c), 10000);
+	RUN_UNTIL(loop, done(a) && done(b) && done(c), 10000);
 }
 
 static int setup_bytes(void **state)
@@ -512,7 +505,7 @@ static void the_byte_limit_ends_a_capture(void **state)
 	device("gw1", (struct devsim_opts){.seed = 1});
 	device("gw2", (struct devsim_opts){.seed = 2});
 	id = start(0, 0);
-	RUN_UNTIL(done(id), 20000);
+	RUN_UNTIL(loop, done(id), 20000);
 	f = read_file(id);
 	assert_true(f.packets > 0);
 	/* packet data alone: the blocks' headers count against the limit too */

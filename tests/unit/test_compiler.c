@@ -17,6 +17,7 @@
 
 #include "filter/compile.h"
 #include "service/compiler.h"
+#include "run_until.h"
 
 #define CPU_MS 200
 
@@ -40,14 +41,6 @@ static void done(void *data, int err, struct ecap_cbpf *prog, const char *msg)
 	if (msg)
 		snprintf(r->msg, sizeof(r->msg), "%s", msg);
 }
-
-/* Run the loop until cond holds or ms pass. */
-#define RUN_UNTIL(cond, ms)                                                                        \
-	do {                                                                                       \
-		uint64_t until_ = h2o_now(loop) + (ms);                                            \
-		while (!(cond) && h2o_now(loop) < until_)                                          \
-			h2o_evloop_run(loop, 10);                                                  \
-	} while (0)
 
 /* libpcap's optimizer takes seconds over this (300 terms, 3.5 KB). */
 static char *slow_expression(void)
@@ -103,7 +96,7 @@ static void same_as_on_the_spot(void **state)
 	assert_int_equal(
 	    srv_compile_submit(comp, "port 99999", ECAP_LINKTYPE_EN10MB, 65535, done, &b, &j), 0);
 	assert_int_equal(a.heard + b.heard, 0); /* never from inside submit */
-	RUN_UNTIL(a.heard && b.heard, 5000);
+	RUN_UNTIL(loop, a.heard && b.heard, 5000);
 	assert_int_equal(a.heard, 1);
 	assert_int_equal(a.err, 0);
 	assert_int_equal(ecap_filter_compile("tcp port 80 and host 10.1.2.3", ECAP_LINKTYPE_EN10MB,
@@ -143,7 +136,7 @@ static void past_the_cpu_bound(void **state)
 	assert_int_equal(waitpid(-1, NULL, WNOHANG), 0);
 	assert_int_equal(
 	    srv_compile_submit(comp, "udp", ECAP_LINKTYPE_EN10MB, 65535, done, &next, &j), 0);
-	RUN_UNTIL(next.heard, 5000);
+	RUN_UNTIL(loop, next.heard, 5000);
 	assert_int_equal(next.err, 0);
 	ecap_cbpf_free(&next.prog);
 }
@@ -163,7 +156,7 @@ static void cancelled_jobs_are_not_heard_of(void **state)
 	    srv_compile_submit(comp, "udp", ECAP_LINKTYPE_EN10MB, 65535, done, &last, &c), 0);
 	srv_compile_cancel(b);
 	srv_compile_cancel(a);
-	RUN_UNTIL(last.heard, 10000);
+	RUN_UNTIL(loop, last.heard, 10000);
 	assert_int_equal(last.heard, 1);
 	assert_int_equal(last.err, 0);
 	assert_int_equal(running.heard, 0);

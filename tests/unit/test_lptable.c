@@ -18,6 +18,7 @@
 
 #include "service/lptable.h"
 #include "tunnel/wire.h"
+#include "run_until.h"
 
 #define HOLD_MS 300
 #define IDLE_MS 1500
@@ -44,14 +45,6 @@ static void answer(void *w, const uint8_t *body, size_t len)
 	x->len = len;
 	x->at = h2o_now(loop);
 }
-
-/* Run the loop until cond holds or ms pass. */
-#define RUN_UNTIL(cond, ms)                                                                        \
-	do {                                                                                       \
-		uint64_t until_ = h2o_now(loop) + (ms);                                            \
-		while (!(cond) && h2o_now(loop) < until_)                                          \
-			h2o_evloop_run(loop, 10);                                                  \
-	} while (0)
 
 /* A datagram of client's: its header (the table reads the client id at
  * offset 4) and n bytes of payload. */
@@ -107,7 +100,7 @@ static void parked_until_the_hold(void **state)
 	poll_ok(7, NULL, 0, &w);
 	h2o_evloop_run(loop, 50);
 	assert_false(w.answered);
-	RUN_UNTIL(w.answered, 3 * HOLD_MS);
+	RUN_UNTIL(loop, w.answered, 3 * HOLD_MS);
 	assert_true(w.answered);
 	assert_int_equal(w.len, 0);
 	assert_true(w.at - t0 >= HOLD_MS - 5);
@@ -165,7 +158,7 @@ static void datagrams_come_down_after_the_coalescing_delay(void **state)
 		assert_int_equal(sendto(server_fd, dg, dgram(dg, 11, (uint8_t)i, 200), 0,
 					(struct sockaddr *)&path, sizeof(path)),
 				 MTUN_HDR + 200);
-	RUN_UNTIL(w.answered, HOLD_MS / 2);
+	RUN_UNTIL(loop, w.answered, HOLD_MS / 2);
 	assert_true(w.answered);
 	assert_true(w.at - t0 >= SRV_LP_COALESCE_MS - 2);
 	for (int i = 0; i < 3; i++) { /* all three rode along, in order */
@@ -183,7 +176,7 @@ static void a_newer_request_completes_the_older(void **state)
 	poll_ok(13, NULL, 0, &a);
 	poll_ok(13, NULL, 0, &b);
 	assert_false(a.answered); /* not before the coalescing delay */
-	RUN_UNTIL(a.answered, HOLD_MS / 2);
+	RUN_UNTIL(loop, a.answered, HOLD_MS / 2);
 	assert_true(a.answered);
 	assert_int_equal(a.len, 0);
 	assert_false(b.answered); /* the newest stays parked */
@@ -207,7 +200,7 @@ static void the_queue_is_bounded(void **state)
 
 	setsockopt(server_fd, SOL_SOCKET, SO_SNDBUF, &sock_buf, sizeof(sock_buf));
 	poll_ok(15, NULL, 0, &w);
-	RUN_UNTIL(w.answered, 3 * HOLD_MS); /* none parked from here */
+	RUN_UNTIL(loop, w.answered, 3 * HOLD_MS); /* none parked from here */
 	assert_int_equal(srv_lptab_path(tab, 15, &path), 0);
 	/* until the queue is full: rounds the sockets' buffers take, the table
 	 * reading between them (what the kernel drops on the way is not the
@@ -226,7 +219,7 @@ static void the_queue_is_bounded(void **state)
 	assert_true(st.datagrams_down * (2 + MTUN_DGRAM_MAX) <= SRV_LP_QUEUE_MAX);
 	/* the next poll takes at most a body's worth, at a datagram's end */
 	poll_ok(15, NULL, 0, &w2);
-	RUN_UNTIL(w2.answered, HOLD_MS);
+	RUN_UNTIL(loop, w2.answered, HOLD_MS);
 	assert_true(w2.answered);
 	assert_true(w2.len <= SRV_LP_BODY_MAX && w2.len > SRV_LP_BODY_MAX - 2 - MTUN_DGRAM_MAX);
 	assert_int_equal(w2.len % (2 + MTUN_DGRAM_MAX), 0);
@@ -261,7 +254,7 @@ static void quiet_sockets_close_and_idle_clients_leave(void **state)
 	assert_int_equal(srv_lptab_path(tab, 19, &path), 0);
 	assert_int_not_equal(srv_lptab_port(tab, 19), 0);
 	/* two hold times without a datagram: the socket goes (the client stays) */
-	RUN_UNTIL(srv_lptab_port(tab, 19) == 0, 2 * HOLD_MS + 2000);
+	RUN_UNTIL(loop, srv_lptab_port(tab, 19) == 0, 2 * HOLD_MS + 2000);
 	assert_int_equal(srv_lptab_port(tab, 19), 0);
 	srv_lptab_stats(tab, &st);
 	assert_int_equal(st.clients, 1);
@@ -270,7 +263,7 @@ static void quiet_sockets_close_and_idle_clients_leave(void **state)
 	assert_int_equal(srv_lptab_path(tab, 19, &path), 0);
 	assert_int_not_equal(srv_lptab_port(tab, 19), 0);
 	/* no request for the idle time: the client leaves */
-	RUN_UNTIL((srv_lptab_stats(tab, &st), st.clients == 0), IDLE_MS + 2000);
+	RUN_UNTIL(loop, (srv_lptab_stats(tab, &st), st.clients == 0), IDLE_MS + 2000);
 	assert_int_equal(st.clients, 0);
 	assert_int_equal(st.sockets, 0);
 }
