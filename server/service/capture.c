@@ -20,7 +20,6 @@
 #define DB_EVERY_MS  1000
 #define END_GRACE_MS 10000     /* for devices to end after the duration */
 #define STOP_WAIT_MS 2000      /* for devices to send their statistics after a stop */
-#define ERRBODY_MAX  300       /* of a refusal's body, for its message */
 #define NO_LIMIT_MS  86400000u /* the silence limit of a capture without a duration */
 #define SLAB_SIZE    (2u << 20)
 #define DEVICE_MEM   (16u << 20)  /* of a device's stream held at once, from read to written */
@@ -64,6 +63,7 @@ struct dev_conn {
 	const char *state;	     /* connecting, streaming, done, failed */
 	int64_t heard;		     /* wall ns: the last read of its stream */
 	char error[320];
+	char reason[200]; /* a refusal's Edgecap-Error (on_head) */
 };
 
 struct srv_capture {
@@ -435,6 +435,20 @@ static int on_head(struct ecap_httpc_call *c)
 	if (c->status == 200) {
 		dc->state = "streaming";
 		save_device(dc);
+		return 0;
+	}
+	/* a refusal: its status, and the agent's reason from its Edgecap-Error
+	 * header; never the body, which any service at the address could have
+	 * written (a device address is the administrator's to choose) */
+	for (size_t i = 0; i < c->resp_nheaders; i++) {
+		const h2o_header_t *h = &c->resp_headers[i];
+		char reason[200];
+
+		if (h2o_lcstris(h->name->base, h->name->len, H2O_STRLIT("edgecap-error"))) {
+			snprintf(reason, sizeof(reason), "%.*s", (int)h->value.len, h->value.base);
+			ecap_text_clean(dc->reason, sizeof(dc->reason), reason);
+			break;
+		}
 	}
 	return 0;
 }
@@ -466,15 +480,9 @@ static void on_done(struct ecap_httpc_call *c, const char *err)
 {
 	struct dev_conn *dc = c->data;
 
-	if (!err && c->status != 200) { /* a refusal: its status and first line */
-		char *nl;
-
-		ecap_buf_put(&c->resp, "", 1);
-		nl = c->resp.err ? NULL : strchr((char *)c->resp.data, '\n');
-		if (nl)
-			*nl = 0;
-		snprintf(dc->error, sizeof(dc->error), "HTTP %d: %s", c->status,
-			 c->resp.err ? "" : (char *)c->resp.data);
+	if (!err && c->status != 200) { /* a refusal: its status and reason */
+		snprintf(dc->error, sizeof(dc->error), "HTTP %d%s%s", c->status,
+			 dc->reason[0] ? ": " : "", dc->reason);
 	} else if (err && c->status == 200 && !dc->error[0]) { /* the transport's words */
 		snprintf(dc->error, sizeof(dc->error), "the stream broke off: %s", err);
 	}
@@ -533,7 +541,7 @@ static int device_request(struct dev_conn *dc, const struct srv_capture_req *c)
 					    .on_head = on_head,
 					    .on_body = on_body,
 					    .on_done = on_done,
-					    .resp_max = ERRBODY_MAX,
+					    .resp_max = 0, /* a refusal's body is not kept */
 					    .pool = dc->pool,
 					    .data = dc};
 	return 0;
@@ -602,7 +610,8 @@ static void cut(struct dev_conn *dc, const char *why)
 	ecap_httpc_cancel(&dc->call);
 	srv_mux_stop(dc->l->mux, dc->input);
 	if (status && status != 200) /* a refusal cut short: still one */
-		snprintf(dc->error, sizeof(dc->error), "HTTP %d", status);
+		snprintf(dc->error, sizeof(dc->error), "HTTP %d%s%s", status,
+			 dc->reason[0] ? ": " : "", dc->reason);
 	else
 		snprintf(dc->error, sizeof(dc->error), "%s", why);
 	dc->state = status && status != 200 ? "failed" : "done";

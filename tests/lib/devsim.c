@@ -411,7 +411,10 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 		snprintf(err, sizeof(err), "%s", d->refuse_body);
 		status = d->o.refuse;
 	}
-	if (status)
+	if (status && d->o.foreign) {
+		d->st.refused++;
+		h2o_send_error_generic(req, status, web_reason(status), err, 0);
+	} else if (status)
 		refuse(d, req, status, err);
 	else
 		start(d, req, &p);

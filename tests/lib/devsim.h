@@ -36,6 +36,8 @@ struct devsim_opts {
 	/* Failure modes, for tests. */
 	int refuse;		 /* answer every capture with this status; 0: no */
 	const char *refuse_body; /* and this line */
+	int foreign;		 /* refuse as a service that is not an agent: the line
+				  * in the body only, no Edgecap-Error header */
 	uint64_t break_after;	 /* close after this many bytes of the stream, without
 				  * statistics (a broken chunk); 0: no */
 	int stall;		 /* send the header, then nothing: a hung device, which

@@ -27,7 +27,7 @@
 #include "service/capture.h"
 #include "run_until.h"
 
-#define DEVS_MAX 4
+#define DEVS_MAX 8
 
 static h2o_loop_t *loop;
 static h2o_multithread_queue_t *queue;
@@ -92,9 +92,13 @@ static int free_port(void)
 static struct dev *device(const char *name, struct devsim_opts o)
 {
 	char secret_hex[2 * REG_SECRET_LEN + 1], addr[64], listen[32], err[256];
-	struct dev *v = &devs[ndevs++];
+	struct dev *v;
 	uint8_t secret[REG_SECRET_LEN];
-	int port = free_port();
+	int port;
+
+	assert_true(ndevs < DEVS_MAX);
+	v = &devs[ndevs++];
+	port = free_port();
 
 	snprintf(addr, sizeof(addr), "http://127.0.0.1:%d", port);
 	snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
@@ -111,8 +115,10 @@ static struct dev *device(const char *name, struct devsim_opts o)
 static void unreachable(const char *name)
 {
 	char secret_hex[2 * REG_SECRET_LEN + 1];
-	struct dev *v = &devs[ndevs++];
+	struct dev *v;
 
+	assert_true(ndevs < DEVS_MAX);
+	v = &devs[ndevs++];
 	assert_true(
 	    reg_device_add(reg, admin.org, name, name, "http://127.0.0.1:9", NULL, secret_hex) > 0);
 	assert_int_equal(reg_device_get(reg, admin.org, name, &v->d), 0);
@@ -310,6 +316,9 @@ static void failing_devices_are_reported_and_the_others_go_on(void **state)
 	device("good", (struct devsim_opts){.packets = 500, .seed = 1});
 	device("broken", (struct devsim_opts){.packets = 100000, .seed = 2, .break_after = 200000});
 	device("refuses", (struct devsim_opts){.refuse = 403, .refuse_body = "bad signature"});
+	device("foreign", (struct devsim_opts){.refuse = 404,
+					       .refuse_body = "INTERNAL secret=hunter2",
+					       .foreign = 1});
 	unreachable("gone");
 	id = start(0, 0);
 	RUN_UNTIL(loop, done(id), 20000);
@@ -328,6 +337,10 @@ static void failing_devices_are_reported_and_the_others_go_on(void **state)
 	d = device_state(c, "refuses");
 	assert_string_equal(d->state, "failed");
 	assert_string_equal(d->error, "HTTP 403: bad signature");
+	/* what another service at a device's address answers is not shown */
+	d = device_state(c, "foreign");
+	assert_string_equal(d->state, "failed");
+	assert_string_equal(d->error, "HTTP 404");
 	d = device_state(c, "gone");
 	assert_string_equal(d->state, "failed");
 	assert_non_null(strstr(d->error, "connecting to http://127.0.0.1:9: "));

@@ -631,10 +631,14 @@ static h2o_http1client_body_cb on_head(h2o_http1client_t *client, const char *er
 		return NULL;
 	}
 	c->status = status;
+	c->resp_headers = headers;
+	c->resp_nheaders = num_headers;
 	if (c->on_head && c->on_head(c) < 0) {
+		c->resp_headers = NULL;
 		finish(c, "aborted");
 		return NULL;
 	}
+	c->resp_headers = NULL;
 	if (errstr) { /* a response without a body */
 		finish(c, NULL);
 		return NULL;

@@ -103,7 +103,9 @@ struct ecap_httpc_call {
 	struct ecap_slab_pool *pool; /* streaming (see above); NULL: through h2o's buffers */
 	void *data;
 	/* the response */
-	int status; /* 0 until its head came */
+	int status;			  /* 0 until its head came */
+	const h2o_header_t *resp_headers; /* during on_head only */
+	size_t resp_nheaders;
 	struct ecap_buf resp;
 	int truncated;		/* the collected body was longer than resp_max */
 	struct ecap_slab *slab; /* streaming, during on_body: the slab p lies in */

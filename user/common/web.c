@@ -231,6 +231,8 @@ int web_error(h2o_req_t *req, int status, const char *fmt, ...)
 	va_end(ap);
 	n = ecap_text_clean(body, sizeof(body) - 1, raw); /* one line, whatever was echoed */
 	web_log_refusal(req, status, NULL, body);
+	h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("edgecap-error"), 0, NULL,
+			      h2o_strdup(&req->pool, body, n).base, n);
 	body[n] = '\n';
 	body[n + 1] = 0;
 	/* h2o copies the body */

@@ -30,7 +30,9 @@ h2o_socket_t *web_watch(h2o_loop_t *loop, int fd, h2o_socket_cb cb, void *data);
 
 /* A refusal: status with one line of text, logged as one line (a warning
  * for 401 and 403, an error for 5xx); always returns 0 (handled). Headers
- * already added to req->res are kept. */
+ * already added to req->res are kept. The line goes in the body and in an
+ * Edgecap-Error header: the server quotes a device's refusal from that
+ * header alone, so that what another service answers is never shown. */
 int web_error(h2o_req_t *req, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* The one log line of a refused request: method, path (without the query),
