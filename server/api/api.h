@@ -36,7 +36,6 @@ struct srv_api {
 	unsigned duration_max;	    /* s: the most one may ask for */
 	unsigned readers_max;	    /* of one capture at once */
 	struct srv_reader *readers; /* captures.c: every reader */
-	unsigned live_readers;	    /* of them, of live captures */
 	h2o_timeout_t reader_check;
 	h2o_timeout_entry_t reader_check_entry;
 	uint64_t responses[SRV_STATUS_MAX]; /* answered requests by status (health.c) */

@@ -45,7 +45,6 @@ struct srv_reader {
 	uint64_t off;
 	int text;
 	int inflight;
-	int listed;			     /* in api->readers */
 	struct ecap_slab *pins[SEND_PIECES]; /* the send's, from memory */
 	size_t npins, pinned;
 	struct ecap_buf out;
@@ -464,15 +463,12 @@ static void reader_dispose(void *p)
 {
 	struct srv_reader *r = p;
 
-	if (r->listed) {
-		struct srv_reader **pp = &r->api->readers;
+	struct srv_reader **pp = &r->api->readers;
 
-		while (*pp != r)
-			pp = &(*pp)->next;
-		*pp = r->next;
-	}
+	while (*pp != r)
+		pp = &(*pp)->next;
+	*pp = r->next;
 	if (r->l) {
-		r->api->live_readers--;
 		unpin(r); /* h2o is done with the bytes */
 		srv_capture_unwatch(r->l, &r->watch);
 	}
@@ -487,13 +483,18 @@ static void on_reader_check(h2o_timeout_entry_t *e)
 {
 	struct srv_api *api = H2O_STRUCT_FROM_MEMBER(struct srv_api, reader_check_entry, e);
 
+	int live = 0;
+
 	for (struct srv_reader *r = api->readers, *next; r; r = next) {
 		next = r->next; /* r may be disposed at once */
-		if (r->l && r->req && !r->inflight && !srv_capture_done(r->l) &&
-		    web_client_gone(r->req))
+		if (!r->l)
+			continue;
+		if (r->req && !r->inflight && !srv_capture_done(r->l) && web_client_gone(r->req))
 			reader_end(r, H2O_SEND_STATE_ERROR);
+		else
+			live = 1;
 	}
-	if (api->live_readers) /* a check only while there is something to check */
+	if (live) /* a check only while there is something to check */
 		h2o_timeout_link(api->loop, &api->reader_check, &api->reader_check_entry);
 }
 
@@ -534,7 +535,9 @@ static int follow(struct srv_api *api, h2o_req_t *req, int64_t org, const char *
 				 .req = req,
 				 .fd = fd,
 				 .text = text,
-				 .watch = {.wake = on_wake}};
+				 .watch = {.wake = on_wake},
+				 .next = api->readers};
+	api->readers = r; /* every reader, counted against readers_max */
 	r->gen.proceed = on_proceed;
 	r->gen.stop = on_stop;
 	r->chunk = malloc(READ_CHUNK);
@@ -544,12 +547,8 @@ static int follow(struct srv_api *api, h2o_req_t *req, int64_t org, const char *
 		r->req = NULL;
 		return srv_fail(req, 503, "out of memory");
 	}
-	r->next = api->readers;
-	api->readers = r;
-	r->listed = 1;
 	if (l) {
 		r->l = l;
-		api->live_readers++;
 		srv_capture_watch(l, &r->watch);
 		if (!h2o_timeout_is_linked(&api->reader_check_entry))
 			h2o_timeout_link(api->loop, &api->reader_check, &api->reader_check_entry);

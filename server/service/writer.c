@@ -13,7 +13,7 @@ struct srv_writer {
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t more;
-	struct srv_write_job *todo, **todo_tail; /* in order */
+	struct srv_write_job *queue, **queue_tail; /* to write, in order */
 	struct srv_write_job *done, **done_tail;
 	int stop, efd;
 	size_t pending; /* given and not yet heard of (the loop's) */
@@ -61,14 +61,14 @@ static void *run(void *arg)
 	for (;;) {
 		struct srv_write_job *j;
 
-		while (!w->todo && !w->stop)
+		while (!w->queue && !w->stop)
 			pthread_cond_wait(&w->more, &w->lock);
-		if (!w->todo)
+		if (!w->queue)
 			break;
-		j = w->todo;
-		w->todo = j->next;
-		if (!w->todo)
-			w->todo_tail = &w->todo;
+		j = w->queue;
+		w->queue = j->next;
+		if (!w->queue)
+			w->queue_tail = &w->queue;
 		pthread_mutex_unlock(&w->lock);
 		j->err = write_job(j);
 		j->next = NULL;
@@ -120,7 +120,7 @@ struct srv_writer *srv_writer_new(h2o_loop_t *loop)
 
 	if (!w)
 		return NULL;
-	w->todo_tail = &w->todo;
+	w->queue_tail = &w->queue;
 	w->done_tail = &w->done;
 	w->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	fd = w->efd >= 0 ? dup(w->efd) : -1; /* h2o closes the one it watches */
@@ -142,8 +142,8 @@ void srv_writer_submit(struct srv_writer *w, struct srv_write_job *j)
 	j->next = NULL;
 	w->pending++;
 	pthread_mutex_lock(&w->lock);
-	*w->todo_tail = j;
-	w->todo_tail = &j->next;
+	*w->queue_tail = j;
+	w->queue_tail = &j->next;
 	pthread_cond_signal(&w->more);
 	pthread_mutex_unlock(&w->lock);
 }
