@@ -32,6 +32,11 @@ static const struct ecap_conf_key keys[] = {
     ECAP_CONF_UINT_KEY("capture_readers_max", struct srv_conf, capture_readers_max, 1, 1, 1000),
     ECAP_CONF_UINT_KEY("compile_cpu_ms", struct srv_conf, compile_cpu_ms, 1, 100, 600000),
     ECAP_CONF_UINT_KEY("compile_workers", struct srv_conf, compile_workers, 1, 1, 64),
+    STR("device_networks", device_networks),
+    ECAP_CONF_UINT_KEY("org_storage_max_mib", struct srv_conf, org_storage_max_mib, 1, 0, 1u << 30),
+    ECAP_CONF_UINT_KEY("data_reserve_mib", struct srv_conf, data_reserve_mib, 1, 0, 1u << 20),
+    ECAP_CONF_UINT_KEY("capture_retention_days", struct srv_conf, capture_retention_days, 1, 0,
+		       36500),
     {0},
 };
 
@@ -52,7 +57,10 @@ int srv_conf_load(struct srv_conf *c, const char *path, int must_exist, char *er
 			       .org_captures_max = 4,
 			       .capture_readers_max = 16,
 			       .compile_cpu_ms = 2000,
-			       .compile_workers = 2};
+			       .compile_workers = 2,
+			       .org_storage_max_mib = 10240,
+			       .data_reserve_mib = 64,
+			       .capture_retention_days = 30};
 	return ecap_conf_load(keys, c, path, must_exist, err, errlen);
 }
 

@@ -21,6 +21,11 @@
  *   capture_readers_max  = 16           (readers of one capture at once)
  *   compile_cpu_ms       = 2000         (ms of CPU one expression may take to compile)
  *   compile_workers      = 2            (processes compiling expressions at once)
+ *   org_storage_max_mib  = 10240        (MiB one organization's captures keep; 0: no limit)
+ *   data_reserve_mib     = 64           (MiB kept free in data: no capture starts below)
+ *   capture_retention_days = 30         (days a finished capture is kept; 0: for ever)
+ *   device_networks      =              (the only networks devices may be in,
+ *                                        "10.0.0.0/8, 2001:db8::/32"; service/reach.h)
  */
 #ifndef SRV_CONF_H
 #define SRV_CONF_H
@@ -45,6 +50,8 @@ struct srv_conf {
 	unsigned capture_max_mib;
 	unsigned org_captures_max, capture_readers_max;
 	unsigned compile_cpu_ms, compile_workers;
+	char device_networks[1024];
+	unsigned org_storage_max_mib, data_reserve_mib, capture_retention_days;
 };
 
 /* Defaults, then the file (a missing one is fine unless must_exist): 0, or

@@ -30,7 +30,9 @@ static void usage(FILE *f)
 		"  --tunnel-max N         devices registered at once (default 65536)\n"
 		"  --tunnel-hold MS       a parked poll is answered empty after MS (1000..25000,\n"
 		"                         default 25000: proxies cut idle requests at 30-60 s)\n"
-		"  --metrics-listen ADDR:PORT  where to answer GET /metrics (default: off)\n");
+		"  --metrics-listen ADDR:PORT  where to answer GET /metrics (default: off)\n"
+		"  --device-networks CIDR,...  the only networks devices may be in; listed,\n"
+		"                         even loopback or this host's addresses are allowed\n");
 }
 
 /* org add NAME | admin add ORG NAME */
@@ -87,6 +89,7 @@ static int configure(struct srv_conf *c, int argc, char **argv)
 	    {"tunnel-max", required_argument, NULL, 0},
 	    {"tunnel-hold", required_argument, NULL, 0},
 	    {"metrics-listen", required_argument, NULL, 0},
+	    {"device-networks", required_argument, NULL, 0},
 	    {"version", no_argument, NULL, 'V'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},

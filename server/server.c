@@ -6,6 +6,7 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "server.h"
@@ -22,6 +23,15 @@ static void raise_fd_limit(void)
 		r.rlim_cur = r.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &r);
 	}
+}
+
+/* Retention, once an hour (and at start). */
+static void on_hour(h2o_timeout_entry_t *e)
+{
+	struct srv_daemon *d = H2O_STRUCT_FROM_MEMBER(struct srv_daemon, expire, e);
+
+	srv_store_expire(&d->store, time(NULL));
+	h2o_timeout_link(d->site.ctx.loop, &d->hourly, &d->expire);
 }
 
 static void on_signal(h2o_socket_t *sock, const char *e)
@@ -53,7 +63,17 @@ int srv_daemon_start(struct srv_daemon *d, char *err, size_t errlen)
 		snprintf(err, errlen, "data directory %s: %s", d->conf.data, strerror(-r));
 		return r;
 	}
+	r = srv_reach_parse(&d->reach, d->conf.device_networks, err, errlen);
+	if (r)
+		return r;
 	reg_captures_interrupted(d->reg);
+	d->store = (struct srv_store){.reg = d->reg,
+				      .dir = d->conf.data,
+				      .org_max = (uint64_t)d->conf.org_storage_max_mib << 20,
+				      .reserve = (uint64_t)d->conf.data_reserve_mib << 20,
+				      .retention = d->conf.capture_retention_days};
+	srv_store_reconcile(&d->store);
+	srv_store_expire(&d->store, time(NULL));
 	raise_fd_limit();
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
@@ -89,6 +109,8 @@ int srv_daemon_start(struct srv_daemon *d, char *err, size_t errlen)
 	    .userappl = SRV_VERSION,
 	    .bytes_max = (uint64_t)d->conf.capture_max_mib << 20,
 	    .org_captures_max = d->conf.org_captures_max,
+	    .reach = &d->reach,
+	    .store = &d->store,
 	});
 	if (!d->captures) {
 		snprintf(err, errlen, "out of memory");
@@ -103,6 +125,8 @@ int srv_daemon_start(struct srv_daemon *d, char *err, size_t errlen)
 	d->api.compiler = d->compiler;
 	d->api.loop = d->site.ctx.loop;
 	d->api.reg = d->reg;
+	d->api.reach = &d->reach;
+	d->api.store = &d->store;
 	d->api.captures = d->captures;
 	d->api.duration = d->conf.capture_duration;
 	d->api.duration_max = d->conf.capture_duration_max;
@@ -125,6 +149,9 @@ int srv_daemon_start(struct srv_daemon *d, char *err, size_t errlen)
 	if (r)
 		return r;
 	srv_api_start(&d->api);
+	h2o_timeout_init(d->site.ctx.loop, &d->hourly, 3600 * 1000);
+	d->expire.cb = on_hour;
+	h2o_timeout_link(d->site.ctx.loop, &d->hourly, &d->expire);
 	web_watch(d->site.ctx.loop, signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC), on_signal, d);
 	ecap_log(LOG_INFO, "serving on %s%s, registry %s (schema %d), captures in %s",
 		 d->conf.listen, d->conf.plain_http ? " (plain HTTP)" : " (HTTPS)", d->conf.db,

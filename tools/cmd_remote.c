@@ -291,8 +291,8 @@ int cmd_remote(int argc, char **argv)
 
 		if (stopping++) /* a second signal: leave now */
 			break;
-		snprintf(dpath, sizeof(dpath), "/api/v1/captures/%lld", id);
-		stop = (struct cli_call){.method = "DELETE", .path = dpath};
+		snprintf(dpath, sizeof(dpath), "/api/v1/captures/%lld/stop", id);
+		stop = (struct cli_call){.method = "POST", .path = dpath};
 		cli_http_start(h, &stop);
 	}
 	if (!stream.done || stream.status != 200 || stream.err[0]) {
@@ -415,6 +415,7 @@ static void captures_usage(FILE *f)
 		"usage: edgecap captures [list]     the organization's captures\n"
 		"       edgecap captures show ID     one capture, per device\n"
 		"       edgecap captures stop ID\n"
+		"       edgecap captures delete ID   a finished one: its file and record\n"
 		"%s",
 		common_help);
 }
@@ -439,7 +440,8 @@ int cmd_captures(int argc, char **argv)
 	}
 	verb = optind < argc ? argv[optind] : "list";
 	if (!((!strcmp(verb, "list") && argc - optind <= 1) ||
-	      ((!strcmp(verb, "show") || !strcmp(verb, "stop")) && argc - optind == 2))) {
+	      ((!strcmp(verb, "show") || !strcmp(verb, "stop") || !strcmp(verb, "delete")) &&
+	       argc - optind == 2))) {
 		captures_usage(stderr);
 		return 2;
 	}
@@ -466,9 +468,15 @@ int cmd_captures(int argc, char **argv)
 			       str(c, "state"), started, num(c, "merged"), num(c, "duplicates"),
 			       devs, str(json_object_get(c, "request"), "expression"));
 		}
-	} else {
+	} else if (!strcmp(verb, "delete")) {
 		snprintf(path, sizeof(path), "/api/v1/captures/%.40s", argv[optind + 1]);
-		j = call_json(h, !strcmp(verb, "stop") ? "DELETE" : "GET", path, NULL, 200);
+		j = call_json(h, "DELETE", path, NULL, 200);
+		if (j)
+			printf("capture %lld deleted\n", num(j, "deleted"));
+	} else {
+		snprintf(path, sizeof(path), "/api/v1/captures/%.40s%s", argv[optind + 1],
+			 !strcmp(verb, "stop") ? "/stop" : "");
+		j = call_json(h, !strcmp(verb, "stop") ? "POST" : "GET", path, NULL, 200);
 		if (j) {
 			char started[32], ended[32];
 
@@ -478,6 +486,15 @@ int cmd_captures(int argc, char **argv)
 			       "%lld packets merged, %lld duplicates removed, %lld late\n",
 			       num(j, "id"), str(j, "state"), started, ended, num(j, "merged"),
 			       num(j, "duplicates"), num(j, "late"));
+			if (json_is_string(json_object_get(j, "ended_by")))
+				printf("ended by %s%s%s, %lld bytes kept%s\n", str(j, "ended_by"),
+				       json_is_string(json_object_get(j, "error")) ? ": " : "",
+				       json_is_string(json_object_get(j, "error")) ? str(j, "error")
+										   : "",
+				       num(j, "stored"),
+				       json_is_true(json_object_get(j, "file_lost"))
+					   ? " (its file is gone)"
+					   : "");
 			printf("%-16s %-10s %12s %10s %10s %8s  %s\n", "DEVICE", "STATE", "BYTES",
 			       "PACKETS", "DUPS", "DROPPED", "ERROR");
 			json_array_foreach(json_object_get(j, "devices"), k, d)

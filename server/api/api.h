@@ -31,11 +31,13 @@ struct srv_api {
 	struct srv_captures *captures;
 	struct srv_tunnel *tunnel; /* NULL: not enabled */
 	struct srv_compiler *compiler;
-	int stopping;		    /* no new captures */
-	unsigned duration;	    /* s: a capture that names none runs this long */
-	unsigned duration_max;	    /* s: the most one may ask for */
-	unsigned readers_max;	    /* of one capture at once */
-	struct srv_reader *readers; /* captures.c: every reader */
+	const struct srv_reach *reach; /* where devices may be */
+	const struct srv_store *store; /* what captures keep */
+	int stopping;		       /* no new captures */
+	unsigned duration;	       /* s: a capture that names none runs this long */
+	unsigned duration_max;	       /* s: the most one may ask for */
+	unsigned readers_max;	       /* of one capture at once */
+	struct srv_reader *readers;    /* captures.c: every reader */
 	h2o_timeout_t reader_check;
 	h2o_timeout_entry_t reader_check_entry;
 	uint64_t responses[SRV_STATUS_MAX]; /* answered requests by status (health.c) */
@@ -71,6 +73,7 @@ srv_endpoint_fn srv_captures_list;
 srv_endpoint_fn srv_captures_start;
 srv_endpoint_fn srv_capture_get;
 srv_endpoint_fn srv_capture_delete;
+srv_endpoint_fn srv_capture_stop_ep;
 srv_endpoint_fn srv_capture_pcap;
 srv_endpoint_fn srv_capture_text;
 srv_endpoint_fn srv_filters_compile;

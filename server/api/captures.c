@@ -3,7 +3,8 @@
  *   GET    /api/v1/captures                list
  *   POST   /api/v1/captures                start {devices, expression, ...}
  *   GET    /api/v1/captures/ID             status, per device
- *   DELETE /api/v1/captures/ID             stop
+ *   POST   /api/v1/captures/ID/stop        stop a running one
+ *   DELETE /api/v1/captures/ID             remove a finished one, file and all
  *   GET    /api/v1/captures/ID/pcap        merged pcapng, live
  *   GET    /api/v1/captures/ID/text        tcpdump -nn -tt lines, live
  *
@@ -68,12 +69,14 @@ static json_t *capture_json(const struct reg_capture *c)
 			      "duplicates", (json_int_t)d->duplicates, "dropped",
 			      (json_int_t)d->dropped));
 	}
-	return json_pack("{s:I, s:s, s:o, s:I, s:I, s:I, s:I, s:o, s:o, s:o}", "id",
+	return json_pack("{s:I, s:s, s:o, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:I, s:b, s:o}", "id",
 			 (json_int_t)c->id, "state", c->state, "request", req ? req : json_null(),
 			 "merged", (json_int_t)c->merged, "duplicates", (json_int_t)c->duplicates,
 			 "late", (json_int_t)c->late, "created", (json_int_t)c->created, "ended",
 			 c->ended ? json_integer(c->ended) : json_null(), "ended_by",
-			 c->ended_by ? json_string(c->ended_by) : json_null(), "devices", devs);
+			 c->ended_by ? json_string(c->ended_by) : json_null(), "error",
+			 c->error ? json_string(c->error) : json_null(), "stored",
+			 (json_int_t)c->stored, "file_lost", c->lost, "devices", devs);
 }
 
 /* One capture as JSON into *ret: 0, or -ENOENT / -EIO. */
@@ -147,17 +150,42 @@ int srv_capture_get(struct srv_api *api, h2o_req_t *req, const struct reg_admin 
 	return reply_capture(api, req, who->org, id, 200);
 }
 
+int srv_capture_stop_ep(struct srv_api *api, h2o_req_t *req, const struct reg_admin *who,
+			char **params)
+{
+	int64_t id = capture_id(params[0]);
+	char file[8];
+
+	if (!id || reg_capture_file(api->reg, who->org, id, file, sizeof(file)))
+		return srv_fail(req, 404, "no capture '%s'", params[0]);
+	if (srv_capture_stop(api->captures, who->org, id))
+		return srv_fail(req, 409, "capture %lld has ended", (long long)id);
+	ecap_log(LOG_INFO, "%s/%s stopped capture %lld", who->org_name, who->name, (long long)id);
+	return reply_capture(api, req, who->org, id, 200);
+}
+
 int srv_capture_delete(struct srv_api *api, h2o_req_t *req, const struct reg_admin *who,
 		       char **params)
 {
 	int64_t id = capture_id(params[0]);
+	struct srv_capture *l = id ? srv_capture_find(api->captures, who->org, id) : NULL;
+	int r;
 
 	if (!id)
 		return srv_fail(req, 404, "no capture '%s'", params[0]);
-	if (srv_capture_stop(api->captures, who->org, id))
-		return srv_fail(req, 404, "no running capture %lld", (long long)id);
-	ecap_log(LOG_INFO, "%s/%s stopped capture %lld", who->org_name, who->name, (long long)id);
-	return reply_capture(api, req, who->org, id, 200);
+	/* (a finished capture's readers keep its file open: they read on) */
+	r = l && !srv_capture_done(l) ? -EBUSY : srv_store_delete(api->store, who->org, id);
+	if (r == -ENOENT)
+		return srv_fail(req, 404, "no capture '%s'", params[0]);
+	if (r == -EBUSY)
+		return srv_fail(req, 409,
+				"capture %lld is running: stop it first (POST "
+				"/api/v1/captures/%lld/stop)",
+				(long long)id, (long long)id);
+	if (r)
+		return srv_fail(req, 500, "registry: %s", reg_errmsg(api->reg));
+	ecap_log(LOG_INFO, "%s/%s deleted capture %lld", who->org_name, who->name, (long long)id);
+	return srv_json(req, 200, json_pack("{s:I}", "deleted", (json_int_t)id));
 }
 
 /* The interfaces as the agent's iface parameter into ret: 0 or -1 with the
@@ -277,7 +305,12 @@ static void start_done(struct srv_compiling *x, struct ecap_cbpf *prog)
 							 .count = (uint64_t)s->count},
 			       err, sizeof(err));
 	if (id < 0) {
-		srv_fail(req, id == -EUSERS ? 429 : id == -ENOMEM ? 503 : 500, "%s", err);
+		srv_fail(req,
+			 id == -EUSERS			  ? 429
+			 : id == -EDQUOT || id == -ENOSPC ? 507
+			 : id == -ENOMEM		  ? 503
+							  : 500,
+			 "%s", err);
 		goto out;
 	}
 	{

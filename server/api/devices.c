@@ -8,6 +8,7 @@
  *
  * Every lookup is scoped by the caller's organization, so another
  * organization's devices are simply not found. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,10 +52,38 @@ int srv_devices_list(struct srv_api *api, h2o_req_t *req, const struct reg_admin
 	return srv_json(req, 200, a);
 }
 
+/* An address given as an IP literal is judged now (a name, each time the
+ * server connects): 0, or -EACCES with why set. */
+static int address_refused(const struct srv_api *api, const h2o_url_t *url, char *why, size_t len)
+{
+	struct sockaddr_storage ss = {0};
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+	char host[64];
+	size_t n = url->host.len;
+	const char *p = url->host.base;
+
+	if (n > 1 && p[0] == '[') {
+		p++;
+		n -= 2;
+	}
+	if (n >= sizeof(host))
+		return 0;
+	memcpy(host, p, n);
+	host[n] = 0;
+	if (inet_pton(AF_INET, host, &s4->sin_addr) == 1)
+		ss.ss_family = AF_INET;
+	else if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1)
+		ss.ss_family = AF_INET6;
+	else
+		return 0;
+	return srv_reach_check(api->reach, (struct sockaddr *)&ss, 0, why, len);
+}
+
 int srv_devices_add(struct srv_api *api, h2o_req_t *req, const struct reg_admin *who, char **params)
 {
 	static const char *const keys[] = {"name", "serial", "address", "pubkey", NULL};
-	char secret[2 * REG_SECRET_LEN + 1];
+	char secret[2 * REG_SECRET_LEN + 1], why[200];
 	json_t *j = srv_body(req), *o;
 	const char *name, *serial, *address, *pubkey;
 	struct reg_device d;
@@ -90,6 +119,10 @@ int srv_devices_add(struct srv_api *api, h2o_req_t *req, const struct reg_admin 
 	if (strlen(address) > REG_ADDRESS_MAX || h2o_url_parse(address, strlen(address), &url) ||
 	    !h2o_memis(url.path.base, url.path.len, H2O_STRLIT("/"))) {
 		srv_fail(req, 400, "address: want http://HOST:PORT or https://HOST:PORT");
+		goto out;
+	}
+	if (api->reach && address_refused(api, &url, why, sizeof(why))) {
+		srv_fail(req, 400, "address: %s (not where a device may be)", why);
 		goto out;
 	}
 	id = reg_device_add(api->reg, who->org, name, serial, address, pubkey, secret);

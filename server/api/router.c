@@ -23,6 +23,7 @@ static const struct srv_route routes[] = {
     {"POST", "/api/v1/captures", srv_captures_start, 0},
     {"GET", "/api/v1/captures/{id}", srv_capture_get, 0},
     {"DELETE", "/api/v1/captures/{id}", srv_capture_delete, 0},
+    {"POST", "/api/v1/captures/{id}/stop", srv_capture_stop_ep, 0},
     {"GET", "/api/v1/captures/{id}/pcap", srv_capture_pcap, 0},
     {"GET", "/api/v1/captures/{id}/text", srv_capture_text, 0},
     {"POST", "/tunnel/v1/register", srv_tunnel_register_ep, 1},

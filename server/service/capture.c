@@ -64,6 +64,7 @@ struct dev_conn {
 	int64_t heard;		     /* wall ns: the last read of its stream */
 	char error[320];
 	char reason[200]; /* a refusal's Edgecap-Error (on_head) */
+	uint32_t mgmt;	  /* its management address, when reached over the tunnel */
 };
 
 struct srv_capture {
@@ -83,7 +84,9 @@ struct srv_capture {
 	const char *ended_by; /* with it, what the registry keeps (ask_stop) */
 	int ending;	      /* the mux is finished: done once the file has it all */
 	int done;
-	char error[256]; /* the capture itself failed (its file) */
+	char error[256];  /* the capture itself failed (its file) */
+	uint64_t reserve; /* of the organization's storage, while it runs */
+	int by_quota;	  /* reserve is below conf.bytes_max: the storage bounds it */
 	struct srv_capture *next;
 	size_t dev_mem; /* of slabs a device's stream may hold */
 	/* The output in memory, pieces numbered from 0 as they come, in a
@@ -188,7 +191,9 @@ static void save(struct srv_capture *l)
 						       .duplicates = st.duplicates,
 						       .late = st.late,
 						       .ended = l->done ? time(NULL) : 0,
-						       .ended_by = l->done ? end_word(l) : NULL});
+						       .ended_by = l->done ? end_word(l) : NULL,
+						       .error = l->error[0] ? l->error : NULL,
+						       .stored = l->written});
 }
 
 /* Send what the merge allows. A device is silent (its packets hold the
@@ -348,7 +353,8 @@ static void flush_out(struct srv_capture *l)
 	if (srv_mux_full(l->mux) == SRV_MUX_FULL_COUNT)
 		ask_stop(l, "count", "packet count reached");
 	else if (srv_mux_full(l->mux) == SRV_MUX_FULL_BYTES)
-		ask_stop(l, "bytes", l->cs->bytes_why);
+		ask_stop(l, l->by_quota ? "quota" : "bytes",
+			 l->by_quota ? "the organization's storage is full" : l->cs->bytes_why);
 	if (l->error[0])
 		ask_stop(l, "error", l->error);
 	let_go(l);
@@ -490,8 +496,8 @@ static void on_done(struct ecap_httpc_call *c, const char *err)
 }
 
 /* The device's URL: an address whose host is "tunnel" means its management
- * address, reached over the mTunnel. 0, or -EINVAL. */
-static int device_url(const struct reg_device *d, char *ret, size_t len)
+ * address, reached over the mTunnel (*mgmt set). 0, or -EINVAL. */
+static int device_url(const struct reg_device *d, char *ret, size_t len, uint32_t *mgmt)
 {
 	char host[16];
 	h2o_url_t u;
@@ -504,6 +510,7 @@ static int device_url(const struct reg_device *d, char *ret, size_t len)
 	}
 	if (!d->mgmt)
 		return -EINVAL;
+	*mgmt = d->mgmt;
 	mtun_addr_str(d->mgmt, host);
 	snprintf(ret, len, "%.*s://%s:%u", (int)u.scheme->name.len, u.scheme->name.base, host,
 		 h2o_url_get_port(&u));
@@ -547,6 +554,14 @@ static int device_request(struct dev_conn *dc, const struct srv_capture_req *c)
 	return 0;
 }
 
+/* Where the device's address leads must be somewhere a device may be. */
+static int device_allowed(const struct sockaddr *sa, void *arg, char *why, size_t len)
+{
+	struct dev_conn *dc = arg;
+
+	return srv_reach_check(dc->l->cs->conf.reach, sa, dc->mgmt, why, len);
+}
+
 /* Connect to one device: its failures close it at once. */
 static void device_start(struct dev_conn *dc, const struct srv_capture_req *c)
 {
@@ -558,13 +573,16 @@ static void device_start(struct dev_conn *dc, const struct srv_capture_req *c)
 		device_closed(dc, "out of memory");
 		return;
 	}
-	if (device_url(&dc->d, url, sizeof(url)) || device_request(dc, c)) {
+	if (device_url(&dc->d, url, sizeof(url), &dc->mgmt) || device_request(dc, c)) {
 		device_closed(dc, "bad device address");
 		return;
 	}
-	if (ecap_httpc_dest_init(&dc->dest, &dc->l->http, url,
-				 &(struct ecap_httpc_dest_opts){.ca_store = cs->conf.ca_store}, e,
-				 sizeof(e))) {
+	if (ecap_httpc_dest_init(
+		&dc->dest, &dc->l->http, url,
+		&(struct ecap_httpc_dest_opts){.ca_store = cs->conf.ca_store,
+					       .allow = cs->conf.reach ? device_allowed : NULL,
+					       .allow_arg = dc},
+		e, sizeof(e))) {
 		device_closed(dc, e);
 		return;
 	}
@@ -706,6 +724,21 @@ int64_t srv_capture_start(struct srv_captures *cs, const struct reg_admin *who,
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
+	l->reserve = cs->conf.bytes_max ? cs->conf.bytes_max : UINT64_MAX;
+	if (cs->conf.store) {
+		uint64_t reserved = 0;
+		int64_t room;
+
+		for (struct srv_capture *o = cs->live; o; o = o->next)
+			reserved += o->org == who->org && !o->done ? o->reserve : 0;
+		room = srv_store_room(cs->conf.store, who->org, reserved, l->reserve, err, errlen);
+		if (room < 0) {
+			free(l);
+			return room;
+		}
+		l->by_quota = (uint64_t)room < l->reserve;
+		l->reserve = (uint64_t)room;
+	}
 	l->fd = -1;
 	l->cs = cs;
 	l->org = who->org;
@@ -740,7 +773,7 @@ int64_t srv_capture_start(struct srv_captures *cs, const struct reg_admin *who,
 	}
 	l->id = id;
 	srv_mux_by_ref(l->mux, l->gen);
-	srv_mux_limit(l->mux, c->count, cs->conf.bytes_max);
+	srv_mux_limit(l->mux, c->count, l->reserve == UINT64_MAX ? 0 : l->reserve);
 	ecap_httpc_ctx_init(&l->http, cs->conf.loop, cs->conf.getaddr,
 			    c->duration ? (c->duration * 1000u + END_GRACE_MS + 5000) : NO_LIMIT_MS,
 			    cs->conf.userappl);

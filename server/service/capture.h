@@ -19,6 +19,8 @@
 #include <stdint.h>
 
 #include "common/httpc.h"
+#include "service/reach.h"
+#include "service/store.h"
 #include "service/registry.h"
 
 struct srv_captures; /* every capture of the server */
@@ -29,10 +31,12 @@ struct srv_captures_conf {
 	h2o_multithread_receiver_t *getaddr; /* the loop's resolver */
 	struct reg *reg;
 	const char *data_dir;
-	X509_STORE *ca_store;	   /* devices' certificates are checked against it */
-	const char *userappl;	   /* the merged files' shb_userappl, the devices' User-Agent */
-	uint64_t bytes_max;	   /* of a capture's packet blocks: it stops there (0: none) */
-	unsigned org_captures_max; /* running at once in one organization (0: no limit) */
+	X509_STORE *ca_store;	       /* devices' certificates are checked against it */
+	const char *userappl;	       /* the merged files' shb_userappl, the devices' User-Agent */
+	uint64_t bytes_max;	       /* of a capture's packet blocks: it stops there (0: none) */
+	unsigned org_captures_max;     /* running at once in one organization (0: no limit) */
+	const struct srv_reach *reach; /* where devices may be (service/reach.h) */
+	const struct srv_store *store; /* what captures may keep (NULL: no bounds) */
 };
 
 struct srv_captures *srv_captures_new(const struct srv_captures_conf *c);
@@ -51,7 +55,8 @@ struct srv_capture_req {
 };
 
 /* Start a capture: its id, or -errno with err set: -EUSERS when the
- * organization runs org_captures_max already. */
+ * organization runs org_captures_max already, -EDQUOT / -ENOSPC when its
+ * storage or the data directory is full (srv_store_room). */
 int64_t srv_capture_start(struct srv_captures *cs, const struct reg_admin *who,
 			  const struct srv_capture_req *c, char *err, size_t errlen);
 /* Stop one of the organization's running captures: 0 or -ENOENT. */

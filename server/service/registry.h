@@ -107,6 +107,8 @@ struct reg_capture_state {
 	uint64_t merged, duplicates, late;
 	int64_t ended;	      /* 0: not yet */
 	const char *ended_by; /* what ended it (count, duration, bytes, ...); NULL: as it was */
+	const char *error;    /* why it failed (ended_by "error"); NULL: as it was */
+	uint64_t stored;      /* bytes its file keeps */
 };
 int reg_capture_update(struct reg *r, int64_t capture, const struct reg_capture_state *s);
 /* Captures that were running when the server stopped are done now. */
@@ -126,6 +128,9 @@ struct reg_capture {
 	uint64_t merged, duplicates, late;
 	int64_t created, ended; /* ended 0: not yet */
 	char *ended_by;		/* NULL: not yet, or not said */
+	char *error;		/* NULL: none */
+	uint64_t stored;	/* bytes its file keeps */
+	int lost;		/* its file was found gone */
 	struct reg_capture_device *devs;
 	size_t ndevs;
 };
@@ -140,5 +145,17 @@ int reg_captures_page(struct reg *r, int64_t org, int64_t after, size_t limit,
 void reg_captures_free(struct reg_capture *c, size_t n);
 /* Its file, when the capture is the organization's. */
 int reg_capture_file(struct reg *r, int64_t org, int64_t id, char *ret, size_t len);
+
+/* Storage. Bytes the organization's finished captures keep. */
+int reg_org_stored(struct reg *r, int64_t org, uint64_t *ret);
+/* Remove a finished capture's rows, its file's path into file (for the
+ * caller to remove): 0, -ENOENT (not the organization's), -EBUSY (running). */
+int reg_capture_delete(struct reg *r, int64_t org, int64_t id, char *file, size_t len);
+/* fn for each capture (ended_before 0), or each finished one that ended
+ * before ended_before, oldest first; a non-zero return stops and is returned. */
+typedef int reg_capture_file_fn(void *arg, int64_t id, int64_t org, const char *file, int lost);
+int reg_captures_each(struct reg *r, int64_t ended_before, reg_capture_file_fn *fn, void *arg);
+/* Its file is gone. */
+int reg_capture_lost(struct reg *r, int64_t id);
 
 #endif

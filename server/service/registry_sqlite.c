@@ -74,6 +74,11 @@ static const char *const migrations[] = {
     "CREATE UNIQUE INDEX devices_mgmt ON devices (mgmt_address);",
     /* 3: what ended a capture (a word: count, duration, bytes, ...) */
     "ALTER TABLE captures ADD COLUMN ended_by TEXT;",
+    /* 4: why a capture failed; the bytes its file keeps; a file found gone */
+    "ALTER TABLE captures ADD COLUMN error TEXT;"
+    "ALTER TABLE captures ADD COLUMN stored INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE captures ADD COLUMN lost INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX captures_ended ON captures (state, ended);",
 };
 
 struct reg {
@@ -630,9 +635,11 @@ int reg_capture_update(struct reg *r, int64_t capture, const struct reg_capture_
 {
 	return run(q(r,
 		     "UPDATE captures SET state = ?, merged = ?, duplicates = ?, late = ?, "
-		     "ended = nullif(?, 0), ended_by = coalesce(?, ended_by) WHERE id = ?",
-		     "tiiiiti", s->state, (int64_t)s->merged, (int64_t)s->duplicates,
-		     (int64_t)s->late, s->ended, s->ended_by, capture));
+		     "ended = nullif(?, 0), ended_by = coalesce(?, ended_by), "
+		     "error = coalesce(?, error), stored = ? WHERE id = ?",
+		     "tiiiittii", s->state, (int64_t)s->merged, (int64_t)s->duplicates,
+		     (int64_t)s->late, s->ended, s->ended_by, s->error, (int64_t)s->stored,
+		     capture));
 }
 
 void reg_captures_interrupted(struct reg *r)
@@ -656,6 +663,7 @@ void reg_captures_free(struct reg_capture *c, size_t n)
 		free(c[i].devs);
 		free(c[i].request);
 		free(c[i].ended_by);
+		free(c[i].error);
 	}
 	free(c);
 }
@@ -704,7 +712,8 @@ static int captures(struct reg *r, int64_t org, int64_t id, int64_t after, int64
 {
 	sqlite3_stmt *st = q(r,
 			     "SELECT id, state, request, merged, duplicates, late, created, ended, "
-			     "ended_by FROM captures WHERE org_id = ? AND (?2 = 0 OR id = ?2) "
+			     "ended_by, error, stored, lost FROM captures "
+			     "WHERE org_id = ? AND (?2 = 0 OR id = ?2) "
 			     "AND id > ? ORDER BY id LIMIT ?",
 			     "iiii", org, id, after, limit);
 	struct reg_capture *caps;
@@ -726,12 +735,17 @@ static int captures(struct reg *r, int64_t org, int64_t id, int64_t after, int64
 					  .duplicates = (uint64_t)sqlite3_column_int64(st, 4),
 					  .late = (uint64_t)sqlite3_column_int64(st, 5),
 					  .created = sqlite3_column_int64(st, 6),
-					  .ended = sqlite3_column_int64(st, 7)};
+					  .ended = sqlite3_column_int64(st, 7),
+					  .stored = (uint64_t)sqlite3_column_int64(st, 10),
+					  .lost = sqlite3_column_int(st, 11)};
 		text_col(st, 1, c->state, sizeof(c->state));
 		c->request = strdup((const char *)sqlite3_column_text(st, 2));
 		if (sqlite3_column_type(st, 8) != SQLITE_NULL)
 			c->ended_by = strdup((const char *)sqlite3_column_text(st, 8));
-		if (!c->request || (sqlite3_column_type(st, 8) != SQLITE_NULL && !c->ended_by)) {
+		if (sqlite3_column_type(st, 9) != SQLITE_NULL)
+			c->error = strdup((const char *)sqlite3_column_text(st, 9));
+		if (!c->request || (sqlite3_column_type(st, 8) != SQLITE_NULL && !c->ended_by) ||
+		    (sqlite3_column_type(st, 9) != SQLITE_NULL && !c->error)) {
 			e = -ENOMEM;
 			break;
 		}
@@ -779,6 +793,71 @@ int reg_capture_file(struct reg *r, int64_t org, int64_t id, char *ret, size_t l
 	}
 	sqlite3_finalize(st);
 	return e;
+}
+
+int reg_org_stored(struct reg *r, int64_t org, uint64_t *ret)
+{
+	sqlite3_stmt *st = q(r,
+			     "SELECT coalesce(sum(stored), 0) FROM captures "
+			     "WHERE org_id = ? AND state = 'done' AND NOT lost",
+			     "i", org);
+	int e = -EIO;
+
+	if (st && sqlite3_step(st) == SQLITE_ROW) {
+		*ret = (uint64_t)sqlite3_column_int64(st, 0);
+		e = 0;
+	}
+	sqlite3_finalize(st);
+	return e;
+}
+
+int reg_capture_delete(struct reg *r, int64_t org, int64_t id, char *file, size_t len)
+{
+	sqlite3_stmt *st =
+	    q(r, "SELECT state, file FROM captures WHERE org_id = ? AND id = ?", "ii", org, id);
+	int e = -ENOENT;
+
+	if (!st)
+		return -EIO;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		e = strcmp((const char *)sqlite3_column_text(st, 0), "done") ? -EBUSY : 0;
+		snprintf(file, len, "%s", sqlite3_column_text(st, 1));
+	}
+	sqlite3_finalize(st);
+	if (e)
+		return e;
+	if (sqlite3_exec(r->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		return -EIO;
+	e = run(q(r, "DELETE FROM capture_devices WHERE capture_id = ?", "i", id));
+	if (!e)
+		e = run(q(r, "DELETE FROM captures WHERE id = ?", "i", id));
+	if (sqlite3_exec(r->db, e ? "ROLLBACK" : "COMMIT", NULL, NULL, NULL) != SQLITE_OK && !e)
+		e = -EIO;
+	return e;
+}
+
+int reg_captures_each(struct reg *r, int64_t ended_before, reg_capture_file_fn *fn, void *arg)
+{
+	sqlite3_stmt *st = q(r,
+			     "SELECT id, org_id, file, lost FROM captures WHERE ?1 = 0 OR "
+			     "(state = 'done' AND ended < ?1) ORDER BY ended, id",
+			     "i", ended_before);
+	int rc, e = 0;
+
+	if (!st)
+		return -EIO;
+	while (!e && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		e = fn(arg, sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1),
+		       (const char *)sqlite3_column_text(st, 2), sqlite3_column_int(st, 3));
+	if (!e && rc != SQLITE_DONE)
+		e = -EIO;
+	sqlite3_finalize(st);
+	return e;
+}
+
+int reg_capture_lost(struct reg *r, int64_t id)
+{
+	return run(q(r, "UPDATE captures SET lost = 1 WHERE id = ?", "i", id));
 }
 
 int reg_stats(struct reg *r, struct reg_stats *ret)

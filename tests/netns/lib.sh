@@ -2,12 +2,13 @@
 # namespaces A and B joined by a veth pair (va 10.98.0.1 in A, vb 10.98.0.2
 # in B), created here and always removed with every process left in them;
 # PASS/FAIL counting; traffic and hook helpers. A suite that needs more
-# namespaces names them in extra_ns (and creates them): they are removed too.
+# namespaces names them in extra_ns (and creates them): they are removed too;
+# so are the file systems it mounts and names in extra_mounts.
 [ "$(id -u)" = 0 ] || { echo "SKIP: needs root"; exit 77; }
 ns=ecap${suite:-}-$$
 A=$ns-a B=$ns-b
 tmp=$(mktemp -d); [ -n "${KEEP:-}" ] && echo "keeping $tmp"
-pass=0 fail=0 extra_ns=
+pass=0 fail=0 extra_ns= extra_mounts=
 
 cleanup() {
 	local p n
@@ -18,6 +19,9 @@ cleanup() {
 	done
 	for n in "$A" "$B" $extra_ns; do
 		ip netns del "$n" 2>/dev/null
+	done
+	for n in $extra_mounts; do
+		umount -l "$n" 2>/dev/null
 	done
 	[ -n "${KEEP:-}" ] || rm -rf "$tmp"
 }

@@ -57,7 +57,7 @@ static void schema_and_bootstrap(void **state)
 	struct reg_admin a;
 	struct reg_stats st;
 
-	assert_int_equal(reg_schema_version(r), 3);
+	assert_int_equal(reg_schema_version(r), 4);
 	assert_int_equal(reg_ping(r), 0);
 	assert_int_equal(reg_org_add(r, "acme"), -EEXIST);
 	assert_int_equal(reg_admin_add(r, "nosuch", "alice", token), -ENOENT);

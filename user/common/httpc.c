@@ -7,6 +7,7 @@
 #include "common/httpc.h"
 
 #include <errno.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,6 +97,9 @@ int ecap_httpc_dest_init(struct ecap_httpc_dest *d, struct ecap_httpc_ctx *ctx, 
 			goto fail;
 		}
 		d->via = &d->proxy;
+	} else {
+		d->allow = o->allow;
+		d->allow_arg = o->allow_arg;
 	}
 	d->h2o = (h2o_http1client_ctx_t){
 	    .loop = ctx->loop, .getaddr_receiver = ctx->getaddr, .io_timeout = &ctx->io_timeout};
@@ -650,11 +654,25 @@ static h2o_http1client_body_cb on_head(h2o_http1client_t *client, const char *er
 	return on_body;
 }
 
+/* Refused by the destination's rule: the call ends. */
+static int refused(struct ecap_httpc_call *c, const struct sockaddr *sa)
+{
+	char why[200], e[400];
+
+	if (!c->dest->allow(sa, c->dest->allow_arg, why, sizeof(why)))
+		return 0;
+	snprintf(e, sizeof(e), "%s: %s", c->dest->url_text, why);
+	finish(c, e);
+	return 1;
+}
+
 static h2o_http1client_head_cb on_connect(h2o_http1client_t *client, const char *errstr,
 					  h2o_iovec_t **reqbufs, size_t *reqbufcnt,
 					  int *method_is_head)
 {
 	struct ecap_httpc_call *c = client->data;
+	struct sockaddr_storage peer;
+	socklen_t len = sizeof(peer);
 
 	if (errstr) {
 		char e[320];
@@ -663,10 +681,63 @@ static h2o_http1client_head_cb on_connect(h2o_http1client_t *client, const char 
 		finish(c, e);
 		return NULL;
 	}
+	/* the name may lead elsewhere now than when it was looked up */
+	if (c->dest->allow &&
+	    (getpeername(h2o_socket_get_fd(client->sock), (struct sockaddr *)&peer, &len) ||
+	     refused(c, (struct sockaddr *)&peer)))
+		return NULL;
 	*reqbufs = c->bufs;
 	*reqbufcnt = c->body_len ? 2 : 1;
 	*method_is_head = !strcmp(c->method, "HEAD");
 	return on_head;
+}
+
+static void connect_now(struct ecap_httpc_call *c)
+{
+	struct ecap_httpc_dest *d = c->dest;
+
+	if (d->pooled)
+		h2o_http1client_connect_with_pool(&c->client, c, &d->h2o, &d->pool, on_connect);
+	else
+		h2o_http1client_connect(&c->client, c, &d->h2o, d->via->host,
+					h2o_url_get_port(d->via),
+					d->via->scheme == &H2O_URL_SCHEME_HTTPS, on_connect);
+}
+
+static void on_lookup(h2o_hostinfo_getaddr_req_t *req, const char *errstr, struct addrinfo *res,
+		      void *data)
+{
+	struct ecap_httpc_call *c = data;
+
+	(void)req;
+	c->lookup = NULL;
+	if (errstr) {
+		char e[320];
+
+		snprintf(e, sizeof(e), "connecting to %s: %s", c->dest->url_text, errstr);
+		finish(c, e);
+		return;
+	}
+	for (struct addrinfo *ai = res; ai; ai = ai->ai_next)
+		if (refused(c, ai->ai_addr))
+			return;
+	connect_now(c);
+}
+
+/* Every address the host has, asked before anything goes to one. */
+static void lookup(struct ecap_httpc_call *c)
+{
+	h2o_iovec_t host = c->dest->via->host;
+	char port[8];
+
+	if (host.len > 1 && host.base[0] == '[') { /* an IPv6 literal */
+		host.base++;
+		host.len -= 2;
+	}
+	snprintf(port, sizeof(port), "%u", h2o_url_get_port(c->dest->via));
+	c->lookup = h2o_hostinfo_getaddr(c->dest->ctx->getaddr, host,
+					 h2o_iovec_init(port, strlen(port)), AF_UNSPEC, SOCK_STREAM,
+					 IPPROTO_TCP, AI_ADDRCONFIG | AI_NUMERICSERV, on_lookup, c);
 }
 
 int ecap_httpc_start(struct ecap_httpc_dest *d, struct ecap_httpc_call *c)
@@ -699,17 +770,20 @@ int ecap_httpc_start(struct ecap_httpc_dest *d, struct ecap_httpc_call *c)
 	}
 	c->bufs[0] = h2o_iovec_init(c->head, (size_t)n);
 	c->bufs[1] = h2o_iovec_init(c->body, c->body_len);
-	if (d->pooled)
-		h2o_http1client_connect_with_pool(&c->client, c, &d->h2o, &d->pool, on_connect);
+	if (d->allow && d->ctx->getaddr)
+		lookup(c);
 	else
-		h2o_http1client_connect(&c->client, c, &d->h2o, d->via->host,
-					h2o_url_get_port(d->via),
-					d->via->scheme == &H2O_URL_SCHEME_HTTPS, on_connect);
+		connect_now(c);
 	return 0;
 }
 
 void ecap_httpc_cancel(struct ecap_httpc_call *c)
 {
+	if (c->lookup) {
+		h2o_hostinfo_getaddr_cancel(c->lookup);
+		c->lookup = NULL;
+		return;
+	}
 	if (c->stream) {
 		if (c->stream->busy)
 			c->stream->gone = 1; /* freed once on_body returns */

@@ -58,6 +58,11 @@ struct ecap_httpc_dest_opts {
 	const char *ca_file;  /* CAs for https (NULL: the system's) ... */
 	X509_STORE *ca_store; /* ... or these, shared, not copied */
 	unsigned keepalive;   /* > 0: a pool of up to this many kept-alive connections */
+	/* Where connections may go (not through a proxy): each address the
+	 * host resolves to is asked before connecting, and the peer once
+	 * more when connected; a refusal ends the call with "URL: why". */
+	int (*allow)(const struct sockaddr *sa, void *arg, char *why, size_t len);
+	void *allow_arg;
 };
 
 struct ecap_httpc_dest {
@@ -69,6 +74,8 @@ struct ecap_httpc_dest {
 	SSL_CTX *ssl;
 	h2o_socketpool_t pool;
 	int pooled;
+	int (*allow)(const struct sockaddr *sa, void *arg, char *why, size_t len);
+	void *allow_arg;
 };
 
 /* A destination from "http(s)://HOST[:PORT]" (a path after it is ignored):
@@ -111,8 +118,9 @@ struct ecap_httpc_call {
 	struct ecap_slab *slab; /* streaming, during on_body: the slab p lies in */
 	/* the client's own */
 	struct ecap_httpc_dest *dest;
-	h2o_http1client_t *client;	  /* until the head of a streamed body */
-	struct ecap_httpc_stream *stream; /* a streamed body being read */
+	h2o_hostinfo_getaddr_req_t *lookup; /* the host's addresses, to be allowed */
+	h2o_http1client_t *client;	    /* until the head of a streamed body */
+	struct ecap_httpc_stream *stream;   /* a streamed body being read */
 	char *head;
 	h2o_iovec_t bufs[2];
 };
@@ -123,7 +131,7 @@ struct ecap_httpc_call {
 int ecap_httpc_start(struct ecap_httpc_dest *d, struct ecap_httpc_call *c);
 static inline int ecap_httpc_running(const struct ecap_httpc_call *c)
 {
-	return c->client != NULL || c->stream != NULL;
+	return c->client != NULL || c->stream != NULL || c->lookup != NULL;
 }
 /* Drop a running call's connection; on_done is not called. Not from the
  * call's own on_head or on_body (return < 0 there to end it). */

@@ -199,6 +199,8 @@ const char *web_reason(int status)
 		return "Too Many Requests";
 	case 503:
 		return "Service Unavailable";
+	case 507:
+		return "Insufficient Storage";
 	case 505:
 		return "HTTP Version Not Supported";
 	default:

@@ -1,0 +1,187 @@
+/* store.c - see store.h. */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "service/store.h"
+
+#define MIB	 (1024 * 1024)
+#define ROOM_MIN MIB /* of the organization's storage left, for a capture to start */
+
+int64_t srv_store_room(const struct srv_store *s, int64_t org, uint64_t reserved, uint64_t want,
+		       char *err, size_t errlen)
+{
+	struct statvfs fs;
+	uint64_t stored = 0, used, avail;
+
+	if (s->org_max) {
+		if (reg_org_stored(s->reg, org, &stored)) {
+			snprintf(err, errlen, "registry: %s", reg_errmsg(s->reg));
+			return -EIO;
+		}
+		used = stored + reserved;
+		if (used + ROOM_MIN > s->org_max) {
+			snprintf(err, errlen,
+				 "the organization's captures keep %llu MiB (%llu MiB of them "
+				 "reserved by running captures), its most (org_storage_max_mib = "
+				 "%llu): delete captures to make room",
+				 (unsigned long long)(used / MIB),
+				 (unsigned long long)(reserved / MIB),
+				 (unsigned long long)(s->org_max / MIB));
+			return -EDQUOT;
+		}
+		if (want > s->org_max - used)
+			want = s->org_max - used;
+	}
+	if (statvfs(s->dir, &fs)) {
+		snprintf(err, errlen, "data directory %s: %s", s->dir, strerror(errno));
+		return -EIO;
+	}
+	avail = (uint64_t)fs.f_bavail * fs.f_frsize;
+	if (avail < s->reserve) {
+		snprintf(err, errlen,
+			 "the data directory has %llu MiB free, less than it keeps free "
+			 "(data_reserve_mib = %llu)",
+			 (unsigned long long)(avail / MIB), (unsigned long long)(s->reserve / MIB));
+		return -ENOSPC;
+	}
+	return (int64_t)want;
+}
+
+static void remove_file(const char *file)
+{
+	if (unlink(file) && errno != ENOENT)
+		ecap_log(LOG_WARNING, "removing %s: %s", file, strerror(errno));
+}
+
+int srv_store_delete(const struct srv_store *s, int64_t org, int64_t id)
+{
+	char file[512];
+	int r = reg_capture_delete(s->reg, org, id, file, sizeof(file));
+
+	if (!r)
+		remove_file(file);
+	return r;
+}
+
+struct expire {
+	const struct srv_store *s;
+	int n;
+};
+
+static int expire_one(void *arg, int64_t id, int64_t org, const char *file, int lost)
+{
+	struct expire *e = arg;
+
+	(void)file;
+	(void)lost;
+	if (!srv_store_delete(e->s, org, id))
+		e->n++;
+	return 0;
+}
+
+int srv_store_expire(const struct srv_store *s, int64_t now)
+{
+	struct expire e = {.s = s};
+
+	if (!s->retention)
+		return 0;
+	if (reg_captures_each(s->reg, now - (int64_t)s->retention * 86400, expire_one, &e))
+		return -EIO;
+	if (e.n)
+		ecap_log(LOG_INFO, "retention: %d capture(s) older than %u days removed", e.n,
+			 s->retention);
+	return e.n;
+}
+
+/* The captures' ids, sorted, to look files up in. */
+struct known {
+	int64_t *ids;
+	size_t n, cap;
+	const struct srv_store *s;
+	int lost;
+};
+
+static int know(void *arg, int64_t id, int64_t org, const char *file, int lost)
+{
+	struct known *k = arg;
+	struct stat st;
+
+	(void)org;
+	if (k->n == k->cap) {
+		int64_t *v = realloc(k->ids, (k->cap = k->cap ? 2 * k->cap : 256) * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		k->ids = v;
+	}
+	k->ids[k->n++] = id;
+	if (!lost && stat(file, &st) && errno == ENOENT && !reg_capture_lost(k->s->reg, id)) {
+		ecap_log(LOG_WARNING, "capture %lld: its file %s is gone", (long long)id, file);
+		k->lost++;
+	}
+	return 0;
+}
+
+static int by_id(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* "ID.pcapng": ID, else 0. */
+static int64_t file_id(const char *name)
+{
+	char *end;
+	long long id;
+
+	if (!isdigit((unsigned char)name[0]))
+		return 0;
+	id = strtoll(name, &end, 10);
+	return strcmp(end, ".pcapng") ? 0 : id;
+}
+
+int srv_store_reconcile(const struct srv_store *s)
+{
+	struct known k = {.s = s};
+	struct dirent *e;
+	DIR *d;
+	int removed = 0, r;
+
+	r = reg_captures_each(s->reg, 0, know, &k);
+	if (r) {
+		free(k.ids);
+		return r;
+	}
+	qsort(k.ids, k.n, sizeof(*k.ids), by_id);
+	d = opendir(s->dir);
+	while (d && (e = readdir(d))) {
+		int64_t id = file_id(e->d_name);
+		char path[512];
+
+		/* new.pcapng: a capture that never got its id */
+		if ((!id || bsearch(&id, k.ids, k.n, sizeof(*k.ids), by_id)) &&
+		    strcmp(e->d_name, "new.pcapng"))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", s->dir, e->d_name);
+		remove_file(path);
+		removed++;
+	}
+	if (d)
+		closedir(d);
+	free(k.ids);
+	if (removed || k.lost)
+		ecap_log(LOG_WARNING,
+			 "data directory %s: %d file(s) of no capture removed, %d capture(s) "
+			 "without their file",
+			 s->dir, removed, k.lost);
+	return 0;
+}
