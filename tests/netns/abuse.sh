@@ -276,7 +276,7 @@ while True:
 }
 
 # What captures keep: the server restarted on a small data directory
-# (tmpfs) with org_storage_max_mib = 3 and data_reserve_mib = 2. At start a
+# (tmpfs) with org_storage_max_mib = 3 and data_reserve_mib = 1. At start a
 # file of no capture is removed and captures whose files are elsewhere are
 # marked lost (410 for their packets). A capture ends at what is left of
 # the organization's storage ("quota"); the next gets a 507 naming the
@@ -299,7 +299,7 @@ test_storage() {
 	call "$alice" POST /captures '{"devices":["gw1"],"expression":"udp port 7","duration":1}' > /dev/null
 	id=$(field id)
 	wait_state "$id" done 10 || bad+=" second capture"
-	printf 'org_storage_max_mib = 3\ndata_reserve_mib = 2\ncapture_retention_days = 1\n' > "$tmp/storage.conf"
+	printf 'org_storage_max_mib = 3\ndata_reserve_mib = 1\ncapture_retention_days = 1\n' > "$tmp/storage.conf"
 	echo junk > "$d/77777.pcapng"; : > "$d/new.pcapng"
 	kill -TERM "$server_pid"; wait_gone "$server_pid" 10
 	rm "$tmp/$id.pcapng"
@@ -338,11 +338,11 @@ for i in range(3500):
 	wait_state "$id" done 10 || bad+=" stop"
 	call "$alice" DELETE "/captures/$id" > /dev/null
 	# the data directory's reserve, and a disk that fills mid-capture
-	fallocate -l $(( $(df -B1 --output=avail "$d" | tail -1) - (1 << 20) )) "$d/filler"
+	fallocate -l $(( $(df -B1 --output=avail "$d" | tail -1) - (1 << 19) )) "$d/filler"
 	st=$(call "$alice" POST /captures '{"devices":["gw1"],"expression":"udp","duration":5}')
-	[ "$st" = 507 ] && [[ $(field error) == *"(data_reserve_mib = 2)" ]] || bad+=" reserve:$st $(cat "$tmp/body")"
+	[ "$st" = 507 ] && [[ $(field error) == *"(data_reserve_mib = 1)" ]] || bad+=" reserve:$st $(cat "$tmp/body")"
 	rm "$d/filler"
-	fallocate -l $(( $(df -B1 --output=avail "$d" | tail -1) - (5 << 19) )) "$d/filler"
+	fallocate -l $(( $(df -B1 --output=avail "$d" | tail -1) - (5 << 18) )) "$d/filler"
 	st=$(call "$alice" POST /captures '{"devices":["gw1"],"expression":"udp port 5001","duration":60}')
 	id2=$(field id)
 	sleep 0.5; blast
