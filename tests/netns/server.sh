@@ -689,6 +689,71 @@ test_registry_disk() {
 		ko "damaged registry" "$bad"
 }
 
+# A special server for one test, in B: its log in $tmp/NAME.log; the pid in
+# $special_pid once it serves. Stopped by special_stop.
+special_start() { # NAME ARGS...
+	local log=$tmp/$1.log
+	shift
+	mkdir -p "$tmp/data-special"
+	: > "$log"
+	ip netns exec "$B" "$server" --db "$db" --data "$tmp/data-special" "$@" 2>> "$log" &
+	special_pid=$!
+	for _ in $(seq 100); do grep -q serving "$log" && return 0; sleep 0.05; done
+	return 1
+}
+special_stop() { # PID
+	kill -TERM "$1" 2> /dev/null && wait_gone "$1" 10
+}
+
+# The slowest of 5 GETs of URL (curl ARGS...), in seconds.
+slowest() {
+	local i
+	for i in 1 2 3 4 5; do
+		inb curl -sS -o /dev/null --max-time 5 -w '%{time_total}\n' "$@" || echo 99
+	done | sort -g | tail -1
+}
+
+# HTTP/2 "rapid reset": a client opening and resetting streams as fast as it
+# can held h2o 2.2's loop, which bounds neither. The server speaks HTTP/1.1
+# only, over plain HTTP (no prior knowledge, no Upgrade: h2c) and over TLS
+# (ALPN), so such a client gets nowhere, and others are served meanwhile.
+test_rapid_reset() {
+	local plain tlsp m port url lat out bad=
+	special_start rr-plain --plain-http --listen 127.0.0.1:8005 && plain=$special_pid &&
+		special_start rr-tls --listen 127.0.0.1:8446 --tls-cert "$tls/srv.pem" \
+			--tls-key "$tls/srv.key" && tlsp=$special_pid ||
+		{ ko "rapid reset: servers" "$(cat "$tmp"/rr-*.log)"; special_stop "${plain:-}"; return; }
+	for m in plain tls; do
+		port=8005 url=http://127.0.0.1:8005/healthz
+		[ $m = tls ] && port=8446 url=https://127.0.0.1:8446/healthz
+		inb python3 "$(dirname "$0")/rapid_reset.py" 127.0.0.1 $port $m 3 > "$tmp/rr-$m.out" &
+		local client=$!
+		sleep 0.5
+		lat=$(slowest -k "$url")
+		wait $client
+		out=$(cat "$tmp/rr-$m.out")
+		[[ $out == *" first=HTTP/1 "*" h2=0" ]] || bad+=" $m: $out;"
+		[ $m = tls ] && [[ $out != "alpn=none "* ]] && bad+=" $m alpn: $out;"
+		awk -v l="$lat" 'BEGIN { exit !(l < 0.5) }' || bad+=" $m: a GET took ${lat}s meanwhile;"
+	done
+	[ -z "$bad" ] && ok "rapid reset: no HTTP/2 in plain or TLS (no SETTINGS, no ALPN h2); GETs meanwhile under 0.5 s" ||
+		ko "rapid reset" "$bad"
+	bad=
+	out=$(inb curl -sS -o /dev/null -w '%{http_version}' --max-time 5 --http2-prior-knowledge \
+		http://127.0.0.1:8005/healthz 2>&1)
+	[[ $out != 2* ]] || bad+=" prior knowledge: $out;"
+	out=$(inb curl -sS -o /dev/null -w '%{http_version} %{http_code}' --max-time 5 --http2 \
+		http://127.0.0.1:8005/healthz 2>&1)
+	[ "$out" = "1.1 200" ] || bad+=" h2c upgrade: $out;"
+	out=$(inb curl -sS -k -o /dev/null -w '%{http_version} %{http_code}' --max-time 5 --http2 \
+		https://127.0.0.1:8446/healthz 2>&1)
+	[ "$out" = "1.1 200" ] || bad+=" ALPN h2,http/1.1: $out;"
+	[ -z "$bad" ] && ok "curl asking for HTTP/2 (prior knowledge, h2c, ALPN) gets HTTP/1.1" ||
+		ko "curl http2" "$bad"
+	special_stop "$plain"
+	special_stop "$tlsp"
+}
+
 after() {
 	kill -0 "$server_pid" 2> /dev/null || { ko "$1 left the server dead" "$(tail -3 "$tmp/server.log")"; server_start; }
 }
@@ -697,7 +762,7 @@ run_tests after test_bootstrap test_tokens test_tenants test_paths test_bad_inpu
 	test_compile_offloop \
 	test_merged test_device_killed test_unreachable test_refused test_reader_leaves \
 	test_interrupt test_late_reader test_count test_capture_ends test_limits test_pages test_text test_https \
-	test_list test_operable test_restart test_registry_disk
+	test_list test_operable test_restart test_registry_disk test_rapid_reset
 st=$?
 kill -TERM "$server_pid" "$gw1_pid" "$gw2_pid" ${gw5_pid:-} 2> /dev/null
 for p in "$server_pid" "$gw1_pid" "$gw2_pid" ${gw5_pid:-}; do wait_gone "$p" 10; done

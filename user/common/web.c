@@ -65,6 +65,13 @@ int web_listen(const char *spec, char *err, size_t errlen)
 	return fd;
 }
 
+/* HTTP/2 is not offered (nor h2c, see web_site_init): h2o 2.2 has no bound
+ * on streams reset by the client, so one connection sending HEADERS and
+ * RST_STREAM in a loop holds the loop ("rapid reset"). Nothing of edgecap
+ * speaks HTTP/2. A client that offers only h2 gets no ALPN answer and
+ * HTTP/1.1. */
+static const h2o_iovec_t http1_only[] = {{(char *)"http/1.1", 8}, {NULL}};
+
 SSL_CTX *web_tls_server(const char *cert, const char *key, char *err, size_t errlen)
 {
 	SSL_CTX *ssl = SSL_CTX_new(TLS_server_method());
@@ -78,7 +85,7 @@ SSL_CTX *web_tls_server(const char *cert, const char *key, char *err, size_t err
 		SSL_CTX_free(ssl);
 		return NULL;
 	}
-	h2o_ssl_register_alpn_protocols(ssl, h2o_http2_alpn_protocols);
+	h2o_ssl_register_alpn_protocols(ssl, http1_only);
 	return ssl;
 }
 
@@ -334,6 +341,7 @@ h2o_hostconf_t *web_site_init(struct web_site *s, const char *server_name, size_
 	h2o_config_init(&s->config);
 	s->config.server_name = h2o_iovec_init(server_name, strlen(server_name));
 	s->config.max_request_entity_size = max_body;
+	s->config.http1.upgrade_to_http2 = 0; /* neither Upgrade: h2c nor the preface */
 	return h2o_config_register_host(&s->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
 }
 

@@ -15,7 +15,8 @@ int web_listen(const char *spec, char *err, size_t errlen);
 /* A non-blocking socket of type (SOCK_STREAM: listening, SOCK_DGRAM) bound
  * to "ADDR:PORT" or "[ADDR6]:PORT": the fd, or -errno with err set. */
 int web_bind(const char *spec, int type, char *err, size_t errlen);
-/* A TLS 1.2+ server context with HTTP/2 by ALPN, or NULL with err set. */
+/* A TLS 1.2+ server context, HTTP/1.1 only (ALPN http/1.1), or NULL with
+ * err set. */
 SSL_CTX *web_tls_server(const char *cert, const char *key, char *err, size_t errlen);
 /* A TLS 1.2+ client context for one peer: its chain verified against the CA
  * file (NULL: the system's) or against store when given (shared, not
@@ -54,7 +55,8 @@ int web_reply_buf(h2o_req_t *req, const char *content_type, struct ecap_buf *b);
 /* A site: one listener with its h2o configuration and context. Set up in
  * three steps: web_site_init gives the host to register handlers on,
  * web_site_start makes the context (on a new loop, or on another site's to
- * serve beside it), TLS when given a certificate, and listens. */
+ * serve beside it), TLS when given a certificate, and listens. HTTP/1.1
+ * only: h2o 2.2 cannot bound HTTP/2's stream resets (web_tls_server). */
 struct web_site {
 	h2o_globalconf_t config;
 	h2o_context_t ctx;
