@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "common/conf.h"
+#include "common/web.h"
 #include "conf.h"
 #include "common/bounds.h"
 #include "service/lptable.h"
@@ -32,6 +33,9 @@ static const struct ecap_conf_key keys[] = {
     ECAP_CONF_UINT_KEY("capture_readers_max", struct srv_conf, capture_readers_max, 1, 1, 1000),
     ECAP_CONF_UINT_KEY("compile_cpu_ms", struct srv_conf, compile_cpu_ms, 1, 100, 600000),
     ECAP_CONF_UINT_KEY("compile_workers", struct srv_conf, compile_workers, 1, 1, 64),
+    ECAP_CONF_UINT_KEY("connections_max", struct srv_conf, connections_max, 1, 1, 1000000),
+    ECAP_CONF_UINT_KEY("connections_per_address_max", struct srv_conf, connections_per_address_max,
+		       1, 1, 1000000),
     {0},
 };
 
@@ -52,7 +56,9 @@ int srv_conf_load(struct srv_conf *c, const char *path, int must_exist, char *er
 			       .org_captures_max = 4,
 			       .capture_readers_max = 16,
 			       .compile_cpu_ms = 2000,
-			       .compile_workers = 2};
+			       .compile_workers = 2,
+			       .connections_max = WEB_CONNS_MAX,
+			       .connections_per_address_max = WEB_CONNS_PER_ADDR_MAX};
 	return ecap_conf_load(keys, c, path, must_exist, err, errlen);
 }
 

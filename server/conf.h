@@ -21,6 +21,9 @@
  *   capture_readers_max  = 16           (readers of one capture at once)
  *   compile_cpu_ms       = 2000         (ms of CPU one expression may take to compile)
  *   compile_workers      = 2            (processes compiling expressions at once)
+ *   connections_max      = 65536        (HTTP connections open at once; lowered to
+ *                                        what the descriptor limit leaves)
+ *   connections_per_address_max = 64    (HTTP connections open from one address)
  */
 #ifndef SRV_CONF_H
 #define SRV_CONF_H
@@ -45,6 +48,7 @@ struct srv_conf {
 	unsigned capture_max_mib;
 	unsigned org_captures_max, capture_readers_max;
 	unsigned compile_cpu_ms, compile_workers;
+	unsigned connections_max, connections_per_address_max;
 };
 
 /* Defaults, then the file (a missing one is fine unless must_exist): 0, or

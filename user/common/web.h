@@ -57,6 +57,19 @@ int web_reply_buf(h2o_req_t *req, const char *content_type, struct ecap_buf *b);
  * web_site_start makes the context (on a new loop, or on another site's to
  * serve beside it), TLS when given a certificate, and listens. HTTP/1.1
  * only: h2o 2.2 cannot bound HTTP/2's stream resets (web_tls_server). */
+#define WEB_CONNS_MAX	       65536
+#define WEB_CONNS_PER_ADDR_MAX 64
+
+/* What a site's connections came to. */
+struct web_conn_stats {
+	uint64_t open;	       /* now */
+	uint64_t shed;	       /* idle ones closed to make room for a new one */
+	uint64_t refused_addr; /* closed at once: their address had conns_per_addr_max */
+	uint64_t paused_full;  /* accepting paused: conns_max open, none idle */
+	uint64_t paused_fds;   /* accepting paused: out of descriptors (EMFILE, ENFILE) */
+};
+
+struct web_conns;
 struct web_site {
 	h2o_globalconf_t config;
 	h2o_context_t ctx;
@@ -64,6 +77,20 @@ struct web_site {
 	SSL_CTX *ssl;
 	h2o_socket_t *listener;
 	void *data; /* for handlers: web_site_of(handler)->data */
+	/* Connections open at once, and from one address. web_site_init sets
+	 * the defaults (WEB_CONNS_*), to change before web_site_start, which
+	 * lowers conns_max to what the descriptor limit leaves (half of what
+	 * remains past 64: a connection may bring a descriptor of its own, a
+	 * polling device's socket or a reader's file). An address past its
+	 * bound has its new connection closed at once. At conns_max, the
+	 * oldest idle connection (waiting for a request: none in progress) is
+	 * closed for a new one; with none idle, or out of descriptors, the
+	 * listener pauses until a connection closes or 200 ms pass, so the
+	 * loop never spins on a listener it cannot accept from. Logged at most
+	 * once a second. */
+	unsigned conns_max, conns_per_addr_max;
+	struct web_conn_stats conn_stats;
+	struct web_conns *conns; /* web.c's: every connection, by address too */
 };
 h2o_hostconf_t *web_site_init(struct web_site *s, const char *server_name, size_t max_body,
 			      void *data);
