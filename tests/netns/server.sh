@@ -7,7 +7,8 @@
 # captures of real traffic, a device killed mid-capture or unreachable, a
 # reader that leaves, Ctrl-C, the text output against tcpdump, the limits
 # on captures and readers, the registry's files kept private and a damaged
-# one refused.
+# one refused; abuse: connections past the descriptors and from one
+# address, and an HTTP/2 rapid-reset client.
 set -uo pipefail
 server=$1
 agent=$2
@@ -756,7 +757,8 @@ test_rapid_reset() {
 	special_stop "$tlsp"
 }
 
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; } # PID: user + system
+# PID: its CPU time so far, user and system, in hundredths of a second
+cpu_ticks() { awk -v hz="$(getconf CLK_TCK)" '{ print int(($14 + $15) * 100 / hz) }' "/proc/$1/stat"; }
 
 # Connections past the descriptor limit made h2o's accept loop spin, and
 # requests time out. A server with 200 descriptors (68 connections: half of
