@@ -219,6 +219,8 @@ conn_log(struct web_site *s, int level, const char *fmt, ...)
 	cs->unlogged = 0;
 }
 
+/* The address connections are counted by: IPv4, or an IPv6 address's /64,
+ * which one host has to itself (privacy addresses change within it). */
 static void peer_addr(h2o_socket_t *sock, uint8_t ret[16], char *text, size_t len)
 {
 	struct sockaddr_storage ss;
@@ -236,6 +238,8 @@ static void peer_addr(h2o_socket_t *sock, uint8_t ret[16], char *text, size_t le
 		struct in6_addr *a = &((struct sockaddr_in6 *)&ss)->sin6_addr;
 
 		memcpy(ret, a, 16);
+		if (!IN6_IS_ADDR_V4MAPPED(a))
+			memset(ret + 8, 0, 8);
 		inet_ntop(AF_INET6, a, text, len);
 	}
 }

@@ -81,13 +81,13 @@ struct web_site {
 	 * the defaults (WEB_CONNS_*), to change before web_site_start, which
 	 * lowers conns_max to what the descriptor limit leaves (half of what
 	 * remains past 64: a connection may bring a descriptor of its own, a
-	 * polling device's socket or a reader's file). An address past its
-	 * bound has its new connection closed at once. At conns_max, the
-	 * oldest idle connection (waiting for a request: none in progress) is
-	 * closed for a new one; with none idle, or out of descriptors, the
-	 * listener pauses until a connection closes or 200 ms pass, so the
-	 * loop never spins on a listener it cannot accept from. Logged at most
-	 * once a second. */
+	 * polling device's socket or a reader's file). An address (IPv6: a
+	 * /64) past its bound has its new connection closed at once. At
+	 * conns_max, the oldest idle connection (waiting for a request: none
+	 * in progress) is closed for a new one; with none idle, or out of
+	 * descriptors, the listener pauses until a connection closes or 200
+	 * ms pass, so the loop never spins on a listener it cannot accept
+	 * from. Logged at most once a second. */
 	unsigned conns_max, conns_per_addr_max;
 	struct web_conn_stats conn_stats;
 	struct web_conns *conns; /* web.c's: every connection, by address too */
