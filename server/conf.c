@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "common/conf.h"
+#include "common/web.h"
 #include "conf.h"
 #include "common/bounds.h"
 #include "service/lptable.h"
@@ -37,6 +38,9 @@ static const struct ecap_conf_key keys[] = {
     ECAP_CONF_UINT_KEY("data_reserve_mib", struct srv_conf, data_reserve_mib, 1, 0, 1u << 20),
     ECAP_CONF_UINT_KEY("capture_retention_days", struct srv_conf, capture_retention_days, 1, 0,
 		       36500),
+    ECAP_CONF_UINT_KEY("connections_max", struct srv_conf, connections_max, 1, 1, 1000000),
+    ECAP_CONF_UINT_KEY("connections_per_address_max", struct srv_conf, connections_per_address_max,
+		       1, 1, 1000000),
     {0},
 };
 
@@ -60,7 +64,9 @@ int srv_conf_load(struct srv_conf *c, const char *path, int must_exist, char *er
 			       .compile_workers = 2,
 			       .org_storage_max_mib = 10240,
 			       .data_reserve_mib = 64,
-			       .capture_retention_days = 30};
+			       .capture_retention_days = 30,
+			       .connections_max = WEB_CONNS_MAX,
+			       .connections_per_address_max = WEB_CONNS_PER_ADDR_MAX};
 	return ecap_conf_load(keys, c, path, must_exist, err, errlen);
 }
 

@@ -26,6 +26,9 @@
  *   capture_retention_days = 30         (days a finished capture is kept; 0: for ever)
  *   device_networks      =              (the only networks devices may be in,
  *                                        "10.0.0.0/8, 2001:db8::/32"; service/reach.h)
+ *   connections_max      = 65536        (HTTP connections open at once; lowered to
+ *                                        what the descriptor limit leaves)
+ *   connections_per_address_max = 64    (HTTP connections open from one address)
  */
 #ifndef SRV_CONF_H
 #define SRV_CONF_H
@@ -52,6 +55,7 @@ struct srv_conf {
 	unsigned compile_cpu_ms, compile_workers;
 	char device_networks[1024];
 	unsigned org_storage_max_mib, data_reserve_mib, capture_retention_days;
+	unsigned connections_max, connections_per_address_max;
 };
 
 /* Defaults, then the file (a missing one is fine unless must_exist): 0, or

@@ -87,6 +87,8 @@ int srv_daemon_start(struct srv_daemon *d, char *err, size_t errlen)
 	h2o_socket_buffer_prototype._initial_buf.capacity = 4096;
 	host = web_site_init(&d->site, "edgecap-server", 1 << 20, NULL);
 	srv_api_init(&d->api, host);
+	d->site.conns_max = d->conf.connections_max;
+	d->site.conns_per_addr_max = d->conf.connections_per_address_max;
 	r = web_site_start(&d->site, NULL, d->conf.listen,
 			   d->conf.plain_http ? NULL : d->conf.tls_cert, d->conf.tls_key, err,
 			   errlen);
@@ -131,6 +133,7 @@ int srv_daemon_start(struct srv_daemon *d, char *err, size_t errlen)
 	d->api.duration = d->conf.capture_duration;
 	d->api.duration_max = d->conf.capture_duration_max;
 	d->api.readers_max = d->conf.capture_readers_max;
+	d->api.site = &d->site;
 	d->started = 1;
 	if (d->conf.tunnel_udp[0]) {
 		r = srv_tunnel_start(&(struct srv_tunnel_conf){.loop = d->site.ctx.loop,
@@ -153,9 +156,12 @@ int srv_daemon_start(struct srv_daemon *d, char *err, size_t errlen)
 	d->expire.cb = on_hour;
 	h2o_timeout_link(d->site.ctx.loop, &d->hourly, &d->expire);
 	web_watch(d->site.ctx.loop, signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC), on_signal, d);
-	ecap_log(LOG_INFO, "serving on %s%s, registry %s (schema %d), captures in %s",
+	ecap_log(LOG_INFO,
+		 "serving on %s%s, registry %s (schema %d), captures in %s, at most %u "
+		 "connections (%u from one address)",
 		 d->conf.listen, d->conf.plain_http ? " (plain HTTP)" : " (HTTPS)", d->conf.db,
-		 reg_schema_version(d->reg), d->conf.data);
+		 reg_schema_version(d->reg), d->conf.data, d->site.conns_max,
+		 d->site.conns_per_addr_max);
 	return 0;
 }
 

@@ -27,6 +27,7 @@ struct srv_reader;
 /* What the endpoints reach. */
 struct srv_api {
 	h2o_loop_t *loop;
+	struct web_site *site; /* the API's listener: its connections' figures */
 	struct reg *reg;
 	struct srv_captures *captures;
 	struct srv_tunnel *tunnel; /* NULL: not enabled */

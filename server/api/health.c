@@ -73,6 +73,20 @@ static void metrics(struct srv_api *api, struct ecap_buf *b)
 	ecap_prom_one(b, "edgecap_server_tunnel_poll_overflow_total", "counter",
 		      "Datagrams for a polling device dropped: its queue was full.",
 		      t.poll.overflow);
+	ecap_prom_one(b, "edgecap_server_connections", "gauge",
+		      "HTTP connections open on the API's listener.", api->site->conn_stats.open);
+	ecap_prom_one(b, "edgecap_server_connections_shed_total", "counter",
+		      "Idle connections closed for a new one at connections_max.",
+		      api->site->conn_stats.shed);
+	ecap_prom_one(b, "edgecap_server_connections_refused_total", "counter",
+		      "Connections closed at once: their address had connections_per_address_max.",
+		      api->site->conn_stats.refused_addr);
+	ecap_prom_family(b, "edgecap_server_accept_paused_total", "counter",
+			 "Times the API's listener stopped accepting for a while, by reason.");
+	ecap_prom_sample(b, "edgecap_server_accept_paused_total", "reason", "full",
+			 api->site->conn_stats.paused_full);
+	ecap_prom_sample(b, "edgecap_server_accept_paused_total", "reason", "descriptors",
+			 api->site->conn_stats.paused_fds);
 	ecap_prom_family(b, "edgecap_server_http_responses_total", "counter",
 			 "HTTP requests answered, by status.");
 	for (int st = 100; st < SRV_STATUS_MAX; st++)
@@ -102,6 +116,9 @@ int srv_metrics_start(struct srv_api *api, const char *listen, char *err, size_t
 		return 0;
 	host = web_site_init(&api->metrics, "edgecap-server", 0, api);
 	web_site_handler(&api->metrics, host, "/", on_metrics, 0);
+	/* a scraper or two; what it may hold comes out of the API's share */
+	api->metrics.conns_max = 16;
+	api->metrics.conns_per_addr_max = 8;
 	/* a context of its own on the server's loop: its listener serves only this */
 	return web_site_start(&api->metrics, api->loop, listen, NULL, NULL, err, errlen);
 }

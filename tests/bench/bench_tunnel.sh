@@ -159,8 +159,10 @@ wait "$server_pid" 2> /dev/null || true
 # the other sockets out of the socket memory count
 { kill "$echo_pid"; wait "$echo_pid"; } 2> /dev/null || true
 pkill -f "iperf3 -s -D --logfile $tmp" || true
-ip netns exec $C "$server" --plain-http --listen 0.0.0.0:8080 --db "$db" --tunnel-udp 0.0.0.0:4789 \
-	--tunnel-max $((N + 10)) 2> "$tmp/server2.log" &
+# the simulated devices all come from one address, as from behind one NAT
+printf 'connections_per_address_max = %d\n' $((N + 10)) > "$tmp/server2.conf"
+ip netns exec $C "$server" -c "$tmp/server2.conf" --plain-http --listen 0.0.0.0:8080 --db "$db" \
+	--tunnel-udp 0.0.0.0:4789 --tunnel-max $((N + 10)) 2> "$tmp/server2.log" &
 server_pid=$!
 for _ in $(seq 100); do grep -qs serving "$tmp/server2.log" && break; sleep 0.05; done
 sleep 1

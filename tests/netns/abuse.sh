@@ -3,8 +3,10 @@
 # the bounds that stop it, against the real server, agents and registry of
 # server_env.sh: paths matched exactly, an expression that would hold the
 # loop for a minute, captures and readers per organization, lists in
-# pages, every capture ending, devices only where devices may be, the
-# registry's files kept private and a damaged one refused.
+# pages, every capture ending, devices only where devices may be, what
+# captures keep, connections past the descriptors and from one address, an
+# HTTP/2 rapid-reset client, the registry's files kept private and a
+# damaged one refused.
 set -uo pipefail
 server=$1
 agent=$2
@@ -373,8 +375,150 @@ db.commit()' "$db" "$old"
 		ko "storage" "$bad"
 }
 
+# A special server for one test, in B: its log in $tmp/NAME.log; the pid in
+# $special_pid once it serves; with special_nofile set, that descriptor
+# limit (soft and hard). Stopped by special_stop.
+special_start() { # NAME ARGS...
+	local log=$tmp/$1.log
+	shift
+	mkdir -p "$tmp/data-special"
+	: > "$log"
+	ip netns exec "$B" ${special_nofile:+prlimit --nofile=$special_nofile} \
+		"$server" --db "$db" --data "$tmp/data-special" "$@" 2>> "$log" &
+	special_pid=$!
+	for _ in $(seq 100); do grep -q serving "$log" && return 0; sleep 0.05; done
+	return 1
+}
+
+special_stop() { # PID
+	kill -TERM "$1" 2> /dev/null && wait_gone "$1" 10
+}
+
+# The slowest of 5 GETs of URL (curl ARGS...), in seconds.
+slowest() {
+	local i
+	for i in 1 2 3 4 5; do
+		inb curl -sS -o /dev/null --max-time 5 -w '%{time_total}\n' "$@" || echo 99
+	done | sort -g | tail -1
+}
+
+# PID: its CPU time so far, user and system, in hundredths of a second
+cpu_ticks() { awk -v hz="$(getconf CLK_TCK)" '{ print int(($14 + $15) * 100 / hz) }' "/proc/$1/stat"; }
+
+# Connections past the descriptor limit made h2o's accept loop spin, and
+# requests time out. A server with 200 descriptors (68 connections: half of
+# what is left past 64) and 16 connections an address: an address's excess
+# is closed at once; idle connections past the cap make room for new ones;
+# busy ones (a body under way) pause the listener until one closes. The
+# loop never spins, and a GET from elsewhere is answered.
+test_conn_limits() {
+	local conf=$tmp/limits.conf pid out h c t0 t1 lat bad='' a='' hold
+	local url=http://127.0.0.1:8006/healthz
+	hold=$(dirname "$0")/hold_conns.py
+	local m=http://127.0.0.1:9106/metrics start=$SECONDS
+	printf 'plain_http = yes\nlisten = 127.0.0.1:8006\nconnections_per_address_max = 16\nmetrics_listen = 127.0.0.1:9106\n' > "$conf"
+	special_nofile=200 special_start limits -c "$conf" && pid=$special_pid ||
+		{ ko "limits: server" "$(cat "$tmp/limits.log")"; return; }
+	grep -q "serving on .*, at most 68 connections (16 from one address)$" "$tmp/limits.log" &&
+		ok "connections: at most 68 with 200 descriptors, 16 from one address (logged)" ||
+		ko "limits: log" "$(cat "$tmp/limits.log")"
+	out=$(inb python3 "$hold" 127.0.0.1 8006 idle 1.5 127.0.0.2:24)
+	[ "$out" = "127.0.0.2 open=16 closed=8 failed=0" ] &&
+		ok "connections: 24 from one address, the 8 past 16 closed at once" ||
+		ko "limits: per address" "$out"
+	# 12 addresses x 16 idle: past the cap, and past the descriptors
+	for c in $(seq 2 13); do a+=" 127.0.0.$c:16"; done
+	inb python3 "$hold" 127.0.0.1 8006 idle 4 $a > "$tmp/limits-idle.out" &
+	h=$!
+	sleep 1.5
+	t0=$(cpu_ticks "$pid"); sleep 1; t1=$(cpu_ticks "$pid")
+	lat=$(slowest --interface 127.0.0.99 "$url")
+	wait $h
+	out=$(awk '{ split($2, o, "="); split($4, f, "="); n += o[2]; x += f[2]
+		if (o[2] > 16) big++ } END { print n, x, big + 0 }' "$tmp/limits-idle.out")
+	set -- $out
+	[ "$1" -le 68 ] && [ "$2" = 0 ] && [ "$3" = 0 ] || bad+=" open/failed/over: $out;"
+	[ $((t1 - t0)) -lt 30 ] || bad+=" CPU $((t1 - t0))% with 192 idle;"
+	awk -v l="$lat" 'BEGIN { exit !(l < 0.5) }' || bad+=" GET took ${lat}s;"
+	[ -z "$bad" ] &&
+		ok "connections: 192 idle from 12 addresses: $1 kept, the oldest idle closed for new ones; CPU $((t1 - t0))%, a GET in ${lat}s" ||
+		ko "limits: idle" "$bad $(tr '\n' ' ' < "$tmp/limits-idle.out")"
+	# 80 bodies under way, from 5 addresses: the cap is full of busy ones
+	bad=
+	inb python3 "$hold" 127.0.0.1 8006 body 3 127.0.0.2:16 127.0.0.3:16 127.0.0.4:16 \
+		127.0.0.5:16 127.0.0.6:16 > "$tmp/limits-body.out" &
+	h=$!
+	sleep 1.5
+	t0=$(cpu_ticks "$pid"); sleep 1; t1=$(cpu_ticks "$pid")
+	inb curl -sS -o /dev/null -w '%{http_code} %{time_total}' --max-time 8 \
+		--interface 127.0.0.99 "$url" > "$tmp/limits-late" 2>&1 &
+	c=$!
+	wait $h
+	wait $c
+	read -r out lat < "$tmp/limits-late"
+	[ $((t1 - t0)) -lt 30 ] || bad+=" CPU $((t1 - t0))% with the cap full;"
+	[ "$out" = 200 ] && awk -v l="$lat" 'BEGIN { exit !(l < 3) }' || bad+=" GET: $out ${lat:-};"
+	inb curl -sS "$m" > "$tmp/limits-metrics"
+	grep -q '^edgecap_server_accept_paused_total{reason="full"} [1-9]' "$tmp/limits-metrics" ||
+		bad+=" not paused;"
+	[ -z "$bad" ] &&
+		ok "connections: the cap full of busy ones pauses accepting (CPU $((t1 - t0))%); a GET waiting is answered when they go (${lat}s)" ||
+		ko "limits: busy" "$bad"
+	grep -q '^edgecap_server_connections_refused_total [8-9]' "$tmp/limits-metrics" &&
+		grep -q '^edgecap_server_connections_shed_total [1-9]' "$tmp/limits-metrics" &&
+		grep -q '^edgecap_server_connections [0-9]' "$tmp/limits-metrics" &&
+		ok "connections: open, shed, refused and paused in /metrics" ||
+		ko "limits: metrics" "$(grep connections "$tmp/limits-metrics")"
+	c=$(grep -c 'connections open\|closed a connection\|accept:' "$tmp/limits.log")
+	[ "$c" -ge 2 ] && [ "$c" -le $((SECONDS - start + 1)) ] &&
+		ok "connections: refusals logged, $c lines in $((SECONDS - start)) s" ||
+		ko "limits: log lines" "$c in $((SECONDS - start)) s: $(tail -5 "$tmp/limits.log")"
+	special_stop "$pid"
+}
+
+# HTTP/2 "rapid reset": a client opening and resetting streams as fast as it
+# can held h2o 2.2's loop, which bounds neither. The server speaks HTTP/1.1
+# only, over plain HTTP (no prior knowledge, no Upgrade: h2c) and over TLS
+# (ALPN), so such a client gets nowhere, and others are served meanwhile.
+test_rapid_reset() {
+	local plain tlsp m port url lat out bad=
+	special_start rr-plain --plain-http --listen 127.0.0.1:8005 && plain=$special_pid &&
+		special_start rr-tls --listen 127.0.0.1:8446 --tls-cert "$tls/srv.pem" \
+			--tls-key "$tls/srv.key" && tlsp=$special_pid ||
+		{ ko "rapid reset: servers" "$(cat "$tmp"/rr-*.log)"; special_stop "${plain:-}"; return; }
+	for m in plain tls; do
+		port=8005 url=http://127.0.0.1:8005/healthz
+		[ $m = tls ] && port=8446 url=https://127.0.0.1:8446/healthz
+		inb python3 "$(dirname "$0")/rapid_reset.py" 127.0.0.1 $port $m 3 > "$tmp/rr-$m.out" &
+		local client=$!
+		sleep 0.5
+		lat=$(slowest -k "$url")
+		wait $client
+		out=$(cat "$tmp/rr-$m.out")
+		[[ $out == *" first=HTTP/1 "*" h2=0" ]] || bad+=" $m: $out;"
+		[ $m = tls ] && [[ $out != "alpn=none "* ]] && bad+=" $m alpn: $out;"
+		awk -v l="$lat" 'BEGIN { exit !(l < 0.5) }' || bad+=" $m: a GET took ${lat}s meanwhile;"
+	done
+	[ -z "$bad" ] && ok "rapid reset: no HTTP/2 in plain or TLS (no SETTINGS, no ALPN h2); GETs meanwhile under 0.5 s" ||
+		ko "rapid reset" "$bad"
+	bad=
+	out=$(inb curl -sS -o /dev/null -w '%{http_version}' --max-time 5 --http2-prior-knowledge \
+		http://127.0.0.1:8005/healthz 2>&1)
+	[[ $out != 2* ]] || bad+=" prior knowledge: $out;"
+	out=$(inb curl -sS -o /dev/null -w '%{http_version} %{http_code}' --max-time 5 --http2 \
+		http://127.0.0.1:8005/healthz 2>&1)
+	[ "$out" = "1.1 200" ] || bad+=" h2c upgrade: $out;"
+	out=$(inb curl -sS -k -o /dev/null -w '%{http_version} %{http_code}' --max-time 5 --http2 \
+		https://127.0.0.1:8446/healthz 2>&1)
+	[ "$out" = "1.1 200" ] || bad+=" ALPN h2,http/1.1: $out;"
+	[ -z "$bad" ] && ok "curl asking for HTTP/2 (prior knowledge, h2c, ALPN) gets HTTP/1.1" ||
+		ko "curl http2" "$bad"
+	special_stop "$plain"
+	special_stop "$tlsp"
+}
+
 run_tests after test_paths test_compile_offloop test_limits test_pages test_capture_ends \
-	test_reach test_storage test_registry_disk
+	test_reach test_storage test_conn_limits test_rapid_reset test_registry_disk
 st=$?
 env_stop || exit 1
 exit $st

@@ -3,8 +3,8 @@
 # namespace (A), asked by curl from another (B), on real traffic between them:
 # request authentication, the chunked pcapng stream, limits and parameters,
 # bad requests, eight sessions and the ninth refused, a slow reader, clients
-# that hang up, SIGTERM, TLS. Requests are signed by sign.py, independently
-# of edgecap's C code.
+# that hang up, SIGTERM, TLS and no HTTP/2. Requests are signed by sign.py,
+# independently of edgecap's C code.
 set -uo pipefail
 agent=$1
 ec=$2
@@ -307,8 +307,16 @@ test_tls() {
 		grep -q '(HTTPS)' "$tmp/agent.log" &&
 		ok "HTTPS: a capture over TLS (certificate checked); plain HTTP refused" ||
 		ko tls "$(cat "$tmp/agent.log")"
+	# no HTTP/2 (h2o 2.2 cannot bound its stream resets): by ALPN, nor over plain HTTP
+	c=$(inb curl -sS -o /dev/null -w '%{http_version}' --http2 --cacert "$tmp/cert.pem" \
+		"https://10.98.0.1:8443/v1/status" 2>&1)
 	agent_stop
 	agent_start --plain-http || ko "agent restart" "$(cat "$tmp/agent.log")"
+	c+=" $(inb curl -sS -o /dev/null -w '%{http_version}' --http2-prior-knowledge \
+		"http://10.98.0.1:8080/v1/status" 2>&1)"
+	[[ $c == "1.1 "* ]] && [[ $c != *" 2" ]] &&
+		ok "HTTP/1.1 only: ALPN offering h2 gets http/1.1, the HTTP/2 preface no HTTP/2" ||
+		ko "agent http2" "$c"
 }
 
 test_config_errors() {

@@ -77,6 +77,9 @@ int agent_metrics_start(struct agent *a, char *err, size_t errlen)
 		return 0;
 	host = web_site_init(&a->metrics, "edgecap-agent", 0, a);
 	web_site_handler(&a->metrics, host, "/", on_req, 0);
+	/* a scraper or two; what it may hold comes out of the API's share */
+	a->metrics.conns_max = 16;
+	a->metrics.conns_per_addr_max = 8;
 	/* a context of its own on the agent's loop: its listener serves only this */
 	return web_site_start(&a->metrics, a->site.ctx.loop, a->conf.metrics_listen, NULL, NULL,
 			      err, errlen);

@@ -1,6 +1,7 @@
 /* web.c - see web.h. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -9,7 +10,10 @@
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "common/web.h"
@@ -65,6 +69,13 @@ int web_listen(const char *spec, char *err, size_t errlen)
 	return fd;
 }
 
+/* HTTP/2 is not offered (nor h2c, see web_site_init): h2o 2.2 has no bound
+ * on streams reset by the client, so one connection sending HEADERS and
+ * RST_STREAM in a loop holds the loop ("rapid reset"). Nothing of edgecap
+ * speaks HTTP/2. A client that offers only h2 gets no ALPN answer and
+ * HTTP/1.1. */
+static const h2o_iovec_t http1_only[] = {{(char *)"http/1.1", 8}, {NULL}};
+
 SSL_CTX *web_tls_server(const char *cert, const char *key, char *err, size_t errlen)
 {
 	SSL_CTX *ssl = SSL_CTX_new(TLS_server_method());
@@ -78,7 +89,7 @@ SSL_CTX *web_tls_server(const char *cert, const char *key, char *err, size_t err
 		SSL_CTX_free(ssl);
 		return NULL;
 	}
-	h2o_ssl_register_alpn_protocols(ssl, h2o_http2_alpn_protocols);
+	h2o_ssl_register_alpn_protocols(ssl, http1_only);
 	return ssl;
 }
 
@@ -145,20 +156,299 @@ static void keepalive(int fd)
 	setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &timeout_ms, sizeof(timeout_ms));
 }
 
+#define FD_RESERVE 64  /* descriptors kept from connections: registry, listeners, files */
+#define RETRY_MS   200 /* a paused listener tries again after this, at the latest */
+#define LOG_MS	   1000
+
+/* A connection a site accepted, until h2o closes its socket. */
+struct web_conn {
+	h2o_linklist_t all;  /* the site's, oldest first */
+	h2o_linklist_t same; /* its address's bucket */
+	struct web_site *site;
+	h2o_socket_t *sock;
+	uint8_t addr[16]; /* IPv6, or IPv4 mapped */
+	int shed;	  /* shut down to make room: h2o closes it on its next read */
+};
+
+struct web_conns {
+	struct web_site *site;
+	h2o_linklist_t all;
+	h2o_linklist_t *buckets; /* by address */
+	size_t mask;
+	unsigned shedding; /* shed, not closed yet: their descriptors still open */
+	int paused;
+	h2o_timeout_t retry;
+	h2o_timeout_entry_t retry_entry;
+	uint64_t logged_at; /* the last refusal line, ms; 0: none yet */
+	unsigned unlogged;  /* refusals since, not logged */
+};
+
+static void on_accept(h2o_socket_t *listener, const char *err);
+
+static unsigned fd_budget(void)
+{
+	struct rlimit r;
+
+	if (getrlimit(RLIMIT_NOFILE, &r) || r.rlim_cur == RLIM_INFINITY ||
+	    r.rlim_cur >= 2 * (rlim_t)UINT_MAX)
+		return UINT_MAX;
+	return r.rlim_cur > FD_RESERVE + 2 ? (r.rlim_cur - FD_RESERVE) / 2 : 1;
+}
+
+/* One line a second at most, however many refusals come. */
+static void __attribute__((format(printf, 3, 4)))
+conn_log(struct web_site *s, int level, const char *fmt, ...)
+{
+	struct web_conns *cs = s->conns;
+	uint64_t now = h2o_now(s->ctx.loop);
+	char line[256];
+	va_list ap;
+
+	if (cs->logged_at && now - cs->logged_at < LOG_MS) {
+		cs->unlogged++;
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (cs->unlogged)
+		ecap_log(level, "%s (and %u more since the last such line)", line, cs->unlogged);
+	else
+		ecap_log(level, "%s", line);
+	cs->logged_at = now ? now : 1;
+	cs->unlogged = 0;
+}
+
+/* The address connections are counted by: IPv4, or an IPv6 address's /64,
+ * which one host has to itself (privacy addresses change within it). */
+static void peer_addr(h2o_socket_t *sock, uint8_t ret[16], char *text, size_t len)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = h2o_socket_getpeername(sock, (struct sockaddr *)&ss);
+
+	memset(ret, 0, 16);
+	snprintf(text, len, "?");
+	if (sl && ss.ss_family == AF_INET) {
+		struct in_addr *a = &((struct sockaddr_in *)&ss)->sin_addr;
+
+		ret[10] = ret[11] = 0xff;
+		memcpy(ret + 12, a, 4);
+		inet_ntop(AF_INET, a, text, len);
+	} else if (sl && ss.ss_family == AF_INET6) {
+		struct in6_addr *a = &((struct sockaddr_in6 *)&ss)->sin6_addr;
+
+		memcpy(ret, a, 16);
+		if (!IN6_IS_ADDR_V4MAPPED(a))
+			memset(ret + 8, 0, 8);
+		inet_ntop(AF_INET6, a, text, len);
+	}
+}
+
+static h2o_linklist_t *bucket(struct web_conns *cs, const uint8_t addr[16])
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+
+	for (int i = 0; i < 16; i++)
+		h = (h ^ addr[i]) * 16777619u;
+	return &cs->buckets[h & cs->mask];
+}
+
+static unsigned count_addr(h2o_linklist_t *b, const uint8_t addr[16])
+{
+	unsigned n = 0;
+
+	for (h2o_linklist_t *l = b->next; l != b; l = l->next)
+		n += !memcmp(H2O_STRUCT_FROM_MEMBER(struct web_conn, same, l)->addr, addr, 16);
+	return n;
+}
+
+/* Waiting for a request (or for its TLS handshake): nothing in progress.
+ * h2o's HTTP/1 stops reading while it handles a request, and a request's
+ * head or body being read sits in the input buffer. */
+static int conn_idle(struct web_conn *c)
+{
+	return !c->shed && h2o_socket_is_reading(c->sock) && !h2o_socket_is_writing(c->sock) &&
+	       c->sock->input->size == 0;
+}
+
+static struct web_conn *oldest_idle(struct web_conns *cs)
+{
+	for (h2o_linklist_t *l = cs->all.next; l != &cs->all; l = l->next) {
+		struct web_conn *c = H2O_STRUCT_FROM_MEMBER(struct web_conn, all, l);
+
+		if (conn_idle(c))
+			return c;
+	}
+	return NULL;
+}
+
+/* The peer sees the connection end; h2o reads the end on its next turn and
+ * closes the socket as it would any other (conn_closed follows). */
+static void shed(struct web_site *s, struct web_conn *c)
+{
+	shutdown(h2o_socket_get_fd(c->sock), SHUT_RDWR);
+	c->shed = 1;
+	s->conns->shedding++;
+	s->conn_stats.shed++;
+}
+
+static void pause_accepting(struct web_site *s)
+{
+	struct web_conns *cs = s->conns;
+
+	if (!cs->paused)
+		h2o_socket_read_stop(s->listener);
+	cs->paused = 1;
+	if (!h2o_timeout_is_linked(&cs->retry_entry))
+		h2o_timeout_link(s->ctx.loop, &cs->retry, &cs->retry_entry);
+}
+
+static void resume_accepting(struct web_site *s)
+{
+	struct web_conns *cs = s->conns;
+
+	if (!cs->paused)
+		return;
+	cs->paused = 0;
+	if (h2o_timeout_is_linked(&cs->retry_entry))
+		h2o_timeout_unlink(&cs->retry_entry);
+	if (s->listener)
+		h2o_socket_read_start(s->listener, on_accept);
+}
+
+static void on_retry(h2o_timeout_entry_t *entry)
+{
+	resume_accepting(H2O_STRUCT_FROM_MEMBER(struct web_conns, retry_entry, entry)->site);
+}
+
+static void conn_closed(void *data)
+{
+	struct web_conn *c = data;
+	struct web_site *s = c->site;
+
+	h2o_linklist_unlink(&c->all);
+	h2o_linklist_unlink(&c->same);
+	if (c->shed)
+		s->conns->shedding--;
+	s->conn_stats.open--;
+	free(c);
+	resume_accepting(s);
+}
+
+/* The new connection counted, or closed at once when its address has its
+ * share already (or there is no memory to count it): 0 or -1. */
+static int admit(struct web_site *s, h2o_socket_t *sock)
+{
+	struct web_conns *cs = s->conns;
+	struct web_conn *c;
+	uint8_t addr[16];
+	char text[INET6_ADDRSTRLEN];
+	h2o_linklist_t *b;
+	unsigned n;
+
+	peer_addr(sock, addr, text, sizeof(text));
+	b = bucket(cs, addr);
+	n = count_addr(b, addr);
+	c = n < s->conns_per_addr_max ? calloc(1, sizeof(*c)) : NULL;
+	if (!c) {
+		s->conn_stats.refused_addr += n >= s->conns_per_addr_max;
+		conn_log(s, LOG_WARNING,
+			 "closed a connection from %s at once: %u open from there%s", text, n,
+			 n >= s->conns_per_addr_max ? ", the most one address may have"
+						    : " (out of memory)");
+		h2o_socket_close(sock);
+		return -1;
+	}
+	memcpy(c->addr, addr, 16);
+	c->site = s;
+	c->sock = sock;
+	h2o_linklist_insert(&cs->all, &c->all);
+	h2o_linklist_insert(b, &c->same);
+	s->conn_stats.open++;
+	sock->on_close.cb = conn_closed;
+	sock->on_close.data = c;
+	return 0;
+}
+
 static void on_accept(h2o_socket_t *listener, const char *err)
 {
-	h2o_accept_ctx_t *actx = listener->data;
+	struct web_site *s = listener->data;
+	struct web_conns *cs = s->conns;
 
 	if (err)
 		return;
 	for (int i = 0; i < 16; i++) { /* a few per wakeup, fairly */
-		h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
+		struct web_conn *victim = NULL;
+		h2o_socket_t *sock;
 
+		if (s->conn_stats.open - cs->shedding >= s->conns_max) {
+			victim = oldest_idle(cs);
+			if (!victim) {
+				s->conn_stats.paused_full++;
+				conn_log(s, LOG_WARNING,
+					 "%u connections open, the most this listener takes, none "
+					 "idle: accepting again when one closes",
+					 s->conns_max);
+				pause_accepting(s);
+				return;
+			}
+		}
+		sock = h2o_evloop_socket_accept(listener);
+		if (!sock &&
+		    (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)) {
+			s->conn_stats.paused_fds++;
+			conn_log(s, LOG_ERR, "accept: %s (%u connections open): pausing",
+				 strerror(errno), (unsigned)s->conn_stats.open);
+			victim = victim ? victim : oldest_idle(cs);
+			if (victim)
+				shed(s, victim);
+			pause_accepting(s);
+			return;
+		}
 		if (!sock)
-			break;
+			return;
+		if (admit(s, sock))
+			continue;
+		if (victim) {
+			conn_log(s, LOG_NOTICE,
+				 "%u connections open, the most this listener takes: closed the "
+				 "oldest idle one",
+				 s->conns_max);
+			shed(s, victim);
+		}
 		keepalive(h2o_socket_get_fd(sock));
-		h2o_accept(actx, sock);
+		h2o_accept(&s->accept_ctx, sock);
 	}
+}
+
+/* The bookkeeping of web_site_start, and its bounds made final. */
+static int conns_init(struct web_site *s)
+{
+	struct web_conns *cs = calloc(1, sizeof(*cs));
+	unsigned budget = fd_budget();
+	size_t n = 64;
+
+	if (s->conns_max > budget)
+		s->conns_max = budget;
+	if (!s->conns_max)
+		s->conns_max = 1;
+	if (!s->conns_per_addr_max)
+		s->conns_per_addr_max = 1;
+	while (n < s->conns_max / 8 && n < 8192) /* chains of 8 at most, on average */
+		n *= 2;
+	if (!cs || !(cs->buckets = malloc(n * sizeof(*cs->buckets)))) {
+		free(cs);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++)
+		h2o_linklist_init_anchor(&cs->buckets[i]);
+	cs->mask = n - 1;
+	cs->site = s;
+	h2o_linklist_init_anchor(&cs->all);
+	h2o_timeout_init(s->ctx.loop, &cs->retry, RETRY_MS);
+	cs->retry_entry.cb = on_retry;
+	s->conns = cs;
+	return 0;
 }
 
 h2o_socket_t *web_watch(h2o_loop_t *loop, int fd, h2o_socket_cb cb, void *data)
@@ -310,11 +600,6 @@ int web_reply_buf(h2o_req_t *req, const char *content_type, struct ecap_buf *b)
 	return 0;
 }
 
-static h2o_socket_t *serve(h2o_accept_ctx_t *accept_ctx, int fd)
-{
-	return web_watch(accept_ctx->ctx->loop, fd, on_accept, accept_ctx);
-}
-
 static void unlisten(h2o_socket_t **listener)
 {
 	if (!*listener)
@@ -336,6 +621,9 @@ h2o_hostconf_t *web_site_init(struct web_site *s, const char *server_name, size_
 	h2o_config_init(&s->config);
 	s->config.server_name = h2o_iovec_init(server_name, strlen(server_name));
 	s->config.max_request_entity_size = max_body;
+	s->config.http1.upgrade_to_http2 = 0; /* neither Upgrade: h2c nor the preface */
+	s->conns_max = WEB_CONNS_MAX;
+	s->conns_per_addr_max = WEB_CONNS_PER_ADDR_MAX;
 	return h2o_config_register_host(&s->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
 }
 
@@ -358,7 +646,7 @@ struct web_site *web_site_of(h2o_handler_t *handler)
 int web_site_start(struct web_site *s, h2o_loop_t *loop, const char *listen, const char *cert,
 		   const char *key, char *err, size_t errlen)
 {
-	int fd;
+	int fd, r;
 
 	h2o_context_init(&s->ctx, loop ? loop : h2o_evloop_create(), &s->config);
 	s->accept_ctx.ctx = &s->ctx;
@@ -369,21 +657,43 @@ int web_site_start(struct web_site *s, h2o_loop_t *loop, const char *listen, con
 			return -EINVAL;
 		s->accept_ctx.ssl_ctx = s->ssl;
 	}
+	r = conns_init(s);
+	if (r) {
+		snprintf(err, errlen, "out of memory");
+		return r;
+	}
 	fd = web_listen(listen, err, errlen);
 	if (fd < 0)
 		return fd;
-	s->listener = serve(&s->accept_ctx, fd);
+	s->listener = web_watch(s->ctx.loop, fd, on_accept, s);
 	return 0;
 }
 
 void web_site_stop(struct web_site *s)
 {
+	if (s->conns && h2o_timeout_is_linked(&s->conns->retry_entry))
+		h2o_timeout_unlink(&s->conns->retry_entry);
 	unlisten(&s->listener);
 }
 
 void web_site_dispose(struct web_site *s)
 {
 	web_site_stop(s);
+	if (s->conns) {
+		/* connections left open close without us */
+		while (!h2o_linklist_is_empty(&s->conns->all)) {
+			struct web_conn *c =
+			    H2O_STRUCT_FROM_MEMBER(struct web_conn, all, s->conns->all.next);
+
+			c->sock->on_close.cb = NULL;
+			h2o_linklist_unlink(&c->all);
+			free(c);
+		}
+		h2o_timeout_dispose(s->ctx.loop, &s->conns->retry);
+		free(s->conns->buckets);
+		free(s->conns);
+		s->conns = NULL;
+	}
 	if (s->ctx.loop)
 		h2o_context_dispose(&s->ctx);
 	h2o_config_dispose(&s->config);

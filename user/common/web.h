@@ -15,7 +15,8 @@ int web_listen(const char *spec, char *err, size_t errlen);
 /* A non-blocking socket of type (SOCK_STREAM: listening, SOCK_DGRAM) bound
  * to "ADDR:PORT" or "[ADDR6]:PORT": the fd, or -errno with err set. */
 int web_bind(const char *spec, int type, char *err, size_t errlen);
-/* A TLS 1.2+ server context with HTTP/2 by ALPN, or NULL with err set. */
+/* A TLS 1.2+ server context, HTTP/1.1 only (ALPN http/1.1), or NULL with
+ * err set. */
 SSL_CTX *web_tls_server(const char *cert, const char *key, char *err, size_t errlen);
 /* A TLS 1.2+ client context for one peer: its chain verified against the CA
  * file (NULL: the system's) or against store when given (shared, not
@@ -54,7 +55,21 @@ int web_reply_buf(h2o_req_t *req, const char *content_type, struct ecap_buf *b);
 /* A site: one listener with its h2o configuration and context. Set up in
  * three steps: web_site_init gives the host to register handlers on,
  * web_site_start makes the context (on a new loop, or on another site's to
- * serve beside it), TLS when given a certificate, and listens. */
+ * serve beside it), TLS when given a certificate, and listens. HTTP/1.1
+ * only: h2o 2.2 cannot bound HTTP/2's stream resets (web_tls_server). */
+#define WEB_CONNS_MAX	       65536
+#define WEB_CONNS_PER_ADDR_MAX 64
+
+/* What a site's connections came to. */
+struct web_conn_stats {
+	uint64_t open;	       /* now */
+	uint64_t shed;	       /* idle ones closed to make room for a new one */
+	uint64_t refused_addr; /* closed at once: their address had conns_per_addr_max */
+	uint64_t paused_full;  /* accepting paused: conns_max open, none idle */
+	uint64_t paused_fds;   /* accepting paused: out of descriptors (EMFILE, ENFILE) */
+};
+
+struct web_conns;
 struct web_site {
 	h2o_globalconf_t config;
 	h2o_context_t ctx;
@@ -62,6 +77,20 @@ struct web_site {
 	SSL_CTX *ssl;
 	h2o_socket_t *listener;
 	void *data; /* for handlers: web_site_of(handler)->data */
+	/* Connections open at once, and from one address. web_site_init sets
+	 * the defaults (WEB_CONNS_*), to change before web_site_start, which
+	 * lowers conns_max to what the descriptor limit leaves (half of what
+	 * remains past 64: a connection may bring a descriptor of its own, a
+	 * polling device's socket or a reader's file). An address (IPv6: a
+	 * /64) past its bound has its new connection closed at once. At
+	 * conns_max, the oldest idle connection (waiting for a request: none
+	 * in progress) is closed for a new one; with none idle, or out of
+	 * descriptors, the listener pauses until a connection closes or 200
+	 * ms pass, so the loop never spins on a listener it cannot accept
+	 * from. Logged at most once a second. */
+	unsigned conns_max, conns_per_addr_max;
+	struct web_conn_stats conn_stats;
+	struct web_conns *conns; /* web.c's: every connection, by address too */
 };
 h2o_hostconf_t *web_site_init(struct web_site *s, const char *server_name, size_t max_body,
 			      void *data);
