@@ -517,8 +517,92 @@ test_rapid_reset() {
 	special_stop "$tlsp"
 }
 
+# Hostile devices (an address an administrator controls, or a device
+# taken over): one answers with endless sections, one with 255 interfaces,
+# one with a block that says 16 MiB and never ends. Each is failed with
+# the bound it broke; the capture goes on with gw1's packets; the server's
+# memory stays bounded and another organization's requests keep their
+# latency meanwhile.
+test_hostile_device() {
+	local bad= st id rss=0 r lat=0 l t0 hp
+	cat > "$tmp/hostile.py" <<'PY'
+import socket, struct, threading
+def block(t, body):
+    body += b"\0" * (-len(body) % 4)
+    n = 12 + len(body)
+    return struct.pack("<II", t, n) + body + struct.pack("<I", n)
+shb = block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
+idb = block(1, struct.pack("<HHI", 1, 0, 262144))
+def serve(c, mode):
+    try:
+        c.recv(65536)
+        c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/x-pcapng\r\n"
+                  b"Transfer-Encoding: chunked\r\n\r\n")
+        chunk = lambda b: c.sendall(b"%x\r\n" % len(b) + b + b"\r\n")
+        if mode == "sections":
+            while True:
+                chunk(shb + idb * 8)
+        if mode == "interfaces":
+            while True:
+                chunk(shb + idb * 255)
+        chunk(shb + idb + struct.pack("<II", 6, 16 << 20))
+        while True:
+            chunk(b"\0" * 65536)
+    except OSError:
+        c.close()
+def listen(port, mode):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("10.98.0.1", port))
+    s.listen(8)
+    while True:
+        c, _ = s.accept()
+        threading.Thread(target=serve, args=(c, mode), daemon=True).start()
+threading.Thread(target=listen, args=(8011, "sections"), daemon=True).start()
+threading.Thread(target=listen, args=(8013, "interfaces"), daemon=True).start()
+listen(8012, "block")
+PY
+	ina python3 "$tmp/hostile.py" &
+	hp=$!
+	sleep 0.5
+	call "$alice" POST /devices '{"name":"evil1","serial":"SN-evil1","address":"http://10.98.0.1:8011"}' > /dev/null
+	call "$alice" POST /devices '{"name":"evil2","serial":"SN-evil2","address":"http://10.98.0.1:8012"}' > /dev/null
+	call "$alice" POST /devices '{"name":"evil3","serial":"SN-evil3","address":"http://10.98.0.1:8013"}' > /dev/null
+	st=$(call "$alice" POST /captures '{"devices":["gw1","evil1","evil2","evil3"],"expression":"udp port 5001","duration":4}')
+	id=$(field id)
+	[ "$st" = 201 ] || bad+=" start:$st"
+	sleep 0.5
+	send_udp 20 &
+	local sp=$!
+	for _ in $(seq 20); do
+		r=$(awk '/VmRSS/ { print $2 }' "/proc/$server_pid/status")
+		[ "$r" -gt "$rss" ] && rss=$r
+		t0=$(date +%s%N)
+		[ "$(call "$bob" GET /devices)" = 200 ] || bad+=" bob"
+		l=$(( ($(date +%s%N) - t0) / 1000000 ))
+		[ "$l" -gt "$lat" ] && lat=$l
+		sleep 0.1
+	done
+	wait "$sp"
+	kill "$hp" 2> /dev/null
+	wait_state "$id" done 15 || bad+=" did not end"
+	python3 -c 'import json, sys
+c = json.load(open(sys.argv[1]))
+d = {x["device"]: x for x in c["devices"]}
+assert d["gw1"]["state"] == "done" and d["gw1"]["packets"] == 10, d["gw1"]
+assert d["evil1"]["state"] == "failed" and "more than 1 sections" in d["evil1"]["error"], d["evil1"]
+assert d["evil2"]["state"] == "failed" and "this stream may send" in d["evil2"]["error"], d["evil2"]
+assert d["evil3"]["state"] == "failed" and "more than 32 interfaces" in d["evil3"]["error"], d["evil3"]
+assert c["stored"] < 4 << 20, c["stored"]' "$tmp/body" 2> "$tmp/hostile.err" || bad+=" $(tail -1 "$tmp/hostile.err")"
+	[ "$rss" -lt 400000 ] || bad+=" server at ${rss} KiB"
+	[ "$lat" -lt 1000 ] || bad+=" another organization waited ${lat} ms"
+	for n in evil1 evil2 evil3; do call "$alice" DELETE "/devices/$n" > /dev/null; done
+	[ -z "$bad" ] && ok "hostile devices failed with the bound they broke, the capture went on (server ${rss} KiB at most, another organization's requests under ${lat} ms)" ||
+		ko "hostile devices" "$bad"
+}
+
 run_tests after test_paths test_compile_offloop test_limits test_pages test_capture_ends \
-	test_reach test_storage test_conn_limits test_rapid_reset test_registry_disk
+	test_hostile_device test_reach test_storage test_conn_limits test_rapid_reset test_registry_disk
 st=$?
 env_stop || exit 1
 exit $st

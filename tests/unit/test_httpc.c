@@ -40,6 +40,7 @@ struct peer {
 	int lfd, port;
 	struct ecap_buf resp; /* written as it is, in pieces of 1 to 8191 bytes */
 	int keep_open_ms;     /* after writing, before closing */
+	int head_alone;	      /* the head in a write of its own, and a pause after it */
 	pthread_t thread;
 };
 
@@ -56,6 +57,14 @@ static void *peer_run(void *arg)
 	if (read(fd, req, sizeof(req)) <= 0) { /* the request (small, one read) */
 		close(fd);
 		return NULL;
+	}
+	if (p->head_alone) {
+		const char *end = memmem(p->resp.data, p->resp.len, "\r\n\r\n", 4);
+
+		at = (size_t)(end - (const char *)p->resp.data) + 4;
+		if (write(fd, p->resp.data, at) != (ssize_t)at)
+			at = p->resp.len;
+		usleep(100000);
 	}
 	while (at < p->resp.len) {
 		size_t n = p->resp.len - at < step ? p->resp.len - at : step;
@@ -315,6 +324,20 @@ static void streams_chunked(void **st)
 	ecap_buf_free(&g.body);
 }
 
+/* The head comes alone, the body a while later: nothing to decode at
+ * first (no slab yet), then the body whole. */
+static void head_before_the_body(void **st)
+{
+	struct peer p = {.head_alone = 1};
+	struct got g = {.hold = 2};
+
+	chunked(&p.resp, RECORD * 700, 0, 0);
+	call_peer(&p, &g, 1);
+	assert_null(g.err);
+	assert_body(&g, RECORD * 700);
+	ecap_buf_free(&g.body);
+}
+
 /* The consumer holds every slab of the pool for a while: reading waits for
  * one to come back, and goes on. */
 static void waits_for_a_slab(void **st)
@@ -451,6 +474,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(streams_chunked),
+	    cmocka_unit_test(head_before_the_body),
 	    cmocka_unit_test(waits_for_a_slab),
 	    cmocka_unit_test(streams_by_length_and_to_the_close),
 	    cmocka_unit_test(chunked_cut_inside_a_chunk_or_between),

@@ -276,6 +276,8 @@ static long chunk_head(struct ecap_httpc_stream *st, uint64_t *ret_size)
  * paused), 1 at the end of the body, -1 when the call is over. */
 static int stream_decode(struct ecap_httpc_stream *st)
 {
+	if (!st->slab) /* nothing read yet: the first slab did not come */
+		return 0;
 	for (;;) {
 		size_t avail = st->rend - st->dend;
 		uint64_t size;
