@@ -534,8 +534,8 @@ static int zero_counters(struct ecap_engine *e, uint32_t ids)
 	return r;
 }
 
-int ecap_engine_set_sessions(struct ecap_engine *e, const struct ecap_session *s, unsigned n,
-			     char *err, size_t errlen)
+int ecap_engine_load_sessions(struct ecap_engine *e, const struct ecap_session *s, unsigned n,
+			      int ret_fds[ECAP_HOOKS], char *err, size_t errlen)
 {
 	static const unsigned attach_bit[ECAP_HOOKS] = {ECAP_ATTACH_XDP, ECAP_ATTACH_TC_IN,
 							ECAP_ATTACH_TC_OUT};
@@ -543,26 +543,55 @@ int ecap_engine_set_sessions(struct ecap_engine *e, const struct ecap_session *s
 	    .ring_fd = ecap_engine_ring_fd(e),
 	    .counters_fd = ecap_engine_counters_fd(e),
 	    .clock_fd = ecap_engine_clock_fd(e),
+	    .on_fd = bpf_map__fd(e->skel->maps.ecap_on),
 	    .wake_bytes = e->ring_bytes / 4,
 	};
 	int fds[ECAP_HOOKS] = {-1, -1, -1};
 	unsigned which = attached_hooks(e);
-	uint32_t active = 0;
-	int r = 0;
 
-	for (unsigned i = 0; i < n; i++)
-		active |= 1u << s[i].id;
-	/* every program first, so a failure changes nothing */
 	for (unsigned h = 0; h < ECAP_HOOKS && n; h++) {
 		if (!(which & attach_bit[h]))
 			continue;
 		fds[h] = ecap_sessions_load(h, ECAP_INPUT_LIVE, s, n, &maps, err, errlen);
 		if (fds[h] < 0) {
-			r = fds[h];
-			goto out;
+			int r = fds[h];
+
+			for (unsigned k = 0; k < h; k++)
+				if (fds[k] >= 0)
+					close(fds[k]);
+			return r;
 		}
 	}
-	r = zero_counters(e, active & ~e->active);
+	memcpy(ret_fds, fds, sizeof(fds));
+	return 0;
+}
+
+static int set_on(struct ecap_engine *e, uint32_t ids)
+{
+	__u32 key = 0;
+
+	return bpf_map_update_elem(bpf_map__fd(e->skel->maps.ecap_on), &key, &ids, BPF_ANY) ? -errno
+											    : 0;
+}
+
+int ecap_engine_install_sessions(struct ecap_engine *e, int fds[ECAP_HOOKS], uint32_t on, char *err,
+				 size_t errlen)
+{
+	static const unsigned attach_bit[ECAP_HOOKS] = {ECAP_ATTACH_XDP, ECAP_ATTACH_TC_IN,
+							ECAP_ATTACH_TC_OUT};
+	unsigned which = attached_hooks(e);
+	int r;
+
+	/* Sessions taken off first; those new are switched on only once their
+	 * code is in the slots: the program there may still hold the code of
+	 * an earlier session with the same id, switched off. */
+	r = set_on(e, e->active & on);
+	if (r) {
+		snprintf(err, errlen, "switch sessions off: %s", strerror(-r));
+		goto out;
+	}
+	e->active &= on;
+	r = zero_counters(e, on & ~e->active);
 	if (r) {
 		snprintf(err, errlen, "reset session counters: %s", strerror(-r));
 		goto out;
@@ -580,11 +609,40 @@ int ecap_engine_set_sessions(struct ecap_engine *e, const struct ecap_session *s
 		e->slot_fd[h] = fds[h];
 		fds[h] = -1;
 	}
-	e->active = active;
+	r = set_on(e, on);
+	if (r)
+		snprintf(err, errlen, "switch sessions on: %s", strerror(-r));
+	else
+		e->active = on;
 out:
 	for (unsigned h = 0; h < ECAP_HOOKS; h++)
 		if (fds[h] >= 0)
 			close(fds[h]);
+	return r;
+}
+
+int ecap_engine_sessions_off(struct ecap_engine *e, uint32_t ids)
+{
+	int r = set_on(e, e->active & ~ids);
+
+	if (!r)
+		e->active &= ~ids;
+	return r;
+}
+
+int ecap_engine_set_sessions(struct ecap_engine *e, const struct ecap_session *s, unsigned n,
+			     char *err, size_t errlen)
+{
+	int fds[ECAP_HOOKS];
+	uint32_t on = 0;
+	int r;
+
+	for (unsigned i = 0; i < n; i++)
+		on |= 1u << s[i].id;
+	/* every program first, so a failure changes nothing */
+	r = ecap_engine_load_sessions(e, s, n, fds, err, errlen);
+	if (!r)
+		r = ecap_engine_install_sessions(e, fds, on, err, errlen);
 	return r;
 }
 

@@ -56,6 +56,21 @@ struct ecap_session;
  * hooks stay attached. n == 0 empties the slots. */
 int ecap_engine_set_sessions(struct ecap_engine *e, const struct ecap_session *s, unsigned n,
 			     char *err, size_t errlen);
+/* ecap_engine_set_sessions in two steps, so that the slow one can run on
+ * another thread. Load: generate and load the program for every attached
+ * hook (ret_fds[ECAP_HOOK_ID_*], -1 where none); it only reads what the
+ * engine set up at open and attach, so it may run beside the calls below.
+ * Install: switch on the sessions in `on` (a bit each by id; the counters of
+ * those not on before start at zero) and put the programs in the slots; it
+ * takes the fds, closing them on failure. */
+int ecap_engine_load_sessions(struct ecap_engine *e, const struct ecap_session *s, unsigned n,
+			      int ret_fds[3], char *err, size_t errlen);
+int ecap_engine_install_sessions(struct ecap_engine *e, int fds[3], uint32_t on, char *err,
+				 size_t errlen);
+/* Switch sessions off at once (a bit each by id): their code stays in the
+ * slots' programs until the next install, but runs no more, so their
+ * counters are final. 0 or -errno. */
+int ecap_engine_sessions_off(struct ecap_engine *e, uint32_t ids);
 /* Put a loaded program (fd) in a hook's slot, or empty it (fd < 0). */
 int ecap_engine_set_slot(struct ecap_engine *e, unsigned hook_id, int prog_fd);
 /* File descriptors of the hook programs and the shared maps. */
