@@ -326,6 +326,27 @@ test_config_errors() {
 		ok "unknown interface: exit 2, one line" || ko "unknown iface" "$st $out"
 }
 
+test_xdp_kill9() {
+	local h left
+	agent_stop
+	printf 'ingress = xdp\n' > "$tmp/xdp.conf"
+	agent_start --plain-http -c "$tmp/xdp.conf" || { ko "xdp kill -9" "no start: $(cat "$tmp/agent.log")"; return; }
+	cap_start "$tmp/x.pcapng" "/v1/capture?bpf=$(bpf icmp)&duration=30" ||
+		{ ko "xdp kill -9" "no capture"; agent_stop; agent_start --plain-http; return; }
+	inb ping -c 1 10.98.0.1 > /dev/null
+	h=$(ina "$ec" hooks va)
+	kill -9 "$agent_pid"
+	wait "$agent_pid" 2> /dev/null
+	agent_pid=
+	wait $cap_pid
+	# the agent is not started again: the kernel alone took the link down
+	left=$(ina "$ec" hooks va; ina ip link show va | grep -o 'prog/xdp.*')
+	grep -q '^va ingress xdp-link prog ' <<< "$h" && ! grep -q xdp <<< "$left" &&
+		ok "ingress = xdp: an XDP link; after kill -9 of the agent no XDP program on va" ||
+		ko "xdp kill -9" "while running: $h; after: $left"
+	agent_start --plain-http || ko "agent restart" "$(cat "$tmp/agent.log")"
+}
+
 # A short program the verifier spends seconds on: 14 branches each add a
 # different power of two to X or not, and X is a packet offset after them,
 # so the verifier follows each of the 2^14 paths on its own, until it gives
@@ -440,7 +461,7 @@ alive() {
 
 run_tests alive test_auth test_capture_stream test_parameters test_bad_requests \
 	test_eight_sessions test_client_hangs_up test_slow_reader test_sigterm test_tls \
-	test_config_errors test_operable test_metrics test_slow_verifier
+	test_config_errors test_operable test_metrics test_slow_verifier test_xdp_kill9
 st=$?
 agent_stop
 hooked && { echo "FAIL hooks left on va after the agent stopped"; exit 1; }

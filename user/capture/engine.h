@@ -1,13 +1,13 @@
 /* engine.h - the device capture engine's kernel side: loads the capture
- * hooks (bpf/capture.bpf.c), attaches them to interfaces (XDP through libxdp;
- * TC as tcx links where the kernel has them, Linux 6.6, else as clsact
- * filters through libbpf's bpf_tc_* API), installs the generated session
- * programs in the hooks' slots, and takes everything down again.
+ * hooks (bpf/capture.bpf.c), attaches them to interfaces (XDP as a link; TC
+ * as tcx links where the kernel has them, Linux 6.6, else as clsact filters
+ * through libbpf's bpf_tc_* API), installs the generated session programs
+ * in the hooks' slots, and takes everything down again.
  *
  * tcx runs a program straight from the device's receive and transmit paths;
  * a clsact filter runs under the qdisc and classifier layers, which cost
- * about 90 ns a packet here (docs/capture.md). A tcx link lives as long as
- * its file descriptor: a run that dies leaves nothing attached. */
+ * about 90 ns a packet here (docs/capture.md). A link (XDP, tcx) lives as
+ * long as its file descriptor: a run that dies leaves nothing attached. */
 #ifndef ECAP_ENGINE_H
 #define ECAP_ENGINE_H
 
@@ -110,14 +110,15 @@ int ecap_engine_attach_ingress(struct ecap_engine *e, int ifindex, unsigned want
  * fallback at length): programs report the errors they get back instead. */
 void ecap_engine_quiet_libraries(void);
 
-/* Remove edgecap's XDP program and clsact filters from ifindex, if present
- * (tcx links go with the process that made them). */
+/* Remove edgecap's XDP program attached through netlink (by libxdp, as
+ * earlier versions did) and its clsact filters from ifindex, if present
+ * (links go with the process that made them). */
 int ecap_engine_cleanup_ifindex(int ifindex);
 
 /* One of edgecap's hooks found on an interface. */
 struct ecap_hook_state {
 	uint32_t prog_id; /* 0: not attached */
-	const char *via;  /* "xdp", "tcx" or "clsact" */
+	const char *via;  /* "xdp-link", "xdp" (through netlink), "tcx" or "clsact" */
 };
 
 /* Which of edgecap's hooks are attached to ifindex, by this process or any
