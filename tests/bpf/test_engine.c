@@ -26,6 +26,7 @@
 
 #include "capture.h"
 #include "capture/engine.h"
+#include "capture/sessions.h"
 #include "filter/filter.h"
 #include "filter/compile.h"
 
@@ -257,12 +258,53 @@ static void crash_recovery(void **s)
 	assert_int_equal(sh("tc filter show dev v0 egress | grep -q 'pref 1 bpf.*handle 0x1 '"), 0);
 }
 
+/* A session switched off counts no more at once, with its code still in
+ * the slot; installed again as new, it counts from zero. */
+static void sessions_off(void **s)
+{
+	struct ecap_engine_opts o = {.ring_bytes = 1 << 20};
+	struct ecap_engine *e = NULL;
+	struct ecap_cbpf p = {0};
+	struct ecap_counters c;
+	char err[ECAP_ERRLEN];
+	int v0 = if_nametoindex("v0"), tc;
+
+	assert_int_equal(ecap_engine_open(&o, &e, err, sizeof(err)), 0);
+	if (ecap_engine_attach(e, v0, ECAP_ATTACH_TC_OUT, err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_int_equal(
+	    ecap_filter_compile("udp", ECAP_LINKTYPE_EN10MB, 262144, &p, err, sizeof(err)), 0);
+	struct ecap_session sess = {
+	    .id = 3, .insns = p.insns, .len = p.len, .snaplen = 128, .dirs = ECAP_DIR_OUT};
+
+	if (ecap_engine_set_sessions(e, &sess, 1, err, sizeof(err)))
+		fail_msg("%s", err);
+	tc = ecap_engine_hook_fd(e, ECAP_HOOK_ID_TC_OUT);
+	run(tc, ECAP_HOOK_TC);
+	assert_int_equal(ecap_engine_counters(e, 3, ECAP_HOOK_ID_TC_OUT, 0, &c), 0);
+	assert_int_equal(c.matched, 1);
+	assert_int_equal(ecap_engine_sessions_off(e, 1u << 3), 0);
+	run(tc, ECAP_HOOK_TC);
+	assert_int_equal(ecap_engine_counters(e, 3, ECAP_HOOK_ID_TC_OUT, 0, &c), 0);
+	assert_int_equal(c.seen, 1);
+	if (ecap_engine_set_sessions(e, &sess, 1, err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_int_equal(ecap_engine_counters(e, 3, ECAP_HOOK_ID_TC_OUT, 0, &c), 0);
+	assert_int_equal(c.seen, 0);
+	run(tc, ECAP_HOOK_TC);
+	assert_int_equal(ecap_engine_counters(e, 3, ECAP_HOOK_ID_TC_OUT, 0, &c), 0);
+	assert_int_equal(c.matched, 1);
+	ecap_engine_close(e);
+	ecap_cbpf_free(&p);
+}
+
 static int tcx_mode = 0, clsact_mode = 1;
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(slots),
+	    cmocka_unit_test(sessions_off),
 	    cmocka_unit_test_prestate(attach_detach, &tcx_mode),
 	    cmocka_unit_test_prestate(attach_detach, &clsact_mode),
 	    cmocka_unit_test_prestate(crash_recovery, &tcx_mode),
