@@ -49,6 +49,17 @@ struct {
 	__type(value, __s64);
 } ecap_clock SEC(".maps");
 
+/* The sessions switched on, a bit each by id: every session's code in the
+ * generated program starts by testing its bit. Switching one off is a map
+ * update, so a capture leaves the hooks at once, however long the kernel
+ * takes to verify the program without it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} ecap_on SEC(".maps");
+
 SEC("xdp.frags")
 int ecap_xdp(struct xdp_md *ctx)
 {

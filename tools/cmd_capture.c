@@ -272,9 +272,11 @@ int cmd_hooks(int argc, char **argv)
 	int n = argc - 1;
 
 	if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-		printf("usage: edgecap hooks [IF...]\n\n"
-		       "edgecap's kernel hooks on these interfaces (default: all), whichever run\n"
-		       "attached them: interface, hook, how (xdp, tcx or clsact), program id.\n");
+		printf(
+		    "usage: edgecap hooks [IF...]\n\n"
+		    "edgecap's kernel hooks on these interfaces (default: all), whichever run\n"
+		    "attached them: interface, hook, how (xdp-link, xdp through netlink, tcx or\n"
+		    "clsact), program id.\n");
 		return 0;
 	}
 	for (int i = 1; i < argc; i++)

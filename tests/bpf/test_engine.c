@@ -1,10 +1,12 @@
 /* test_engine.c - the capture hooks built by meson (skeleton): they pass
  * packets on when no session is installed, tail-call into translated
  * programs put in their slots, attach to a veth in a namespace of our own and
- * leave nothing behind on close, and a later run removes what a killed one
- * left attached. */
+ * leave nothing behind on close or when killed (links), and a later run
+ * removes what a killed one left attached (clsact filters, and XDP attached
+ * through netlink as earlier versions did). */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/if_link.h>
 #include <linux/pkt_cls.h>
 #include <net/if.h>
 #include <sched.h>
@@ -24,6 +26,7 @@
 
 #include "capture.h"
 #include "capture/engine.h"
+#include "capture/sessions.h"
 #include "filter/filter.h"
 #include "filter/compile.h"
 
@@ -130,9 +133,9 @@ static void slots(void **s)
 }
 
 /* Our hooks on v0, a bit each (1 XDP, 2 TC ingress, 4 TC egress), as the
- * engine finds them, every TC one attached `via` (tcx or clsact); ip and tc
- * must see the same. */
-static int attached(const char *via)
+ * engine finds them, XDP attached `xdp_via` (xdp-link or xdp) and every TC
+ * one `via` (tcx or clsact); ip and tc must see the same. */
+static int attached(const char *via, const char *xdp_via)
 {
 	struct ecap_hook_state st[ECAP_HOOKS];
 	int m = 0, clsact = !strcmp(via, "clsact");
@@ -142,7 +145,7 @@ static int attached(const char *via)
 		if (!st[h].prog_id)
 			continue;
 		m |= 1 << h;
-		assert_string_equal(st[h].via, h == ECAP_HOOK_ID_XDP ? "xdp" : via);
+		assert_string_equal(st[h].via, h == ECAP_HOOK_ID_XDP ? xdp_via : via);
 	}
 	assert_int_equal(m & 1, !sh("ip link show dev v0 | grep -q 'prog/xdp'"));
 	assert_int_equal(clsact && (m & 2),
@@ -188,7 +191,7 @@ static void attach_detach(void **s)
 	if (ecap_engine_attach(e, v0, ECAP_ATTACH_XDP | ECAP_ATTACH_TC_IN | ECAP_ATTACH_TC_OUT, err,
 			       sizeof(err)))
 		fail_msg("%s", err);
-	assert_int_equal(attached(tc_via(clsact)), 7);
+	assert_int_equal(attached(tc_via(clsact), "xdp-link"), 7);
 	if (!strcmp(tc_via(clsact), "tcx")) { /* ours first, as tcpdump's taps */
 		struct ecap_hook_state st[ECAP_HOOKS];
 
@@ -198,7 +201,7 @@ static void attach_detach(void **s)
 		assert_int_equal(ids[0], st[ECAP_HOOK_ID_TC_IN].prog_id);
 	}
 	ecap_engine_close(e);
-	assert_int_equal(attached(tc_via(clsact)), 0);
+	assert_int_equal(attached(tc_via(clsact), "xdp-link"), 0);
 	assert_int_equal(sh("tc filter show dev v0 egress | grep -q 'pref 1 bpf.*handle 0x1 '"), 0);
 	if (link >= 0) {
 		n = 4;
@@ -208,33 +211,91 @@ static void attach_detach(void **s)
 	}
 }
 
-static void crash_recovery(void **s)
+/* A child attaches XDP and TC egress, XDP as a link or through netlink
+ * (as earlier versions did with libxdp), and dies without detaching. */
+static void attach_and_die(int clsact, int netlink_xdp)
 {
-	int clsact = *(int *)*s;
 	int v0 = if_nametoindex("v0"), st;
-	const char *via = tc_via(clsact);
 	pid_t pid = fork();
 
 	assert_true(pid >= 0);
-	if (pid == 0) { /* attach, then die without detaching */
+	if (pid == 0) {
 		struct ecap_engine_opts o = {.ring_bytes = 1 << 20, .tc_clsact = clsact};
 		struct ecap_engine *e = NULL;
 		char err[ECAP_ERRLEN];
 
 		if (ecap_engine_open(&o, &e, err, sizeof(err)) ||
-		    ecap_engine_attach(e, v0, ECAP_ATTACH_XDP | ECAP_ATTACH_TC_OUT, err,
-				       sizeof(err)))
+		    ecap_engine_attach(e, v0,
+				       (netlink_xdp ? 0 : ECAP_ATTACH_XDP) | ECAP_ATTACH_TC_OUT,
+				       err, sizeof(err)))
+			_exit(1);
+		if (netlink_xdp && bpf_xdp_attach(v0, ecap_engine_hook_fd(e, ECAP_HOOK_ID_XDP),
+						  XDP_FLAGS_DRV_MODE, NULL))
 			_exit(1);
 		raise(SIGKILL);
 	}
 	waitpid(pid, &st, 0);
 	assert_true(WIFSIGNALED(st));
-	/* left behind by the killed process: XDP, and TC where it was a clsact
-	 * filter (a tcx link is gone with the process's fds) */
-	assert_int_equal(attached(via), strcmp(via, "tcx") ? 1 + 4 : 1);
+}
+
+static void crash_recovery(void **s)
+{
+	int clsact = *(int *)*s;
+	int v0 = if_nametoindex("v0");
+	const char *via = tc_via(clsact);
+	int tc_left = strcmp(via, "tcx") ? 4 : 0; /* a clsact filter stays, a tcx link goes */
+
+	/* the XDP link went with the process */
+	attach_and_die(clsact, 0);
+	assert_int_equal(attached(via, "xdp-link"), tc_left);
 	assert_int_equal(ecap_engine_cleanup_ifindex(v0), 0);
-	assert_int_equal(attached(via), 0);
+	assert_int_equal(attached(via, "xdp-link"), 0);
+	/* XDP through netlink stays, until a later run removes it */
+	attach_and_die(clsact, 1);
+	assert_int_equal(attached(via, "xdp"), 1 | tc_left);
+	assert_int_equal(ecap_engine_cleanup_ifindex(v0), 0);
+	assert_int_equal(attached(via, "xdp"), 0);
 	assert_int_equal(sh("tc filter show dev v0 egress | grep -q 'pref 1 bpf.*handle 0x1 '"), 0);
+}
+
+/* A session switched off counts no more at once, with its code still in
+ * the slot; installed again as new, it counts from zero. */
+static void sessions_off(void **s)
+{
+	struct ecap_engine_opts o = {.ring_bytes = 1 << 20};
+	struct ecap_engine *e = NULL;
+	struct ecap_cbpf p = {0};
+	struct ecap_counters c;
+	char err[ECAP_ERRLEN];
+	int v0 = if_nametoindex("v0"), tc;
+
+	assert_int_equal(ecap_engine_open(&o, &e, err, sizeof(err)), 0);
+	if (ecap_engine_attach(e, v0, ECAP_ATTACH_TC_OUT, err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_int_equal(
+	    ecap_filter_compile("udp", ECAP_LINKTYPE_EN10MB, 262144, &p, err, sizeof(err)), 0);
+	struct ecap_session sess = {
+	    .id = 3, .insns = p.insns, .len = p.len, .snaplen = 128, .dirs = ECAP_DIR_OUT};
+
+	if (ecap_engine_set_sessions(e, &sess, 1, err, sizeof(err)))
+		fail_msg("%s", err);
+	tc = ecap_engine_hook_fd(e, ECAP_HOOK_ID_TC_OUT);
+	run(tc, ECAP_HOOK_TC);
+	assert_int_equal(ecap_engine_counters(e, 3, ECAP_HOOK_ID_TC_OUT, 0, &c), 0);
+	assert_int_equal(c.matched, 1);
+	assert_int_equal(ecap_engine_sessions_off(e, 1u << 3), 0);
+	run(tc, ECAP_HOOK_TC);
+	assert_int_equal(ecap_engine_counters(e, 3, ECAP_HOOK_ID_TC_OUT, 0, &c), 0);
+	assert_int_equal(c.seen, 1);
+	if (ecap_engine_set_sessions(e, &sess, 1, err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_int_equal(ecap_engine_counters(e, 3, ECAP_HOOK_ID_TC_OUT, 0, &c), 0);
+	assert_int_equal(c.seen, 0);
+	run(tc, ECAP_HOOK_TC);
+	assert_int_equal(ecap_engine_counters(e, 3, ECAP_HOOK_ID_TC_OUT, 0, &c), 0);
+	assert_int_equal(c.matched, 1);
+	ecap_engine_close(e);
+	ecap_cbpf_free(&p);
 }
 
 static int tcx_mode = 0, clsact_mode = 1;
@@ -243,6 +304,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(slots),
+	    cmocka_unit_test(sessions_off),
 	    cmocka_unit_test_prestate(attach_detach, &tcx_mode),
 	    cmocka_unit_test_prestate(attach_detach, &clsact_mode),
 	    cmocka_unit_test_prestate(crash_recovery, &tcx_mode),

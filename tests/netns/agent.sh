@@ -334,6 +334,66 @@ test_config_errors() {
 		ok "unknown interface: exit 2, one line" || ko "unknown iface" "$st $out"
 }
 
+test_xdp_kill9() {
+	local h left
+	agent_stop
+	printf 'ingress = xdp\n' > "$tmp/xdp.conf"
+	agent_start --plain-http -c "$tmp/xdp.conf" || { ko "xdp kill -9" "no start: $(cat "$tmp/agent.log")"; return; }
+	cap_start "$tmp/x.pcapng" "/v1/capture?bpf=$(bpf icmp)&duration=30" ||
+		{ ko "xdp kill -9" "no capture"; agent_stop; agent_start --plain-http; return; }
+	inb ping -c 1 10.98.0.1 > /dev/null
+	h=$(ina "$ec" hooks va)
+	kill -9 "$agent_pid"
+	wait "$agent_pid" 2> /dev/null
+	agent_pid=
+	wait $cap_pid
+	# the agent is not started again: the kernel alone took the link down
+	left=$(ina "$ec" hooks va; ina ip link show va | grep -o 'prog/xdp.*')
+	grep -q '^va ingress xdp-link prog ' <<< "$h" && ! grep -q xdp <<< "$left" &&
+		ok "ingress = xdp: an XDP link; after kill -9 of the agent no XDP program on va" ||
+		ko "xdp kill -9" "while running: $h; after: $left"
+	agent_start --plain-http || ko "agent restart" "$(cat "$tmp/agent.log")"
+}
+
+# A short program the verifier spends seconds on: 14 branches each add a
+# different power of two to X or not, and X is a packet offset after them,
+# so the verifier follows each of the 2^14 paths on its own, until it gives
+# up at its limit of a million instructions. The classic validator finds
+# nothing wrong with it.
+slow_bpf() {
+	python3 -c 'p = [(0x01, 0, 0, 0)]  # ldx #0
+for i in range(14):  # ldb [14+i]; jeq #i+1, 0, 3; txa; add #2^(i%8); tax
+    p += [(0x30, 0, 0, 14 + i), (0x15, 0, 3, i + 1), (0x87, 0, 0, 0), (0x04, 0, 0, 1 << (i % 8)), (0x07, 0, 0, 0)]
+p += [(0x50, 0, 0, 1), (0x50, 0, 0, 0), (0x16, 0, 0, 0)]  # ldb [x+1]; ldb [x+0]; ret a
+print(",".join([str(len(p))] + ["%d%%20%d%%20%d%%20%d" % i for i in p]))'
+}
+
+test_slow_verifier() {
+	local t i c st w=() pids=()
+	t="/v1/capture?bpf=$(slow_bpf)&duration=10"
+	# four wait for the verifier (one loading, three queued): the most
+	for i in 1 2 3 4; do
+		get "$t" -o "$tmp/slow$i" -w '%{http_code}' > "$tmp/slow$i.code" &
+		pids+=($!)
+	done
+	sleep 1
+	c=$(code "$t")
+	# the status meanwhile: as quick as ever, not after the verifier
+	st=$(get /v1/status -o /dev/null -w '%{http_code} %{time_total}')
+	for i in "${pids[@]}"; do wait "$i"; done
+	for i in 1 2 3 4; do # each refused: the verifier gave up
+		[ "$(cat "$tmp/slow$i.code")" = 400 ] &&
+			grep -q '^bpf: verifier: .*BPF program is too large' "$tmp/slow$i" ||
+			w+=("$(cat "$tmp/slow$i.code") $(cut -c1-80 "$tmp/slow$i")")
+	done
+	[ "$c" = 503 ] &&
+		[ "$(cat "$tmp/body")" = "4 captures are waiting for the kernel's verifier already; try again later" ] &&
+		[ "${st% *}" = 200 ] && python3 -c "import sys; sys.exit(float('${st#* }') >= 1)" &&
+		[ ${#w[@]} = 0 ] &&
+		ok "slow verifier: status in ${st#* } s meanwhile, a fifth waiting capture 503, each 400" ||
+		ko "slow verifier" "fifth: $c $(cat "$tmp/body"); status: $st; slow: ${w[*]}"
+}
+
 agent_start --plain-http || { echo "FAIL agent did not start: $(cat "$tmp/agent.log")"; exit 1; }
 
 # After each case: no capture left, and the agent still answers.
@@ -409,7 +469,7 @@ alive() {
 
 run_tests alive test_auth test_capture_stream test_parameters test_bad_requests \
 	test_eight_sessions test_client_hangs_up test_slow_reader test_sigterm test_tls \
-	test_config_errors test_operable test_metrics
+	test_config_errors test_operable test_metrics test_slow_verifier test_xdp_kill9
 st=$?
 agent_stop
 hooked && { echo "FAIL hooks left on va after the agent stopped"; exit 1; }

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# capture.sh EDGECAP MULTI - `edgecap capture` on real traffic between two network
+# capture.sh EDGECAP MULTI BPFOBJ - `edgecap capture` on real traffic between two network
 # namespaces this script creates (and always removes): exactness against
 # tcpdump on the same interface at the same time, directions, limits, snaplen,
 # output formats, overload accounting, crash recovery, errors.
 set -uo pipefail
 ec=$1
 multi=${2:-}
+bpfobj=${3:-} # capture.bpf.o, to play an earlier version's leftover
 here=$(cd "$(dirname "$0")" && pwd)
 suite=cap
 . "$here/lib.sh"
@@ -249,21 +250,43 @@ test_eight_sessions() {
 }
 
 test_crash_recovery() {
-	local want=xdp left
-	# XDP on ingress: libxdp attaches it through netlink, so it outlives the
-	# process; so do clsact filters, but a tcx link goes with its last fd
+	local want= left h
+	# XDP and tcx hooks are links, which go with the process's last fd;
+	# clsact filters (kernels without tcx) outlive it
 	cap_start "$tmp/k.pcapng" "$tmp/k.err" --ingress xdp || { ko crash "no start"; return; }
-	ina "$ec" hooks va | grep -q ' egress clsact ' && want="xdp tc-out"
+	h=$(ina "$ec" hooks va)
+	grep -q ' egress clsact ' <<< "$h" && want="tc-out"
 	kill -9 $cap_pid
 	wait $cap_pid 2> /dev/null
 	left=$(hooks)
-	[ "${left% }" = "$want" ] ||
-		{ ko crash "after kill -9 on va: '$left', expected '$want'"; return; }
+	grep -q '^va ingress xdp-link ' <<< "$h" && [ "${left% }" = "$want" ] &&
+		! ina ip link show va | grep -q prog/xdp ||
+		{ ko crash "running: $h; after kill -9 on va: '$left', expected '$want'"; return; }
+	# what an earlier version left: ecap_xdp attached through netlink
+	ina ip link set dev va xdpdrv obj "$bpfobj" sec xdp.frags &&
+		[ "$(hooks)" = "xdp ${want:+$want }" ] ||
+		{ ko crash "no stale XDP program to remove: $(hooks)"; return; }
 	cap_start "$tmp/k2.pcapng" "$tmp/k2.err" -c 1 icmp || { ko crash "restart failed: $(cat "$tmp/k2.err")"; return; }
 	inb ping -c 2 -i 0.2 10.98.0.1 > /dev/null
 	wait_gone $cap_pid 10 && ! hooked && [ "$(ina tc filter show dev va egress | wc -l)" = 0 ] &&
-		ok "kill -9 left $want, then a new capture: stale hooks removed, nothing left at its end" ||
-		ko crash "$(ina tc filter show dev va egress)"
+		ok "kill -9 left ${want:-nothing} (XDP went with it), a stale netlink XDP program is removed by the next capture, nothing left at its end" ||
+		ko crash "$(hooks) $(ina tc filter show dev va egress)"
+}
+
+test_xdp_taken() {
+	local out st
+	# another program on the XDP hook: left alone, and a one-line refusal
+	printf '%s\n' '__attribute__((section("xdp"), used)) int other_xdp(void *c) { return 2; }' \
+		'char _license[] __attribute__((section("license"), used)) = "GPL";' |
+		clang -O2 -target bpf -c -x c - -o "$tmp/other.o" || { ko "xdp taken" "clang"; return; }
+	ina ip link set dev va xdpdrv obj "$tmp/other.o" sec xdp || { ko "xdp taken" "no attach"; return; }
+	out=$(ina "$ec" capture -i va --ingress xdp -w /dev/null -c 1 2>&1); st=$?
+	[ $st = 2 ] && grep -q "^edgecap: attach XDP on va: another XDP program is attached (id [0-9]*, 'other_xdp'); detach it, or capture with TC ingress$" <<< "$out" &&
+		ina ip link show va | grep -q 'prog/xdp id [0-9]* name other_xdp' &&
+		[ -z "$(ina "$ec" hooks va)" ] &&
+		ok "XDP hook taken by another program: exit 2, one line naming it, it stays" ||
+		ko "xdp taken" "$st $out"
+	ina ip link set dev va xdpdrv off
 }
 
 test_errors() {
@@ -330,5 +353,5 @@ unhooked() {
 }
 
 run_tests unhooked test_exactness_vs_tcpdump test_tcp_segments_vs_tcpdump test_directions test_limits test_snaplen_and_pcap \
-	test_ring_size test_overload test_per_interface_isb test_eight_sessions test_crash_recovery test_errors \
+	test_ring_size test_overload test_per_interface_isb test_eight_sessions test_crash_recovery test_xdp_taken test_errors \
 	test_merge

@@ -58,11 +58,11 @@ inb() { ip netns exec "$B" "$@"; }
 hooks() { # which of edgecap's hooks are on va: "xdp tc-in tc-out" (needs $ec)
 	local h
 	h=$(ina "$ec" hooks va)
-	grep -q ' ingress xdp ' <<< "$h" && echo -n "xdp "
+	grep -Eq ' ingress xdp(-link)? ' <<< "$h" && echo -n "xdp "
 	grep -Eq ' ingress (tcx|clsact) ' <<< "$h" && echo -n "tc-in "
 	grep -Eq ' egress (tcx|clsact) ' <<< "$h" && echo -n "tc-out "
 	# and, in case the command is wrong, what the other tools see of them
-	ina ip link show va | grep -q 'prog/xdp' && ! grep -q ' xdp ' <<< "$h" && echo -n "xdp? "
+	ina ip link show va | grep -q 'prog/xdp' && ! grep -Eq ' xdp(-link)? ' <<< "$h" && echo -n "xdp? "
 	ina tc filter show dev va ingress | grep -q ecap && ! grep -q ' ingress clsact ' <<< "$h" &&
 		echo -n "tc-in? "
 	ina tc filter show dev va egress | grep -q ecap && ! grep -q ' egress clsact ' <<< "$h" &&

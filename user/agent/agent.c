@@ -47,6 +47,7 @@ static void stop(struct agent *a)
 	ecap_log(LOG_INFO, "stopping: ending %d capture(s)", agent_captures_active(a));
 	a->stopping = 1;
 	web_site_stop(&a->site);
+	agent_captures_stop_waiting(a);
 	ecap_streamer_stop(a->streamer);
 }
 
@@ -111,6 +112,8 @@ int agent_start(struct agent *a, char *err, size_t errlen)
 	if (r)
 		return r;
 	r = agent_metrics_start(a, err, errlen);
+	if (!r)
+		r = agent_loader_start(a, err, errlen);
 	if (r)
 		return r;
 	web_watch(a->site.ctx.loop, dup(ecap_streamer_fd(a->streamer)), on_streamer, a);
@@ -140,6 +143,7 @@ void agent_free(struct agent *a)
 {
 	agent_tunnel_stop(a);
 	agent_metrics_stop(a);
+	agent_loader_stop(a); /* before the engine: a load uses its maps */
 	ecap_streamer_free(a->streamer);
 	ecap_engine_close(a->engine); /* hooks off every interface */
 	if (a->site.ssl)

@@ -1,5 +1,6 @@
 /* agent.h - edgecap-agent: the device's capture service. One thread, one h2o
- * event loop; the capture engine's hooks stay attached to the served
+ * event loop, and a thread that loads the sessions' programs (the verifier
+ * can take seconds); the capture engine's hooks stay attached to the served
  * interfaces, and each HTTP capture is one session whose pcapng streams out
  * of the io_uring streamer's memory sink as a chunked response.
  * docs/remote.md describes the interface. */
@@ -21,6 +22,11 @@
 
 #define AGENT_VERSION "edgecap-agent " EDGECAP_VERSION
 #define AGENT_CONF    "/etc/edgecap/agent.conf"
+/* Captures waiting for their program to load, the one loading included;
+ * a request past it gets a 503. Each load verifies every running session's
+ * filter with the new one, one load at a time, so the bound also bounds how
+ * long the last of them waits. */
+#define AGENT_LOAD_WAITING 4
 
 struct agent_conf {
 	char listen[128]; /* ADDR:PORT, [ADDR6]:PORT */
@@ -63,6 +69,7 @@ struct capture {
 	struct agent *a;
 	uint8_t id;
 	int active;	 /* taken, until reaped */
+	int waiting;	 /* its program is not loaded yet: the request waits */
 	int on_hooks;	 /* in the hooks' session programs */
 	int started;	 /* response headers given to h2o */
 	int in_flight;	 /* h2o holds a batch of the stream's bytes */
@@ -97,6 +104,16 @@ struct agent {
 	unsigned nifaces;
 	struct capture cap[ECAP_MAX_SESSIONS];
 	struct ecap_nonces nonces;
+	/* the programs' loader (loader.c): the captures waiting for it, in
+	 * order, and its job, if any: the sessions in it (a bit each by id) and
+	 * the capture it adds (-1: none, the job drops sessions that ended) */
+	struct agent_loader *loader;
+	uint8_t waitq[AGENT_LOAD_WAITING];
+	unsigned nwait;
+	int job;
+	uint32_t job_ids;
+	int job_new;
+	int resync;	      /* sessions went off: the programs are to be loaded without them */
 	struct web_site site; /* the capture service's listener */
 	h2o_timeout_t liveness;
 	h2o_timeout_entry_t liveness_entry;
@@ -126,8 +143,11 @@ void agent_route_fallback(h2o_hostconf_t *host);
 
 /* capture.c: GET /v1/capture */
 int agent_capture_init(struct agent *a, h2o_hostconf_t *host);
-/* Sessions on the hooks: every capture with on_hooks set. */
-int agent_apply_sessions(struct agent *a, char *err, size_t errlen);
+/* The loader's job is done: r = 0 with the programs in fds, or -errno with
+ * err. Installs them, and answers the capture the job added. */
+void agent_sessions_loaded(struct agent *a, int r, int fds[ECAP_HOOKS], const char *err);
+/* The agent stops: the captures still waiting get a 503. */
+void agent_captures_stop_waiting(struct agent *a);
 /* The streamer ended a session's stream (limit or stop). */
 void agent_capture_end(void *ctx, uint8_t session);
 int agent_captures_active(const struct agent *a);
@@ -135,6 +155,13 @@ int agent_captures_active(const struct agent *a);
 void agent_capture_start_timers(struct agent *a);
 /* "in", "out", "inout" */
 const char *agent_dir_name(unsigned dirs);
+
+/* loader.c: the thread that loads the sessions' programs. Start: 0 or
+ * -errno with err. Submit: one job at a time (the answer comes to
+ * agent_sessions_loaded). Stop: waits for a job under way. */
+int agent_loader_start(struct agent *a, char *err, size_t errlen);
+void agent_loader_submit(struct agent *a, const struct ecap_session *s, unsigned n);
+void agent_loader_stop(struct agent *a);
 
 /* tunnel.c: the management tunnel, when configured. 0 or -errno with err. */
 int agent_tunnel_start(struct agent *a, char *err, size_t errlen);

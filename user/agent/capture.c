@@ -9,6 +9,14 @@
  * the statistics and the final chunk; the client is gone (h2o's stop); or
  * sending fails. The session leaves the hooks at once in each case; the slot
  * is reaped when the pool goes.
+ *
+ * Starting waits for the session's program: loader.c loads it with the
+ * running sessions' on its own thread, one capture at a time, while the loop
+ * goes on; then the stream is added, the programs installed and the response
+ * started. Leaving the hooks is a bit in a map (ecap_engine_sessions_off),
+ * at once; the programs without the session are loaded afterwards. A slot
+ * whose session is in a job under way is not reaped until the job is done,
+ * so the job's filters stay valid and no new session gets an old one's code.
  */
 #include <errno.h>
 #include <poll.h>
@@ -22,15 +30,40 @@
 
 #define LIVENESS_MS 250 /* a client's hangup is noticed within this */
 
-int agent_apply_sessions(struct agent *a, char *err, size_t errlen)
+/* The next job for the loader, if it is idle: the first capture waiting
+ * with the sessions on the hooks, else those alone once some went off. */
+static void kick(struct agent *a)
 {
 	struct ecap_session s[ECAP_MAX_SESSIONS];
+	struct capture *add = NULL;
 	unsigned n = 0;
 
-	for (unsigned i = 0; i < ECAP_MAX_SESSIONS; i++)
-		if (a->cap[i].active && a->cap[i].on_hooks)
+	if (a->job || !a->loader || (!a->nwait && !a->resync))
+		return;
+	if (a->nwait) {
+		add = &a->cap[a->waitq[0]];
+		memmove(a->waitq, a->waitq + 1, --a->nwait);
+	}
+	a->resync = 0;
+	a->job_ids = 0;
+	for (unsigned i = 0; i < ECAP_MAX_SESSIONS; i++) {
+		if (a->cap[i].active && a->cap[i].on_hooks) {
 			s[n++] = a->cap[i].sess;
-	return ecap_engine_set_sessions(a->engine, s, n, err, errlen);
+			a->job_ids |= 1u << i;
+		}
+	}
+	if (add) {
+		s[n++] = add->sess;
+		a->job_ids |= 1u << add->id;
+	}
+	a->job_new = add ? add->id : -1;
+	a->job = 1;
+	agent_loader_submit(a, s, n);
+}
+
+static int in_job(const struct agent *a, const struct capture *c)
+{
+	return a->job && (a->job_ids & (1u << c->id));
 }
 
 int agent_captures_active(const struct agent *a)
@@ -57,13 +90,16 @@ static const char *label(const struct capture *c, char ret[48])
 static void off_hooks(struct capture *c)
 {
 	char name[48];
-	char err[ECAP_ERRLEN];
+	int r;
 
 	if (!c->on_hooks)
 		return;
 	c->on_hooks = 0;
-	if (agent_apply_sessions(c->a, err, sizeof(err)))
-		ecap_log(LOG_ERR, "%s: taking it off the hooks: %s", label(c, name), err);
+	r = ecap_engine_sessions_off(c->a->engine, 1u << c->id);
+	if (r)
+		ecap_log(LOG_ERR, "%s: taking it off the hooks: %s", label(c, name), strerror(-r));
+	c->a->resync = 1;
+	kick(c->a);
 }
 
 void agent_capture_end(void *ctx, uint8_t session)
@@ -134,6 +170,12 @@ static void on_stop(h2o_generator_t *g, h2o_req_t *req)
 
 static void reset(struct capture *c)
 {
+	struct agent *a = c->a;
+
+	if (c->waiting) /* still in the queue (not in a job: see reap) */
+		for (unsigned i = 0; i < a->nwait; i++)
+			if (a->waitq[i] == c->id)
+				memmove(a->waitq + i, a->waitq + i + 1, --a->nwait - i);
 	ecap_cbpf_free(&c->prog);
 	*c = (struct capture){.a = c->a, .id = c->id};
 }
@@ -162,6 +204,12 @@ static void reap(h2o_timeout_entry_t *entry)
 		if (!c->active || !c->disposed)
 			continue;
 		off_hooks(c);
+		if (in_job(a, c)) /* reaped once the job is done */
+			continue;
+		if (!c->started) { /* refused, or gone while it waited */
+			reset(c);
+			continue;
+		}
 		ecap_streamer_stats(a->streamer, c->id, &s);
 		/* its final counts stay in the agent's totals (metrics) */
 		agent_capture_counters(a, c, sums);
@@ -273,7 +321,6 @@ void agent_capture_counters(struct agent *a, const struct capture *c, struct eca
 static int on_req(struct agent *a, h2o_req_t *req)
 {
 	struct capture *c = NULL, **ref;
-	char name[48];
 	struct agent_params p;
 	char err[ECAP_ERRLEN];
 	int r;
@@ -300,6 +347,14 @@ static int on_req(struct agent *a, h2o_req_t *req)
 	if (pick_ifaces(a, req, &p, c))
 		return reset(c), 0;
 
+	if (a->nwait + (a->job_new >= 0) >= AGENT_LOAD_WAITING) {
+		reset(c);
+		return web_error(
+		    req, 503,
+		    "%d captures are waiting for the kernel's verifier already; try again "
+		    "later",
+		    AGENT_LOAD_WAITING);
+	}
 	c->active = 1;
 	c->why = NULL;
 	c->sess = (struct ecap_session){.id = c->id,
@@ -320,41 +375,114 @@ static int on_req(struct agent *a, h2o_req_t *req)
 					    .nifaces = c->opts.nifaces,
 					    .count = p.count,
 					    .duration_s = p.duration};
-	/* the stream first, so it is there for the first record; its header
-	 * waits in pend until the response starts */
-	r = ecap_streamer_add(a->streamer, &c->opts, err, sizeof(err));
-	if (!r) {
-		c->on_hooks = 1;
-		r = agent_apply_sessions(a, err, sizeof(err));
-		if (r) {
-			c->on_hooks = 0;
-			ecap_streamer_remove(a->streamer, c->id);
-		}
-	}
-	if (r) {
-		reset(c);
-		/* a program the kernel's limits refuse is the request's problem */
-		if (r == -E2BIG || r == -EINVAL || r == -EACCES)
-			return web_error(req, 400, "bpf: %s", err);
-		return web_error(req, 500, "%s", err);
-	}
-
 	web_peer(req, c->peer, sizeof(c->peer));
-	c->started_at = time(NULL);
 	ref = h2o_mem_alloc_shared(&req->pool, sizeof(*ref), on_dispose);
 	*ref = c;
-	c->gen = (h2o_generator_t){on_proceed, on_stop};
 	c->req = req;
+	/* the answer comes once the program is loaded (agent_sessions_loaded) */
+	c->waiting = 1;
+	a->waitq[a->nwait++] = c->id;
+	kick(a);
+	return 0;
+}
+
+/* The program of the capture c is refused (r, err), or c is not wanted any
+ * more: its answer, if its client still waits. */
+static void refuse(struct capture *c, int r, const char *err)
+{
+	h2o_req_t *req = c->req;
+
+	c->req = NULL;
+	if (!req || c->disposed)
+		return;
+	c->a->captures_refused++;
+	if (c->a->stopping)
+		web_error(req, 503, "the agent is stopping");
+	/* a program the kernel's limits refuse is the request's problem */
+	else if (r == -E2BIG || r == -EINVAL || r == -EACCES)
+		web_error(req, 400, "bpf: %s", err);
+	else
+		web_error(req, 500, "%s", err);
+}
+
+static void start(struct capture *c)
+{
+	struct agent *a = c->a;
+	h2o_req_t *req = c->req;
+	char name[48];
+
+	c->started_at = time(NULL);
+	c->gen = (h2o_generator_t){on_proceed, on_stop};
 	web_start_200(req, "application/x-pcapng", &c->gen);
 	c->started = 1;
 	a->captures_started++;
 	ecap_log(LOG_INFO,
 		 "%s for %s: %u interface(s), %s, snaplen %u, count %llu, "
 		 "duration %u s, %u instructions",
-		 label(c, name), c->peer, c->opts.nifaces, agent_dir_name(p.dirs), p.snaplen,
-		 (unsigned long long)p.count, p.duration, c->prog.len);
+		 label(c, name), c->peer, c->opts.nifaces, agent_dir_name(c->opts.dirs),
+		 c->opts.snaplen, (unsigned long long)c->opts.count, c->opts.duration_s,
+		 c->prog.len);
 	pump(c);
-	return 0;
+}
+
+void agent_sessions_loaded(struct agent *a, int r, int fds[ECAP_HOOKS], const char *err)
+{
+	struct capture *c = a->job_new >= 0 ? &a->cap[a->job_new] : NULL;
+	char ierr[ECAP_ERRLEN];
+	uint32_t on = 0;
+
+	a->job = 0;
+	a->job_new = -1;
+	for (unsigned i = 0; i < ECAP_MAX_SESSIONS; i++)
+		if (a->cap[i].active && a->cap[i].on_hooks && (a->job_ids & (1u << i)))
+			on |= 1u << i;
+	if (c)
+		c->waiting = 0;
+	if (r) {
+		if (c)
+			refuse(c, r, err);
+		else
+			ecap_log(LOG_ERR, "loading the sessions' programs: %s", err);
+		goto out;
+	}
+	if (c && (c->disposed || a->stopping)) {
+		refuse(c, -ECANCELED, "");
+	} else if (c) {
+		/* the stream first, so it is there for the first record; its
+		 * header waits in pend until the response starts */
+		r = ecap_streamer_add(a->streamer, &c->opts, ierr, sizeof(ierr));
+		if (r)
+			refuse(c, -EIO, ierr);
+		else
+			on |= 1u << c->id;
+	}
+	/* the sessions that ended meanwhile are off: their code stays, unused */
+	r = ecap_engine_install_sessions(a->engine, fds, on, ierr, sizeof(ierr));
+	if (r && c && (on & (1u << c->id))) {
+		ecap_streamer_remove(a->streamer, c->id);
+		refuse(c, r, ierr);
+	} else if (r) {
+		ecap_log(LOG_ERR, "installing the sessions' programs: %s", ierr);
+	} else if (c && (on & (1u << c->id))) {
+		c->on_hooks = 1;
+		start(c);
+	}
+out:
+	/* slots the job held may be reaped now */
+	if (!h2o_timeout_is_linked(&a->reap_entry))
+		h2o_timeout_link(a->site.ctx.loop, &a->site.ctx.zero_timeout, &a->reap_entry);
+	kick(a);
+}
+
+void agent_captures_stop_waiting(struct agent *a)
+{
+	while (a->nwait) {
+		struct capture *c = &a->cap[a->waitq[0]];
+
+		memmove(a->waitq, a->waitq + 1, --a->nwait);
+		c->waiting = 0;
+		refuse(c, -ECANCELED, "");
+	}
 }
 
 int agent_capture_init(struct agent *a, h2o_hostconf_t *host)
@@ -362,6 +490,7 @@ int agent_capture_init(struct agent *a, h2o_hostconf_t *host)
 	agent_route(a, host, "/v1/capture", on_req);
 	for (unsigned i = 0; i < ECAP_MAX_SESSIONS; i++)
 		a->cap[i] = (struct capture){.a = a, .id = (uint8_t)i};
+	a->job_new = -1;
 	a->reap_entry.cb = reap;
 	a->liveness_entry.cb = liveness;
 	return 0;

@@ -38,7 +38,7 @@
 struct iface {
 	int ifindex;
 	unsigned which;
-	struct xdp_program *xdp;
+	int xdp_link;	/* the XDP link; -1: none */
 	int link_fd[2]; /* tcx links, ingress and egress; -1: none (or clsact) */
 	int lock_fd;	/* flock on ECAP_LOCK_DIR/<ifindex> while we own its hooks */
 };
@@ -231,9 +231,9 @@ static int is_ours(struct xdp_program *p)
 	return p && !strcmp(xdp_program__name(p), "ecap_xdp");
 }
 
-/* Our XDP program is recognised by name: attached alone (legacy mode, the
- * only one where freplace is refused) or as a component of libxdp's
- * dispatcher. */
+/* Our XDP program is recognised by name: attached alone (as a link, as we
+ * do, or through netlink, as edgecap did with libxdp and other tools do) or
+ * as a component of libxdp's dispatcher, which earlier versions could use. */
 static struct xdp_program *xdp_ours(struct xdp_multiprog *mp)
 {
 	struct xdp_program *p;
@@ -245,6 +245,54 @@ static struct xdp_program *xdp_ours(struct xdp_multiprog *mp)
 		     p = xdp_multiprog__next_prog(p, mp))
 			;
 	return is_ours(p) ? p : NULL;
+}
+
+/* Is prog_id attached to ifindex by an XDP link (else through netlink)? */
+static int xdp_by_link(int ifindex, uint32_t prog_id)
+{
+	uint32_t id = 0;
+	int found = 0;
+
+	while (!found && !bpf_link_get_next_id(id, &id)) {
+		struct bpf_link_info info = {0};
+		uint32_t len = sizeof(info);
+		int fd = bpf_link_get_fd_by_id(id);
+
+		if (fd < 0)
+			continue;
+		if (!bpf_obj_get_info_by_fd(fd, &info, &len) && info.type == BPF_LINK_TYPE_XDP &&
+		    info.prog_id == prog_id && (int)info.xdp.ifindex == ifindex)
+			found = 1;
+		close(fd);
+	}
+	return found;
+}
+
+/* "id 42, 'name'" of the XDP program on ifindex that is not ours, if any. */
+static int xdp_other(int ifindex, char *ret, size_t len)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	uint32_t ids[2];
+
+	if (bpf_xdp_query(ifindex, 0, &q))
+		return 0;
+	ids[0] = q.drv_prog_id;
+	ids[1] = q.skb_prog_id;
+	for (int i = 0; i < 2; i++) {
+		struct bpf_prog_info info = {0};
+		uint32_t n = sizeof(info);
+		int fd = ids[i] ? bpf_prog_get_fd_by_id(ids[i]) : -1;
+
+		if (fd < 0)
+			continue;
+		if (!bpf_obj_get_info_by_fd(fd, &info, &n) && strcmp(info.name, "ecap_xdp")) {
+			snprintf(ret, len, "id %u, '%s'", ids[i], info.name);
+			close(fd);
+			return 1;
+		}
+		close(fd);
+	}
+	return 0;
 }
 
 static int xdp_cleanup(int ifindex)
@@ -294,7 +342,9 @@ int ecap_engine_hooks_on(int ifindex, struct ecap_hook_state st[3])
 		struct xdp_program *p = xdp_ours(mp);
 
 		if (p)
-			st[ECAP_HOOK_ID_XDP] = (struct ecap_hook_state){xdp_program__id(p), "xdp"};
+			st[ECAP_HOOK_ID_XDP] = (struct ecap_hook_state){
+			    xdp_program__id(p),
+			    xdp_by_link(ifindex, xdp_program__id(p)) ? "xdp-link" : "xdp"};
 		xdp_multiprog__close(mp);
 	}
 	for (int out = 0; out < 2; out++) {
@@ -443,21 +493,30 @@ int ecap_engine_attach(struct ecap_engine *e, int ifindex, unsigned which, char 
 		}
 		ecap_engine_cleanup_ifindex(ifindex);
 		f->ifindex = ifindex;
-		f->link_fd[0] = f->link_fd[1] = -1;
+		f->xdp_link = f->link_fd[0] = f->link_fd[1] = -1;
 		e->nifaces++; /* from here on, close undoes whatever did attach */
 	}
 	which &= ~f->which;
 	if (which & ECAP_ATTACH_XDP) {
-		f->xdp = xdp_program__from_fd(bpf_program__fd(e->skel->progs.ecap_xdp));
-		r = libxdp_get_error(f->xdp);
-		if (!r)
-			r = xdp_program__attach(f->xdp, ifindex, XDP_MODE_NATIVE, 0);
-		if (r) {
-			snprintf(err, errlen, "attach XDP on %s: %s", name, strerror(-r));
-			xdp_program__close(f->xdp);
-			f->xdp = NULL;
+		/* a link, native mode: it lives as long as our fd, so a run that
+		 * dies leaves nothing; the kernel refuses it while another
+		 * program holds the hook, and we leave that one alone */
+		LIBBPF_OPTS(bpf_link_create_opts, lo, .flags = XDP_FLAGS_DRV_MODE);
+		char other[64];
+
+		r = bpf_link_create(bpf_program__fd(e->skel->progs.ecap_xdp), ifindex, BPF_XDP,
+				    &lo);
+		if (r < 0) {
+			if (xdp_other(ifindex, other, sizeof(other)))
+				snprintf(err, errlen,
+					 "attach XDP on %s: another XDP program is attached (%s); "
+					 "detach it, or capture with TC ingress",
+					 name, other);
+			else
+				snprintf(err, errlen, "attach XDP on %s: %s", name, strerror(-r));
 			goto fail;
 		}
+		f->xdp_link = r;
 		f->which |= ECAP_ATTACH_XDP;
 	}
 	if (which & ECAP_ATTACH_TC_IN) {
@@ -534,8 +593,8 @@ static int zero_counters(struct ecap_engine *e, uint32_t ids)
 	return r;
 }
 
-int ecap_engine_set_sessions(struct ecap_engine *e, const struct ecap_session *s, unsigned n,
-			     char *err, size_t errlen)
+int ecap_engine_load_sessions(struct ecap_engine *e, const struct ecap_session *s, unsigned n,
+			      int ret_fds[ECAP_HOOKS], char *err, size_t errlen)
 {
 	static const unsigned attach_bit[ECAP_HOOKS] = {ECAP_ATTACH_XDP, ECAP_ATTACH_TC_IN,
 							ECAP_ATTACH_TC_OUT};
@@ -543,26 +602,55 @@ int ecap_engine_set_sessions(struct ecap_engine *e, const struct ecap_session *s
 	    .ring_fd = ecap_engine_ring_fd(e),
 	    .counters_fd = ecap_engine_counters_fd(e),
 	    .clock_fd = ecap_engine_clock_fd(e),
+	    .on_fd = bpf_map__fd(e->skel->maps.ecap_on),
 	    .wake_bytes = e->ring_bytes / 4,
 	};
 	int fds[ECAP_HOOKS] = {-1, -1, -1};
 	unsigned which = attached_hooks(e);
-	uint32_t active = 0;
-	int r = 0;
 
-	for (unsigned i = 0; i < n; i++)
-		active |= 1u << s[i].id;
-	/* every program first, so a failure changes nothing */
 	for (unsigned h = 0; h < ECAP_HOOKS && n; h++) {
 		if (!(which & attach_bit[h]))
 			continue;
 		fds[h] = ecap_sessions_load(h, ECAP_INPUT_LIVE, s, n, &maps, err, errlen);
 		if (fds[h] < 0) {
-			r = fds[h];
-			goto out;
+			int r = fds[h];
+
+			for (unsigned k = 0; k < h; k++)
+				if (fds[k] >= 0)
+					close(fds[k]);
+			return r;
 		}
 	}
-	r = zero_counters(e, active & ~e->active);
+	memcpy(ret_fds, fds, sizeof(fds));
+	return 0;
+}
+
+static int set_on(struct ecap_engine *e, uint32_t ids)
+{
+	__u32 key = 0;
+
+	return bpf_map_update_elem(bpf_map__fd(e->skel->maps.ecap_on), &key, &ids, BPF_ANY) ? -errno
+											    : 0;
+}
+
+int ecap_engine_install_sessions(struct ecap_engine *e, int fds[ECAP_HOOKS], uint32_t on, char *err,
+				 size_t errlen)
+{
+	static const unsigned attach_bit[ECAP_HOOKS] = {ECAP_ATTACH_XDP, ECAP_ATTACH_TC_IN,
+							ECAP_ATTACH_TC_OUT};
+	unsigned which = attached_hooks(e);
+	int r;
+
+	/* Sessions taken off first; those new are switched on only once their
+	 * code is in the slots: the program there may still hold the code of
+	 * an earlier session with the same id, switched off. */
+	r = set_on(e, e->active & on);
+	if (r) {
+		snprintf(err, errlen, "switch sessions off: %s", strerror(-r));
+		goto out;
+	}
+	e->active &= on;
+	r = zero_counters(e, on & ~e->active);
 	if (r) {
 		snprintf(err, errlen, "reset session counters: %s", strerror(-r));
 		goto out;
@@ -580,11 +668,40 @@ int ecap_engine_set_sessions(struct ecap_engine *e, const struct ecap_session *s
 		e->slot_fd[h] = fds[h];
 		fds[h] = -1;
 	}
-	e->active = active;
+	r = set_on(e, on);
+	if (r)
+		snprintf(err, errlen, "switch sessions on: %s", strerror(-r));
+	else
+		e->active = on;
 out:
 	for (unsigned h = 0; h < ECAP_HOOKS; h++)
 		if (fds[h] >= 0)
 			close(fds[h]);
+	return r;
+}
+
+int ecap_engine_sessions_off(struct ecap_engine *e, uint32_t ids)
+{
+	int r = set_on(e, e->active & ~ids);
+
+	if (!r)
+		e->active &= ~ids;
+	return r;
+}
+
+int ecap_engine_set_sessions(struct ecap_engine *e, const struct ecap_session *s, unsigned n,
+			     char *err, size_t errlen)
+{
+	int fds[ECAP_HOOKS];
+	uint32_t on = 0;
+	int r;
+
+	for (unsigned i = 0; i < n; i++)
+		on |= 1u << s[i].id;
+	/* every program first, so a failure changes nothing */
+	r = ecap_engine_load_sessions(e, s, n, fds, err, errlen);
+	if (!r)
+		r = ecap_engine_install_sessions(e, fds, on, err, errlen);
 	return r;
 }
 
@@ -682,13 +799,12 @@ void ecap_engine_close(struct ecap_engine *e)
 	for (unsigned i = 0; i < e->nifaces; i++) {
 		struct iface *f = &e->ifaces[i];
 
-		if (f->which & ECAP_ATTACH_XDP)
-			xdp_program__detach(f->xdp, f->ifindex, XDP_MODE_NATIVE, 0);
+		if (f->xdp_link >= 0) /* the link's last fd: closing it detaches */
+			close(f->xdp_link);
 		if (f->which & ECAP_ATTACH_TC_IN)
 			tc_detach(f, 0);
 		if (f->which & ECAP_ATTACH_TC_OUT)
 			tc_detach(f, 1);
-		xdp_program__close(f->xdp);
 		close(f->lock_fd);
 	}
 	capture_bpf__destroy(e->skel);

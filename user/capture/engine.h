@@ -1,13 +1,13 @@
 /* engine.h - the device capture engine's kernel side: loads the capture
- * hooks (bpf/capture.bpf.c), attaches them to interfaces (XDP through libxdp;
- * TC as tcx links where the kernel has them, Linux 6.6, else as clsact
- * filters through libbpf's bpf_tc_* API), installs the generated session
- * programs in the hooks' slots, and takes everything down again.
+ * hooks (bpf/capture.bpf.c), attaches them to interfaces (XDP as a link; TC
+ * as tcx links where the kernel has them, Linux 6.6, else as clsact filters
+ * through libbpf's bpf_tc_* API), installs the generated session programs
+ * in the hooks' slots, and takes everything down again.
  *
  * tcx runs a program straight from the device's receive and transmit paths;
  * a clsact filter runs under the qdisc and classifier layers, which cost
- * about 90 ns a packet here (docs/capture.md). A tcx link lives as long as
- * its file descriptor: a run that dies leaves nothing attached. */
+ * about 90 ns a packet here (docs/capture.md). A link (XDP, tcx) lives as
+ * long as its file descriptor: a run that dies leaves nothing attached. */
 #ifndef ECAP_ENGINE_H
 #define ECAP_ENGINE_H
 
@@ -56,6 +56,21 @@ struct ecap_session;
  * hooks stay attached. n == 0 empties the slots. */
 int ecap_engine_set_sessions(struct ecap_engine *e, const struct ecap_session *s, unsigned n,
 			     char *err, size_t errlen);
+/* ecap_engine_set_sessions in two steps, so that the slow one can run on
+ * another thread. Load: generate and load the program for every attached
+ * hook (ret_fds[ECAP_HOOK_ID_*], -1 where none); it only reads what the
+ * engine set up at open and attach, so it may run beside the calls below.
+ * Install: switch on the sessions in `on` (a bit each by id; the counters of
+ * those not on before start at zero) and put the programs in the slots; it
+ * takes the fds, closing them on failure. */
+int ecap_engine_load_sessions(struct ecap_engine *e, const struct ecap_session *s, unsigned n,
+			      int ret_fds[3], char *err, size_t errlen);
+int ecap_engine_install_sessions(struct ecap_engine *e, int fds[3], uint32_t on, char *err,
+				 size_t errlen);
+/* Switch sessions off at once (a bit each by id): their code stays in the
+ * slots' programs until the next install, but runs no more, so their
+ * counters are final. 0 or -errno. */
+int ecap_engine_sessions_off(struct ecap_engine *e, uint32_t ids);
 /* Put a loaded program (fd) in a hook's slot, or empty it (fd < 0). */
 int ecap_engine_set_slot(struct ecap_engine *e, unsigned hook_id, int prog_fd);
 /* File descriptors of the hook programs and the shared maps. */
@@ -95,14 +110,15 @@ int ecap_engine_attach_ingress(struct ecap_engine *e, int ifindex, unsigned want
  * fallback at length): programs report the errors they get back instead. */
 void ecap_engine_quiet_libraries(void);
 
-/* Remove edgecap's XDP program and clsact filters from ifindex, if present
- * (tcx links go with the process that made them). */
+/* Remove edgecap's XDP program attached through netlink (by libxdp, as
+ * earlier versions did) and its clsact filters from ifindex, if present
+ * (links go with the process that made them). */
 int ecap_engine_cleanup_ifindex(int ifindex);
 
 /* One of edgecap's hooks found on an interface. */
 struct ecap_hook_state {
 	uint32_t prog_id; /* 0: not attached */
-	const char *via;  /* "xdp", "tcx" or "clsact" */
+	const char *via;  /* "xdp-link", "xdp" (through netlink), "tcx" or "clsact" */
 };
 
 /* Which of edgecap's hooks are attached to ifindex, by this process or any

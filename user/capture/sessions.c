@@ -1,5 +1,6 @@
 /* sessions.c - see sessions.h. The generated program, per session:
  *
+ *   on        the session's bit in maps->on_fd is set (when there is one)
  *   gate      the packet's interface is one of the session's (if it lists any)
  *   seen++    counters[ECAP_COUNTERS_KEY(id, hook, position of the interface
  *             in the session's list)], pointer spilled to the stack
@@ -207,6 +208,12 @@ static int emit_session(struct ecap_asm *a, unsigned hook_id, const struct ecap_
 	uint32_t sized = ecap_asm_label(a), loaded = ecap_asm_label(a), helper = ecap_asm_label(a);
 	int r;
 
+	if (m->on_fd) { /* switched off: skipped */
+		ld_map_value(a, BPF_REG_1, m->on_fd);
+		ecap_asm_emit(a, E_LDX(BPF_W, BPF_REG_1, BPF_REG_1, 0));
+		ecap_asm_emit(a, E_ALU32_IMM(BPF_AND, BPF_REG_1, 1u << s->id));
+		ecap_asm_jmp(a, BPF_JMP32 | BPF_JEQ | BPF_K, BPF_REG_1, 0, 0, next);
+	}
 	if (s->nifindex) { /* gate; the key and the block name the interface's position */
 		uint32_t keyed = ecap_asm_label(a), at[ECAP_MAX_SESSION_IFACES];
 

@@ -22,6 +22,9 @@ struct ecap_session {
 struct ecap_session_maps {
 	int ring_fd, counters_fd, scratch_fd;
 	int clock_fd; /* array: REALTIME - BOOTTIME, s64 ns */
+	/* array of one u32: the sessions switched on, a bit each by id; a
+	 * session whose bit is clear is skipped. 0: no such test */
+	int on_fd;
 	/* Wake the ring's consumer only once this many bytes wait in it (the
 	 * consumer also drains on a timer); 0 wakes it on every record. One
 	 * wakeup per record costs several microseconds at high rates. */
