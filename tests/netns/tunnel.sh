@@ -136,6 +136,37 @@ sys.exit(not (t["path"] == "http" and t["received"] >= 1 and t["sent"] >= 1))' |
 	ok register
 }
 
+# While an expression keeps libpcap's optimizer busy (ended at the server's
+# compile_cpu_ms, 2 s), pings over the tunnel, by UDP (gw1) and by HTTP
+# polls (gw2), are all answered, as quickly as ever: the compile runs off
+# the server's loop.
+test_compile_pings() {
+	local e cp out bad= d pids=
+	e="port $(seq -s ' or port ' 1 699)"
+	ina curl -sS -o /dev/null -w '%{http_code}' --max-time 60 -H "Authorization: Bearer $token" \
+		-H 'Content-Type: application/json' --data-binary "{\"expression\":\"$e\"}" \
+		"$url/api/v1/filters/compile" > "$tmp/slow.st" &
+	cp=$!
+	sleep 0.2
+	for d in gw1 gw2; do
+		ina ping -c 6 -i 0.2 -W 1 "$(mgmt $d)" > "$tmp/ping.$d" 2>&1 &
+		pids+=" $!"
+	done
+	wait_gone "$cp" 30
+	# shellcheck disable=SC2086
+	wait $pids
+	for d in gw1 gw2; do
+		out=$(cat "$tmp/ping.$d")
+		# every one back, the slowest well under a second (they took the
+		# minute of the compile when it ran on the loop)
+		grep -q ' 6 received' <<< "$out" &&
+			awk -F/ '/^rtt/ { exit !($6 < 500) }' <<< "$out" || bad+=" $d: $(tail -2 <<< "$out" | tr '\n' ' ')"
+	done
+	[ "$(cat "$tmp/slow.st")" = 422 ] || bad+=" compile:$(cat "$tmp/slow.st")"
+	[ -z "$bad" ] && ok "pings over the tunnel (UDP and HTTP) keep their latency while an expression compiles for 2 s" ||
+		ko "compile pings" "$bad"
+}
+
 # Two serials whose CRC32s share their low 24 bits: the second enrolled gets
 # the next address.
 test_collision() {
@@ -355,7 +386,7 @@ after() { # nothing a test did may have stopped the server or an agent
 	kill -0 "$server_pid" 2> /dev/null || ko "$1" "the server died: $(tail -3 "$tmp/server.log")"
 }
 
-run_tests after test_register test_collision test_refusals test_disabled test_polls test_udp_auth \
+run_tests after test_register test_compile_pings test_collision test_refusals test_disabled test_polls test_udp_auth \
 	test_capture_udp_blocked test_stream test_bulk test_proxy test_quiet test_restart test_https
 st=$?
 [ $st = 0 ] || tail -n 20 "$tmp/server.log" "$tmp/gw1.log" "$tmp/gw2.log"
