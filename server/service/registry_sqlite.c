@@ -16,6 +16,7 @@
 #include "common/hex.h"
 #include "common/log.h"
 #include "service/registry.h"
+#include "service/registry_sqlite.h"
 #include "tunnel/identity.h"
 
 /* Migration N takes the schema from version N to N + 1. Append only: a
@@ -79,10 +80,6 @@ static const char *const migrations[] = {
     "ALTER TABLE captures ADD COLUMN stored INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE captures ADD COLUMN lost INTEGER NOT NULL DEFAULT 0;"
     "CREATE INDEX captures_ended ON captures (state, ended);",
-};
-
-struct reg {
-	sqlite3 *db;
 };
 
 const char *reg_errmsg(struct reg *r)
@@ -282,7 +279,7 @@ void reg_close(struct reg *r)
 
 /* Prepare and bind: 'i' int64, 't' text (NULL: SQL NULL), 'b' blob (ptr,
  * len). NULL on error. */
-static sqlite3_stmt *q(struct reg *r, const char *sql, const char *types, ...)
+sqlite3_stmt *reg_q(struct reg *r, const char *sql, const char *types, ...)
 {
 	sqlite3_stmt *st;
 	va_list ap;
@@ -315,7 +312,7 @@ static sqlite3_stmt *q(struct reg *r, const char *sql, const char *types, ...)
 }
 
 /* Run a statement that returns no rows: 0, -EEXIST on a constraint, -EIO. */
-static int run(sqlite3_stmt *st)
+int reg_run(sqlite3_stmt *st)
 {
 	int rc;
 
@@ -328,9 +325,9 @@ static int run(sqlite3_stmt *st)
 	return rc == SQLITE_CONSTRAINT ? -EEXIST : -EIO;
 }
 
-static int64_t insert(struct reg *r, sqlite3_stmt *st)
+int64_t reg_insert(struct reg *r, sqlite3_stmt *st)
 {
-	int e = run(st);
+	int e = reg_run(st);
 
 	return e ? e : sqlite3_last_insert_rowid(r->db);
 }
@@ -344,14 +341,14 @@ static void sha256(const void *p, size_t n, uint8_t out[32])
 
 int64_t reg_org_add(struct reg *r, const char *name)
 {
-	return insert(r, q(r, "INSERT INTO orgs (name, created) VALUES (?, ?)", "ti", name,
-			   (int64_t)time(NULL)));
+	return reg_insert(r, reg_q(r, "INSERT INTO orgs (name, created) VALUES (?, ?)", "ti", name,
+				   (int64_t)time(NULL)));
 }
 
 int64_t reg_admin_add(struct reg *r, const char *org, const char *name, char *token_hex)
 {
 	uint8_t token[REG_TOKEN_LEN], hash[32];
-	sqlite3_stmt *st = q(r, "SELECT id FROM orgs WHERE name = ?", "t", org);
+	sqlite3_stmt *st = reg_q(r, "SELECT id FROM orgs WHERE name = ?", "t", org);
 	int64_t org_id;
 
 	if (!st)
@@ -366,10 +363,10 @@ int64_t reg_admin_add(struct reg *r, const char *org, const char *name, char *to
 		return -EIO;
 	ecap_hex_encode(token, sizeof(token), token_hex);
 	sha256(token_hex, 2 * sizeof(token), hash);
-	return insert(r, q(r,
-			   "INSERT INTO admins (org_id, name, token_sha256, created) "
-			   "VALUES (?, ?, ?, ?)",
-			   "itbi", org_id, name, hash, 32, (int64_t)time(NULL)));
+	return reg_insert(r, reg_q(r,
+				   "INSERT INTO admins (org_id, name, token_sha256, created) "
+				   "VALUES (?, ?, ?, ?)",
+				   "itbi", org_id, name, hash, 32, (int64_t)time(NULL)));
 }
 
 int reg_admin_by_token(struct reg *r, const char *token, size_t len, struct reg_admin *ret)
@@ -379,10 +376,11 @@ int reg_admin_by_token(struct reg *r, const char *token, size_t len, struct reg_
 	int e = -ENOENT;
 
 	sha256(token, len, hash);
-	st = q(r,
-	       "SELECT a.id, a.org_id, a.name, o.name FROM admins a JOIN orgs o ON o.id = a.org_id "
-	       "WHERE a.token_sha256 = ?",
-	       "b", hash, 32);
+	st = reg_q(
+	    r,
+	    "SELECT a.id, a.org_id, a.name, o.name FROM admins a JOIN orgs o ON o.id = a.org_id "
+	    "WHERE a.token_sha256 = ?",
+	    "b", hash, 32);
 	if (!st)
 		return -EIO;
 	if (sqlite3_step(st) == SQLITE_ROW) {
@@ -403,7 +401,7 @@ static uint32_t free_mgmt(struct reg *r, const char *serial)
 	for (uint32_t n = 0; n < 1024; n++) {
 		uint32_t a = mtun_address(serial, n);
 		sqlite3_stmt *st =
-		    q(r, "SELECT 1 FROM devices WHERE mgmt_address = ?", "i", (int64_t)a);
+		    reg_q(r, "SELECT 1 FROM devices WHERE mgmt_address = ?", "i", (int64_t)a);
 		int rc = st ? sqlite3_step(st) : SQLITE_ERROR;
 
 		sqlite3_finalize(st);
@@ -419,10 +417,11 @@ static uint32_t free_mgmt(struct reg *r, const char *serial)
 static int assign_mgmt(struct reg *r, char *err, size_t errlen)
 {
 	for (;;) {
-		sqlite3_stmt *st = q(r,
-				     "SELECT id, serial FROM devices WHERE mgmt_address IS NULL "
-				     "LIMIT 1",
-				     "");
+		sqlite3_stmt *st =
+		    reg_q(r,
+			  "SELECT id, serial FROM devices WHERE mgmt_address IS NULL "
+			  "LIMIT 1",
+			  "");
 		int64_t id;
 		char serial[256];
 		uint32_t a;
@@ -435,8 +434,8 @@ static int assign_mgmt(struct reg *r, char *err, size_t errlen)
 		snprintf(serial, sizeof(serial), "%s", sqlite3_column_text(st, 1));
 		sqlite3_finalize(st);
 		a = free_mgmt(r, serial);
-		if (!a || run(q(r, "UPDATE devices SET mgmt_address = ? WHERE id = ?", "ii",
-				(int64_t)a, id))) {
+		if (!a || reg_run(reg_q(r, "UPDATE devices SET mgmt_address = ? WHERE id = ?", "ii",
+					(int64_t)a, id))) {
 			snprintf(err, errlen, "assigning management addresses: %s",
 				 sqlite3_errmsg(r->db));
 			return -EIO;
@@ -454,17 +453,18 @@ int64_t reg_device_add(struct reg *r, int64_t org, const char *name, const char 
 	if (!mgmt || RAND_bytes(secret, sizeof(secret)) != 1)
 		return -EIO;
 	ecap_hex_encode(secret, sizeof(secret), secret_hex);
-	return insert(r, q(r,
-			   "INSERT INTO devices (org_id, name, serial, address, pubkey, secret, "
-			   "created, mgmt_address) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-			   "ittttbii", org, name, serial, address, pubkey, secret,
-			   (int)sizeof(secret), (int64_t)time(NULL), (int64_t)mgmt));
+	return reg_insert(
+	    r, reg_q(r,
+		     "INSERT INTO devices (org_id, name, serial, address, pubkey, secret, "
+		     "created, mgmt_address) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+		     "ittttbii", org, name, serial, address, pubkey, secret, (int)sizeof(secret),
+		     (int64_t)time(NULL), (int64_t)mgmt));
 }
 
 /* The next element of an array that grows as rows come: *n of it used,
  * room for *cap (doubled as needed). Its address, or NULL without memory
  * (the array as it was). */
-static void *next_row(void **v, size_t *n, size_t *cap, size_t size)
+void *reg_next_row(void **v, size_t *n, size_t *cap, size_t size)
 {
 	if (*n == *cap) {
 		size_t c = *cap ? 2 * *cap : 16;
@@ -483,7 +483,7 @@ static void *next_row(void **v, size_t *n, size_t *cap, size_t size)
 	"id, org_id, name, serial, address, pubkey, transport, secret, enabled, "                  \
 	"mgmt_address, last_seen, created"
 
-static void text_col(sqlite3_stmt *st, int col, char *ret, size_t len)
+void reg_text_col(sqlite3_stmt *st, int col, char *ret, size_t len)
 {
 	const unsigned char *t = sqlite3_column_text(st, col);
 
@@ -498,11 +498,11 @@ static void device_row(sqlite3_stmt *st, struct reg_device *d)
 				 .mgmt = (uint32_t)sqlite3_column_int64(st, 9),
 				 .last_seen = sqlite3_column_int64(st, 10),
 				 .created = sqlite3_column_int64(st, 11)};
-	text_col(st, 2, d->name, sizeof(d->name));
-	text_col(st, 3, d->serial, sizeof(d->serial));
-	text_col(st, 4, d->address, sizeof(d->address));
-	text_col(st, 5, d->pubkey, sizeof(d->pubkey));
-	text_col(st, 6, d->transport, sizeof(d->transport));
+	reg_text_col(st, 2, d->name, sizeof(d->name));
+	reg_text_col(st, 3, d->serial, sizeof(d->serial));
+	reg_text_col(st, 4, d->address, sizeof(d->address));
+	reg_text_col(st, 5, d->pubkey, sizeof(d->pubkey));
+	reg_text_col(st, 6, d->transport, sizeof(d->transport));
 	if (sqlite3_column_bytes(st, 7) == REG_SECRET_LEN)
 		memcpy(d->secret, sqlite3_column_blob(st, 7), REG_SECRET_LEN);
 }
@@ -524,25 +524,26 @@ static int one_device(sqlite3_stmt *st, struct reg_device *ret)
 
 int reg_device_get(struct reg *r, int64_t org, const char *name, struct reg_device *ret)
 {
-	return one_device(q(r,
-			    "SELECT " DEVICE_COLUMNS " FROM devices WHERE org_id = ? AND name = ?",
-			    "it", org, name),
-			  ret);
+	return one_device(
+	    reg_q(r, "SELECT " DEVICE_COLUMNS " FROM devices WHERE org_id = ? AND name = ?", "it",
+		  org, name),
+	    ret);
 }
 
 int reg_device_by_serial(struct reg *r, const char *serial, struct reg_device *ret)
 {
 	return one_device(
-	    q(r, "SELECT " DEVICE_COLUMNS " FROM devices WHERE serial = ?", "t", serial), ret);
+	    reg_q(r, "SELECT " DEVICE_COLUMNS " FROM devices WHERE serial = ?", "t", serial), ret);
 }
 
 int reg_devices_list(struct reg *r, int64_t org, const char *after, size_t limit,
 		     struct reg_device **ret, size_t *ret_n)
 {
-	sqlite3_stmt *st = q(r,
-			     "SELECT " DEVICE_COLUMNS " FROM devices WHERE org_id = ? AND name > ? "
-			     "ORDER BY name LIMIT ?",
-			     "iti", org, after ? after : "", limit ? (int64_t)limit : (int64_t)-1);
+	sqlite3_stmt *st =
+	    reg_q(r,
+		  "SELECT " DEVICE_COLUMNS " FROM devices WHERE org_id = ? AND name > ? "
+		  "ORDER BY name LIMIT ?",
+		  "iti", org, after ? after : "", limit ? (int64_t)limit : (int64_t)-1);
 	void *v = NULL;
 	size_t n = 0, cap = 0;
 	int rc, e = 0;
@@ -550,7 +551,7 @@ int reg_devices_list(struct reg *r, int64_t org, const char *after, size_t limit
 	if (!st)
 		return -EIO;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct reg_device *d = next_row(&v, &n, &cap, sizeof(*d));
+		struct reg_device *d = reg_next_row(&v, &n, &cap, sizeof(*d));
 
 		if (!d) {
 			e = -ENOMEM;
@@ -572,23 +573,23 @@ int reg_devices_list(struct reg *r, int64_t org, const char *after, size_t limit
 
 int reg_device_enable(struct reg *r, int64_t org, const char *name, int enabled)
 {
-	int e = run(q(r, "UPDATE devices SET enabled = ? WHERE org_id = ? AND name = ?", "iit",
-		      (int64_t)enabled, org, name));
+	int e = reg_run(reg_q(r, "UPDATE devices SET enabled = ? WHERE org_id = ? AND name = ?",
+			      "iit", (int64_t)enabled, org, name));
 
 	return !e && !sqlite3_changes(r->db) ? -ENOENT : e;
 }
 
 void reg_device_transport(struct reg *r, int64_t id, const char *transport, int64_t when)
 {
-	run(q(r, "UPDATE devices SET transport = ?, last_seen = ? WHERE id = ?", "tii", transport,
-	      when, id));
+	reg_run(reg_q(r, "UPDATE devices SET transport = ?, last_seen = ? WHERE id = ?", "tii",
+		      transport, when, id));
 }
 
 int reg_device_delete(struct reg *r, int64_t org, const char *name)
 {
 	sqlite3_stmt *st =
-	    q(r, "DELETE FROM devices WHERE org_id = ? AND name = ?", "it", org, name);
-	int e = run(st);
+	    reg_q(r, "DELETE FROM devices WHERE org_id = ? AND name = ?", "it", org, name);
+	int e = reg_run(st);
 
 	if (!e && !sqlite3_changes(r->db))
 		return -ENOENT;
@@ -597,275 +598,16 @@ int reg_device_delete(struct reg *r, int64_t org, const char *name)
 
 void reg_device_seen(struct reg *r, int64_t id, int64_t when)
 {
-	run(q(r, "UPDATE devices SET last_seen = ? WHERE id = ?", "ii", when, id));
-}
-
-int64_t reg_capture_add(struct reg *r, int64_t org, int64_t admin, const char *request,
-			const char *file)
-{
-	return insert(r, q(r,
-			   "INSERT INTO captures (org_id, admin_id, request, file, created) "
-			   "VALUES (?, ?, ?, ?, ?)",
-			   "iitti", org, admin, request, file, (int64_t)time(NULL)));
-}
-
-int reg_capture_set_file(struct reg *r, int64_t capture, const char *file)
-{
-	return run(q(r, "UPDATE captures SET file = ? WHERE id = ?", "ti", file, capture));
-}
-
-int reg_capture_device_add(struct reg *r, int64_t capture, int64_t device)
-{
-	return run(q(r, "INSERT INTO capture_devices (capture_id, device_id) VALUES (?, ?)", "ii",
-		     capture, device));
-}
-
-int reg_capture_device_update(struct reg *r, int64_t capture, int64_t device,
-			      const struct reg_capture_device_state *s)
-{
-	return run(q(r,
-		     "UPDATE capture_devices SET state = ?, error = coalesce(?, error), bytes = ?, "
-		     "packets = ?, duplicates = ?, dropped = ? "
-		     "WHERE capture_id = ? AND device_id = ?",
-		     "ttiiiiii", s->state, s->error, (int64_t)s->bytes, (int64_t)s->packets,
-		     (int64_t)s->duplicates, (int64_t)s->dropped, capture, device));
-}
-
-int reg_capture_update(struct reg *r, int64_t capture, const struct reg_capture_state *s)
-{
-	return run(q(r,
-		     "UPDATE captures SET state = ?, merged = ?, duplicates = ?, late = ?, "
-		     "ended = nullif(?, 0), ended_by = coalesce(?, ended_by), "
-		     "error = coalesce(?, error), stored = ? WHERE id = ?",
-		     "tiiiittii", s->state, (int64_t)s->merged, (int64_t)s->duplicates,
-		     (int64_t)s->late, s->ended, s->ended_by, s->error, (int64_t)s->stored,
-		     capture));
-}
-
-void reg_captures_interrupted(struct reg *r)
-{
-	run(q(r,
-	      "UPDATE capture_devices SET state = 'failed', error = 'server stopped' "
-	      "WHERE state IN ('connecting', 'streaming') AND capture_id IN "
-	      "(SELECT id FROM captures WHERE state = 'running')",
-	      ""));
-	run(q(r,
-	      "UPDATE captures SET state = 'done', ended = ?, "
-	      "ended_by = coalesce(ended_by, 'server stopped') WHERE state = 'running'",
-	      "i", (int64_t)time(NULL)));
-}
-
-void reg_captures_free(struct reg_capture *c, size_t n)
-{
-	for (size_t i = 0; c && i < n; i++) {
-		for (size_t k = 0; k < c[i].ndevs; k++)
-			free(c[i].devs[k].error);
-		free(c[i].devs);
-		free(c[i].request);
-		free(c[i].ended_by);
-		free(c[i].error);
-	}
-	free(c);
-}
-
-/* A capture's devices, by name, into c. 0 or -errno. */
-static int capture_devices(struct reg *r, struct reg_capture *c)
-{
-	sqlite3_stmt *st =
-	    q(r,
-	      "SELECT d.name, cd.state, cd.error, cd.bytes, cd.packets, cd.duplicates, "
-	      "cd.dropped FROM capture_devices cd JOIN devices d ON d.id = cd.device_id "
-	      "WHERE cd.capture_id = ? ORDER BY d.name",
-	      "i", c->id);
-	void *devs = NULL;
-	size_t cap = 0;
-	int rc, e = 0;
-
-	if (!st)
-		return -EIO;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct reg_capture_device *d = next_row(&devs, &c->ndevs, &cap, sizeof(*d));
-
-		if (!d) {
-			e = -ENOMEM;
-			break;
-		}
-		*d =
-		    (struct reg_capture_device){.bytes = (uint64_t)sqlite3_column_int64(st, 3),
-						.packets = (uint64_t)sqlite3_column_int64(st, 4),
-						.duplicates = (uint64_t)sqlite3_column_int64(st, 5),
-						.dropped = (uint64_t)sqlite3_column_int64(st, 6)};
-		text_col(st, 0, d->device, sizeof(d->device));
-		text_col(st, 1, d->state, sizeof(d->state));
-		if (sqlite3_column_type(st, 2) != SQLITE_NULL &&
-		    !(d->error = strdup((const char *)sqlite3_column_text(st, 2))))
-			e = -ENOMEM;
-	}
-	sqlite3_finalize(st);
-	c->devs = devs;
-	return e ? e : rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -EIO;
-}
-
-/* Captures by id: id's alone, or those after after, limit of them (-1: all). */
-static int captures(struct reg *r, int64_t org, int64_t id, int64_t after, int64_t limit,
-		    struct reg_capture **ret, size_t *ret_n)
-{
-	sqlite3_stmt *st = q(r,
-			     "SELECT id, state, request, merged, duplicates, late, created, ended, "
-			     "ended_by, error, stored, lost FROM captures "
-			     "WHERE org_id = ? AND (?2 = 0 OR id = ?2) "
-			     "AND id > ? ORDER BY id LIMIT ?",
-			     "iiii", org, id, after, limit);
-	struct reg_capture *caps;
-	void *v = NULL;
-	size_t n = 0, cap = 0;
-	int rc, e = 0;
-
-	if (!st)
-		return -EIO;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct reg_capture *c = next_row(&v, &n, &cap, sizeof(*c));
-
-		if (!c) {
-			e = -ENOMEM;
-			break;
-		}
-		*c = (struct reg_capture){.id = sqlite3_column_int64(st, 0),
-					  .merged = (uint64_t)sqlite3_column_int64(st, 3),
-					  .duplicates = (uint64_t)sqlite3_column_int64(st, 4),
-					  .late = (uint64_t)sqlite3_column_int64(st, 5),
-					  .created = sqlite3_column_int64(st, 6),
-					  .ended = sqlite3_column_int64(st, 7),
-					  .stored = (uint64_t)sqlite3_column_int64(st, 10),
-					  .lost = sqlite3_column_int(st, 11)};
-		text_col(st, 1, c->state, sizeof(c->state));
-		c->request = strdup((const char *)sqlite3_column_text(st, 2));
-		if (sqlite3_column_type(st, 8) != SQLITE_NULL)
-			c->ended_by = strdup((const char *)sqlite3_column_text(st, 8));
-		if (sqlite3_column_type(st, 9) != SQLITE_NULL)
-			c->error = strdup((const char *)sqlite3_column_text(st, 9));
-		if (!c->request || (sqlite3_column_type(st, 8) != SQLITE_NULL && !c->ended_by) ||
-		    (sqlite3_column_type(st, 9) != SQLITE_NULL && !c->error)) {
-			e = -ENOMEM;
-			break;
-		}
-	}
-	sqlite3_finalize(st);
-	caps = v;
-	if (!e && rc != SQLITE_DONE)
-		e = -EIO;
-	for (size_t i = 0; !e && i < n; i++)
-		e = capture_devices(r, &caps[i]);
-	if (!e && id && !n)
-		e = -ENOENT;
-	if (e) {
-		reg_captures_free(caps, n);
-		return e;
-	}
-	*ret = caps;
-	*ret_n = n;
-	return 0;
-}
-
-int reg_captures_list(struct reg *r, int64_t org, int64_t id, struct reg_capture **ret,
-		      size_t *ret_n)
-{
-	return captures(r, org, id, 0, -1, ret, ret_n);
-}
-
-int reg_captures_page(struct reg *r, int64_t org, int64_t after, size_t limit,
-		      struct reg_capture **ret, size_t *ret_n)
-{
-	return captures(r, org, 0, after, (int64_t)limit, ret, ret_n);
-}
-
-int reg_capture_file(struct reg *r, int64_t org, int64_t id, char *ret, size_t len)
-{
-	sqlite3_stmt *st =
-	    q(r, "SELECT file FROM captures WHERE org_id = ? AND id = ?", "ii", org, id);
-	int e = -ENOENT;
-
-	if (!st)
-		return -EIO;
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		snprintf(ret, len, "%s", sqlite3_column_text(st, 0));
-		e = 0;
-	}
-	sqlite3_finalize(st);
-	return e;
-}
-
-int reg_org_stored(struct reg *r, int64_t org, uint64_t *ret)
-{
-	sqlite3_stmt *st = q(r,
-			     "SELECT coalesce(sum(stored), 0) FROM captures "
-			     "WHERE org_id = ? AND state = 'done' AND NOT lost",
-			     "i", org);
-	int e = -EIO;
-
-	if (st && sqlite3_step(st) == SQLITE_ROW) {
-		*ret = (uint64_t)sqlite3_column_int64(st, 0);
-		e = 0;
-	}
-	sqlite3_finalize(st);
-	return e;
-}
-
-int reg_capture_delete(struct reg *r, int64_t org, int64_t id, char *file, size_t len)
-{
-	sqlite3_stmt *st =
-	    q(r, "SELECT state, file FROM captures WHERE org_id = ? AND id = ?", "ii", org, id);
-	int e = -ENOENT;
-
-	if (!st)
-		return -EIO;
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		e = strcmp((const char *)sqlite3_column_text(st, 0), "done") ? -EBUSY : 0;
-		snprintf(file, len, "%s", sqlite3_column_text(st, 1));
-	}
-	sqlite3_finalize(st);
-	if (e)
-		return e;
-	if (sqlite3_exec(r->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-		return -EIO;
-	e = run(q(r, "DELETE FROM capture_devices WHERE capture_id = ?", "i", id));
-	if (!e)
-		e = run(q(r, "DELETE FROM captures WHERE id = ?", "i", id));
-	if (sqlite3_exec(r->db, e ? "ROLLBACK" : "COMMIT", NULL, NULL, NULL) != SQLITE_OK && !e)
-		e = -EIO;
-	return e;
-}
-
-int reg_captures_each(struct reg *r, int64_t ended_before, reg_capture_file_fn *fn, void *arg)
-{
-	sqlite3_stmt *st = q(r,
-			     "SELECT id, org_id, file, lost FROM captures WHERE ?1 = 0 OR "
-			     "(state = 'done' AND ended < ?1) ORDER BY ended, id",
-			     "i", ended_before);
-	int rc, e = 0;
-
-	if (!st)
-		return -EIO;
-	while (!e && (rc = sqlite3_step(st)) == SQLITE_ROW)
-		e = fn(arg, sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1),
-		       (const char *)sqlite3_column_text(st, 2), sqlite3_column_int(st, 3));
-	if (!e && rc != SQLITE_DONE)
-		e = -EIO;
-	sqlite3_finalize(st);
-	return e;
-}
-
-int reg_capture_lost(struct reg *r, int64_t id)
-{
-	return run(q(r, "UPDATE captures SET lost = 1 WHERE id = ?", "i", id));
+	reg_run(reg_q(r, "UPDATE devices SET last_seen = ? WHERE id = ?", "ii", when, id));
 }
 
 int reg_stats(struct reg *r, struct reg_stats *ret)
 {
-	sqlite3_stmt *st = q(r,
-			     "SELECT (SELECT count(*) FROM orgs), (SELECT count(*) FROM devices), "
-			     "(SELECT count(*) FROM captures)",
-			     "");
+	sqlite3_stmt *st =
+	    reg_q(r,
+		  "SELECT (SELECT count(*) FROM orgs), (SELECT count(*) FROM devices), "
+		  "(SELECT count(*) FROM captures)",
+		  "");
 	int e = -EIO;
 
 	if (st && sqlite3_step(st) == SQLITE_ROW) {

@@ -1,0 +1,273 @@
+/* registry_captures.c - the registry's captures (registry.h): their rows,
+ * their devices', and what their files keep; SQLite as in registry_sqlite.c. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "service/registry.h"
+#include "service/registry_sqlite.h"
+
+int64_t reg_capture_add(struct reg *r, int64_t org, int64_t admin, const char *request,
+			const char *file)
+{
+	return reg_insert(r,
+			  reg_q(r,
+				"INSERT INTO captures (org_id, admin_id, request, file, created) "
+				"VALUES (?, ?, ?, ?, ?)",
+				"iitti", org, admin, request, file, (int64_t)time(NULL)));
+}
+
+int reg_capture_set_file(struct reg *r, int64_t capture, const char *file)
+{
+	return reg_run(reg_q(r, "UPDATE captures SET file = ? WHERE id = ?", "ti", file, capture));
+}
+
+int reg_capture_device_add(struct reg *r, int64_t capture, int64_t device)
+{
+	return reg_run(reg_q(r, "INSERT INTO capture_devices (capture_id, device_id) VALUES (?, ?)",
+			     "ii", capture, device));
+}
+
+int reg_capture_device_update(struct reg *r, int64_t capture, int64_t device,
+			      const struct reg_capture_device_state *s)
+{
+	return reg_run(
+	    reg_q(r,
+		  "UPDATE capture_devices SET state = ?, error = coalesce(?, error), bytes = ?, "
+		  "packets = ?, duplicates = ?, dropped = ? "
+		  "WHERE capture_id = ? AND device_id = ?",
+		  "ttiiiiii", s->state, s->error, (int64_t)s->bytes, (int64_t)s->packets,
+		  (int64_t)s->duplicates, (int64_t)s->dropped, capture, device));
+}
+
+int reg_capture_update(struct reg *r, int64_t capture, const struct reg_capture_state *s)
+{
+	return reg_run(reg_q(r,
+			     "UPDATE captures SET state = ?, merged = ?, duplicates = ?, late = ?, "
+			     "ended = nullif(?, 0), ended_by = coalesce(?, ended_by), "
+			     "error = coalesce(?, error), stored = ? WHERE id = ?",
+			     "tiiiittii", s->state, (int64_t)s->merged, (int64_t)s->duplicates,
+			     (int64_t)s->late, s->ended, s->ended_by, s->error, (int64_t)s->stored,
+			     capture));
+}
+
+void reg_captures_interrupted(struct reg *r)
+{
+	reg_run(reg_q(r,
+		      "UPDATE capture_devices SET state = 'failed', error = 'server stopped' "
+		      "WHERE state IN ('connecting', 'streaming') AND capture_id IN "
+		      "(SELECT id FROM captures WHERE state = 'running')",
+		      ""));
+	reg_run(reg_q(r,
+		      "UPDATE captures SET state = 'done', ended = ?, "
+		      "ended_by = coalesce(ended_by, 'server stopped') WHERE state = 'running'",
+		      "i", (int64_t)time(NULL)));
+}
+
+void reg_captures_free(struct reg_capture *c, size_t n)
+{
+	for (size_t i = 0; c && i < n; i++) {
+		for (size_t k = 0; k < c[i].ndevs; k++)
+			free(c[i].devs[k].error);
+		free(c[i].devs);
+		free(c[i].request);
+		free(c[i].ended_by);
+		free(c[i].error);
+	}
+	free(c);
+}
+
+/* A capture's devices, by name, into c. 0 or -errno. */
+static int capture_devices(struct reg *r, struct reg_capture *c)
+{
+	sqlite3_stmt *st =
+	    reg_q(r,
+		  "SELECT d.name, cd.state, cd.error, cd.bytes, cd.packets, cd.duplicates, "
+		  "cd.dropped FROM capture_devices cd JOIN devices d ON d.id = cd.device_id "
+		  "WHERE cd.capture_id = ? ORDER BY d.name",
+		  "i", c->id);
+	void *devs = NULL;
+	size_t cap = 0;
+	int rc, e = 0;
+
+	if (!st)
+		return -EIO;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct reg_capture_device *d = reg_next_row(&devs, &c->ndevs, &cap, sizeof(*d));
+
+		if (!d) {
+			e = -ENOMEM;
+			break;
+		}
+		*d =
+		    (struct reg_capture_device){.bytes = (uint64_t)sqlite3_column_int64(st, 3),
+						.packets = (uint64_t)sqlite3_column_int64(st, 4),
+						.duplicates = (uint64_t)sqlite3_column_int64(st, 5),
+						.dropped = (uint64_t)sqlite3_column_int64(st, 6)};
+		reg_text_col(st, 0, d->device, sizeof(d->device));
+		reg_text_col(st, 1, d->state, sizeof(d->state));
+		if (sqlite3_column_type(st, 2) != SQLITE_NULL &&
+		    !(d->error = strdup((const char *)sqlite3_column_text(st, 2))))
+			e = -ENOMEM;
+	}
+	sqlite3_finalize(st);
+	c->devs = devs;
+	return e ? e : rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -EIO;
+}
+
+/* Captures by id: id's alone, or those after after, limit of them (-1: all). */
+static int captures(struct reg *r, int64_t org, int64_t id, int64_t after, int64_t limit,
+		    struct reg_capture **ret, size_t *ret_n)
+{
+	sqlite3_stmt *st =
+	    reg_q(r,
+		  "SELECT id, state, request, merged, duplicates, late, created, ended, "
+		  "ended_by, error, stored, lost FROM captures "
+		  "WHERE org_id = ? AND (?2 = 0 OR id = ?2) "
+		  "AND id > ? ORDER BY id LIMIT ?",
+		  "iiii", org, id, after, limit);
+	struct reg_capture *caps;
+	void *v = NULL;
+	size_t n = 0, cap = 0;
+	int rc, e = 0;
+
+	if (!st)
+		return -EIO;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct reg_capture *c = reg_next_row(&v, &n, &cap, sizeof(*c));
+
+		if (!c) {
+			e = -ENOMEM;
+			break;
+		}
+		*c = (struct reg_capture){.id = sqlite3_column_int64(st, 0),
+					  .merged = (uint64_t)sqlite3_column_int64(st, 3),
+					  .duplicates = (uint64_t)sqlite3_column_int64(st, 4),
+					  .late = (uint64_t)sqlite3_column_int64(st, 5),
+					  .created = sqlite3_column_int64(st, 6),
+					  .ended = sqlite3_column_int64(st, 7),
+					  .stored = (uint64_t)sqlite3_column_int64(st, 10),
+					  .lost = sqlite3_column_int(st, 11)};
+		reg_text_col(st, 1, c->state, sizeof(c->state));
+		c->request = strdup((const char *)sqlite3_column_text(st, 2));
+		if (sqlite3_column_type(st, 8) != SQLITE_NULL)
+			c->ended_by = strdup((const char *)sqlite3_column_text(st, 8));
+		if (sqlite3_column_type(st, 9) != SQLITE_NULL)
+			c->error = strdup((const char *)sqlite3_column_text(st, 9));
+		if (!c->request || (sqlite3_column_type(st, 8) != SQLITE_NULL && !c->ended_by) ||
+		    (sqlite3_column_type(st, 9) != SQLITE_NULL && !c->error)) {
+			e = -ENOMEM;
+			break;
+		}
+	}
+	sqlite3_finalize(st);
+	caps = v;
+	if (!e && rc != SQLITE_DONE)
+		e = -EIO;
+	for (size_t i = 0; !e && i < n; i++)
+		e = capture_devices(r, &caps[i]);
+	if (!e && id && !n)
+		e = -ENOENT;
+	if (e) {
+		reg_captures_free(caps, n);
+		return e;
+	}
+	*ret = caps;
+	*ret_n = n;
+	return 0;
+}
+
+int reg_captures_list(struct reg *r, int64_t org, int64_t id, struct reg_capture **ret,
+		      size_t *ret_n)
+{
+	return captures(r, org, id, 0, -1, ret, ret_n);
+}
+
+int reg_captures_page(struct reg *r, int64_t org, int64_t after, size_t limit,
+		      struct reg_capture **ret, size_t *ret_n)
+{
+	return captures(r, org, 0, after, (int64_t)limit, ret, ret_n);
+}
+
+int reg_capture_file(struct reg *r, int64_t org, int64_t id, char *ret, size_t len)
+{
+	sqlite3_stmt *st =
+	    reg_q(r, "SELECT file FROM captures WHERE org_id = ? AND id = ?", "ii", org, id);
+	int e = -ENOENT;
+
+	if (!st)
+		return -EIO;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		snprintf(ret, len, "%s", sqlite3_column_text(st, 0));
+		e = 0;
+	}
+	sqlite3_finalize(st);
+	return e;
+}
+
+int reg_org_stored(struct reg *r, int64_t org, uint64_t *ret)
+{
+	sqlite3_stmt *st = reg_q(r,
+				 "SELECT coalesce(sum(stored), 0) FROM captures "
+				 "WHERE org_id = ? AND state = 'done' AND NOT lost",
+				 "i", org);
+	int e = -EIO;
+
+	if (st && sqlite3_step(st) == SQLITE_ROW) {
+		*ret = (uint64_t)sqlite3_column_int64(st, 0);
+		e = 0;
+	}
+	sqlite3_finalize(st);
+	return e;
+}
+
+int reg_capture_delete(struct reg *r, int64_t org, int64_t id, char *file, size_t len)
+{
+	sqlite3_stmt *st =
+	    reg_q(r, "SELECT state, file FROM captures WHERE org_id = ? AND id = ?", "ii", org, id);
+	int e = -ENOENT;
+
+	if (!st)
+		return -EIO;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		e = strcmp((const char *)sqlite3_column_text(st, 0), "done") ? -EBUSY : 0;
+		snprintf(file, len, "%s", sqlite3_column_text(st, 1));
+	}
+	sqlite3_finalize(st);
+	if (e)
+		return e;
+	if (sqlite3_exec(r->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		return -EIO;
+	e = reg_run(reg_q(r, "DELETE FROM capture_devices WHERE capture_id = ?", "i", id));
+	if (!e)
+		e = reg_run(reg_q(r, "DELETE FROM captures WHERE id = ?", "i", id));
+	if (sqlite3_exec(r->db, e ? "ROLLBACK" : "COMMIT", NULL, NULL, NULL) != SQLITE_OK && !e)
+		e = -EIO;
+	return e;
+}
+
+int reg_captures_each(struct reg *r, int64_t ended_before, reg_capture_file_fn *fn, void *arg)
+{
+	sqlite3_stmt *st = reg_q(r,
+				 "SELECT id, org_id, file, lost FROM captures WHERE ?1 = 0 OR "
+				 "(state = 'done' AND ended < ?1) ORDER BY ended, id",
+				 "i", ended_before);
+	int rc, e = 0;
+
+	if (!st)
+		return -EIO;
+	while (!e && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		e = fn(arg, sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1),
+		       (const char *)sqlite3_column_text(st, 2), sqlite3_column_int(st, 3));
+	if (!e && rc != SQLITE_DONE)
+		e = -EIO;
+	sqlite3_finalize(st);
+	return e;
+}
+
+int reg_capture_lost(struct reg *r, int64_t id)
+{
+	return reg_run(reg_q(r, "UPDATE captures SET lost = 1 WHERE id = ?", "i", id));
+}

@@ -1,0 +1,26 @@
+/* registry_sqlite.h - what the SQLite backend's files share (not an
+ * interface: registry.h is): the handle, and statements made and run. */
+#ifndef SRV_REGISTRY_SQLITE_H
+#define SRV_REGISTRY_SQLITE_H
+
+#include <sqlite3.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct reg {
+	sqlite3 *db;
+};
+
+/* A statement with its parameters bound by types ("i" int64, "t" text,
+ * "b" blob with its length after it): NULL on error. */
+sqlite3_stmt *reg_q(struct reg *r, const char *sql, const char *types, ...);
+/* Step it to the end and finalize it: 0, -EEXIST (a constraint), -EIO. */
+int reg_run(sqlite3_stmt *st);
+/* reg_run, then the new row's id (or the error). */
+int64_t reg_insert(struct reg *r, sqlite3_stmt *st);
+/* Room for one more row in a growing array: NULL when out of memory. */
+void *reg_next_row(void **v, size_t *n, size_t *cap, size_t size);
+/* A text column into ret, cut to len. */
+void reg_text_col(sqlite3_stmt *st, int col, char *ret, size_t len);
+
+#endif
