@@ -71,7 +71,7 @@ static int address_refused(const struct srv_api *api, const h2o_url_t *url, char
 		return 0;
 	memcpy(host, p, n);
 	host[n] = 0;
-	if (inet_pton(AF_INET, host, &s4->sin_addr) == 1)
+	if (inet_aton(host, &s4->sin_addr)) /* 127.1 and 0x7f000001 too, as the resolver */
 		ss.ss_family = AF_INET;
 	else if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1)
 		ss.ss_family = AF_INET6;

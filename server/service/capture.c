@@ -769,6 +769,12 @@ int64_t srv_capture_start(struct srv_captures *cs, const struct reg_admin *who,
 	snprintf(path, sizeof(path), "%s/%lld.pcapng", cs->conf.data_dir, (long long)id);
 	if (id < 0 || rename(tmp, path) || reg_capture_set_file(cs->conf.reg, id, path)) {
 		snprintf(err, errlen, "registry: %s", reg_errmsg(cs->conf.reg));
+		if (id > 0) /* not left running: the row says why it never ran */
+			reg_capture_update(cs->conf.reg, id,
+					   &(struct reg_capture_state){.state = "done",
+								       .ended = time(NULL),
+								       .ended_by = "error",
+								       .error = err});
 		goto fail;
 	}
 	l->id = id;

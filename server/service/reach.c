@@ -91,6 +91,10 @@ static const char *v4_rule(uint32_t a)
 
 static const char *v6_rule(const struct in6_addr *a)
 {
+	static const uint8_t metadata[16] = {0xfd, 0x00, 0x0e, 0xc2, [14] = 0x02, [15] = 0x54};
+
+	if (!memcmp(a, metadata, 16))
+		return "a cloud metadata address";
 	if (IN6_IS_ADDR_UNSPECIFIED(a))
 		return "an unspecified address";
 	if (IN6_IS_ADDR_LOOPBACK(a))
@@ -134,7 +138,10 @@ int srv_reach_check(const struct srv_reach *r, const struct sockaddr *sa, uint32
 	if (family == AF_INET6) {
 		const struct in6_addr *a6 = &((const struct sockaddr_in6 *)sa)->sin6_addr;
 
-		if (IN6_IS_ADDR_V4MAPPED(a6)) {
+		static const uint8_t nat64[12] = {0, 0x64, 0xff, 0x9b};
+
+		/* IPv4-mapped, and NAT64's well-known prefix: the IPv4 inside */
+		if (IN6_IS_ADDR_V4MAPPED(a6) || !memcmp(a6->s6_addr, nat64, 12)) {
 			family = AF_INET;
 			memcpy(a, a6->s6_addr + 12, 4);
 		} else {
@@ -162,11 +169,16 @@ int srv_reach_check(const struct srv_reach *r, const struct sockaddr *sa, uint32
 		}
 		rule = v4_rule(v4);
 	}
-	for (unsigned i = 0; i < r->n && !listed; i++)
-		listed = in_net(&r->nets[i], family, a);
-	if (listed)
+	for (unsigned i = 0; i < r->n && listed < 2; i++)
+		if (in_net(&r->nets[i], family, a))
+			listed = r->nets[i].prefix == (family == AF_INET ? 32u : 128u) ? 2 : 1;
+	if (listed == 2) /* the address itself: as the operator says */
 		return 0;
-	if (r->n)
+	if (listed && !own_address(family, a))
+		return 0;
+	if (listed)
+		rule = "this server's own address";
+	else if (r->n)
 		rule = "outside device_networks";
 	else if (!rule && own_address(family, a))
 		rule = "this server's own address";

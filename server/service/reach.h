@@ -12,11 +12,15 @@
  *   6.0.0.0/8, the management network: only a device's own management
  *     address, reached with the host "tunnel"; never listed in the address
  *
- * An IPv4-mapped IPv6 address is judged as its IPv4 address. With
- * device_networks set ("10.0.0.0/8, 2001:db8::/32"), an address outside
- * every listed network is refused too; one inside a listed network is
- * allowed even when a rule above would refuse it (a lab's devices on
- * loopback), except the management network. */
+ *   a cloud's metadata service: 169.254.169.254 (link-local), fd00:ec2::254
+ *
+ * An IPv4-mapped IPv6 address, or one in NAT64's 64:ff9b::/96, is judged
+ * as the IPv4 address inside. With device_networks set ("10.0.0.0/8,
+ * 2001:db8::/32"), an address outside every listed network is refused too;
+ * one inside a listed network is allowed even when a rule above would
+ * refuse it (a lab's devices on loopback), except the management network
+ * and the server's own addresses, which only an entry of that address
+ * alone (a /32 or /128) allows. */
 #ifndef SRV_REACH_H
 #define SRV_REACH_H
 

@@ -157,5 +157,7 @@ typedef int reg_capture_file_fn(void *arg, int64_t id, int64_t org, const char *
 int reg_captures_each(struct reg *r, int64_t ended_before, reg_capture_file_fn *fn, void *arg);
 /* Its file is gone. */
 int reg_capture_lost(struct reg *r, int64_t id);
+/* What its file keeps, as found. */
+int reg_capture_set_stored(struct reg *r, int64_t id, uint64_t bytes);
 
 #endif

@@ -267,6 +267,12 @@ int reg_captures_each(struct reg *r, int64_t ended_before, reg_capture_file_fn *
 	return e;
 }
 
+int reg_capture_set_stored(struct reg *r, int64_t id, uint64_t bytes)
+{
+	return reg_run(reg_q(r, "UPDATE captures SET stored = ? WHERE id = ? AND stored != ?1",
+			     "ii", (int64_t)bytes, id));
+}
+
 int reg_capture_lost(struct reg *r, int64_t id)
 {
 	return reg_run(reg_q(r, "UPDATE captures SET lost = 1 WHERE id = ?", "i", id));

@@ -52,7 +52,7 @@ int64_t srv_store_room(const struct srv_store *s, int64_t org, uint64_t reserved
 			 (unsigned long long)(avail / MIB), (unsigned long long)(s->reserve / MIB));
 		return -ENOSPC;
 	}
-	return (int64_t)want;
+	return want > INT64_MAX ? INT64_MAX : (int64_t)want;
 }
 
 static void remove_file(const char *file)
@@ -71,10 +71,16 @@ int srv_store_delete(const struct srv_store *s, int64_t org, int64_t id)
 	return r;
 }
 
+/* Captures to remove, gathered before any goes (the registry is not
+ * changed under its own query). */
 struct expire {
-	const struct srv_store *s;
-	int n;
+	struct {
+		int64_t id, org;
+	} * v;
+	size_t n, cap;
 };
+
+#define EXPIRE_TURN 1000 /* removed at a time: the rest the next time */
 
 static int expire_one(void *arg, int64_t id, int64_t org, const char *file, int lost)
 {
@@ -82,23 +88,35 @@ static int expire_one(void *arg, int64_t id, int64_t org, const char *file, int 
 
 	(void)file;
 	(void)lost;
-	if (!srv_store_delete(e->s, org, id))
-		e->n++;
+	if (e->n == EXPIRE_TURN)
+		return 1;
+	if (e->n == e->cap) {
+		void *v = realloc(e->v, (e->cap = e->cap ? 2 * e->cap : 64) * sizeof(*e->v));
+
+		if (!v)
+			return -ENOMEM;
+		e->v = v;
+	}
+	e->v[e->n].id = id;
+	e->v[e->n++].org = org;
 	return 0;
 }
 
 int srv_store_expire(const struct srv_store *s, int64_t now)
 {
-	struct expire e = {.s = s};
+	struct expire e = {0};
+	int gone = 0, r;
 
 	if (!s->retention)
 		return 0;
-	if (reg_captures_each(s->reg, now - (int64_t)s->retention * 86400, expire_one, &e))
-		return -EIO;
-	if (e.n)
-		ecap_log(LOG_INFO, "retention: %d capture(s) older than %u days removed", e.n,
+	r = reg_captures_each(s->reg, now - (int64_t)s->retention * 86400, expire_one, &e);
+	for (size_t i = 0; i < e.n; i++)
+		gone += !srv_store_delete(s, e.v[i].org, e.v[i].id);
+	free(e.v);
+	if (gone)
+		ecap_log(LOG_INFO, "retention: %d capture(s) older than %u days removed", gone,
 			 s->retention);
-	return e.n;
+	return r < 0 ? -EIO : gone;
 }
 
 /* The captures' ids, sorted, to look files up in. */
@@ -123,9 +141,16 @@ static int know(void *arg, int64_t id, int64_t org, const char *file, int lost)
 		k->ids = v;
 	}
 	k->ids[k->n++] = id;
-	if (!lost && stat(file, &st) && errno == ENOENT && !reg_capture_lost(k->s->reg, id)) {
-		ecap_log(LOG_WARNING, "capture %lld: its file %s is gone", (long long)id, file);
-		k->lost++;
+	if (lost)
+		return 0;
+	if (stat(file, &st)) {
+		if (errno == ENOENT && !reg_capture_lost(k->s->reg, id)) {
+			ecap_log(LOG_WARNING, "capture %lld: its file %s is gone", (long long)id,
+				 file);
+			k->lost++;
+		}
+	} else { /* what it keeps, as the file says (its last save may be behind) */
+		reg_capture_set_stored(k->s->reg, id, (uint64_t)st.st_size);
 	}
 	return 0;
 }

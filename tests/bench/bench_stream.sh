@@ -152,7 +152,7 @@ server_start() {
 	"$server" --db "$1/registry.db" org add bench > /dev/null
 	token=$("$server" --db "$1/registry.db" admin add bench bench)
 	inc "$server" --plain-http --listen "127.0.0.1:$2" --db "$1/registry.db" --data "$1/data" \
-		--device-networks 127.0.0.0/8 2> "$1/server.log" &
+		--device-networks 127.0.0.1 2> "$1/server.log" &
 	wait_log "$1/server.log" serving
 }
 enrol() { # API NAME ADDRESS: prints the device's secret

@@ -1,6 +1,7 @@
 # server_env.sh - what server.sh and abuse.sh share, sourced after lib.sh
 # (needs $server $agent $ec): certificates, an edgecap-server with a real
-# SQLite registry in B on 127.0.0.1:8000 (devices allowed in 10.98.0.0/24),
+# SQLite registry in B on 127.0.0.1:8000 (devices allowed in 10.98.0.0/24,
+# and at its own 10.98.0.2, gw2's),
 # organizations acme (alice) and globex (bob), devices gw1 (agent in A on
 # va), gw2 (agent in B on vb), gw3 (nothing listens) and globex's gx1; and
 # the helpers to drive them: call, field, remote, wait_state.
@@ -16,7 +17,7 @@ cert ca && cert gw5 ca && cert rogue && cert misnamed ca 10.98.0.7 && cert srv c
 server_start() { # [FLAG...]: more of the server's flags
 	: > "$tmp/server.log"
 	ip netns exec "$B" "$server" --plain-http --listen 127.0.0.1:8000 --db "$db" \
-		--ca-file "$tls/ca.pem" --device-networks 10.98.0.0/24 "$@" 2>> "$tmp/server.log" &
+		--ca-file "$tls/ca.pem" --device-networks 10.98.0.0/24,10.98.0.2 "$@" 2>> "$tmp/server.log" &
 	server_pid=$!
 	for _ in $(seq 100); do
 		grep -q serving "$tmp/server.log" && return 0

@@ -1,7 +1,8 @@
 /* test_reach.c - where a device may be (server/service/reach.h): each
  * rule refuses its addresses with its reason, an IPv4-mapped address is
- * judged as IPv4, the management network only as the device's own address,
- * device_networks allows what it lists (loopback too) and refuses the rest,
+ * judged as IPv4 (NAT64's too), the management network only as the
+ * device's own address, device_networks allows what it lists (loopback
+ * too; the server's own addresses only listed alone) and refuses the rest,
  * and a malformed list is refused with the item named. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -52,6 +53,9 @@ static void rules(void **state)
 	refused(&none, "fe80::1", "link-local");
 	refused(&none, "ff02::1", "multicast");
 	refused(&none, "::ffff:127.0.0.1", "127.0.0.1 is a loopback address");
+	refused(&none, "64:ff9b::7f00:1", "127.0.0.1 is a loopback address"); /* NAT64 */
+	refused(&none, "64:ff9b::a9fe:a9fe", "169.254.169.254 is a link-local address");
+	refused(&none, "fd00:ec2::254", "a cloud metadata address");
 	refused(&none, "6.0.0.9", "management network");
 	refused(&none, "::ffff:6.0.0.9", "management network");
 	/* the device's own management address, reached over the tunnel */
@@ -74,7 +78,9 @@ static void networks(void **state)
 					 err, sizeof(err)),
 			 0);
 	assert_int_equal(r.n, 4);
-	assert_int_equal(check(&r, "127.0.0.1", 0), 0); /* listed: a lab's loopback */
+	assert_int_equal(check(&r, "127.0.0.2", 0), 0); /* listed: a lab's loopback */
+	/* the server's own address (lo's) only when listed alone */
+	refused(&r, "127.0.0.1", "127.0.0.1 is this server's own address");
 	assert_int_equal(check(&r, "10.1.255.1", 0), 0);
 	assert_int_equal(check(&r, "192.0.2.7", 0), 0);
 	assert_int_equal(check(&r, "2001:db8:7fff::1", 0), 0);
@@ -82,6 +88,10 @@ static void networks(void **state)
 	refused(&r, "10.2.0.1", "10.2.0.1 is outside device_networks");
 	refused(&r, "192.0.2.8", "outside device_networks");
 	refused(&r, "169.254.1.1", "outside device_networks");
+	assert_int_equal(srv_reach_parse(&r, "127.0.0.0/8 127.0.0.1", err, sizeof(err)), 0);
+	assert_int_equal(check(&r, "127.0.0.1", 0), 0);
+	assert_int_equal(srv_reach_parse(&r, "::1/128", err, sizeof(err)), 0);
+	assert_int_equal(check(&r, "::1", 0), 0);
 	/* never the management network, listed or not */
 	assert_int_equal(srv_reach_parse(&r, "0.0.0.0/0", err, sizeof(err)), 0);
 	refused(&r, "6.1.2.3", "management network");

@@ -684,10 +684,18 @@ static h2o_http1client_head_cb on_connect(h2o_http1client_t *client, const char 
 		return NULL;
 	}
 	/* the name may lead elsewhere now than when it was looked up */
-	if (c->dest->allow &&
-	    (getpeername(h2o_socket_get_fd(client->sock), (struct sockaddr *)&peer, &len) ||
-	     refused(c, (struct sockaddr *)&peer)))
-		return NULL;
+	if (c->dest->allow) {
+		if (getpeername(h2o_socket_get_fd(client->sock), (struct sockaddr *)&peer, &len)) {
+			char e[320];
+
+			snprintf(e, sizeof(e), "connecting to %s: %s", c->dest->url_text,
+				 strerror(errno));
+			finish(c, e);
+			return NULL;
+		}
+		if (refused(c, (struct sockaddr *)&peer))
+			return NULL;
+	}
 	*reqbufs = c->bufs;
 	*reqbufcnt = c->body_len ? 2 : 1;
 	*method_is_head = !strcmp(c->method, "HEAD");
@@ -748,7 +756,7 @@ int ecap_httpc_start(struct ecap_httpc_dest *d, struct ecap_httpc_call *c)
 	char length[48] = "";
 	int n;
 
-	if (c->client)
+	if (ecap_httpc_running(c))
 		return -EBUSY;
 	ecap_httpc_call_reset(c);
 	c->dest = d;
