@@ -97,10 +97,12 @@ int cmd_capture(int argc, char **argv)
 	unsigned ingress = 0; /* ECAP_ATTACH_XDP or _TC_IN; 0: auto */
 	unsigned nif = 0;
 	sigset_t mask;
-	int c, st = 2;
+	int c, r, st = 2;
 
+	/* options may follow the expression, as tcpdump's (GNU getopt moves
+	 * the expression's words to the end) */
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+i:Q:s:c:G:w:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "i:Q:s:c:G:w:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'i':
 			ifarg = optarg;
@@ -200,6 +202,9 @@ int cmd_capture(int argc, char **argv)
 	sigaddset(&mask, SIGTERM);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	stop_fd = signalfd(-1, &mask, SFD_CLOEXEC);
+	/* a reader that goes (`| head`, `| tcpdump -r -` stopped) ends the
+	 * capture as a signal does, with the counts, not the process */
+	signal(SIGPIPE, SIG_IGN);
 
 	if (ecap_engine_probe(err, sizeof(err))) {
 		fail("kernel lacks %s", err);
@@ -238,9 +243,12 @@ int cmd_capture(int argc, char **argv)
 	so.ifaces = ifaces;
 	so.nifaces = nif;
 	if (ecap_streamer_new(e, stop_fd, session_end, e, &streamer, err, sizeof(err)) ||
-	    ecap_streamer_add(streamer, &so, err, sizeof(err)) ||
-	    ecap_streamer_run(streamer, err, sizeof(err)) ||
-	    ecap_streamer_stats(streamer, so.session, &stats)) {
+	    ecap_streamer_add(streamer, &so, err, sizeof(err))) {
+		fail("%s", err);
+		goto out;
+	}
+	r = ecap_streamer_run(streamer, err, sizeof(err));
+	if ((r && r != -EPIPE) || ecap_streamer_stats(streamer, so.session, &stats)) {
 		fail("%s", err);
 		goto out;
 	}

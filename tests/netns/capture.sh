@@ -147,6 +147,27 @@ test_limits() {
 		ok "SIGTERM ends a capture cleanly, with its summary" || ko SIGTERM
 }
 
+# As tcpdump: options after the expression, and a reader that goes away
+# (`| head`) ends the capture cleanly, with its counts and status 0, and
+# leaves no hook behind.
+test_cli_like_tcpdump() {
+	local st
+	cap_start "$tmp/o.pcapng" "$tmp/o.err" udp -c 3 || { ko "options after" "no start"; return; }
+	send_udp 6
+	wait_gone $cap_pid 10 && [ "$(summary "$tmp/o.err" captured)" = 3 ] &&
+		[ "$(tshark -r "$tmp/o.pcapng" 2> /dev/null | wc -l)" = 3 ] &&
+		ok "options after the expression ('udp -c 3')" || ko "options after" "$(cat "$tmp/o.err")"
+	ina bash -c '"$1" capture -i va -w - udp 2> "$2" | head -c 100 > /dev/null; exit ${PIPESTATUS[0]}' \
+		pipe "$ec" "$tmp/p.err" &
+	local pid=$!
+	for _ in $(seq 100); do hooked && break; sleep 0.05; done
+	send_udp 50
+	wait_gone $pid 10; st=$?
+	[ $st = 0 ] && grep -q 'packets captured' "$tmp/p.err" && ! hooked &&
+		ok "a reader that goes (| head): the capture ends with its counts, status 0" ||
+		ko "pipeline" "status $st: $(cat "$tmp/p.err")"
+}
+
 test_snaplen_and_pcap() {
 	cap_start "$tmp/snap.pcap" "$tmp/snap.err" -s 64 --pcap -c 2 icmp || { ko snaplen; return; }
 	inb ping -c 1 -s 1000 10.98.0.1 > /dev/null
@@ -352,6 +373,6 @@ unhooked() {
 	hooked && { ko "$1 left hooks attached"; ina "$ec" capture -i va -c 1 -G 1 -w /dev/null 2> /dev/null; }
 }
 
-run_tests unhooked test_exactness_vs_tcpdump test_tcp_segments_vs_tcpdump test_directions test_limits test_snaplen_and_pcap \
+run_tests unhooked test_exactness_vs_tcpdump test_tcp_segments_vs_tcpdump test_directions test_limits test_cli_like_tcpdump test_snaplen_and_pcap \
 	test_ring_size test_overload test_per_interface_isb test_eight_sessions test_crash_recovery test_xdp_taken test_errors \
 	test_merge
