@@ -11,6 +11,8 @@
 #include <unistd.h>
 #include <fcntl.h>
 #include <net/if.h>
+#include <linux/if_packet.h>
+#include <sys/socket.h>
 
 #include "capture.h"
 #include "cmd.h"
@@ -24,23 +26,44 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: edgecap capture -i IF[,IF...] [-Q in|out|inout] [-s SNAPLEN] [-c COUNT]\n"
-		"                       [-G SECONDS] [-w FILE|-] [--pcap] [--ring-size BYTES]\n"
-		"                       [--ingress auto|xdp|tc] [EXPR]\n"
-		"\n"
-		"  -i IF,...    interfaces to capture on\n"
-		"  -Q DIR       direction: in, out or inout (default)\n"
-		"  -s SNAPLEN   bytes kept of each packet (default and maximum 262144)\n"
-		"  -c COUNT     stop after COUNT packets\n"
-		"  -G SECONDS   stop after SECONDS\n"
-		"  -w FILE      write to FILE ('-': standard output, as when omitted and not a "
-		"terminal)\n"
-		"  --pcap       classic pcap (nanosecond) instead of pcapng\n"
-		"  --ring-size  kernel ring buffer bytes, a power of two (default 8 MiB; 32 MiB\n"
-		"               when SNAPLEN is above 256)\n"
-		"  --ingress    ingress hook: xdp, tc, or auto (default: tc on veth, else xdp,\n"
-		"               falling back to tc where the driver has no XDP)\n");
+	fprintf(
+	    f,
+	    "usage: edgecap capture -i IF[,IF...] [-p] [-Q in|out|inout] [-s SNAPLEN] [-c COUNT]\n"
+	    "                       [-G SECONDS] [-w FILE|-] [--pcap] [--ring-size BYTES]\n"
+	    "                       [--ingress auto|xdp|tc] [EXPR]\n"
+	    "\n"
+	    "  -i IF,...    interfaces to capture on\n"
+	    "  -p           leave promiscuous mode off (it is on while capturing, as\n"
+	    "               tcpdump's, and off again however the capture ends)\n"
+	    "  -Q DIR       direction: in, out or inout (default)\n"
+	    "  -s SNAPLEN   bytes kept of each packet (default and maximum 262144)\n"
+	    "  -c COUNT     stop after COUNT packets\n"
+	    "  -G SECONDS   stop after SECONDS\n"
+	    "  -w FILE      write to FILE ('-': standard output, as when omitted and not a "
+	    "terminal)\n"
+	    "  --pcap       classic pcap (nanosecond) instead of pcapng\n"
+	    "  --ring-size  kernel ring buffer bytes, a power of two (default 8 MiB; 32 MiB\n"
+	    "               when SNAPLEN is above 256)\n"
+	    "  --ingress    ingress hook: xdp, tc, or auto (default: tc on veth, else xdp,\n"
+	    "               falling back to tc where the driver has no XDP)\n");
+}
+
+/* Promiscuous mode while the descriptor is open: a membership of a packet
+ * socket that receives nothing (protocol 0), which the kernel counts and
+ * takes back when the socket closes, even when the process is killed. */
+static int promiscuous(int ifindex)
+{
+	struct packet_mreq mr = {.mr_ifindex = ifindex, .mr_type = PACKET_MR_PROMISC};
+	int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0), e;
+
+	if (fd < 0)
+		return -errno;
+	if (setsockopt(fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mr, sizeof(mr))) {
+		e = -errno;
+		close(fd);
+		return e;
+	}
+	return fd;
 }
 
 __attribute__((format(printf, 1, 2))) static int fail(const char *fmt, ...)
@@ -76,6 +99,7 @@ int cmd_capture(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 	    {"pcap", no_argument, NULL, 'P'},
+	    {"no-promiscuous-mode", no_argument, NULL, 'p'},
 	    {"ring-size", required_argument, NULL, 'R'},
 	    {"ingress", required_argument, NULL, 'I'},
 	    {"help", no_argument, NULL, 'h'},
@@ -96,14 +120,20 @@ int cmd_capture(int argc, char **argv)
 	unsigned long long v;
 	unsigned ingress = 0; /* ECAP_ATTACH_XDP or _TC_IN; 0: auto */
 	unsigned nif = 0;
+	int promisc = 1, promisc_fd[MAX_IFACES];
 	sigset_t mask;
 	int c, r, st = 2;
 
+	for (unsigned i = 0; i < MAX_IFACES; i++)
+		promisc_fd[i] = -1;
 	/* options may follow the expression, as tcpdump's (GNU getopt moves
 	 * the expression's words to the end) */
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "i:Q:s:c:G:w:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "i:pQ:s:c:G:w:h", longopts, NULL)) != -1) {
 		switch (c) {
+		case 'p':
+			promisc = 0;
+			break;
 		case 'i':
 			ifarg = optarg;
 			break;
@@ -228,6 +258,14 @@ int cmd_capture(int argc, char **argv)
 			goto out;
 		}
 	}
+	for (unsigned i = 0; i < nif && promisc; i++) {
+		promisc_fd[i] = promiscuous(ifaces[i].ifindex);
+		if (promisc_fd[i] < 0) {
+			fail("promiscuous mode on %s: %s", ifaces[i].name,
+			     strerror(-promisc_fd[i]));
+			goto out;
+		}
+	}
 	sess = (struct ecap_session){.id = 0,
 				     .insns = prog.insns,
 				     .len = prog.len,
@@ -259,6 +297,9 @@ int cmd_capture(int argc, char **argv)
 		(unsigned long long)stats.dropped);
 	st = 0;
 out:
+	for (unsigned i = 0; i < MAX_IFACES; i++)
+		if (promisc_fd[i] >= 0)
+			close(promisc_fd[i]);
 	ecap_streamer_free(streamer);
 	ecap_engine_close(e);
 	if (so.out_fd > STDOUT_FILENO)

@@ -147,9 +147,10 @@ test_limits() {
 		ok "SIGTERM ends a capture cleanly, with its summary" || ko SIGTERM
 }
 
-# As tcpdump: options after the expression, and a reader that goes away
+# As tcpdump: options after the expression; a reader that goes away
 # (`| head`) ends the capture cleanly, with its counts and status 0, and
-# leaves no hook behind.
+# leaves no hook behind; the interface is promiscuous while capturing
+# unless -p.
 test_cli_like_tcpdump() {
 	local st
 	cap_start "$tmp/o.pcapng" "$tmp/o.err" udp -c 3 || { ko "options after" "no start"; return; }
@@ -166,6 +167,21 @@ test_cli_like_tcpdump() {
 	[ $st = 0 ] && grep -q 'packets captured' "$tmp/p.err" && ! hooked &&
 		ok "a reader that goes (| head): the capture ends with its counts, status 0" ||
 		ko "pipeline" "status $st: $(cat "$tmp/p.err")"
+	# promiscuous mode: on while capturing, off with -p, and off again
+	# however the capture ends (kill -9 too)
+	local p0 p1 p2 p3
+	promiscuity() { ina ip -d link show va | grep -o 'promiscuity [0-9]*' | cut -d' ' -f2; }
+	p0=$(promiscuity)
+	cap_start "$tmp/m.pcapng" "$tmp/m.err" -G 30 || { ko promisc "no start"; return; }
+	p1=$(promiscuity)
+	kill -9 $cap_pid; wait_gone $cap_pid 5
+	p2=$(promiscuity)
+	cap_start "$tmp/m.pcapng" "$tmp/m.err" -p -G 30 || { ko promisc "no start with -p"; return; }
+	p3=$(promiscuity)
+	kill -TERM $cap_pid; wait_gone $cap_pid 5
+	[ "$p0 $p1 $p2 $p3" = "0 1 0 0" ] &&
+		ok "promiscuous mode on while capturing, off after kill -9, off with -p" ||
+		ko promisc "promiscuity before, during, after kill -9, with -p: $p0 $p1 $p2 $p3"
 }
 
 test_snaplen_and_pcap() {
