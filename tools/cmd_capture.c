@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <fcntl.h>
 #include <net/if.h>
+#include <sys/ioctl.h>
 #include <linux/if_packet.h>
 #include <sys/socket.h>
 
@@ -26,26 +27,52 @@
 
 static void usage(FILE *f)
 {
-	fprintf(
-	    f,
-	    "usage: edgecap capture -i IF[,IF...] [-p] [-Q in|out|inout] [-s SNAPLEN] [-c COUNT]\n"
-	    "                       [-G SECONDS] [-w FILE|-] [--pcap] [--ring-size BYTES]\n"
-	    "                       [--ingress auto|xdp|tc] [EXPR]\n"
-	    "\n"
-	    "  -i IF,...    interfaces to capture on\n"
-	    "  -p           leave promiscuous mode off (it is on while capturing, as\n"
-	    "               tcpdump's, and off again however the capture ends)\n"
-	    "  -Q DIR       direction: in, out or inout (default)\n"
-	    "  -s SNAPLEN   bytes kept of each packet (default and maximum 262144)\n"
-	    "  -c COUNT     stop after COUNT packets\n"
-	    "  -G SECONDS   stop after SECONDS\n"
-	    "  -w FILE      write to FILE ('-': standard output, as when omitted and not a "
-	    "terminal)\n"
-	    "  --pcap       classic pcap (nanosecond) instead of pcapng\n"
-	    "  --ring-size  kernel ring buffer bytes, a power of two (default 8 MiB; 32 MiB\n"
-	    "               when SNAPLEN is above 256)\n"
-	    "  --ingress    ingress hook: xdp, tc, or auto (default: tc on veth, else xdp,\n"
-	    "               falling back to tc where the driver has no XDP)\n");
+	fprintf(f,
+		"usage: edgecap capture [-i IF[,IF...]] [-p] [-Q in|out|inout] [-s SNAPLEN] [-c "
+		"COUNT]\n"
+		"                       [-G SECONDS] [-w FILE|-] [--pcap] [--ring-size BYTES]\n"
+		"                       [--ingress auto|xdp|tc] [EXPR]\n"
+		"\n"
+		"  -i IF,...    interfaces to capture on (default: the first that is up,\n"
+		"               running and not loopback, as tcpdump's)\n"
+		"  -p           leave promiscuous mode off (it is on while capturing, as\n"
+		"               tcpdump's, and off again however the capture ends)\n"
+		"  -Q DIR       direction: in, out or inout (default)\n"
+		"  -s SNAPLEN   bytes kept of each packet (default and maximum 262144)\n"
+		"  -c COUNT     stop after COUNT packets\n"
+		"  -G SECONDS   stop after SECONDS\n"
+		"  -w FILE      write to FILE ('-': standard output, as when omitted and not a "
+		"terminal)\n"
+		"  --pcap       classic pcap (nanosecond) instead of pcapng\n"
+		"  --ring-size  kernel ring buffer bytes, a power of two (default 8 MiB; 32 MiB\n"
+		"               when SNAPLEN is above 256)\n"
+		"  --ingress    ingress hook: xdp, tc, or auto (default: tc on veth, else xdp,\n"
+		"               falling back to tc where the driver has no XDP)\n");
+}
+
+/* tcpdump's default interface: the first (by index) that is up and
+ * running and not loopback; NULL when there is none. */
+static const char *default_iface(char *ret, size_t len)
+{
+	struct if_nameindex *ifs = if_nameindex(), *i;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	const char *found = NULL;
+
+	for (i = ifs; fd >= 0 && i && i->if_index && !found; i++) {
+		struct ifreq r = {0};
+
+		snprintf(r.ifr_name, sizeof(r.ifr_name), "%s", i->if_name);
+		if (!ioctl(fd, SIOCGIFFLAGS, &r) && (r.ifr_flags & IFF_UP) &&
+		    (r.ifr_flags & IFF_RUNNING) && !(r.ifr_flags & IFF_LOOPBACK)) {
+			snprintf(ret, len, "%s", i->if_name);
+			found = ret;
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	if (ifs)
+		if_freenameindex(ifs);
+	return found;
 }
 
 /* Promiscuous mode while the descriptor is open: a membership of a packet
@@ -121,6 +148,7 @@ int cmd_capture(int argc, char **argv)
 	unsigned ingress = 0; /* ECAP_ATTACH_XDP or _TC_IN; 0: auto */
 	unsigned nif = 0;
 	int promisc = 1, promisc_fd[MAX_IFACES];
+	char deflt[IF_NAMESIZE];
 	sigset_t mask;
 	int c, r, st = 2;
 
@@ -190,8 +218,11 @@ int cmd_capture(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (!ifarg)
-		return fail("%s", "capture needs -i INTERFACE");
+	if (!ifarg) {
+		ifarg = default_iface(deflt, sizeof(deflt));
+		if (!ifarg)
+			return fail("%s", "no interface is up (name one with -i)");
+	}
 	/* Records of whole frames are ten times the size of 128-byte ones: the
 	 * ring gets four times the bytes, so that it still rides out the times
 	 * the streamer does not run (its vCPU descheduled or waking: up to

@@ -147,17 +147,23 @@ test_limits() {
 		ok "SIGTERM ends a capture cleanly, with its summary" || ko SIGTERM
 }
 
-# As tcpdump: options after the expression; a reader that goes away
+# As tcpdump: options after the expression; without -i the first interface
+# that is up and not loopback; a reader that goes away
 # (`| head`) ends the capture cleanly, with its counts and status 0, and
 # leaves no hook behind; the interface is promiscuous while capturing
 # unless -p.
 test_cli_like_tcpdump() {
 	local st
-	cap_start "$tmp/o.pcapng" "$tmp/o.err" udp -c 3 || { ko "options after" "no start"; return; }
+	# (and no -i: A's one interface that is up and not loopback, va)
+	ip netns exec "$A" "$ec" capture -w "$tmp/o.pcapng" udp -c 3 2> "$tmp/o.err" &
+	cap_pid=$!
+	for _ in $(seq 100); do hooked && break; sleep 0.05; done
 	send_udp 6
 	wait_gone $cap_pid 10 && [ "$(summary "$tmp/o.err" captured)" = 3 ] &&
+		[ "$(tshark -r "$tmp/o.pcapng" -T fields -e frame.interface_name 2> /dev/null | sort -u)" = va ] &&
 		[ "$(tshark -r "$tmp/o.pcapng" 2> /dev/null | wc -l)" = 3 ] &&
-		ok "options after the expression ('udp -c 3')" || ko "options after" "$(cat "$tmp/o.err")"
+		ok "options after the expression ('udp -c 3'), and tcpdump's default interface" ||
+		ko "options after" "$(cat "$tmp/o.err")"
 	ina bash -c '"$1" capture -i va -w - udp 2> "$2" | head -c 100 > /dev/null; exit ${PIPESTATUS[0]}' \
 		pipe "$ec" "$tmp/p.err" &
 	local pid=$!
