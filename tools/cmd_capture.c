@@ -17,6 +17,7 @@
 
 #include "capture.h"
 #include "cmd.h"
+#include "linkwatch.h"
 #include "capture/engine.h"
 #include "filter/filter.h"
 #include "filter/compile.h"
@@ -149,6 +150,7 @@ int cmd_capture(int argc, char **argv)
 	unsigned nif = 0;
 	int promisc = 1, promisc_fd[MAX_IFACES];
 	char deflt[IF_NAMESIZE];
+	struct linkwatch *watch = NULL;
 	sigset_t mask;
 	int c, r, st = 2;
 
@@ -316,18 +318,36 @@ int cmd_capture(int argc, char **argv)
 		fail("%s", err);
 		goto out;
 	}
+	{
+		const char *names[MAX_IFACES];
+		int idx[MAX_IFACES];
+
+		for (unsigned i = 0; i < nif; i++) {
+			names[i] = ifaces[i].name;
+			idx[i] = ifaces[i].ifindex;
+		}
+		watch = linkwatch_start(idx, names, nif, err, sizeof(err));
+		if (!watch) {
+			fail("%s", err);
+			goto out;
+		}
+	}
 	r = ecap_streamer_run(streamer, err, sizeof(err));
 	if ((r && r != -EPIPE) || ecap_streamer_stats(streamer, so.session, &stats)) {
 		fail("%s", err);
 		goto out;
 	}
+	/* an interface that went: tcpdump's words, and a failure */
+	st = linkwatch_why(watch) ? 1 : 0;
+	if (st)
+		fprintf(stderr, "edgecap: %s\n", linkwatch_why(watch));
 	fprintf(stderr,
 		"%llu packets captured\n%llu packets matched by filter\n"
 		"%llu packets dropped\n",
 		(unsigned long long)stats.written, (unsigned long long)stats.matched,
 		(unsigned long long)stats.dropped);
-	st = 0;
 out:
+	linkwatch_stop(watch);
 	for (unsigned i = 0; i < MAX_IFACES; i++)
 		if (promisc_fd[i] >= 0)
 			close(promisc_fd[i]);

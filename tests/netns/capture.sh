@@ -151,7 +151,7 @@ test_limits() {
 # that is up and not loopback; a reader that goes away
 # (`| head`) ends the capture cleanly, with its counts and status 0, and
 # leaves no hook behind; the interface is promiscuous while capturing
-# unless -p.
+# unless -p; an interface that goes down or away ends the capture.
 test_cli_like_tcpdump() {
 	local st
 	# (and no -i: A's one interface that is up and not loopback, va)
@@ -188,6 +188,23 @@ test_cli_like_tcpdump() {
 	[ "$p0 $p1 $p2 $p3" = "0 1 0 0" ] &&
 		ok "promiscuous mode on while capturing, off after kill -9, off with -p" ||
 		ko promisc "promiscuity before, during, after kill -9, with -p: $p0 $p1 $p2 $p3"
+	# an interface that goes down, or away, ends the capture: tcpdump's
+	# words, the counts, status 1 (a veth of its own in A: va stays)
+	local act st2 out=
+	for act in "set ecx0 down" "del ecx0"; do
+		ina ip link add ecx0 type veth peer name ecx1 && ina ip link set ecx0 up &&
+			ina ip link set ecx1 up || { ko "link watch" "no veth"; return; }
+		ip netns exec "$A" "$ec" capture -i ecx0 -w /dev/null 2> "$tmp/l.err" &
+		cap_pid=$!
+		sleep 1
+		ina ip link $act
+		wait_gone $cap_pid 10; st2=$?
+		out+="$st2 $(head -1 "$tmp/l.err") $(grep -c 'packets captured' "$tmp/l.err");"
+		ina ip link del ecx0 2> /dev/null
+	done
+	[ "$out" = "1 edgecap: ecx0: The interface went down 1;1 edgecap: ecx0: The interface disappeared 1;" ] &&
+		ok "an interface that goes down or away ends the capture: tcpdump's words, counts, status 1" ||
+		ko "link watch" "$out"
 }
 
 test_snaplen_and_pcap() {
