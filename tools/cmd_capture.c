@@ -312,6 +312,8 @@ int cmd_capture(int argc, char **argv)
 		goto out;
 	}
 	so.ifaces = ifaces;
+	so.filter = expr;
+	so.userappl = "edgecap " EDGECAP_VERSION;
 	so.nifaces = nif;
 	if (ecap_streamer_new(e, stop_fd, session_end, e, &streamer, err, sizeof(err)) ||
 	    ecap_streamer_add(streamer, &so, err, sizeof(err))) {

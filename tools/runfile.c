@@ -77,8 +77,8 @@ static int out_open(struct out_file *w, pcap_t *in, const char *inpath, const ch
 		w->f = strcmp(out, "-") ? fopen(out, "wb") : stdout;
 		if (!w->f)
 			return fail(out, strerror(errno));
-		ecap_pcapng_shb(&w->buf, "edgecap filter run");
-		ecap_pcapng_idb(&w->buf, (uint16_t)linktype, (uint32_t)snap, NULL, 9);
+		ecap_pcapng_shb(&w->buf, NULL, NULL, "edgecap filter run");
+		ecap_pcapng_idb(&w->buf, (uint16_t)linktype, (uint32_t)snap, NULL, NULL, 9);
 		if (w->buf.err || fwrite(w->buf.data, 1, w->buf.len, w->f) != w->buf.len)
 			return fail(out, "write failed");
 		return 0;

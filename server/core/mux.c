@@ -157,7 +157,7 @@ struct srv_mux *srv_mux_new(const struct srv_merge_opts *o, const char *userappl
 	if (!x)
 		return NULL;
 	x->m = srv_merge_new(o, emit, x);
-	if (!x->m || ecap_pcapng_shb(&x->out, userappl)) {
+	if (!x->m || ecap_pcapng_shb(&x->out, NULL, NULL, userappl)) {
 		srv_mux_free(x);
 		return NULL;
 	}
@@ -224,7 +224,7 @@ static int new_iface(struct mux_input *in, const struct srv_pcapng_iface *f)
 	in->linktype[f->id] = f->linktype;
 	in->st.ifaces++;
 	snprintf(name, sizeof(name), "%s%s%s", in->label, f->name[0] ? ":" : "", f->name);
-	return ecap_pcapng_idb(&x->out, f->linktype, f->snaplen, name, 9);
+	return ecap_pcapng_idb(&x->out, f->linktype, f->snaplen, name, NULL, 9);
 }
 
 static int on_block(void *ctx, enum srv_pcapng_event ev, const void *arg)

@@ -59,8 +59,8 @@ int main(int argc, char **argv)
 			perror(path);
 			return 1;
 		}
-		ecap_pcapng_shb(&b, "gen_streams");
-		ecap_pcapng_idb(&b, 1, 262144, "eth0", 9);
+		ecap_pcapng_shb(&b, NULL, NULL, "gen_streams");
+		ecap_pcapng_idb(&b, 1, 262144, "eth0", NULL, 9);
 		for (uint64_t j = 0; j < n; j++) {
 			uint64_t ts = 1795000000000000000ull + j * files * 100 + i * 100;
 			uint64_t id = (uint64_t)i << 32 | j;

@@ -167,10 +167,10 @@ static int cap_build(struct cap *c, size_t n, uint32_t snaplen)
 
 	if (!f)
 		goto out;
-	ecap_pcapng_shb(&c->head, "edgecap");
+	ecap_pcapng_shb(&c->head, NULL, NULL, "edgecap");
 	for (unsigned dir = DIR_IN; dir <= DIR_OUT; dir++)
 		if (c->dirs & dir)
-			ecap_pcapng_idb(&c->head, LINKTYPE_EN10MB, snaplen, d->iface, 9);
+			ecap_pcapng_idb(&c->head, LINKTYPE_EN10MB, snaplen, d->iface, NULL, 9);
 	c->caplen = snaplen < d->o.len ? snaplen : d->o.len;
 	/* the packets go in the first interface block: inbound when it is */
 	for (size_t i = 0; i < n; i++) {

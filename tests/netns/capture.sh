@@ -148,7 +148,8 @@ test_limits() {
 }
 
 # As tcpdump: options after the expression; without -i the first interface
-# that is up and not loopback; a reader that goes away
+# that is up and not loopback; the file names the machine, system,
+# application and filter; a reader that goes away
 # (`| head`) ends the capture cleanly, with its counts and status 0, and
 # leaves no hook behind; the interface is promiscuous while capturing
 # unless -p; an interface that goes down or away ends the capture.
@@ -164,6 +165,14 @@ test_cli_like_tcpdump() {
 		[ "$(tshark -r "$tmp/o.pcapng" 2> /dev/null | wc -l)" = 3 ] &&
 		ok "options after the expression ('udp -c 3'), and tcpdump's default interface" ||
 		ko "options after" "$(cat "$tmp/o.err")"
+	# the section names the machine, the system and edgecap with its
+	# version; each interface block its filter
+	local info want
+	info=$(capinfos "$tmp/o.pcapng" 2> /dev/null)
+	want="x$(uname -m)|Linux $(uname -r)|$("$ec" --version)|2"
+	[ "x$(sed -n 's/^Capture hardware: *//p' <<< "$info")|$(sed -n 's/^Capture oper-sys: *//p' <<< "$info")|$(sed -n 's/^Capture application: *//p' <<< "$info")|$(grep -c 'Filter string = udp$' <<< "$info")" = "$want" ] &&
+		ok "the SHB names hardware, OS and edgecap's version; each IDB its filter" ||
+		ko "SHB/IDB options" "want $want: $info"
 	ina bash -c '"$1" capture -i va -w - udp 2> "$2" | head -c 100 > /dev/null; exit ${PIPESTATUS[0]}' \
 		pipe "$ec" "$tmp/p.err" &
 	local pid=$!

@@ -68,9 +68,9 @@ static void sample(struct ecap_buf *b)
 
 	for (unsigned i = 0; i < sizeof(pkt); i++)
 		pkt[i] = (uint8_t)i;
-	ecap_pcapng_shb(b, "test");
-	ecap_pcapng_idb(b, 1, 262144, "eth0", 9);
-	ecap_pcapng_idb(b, 1, 262144, "eth1", 9);
+	ecap_pcapng_shb(b, NULL, NULL, "test");
+	ecap_pcapng_idb(b, 1, 262144, "eth0", NULL, 9);
+	ecap_pcapng_idb(b, 1, 262144, "eth1", NULL, 9);
 	ecap_pcapng_epb(b, 0, 1795000000123456789ull, pkt, 61, 61, 1);
 	ecap_pcapng_epb(b, 1, 1795000000223456789ull, pkt + 1, 3, 1500, 2);
 	ecap_pcapng_epb_comment(b, 0, 1795000000323456789ull, pkt, 0, 60, 0, "empty");
@@ -224,8 +224,8 @@ static void reads_the_other_byte_order(void **st)
 	struct seen s = {0};
 	uint8_t pkt[4] = {9, 8, 7, 6};
 
-	ecap_pcapng_shb(&b, NULL);
-	ecap_pcapng_idb(&b, 1, 65535, "wan", 6); /* microseconds */
+	ecap_pcapng_shb(&b, NULL, NULL, NULL);
+	ecap_pcapng_idb(&b, 1, 65535, "wan", NULL, 6); /* microseconds */
 	ecap_pcapng_epb(&b, 0, 1795000000123456ull, pkt, 4, 4, 0);
 	for (size_t off = 0; off < b.len;) {
 		uint32_t len;
@@ -301,8 +301,8 @@ static void refuses_packet_overrun_and_unknown_iface(void **st)
 	uint8_t pkt[8] = {0};
 	size_t epb;
 
-	ecap_pcapng_shb(&b, NULL);
-	ecap_pcapng_idb(&b, 1, 65535, NULL, 9);
+	ecap_pcapng_shb(&b, NULL, NULL, NULL);
+	ecap_pcapng_idb(&b, 1, 65535, NULL, NULL, 9);
 	epb = b.len;
 	ecap_pcapng_epb(&b, 0, 1, pkt, 8, 8, 0);
 	memcpy(b.data + epb + 20, &(uint32_t){1000}, 4); /* caplen past the block */
@@ -338,31 +338,31 @@ static void bounded_streams(void **st)
 	assert_non_null(x);
 	in = srv_mux_add(x, "two-sections");
 	srv_mux_bound(x, (unsigned)in, 0, 0, 1);
-	ecap_pcapng_shb(&b, NULL);
-	ecap_pcapng_idb(&b, 1, 65535, "eth0", 9);
-	ecap_pcapng_shb(&b, NULL);
+	ecap_pcapng_shb(&b, NULL, NULL, NULL);
+	ecap_pcapng_idb(&b, 1, 65535, "eth0", NULL, 9);
+	ecap_pcapng_shb(&b, NULL, NULL, NULL);
 	assert_int_equal(srv_mux_feed(x, (unsigned)in, b.data, b.len), -EINVAL);
 	assert_non_null(strstr(srv_mux_error(x, (unsigned)in), "more than 1 sections"));
 
 	ecap_buf_reset(&b);
 	in = srv_mux_add(x, "many-interfaces");
 	srv_mux_bound(x, (unsigned)in, 0, 32, 0);
-	ecap_pcapng_shb(&b, NULL);
+	ecap_pcapng_shb(&b, NULL, NULL, NULL);
 	for (int i = 0; i < 32; i++) {
 		snprintf(name, sizeof(name), "if%d", i);
-		ecap_pcapng_idb(&b, 1, 65535, name, 9);
+		ecap_pcapng_idb(&b, 1, 65535, name, NULL, 9);
 	}
 	assert_int_equal(srv_mux_feed(x, (unsigned)in, b.data, b.len), 0); /* 32: fine */
 	ecap_buf_reset(&b);
-	ecap_pcapng_idb(&b, 1, 65535, "if32", 9);
+	ecap_pcapng_idb(&b, 1, 65535, "if32", NULL, 9);
 	assert_int_equal(srv_mux_feed(x, (unsigned)in, b.data, b.len), -EINVAL);
 	assert_non_null(strstr(srv_mux_error(x, (unsigned)in), "more than 32 interfaces"));
 
 	ecap_buf_reset(&b);
 	in = srv_mux_add(x, "huge-block");
 	srv_mux_bound(x, (unsigned)in, 65536, 0, 0);
-	ecap_pcapng_shb(&b, NULL);
-	ecap_pcapng_idb(&b, 1, 65535, "eth0", 9);
+	ecap_pcapng_shb(&b, NULL, NULL, NULL);
+	ecap_pcapng_idb(&b, 1, 65535, "eth0", NULL, 9);
 	/* an EPB's header claiming 1 MiB: refused before the rest comes */
 	ecap_buf_put(&b, (const uint8_t *)&(uint32_t){6}, 4);
 	ecap_buf_put(&b, (const uint8_t *)&(uint32_t){1u << 20}, 4);
@@ -375,9 +375,9 @@ static void bounded_streams(void **st)
 	ecap_buf_reset(&b); /* within its bounds, a stream goes on */
 	in = srv_mux_add(x, "fine");
 	srv_mux_bound(x, (unsigned)in, 65536, 2, 1);
-	ecap_pcapng_shb(&b, NULL);
-	ecap_pcapng_idb(&b, 1, 65535, "eth0", 9);
-	ecap_pcapng_idb(&b, 1, 65535, "eth0", 9);
+	ecap_pcapng_shb(&b, NULL, NULL, NULL);
+	ecap_pcapng_idb(&b, 1, 65535, "eth0", NULL, 9);
+	ecap_pcapng_idb(&b, 1, 65535, "eth0", NULL, 9);
 	ecap_pcapng_epb(&b, 1, 1, name, 8, 8, 0);
 	assert_int_equal(srv_mux_feed(x, (unsigned)in, b.data, b.len), 0);
 	assert_null(srv_mux_error(x, (unsigned)in));
@@ -651,17 +651,17 @@ static void two_streams(struct ecap_buf *a1, struct ecap_buf *a2, struct ecap_bu
 	uint32_t n = frame(f, 64, 0, 1), k = frame(g, 64, 0, 2);
 	const uint64_t t = 1795000000000000000ull;
 
-	ecap_pcapng_shb(a1, "a");
-	ecap_pcapng_idb(a1, 1, 262144, "eth0", 9);
+	ecap_pcapng_shb(a1, NULL, NULL, "a");
+	ecap_pcapng_idb(a1, 1, 262144, "eth0", NULL, 9);
 	ecap_pcapng_epb(a1, 0, t + 1000000, f, n, n, 1);
 	ecap_pcapng_epb(a1, 0, t + 2000000, frame_with(f, 3), n - 1, n, 0);
 	ecap_pcapng_epb_comment(a1, 0, t + 3000000, frame_with(f, 4), n, n, 2, "note");
 	ecap_pcapng_epb(a1, 0, t + 30000000, g, k, k, 1); /* b's too */
 	ecap_pcapng_epb(a2, 0, t + 2200000, frame_with(f, 5), n, n, 1);
 	ecap_pcapng_isb(a2, 0, t + 40000000, &(struct ecap_isb_counts){.ifrecv = 5}, NULL);
-	ecap_pcapng_shb(b, "b");
-	ecap_pcapng_idb(b, 1, 262144, "wan", 6);
-	ecap_pcapng_idb(b, 1, 262144, "lan", 9);
+	ecap_pcapng_shb(b, NULL, NULL, "b");
+	ecap_pcapng_idb(b, 1, 262144, "wan", NULL, 6);
+	ecap_pcapng_idb(b, 1, 262144, "lan", NULL, 9);
 	ecap_pcapng_epb(b, 0, (t + 1500000) / 1000, frame_with(f, 6), n, n, 1);
 	ecap_pcapng_epb(b, 1, t + 2500000, frame_with(f, 7), n - 2, n, 2);
 	ecap_pcapng_epb(b, 1, t + 30000001, g, k, k, 1); /* a duplicate of a's */

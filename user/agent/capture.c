@@ -374,7 +374,8 @@ static int on_req(struct agent *a, h2o_req_t *req)
 					    .ifaces = c->ifaces,
 					    .nifaces = c->opts.nifaces,
 					    .count = p.count,
-					    .duration_s = p.duration};
+					    .duration_s = p.duration,
+					    .userappl = "edgecap-agent " EDGECAP_VERSION};
 	web_peer(req, c->peer, sizeof(c->peer));
 	ref = h2o_mem_alloc_shared(&req->pool, sizeof(*ref), on_dispose);
 	*ref = c;

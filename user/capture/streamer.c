@@ -36,6 +36,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/utsname.h>
 #include <sys/mman.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -417,12 +418,20 @@ static void header(struct stream *s)
 		ecap_pcap_header(&s->fill.meta, ECAP_LINKTYPE_EN10MB, s->o.snaplen);
 		return;
 	}
-	ecap_pcapng_shb(&s->fill.meta, "edgecap");
+	/* the machine and system the packets were captured on, as tcpdump's
+	 * files say them */
+	struct utsname u;
+	char os[2 * sizeof(u.sysname) + 2] = "";
+
+	if (!uname(&u))
+		snprintf(os, sizeof(os), "%s %s", u.sysname, u.release);
+	ecap_pcapng_shb(&s->fill.meta, os[0] ? u.machine : NULL, os[0] ? os : NULL,
+			s->o.userappl ? s->o.userappl : "edgecap");
 	for (unsigned i = 0; i < s->o.nifaces; i++)
 		for (unsigned d = 0; d < 2; d++)
 			if (s->o.dirs & (1u << d))
 				ecap_pcapng_idb(&s->fill.meta, ECAP_LINKTYPE_EN10MB, s->o.snaplen,
-						s->o.ifaces[i].name, 9);
+						s->o.ifaces[i].name, s->o.filter, 9);
 }
 
 /* A session's kernel counters for one interface position and direction. */

@@ -51,8 +51,10 @@ struct ecap_stream_opts {
 	 * position in it, and each interface's ISB takes its own counts. */
 	const struct ecap_stream_iface *ifaces;
 	unsigned nifaces;
-	uint64_t count;	     /* stop after this many packets written; 0: no limit */
-	uint32_t duration_s; /* stop after this long; 0: no limit */
+	const char *filter;   /* the expression, for each IDB's if_filter; NULL: none */
+	const char *userappl; /* the SHB's shb_userappl (NULL: "edgecap") */
+	uint64_t count;	      /* stop after this many packets written; 0: no limit */
+	uint32_t duration_s;  /* stop after this long; 0: no limit */
 };
 
 struct ecap_stream_stats {

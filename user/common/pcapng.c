@@ -12,7 +12,10 @@
 #define BT_EPB 0x00000006u
 
 #define OPT_COMMENT	 1
+#define SHB_HARDWARE	 2
+#define SHB_OS		 3
 #define SHB_USERAPPL	 4
+#define IF_FILTER	 11
 #define IF_NAME		 2
 #define IF_TSRESOL	 9
 #define EPB_FLAGS	 2
@@ -76,7 +79,7 @@ static int end(struct ecap_buf *b, size_t at)
 	return 0;
 }
 
-int ecap_pcapng_shb(struct ecap_buf *b, const char *userappl)
+int ecap_pcapng_shb(struct ecap_buf *b, const char *hardware, const char *os, const char *userappl)
 {
 	size_t at = begin(b, BT_SHB);
 	uint16_t ver[2] = {1, 0};
@@ -85,14 +88,18 @@ int ecap_pcapng_shb(struct ecap_buf *b, const char *userappl)
 	put32(b, 0x1A2B3C4D);
 	put(b, ver, sizeof(ver));
 	put(b, &section_len, 8);
+	if (hardware)
+		opt(b, SHB_HARDWARE, hardware, (uint16_t)strnlen(hardware, 1024));
+	if (os)
+		opt(b, SHB_OS, os, (uint16_t)strnlen(os, 1024));
 	if (userappl)
-		opt(b, SHB_USERAPPL, userappl, (uint16_t)strlen(userappl));
+		opt(b, SHB_USERAPPL, userappl, (uint16_t)strnlen(userappl, 1024));
 	opt_end(b);
 	return end(b, at);
 }
 
 int ecap_pcapng_idb(struct ecap_buf *b, uint16_t linktype, uint32_t snaplen, const char *if_name,
-		    uint8_t tsresol)
+		    const char *filter, uint8_t tsresol)
 {
 	size_t at = begin(b, BT_IDB);
 	uint16_t reserved = 0;
@@ -102,6 +109,13 @@ int ecap_pcapng_idb(struct ecap_buf *b, uint16_t linktype, uint32_t snaplen, con
 	put32(b, snaplen);
 	if (if_name)
 		opt(b, IF_NAME, if_name, (uint16_t)strlen(if_name));
+	if (filter && *filter) { /* a first byte of 0: a libpcap filter string */
+		char v[ECAP_PCAPNG_FILTER_MAX + 1] = {0};
+		size_t n = strnlen(filter, ECAP_PCAPNG_FILTER_MAX);
+
+		memcpy(v + 1, filter, n);
+		opt(b, IF_FILTER, v, (uint16_t)(n + 1));
+	}
 	opt(b, IF_TSRESOL, &tsresol, 1);
 	opt_end(b);
 	return end(b, at);

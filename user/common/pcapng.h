@@ -18,10 +18,14 @@ struct ecap_isb_counts {
 	uint64_t usrdeliv;     /* delivered to the user (isb_usrdeliv) */
 };
 
-/* All return 0 or -ENOMEM. Timestamps are in units of 10^-tsresol s. */
-int ecap_pcapng_shb(struct ecap_buf *b, const char *userappl);
+#define ECAP_PCAPNG_FILTER_MAX 16384 /* bytes of an expression kept in if_filter */
+
+/* All return 0 or -ENOMEM. Timestamps are in units of 10^-tsresol s. The
+ * SHB's hardware, os and userappl, and the IDB's name and filter (the
+ * expression, as libpcap took it), are options: NULL, none. */
+int ecap_pcapng_shb(struct ecap_buf *b, const char *hardware, const char *os, const char *userappl);
 int ecap_pcapng_idb(struct ecap_buf *b, uint16_t linktype, uint32_t snaplen, const char *if_name,
-		    uint8_t tsresol);
+		    const char *filter, uint8_t tsresol);
 int ecap_pcapng_epb(struct ecap_buf *b, uint32_t if_id, uint64_t ts, const void *data,
 		    uint32_t caplen, uint32_t wirelen, uint32_t flags);
 /* The same with an opt_comment (NULL: none), for the rare annotated packet. */
