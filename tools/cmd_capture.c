@@ -18,6 +18,7 @@
 #include "capture.h"
 #include "cmd.h"
 #include "linkwatch.h"
+#include "textout.h"
 #include "capture/engine.h"
 #include "filter/filter.h"
 #include "filter/compile.h"
@@ -28,11 +29,11 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: edgecap capture [-i IF[,IF...]] [-p] [-Q in|out|inout] [-s SNAPLEN] [-c "
-		"COUNT]\n"
-		"                       [-G SECONDS] [-w FILE|-] [--pcap] [--ring-size BYTES]\n"
-		"                       [--ingress auto|xdp|tc] [EXPR]\n"
+	fprintf(f, "%s",
+		"usage: edgecap capture [-i IF[,IF...]] [-p] [-Q in|out|inout] [-s SNAPLEN]\n"
+		"                       [-c COUNT] [-G SECONDS] [-w FILE|-] [-n] [-t...] [-l]\n"
+		"                       [--pcap] [--ring-size BYTES] [--ingress auto|xdp|tc]\n"
+		"                       [EXPR]\n"
 		"\n"
 		"  -i IF,...    interfaces to capture on (default: the first that is up,\n"
 		"               running and not loopback, as tcpdump's)\n"
@@ -42,8 +43,11 @@ static void usage(FILE *f)
 		"  -s SNAPLEN   bytes kept of each packet (default and maximum 262144)\n"
 		"  -c COUNT     stop after COUNT packets\n"
 		"  -G SECONDS   stop after SECONDS\n"
-		"  -w FILE      write to FILE ('-': standard output, as when omitted and not a "
-		"terminal)\n"
+		"  -w FILE      write pcapng to FILE ('-': standard output); without -w,\n"
+		"               tcpdump's lines (as -nn: names are not looked up)\n"
+		"  -t, -tt, -ttt, -tttt, -ttttt\n"
+		"               the lines' time as tcpdump's (default HH:MM:SS.ffffff)\n"
+		"  -n, -l       accepted: names are never looked up, lines go out at once\n"
 		"  --pcap       classic pcap (nanosecond) instead of pcapng\n"
 		"  --ring-size  kernel ring buffer bytes, a power of two (default 8 MiB; 32 MiB\n"
 		"               when SNAPLEN is above 256)\n"
@@ -150,6 +154,8 @@ int cmd_capture(int argc, char **argv)
 	unsigned nif = 0;
 	int promisc = 1, promisc_fd[MAX_IFACES];
 	char deflt[IF_NAMESIZE];
+	unsigned tflags = 0; /* -t, -tt, ... */
+	struct textout *text = NULL;
 	struct linkwatch *watch = NULL;
 	sigset_t mask;
 	int c, r, st = 2;
@@ -159,8 +165,14 @@ int cmd_capture(int argc, char **argv)
 	/* options may follow the expression, as tcpdump's (GNU getopt moves
 	 * the expression's words to the end) */
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "i:pQ:s:c:G:w:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "i:plntQ:s:c:G:w:h", longopts, NULL)) != -1) {
 		switch (c) {
+		case 'n': /* names are never looked up: -n and -nn are what it does */
+		case 'l': /* lines go out as they come */
+			break;
+		case 't':
+			tflags++;
+			break;
 		case 'p':
 			promisc = 0;
 			break;
@@ -254,9 +266,21 @@ int cmd_capture(int argc, char **argv)
 		fail("%s", err);
 		goto out;
 	}
-	so.out_fd = open_output(out);
-	if (so.out_fd < 0)
-		goto out;
+	if (out) {
+		so.out_fd = open_output(out);
+		if (so.out_fd < 0)
+			goto out;
+	} else { /* tcpdump's lines */
+		static const enum srv_text_time times[] = {
+		    SRV_TEXT_TIME_CLOCK, SRV_TEXT_TIME_NONE, SRV_TEXT_TIME_EPOCH,
+		    SRV_TEXT_TIME_DELTA, SRV_TEXT_TIME_DATE, SRV_TEXT_TIME_SINCE_FIRST};
+
+		text = textout_start(times[tflags < 5 ? tflags : 5], &so.out_fd, err, sizeof(err));
+		if (!text) {
+			fail("%s", err);
+			goto out;
+		}
+	}
 
 	ecap_engine_quiet_libraries();
 	/* SIGINT/SIGTERM arrive through a signalfd the streamer polls */
@@ -334,10 +358,23 @@ int cmd_capture(int argc, char **argv)
 			goto out;
 		}
 	}
+	fprintf(stderr,
+		"edgecap: listening on %s, link-type EN10MB (Ethernet), snapshot length %u bytes\n",
+		ifarg, so.snaplen);
 	r = ecap_streamer_run(streamer, err, sizeof(err));
 	if ((r && r != -EPIPE) || ecap_streamer_stats(streamer, so.session, &stats)) {
 		fail("%s", err);
 		goto out;
+	}
+	if (text) { /* the last lines, before the counts */
+		close(so.out_fd);
+		so.out_fd = -1;
+		r = textout_finish(text, err, sizeof(err));
+		text = NULL;
+		if (r) {
+			fail("%s", err);
+			goto out;
+		}
 	}
 	/* an interface that went: tcpdump's words, and a failure */
 	st = linkwatch_why(watch) ? 1 : 0;
@@ -350,6 +387,11 @@ int cmd_capture(int argc, char **argv)
 		(unsigned long long)stats.dropped);
 out:
 	linkwatch_stop(watch);
+	if (text) {
+		close(so.out_fd);
+		so.out_fd = -1;
+		textout_finish(text, err, sizeof(err));
+	}
 	for (unsigned i = 0; i < MAX_IFACES; i++)
 		if (promisc_fd[i] >= 0)
 			close(promisc_fd[i]);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/pcapng_reader.h"
 #include "core/text.h"
@@ -18,7 +19,52 @@ struct srv_text {
 	uint16_t linktypes[SRV_IFACES_MAX];
 	struct tcp_convs convs;
 	struct line line;
+	int prefix;		   /* lines begin with the interface's name */
+	enum srv_text_time time;   /* then the time, as tcpdump's -t options say */
+	int64_t first_ts, prev_ts; /* ns, for the deltas; first_ts 0: none yet */
 };
+
+void srv_text_style(struct srv_text *t, int prefix, enum srv_text_time time)
+{
+	t->prefix = prefix;
+	t->time = time;
+}
+
+/* The time as tcpdump prints it before the packet's line. */
+static void put_time(struct srv_text *t, struct line *l, int64_t ts)
+{
+	int64_t d, us;
+	time_t sec = (time_t)(ts / 1000000000);
+	struct tm tm;
+
+	switch (t->time) {
+	case SRV_TEXT_TIME_NONE:
+		break;
+	case SRV_TEXT_TIME_EPOCH:
+		text_put(l, "%" PRId64 ".%06" PRId64 " ", ts / 1000000000, ts % 1000000000 / 1000);
+		break;
+	case SRV_TEXT_TIME_DELTA:
+	case SRV_TEXT_TIME_SINCE_FIRST:
+		if (!t->first_ts)
+			t->first_ts = t->prev_ts = ts;
+		d = ts - (t->time == SRV_TEXT_TIME_DELTA ? t->prev_ts : t->first_ts);
+		t->prev_ts = ts;
+		us = (d < 0 ? -d : d) / 1000;
+		text_put(l, "%s%02" PRId64 ":%02" PRId64 ":%02" PRId64 ".%06" PRId64 " ",
+			 d < 0 ? "-" : " ", us / 3600000000, us / 60000000 % 60, us / 1000000 % 60,
+			 us % 1000000);
+		break;
+	case SRV_TEXT_TIME_DATE:
+	case SRV_TEXT_TIME_CLOCK:
+		localtime_r(&sec, &tm);
+		if (t->time == SRV_TEXT_TIME_DATE)
+			text_put(l, "%04d-%02d-%02d ", tm.tm_year + 1900, tm.tm_mon + 1,
+				 tm.tm_mday);
+		text_put(l, "%02d:%02d:%02d.%06" PRId64 " ", tm.tm_hour, tm.tm_min, tm.tm_sec,
+			 ts % 1000000000 / 1000);
+		break;
+	}
+}
 
 /* UDP, and DNS over it (53, and 5353 for multicast DNS). */
 static void udp(struct line *l, const struct seg *g)
@@ -163,8 +209,9 @@ void srv_text_packet(struct srv_text *t, struct ecap_buf *out, const char *prefi
 	uint32_t off = 0, type = 0;
 
 	l->n = 0;
-	text_put(l, "%s %" PRId64 ".%06" PRId64 " ", prefix, ts / 1000000000,
-		 ts % 1000000000 / 1000);
+	if (t->prefix)
+		text_put(l, "%s ", prefix);
+	put_time(t, l, ts);
 	if (linktype == 1) {
 		if (caplen < 14)
 			goto unknown;
@@ -221,8 +268,10 @@ struct srv_text *srv_text_new(void)
 {
 	struct srv_text *t = calloc(1, sizeof(*t));
 
-	if (t)
+	if (t) {
 		srv_pcapng_init(&t->rd, on_block, t);
+		srv_text_style(t, 1, SRV_TEXT_TIME_EPOCH);
+	}
 	return t;
 }
 

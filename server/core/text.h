@@ -17,6 +17,22 @@
 struct srv_text;
 
 struct srv_text *srv_text_new(void);
+
+/* The time before each line, as tcpdump's options print it: the clock
+ * (default: HH:MM:SS.ffffff, local), none (-t), seconds since the epoch
+ * (-tt), the delta from the line before (-ttt), the date and clock
+ * (-tttt), the delta from the first line (-ttttt). */
+enum srv_text_time {
+	SRV_TEXT_TIME_CLOCK,
+	SRV_TEXT_TIME_NONE,
+	SRV_TEXT_TIME_EPOCH,
+	SRV_TEXT_TIME_DELTA,
+	SRV_TEXT_TIME_DATE,
+	SRV_TEXT_TIME_SINCE_FIRST,
+};
+/* How lines begin: the interface's name (prefix), then the time. A new
+ * decoder: the name, and -tt's time (the server's text output). */
+void srv_text_style(struct srv_text *t, int prefix, enum srv_text_time time);
 void srv_text_free(struct srv_text *t);
 
 /* A capture stream (pcapng or pcap) in pieces of any size: its packets'

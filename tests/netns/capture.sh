@@ -64,6 +64,37 @@ exactness() { # INGRESS_HOOK
 	fi
 }
 
+# Without -w, tcpdump's lines: the same lines as a live `tcpdump -nn` on the
+# same interface gives (after the time, which each takes at its own point),
+# each time format as tcpdump's -t options say, and the capture's counts.
+test_text_lines() {
+	local t bad= td pat
+	for t in "" -t -tt -tttt; do
+		ip netns exec "$A" tcpdump -i va -nn -l $t 'udp port 5001' > "$tmp/td.txt" 2> "$tmp/td.err" &
+		td=$!
+		ip netns exec "$A" "$ec" capture -i va -c 10 $t 'udp port 5001' > "$tmp/ec.txt" 2> "$tmp/ec.err" &
+		cap_pid=$!
+		for _ in $(seq 100); do hooked && grep -q listening "$tmp/td.err" && break; sleep 0.05; done
+		send_udp 20 40
+		wait_gone $cap_pid 10 || bad+=" $t: did not end;"
+		sleep 0.5
+		kill -TERM $td; wait $td
+		case $t in
+		"") pat='^[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6} ' ;;
+		-t) pat='^IP ' ;;
+		-tt) pat='^[0-9]{10}\.[0-9]{6} ' ;;
+		-tttt) pat='^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6} ' ;;
+		esac
+		# (the first ten of tcpdump's, which saw all twenty)
+		[ "$(wc -l < "$tmp/ec.txt")" = 10 ] && [ "$(grep -Ec "$pat" "$tmp/ec.txt")" = 10 ] &&
+			[ "$(sed 's/^.*IP /IP /' "$tmp/ec.txt")" = "$(head -10 "$tmp/td.txt" | sed 's/^.*IP /IP /')" ] &&
+			grep -q '^10 packets captured' "$tmp/ec.err" ||
+			bad+=" [$t] $(head -2 "$tmp/ec.txt" | tr '\n' '|') vs $(head -2 "$tmp/td.txt" | tr '\n' '|') $(cat "$tmp/ec.err");"
+	done
+	[ -z "$bad" ] && ok "without -w: tcpdump -nn's lines, with its -t, -tt, -tttt and default times" ||
+		ko "text lines" "$bad"
+}
+
 # One packet per line as `tcpdump -r -nn -t -xx` shows it: headers and bytes.
 packets() { # FILE
 	tcpdump -r "$1" -nn -t -xx 2> /dev/null |
@@ -421,6 +452,6 @@ unhooked() {
 	hooked && { ko "$1 left hooks attached"; ina "$ec" capture -i va -c 1 -G 1 -w /dev/null 2> /dev/null; }
 }
 
-run_tests unhooked test_exactness_vs_tcpdump test_tcp_segments_vs_tcpdump test_directions test_limits test_cli_like_tcpdump test_snaplen_and_pcap \
+run_tests unhooked test_exactness_vs_tcpdump test_tcp_segments_vs_tcpdump test_directions test_limits test_cli_like_tcpdump test_text_lines test_snaplen_and_pcap \
 	test_ring_size test_overload test_per_interface_isb test_eight_sessions test_crash_recovery test_xdp_taken test_errors \
 	test_merge
