@@ -14,12 +14,13 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$tmp/secret"
 
-# In the guest: both programs' status and first stderr line, then whether
+# In the guest: both programs' status and first stderr line (past the
+# CLI's "listening on"), then whether
 # anything of ours is attached to lo or pinned.
 guest="
 $ec capture -i lo -c 1 -w /dev/null 2> /tmp/cli.err > /dev/null & pid=\$!
 sleep 3; ping -c 3 -i 0.2 -q 127.0.0.1 > /dev/null; wait \$pid
-echo \"cli \$? \$(head -1 /tmp/cli.err)\" > $tmp/\$OUT
+echo \"cli \$? \$(grep -v '^edgecap: listening on' /tmp/cli.err | head -1)\" > $tmp/\$OUT
 timeout 20 $agent -c /dev/null -i lo --listen 127.0.0.1:8080 --plain-http \
 	--secret-file $tmp/secret 2> /tmp/agent.err & pid=\$!
 for _ in \$(seq 100); do grep -q serving /tmp/agent.err && kill \$pid; sleep 0.1; done
