@@ -24,13 +24,13 @@ struct linkwatch {
 	unsigned n;
 	char why[IF_NAMESIZE + 64];
 	int happened; /* why is set (atomic) */
-	int gone;     /* the interface (position) that went down, -1: none */
+	int gone;     /* the interface (position) that went down or away */
 	pthread_t thread;
 };
 
-/* One notification: 2 when the interface is gone, 1 when it went down
- * (why set, unless a 2 was seen already), else 0. */
-static int look(struct linkwatch *w, const struct nlmsghdr *h, int seen)
+/* One notification: 1 when it takes one of the interfaces down or away
+ * (why set), else 0. */
+static int look(struct linkwatch *w, const struct nlmsghdr *h)
 {
 	const struct ifinfomsg *ifi = NLMSG_DATA(h);
 
@@ -40,18 +40,10 @@ static int look(struct linkwatch *w, const struct nlmsghdr *h, int seen)
 	for (unsigned i = 0; i < w->n; i++) {
 		if (ifi->ifi_index != w->ifindex[i])
 			continue;
-		if (h->nlmsg_type == RTM_DELLINK) {
-			snprintf(w->why, sizeof(w->why), "%s: The interface disappeared",
-				 w->names[i]);
-			return 2;
-		}
-		if (ifi->ifi_flags & IFF_UP)
+		if (h->nlmsg_type == RTM_NEWLINK && (ifi->ifi_flags & IFF_UP))
 			return 0;
-		if (seen < 2) {
-			snprintf(w->why, sizeof(w->why), "%s: The interface went down",
-				 w->names[i]);
-			w->gone = (int)i;
-		}
+		snprintf(w->why, sizeof(w->why), "%s: The interface went down", w->names[i]);
+		w->gone = (int)i; /* linkwatch_why tells a deleted one */
 		return 1;
 	}
 	return 0;
@@ -73,17 +65,13 @@ static void *run(void *arg)
 		len = recv(w->nl, buf, sizeof(buf), 0);
 		if (len < 0)
 			continue; /* ENOBUFS: notifications lost; the next ones still count */
-		/* a deleted interface goes down first: the same read says which */
-		int seen = 0, r;
-
 		for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)len);
-		     h = NLMSG_NEXT(h, len))
-			if ((r = look(w, h, seen)) > seen)
-				seen = r;
-		if (seen) {
-			__atomic_store_n(&w->happened, 1, __ATOMIC_RELEASE);
-			kill(getpid(), SIGTERM);
-			return NULL;
+		     h = NLMSG_NEXT(h, len)) {
+			if (look(w, h)) {
+				__atomic_store_n(&w->happened, 1, __ATOMIC_RELEASE);
+				kill(getpid(), SIGTERM);
+				return NULL;
+			}
 		}
 	}
 	return NULL;
@@ -101,7 +89,6 @@ struct linkwatch *linkwatch_start(const int *ifindex, const char *const *names, 
 		return NULL;
 	}
 	w->n = n;
-	w->gone = -1;
 	for (unsigned i = 0; i < n; i++) {
 		w->ifindex[i] = ifindex[i];
 		snprintf(w->names[i], sizeof(w->names[i]), "%s", names[i]);
@@ -127,9 +114,9 @@ const char *linkwatch_why(struct linkwatch *w)
 
 	if (!w || !__atomic_load_n(&w->happened, __ATOMIC_ACQUIRE))
 		return NULL;
-	/* an interface being deleted goes down first; by the time the capture
-	 * has ended, it is gone */
-	if (w->gone >= 0 && !if_indextoname((unsigned)w->ifindex[w->gone], name))
+	/* an interface being deleted goes down first (two notifications); by
+	 * the time the capture has ended, it is gone */
+	if (!if_indextoname((unsigned)w->ifindex[w->gone], name))
 		snprintf(w->why, sizeof(w->why), "%s: The interface disappeared",
 			 w->names[w->gone]);
 	return w->why;

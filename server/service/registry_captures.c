@@ -191,20 +191,29 @@ int reg_captures_page(struct reg *r, int64_t org, int64_t after, size_t limit,
 	return captures(r, org, 0, after, (int64_t)limit, ret, ret_n);
 }
 
-int reg_capture_file(struct reg *r, int64_t org, int64_t id, char *ret, size_t len)
+/* The organization's capture's file, and whether it is done (done NULL:
+ * not asked): 0, -ENOENT or -EIO. */
+static int file_of(struct reg *r, int64_t org, int64_t id, char *file, size_t len, int *done)
 {
 	sqlite3_stmt *st =
-	    reg_q(r, "SELECT file FROM captures WHERE org_id = ? AND id = ?", "ii", org, id);
+	    reg_q(r, "SELECT file, state FROM captures WHERE org_id = ? AND id = ?", "ii", org, id);
 	int e = -ENOENT;
 
 	if (!st)
 		return -EIO;
 	if (sqlite3_step(st) == SQLITE_ROW) {
-		snprintf(ret, len, "%s", sqlite3_column_text(st, 0));
+		snprintf(file, len, "%s", sqlite3_column_text(st, 0));
+		if (done)
+			*done = !strcmp((const char *)sqlite3_column_text(st, 1), "done");
 		e = 0;
 	}
 	sqlite3_finalize(st);
 	return e;
+}
+
+int reg_capture_file(struct reg *r, int64_t org, int64_t id, char *ret, size_t len)
+{
+	return file_of(r, org, id, ret, len, NULL);
 }
 
 int reg_org_stored(struct reg *r, int64_t org, uint64_t *ret)
@@ -225,19 +234,12 @@ int reg_org_stored(struct reg *r, int64_t org, uint64_t *ret)
 
 int reg_capture_delete(struct reg *r, int64_t org, int64_t id, char *file, size_t len)
 {
-	sqlite3_stmt *st =
-	    reg_q(r, "SELECT state, file FROM captures WHERE org_id = ? AND id = ?", "ii", org, id);
-	int e = -ENOENT;
+	int done = 0, e = file_of(r, org, id, file, len, &done);
 
-	if (!st)
-		return -EIO;
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		e = strcmp((const char *)sqlite3_column_text(st, 0), "done") ? -EBUSY : 0;
-		snprintf(file, len, "%s", sqlite3_column_text(st, 1));
-	}
-	sqlite3_finalize(st);
 	if (e)
 		return e;
+	if (!done)
+		return -EBUSY;
 	if (sqlite3_exec(r->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
 		return -EIO;
 	e = reg_run(reg_q(r, "DELETE FROM capture_devices WHERE capture_id = ?", "i", id));

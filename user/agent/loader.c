@@ -25,7 +25,7 @@ struct agent_loader {
 	pthread_cond_t cv;
 	int efd;
 	int quit;
-	int todo; /* a job handed over, not yet loaded */
+	int handed; /* a job is handed over and not loaded yet */
 	/* the job, written by the loop while the thread waits */
 	struct ecap_session s[ECAP_MAX_SESSIONS];
 	unsigned n;
@@ -42,7 +42,7 @@ static void *run(void *arg)
 
 	pthread_mutex_lock(&l->mu);
 	for (;;) {
-		while (!l->todo && !l->quit)
+		while (!l->handed && !l->quit)
 			pthread_cond_wait(&l->cv, &l->mu);
 		if (l->quit)
 			break;
@@ -50,7 +50,7 @@ static void *run(void *arg)
 		l->r = ecap_engine_load_sessions(l->a->engine, l->s, l->n, l->fds, l->err,
 						 sizeof(l->err));
 		pthread_mutex_lock(&l->mu);
-		l->todo = 0;
+		l->handed = 0;
 		if (write(l->efd, &one, sizeof(one)) != sizeof(one))
 			abort(); /* an eventfd's counter cannot overflow here */
 	}
@@ -78,7 +78,7 @@ static void on_done(h2o_socket_t *sock, const char *e)
 int agent_loader_start(struct agent *a, char *err, size_t errlen)
 {
 	struct agent_loader *l = calloc(1, sizeof(*l));
-	int r;
+	int r, watched;
 
 	if (!l)
 		return -ENOMEM;
@@ -99,8 +99,16 @@ int agent_loader_start(struct agent *a, char *err, size_t errlen)
 		snprintf(err, errlen, "the loader thread: %s", strerror(-r));
 		return r;
 	}
+	watched = dup(l->efd); /* h2o closes its own */
+	if (watched < 0) {
+		r = -errno;
+		snprintf(err, errlen, "eventfd: %s", strerror(-r));
+		a->loader = l;
+		agent_loader_stop(a);
+		return r;
+	}
 	a->loader = l;
-	web_watch(a->site.ctx.loop, dup(l->efd), on_done, l);
+	web_watch(a->site.ctx.loop, watched, on_done, l);
 	return 0;
 }
 
@@ -111,7 +119,7 @@ void agent_loader_submit(struct agent *a, const struct ecap_session *s, unsigned
 	pthread_mutex_lock(&l->mu);
 	memcpy(l->s, s, n * sizeof(*s));
 	l->n = n;
-	l->todo = 1;
+	l->handed = 1;
 	pthread_cond_signal(&l->cv);
 	pthread_mutex_unlock(&l->mu);
 }
