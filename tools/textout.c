@@ -20,21 +20,6 @@ struct textout {
 	int bad; /* the decoder refused the stream */
 };
 
-static int write_all(int fd, const void *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p = (const char *)p + w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 static void *run(void *arg)
 {
 	struct textout *t = arg;
@@ -50,7 +35,7 @@ static void *run(void *arg)
 			t->bad = 1;
 			break;
 		}
-		if (lines.len && write_all(STDOUT_FILENO, lines.data, lines.len))
+		if (lines.len && ecap_write_all(STDOUT_FILENO, lines.data, lines.len))
 			break; /* the reader went: so does the pipe, and the capture */
 	}
 	free(buf);
