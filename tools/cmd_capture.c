@@ -19,6 +19,7 @@
 #include "cmd.h"
 #include "linkwatch.h"
 #include "textout.h"
+#include "core/printer.h"
 #include "capture/engine.h"
 #include "filter/filter.h"
 #include "filter/compile.h"
@@ -31,9 +32,9 @@ static void usage(FILE *f)
 {
 	fprintf(f, "%s",
 		"usage: edgecap capture [-i IF[,IF...]] [-p] [-Q in|out|inout] [-s SNAPLEN]\n"
-		"                       [-c COUNT] [-G SECONDS] [-w FILE|-] [-n] [-t...] [-l]\n"
-		"                       [--pcap] [--ring-size BYTES] [--ingress auto|xdp|tc]\n"
-		"                       [EXPR]\n"
+		"                       [-c COUNT] [-G SECONDS] [-w FILE|-] [-nevxXAqlSKN#]\n"
+		"                       [-t...] [--time-stamp-precision micro|nano] [--pcap]\n"
+		"                       [--ring-size BYTES] [--ingress auto|xdp|tc] [EXPR]\n"
 		"\n"
 		"  -i IF,...    interfaces to capture on (default: the first that is up,\n"
 		"               running and not loopback, as tcpdump's)\n"
@@ -44,10 +45,11 @@ static void usage(FILE *f)
 		"  -c COUNT     stop after COUNT packets\n"
 		"  -G SECONDS   stop after SECONDS\n"
 		"  -w FILE      write pcapng to FILE ('-': standard output); without -w,\n"
-		"               tcpdump's lines (as -nn: names are not looked up)\n"
-		"  -t, -tt, -ttt, -tttt, -ttttt\n"
-		"               the lines' time as tcpdump's (default HH:MM:SS.ffffff)\n"
-		"  -n, -l       accepted: names are never looked up, lines go out at once\n"
+		"               the packets are printed by tcpdump's own printers\n"
+		"  -n -e -v -x -X -A -q -l -S -K -N -# -t...  --time-stamp-precision\n"
+		"  --number --micro --nano\n"
+		"               printing options, as tcpdump's (each may be repeated as\n"
+		"               tcpdump's: -nn, -vvv, -xx, -XX, -tt ... -ttttt)\n"
 		"  --pcap       classic pcap (nanosecond) instead of pcapng\n"
 		"  --ring-size  kernel ring buffer bytes, a power of two (default 8 MiB; 32 MiB\n"
 		"               when SNAPLEN is above 256)\n"
@@ -135,6 +137,10 @@ int cmd_capture(int argc, char **argv)
 	    {"ring-size", required_argument, NULL, 'R'},
 	    {"ingress", required_argument, NULL, 'I'},
 	    {"help", no_argument, NULL, 'h'},
+	    {"time-stamp-precision", required_argument, NULL, 'T'},
+	    {"number", no_argument, NULL, '#'},
+	    {"micro", no_argument, NULL, 'u'},
+	    {"nano", no_argument, NULL, 'o'},
 	    {0},
 	};
 	struct ecap_stream_iface ifaces[MAX_IFACES];
@@ -154,7 +160,8 @@ int cmd_capture(int argc, char **argv)
 	unsigned nif = 0;
 	int promisc = 1, promisc_fd[MAX_IFACES];
 	char deflt[IF_NAMESIZE];
-	unsigned tflags = 0; /* -t, -tt, ... */
+	const char *print[SRV_PRINTER_ARGS_MAX + 1] = {0}; /* tcpdump's printing options */
+	unsigned nprint = 0;
 	struct textout *text = NULL;
 	struct linkwatch *watch = NULL;
 	sigset_t mask;
@@ -165,13 +172,43 @@ int cmd_capture(int argc, char **argv)
 	/* options may follow the expression, as tcpdump's (GNU getopt moves
 	 * the expression's words to the end) */
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "i:plntQ:s:c:G:w:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "i:pQ:s:c:G:w:hnevxXAqlSKN#t", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'n': /* names are never looked up: -n and -nn are what it does */
-		case 'l': /* lines go out as they come */
-			break;
+		case 'n':
+		case 'e':
+		case 'v':
+		case 'x':
+		case 'X':
+		case 'A':
+		case 'q':
+		case 'l':
+		case 'S':
+		case 'K':
+		case 'N':
+		case '#':
 		case 't':
-			tflags++;
+		case 'u':
+		case 'o':
+		case 'T': /* for the printer, which checks them as tcpdump does */
+			if (nprint + 2 > SRV_PRINTER_ARGS_MAX)
+				return fail("more than %d printing options", SRV_PRINTER_ARGS_MAX);
+			if (c == 'u' || c == 'o') {
+				print[nprint++] = c == 'u' ? "--micro" : "--nano";
+			} else if (c == 'T') {
+				if (strcmp(optarg, "micro") && strcmp(optarg, "nano"))
+					return fail("invalid time stamp precision '%s' (micro, "
+						    "nano)",
+						    optarg);
+				print[nprint++] = "--time-stamp-precision";
+				print[nprint++] = optarg;
+			} else {
+				static const char flags[] = "nevxXAqlSKN#t";
+				static const char *const as[] = {"-n", "-e", "-v", "-x", "-X",
+								 "-A", "-q", "-l", "-S", "-K",
+								 "-N", "-#", "-t"};
+
+				print[nprint++] = as[strchr(flags, c) - flags];
+			}
 			break;
 		case 'p':
 			promisc = 0;
@@ -271,11 +308,7 @@ int cmd_capture(int argc, char **argv)
 		if (so.out_fd < 0)
 			goto out;
 	} else { /* tcpdump's lines */
-		static const enum srv_text_time times[] = {
-		    SRV_TEXT_TIME_CLOCK, SRV_TEXT_TIME_NONE, SRV_TEXT_TIME_EPOCH,
-		    SRV_TEXT_TIME_DELTA, SRV_TEXT_TIME_DATE, SRV_TEXT_TIME_SINCE_FIRST};
-
-		text = textout_start(times[tflags < 5 ? tflags : 5], &so.out_fd, err, sizeof(err));
+		text = textout_start(print, &so.out_fd, err, sizeof(err));
 		if (!text) {
 			fail("%s", err);
 			goto out;

@@ -4,87 +4,119 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/buf.h"
-
-#define CHUNK (256u << 10)
+#include "core/printer.h"
 
 struct textout {
-	int rfd;
-	struct srv_text *tx;
+	pid_t pid;
+	int err_fd; /* the printer's standard error */
 	pthread_t thread;
-	int bad; /* the decoder refused the stream */
+	char last[256]; /* its last line there, for the error */
 };
 
-static void *run(void *arg)
+/* Pass the printer's standard error on, but for its banner. */
+static void *relay_errors(void *arg)
 {
 	struct textout *t = arg;
-	struct ecap_buf lines = {0};
-	char *buf = malloc(CHUNK);
+	char buf[4096];
+	size_t have = 0;
 	ssize_t n;
+	int first = 1;
 
-	while (buf && ((n = read(t->rfd, buf, CHUNK)) > 0 || (n < 0 && errno == EINTR))) {
+	while ((n = read(t->err_fd, buf + have, sizeof(buf) - have)) > 0 ||
+	       (n < 0 && errno == EINTR)) {
+		char *nl;
+
 		if (n < 0)
 			continue;
-		lines.len = 0;
-		if (srv_text_feed(t->tx, &lines, buf, (size_t)n)) {
-			t->bad = 1;
-			break;
+		have += (size_t)n;
+		while ((nl = memchr(buf, '\n', have)) || have == sizeof(buf)) {
+			size_t len = nl ? (size_t)(nl - buf) + 1 : have;
+
+			if (!(first &&
+			      !strncmp(buf, SRV_PRINTER_BANNER, strlen(SRV_PRINTER_BANNER)))) {
+				if (ecap_write_all(STDERR_FILENO, buf, len))
+					break;
+				snprintf(t->last, sizeof(t->last), "%.*s", (int)(len - !!nl), buf);
+			}
+			first = 0;
+			memmove(buf, buf + len, have - len);
+			have -= len;
 		}
-		if (lines.len && ecap_write_all(STDOUT_FILENO, lines.data, lines.len))
-			break; /* the reader went: so does the pipe, and the capture */
 	}
-	free(buf);
-	ecap_buf_free(&lines);
-	close(t->rfd);
-	t->rfd = -1;
+	if (have)
+		ecap_write_all(STDERR_FILENO, buf, have);
+	close(t->err_fd);
 	return NULL;
 }
 
-struct textout *textout_start(enum srv_text_time time, int *out_fd, char *err, size_t errlen)
+struct textout *textout_start(const char *const *args, int *out_fd, char *err, size_t errlen)
 {
 	struct textout *t = calloc(1, sizeof(*t));
-	int p[2] = {-1, -1};
+	int in[2] = {-1, -1}, er[2] = {-1, -1};
+	unsigned flags = 0;
 
-	if (!t || !(t->tx = srv_text_new()) || pipe2(p, O_CLOEXEC)) {
+	for (const char *const *a = args; *a; a++)
+		if ((*a)[0] == '-' && (*a)[1] != '-' && strchr(*a, 'n'))
+			flags |= SRV_PRINTER_NO_NET; /* no names: no network */
+	if (!t || pipe2(in, O_CLOEXEC) || pipe2(er, O_CLOEXEC)) {
 		snprintf(err, errlen, "text output: %s", t ? strerror(errno) : "out of memory");
 		goto fail;
 	}
-	srv_text_style(t->tx, 0, time);
-	t->rfd = p[0];
-	if (pthread_create(&t->thread, NULL, run, t)) {
-		snprintf(err, errlen, "text output: cannot start its thread");
+	t->pid = srv_printer_spawn(args, flags, in[0], STDOUT_FILENO, er[1], err, errlen);
+	if (t->pid < 0)
 		goto fail;
+	close(in[0]);
+	close(er[1]);
+	in[0] = er[1] = -1;
+	t->err_fd = er[0];
+	if (pthread_create(&t->thread, NULL, relay_errors, t)) {
+		snprintf(err, errlen, "text output: cannot start its thread");
+		close(in[1]);
+		kill(t->pid, SIGKILL);
+		waitpid(t->pid, NULL, 0);
+		close(t->err_fd);
+		free(t);
+		return NULL;
 	}
-	*out_fd = p[1];
+	*out_fd = in[1];
 	return t;
 fail:
-	if (p[0] >= 0) {
-		close(p[0]);
-		close(p[1]);
+	for (int i = 0; i < 2; i++) {
+		if (in[i] >= 0)
+			close(in[i]);
+		if (er[i] >= 0)
+			close(er[i]);
 	}
-	if (t)
-		srv_text_free(t->tx);
 	free(t);
 	return NULL;
 }
 
 int textout_finish(struct textout *t, char *err, size_t errlen)
 {
-	int r = 0;
+	int st = 0, r = 0;
 
 	if (!t)
 		return 0;
+	while (waitpid(t->pid, &st, 0) < 0 && errno == EINTR)
+		;
 	pthread_join(t->thread, NULL);
-	if (t->bad) {
-		snprintf(err, errlen, "text output: %s", srv_text_error(t->tx));
+	/* a reader gone (SIGPIPE) is how `| head` ends; anything else is not */
+	if (WIFSIGNALED(st) && WTERMSIG(st) != SIGPIPE) {
+		snprintf(err, errlen, "text output: tcpdump ended by signal %d", WTERMSIG(st));
+		r = -EPROTO;
+	} else if (WIFEXITED(st) && WEXITSTATUS(st)) {
+		snprintf(err, errlen, "text output: tcpdump failed%s%s", t->last[0] ? ": " : "",
+			 t->last);
 		r = -EPROTO;
 	}
-	srv_text_free(t->tx);
 	free(t);
 	return r;
 }
