@@ -19,6 +19,8 @@
  *   capture_max_mib      = 1024         (MiB of packets a capture keeps: it stops there)
  *   org_captures_max     = 4            (captures one organization runs at once)
  *   capture_readers_max  = 16           (readers of one capture at once)
+ *   text_readers_max     = 32           (text readers on the server at once: each runs
+ *                                        tcpdump's printers in a process of its own)
  *   compile_cpu_ms       = 2000         (ms of CPU one expression may take to compile)
  *   compile_workers      = 2            (processes compiling expressions at once)
  *   org_storage_max_mib  = 10240        (MiB one organization's captures keep; 0: no limit)
@@ -51,7 +53,7 @@ struct srv_conf {
 	char metrics_listen[128];
 	unsigned capture_duration, capture_duration_max; /* s */
 	unsigned capture_max_mib;
-	unsigned org_captures_max, capture_readers_max;
+	unsigned org_captures_max, capture_readers_max, text_readers_max;
 	unsigned compile_cpu_ms, compile_workers;
 	char device_networks[1024];
 	unsigned org_storage_max_mib, data_reserve_mib, capture_retention_days;

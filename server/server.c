@@ -133,6 +133,7 @@ int srv_daemon_start(struct srv_daemon *d, char *err, size_t errlen)
 	d->api.duration = d->conf.capture_duration;
 	d->api.duration_max = d->conf.capture_duration_max;
 	d->api.readers_max = d->conf.capture_readers_max;
+	d->api.text_readers_max = d->conf.text_readers_max;
 	d->api.site = &d->site;
 	d->started = 1;
 	if (d->conf.tunnel_udp[0]) {

@@ -2,8 +2,8 @@
  * pcap files) into one pcapng, in timestamp order, with packets seen by more
  * than one device kept once: the server's merger, offline. One interface
  * block per input interface, named FILE:IFACE. With --text, the merged
- * packets as the server's text output prints them (tcpdump -nn -tt lines,
- * each prefixed with its input). */
+ * packets as the server's text output prints them (tcpdump -nn -tt lines
+ * by tcpdump's own printers, each prefixed with its input). */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -17,7 +17,7 @@
 
 #include "cmd.h"
 #include "core/mux.h"
-#include "core/text.h"
+#include "core/textprint.h"
 
 #define CHUNK	 (256u << 10)
 #define WRITE_AT (1u << 20)
@@ -45,25 +45,21 @@ static void usage(FILE *f)
 	    "                   (default 100 ms)\n");
 }
 
-/* Write what the merger produced: at WRITE_AT bytes, or all; as text when
- * tx is given (txt holds the lines). */
-static int out_write(int fd, struct ecap_buf *b, int all, struct srv_text *tx, struct ecap_buf *txt)
+/* Write what the merger produced: at WRITE_AT bytes, or all; through
+ * tcpdump's printers when tx is given. */
+static int out_write(int fd, struct ecap_buf *b, int all, struct srv_tp *tx)
 {
 	int r;
 
 	if (b->err)
 		return b->err;
-	if (tx) {
-		r = srv_text_feed(tx, txt, b->data, b->len);
-		ecap_buf_reset(b);
-		if (r)
-			return r;
-		b = txt;
-		if (b->err)
-			return b->err;
-	}
-	if (b->len < (all ? 1 : WRITE_AT))
+	if (b->len < (all ? 1 : WRITE_AT) && !(tx && all))
 		return 0;
+	if (tx) {
+		r = srv_tp_write(tx, b->data, b->len, all, fd);
+		ecap_buf_reset(b);
+		return r;
+	}
 	r = ecap_write_all(fd, b->data, b->len);
 	ecap_buf_reset(b);
 	return r;
@@ -141,8 +137,7 @@ int cmd_merge(int argc, char **argv)
 	struct srv_merge_opts mo = {0};
 	struct srv_merge_stats st;
 	struct srv_mux *x = NULL;
-	struct srv_text *tx = NULL;
-	struct ecap_buf txt = {0};
+	struct srv_tp *tx = NULL;
 	struct in *ins = NULL;
 	uint8_t *chunk = NULL;
 	const char *path = NULL;
@@ -193,9 +188,10 @@ int cmd_merge(int argc, char **argv)
 	if (fd < 0)
 		goto done;
 	x = srv_mux_new(&mo, "edgecap merge");
-	tx = text ? srv_text_new() : NULL;
+	tx = text ? srv_tp_new(0, -1, err, sizeof(err)) : NULL;
 	if (!ins || !chunk || !x || (text && !tx)) {
-		snprintf(err, sizeof(err), "out of memory");
+		if (!err[0])
+			snprintf(err, sizeof(err), "out of memory");
 		goto done;
 	}
 	for (int i = 0; i < n; i++) {
@@ -225,13 +221,16 @@ int cmd_merge(int argc, char **argv)
 			live |= k;
 		}
 		srv_mux_run(x, INT64_MIN);
-		c = out_write(fd, srv_mux_out(x), 0, tx, &txt);
+		c = out_write(fd, srv_mux_out(x), 0, tx);
 	} while (live && !c);
 	if (!c) {
 		srv_mux_finish(x);
-		c = out_write(fd, srv_mux_out(x), 1, tx, &txt);
+		c = out_write(fd, srv_mux_out(x), 1, tx);
 	}
-	if (c) {
+	if (c && tx && srv_tp_error(tx)[0]) {
+		snprintf(err, sizeof(err), "%s", srv_tp_error(tx));
+		goto done;
+	} else if (c) {
 		snprintf(err, sizeof(err), "%s: %s", path ? path : "stdout", strerror(-c));
 		goto done;
 	}
@@ -242,8 +241,7 @@ int cmd_merge(int argc, char **argv)
 	r = 0;
 done:
 	srv_mux_free(x);
-	srv_text_free(tx);
-	ecap_buf_free(&txt);
+	srv_tp_free(tx);
 	if (err[0])
 		fprintf(stderr, "edgecap: %s\n", err);
 	for (int i = 0; ins && i < n; i++) {

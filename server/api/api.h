@@ -38,7 +38,9 @@ struct srv_api {
 	unsigned duration;	       /* s: a capture that names none runs this long */
 	unsigned duration_max;	       /* s: the most one may ask for */
 	unsigned readers_max;	       /* of one capture at once */
-	struct srv_reader *readers;    /* captures.c: every reader */
+	unsigned text_readers_max;     /* text readers (tcpdump printers) at once */
+	unsigned text_readers;
+	struct srv_reader *readers; /* captures.c: every reader */
 	h2o_timeout_t reader_check;
 	h2o_timeout_entry_t reader_check_entry;
 	uint64_t responses[SRV_STATUS_MAX]; /* answered requests by status (health.c) */

@@ -6,7 +6,8 @@
  *   POST   /api/v1/captures/ID/stop        stop a running one
  *   DELETE /api/v1/captures/ID             remove a finished one, file and all
  *   GET    /api/v1/captures/ID/pcap        merged pcapng, live
- *   GET    /api/v1/captures/ID/text        tcpdump -nn -tt lines, live
+ *   GET    /api/v1/captures/ID/text        tcpdump -nn -tt lines, live, each
+ *                                           prefixed with its device
  *
  * A reader follows the capture's output as it grows (the capture wakes it),
  * from the start, and ends with it: sent from the capture's memory while
@@ -15,7 +16,12 @@
  * which has everything memory has let go of; a finished capture is read
  * from its file alone. h2o does not read an HTTP/1 connection while it
  * answers, so a reader that hangs up during a quiet spell is looked for
- * every READER_CHECK_MS: the last reader leaving stops its capture. */
+ * every READER_CHECK_MS: the last reader leaving stops its capture.
+ *
+ * A text reader feeds the same bytes to tcpdump's own printers
+ * (core/textprint.h: confined child processes) and sends their lines; a
+ * finished capture's file is read by the printer itself. At most
+ * text_readers_max of them run on the server at once. */
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -25,7 +31,7 @@
 
 #include "api/api.h"
 #include "common/bounds.h"
-#include "core/text.h"
+#include "core/textprint.h"
 #include "filter/cbpf.h"
 
 #define READ_CHUNK	(256u << 10) /* from the file, a send */
@@ -50,7 +56,9 @@ struct srv_reader {
 	size_t npins, pinned;
 	struct ecap_buf out;
 	uint8_t *chunk;
-	struct srv_text *tx;	 /* text: the decoder */
+	struct srv_tp *tp;	 /* text: tcpdump's printers */
+	h2o_socket_t *tps;	 /* readable: tp has work */
+	uint64_t quiet;		 /* text: lines of packets already sent */
 	struct srv_reader *next; /* api->readers: every reader */
 };
 
@@ -398,6 +406,7 @@ fail:
 /* Readers. */
 
 static void reader_pump(struct srv_reader *r);
+static void text_pump(struct srv_reader *r);
 
 /* The send from memory is out: its pieces go. */
 static void unpin(struct srv_reader *r)
@@ -421,6 +430,8 @@ static void on_stop(h2o_generator_t *gen, h2o_req_t *req)
 	struct srv_reader *r = H2O_STRUCT_FROM_MEMBER(struct srv_reader, gen, gen);
 
 	r->req = NULL;
+	if (r->tps)
+		h2o_socket_read_stop(r->tps);
 }
 
 static void on_wake(struct srv_capture_watch *w)
@@ -428,13 +439,138 @@ static void on_wake(struct srv_capture_watch *w)
 	reader_pump(H2O_STRUCT_FROM_MEMBER(struct srv_reader, watch, w));
 }
 
+/* The response ends with these bytes. */
+static void reader_end_with(struct srv_reader *r, h2o_iovec_t *iov)
+{
+	h2o_req_t *req = r->req;
+
+	if (r->tps) /* level-triggered: nobody would take it */
+		h2o_socket_read_stop(r->tps);
+	r->req = NULL;
+	h2o_send(req, iov, 1, H2O_SEND_STATE_FINAL);
+}
+
 /* The response ends: whole (FINAL) or cut (ERROR). */
 static void reader_end(struct srv_reader *r, h2o_send_state_t how)
 {
 	h2o_req_t *req = r->req;
 
+	if (r->tps)
+		h2o_socket_read_stop(r->tps);
 	r->req = NULL;
 	h2o_send(req, NULL, 0, how);
+}
+
+static void on_text_ready(h2o_socket_t *sock, const char *err)
+{
+	reader_pump(sock->data);
+}
+
+/* The printers for this reader; live: the capture still runs. */
+static int text_start(struct srv_reader *r, int live, const char *path, char *err, size_t errlen)
+{
+	int ffd = live ? -1 : open(path, O_RDONLY | O_CLOEXEC), fd;
+
+	r->tp = srv_tp_new(live, ffd, err, errlen);
+	if (ffd >= 0)
+		close(ffd);
+	if (!r->tp)
+		return -1;
+	fd = dup(srv_tp_fd(r->tp));
+	if (fd < 0 ||
+	    !(r->tps = h2o_evloop_socket_create(r->api->loop, fd, H2O_SOCKET_FLAG_DONT_READ))) {
+		if (fd >= 0)
+			close(fd);
+		snprintf(err, errlen, "text: %s", strerror(errno));
+		return -1;
+	}
+	r->tps->data = r;
+	return 0;
+}
+
+/* A finished capture whose file holds several link types: the printers
+ * read it as a stream from its start, the packets already sent quietly (so
+ * that TCP's relative numbers come out the same). */
+static int text_restart(struct srv_reader *r)
+{
+	char err[200];
+
+	r->quiet = srv_tp_lines(r->tp);
+	h2o_socket_close(r->tps);
+	r->tps = NULL;
+	srv_tp_free(r->tp);
+	r->off = 0;
+	if (text_start(r, 1, NULL, err, sizeof(err)))
+		return -1;
+	srv_tp_quiet(r->tp, r->quiet);
+	return 0;
+}
+
+/* Text: the file's bytes to the printers while they want more, their lines
+ * out; wait for the printers (tps) or the capture (watch) when neither has
+ * anything. */
+static void text_pump(struct srv_reader *r)
+{
+	int rc = 0, more = 1;
+	ssize_t n = 0;
+
+	ecap_buf_reset(&r->out);
+	while (!rc) {
+		while (more && srv_tp_hungry(r->tp)) {
+			uint64_t have = r->l ? srv_capture_written(r->l) : UINT64_MAX;
+			size_t want = READ_CHUNK;
+
+			if (r->off >= have) {
+				more = 0;
+				break;
+			}
+			if (have - r->off < want)
+				want = (size_t)(have - r->off);
+			n = pread(r->fd, r->chunk, want, (off_t)r->off);
+			if (n <= 0) {
+				more = 0;
+				break;
+			}
+			r->off += (uint64_t)n;
+			r->watch.at = r->off;
+			if ((rc = srv_tp_feed(r->tp, r->chunk, (size_t)n)))
+				break;
+		}
+		if (rc == -EXDEV && !text_restart(r)) {
+			rc = 0;
+			more = 1;
+			continue;
+		}
+		if (!rc && !more && (!r->l || srv_capture_done(r->l)))
+			srv_tp_end(r->tp);
+		if (!rc)
+			rc = srv_tp_pump(r->tp, &r->out, SEND_MAX);
+		if (rc || r->out.len || !more || !srv_tp_hungry(r->tp))
+			break;
+	}
+	if (rc) { /* said in the text, which ends here */
+		const char *e = srv_tp_error(r->tp);
+
+		ecap_buf_put(&r->out, "edgecap: cannot print the capture further: ", 43);
+		ecap_buf_put(&r->out, e, strlen(e));
+		ecap_buf_put(&r->out, "\n", 1);
+	}
+	if (r->out.len) {
+		h2o_iovec_t iov = h2o_iovec_init(r->out.data, r->out.len);
+
+		h2o_socket_read_stop(r->tps); /* until proceed */
+		r->inflight = 1;
+		if (rc)
+			reader_end_with(r, &iov);
+		else
+			h2o_send(r->req, &iov, 1, H2O_SEND_STATE_IN_PROGRESS);
+		return;
+	}
+	if (rc || srv_tp_done(r->tp)) {
+		reader_end(r, H2O_SEND_STATE_FINAL);
+		return;
+	}
+	h2o_socket_read_start(r->tps, on_text_ready);
 }
 
 /* Send what the capture has beyond what was sent; the end once complete. */
@@ -463,24 +599,9 @@ static void reader_pump(struct srv_reader *r)
 			r->off += (uint64_t)n;
 			iov = h2o_iovec_init(r->chunk, (size_t)n);
 		}
-	} else if (filed && r->tx) { /* until the bytes make a line */
-		ecap_buf_reset(&r->out);
-		while (!r->out.len && (n = pread(r->fd, r->chunk, READ_CHUNK, (off_t)r->off)) > 0) {
-			r->off += (uint64_t)n;
-			if (srv_text_feed(r->tx, &r->out, r->chunk, (size_t)n)) {
-				/* our own file: a bug, said so, and the text ends here */
-				const char *e = srv_text_error(r->tx);
-
-				ecap_buf_put(&r->out,
-					     "edgecap: cannot decode the capture further: ", 44);
-				ecap_buf_put(&r->out, e, strlen(e));
-				ecap_buf_put(&r->out, "\n", 1);
-				srv_text_free(r->tx);
-				r->tx = NULL;
-				break;
-			}
-		}
-		iov = h2o_iovec_init(r->out.data, r->out.len);
+	} else if (r->tp) {
+		text_pump(r);
+		return;
 	}
 	if (iov.len) {
 		r->watch.at = r->off;
@@ -488,7 +609,7 @@ static void reader_pump(struct srv_reader *r)
 		h2o_send(r->req, &iov, 1, H2O_SEND_STATE_IN_PROGRESS);
 		return;
 	}
-	if (!r->l || srv_capture_done(r->l) || (r->text && !r->tx))
+	if (!r->l || srv_capture_done(r->l))
 		reader_end(r, H2O_SEND_STATE_FINAL);
 }
 
@@ -508,7 +629,11 @@ static void reader_dispose(void *p)
 	if (r->fd >= 0)
 		close(r->fd);
 	ecap_buf_free(&r->out);
-	srv_text_free(r->tx);
+	if (r->tps)
+		h2o_socket_close(r->tps);
+	if (r->tp)
+		r->api->text_readers--;
+	srv_tp_free(r->tp);
 	free(r->chunk);
 }
 
@@ -520,6 +645,10 @@ static void on_reader_check(h2o_timeout_entry_t *e)
 
 	for (struct srv_reader *r = api->readers, *next; r; r = next) {
 		next = r->next; /* r may be disposed at once */
+		if (r->tp && r->req) {
+			srv_tp_check(r->tp);
+			live = 1;
+		}
 		if (!r->l)
 			continue;
 		if (r->req && !r->inflight && !srv_capture_done(r->l) && web_client_gone(r->req))
@@ -574,12 +703,30 @@ static int follow(struct srv_api *api, h2o_req_t *req, int64_t org, const char *
 	r->gen.proceed = on_proceed;
 	r->gen.stop = on_stop;
 	r->chunk = malloc(READ_CHUNK);
-	if (text)
-		r->tx = srv_text_new();
-	if (!r->chunk || (text && !r->tx)) {
+	if (!r->chunk) {
 		r->req = NULL;
 		return srv_fail(req, 503, "out of memory");
 	}
+	if (text) {
+		char err[200];
+
+		if (api->text_readers_max && api->text_readers >= api->text_readers_max) {
+			r->req = NULL;
+			return srv_fail(req, 503,
+					"the server prints %u texts already, the most it may "
+					"(text_readers_max)",
+					api->text_readers);
+		}
+		if (text_start(r, l != NULL, path, err, sizeof(err))) {
+			r->req = NULL;
+			if (r->tp)
+				api->text_readers++; /* undone by dispose */
+			return srv_fail(req, 503, "%s", err);
+		}
+		api->text_readers++;
+	}
+	if (text && !h2o_timeout_is_linked(&api->reader_check_entry))
+		h2o_timeout_link(api->loop, &api->reader_check, &api->reader_check_entry);
 	if (l) {
 		r->l = l;
 		srv_capture_watch(l, &r->watch);

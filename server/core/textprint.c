@@ -1,0 +1,558 @@
+/* textprint.c - see textprint.h. */
+#include "core/textprint.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <poll.h>
+#include <sys/epoll.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/pcapng_reader.h"
+#include "core/printer.h"
+
+#define TP_PRINTERS_MAX 8	    /* link types in one stream */
+#define TP_NAMES_MAX	1024	    /* distinct device names in one stream */
+#define TP_NAME_MAX	64	    /* SRV_IFNAME_MAX */
+#define TP_INPUT_MAX	(1u << 20)  /* bytes waiting for the printers */
+#define TP_QUEUE_MAX	(1u << 20)  /* packets waiting for their lines */
+#define TP_HUNGRY_Q	(64u << 10) /* feed while fewer wait */
+#define TP_OUTPUT_MAX	(1u << 20)  /* a printer's output held */
+#define TP_PIPE_BYTES	(1 << 20)
+#define TP_STUCK_MS	10000
+#define TP_SNAPLEN	262144
+
+struct printer {
+	uint16_t linktype;
+	pid_t pid;
+	int in_fd, out_fd; /* -1 once closed */
+	struct ecap_buf in;
+	size_t in_off; /* written of in */
+	struct ecap_buf out;
+	size_t out_off; /* consumed of out */
+	int out_eof;
+	uint32_t fed;	  /* packets given (the next one's number) */
+	uint32_t printed; /* lines seen (the next line's number) */
+	uint32_t ev;	  /* epoll interest */
+	int64_t progress; /* ms: when it last printed, or was first given work */
+	int last_quiet;	  /* its last packet's lines are not shown */
+};
+
+struct pkt {
+	int64_t ts;
+	uint16_t name;
+	uint8_t printer;
+};
+
+struct srv_tp {
+	int live, ended, failed;
+	int file, have_linktype; /* file: one printer reads the capture's file */
+	int ep;
+	struct srv_pcapng_reader rd;
+	struct printer pr[TP_PRINTERS_MAX];
+	unsigned npr;
+	/* per interface of the section: its printer and name */
+	int8_t if_pr[SRV_IFACES_MAX];
+	uint16_t if_name[SRV_IFACES_MAX];
+	char (*names)[TP_NAME_MAX];
+	unsigned nnames;
+	struct pkt *q; /* a ring */
+	size_t qcap, qhead, qlen;
+	size_t input;		/* bytes in every printer's in not yet written */
+	uint64_t popped, quiet; /* packets whose lines are out; of them, not shown */
+	char err[200];
+};
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int fail(struct srv_tp *t, int r, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int fail(struct srv_tp *t, int r, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!t->failed) {
+		va_start(ap, fmt);
+		vsnprintf(t->err, sizeof(t->err), fmt, ap);
+		va_end(ap);
+		t->failed = r;
+	}
+	return t->failed;
+}
+
+static void set_interest(struct srv_tp *t, struct printer *p)
+{
+	int want_in = p->in_fd >= 0 && p->in.len > p->in_off;
+	int want_out = p->out_fd >= 0 && !p->out_eof && p->out.len - p->out_off < TP_OUTPUT_MAX;
+	struct epoll_event e;
+
+	if (p->in_fd >= 0 && want_in != !!(p->ev & 1)) {
+		e = (struct epoll_event){.events = want_in ? EPOLLOUT : 0,
+					 .data.u32 = (uint32_t)(p - t->pr) * 2};
+		epoll_ctl(t->ep, EPOLL_CTL_MOD, p->in_fd, &e);
+		p->ev = (p->ev & ~1u) | (unsigned)want_in;
+	}
+	if (p->out_fd >= 0 && want_out != !!(p->ev & 2)) {
+		e = (struct epoll_event){.events = want_out ? EPOLLIN : 0,
+					 .data.u32 = (uint32_t)(p - t->pr) * 2 + 1};
+		epoll_ctl(t->ep, EPOLL_CTL_MOD, p->out_fd, &e);
+		p->ev = (p->ev & ~2u) | (want_out ? 2u : 0);
+		if (want_out) /* we held it back: its time runs again from here */
+			p->progress = now_ms();
+	}
+}
+
+/* A printer for a link type: tcpdump -r - -nn -tt [-l], and the pcap
+ * file's header on its way. */
+static int start_printer(struct srv_tp *t, uint16_t linktype, int file_fd)
+{
+	static const char *const live_args[] = {"-nn", "-tt", "-#", "-l", NULL};
+	static const char *const file_args[] = {"-nn", "-tt", "-#", NULL};
+	struct printer *p = &t->pr[t->npr];
+	int in[2] = {-1, -1}, out[2] = {-1, -1}, null = -1;
+	char err[160];
+	struct {
+		uint32_t magic;
+		uint16_t major, minor;
+		int32_t zone;
+		uint32_t sigfigs, snaplen, linktype;
+	} hdr = {0xa1b2c3d4, 2, 4, 0, 0, TP_SNAPLEN, linktype};
+
+	if (t->npr == TP_PRINTERS_MAX)
+		return fail(t, -E2BIG, "more than %d link types in one capture", TP_PRINTERS_MAX);
+	if ((file_fd < 0 && pipe2(in, O_CLOEXEC)) || pipe2(out, O_CLOEXEC) ||
+	    (null = open("/dev/null", O_WRONLY | O_CLOEXEC)) < 0) {
+		fail(t, -errno, "text: %s", strerror(errno));
+		goto out;
+	}
+	if (file_fd < 0)
+		fcntl(in[1], F_SETPIPE_SZ, TP_PIPE_BYTES); /* fewer turns; best effort */
+	fcntl(out[0], F_SETPIPE_SZ, TP_PIPE_BYTES);
+	*p = (struct printer){.linktype = linktype, .in_fd = in[1], .out_fd = out[0]};
+	p->pid = srv_printer_spawn(t->live ? live_args : file_args,
+				   SRV_PRINTER_NO_NET | SRV_PRINTER_CLEAR_ENV,
+				   file_fd >= 0 ? file_fd : in[0], out[1], null, err, sizeof(err));
+	if (p->pid < 0) {
+		fail(t, -ENOEXEC, "%s", err);
+		goto out;
+	}
+	fcntl(p->out_fd, F_SETFL, O_NONBLOCK);
+	struct epoll_event e = {.events = 0, .data.u32 = t->npr * 2 + 1};
+	epoll_ctl(t->ep, EPOLL_CTL_ADD, p->out_fd, &e);
+	if (p->in_fd >= 0) { /* a stream: the pcap file's header first */
+		fcntl(p->in_fd, F_SETFL, O_NONBLOCK);
+		e.data.u32 = t->npr * 2;
+		epoll_ctl(t->ep, EPOLL_CTL_ADD, p->in_fd, &e);
+		ecap_buf_put(&p->in, &hdr, sizeof(hdr));
+		t->input += sizeof(hdr);
+	}
+	in[1] = out[0] = -1; /* the printer's now */
+	t->npr++;
+	set_interest(t, p);
+out:
+	for (int i = 0; i < 2; i++) {
+		if (in[i] >= 0)
+			close(in[i]);
+		if (out[i] >= 0)
+			close(out[i]);
+	}
+	if (null >= 0)
+		close(null);
+	return t->failed;
+}
+
+static int name_of(struct srv_tp *t, const char *ifname)
+{
+	size_t n = strcspn(ifname, ":");
+
+	for (unsigned i = 0; i < t->nnames; i++)
+		if (!strncmp(t->names[i], ifname, n) && !t->names[i][n])
+			return (int)i;
+	if (t->nnames == TP_NAMES_MAX)
+		return fail(t, -E2BIG, "more than %d devices in one capture", TP_NAMES_MAX);
+	snprintf(t->names[t->nnames], TP_NAME_MAX, "%.*s", (int)n, ifname);
+	return (int)t->nnames++;
+}
+
+static int on_block(void *ctx, enum srv_pcapng_event ev, const void *arg)
+{
+	struct srv_tp *t = ctx;
+
+	if (ev == SRV_PCAPNG_IFACE) {
+		const struct srv_pcapng_iface *f = arg;
+		unsigned i;
+		int n;
+
+		if (t->file) { /* one printer reads the file itself */
+			if (!t->have_linktype) {
+				t->pr[0].linktype = f->linktype;
+				t->have_linktype = 1;
+			} else if (t->pr[0].linktype != f->linktype) {
+				return fail(t, -EXDEV, "several link types: read it as a stream");
+			}
+			i = 0;
+		} else {
+			for (i = 0; i < t->npr && t->pr[i].linktype != f->linktype; i++)
+				;
+			if (i == t->npr && start_printer(t, f->linktype, -1))
+				return t->failed;
+		}
+		if ((n = name_of(t, f->name)) < 0)
+			return n;
+		t->if_pr[f->id] = (int8_t)i;
+		t->if_name[f->id] = (uint16_t)n;
+	} else if (ev == SRV_PCAPNG_PACKET) {
+		const struct srv_pcapng_packet *k = arg;
+		struct printer *p = &t->pr[t->if_pr[k->if_id]];
+		struct {
+			uint32_t sec, usec, caplen, wirelen;
+		} rec = {(uint32_t)(k->ts / 1000000000), (uint32_t)(k->ts % 1000000000 / 1000),
+			 k->caplen, k->wirelen};
+
+		if (t->qlen == t->qcap) { /* grow the ring, in order */
+			size_t cap = t->qcap ? t->qcap * 2 : 4096;
+			struct pkt *q;
+
+			if (cap > TP_QUEUE_MAX || !(q = malloc(cap * sizeof(*q))))
+				return fail(t, -ENOMEM, "text: too many packets waiting");
+			for (size_t i = 0; i < t->qlen; i++)
+				q[i] = t->q[(t->qhead + i) % t->qcap];
+			free(t->q);
+			t->q = q;
+			t->qcap = cap;
+			t->qhead = 0;
+		}
+		t->q[(t->qhead + t->qlen++) % t->qcap] =
+		    (struct pkt){.ts = k->ts,
+				 .name = t->if_name[k->if_id],
+				 .printer = (uint8_t)t->if_pr[k->if_id]};
+		if (p->fed == p->printed)
+			p->progress = now_ms(); /* work again: the stuck clock starts */
+		p->fed++;
+		if (t->file)
+			return 0; /* it reads the packet itself */
+		ecap_buf_put(&p->in, &rec, sizeof(rec));
+		ecap_buf_put(&p->in, k->data, k->caplen);
+		t->input += sizeof(rec) + k->caplen;
+		if (p->in.err)
+			return fail(t, -ENOMEM, "text: out of memory");
+	}
+	return 0;
+}
+
+struct srv_tp *srv_tp_new(int live, int file_fd, char *err, size_t errlen)
+{
+	struct srv_tp *t = calloc(1, sizeof(*t));
+
+	if (!t || !(t->names = calloc(TP_NAMES_MAX, sizeof(*t->names))) ||
+	    (t->ep = epoll_create1(EPOLL_CLOEXEC)) < 0) {
+		snprintf(err, errlen, "text: %s",
+			 t ? strerror(errno ? errno : ENOMEM) : "out of memory");
+		if (t)
+			free(t->names);
+		free(t);
+		return NULL;
+	}
+	t->live = live;
+	srv_pcapng_init(&t->rd, on_block, t);
+	if (file_fd >= 0) {
+		t->file = 1;
+		if (start_printer(t, 0, file_fd)) {
+			snprintf(err, errlen, "%s", t->err);
+			srv_tp_free(t);
+			return NULL;
+		}
+	}
+	return t;
+}
+
+void srv_tp_free(struct srv_tp *t)
+{
+	if (!t)
+		return;
+	for (unsigned i = 0; i < t->npr; i++) {
+		struct printer *p = &t->pr[i];
+
+		if (p->in_fd >= 0)
+			close(p->in_fd);
+		if (p->out_fd >= 0)
+			close(p->out_fd);
+		if (p->pid > 0) {
+			kill(p->pid, SIGKILL);
+			waitpid(p->pid, NULL, 0);
+		}
+		ecap_buf_free(&p->in);
+		ecap_buf_free(&p->out);
+	}
+	srv_pcapng_free(&t->rd);
+	close(t->ep);
+	free(t->names);
+	free(t->q);
+	free(t);
+}
+
+int srv_tp_feed(struct srv_tp *t, const void *data, size_t len)
+{
+	int r;
+
+	if (t->failed)
+		return t->failed;
+	r = srv_pcapng_feed(&t->rd, data, len);
+	if (r && !t->failed)
+		fail(t, r, "%s", t->rd.err);
+	for (unsigned i = 0; i < t->npr; i++)
+		set_interest(t, &t->pr[i]);
+	return t->failed;
+}
+
+int srv_tp_hungry(const struct srv_tp *t)
+{
+	return !t->failed && !t->ended && t->input < TP_INPUT_MAX && t->qlen < TP_HUNGRY_Q;
+}
+
+void srv_tp_end(struct srv_tp *t)
+{
+	if (!t->ended && !t->failed && srv_pcapng_end(&t->rd))
+		fail(t, -EINVAL, "%s", t->rd.err);
+	t->ended = 1;
+}
+
+/* Write what waits; at the end, end of file. */
+static int write_in(struct srv_tp *t, struct printer *p)
+{
+	while (p->in_fd >= 0 && p->in_off < p->in.len) {
+		ssize_t n = write(p->in_fd, p->in.data + p->in_off, p->in.len - p->in_off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			break;
+		if (n < 0) { /* EPIPE: it went; its output says the rest */
+			close(p->in_fd);
+			p->in_fd = -1;
+			break;
+		}
+		p->in_off += (size_t)n;
+		t->input -= (size_t)n;
+		p->progress = now_ms(); /* it reads */
+	}
+	if (p->in_off == p->in.len) {
+		p->in.len = p->in_off = 0;
+		if (t->ended && p->in_fd >= 0) {
+			close(p->in_fd);
+			p->in_fd = -1;
+		}
+	}
+	return 0;
+}
+
+static void read_out(struct printer *p)
+{
+	if (p->out_off && p->out_off == p->out.len)
+		p->out.len = p->out_off = 0;
+	else if (p->out_off > TP_OUTPUT_MAX / 2) {
+		memmove(p->out.data, p->out.data + p->out_off, p->out.len - p->out_off);
+		p->out.len -= p->out_off;
+		p->out_off = 0;
+	}
+	while (p->out_fd >= 0 && !p->out_eof && p->out.len - p->out_off < TP_OUTPUT_MAX) {
+		uint8_t *d = ecap_buf_grow(&p->out, 65536);
+		ssize_t n;
+
+		if (!d)
+			return;
+		p->out.len -= 65536;
+		n = read(p->out_fd, d, 65536);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			break;
+		if (n <= 0) {
+			p->out_eof = 1;
+			close(p->out_fd);
+			p->out_fd = -1;
+			break;
+		}
+		p->out.len += (size_t)n;
+		p->progress = now_ms(); /* it prints */
+	}
+}
+
+/* A line of tcpdump -# starts with the packet's number, from 1: "%5u  ".
+ * The length of that start when it is packet n's, else 0. */
+static size_t numbered(const char *s, size_t len, uint32_t n)
+{
+	char want[24];
+	int w = snprintf(want, sizeof(want), "%5" PRIu32 "  ", n + 1);
+	return len >= (size_t)w && !memcmp(s, want, (size_t)w) ? (size_t)w : 0;
+}
+
+/* How a printer ended, for the error. */
+static const char *ended_how(struct printer *p, char *buf, size_t len)
+{
+	int st = 0;
+
+	if (p->pid > 0 && waitpid(p->pid, &st, WNOHANG) == p->pid) {
+		p->pid = 0;
+		if (WIFSIGNALED(st))
+			snprintf(buf, len, "killed by signal %d", WTERMSIG(st));
+		else
+			snprintf(buf, len, "exit status %d", WEXITSTATUS(st));
+	} else {
+		snprintf(buf, len, "its output ended");
+	}
+	return buf;
+}
+
+int srv_tp_pump(struct srv_tp *t, struct ecap_buf *out, size_t max)
+{
+	char how[64];
+
+	if (t->failed)
+		return t->failed;
+	for (unsigned i = 0; i < t->npr; i++) {
+		write_in(t, &t->pr[i]);
+		read_out(&t->pr[i]);
+	}
+	while (out->len < max) {
+		struct printer *p;
+		const char *s, *nl;
+		size_t len, skip;
+
+		/* every printer's lines that go on its packet before */
+		for (unsigned i = 0; i < t->npr; i++) {
+			p = &t->pr[i];
+			while (p->printed &&
+			       (s = (const char *)p->out.data + p->out_off,
+				len = p->out.len - p->out_off, nl = memchr(s, '\n', len)) &&
+			       !numbered(s, len, p->printed)) {
+				if (!p->last_quiet)
+					ecap_buf_put(out, s, (size_t)(nl - s) + 1);
+				p->out_off += (size_t)(nl - s) + 1;
+			}
+		}
+		if (!t->qlen)
+			break;
+		struct pkt *k = &t->q[t->qhead];
+
+		p = &t->pr[k->printer];
+		s = (const char *)p->out.data + p->out_off;
+		len = p->out.len - p->out_off;
+		if (!(nl = memchr(s, '\n', len))) {
+			if (p->out_eof)
+				return fail(t, -EPIPE,
+					    "tcpdump ended (%s) before it printed packet %" PRIu32
+					    " of link type %u",
+					    ended_how(p, how, sizeof(how)), p->printed + 1,
+					    p->linktype);
+			break;
+		}
+		if (!(skip = numbered(s, len, p->printed))) {
+			/* lines before its first packet's: never seen, but kept */
+			ecap_buf_put(out, s, (size_t)(nl - s) + 1);
+			p->out_off += (size_t)(nl - s) + 1;
+			continue;
+		}
+		p->last_quiet = t->popped++ < t->quiet;
+		if (!p->last_quiet) {
+			ecap_buf_put(out, t->names[k->name], strlen(t->names[k->name]));
+			ecap_buf_put(out, " ", 1);
+			ecap_buf_put(out, s + skip, (size_t)(nl - s) + 1 - skip);
+		}
+		p->out_off += (size_t)(nl - s) + 1;
+		p->printed++;
+		p->progress = now_ms();
+		t->qhead = (t->qhead + 1) % t->qcap;
+		t->qlen--;
+	}
+	if (out->err)
+		return fail(t, -ENOMEM, "text: out of memory");
+	for (unsigned i = 0; i < t->npr; i++) {
+		read_out(&t->pr[i]); /* room again: more may wait */
+		set_interest(t, &t->pr[i]);
+	}
+	return 0;
+}
+
+int srv_tp_fd(const struct srv_tp *t)
+{
+	return t->ep;
+}
+
+int srv_tp_done(const struct srv_tp *t)
+{
+	if (t->failed)
+		return 1;
+	if (!t->ended || t->qlen)
+		return 0;
+	for (unsigned i = 0; i < t->npr; i++)
+		if (!t->pr[i].out_eof || t->pr[i].out_off < t->pr[i].out.len)
+			return 0;
+	return 1;
+}
+
+void srv_tp_check(struct srv_tp *t)
+{
+	int64_t now = now_ms();
+
+	for (unsigned i = 0; i < t->npr; i++) {
+		struct printer *p = &t->pr[i];
+
+		/* work to do, not held back by us, and neither reading nor printing */
+		if (p->pid > 0 && p->fed != p->printed && (p->ev & 2) &&
+		    now - p->progress > TP_STUCK_MS)
+			kill(p->pid, SIGKILL);
+	}
+}
+
+uint64_t srv_tp_lines(const struct srv_tp *t)
+{
+	return t->popped;
+}
+
+void srv_tp_quiet(struct srv_tp *t, uint64_t n)
+{
+	t->quiet = n;
+}
+
+const char *srv_tp_error(const struct srv_tp *t)
+{
+	return t->err;
+}
+
+int srv_tp_write(struct srv_tp *t, const void *data, size_t len, int end, int fd)
+{
+	struct ecap_buf lines = {0};
+	struct pollfd pf = {.fd = t->ep, .events = POLLIN};
+	int r = srv_tp_feed(t, data, len);
+
+	if (end)
+		srv_tp_end(t);
+	while (!r) {
+		ecap_buf_reset(&lines);
+		r = srv_tp_pump(t, &lines, 1u << 20);
+		if (lines.len && ecap_write_all(fd, lines.data, lines.len)) {
+			r = fail(t, -errno, "writing the text: %s", strerror(errno));
+			break;
+		}
+		if (r || (end ? srv_tp_done(t) : srv_tp_hungry(t)))
+			break;
+		if (!lines.len && poll(&pf, 1, 1000) == 0)
+			srv_tp_check(t);
+	}
+	ecap_buf_free(&lines);
+	return r;
+}
