@@ -19,11 +19,14 @@ ALLOWED = {
     "user/capture": ["user/filter", "user/common", "bpf"],
     "user/agent": ["user/capture", "user/filter", "user/tunnel", "user/common", "bpf"],
     "server/core": ["user/common"],
+    "server/print": ["server/core", "user/common"],
     "server/service": ["server/core", "user/filter", "user/tunnel", "user/common"],
-    "server/api": ["server/service", "server/core", "user/filter", "user/tunnel", "user/common"],
-    "server": ["server/api", "server/service", "server/core", "user/filter", "user/tunnel",
-               "user/common"],
-    "tools": ["server/core", "user/capture", "user/filter", "user/tunnel", "user/common", "bpf"],
+    "server/api": ["server/service", "server/print", "server/core", "user/filter", "user/tunnel",
+                   "user/common"],
+    "server": ["server/api", "server/service", "server/print", "server/core", "user/filter",
+               "user/tunnel", "user/common"],
+    "tools": ["server/print", "server/core", "user/capture", "user/filter", "user/tunnel",
+              "user/common", "bpf"],
 }
 ROOTS = {"user": "user", "server": "server", "bpf": "bpf"}  # where "x/y.h" resolves
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)

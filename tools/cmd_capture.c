@@ -19,7 +19,7 @@
 #include "cmd.h"
 #include "linkwatch.h"
 #include "textout.h"
-#include "core/printer.h"
+#include "print/printer.h"
 #include "capture/engine.h"
 #include "filter/filter.h"
 #include "filter/compile.h"

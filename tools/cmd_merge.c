@@ -17,7 +17,7 @@
 
 #include "cmd.h"
 #include "core/mux.h"
-#include "core/textprint.h"
+#include "print/textprint.h"
 
 #define CHUNK	 (256u << 10)
 #define WRITE_AT (1u << 20)

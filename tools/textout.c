@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
-#include "core/printer.h"
+#include "print/printer.h"
 
 struct textout {
 	pid_t pid;

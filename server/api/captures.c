@@ -31,7 +31,7 @@
 
 #include "api/api.h"
 #include "common/bounds.h"
-#include "core/textprint.h"
+#include "print/textprint.h"
 #include "filter/cbpf.h"
 
 #define READ_CHUNK	(256u << 10) /* from the file, a send */

@@ -277,6 +277,17 @@ test_text() {
 	remote -d gw1,gw2 -G 60 --text -w "$tmp/text.txt" 'udp or icmp or arp or icmp6 or tcp port 80' \
 		2> "$tmp/remote.err" &
 	rem=$!
+	# the live text's printer: tcpdump, confined (docs/remote.md, Text)
+	local pr= conf
+	for _ in $(seq 100); do pr=$(pgrep -P "$server_pid" -x tcpdump) && break; sleep 0.05; done
+	conf="$([ -n "$pr" ] && [ "$(readlink /proc/$pr/ns/net)" != "$(readlink /proc/$server_pid/ns/net)" ] && echo netns)"
+	conf+=" $(awk '/^Uid:/ { print $2 }' /proc/$pr/status 2> /dev/null)"
+	conf+=" $(ls /proc/$pr/fd 2> /dev/null | wc -l)"
+	conf+=" $(awk '/^Max address space/ { print $4 }' /proc/$pr/limits 2> /dev/null)"
+	conf+=" $(tr '\0' '\n' < /proc/$pr/environ 2> /dev/null | grep -vc '^PATH=')"
+	[ "$conf" = "netns $(id -u tcpdump) 3 1073741824 0" ] &&
+		ok "text: tcpdump prints it, in a network namespace of its own, as user tcpdump, with 3 fds, 1 GiB, PATH only" ||
+		ko "text printer" "pid '$pr': $conf"
 	wait $sender
 	sleep 1
 	id=$(sed -n 's/^capture \([0-9]*\) on.*/\1/p' "$tmp/remote.err")

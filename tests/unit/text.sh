@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# text.sh EDGECAP - the text decoder against tcpdump -nn -tt, line for line,
+# text.sh EDGECAP - the text output against tcpdump -nn -tt, line for line,
 # on crafted frames (tests/unit/text_packets.py: TCP conversations and
 # options, text protocols, DNS over UDP and TCP, malformed and cut packets),
-# read through `edgecap merge --text`, the server's decoder offline.
+# read through `edgecap merge --text` (tcpdump's printers, each line put back
+# with its input and in order, as the server does).
 set -uo pipefail
 command -v tcpdump > /dev/null || { echo "SKIP: no tcpdump"; exit 77; }
 tmp=$(mktemp -d)
@@ -22,5 +23,48 @@ if [ "$n" -ge 100 ] && diff -u "$tmp/tcpdump.txt" "$tmp/ours.txt" > "$tmp/diff" 
 else
 	echo "FAIL text: $n tcpdump lines; the first differences:"
 	head -30 "$tmp/diff"
+	exit 1
+fi
+
+# Two link types in one stream: a printer each, the lines back in the
+# stream's order. raw.pcap: the IP frames without their Ethernet header
+# (LINKTYPE_RAW), each 0.5 ms after its twin.
+python3 - "$tmp/in.pcap" "$tmp/raw.pcap" << 'EOF2'
+import struct, sys
+d = open(sys.argv[1], "rb").read()
+out = [struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 262144, 101)]
+off = 24
+while off + 16 <= len(d):
+    sec, usec, cap, wire = struct.unpack_from("<IIII", d, off)
+    fr = d[off + 16:off + 16 + cap]
+    off += 16 + cap
+    if cap >= 34 and fr[12:14] in (b"\x08\x00", b"\x86\xdd"):
+        out.append(struct.pack("<IIII", sec, usec + 500, cap - 14, wire - 14) + fr[14:])
+open(sys.argv[2], "wb").write(b"".join(out))
+EOF2
+tcpdump -nn -tt -r "$tmp/raw.pcap" > "$tmp/raw.txt" 2> /dev/null
+"$1" merge --text --no-dedup "$tmp/in.pcap" "$tmp/raw.pcap" > "$tmp/both.raw" 2> "$tmp/err"
+if [ "$(wc -l < "$tmp/raw.txt")" -ge 90 ] &&
+	[ "$(grep "^$tmp/in.pcap " "$tmp/both.raw" | cut -d' ' -f2-)" = "$(cat "$tmp/tcpdump.txt")" ] &&
+	[ "$(grep "^$tmp/raw.pcap " "$tmp/both.raw" | cut -d' ' -f2-)" = "$(cat "$tmp/raw.txt")" ] &&
+	cut -d' ' -f2 "$tmp/both.raw" | sort -c -g 2> /dev/null; then
+	echo "PASS text: Ethernet and raw IP in one stream, each as tcpdump prints it, in time order"
+else
+	echo "FAIL text: two link types: $(cat "$tmp/err"; diff <(grep "^$tmp/raw.pcap " "$tmp/both.raw" | cut -d' ' -f2-) "$tmp/raw.txt" | head -5)"
+	exit 1
+fi
+
+# A printer that takes a packet and never prints it is killed, and said so.
+mkdir "$tmp/bin"
+printf '#!/bin/sh\nexec sleep 60\n' > "$tmp/bin/tcpdump"
+chmod +x "$tmp/bin/tcpdump"
+start=$SECONDS
+PATH="$tmp/bin:$PATH" "$1" merge --text "$tmp/in.pcap" > /dev/null 2> "$tmp/err"
+st=$?
+if [ $st != 0 ] && grep -q "tcpdump ended (killed by signal 9) before it printed packet 1 " "$tmp/err" &&
+	[ $((SECONDS - start)) -lt 30 ]; then
+	echo "PASS text: a stuck printer is killed after 10 s and named"
+else
+	echo "FAIL text: stuck printer: status $st after $((SECONDS - start)) s: $(cat "$tmp/err")"
 	exit 1
 fi

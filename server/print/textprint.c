@@ -1,5 +1,5 @@
 /* textprint.c - see textprint.h. */
-#include "core/textprint.h"
+#include "print/textprint.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "core/pcapng_reader.h"
-#include "core/printer.h"
+#include "print/printer.h"
 
 #define TP_PRINTERS_MAX 8	    /* link types in one stream */
 #define TP_NAMES_MAX	1024	    /* distinct device names in one stream */

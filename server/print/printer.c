@@ -1,5 +1,5 @@
 /* printer.c - see printer.h. */
-#include "core/printer.h"
+#include "print/printer.h"
 
 #include <errno.h>
 #include <fcntl.h>
