@@ -110,6 +110,38 @@ bad:
 }
 
 /* Map a regular, non-empty file; anything else is read through a buffer. */
+/* The text of one file, as the server gives a finished capture's: the
+ * printer reads the file itself, its packets named after it. 0, -EXDEV
+ * when it holds several link types (nothing written yet), or -errno with
+ * err set. */
+static int text_of_file(struct in *in, int out, char *err, size_t errlen)
+{
+	int pfd = open(in->path, O_RDONLY | O_CLOEXEC), r = 0;
+	struct srv_tp *tp = pfd < 0 ? NULL : srv_tp_new(0, pfd, err, errlen);
+
+	if (pfd >= 0)
+		close(pfd);
+	if (!tp) {
+		if (pfd < 0)
+			snprintf(err, errlen, "%s: %s", in->path, strerror(errno));
+		return -EINVAL;
+	}
+	srv_tp_name(tp, in->path);
+	for (size_t pos = 0; !r && pos < in->size; pos += CHUNK) {
+		size_t len = in->size - pos < CHUNK ? in->size - pos : CHUNK;
+
+		r = srv_tp_write(tp, in->map + pos, len, pos + len == in->size, out);
+	}
+	if (r && r != -EXDEV)
+		snprintf(err, errlen, "%s", srv_tp_error(tp));
+	if (r == -EXDEV && srv_tp_lines(tp)) { /* it printed: too late to start over */
+		snprintf(err, errlen, "%s: several link types", in->path);
+		r = -EINVAL;
+	}
+	srv_tp_free(tp);
+	return r;
+}
+
 static void map_input(struct in *in)
 {
 	struct stat st;
@@ -206,6 +238,14 @@ int cmd_merge(int argc, char **argv)
 			snprintf(err, sizeof(err), "out of memory");
 			goto done;
 		}
+	}
+	if (text && n == 1 && ins[0].map) { /* one file: as the server reads a finished one */
+		c = text_of_file(&ins[0], fd, err, sizeof(err));
+		if (c != -EXDEV) {
+			r = c ? 2 : 0;
+			goto done;
+		}
+		err[0] = 0; /* several link types: as a stream, below */
 	}
 	/* a chunk from each input in turn, as streams would arrive */
 	do {

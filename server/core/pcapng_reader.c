@@ -363,21 +363,33 @@ static int parse(struct srv_pcapng_reader *r, const uint8_t *p, size_t n, size_t
 
 int srv_pcapng_feed(struct srv_pcapng_reader *r, const void *data, size_t len)
 {
-	size_t used = 0;
+	const uint8_t *d = data;
+	size_t used = 0, k = 64;
 	int e;
 
 	if (r->err[0])
 		return -EINVAL;
-	if (!r->carry.len) { /* straight from the caller's bytes; keep the tail */
-		e = parse(r, data, len, &used);
-		return e ? e : ecap_buf_put(&r->carry, (const uint8_t *)data + used, len - used);
-	}
-	e = ecap_buf_put(&r->carry, data, len);
-	if (!e)
+	/* a partial block kept: complete it with no more of the new bytes than
+	 * twice what it lacks (doubling pieces), then go on in place, so that a
+	 * stream fed in chunks is not all copied */
+	while (r->carry.len && len) {
+		if (k > len)
+			k = len;
+		if ((e = ecap_buf_put(&r->carry, d, k)))
+			return e;
+		d += k;
+		len -= k;
 		e = parse(r, r->carry.data, r->carry.len, &used);
-	memmove(r->carry.data, r->carry.data + used, r->carry.len - used);
-	r->carry.len -= used;
-	return e;
+		memmove(r->carry.data, r->carry.data + used, r->carry.len - used);
+		r->carry.len -= used;
+		if (e)
+			return e;
+		k *= 2;
+	}
+	if (!len)
+		return 0;
+	e = parse(r, d, len, &used); /* straight from the caller's bytes; keep the tail */
+	return e ? e : ecap_buf_put(&r->carry, d + used, len - used);
 }
 
 int srv_pcapng_parse(struct srv_pcapng_reader *r, const void *data, size_t len, size_t *used)

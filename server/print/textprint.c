@@ -67,6 +67,7 @@ struct srv_tp {
 	size_t qcap, qhead, qlen;
 	size_t input;		/* bytes in every printer's in not yet written */
 	uint64_t popped, quiet; /* packets whose lines are out; of them, not shown */
+	int one_name;		/* srv_tp_name: every packet's */
 	char err[200];
 };
 
@@ -210,7 +211,9 @@ static int on_block(void *ctx, enum srv_pcapng_event ev, const void *arg)
 			if (i == t->npr && start_printer(t, f->linktype, -1))
 				return t->failed;
 		}
-		if ((n = name_of(t, f->name)) < 0)
+		if (t->one_name)
+			n = 0;
+		else if ((n = name_of(t, f->name)) < 0)
 			return n;
 		t->if_pr[f->id] = (int8_t)i;
 		t->if_name[f->id] = (uint16_t)n;
@@ -395,9 +398,16 @@ static void read_out(struct printer *p)
  * The length of that start when it is packet n's, else 0. */
 static size_t numbered(const char *s, size_t len, uint32_t n)
 {
-	char want[24];
-	int w = snprintf(want, sizeof(want), "%5" PRIu32 "  ", n + 1);
-	return len >= (size_t)w && !memcmp(s, want, (size_t)w) ? (size_t)w : 0;
+	uint64_t v = 0;
+	size_t i = 0, d;
+
+	while (i < len && i < 5 && s[i] == ' ')
+		i++;
+	for (d = i; i < len && i < d + 10 && s[i] >= '0' && s[i] <= '9'; i++)
+		v = v * 10 + (uint64_t)(s[i] - '0');
+	if (i == d || (i < 5) || i + 2 > len || s[i] != ' ' || s[i + 1] != ' ')
+		return 0;
+	return v == (uint64_t)n + 1 ? i + 2 : 0;
 }
 
 /* How a printer ended, for the error. */
@@ -474,7 +484,6 @@ int srv_tp_pump(struct srv_tp *t, struct ecap_buf *out, size_t max)
 		}
 		p->out_off += (size_t)(nl - s) + 1;
 		p->printed++;
-		p->progress = now_ms();
 		t->qhead = (t->qhead + 1) % t->qcap;
 		t->qlen--;
 	}
@@ -516,6 +525,13 @@ void srv_tp_check(struct srv_tp *t)
 		    now - p->progress > TP_STUCK_MS)
 			kill(p->pid, SIGKILL);
 	}
+}
+
+void srv_tp_name(struct srv_tp *t, const char *name)
+{
+	snprintf(t->names[0], TP_NAME_MAX, "%s", name);
+	t->nnames = 1;
+	t->one_name = 1;
 }
 
 uint64_t srv_tp_lines(const struct srv_tp *t)

@@ -55,6 +55,9 @@ int srv_tp_done(const struct srv_tp *t);
 /* Kills a printer stuck on a packet for TP_STUCK_MS; the next pump
  * reports it. Call it now and then. */
 void srv_tp_check(struct srv_tp *t);
+/* Every packet's lines start with name (truncated at 63 bytes), whatever
+ * its interface: before the first feed. */
+void srv_tp_name(struct srv_tp *t, const char *name);
 /* Packets whose lines are out. */
 uint64_t srv_tp_lines(const struct srv_tp *t);
 /* The lines of the first n packets are not shown (they were, by a reader
