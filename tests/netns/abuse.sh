@@ -601,8 +601,89 @@ assert c["stored"] < 4 << 20, c["stored"]' "$tmp/body" 2> "$tmp/hostile.err" || 
 		ko "hostile devices" "$bad"
 }
 
+# A capture of two link types: a device that streams raw IP (LINKTYPE_RAW)
+# next to gw1's Ethernet. Its text, live and from the finished file (which
+# one printer cannot read: it is read again as a stream, the lines already
+# sent printed quietly), has each packet once, decoded for its link type
+# as tcpdump decodes it.
+test_text_link_types() {
+	local bad= st id rp
+	cat > "$tmp/rawdev.py" <<'PY'
+import socket, struct, sys, time
+def block(t, body):
+    body += b"\0" * (-len(body) % 4)
+    n = 12 + len(body)
+    return struct.pack("<II", t, n) + body + struct.pack("<I", n)
+def icmp(seq):
+    body = struct.pack("!BBHHH", 8, 0, 0, 0x77, seq) + bytes(56)
+    return struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(body), seq, 0, 64, 1, 0,
+                       bytes([10, 77, 0, 1]), bytes([10, 77, 0, 2])) + body
+pkts = [icmp(i) for i in range(1, 6)]
+hdr = struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 262144, 101)
+open(sys.argv[1], "wb").write(hdr + b"".join(
+    struct.pack("<IIII", 0, 0, len(p), len(p)) + p for p in pkts))
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("10.98.0.1", 8014))
+s.listen(4)
+while True:  # the capture's request; anything else is not found
+    c, _ = s.accept()
+    if b"/v1/capture" in c.recv(65536):
+        break
+    c.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+    c.close()
+c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/x-pcapng\r\n"
+          b"Transfer-Encoding: chunked\r\n\r\n")
+chunk = lambda b: c.sendall(b"%x\r\n" % len(b) + b + b"\r\n")
+chunk(block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1)) +
+      block(1, struct.pack("<HHI", 101, 0, 262144)))
+for p in pkts:
+    time.sleep(0.3)
+    us = int(time.time() * 1e6)
+    chunk(block(6, struct.pack("<IIIII", 0, us >> 32, us & 0xffffffff, len(p), len(p)) + p))
+c.sendall(b"0\r\n\r\n")
+time.sleep(1)
+PY
+	ina python3 "$tmp/rawdev.py" "$tmp/raw.pcap" 2> "$tmp/rawdev.err" &
+	rp=$!
+	for _ in $(seq 100); do ina ss -ltn | grep -q ':8014 ' && break; sleep 0.1; done
+	call "$alice" POST /devices '{"name":"rawdev","serial":"SN-rawdev","address":"http://10.98.0.1:8014"}' > /dev/null
+	st=$(call "$alice" POST /captures '{"devices":["gw1","rawdev"],"expression":"udp port 5001","duration":4}')
+	id=$(field id)
+	[ "$st" = 201 ] || bad+=" start:$st"
+	inb curl -sS -o "$tmp/live.txt" -H "Authorization: Bearer $alice" "$api/captures/$id/text" &
+	local lp=$!
+	sleep 0.3
+	send_udp 10 &
+	local sp=$!
+	wait "$sp"
+	wait_state "$id" done 15 || bad+=" did not end"
+	wait_gone "$lp" 10 || bad+=" live text did not end"
+	wait_gone "$rp" 5 || kill "$rp" 2> /dev/null
+	call "$alice" GET "/captures/$id" > /dev/null
+	# (no end statistics, which the agent sends: failed, with its 5 packets)
+	grep -A5 '"device": "rawdev"' "$tmp/body" | grep -q '"packets": 5' ||
+		bad+=" rawdev: $(grep -A3 '"device": "rawdev"' "$tmp/body" | tr -d '\n') $(cat "$tmp/rawdev.err")"
+	call "$alice" GET "/captures/$id/text" > /dev/null
+	cp "$tmp/body" "$tmp/file.txt"
+	tcpdump -nn -tt -r "$tmp/raw.pcap" 2> /dev/null | cut -d' ' -f2- > "$tmp/raw.want"
+	local got
+	for f in live file; do
+		got=$(grep '^rawdev ' "$tmp/$f.txt" | cut -d' ' -f3-)
+		[ "$got" = "$(cat "$tmp/raw.want")" ] && [ "$(grep -c . "$tmp/raw.want")" = 5 ] ||
+			bad+=" $f: rawdev's lines: $(echo "$got" | head -2 | tr '\n' '|')"
+		[ "$(grep -c '^gw1 [0-9.]* IP 10.98.0.2\.[0-9]* > 10.98.0.1.5001: UDP, length' "$tmp/$f.txt")" = 5 ] ||
+			bad+=" $f: gw1's lines: $(grep -c '^gw1 ' "$tmp/$f.txt")"
+		[ "$(grep -c . "$tmp/$f.txt")" = 10 ] || bad+=" $f: $(grep -c . "$tmp/$f.txt") lines: $(tail -1 "$tmp/$f.txt")"
+	done
+	cmp -s "$tmp/live.txt" "$tmp/file.txt" || bad+=" live and file differ"
+	call "$alice" DELETE /devices/rawdev > /dev/null
+	[ -z "$bad" ] && ok "text of two link types: raw IP and Ethernet each as tcpdump prints it, live and from the file, each packet once" ||
+		ko "text link types" "$bad"
+}
+
 run_tests after test_paths test_compile_offloop test_limits test_pages test_capture_ends \
-	test_hostile_device test_reach test_storage test_conn_limits test_rapid_reset test_registry_disk
+	test_hostile_device test_text_link_types test_reach test_storage test_conn_limits test_rapid_reset test_registry_disk
 st=$?
 env_stop || exit 1
 exit $st
