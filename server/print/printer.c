@@ -59,6 +59,10 @@ static void child(const char *const *argv, unsigned flags, int in, int out, int 
 		limit(RLIMIT_FSIZE, 0); /* it writes no file (but the output's) */
 	limit(RLIMIT_CORE, 0);
 	limit(RLIMIT_NOFILE, 64);
+	/* none of the capabilities a service may hold (the server's unit
+	 * gives CAP_NET_ADMIN) passes to it */
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) && errno != EINVAL)
+		goto fail;
 	if (chdir("/") || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
 		goto fail;
 	if (flags & SRV_PRINTER_CLEAR_ENV)
