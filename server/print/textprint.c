@@ -38,11 +38,12 @@ struct printer {
 	struct ecap_buf out;
 	size_t out_off; /* consumed of out */
 	int out_eof;
-	uint32_t fed;	  /* packets given (the next one's number) */
-	uint32_t printed; /* lines seen (the next line's number) */
-	uint32_t ev;	  /* epoll interest */
-	int64_t progress; /* ms: when it last printed, or was first given work */
-	int last_quiet;	  /* its last packet's lines are not shown */
+	uint32_t fed;	    /* packets given (the next one's number) */
+	uint32_t printed;   /* lines seen (the next line's number) */
+	uint32_t ev;	    /* epoll interest */
+	int64_t progress;   /* ms: when it last printed, or was first given work */
+	int last_quiet;	    /* its last packet's lines are not shown */
+	uint16_t last_name; /* its last packet's device */
 };
 
 struct pkt {
@@ -410,6 +411,13 @@ static size_t numbered(const char *s, size_t len, uint32_t n)
 	return v == (uint64_t)n + 1 ? i + 2 : 0;
 }
 
+/* A line's start: its packet's device and a space. */
+static void put_name(struct srv_tp *t, struct ecap_buf *out, uint16_t name)
+{
+	ecap_buf_put(out, t->names[name], strlen(t->names[name]));
+	ecap_buf_put(out, " ", 1);
+}
+
 /* How a printer ended, for the error. */
 static const char *ended_how(struct printer *p, char *buf, size_t len)
 {
@@ -449,8 +457,10 @@ int srv_tp_pump(struct srv_tp *t, struct ecap_buf *out, size_t max)
 			       (s = (const char *)p->out.data + p->out_off,
 				len = p->out.len - p->out_off, nl = memchr(s, '\n', len)) &&
 			       !numbered(s, len, p->printed)) {
-				if (!p->last_quiet)
+				if (!p->last_quiet) {
+					put_name(t, out, p->last_name);
 					ecap_buf_put(out, s, (size_t)(nl - s) + 1);
+				}
 				p->out_off += (size_t)(nl - s) + 1;
 			}
 		}
@@ -477,9 +487,9 @@ int srv_tp_pump(struct srv_tp *t, struct ecap_buf *out, size_t max)
 			continue;
 		}
 		p->last_quiet = t->popped++ < t->quiet;
+		p->last_name = k->name;
 		if (!p->last_quiet) {
-			ecap_buf_put(out, t->names[k->name], strlen(t->names[k->name]));
-			ecap_buf_put(out, " ", 1);
+			put_name(t, out, k->name);
 			ecap_buf_put(out, s + skip, (size_t)(nl - s) + 1 - skip);
 		}
 		p->out_off += (size_t)(nl - s) + 1;

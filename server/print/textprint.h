@@ -6,7 +6,10 @@
  *
  * Lines stay aligned with their packets however tcpdump prints: the
  * printers number them (-#), and each number is replaced by the packet's
- * device. A line without a number continues the packet before it.
+ * device. A line without a number continues the packet before it (an
+ * encapsulated packet, -v's details) and starts with the same device, so
+ * that every line names its device and cutting the first word off gives
+ * tcpdump's output.
  *
  * No call blocks: the pipes are non-blocking, and one descriptor
  * (srv_tp_fd, an epoll set) becomes readable when srv_tp_pump has work,
