@@ -307,7 +307,9 @@ int cmd_capture(int argc, char **argv)
 		so.out_fd = open_output(out);
 		if (so.out_fd < 0)
 			goto out;
-	} else { /* tcpdump's lines */
+	} else { /* tcpdump's lines; from classic pcap, which libpcap reads
+		  * whatever the link type (not a second RAW interface block) */
+		so.pcap = 1;
 		text = textout_start(print, &so.out_fd, err, sizeof(err));
 		if (!text) {
 			fail("%s", err);

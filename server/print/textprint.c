@@ -199,10 +199,13 @@ static int on_block(void *ctx, enum srv_pcapng_event ev, const void *arg)
 		int n;
 
 		if (t->file) { /* one printer reads the file itself */
+			/* libpcap 1.10 reads no second interface block of another
+			 * link type, nor of RAW (101: it compares it with the first
+			 * one's DLT, 12) */
 			if (!t->have_linktype) {
 				t->pr[0].linktype = f->linktype;
 				t->have_linktype = 1;
-			} else if (t->pr[0].linktype != f->linktype) {
+			} else if (t->pr[0].linktype != f->linktype || f->linktype == 101) {
 				return fail(t, -EXDEV, "several link types: read it as a stream");
 			}
 			i = 0;
