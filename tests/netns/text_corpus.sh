@@ -103,13 +103,13 @@ start_both() { # TD_OUT EC_OUT TD_ARGS... -- EC_ARGS...
 	return 1
 }
 
-# Stop both once each has the end marker (tcpdump runs in immediate mode;
-# edgecap's file or text is written as packets come)
-stop_both() { # TD_HAS EC_HAS: commands that succeed once the marker is in
+# Stop both once tcpdump (in immediate mode) has the end marker; edgecap
+# writes what its ring holds before it ends
+stop_both() { # TD_HAS: a command that succeeds once tcpdump has the marker
 	local i
-	for i in $(seq 60); do
-		$1 && $2 && break
-		sleep 0.05
+	for i in $(seq 30); do
+		$1 && break
+		sleep 0.1
 	done
 	kill -INT $cap_pid 2> /dev/null
 	wait_gone $cap_pid 10 || { kill -9 $cap_pid; echo "edgecap did not stop"; }
@@ -198,18 +198,18 @@ printed=(
 test_files() {
 	start_both "$tmp/td.out" "$tmp/ec.out" --immediate-mode -U -s 262144 -w "$tmp/ref.pcap" -- \
 		-w "$tmp/ours.pcapng" ||
-		{ ko "corpus capture" "the captures did not start: $(cat "$tmp/ec.err" "$tmp/td.err")"; stop_both true true; return; }
+		{ ko "corpus capture" "the captures did not start: $(cat "$tmp/ec.err" "$tmp/td.err")"; stop_both true; return; }
 	traffic
-	stop_both "ended $tmp/ref.pcap" "ended $tmp/ours.pcapng"
-	local k n i=0 missing= counts= filters= stats
+	stop_both "ended $tmp/ref.pcap"
+	local k n i=0 missing= counts= filters= stats=()
 	# 1. the kinds of traffic present, counted by Wireshark in tcpdump's
 	# file: one column of frames per filter
 	for k in "${kinds[@]}"; do filters+=",${k#*|}"; done
-	stats=$(tshark -r "$tmp/ref.pcap" -q -z "io,stat,0$filters" 2> /dev/null |
+	mapfile -t stats < <(tshark -r "$tmp/ref.pcap" -q -z "io,stat,0$filters" 2> /dev/null |
 		awk -F'|' '/<>/ { for (i = 3; i <= NF; i += 2) if ($i ~ /[0-9]/) print $i + 0 }')
 	for k in "${kinds[@]}"; do
+		n=${stats[i]:-}
 		i=$((i + 1))
-		n=$(sed -n "${i}p" <<< "$stats")
 		[ "${n:-0}" -gt 0 ] || missing+=" ${k%%|*};"
 		counts+="${k%%|*} ${n:-none}, "
 	done
@@ -254,9 +254,9 @@ test_files() {
 # Pass 2: both print live (no -w), the lines after the time compared.
 test_live_text() {
 	start_both "$tmp/td.txt" "$tmp/ec.txt" --immediate-mode -l -nn -tt -- -nn -tt ||
-		{ ko "live text" "the captures did not start: $(cat "$tmp/ec.err" "$tmp/td.err")"; stop_both true true; return; }
+		{ ko "live text" "the captures did not start: $(cat "$tmp/ec.err" "$tmp/td.err")"; stop_both true; return; }
 	traffic
-	stop_both "ended_text $tmp/td.txt" "ended_text $tmp/ec.txt"
+	stop_both "ended_text $tmp/td.txt"
 	untimed < "$tmp/td.txt" | between > "$tmp/td.live"
 	untimed < "$tmp/ec.txt" | between > "$tmp/ec.live"
 	local how
