@@ -112,7 +112,7 @@ stop_both() { # TD_HAS: a command that succeeds once tcpdump has the marker
 		sleep 0.1
 	done
 	kill -INT $cap_pid 2> /dev/null
-	wait_gone $cap_pid 10 || { kill -9 $cap_pid; echo "edgecap did not stop"; }
+	wait_gone $cap_pid 10 || { kill -9 $cap_pid; ko "edgecap stops on SIGINT" "still running after 10 s"; }
 	kill -TERM $td 2> /dev/null
 	wait_gone $td 5 || kill -9 $td
 }
