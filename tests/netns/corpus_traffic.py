@@ -3,12 +3,11 @@
 
 corpus_traffic.py serve ADDR IFACE   in the capturing namespace (A): small
     servers answering what `send` asks (DNS, NTP, SNMP, TFTP, SSDP, TCP echo)
-    and sinks (syslog, DHCPv6, the test's markers); runs until killed.
-corpus_traffic.py send SERVER IFACE  in the other namespace (B): one round of
-    requests to those servers, multicast queries and joins, ICMP messages the
-    kernel answers, and tunnelled payloads.
+    and sinks (syslog, DHCPv6, the test's markers on port 5999); runs until killed.
+corpus_traffic.py send SERVER IFACE SERVER6  in the other namespace (B), its
+    address in CORPUS_SELF: one round of requests to those servers, multicast
+    queries and joins, ICMP messages the kernel answers, tunnelled payloads.
 corpus_traffic.py l2 IFACE DSTMAC    link-layer frames through AF_PACKET.
-corpus_traffic.py mark SERVER WORD   one marker datagram (port 5999).
 
 Every request is a real protocol message sent on the wire through the
 kernel's stack and, where a server is named, answered by one. What has no
@@ -370,12 +369,6 @@ def l2(iface, dstmac):
     s.close()
 
 
-def mark(server, word):
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    u.sendto(word.encode(), (server, 5999))
-    u.close()
-
-
 if __name__ == "__main__":
     cmd = sys.argv[1] if len(sys.argv) > 1 else ""
     if cmd == "serve" and len(sys.argv) == 4:
@@ -384,8 +377,6 @@ if __name__ == "__main__":
         send(sys.argv[2], sys.argv[3], sys.argv[4])
     elif cmd == "l2" and len(sys.argv) == 4:
         l2(sys.argv[2], sys.argv[3])
-    elif cmd == "mark" and len(sys.argv) == 4:
-        mark(sys.argv[2], sys.argv[3])
     else:
         sys.exit("usage: corpus_traffic.py serve ADDR IFACE | send SERVER IFACE SERVER6 | "
-                 "l2 IFACE DSTMAC | mark SERVER WORD")
+                 "l2 IFACE DSTMAC")
