@@ -296,6 +296,27 @@ def send(server, iface, server6):
     raw4(253, server, b"experimental protocol 253")
     u.sendto(b"nobody listens", (server, 33434))
 
+    # ICMP errors from the server as a router (its route to 10.97.0.0/24 and
+    # fd97::/64 leads back to us, with an MTU of 1000 and 1280): time
+    # exceeded (TTL 1), redirect, fragmentation needed / packet too big
+    for fam, dest, big in ((socket.AF_INET, "10.97.0.%d", 1200), (socket.AF_INET6, "fd97::%d", 1400)):
+        lvl, ttl = ((socket.IPPROTO_IP, socket.IP_TTL) if fam == socket.AF_INET
+                    else (socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS))
+        r = socket.socket(fam, socket.SOCK_DGRAM)
+        r.setsockopt(lvl, ttl, 1)
+        r.sendto(b"hop limit 1", (dest % 5, 33436))
+        r.setsockopt(lvl, ttl, 64)
+        r.sendto(b"the router sends me back", (dest % 6, 33437))
+        if fam == socket.AF_INET:
+            r.setsockopt(socket.IPPROTO_IP, 10, 2)  # IP_MTU_DISCOVER: IP_PMTUDISC_DO
+        else:
+            r.setsockopt(socket.IPPROTO_IPV6, 62, 1)  # IPV6_DONTFRAG
+        try:  # (refused here once the first round taught us the path's MTU)
+            r.sendto(b"x" * big, (dest % 7, 33438))
+        except OSError:
+            pass
+        r.close()
+
     # GRE (synthetic payload: an IPv4 ICMP echo from an inner network) through
     # a raw IP socket; the receiver has no GRE device
     inner_icmp = struct.pack("!BBHHH", 8, 0, 0, 0x99, 1) + b"tunnelled"

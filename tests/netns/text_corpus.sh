@@ -8,7 +8,9 @@
 # B's side of the veth is a port of a bridge running STP (br0 holds B's
 # addresses). The traffic (corpus_traffic.py for what no installed tool
 # sends): ARP, ICMP echo with record route, IPv4 fragments, ICMP timestamp,
-# protocol and port unreachable, IPv6 echo and fragments, ND, RS/RA,
+# protocol and port unreachable, time exceeded, redirect, fragmentation
+# needed (A routes 10.97.0.0/24 and fd97::/64 back to B), IPv6 echo and
+# fragments, packet too big, time exceeded, ND, RS/RA,
 # destination options, MLDv2 (hop-by-hop), IGMPv3, TCP, DNS, mDNS (v4, v6),
 # LLMNR, DHCP (busybox udhcpd and udhcpc), DHCPv6 Solicit, NTP, SNMP, syslog,
 # TFTP (busybox's client), SSDP, VXLAN devices, STP BPDUs; and, synthetic
@@ -36,8 +38,11 @@ ip -n "$B" link add br0 type bridge stp_state 1 forward_delay 200 hello_time 100
 	ip -n "$A" link add vx0 type vxlan id 42 local 10.98.0.1 remote 10.98.0.2 dstport 4789 &&
 	ip -n "$B" link add vx0 type vxlan id 42 local 10.98.0.2 remote 10.98.0.1 dstport 4789 &&
 	ip -n "$A" addr add 10.99.0.1/24 dev vx0 && ip -n "$B" addr add 10.99.0.2/24 dev vx0 &&
-	ip -n "$A" link set vx0 up && ip -n "$B" link set vx0 up ||
-	{ echo "FAIL setup of the bridge, IPv6 and VXLAN"; exit 1; }
+	ip -n "$A" link set vx0 up && ip -n "$B" link set vx0 up &&
+	ina sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 &&
+	ip -n "$A" route add 10.97.0.0/24 via 10.98.0.2 mtu lock 1000 &&
+	ip -n "$B" route add 10.97.0.0/24 via 10.98.0.1 && ip -n "$B" route add fd97::/64 via fd98::1 ||
+	{ echo "FAIL setup of the bridge, IPv6, VXLAN and routes"; exit 1; }
 va_mac=$(ina cat /sys/class/net/va/address)
 
 # servers in A: busybox's DHCP server, the corpus servers
@@ -66,6 +71,10 @@ for _ in $(seq 100); do
 	sleep 0.1
 done
 bridge -n "$B" link show dev vb | grep -q 'state forwarding' || { echo "FAIL setup: vb does not forward"; exit 1; }
+# (an IPv6 redirect names a link-local next hop: A's route goes through B's)
+b_ll=$(ip -n "$B" -6 addr show dev br0 scope link | sed -n 's|.*inet6 \(fe80::[0-9a-f:]*\)/.*|\1|p')
+ip -n "$A" route add fd97::/64 via "$b_ll" dev va mtu 1280 ||
+	{ echo "FAIL setup: no route through B's link-local address '$b_ll'"; exit 1; }
 
 # One round of the corpus, between two marker datagrams (UDP to port 5999,
 # payloads "start" and "end") that bound what is compared.
@@ -163,6 +172,9 @@ kinds=(
 	"ICMP timestamp reply|icmp.type == 14"
 	"ICMP protocol unreachable|icmp.type == 3 && icmp.code == 2"
 	"ICMP port unreachable|icmp.type == 3 && icmp.code == 3"
+	"ICMP fragmentation needed|icmp.type == 3 && icmp.code == 4" "ICMP redirect|icmp.type == 5"
+	"ICMP time exceeded|icmp.type == 11" "ICMPv6 time exceeded|icmpv6.type == 3"
+	"ICMPv6 packet too big|icmpv6.type == 2" # (no ICMPv6 redirect: Linux sends none here)
 	"ICMPv6 echo|icmpv6.type == 128" "IPv6 fragments|ipv6.fraghdr"
 	"ND solicitation|icmpv6.type == 135" "ND advertisement|icmpv6.type == 136"
 	"router solicitation|icmpv6.type == 133" "router advertisement|icmpv6.type == 134"
@@ -185,6 +197,9 @@ kinds=(
 printed=(
 	"ARP|ARP, Request who-has" "ICMP echo|ICMP echo request" "ICMP timestamp|ICMP time stamp query"
 	"ICMP protocol unreachable|protocol 253 unreachable" "ICMP port unreachable|udp port 33434 unreachable"
+	"ICMP time exceeded|ICMP time exceeded in-transit" "ICMP redirect|ICMP redirect 10\\.97\\.0\\.6"
+	"ICMP fragmentation needed|need to frag \\(mtu 1000\\)" "ICMPv6 packet too big|ICMP6, packet too big"
+	"ICMPv6 time exceeded|ICMP6, time exceeded in-transit"
 	"ICMPv6 echo|ICMP6, echo request" "IPv6 fragments|frag \\(0\\|"
 	"ND|ICMP6, neighbor solicitation" "RA|ICMP6, router advertisement" "RS|ICMP6, router solicitation"
 	"MLD|ICMP6, multicast listener report v2" "IGMP|igmp v3 report" "TCP|Flags \\[F\\.\\]"
