@@ -303,6 +303,15 @@ int cmd_capture(int argc, char **argv)
 		fail("%s", err);
 		goto out;
 	}
+	/* SIGINT/SIGTERM arrive through a signalfd the streamer polls; blocked
+	 * before the text output starts its thread, which inherits the mask:
+	 * a thread that left them unblocked would take them instead (ignored
+	 * as a background job's, or ending the process without its counts) */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	stop_fd = signalfd(-1, &mask, SFD_CLOEXEC);
 	if (out) {
 		so.out_fd = open_output(out);
 		if (so.out_fd < 0)
@@ -318,12 +327,6 @@ int cmd_capture(int argc, char **argv)
 	}
 
 	ecap_engine_quiet_libraries();
-	/* SIGINT/SIGTERM arrive through a signalfd the streamer polls */
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	stop_fd = signalfd(-1, &mask, SFD_CLOEXEC);
 	/* a reader that goes (`| head`, `| tcpdump -r -` stopped) ends the
 	 * capture as a signal does, with the counts, not the process */
 	signal(SIGPIPE, SIG_IGN);
