@@ -1,0 +1,17 @@
+/* links.h - `edgecap capture -D` and `-L`: interfaces and their link types,
+ * in tcpdump's words. */
+#ifndef ECAP_LINKS_H
+#define ECAP_LINKS_H
+
+/* -D: tcpdump -D's lines, each followed by the link type edgecap captures
+ * the interface with, or why it does not. The exit status. */
+int links_list(void);
+
+/* -L -i IF,...: the link types each interface can be captured with, as
+ * tcpdump -L prints them. The exit status (1: one is not captured). */
+int links_types(const char *ifaces);
+
+/* Why -i any is refused, one line. */
+extern const char links_any_refused[];
+
+#endif
