@@ -482,6 +482,8 @@ print(" ".join("%s:%s:%s" % (i["name"], i["linktype"], i["ingress"]) for i in js
 	t="/v1/capture?bpf=$(bpf udp)&iface=tun0&count=1"
 	local refused
 	refused="$(code "$t") $(cat "$tmp/body")"
+	local badtype
+	badtype="$(code "/v1/capture?bpf=$(bpf udp)&linktype=PPP") $(cat "$tmp/body")"
 	t="/v1/capture?bpf=$("$ec" filter compile -y RAW 'udp port 5001' | paste -sd, | sed 's/ /%20/g')&linktype=RAW&iface=tun0&count=$((n / 2))"
 	ip netns exec "$A" tcpdump -i tun0 -U -w "$tmp/tun.pcap" 'udp port 5001' 2> "$tmp/tun.td" &
 	td=$!
@@ -499,11 +501,12 @@ print(" ".join("%s:%s:%s" % (i["name"], i["linktype"], i["ingress"]) for i in js
 	agent_start --plain-http
 	[ "$st" = "va:EN10MB:tc tun0:RAW:tc" ] &&
 		[ "$refused" = "400 linktype: tun0 is RAW, the filter was compiled for EN10MB (compile it for RAW)" ] &&
+		[ "$badtype" = "400 linktype: 'PPP' is not EN10MB or RAW" ] &&
 		[ "$(capinfos -E "$tmp/tun.pcapng" | sed -n 's/^File encapsulation: *//p')" = "Raw IP" ] &&
 		[ "$(tshark -r "$tmp/tun.pcapng" 2> /dev/null | wc -l)" = $((n / 2)) ] &&
 		[ "$(tshark -r "$tmp/tun.pcapng" -x 2> /dev/null)" = "$(tshark -r "$tmp/tun.pcap" -x 2> /dev/null)" ] &&
 		ok "tun: RAW in the status, an EN10MB filter refused, a RAW one streams RAW records as tcpdump's" ||
-		ko tun "status '$st'; refusal '$refused'; $(tshark -r "$tmp/tun.pcapng" 2> /dev/null | wc -l) packets"
+		ko tun "status '$st'; refusal '$refused' '$badtype'; $(tshark -r "$tmp/tun.pcapng" 2> /dev/null | wc -l) packets"
 }
 
 run_tests alive test_auth test_capture_stream test_parameters test_bad_requests \

@@ -552,14 +552,20 @@ test_link_types() {
 		ko "link types" "$bad"
 }
 
-# ipip (RAW for tcpdump) between A and B over the veth; GRE, which tcpdump
-# captures as LINUX_SLL, refused. Kernels without the modules: SKIP.
+# ipip (RAW for tcpdump) between A and B over the veth, captured against
+# tcpdump; gre, sit, ip6tnl and WireGuard against tcpdump -L. Kernels
+# without the modules: SKIP.
 test_ipip_and_gre() {
-	local td out st
-	if ! ina ip link add ipip1 type ipip local 10.98.0.1 remote 10.98.0.2 2> /dev/null; then
-		echo "SKIP ipip, gre: this kernel has no ipip tunnels"
-		return
+	if ina ip link add ipip1 type ipip local 10.98.0.1 remote 10.98.0.2 2> /dev/null; then
+		ipip_vs_tcpdump
+	else
+		echo "SKIP ipip: this kernel has none"
 	fi
+	tunnel_types
+}
+
+ipip_vs_tcpdump() {
+	local td
 	inb ip link add ipip1 type ipip local 10.98.0.2 remote 10.98.0.1 &&
 		ina ip addr add 10.66.0.1/24 dev ipip1 && inb ip addr add 10.66.0.2/24 dev ipip1 &&
 		ina ip link set ipip1 up && inb ip link set ipip1 up || { ko ipip setup; return; }
@@ -582,16 +588,35 @@ test_ipip_and_gre() {
 		ok "ipip: RAW as tcpdump's, the 6 ICMP packets byte for byte" ||
 		ko ipip "$(packets "$tmp/ip2.pcap" | wc -l) vs $(packets "$tmp/ip.pcap" | wc -l); $(cat "$tmp/ip2.err")"
 	ina ip link del ipip1
-	if ! ina ip link add gre1 type gre local 10.98.0.1 remote 10.98.0.2 2> /dev/null; then
-		echo "SKIP gre: this kernel has no GRE tunnels"
-		return
+}
+
+tunnel_types() {
+	local st
+	# the other tunnel types: what tcpdump -L gives each, edgecap gives, or
+	# refuses naming it when it is tcpdump's cooked LINUX_SLL
+	local spec name want got bad= seen=
+	for spec in "gre1 gre local 10.98.0.1 remote 10.98.0.2" "sit1 sit local 10.98.0.1 remote 10.98.0.2" \
+		"ip6t1 ip6tnl local fd00::1 remote fd00::2" "wg1 wireguard"; do
+		set -- $spec
+		name=$1; shift
+		ina ip link add "$name" type "$@" 2> /dev/null || { echo "SKIP $1: this kernel has none"; continue; }
+		ina ip link set "$name" up
+		want=$(ina tcpdump -L -i "$name" 2>&1 | head -2)
+		got=$(ina "$ec" capture -L -i "$name" 2>&1); st=$?
+		if grep -q LINUX_SLL <<< "$want"; then
+			[ $st = 1 ] && grep -q "^edgecap: $name has hardware type [0-9]*: tcpdump captures it as LINUX_SLL" <<< "$got" ||
+				bad+=" $name: $st $got;"
+		else
+			[ $st = 0 ] && [ "$got" = "$want" ] || bad+=" $name: $got vs $want;"
+		fi
+		seen+=" $name:$(sed -n 's/^  \([A-Z_0-9]*\) .*/\1/p' <<< "$want")"
+		ina ip link del "$name"
+	done
+	if [ -n "$bad" ]; then
+		ko tunnels "$bad"
+	elif [ -n "$seen" ]; then
+		ok "tunnels as tcpdump -L types them, cooked ones refused:$seen"
 	fi
-	ina ip link set gre1 up
-	out=$(ina "$ec" capture -i gre1 -w /dev/null 2>&1); st=$?
-	[ $st = 2 ] && grep -q '^edgecap: gre1 has hardware type 778: tcpdump captures it as LINUX_SLL' <<< "$out" &&
-		ina tcpdump -L -i gre1 2>&1 | grep -q LINUX_SLL &&
-		ok "gre: refused, naming LINUX_SLL, the type tcpdump -L gives it" || ko gre "$st $out"
-	ina ip link del gre1
 }
 
 # Nothing may stay attached after a case; if it did, clear it for the next.
