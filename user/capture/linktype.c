@@ -22,6 +22,10 @@
 
 #include "filter/cbpf.h"
 
+#ifndef ARPHRD_IP6GRE /* in linux/if_arp.h, not in glibc's net/if_arp.h */
+#define ARPHRD_IP6GRE 823
+#endif
+
 static const struct ecap_linktype types[] = {
     {ECAP_LINKTYPE_EN10MB, 1, "EN10MB", "Ethernet"},
     {ECAP_LINKTYPE_RAW, 101, "RAW", "Raw IP"},
@@ -105,10 +109,18 @@ int ecap_iface_linktype(const char *name, struct ecap_linktype *ret, char *err, 
 			 "the kernel hooks do not get; edgecap does not capture it",
 			 name);
 		return -EPROTONOSUPPORT;
-	default:
+	case ARPHRD_IPGRE:
+	case ARPHRD_TUNNEL6:
+	case ARPHRD_IP6GRE: /* not in libpcap's table: cooked */
 		snprintf(err, errlen,
 			 "%s has hardware type %d: tcpdump captures it as LINUX_SLL (Linux cooked "
 			 "v1), a header the kernel hooks do not get; edgecap does not capture it",
+			 name, type);
+		return -EPROTONOSUPPORT;
+	default:
+		snprintf(err, errlen,
+			 "%s has hardware type %d: tcpdump captures it with a link type other than "
+			 "EN10MB and RAW; edgecap does not capture it",
 			 name, type);
 		return -EPROTONOSUPPORT;
 	}
