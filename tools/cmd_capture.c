@@ -38,8 +38,9 @@ static void usage(FILE *f)
 		"                       [--pcap] [--ring-size BYTES] [--ingress auto|xdp|tc]\n"
 		"                       [EXPR]\n"
 		"\n"
-		"  -i IF,...    interfaces to capture on (default: the first that is up,\n"
-		"               running and not loopback, as tcpdump's); -i any is refused\n"
+		"  -i IF,...    interfaces to capture on, or the number -D gives one (default:\n"
+		"               the first that is up, running and not loopback, as\n"
+		"               tcpdump's); -i any is refused\n"
 		"  -D           list the interfaces as tcpdump -D, with their link types\n"
 		"  -L           list the link types of the -i interfaces, as tcpdump -L\n"
 		"  -y TYPE      the link type (EN10MB or RAW): the one the interface has, as\n"
@@ -257,6 +258,12 @@ int cmd_capture(int argc, char **argv)
 		ifarg = default_iface(deflt, sizeof(deflt));
 		if (!ifarg)
 			return fail("%s", "no interface is up (name one with -i)");
+	}
+	/* -i N: the Nth of -D's list, unless an interface is called N */
+	if (ifarg[strspn(ifarg, "0123456789")] == 0 && !if_nametoindex(ifarg)) {
+		if (links_by_number(strtoul(ifarg, NULL, 10), deflt, sizeof(deflt)))
+			return 2;
+		ifarg = deflt;
 	}
 	if (list_types)
 		return links_types(ifarg);

@@ -1,6 +1,7 @@
 /* links.c - see links.h. */
 #include "links.h"
 
+#include <errno.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <string.h>
@@ -26,6 +27,40 @@ static int line(void *ctx, const char *name, const char *text)
 		printf("%s: not captured (%s)\n", text, why);
 	else
 		printf("%s: link-type %s (%s)\n", text, lt.name, lt.desc);
+	return 0;
+}
+
+struct nth {
+	unsigned long n;
+	char *ret;
+	size_t len;
+};
+
+static int nth(void *ctx, const char *name, const char *text)
+{
+	struct nth *w = ctx;
+
+	if (--w->n)
+		return 0;
+	snprintf(w->ret, w->len, "%s", name);
+	return 1;
+}
+
+int links_by_number(unsigned long n, char *ret, size_t len)
+{
+	struct nth w = {.n = n, .ret = ret, .len = len};
+	char err[256];
+	int r = n ? ecap_pcap_devices(nth, &w, err, sizeof(err)) : 0;
+
+	if (r < 0) {
+		fprintf(stderr, "edgecap: %s\n", err);
+		return -EIO;
+	}
+	if (r != 1) {
+		fprintf(stderr, "edgecap: Invalid adapter index %lu: only %lu are listed (-D)\n", n,
+			n - w.n);
+		return -ENOENT;
+	}
 	return 0;
 }
 

@@ -532,6 +532,12 @@ test_link_types() {
 		grep -q '^[0-9]*\.tun0 .*: link-type RAW (Raw IP)$' <<< "$out" &&
 		grep -q '^[0-9]*\.va .*: link-type EN10MB (Ethernet)$' <<< "$out" &&
 		grep -q '^[0-9]*\.any .*: not captured' <<< "$out" || bad+=" -D: $out;"
+	# -i N: the Nth of that list, as tcpdump's
+	[ "$(ina "$ec" capture -L -i "$(sed -n 's/^\([0-9]*\)\.tun0 .*/\1/p' <<< "$out")")" = \
+		"$(ina "$ec" capture -L -i tun0)" ] || bad+=" -i N;"
+	out=$(ina "$ec" capture -L -i 99 2>&1); st=$?
+	[ $st = 2 ] && grep -q '^edgecap: Invalid adapter index 99: only [0-9]* are listed (-D)$' <<< "$out" ||
+		bad+=" -i 99: $st $out;"
 	out=$(ina "$ec" capture -i any -w /dev/null 2>&1); st=$?
 	[ $st = 2 ] && [ "$(wc -l <<< "$out")" = 1 ] && grep -q '^edgecap: -i any is not captured: ' <<< "$out" ||
 		bad+=" any: $st $out;"
@@ -548,7 +554,7 @@ test_link_types() {
 	out=$(ina "$ec" capture -i tun0 -y RAW -c 1 -G 1 -w /dev/null 2>&1); st=$?
 	grep -q 'link-type RAW' <<< "$out" || bad+=" -y RAW on tun0: $st $out;"
 	ina ip link del tun0
-	! hooked && [ -z "$bad" ] && ok "-D, -L as tcpdump's with link types; -i any, mixed types, XDP on RAW, other -y refused" ||
+	! hooked && [ -z "$bad" ] && ok "-D, -L, -i N as tcpdump's with link types; -i any, mixed types, XDP on RAW, other -y refused" ||
 		ko "link types" "$bad"
 }
 
