@@ -17,10 +17,12 @@
 
 #include "capture.h"
 #include "cmd.h"
+#include "links.h"
 #include "linkwatch.h"
 #include "textout.h"
 #include "print/printer.h"
 #include "capture/engine.h"
+#include "capture/linktype.h"
 #include "filter/filter.h"
 #include "filter/compile.h"
 #include "capture/sessions.h"
@@ -32,12 +34,18 @@ static void usage(FILE *f)
 {
 	fprintf(f, "%s",
 		"usage: edgecap capture [-i IF[,IF...]] [-p] [-Q in|out|inout] [-s SNAPLEN]\n"
+		"                       [-y EN10MB|RAW]\n"
 		"                       [-c COUNT] [-G SECONDS] [-w FILE|-] [-nevxXAqlSKN#]\n"
 		"                       [-t...] [--time-stamp-precision micro|nano] [--pcap]\n"
 		"                       [--ring-size BYTES] [--ingress auto|xdp|tc] [EXPR]\n"
 		"\n"
-		"  -i IF,...    interfaces to capture on (default: the first that is up,\n"
-		"               running and not loopback, as tcpdump's)\n"
+		"  -i IF,...    interfaces to capture on, or the number -D gives one (default:\n"
+		"               the first that is up, running and not loopback, as\n"
+		"               tcpdump's); -i any is refused\n"
+		"  -D           list the interfaces as tcpdump -D, with their link types\n"
+		"  -L           list the link types of the -i interfaces, as tcpdump -L\n"
+		"  -y TYPE      the link type (EN10MB or RAW): the one the interface has, as\n"
+		"               tcpdump gives it; the default\n"
 		"  -p           leave promiscuous mode off (it is on while capturing, as\n"
 		"               tcpdump's, and off again however the capture ends)\n"
 		"  -Q DIR       direction: in, out or inout (default)\n"
@@ -136,6 +144,9 @@ int cmd_capture(int argc, char **argv)
 	    {"no-promiscuous-mode", no_argument, NULL, 'p'},
 	    {"ring-size", required_argument, NULL, 'R'},
 	    {"ingress", required_argument, NULL, 'I'},
+	    {"list-interfaces", no_argument, NULL, 'D'},
+	    {"list-data-link-types", no_argument, NULL, 'L'},
+	    {"linktype", required_argument, NULL, 'y'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"time-stamp-precision", required_argument, NULL, 'T'},
 	    {"number", no_argument, NULL, '#'},
@@ -144,6 +155,9 @@ int cmd_capture(int argc, char **argv)
 	    {0},
 	};
 	struct ecap_stream_iface ifaces[MAX_IFACES];
+	struct ecap_linktype lt = {0}, lt_i;
+	const char *ytype = NULL;
+	int list_types = 0;
 	struct ecap_engine_opts eo = {0};
 	struct ecap_stream_opts so = {
 	    .snaplen = ECAP_SNAPLEN_DEFAULT, .dirs = ECAP_DIR_IN | ECAP_DIR_OUT, .out_fd = -1};
@@ -172,7 +186,8 @@ int cmd_capture(int argc, char **argv)
 	/* options may follow the expression, as tcpdump's (GNU getopt moves
 	 * the expression's words to the end) */
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "i:pQ:s:c:G:w:hnevxXAqlSKN#t", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "i:pQ:s:c:G:w:hnevxXAqlSKN#tDLy:", longopts, NULL)) !=
+	       -1) {
 		switch (c) {
 		case 'n':
 		case 'e':
@@ -261,6 +276,14 @@ int cmd_capture(int argc, char **argv)
 			else if (strcmp(optarg, "auto"))
 				return fail("invalid ingress hook '%s' (auto, xdp, tc)", optarg);
 			break;
+		case 'D':
+			return links_list();
+		case 'L':
+			list_types = 1;
+			break;
+		case 'y':
+			ytype = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -274,6 +297,14 @@ int cmd_capture(int argc, char **argv)
 		if (!ifarg)
 			return fail("%s", "no interface is up (name one with -i)");
 	}
+	/* -i N: the Nth of -D's list, unless an interface is called N */
+	if (ifarg[strspn(ifarg, "0123456789")] == 0 && !if_nametoindex(ifarg)) {
+		if (links_by_number(strtoul(ifarg, NULL, 10), deflt, sizeof(deflt)))
+			return 2;
+		ifarg = deflt;
+	}
+	if (list_types)
+		return links_types(ifarg);
 	/* Records of whole frames are ten times the size of 128-byte ones: the
 	 * ring gets four times the bytes, so that it still rides out the times
 	 * the streamer does not run (its vCPU descheduled or waking: up to
@@ -285,6 +316,8 @@ int cmd_capture(int argc, char **argv)
 	     list = NULL) {
 		if (nif == MAX_IFACES)
 			return fail("more than %s interfaces", "16");
+		if (!strcmp(tok, "any"))
+			return fail("%s", links_any_refused);
 		ifaces[nif].ifindex = (int)if_nametoindex(tok);
 		if (!ifaces[nif].ifindex)
 			return fail("unknown interface '%s'", tok);
@@ -292,13 +325,36 @@ int cmd_capture(int argc, char **argv)
 			if (ifaces[i].ifindex == ifaces[nif].ifindex)
 				return fail("interface '%s' given twice", tok);
 		snprintf(ifaces[nif].name, sizeof(ifaces[nif].name), "%s", tok);
+		/* the link type tcpdump gives it; one expression is compiled
+		 * for all the interfaces, so they must share it */
+		if (ecap_iface_linktype(tok, &lt_i, err, sizeof(err)))
+			return fail("%s", err);
+		if (nif && lt_i.dlt != lt.dlt)
+			return fail("%s is %s and %s %s: one capture has one link type (capture "
+				    "them apart)",
+				    ifaces[0].name, lt.name, tok, lt_i.name);
+		lt = lt_i;
+		ifaces[nif].linktype = lt.file;
 		nif++;
+	}
+	if (ytype && ecap_linktype_from_name(ytype) != lt.dlt)
+		return fail("-y %s: %s is captured as %s, the link type tcpdump gives it, and "
+			    "as no other",
+			    ytype, ifaces[0].name, lt.name);
+	/* no link layer (tun, WireGuard, ipip, sit): TC sees the packets where
+	 * tcpdump does; XDP on such devices is mostly generic (skb) XDP, which
+	 * makes every packet linear first */
+	if (lt.dlt == ECAP_LINKTYPE_RAW) {
+		if (ingress == ECAP_ATTACH_XDP)
+			return fail("--ingress xdp: %s has no link layer (%s); its ingress is "
+				    "captured on TC",
+				    ifaces[0].name, lt.name);
+		ingress = ECAP_ATTACH_TC_IN;
 	}
 	if (geteuid() != 0)
 		return fail("%s", "capture needs root (CAP_BPF and CAP_NET_ADMIN)");
 	expr = optind < argc ? join_args(argc - optind, argv + optind) : NULL;
-	if (ecap_filter_compile(expr ? expr : "", ECAP_LINKTYPE_EN10MB, so.snaplen, &prog, err,
-				sizeof(err)) ||
+	if (ecap_filter_compile(expr ? expr : "", lt.dlt, so.snaplen, &prog, err, sizeof(err)) ||
 	    ecap_cbpf_validate(prog.insns, prog.len, err, sizeof(err))) {
 		fail("%s", err);
 		goto out;
@@ -396,9 +452,8 @@ int cmd_capture(int argc, char **argv)
 			goto out;
 		}
 	}
-	fprintf(stderr,
-		"edgecap: listening on %s, link-type EN10MB (Ethernet), snapshot length %u bytes\n",
-		ifarg, so.snaplen);
+	fprintf(stderr, "edgecap: listening on %s, link-type %s (%s), snapshot length %u bytes\n",
+		ifarg, lt.name, lt.desc, so.snaplen);
 	r = ecap_streamer_run(streamer, err, sizeof(err));
 	if ((r && r != -EPIPE) || ecap_streamer_stats(streamer, so.session, &stats)) {
 		fail("%s", err);

@@ -274,30 +274,25 @@ struct start {
 	struct reg_device *devs;
 	unsigned ndevs;
 	char ifaces[ECAP_CAPTURE_IFACES_MAX * (IFNAME_MAX + 1) + 1];
-	const char *dir; /* in j */
+	const char *dir, *expr; /* in j */
 	int64_t snaplen, count, duration;
+	char *bpf, *bpf_raw; /* compiled for EN10MB, and for RAW (NULL: it has no meaning there) */
 };
 
-/* The expression compiled: the capture starts. */
-static void start_done(struct srv_compiling *x, struct ecap_cbpf *prog)
+/* Both programs are there: the capture starts. */
+static void launch(struct start *s)
 {
-	struct start *s = (struct start *)x;
-	struct srv_api *api = x->api;
-	h2o_req_t *req = x->req;
-	char err[ECAP_ERRLEN], *bpf = NULL, *text = NULL;
+	struct srv_api *api = s->x.api;
+	h2o_req_t *req = s->x.req;
+	char err[ECAP_ERRLEN], *text = NULL;
 	int64_t id;
 
 	if (api->stopping) {
 		srv_fail(req, 503, "the server is stopping");
 		return;
 	}
-	if (ecap_cbpf_validate(prog->insns, prog->len, err, sizeof(err))) {
-		srv_fail(req, 400, "expression: %s", err);
-		return;
-	}
-	bpf = ecap_cbpf_param(prog);
 	text = json_dumps(s->j, JSON_COMPACT | JSON_SORT_KEYS);
-	if (!bpf || !text) {
+	if (!text) {
 		srv_fail(req, 503, "out of memory");
 		goto out;
 	}
@@ -305,7 +300,8 @@ static void start_done(struct srv_compiling *x, struct ecap_cbpf *prog)
 			       &(struct srv_capture_req){.request = text,
 							 .devs = s->devs,
 							 .ndevs = s->ndevs,
-							 .bpf = bpf,
+							 .bpf = s->bpf,
+							 .bpf_raw = s->bpf_raw,
 							 .ifaces = s->ifaces,
 							 .dir = s->dir,
 							 .snaplen = (uint32_t)s->snaplen,
@@ -331,7 +327,50 @@ static void start_done(struct srv_compiling *x, struct ecap_cbpf *prog)
 	reply_capture(api, req, s->who.org, id, 201);
 out:
 	free(text);
-	free(bpf);
+}
+
+/* The expression compiled for RAW, for devices' interfaces without a link
+ * layer (an agent refuses the Ethernet program there, and the capture is
+ * sent to it again with this one): one that has no meaning without a link
+ * layer ("ether host ...") leaves those interfaces to fail with the
+ * agent's reason; the Ethernet ones capture all the same. */
+static void raw_compiled(void *data, int err, struct ecap_cbpf *prog, const char *msg)
+{
+	struct start *s = data;
+	char verr[ECAP_ERRLEN];
+
+	s->x.job = NULL;
+	srv_http_set_who(s->x.who);
+	if (err == -ECANCELED)
+		srv_fail(s->x.req, 503, "the server is stopping");
+	else if (!err && !ecap_cbpf_validate(prog->insns, prog->len, verr, sizeof(verr)) &&
+		 !(s->bpf_raw = ecap_cbpf_param(prog)))
+		srv_fail(s->x.req, 503, "out of memory");
+	else
+		launch(s);
+	if (!err)
+		ecap_cbpf_free(prog);
+	srv_http_set_who(NULL);
+}
+
+/* The expression compiled for Ethernet: now for RAW. */
+static void start_done(struct srv_compiling *x, struct ecap_cbpf *prog)
+{
+	struct start *s = (struct start *)x;
+	char err[ECAP_ERRLEN];
+
+	if (ecap_cbpf_validate(prog->insns, prog->len, err, sizeof(err))) {
+		srv_fail(x->req, 400, "expression: %s", err);
+		return;
+	}
+	s->bpf = ecap_cbpf_param(prog);
+	if (!s->bpf) {
+		srv_fail(x->req, 503, "out of memory");
+		return;
+	}
+	if (srv_compile_submit(x->api->compiler, s->expr, ECAP_LINKTYPE_RAW, (uint32_t)s->snaplen,
+			       raw_compiled, s, &x->job))
+		launch(s); /* the queue is full or the worker gone: Ethernet only */
 }
 
 static void start_release(struct srv_compiling *x)
@@ -340,6 +379,8 @@ static void start_release(struct srv_compiling *x)
 
 	json_decref(s->j);
 	free(s->devs);
+	free(s->bpf);
+	free(s->bpf_raw);
 }
 
 /* {"devices": [..], "expression": "..", "snaplen": N, "count": N, "duration": S,
@@ -390,6 +431,7 @@ int srv_captures_start(struct srv_api *api, h2o_req_t *req, const struct reg_adm
 	s->ndevs = ndevs;
 	memcpy(s->ifaces, ifaces, sizeof(ifaces));
 	s->dir = dir;
+	s->expr = expr;
 	s->snaplen = snaplen;
 	s->count = count;
 	s->duration = duration;

@@ -60,6 +60,8 @@ struct dev_conn {
 	struct ecap_slab_pool *pool; /* its stream is read into these */
 	char *target;		     /* the signed request's path and query */
 	char headers[320];	     /* its Authorization */
+	char *target_raw;	     /* the request with the filter compiled for RAW; NULL: none */
+	char headers_raw[320];	     /* its Authorization */
 	const char *state;	     /* connecting, streaming, done, failed */
 	int64_t heard;		     /* wall ns: the last read of its stream */
 	char error[320];
@@ -482,10 +484,33 @@ static long on_body(struct ecap_httpc_call *c, const uint8_t *p, size_t n)
 	return took > 0 ? took : 0;
 }
 
+/* The agent refused the Ethernet program because the interface has no link
+ * layer ("linktype: tun0 is RAW, ..."): the same capture again, once, with
+ * the program compiled for RAW. 1 when it was sent again. */
+static int again_raw(struct dev_conn *dc, const struct ecap_httpc_call *c)
+{
+	if (c->status != 400 || !dc->target_raw || strncmp(dc->reason, "linktype: ", 10) ||
+	    !strstr(dc->reason, " is RAW,"))
+		return 0;
+	ecap_httpc_call_reset(&dc->call);
+	free(dc->target);
+	dc->target = dc->target_raw;
+	dc->target_raw = NULL;
+	memcpy(dc->headers, dc->headers_raw, sizeof(dc->headers));
+	dc->call.target = dc->target;
+	dc->call.status = 0;
+	dc->reason[0] = 0;
+	if (ecap_httpc_start(&dc->dest, &dc->call))
+		device_closed(dc, "out of memory");
+	return 1;
+}
+
 static void on_done(struct ecap_httpc_call *c, const char *err)
 {
 	struct dev_conn *dc = c->data;
 
+	if (!err && again_raw(dc, c))
+		return;
 	if (!err && c->status != 200) { /* a refusal: its status and reason */
 		snprintf(dc->error, sizeof(dc->error), "HTTP %d%s%s", c->status,
 			 dc->reason[0] ? ": " : "", dc->reason);
@@ -517,16 +542,19 @@ static int device_url(const struct reg_device *d, char *ret, size_t len, uint32_
 	return 0;
 }
 
-/* The signed request for one device: 0 or -ENOMEM / -EIO. */
-static int device_request(struct dev_conn *dc, const struct srv_capture_req *c)
+/* One signed request: its target and headers, 0 or -ENOMEM / -EIO. */
+static int sign_request(struct dev_conn *dc, const struct srv_capture_req *c, const char *bpf,
+			int raw, char **ret_target, char *headers, size_t hlen)
 {
 	size_t tlen = 0;
-	FILE *f = open_memstream(&dc->target, &tlen);
+	FILE *f = open_memstream(ret_target, &tlen);
 	char auth[ECAP_AUTH_HEADER_MAX];
 
 	if (!f)
 		return -ENOMEM;
-	fprintf(f, "/v1/capture?bpf=%s&snaplen=%u&dir=%s", c->bpf, c->snaplen, c->dir);
+	fprintf(f, "/v1/capture?bpf=%s&snaplen=%u&dir=%s", bpf, c->snaplen, c->dir);
+	if (raw) /* agents take EN10MB without it, as before they knew link types */
+		fprintf(f, "&linktype=RAW");
 	if (c->ifaces[0])
 		fprintf(f, "&iface=%s", c->ifaces);
 	if (c->count)
@@ -535,13 +563,27 @@ static int device_request(struct dev_conn *dc, const struct srv_capture_req *c)
 		fprintf(f, "&duration=%u", c->duration);
 	if (fclose(f))
 		return -ENOMEM;
-	if (ecap_auth_header(dc->d.secret, sizeof(dc->d.secret), "GET", dc->target, tlen,
+	if (ecap_auth_header(dc->d.secret, sizeof(dc->d.secret), "GET", *ret_target, tlen,
 			     time(NULL), auth, sizeof(auth)))
 		return -EIO;
 	/* the capture's id, for the device's logs: a header, which agents that
 	 * know nothing of it pass over (an unknown query parameter is refused) */
-	snprintf(dc->headers, sizeof(dc->headers), "Authorization: %s\r\nEdgecap-Capture: %lld\r\n",
-		 auth, (long long)dc->l->id);
+	snprintf(headers, hlen, "Authorization: %s\r\nEdgecap-Capture: %lld\r\n", auth,
+		 (long long)dc->l->id);
+	return 0;
+}
+
+/* The signed request for one device, and its RAW twin where the expression
+ * compiled for RAW too: 0 or -ENOMEM / -EIO. */
+static int device_request(struct dev_conn *dc, const struct srv_capture_req *c)
+{
+	int r = sign_request(dc, c, c->bpf, 0, &dc->target, dc->headers, sizeof(dc->headers));
+
+	if (!r && c->bpf_raw)
+		r = sign_request(dc, c, c->bpf_raw, 1, &dc->target_raw, dc->headers_raw,
+				 sizeof(dc->headers_raw));
+	if (r)
+		return r;
 	dc->call = (struct ecap_httpc_call){.method = "GET",
 					    .target = dc->target,
 					    .headers = dc->headers,
@@ -605,6 +647,7 @@ static void live_free(struct srv_capture *l)
 		ecap_httpc_call_reset(&l->devs[i].call);
 		ecap_httpc_dest_dispose(&l->devs[i].dest);
 		free(l->devs[i].target);
+		free(l->devs[i].target_raw);
 		ecap_slab_pool_free(l->devs[i].pool);
 	}
 	ecap_httpc_ctx_dispose(&l->http);

@@ -111,7 +111,8 @@ test_auth() {
 		python3 - "$tmp/status.json" <<-'PY' && ok "status: JSON with va on TC ingress" || ko status "$(cat "$tmp/status.json")"
 		import json, sys
 		s = json.load(open(sys.argv[1]))
-		assert s["interfaces"] == [{"name": "va", "ifindex": s["interfaces"][0]["ifindex"], "ingress": "tc"}], s
+		assert s["interfaces"] == [{"name": "va", "ifindex": s["interfaces"][0]["ifindex"], "ingress": "tc",
+		                            "linktype": "EN10MB"}], s
 		assert s["captures"] == [] and s["max_sessions"] == 8, s
 		PY
 }
@@ -467,9 +468,50 @@ alive() {
 		{ ko "$1 left the agent dead or busy" "$(tail -3 "$tmp/agent.log")"; agent_stop; agent_start --plain-http; }
 }
 
+# A tun device served with va: its type in the status; a filter compiled for
+# Ethernet refused on it with the type to compile for; one compiled for RAW
+# runs, and the stream holds RAW records, byte for byte as tcpdump's.
+test_tun_interface() {
+	local t st td n=20
+	tun_up $n || { ko "tun" "no tun device"; tun_down; return; }
+	agent_stop
+	agent_start --plain-http -i va,tun0 ||
+		{ ko tun "agent did not start: $(cat "$tmp/agent.log")"; tun_down; agent_start --plain-http; return; }
+	st=$(get /v1/status | python3 -c 'import json, sys
+print(" ".join("%s:%s:%s" % (i["name"], i["linktype"], i["ingress"]) for i in json.load(sys.stdin)["interfaces"]))')
+	t="/v1/capture?bpf=$(bpf udp)&iface=tun0&count=1"
+	local refused
+	refused="$(code "$t") $(cat "$tmp/body")"
+	local badtype
+	badtype="$(code "/v1/capture?bpf=$(bpf udp)&linktype=PPP") $(cat "$tmp/body")"
+	t="/v1/capture?bpf=$("$ec" filter compile -y RAW 'udp port 5001' | paste -sd, | sed 's/ /%20/g')&linktype=RAW&iface=tun0&count=$((n / 2))"
+	ip netns exec "$A" tcpdump -i tun0 -U -w "$tmp/tun.pcap" 'udp port 5001' 2> "$tmp/tun.td" &
+	td=$!
+	cap_start "$tmp/tun.pcapng" "$t" || { ko tun "no start: $(cat "$tmp/tun.pcapng.err")"; kill $td; tun_down; return; }
+	for _ in $(seq 100); do grep -q listening "$tmp/tun.td" && break; sleep 0.05; done
+	echo go >&7
+	wait_gone $cap_pid 10
+	for _ in $(seq 40); do
+		[ "$(tcpdump -r "$tmp/tun.pcap" 2> /dev/null | wc -l)" -ge $((n / 2)) ] && break
+		sleep 0.1
+	done
+	kill -TERM $td; wait $td
+	agent_stop
+	tun_down
+	agent_start --plain-http
+	[ "$st" = "va:EN10MB:tc tun0:RAW:tc" ] &&
+		[ "$refused" = "400 linktype: tun0 is RAW, the filter was compiled for EN10MB (compile it for RAW)" ] &&
+		[ "$badtype" = "400 linktype: 'PPP' is not EN10MB or RAW" ] &&
+		[ "$(capinfos -E "$tmp/tun.pcapng" | sed -n 's/^File encapsulation: *//p')" = "Raw IP" ] &&
+		[ "$(tshark -r "$tmp/tun.pcapng" 2> /dev/null | wc -l)" = $((n / 2)) ] &&
+		[ "$(tshark -r "$tmp/tun.pcapng" -x 2> /dev/null)" = "$(tshark -r "$tmp/tun.pcap" -x 2> /dev/null)" ] &&
+		ok "tun: RAW in the status, an EN10MB filter refused, a RAW one streams RAW records as tcpdump's" ||
+		ko tun "status '$st'; refusal '$refused' '$badtype'; $(tshark -r "$tmp/tun.pcapng" 2> /dev/null | wc -l) packets"
+}
+
 run_tests alive test_auth test_capture_stream test_parameters test_bad_requests \
 	test_eight_sessions test_client_hangs_up test_slow_reader test_sigterm test_tls \
-	test_config_errors test_operable test_metrics test_slow_verifier test_xdp_kill9
+	test_config_errors test_operable test_metrics test_slow_verifier test_xdp_kill9 test_tun_interface
 st=$?
 agent_stop
 hooked && { echo "FAIL hooks left on va after the agent stopped"; exit 1; }

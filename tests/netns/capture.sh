@@ -455,6 +455,184 @@ test_merge() {
 		ko merge "$(cat "$tmp/m2.err"); $(echo "$t1" | wc -l) vs $(echo "$t2" | wc -l)"
 }
 
+# On a tun device both tools capture raw IP (LINKTYPE_RAW), the expression is
+# compiled for it, and the bytes are the same: the hooks see the packets from
+# the IP header on, as the packet socket does.
+test_tun_raw_vs_tcpdump() {
+	local f='udp port 5001 or icmp' n=40 td hk
+	tun_up $n || { ko "tun raw" "no tun device"; tun_down; return; }
+	ip netns exec "$A" tcpdump -i tun0 -U -w "$tmp/tref.pcap" "$f" 2> "$tmp/ttd.err" &
+	td=$!
+	ip netns exec "$A" "$ec" capture -i tun0 -w "$tmp/tun.pcapng" "$f" 2> "$tmp/tun.err" &
+	cap_pid=$!
+	for _ in $(seq 100); do
+		grep -q listening "$tmp/ttd.err" && grep -q listening "$tmp/tun.err" && break
+		sleep 0.05
+	done
+	hk=$(ina "$ec" hooks tun0 | awk '{print $2 "-" $3}' | sort | tr '\n' ' ')
+	echo go >&7
+	ina ping -c 3 -i 0.2 10.77.0.9 > /dev/null
+	sleep 0.5
+	kill -INT $cap_pid; wait_gone $cap_pid 5
+	for _ in $(seq 40); do
+		[ "$(tcpdump -r "$tmp/tref.pcap" 2> /dev/null | wc -l)" -ge \
+			"$(tshark -r "$tmp/tun.pcapng" 2> /dev/null | wc -l)" ] && break
+		sleep 0.1
+	done
+	kill -TERM $td; wait $td
+	tun_down
+	local got want
+	got=$(tshark -r "$tmp/tun.pcapng" -x 2> /dev/null)
+	want=$(tshark -r "$tmp/tref.pcap" -x 2> /dev/null)
+	# the 20 datagrams to 5001, 3 echo requests, and the port unreachables
+	# of the ICMP rate limit's burst
+	[ "$(tshark -r "$tmp/tun.pcapng" -Y 'udp.dstport == 5001 && !icmp' 2> /dev/null | wc -l)" = $((n / 2)) ] &&
+		[ "$(tshark -r "$tmp/tun.pcapng" -Y 'udp.dstport == 5002 && !icmp' 2> /dev/null | wc -l)" = 0 ] &&
+		[ "$(tshark -r "$tmp/tun.pcapng" -Y 'icmp.type == 8' 2> /dev/null | wc -l)" = 3 ] &&
+		[ -n "$got" ] && [ "$got" = "$want" ] &&
+		[ "$(capinfos -E "$tmp/tun.pcapng" | sed -n 's/^File encapsulation: *//p')" = "Raw IP" ] &&
+		[ "$(tcpdump -r "$tmp/tref.pcap" 2>&1 > /dev/null | grep -o 'link-type RAW')" = "link-type RAW" ] &&
+		grep -q '^edgecap: listening on tun0, link-type RAW (Raw IP), snapshot length 262144 bytes$' "$tmp/tun.err" &&
+		{ [ "$hk" = "egress-tcx ingress-tcx " ] || [ "$hk" = "egress-clsact ingress-clsact " ]; } &&
+		ok "tun: RAW records, '$f' compiled for RAW, byte for byte as tcpdump's ($(tshark -r "$tmp/tun.pcapng" 2> /dev/null | wc -l) packets), ingress on TC" ||
+		ko "tun raw" "hooks '$hk'; $(echo "$got" | wc -l) vs $(echo "$want" | wc -l) lines; $(cat "$tmp/tun.err")"
+}
+
+# classic pcap output carries LINKTYPE_RAW too, and tcpdump reads it as its own
+test_tun_raw_pcap() {
+	local td
+	tun_up 10 || { ko "tun pcap" "no tun device"; tun_down; return; }
+	ip netns exec "$A" tcpdump -i tun0 -U -w "$tmp/tp.pcap" udp 2> "$tmp/tp.err" &
+	td=$!
+	ip netns exec "$A" "$ec" capture -i tun0 --pcap -c 10 -w "$tmp/tp2.pcap" udp 2> "$tmp/tp2.err" &
+	cap_pid=$!
+	for _ in $(seq 100); do
+		grep -q listening "$tmp/tp.err" && grep -q listening "$tmp/tp2.err" && break
+		sleep 0.05
+	done
+	echo go >&7
+	wait_gone $cap_pid 10
+	for _ in $(seq 40); do
+		[ "$(tcpdump -r "$tmp/tp.pcap" 2> /dev/null | wc -l)" -ge 10 ] && break
+		sleep 0.1
+	done
+	kill -TERM $td; wait $td
+	tun_down
+	[ "$(packets "$tmp/tp2.pcap" | wc -l)" = 10 ] &&
+		[ "$(packets "$tmp/tp2.pcap")" = "$(packets "$tmp/tp.pcap")" ] &&
+		tcpdump -r "$tmp/tp2.pcap" 2>&1 > /dev/null | grep -q 'link-type RAW (Raw IP)' &&
+		ok "tun, --pcap: LINKTYPE_RAW, tcpdump -r shows the 10 datagrams as it captured them" ||
+		ko "tun pcap" "$(packets "$tmp/tp2.pcap" | wc -l) packets; $(cat "$tmp/tp2.err")"
+}
+
+# -D and -L in tcpdump's words; what cannot be captured exactly is refused
+test_link_types() {
+	local out st bad=
+	# (tcpdump -L wants the device up; a tun device is up without a carrier)
+	ina ip tuntap add tun0 mode tun && ina ip link set tun0 up || { ko "link types" "no tun device"; return; }
+	for i in tun0 va lo; do # tcpdump lists DOCSIS on Ethernet too: edgecap only the first
+		[ "$(ina "$ec" capture -L -i $i)" = "$(ina tcpdump -L -i $i 2>&1 | head -2)" ] ||
+			bad+=" -L $i: $(ina "$ec" capture -L -i $i 2>&1 | tr '\n' '|');"
+	done
+	# -D: tcpdump's lines, each with the link type or why not
+	out=$(ina "$ec" capture -D)
+	[ "$(sed 's/: \(link-type\|not captured\) .*//' <<< "$out")" = "$(ina tcpdump -D)" ] &&
+		grep -q '^[0-9]*\.tun0 .*: link-type RAW (Raw IP)$' <<< "$out" &&
+		grep -q '^[0-9]*\.va .*: link-type EN10MB (Ethernet)$' <<< "$out" &&
+		grep -q '^[0-9]*\.any .*: not captured' <<< "$out" || bad+=" -D: $out;"
+	# -i N: the Nth of that list, as tcpdump's
+	[ "$(ina "$ec" capture -L -i "$(sed -n 's/^\([0-9]*\)\.tun0 .*/\1/p' <<< "$out")")" = \
+		"$(ina "$ec" capture -L -i tun0)" ] || bad+=" -i N;"
+	out=$(ina "$ec" capture -L -i 99 2>&1); st=$?
+	[ $st = 2 ] && grep -q '^edgecap: Invalid adapter index 99: only [0-9]* are listed (-D)$' <<< "$out" ||
+		bad+=" -i 99: $st $out;"
+	out=$(ina "$ec" capture -i any -w /dev/null 2>&1); st=$?
+	[ $st = 2 ] && [ "$(wc -l <<< "$out")" = 1 ] && grep -q '^edgecap: -i any is not captured: ' <<< "$out" ||
+		bad+=" any: $st $out;"
+	out=$(ina "$ec" capture -i va,tun0 -w /dev/null 2>&1); st=$?
+	[ $st = 2 ] && [ "$out" = "edgecap: va is EN10MB and tun0 RAW: one capture has one link type (capture them apart)" ] ||
+		bad+=" mixed: $st $out;"
+	out=$(ina "$ec" capture -i tun0 --ingress xdp -w /dev/null 2>&1); st=$?
+	[ $st = 2 ] && grep -q '^edgecap: --ingress xdp: tun0 has no link layer (RAW)' <<< "$out" || bad+=" xdp: $st $out;"
+	for y in RAW DOCSIS NOPE; do
+		out=$(ina "$ec" capture -i va -y $y -w /dev/null 2>&1); st=$?
+		[ $st = 2 ] && [ "$out" = "edgecap: -y $y: va is captured as EN10MB, the link type tcpdump gives it, and as no other" ] ||
+			bad+=" -y $y: $st $out;"
+	done
+	out=$(ina "$ec" capture -i tun0 -y RAW -c 1 -G 1 -w /dev/null 2>&1); st=$?
+	grep -q 'link-type RAW' <<< "$out" || bad+=" -y RAW on tun0: $st $out;"
+	ina ip link del tun0
+	! hooked && [ -z "$bad" ] && ok "-D, -L, -i N as tcpdump's with link types; -i any, mixed types, XDP on RAW, other -y refused" ||
+		ko "link types" "$bad"
+}
+
+# ipip (RAW for tcpdump) between A and B over the veth, captured against
+# tcpdump; gre, sit, ip6tnl and WireGuard against tcpdump -L. Kernels
+# without the modules: SKIP.
+test_ipip_and_gre() {
+	if ina ip link add ipip1 type ipip local 10.98.0.1 remote 10.98.0.2 2> /dev/null; then
+		ipip_vs_tcpdump
+	else
+		echo "SKIP ipip: this kernel has none"
+	fi
+	tunnel_types
+}
+
+ipip_vs_tcpdump() {
+	local td
+	inb ip link add ipip1 type ipip local 10.98.0.2 remote 10.98.0.1 &&
+		ina ip addr add 10.66.0.1/24 dev ipip1 && inb ip addr add 10.66.0.2/24 dev ipip1 &&
+		ina ip link set ipip1 up && inb ip link set ipip1 up || { ko ipip setup; return; }
+	ip netns exec "$A" tcpdump -i ipip1 -U -w "$tmp/ip.pcap" icmp 2> "$tmp/ip.err" &
+	td=$!
+	ip netns exec "$A" "$ec" capture -i ipip1 --pcap -c 6 -w "$tmp/ip2.pcap" icmp 2> "$tmp/ip2.err" &
+	cap_pid=$!
+	for _ in $(seq 100); do
+		grep -q listening "$tmp/ip.err" && grep -q listening "$tmp/ip2.err" && break
+		sleep 0.05
+	done
+	inb ping -c 3 -i 0.2 10.66.0.1 > /dev/null
+	wait_gone $cap_pid 10
+	sleep 0.5
+	kill -TERM $td; wait $td
+	[ "$(packets "$tmp/ip2.pcap" | wc -l)" = 6 ] &&
+		[ "$(packets "$tmp/ip2.pcap")" = "$(packets "$tmp/ip.pcap")" ] &&
+		tcpdump -r "$tmp/ip.pcap" 2>&1 > /dev/null | grep -q 'link-type RAW' &&
+		tcpdump -r "$tmp/ip2.pcap" 2>&1 > /dev/null | grep -q 'link-type RAW' &&
+		ok "ipip: RAW as tcpdump's, the 6 ICMP packets byte for byte" ||
+		ko ipip "$(packets "$tmp/ip2.pcap" | wc -l) vs $(packets "$tmp/ip.pcap" | wc -l); $(cat "$tmp/ip2.err")"
+	ina ip link del ipip1
+}
+
+tunnel_types() {
+	local st
+	# the other tunnel types: what tcpdump -L gives each, edgecap gives, or
+	# refuses naming it when it is tcpdump's cooked LINUX_SLL
+	local spec name want got bad= seen=
+	for spec in "gre1 gre local 10.98.0.1 remote 10.98.0.2" "sit1 sit local 10.98.0.1 remote 10.98.0.2" \
+		"ip6t1 ip6tnl local fd00::1 remote fd00::2" "wg1 wireguard"; do
+		set -- $spec
+		name=$1; shift
+		ina ip link add "$name" type "$@" 2> /dev/null || { echo "SKIP $1: this kernel has none"; continue; }
+		ina ip link set "$name" up
+		want=$(ina tcpdump -L -i "$name" 2>&1 | head -2)
+		got=$(ina "$ec" capture -L -i "$name" 2>&1); st=$?
+		if grep -q LINUX_SLL <<< "$want"; then
+			[ $st = 1 ] && grep -q "^edgecap: $name has hardware type [0-9]*: tcpdump captures it as LINUX_SLL" <<< "$got" ||
+				bad+=" $name: $st $got;"
+		else
+			[ $st = 0 ] && [ "$got" = "$want" ] || bad+=" $name: $got vs $want;"
+		fi
+		seen+=" $name:$(sed -n 's/^  \([A-Z_0-9]*\) .*/\1/p' <<< "$want")"
+		ina ip link del "$name"
+	done
+	if [ -n "$bad" ]; then
+		ko tunnels "$bad"
+	elif [ -n "$seen" ]; then
+		ok "tunnels as tcpdump -L types them, cooked ones refused:$seen"
+	fi
+}
+
 # Nothing may stay attached after a case; if it did, clear it for the next.
 unhooked() {
 	hooked && { ko "$1 left hooks attached"; ina "$ec" capture -i va -c 1 -G 1 -w /dev/null 2> /dev/null; }
@@ -462,4 +640,4 @@ unhooked() {
 
 run_tests unhooked test_exactness_vs_tcpdump test_tcp_segments_vs_tcpdump test_directions test_limits test_cli_like_tcpdump test_text_lines test_snaplen_and_pcap \
 	test_ring_size test_overload test_per_interface_isb test_eight_sessions test_crash_recovery test_xdp_taken test_errors \
-	test_merge
+	test_merge test_tun_raw_vs_tcpdump test_tun_raw_pcap test_link_types test_ipip_and_gre

@@ -91,6 +91,28 @@ send_udp() { # COUNT [PAD]: datagrams to ports 5001 and 5002 in turn, payload
 	done' send "$1" "${2:-}"
 }
 
+# A tun device in A (its own packets, no link layer): tunwrite.py writes
+# datagrams that A receives on it, A answers with ICMP out of it.
+tun_up() { # COUNT -> $tw (the writer), fd 7 its standard input ("go" starts it)
+	ina ip tuntap add tun0 mode tun && mkfifo "$tmp/tw.in" || return 1
+	ip netns exec "$A" python3 "$(dirname "${BASH_SOURCE[0]}")/tunwrite.py" tun0 "$1" 40 < "$tmp/tw.in" &
+	tw=$!
+	exec 7> "$tmp/tw.in"
+	ina ip addr add 10.77.0.1/24 dev tun0 && ina ip link set tun0 up || return 1
+	# the kernel gives the device its queue (until then one that drops
+	# everything, after TC egress saw it and before tcpdump does) when it
+	# marks it up, up to a second after the carrier came
+	for _ in $(seq 60); do ina ip link show tun0 | grep -q 'LOWER_UP.* state UP ' && return 0; sleep 0.05; done
+	return 1
+}
+
+tun_down() {
+	exec 7>&-
+	wait_gone "$tw" 5
+	ina ip link del tun0 2> /dev/null
+	rm -f "$tmp/tw.in"
+}
+
 # Run the test_ functions named (TESTS overrides), then `check` after each.
 run_tests() { # CHECK TEST...
 	local check=$1 t; shift

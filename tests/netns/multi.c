@@ -42,7 +42,7 @@ static void session_end(void *ctx, uint8_t id)
 
 int main(int argc, char **argv)
 {
-	struct ecap_stream_iface iface = {0};
+	struct ecap_stream_iface iface = {.linktype = 1}; /* veth: Ethernet */
 	struct ecap_stream_opts so[ECAP_MAX_SESSIONS];
 	struct ecap_cbpf prog[ECAP_MAX_SESSIONS] = {0};
 	struct ecap_engine_opts eo = {.ring_bytes = 1 << 22};

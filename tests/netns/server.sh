@@ -424,10 +424,43 @@ edgecap-server: notice: refused GET /api/v1/devices/gw1 as globex/bob: 404 no de
 		ok "an unknown setting: exit 2, file and line" || ko "bad conf" "$c $v"
 }
 
+# gw1 serves a tun device too: the server's Ethernet program is refused
+# there, the capture goes to it again with the expression compiled for RAW,
+# and the merged file holds RAW records as tcpdump captured them. An
+# expression with no meaning without a link layer: the agent's reason.
+test_tun_device() {
+	local out=$tmp/tun.pcapng st td n=20 err2
+	tun_up $n || { ko "tun device" "no tun device"; tun_down; return; }
+	kill -TERM "$gw1_pid"; wait_gone "$gw1_pid" 10
+	agent_start gw1 "$A" va,tun0 10.98.0.1:8080 || { ko "tun device" "$(cat "$tmp/gw1.log")"; tun_down; agent_start gw1 "$A" va 10.98.0.1:8080; return; }
+	ip netns exec "$A" tcpdump -i tun0 -U -w "$tmp/tun.pcap" 'udp port 5001' 2> "$tmp/tun.td" &
+	td=$!
+	(sleep 1.5; echo go >&7) &
+	local go=$!
+	remote -d gw1 -i tun0 -c $((n / 2)) -G 10 -w "$out" udp port 5001 2> "$tmp/remote.err"; st=$?
+	wait $go
+	remote -d gw1 -i tun0 -G 1 -w /dev/null ether host 1:2:3:4:5:6 2> "$tmp/remote2.err"
+	err2=$(grep '^device gw1 failed' "$tmp/remote2.err")
+	for _ in $(seq 40); do
+		[ "$(tcpdump -r "$tmp/tun.pcap" 2> /dev/null | wc -l)" -ge $((n / 2)) ] && break
+		sleep 0.1
+	done
+	kill -TERM $td; wait $td
+	kill -TERM "$gw1_pid"; wait_gone "$gw1_pid" 10
+	tun_down
+	agent_start gw1 "$A" va 10.98.0.1:8080 || ko "gw1 restart" "$(cat "$tmp/gw1.log")"
+	[ $st = 0 ] && [ "$(capinfos -E "$out" | sed -n 's/^File encapsulation: *//p')" = "Raw IP" ] &&
+		[ "$(tshark -r "$out" 2> /dev/null | wc -l)" = $((n / 2)) ] &&
+		[ "$(tshark -r "$out" -x 2> /dev/null)" = "$(tshark -r "$tmp/tun.pcap" -x 2> /dev/null)" ] &&
+		[ "$err2" = "device gw1 failed: HTTP 400: linktype: tun0 is RAW, the filter was compiled for EN10MB (compile it for RAW)" ] &&
+		ok "a device's tun interface: compiled again for RAW, RAW records as tcpdump's; 'ether host' there refused with the agent's reason" ||
+		ko "tun device" "st=$st $(tshark -r "$out" 2> /dev/null | wc -l) packets; $(cat "$tmp/remote.err"); [$err2]"
+}
+
 run_tests after test_bootstrap test_tokens test_tenants test_bad_input test_compile \
 	test_merged test_device_killed test_unreachable test_refused test_reader_leaves \
 	test_interrupt test_late_reader test_count test_text test_https \
-	test_list test_operable test_restart
+	test_list test_operable test_restart test_tun_device
 st=$?
 env_stop || exit 1
 exit $st

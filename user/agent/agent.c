@@ -10,6 +10,7 @@
 
 #include "agent/agent.h"
 #include "capture/engine.h"
+#include "capture/linktype.h"
 
 #define STOP_GRACE_MS 5000 /* for the captures' last chunks after SIGTERM */
 
@@ -19,7 +20,7 @@ static int attach(struct agent *a, char *err, size_t errlen)
 {
 	for (unsigned i = 0; i < a->conf.nifaces; i++) {
 		struct agent_iface *f = &a->ifaces[i];
-		int hook;
+		int hook, r;
 
 		snprintf(f->name, sizeof(f->name), "%s", a->conf.ifaces[i]);
 		f->ifindex = (int)if_nametoindex(f->name);
@@ -27,10 +28,20 @@ static int attach(struct agent *a, char *err, size_t errlen)
 			snprintf(err, errlen, "unknown interface '%s'", f->name);
 			return -ENODEV;
 		}
+		r = ecap_iface_linktype(f->name, &f->lt, err, errlen);
+		if (r)
+			return r;
+		/* no link layer: ingress on TC, where tcpdump sees the packets */
+		if (f->lt.dlt == ECAP_LINKTYPE_RAW && a->conf.ingress == ECAP_ATTACH_XDP) {
+			snprintf(err, errlen, "ingress xdp: %s has no link layer (RAW)", f->name);
+			return -EINVAL;
+		}
 		if (ecap_engine_attach(a->engine, f->ifindex, ECAP_ATTACH_TC_OUT, err, errlen))
 			return -EINVAL;
-		hook =
-		    ecap_engine_attach_ingress(a->engine, f->ifindex, a->conf.ingress, err, errlen);
+		hook = ecap_engine_attach_ingress(a->engine, f->ifindex,
+						  f->lt.dlt == ECAP_LINKTYPE_RAW ? ECAP_ATTACH_TC_IN
+										 : a->conf.ingress,
+						  err, errlen);
 		if (hook < 0)
 			return hook;
 		f->ingress = (unsigned)hook;

@@ -17,6 +17,7 @@
 #include "capture.h"
 #include "filter/cbpf.h"
 #include "capture/sessions.h"
+#include "capture/linktype.h"
 #include "capture/streamer.h"
 #include "common/web.h"
 
@@ -93,6 +94,7 @@ struct agent_iface {
 	char name[IF_NAMESIZE];
 	int ifindex;
 	unsigned ingress;	    /* the ingress hook attached */
+	struct ecap_linktype lt;    /* as tcpdump gives it */
 	struct ecap_counters ended; /* the counts of the captures that ended, summed */
 };
 

@@ -267,7 +267,20 @@ static int pick_ifaces(struct agent *a, h2o_req_t *req, const struct agent_param
 				  p->ifaces[k]);
 			return -1;
 		}
+		/* the program reads the packets as the link type it was
+		 * compiled for: one the interface does not have would match
+		 * the wrong bytes, so the server is told to compile again */
+		if (a->ifaces[i].lt.dlt != p->linktype) {
+			web_error(req, 400,
+				  "linktype: %s is %s, the filter was compiled for %s (compile it "
+				  "for %s)",
+				  a->ifaces[i].name, a->ifaces[i].lt.name,
+				  p->linktype == ECAP_LINKTYPE_RAW ? "RAW" : "EN10MB",
+				  a->ifaces[i].lt.name);
+			return -1;
+		}
 		c->ifaces[k].ifindex = a->ifaces[i].ifindex;
+		c->ifaces[k].linktype = a->ifaces[i].lt.file;
 		strcpy(c->ifaces[k].name, a->ifaces[i].name);
 	}
 	c->opts.nifaces = n;

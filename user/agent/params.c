@@ -3,6 +3,8 @@
  *   bpf=N,code jt jf k,...   the filter, tcpdump -ddd with commas for newlines
  *   iface=IF[,IF...]         dir=in|out|inout    snaplen=1..262144
  *   count=N                  duration=1..86400
+ *   linktype=EN10MB|RAW      the link type bpf was compiled for (default
+ *                            EN10MB); every interface must have it
  *
  * Every parameter at most once; an unknown one is an error (a typo must not
  * silently capture something else). */
@@ -16,8 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { P_BPF, P_IFACE, P_DIR, P_SNAPLEN, P_COUNT, P_DURATION, P_N };
-static const char *const names[P_N] = {"bpf", "iface", "dir", "snaplen", "count", "duration"};
+enum { P_BPF, P_IFACE, P_DIR, P_SNAPLEN, P_COUNT, P_DURATION, P_LINKTYPE, P_N };
+static const char *const names[P_N] = {"bpf",	"iface",    "dir",     "snaplen",
+				       "count", "duration", "linktype"};
 
 /* application/x-www-form-urlencoded -> a malloc'ed string; NULL when
  * malformed (a bad escape, or a NUL inside). */
@@ -135,11 +138,21 @@ static int set(struct agent_params *p, int which, char *v, char *err, size_t err
 			break;
 		p->duration = (uint32_t)n;
 		return 0;
+	case P_LINKTYPE:
+		if (!strcmp(v, "EN10MB"))
+			p->linktype = ECAP_LINKTYPE_EN10MB;
+		else if (!strcmp(v, "RAW"))
+			p->linktype = ECAP_LINKTYPE_RAW;
+		else
+			break;
+		return 0;
 	}
 	if (which == P_DIR)
 		snprintf(what, sizeof(what), "in, out or inout");
 	else if (which == P_SNAPLEN)
 		snprintf(what, sizeof(what), "1..%u", ECAP_SNAPLEN_MAX);
+	else if (which == P_LINKTYPE)
+		snprintf(what, sizeof(what), "EN10MB or RAW");
 	else if (which == P_DURATION)
 		snprintf(what, sizeof(what), "1..%u seconds", ECAP_CAPTURE_DURATION_MAX);
 	else
@@ -152,7 +165,8 @@ int agent_params_parse(const char *query, size_t len, struct agent_params *ret, 
 		       size_t errlen)
 {
 	struct agent_params p = {.dirs = ECAP_DIR_IN | ECAP_DIR_OUT,
-				 .snaplen = ECAP_SNAPLEN_DEFAULT};
+				 .snaplen = ECAP_SNAPLEN_DEFAULT,
+				 .linktype = ECAP_LINKTYPE_EN10MB};
 	const char *s = query, *end = query + len;
 	unsigned seen = 0;
 	int r = 0;

@@ -19,6 +19,7 @@ struct agent_params {
 	uint32_t snaplen;
 	uint64_t count;
 	uint32_t duration;
+	int linktype; /* the DLT bpf was compiled for (ECAP_LINKTYPE_*) */
 };
 
 /* query: what follows '?', form-encoded. 0, or -EINVAL with the one line a

@@ -10,8 +10,8 @@
 
 static json_t *iface_json(const struct agent_iface *i)
 {
-	return json_pack("{s:s, s:i, s:s}", "name", i->name, "ifindex", i->ifindex, "ingress",
-			 i->ingress == ECAP_ATTACH_XDP ? "xdp" : "tc");
+	return json_pack("{s:s, s:i, s:s, s:s}", "name", i->name, "ifindex", i->ifindex, "ingress",
+			 i->ingress == ECAP_ATTACH_XDP ? "xdp" : "tc", "linktype", i->lt.name);
 }
 
 static json_t *capture_json(struct agent *a, const struct capture *c)

@@ -415,7 +415,7 @@ static void write_done(struct ecap_streamer *st, struct stream *s, int res)
 static void header(struct stream *s)
 {
 	if (s->o.pcap) {
-		ecap_pcap_header(&s->fill.meta, ECAP_LINKTYPE_EN10MB, s->o.snaplen);
+		ecap_pcap_header(&s->fill.meta, s->o.ifaces[0].linktype, s->o.snaplen);
 		return;
 	}
 	/* the machine and system the packets were captured on, as tcpdump's
@@ -430,8 +430,8 @@ static void header(struct stream *s)
 	for (unsigned i = 0; i < s->o.nifaces; i++)
 		for (unsigned d = 0; d < 2; d++)
 			if (s->o.dirs & (1u << d))
-				ecap_pcapng_idb(&s->fill.meta, ECAP_LINKTYPE_EN10MB, s->o.snaplen,
-						s->o.ifaces[i].name, s->o.filter, 9);
+				ecap_pcapng_idb(&s->fill.meta, s->o.ifaces[i].linktype,
+						s->o.snaplen, s->o.ifaces[i].name, s->o.filter, 9);
 }
 
 /* A session's kernel counters for one interface position and direction. */
@@ -525,6 +525,16 @@ int ecap_streamer_add(struct ecap_streamer *st, const struct ecap_stream_opts *o
 			 o->session);
 		return -EINVAL;
 	}
+	for (unsigned i = 0; i < o->nifaces; i++)
+		if (!o->ifaces[i].linktype ||
+		    (o->pcap && o->ifaces[i].linktype != o->ifaces[0].linktype)) {
+			snprintf(err, errlen,
+				 "stream for session %u: %s has %s link type (pcap output holds "
+				 "one for all)",
+				 o->session, o->ifaces[i].name,
+				 o->ifaces[i].linktype ? "another" : "no");
+			return -EINVAL;
+		}
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;

@@ -30,6 +30,8 @@ struct ecap_streamer;
 struct ecap_stream_iface {
 	int ifindex;
 	char name[IF_NAMESIZE];
+	uint16_t linktype; /* its records' LINKTYPE_ value: 1 Ethernet, 101 raw IP; pcap
+			    * output (one header) needs every interface's the same */
 };
 
 /* A memory sink's batch: data/len stay valid and unchanged until the owner

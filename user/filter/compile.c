@@ -5,6 +5,7 @@
 #include <pcap/pcap.h>
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,6 +55,61 @@ int ecap_filter_compile(const char *expr, int linktype, uint32_t snaplen, struct
 out:
 	pcap_freecode(&prog);
 	pcap_close(p);
+	return r;
+}
+
+int ecap_pcap_devices(int (*fn)(void *ctx, const char *name, const char *line), void *ctx,
+		      char *err, size_t errlen)
+{
+	static const struct {
+		bpf_u_int32 bit;
+		const char *name;
+	} status[] = {{PCAP_IF_UP, "Up"},
+		      {PCAP_IF_RUNNING, "Running"},
+		      {PCAP_IF_LOOPBACK, "Loopback"},
+		      {PCAP_IF_WIRELESS, "Wireless"}};
+	char ebuf[PCAP_ERRBUF_SIZE] = "";
+	pcap_if_t *all = NULL;
+	int n = 0, r = 0;
+
+	if (pcap_findalldevs(&all, ebuf)) {
+		snprintf(err, errlen, "listing interfaces: %s", ebuf);
+		return -EIO;
+	}
+	for (pcap_if_t *d = all; d && !r; d = d->next) {
+		char line[512];
+		size_t at = 0;
+		int any = 0;
+
+		/* tcpdump -D's line: N.name (description) [flags, connection] */
+		at += (size_t)snprintf(line, sizeof(line), "%d.%s", ++n, d->name);
+		if (d->description && at < sizeof(line))
+			at +=
+			    (size_t)snprintf(line + at, sizeof(line) - at, " (%s)", d->description);
+		if (d->flags && at < sizeof(line)) {
+			bpf_u_int32 conn = d->flags & PCAP_IF_CONNECTION_STATUS;
+			int wireless = !!(d->flags & PCAP_IF_WIRELESS);
+			const char *cs = NULL;
+
+			at += (size_t)snprintf(line + at, sizeof(line) - at, " [");
+			for (size_t i = 0; i < sizeof(status) / sizeof(status[0]); i++)
+				if ((d->flags & status[i].bit) && at < sizeof(line))
+					at += (size_t)snprintf(line + at, sizeof(line) - at, "%s%s",
+							       any++ ? ", " : "", status[i].name);
+			if (!any && at < sizeof(line))
+				at += (size_t)snprintf(line + at, sizeof(line) - at, "none");
+			if (conn == PCAP_IF_CONNECTION_STATUS_CONNECTED)
+				cs = wireless ? "Associated" : "Connected";
+			else if (conn == PCAP_IF_CONNECTION_STATUS_DISCONNECTED)
+				cs = wireless ? "Not associated" : "Disconnected";
+			if (cs && at < sizeof(line))
+				at += (size_t)snprintf(line + at, sizeof(line) - at, ", %s", cs);
+			if (at < sizeof(line))
+				snprintf(line + at, sizeof(line) - at, "]");
+		}
+		r = fn(ctx, d->name, line);
+	}
+	pcap_freealldevs(all);
 	return r;
 }
 

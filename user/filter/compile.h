@@ -12,6 +12,13 @@ int ecap_filter_compile(const char *expr, int linktype, uint32_t snaplen, struct
 /* "EN10MB", "RAW" (tcpdump -y names) -> DLT value, or -EINVAL. */
 int ecap_linktype_from_name(const char *name);
 
+/* The interfaces libpcap lists, in its order: fn(ctx, name, line) with the
+ * line tcpdump -D prints for it ("2.lo [Up, Running, Loopback]"); a non-zero
+ * return from fn stops the walk and is returned. -EIO with err when libpcap
+ * cannot list them. */
+int ecap_pcap_devices(int (*fn)(void *ctx, const char *name, const char *line), void *ctx,
+		      char *err, size_t errlen);
+
 /* tcpdump -d's listing (libpcap's bpf_image), one line per instruction;
  * malloc'ed, NULL without memory. */
 char *ecap_cbpf_listing(const struct ecap_cbpf *p);

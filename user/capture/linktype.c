@@ -1,0 +1,129 @@
+/* linktype.c - see linktype.h.
+ *
+ * libpcap reads the interface's ARPHRD_ type and maps it: Ethernet and
+ * loopback to EN10MB; no header (tun, WireGuard), ipip and sit to RAW, whose
+ * packets start at the IP header; PPP, and every type it does not know (GRE,
+ * ip6tnl, ip6gre among them), to LINUX_SLL, a "cooked" header that the
+ * packet socket makes up. The kernel hooks get the packet as the device has
+ * it: on the RAW devices from the IP header on, as tcpdump's records are;
+ * they have no packet socket to make the cooked header's fields from, so
+ * those interfaces are refused rather than labelled with a type they are
+ * not. */
+#include "capture/linktype.h"
+
+#include <errno.h>
+#include <net/if.h>
+#include <net/if_arp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "filter/cbpf.h"
+
+#ifndef ARPHRD_IP6GRE /* in linux/if_arp.h, not in glibc's net/if_arp.h */
+#define ARPHRD_IP6GRE 823
+#endif
+
+static const struct ecap_linktype types[] = {
+    {ECAP_LINKTYPE_EN10MB, 1, "EN10MB", "Ethernet"},
+    {ECAP_LINKTYPE_RAW, 101, "RAW", "Raw IP"},
+};
+
+const struct ecap_linktype *ecap_linktype_of_dlt(int dlt)
+{
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		if (types[i].dlt == dlt)
+			return &types[i];
+	return NULL;
+}
+
+/* A DSA conduit's frames carry the switch's tag, and libpcap gives them the
+ * tag's own link type (unless the tagging is "none"). */
+static int dsa_tagged(const char *name)
+{
+	char path[64 + IF_NAMESIZE], tag[32] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/class/net/%s/dsa/tagging", name);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	if (!fgets(tag, sizeof(tag), f))
+		tag[0] = 0;
+	fclose(f);
+	return strcmp(tag, "none\n") && strcmp(tag, "none");
+}
+
+int ecap_iface_linktype(const char *name, struct ecap_linktype *ret, char *err, size_t errlen)
+{
+	struct ifreq r = {0};
+	int fd, type, dlt;
+
+	if (strlen(name) >= sizeof(r.ifr_name)) {
+		snprintf(err, errlen, "unknown interface '%.32s'", name);
+		return -ENODEV;
+	}
+	snprintf(r.ifr_name, sizeof(r.ifr_name), "%s", name);
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || ioctl(fd, SIOCGIFHWADDR, &r)) {
+		int e = fd < 0 ? -errno : errno == ENODEV ? -ENODEV : -errno;
+
+		if (fd >= 0)
+			close(fd);
+		if (e == -ENODEV)
+			snprintf(err, errlen, "unknown interface '%s'", name);
+		else
+			snprintf(err, errlen, "%s: reading its hardware type: %s", name,
+				 strerror(-e));
+		return e;
+	}
+	close(fd);
+	type = r.ifr_hwaddr.sa_family;
+	switch (type) {
+	case ARPHRD_ETHER:
+		/* an Android modem that says Ethernet and sends IP: libpcap
+		 * knows it by name */
+		dlt = strncmp(name, "cdma_rmnet", 10) ? ECAP_LINKTYPE_EN10MB : ECAP_LINKTYPE_RAW;
+		if (dlt == ECAP_LINKTYPE_EN10MB && dsa_tagged(name)) {
+			snprintf(err, errlen,
+				 "%s is a DSA switch conduit: tcpdump gives it the switch tag's "
+				 "link type, which edgecap does not capture (capture on the "
+				 "switch ports)",
+				 name);
+			return -EPROTONOSUPPORT;
+		}
+		break;
+	case ARPHRD_LOOPBACK:
+		dlt = ECAP_LINKTYPE_EN10MB;
+		break;
+	case ARPHRD_NONE:
+	case ARPHRD_TUNNEL:
+	case ARPHRD_SIT:
+		dlt = ECAP_LINKTYPE_RAW;
+		break;
+	case ARPHRD_PPP:
+		snprintf(err, errlen,
+			 "%s is PPP: tcpdump captures it as LINUX_SLL (Linux cooked v1), a header "
+			 "the kernel hooks do not get; edgecap does not capture it",
+			 name);
+		return -EPROTONOSUPPORT;
+	case ARPHRD_IPGRE:
+	case ARPHRD_TUNNEL6:
+	case ARPHRD_IP6GRE: /* not in libpcap's table: cooked */
+		snprintf(err, errlen,
+			 "%s has hardware type %d: tcpdump captures it as LINUX_SLL (Linux cooked "
+			 "v1), a header the kernel hooks do not get; edgecap does not capture it",
+			 name, type);
+		return -EPROTONOSUPPORT;
+	default:
+		snprintf(err, errlen,
+			 "%s has hardware type %d: tcpdump captures it with a link type other than "
+			 "EN10MB and RAW; edgecap does not capture it",
+			 name, type);
+		return -EPROTONOSUPPORT;
+	}
+	*ret = *ecap_linktype_of_dlt(dlt);
+	return 0;
+}
