@@ -27,9 +27,9 @@ static void limit(int what, rlim_t v)
 }
 
 /* In the child: confine, then exec; on failure the errno goes to report. */
-static void child(const char *const *argv, unsigned flags, int in, int out, int err_fd, int report)
+static void child(const char *const *argv, unsigned flags, int in, int out, int err_fd, int report,
+		  char *path)
 {
-	static char path[] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
 	char *const env[] = {path, NULL};
 	int e;
 
@@ -66,9 +66,9 @@ static void child(const char *const *argv, unsigned flags, int in, int out, int 
 	if (chdir("/") || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
 		goto fail;
 	if (flags & SRV_PRINTER_CLEAR_ENV)
-		execvpe("tcpdump", (char *const *)argv, env);
+		execvpe(argv[0], (char *const *)argv, env);
 	else
-		execvp("tcpdump", (char *const *)argv);
+		execvp(argv[0], (char *const *)argv);
 fail:
 	e = errno;
 	if (write(report, &e, sizeof(e)) < 0)
@@ -79,14 +79,21 @@ fail:
 pid_t srv_printer_spawn(const char *const *args, unsigned flags, int in_fd, int out_fd, int err_fd,
 			char *err, size_t errlen)
 {
-	const char *argv[SRV_PRINTER_ARGS_MAX + 4] = {"tcpdump", "-r", "-"};
+	const char *argv[SRV_PRINTER_ARGS_MAX + 8] = {"tcpdump", "-r", "-"};
 	unsigned n = 3;
+
+	if (flags & SRV_PRINTER_BLOCKS) { /* coreutils' stdbuf sets its stdout's buffer */
+		static const char *const head[] = {"stdbuf", "-o", "262144", "tcpdump", "-r", "-"};
+
+		memcpy(argv, head, sizeof(head));
+		n = 6;
+	}
 	int rep[2], e = 0;
 	ssize_t got;
 	pid_t pid;
 
 	for (; args && *args; args++) {
-		if (n == SRV_PRINTER_ARGS_MAX + 3) {
+		if (n == SRV_PRINTER_ARGS_MAX + 6) {
 			snprintf(err, errlen, "tcpdump: more than %d options",
 				 SRV_PRINTER_ARGS_MAX);
 			return -1;
@@ -94,6 +101,12 @@ pid_t srv_printer_spawn(const char *const *args, unsigned flags, int in_fd, int 
 		argv[n++] = *args;
 	}
 	argv[n] = NULL;
+	/* the environment of PATH only: ours (where tcpdump is looked for, by
+	 * stdbuf too), made before fork */
+	const char *p = getenv("PATH");
+	char path[4096];
+
+	snprintf(path, sizeof(path), "PATH=%s", p && *p ? p : "/usr/sbin:/usr/bin:/sbin:/bin");
 	if (pipe2(rep, O_CLOEXEC)) {
 		snprintf(err, errlen, "tcpdump: %s", strerror(errno));
 		return -1;
@@ -106,7 +119,7 @@ pid_t srv_printer_spawn(const char *const *args, unsigned flags, int in_fd, int 
 		return -1;
 	}
 	if (!pid)
-		child(argv, flags, in_fd, out_fd, err_fd, rep[1]);
+		child(argv, flags, in_fd, out_fd, err_fd, rep[1], path);
 	close(rep[1]);
 	while ((got = read(rep[0], &e, sizeof(e))) < 0 && errno == EINTR)
 		;

@@ -27,6 +27,7 @@
 #define TP_OUTPUT_MAX	(1u << 20)  /* a printer's output held */
 #define TP_PIPE_BYTES	(1 << 20)
 #define TP_STUCK_MS	10000
+#define READ_BYTES	(256u << 10) /* a printer's output, a read */
 #define TP_SNAPLEN	262144
 
 struct printer {
@@ -145,7 +146,8 @@ static int start_printer(struct srv_tp *t, uint16_t linktype, int file_fd)
 	fcntl(out[0], F_SETPIPE_SZ, TP_PIPE_BYTES);
 	*p = (struct printer){.linktype = linktype, .in_fd = in[1], .out_fd = out[0]};
 	p->pid = srv_printer_spawn(t->live ? live_args : file_args,
-				   SRV_PRINTER_NO_NET | SRV_PRINTER_CLEAR_ENV,
+				   SRV_PRINTER_NO_NET | SRV_PRINTER_CLEAR_ENV |
+				       (t->live ? 0 : SRV_PRINTER_BLOCKS),
 				   file_fd >= 0 ? file_fd : in[0], out[1], null, err, sizeof(err));
 	if (p->pid < 0) {
 		fail(t, -ENOEXEC, "%s", err);
@@ -376,13 +378,13 @@ static void read_out(struct printer *p)
 		p->out_off = 0;
 	}
 	while (p->out_fd >= 0 && !p->out_eof && p->out.len - p->out_off < TP_OUTPUT_MAX) {
-		uint8_t *d = ecap_buf_grow(&p->out, 65536);
+		uint8_t *d = ecap_buf_grow(&p->out, READ_BYTES);
 		ssize_t n;
 
 		if (!d)
 			return;
-		p->out.len -= 65536;
-		n = read(p->out_fd, d, 65536);
+		p->out.len -= READ_BYTES;
+		n = read(p->out_fd, d, READ_BYTES);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN)
@@ -426,7 +428,12 @@ static const char *ended_how(struct printer *p, char *buf, size_t len)
 {
 	int st = 0;
 
-	if (p->pid > 0 && waitpid(p->pid, &st, WNOHANG) == p->pid) {
+	pid_t r = 0;
+
+	/* its output closed: it is ending, most likely; a moment for it */
+	for (int i = 0; p->pid > 0 && i < 100 && !(r = waitpid(p->pid, &st, WNOHANG)); i++)
+		usleep(1000);
+	if (p->pid > 0 && r == p->pid) {
 		p->pid = 0;
 		if (WIFSIGNALED(st))
 			snprintf(buf, len, "killed by signal %d", WTERMSIG(st));
