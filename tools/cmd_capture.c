@@ -18,6 +18,7 @@
 #include "capture.h"
 #include "cmd.h"
 #include "linkwatch.h"
+#include "rotate.h"
 #include "textout.h"
 #include "capture/engine.h"
 #include "filter/filter.h"
@@ -31,7 +32,9 @@ static void usage(FILE *f)
 {
 	fprintf(f, "%s",
 		"usage: edgecap capture [-i IF[,IF...]] [-p] [-Q in|out|inout] [-s SNAPLEN]\n"
-		"                       [-c COUNT] [-G SECONDS] [-w FILE|-] [-n] [-t...] [-l]\n"
+		"                       [-c COUNT] [--duration SECONDS] [-w FILE|-]\n"
+		"                       [-G SECONDS] [-C MB] [-W FILES] [-z CMD] [-U]\n"
+		"                       [--immediate-mode] [-B KIB] [-n] [-t...] [-l]\n"
 		"                       [--pcap] [--ring-size BYTES] [--ingress auto|xdp|tc]\n"
 		"                       [EXPR]\n"
 		"\n"
@@ -42,9 +45,24 @@ static void usage(FILE *f)
 		"  -Q DIR       direction: in, out or inout (default)\n"
 		"  -s SNAPLEN   bytes kept of each packet (default and maximum 262144)\n"
 		"  -c COUNT     stop after COUNT packets\n"
-		"  -G SECONDS   stop after SECONDS\n"
+		"  --duration SECONDS\n"
+		"               stop after SECONDS\n"
 		"  -w FILE      write pcapng to FILE ('-': standard output); without -w,\n"
 		"               tcpdump's lines (as -nn: names are not looked up)\n"
+		"  -G SECONDS   as tcpdump's: a new file every SECONDS (at the first packet\n"
+		"               after them), FILE being a strftime(3) pattern\n"
+		"  -C MB        as tcpdump's: a new file once the current one holds more\n"
+		"               than MB million bytes: FILE, FILE1, FILE2 ...\n"
+		"  -W FILES     with -C: a ring of FILES files, numbered from 0 with\n"
+		"               leading zeros; with -G alone: stop after FILES files\n"
+		"  -z CMD       run CMD FILE (no shell, lowest priority) on each file\n"
+		"               once -G or -C closes it\n"
+		"  -U, --immediate-mode\n"
+		"               each packet written as it arrives (the kernel wakes the\n"
+		"               writer for each one; default: every 50 ms, or as a\n"
+		"               quarter of the ring fills)\n"
+		"  -B KIB       kernel ring buffer in KiB (tcpdump's buffer size), rounded\n"
+		"               up to a power of two\n"
 		"  -t, -tt, -ttt, -tttt, -ttttt\n"
 		"               the lines' time as tcpdump's (default HH:MM:SS.ffffff)\n"
 		"  -n, -l       accepted: names are never looked up, lines go out at once\n"
@@ -134,6 +152,9 @@ int cmd_capture(int argc, char **argv)
 	    {"no-promiscuous-mode", no_argument, NULL, 'p'},
 	    {"ring-size", required_argument, NULL, 'R'},
 	    {"ingress", required_argument, NULL, 'I'},
+	    {"duration", required_argument, NULL, 'D'},
+	    {"immediate-mode", no_argument, NULL, 'U'},
+	    {"buffer-size", required_argument, NULL, 'B'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
@@ -157,6 +178,7 @@ int cmd_capture(int argc, char **argv)
 	unsigned tflags = 0; /* -t, -tt, ... */
 	struct textout *text = NULL;
 	struct linkwatch *watch = NULL;
+	struct rotate rot = {.fd = -1};
 	sigset_t mask;
 	int c, r, st = 2;
 
@@ -165,7 +187,7 @@ int cmd_capture(int argc, char **argv)
 	/* options may follow the expression, as tcpdump's (GNU getopt moves
 	 * the expression's words to the end) */
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "i:plntQ:s:c:G:w:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "i:plntQ:s:c:G:C:W:z:B:Uw:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'n': /* names are never looked up: -n and -nn are what it does */
 		case 'l': /* lines go out as they come */
@@ -199,10 +221,38 @@ int cmd_capture(int argc, char **argv)
 				return fail("invalid packet count '%s'", optarg);
 			so.count = v;
 			break;
-		case 'G':
+		case 'D':
 			if (parse_u(optarg, UINT32_MAX, &v) || !v)
 				return fail("invalid duration '%s'", optarg);
 			so.duration_s = (uint32_t)v;
+			break;
+		case 'G':
+			if (parse_u(optarg, INT32_MAX, &v) || !v)
+				return fail("invalid number of seconds '%s'", optarg);
+			rot.g_seconds = (unsigned)v;
+			break;
+		case 'C': /* millions of bytes, as tcpdump's */
+			if (parse_u(optarg, UINT64_MAX / 1000000, &v) || !v)
+				return fail("invalid file size '%s'", optarg);
+			rot.c_bytes = v * 1000000;
+			break;
+		case 'W':
+			if (parse_u(optarg, INT32_MAX, &v) || !v)
+				return fail("invalid number of output files '%s'", optarg);
+			rot.w_files = (unsigned)v;
+			break;
+		case 'z':
+			rot.z_cmd = optarg;
+			break;
+		case 'U':
+			eo.immediate = 1;
+			break;
+		case 'B': /* KiB, as tcpdump's; the ring is a power of two */
+			if (parse_u(optarg, 1u << 20, &v) || !v)
+				return fail("invalid buffer size '%s' (1..1048576 KiB)", optarg);
+			eo.ring_bytes = 4096;
+			while (eo.ring_bytes < v * 1024)
+				eo.ring_bytes <<= 1;
 			break;
 		case 'w':
 			out = optarg;
@@ -232,6 +282,8 @@ int cmd_capture(int argc, char **argv)
 			return 2;
 		}
 	}
+	if ((rot.g_seconds || rot.c_bytes || rot.w_files || rot.z_cmd) && !out)
+		return fail("%s", "-G, -C, -W and -z write files: give -w FILE");
 	if (!ifarg) {
 		ifarg = default_iface(deflt, sizeof(deflt));
 		if (!ifarg)
@@ -266,7 +318,15 @@ int cmd_capture(int argc, char **argv)
 		fail("%s", err);
 		goto out;
 	}
-	if (out) {
+	if (out && (rot.g_seconds || rot.c_bytes)) {
+		rot.pattern = out;
+		so.out_fd = rotate_open(&rot); /* rot's: closed as files rotate */
+		if (so.out_fd < 0)
+			goto out;
+		so.rotate = rotate_due;
+		so.next_file = rotate_next;
+		so.rotate_ctx = &rot;
+	} else if (out) {
 		so.out_fd = open_output(out);
 		if (so.out_fd < 0)
 			goto out;
@@ -376,6 +436,8 @@ int cmd_capture(int argc, char **argv)
 			goto out;
 		}
 	}
+	if (rot.pattern)
+		rotate_close(&rot);
 	/* an interface that went: tcpdump's words, and a failure */
 	st = linkwatch_why(watch) ? 1 : 0;
 	if (st)
@@ -397,7 +459,9 @@ out:
 			close(promisc_fd[i]);
 	ecap_streamer_free(streamer);
 	ecap_engine_close(e);
-	if (so.out_fd > STDOUT_FILENO)
+	if (rot.pattern)
+		rotate_close(&rot);
+	else if (so.out_fd > STDOUT_FILENO)
 		close(so.out_fd);
 	if (stop_fd >= 0)
 		close(stop_fd);

@@ -51,6 +51,8 @@ struct ecap_engine {
 	unsigned nifaces;
 	uint32_t ring_bytes;
 	uint32_t active; /* session ids in the slots' programs, a bit each */
+	/* the hooks wake the reader as this much waits; 0: on each record */
+	uint32_t wake_bytes;
 };
 
 _Static_assert(sizeof(struct ecap_rec) == 32, "ring record header layout");
@@ -182,6 +184,7 @@ int ecap_engine_open(const struct ecap_engine_opts *o, struct ecap_engine **ret,
 		}
 	}
 	e->ring_bytes = bpf_map__max_entries(e->skel->maps.ecap_ring);
+	e->wake_bytes = o->immediate ? 0 : e->ring_bytes / 4;
 	r = capture_bpf__load(e->skel);
 	if (r) {
 		snprintf(err, errlen, "load capture hooks: %s", strerror(-r));
@@ -470,6 +473,19 @@ static void tc_detach(struct iface *f, int out)
 	}
 }
 
+static int is_loopback(int ifindex)
+{
+	struct ifreq ifr = {0};
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), r = 0;
+
+	if (fd >= 0 && if_indextoname((unsigned)ifindex, ifr.ifr_name) &&
+	    !ioctl(fd, SIOCGIFFLAGS, &ifr))
+		r = !!(ifr.ifr_flags & IFF_LOOPBACK);
+	if (fd >= 0)
+		close(fd);
+	return r;
+}
+
 int ecap_engine_attach(struct ecap_engine *e, int ifindex, unsigned which, char *err, size_t errlen)
 {
 	struct iface *f;
@@ -496,6 +512,12 @@ int ecap_engine_attach(struct ecap_engine *e, int ifindex, unsigned which, char 
 		f->xdp_link = f->link_fd[0] = f->link_fd[1] = -1;
 		e->nifaces++; /* from here on, close undoes whatever did attach */
 	}
+	/* A packet sent on loopback comes back in on it: TC egress and ingress
+	 * both see it. tcpdump shows it once, as incoming (libpcap drops lo's
+	 * outgoing copies: -Q in shows every packet, -Q out none), so the
+	 * egress hook is never attached there. */
+	if (is_loopback(ifindex))
+		which &= ~ECAP_ATTACH_TC_OUT;
 	which &= ~f->which;
 	if (which & ECAP_ATTACH_XDP) {
 		/* a link, native mode: it lives as long as our fd, so a run that
@@ -603,7 +625,7 @@ int ecap_engine_load_sessions(struct ecap_engine *e, const struct ecap_session *
 	    .counters_fd = ecap_engine_counters_fd(e),
 	    .clock_fd = ecap_engine_clock_fd(e),
 	    .on_fd = bpf_map__fd(e->skel->maps.ecap_on),
-	    .wake_bytes = e->ring_bytes / 4,
+	    .wake_bytes = e->wake_bytes,
 	};
 	int fds[ECAP_HOOKS] = {-1, -1, -1};
 	unsigned which = attached_hooks(e);

@@ -32,6 +32,8 @@ struct ecap_engine;
 struct ecap_engine_opts {
 	uint32_t ring_bytes; /* ring buffer size, a power of two >= 4096 */
 	int tc_clsact;	     /* TC through clsact even where tcx is available */
+	int immediate;	     /* wake the reader on every record (tcpdump's -U,
+				--immediate-mode), not as a quarter of the ring fills */
 };
 
 /* Does the kernel attach TC programs as tcx links (Linux 6.6)? */
@@ -47,7 +49,8 @@ int ecap_engine_open(const struct ecap_engine_opts *o, struct ecap_engine **ret,
 		     size_t errlen);
 /* Attach the hooks named by `which` on ifindex. The first attach on an
  * interface takes its lock (-EBUSY: another live capture owns it) and removes
- * hooks a dead run left there. */
+ * hooks a dead run left there. On loopback TC egress is left out: each
+ * packet is captured once, coming in, as tcpdump's. */
 int ecap_engine_attach(struct ecap_engine *e, int ifindex, unsigned which, char *err,
 		       size_t errlen);
 struct ecap_session;
