@@ -374,6 +374,8 @@ int cmd_capture(int argc, char **argv)
 			fail("%s", err);
 			goto out;
 		}
+		if ((so.dirs & ECAP_DIR_IN) && err[0]) /* XDP is another capture's */
+			fprintf(stderr, "edgecap: %s\n", err);
 	}
 	for (unsigned i = 0; i < nif && promisc; i++) {
 		promisc_fd[i] = promiscuous(ifaces[i].ifindex);
@@ -480,11 +482,11 @@ int cmd_hooks(int argc, char **argv)
 	int n = argc - 1;
 
 	if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-		printf(
-		    "usage: edgecap hooks [IF...]\n\n"
-		    "edgecap's kernel hooks on these interfaces (default: all), whichever run\n"
-		    "attached them: interface, hook, how (xdp-link, xdp through netlink, tcx or\n"
-		    "clsact), program id.\n");
+		printf("usage: edgecap hooks [IF...]\n\n"
+		       "edgecap's kernel hooks on these interfaces (default: all), whichever run\n"
+		       "attached them (several captures may share an interface: a line each):\n"
+		       "interface, hook, how (xdp-link, xdp through netlink, tcx or clsact),\n"
+		       "program id.\n");
 		return 0;
 	}
 	for (int i = 1; i < argc; i++)
@@ -502,12 +504,13 @@ int cmd_hooks(int argc, char **argv)
 	ecap_engine_quiet_libraries();
 	for (int i = 0; i < n; i++) {
 		const char *name = all ? all[i].if_name : argv[i + 1];
-		struct ecap_hook_state s[ECAP_HOOKS];
+		struct ecap_hook_entry s[1 + 2 * 2 * ECAP_MAX_OWNERS];
+		int k =
+		    ecap_engine_hooks_list(all ? (int)all[i].if_index : (int)if_nametoindex(name),
+					   s, sizeof(s) / sizeof(s[0]));
 
-		ecap_engine_hooks_on(all ? (int)all[i].if_index : (int)if_nametoindex(name), s);
-		for (int h = 0; h < ECAP_HOOKS; h++)
-			if (s[h].prog_id)
-				printf("%s %s %s prog %u\n", name, hook[h], s[h].via, s[h].prog_id);
+		for (int h = 0; h < k; h++)
+			printf("%s %s %s prog %u\n", name, hook[s[h].hook], s[h].via, s[h].prog_id);
 	}
 	if (all)
 		if_freenameindex(all);

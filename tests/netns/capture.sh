@@ -400,11 +400,30 @@ test_errors() {
 	out=$(ina "$ec" capture -i va -w /dev/null 'tcp port' 2>&1); st=$?
 	[ $st = 2 ] && grep -q 'syntax error' <<< "$out" && ! hooked &&
 		ok "bad expression: exit 2, libpcap's message, nothing attached" || ko "bad expr" "$st $out"
-	cap_start "$tmp/b.pcapng" "$tmp/b.err" --duration 5 || { ko busy "no start"; return; }
+	out=$(ina "$ec" capture -i va -G 5 icmp 2>&1); st=$?
+	[ $st = 2 ] && [ "$out" = "edgecap: -G, -C, -W and -z write files: give -w FILE" ] &&
+		ok "-G without -w: exit 2, one line" || ko "-G without -w" "$st $out"
+	out=$(ina "$ec" capture -i va -C 1 -w - icmp 2>&1); st=$?
+	[ $st = 2 ] && [ "$out" = "edgecap: -G, -C and -W need a file name in -w, not '-'" ] &&
+		ok "-C with -w -: exit 2, one line" || ko "-C -w -" "$st $out"
+	out=$(ina "$ec" capture -i va -C 0 -w "$tmp/x" icmp 2>&1); st=$?
+	[ $st = 2 ] && [ "$out" = "edgecap: invalid file size '0'" ] &&
+		ok "-C 0: exit 2, one line" || ko "-C 0" "$st $out"
+	# eight captures share va (ECAP_MAX_OWNERS); a ninth is refused
+	local pids=() i
+	for i in 1 2 3 4 5 6 7 8; do
+		ip netns exec "$A" "$ec" capture -i va --duration 20 -w /dev/null icmp 2> "$tmp/b$i.err" &
+		pids+=($!)
+	done
+	for _ in $(seq 200); do
+		[ "$(cat "$tmp"/b?.err | grep -c listening)" = 8 ] && break
+		sleep 0.05
+	done
 	out=$(ina "$ec" capture -i va -w /dev/null -c 1 2>&1); st=$?
-	kill -TERM $cap_pid; wait_gone $cap_pid 5
-	[ $st = 2 ] && grep -q 'another edgecap capture is running' <<< "$out" &&
-		ok "second capture on a busy interface: exit 2 ($out)" || ko busy "$st $out"
+	kill -TERM "${pids[@]}"
+	for i in "${pids[@]}"; do wait_gone $i 5; done
+	[ $st = 2 ] && [ "$out" = "edgecap: va: 8 edgecap captures are running on it (the limit)" ] &&
+		ok "eight captures on va at once; a ninth: exit 2 ($out)" || ko busy "$st $out"
 	# vb has va's ifindex, in another namespace: not the same interface
 	cap_start "$tmp/b.pcapng" "$tmp/b.err" icmp || { ko "same ifindex" "no start"; return; }
 	out=$(inb "$ec" capture -i vb -w "$tmp/nb.pcapng" -c 2 icmp 2>&1 &
