@@ -194,7 +194,7 @@ check_400() { # TARGET BODY-PREFIX
 test_eight_sessions() {
 	local i pids=() c n
 	for i in 1 2 3 4 5 6 7 8; do
-		cap_start "$tmp/e$i.pcapng" "/v1/capture?bpf=$(bpf icmp)&count=6&duration=20" ||
+		cap_start "$tmp/e$i.pcapng" "/v1/capture?bpf=$(bpf icmp)&count=6&duration=60" ||
 			{ ko "eight sessions" "capture $i did not start"; return; }
 		pids+=($cap_pid)
 	done
