@@ -19,6 +19,7 @@
 #include "cmd.h"
 #include "links.h"
 #include "linkwatch.h"
+#include "rotate.h"
 #include "textout.h"
 #include "print/printer.h"
 #include "capture/engine.h"
@@ -28,15 +29,17 @@
 #include "capture/sessions.h"
 #include "capture/streamer.h"
 
-#define MAX_IFACES ECAP_MAX_SESSION_IFACES
+#define MAX_IFACES   ECAP_MAX_SESSION_IFACES
+#define OPT_DURATION 256 /* --duration: no short option */
 
 static void usage(FILE *f)
 {
 	fprintf(f, "%s",
 		"usage: edgecap capture [-i IF[,IF...]] [-p] [-Q in|out|inout] [-s SNAPLEN]\n"
-		"                       [-y EN10MB|RAW]\n"
-		"                       [-c COUNT] [-G SECONDS] [-w FILE|-] [-nevxXAqlSKN#]\n"
-		"                       [-t...] [--time-stamp-precision micro|nano] [--pcap]\n"
+		"                       [-y EN10MB|RAW] [-c COUNT] [--duration SECONDS]\n"
+		"                       [-w FILE|-] [-G SECONDS] [-C MB] [-W FILES] [-z CMD]\n"
+		"                       [-U] [--immediate-mode] [-B KIB] [-nevxXAqlSKN#] [-t...]\n"
+		"                       [--time-stamp-precision micro|nano] [--pcap]\n"
 		"                       [--ring-size BYTES] [--ingress auto|xdp|tc] [EXPR]\n"
 		"\n"
 		"  -i IF,...    interfaces to capture on, or the number -D gives one (default:\n"
@@ -51,13 +54,28 @@ static void usage(FILE *f)
 		"  -Q DIR       direction: in, out or inout (default)\n"
 		"  -s SNAPLEN   bytes kept of each packet (default and maximum 262144)\n"
 		"  -c COUNT     stop after COUNT packets\n"
-		"  -G SECONDS   stop after SECONDS\n"
+		"  --duration SECONDS\n"
+		"               stop after SECONDS\n"
 		"  -w FILE      write pcapng to FILE ('-': standard output); without -w,\n"
 		"               the packets are printed by tcpdump's own printers\n"
 		"  -n -e -v -x -X -A -q -l -S -K -N -# -t...  --time-stamp-precision\n"
 		"  --number --micro --nano\n"
 		"               printing options, as tcpdump's (each may be repeated as\n"
 		"               tcpdump's: -nn, -vvv, -xx, -XX, -tt ... -ttttt)\n"
+		"  -G SECONDS   as tcpdump's: a new file every SECONDS (at the first packet\n"
+		"               after them), FILE being a strftime(3) pattern\n"
+		"  -C MB        as tcpdump's: a new file once the current one holds more\n"
+		"               than MB million bytes: FILE, FILE1, FILE2 ...\n"
+		"  -W FILES     with -C: a ring of FILES files, numbered from 0 with\n"
+		"               leading zeros; with -G alone: stop after FILES files\n"
+		"  -z CMD       run CMD FILE (no shell, lowest priority) on each file\n"
+		"               once -G or -C closes it\n"
+		"  -U, --immediate-mode\n"
+		"               each packet written as it arrives (the kernel wakes the\n"
+		"               writer for each one; default: every 50 ms, or as a\n"
+		"               quarter of the ring fills)\n"
+		"  -B KIB       kernel ring buffer in KiB (tcpdump's buffer size), rounded\n"
+		"               up to a power of two\n"
 		"  --pcap       classic pcap (nanosecond) instead of pcapng\n"
 		"  --ring-size  kernel ring buffer bytes, a power of two (default 8 MiB; 32 MiB\n"
 		"               when SNAPLEN is above 256)\n"
@@ -147,6 +165,9 @@ int cmd_capture(int argc, char **argv)
 	    {"list-interfaces", no_argument, NULL, 'D'},
 	    {"list-data-link-types", no_argument, NULL, 'L'},
 	    {"linktype", required_argument, NULL, 'y'},
+	    {"duration", required_argument, NULL, OPT_DURATION},
+	    {"immediate-mode", no_argument, NULL, 'U'},
+	    {"buffer-size", required_argument, NULL, 'B'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"time-stamp-precision", required_argument, NULL, 'T'},
 	    {"number", no_argument, NULL, '#'},
@@ -178,6 +199,7 @@ int cmd_capture(int argc, char **argv)
 	unsigned nprint = 0;
 	struct textout *text = NULL;
 	struct linkwatch *watch = NULL;
+	struct rotate rot = {.fd = -1};
 	sigset_t mask;
 	int c, r, st = 2;
 
@@ -186,8 +208,8 @@ int cmd_capture(int argc, char **argv)
 	/* options may follow the expression, as tcpdump's (GNU getopt moves
 	 * the expression's words to the end) */
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "i:pQ:s:c:G:w:hnevxXAqlSKN#tDLy:", longopts, NULL)) !=
-	       -1) {
+	while ((c = getopt_long(argc, argv, "i:pQ:s:c:G:C:W:z:B:Uw:hnevxXAqlSKN#tDLy:", longopts,
+				NULL)) != -1) {
 		switch (c) {
 		case 'n':
 		case 'e':
@@ -251,10 +273,38 @@ int cmd_capture(int argc, char **argv)
 				return fail("invalid packet count '%s'", optarg);
 			so.count = v;
 			break;
-		case 'G':
+		case OPT_DURATION:
 			if (parse_u(optarg, UINT32_MAX, &v) || !v)
 				return fail("invalid duration '%s'", optarg);
 			so.duration_s = (uint32_t)v;
+			break;
+		case 'G':
+			if (parse_u(optarg, INT32_MAX, &v) || !v)
+				return fail("invalid number of seconds '%s'", optarg);
+			rot.g_seconds = (unsigned)v;
+			break;
+		case 'C': /* millions of bytes, as tcpdump's */
+			if (parse_u(optarg, UINT64_MAX / 1000000, &v) || !v)
+				return fail("invalid file size '%s'", optarg);
+			rot.c_bytes = v * 1000000;
+			break;
+		case 'W':
+			if (parse_u(optarg, INT32_MAX, &v) || !v)
+				return fail("invalid number of output files '%s'", optarg);
+			rot.w_files = (unsigned)v;
+			break;
+		case 'z':
+			rot.z_cmd = optarg;
+			break;
+		case 'U':
+			eo.immediate = 1;
+			break;
+		case 'B': /* KiB, as tcpdump's; the ring is a power of two */
+			if (parse_u(optarg, 1u << 20, &v) || !v)
+				return fail("invalid buffer size '%s' (1..1048576 KiB)", optarg);
+			eo.ring_bytes = 4096;
+			while (eo.ring_bytes < v * 1024)
+				eo.ring_bytes <<= 1;
 			break;
 		case 'w':
 			out = optarg;
@@ -292,6 +342,8 @@ int cmd_capture(int argc, char **argv)
 			return 2;
 		}
 	}
+	if ((rot.g_seconds || rot.c_bytes || rot.w_files || rot.z_cmd) && !out)
+		return fail("%s", "-G, -C, -W and -z write files: give -w FILE");
 	if (!ifarg) {
 		ifarg = default_iface(deflt, sizeof(deflt));
 		if (!ifarg)
@@ -368,7 +420,15 @@ int cmd_capture(int argc, char **argv)
 	sigaddset(&mask, SIGTERM);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	stop_fd = signalfd(-1, &mask, SFD_CLOEXEC);
-	if (out) {
+	if (out && (rot.g_seconds || rot.c_bytes)) {
+		rot.pattern = out;
+		so.out_fd = rotate_open(&rot); /* rot's: closed as files rotate */
+		if (so.out_fd < 0)
+			goto out;
+		so.rotate = rotate_due;
+		so.next_file = rotate_next;
+		so.rotate_ctx = &rot;
+	} else if (out) {
 		so.out_fd = open_output(out);
 		if (so.out_fd < 0)
 			goto out;
@@ -408,6 +468,8 @@ int cmd_capture(int argc, char **argv)
 			fail("%s", err);
 			goto out;
 		}
+		if ((so.dirs & ECAP_DIR_IN) && err[0]) /* XDP is another capture's */
+			fprintf(stderr, "edgecap: %s\n", err);
 	}
 	for (unsigned i = 0; i < nif && promisc; i++) {
 		promisc_fd[i] = promiscuous(ifaces[i].ifindex);
@@ -469,6 +531,8 @@ int cmd_capture(int argc, char **argv)
 			goto out;
 		}
 	}
+	if (rot.pattern)
+		rotate_close(&rot);
 	/* an interface that went: tcpdump's words, and a failure */
 	st = linkwatch_why(watch) ? 1 : 0;
 	if (st)
@@ -490,7 +554,9 @@ out:
 			close(promisc_fd[i]);
 	ecap_streamer_free(streamer);
 	ecap_engine_close(e);
-	if (so.out_fd > STDOUT_FILENO)
+	if (rot.pattern)
+		rotate_close(&rot);
+	else if (so.out_fd > STDOUT_FILENO)
 		close(so.out_fd);
 	if (stop_fd >= 0)
 		close(stop_fd);
@@ -509,11 +575,11 @@ int cmd_hooks(int argc, char **argv)
 	int n = argc - 1;
 
 	if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-		printf(
-		    "usage: edgecap hooks [IF...]\n\n"
-		    "edgecap's kernel hooks on these interfaces (default: all), whichever run\n"
-		    "attached them: interface, hook, how (xdp-link, xdp through netlink, tcx or\n"
-		    "clsact), program id.\n");
+		printf("usage: edgecap hooks [IF...]\n\n"
+		       "edgecap's kernel hooks on these interfaces (default: all), whichever run\n"
+		       "attached them (several captures may share an interface: a line each):\n"
+		       "interface, hook, how (xdp-link, xdp through netlink, tcx or clsact),\n"
+		       "program id.\n");
 		return 0;
 	}
 	for (int i = 1; i < argc; i++)
@@ -531,12 +597,13 @@ int cmd_hooks(int argc, char **argv)
 	ecap_engine_quiet_libraries();
 	for (int i = 0; i < n; i++) {
 		const char *name = all ? all[i].if_name : argv[i + 1];
-		struct ecap_hook_state s[ECAP_HOOKS];
+		struct ecap_hook_entry s[1 + 2 * 2 * ECAP_MAX_OWNERS];
+		int k =
+		    ecap_engine_hooks_list(all ? (int)all[i].if_index : (int)if_nametoindex(name),
+					   s, sizeof(s) / sizeof(s[0]));
 
-		ecap_engine_hooks_on(all ? (int)all[i].if_index : (int)if_nametoindex(name), s);
-		for (int h = 0; h < ECAP_HOOKS; h++)
-			if (s[h].prog_id)
-				printf("%s %s %s prog %u\n", name, hook[h], s[h].via, s[h].prog_id);
+		for (int h = 0; h < k; h++)
+			printf("%s %s %s prog %u\n", name, hook[s[h].hook], s[h].via, s[h].prog_id);
 	}
 	if (all)
 		if_freenameindex(all);

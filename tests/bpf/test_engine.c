@@ -11,6 +11,7 @@
 #include <net/if.h>
 #include <sched.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -298,6 +299,83 @@ static void sessions_off(void **s)
 	ecap_cbpf_free(&p);
 }
 
+/* A child that attaches TC ingress and egress on v0 and waits to be
+ * killed; its egress program's id comes back. */
+static pid_t owner(int clsact, uint32_t *ret_id)
+{
+	int fds[2];
+	pid_t pid;
+
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct ecap_engine_opts o = {.ring_bytes = 1 << 20, .tc_clsact = clsact};
+		struct bpf_prog_info info = {0};
+		uint32_t len = sizeof(info);
+		struct ecap_engine *e = NULL;
+		char err[ECAP_ERRLEN];
+
+		close(fds[0]);
+		if (ecap_engine_open(&o, &e, err, sizeof(err)) ||
+		    ecap_engine_attach(e, if_nametoindex("v0"),
+				       ECAP_ATTACH_TC_IN | ECAP_ATTACH_TC_OUT, err, sizeof(err)) ||
+		    bpf_obj_get_info_by_fd(ecap_engine_hook_fd(e, ECAP_HOOK_ID_TC_OUT), &info,
+					   &len))
+			_exit(1);
+		if (write(fds[1], &info.id, sizeof(info.id)) != sizeof(info.id))
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	close(fds[1]);
+	assert_int_equal(read(fds[0], ret_id, sizeof(*ret_id)), sizeof(*ret_id));
+	close(fds[0]);
+	return pid;
+}
+
+/* Egress programs of ours on v0 (up to 8): how many, ids in ret. */
+static int egress_ids(uint32_t *ret)
+{
+	struct ecap_hook_entry all[1 + 4 * ECAP_MAX_OWNERS];
+	int n = ecap_engine_hooks_list(if_nametoindex("v0"), all, 1 + 4 * ECAP_MAX_OWNERS), k = 0;
+
+	for (int i = 0; i < n; i++)
+		if (all[i].hook == ECAP_HOOK_ID_TC_OUT)
+			ret[k++] = all[i].prog_id;
+	return k;
+}
+
+/* Two engines in two processes share v0, each with hooks of its own
+ * (clsact: filters with their own priority); one killed leaves nothing of
+ * its own once the next run's cleanup has gone (tcx: at once), and the
+ * other's hooks stay. */
+static void shared(void **s)
+{
+	int clsact = *(int *)*s, st, v0 = if_nametoindex("v0");
+	const char *via = tc_via(clsact);
+	uint32_t a, b, ids[8];
+	pid_t pa = owner(clsact, &a), pb = owner(clsact, &b);
+
+	assert_int_equal(egress_ids(ids), 2);
+	assert_true((ids[0] == a && ids[1] == b) || (ids[0] == b && ids[1] == a));
+	if (!strcmp(via, "clsact"))
+		assert_int_equal(sh("[ $(tc filter show dev v0 egress | grep -c 'pref [0-9]* "
+				    "bpf.*ecap_tc_egress') = 2 ]"),
+				 0);
+	kill(pa, SIGKILL);
+	waitpid(pa, &st, 0);
+	assert_int_equal(egress_ids(ids), strcmp(via, "tcx") ? 2 : 1);
+	assert_int_equal(ecap_engine_cleanup_ifindex(v0), 0); /* b's stay */
+	assert_int_equal(egress_ids(ids), 1);
+	assert_int_equal(ids[0], b);
+	kill(pb, SIGKILL);
+	waitpid(pb, &st, 0);
+	assert_int_equal(ecap_engine_cleanup_ifindex(v0), 0);
+	assert_int_equal(egress_ids(ids), 0);
+	assert_int_equal(attached(via, "xdp-link"), 0);
+}
+
 static int tcx_mode = 0, clsact_mode = 1;
 
 int main(void)
@@ -309,6 +387,8 @@ int main(void)
 	    cmocka_unit_test_prestate(attach_detach, &clsact_mode),
 	    cmocka_unit_test_prestate(crash_recovery, &tcx_mode),
 	    cmocka_unit_test_prestate(crash_recovery, &clsact_mode),
+	    cmocka_unit_test_prestate(shared, &tcx_mode),
+	    cmocka_unit_test_prestate(shared, &clsact_mode),
 	};
 
 	if (geteuid() != 0) {

@@ -141,8 +141,8 @@ test_tcp_segments_vs_tcpdump() {
 }
 
 directions() { # N -Q VALUE [ARGS] -> hooks used, sorted unique direction flags of captured ICMP
-	# ends on the N packets expected (-G: not on a slow machine's clock)
-	cap_start "$tmp/dir.pcapng" "$tmp/dir.err" -c "$1" -G 10 -Q "${@:2}" icmp || return 1
+	# ends on the N packets expected (--duration: not on a slow machine's clock)
+	cap_start "$tmp/dir.pcapng" "$tmp/dir.err" -c "$1" --duration 10 -Q "${@:2}" icmp || return 1
 	echo -n "$(hooks)| "
 	inb ping -c 3 -i 0.2 10.98.0.1 > /dev/null
 	wait_gone $cap_pid 10 || return 1
@@ -175,12 +175,12 @@ test_limits() {
 		ok "-c 3 stops after 3 packets" || ko "-c 3" "$(cat "$tmp/c.err")"
 	wait
 	t0=$(date +%s%N)
-	cap_start "$tmp/g.pcapng" "$tmp/g.err" -G 2 || { ko "-G" "no start"; return; }
+	cap_start "$tmp/g.pcapng" "$tmp/g.err" --duration 2 || { ko "--duration" "no start"; return; }
 	wait_gone $cap_pid 10
 	t1=$(date +%s%N)
 	[ $(((t1 - t0) / 1000000)) -ge 1900 ] && [ $(((t1 - t0) / 1000000)) -lt 4000 ] &&
-		ok "-G 2 stops after 2 s ($(((t1 - t0) / 1000000)) ms)" || ko "-G 2" "$(((t1 - t0) / 1000000)) ms"
-	cap_start "$tmp/s.pcapng" "$tmp/s.err" -G 60 || { ko SIGTERM "no start"; return; }
+		ok "--duration 2 stops after 2 s ($(((t1 - t0) / 1000000)) ms)" || ko "--duration 2" "$(((t1 - t0) / 1000000)) ms"
+	cap_start "$tmp/s.pcapng" "$tmp/s.err" --duration 60 || { ko SIGTERM "no start"; return; }
 	kill -TERM $cap_pid
 	wait_gone $cap_pid 5 && grep -q 'packets captured' "$tmp/s.err" && ! hooked &&
 		ok "SIGTERM ends a capture cleanly, with its summary" || ko SIGTERM
@@ -226,11 +226,11 @@ test_cli_like_tcpdump() {
 	local p0 p1 p2 p3
 	promiscuity() { ina ip -d link show va | grep -o 'promiscuity [0-9]*' | cut -d' ' -f2; }
 	p0=$(promiscuity)
-	cap_start "$tmp/m.pcapng" "$tmp/m.err" -G 30 || { ko promisc "no start"; return; }
+	cap_start "$tmp/m.pcapng" "$tmp/m.err" --duration 30 || { ko promisc "no start"; return; }
 	p1=$(promiscuity)
 	kill -9 $cap_pid; wait_gone $cap_pid 5
 	p2=$(promiscuity)
-	cap_start "$tmp/m.pcapng" "$tmp/m.err" -p -G 30 || { ko promisc "no start with -p"; return; }
+	cap_start "$tmp/m.pcapng" "$tmp/m.err" -p --duration 30 || { ko promisc "no start with -p"; return; }
 	p3=$(promiscuity)
 	kill -TERM $cap_pid; wait_gone $cap_pid 5
 	[ "$p0 $p1 $p2 $p3" = "0 1 0 0" ] &&
@@ -275,22 +275,22 @@ ring_bytes() { # PID
 test_ring_size() {
 	# the default ring follows the snaplen (whole frames: 32 MiB); --ring-size wins
 	local got="" args
-	for args in "" "-s 256" "-s 257" "-s 128 --ring-size 65536"; do
+	for args in "" "-s 256" "-s 257" "-s 128 --ring-size 65536" "-B 64" "-B 3000"; do
 		# shellcheck disable=SC2086
-		cap_start "$tmp/r.pcapng" "$tmp/r.err" -G 60 $args icmp ||
+		cap_start "$tmp/r.pcapng" "$tmp/r.err" --duration 60 $args icmp ||
 			{ ko "ring size" "no start with '$args': $(cat "$tmp/r.err")"; return; }
 		got="$got$(ring_bytes $cap_pid) "
 		kill -TERM $cap_pid
 		wait_gone $cap_pid 5
 	done
-	[ "$got" = "33554432 8388608 33554432 65536 " ] &&
-		ok "ring: 32 MiB by default and for snaplen 257, 8 MiB for snaplen 256, --ring-size as given" ||
+	[ "$got" = "33554432 8388608 33554432 65536 65536 4194304 " ] &&
+		ok "ring: 32 MiB by default and for snaplen 257, 8 MiB for snaplen 256, --ring-size as given, -B KiB rounded up to a power of two" ||
 		ko "ring size" "$got"
 }
 
 test_overload() {
 	# a tiny ring and a reader that stalls for 3 s: the kernel must drop and count
-	ina bash -c "'$ec' capture -i va -Q in -w - --ring-size 16384 -G 6 icmp 2> '$tmp/o.err' |
+	ina bash -c "'$ec' capture -i va -Q in -w - --ring-size 16384 --duration 6 icmp 2> '$tmp/o.err' |
 		{ sleep 3; cat > '$tmp/o.pcapng'; }" &
 	local pid=$!
 	for _ in $(seq 100); do hooked && break; sleep 0.05; done
@@ -311,7 +311,7 @@ test_overload() {
 
 test_per_interface_isb() {
 	# two interfaces, each with its own traffic: each ISB has its own counts
-	cap_start "$tmp/two.pcapng" "$tmp/two.err" -i va,lo -Q in -G 3 icmp ||
+	cap_start "$tmp/two.pcapng" "$tmp/two.err" -i va,lo -Q in --duration 3 icmp ||
 		{ ko "per-interface ISB" "no start: $(cat "$tmp/two.err")"; return; }
 	inb ping -c 3 -i 0.2 10.98.0.1 > /dev/null    # 3 echo requests into va
 	ina ping -c 5 -i 0.2 127.0.0.1 > /dev/null    # 5 requests + 5 replies into lo
@@ -408,11 +408,30 @@ test_errors() {
 	out=$(ina "$ec" capture -i va -w /dev/null 'tcp port' 2>&1); st=$?
 	[ $st = 2 ] && grep -q 'syntax error' <<< "$out" && ! hooked &&
 		ok "bad expression: exit 2, libpcap's message, nothing attached" || ko "bad expr" "$st $out"
-	cap_start "$tmp/b.pcapng" "$tmp/b.err" -G 5 || { ko busy "no start"; return; }
+	out=$(ina "$ec" capture -i va -G 5 icmp 2>&1); st=$?
+	[ $st = 2 ] && [ "$out" = "edgecap: -G, -C, -W and -z write files: give -w FILE" ] &&
+		ok "-G without -w: exit 2, one line" || ko "-G without -w" "$st $out"
+	out=$(ina "$ec" capture -i va -C 1 -w - icmp 2>&1); st=$?
+	[ $st = 2 ] && [ "$out" = "edgecap: -G, -C and -W need a file name in -w, not '-'" ] &&
+		ok "-C with -w -: exit 2, one line" || ko "-C -w -" "$st $out"
+	out=$(ina "$ec" capture -i va -C 0 -w "$tmp/x" icmp 2>&1); st=$?
+	[ $st = 2 ] && [ "$out" = "edgecap: invalid file size '0'" ] &&
+		ok "-C 0: exit 2, one line" || ko "-C 0" "$st $out"
+	# eight captures share va (ECAP_MAX_OWNERS); a ninth is refused
+	local pids=() i
+	for i in 1 2 3 4 5 6 7 8; do
+		ip netns exec "$A" "$ec" capture -i va --duration 20 -w /dev/null icmp 2> "$tmp/b$i.err" &
+		pids+=($!)
+	done
+	for _ in $(seq 200); do
+		[ "$(cat "$tmp"/b?.err | grep -c listening)" = 8 ] && break
+		sleep 0.05
+	done
 	out=$(ina "$ec" capture -i va -w /dev/null -c 1 2>&1); st=$?
-	kill -TERM $cap_pid; wait_gone $cap_pid 5
-	[ $st = 2 ] && grep -q 'another edgecap capture is running' <<< "$out" &&
-		ok "second capture on a busy interface: exit 2 ($out)" || ko busy "$st $out"
+	kill -TERM "${pids[@]}"
+	for i in "${pids[@]}"; do wait_gone $i 5; done
+	[ $st = 2 ] && [ "$out" = "edgecap: va: 8 edgecap captures are running on it (the limit)" ] &&
+		ok "eight captures on va at once; a ninth: exit 2 ($out)" || ko busy "$st $out"
 	# vb has va's ifindex, in another namespace: not the same interface
 	cap_start "$tmp/b.pcapng" "$tmp/b.err" icmp || { ko "same ifindex" "no start"; return; }
 	out=$(inb "$ec" capture -i vb -w "$tmp/nb.pcapng" -c 2 icmp 2>&1 &
@@ -633,11 +652,150 @@ tunnel_types() {
 	fi
 }
 
+# Files as tcpdump's rotation makes them: one run of edgecap and one of
+# tcpdump with the same flags, each on its own copy of the same traffic
+# (3000 datagrams of 1000 bytes, 3.1 MB of pcap); names, and with --pcap the
+# packets in each file, the same.
+rotated() { # PREFIX: "name:packets" per file, as tcpdump -r reads them
+	local f
+	for f in "$1"*; do
+		echo "${f#"$1"}:$(tcpdump -r "$f" 2> /dev/null | wc -l)"
+	done
+}
+
+rotation_run() { # DIR EDGECAP-ARGS... -- TCPDUMP-ARGS...
+	local d=$tmp/$1 td ea=() ta=(); shift
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do ea+=("$1"); shift; done
+	shift
+	ta=("$@")
+	mkdir -p "$d"
+	ip netns exec "$A" tcpdump -Z root -i va "${ta[@]}" -w "$d/t" 'udp port 5001' 2> "$d/x-td.err" &
+	td=$!
+	cap_start "$d/e" "$d/x-e.err" "${ea[@]}" 'udp port 5001' || { kill $td; return 1; }
+	for _ in $(seq 100); do grep -q listening "$d/x-td.err" && break; sleep 0.05; done
+	# shellcheck disable=SC2016
+	inb bash -c 'pad=$(printf "%1000s" ""); for ((i = 1; i <= 3000; i++)); do
+		echo -n "$pad" > /dev/udp/10.98.0.1/5001; done'
+	sleep 1
+	kill -TERM $cap_pid $td
+	wait_gone $cap_pid 10; wait $td
+}
+
+test_rotation_by_size() {
+	local d
+	# -C 1 --pcap: tcpdump's file, file1, file2, file3 with the same packets
+	rotation_run c1 --pcap -C 1 -- -C 1 || { ko "-C" "no start"; return; }
+	d=$tmp/c1
+	[ "$(rotated "$d/e")" = "$(rotated "$d/t")" ] && [ "$(rotated "$d/e" | wc -l)" = 4 ] &&
+		[ "$(rotated "$d/e" | awk -F: '{n += $2} END {print n}')" = 3000 ] &&
+		ok "-C 1 --pcap: files and packets $(rotated "$d/e" | tr '\n' ' ')as tcpdump -C 1's" ||
+		ko "-C 1" "edgecap: $(rotated "$d/e" | tr '\n' ' ') tcpdump: $(rotated "$d/t" | tr '\n' ' ')"
+	# -C 1 -W 3, pcapng: a ring of files 0, 1, 2 as tcpdump names them, each
+	# a whole pcapng that tcpdump and tshark read
+	rotation_run cw -C 1 -W 3 -- -C 1 -W 3 || { ko "-C -W" "no start"; return; }
+	d=$tmp/cw
+	local names_e names_t bad=
+	names_e=$(cd "$d" && ls e* | sed 's/^e//' | tr '\n' ' ')
+	names_t=$(cd "$d" && ls t* | sed 's/^t//' | tr '\n' ' ')
+	for f in "$d"/e0 "$d"/e1 "$d"/e2; do
+		[ "$(tcpdump -r "$f" 2> /dev/null | wc -l)" = "$(tshark -r "$f" 2> /dev/null | wc -l)" ] &&
+			[ "$(tcpdump -r "$f" 2> /dev/null | wc -l)" -gt 0 ] || bad+=" $f"
+	done
+	[ "$names_e" = "0 1 2 " ] && [ "$names_e" = "$names_t" ] && [ -z "$bad" ] &&
+		[ "$(stat -c %s "$d/e1")" -gt 1000000 ] && [ "$(stat -c %s "$d/e1")" -lt 1002000 ] &&
+		ok "-C 1 -W 3: files 0 1 2 as tcpdump's, each read whole by tcpdump and tshark" ||
+		ko "-C 1 -W 3" "edgecap '$names_e', tcpdump '$names_t';$bad $(stat -c %s "$d"/e?)"
+	# -W 11: two digits, as tcpdump's
+	rotation_run cw11 -C 1 -W 11 -- -C 1 -W 11 || { ko "-C -W 11" "no start"; return; }
+	names_e=$(cd "$tmp/cw11" && ls e* | sed 's/^e//' | tr '\n' ' ')
+	names_t=$(cd "$tmp/cw11" && ls t* | sed 's/^t//' | tr '\n' ' ')
+	[ "$names_e" = "00 01 02 03 " ] && [ "$names_e" = "$names_t" ] &&
+		ok "-C 1 -W 11: files 00 .. 03 as tcpdump's" || ko "-C 1 -W 11" "edgecap '$names_e', tcpdump '$names_t'"
+}
+
+# -G 1 -W 3 with a strftime name and -z: a file a second (at the first packet
+# after it), three files, then the capture ends by itself, status 0, as
+# tcpdump's; -z ran on each file once closed (tcpdump: on each but the last
+# of a capture stopped otherwise), without a shell.
+test_rotation_by_time() {
+	local d=$tmp/g td st names_e names_t
+	mkdir -p "$d"
+	printf '#!/bin/sh\necho "$0 $1 $(tcpdump -r "$1" 2> /dev/null | wc -l)" >> %s\n' "$d/z.log" > "$d/z.sh"
+	chmod +x "$d/z.sh"
+	ip netns exec "$A" tcpdump -Z root -i va -G 1 -W 3 -z "$d/z.sh" -w "$d/t-%s" icmp 2> "$d/x-td.err" &
+	td=$!
+	cap_start "$d/e-%s" "$d/x-e.err" -G 1 -W 3 -z "$d/z.sh" icmp || { ko "-G" "no start"; kill $td; return; }
+	for _ in $(seq 100); do grep -q listening "$d/x-td.err" && break; sleep 0.05; done
+	inb ping -c 20 -i 0.25 10.98.0.1 > /dev/null &
+	wait_gone $cap_pid 15; st=$?
+	wait_gone $td 15
+	sleep 0.5 # the last -z
+	names_e=$(cd "$d" && ls e-*)
+	names_t=$(cd "$d" && ls t-*)
+	if [ $st = 0 ] && grep -q '^Maximum file limit reached: 3$' "$d/x-e.err" &&
+		[ "$(wc -l <<< "$names_e")" = 3 ] && [ "$(wc -l <<< "$names_t")" = 3 ] &&
+		grep -Eq '^e-[0-9]{10}$' <<< "$names_e" &&
+		[ "$(grep -c "^$d/z.sh $d/e-[0-9]* [1-9]" "$d/z.log")" = 3 ] &&
+		[ "$(grep -c "^$d/z.sh $d/t-" "$d/z.log")" = 3 ] &&
+		[ "$(sed 's/e-//' <<< "$names_e" | sort -n | awk 'NR > 1 && $1 <= p {bad = 1} {p = $1} END {print bad + 0}')" = 0 ]; then
+		ok "-G 1 -W 3 -z: three files named by strftime, -z on each, then the end (status 0), as tcpdump's"
+	else
+		ko "-G 1 -W 3" "status $st; edgecap: $(echo $names_e), tcpdump: $(echo $names_t); $(cat "$d/z.log" "$d/x-e.err")"
+	fi
+	wait
+}
+
+# -U: each packet is in the file as soon as it is captured (the kernel wakes
+# the writer for each); without, it waits for the 50 ms drain.
+test_immediate() {
+	local with without
+	cap_start "$tmp/u.pcapng" "$tmp/u.err" -U 'udp port 5001' || { ko "-U" "no start"; return; }
+	with=$(inb "$here/latency.py" "$tmp/u.pcapng" 30 10.98.0.1 5001)
+	kill -INT $cap_pid; wait_gone $cap_pid 5
+	cap_start "$tmp/u.pcapng" "$tmp/u.err" 'udp port 5001' || { ko "-U" "no start"; return; }
+	without=$(inb "$here/latency.py" "$tmp/u.pcapng" 30 10.98.0.1 5001)
+	kill -INT $cap_pid; wait_gone $cap_pid 5
+	[ -n "$with" ] && awk -v w="$with" 'BEGIN {split(w, a, " "); exit !(a[2] < 20)}' &&
+		ok "-U: a packet in the file after ${with% *} ms (median; max ${with#* }), without -U ${without% *} ms (max ${without#* })" ||
+		ko "-U" "with: $with, without: $without"
+}
+
+# On loopback each packet goes out and comes back in: tcpdump shows it once,
+# as incoming (-Q in: all of them, -Q out: none). So does edgecap, with
+# tcpdump on lo at the same time; no egress hook on lo.
+test_loopback_like_tcpdump() {
+	local q td bad= got want h
+	for q in inout in out; do
+		ip netns exec "$A" tcpdump -i lo -U -Q $q -w "$tmp/lo-t.pcap" icmp 2> "$tmp/lo-t.err" &
+		td=$!
+		ip netns exec "$A" "$ec" capture -i lo -Q $q -w "$tmp/lo-e.pcapng" --duration 3 icmp 2> "$tmp/lo-e.err" &
+		cap_pid=$!
+		for _ in $(seq 100); do
+			h=$(ina "$ec" hooks lo)
+			{ [ -n "$h" ] || [ $q = out ]; } && grep -q listening "$tmp/lo-t.err" &&
+				grep -q listening "$tmp/lo-e.err" && break
+			sleep 0.05
+		done
+		grep -q ' egress ' <<< "$h" && bad+=" -Q $q: egress hook on lo;"
+		ina ping -c 4 -i 0.2 127.0.0.1 > /dev/null
+		wait_gone $cap_pid 10
+		sleep 1.2 # tcpdump's buffer
+		kill -TERM $td; wait $td
+		got=$(tshark -r "$tmp/lo-e.pcapng" -T fields -e icmp.type -e icmp.seq 2> /dev/null)
+		want=$(tshark -r "$tmp/lo-t.pcap" -T fields -e icmp.type -e icmp.seq 2> /dev/null)
+		[ "$got" = "$want" ] || bad+=" -Q $q: edgecap $(wc -l <<< "$got"), tcpdump $(wc -l <<< "$want");"
+		[ $q = out ] || [ "$(wc -l <<< "$got")" = 8 ] || bad+=" -Q $q: $(wc -l <<< "$got") packets, not 8;"
+	done
+	[ -z "$bad" ] && ok "loopback: each packet once, as tcpdump's, for -Q inout, in (8 of 8) and out (none)" ||
+		ko loopback "$bad"
+}
+
 # Nothing may stay attached after a case; if it did, clear it for the next.
 unhooked() {
-	hooked && { ko "$1 left hooks attached"; ina "$ec" capture -i va -c 1 -G 1 -w /dev/null 2> /dev/null; }
+	hooked && { ko "$1 left hooks attached"; ina "$ec" capture -i va -c 1 --duration 1 -w /dev/null 2> /dev/null; }
 }
 
 run_tests unhooked test_exactness_vs_tcpdump test_tcp_segments_vs_tcpdump test_directions test_limits test_cli_like_tcpdump test_text_lines test_snaplen_and_pcap \
 	test_ring_size test_overload test_per_interface_isb test_eight_sessions test_crash_recovery test_xdp_taken test_errors \
-	test_merge test_tun_raw_vs_tcpdump test_tun_raw_pcap test_link_types test_ipip_and_gre
+	test_merge test_tun_raw_vs_tcpdump test_tun_raw_pcap test_link_types test_ipip_and_gre \
+	test_rotation_by_size test_rotation_by_time test_immediate test_loopback_like_tcpdump

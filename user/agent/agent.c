@@ -44,6 +44,8 @@ static int attach(struct agent *a, char *err, size_t errlen)
 						  err, errlen);
 		if (hook < 0)
 			return hook;
+		if (err[0]) /* XDP is another capture's: TC ingress */
+			ecap_log(LOG_NOTICE, "%s", err);
 		f->ingress = (unsigned)hook;
 		a->nifaces++;
 	}

@@ -40,7 +40,8 @@ struct iface {
 	unsigned which;
 	int xdp_link;	/* the XDP link; -1: none */
 	int link_fd[2]; /* tcx links, ingress and egress; -1: none (or clsact) */
-	int lock_fd;	/* flock on ECAP_LOCK_DIR/<ifindex> while we own its hooks */
+	int lock_fd;	/* flock on our owner slot's file, see lock_slot() */
+	unsigned slot;	/* our owner slot on this interface: clsact handle and priority */
 };
 
 struct ecap_engine {
@@ -51,6 +52,8 @@ struct ecap_engine {
 	unsigned nifaces;
 	uint32_t ring_bytes;
 	uint32_t active; /* session ids in the slots' programs, a bit each */
+	/* the hooks wake the reader as this much waits; 0: on each record */
+	uint32_t wake_bytes;
 };
 
 _Static_assert(sizeof(struct ecap_rec) == 32, "ring record header layout");
@@ -182,6 +185,7 @@ int ecap_engine_open(const struct ecap_engine_opts *o, struct ecap_engine **ret,
 		}
 	}
 	e->ring_bytes = bpf_map__max_entries(e->skel->maps.ecap_ring);
+	e->wake_bytes = o->immediate ? 0 : e->ring_bytes / 4;
 	r = capture_bpf__load(e->skel);
 	if (r) {
 		snprintf(err, errlen, "load capture hooks: %s", strerror(-r));
@@ -207,10 +211,13 @@ int ecap_tcx_available(void)
 	return bpf_prog_query(1, TCX_INGRESS, 0, NULL, NULL, &n) == 0;
 }
 
-static int tc_hook(int ifindex, enum bpf_tc_attach_point where, int prog_fd, int create)
+/* Our clsact filter of owner slot `slot`: attach (create) or detach. */
+static int tc_hook(int ifindex, enum bpf_tc_attach_point where, int prog_fd, int create,
+		   unsigned slot)
 {
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = where);
-	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = ECAP_TC_HANDLE, .priority = ECAP_TC_PRIORITY);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = ECAP_TC_HANDLE + slot,
+		    .priority = ECAP_TC_PRIORITY + slot);
 	int r;
 
 	if (!create) {
@@ -295,6 +302,24 @@ static int xdp_other(int ifindex, char *ret, size_t len)
 	return 0;
 }
 
+/* Is edgecap's XDP program on ifindex (another capture's)? */
+static int xdp_edgecap(int ifindex)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	struct bpf_prog_info info = {0};
+	uint32_t n = sizeof(info);
+	int fd, r = 0;
+
+	if (bpf_xdp_query(ifindex, 0, &q) || !q.drv_prog_id)
+		return 0;
+	fd = bpf_prog_get_fd_by_id(q.drv_prog_id);
+	if (fd < 0)
+		return 0;
+	r = !bpf_obj_get_info_by_fd(fd, &info, &n) && !strcmp(info.name, "ecap_xdp");
+	close(fd);
+	return r;
+}
+
 static int xdp_cleanup(int ifindex)
 {
 	struct xdp_multiprog *mp = xdp_multiprog__get_from_ifindex(ifindex);
@@ -304,20 +329,24 @@ static int xdp_cleanup(int ifindex)
 	if (!mp || libxdp_get_error(mp))
 		return 0;
 	p = xdp_ours(mp);
-	if (p)
+	/* a link is a live capture's (it goes with its process) */
+	if (p && !xdp_by_link(ifindex, xdp_program__id(p)))
 		r = xdp_program__detach(p, ifindex, xdp_multiprog__attach_mode(mp), 0);
 	xdp_multiprog__close(mp);
 	return r;
 }
 
-/* The id of the program named `name` among those attached by tcx, or 0. */
-static uint32_t tcx_find(int ifindex, enum bpf_attach_type type, const char *name)
+/* The ids of the programs named `name` among those attached by tcx (up to
+ * max); how many. */
+static unsigned tcx_list(int ifindex, enum bpf_attach_type type, const char *name, uint32_t *ret,
+			 unsigned max)
 {
-	uint32_t ids[64], n = 64, found = 0;
+	uint32_t ids[64], n = 64;
+	unsigned found = 0;
 
 	if (bpf_prog_query(ifindex, type, 0, NULL, ids, &n))
 		return 0;
-	for (uint32_t i = 0; i < n && i < 64 && !found; i++) {
+	for (uint32_t i = 0; i < n && i < 64 && found < max; i++) {
 		struct bpf_prog_info info = {0};
 		uint32_t len = sizeof(info);
 		int fd = bpf_prog_get_fd_by_id(ids[i]);
@@ -325,65 +354,152 @@ static uint32_t tcx_find(int ifindex, enum bpf_attach_type type, const char *nam
 		if (fd < 0)
 			continue;
 		if (!bpf_obj_get_info_by_fd(fd, &info, &len) && !strcmp(info.name, name))
-			found = ids[i];
+			ret[found++] = ids[i];
 		close(fd);
 	}
 	return found;
 }
 
-int ecap_engine_hooks_on(int ifindex, struct ecap_hook_state st[3])
+int ecap_engine_hooks_list(int ifindex, struct ecap_hook_entry *ret, unsigned max)
 {
 	struct xdp_multiprog *mp = xdp_multiprog__get_from_ifindex(ifindex);
 	static const char *const names[2] = {"ecap_tc_ingress", "ecap_tc_egress"};
-	int n = 0;
+	unsigned n = 0;
 
-	memset(st, 0, 3 * sizeof(*st));
 	if (mp && !libxdp_get_error(mp)) {
 		struct xdp_program *p = xdp_ours(mp);
 
-		if (p)
-			st[ECAP_HOOK_ID_XDP] = (struct ecap_hook_state){
-			    xdp_program__id(p),
+		if (p && n < max)
+			ret[n++] = (struct ecap_hook_entry){
+			    ECAP_HOOK_ID_XDP, xdp_program__id(p),
 			    xdp_by_link(ifindex, xdp_program__id(p)) ? "xdp-link" : "xdp"};
 		xdp_multiprog__close(mp);
 	}
 	for (int out = 0; out < 2; out++) {
-		struct ecap_hook_state *h = &st[out ? ECAP_HOOK_ID_TC_OUT : ECAP_HOOK_ID_TC_IN];
-		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
-			    .attach_point = out ? BPF_TC_EGRESS : BPF_TC_INGRESS);
-		LIBBPF_OPTS(bpf_tc_opts, opts, .handle = ECAP_TC_HANDLE,
-			    .priority = ECAP_TC_PRIORITY);
+		unsigned hook = out ? ECAP_HOOK_ID_TC_OUT : ECAP_HOOK_ID_TC_IN;
+		uint32_t ids[ECAP_MAX_OWNERS];
+		unsigned k = tcx_list(ifindex, out ? TCX_EGRESS : TCX_INGRESS, names[out], ids,
+				      ECAP_MAX_OWNERS);
 
-		h->prog_id = tcx_find(ifindex, out ? TCX_EGRESS : TCX_INGRESS, names[out]);
-		h->via = "tcx";
-		if (!h->prog_id && !bpf_tc_query(&hook, &opts)) {
-			h->prog_id = opts.prog_id;
-			h->via = "clsact";
+		for (unsigned i = 0; i < k && n < max; i++)
+			ret[n++] = (struct ecap_hook_entry){hook, ids[i], "tcx"};
+		for (unsigned slot = 0; slot < ECAP_MAX_OWNERS && n < max; slot++) {
+			LIBBPF_OPTS(bpf_tc_hook, h, .ifindex = ifindex,
+				    .attach_point = out ? BPF_TC_EGRESS : BPF_TC_INGRESS);
+			LIBBPF_OPTS(bpf_tc_opts, opts, .handle = ECAP_TC_HANDLE + slot,
+				    .priority = ECAP_TC_PRIORITY + slot);
+
+			if (!bpf_tc_query(&h, &opts))
+				ret[n++] = (struct ecap_hook_entry){hook, opts.prog_id, "clsact"};
 		}
 	}
-	for (int i = 0; i < 3; i++)
-		n += st[i].prog_id != 0;
-	return n;
+	return (int)n;
+}
+
+int ecap_engine_hooks_on(int ifindex, struct ecap_hook_state st[3])
+{
+	struct ecap_hook_entry all[1 + 2 * 2 * ECAP_MAX_OWNERS];
+	int n = ecap_engine_hooks_list(ifindex, all, sizeof(all) / sizeof(all[0])), k = 0;
+
+	memset(st, 0, 3 * sizeof(*st));
+	for (int i = 0; i < n; i++) {
+		if (st[all[i].hook].prog_id)
+			continue;
+		st[all[i].hook] = (struct ecap_hook_state){all[i].prog_id, all[i].via};
+		k++;
+	}
+	return k;
+}
+
+/* Owner slots: each engine that attaches to an interface holds the flock
+ * of one of ECAP_MAX_OWNERS files for it (the kernel drops it with the
+ * process), and its clsact filters carry the slot in their handle and
+ * priority. A slot whose lock can be taken has no live owner: what its
+ * filters are is what a dead run left. Interface indexes are per network
+ * namespace, so the files' names carry the namespace's inode too. */
+static int slot_lock(int ifindex, unsigned slot)
+{
+	char path[112];
+	struct stat ns;
+	int fd;
+
+	if (stat("/proc/self/ns/net", &ns))
+		return -errno;
+	if (mkdir(ECAP_LOCK_DIR, 0755) && errno != EEXIST)
+		return -errno;
+	snprintf(path, sizeof(path), ECAP_LOCK_DIR "/%llu-%d.%u", (unsigned long long)ns.st_ino,
+		 ifindex, slot);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		int r = errno == EWOULDBLOCK ? -EBUSY : -errno;
+
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+static int slot_cleanup(int ifindex, unsigned slot)
+{
+	int t1 = tc_hook(ifindex, BPF_TC_INGRESS, -1, 0, slot);
+	int t2 = tc_hook(ifindex, BPF_TC_EGRESS, -1, 0, slot);
+
+	return t1 ? t1 : t2;
+}
+
+/* Remove the hooks of dead owners (ours: -1, or the slot we hold) and
+ * return the lock of the first free slot when asked (ret_slot), or -EBUSY
+ * when every slot has a live owner. */
+static int slots_scan(int ifindex, unsigned *ret_slot)
+{
+	int mine = -EBUSY, r = 0, fd;
+
+	for (unsigned slot = 0; slot < ECAP_MAX_OWNERS; slot++) {
+		fd = slot_lock(ifindex, slot);
+		if (fd == -EBUSY)
+			continue; /* a live owner */
+		if (fd < 0)
+			return fd;
+		r = slot_cleanup(ifindex, slot) ?: r;
+		if (ret_slot && mine < 0) {
+			mine = fd;
+			*ret_slot = slot;
+		} else {
+			close(fd);
+		}
+	}
+	return ret_slot ? mine : r;
 }
 
 int ecap_engine_cleanup_ifindex(int ifindex)
 {
-	int r = xdp_cleanup(ifindex);
-	int t1 = tc_hook(ifindex, BPF_TC_INGRESS, -1, 0);
-	int t2 = tc_hook(ifindex, BPF_TC_EGRESS, -1, 0);
+	int r = xdp_cleanup(ifindex), t = slots_scan(ifindex, NULL);
 
-	return r ? r : t1 ? t1 : t2;
+	return r ? r : t;
 }
 
 int ecap_engine_attach_ingress(struct ecap_engine *e, int ifindex, unsigned want, char *err,
 			       size_t errlen)
 {
 	unsigned which = want ? want : ecap_engine_ingress_hook(ifindex);
-	int r = ecap_engine_attach(e, ifindex, which, err, errlen);
+	int r = ecap_engine_attach(e, ifindex, which, err, errlen), shared = 0;
+	char name[IF_NAMESIZE] = "?";
 
-	if (r && !want && which == ECAP_ATTACH_XDP) { /* no XDP in this driver */
+	/* no XDP in this driver (auto), or another capture's XDP program holds
+	 * the hook: one program per interface, and libxdp's dispatcher needs
+	 * freplace (BPF_PROG_TYPE_EXT), which not every system permits */
+	if (r && which == ECAP_ATTACH_XDP && ((shared = xdp_edgecap(ifindex)) || !want)) {
 		which = ECAP_ATTACH_TC_IN;
 		r = ecap_engine_attach(e, ifindex, which, err, errlen);
+	}
+	if (!r)
+		err[0] = 0;
+	if (!r && shared) {
+		if_indextoname((unsigned)ifindex, name);
+		snprintf(err, errlen, "%s: XDP is another capture's: capturing ingress with TC",
+			 name);
 	}
 	return r ? r : (int)which;
 }
@@ -417,34 +533,6 @@ unsigned ecap_engine_ingress_hook(int ifindex)
 	return !r && !strcmp(info.driver, "veth") ? ECAP_ATTACH_TC_IN : ECAP_ATTACH_XDP;
 }
 
-/* One capture process per interface: the lock tells a live owner from one
- * that died (the kernel drops the lock with the process), so only the hooks
- * of a dead run are cleaned up. Interface indexes are per network namespace,
- * so the lock's name carries the namespace's inode too. */
-static int lock_ifindex(int ifindex)
-{
-	char path[96];
-	struct stat ns;
-	int fd;
-
-	if (stat("/proc/self/ns/net", &ns))
-		return -errno;
-	if (mkdir(ECAP_LOCK_DIR, 0755) && errno != EEXIST)
-		return -errno;
-	snprintf(path, sizeof(path), ECAP_LOCK_DIR "/%llu-%d", (unsigned long long)ns.st_ino,
-		 ifindex);
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -errno;
-	if (flock(fd, LOCK_EX | LOCK_NB)) {
-		int r = errno == EWOULDBLOCK ? -EBUSY : -errno;
-
-		close(fd);
-		return r;
-	}
-	return fd;
-}
-
 /* A TC hook, out = 0 ingress, 1 egress. A tcx link goes first on ingress,
  * as the packet taps tcpdump uses run before any TC program, and last on
  * egress, as they run after. */
@@ -453,7 +541,8 @@ static int tc_attach(struct ecap_engine *e, struct iface *f, int out, int prog_f
 	LIBBPF_OPTS(bpf_link_create_opts, lo, .flags = out ? 0 : BPF_F_BEFORE);
 
 	if (!e->tcx)
-		return tc_hook(f->ifindex, out ? BPF_TC_EGRESS : BPF_TC_INGRESS, prog_fd, 1);
+		return tc_hook(f->ifindex, out ? BPF_TC_EGRESS : BPF_TC_INGRESS, prog_fd, 1,
+			       f->slot);
 	int fd = bpf_link_create(prog_fd, f->ifindex, out ? TCX_EGRESS : TCX_INGRESS, &lo);
 
 	f->link_fd[out] = fd < 0 ? -1 : fd;
@@ -466,8 +555,21 @@ static void tc_detach(struct iface *f, int out)
 		close(f->link_fd[out]);
 		f->link_fd[out] = -1;
 	} else {
-		tc_hook(f->ifindex, out ? BPF_TC_EGRESS : BPF_TC_INGRESS, -1, 0);
+		tc_hook(f->ifindex, out ? BPF_TC_EGRESS : BPF_TC_INGRESS, -1, 0, f->slot);
 	}
+}
+
+static int is_loopback(int ifindex)
+{
+	struct ifreq ifr = {0};
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), r = 0;
+
+	if (fd >= 0 && if_indextoname((unsigned)ifindex, ifr.ifr_name) &&
+	    !ioctl(fd, SIOCGIFFLAGS, &ifr))
+		r = !!(ifr.ifr_flags & IFF_LOOPBACK);
+	if (fd >= 0)
+		close(fd);
+	return r;
 }
 
 int ecap_engine_attach(struct ecap_engine *e, int ifindex, unsigned which, char *err, size_t errlen)
@@ -479,23 +581,32 @@ int ecap_engine_attach(struct ecap_engine *e, int ifindex, unsigned which, char 
 	if_indextoname(ifindex, name);
 	for (f = e->ifaces; f < e->ifaces + e->nifaces && f->ifindex != ifindex; f++)
 		;
-	if (f == e->ifaces + e->nifaces) { /* new here: clear what a dead run left */
+	if (f == e->ifaces + e->nifaces) { /* new here: clear what dead runs left */
 		if (e->nifaces == MAX_IFACES) {
 			snprintf(err, errlen, "%s: more than %d interfaces", name, MAX_IFACES);
 			return -E2BIG;
 		}
-		f->lock_fd = lock_ifindex(ifindex);
+		f->lock_fd = slots_scan(ifindex, &f->slot);
 		if (f->lock_fd < 0) {
-			snprintf(err, errlen, "%s: %s", name,
-				 f->lock_fd == -EBUSY ? "another edgecap capture is running on it"
-						      : strerror(-f->lock_fd));
+			if (f->lock_fd == -EBUSY)
+				snprintf(err, errlen,
+					 "%s: %d edgecap captures are running on it (the limit)",
+					 name, ECAP_MAX_OWNERS);
+			else
+				snprintf(err, errlen, "%s: %s", name, strerror(-f->lock_fd));
 			return f->lock_fd;
 		}
-		ecap_engine_cleanup_ifindex(ifindex);
+		xdp_cleanup(ifindex);
 		f->ifindex = ifindex;
 		f->xdp_link = f->link_fd[0] = f->link_fd[1] = -1;
 		e->nifaces++; /* from here on, close undoes whatever did attach */
 	}
+	/* A packet sent on loopback comes back in on it: TC egress and ingress
+	 * both see it. tcpdump shows it once, as incoming (libpcap drops lo's
+	 * outgoing copies: -Q in shows every packet, -Q out none), so the
+	 * egress hook is never attached there. */
+	if (is_loopback(ifindex))
+		which &= ~ECAP_ATTACH_TC_OUT;
 	which &= ~f->which;
 	if (which & ECAP_ATTACH_XDP) {
 		/* a link, native mode: it lives as long as our fd, so a run that
@@ -603,7 +714,7 @@ int ecap_engine_load_sessions(struct ecap_engine *e, const struct ecap_session *
 	    .counters_fd = ecap_engine_counters_fd(e),
 	    .clock_fd = ecap_engine_clock_fd(e),
 	    .on_fd = bpf_map__fd(e->skel->maps.ecap_on),
-	    .wake_bytes = e->ring_bytes / 4,
+	    .wake_bytes = e->wake_bytes,
 	};
 	int fds[ECAP_HOOKS] = {-1, -1, -1};
 	unsigned which = attached_hooks(e);

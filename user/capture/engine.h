@@ -19,19 +19,24 @@
 #define ECAP_ATTACH_TC_IN  2u /* ingress, TC (where XDP is unavailable or costly) */
 #define ECAP_ATTACH_TC_OUT 4u /* egress, TC */
 
-/* Our clsact filters carry this handle and priority, so a later run can find
- * (and remove) what a crashed one left, without touching anyone else's. */
+/* Our clsact filters carry this handle and priority plus their owner's slot
+ * (see ECAP_MAX_OWNERS), so a later run can find (and remove) what a crashed
+ * one left, without touching anyone else's. */
 #define ECAP_TC_HANDLE	 0xec0a
 #define ECAP_TC_PRIORITY 0xec0a
 
-/* Per-interface locks of live captures. */
-#define ECAP_LOCK_DIR "/run/edgecap"
+/* Captures (engines, in any process: CLI or agent) attached to one interface
+ * at once; each holds one owner slot there, a lock file in ECAP_LOCK_DIR. */
+#define ECAP_MAX_OWNERS 8
+#define ECAP_LOCK_DIR	"/run/edgecap"
 
 struct ecap_engine;
 
 struct ecap_engine_opts {
 	uint32_t ring_bytes; /* ring buffer size, a power of two >= 4096 */
 	int tc_clsact;	     /* TC through clsact even where tcx is available */
+	int immediate;	     /* wake the reader on every record (tcpdump's -U,
+				--immediate-mode), not as a quarter of the ring fills */
 };
 
 /* Does the kernel attach TC programs as tcx links (Linux 6.6)? */
@@ -45,9 +50,13 @@ int ecap_engine_probe(char *err, size_t errlen);
 
 int ecap_engine_open(const struct ecap_engine_opts *o, struct ecap_engine **ret, char *err,
 		     size_t errlen);
-/* Attach the hooks named by `which` on ifindex. The first attach on an
- * interface takes its lock (-EBUSY: another live capture owns it) and removes
- * hooks a dead run left there. */
+/* Attach the hooks named by `which` on ifindex. Several engines share an
+ * interface, each with hooks of its own (tcx links, or clsact filters with
+ * their own handle and priority), up to ECAP_MAX_OWNERS (-EBUSY). The first
+ * attach on an interface takes a free owner slot and removes the hooks that
+ * dead runs left there. XDP has one program per interface: -EBUSY when
+ * another capture holds it. On loopback TC egress is left out: each
+ * packet is captured once, coming in, as tcpdump's. */
 int ecap_engine_attach(struct ecap_engine *e, int ifindex, unsigned which, char *err,
 		       size_t errlen);
 struct ecap_session;
@@ -102,7 +111,9 @@ unsigned ecap_engine_ingress_hook(int ifindex);
 
 /* Attach the ingress hook: `want` (ECAP_ATTACH_XDP or _TC_IN) as asked, or
  * with 0 the cheaper one for the driver, falling back to TC where the driver
- * has no XDP. Returns the hook attached, or -errno with err set. */
+ * has no XDP, or where another capture's XDP program holds the hook (then
+ * err says so in one line, else it is empty). Returns the hook attached, or
+ * -errno with err set. */
 int ecap_engine_attach_ingress(struct ecap_engine *e, int ifindex, unsigned want, char *err,
 			       size_t errlen);
 
@@ -111,8 +122,8 @@ int ecap_engine_attach_ingress(struct ecap_engine *e, int ifindex, unsigned want
 void ecap_engine_quiet_libraries(void);
 
 /* Remove edgecap's XDP program attached through netlink (by libxdp, as
- * earlier versions did) and its clsact filters from ifindex, if present
- * (links go with the process that made them). */
+ * earlier versions did) and the clsact filters of owners that are gone from
+ * ifindex, if present (links go with the process that made them). */
 int ecap_engine_cleanup_ifindex(int ifindex);
 
 /* One of edgecap's hooks found on an interface. */
@@ -122,7 +133,17 @@ struct ecap_hook_state {
 };
 
 /* Which of edgecap's hooks are attached to ifindex, by this process or any
- * other, indexed by ECAP_HOOK_ID_*. Returns how many there are. */
+ * other, indexed by ECAP_HOOK_ID_* (the first of each). Returns how many
+ * there are. */
 int ecap_engine_hooks_on(int ifindex, struct ecap_hook_state st[3]);
+
+/* Every one of edgecap's hooks on ifindex, whichever capture attached it:
+ * up to max, the count returned. */
+struct ecap_hook_entry {
+	unsigned hook; /* ECAP_HOOK_ID_* */
+	uint32_t prog_id;
+	const char *via;
+};
+int ecap_engine_hooks_list(int ifindex, struct ecap_hook_entry *ret, unsigned max);
 
 #endif

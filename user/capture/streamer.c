@@ -58,6 +58,9 @@
 
 enum { TAG_RING = 1, TAG_TICK, TAG_STOP, TAG_WRITE }; /* TAG_WRITE | session << 8 */
 
+/* a pcap record's header: time, caplen, wirelen */
+#define PCAP_REC_HEAD 16
+
 /* A batch: bytes of our own (meta: block headers, trailers, whole blocks)
  * and spans of the ring's memory, in order. */
 struct seg {
@@ -98,8 +101,11 @@ struct stream {
 	int done;      /* no more records: a limit, the stop fd, or an error */
 	int closed;    /* statistics appended */
 	int last_sent; /* sink: the final bytes are handed over */
+	int rotating;  /* a new file before the next record: draining stops */
 	int err;
 	int64_t started; /* CLOCK_BOOTTIME ns */
+	/* appended to the current file: rotation's size */
+	uint64_t file_bytes;
 	struct ecap_stream_stats stats;
 	uint64_t idb_written[MAX_IDB], idb_osdrop[MAX_IDB];
 };
@@ -225,7 +231,8 @@ static int is_sink(const struct stream *s)
 	return s->o.out_fd < 0;
 }
 
-static void on_record(struct ecap_streamer *st, const void *data, size_t len)
+/* 1: the record is not taken, its stream starts a new file first */
+static int on_record(struct ecap_streamer *st, const void *data, size_t len)
 {
 	const struct ecap_rec *r = data;
 	const void *epb = &r->block_type;
@@ -237,17 +244,29 @@ static void on_record(struct ecap_streamer *st, const void *data, size_t len)
 	if (len < sizeof(*r) || r->session >= ECAP_MAX_SESSIONS || r->block_type != ECAP_EPB_TYPE ||
 	    r->caplen > len - sizeof(*r) || r->block_len != ECAP_EPB_LEN(r->caplen) ||
 	    offsetof(struct ecap_rec, block_type) + r->block_len > len)
-		return;
+		return 0;
 	s = st->s[r->session];
 	if (!s || s->done)
-		return;
+		return 0;
 	id = r->if_id;
 	if (id >= ECAP_IDB_ID(s->o.nifaces, s->o.dirs, ECAP_DIR_IN)) /* how many there are */
-		return; /* a hook on an interface this stream does not describe */
+		return 0; /* a hook on an interface this stream does not describe */
 	if (is_sink(s) && pending(&s->fill) >= s->o.sink_max) {
 		s->idb_osdrop[id]++;
 		s->stats.osdropped++;
-		return;
+		return 0;
+	}
+	if (s->rotating)
+		return 1;
+	if (!is_sink(s) && s->o.rotate) {
+		switch (s->o.rotate(s->o.rotate_ctx, s->file_bytes)) {
+		case ECAP_ROTATE_NEW:
+			s->rotating = 1;
+			return 1;
+		case ECAP_ROTATE_END:
+			s->done = 1;
+			return 0;
+		}
 	}
 	ts = (uint64_t)r->ts_high << 32 | r->ts_low;
 	if (is_sink(s) && s->o.pcap) {
@@ -265,11 +284,13 @@ static void on_record(struct ecap_streamer *st, const void *data, size_t len)
 	if (s->fill.meta.err) {
 		s->err = s->fill.meta.err;
 		s->done = 1;
-		return;
+		return 0;
 	}
+	s->file_bytes += s->o.pcap ? PCAP_REC_HEAD + r->caplen : r->block_len;
 	s->idb_written[id]++;
 	if (++s->stats.written == s->o.count)
 		s->done = 1;
+	return 0;
 }
 
 static struct io_uring_sqe *sqe(struct ecap_streamer *st)
@@ -414,8 +435,11 @@ static void write_done(struct ecap_streamer *st, struct stream *s, int res)
  * hooks number them (ECAP_IDB_ID); pcap output counts by those numbers too. */
 static void header(struct stream *s)
 {
+	size_t at = s->fill.meta.len;
+
 	if (s->o.pcap) {
 		ecap_pcap_header(&s->fill.meta, s->o.ifaces[0].linktype, s->o.snaplen);
+		s->file_bytes = s->fill.meta.len - at;
 		return;
 	}
 	/* the machine and system the packets were captured on, as tcpdump's
@@ -432,6 +456,7 @@ static void header(struct stream *s)
 			if (s->o.dirs & (1u << d))
 				ecap_pcapng_idb(&s->fill.meta, s->o.ifaces[i].linktype,
 						s->o.snaplen, s->o.ifaces[i].name, s->o.filter, 9);
+	s->file_bytes = s->fill.meta.len - at;
 }
 
 /* A session's kernel counters for one interface position and direction. */
@@ -595,9 +620,12 @@ static void drain(struct ecap_streamer *st)
 					__builtin_prefetch(r->data + (at & r->mask));
 			else
 				__builtin_prefetch(r->data + (next & r->mask));
+			/* a stream that starts a new file first: the
+			 * record stays in the ring until it has */
+			if (!(len & BPF_RINGBUF_DISCARD_BIT) &&
+			    on_record(st, h + BPF_RINGBUF_HDR_SZ, size))
+				goto out;
 			pos = next;
-			if (!(len & BPF_RINGBUF_DISCARD_BIT))
-				on_record(st, h + BPF_RINGBUF_HDR_SZ, size);
 			n++;
 		}
 	}
@@ -646,6 +674,41 @@ static void close_done(struct ecap_streamer *st)
 		statistics(st, s);
 		flush(st, s);
 	}
+}
+
+/* Streams starting a new file, once every byte of the current one is out:
+ * the next file, its header, and the records the ring held back. */
+static int rotate(struct ecap_streamer *st)
+{
+	int waiting = 0;
+
+	for (int i = 0; i < ECAP_MAX_SESSIONS; i++) {
+		struct stream *s = st->s[i];
+		int fd;
+
+		if (!s || !s->rotating)
+			continue;
+		if (s->done || s->err) {
+			s->rotating = 0;
+			continue;
+		}
+		if (s->writing || pending(&s->fill)) {
+			flush(st, s);
+			waiting = 1;
+			continue;
+		}
+		fd = s->o.next_file(s->o.rotate_ctx, s->o.out_fd);
+		s->rotating = 0;
+		if (fd < 0) {
+			s->err = fd;
+			s->done = 1;
+			continue;
+		}
+		s->o.out_fd = fd;
+		header(s);
+		drain(st);
+	}
+	return waiting;
 }
 
 static void tick(struct ecap_streamer *st)
@@ -721,6 +784,7 @@ static void process(struct ecap_streamer *st)
 {
 	struct io_uring_cqe *cqe;
 	unsigned head, seen = 0;
+	int rotating;
 
 	io_uring_for_each_cqe(&st->ring, head, cqe)
 	{
@@ -729,13 +793,16 @@ static void process(struct ecap_streamer *st)
 	}
 	io_uring_cq_advance(&st->ring, seen);
 	release(st);
+	rotating = rotate(st);
 	close_done(st);
 	/* a held ring waits for its file batches: those go at once */
 	for (int i = 0; i < ECAP_MAX_SESSIONS; i++)
 		if (st->s[i] && (st->s[i]->fill.next || pending(&st->s[i]->fill) >= FLUSH_AT))
 			flush(st, st->s[i]);
 	release(st);
-	if (!st->ring_armed && !st->held) {
+	/* a stream waiting for its file's last write holds the ring's next
+	 * record: no poll, which would find it again at once */
+	if (!st->ring_armed && !st->held && !rotating) {
 		arm_poll(st, ecap_engine_ring_fd(st->e), TAG_RING);
 		st->ring_armed = 1;
 	}

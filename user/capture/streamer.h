@@ -40,6 +40,15 @@ struct ecap_stream_iface {
 typedef void ecap_stream_ready_fn(void *ctx, uint8_t session, const void *data, size_t len,
 				  int last);
 
+/* File rotation (-G, -C), asked before each record of a file stream with
+ * the bytes its current file holds: ECAP_ROTATE_NO writes it there,
+ * ECAP_ROTATE_NEW starts a new file first (once every byte of the current
+ * one is written, next_file gets its fd: it closes that one and returns the
+ * next file's fd, or -errno), ECAP_ROTATE_END ends the stream before it. */
+enum { ECAP_ROTATE_NO, ECAP_ROTATE_NEW, ECAP_ROTATE_END };
+typedef int ecap_stream_rotate_fn(void *ctx, uint64_t file_bytes);
+typedef int ecap_stream_next_file_fn(void *ctx, int old_fd);
+
 struct ecap_stream_opts {
 	int out_fd; /* -1: a memory sink, see ready */
 	ecap_stream_ready_fn *ready;
@@ -57,6 +66,11 @@ struct ecap_stream_opts {
 	const char *userappl; /* the SHB's shb_userappl (NULL: "edgecap") */
 	uint64_t count;	      /* stop after this many packets written; 0: no limit */
 	uint32_t duration_s;  /* stop after this long; 0: no limit */
+	/* file streams: a new file now and then (see ecap_stream_rotate_fn);
+	 * NULL: one file */
+	ecap_stream_rotate_fn *rotate;
+	ecap_stream_next_file_fn *next_file;
+	void *rotate_ctx;
 };
 
 struct ecap_stream_stats {
