@@ -447,6 +447,65 @@ test_merge() {
 		ko merge "$(cat "$tmp/m2.err"); $(echo "$t1" | wc -l) vs $(echo "$t2" | wc -l)"
 }
 
+# VLAN tags, sent by a raw socket (vlan_frames.py) so no 8021q module is
+# needed: 10 frames 802.1Q VLAN 100 with PCP 5 and DEI set, 10 QinQ (802.1ad
+# VLAN 200 over 802.1Q VLAN 100), 10 untagged, all UDP to port 5555, in that
+# order. On TC the kernel holds the outer tag out of band; edgecap must put it
+# back where tcpdump shows it, and its filters must see the frame tcpdump
+# writes: file semantics, where an expression without `vlan` looks at the
+# outer ethertype and so takes the untagged frames only.
+vlan_send() { # NS IFACE DST_MAC
+	local f=$here/vlan_frames.py
+	ip netns exec "$1" python3 "$f" "$2" "$3" 10 8100:100:5:1 "q" &&
+		ip netns exec "$1" python3 "$f" "$2" "$3" 10 88a8:200:3:0,8100:100:0:0 "qinq" &&
+		ip netns exec "$1" python3 "$f" "$2" "$3" 10 - "plain"
+}
+
+# edgecap -c 10 FILTER ARGS on va, tcpdump on va at the same time; the records
+# must be the frames tcpdump's file gives FILTER, byte for byte, and carry the
+# tag as tcpdump's -e prints it (SHOWN, counted over the 10 records).
+vlan_compare() { # NAME FILTER SHOWN SENDER ARGS...
+	local name=$1 f=$2 shown=$3 sender=$4 td q=in got
+	shift 4
+	[[ " $* " == *" -Q out "* ]] && q=out
+	# not through ina: $! must be tcpdump itself
+	ip netns exec "$A" tcpdump -i va -Q $q -U -s 262144 -w "$tmp/vref.pcap" 2> "$tmp/vtd.err" &
+	td=$!
+	cap_start "$tmp/v.pcapng" "$tmp/v.err" -c 10 "$@" "$f" ||
+		{ ko "$name" "capture did not start"; kill $td; return; }
+	for _ in $(seq 100); do grep -q listening "$tmp/vtd.err" && break; sleep 0.05; done
+	$sender
+	wait_gone $cap_pid 10 ||
+		{ ko "$name" "capture did not stop at -c 10: $(cat "$tmp/v.err")"; kill $cap_pid $td; return; }
+	sleep 1.2 # tcpdump reads its ring a block at a time (at the latest after 1 s)
+	kill -TERM $td; wait $td
+	tcpdump -r "$tmp/vref.pcap" -w "$tmp/vref_f.pcap" "$f" 2> /dev/null
+	got=$(tcpdump -nn -e -r "$tmp/v.pcapng" 2> /dev/null | grep -c "$shown")
+	if [ "$(tcpdump -r "$tmp/vref_f.pcap" 2> /dev/null | wc -l)" = 10 ] && [ "$got" = 10 ] &&
+		cmp -s <(tshark -r "$tmp/v.pcapng" -T fields -e frame.len -e frame.cap_len -x 2> /dev/null) \
+			<(tshark -r "$tmp/vref_f.pcap" -T fields -e frame.len -e frame.cap_len -x 2> /dev/null); then
+		ok "$name: the 10 frames tcpdump's file gives '$f', byte for byte, showing '$shown'"
+	else
+		ko "$name" "$got records show '$shown'; tcpdump: $(tcpdump -r "$tmp/vref_f.pcap" 2> /dev/null | wc -l)"
+	fi
+}
+
+test_vlan_ingress() {
+	local mac h
+	mac=$(ina cat /sys/class/net/va/address)
+	vlan_b() { vlan_send "$B" vb "$mac"; }
+	for h in auto xdp; do
+		vlan_compare "vlan ($h ingress)" 'vlan 100 and udp port 5555' \
+			'ethertype 802.1Q (0x8100), length [0-9]*: vlan 100, p 5, DEI, ethertype IPv4' \
+			vlan_b -Q in --ingress $h
+		vlan_compare "QinQ ($h ingress)" 'vlan 200 and vlan 100 and udp port 5555' \
+			'ethertype 802.1Q-QinQ (0x88a8), length [0-9]*: vlan 200, p 3, ethertype 802.1Q' \
+			vlan_b -Q in --ingress $h
+		vlan_compare "no vlan in the filter ($h ingress)" 'udp port 5555' \
+			'ethertype IPv4 (0x0800), length [0-9]*: 10.98.0.2.40000 > 10.98.0.1.5555' vlan_b -Q in --ingress $h
+	done
+}
+
 # Nothing may stay attached after a case; if it did, clear it for the next.
 unhooked() {
 	hooked && { ko "$1 left hooks attached"; ina "$ec" capture -i va -c 1 -G 1 -w /dev/null 2> /dev/null; }
@@ -454,4 +513,4 @@ unhooked() {
 
 run_tests unhooked test_exactness_vs_tcpdump test_tcp_segments_vs_tcpdump test_directions test_limits test_cli_like_tcpdump test_text_lines test_snaplen_and_pcap \
 	test_ring_size test_overload test_per_interface_isb test_eight_sessions test_crash_recovery test_xdp_taken test_errors \
-	test_merge
+	test_merge test_vlan_ingress
