@@ -491,19 +491,50 @@ vlan_compare() { # NAME FILTER SHOWN SENDER ARGS...
 }
 
 test_vlan_ingress() {
-	local mac h
+	local mac h n
 	mac=$(ina cat /sys/class/net/va/address)
 	vlan_b() { vlan_send "$B" vb "$mac"; }
 	for h in auto xdp; do
 		vlan_compare "vlan ($h ingress)" 'vlan 100 and udp port 5555' \
 			'ethertype 802.1Q (0x8100), length [0-9]*: vlan 100, p 5, DEI, ethertype IPv4' \
 			vlan_b -Q in --ingress $h
+		# veth's XDP misses tags its peer's TX offload keeps out of band: said once
+		n=$(grep -c '^edgecap: warning: va: XDP cannot see VLAN tags this device receives out of band' "$tmp/v.err")
+		[ "$n" = $([ $h = xdp ] && echo 1 || echo 0) ] &&
+			ok "vlan ($h ingress): $n warning about tags XDP cannot see" ||
+			ko "vlan ($h ingress) warning" "$(cat "$tmp/v.err")"
 		vlan_compare "QinQ ($h ingress)" 'vlan 200 and vlan 100 and udp port 5555' \
 			'ethertype 802.1Q-QinQ (0x88a8), length [0-9]*: vlan 200, p 3, ethertype 802.1Q' \
 			vlan_b -Q in --ingress $h
 		vlan_compare "no vlan in the filter ($h ingress)" 'udp port 5555' \
 			'ethertype IPv4 (0x0800), length [0-9]*: 10.98.0.2.40000 > 10.98.0.1.5555' vlan_b -Q in --ingress $h
 	done
+}
+
+# TC egress with the tag out of band, as a VLAN device with TX offload hands
+# it over: a bridge in A forwards what vy sends, through vx (whose receive
+# path takes the outer tag out of the frame), out of va. Last of the suite:
+# va leaves the bridge at the end but has been a port.
+test_vlan_egress() {
+	local mac
+	mac=$(inb cat /sys/class/net/vb/address)
+	vlan_a() { vlan_send "$A" vy "$mac"; }
+	if ina ip link add vx type veth peer name vy && ina ip link add br0 type bridge &&
+		ina ip link set vx master br0 && ina ip link set va master br0 &&
+		ina ip link set vx up && ina ip link set vy up && ina ip link set br0 up; then
+		vlan_compare "vlan (TC egress, tag out of band)" 'vlan 100 and udp port 5555' \
+			'ethertype 802.1Q (0x8100), length [0-9]*: vlan 100, p 5, DEI, ethertype IPv4' \
+			vlan_a -Q out
+		vlan_compare "QinQ (TC egress, tag out of band)" 'vlan 200 and vlan 100 and udp port 5555' \
+			'ethertype 802.1Q-QinQ (0x88a8), length [0-9]*: vlan 200, p 3, ethertype 802.1Q' \
+			vlan_a -Q out
+		vlan_compare "no vlan in the filter (TC egress)" 'udp port 5555' \
+			'ethertype IPv4 (0x0800), length [0-9]*: 10.98.0.2.40000 > 10.98.0.1.5555' vlan_a -Q out
+	else
+		ko "vlan egress" "bridge setup failed"
+	fi
+	ina ip link del vx 2> /dev/null
+	ina ip link del br0 2> /dev/null
 }
 
 # Nothing may stay attached after a case; if it did, clear it for the next.
@@ -513,4 +544,4 @@ unhooked() {
 
 run_tests unhooked test_exactness_vs_tcpdump test_tcp_segments_vs_tcpdump test_directions test_limits test_cli_like_tcpdump test_text_lines test_snaplen_and_pcap \
 	test_ring_size test_overload test_per_interface_isb test_eight_sessions test_crash_recovery test_xdp_taken test_errors \
-	test_merge test_vlan_ingress
+	test_merge test_vlan_ingress test_vlan_egress

@@ -10,6 +10,7 @@
 
 #include "agent/agent.h"
 #include "capture/engine.h"
+#include "capture/vlan.h"
 
 #define STOP_GRACE_MS 5000 /* for the captures' last chunks after SIGTERM */
 
@@ -33,6 +34,9 @@ static int attach(struct agent *a, char *err, size_t errlen)
 		    ecap_engine_attach_ingress(a->engine, f->ifindex, a->conf.ingress, err, errlen);
 		if (hook < 0)
 			return hook;
+		if (hook == ECAP_ATTACH_XDP && ecap_vlan_hidden_from_xdp(f->ifindex) > 0)
+			ecap_log(LOG_WARNING, "%s: %s; ingress = tc keeps it", f->name,
+				 ECAP_VLAN_XDP_WARNING);
 		f->ingress = (unsigned)hook;
 		a->nifaces++;
 	}
