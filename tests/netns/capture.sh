@@ -454,11 +454,11 @@ test_merge() {
 # back where tcpdump shows it, and its filters must see the frame tcpdump
 # writes: file semantics, where an expression without `vlan` looks at the
 # outer ethertype and so takes the untagged frames only.
-vlan_send() { # NS IFACE DST_MAC
+vlan_send() { # NS IFACE DST_MAC [PAD]
 	local f=$here/vlan_frames.py
-	ip netns exec "$1" python3 "$f" "$2" "$3" 10 8100:100:5:1 "q" &&
-		ip netns exec "$1" python3 "$f" "$2" "$3" 10 88a8:200:3:0,8100:100:0:0 "qinq" &&
-		ip netns exec "$1" python3 "$f" "$2" "$3" 10 - "plain"
+	ip netns exec "$1" python3 "$f" "$2" "$3" 10 8100:100:5:1 "q" ${4:-} &&
+		ip netns exec "$1" python3 "$f" "$2" "$3" 10 88a8:200:3:0,8100:100:0:0 "qinq" ${4:-} &&
+		ip netns exec "$1" python3 "$f" "$2" "$3" 10 - "plain" ${4:-}
 }
 
 # edgecap -c 10 FILTER ARGS on va, tcpdump on va at the same time; the records
@@ -494,6 +494,7 @@ test_vlan_ingress() {
 	local mac h n
 	mac=$(ina cat /sys/class/net/va/address)
 	vlan_b() { vlan_send "$B" vb "$mac"; }
+	vlan_b_long() { vlan_send "$B" vb "$mac" 256; }
 	for h in auto xdp; do
 		vlan_compare "vlan ($h ingress)" 'vlan 100 and udp port 5555' \
 			'ethertype 802.1Q (0x8100), length [0-9]*: vlan 100, p 5, DEI, ethertype IPv4' \
@@ -508,6 +509,12 @@ test_vlan_ingress() {
 			vlan_b -Q in --ingress $h
 		vlan_compare "no vlan in the filter ($h ingress)" 'udp port 5555' \
 			'ethertype IPv4 (0x0800), length [0-9]*: 10.98.0.2.40000 > 10.98.0.1.5555' vlan_b -Q in --ingress $h
+		# loads across the end of the filter's 128-byte window and past it:
+		# ether[126:4] and udp[100] are payload bytes 64..67 and 76 only
+		# where one 4-byte tag precedes the IP header
+		vlan_compare "vlan, loads past the window ($h ingress)" \
+			'vlan 100 and ether[126:4] = 0x40414243 and udp[100] = 0x4c' \
+			'ethertype 802.1Q (0x8100), length 318: vlan 100, p 5, DEI' vlan_b_long -Q in --ingress $h
 	done
 }
 
@@ -537,6 +544,57 @@ test_vlan_egress() {
 	ina ip link del br0 2> /dev/null
 }
 
+# Real 8021q devices (the 6.1 VM has the module, the host kernel has not):
+# VLAN 100 over va and vb, and QinQ (802.1ad 200, 802.1Q 100 over it). Echo
+# requests from B come in on va and the replies go out of A's VLAN devices,
+# which hand va their tag out of band (TX offload): TC ingress and TC
+# egress. XDP sees the tag only when vb puts it in the frame (its TX
+# offload off): then in every way as tcpdump.
+test_vlan_devices() {
+	if ! ina ip link add link va name va.100 type vlan id 100 2> /dev/null; then
+		echo "SKIP vlan devices: this kernel has no 8021q"
+		return
+	fi
+	vlan_devs "$A" va 1 && vlan_devs "$B" vb 2 || { ko "vlan devices" "setup"; vlan_devs_del; return; }
+	ping_q() { inb ping -c 10 -i 0.2 -W 2 -q 10.99.1.1 > /dev/null; }
+	ping_qinq() { inb ping -c 10 -i 0.2 -W 2 -q 10.99.2.1 > /dev/null; }
+	vlan_compare "8021q device (TC ingress)" 'vlan 100 and icmp' \
+		'ethertype 802.1Q (0x8100), length [0-9]*: vlan 100, p 0, ethertype IPv4 (0x0800), 10.99.1.2 > 10.99.1.1' \
+		ping_q -Q in
+	vlan_compare "8021q device (TC egress)" 'vlan 100 and icmp' \
+		'ethertype 802.1Q (0x8100), length [0-9]*: vlan 100, p 0, ethertype IPv4 (0x0800), 10.99.1.1 > 10.99.1.2' \
+		ping_q -Q out
+	vlan_compare "802.1ad device (TC ingress)" 'vlan 200 and vlan 100 and icmp' \
+		'ethertype 802.1Q-QinQ (0x88a8), length [0-9]*: vlan 200, p 0, ethertype 802.1Q' ping_qinq -Q in
+	vlan_compare "802.1ad device (TC egress)" 'vlan 200 and vlan 100 and icmp' \
+		'ethertype 802.1Q-QinQ (0x88a8), length [0-9]*: vlan 200, p 0, ethertype 802.1Q' ping_qinq -Q out
+	inb ethtool -K vb txvlan off tx-vlan-stag-hw-insert off > /dev/null
+	vlan_compare "8021q device, tag in the frame (XDP)" 'vlan 100 and icmp' \
+		'ethertype 802.1Q (0x8100), length [0-9]*: vlan 100, p 0, ethertype IPv4 (0x0800), 10.99.1.2 > 10.99.1.1' \
+		ping_q -Q in --ingress xdp
+	vlan_compare "802.1ad device, tag in the frame (XDP)" 'vlan 200 and vlan 100 and icmp' \
+		'ethertype 802.1Q-QinQ (0x88a8), length [0-9]*: vlan 200, p 0, ethertype 802.1Q' \
+		ping_qinq -Q in --ingress xdp
+	inb ethtool -K vb txvlan on tx-vlan-stag-hw-insert on > /dev/null
+	vlan_devs_del
+}
+
+vlan_devs() { # NS IFACE HOST: IFACE.100 10.99.1.HOST, IFACE.200.100 10.99.2.HOST
+	ip -n "$1" link add link $2 name $2.100 type vlan id 100 2> /dev/null # va.100: already
+	ip -n "$1" link add link $2 name $2.200 type vlan proto 802.1ad id 200 &&
+		ip -n "$1" link add link $2.200 name $2.200.100 type vlan id 100 &&
+		ip -n "$1" addr add 10.99.1.$3/24 dev $2.100 &&
+		ip -n "$1" addr add 10.99.2.$3/24 dev $2.200.100 &&
+		ip -n "$1" link set $2.100 up && ip -n "$1" link set $2.200 up &&
+		ip -n "$1" link set $2.200.100 up
+}
+
+vlan_devs_del() {
+	local d
+	for d in va.200.100 va.200 va.100; do ina ip link del $d 2> /dev/null; done
+	for d in vb.200.100 vb.200 vb.100; do inb ip link del $d 2> /dev/null; done
+}
+
 # Nothing may stay attached after a case; if it did, clear it for the next.
 unhooked() {
 	hooked && { ko "$1 left hooks attached"; ina "$ec" capture -i va -c 1 -G 1 -w /dev/null 2> /dev/null; }
@@ -544,4 +602,4 @@ unhooked() {
 
 run_tests unhooked test_exactness_vs_tcpdump test_tcp_segments_vs_tcpdump test_directions test_limits test_cli_like_tcpdump test_text_lines test_snaplen_and_pcap \
 	test_ring_size test_overload test_per_interface_isb test_eight_sessions test_crash_recovery test_xdp_taken test_errors \
-	test_merge test_vlan_ingress test_vlan_egress
+	test_merge test_vlan_ingress test_vlan_devices test_vlan_egress
