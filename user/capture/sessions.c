@@ -187,7 +187,7 @@ static void copy_direct(struct ecap_asm *a, unsigned hook_id, uint32_t snaplen, 
  * pkt[12..caplen - 4), through bpf_skb_load_bytes. The tag is written whole
  * even when caplen ends inside it: every reservation has room for it, and
  * epb_trailer zeroes what lies past caplen. Then goto done, or goto fail. */
-static void copy_tagged(struct ecap_asm *a, uint32_t done, uint32_t fail)
+static void copy_tagged(struct ecap_asm *a, enum ecap_input input, uint32_t done, uint32_t fail)
 {
 	const int16_t at = sizeof(struct ecap_rec);
 	uint32_t head = ecap_asm_label(a);
@@ -202,7 +202,7 @@ static void copy_tagged(struct ecap_asm *a, uint32_t done, uint32_t fail)
 	ecap_asm_emit(a, E_ALU64_IMM(BPF_ADD, BPF_REG_3, at));
 	ecap_asm_emit(a, E_CALL(BPF_FUNC_skb_load_bytes));
 	ecap_asm_jmp(a, BPF_JMP | BPF_JNE | BPF_K, BPF_REG_0, 0, 0, fail);
-	ecap_xlate_vlan_tag(a, BPF_REG_9, at + 12);
+	ecap_xlate_vlan_tag(a, input, BPF_REG_9, at + 12);
 	ecap_asm_jmp(a, BPF_JMP32 | BPF_JLE | BPF_K, BPF_REG_7, 0, 16, done);
 	ecap_asm_emit(a, E_MOV32_REG(BPF_REG_4, BPF_REG_7));
 	ecap_asm_emit(a, E_ALU32_IMM(BPF_ADD, BPF_REG_4, -16));
@@ -352,7 +352,7 @@ static int emit_session(struct ecap_asm *a, unsigned hook_id, const struct ecap_
 	ecap_asm_emit(a, E_STX(BPF_W, BPF_REG_9, BPF_REG_1, offsetof(struct ecap_rec, wirelen)));
 
 	if (o->tagged) {
-		copy_tagged(a, loaded, failed);
+		copy_tagged(a, o->input, loaded, failed);
 	} else {
 		copy_direct(a, hook_id, s->snaplen, loaded, helper);
 		ecap_asm_bind(a, helper);
@@ -459,16 +459,15 @@ int ecap_sessions_program(unsigned hook_id, enum ecap_input input, const struct 
 		 * lengths that count the tag */
 		uint32_t plain = ecap_asm_label(&a);
 
-		ecap_asm_emit(&a, E_LDX(BPF_W, BPF_REG_1, BPF_REG_6,
-					offsetof(struct __sk_buff, vlan_present)));
+		ecap_asm_emit(&a,
+			      E_LDX(BPF_W, BPF_REG_1, BPF_REG_6,
+				    input == ECAP_INPUT_TEST
+					? offsetof(struct __sk_buff, cb[2]) /* the tag, if any */
+					: offsetof(struct __sk_buff, vlan_present)));
 		ecap_asm_jmp(&a, BPF_JMP32 | BPF_JEQ | BPF_K, BPF_REG_1, 0, 0, plain);
 		ecap_asm_emit(&a, E_LDX(BPF_W, BPF_REG_1, BPF_REG_10, STK_BUFLEN));
 		ecap_asm_jmp(&a, BPF_JMP32 | BPF_JLT | BPF_K, BPF_REG_1, 0, 14, plain);
-		ecap_asm_emit(&a, E_ALU32_IMM(BPF_ADD, BPF_REG_1, 4));
-		ecap_asm_emit(&a, E_STX(BPF_W, BPF_REG_10, BPF_REG_1, STK_BUFLEN));
-		ecap_asm_emit(&a, E_LDX(BPF_W, BPF_REG_1, BPF_REG_10, STK_WIRELEN));
-		ecap_asm_emit(&a, E_ALU32_IMM(BPF_ADD, BPF_REG_1, 4));
-		ecap_asm_emit(&a, E_STX(BPF_W, BPF_REG_10, BPF_REG_1, STK_WIRELEN));
+		ecap_xlate_count_tag(&a);
 		o.tagged = 1;
 		r = emit_sessions(&a, hook_id, &o, s, n, maps);
 		o.tagged = 0;

@@ -334,7 +334,7 @@ static void load_window_tagged(struct xl *x)
 	emit(x, E_MOV32_IMM(BPF_REG_4, 12));
 	emit(x, E_CALL(BPF_FUNC_skb_load_bytes));
 	ecap_asm_jmp(x->a, BPF_JMP | BPF_JNE | BPF_K, BPF_REG_0, 0, 0, x->ret0);
-	ecap_xlate_vlan_tag(x->a, BPF_REG_10, STK_WINDOW + 12);
+	ecap_xlate_vlan_tag(x->a, x->o->input, BPF_REG_10, STK_WINDOW + 12);
 	emit(x, E_MOV32_REG(BPF_REG_4, R_PKT));
 	emit(x, E_ALU32_IMM(BPF_ADD, BPF_REG_4, -16));
 	ecap_asm_jmp(x->a, BPF_JMP | BPF_JLE | BPF_K, BPF_REG_4, 0, WINDOW - 16, le);
@@ -354,13 +354,33 @@ static void load_window_tagged(struct xl *x)
 	ecap_asm_bind(x->a, go);
 }
 
-void ecap_xlate_vlan_tag(struct ecap_asm *a, uint8_t base, int16_t off)
+void ecap_xlate_vlan_tag(struct ecap_asm *a, enum ecap_input input, uint8_t base, int16_t off)
 {
-	ecap_asm_emit(a, E_LDX(BPF_W, BPF_REG_1, R_CTX, offsetof(struct __sk_buff, vlan_proto)));
-	ecap_asm_emit(a, E_STX(BPF_H, base, BPF_REG_1, off)); /* kept in network order */
-	ecap_asm_emit(a, E_LDX(BPF_W, BPF_REG_1, R_CTX, offsetof(struct __sk_buff, vlan_tci)));
-	ecap_asm_emit(a, E_BE(BPF_REG_1, 16));
+	if (input == ECAP_INPUT_TEST) { /* cb[2] = TPID << 16 | TCI */
+		ecap_asm_emit(a, E_LDX(BPF_W, BPF_REG_1, R_CTX, offsetof(struct __sk_buff, cb[2])));
+		ecap_asm_emit(a, E_ALU32_IMM(BPF_RSH, BPF_REG_1, 16));
+		ecap_asm_emit(a, E_BE(BPF_REG_1, 16));
+	} else {
+		/* kept in network order */
+		ecap_asm_emit(
+		    a, E_LDX(BPF_W, BPF_REG_1, R_CTX, offsetof(struct __sk_buff, vlan_proto)));
+	}
+	ecap_asm_emit(a, E_STX(BPF_H, base, BPF_REG_1, off));
+	ecap_asm_emit(a, E_LDX(BPF_W, BPF_REG_1, R_CTX,
+			       input == ECAP_INPUT_TEST ? offsetof(struct __sk_buff, cb[2])
+							: offsetof(struct __sk_buff, vlan_tci)));
+	ecap_asm_emit(a, E_BE(BPF_REG_1, 16)); /* the low 16 bits, swapped */
 	ecap_asm_emit(a, E_STX(BPF_H, base, BPF_REG_1, (int16_t)(off + 2)));
+}
+
+void ecap_xlate_count_tag(struct ecap_asm *a)
+{
+	ecap_asm_emit(a, E_LDX(BPF_W, BPF_REG_1, BPF_REG_10, STK_BUFLEN));
+	ecap_asm_emit(a, E_ALU32_IMM(BPF_ADD, BPF_REG_1, 4));
+	ecap_asm_emit(a, E_STX(BPF_W, BPF_REG_10, BPF_REG_1, STK_BUFLEN));
+	ecap_asm_emit(a, E_LDX(BPF_W, BPF_REG_1, BPF_REG_10, STK_WIRELEN));
+	ecap_asm_emit(a, E_ALU32_IMM(BPF_ADD, BPF_REG_1, 4));
+	ecap_asm_emit(a, E_STX(BPF_W, BPF_REG_10, BPF_REG_1, STK_WIRELEN));
 }
 
 /* Helper copy: dst = window[k + r2 (when off_reg) .. + bytes), big-endian,
@@ -834,6 +854,8 @@ int ecap_filter_translate(const struct sock_filter *insns, uint32_t n,
 
 	ecap_asm_init(&a);
 	ecap_xlate_prologue(&a, opts);
+	if (opts->tagged) /* the tag is out of band; sessions.c checks that it is */
+		ecap_xlate_count_tag(&a);
 	r = ecap_xlate_body(&a, insns, n, opts, NO_LABEL);
 	if (!r)
 		r = ecap_asm_finish(&a);
