@@ -28,6 +28,7 @@
 #include "filter/compile.h"
 #include "capture/sessions.h"
 #include "capture/streamer.h"
+#include "capture/vlan.h"
 
 #define MAX_IFACES   ECAP_MAX_SESSION_IFACES
 #define OPT_DURATION 256 /* --duration: no short option */
@@ -457,19 +458,24 @@ int cmd_capture(int argc, char **argv)
 	}
 	for (unsigned i = 0; i < nif; i++) {
 		unsigned which = so.dirs & ECAP_DIR_OUT ? ECAP_ATTACH_TC_OUT : 0;
+		int hook;
 
 		if (ecap_engine_attach(e, ifaces[i].ifindex, which, err, sizeof(err))) {
 			fail("%s", err);
 			goto out;
 		}
-		if ((so.dirs & ECAP_DIR_IN) &&
-		    ecap_engine_attach_ingress(e, ifaces[i].ifindex, ingress, err, sizeof(err)) <
-			0) {
+		if (!(so.dirs & ECAP_DIR_IN))
+			continue;
+		hook = ecap_engine_attach_ingress(e, ifaces[i].ifindex, ingress, err, sizeof(err));
+		if (hook < 0) {
 			fail("%s", err);
 			goto out;
 		}
 		if ((so.dirs & ECAP_DIR_IN) && err[0]) /* XDP is another capture's */
 			fprintf(stderr, "edgecap: %s\n", err);
+		if (hook == ECAP_ATTACH_XDP && ecap_vlan_hidden_from_xdp(ifaces[i].ifindex) > 0)
+			fail("warning: %s: %s; --ingress tc keeps it", ifaces[i].name,
+			     ECAP_VLAN_XDP_WARNING);
 	}
 	for (unsigned i = 0; i < nif && promisc; i++) {
 		promisc_fd[i] = promiscuous(ifaces[i].ifindex);

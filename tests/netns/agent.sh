@@ -336,7 +336,7 @@ test_config_errors() {
 }
 
 test_xdp_kill9() {
-	local h left
+	local h left w
 	agent_stop
 	printf 'ingress = xdp\n' > "$tmp/xdp.conf"
 	agent_start --plain-http -c "$tmp/xdp.conf" || { ko "xdp kill -9" "no start: $(cat "$tmp/agent.log")"; return; }
@@ -344,6 +344,9 @@ test_xdp_kill9() {
 		{ ko "xdp kill -9" "no capture"; agent_stop; agent_start --plain-http; return; }
 	inb ping -c 1 10.98.0.1 > /dev/null
 	h=$(ina "$ec" hooks va)
+	# a veth's XDP misses the VLAN tags its peer's TX offload keeps out of band
+	w=$(grep -c '^edgecap-agent: warning: va: XDP cannot see VLAN tags .*; ingress = tc keeps it$' \
+		"$tmp/agent.log")
 	kill -9 "$agent_pid"
 	wait "$agent_pid" 2> /dev/null
 	agent_pid=
@@ -353,7 +356,11 @@ test_xdp_kill9() {
 	grep -q '^va ingress xdp-link prog ' <<< "$h" && ! grep -q xdp <<< "$left" &&
 		ok "ingress = xdp: an XDP link; after kill -9 of the agent no XDP program on va" ||
 		ko "xdp kill -9" "while running: $h; after: $left"
+	[ "$w" = 1 ] && ok "ingress = xdp on veth: the log says once that XDP cannot see VLAN tags out of band" ||
+		ko "xdp vlan warning" "$w lines: $(cat "$tmp/agent.log")"
 	agent_start --plain-http || ko "agent restart" "$(cat "$tmp/agent.log")"
+	! grep -q 'XDP cannot see VLAN tags' "$tmp/agent.log" &&
+		ok "ingress = auto on veth (TC): no such warning" || ko "auto vlan warning" "$(cat "$tmp/agent.log")"
 }
 
 # A short program the verifier spends seconds on: 14 branches each add a

@@ -11,6 +11,7 @@
 #include "agent/agent.h"
 #include "capture/engine.h"
 #include "capture/linktype.h"
+#include "capture/vlan.h"
 
 #define STOP_GRACE_MS 5000 /* for the captures' last chunks after SIGTERM */
 
@@ -46,6 +47,9 @@ static int attach(struct agent *a, char *err, size_t errlen)
 			return hook;
 		if (err[0]) /* XDP is another capture's: TC ingress */
 			ecap_log(LOG_NOTICE, "%s", err);
+		if (hook == ECAP_ATTACH_XDP && ecap_vlan_hidden_from_xdp(f->ifindex) > 0)
+			ecap_log(LOG_WARNING, "%s: %s; ingress = tc keeps it", f->name,
+				 ECAP_VLAN_XDP_WARNING);
 		f->ingress = (unsigned)hook;
 		a->nifaces++;
 	}

@@ -20,6 +20,13 @@
  *
  * and finally XDP_PASS / TC_ACT_UNSPEC: capture never changes forwarding.
  * The packet is copied once, straight into the ring.
+ *
+ * On TC an skb may carry its VLAN tag out of band (__sk_buff vlan_present):
+ * the receive path takes it out of the frame before TC ingress, and a VLAN
+ * device with TX offload hands TC egress its tag that way. Such a packet
+ * takes a second copy of the sessions' code, where the frame the filters see
+ * and the records hold is the packet with the tag put back at byte 12 (the
+ * lengths 4 bytes longer), which is what libpcap gives tcpdump on Linux.
  */
 #include "capture/sessions.h"
 
@@ -175,6 +182,39 @@ static void copy_direct(struct ecap_asm *a, unsigned hook_id, uint32_t snaplen, 
 	ecap_asm_goto(a, done);
 }
 
+/* The record of a packet whose VLAN tag is out of band (r7 = caplen with
+ * the tag, r6 = the __sk_buff, r9 = the record): pkt[0..12), the tag,
+ * pkt[12..caplen - 4), through bpf_skb_load_bytes. The tag is written whole
+ * even when caplen ends inside it: every reservation has room for it, and
+ * epb_trailer zeroes what lies past caplen. Then goto done, or goto fail. */
+static void copy_tagged(struct ecap_asm *a, enum ecap_input input, uint32_t done, uint32_t fail)
+{
+	const int16_t at = sizeof(struct ecap_rec);
+	uint32_t head = ecap_asm_label(a);
+
+	ecap_asm_emit(a, E_MOV32_REG(BPF_REG_4, BPF_REG_7));
+	ecap_asm_jmp(a, BPF_JMP32 | BPF_JLE | BPF_K, BPF_REG_4, 0, 12, head);
+	ecap_asm_emit(a, E_MOV32_IMM(BPF_REG_4, 12));
+	ecap_asm_bind(a, head);
+	ecap_asm_emit(a, E_MOV64_REG(BPF_REG_1, BPF_REG_6));
+	ecap_asm_emit(a, E_MOV32_IMM(BPF_REG_2, 0));
+	ecap_asm_emit(a, E_MOV64_REG(BPF_REG_3, BPF_REG_9));
+	ecap_asm_emit(a, E_ALU64_IMM(BPF_ADD, BPF_REG_3, at));
+	ecap_asm_emit(a, E_CALL(BPF_FUNC_skb_load_bytes));
+	ecap_asm_jmp(a, BPF_JMP | BPF_JNE | BPF_K, BPF_REG_0, 0, 0, fail);
+	ecap_xlate_vlan_tag(a, input, BPF_REG_9, at + 12);
+	ecap_asm_jmp(a, BPF_JMP32 | BPF_JLE | BPF_K, BPF_REG_7, 0, 16, done);
+	ecap_asm_emit(a, E_MOV32_REG(BPF_REG_4, BPF_REG_7));
+	ecap_asm_emit(a, E_ALU32_IMM(BPF_ADD, BPF_REG_4, -16));
+	ecap_asm_emit(a, E_MOV64_REG(BPF_REG_1, BPF_REG_6));
+	ecap_asm_emit(a, E_MOV32_IMM(BPF_REG_2, 12));
+	ecap_asm_emit(a, E_MOV64_REG(BPF_REG_3, BPF_REG_9));
+	ecap_asm_emit(a, E_ALU64_IMM(BPF_ADD, BPF_REG_3, at + 16));
+	ecap_asm_emit(a, E_CALL(BPF_FUNC_skb_load_bytes));
+	ecap_asm_jmp(a, BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_0, 0, 0, done);
+	ecap_asm_goto(a, fail);
+}
+
 /* After the data at r9 (r7 = caplen): zeros to a multiple of 4 (one word
  * at caplen, since the copy may have written past it), an epb_flags option
  * with the direction, opt_endofopt and block_len, which goes in the header
@@ -206,6 +246,7 @@ static int emit_session(struct ecap_asm *a, unsigned hook_id, const struct ecap_
 	uint32_t next = ecap_asm_label(a), done = ecap_asm_label(a), drop = ecap_asm_label(a);
 	uint32_t l1 = ecap_asm_label(a), l2 = ecap_asm_label(a);
 	uint32_t sized = ecap_asm_label(a), loaded = ecap_asm_label(a), helper = ecap_asm_label(a);
+	uint32_t failed = ecap_asm_label(a);
 	int r;
 
 	if (m->on_fd) { /* switched off: skipped */
@@ -310,16 +351,21 @@ static int emit_session(struct ecap_asm *a, unsigned hook_id, const struct ecap_
 	ecap_asm_emit(a, E_LDX(BPF_W, BPF_REG_1, BPF_REG_10, STK_WIRELEN));
 	ecap_asm_emit(a, E_STX(BPF_W, BPF_REG_9, BPF_REG_1, offsetof(struct ecap_rec, wirelen)));
 
-	copy_direct(a, hook_id, s->snaplen, loaded, helper);
-	ecap_asm_bind(a, helper);
-	ecap_asm_emit(a, E_MOV64_REG(BPF_REG_1, BPF_REG_6));
-	ecap_asm_emit(a, E_MOV32_IMM(BPF_REG_2, 0));
-	ecap_asm_emit(a, E_MOV64_REG(BPF_REG_3, BPF_REG_9));
-	ecap_asm_emit(a, E_ALU64_IMM(BPF_ADD, BPF_REG_3, sizeof(struct ecap_rec)));
-	ecap_asm_emit(a, E_MOV32_REG(BPF_REG_4, BPF_REG_7));
-	ecap_asm_emit(a, E_CALL(hook_id == ECAP_HOOK_ID_XDP ? BPF_FUNC_xdp_load_bytes
-							    : BPF_FUNC_skb_load_bytes));
-	ecap_asm_jmp(a, BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_0, 0, 0, loaded);
+	if (o->tagged) {
+		copy_tagged(a, o->input, loaded, failed);
+	} else {
+		copy_direct(a, hook_id, s->snaplen, loaded, helper);
+		ecap_asm_bind(a, helper);
+		ecap_asm_emit(a, E_MOV64_REG(BPF_REG_1, BPF_REG_6));
+		ecap_asm_emit(a, E_MOV32_IMM(BPF_REG_2, 0));
+		ecap_asm_emit(a, E_MOV64_REG(BPF_REG_3, BPF_REG_9));
+		ecap_asm_emit(a, E_ALU64_IMM(BPF_ADD, BPF_REG_3, sizeof(struct ecap_rec)));
+		ecap_asm_emit(a, E_MOV32_REG(BPF_REG_4, BPF_REG_7));
+		ecap_asm_emit(a, E_CALL(hook_id == ECAP_HOOK_ID_XDP ? BPF_FUNC_xdp_load_bytes
+								    : BPF_FUNC_skb_load_bytes));
+		ecap_asm_jmp(a, BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_0, 0, 0, loaded);
+	}
+	ecap_asm_bind(a, failed);
 	ecap_asm_emit(a, E_MOV64_REG(BPF_REG_1, BPF_REG_9));
 	ecap_asm_emit(a, E_MOV32_IMM(BPF_REG_2, 0));
 	ecap_asm_emit(a, E_CALL(BPF_FUNC_ringbuf_discard));
@@ -363,6 +409,24 @@ static int emit_session(struct ecap_asm *a, unsigned hook_id, const struct ecap_
 	return 0;
 }
 
+/* Every session that captures this hook's direction, then the return. */
+static int emit_sessions(struct ecap_asm *a, unsigned hook_id, const struct ecap_xlate_opts *o,
+			 const struct ecap_session *s, unsigned n,
+			 const struct ecap_session_maps *maps)
+{
+	unsigned dir = hook_id == ECAP_HOOK_ID_TC_OUT ? ECAP_DIR_OUT : ECAP_DIR_IN;
+	int r = 0;
+
+	for (unsigned i = 0; i < n && !r; i++)
+		if (s[i].dirs & dir)
+			r = emit_session(a, hook_id, o, &s[i], maps);
+	ecap_asm_emit(a, hook_id == ECAP_HOOK_ID_XDP
+			     ? E_MOV32_IMM(BPF_REG_0, XDP_PASS)
+			     : E_ALU64_IMM(BPF_MOV, BPF_REG_0, TC_ACT_UNSPEC));
+	ecap_asm_emit(a, E_EXIT());
+	return r;
+}
+
 int ecap_sessions_program(unsigned hook_id, enum ecap_input input, const struct ecap_session *s,
 			  unsigned n, const struct ecap_session_maps *maps,
 			  struct bpf_insn **ret_insns, uint32_t *ret_len, char *err, size_t errlen)
@@ -372,7 +436,6 @@ int ecap_sessions_program(unsigned hook_id, enum ecap_input input, const struct 
 	    .input = input,
 	    .access = ECAP_ACCESS_AUTO,
 	};
-	unsigned dir = hook_id == ECAP_HOOK_ID_TC_OUT ? ECAP_DIR_OUT : ECAP_DIR_IN;
 	struct ecap_asm a;
 	int r = 0;
 
@@ -380,23 +443,38 @@ int ecap_sessions_program(unsigned hook_id, enum ecap_input input, const struct 
 		snprintf(err, errlen, "%u sessions: at most %d", n, ECAP_MAX_SESSIONS);
 		return -EINVAL;
 	}
-	ecap_asm_init(&a);
-	ecap_xlate_prologue(&a, &o);
-	for (unsigned i = 0; i < n && !r; i++) {
+	for (unsigned i = 0; i < n; i++) {
 		if (s[i].id >= ECAP_MAX_SESSIONS || !s[i].snaplen ||
 		    s[i].snaplen > ECAP_SNAPLEN_MAX || s[i].nifindex > ECAP_MAX_SESSION_IFACES) {
 			snprintf(err, errlen, "session %u: id, snaplen or interfaces out of range",
 				 s[i].id);
-			r = -EINVAL;
-			goto out;
+			return -EINVAL;
 		}
-		if (s[i].dirs & dir)
-			r = emit_session(&a, hook_id, &o, &s[i], maps);
 	}
-	ecap_asm_emit(&a, hook_id == ECAP_HOOK_ID_XDP
-			      ? E_MOV32_IMM(BPF_REG_0, XDP_PASS)
-			      : E_ALU64_IMM(BPF_MOV, BPF_REG_0, TC_ACT_UNSPEC));
-	ecap_asm_emit(&a, E_EXIT());
+	ecap_asm_init(&a);
+	ecap_xlate_prologue(&a, &o);
+	if (o.hook == ECAP_HOOK_TC) {
+		/* a tag out of band, on a frame with its Ethernet header (so the
+		 * window holds 18 bytes or more): the sessions' tagged copy, with
+		 * lengths that count the tag */
+		uint32_t plain = ecap_asm_label(&a);
+
+		ecap_asm_emit(&a,
+			      E_LDX(BPF_W, BPF_REG_1, BPF_REG_6,
+				    input == ECAP_INPUT_TEST
+					? offsetof(struct __sk_buff, cb[2]) /* the tag, if any */
+					: offsetof(struct __sk_buff, vlan_present)));
+		ecap_asm_jmp(&a, BPF_JMP32 | BPF_JEQ | BPF_K, BPF_REG_1, 0, 0, plain);
+		ecap_asm_emit(&a, E_LDX(BPF_W, BPF_REG_1, BPF_REG_10, STK_BUFLEN));
+		ecap_asm_jmp(&a, BPF_JMP32 | BPF_JLT | BPF_K, BPF_REG_1, 0, 14, plain);
+		ecap_xlate_count_tag(&a);
+		o.tagged = 1;
+		r = emit_sessions(&a, hook_id, &o, s, n, maps);
+		o.tagged = 0;
+		ecap_asm_bind(&a, plain);
+	}
+	if (!r)
+		r = emit_sessions(&a, hook_id, &o, s, n, maps);
 	if (!r)
 		r = ecap_asm_finish(&a);
 	if (r) {

@@ -44,6 +44,12 @@ struct ecap_xlate_opts {
 	enum ecap_hook hook;
 	enum ecap_input input;
 	enum ecap_access access;
+	/* TC only: the skb carries its 802.1Q/802.1ad tag out of band
+	 * (__sk_buff vlan_present). The filter then sees the frame as libpcap
+	 * gives it to a reader: the tag (vlan_proto, vlan_tci) put back at byte
+	 * 12. A body's caller must have counted the tag in the lengths
+	 * (ecap_xlate_count_tag); ecap_filter_translate does. */
+	int tagged;
 };
 
 /* Translate a validated program. Returns 0, -ENOMEM, or -E2BIG when the
@@ -66,6 +72,13 @@ struct ecap_asm;
 void ecap_xlate_prologue(struct ecap_asm *a, const struct ecap_xlate_opts *opts);
 int ecap_xlate_body(struct ecap_asm *a, const struct sock_filter *insns, uint32_t n,
 		    const struct ecap_xlate_opts *opts, uint32_t done);
+/* Store the skb's out-of-band VLAN tag (TPID, then PCP/DEI/VID) in network
+ * order at base + off, 4 bytes; r6 = the __sk_buff; clobbers r1. Test runs
+ * (ECAP_INPUT_TEST) take it from cb[2] (ecap_prog_test_run_tagged). */
+void ecap_xlate_vlan_tag(struct ecap_asm *a, enum ecap_input input, uint8_t base, int16_t off);
+/* After the prologue, for a packet whose tag is out of band: the lengths on
+ * the stack count its 4 bytes; clobbers r1. */
+void ecap_xlate_count_tag(struct ecap_asm *a);
 
 /* load.c: load into the kernel. Returns the program fd, or -errno with the
  * last lines of the verifier log in err. */

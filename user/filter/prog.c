@@ -23,7 +23,7 @@ struct run {
 };
 
 static int run_prepare(struct run *t, enum ecap_hook hook, const void *pkt, uint32_t caplen,
-		       uint32_t wirelen, uint32_t repeat)
+		       uint32_t wirelen, uint32_t tag, uint32_t repeat)
 {
 	uint32_t min = hook == ECAP_HOOK_XDP ? TEST_MIN_LEN_XDP : TEST_MIN_LEN_TC;
 	uint32_t len = caplen < min ? min : caplen;
@@ -51,6 +51,7 @@ static int run_prepare(struct run *t, enum ecap_hook hook, const void *pkt, uint
 	} else {
 		t->skb.cb[0] = wirelen;
 		t->skb.cb[1] = caplen;
+		t->skb.cb[2] = tag;
 		t->opts.ctx_in = &t->skb;
 		t->opts.ctx_size_in = sizeof(t->skb);
 	}
@@ -59,12 +60,13 @@ static int run_prepare(struct run *t, enum ecap_hook hook, const void *pkt, uint
 
 /* One BPF_PROG_TEST_RUN of `repeat` runs; fills the result and duration. */
 static int test_run(int prog_fd, enum ecap_hook hook, const void *pkt, uint32_t caplen,
-		    uint32_t wirelen, uint32_t repeat, uint32_t *ret_result, uint32_t *ret_ns)
+		    uint32_t wirelen, uint32_t tag, uint32_t repeat, uint32_t *ret_result,
+		    uint32_t *ret_ns)
 {
 	struct run t;
 	int r;
 
-	r = run_prepare(&t, hook, pkt, caplen, wirelen, repeat);
+	r = run_prepare(&t, hook, pkt, caplen, wirelen, tag, repeat);
 	if (r)
 		return r;
 	r = bpf_prog_test_run_opts(prog_fd, &t.opts) ? -errno : 0;
@@ -81,14 +83,22 @@ int ecap_prog_test_run(int prog_fd, enum ecap_hook hook, const void *pkt, uint32
 {
 	uint32_t ns;
 
-	return test_run(prog_fd, hook, pkt, caplen, wirelen, 1, ret_result, &ns);
+	return test_run(prog_fd, hook, pkt, caplen, wirelen, 0, 1, ret_result, &ns);
+}
+
+int ecap_prog_test_run_tagged(int prog_fd, const void *pkt, uint32_t caplen, uint32_t wirelen,
+			      uint32_t tag, uint32_t *ret_result)
+{
+	uint32_t ns;
+
+	return test_run(prog_fd, ECAP_HOOK_TC, pkt, caplen, wirelen, tag, 1, ret_result, &ns);
 }
 
 int ecap_prog_test_time(int prog_fd, enum ecap_hook hook, const void *pkt, uint32_t caplen,
 			uint32_t wirelen, uint32_t repeat, double *ret_ns)
 {
 	uint32_t result, ns;
-	int r = test_run(prog_fd, hook, pkt, caplen, wirelen, repeat, &result, &ns);
+	int r = test_run(prog_fd, hook, pkt, caplen, wirelen, 0, repeat, &result, &ns);
 
 	if (!r)
 		*ret_ns = ns;

@@ -12,7 +12,7 @@ enum ecap_hook {
 };
 
 /* What an ECAP_INPUT_TEST program reads in front of the packet (XDP
- * metadata) or from skb->cb[0..1] (TC). */
+ * metadata) or from skb->cb[0..1] (TC); a tagged one its tag from cb[2]. */
 struct ecap_test_meta {
 	uint32_t wirelen;
 	uint32_t caplen;
@@ -29,6 +29,14 @@ _Static_assert(sizeof(struct ecap_test_meta) == 8, "test metadata is two u32");
  * a packet longer than ECAP_TC_TEST_MAX). */
 int ecap_prog_test_run(int prog_fd, enum ecap_hook hook, const void *pkt, uint32_t caplen,
 		       uint32_t wirelen, uint32_t *ret_result);
+
+/* The same for a TC program translated with opts.tagged, on a packet whose
+ * outer VLAN tag the kernel would hold out of band: pkt is the frame
+ * without it, caplen and wirelen its lengths without it, and tag (TPID << 16
+ * | TCI) goes in skb->cb[2], where such a program reads the tag in test
+ * runs (BPF_PROG_TEST_RUN cannot set the skb's own). */
+int ecap_prog_test_run_tagged(int prog_fd, const void *pkt, uint32_t caplen, uint32_t wirelen,
+			      uint32_t tag, uint32_t *ret_result);
 
 /* The kernel's average ns per run over `repeat` repetitions of one packet
  * (whole ns; it leaves out time the runner spent rescheduled). */

@@ -26,6 +26,13 @@
  *                WINDOW bytes to the stack; loads inside them read the
  *                stack (byte by byte where unaligned: the verifier wants
  *                aligned stack access), loads past them call the helper
+ *   tagged:      (TC, opts->tagged) the skb's VLAN tag is out of band, in
+ *                __sk_buff; the filter must see the frame with the tag put
+ *                back at byte 12, as libpcap hands a reader the packets of a
+ *                live Linux capture. The helper copy alone runs, on a
+ *                spliced window: pkt[0..12), the tag, pkt[12..WINDOW-4);
+ *                loads past the window read the packet 4 bytes lower (they
+ *                start at WINDOW - 3 or later, past the tag)
  *
  * docs/filter.md has the measurements that chose direct access.
  *
@@ -312,6 +319,70 @@ static void load_window(struct xl *x)
 	ecap_asm_bind(x->a, go);
 }
 
+/* Tagged helper copy, on entry (r9 = buflen with the tag, 18 or more):
+ * the window = pkt[0..12), the tag, then pkt[12..) up to the window's end
+ * or the packet's. */
+static void load_window_tagged(struct xl *x)
+{
+	uint32_t le = ecap_asm_label(x->a), empty = ecap_asm_label(x->a);
+	uint32_t go = ecap_asm_label(x->a);
+
+	emit(x, E_MOV64_REG(BPF_REG_1, R_CTX));
+	emit(x, E_MOV32_IMM(BPF_REG_2, 0));
+	emit(x, E_MOV64_REG(BPF_REG_3, BPF_REG_10));
+	emit(x, E_ALU64_IMM(BPF_ADD, BPF_REG_3, STK_WINDOW));
+	emit(x, E_MOV32_IMM(BPF_REG_4, 12));
+	emit(x, E_CALL(BPF_FUNC_skb_load_bytes));
+	ecap_asm_jmp(x->a, BPF_JMP | BPF_JNE | BPF_K, BPF_REG_0, 0, 0, x->ret0);
+	ecap_xlate_vlan_tag(x->a, x->o->input, BPF_REG_10, STK_WINDOW + 12);
+	emit(x, E_MOV32_REG(BPF_REG_4, R_PKT));
+	emit(x, E_ALU32_IMM(BPF_ADD, BPF_REG_4, -16));
+	ecap_asm_jmp(x->a, BPF_JMP | BPF_JLE | BPF_K, BPF_REG_4, 0, WINDOW - 16, le);
+	emit(x, E_MOV32_IMM(BPF_REG_4, WINDOW - 16));
+	ecap_asm_bind(x->a, le);
+	ecap_asm_jmp(x->a, BPF_JMP | BPF_JLT | BPF_K, BPF_REG_4, 0, 1, empty);
+	emit(x, E_MOV64_REG(BPF_REG_1, R_CTX));
+	emit(x, E_MOV32_IMM(BPF_REG_2, 12));
+	emit(x, E_MOV64_REG(BPF_REG_3, BPF_REG_10));
+	emit(x, E_ALU64_IMM(BPF_ADD, BPF_REG_3, STK_WINDOW + 16));
+	emit(x, E_CALL(BPF_FUNC_skb_load_bytes));
+	ecap_asm_jmp(x->a, BPF_JMP | BPF_JNE | BPF_K, BPF_REG_0, 0, 0, x->ret0);
+	ecap_asm_goto(x->a, go);
+	ecap_asm_bind(x->a, empty); /* never taken: the caller makes sure of 18 bytes */
+	for (int i = 16; i < WINDOW; i += 8)
+		emit(x, E_ST(BPF_DW, BPF_REG_10, STK_WINDOW + i, 0));
+	ecap_asm_bind(x->a, go);
+}
+
+void ecap_xlate_vlan_tag(struct ecap_asm *a, enum ecap_input input, uint8_t base, int16_t off)
+{
+	if (input == ECAP_INPUT_TEST) { /* cb[2] = TPID << 16 | TCI */
+		ecap_asm_emit(a, E_LDX(BPF_W, BPF_REG_1, R_CTX, offsetof(struct __sk_buff, cb[2])));
+		ecap_asm_emit(a, E_ALU32_IMM(BPF_RSH, BPF_REG_1, 16));
+		ecap_asm_emit(a, E_BE(BPF_REG_1, 16));
+	} else {
+		/* kept in network order */
+		ecap_asm_emit(
+		    a, E_LDX(BPF_W, BPF_REG_1, R_CTX, offsetof(struct __sk_buff, vlan_proto)));
+	}
+	ecap_asm_emit(a, E_STX(BPF_H, base, BPF_REG_1, off));
+	ecap_asm_emit(a, E_LDX(BPF_W, BPF_REG_1, R_CTX,
+			       input == ECAP_INPUT_TEST ? offsetof(struct __sk_buff, cb[2])
+							: offsetof(struct __sk_buff, vlan_tci)));
+	ecap_asm_emit(a, E_BE(BPF_REG_1, 16)); /* the low 16 bits, swapped */
+	ecap_asm_emit(a, E_STX(BPF_H, base, BPF_REG_1, (int16_t)(off + 2)));
+}
+
+void ecap_xlate_count_tag(struct ecap_asm *a)
+{
+	ecap_asm_emit(a, E_LDX(BPF_W, BPF_REG_1, BPF_REG_10, STK_BUFLEN));
+	ecap_asm_emit(a, E_ALU32_IMM(BPF_ADD, BPF_REG_1, 4));
+	ecap_asm_emit(a, E_STX(BPF_W, BPF_REG_10, BPF_REG_1, STK_BUFLEN));
+	ecap_asm_emit(a, E_LDX(BPF_W, BPF_REG_1, BPF_REG_10, STK_WIRELEN));
+	ecap_asm_emit(a, E_ALU32_IMM(BPF_ADD, BPF_REG_1, 4));
+	ecap_asm_emit(a, E_STX(BPF_W, BPF_REG_10, BPF_REG_1, STK_WIRELEN));
+}
+
 /* Helper copy: dst = window[k + r2 (when off_reg) .. + bytes), big-endian,
  * the bounds checked by the caller; clobbers r1 and r4. */
 static void window_load(struct xl *x, uint8_t dst, int off_reg, uint32_t k, uint32_t bytes)
@@ -343,9 +414,13 @@ static void helper_load(struct xl *x, uint8_t dst, int off_reg, uint32_t k, uint
 {
 	static const uint8_t sz[5] = {0, BPF_B, BPF_H, 0, BPF_W};
 
+	_Static_assert(WINDOW >= 20, "loads past the window start past the tag");
+
 	emit(x, E_MOV64_REG(BPF_REG_1, R_CTX));
 	if (!off_reg)
-		emit(x, E_MOV32_IMM(BPF_REG_2, k));
+		emit(x, E_MOV32_IMM(BPF_REG_2, x->o->tagged ? k - 4 : k));
+	else if (x->o->tagged)
+		emit(x, E_ALU64_IMM(BPF_ADD, BPF_REG_2, -4));
 	emit(x, E_MOV64_REG(BPF_REG_3, BPF_REG_10));
 	emit(x, E_ALU64_IMM(BPF_ADD, BPF_REG_3, STK_BUF));
 	emit(x, E_MOV32_IMM(BPF_REG_4, bytes));
@@ -575,8 +650,12 @@ static void emit_copy(struct xl *x, int direct, uint32_t slow)
 		jump_far(x, x->n);
 		ecap_asm_bind(x->a, fast);
 	}
-	if (!direct && x->reads)
-		load_window(x);
+	if (!direct && x->reads) {
+		if (x->o->tagged)
+			load_window_tagged(x);
+		else
+			load_window(x);
+	}
 	emit(x, E_MOV32_IMM(R_A, 0)); /* classic BPF starts with A = X = 0 */
 	emit(x, E_MOV32_IMM(R_X, 0));
 	x->island_at = x->a->len;
@@ -754,7 +833,7 @@ int ecap_xlate_body(struct ecap_asm *a, const struct sock_filter *insns, uint32_
 	}
 	find_blocks(&x);
 	emit(&x, E_LDX(BPF_W, R_PKT, BPF_REG_10, STK_BUFLEN));
-	if (opts->access == ECAP_ACCESS_AUTO && branches(&x) <= BRANCH_BUDGET)
+	if (opts->access == ECAP_ACCESS_AUTO && !opts->tagged && branches(&x) <= BRANCH_BUDGET)
 		emit_copy(&x, 1, dispatch(&x));
 	else
 		x.to_helper = 1;
@@ -775,6 +854,8 @@ int ecap_filter_translate(const struct sock_filter *insns, uint32_t n,
 
 	ecap_asm_init(&a);
 	ecap_xlate_prologue(&a, opts);
+	if (opts->tagged) /* the tag is out of band; sessions.c checks that it is */
+		ecap_xlate_count_tag(&a);
 	r = ecap_xlate_body(&a, insns, n, opts, NO_LABEL);
 	if (!r)
 		r = ecap_asm_finish(&a);

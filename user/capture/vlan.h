@@ -1,0 +1,19 @@
+/* vlan.h - what the hooks can know of an interface's VLAN tags. */
+#ifndef ECAP_CAPTURE_VLAN_H
+#define ECAP_CAPTURE_VLAN_H
+
+/* 1 when the interface may receive VLAN tags out of band, where XDP cannot
+ * see them: receive VLAN offload (ethtool's rx-vlan-offload, or
+ * rx-vlan-stag-hw-parse for 802.1ad) is on, or the device is a veth, whose
+ * XDP misses the tags its peer's transmit offload kept out of the frame,
+ * whatever its own features say (measured: docs/capture.md). 0 when not,
+ * -errno when the device cannot be asked. TC sees such tags (__sk_buff
+ * vlan_present) and the capture puts them back. */
+int ecap_vlan_hidden_from_xdp(int ifindex);
+
+/* What a program says, once per interface, when the answer is 1. */
+#define ECAP_VLAN_XDP_WARNING                                                                      \
+	"XDP cannot see VLAN tags this device receives out of band (rx-vlan-offload): "            \
+	"such frames are filtered and captured without their outer tag"
+
+#endif
