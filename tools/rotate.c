@@ -170,7 +170,8 @@ void rotate_close(struct rotate *r)
 	if (r->fd >= 0)
 		close(r->fd);
 	r->fd = -1;
-	if (r->limit) {
+	if (r->limit) { /* once: the error path may close again */
+		r->limit = 0;
 		fprintf(stderr, "Maximum file limit reached: %u\n", r->w_files);
 		if (r->z_cmd)
 			post_rotate(r, r->current);

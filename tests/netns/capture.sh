@@ -727,9 +727,11 @@ test_rotation_by_time() {
 	cap_start "$d/e-%s" "$d/x-e.err" -G 1 -W 3 -z "$d/z.sh" icmp || { ko "-G" "no start"; kill $td; return; }
 	for _ in $(seq 100); do grep -q listening "$d/x-td.err" && break; sleep 0.05; done
 	inb ping -c 20 -i 0.25 10.98.0.1 > /dev/null &
+	local pp=$!
 	wait_gone $cap_pid 15; st=$?
 	wait_gone $td 15
-	sleep 0.5 # the last -z
+	# the -z commands run at the lowest priority, after the files close
+	for _ in $(seq 100); do [ "$(grep -c . "$d/z.log" 2> /dev/null)" -ge 6 ] && break; sleep 0.1; done
 	names_e=$(cd "$d" && ls e-*)
 	names_t=$(cd "$d" && ls t-*)
 	if [ $st = 0 ] && grep -q '^Maximum file limit reached: 3$' "$d/x-e.err" &&
@@ -742,7 +744,7 @@ test_rotation_by_time() {
 	else
 		ko "-G 1 -W 3" "status $st; edgecap: $(echo $names_e), tcpdump: $(echo $names_t); $(cat "$d/z.log" "$d/x-e.err")"
 	fi
-	wait
+	wait_gone $pp 10
 }
 
 # -U: each packet is in the file as soon as it is captured (the kernel wakes
