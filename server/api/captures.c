@@ -508,6 +508,18 @@ static void on_text_ready(h2o_socket_t *sock, const char *err)
 	reader_pump(sock->data);
 }
 
+/* The printers go (and out of text_readers). */
+static void text_stop(struct srv_reader *r)
+{
+	if (r->tps)
+		h2o_socket_close(r->tps);
+	r->tps = NULL;
+	if (r->tp)
+		r->api->text_readers--;
+	srv_tp_free(r->tp);
+	r->tp = NULL;
+}
+
 /* The printers for this reader; live: the capture still runs. */
 static int text_start(struct srv_reader *r, int live, const char *path, char *err, size_t errlen)
 {
@@ -518,6 +530,7 @@ static int text_start(struct srv_reader *r, int live, const char *path, char *er
 		close(ffd);
 	if (!r->tp)
 		return -1;
+	r->api->text_readers++; /* text_stop counts it out */
 	fd = dup(srv_tp_fd(r->tp));
 	if (fd < 0 ||
 	    !(r->tps = h2o_evloop_socket_create(r->api->loop, fd, H2O_SOCKET_FLAG_DONT_READ))) {
@@ -533,16 +546,12 @@ static int text_start(struct srv_reader *r, int live, const char *path, char *er
 /* A finished capture whose file holds several link types: the printers
  * read it as a stream from its start, the packets already sent quietly (so
  * that TCP's relative numbers come out the same). */
-static int text_restart(struct srv_reader *r)
+static int text_restart(struct srv_reader *r, char *err, size_t errlen)
 {
-	char err[200];
-
 	r->quiet = srv_tp_lines(r->tp);
-	h2o_socket_close(r->tps);
-	r->tps = NULL;
-	srv_tp_free(r->tp);
+	text_stop(r);
 	r->off = 0;
-	if (text_start(r, 1, NULL, err, sizeof(err)))
+	if (text_start(r, 1, NULL, err, errlen))
 		return -1;
 	srv_tp_quiet(r->tp, r->quiet);
 	return 0;
@@ -555,6 +564,7 @@ static void text_pump(struct srv_reader *r)
 {
 	int rc = 0, more = 1;
 	ssize_t n = 0;
+	char err[200] = "";
 
 	ecap_buf_reset(&r->out);
 	while (!rc) {
@@ -578,7 +588,7 @@ static void text_pump(struct srv_reader *r)
 			if ((rc = srv_tp_feed(r->tp, r->chunk, (size_t)n)))
 				break;
 		}
-		if (rc == -EXDEV && !text_restart(r)) {
+		if (rc == -EXDEV && !text_restart(r, err, sizeof(err))) {
 			rc = 0;
 			more = 1;
 			continue;
@@ -591,7 +601,7 @@ static void text_pump(struct srv_reader *r)
 			break;
 	}
 	if (rc) { /* said in the text, which ends here */
-		const char *e = srv_tp_error(r->tp);
+		const char *e = r->tp ? srv_tp_error(r->tp) : err; /* (a restart failed) */
 
 		ecap_buf_put(&r->out, "edgecap: cannot print the capture further: ", 43);
 		ecap_buf_put(&r->out, e, strlen(e));
@@ -600,7 +610,8 @@ static void text_pump(struct srv_reader *r)
 	if (r->out.len) {
 		h2o_iovec_t iov = h2o_iovec_init(r->out.data, r->out.len);
 
-		h2o_socket_read_stop(r->tps); /* until proceed */
+		if (r->tps)
+			h2o_socket_read_stop(r->tps); /* until proceed */
 		r->inflight = 1;
 		if (rc)
 			reader_end_with(r, &iov);
@@ -671,11 +682,7 @@ static void reader_dispose(void *p)
 	if (r->fd >= 0)
 		close(r->fd);
 	ecap_buf_free(&r->out);
-	if (r->tps)
-		h2o_socket_close(r->tps);
-	if (r->tp)
-		r->api->text_readers--;
-	srv_tp_free(r->tp);
+	text_stop(r);
 	free(r->chunk);
 }
 
@@ -761,11 +768,8 @@ static int follow(struct srv_api *api, h2o_req_t *req, int64_t org, const char *
 		}
 		if (text_start(r, l != NULL, path, err, sizeof(err))) {
 			r->req = NULL;
-			if (r->tp)
-				api->text_readers++; /* undone by dispose */
 			return srv_fail(req, 503, "%s", err);
 		}
-		api->text_readers++;
 	}
 	if (text && !h2o_timeout_is_linked(&api->reader_check_entry))
 		h2o_timeout_link(api->loop, &api->reader_check, &api->reader_check_entry);
