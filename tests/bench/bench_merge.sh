@@ -22,17 +22,7 @@ command -v mergecap > /dev/null || { echo "SKIP: no mergecap"; exit 77; }
 "$gen" "$dir" "$files" "$packets"
 in=("$dir"/dev*.pcapng)
 
-ms() { # CMD...: wall milliseconds, best of $reps
-	local best= t s e
-	for _ in $(seq "$reps"); do
-		s=$(date +%s%N)
-		"$@" > /dev/null 2>&1
-		e=$(date +%s%N)
-		t=$(( (e - s) / 1000000 ))
-		[ -z "$best" ] || [ "$t" -lt "$best" ] && best=$t
-	done
-	echo $((best > 0 ? best : 1))
-}
+ms() { best_ms "$reps" "$@"; } # CMD...: wall milliseconds, best of $reps
 rate() { echo $(( $1 * 1000 / $2 )); } # PACKETS MS
 
 printf '%s packets a stream (128-byte frames, 10%% seen by two devices), one core, best of %s\n\n' \

@@ -44,18 +44,8 @@ frame = eth + ip + struct.pack("!HHHH", 40000, 5001, 1480, 0) + bytes(1472)
 write(udp, lambda i: (struct.pack("<II", len(frame), len(frame)), frame))
 EOF2
 
-ms() { # best wall-clock ms of REPS runs of "$@" (output to /dev/null)
-	local best= t0 t1 i
-	for ((i = 0; i < REPS; i++)); do
-		t0=$(date +%s%N)
-		"$@" > /dev/null 2>&1
-		t1=$(date +%s%N)
-		t1=$(((t1 - t0) / 1000000))
-		[ -z "$best" ] || [ "$t1" -lt "$best" ] && best=$t1
-	done
-	echo "$best"
-}
-rate() { awk -v n="$1" -v ms="$2" 'BEGIN { printf "%d", n * 1000 / (ms ? ms : 1) }'; }
+ms() { best_ms "$REPS" "$@"; }
+rate() { echo $(($1 * 1000 / $2)); } # LINES MS
 piped() { cat "$1" | "$ec" merge --text --no-dedup /dev/stdin; }
 
 printf '| corpus | packets | tcpdump -nn -tt lines/s | finished file lines/s | ratio | live stream lines/s | ratio |\n'

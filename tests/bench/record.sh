@@ -15,3 +15,18 @@ record() {
 	done
 	printf '{%s}\n' "$out" >> "$BENCH_JSON"
 }
+
+# best_ms N CMD...: the command's best wall-clock milliseconds of N runs (at
+# least 1), its output discarded.
+best_ms() {
+	local n=$1 best= t s e
+	shift
+	for _ in $(seq "$n"); do
+		s=$(date +%s%N)
+		"$@" > /dev/null 2>&1
+		e=$(date +%s%N)
+		t=$(((e - s) / 1000000))
+		[ -z "$best" ] || [ "$t" -lt "$best" ] && best=$t
+	done
+	echo $((best > 0 ? best : 1))
+}
