@@ -17,7 +17,7 @@
 #include "http.h"
 #include "common/pcapng.h"
 
-enum { O_SERVER = 0x100, O_TOKEN, O_CACERT, O_TEXT, O_SERIAL, O_ADDRESS, O_PUBKEY };
+enum { O_SERVER = 0x100, O_TOKEN, O_CACERT, O_TEXT, O_SERIAL, O_ADDRESS, O_PUBKEY, O_DURATION };
 
 #define COMMON_OPTS                                                                                \
 	{"server", required_argument, NULL, O_SERVER},                                             \
@@ -175,7 +175,8 @@ static void remote_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: edgecap remote -d DEV[,DEV...] [-i IF[,IF...]] [-Q in|out|inout]\n"
-		"                      [-c COUNT] [-G SECONDS] [-s SNAPLEN] [-w FILE|-] [--text]\n"
+		"                      [-c COUNT] [--duration SECONDS] [-s SNAPLEN] [-w FILE|-] "
+		"[--text]\n"
 		"                      [--server URL] [--token TOKEN] [EXPR]\n"
 		"\n"
 		"One capture on several devices, merged by the server (time order, packets\n"
@@ -185,7 +186,8 @@ static void remote_usage(FILE *f)
 		"  -i IF,...        their interfaces (default: all they serve)\n"
 		"  -Q DIR           in, out or inout (default)\n"
 		"  -c COUNT         stop after COUNT packets\n"
-		"  -G SECONDS       stop after SECONDS\n"
+		"  --duration SECONDS\n"
+		"                   stop after SECONDS (the server caps it)\n"
 		"  -s SNAPLEN       bytes per packet (default 262144)\n"
 		"  -w FILE          pcapng to FILE ('-': standard output)\n"
 		"  --text           tcpdump -nn -tt lines, each prefixed by the device\n"
@@ -197,6 +199,7 @@ int cmd_remote(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 	    {"text", no_argument, NULL, O_TEXT},
+	    {"duration", required_argument, NULL, O_DURATION},
 	    COMMON_OPTS,
 	    {0},
 	};
@@ -224,20 +227,28 @@ int cmd_remote(int argc, char **argv)
 		case 'Q':
 			json_object_set_new(req, "direction", json_string(optarg));
 			break;
-		case 'c':
 		case 'G':
+			/* tcpdump's -G rotates files; a merged stream is one file */
+			fprintf(stderr, "edgecap: -G rotates files in tcpdump; a time limit is "
+					"--duration SECONDS\n");
+			goto out;
+		case 'c':
+		case O_DURATION:
 		case 's': {
 			long long v = strtoll(optarg, &end, 10);
 
 			if (*end || v < 0 || end == optarg) {
-				fprintf(stderr, "edgecap: -%c: want a number, not '%s'\n", c,
+				fprintf(stderr, "edgecap: %s: want a number, not '%s'\n",
+					c == O_DURATION ? "--duration"
+					: c == 'c'	? "-c"
+							: "-s",
 					optarg);
 				goto out;
 			}
 			json_object_set_new(req,
-					    c == 'c'   ? "count"
-					    : c == 'G' ? "duration"
-						       : "snaplen",
+					    c == 'c'	      ? "count"
+					    : c == O_DURATION ? "duration"
+							      : "snaplen",
 					    json_integer(v));
 			break;
 		}

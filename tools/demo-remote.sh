@@ -132,7 +132,7 @@ echo "== a 10-second capture on gw1, gw2 and gw3, merged by the server, live:"
 	done
 ) &
 traffic=$!
-cli remote -d gw1,gw2,gw3 -G 10 --text 'icmp or arp or udp port 53 or (tcp port 80 and tcp[tcpflags] & (tcp-syn|tcp-fin) != 0)' \
+cli remote -d gw1,gw2,gw3 --duration 10 --text 'icmp or arp or udp port 53 or (tcp port 80 and tcp[tcpflags] & (tcp-syn|tcp-fin) != 0)' \
 	2> "$out/remote.err"
 wait $traffic || true
 cat "$out/remote.err"

@@ -123,7 +123,7 @@ test_merged() {
 	local out=$tmp/merged.pcapng st n
 	(sleep 1; send_udp 400) &
 	local sender=$!
-	remote -d gw1,gw2 -G 4 -w "$out" udp port 5001 2> "$tmp/remote.err"; st=$?
+	remote -d gw1,gw2 --duration 4 -w "$out" udp port 5001 2> "$tmp/remote.err"; st=$?
 	wait $sender
 	n=$(payloads "$out" | sort | uniq | wc -l)
 	[ $st = 0 ] && [ "$(payloads "$out" | wc -l)" = 200 ] && [ "$n" = 200 ] &&
@@ -147,7 +147,7 @@ test_device_killed() {
 	local out=$tmp/killed.pcapng st id
 	(sleep 1; send_udp 50; sleep 0.5; kill -9 "$gw1_pid"; sleep 0.5; send_udp 50) &
 	local sender=$!
-	remote -d gw1,gw2 -G 4 -w "$out" udp port 5001 2> "$tmp/remote.err"; st=$?
+	remote -d gw1,gw2 --duration 4 -w "$out" udp port 5001 2> "$tmp/remote.err"; st=$?
 	wait $sender
 	id=$(sed -n 's/^capture \([0-9]*\) on.*/\1/p' "$tmp/remote.err")
 	call "$alice" GET "/captures/$id" > /dev/null
@@ -163,7 +163,7 @@ test_unreachable() {
 	local st
 	(sleep 1; send_udp 10) &
 	local sender=$!
-	remote -d gw2,gw3 -G 2 -w "$tmp/u.pcapng" udp port 5001 2> "$tmp/remote.err"; st=$?
+	remote -d gw2,gw3 --duration 2 -w "$tmp/u.pcapng" udp port 5001 2> "$tmp/remote.err"; st=$?
 	wait $sender
 	grep -q "^device gw3 failed: connecting to http://10.98.0.1:9: connection failure" "$tmp/remote.err" &&
 		[ $st = 0 ] && [ "$(payloads "$tmp/u.pcapng" | wc -l)" = 5 ] &&
@@ -172,11 +172,16 @@ test_unreachable() {
 }
 
 test_refused() {
+	local st
 	# a device whose agent does not know its secret: the agent's 403 reason
 	call "$alice" POST /devices '{"name":"gw4","serial":"SN-gw4","address":"http://10.98.0.1:8080"}' > /dev/null
-	remote -d gw4 -G 1 -w /dev/null udp 2> "$tmp/remote.err"
+	remote -d gw4 --duration 1 -w /dev/null udp 2> "$tmp/remote.err"
 	grep -q "^device gw4 failed: HTTP 403: bad signature$" "$tmp/remote.err" &&
 		ok "a device that refuses: its reason reported" || ko "refused" "$(cat "$tmp/remote.err")"
+	# tcpdump's -G rotates: remote's time limit is --duration, and -G says so
+	remote -d gw4 -G 1 -w /dev/null udp 2> "$tmp/remote.err"; st=$?
+	[ "$st" = 2 ] && grep -q -- "-G rotates files in tcpdump; a time limit is --duration" "$tmp/remote.err" &&
+		ok "remote -G: refused with the option to use" || ko "remote -G" "st=$st $(cat "$tmp/remote.err")"
 }
 
 test_reader_leaves() {
@@ -274,7 +279,7 @@ test_text() {
 	local sender=$! rem
 	# the capture ends when the traffic has (a DELETE), not on a clock that a
 	# slow machine would outrun
-	remote -d gw1,gw2 -G 60 --text -w "$tmp/text.txt" 'udp or icmp or arp or icmp6 or tcp port 80' \
+	remote -d gw1,gw2 --duration 60 --text -w "$tmp/text.txt" 'udp or icmp or arp or icmp6 or tcp port 80' \
 		2> "$tmp/remote.err" &
 	rem=$!
 	# the live text's printer: tcpdump, confined (docs/remote.md, Text)
@@ -324,20 +329,20 @@ test_https() {
 	agent_start gw5 "$A" va 10.98.0.1:8443 "$tls/gw5.conf" || ko "gw5 start" "$(cat "$tmp/gw5.log")"
 	(sleep 1; send_udp 10) &
 	local sender=$!
-	remote -d gw5 -G 2 -w "$out" udp port 5001 2> "$tmp/remote.err"; st=$?
+	remote -d gw5 --duration 2 -w "$out" udp port 5001 2> "$tmp/remote.err"; st=$?
 	wait $sender
 	[ $st = 0 ] && [ "$(payloads "$out" | wc -l)" = 5 ] && ! grep -q failed "$tmp/remote.err" &&
 		ok "HTTPS to a device: its certificate checked against --ca-file, 5 of 5 packets" ||
 		ko "https" "st=$st $(cat "$tmp/remote.err")"
 	kill -TERM "$gw5_pid"; wait_gone "$gw5_pid" 10
 	agent_start gw5 "$A" va 10.98.0.1:8443 "$tls/rogue.conf" || ko "gw5 restart" "$(cat "$tmp/gw5.log")"
-	remote -d gw5 -G 1 -w /dev/null udp 2> "$tmp/remote.err"
+	remote -d gw5 --duration 1 -w /dev/null udp 2> "$tmp/remote.err"
 	grep -q "^device gw5 failed: connecting to https://10.98.0.1:8443: .*certificate" "$tmp/remote.err" &&
 		ok "HTTPS to a device whose certificate the CA did not sign: refused ($(sed -n 's/^device gw5 failed: //p' "$tmp/remote.err"))" ||
 		ko "rogue certificate" "$(cat "$tmp/remote.err")"
 	kill -TERM "$gw5_pid"; wait_gone "$gw5_pid" 10
 	agent_start gw5 "$A" va 10.98.0.1:8443 "$tls/misnamed.conf" || ko "gw5 restart" "$(cat "$tmp/gw5.log")"
-	remote -d gw5 -G 1 -w /dev/null udp 2> "$tmp/remote.err"
+	remote -d gw5 --duration 1 -w /dev/null udp 2> "$tmp/remote.err"
 	grep -q "^device gw5 failed: connecting to https://10.98.0.1:8443: IP address mismatch$" "$tmp/remote.err" &&
 		ok "HTTPS to a device whose certificate names another address: refused (IP address mismatch)" ||
 		ko "misnamed certificate" "$(cat "$tmp/remote.err")"
@@ -391,7 +396,7 @@ edgecap-server: notice: refused GET /api/v1/devices/gw1 as globex/bob: 404 no de
 		ok "a newline in a path: escaped in the one refusal line, no line forged" ||
 		ko "forged log line" "$(tail -n 3 "$tmp/server.log")"
 	# the server's capture id names the capture in the devices' logs too
-	remote -d gw1,gw2 -c 2 -G 5 -w /dev/null icmp 2> "$tmp/remote.err" &
+	remote -d gw1,gw2 -c 2 --duration 5 -w /dev/null icmp 2> "$tmp/remote.err" &
 	pid=$!
 	sleep 1; inb ping -c 2 -i 0.2 10.98.0.1 > /dev/null; wait $pid
 	id=$(sed -n 's/^capture \([0-9]*\) on.*/\1/p' "$tmp/remote.err")
@@ -437,9 +442,9 @@ test_tun_device() {
 	td=$!
 	(sleep 1.5; echo go >&7) &
 	local go=$!
-	remote -d gw1 -i tun0 -c $((n / 2)) -G 10 -w "$out" udp port 5001 2> "$tmp/remote.err"; st=$?
+	remote -d gw1 -i tun0 -c $((n / 2)) --duration 10 -w "$out" udp port 5001 2> "$tmp/remote.err"; st=$?
 	wait $go
-	remote -d gw1 -i tun0 -G 1 -w /dev/null ether host 1:2:3:4:5:6 2> "$tmp/remote2.err"
+	remote -d gw1 -i tun0 --duration 1 -w /dev/null ether host 1:2:3:4:5:6 2> "$tmp/remote2.err"
 	err2=$(grep '^device gw1 failed' "$tmp/remote2.err")
 	for _ in $(seq 40); do
 		[ "$(tcpdump -r "$tmp/tun.pcap" 2> /dev/null | wc -l)" -ge $((n / 2)) ] && break

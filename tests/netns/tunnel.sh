@@ -222,7 +222,7 @@ test_capture_udp_blocked() {
 	done
 	[ "$(transport gw1)" = http ] || { ko capture_udp_blocked "still $(transport gw1)"; unblock_udp; return; }
 	(sleep 1; ip netns exec "$G1" ping -c 4 -i 0.2 192.168.50.1 > /dev/null) &
-	ecl remote -d gw1 -G 3 -w "$tmp/blocked.pcapng" icmp 2> "$tmp/remote.err"
+	ecl remote -d gw1 --duration 3 -w "$tmp/blocked.pcapng" icmp 2> "$tmp/remote.err"
 	unblock_udp
 	n=$(tshark -r "$tmp/blocked.pcapng" 2> /dev/null | grep -c 'Echo (ping) request')
 	[ "$n" = 4 ] && ok capture_udp_blocked || ko capture_udp_blocked "$n requests; $(cat "$tmp/remote.err")"
@@ -311,7 +311,7 @@ test_bulk() {
 test_proxy() {
 	local n
 	(sleep 1; ip netns exec "$G2" ping -c 3 -i 0.2 192.168.60.1 > /dev/null) &
-	ecl remote -d gw2 -G 3 -w "$tmp/proxy.pcapng" icmp 2> "$tmp/remote.err"
+	ecl remote -d gw2 --duration 3 -w "$tmp/proxy.pcapng" icmp 2> "$tmp/remote.err"
 	n=$(tshark -r "$tmp/proxy.pcapng" 2> /dev/null | grep -c 'Echo (ping) request')
 	[ "$n" = 3 ] || { ko proxy "$n requests; $(cat "$tmp/remote.err")"; return; }
 	grep -q "tunnel/v1/poll" "$tmp/tinyproxy.log" && ok proxy || ko proxy "no polls in the proxy's log"
