@@ -114,7 +114,7 @@ bad:
  * printer reads the file itself, its packets named after it. 0, -EXDEV
  * when it holds several link types (nothing written yet), or -errno with
  * err set. */
-static int text_of_file(struct in *in, int out, char *err, size_t errlen)
+static int text_of_file(struct in *in, uint8_t *chunk, int out, char *err, size_t errlen)
 {
 	int pfd = open(in->path, O_RDONLY | O_CLOEXEC), r = 0;
 	struct srv_tp *tp = pfd < 0 ? NULL : srv_tp_new(0, pfd, err, errlen);
@@ -127,10 +127,18 @@ static int text_of_file(struct in *in, int out, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	srv_tp_name(tp, in->path);
+	/* read, not the mapping: a fault a few pages costs more than a copy */
 	for (size_t pos = 0; !r && pos < in->size; pos += CHUNK) {
 		size_t len = in->size - pos < CHUNK ? in->size - pos : CHUNK;
+		ssize_t n = pread(in->fd, chunk, len, (off_t)pos);
 
-		r = srv_tp_write(tp, in->map + pos, len, pos + len == in->size, out);
+		if (n != (ssize_t)len) {
+			snprintf(err, errlen, "%s: %s", in->path,
+				 n < 0 ? strerror(errno) : "the file shrank");
+			srv_tp_free(tp);
+			return -EIO;
+		}
+		r = srv_tp_write(tp, chunk, len, pos + len == in->size, out);
 	}
 	if (r && r != -EXDEV)
 		snprintf(err, errlen, "%s", srv_tp_error(tp));
@@ -240,7 +248,7 @@ int cmd_merge(int argc, char **argv)
 		}
 	}
 	if (text && n == 1 && ins[0].map) { /* one file: as the server reads a finished one */
-		c = text_of_file(&ins[0], fd, err, sizeof(err));
+		c = text_of_file(&ins[0], chunk, fd, err, sizeof(err));
 		if (c != -EXDEV) {
 			r = c ? 2 : 0;
 			goto done;

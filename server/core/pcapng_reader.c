@@ -380,10 +380,22 @@ int srv_pcapng_feed(struct srv_pcapng_reader *r, const void *data, size_t len)
 		d += k;
 		len -= k;
 		e = parse(r, r->carry.data, r->carry.len, &used);
+		if (e) {
+			memmove(r->carry.data, r->carry.data + used, r->carry.len - used);
+			r->carry.len -= used;
+			return e;
+		}
+		if (used && r->carry.len - used <= k) {
+			/* the kept block is done, and what is left of the
+			 * carry is the start of the new bytes: read those in
+			 * place */
+			d -= r->carry.len - used;
+			len += r->carry.len - used;
+			r->carry.len = 0;
+			break;
+		}
 		memmove(r->carry.data, r->carry.data + used, r->carry.len - used);
 		r->carry.len -= used;
-		if (e)
-			return e;
 		k *= 2;
 	}
 	if (!len)

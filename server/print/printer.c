@@ -79,21 +79,26 @@ fail:
 pid_t srv_printer_spawn(const char *const *args, unsigned flags, int in_fd, int out_fd, int err_fd,
 			char *err, size_t errlen)
 {
-	const char *argv[SRV_PRINTER_ARGS_MAX + 8] = {"tcpdump", "-r", "-"};
+	/* coreutils' stdbuf sets the buffers of its standard input (libpcap
+	 * reads the capture through stdio, 4 KiB a read(2) by default: 256 KiB
+	 * take a 64th of the calls, and a read of a pipe returns what there is,
+	 * so no packet waits for more) and, for blocks, of its output */
+	const char *argv[SRV_PRINTER_ARGS_MAX + 10] = {"stdbuf", "-i", "262144"};
 	unsigned n = 3;
 
-	if (flags & SRV_PRINTER_BLOCKS) { /* coreutils' stdbuf sets its stdout's buffer */
-		static const char *const head[] = {"stdbuf", "-o", "262144", "tcpdump", "-r", "-"};
-
-		memcpy(argv, head, sizeof(head));
-		n = 6;
+	if (flags & SRV_PRINTER_BLOCKS) {
+		argv[n++] = "-o";
+		argv[n++] = "262144";
 	}
+	argv[n++] = "tcpdump";
+	argv[n++] = "-r";
+	argv[n++] = "-";
 	int rep[2], e = 0;
 	ssize_t got;
 	pid_t pid;
 
 	for (; args && *args; args++) {
-		if (n == SRV_PRINTER_ARGS_MAX + 6) {
+		if (n == SRV_PRINTER_ARGS_MAX + 8) {
 			snprintf(err, errlen, "tcpdump: more than %d options",
 				 SRV_PRINTER_ARGS_MAX);
 			return -1;

@@ -20,8 +20,9 @@
 enum {
 	SRV_PRINTER_NO_NET = 1 << 0,	/* a network namespace of its own */
 	SRV_PRINTER_CLEAR_ENV = 1 << 1, /* an environment of PATH only (ours) */
-	/* output in blocks of 256 KiB, not stdio's 4 KiB for a pipe (through
-	 * coreutils' stdbuf): a tenth of the wake-ups for a reader of a file */
+	/* output in blocks of 256 KiB, not stdio's 4 KiB for a pipe: a tenth
+	 * of the wake-ups for a reader of a file (input is always read in
+	 * blocks of 256 KiB; both through coreutils' stdbuf) */
 	SRV_PRINTER_BLOCKS = 1 << 2,
 };
 
