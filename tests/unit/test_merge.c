@@ -265,6 +265,44 @@ static void reads_classic_pcap(void **st)
 	ecap_buf_free(&b);
 }
 
+/* A stream fed in chunks that cut its blocks anywhere: every packet once,
+ * in order, and the reader keeps no more than a block or so (it reads the
+ * rest of a chunk in place, not through its carry buffer). */
+static void chunked_stream_is_read_in_place(void **st)
+{
+	static const size_t chunks[] = {1, 7, 100, 1499, 1500, 1531, 4096, 65536};
+	struct ecap_buf b = {0};
+	uint8_t pkt[1514];
+
+	ecap_pcapng_shb(&b, NULL, NULL, NULL);
+	ecap_pcapng_idb(&b, 1, 65535, "wan", NULL, 9);
+	for (int i = 0; i < 200; i++) {
+		uint32_t len = 60 + (uint32_t)(i * 37) % 1455;
+
+		memset(pkt, i, len);
+		ecap_pcapng_epb(&b, 0, 1795000000000000000ull + (uint64_t)i, pkt, len, len, 0);
+	}
+	for (size_t c = 0; c < sizeof(chunks) / sizeof(chunks[0]); c++) {
+		struct srv_pcapng_reader r;
+		struct seen s = {0};
+
+		srv_pcapng_init(&r, on, &s);
+		for (size_t off = 0; off < b.len; off += chunks[c]) {
+			size_t n = b.len - off < chunks[c] ? b.len - off : chunks[c];
+
+			assert_int_equal(srv_pcapng_feed(&r, b.data + off, n), 0);
+			assert_true(r.carry.cap <= 4096);
+		}
+		assert_int_equal(srv_pcapng_end(&r), 0);
+		assert_int_equal(s.packets, 200);
+		assert_true(s.ts[199 & 7] == 1795000000000000199ll);
+		assert_int_equal(s.first[199 & 7], 199);
+		assert_int_equal(s.caplen[199 & 7], 60 + (199 * 37) % 1455);
+		srv_pcapng_free(&r);
+	}
+	ecap_buf_free(&b);
+}
+
 static int corrupt(size_t at, uint32_t value, const char *want)
 {
 	struct ecap_buf b = {0};
@@ -763,6 +801,7 @@ int main(void)
 	    cmocka_unit_test(reads_in_place),
 	    cmocka_unit_test(reads_the_other_byte_order),
 	    cmocka_unit_test(reads_classic_pcap),
+	    cmocka_unit_test(chunked_stream_is_read_in_place),
 	    cmocka_unit_test(refuses_malformed_streams),
 	    cmocka_unit_test(refuses_packet_overrun_and_unknown_iface),
 	    cmocka_unit_test(merges_in_order_by_marks),
