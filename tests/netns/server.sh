@@ -289,9 +289,11 @@ test_text() {
 	conf+=" $(awk '/^Uid:/ { print $2 }' /proc/$pr/status 2> /dev/null)"
 	conf+=" $(ls /proc/$pr/fd 2> /dev/null | wc -l)"
 	conf+=" $(awk '/^Max address space/ { print $4 }' /proc/$pr/limits 2> /dev/null)"
-	conf+=" $(tr '\0' '\n' < /proc/$pr/environ 2> /dev/null | grep -vc '^PATH=')"
+	# the environment: PATH, and coreutils' stdbuf's own (its input's buffer)
+	conf+=" $(tr '\0' '\n' < /proc/$pr/environ 2> /dev/null |
+		grep -v '^PATH=' | grep -v '^_STDBUF_I=262144$' | grep -vc '^LD_PRELOAD=[^:]*/libstdbuf.so$')"
 	[ "$conf" = "netns $(id -u tcpdump) 3 1073741824 0" ] &&
-		ok "text: tcpdump prints it, in a network namespace of its own, as user tcpdump, with 3 fds, 1 GiB, PATH only" ||
+		ok "text: tcpdump prints it, in a network namespace of its own, as user tcpdump, with 3 fds, 1 GiB, PATH only (and stdbuf's)" ||
 		ko "text printer" "pid '$pr': $conf"
 	wait $sender
 	sleep 1
