@@ -13,8 +13,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: edgecap-server [-c FILE] [options]          serve\n"
-		"       edgecap-server [--db FILE] org add NAME\n"
-		"       edgecap-server [--db FILE] admin add ORG NAME   (prints the API token)\n"
+		"%s"
 		"       edgecap-server --version\n"
 		"\n"
 		"  -c FILE                configuration (default " SRV_CONF ", if present);\n"
@@ -32,44 +31,8 @@ static void usage(FILE *f)
 		"                         default 25000: proxies cut idle requests at 30-60 s)\n"
 		"  --metrics-listen ADDR:PORT  where to answer GET /metrics (default: off)\n"
 		"  --device-networks CIDR,...  the only networks devices may be in; listed,\n"
-		"                         even loopback or this host's addresses are allowed\n");
-}
-
-/* org add NAME | admin add ORG NAME */
-static int bootstrap(const char *db, int argc, char **argv)
-{
-	char token[2 * REG_TOKEN_LEN + 1], err[512];
-	struct reg *reg;
-	int64_t id = -EINVAL;
-
-	if (!(argc == 3 && !strcmp(argv[0], "org") && !strcmp(argv[1], "add")) &&
-	    !(argc == 4 && !strcmp(argv[0], "admin") && !strcmp(argv[1], "add"))) {
-		usage(stderr);
-		return 2;
-	}
-	if (reg_open(db, &reg, err, sizeof(err))) {
-		ecap_log(LOG_ERR, "%s", err);
-		return 2;
-	}
-	if (argc == 3) {
-		id = reg_org_add(reg, argv[2]);
-		if (id == -EEXIST)
-			ecap_log(LOG_ERR, "organization '%s' exists", argv[2]);
-		else if (id >= 0)
-			printf("organization %s: id %lld\n", argv[2], (long long)id);
-	} else {
-		id = reg_admin_add(reg, argv[2], argv[3], token);
-		if (id == -ENOENT)
-			ecap_log(LOG_ERR, "no organization '%s'", argv[2]);
-		else if (id == -EEXIST)
-			ecap_log(LOG_ERR, "administrator '%s' exists in '%s'", argv[3], argv[2]);
-		else if (id >= 0)
-			printf("%s\n", token);
-	}
-	if (id < 0 && id != -EEXIST && id != -ENOENT)
-		ecap_log(LOG_ERR, "registry: %s", reg_errmsg(reg));
-	reg_close(reg);
-	return id < 0;
+		"                         even loopback or this host's addresses are allowed\n",
+		srv_bootstrap_usage);
 }
 
 /* The file, then the flags over it: 0, or 2 with the reason logged; -1: a
@@ -150,7 +113,7 @@ int main(int argc, char **argv)
 	ecap_log_init("edgecap-server");
 	st = configure(&d.conf, argc, argv);
 	if (st == -1)
-		return bootstrap(d.conf.db, argc - optind, argv + optind);
+		return srv_bootstrap(d.conf.db, argc - optind, argv + optind);
 	if (st)
 		return st;
 	st = srv_daemon_start(&d, err, sizeof(err));

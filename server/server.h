@@ -33,4 +33,9 @@ int srv_daemon_start(struct srv_daemon *d, char *err, size_t errlen);
 void srv_daemon_run(struct srv_daemon *d);
 void srv_daemon_free(struct srv_daemon *d);
 
+/* The registry's commands (bootstrap.c): `org add`, `user add`, `admin
+ * add`, with argv from the command's first word. The exit status. */
+int srv_bootstrap(const char *db, int argc, char **argv);
+extern const char *srv_bootstrap_usage;
+
 #endif

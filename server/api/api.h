@@ -49,7 +49,7 @@ struct srv_api {
 
 /* An endpoint. params: the path's {parts}, in order; who: the caller, for
  * routes that authenticate (else NULL). Returns 0 (it responded). */
-typedef int srv_endpoint_fn(struct srv_api *api, h2o_req_t *req, const struct reg_admin *who,
+typedef int srv_endpoint_fn(struct srv_api *api, h2o_req_t *req, const struct reg_user *who,
 			    char **params);
 
 struct srv_route {
@@ -104,7 +104,7 @@ struct srv_compiling {
 };
 /* size bytes (at least the struct's), zeroed, from req's pool. */
 struct srv_compiling *srv_compiling_new(struct srv_api *api, h2o_req_t *req,
-					const struct reg_admin *who, size_t size);
+					const struct reg_user *who, size_t size);
 /* 0: done (or a refusal) follows; -1: refused now, the answer sent. */
 int srv_compiling_start(struct srv_compiling *x, const char *expr, uint32_t snaplen);
 

@@ -122,7 +122,7 @@ static int64_t capture_id(const char *s)
 	return (*end || v <= 0 || !isdigit((unsigned char)*s)) ? 0 : v;
 }
 
-int srv_captures_list(struct srv_api *api, h2o_req_t *req, const struct reg_admin *who,
+int srv_captures_list(struct srv_api *api, h2o_req_t *req, const struct reg_user *who,
 		      char **params)
 {
 	struct reg_capture *c = NULL;
@@ -149,7 +149,7 @@ int srv_captures_list(struct srv_api *api, h2o_req_t *req, const struct reg_admi
 	return srv_json(req, 200, a);
 }
 
-int srv_capture_get(struct srv_api *api, h2o_req_t *req, const struct reg_admin *who, char **params)
+int srv_capture_get(struct srv_api *api, h2o_req_t *req, const struct reg_user *who, char **params)
 {
 	int64_t id = capture_id(params[0]);
 
@@ -158,7 +158,7 @@ int srv_capture_get(struct srv_api *api, h2o_req_t *req, const struct reg_admin 
 	return reply_capture(api, req, who->org, id, 200);
 }
 
-int srv_capture_stop_ep(struct srv_api *api, h2o_req_t *req, const struct reg_admin *who,
+int srv_capture_stop_ep(struct srv_api *api, h2o_req_t *req, const struct reg_user *who,
 			char **params)
 {
 	int64_t id = capture_id(params[0]);
@@ -172,7 +172,7 @@ int srv_capture_stop_ep(struct srv_api *api, h2o_req_t *req, const struct reg_ad
 	return reply_capture(api, req, who->org, id, 200);
 }
 
-int srv_capture_delete(struct srv_api *api, h2o_req_t *req, const struct reg_admin *who,
+int srv_capture_delete(struct srv_api *api, h2o_req_t *req, const struct reg_user *who,
 		       char **params)
 {
 	int64_t id = capture_id(params[0]);
@@ -269,7 +269,7 @@ fail:
 /* A capture's start while its expression compiles: what was checked. */
 struct start {
 	struct srv_compiling x;
-	struct reg_admin who;
+	struct reg_user who;
 	json_t *j; /* the body, as the capture's request */
 	struct reg_device *devs;
 	unsigned ndevs;
@@ -386,7 +386,7 @@ static void start_release(struct srv_compiling *x)
 /* {"devices": [..], "expression": "..", "snaplen": N, "count": N, "duration": S,
  *  "interfaces": [..], "direction": "in|out|inout"}: checked here, then the
  * expression compiled off the loop, then the capture started (start_done). */
-int srv_captures_start(struct srv_api *api, h2o_req_t *req, const struct reg_admin *who,
+int srv_captures_start(struct srv_api *api, h2o_req_t *req, const struct reg_user *who,
 		       char **params)
 {
 	static const char *const keys[] = {"devices",  "expression", "snaplen",	  "count",
@@ -784,14 +784,12 @@ static int follow(struct srv_api *api, h2o_req_t *req, int64_t org, const char *
 	return 0;
 }
 
-int srv_capture_pcap(struct srv_api *api, h2o_req_t *req, const struct reg_admin *who,
-		     char **params)
+int srv_capture_pcap(struct srv_api *api, h2o_req_t *req, const struct reg_user *who, char **params)
 {
 	return follow(api, req, who->org, params[0], 0);
 }
 
-int srv_capture_text(struct srv_api *api, h2o_req_t *req, const struct reg_admin *who,
-		     char **params)
+int srv_capture_text(struct srv_api *api, h2o_req_t *req, const struct reg_user *who, char **params)
 {
 	return follow(api, req, who->org, params[0], 1);
 }

@@ -30,8 +30,7 @@ static json_t *device_json(const struct reg_device *d)
 	    (json_int_t)d->created, "pubkey", d->pubkey[0] ? json_string(d->pubkey) : json_null());
 }
 
-int srv_devices_list(struct srv_api *api, h2o_req_t *req, const struct reg_admin *who,
-		     char **params)
+int srv_devices_list(struct srv_api *api, h2o_req_t *req, const struct reg_user *who, char **params)
 {
 	struct reg_device *d = NULL;
 	char cursor[SRV_CURSOR_MAX + 1];
@@ -80,7 +79,7 @@ static int address_refused(const struct srv_api *api, const h2o_url_t *url, char
 	return srv_reach_check(api->reach, (struct sockaddr *)&ss, 0, why, len);
 }
 
-int srv_devices_add(struct srv_api *api, h2o_req_t *req, const struct reg_admin *who, char **params)
+int srv_devices_add(struct srv_api *api, h2o_req_t *req, const struct reg_user *who, char **params)
 {
 	static const char *const keys[] = {"name", "serial", "address", "pubkey", NULL};
 	char secret[2 * REG_SECRET_LEN + 1], why[200];
@@ -143,7 +142,7 @@ out:
 	return 0;
 }
 
-int srv_device_get(struct srv_api *api, h2o_req_t *req, const struct reg_admin *who, char **params)
+int srv_device_get(struct srv_api *api, h2o_req_t *req, const struct reg_user *who, char **params)
 {
 	struct srv_tunnel_device_info t;
 	struct reg_device d;
@@ -167,8 +166,7 @@ int srv_device_get(struct srv_api *api, h2o_req_t *req, const struct reg_admin *
 
 /* {enabled}: a disabled device cannot register with the tunnel (its current
  * registration ends) nor be captured from. */
-int srv_device_patch(struct srv_api *api, h2o_req_t *req, const struct reg_admin *who,
-		     char **params)
+int srv_device_patch(struct srv_api *api, h2o_req_t *req, const struct reg_user *who, char **params)
 {
 	static const char *const keys[] = {"enabled", NULL};
 	const char *name = params[0];
@@ -204,7 +202,7 @@ out:
 	return 0;
 }
 
-int srv_device_delete(struct srv_api *api, h2o_req_t *req, const struct reg_admin *who,
+int srv_device_delete(struct srv_api *api, h2o_req_t *req, const struct reg_user *who,
 		      char **params)
 {
 	int r = reg_device_delete(api->reg, who->org, params[0]);

@@ -23,7 +23,7 @@ static void on_dispose(void *p)
 }
 
 struct srv_compiling *srv_compiling_new(struct srv_api *api, h2o_req_t *req,
-					const struct reg_admin *who, size_t size)
+					const struct reg_user *who, size_t size)
 {
 	struct srv_compiling *x = h2o_mem_alloc_shared(&req->pool, size, on_dispose);
 
@@ -107,7 +107,7 @@ static void compile_release(struct srv_compiling *x)
 	json_decref(((struct compile_ep *)x)->j);
 }
 
-int srv_filters_compile(struct srv_api *api, h2o_req_t *req, const struct reg_admin *who,
+int srv_filters_compile(struct srv_api *api, h2o_req_t *req, const struct reg_user *who,
 			char **params)
 {
 	static const char *const keys[] = {"expression", "snaplen", NULL};

@@ -13,7 +13,7 @@
 #include "api/api.h"
 #include "common/prom.h"
 
-int srv_healthz(struct srv_api *api, h2o_req_t *req, const struct reg_admin *who, char **params)
+int srv_healthz(struct srv_api *api, h2o_req_t *req, const struct reg_user *who, char **params)
 {
 	if (reg_ping(api->reg))
 		return srv_fail(req, 503, "registry: %s", reg_errmsg(api->reg));

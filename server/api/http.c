@@ -202,7 +202,7 @@ int srv_str_field(h2o_req_t *req, json_t *o, const char *key, int required, cons
 	return 0;
 }
 
-int srv_authenticate(struct reg *reg, h2o_req_t *req, struct reg_admin *who)
+int srv_authenticate(struct reg *reg, h2o_req_t *req, struct reg_user *who)
 {
 	ssize_t at = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
 	const char *why = "no Authorization header";
@@ -212,7 +212,7 @@ int srv_authenticate(struct reg *reg, h2o_req_t *req, struct reg_admin *who)
 
 		why = "want Authorization: Bearer TOKEN";
 		if (v.len > 7 && !strncasecmp(v.base, "Bearer ", 7)) {
-			int r = reg_admin_by_token(reg, v.base + 7, v.len - 7, who);
+			int r = reg_user_by_token(reg, v.base + 7, v.len - 7, who);
 
 			if (!r)
 				return 0;

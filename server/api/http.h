@@ -47,6 +47,6 @@ int srv_valid_name(const char *s, size_t max);
 
 /* The administrator the bearer token belongs to: 0, or -1 with the 401 (or
  * 503 when the registry does not answer) sent. */
-int srv_authenticate(struct reg *reg, h2o_req_t *req, struct reg_admin *who);
+int srv_authenticate(struct reg *reg, h2o_req_t *req, struct reg_user *who);
 
 #endif

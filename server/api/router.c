@@ -85,7 +85,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 	char path[PATH_MAX_LEN], *seg[SRV_PATH_SEGS_MAX], *params[SRV_PATH_SEGS_MAX];
 	char allow[64] = "", err[512];
 	const struct srv_route *found = NULL, *known = NULL;
-	struct reg_admin who;
+	struct reg_user who;
 	char whoname[2 * REG_NAME_MAX + 2];
 	int n, r;
 

@@ -37,7 +37,7 @@ void srv_tunnel_answer(void *waiter, const uint8_t *body, size_t len)
 	h2o_send(req, &(h2o_iovec_t){copy, len}, 1, H2O_SEND_STATE_FINAL);
 }
 
-int srv_tunnel_register_ep(struct srv_api *api, h2o_req_t *req, const struct reg_admin *who,
+int srv_tunnel_register_ep(struct srv_api *api, h2o_req_t *req, const struct reg_user *who,
 			   char **params)
 {
 	struct srv_tunnel_reg in;
@@ -96,7 +96,7 @@ static int unauthorized(h2o_req_t *req, const char *why)
 	return srv_fail(req, 401, "%s", why);
 }
 
-int srv_tunnel_poll_ep(struct srv_api *api, h2o_req_t *req, const struct reg_admin *who,
+int srv_tunnel_poll_ep(struct srv_api *api, h2o_req_t *req, const struct reg_user *who,
 		       char **params)
 {
 	char idb[16], seqb[24], sigb[64], err[256], *end;

@@ -743,7 +743,7 @@ static void on_tick(h2o_timeout_entry_t *e)
 	h2o_timeout_link(loop_of(l), &l->cs->tick, &l->tick);
 }
 
-int64_t srv_capture_start(struct srv_captures *cs, const struct reg_admin *who,
+int64_t srv_capture_start(struct srv_captures *cs, const struct reg_user *who,
 			  const struct srv_capture_req *c, char *err, size_t errlen)
 {
 	struct srv_capture *l = calloc(1, sizeof(*l));

@@ -58,7 +58,7 @@ struct srv_capture_req {
 /* Start a capture: its id, or -errno with err set: -EUSERS when the
  * organization runs org_captures_max already, -EDQUOT / -ENOSPC when its
  * storage or the data directory is full (srv_store_room). */
-int64_t srv_capture_start(struct srv_captures *cs, const struct reg_admin *who,
+int64_t srv_capture_start(struct srv_captures *cs, const struct reg_user *who,
 			  const struct srv_capture_req *c, char *err, size_t errlen);
 /* Stop one of the organization's running captures: 0 or -ENOENT. */
 int srv_capture_stop(struct srv_captures *cs, int64_t org, int64_t id);

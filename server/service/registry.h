@@ -1,6 +1,7 @@
-/* registry.h - edgecap-server's registry: organizations, their
- * administrators (API tokens kept only as SHA-256), their devices, and
- * captures with each device's part in them. Plain structs in and out: no
+/* registry.h - edgecap-server's registry: organizations, their users
+ * (roles, argon2id password hashes, API tokens kept only as SHA-256;
+ * docs/accounts.md), their devices, and captures with each device's part
+ * in them. Plain structs in and out: no
  * type of the storage engine shows here, so a second backend can come
  * without touching a caller (registry_sqlite.c is the one today: one SQLite
  * file, docs/remote.md).
@@ -22,12 +23,24 @@
 #define REG_ADDRESS_MAX 255
 #define REG_SECRET_LEN	32 /* bytes; the device's HMAC key */
 #define REG_TOKEN_LEN	32 /* bytes; shown once in hex */
+#define REG_EMAIL_MAX	254
+#define REG_PWHASH_MAX	128 /* an encoded argon2id hash, with its NUL */
 
 struct reg;
 
-struct reg_admin {
+/* Roles, in order of what they may do (docs/accounts.md). */
+enum reg_role { REG_VIEWER = 1, REG_OPERATOR, REG_OWNER };
+const char *reg_role_name(enum reg_role role);
+/* "owner", "operator", "viewer": the role, or 0. */
+enum reg_role reg_role_parse(const char *name);
+
+/* A user as a request acts: by its token or its session. */
+struct reg_user {
 	int64_t id, org;
+	enum reg_role role;
+	int pw_change; /* a one-time password: set one before anything else */
 	char name[REG_NAME_MAX + 1], org_name[REG_NAME_MAX + 1];
+	char email[REG_EMAIL_MAX + 1]; /* "": none (a token-only user) */
 };
 
 struct reg_device {
@@ -61,14 +74,32 @@ struct reg_stats {
 };
 int reg_stats(struct reg *r, struct reg_stats *ret);
 
-/* Bootstrap (the server's command line). The new id. A new administrator's
- * token is written as hex into token_hex (2 * REG_TOKEN_LEN + 1 bytes): it
- * is not kept. */
+/* Bootstrap (the server's command line). The new id. */
 int64_t reg_org_add(struct reg *r, const char *name);
-int64_t reg_admin_add(struct reg *r, const char *org, const char *name, char *token_hex);
 
-/* The administrator a bearer token belongs to: 0, or -ENOENT. */
-int reg_admin_by_token(struct reg *r, const char *token, size_t len, struct reg_admin *ret);
+/* Users (registry_users.c). A new user of the organization named org: its
+ * id; -ENOENT no such organization, -EEXIST its name in the organization
+ * or its email anywhere. email NULL: none (a user that only has tokens);
+ * it is kept in lower case. pwhash NULL: none yet; pw_change: it is a
+ * one-time password. */
+int64_t reg_user_add(struct reg *r, const char *org, const char *name, const char *email,
+		     enum reg_role role, const char *pwhash, int pw_change);
+/* An API token for the user, named (unique per user): its id. The token
+ * is written as hex into token_hex (2 * REG_TOKEN_LEN + 1 bytes): only its
+ * SHA-256 is kept. */
+int64_t reg_token_add(struct reg *r, int64_t user, const char *name, char *token_hex);
+/* An owner with a token, as `edgecap-server admin add ORG NAME` makes: the
+ * user's id; the token as reg_token_add writes it. */
+int64_t reg_admin_add(struct reg *r, const char *org, const char *name, char *token_hex);
+/* The user a bearer token belongs to (not disabled): 0, or -ENOENT. Its
+ * last use is kept to the minute. */
+int reg_user_by_token(struct reg *r, const char *token, size_t len, struct reg_user *ret);
+/* A user by email (any case), with its password hash into pwhash
+ * (REG_PWHASH_MAX; "" when it has none): 0, or -ENOENT (none, or
+ * disabled). */
+int reg_user_by_email(struct reg *r, const char *email, struct reg_user *ret, char *pwhash);
+/* A new password hash; pw_change: it is a one-time password. */
+int reg_user_set_password(struct reg *r, int64_t user, const char *pwhash, int pw_change);
 
 /* Enrol a device into an organization: the new id (-EEXIST: its name in the
  * organization, or its serial anywhere). Its management address is the
@@ -91,7 +122,7 @@ void reg_device_seen(struct reg *r, int64_t id, int64_t when);
 void reg_device_transport(struct reg *r, int64_t id, const char *transport, int64_t when);
 
 /* Captures. The request is kept as given (JSON text). */
-int64_t reg_capture_add(struct reg *r, int64_t org, int64_t admin, const char *request,
+int64_t reg_capture_add(struct reg *r, int64_t org, int64_t user, const char *request,
 			const char *file);
 int reg_capture_set_file(struct reg *r, int64_t capture, const char *file);
 int reg_capture_device_add(struct reg *r, int64_t capture, int64_t device);

@@ -9,14 +9,13 @@
 #include "service/registry.h"
 #include "service/registry_sqlite.h"
 
-int64_t reg_capture_add(struct reg *r, int64_t org, int64_t admin, const char *request,
+int64_t reg_capture_add(struct reg *r, int64_t org, int64_t user, const char *request,
 			const char *file)
 {
-	return reg_insert(r,
-			  reg_q(r,
-				"INSERT INTO captures (org_id, admin_id, request, file, created) "
-				"VALUES (?, ?, ?, ?, ?)",
-				"iitti", org, admin, request, file, (int64_t)time(NULL)));
+	return reg_insert(r, reg_q(r,
+				   "INSERT INTO captures (org_id, user_id, request, file, created) "
+				   "VALUES (?, ?, ?, ?, ?)",
+				   "iitti", org, user, request, file, (int64_t)time(NULL)));
 }
 
 int reg_capture_set_file(struct reg *r, int64_t capture, const char *file)

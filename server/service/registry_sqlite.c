@@ -80,6 +80,58 @@ static const char *const migrations[] = {
     "ALTER TABLE captures ADD COLUMN stored INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE captures ADD COLUMN lost INTEGER NOT NULL DEFAULT 0;"
     "CREATE INDEX captures_ended ON captures (state, ended);",
+    /* 5: users with roles, passwords and tokens of their own, in place of
+     * administrators with one token each (docs/accounts.md); each
+     * administrator becomes an owner holding its token. Tables are rebuilt
+     * as SQLite's ALTER TABLE documentation says (foreign keys off). */
+    "CREATE TABLE users ("
+    "  id INTEGER PRIMARY KEY,"
+    "  org_id INTEGER NOT NULL REFERENCES orgs(id),"
+    "  name TEXT NOT NULL,"
+    "  email TEXT UNIQUE,"
+    "  role TEXT NOT NULL CHECK (role IN ('owner', 'operator', 'viewer')),"
+    "  pwhash TEXT,"
+    "  pw_change INTEGER NOT NULL DEFAULT 0,"
+    "  disabled INTEGER NOT NULL DEFAULT 0,"
+    "  created INTEGER NOT NULL,"
+    "  UNIQUE (org_id, name));"
+    "INSERT INTO users (id, org_id, name, role, created)"
+    "  SELECT id, org_id, name, 'owner', created FROM admins;"
+    "CREATE TABLE tokens ("
+    "  id INTEGER PRIMARY KEY,"
+    "  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  name TEXT NOT NULL,"
+    "  token_sha256 BLOB NOT NULL UNIQUE,"
+    "  created INTEGER NOT NULL,"
+    "  last_used INTEGER,"
+    "  UNIQUE (user_id, name));"
+    "INSERT INTO tokens (user_id, name, token_sha256, created)"
+    "  SELECT id, name, token_sha256, created FROM admins;"
+    "CREATE TABLE captures_new ("
+    "  id INTEGER PRIMARY KEY,"
+    "  org_id INTEGER NOT NULL REFERENCES orgs(id),"
+    "  user_id INTEGER NOT NULL REFERENCES users(id),"
+    "  request TEXT NOT NULL,"
+    "  file TEXT NOT NULL,"
+    "  state TEXT NOT NULL DEFAULT 'running',"
+    "  merged INTEGER NOT NULL DEFAULT 0,"
+    "  duplicates INTEGER NOT NULL DEFAULT 0,"
+    "  late INTEGER NOT NULL DEFAULT 0,"
+    "  created INTEGER NOT NULL,"
+    "  ended INTEGER,"
+    "  ended_by TEXT,"
+    "  error TEXT,"
+    "  stored INTEGER NOT NULL DEFAULT 0,"
+    "  lost INTEGER NOT NULL DEFAULT 0);"
+    "INSERT INTO captures_new (id, org_id, user_id, request, file, state, merged, duplicates,"
+    "  late, created, ended, ended_by, error, stored, lost)"
+    "  SELECT id, org_id, admin_id, request, file, state, merged, duplicates, late, created,"
+    "  ended, ended_by, error, stored, lost FROM captures;"
+    "DROP TABLE captures;"
+    "ALTER TABLE captures_new RENAME TO captures;"
+    "CREATE INDEX captures_org ON captures (org_id, id);"
+    "CREATE INDEX captures_ended ON captures (state, ended);"
+    "DROP TABLE admins;",
 };
 
 const char *reg_errmsg(struct reg *r)
@@ -104,13 +156,27 @@ int reg_ping(struct reg *r)
 	return reg_schema_version(r) < 0 ? -EIO : 0;
 }
 
-static int migrate(struct reg *r, char *err, size_t errlen)
+/* Foreign keys are off while tables are rebuilt (a pragma that does
+ * nothing inside a transaction), and checked before the commit. */
+static int keys_hold(struct reg *r)
 {
-	const int want = (int)(sizeof(migrations) / sizeof(migrations[0]));
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(r->db, "PRAGMA foreign_key_check", -1, &st, NULL) != SQLITE_OK)
+		return 0;
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE;
+}
+
+static int migrate(struct reg *r, int want, char *err, size_t errlen)
+{
 	char *msg = NULL, pragma[48];
 	int v;
 
-	if (sqlite3_exec(r->db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK)
+	if (sqlite3_exec(r->db, "PRAGMA foreign_keys = OFF; BEGIN IMMEDIATE", NULL, NULL, &msg) !=
+	    SQLITE_OK)
 		goto fail;
 	v = reg_schema_version(r);
 	if (v > want) {
@@ -122,15 +188,20 @@ static int migrate(struct reg *r, char *err, size_t errlen)
 	for (; v < want; v++)
 		if (sqlite3_exec(r->db, migrations[v], NULL, NULL, &msg) != SQLITE_OK)
 			goto fail;
+	if (!keys_hold(r)) {
+		snprintf(err, errlen, "schema migration: foreign keys broken; nothing changed");
+		sqlite3_exec(r->db, "ROLLBACK; PRAGMA foreign_keys = ON", NULL, NULL, NULL);
+		return -EIO;
+	}
 	snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", want);
 	if (sqlite3_exec(r->db, pragma, NULL, NULL, &msg) != SQLITE_OK ||
-	    sqlite3_exec(r->db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK)
+	    sqlite3_exec(r->db, "COMMIT; PRAGMA foreign_keys = ON", NULL, NULL, &msg) != SQLITE_OK)
 		goto fail;
 	return 0;
 fail:
 	snprintf(err, errlen, "schema migration: %s", msg ? msg : sqlite3_errmsg(r->db));
 	sqlite3_free(msg);
-	sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_exec(r->db, "ROLLBACK; PRAGMA foreign_keys = ON", NULL, NULL, NULL);
 	return -EIO;
 }
 
@@ -235,6 +306,12 @@ static int check(struct reg *r, const char *path, char *err, size_t errlen)
 
 int reg_open(const char *path, struct reg **ret, char *err, size_t errlen)
 {
+	return reg_sqlite_open(path, (int)(sizeof(migrations) / sizeof(migrations[0])), ret, err,
+			       errlen);
+}
+
+int reg_sqlite_open(const char *path, int version, struct reg **ret, char *err, size_t errlen)
+{
 	struct reg *r = NULL;
 	int e = 0;
 
@@ -258,7 +335,7 @@ int reg_open(const char *path, struct reg **ret, char *err, size_t errlen)
 	if (!e)
 		e = check(r, path, err, errlen);
 	if (!e)
-		e = migrate(r, err, errlen);
+		e = migrate(r, version, err, errlen);
 	if (!e)
 		e = assign_mgmt(r, err, errlen);
 	if (e) {
@@ -332,7 +409,7 @@ int64_t reg_insert(struct reg *r, sqlite3_stmt *st)
 	return e ? e : sqlite3_last_insert_rowid(r->db);
 }
 
-static void sha256(const void *p, size_t n, uint8_t out[32])
+void reg_sha256(const void *p, size_t n, uint8_t out[32])
 {
 	unsigned len = 32;
 
@@ -343,55 +420,6 @@ int64_t reg_org_add(struct reg *r, const char *name)
 {
 	return reg_insert(r, reg_q(r, "INSERT INTO orgs (name, created) VALUES (?, ?)", "ti", name,
 				   (int64_t)time(NULL)));
-}
-
-int64_t reg_admin_add(struct reg *r, const char *org, const char *name, char *token_hex)
-{
-	uint8_t token[REG_TOKEN_LEN], hash[32];
-	sqlite3_stmt *st = reg_q(r, "SELECT id FROM orgs WHERE name = ?", "t", org);
-	int64_t org_id;
-
-	if (!st)
-		return -EIO;
-	if (sqlite3_step(st) != SQLITE_ROW) {
-		sqlite3_finalize(st);
-		return -ENOENT;
-	}
-	org_id = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	if (RAND_bytes(token, sizeof(token)) != 1)
-		return -EIO;
-	ecap_hex_encode(token, sizeof(token), token_hex);
-	sha256(token_hex, 2 * sizeof(token), hash);
-	return reg_insert(r, reg_q(r,
-				   "INSERT INTO admins (org_id, name, token_sha256, created) "
-				   "VALUES (?, ?, ?, ?)",
-				   "itbi", org_id, name, hash, 32, (int64_t)time(NULL)));
-}
-
-int reg_admin_by_token(struct reg *r, const char *token, size_t len, struct reg_admin *ret)
-{
-	uint8_t hash[32];
-	sqlite3_stmt *st;
-	int e = -ENOENT;
-
-	sha256(token, len, hash);
-	st = reg_q(
-	    r,
-	    "SELECT a.id, a.org_id, a.name, o.name FROM admins a JOIN orgs o ON o.id = a.org_id "
-	    "WHERE a.token_sha256 = ?",
-	    "b", hash, 32);
-	if (!st)
-		return -EIO;
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		ret->id = sqlite3_column_int64(st, 0);
-		ret->org = sqlite3_column_int64(st, 1);
-		snprintf(ret->name, sizeof(ret->name), "%s", sqlite3_column_text(st, 2));
-		snprintf(ret->org_name, sizeof(ret->org_name), "%s", sqlite3_column_text(st, 3));
-		e = 0;
-	}
-	sqlite3_finalize(st);
-	return e;
 }
 
 /* The first free management address for a serial (CRC32, then the next

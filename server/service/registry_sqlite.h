@@ -20,6 +20,11 @@ int reg_run(sqlite3_stmt *st);
 int64_t reg_insert(struct reg *r, sqlite3_stmt *st);
 /* Room for one more row in a growing array: NULL when out of memory. */
 void *reg_next_row(void **v, size_t *n, size_t *cap, size_t size);
+/* SHA-256 of n bytes. */
+void reg_sha256(const void *p, size_t n, uint8_t out[32]);
+/* reg_open, migrating only to schema version (for the tests of the
+ * migrations). */
+int reg_sqlite_open(const char *path, int version, struct reg **ret, char *err, size_t errlen);
 /* A text column into ret, cut to len. */
 void reg_text_col(sqlite3_stmt *st, int col, char *ret, size_t len);
 

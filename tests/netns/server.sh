@@ -26,8 +26,24 @@ test_bootstrap() {
 		ok "admin add: unknown organization refused" || ko "admin unknown org" "$st $out"
 	[[ $alice =~ ^[0-9a-f]{64}$ ]] && ! grep -qa "$alice" "$db" &&
 		ok "token: 32 random bytes in hex, not stored in the registry" || ko "token stored"
-	grep -q "(schema 4)" "$tmp/server.log" && ok "registry migrated to schema 4" ||
+	grep -q "(schema 5)" "$tmp/server.log" && ok "registry migrated to schema 5" ||
 		ko "schema" "$(head -1 "$tmp/server.log")"
+	# a user: a one-time password printed, only its argon2id hash kept
+	local pw
+	out=$("$server" --db "$db" user add acme Olivia@Example.com --role operator 2> /dev/null); st=$?
+	pw=$(sed -n 's/^one-time password: //p' <<< "$out")
+	[ $st = 0 ] && [[ $pw =~ ^[a-zA-Z3-9]{16}$ ]] && ! grep -qa "$pw" "$db" "$db-wal" 2> /dev/null &&
+		grep -q "^user Olivia@Example.com (operator) in acme$" <<< "$out" &&
+		ok "user add: a one-time password printed, not stored" || ko "user add" "$st $out"
+	out=$("$server" --db "$db" user add acme olivia@example.COM --role viewer 2>&1); st=$?
+	[ $st = 1 ] && grep -q "with email 'olivia@example.COM' exists" <<< "$out" &&
+		ok "user add: an email taken (in any case) refused" || ko "user add twice" "$st $out"
+	out=$("$server" --db "$db" user add acme x@example.com --role root 2>&1); st=$?
+	[ $st = 2 ] && [ "$out" = "edgecap-server: error: --role: want owner, operator or viewer, not 'root'" ] &&
+		ok "user add: an unknown role refused" || ko "user add role" "$st $out"
+	out=$("$server" --db "$db" user add acme nobody --role viewer 2>&1); st=$?
+	[ $st = 2 ] && [ "$out" = "edgecap-server: error: email 'nobody': want an address such as name@example.com" ] &&
+		ok "user add: a malformed email refused" || ko "user add email" "$st $out"
 }
 
 test_tokens() {

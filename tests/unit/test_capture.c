@@ -34,7 +34,7 @@ static h2o_multithread_queue_t *queue;
 static h2o_multithread_receiver_t getaddr;
 static struct reg *reg;
 static struct srv_captures *caps;
-static struct reg_admin admin;
+static struct reg_user admin;
 static char data[64];
 static uint64_t bytes_max; /* the next setup's limit on a capture's packets */
 static unsigned org_max;   /* the next setup's captures an organization runs at once */
@@ -58,7 +58,7 @@ static int setup(void **state)
 	snprintf(data, sizeof(data), "/tmp/ecap-capture-test.XXXXXX");
 	if (!mkdtemp(data) || reg_open(":memory:", &reg, err, sizeof(err)) ||
 	    reg_org_add(reg, "acme") < 0 || reg_admin_add(reg, "acme", "alice", token) < 0 ||
-	    reg_admin_by_token(reg, token, strlen(token), &admin))
+	    reg_user_by_token(reg, token, strlen(token), &admin))
 		return -1;
 	caps = srv_captures_new(&(struct srv_captures_conf){.loop = loop,
 							    .getaddr = &getaddr,
@@ -159,7 +159,7 @@ static void run_for(unsigned ms)
 }
 
 /* A capture of every device by who: its id, or -errno with err. */
-static int64_t start_as(const struct reg_admin *who, uint64_t count, uint32_t duration, char *err,
+static int64_t start_as(const struct reg_user *who, uint64_t count, uint32_t duration, char *err,
 			size_t errlen)
 {
 	struct reg_device d[DEVS_MAX];
@@ -472,12 +472,12 @@ static int teardown_org_max(void **state)
 static void an_organization_runs_a_bounded_number_of_captures(void **state)
 {
 	char err[256], token[2 * REG_TOKEN_LEN + 1];
-	struct reg_admin bob;
+	struct reg_user bob;
 	int64_t a, b, c;
 
 	assert_true(reg_org_add(reg, "globex") > 0);
 	assert_true(reg_admin_add(reg, "globex", "bob", token) > 0);
-	assert_int_equal(reg_admin_by_token(reg, token, strlen(token), &bob), 0);
+	assert_int_equal(reg_user_by_token(reg, token, strlen(token), &bob), 0);
 	device("gw1", (struct devsim_opts){.seed = 1}); /* streams until stopped */
 	a = start(0, 0);
 	b = start(0, 0);

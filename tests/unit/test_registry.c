@@ -4,7 +4,8 @@
  * organization, captures with their devices' parts, what a restart marks
  * done; then a file in a temporary directory: made private, tightened when
  * it was not, refused when damaged. Written against the interface alone, so
- * that a second backend can run the same suite. */
+ * that a second backend can run the same suite, but for the SQLite
+ * backend's migration test at the end. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -20,6 +21,7 @@
 #include <cmocka.h>
 
 #include "service/registry.h"
+#include "service/registry_sqlite.h" /* the migrations' test only */
 #include "tunnel/identity.h"
 
 static struct reg *r;
@@ -54,26 +56,80 @@ static int64_t device(int64_t org, const char *name, const char *serial)
 static void schema_and_bootstrap(void **state)
 {
 	char token[2 * REG_TOKEN_LEN + 1];
-	struct reg_admin a;
+	struct reg_user a;
 	struct reg_stats st;
 
-	assert_int_equal(reg_schema_version(r), 4);
+	assert_int_equal(reg_schema_version(r), 5);
 	assert_int_equal(reg_ping(r), 0);
 	assert_int_equal(reg_org_add(r, "acme"), -EEXIST);
 	assert_int_equal(reg_admin_add(r, "nosuch", "alice", token), -ENOENT);
 	assert_true(reg_admin_add(r, "acme", "alice", token) > 0);
 	assert_int_equal(strlen(token), 2 * REG_TOKEN_LEN);
 	assert_int_equal(reg_admin_add(r, "acme", "alice", token), -EEXIST);
-	assert_int_equal(reg_admin_by_token(r, "nope", 4, &a), -ENOENT);
+	assert_int_equal(reg_user_by_token(r, "nope", 4, &a), -ENOENT);
 	assert_true(reg_admin_add(r, "acme", "carol", token) > 0);
-	assert_int_equal(reg_admin_by_token(r, token, strlen(token), &a), 0);
+	assert_int_equal(reg_user_by_token(r, token, strlen(token), &a), 0);
 	assert_string_equal(a.name, "carol");
 	assert_string_equal(a.org_name, "acme");
 	assert_int_equal(a.org, acme);
+	assert_int_equal(a.role, REG_OWNER); /* an administrator is an owner */
+	assert_int_equal(a.pw_change, 0);
+	assert_string_equal(a.email, "");
 	token[0] = token[0] == 'a' ? 'b' : 'a'; /* one digit off */
-	assert_int_equal(reg_admin_by_token(r, token, strlen(token), &a), -ENOENT);
+	assert_int_equal(reg_user_by_token(r, token, strlen(token), &a), -ENOENT);
 	assert_int_equal(reg_stats(r, &st), 0);
 	assert_int_equal(st.orgs, 2);
+}
+
+/* Users: unique names in their organization, unique emails anywhere (in
+ * any case), found by email with their password hash, tokens of their
+ * own; roles by name. */
+static void users_emails_passwords_and_tokens(void **state)
+{
+	char tok1[2 * REG_TOKEN_LEN + 1], tok2[2 * REG_TOKEN_LEN + 1], hash[REG_PWHASH_MAX];
+	struct reg_user u;
+	int64_t alice, bob;
+
+	assert_int_equal(reg_role_parse("operator"), REG_OPERATOR);
+	assert_int_equal(reg_role_parse("Owner"), 0);
+	assert_int_equal(reg_role_parse(NULL), 0);
+	assert_string_equal(reg_role_name(REG_VIEWER), "viewer");
+	alice = reg_user_add(r, "acme", "alice", "Alice@Example.COM", REG_OPERATOR, "$h1", 1);
+	assert_true(alice > 0);
+	assert_int_equal(reg_user_add(r, "nosuch", "x", "x@example.com", REG_VIEWER, NULL, 0),
+			 -ENOENT);
+	/* the same address in any case, in any organization: taken */
+	assert_int_equal(reg_user_add(r, "globex", "al", "alice@example.com", REG_VIEWER, NULL, 0),
+			 -EEXIST);
+	/* the same name: taken in acme, free in globex */
+	assert_int_equal(reg_user_add(r, "acme", "alice", "a2@example.com", REG_VIEWER, NULL, 0),
+			 -EEXIST);
+	bob = reg_user_add(r, "globex", "alice", "bob@example.com", REG_VIEWER, NULL, 0);
+	assert_true(bob > 0);
+	assert_int_equal(reg_user_by_email(r, "ALICE@example.com", &u, hash), 0);
+	assert_int_equal(u.id, alice);
+	assert_int_equal(u.org, acme);
+	assert_int_equal(u.role, REG_OPERATOR);
+	assert_int_equal(u.pw_change, 1);
+	assert_string_equal(u.email, "alice@example.com");
+	assert_string_equal(hash, "$h1");
+	assert_int_equal(reg_user_by_email(r, "bob@example.com", &u, hash), 0);
+	assert_string_equal(hash, ""); /* none yet */
+	assert_int_equal(reg_user_by_email(r, "carol@example.com", &u, hash), -ENOENT);
+	assert_int_equal(reg_user_set_password(r, alice, "$h2", 0), 0);
+	assert_int_equal(reg_user_by_email(r, "alice@example.com", &u, hash), 0);
+	assert_string_equal(hash, "$h2");
+	assert_int_equal(u.pw_change, 0);
+	/* tokens: named per user, each finding its own user */
+	assert_true(reg_token_add(r, alice, "laptop", tok1) > 0);
+	assert_int_equal(reg_token_add(r, alice, "laptop", tok2), -EEXIST);
+	assert_true(reg_token_add(r, bob, "laptop", tok2) > 0);
+	assert_int_equal(reg_user_by_token(r, tok1, strlen(tok1), &u), 0);
+	assert_int_equal(u.id, alice);
+	assert_int_equal(reg_user_by_token(r, tok2, strlen(tok2), &u), 0);
+	assert_int_equal(u.id, bob);
+	assert_int_equal(u.org, globex);
+	assert_string_equal(u.org_name, "globex");
 }
 
 static void devices_are_unique_and_scoped(void **state)
@@ -361,10 +417,57 @@ static void damaged_header_is_refused(void **state)
 	assert_refused(0, 100);
 }
 
+/* The SQLite backend's migration to users (schema 5): an administrator
+ * of schema 4 is an owner holding its token, and its captures stay its. */
+static void administrators_become_owners(void **state)
+{
+	const char *token = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+	struct reg_capture *c = NULL;
+	struct reg_user u;
+	uint8_t hash[32];
+	struct reg *reg;
+	char err[256];
+	size_t n = 0;
+
+	assert_int_equal(reg_sqlite_open(db, 4, &reg, err, sizeof(err)), 0);
+	assert_int_equal(reg_schema_version(reg), 4);
+	assert_true(reg_org_add(reg, "acme") > 0);
+	reg_sha256(token, strlen(token), hash);
+	assert_int_equal(
+	    reg_run(reg_q(reg,
+			  "INSERT INTO admins (id, org_id, name, token_sha256, created) "
+			  "VALUES (7, 1, 'alice', ?, 1)",
+			  "b", hash, 32)),
+	    0);
+	assert_int_equal(reg_run(reg_q(reg,
+				       "INSERT INTO captures (id, org_id, admin_id, request, file, "
+				       "state, created, ended, ended_by, stored) VALUES (3, 1, 7, "
+				       "'{}', '/x', 'done', 1, 2, 'count', 99)",
+				       "")),
+			 0);
+	reg_close(reg);
+	assert_int_equal(reg_open(db, &reg, err, sizeof(err)), 0);
+	assert_int_equal(reg_schema_version(reg), 5);
+	assert_int_equal(reg_user_by_token(reg, token, strlen(token), &u), 0);
+	assert_int_equal(u.id, 7);
+	assert_int_equal(u.role, REG_OWNER);
+	assert_string_equal(u.name, "alice");
+	assert_int_equal(reg_captures_list(reg, 1, 3, &c, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(c[0].ended_by, "count");
+	assert_int_equal(c[0].stored, 99);
+	reg_captures_free(c, n);
+	/* the rebuilt captures table still takes rows, tied to users */
+	assert_true(reg_capture_add(reg, 1, 7, "{}", "/y") > 0);
+	assert_true(reg_capture_add(reg, 1, 99, "{}", "/z") < 0); /* no user 99 */
+	reg_close(reg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(schema_and_bootstrap, setup, teardown),
+	    cmocka_unit_test_setup_teardown(users_emails_passwords_and_tokens, setup, teardown),
 	    cmocka_unit_test_setup_teardown(devices_are_unique_and_scoped, setup, teardown),
 	    cmocka_unit_test_setup_teardown(management_addresses_collide_and_resolve, setup,
 					    teardown),
@@ -373,6 +476,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(loose_file_is_tightened, file_setup, file_teardown),
 	    cmocka_unit_test_setup_teardown(damaged_page_is_refused, file_setup, file_teardown),
 	    cmocka_unit_test_setup_teardown(damaged_header_is_refused, file_setup, file_teardown),
+	    cmocka_unit_test_setup_teardown(administrators_become_owners, file_setup,
+					    file_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,159 @@
+/* registry_users.c - users, their roles, passwords and API tokens; see
+ * registry.h and docs/accounts.md. */
+#include <ctype.h>
+#include <errno.h>
+#include <openssl/rand.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/hex.h"
+#include "service/registry.h"
+#include "service/registry_sqlite.h"
+
+static const char *const role_names[] = {
+    [REG_VIEWER] = "viewer", [REG_OPERATOR] = "operator", [REG_OWNER] = "owner"};
+
+const char *reg_role_name(enum reg_role role)
+{
+	return role >= REG_VIEWER && role <= REG_OWNER ? role_names[role] : "none";
+}
+
+enum reg_role reg_role_parse(const char *name)
+{
+	for (int i = REG_VIEWER; i <= REG_OWNER; i++)
+		if (name && !strcmp(name, role_names[i]))
+			return (enum reg_role)i;
+	return 0;
+}
+
+static int64_t org_id(struct reg *r, const char *org)
+{
+	sqlite3_stmt *st = reg_q(r, "SELECT id FROM orgs WHERE name = ?", "t", org);
+	int64_t id = -ENOENT;
+
+	if (!st)
+		return -EIO;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		id = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return id;
+}
+
+int64_t reg_user_add(struct reg *r, const char *org, const char *name, const char *email,
+		     enum reg_role role, const char *pwhash, int pw_change)
+{
+	char lower[REG_EMAIL_MAX + 1];
+	int64_t o = org_id(r, org);
+
+	if (o < 0)
+		return o;
+	if (email) {
+		size_t i = 0;
+
+		for (; email[i] && i < REG_EMAIL_MAX; i++)
+			lower[i] = (char)tolower((unsigned char)email[i]);
+		lower[i] = '\0';
+	}
+	return reg_insert(r, reg_q(r,
+				   "INSERT INTO users (org_id, name, email, role, pwhash, "
+				   "pw_change, created) VALUES (?, ?, ?, ?, ?, ?, ?)",
+				   "ittttii", o, name, email ? lower : NULL, reg_role_name(role),
+				   pwhash, (int64_t) !!pw_change, (int64_t)time(NULL)));
+}
+
+int64_t reg_token_add(struct reg *r, int64_t user, const char *name, char *token_hex)
+{
+	uint8_t token[REG_TOKEN_LEN], hash[32];
+
+	if (RAND_bytes(token, sizeof(token)) != 1)
+		return -EIO;
+	ecap_hex_encode(token, sizeof(token), token_hex);
+	reg_sha256(token_hex, 2 * sizeof(token), hash);
+	return reg_insert(r, reg_q(r,
+				   "INSERT INTO tokens (user_id, name, token_sha256, created) "
+				   "VALUES (?, ?, ?, ?)",
+				   "itbi", user, name, hash, 32, (int64_t)time(NULL)));
+}
+
+int64_t reg_admin_add(struct reg *r, const char *org, const char *name, char *token_hex)
+{
+	int64_t user, tok;
+
+	if (sqlite3_exec(r->db, "SAVEPOINT admin_add", NULL, NULL, NULL) != SQLITE_OK)
+		return -EIO;
+	user = reg_user_add(r, org, name, NULL, REG_OWNER, NULL, 0);
+	tok = user < 0 ? user : reg_token_add(r, user, name, token_hex);
+	sqlite3_exec(r->db,
+		     tok < 0 ? "ROLLBACK TO admin_add; RELEASE admin_add" : "RELEASE admin_add",
+		     NULL, NULL, NULL);
+	return tok < 0 ? tok : user;
+}
+
+/* The user columns every lookup reads, from users u joined with orgs o. */
+#define USER_COLS "u.id, u.org_id, u.role, u.pw_change, u.name, coalesce(u.email, ''), o.name"
+
+static void user_row(sqlite3_stmt *st, struct reg_user *u)
+{
+	u->id = sqlite3_column_int64(st, 0);
+	u->org = sqlite3_column_int64(st, 1);
+	u->role = reg_role_parse((const char *)sqlite3_column_text(st, 2));
+	u->pw_change = sqlite3_column_int(st, 3);
+	reg_text_col(st, 4, u->name, sizeof(u->name));
+	reg_text_col(st, 5, u->email, sizeof(u->email));
+	reg_text_col(st, 6, u->org_name, sizeof(u->org_name));
+}
+
+int reg_user_by_token(struct reg *r, const char *token, size_t len, struct reg_user *ret)
+{
+	uint8_t hash[32];
+	sqlite3_stmt *st;
+	int64_t tok = 0, used = 0, now = (int64_t)time(NULL);
+	int e = -ENOENT;
+
+	reg_sha256(token, len, hash);
+	st = reg_q(r,
+		   "SELECT " USER_COLS ", t.id, coalesce(t.last_used, 0) FROM tokens t "
+		   "JOIN users u ON u.id = t.user_id JOIN orgs o ON o.id = u.org_id "
+		   "WHERE t.token_sha256 = ? AND NOT u.disabled",
+		   "b", hash, 32);
+	if (!st)
+		return -EIO;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		user_row(st, ret);
+		tok = sqlite3_column_int64(st, 7);
+		used = sqlite3_column_int64(st, 8);
+		e = 0;
+	}
+	sqlite3_finalize(st);
+	if (!e && now - used >= 60) /* to the minute: not a write a request */
+		reg_run(reg_q(r, "UPDATE tokens SET last_used = ? WHERE id = ?", "ii", now, tok));
+	return e;
+}
+
+int reg_user_by_email(struct reg *r, const char *email, struct reg_user *ret, char *pwhash)
+{
+	sqlite3_stmt *st = reg_q(r,
+				 "SELECT " USER_COLS ", coalesce(u.pwhash, '') FROM users u "
+				 "JOIN orgs o ON o.id = u.org_id "
+				 "WHERE u.email = lower(?) AND NOT u.disabled",
+				 "t", email);
+	int e = -ENOENT;
+
+	if (!st)
+		return -EIO;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		user_row(st, ret);
+		reg_text_col(st, 7, pwhash, REG_PWHASH_MAX);
+		e = 0;
+	}
+	sqlite3_finalize(st);
+	return e;
+}
+
+int reg_user_set_password(struct reg *r, int64_t user, const char *pwhash, int pw_change)
+{
+	return reg_run(reg_q(r, "UPDATE users SET pwhash = ?, pw_change = ? WHERE id = ?", "tii",
+			     pwhash, (int64_t) !!pw_change, user));
+}
