@@ -42,6 +42,9 @@ static const struct ecap_conf_key keys[] = {
     ECAP_CONF_UINT_KEY("connections_max", struct srv_conf, connections_max, 1, 1, 1000000),
     ECAP_CONF_UINT_KEY("connections_per_address_max", struct srv_conf, connections_per_address_max,
 		       1, 1, 1000000),
+    ECAP_CONF_UINT_KEY("session_idle", struct srv_conf, session_idle_s, 1, 1, 7 * 86400),
+    ECAP_CONF_UINT_KEY("session_max", struct srv_conf, session_max_s, 1, 1, 30 * 86400),
+    ECAP_CONF_UINT_KEY("password_workers", struct srv_conf, password_workers, 1, 1, 16),
     {0},
 };
 
@@ -68,7 +71,10 @@ int srv_conf_load(struct srv_conf *c, const char *path, int must_exist, char *er
 			       .data_reserve_mib = 64,
 			       .capture_retention_days = 30,
 			       .connections_max = WEB_CONNS_MAX,
-			       .connections_per_address_max = WEB_CONNS_PER_ADDR_MAX};
+			       .connections_per_address_max = WEB_CONNS_PER_ADDR_MAX,
+			       .session_idle_s = 1800,
+			       .session_max_s = 43200,
+			       .password_workers = 2};
 	return ecap_conf_load(keys, c, path, must_exist, err, errlen);
 }
 

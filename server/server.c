@@ -125,6 +125,14 @@ int srv_daemon_start(struct srv_daemon *d, char *err, size_t errlen)
 	if (r)
 		return r;
 	d->api.compiler = d->compiler;
+	r = srv_pwwork_new(d->site.ctx.loop, d->conf.password_workers, 64, &d->pwwork);
+	if (r) {
+		snprintf(err, errlen, "password workers: %s", strerror(-r));
+		return r;
+	}
+	d->api.pwwork = d->pwwork;
+	d->api.session_idle_s = d->conf.session_idle_s;
+	d->api.session_max_s = d->conf.session_max_s;
 	d->api.loop = d->site.ctx.loop;
 	d->api.reg = d->reg;
 	d->api.reach = &d->reach;
@@ -182,6 +190,7 @@ void srv_daemon_free(struct srv_daemon *d)
 	srv_tunnel_stop(d->tunnel);
 	/* compiles still under way are answered 503, their workers killed */
 	srv_compiler_free(d->compiler);
+	srv_pwwork_free(d->pwwork);
 	/* the loop and h2o's contexts live until exit: h2o 2.2 cannot destroy a
 	 * loop; captures still running after the grace period go with it */
 	if (d->site.ssl)

@@ -18,6 +18,7 @@ struct srv_daemon {
 	struct srv_captures *captures;
 	struct srv_tunnel *tunnel;
 	struct srv_compiler *compiler; /* its worker processes */
+	struct srv_pwwork *pwwork;     /* its password threads */
 	struct srv_reach reach;	       /* where devices may be */
 	struct srv_store store;	       /* what captures keep */
 	h2o_timeout_t hourly;

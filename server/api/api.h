@@ -5,6 +5,8 @@
  *   captures.c  /api/v1/captures, /api/v1/captures/{id}[/pcap|/text], and
  *               the readers that follow a capture live
  *   filters.c   /api/v1/filters/compile
+ *   session.c   /api/v1/session[/password]: signing in and out
+ *   auth.c      who a request is: its token, or its session and CSRF token
  *   tunnel.c    /tunnel/v1/register, /tunnel/v1/poll (the devices' side)
  *   health.c    /healthz, and /metrics on the metrics listener
  *
@@ -17,6 +19,7 @@
 #include "common/log.h"
 #include "service/capture.h"
 #include "service/compiler.h"
+#include "service/pwwork.h"
 #include "service/tunnel.h"
 
 #define SRV_VERSION    "edgecap-server " EDGECAP_VERSION
@@ -32,6 +35,8 @@ struct srv_api {
 	struct srv_captures *captures;
 	struct srv_tunnel *tunnel; /* NULL: not enabled */
 	struct srv_compiler *compiler;
+	struct srv_pwwork *pwwork; /* passwords checked off the loop */
+	int64_t session_idle_s, session_max_s;
 	const struct srv_reach *reach; /* where devices may be */
 	const struct srv_store *store; /* what captures keep */
 	int stopping;		       /* no new captures */
@@ -52,12 +57,30 @@ struct srv_api {
 typedef int srv_endpoint_fn(struct srv_api *api, h2o_req_t *req, const struct reg_user *who,
 			    char **params);
 
+enum {
+	SRV_ROUTE_PUBLIC = 1,	 /* no user (the devices', the health check, signing in) */
+	SRV_ROUTE_PW_CHANGE = 2, /* answered while the user's password change is due */
+};
+
 struct srv_route {
 	const char *method;
 	const char *path; /* "/api/v1/devices/{name}" */
 	srv_endpoint_fn *fn;
-	int public; /* no bearer token (the devices' and the health check's) */
+	unsigned flags;	    /* SRV_ROUTE_* */
+	enum reg_role role; /* the least role it takes (docs/accounts.md) */
+	const char *what;   /* "start captures": for the 403 */
 };
+
+/* auth.c: the session cookie's name. */
+#define SRV_SESSION_COOKIE "edgecap_session"
+/* Who the request is: its bearer token, or its session cookie (then, for
+ * anything but GET and HEAD, the session's X-CSRF-Token and an Origin of
+ * this server when one is sent). SRV_BY_TOKEN or SRV_BY_SESSION, or -1
+ * with the 401 or 403 (503 when the registry does not answer) sent. */
+enum { SRV_BY_TOKEN, SRV_BY_SESSION };
+int srv_authenticate(struct srv_api *api, h2o_req_t *req, struct reg_user *who);
+/* The request's session cookie into cookie: 0, or -ENOENT. */
+int srv_session_cookie(h2o_req_t *req, char cookie[2 * REG_TOKEN_LEN + 1]);
 
 /* router.c: every route on "/" of host; requests answered are counted by
  * status in api->responses. */
@@ -83,6 +106,10 @@ srv_endpoint_fn srv_filters_compile;
 srv_endpoint_fn srv_tunnel_register_ep;
 srv_endpoint_fn srv_tunnel_poll_ep;
 srv_endpoint_fn srv_healthz;
+srv_endpoint_fn srv_signin_ep;
+srv_endpoint_fn srv_session_ep;
+srv_endpoint_fn srv_signout_ep;
+srv_endpoint_fn srv_password_ep;
 
 /* filters.c: an expression compiled for a request off the loop (the
  * compile service), which the request waits for. The endpoint takes one

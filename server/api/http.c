@@ -201,30 +201,3 @@ int srv_str_field(h2o_req_t *req, json_t *o, const char *key, int required, cons
 	*ret = json_string_value(v);
 	return 0;
 }
-
-int srv_authenticate(struct reg *reg, h2o_req_t *req, struct reg_user *who)
-{
-	ssize_t at = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
-	const char *why = "no Authorization header";
-
-	if (at >= 0) {
-		h2o_iovec_t v = req->headers.entries[at].value;
-
-		why = "want Authorization: Bearer TOKEN";
-		if (v.len > 7 && !strncasecmp(v.base, "Bearer ", 7)) {
-			int r = reg_user_by_token(reg, v.base + 7, v.len - 7, who);
-
-			if (!r)
-				return 0;
-			if (r != -ENOENT) {
-				srv_fail(req, 503, "registry unavailable");
-				return -1;
-			}
-			why = "unknown token";
-		}
-	}
-	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_WWW_AUTHENTICATE, NULL,
-		       H2O_STRLIT("Bearer realm=\"edgecap\""));
-	srv_fail(req, 401, "%s", why);
-	return -1;
-}

@@ -1,6 +1,6 @@
 /* http.h - the API's HTTP edge: JSON replies, errors that name the field,
- * the request body's fields, bearer-token authentication, and one log line
- * per refused request. Every endpoint answers through it. */
+ * the request body's fields, and one log line per refused request. Every endpoint answers through
+ * it. */
 #ifndef SRV_HTTP_H
 #define SRV_HTTP_H
 
@@ -44,9 +44,5 @@ int srv_page(h2o_req_t *req, size_t *limit, char cursor[SRV_CURSOR_MAX + 1]);
 void srv_page_next(h2o_req_t *req, size_t limit, const char *cursor);
 /* Names of devices and interfaces: what can go in a URL and a log as is. */
 int srv_valid_name(const char *s, size_t max);
-
-/* The administrator the bearer token belongs to: 0, or -1 with the 401 (or
- * 503 when the registry does not answer) sent. */
-int srv_authenticate(struct reg *reg, h2o_req_t *req, struct reg_user *who);
 
 #endif

@@ -1,9 +1,9 @@
 /* router.c - the one handler on "/": the path as sent, split and decoded
  * segment by segment (path.h), matched exactly against the route table
- * ({name} takes any one segment, as decoded), the bearer token checked for
- * routes that want it, then the method (405 with Allow when the path is
- * known but the method is not). A logger counts every answered request by
- * status, streams and parked polls included, when it ends. */
+ * ({name} takes any one segment, as decoded), then the method (405 with
+ * Allow when the path is known but the method is not), then who it is (a
+ * token or a session, auth.c) and whether that user's role may. A logger counts every answered
+ * request by status, streams and parked polls included, when it ends. */
 #include <errno.h>
 #include <string.h>
 
@@ -12,23 +12,31 @@
 
 #define PATH_MAX_LEN 512
 
+#define PUBLIC SRV_ROUTE_PUBLIC
+#define OWN    SRV_ROUTE_PW_CHANGE
+
+/* The routes, with the least role each takes (docs/accounts.md). */
 static const struct srv_route routes[] = {
-    {"GET", "/api/v1/devices", srv_devices_list, 0},
-    {"POST", "/api/v1/devices", srv_devices_add, 0},
-    {"GET", "/api/v1/devices/{name}", srv_device_get, 0},
-    {"PATCH", "/api/v1/devices/{name}", srv_device_patch, 0},
-    {"DELETE", "/api/v1/devices/{name}", srv_device_delete, 0},
-    {"POST", "/api/v1/filters/compile", srv_filters_compile, 0},
-    {"GET", "/api/v1/captures", srv_captures_list, 0},
-    {"POST", "/api/v1/captures", srv_captures_start, 0},
-    {"GET", "/api/v1/captures/{id}", srv_capture_get, 0},
-    {"DELETE", "/api/v1/captures/{id}", srv_capture_delete, 0},
-    {"POST", "/api/v1/captures/{id}/stop", srv_capture_stop_ep, 0},
-    {"GET", "/api/v1/captures/{id}/pcap", srv_capture_pcap, 0},
-    {"GET", "/api/v1/captures/{id}/text", srv_capture_text, 0},
-    {"POST", "/tunnel/v1/register", srv_tunnel_register_ep, 1},
-    {"POST", "/tunnel/v1/poll", srv_tunnel_poll_ep, 1},
-    {"GET", "/healthz", srv_healthz, 1},
+    {"GET", "/api/v1/devices", srv_devices_list, 0, REG_VIEWER, "list devices"},
+    {"POST", "/api/v1/devices", srv_devices_add, 0, REG_OWNER, "enrol devices"},
+    {"GET", "/api/v1/devices/{name}", srv_device_get, 0, REG_VIEWER, "see devices"},
+    {"PATCH", "/api/v1/devices/{name}", srv_device_patch, 0, REG_OWNER, "change devices"},
+    {"DELETE", "/api/v1/devices/{name}", srv_device_delete, 0, REG_OWNER, "remove devices"},
+    {"POST", "/api/v1/filters/compile", srv_filters_compile, 0, REG_VIEWER, "compile filters"},
+    {"GET", "/api/v1/captures", srv_captures_list, 0, REG_VIEWER, "list captures"},
+    {"POST", "/api/v1/captures", srv_captures_start, 0, REG_OPERATOR, "start captures"},
+    {"GET", "/api/v1/captures/{id}", srv_capture_get, 0, REG_VIEWER, "see captures"},
+    {"DELETE", "/api/v1/captures/{id}", srv_capture_delete, 0, REG_OWNER, "delete captures"},
+    {"POST", "/api/v1/captures/{id}/stop", srv_capture_stop_ep, 0, REG_OPERATOR, "stop captures"},
+    {"GET", "/api/v1/captures/{id}/pcap", srv_capture_pcap, 0, REG_OPERATOR, "download captures"},
+    {"GET", "/api/v1/captures/{id}/text", srv_capture_text, 0, REG_VIEWER, "read captures' text"},
+    {"POST", "/api/v1/session", srv_signin_ep, PUBLIC, 0, NULL},
+    {"GET", "/api/v1/session", srv_session_ep, OWN, REG_VIEWER, NULL},
+    {"DELETE", "/api/v1/session", srv_signout_ep, OWN, REG_VIEWER, NULL},
+    {"POST", "/api/v1/session/password", srv_password_ep, OWN, REG_VIEWER, NULL},
+    {"POST", "/tunnel/v1/register", srv_tunnel_register_ep, PUBLIC, 0, NULL},
+    {"POST", "/tunnel/v1/poll", srv_tunnel_poll_ep, PUBLIC, 0, NULL},
+    {"GET", "/healthz", srv_healthz, PUBLIC, 0, NULL},
 };
 
 struct router {
@@ -87,7 +95,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 	const struct srv_route *found = NULL, *known = NULL;
 	struct reg_user who;
 	char whoname[2 * REG_NAME_MAX + 2];
-	int n, r;
+	int n, r, by;
 
 	n = srv_path_split(req->path.base, plen, path, sizeof(path), seg, err, sizeof(err));
 	if (n == -EINVAL)
@@ -106,19 +114,27 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 	}
 	if (!known)
 		return srv_fail(req, 404, "not found");
-	if (!known->public) {
-		if (srv_authenticate(api->reg, req, &who))
-			return 0;
-		snprintf(whoname, sizeof(whoname), "%s/%s", who.org_name, who.name);
-		srv_http_set_who(whoname);
-	}
 	if (!found) {
 		h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL,
 			       h2o_strdup(&req->pool, allow, SIZE_MAX).base, strlen(allow));
-		r = srv_fail(req, 405, "method not allowed here (%s)", allow);
-	} else {
-		r = found->fn(api, req, known->public ? NULL : &who, params);
+		return srv_fail(req, 405, "method not allowed here (%s)", allow);
 	}
+	if (found->flags & SRV_ROUTE_PUBLIC)
+		return found->fn(api, req, NULL, params);
+	if ((by = srv_authenticate(api, req, &who)) < 0)
+		return 0;
+	snprintf(whoname, sizeof(whoname), "%s/%s", who.org_name, who.name);
+	srv_http_set_who(whoname);
+	/* a one-time password signs in to replace itself, nothing more (a
+	 * token made with it is the owner's to use) */
+	if (by == SRV_BY_SESSION && who.pw_change && !(found->flags & SRV_ROUTE_PW_CHANGE))
+		r = srv_fail(req, 403,
+			     "password change required: POST /api/v1/session/password first");
+	else if (who.role < found->role)
+		r = srv_fail(req, 403, "your role (%s) may not %s", reg_role_name(who.role),
+			     found->what);
+	else
+		r = found->fn(api, req, &who, params);
 	srv_http_set_who(NULL);
 	return r;
 }

@@ -101,6 +101,28 @@ int reg_user_by_email(struct reg *r, const char *email, struct reg_user *ret, ch
 /* A new password hash; pw_change: it is a one-time password. */
 int reg_user_set_password(struct reg *r, int64_t user, const char *pwhash, int pw_change);
 
+/* Sign-in sessions (docs/accounts.md). A new one for the user: its cookie
+ * value and CSRF token written as hex into cookie_hex and csrf_hex
+ * (2 * REG_TOKEN_LEN + 1 each; the cookie is kept as SHA-256 only). */
+int reg_session_add(struct reg *r, int64_t user, int64_t now, char *cookie_hex, char *csrf_hex);
+/* The user of a session that was used within idle_s and began within
+ * max_s of now, its CSRF token into csrf_hex: 0, or -ENOENT (none, ended,
+ * or the user disabled; an expired session is removed). Its last use is
+ * kept, to the second. */
+int reg_session_get(struct reg *r, const char *cookie, size_t len, int64_t now, int64_t idle_s,
+		    int64_t max_s, struct reg_user *ret, char *csrf_hex);
+/* End one session (sign out), or every session of a user but one (keep:
+ * its cookie, NULL: none): 0 or -EIO. */
+int reg_session_end(struct reg *r, const char *cookie, size_t len);
+int reg_sessions_end_user(struct reg *r, int64_t user, const char *keep, size_t keep_len);
+
+/* Failed sign-ins under a key ("account NAME", "address A"): one more at
+ * now; how many since since and the last one's time; forget them all. */
+int reg_signin_failed(struct reg *r, const char *key, int64_t now);
+int reg_signin_failures(struct reg *r, const char *key, int64_t since, unsigned *ret_n,
+			int64_t *ret_last);
+int reg_signin_forget(struct reg *r, const char *key);
+
 /* Enrol a device into an organization: the new id (-EEXIST: its name in the
  * organization, or its serial anywhere). Its management address is the
  * first free one for its serial (mtun_address), so collisions resolve here.

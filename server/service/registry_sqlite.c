@@ -132,6 +132,21 @@ static const char *const migrations[] = {
     "CREATE INDEX captures_org ON captures (org_id, id);"
     "CREATE INDEX captures_ended ON captures (state, ended);"
     "DROP TABLE admins;",
+    /* 6: sign-in sessions (the cookie and its CSRF token kept as SHA-256
+     * and as given), and failed sign-ins by account and by address, for
+     * throttling shared by every server on the registry */
+    "CREATE TABLE sessions ("
+    "  id INTEGER PRIMARY KEY,"
+    "  cookie_sha256 BLOB NOT NULL UNIQUE,"
+    "  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  csrf TEXT NOT NULL,"
+    "  created INTEGER NOT NULL,"
+    "  last_seen INTEGER NOT NULL);"
+    "CREATE INDEX sessions_user ON sessions (user_id);"
+    "CREATE TABLE signin_failures ("
+    "  key TEXT NOT NULL,"
+    "  at INTEGER NOT NULL);"
+    "CREATE INDEX signin_failures_key ON signin_failures (key, at);",
 };
 
 const char *reg_errmsg(struct reg *r)

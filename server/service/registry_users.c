@@ -157,3 +157,108 @@ int reg_user_set_password(struct reg *r, int64_t user, const char *pwhash, int p
 	return reg_run(reg_q(r, "UPDATE users SET pwhash = ?, pw_change = ? WHERE id = ?", "tii",
 			     pwhash, (int64_t) !!pw_change, user));
 }
+
+int reg_session_add(struct reg *r, int64_t user, int64_t now, char *cookie_hex, char *csrf_hex)
+{
+	uint8_t cookie[REG_TOKEN_LEN], csrf[REG_TOKEN_LEN], hash[32];
+
+	if (RAND_bytes(cookie, sizeof(cookie)) != 1 || RAND_bytes(csrf, sizeof(csrf)) != 1)
+		return -EIO;
+	ecap_hex_encode(cookie, sizeof(cookie), cookie_hex);
+	ecap_hex_encode(csrf, sizeof(csrf), csrf_hex);
+	reg_sha256(cookie_hex, 2 * sizeof(cookie), hash);
+	return (int)reg_insert(r,
+			       reg_q(r,
+				     "INSERT INTO sessions (cookie_sha256, user_id, csrf, created, "
+				     "last_seen) VALUES (?, ?, ?, ?, ?)",
+				     "bitii", hash, 32, user, csrf_hex, now, now)) < 0
+		   ? -EIO
+		   : 0;
+}
+
+int reg_session_get(struct reg *r, const char *cookie, size_t len, int64_t now, int64_t idle_s,
+		    int64_t max_s, struct reg_user *ret, char *csrf_hex)
+{
+	uint8_t hash[32];
+	sqlite3_stmt *st;
+	int64_t id = 0, created = 0, seen = 0;
+	int e = -ENOENT;
+
+	reg_sha256(cookie, len, hash);
+	st = reg_q(r,
+		   "SELECT " USER_COLS ", s.id, s.created, s.last_seen, s.csrf FROM sessions s "
+		   "JOIN users u ON u.id = s.user_id JOIN orgs o ON o.id = u.org_id "
+		   "WHERE s.cookie_sha256 = ? AND NOT u.disabled",
+		   "b", hash, 32);
+	if (!st)
+		return -EIO;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		user_row(st, ret);
+		id = sqlite3_column_int64(st, 7);
+		created = sqlite3_column_int64(st, 8);
+		seen = sqlite3_column_int64(st, 9);
+		reg_text_col(st, 10, csrf_hex, 2 * REG_TOKEN_LEN + 1);
+		e = 0;
+	}
+	sqlite3_finalize(st);
+	if (e)
+		return e;
+	if (now - seen > idle_s || now - created > max_s) {
+		reg_run(reg_q(r, "DELETE FROM sessions WHERE id = ?", "i", id));
+		return -ENOENT;
+	}
+	if (now != seen)
+		reg_run(reg_q(r, "UPDATE sessions SET last_seen = ? WHERE id = ?", "ii", now, id));
+	return 0;
+}
+
+int reg_session_end(struct reg *r, const char *cookie, size_t len)
+{
+	uint8_t hash[32];
+
+	reg_sha256(cookie, len, hash);
+	return reg_run(reg_q(r, "DELETE FROM sessions WHERE cookie_sha256 = ?", "b", hash, 32));
+}
+
+int reg_sessions_end_user(struct reg *r, int64_t user, const char *keep, size_t keep_len)
+{
+	uint8_t hash[32] = {0};
+
+	if (keep)
+		reg_sha256(keep, keep_len, hash);
+	return reg_run(reg_q(r, "DELETE FROM sessions WHERE user_id = ? AND cookie_sha256 != ?",
+			     "ib", user, hash, 32));
+}
+
+int reg_signin_failed(struct reg *r, const char *key, int64_t now)
+{
+	return reg_run(
+	    reg_q(r, "INSERT INTO signin_failures (key, at) VALUES (?, ?)", "ti", key, now));
+}
+
+int reg_signin_failures(struct reg *r, const char *key, int64_t since, unsigned *ret_n,
+			int64_t *ret_last)
+{
+	sqlite3_stmt *st = reg_q(r,
+				 "SELECT count(*), coalesce(max(at), 0) FROM signin_failures "
+				 "WHERE key = ? AND at >= ?",
+				 "ti", key, since);
+
+	if (!st)
+		return -EIO;
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		sqlite3_finalize(st);
+		return -EIO;
+	}
+	*ret_n = (unsigned)sqlite3_column_int64(st, 0);
+	*ret_last = sqlite3_column_int64(st, 1);
+	sqlite3_finalize(st);
+	/* older ones count no more: gone */
+	reg_run(reg_q(r, "DELETE FROM signin_failures WHERE key = ? AND at < ?", "ti", key, since));
+	return 0;
+}
+
+int reg_signin_forget(struct reg *r, const char *key)
+{
+	return reg_run(reg_q(r, "DELETE FROM signin_failures WHERE key = ?", "t", key));
+}

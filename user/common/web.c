@@ -467,6 +467,8 @@ const char *web_reason(int status)
 		return "OK";
 	case 201:
 		return "Created";
+	case 204:
+		return "No Content";
 	case 400:
 		return "Bad Request";
 	case 401:

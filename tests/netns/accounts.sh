@@ -1,0 +1,238 @@
+#!/usr/bin/env bash
+# accounts.sh SERVER AGENT EDGECAP - users, sign-in sessions and roles on a
+# real edgecap-server (server_env.sh: SQLite registry, agents gw1 and gw2,
+# organizations acme and globex), driven with curl as a browser would:
+# one-time passwords and their change, the session cookie and its flags,
+# CSRF and Origin checks, sign-out, throttled guessing per account and per
+# address, what each role may do on every route, another organization's
+# objects, and sessions that expire (docs/accounts.md).
+set -uo pipefail
+server=$1
+agent=$2
+ec=$3
+suite=acct
+. "$(cd "$(dirname "$0")" && pwd)/lib.sh"
+. "$(cd "$(dirname "$0")" && pwd)/server_env.sh"
+
+# adduser EMAIL ROLE [ORG]: its one-time password on stdout
+adduser() {
+	"$server" --db "$db" user add "${3:-acme}" "$1" --role "$2" 2> /dev/null |
+		sed -n 's/^one-time password: //p'
+}
+# tokenuser EMAIL ROLE: a user with an API token; the token on stdout
+tokenuser() {
+	"$server" --db "$db" user add acme "$1" --role "$2" --token cli 2> /dev/null |
+		sed -n 's/^API token cli: //p'
+}
+# signin JAR EMAIL PASSWORD: the status; body in $tmp/body, headers in
+# $tmp/head, the cookie in JAR
+signin() {
+	inb curl -sS -o "$tmp/body" -D "$tmp/head" -w '%{http_code}' -c "$1" -X POST \
+		-H 'Content-Type: application/json' \
+		--data-binary "{\"email\":\"$2\",\"password\":\"$3\"}" "$api/session"
+}
+# as JAR METHOD PATH [JSON [HEADER...]]: a request with the session's cookie
+as() {
+	local jar=$1 m=$2 p=$3 body=${4:-}
+	shift 4 2> /dev/null || shift $#
+	inb curl -sS --path-as-is -o "$tmp/body" -D "$tmp/head" -w '%{http_code}' -b "$jar" -X "$m" \
+		${body:+-H 'Content-Type: application/json' --data-binary "$body"} "$@" "$api$p"
+}
+csrf_of() { field csrf; } # from a sign-in's or GET /session's body
+
+test_signin() {
+	local pw st bad=
+	pw=$(adduser carol@acme.test owner)
+	[ ${#pw} = 16 ] || { ko "sign-in" "no one-time password"; return; }
+	st=$(signin "$tmp/c.jar" carol@acme.test 'not the password')
+	[ "$st" = 401 ] && [ "$(field error)" = "wrong email or password" ] || bad+=" wrong:$st"
+	st=$(signin "$tmp/c.jar" nobody@acme.test "$pw")
+	[ "$st" = 401 ] && [ "$(field error)" = "wrong email or password" ] || bad+=" nobody:$st"
+	[ -z "$bad" ] && ok "sign-in: a wrong password and an unknown email get the same 401" ||
+		ko "sign-in refusals" "$bad"
+	st=$(signin "$tmp/c.jar" CAROL@acme.test "$pw")
+	[ "$st" = 201 ] && [ "$(field user role)" = owner ] && [ "$(field user password_change)" = True ] &&
+		[ "$(field user organization)" = acme ] && [[ $(field csrf) =~ ^[0-9a-f]{64}$ ]] &&
+		grep -qi '^set-cookie: edgecap_session=[0-9a-f]\{64\}; Path=/; HttpOnly; SameSite=Strict' "$tmp/head" &&
+		! grep -qi '^set-cookie:.*Secure' "$tmp/head" &&
+		ok "sign-in: 201, the user and a CSRF token, a cookie HttpOnly and SameSite=Strict (Secure only under TLS)" ||
+		ko "sign-in" "$st $(cat "$tmp/body") $(grep -i set-cookie "$tmp/head")"
+	! grep -qa "$(sed -n 's/.*edgecap_session\t//p' "$tmp/c.jar")" "$db" "$db-wal" 2> /dev/null &&
+		ok "sign-in: the cookie is not stored in the registry (its SHA-256 is)" || ko "cookie stored"
+	st=$(as "$tmp/c.jar" GET /devices)
+	[ "$st" = 403 ] && [ "$(field error)" = "password change required: POST /api/v1/session/password first" ] &&
+		ok "a one-time password: nothing but the password change until it is replaced" ||
+		ko "one-time password" "$st $(cat "$tmp/body")"
+	echo "$pw" > "$tmp/carol.once"
+}
+
+test_password_change() {
+	local pw st csrf bad= new='a long enough passphrase'
+	pw=$(cat "$tmp/carol.once")
+	signin "$tmp/c2.jar" carol@acme.test "$pw" > /dev/null # a second session
+	as "$tmp/c.jar" GET /session > /dev/null
+	csrf=$(csrf_of)
+	st=$(as "$tmp/c.jar" POST /session/password "{\"password\":\"$pw\",\"new_password\":\"$new\"}")
+	[ "$st" = 403 ] && grep -q 'X-CSRF-Token' "$tmp/body" || bad+=" no-csrf:$st"
+	st=$(as "$tmp/c.jar" POST /session/password "{\"password\":\"$pw\",\"new_password\":\"short\"}" -H "X-CSRF-Token: $csrf")
+	[ "$st" = 400 ] && [ "$(field error)" = "new_password: want at least 12 characters" ] || bad+=" short:$st"
+	st=$(as "$tmp/c.jar" POST /session/password "{\"password\":\"$pw\",\"new_password\":\"carol@acme.test\"}" -H "X-CSRF-Token: $csrf")
+	[ "$st" = 400 ] && [ "$(field error)" = "new_password: is the user's own name or email" ] || bad+=" own:$st"
+	st=$(as "$tmp/c.jar" POST /session/password "{\"password\":\"guess it\",\"new_password\":\"$new\"}" -H "X-CSRF-Token: $csrf")
+	[ "$st" = 403 ] && [ "$(field error)" = "password: not your current password" ] || bad+=" current:$st"
+	st=$(as "$tmp/c.jar" POST /session/password "{\"password\":\"$pw\",\"new_password\":\"$new\",\"x\":1}" -H "X-CSRF-Token: $csrf")
+	[ "$st" = 400 ] && [ "$(field error)" = "unknown field 'x'" ] || bad+=" unknown-field:$st"
+	[ -z "$bad" ] && ok "password change: CSRF token, length, own email, current password and fields checked, each named" ||
+		ko "password change refusals" "$bad"
+	st=$(as "$tmp/c.jar" POST /session/password "{\"password\":\"$pw\",\"new_password\":\"$new\"}" -H "X-CSRF-Token: $csrf")
+	[ "$st" = 200 ] && [ "$(field user password_change)" = False ] &&
+		[ "$(as "$tmp/c.jar" GET /devices)" = 200 ] &&
+		ok "password change: done, and the session goes on" || ko "password change" "$st $(cat "$tmp/body")"
+	st=$(as "$tmp/c2.jar" GET /session)
+	[ "$st" = 401 ] && ok "password change: the user's other sessions end" || ko "other sessions" "$st"
+	[ "$(signin "$tmp/x.jar" carol@acme.test "$pw")" = 401 ] && [ "$(signin "$tmp/x.jar" carol@acme.test "$new")" = 201 ] &&
+		ok "password change: the one-time password works no more, the new one does" || ko "new password"
+}
+
+test_csrf() {
+	local st csrf bad=
+	as "$tmp/c.jar" GET /session > /dev/null
+	csrf=$(csrf_of)
+	body='{"name":"gwc","serial":"SN-gwc","address":"http://10.98.0.1:9"}'
+	st=$(as "$tmp/c.jar" POST /devices "$body"); [ "$st" = 403 ] || bad+=" none:$st"
+	st=$(as "$tmp/c.jar" POST /devices "$body" -H "X-CSRF-Token: 00$csrf"); [ "$st" = 403 ] || bad+=" wrong:$st"
+	st=$(as "$tmp/c.jar" POST /devices "$body" -H "X-CSRF-Token: $csrf" -H 'Origin: http://evil.test')
+	[ "$st" = 403 ] && [ "$(field error)" = "Origin is not this server" ] || bad+=" origin:$st"
+	st=$(as "$tmp/c.jar" DELETE /devices/gw3 "" -H "X-CSRF-Token: $(tr 0-9a-f 1-9a-f0 <<< "$csrf")"); [ "$st" = 403 ] || bad+=" delete:$st"
+	[ -z "$bad" ] && ok "CSRF: a state change by cookie without the session's token, or from another Origin: 403" ||
+		ko "CSRF" "$bad"
+	st=$(as "$tmp/c.jar" POST /devices "$body" -H "X-CSRF-Token: $csrf" -H 'Origin: http://127.0.0.1:8000')
+	[ "$st" = 201 ] && ok "CSRF: with the token and this server's Origin, it is done" || ko "CSRF ok" "$st $(cat "$tmp/body")"
+	# a token is no ambient credential: no CSRF token wanted
+	st=$(call "$alice" DELETE /devices/gwc)
+	[ "$st" = 200 ] && ok "CSRF: bearer tokens need none" || ko "token without CSRF" "$st"
+}
+
+test_signout() {
+	local st csrf
+	signin "$tmp/o.jar" carol@acme.test 'a long enough passphrase' > /dev/null
+	csrf=$(csrf_of)
+	st=$(as "$tmp/o.jar" DELETE /session "" -H "X-CSRF-Token: $csrf")
+	[ "$st" = 204 ] && grep -qi '^set-cookie: edgecap_session=; .*Max-Age=0' "$tmp/head" &&
+		[ "$(as "$tmp/o.jar" GET /devices)" = 401 ] && [ "$(field error)" = "the session ended: sign in again" ] &&
+		ok "sign-out: 204, the cookie cleared, the session gone on the server" ||
+		ko "sign-out" "$st $(cat "$tmp/body")"
+}
+
+test_throttle() {
+	local st i bad= pw
+	pw=$(adduser dave@acme.test viewer)
+	for i in 1 2 3 4 5; do
+		st=$(signin "$tmp/t.jar" dave@acme.test "guess $i"); [ "$st" = 401 ] || bad+=" $i:$st"
+	done
+	st=$(signin "$tmp/t.jar" dave@acme.test "$pw") # even the right one: not checked
+	[ -z "$bad" ] && [ "$st" = 429 ] && grep -qi '^retry-after: 30' "$tmp/head" &&
+		[ "$(field error)" = "too many failed sign-ins for this account; try again in 30 s" ] &&
+		ok "throttle: 5 failures, then the account waits 30 s (Retry-After), the password not even checked" ||
+		ko "throttle account" "$bad $st $(cat "$tmp/body")"
+	# another account from the same address still signs in; 20 failures
+	# from one address, over any accounts, and the address waits
+	st=$(signin "$tmp/t.jar" carol@acme.test 'a long enough passphrase')
+	[ "$st" = 201 ] || bad+=" other:$st"
+	for i in $(seq 6 20); do
+		signin "$tmp/t.jar" "nobody$i@acme.test" x > /dev/null
+	done
+	st=$(signin "$tmp/t.jar" carol@acme.test 'a long enough passphrase')
+	[ -z "$bad" ] && [ "$st" = 429 ] && [ "$(field error)" = "too many failed sign-ins from this address; try again in 900 s" ] &&
+		ok "throttle: 20 failures from one address, any accounts: the address waits" ||
+		ko "throttle address" "$bad $st $(cat "$tmp/body")"
+	# tokens are not sign-ins: the CLI goes on
+	[ "$(call "$alice" GET /devices)" = 200 ] && ok "throttle: API tokens unaffected" || ko "tokens throttled"
+}
+
+# Each role against each route (tokens here: the same check as sessions).
+test_roles() {
+	local v o w st bad= id
+	v=$(tokenuser vera@acme.test viewer) o=$(tokenuser otto@acme.test operator) w=$alice
+	st=$(call "$o" POST /captures '{"devices":["gw1"],"expression":"udp port 9","duration":30}')
+	id=$(field id)
+	[ "$st" = 201 ] || { ko "roles" "operator could not start a capture: $st $(cat "$tmp/body")"; return; }
+	# ROLE METHOD PATH WANT [BODY]
+	while read -r who m p want body; do
+		local t=${!who}
+		st=$(call "$t" "$m" "${p//ID/$id}" ${body:+"$body"})
+		[ "$st" = "$want" ] || bad+=" $who:$m:$p:$st(want $want)"
+		if [ "$want" = 403 ] && ! grep -q "your role ($( [ "$who" = v ] && echo viewer || echo operator)) may not" "$tmp/body"; then
+			bad+=" $who:$m:$p:message"
+		fi
+	done << EOF
+v GET /devices 200
+v GET /devices/gw1 200
+v POST /devices 403 {"name":"gx","serial":"SN-gx","address":"http://10.98.0.1:9"}
+v PATCH /devices/gw3 403 {"enabled":false}
+v DELETE /devices/gw3 403
+v POST /filters/compile 200 {"expression":"udp"}
+v GET /captures 200
+v GET /captures/ID 200
+v POST /captures 403 {"devices":["gw1"],"expression":"udp","duration":1}
+v POST /captures/ID/stop 403
+v GET /captures/ID/pcap 403
+v DELETE /captures/ID 403
+v GET /session 200
+o POST /devices 403 {"name":"gx","serial":"SN-gx","address":"http://10.98.0.1:9"}
+o PATCH /devices/gw3 403 {"enabled":false}
+o DELETE /devices/gw3 403
+o DELETE /captures/ID 403
+o POST /captures/ID/stop 200
+EOF
+	[ -z "$bad" ] && ok "roles: viewers see and read, operators start, stop and download, owners change devices; refusals name the role" ||
+		ko "roles" "$bad"
+	wait_state "$id" done 10
+	st=$(call "$o" GET "/captures/$id/pcap")$(call "$w" DELETE "/captures/$id")
+	[ "$st" = 200200 ] && ok "roles: an operator downloads, an owner deletes" ||
+		ko "roles download/delete" "$st $(cat "$tmp/body")"
+}
+
+test_other_org() {
+	local pw st bad=
+	pw=$(adduser gina@globex.test owner globex)
+	signin "$tmp/g.jar" gina@globex.test "$pw" > /dev/null
+	local csrf; csrf=$(csrf_of)
+	as "$tmp/g.jar" POST /session/password "{\"password\":\"$pw\",\"new_password\":\"globex passphrase 1\"}" -H "X-CSRF-Token: $csrf" > /dev/null
+	for p in "GET /devices/gw1" "PATCH /devices/gw1" "DELETE /devices/gw1" "GET /captures/1" \
+		"POST /captures/1/stop" "GET /captures/1/pcap" "GET /captures/1/text" "DELETE /captures/1"; do
+		set -- $p
+		st=$(as "$tmp/g.jar" "$1" "$2" "$([ "$1" = PATCH ] && echo '{"enabled":true}')" \
+			-H "X-CSRF-Token: $csrf")
+		[ "$st" = 404 ] || bad+=" $p:$st"
+	done
+	as "$tmp/g.jar" GET /devices > /dev/null
+	grep -q '"gw1"' "$tmp/body" && bad+=" list"
+	[ -z "$bad" ] && ok "another organization's session: acme's devices and captures are not found" ||
+		ko "other organization" "$bad"
+}
+
+test_expiry() {
+	local st
+	printf 'session_idle = 2\nsession_max = 4\n' > "$tmp/short.conf"
+	kill -TERM "$server_pid"; wait_gone "$server_pid" 10
+	server_start -c "$tmp/short.conf" || { ko "expiry" "no server"; return; }
+	signin "$tmp/e.jar" carol@acme.test 'a long enough passphrase' > /dev/null
+	[ "$(as "$tmp/e.jar" GET /session)" = 200 ] || { ko "expiry" "no session"; return; }
+	sleep 1.2; as "$tmp/e.jar" GET /session > /dev/null
+	sleep 1.2; as "$tmp/e.jar" GET /session > /dev/null # used: still within idle
+	st=$(as "$tmp/e.jar" GET /session)
+	sleep 3.2
+	[ "$st" = 200 ] && [ "$(as "$tmp/e.jar" GET /session)" = 401 ] &&
+		ok "expiry: a session in use lives past its idle time, not past its absolute one" || ko "expiry max" "$st"
+	signin "$tmp/e2.jar" carol@acme.test 'a long enough passphrase' > /dev/null
+	sleep 3.2
+	[ "$(as "$tmp/e2.jar" GET /session)" = 401 ] && ok "expiry: an idle session ends" || ko "expiry idle"
+}
+
+# (throttling last: the address it locks out is the other tests' too)
+run_tests after test_signin test_password_change test_csrf test_signout test_roles \
+	test_other_org test_expiry test_throttle
+st=$?
+env_stop || exit 1
+exit $st
