@@ -95,7 +95,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 	const struct srv_route *found = NULL, *known = NULL;
 	struct reg_user who;
 	char whoname[2 * REG_NAME_MAX + 2];
-	int n, r, by;
+	int n, r, by = -1, private = 0;
 
 	n = srv_path_split(req->path.base, plen, path, sizeof(path), seg, err, sizeof(err));
 	if (n == -EINVAL)
@@ -106,6 +106,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 		if (!match(routes[i].path, seg, n, params))
 			continue;
 		known = &routes[i];
+		private |= !(routes[i].flags & SRV_ROUTE_PUBLIC);
 		snprintf(allow + strlen(allow), sizeof(allow) - strlen(allow), "%s%s",
 			 allow[0] ? ", " : "", routes[i].method);
 		if (h2o_memis(req->method.base, req->method.len, routes[i].method,
@@ -114,20 +115,22 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 	}
 	if (!known)
 		return srv_fail(req, 404, "not found");
+	if (found && (found->flags & SRV_ROUTE_PUBLIC))
+		return found->fn(api, req, NULL, params);
+	/* a path of users' routes tells its methods to users only */
+	if (private && (by = srv_authenticate(api, req, &who)) < 0)
+		return 0;
+	if (private) {
+		snprintf(whoname, sizeof(whoname), "%s/%s", who.org_name, who.name);
+		srv_http_set_who(whoname);
+	}
 	if (!found) {
 		h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL,
 			       h2o_strdup(&req->pool, allow, SIZE_MAX).base, strlen(allow));
-		return srv_fail(req, 405, "method not allowed here (%s)", allow);
-	}
-	if (found->flags & SRV_ROUTE_PUBLIC)
-		return found->fn(api, req, NULL, params);
-	if ((by = srv_authenticate(api, req, &who)) < 0)
-		return 0;
-	snprintf(whoname, sizeof(whoname), "%s/%s", who.org_name, who.name);
-	srv_http_set_who(whoname);
-	/* a one-time password signs in to replace itself, nothing more (a
-	 * token made with it is the owner's to use) */
-	if (by == SRV_BY_SESSION && who.pw_change && !(found->flags & SRV_ROUTE_PW_CHANGE))
+		r = srv_fail(req, 405, "method not allowed here (%s)", allow);
+	} else if (by == SRV_BY_SESSION && who.pw_change && !(found->flags & SRV_ROUTE_PW_CHANGE))
+		/* a one-time password signs in to replace itself, nothing more
+		 * (a token made with it is the owner's to use) */
 		r = srv_fail(req, 403,
 			     "password change required: POST /api/v1/session/password first");
 	else if (who.role < found->role)

@@ -125,8 +125,8 @@ test_signout() {
 }
 
 test_throttle() {
-	local st i bad= pw
-	pw=$(adduser dave@acme.test viewer)
+	local st i bad= pw pw2
+	pw=$(adduser dave@acme.test viewer) pw2=$(adduser erin@acme.test viewer)
 	for i in 1 2 3 4 5; do
 		st=$(signin "$tmp/t.jar" dave@acme.test "guess $i"); [ "$st" = 401 ] || bad+=" $i:$st"
 	done
@@ -137,13 +137,14 @@ test_throttle() {
 		ko "throttle account" "$bad $st $(cat "$tmp/body")"
 	# another account from the same address still signs in; 20 failures
 	# from one address, over any accounts, and the address waits
-	st=$(signin "$tmp/t.jar" carol@acme.test 'a long enough passphrase')
+	st=$(signin "$tmp/t.jar" erin@acme.test "$pw2")
 	[ "$st" = 201 ] || bad+=" other:$st"
 	for i in $(seq 6 20); do
 		signin "$tmp/t.jar" "nobody$i@acme.test" x > /dev/null
 	done
-	st=$(signin "$tmp/t.jar" carol@acme.test 'a long enough passphrase')
-	[ -z "$bad" ] && [ "$st" = 429 ] && [ "$(field error)" = "too many failed sign-ins from this address; try again in 900 s" ] &&
+	st=$(signin "$tmp/t.jar" erin@acme.test "$pw2")
+	[ -z "$bad" ] && [ "$st" = 429 ] &&
+		[[ $(field error) =~ ^"too many failed sign-ins from this address; try again in "(89[0-9]|900)" s"$ ]] &&
 		ok "throttle: 20 failures from one address, any accounts: the address waits" ||
 		ko "throttle address" "$bad $st $(cat "$tmp/body")"
 	# tokens are not sign-ins: the CLI goes on
