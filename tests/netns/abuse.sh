@@ -564,7 +564,11 @@ listen(8012, "block")
 PY
 	ina python3 "$tmp/hostile.py" &
 	hp=$!
-	sleep 0.5
+	# listening on all three (python's start is slow on a busy machine)
+	for _ in $(seq 100); do
+		[ "$(ina ss -Hltn | grep -c ':801[123] ')" = 3 ] && break
+		sleep 0.1
+	done
 	call "$alice" POST /devices '{"name":"evil1","serial":"SN-evil1","address":"http://10.98.0.1:8011"}' > /dev/null
 	call "$alice" POST /devices '{"name":"evil2","serial":"SN-evil2","address":"http://10.98.0.1:8012"}' > /dev/null
 	call "$alice" POST /devices '{"name":"evil3","serial":"SN-evil3","address":"http://10.98.0.1:8013"}' > /dev/null
