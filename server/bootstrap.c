@@ -5,6 +5,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/log.h"
 #include "server.h"
@@ -47,6 +48,23 @@ static int registry_error(struct reg *reg, int64_t e, const char *what)
 	else
 		ecap_log(LOG_ERR, "registry: %s", reg_errmsg(reg));
 	return 1;
+}
+
+/* In the organization's audit log, as done by the server's command line. */
+static void audit_user_added(struct reg *reg, const char *email, enum reg_role role)
+{
+	char hash[REG_PWHASH_MAX], target[REG_EMAIL_MAX + 8], detail[64];
+	struct reg_user u;
+	struct timespec ts;
+
+	if (reg_user_by_email(reg, email, &u, hash))
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	snprintf(target, sizeof(target), "user %s", u.email);
+	snprintf(detail, sizeof(detail), "{\"role\":\"%s\"}", reg_role_name(role));
+	if (reg_audit_add(reg, u.org, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, 0, "server",
+			  "", "user_added", target, detail))
+		ecap_log(LOG_WARNING, "audit log: %s", reg_errmsg(reg));
 }
 
 /* user add ORG EMAIL --role ROLE [--name NAME] [--token TOKEN_NAME] */
@@ -115,6 +133,7 @@ static int user_add(struct reg *reg, int argc, char **argv)
 		return registry_error(reg, id, id == -ENOENT ? argv[optind] : taken);
 	if (token_name && (id = reg_token_add(reg, id, token_name, token)) < 0)
 		return registry_error(reg, id, "the token's name is taken");
+	audit_user_added(reg, argv[optind + 1], role);
 	printf("user %s (%s) in %s\n", argv[optind + 1], reg_role_name(role), argv[optind]);
 	printf("one-time password: %s\n", pw);
 	if (token_name)

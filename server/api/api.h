@@ -7,6 +7,7 @@
  *   filters.c   /api/v1/filters/compile
  *   session.c   /api/v1/session[/password]: signing in and out
  *   auth.c      who a request is: its token, or its session and CSRF token
+ *   audit.c     the audit log: written as endpoints act; /api/v1/audit
  *   tunnel.c    /tunnel/v1/register, /tunnel/v1/poll (the devices' side)
  *   health.c    /healthz, and /metrics on the metrics listener
  *
@@ -110,6 +111,16 @@ srv_endpoint_fn srv_signin_ep;
 srv_endpoint_fn srv_session_ep;
 srv_endpoint_fn srv_signout_ep;
 srv_endpoint_fn srv_password_ep;
+srv_endpoint_fn srv_audit_list;
+
+/* audit.c: an entry of the audit log for what who just did (detail: a JSON
+ * object, taken; NULL: none), with the client's address. */
+void srv_audit(struct srv_api *api, h2o_req_t *req, const struct reg_user *who, const char *action,
+	       const char *target, json_t *detail);
+/* The client's address, without its port. */
+void srv_client_address(h2o_req_t *req, char *ret, size_t len);
+/* ms since the epoch as ISO 8601 UTC with milliseconds (24 bytes). */
+void srv_iso_time(int64_t ms, char *ret, size_t len);
 
 /* filters.c: an expression compiled for a request off the loop (the
  * compile service), which the request waits for. The endpoint takes one

@@ -34,12 +34,13 @@
 #include "print/textprint.h"
 #include "filter/cbpf.h"
 
-#define READ_CHUNK	(256u << 10) /* from the file, a send */
-#define SEND_MAX	(2u << 20)   /* from memory, a send */
-#define SEND_PIECES	1024	     /* IOV_MAX: h2o writes them in one writev */
-#define READER_CHECK_MS 100
-#define DEVICES_MAX	256 /* in one capture */
-#define IFNAME_MAX	15
+#define READ_CHUNK	   (256u << 10) /* from the file, a send */
+#define SEND_MAX	   (2u << 20)	/* from memory, a send */
+#define SEND_PIECES	   1024		/* IOV_MAX: h2o writes them in one writev */
+#define READER_CHECK_MS	   100
+#define DEVICES_MAX	   256 /* in one capture */
+#define IFNAME_MAX	   15
+#define CAPTURE_REASON_MAX 512 /* bytes of why, kept in the audit log */
 
 struct srv_reader {
 	struct srv_capture_watch watch;
@@ -158,6 +159,15 @@ int srv_capture_get(struct srv_api *api, h2o_req_t *req, const struct reg_user *
 	return reply_capture(api, req, who->org, id, 200);
 }
 
+static void audit_capture(struct srv_api *api, h2o_req_t *req, const struct reg_user *who,
+			  const char *action, int64_t id, json_t *detail)
+{
+	char target[32];
+
+	snprintf(target, sizeof(target), "capture %lld", (long long)id);
+	srv_audit(api, req, who, action, target, detail);
+}
+
 int srv_capture_stop_ep(struct srv_api *api, h2o_req_t *req, const struct reg_user *who,
 			char **params)
 {
@@ -169,6 +179,7 @@ int srv_capture_stop_ep(struct srv_api *api, h2o_req_t *req, const struct reg_us
 	if (srv_capture_stop(api->captures, who->org, id))
 		return srv_fail(req, 409, "capture %lld has ended", (long long)id);
 	ecap_log(LOG_INFO, "%s/%s stopped capture %lld", who->org_name, who->name, (long long)id);
+	audit_capture(api, req, who, "capture_stopped", id, NULL);
 	return reply_capture(api, req, who->org, id, 200);
 }
 
@@ -193,6 +204,7 @@ int srv_capture_delete(struct srv_api *api, h2o_req_t *req, const struct reg_use
 	if (r)
 		return srv_fail(req, 500, "registry: %s", reg_errmsg(api->reg));
 	ecap_log(LOG_INFO, "%s/%s deleted capture %lld", who->org_name, who->name, (long long)id);
+	audit_capture(api, req, who, "capture_deleted", id, NULL);
 	return srv_json(req, 200, json_pack("{s:I}", "deleted", (json_int_t)id));
 }
 
@@ -324,6 +336,8 @@ static void launch(struct start *s)
 		h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_LOCATION, NULL,
 			       h2o_strdup(&req->pool, link, SIZE_MAX).base, strlen(link));
 	}
+	/* the request as kept, its reason with it */
+	audit_capture(api, req, &s->who, "capture_started", id, json_deep_copy(s->j));
 	reply_capture(api, req, s->who.org, id, 201);
 out:
 	free(text);
@@ -389,14 +403,15 @@ static void start_release(struct srv_compiling *x)
 int srv_captures_start(struct srv_api *api, h2o_req_t *req, const struct reg_user *who,
 		       char **params)
 {
-	static const char *const keys[] = {"devices",  "expression", "snaplen",	  "count",
-					   "duration", "interfaces", "direction", NULL};
+	static const char *const keys[] = {"devices",	"expression", "snaplen",
+					   "count",	"duration",   "interfaces",
+					   "direction", "reason",     NULL};
 	struct reg_device *devs = NULL;
 	char ifaces[ECAP_CAPTURE_IFACES_MAX * (IFNAME_MAX + 1) + 1];
 	struct start *s;
 	unsigned ndevs = 0;
 	json_t *j;
-	const char *expr, *dir;
+	const char *expr, *dir, *reason;
 	int64_t snaplen = ECAP_SNAPLEN_DEFAULT, count = 0, duration = api->duration;
 
 	if (api->stopping)
@@ -406,6 +421,7 @@ int srv_captures_start(struct srv_api *api, h2o_req_t *req, const struct reg_use
 		return 0;
 	if (srv_known_keys(req, j, keys) || srv_str_field(req, j, "expression", 0, &expr) ||
 	    srv_str_field(req, j, "direction", 0, &dir) ||
+	    srv_str_field(req, j, "reason", 0, &reason) ||
 	    srv_int_field(req, j, "snaplen", 1, ECAP_SNAPLEN_MAX, &snaplen) ||
 	    srv_int_field(req, j, "count", 0, INT64_MAX, &count) ||
 	    srv_int_field(req, j, "duration", 1, api->duration_max, &duration))
@@ -416,6 +432,10 @@ int srv_captures_start(struct srv_api *api, h2o_req_t *req, const struct reg_use
 		expr = "";
 	if (!dir)
 		dir = "inout";
+	if (reason && strlen(reason) > CAPTURE_REASON_MAX) {
+		srv_fail(req, 400, "reason: at most %d bytes", CAPTURE_REASON_MAX);
+		goto fail;
+	}
 	if (strcmp(dir, "in") && strcmp(dir, "out") && strcmp(dir, "inout")) {
 		srv_fail(req, 400, "direction: in, out or inout");
 		goto fail;
@@ -715,8 +735,10 @@ void srv_readers_start(struct srv_api *api)
 	api->reader_check_entry.cb = on_reader_check;
 }
 
-static int follow(struct srv_api *api, h2o_req_t *req, int64_t org, const char *ids, int text)
+static int follow(struct srv_api *api, h2o_req_t *req, const struct reg_user *who, const char *ids,
+		  int text)
 {
+	int64_t org = who->org;
 	int64_t id = capture_id(ids);
 	struct srv_capture *l;
 	char path[512];
@@ -779,6 +801,12 @@ static int follow(struct srv_api *api, h2o_req_t *req, int64_t org, const char *
 		if (!h2o_timeout_is_linked(&api->reader_check_entry))
 			h2o_timeout_link(api->loop, &api->reader_check, &api->reader_check_entry);
 	}
+	if (!text) { /* reading its text is seeing it; its file leaves the server */
+		char target[32];
+
+		snprintf(target, sizeof(target), "capture %lld", (long long)id);
+		srv_audit(api, req, who, "capture_downloaded", target, NULL);
+	}
 	web_start_200(req, text ? "text/plain; charset=utf-8" : "application/x-pcapng", &r->gen);
 	reader_pump(r);
 	return 0;
@@ -786,10 +814,10 @@ static int follow(struct srv_api *api, h2o_req_t *req, int64_t org, const char *
 
 int srv_capture_pcap(struct srv_api *api, h2o_req_t *req, const struct reg_user *who, char **params)
 {
-	return follow(api, req, who->org, params[0], 0);
+	return follow(api, req, who, params[0], 0);
 }
 
 int srv_capture_text(struct srv_api *api, h2o_req_t *req, const struct reg_user *who, char **params)
 {
-	return follow(api, req, who->org, params[0], 1);
+	return follow(api, req, who, params[0], 1);
 }

@@ -79,6 +79,15 @@ static int address_refused(const struct srv_api *api, const h2o_url_t *url, char
 	return srv_reach_check(api->reach, (struct sockaddr *)&ss, 0, why, len);
 }
 
+static void audit_device(struct srv_api *api, h2o_req_t *req, const struct reg_user *who,
+			 const char *action, const char *name, json_t *detail)
+{
+	char target[80];
+
+	snprintf(target, sizeof(target), "device %s", name);
+	srv_audit(api, req, who, action, target, detail);
+}
+
 int srv_devices_add(struct srv_api *api, h2o_req_t *req, const struct reg_user *who, char **params)
 {
 	static const char *const keys[] = {"name", "serial", "address", "pubkey", NULL};
@@ -136,6 +145,8 @@ int srv_devices_add(struct srv_api *api, h2o_req_t *req, const struct reg_user *
 		srv_json(req, 201, o);
 		ecap_log(LOG_INFO, "%s/%s enrolled device %s (%s) at %s", who->org_name, who->name,
 			 name, serial, address);
+		audit_device(api, req, who, "device_enrolled", name,
+			     json_pack("{s:s,s:s}", "serial", serial, "address", address));
 	}
 out:
 	json_decref(j);
@@ -197,6 +208,8 @@ int srv_device_patch(struct srv_api *api, h2o_req_t *req, const struct reg_user 
 	srv_json(req, 200, device_json(&d));
 	ecap_log(LOG_INFO, "%s/%s %s device %s", who->org_name, who->name,
 		 json_is_true(v) ? "enabled" : "disabled", name);
+	audit_device(api, req, who, "device_changed", name,
+		     json_pack("{s:b}", "enabled", json_is_true(v)));
 out:
 	json_decref(j);
 	return 0;
@@ -216,5 +229,6 @@ int srv_device_delete(struct srv_api *api, h2o_req_t *req, const struct reg_user
 	/* its management address may go to another device now */
 	srv_tunnel_device_gone(api->tunnel, who->org, params[0]);
 	ecap_log(LOG_INFO, "%s/%s deleted device %s", who->org_name, who->name, params[0]);
+	audit_device(api, req, who, "device_removed", params[0], NULL);
 	return srv_json(req, 200, json_pack("{s:s}", "deleted", params[0]));
 }

@@ -118,6 +118,14 @@ int srv_int_field(h2o_req_t *req, json_t *o, const char *key, int64_t min, int64
 
 /* The raw value of the query's parameter name: its length (value set), or
  * -1 when absent. */
+static int hexval(char c)
+{
+	return c >= '0' && c <= '9'   ? c - '0'
+	       : c >= 'a' && c <= 'f' ? c - 'a' + 10
+	       : c >= 'A' && c <= 'F' ? c - 'A' + 10
+				      : -1;
+}
+
 static long query_value(h2o_req_t *req, const char *name, const char **value)
 {
 	const char *q, *end = req->path.base + req->path.len;
@@ -135,6 +143,30 @@ static long query_value(h2o_req_t *req, const char *name, const char **value)
 		q = stop + 1;
 	}
 	return -1;
+}
+
+int srv_query(h2o_req_t *req, const char *name, char *ret, size_t len)
+{
+	const char *v;
+	long n = query_value(req, name, &v);
+	size_t o = 0;
+
+	if (n < 0)
+		return -ENOENT;
+	/* percent-decoded ("%40" is '@'), '+' a space; cut to len */
+	for (long i = 0; i < n && o + 1 < len; i++) {
+		int hi, lo;
+
+		if (v[i] == '%' && i + 2 < n && (hi = hexval(v[i + 1])) >= 0 &&
+		    (lo = hexval(v[i + 2])) >= 0) {
+			ret[o++] = (char)(hi << 4 | lo);
+			i += 2;
+		} else {
+			ret[o++] = v[i] == '+' ? ' ' : v[i];
+		}
+	}
+	ret[o] = '\0';
+	return 0;
 }
 
 int srv_page(h2o_req_t *req, size_t *limit, char cursor[SRV_CURSOR_MAX + 1])

@@ -40,6 +40,9 @@ int srv_str_field(h2o_req_t *req, json_t *o, const char *key, int required, cons
 #define SRV_PAGE_MAX	 1000
 #define SRV_CURSOR_MAX	 64
 int srv_page(h2o_req_t *req, size_t *limit, char cursor[SRV_CURSOR_MAX + 1]);
+/* A query parameter, percent-decoded, into ret (len with its NUL; longer
+ * values are cut): 0, or -ENOENT when absent. */
+int srv_query(h2o_req_t *req, const char *name, char *ret, size_t len);
 /* A full page: a Link header to the next one, after cursor. */
 void srv_page_next(h2o_req_t *req, size_t limit, const char *cursor);
 /* Names of devices and interfaces: what can go in a URL and a log as is. */

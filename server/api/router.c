@@ -30,6 +30,7 @@ static const struct srv_route routes[] = {
     {"POST", "/api/v1/captures/{id}/stop", srv_capture_stop_ep, 0, REG_OPERATOR, "stop captures"},
     {"GET", "/api/v1/captures/{id}/pcap", srv_capture_pcap, 0, REG_OPERATOR, "download captures"},
     {"GET", "/api/v1/captures/{id}/text", srv_capture_text, 0, REG_VIEWER, "read captures' text"},
+    {"GET", "/api/v1/audit", srv_audit_list, 0, REG_OWNER, "read the audit log"},
     {"POST", "/api/v1/session", srv_signin_ep, PUBLIC, 0, NULL},
     {"GET", "/api/v1/session", srv_session_ep, OWN, REG_VIEWER, NULL},
     {"DELETE", "/api/v1/session", srv_signout_ep, OWN, REG_VIEWER, NULL},

@@ -68,18 +68,6 @@ static json_t *user_json(const struct reg_user *u)
 			 "organization", u->org_name, "password_change", u->pw_change);
 }
 
-/* The client's address, without its port: what its failures are counted by. */
-static void client_address(h2o_req_t *req, char *ret, size_t len)
-{
-	char peer[80], *colon;
-
-	web_peer(req, peer, sizeof(peer));
-	colon = strrchr(peer, ':');
-	if (colon)
-		*colon = '\0';
-	snprintf(ret, len, "address %s", peer);
-}
-
 /* Seconds to wait before key may try again (0: now): an account after
  * ACCOUNT_FREE failures waits ACCOUNT_WAIT_S, doubling up to WINDOW_S; an
  * address after ADDRESS_FREE waits WINDOW_S. -1: the registry failed. */
@@ -138,6 +126,8 @@ static void on_verified(void *data, int ok, const char *hash)
 		if (reg_signin_failed(reg, s->account, now) ||
 		    reg_signin_failed(reg, s->address, now))
 			ecap_log(LOG_ERR, "registry: %s", reg_errmsg(reg));
+		if (s->found) /* an account of an organization: its owners see it */
+			srv_audit(s->api, s->req, &s->u, "signin_failed", "session", NULL);
 		srv_fail(s->req, 401, "wrong email or password");
 		return;
 	}
@@ -147,6 +137,7 @@ static void on_verified(void *data, int ok, const char *hash)
 		return;
 	}
 	set_cookie(s->req, cookie, 0);
+	srv_audit(s->api, s->req, &s->u, "signin", "session", NULL);
 	j = json_pack("{s:o,s:s}", "user", user_json(&s->u), "csrf", csrf);
 	srv_json(s->req, 201, j);
 }
@@ -183,7 +174,12 @@ static int sign_in(struct srv_api *api, h2o_req_t *req)
 	snprintf(s->account, sizeof(s->account), "account %s", email);
 	for (char *c = s->account; *c; c++)
 		*c = (char)tolower((unsigned char)*c);
-	client_address(req, s->address, sizeof(s->address));
+	{ /* the key its failures are counted by */
+		char addr[64];
+
+		srv_client_address(req, addr, sizeof(addr));
+		snprintf(s->address, sizeof(s->address), "address %s", addr);
+	}
 	if ((wait = wait_for(api->reg, s->account, 1, now)) > 0)
 		return too_many(req, wait, "for this account");
 	if (wait == 0 && (wait = wait_for(api->reg, s->address, 0, now)) > 0)
@@ -217,6 +213,7 @@ static void on_hashed(void *data, int ok, const char *hash)
 		return;
 	}
 	s->u.pw_change = 0;
+	srv_audit(s->api, s->req, &s->u, "password_changed", "session", NULL);
 	srv_json(s->req, 200, json_pack("{s:o}", "user", user_json(&s->u)));
 }
 
@@ -307,6 +304,7 @@ int srv_signout_ep(struct srv_api *api, h2o_req_t *req, const struct reg_user *w
 	if (!srv_session_cookie(req, cookie) && reg_session_end(api->reg, cookie, strlen(cookie)))
 		return srv_fail(req, 503, "registry unavailable");
 	set_cookie(req, "", 1);
+	srv_audit(api, req, who, "signout", "session", NULL);
 	req->res.status = 204;
 	req->res.reason = web_reason(204);
 	h2o_send_inline(req, "", 0);

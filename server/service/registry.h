@@ -123,6 +123,27 @@ int reg_signin_failures(struct reg *r, const char *key, int64_t since, unsigned 
 			int64_t *ret_last);
 int reg_signin_forget(struct reg *r, const char *key);
 
+/* The audit log (registry_audit.c). One entry: the organization's; user 0
+ * and actor "server" for the command line; detail a JSON object's text. */
+int reg_audit_add(struct reg *r, int64_t org, int64_t at_ms, int64_t user, const char *actor,
+		  const char *address, const char *action, const char *target, const char *detail);
+struct reg_audit {
+	int64_t id, at_ms, user;
+	char actor[REG_EMAIL_MAX + 1], address[64], action[32];
+	char *target, *detail;
+};
+/* What a page of it holds: newest first, ids below before (0: from the
+ * newest), at most limit; action and actor (NULL: any) and a time range
+ * in ms (0: open). */
+struct reg_audit_filter {
+	const char *action, *actor;
+	int64_t since_ms, until_ms, before;
+	size_t limit;
+};
+int reg_audit_page(struct reg *r, int64_t org, const struct reg_audit_filter *f,
+		   struct reg_audit **ret, size_t *ret_n);
+void reg_audit_free(struct reg_audit *a, size_t n);
+
 /* Enrol a device into an organization: the new id (-EEXIST: its name in the
  * organization, or its serial anywhere). Its management address is the
  * first free one for its serial (mtun_address), so collisions resolve here.

@@ -83,9 +83,11 @@ static const char *const migrations[] = {
     /* 5: users with roles, passwords and tokens of their own, in place of
      * administrators with one token each (docs/accounts.md); each
      * administrator becomes an owner holding its token. Tables are rebuilt
-     * as SQLite's ALTER TABLE documentation says (foreign keys off). */
+     * as SQLite's ALTER TABLE documentation says (foreign keys off). A
+     * capture's or a user's id is never used again once it is deleted
+     * (AUTOINCREMENT): URLs and the audit log keep meaning one thing. */
     "CREATE TABLE users ("
-    "  id INTEGER PRIMARY KEY,"
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
     "  org_id INTEGER NOT NULL REFERENCES orgs(id),"
     "  name TEXT NOT NULL,"
     "  email TEXT UNIQUE,"
@@ -108,7 +110,7 @@ static const char *const migrations[] = {
     "INSERT INTO tokens (user_id, name, token_sha256, created)"
     "  SELECT id, name, token_sha256, created FROM admins;"
     "CREATE TABLE captures_new ("
-    "  id INTEGER PRIMARY KEY,"
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
     "  org_id INTEGER NOT NULL REFERENCES orgs(id),"
     "  user_id INTEGER NOT NULL REFERENCES users(id),"
     "  request TEXT NOT NULL,"
@@ -147,6 +149,18 @@ static const char *const migrations[] = {
     "  key TEXT NOT NULL,"
     "  at INTEGER NOT NULL);"
     "CREATE INDEX signin_failures_key ON signin_failures (key, at);",
+    /* 7: the audit log: who did what, when, from where (docs/accounts.md) */
+    "CREATE TABLE audit ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  org_id INTEGER NOT NULL REFERENCES orgs(id),"
+    "  at_ms INTEGER NOT NULL,"
+    "  user_id INTEGER,"
+    "  actor TEXT NOT NULL,"
+    "  address TEXT NOT NULL,"
+    "  action TEXT NOT NULL,"
+    "  target TEXT NOT NULL,"
+    "  detail TEXT NOT NULL);"
+    "CREATE INDEX audit_org ON audit (org_id, id);",
 };
 
 const char *reg_errmsg(struct reg *r)

@@ -213,6 +213,62 @@ test_other_org() {
 		ko "other organization" "$bad"
 }
 
+# audit ACTION [QUERY]: the owner's view of the log, as "action target" lines
+audit() { call "$alice" GET "/audit?limit=1000${1:+&action=$1}${2:+&$2}" > /dev/null
+	python3 -c 'import json,sys
+for e in json.load(open(sys.argv[1])): print(e["action"], e["target"], e["actor"], json.dumps(e["detail"], sort_keys=True))' "$tmp/body"; }
+
+test_audit() {
+	local st id bad= v
+	# a user's day: a wrong guess, a sign-in, a new password, a device, sign-out
+	local pw csrf new='audra passphrase 1'
+	pw=$(adduser audra@acme.test owner)
+	signin "$tmp/a.jar" audra@acme.test wrong > /dev/null
+	signin "$tmp/a.jar" audra@acme.test "$pw" > /dev/null
+	csrf=$(csrf_of)
+	as "$tmp/a.jar" POST /session/password "{\"password\":\"$pw\",\"new_password\":\"$new\"}" -H "X-CSRF-Token: $csrf" > /dev/null
+	as "$tmp/a.jar" POST /devices '{"name":"gwa","serial":"SN-gwa","address":"http://10.98.0.1:9"}' -H "X-CSRF-Token: $csrf" > /dev/null
+	call "$alice" DELETE /devices/gwa > /dev/null
+	as "$tmp/a.jar" DELETE /session "" -H "X-CSRF-Token: $csrf" > /dev/null
+	audit > "$tmp/audit.txt"
+	for want in "user_added user audra@acme.test server" "signin_failed session audra@acme.test" \
+		"signin session audra@acme.test" "password_changed session audra@acme.test" \
+		"device_enrolled device gwa audra@acme.test" "device_removed device gwa alice" \
+		"signout session audra@acme.test"; do
+		grep -q "^$want " "$tmp/audit.txt" || bad+=" [$want]"
+	done
+	[ -z "$bad" ] && ok "audit: sign-ins (and failures), password change, sign-out, devices, users: who and what" ||
+		ko "audit entries" "$bad $(head -c 600 "$tmp/audit.txt")"
+	# a capture's life, with its reason
+	st=$(call "$alice" POST /captures '{"devices":["gw1"],"expression":"udp port 9","duration":30,"reason":"ticket 4711: <b>slow</b> DNS"}')
+	id=$(field id)
+	call "$alice" POST "/captures/$id/stop" > /dev/null
+	wait_state "$id" done 10
+	call "$alice" GET "/captures/$id/pcap" > /dev/null
+	st=$st$(call "$alice" DELETE "/captures/$id")
+	bad=
+	for a in capture_started capture_stopped capture_downloaded capture_deleted; do
+		[ "$(audit $a | grep -c "^$a capture $id alice ")" = 1 ] || bad+=" $a"
+	done
+	audit capture_started | grep "^capture_started capture $id " | grep -q '"reason": "ticket 4711: <b>slow</b> DNS"' || bad+=" reason"
+	[ "$st" = 201200 ] && [ -z "$bad" ] && ok "audit: a capture started (its request and reason), stopped, downloaded, deleted" ||
+		ko "audit capture" "$st$bad $(cat "$tmp/body")"
+	# the log itself: owners only, their organization's only, paged, filtered
+	v=$(tokenuser vic@acme.test viewer)
+	st=$(call "$v" GET /audit); [ "$st" = 403 ] || bad+=" viewer:$st"
+	call "$bob" GET /audit > /dev/null
+	grep -q 'acme' "$tmp/body" && bad+=" globex-sees-acme"
+	st=$(inb curl -sS -o "$tmp/body" -D "$tmp/head" -w '%{http_code}' -H "Authorization: Bearer $alice" "$api/audit?limit=2")
+	[ "$st" = 200 ] && grep -qi '^link: </api/v1/audit?limit=2&cursor=[0-9]*>; rel="next"' "$tmp/head" || bad+=" page:$st"
+	[ "$(call "$alice" GET '/audit?since=2999-01-01T00:00:00Z')" = 200 ] && [ "$(cat "$tmp/body" | tr -d ' \n')" = "[]" ] || bad+=" since"
+	[ "$(call "$alice" GET '/audit?since=yesterday')" = 400 ] && [ "$(field error)" = "since: want a time such as 2026-12-06T21:30:00Z" ] || bad+=" bad-since"
+	[ "$(audit '' 'actor=carol%40acme.test' | grep -vc ' carol@acme.test ')" = 0 ] || bad+=" actor-filter"
+	call "$alice" GET '/audit?limit=1' > /dev/null
+	[[ $(field 0 time) =~ ^20[0-9]{2}-[01][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-5][0-9]\.[0-9]{3}Z$ ]] || bad+=" time:$(field 0 time)"
+	[ -z "$bad" ] && ok "audit: owners only, one organization's, paged (Link), by action, actor and time, ISO 8601 times" ||
+		ko "audit log" "$bad"
+}
+
 test_expiry() {
 	local st
 	printf 'session_idle = 2\nsession_max = 4\n' > "$tmp/short.conf"
@@ -233,7 +289,7 @@ test_expiry() {
 
 # (throttling last: the address it locks out is the other tests' too)
 run_tests after test_signin test_password_change test_csrf test_signout test_roles \
-	test_other_org test_expiry test_throttle
+	test_other_org test_audit test_expiry test_throttle
 st=$?
 env_stop || exit 1
 exit $st

@@ -59,7 +59,7 @@ static void schema_and_bootstrap(void **state)
 	struct reg_user a;
 	struct reg_stats st;
 
-	assert_int_equal(reg_schema_version(r), 6);
+	assert_int_equal(reg_schema_version(r), 7);
 	assert_int_equal(reg_ping(r), 0);
 	assert_int_equal(reg_org_add(r, "acme"), -EEXIST);
 	assert_int_equal(reg_admin_add(r, "nosuch", "alice", token), -ENOENT);
@@ -447,7 +447,7 @@ static void administrators_become_owners(void **state)
 			 0);
 	reg_close(reg);
 	assert_int_equal(reg_open(db, &reg, err, sizeof(err)), 0);
-	assert_int_equal(reg_schema_version(reg), 6);
+	assert_int_equal(reg_schema_version(reg), 7);
 	assert_int_equal(reg_user_by_token(reg, token, strlen(token), &u), 0);
 	assert_int_equal(u.id, 7);
 	assert_int_equal(u.role, REG_OWNER);
@@ -457,8 +457,19 @@ static void administrators_become_owners(void **state)
 	assert_string_equal(c[0].ended_by, "count");
 	assert_int_equal(c[0].stored, 99);
 	reg_captures_free(c, n);
-	/* the rebuilt captures table still takes rows, tied to users */
-	assert_true(reg_capture_add(reg, 1, 7, "{}", "/y") > 0);
+	/* the rebuilt captures table still takes rows, tied to users, and never
+	 * gives a deleted capture's id again */
+	{
+		char file[16];
+		int64_t a = reg_capture_add(reg, 1, 7, "{}", "/y"), b;
+
+		assert_int_equal(a, 4);
+		assert_int_equal(
+		    reg_capture_update(reg, a, &(struct reg_capture_state){.state = "done"}), 0);
+		assert_int_equal(reg_capture_delete(reg, 1, a, file, sizeof(file)), 0);
+		b = reg_capture_add(reg, 1, 7, "{}", "/y2");
+		assert_int_equal(b, 5);
+	}
 	assert_true(reg_capture_add(reg, 1, 99, "{}", "/z") < 0); /* no user 99 */
 	reg_close(reg);
 }

@@ -1,0 +1,125 @@
+/* audit.c - the audit log's entries, written by the endpoints as they act,
+ * and GET /api/v1/audit for owners (docs/accounts.md):
+ * ?action=&actor=&since=&until=&limit=&cursor=, newest first. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include "api/api.h"
+
+static int64_t now_ms(void)
+{
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+void srv_client_address(h2o_req_t *req, char *ret, size_t len)
+{
+	char peer[80], *colon;
+
+	web_peer(req, peer, sizeof(peer));
+	colon = strrchr(peer, ':');
+	if (colon)
+		*colon = '\0';
+	snprintf(ret, len, "%s", peer);
+}
+
+void srv_audit(struct srv_api *api, h2o_req_t *req, const struct reg_user *who, const char *action,
+	       const char *target, json_t *detail)
+{
+	char addr[64], *text = detail ? json_dumps(detail, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+
+	srv_client_address(req, addr, sizeof(addr));
+	if (reg_audit_add(api->reg, who->org, now_ms(), who->id,
+			  who->email[0] ? who->email : who->name, addr, action, target,
+			  text ? text : "{}"))
+		ecap_log(LOG_ERR, "audit %s %s by %s/%s: registry: %s", action, target,
+			 who->org_name, who->name, reg_errmsg(api->reg));
+	free(text);
+	json_decref(detail);
+}
+
+void srv_iso_time(int64_t ms, char *ret, size_t len)
+{
+	time_t s = (time_t)(ms / 1000);
+	struct tm tm;
+
+	gmtime_r(&s, &tm);
+	snprintf(ret, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+}
+
+/* "2026-12-06T21:30:00Z" (with .mmm or not) or "2026-12-06": ms, or -1. */
+static int64_t parse_time(const char *v)
+{
+	struct tm tm = {0};
+	const char *end;
+	int ms = 0;
+
+	end = strptime(v, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (!end) {
+		memset(&tm, 0, sizeof(tm));
+		end = strptime(v, "%Y-%m-%d", &tm);
+		if (!end || *end)
+			return -1;
+		return (int64_t)timegm(&tm) * 1000;
+	}
+	if (*end == '.') {
+		if (end[1] < '0' || end[1] > '9' || end[2] < '0' || end[2] > '9' || end[3] < '0' ||
+		    end[3] > '9')
+			return -1;
+		ms = (end[1] - '0') * 100 + (end[2] - '0') * 10 + (end[3] - '0');
+		end += 4;
+	}
+	if (strcmp(end, "Z"))
+		return -1;
+	return (int64_t)timegm(&tm) * 1000 + ms;
+}
+
+int srv_audit_list(struct srv_api *api, h2o_req_t *req, const struct reg_user *who, char **params)
+{
+	struct reg_audit_filter f = {0};
+	struct reg_audit *a = NULL;
+	char cursor[SRV_CURSOR_MAX + 1], action[32], actor[REG_EMAIL_MAX + 1], t[40], when[32];
+	size_t n = 0;
+	json_t *arr;
+	char *end;
+
+	if (srv_page(req, &f.limit, cursor))
+		return 0;
+	if (cursor[0] && ((f.before = strtoll(cursor, &end, 10)) <= 0 || *end))
+		return srv_fail(req, 400, "cursor: not one of this server's (from a Link header)");
+	if (!srv_query(req, "action", action, sizeof(action)))
+		f.action = action;
+	if (!srv_query(req, "actor", actor, sizeof(actor)))
+		f.actor = actor;
+	if (!srv_query(req, "since", t, sizeof(t)) && (f.since_ms = parse_time(t)) < 0)
+		return srv_fail(req, 400, "since: want a time such as 2026-12-06T21:30:00Z");
+	if (!srv_query(req, "until", t, sizeof(t)) && (f.until_ms = parse_time(t)) < 0)
+		return srv_fail(req, 400, "until: want a time such as 2026-12-06T21:30:00Z");
+	f.limit++; /* one more: whether there is a next page */
+	if (reg_audit_page(api->reg, who->org, &f, &a, &n))
+		return srv_fail(req, 503, "registry: %s", reg_errmsg(api->reg));
+	f.limit--;
+	arr = json_array();
+	for (size_t i = 0; i < n && i < f.limit; i++) {
+		json_t *detail = json_loads(a[i].detail, 0, NULL);
+
+		srv_iso_time(a[i].at_ms, when, sizeof(when));
+		json_array_append_new(arr, json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:o}", "id",
+						     (json_int_t)a[i].id, "time", when, "actor",
+						     a[i].actor, "address", a[i].address, "action",
+						     a[i].action, "target", a[i].target, "detail",
+						     detail ? detail : json_object()));
+	}
+	if (n > f.limit) {
+		snprintf(cursor, sizeof(cursor), "%lld", (long long)a[f.limit - 1].id);
+		srv_page_next(req, f.limit, cursor);
+	}
+	reg_audit_free(a, n);
+	return srv_json(req, 200, arr);
+}
