@@ -22,23 +22,6 @@
 
 const char *srv_bootstrap_usage = BOOTSTRAP_USAGE;
 
-/* An address as a person types it: one '@' with something either side and
- * a dot after it, no spaces or control characters. NULL, or what is wrong. */
-static const char *bad_email(const char *e)
-{
-	const char *at = strchr(e, '@');
-
-	if (strlen(e) > REG_EMAIL_MAX)
-		return "longer than 254 characters";
-	for (const char *c = e; *c; c++)
-		if ((unsigned char)*c <= ' ' || *c == 0x7f)
-			return "spaces or control characters in it";
-	if (!at || at == e || strchr(at + 1, '@') || !strchr(at + 1, '.') || at[1] == '.' ||
-	    e[strlen(e) - 1] == '.')
-		return "want an address such as name@example.com";
-	return NULL;
-}
-
 static int registry_error(struct reg *reg, int64_t e, const char *what)
 {
 	if (e == -ENOENT)
@@ -103,14 +86,18 @@ static int user_add(struct reg *reg, int argc, char **argv)
 			 argc - optind != 2 ? "want an organization and an email" : "which role?");
 		return 2;
 	}
-	if ((why = bad_email(argv[optind + 1]))) {
+	if ((why = reg_email_bad(argv[optind + 1]))) {
 		ecap_log(LOG_ERR, "email '%s': %s", argv[optind + 1], why);
 		return 2;
 	}
 	if (!name) { /* the address, as it is kept */
-		for (size_t i = 0; i <= strlen(argv[optind + 1]) && i < sizeof(lower); i++)
+		if (strlen(argv[optind + 1]) > REG_NAME_MAX) {
+			ecap_log(LOG_ERR, "the email is longer than %d characters: give a --name",
+				 REG_NAME_MAX);
+			return 2;
+		}
+		for (size_t i = 0; i <= strlen(argv[optind + 1]); i++)
 			lower[i] = (char)tolower((unsigned char)argv[optind + 1][i]);
-		lower[sizeof(lower) - 1] = '\0';
 		name = lower;
 	}
 	if (strlen(name) > REG_NAME_MAX) {

@@ -8,6 +8,7 @@
  *   session.c   /api/v1/session[/password]: signing in and out
  *   auth.c      who a request is: its token, or its session and CSRF token
  *   audit.c     the audit log: written as endpoints act; /api/v1/audit
+ *   users.c     /api/v1/users[/{name}] (owners), /api/v1/tokens[/{name}] (one's own)
  *   tunnel.c    /tunnel/v1/register, /tunnel/v1/poll (the devices' side)
  *   health.c    /healthz, and /metrics on the metrics listener
  *
@@ -112,6 +113,13 @@ srv_endpoint_fn srv_session_ep;
 srv_endpoint_fn srv_signout_ep;
 srv_endpoint_fn srv_password_ep;
 srv_endpoint_fn srv_audit_list;
+srv_endpoint_fn srv_users_list;
+srv_endpoint_fn srv_users_add;
+srv_endpoint_fn srv_user_patch;
+srv_endpoint_fn srv_user_delete;
+srv_endpoint_fn srv_tokens_list;
+srv_endpoint_fn srv_tokens_add;
+srv_endpoint_fn srv_token_delete;
 
 /* audit.c: an entry of the audit log for what who just did (detail: a JSON
  * object, taken; NULL: none), with the client's address. */

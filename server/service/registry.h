@@ -77,6 +77,10 @@ int reg_stats(struct reg *r, struct reg_stats *ret);
 /* Bootstrap (the server's command line). The new id. */
 int64_t reg_org_add(struct reg *r, const char *name);
 
+/* An address as a person types it: one '@' with something either side and
+ * a dot after it, no spaces or control characters, at most REG_EMAIL_MAX.
+ * NULL, or what is wrong, fit for "email: %s". */
+const char *reg_email_bad(const char *email);
 /* Users (registry_users.c). A new user of the organization named org: its
  * id; -ENOENT no such organization, -EEXIST its name in the organization
  * or its email anywhere. email NULL: none (a user that only has tokens);
@@ -100,6 +104,30 @@ int reg_user_by_token(struct reg *r, const char *token, size_t len, struct reg_u
 int reg_user_by_email(struct reg *r, const char *email, struct reg_user *ret, char *pwhash);
 /* A new password hash; pw_change: it is a one-time password. */
 int reg_user_set_password(struct reg *r, int64_t user, const char *pwhash, int pw_change);
+/* The organization's users by name: a malloc'ed array (NULL when empty);
+ * disabled ones included (their disabled set). */
+struct reg_user_row {
+	struct reg_user u;
+	int disabled;
+	int64_t created;
+};
+int reg_users_list(struct reg *r, int64_t org, struct reg_user_row **ret, size_t *ret_n);
+int reg_user_get(struct reg *r, int64_t org, const char *name, struct reg_user_row *ret);
+/* A new role (0: as it is) and disabled (-1: as it is): 0, -ENOENT, or
+ * -EPERM when no enabled owner would be left. Disabling ends its sessions. */
+int reg_user_update(struct reg *r, int64_t org, const char *name, enum reg_role role, int disabled);
+/* Remove a user, its tokens and sessions: 0, -ENOENT, -EBUSY (it started
+ * captures: disable it instead), -EPERM (the last enabled owner). */
+int reg_user_delete(struct reg *r, int64_t org, const char *name);
+
+/* A user's tokens by name (the secret is never kept). */
+struct reg_token_row {
+	char name[REG_NAME_MAX + 1];
+	int64_t created, last_used; /* last_used 0: never */
+};
+int reg_tokens_list(struct reg *r, int64_t user, struct reg_token_row **ret, size_t *ret_n);
+/* 0 or -ENOENT. */
+int reg_token_delete(struct reg *r, int64_t user, const char *name);
 
 /* Sign-in sessions (docs/accounts.md). A new one for the user: its cookie
  * value and CSRF token written as hex into cookie_hex and csrf_hex

@@ -5,6 +5,7 @@
 #include <openssl/rand.h>
 #include <sqlite3.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -26,6 +27,21 @@ enum reg_role reg_role_parse(const char *name)
 		if (name && !strcmp(name, role_names[i]))
 			return (enum reg_role)i;
 	return 0;
+}
+
+const char *reg_email_bad(const char *e)
+{
+	const char *at = strchr(e, '@');
+
+	if (strlen(e) > REG_EMAIL_MAX)
+		return "longer than 254 characters";
+	for (const char *c = e; *c; c++)
+		if ((unsigned char)*c <= ' ' || *c == 0x7f)
+			return "spaces or control characters in it";
+	if (!at || at == e || strchr(at + 1, '@') || !strchr(at + 1, '.') || at[1] == '.' ||
+	    e[strlen(e) - 1] == '.')
+		return "want an address such as name@example.com";
+	return NULL;
 }
 
 static int64_t org_id(struct reg *r, const char *org)
@@ -261,4 +277,151 @@ int reg_signin_failures(struct reg *r, const char *key, int64_t since, unsigned 
 int reg_signin_forget(struct reg *r, const char *key)
 {
 	return reg_run(reg_q(r, "DELETE FROM signin_failures WHERE key = ?", "t", key));
+}
+
+#define ROW_COLS USER_COLS ", u.disabled, u.created"
+
+static void row_of(sqlite3_stmt *st, struct reg_user_row *row)
+{
+	user_row(st, &row->u);
+	row->disabled = sqlite3_column_int(st, 7);
+	row->created = sqlite3_column_int64(st, 8);
+}
+
+int reg_users_list(struct reg *r, int64_t org, struct reg_user_row **ret, size_t *ret_n)
+{
+	sqlite3_stmt *st = reg_q(r,
+				 "SELECT " ROW_COLS " FROM users u JOIN orgs o ON o.id = u.org_id "
+				 "WHERE u.org_id = ? ORDER BY u.name",
+				 "i", org);
+	struct reg_user_row *v = NULL, *row;
+	size_t n = 0, cap = 0;
+	int rc;
+
+	if (!st)
+		return -EIO;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW &&
+	       (row = reg_next_row((void **)&v, &n, &cap, sizeof(*v))))
+		row_of(st, row);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		free(v);
+		return -EIO;
+	}
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
+int reg_user_get(struct reg *r, int64_t org, const char *name, struct reg_user_row *ret)
+{
+	sqlite3_stmt *st = reg_q(r,
+				 "SELECT " ROW_COLS " FROM users u JOIN orgs o ON o.id = u.org_id "
+				 "WHERE u.org_id = ? AND u.name = ?",
+				 "it", org, name);
+	int e = -ENOENT;
+
+	if (!st)
+		return -EIO;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		row_of(st, ret);
+		e = 0;
+	}
+	sqlite3_finalize(st);
+	return e;
+}
+
+/* Enabled owners of the organization but the named user. */
+static int64_t other_owners(struct reg *r, int64_t org, const char *name)
+{
+	sqlite3_stmt *st = reg_q(r,
+				 "SELECT count(*) FROM users WHERE org_id = ? AND name != ? AND "
+				 "role = 'owner' AND NOT disabled",
+				 "it", org, name);
+	int64_t n = -EIO;
+
+	if (st && sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return n;
+}
+
+int reg_user_update(struct reg *r, int64_t org, const char *name, enum reg_role role, int disabled)
+{
+	struct reg_user_row u;
+	int e = reg_user_get(r, org, name, &u);
+	int64_t others;
+
+	if (e)
+		return e;
+	if (u.u.role == REG_OWNER && ((role && role != REG_OWNER) || disabled == 1) &&
+	    (others = other_owners(r, org, name)) <= 0)
+		return others < 0 ? (int)others : -EPERM;
+	if (role)
+		e = reg_run(reg_q(r, "UPDATE users SET role = ? WHERE id = ?", "ti",
+				  reg_role_name(role), u.u.id));
+	if (!e && disabled >= 0)
+		e = reg_run(reg_q(r, "UPDATE users SET disabled = ? WHERE id = ?", "ii",
+				  (int64_t)disabled, u.u.id));
+	if (!e && disabled == 1)
+		e = reg_sessions_end_user(r, u.u.id, NULL, 0);
+	return e;
+}
+
+int reg_user_delete(struct reg *r, int64_t org, const char *name)
+{
+	struct reg_user_row u;
+	sqlite3_stmt *st;
+	int e = reg_user_get(r, org, name, &u), busy;
+	int64_t others;
+
+	if (e)
+		return e;
+	if (u.u.role == REG_OWNER && !u.disabled && (others = other_owners(r, org, name)) <= 0)
+		return others < 0 ? (int)others : -EPERM;
+	st = reg_q(r, "SELECT 1 FROM captures WHERE user_id = ? LIMIT 1", "i", u.u.id);
+	if (!st)
+		return -EIO;
+	busy = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	if (busy)
+		return -EBUSY;
+	/* its tokens and sessions go with it (ON DELETE CASCADE) */
+	return reg_run(reg_q(r, "DELETE FROM users WHERE id = ?", "i", u.u.id));
+}
+
+int reg_tokens_list(struct reg *r, int64_t user, struct reg_token_row **ret, size_t *ret_n)
+{
+	sqlite3_stmt *st = reg_q(r,
+				 "SELECT name, created, coalesce(last_used, 0) FROM tokens "
+				 "WHERE user_id = ? ORDER BY name",
+				 "i", user);
+	struct reg_token_row *v = NULL, *row;
+	size_t n = 0, cap = 0;
+	int rc;
+
+	if (!st)
+		return -EIO;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW &&
+	       (row = reg_next_row((void **)&v, &n, &cap, sizeof(*v)))) {
+		reg_text_col(st, 0, row->name, sizeof(row->name));
+		row->created = sqlite3_column_int64(st, 1);
+		row->last_used = sqlite3_column_int64(st, 2);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		free(v);
+		return -EIO;
+	}
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
+int reg_token_delete(struct reg *r, int64_t user, const char *name)
+{
+	int e = reg_run(
+	    reg_q(r, "DELETE FROM tokens WHERE user_id = ? AND name = ?", "it", user, name));
+
+	return e ? e : sqlite3_changes(r->db) ? 0 : -ENOENT;
 }
