@@ -114,15 +114,19 @@ static long long num(json_t *o, const char *k)
 	return json_integer_value(json_object_get(o, k));
 }
 
+/* The server's ISO 8601 time (UTC) in local time, "-" when none. */
 static void when(json_t *o, const char *k, char *ret, size_t len)
 {
-	time_t t = (time_t)num(o, k);
-	struct tm tm;
+	const char *s = json_string_value(json_object_get(o, k));
+	struct tm tm = {0};
+	time_t t;
 
-	if (!json_is_integer(json_object_get(o, k)))
+	if (!s || !strptime(s, "%Y-%m-%dT%H:%M:%S", &tm)) {
 		snprintf(ret, len, "-");
-	else
-		strftime(ret, len, "%Y-%m-%d %H:%M:%S", localtime_r(&t, &tm));
+		return;
+	}
+	t = timegm(&tm);
+	strftime(ret, len, "%Y-%m-%d %H:%M:%S", localtime_r(&t, &tm));
 }
 
 /* The capture's end: totals and each device that failed, on stderr. */
@@ -406,7 +410,8 @@ int cmd_devices(int argc, char **argv)
 			when(d, "last_seen", seen, sizeof(seen));
 			printf("%-16s %-16s %-28s %-15s %-9s %-7s %s\n", str(d, "name"),
 			       str(d, "serial"), str(d, "address"), str(d, "mgmt_address"),
-			       str(d, "transport"), str(d, "enabled"), seen);
+			       str(d, "transport"),
+			       json_is_true(json_object_get(d, "enabled")) ? "yes" : "no", seen);
 		}
 	} else {
 		devices_usage(stderr);

@@ -78,11 +78,15 @@ static json_t *capture_json(const struct reg_capture *c)
 			      "duplicates", (json_int_t)d->duplicates, "dropped",
 			      (json_int_t)d->dropped));
 	}
-	return json_pack("{s:I, s:s, s:o, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:I, s:b, s:o}", "id",
+	char created[32], ended[32];
+
+	srv_iso_time(c->created * 1000, created, sizeof(created));
+	srv_iso_time(c->ended * 1000, ended, sizeof(ended));
+	return json_pack("{s:I, s:s, s:o, s:I, s:I, s:I, s:s, s:o, s:o, s:o, s:I, s:b, s:o}", "id",
 			 (json_int_t)c->id, "state", c->state, "request", req ? req : json_null(),
 			 "merged", (json_int_t)c->merged, "duplicates", (json_int_t)c->duplicates,
-			 "late", (json_int_t)c->late, "created", (json_int_t)c->created, "ended",
-			 c->ended ? json_integer(c->ended) : json_null(), "ended_by",
+			 "late", (json_int_t)c->late, "created", created, "ended",
+			 c->ended ? json_string(ended) : json_null(), "ended_by",
 			 c->ended_by ? json_string(c->ended_by) : json_null(), "error",
 			 c->error ? json_string(c->error) : json_null(), "stored",
 			 (json_int_t)c->stored, "file_lost", c->lost, "devices", devs);

@@ -18,16 +18,18 @@
 
 static json_t *device_json(const struct reg_device *d)
 {
-	char mgmt[16];
+	char mgmt[16], seen[32], created[32];
 
 	if (d->mgmt)
 		mtun_addr_str(d->mgmt, mgmt);
-	return json_pack(
-	    "{s:s, s:s, s:s, s:s, s:o, s:s, s:o, s:I, s:o}", "name", d->name, "serial", d->serial,
-	    "address", d->address, "transport", d->transport, "mgmt_address",
-	    d->mgmt ? json_string(mgmt) : json_null(), "enabled", d->enabled ? "yes" : "no",
-	    "last_seen", d->last_seen ? json_integer(d->last_seen) : json_null(), "created",
-	    (json_int_t)d->created, "pubkey", d->pubkey[0] ? json_string(d->pubkey) : json_null());
+	srv_iso_time(d->last_seen * 1000, seen, sizeof(seen));
+	srv_iso_time(d->created * 1000, created, sizeof(created));
+	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:b, s:o, s:s, s:o}", "name", d->name, "serial",
+			 d->serial, "address", d->address, "transport", d->transport,
+			 "mgmt_address", d->mgmt ? json_string(mgmt) : json_null(), "enabled",
+			 d->enabled, "last_seen", d->last_seen ? json_string(seen) : json_null(),
+			 "created", created, "pubkey",
+			 d->pubkey[0] ? json_string(d->pubkey) : json_null());
 }
 
 int srv_devices_list(struct srv_api *api, h2o_req_t *req, const struct reg_user *who, char **params)
