@@ -129,6 +129,9 @@ void srv_audit(struct srv_api *api, h2o_req_t *req, const struct reg_user *who, 
 void srv_client_address(h2o_req_t *req, char *ret, size_t len);
 /* ms since the epoch as ISO 8601 UTC with milliseconds (24 bytes). */
 void srv_iso_time(int64_t ms, char *ret, size_t len);
+/* "2026-12-06T21:30:00Z" (with .mmm or not) or "2026-12-06", in UTC: ms
+ * since the epoch, or -1. */
+int64_t srv_parse_time(const char *v);
 
 /* filters.c: an expression compiled for a request off the loop (the
  * compile service), which the request waits for. The endpoint takes one

@@ -53,8 +53,7 @@ void srv_iso_time(int64_t ms, char *ret, size_t len)
 		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
 }
 
-/* "2026-12-06T21:30:00Z" (with .mmm or not) or "2026-12-06": ms, or -1. */
-static int64_t parse_time(const char *v)
+int64_t srv_parse_time(const char *v)
 {
 	struct tm tm = {0};
 	const char *end;
@@ -97,9 +96,9 @@ int srv_audit_list(struct srv_api *api, h2o_req_t *req, const struct reg_user *w
 		f.action = action;
 	if (!srv_query(req, "actor", actor, sizeof(actor)))
 		f.actor = actor;
-	if (!srv_query(req, "since", t, sizeof(t)) && (f.since_ms = parse_time(t)) < 0)
+	if (!srv_query(req, "since", t, sizeof(t)) && (f.since_ms = srv_parse_time(t)) < 0)
 		return srv_fail(req, 400, "since: want a time such as 2026-12-06T21:30:00Z");
-	if (!srv_query(req, "until", t, sizeof(t)) && (f.until_ms = parse_time(t)) < 0)
+	if (!srv_query(req, "until", t, sizeof(t)) && (f.until_ms = srv_parse_time(t)) < 0)
 		return srv_fail(req, 400, "until: want a time such as 2026-12-06T21:30:00Z");
 	f.limit++; /* one more: whether there is a next page */
 	if (reg_audit_page(api->reg, who->org, &f, &a, &n))

@@ -82,14 +82,15 @@ static json_t *capture_json(const struct reg_capture *c)
 
 	srv_iso_time(c->created * 1000, created, sizeof(created));
 	srv_iso_time(c->ended * 1000, ended, sizeof(ended));
-	return json_pack("{s:I, s:s, s:o, s:I, s:I, s:I, s:s, s:o, s:o, s:o, s:I, s:b, s:o}", "id",
-			 (json_int_t)c->id, "state", c->state, "request", req ? req : json_null(),
-			 "merged", (json_int_t)c->merged, "duplicates", (json_int_t)c->duplicates,
-			 "late", (json_int_t)c->late, "created", created, "ended",
-			 c->ended ? json_string(ended) : json_null(), "ended_by",
+	return json_pack("{s:I, s:s, s:o, s:I, s:I, s:I, s:s, s:o, s:o, s:o, s:I, s:b, s:s, s:o}",
+			 "id", (json_int_t)c->id, "state", c->state, "request",
+			 req ? req : json_null(), "merged", (json_int_t)c->merged, "duplicates",
+			 (json_int_t)c->duplicates, "late", (json_int_t)c->late, "created", created,
+			 "ended", c->ended ? json_string(ended) : json_null(), "ended_by",
 			 c->ended_by ? json_string(c->ended_by) : json_null(), "error",
 			 c->error ? json_string(c->error) : json_null(), "stored",
-			 (json_int_t)c->stored, "file_lost", c->lost, "devices", devs);
+			 (json_int_t)c->stored, "file_lost", c->lost, "user", c->user, "devices",
+			 devs);
 }
 
 /* One capture as JSON into *ret: 0, or -ENOENT / -EIO. */
@@ -131,7 +132,9 @@ int srv_captures_list(struct srv_api *api, h2o_req_t *req, const struct reg_user
 		      char **params)
 {
 	struct reg_capture *c = NULL;
-	char cursor[SRV_CURSOR_MAX + 1], next[24];
+	struct reg_capture_filter f = {0};
+	char cursor[SRV_CURSOR_MAX + 1], next[24], state[16], device[REG_NAME_MAX + 1];
+	char user[REG_EMAIL_MAX + 1], t[40];
 	size_t n = 0, limit;
 	json_t *a;
 
@@ -139,9 +142,25 @@ int srv_captures_list(struct srv_api *api, h2o_req_t *req, const struct reg_user
 		return 0;
 	if (cursor[0] && !capture_id(cursor))
 		return srv_fail(req, 400, "cursor: not one of this server's (from a Link header)");
+	if (!srv_query(req, "state", state, sizeof(state))) {
+		if (strcmp(state, "running") && strcmp(state, "done"))
+			return srv_fail(req, 400, "state: running or done");
+		f.state = state;
+	}
+	if (!srv_query(req, "device", device, sizeof(device)))
+		f.device = device;
+	if (!srv_query(req, "user", user, sizeof(user)))
+		f.user = user;
+	if (!srv_query(req, "since", t, sizeof(t)) && (f.since = srv_parse_time(t)) < 0)
+		return srv_fail(req, 400, "since: want a time such as 2026-12-06T21:30:00Z");
+	if (!srv_query(req, "until", t, sizeof(t)) && (f.until = srv_parse_time(t)) < 0)
+		return srv_fail(req, 400, "until: want a time such as 2026-12-06T21:30:00Z");
+	/* (ms; a capture's created is in s: a time within its second is after it) */
+	f.since = (f.since + 999) / 1000;
+	f.until = (f.until + 999) / 1000;
 	/* one more than the page: whether there is a next */
-	if (reg_captures_page(api->reg, who->org, cursor[0] ? capture_id(cursor) : 0, limit + 1, &c,
-			      &n))
+	if (reg_captures_page(api->reg, who->org, cursor[0] ? capture_id(cursor) : 0, limit + 1, &f,
+			      &c, &n))
 		return srv_fail(req, 503, "registry: %s", reg_errmsg(api->reg));
 	a = json_array();
 	for (size_t i = 0; i < n && i < limit; i++)

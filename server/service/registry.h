@@ -228,11 +228,12 @@ struct reg_capture {
 	char state[16];
 	char *request; /* JSON text as given */
 	uint64_t merged, duplicates, late;
-	int64_t created, ended; /* ended 0: not yet */
-	char *ended_by;		/* NULL: not yet, or not said */
-	char *error;		/* NULL: none */
-	uint64_t stored;	/* bytes its file keeps */
-	int lost;		/* its file was found gone */
+	int64_t created, ended;	     /* ended 0: not yet */
+	char *ended_by;		     /* NULL: not yet, or not said */
+	char *error;		     /* NULL: none */
+	uint64_t stored;	     /* bytes its file keeps */
+	int lost;		     /* its file was found gone */
+	char user[REG_NAME_MAX + 1]; /* who started it */
 	struct reg_capture_device *devs;
 	size_t ndevs;
 };
@@ -241,9 +242,16 @@ struct reg_capture {
  * asked for and not the organization's: -ENOENT. */
 int reg_captures_list(struct reg *r, int64_t org, int64_t id, struct reg_capture **ret,
 		      size_t *ret_n);
-/* A page of them: those with ids after after, limit of them, by id. */
+/* A page of them: those with ids after after, limit of them, by id, that
+ * the filter lets through (NULL or 0: any): a state, a device among
+ * theirs, the user who started them (name or email), created in
+ * [since, until) (Unix seconds). */
+struct reg_capture_filter {
+	const char *state, *device, *user;
+	int64_t since, until;
+};
 int reg_captures_page(struct reg *r, int64_t org, int64_t after, size_t limit,
-		      struct reg_capture **ret, size_t *ret_n);
+		      const struct reg_capture_filter *f, struct reg_capture **ret, size_t *ret_n);
 void reg_captures_free(struct reg_capture *c, size_t n);
 /* Its file, when the capture is the organization's. */
 int reg_capture_file(struct reg *r, int64_t org, int64_t id, char *ret, size_t len);

@@ -118,15 +118,26 @@ static int capture_devices(struct reg *r, struct reg_capture *c)
 
 /* Captures by id: id's alone, or those after after, limit of them (-1: all). */
 static int captures(struct reg *r, int64_t org, int64_t id, int64_t after, int64_t limit,
-		    struct reg_capture **ret, size_t *ret_n)
+		    const struct reg_capture_filter *f, struct reg_capture **ret, size_t *ret_n)
 {
-	sqlite3_stmt *st =
-	    reg_q(r,
-		  "SELECT id, state, request, merged, duplicates, late, created, ended, "
-		  "ended_by, error, stored, lost FROM captures "
-		  "WHERE org_id = ? AND (?2 = 0 OR id = ?2) "
-		  "AND id > ? ORDER BY id LIMIT ?",
-		  "iiii", org, id, after, limit);
+	static const struct reg_capture_filter any = {0};
+	sqlite3_stmt *st;
+
+	if (!f)
+		f = &any;
+	st = reg_q(r,
+		   "SELECT c.id, c.state, c.request, c.merged, c.duplicates, c.late, c.created, "
+		   "c.ended, c.ended_by, c.error, c.stored, c.lost, u.name FROM captures c "
+		   "JOIN users u ON u.id = c.user_id "
+		   "WHERE c.org_id = ?1 AND (?2 = 0 OR c.id = ?2) AND c.id > ?3 "
+		   "AND (?5 IS NULL OR c.state = ?5) "
+		   "AND (?6 IS NULL OR EXISTS (SELECT 1 FROM capture_devices cd JOIN devices d "
+		   "ON d.id = cd.device_id WHERE cd.capture_id = c.id AND d.name = ?6)) "
+		   "AND (?7 IS NULL OR u.name = ?7 OR u.email = lower(?7)) "
+		   "AND (?8 = 0 OR c.created >= ?8) AND (?9 = 0 OR c.created < ?9) "
+		   "ORDER BY c.id LIMIT ?4",
+		   "iiiitttii", org, id, after, limit, f->state, f->device, f->user, f->since,
+		   f->until);
 	struct reg_capture *caps;
 	void *v = NULL;
 	size_t n = 0, cap = 0;
@@ -150,6 +161,7 @@ static int captures(struct reg *r, int64_t org, int64_t id, int64_t after, int64
 					  .stored = (uint64_t)sqlite3_column_int64(st, 10),
 					  .lost = sqlite3_column_int(st, 11)};
 		reg_text_col(st, 1, c->state, sizeof(c->state));
+		reg_text_col(st, 12, c->user, sizeof(c->user));
 		c->request = strdup((const char *)sqlite3_column_text(st, 2));
 		if (sqlite3_column_type(st, 8) != SQLITE_NULL)
 			c->ended_by = strdup((const char *)sqlite3_column_text(st, 8));
@@ -181,13 +193,13 @@ static int captures(struct reg *r, int64_t org, int64_t id, int64_t after, int64
 int reg_captures_list(struct reg *r, int64_t org, int64_t id, struct reg_capture **ret,
 		      size_t *ret_n)
 {
-	return captures(r, org, id, 0, -1, ret, ret_n);
+	return captures(r, org, id, 0, -1, NULL, ret, ret_n);
 }
 
 int reg_captures_page(struct reg *r, int64_t org, int64_t after, size_t limit,
-		      struct reg_capture **ret, size_t *ret_n)
+		      const struct reg_capture_filter *f, struct reg_capture **ret, size_t *ret_n)
 {
-	return captures(r, org, 0, after, (int64_t)limit, ret, ret_n);
+	return captures(r, org, 0, after, (int64_t)limit, f, ret, ret_n);
 }
 
 /* The organization's capture's file, and whether it is done (done NULL:

@@ -286,6 +286,32 @@ test_tokens() {
 		ko "tokens" "$bad"
 }
 
+# ids of a captures list ($tmp/body), space-separated
+ids() { python3 -c 'import json,sys; print(" ".join(str(c["id"]) for c in json.load(open(sys.argv[1]))))' "$tmp/body"; }
+
+test_capture_filters() {
+	local op a b st bad=
+	op=$(tokenuser fred@acme.test operator)
+	call "$op" POST /captures '{"devices":["gw1"],"expression":"udp port 9","duration":1}' > /dev/null
+	a=$(field id)
+	[ "$(field user)" = fred@acme.test ] || bad+=" user-field"
+	call "$alice" POST /captures '{"devices":["gw2"],"expression":"udp port 9","duration":1}' > /dev/null
+	b=$(field id)
+	wait_state "$a" done 10 && wait_state "$b" done 10 || bad+=" not-done"
+	call "$alice" GET "/captures?user=FRED%40acme.test" > /dev/null; [ "$(ids)" = "$a" ] || bad+=" user:$(ids)"
+	call "$alice" GET "/captures?device=gw2&user=alice" > /dev/null; [ "$(ids | tr ' ' '\n' | tail -1)" = "$b" ] || bad+=" device"
+	call "$alice" GET "/captures?device=gw2" > /dev/null; [[ " $(ids) " != *" $a "* ]] || bad+=" device-excludes"
+	call "$alice" GET "/captures?state=running&user=fred@acme.test" > /dev/null; [ -z "$(ids)" ] || bad+=" state"
+	call "$alice" GET "/captures?since=2999-01-01" > /dev/null; [ -z "$(ids)" ] || bad+=" since"
+	call "$alice" GET "/captures?until=2999-01-01T00:00:00Z&user=fred@acme.test" > /dev/null; [ "$(ids)" = "$a" ] || bad+=" until"
+	st=$(call "$alice" GET "/captures?state=paused")
+	[ "$st" = 400 ] && [ "$(field error)" = "state: running or done" ] || bad+=" bad-state:$st"
+	st=$(call "$alice" GET "/captures?since=last+week")
+	[ "$st" = 400 ] && [ "$(field error)" = "since: want a time such as 2026-12-06T21:30:00Z" ] || bad+=" bad-since:$st"
+	[ -z "$bad" ] && ok "captures list: by user (name or email), device, state and time; who started each; bad filters named" ||
+		ko "capture filters" "$bad"
+}
+
 # audit ACTION [QUERY]: the owner's view of the log, as "action target" lines
 audit() { call "$alice" GET "/audit?limit=1000${1:+&action=$1}${2:+&$2}" > /dev/null
 	python3 -c 'import json,sys
@@ -362,7 +388,7 @@ test_expiry() {
 
 # (throttling last: the address it locks out is the other tests' too)
 run_tests after test_signin test_password_change test_csrf test_signout test_roles \
-	test_other_org test_users test_tokens test_audit test_expiry test_throttle
+	test_other_org test_users test_tokens test_capture_filters test_audit test_expiry test_throttle
 st=$?
 env_stop || exit 1
 exit $st

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -291,23 +292,54 @@ static void captures_hold_their_devices(void **state)
 	/* pages: by id, after a cursor, the organization's only */
 	for (int i = 0; i < 4; i++)
 		assert_true(reg_capture_add(r, acme, alice, "{}", "/data/x.pcapng") > 0);
-	assert_int_equal(reg_captures_page(r, acme, 0, 2, &c, &n), 0);
+	assert_int_equal(reg_captures_page(r, acme, 0, 2, NULL, &c, &n), 0);
 	assert_int_equal(n, 2);
 	assert_int_equal(c[0].id, id);
 	after = c[1].id;
 	reg_captures_free(c, n);
-	assert_int_equal(reg_captures_page(r, acme, after, 2, &c, &n), 0);
+	assert_int_equal(reg_captures_page(r, acme, after, 2, NULL, &c, &n), 0);
 	assert_int_equal(n, 2);
 	assert_true(c[0].id > after && c[1].id > c[0].id);
 	after = c[1].id;
 	reg_captures_free(c, n);
-	assert_int_equal(reg_captures_page(r, acme, after, 2, &c, &n), 0);
+	assert_int_equal(reg_captures_page(r, acme, after, 2, NULL, &c, &n), 0);
 	assert_int_equal(n, 1); /* 5 in all */
 	reg_captures_free(c, n);
-	assert_int_equal(reg_captures_page(r, globex, 0, 100, &c, &n), 0);
+	assert_int_equal(reg_captures_page(r, globex, 0, 100, NULL, &c, &n), 0);
 	assert_int_equal(n, 1);
 	assert_int_equal(c[0].id, other);
+	assert_string_equal(c[0].user, "bob");
 	reg_captures_free(c, n);
+	/* filtered: by state, device, user (name or email), time */
+	{
+		int64_t carol =
+		    reg_user_add(r, "acme", "carol", "carol@example.com", REG_OPERATOR, NULL, 0);
+		int64_t mine = reg_capture_add(r, acme, carol, "{}", "/data/c.pcapng");
+		struct reg_capture_filter f = {.user = "Carol@Example.com"};
+
+		assert_int_equal(reg_captures_page(r, acme, 0, 100, &f, &c, &n), 0);
+		assert_int_equal(n, 1);
+		assert_int_equal(c[0].id, mine);
+		assert_string_equal(c[0].user, "carol");
+		reg_captures_free(c, n);
+		f = (struct reg_capture_filter){.user = "carol", .state = "done"};
+		assert_int_equal(reg_captures_page(r, acme, 0, 100, &f, &c, &n), 0);
+		assert_int_equal(n, 0);
+		free(c);
+		f = (struct reg_capture_filter){.device = "gw1"};
+		assert_int_equal(reg_captures_page(r, acme, 0, 100, &f, &c, &n), 0);
+		assert_int_equal(n, 1); /* the first one only */
+		assert_int_equal(c[0].id, id);
+		reg_captures_free(c, n);
+		f = (struct reg_capture_filter){.since = time(NULL) + 3600};
+		assert_int_equal(reg_captures_page(r, acme, 0, 100, &f, &c, &n), 0);
+		assert_int_equal(n, 0);
+		free(c);
+		f = (struct reg_capture_filter){.until = time(NULL) + 3600, .state = "running"};
+		assert_int_equal(reg_captures_page(r, acme, 0, 100, &f, &c, &n), 0);
+		assert_int_equal(n, 5); /* the four, and carol's */
+		reg_captures_free(c, n);
+	}
 }
 
 /* The registry's files in a directory of their own. */
