@@ -8,7 +8,8 @@
  *   session.c   /api/v1/session[/password]: signing in and out
  *   auth.c      who a request is: its token, or its session and CSRF token
  *   audit.c     the audit log: written as endpoints act; /api/v1/audit
- *   users.c     /api/v1/users[/{name}] (owners), /api/v1/tokens[/{name}] (one's own)
+ *   users.c     /api/v1/users[/{name}] (owners), /api/v1/tokens[/{name}] (one's own),
+ *               /api/v1/organization (its settings)
  *   tunnel.c    /tunnel/v1/register, /tunnel/v1/poll (the devices' side)
  *   health.c    /healthz, and /metrics on the metrics listener
  *
@@ -120,6 +121,8 @@ srv_endpoint_fn srv_user_delete;
 srv_endpoint_fn srv_tokens_list;
 srv_endpoint_fn srv_tokens_add;
 srv_endpoint_fn srv_token_delete;
+srv_endpoint_fn srv_org_get;
+srv_endpoint_fn srv_org_patch;
 
 /* audit.c: an entry of the audit log for what who just did (detail: a JSON
  * object, taken; NULL: none), with the client's address. */

@@ -215,6 +215,19 @@ int srv_capture_delete(struct srv_api *api, h2o_req_t *req, const struct reg_use
 
 	if (!id)
 		return srv_fail(req, 404, "no capture '%s'", params[0]);
+	if (who->role == REG_OPERATOR) { /* operators: their own captures */
+		int64_t by;
+
+		r = reg_capture_user(api->reg, who->org, id, &by);
+		if (r == -ENOENT)
+			return srv_fail(req, 404, "no capture '%s'", params[0]);
+		if (r)
+			return srv_fail(req, 503, "registry: %s", reg_errmsg(api->reg));
+		if (by != who->id)
+			return srv_fail(req, 403,
+					"your role (operator) may delete only the captures you "
+					"started");
+	}
 	/* (a finished capture's readers keep its file open: they read on) */
 	r = l && !srv_capture_done(l) ? -EBUSY : srv_store_delete(api->store, who->org, id);
 	if (r == -ENOENT)
@@ -837,6 +850,10 @@ static int follow(struct srv_api *api, h2o_req_t *req, const struct reg_user *wh
 
 int srv_capture_pcap(struct srv_api *api, h2o_req_t *req, const struct reg_user *who, char **params)
 {
+	if (who->role == REG_VIEWER && !who->viewer_downloads)
+		return srv_fail(req, 403,
+				"your role (viewer) may not download captures here: an owner "
+				"allows it (PATCH /api/v1/organization {viewer_downloads: true})");
 	return follow(api, req, who, params[0], 0);
 }
 

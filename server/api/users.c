@@ -283,3 +283,37 @@ int srv_token_delete(struct srv_api *api, h2o_req_t *req, const struct reg_user 
 	srv_audit(api, req, who, "token_revoked", target, NULL);
 	return srv_json(req, 200, json_pack("{s:s}", "deleted", params[0]));
 }
+
+int srv_org_get(struct srv_api *api, h2o_req_t *req, const struct reg_user *who, char **params)
+{
+	return srv_json(req, 200,
+			json_pack("{s:s,s:b}", "name", who->org_name, "viewer_downloads",
+				  who->viewer_downloads));
+}
+
+int srv_org_patch(struct srv_api *api, h2o_req_t *req, const struct reg_user *who, char **params)
+{
+	static const char *const keys[] = {"viewer_downloads", NULL};
+	json_t *j = srv_body(req), *v;
+
+	if (!j)
+		return 0;
+	if (srv_known_keys(req, j, keys))
+		goto out;
+	v = json_object_get(j, "viewer_downloads");
+	if (!json_is_boolean(v)) {
+		srv_fail(req, 400, "viewer_downloads: want true or false");
+		goto out;
+	}
+	if (reg_org_set_viewer_downloads(api->reg, who->org, json_is_true(v))) {
+		srv_fail(req, 503, "registry: %s", reg_errmsg(api->reg));
+		goto out;
+	}
+	srv_audit(api, req, who, "organization_changed", "organization", json_deep_copy(j));
+	srv_json(
+	    req, 200,
+	    json_pack("{s:s,s:b}", "name", who->org_name, "viewer_downloads", json_is_true(v)));
+out:
+	json_decref(j);
+	return 0;
+}

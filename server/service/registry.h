@@ -38,7 +38,8 @@ enum reg_role reg_role_parse(const char *name);
 struct reg_user {
 	int64_t id, org;
 	enum reg_role role;
-	int pw_change; /* a one-time password: set one before anything else */
+	int pw_change;	      /* a one-time password: set one before anything else */
+	int viewer_downloads; /* its organization lets viewers download captures */
 	char name[REG_NAME_MAX + 1], org_name[REG_NAME_MAX + 1];
 	char email[REG_EMAIL_MAX + 1]; /* "": none (a token-only user) */
 };
@@ -76,6 +77,10 @@ int reg_stats(struct reg *r, struct reg_stats *ret);
 
 /* Bootstrap (the server's command line). The new id. */
 int64_t reg_org_add(struct reg *r, const char *name);
+/* The organization's one setting: may its viewers download captures? */
+int reg_org_set_viewer_downloads(struct reg *r, int64_t org, int on);
+/* Who started the organization's capture: 0 or -ENOENT. */
+int reg_capture_user(struct reg *r, int64_t org, int64_t capture, int64_t *ret);
 
 /* An address as a person types it: one '@' with something either side and
  * a dot after it, no spaces or control characters, at most REG_EMAIL_MAX.

@@ -161,6 +161,8 @@ static const char *const migrations[] = {
     "  target TEXT NOT NULL,"
     "  detail TEXT NOT NULL);"
     "CREATE INDEX audit_org ON audit (org_id, id);",
+    /* 8: whether an organization's viewers may download captures */
+    "ALTER TABLE orgs ADD COLUMN viewer_downloads INTEGER NOT NULL DEFAULT 0;",
 };
 
 const char *reg_errmsg(struct reg *r)

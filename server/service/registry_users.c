@@ -107,8 +107,12 @@ int64_t reg_admin_add(struct reg *r, const char *org, const char *name, char *to
 	return tok < 0 ? tok : user;
 }
 
-/* The user columns every lookup reads, from users u joined with orgs o. */
-#define USER_COLS "u.id, u.org_id, u.role, u.pw_change, u.name, coalesce(u.email, ''), o.name"
+/* The user columns every lookup reads, from users u joined with orgs o;
+ * a lookup's own columns follow, from U (USER_NCOLS) on. */
+#define USER_COLS                                                                                  \
+	"u.id, u.org_id, u.role, u.pw_change, u.name, coalesce(u.email, ''), o.name, "             \
+	"o.viewer_downloads"
+#define U 8
 
 static void user_row(sqlite3_stmt *st, struct reg_user *u)
 {
@@ -119,6 +123,7 @@ static void user_row(sqlite3_stmt *st, struct reg_user *u)
 	reg_text_col(st, 4, u->name, sizeof(u->name));
 	reg_text_col(st, 5, u->email, sizeof(u->email));
 	reg_text_col(st, 6, u->org_name, sizeof(u->org_name));
+	u->viewer_downloads = sqlite3_column_int(st, 7);
 }
 
 int reg_user_by_token(struct reg *r, const char *token, size_t len, struct reg_user *ret)
@@ -138,8 +143,8 @@ int reg_user_by_token(struct reg *r, const char *token, size_t len, struct reg_u
 		return -EIO;
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		user_row(st, ret);
-		tok = sqlite3_column_int64(st, 7);
-		used = sqlite3_column_int64(st, 8);
+		tok = sqlite3_column_int64(st, U);
+		used = sqlite3_column_int64(st, U + 1);
 		e = 0;
 	}
 	sqlite3_finalize(st);
@@ -161,7 +166,7 @@ int reg_user_by_email(struct reg *r, const char *email, struct reg_user *ret, ch
 		return -EIO;
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		user_row(st, ret);
-		reg_text_col(st, 7, pwhash, REG_PWHASH_MAX);
+		reg_text_col(st, U, pwhash, REG_PWHASH_MAX);
 		e = 0;
 	}
 	sqlite3_finalize(st);
@@ -210,10 +215,10 @@ int reg_session_get(struct reg *r, const char *cookie, size_t len, int64_t now, 
 		return -EIO;
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		user_row(st, ret);
-		id = sqlite3_column_int64(st, 7);
-		created = sqlite3_column_int64(st, 8);
-		seen = sqlite3_column_int64(st, 9);
-		reg_text_col(st, 10, csrf_hex, 2 * REG_TOKEN_LEN + 1);
+		id = sqlite3_column_int64(st, U);
+		created = sqlite3_column_int64(st, U + 1);
+		seen = sqlite3_column_int64(st, U + 2);
+		reg_text_col(st, U + 3, csrf_hex, 2 * REG_TOKEN_LEN + 1);
 		e = 0;
 	}
 	sqlite3_finalize(st);
@@ -284,8 +289,8 @@ int reg_signin_forget(struct reg *r, const char *key)
 static void row_of(sqlite3_stmt *st, struct reg_user_row *row)
 {
 	user_row(st, &row->u);
-	row->disabled = sqlite3_column_int(st, 7);
-	row->created = sqlite3_column_int64(st, 8);
+	row->disabled = sqlite3_column_int(st, U);
+	row->created = sqlite3_column_int64(st, U + 1);
 }
 
 int reg_users_list(struct reg *r, int64_t org, struct reg_user_row **ret, size_t *ret_n)
@@ -424,4 +429,26 @@ int reg_token_delete(struct reg *r, int64_t user, const char *name)
 	    reg_q(r, "DELETE FROM tokens WHERE user_id = ? AND name = ?", "it", user, name));
 
 	return e ? e : sqlite3_changes(r->db) ? 0 : -ENOENT;
+}
+
+int reg_org_set_viewer_downloads(struct reg *r, int64_t org, int on)
+{
+	return reg_run(reg_q(r, "UPDATE orgs SET viewer_downloads = ? WHERE id = ?", "ii",
+			     (int64_t) !!on, org));
+}
+
+int reg_capture_user(struct reg *r, int64_t org, int64_t capture, int64_t *ret)
+{
+	sqlite3_stmt *st = reg_q(r, "SELECT user_id FROM captures WHERE org_id = ? AND id = ?",
+				 "ii", org, capture);
+	int e = -ENOENT;
+
+	if (!st)
+		return -EIO;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		*ret = sqlite3_column_int64(st, 0);
+		e = 0;
+	}
+	sqlite3_finalize(st);
+	return e;
 }

@@ -179,19 +179,36 @@ v POST /captures 403 {"devices":["gw1"],"expression":"udp","duration":1}
 v POST /captures/ID/stop 403
 v GET /captures/ID/pcap 403
 v DELETE /captures/ID 403
+v GET /organization 200
+v PATCH /organization 403 {"viewer_downloads":true}
 v GET /session 200
 o POST /devices 403 {"name":"gx","serial":"SN-gx","address":"http://10.98.0.1:9"}
 o PATCH /devices/gw3 403 {"enabled":false}
 o DELETE /devices/gw3 403
-o DELETE /captures/ID 403
+o PATCH /organization 403 {"viewer_downloads":true}
 o POST /captures/ID/stop 200
 EOF
 	[ -z "$bad" ] && ok "roles: viewers see and read, operators start, stop and download, owners change devices; refusals name the role" ||
 		ko "roles" "$bad"
 	wait_state "$id" done 10
-	st=$(call "$o" GET "/captures/$id/pcap")$(call "$w" DELETE "/captures/$id")
-	[ "$st" = 200200 ] && ok "roles: an operator downloads, an owner deletes" ||
-		ko "roles download/delete" "$st $(cat "$tmp/body")"
+	# downloads: operators, and viewers where an owner allows it
+	st=$(call "$o" GET "/captures/$id/pcap")$(call "$v" GET "/captures/$id/pcap")
+	grep -q "an owner allows it" "$tmp/body" || st+=":message"
+	st+=$(call "$w" PATCH /organization '{"viewer_downloads":true}')$(call "$v" GET "/captures/$id/pcap")
+	st+=$(call "$w" PATCH /organization '{"viewer_downloads":false}')$(call "$v" GET "/captures/$id/pcap")
+	[ "$st" = 200403200200200403 ] && ok "roles: viewers download only while the organization allows it (viewer_downloads)" ||
+		ko "viewer_downloads" "$st $(cat "$tmp/body")"
+	# deletes: operators their own captures, owners any
+	local o2 id2
+	o2=$(tokenuser olga@acme.test operator)
+	call "$o2" POST /captures '{"devices":["gw1"],"expression":"udp port 9","duration":1}' > /dev/null
+	id2=$(field id)
+	wait_state "$id2" done 10
+	st=$(call "$o" DELETE "/captures/$id2")
+	[ "$(field error)" = "your role (operator) may delete only the captures you started" ] || st+=":message"
+	st+=$(call "$o2" DELETE "/captures/$id2")$(call "$w" DELETE "/captures/$id")
+	[ "$st" = 403200200 ] && ok "roles: an operator deletes its own captures only, an owner any" ||
+		ko "roles delete" "$st $(cat "$tmp/body")"
 }
 
 test_other_org() {

@@ -60,7 +60,7 @@ static void schema_and_bootstrap(void **state)
 	struct reg_user a;
 	struct reg_stats st;
 
-	assert_int_equal(reg_schema_version(r), 7);
+	assert_int_equal(reg_schema_version(r), 8);
 	assert_int_equal(reg_ping(r), 0);
 	assert_int_equal(reg_org_add(r, "acme"), -EEXIST);
 	assert_int_equal(reg_admin_add(r, "nosuch", "alice", token), -ENOENT);
@@ -479,7 +479,7 @@ static void administrators_become_owners(void **state)
 			 0);
 	reg_close(reg);
 	assert_int_equal(reg_open(db, &reg, err, sizeof(err)), 0);
-	assert_int_equal(reg_schema_version(reg), 7);
+	assert_int_equal(reg_schema_version(reg), 8);
 	assert_int_equal(reg_user_by_token(reg, token, strlen(token), &u), 0);
 	assert_int_equal(u.id, 7);
 	assert_int_equal(u.role, REG_OWNER);
