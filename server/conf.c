@@ -45,6 +45,7 @@ static const struct ecap_conf_key keys[] = {
     ECAP_CONF_UINT_KEY("session_idle", struct srv_conf, session_idle_s, 1, 1, 7 * 86400),
     ECAP_CONF_UINT_KEY("session_max", struct srv_conf, session_max_s, 1, 1, 30 * 86400),
     ECAP_CONF_UINT_KEY("password_workers", struct srv_conf, password_workers, 1, 1, 16),
+    ECAP_CONF_UINT_KEY("audit_days", struct srv_conf, audit_days, 1, 1, 36500),
     {0},
 };
 
@@ -74,7 +75,8 @@ int srv_conf_load(struct srv_conf *c, const char *path, int must_exist, char *er
 			       .connections_per_address_max = WEB_CONNS_PER_ADDR_MAX,
 			       .session_idle_s = 1800,
 			       .session_max_s = 43200,
-			       .password_workers = 2};
+			       .password_workers = 2,
+			       .audit_days = 400};
 	return ecap_conf_load(keys, c, path, must_exist, err, errlen);
 }
 

@@ -34,6 +34,7 @@
  *   session_idle         = 1800         (s a sign-in session lasts unused)
  *   session_max          = 43200        (s a sign-in session lasts at most)
  *   password_workers     = 2            (threads hashing passwords at once, 64 MiB each)
+ *   audit_days           = 400          (days the audit log keeps an entry)
  */
 #ifndef SRV_CONF_H
 #define SRV_CONF_H
@@ -61,7 +62,7 @@ struct srv_conf {
 	char device_networks[1024];
 	unsigned org_storage_max_mib, data_reserve_mib, capture_retention_days;
 	unsigned connections_max, connections_per_address_max;
-	unsigned session_idle_s, session_max_s, password_workers;
+	unsigned session_idle_s, session_max_s, password_workers, audit_days;
 };
 
 /* Defaults, then the file (a missing one is fine unless must_exist): 0, or

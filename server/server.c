@@ -25,12 +25,26 @@ static void raise_fd_limit(void)
 	}
 }
 
+/* The audit log keeps audit_days. */
+static void expire_audit(struct srv_daemon *d)
+{
+	int64_t before = ((int64_t)time(NULL) - (int64_t)d->conf.audit_days * 86400) * 1000;
+	int64_t n = reg_audit_expire(d->reg, before);
+
+	if (n < 0)
+		ecap_log(LOG_ERR, "audit log retention: registry: %s", reg_errmsg(d->reg));
+	else if (n)
+		ecap_log(LOG_INFO, "audit log: %lld entries older than %u days removed",
+			 (long long)n, d->conf.audit_days);
+}
+
 /* Retention, once an hour (and at start). */
 static void on_hour(h2o_timeout_entry_t *e)
 {
 	struct srv_daemon *d = H2O_STRUCT_FROM_MEMBER(struct srv_daemon, expire, e);
 
 	srv_store_expire(&d->store, time(NULL));
+	expire_audit(d);
 	h2o_timeout_link(d->site.ctx.loop, &d->hourly, &d->expire);
 }
 
@@ -74,6 +88,7 @@ int srv_daemon_start(struct srv_daemon *d, char *err, size_t errlen)
 				      .retention = d->conf.capture_retention_days};
 	srv_store_reconcile(&d->store);
 	srv_store_expire(&d->store, time(NULL));
+	expire_audit(d);
 	raise_fd_limit();
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);

@@ -176,6 +176,8 @@ struct reg_audit_filter {
 int reg_audit_page(struct reg *r, int64_t org, const struct reg_audit_filter *f,
 		   struct reg_audit **ret, size_t *ret_n);
 void reg_audit_free(struct reg_audit *a, size_t n);
+/* Remove entries older than before_ms: how many, or -EIO. */
+int64_t reg_audit_expire(struct reg *r, int64_t before_ms);
 
 /* Enrol a device into an organization: the new id (-EEXIST: its name in the
  * organization, or its serial anywhere). Its management address is the

@@ -73,3 +73,10 @@ void reg_audit_free(struct reg_audit *a, size_t n)
 	}
 	free(a);
 }
+
+int64_t reg_audit_expire(struct reg *r, int64_t before_ms)
+{
+	int e = reg_run(reg_q(r, "DELETE FROM audit WHERE at_ms < ?", "i", before_ms));
+
+	return e ? e : sqlite3_changes(r->db);
+}

@@ -386,11 +386,18 @@ test_audit() {
 }
 
 test_expiry() {
-	local st
-	printf 'session_idle = 2\nsession_max = 4\n' > "$tmp/short.conf"
+	local st pw
+	pw=$(adduser eve@acme.test viewer)
+	printf 'session_idle = 2\nsession_max = 4\naudit_days = 30\n' > "$tmp/short.conf"
 	kill -TERM "$server_pid"; wait_gone "$server_pid" 10
+	# an audit entry 31 days old goes at the next start (audit_days = 30)
+	python3 -c 'import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1])
+db.execute("INSERT INTO audit (org_id, at_ms, actor, address, action, target, detail) VALUES (1, ?, ?, ?, ?, ?, ?)",
+           (int((time.time() - 31 * 86400) * 1000), "old", "", "signin", "session", "{}"))
+db.commit()' "$db"
 	server_start -c "$tmp/short.conf" || { ko "expiry" "no server"; return; }
-	signin "$tmp/e.jar" carol@acme.test 'a long enough passphrase' > /dev/null
+	signin "$tmp/e.jar" eve@acme.test "$pw" > /dev/null
 	[ "$(as "$tmp/e.jar" GET /session)" = 200 ] || { ko "expiry" "no session"; return; }
 	sleep 1.2; as "$tmp/e.jar" GET /session > /dev/null
 	sleep 1.2; as "$tmp/e.jar" GET /session > /dev/null # used: still within idle
@@ -398,9 +405,12 @@ test_expiry() {
 	sleep 3.2
 	[ "$st" = 200 ] && [ "$(as "$tmp/e.jar" GET /session)" = 401 ] &&
 		ok "expiry: a session in use lives past its idle time, not past its absolute one" || ko "expiry max" "$st"
-	signin "$tmp/e2.jar" carol@acme.test 'a long enough passphrase' > /dev/null
+	signin "$tmp/e2.jar" eve@acme.test "$pw" > /dev/null
 	sleep 3.2
 	[ "$(as "$tmp/e2.jar" GET /session)" = 401 ] && ok "expiry: an idle session ends" || ko "expiry idle"
+	call "$alice" GET "/audit?actor=old" > /dev/null
+	[ "$(tr -d ' \n' < "$tmp/body")" = "[]" ] && grep -q "audit log: 1 entries older than 30 days removed" "$tmp/server.log" &&
+		ok "expiry: the audit log keeps audit_days" || ko "audit retention" "$(cat "$tmp/body")"
 }
 
 # (throttling last: the address it locks out is the other tests' too)

@@ -489,6 +489,36 @@ static void administrators_become_owners(void **state)
 	assert_string_equal(c[0].ended_by, "count");
 	assert_int_equal(c[0].stored, 99);
 	reg_captures_free(c, n);
+	/* the audit log: kept, paged, filtered, expired */
+	{
+		struct reg_audit_filter f = {.limit = 10};
+		struct reg_audit *a;
+		size_t na;
+
+		assert_int_equal(
+		    reg_audit_add(reg, 1, 1000, 7, "alice", "10.0.0.1", "signin", "session", NULL),
+		    0);
+		assert_int_equal(reg_audit_add(reg, 1, 5000, 7, "alice", "10.0.0.1",
+					       "capture_started", "capture 3",
+					       "{\"reason\":\"x\"}"),
+				 0);
+		assert_int_equal(reg_audit_page(reg, 1, &f, &a, &na), 0);
+		assert_int_equal(na, 2);
+		assert_string_equal(a[0].action, "capture_started"); /* newest first */
+		assert_string_equal(a[0].detail, "{\"reason\":\"x\"}");
+		assert_string_equal(a[1].detail, "{}");
+		reg_audit_free(a, na);
+		f.action = "signin";
+		assert_int_equal(reg_audit_page(reg, 1, &f, &a, &na), 0);
+		assert_int_equal(na, 1);
+		reg_audit_free(a, na);
+		assert_int_equal(reg_audit_expire(reg, 2000), 1);
+		f.action = NULL;
+		assert_int_equal(reg_audit_page(reg, 1, &f, &a, &na), 0);
+		assert_int_equal(na, 1);
+		assert_string_equal(a[0].action, "capture_started");
+		reg_audit_free(a, na);
+	}
 	/* the rebuilt captures table still takes rows, tied to users, and never
 	 * gives a deleted capture's id again */
 	{
