@@ -8,6 +8,7 @@
  *   session.c   /api/v1/session[/password]: signing in and out
  *   auth.c      who a request is: its token, or its session and CSRF token
  *   audit.c     the audit log: written as endpoints act; /api/v1/audit
+ *   events.c    /api/v1/captures/{id}/events: its state as Server-Sent Events
  *   users.c     /api/v1/users[/{name}] (owners), /api/v1/tokens[/{name}] (one's own),
  *               /api/v1/organization (its settings)
  *   tunnel.c    /tunnel/v1/register, /tunnel/v1/poll (the devices' side)
@@ -53,6 +54,8 @@ struct srv_api {
 	h2o_timeout_entry_t reader_check_entry;
 	uint64_t responses[SRV_STATUS_MAX]; /* answered requests by status (health.c) */
 	struct web_site metrics;	    /* health.c: the metrics listener, when configured */
+	h2o_timeout_t events_tick;	    /* events.c: each stream's check */
+	unsigned events_open;
 };
 
 /* An endpoint. params: the path's {parts}, in order; who: the caller, for
@@ -123,6 +126,13 @@ srv_endpoint_fn srv_tokens_add;
 srv_endpoint_fn srv_token_delete;
 srv_endpoint_fn srv_org_get;
 srv_endpoint_fn srv_org_patch;
+srv_endpoint_fn srv_capture_events;
+
+/* events.c: how often an event stream checks its capture. */
+#define EVENTS_TICK_MS 500
+/* captures.c: the organization's capture as GET /api/v1/captures/{id}
+ * answers it: 0, or -ENOENT / -EIO. */
+int srv_capture_state_json(struct srv_api *api, int64_t org, int64_t id, json_t **ret);
 
 /* audit.c: an entry of the audit log for what who just did (detail: a JSON
  * object, taken; NULL: none), with the client's address. */

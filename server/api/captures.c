@@ -93,8 +93,7 @@ static json_t *capture_json(const struct reg_capture *c)
 			 devs);
 }
 
-/* One capture as JSON into *ret: 0, or -ENOENT / -EIO. */
-static int captures_json(struct srv_api *api, int64_t org, int64_t id, json_t **ret)
+int srv_capture_state_json(struct srv_api *api, int64_t org, int64_t id, json_t **ret)
 {
 	struct reg_capture *c = NULL;
 	size_t n = 0;
@@ -110,7 +109,7 @@ static int captures_json(struct srv_api *api, int64_t org, int64_t id, json_t **
 static int reply_capture(struct srv_api *api, h2o_req_t *req, int64_t org, int64_t id, int status)
 {
 	json_t *o;
-	int r = captures_json(api, org, id, &o);
+	int r = srv_capture_state_json(api, org, id, &o);
 
 	if (r == -ENOENT)
 		return srv_fail(req, 404, "no capture %lld", (long long)id);

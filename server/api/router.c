@@ -29,6 +29,7 @@ static const struct srv_route routes[] = {
     {"DELETE", "/api/v1/captures/{id}", srv_capture_delete, 0, REG_OPERATOR, "delete captures"},
     {"POST", "/api/v1/captures/{id}/stop", srv_capture_stop_ep, 0, REG_OPERATOR, "stop captures"},
     {"GET", "/api/v1/captures/{id}/pcap", srv_capture_pcap, 0, REG_VIEWER, "download captures"},
+    {"GET", "/api/v1/captures/{id}/events", srv_capture_events, 0, REG_VIEWER, "follow captures"},
     {"GET", "/api/v1/captures/{id}/text", srv_capture_text, 0, REG_VIEWER, "read captures' text"},
     {"GET", "/api/v1/audit", srv_audit_list, 0, REG_OWNER, "read the audit log"},
     {"GET", "/api/v1/users", srv_users_list, 0, REG_OWNER, "list users"},
@@ -176,6 +177,7 @@ void srv_api_init(struct srv_api *api, h2o_hostconf_t *host)
 void srv_api_start(struct srv_api *api)
 {
 	srv_readers_start(api);
+	h2o_timeout_init(api->loop, &api->events_tick, EVENTS_TICK_MS);
 }
 
 void srv_api_stop(struct srv_api *api)

@@ -329,6 +329,38 @@ test_capture_filters() {
 		ko "capture filters" "$bad"
 }
 
+test_events() {
+	local id st bad= v
+	v=$(tokenuser ida@acme.test viewer)
+	call "$alice" POST /captures '{"devices":["gw1","gw2"],"expression":"icmp","duration":2}' > /dev/null
+	id=$(field id)
+	# a viewer follows it to its end; the stream ends by itself
+	st=$(inb timeout 20 curl -sS -N -o "$tmp/events" -w '%{http_code} %{content_type}' \
+		-H "Authorization: Bearer $v" "$api/captures/$id/events")
+	python3 - "$tmp/events" "$id" > "$tmp/events.check" << 'PY'
+import json, sys
+text = open(sys.argv[1]).read()
+assert text.endswith("\n\n"), "no blank line at the end"
+events = [e for e in text.split("\n\n") if e and not e.startswith(":")]
+states, ids = [], []
+for e in events:
+    lines = dict(l.split(": ", 1) for l in e.split("\n"))
+    assert lines["event"] == "capture", lines
+    ids.append(int(lines["id"]))
+    c = json.loads(lines["data"])
+    assert c["id"] == int(sys.argv[2])
+    states.append(c["state"])
+assert ids == list(range(1, len(ids) + 1)), ids
+assert states[0] == "running" and states[-1] == "done" and "done" not in states[:-1], states
+print(len(events), "events", states[0], states[-1])
+PY
+	[ "$st" = "200 text/event-stream" ] && grep -q "running done$" "$tmp/events.check" || bad+=" stream:$st:$(cat "$tmp/events.check")"
+	st=$(call "$bob" GET "/captures/$id/events"); [ "$st" = 404 ] || bad+=" other-org:$st"
+	st=$(call "$alice" GET "/captures/999999/events"); [ "$st" = 404 ] || bad+=" none:$st"
+	[ -z "$bad" ] && ok "events: a capture's state as Server-Sent Events, from running to done, then the stream ends; another organization's: 404" ||
+		ko "events" "$bad"
+}
+
 # audit ACTION [QUERY]: the owner's view of the log, as "action target" lines
 audit() { call "$alice" GET "/audit?limit=1000${1:+&action=$1}${2:+&$2}" > /dev/null
 	python3 -c 'import json,sys
@@ -415,7 +447,8 @@ db.commit()' "$db"
 
 # (throttling last: the address it locks out is the other tests' too)
 run_tests after test_signin test_password_change test_csrf test_signout test_roles \
-	test_other_org test_users test_tokens test_capture_filters test_audit test_expiry test_throttle
+	test_other_org test_users test_tokens test_capture_filters test_events test_audit test_expiry \
+	test_throttle
 st=$?
 env_stop || exit 1
 exit $st

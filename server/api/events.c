@@ -1,0 +1,158 @@
+/* events.c - GET /api/v1/captures/{id}/events: the capture's state as
+ * Server-Sent Events, for a page that shows its counters live. An event
+ * `capture` with the capture's JSON (as GET /api/v1/captures/{id}) comes at
+ * once and then whenever it changes, checked every EVENTS_TICK_MS; the
+ * stream ends after the event that says it is done. Each event's id counts
+ * the events; a client that reconnects gets the current state at once, so
+ * Last-Event-ID needs no replay. A comment every KEEPALIVE_MS keeps
+ * proxies from cutting a quiet stream. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+
+#define KEEPALIVE_MS 15000
+#define EVENTS_MAX   64 /* streams open at once on the server */
+
+struct events {
+	h2o_generator_t gen;
+	struct srv_api *api;
+	h2o_req_t *req; /* NULL once h2o stopped it */
+	int64_t org, id;
+	h2o_timeout_entry_t tick;
+	char *last; /* the JSON last sent */
+	uint64_t seq, quiet_ms;
+	int inflight, ended;
+	struct ecap_buf out;
+};
+
+static void send_state(struct events *e);
+
+static void on_tick(h2o_timeout_entry_t *t)
+{
+	send_state(H2O_STRUCT_FROM_MEMBER(struct events, tick, t));
+}
+
+static void rearm(struct events *e)
+{
+	if (!e->ended && e->req && !h2o_timeout_is_linked(&e->tick))
+		h2o_timeout_link(e->api->loop, &e->api->events_tick, &e->tick);
+}
+
+/* The state, when it changed (or a keep-alive comment); the end after
+ * done. */
+static void send_state(struct events *e)
+{
+	json_t *o = NULL;
+	char *text = NULL;
+	int done = 0, r;
+
+	if (!e->req || e->inflight) {
+		rearm(e);
+		return;
+	}
+	if (web_client_gone(e->req)) {
+		h2o_send(e->req, NULL, 0, H2O_SEND_STATE_ERROR);
+		e->req = NULL;
+		return;
+	}
+	ecap_buf_reset(&e->out);
+	r = srv_capture_state_json(e->api, e->org, e->id, &o);
+	if (!r) {
+		text = json_dumps(o, JSON_COMPACT);
+		done = !strcmp(json_string_value(json_object_get(o, "state")), "done");
+		json_decref(o);
+	}
+	if (text && (!e->last || strcmp(text, e->last))) {
+		char head[48];
+		int n = snprintf(head, sizeof(head),
+				 "event: capture\nid: %llu\ndata: ", (unsigned long long)++e->seq);
+
+		ecap_buf_put(&e->out, head, (size_t)n);
+		ecap_buf_put(&e->out, text, strlen(text));
+		ecap_buf_put(&e->out, "\n\n", 2);
+		free(e->last);
+		e->last = text;
+		text = NULL;
+		e->quiet_ms = 0;
+	} else if ((e->quiet_ms += EVENTS_TICK_MS) >= KEEPALIVE_MS) {
+		ecap_buf_put(&e->out, ": keep-alive\n\n", 14);
+		e->quiet_ms = 0;
+	}
+	free(text);
+	if (r) /* deleted meanwhile */
+		done = 1;
+	if (e->out.err) {
+		h2o_send(e->req, NULL, 0, H2O_SEND_STATE_ERROR);
+		e->req = NULL;
+		return;
+	}
+	e->ended = done;
+	if (e->out.len || done) {
+		h2o_iovec_t iov = h2o_iovec_init(e->out.data, e->out.len);
+
+		e->inflight = !done;
+		h2o_send(e->req, &iov, e->out.len ? 1 : 0,
+			 done ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_IN_PROGRESS);
+		if (done)
+			e->req = NULL;
+		return;
+	}
+	rearm(e);
+}
+
+static void on_proceed(h2o_generator_t *gen, h2o_req_t *req)
+{
+	struct events *e = H2O_STRUCT_FROM_MEMBER(struct events, gen, gen);
+
+	e->inflight = 0;
+	rearm(e);
+}
+
+static void on_stop(h2o_generator_t *gen, h2o_req_t *req)
+{
+	struct events *e = H2O_STRUCT_FROM_MEMBER(struct events, gen, gen);
+
+	e->req = NULL;
+}
+
+static void dispose(void *p)
+{
+	struct events *e = p;
+
+	if (h2o_timeout_is_linked(&e->tick))
+		h2o_timeout_unlink(&e->tick);
+	free(e->last);
+	ecap_buf_free(&e->out);
+	e->api->events_open--;
+}
+
+int srv_capture_events(struct srv_api *api, h2o_req_t *req, const struct reg_user *who,
+		       char **params)
+{
+	char *end;
+	long long id = strtoll(params[0], &end, 10);
+	struct events *e;
+	json_t *o;
+
+	if (*end || id <= 0 || srv_capture_state_json(api, who->org, id, &o))
+		return srv_fail(req, 404, "no capture '%s'", params[0]);
+	json_decref(o);
+	if (api->events_open >= EVENTS_MAX)
+		return srv_fail(req, 503,
+				"the server streams %u event streams already, the most it may",
+				api->events_open);
+	e = h2o_mem_alloc_shared(&req->pool, sizeof(*e), dispose);
+	memset(e, 0, sizeof(*e));
+	e->api = api;
+	e->req = req;
+	e->org = who->org;
+	e->id = id;
+	e->tick.cb = on_tick;
+	e->gen.proceed = on_proceed;
+	e->gen.stop = on_stop;
+	api->events_open++;
+	web_start_200(req, "text/event-stream", &e->gen);
+	send_state(e);
+	return 0;
+}
