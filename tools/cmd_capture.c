@@ -547,7 +547,7 @@ int cmd_capture(int argc, char **argv)
 	} else { /* tcpdump's lines; from classic pcap, which libpcap reads
 		  * whatever the link type (not a second RAW interface block) */
 		so.pcap = 1;
-		text = textout_start(print, &so.out_fd, err, sizeof(err));
+		text = textout_start(print, is_any, &so.out_fd, err, sizeof(err));
 		if (!text) {
 			fail("%s", err);
 			goto out;

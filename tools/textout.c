@@ -57,14 +57,15 @@ static void *relay_errors(void *arg)
 	return NULL;
 }
 
-struct textout *textout_start(const char *const *args, int *out_fd, char *err, size_t errlen)
+struct textout *textout_start(const char *const *args, int keep_net, int *out_fd, char *err,
+			      size_t errlen)
 {
 	struct textout *t = calloc(1, sizeof(*t));
 	int in[2] = {-1, -1}, er[2] = {-1, -1};
 	unsigned flags = 0;
 
 	for (const char *const *a = args; *a; a++)
-		if ((*a)[0] == '-' && (*a)[1] != '-' && strchr(*a, 'n'))
+		if (!keep_net && (*a)[0] == '-' && (*a)[1] != '-' && strchr(*a, 'n'))
 			flags |= SRV_PRINTER_NO_NET; /* no names: no network */
 	if (!t || pipe2(in, O_CLOEXEC) || pipe2(er, O_CLOEXEC)) {
 		snprintf(err, errlen, "text output: %s", t ? strerror(errno) : "out of memory");

@@ -940,6 +940,97 @@ vlan_devs_del() {
 	for d in vb.200.100 vb.200 vb.100; do inb ip link del $d 2> /dev/null; done
 }
 
+# -i any against tcpdump -i any in A at the same time: A has lo, va and va2
+# (a second pair to B), and va3 comes during the captures. Traffic: pings
+# both ways on each, UDP to closed ports (ICMP errors back), loopback, a
+# broadcast, VLAN-tagged frames (the tag out of band: not in SLL2 records).
+# Four captures each: the whole, with cooked fields and lengths in the
+# expression, a short snaplen, and tcpdump's text. Records are compared
+# (sorted, since the two take packets in from two CPUs) as tcpdump -r
+# prints them with -e -xx: SLL2 header fields and every byte.
+any_packets() { # FILE: one packet per line, names looked up in A
+	ina tcpdump -r "$1" -nn -t -e -xx 2> /dev/null |
+		awk '/^[^ \t]/ { if (p != "") print p; p = $0; next } { p = p " " $0 } END { if (p != "") print p }' |
+		sort
+}
+test_any_like_tcpdump() {
+	local bad= i2 i3 n pids=() tds=() k mac
+	# no IPv6 on the new interfaces: their own packets at start would come
+	# before one capture or the other
+	ina sysctl -qw net.ipv6.conf.default.disable_ipv6=1 && inb sysctl -qw net.ipv6.conf.default.disable_ipv6=1
+	ina ip link add va2 type veth peer name vb2 netns "$B" && ina ip addr add 10.98.2.1/24 dev va2 &&
+		inb ip addr add 10.98.2.2/24 dev vb2 && ina ip link set va2 up && inb ip link set vb2 up ||
+		{ ko "-i any" "no second veth pair"; return; }
+	i2=$(ina cat /sys/class/net/va2/ifindex)
+	# the first two run in the kernel for tcpdump, the third in user space
+	# (a load at byte 8 of the header): they see a frame's VLAN protocol apart
+	local -a exprs=("udp or icmp or ether proto 0x8100" "ifindex $i2 and not arp or greater 1010"
+		"link[8:2] = 1 and (outbound and icmp or ether proto 0x8100 or udp port 5555)")
+	local -a snap=(262144 262144 60)
+	for k in 0 1 2; do
+		ip netns exec "$A" tcpdump -i any -U -s ${snap[k]} -w "$tmp/any-t$k.pcap" "${exprs[k]}" 2> "$tmp/any-t$k.err" &
+		tds+=($!)
+		ip netns exec "$A" "$ec" capture -i any -s ${snap[k]} -w "$tmp/any-e$k.pcapng" "${exprs[k]}" 2> "$tmp/any-e$k.err" &
+		pids+=($!)
+	done
+	ip netns exec "$A" tcpdump -i any -l -nn -t -e icmp > "$tmp/any-t.txt" 2> "$tmp/any-t3.err" &
+	tds+=($!)
+	ip netns exec "$A" "$ec" capture -i any -nn -t -e icmp > "$tmp/any-e.txt" 2> "$tmp/any-e3.err" &
+	pids+=($!)
+	for _ in $(seq 200); do
+		[ "$(cat "$tmp"/any-[te]?.err | grep -c listening)" = 8 ] && break
+		sleep 0.05
+	done
+	ina ping -c 2 -i 0.2 10.98.0.2 > /dev/null
+	inb ping -c 2 -i 0.2 10.98.2.1 > /dev/null
+	ina ping -c 2 -i 0.2 127.0.0.1 > /dev/null
+	ina ping -c 1 -s 972 10.98.0.2 > /dev/null # IP length 1000: not greater 1010 (20 more with the header)
+	ina ping -c 1 -s 992 10.98.0.2 > /dev/null # 1020
+	send_udp 6
+	ina bash -c 'printf lo > /dev/udp/127.0.0.1/5003'
+	inb ping -b -c 1 -W 1 10.98.0.255 > /dev/null 2>&1
+	mac=$(ina cat /sys/class/net/va/address)
+	vlan_send "$B" vb "$mac"
+	# an interface that comes during the capture
+	ina ip link add va3 type veth peer name vb3 netns "$B" && ina ip addr add 10.98.3.1/24 dev va3 &&
+		inb ip addr add 10.98.3.2/24 dev vb3 && ina ip link set va3 up && inb ip link set vb3 up ||
+		bad+=" no va3;"
+	i3=$(ina cat /sys/class/net/va3/ifindex)
+	for _ in $(seq 100); do
+		[ "$(ina "$ec" hooks va3 | grep -c ' ingress ')" = 4 ] && break
+		sleep 0.05
+	done
+	ina ping -c 2 -i 0.2 -W 1 10.98.3.2 > /dev/null || bad+=" no ping on va3;"
+	sleep 1.2 # tcpdump reads its ring a block at a time (at the latest after 1 s)
+	kill -INT "${pids[@]}" "${tds[@]}"
+	for k in "${pids[@]}" "${tds[@]}"; do wait_gone $k 10 || bad+=" $k did not stop;"; done
+	for k in 0 1 2; do
+		n=$(any_packets "$tmp/any-e$k.pcapng" | wc -l)
+		[ "$n" -ge 4 ] && cmp -s <(any_packets "$tmp/any-e$k.pcapng") <(any_packets "$tmp/any-t$k.pcap") ||
+			bad+=" '${exprs[k]}' -s ${snap[k]}: $n records, tcpdump $(any_packets "$tmp/any-t$k.pcap" | wc -l): $(diff <(any_packets "$tmp/any-e$k.pcapng") <(any_packets "$tmp/any-t$k.pcap") | head -3 | cut -c1-150 | tr '\n' '|');"
+	done
+	any_packets "$tmp/any-e0.pcapng" > "$tmp/any0.txt"
+	for want in "^lo  *In  ifindex 1 00:00:00:00:00:00 ethertype IPv4 (0x0800), length 104: 127.0.0.1 > 127.0.0.1: ICMP echo request" \
+		"^va  *Out ifindex [0-9]* $mac ethertype IPv4 (0x0800), length 104: 10.98.0.1 > 10.98.0.2: ICMP echo request" \
+		"^va  *B   ifindex [0-9]* .* 10.98.0.2 > 10.98.0.255: ICMP echo request" \
+		"^va  *In  ifindex [0-9]* .* ethertype IPv4 (0x0800), length 51: 10.98.0.2.40000 > 10.98.0.1.5555: UDP, length 3 " \
+		"^va2 *In  ifindex $i2 .* 10.98.2.2 > 10.98.2.1: ICMP echo request" \
+		"^va3 *Out ifindex $i3 .* 10.98.3.1 > 10.98.3.2: ICMP echo request"; do
+		grep -q "$want" "$tmp/any0.txt" || bad+=" no record '$want';"
+	done
+	# the QinQ frames: the inner tag in the packet, the protocol as the kernel's
+	# packet socket gives it (the one behind the tag since Linux 6.10)
+	[ "$(grep -c ' length 58: .*0x0010:  .... 0000 0064 0800 4500 0022 ' "$tmp/any0.txt")" = 9 ] ||
+		bad+=" QinQ frames: $(grep -c '7169 6e71' "$tmp/any0.txt") of 10;"
+	[ "$(any_packets "$tmp/any-e1.pcapng" | grep -vc "ifindex $i2 ")" = 2 ] || bad+=" greater 1010 not by the network length;"
+	# (tcpdump ends an interrupted listing with an empty line)
+	[ -s "$tmp/any-e.txt" ] && [ "$(sort "$tmp/any-e.txt")" = "$(grep -v '^$' "$tmp/any-t.txt" | sort)" ] ||
+		bad+=" text: $(wc -l < "$tmp/any-e.txt") lines, tcpdump $(wc -l < "$tmp/any-t.txt"): $(diff "$tmp/any-e.txt" "$tmp/any-t.txt" | head -3 | tr '\n' '|');"
+	ina ip link del va2; ina ip link del va3
+	[ -z "$bad" ] && ok "-i any: records as tcpdump -i any's (SLL2 headers, every byte) on lo, two veths and one that came later, with cooked fields, len, -s 60 and VLAN tags; text the same" ||
+		ko "-i any" "$bad"
+}
+
 # Nothing may stay attached after a case; if it did, clear it for the next.
 unhooked() {
 	hooked && { ko "$1 left hooks attached"; ina "$ec" capture -i va -c 1 --duration 1 -w /dev/null 2> /dev/null; }
@@ -949,4 +1040,4 @@ run_tests unhooked test_exactness_vs_tcpdump test_tcp_segments_vs_tcpdump test_d
 	test_ring_size test_overload test_per_interface_isb test_eight_sessions test_crash_recovery test_xdp_taken test_errors \
 	test_merge test_tun_raw_vs_tcpdump test_tun_raw_pcap test_link_types test_ipip_and_gre \
 	test_rotation_by_size test_rotation_by_time test_immediate test_loopback_like_tcpdump \
-	test_vlan_ingress test_vlan_devices test_vlan_egress
+	test_vlan_ingress test_vlan_devices test_vlan_egress test_any_like_tcpdump

@@ -450,6 +450,45 @@ static int emit_session(struct ecap_asm *a, unsigned hook_id, const struct ecap_
 	return 0;
 }
 
+/* The header's protocol: skb->protocol, or, for a VLAN protocol (a tag left
+ * in the frame: the inner one of two, or one the stack did not take out of
+ * band), the protocol behind the tags, as the packet socket gives a
+ * SOCK_DGRAM reader since Linux 6.10 (vlan_get_protocol_dgram, also in the
+ * stable kernels): __vlan_get_protocol from byte 12 of the frame, which
+ * gives up (0) past three tags; the packet is not changed. Filters that the
+ * packet socket runs in the kernel see skb->protocol (xlate.c). */
+static void cooked_protocol(struct ecap_asm *a)
+{
+	uint32_t walk = ecap_asm_label(a), none = ecap_asm_label(a), done = ecap_asm_label(a);
+
+	/* kept in network order */
+	ecap_asm_emit(a, E_LDX(BPF_W, BPF_REG_1, BPF_REG_6, offsetof(struct __sk_buff, protocol)));
+	ecap_asm_emit(a, E_STX(BPF_H, BPF_REG_10, BPF_REG_1, ECAP_STK_SLL));
+	ecap_asm_jmp(a, BPF_JMP32 | BPF_JEQ | BPF_K, BPF_REG_1, 0, htons(0x8100), walk);
+	ecap_asm_jmp(a, BPF_JMP32 | BPF_JNE | BPF_K, BPF_REG_1, 0, htons(0x88a8), done);
+	ecap_asm_bind(a, walk);
+	ecap_asm_emit(a, E_LDX(BPF_W, BPF_REG_1, BPF_REG_10, ECAP_STK_L2LEN));
+	ecap_asm_jmp(a, BPF_JMP32 | BPF_JNE | BPF_K, BPF_REG_1, 0, 14, done);
+	for (int i = 0; i < 3; i++) {
+		uint32_t next = ecap_asm_label(a);
+
+		ecap_asm_emit(a, E_MOV64_REG(BPF_REG_1, BPF_REG_6));
+		ecap_asm_emit(a, E_MOV32_IMM(BPF_REG_2, 12 + 4 * i));
+		ecap_asm_emit(a, E_MOV64_REG(BPF_REG_3, BPF_REG_10));
+		ecap_asm_emit(a, E_ALU64_IMM(BPF_ADD, BPF_REG_3, ECAP_STK_SLL));
+		ecap_asm_emit(a, E_MOV32_IMM(BPF_REG_4, 2));
+		ecap_asm_emit(a, E_CALL(BPF_FUNC_skb_load_bytes));
+		ecap_asm_jmp(a, BPF_JMP | BPF_JNE | BPF_K, BPF_REG_0, 0, 0, none);
+		ecap_asm_emit(a, E_LDX(BPF_H, BPF_REG_1, BPF_REG_10, ECAP_STK_SLL));
+		ecap_asm_jmp(a, BPF_JMP32 | BPF_JEQ | BPF_K, BPF_REG_1, 0, htons(0x8100), next);
+		ecap_asm_jmp(a, BPF_JMP32 | BPF_JNE | BPF_K, BPF_REG_1, 0, htons(0x88a8), done);
+		ecap_asm_bind(a, next);
+	}
+	ecap_asm_bind(a, none);
+	ecap_asm_emit(a, E_ST(BPF_H, BPF_REG_10, ECAP_STK_SLL, 0));
+	ecap_asm_bind(a, done);
+}
+
 /* The cooked header of the packet at ECAP_STK_SLL, its link-layer header's
  * length at ECAP_STK_L2LEN, and the lengths on the stack those of the
  * cooked packet (header included), for a packet on one of the cooked
@@ -509,9 +548,7 @@ static void cooked_header(struct ecap_asm *a, unsigned hook_id, const struct eca
 		ecap_asm_goto(a, join);
 	}
 	ecap_asm_bind(a, join);
-	/* kept in network order */
-	ecap_asm_emit(a, E_LDX(BPF_W, BPF_REG_1, BPF_REG_6, offsetof(struct __sk_buff, protocol)));
-	ecap_asm_emit(a, E_STX(BPF_H, BPF_REG_10, BPF_REG_1, ECAP_STK_SLL));
+	cooked_protocol(a);
 	ecap_asm_emit(a, E_LDX(BPF_W, BPF_REG_1, BPF_REG_6, offsetof(struct __sk_buff, ifindex)));
 	ecap_asm_emit(a, E_BE(BPF_REG_1, 32));
 	ecap_asm_emit(a, E_STX(BPF_W, BPF_REG_10, BPF_REG_1, ECAP_STK_SLL + 4));

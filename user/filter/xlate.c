@@ -359,9 +359,30 @@ static void load_window_tagged(struct xl *x)
 	ecap_asm_bind(x->a, go);
 }
 
+/* Does libpcap run the cooked program in the kernel (fix_offset in
+ * pcap-linux.c)? It does when every packet load is at the protocol (0), the
+ * ifindex (4), the packet type (10) or past the header, which it maps to
+ * the kernel's SKF_AD_PROTOCOL, _IFINDEX, _PKTTYPE and the packet from its
+ * network header; a load elsewhere in the header makes it filter in user
+ * space, on the header it made. The two differ in the protocol of a frame
+ * with a VLAN tag in it: skb->protocol in the kernel, the protocol behind
+ * the tags in the header. */
+static int kernel_filter(const struct xl *x)
+{
+	for (uint32_t i = 0; i < x->n; i++) {
+		uint32_t k = x->f[i].k;
+
+		if (packet_load(x->f[i].code) != NO_LOAD && k > 0 && k < ECAP_SLL2_LEN && k != 4 &&
+		    k != 10)
+			return 0;
+	}
+	return 1;
+}
+
 /* Cooked helper copy, on entry (r9 = buflen with the header, 20 or more):
- * the window = the header at ECAP_STK_SLL, then the packet from its network
- * header up to the window's end or the packet's. */
+ * the window = the header at ECAP_STK_SLL (with skb->protocol for a filter
+ * libpcap runs in the kernel), then the packet from its network header up
+ * to the window's end or the packet's. */
 static void load_window_cooked(struct xl *x)
 {
 	uint32_t le = ecap_asm_label(x->a), empty = ecap_asm_label(x->a);
@@ -370,6 +391,10 @@ static void load_window_cooked(struct xl *x)
 	for (int i = 0; i < 24; i += 8) {
 		emit(x, E_LDX(BPF_DW, BPF_REG_1, BPF_REG_10, ECAP_STK_SLL + i));
 		emit(x, E_STX(BPF_DW, BPF_REG_10, BPF_REG_1, STK_WINDOW + i));
+	}
+	if (kernel_filter(x)) { /* kept in network order */
+		emit(x, E_LDX(BPF_W, BPF_REG_1, R_CTX, offsetof(struct __sk_buff, protocol)));
+		emit(x, E_STX(BPF_H, BPF_REG_10, BPF_REG_1, STK_WINDOW));
 	}
 	emit(x, E_MOV32_REG(BPF_REG_4, R_PKT));
 	emit(x, E_ALU32_IMM(BPF_ADD, BPF_REG_4, -ECAP_SLL2_LEN));
