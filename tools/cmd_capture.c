@@ -38,7 +38,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "%s",
 		"usage: edgecap capture [-i IF[,IF...]] [-p] [-Q in|out|inout] [-s SNAPLEN]\n"
-		"                       [-y EN10MB|RAW] [-c COUNT] [--duration SECONDS]\n"
+		"                       [-y TYPE] [-c COUNT] [--duration SECONDS]\n"
 		"                       [-w FILE|-] [-G SECONDS] [-C MB] [-W FILES] [-z CMD]\n"
 		"                       [-U] [--immediate-mode] [-B KIB] [-nevxXAqlSKN#] [-t...]\n"
 		"                       [--time-stamp-precision micro|nano] [--pcap]\n"
@@ -50,9 +50,8 @@ static void usage(FILE *f)
 		"               too, as tcpdump's (LINUX_SLL2)\n"
 		"  -D           list the interfaces as tcpdump -D, with their link types\n"
 		"  -L           list the link types of the -i interfaces, as tcpdump -L\n"
-		"  -y TYPE      the link type (EN10MB, RAW, LINUX_SLL2): the one the interface "
-		"has, as\n"
-		"               tcpdump gives it; the default\n"
+		"  -y TYPE      the link type (EN10MB, RAW, LINUX_SLL2 for any): the one the\n"
+		"               interface has, as tcpdump gives it; the default\n"
 		"  -p           leave promiscuous mode off (it is on while capturing, as\n"
 		"               tcpdump's, and off again however the capture ends)\n"
 		"  -Q DIR       direction: in, out or inout (default)\n"
