@@ -164,15 +164,34 @@ static void session_end(void *ctx, uint8_t session)
  * and the streamer's end of the session apart. A link that appears while
  * the capture ends may still get the session installed after the streamer
  * emptied the slots: its records are never read, and the counts are taken
- * before. */
+ * before. An interface whose cooked header is not made here (GRE, ip6tnl:
+ * the fallback devices their modules put in every namespace) is left out
+ * while it is down, when it has no packets; one that is up refuses the
+ * capture, or ends it when it comes up later (why), as any failure to add
+ * an interface does: its packets would be missing. */
 struct any {
 	pthread_mutex_t lock;
 	struct ecap_engine *e;
 	struct ecap_session sess;
 	struct ecap_cooked_if ifs[ECAP_COOKED_IFACES];
 	unsigned n;
-	int ended, warned;
+	int ended;
+	char why[ECAP_ERRLEN];
 };
+
+/* Is the interface up? Yes when it cannot be told. */
+static int iface_up(const char *name)
+{
+	struct ifreq r = {0};
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), up = 1;
+
+	snprintf(r.ifr_name, sizeof(r.ifr_name), "%s", name);
+	if (fd >= 0 && !ioctl(fd, SIOCGIFFLAGS, &r))
+		up = !!(r.ifr_flags & IFF_UP);
+	if (fd >= 0)
+		close(fd);
+	return up;
+}
 
 /* Attach the hooks to the interfaces not captured yet, then give the
  * program their cooked headers (until then the hooks skip their packets).
@@ -202,8 +221,8 @@ static int any_sync(struct any *a, char *err, size_t errlen)
 			break;
 		}
 		r = ecap_iface_cooked(i->if_name, (int)i->if_index, &a->ifs[a->n], err, errlen);
-		if (r == -ENODEV) { /* gone meanwhile */
-			r = 0;
+		if (r == -ENODEV || (r == -EPROTONOSUPPORT && !iface_up(i->if_name))) {
+			r = 0; /* gone meanwhile; or down, for now */
 			continue;
 		}
 		if (!r)
@@ -235,9 +254,9 @@ static void any_new_link(void *ctx)
 	char err[ECAP_ERRLEN];
 
 	pthread_mutex_lock(&a->lock);
-	if (!a->ended && any_sync(a, err, sizeof(err)) && !a->warned) {
-		fprintf(stderr, "edgecap: warning: %s\n", err);
-		a->warned = 1;
+	if (!a->ended && !a->why[0] && any_sync(a, err, sizeof(err))) {
+		snprintf(a->why, sizeof(a->why), "%s", err);
+		kill(getpid(), SIGTERM); /* the capture's stop, as linkwatch's */
 	}
 	pthread_mutex_unlock(&a->lock);
 }
@@ -672,10 +691,11 @@ int cmd_capture(int argc, char **argv)
 	}
 	if (rot.pattern)
 		rotate_close(&rot);
-	/* an interface that went: tcpdump's words, and a failure */
-	st = linkwatch_why(watch) ? 1 : 0;
+	/* an interface that went: tcpdump's words, and a failure; for any,
+	 * one that could not be added */
+	st = linkwatch_why(watch) || any.why[0] ? 1 : 0;
 	if (st)
-		fprintf(stderr, "edgecap: %s\n", linkwatch_why(watch));
+		fprintf(stderr, "edgecap: %s\n", any.why[0] ? any.why : linkwatch_why(watch));
 	fprintf(stderr,
 		"%llu packets captured\n%llu packets matched by filter\n"
 		"%llu packets dropped\n",

@@ -21,14 +21,19 @@ struct textout {
 	char last[256]; /* its last line there, for the error */
 };
 
-/* Pass the printer's standard error on, but for its banner. */
+/* tcpdump -r's second line for a LINUX_SLL2 file: names come from the
+ * reader's interfaces, which here are the capture's (see keep_net). */
+#define SLL2_WARNING "Warning: interface names might be incorrect\n"
+
+/* Pass the printer's standard error on, but for its banner (and the SLL2
+ * warning after it). */
 static void *relay_errors(void *arg)
 {
 	struct textout *t = arg;
 	char buf[4096];
 	size_t have = 0;
 	ssize_t n;
-	int first = 1;
+	int first = 1, second = 0;
 
 	while ((n = read(t->err_fd, buf + have, sizeof(buf) - have)) > 0 ||
 	       (n < 0 && errno == EINTR)) {
@@ -40,8 +45,14 @@ static void *relay_errors(void *arg)
 		while ((nl = memchr(buf, '\n', have)) || have == sizeof(buf)) {
 			size_t len = nl ? (size_t)(nl - buf) + 1 : have;
 
-			if (!(first &&
-			      !strncmp(buf, SRV_PRINTER_BANNER, strlen(SRV_PRINTER_BANNER)))) {
+			int banner =
+			    first && !strncmp(buf, SRV_PRINTER_BANNER, strlen(SRV_PRINTER_BANNER));
+
+			if (second && len == strlen(SLL2_WARNING) &&
+			    !memcmp(buf, SLL2_WARNING, len))
+				banner = 1;
+			second = first && banner;
+			if (!banner) {
 				if (ecap_write_all(STDERR_FILENO, buf, len))
 					break;
 				snprintf(t->last, sizeof(t->last), "%.*s", (int)(len - !!nl), buf);
