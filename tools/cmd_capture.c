@@ -669,6 +669,8 @@ int cmd_capture(int argc, char **argv)
 			goto out;
 		}
 	}
+	if (is_any) /* tcpdump's line before it: libpcap picks SLL2 of two */
+		fprintf(stderr, "edgecap: data link type %s\n", lt.name);
 	fprintf(stderr, "edgecap: listening on %s, link-type %s (%s), snapshot length %u bytes\n",
 		ifarg, lt.name, lt.desc, so.snaplen);
 	r = ecap_streamer_run(streamer, err, sizeof(err));
