@@ -956,10 +956,14 @@ vlan_devs_del() {
 # expression, a short snaplen, and tcpdump's text. Records are compared
 # (sorted, since the two take packets in from two CPUs) as tcpdump -r
 # prints them with -e -xx: SLL2 header fields and every byte.
+# Bytes 18-19 of the header, the address's past its 6 bytes, are left as
+# they were in the packet socket's ring by Linux 6.1 (earlier frames' bytes;
+# 6.18 zeroes them): edgecap writes zeros (checked apart), and they are not
+# compared.
 any_packets() { # FILE: one packet per line, names looked up in A
 	ina tcpdump -r "$1" -nn -t -e -xx 2> /dev/null |
 		awk '/^[^ \t]/ { if (p != "") print p; p = $0; next } { p = p " " $0 } END { if (p != "") print p }' |
-		sort
+		sed -E 's/(0x0010:  [0-9a-f]{4}) [0-9a-f]{4}/\1 ..../' | sort
 }
 test_any_like_tcpdump() {
 	local bad= i2 i3 n pids=() tds=() k mac
@@ -1031,10 +1035,12 @@ test_any_like_tcpdump() {
 	done
 	# the QinQ frames: the inner tag in the packet, the protocol as the kernel's
 	# packet socket gives it (the one behind the tag since Linux 6.10)
-	[ "$(grep -c ' length 58: .*0x0010:  .... 0000 0064 0800 4500 0022 ' "$tmp/any0.txt")" = 9 ] ||
+	[ "$(grep -c ' length 58: .*0x0010:  .... .... 0064 0800 4500 0022 ' "$tmp/any0.txt")" = 9 ] ||
 		bad+=" QinQ frames: $(grep -c '7169 6e71' "$tmp/any0.txt") of 10;"
 	[ "$(any_packets "$tmp/any-e1.pcapng" | grep -vc "ifindex $i2 ")" = 3 ] ||
 		bad+=" not the 1020-byte ping's two records (greater 1010 by the network length) and one of bytes 0..255;"
+	[ "$(tcpdump -r "$tmp/any-e0.pcapng" -xx 2> /dev/null | awk '$1 == "0x0010:" && $3 != "0000"' | wc -l)" = 0 ] ||
+		bad+=" address bytes past 6 not zero;"
 	# tcpdump -r's warning about SLL2 names is not the live tcpdump's
 	grep -q 'Warning: interface names' "$tmp/any-e3.err" && bad+=" $(cat "$tmp/any-e3.err");"
 	# (tcpdump ends an interrupted listing with an empty line)
