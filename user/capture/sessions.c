@@ -494,7 +494,7 @@ static void cooked_protocol(struct ecap_asm *a)
  * cooked packet (header included), for a packet on one of the cooked
  * sessions' interfaces; any other packet, or a frame shorter than its
  * link-layer header, goes to skip. As the packet socket fills sockaddr_ll:
- * protocol = skb->protocol, ifindex = the device's, hatype = its type,
+ * protocol as cooked_protocol says, ifindex = the device's, hatype = its type,
  * pkttype = skb->pkt_type (PACKET_OUTGOING on egress, as the socket's tap
  * on transmit sets it), address = what the device's header_ops->parse
  * gives: for Ethernet and loopback the frame's source, for devices without
