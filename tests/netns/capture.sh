@@ -1108,6 +1108,53 @@ test_any_gre() {
 		ko "-i any with GRE" "$bad"
 }
 
+# -i any with 802.1Q and 802.1ad devices on va and vb (the 6.1 VM; the host
+# has no 8021q): each packet is seen on va and again on each VLAN device;
+# tags out of band (TX offload on), put in the frame after TC egress (off:
+# tcpdump's kernel filter then sees the tag's type), and in the frame from
+# the VLAN device's header on (reorder_hdr off), against tcpdump -i any.
+test_any_vlan_devices() {
+	local td bad= n off
+	if ! ina ip link add link va name va.100 type vlan id 100 2> /dev/null; then
+		echo "SKIP -i any with vlan devices: this kernel has no 8021q"
+		return
+	fi
+	vlan_devs "$A" va 1 && vlan_devs "$B" vb 2 || { ko "-i any, vlan devices" "setup"; vlan_devs_del; return; }
+	for off in on off reorder; do
+		for d in "$A va" "$B vb"; do
+			ip netns exec ${d% *} ethtool -K ${d#* } txvlan ${off/reorder/on} \
+				tx-vlan-stag-hw-insert ${off/reorder/on} > /dev/null
+		done
+		if [ $off = reorder ]; then # va.100's header holds its tag: in the frame at va.100 too
+			ina ip link del va.100 && ina ip link add link va name va.100 type vlan id 100 reorder_hdr off &&
+				ina ip addr add 10.99.1.1/24 dev va.100 && ina ip link set va.100 up ||
+				bad+=" no va.100 with reorder_hdr off;"
+		fi
+		ip netns exec "$A" tcpdump -i any -U -w "$tmp/anyv-t.pcap" icmp 2> "$tmp/anyv-t.err" &
+		td=$!
+		ip netns exec "$A" "$ec" capture -i any -w "$tmp/anyv-e.pcapng" icmp 2> "$tmp/anyv-e.err" &
+		cap_pid=$!
+		for _ in $(seq 200); do
+			grep -q listening "$tmp/anyv-t.err" && grep -q listening "$tmp/anyv-e.err" && break
+			sleep 0.05
+		done
+		inb ping -c 3 -i 0.2 -W 2 10.99.1.1 > /dev/null || bad+=" TX offload $off: no 802.1Q ping;"
+		inb ping -c 3 -i 0.2 -W 2 10.99.2.1 > /dev/null || bad+=" TX offload $off: no QinQ ping;"
+		sleep 1.2 # tcpdump's buffer
+		kill -INT $cap_pid $td
+		wait_gone $cap_pid 10; wait_gone $td 5
+		n=$(any_packets "$tmp/anyv-e.pcapng" | wc -l)
+		[ "$n" -ge 12 ] && cmp -s <(any_packets "$tmp/anyv-e.pcapng") <(any_packets "$tmp/anyv-t.pcap") ||
+			bad+=" TX offload $off: $n records, tcpdump $(any_packets "$tmp/anyv-t.pcap" | wc -l): $(diff <(any_packets "$tmp/anyv-e.pcapng") <(any_packets "$tmp/anyv-t.pcap") | head -3 | cut -c1-200 | tr '\n' '|');"
+	done
+	for d in "$A va" "$B vb"; do
+		ip netns exec ${d% *} ethtool -K ${d#* } txvlan on tx-vlan-stag-hw-insert on > /dev/null
+	done
+	vlan_devs_del
+	[ -z "$bad" ] && ok "-i any with 802.1Q and 802.1ad devices, TX offload on and off, reorder_hdr off: records as tcpdump -i any's" ||
+		ko "-i any, vlan devices" "$bad"
+}
+
 # Nothing may stay attached after a case; if it did, clear it for the next.
 unhooked() {
 	hooked && { ko "$1 left hooks attached"; ina "$ec" capture -i va -c 1 --duration 1 -w /dev/null 2> /dev/null; }
@@ -1118,4 +1165,4 @@ run_tests unhooked test_exactness_vs_tcpdump test_tcp_segments_vs_tcpdump test_d
 	test_merge test_tun_raw_vs_tcpdump test_tun_raw_pcap test_link_types test_ipip_and_gre \
 	test_rotation_by_size test_rotation_by_time test_immediate test_loopback_like_tcpdump \
 	test_vlan_ingress test_vlan_devices test_vlan_egress test_any_like_tcpdump test_any_directions \
-	test_any_gre
+	test_any_gre test_any_vlan_devices

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "capture/sessions.h"
+#include "capture/vlan.h"
 #include "filter/cbpf.h"
 
 #ifndef ARPHRD_IP6GRE /* in linux/if_arp.h, not in glibc's net/if_arp.h */
@@ -111,8 +112,12 @@ int ecap_iface_cooked(const char *name, int ifindex, struct ecap_cooked_if *ret,
 		return r;
 	*ret = (struct ecap_cooked_if){.ifindex = ifindex, .hatype = (uint16_t)type};
 	if (lt.dlt == ECAP_LINKTYPE_EN10MB) {
+		int tx = ecap_vlan_tx_offload(ifindex);
+
 		ret->halen = 6;
 		ret->l2len = 14;
+		/* a device ethtool cannot ask is taken to keep tags out of band */
+		ret->txvlan = tx < 0 ? ECAP_VLAN_TX_CTAG | ECAP_VLAN_TX_STAG : (uint8_t)tx;
 	}
 	return 0;
 }

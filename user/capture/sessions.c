@@ -48,6 +48,7 @@
 #include <string.h>
 
 #include "capture.h"
+#include "capture/vlan.h"
 #include "filter/ebpf.h"
 
 /* Stack below what filter bodies use (ECAP_XLATE_STACK). */
@@ -450,20 +451,68 @@ static int emit_session(struct ecap_asm *a, unsigned hook_id, const struct ecap_
 	return 0;
 }
 
+/* The packet starts at its network header. Where skb->protocol is a VLAN
+ * type, that is after the first 14 bytes: a tag still in the frame (the
+ * inner one of QinQ on ingress) stays in the packet. Where it is not, but
+ * the frame holds tags (a VLAN device with reorder_hdr off puts its tag in
+ * the frame, on transmit and on receive), the network header comes after
+ * them: past the tags at byte 12 then, up to three, each counted only
+ * where the frame holds it. The type fields are read into the header's
+ * last two bytes, which the window and the record take from the packet. */
+static void frame_tags(struct ecap_asm *a)
+{
+	uint32_t done = ecap_asm_label(a);
+
+	ecap_asm_emit(a, E_LDX(BPF_W, BPF_REG_1, BPF_REG_10, ECAP_STK_L2LEN));
+	ecap_asm_jmp(a, BPF_JMP32 | BPF_JNE | BPF_K, BPF_REG_1, 0, 14, done);
+	ecap_asm_emit(a, E_LDX(BPF_W, BPF_REG_1, BPF_REG_6, offsetof(struct __sk_buff, protocol)));
+	ecap_asm_jmp(a, BPF_JMP32 | BPF_JEQ | BPF_K, BPF_REG_1, 0, htons(0x8100), done);
+	ecap_asm_jmp(a, BPF_JMP32 | BPF_JEQ | BPF_K, BPF_REG_1, 0, htons(0x88a8), done);
+	for (int i = 0; i < 3; i++) {
+		uint32_t tag = ecap_asm_label(a);
+
+		ecap_asm_emit(a, E_MOV64_REG(BPF_REG_1, BPF_REG_6));
+		ecap_asm_emit(a, E_MOV32_IMM(BPF_REG_2, 12 + 4 * i));
+		ecap_asm_emit(a, E_MOV64_REG(BPF_REG_3, BPF_REG_10));
+		ecap_asm_emit(a, E_ALU64_IMM(BPF_ADD, BPF_REG_3, ECAP_STK_SLL + 22));
+		ecap_asm_emit(a, E_MOV32_IMM(BPF_REG_4, 2));
+		ecap_asm_emit(a, E_CALL(BPF_FUNC_skb_load_bytes));
+		ecap_asm_jmp(a, BPF_JMP | BPF_JNE | BPF_K, BPF_REG_0, 0, 0, done);
+		ecap_asm_emit(a, E_LDX(BPF_H, BPF_REG_1, BPF_REG_10, ECAP_STK_SLL + 22));
+		ecap_asm_jmp(a, BPF_JMP32 | BPF_JEQ | BPF_K, BPF_REG_1, 0, htons(0x8100), tag);
+		ecap_asm_jmp(a, BPF_JMP32 | BPF_JNE | BPF_K, BPF_REG_1, 0, htons(0x88a8), done);
+		ecap_asm_bind(a, tag);
+		ecap_asm_emit(a,
+			      E_LDX(BPF_W, BPF_REG_1, BPF_REG_6, offsetof(struct __sk_buff, len)));
+		ecap_asm_jmp(a, BPF_JMP32 | BPF_JLT | BPF_K, BPF_REG_1, 0, 18 + 4 * i, done);
+		ecap_asm_emit(a, E_ST(BPF_W, BPF_REG_10, ECAP_STK_L2LEN, 18 + 4 * i));
+		ecap_asm_emit(a, E_ALU32_IMM(BPF_ADD, BPF_REG_1, ECAP_SLL2_LEN - (18 + 4 * i)));
+		ecap_asm_emit(a, E_STX(BPF_W, BPF_REG_10, BPF_REG_1, STK_WIRELEN));
+		ecap_asm_emit(a, E_STX(BPF_W, BPF_REG_10, BPF_REG_1, STK_BUFLEN));
+	}
+	ecap_asm_bind(a, done);
+}
+
 /* The header's protocol: skb->protocol, or, for a VLAN protocol (a tag left
  * in the frame: the inner one of two, or one the stack did not take out of
  * band), the protocol behind the tags, as the packet socket gives a
  * SOCK_DGRAM reader since Linux 6.10 (vlan_get_protocol_dgram, also in the
  * stable kernels): __vlan_get_protocol from byte 12 of the frame, which
- * gives up (0) past three tags; the packet is not changed. Filters that the
- * packet socket runs in the kernel see skb->protocol (xlate.c). */
+ * gives up (0) past three tags. Filters that the packet socket runs in the
+ * kernel see skb->protocol (xlate.c), unless tx_tag_inserted set theirs. */
 static void cooked_protocol(struct ecap_asm *a)
 {
 	uint32_t walk = ecap_asm_label(a), none = ecap_asm_label(a), done = ecap_asm_label(a);
+	uint32_t kept = ecap_asm_label(a);
 
-	/* kept in network order */
+	/* kept in network order; the kernel filter's protocol too, unless
+	 * cooked_header set it */
 	ecap_asm_emit(a, E_LDX(BPF_W, BPF_REG_1, BPF_REG_6, offsetof(struct __sk_buff, protocol)));
 	ecap_asm_emit(a, E_STX(BPF_H, BPF_REG_10, BPF_REG_1, ECAP_STK_SLL));
+	ecap_asm_emit(a, E_LDX(BPF_H, BPF_REG_2, BPF_REG_10, ECAP_STK_KPROTO));
+	ecap_asm_jmp(a, BPF_JMP32 | BPF_JNE | BPF_K, BPF_REG_2, 0, 0, kept);
+	ecap_asm_emit(a, E_STX(BPF_H, BPF_REG_10, BPF_REG_1, ECAP_STK_KPROTO));
+	ecap_asm_bind(a, kept);
 	ecap_asm_jmp(a, BPF_JMP32 | BPF_JEQ | BPF_K, BPF_REG_1, 0, htons(0x8100), walk);
 	ecap_asm_jmp(a, BPF_JMP32 | BPF_JNE | BPF_K, BPF_REG_1, 0, htons(0x88a8), done);
 	ecap_asm_bind(a, walk);
@@ -487,6 +536,31 @@ static void cooked_protocol(struct ecap_asm *a)
 	ecap_asm_bind(a, none);
 	ecap_asm_emit(a, E_ST(BPF_H, BPF_REG_10, ECAP_STK_SLL, 0));
 	ecap_asm_bind(a, done);
+}
+
+/* Egress, on a device that does not insert a tag type itself: a tag of that
+ * type out of band here goes into the frame after TC (validate_xmit_vlan),
+ * before the packet taps, so the kernel filter sees skb->protocol = the
+ * tag's type: ECAP_STK_KPROTO = vlan_proto (network order). The header's
+ * protocol is the one behind the tag (cooked_protocol's, unchanged) and
+ * the packet still starts at the network header. */
+static void tx_tag_inserted(struct ecap_asm *a, uint8_t txvlan)
+{
+	uint32_t out = ecap_asm_label(a), set = ecap_asm_label(a);
+
+	ecap_asm_emit(a,
+		      E_LDX(BPF_W, BPF_REG_1, BPF_REG_6, offsetof(struct __sk_buff, vlan_present)));
+	ecap_asm_jmp(a, BPF_JMP32 | BPF_JEQ | BPF_K, BPF_REG_1, 0, 0, out);
+	ecap_asm_emit(a,
+		      E_LDX(BPF_W, BPF_REG_1, BPF_REG_6, offsetof(struct __sk_buff, vlan_proto)));
+	if (!(txvlan & ECAP_VLAN_TX_CTAG))
+		ecap_asm_jmp(a, BPF_JMP32 | BPF_JEQ | BPF_K, BPF_REG_1, 0, htons(0x8100), set);
+	if (!(txvlan & ECAP_VLAN_TX_STAG))
+		ecap_asm_jmp(a, BPF_JMP32 | BPF_JEQ | BPF_K, BPF_REG_1, 0, htons(0x88a8), set);
+	ecap_asm_goto(a, out);
+	ecap_asm_bind(a, set);
+	ecap_asm_emit(a, E_STX(BPF_H, BPF_REG_10, BPF_REG_1, ECAP_STK_KPROTO));
+	ecap_asm_bind(a, out);
 }
 
 /* The cooked header of the packet at ECAP_STK_SLL, its link-layer header's
@@ -536,6 +610,10 @@ static void cooked_header(struct ecap_asm *a, unsigned hook_id, const struct eca
 		ecap_asm_emit(a, E_ALU32_IMM(BPF_ADD, BPF_REG_1, ECAP_SLL2_LEN - seen[d].l2len));
 		ecap_asm_emit(a, E_STX(BPF_W, BPF_REG_10, BPF_REG_1, STK_WIRELEN));
 		ecap_asm_emit(a, E_STX(BPF_W, BPF_REG_10, BPF_REG_1, STK_BUFLEN));
+		if (hook_id == ECAP_HOOK_ID_TC_OUT &&
+		    (seen[d].txvlan & (ECAP_VLAN_TX_CTAG | ECAP_VLAN_TX_STAG)) !=
+			(ECAP_VLAN_TX_CTAG | ECAP_VLAN_TX_STAG))
+			tx_tag_inserted(a, seen[d].txvlan);
 		if (seen[d].halen) { /* the source address, at byte 6 of the frame */
 			ecap_asm_emit(a, E_MOV64_REG(BPF_REG_1, BPF_REG_6));
 			ecap_asm_emit(a, E_MOV32_IMM(BPF_REG_2, 6));
@@ -549,6 +627,7 @@ static void cooked_header(struct ecap_asm *a, unsigned hook_id, const struct eca
 	}
 	ecap_asm_bind(a, join);
 	cooked_protocol(a);
+	frame_tags(a);
 	ecap_asm_emit(a, E_LDX(BPF_W, BPF_REG_1, BPF_REG_6, offsetof(struct __sk_buff, ifindex)));
 	ecap_asm_emit(a, E_BE(BPF_REG_1, 32));
 	ecap_asm_emit(a, E_STX(BPF_W, BPF_REG_10, BPF_REG_1, ECAP_STK_SLL + 4));

@@ -16,6 +16,7 @@ struct ecap_cooked_if {
 	uint16_t hatype; /* ARPHRD_* */
 	uint8_t halen;	 /* link-layer address bytes: the frame's source, at byte 6 (0 or 6) */
 	uint8_t l2len;	 /* link-layer header bytes: 14 (Ethernet, loopback) or 0 */
+	uint8_t txvlan;	 /* ECAP_VLAN_TX_*: the tag types the device inserts itself */
 };
 
 /* Interfaces a cooked session may list. */

@@ -77,8 +77,11 @@ int ecap_filter_translate(const struct sock_filter *insns, uint32_t n,
 /* Cooked bodies (opts->cooked) read these, which their caller writes; they
  * lie below ECAP_XLATE_STACK, where bodies write nothing. */
 #define ECAP_STK_L2LEN (ECAP_XLATE_STACK - 20) /* u32: link-layer header bytes */
-#define ECAP_STK_SLL   (ECAP_XLATE_STACK - 48) /* 24 bytes: the SLL2 header, 4 zeros */
-#define ECAP_SLL2_LEN  20
+#define ECAP_STK_SLL   (ECAP_XLATE_STACK - 48) /* 24 bytes: the SLL2 header, 4 bytes */
+/* u16 after the header: the protocol a filter libpcap runs in the kernel
+ * sees (SKF_AD_PROTOCOL) */
+#define ECAP_STK_KPROTO (ECAP_STK_SLL + 20)
+#define ECAP_SLL2_LEN	20
 struct ecap_asm;
 void ecap_xlate_prologue(struct ecap_asm *a, const struct ecap_xlate_opts *opts);
 int ecap_xlate_body(struct ecap_asm *a, const struct sock_filter *insns, uint32_t n,

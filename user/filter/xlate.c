@@ -380,7 +380,7 @@ static int kernel_filter(const struct xl *x)
 }
 
 /* Cooked helper copy, on entry (r9 = buflen with the header, 20 or more):
- * the window = the header at ECAP_STK_SLL (with skb->protocol for a filter
+ * the window = the header at ECAP_STK_SLL (with ECAP_STK_KPROTO for a filter
  * libpcap runs in the kernel), then the packet from its network header up
  * to the window's end or the packet's. */
 static void load_window_cooked(struct xl *x)
@@ -392,8 +392,8 @@ static void load_window_cooked(struct xl *x)
 		emit(x, E_LDX(BPF_DW, BPF_REG_1, BPF_REG_10, ECAP_STK_SLL + i));
 		emit(x, E_STX(BPF_DW, BPF_REG_10, BPF_REG_1, STK_WINDOW + i));
 	}
-	if (kernel_filter(x)) { /* kept in network order */
-		emit(x, E_LDX(BPF_W, BPF_REG_1, R_CTX, offsetof(struct __sk_buff, protocol)));
+	if (kernel_filter(x)) {
+		emit(x, E_LDX(BPF_H, BPF_REG_1, BPF_REG_10, ECAP_STK_KPROTO));
 		emit(x, E_STX(BPF_H, BPF_REG_10, BPF_REG_1, STK_WINDOW));
 	}
 	emit(x, E_MOV32_REG(BPF_REG_4, R_PKT));
