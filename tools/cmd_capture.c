@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <fcntl.h>
 #include <net/if.h>
+#include <pthread.h>
 #include <sys/ioctl.h>
 #include <linux/if_packet.h>
 #include <sys/socket.h>
@@ -37,7 +38,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "%s",
 		"usage: edgecap capture [-i IF[,IF...]] [-p] [-Q in|out|inout] [-s SNAPLEN]\n"
-		"                       [-y EN10MB|RAW] [-c COUNT] [--duration SECONDS]\n"
+		"                       [-y TYPE] [-c COUNT] [--duration SECONDS]\n"
 		"                       [-w FILE|-] [-G SECONDS] [-C MB] [-W FILES] [-z CMD]\n"
 		"                       [-U] [--immediate-mode] [-B KIB] [-nevxXAqlSKN#] [-t...]\n"
 		"                       [--time-stamp-precision micro|nano] [--pcap]\n"
@@ -45,11 +46,12 @@ static void usage(FILE *f)
 		"\n"
 		"  -i IF,...    interfaces to capture on, or the number -D gives one (default:\n"
 		"               the first that is up, running and not loopback, as\n"
-		"               tcpdump's); -i any is refused\n"
+		"               tcpdump's); -i any: every interface, those that come later\n"
+		"               too, as tcpdump's (LINUX_SLL2)\n"
 		"  -D           list the interfaces as tcpdump -D, with their link types\n"
 		"  -L           list the link types of the -i interfaces, as tcpdump -L\n"
-		"  -y TYPE      the link type (EN10MB or RAW): the one the interface has, as\n"
-		"               tcpdump gives it; the default\n"
+		"  -y TYPE      the link type (EN10MB, RAW, LINUX_SLL2 for any): the one the\n"
+		"               interface has, as tcpdump gives it; the default\n"
 		"  -p           leave promiscuous mode off (it is on while capturing, as\n"
 		"               tcpdump's, and off again however the capture ends)\n"
 		"  -Q DIR       direction: in, out or inout (default)\n"
@@ -156,6 +158,119 @@ static void session_end(void *ctx, uint8_t session)
 	ecap_engine_set_sessions(ctx, NULL, 0, err, sizeof(err));
 }
 
+/* -i any: every interface of the network namespace, those that come later
+ * too, on TC ingress and egress, with one cooked (LINUX_SLL2) session. The
+ * link watcher's thread adds interfaces as they appear; the lock keeps it
+ * and the streamer's end of the session apart. A link that appears while
+ * the capture ends may still get the session installed after the streamer
+ * emptied the slots: its records are never read, and the counts are taken
+ * before. An interface whose cooked header is not made here (GRE, ip6tnl:
+ * the fallback devices their modules put in every namespace) is left out
+ * while it is down, when it has no packets; one that is up refuses the
+ * capture, or ends it when it comes up later (why), as any failure to add
+ * an interface does: its packets would be missing. */
+struct any {
+	pthread_mutex_t lock;
+	struct ecap_engine *e;
+	struct ecap_session sess;
+	struct ecap_cooked_if ifs[ECAP_COOKED_IFACES];
+	unsigned n;
+	int ended;
+	char why[ECAP_ERRLEN];
+};
+
+/* Is the interface up? Yes when it cannot be told. */
+static int iface_up(const char *name)
+{
+	struct ifreq r = {0};
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), up = 1;
+
+	snprintf(r.ifr_name, sizeof(r.ifr_name), "%s", name);
+	if (fd >= 0 && !ioctl(fd, SIOCGIFFLAGS, &r))
+		up = !!(r.ifr_flags & IFF_UP);
+	if (fd >= 0)
+		close(fd);
+	return up;
+}
+
+/* Attach the hooks to the interfaces not captured yet, then give the
+ * program their cooked headers (until then the hooks skip their packets).
+ * Under a->lock. 0, or -errno with err set. */
+static int any_sync(struct any *a, char *err, size_t errlen)
+{
+	struct if_nameindex *all = if_nameindex();
+	unsigned added = 0, which = (a->sess.dirs & ECAP_DIR_IN ? ECAP_ATTACH_TC_IN : 0) |
+				    (a->sess.dirs & ECAP_DIR_OUT ? ECAP_ATTACH_TC_OUT : 0);
+	int r = 0;
+
+	if (!all) {
+		snprintf(err, errlen, "-i any: listing interfaces: %s", strerror(errno));
+		return -EIO;
+	}
+	for (struct if_nameindex *i = all; i->if_index && !r; i++) {
+		unsigned k = 0;
+
+		while (k < a->n && a->ifs[k].ifindex != (int)i->if_index)
+			k++;
+		if (k < a->n)
+			continue;
+		if (a->n == ECAP_COOKED_IFACES) {
+			snprintf(err, errlen, "-i any: %s not captured: more than %d interfaces",
+				 i->if_name, ECAP_COOKED_IFACES);
+			r = -E2BIG;
+			break;
+		}
+		r = ecap_iface_cooked(i->if_name, (int)i->if_index, &a->ifs[a->n], err, errlen);
+		if (r == -ENODEV || (r == -EPROTONOSUPPORT && !iface_up(i->if_name))) {
+			r = 0; /* gone meanwhile; or down, for now */
+			continue;
+		}
+		if (!r)
+			r = ecap_engine_attach(a->e, (int)i->if_index, which, err, errlen);
+		if (!r) {
+			a->n++;
+			added++;
+		}
+	}
+	if_freenameindex(all);
+	if (added) {
+		char why[ECAP_ERRLEN];
+		int q;
+
+		a->sess.cooked = a->ifs;
+		a->sess.ncooked = a->n;
+		q = ecap_engine_set_sessions(a->e, &a->sess, 1, r ? why : err,
+					     r ? sizeof(why) : errlen);
+		if (!r)
+			r = q;
+	}
+	return r;
+}
+
+/* A link appeared or changed (the watcher's thread). */
+static void any_new_link(void *ctx)
+{
+	struct any *a = ctx;
+	char err[ECAP_ERRLEN];
+
+	pthread_mutex_lock(&a->lock);
+	if (!a->ended && !a->why[0] && any_sync(a, err, sizeof(err))) {
+		snprintf(a->why, sizeof(a->why), "%s", err);
+		kill(getpid(), SIGTERM); /* the capture's stop, as linkwatch's */
+	}
+	pthread_mutex_unlock(&a->lock);
+}
+
+static void any_session_end(void *ctx, uint8_t session)
+{
+	struct any *a = ctx;
+
+	pthread_mutex_lock(&a->lock);
+	a->ended = 1;
+	session_end(a->e, session);
+	pthread_mutex_unlock(&a->lock);
+}
+
 int cmd_capture(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -201,6 +316,8 @@ int cmd_capture(int argc, char **argv)
 	struct textout *text = NULL;
 	struct linkwatch *watch = NULL;
 	struct rotate rot = {.fd = -1};
+	struct any any = {.lock = PTHREAD_MUTEX_INITIALIZER};
+	int is_any;
 	sigset_t mask;
 	int c, r, st = 2;
 
@@ -358,6 +475,7 @@ int cmd_capture(int argc, char **argv)
 	}
 	if (list_types)
 		return links_types(ifarg);
+	is_any = !strcmp(ifarg, "any");
 	/* Records of whole frames are ten times the size of 128-byte ones: the
 	 * ring gets four times the bytes, so that it still rides out the times
 	 * the streamer does not run (its vCPU descheduled or waking: up to
@@ -365,12 +483,23 @@ int cmd_capture(int argc, char **argv)
 	 * 8 MiB holds for 2.7 ms and 32 MiB for 10) */
 	if (!eo.ring_bytes)
 		eo.ring_bytes = so.snaplen > 256 ? 32u << 20 : 8u << 20;
-	for (char *list = strdupa(ifarg), *tok, *save = NULL; (tok = strtok_r(list, ",", &save));
-	     list = NULL) {
+	if (is_any) { /* one interface block, named as tcpdump's */
+		lt = *ecap_linktype_of_dlt(ECAP_LINKTYPE_LINUX_SLL2);
+		ifaces[0] = (struct ecap_stream_iface){.name = "any", .linktype = lt.file};
+		nif = 1;
+		if (ingress == ECAP_ATTACH_XDP)
+			return fail("%s",
+				    "--ingress xdp: -i any is captured on TC, where the packet "
+				    "type and protocol of its cooked header are known");
+		ingress = ECAP_ATTACH_TC_IN;
+		promisc = 0; /* as libpcap's: no promiscuous mode on "any" */
+	}
+	for (char *list = strdupa(ifarg), *tok, *save = NULL;
+	     !is_any && (tok = strtok_r(list, ",", &save)); list = NULL) {
 		if (nif == MAX_IFACES)
 			return fail("more than %s interfaces", "16");
 		if (!strcmp(tok, "any"))
-			return fail("%s", links_any_refused);
+			return fail("%s", "-i any captures every interface: name no other with it");
 		ifaces[nif].ifindex = (int)if_nametoindex(tok);
 		if (!ifaces[nif].ifindex)
 			return fail("unknown interface '%s'", tok);
@@ -436,7 +565,7 @@ int cmd_capture(int argc, char **argv)
 	} else { /* tcpdump's lines; from classic pcap, which libpcap reads
 		  * whatever the link type (not a second RAW interface block) */
 		so.pcap = 1;
-		text = textout_start(print, &so.out_fd, err, sizeof(err));
+		text = textout_start(print, is_any, &so.out_fd, err, sizeof(err));
 		if (!text) {
 			fail("%s", err);
 			goto out;
@@ -456,7 +585,7 @@ int cmd_capture(int argc, char **argv)
 		fail("%s", err);
 		goto out;
 	}
-	for (unsigned i = 0; i < nif; i++) {
+	for (unsigned i = 0; i < nif && !is_any; i++) {
 		unsigned which = so.dirs & ECAP_DIR_OUT ? ECAP_ATTACH_TC_OUT : 0;
 		int hook;
 
@@ -491,9 +620,21 @@ int cmd_capture(int argc, char **argv)
 				     .snaplen = so.snaplen,
 				     .dirs = so.dirs,
 				     .nifindex = nif};
-	for (unsigned i = 0; i < nif; i++) /* in the streamer's order: counters per position */
+	for (unsigned i = 0; i < nif && !is_any; i++) /* in the streamer's order: counters per
+						       * position */
 		sess.ifindex[i] = ifaces[i].ifindex;
-	if (ecap_engine_set_sessions(e, &sess, 1, err, sizeof(err))) {
+	if (is_any) {
+		any.e = e;
+		any.sess = sess;
+		any.sess.nifindex = 0;
+		pthread_mutex_lock(&any.lock);
+		r = any_sync(&any, err, sizeof(err));
+		pthread_mutex_unlock(&any.lock);
+		if (r) {
+			fail("%s", err);
+			goto out;
+		}
+	} else if (ecap_engine_set_sessions(e, &sess, 1, err, sizeof(err))) {
 		fail("%s", err);
 		goto out;
 	}
@@ -501,12 +642,20 @@ int cmd_capture(int argc, char **argv)
 	so.filter = expr;
 	so.userappl = "edgecap " EDGECAP_VERSION;
 	so.nifaces = nif;
-	if (ecap_streamer_new(e, stop_fd, session_end, e, &streamer, err, sizeof(err)) ||
+	if (ecap_streamer_new(e, stop_fd, is_any ? any_session_end : session_end,
+			      is_any ? (void *)&any : e, &streamer, err, sizeof(err)) ||
 	    ecap_streamer_add(streamer, &so, err, sizeof(err))) {
 		fail("%s", err);
 		goto out;
 	}
-	{
+	if (is_any) {
+		watch = linkwatch_start_any(any_new_link, &any, err, sizeof(err));
+		if (!watch) {
+			fail("%s", err);
+			goto out;
+		}
+		any_new_link(&any); /* those that came before the watcher */
+	} else {
 		const char *names[MAX_IFACES];
 		int idx[MAX_IFACES];
 
@@ -520,9 +669,14 @@ int cmd_capture(int argc, char **argv)
 			goto out;
 		}
 	}
+	if (is_any) /* tcpdump's line before it: libpcap picks SLL2 of two */
+		fprintf(stderr, "edgecap: data link type %s\n", lt.name);
 	fprintf(stderr, "edgecap: listening on %s, link-type %s (%s), snapshot length %u bytes\n",
 		ifarg, lt.name, lt.desc, so.snaplen);
 	r = ecap_streamer_run(streamer, err, sizeof(err));
+	pthread_mutex_lock(&any.lock); /* no more interfaces added */
+	any.ended = 1;
+	pthread_mutex_unlock(&any.lock);
 	if ((r && r != -EPIPE) || ecap_streamer_stats(streamer, so.session, &stats)) {
 		fail("%s", err);
 		goto out;
@@ -539,16 +693,20 @@ int cmd_capture(int argc, char **argv)
 	}
 	if (rot.pattern)
 		rotate_close(&rot);
-	/* an interface that went: tcpdump's words, and a failure */
-	st = linkwatch_why(watch) ? 1 : 0;
+	/* an interface that went: tcpdump's words, and a failure; for any,
+	 * one that could not be added */
+	st = linkwatch_why(watch) || any.why[0] ? 1 : 0;
 	if (st)
-		fprintf(stderr, "edgecap: %s\n", linkwatch_why(watch));
+		fprintf(stderr, "edgecap: %s\n", any.why[0] ? any.why : linkwatch_why(watch));
 	fprintf(stderr,
 		"%llu packets captured\n%llu packets matched by filter\n"
 		"%llu packets dropped\n",
 		(unsigned long long)stats.written, (unsigned long long)stats.matched,
 		(unsigned long long)stats.dropped);
 out:
+	pthread_mutex_lock(&any.lock);
+	any.ended = 1;
+	pthread_mutex_unlock(&any.lock);
 	linkwatch_stop(watch);
 	if (text) {
 		close(so.out_fd);

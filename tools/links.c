@@ -9,18 +9,13 @@
 #include "capture/linktype.h"
 #include "filter/compile.h"
 
-const char links_any_refused[] =
-    "-i any is not captured: tcpdump's LINUX_SLL2 records of it come from a packet socket "
-    "on every interface, including those that appear later, and edgecap's hooks sit on the "
-    "interfaces named at the start (name them: -i IF,IF...)";
-
 static int line(void *ctx, const char *name, const char *text)
 {
 	struct ecap_linktype lt;
 	char why[256];
 
 	if (!strcmp(name, "any"))
-		printf("%s: not captured (-i any is refused)\n", text);
+		printf("%s: link-type LINUX_SLL2 (Linux cooked v2)\n", text);
 	else if (!if_nametoindex(name))
 		printf("%s: not captured (not a network interface)\n", text);
 	else if (ecap_iface_linktype(name, &lt, why, sizeof(why)))
@@ -84,9 +79,10 @@ int links_types(const char *ifaces)
 	for (char *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		struct ecap_linktype lt;
 
-		if (!strcmp(tok, "any")) {
-			fprintf(stderr, "edgecap: %s\n", links_any_refused);
-			return 2;
+		if (!strcmp(tok, "any")) { /* tcpdump lists LINUX_SLL too, not made here */
+			printf("Data link types for any (use option -y to set):\n"
+			       "  LINUX_SLL2 (Linux cooked v2)\n");
+			continue;
 		}
 		if (ecap_iface_linktype(tok, &lt, err, sizeof(err))) {
 			fprintf(stderr, "edgecap: %s\n", err);

@@ -18,7 +18,4 @@ int links_types(const char *ifaces);
  * stderr. */
 int links_by_number(unsigned long n, char *ret, size_t len);
 
-/* Why -i any is refused, one line. */
-extern const char links_any_refused[];
-
 #endif

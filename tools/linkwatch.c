@@ -26,6 +26,8 @@ struct linkwatch {
 	int happened; /* why is set (atomic) */
 	int gone;     /* the interface (position) that went down or away */
 	pthread_t thread;
+	linkwatch_new_fn *fn; /* -i any: told of new links; no interface ends it */
+	void *ctx;
 };
 
 /* One notification: 1 when it takes one of the interfaces down or away
@@ -37,6 +39,11 @@ static int look(struct linkwatch *w, const struct nlmsghdr *h)
 	if ((h->nlmsg_type != RTM_NEWLINK && h->nlmsg_type != RTM_DELLINK) ||
 	    h->nlmsg_len < NLMSG_LENGTH(sizeof(*ifi)))
 		return 0;
+	if (w->fn) {
+		if (h->nlmsg_type == RTM_NEWLINK)
+			w->fn(w->ctx);
+		return 0;
+	}
 	for (unsigned i = 0; i < w->n; i++) {
 		if (ifi->ifi_index != w->ifindex[i])
 			continue;
@@ -77,8 +84,8 @@ static void *run(void *arg)
 	return NULL;
 }
 
-struct linkwatch *linkwatch_start(const int *ifindex, const char *const *names, unsigned n,
-				  char *err, size_t errlen)
+static struct linkwatch *start(const int *ifindex, const char *const *names, unsigned n,
+			       linkwatch_new_fn *fn, void *ctx, char *err, size_t errlen)
 {
 	struct sockaddr_nl sa = {.nl_family = AF_NETLINK, .nl_groups = RTMGRP_LINK};
 	struct linkwatch *w = calloc(1, sizeof(*w));
@@ -89,6 +96,8 @@ struct linkwatch *linkwatch_start(const int *ifindex, const char *const *names, 
 		return NULL;
 	}
 	w->n = n;
+	w->fn = fn;
+	w->ctx = ctx;
 	for (unsigned i = 0; i < n; i++) {
 		w->ifindex[i] = ifindex[i];
 		snprintf(w->names[i], sizeof(w->names[i]), "%s", names[i]);
@@ -106,6 +115,17 @@ struct linkwatch *linkwatch_start(const int *ifindex, const char *const *names, 
 		return NULL;
 	}
 	return w;
+}
+
+struct linkwatch *linkwatch_start(const int *ifindex, const char *const *names, unsigned n,
+				  char *err, size_t errlen)
+{
+	return start(ifindex, names, n, NULL, NULL, err, errlen);
+}
+
+struct linkwatch *linkwatch_start_any(linkwatch_new_fn *fn, void *ctx, char *err, size_t errlen)
+{
+	return start(NULL, NULL, 0, fn, ctx, err, errlen);
 }
 
 const char *linkwatch_why(struct linkwatch *w)

@@ -15,6 +15,10 @@ struct linkwatch;
  * err set. */
 struct linkwatch *linkwatch_start(const int *ifindex, const char *const *names, unsigned n,
 				  char *err, size_t errlen);
+/* For -i any, which no interface's going ends: fn(ctx) from the watcher's
+ * thread at every notification of a new or changed link. */
+typedef void linkwatch_new_fn(void *ctx);
+struct linkwatch *linkwatch_start_any(linkwatch_new_fn *fn, void *ctx, char *err, size_t errlen);
 /* "IF: The interface went down" / "IF: The interface disappeared", or NULL. */
 const char *linkwatch_why(struct linkwatch *w);
 /* Stops the thread and frees the watcher; accepts NULL. */

@@ -21,14 +21,19 @@ struct textout {
 	char last[256]; /* its last line there, for the error */
 };
 
-/* Pass the printer's standard error on, but for its banner. */
+/* tcpdump -r's second line for a LINUX_SLL2 file: names come from the
+ * reader's interfaces, which here are the capture's (see keep_net). */
+#define SLL2_WARNING "Warning: interface names might be incorrect\n"
+
+/* Pass the printer's standard error on, but for its banner (and the SLL2
+ * warning after it). */
 static void *relay_errors(void *arg)
 {
 	struct textout *t = arg;
 	char buf[4096];
 	size_t have = 0;
 	ssize_t n;
-	int first = 1;
+	int first = 1, second = 0;
 
 	while ((n = read(t->err_fd, buf + have, sizeof(buf) - have)) > 0 ||
 	       (n < 0 && errno == EINTR)) {
@@ -40,8 +45,14 @@ static void *relay_errors(void *arg)
 		while ((nl = memchr(buf, '\n', have)) || have == sizeof(buf)) {
 			size_t len = nl ? (size_t)(nl - buf) + 1 : have;
 
-			if (!(first &&
-			      !strncmp(buf, SRV_PRINTER_BANNER, strlen(SRV_PRINTER_BANNER)))) {
+			int banner =
+			    first && !strncmp(buf, SRV_PRINTER_BANNER, strlen(SRV_PRINTER_BANNER));
+
+			if (second && len == strlen(SLL2_WARNING) &&
+			    !memcmp(buf, SLL2_WARNING, len))
+				banner = 1;
+			second = first && banner;
+			if (!banner) {
 				if (ecap_write_all(STDERR_FILENO, buf, len))
 					break;
 				snprintf(t->last, sizeof(t->last), "%.*s", (int)(len - !!nl), buf);
@@ -57,14 +68,15 @@ static void *relay_errors(void *arg)
 	return NULL;
 }
 
-struct textout *textout_start(const char *const *args, int *out_fd, char *err, size_t errlen)
+struct textout *textout_start(const char *const *args, int keep_net, int *out_fd, char *err,
+			      size_t errlen)
 {
 	struct textout *t = calloc(1, sizeof(*t));
 	int in[2] = {-1, -1}, er[2] = {-1, -1};
 	unsigned flags = 0;
 
 	for (const char *const *a = args; *a; a++)
-		if ((*a)[0] == '-' && (*a)[1] != '-' && strchr(*a, 'n'))
+		if (!keep_net && (*a)[0] == '-' && (*a)[1] != '-' && strchr(*a, 'n'))
 			flags |= SRV_PRINTER_NO_NET; /* no names: no network */
 	if (!t || pipe2(in, O_CLOEXEC) || pipe2(er, O_CLOEXEC)) {
 		snprintf(err, errlen, "text output: %s", t ? strerror(errno) : "out of memory");

@@ -14,9 +14,12 @@
 struct textout;
 
 /* args: tcpdump's printing options, NULL-terminated; names are looked up
- * (the printer gets the network) unless they hold -n. *out_fd: the pipe's
+ * (the printer gets the network) unless they hold -n. keep_net: the
+ * printer keeps the network namespace even so (LINUX_SLL2 records name
+ * their interface by index, which tcpdump prints by name). *out_fd: the pipe's
  * end for the streamer to write. NULL, err set. */
-struct textout *textout_start(const char *const *args, int *out_fd, char *err, size_t errlen);
+struct textout *textout_start(const char *const *args, int keep_net, int *out_fd, char *err,
+			      size_t errlen);
 /* Once the streamer is done with (and the caller has closed) out_fd: the
  * printer prints the rest and ends. 0, or -EPROTO when it failed (err says
  * how); frees t. Accepts NULL. */

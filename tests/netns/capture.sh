@@ -558,16 +558,24 @@ test_link_types() {
 	[ "$(sed 's/: \(link-type\|not captured\) .*//' <<< "$out")" = "$(ina tcpdump -D)" ] &&
 		grep -q '^[0-9]*\.tun0 .*: link-type RAW (Raw IP)$' <<< "$out" &&
 		grep -q '^[0-9]*\.va .*: link-type EN10MB (Ethernet)$' <<< "$out" &&
-		grep -q '^[0-9]*\.any .*: not captured' <<< "$out" || bad+=" -D: $out;"
+		grep -q '^[0-9]*\.any .*: link-type LINUX_SLL2 (Linux cooked v2)$' <<< "$out" || bad+=" -D: $out;"
 	# -i N: the Nth of that list, as tcpdump's
 	[ "$(ina "$ec" capture -L -i "$(sed -n 's/^\([0-9]*\)\.tun0 .*/\1/p' <<< "$out")")" = \
 		"$(ina "$ec" capture -L -i tun0)" ] || bad+=" -i N;"
 	out=$(ina "$ec" capture -L -i 99 2>&1); st=$?
 	[ $st = 2 ] && grep -q '^edgecap: Invalid adapter index 99: only [0-9]* are listed (-D)$' <<< "$out" ||
 		bad+=" -i 99: $st $out;"
-	out=$(ina "$ec" capture -i any -w /dev/null 2>&1); st=$?
-	[ $st = 2 ] && [ "$(wc -l <<< "$out")" = 1 ] && grep -q '^edgecap: -i any is not captured: ' <<< "$out" ||
-		bad+=" any: $st $out;"
+	# -L -i any: tcpdump's LINUX_SLL2 line (it lists LINUX_SLL too, which is not made)
+	[ "$(ina "$ec" capture -L -i any)" = "$(ina tcpdump -L -i any 2>&1 | grep -v 'LINUX_SLL ')" ] ||
+		bad+=" -L any: $(ina "$ec" capture -L -i any 2>&1 | tr '\n' '|');"
+	out=$(ina "$ec" capture -i any,va -w /dev/null 2>&1); st=$?
+	[ $st = 2 ] && [ "$out" = "edgecap: -i any captures every interface: name no other with it" ] ||
+		bad+=" any,va: $st $out;"
+	out=$(ina "$ec" capture -i any -y EN10MB -w /dev/null 2>&1); st=$?
+	[ $st = 2 ] && [ "$out" = "edgecap: -y EN10MB: any is captured as LINUX_SLL2, the link type tcpdump gives it, and as no other" ] ||
+		bad+=" any -y: $st $out;"
+	out=$(ina "$ec" capture -i any --ingress xdp -w /dev/null 2>&1); st=$?
+	[ $st = 2 ] && grep -q '^edgecap: --ingress xdp: -i any is captured on TC' <<< "$out" || bad+=" any xdp: $st $out;"
 	out=$(ina "$ec" capture -i va,tun0 -w /dev/null 2>&1); st=$?
 	[ $st = 2 ] && [ "$out" = "edgecap: va is EN10MB and tun0 RAW: one capture has one link type (capture them apart)" ] ||
 		bad+=" mixed: $st $out;"
@@ -581,7 +589,7 @@ test_link_types() {
 	out=$(ina "$ec" capture -i tun0 -y RAW -c 1 --duration 1 -w /dev/null 2>&1); st=$?
 	grep -q 'link-type RAW' <<< "$out" || bad+=" -y RAW on tun0: $st $out;"
 	ina ip link del tun0
-	! hooked && [ -z "$bad" ] && ok "-D, -L, -i N as tcpdump's with link types; -i any, mixed types, XDP on RAW, other -y refused" ||
+	! hooked && [ -z "$bad" ] && ok "-D, -L, -i N as tcpdump's with link types (any: LINUX_SLL2); any with others, mixed types, XDP on RAW and any, other -y refused" ||
 		ko "link types" "$bad"
 }
 
@@ -940,6 +948,213 @@ vlan_devs_del() {
 	for d in vb.200.100 vb.200 vb.100; do inb ip link del $d 2> /dev/null; done
 }
 
+# -i any against tcpdump -i any in A at the same time: A has lo, va and va2
+# (a second pair to B), and va3 comes during the captures. Traffic: pings
+# both ways on each, UDP to closed ports (ICMP errors back), loopback, a
+# broadcast, VLAN-tagged frames (the tag out of band: not in SLL2 records).
+# Four captures each: the whole, with cooked fields and lengths in the
+# expression, a short snaplen, and tcpdump's text. Records are compared
+# (sorted, since the two take packets in from two CPUs) as tcpdump -r
+# prints them with -e -xx: SLL2 header fields and every byte.
+# Bytes 18-19 of the header, the address's past its 6 bytes, are left as
+# they were in the packet socket's ring by Linux 6.1 (earlier frames' bytes;
+# 6.18 zeroes them): edgecap writes zeros (checked apart), and they are not
+# compared.
+any_packets() { # FILE: one packet per line, names looked up in A
+	ina tcpdump -r "$1" -nn -t -e -xx 2> /dev/null |
+		awk '/^[^ \t]/ { if (p != "") print p; p = $0; next } { p = p " " $0 } END { if (p != "") print p }' |
+		sed -E 's/(0x0010:  [0-9a-f]{4}) [0-9a-f]{4}/\1 ..../' | sort
+}
+test_any_like_tcpdump() {
+	local bad= i2 i3 n pids=() tds=() k mac
+	# no IPv6 on the new interfaces: their own packets at start would come
+	# before one capture or the other
+	ina sysctl -qw net.ipv6.conf.default.disable_ipv6=1 && inb sysctl -qw net.ipv6.conf.default.disable_ipv6=1
+	ina ip link add va2 type veth peer name vb2 netns "$B" && ina ip addr add 10.98.2.1/24 dev va2 &&
+		inb ip addr add 10.98.2.2/24 dev vb2 && ina ip link set va2 up && inb ip link set vb2 up ||
+		{ ko "-i any" "no second veth pair"; return; }
+	i2=$(ina cat /sys/class/net/va2/ifindex)
+	# the first two run in the kernel for tcpdump, the third in user space
+	# (a load at byte 8 of the header): they see a frame's VLAN protocol apart
+	local -a exprs=("udp or icmp or ether proto 0x8100" "ifindex $i2 and not arp or (greater 1010 and icmp) or (udp port 5555 and link[200] = 136 and udp[150] = 126)"
+		"link[8:2] = 1 and (outbound and icmp or ether proto 0x8100 or udp port 5555)")
+	local -a snap=(262144 262144 60)
+	for k in 0 1 2; do
+		ip netns exec "$A" tcpdump -i any -U -s ${snap[k]} -w "$tmp/any-t$k.pcap" "${exprs[k]}" 2> "$tmp/any-t$k.err" &
+		tds+=($!)
+		ip netns exec "$A" "$ec" capture -i any -s ${snap[k]} -w "$tmp/any-e$k.pcapng" "${exprs[k]}" 2> "$tmp/any-e$k.err" &
+		pids+=($!)
+	done
+	ip netns exec "$A" tcpdump -i any -l -nn -t -e icmp > "$tmp/any-t.txt" 2> "$tmp/any-t3.err" &
+	tds+=($!)
+	ip netns exec "$A" "$ec" capture -i any -nn -t -e icmp > "$tmp/any-e.txt" 2> "$tmp/any-e3.err" &
+	pids+=($!)
+	for _ in $(seq 200); do
+		[ "$(cat "$tmp"/any-[te]?.err | grep -c listening)" = 8 ] && break
+		sleep 0.05
+	done
+	ina ping -c 2 -i 0.2 10.98.0.2 > /dev/null
+	inb ping -c 2 -i 0.2 10.98.2.1 > /dev/null
+	ina ping -c 2 -i 0.2 127.0.0.1 > /dev/null
+	ina ping -c 1 -s 972 10.98.0.2 > /dev/null # IP length 1000: not greater 1010 (20 more with the header)
+	ina ping -c 1 -s 992 10.98.0.2 > /dev/null # 1020
+	send_udp 6
+	ina bash -c 'printf lo > /dev/udp/127.0.0.1/5003'
+	inb ping -b -c 1 -W 1 10.98.0.255 > /dev/null 2>&1
+	mac=$(ina cat /sys/class/net/va/address)
+	vlan_send "$B" vb "$mac"
+	# UDP with the bytes 0..255 after 16 (from byte 64 of the SLL2 record),
+	# for loads past the filter's window
+	ip netns exec "$B" python3 "$here/vlan_frames.py" vb "$mac" 1 - pad 256
+	# an interface that comes during the capture
+	ina ip link add va3 type veth peer name vb3 netns "$B" && ina ip addr add 10.98.3.1/24 dev va3 &&
+		inb ip addr add 10.98.3.2/24 dev vb3 && ina ip link set va3 up && inb ip link set vb3 up ||
+		bad+=" no va3;"
+	i3=$(ina cat /sys/class/net/va3/ifindex)
+	for _ in $(seq 100); do
+		[ "$(ina "$ec" hooks va3 | grep -c ' ingress ')" = 4 ] && break
+		sleep 0.05
+	done
+	ina ping -c 2 -i 0.2 -W 1 10.98.3.2 > /dev/null || bad+=" no ping on va3;"
+	sleep 1.2 # tcpdump reads its ring a block at a time (at the latest after 1 s)
+	kill -INT "${pids[@]}" "${tds[@]}"
+	for k in "${pids[@]}" "${tds[@]}"; do wait_gone $k 10 || bad+=" $k did not stop;"; done
+	for k in 0 1 2; do
+		n=$(any_packets "$tmp/any-e$k.pcapng" | wc -l)
+		[ "$n" -ge 4 ] && cmp -s <(any_packets "$tmp/any-e$k.pcapng") <(any_packets "$tmp/any-t$k.pcap") ||
+			bad+=" '${exprs[k]}' -s ${snap[k]}: $n records, tcpdump $(any_packets "$tmp/any-t$k.pcap" | wc -l): $(diff <(any_packets "$tmp/any-e$k.pcapng") <(any_packets "$tmp/any-t$k.pcap") | head -3 | cut -c1-150 | tr '\n' '|');"
+	done
+	any_packets "$tmp/any-e0.pcapng" > "$tmp/any0.txt"
+	for want in "^lo  *In  ifindex 1 00:00:00:00:00:00 ethertype IPv4 (0x0800), length 104: 127.0.0.1 > 127.0.0.1: ICMP echo request" \
+		"^va  *Out ifindex [0-9]* $mac ethertype IPv4 (0x0800), length 104: 10.98.0.1 > 10.98.0.2: ICMP echo request" \
+		"^va  *B   ifindex [0-9]* .* 10.98.0.2 > 10.98.0.255: ICMP echo request" \
+		"^va  *In  ifindex [0-9]* .* ethertype IPv4 (0x0800), length 51: 10.98.0.2.40000 > 10.98.0.1.5555: UDP, length 3 " \
+		"^va2 *In  ifindex $i2 .* 10.98.2.2 > 10.98.2.1: ICMP echo request" \
+		"^va3 *Out ifindex $i3 .* 10.98.3.1 > 10.98.3.2: ICMP echo request"; do
+		grep -q "$want" "$tmp/any0.txt" || bad+=" no record '$want';"
+	done
+	# the QinQ frames: the inner tag in the packet, the protocol as the kernel's
+	# packet socket gives it (the one behind the tag since Linux 6.10)
+	[ "$(grep -c ' length 58: .*0x0010:  .... .... 0064 0800 4500 0022 ' "$tmp/any0.txt")" = 9 ] ||
+		bad+=" QinQ frames: $(grep -c '7169 6e71' "$tmp/any0.txt") of 10;"
+	[ "$(any_packets "$tmp/any-e1.pcapng" | grep -vc "ifindex $i2 ")" = 3 ] ||
+		bad+=" not the 1020-byte ping's two records (greater 1010 by the network length) and one of bytes 0..255;"
+	[ "$(tcpdump -r "$tmp/any-e0.pcapng" -xx 2> /dev/null | awk '$1 == "0x0010:" && $3 != "0000"' | wc -l)" = 0 ] ||
+		bad+=" address bytes past 6 not zero;"
+	# tcpdump -r's warning about SLL2 names is not the live tcpdump's
+	grep -q 'Warning: interface names' "$tmp/any-e3.err" && bad+=" $(cat "$tmp/any-e3.err");"
+	# (tcpdump ends an interrupted listing with an empty line)
+	[ -s "$tmp/any-e.txt" ] && [ "$(sort "$tmp/any-e.txt")" = "$(grep -v '^$' "$tmp/any-t.txt" | sort)" ] ||
+		bad+=" text: $(wc -l < "$tmp/any-e.txt") lines, tcpdump $(wc -l < "$tmp/any-t.txt"): $(diff "$tmp/any-e.txt" "$tmp/any-t.txt" | head -3 | tr '\n' '|');"
+	ina ip link del va2; ina ip link del va3
+	[ -z "$bad" ] && ok "-i any: records as tcpdump -i any's (SLL2 headers, every byte but unused address bytes) on lo, two veths and one that came later, with cooked fields, len, loads past the window, -s 60 and VLAN tags; text the same" ||
+		ko "-i any" "$bad"
+}
+
+# -Q in and -Q out on any, against tcpdump -i any -Q the same: pings on va
+# and loopback (lo's packets come in only: -Q out shows none of them), and
+# nothing left attached to any interface afterwards.
+test_any_directions() {
+	local q bad= td n
+	for q in in out; do
+		ip netns exec "$A" tcpdump -i any -Q $q -U -w "$tmp/anyq-t.pcap" icmp 2> "$tmp/anyq-t.err" &
+		td=$!
+		ip netns exec "$A" "$ec" capture -i any -Q $q -w "$tmp/anyq-e.pcapng" icmp 2> "$tmp/anyq-e.err" &
+		cap_pid=$!
+		for _ in $(seq 100); do
+			grep -q listening "$tmp/anyq-t.err" && grep -q listening "$tmp/anyq-e.err" && break
+			sleep 0.05
+		done
+		ina ping -c 2 -i 0.2 10.98.0.2 > /dev/null
+		inb ping -c 2 -i 0.2 10.98.0.1 > /dev/null
+		ina ping -c 2 -i 0.2 127.0.0.1 > /dev/null
+		sleep 1.2 # tcpdump's buffer
+		kill -INT $cap_pid $td
+		wait_gone $cap_pid 10; wait_gone $td 5
+		n=$(any_packets "$tmp/anyq-e.pcapng" | wc -l)
+		[ "$n" = $([ $q = in ] && echo 8 || echo 4) ] &&
+			cmp -s <(any_packets "$tmp/anyq-e.pcapng") <(any_packets "$tmp/anyq-t.pcap") ||
+			bad+=" -Q $q: $n records, tcpdump $(any_packets "$tmp/anyq-t.pcap" | wc -l);"
+	done
+	[ -z "$(ina "$ec" hooks)" ] || bad+=" left: $(ina "$ec" hooks | tr '\n' '|');"
+	[ -z "$bad" ] && ok "-i any -Q in (8 records, lo's once) and -Q out (4, none of lo's) as tcpdump's; nothing left attached" ||
+		ko "-i any -Q" "$bad"
+}
+
+# -i any and an interface whose cooked header edgecap does not make (GRE,
+# whose module puts a gre0 in every namespace): down, it is left out and
+# the capture runs; one that comes up during the capture ends it (status 1,
+# one line naming it); one up at the start refuses it (status 2).
+test_any_gre() {
+	local out st bad=
+	ina ip link add gre1 type gre local 10.98.0.1 remote 10.98.0.2 2> /dev/null ||
+		{ echo "SKIP -i any with GRE: this kernel has none"; return; }
+	ip netns exec "$A" "$ec" capture -i any -w "$tmp/gre.pcapng" icmp 2> "$tmp/gre.err" &
+	cap_pid=$!
+	for _ in $(seq 200); do grep -q listening "$tmp/gre.err" && break; sleep 0.05; done
+	grep -q listening "$tmp/gre.err" || bad+=" with gre1 down: $(cat "$tmp/gre.err");"
+	ina ping -c 1 10.98.0.2 > /dev/null
+	ina ip link set gre1 up
+	wait_gone $cap_pid 20; st=$?
+	[ $st = 1 ] && grep -q '^edgecap: -i any: gre1 has hardware type 778, ' "$tmp/gre.err" &&
+		[ "$(tcpdump -r "$tmp/gre.pcapng" icmp 2> /dev/null | grep -c 'ICMP echo re')" = 2 ] ||
+		bad+=" gre1 up during the capture: $st $(tr '\n' '|' < "$tmp/gre.err");"
+	out=$(ina "$ec" capture -i any -w /dev/null 2>&1); st=$?
+	[ $st = 2 ] && [ "$(wc -l <<< "$out")" = 1 ] && grep -q '^edgecap: -i any: gre1 has hardware type 778' <<< "$out" ||
+		bad+=" gre1 up at the start: $st $out;"
+	ina ip link del gre1
+	[ -z "$(ina "$ec" hooks)" ] || bad+=" left: $(ina "$ec" hooks | tr '\n' '|');"
+	[ -z "$bad" ] && ok "-i any with GRE: down left out, up during the capture ends it (1), up at the start refused (2)" ||
+		ko "-i any with GRE" "$bad"
+}
+
+# -i any with 802.1Q and 802.1ad devices on va and vb (the 6.1 VM; the host
+# has no 8021q): each packet is seen on va and again on each VLAN device;
+# tags out of band (TX offload on), put in the frame after TC egress (off:
+# tcpdump's kernel filter then sees the tag's type), and in the frame from
+# the VLAN device's header on (reorder_hdr off), against tcpdump -i any.
+test_any_vlan_devices() {
+	local td bad= n off
+	if ! ina ip link add link va name va.100 type vlan id 100 2> /dev/null; then
+		echo "SKIP -i any with vlan devices: this kernel has no 8021q"
+		return
+	fi
+	vlan_devs "$A" va 1 && vlan_devs "$B" vb 2 || { ko "-i any, vlan devices" "setup"; vlan_devs_del; return; }
+	for off in on off reorder; do
+		for d in "$A va" "$B vb"; do
+			ip netns exec ${d% *} ethtool -K ${d#* } txvlan ${off/reorder/on} \
+				tx-vlan-stag-hw-insert ${off/reorder/on} > /dev/null
+		done
+		if [ $off = reorder ]; then # va.100's header holds its tag: in the frame at va.100 too
+			ina ip link del va.100 && ina ip link add link va name va.100 type vlan id 100 reorder_hdr off &&
+				ina ip addr add 10.99.1.1/24 dev va.100 && ina ip link set va.100 up ||
+				bad+=" no va.100 with reorder_hdr off;"
+		fi
+		ip netns exec "$A" tcpdump -i any -U -w "$tmp/anyv-t.pcap" icmp 2> "$tmp/anyv-t.err" &
+		td=$!
+		ip netns exec "$A" "$ec" capture -i any -w "$tmp/anyv-e.pcapng" icmp 2> "$tmp/anyv-e.err" &
+		cap_pid=$!
+		for _ in $(seq 200); do
+			grep -q listening "$tmp/anyv-t.err" && grep -q listening "$tmp/anyv-e.err" && break
+			sleep 0.05
+		done
+		inb ping -c 3 -i 0.2 -W 2 10.99.1.1 > /dev/null || bad+=" TX offload $off: no 802.1Q ping;"
+		inb ping -c 3 -i 0.2 -W 2 10.99.2.1 > /dev/null || bad+=" TX offload $off: no QinQ ping;"
+		sleep 1.2 # tcpdump's buffer
+		kill -INT $cap_pid $td
+		wait_gone $cap_pid 10; wait_gone $td 5
+		n=$(any_packets "$tmp/anyv-e.pcapng" | wc -l)
+		[ "$n" -ge 12 ] && cmp -s <(any_packets "$tmp/anyv-e.pcapng") <(any_packets "$tmp/anyv-t.pcap") ||
+			bad+=" TX offload $off: $n records, tcpdump $(any_packets "$tmp/anyv-t.pcap" | wc -l): $(diff <(any_packets "$tmp/anyv-e.pcapng") <(any_packets "$tmp/anyv-t.pcap") | head -3 | cut -c1-200 | tr '\n' '|');"
+	done
+	for d in "$A va" "$B vb"; do
+		ip netns exec ${d% *} ethtool -K ${d#* } txvlan on tx-vlan-stag-hw-insert on > /dev/null
+	done
+	vlan_devs_del
+	[ -z "$bad" ] && ok "-i any with 802.1Q and 802.1ad devices, TX offload on and off, reorder_hdr off: records as tcpdump -i any's" ||
+		ko "-i any, vlan devices" "$bad"
+}
+
 # Nothing may stay attached after a case; if it did, clear it for the next.
 unhooked() {
 	hooked && { ko "$1 left hooks attached"; ina "$ec" capture -i va -c 1 --duration 1 -w /dev/null 2> /dev/null; }
@@ -949,4 +1164,5 @@ run_tests unhooked test_exactness_vs_tcpdump test_tcp_segments_vs_tcpdump test_d
 	test_ring_size test_overload test_per_interface_isb test_eight_sessions test_crash_recovery test_xdp_taken test_errors \
 	test_merge test_tun_raw_vs_tcpdump test_tun_raw_pcap test_link_types test_ipip_and_gre \
 	test_rotation_by_size test_rotation_by_time test_immediate test_loopback_like_tcpdump \
-	test_vlan_ingress test_vlan_devices test_vlan_egress
+	test_vlan_ingress test_vlan_devices test_vlan_egress test_any_like_tcpdump test_any_directions \
+	test_any_gre test_any_vlan_devices

@@ -97,6 +97,7 @@ static void linktype_names(void **s)
 {
 	assert_int_equal(ecap_linktype_from_name("EN10MB"), ECAP_LINKTYPE_EN10MB);
 	assert_int_equal(ecap_linktype_from_name("RAW"), ECAP_LINKTYPE_RAW);
+	assert_int_equal(ecap_linktype_from_name("LINUX_SLL2"), ECAP_LINKTYPE_LINUX_SLL2);
 	assert_int_equal(ecap_linktype_from_name("NOPE"), -EINVAL);
 }
 

@@ -20,6 +20,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "capture/sessions.h"
+#include "capture/vlan.h"
 #include "filter/cbpf.h"
 
 #ifndef ARPHRD_IP6GRE /* in linux/if_arp.h, not in glibc's net/if_arp.h */
@@ -29,6 +31,7 @@
 static const struct ecap_linktype types[] = {
     {ECAP_LINKTYPE_EN10MB, 1, "EN10MB", "Ethernet"},
     {ECAP_LINKTYPE_RAW, 101, "RAW", "Raw IP"},
+    {ECAP_LINKTYPE_LINUX_SLL2, 276, "LINUX_SLL2", "Linux cooked v2"},
 };
 
 const struct ecap_linktype *ecap_linktype_of_dlt(int dlt)
@@ -54,6 +57,69 @@ static int dsa_tagged(const char *name)
 		tag[0] = 0;
 	fclose(f);
 	return strcmp(tag, "none\n") && strcmp(tag, "none");
+}
+
+/* The interface's ARPHRD_ type: >= 0, or -errno with err set. */
+static int hw_type(const char *name, char *err, size_t errlen)
+{
+	struct ifreq r = {0};
+	int fd, e;
+
+	if (strlen(name) >= sizeof(r.ifr_name)) {
+		snprintf(err, errlen, "unknown interface '%.32s'", name);
+		return -ENODEV;
+	}
+	snprintf(r.ifr_name, sizeof(r.ifr_name), "%s", name);
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && !ioctl(fd, SIOCGIFHWADDR, &r)) {
+		close(fd);
+		return r.ifr_hwaddr.sa_family;
+	}
+	e = fd < 0 ? -errno : errno == ENODEV ? -ENODEV : -errno;
+	if (fd >= 0)
+		close(fd);
+	if (e == -ENODEV)
+		snprintf(err, errlen, "unknown interface '%s'", name);
+	else
+		snprintf(err, errlen, "%s: reading its hardware type: %s", name, strerror(-e));
+	return e;
+}
+
+/* The packet socket's address (dev_parse_header) comes from the device's
+ * header_ops: eth_header_parse, the frame's source, for Ethernet and
+ * loopback; nothing on the devices without a link layer (tun and WireGuard
+ * have no header_ops, ipip and sit no parse). At TC the skb starts at the
+ * link-layer header: 14 bytes, or none. Other types (PPP, GRE and the
+ * rest) have headers and addresses of their own, not made here. */
+int ecap_iface_cooked(const char *name, int ifindex, struct ecap_cooked_if *ret, char *err,
+		      size_t errlen)
+{
+	struct ecap_linktype lt;
+	int type = hw_type(name, err, errlen), r;
+
+	if (type < 0)
+		return type;
+	r = ecap_iface_linktype(name, &lt, err, errlen);
+	if (r == -EPROTONOSUPPORT ||
+	    (!r && type == ARPHRD_ETHER && lt.dlt != ECAP_LINKTYPE_EN10MB)) {
+		snprintf(err, errlen,
+			 "-i any: %s has hardware type %d, whose cooked header edgecap does not "
+			 "make (tcpdump -i any captures it)",
+			 name, type);
+		return -EPROTONOSUPPORT;
+	}
+	if (r)
+		return r;
+	*ret = (struct ecap_cooked_if){.ifindex = ifindex, .hatype = (uint16_t)type};
+	if (lt.dlt == ECAP_LINKTYPE_EN10MB) {
+		int tx = ecap_vlan_tx_offload(ifindex);
+
+		ret->halen = 6;
+		ret->l2len = 14;
+		/* a device ethtool cannot ask is taken to keep tags out of band */
+		ret->txvlan = tx < 0 ? ECAP_VLAN_TX_CTAG | ECAP_VLAN_TX_STAG : (uint8_t)tx;
+	}
+	return 0;
 }
 
 int ecap_iface_linktype(const char *name, struct ecap_linktype *ret, char *err, size_t errlen)

@@ -27,16 +27,28 @@
  * takes a second copy of the sessions' code, where the frame the filters see
  * and the records hold is the packet with the tag put back at byte 12 (the
  * lengths 4 bytes longer), which is what libpcap gives tcpdump on Linux.
+ *
+ * A cooked session (tcpdump -i any, LINUX_SLL2) runs on the TC hooks after
+ * the others, on a packet made as libpcap makes it from its packet socket's
+ * sockaddr_ll: a 20-byte header (protocol, zeros, ifindex, ARPHRD type,
+ * packet type, address length, the frame's source address), then the packet
+ * from its network header. The header is built once on the stack (cooked_
+ * header) for all cooked sessions; their filters read it through the
+ * window (xlate.c), their records copy it, then the packet. An out-of-band
+ * VLAN tag is left out, as libpcap leaves it out of SLL2 records.
  */
 #include "capture/sessions.h"
 
 #include <errno.h>
+#include <arpa/inet.h>
+#include <linux/if_packet.h>
 #include <linux/pkt_cls.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "capture.h"
+#include "capture/vlan.h"
 #include "filter/ebpf.h"
 
 /* Stack below what filter bodies use (ECAP_XLATE_STACK). */
@@ -46,6 +58,9 @@
 #define STK_WIRELEN  ECAP_STK_WIRELEN
 #define STK_BUFLEN   ECAP_STK_BUFLEN
 
+_Static_assert(ECAP_STK_L2LEN + 4 <= STK_IF_ID && ECAP_STK_SLL + 24 <= ECAP_STK_L2LEN &&
+		   ECAP_STK_SLL % 8 == 0,
+	       "the cooked header below the session slots");
 _Static_assert(STK_IF_ID + 4 <= STK_KEY && STK_KEY + 4 <= STK_COUNTERS &&
 		   STK_COUNTERS + 8 <= ECAP_XLATE_STACK,
 	       "session stack slots below the filter's");
@@ -215,6 +230,31 @@ static void copy_tagged(struct ecap_asm *a, enum ecap_input input, uint32_t done
 	ecap_asm_goto(a, fail);
 }
 
+/* The record of a cooked packet (r7 = caplen, r6 = the __sk_buff, r9 = the
+ * record): the header from the stack, whole (every reservation has room for
+ * its 24 bytes, and epb_trailer zeroes what lies past caplen), then the
+ * packet from its network header through bpf_skb_load_bytes. Then goto
+ * done, or goto fail. */
+static void copy_cooked(struct ecap_asm *a, uint32_t done, uint32_t fail)
+{
+	const int16_t at = sizeof(struct ecap_rec);
+
+	for (int16_t i = 0; i < 24; i += 8) {
+		ecap_asm_emit(a, E_LDX(BPF_DW, BPF_REG_1, BPF_REG_10, ECAP_STK_SLL + i));
+		ecap_asm_emit(a, E_STX(BPF_DW, BPF_REG_9, BPF_REG_1, at + i));
+	}
+	ecap_asm_jmp(a, BPF_JMP32 | BPF_JLE | BPF_K, BPF_REG_7, 0, ECAP_SLL2_LEN, done);
+	ecap_asm_emit(a, E_MOV32_REG(BPF_REG_4, BPF_REG_7));
+	ecap_asm_emit(a, E_ALU32_IMM(BPF_ADD, BPF_REG_4, -ECAP_SLL2_LEN));
+	ecap_asm_emit(a, E_MOV64_REG(BPF_REG_1, BPF_REG_6));
+	ecap_asm_emit(a, E_LDX(BPF_W, BPF_REG_2, BPF_REG_10, ECAP_STK_L2LEN));
+	ecap_asm_emit(a, E_MOV64_REG(BPF_REG_3, BPF_REG_9));
+	ecap_asm_emit(a, E_ALU64_IMM(BPF_ADD, BPF_REG_3, at + ECAP_SLL2_LEN));
+	ecap_asm_emit(a, E_CALL(BPF_FUNC_skb_load_bytes));
+	ecap_asm_jmp(a, BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_0, 0, 0, done);
+	ecap_asm_goto(a, fail);
+}
+
 /* After the data at r9 (r7 = caplen): zeros to a multiple of 4 (one word
  * at caplen, since the copy may have written past it), an epb_flags option
  * with the direction, opt_endofopt and block_len, which goes in the header
@@ -351,7 +391,9 @@ static int emit_session(struct ecap_asm *a, unsigned hook_id, const struct ecap_
 	ecap_asm_emit(a, E_LDX(BPF_W, BPF_REG_1, BPF_REG_10, STK_WIRELEN));
 	ecap_asm_emit(a, E_STX(BPF_W, BPF_REG_9, BPF_REG_1, offsetof(struct ecap_rec, wirelen)));
 
-	if (o->tagged) {
+	if (o->cooked) {
+		copy_cooked(a, loaded, failed);
+	} else if (o->tagged) {
 		copy_tagged(a, o->input, loaded, failed);
 	} else {
 		copy_direct(a, hook_id, s->snaplen, loaded, helper);
@@ -409,17 +451,224 @@ static int emit_session(struct ecap_asm *a, unsigned hook_id, const struct ecap_
 	return 0;
 }
 
-/* Every session that captures this hook's direction, then the return. */
+/* The packet starts at its network header. Where skb->protocol is a VLAN
+ * type, that is after the first 14 bytes: a tag still in the frame (the
+ * inner one of QinQ on ingress) stays in the packet. Where it is not, but
+ * the frame holds tags (a VLAN device with reorder_hdr off puts its tag in
+ * the frame, on transmit and on receive), the network header comes after
+ * them: past the tags at byte 12 then, up to three, each counted only
+ * where the frame holds it. The type fields are read into the header's
+ * last two bytes, which the window and the record take from the packet. */
+static void frame_tags(struct ecap_asm *a)
+{
+	uint32_t done = ecap_asm_label(a);
+
+	ecap_asm_emit(a, E_LDX(BPF_W, BPF_REG_1, BPF_REG_10, ECAP_STK_L2LEN));
+	ecap_asm_jmp(a, BPF_JMP32 | BPF_JNE | BPF_K, BPF_REG_1, 0, 14, done);
+	ecap_asm_emit(a, E_LDX(BPF_W, BPF_REG_1, BPF_REG_6, offsetof(struct __sk_buff, protocol)));
+	ecap_asm_jmp(a, BPF_JMP32 | BPF_JEQ | BPF_K, BPF_REG_1, 0, htons(0x8100), done);
+	ecap_asm_jmp(a, BPF_JMP32 | BPF_JEQ | BPF_K, BPF_REG_1, 0, htons(0x88a8), done);
+	for (int i = 0; i < 3; i++) {
+		uint32_t tag = ecap_asm_label(a);
+
+		ecap_asm_emit(a, E_MOV64_REG(BPF_REG_1, BPF_REG_6));
+		ecap_asm_emit(a, E_MOV32_IMM(BPF_REG_2, 12 + 4 * i));
+		ecap_asm_emit(a, E_MOV64_REG(BPF_REG_3, BPF_REG_10));
+		ecap_asm_emit(a, E_ALU64_IMM(BPF_ADD, BPF_REG_3, ECAP_STK_SLL + 22));
+		ecap_asm_emit(a, E_MOV32_IMM(BPF_REG_4, 2));
+		ecap_asm_emit(a, E_CALL(BPF_FUNC_skb_load_bytes));
+		ecap_asm_jmp(a, BPF_JMP | BPF_JNE | BPF_K, BPF_REG_0, 0, 0, done);
+		ecap_asm_emit(a, E_LDX(BPF_H, BPF_REG_1, BPF_REG_10, ECAP_STK_SLL + 22));
+		ecap_asm_jmp(a, BPF_JMP32 | BPF_JEQ | BPF_K, BPF_REG_1, 0, htons(0x8100), tag);
+		ecap_asm_jmp(a, BPF_JMP32 | BPF_JNE | BPF_K, BPF_REG_1, 0, htons(0x88a8), done);
+		ecap_asm_bind(a, tag);
+		ecap_asm_emit(a,
+			      E_LDX(BPF_W, BPF_REG_1, BPF_REG_6, offsetof(struct __sk_buff, len)));
+		ecap_asm_jmp(a, BPF_JMP32 | BPF_JLT | BPF_K, BPF_REG_1, 0, 18 + 4 * i, done);
+		ecap_asm_emit(a, E_ST(BPF_W, BPF_REG_10, ECAP_STK_L2LEN, 18 + 4 * i));
+		ecap_asm_emit(a, E_ALU32_IMM(BPF_ADD, BPF_REG_1, ECAP_SLL2_LEN - (18 + 4 * i)));
+		ecap_asm_emit(a, E_STX(BPF_W, BPF_REG_10, BPF_REG_1, STK_WIRELEN));
+		ecap_asm_emit(a, E_STX(BPF_W, BPF_REG_10, BPF_REG_1, STK_BUFLEN));
+	}
+	ecap_asm_bind(a, done);
+}
+
+/* The header's protocol: skb->protocol, or, for a VLAN protocol (a tag left
+ * in the frame: the inner one of two, or one the stack did not take out of
+ * band), the protocol behind the tags, as the packet socket gives a
+ * SOCK_DGRAM reader since Linux 6.10 (vlan_get_protocol_dgram, also in the
+ * stable kernels): __vlan_get_protocol from byte 12 of the frame, which
+ * gives up (0) past three tags. Filters that the packet socket runs in the
+ * kernel see skb->protocol (xlate.c), unless tx_tag_inserted set theirs. */
+static void cooked_protocol(struct ecap_asm *a)
+{
+	uint32_t walk = ecap_asm_label(a), none = ecap_asm_label(a), done = ecap_asm_label(a);
+	uint32_t kept = ecap_asm_label(a);
+
+	/* kept in network order; the kernel filter's protocol too, unless
+	 * cooked_header set it */
+	ecap_asm_emit(a, E_LDX(BPF_W, BPF_REG_1, BPF_REG_6, offsetof(struct __sk_buff, protocol)));
+	ecap_asm_emit(a, E_STX(BPF_H, BPF_REG_10, BPF_REG_1, ECAP_STK_SLL));
+	ecap_asm_emit(a, E_LDX(BPF_H, BPF_REG_2, BPF_REG_10, ECAP_STK_KPROTO));
+	ecap_asm_jmp(a, BPF_JMP32 | BPF_JNE | BPF_K, BPF_REG_2, 0, 0, kept);
+	ecap_asm_emit(a, E_STX(BPF_H, BPF_REG_10, BPF_REG_1, ECAP_STK_KPROTO));
+	ecap_asm_bind(a, kept);
+	ecap_asm_jmp(a, BPF_JMP32 | BPF_JEQ | BPF_K, BPF_REG_1, 0, htons(0x8100), walk);
+	ecap_asm_jmp(a, BPF_JMP32 | BPF_JNE | BPF_K, BPF_REG_1, 0, htons(0x88a8), done);
+	ecap_asm_bind(a, walk);
+	ecap_asm_emit(a, E_LDX(BPF_W, BPF_REG_1, BPF_REG_10, ECAP_STK_L2LEN));
+	ecap_asm_jmp(a, BPF_JMP32 | BPF_JNE | BPF_K, BPF_REG_1, 0, 14, done);
+	for (int i = 0; i < 3; i++) {
+		uint32_t next = ecap_asm_label(a);
+
+		ecap_asm_emit(a, E_MOV64_REG(BPF_REG_1, BPF_REG_6));
+		ecap_asm_emit(a, E_MOV32_IMM(BPF_REG_2, 12 + 4 * i));
+		ecap_asm_emit(a, E_MOV64_REG(BPF_REG_3, BPF_REG_10));
+		ecap_asm_emit(a, E_ALU64_IMM(BPF_ADD, BPF_REG_3, ECAP_STK_SLL));
+		ecap_asm_emit(a, E_MOV32_IMM(BPF_REG_4, 2));
+		ecap_asm_emit(a, E_CALL(BPF_FUNC_skb_load_bytes));
+		ecap_asm_jmp(a, BPF_JMP | BPF_JNE | BPF_K, BPF_REG_0, 0, 0, none);
+		ecap_asm_emit(a, E_LDX(BPF_H, BPF_REG_1, BPF_REG_10, ECAP_STK_SLL));
+		ecap_asm_jmp(a, BPF_JMP32 | BPF_JEQ | BPF_K, BPF_REG_1, 0, htons(0x8100), next);
+		ecap_asm_jmp(a, BPF_JMP32 | BPF_JNE | BPF_K, BPF_REG_1, 0, htons(0x88a8), done);
+		ecap_asm_bind(a, next);
+	}
+	ecap_asm_bind(a, none);
+	ecap_asm_emit(a, E_ST(BPF_H, BPF_REG_10, ECAP_STK_SLL, 0));
+	ecap_asm_bind(a, done);
+}
+
+/* Egress, on a device that does not insert a tag type itself: a tag of that
+ * type out of band here goes into the frame after TC (validate_xmit_vlan),
+ * before the packet taps, so the kernel filter sees skb->protocol = the
+ * tag's type: ECAP_STK_KPROTO = vlan_proto (network order). The header's
+ * protocol is the one behind the tag (cooked_protocol's, unchanged) and
+ * the packet still starts at the network header. */
+static void tx_tag_inserted(struct ecap_asm *a, uint8_t txvlan)
+{
+	uint32_t out = ecap_asm_label(a), set = ecap_asm_label(a);
+
+	ecap_asm_emit(a,
+		      E_LDX(BPF_W, BPF_REG_1, BPF_REG_6, offsetof(struct __sk_buff, vlan_present)));
+	ecap_asm_jmp(a, BPF_JMP32 | BPF_JEQ | BPF_K, BPF_REG_1, 0, 0, out);
+	ecap_asm_emit(a,
+		      E_LDX(BPF_W, BPF_REG_1, BPF_REG_6, offsetof(struct __sk_buff, vlan_proto)));
+	if (!(txvlan & ECAP_VLAN_TX_CTAG))
+		ecap_asm_jmp(a, BPF_JMP32 | BPF_JEQ | BPF_K, BPF_REG_1, 0, htons(0x8100), set);
+	if (!(txvlan & ECAP_VLAN_TX_STAG))
+		ecap_asm_jmp(a, BPF_JMP32 | BPF_JEQ | BPF_K, BPF_REG_1, 0, htons(0x88a8), set);
+	ecap_asm_goto(a, out);
+	ecap_asm_bind(a, set);
+	ecap_asm_emit(a, E_STX(BPF_H, BPF_REG_10, BPF_REG_1, ECAP_STK_KPROTO));
+	ecap_asm_bind(a, out);
+}
+
+/* The cooked header of the packet at ECAP_STK_SLL, its link-layer header's
+ * length at ECAP_STK_L2LEN, and the lengths on the stack those of the
+ * cooked packet (header included), for a packet on one of the cooked
+ * sessions' interfaces; any other packet, or a frame shorter than its
+ * link-layer header, goes to skip. As the packet socket fills sockaddr_ll:
+ * protocol as cooked_protocol says, ifindex = the device's, hatype = its type,
+ * pkttype = skb->pkt_type (PACKET_OUTGOING on egress, as the socket's tap
+ * on transmit sets it), address = what the device's header_ops->parse
+ * gives: for Ethernet and loopback the frame's source, for devices without
+ * a link layer nothing. */
+static void cooked_header(struct ecap_asm *a, unsigned hook_id, const struct ecap_session *s,
+			  unsigned n, uint32_t skip)
+{
+	struct ecap_cooked_if seen[ECAP_COOKED_IFACES * ECAP_MAX_SESSIONS];
+	uint32_t at[ECAP_COOKED_IFACES * ECAP_MAX_SESSIONS], join = ecap_asm_label(a);
+	unsigned k = 0;
+
+	ecap_asm_emit(a, E_LDX(BPF_W, BPF_REG_1, BPF_REG_6, offsetof(struct __sk_buff, ifindex)));
+	for (unsigned i = 0; i < n; i++) {
+		for (uint32_t j = 0; s[i].cooked && j < s[i].ncooked; j++) {
+			unsigned d = 0;
+
+			while (d < k && seen[d].ifindex != s[i].cooked[j].ifindex)
+				d++;
+			if (d < k)
+				continue; /* an interface is the same for every session */
+			seen[k] = s[i].cooked[j];
+			at[k] = ecap_asm_label(a);
+			ecap_asm_jmp(a, BPF_JMP32 | BPF_JEQ | BPF_K, BPF_REG_1, 0, seen[k].ifindex,
+				     at[k]);
+			k++;
+		}
+	}
+	ecap_asm_goto(a, skip);
+	for (unsigned d = 0; d < k; d++) {
+		ecap_asm_bind(a, at[d]);
+		for (int16_t i = 0; i < 24; i += 8)
+			ecap_asm_emit(a, E_ST(BPF_DW, BPF_REG_10, ECAP_STK_SLL + i, 0));
+		ecap_asm_emit(a, E_ST(BPF_H, BPF_REG_10, ECAP_STK_SLL + 8, htons(seen[d].hatype)));
+		ecap_asm_emit(a, E_ST(BPF_B, BPF_REG_10, ECAP_STK_SLL + 11, seen[d].halen));
+		ecap_asm_emit(a, E_ST(BPF_W, BPF_REG_10, ECAP_STK_L2LEN, seen[d].l2len));
+		ecap_asm_emit(a,
+			      E_LDX(BPF_W, BPF_REG_1, BPF_REG_6, offsetof(struct __sk_buff, len)));
+		ecap_asm_jmp(a, BPF_JMP32 | BPF_JLT | BPF_K, BPF_REG_1, 0, seen[d].l2len, skip);
+		ecap_asm_emit(a, E_ALU32_IMM(BPF_ADD, BPF_REG_1, ECAP_SLL2_LEN - seen[d].l2len));
+		ecap_asm_emit(a, E_STX(BPF_W, BPF_REG_10, BPF_REG_1, STK_WIRELEN));
+		ecap_asm_emit(a, E_STX(BPF_W, BPF_REG_10, BPF_REG_1, STK_BUFLEN));
+		if (hook_id == ECAP_HOOK_ID_TC_OUT &&
+		    (seen[d].txvlan & (ECAP_VLAN_TX_CTAG | ECAP_VLAN_TX_STAG)) !=
+			(ECAP_VLAN_TX_CTAG | ECAP_VLAN_TX_STAG))
+			tx_tag_inserted(a, seen[d].txvlan);
+		if (seen[d].halen) { /* the source address, at byte 6 of the frame */
+			ecap_asm_emit(a, E_MOV64_REG(BPF_REG_1, BPF_REG_6));
+			ecap_asm_emit(a, E_MOV32_IMM(BPF_REG_2, 6));
+			ecap_asm_emit(a, E_MOV64_REG(BPF_REG_3, BPF_REG_10));
+			ecap_asm_emit(a, E_ALU64_IMM(BPF_ADD, BPF_REG_3, ECAP_STK_SLL + 12));
+			ecap_asm_emit(a, E_MOV32_IMM(BPF_REG_4, seen[d].halen));
+			ecap_asm_emit(a, E_CALL(BPF_FUNC_skb_load_bytes));
+			ecap_asm_jmp(a, BPF_JMP | BPF_JNE | BPF_K, BPF_REG_0, 0, 0, skip);
+		}
+		ecap_asm_goto(a, join);
+	}
+	ecap_asm_bind(a, join);
+	cooked_protocol(a);
+	frame_tags(a);
+	ecap_asm_emit(a, E_LDX(BPF_W, BPF_REG_1, BPF_REG_6, offsetof(struct __sk_buff, ifindex)));
+	ecap_asm_emit(a, E_BE(BPF_REG_1, 32));
+	ecap_asm_emit(a, E_STX(BPF_W, BPF_REG_10, BPF_REG_1, ECAP_STK_SLL + 4));
+	if (hook_id == ECAP_HOOK_ID_TC_OUT) {
+		ecap_asm_emit(a, E_ST(BPF_B, BPF_REG_10, ECAP_STK_SLL + 10, PACKET_OUTGOING));
+	} else {
+		ecap_asm_emit(
+		    a, E_LDX(BPF_W, BPF_REG_1, BPF_REG_6, offsetof(struct __sk_buff, pkt_type)));
+		ecap_asm_emit(a, E_STX(BPF_B, BPF_REG_10, BPF_REG_1, ECAP_STK_SLL + 10));
+	}
+}
+
+/* Every session that captures this hook's direction (the cooked ones
+ * last: they change the lengths on the stack), then the return. */
 static int emit_sessions(struct ecap_asm *a, unsigned hook_id, const struct ecap_xlate_opts *o,
 			 const struct ecap_session *s, unsigned n,
 			 const struct ecap_session_maps *maps)
 {
 	unsigned dir = hook_id == ECAP_HOOK_ID_TC_OUT ? ECAP_DIR_OUT : ECAP_DIR_IN;
-	int r = 0;
+	struct ecap_xlate_opts co = *o;
+	int r = 0, cooked = 0;
 
-	for (unsigned i = 0; i < n && !r; i++)
-		if (s[i].dirs & dir)
+	for (unsigned i = 0; i < n && !r; i++) {
+		if (!(s[i].dirs & dir))
+			continue;
+		if (s[i].cooked)
+			cooked = 1;
+		else
 			r = emit_session(a, hook_id, o, &s[i], maps);
+	}
+	if (cooked && !r && hook_id != ECAP_HOOK_ID_XDP) {
+		uint32_t skip = ecap_asm_label(a);
+
+		co.tagged = 0;
+		co.cooked = 1;
+		cooked_header(a, hook_id, s, n, skip);
+		for (unsigned i = 0; i < n && !r; i++)
+			if ((s[i].dirs & dir) && s[i].cooked)
+				r = emit_session(a, hook_id, &co, &s[i], maps);
+		ecap_asm_bind(a, skip);
+	}
 	ecap_asm_emit(a, hook_id == ECAP_HOOK_ID_XDP
 			     ? E_MOV32_IMM(BPF_REG_0, XDP_PASS)
 			     : E_ALU64_IMM(BPF_MOV, BPF_REG_0, TC_ACT_UNSPEC));
@@ -445,8 +694,18 @@ int ecap_sessions_program(unsigned hook_id, enum ecap_input input, const struct 
 	}
 	for (unsigned i = 0; i < n; i++) {
 		if (s[i].id >= ECAP_MAX_SESSIONS || !s[i].snaplen ||
-		    s[i].snaplen > ECAP_SNAPLEN_MAX || s[i].nifindex > ECAP_MAX_SESSION_IFACES) {
+		    s[i].snaplen > ECAP_SNAPLEN_MAX || s[i].nifindex > ECAP_MAX_SESSION_IFACES ||
+		    s[i].ncooked > ECAP_COOKED_IFACES) {
 			snprintf(err, errlen, "session %u: id, snaplen or interfaces out of range",
+				 s[i].id);
+			return -EINVAL;
+		}
+		/* the cooked header's fields come from the skb of a live packet */
+		if (s[i].cooked && (input != ECAP_INPUT_LIVE ||
+				    (hook_id == ECAP_HOOK_ID_XDP && (s[i].dirs & ECAP_DIR_IN)))) {
+			snprintf(err, errlen,
+				 "session %u: a cooked (LINUX_SLL2) session runs on live TC hooks "
+				 "only",
 				 s[i].id);
 			return -EINVAL;
 		}

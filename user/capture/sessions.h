@@ -9,6 +9,19 @@
 #include "capture.h"
 #include "filter/filter.h"
 
+/* An interface of a cooked session: what its SLL2 header says of it, and
+ * where its packets' network header starts at the TC hooks. */
+struct ecap_cooked_if {
+	int ifindex;
+	uint16_t hatype; /* ARPHRD_* */
+	uint8_t halen;	 /* link-layer address bytes: the frame's source, at byte 6 (0 or 6) */
+	uint8_t l2len;	 /* link-layer header bytes: 14 (Ethernet, loopback) or 0 */
+	uint8_t txvlan;	 /* ECAP_VLAN_TX_*: the tag types the device inserts itself */
+};
+
+/* Interfaces a cooked session may list. */
+#define ECAP_COOKED_IFACES 64
+
 struct ecap_session {
 	uint8_t id;			 /* 0..ECAP_MAX_SESSIONS-1: counters index, in records */
 	const struct sock_filter *insns; /* validated classic BPF */
@@ -17,6 +30,12 @@ struct ecap_session {
 	unsigned dirs;			      /* ECAP_DIR_IN | ECAP_DIR_OUT */
 	uint32_t nifindex;		      /* 0: every interface the hooks are attached to */
 	int ifindex[ECAP_MAX_SESSION_IFACES]; /* counters are kept per position here */
+	/* non-NULL: a cooked session, which captures as tcpdump -i any does
+	 * (LINUX_SLL2: the header, then the packet from its network header) on
+	 * the TC hooks of these interfaces, the others' packets left out; the
+	 * program must be regenerated for an interface added to the list */
+	const struct ecap_cooked_if *cooked;
+	uint32_t ncooked;
 };
 
 struct ecap_session_maps {

@@ -91,3 +91,63 @@ out:
 		close(fd);
 	return r;
 }
+
+int ecap_vlan_tx_offload(int ifindex)
+{
+	static const char *const wanted[] = {"tx-vlan-hw-insert", "tx-vlan-stag-hw-insert"};
+	struct {
+		struct ethtool_sset_info info;
+		uint32_t len;
+	} sset = {.info = {.cmd = ETHTOOL_GSSET_INFO, .sset_mask = 1ull << ETH_SS_FEATURES}};
+	struct ethtool_gstrings *names = NULL;
+	struct ethtool_gfeatures *feat = NULL;
+	char ifname[IF_NAMESIZE];
+	uint32_t n, blocks;
+	int fd = -1, r, on = 0;
+
+	if (!if_indextoname((unsigned)ifindex, ifname))
+		return -errno;
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	r = ethtool(fd, ifname, &sset);
+	if (r)
+		goto out;
+	n = sset.len;
+	if (!(sset.info.sset_mask & (1ull << ETH_SS_FEATURES)) || !n || n > FEATURES_MAX) {
+		r = -EOPNOTSUPP;
+		goto out;
+	}
+	blocks = (n + 31) / 32;
+	names = calloc(1, sizeof(*names) + (size_t)n * ETH_GSTRING_LEN);
+	feat = calloc(1, sizeof(*feat) + blocks * sizeof(feat->features[0]));
+	if (!names || !feat) {
+		r = -ENOMEM;
+		goto out;
+	}
+	names->cmd = ETHTOOL_GSTRINGS;
+	names->string_set = ETH_SS_FEATURES;
+	names->len = n;
+	feat->cmd = ETHTOOL_GFEATURES;
+	feat->size = blocks;
+	r = ethtool(fd, ifname, names);
+	if (!r)
+		r = ethtool(fd, ifname, feat);
+	if (r)
+		goto out;
+	for (uint32_t i = 0; i < n; i++) {
+		const char *s = (const char *)names->data + (size_t)i * ETH_GSTRING_LEN;
+
+		for (size_t w = 0; w < sizeof(wanted) / sizeof(wanted[0]); w++)
+			if (!strncmp(s, wanted[w], ETH_GSTRING_LEN) &&
+			    feat->features[i / 32].active & (1u << (i % 32)))
+				on |= 1 << w;
+	}
+	r = on;
+out:
+	free(names);
+	free(feat);
+	if (fd >= 0)
+		close(fd);
+	return r;
+}

@@ -11,6 +11,14 @@
  * vlan_present) and the capture puts them back. */
 int ecap_vlan_hidden_from_xdp(int ifindex);
 
+/* The interface's transmit VLAN offload: ECAP_VLAN_TX_CTAG (ethtool's
+ * tx-vlan-hw-insert, 802.1Q) and ECAP_VLAN_TX_STAG (tx-vlan-stag-hw-insert,
+ * 802.1ad) where on, or -errno. A tag TC egress sees out of band goes into
+ * the frame after TC, before the packet taps, where the device lacks it. */
+#define ECAP_VLAN_TX_CTAG 1
+#define ECAP_VLAN_TX_STAG 2
+int ecap_vlan_tx_offload(int ifindex);
+
 /* What a program says, once per interface, when the answer is 1. */
 #define ECAP_VLAN_XDP_WARNING                                                                      \
 	"XDP cannot see VLAN tags this device receives out of band (rx-vlan-offload): "            \

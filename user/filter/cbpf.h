@@ -16,8 +16,9 @@
 #define ECAP_ERRLEN	     512
 
 /* Link types we compile for (pcap DLT values). */
-#define ECAP_LINKTYPE_EN10MB 1
-#define ECAP_LINKTYPE_RAW    12
+#define ECAP_LINKTYPE_EN10MB	 1
+#define ECAP_LINKTYPE_RAW	 12
+#define ECAP_LINKTYPE_LINUX_SLL2 276 /* tcpdump -i any */
 
 struct ecap_cbpf {
 	struct sock_filter *insns;

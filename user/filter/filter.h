@@ -50,6 +50,12 @@ struct ecap_xlate_opts {
 	 * 12. A body's caller must have counted the tag in the lengths
 	 * (ecap_xlate_count_tag); ecap_filter_translate does. */
 	int tagged;
+	/* TC only: the filter sees the packet as libpcap's LINUX_SLL2 "cooked"
+	 * capture (tcpdump -i any) gives it: the 20-byte header the caller
+	 * built at ECAP_STK_SLL, then the packet from its network header, which
+	 * starts ECAP_STK_L2LEN bytes into the skb. The lengths on the stack
+	 * count the header; `len` does not, as libpcap's filter does not. */
+	int cooked;
 };
 
 /* Translate a validated program. Returns 0, -ENOMEM, or -E2BIG when the
@@ -68,6 +74,14 @@ int ecap_filter_translate(const struct sock_filter *insns, uint32_t n,
 #define ECAP_XLATE_STACK  (-80 - ECAP_XLATE_WINDOW)
 #define ECAP_STK_WIRELEN  (-68) /* u32: the packet's wire length */
 #define ECAP_STK_BUFLEN	  (-76) /* u32: bytes of it present (captured length) */
+/* Cooked bodies (opts->cooked) read these, which their caller writes; they
+ * lie below ECAP_XLATE_STACK, where bodies write nothing. */
+#define ECAP_STK_L2LEN (ECAP_XLATE_STACK - 20) /* u32: link-layer header bytes */
+#define ECAP_STK_SLL   (ECAP_XLATE_STACK - 48) /* 24 bytes: the SLL2 header, 4 bytes */
+/* u16 after the header: the protocol a filter libpcap runs in the kernel
+ * sees (SKF_AD_PROTOCOL) */
+#define ECAP_STK_KPROTO (ECAP_STK_SLL + 20)
+#define ECAP_SLL2_LEN	20
 struct ecap_asm;
 void ecap_xlate_prologue(struct ecap_asm *a, const struct ecap_xlate_opts *opts);
 int ecap_xlate_body(struct ecap_asm *a, const struct sock_filter *insns, uint32_t n,
