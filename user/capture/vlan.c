@@ -1,10 +1,14 @@
 /* vlan.c - see vlan.h. The features come by name through the ethtool ioctl
  * (ETHTOOL_GSSET_INFO, ETHTOOL_GSTRINGS, ETHTOOL_GFEATURES), the names the
- * kernel gives them in its feature string set; no netlink library needed. */
+ * kernel gives them in its feature string set; what a driver's XDP can read
+ * of its receive metadata comes from the netdev generic netlink family. No
+ * netlink library needed. */
 #include "capture/vlan.h"
 
 #include <errno.h>
 #include <linux/ethtool.h>
+#include <linux/genetlink.h>
+#include <linux/netlink.h>
 #include <linux/sockios.h>
 #include <net/if.h>
 #include <stdint.h>
@@ -89,5 +93,135 @@ out:
 	free(feat);
 	if (fd >= 0)
 		close(fd);
+	return r;
+}
+
+/* The netdev generic netlink family (Linux 6.3; the VLAN bit 6.8), by
+ * number: the system's headers may predate it. */
+#define NETDEV_FAMILY			      "netdev"
+#define NETDEV_CMD_DEV_GET		      1
+#define NETDEV_A_DEV_IFINDEX		      1
+#define NETDEV_A_DEV_XDP_RX_METADATA_FEATURES 5
+#define NETDEV_XDP_RX_METADATA_VLAN_TAG	      4
+
+#define NL_BUF 4096
+
+struct nl_req {
+	struct nlmsghdr n;
+	struct genlmsghdr g;
+	char attrs[64];
+};
+
+/* Append one attribute to the request. */
+static void nl_put(struct nl_req *q, uint16_t type, const void *data, uint16_t len)
+{
+	struct nlattr *a = (struct nlattr *)((char *)q + NLMSG_ALIGN(q->n.nlmsg_len));
+
+	a->nla_type = type;
+	a->nla_len = (uint16_t)(NLA_HDRLEN + len);
+	memcpy((char *)a + NLA_HDRLEN, data, len);
+	q->n.nlmsg_len = NLMSG_ALIGN(q->n.nlmsg_len) + NLA_ALIGN(a->nla_len);
+}
+
+/* Send q, receive the one answer into buf: its generic netlink payload
+ * (attributes) and length, or -errno (the kernel's error). */
+static int nl_ask(int fd, struct nl_req *q, char *buf, const struct nlattr **ret, size_t *ret_len)
+{
+	struct nlmsghdr *h = (struct nlmsghdr *)buf;
+	ssize_t n;
+
+	if (send(fd, q, q->n.nlmsg_len, 0) < 0)
+		return -errno;
+	n = recv(fd, buf, NL_BUF, 0);
+	if (n < 0)
+		return -errno;
+	if (!NLMSG_OK(h, (size_t)n))
+		return -EBADMSG;
+	if (h->nlmsg_type == NLMSG_ERROR) {
+		const struct nlmsgerr *e = NLMSG_DATA(h);
+
+		return h->nlmsg_len >= NLMSG_LENGTH(sizeof(*e)) && e->error ? e->error : -EBADMSG;
+	}
+	if (h->nlmsg_len < NLMSG_LENGTH(GENL_HDRLEN))
+		return -EBADMSG;
+	*ret = (const struct nlattr *)((char *)NLMSG_DATA(h) + GENL_HDRLEN);
+	*ret_len = h->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN);
+	return 0;
+}
+
+/* The attribute `type` among len bytes of them, or NULL. */
+static const struct nlattr *nl_find(const struct nlattr *a, size_t len, uint16_t type)
+{
+	while (len >= NLA_HDRLEN && a->nla_len >= NLA_HDRLEN && a->nla_len <= len) {
+		size_t step = NLA_ALIGN(a->nla_len);
+
+		if ((a->nla_type & NLA_TYPE_MASK) == type)
+			return a;
+		if (step >= len)
+			break;
+		len -= step;
+		a = (const struct nlattr *)((const char *)a + step);
+	}
+	return NULL;
+}
+
+int ecap_vlan_xdp_metadata(int ifindex)
+{
+	struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+	struct nl_req q = {.n = {.nlmsg_len = NLMSG_LENGTH(GENL_HDRLEN),
+				 .nlmsg_type = GENL_ID_CTRL,
+				 .nlmsg_flags = NLM_F_REQUEST},
+			   .g = {.cmd = CTRL_CMD_GETFAMILY, .version = 1}};
+	const struct nlattr *a, *at;
+	uint32_t idx = (uint32_t)ifindex;
+	uint64_t features = 0;
+	uint16_t family;
+	size_t len;
+	char *buf;
+	int fd = -1, r;
+
+	buf = malloc(NL_BUF);
+	if (!buf)
+		return -ENOMEM;
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC);
+	if (fd < 0) {
+		r = -errno;
+		goto out;
+	}
+	if (connect(fd, (struct sockaddr *)&kernel, sizeof(kernel))) {
+		r = -errno;
+		goto out;
+	}
+	nl_put(&q, CTRL_ATTR_FAMILY_NAME, NETDEV_FAMILY, sizeof(NETDEV_FAMILY));
+	r = nl_ask(fd, &q, buf, &a, &len);
+	if (r == -ENOENT) { /* no such family: before Linux 6.3 */
+		r = 0;
+		goto out;
+	}
+	if (r)
+		goto out;
+	at = nl_find(a, len, CTRL_ATTR_FAMILY_ID);
+	if (!at || at->nla_len < NLA_HDRLEN + sizeof(family)) {
+		r = -EBADMSG;
+		goto out;
+	}
+	memcpy(&family, (const char *)at + NLA_HDRLEN, sizeof(family));
+	q = (struct nl_req){.n = {.nlmsg_len = NLMSG_LENGTH(GENL_HDRLEN),
+				  .nlmsg_type = family,
+				  .nlmsg_flags = NLM_F_REQUEST},
+			    .g = {.cmd = NETDEV_CMD_DEV_GET, .version = 1}};
+	nl_put(&q, NETDEV_A_DEV_IFINDEX, &idx, sizeof(idx));
+	r = nl_ask(fd, &q, buf, &a, &len);
+	if (r)
+		goto out;
+	/* absent before Linux 6.3's drivers reported it: none */
+	at = nl_find(a, len, NETDEV_A_DEV_XDP_RX_METADATA_FEATURES);
+	if (at && at->nla_len >= NLA_HDRLEN + sizeof(features))
+		memcpy(&features, (const char *)at + NLA_HDRLEN, sizeof(features));
+	r = !!(features & NETDEV_XDP_RX_METADATA_VLAN_TAG);
+out:
+	if (fd >= 0)
+		close(fd);
+	free(buf);
 	return r;
 }

@@ -11,6 +11,13 @@
  * vlan_present) and the capture puts them back. */
 int ecap_vlan_hidden_from_xdp(int ifindex);
 
+/* 1 when the driver lets XDP read the VLAN tag it keeps out of band (its
+ * RX metadata, through the kfunc bpf_xdp_metadata_rx_vlan_tag, Linux 6.8):
+ * the netdev netlink family's xdp-rx-metadata-features has vlan-tag. 0 when
+ * not, or when the kernel predates that family (6.3); -errno when the
+ * kernel cannot be asked. */
+int ecap_vlan_xdp_metadata(int ifindex);
+
 /* What a program says, once per interface, when the answer is 1. */
 #define ECAP_VLAN_XDP_WARNING                                                                      \
 	"XDP cannot see VLAN tags this device receives out of band (rx-vlan-offload): "            \
