@@ -27,6 +27,7 @@
 #include "capture.skel.h"
 #include "capture/sessions.h"
 #include "capture/vlan.h"
+#include "filter/ebpf.h"
 
 #define MAX_IFACES ECAP_ENGINE_MAX_IFACES
 
@@ -600,14 +601,41 @@ static uint32_t vlan_kfunc(struct ecap_engine *e)
 	return (uint32_t)e->vlan_kfunc;
 }
 
+/* Does the kernel load a program bound to ifindex that calls the kfunc
+ * (id)? What the sessions' programs do around it they do on every hook. */
+static int bound_loads(int ifindex, uint32_t id)
+{
+	const struct bpf_insn probe[] = {
+	    E_ST(BPF_W, BPF_REG_10, -8, 0),
+	    E_MOV64_REG(BPF_REG_2, BPF_REG_10),
+	    E_ALU64_IMM(BPF_ADD, BPF_REG_2, -8),
+	    E_MOV64_REG(BPF_REG_3, BPF_REG_10),
+	    E_ALU64_IMM(BPF_ADD, BPF_REG_3, -6),
+	    ECAP_INSN(BPF_JMP | BPF_CALL, 0, BPF_PSEUDO_KFUNC_CALL, 0, (int32_t)id),
+	    E_MOV32_IMM(BPF_REG_0, XDP_PASS),
+	    E_EXIT(),
+	};
+	char err[256];
+	int fd = ecap_prog_load_xdp_bound(probe, sizeof(probe) / sizeof(probe[0]), ifindex,
+					  "ecap_probe", err, sizeof(err));
+
+	if (fd < 0)
+		return 0;
+	close(fd);
+	return 1;
+}
+
 /* How XDP on f gets the tags the device may keep out of band: through the
  * kfunc (f->bound), or not at all (f->vlan_blind). */
 static void xdp_vlan_mode(struct ecap_engine *e, struct iface *f)
 {
+	uint32_t id;
+
 	f->bound = f->vlan_blind = 0;
 	if (ecap_vlan_hidden_from_xdp(f->ifindex) <= 0)
 		return;
-	if (vlan_kfunc(e) && ecap_vlan_xdp_metadata(f->ifindex) > 0)
+	id = vlan_kfunc(e);
+	if (id && ecap_vlan_xdp_metadata(f->ifindex) > 0 && bound_loads(f->ifindex, id))
 		f->bound = 1;
 	else
 		f->vlan_blind = 1;
