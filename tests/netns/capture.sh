@@ -839,14 +839,6 @@ vlan_compare() { # NAME FILTER SHOWN SENDER ARGS...
 	fi
 }
 
-# Has the kernel the kfunc through which XDP reads a tag the driver keeps out
-# of band (bpf_xdp_metadata_rx_vlan_tag, Linux 6.8; veth implements it)? (grep
-# reads all: with -q, bpftool's SIGPIPE would fail the pipe)
-vlan_kfunc() {
-	bpftool btf dump file /sys/kernel/btf/vmlinux 2> /dev/null |
-		grep "FUNC 'bpf_xdp_metadata_rx_vlan_tag'" > /dev/null
-}
-
 test_vlan_ingress() {
 	local mac h n
 	mac=$(ina cat /sys/class/net/va/address)
