@@ -692,6 +692,9 @@ int ecap_engine_attach(struct ecap_engine *e, int ifindex, unsigned which, char 
 		LIBBPF_OPTS(bpf_link_create_opts, lo, .flags = XDP_FLAGS_DRV_MODE);
 		char other[64];
 
+		/* before the link: parsing the kernel's BTF takes a while, and
+		 * the hook should not be seen on before sessions can follow */
+		xdp_vlan_mode(e, f);
 		r = bpf_link_create(bpf_program__fd(e->skel->progs.ecap_xdp), ifindex, BPF_XDP,
 				    &lo);
 		if (r < 0) {
@@ -706,7 +709,6 @@ int ecap_engine_attach(struct ecap_engine *e, int ifindex, unsigned which, char 
 		}
 		f->xdp_link = r;
 		f->which |= ECAP_ATTACH_XDP;
-		xdp_vlan_mode(e, f);
 	}
 	if (which & ECAP_ATTACH_TC_IN) {
 		r = tc_attach(e, f, 0, bpf_program__fd(e->skel->progs.ecap_tc_ingress));
