@@ -602,7 +602,7 @@ int cmd_capture(int argc, char **argv)
 		}
 		if ((so.dirs & ECAP_DIR_IN) && err[0]) /* XDP is another capture's */
 			fprintf(stderr, "edgecap: %s\n", err);
-		if (hook == ECAP_ATTACH_XDP && ecap_vlan_hidden_from_xdp(ifaces[i].ifindex) > 0)
+		if (hook == ECAP_ATTACH_XDP && ecap_engine_xdp_vlan_blind(e, ifaces[i].ifindex))
 			fail("warning: %s: %s; --ingress tc keeps it", ifaces[i].name,
 			     ECAP_VLAN_XDP_WARNING);
 	}

@@ -71,6 +71,14 @@ hooks() { # which of edgecap's hooks are on va: "xdp tc-in tc-out" (needs $ec)
 
 hooked() { [ -n "$(hooks)" ]; } # are any of edgecap's hooks on va?
 
+# Has the kernel the kfunc through which XDP reads a tag the driver keeps out
+# of band (bpf_xdp_metadata_rx_vlan_tag, Linux 6.8; veth implements it)? (grep
+# reads all: with -q, bpftool's SIGPIPE would fail the pipe)
+vlan_kfunc() {
+	bpftool btf dump file /sys/kernel/btf/vmlinux 2> /dev/null |
+		grep "FUNC 'bpf_xdp_metadata_rx_vlan_tag'" > /dev/null
+}
+
 wait_gone() { # PID SECONDS: the process ends by itself within SECONDS; its status
 	local i
 	for i in $(seq $(($2 * 20))); do

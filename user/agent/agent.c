@@ -47,7 +47,7 @@ static int attach(struct agent *a, char *err, size_t errlen)
 			return hook;
 		if (err[0]) /* XDP is another capture's: TC ingress */
 			ecap_log(LOG_NOTICE, "%s", err);
-		if (hook == ECAP_ATTACH_XDP && ecap_vlan_hidden_from_xdp(f->ifindex) > 0)
+		if (hook == ECAP_ATTACH_XDP && ecap_engine_xdp_vlan_blind(a->engine, f->ifindex))
 			ecap_log(LOG_WARNING, "%s: %s; ingress = tc keeps it", f->name,
 				 ECAP_VLAN_XDP_WARNING);
 		f->ingress = (unsigned)hook;

@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "capture.h"
 #include "filter/cbpf.h"
+#include "capture/engine.h"
 #include "capture/sessions.h"
 #include "capture/linktype.h"
 #include "capture/streamer.h"
@@ -147,7 +148,7 @@ void agent_route_fallback(h2o_hostconf_t *host);
 int agent_capture_init(struct agent *a, h2o_hostconf_t *host);
 /* The loader's job is done: r = 0 with the programs in fds, or -errno with
  * err. Installs them, and answers the capture the job added. */
-void agent_sessions_loaded(struct agent *a, int r, int fds[ECAP_HOOKS], const char *err);
+void agent_sessions_loaded(struct agent *a, int r, int fds[ECAP_LOAD_FDS], const char *err);
 /* The agent stops: the captures still waiting get a 503. */
 void agent_captures_stop_waiting(struct agent *a);
 /* The streamer ended a session's stream (limit or stop). */

@@ -439,7 +439,7 @@ static void start(struct capture *c)
 	pump(c);
 }
 
-void agent_sessions_loaded(struct agent *a, int r, int fds[ECAP_HOOKS], const char *err)
+void agent_sessions_loaded(struct agent *a, int r, int fds[ECAP_LOAD_FDS], const char *err)
 {
 	struct capture *c = a->job_new >= 0 ? &a->cap[a->job_new] : NULL;
 	char ierr[ECAP_ERRLEN];

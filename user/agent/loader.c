@@ -30,7 +30,7 @@ struct agent_loader {
 	struct ecap_session s[ECAP_MAX_SESSIONS];
 	unsigned n;
 	/* its result, read by the loop once the eventfd says so */
-	int fds[ECAP_HOOKS];
+	int fds[ECAP_LOAD_FDS];
 	int r;
 	char err[ECAP_ERRLEN];
 };
@@ -61,7 +61,7 @@ static void *run(void *arg)
 static void on_done(h2o_socket_t *sock, const char *e)
 {
 	struct agent_loader *l = sock->data;
-	int r, fds[ECAP_HOOKS];
+	int r, fds[ECAP_LOAD_FDS];
 	char err[ECAP_ERRLEN];
 	uint64_t n;
 
@@ -139,7 +139,7 @@ void agent_loader_stop(struct agent *a)
 	pthread_mutex_unlock(&l->mu);
 	pthread_join(l->thread, NULL);
 	if (read(l->efd, &n, sizeof(n)) == sizeof(n) && !l->r)
-		for (int h = 0; h < ECAP_HOOKS; h++)
+		for (int h = 0; h < ECAP_LOAD_FDS; h++)
 			if (l->fds[h] >= 0)
 				close(l->fds[h]);
 	close(l->efd);

@@ -2,6 +2,7 @@
 #include "capture/engine.h"
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -25,8 +26,10 @@
 #include "capture.h"
 #include "capture.skel.h"
 #include "capture/sessions.h"
+#include "capture/vlan.h"
+#include "filter/ebpf.h"
 
-#define MAX_IFACES 64
+#define MAX_IFACES ECAP_ENGINE_MAX_IFACES
 
 /* tcx (Linux 6.6), where the system's headers predate it */
 #ifndef BPF_F_BEFORE
@@ -38,7 +41,13 @@
 struct iface {
 	int ifindex;
 	unsigned which;
-	int xdp_link;	/* the XDP link; -1: none */
+	int xdp_link; /* the XDP link; -1: none */
+	/* XDP reads the VLAN tag through the RX metadata kfunc: the sessions'
+	 * program is bound to this device and sits in the link itself (the
+	 * hook program while there are none) */
+	int bound;
+	int bound_fd;	/* that program; -1: the hook program is in the link */
+	int vlan_blind; /* XDP cannot know tags the device keeps out of band */
 	int link_fd[2]; /* tcx links, ingress and egress; -1: none (or clsact) */
 	int lock_fd;	/* flock on our owner slot's file, see lock_slot() */
 	unsigned slot;	/* our owner slot on this interface: clsact handle and priority */
@@ -54,6 +63,9 @@ struct ecap_engine {
 	uint32_t active; /* session ids in the slots' programs, a bit each */
 	/* the hooks wake the reader as this much waits; 0: on each record */
 	uint32_t wake_bytes;
+	/* vmlinux BTF id of bpf_xdp_metadata_rx_vlan_tag; 0: none, -1: not
+	 * looked up yet */
+	int64_t vlan_kfunc;
 };
 
 _Static_assert(sizeof(struct ecap_rec) == 32, "ring record header layout");
@@ -170,6 +182,7 @@ int ecap_engine_open(const struct ecap_engine_opts *o, struct ecap_engine **ret,
 		return -ENOMEM;
 	for (int i = 0; i < ECAP_HOOKS; i++)
 		e->slot_fd[i] = -1;
+	e->vlan_kfunc = -1;
 	e->tcx = !o->tc_clsact && ecap_tcx_available();
 	e->skel = capture_bpf__open();
 	if (!e->skel) {
@@ -572,6 +585,70 @@ static int is_loopback(int ifindex)
 	return r;
 }
 
+/* The id of bpf_xdp_metadata_rx_vlan_tag in the kernel's BTF, 0 when it
+ * has none (before Linux 6.8). */
+static uint32_t vlan_kfunc(struct ecap_engine *e)
+{
+	struct btf *btf;
+	int id;
+
+	if (e->vlan_kfunc >= 0)
+		return (uint32_t)e->vlan_kfunc;
+	btf = btf__load_vmlinux_btf();
+	id = btf ? btf__find_by_name_kind(btf, "bpf_xdp_metadata_rx_vlan_tag", BTF_KIND_FUNC) : -1;
+	btf__free(btf);
+	e->vlan_kfunc = id > 0 ? id : 0;
+	return (uint32_t)e->vlan_kfunc;
+}
+
+/* Does the kernel load a program bound to ifindex that calls the kfunc
+ * (id)? What the sessions' programs do around it they do on every hook. */
+static int bound_loads(int ifindex, uint32_t id)
+{
+	const struct bpf_insn probe[] = {
+	    E_ST(BPF_W, BPF_REG_10, -8, 0),
+	    E_MOV64_REG(BPF_REG_2, BPF_REG_10),
+	    E_ALU64_IMM(BPF_ADD, BPF_REG_2, -8),
+	    E_MOV64_REG(BPF_REG_3, BPF_REG_10),
+	    E_ALU64_IMM(BPF_ADD, BPF_REG_3, -6),
+	    ECAP_INSN(BPF_JMP | BPF_CALL, 0, BPF_PSEUDO_KFUNC_CALL, 0, (int32_t)id),
+	    E_MOV32_IMM(BPF_REG_0, XDP_PASS),
+	    E_EXIT(),
+	};
+	char err[256];
+	int fd = ecap_prog_load_xdp_bound(probe, sizeof(probe) / sizeof(probe[0]), ifindex,
+					  "ecap_probe", err, sizeof(err));
+
+	if (fd < 0)
+		return 0;
+	close(fd);
+	return 1;
+}
+
+/* How XDP on f gets the tags the device may keep out of band: through the
+ * kfunc (f->bound), or not at all (f->vlan_blind). */
+static void xdp_vlan_mode(struct ecap_engine *e, struct iface *f)
+{
+	uint32_t id;
+
+	f->bound = f->vlan_blind = 0;
+	if (ecap_vlan_hidden_from_xdp(f->ifindex) <= 0)
+		return;
+	id = vlan_kfunc(e);
+	if (id && ecap_vlan_xdp_metadata(f->ifindex) > 0 && bound_loads(f->ifindex, id))
+		f->bound = 1;
+	else
+		f->vlan_blind = 1;
+}
+
+int ecap_engine_xdp_vlan_blind(struct ecap_engine *e, int ifindex)
+{
+	for (unsigned i = 0; i < e->nifaces; i++)
+		if (e->ifaces[i].ifindex == ifindex)
+			return (e->ifaces[i].which & ECAP_ATTACH_XDP) && e->ifaces[i].vlan_blind;
+	return 0;
+}
+
 int ecap_engine_attach(struct ecap_engine *e, int ifindex, unsigned which, char *err, size_t errlen)
 {
 	struct iface *f;
@@ -598,7 +675,7 @@ int ecap_engine_attach(struct ecap_engine *e, int ifindex, unsigned which, char 
 		}
 		xdp_cleanup(ifindex);
 		f->ifindex = ifindex;
-		f->xdp_link = f->link_fd[0] = f->link_fd[1] = -1;
+		f->xdp_link = f->link_fd[0] = f->link_fd[1] = f->bound_fd = -1;
 		e->nifaces++; /* from here on, close undoes whatever did attach */
 	}
 	/* A packet sent on loopback comes back in on it: TC egress and ingress
@@ -615,6 +692,9 @@ int ecap_engine_attach(struct ecap_engine *e, int ifindex, unsigned which, char 
 		LIBBPF_OPTS(bpf_link_create_opts, lo, .flags = XDP_FLAGS_DRV_MODE);
 		char other[64];
 
+		/* before the link: parsing the kernel's BTF takes a while, and
+		 * the hook should not be seen on before sessions can follow */
+		xdp_vlan_mode(e, f);
 		r = bpf_link_create(bpf_program__fd(e->skel->progs.ecap_xdp), ifindex, BPF_XDP,
 				    &lo);
 		if (r < 0) {
@@ -666,13 +746,25 @@ int ecap_engine_set_slot(struct ecap_engine *e, unsigned hook_id, int prog_fd)
 	return bpf_map_update_elem(map, &key, &prog_fd, BPF_ANY) ? -errno : 0;
 }
 
+/* The hooks whose shared program is in use: XDP only where an interface's
+ * XDP program is not bound to the device. */
 static unsigned attached_hooks(const struct ecap_engine *e)
 {
 	unsigned which = 0;
 
 	for (unsigned i = 0; i < e->nifaces; i++)
-		which |= e->ifaces[i].which;
+		which |=
+		    e->ifaces[i].bound ? e->ifaces[i].which & ~ECAP_ATTACH_XDP : e->ifaces[i].which;
 	return which;
+}
+
+static void close_fds(int *fds, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (fds[i] >= 0) {
+			close(fds[i]);
+			fds[i] = -1;
+		}
 }
 
 /* A session id taken anew counts from zero: its counters are zeroed before
@@ -705,7 +797,7 @@ static int zero_counters(struct ecap_engine *e, uint32_t ids)
 }
 
 int ecap_engine_load_sessions(struct ecap_engine *e, const struct ecap_session *s, unsigned n,
-			      int ret_fds[ECAP_HOOKS], char *err, size_t errlen)
+			      int ret_fds[ECAP_LOAD_FDS], char *err, size_t errlen)
 {
 	static const unsigned attach_bit[ECAP_HOOKS] = {ECAP_ATTACH_XDP, ECAP_ATTACH_TC_IN,
 							ECAP_ATTACH_TC_OUT};
@@ -716,24 +808,42 @@ int ecap_engine_load_sessions(struct ecap_engine *e, const struct ecap_session *
 	    .on_fd = bpf_map__fd(e->skel->maps.ecap_on),
 	    .wake_bytes = e->wake_bytes,
 	};
-	int fds[ECAP_HOOKS] = {-1, -1, -1};
+	int fds[ECAP_LOAD_FDS];
 	unsigned which = attached_hooks(e);
+	int r;
 
+	for (unsigned i = 0; i < ECAP_LOAD_FDS; i++)
+		fds[i] = -1;
 	for (unsigned h = 0; h < ECAP_HOOKS && n; h++) {
 		if (!(which & attach_bit[h]))
 			continue;
 		fds[h] = ecap_sessions_load(h, ECAP_INPUT_LIVE, s, n, &maps, err, errlen);
 		if (fds[h] < 0) {
-			int r = fds[h];
-
-			for (unsigned k = 0; k < h; k++)
-				if (fds[k] >= 0)
-					close(fds[k]);
-			return r;
+			r = fds[h];
+			fds[h] = -1;
+			goto fail;
 		}
+	}
+	maps.vlan_kfunc = e->vlan_kfunc > 0 ? (uint32_t)e->vlan_kfunc : 0;
+	for (unsigned i = 0; i < e->nifaces && n; i++) {
+		const struct iface *f = &e->ifaces[i];
+		char name[IF_NAMESIZE] = "?", why[256];
+
+		if (!f->bound || !(f->which & ECAP_ATTACH_XDP))
+			continue;
+		r = ecap_sessions_load_xdp_bound(s, n, &maps, f->ifindex, why, sizeof(why));
+		if (r < 0) {
+			if_indextoname((unsigned)f->ifindex, name);
+			snprintf(err, errlen, "XDP program bound to %s: %s", name, why);
+			goto fail;
+		}
+		fds[ECAP_HOOKS + i] = r;
 	}
 	memcpy(ret_fds, fds, sizeof(fds));
 	return 0;
+fail:
+	close_fds(fds, ECAP_LOAD_FDS);
+	return r;
 }
 
 static int set_on(struct ecap_engine *e, uint32_t ids)
@@ -744,8 +854,27 @@ static int set_on(struct ecap_engine *e, uint32_t ids)
 											    : 0;
 }
 
-int ecap_engine_install_sessions(struct ecap_engine *e, int fds[ECAP_HOOKS], uint32_t on, char *err,
-				 size_t errlen)
+/* f's XDP link runs fd, or the hook program when fd < 0. A link's program
+ * changes at once, as a slot's does: no packet goes without. Takes fd. */
+static int xdp_bound_update(struct ecap_engine *e, struct iface *f, int fd)
+{
+	int prog = fd >= 0 ? fd : bpf_program__fd(e->skel->progs.ecap_xdp);
+
+	if (bpf_link_update(f->xdp_link, prog, NULL)) {
+		int r = -errno;
+
+		if (fd >= 0)
+			close(fd);
+		return r;
+	}
+	if (f->bound_fd >= 0)
+		close(f->bound_fd);
+	f->bound_fd = fd;
+	return 0;
+}
+
+int ecap_engine_install_sessions(struct ecap_engine *e, int fds[ECAP_LOAD_FDS], uint32_t on,
+				 char *err, size_t errlen)
 {
 	static const unsigned attach_bit[ECAP_HOOKS] = {ECAP_ATTACH_XDP, ECAP_ATTACH_TC_IN,
 							ECAP_ATTACH_TC_OUT};
@@ -779,15 +908,28 @@ int ecap_engine_install_sessions(struct ecap_engine *e, int fds[ECAP_HOOKS], uin
 		e->slot_fd[h] = fds[h];
 		fds[h] = -1;
 	}
+	for (unsigned i = 0; i < e->nifaces; i++) {
+		struct iface *f = &e->ifaces[i];
+		char name[IF_NAMESIZE] = "?";
+
+		if (!f->bound || !(f->which & ECAP_ATTACH_XDP))
+			continue;
+		r = xdp_bound_update(e, f, fds[ECAP_HOOKS + i]);
+		fds[ECAP_HOOKS + i] = -1;
+		if (r) {
+			if_indextoname((unsigned)f->ifindex, name);
+			snprintf(err, errlen, "install sessions in the XDP link of %s: %s", name,
+				 strerror(-r));
+			goto out;
+		}
+	}
 	r = set_on(e, on);
 	if (r)
 		snprintf(err, errlen, "switch sessions on: %s", strerror(-r));
 	else
 		e->active = on;
 out:
-	for (unsigned h = 0; h < ECAP_HOOKS; h++)
-		if (fds[h] >= 0)
-			close(fds[h]);
+	close_fds(fds, ECAP_LOAD_FDS);
 	return r;
 }
 
@@ -803,7 +945,7 @@ int ecap_engine_sessions_off(struct ecap_engine *e, uint32_t ids)
 int ecap_engine_set_sessions(struct ecap_engine *e, const struct ecap_session *s, unsigned n,
 			     char *err, size_t errlen)
 {
-	int fds[ECAP_HOOKS];
+	int fds[ECAP_LOAD_FDS];
 	uint32_t on = 0;
 	int r;
 
@@ -912,6 +1054,8 @@ void ecap_engine_close(struct ecap_engine *e)
 
 		if (f->xdp_link >= 0) /* the link's last fd: closing it detaches */
 			close(f->xdp_link);
+		if (f->bound_fd >= 0)
+			close(f->bound_fd);
 		if (f->which & ECAP_ATTACH_TC_IN)
 			tc_detach(f, 0);
 		if (f->which & ECAP_ATTACH_TC_OUT)

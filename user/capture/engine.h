@@ -15,6 +15,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "capture.h" /* ECAP_HOOKS */
+
 #define ECAP_ATTACH_XDP	   1u /* ingress, native XDP */
 #define ECAP_ATTACH_TC_IN  2u /* ingress, TC (where XDP is unavailable or costly) */
 #define ECAP_ATTACH_TC_OUT 4u /* egress, TC */
@@ -31,6 +33,13 @@
 #define ECAP_LOCK_DIR	"/run/edgecap"
 
 struct ecap_engine;
+
+/* Interfaces one engine attaches to. */
+#define ECAP_ENGINE_MAX_IFACES 64
+/* The programs ecap_engine_load_sessions makes: one per hook
+ * (ECAP_HOOK_ID_*), then one per interface (in the order they were first
+ * attached) where XDP runs a program bound to the device. */
+#define ECAP_LOAD_FDS (ECAP_HOOKS + ECAP_ENGINE_MAX_IFACES)
 
 struct ecap_engine_opts {
 	uint32_t ring_bytes; /* ring buffer size, a power of two >= 4096 */
@@ -67,15 +76,17 @@ int ecap_engine_set_sessions(struct ecap_engine *e, const struct ecap_session *s
 			     char *err, size_t errlen);
 /* ecap_engine_set_sessions in two steps, so that the slow one can run on
  * another thread. Load: generate and load the program for every attached
- * hook (ret_fds[ECAP_HOOK_ID_*], -1 where none); it only reads what the
- * engine set up at open and attach, so it may run beside the calls below.
- * Install: switch on the sessions in `on` (a bit each by id; the counters of
- * those not on before start at zero) and put the programs in the slots; it
- * takes the fds, closing them on failure. */
+ * hook (ret_fds[ECAP_HOOK_ID_*]) and every interface whose XDP program is
+ * bound to the device (ret_fds[ECAP_HOOKS + i]), -1 where none; it only
+ * reads what the engine set up at open and attach, so it may run beside the
+ * calls below. Install: switch on the sessions in `on` (a bit each by id;
+ * the counters of those not on before start at zero) and put the programs
+ * in the slots, or in the XDP links of those interfaces; it takes the fds,
+ * closing them on failure. */
 int ecap_engine_load_sessions(struct ecap_engine *e, const struct ecap_session *s, unsigned n,
-			      int ret_fds[3], char *err, size_t errlen);
-int ecap_engine_install_sessions(struct ecap_engine *e, int fds[3], uint32_t on, char *err,
-				 size_t errlen);
+			      int ret_fds[ECAP_LOAD_FDS], char *err, size_t errlen);
+int ecap_engine_install_sessions(struct ecap_engine *e, int fds[ECAP_LOAD_FDS], uint32_t on,
+				 char *err, size_t errlen);
 /* Switch sessions off at once (a bit each by id): their code stays in the
  * slots' programs until the next install, but runs no more, so their
  * counters are final. 0 or -errno. */
@@ -102,6 +113,16 @@ int ecap_engine_counters(struct ecap_engine *e, unsigned session, unsigned hook_
 void ecap_counters_add(struct ecap_counters *sum, const struct ecap_counters *c);
 /* Detach everything and free; accepts NULL. */
 void ecap_engine_close(struct ecap_engine *e);
+
+/* 1 when the XDP hook on ifindex cannot see the VLAN tags the device may
+ * receive out of band (ecap_vlan_hidden_from_xdp) and has no way to ask for
+ * them: the kernel has no bpf_xdp_metadata_rx_vlan_tag (Linux 6.8) or the
+ * driver does not implement it (ecap_vlan_xdp_metadata). Where both have
+ * it, the sessions' XDP program on that interface is loaded bound to the
+ * device, calls the kfunc and is attached directly, without the tail call;
+ * the tag then reaches filters and records as on TC. 0 otherwise (also when
+ * XDP is not attached there). */
+int ecap_engine_xdp_vlan_blind(struct ecap_engine *e, int ifindex);
 
 /* The cheaper ingress hook for this interface: ECAP_ATTACH_XDP where XDP
  * runs on the driver's receive buffers, ECAP_ATTACH_TC_IN on veth, where

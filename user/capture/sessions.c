@@ -23,8 +23,11 @@
  *
  * On TC an skb may carry its VLAN tag out of band (__sk_buff vlan_present):
  * the receive path takes it out of the frame before TC ingress, and a VLAN
- * device with TX offload hands TC egress its tag that way. Such a packet
- * takes a second copy of the sessions' code, where the frame the filters see
+ * device with TX offload hands TC egress its tag that way. On XDP a driver
+ * with receive VLAN offload keeps it in its receive metadata, which a
+ * program bound to the device reads with the kfunc
+ * bpf_xdp_metadata_rx_vlan_tag (maps->vlan_kfunc). Such a packet takes a
+ * second copy of the sessions' code, where the frame the filters see
  * and the records hold is the packet with the tag put back at byte 12 (the
  * lengths 4 bytes longer), which is what libpcap gives tcpdump on Linux.
  *
@@ -58,9 +61,9 @@
 #define STK_WIRELEN  ECAP_STK_WIRELEN
 #define STK_BUFLEN   ECAP_STK_BUFLEN
 
-_Static_assert(ECAP_STK_L2LEN + 4 <= STK_IF_ID && ECAP_STK_SLL + 24 <= ECAP_STK_L2LEN &&
-		   ECAP_STK_SLL % 8 == 0,
-	       "the cooked header below the session slots");
+_Static_assert(ECAP_STK_SLL % 8 == 0 && ECAP_STK_SLL + 24 <= ECAP_STK_VLAN &&
+		   ECAP_STK_VLAN + 4 <= ECAP_STK_L2LEN && ECAP_STK_L2LEN + 4 <= STK_IF_ID,
+	       "the cooked header and the XDP VLAN tag below the session slots");
 _Static_assert(STK_IF_ID + 4 <= STK_KEY && STK_KEY + 4 <= STK_COUNTERS &&
 		   STK_COUNTERS + 8 <= ECAP_XLATE_STACK,
 	       "session stack slots below the filter's");
@@ -198,13 +201,16 @@ static void copy_direct(struct ecap_asm *a, unsigned hook_id, uint32_t snaplen, 
 }
 
 /* The record of a packet whose VLAN tag is out of band (r7 = caplen with
- * the tag, r6 = the __sk_buff, r9 = the record): pkt[0..12), the tag,
- * pkt[12..caplen - 4), through bpf_skb_load_bytes. The tag is written whole
+ * the tag, r6 = the context, r9 = the record): pkt[0..12), the tag,
+ * pkt[12..caplen - 4), through bpf_{skb,xdp}_load_bytes. The tag is written whole
  * even when caplen ends inside it: every reservation has room for it, and
  * epb_trailer zeroes what lies past caplen. Then goto done, or goto fail. */
-static void copy_tagged(struct ecap_asm *a, enum ecap_input input, uint32_t done, uint32_t fail)
+static void copy_tagged(struct ecap_asm *a, unsigned hook_id, enum ecap_input input, uint32_t done,
+			uint32_t fail)
 {
 	const int16_t at = sizeof(struct ecap_rec);
+	const int32_t load =
+	    hook_id == ECAP_HOOK_ID_XDP ? BPF_FUNC_xdp_load_bytes : BPF_FUNC_skb_load_bytes;
 	uint32_t head = ecap_asm_label(a);
 
 	ecap_asm_emit(a, E_MOV32_REG(BPF_REG_4, BPF_REG_7));
@@ -215,9 +221,10 @@ static void copy_tagged(struct ecap_asm *a, enum ecap_input input, uint32_t done
 	ecap_asm_emit(a, E_MOV32_IMM(BPF_REG_2, 0));
 	ecap_asm_emit(a, E_MOV64_REG(BPF_REG_3, BPF_REG_9));
 	ecap_asm_emit(a, E_ALU64_IMM(BPF_ADD, BPF_REG_3, at));
-	ecap_asm_emit(a, E_CALL(BPF_FUNC_skb_load_bytes));
+	ecap_asm_emit(a, E_CALL(load));
 	ecap_asm_jmp(a, BPF_JMP | BPF_JNE | BPF_K, BPF_REG_0, 0, 0, fail);
-	ecap_xlate_vlan_tag(a, input, BPF_REG_9, at + 12);
+	ecap_xlate_vlan_tag(a, hook_id == ECAP_HOOK_ID_XDP ? ECAP_HOOK_XDP : ECAP_HOOK_TC, input,
+			    BPF_REG_9, at + 12);
 	ecap_asm_jmp(a, BPF_JMP32 | BPF_JLE | BPF_K, BPF_REG_7, 0, 16, done);
 	ecap_asm_emit(a, E_MOV32_REG(BPF_REG_4, BPF_REG_7));
 	ecap_asm_emit(a, E_ALU32_IMM(BPF_ADD, BPF_REG_4, -16));
@@ -225,7 +232,7 @@ static void copy_tagged(struct ecap_asm *a, enum ecap_input input, uint32_t done
 	ecap_asm_emit(a, E_MOV32_IMM(BPF_REG_2, 12));
 	ecap_asm_emit(a, E_MOV64_REG(BPF_REG_3, BPF_REG_9));
 	ecap_asm_emit(a, E_ALU64_IMM(BPF_ADD, BPF_REG_3, at + 16));
-	ecap_asm_emit(a, E_CALL(BPF_FUNC_skb_load_bytes));
+	ecap_asm_emit(a, E_CALL(load));
 	ecap_asm_jmp(a, BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_0, 0, 0, done);
 	ecap_asm_goto(a, fail);
 }
@@ -394,7 +401,7 @@ static int emit_session(struct ecap_asm *a, unsigned hook_id, const struct ecap_
 	if (o->cooked) {
 		copy_cooked(a, loaded, failed);
 	} else if (o->tagged) {
-		copy_tagged(a, o->input, loaded, failed);
+		copy_tagged(a, hook_id, o->input, loaded, failed);
 	} else {
 		copy_direct(a, hook_id, s->snaplen, loaded, helper);
 		ecap_asm_bind(a, helper);
@@ -712,6 +719,30 @@ int ecap_sessions_program(unsigned hook_id, enum ecap_input input, const struct 
 	}
 	ecap_asm_init(&a);
 	ecap_xlate_prologue(&a, &o);
+	if (o.hook == ECAP_HOOK_XDP && maps->vlan_kfunc) {
+		/* the tag the driver took out of the frame, if any: 0 and the tag
+		 * at ECAP_STK_VLAN; -ENODATA: the frame came without one;
+		 * -EOPNOTSUPP: the driver cannot say (the engine uses this only
+		 * where the driver says it can). Then as on TC. */
+		uint32_t plain = ecap_asm_label(&a);
+
+		ecap_asm_emit(&a, E_ST(BPF_W, BPF_REG_10, ECAP_STK_VLAN, 0));
+		ecap_asm_emit(&a, E_MOV64_REG(BPF_REG_1, BPF_REG_6));
+		ecap_asm_emit(&a, E_MOV64_REG(BPF_REG_2, BPF_REG_10));
+		ecap_asm_emit(&a, E_ALU64_IMM(BPF_ADD, BPF_REG_2, ECAP_STK_VLAN));
+		ecap_asm_emit(&a, E_MOV64_REG(BPF_REG_3, BPF_REG_10));
+		ecap_asm_emit(&a, E_ALU64_IMM(BPF_ADD, BPF_REG_3, ECAP_STK_VLAN + 2));
+		ecap_asm_emit(&a, ECAP_INSN(BPF_JMP | BPF_CALL, 0, BPF_PSEUDO_KFUNC_CALL, 0,
+					    (int32_t)maps->vlan_kfunc));
+		ecap_asm_jmp(&a, BPF_JMP32 | BPF_JNE | BPF_K, BPF_REG_0, 0, 0, plain);
+		ecap_asm_emit(&a, E_LDX(BPF_W, BPF_REG_1, BPF_REG_10, STK_BUFLEN));
+		ecap_asm_jmp(&a, BPF_JMP32 | BPF_JLT | BPF_K, BPF_REG_1, 0, 14, plain);
+		ecap_xlate_count_tag(&a);
+		o.tagged = 1;
+		r = emit_sessions(&a, hook_id, &o, s, n, maps);
+		o.tagged = 0;
+		ecap_asm_bind(&a, plain);
+	}
 	if (o.hook == ECAP_HOOK_TC) {
 		/* a tag out of band, on a frame with its Ethernet header (so the
 		 * window holds 18 bytes or more): the sessions' tagged copy, with
@@ -749,6 +780,23 @@ int ecap_sessions_program(unsigned hook_id, enum ecap_input input, const struct 
 	*ret_len = a.len;
 out:
 	ecap_asm_free(&a);
+	return r;
+}
+
+int ecap_sessions_load_xdp_bound(const struct ecap_session *s, unsigned n,
+				 const struct ecap_session_maps *maps, int ifindex, char *err,
+				 size_t errlen)
+{
+	struct bpf_insn *insns = NULL;
+	uint32_t len;
+	int r;
+
+	r = ecap_sessions_program(ECAP_HOOK_ID_XDP, ECAP_INPUT_LIVE, s, n, maps, &insns, &len, err,
+				  errlen);
+	if (r)
+		return r;
+	r = ecap_prog_load_xdp_bound(insns, len, ifindex, "ecap_xdp", err, errlen);
+	free(insns);
 	return r;
 }
 

@@ -48,6 +48,10 @@ struct ecap_session_maps {
 	 * consumer also drains on a timer); 0 wakes it on every record. One
 	 * wakeup per record costs several microseconds at high rates. */
 	uint32_t wake_bytes;
+	/* XDP: the vmlinux BTF id of bpf_xdp_metadata_rx_vlan_tag (Linux 6.8),
+	 * called for the tag the driver keeps out of band; the program must be
+	 * loaded bound to the device (ecap_sessions_load_xdp_bound). 0: none */
+	uint32_t vlan_kfunc;
 };
 
 /* The program for hook_id (ECAP_HOOK_ID_*), running the sessions whose
@@ -61,5 +65,11 @@ int ecap_sessions_program(unsigned hook_id, enum ecap_input input, const struct 
 /* Translate and load it: the program fd, or -errno with err set. */
 int ecap_sessions_load(unsigned hook_id, enum ecap_input input, const struct ecap_session *s,
 		       unsigned n, const struct ecap_session_maps *maps, char *err, size_t errlen);
+
+/* The XDP program, loaded bound to the device ifindex and named as the
+ * XDP hook is (ecap_xdp): attached in its place, not tail-called. */
+int ecap_sessions_load_xdp_bound(const struct ecap_session *s, unsigned n,
+				 const struct ecap_session_maps *maps, int ifindex, char *err,
+				 size_t errlen);
 
 #endif

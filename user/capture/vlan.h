@@ -18,6 +18,12 @@ int ecap_vlan_hidden_from_xdp(int ifindex);
 #define ECAP_VLAN_TX_CTAG 1
 #define ECAP_VLAN_TX_STAG 2
 int ecap_vlan_tx_offload(int ifindex);
+/* 1 when the driver lets XDP read the VLAN tag it keeps out of band (its
+ * RX metadata, through the kfunc bpf_xdp_metadata_rx_vlan_tag, Linux 6.8):
+ * the netdev netlink family's xdp-rx-metadata-features has vlan-tag. 0 when
+ * not, or when the kernel predates that family (6.3); -errno when the
+ * kernel cannot be asked. */
+int ecap_vlan_xdp_metadata(int ifindex);
 
 /* What a program says, once per interface, when the answer is 1. */
 #define ECAP_VLAN_XDP_WARNING                                                                      \

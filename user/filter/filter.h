@@ -44,11 +44,12 @@ struct ecap_xlate_opts {
 	enum ecap_hook hook;
 	enum ecap_input input;
 	enum ecap_access access;
-	/* TC only: the skb carries its 802.1Q/802.1ad tag out of band
-	 * (__sk_buff vlan_present). The filter then sees the frame as libpcap
-	 * gives it to a reader: the tag (vlan_proto, vlan_tci) put back at byte
-	 * 12. A body's caller must have counted the tag in the lengths
-	 * (ecap_xlate_count_tag); ecap_filter_translate does. */
+	/* The packet's 802.1Q/802.1ad tag is out of band: on TC in the skb
+	 * (__sk_buff vlan_present), on XDP in the driver's receive metadata,
+	 * which the caller read into ECAP_STK_VLAN. The filter then sees the
+	 * frame as libpcap gives it to a reader: the tag put back at byte 12.
+	 * A body's caller must have counted the tag in the lengths
+	 * (ecap_xlate_count_tag); ecap_filter_translate does (TC only). */
 	int tagged;
 	/* TC only: the filter sees the packet as libpcap's LINUX_SLL2 "cooked"
 	 * capture (tcpdump -i any) gives it: the 20-byte header the caller
@@ -82,14 +83,20 @@ int ecap_filter_translate(const struct sock_filter *insns, uint32_t n,
  * sees (SKF_AD_PROTOCOL) */
 #define ECAP_STK_KPROTO (ECAP_STK_SLL + 20)
 #define ECAP_SLL2_LEN	20
+/* XDP, tagged: the tag as bpf_xdp_metadata_rx_vlan_tag wrote it, __be16
+ * TPID then u16 TCI (host order); below the bodies' stack and the session
+ * program's own slots (sessions.c) */
+#define ECAP_STK_VLAN (ECAP_XLATE_STACK - 24)
 struct ecap_asm;
 void ecap_xlate_prologue(struct ecap_asm *a, const struct ecap_xlate_opts *opts);
 int ecap_xlate_body(struct ecap_asm *a, const struct sock_filter *insns, uint32_t n,
 		    const struct ecap_xlate_opts *opts, uint32_t done);
-/* Store the skb's out-of-band VLAN tag (TPID, then PCP/DEI/VID) in network
- * order at base + off, 4 bytes; r6 = the __sk_buff; clobbers r1. Test runs
- * (ECAP_INPUT_TEST) take it from cb[2] (ecap_prog_test_run_tagged). */
-void ecap_xlate_vlan_tag(struct ecap_asm *a, enum ecap_input input, uint8_t base, int16_t off);
+/* Store the packet's out-of-band VLAN tag (TPID, then PCP/DEI/VID) in
+ * network order at base + off, 4 bytes; clobbers r1. TC: from the
+ * __sk_buff (r6), or in test runs (ECAP_INPUT_TEST) from cb[2]
+ * (ecap_prog_test_run_tagged); XDP: from ECAP_STK_VLAN. */
+void ecap_xlate_vlan_tag(struct ecap_asm *a, enum ecap_hook hook, enum ecap_input input,
+			 uint8_t base, int16_t off);
 /* After the prologue, for a packet whose tag is out of band: the lengths on
  * the stack count its 4 bytes; clobbers r1. */
 void ecap_xlate_count_tag(struct ecap_asm *a);
@@ -98,6 +105,13 @@ void ecap_xlate_count_tag(struct ecap_asm *a);
  * last lines of the verifier log in err. */
 int ecap_prog_load(const struct bpf_insn *insns, uint32_t n, enum ecap_hook hook, char *err,
 		   size_t errlen);
+
+/* An XDP program bound to the device ifindex (BPF_F_XDP_DEV_BOUND_ONLY),
+ * as programs that call the driver's RX metadata kfuncs must be, named
+ * `name`: it can only run there, attached directly (never tail-called).
+ * The program fd, or -errno with the reason in err. */
+int ecap_prog_load_xdp_bound(const struct bpf_insn *insns, uint32_t n, int ifindex,
+			     const char *name, char *err, size_t errlen);
 
 /* Translate a validated program and load it: the program fd, or -errno with
  * the reason in err. */

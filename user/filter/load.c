@@ -36,8 +36,14 @@ static void log_tail(const char *log, int lines, char *err, size_t errlen)
 	err[o < errlen ? o : errlen - 1] = '\0';
 }
 
-int ecap_prog_load(const struct bpf_insn *insns, uint32_t n, enum ecap_hook hook, char *err,
-		   size_t errlen)
+/* Linux 6.3, where the system's headers predate it */
+#ifndef BPF_F_XDP_DEV_BOUND_ONLY
+#define BPF_F_XDP_DEV_BOUND_ONLY (1U << 6)
+#endif
+
+/* ifindex > 0: XDP, bound to that device */
+static int load(const struct bpf_insn *insns, uint32_t n, enum ecap_hook hook, int ifindex,
+		const char *name, char *err, size_t errlen)
 {
 	LIBBPF_OPTS(bpf_prog_load_opts, opts);
 	enum bpf_prog_type type;
@@ -49,10 +55,14 @@ int ecap_prog_load(const struct bpf_insn *insns, uint32_t n, enum ecap_hook hook
 		/* the hook programs tail-call into filters: attach types must match */
 		opts.expected_attach_type = BPF_XDP;
 		opts.prog_flags = BPF_F_XDP_HAS_FRAGS;
+		if (ifindex > 0) {
+			opts.prog_ifindex = (__u32)ifindex;
+			opts.prog_flags |= BPF_F_XDP_DEV_BOUND_ONLY;
+		}
 	} else {
 		type = BPF_PROG_TYPE_SCHED_CLS;
 	}
-	fd = bpf_prog_load(type, "ecap_filter", "GPL", insns, n, &opts);
+	fd = bpf_prog_load(type, name, "GPL", insns, n, &opts);
 	if (fd >= 0)
 		return fd;
 	r = -errno;
@@ -66,7 +76,7 @@ int ecap_prog_load(const struct bpf_insn *insns, uint32_t n, enum ecap_hook hook
 	opts.log_buf = log;
 	opts.log_size = VERIFIER_LOG_SIZE;
 	opts.log_level = 1;
-	fd = bpf_prog_load(type, "ecap_filter", "GPL", insns, n, &opts);
+	fd = bpf_prog_load(type, name, "GPL", insns, n, &opts);
 	if (fd >= 0) { /* passed the second time: report nothing odd */
 		free(log);
 		return fd;
@@ -77,6 +87,18 @@ int ecap_prog_load(const struct bpf_insn *insns, uint32_t n, enum ecap_hook hook
 		snprintf(err, errlen, "loading the program failed: %s", strerror(-r));
 	free(log);
 	return r;
+}
+
+int ecap_prog_load(const struct bpf_insn *insns, uint32_t n, enum ecap_hook hook, char *err,
+		   size_t errlen)
+{
+	return load(insns, n, hook, 0, "ecap_filter", err, errlen);
+}
+
+int ecap_prog_load_xdp_bound(const struct bpf_insn *insns, uint32_t n, int ifindex,
+			     const char *name, char *err, size_t errlen)
+{
+	return load(insns, n, ECAP_HOOK_XDP, ifindex, name, err, errlen);
 }
 
 int ecap_filter_load(const struct sock_filter *insns, uint32_t n,

@@ -26,8 +26,9 @@
  *                WINDOW bytes to the stack; loads inside them read the
  *                stack (byte by byte where unaligned: the verifier wants
  *                aligned stack access), loads past them call the helper
- *   tagged:      (TC, opts->tagged) the skb's VLAN tag is out of band, in
- *                __sk_buff; the filter must see the frame with the tag put
+ *   tagged:      (opts->tagged) the packet's VLAN tag is out of band, in
+ *                __sk_buff (TC) or the driver's receive metadata (XDP,
+ *                read by the caller to the stack); the filter must see the frame with the tag put
  *                back at byte 12, as libpcap hands a reader the packets of a
  *                live Linux capture. The helper copy alone runs, on a
  *                spliced window: pkt[0..12), the tag, pkt[12..WINDOW-4);
@@ -337,9 +338,10 @@ static void load_window_tagged(struct xl *x)
 	emit(x, E_MOV64_REG(BPF_REG_3, BPF_REG_10));
 	emit(x, E_ALU64_IMM(BPF_ADD, BPF_REG_3, STK_WINDOW));
 	emit(x, E_MOV32_IMM(BPF_REG_4, 12));
-	emit(x, E_CALL(BPF_FUNC_skb_load_bytes));
+	emit(x, E_CALL(x->o->hook == ECAP_HOOK_XDP ? BPF_FUNC_xdp_load_bytes
+						   : BPF_FUNC_skb_load_bytes));
 	ecap_asm_jmp(x->a, BPF_JMP | BPF_JNE | BPF_K, BPF_REG_0, 0, 0, x->ret0);
-	ecap_xlate_vlan_tag(x->a, x->o->input, BPF_REG_10, STK_WINDOW + 12);
+	ecap_xlate_vlan_tag(x->a, x->o->hook, x->o->input, BPF_REG_10, STK_WINDOW + 12);
 	emit(x, E_MOV32_REG(BPF_REG_4, R_PKT));
 	emit(x, E_ALU32_IMM(BPF_ADD, BPF_REG_4, -16));
 	ecap_asm_jmp(x->a, BPF_JMP | BPF_JLE | BPF_K, BPF_REG_4, 0, WINDOW - 16, le);
@@ -350,7 +352,8 @@ static void load_window_tagged(struct xl *x)
 	emit(x, E_MOV32_IMM(BPF_REG_2, 12));
 	emit(x, E_MOV64_REG(BPF_REG_3, BPF_REG_10));
 	emit(x, E_ALU64_IMM(BPF_ADD, BPF_REG_3, STK_WINDOW + 16));
-	emit(x, E_CALL(BPF_FUNC_skb_load_bytes));
+	emit(x, E_CALL(x->o->hook == ECAP_HOOK_XDP ? BPF_FUNC_xdp_load_bytes
+						   : BPF_FUNC_skb_load_bytes));
 	ecap_asm_jmp(x->a, BPF_JMP | BPF_JNE | BPF_K, BPF_REG_0, 0, 0, x->ret0);
 	ecap_asm_goto(x->a, go);
 	ecap_asm_bind(x->a, empty); /* never taken: the caller makes sure of 18 bytes */
@@ -415,8 +418,17 @@ static void load_window_cooked(struct xl *x)
 	ecap_asm_bind(x->a, go);
 }
 
-void ecap_xlate_vlan_tag(struct ecap_asm *a, enum ecap_input input, uint8_t base, int16_t off)
+void ecap_xlate_vlan_tag(struct ecap_asm *a, enum ecap_hook hook, enum ecap_input input,
+			 uint8_t base, int16_t off)
 {
+	if (hook == ECAP_HOOK_XDP) { /* the TPID in network order, the TCI not */
+		ecap_asm_emit(a, E_LDX(BPF_H, BPF_REG_1, BPF_REG_10, ECAP_STK_VLAN));
+		ecap_asm_emit(a, E_STX(BPF_H, base, BPF_REG_1, off));
+		ecap_asm_emit(a, E_LDX(BPF_H, BPF_REG_1, BPF_REG_10, ECAP_STK_VLAN + 2));
+		ecap_asm_emit(a, E_BE(BPF_REG_1, 16));
+		ecap_asm_emit(a, E_STX(BPF_H, base, BPF_REG_1, (int16_t)(off + 2)));
+		return;
+	}
 	if (input == ECAP_INPUT_TEST) { /* cb[2] = TPID << 16 | TCI */
 		ecap_asm_emit(a, E_LDX(BPF_W, BPF_REG_1, R_CTX, offsetof(struct __sk_buff, cb[2])));
 		ecap_asm_emit(a, E_ALU32_IMM(BPF_RSH, BPF_REG_1, 16));
