@@ -127,6 +127,7 @@ srv_endpoint_fn srv_token_delete;
 srv_endpoint_fn srv_org_get;
 srv_endpoint_fn srv_org_patch;
 srv_endpoint_fn srv_capture_events;
+srv_endpoint_fn srv_capture_rows;
 
 /* events.c: how often an event stream checks its capture. */
 #define EVENTS_TICK_MS 500

@@ -41,6 +41,7 @@
 #define DEVICES_MAX	   256 /* in one capture */
 #define IFNAME_MAX	   15
 #define CAPTURE_REASON_MAX 512 /* bytes of why, kept in the audit log */
+#define ROWS		   2   /* srv_reader.text: packets as events */
 
 struct srv_reader {
 	struct srv_capture_watch watch;
@@ -51,7 +52,7 @@ struct srv_reader {
 	h2o_generator_t gen;
 	int fd;
 	uint64_t off;
-	int text;
+	int text; /* 1: text lines; ROWS: Server-Sent Events, a packet each */
 	int inflight;
 	struct ecap_slab *pins[SEND_PIECES]; /* the send's, from memory */
 	size_t npins, pinned;
@@ -585,6 +586,12 @@ static int text_start(struct srv_reader *r, int live, const char *path, char *er
 		close(ffd);
 	if (!r->tp)
 		return -1;
+	if (r->text == ROWS && srv_tp_rows(r->tp)) {
+		srv_tp_free(r->tp);
+		r->tp = NULL;
+		snprintf(err, errlen, "text: out of memory");
+		return -1;
+	}
 	r->api->text_readers++; /* text_stop counts it out */
 	fd = dup(srv_tp_fd(r->tp));
 	if (fd < 0 ||
@@ -655,7 +662,18 @@ static void text_pump(struct srv_reader *r)
 		if (rc || r->out.len || !more || !srv_tp_hungry(r->tp))
 			break;
 	}
-	if (rc) { /* said in the text, which ends here */
+	if (rc && r->text == ROWS) { /* an event, and the end */
+		const char *e = r->tp ? srv_tp_error(r->tp) : err;
+		json_t *j = json_pack("{s:s}", "error", e);
+		char *t = j ? json_dumps(j, JSON_COMPACT) : NULL;
+
+		ecap_buf_put(&r->out, "event: error\ndata: ", 19);
+		if (t)
+			ecap_buf_put(&r->out, t, strlen(t));
+		ecap_buf_put(&r->out, "\n\n", 2);
+		free(t);
+		json_decref(j);
+	} else if (rc) { /* said in the text, which ends here */
 		const char *e = r->tp ? srv_tp_error(r->tp) : err; /* (a restart failed) */
 
 		ecap_buf_put(&r->out, "edgecap: cannot print the capture further: ", 43);
@@ -672,6 +690,17 @@ static void text_pump(struct srv_reader *r)
 			reader_end_with(r, &iov);
 		else
 			h2o_send(r->req, &iov, 1, H2O_SEND_STATE_IN_PROGRESS);
+		return;
+	}
+	if (!rc && r->text == ROWS && srv_tp_done(r->tp)) {
+		/* an EventSource reconnects when a stream ends: this says not to */
+		char end[64];
+		int w = snprintf(end, sizeof(end), "event: end\ndata: {\"packets\":%llu}\n\n",
+				 (unsigned long long)srv_tp_lines(r->tp));
+		h2o_iovec_t iov =
+		    h2o_iovec_init(h2o_strdup(&r->req->pool, end, (size_t)w).base, (size_t)w);
+
+		reader_end_with(r, &iov);
 		return;
 	}
 	if (rc || srv_tp_done(r->tp)) {
@@ -827,6 +856,19 @@ static int follow(struct srv_api *api, h2o_req_t *req, const struct reg_user *wh
 			r->req = NULL;
 			return srv_fail(req, 503, "%s", err);
 		}
+		if (text == ROWS) { /* a reconnect: from the packet after the last seen */
+			ssize_t at =
+			    h2o_find_header_by_str(&req->headers, H2O_STRLIT("last-event-id"), -1);
+
+			if (at >= 0) {
+				char v[24] = "";
+				size_t vl = req->headers.entries[at].value.len;
+
+				memcpy(v, req->headers.entries[at].value.base, vl < 23 ? vl : 23);
+				r->quiet = strtoull(v, NULL, 10);
+				srv_tp_quiet(r->tp, r->quiet);
+			}
+		}
 	}
 	if (text && !h2o_timeout_is_linked(&api->reader_check_entry))
 		h2o_timeout_link(api->loop, &api->reader_check, &api->reader_check_entry);
@@ -842,7 +884,11 @@ static int follow(struct srv_api *api, h2o_req_t *req, const struct reg_user *wh
 		snprintf(target, sizeof(target), "capture %lld", (long long)id);
 		srv_audit(api, req, who, "capture_downloaded", target, NULL);
 	}
-	web_start_200(req, text ? "text/plain; charset=utf-8" : "application/x-pcapng", &r->gen);
+	web_start_200(req,
+		      text == ROWS ? "text/event-stream"
+		      : text	   ? "text/plain; charset=utf-8"
+				   : "application/x-pcapng",
+		      &r->gen);
 	reader_pump(r);
 	return 0;
 }
@@ -859,4 +905,9 @@ int srv_capture_pcap(struct srv_api *api, h2o_req_t *req, const struct reg_user 
 int srv_capture_text(struct srv_api *api, h2o_req_t *req, const struct reg_user *who, char **params)
 {
 	return follow(api, req, who, params[0], 1);
+}
+
+int srv_capture_rows(struct srv_api *api, h2o_req_t *req, const struct reg_user *who, char **params)
+{
+	return follow(api, req, who, params[0], ROWS);
 }

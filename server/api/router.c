@@ -30,6 +30,8 @@ static const struct srv_route routes[] = {
     {"POST", "/api/v1/captures/{id}/stop", srv_capture_stop_ep, 0, REG_OPERATOR, "stop captures"},
     {"GET", "/api/v1/captures/{id}/pcap", srv_capture_pcap, 0, REG_VIEWER, "download captures"},
     {"GET", "/api/v1/captures/{id}/events", srv_capture_events, 0, REG_VIEWER, "follow captures"},
+    {"GET", "/api/v1/captures/{id}/packets", srv_capture_rows, 0, REG_VIEWER,
+     "read captures' packets"},
     {"GET", "/api/v1/captures/{id}/text", srv_capture_text, 0, REG_VIEWER, "read captures' text"},
     {"GET", "/api/v1/audit", srv_audit_list, 0, REG_OWNER, "read the audit log"},
     {"GET", "/api/v1/users", srv_users_list, 0, REG_OWNER, "list users"},

@@ -45,12 +45,16 @@ struct printer {
 	int64_t progress;   /* ms: when it last printed, or was first given work */
 	int last_quiet;	    /* its last packet's lines are not shown */
 	uint16_t last_name; /* its last packet's device */
+	uint64_t last_n;    /* its last packet's number in the stream (rows) */
 };
 
 struct pkt {
 	int64_t ts;
 	uint16_t name;
 	uint8_t printer;
+	uint8_t dir;	  /* epb_flags' direction: 1 in, 2 out, 0 not said */
+	uint16_t if_id;	  /* its interface (rows) */
+	uint32_t wirelen; /* (rows) */
 };
 
 struct srv_tp {
@@ -67,9 +71,10 @@ struct srv_tp {
 	unsigned nnames;
 	struct pkt *q; /* a ring */
 	size_t qcap, qhead, qlen;
-	size_t input;		/* bytes in every printer's in not yet written */
-	uint64_t popped, quiet; /* packets whose lines are out; of them, not shown */
-	int one_name;		/* srv_tp_name: every packet's */
+	size_t input;		     /* bytes in every printer's in not yet written */
+	uint64_t popped, quiet;	     /* packets whose lines are out; of them, not shown */
+	int one_name;		     /* srv_tp_name: every packet's */
+	char (*ifaces)[TP_NAME_MAX]; /* srv_tp_rows: each interface's name after "DEVICE:" */
 	char err[200];
 };
 
@@ -223,6 +228,11 @@ static int on_block(void *ctx, enum srv_pcapng_event ev, const void *arg)
 			return n;
 		t->if_pr[f->id] = (int8_t)i;
 		t->if_name[f->id] = (uint16_t)n;
+		if (t->ifaces) {
+			const char *colon = strchr(f->name, ':');
+
+			snprintf(t->ifaces[f->id], TP_NAME_MAX, "%s", colon ? colon + 1 : f->name);
+		}
 	} else if (ev == SRV_PCAPNG_PACKET) {
 		const struct srv_pcapng_packet *k = arg;
 		struct printer *p = &t->pr[t->if_pr[k->if_id]];
@@ -247,7 +257,10 @@ static int on_block(void *ctx, enum srv_pcapng_event ev, const void *arg)
 		t->q[(t->qhead + t->qlen++) % t->qcap] =
 		    (struct pkt){.ts = k->ts,
 				 .name = t->if_name[k->if_id],
-				 .printer = (uint8_t)t->if_pr[k->if_id]};
+				 .printer = (uint8_t)t->if_pr[k->if_id],
+				 .dir = (uint8_t)(k->flags & 3),
+				 .if_id = (uint16_t)k->if_id,
+				 .wirelen = k->wirelen};
 		if (p->fed == p->printed)
 			p->progress = now_ms(); /* work again: the stuck clock starts */
 		p->fed++;
@@ -309,6 +322,7 @@ void srv_tp_free(struct srv_tp *t)
 	srv_pcapng_free(&t->rd);
 	close(t->ep);
 	free(t->names);
+	free(t->ifaces);
 	free(t->q);
 	free(t);
 }
@@ -423,6 +437,71 @@ static void put_name(struct srv_tp *t, struct ecap_buf *out, uint16_t name)
 	ecap_buf_put(out, " ", 1);
 }
 
+/* s[0..len) as a JSON string: quotes, backslashes and control bytes
+ * escaped, and bytes past ASCII as \u00XX (tcpdump escapes what it does
+ * not print, so this is rare), so that the text is valid UTF-8 and never
+ * markup for whoever shows it. */
+static void put_json_str(struct ecap_buf *out, const char *s, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	ecap_buf_put(out, "\"", 1);
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+
+		if (c == '"' || c == '\\') {
+			e[1] = (char)c;
+			ecap_buf_put(out, e, 2);
+		} else if (c < 0x20 || c >= 0x7f) {
+			ecap_buf_put(out, e, 6);
+		} else {
+			ecap_buf_put(out, s + i, 1);
+		}
+	}
+	ecap_buf_put(out, "\"", 1);
+}
+
+/* A packet's first line as a Server-Sent Event (srv_tp_rows). */
+static void put_packet_event(struct srv_tp *t, struct ecap_buf *out, const struct pkt *k,
+			     uint64_t n, const char *line, size_t len)
+{
+	static const char *const dirs[] = {NULL, "in", "out", NULL};
+	time_t sec = (time_t)(k->ts / 1000000000);
+	char head[256];
+	struct tm tm;
+	int w;
+
+	gmtime_r(&sec, &tm);
+	w = snprintf(
+	    head, sizeof(head),
+	    "event: packet\nid: %llu\ndata: {\"n\":%llu,\"time\":\"%04d-%02d-%02dT%02d:%02d:"
+	    "%02d.%06dZ\",\"len\":%u,\"dir\":%s%s%s,\"device\":",
+	    (unsigned long long)n, (unsigned long long)n, tm.tm_year + 1900, tm.tm_mon + 1,
+	    tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(k->ts % 1000000000 / 1000),
+	    k->wirelen, dirs[k->dir] ? "\"" : "", dirs[k->dir] ? dirs[k->dir] : "null",
+	    dirs[k->dir] ? "\"" : "");
+	ecap_buf_put(out, head, (size_t)w);
+	put_json_str(out, t->names[k->name], strlen(t->names[k->name]));
+	ecap_buf_put(out, ",\"iface\":", 9);
+	put_json_str(out, t->ifaces[k->if_id], strlen(t->ifaces[k->if_id]));
+	ecap_buf_put(out, ",\"line\":", 8);
+	put_json_str(out, line, len);
+	ecap_buf_put(out, "}\n\n", 3);
+}
+
+/* A line that goes on packet n (0: before the first) as an event. */
+static void put_more_event(struct ecap_buf *out, uint64_t n, const char *line, size_t len)
+{
+	char head[64];
+	int w = snprintf(head, sizeof(head),
+			 "event: more\ndata: {\"n\":%llu,\"line\":", (unsigned long long)n);
+
+	ecap_buf_put(out, head, (size_t)w);
+	put_json_str(out, line, len);
+	ecap_buf_put(out, "}\n\n", 3);
+}
+
 /* How a printer ended, for the error. */
 static const char *ended_how(struct printer *p, char *buf, size_t len)
 {
@@ -467,7 +546,9 @@ int srv_tp_pump(struct srv_tp *t, struct ecap_buf *out, size_t max)
 			       (s = (const char *)p->out.data + p->out_off,
 				len = p->out.len - p->out_off, nl = memchr(s, '\n', len)) &&
 			       !numbered(s, len, p->printed)) {
-				if (!p->last_quiet) {
+				if (!p->last_quiet && t->ifaces) {
+					put_more_event(out, p->last_n, s, (size_t)(nl - s));
+				} else if (!p->last_quiet) {
 					put_name(t, out, p->last_name);
 					ecap_buf_put(out, s, (size_t)(nl - s) + 1);
 				}
@@ -492,13 +573,19 @@ int srv_tp_pump(struct srv_tp *t, struct ecap_buf *out, size_t max)
 		}
 		if (!(skip = numbered(s, len, p->printed))) {
 			/* lines before its first packet's: never seen, but kept */
-			ecap_buf_put(out, s, (size_t)(nl - s) + 1);
+			if (t->ifaces)
+				put_more_event(out, 0, s, (size_t)(nl - s));
+			else
+				ecap_buf_put(out, s, (size_t)(nl - s) + 1);
 			p->out_off += (size_t)(nl - s) + 1;
 			continue;
 		}
 		p->last_quiet = t->popped++ < t->quiet;
 		p->last_name = k->name;
-		if (!p->last_quiet) {
+		p->last_n = t->popped;
+		if (!p->last_quiet && t->ifaces) {
+			put_packet_event(t, out, k, t->popped, s + skip, (size_t)(nl - s) - skip);
+		} else if (!p->last_quiet) {
 			put_name(t, out, k->name);
 			ecap_buf_put(out, s + skip, (size_t)(nl - s) + 1 - skip);
 		}
@@ -545,6 +632,13 @@ void srv_tp_check(struct srv_tp *t)
 		    now - p->progress > TP_STUCK_MS)
 			kill(p->pid, SIGKILL);
 	}
+}
+
+int srv_tp_rows(struct srv_tp *t)
+{
+	if (!t->ifaces && !(t->ifaces = calloc(SRV_IFACES_MAX, sizeof(*t->ifaces))))
+		return -ENOMEM;
+	return 0;
 }
 
 void srv_tp_name(struct srv_tp *t, const char *name)

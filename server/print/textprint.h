@@ -60,6 +60,13 @@ int srv_tp_done(const struct srv_tp *t);
 void srv_tp_check(struct srv_tp *t);
 /* Every packet's lines start with name (truncated at 63 bytes), whatever
  * its interface: before the first feed. */
+/* Before the first bytes: each packet as a Server-Sent Event instead of a
+ * line: "event: packet", "id:" its number in the stream (from 1), and data
+ * {n, time (ISO 8601, microseconds), len (on the wire), dir ("in", "out",
+ * null), device, iface, line (tcpdump's, as text)}; a line that goes on a
+ * packet (n 0: before the first) as "event: more" {n, line}. 0 or
+ * -ENOMEM. */
+int srv_tp_rows(struct srv_tp *t);
 void srv_tp_name(struct srv_tp *t, const char *name);
 /* Packets whose lines are out. */
 uint64_t srv_tp_lines(const struct srv_tp *t);

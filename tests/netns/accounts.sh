@@ -361,6 +361,58 @@ PY
 		ko "events" "$bad"
 }
 
+# Each packet as an event (the page's packet list): the same lines as the
+# text, with its device, interface, direction, length and time; a
+# reconnect with Last-Event-ID goes on after it; the end says so.
+test_packets() {
+	local id bad= n
+	call "$alice" POST /captures '{"devices":["gw1","gw2"],"expression":"icmp","duration":3}' > /dev/null
+	id=$(field id)
+	# followed live from the start, by a viewer
+	inb timeout 20 curl -sS -N -o "$tmp/live" -H "Authorization: Bearer $(tokenuser lou@acme.test viewer)" \
+		"$api/captures/$id/packets" &
+	local lp=$!
+	inb ping -c 4 -i 0.2 10.98.0.1 > /dev/null
+	wait_state "$id" done 10 || bad+=" not-done"
+	wait_gone $lp 15 || bad+=" live-stream-did-not-end"
+	inb curl -sS -o "$tmp/text.txt" -H "Authorization: Bearer $alice" "$api/captures/$id/text"
+	inb timeout 20 curl -sS -N -o "$tmp/rows" -D "$tmp/head" -H "Authorization: Bearer $alice" \
+		"$api/captures/$id/packets"
+	inb timeout 20 curl -sS -N -o "$tmp/rows2" -H "Authorization: Bearer $alice" \
+		-H 'Last-Event-ID: 2' "$api/captures/$id/packets"
+	python3 - "$tmp/rows" "$tmp/text.txt" "$tmp/rows2" "$tmp/live" > "$tmp/rows.check" 2>&1 << 'PY' || bad+=" $(tail -1 "$tmp/rows.check")"
+import json, re, sys
+def events(path):
+    out = []
+    for e in open(path).read().split("\n\n"):
+        if not e:
+            continue
+        f = dict(l.split(": ", 1) for l in e.split("\n"))
+        out.append((f["event"], f.get("id"), json.loads(f["data"])))
+    return out
+ev = events(sys.argv[1])
+text = [l for l in open(sys.argv[2]).read().split("\n") if l]
+pk = [d for e, i, d in ev if e == "packet"]
+assert ev[-1][0] == "end" and ev[-1][2]["packets"] == len(pk), ev[-1]
+assert [p["n"] for p in pk] == list(range(1, len(pk) + 1))
+assert len(pk) >= 8, len(pk)  # 4 pings, request and reply, kept once though both devices saw them
+assert [p["device"] + " " + p["line"] for p in pk] == text, "not the text's lines"
+for p in pk:
+    assert p["iface"] in ("va", "vb") and p["dir"] in ("in", "out") and p["len"] == 98, p
+    assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$", p["time"]), p["time"]
+    secs = p["line"].split(" ")[0]
+    assert p["time"][17:26] == "%09.6f" % (float(secs) % 60), (p["time"], secs)
+again = [d for e, i, d in events(sys.argv[3]) if e == "packet"]
+assert [p["n"] for p in again] == list(range(3, len(pk) + 1)) and again == pk[2:], again
+live = events(sys.argv[4])
+assert [d for e, i, d in live if e == "packet"] == pk and live[-1][0] == "end", "live differs"
+print("ok", len(pk))
+PY
+	grep -qi '^content-type: text/event-stream' "$tmp/head" || bad+=" type"
+	[ -z "$bad" ] && ok "packets: each as an event with its device, interface, direction, length and time, the text's lines, live and after; Last-Event-ID resumes; an end event" ||
+		ko "packets" "$bad"
+}
+
 # audit ACTION [QUERY]: the owner's view of the log, as "action target" lines
 audit() { call "$alice" GET "/audit?limit=1000${1:+&action=$1}${2:+&$2}" > /dev/null
 	python3 -c 'import json,sys
@@ -447,7 +499,7 @@ db.commit()' "$db"
 
 # (throttling last: the address it locks out is the other tests' too)
 run_tests after test_signin test_password_change test_csrf test_signout test_roles \
-	test_other_org test_users test_tokens test_capture_filters test_events test_audit test_expiry \
+	test_other_org test_users test_tokens test_capture_filters test_events test_packets test_audit test_expiry \
 	test_throttle
 st=$?
 env_stop || exit 1
