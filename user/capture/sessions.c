@@ -683,6 +683,25 @@ static int emit_sessions(struct ecap_asm *a, unsigned hook_id, const struct ecap
 	return r;
 }
 
+/* A frame whose tag came out of band (on a frame with its Ethernet header,
+ * so the window holds 18 bytes or more): every session's tagged copy, with
+ * lengths that count the tag; the rest go on at plain. */
+static int emit_tagged(struct ecap_asm *a, unsigned hook_id, struct ecap_xlate_opts *o,
+		       const struct ecap_session *s, unsigned n,
+		       const struct ecap_session_maps *maps, uint32_t plain)
+{
+	int r;
+
+	ecap_asm_emit(a, E_LDX(BPF_W, BPF_REG_1, BPF_REG_10, STK_BUFLEN));
+	ecap_asm_jmp(a, BPF_JMP32 | BPF_JLT | BPF_K, BPF_REG_1, 0, 14, plain);
+	ecap_xlate_count_tag(a);
+	o->tagged = 1;
+	r = emit_sessions(a, hook_id, o, s, n, maps);
+	o->tagged = 0;
+	ecap_asm_bind(a, plain);
+	return r;
+}
+
 int ecap_sessions_program(unsigned hook_id, enum ecap_input input, const struct ecap_session *s,
 			  unsigned n, const struct ecap_session_maps *maps,
 			  struct bpf_insn **ret_insns, uint32_t *ret_len, char *err, size_t errlen)
@@ -735,18 +754,10 @@ int ecap_sessions_program(unsigned hook_id, enum ecap_input input, const struct 
 		ecap_asm_emit(&a, ECAP_INSN(BPF_JMP | BPF_CALL, 0, BPF_PSEUDO_KFUNC_CALL, 0,
 					    (int32_t)maps->vlan_kfunc));
 		ecap_asm_jmp(&a, BPF_JMP32 | BPF_JNE | BPF_K, BPF_REG_0, 0, 0, plain);
-		ecap_asm_emit(&a, E_LDX(BPF_W, BPF_REG_1, BPF_REG_10, STK_BUFLEN));
-		ecap_asm_jmp(&a, BPF_JMP32 | BPF_JLT | BPF_K, BPF_REG_1, 0, 14, plain);
-		ecap_xlate_count_tag(&a);
-		o.tagged = 1;
-		r = emit_sessions(&a, hook_id, &o, s, n, maps);
-		o.tagged = 0;
-		ecap_asm_bind(&a, plain);
+		r = emit_tagged(&a, hook_id, &o, s, n, maps, plain);
 	}
 	if (o.hook == ECAP_HOOK_TC) {
-		/* a tag out of band, on a frame with its Ethernet header (so the
-		 * window holds 18 bytes or more): the sessions' tagged copy, with
-		 * lengths that count the tag */
+		/* a tag out of band: emit_tagged */
 		uint32_t plain = ecap_asm_label(&a);
 
 		ecap_asm_emit(&a,
@@ -755,13 +766,7 @@ int ecap_sessions_program(unsigned hook_id, enum ecap_input input, const struct 
 					? offsetof(struct __sk_buff, cb[2]) /* the tag, if any */
 					: offsetof(struct __sk_buff, vlan_present)));
 		ecap_asm_jmp(&a, BPF_JMP32 | BPF_JEQ | BPF_K, BPF_REG_1, 0, 0, plain);
-		ecap_asm_emit(&a, E_LDX(BPF_W, BPF_REG_1, BPF_REG_10, STK_BUFLEN));
-		ecap_asm_jmp(&a, BPF_JMP32 | BPF_JLT | BPF_K, BPF_REG_1, 0, 14, plain);
-		ecap_xlate_count_tag(&a);
-		o.tagged = 1;
-		r = emit_sessions(&a, hook_id, &o, s, n, maps);
-		o.tagged = 0;
-		ecap_asm_bind(&a, plain);
+		r = emit_tagged(&a, hook_id, &o, s, n, maps, plain);
 	}
 	if (!r)
 		r = emit_sessions(&a, hook_id, &o, s, n, maps);
