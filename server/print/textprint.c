@@ -46,6 +46,11 @@ struct printer {
 	int last_quiet;	    /* its last packet's lines are not shown */
 	uint16_t last_name; /* its last packet's device */
 	uint64_t last_n;    /* its last packet's number in the stream (rows) */
+	/* the times (ns) of the packets it was given and has not printed yet:
+	 * a packet's first line starts with its time (-tt), which is how its
+	 * lines are told from the ones that go on the packet before */
+	int64_t *ts;
+	size_t ts_cap, ts_head, ts_len;
 };
 
 struct pkt {
@@ -127,8 +132,8 @@ static void set_interest(struct srv_tp *t, struct printer *p)
  * file's header on its way. */
 static int start_printer(struct srv_tp *t, uint16_t linktype, int file_fd)
 {
-	static const char *const live_args[] = {"-nn", "-tt", "-#", "-l", NULL};
-	static const char *const file_args[] = {"-nn", "-tt", "-#", NULL};
+	static const char *const live_args[] = {"-nn", "-tt", "-l", NULL};
+	static const char *const file_args[] = {"-nn", "-tt", NULL};
 	struct printer *p = &t->pr[t->npr];
 	int in[2] = {-1, -1}, out[2] = {-1, -1}, null = -1;
 	char err[160];
@@ -263,6 +268,20 @@ static int on_block(void *ctx, enum srv_pcapng_event ev, const void *arg)
 				 .wirelen = k->wirelen};
 		if (p->fed == p->printed)
 			p->progress = now_ms(); /* work again: the stuck clock starts */
+		if (p->ts_len == p->ts_cap) {	/* grow the ring, in order */
+			size_t cap = p->ts_cap ? p->ts_cap * 2 : 4096;
+			int64_t *v;
+
+			if (cap > TP_QUEUE_MAX || !(v = malloc(cap * sizeof(*v))))
+				return fail(t, -ENOMEM, "text: too many packets waiting");
+			for (size_t i = 0; i < p->ts_len; i++)
+				v[i] = p->ts[(p->ts_head + i) % p->ts_cap];
+			free(p->ts);
+			p->ts = v;
+			p->ts_cap = cap;
+			p->ts_head = 0;
+		}
+		p->ts[(p->ts_head + p->ts_len++) % p->ts_cap] = k->ts;
 		p->fed++;
 		if (t->file)
 			return 0; /* it reads the packet itself */
@@ -318,6 +337,7 @@ void srv_tp_free(struct srv_tp *t)
 		}
 		ecap_buf_free(&p->in);
 		ecap_buf_free(&p->out);
+		free(p->ts);
 	}
 	srv_pcapng_free(&t->rd);
 	close(t->ep);
@@ -414,20 +434,36 @@ static void read_out(struct printer *p)
 	}
 }
 
-/* A line of tcpdump -# starts with the packet's number, from 1: "%5u  ".
- * The length of that start when it is packet n's, else 0. */
-static size_t numbered(const char *s, size_t len, uint32_t n)
+/* A packet's first line starts with its time as -tt prints it, "%u.%06u ".
+ * Does s? Its microseconds since the epoch into *us. */
+static int stamped(const char *s, size_t len, int64_t *us)
 {
-	uint64_t v = 0;
+	int64_t sec = 0, frac = 0;
 	size_t i = 0, d;
 
-	while (i < len && i < 5 && s[i] == ' ')
-		i++;
-	for (d = i; i < len && i < d + 10 && s[i] >= '0' && s[i] <= '9'; i++)
-		v = v * 10 + (uint64_t)(s[i] - '0');
-	if (i == d || (i < 5) || i + 2 > len || s[i] != ' ' || s[i + 1] != ' ')
+	for (; i < len && i < 12 && s[i] >= '0' && s[i] <= '9'; i++)
+		sec = sec * 10 + (s[i] - '0');
+	if (!i || i + 8 > len || s[i] != '.')
 		return 0;
-	return v == (uint64_t)n + 1 ? i + 2 : 0;
+	for (d = ++i; i < d + 6; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+		frac = frac * 10 + (s[i] - '0');
+	}
+	if (s[i] != ' ')
+		return 0;
+	*us = sec * 1000000 + frac;
+	return 1;
+}
+
+/* Is a line stamped us the first of the packet of time ts (ns)? libpcap
+ * turns a file's times to microseconds its own way; a microsecond either
+ * way is the same packet. */
+static int starts(int64_t us, int64_t ts)
+{
+	int64_t d = us - ts / 1000;
+
+	return d >= -1 && d <= 1;
 }
 
 /* A line's start: its packet's device and a space. */
@@ -537,15 +573,21 @@ int srv_tp_pump(struct srv_tp *t, struct ecap_buf *out, size_t max)
 	while (out->len < max) {
 		struct printer *p;
 		const char *s, *nl;
-		size_t len, skip;
+		size_t len;
+		int64_t us;
 
 		/* every printer's lines that go on its packet before */
 		for (unsigned i = 0; i < t->npr; i++) {
 			p = &t->pr[i];
 			while (p->printed &&
 			       (s = (const char *)p->out.data + p->out_off,
-				len = p->out.len - p->out_off, nl = memchr(s, '\n', len)) &&
-			       !numbered(s, len, p->printed)) {
+				len = p->out.len - p->out_off, nl = memchr(s, '\n', len))) {
+				/* a line that looks like a packet's first: its next
+				 * packet's, or not yet known while there is none (a
+				 * printer reading a file may be ahead of us) */
+				if (stamped(s, (size_t)(nl - s), &us) &&
+				    (p->ts_len ? starts(us, p->ts[p->ts_head]) : !t->ended))
+					break;
 				if (!p->last_quiet && t->ifaces) {
 					put_more_event(out, p->last_n, s, (size_t)(nl - s));
 				} else if (!p->last_quiet) {
@@ -571,7 +613,7 @@ int srv_tp_pump(struct srv_tp *t, struct ecap_buf *out, size_t max)
 					    p->linktype);
 			break;
 		}
-		if (!(skip = numbered(s, len, p->printed))) {
+		if (!stamped(s, (size_t)(nl - s), &us) || !starts(us, k->ts)) {
 			/* lines before its first packet's: never seen, but kept */
 			if (t->ifaces)
 				put_more_event(out, 0, s, (size_t)(nl - s));
@@ -584,13 +626,15 @@ int srv_tp_pump(struct srv_tp *t, struct ecap_buf *out, size_t max)
 		p->last_name = k->name;
 		p->last_n = t->popped;
 		if (!p->last_quiet && t->ifaces) {
-			put_packet_event(t, out, k, t->popped, s + skip, (size_t)(nl - s) - skip);
+			put_packet_event(t, out, k, t->popped, s, (size_t)(nl - s));
 		} else if (!p->last_quiet) {
 			put_name(t, out, k->name);
-			ecap_buf_put(out, s + skip, (size_t)(nl - s) + 1 - skip);
+			ecap_buf_put(out, s, (size_t)(nl - s) + 1);
 		}
 		p->out_off += (size_t)(nl - s) + 1;
 		p->printed++;
+		p->ts_head = (p->ts_head + 1) % p->ts_cap;
+		p->ts_len--;
 		t->qhead = (t->qhead + 1) % t->qcap;
 		t->qlen--;
 	}

@@ -4,12 +4,12 @@
  * by tcpdump's own printers in confined child processes (printer.h): one
  * per link type in the stream, as a pcap file holds one.
  *
- * Lines stay aligned with their packets however tcpdump prints: the
- * printers number them (-#), and each number is replaced by the packet's
- * device. A line without a number continues the packet before it (an
- * encapsulated packet, -v's details) and starts with the same device, so
- * that every line names its device and cutting the first word off gives
- * tcpdump's output.
+ * Lines stay aligned with their packets however tcpdump prints: a
+ * packet's first line starts with its time (-tt), known from the stream,
+ * and gets the packet's device in front. Any other line continues the
+ * packet before it (an encapsulated packet, -v's details) and starts with
+ * the same device, so that every line names its device and cutting the
+ * first word off gives tcpdump's output.
  *
  * No call blocks: the pipes are non-blocking, and one descriptor
  * (srv_tp_fd, an epoll set) becomes readable when srv_tp_pump has work,
