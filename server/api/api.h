@@ -146,6 +146,10 @@ void srv_iso_time(int64_t ms, char *ret, size_t len);
 /* "2026-12-06T21:30:00Z" (with .mmm or not) or "2026-12-06", in UTC: ms
  * since the epoch, or -1. */
 int64_t srv_parse_time(const char *v);
+/* ?since= and ?until= as srv_parse_time reads them, into *since and *until
+ * (ms; left as they are when absent): 0, or -1 with the 400 naming the
+ * parameter sent. */
+int srv_time_range(h2o_req_t *req, int64_t *since, int64_t *until);
 
 /* filters.c: an expression compiled for a request off the loop (the
  * compile service), which the request waits for. The endpoint takes one

@@ -79,11 +79,22 @@ int64_t srv_parse_time(const char *v)
 	return (int64_t)timegm(&tm) * 1000 + ms;
 }
 
+int srv_time_range(h2o_req_t *req, int64_t *since, int64_t *until)
+{
+	char t[40];
+
+	if (!srv_query(req, "since", t, sizeof(t)) && (*since = srv_parse_time(t)) < 0)
+		return srv_fail(req, 400, "since: want a time such as 2026-12-06T21:30:00Z"), -1;
+	if (!srv_query(req, "until", t, sizeof(t)) && (*until = srv_parse_time(t)) < 0)
+		return srv_fail(req, 400, "until: want a time such as 2026-12-06T21:30:00Z"), -1;
+	return 0;
+}
+
 int srv_audit_list(struct srv_api *api, h2o_req_t *req, const struct reg_user *who, char **params)
 {
 	struct reg_audit_filter f = {0};
 	struct reg_audit *a = NULL;
-	char cursor[SRV_CURSOR_MAX + 1], action[32], actor[REG_EMAIL_MAX + 1], t[40], when[32];
+	char cursor[SRV_CURSOR_MAX + 1], action[32], actor[REG_EMAIL_MAX + 1], when[32];
 	size_t n = 0;
 	json_t *arr;
 	char *end;
@@ -96,10 +107,8 @@ int srv_audit_list(struct srv_api *api, h2o_req_t *req, const struct reg_user *w
 		f.action = action;
 	if (!srv_query(req, "actor", actor, sizeof(actor)))
 		f.actor = actor;
-	if (!srv_query(req, "since", t, sizeof(t)) && (f.since_ms = srv_parse_time(t)) < 0)
-		return srv_fail(req, 400, "since: want a time such as 2026-12-06T21:30:00Z");
-	if (!srv_query(req, "until", t, sizeof(t)) && (f.until_ms = srv_parse_time(t)) < 0)
-		return srv_fail(req, 400, "until: want a time such as 2026-12-06T21:30:00Z");
+	if (srv_time_range(req, &f.since_ms, &f.until_ms))
+		return 0;
 	f.limit++; /* one more: whether there is a next page */
 	if (reg_audit_page(api->reg, who->org, &f, &a, &n))
 		return srv_fail(req, 503, "registry: %s", reg_errmsg(api->reg));

@@ -134,7 +134,7 @@ int srv_captures_list(struct srv_api *api, h2o_req_t *req, const struct reg_user
 	struct reg_capture *c = NULL;
 	struct reg_capture_filter f = {0};
 	char cursor[SRV_CURSOR_MAX + 1], next[24], state[16], device[REG_NAME_MAX + 1];
-	char user[REG_EMAIL_MAX + 1], t[40];
+	char user[REG_EMAIL_MAX + 1];
 	size_t n = 0, limit;
 	json_t *a;
 
@@ -151,10 +151,8 @@ int srv_captures_list(struct srv_api *api, h2o_req_t *req, const struct reg_user
 		f.device = device;
 	if (!srv_query(req, "user", user, sizeof(user)))
 		f.user = user;
-	if (!srv_query(req, "since", t, sizeof(t)) && (f.since = srv_parse_time(t)) < 0)
-		return srv_fail(req, 400, "since: want a time such as 2026-12-06T21:30:00Z");
-	if (!srv_query(req, "until", t, sizeof(t)) && (f.until = srv_parse_time(t)) < 0)
-		return srv_fail(req, 400, "until: want a time such as 2026-12-06T21:30:00Z");
+	if (srv_time_range(req, &f.since, &f.until))
+		return 0;
 	/* (ms; a capture's created is in s: a time within its second is after it) */
 	f.since = (f.since + 999) / 1000;
 	f.until = (f.until + 999) / 1000;

@@ -201,6 +201,24 @@ static int name_of(struct srv_tp *t, const char *ifname)
 	return (int)t->nnames++;
 }
 
+/* A full ring of len elements of size bytes from *head, twice as large,
+ * its elements in order from 0: 0, or -ENOMEM (past TP_QUEUE_MAX too). */
+static int ring_grow(void **v, size_t size, size_t *cap, size_t *head, size_t len)
+{
+	size_t c = *cap ? *cap * 2 : 4096;
+	char *n;
+
+	if (c > TP_QUEUE_MAX || !(n = malloc(c * size)))
+		return -ENOMEM;
+	for (size_t i = 0; i < len; i++)
+		memcpy(n + i * size, (char *)*v + (*head + i) % *cap * size, size);
+	free(*v);
+	*v = n;
+	*cap = c;
+	*head = 0;
+	return 0;
+}
+
 static int on_block(void *ctx, enum srv_pcapng_event ev, const void *arg)
 {
 	struct srv_tp *t = ctx;
@@ -246,19 +264,11 @@ static int on_block(void *ctx, enum srv_pcapng_event ev, const void *arg)
 		} rec = {(uint32_t)(k->ts / 1000000000), (uint32_t)(k->ts % 1000000000 / 1000),
 			 k->caplen, k->wirelen};
 
-		if (t->qlen == t->qcap) { /* grow the ring, in order */
-			size_t cap = t->qcap ? t->qcap * 2 : 4096;
-			struct pkt *q;
-
-			if (cap > TP_QUEUE_MAX || !(q = malloc(cap * sizeof(*q))))
-				return fail(t, -ENOMEM, "text: too many packets waiting");
-			for (size_t i = 0; i < t->qlen; i++)
-				q[i] = t->q[(t->qhead + i) % t->qcap];
-			free(t->q);
-			t->q = q;
-			t->qcap = cap;
-			t->qhead = 0;
-		}
+		if ((t->qlen == t->qcap &&
+		     ring_grow((void **)&t->q, sizeof(*t->q), &t->qcap, &t->qhead, t->qlen)) ||
+		    (p->ts_len == p->ts_cap && ring_grow((void **)&p->ts, sizeof(*p->ts),
+							 &p->ts_cap, &p->ts_head, p->ts_len)))
+			return fail(t, -ENOMEM, "text: too many packets waiting");
 		t->q[(t->qhead + t->qlen++) % t->qcap] =
 		    (struct pkt){.ts = k->ts,
 				 .name = t->if_name[k->if_id],
@@ -268,19 +278,6 @@ static int on_block(void *ctx, enum srv_pcapng_event ev, const void *arg)
 				 .wirelen = k->wirelen};
 		if (p->fed == p->printed)
 			p->progress = now_ms(); /* work again: the stuck clock starts */
-		if (p->ts_len == p->ts_cap) {	/* grow the ring, in order */
-			size_t cap = p->ts_cap ? p->ts_cap * 2 : 4096;
-			int64_t *v;
-
-			if (cap > TP_QUEUE_MAX || !(v = malloc(cap * sizeof(*v))))
-				return fail(t, -ENOMEM, "text: too many packets waiting");
-			for (size_t i = 0; i < p->ts_len; i++)
-				v[i] = p->ts[(p->ts_head + i) % p->ts_cap];
-			free(p->ts);
-			p->ts = v;
-			p->ts_cap = cap;
-			p->ts_head = 0;
-		}
 		p->ts[(p->ts_head + p->ts_len++) % p->ts_cap] = k->ts;
 		p->fed++;
 		if (t->file)
