@@ -24,6 +24,7 @@ static const struct ecap_conf_key keys[] = {
     ECAP_CONF_UINT_KEY("tunnel_max", struct srv_conf, tunnel_max, 1, 1, 1000000),
     ECAP_CONF_UINT_KEY("tunnel_hold", struct srv_conf, tunnel_hold_ms, 1, 1000, SRV_LP_HOLD_MS),
     STR("metrics_listen", metrics_listen),
+    STR("web_root", web_root),
     ECAP_CONF_UINT_KEY("capture_duration", struct srv_conf, capture_duration, 1, 1,
 		       ECAP_CAPTURE_DURATION_MAX),
     ECAP_CONF_UINT_KEY("capture_duration_max", struct srv_conf, capture_duration_max, 1, 1,
@@ -58,6 +59,7 @@ int srv_conf_load(struct srv_conf *c, const char *path, int must_exist, char *er
 {
 	*c = (struct srv_conf){.db = "/var/lib/edgecap/registry.db",
 			       .tunnel_if = "ectun0",
+			       .web_root = EDGECAP_WEB_DIR,
 			       .tunnel_max = 65536,
 			       .tunnel_hold_ms = SRV_LP_HOLD_MS,
 			       .capture_duration = 600,

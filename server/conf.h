@@ -14,6 +14,7 @@
  *   tunnel_max     = 65536              (devices registered at once)
  *   tunnel_hold    = 25000              (ms a parked poll waits, 1000..25000)
  *   metrics_listen = 127.0.0.1:9100     (Prometheus metrics; default: off)
+ *   web_root       = /usr/share/edgecap/web (the built page; "": the API only)
  *   capture_duration     = 600          (s, a capture that names none)
  *   capture_duration_max = 86400        (s, the most a capture may ask for)
  *   capture_max_mib      = 1024         (MiB of packets a capture keeps: it stops there)
@@ -55,6 +56,7 @@ struct srv_conf {
 	unsigned tunnel_max;
 	unsigned tunnel_hold_ms;
 	char metrics_listen[128];
+	char web_root[256]; /* the built page (index.html, assets/); "" for the API only */
 	unsigned capture_duration, capture_duration_max; /* s */
 	unsigned capture_max_mib;
 	unsigned org_captures_max, capture_readers_max, text_readers_max;

@@ -31,7 +31,9 @@ static void usage(FILE *f)
 		"                         default 25000: proxies cut idle requests at 30-60 s)\n"
 		"  --metrics-listen ADDR:PORT  where to answer GET /metrics (default: off)\n"
 		"  --device-networks CIDR,...  the only networks devices may be in; listed,\n"
-		"                         even loopback or this host's addresses are allowed\n",
+		"                         even loopback or this host's addresses are allowed\n"
+		"  --web-root DIR         the built web page (default " EDGECAP_WEB_DIR ";\n"
+		"                         \"\": the API only)\n",
 		srv_bootstrap_usage);
 }
 
@@ -53,6 +55,7 @@ static int configure(struct srv_conf *c, int argc, char **argv)
 	    {"tunnel-hold", required_argument, NULL, 0},
 	    {"metrics-listen", required_argument, NULL, 0},
 	    {"device-networks", required_argument, NULL, 0},
+	    {"web-root", required_argument, NULL, 0},
 	    {"version", no_argument, NULL, 'V'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},

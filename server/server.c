@@ -101,7 +101,7 @@ int srv_daemon_start(struct srv_daemon *d, char *err, size_t errlen)
 	 * of what an idle device costs the server. */
 	h2o_socket_buffer_prototype._initial_buf.capacity = 4096;
 	host = web_site_init(&d->site, "edgecap-server", 1 << 20, NULL);
-	srv_api_init(&d->api, host);
+	srv_api_init(&d->api, host, d->conf.web_root);
 	d->site.conns_max = d->conf.connections_max;
 	d->site.conns_per_addr_max = d->conf.connections_per_address_max;
 	r = web_site_start(&d->site, NULL, d->conf.listen,

@@ -13,6 +13,7 @@
  *               /api/v1/organization (its settings)
  *   tunnel.c    /tunnel/v1/register, /tunnel/v1/poll (the devices' side)
  *   health.c    /healthz, and /metrics on the metrics listener
+ *   web.c       the page: every other GET path (web/, docs/web.md)
  *
  * The endpoints answer through the HTTP edge (http.h) and call the service
  * modules below; nothing below calls up. */
@@ -56,6 +57,7 @@ struct srv_api {
 	struct web_site metrics;	    /* health.c: the metrics listener, when configured */
 	h2o_timeout_t events_tick;	    /* events.c: each stream's check */
 	unsigned events_open;
+	struct srv_web *web; /* web.c: the page, when built */
 };
 
 /* An endpoint. params: the path's {parts}, in order; who: the caller, for
@@ -90,7 +92,7 @@ int srv_session_cookie(h2o_req_t *req, char cookie[2 * REG_TOKEN_LEN + 1]);
 
 /* router.c: every route on "/" of host; requests answered are counted by
  * status in api->responses. */
-void srv_api_init(struct srv_api *api, h2o_hostconf_t *host);
+void srv_api_init(struct srv_api *api, h2o_hostconf_t *host, const char *web_dir);
 /* Once the loop runs. */
 void srv_api_start(struct srv_api *api);
 void srv_api_stop(struct srv_api *api);

@@ -9,6 +9,7 @@
 
 #include "api/api.h"
 #include "api/path.h"
+#include "api/web.h"
 
 #define PATH_MAX_LEN 512
 
@@ -126,6 +127,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 			      strlen(routes[i].method)))
 			found = &routes[i];
 	}
+	if (!known && api->web && srv_web_owns(seg, n))
+		return -1; /* the page's (web.c) */
 	if (!known)
 		return srv_fail(req, 404, "not found");
 	if (found && (found->flags & SRV_ROUTE_PUBLIC))
@@ -164,7 +167,7 @@ static void on_log(h2o_logger_t *self, h2o_req_t *req)
 		api->responses[st]++;
 }
 
-void srv_api_init(struct srv_api *api, h2o_hostconf_t *host)
+void srv_api_init(struct srv_api *api, h2o_hostconf_t *host, const char *web_dir)
 {
 	h2o_pathconf_t *conf = h2o_config_register_path(host, "/", 0);
 	struct router *r = (struct router *)h2o_create_handler(conf, sizeof(*r));
@@ -174,6 +177,13 @@ void srv_api_init(struct srv_api *api, h2o_hostconf_t *host)
 	r->api = api;
 	c->super.log_access = on_log;
 	c->api = api;
+	if (web_dir && web_dir[0]) {
+		char err[512];
+
+		api->web = srv_web_register(conf, web_dir, err, sizeof(err));
+		if (!api->web)
+			ecap_log(LOG_INFO, "%s", err);
+	}
 }
 
 void srv_api_start(struct srv_api *api)

@@ -17,7 +17,8 @@ cert ca && cert gw5 ca && cert rogue && cert misnamed ca 10.98.0.7 && cert srv c
 server_start() { # [FLAG...]: more of the server's flags
 	: > "$tmp/server.log"
 	ip netns exec "$B" "$server" --plain-http --listen 127.0.0.1:8000 --db "$db" \
-		--ca-file "$tls/ca.pem" --device-networks 10.98.0.0/24,10.98.0.2 "$@" 2>> "$tmp/server.log" &
+		--ca-file "$tls/ca.pem" --device-networks 10.98.0.0/24,10.98.0.2 \
+		--web-root "${web_root:-}" "$@" 2>> "$tmp/server.log" &
 	server_pid=$!
 	for _ in $(seq 100); do
 		grep -q serving "$tmp/server.log" && return 0
