@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# ui.sh SERVER AGENT EDGECAP WEBROOT WEBDIR SHOTS - the web page in a real
+# browser: a real edgecap-server serving the built page (WEBROOT) with a real
+# SQLite registry, agents gw1 and gw2 on the two ends of a veth pair
+# (server_env.sh), users of two organizations made by the bootstrap command,
+# and ui.mjs driving Debian's Chromium through playwright-core (from WEBDIR's
+# node_modules) inside the server's namespace. Screenshots go to SHOTS.
+set -uo pipefail
+server=$1
+agent=$2
+ec=$3
+web_root=$(realpath "$4")
+web_dir=$(realpath "$5")
+shots=$(realpath -m "$6")
+suite=ui
+here=$(cd "$(dirname "$0")" && pwd)
+[ -x /usr/bin/chromium ] || { echo "FAIL no /usr/bin/chromium (tools/lab deps installs it)"; exit 1; }
+[ -d "$web_dir/node_modules/playwright-core" ] || { echo "FAIL no playwright-core in $web_dir (tools/lab deps)"; exit 1; }
+[ -f "$web_root/index.html" ] || { echo "FAIL no built page in $web_root"; exit 1; }
+. "$here/../netns/lib.sh"
+. "$here/../netns/server_env.sh"
+
+otp() { # EMAIL ROLE ORG: a user; its one-time password
+	"$server" --db "$db" user add "$3" "$1" --role "$2" 2> /dev/null | sed -n 's/^one-time password: //p'
+}
+export OWNER=carol@acme.test VIEWER=vera@acme.test OTHER=gus@globex.test THROTTLED=dave@acme.test
+export OWNER_OTP VIEWER_OTP OTHER_OTP
+OWNER_OTP=$(otp $OWNER owner acme) && VIEWER_OTP=$(otp $VIEWER viewer acme) &&
+	OTHER_OTP=$(otp $OTHER owner globex) && otp $THROTTLED operator acme > /dev/null ||
+	{ echo "FAIL bootstrap users"; exit 1; }
+export OWNER_PW=owner-password-1 VIEWER_PW=viewer-password-1 OTHER_PW=globex-password-1
+export BASE=http://127.0.0.1:8000 WEB_DIR=$web_dir SHOTS=$shots NS_A=$A
+rm -rf "$shots"
+
+# Chromium wants a writable home; the namespace B has the server at 127.0.0.1:8000
+export HOME=$tmp/home
+mkdir -p "$HOME"
+inb node "$here/ui.mjs" | tee "$tmp/ui.out"
+st=${PIPESTATUS[0]}
+pass=$(grep -c '^PASS' "$tmp/ui.out")
+fail=$(grep -c '^FAIL' "$tmp/ui.out")
+[ "$st" = 0 ] || [ "$fail" -gt 0 ] || { echo "FAIL ui.mjs ended with status $st"; fail=$((fail + 1)); }
+env_stop || fail=$((fail + 1))
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]

@@ -1,0 +1,151 @@
+// api.ts - the page's one way to the server: the public API the CLI uses
+// (docs/api.yaml). The session cookie goes by itself; state-changing requests
+// carry the session's CSRF token. Errors come back as ApiError with the
+// server's one-line message, which names the field.
+
+export class ApiError extends Error {
+  status: number;
+  retryAfter: number;
+  constructor(status: number, message: string, retryAfter = 0) {
+    super(message);
+    this.status = status;
+    this.retryAfter = retryAfter;
+  }
+}
+
+let csrf = "";
+const signedOut = new Set<() => void>();
+
+export function setCsrf(token: string): void {
+  csrf = token;
+}
+
+// Called when the server says the session is gone (401 on a signed-in page).
+export function onSignedOut(fn: () => void): () => void {
+  signedOut.add(fn);
+  return () => signedOut.delete(fn);
+}
+
+async function errorOf(res: Response): Promise<ApiError> {
+  let msg = `${res.status} ${res.statusText}`;
+  try {
+    const j = await res.json();
+    if (j && typeof j.error === "string") msg = j.error;
+  } catch {
+    /* not JSON: keep the status line */
+  }
+  return new ApiError(res.status, msg, Number(res.headers.get("Retry-After")) || 0);
+}
+
+export async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const headers: Record<string, string> = { Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (method !== "GET" && method !== "HEAD") headers["X-CSRF-Token"] = csrf;
+  const res = await fetch(path, {
+    method,
+    headers,
+    credentials: "same-origin",
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (!res.ok) {
+    const e = await errorOf(res);
+    if (res.status === 401 && path !== "/api/v1/session") signedOut.forEach((fn) => fn());
+    throw e;
+  }
+  return (await res.json()) as T;
+}
+
+export const get = <T>(path: string) => request<T>("GET", path);
+export const post = <T>(path: string, body?: unknown) => request<T>("POST", path, body ?? {});
+export const patch = <T>(path: string, body: unknown) => request<T>("PATCH", path, body);
+export const del = <T>(path: string) => request<T>("DELETE", path);
+
+// The cursor of a list's next page, from its Link header (rel="next").
+export function nextCursor(link: string | null): string | null {
+  if (!link) return null;
+  const m = /<[^>]*[?&]cursor=([^&>]+)[^>]*>\s*;\s*rel="next"/.exec(link);
+  return m ? decodeURIComponent(m[1]) : null;
+}
+
+// Every page of a list, up to max items.
+export async function getAll<T>(path: string, max = 5000): Promise<T[]> {
+  const out: T[] = [];
+  let cursor: string | null = null;
+  do {
+    const sep = path.includes("?") ? "&" : "?";
+    const url = `${path}${sep}limit=500${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`;
+    const res = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
+    if (!res.ok) {
+      const e = await errorOf(res);
+      if (res.status === 401) signedOut.forEach((fn) => fn());
+      throw e;
+    }
+    out.push(...((await res.json()) as T[]));
+    cursor = nextCursor(res.headers.get("Link"));
+  } while (cursor && out.length < max);
+  return out;
+}
+
+export interface User {
+  name: string;
+  email: string | null;
+  role: "owner" | "operator" | "viewer";
+  organization: string;
+  password_change: boolean;
+}
+
+export interface Session {
+  user: User;
+  csrf: string;
+  viewer_downloads?: boolean;
+}
+
+export interface Device {
+  name: string;
+  serial: string;
+  address: string;
+  transport: "direct" | "udp" | "http";
+  mgmt_address: string | null;
+  enabled: boolean;
+  last_seen: string | null;
+  created: string;
+  secret?: string;
+}
+
+export interface CaptureRequest {
+  devices: string[];
+  expression?: string;
+  snaplen?: number;
+  count?: number;
+  duration?: number;
+  interfaces?: string[];
+  direction?: "in" | "out" | "inout";
+  reason?: string;
+}
+
+export interface CaptureDevice {
+  device: string;
+  state: "connecting" | "streaming" | "done" | "failed";
+  error: string | null;
+  bytes: number;
+  packets: number;
+  duplicates: number;
+  dropped: number;
+}
+
+export interface Capture {
+  id: number;
+  state: "running" | "done";
+  request: CaptureRequest;
+  merged: number;
+  duplicates: number;
+  late: number;
+  created: string;
+  ended: string | null;
+  ended_by: string | null;
+  error: string | null;
+  stored: number;
+  file_lost: boolean;
+  user: string;
+  devices: CaptureDevice[];
+}

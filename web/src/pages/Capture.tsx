@@ -1,0 +1,190 @@
+// Capture.tsx - one capture, live: its state per device (updated by the
+// server's events), the packets as they are merged (the packets stream),
+// stop, download at any time, and the command that streams it into
+// Wireshark.
+import { useEffect, useMemo, useRef, useState } from "preact/hooks";
+import { get, post, type Capture } from "../api";
+import { bytes, count, when } from "../format";
+import { follow, type LiveState } from "../live";
+import { PacketStore, ROWS_MAX, type Packet } from "../packets";
+import { Link } from "../router";
+import { Alert, Copyable, useAction } from "../ui/ui";
+import { PacketList } from "../ui/PacketList";
+import type { Me } from "../main";
+
+function useFrameVersion(store: PacketStore): [number, () => void] {
+  // redraw at most once a frame however fast packets come
+  const [v, setV] = useState(0);
+  const pending = useRef(0);
+  const kick = () => {
+    if (pending.current) return;
+    pending.current = requestAnimationFrame(() => {
+      pending.current = 0;
+      setV(store.version);
+    });
+  };
+  useEffect(() => () => cancelAnimationFrame(pending.current), []);
+  return [v, kick];
+}
+
+function DeviceTable(props: { c: Capture }) {
+  return (
+    <div class="table-wrap">
+      <table class="list" aria-label="Devices in this capture">
+        <thead>
+          <tr>
+            <th>Device</th>
+            <th>State</th>
+            <th class="num">Packets</th>
+            <th class="num">Bytes</th>
+            <th class="num">Duplicates removed</th>
+            <th class="num">Dropped</th>
+            <th>Error</th>
+          </tr>
+        </thead>
+        <tbody>
+          {props.c.devices.map((d) => (
+            <tr key={d.device} data-device={d.device}>
+              <td>{d.device}</td>
+              <td><span class={`badge ${d.state}`}>{d.state}</span></td>
+              <td class="num" data-field="packets">{count(d.packets)}</td>
+              <td class="num">{bytes(d.bytes)}</td>
+              <td class="num">{count(d.duplicates)}</td>
+              <td class={`num${d.dropped ? " warn" : ""}`}>{count(d.dropped)}</td>
+              <td>{d.error ?? ""}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+export function CaptureView(props: { id: string; me: Me; canDownload: boolean }) {
+  const [c, setC] = useState<Capture | null>(null);
+  const [stateErr, setStateErr] = useState<string | null>(null);
+  const [rowsState, setRowsState] = useState<LiveState>("connecting");
+  const [rowsErr, setRowsErr] = useState<string | null>(null);
+  const [ended, setEnded] = useState(false);
+  const [found, setFound] = useState(false);
+  const store = useMemo(() => new PacketStore(), [props.id]);
+  const [version, kick] = useFrameVersion(store);
+  const [followOn, setFollow] = useState(true);
+  const [selected, setSelected] = useState<number | null>(null);
+  const [q, setQ] = useState("");
+  const act = useAction();
+  const base = `/api/v1/captures/${encodeURIComponent(props.id)}`;
+
+  useEffect(() => {
+    // the capture first (a refusal's own words), then its changes as they come
+    let f: { close(): void } | null = null;
+    let live = true;
+    get<Capture>(base).then(
+      (d) => {
+        if (!live) return;
+        setC(d);
+        setFound(true);
+        if (d.state === "done") return;
+        f = follow(`${base}/events`, { capture: (e: Capture) => { setC(e); return e.state === "done"; } },
+          (_s, err) => err && setStateErr(err));
+      },
+      (e) => live && setStateErr((e as Error).message),
+    );
+    return () => {
+      live = false;
+      f?.close();
+    };
+  }, [base]);
+
+  useEffect(() => {
+    if (!found) return;
+    const f = follow(
+      `${base}/packets`,
+      {
+        packet: (p: Packet) => { store.add(p); kick(); },
+        more: (m: { n: number; line: string }) => { store.more(m.n, m.line); kick(); },
+        end: () => { setEnded(true); return true; },
+      },
+      (s, err) => { setRowsState(s); if (err) setRowsErr(err); },
+    );
+    return () => f.close();
+  }, [base, store, found]);
+
+  useEffect(() => {
+    store.setQuery(q);
+    setSelected(null);
+    kick();
+  }, [q]);
+
+  const running = c?.state === "running";
+  const sel = selected !== null && selected < store.length ? store.at(selected) : null;
+  const cmd = `curl -sN -H "Authorization: Bearer $EDGECAP_TOKEN" ${location.origin}${base}/pcap | wireshark -k -i -`;
+
+  return (
+    <section class="capture" aria-labelledby="cap-title">
+      <div class="title-row">
+        <h1 id="cap-title">
+          Capture {props.id}{" "}
+          {c && <span class={`badge ${c.state}`}>{c.state}</span>}
+        </h1>
+        {c && <div class="row">
+          {running && props.me.role !== "viewer" && (
+            <button type="button" class="danger" disabled={act.busy}
+              onClick={() => act.run(() => post(`${base}/stop`))}>
+              Stop
+            </button>
+          )}
+          {props.canDownload && (
+            <a class="button" href={`${base}/pcap`} download={`capture-${props.id}.pcapng`}>
+              Download pcapng
+            </a>
+          )}
+          {props.me.role !== "viewer" && <Link class="button quiet" href={`/captures/new?from=${props.id}`}>Run again</Link>}
+        </div>}
+      </div>
+      <Alert error={act.error || stateErr} />
+      {c && (
+        <>
+          <dl class="facts">
+            <div><dt>Filter</dt><dd class="mono">{c.request.expression || "(every packet)"}</dd></div>
+            <div><dt>Started</dt><dd>{when(c.created)} by {c.user}</dd></div>
+            {c.ended && <div><dt>Ended</dt><dd>{when(c.ended)}{c.ended_by ? ` (${c.ended_by})` : ""}</dd></div>}
+            <div><dt>Reason</dt><dd>{c.request.reason || "—"}</dd></div>
+            <div><dt>Merged</dt><dd data-field="merged">{count(c.merged)} packets, {count(c.duplicates)} duplicates removed</dd></div>
+          </dl>
+          {c.error && <Alert error={c.error} />}
+          <DeviceTable c={c} />
+        </>
+      )}
+      {c && props.canDownload && <Copyable label="Stream into Wireshark (with an API token from My account):" text={cmd} />}
+      {c && <>
+      <div class="row list-tools">
+        <label class="search grow">
+          Search packets
+          <input type="search" value={q} onInput={(e) => setQ(e.currentTarget.value)} placeholder="text in any column" />
+        </label>
+        <label class="check">
+          <input type="checkbox" checked={followOn} onChange={(e) => setFollow(e.currentTarget.checked)} />
+          Follow
+        </label>
+        <span class="muted" role="status" aria-live="polite" data-field="rows">
+          {q ? `${count(store.length)} of ${count(store.rows.length)} packets` : `${count(store.rows.length)} packets`}
+          {rowsState === "retrying" ? " · reconnecting…" : ended ? " · complete" : rowsState === "open" ? " · live" : ""}
+        </span>
+      </div>
+      {store.beyond > 0 && (
+        <Alert>The page keeps the first {count(ROWS_MAX)} packets; {count(store.beyond)} more are in the download.</Alert>
+      )}
+      {rowsErr && <Alert error={rowsErr} />}
+      <PacketList store={store} version={version} follow={followOn} onFollow={setFollow} selected={selected} onSelect={setSelected} />
+      {sel && (
+        <section class="detail" aria-label={`Packet ${sel.n}`}>
+          <h2>Packet {sel.n}</h2>
+          <p class="muted">{sel.time} · {sel.device}:{sel.iface} · {sel.dir ?? "direction unknown"} · {sel.len} bytes on the wire</p>
+          <pre class="lines">{[sel.line, ...(sel.more ?? [])].join("\n")}</pre>
+        </section>
+      )}
+      </>}
+    </section>
+  );
+}

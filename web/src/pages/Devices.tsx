@@ -1,0 +1,172 @@
+// Devices.tsx - the organization's gateways: whether each is reachable, how,
+// and since when; search; enrol (owners); start a capture on a selection.
+import { useMemo, useState } from "preact/hooks";
+import { del, getAll, patch, post, type Device } from "../api";
+import { ago, presence, when } from "../format";
+import { navigate } from "../router";
+import { Alert, Empty, Secret, useAction, useLoad } from "../ui/ui";
+import type { Me } from "../main";
+
+const REFRESH_MS = 5000;
+
+function Enrol(props: { onDone: () => void }) {
+  const [name, setName] = useState("");
+  const [serial, setSerial] = useState("");
+  const [address, setAddress] = useState("");
+  const [made, setMade] = useState<Device | null>(null);
+  const act = useAction();
+
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    const body: Record<string, string> = { name, serial };
+    if (address) body.address = address;
+    await act.run(async () => setMade(await post<Device>("/api/v1/devices", body)));
+  };
+  if (made)
+    return (
+      <div class="card">
+        <h2>Enrolled {made.name}</h2>
+        {made.secret && <Secret label="The device's secret." value={made.secret} onDone={() => { setMade(null); props.onDone(); }} />}
+        <h3>Steps that remain on {made.name}</h3>
+        <ol>
+          <li>Put the secret in the agent's configuration (<code>/etc/edgecap/agent.conf</code>, key <code>secret</code>).</li>
+          <li>Name this server in the same file (<code>server = https://…</code>) and start the agent: <code>systemctl start edgecap-agent</code>.</li>
+          <li>The device shows as online here once its tunnel registers.</li>
+        </ol>
+      </div>
+    );
+  return (
+    <form class="card inline-form" onSubmit={submit} aria-label="Enrol a device">
+      <h2>Enrol a device</h2>
+      <label>
+        Name
+        <input required value={name} onInput={(e) => setName(e.currentTarget.value)} placeholder="gw-berlin-1" />
+      </label>
+      <label>
+        Serial
+        <input required value={serial} onInput={(e) => setSerial(e.currentTarget.value)} />
+      </label>
+      <label>
+        Address (direct devices)
+        <input value={address} onInput={(e) => setAddress(e.currentTarget.value)} placeholder="host:port, empty for the tunnel" />
+      </label>
+      <Alert error={act.error} />
+      <button type="submit" disabled={act.busy}>Enrol</button>
+    </form>
+  );
+}
+
+export function Devices(props: { me: Me }) {
+  const { data, error, reload } = useLoad(() => getAll<Device>("/api/v1/devices"), [], REFRESH_MS);
+  const [q, setQ] = useState("");
+  const [picked, setPicked] = useState<Set<string>>(new Set());
+  const [enrolling, setEnrolling] = useState(false);
+  const act = useAction();
+  const owner = props.me.role === "owner";
+
+  const shown = useMemo(() => {
+    const s = q.trim().toLowerCase();
+    return (data ?? []).filter(
+      (d) => !s || [d.name, d.serial, d.address, d.transport, d.mgmt_address ?? ""].some((v) => v.toLowerCase().includes(s)),
+    );
+  }, [data, q]);
+  const toggle = (name: string) => {
+    const n = new Set(picked);
+    if (n.has(name)) n.delete(name);
+    else n.add(name);
+    setPicked(n);
+  };
+  const allShown = shown.length > 0 && shown.every((d) => picked.has(d.name));
+  const pickAll = () => {
+    const n = new Set(picked);
+    shown.forEach((d) => (allShown ? n.delete(d.name) : n.add(d.name)));
+    setPicked(n);
+  };
+  const capture = () => {
+    const p = new URLSearchParams();
+    [...picked].forEach((d) => p.append("device", d));
+    navigate(`/captures/new?${p}`);
+  };
+
+  return (
+    <section aria-labelledby="devices-title">
+      <div class="title-row">
+        <h1 id="devices-title">Devices</h1>
+        <div class="row">
+          {props.me.role !== "viewer" && (
+            <button type="button" disabled={!picked.size} onClick={capture}>
+              Capture on {picked.size || ""} selected
+            </button>
+          )}
+          {owner && (
+            <button type="button" class="quiet" onClick={() => setEnrolling(!enrolling)} aria-expanded={enrolling}>
+              Enrol a device
+            </button>
+          )}
+        </div>
+      </div>
+      {enrolling && <Enrol onDone={() => { setEnrolling(false); reload(); }} />}
+      <label class="search">
+        Search devices
+        <input type="search" value={q} onInput={(e) => setQ(e.currentTarget.value)} placeholder="name, serial, address" />
+      </label>
+      <Alert error={error || act.error} />
+      {data && !data.length && <Empty>No devices yet.{owner ? " Enrol one above." : ""}</Empty>}
+      {shown.length > 0 && (
+        <div class="table-wrap">
+          <table class="list">
+            <thead>
+              <tr>
+                <th>
+                  <input type="checkbox" aria-label="Select all shown" checked={allShown} onChange={pickAll} />
+                </th>
+                <th>Name</th>
+                <th>Serial</th>
+                <th>State</th>
+                <th>Last seen</th>
+                <th>Transport</th>
+                <th>Address</th>
+                <th>Management address</th>
+                {owner && <th>Actions</th>}
+              </tr>
+            </thead>
+            <tbody>
+              {shown.map((d) => {
+                const p = d.enabled ? presence(d.transport, d.last_seen) : "disabled";
+                return (
+                  <tr key={d.name}>
+                    <td>
+                      <input type="checkbox" aria-label={`Select ${d.name}`} checked={picked.has(d.name)} onChange={() => toggle(d.name)} />
+                    </td>
+                    <td>{d.name}</td>
+                    <td class="mono">{d.serial}</td>
+                    <td>
+                      <span class={`badge ${p}`}>{p === "unknown" ? "direct" : p}</span>
+                    </td>
+                    <td title={when(d.last_seen)}>{ago(d.last_seen)}</td>
+                    <td>{d.transport}</td>
+                    <td class="mono">{d.address || "—"}</td>
+                    <td class="mono">{d.mgmt_address ?? "—"}</td>
+                    {owner && (
+                      <td class="actions">
+                        <button type="button" class="small quiet"
+                          onClick={() => act.run(async () => { await patch(`/api/v1/devices/${encodeURIComponent(d.name)}`, { enabled: !d.enabled }); reload(); })}>
+                          {d.enabled ? "Disable" : "Enable"}
+                        </button>
+                        <button type="button" class="small danger"
+                          onClick={() => confirm(`Remove ${d.name}? Its captures stay.`) &&
+                            act.run(async () => { await del(`/api/v1/devices/${encodeURIComponent(d.name)}`); reload(); })}>
+                          Remove
+                        </button>
+                      </td>
+                    )}
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </section>
+  );
+}
