@@ -14,7 +14,11 @@
 # with curl. One 10-second capture on all three gateways, merged by the
 # server: gw1 and gw2 see LAN A's packets twice, the server keeps each once.
 # Prints the live text, then the merged pcapng (kept outside the tree) and
-# its summary; removes what it created.
+# its summary; removes what it created. The server's web page is forwarded to
+# 127.0.0.1:8080 on this machine (socat, one process per connection entering
+# the cloud namespace) with a demo owner's sign-in printed; with
+# EDGECAP_DEMO_KEEP=1 (tools/lab demo --keep) the lab and its traffic stay
+# until Ctrl-C, for a person to use the page.
 set -euo pipefail
 build=$(cd "$1" && pwd)
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -26,6 +30,8 @@ rm -f "$out/registry.db"* "$out"/[0-9]*.pcapng
 
 cleanup() {
 	local n pid
+	# the script's own background jobs (the traffic loop, the forwarder) first
+	for pid in $(jobs -p); do kill "$pid" 2> /dev/null || true; done
 	disown -a # their ends are expected: no "Terminated" lines
 	for n in $nss; do
 		for pid in $(ip netns pids "$p-$n" 2> /dev/null); do kill "$pid" 2> /dev/null || true; done
@@ -38,6 +44,7 @@ cleanup() {
 }
 nss="cloud nat proxy gw1 gw2 gw3 lana client1 client2 svc"
 trap cleanup EXIT
+trap 'exit 130' INT TERM HUP # Ctrl-C (--keep) cleans up too
 on() { local n=$1; shift; ip netns exec "$p-$n" "$@"; } # on NS CMD...
 link() { # NS1 IF1 ADDR1 NS2 IF2 ADDR2 (ADDR "": none)
 	ip link add "$2" netns "$p-$1" type veth peer name "$5" netns "$p-$4"
@@ -81,7 +88,8 @@ echo "== edgecap-server in the cloud namespace"
 srv() { on cloud "$build/server/edgecap-server" --db "$out/registry.db" --data "$out" "$@"; }
 srv org add lab > /dev/null
 token=$(srv admin add lab admin)
-srv --plain-http --listen 0.0.0.0:8080 --tunnel-udp 0.0.0.0:4789 2> "$out/server.log" &
+demo_pw=$(srv user add lab demo@lab.example --role owner 2> /dev/null | sed -n 's/^one-time password: //p')
+srv --plain-http --listen 0.0.0.0:8080 --tunnel-udp 0.0.0.0:4789 --web-root "$build/web" 2> "$out/server.log" &
 cli() { on cloud env EDGECAP_SERVER=http://127.0.0.1:8080 EDGECAP_TOKEN="$token" "$ec" "$@"; }
 for _ in $(seq 50); do grep -q serving "$out/server.log" && break; sleep 0.1; done
 
@@ -117,11 +125,20 @@ on gw3 python3 -m http.server -b 10.10.3.1 -d "$out" 80 > /dev/null 2>&1 &
 sleep 1
 cli devices
 
-echo
-echo "== a 10-second capture on gw1, gw2 and gw3, merged by the server, live:"
-(
-	sleep 1
-	for r in 1 2 3; do
+# the page, from this machine's loopback into the cloud namespace
+web=
+if ss -Hltn 'sport = :8080' | grep -q .; then
+	echo "== (127.0.0.1:8080 is taken on this machine: the web page is not forwarded)"
+else
+	socat TCP4-LISTEN:8080,bind=127.0.0.1,reuseaddr,fork \
+		EXEC:"ip netns exec $p-cloud socat STDIO TCP4\:127.0.0.1\:8080" 2> /dev/null &
+	fwd=$!
+	web="http://127.0.0.1:8080"
+	echo "== the web page: $web  (sign in as demo@lab.example, one-time password $demo_pw)"
+fi
+
+traffic() { # ROUNDS: the clients' pings, names and downloads, a round a second
+	for ((r = 1; r <= $1; r++)); do
 		on client1 ping -c 2 -i 0.2 -q 10.10.1.53 > /dev/null || true
 		on client1 python3 "$top/tools/labdns.py" --query www.lab 10.10.1.53 || true
 		on client1 python3 "$top/tools/labdns.py" --query nosuch.lab 10.10.1.53 || true
@@ -130,11 +147,18 @@ echo "== a 10-second capture on gw1, gw2 and gw3, merged by the server, live:"
 		on client2 curl -s -o /dev/null http://10.10.3.1/file.bin || true
 		sleep 1
 	done
+}
+
+echo
+echo "== a 10-second capture on gw1, gw2 and gw3, merged by the server, live:"
+(
+	sleep 1
+	traffic 3
 ) &
-traffic=$!
+traffic_pid=$!
 cli remote -d gw1,gw2,gw3 --duration 10 --text 'icmp or arp or udp port 53 or (tcp port 80 and tcp[tcpflags] & (tcp-syn|tcp-fin) != 0)' \
 	2> "$out/remote.err"
-wait $traffic || true
+wait $traffic_pid || true
 cat "$out/remote.err"
 id=$(sed -n 's/^capture \([0-9]*\) on.*/\1/p' "$out/remote.err")
 
@@ -147,3 +171,11 @@ echo
 capinfos -c -i -u "$out/merged.pcapng" | sed 's/^/   /'
 echo
 echo "merged pcapng: $out/merged.pcapng"
+if [ -n "${EDGECAP_DEMO_KEEP:-}" ] && [ -n "$web" ]; then
+	echo
+	echo "== the lab stays, with traffic, until Ctrl-C: $web (demo@lab.example, one-time password $demo_pw)"
+	traffic 1000000 &
+	wait "$fwd" || true
+elif [ -n "$web" ]; then
+	echo "(tools/lab demo --keep keeps the lab, its traffic and the page at $web until Ctrl-C)"
+fi
