@@ -47,6 +47,9 @@ static const struct ecap_conf_key keys[] = {
     ECAP_CONF_UINT_KEY("session_max", struct srv_conf, session_max_s, 1, 1, 30 * 86400),
     ECAP_CONF_UINT_KEY("password_workers", struct srv_conf, password_workers, 1, 1, 16),
     ECAP_CONF_UINT_KEY("audit_days", struct srv_conf, audit_days, 1, 1, 36500),
+    ECAP_CONF_UINT_KEY("sharkd_max", struct srv_conf, sharkd_max, 1, 0, 64),
+    ECAP_CONF_UINT_KEY("sharkd_idle", struct srv_conf, sharkd_idle_s, 1, 5, 86400),
+    ECAP_CONF_UINT_KEY("sharkd_mem_mib", struct srv_conf, sharkd_mem_mib, 1, 256, 1u << 20),
     {0},
 };
 
@@ -78,7 +81,10 @@ int srv_conf_load(struct srv_conf *c, const char *path, int must_exist, char *er
 			       .session_idle_s = 1800,
 			       .session_max_s = 43200,
 			       .password_workers = 2,
-			       .audit_days = 400};
+			       .audit_days = 400,
+			       .sharkd_max = 4,
+			       .sharkd_idle_s = 60,
+			       .sharkd_mem_mib = 2048};
 	return ecap_conf_load(keys, c, path, must_exist, err, errlen);
 }
 

@@ -36,6 +36,10 @@
  *   session_max          = 43200        (s a sign-in session lasts at most)
  *   password_workers     = 2            (threads hashing passwords at once, 64 MiB each)
  *   audit_days           = 400          (days the audit log keeps an entry)
+ *   sharkd_max           = 4            (packet views at once: Wireshark's engine, one process
+ *                                        per capture looked into; 0: none)
+ *   sharkd_idle          = 60           (s a packet view is kept without a request)
+ *   sharkd_mem_mib       = 2048         (MiB of address space each may take)
  */
 #ifndef SRV_CONF_H
 #define SRV_CONF_H
@@ -65,6 +69,7 @@ struct srv_conf {
 	unsigned org_storage_max_mib, data_reserve_mib, capture_retention_days;
 	unsigned connections_max, connections_per_address_max;
 	unsigned session_idle_s, session_max_s, password_workers, audit_days;
+	unsigned sharkd_max, sharkd_idle_s, sharkd_mem_mib;
 };
 
 /* Defaults, then the file (a missing one is fine unless must_exist): 0, or

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "server.h"
+#include "service/sharkd.h"
 
 #define STOP_GRACE_MS 3000
 
@@ -146,6 +147,18 @@ int srv_daemon_start(struct srv_daemon *d, char *err, size_t errlen)
 		return r;
 	}
 	d->api.pwwork = d->pwwork;
+	if (d->conf.sharkd_max) {
+		d->sharkd = srv_sharkd_pool_new(
+		    &(struct srv_sharkd_conf){.loop = d->site.ctx.loop,
+					      .max = d->conf.sharkd_max,
+					      .idle_s = d->conf.sharkd_idle_s,
+					      .mem_mib = d->conf.sharkd_mem_mib});
+		if (!d->sharkd) {
+			snprintf(err, errlen, "packet views: %s", strerror(ENOMEM));
+			return -ENOMEM;
+		}
+	}
+	d->api.sharkd = d->sharkd;
 	d->api.session_idle_s = d->conf.session_idle_s;
 	d->api.session_max_s = d->conf.session_max_s;
 	d->api.loop = d->site.ctx.loop;
@@ -206,6 +219,7 @@ void srv_daemon_free(struct srv_daemon *d)
 	/* compiles still under way are answered 503, their workers killed */
 	srv_compiler_free(d->compiler);
 	srv_pwwork_free(d->pwwork);
+	srv_sharkd_pool_free(d->sharkd);
 	/* the loop and h2o's contexts live until exit: h2o 2.2 cannot destroy a
 	 * loop; captures still running after the grace period go with it */
 	if (d->site.ssl)

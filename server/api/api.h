@@ -9,6 +9,7 @@
  *   auth.c      who a request is: its token, or its session and CSRF token
  *   audit.c     the audit log: written as endpoints act; /api/v1/audit
  *   events.c    /api/v1/captures/{id}/events: its state as Server-Sent Events
+ *   frames.c    /api/v1/captures/{id}/frames[/{n}]: Wireshark's view (sharkd)
  *   users.c     /api/v1/users[/{name}] (owners), /api/v1/tokens[/{name}] (one's own),
  *               /api/v1/organization (its settings)
  *   tunnel.c    /tunnel/v1/register, /tunnel/v1/poll (the devices' side)
@@ -57,7 +58,8 @@ struct srv_api {
 	struct web_site metrics;	    /* health.c: the metrics listener, when configured */
 	h2o_timeout_t events_tick;	    /* events.c: each stream's check */
 	unsigned events_open;
-	struct srv_web *web; /* web.c: the page, when built */
+	struct srv_web *web;		/* web.c: the page, when built */
+	struct srv_sharkd_pool *sharkd; /* frames.c: packet detail; NULL: off */
 };
 
 /* An endpoint. params: the path's {parts}, in order; who: the caller, for
@@ -78,6 +80,12 @@ struct srv_route {
 	enum reg_role role; /* the least role it takes (docs/accounts.md) */
 	const char *what;   /* "start captures": for the 403 */
 };
+
+/* captures.c: "123" -> 123; else 0. */
+int64_t srv_capture_id(const char *s);
+/* captures.c: may who read a capture's packets (download, detail)? 0, or
+ * -1 with the 403 sent. */
+int srv_may_download(h2o_req_t *req, const struct reg_user *who);
 
 /* auth.c: the session cookie's name. */
 #define SRV_SESSION_COOKIE "edgecap_session"
@@ -130,6 +138,9 @@ srv_endpoint_fn srv_org_get;
 srv_endpoint_fn srv_org_patch;
 srv_endpoint_fn srv_capture_events;
 srv_endpoint_fn srv_capture_rows;
+/* frames.c */
+srv_endpoint_fn srv_capture_frames;
+srv_endpoint_fn srv_capture_frame;
 
 /* events.c: how often an event stream checks its capture. */
 #define EVENTS_TICK_MS 500

@@ -119,8 +119,7 @@ static int reply_capture(struct srv_api *api, h2o_req_t *req, int64_t org, int64
 	return srv_json(req, status, o);
 }
 
-/* "123" -> 123; else 0. */
-static int64_t capture_id(const char *s)
+int64_t srv_capture_id(const char *s)
 {
 	char *end;
 	long long v = strtoll(s, &end, 10);
@@ -140,7 +139,7 @@ int srv_captures_list(struct srv_api *api, h2o_req_t *req, const struct reg_user
 
 	if (srv_page(req, &limit, cursor))
 		return 0;
-	if (cursor[0] && !capture_id(cursor))
+	if (cursor[0] && !srv_capture_id(cursor))
 		return srv_fail(req, 400, "cursor: not one of this server's (from a Link header)");
 	if (!srv_query(req, "state", state, sizeof(state))) {
 		if (strcmp(state, "running") && strcmp(state, "done"))
@@ -157,8 +156,8 @@ int srv_captures_list(struct srv_api *api, h2o_req_t *req, const struct reg_user
 	f.since = (f.since + 999) / 1000;
 	f.until = (f.until + 999) / 1000;
 	/* one more than the page: whether there is a next */
-	if (reg_captures_page(api->reg, who->org, cursor[0] ? capture_id(cursor) : 0, limit + 1, &f,
-			      &c, &n))
+	if (reg_captures_page(api->reg, who->org, cursor[0] ? srv_capture_id(cursor) : 0, limit + 1,
+			      &f, &c, &n))
 		return srv_fail(req, 503, "registry: %s", reg_errmsg(api->reg));
 	a = json_array();
 	for (size_t i = 0; i < n && i < limit; i++)
@@ -173,7 +172,7 @@ int srv_captures_list(struct srv_api *api, h2o_req_t *req, const struct reg_user
 
 int srv_capture_get(struct srv_api *api, h2o_req_t *req, const struct reg_user *who, char **params)
 {
-	int64_t id = capture_id(params[0]);
+	int64_t id = srv_capture_id(params[0]);
 
 	if (!id)
 		return srv_fail(req, 404, "no capture '%s'", params[0]);
@@ -192,7 +191,7 @@ static void audit_capture(struct srv_api *api, h2o_req_t *req, const struct reg_
 int srv_capture_stop_ep(struct srv_api *api, h2o_req_t *req, const struct reg_user *who,
 			char **params)
 {
-	int64_t id = capture_id(params[0]);
+	int64_t id = srv_capture_id(params[0]);
 	char file[8];
 
 	if (!id || reg_capture_file(api->reg, who->org, id, file, sizeof(file)))
@@ -207,7 +206,7 @@ int srv_capture_stop_ep(struct srv_api *api, h2o_req_t *req, const struct reg_us
 int srv_capture_delete(struct srv_api *api, h2o_req_t *req, const struct reg_user *who,
 		       char **params)
 {
-	int64_t id = capture_id(params[0]);
+	int64_t id = srv_capture_id(params[0]);
 	struct srv_capture *l = id ? srv_capture_find(api->captures, who->org, id) : NULL;
 	int r;
 
@@ -801,7 +800,7 @@ static int follow(struct srv_api *api, h2o_req_t *req, const struct reg_user *wh
 		  int text)
 {
 	int64_t org = who->org;
-	int64_t id = capture_id(ids);
+	int64_t id = srv_capture_id(ids);
 	struct srv_capture *l;
 	char path[512];
 	struct srv_reader *r;
@@ -891,12 +890,20 @@ static int follow(struct srv_api *api, h2o_req_t *req, const struct reg_user *wh
 	return 0;
 }
 
+int srv_may_download(h2o_req_t *req, const struct reg_user *who)
+{
+	if (who->role != REG_VIEWER || who->viewer_downloads)
+		return 0;
+	srv_fail(req, 403,
+		 "your role (viewer) may not download captures here: an owner "
+		 "allows it (PATCH /api/v1/organization {viewer_downloads: true})");
+	return -1;
+}
+
 int srv_capture_pcap(struct srv_api *api, h2o_req_t *req, const struct reg_user *who, char **params)
 {
-	if (who->role == REG_VIEWER && !who->viewer_downloads)
-		return srv_fail(req, 403,
-				"your role (viewer) may not download captures here: an owner "
-				"allows it (PATCH /api/v1/organization {viewer_downloads: true})");
+	if (srv_may_download(req, who))
+		return 0;
 	return follow(api, req, who, params[0], 0);
 }
 

@@ -1,0 +1,64 @@
+/* sharkd.h - Wireshark's dissection engine for the page's packet detail and
+ * display filters: `sharkd -` (wireshark-common), one process per capture
+ * at most, spoken to by JSON-RPC over its standard input and output from
+ * the loop, never waited on. It parses hostile packets with every one of
+ * Wireshark's dissectors, so it is confined as the printers are, and more:
+ *   - a user and group of its own (SRV_SHARKD_ID_BASE + its slot), no
+ *     supplementary groups, no capabilities, no-new-privs: it reads the one
+ *     capture file it is given as an open descriptor (fd 3, group-readable
+ *     by its group alone, in a directory only root enters) and nothing of
+ *     ours;
+ *   - no network (a namespace of its own), bounded memory, CPU time,
+ *     files and processes, no core, an environment of PATH and HOME only;
+ *   - at most `max` at once on the server; one idle past `idle_s` is
+ *     stopped, and so is one that answers nothing for SRV_SHARKD_CALL_MS
+ *     or a line longer than SRV_SHARKD_LINE_MAX. */
+#ifndef SRV_SHARKD_H
+#define SRV_SHARKD_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "common/web.h"
+
+#define SRV_SHARKD_ID_BASE  0x7eca0000u /* uid and gid of slot 0 */
+#define SRV_SHARKD_CALL_MS  30000	/* an answer takes at most this */
+#define SRV_SHARKD_LINE_MAX (64u << 20) /* bytes of one answer */
+
+struct srv_sharkd_pool;
+struct srv_sharkd_call;
+
+struct srv_sharkd_conf {
+	h2o_loop_t *loop;
+	unsigned max;	  /* processes at once */
+	unsigned idle_s;  /* a process without calls this long is stopped */
+	unsigned mem_mib; /* address space of each */
+	const char *exe;  /* NULL: "sharkd" from PATH */
+};
+
+/* The answer, on the loop: result (borrowed: the callback's for the call
+ * only) or err (sharkd's own message for a refused request, e.g. a display
+ * filter's; or why there is no answer) with code: sharkd's negative
+ * JSON-RPC code, or -ETIME, -EIO (it died), -ECANCELED (the pool is being
+ * freed). */
+typedef void srv_sharkd_cb(void *data, json_t *result, int code, const char *err);
+
+struct srv_sharkd_pool *srv_sharkd_pool_new(const struct srv_sharkd_conf *conf);
+/* Every process killed and reaped; pending calls answered -ECANCELED. */
+void srv_sharkd_pool_free(struct srv_sharkd_pool *p);
+
+/* Call method with params (taken) on capture key's process, started on the
+ * capture's file (path, opened here) if it has none, and the file loaded
+ * again first when it grew since (a running capture). 0 with cb called once
+ * later from the loop, or -EBUSY (max processes, all of them in use: err
+ * says so), -ENOENT (the file is gone), -EIO (sharkd could not be started;
+ * err says why). */
+int srv_sharkd_call(struct srv_sharkd_pool *p, uint64_t key, const char *path, const char *method,
+		    json_t *params, srv_sharkd_cb *cb, void *data, struct srv_sharkd_call **ret,
+		    char *err, size_t errlen);
+/* Its caller is gone: cb will not be called. Only before cb ran. */
+void srv_sharkd_cancel(struct srv_sharkd_call *c);
+/* Processes running now (for /metrics and tests). */
+unsigned srv_sharkd_running(const struct srv_sharkd_pool *p);
+
+#endif
