@@ -190,6 +190,30 @@ await check("search within the packets narrows the list", async () => {
   await owner.getByLabel("Search packets").fill("");
 });
 
+await check("packet detail: Wireshark's tree shows the IP layer and marks its bytes", async () => {
+  await owner.locator(".pspace .prow").filter({ hasText: "ICMP echo request" }).first().click();
+  const ip = owner.locator(".tree summary .tnode").filter({ hasText: /^Internet Protocol Version 4, Src: 10\.98\.0\.1, Dst: 10\.98\.0\.2$/ });
+  await ip.waitFor();
+  await ip.click();
+  const on = await owner.locator(".hex .hx span.on").count();
+  assert(on === 20, `${on} bytes marked for the IPv4 header`);
+  await owner.locator(".tree summary").filter({ hasText: "Internet Control Message Protocol" }).click();
+  await owner.locator(".tree .tnode").filter({ hasText: "Type: 8 (Echo (ping) request)" }).waitFor();
+  await shot(owner, "packet-detail");
+});
+
+await check("a display filter narrows the list, checked by Wireshark's engine", async () => {
+  const box = owner.getByLabel("Display filter (Wireshark)");
+  await box.fill("icmp.type ==");
+  await owner.locator("#df-status").filter({ hasText: /^filter: Filter invalid/ }).waitFor();
+  await box.fill("icmp.type == 0");
+  await owner.locator('[data-field="rows"]').filter({ hasText: /^10 of \d+ packets/ }).waitFor();
+  const lines = await owner.locator(".pspace .prow .c-line").allTextContents();
+  assert(lines.length === 10 && lines.every((l) => l.includes("ICMP echo reply")), lines.join(" | ").slice(0, 200));
+  await box.fill("");
+  await owner.locator('[data-field="rows"]').filter({ hasText: /^\d+ packets/ }).waitFor();
+});
+
 await check("per-device counters match the traffic and the API", async () => {
   const api = await owner.evaluate(async (id) => (await fetch(`/api/v1/captures/${id}`)).json(), captureId);
   for (const d of api.devices) {

@@ -21,7 +21,8 @@ export class PacketStore {
   before: string[] = []; // lines that came before the first packet
   beyond = 0; // packets the server sent past ROWS_MAX, not kept
   private query = "";
-  private view: number[] | null = null; // rows matching query, by index
+  private numbers: Set<number> | null = null; // a display filter's matches
+  private view: number[] | null = null; // rows matching both, by index
   version = 0; // bumped on every change, for the page to redraw
 
   constructor(private max = ROWS_MAX) {}
@@ -35,7 +36,7 @@ export class PacketStore {
       return;
     }
     this.rows.push(p);
-    if (this.view && matches(p, this.query)) this.view.push(this.rows.length - 1);
+    if (this.view && this.keeps(p)) this.view.push(this.rows.length - 1);
     this.version++;
   }
 
@@ -46,7 +47,7 @@ export class PacketStore {
       const p = this.rows[n - first];
       if (!p || p.n !== n) return;
       (p.more ??= []).push(line);
-      if (this.view && !this.view.includes(n - first) && matches(p, this.query)) {
+      if (this.view && !this.view.includes(n - first) && this.keeps(p)) {
         this.view.push(n - first);
         this.view.sort((a, b) => a - b);
       }
@@ -62,8 +63,22 @@ export class PacketStore {
   // Case-insensitive text search over every column; "" shows all.
   setQuery(q: string): void {
     this.query = q.trim().toLowerCase();
-    this.view = this.query ? [] : null;
-    if (this.view) this.rows.forEach((p, i) => matches(p, this.query) && this.view!.push(i));
+    this.refilter();
+  }
+
+  // Only these packets (a display filter's matches, by number); null: all.
+  setNumbers(n: Set<number> | null): void {
+    this.numbers = n;
+    this.refilter();
+  }
+
+  private keeps(p: Packet): boolean {
+    return (!this.numbers || this.numbers.has(p.n)) && (!this.query || matches(p, this.query));
+  }
+
+  private refilter(): void {
+    this.view = this.query || this.numbers ? [] : null;
+    if (this.view) this.rows.forEach((p, i) => this.keeps(p) && this.view!.push(i));
     this.version++;
   }
 

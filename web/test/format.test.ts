@@ -44,3 +44,15 @@ test("shell quoting of copyable commands", () => {
   assert.equal(shellQuote("http://10.0.0.1:8080/a"), "http://10.0.0.1:8080/a");
   assert.equal(shellQuote("a b'c"), `'a b'\\''c'`);
 });
+
+test("a packet's bytes as hex lines", async () => {
+  const { decode, hexLines } = await import("../src/ui/Detail");
+  const b = decode(btoa("E\u0000\u0000T" + "x".repeat(16)));
+  assert.equal(b.length, 20);
+  const l = hexLines(b);
+  assert.equal(l.length, 2);
+  assert.equal(l[0].off, "0000");
+  assert.deepEqual(l[0].hex.slice(0, 4), ["45", "00", "00", "54"]);
+  assert.equal(l[0].ascii.slice(0, 4), "E..T");
+  assert.equal(l[1].off, "0010");
+});

@@ -60,3 +60,16 @@ test("tcpdump's -tt stamp leaves the line: the list has its own time column", ()
   assert.equal(s.at(0).line, "IP 10.98.0.2 > 10.98.0.1: ICMP echo reply, id 663, seq 1, length 64");
   assert.equal(s.at(1).line, "IP6 fe80::1 > ff02::1: ICMP6, router advertisement, length 56");
 });
+
+test("a display filter's numbers and the search narrow together", () => {
+  const s = new PacketStore();
+  for (let i = 1; i <= 6; i++) s.add(pkt(i, i % 2 ? `IP a > b: ICMP echo request, seq ${i}` : `IP b > a: ICMP echo reply, seq ${i}`));
+  s.setNumbers(new Set([1, 2, 3]));
+  assert.deepEqual([...Array(s.length)].map((_, i) => s.at(i).n), [1, 2, 3]);
+  s.setQuery("reply");
+  assert.deepEqual([...Array(s.length)].map((_, i) => s.at(i).n), [2]);
+  s.add(pkt(7, "IP b > a: ICMP echo reply, seq 7"));
+  assert.equal(s.length, 1, "a packet the filter has not seen yet waits for it");
+  s.setNumbers(null);
+  assert.deepEqual([...Array(s.length)].map((_, i) => s.at(i).n), [2, 4, 6, 7]);
+});

@@ -8,8 +8,9 @@ import { bytes, count, when } from "../format";
 import { follow, type LiveState } from "../live";
 import { PacketStore, ROWS_MAX, type Packet } from "../packets";
 import { Link } from "../router";
-import { Alert, Copyable, useAction } from "../ui/ui";
+import { Alert, Copyable, useAction, useDebounced } from "../ui/ui";
 import { PacketList } from "../ui/PacketList";
+import { Detail } from "../ui/Detail";
 import type { Me } from "../main";
 
 function useFrameVersion(store: PacketStore): [number, () => void] {
@@ -72,6 +73,10 @@ export function CaptureView(props: { id: string; me: Me; canDownload: boolean })
   const [followOn, setFollow] = useState(true);
   const [selected, setSelected] = useState<number | null>(null);
   const [q, setQ] = useState("");
+  const running = c?.state === "running";
+  const [df, setDf] = useState("");
+  const [dfState, setDfState] = useState<{ error?: string; count?: number } | null>(null);
+  const typedDf = useDebounced(df, 400);
   const act = useAction();
   const base = `/api/v1/captures/${encodeURIComponent(props.id)}`;
 
@@ -110,13 +115,40 @@ export function CaptureView(props: { id: string; me: Me; canDownload: boolean })
     return () => f.close();
   }, [base, store, found]);
 
+  // a display filter: Wireshark's matches by number, asked again while the
+  // capture runs (packets it has not seen yet wait for the next answer)
+  useEffect(() => {
+    if (!typedDf.trim()) {
+      store.setNumbers(null);
+      setDfState(null);
+      kick();
+      return;
+    }
+    let live = true;
+    const ask = () =>
+      get<{ frames: number[]; count: number }>(`${base}/frames?filter=${encodeURIComponent(typedDf)}`).then(
+        (r) => {
+          if (!live) return;
+          store.setNumbers(new Set(r.frames));
+          setDfState({ count: r.count });
+          kick();
+        },
+        (e) => live && setDfState({ error: (e as Error).message }),
+      );
+    ask();
+    const t = running ? setInterval(ask, 3000) : 0;
+    return () => {
+      live = false;
+      if (t) clearInterval(t);
+    };
+  }, [typedDf, base, running]);
+
   useEffect(() => {
     store.setQuery(q);
     setSelected(null);
     kick();
   }, [q]);
 
-  const running = c?.state === "running";
   const sel = selected !== null && selected < store.length ? store.at(selected) : null;
   const cmd = `curl -sN -H "Authorization: Bearer $EDGECAP_TOKEN" ${location.origin}${base}/pcap | wireshark -k -i -`;
 
@@ -163,27 +195,35 @@ export function CaptureView(props: { id: string; me: Me; canDownload: boolean })
           Search packets
           <input type="search" value={q} onInput={(e) => setQ(e.currentTarget.value)} placeholder="text in any column" />
         </label>
+        {props.canDownload && (
+          <label class="search grow">
+            Display filter (Wireshark)
+            <input class="mono" value={df} spellcheck={false} aria-invalid={!!dfState?.error}
+              aria-describedby="df-status" onInput={(e) => setDf(e.currentTarget.value)} placeholder="e.g. dns.flags.rcode != 0" />
+          </label>
+        )}
         <label class="check">
           <input type="checkbox" checked={followOn} onChange={(e) => setFollow(e.currentTarget.checked)} />
           Follow
         </label>
         <span class="muted" role="status" aria-live="polite" data-field="rows">
-          {q ? `${count(store.length)} of ${count(store.rows.length)} packets` : `${count(store.rows.length)} packets`}
+          {q || (df.trim() && dfState?.count !== undefined)
+            ? `${count(store.length)} of ${count(store.rows.length)} packets`
+            : `${count(store.rows.length)} packets`}
           {rowsState === "retrying" ? " · reconnecting…" : ended ? " · complete" : rowsState === "open" ? " · live" : ""}
         </span>
       </div>
+      {dfState && (
+        <p id="df-status" class={dfState.error ? "alert" : "hint"} role="status">
+          {dfState.error ?? `${count(dfState.count ?? 0)} packets match the display filter`}
+        </p>
+      )}
       {store.beyond > 0 && (
         <Alert>The page keeps the first {count(ROWS_MAX)} packets; {count(store.beyond)} more are in the download.</Alert>
       )}
       {rowsErr && <Alert error={rowsErr} />}
       <PacketList store={store} version={version} follow={followOn} onFollow={setFollow} selected={selected} onSelect={setSelected} />
-      {sel && (
-        <section class="detail" aria-label={`Packet ${sel.n}`}>
-          <h2>Packet {sel.n}</h2>
-          <p class="muted">{sel.time} · {sel.device}:{sel.iface} · {sel.dir ?? "direction unknown"} · {sel.len} bytes on the wire</p>
-          <pre class="lines">{[sel.line, ...(sel.more ?? [])].join("\n")}</pre>
-        </section>
-      )}
+      {sel && <Detail base={base} packet={sel} wireshark={props.canDownload} />}
       </>}
     </section>
   );
