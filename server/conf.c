@@ -36,6 +36,7 @@ static const struct ecap_conf_key keys[] = {
     ECAP_CONF_UINT_KEY("compile_cpu_ms", struct srv_conf, compile_cpu_ms, 1, 100, 600000),
     ECAP_CONF_UINT_KEY("compile_workers", struct srv_conf, compile_workers, 1, 1, 64),
     STR("device_networks", device_networks),
+    STR("trusted_proxies", trusted_proxies),
     ECAP_CONF_UINT_KEY("org_storage_max_mib", struct srv_conf, org_storage_max_mib, 1, 0, 1u << 30),
     ECAP_CONF_UINT_KEY("data_reserve_mib", struct srv_conf, data_reserve_mib, 1, 0, 1u << 20),
     ECAP_CONF_UINT_KEY("capture_retention_days", struct srv_conf, capture_retention_days, 1, 0,

@@ -27,6 +27,9 @@
  *   org_storage_max_mib  = 10240        (MiB one organization's captures keep; 0: no limit)
  *   data_reserve_mib     = 64           (MiB kept free in data: no capture starts below)
  *   capture_retention_days = 30         (days a finished capture is kept; 0: for ever)
+ *   trusted_proxies      =              (reverse proxies in front of the server,
+ *                                        "10.0.0.5, 192.168.7.0/24": their
+ *                                        X-Forwarded-For names the client)
  *   device_networks      =              (the only networks devices may be in,
  *                                        "10.0.0.0/8, 2001:db8::/32"; service/reach.h)
  *   connections_max      = 65536        (HTTP connections open at once; lowered to
@@ -66,6 +69,7 @@ struct srv_conf {
 	unsigned org_captures_max, capture_readers_max, text_readers_max;
 	unsigned compile_cpu_ms, compile_workers;
 	char device_networks[1024];
+	char trusted_proxies[1024];
 	unsigned org_storage_max_mib, data_reserve_mib, capture_retention_days;
 	unsigned connections_max, connections_per_address_max;
 	unsigned session_idle_s, session_max_s, password_workers, audit_days;

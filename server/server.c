@@ -78,9 +78,13 @@ int srv_daemon_start(struct srv_daemon *d, char *err, size_t errlen)
 		snprintf(err, errlen, "data directory %s: %s", d->conf.data, strerror(-r));
 		return r;
 	}
-	r = srv_reach_parse(&d->reach, d->conf.device_networks, err, errlen);
+	r = srv_reach_parse(&d->reach, "device_networks", d->conf.device_networks, err, errlen);
+	if (!r)
+		r = srv_reach_parse(&d->proxies, "trusted_proxies", d->conf.trusted_proxies, err,
+				    errlen);
 	if (r)
 		return r;
+	d->api.proxies = &d->proxies;
 	reg_captures_interrupted(d->reg);
 	d->store = (struct srv_store){.reg = d->reg,
 				      .dir = d->conf.data,

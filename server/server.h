@@ -21,6 +21,7 @@ struct srv_daemon {
 	struct srv_pwwork *pwwork;	/* its password threads */
 	struct srv_sharkd_pool *sharkd; /* packet detail processes */
 	struct srv_reach reach;		/* where devices may be */
+	struct srv_reach proxies;	/* whose X-Forwarded-For is believed */
 	struct srv_store store;		/* what captures keep */
 	h2o_timeout_t hourly;
 	h2o_timeout_entry_t expire;

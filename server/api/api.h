@@ -26,6 +26,7 @@
 #include "service/capture.h"
 #include "service/compiler.h"
 #include "service/pwwork.h"
+#include "service/reach.h"
 #include "service/tunnel.h"
 
 #define SRV_VERSION    "edgecap-server " EDGECAP_VERSION
@@ -58,8 +59,9 @@ struct srv_api {
 	struct web_site metrics;	    /* health.c: the metrics listener, when configured */
 	h2o_timeout_t events_tick;	    /* events.c: each stream's check */
 	unsigned events_open;
-	struct srv_web *web;		/* web.c: the page, when built */
-	struct srv_sharkd_pool *sharkd; /* frames.c: packet detail; NULL: off */
+	struct srv_web *web;		 /* web.c: the page, when built */
+	struct srv_sharkd_pool *sharkd;	 /* frames.c: packet detail; NULL: off */
+	const struct srv_reach *proxies; /* whose X-Forwarded-For is believed */
 };
 
 /* An endpoint. params: the path's {parts}, in order; who: the caller, for
@@ -152,8 +154,10 @@ int srv_capture_state_json(struct srv_api *api, int64_t org, int64_t id, json_t 
  * object, taken; NULL: none), with the client's address. */
 void srv_audit(struct srv_api *api, h2o_req_t *req, const struct reg_user *who, const char *action,
 	       const char *target, json_t *detail);
-/* The client's address, without its port. */
-void srv_client_address(h2o_req_t *req, char *ret, size_t len);
+/* The client's address, without its port: the peer's, or, when the peer is
+ * one of trusted_proxies, the last address in X-Forwarded-For that is not
+ * (each proxy appends the address it was reached from). */
+void srv_client_address(struct srv_api *api, h2o_req_t *req, char *ret, size_t len);
 /* ms since the epoch as ISO 8601 UTC with milliseconds (24 bytes). */
 void srv_iso_time(int64_t ms, char *ret, size_t len);
 /* "2026-12-06T21:30:00Z" (with .mmm or not) or "2026-12-06", in UTC: ms

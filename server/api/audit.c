@@ -17,15 +17,45 @@ static int64_t now_ms(void)
 	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
-void srv_client_address(h2o_req_t *req, char *ret, size_t len)
+/* "1.2.3.4:5" -> "1.2.3.4", "[::1]:5" -> "::1", in place. */
+static char *host_of(char *peer)
 {
-	char peer[80], *colon;
+	char *colon = strrchr(peer, ':');
 
-	web_peer(req, peer, sizeof(peer));
-	colon = strrchr(peer, ':');
 	if (colon)
 		*colon = '\0';
-	snprintf(ret, len, "%s", peer);
+	if (peer[0] == '[') {
+		peer[strlen(peer) - 1] = '\0';
+		peer++;
+	}
+	return peer;
+}
+
+void srv_client_address(struct srv_api *api, h2o_req_t *req, char *ret, size_t len)
+{
+	char peer[80], xff[512], *hops[32], *save = NULL;
+	const char *who;
+	unsigned n = 0;
+	ssize_t i;
+
+	web_peer(req, peer, sizeof(peer));
+	who = host_of(peer);
+	if (api->proxies && api->proxies->n && srv_reach_listed(api->proxies, who) &&
+	    (i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-forwarded-for"), -1)) >= 0) {
+		h2o_iovec_t v = req->headers.entries[i].value;
+
+		snprintf(xff, sizeof(xff), "%.*s", (int)v.len, v.base);
+		for (char *hop = strtok_r(xff, ", ", &save); hop && n < 32;
+		     hop = strtok_r(NULL, ", ", &save))
+			hops[n++] = hop;
+		/* from the right: the first address no trusted proxy owns */
+		while (n--) {
+			who = hops[n];
+			if (!srv_reach_listed(api->proxies, who))
+				break;
+		}
+	}
+	snprintf(ret, len, "%s", who);
 }
 
 void srv_audit(struct srv_api *api, h2o_req_t *req, const struct reg_user *who, const char *action,
@@ -33,7 +63,7 @@ void srv_audit(struct srv_api *api, h2o_req_t *req, const struct reg_user *who, 
 {
 	char addr[64], *text = detail ? json_dumps(detail, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 
-	srv_client_address(req, addr, sizeof(addr));
+	srv_client_address(api, req, addr, sizeof(addr));
 	if (reg_audit_add(api->reg, who->org, now_ms(), who->id,
 			  who->email[0] ? who->email : who->name, addr, action, target,
 			  text ? text : "{}"))

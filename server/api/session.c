@@ -177,7 +177,7 @@ static int sign_in(struct srv_api *api, h2o_req_t *req)
 	{ /* the key its failures are counted by */
 		char addr[64];
 
-		srv_client_address(req, addr, sizeof(addr));
+		srv_client_address(api, req, addr, sizeof(addr));
 		snprintf(s->address, sizeof(s->address), "address %s", addr);
 	}
 	if ((wait = wait_for(api->reg, s->account, 1, now)) > 0)

@@ -10,7 +10,8 @@
 #include "service/reach.h"
 #include "tunnel/identity.h"
 
-int srv_reach_parse(struct srv_reach *r, const char *list, char *err, size_t errlen)
+int srv_reach_parse(struct srv_reach *r, const char *key, const char *list, char *err,
+		    size_t errlen)
 {
 	const char *p = list;
 
@@ -53,13 +54,12 @@ int srv_reach_parse(struct srv_reach *r, const char *list, char *err, size_t err
 	bad_item:
 		if (slash)
 			*slash = '/';
-		snprintf(err, errlen, "device_networks: '%s' is not an address or ADDRESS/PREFIX",
-			 item);
+		snprintf(err, errlen, "%s: '%s' is not an address or ADDRESS/PREFIX", key, item);
 		return -EINVAL;
 	}
 	return 0;
 bad:
-	snprintf(err, errlen, "device_networks: at most %d networks of up to 63 characters",
+	snprintf(err, errlen, "%s: at most %d networks of up to 63 characters", key,
 		 SRV_REACH_NETS_MAX);
 	return -EINVAL;
 }
@@ -186,4 +186,17 @@ int srv_reach_check(const struct srv_reach *r, const struct sockaddr *sa, uint32
 		return 0;
 	snprintf(why, len, "%s is %s", text, rule);
 	return -EACCES;
+}
+
+int srv_reach_listed(const struct srv_reach *r, const char *addr)
+{
+	uint8_t a[16];
+	int family = strchr(addr, ':') ? AF_INET6 : AF_INET;
+
+	if (inet_pton(family, addr, a) != 1)
+		return 0;
+	for (unsigned i = 0; i < r->n; i++)
+		if (in_net(&r->nets[i], family, a))
+			return 1;
+	return 0;
 }

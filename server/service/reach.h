@@ -41,9 +41,14 @@ struct srv_reach {
 	unsigned n; /* 0: no list, only the rules */
 };
 
-/* device_networks: CIDRs separated by commas or spaces (an address without
- * a prefix is one host). 0, or -EINVAL with err naming the bad one. */
-int srv_reach_parse(struct srv_reach *r, const char *list, char *err, size_t errlen);
+/* device_networks (or another list of networks, named key in errors):
+ * CIDRs separated by commas or spaces (an address without a prefix is one
+ * host). 0, or -EINVAL with err naming the bad one. */
+int srv_reach_parse(struct srv_reach *r, const char *key, const char *list, char *err,
+		    size_t errlen);
+
+/* Is the address (text, as inet_ntop writes it) in one of r's networks? */
+int srv_reach_listed(const struct srv_reach *r, const char *addr);
 
 /* May a device be at sa? own_mgmt: the device's management address (host
  * order) when it is reached over the tunnel, else 0. 0, or -EACCES with

@@ -124,6 +124,30 @@ test_signout() {
 		ko "sign-out" "$st $(cat "$tmp/body")"
 }
 
+# the address audited for a failed sign-in sent with X-Forwarded-For VALUE
+xff_address() {
+	inb curl -sS -o /dev/null -X POST -H 'Content-Type: application/json' -H "X-Forwarded-For: $1" \
+		--data-binary '{"email":"proxied@acme.test","password":"wrong"}' "$api/session"
+	call "$alice" GET '/audit?action=signin_failed' > /dev/null
+	python3 -c 'import json,sys; e = json.load(open(sys.argv[1])); print(max(e, key=lambda x: x["id"])["address"])' "$tmp/body"
+}
+
+test_proxies() {
+	local a b c
+	adduser proxied@acme.test viewer > /dev/null
+	a=$(xff_address 203.0.113.9)
+	printf 'trusted_proxies = 127.0.0.1, 10.98.0.0/24\n' > "$tmp/proxies.conf"
+	kill -TERM "$server_pid" && wait_gone "$server_pid" 10
+	server_start -c "$tmp/proxies.conf"
+	b=$(xff_address '203.0.113.9, 198.51.100.7')
+	c=$(xff_address '198.51.100.7, 10.98.0.1')
+	kill -TERM "$server_pid" && wait_gone "$server_pid" 10
+	server_start
+	[ "$a" = 127.0.0.1 ] && [ "$b" = 198.51.100.7 ] && [ "$c" = 198.51.100.7 ] &&
+		ok "client address: X-Forwarded-For ignored unless the peer is a trusted proxy; then its last hop no trusted proxy owns" ||
+		ko "trusted proxies" "[$a] [$b] [$c]"
+}
+
 test_throttle() {
 	local st i bad= pw pw2
 	pw=$(adduser dave@acme.test viewer) pw2=$(adduser erin@acme.test viewer)
@@ -500,7 +524,7 @@ db.commit()' "$db"
 # (throttling last: the address it locks out is the other tests' too)
 run_tests after test_signin test_password_change test_csrf test_signout test_roles \
 	test_other_org test_users test_tokens test_capture_filters test_events test_packets test_audit test_expiry \
-	test_throttle
+	test_proxies test_throttle
 st=$?
 env_stop || exit 1
 exit $st

@@ -74,8 +74,9 @@ static void networks(void **state)
 	char err[200];
 
 	(void)state;
-	assert_int_equal(srv_reach_parse(&r, "127.0.0.0/8, 10.1.0.0/16 2001:db8::/33,192.0.2.7",
-					 err, sizeof(err)),
+	assert_int_equal(srv_reach_parse(&r, "device_networks",
+					 "127.0.0.0/8, 10.1.0.0/16 2001:db8::/33,192.0.2.7", err,
+					 sizeof(err)),
 			 0);
 	assert_int_equal(r.n, 4);
 	assert_int_equal(check(&r, "127.0.0.2", 0), 0); /* listed: a lab's loopback */
@@ -88,15 +89,16 @@ static void networks(void **state)
 	refused(&r, "10.2.0.1", "10.2.0.1 is outside device_networks");
 	refused(&r, "192.0.2.8", "outside device_networks");
 	refused(&r, "169.254.1.1", "outside device_networks");
-	assert_int_equal(srv_reach_parse(&r, "127.0.0.0/8 127.0.0.1", err, sizeof(err)), 0);
+	assert_int_equal(
+	    srv_reach_parse(&r, "device_networks", "127.0.0.0/8 127.0.0.1", err, sizeof(err)), 0);
 	assert_int_equal(check(&r, "127.0.0.1", 0), 0);
-	assert_int_equal(srv_reach_parse(&r, "::1/128", err, sizeof(err)), 0);
+	assert_int_equal(srv_reach_parse(&r, "device_networks", "::1/128", err, sizeof(err)), 0);
 	assert_int_equal(check(&r, "::1", 0), 0);
 	/* never the management network, listed or not */
-	assert_int_equal(srv_reach_parse(&r, "0.0.0.0/0", err, sizeof(err)), 0);
+	assert_int_equal(srv_reach_parse(&r, "device_networks", "0.0.0.0/0", err, sizeof(err)), 0);
 	refused(&r, "6.1.2.3", "management network");
 	assert_int_equal(check(&r, "6.1.2.3", 0x06010203u), 0);
-	assert_int_equal(srv_reach_parse(&r, "", err, sizeof(err)), 0);
+	assert_int_equal(srv_reach_parse(&r, "device_networks", "", err, sizeof(err)), 0);
 	assert_int_equal(r.n, 0);
 }
 
@@ -106,13 +108,18 @@ static void bad_lists(void **state)
 	char err[200];
 
 	(void)state;
-	assert_int_equal(srv_reach_parse(&r, "10.0.0.0/8, 10.0.0.0/33", err, sizeof(err)), -EINVAL);
+	assert_int_equal(
+	    srv_reach_parse(&r, "device_networks", "10.0.0.0/8, 10.0.0.0/33", err, sizeof(err)),
+	    -EINVAL);
 	assert_string_equal(err,
 			    "device_networks: '10.0.0.0/33' is not an address or ADDRESS/PREFIX");
-	assert_int_equal(srv_reach_parse(&r, "example.com", err, sizeof(err)), -EINVAL);
+	assert_int_equal(srv_reach_parse(&r, "device_networks", "example.com", err, sizeof(err)),
+			 -EINVAL);
 	assert_non_null(strstr(err, "'example.com'"));
-	assert_int_equal(srv_reach_parse(&r, "10.0.0.0/", err, sizeof(err)), -EINVAL);
-	assert_int_equal(srv_reach_parse(&r, "fd00::/129", err, sizeof(err)), -EINVAL);
+	assert_int_equal(srv_reach_parse(&r, "device_networks", "10.0.0.0/", err, sizeof(err)),
+			 -EINVAL);
+	assert_int_equal(srv_reach_parse(&r, "device_networks", "fd00::/129", err, sizeof(err)),
+			 -EINVAL);
 }
 
 int main(void)
