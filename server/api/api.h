@@ -8,7 +8,8 @@
  *   session.c   /api/v1/session[/password]: signing in and out
  *   auth.c      who a request is: its token, or its session and CSRF token
  *   audit.c     the audit log: written as endpoints act; /api/v1/audit
- *   events.c    /api/v1/captures/{id}/events: its state as Server-Sent Events
+ *   events.c    /api/v1/captures/{id}/events, /api/v1/events/devices: state as
+ *               Server-Sent Events
  *   frames.c    /api/v1/captures/{id}/frames[/{n}]: Wireshark's view (sharkd)
  *   users.c     /api/v1/users[/{name}] (owners), /api/v1/tokens[/{name}] (one's own),
  *               /api/v1/organization (its settings)
@@ -83,6 +84,11 @@ struct srv_route {
 	const char *what;   /* "start captures": for the 403 */
 };
 
+/* devices.c: the organization's devices (at most SRV_DEVICES_EVENTS_MAX)
+ * as GET /api/v1/devices lists them: 0 with *ret, or -1 (the registry). */
+#define SRV_DEVICES_EVENTS_MAX 1000
+int srv_devices_state_json(struct srv_api *api, int64_t org, json_t **ret);
+
 /* captures.c: "123" -> 123; else 0. */
 int64_t srv_capture_id(const char *s);
 /* captures.c: may who read a capture's packets (download, detail)? 0, or
@@ -140,6 +146,8 @@ srv_endpoint_fn srv_org_get;
 srv_endpoint_fn srv_org_patch;
 srv_endpoint_fn srv_capture_events;
 srv_endpoint_fn srv_capture_rows;
+/* events.c: the organization's devices as Server-Sent Events */
+srv_endpoint_fn srv_devices_events;
 /* frames.c */
 srv_endpoint_fn srv_capture_frames;
 srv_endpoint_fn srv_capture_frame;

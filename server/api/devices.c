@@ -53,6 +53,20 @@ int srv_devices_list(struct srv_api *api, h2o_req_t *req, const struct reg_user 
 	return srv_json(req, 200, a);
 }
 
+int srv_devices_state_json(struct srv_api *api, int64_t org, json_t **ret)
+{
+	struct reg_device *d = NULL;
+	size_t n = 0;
+
+	if (reg_devices_list(api->reg, org, "", SRV_DEVICES_EVENTS_MAX, &d, &n))
+		return -1;
+	*ret = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(*ret, device_json(&d[i]));
+	free(d);
+	return 0;
+}
+
 /* An address given as an IP literal is judged now (a name, each time the
  * server connects): 0, or -EACCES with why set. */
 static int address_refused(const struct srv_api *api, const h2o_url_t *url, char *why, size_t len)

@@ -1,11 +1,17 @@
-/* events.c - GET /api/v1/captures/{id}/events: the capture's state as
- * Server-Sent Events, for a page that shows its counters live. An event
- * `capture` with the capture's JSON (as GET /api/v1/captures/{id}) comes at
- * once and then whenever it changes, checked every EVENTS_TICK_MS; the
- * stream ends after the event that says it is done. Each event's id counts
- * the events; a client that reconnects gets the current state at once, so
- * Last-Event-ID needs no replay. A comment every KEEPALIVE_MS keeps
- * proxies from cutting a quiet stream. */
+/* events.c - state as Server-Sent Events, for a page that shows it live:
+ *
+ *   GET /api/v1/captures/{id}/events  an event `capture` with the capture's
+ *       JSON (as GET /api/v1/captures/{id}); the stream ends after the event
+ *       that says it is done
+ *   GET /api/v1/events/devices        an event `devices` with the
+ *       organization's devices (as GET /api/v1/devices, up to
+ *       SRV_DEVICES_EVENTS_MAX of them)
+ *
+ * The state comes at once and then whenever it changes, checked every
+ * EVENTS_TICK_MS. Each event's id counts the events; a client that
+ * reconnects gets the current state at once, so Last-Event-ID needs no
+ * replay. A comment every KEEPALIVE_MS keeps proxies from cutting a quiet
+ * stream. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,10 +20,16 @@
 #define KEEPALIVE_MS 15000
 #define EVENTS_MAX   64 /* streams open at once on the server */
 
+/* The state now: 0 with *o (and *done when the stream should end), or -1
+ * when it is gone. */
+typedef int state_fn(struct srv_api *api, int64_t org, int64_t id, json_t **o, int *done);
+
 struct events {
 	h2o_generator_t gen;
 	struct srv_api *api;
-	h2o_req_t *req; /* NULL once h2o stopped it */
+	state_fn *state;
+	const char *name; /* the event's */
+	h2o_req_t *req;	  /* NULL once h2o stopped it */
 	int64_t org, id;
 	h2o_timeout_entry_t tick;
 	char *last; /* the JSON last sent */
@@ -57,16 +69,15 @@ static void send_state(struct events *e)
 		return;
 	}
 	ecap_buf_reset(&e->out);
-	r = srv_capture_state_json(e->api, e->org, e->id, &o);
+	r = e->state(e->api, e->org, e->id, &o, &done);
 	if (!r) {
 		text = json_dumps(o, JSON_COMPACT);
-		done = !strcmp(json_string_value(json_object_get(o, "state")), "done");
 		json_decref(o);
 	}
 	if (text && (!e->last || strcmp(text, e->last))) {
-		char head[48];
-		int n = snprintf(head, sizeof(head),
-				 "event: capture\nid: %llu\ndata: ", (unsigned long long)++e->seq);
+		char head[64];
+		int n = snprintf(head, sizeof(head), "event: %s\nid: %llu\ndata: ", e->name,
+				 (unsigned long long)++e->seq);
 
 		ecap_buf_put(&e->out, head, (size_t)n);
 		ecap_buf_put(&e->out, text, strlen(text));
@@ -127,17 +138,25 @@ static void dispose(void *p)
 	e->api->events_open--;
 }
 
-int srv_capture_events(struct srv_api *api, h2o_req_t *req, const struct reg_user *who,
-		       char **params)
+static int capture_state(struct srv_api *api, int64_t org, int64_t id, json_t **o, int *done)
 {
-	char *end;
-	long long id = strtoll(params[0], &end, 10);
-	struct events *e;
-	json_t *o;
+	if (srv_capture_state_json(api, org, id, o))
+		return -1;
+	*done = !strcmp(json_string_value(json_object_get(*o, "state")), "done");
+	return 0;
+}
 
-	if (*end || id <= 0 || srv_capture_state_json(api, who->org, id, &o))
-		return srv_fail(req, 404, "no capture '%s'", params[0]);
-	json_decref(o);
+static int devices_state(struct srv_api *api, int64_t org, int64_t id, json_t **o, int *done)
+{
+	*done = 0;
+	return srv_devices_state_json(api, org, o);
+}
+
+static int stream(struct srv_api *api, h2o_req_t *req, const struct reg_user *who, int64_t id,
+		  state_fn *state, const char *name)
+{
+	struct events *e;
+
 	if (api->events_open >= EVENTS_MAX)
 		return srv_fail(req, 503,
 				"the server streams %u event streams already, the most it may",
@@ -145,6 +164,8 @@ int srv_capture_events(struct srv_api *api, h2o_req_t *req, const struct reg_use
 	e = h2o_mem_alloc_shared(&req->pool, sizeof(*e), dispose);
 	memset(e, 0, sizeof(*e));
 	e->api = api;
+	e->state = state;
+	e->name = name;
 	e->req = req;
 	e->org = who->org;
 	e->id = id;
@@ -155,4 +176,23 @@ int srv_capture_events(struct srv_api *api, h2o_req_t *req, const struct reg_use
 	web_start_200(req, "text/event-stream", &e->gen);
 	send_state(e);
 	return 0;
+}
+
+int srv_capture_events(struct srv_api *api, h2o_req_t *req, const struct reg_user *who,
+		       char **params)
+{
+	char *end;
+	long long id = strtoll(params[0], &end, 10);
+	json_t *o;
+
+	if (*end || id <= 0 || srv_capture_state_json(api, who->org, id, &o))
+		return srv_fail(req, 404, "no capture '%s'", params[0]);
+	json_decref(o);
+	return stream(api, req, who, id, capture_state, "capture");
+}
+
+int srv_devices_events(struct srv_api *api, h2o_req_t *req, const struct reg_user *who,
+		       char **params)
+{
+	return stream(api, req, who, 0, devices_state, "devices");
 }

@@ -31,6 +31,7 @@ static const struct srv_route routes[] = {
     {"POST", "/api/v1/captures/{id}/stop", srv_capture_stop_ep, 0, REG_OPERATOR, "stop captures"},
     {"GET", "/api/v1/captures/{id}/pcap", srv_capture_pcap, 0, REG_VIEWER, "download captures"},
     {"GET", "/api/v1/captures/{id}/events", srv_capture_events, 0, REG_VIEWER, "follow captures"},
+    {"GET", "/api/v1/events/devices", srv_devices_events, 0, REG_VIEWER, "follow devices"},
     {"GET", "/api/v1/captures/{id}/packets", srv_capture_rows, 0, REG_VIEWER,
      "read captures' packets"},
     {"GET", "/api/v1/captures/{id}/text", srv_capture_text, 0, REG_VIEWER, "read captures' text"},

@@ -108,10 +108,17 @@ await check("signing in by keyboard; the first sign-in sets the owner's password
   await firstPassword(owner, env.OWNER_OTP, env.OWNER_PW);
 });
 
-await check("devices: both agents' devices listed, searchable", async () => {
+await check("devices: both agents' devices listed, live, searchable", async () => {
   await owner.getByRole("cell", { name: "gw1", exact: true }).waitFor();
   await owner.getByRole("cell", { name: "gw2", exact: true }).waitFor();
   await shot(owner, "devices");
+  // a change made elsewhere shows without a reload (the devices' events)
+  execFileSync("curl", ["-s", "-o", "/dev/null", "-X", "PATCH", "-H", `Authorization: Bearer ${env.ALICE}`,
+    "-H", "Content-Type: application/json", "--data", '{"enabled":false}', `${base}/api/v1/devices/gw3`]);
+  await owner.getByRole("row").filter({ hasText: "SN-gw3" }).locator(".badge").filter({ hasText: "disabled" }).waitFor();
+  execFileSync("curl", ["-s", "-o", "/dev/null", "-X", "PATCH", "-H", `Authorization: Bearer ${env.ALICE}`,
+    "-H", "Content-Type: application/json", "--data", '{"enabled":true}', `${base}/api/v1/devices/gw3`]);
+  await owner.getByRole("row").filter({ hasText: "SN-gw3" }).locator(".badge").filter({ hasText: "direct" }).waitFor();
   await owner.getByLabel("Search devices").fill("gw2");
   await owner.getByRole("cell", { name: "gw1", exact: true }).waitFor({ state: "detached" });
   await owner.getByLabel("Search devices").fill("");

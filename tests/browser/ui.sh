@@ -29,7 +29,7 @@ OWNER_OTP=$(otp $OWNER owner acme) && VIEWER_OTP=$(otp $VIEWER viewer acme) &&
 	OTHER_OTP=$(otp $OTHER owner globex) && otp $THROTTLED operator acme > /dev/null ||
 	{ echo "FAIL bootstrap users"; exit 1; }
 export OWNER_PW=owner-password-1 VIEWER_PW=viewer-password-1 OTHER_PW=globex-password-1
-export BASE=http://127.0.0.1:8000 WEB_DIR=$web_dir SHOTS=$shots NS_A=$A
+export BASE=http://127.0.0.1:8000 WEB_DIR=$web_dir SHOTS=$shots NS_A=$A ALICE=$alice
 rm -rf "$shots"
 
 # Chromium wants a writable home; the namespace B has the server at 127.0.0.1:8000

@@ -388,6 +388,40 @@ PY
 # Each packet as an event (the page's packet list): the same lines as the
 # text, with its device, interface, direction, length and time; a
 # reconnect with Last-Event-ID goes on after it; the end says so.
+test_device_events() {
+	local v bad= p
+	v=$(tokenuser ivo@acme.test viewer)
+	inb timeout 6 curl -sS -N -o "$tmp/dev.a" -H "Authorization: Bearer $v" "$api/events/devices" &
+	p=$!
+	inb timeout 6 curl -sS -N -o "$tmp/dev.b" -H "Authorization: Bearer $bob" "$api/events/devices" &
+	sleep 1.5
+	call "$alice" PATCH /devices/gw3 '{"enabled":false}' > /dev/null
+	sleep 1.5
+	call "$alice" PATCH /devices/gw3 '{"enabled":true}' > /dev/null
+	wait_gone $p 10
+	sleep 0.5
+	python3 - "$tmp/dev.a" "$tmp/dev.b" > "$tmp/dev.check" 2>&1 << 'PY' || bad+=" $(tail -1 "$tmp/dev.check")"
+import json, sys
+def events(path):
+    out = []
+    for e in open(path).read().split("\n\n"):
+        if not e or e.startswith(":"):
+            continue
+        f = dict(l.split(": ", 1) for l in e.split("\n"))
+        assert f["event"] == "devices", f
+        out.append(json.loads(f["data"]))
+    return out
+a, b = events(sys.argv[1]), events(sys.argv[2])
+gw3 = [next(d["enabled"] for d in ev if d["name"] == "gw3") for ev in a]
+assert gw3 == [True, False, True], gw3
+assert sorted(d["name"] for d in a[0]) == ["gw1", "gw2", "gw3"], a[0]
+assert len(b) == 1 and [d["name"] for d in b[0]] == ["gx1"], b
+print("ok")
+PY
+	[ -z "$bad" ] && ok "device events: the list at once and on every change (gw3 disabled, enabled); another organization sees its own only, unchanged" ||
+		ko "device events" "$bad"
+}
+
 test_packets() {
 	local id bad= n
 	call "$alice" POST /captures '{"devices":["gw1","gw2"],"expression":"icmp","duration":3}' > /dev/null
@@ -523,7 +557,7 @@ db.commit()' "$db"
 
 # (throttling last: the address it locks out is the other tests' too)
 run_tests after test_signin test_password_change test_csrf test_signout test_roles \
-	test_other_org test_users test_tokens test_capture_filters test_events test_packets test_audit test_expiry \
+	test_other_org test_users test_tokens test_capture_filters test_events test_device_events test_packets test_audit test_expiry \
 	test_proxies test_throttle
 st=$?
 env_stop || exit 1

@@ -1,13 +1,32 @@
 // Devices.tsx - the organization's gateways: whether each is reachable, how,
 // and since when; search; enrol (owners); start a capture on a selection.
-import { useMemo, useState } from "preact/hooks";
-import { del, getAll, patch, post, type Device } from "../api";
+import { useEffect, useMemo, useState } from "preact/hooks";
+import { del, patch, post, type Device } from "../api";
+import { follow } from "../live";
 import { ago, presence, when } from "../format";
 import { navigate } from "../router";
-import { Alert, Empty, Secret, useAction, useLoad } from "../ui/ui";
+import { Alert, Empty, Secret, useAction } from "../ui/ui";
 import type { Me } from "../main";
 
-const REFRESH_MS = 5000;
+const CLOCK_MS = 5000; // "last seen" and online/offline move with time too
+
+// The devices, live: the events stream sends the list at once and on every
+// change, and resumes by itself after a dropped connection.
+export function useDevices(): { data: Device[] | null; error: string | null } {
+  const [data, setData] = useState<Device[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [, tick] = useState(0);
+  useEffect(() => {
+    const f = follow("/api/v1/events/devices", { devices: (d: Device[]) => { setData(d); setError(null); } },
+      (s, err) => setError(err ?? (s === "retrying" ? "reconnecting…" : null)));
+    const t = setInterval(() => tick((n) => n + 1), CLOCK_MS);
+    return () => {
+      f.close();
+      clearInterval(t);
+    };
+  }, []);
+  return { data, error };
+}
 
 function Enrol(props: { onDone: () => void }) {
   const [name, setName] = useState("");
@@ -57,7 +76,7 @@ function Enrol(props: { onDone: () => void }) {
 }
 
 export function Devices(props: { me: Me }) {
-  const { data, error, reload } = useLoad(() => getAll<Device>("/api/v1/devices"), [], REFRESH_MS);
+  const { data, error } = useDevices();
   const [q, setQ] = useState("");
   const [picked, setPicked] = useState<Set<string>>(new Set());
   const [enrolling, setEnrolling] = useState(false);
@@ -105,7 +124,7 @@ export function Devices(props: { me: Me }) {
           )}
         </div>
       </div>
-      {enrolling && <Enrol onDone={() => { setEnrolling(false); reload(); }} />}
+      {enrolling && <Enrol onDone={() => setEnrolling(false)} />}
       <label class="search">
         Search devices
         <input type="search" value={q} onInput={(e) => setQ(e.currentTarget.value)} placeholder="name, serial, address" />
@@ -150,12 +169,12 @@ export function Devices(props: { me: Me }) {
                     {owner && (
                       <td class="actions">
                         <button type="button" class="small quiet"
-                          onClick={() => act.run(async () => { await patch(`/api/v1/devices/${encodeURIComponent(d.name)}`, { enabled: !d.enabled }); reload(); })}>
+                          onClick={() => act.run(async () => { await patch(`/api/v1/devices/${encodeURIComponent(d.name)}`, { enabled: !d.enabled }); })}>
                           {d.enabled ? "Disable" : "Enable"}
                         </button>
                         <button type="button" class="small danger"
                           onClick={() => confirm(`Remove ${d.name}? Its captures stay.`) &&
-                            act.run(async () => { await del(`/api/v1/devices/${encodeURIComponent(d.name)}`); reload(); })}>
+                            act.run(async () => { await del(`/api/v1/devices/${encodeURIComponent(d.name)}`); })}>
                           Remove
                         </button>
                       </td>
