@@ -202,6 +202,9 @@ v GET /captures/ID 200
 v POST /captures 403 {"devices":["gw1"],"expression":"udp","duration":1}
 v POST /captures/ID/stop 403
 v GET /captures/ID/pcap 403
+v GET /captures/ID/frames?filter=udp 403
+v GET /captures/ID/frames/1 403
+o GET /captures/ID/frames?filter=udp 200
 v DELETE /captures/ID 403
 v GET /organization 200
 v PATCH /organization 403 {"viewer_downloads":true}
