@@ -1,9 +1,9 @@
 // Account.tsx - one's own: password, API tokens (for the CLI and scripts;
 // shown once), signing out.
 import { useState } from "preact/hooks";
-import { del, getAll, post } from "../api";
+import { getAll, post } from "../api";
 import { when } from "../format";
-import { Alert, Empty, Secret, useAction, useLoad } from "../ui/ui";
+import { Alert, Empty, Secret, useAction, useLoad, RemoveButton } from "../ui/ui";
 import { PasswordForm } from "./SignIn";
 import type { Me } from "../main";
 
@@ -57,10 +57,7 @@ export function Account(props: { me: Me }) {
                   <td>{when(t.created)}</td>
                   <td>{t.last_used ? when(t.last_used) : "never"}</td>
                   <td>
-                    <button type="button" class="small danger"
-                      onClick={() => act.run(async () => { await del(`/api/v1/tokens/${encodeURIComponent(t.name)}`); tokens.reload(); })}>
-                      Revoke
-                    </button>
+                    <RemoveButton label="Revoke" path={`/api/v1/tokens/${encodeURIComponent(t.name)}`} act={act} done={tokens.reload} />
                   </td>
                 </tr>
               ))}

@@ -1,11 +1,11 @@
 // Devices.tsx - the organization's gateways: whether each is reachable, how,
 // and since when; search; enrol (owners); start a capture on a selection.
 import { useEffect, useMemo, useState } from "preact/hooks";
-import { del, patch, post, type Device } from "../api";
+import { patch, post, type Device } from "../api";
 import { follow } from "../live";
 import { ago, presence, when } from "../format";
 import { navigate } from "../router";
-import { Alert, Empty, Secret, useAction } from "../ui/ui";
+import { Alert, Empty, Secret, useAction, RemoveButton } from "../ui/ui";
 import type { Me } from "../main";
 
 const CLOCK_MS = 5000; // "last seen" and online/offline move with time too
@@ -172,11 +172,8 @@ export function Devices(props: { me: Me }) {
                           onClick={() => act.run(async () => { await patch(`/api/v1/devices/${encodeURIComponent(d.name)}`, { enabled: !d.enabled }); })}>
                           {d.enabled ? "Disable" : "Enable"}
                         </button>
-                        <button type="button" class="small danger"
-                          onClick={() => confirm(`Remove ${d.name}? Its captures stay.`) &&
-                            act.run(async () => { await del(`/api/v1/devices/${encodeURIComponent(d.name)}`); })}>
-                          Remove
-                        </button>
+                        <RemoveButton label="Remove" path={`/api/v1/devices/${encodeURIComponent(d.name)}`}
+                          question={`Remove ${d.name}? Its captures stay.`} act={act} />
                       </td>
                     )}
                   </tr>

@@ -1,10 +1,10 @@
 // History.tsx - the organization's captures, newest first, filtered by
 // state, device, who and when; open, download, run again, delete.
 import { useState } from "preact/hooks";
-import { del, getAll, type Capture } from "../api";
+import { getAll, type Capture } from "../api";
 import { count, when } from "../format";
 import { Link } from "../router";
-import { Alert, Empty, useAction, useDebounced, useLoad } from "../ui/ui";
+import { Alert, Empty, useAction, useDebounced, useLoad, RemoveButton } from "../ui/ui";
 import type { Me } from "../main";
 
 export function History(props: { me: Me; canDownload: boolean }) {
@@ -90,11 +90,8 @@ export function History(props: { me: Me; canDownload: boolean }) {
                     )}
                     {props.me.role !== "viewer" && <Link class="button small quiet" href={`/captures/new?from=${c.id}`}>Run again</Link>}
                     {mayDelete(c) && (
-                      <button type="button" class="small danger"
-                        onClick={() => confirm(`Delete capture ${c.id} and its file?`) &&
-                          act.run(async () => { await del(`/api/v1/captures/${c.id}`); list.reload(); })}>
-                        Delete
-                      </button>
+                      <RemoveButton label="Delete" path={`/api/v1/captures/${c.id}`}
+                        question={`Delete capture ${c.id} and its file?`} act={act} done={list.reload} />
                     )}
                   </td>
                 </tr>

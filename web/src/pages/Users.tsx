@@ -2,9 +2,9 @@
 // one-time password shown once), role changes, disabling, removing; and
 // whether viewers may download.
 import { useState } from "preact/hooks";
-import { del, getAll, get, patch, post } from "../api";
+import { getAll, get, patch, post } from "../api";
 import { when } from "../format";
-import { Alert, Secret, useAction, useLoad } from "../ui/ui";
+import { Alert, Secret, useAction, useLoad, RemoveButton } from "../ui/ui";
 import type { Me } from "../main";
 
 interface UserRow {
@@ -84,10 +84,8 @@ export function Users(props: { me: Me }) {
                           onClick={() => act.run(async () => { await patch(path(u), { disabled: !u.disabled }); list.reload(); })}>
                           {u.disabled ? "Enable" : "Disable"}
                         </button>
-                        <button type="button" class="small danger"
-                          onClick={() => confirm(`Remove ${u.email ?? u.name}?`) && act.run(async () => { await del(path(u)); list.reload(); })}>
-                          Remove
-                        </button>
+                        <RemoveButton label="Remove" path={path(u)} question={`Remove ${u.email ?? u.name}?`} act={act}
+                          done={list.reload} />
                       </>
                     )}
                   </td>

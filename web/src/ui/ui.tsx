@@ -1,7 +1,7 @@
 // ui.tsx - the small pieces every page uses.
 import type { ComponentChildren } from "preact";
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
-import { ApiError } from "../api";
+import { ApiError, del } from "../api";
 
 export function Alert(props: { error?: unknown; children?: ComponentChildren }) {
   if (!props.error && !props.children) return null;
@@ -108,4 +108,27 @@ export function useAction() {
     }
   };
   return { busy, error, setError, run };
+}
+
+// A button that removes something: asks first (when question is given), then
+// DELETEs path through act (its error shown by the page), then done().
+export function RemoveButton(props: {
+  label: string;
+  path: string;
+  question?: string;
+  act: ReturnType<typeof useAction>;
+  done?: () => void;
+}) {
+  const click = () => {
+    if (props.question && !confirm(props.question)) return;
+    props.act.run(async () => {
+      await del(props.path);
+      props.done?.();
+    });
+  };
+  return (
+    <button type="button" class="small danger" disabled={props.act.busy} onClick={click}>
+      {props.label}
+    </button>
+  );
 }
