@@ -197,6 +197,18 @@ await check("search within the packets narrows the list", async () => {
   await owner.getByLabel("Search packets").fill("");
 });
 
+await check("the packet list by keyboard: arrows select, End follows", async () => {
+  await owner.locator(".pbody").focus();
+  await owner.keyboard.press("Home");
+  await owner.locator(".detail h2").filter({ hasText: /^Packet 1$/ }).waitFor();
+  await owner.keyboard.press("ArrowDown");
+  await owner.keyboard.press("ArrowDown");
+  await owner.locator(".detail h2").filter({ hasText: /^Packet 3$/ }).waitFor();
+  assert(!(await owner.getByLabel("Follow", { exact: true }).isChecked()), "still following after moving up the list");
+  await owner.keyboard.press("End");
+  assert(await owner.getByLabel("Follow", { exact: true }).isChecked(), "End did not follow again");
+});
+
 await check("packet detail: Wireshark's tree shows the IP layer and marks its bytes", async () => {
   await owner.locator(".pspace .prow").filter({ hasText: "ICMP echo request" }).first().click();
   const ip = owner.locator(".tree summary .tnode").filter({ hasText: /^Internet Protocol Version 4, Src: 10\.98\.0\.1, Dst: 10\.98\.0\.2$/ });
@@ -249,8 +261,12 @@ await check("download: tshark reads as many packets as the list shows", async ()
   return `${n} packets`;
 });
 
-await check("history lists the capture with its devices; run again fills the form", async () => {
+await check("history lists the capture with its devices, filters it by time; run again fills the form", async () => {
   await owner.getByRole("link", { name: "Captures", exact: true }).click();
+  await owner.getByRole("link", { name: captureId, exact: true }).waitFor();
+  await owner.getByLabel("Until").fill("2020-01-01T00:00");
+  await owner.getByText("No captures match.").waitFor();
+  await owner.getByLabel("Until").fill("");
   await owner.getByRole("link", { name: captureId, exact: true }).waitFor();
   await shot(owner, "history");
   await owner.getByRole("row").filter({ has: owner.getByRole("link", { name: captureId, exact: true }) })

@@ -12,7 +12,8 @@ export function History(props: { me: Me; canDownload: boolean }) {
   const [device, setDevice] = useState("");
   const [user, setUser] = useState("");
   const [since, setSince] = useState("");
-  const f = useDebounced({ state, device, user, since }, 300);
+  const [until, setUntil] = useState("");
+  const f = useDebounced({ state, device, user, since, until }, 300);
   const act = useAction();
   const list = useLoad(() => {
     const p = new URLSearchParams();
@@ -20,8 +21,9 @@ export function History(props: { me: Me; canDownload: boolean }) {
     if (f.device) p.set("device", f.device);
     if (f.user) p.set("user", f.user);
     if (f.since) p.set("since", new Date(f.since).toISOString());
+    if (f.until) p.set("until", new Date(f.until).toISOString());
     return getAll<Capture>(`/api/v1/captures?${p}`, 1000);
-  }, [f.state, f.device, f.user, f.since], 5000);
+  }, [f.state, f.device, f.user, f.since, f.until], 5000);
   const rows = (list.data ?? []).slice().sort((a, b) => b.id - a.id);
   const mayDelete = (c: Capture) =>
     c.state === "done" && (props.me.role === "owner" || (props.me.role === "operator" && c.user === props.me.name));
@@ -52,6 +54,10 @@ export function History(props: { me: Me; canDownload: boolean }) {
         <label>
           Since
           <input type="datetime-local" value={since} onInput={(e) => setSince(e.currentTarget.value)} />
+        </label>
+        <label>
+          Until
+          <input type="datetime-local" value={until} onInput={(e) => setUntil(e.currentTarget.value)} />
         </label>
       </form>
       <Alert error={list.error || act.error} />
