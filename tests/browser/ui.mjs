@@ -124,6 +124,21 @@ await check("devices: both agents' devices listed, live, searchable", async () =
   await owner.getByLabel("Search devices").fill("");
 });
 
+await check("enrol a device: its secret shown once with the steps that remain; it joins the list", async () => {
+  await owner.getByRole("button", { name: "Enrol a device" }).click();
+  await owner.getByLabel("Name", { exact: true }).fill("gw9");
+  await owner.getByLabel("Serial", { exact: true }).fill("SN-gw9");
+  await owner.getByLabel("Address (direct devices)").fill("http://10.98.0.1:9999");
+  await owner.getByRole("button", { name: "Enrol", exact: true }).click();
+  const secret = (await owner.locator(".secret-value").textContent()).trim();
+  assert(/^[0-9a-f]{32,}$/.test(secret), `secret: ${secret}`);
+  await owner.getByText("/etc/edgecap/secret").waitFor();
+  await shot(owner, "enrol");
+  await owner.getByRole("button", { name: "Done" }).click();
+  await owner.getByRole("cell", { name: "gw9", exact: true }).waitFor();
+  assert((await owner.locator(".secret-value").count()) === 0, "the secret is still shown");
+});
+
 await check("repeated failures are throttled with a clear message", async () => {
   const p = await newPage();
   for (let i = 0; i < 5; i++) {

@@ -32,6 +32,7 @@ function Enrol(props: { onDone: () => void }) {
   const [name, setName] = useState("");
   const [serial, setSerial] = useState("");
   const [address, setAddress] = useState("");
+  const [pubkey, setPubkey] = useState("");
   const [made, setMade] = useState<Device | null>(null);
   const act = useAction();
 
@@ -39,6 +40,7 @@ function Enrol(props: { onDone: () => void }) {
     e.preventDefault();
     const body: Record<string, string> = { name, serial };
     if (address) body.address = address;
+    if (pubkey) body.pubkey = pubkey.trim();
     await act.run(async () => setMade(await post<Device>("/api/v1/devices", body)));
   };
   if (made)
@@ -48,9 +50,13 @@ function Enrol(props: { onDone: () => void }) {
         {made.secret && <Secret label="The device's secret." value={made.secret} onDone={() => { setMade(null); props.onDone(); }} />}
         <h3>Steps that remain on {made.name}</h3>
         <ol>
-          <li>Put the secret in the agent's configuration (<code>/etc/edgecap/agent.conf</code>, key <code>secret</code>).</li>
-          <li>Name this server in the same file (<code>server = https://…</code>) and start the agent: <code>systemctl start edgecap-agent</code>.</li>
-          <li>The device shows as online here once its tunnel registers.</li>
+          <li>Write the secret into <code>/etc/edgecap/secret</code> on the device (mode 0600): the agent's <code>secret_file</code>.</li>
+          {made.address && made.address !== "http://tunnel:8080" ? (
+            <li>Start the agent there, listening where this server reaches it ({made.address}): <code>systemctl start edgecap-agent</code>.</li>
+          ) : (
+            <li>In <code>/etc/edgecap/agent.conf</code> name this server's tunnel (<code>tunnel = {location.origin}</code>), the serial (<code>serial = {made.serial}</code>) and the key made by <code>edgecap-agent keygen</code> (<code>key_file</code>); start the agent: <code>systemctl start edgecap-agent</code>.</li>
+          )}
+          <li>It shows as online here once the server hears from it.</li>
         </ol>
       </div>
     );
@@ -67,7 +73,11 @@ function Enrol(props: { onDone: () => void }) {
       </label>
       <label>
         Address (direct devices)
-        <input value={address} onInput={(e) => setAddress(e.currentTarget.value)} placeholder="host:port, empty for the tunnel" />
+        <input value={address} onInput={(e) => setAddress(e.currentTarget.value)} placeholder="http://host:port; http://tunnel:8080 for the tunnel" />
+      </label>
+      <label>
+        Public key (tunnel devices)
+        <input value={pubkey} onInput={(e) => setPubkey(e.currentTarget.value)} placeholder="edgecap-agent keygen's output" />
       </label>
       <Alert error={act.error} />
       <button type="submit" disabled={act.busy}>Enrol</button>
