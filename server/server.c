@@ -151,7 +151,15 @@ int srv_daemon_start(struct srv_daemon *d, char *err, size_t errlen)
 		return r;
 	}
 	d->api.pwwork = d->pwwork;
-	if (d->conf.sharkd_max) {
+	if (d->conf.sharkd_max && geteuid()) {
+		snprintf(d->api.sharkd_off, sizeof(d->api.sharkd_off),
+			 "packet detail is off on this server: its sharkd processes run as users "
+			 "of their own, which takes a server running as root");
+		ecap_log(LOG_INFO, "%s", d->api.sharkd_off);
+	} else if (!d->conf.sharkd_max) {
+		snprintf(d->api.sharkd_off, sizeof(d->api.sharkd_off),
+			 "packet detail is off on this server (sharkd_max = 0)");
+	} else {
 		d->sharkd = srv_sharkd_pool_new(
 		    &(struct srv_sharkd_conf){.loop = d->site.ctx.loop,
 					      .max = d->conf.sharkd_max,

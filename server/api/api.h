@@ -60,8 +60,10 @@ struct srv_api {
 	struct web_site metrics;	    /* health.c: the metrics listener, when configured */
 	h2o_timeout_t events_tick;	    /* events.c: each stream's check */
 	unsigned events_open;
+	h2o_linklist_t events;		 /* events.c: every stream */
 	struct srv_web *web;		 /* web.c: the page, when built */
 	struct srv_sharkd_pool *sharkd;	 /* frames.c: packet detail; NULL: off */
+	char sharkd_off[160];		 /* why sharkd is NULL */
 	const struct srv_reach *proxies; /* whose X-Forwarded-For is believed */
 };
 

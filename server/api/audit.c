@@ -1,6 +1,7 @@
 /* audit.c - the audit log's entries, written by the endpoints as they act,
  * and GET /api/v1/audit for owners (docs/accounts.md):
  * ?action=&actor=&since=&until=&limit=&cursor=, newest first. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,28 +32,58 @@ static char *host_of(char *peer)
 	return peer;
 }
 
+/* The hop before *end in a list "a, b, c" (moving *end before it): its text
+ * in hop (cut to len), or 0 when there is none. */
+static int prev_hop(const char *base, const char **end, char *hop, size_t len)
+{
+	const char *e = *end, *b;
+
+	while (e > base && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == ','))
+		e--;
+	if (e == base)
+		return 0;
+	for (b = e; b > base && b[-1] != ',' && b[-1] != ' ' && b[-1] != '\t'; b--)
+		;
+	*end = b;
+	snprintf(hop, len, "%.*s", (int)(e - b), b);
+	return 1;
+}
+
+static int ip_text(const char *s)
+{
+	uint8_t a[16];
+
+	return inet_pton(AF_INET, s, a) == 1 || inet_pton(AF_INET6, s, a) == 1;
+}
+
 void srv_client_address(struct srv_api *api, h2o_req_t *req, char *ret, size_t len)
 {
-	char peer[80], xff[512], *hops[32], *save = NULL;
+	char peer[80], hop[64];
 	const char *who;
-	unsigned n = 0;
-	ssize_t i;
+	ssize_t at[16];
+	int n = 0;
 
 	web_peer(req, peer, sizeof(peer));
 	who = host_of(peer);
-	if (api->proxies && api->proxies->n && srv_reach_listed(api->proxies, who) &&
-	    (i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-forwarded-for"), -1)) >= 0) {
-		h2o_iovec_t v = req->headers.entries[i].value;
+	if (!api->proxies || !api->proxies->n || !srv_reach_listed(api->proxies, who)) {
+		snprintf(ret, len, "%s", who);
+		return;
+	}
+	/* every X-Forwarded-For line, in order: one list, read from its end;
+	 * the first hop no trusted proxy owns is the client, if it is an
+	 * address (else the proxy stands for it) */
+	for (ssize_t i = -1; n < 16 && (i = h2o_find_header_by_str(
+					    &req->headers, H2O_STRLIT("x-forwarded-for"), i)) >= 0;)
+		at[n++] = i;
+	while (n--) {
+		h2o_iovec_t v = req->headers.entries[at[n]].value;
+		const char *end = v.base + v.len;
 
-		snprintf(xff, sizeof(xff), "%.*s", (int)v.len, v.base);
-		for (char *hop = strtok_r(xff, ", ", &save); hop && n < 32;
-		     hop = strtok_r(NULL, ", ", &save))
-			hops[n++] = hop;
-		/* from the right: the first address no trusted proxy owns */
-		while (n--) {
-			who = hops[n];
-			if (!srv_reach_listed(api->proxies, who))
-				break;
+		while (prev_hop(v.base, &end, hop, sizeof(hop))) {
+			if (srv_reach_listed(api->proxies, hop))
+				continue;
+			snprintf(ret, len, "%s", ip_text(hop) ? hop : who);
+			return;
 		}
 	}
 	snprintf(ret, len, "%s", who);

@@ -11,14 +11,22 @@
  * EVENTS_TICK_MS. Each event's id counts the events; a client that
  * reconnects gets the current state at once, so Last-Event-ID needs no
  * replay. A comment every KEEPALIVE_MS keeps proxies from cutting a quiet
- * stream. */
+ * stream. A stream lasts at most session_idle (10 min at most): EventSource
+ * comes back by itself, and a signed-out user or a revoked token is refused
+ * then. An organization holds at most EVENTS_ORG_MAX of the server's
+ * EVENTS_MAX streams. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "api/api.h"
 
-#define KEEPALIVE_MS 15000
-#define EVENTS_MAX   64 /* streams open at once on the server */
+#define KEEPALIVE_MS   15000
+#define EVENTS_MAX     64 /* streams open at once on the server */
+#define EVENTS_ORG_MAX 16 /* of them, one organization's */
+#define EVENTS_LIFE_S_MAX                                                                          \
+	600 /* a stream ends after this (or session_idle, if                                       \
+	     * shorter): the client comes back and is asked                                        \
+	     * again who it is */
 
 /* The state now: 0 with *o (and *done when the stream should end), or -1
  * when it is gone. */
@@ -32,7 +40,9 @@ struct events {
 	h2o_req_t *req;	  /* NULL once h2o stopped it */
 	int64_t org, id;
 	h2o_timeout_entry_t tick;
-	char *last; /* the JSON last sent */
+	h2o_linklist_t link; /* in api->events */
+	uint64_t until;	     /* h2o_now: the stream ends */
+	char *last;	     /* the JSON last sent */
 	uint64_t seq, quiet_ms;
 	int inflight, ended;
 	struct ecap_buf out;
@@ -91,7 +101,7 @@ static void send_state(struct events *e)
 		e->quiet_ms = 0;
 	}
 	free(text);
-	if (r) /* deleted meanwhile */
+	if (r || h2o_now(e->api->loop) >= e->until) /* deleted meanwhile, or time's up */
 		done = 1;
 	if (e->out.err) {
 		h2o_send(e->req, NULL, 0, H2O_SEND_STATE_ERROR);
@@ -135,6 +145,7 @@ static void dispose(void *p)
 		h2o_timeout_unlink(&e->tick);
 	free(e->last);
 	ecap_buf_free(&e->out);
+	h2o_linklist_unlink(&e->link);
 	e->api->events_open--;
 }
 
@@ -156,7 +167,17 @@ static int stream(struct srv_api *api, h2o_req_t *req, const struct reg_user *wh
 		  state_fn *state, const char *name)
 {
 	struct events *e;
+	unsigned mine = 0;
+	int64_t life =
+	    api->session_idle_s < EVENTS_LIFE_S_MAX ? api->session_idle_s : EVENTS_LIFE_S_MAX;
 
+	for (h2o_linklist_t *l = api->events.next; l != &api->events; l = l->next)
+		mine += H2O_STRUCT_FROM_MEMBER(struct events, link, l)->org == who->org;
+	if (mine >= EVENTS_ORG_MAX)
+		return srv_fail(req, 503,
+				"this organization follows %u event streams already, the most "
+				"it may",
+				mine);
 	if (api->events_open >= EVENTS_MAX)
 		return srv_fail(req, 503,
 				"the server streams %u event streams already, the most it may",
@@ -169,6 +190,8 @@ static int stream(struct srv_api *api, h2o_req_t *req, const struct reg_user *wh
 	e->req = req;
 	e->org = who->org;
 	e->id = id;
+	e->until = h2o_now(api->loop) + (uint64_t)life * 1000;
+	h2o_linklist_insert(&api->events, &e->link);
 	e->tick.cb = on_tick;
 	e->gen.proceed = on_proceed;
 	e->gen.stop = on_stop;

@@ -124,7 +124,7 @@ static struct ask *begin(struct srv_api *api, h2o_req_t *req, const struct reg_u
 	if (srv_may_download(req, who))
 		return NULL;
 	if (!api->sharkd) {
-		srv_fail(req, 503, "packet detail is off on this server (sharkd_max = 0)");
+		srv_fail(req, 503, "%s", api->sharkd_off);
 		return NULL;
 	}
 	a = h2o_mem_alloc_shared(&req->pool, sizeof(*a), on_dispose);
@@ -150,7 +150,11 @@ int srv_capture_frames(struct srv_api *api, h2o_req_t *req, const struct reg_use
 		return srv_fail(req, 400, "filter: want a display filter (Wireshark's syntax)");
 	if (strlen(a->filter) >= sizeof(a->filter) - 1)
 		return srv_fail(req, 400, "filter: longer than %d bytes", FILTER_MAX - 2);
-	return ask(a, "check", json_pack("{s:s}", "filter", a->filter), on_check);
+	json_t *check = json_pack("{s:s}", "filter", a->filter);
+
+	if (!check) /* jansson takes UTF-8 only */
+		return srv_fail(req, 400, "filter: not UTF-8 text");
+	return ask(a, "check", check, on_check);
 }
 
 int srv_capture_frame(struct srv_api *api, h2o_req_t *req, const struct reg_user *who,

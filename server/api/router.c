@@ -180,6 +180,7 @@ void srv_api_init(struct srv_api *api, h2o_hostconf_t *host, const char *web_dir
 
 	r->super.on_req = on_req;
 	r->api = api;
+	h2o_linklist_init_anchor(&api->events);
 	c->super.log_access = on_log;
 	c->api = api;
 	if (web_dir && web_dir[0]) {

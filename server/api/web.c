@@ -7,8 +7,10 @@
  *   any other GET the page itself (index.html, revalidated on every load), so
  *                 that its own paths (/captures/12) load it too.
  *
- * Only names listed at start are served (no path is ever joined from the
- * request). Every answer carries the page's Content-Security-Policy: scripts,
+ * An asset's name is a plain file name ([A-Za-z0-9._-], no leading dot),
+ * looked up in assets/ when asked, so a new build installed under a running
+ * server is served at once; nothing else of the request is joined to a
+ * path. Every answer carries the page's Content-Security-Policy: scripts,
  * styles and connections from this origin only, no inline script or style,
  * no frames. */
 #include <dirent.h>
@@ -29,8 +31,6 @@ struct srv_web {
 	h2o_handler_t super;
 	h2o_mimemap_t *mime;
 	char dir[256];
-	unsigned n;
-	char names[SRV_WEB_ASSETS_MAX][NAME_MAX_LEN];
 };
 
 static int plain_name(const char *s)
@@ -70,7 +70,11 @@ static int send_file(struct srv_web *w, h2o_req_t *req, const char *rel, const c
 			       ? t->data.mimetype
 			       : h2o_iovec_init(H2O_STRLIT("application/octet-stream"));
 
+	struct stat st;
+
 	snprintf(path, sizeof(path), "%s/%s", w->dir, rel);
+	if (stat(path, &st) || !S_ISREG(st.st_mode))
+		return srv_fail(req, 404, "not found");
 	add(req, H2O_TOKEN_CACHE_CONTROL, cache);
 	add_named(req, "content-security-policy", CSP);
 	add_named(req, "x-content-type-options", "nosniff");
@@ -101,14 +105,12 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 		return srv_fail(req, 404, "not found");
 	memcpy(name, req->path.base + sizeof(prefix) - 1, plen);
 	name[plen] = 0;
-	for (unsigned i = 0; i < w->n; i++)
-		if (!strcmp(w->names[i], name)) {
-			char rel[sizeof(prefix) + NAME_MAX_LEN];
+	if (!plain_name(name) || compressed_copy(name))
+		return srv_fail(req, 404, "not found");
+	char rel[sizeof(prefix) + NAME_MAX_LEN];
 
-			snprintf(rel, sizeof(rel), "assets/%s", name);
-			return send_file(w, req, rel, "public, max-age=31536000, immutable");
-		}
-	return srv_fail(req, 404, "not found");
+	snprintf(rel, sizeof(rel), "assets/%s", name);
+	return send_file(w, req, rel, "public, max-age=31536000, immutable");
 }
 
 struct srv_web *srv_web_register(h2o_pathconf_t *pathconf, const char *dir, char *err,
@@ -131,6 +133,7 @@ struct srv_web *srv_web_register(h2o_pathconf_t *pathconf, const char *dir, char
 		snprintf(err, errlen, "no web page in %s (no assets/): serving the API only", dir);
 		return NULL;
 	}
+	closedir(d);
 	w = (struct srv_web *)h2o_create_handler(pathconf, sizeof(*w));
 	w->super.on_req = on_req;
 	w->mime = h2o_mimemap_create();
@@ -138,17 +141,6 @@ struct srv_web *srv_web_register(h2o_pathconf_t *pathconf, const char *dir, char
 	h2o_mimemap_define_mimetype(w->mime, "js", "text/javascript; charset=utf-8", NULL);
 	h2o_mimemap_define_mimetype(w->mime, "css", "text/css; charset=utf-8", NULL);
 	snprintf(w->dir, sizeof(w->dir), "%s", dir);
-	for (struct dirent *e; (e = readdir(d));) {
-		if (!plain_name(e->d_name) || compressed_copy(e->d_name))
-			continue;
-		if (w->n == SRV_WEB_ASSETS_MAX) {
-			snprintf(err, errlen, "%s/assets: more than %d files: serving the first",
-				 dir, SRV_WEB_ASSETS_MAX);
-			break;
-		}
-		snprintf(w->names[w->n++], NAME_MAX_LEN, "%s", e->d_name);
-	}
-	closedir(d);
 	return w;
 }
 

@@ -5,8 +5,6 @@
 
 #include <h2o.h>
 
-#define SRV_WEB_ASSETS_MAX 256
-
 struct srv_web;
 
 /* Serve the page built into dir (index.html, assets/) on pathconf, after

@@ -195,6 +195,10 @@ int srv_reach_listed(const struct srv_reach *r, const char *addr)
 
 	if (inet_pton(family, addr, a) != 1)
 		return 0;
+	if (family == AF_INET6 && IN6_IS_ADDR_V4MAPPED((struct in6_addr *)a)) {
+		memmove(a, a + 12, 4); /* an IPv4 peer of a dual-stack listener */
+		family = AF_INET;
+	}
 	for (unsigned i = 0; i < r->n; i++)
 		if (in_net(&r->nets[i], family, a))
 			return 1;

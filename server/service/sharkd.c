@@ -1,5 +1,6 @@
 /* sharkd.c - see sharkd.h. */
 #include "service/sharkd.h"
+#include "common/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -37,6 +38,10 @@ struct proc {
 	int file;	   /* the capture, its fd 3 */
 	off_t loaded;	   /* the file's size at the last load */
 	unsigned loads;	   /* loads so far */
+	unsigned queued;   /* calls sent, not yet answered */
+	size_t scanned;	   /* bytes of its output known to hold no newline */
+	gid_t file_gid;	   /* the file's group and mode before it was lent */
+	mode_t file_mode;
 	struct srv_sharkd_call *head, *tail;
 	int64_t last; /* ms: its last call */
 	struct srv_sharkd_pool *pool;
@@ -76,7 +81,8 @@ static void child(const struct srv_sharkd_conf *c, unsigned slot, int in, int ou
 	id_t id = SRV_SHARKD_ID_BASE + slot;
 	int nul, e;
 
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	pid_t parent = getppid();
+
 	setpgid(0, 0);
 	nul = open("/dev/null", O_WRONLY);
 	if (nul < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(nul, 2) < 0 ||
@@ -91,7 +97,7 @@ static void child(const struct srv_sharkd_conf *c, unsigned slot, int in, int ou
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	if (unshare(CLONE_NEWNET))
+	if (unshare(CLONE_NEWNET | CLONE_NEWIPC))
 		goto fail;
 	limit(RLIMIT_AS, (rlim_t)c->mem_mib << 20);
 	limit(RLIMIT_CPU, CPU_MAX_S);
@@ -100,6 +106,13 @@ static void child(const struct srv_sharkd_conf *c, unsigned slot, int in, int ou
 	limit(RLIMIT_NOFILE, 64);
 	limit(RLIMIT_NPROC, 16); /* its own user's: it alone */
 	if (setgroups(0, NULL) || setresgid(id, id, id) || setresuid(id, id, id))
+		goto fail;
+	/* root -> its own user cleared every capability; the ambient set too,
+	 * for good measure; the death signal is cleared by a change of user,
+	 * so it is set after, and the parent checked once it is */
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) && errno != EINVAL)
+		goto fail;
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent)
 		goto fail;
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) || chdir("/"))
 		goto fail;
@@ -111,11 +124,30 @@ fail:
 	_exit(127);
 }
 
+/* Every process of slot's user killed: sharkd and whatever it may have
+ * started (the kernel lets a user kill its own processes; the helper
+ * becomes that user to do it, and dies with the rest). */
+static void kill_slot(unsigned slot)
+{
+	id_t id = SRV_SHARKD_ID_BASE + slot;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		if (setresgid(id, id, id) || setresuid(id, id, id))
+			_exit(1);
+		kill(-1, SIGKILL);
+		_exit(0);
+	}
+	while (pid > 0 && waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+}
+
 static void fail_calls(struct proc *s, int code, const char *why)
 {
 	struct srv_sharkd_call *c = s->head, *next;
 
 	s->head = s->tail = NULL;
+	s->queued = 0;
 	for (; c; c = next) {
 		next = c->next;
 		if (c->cb)
@@ -132,11 +164,15 @@ static void stop(struct proc *s, int code, const char *why)
 	kill(s->pid, SIGKILL);
 	while (waitpid(s->pid, NULL, 0) < 0 && errno == EINTR)
 		;
+	kill_slot((unsigned)(s - s->pool->procs));
 	s->pid = 0;
 	if (s->out)
 		h2o_socket_close(s->out);
 	s->out = NULL;
 	close(s->in);
+	/* the file is the server's alone again */
+	if (fchown(s->file, (uid_t)-1, s->file_gid) || fchmod(s->file, s->file_mode))
+		ecap_log(LOG_WARNING, "packet view: giving its capture back: %s", strerror(errno));
 	close(s->file);
 	fail_calls(s, code, why);
 }
@@ -156,6 +192,9 @@ static void on_line(struct proc *s, const char *line, size_t len)
 	s->head = c->next;
 	if (!s->head)
 		s->tail = NULL;
+	else /* the next one's time starts now: it waited for this one */
+		s->head->deadline = now_ms() + SRV_SHARKD_CALL_MS;
+	s->queued--;
 	res = json_object_get(j, "result");
 	e = json_object_get(j, "error");
 	if (c->cb && res)
@@ -178,12 +217,15 @@ static void on_read(h2o_socket_t *sock, const char *err)
 		return;
 	}
 	for (;;) {
-		char *nl = memchr(in->bytes, '\n', in->size);
+		char *nl = memchr(in->bytes + s->scanned, '\n', in->size - s->scanned);
 
-		if (!nl)
+		if (!nl) {
+			s->scanned = in->size; /* the next read looks at its own bytes only */
 			break;
+		}
+		s->scanned = 0;
 		on_line(s, in->bytes, (size_t)(nl - in->bytes));
-		if (!s->pid) /* stopped on a bad line */
+		if (!s->pid || s->out != sock) /* stopped on a bad line */
 			return;
 		h2o_buffer_consume(&sock->input, (size_t)(nl - in->bytes) + 1);
 		in = sock->input;
@@ -257,6 +299,13 @@ static int start(struct srv_sharkd_pool *p, unsigned slot, uint64_t key, const c
 	file = open(path, O_RDONLY | O_CLOEXEC);
 	if (file < 0)
 		return -ENOENT;
+	struct stat st;
+
+	if (fstat(file, &st)) {
+		close(file);
+		return -EIO;
+	}
+	kill_slot(slot); /* nothing of a former user of the slot is left */
 	/* readable by this slot's group alone; the directory keeps the rest out */
 	if (fchown(file, (uid_t)-1, SRV_SHARKD_ID_BASE + slot) || fchmod(file, 0640)) {
 		snprintf(err, errlen, "the packet view: %s: %s", path, strerror(errno));
@@ -289,8 +338,14 @@ static int start(struct srv_sharkd_pool *p, unsigned slot, uint64_t key, const c
 		goto fail;
 	}
 	fcntl(in[1], F_SETFL, O_NONBLOCK);
-	*s = (struct proc){
-	    .pid = pid, .key = key, .in = in[1], .file = file, .last = now_ms(), .pool = p};
+	*s = (struct proc){.pid = pid,
+			   .key = key,
+			   .in = in[1],
+			   .file = file,
+			   .file_gid = st.st_gid,
+			   .file_mode = st.st_mode & 07777,
+			   .last = now_ms(),
+			   .pool = p};
 	s->out = h2o_evloop_socket_create(p->conf.loop, out[0], 0); /* h2o reads it */
 	s->out->data = s;
 	h2o_socket_read_start(s->out, on_read);
@@ -343,7 +398,8 @@ static int send_call(struct proc *s, const char *method, json_t *params, srv_sha
 	}
 	c->cb = cb;
 	c->data = data;
-	c->deadline = now_ms() + SRV_SHARKD_CALL_MS;
+	c->deadline = now_ms() + SRV_SHARKD_CALL_MS; /* again when it reaches the head */
+	s->queued++;
 	if (s->tail)
 		s->tail->next = c;
 	else
@@ -393,6 +449,12 @@ int srv_sharkd_call(struct srv_sharkd_pool *p, uint64_t key, const char *path, c
 			return r;
 		}
 		s = &p->procs[free_slot];
+	}
+	if (s->queued >= SRV_SHARKD_QUEUE_MAX) {
+		json_decref(params);
+		snprintf(err, errlen, "this capture's packet view is busy (%u requests waiting)",
+			 s->queued);
+		return -EBUSY;
 	}
 	/* a running capture's file grows: load what is there now */
 	if (!fstat(s->file, &st) && st.st_size != s->loaded) {

@@ -8,8 +8,10 @@
  *     capture file it is given as an open descriptor (fd 3, group-readable
  *     by its group alone, in a directory only root enters) and nothing of
  *     ours;
- *   - no network (a namespace of its own), bounded memory, CPU time,
- *     files and processes, no core, an environment of PATH and HOME only;
+ *   - no network and no System V IPC (namespaces of its own), bounded
+ *     memory, CPU time, files and processes, no core, an environment of
+ *     PATH and HOME only; when it stops, every process of its user is
+ *     killed, and the capture file gets its group and mode back;
  *   - at most `max` at once on the server; one idle past `idle_s` is
  *     stopped, and so is one that answers nothing for SRV_SHARKD_CALL_MS
  *     or a line longer than SRV_SHARKD_LINE_MAX. */
@@ -21,9 +23,10 @@
 
 #include "common/web.h"
 
-#define SRV_SHARKD_ID_BASE  0x7eca0000u /* uid and gid of slot 0 */
-#define SRV_SHARKD_CALL_MS  30000	/* an answer takes at most this */
-#define SRV_SHARKD_LINE_MAX (64u << 20) /* bytes of one answer */
+#define SRV_SHARKD_ID_BASE   0x7eca0000u /* uid and gid of slot 0 */
+#define SRV_SHARKD_CALL_MS   30000	 /* an answer takes at most this */
+#define SRV_SHARKD_LINE_MAX  (64u << 20) /* bytes of one answer */
+#define SRV_SHARKD_QUEUE_MAX 8		 /* calls waiting on one process */
 
 struct srv_sharkd_pool;
 struct srv_sharkd_call;
@@ -50,7 +53,8 @@ void srv_sharkd_pool_free(struct srv_sharkd_pool *p);
 /* Call method with params (taken) on capture key's process, started on the
  * capture's file (path, opened here) if it has none, and the file loaded
  * again first when it grew since (a running capture). 0 with cb called once
- * later from the loop, or -EBUSY (max processes, all of them in use: err
+ * later from the loop, or -EBUSY (max processes, all of them in use, or
+ * SRV_SHARKD_QUEUE_MAX calls waiting on this one: err
  * says so), -ENOENT (the file is gone), -EIO (sharkd could not be started;
  * err says why). */
 int srv_sharkd_call(struct srv_sharkd_pool *p, uint64_t key, const char *path, const char *method,

@@ -88,6 +88,11 @@ await check("the page loads under its CSP with no error and no inline code", asy
     document.querySelectorAll("[style]").length + document.querySelectorAll("style").length);
   assert(inline === 0, `${inline} inline scripts or styles`);
   assert(!owner.__errors && !owner.__console, `errors: ${owner.__errors ?? owner.__console}`);
+  // nothing but the build's files: no way out of assets/, no cached 404
+  for (const p of ["/assets/nope.js", "/assets/..%2f..%2fregistry.db", "/assets/.hidden", "/assets/x.js.br"]) {
+    const r = await fetch(`${base}${p}`);
+    assert(r.status === 404 && !(r.headers.get("cache-control") ?? "").includes("immutable"), `${p}: ${r.status}`);
+  }
   await shot(owner, "signin");
 });
 

@@ -125,27 +125,39 @@ test_signout() {
 }
 
 # the address audited for a failed sign-in sent with X-Forwarded-For VALUE
+# (a second header line VALUE2 when given)
+# (an account of its own each time: five failures would throttle one; the
+# calls run in subshells, so the name comes from the moment)
 xff_address() {
+	local xff_n
+	xff_n=$(date +%s%N)
+	adduser "proxied$xff_n@acme.test" viewer > /dev/null
 	inb curl -sS -o /dev/null -X POST -H 'Content-Type: application/json' -H "X-Forwarded-For: $1" \
-		--data-binary '{"email":"proxied@acme.test","password":"wrong"}' "$api/session"
+		${2:+-H "X-Forwarded-For: $2"} \
+		--data-binary "{\"email\":\"proxied$xff_n@acme.test\",\"password\":\"wrong\"}" "$api/session"
 	call "$alice" GET '/audit?action=signin_failed' > /dev/null
 	python3 -c 'import json,sys; e = json.load(open(sys.argv[1])); print(max(e, key=lambda x: x["id"])["address"])' "$tmp/body"
 }
 
 test_proxies() {
-	local a b c
-	adduser proxied@acme.test viewer > /dev/null
+	local a b c d e f
 	a=$(xff_address 203.0.113.9)
 	printf 'trusted_proxies = 127.0.0.1, 10.98.0.0/24\n' > "$tmp/proxies.conf"
 	kill -TERM "$server_pid" && wait_gone "$server_pid" 10
 	server_start -c "$tmp/proxies.conf"
 	b=$(xff_address '203.0.113.9, 198.51.100.7')
 	c=$(xff_address '198.51.100.7, 10.98.0.1')
+	# what a client adds cannot push the proxy's hop out: a line of its own,
+	# a long list, a word that is no address
+	d=$(xff_address '203.0.113.9' '198.51.100.7')
+	e=$(xff_address "$(seq -s ', ' -f '192.0.2.%g' 1 60), 198.51.100.7")
+	f=$(xff_address '198.51.100.7, admin')
 	kill -TERM "$server_pid" && wait_gone "$server_pid" 10
 	server_start
-	[ "$a" = 127.0.0.1 ] && [ "$b" = 198.51.100.7 ] && [ "$c" = 198.51.100.7 ] &&
-		ok "client address: X-Forwarded-For ignored unless the peer is a trusted proxy; then its last hop no trusted proxy owns" ||
-		ko "trusted proxies" "[$a] [$b] [$c]"
+	[ "$a" = 127.0.0.1 ] && [ "$b" = 198.51.100.7 ] && [ "$c" = 198.51.100.7 ] && [ "$d" = 198.51.100.7 ] &&
+		[ "$e" = 198.51.100.7 ] && [ "$f" = 127.0.0.1 ] &&
+		ok "client address: X-Forwarded-For ignored unless the peer is a trusted proxy; then its last hop no trusted proxy owns, over every line, however long, and only an address" ||
+		ko "trusted proxies" "[$a] [$b] [$c] [$d] [$e] [$f]"
 }
 
 test_throttle() {

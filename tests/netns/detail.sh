@@ -37,6 +37,7 @@ ina python3 -c 'import socket
 q = bytes.fromhex("123401000001000000000000") + b"\x03www\x03lab\x00\x00\x01\x00\x01"
 socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(q, ("10.98.0.2", 53))'
 wait_state "$id1" done 10 || { echo "FAIL capture $id1 did not end"; exit 1; }
+mode1=$(stat -c '%g %a' "$tmp/$id1.pcapng") # before any packet view
 
 test_filter() {
 	local st want got
@@ -126,9 +127,17 @@ test_bound_and_idle() {
 		bad+=" max1:$st [$p1] [$p2]"
 	for _ in $(seq 100); do [ -z "$(sharkds)" ] && break; sleep 0.1; done
 	[ -z "$(sharkds)" ] || bad+=" not-stopped-when-idle"
+	# stopped, it gave the files back; and a process left under its user
+	# (what a subverted sharkd might start) does not outlive the next start
+	[ "$(stat -c '%g %a' "$tmp/$id1.pcapng")" = "$mode1" ] || bad+=" file:$(stat -c '%g %a' "$tmp/$id1.pcapng")"
+	setpriv --reuid=$((0x7eca0000)) --regid=$((0x7eca0000)) --clear-groups sleep 300 &
+	local left=$!
+	sleep 0.2
 	st=$(call "$alice" GET "/captures/$id1/frames/2")
 	[ "$st" = 200 ] || bad+=" again:$st"
-	[ -z "$bad" ] && ok "packet views: one at most here (sharkd_max = 1: the idle one makes room), stopped after 5 idle seconds, started again on demand" ||
+	wait_gone "$left" 5 > /dev/null 2>&1
+	kill -0 "$left" 2> /dev/null && { bad+=" left-alive"; kill -9 "$left"; }
+	[ -z "$bad" ] && ok "packet views: one at most here (sharkd_max = 1: the idle one makes room), stopped after 5 idle seconds (the file given back), started again on demand, killing what its user left" ||
 		ko "packet views' bound" "$bad"
 }
 

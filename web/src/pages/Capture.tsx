@@ -124,7 +124,9 @@ export function CaptureView(props: { id: string; me: Me; canDownload: boolean })
       kick();
       return;
     }
+    // one request at a time: the next is asked 3 s after an answer
     let live = true;
+    let t = 0;
     const ask = () =>
       get<{ frames: number[]; count: number }>(`${base}/frames?filter=${encodeURIComponent(typedDf)}`).then(
         (r) => {
@@ -132,14 +134,14 @@ export function CaptureView(props: { id: string; me: Me; canDownload: boolean })
           store.setNumbers(new Set(r.frames));
           setDfState({ count: r.count });
           kick();
+          if (running) t = window.setTimeout(ask, 3000);
         },
         (e) => live && setDfState({ error: (e as Error).message }),
       );
     ask();
-    const t = running ? setInterval(ask, 3000) : 0;
     return () => {
       live = false;
-      if (t) clearInterval(t);
+      clearTimeout(t);
     };
   }, [typedDf, base, running]);
 
