@@ -78,6 +78,20 @@ int srv_daemon_start(struct srv_daemon *d, char *err, size_t errlen)
 		snprintf(err, errlen, "data directory %s: %s", d->conf.data, strerror(-r));
 		return r;
 	}
+	/* the server's alone: a capture lent to a packet view is readable by
+	 * the view's group, and only this directory keeps everyone else out */
+	struct stat dst;
+
+	if (!stat(d->conf.data, &dst) && (dst.st_mode & 077)) {
+		if (chmod(d->conf.data, 0700)) {
+			r = -errno;
+			snprintf(err, errlen, "data directory %s: mode %o, and chmod 0700: %s",
+				 d->conf.data, dst.st_mode & 07777, strerror(-r));
+			return r;
+		}
+		ecap_log(LOG_NOTICE, "data directory %s: mode %o made 0700", d->conf.data,
+			 dst.st_mode & 07777);
+	}
 	r = srv_reach_parse(&d->reach, "device_networks", d->conf.device_networks, err, errlen);
 	if (!r)
 		r = srv_reach_parse(&d->proxies, "trusted_proxies", d->conf.trusted_proxies, err,
