@@ -32,6 +32,13 @@ static int attach(struct agent *a, char *err, size_t errlen)
 		r = ecap_iface_linktype(f->name, &f->lt, err, errlen);
 		if (r)
 			return r;
+		if (f->lt.dlt == ECAP_LINKTYPE_LINUX_SLL) { /* cooked sessions: the CLI's only */
+			snprintf(err, errlen,
+				 "%s is captured as LINUX_SLL (Linux cooked v1), as tcpdump's, by "
+				 "edgecap capture; the agent does not serve it",
+				 f->name);
+			return -EPROTONOSUPPORT;
+		}
 		/* no link layer: ingress on TC, where tcpdump sees the packets */
 		if (f->lt.dlt == ECAP_LINKTYPE_RAW && a->conf.ingress == ECAP_ATTACH_XDP) {
 			snprintf(err, errlen, "ingress xdp: %s has no link layer (RAW)", f->name);
