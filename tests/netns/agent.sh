@@ -171,6 +171,7 @@ test_bad_requests() {
 	check_400 '/v1/capture?bpf=1,6%20x%200%2065535' 'bpf: line 2: expected "code jt jf k" in decimal, instruction 0 of 1'
 	check_400 '/v1/capture?duration=5' 'bpf: missing'
 	check_400 "/v1/capture?bpf=$(bpf icmp)&iface=eth9" "iface: 'eth9' is not served by this agent"
+	check_400 "/v1/capture?bpf=$(bpf icmp)&iface=va,any" "iface: any (every interface, as tcpdump -i any) is captured by edgecap capture on the device, not by the agent: name the interfaces"
 	check_400 "/v1/capture?bpf=$(bpf icmp)&dir=up" "dir: 'up' is not in, out or inout"
 	check_400 "/v1/capture?bpf=$(bpf icmp)&snaplen=0" "snaplen: '0' is not 1..262144"
 	check_400 "/v1/capture?bpf=$(bpf icmp)&duration=99999" "duration: '99999' is not 1..86400 seconds"
@@ -334,6 +335,10 @@ test_config_errors() {
 		--listen 10.98.0.1:8081 2>&1); st=$?
 	[ $st = 2 ] && [ "$out" = "edgecap-agent: error: unknown interface 'nosuch0'" ] &&
 		ok "unknown interface: exit 2, one line" || ko "unknown iface" "$st $out"
+	out=$(ina "$agent" -c /dev/null -i va,any --secret-file "$tmp/secret" --plain-http \
+		--listen 10.98.0.1:8081 2>&1); st=$?
+	[ $st = 2 ] && [ "$out" = "edgecap-agent: error: any (every interface, as tcpdump -i any) is not served by the agent: name the interfaces" ] &&
+		ok "-i any: exit 2, one line" || ko "-i any" "$st $out"
 }
 
 test_xdp_kill9() {

@@ -24,6 +24,12 @@ static int attach(struct agent *a, char *err, size_t errlen)
 		int hook, r;
 
 		snprintf(f->name, sizeof(f->name), "%s", a->conf.ifaces[i]);
+		if (!strcmp(f->name, "any")) {
+			snprintf(err, errlen,
+				 "any (every interface, as tcpdump -i any) is not served by the "
+				 "agent: name the interfaces");
+			return -EINVAL;
+		}
 		f->ifindex = (int)if_nametoindex(f->name);
 		if (!f->ifindex) {
 			snprintf(err, errlen, "unknown interface '%s'", f->name);
