@@ -601,6 +601,20 @@ test_shared_with_cli() {
 		ko "shared" "$bad"
 }
 
+# An interface tcpdump captures as LINUX_SLL (GRE with a remote; the 6.1
+# VM: the host kernel has no GRE) is the CLI's only: the agent refuses to
+# serve it, exit 2, one line.
+test_sll_refused() {
+	local out st
+	ina ip link add gre1 type gre local 10.98.0.1 remote 10.98.0.2 2> /dev/null ||
+		{ echo "SKIP LINUX_SLL interface: this kernel has no GRE"; return; }
+	out=$(ina "$agent" -c /dev/null -i gre1 --secret-file "$tmp/secret" --plain-http \
+		--listen 10.98.0.1:8081 2>&1); st=$?
+	ina ip link del gre1
+	[ $st = 2 ] && [ "$out" = "edgecap-agent: error: gre1 is captured as LINUX_SLL (Linux cooked v1), as tcpdump's, by edgecap capture; the agent does not serve it" ] &&
+		ok "LINUX_SLL interface (GRE): exit 2, one line" || ko "LINUX_SLL interface" "$st $out"
+}
+
 alive() {
 	kill -0 "$agent_pid" 2> /dev/null && [ "$(captures)" = 0 ] ||
 		{ ko "$1 left the agent dead or busy" "$(tail -3 "$tmp/agent.log")"; agent_stop; agent_start --plain-http; }
@@ -650,7 +664,7 @@ print(" ".join("%s:%s:%s" % (i["name"], i["linktype"], i["ingress"]) for i in js
 run_tests alive test_auth test_capture_stream test_parameters test_bad_requests \
 	test_eight_sessions test_client_hangs_up test_slow_reader test_sigterm test_tls \
 	test_config_errors test_operable test_metrics test_slow_verifier test_xdp_kill9 \
-	test_xdp_vlan test_tun_interface test_shared_with_cli
+	test_xdp_vlan test_tun_interface test_shared_with_cli test_sll_refused
 st=$?
 agent_stop
 hooked && { echo "FAIL hooks left on va after the agent stopped"; exit 1; }
