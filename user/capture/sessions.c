@@ -39,6 +39,10 @@
  * header) for all cooked sessions; their filters read it through the
  * window (xlate.c), their records copy it, then the packet. An out-of-band
  * VLAN tag is left out, as libpcap leaves it out of SLL2 records.
+ *
+ * A LINUX_SLL (v1) session (cooked_v1: tcpdump -i IF on PPP, GRE, ip6tnl,
+ * ip6gre) runs after the SLL2 ones, on the 16-byte header libpcap makes
+ * from the same sockaddr_ll, moved from the SLL2 one (cooked_v1_header).
  */
 #include "capture/sessions.h"
 
@@ -676,12 +680,12 @@ static void cooked_v1_header(struct ecap_asm *a)
 	}
 	ecap_asm_emit(a, E_LDX(BPF_H, BPF_REG_1, BPF_REG_10, ECAP_STK_KPROTO));
 	ecap_asm_emit(a, E_STX(BPF_H, BPF_REG_10, BPF_REG_1, ECAP_STK_SLL1 + 16));
-	for (int16_t off = STK_WIRELEN;; off = STK_BUFLEN) {
+	for (int i = 0; i < 2; i++) {
+		int16_t off = i ? STK_BUFLEN : STK_WIRELEN;
+
 		ecap_asm_emit(a, E_LDX(BPF_W, BPF_REG_1, BPF_REG_10, off));
 		ecap_asm_emit(a, E_ALU32_IMM(BPF_ADD, BPF_REG_1, ECAP_SLL1_LEN - ECAP_SLL2_LEN));
 		ecap_asm_emit(a, E_STX(BPF_W, BPF_REG_10, BPF_REG_1, off));
-		if (off == STK_BUFLEN)
-			break;
 	}
 }
 
