@@ -50,8 +50,8 @@ static void usage(FILE *f)
 		"               too, as tcpdump's (LINUX_SLL2)\n"
 		"  -D           list the interfaces as tcpdump -D, with their link types\n"
 		"  -L           list the link types of the -i interfaces, as tcpdump -L\n"
-		"  -y TYPE      the link type (EN10MB, RAW, LINUX_SLL2 for any): the one the\n"
-		"               interface has, as tcpdump gives it; the default\n"
+		"  -y TYPE      the link type (EN10MB, RAW, LINUX_SLL; LINUX_SLL2 for any): the\n"
+		"               one the interface has, as tcpdump gives it; the default\n"
 		"  -p           leave promiscuous mode off (it is on while capturing, as\n"
 		"               tcpdump's, and off again however the capture ends)\n"
 		"  -Q DIR       direction: in, out or inout (default)\n"
@@ -293,6 +293,7 @@ int cmd_capture(int argc, char **argv)
 	};
 	struct ecap_stream_iface ifaces[MAX_IFACES];
 	struct ecap_linktype lt = {0}, lt_i;
+	struct ecap_cooked_if cooked[MAX_IFACES]; /* LINUX_SLL interfaces */
 	const char *ytype = NULL;
 	int list_types = 0;
 	struct ecap_engine_opts eo = {0};
@@ -533,6 +534,22 @@ int cmd_capture(int argc, char **argv)
 				    ifaces[0].name, lt.name);
 		ingress = ECAP_ATTACH_TC_IN;
 	}
+	/* cooked (PPP, GRE, ip6tnl, ip6gre): the header's packet type and
+	 * protocol come from the skb, on TC */
+	if (lt.dlt == ECAP_LINKTYPE_LINUX_SLL) {
+		if (ingress == ECAP_ATTACH_XDP)
+			return fail("--ingress xdp: %s is captured as %s, whose header's packet "
+				    "type and protocol are known on TC",
+				    ifaces[0].name, lt.name);
+		ingress = ECAP_ATTACH_TC_IN;
+		for (unsigned i = 0; i < nif; i++)
+			if (ecap_iface_cooked(ifaces[i].name, ifaces[i].ifindex, &cooked[i], err,
+					      sizeof(err)))
+				return fail("%s", err);
+	}
+	/* as libpcap's: room for a cooked header and a byte */
+	if ((is_any || lt.dlt == ECAP_LINKTYPE_LINUX_SLL) && so.snaplen < ECAP_SLL2_LEN + 1)
+		so.snaplen = ECAP_SLL2_LEN + 1;
 	if (geteuid() != 0)
 		return fail("%s", "capture needs root (CAP_BPF and CAP_NET_ADMIN)");
 	expr = optind < argc ? join_args(argc - optind, argv + optind) : NULL;
@@ -623,6 +640,11 @@ int cmd_capture(int argc, char **argv)
 	for (unsigned i = 0; i < nif && !is_any; i++) /* in the streamer's order: counters per
 						       * position */
 		sess.ifindex[i] = ifaces[i].ifindex;
+	if (lt.dlt == ECAP_LINKTYPE_LINUX_SLL) {
+		sess.cooked = cooked;
+		sess.ncooked = nif;
+		sess.cooked_v1 = 1;
+	}
 	if (is_any) {
 		any.e = e;
 		any.sess = sess;

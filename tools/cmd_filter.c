@@ -45,7 +45,7 @@ static void usage(FILE *f)
 		"             (pcap or pcapng) and write the accepted ones to OUT in IN's format\n"
 		"\n"
 		"  -s SNAPLEN   snap length the filter returns (default %u)\n"
-		"  -y LINKTYPE  EN10MB (default), RAW or LINUX_SLL2\n"
+		"  -y LINKTYPE  EN10MB (default), RAW, LINUX_SLL or LINUX_SLL2\n"
 		"  --ddd FILE   take the program in -ddd format from FILE ('-' = stdin)\n"
 		"  --tc         translate for a TC (sched_cls) hook instead of XDP\n"
 		"  --helper     read packets only through load-bytes helpers\n"

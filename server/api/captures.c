@@ -261,6 +261,12 @@ static int interfaces(h2o_req_t *req, json_t *ifs, char *ret, size_t len)
 			srv_fail(req, 400, "interfaces: not an interface name");
 			return -1;
 		}
+		if (!strcmp(json_string_value(v), "any")) { /* agents refuse it too */
+			srv_fail(req, 400,
+				 "interfaces: any (every interface, as tcpdump -i any) is not "
+				 "captured remotely: name the interfaces");
+			return -1;
+		}
 		snprintf(ret + at, len - at, "%s%s", at ? "," : "", json_string_value(v));
 	}
 	return 0;

@@ -171,6 +171,7 @@ test_bad_requests() {
 	check_400 '/v1/capture?bpf=1,6%20x%200%2065535' 'bpf: line 2: expected "code jt jf k" in decimal, instruction 0 of 1'
 	check_400 '/v1/capture?duration=5' 'bpf: missing'
 	check_400 "/v1/capture?bpf=$(bpf icmp)&iface=eth9" "iface: 'eth9' is not served by this agent"
+	check_400 "/v1/capture?bpf=$(bpf icmp)&iface=va,any" "iface: any (every interface, as tcpdump -i any) is captured by edgecap capture on the device, not by the agent: name the interfaces"
 	check_400 "/v1/capture?bpf=$(bpf icmp)&dir=up" "dir: 'up' is not in, out or inout"
 	check_400 "/v1/capture?bpf=$(bpf icmp)&snaplen=0" "snaplen: '0' is not 1..262144"
 	check_400 "/v1/capture?bpf=$(bpf icmp)&duration=99999" "duration: '99999' is not 1..86400 seconds"
@@ -334,6 +335,10 @@ test_config_errors() {
 		--listen 10.98.0.1:8081 2>&1); st=$?
 	[ $st = 2 ] && [ "$out" = "edgecap-agent: error: unknown interface 'nosuch0'" ] &&
 		ok "unknown interface: exit 2, one line" || ko "unknown iface" "$st $out"
+	out=$(ina "$agent" -c /dev/null -i va,any --secret-file "$tmp/secret" --plain-http \
+		--listen 10.98.0.1:8081 2>&1); st=$?
+	[ $st = 2 ] && [ "$out" = "edgecap-agent: error: any (every interface, as tcpdump -i any) is not served by the agent: name the interfaces" ] &&
+		ok "-i any: exit 2, one line" || ko "-i any" "$st $out"
 }
 
 test_xdp_kill9() {
@@ -596,6 +601,20 @@ test_shared_with_cli() {
 		ko "shared" "$bad"
 }
 
+# An interface tcpdump captures as LINUX_SLL (GRE with a remote; the 6.1
+# VM: the host kernel has no GRE) is the CLI's only: the agent refuses to
+# serve it, exit 2, one line.
+test_sll_refused() {
+	local out st
+	ina ip link add gre1 type gre local 10.98.0.1 remote 10.98.0.2 2> /dev/null ||
+		{ echo "SKIP LINUX_SLL interface: this kernel has no GRE"; return; }
+	out=$(ina "$agent" -c /dev/null -i gre1 --secret-file "$tmp/secret" --plain-http \
+		--listen 10.98.0.1:8081 2>&1); st=$?
+	ina ip link del gre1
+	[ $st = 2 ] && [ "$out" = "edgecap-agent: error: gre1 is captured as LINUX_SLL (Linux cooked v1), as tcpdump's, by edgecap capture; the agent does not serve it" ] &&
+		ok "LINUX_SLL interface (GRE): exit 2, one line" || ko "LINUX_SLL interface" "$st $out"
+}
+
 alive() {
 	kill -0 "$agent_pid" 2> /dev/null && [ "$(captures)" = 0 ] ||
 		{ ko "$1 left the agent dead or busy" "$(tail -3 "$tmp/agent.log")"; agent_stop; agent_start --plain-http; }
@@ -645,7 +664,7 @@ print(" ".join("%s:%s:%s" % (i["name"], i["linktype"], i["ingress"]) for i in js
 run_tests alive test_auth test_capture_stream test_parameters test_bad_requests \
 	test_eight_sessions test_client_hangs_up test_slow_reader test_sigterm test_tls \
 	test_config_errors test_operable test_metrics test_slow_verifier test_xdp_kill9 \
-	test_xdp_vlan test_tun_interface test_shared_with_cli
+	test_xdp_vlan test_tun_interface test_shared_with_cli test_sll_refused
 st=$?
 agent_stop
 hooked && { echo "FAIL hooks left on va after the agent stopped"; exit 1; }

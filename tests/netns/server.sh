@@ -96,6 +96,7 @@ test_bad_input() {
 	st=$(call "$alice" POST /captures '{"devices":[],"expression":"udp"}'); [ "$st" = 400 ] || bad+=" nodev:$st"
 	st=$(call "$alice" POST /captures '{"devices":["gw1","gw1"]}'); [ "$st" = 400 ] || bad+=" twice:$st"
 	st=$(call "$alice" POST /captures '{"devices":["gw1"],"direction":"up"}'); [ "$st" = 400 ] || bad+=" dir:$st"
+	st=$(call "$alice" POST /captures '{"devices":["gw1"],"interfaces":["any"]}'); [ "$st" = 400 ] && [ "$(field error)" = "interfaces: any (every interface, as tcpdump -i any) is not captured remotely: name the interfaces" ] || bad+=" any:$st $(cat "$tmp/body")"
 	st=$(call "$alice" POST /devices '{"name":"x y","serial":"s","address":"http://1.2.3.4:1"}'); [ "$st" = 400 ] || bad+=" name:$st"
 	st=$(call "$alice" POST /devices '{"name":"gw9","serial":"SN-gw1","address":"http://10.98.0.1:1"}'); [ "$st" = 409 ] || bad+=" serial:$st"
 	st=$(call "$alice" POST /devices '{"name":"gw9","serial":"s9","address":"ftp://x"}'); [ "$st" = 400 ] || bad+=" address:$st"

@@ -24,6 +24,12 @@ static int attach(struct agent *a, char *err, size_t errlen)
 		int hook, r;
 
 		snprintf(f->name, sizeof(f->name), "%s", a->conf.ifaces[i]);
+		if (!strcmp(f->name, "any")) {
+			snprintf(err, errlen,
+				 "any (every interface, as tcpdump -i any) is not served by the "
+				 "agent: name the interfaces");
+			return -EINVAL;
+		}
 		f->ifindex = (int)if_nametoindex(f->name);
 		if (!f->ifindex) {
 			snprintf(err, errlen, "unknown interface '%s'", f->name);
@@ -32,6 +38,13 @@ static int attach(struct agent *a, char *err, size_t errlen)
 		r = ecap_iface_linktype(f->name, &f->lt, err, errlen);
 		if (r)
 			return r;
+		if (f->lt.dlt == ECAP_LINKTYPE_LINUX_SLL) { /* cooked sessions: the CLI's only */
+			snprintf(err, errlen,
+				 "%s is captured as LINUX_SLL (Linux cooked v1), as tcpdump's, by "
+				 "edgecap capture; the agent does not serve it",
+				 f->name);
+			return -EPROTONOSUPPORT;
+		}
 		/* no link layer: ingress on TC, where tcpdump sees the packets */
 		if (f->lt.dlt == ECAP_LINKTYPE_RAW && a->conf.ingress == ECAP_ATTACH_XDP) {
 			snprintf(err, errlen, "ingress xdp: %s has no link layer (RAW)", f->name);

@@ -83,6 +83,16 @@ static int set_ifaces(struct agent_params *p, const char *v, char *err, size_t e
 		}
 		memcpy(p->ifaces[p->nifaces], s, n);
 		p->ifaces[p->nifaces][n] = 0;
+		/* every interface, as tcpdump -i any: its cooked SLL2 session
+		 * needs TC ingress on every interface, beside the XDP that
+		 * other sessions may use on the same ones */
+		if (!strcmp(p->ifaces[p->nifaces], "any")) {
+			snprintf(err, errlen,
+				 "iface: any (every interface, as tcpdump -i any) is captured by "
+				 "edgecap capture on the device, not by the agent: name the "
+				 "interfaces");
+			return -EINVAL;
+		}
 		for (unsigned i = 0; i < p->nifaces; i++)
 			if (!strcmp(p->ifaces[i], p->ifaces[p->nifaces])) {
 				snprintf(err, errlen, "iface: '%s' given twice", p->ifaces[i]);

@@ -23,13 +23,14 @@ struct ecap_linktype {
  * uses a link type edgecap cannot produce exactly (err says which and why). */
 int ecap_iface_linktype(const char *name, struct ecap_linktype *ret, char *err, size_t errlen);
 
-/* The link type of a DLT value (EN10MB, RAW or LINUX_SLL2); NULL for any
- * other. */
+/* The link type of a DLT value (EN10MB, RAW, LINUX_SLL or LINUX_SLL2);
+ * NULL for any other. */
 const struct ecap_linktype *ecap_linktype_of_dlt(int dlt);
 
 struct ecap_cooked_if;
-/* What tcpdump -i any's LINUX_SLL2 header says of interface `name` (index
- * ifindex), and where its packets' network header starts at the TC hooks:
+/* What tcpdump's cooked headers (-i any's LINUX_SLL2, LINUX_SLL of the
+ * interfaces captured so alone) say of interface `name` (index ifindex),
+ * and where its packets' network header starts at the TC hooks:
  * 0 and *ret, or -ENODEV, or -EPROTONOSUPPORT for a hardware type whose
  * cooked header or network header edgecap cannot make exactly (err says
  * which). */

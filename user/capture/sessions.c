@@ -39,6 +39,10 @@
  * header) for all cooked sessions; their filters read it through the
  * window (xlate.c), their records copy it, then the packet. An out-of-band
  * VLAN tag is left out, as libpcap leaves it out of SLL2 records.
+ *
+ * A LINUX_SLL (v1) session (cooked_v1: tcpdump -i IF on PPP, GRE, ip6tnl,
+ * ip6gre) runs after the SLL2 ones, on the 16-byte header libpcap makes
+ * from the same sockaddr_ll, moved from the SLL2 one (cooked_v1_header).
  */
 #include "capture/sessions.h"
 
@@ -64,6 +68,8 @@
 _Static_assert(ECAP_STK_SLL % 8 == 0 && ECAP_STK_SLL + 24 <= ECAP_STK_VLAN &&
 		   ECAP_STK_VLAN + 4 <= ECAP_STK_L2LEN && ECAP_STK_L2LEN + 4 <= STK_IF_ID,
 	       "the cooked header and the XDP VLAN tag below the session slots");
+_Static_assert(ECAP_STK_SLL1 % 8 == 0 && ECAP_STK_SLL1 + 24 <= ECAP_STK_SLL,
+	       "the SLL (v1) header below the SLL2 one");
 _Static_assert(STK_IF_ID + 4 <= STK_KEY && STK_KEY + 4 <= STK_COUNTERS &&
 		   STK_COUNTERS + 8 <= ECAP_XLATE_STACK,
 	       "session stack slots below the filter's");
@@ -238,25 +244,27 @@ static void copy_tagged(struct ecap_asm *a, unsigned hook_id, enum ecap_input in
 }
 
 /* The record of a cooked packet (r7 = caplen, r6 = the __sk_buff, r9 = the
- * record): the header from the stack, whole (every reservation has room for
- * its 24 bytes, and epb_trailer zeroes what lies past caplen), then the
- * packet from its network header through bpf_skb_load_bytes. Then goto
- * done, or goto fail. */
-static void copy_cooked(struct ecap_asm *a, uint32_t done, uint32_t fail)
+ * record): the header from the stack (SLL2 or SLL by kind), whole (every
+ * reservation has room for its 24 bytes, and epb_trailer zeroes what lies
+ * past caplen), then the packet from its network header through
+ * bpf_skb_load_bytes. Then goto done, or goto fail. */
+static void copy_cooked(struct ecap_asm *a, int kind, uint32_t done, uint32_t fail)
 {
 	const int16_t at = sizeof(struct ecap_rec);
+	const int16_t hdr = kind == ECAP_COOKED_SLL ? ECAP_STK_SLL1 : ECAP_STK_SLL;
+	const int32_t hlen = kind == ECAP_COOKED_SLL ? ECAP_SLL1_LEN : ECAP_SLL2_LEN;
 
 	for (int16_t i = 0; i < 24; i += 8) {
-		ecap_asm_emit(a, E_LDX(BPF_DW, BPF_REG_1, BPF_REG_10, ECAP_STK_SLL + i));
+		ecap_asm_emit(a, E_LDX(BPF_DW, BPF_REG_1, BPF_REG_10, hdr + i));
 		ecap_asm_emit(a, E_STX(BPF_DW, BPF_REG_9, BPF_REG_1, at + i));
 	}
-	ecap_asm_jmp(a, BPF_JMP32 | BPF_JLE | BPF_K, BPF_REG_7, 0, ECAP_SLL2_LEN, done);
+	ecap_asm_jmp(a, BPF_JMP32 | BPF_JLE | BPF_K, BPF_REG_7, 0, hlen, done);
 	ecap_asm_emit(a, E_MOV32_REG(BPF_REG_4, BPF_REG_7));
-	ecap_asm_emit(a, E_ALU32_IMM(BPF_ADD, BPF_REG_4, -ECAP_SLL2_LEN));
+	ecap_asm_emit(a, E_ALU32_IMM(BPF_ADD, BPF_REG_4, -hlen));
 	ecap_asm_emit(a, E_MOV64_REG(BPF_REG_1, BPF_REG_6));
 	ecap_asm_emit(a, E_LDX(BPF_W, BPF_REG_2, BPF_REG_10, ECAP_STK_L2LEN));
 	ecap_asm_emit(a, E_MOV64_REG(BPF_REG_3, BPF_REG_9));
-	ecap_asm_emit(a, E_ALU64_IMM(BPF_ADD, BPF_REG_3, at + ECAP_SLL2_LEN));
+	ecap_asm_emit(a, E_ALU64_IMM(BPF_ADD, BPF_REG_3, at + hlen));
 	ecap_asm_emit(a, E_CALL(BPF_FUNC_skb_load_bytes));
 	ecap_asm_jmp(a, BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_0, 0, 0, done);
 	ecap_asm_goto(a, fail);
@@ -399,7 +407,7 @@ static int emit_session(struct ecap_asm *a, unsigned hook_id, const struct ecap_
 	ecap_asm_emit(a, E_STX(BPF_W, BPF_REG_9, BPF_REG_1, offsetof(struct ecap_rec, wirelen)));
 
 	if (o->cooked) {
-		copy_cooked(a, loaded, failed);
+		copy_cooked(a, o->cooked, loaded, failed);
 	} else if (o->tagged) {
 		copy_tagged(a, hook_id, o->input, loaded, failed);
 	} else {
@@ -647,8 +655,43 @@ static void cooked_header(struct ecap_asm *a, unsigned hook_id, const struct eca
 	}
 }
 
+/* The LINUX_SLL (v1) header at ECAP_STK_SLL1, as libpcap makes it from the
+ * same sockaddr_ll as SLL2's (pcap-linux.c, pcap_handle_packet_mmap):
+ * packet type (be16), ARPHRD type, address length (be16), 8 address
+ * bytes, protocol; then the kernel filter's protocol. Taken from the SLL2
+ * header cooked_header built; the lengths on the stack lose the 4 bytes
+ * by which SLL2's is longer. The stack allows aligned accesses only: the
+ * address moves two bytes at a time. */
+static void cooked_v1_header(struct ecap_asm *a)
+{
+	static const int16_t moves[][3] = {
+	    /* size, from (SLL2), to (SLL) */
+	    {BPF_B, 10, 1}, {BPF_H, 8, 2},   {BPF_B, 11, 5},  {BPF_H, 12, 6},
+	    {BPF_H, 14, 8}, {BPF_H, 16, 10}, {BPF_H, 18, 12}, {BPF_H, 0, 14},
+	};
+
+	for (int16_t i = 0; i < 24; i += 8)
+		ecap_asm_emit(a, E_ST(BPF_DW, BPF_REG_10, ECAP_STK_SLL1 + i, 0));
+	for (size_t i = 0; i < sizeof(moves) / sizeof(moves[0]); i++) {
+		ecap_asm_emit(
+		    a, E_LDX(moves[i][0], BPF_REG_1, BPF_REG_10, ECAP_STK_SLL + moves[i][1]));
+		ecap_asm_emit(
+		    a, E_STX(moves[i][0], BPF_REG_10, BPF_REG_1, ECAP_STK_SLL1 + moves[i][2]));
+	}
+	ecap_asm_emit(a, E_LDX(BPF_H, BPF_REG_1, BPF_REG_10, ECAP_STK_KPROTO));
+	ecap_asm_emit(a, E_STX(BPF_H, BPF_REG_10, BPF_REG_1, ECAP_STK_SLL1 + 16));
+	for (int i = 0; i < 2; i++) {
+		int16_t off = i ? STK_BUFLEN : STK_WIRELEN;
+
+		ecap_asm_emit(a, E_LDX(BPF_W, BPF_REG_1, BPF_REG_10, off));
+		ecap_asm_emit(a, E_ALU32_IMM(BPF_ADD, BPF_REG_1, ECAP_SLL1_LEN - ECAP_SLL2_LEN));
+		ecap_asm_emit(a, E_STX(BPF_W, BPF_REG_10, BPF_REG_1, off));
+	}
+}
+
 /* Every session that captures this hook's direction (the cooked ones
- * last: they change the lengths on the stack), then the return. */
+ * last: they change the lengths on the stack, and the SLL ones after the
+ * SLL2 ones), then the return. */
 static int emit_sessions(struct ecap_asm *a, unsigned hook_id, const struct ecap_xlate_opts *o,
 			 const struct ecap_session *s, unsigned n,
 			 const struct ecap_session_maps *maps)
@@ -669,11 +712,19 @@ static int emit_sessions(struct ecap_asm *a, unsigned hook_id, const struct ecap
 		uint32_t skip = ecap_asm_label(a);
 
 		co.tagged = 0;
-		co.cooked = 1;
 		cooked_header(a, hook_id, s, n, skip);
-		for (unsigned i = 0; i < n && !r; i++)
-			if ((s[i].dirs & dir) && s[i].cooked)
+		for (int v1 = 0; v1 < 2; v1++) {
+			int made = 0;
+
+			co.cooked = v1 ? ECAP_COOKED_SLL : ECAP_COOKED_SLL2;
+			for (unsigned i = 0; i < n && !r; i++) {
+				if (!(s[i].dirs & dir) || !s[i].cooked || !s[i].cooked_v1 != !v1)
+					continue;
+				if (v1 && !made++)
+					cooked_v1_header(a);
 				r = emit_session(a, hook_id, &co, &s[i], maps);
+			}
+		}
 		ecap_asm_bind(a, skip);
 	}
 	ecap_asm_emit(a, hook_id == ECAP_HOOK_ID_XDP

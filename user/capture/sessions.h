@@ -9,8 +9,8 @@
 #include "capture.h"
 #include "filter/filter.h"
 
-/* An interface of a cooked session: what its SLL2 header says of it, and
- * where its packets' network header starts at the TC hooks. */
+/* An interface of a cooked session: what its SLL2 or SLL header says of
+ * it, and where its packets' network header starts at the TC hooks. */
 struct ecap_cooked_if {
 	int ifindex;
 	uint16_t hatype; /* ARPHRD_* */
@@ -36,6 +36,9 @@ struct ecap_session {
 	 * program must be regenerated for an interface added to the list */
 	const struct ecap_cooked_if *cooked;
 	uint32_t ncooked;
+	/* with cooked: LINUX_SLL (v1, 16 bytes: tcpdump -i IF on PPP, GRE,
+	 * ip6tnl, ip6gre) rather than LINUX_SLL2 */
+	int cooked_v1;
 };
 
 struct ecap_session_maps {

@@ -18,6 +18,7 @@
 /* Link types we compile for (pcap DLT values). */
 #define ECAP_LINKTYPE_EN10MB	 1
 #define ECAP_LINKTYPE_RAW	 12
+#define ECAP_LINKTYPE_LINUX_SLL	 113 /* tcpdump -i IF on PPP, GRE, ip6tnl, ip6gre */
 #define ECAP_LINKTYPE_LINUX_SLL2 276 /* tcpdump -i any */
 
 struct ecap_cbpf {

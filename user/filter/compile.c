@@ -19,7 +19,7 @@ int ecap_linktype_from_name(const char *name)
 	int dlt = pcap_datalink_name_to_val(name);
 
 	if (dlt != ECAP_LINKTYPE_EN10MB && dlt != ECAP_LINKTYPE_RAW &&
-	    dlt != ECAP_LINKTYPE_LINUX_SLL2)
+	    dlt != ECAP_LINKTYPE_LINUX_SLL && dlt != ECAP_LINKTYPE_LINUX_SLL2)
 		return -EINVAL;
 	return dlt;
 }

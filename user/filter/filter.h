@@ -51,13 +51,17 @@ struct ecap_xlate_opts {
 	 * A body's caller must have counted the tag in the lengths
 	 * (ecap_xlate_count_tag); ecap_filter_translate does (TC only). */
 	int tagged;
-	/* TC only: the filter sees the packet as libpcap's LINUX_SLL2 "cooked"
-	 * capture (tcpdump -i any) gives it: the 20-byte header the caller
-	 * built at ECAP_STK_SLL, then the packet from its network header, which
-	 * starts ECAP_STK_L2LEN bytes into the skb. The lengths on the stack
-	 * count the header; `len` does not, as libpcap's filter does not. */
+	/* TC only (ECAP_COOKED_*): the filter sees the packet as libpcap's
+	 * "cooked" capture gives it: LINUX_SLL2 (tcpdump -i any), the 20-byte
+	 * header the caller built at ECAP_STK_SLL, or LINUX_SLL (tcpdump -i IF
+	 * on PPP, GRE, ip6tnl, ip6gre), the 16-byte one at ECAP_STK_SLL1; then
+	 * the packet from its network header, which starts ECAP_STK_L2LEN bytes
+	 * into the skb. The lengths on the stack count the header; `len` does
+	 * not, as libpcap's filter does not. */
 	int cooked;
 };
+
+enum { ECAP_COOKED_NONE, ECAP_COOKED_SLL2, ECAP_COOKED_SLL };
 
 /* Translate a validated program. Returns 0, -ENOMEM, or -E2BIG when the
  * result would exceed what eBPF jumps can span (err says so). *ret_insns
@@ -83,6 +87,10 @@ int ecap_filter_translate(const struct sock_filter *insns, uint32_t n,
  * sees (SKF_AD_PROTOCOL) */
 #define ECAP_STK_KPROTO (ECAP_STK_SLL + 20)
 #define ECAP_SLL2_LEN	20
+/* 24 bytes: the SLL (v1) header, made from the SLL2 one, then the kernel
+ * filter's protocol (a copy of ECAP_STK_KPROTO), then 6 bytes of zeros */
+#define ECAP_STK_SLL1 (ECAP_STK_SLL - 24)
+#define ECAP_SLL1_LEN 16
 /* XDP, tagged: the tag as bpf_xdp_metadata_rx_vlan_tag wrote it, __be16
  * TPID then u16 TCI (host order); below the bodies' stack and the session
  * program's own slots (sessions.c) */

@@ -35,10 +35,11 @@
  *                loads past the window read the packet 4 bytes lower (they
  *                start at WINDOW - 3 or later, past the tag)
  *   cooked:      (TC, opts->cooked) the filter reads libpcap's LINUX_SLL2
- *                packet: the helper copy alone runs, on a window of the
- *                20-byte header its caller built, then the packet from its
- *                network header; loads past the window read the packet at
- *                offset - 20 + the link-layer header's length
+ *                or LINUX_SLL packet: the helper copy alone runs, on a
+ *                window of the 20- or 16-byte header its caller built, then
+ *                the packet from its network header; loads past the window
+ *                read the packet at offset - the header's length + the
+ *                link-layer header's length
  *
  * docs/filter.md has the measurements that chose direct access.
  *
@@ -362,53 +363,67 @@ static void load_window_tagged(struct xl *x)
 	ecap_asm_bind(x->a, go);
 }
 
+/* The cooked header's length, and where its caller built it. */
+static uint32_t cooked_len(const struct xl *x)
+{
+	return x->o->cooked == ECAP_COOKED_SLL ? ECAP_SLL1_LEN : ECAP_SLL2_LEN;
+}
+
 /* Does libpcap run the cooked program in the kernel (fix_offset in
- * pcap-linux.c)? It does when every packet load is at the protocol (0), the
- * ifindex (4), the packet type (10) or past the header, which it maps to
- * the kernel's SKF_AD_PROTOCOL, _IFINDEX, _PKTTYPE and the packet from its
- * network header; a load elsewhere in the header makes it filter in user
- * space, on the header it made. The two differ in the protocol of a frame
- * with a VLAN tag in it: skb->protocol in the kernel, the protocol behind
- * the tags in the header. */
+ * pcap-linux.c)? It does when every packet load is past the header or at
+ * a field the kernel has: for SLL2 the protocol (0), the ifindex (4) and
+ * the packet type (10), for SLL the packet type (0) and the protocol (14),
+ * which it maps to SKF_AD_PROTOCOL, _IFINDEX, _PKTTYPE, and the packet from
+ * its network header; a load elsewhere in the header makes it filter in
+ * user space, on the header it made. The two differ in the protocol of a
+ * frame with a VLAN tag in it: skb->protocol in the kernel, the protocol
+ * behind the tags in the header. */
 static int kernel_filter(const struct xl *x)
 {
+	int v1 = x->o->cooked == ECAP_COOKED_SLL;
+
 	for (uint32_t i = 0; i < x->n; i++) {
 		uint32_t k = x->f[i].k;
 
-		if (packet_load(x->f[i].code) != NO_LOAD && k > 0 && k < ECAP_SLL2_LEN && k != 4 &&
-		    k != 10)
+		if (packet_load(x->f[i].code) == NO_LOAD || k == 0 || k >= cooked_len(x))
+			continue;
+		if (v1 ? k != 14 : k != 4 && k != 10)
 			return 0;
 	}
 	return 1;
 }
 
-/* Cooked helper copy, on entry (r9 = buflen with the header, 20 or more):
- * the window = the header at ECAP_STK_SLL (with ECAP_STK_KPROTO for a filter
- * libpcap runs in the kernel), then the packet from its network header up
- * to the window's end or the packet's. */
+/* Cooked helper copy, on entry (r9 = buflen with the header, its length
+ * or more): the window = the header at ECAP_STK_SLL or ECAP_STK_SLL1 (with
+ * the kernel's protocol, ECAP_STK_KPROTO or its copy, for a filter libpcap
+ * runs in the kernel), then the packet from its network header up to the
+ * window's end or the packet's. */
 static void load_window_cooked(struct xl *x)
 {
 	uint32_t le = ecap_asm_label(x->a), empty = ecap_asm_label(x->a);
 	uint32_t go = ecap_asm_label(x->a);
+	int v1 = x->o->cooked == ECAP_COOKED_SLL;
+	int16_t hdr = v1 ? ECAP_STK_SLL1 : ECAP_STK_SLL;
+	int32_t hlen = (int32_t)cooked_len(x);
 
 	for (int i = 0; i < 24; i += 8) {
-		emit(x, E_LDX(BPF_DW, BPF_REG_1, BPF_REG_10, ECAP_STK_SLL + i));
+		emit(x, E_LDX(BPF_DW, BPF_REG_1, BPF_REG_10, hdr + i));
 		emit(x, E_STX(BPF_DW, BPF_REG_10, BPF_REG_1, STK_WINDOW + i));
 	}
 	if (kernel_filter(x)) {
-		emit(x, E_LDX(BPF_H, BPF_REG_1, BPF_REG_10, ECAP_STK_KPROTO));
-		emit(x, E_STX(BPF_H, BPF_REG_10, BPF_REG_1, STK_WINDOW));
+		emit(x, E_LDX(BPF_H, BPF_REG_1, BPF_REG_10, v1 ? hdr + 16 : ECAP_STK_KPROTO));
+		emit(x, E_STX(BPF_H, BPF_REG_10, BPF_REG_1, STK_WINDOW + (v1 ? 14 : 0)));
 	}
 	emit(x, E_MOV32_REG(BPF_REG_4, R_PKT));
-	emit(x, E_ALU32_IMM(BPF_ADD, BPF_REG_4, -ECAP_SLL2_LEN));
-	ecap_asm_jmp(x->a, BPF_JMP | BPF_JLE | BPF_K, BPF_REG_4, 0, WINDOW - ECAP_SLL2_LEN, le);
-	emit(x, E_MOV32_IMM(BPF_REG_4, WINDOW - ECAP_SLL2_LEN));
+	emit(x, E_ALU32_IMM(BPF_ADD, BPF_REG_4, -hlen));
+	ecap_asm_jmp(x->a, BPF_JMP | BPF_JLE | BPF_K, BPF_REG_4, 0, WINDOW - hlen, le);
+	emit(x, E_MOV32_IMM(BPF_REG_4, WINDOW - hlen));
 	ecap_asm_bind(x->a, le);
 	ecap_asm_jmp(x->a, BPF_JMP | BPF_JLT | BPF_K, BPF_REG_4, 0, 1, empty);
 	emit(x, E_MOV64_REG(BPF_REG_1, R_CTX));
 	emit(x, E_LDX(BPF_W, BPF_REG_2, BPF_REG_10, ECAP_STK_L2LEN));
 	emit(x, E_MOV64_REG(BPF_REG_3, BPF_REG_10));
-	emit(x, E_ALU64_IMM(BPF_ADD, BPF_REG_3, STK_WINDOW + ECAP_SLL2_LEN));
+	emit(x, E_ALU64_IMM(BPF_ADD, BPF_REG_3, STK_WINDOW + hlen));
 	emit(x, E_CALL(BPF_FUNC_skb_load_bytes));
 	ecap_asm_jmp(x->a, BPF_JMP | BPF_JNE | BPF_K, BPF_REG_0, 0, 0, x->ret0);
 	ecap_asm_goto(x->a, go);
@@ -492,12 +507,12 @@ static void helper_load(struct xl *x, uint8_t dst, int off_reg, uint32_t k, uint
 	emit(x, E_MOV64_REG(BPF_REG_1, R_CTX));
 	if (!off_reg)
 		emit(x, E_MOV32_IMM(BPF_REG_2, x->o->tagged   ? k - 4
-					       : x->o->cooked ? k - ECAP_SLL2_LEN
+					       : x->o->cooked ? k - cooked_len(x)
 							      : k));
 	else if (x->o->tagged)
 		emit(x, E_ALU64_IMM(BPF_ADD, BPF_REG_2, -4));
 	else if (x->o->cooked)
-		emit(x, E_ALU64_IMM(BPF_ADD, BPF_REG_2, -ECAP_SLL2_LEN));
+		emit(x, E_ALU64_IMM(BPF_ADD, BPF_REG_2, -(int32_t)cooked_len(x)));
 	if (x->o->cooked) { /* past the header: the packet from its network header */
 		emit(x, E_LDX(BPF_W, BPF_REG_5, BPF_REG_10, ECAP_STK_L2LEN));
 		emit(x, E_ALU64_REG(BPF_ADD, BPF_REG_2, BPF_REG_5));
@@ -661,7 +676,7 @@ static int emit_insn(struct xl *x, uint32_t i)
 	case BPF_LDX | BPF_W | BPF_LEN:
 		emit(x, E_LDX(BPF_W, dst, BPF_REG_10, STK_WIRELEN));
 		if (x->o->cooked) /* libpcap's len leaves the header out */
-			emit(x, E_ALU32_IMM(BPF_ADD, dst, -ECAP_SLL2_LEN));
+			emit(x, E_ALU32_IMM(BPF_ADD, dst, -(int32_t)cooked_len(x)));
 		break;
 	case BPF_LD | BPF_IMM:
 	case BPF_LDX | BPF_IMM:
