@@ -68,3 +68,44 @@ else
 	echo "FAIL text: stuck printer: status $st after $((SECONDS - start)) s: $(cat "$tmp/err")"
 	exit 1
 fi
+
+# The printer has no network: every call that makes a socket fails (a
+# stand-in for tcpdump tries them all, in the printer's confinement).
+mkdir "$tmp/bin2"
+cat > "$tmp/bin2/tcpdump" << 'EOF2'
+#!/usr/bin/env python3
+import ctypes, errno, socket
+def attempt(name, make):
+    try:
+        make()
+        print(name, "made")
+    except OSError as e:
+        print(name, errno.errorcode.get(e.errno, e.errno))
+attempt("inet", lambda: socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
+attempt("inet6", lambda: socket.socket(socket.AF_INET6, socket.SOCK_STREAM))
+attempt("unix", lambda: socket.socket(socket.AF_UNIX, socket.SOCK_STREAM))
+attempt("netlink", lambda: socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0))
+attempt("packet", lambda: socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0))
+attempt("pair", lambda: socket.socketpair())
+libc = ctypes.CDLL(None, use_errno=True)
+params = ctypes.create_string_buffer(120)
+def uring():
+    if libc.syscall(425, 4, params) < 0:  # io_uring_setup: IORING_OP_SOCKET
+        raise OSError(ctypes.get_errno(), "io_uring_setup")
+attempt("io_uring", uring)
+EOF2
+chmod +x "$tmp/bin2/tcpdump"
+PATH="$tmp/bin2:$PATH" "$1" merge --text "$tmp/in.pcap" > "$tmp/net.out" 2> "$tmp/err"
+want="inet EACCES
+inet6 EACCES
+unix EACCES
+netlink EACCES
+packet EACCES
+pair EACCES
+io_uring EACCES"
+if [ "$(cat "$tmp/net.out")" = "$want" ]; then
+	echo "PASS text: the printer makes no socket (IPv4, IPv6, Unix, netlink, packet, pair, io_uring)"
+else
+	echo "FAIL text: the printer's network: $(cat "$tmp/net.out" "$tmp/err")"
+	exit 1
+fi
