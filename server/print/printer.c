@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -95,7 +96,25 @@ struct spawn {
 	char *const *env;
 	unsigned flags;
 	int in, out, err_fd, report;
+	uid_t uid; /* 0: tcpdump gives up root itself, or we are not root */
+	gid_t gid;
 };
+
+/* Root gives up root for tcpdump's own user before the exec, which is
+ * what Debian's and Fedora's tcpdump would do first (droproot), without
+ * its initgroups: the name service's modules loaded, and a Unix socket
+ * tried for each (1-3 ms of its start here). No supplementary groups. */
+static void printer_user(struct spawn *c)
+{
+	struct passwd pw, *res = NULL;
+	char buf[2048];
+
+	if (geteuid() || getpwnam_r("tcpdump", &pw, buf, sizeof(buf), &res) || !res ||
+	    !res->pw_uid || !res->pw_gid)
+		return;
+	c->uid = res->pw_uid;
+	c->gid = res->pw_gid;
+}
 
 /* In the child (of clone(CLONE_VM | CLONE_VFORK): our memory, on a stack
  * of its own, so nothing but system calls): confine, then exec; on failure
@@ -143,6 +162,12 @@ static int child(void *arg)
 	 * unprivileged user's) */
 	if ((c->flags & SRV_PRINTER_NO_NET) && deny_network() && unshare(CLONE_NEWNET) &&
 	    unshare(CLONE_NEWUSER | CLONE_NEWNET))
+		goto fail;
+	/* the system calls themselves: glibc's setuid would ask our threads
+	 * (this is our memory) to change theirs too */
+	if (c->uid &&
+	    (syscall(SYS_setgroups, 0, NULL) || syscall(SYS_setresgid, c->gid, c->gid, c->gid) ||
+	     syscall(SYS_setresuid, c->uid, c->uid, c->uid)))
 		goto fail;
 	execvpe(c->argv[0], (char *const *)c->argv, c->env);
 fail:
@@ -245,7 +270,9 @@ pid_t srv_printer_spawn(const char *const *args, unsigned flags, int in_fd, int 
 	}
 	/* as posix_spawn does: no copy of our page tables, and none of our
 	 * pages made copy-on-write behind it (a fork of edgecap is 1 ms) */
-	struct spawn c = {argv + first, env, flags, in_fd, out_fd, err_fd, rep[1]};
+	struct spawn c = {argv + first, env, flags, in_fd, out_fd, err_fd, rep[1], 0, 0};
+
+	printer_user(&c);
 	char *stack = malloc(STACK);
 
 	sigset_t all, was;

@@ -4,9 +4,9 @@
  * parse hostile bytes, so the child is confined:
  *   - no network unless names are looked up: a seccomp filter fails every
  *     call that makes a socket (a network namespace of its own where this
- *     build knows no filter), and no privileges: tcpdump gives up root for
- *     its own user before it reads a byte, and no-new-privs keeps it that
- *     way;
+ *     build knows no filter), and no privileges: root gives up root for
+ *     tcpdump's own user before the exec (else tcpdump does, before it
+ *     reads a byte), and no-new-privs keeps it that way;
  *   - bounded memory, CPU time, files and processes (setrlimit), no core;
  *   - no descriptor of ours but the three pipes; its own process group
  *     (a terminal's Ctrl-C stops the capture, which then lets the printer
