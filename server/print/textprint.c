@@ -80,6 +80,8 @@ struct srv_tp {
 	uint64_t popped, quiet;	     /* packets whose lines are out; of them, not shown */
 	int one_name;		     /* srv_tp_name: every packet's */
 	char (*ifaces)[TP_NAME_MAX]; /* srv_tp_rows: each interface's name after "DEVICE:" */
+	struct ecap_buf lines;	     /* srv_tp_write's, kept: a buffer freed each call is
+					fresh pages to fault in each call */
 	char err[200];
 };
 
@@ -337,6 +339,7 @@ void srv_tp_free(struct srv_tp *t)
 		free(p->ts);
 	}
 	srv_pcapng_free(&t->rd);
+	ecap_buf_free(&t->lines);
 	close(t->ep);
 	free(t->names);
 	free(t->ifaces);
@@ -395,6 +398,14 @@ static int write_in(struct srv_tp *t, struct printer *p)
 			close(p->in_fd);
 			p->in_fd = -1;
 		}
+	} else if (p->in_off >= p->in.len - p->in_off) {
+		/* the rest to the front (less than was written: a copy of at
+		 * most once each byte): else a printer that never catches up
+		 * grows its buffer with every packet of the capture, all of it
+		 * fresh pages to fault in */
+		memmove(p->in.data, p->in.data + p->in_off, p->in.len - p->in_off);
+		p->in.len -= p->in_off;
+		p->in_off = 0;
 	}
 	return 0;
 }
@@ -706,24 +717,23 @@ const char *srv_tp_error(const struct srv_tp *t)
 
 int srv_tp_write(struct srv_tp *t, const void *data, size_t len, int end, int fd)
 {
-	struct ecap_buf lines = {0};
+	struct ecap_buf *lines = &t->lines;
 	struct pollfd pf = {.fd = t->ep, .events = POLLIN};
 	int r = srv_tp_feed(t, data, len);
 
 	if (end)
 		srv_tp_end(t);
 	while (!r) {
-		ecap_buf_reset(&lines);
-		r = srv_tp_pump(t, &lines, 1u << 20);
-		if (lines.len && ecap_write_all(fd, lines.data, lines.len)) {
+		ecap_buf_reset(lines);
+		r = srv_tp_pump(t, lines, 1u << 20);
+		if (lines->len && ecap_write_all(fd, lines->data, lines->len)) {
 			r = fail(t, -errno, "writing the text: %s", strerror(errno));
 			break;
 		}
 		if (r || (end ? srv_tp_done(t) : srv_tp_hungry(t)))
 			break;
-		if (!lines.len && poll(&pf, 1, 1000) == 0)
+		if (!lines->len && poll(&pf, 1, 1000) == 0)
 			srv_tp_check(t);
 	}
-	ecap_buf_free(&lines);
 	return r;
 }
