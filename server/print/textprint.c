@@ -204,16 +204,20 @@ static int name_of(struct srv_tp *t, const char *ifname)
 }
 
 /* A full ring of len elements of size bytes from *head, twice as large,
- * its elements in order from 0: 0, or -ENOMEM (past TP_QUEUE_MAX too). */
+ * its elements in order from 0: 0, or -ENOMEM (past TP_QUEUE_MAX too).
+ * Capacities are powers of two: an index wraps with a mask, not a
+ * division (four a packet). */
 static int ring_grow(void **v, size_t size, size_t *cap, size_t *head, size_t len)
 {
-	size_t c = *cap ? *cap * 2 : 4096;
+	size_t c = *cap ? *cap * 2 : 4096, first = len < *cap - *head ? len : *cap - *head;
 	char *n;
 
 	if (c > TP_QUEUE_MAX || !(n = malloc(c * size)))
 		return -ENOMEM;
-	for (size_t i = 0; i < len; i++)
-		memcpy(n + i * size, (char *)*v + (*head + i) % *cap * size, size);
+	if (len) {
+		memcpy(n, (char *)*v + *head * size, first * size);
+		memcpy(n + first * size, *v, (len - first) * size);
+	}
 	free(*v);
 	*v = n;
 	*cap = c;
@@ -271,7 +275,7 @@ static int on_block(void *ctx, enum srv_pcapng_event ev, const void *arg)
 		    (p->ts_len == p->ts_cap && ring_grow((void **)&p->ts, sizeof(*p->ts),
 							 &p->ts_cap, &p->ts_head, p->ts_len)))
 			return fail(t, -ENOMEM, "text: too many packets waiting");
-		t->q[(t->qhead + t->qlen++) % t->qcap] =
+		t->q[(t->qhead + t->qlen++) & (t->qcap - 1)] =
 		    (struct pkt){.ts = k->ts,
 				 .name = t->if_name[k->if_id],
 				 .printer = (uint8_t)t->if_pr[k->if_id],
@@ -280,7 +284,7 @@ static int on_block(void *ctx, enum srv_pcapng_event ev, const void *arg)
 				 .wirelen = k->wirelen};
 		if (p->fed == p->printed)
 			p->progress = now_ms(); /* work again: the stuck clock starts */
-		p->ts[(p->ts_head + p->ts_len++) % p->ts_cap] = k->ts;
+		p->ts[(p->ts_head + p->ts_len++) & (p->ts_cap - 1)] = k->ts;
 		p->fed++;
 		if (t->file)
 			return 0; /* it reads the packet itself */
@@ -641,9 +645,9 @@ int srv_tp_pump(struct srv_tp *t, struct ecap_buf *out, size_t max)
 		}
 		p->out_off += (size_t)(nl - s) + 1;
 		p->printed++;
-		p->ts_head = (p->ts_head + 1) % p->ts_cap;
+		p->ts_head = (p->ts_head + 1) & (p->ts_cap - 1);
 		p->ts_len--;
-		t->qhead = (t->qhead + 1) % t->qcap;
+		t->qhead = (t->qhead + 1) & (t->qcap - 1);
 		t->qlen--;
 	}
 	if (out->err)
