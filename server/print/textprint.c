@@ -23,7 +23,7 @@
 #define TP_NAME_MAX	64	    /* SRV_IFNAME_MAX */
 #define TP_INPUT_MAX	(1u << 20)  /* bytes waiting for the printers */
 #define TP_QUEUE_MAX	(1u << 20)  /* packets waiting for their lines */
-#define TP_HUNGRY_Q	(64u << 10) /* feed while fewer wait */
+#define TP_HUNGRY_Q	(16u << 10) /* feed while fewer wait */
 #define TP_OUTPUT_MAX	(1u << 20)  /* a printer's output held */
 #define TP_PIPE_BYTES	(1 << 20)
 #define TP_STUCK_MS	10000
