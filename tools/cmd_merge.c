@@ -155,6 +155,11 @@ static void map_input(struct in *in)
 	struct stat st;
 	void *p;
 
+	/* a pipe (cat FILE | edgecap merge /dev/stdin): 1 MiB, not 64 KiB, so
+	 * that a chunk is one read and the writer runs on meanwhile; best
+	 * effort (a user's pipes are limited by pipe-max-size) */
+	if (!fstat(in->fd, &st) && S_ISFIFO(st.st_mode))
+		fcntl(in->fd, F_SETPIPE_SZ, 1 << 20);
 	if (fstat(in->fd, &st) || !S_ISREG(st.st_mode) || st.st_size <= 0)
 		return;
 	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, in->fd, 0);
