@@ -45,15 +45,15 @@ static void usage(FILE *f)
 	    "                   (default 100 ms)\n");
 }
 
-/* Write what the merger produced: at WRITE_AT bytes, or all; through
+/* Write what the merger produced: at `at` bytes, or all; through
  * tcpdump's printers when tx is given. */
-static int out_write(int fd, struct ecap_buf *b, int all, struct srv_tp *tx)
+static int out_write(int fd, struct ecap_buf *b, size_t at, int all, struct srv_tp *tx)
 {
 	int r;
 
 	if (b->err)
 		return b->err;
-	if (b->len < (all ? 1 : WRITE_AT) && !(tx && all))
+	if (b->len < (all ? 1 : at) && !(tx && all))
 		return 0;
 	if (tx) {
 		r = srv_tp_write(tx, b->data, b->len, all, fd);
@@ -155,6 +155,11 @@ static void map_input(struct in *in)
 	struct stat st;
 	void *p;
 
+	/* a pipe (cat FILE | edgecap merge /dev/stdin): 1 MiB, not 64 KiB, so
+	 * that a chunk is one read and the writer runs on meanwhile; best
+	 * effort (a user's pipes are limited by pipe-max-size) */
+	if (!fstat(in->fd, &st) && S_ISFIFO(st.st_mode))
+		fcntl(in->fd, F_SETPIPE_SZ, 1 << 20);
 	if (fstat(in->fd, &st) || !S_ISREG(st.st_mode) || st.st_size <= 0)
 		return;
 	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, in->fd, 0);
@@ -182,7 +187,7 @@ int cmd_merge(int argc, char **argv)
 	uint8_t *chunk = NULL;
 	const char *path = NULL;
 	char err[512] = "";
-	int c, n, live, text = 0, fd = -1, r = 2;
+	int c, n, live, text = 0, fd = -1, r = 2, fed = 0;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "+w:h", longopts, NULL)) != -1) {
@@ -269,11 +274,14 @@ int cmd_merge(int argc, char **argv)
 			live |= k;
 		}
 		srv_mux_run(x, INT64_MIN);
-		c = out_write(fd, srv_mux_out(x), 0, tx);
+		/* the first bytes at once: the printers start (an exec and
+		 * tcpdump's libraries, milliseconds) while the merger goes on */
+		c = out_write(fd, srv_mux_out(x), tx && !fed ? 1 : WRITE_AT, 0, tx);
+		fed |= srv_mux_out(x)->len == 0;
 	} while (live && !c);
 	if (!c) {
 		srv_mux_finish(x);
-		c = out_write(fd, srv_mux_out(x), 1, tx);
+		c = out_write(fd, srv_mux_out(x), WRITE_AT, 1, tx);
 	}
 	if (c && tx && srv_tp_error(tx)[0]) {
 		snprintf(err, sizeof(err), "%s", srv_tp_error(tx));

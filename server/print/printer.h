@@ -2,9 +2,11 @@
  * capture on its standard input (`tcpdump -r -`) and prints its lines.
  * tcpdump's printers are the reference every line is judged by, and they
  * parse hostile bytes, so the child is confined:
- *   - no network (a network namespace of its own) unless names are looked
- *     up, and no privileges: tcpdump gives up root for its own user before
- *     it reads a byte, and no-new-privs keeps it that way;
+ *   - no network unless names are looked up: a seccomp filter fails every
+ *     call that makes a socket (a network namespace of its own where this
+ *     build knows no filter), and no privileges: root gives up root for
+ *     tcpdump's own user before the exec (else tcpdump does, before it
+ *     reads a byte), and no-new-privs keeps it that way;
  *   - bounded memory, CPU time, files and processes (setrlimit), no core;
  *   - no descriptor of ours but the three pipes; its own process group
  *     (a terminal's Ctrl-C stops the capture, which then lets the printer
@@ -18,11 +20,11 @@
 #define SRV_PRINTER_ARGS_MAX 32
 
 enum {
-	SRV_PRINTER_NO_NET = 1 << 0,	/* a network namespace of its own */
+	SRV_PRINTER_NO_NET = 1 << 0,	/* no socket */
 	SRV_PRINTER_CLEAR_ENV = 1 << 1, /* an environment of PATH only (ours) */
 	/* output in blocks of 256 KiB, not stdio's 4 KiB for a pipe: a tenth
 	 * of the wake-ups for a reader of a file (input is always read in
-	 * blocks of 256 KiB; both through coreutils' stdbuf) */
+	 * blocks of 256 KiB; both as coreutils' stdbuf sets them) */
 	SRV_PRINTER_BLOCKS = 1 << 2,
 };
 

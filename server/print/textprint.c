@@ -23,7 +23,7 @@
 #define TP_NAME_MAX	64	    /* SRV_IFNAME_MAX */
 #define TP_INPUT_MAX	(1u << 20)  /* bytes waiting for the printers */
 #define TP_QUEUE_MAX	(1u << 20)  /* packets waiting for their lines */
-#define TP_HUNGRY_Q	(64u << 10) /* feed while fewer wait */
+#define TP_HUNGRY_Q	(16u << 10) /* feed while fewer wait */
 #define TP_OUTPUT_MAX	(1u << 20)  /* a printer's output held */
 #define TP_PIPE_BYTES	(1 << 20)
 #define TP_STUCK_MS	10000
@@ -80,6 +80,8 @@ struct srv_tp {
 	uint64_t popped, quiet;	     /* packets whose lines are out; of them, not shown */
 	int one_name;		     /* srv_tp_name: every packet's */
 	char (*ifaces)[TP_NAME_MAX]; /* srv_tp_rows: each interface's name after "DEVICE:" */
+	struct ecap_buf lines;	     /* srv_tp_write's, kept: a buffer freed each call is
+					fresh pages to fault in each call */
 	char err[200];
 };
 
@@ -202,16 +204,20 @@ static int name_of(struct srv_tp *t, const char *ifname)
 }
 
 /* A full ring of len elements of size bytes from *head, twice as large,
- * its elements in order from 0: 0, or -ENOMEM (past TP_QUEUE_MAX too). */
+ * its elements in order from 0: 0, or -ENOMEM (past TP_QUEUE_MAX too).
+ * Capacities are powers of two: an index wraps with a mask, not a
+ * division (four a packet). */
 static int ring_grow(void **v, size_t size, size_t *cap, size_t *head, size_t len)
 {
-	size_t c = *cap ? *cap * 2 : 4096;
+	size_t c = *cap ? *cap * 2 : 4096, first = len < *cap - *head ? len : *cap - *head;
 	char *n;
 
 	if (c > TP_QUEUE_MAX || !(n = malloc(c * size)))
 		return -ENOMEM;
-	for (size_t i = 0; i < len; i++)
-		memcpy(n + i * size, (char *)*v + (*head + i) % *cap * size, size);
+	if (len) {
+		memcpy(n, (char *)*v + *head * size, first * size);
+		memcpy(n + first * size, *v, (len - first) * size);
+	}
 	free(*v);
 	*v = n;
 	*cap = c;
@@ -269,7 +275,7 @@ static int on_block(void *ctx, enum srv_pcapng_event ev, const void *arg)
 		    (p->ts_len == p->ts_cap && ring_grow((void **)&p->ts, sizeof(*p->ts),
 							 &p->ts_cap, &p->ts_head, p->ts_len)))
 			return fail(t, -ENOMEM, "text: too many packets waiting");
-		t->q[(t->qhead + t->qlen++) % t->qcap] =
+		t->q[(t->qhead + t->qlen++) & (t->qcap - 1)] =
 		    (struct pkt){.ts = k->ts,
 				 .name = t->if_name[k->if_id],
 				 .printer = (uint8_t)t->if_pr[k->if_id],
@@ -278,7 +284,7 @@ static int on_block(void *ctx, enum srv_pcapng_event ev, const void *arg)
 				 .wirelen = k->wirelen};
 		if (p->fed == p->printed)
 			p->progress = now_ms(); /* work again: the stuck clock starts */
-		p->ts[(p->ts_head + p->ts_len++) % p->ts_cap] = k->ts;
+		p->ts[(p->ts_head + p->ts_len++) & (p->ts_cap - 1)] = k->ts;
 		p->fed++;
 		if (t->file)
 			return 0; /* it reads the packet itself */
@@ -337,6 +343,7 @@ void srv_tp_free(struct srv_tp *t)
 		free(p->ts);
 	}
 	srv_pcapng_free(&t->rd);
+	ecap_buf_free(&t->lines);
 	close(t->ep);
 	free(t->names);
 	free(t->ifaces);
@@ -395,6 +402,14 @@ static int write_in(struct srv_tp *t, struct printer *p)
 			close(p->in_fd);
 			p->in_fd = -1;
 		}
+	} else if (p->in_off >= p->in.len - p->in_off) {
+		/* the rest to the front (less than was written: a copy of at
+		 * most once each byte): else a printer that never catches up
+		 * grows its buffer with every packet of the capture, all of it
+		 * fresh pages to fault in */
+		memmove(p->in.data, p->in.data + p->in_off, p->in.len - p->in_off);
+		p->in.len -= p->in_off;
+		p->in_off = 0;
 	}
 	return 0;
 }
@@ -630,9 +645,9 @@ int srv_tp_pump(struct srv_tp *t, struct ecap_buf *out, size_t max)
 		}
 		p->out_off += (size_t)(nl - s) + 1;
 		p->printed++;
-		p->ts_head = (p->ts_head + 1) % p->ts_cap;
+		p->ts_head = (p->ts_head + 1) & (p->ts_cap - 1);
 		p->ts_len--;
-		t->qhead = (t->qhead + 1) % t->qcap;
+		t->qhead = (t->qhead + 1) & (t->qcap - 1);
 		t->qlen--;
 	}
 	if (out->err)
@@ -706,24 +721,23 @@ const char *srv_tp_error(const struct srv_tp *t)
 
 int srv_tp_write(struct srv_tp *t, const void *data, size_t len, int end, int fd)
 {
-	struct ecap_buf lines = {0};
+	struct ecap_buf *lines = &t->lines;
 	struct pollfd pf = {.fd = t->ep, .events = POLLIN};
 	int r = srv_tp_feed(t, data, len);
 
 	if (end)
 		srv_tp_end(t);
 	while (!r) {
-		ecap_buf_reset(&lines);
-		r = srv_tp_pump(t, &lines, 1u << 20);
-		if (lines.len && ecap_write_all(fd, lines.data, lines.len)) {
+		ecap_buf_reset(lines);
+		r = srv_tp_pump(t, lines, 1u << 20);
+		if (lines->len && ecap_write_all(fd, lines->data, lines->len)) {
 			r = fail(t, -errno, "writing the text: %s", strerror(errno));
 			break;
 		}
 		if (r || (end ? srv_tp_done(t) : srv_tp_hungry(t)))
 			break;
-		if (!lines.len && poll(&pf, 1, 1000) == 0)
+		if (!lines->len && poll(&pf, 1, 1000) == 0)
 			srv_tp_check(t);
 	}
-	ecap_buf_free(&lines);
 	return r;
 }

@@ -55,6 +55,8 @@ else
 fi
 
 # A printer that takes a packet and never prints it is killed, and said so.
+# (Root runs the printer as tcpdump's user: the stand-ins must be its to run.)
+chmod 755 "$tmp"
 mkdir "$tmp/bin"
 printf '#!/bin/sh\nexec sleep 60\n' > "$tmp/bin/tcpdump"
 chmod +x "$tmp/bin/tcpdump"
@@ -66,5 +68,52 @@ if [ $st != 0 ] && grep -q "tcpdump ended (killed by signal 9) before it printed
 	echo "PASS text: a stuck printer is killed after 10 s and named"
 else
 	echo "FAIL text: stuck printer: status $st after $((SECONDS - start)) s: $(cat "$tmp/err")"
+	exit 1
+fi
+
+# The printer has no network: every call that makes a socket fails (a
+# stand-in for tcpdump tries them all, in the printer's confinement); and
+# no privileges: root's printer runs as tcpdump's user, without capabilities.
+mkdir "$tmp/bin2"
+cat > "$tmp/bin2/tcpdump" << 'EOF2'
+#!/usr/bin/env python3
+import ctypes, errno, socket
+def attempt(name, make):
+    try:
+        make()
+        print(name, "made")
+    except OSError as e:
+        print(name, errno.errorcode.get(e.errno, e.errno))
+attempt("inet", lambda: socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
+attempt("inet6", lambda: socket.socket(socket.AF_INET6, socket.SOCK_STREAM))
+attempt("unix", lambda: socket.socket(socket.AF_UNIX, socket.SOCK_STREAM))
+attempt("netlink", lambda: socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0))
+attempt("packet", lambda: socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0))
+attempt("pair", lambda: socket.socketpair())
+libc = ctypes.CDLL(None, use_errno=True)
+params = ctypes.create_string_buffer(120)
+def uring():
+    if libc.syscall(425, 4, params) < 0:  # io_uring_setup: IORING_OP_SOCKET
+        raise OSError(ctypes.get_errno(), "io_uring_setup")
+attempt("io_uring", uring)
+st = dict(l.split(":\t", 1) for l in open("/proc/self/status").read().splitlines() if ":\t" in l)
+print("uid", st["Uid"].split()[0], "caps", st["CapEff"].strip(), "no-new-privs", st["NoNewPrivs"])
+EOF2
+chmod +x "$tmp/bin2/tcpdump"
+PATH="$tmp/bin2:$PATH" "$1" merge --text "$tmp/in.pcap" > "$tmp/net.out" 2> "$tmp/err"
+uid=$(id -u)
+[ "$uid" != 0 ] || uid=$(id -u tcpdump 2> /dev/null || echo 0)
+want="inet EACCES
+inet6 EACCES
+unix EACCES
+netlink EACCES
+packet EACCES
+pair EACCES
+io_uring EACCES
+uid $uid caps 0000000000000000 no-new-privs 1"
+if [ "$(cat "$tmp/net.out")" = "$want" ]; then
+	echo "PASS text: the printer makes no socket (IPv4, IPv6, Unix, netlink, packet, pair, io_uring), runs as uid $uid without capabilities"
+else
+	echo "FAIL text: the printer's network: $(cat "$tmp/net.out" "$tmp/err")"
 	exit 1
 fi
