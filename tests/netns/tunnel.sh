@@ -307,6 +307,53 @@ test_bulk() {
 	ok bulk
 }
 
+# TCP through the HTTP path, with the hold a real server has (25 s): gw1,
+# its UDP blocked, runs iperf3 to the server's side of the tunnel several
+# times; each run ends and its data arrived. A poll that carried DATA used to
+# be left parked at times, and the link then waited for its answer (the
+# hold) instead of resending what the server had not taken: the stream
+# stalled and iperf3 ended with 0 bytes received, in one run of four.
+test_tcp_http() {
+	local i n out bad= runs=8
+	kill "$server_pid"; wait "$server_pid" 2> /dev/null
+	n=$(count_log "$tmp/gw1.log" "registered as")
+	server_start --plain-http --listen 0.0.0.0:8080 --tunnel-hold 25000 ||
+		{ ko tcp_http "the server with a 25 s hold"; return; }
+	block_udp
+	for _ in $(seq 300); do # it registers again, then goes by HTTP
+		[ "$(count_log "$tmp/gw1.log" "registered as")" -gt "$n" ] &&
+			[ "$(transport gw1)" = http ] && break
+		sleep 0.1
+	done
+	if [ "$(transport gw1)" = http ]; then
+		ina iperf3 -s -B 6.0.0.1 -p 5299 -D -I "$tmp/iperf.pid" --logfile "$tmp/iperf.log"
+		sleep 0.3
+		for i in $(seq $runs); do
+			out=$(ip netns exec "$G1" timeout 120 iperf3 -c 6.0.0.1 -p 5299 -t 2 -J 2> /dev/null)
+			python3 -c '
+import json, sys
+d = json.loads(sys.argv[1])
+sys.exit(bool(d.get("error")) or d["end"]["sum_received"]["bytes"] <= 0)' "$out" 2> /dev/null ||
+				bad+=" run $i: $(python3 -c 'import json, sys; d = json.loads(sys.argv[1]); print(d.get("error"), d["end"].get("sum_received"))' "$out" 2>&1 | tail -1)"
+		done
+		kill "$(cat "$tmp/iperf.pid")" 2> /dev/null
+	else
+		bad=" gw1 is by $(transport gw1), not http"
+	fi
+	unblock_udp
+	kill "$server_pid"; wait "$server_pid" 2> /dev/null
+	n=$(count_log "$tmp/gw1.log" "registered as")
+	server_start --plain-http --listen 0.0.0.0:8080 || bad+=" the server again"
+	for _ in $(seq 300); do # the next tests want gw1 by UDP again
+		[ "$(count_log "$tmp/gw1.log" "registered as")" -gt "$n" ] &&
+			[ "$(transport gw1)" = udp ] && break
+		sleep 0.1
+	done
+	[ "$(transport gw1)" = udp ] || bad+=" gw1 is by $(transport gw1) after, not udp"
+	[ -z "$bad" ] && ok "tcp_http: $runs iperf3 runs through the HTTP path, all with their data" ||
+		ko tcp_http "$bad"
+}
+
 # gw2 has only the proxy: captures go through it, by HTTP.
 test_proxy() {
 	local n
@@ -387,7 +434,7 @@ after() { # nothing a test did may have stopped the server or an agent
 }
 
 run_tests after test_register test_compile_pings test_collision test_refusals test_disabled test_polls test_udp_auth \
-	test_capture_udp_blocked test_stream test_bulk test_proxy test_quiet test_restart test_https
+	test_capture_udp_blocked test_stream test_bulk test_tcp_http test_proxy test_quiet test_restart test_https
 st=$?
 [ $st = 0 ] || tail -n 20 "$tmp/server.log" "$tmp/gw1.log" "$tmp/gw2.log"
 exit $st

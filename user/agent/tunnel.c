@@ -449,7 +449,12 @@ static void on_coalesce(h2o_timeout_entry_t *e)
 }
 
 /* Keep one request parked; send what waits, after the coalescing delay,
- * in a second one (the server then completes the first). */
+ * in a second one (the server then completes the first). The parked one
+ * never carries DATA for long: the server took its datagrams on arrival,
+ * but while it waits the retransmission timer stands still (on_tick), so a
+ * datagram the server could not take (dropped, or overtaken by a request
+ * on another connection) would wait for the parked request's answer,
+ * which may be the hold time away. A second request completes it. */
 static void http_pump(struct agent_tunnel *t)
 {
 	if (t->mode != MODE_HTTP || !t->registered || now_ms(t) < t->retry_at ||
@@ -457,7 +462,7 @@ static void http_pump(struct agent_tunnel *t)
 		return;
 	if (!t->npolls)
 		on_coalesce(&t->coalesce); /* nothing parked: park one now */
-	else if ((t->out.len || mtun_link_pending(&t->link)) && t->npolls < 2)
+	if (t->npolls == 1 && (t->out.len || mtun_link_pending(&t->link) || t->polls[0]->carries))
 		h2o_timeout_link(t->loop, &t->coalesce_q, &t->coalesce);
 }
 
