@@ -102,6 +102,22 @@ static int match(const char *pattern, char **seg, int n, char **params)
 	return 1;
 }
 
+/* Does the path start where some route does ("api", "tunnel", "healthz")?
+ * Everything else is the page's. */
+static int api_prefix(char **seg, int n)
+{
+	size_t l;
+
+	if (!n)
+		return 0;
+	l = strlen(seg[0]);
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+		if (!strncmp(routes[i].path + 1, seg[0], l) &&
+		    (routes[i].path[1 + l] == '/' || !routes[i].path[1 + l]))
+			return 1;
+	return 0;
+}
+
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
 	struct srv_api *api = ((struct router *)self)->api;
@@ -132,7 +148,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 			      strlen(routes[i].method)))
 			found = &routes[i];
 	}
-	if (!known && api->web && srv_web_owns(seg, n))
+	if (!known && api->web && !api_prefix(seg, n))
 		return -1; /* the page's (web.c) */
 	if (!known)
 		return srv_fail(req, 404, "not found");

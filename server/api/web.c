@@ -143,9 +143,3 @@ struct srv_web *srv_web_register(h2o_pathconf_t *pathconf, const char *dir, char
 	snprintf(w->dir, sizeof(w->dir), "%s", dir);
 	return w;
 }
-
-int srv_web_owns(char **seg, int n)
-{
-	return !n ||
-	       (strcmp(seg[0], "api") && strcmp(seg[0], "tunnel") && strcmp(seg[0], "healthz"));
-}

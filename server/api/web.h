@@ -13,7 +13,4 @@ struct srv_web;
 struct srv_web *srv_web_register(h2o_pathconf_t *pathconf, const char *dir, char *err,
 				 size_t errlen);
 
-/* Is path (split into its n segments) the page's rather than the API's? */
-int srv_web_owns(char **seg, int n);
-
 #endif

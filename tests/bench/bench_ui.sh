@@ -27,8 +27,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../netns/server_env.sh"
 . "$here/record.sh"
 
-otp=$("$server" --db "$db" user add acme bench@acme.test --role owner 2> /dev/null |
-	sed -n 's/^one-time password: //p')
+otp=$(adduser bench@acme.test owner)
 export HOME=$tmp/home BASE=http://127.0.0.1:8000 WEB_DIR=$web_dir NS_A=$A SERVER_PID=$server_pid
 export TOKEN=$alice EMAIL=bench@acme.test OTP=$otp SECONDS_RUN=${SECONDS_RUN:-6}
 export WEB_ROOT=$web_root

@@ -20,13 +20,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../netns/lib.sh"
 . "$here/../netns/server_env.sh"
 
-otp() { # EMAIL ROLE ORG: a user; its one-time password
-	"$server" --db "$db" user add "$3" "$1" --role "$2" 2> /dev/null | sed -n 's/^one-time password: //p'
-}
 export OWNER=carol@acme.test VIEWER=vera@acme.test OTHER=gus@globex.test THROTTLED=dave@acme.test
 export OWNER_OTP VIEWER_OTP OTHER_OTP
-OWNER_OTP=$(otp $OWNER owner acme) && VIEWER_OTP=$(otp $VIEWER viewer acme) &&
-	OTHER_OTP=$(otp $OTHER owner globex) && otp $THROTTLED operator acme > /dev/null ||
+OWNER_OTP=$(adduser $OWNER owner) && VIEWER_OTP=$(adduser $VIEWER viewer) &&
+	OTHER_OTP=$(adduser $OTHER owner globex) && adduser $THROTTLED operator > /dev/null ||
 	{ echo "FAIL bootstrap users"; exit 1; }
 export OWNER_PW=owner-password-1 VIEWER_PW=viewer-password-1 OTHER_PW=globex-password-1
 export BASE=http://127.0.0.1:8000 WEB_DIR=$web_dir SHOTS=$shots NS_A=$A ALICE=$alice

@@ -14,11 +14,6 @@ suite=acct
 . "$(cd "$(dirname "$0")" && pwd)/lib.sh"
 . "$(cd "$(dirname "$0")" && pwd)/server_env.sh"
 
-# adduser EMAIL ROLE [ORG]: its one-time password on stdout
-adduser() {
-	"$server" --db "$db" user add "${3:-acme}" "$1" --role "$2" 2> /dev/null |
-		sed -n 's/^one-time password: //p'
-}
 # tokenuser EMAIL ROLE: a user with an API token; the token on stdout
 tokenuser() {
 	"$server" --db "$db" user add acme "$1" --role "$2" --token cli 2> /dev/null |

@@ -72,6 +72,12 @@ agent_captures() { # NAME URL: captures the agent runs now, from its status
 		"$2$t" | python3 -c 'import json, sys; print(len(json.load(sys.stdin)["captures"]))'
 }
 
+# adduser EMAIL ROLE [ORG]: a user of ORG (acme); its one-time password on stdout
+adduser() {
+	"$server" --db "$db" user add "${3:-acme}" "$1" --role "$2" 2> /dev/null |
+		sed -n 's/^one-time password: //p'
+}
+
 # Bootstrap: organizations and administrators from the command line.
 "$server" --db "$db" org add acme > /dev/null && "$server" --db "$db" org add globex > /dev/null &&
 	alice=$("$server" --db "$db" admin add acme alice) &&

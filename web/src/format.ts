@@ -52,6 +52,14 @@ export function presence(transport: string, lastSeen: string | null, now = Date.
   return !!lastSeen && now - new Date(lastSeen).getTime() < 90_000 ? "online" : "offline";
 }
 
+// What the device lists show for a device: disabled, online, offline, or
+// direct (reached only when a capture starts).
+export function deviceState(d: { enabled: boolean; transport: string; last_seen: string | null }, now = Date.now()): string {
+  if (!d.enabled) return "disabled";
+  const p = presence(d.transport, d.last_seen, now);
+  return p === "unknown" ? "direct" : p;
+}
+
 // "1.2.3.4:443" style shell quoting for the copyable command lines.
 export function shellQuote(s: string): string {
   return /^[A-Za-z0-9_./:=@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;

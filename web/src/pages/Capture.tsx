@@ -67,7 +67,6 @@ export function CaptureView(props: { id: string; me: Me; canDownload: boolean })
   const [rowsState, setRowsState] = useState<LiveState>("connecting");
   const [rowsErr, setRowsErr] = useState<string | null>(null);
   const [ended, setEnded] = useState(false);
-  const [found, setFound] = useState(false);
   const store = useMemo(() => new PacketStore(), [props.id]);
   const [version, kick] = useFrameVersion(store);
   const [followOn, setFollow] = useState(true);
@@ -88,7 +87,6 @@ export function CaptureView(props: { id: string; me: Me; canDownload: boolean })
       (d) => {
         if (!live) return;
         setC(d);
-        setFound(true);
         if (d.state === "done") return;
         f = follow(`${base}/events`, { capture: (e: Capture) => { setC(e); return e.state === "done"; } },
           (_s, err) => err && setStateErr(err));
@@ -101,6 +99,7 @@ export function CaptureView(props: { id: string; me: Me; canDownload: boolean })
     };
   }, [base]);
 
+  const found = c !== null; // the capture exists and is ours: follow its packets
   useEffect(() => {
     if (!found) return;
     const f = follow(

@@ -3,7 +3,7 @@
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { patch, post, type Device } from "../api";
 import { follow } from "../live";
-import { ago, presence, when } from "../format";
+import { ago, deviceState, when } from "../format";
 import { navigate } from "../router";
 import { Alert, Empty, Secret, useAction, RemoveButton } from "../ui/ui";
 import type { Me } from "../main";
@@ -161,7 +161,7 @@ export function Devices(props: { me: Me }) {
             </thead>
             <tbody>
               {shown.map((d) => {
-                const p = d.enabled ? presence(d.transport, d.last_seen) : "disabled";
+                const state = deviceState(d);
                 return (
                   <tr key={d.name}>
                     <td>
@@ -170,7 +170,7 @@ export function Devices(props: { me: Me }) {
                     <td>{d.name}</td>
                     <td class="mono">{d.serial}</td>
                     <td>
-                      <span class={`badge ${p}`}>{p === "unknown" ? "direct" : p}</span>
+                      <span class={`badge ${state}`}>{state}</span>
                     </td>
                     <td title={when(d.last_seen)}>{ago(d.last_seen)}</td>
                     <td>{d.transport}</td>
