@@ -192,6 +192,7 @@ struct srv_compiling {
 	h2o_req_t *req;
 	struct srv_compile *job; /* NULL: not under way */
 	const char *prefix;	 /* before libpcap's message: "expression: " or "" */
+	int linktype;		 /* ECAP_LINKTYPE_* to compile for; 0: EN10MB */
 	void (*done)(struct srv_compiling *x, struct ecap_cbpf *prog); /* answers req */
 	void (*release)(struct srv_compiling *x);		       /* NULL: nothing */
 	char who[2 * REG_NAME_MAX + 2];				       /* for the log */

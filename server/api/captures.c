@@ -261,10 +261,11 @@ static int interfaces(h2o_req_t *req, json_t *ifs, char *ret, size_t len)
 			srv_fail(req, 400, "interfaces: not an interface name");
 			return -1;
 		}
-		if (!strcmp(json_string_value(v), "any")) { /* agents refuse it too */
+		/* every interface a device serves, as tcpdump -i any: alone */
+		if (!strcmp(json_string_value(v), "any") && json_array_size(ifs) > 1) {
 			srv_fail(req, 400,
-				 "interfaces: any (every interface, as tcpdump -i any) is not "
-				 "captured remotely: name the interfaces");
+				 "interfaces: any (every interface, as tcpdump -i any) is given "
+				 "alone");
 			return -1;
 		}
 		snprintf(ret + at, len - at, "%s%s", at ? "," : "", json_string_value(v));
@@ -328,6 +329,7 @@ struct start {
 	const char *dir, *expr; /* in j */
 	int64_t snaplen, count, duration;
 	char *bpf, *bpf_raw; /* compiled for EN10MB, and for RAW (NULL: it has no meaning there) */
+	int any;	     /* interfaces ["any"]: bpf is compiled for LINUX_SLL2, no RAW */
 };
 
 /* Both programs are there: the capture starts. */
@@ -353,6 +355,7 @@ static void launch(struct start *s)
 							 .ndevs = s->ndevs,
 							 .bpf = s->bpf,
 							 .bpf_raw = s->bpf_raw,
+							 .linktype = s->any ? "LINUX_SLL2" : NULL,
 							 .ifaces = s->ifaces,
 							 .dir = s->dir,
 							 .snaplen = (uint32_t)s->snaplen,
@@ -421,7 +424,8 @@ static void start_done(struct srv_compiling *x, struct ecap_cbpf *prog)
 		srv_fail(x->req, 503, "out of memory");
 		return;
 	}
-	if (srv_compile_submit(x->api->compiler, s->expr, ECAP_LINKTYPE_RAW, (uint32_t)s->snaplen,
+	if (s->any || /* one link type: the cooked header */
+	    srv_compile_submit(x->api->compiler, s->expr, ECAP_LINKTYPE_RAW, (uint32_t)s->snaplen,
 			       raw_compiled, s, &x->job))
 		launch(s); /* the queue is full or the worker gone: Ethernet only */
 }
@@ -496,6 +500,9 @@ int srv_captures_start(struct srv_api *api, h2o_req_t *req, const struct reg_use
 	s->duration = duration;
 	s->x.done = start_done;
 	s->x.release = start_release;
+	s->any = !strcmp(ifaces, "any");
+	if (s->any)
+		s->x.linktype = ECAP_LINKTYPE_LINUX_SLL2;
 	srv_compiling_start(&s->x, expr, (uint32_t)snaplen);
 	return 0;
 fail:

@@ -74,8 +74,9 @@ int srv_compiling_start(struct srv_compiling *x, const char *expr, uint32_t snap
 		srv_fail(x->req, 400, "expression: longer than %u bytes", SRV_COMPILE_EXPR_MAX);
 		return -1;
 	}
-	r = srv_compile_submit(x->api->compiler, expr, ECAP_LINKTYPE_EN10MB, snaplen, on_compiled,
-			       x, &x->job);
+	r = srv_compile_submit(x->api->compiler, expr,
+			       x->linktype ? x->linktype : ECAP_LINKTYPE_EN10MB, snaplen,
+			       on_compiled, x, &x->job);
 	if (r == -EBUSY)
 		srv_fail(x->req, 503, "compile queue full");
 	else if (r == -EIO)

@@ -25,6 +25,8 @@
 #define DLT_RAW		12
 #define LINKTYPE_IPV4	228
 #define LINKTYPE_IPV6	229
+#define LINKTYPE_SLL	113 /* Linux cooked v1: 16 bytes, the protocol at 14 */
+#define LINKTYPE_SLL2	276 /* v2: 20 bytes, the protocol at 0 */
 
 /* A queued packet with its timestamp beside the pointer: ordering reads
  * the queue, not the packets, which by their turn to go have usually left
@@ -471,6 +473,16 @@ static XXH128_hash_t key_of(const struct srv_merge_pkt *p)
 		off += 2;
 		if (et != 0x0800 && et != 0x86dd) /* not IP: all but the MAC addresses */
 			return XXH3_128bits(d + 12, n - 12);
+	} else if (p->linktype == LINKTYPE_SLL || p->linktype == LINKTYPE_SLL2) {
+		/* the cooked header says which device, interface and direction:
+		 * not part of the packet, and unlike on another device */
+		uint32_t at = p->linktype == LINKTYPE_SLL ? 14 : 0;
+
+		off = p->linktype == LINKTYPE_SLL ? 16 : 20;
+		if (off > n)
+			return XXH3_128bits(d, n);
+		if ((d[at] << 8 | d[at + 1]) != 0x0800 && (d[at] << 8 | d[at + 1]) != 0x86dd)
+			return XXH3_128bits(d + off, n - off);
 	} else if (p->linktype != LINKTYPE_RAW && p->linktype != DLT_RAW &&
 		   p->linktype != LINKTYPE_IPV4 && p->linktype != LINKTYPE_IPV6) {
 		return XXH3_128bits(d, n);

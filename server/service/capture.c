@@ -555,6 +555,8 @@ static int sign_request(struct dev_conn *dc, const struct srv_capture_req *c, co
 	fprintf(f, "/v1/capture?bpf=%s&snaplen=%u&dir=%s", bpf, c->snaplen, c->dir);
 	if (raw) /* agents take EN10MB without it, as before they knew link types */
 		fprintf(f, "&linktype=RAW");
+	else if (c->linktype)
+		fprintf(f, "&linktype=%s", c->linktype);
 	if (c->ifaces[0])
 		fprintf(f, "&iface=%s", c->ifaces);
 	if (c->count)

@@ -47,10 +47,11 @@ struct srv_capture_req {
 	const char *request; /* the request as given (JSON), kept in the registry */
 	const struct reg_device *devs;
 	unsigned ndevs;
-	const char *bpf;     /* the compiled filter as the agent's parameter (ecap_cbpf_param) */
-	const char *bpf_raw; /* the same compiled for RAW (no link layer); NULL: it has none */
-	const char *ifaces;  /* "IF,IF", "" for every interface a device serves */
-	const char *dir;     /* in, out, inout */
+	const char *bpf;      /* the compiled filter as the agent's parameter (ecap_cbpf_param) */
+	const char *bpf_raw;  /* the same compiled for RAW (no link layer); NULL: it has none */
+	const char *linktype; /* what bpf is compiled for when not EN10MB ("LINUX_SLL2") */
+	const char *ifaces;   /* "IF,IF", "" for every interface a device serves */
+	const char *dir;      /* in, out, inout */
 	uint32_t snaplen, duration;
 	uint64_t count;
 };

@@ -171,7 +171,9 @@ test_bad_requests() {
 	check_400 '/v1/capture?bpf=1,6%20x%200%2065535' 'bpf: line 2: expected "code jt jf k" in decimal, instruction 0 of 1'
 	check_400 '/v1/capture?duration=5' 'bpf: missing'
 	check_400 "/v1/capture?bpf=$(bpf icmp)&iface=eth9" "iface: 'eth9' is not served by this agent"
-	check_400 "/v1/capture?bpf=$(bpf icmp)&iface=va,any" "iface: any (every interface, as tcpdump -i any) is captured by edgecap capture on the device, not by the agent: name the interfaces"
+	check_400 "/v1/capture?bpf=$(bpf icmp)&iface=va,any" "iface: any (every interface served, as tcpdump -i any) is given alone"
+	check_400 "/v1/capture?bpf=$(bpf icmp)&iface=any" "linktype: iface=any is captured as LINUX_SLL2: compile the filter for it"
+	check_400 "/v1/capture?bpf=$(bpf icmp)&linktype=LINUX_SLL2" "linktype: LINUX_SLL2 is the link type of iface=any only"
 	check_400 "/v1/capture?bpf=$(bpf icmp)&dir=up" "dir: 'up' is not in, out or inout"
 	check_400 "/v1/capture?bpf=$(bpf icmp)&snaplen=0" "snaplen: '0' is not 1..262144"
 	check_400 "/v1/capture?bpf=$(bpf icmp)&duration=99999" "duration: '99999' is not 1..86400 seconds"
@@ -615,6 +617,50 @@ test_sll_refused() {
 		ok "LINUX_SLL interface (GRE): exit 2, one line" || ko "LINUX_SLL interface" "$st $out"
 }
 
+# iface=any: every interface served, as tcpdump -i any (LINUX_SLL2, on the
+# TC hooks), beside a session whose ingress is XDP on the same interfaces:
+# the cooked stream holds what tcpdump -i any holds, byte for byte, and the
+# XDP session each of its packets once (not again at TC ingress).
+test_any() {
+	local bad= td t1 t2 st n
+	ina ip link add va2 type veth peer name vb2 netns "$B" && ina ip addr add 10.98.2.1/24 dev va2 &&
+		inb ip addr add 10.98.2.2/24 dev vb2 && ina ip link set va2 up && inb ip link set vb2 up ||
+		{ ko any "no second veth pair"; return; }
+	inb ping -c 1 -W 2 10.98.2.1 > /dev/null # neighbours resolved
+	agent_stop
+	printf 'ingress = xdp\n' > "$tmp/xdp.conf"
+	agent_start --plain-http -c "$tmp/xdp.conf" -i va,va2 ||
+		{ ko any "no start: $(cat "$tmp/agent.log")"; ina ip link del va2; agent_start --plain-http; return; }
+	st=$(get /v1/status | python3 -c 'import json, sys
+print(" ".join("%s:%s" % (i["name"], i["ingress"]) for i in json.load(sys.stdin)["interfaces"]))')
+	ip netns exec "$A" tcpdump -i any -U -w "$tmp/any-t.pcap" icmp 2> "$tmp/any-t.err" &
+	td=$!
+	t1="/v1/capture?bpf=$(bpf icmp)&dir=in&duration=4"
+	t2="/v1/capture?bpf=$("$ec" filter compile -y LINUX_SLL2 icmp | paste -sd, | sed 's/ /%20/g')&iface=any&linktype=LINUX_SLL2&duration=4"
+	cap_start "$tmp/any-x.pcapng" "$t1" && local p1=$cap_pid &&
+		cap_start "$tmp/any-e.pcapng" "$t2" && local p2=$cap_pid || bad+=" no start: $(cat "$tmp"/any-?.pcapng.err);"
+	for _ in $(seq 100); do grep -q listening "$tmp/any-t.err" && break; sleep 0.05; done
+	inb ping -c 3 -i 0.2 10.98.0.1 > /dev/null
+	inb ping -c 3 -i 0.2 10.98.2.1 > /dev/null
+	ina ping -c 2 -i 0.2 10.98.0.2 > /dev/null
+	wait_gone "${p1:-0}" 10; wait_gone "${p2:-0}" 10
+	sleep 1.2 # tcpdump reads its ring a block at a time
+	kill -INT $td; wait_gone $td 10
+	agent_stop
+	n=$(any_packets "$tmp/any-e.pcapng" | wc -l)
+	[ "$st" = "va:xdp va2:xdp" ] || bad+=" status '$st';"
+	[ "$n" = 16 ] && cmp -s <(any_packets "$tmp/any-e.pcapng") <(any_packets "$tmp/any-t.pcap") ||
+		bad+=" any: $n records, tcpdump $(any_packets "$tmp/any-t.pcap" | wc -l): $(diff <(any_packets "$tmp/any-e.pcapng") <(any_packets "$tmp/any-t.pcap") | head -3 | cut -c1-150 | tr '\n' '|');"
+	[ "$(capinfos -E "$tmp/any-e.pcapng" | sed -n 's/^File encapsulation: *//p')" = "Linux cooked-mode capture v2" ] ||
+		bad+=" encapsulation $(capinfos -E "$tmp/any-e.pcapng");"
+	n=$(tcpdump -r "$tmp/any-x.pcapng" -nn 2> /dev/null | wc -l)
+	[ "$n" = 8 ] || bad+=" XDP session: $n packets, not 8;"
+	ina ip link del va2
+	agent_start --plain-http
+	[ -z "$bad" ] && ok "iface=any: 16 records as tcpdump -i any's, LINUX_SLL2; an XDP session on the same interfaces got its 8 once" ||
+		ko any "$bad"
+}
+
 alive() {
 	kill -0 "$agent_pid" 2> /dev/null && [ "$(captures)" = 0 ] ||
 		{ ko "$1 left the agent dead or busy" "$(tail -3 "$tmp/agent.log")"; agent_stop; agent_start --plain-http; }
@@ -653,7 +699,7 @@ print(" ".join("%s:%s:%s" % (i["name"], i["linktype"], i["ingress"]) for i in js
 	agent_start --plain-http
 	[ "$st" = "va:EN10MB:tc tun0:RAW:tc" ] &&
 		[ "$refused" = "400 linktype: tun0 is RAW, the filter was compiled for EN10MB (compile it for RAW)" ] &&
-		[ "$badtype" = "400 linktype: 'PPP' is not EN10MB or RAW" ] &&
+		[ "$badtype" = "400 linktype: 'PPP' is not EN10MB, RAW or LINUX_SLL2" ] &&
 		[ "$(capinfos -E "$tmp/tun.pcapng" | sed -n 's/^File encapsulation: *//p')" = "Raw IP" ] &&
 		[ "$(tshark -r "$tmp/tun.pcapng" 2> /dev/null | wc -l)" = $((n / 2)) ] &&
 		[ "$(tshark -r "$tmp/tun.pcapng" -x 2> /dev/null)" = "$(tshark -r "$tmp/tun.pcap" -x 2> /dev/null)" ] &&
@@ -664,7 +710,7 @@ print(" ".join("%s:%s:%s" % (i["name"], i["linktype"], i["ingress"]) for i in js
 run_tests alive test_auth test_capture_stream test_parameters test_bad_requests \
 	test_eight_sessions test_client_hangs_up test_slow_reader test_sigterm test_tls \
 	test_config_errors test_operable test_metrics test_slow_verifier test_xdp_kill9 \
-	test_xdp_vlan test_tun_interface test_shared_with_cli test_sll_refused
+	test_xdp_vlan test_tun_interface test_shared_with_cli test_sll_refused test_any
 st=$?
 agent_stop
 hooked && { echo "FAIL hooks left on va after the agent stopped"; exit 1; }

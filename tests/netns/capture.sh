@@ -1166,11 +1166,6 @@ vlan_devs_del() {
 # they were in the packet socket's ring by Linux 6.1 (earlier frames' bytes;
 # 6.18 zeroes them): edgecap writes zeros (checked apart), and they are not
 # compared.
-any_packets() { # FILE: one packet per line, names looked up in A
-	ina tcpdump -r "$1" -nn -t -e -xx 2> /dev/null |
-		awk '/^[^ \t]/ { if (p != "") print p; p = $0; next } { p = p " " $0 } END { if (p != "") print p }' |
-		sed -E 's/(0x0010:  [0-9a-f]{4}) [0-9a-f]{4}/\1 ..../' | sort
-}
 test_any_like_tcpdump() {
 	local bad= i2 i3 n pids=() tds=() k mac
 	# no IPv6 on the new interfaces: their own packets at start would come

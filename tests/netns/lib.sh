@@ -88,6 +88,13 @@ wait_gone() { # PID SECONDS: the process ends by itself within SECONDS; its stat
 	return 124
 }
 
+# A -i any capture (LINUX_SLL2), one packet per line, sorted, names looked
+# up in A: bytes 18-19 (the header's unused address bytes) left out
+any_packets() { # FILE
+	ina tcpdump -r "$1" -nn -t -e -xx 2> /dev/null |
+		awk '/^[^ \t]/ { if (p != "") print p; p = $0; next } { p = p " " $0 } END { if (p != "") print p }' |
+		sed -E 's/(0x0010:  [0-9a-f]{4}) [0-9a-f]{4}/\1 ..../' | sort
+}
 send_udp() { # COUNT [PAD]: datagrams to ports 5001 and 5002 in turn, payload
 	# "seq N", or with PAD "seq N " and (N * 37) % PAD dots, so frame
 	# lengths go through every value from 47 to 47 + PAD

@@ -96,7 +96,8 @@ test_bad_input() {
 	st=$(call "$alice" POST /captures '{"devices":[],"expression":"udp"}'); [ "$st" = 400 ] || bad+=" nodev:$st"
 	st=$(call "$alice" POST /captures '{"devices":["gw1","gw1"]}'); [ "$st" = 400 ] || bad+=" twice:$st"
 	st=$(call "$alice" POST /captures '{"devices":["gw1"],"direction":"up"}'); [ "$st" = 400 ] || bad+=" dir:$st"
-	st=$(call "$alice" POST /captures '{"devices":["gw1"],"interfaces":["any"]}'); [ "$st" = 400 ] && [ "$(field error)" = "interfaces: any (every interface, as tcpdump -i any) is not captured remotely: name the interfaces" ] || bad+=" any:$st $(cat "$tmp/body")"
+	st=$(call "$alice" POST /captures '{"devices":["gw1"],"interfaces":["va","any"]}'); [ "$st" = 400 ] && [ "$(field error)" = "interfaces: any (every interface, as tcpdump -i any) is given alone" ] || bad+=" any:$st $(cat "$tmp/body")"
+	st=$(call "$alice" POST /captures '{"devices":["gw1"],"interfaces":["any"],"expression":"ether host 1:2:3:4:5:6"}'); [ "$st" = 400 ] && [ "$(field error)" = "expression: ethernet addresses supported only on ethernet/FDDI/token ring/802.11/ATM LANE/Fibre Channel" ] || bad+=" any-ether:$st $(cat "$tmp/body")"
 	st=$(call "$alice" POST /devices '{"name":"x y","serial":"s","address":"http://1.2.3.4:1"}'); [ "$st" = 400 ] || bad+=" name:$st"
 	st=$(call "$alice" POST /devices '{"name":"gw9","serial":"SN-gw1","address":"http://10.98.0.1:1"}'); [ "$st" = 409 ] || bad+=" serial:$st"
 	st=$(call "$alice" POST /devices '{"name":"gw9","serial":"s9","address":"ftp://x"}'); [ "$st" = 400 ] || bad+=" address:$st"
@@ -158,6 +159,32 @@ test_merged() {
 	[ "$(tshark -r "$out" -Y 'frame.interface_name == "gw2:vb"' 2> /dev/null | wc -l)" -gt 0 ] &&
 		[ "$(capinfos "$out" | grep -c 'Number of stat entries = 1')" = 4 ] &&
 		ok "merged: one statistics block per interface" || ko "isb" "$(capinfos "$out" | grep stat)"
+}
+
+# -i any on two devices: each streams LINUX_SLL2 (what the server compiled
+# the filter for), the copies the second device saw removed although their
+# cooked headers differ, the text as tcpdump's on the merged file.
+test_any() {
+	local out=$tmp/any.pcapng st id
+	(sleep 1; send_udp 100) &
+	local sender=$!
+	remote -d gw1,gw2 -i any --duration 4 -w "$out" udp port 5001 2> "$tmp/remote.err"; st=$?
+	wait $sender
+	id=$(sed -n 's/^capture \([0-9]*\) on.*/\1/p' "$tmp/remote.err")
+	inb curl -sS -o "$tmp/any.txt" -H "Authorization: Bearer $alice" "$api/captures/$id/text"
+	# tcpdump names the header's interface index as the machine reading the
+	# file knows it: the server's printer knows none (no sockets), nor does
+	# tcpdump in a namespace of its own
+	ip netns add "$ns-r" && ip netns exec "$ns-r" tcpdump -nn -tt -r "$out" 2> /dev/null > "$tmp/any-td.txt"
+	ip netns del "$ns-r"
+	[ $st = 0 ] && [ "$(payloads "$out" | wc -l)" = 50 ] && [ "$(payloads "$out" | sort -u | wc -l)" = 50 ] &&
+		grep -q "^50 packets merged from 2 devices, 50 duplicates removed, 0 late$" "$tmp/remote.err" &&
+		[ "$(capinfos -E "$out" | sed -n 's/^File encapsulation: *//p')" = "Linux cooked-mode capture v2" ] &&
+		[ "$(capinfos "$out" | sed -n 's/^ *Name = //p' | sort -u | tr '\n' ' ')" = "gw1:any gw2:any " ] &&
+		[ "$(wc -l < "$tmp/any-td.txt")" = 50 ] && cmp -s <(cut -d' ' -f2- "$tmp/any.txt") "$tmp/any-td.txt" &&
+		grep -q '^gw2 [0-9.]* ?  *Out IP 10.98.0.2.[0-9]* > 10.98.0.1.5001: UDP, length' "$tmp/any.txt" &&
+		ok "-i any: LINUX_SLL2 from both devices, 50 of 50 once (50 copies removed), text as tcpdump's" ||
+		ko "-i any" "st=$st $(payloads "$out" | wc -l) packets; $(cat "$tmp/remote.err"); $(capinfos -E "$out"); $(diff <(cut -d' ' -f2- "$tmp/any.txt") "$tmp/any-td.txt" | head -3)"
 }
 
 test_device_killed() {
@@ -484,7 +511,7 @@ test_tun_device() {
 }
 
 run_tests after test_bootstrap test_tokens test_tenants test_bad_input test_compile \
-	test_merged test_device_killed test_unreachable test_refused test_reader_leaves \
+	test_merged test_any test_device_killed test_unreachable test_refused test_reader_leaves \
 	test_interrupt test_late_reader test_count test_text test_https \
 	test_list test_operable test_restart test_tun_device
 st=$?

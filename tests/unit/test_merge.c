@@ -631,6 +631,57 @@ static void duplicates_across_devices_only(void **st)
 	srv_merge_free(m);
 }
 
+/* frame's packet behind a cooked header (LINUX_SLL2: 20 bytes, or SLL: 16)
+ * that names the interface and direction. */
+static uint32_t cooked(uint8_t *f, int v1, int ifindex, uint8_t pkttype, uint8_t ttl,
+		       uint8_t payload)
+{
+	uint8_t e[64];
+	uint32_t n = frame(e, ttl, 0, payload) - 14, hl = v1 ? 16 : 20;
+
+	memset(f, 0, hl);
+	f[v1 ? 14 : 0] = 0x08; /* the protocol: IPv4 */
+	if (v1) {
+		f[1] = pkttype;
+	} else {
+		f[7] = (uint8_t)ifindex;
+		f[10] = pkttype;
+	}
+	memcpy(f + hl, e + 14, n);
+	return hl + n;
+}
+
+/* The same packet from two devices' -i any (their cooked headers differ)
+ * and from an Ethernet interface: one copy kept. */
+static void cooked_duplicates_ignore_the_header(void **st)
+{
+	struct out o = {0};
+	struct srv_merge *m =
+	    srv_merge_new(&(struct srv_merge_opts){.slack_ns = 1, .dedup_ns = 1000}, emit, &o);
+	int a = srv_merge_add_input(m), b = srv_merge_add_input(m), c = srv_merge_add_input(m);
+	struct srv_merge_stats s;
+	uint8_t f[96];
+	uint32_t n;
+
+	n = cooked(f, 0, 3, 4 /* outgoing */, 64, 1);
+	assert_int_equal(srv_merge_push(m, a, 100, 0, 276, 0, f, n, n), 0);
+	n = cooked(f, 0, 7, 0 /* to us */, 63, 1);
+	assert_int_equal(srv_merge_push(m, b, 101, 0, 276, 0, f, n, n), 0);
+	n = cooked(f, 1, 0, 0, 62, 1);
+	assert_int_equal(srv_merge_push(m, c, 102, 0, 113, 0, f, n, n), 0);
+	push(m, c, 103, 61, 0, 1);     /* Ethernet */
+	n = cooked(f, 0, 3, 4, 64, 2); /* another payload: kept */
+	assert_int_equal(srv_merge_push(m, b, 104, 0, 276, 0, f, n, n), 0);
+	srv_merge_close_input(m, a);
+	srv_merge_close_input(m, b);
+	srv_merge_close_input(m, c);
+	srv_merge_run(m, INT64_MIN);
+	srv_merge_stats(m, &s);
+	assert_int_equal(s.duplicates, 3);
+	assert_int_equal(o.n, 2);
+	srv_merge_free(m);
+}
+
 static void many_keys_expire_and_grow(void **st)
 {
 	struct out o = {0};
@@ -809,6 +860,7 @@ int main(void)
 	    cmocka_unit_test(heard_input_is_not_silent),
 	    cmocka_unit_test(squeezed_input_lets_its_slack_go),
 	    cmocka_unit_test(duplicates_across_devices_only),
+	    cmocka_unit_test(cooked_duplicates_ignore_the_header),
 	    cmocka_unit_test(many_keys_expire_and_grow),
 	    cmocka_unit_test(memory_bound_forces_output),
 	    cmocka_unit_test(mux_by_reference_writes_what_copying_writes),

@@ -64,6 +64,15 @@ static int attach(struct agent *a, char *err, size_t errlen)
 			ecap_log(LOG_WARNING, "%s: %s; ingress = tc keeps it", f->name,
 				 ECAP_VLAN_XDP_WARNING);
 		f->ingress = (unsigned)hook;
+		/* iface=any's cooked session runs on TC: ingress there too,
+		 * where the other sessions leave XDP's packets alone */
+		if (hook == ECAP_ATTACH_XDP &&
+		    ecap_engine_attach(a->engine, f->ifindex, ECAP_ATTACH_TC_IN, err, errlen))
+			return -EINVAL;
+		if (ecap_iface_cooked(f->name, f->ifindex, &f->cooked, f->uncooked,
+				      sizeof(f->uncooked)))
+			f->cooked.ifindex = 0;
+		err[0] = 0;
 		a->nifaces++;
 	}
 	return 0;

@@ -86,6 +86,7 @@ struct capture {
 	struct ecap_session sess;
 	struct ecap_stream_opts opts;
 	struct ecap_stream_iface ifaces[ECAP_MAX_SESSION_IFACES];
+	struct ecap_cooked_if cooked[ECAP_MAX_SESSION_IFACES]; /* iface=any: the served ones */
 	char peer[64];
 	time_t started_at;
 	uint64_t server_id; /* the server's id for the capture, 0: none given */
@@ -94,8 +95,12 @@ struct capture {
 struct agent_iface {
 	char name[IF_NAMESIZE];
 	int ifindex;
-	unsigned ingress;	    /* the ingress hook attached */
-	struct ecap_linktype lt;    /* as tcpdump gives it */
+	unsigned ingress;	 /* the ingress hook attached */
+	struct ecap_linktype lt; /* as tcpdump gives it */
+	/* what iface=any's LINUX_SLL2 header says of it; ifindex 0: it has
+	 * none, and uncooked says why */
+	struct ecap_cooked_if cooked;
+	char uncooked[160];
 	struct ecap_counters ended; /* the counts of the captures that ended, summed */
 };
 

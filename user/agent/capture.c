@@ -256,6 +256,20 @@ static int pick_ifaces(struct agent *a, h2o_req_t *req, const struct agent_param
 {
 	unsigned n = p->nifaces ? p->nifaces : a->nifaces;
 
+	if (p->any) { /* one interface block, named as tcpdump's */
+		for (unsigned i = 0; i < a->nifaces; i++) {
+			if (!a->ifaces[i].cooked.ifindex) {
+				web_error(req, 400, "iface: any: %s", a->ifaces[i].uncooked);
+				return -1;
+			}
+			c->cooked[i] = a->ifaces[i].cooked;
+		}
+		c->ifaces[0] = (struct ecap_stream_iface){
+		    .name = "any",
+		    .linktype = ecap_linktype_of_dlt(ECAP_LINKTYPE_LINUX_SLL2)->file};
+		c->opts.nifaces = 1;
+		return 0;
+	}
 	for (unsigned k = 0; k < n; k++) {
 		unsigned i = k;
 
@@ -375,9 +389,16 @@ static int on_req(struct agent *a, h2o_req_t *req)
 					.len = c->prog.len,
 					.snaplen = p.snaplen,
 					.dirs = p.dirs,
-					.nifindex = c->opts.nifaces};
-	for (unsigned i = 0; i < c->opts.nifaces; i++) /* counters per position */
+					.nifindex = p.any ? 0 : c->opts.nifaces};
+	for (unsigned i = 0; i < c->sess.nifindex; i++) /* counters per position */
 		c->sess.ifindex[i] = c->ifaces[i].ifindex;
+	if (p.any) {
+		c->sess.cooked = c->cooked;
+		c->sess.ncooked = a->nifaces;
+		/* as libpcap's: room for a cooked header and a byte */
+		if (c->sess.snaplen < ECAP_SLL2_LEN + 1)
+			c->sess.snaplen = p.snaplen = ECAP_SLL2_LEN + 1;
+	}
 	c->opts = (struct ecap_stream_opts){.out_fd = -1,
 					    .ready = on_ready,
 					    .ready_ctx = c,

@@ -1,10 +1,11 @@
 /* params.c - see params.h.
  *
  *   bpf=N,code jt jf k,...   the filter, tcpdump -ddd with commas for newlines
- *   iface=IF[,IF...]         dir=in|out|inout    snaplen=1..262144
+ *   iface=IF[,IF...]|any     dir=in|out|inout    snaplen=1..262144
  *   count=N                  duration=1..86400
- *   linktype=EN10MB|RAW      the link type bpf was compiled for (default
- *                            EN10MB); every interface must have it
+ *   linktype=EN10MB|RAW|LINUX_SLL2   the link type bpf was compiled for
+ *                            (default EN10MB); every interface must have
+ *                            it; LINUX_SLL2 with iface=any, and only then
  *
  * Every parameter at most once; an unknown one is an error (a typo must not
  * silently capture something else). */
@@ -83,16 +84,14 @@ static int set_ifaces(struct agent_params *p, const char *v, char *err, size_t e
 		}
 		memcpy(p->ifaces[p->nifaces], s, n);
 		p->ifaces[p->nifaces][n] = 0;
-		/* every interface, as tcpdump -i any: its cooked SLL2 session
-		 * needs TC ingress on every interface, beside the XDP that
-		 * other sessions may use on the same ones */
-		if (!strcmp(p->ifaces[p->nifaces], "any")) {
+		/* every interface served, as tcpdump -i any: alone */
+		if (!strcmp(p->ifaces[p->nifaces], "any") ? p->nifaces || comma : p->any) {
 			snprintf(err, errlen,
-				 "iface: any (every interface, as tcpdump -i any) is captured by "
-				 "edgecap capture on the device, not by the agent: name the "
-				 "interfaces");
+				 "iface: any (every interface served, as tcpdump -i any) is given "
+				 "alone");
 			return -EINVAL;
 		}
+		p->any = !strcmp(p->ifaces[p->nifaces], "any");
 		for (unsigned i = 0; i < p->nifaces; i++)
 			if (!strcmp(p->ifaces[i], p->ifaces[p->nifaces])) {
 				snprintf(err, errlen, "iface: '%s' given twice", p->ifaces[i]);
@@ -153,6 +152,8 @@ static int set(struct agent_params *p, int which, char *v, char *err, size_t err
 			p->linktype = ECAP_LINKTYPE_EN10MB;
 		else if (!strcmp(v, "RAW"))
 			p->linktype = ECAP_LINKTYPE_RAW;
+		else if (!strcmp(v, "LINUX_SLL2"))
+			p->linktype = ECAP_LINKTYPE_LINUX_SLL2;
 		else
 			break;
 		return 0;
@@ -162,7 +163,7 @@ static int set(struct agent_params *p, int which, char *v, char *err, size_t err
 	else if (which == P_SNAPLEN)
 		snprintf(what, sizeof(what), "1..%u", ECAP_SNAPLEN_MAX);
 	else if (which == P_LINKTYPE)
-		snprintf(what, sizeof(what), "EN10MB or RAW");
+		snprintf(what, sizeof(what), "EN10MB, RAW or LINUX_SLL2");
 	else if (which == P_DURATION)
 		snprintf(what, sizeof(what), "1..%u seconds", ECAP_CAPTURE_DURATION_MAX);
 	else
@@ -216,6 +217,14 @@ int agent_params_parse(const char *query, size_t len, struct agent_params *ret, 
 		snprintf(err, errlen,
 			 "bpf: missing (the filter in tcpdump -ddd form, commas for "
 			 "newlines)");
+		r = -EINVAL;
+	}
+	/* a cooked session reads its header: the program must expect it */
+	if (!r && p.any != (p.linktype == ECAP_LINKTYPE_LINUX_SLL2)) {
+		snprintf(err, errlen,
+			 p.any ? "linktype: iface=any is captured as LINUX_SLL2: compile the "
+				 "filter for it"
+			       : "linktype: LINUX_SLL2 is the link type of iface=any only");
 		r = -EINVAL;
 	}
 	if (r) {

@@ -15,6 +15,7 @@ struct agent_params {
 	struct ecap_cbpf prog; /* validated */
 	char ifaces[ECAP_MAX_SESSION_IFACES][IF_NAMESIZE];
 	unsigned nifaces; /* 0: every interface served */
+	int any;	  /* iface=any (ifaces[0]): every interface served, cooked (LINUX_SLL2) */
 	unsigned dirs;
 	uint32_t snaplen;
 	uint64_t count;

@@ -808,12 +808,17 @@ int ecap_engine_load_sessions(struct ecap_engine *e, const struct ecap_session *
 	    .on_fd = bpf_map__fd(e->skel->maps.ecap_on),
 	    .wake_bytes = e->wake_bytes,
 	};
-	int fds[ECAP_LOAD_FDS];
+	int fds[ECAP_LOAD_FDS], xdp_in[MAX_IFACES];
 	unsigned which = attached_hooks(e);
 	int r;
 
 	for (unsigned i = 0; i < ECAP_LOAD_FDS; i++)
 		fds[i] = -1;
+	for (unsigned i = 0; i < e->nifaces; i++) /* both ingress hooks: XDP's is the one */
+		if ((e->ifaces[i].which & (ECAP_ATTACH_XDP | ECAP_ATTACH_TC_IN)) ==
+		    (ECAP_ATTACH_XDP | ECAP_ATTACH_TC_IN))
+			xdp_in[maps.nxdp_in++] = e->ifaces[i].ifindex;
+	maps.xdp_in = xdp_in;
 	for (unsigned h = 0; h < ECAP_HOOKS && n; h++) {
 		if (!(which & attach_bit[h]))
 			continue;

@@ -310,6 +310,12 @@ static int emit_session(struct ecap_asm *a, unsigned hook_id, const struct ecap_
 		ecap_asm_emit(a, E_ALU32_IMM(BPF_AND, BPF_REG_1, 1u << s->id));
 		ecap_asm_jmp(a, BPF_JMP32 | BPF_JEQ | BPF_K, BPF_REG_1, 0, 0, next);
 	}
+	if (hook_id == ECAP_HOOK_ID_TC_IN && !o->cooked && m->nxdp_in) { /* XDP's already */
+		ecap_asm_emit(a, E_LDX(BPF_W, BPF_REG_1, BPF_REG_6, ifindex_off(hook_id)));
+		for (uint32_t i = 0; i < m->nxdp_in; i++)
+			ecap_asm_jmp(a, BPF_JMP32 | BPF_JEQ | BPF_K, BPF_REG_1, 0, m->xdp_in[i],
+				     next);
+	}
 	if (s->nifindex) { /* gate; the key and the block name the interface's position */
 		uint32_t keyed = ecap_asm_label(a), at[ECAP_MAX_SESSION_IFACES];
 
@@ -777,9 +783,10 @@ int ecap_sessions_program(unsigned hook_id, enum ecap_input input, const struct 
 				 s[i].id);
 			return -EINVAL;
 		}
-		/* the cooked header's fields come from the skb of a live packet */
-		if (s[i].cooked && (input != ECAP_INPUT_LIVE ||
-				    (hook_id == ECAP_HOOK_ID_XDP && (s[i].dirs & ECAP_DIR_IN)))) {
+		/* the cooked header's fields come from the skb of a live packet:
+		 * an XDP program leaves a cooked session out (it runs at TC
+		 * ingress) */
+		if (s[i].cooked && input != ECAP_INPUT_LIVE) {
 			snprintf(err, errlen,
 				 "session %u: a cooked (LINUX_SLL2) session runs on live TC hooks "
 				 "only",

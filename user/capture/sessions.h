@@ -55,6 +55,11 @@ struct ecap_session_maps {
 	 * called for the tag the driver keeps out of band; the program must be
 	 * loaded bound to the device (ecap_sessions_load_xdp_bound). 0: none */
 	uint32_t vlan_kfunc;
+	/* Interfaces whose ingress XDP captures while TC ingress is attached
+	 * too (for a cooked session, which runs on TC only): at TC ingress the
+	 * other sessions leave their packets out, so each is recorded once. */
+	const int *xdp_in;
+	uint32_t nxdp_in;
 };
 
 /* The program for hook_id (ECAP_HOOK_ID_*), running the sessions whose
