@@ -111,20 +111,33 @@ static void compile_release(struct srv_compiling *x)
 int srv_filters_compile(struct srv_api *api, h2o_req_t *req, const struct reg_user *who,
 			char **params)
 {
-	static const char *const keys[] = {"expression", "snaplen", NULL};
+	static const char *const keys[] = {"expression", "snaplen", "linktype", NULL};
 	struct compile_ep *e;
 	json_t *j = srv_body(req);
-	const char *expr;
+	const char *expr, *lt = NULL;
 	int64_t snaplen = ECAP_SNAPLEN_DEFAULT;
+	int dlt = ECAP_LINKTYPE_EN10MB;
 
 	if (!j)
 		return 0;
 	if (srv_known_keys(req, j, keys) || srv_str_field(req, j, "expression", 1, &expr) ||
-	    srv_int_field(req, j, "snaplen", 1, ECAP_SNAPLEN_MAX, &snaplen)) {
+	    srv_int_field(req, j, "snaplen", 1, ECAP_SNAPLEN_MAX, &snaplen) ||
+	    srv_str_field(req, j, "linktype", 0, &lt)) {
 		json_decref(j);
 		return 0;
 	}
+	/* as tcpdump -y: what the devices' interfaces are (LINUX_SLL2 for a
+	 * capture of "any") */
+	if (lt && !strcmp(lt, "RAW"))
+		dlt = ECAP_LINKTYPE_RAW;
+	else if (lt && !strcmp(lt, "LINUX_SLL2"))
+		dlt = ECAP_LINKTYPE_LINUX_SLL2;
+	else if (lt && strcmp(lt, "EN10MB")) {
+		json_decref(j);
+		return srv_fail(req, 400, "linktype: EN10MB, RAW or LINUX_SLL2");
+	}
 	e = (struct compile_ep *)srv_compiling_new(api, req, who, sizeof(*e));
+	e->x.linktype = dlt;
 	e->j = j; /* the request's from here on */
 	e->expr = expr;
 	e->x.prefix = ""; /* libpcap's message as it is */

@@ -166,6 +166,13 @@ await check("new capture: libpcap's message for a bad filter, the instruction co
   await owner.getByRole("button", { name: /Show the program/ }).click();
   const listing = await owner.locator("pre.listing").textContent();
   assert(/\(000\) ldh\s+\[12\]/.test(listing), `listing: ${listing.slice(0, 60)}`);
+  // interfaces "any": checked as the server compiles it, for LINUX_SLL2
+  await owner.getByLabel("Interfaces").fill("any");
+  await owner.getByLabel("Filter (tcpdump expression)").fill("ether host 1:2:3:4:5:6");
+  await owner.locator("#filter-status").filter({ hasText: /ethernet addresses supported only/ }).waitFor({ timeout: 5000 });
+  await owner.getByLabel("Interfaces").fill("");
+  await owner.getByLabel("Filter (tcpdump expression)").fill("icmp or udp port 53");
+  await owner.locator("#filter-status").filter({ hasText: /^\d+ BPF instructions/ }).waitFor({ timeout: 5000 });
   return bad.trim();
 });
 

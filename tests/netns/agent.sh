@@ -653,11 +653,14 @@ print(" ".join("%s:%s" % (i["name"], i["ingress"]) for i in json.load(sys.stdin)
 		bad+=" any: $n records, tcpdump $(any_packets "$tmp/any-t.pcap" | wc -l): $(diff <(any_packets "$tmp/any-e.pcapng") <(any_packets "$tmp/any-t.pcap") | head -3 | cut -c1-150 | tr '\n' '|');"
 	[ "$(capinfos -E "$tmp/any-e.pcapng" | sed -n 's/^File encapsulation: *//p')" = "Linux cooked-mode capture v2" ] ||
 		bad+=" encapsulation $(capinfos -E "$tmp/any-e.pcapng");"
+	# a block per interface (and direction), where tcpdump writes one, "any"
+	n=$(tshark -r "$tmp/any-e.pcapng" -T fields -e frame.interface_name 2> /dev/null | sort | uniq -c | awk '{ printf "%s:%s ", $2, $1 }')
+	[ "$n" = "va:10 va2:6 " ] || bad+=" interface blocks: $n;"
 	n=$(tcpdump -r "$tmp/any-x.pcapng" -nn 2> /dev/null | wc -l)
 	[ "$n" = 8 ] || bad+=" XDP session: $n packets, not 8;"
 	ina ip link del va2
 	agent_start --plain-http
-	[ -z "$bad" ] && ok "iface=any: 16 records as tcpdump -i any's, LINUX_SLL2; an XDP session on the same interfaces got its 8 once" ||
+	[ -z "$bad" ] && ok "iface=any: 16 records as tcpdump -i any's, LINUX_SLL2, each in its interface's block; an XDP session on the same interfaces got its 8 once" ||
 		ko any "$bad"
 }
 

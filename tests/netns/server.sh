@@ -124,6 +124,19 @@ test_compile() {
 	st=$(call "$alice" POST /filters/compile '{"expression":"port 99999"}')
 	[ "$st" = 400 ] && [ "$(field error)" = "illegal port number 99999 > 65535" ] &&
 		ok "filter compile: libpcap's message for a bad expression" || ko "compile error" "$st $(cat "$tmp/body")"
+	# as tcpdump -y, for a capture of "any" (tcpdump -i any -d's listing)
+	st=$(call "$alice" POST /filters/compile '{"expression":"inbound and udp","linktype":"LINUX_SLL2"}')
+	field listing | sed '/^$/d' > "$tmp/ours"
+	inb tcpdump -i any -d 'inbound and udp' > "$tmp/theirs" 2> /dev/null
+	local lt="$st"
+	st=$(call "$alice" POST /filters/compile '{"expression":"ether host 1:2:3:4:5:6","linktype":"LINUX_SLL2"}')
+	lt+=" $st $(field error)"
+	st=$(call "$alice" POST /filters/compile '{"expression":"udp","linktype":"PPP"}')
+	lt+=" $st $(field error)"
+	[ "$lt" = "200 400 ethernet addresses supported only on ethernet/FDDI/token ring/802.11/ATM LANE/Fibre Channel 400 linktype: EN10MB, RAW or LINUX_SLL2" ] &&
+		[ -s "$tmp/theirs" ] && cmp -s "$tmp/ours" "$tmp/theirs" &&
+		ok "filter compile for LINUX_SLL2: tcpdump -i any -d's listing, libpcap's refusal of 'ether', an unknown type named" ||
+		ko "compile linktype" "$lt $(diff "$tmp/ours" "$tmp/theirs" | head -3)"
 	local long bad=
 	long=$(printf '%*s' 16385 '' | tr ' ' x)
 	st=$(call "$alice" POST /filters/compile "{\"expression\":\"$long\"}")
@@ -180,7 +193,7 @@ test_any() {
 	[ $st = 0 ] && [ "$(payloads "$out" | wc -l)" = 50 ] && [ "$(payloads "$out" | sort -u | wc -l)" = 50 ] &&
 		grep -q "^50 packets merged from 2 devices, 50 duplicates removed, 0 late$" "$tmp/remote.err" &&
 		[ "$(capinfos -E "$out" | sed -n 's/^File encapsulation: *//p')" = "Linux cooked-mode capture v2" ] &&
-		[ "$(capinfos "$out" | sed -n 's/^ *Name = //p' | sort -u | tr '\n' ' ')" = "gw1:any gw2:any " ] &&
+		[ "$(capinfos "$out" | sed -n 's/^ *Name = //p' | sort -u | tr '\n' ' ')" = "gw1:va gw2:vb " ] &&
 		[ "$(wc -l < "$tmp/any-td.txt")" = 50 ] && cmp -s <(cut -d' ' -f2- "$tmp/any.txt") "$tmp/any-td.txt" &&
 		grep -q '^gw2 [0-9.]* ?  *Out IP 10.98.0.2.[0-9]* > 10.98.0.1.5001: UDP, length' "$tmp/any.txt" &&
 		ok "-i any: LINUX_SLL2 from both devices, 50 of 50 once (50 copies removed), text as tcpdump's" ||

@@ -256,18 +256,22 @@ static int pick_ifaces(struct agent *a, h2o_req_t *req, const struct agent_param
 {
 	unsigned n = p->nifaces ? p->nifaces : a->nifaces;
 
-	if (p->any) { /* one interface block, named as tcpdump's */
+	/* tcpdump -i any's records; where tcpdump writes one interface block
+	 * named any, each interface keeps its own, so that a merged file and
+	 * the page say which device's interface a packet crossed */
+	if (p->any) {
 		for (unsigned i = 0; i < a->nifaces; i++) {
 			if (!a->ifaces[i].cooked.ifindex) {
 				web_error(req, 400, "iface: any: %s", a->ifaces[i].uncooked);
 				return -1;
 			}
 			c->cooked[i] = a->ifaces[i].cooked;
+			c->ifaces[i] = (struct ecap_stream_iface){
+			    .ifindex = a->ifaces[i].ifindex,
+			    .linktype = ecap_linktype_of_dlt(ECAP_LINKTYPE_LINUX_SLL2)->file};
+			strcpy(c->ifaces[i].name, a->ifaces[i].name);
 		}
-		c->ifaces[0] = (struct ecap_stream_iface){
-		    .name = "any",
-		    .linktype = ecap_linktype_of_dlt(ECAP_LINKTYPE_LINUX_SLL2)->file};
-		c->opts.nifaces = 1;
+		c->opts.nifaces = a->nifaces;
 		return 0;
 	}
 	for (unsigned k = 0; k < n; k++) {
@@ -389,7 +393,7 @@ static int on_req(struct agent *a, h2o_req_t *req)
 					.len = c->prog.len,
 					.snaplen = p.snaplen,
 					.dirs = p.dirs,
-					.nifindex = p.any ? 0 : c->opts.nifaces};
+					.nifindex = c->opts.nifaces};
 	for (unsigned i = 0; i < c->sess.nifindex; i++) /* counters per position */
 		c->sess.ifindex[i] = c->ifaces[i].ifindex;
 	if (p.any) {

@@ -52,14 +52,16 @@ export function NewCapture(props: { me: Me; from: string | null; devices: string
   useEffect(() => {
     let live = true;
     setFilterError(null);
-    post<Compiled>("/api/v1/filters/compile", { expression: typed }).then(
+    // "any" is captured cooked (LINUX_SLL2): checked as the server will compile it
+    const linktype = interfaces.trim() === "any" ? "LINUX_SLL2" : "EN10MB";
+    post<Compiled>("/api/v1/filters/compile", { expression: typed, linktype }).then(
       (c) => live && (setCompiled(c), setFilterError(null)),
       (e) => live && (setCompiled(null), setFilterError((e as Error).message)),
     );
     return () => {
       live = false;
     };
-  }, [typed]);
+  }, [typed, interfaces.trim() === "any"]);
 
   const shown = useMemo(() => {
     const s = q.trim().toLowerCase();
@@ -137,7 +139,7 @@ export function NewCapture(props: { me: Me; from: string | null; devices: string
       <div class="grid">
         <label>
           Interfaces
-          <input value={interfaces} onInput={(e) => setInterfaces(e.currentTarget.value)} placeholder="the device's default" />
+          <input value={interfaces} onInput={(e) => setInterfaces(e.currentTarget.value)} placeholder="every one a device serves; any: all in one cooked stream" />
         </label>
         <label>
           Direction
