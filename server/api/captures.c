@@ -33,6 +33,7 @@
 #include "common/bounds.h"
 #include "print/textprint.h"
 #include "filter/cbpf.h"
+#include "filter/compile.h"
 
 #define READ_CHUNK	   (256u << 10) /* from the file, a send */
 #define SEND_MAX	   (2u << 20)	/* from memory, a send */
@@ -328,40 +329,45 @@ struct start {
 	char ifaces[ECAP_CAPTURE_IFACES_MAX * (IFNAME_MAX + 1) + 1];
 	const char *dir, *expr; /* in j */
 	int64_t snaplen, count, duration;
-	char *bpf, *bpf_raw; /* compiled for EN10MB, and for RAW (NULL: it has no meaning there) */
-	int any;	     /* interfaces ["any"]: bpf is compiled for LINUX_SLL2, no RAW */
+	/* the link types to compile for, in the order they are offered to a
+	 * device (the first is what its interfaces most likely are: EN10MB, or
+	 * LINUX_SLL2 for ["any"]), each one's program (NULL: it has no meaning
+	 * there, "ether host" without a link layer), the one compiling */
+	int lts[SRV_CAPTURE_LINKTYPES];
+	char *bpf[SRV_CAPTURE_LINKTYPES];
+	unsigned nlts, at;
 };
 
-/* Both programs are there: the capture starts. */
+/* Every program is there: the capture starts. */
 static void launch(struct start *s)
 {
 	struct srv_api *api = s->x.api;
 	h2o_req_t *req = s->x.req;
 	char err[ECAP_ERRLEN], *text = NULL;
+	struct srv_capture_req c = {.devs = s->devs,
+				    .ndevs = s->ndevs,
+				    .ifaces = s->ifaces,
+				    .dir = s->dir,
+				    .snaplen = (uint32_t)s->snaplen,
+				    .duration = (uint32_t)s->duration,
+				    .count = (uint64_t)s->count};
 	int64_t id;
 
 	if (api->stopping) {
 		srv_fail(req, 503, "the server is stopping");
 		return;
 	}
+	for (unsigned i = 0; i < s->nlts; i++)
+		if (s->bpf[i])
+			c.progs[c.nprogs++] = (struct srv_capture_prog){
+			    .linktype = ecap_linktype_name(s->lts[i]), .bpf = s->bpf[i]};
 	text = json_dumps(s->j, JSON_COMPACT | JSON_SORT_KEYS);
 	if (!text) {
 		srv_fail(req, 503, "out of memory");
 		goto out;
 	}
-	id = srv_capture_start(api->captures, &s->who,
-			       &(struct srv_capture_req){.request = text,
-							 .devs = s->devs,
-							 .ndevs = s->ndevs,
-							 .bpf = s->bpf,
-							 .bpf_raw = s->bpf_raw,
-							 .linktype = s->any ? "LINUX_SLL2" : NULL,
-							 .ifaces = s->ifaces,
-							 .dir = s->dir,
-							 .snaplen = (uint32_t)s->snaplen,
-							 .duration = (uint32_t)s->duration,
-							 .count = (uint64_t)s->count},
-			       err, sizeof(err));
+	c.request = text;
+	id = srv_capture_start(api->captures, &s->who, &c, err, sizeof(err));
 	if (id < 0) {
 		srv_fail(req,
 			 id == -EUSERS			  ? 429
@@ -385,12 +391,25 @@ out:
 	free(text);
 }
 
-/* The expression compiled for RAW, for devices' interfaces without a link
- * layer (an agent refuses the Ethernet program there, and the capture is
- * sent to it again with this one): one that has no meaning without a link
- * layer ("ether host ...") leaves those interfaces to fail with the
- * agent's reason; the Ethernet ones capture all the same. */
-static void raw_compiled(void *data, int err, struct ecap_cbpf *prog, const char *msg)
+static void compiled(void *data, int err, struct ecap_cbpf *prog, const char *msg);
+
+/* The next link type compiled, or the capture started once all are. */
+static void compile_next(struct start *s)
+{
+	while (++s->at < s->nlts)
+		if (!srv_compile_submit(s->x.api->compiler, s->expr, s->lts[s->at],
+					(uint32_t)s->snaplen, compiled, s, &s->x.job))
+			return;
+	launch(s); /* or the queue is full, the worker gone: with what there is */
+}
+
+/* The expression compiled for another link type than the first, for
+ * devices whose interfaces have it (an agent refuses a program for another
+ * type, and the capture is sent to it again with this one): one that has
+ * no meaning there ("ether host" without a link layer) leaves those
+ * interfaces to fail with the agent's reason; the others capture all the
+ * same. */
+static void compiled(void *data, int err, struct ecap_cbpf *prog, const char *msg)
 {
 	struct start *s = data;
 	char verr[ECAP_ERRLEN];
@@ -400,16 +419,17 @@ static void raw_compiled(void *data, int err, struct ecap_cbpf *prog, const char
 	if (err == -ECANCELED)
 		srv_fail(s->x.req, 503, "the server is stopping");
 	else if (!err && !ecap_cbpf_validate(prog->insns, prog->len, verr, sizeof(verr)) &&
-		 !(s->bpf_raw = ecap_cbpf_param(prog)))
+		 !(s->bpf[s->at] = ecap_cbpf_param(prog)))
 		srv_fail(s->x.req, 503, "out of memory");
 	else
-		launch(s);
+		compile_next(s);
 	if (!err)
 		ecap_cbpf_free(prog);
 	srv_http_set_who(NULL);
 }
 
-/* The expression compiled for Ethernet: now for RAW. */
+/* The expression compiled for the first link type: its errors are the
+ * request's. */
 static void start_done(struct srv_compiling *x, struct ecap_cbpf *prog)
 {
 	struct start *s = (struct start *)x;
@@ -419,15 +439,12 @@ static void start_done(struct srv_compiling *x, struct ecap_cbpf *prog)
 		srv_fail(x->req, 400, "expression: %s", err);
 		return;
 	}
-	s->bpf = ecap_cbpf_param(prog);
-	if (!s->bpf) {
+	s->bpf[0] = ecap_cbpf_param(prog);
+	if (!s->bpf[0]) {
 		srv_fail(x->req, 503, "out of memory");
 		return;
 	}
-	if (s->any || /* one link type: the cooked header */
-	    srv_compile_submit(x->api->compiler, s->expr, ECAP_LINKTYPE_RAW, (uint32_t)s->snaplen,
-			       raw_compiled, s, &x->job))
-		launch(s); /* the queue is full or the worker gone: Ethernet only */
+	compile_next(s);
 }
 
 static void start_release(struct srv_compiling *x)
@@ -436,8 +453,8 @@ static void start_release(struct srv_compiling *x)
 
 	json_decref(s->j);
 	free(s->devs);
-	free(s->bpf);
-	free(s->bpf_raw);
+	for (unsigned i = 0; i < SRV_CAPTURE_LINKTYPES; i++)
+		free(s->bpf[i]);
 }
 
 /* {"devices": [..], "expression": "..", "snaplen": N, "count": N, "duration": S,
@@ -500,9 +517,14 @@ int srv_captures_start(struct srv_api *api, h2o_req_t *req, const struct reg_use
 	s->duration = duration;
 	s->x.done = start_done;
 	s->x.release = start_release;
-	s->any = !strcmp(ifaces, "any");
-	if (s->any)
-		s->x.linktype = ECAP_LINKTYPE_LINUX_SLL2;
+	if (!strcmp(ifaces, "any")) { /* one link type: the cooked header */
+		s->lts[s->nlts++] = ECAP_LINKTYPE_LINUX_SLL2;
+	} else {
+		s->lts[s->nlts++] = ECAP_LINKTYPE_EN10MB;
+		s->lts[s->nlts++] = ECAP_LINKTYPE_RAW;
+		s->lts[s->nlts++] = ECAP_LINKTYPE_LINUX_SLL;
+	}
+	s->x.linktype = s->lts[0];
 	srv_compiling_start(&s->x, expr, (uint32_t)snaplen);
 	return 0;
 fail:

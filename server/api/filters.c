@@ -128,13 +128,9 @@ int srv_filters_compile(struct srv_api *api, h2o_req_t *req, const struct reg_us
 	}
 	/* as tcpdump -y: what the devices' interfaces are (LINUX_SLL2 for a
 	 * capture of "any") */
-	if (lt && !strcmp(lt, "RAW"))
-		dlt = ECAP_LINKTYPE_RAW;
-	else if (lt && !strcmp(lt, "LINUX_SLL2"))
-		dlt = ECAP_LINKTYPE_LINUX_SLL2;
-	else if (lt && strcmp(lt, "EN10MB")) {
+	if (lt && (dlt = ecap_linktype_from_name(lt)) < 0) {
 		json_decref(j);
-		return srv_fail(req, 400, "linktype: EN10MB, RAW or LINUX_SLL2");
+		return srv_fail(req, 400, "linktype: EN10MB, RAW, LINUX_SLL or LINUX_SLL2");
 	}
 	e = (struct compile_ep *)srv_compiling_new(api, req, who, sizeof(*e));
 	e->x.linktype = dlt;

@@ -58,12 +58,15 @@ struct dev_conn {
 	struct ecap_httpc_dest dest;
 	struct ecap_httpc_call call;
 	struct ecap_slab_pool *pool; /* its stream is read into these */
-	char *target;		     /* the signed request's path and query */
-	char headers[320];	     /* its Authorization */
-	char *target_raw;	     /* the request with the filter compiled for RAW; NULL: none */
-	char headers_raw[320];	     /* its Authorization */
-	const char *state;	     /* connecting, streaming, done, failed */
-	int64_t heard;		     /* wall ns: the last read of its stream */
+	char *target;		     /* the signed request's path and query (one of targets) */
+	char *headers;		     /* its Authorization */
+	/* the request for each of the capture's programs (srv_capture_req) */
+	char *targets[SRV_CAPTURE_LINKTYPES];
+	char hdrs[SRV_CAPTURE_LINKTYPES][320];
+	const char *linktypes[SRV_CAPTURE_LINKTYPES];
+	unsigned tried;	   /* the requests sent, a bit each */
+	const char *state; /* connecting, streaming, done, failed */
+	int64_t heard;	   /* wall ns: the last read of its stream */
 	char error[320];
 	char reason[200]; /* a refusal's Edgecap-Error (on_head) */
 	uint32_t mgmt;	  /* its management address, when reached over the tunnel */
@@ -484,20 +487,29 @@ static long on_body(struct ecap_httpc_call *c, const uint8_t *p, size_t n)
 	return took > 0 ? took : 0;
 }
 
-/* The agent refused the Ethernet program because the interface has no link
- * layer ("linktype: tun0 is RAW, ..."): the same capture again, once, with
- * the program compiled for RAW. 1 when it was sent again. */
-static int again_raw(struct dev_conn *dc, const struct ecap_httpc_call *c)
+/* The agent refused the program because an interface has another link
+ * type ("linktype: tun0 is RAW, ..."): the same capture again, once, with
+ * the program compiled for that type, if there is one. 1 when it was sent
+ * again. */
+static int again(struct dev_conn *dc, const struct ecap_httpc_call *c)
 {
-	if (c->status != 400 || !dc->target_raw || strncmp(dc->reason, "linktype: ", 10) ||
-	    !strstr(dc->reason, " is RAW,"))
+	const char *is = strstr(dc->reason, " is "), *comma = is ? strchr(is + 4, ',') : NULL;
+	unsigned i = 0;
+
+	if (c->status != 400 || strncmp(dc->reason, "linktype: ", 10) || !comma)
 		return 0;
+	while (i < SRV_CAPTURE_LINKTYPES &&
+	       !(dc->targets[i] && strlen(dc->linktypes[i]) == (size_t)(comma - is - 4) &&
+		 !strncmp(dc->linktypes[i], is + 4, (size_t)(comma - is - 4))))
+		i++;
+	if (i == SRV_CAPTURE_LINKTYPES || (dc->tried & (1u << i)))
+		return 0;
+	dc->tried |= 1u << i;
 	ecap_httpc_call_reset(&dc->call);
-	free(dc->target);
-	dc->target = dc->target_raw;
-	dc->target_raw = NULL;
-	memcpy(dc->headers, dc->headers_raw, sizeof(dc->headers));
+	dc->target = dc->targets[i];
+	dc->headers = dc->hdrs[i];
 	dc->call.target = dc->target;
+	dc->call.headers = dc->headers;
 	dc->call.status = 0;
 	dc->reason[0] = 0;
 	if (ecap_httpc_start(&dc->dest, &dc->call))
@@ -509,7 +521,7 @@ static void on_done(struct ecap_httpc_call *c, const char *err)
 {
 	struct dev_conn *dc = c->data;
 
-	if (!err && again_raw(dc, c))
+	if (!err && again(dc, c))
 		return;
 	if (!err && c->status != 200) { /* a refusal: its status and reason */
 		snprintf(dc->error, sizeof(dc->error), "HTTP %d%s%s", c->status,
@@ -543,8 +555,9 @@ static int device_url(const struct reg_device *d, char *ret, size_t len, uint32_
 }
 
 /* One signed request: its target and headers, 0 or -ENOMEM / -EIO. */
-static int sign_request(struct dev_conn *dc, const struct srv_capture_req *c, const char *bpf,
-			int raw, char **ret_target, char *headers, size_t hlen)
+static int sign_request(struct dev_conn *dc, const struct srv_capture_req *c,
+			const struct srv_capture_prog *p, char **ret_target, char *headers,
+			size_t hlen)
 {
 	size_t tlen = 0;
 	FILE *f = open_memstream(ret_target, &tlen);
@@ -552,11 +565,10 @@ static int sign_request(struct dev_conn *dc, const struct srv_capture_req *c, co
 
 	if (!f)
 		return -ENOMEM;
-	fprintf(f, "/v1/capture?bpf=%s&snaplen=%u&dir=%s", bpf, c->snaplen, c->dir);
-	if (raw) /* agents take EN10MB without it, as before they knew link types */
-		fprintf(f, "&linktype=RAW");
-	else if (c->linktype)
-		fprintf(f, "&linktype=%s", c->linktype);
+	fprintf(f, "/v1/capture?bpf=%s&snaplen=%u&dir=%s", p->bpf, c->snaplen, c->dir);
+	/* agents take EN10MB without it, as before they knew link types */
+	if (strcmp(p->linktype, "EN10MB"))
+		fprintf(f, "&linktype=%s", p->linktype);
 	if (c->ifaces[0])
 		fprintf(f, "&iface=%s", c->ifaces);
 	if (c->count)
@@ -575,17 +587,22 @@ static int sign_request(struct dev_conn *dc, const struct srv_capture_req *c, co
 	return 0;
 }
 
-/* The signed request for one device, and its RAW twin where the expression
- * compiled for RAW too: 0 or -ENOMEM / -EIO. */
+/* The signed request for one device, one for each program (the first goes
+ * first): 0 or -ENOMEM / -EIO. */
 static int device_request(struct dev_conn *dc, const struct srv_capture_req *c)
 {
-	int r = sign_request(dc, c, c->bpf, 0, &dc->target, dc->headers, sizeof(dc->headers));
+	int r = 0;
 
-	if (!r && c->bpf_raw)
-		r = sign_request(dc, c, c->bpf_raw, 1, &dc->target_raw, dc->headers_raw,
-				 sizeof(dc->headers_raw));
+	for (unsigned i = 0; i < c->nprogs && i < SRV_CAPTURE_LINKTYPES && !r; i++) {
+		dc->linktypes[i] = c->progs[i].linktype;
+		r = sign_request(dc, c, &c->progs[i], &dc->targets[i], dc->hdrs[i],
+				 sizeof(dc->hdrs[i]));
+	}
 	if (r)
 		return r;
+	dc->target = dc->targets[0];
+	dc->headers = dc->hdrs[0];
+	dc->tried = 1;
 	dc->call = (struct ecap_httpc_call){.method = "GET",
 					    .target = dc->target,
 					    .headers = dc->headers,
@@ -648,8 +665,8 @@ static void live_free(struct srv_capture *l)
 		ecap_httpc_cancel(&l->devs[i].call);
 		ecap_httpc_call_reset(&l->devs[i].call);
 		ecap_httpc_dest_dispose(&l->devs[i].dest);
-		free(l->devs[i].target);
-		free(l->devs[i].target_raw);
+		for (unsigned k = 0; k < SRV_CAPTURE_LINKTYPES; k++)
+			free(l->devs[i].targets[k]);
 		ecap_slab_pool_free(l->devs[i].pool);
 	}
 	ecap_httpc_ctx_dispose(&l->http);

@@ -43,15 +43,24 @@ struct srv_captures *srv_captures_new(const struct srv_captures_conf *c);
 /* Once no capture runs (srv_captures_running). Accepts NULL. */
 void srv_captures_free(struct srv_captures *cs);
 
+/* Link types a capture's filter is compiled for, at most. */
+#define SRV_CAPTURE_LINKTYPES 3
+
 struct srv_capture_req {
 	const char *request; /* the request as given (JSON), kept in the registry */
 	const struct reg_device *devs;
 	unsigned ndevs;
-	const char *bpf;      /* the compiled filter as the agent's parameter (ecap_cbpf_param) */
-	const char *bpf_raw;  /* the same compiled for RAW (no link layer); NULL: it has none */
-	const char *linktype; /* what bpf is compiled for when not EN10MB ("LINUX_SLL2") */
-	const char *ifaces;   /* "IF,IF", "" for every interface a device serves */
-	const char *dir;      /* in, out, inout */
+	/* the filter compiled for each link type it has a meaning for (the
+	 * agent's parameter, ecap_cbpf_param): the first is sent, and a device
+	 * that refuses it because an interface has another type ("linktype: IF
+	 * is T, ...") is sent T's, once */
+	struct srv_capture_prog {
+		const char *linktype; /* EN10MB, RAW, LINUX_SLL, LINUX_SLL2: static */
+		const char *bpf;
+	} progs[SRV_CAPTURE_LINKTYPES];
+	unsigned nprogs;
+	const char *ifaces; /* "IF,IF", "" for every interface a device serves */
+	const char *dir;    /* in, out, inout */
 	uint32_t snaplen, duration;
 	uint64_t count;
 };

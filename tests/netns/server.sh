@@ -133,7 +133,7 @@ test_compile() {
 	lt+=" $st $(field error)"
 	st=$(call "$alice" POST /filters/compile '{"expression":"udp","linktype":"PPP"}')
 	lt+=" $st $(field error)"
-	[ "$lt" = "200 400 ethernet addresses supported only on ethernet/FDDI/token ring/802.11/ATM LANE/Fibre Channel 400 linktype: EN10MB, RAW or LINUX_SLL2" ] &&
+	[ "$lt" = "200 400 ethernet addresses supported only on ethernet/FDDI/token ring/802.11/ATM LANE/Fibre Channel 400 linktype: EN10MB, RAW, LINUX_SLL or LINUX_SLL2" ] &&
 		[ -s "$tmp/theirs" ] && cmp -s "$tmp/ours" "$tmp/theirs" &&
 		ok "filter compile for LINUX_SLL2: tcpdump -i any -d's listing, libpcap's refusal of 'ether', an unknown type named" ||
 		ko "compile linktype" "$lt $(diff "$tmp/ours" "$tmp/theirs" | head -3)"
@@ -523,10 +523,42 @@ test_tun_device() {
 		ko "tun device" "st=$st $(tshark -r "$out" 2> /dev/null | wc -l) packets; $(cat "$tmp/remote.err"); [$err2]"
 }
 
+# A device's GRE interface (LINUX_SLL, the 6.1 VM: the host kernel has no
+# GRE): the agent refuses the Ethernet program naming the type, the server
+# sends the one it compiled for LINUX_SLL, and the records are tcpdump -i
+# gre1's, byte for byte.
+test_sll_device() {
+	local out=$tmp/gre.pcapng st td
+	ina ip link add gre1 type gre local 10.98.0.1 remote 10.98.0.2 2> /dev/null ||
+		{ echo "SKIP a device's LINUX_SLL interface: this kernel has no GRE"; return; }
+	inb ip link add gre1 type gre local 10.98.0.2 remote 10.98.0.1 &&
+		ina ip addr add 10.99.0.1/30 dev gre1 && inb ip addr add 10.99.0.2/30 dev gre1 &&
+		ina ip link set gre1 up && inb ip link set gre1 up || { ko "LINUX_SLL device" "no GRE pair"; return; }
+	kill -TERM "$gw1_pid"; wait_gone "$gw1_pid" 10
+	agent_start gw1 "$A" va,gre1 10.98.0.1:8080 || ko "LINUX_SLL device" "$(cat "$tmp/gw1.log")"
+	ip netns exec "$A" tcpdump -i gre1 -U -w "$tmp/gre.pcap" icmp 2> "$tmp/gre.td" &
+	td=$!
+	(for _ in $(seq 100); do grep -q listening "$tmp/gre.td" && break; sleep 0.05; done
+	 sleep 1.5; inb ping -c 3 -i 0.2 10.99.0.1 > /dev/null) &
+	local pinger=$!
+	remote -d gw1 -i gre1 -c 6 --duration 20 -w "$out" icmp 2> "$tmp/remote.err"; st=$?
+	wait $pinger
+	sleep 1.2 # tcpdump reads its ring a block at a time
+	kill -INT $td; wait_gone $td 10
+	kill -TERM "$gw1_pid"; wait_gone "$gw1_pid" 10
+	ina ip link del gre1; inb ip link del gre1
+	agent_start gw1 "$A" va 10.98.0.1:8080 || ko "gw1 restart" "$(cat "$tmp/gw1.log")"
+	[ $st = 0 ] && [ "$(capinfos -E "$out" | sed -n 's/^File encapsulation: *//p')" = "Linux cooked-mode capture v1" ] &&
+		[ "$(tshark -r "$out" 2> /dev/null | wc -l)" = 6 ] &&
+		[ "$(tshark -r "$out" -x 2> /dev/null)" = "$(tshark -r "$tmp/gre.pcap" -x 2> /dev/null)" ] &&
+		ok "a device's GRE interface: compiled again for LINUX_SLL, 6 records as tcpdump -i gre1's" ||
+		ko "LINUX_SLL device" "st=$st $(tshark -r "$out" 2> /dev/null | wc -l) packets, tcpdump $(tshark -r "$tmp/gre.pcap" 2> /dev/null | wc -l); $(cat "$tmp/remote.err")"
+}
+
 run_tests after test_bootstrap test_tokens test_tenants test_bad_input test_compile \
 	test_merged test_any test_device_killed test_unreachable test_refused test_reader_leaves \
 	test_interrupt test_late_reader test_count test_text test_https \
-	test_list test_operable test_restart test_tun_device
+	test_list test_operable test_restart test_tun_device test_sll_device
 st=$?
 env_stop || exit 1
 exit $st

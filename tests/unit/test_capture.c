@@ -167,17 +167,19 @@ static int64_t start_as(const struct reg_user *who, uint64_t count, uint32_t dur
 	for (unsigned i = 0; i < ndevs; i++)
 		d[i] = devs[i].d;
 	/* the filter as the agent takes it: "return 262144", every packet */
-	return srv_capture_start(caps, who,
-				 &(struct srv_capture_req){.request = "{}",
-							   .devs = d,
-							   .ndevs = ndevs,
-							   .bpf = "1,6%200%200%20262144",
-							   .ifaces = "",
-							   .dir = "inout",
-							   .snaplen = 262144,
-							   .count = count,
-							   .duration = duration},
-				 err, errlen);
+	return srv_capture_start(
+	    caps, who,
+	    &(struct srv_capture_req){.request = "{}",
+				      .devs = d,
+				      .ndevs = ndevs,
+				      .progs = {{"EN10MB", "1,6%200%200%20262144"}},
+				      .nprogs = 1,
+				      .ifaces = "",
+				      .dir = "inout",
+				      .snaplen = 262144,
+				      .count = count,
+				      .duration = duration},
+	    err, errlen);
 }
 
 static int64_t start(uint64_t count, uint32_t duration)

@@ -38,24 +38,20 @@ static int attach(struct agent *a, char *err, size_t errlen)
 		r = ecap_iface_linktype(f->name, &f->lt, err, errlen);
 		if (r)
 			return r;
-		if (f->lt.dlt == ECAP_LINKTYPE_LINUX_SLL) { /* cooked sessions: the CLI's only */
-			snprintf(err, errlen,
-				 "%s is captured as LINUX_SLL (Linux cooked v1), as tcpdump's, by "
-				 "edgecap capture; the agent does not serve it",
-				 f->name);
-			return -EPROTONOSUPPORT;
-		}
-		/* no link layer: ingress on TC, where tcpdump sees the packets */
-		if (f->lt.dlt == ECAP_LINKTYPE_RAW && a->conf.ingress == ECAP_ATTACH_XDP) {
-			snprintf(err, errlen, "ingress xdp: %s has no link layer (RAW)", f->name);
+		/* no link layer (RAW), or one the cooked header stands in for
+		 * (LINUX_SLL: PPP, GRE): ingress on TC, where tcpdump sees the
+		 * packets and their cooked header is made */
+		if (f->lt.dlt != ECAP_LINKTYPE_EN10MB && a->conf.ingress == ECAP_ATTACH_XDP) {
+			snprintf(err, errlen, "ingress xdp: %s is %s (captured on TC)", f->name,
+				 f->lt.name);
 			return -EINVAL;
 		}
 		if (ecap_engine_attach(a->engine, f->ifindex, ECAP_ATTACH_TC_OUT, err, errlen))
 			return -EINVAL;
-		hook = ecap_engine_attach_ingress(a->engine, f->ifindex,
-						  f->lt.dlt == ECAP_LINKTYPE_RAW ? ECAP_ATTACH_TC_IN
-										 : a->conf.ingress,
-						  err, errlen);
+		hook = ecap_engine_attach_ingress(
+		    a->engine, f->ifindex,
+		    f->lt.dlt != ECAP_LINKTYPE_EN10MB ? ECAP_ATTACH_TC_IN : a->conf.ingress, err,
+		    errlen);
 		if (hook < 0)
 			return hook;
 		if (err[0]) /* XDP is another capture's: TC ingress */
@@ -70,8 +66,11 @@ static int attach(struct agent *a, char *err, size_t errlen)
 		    ecap_engine_attach(a->engine, f->ifindex, ECAP_ATTACH_TC_IN, err, errlen))
 			return -EINVAL;
 		if (ecap_iface_cooked(f->name, f->ifindex, &f->cooked, f->uncooked,
-				      sizeof(f->uncooked)))
+				      sizeof(f->uncooked))) {
+			if (f->lt.dlt == ECAP_LINKTYPE_LINUX_SLL)
+				return snprintf(err, errlen, "%s", f->uncooked), -EPROTONOSUPPORT;
 			f->cooked.ifindex = 0;
+		}
 		err[0] = 0;
 		a->nifaces++;
 	}

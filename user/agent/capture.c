@@ -293,10 +293,10 @@ static int pick_ifaces(struct agent *a, h2o_req_t *req, const struct agent_param
 				  "linktype: %s is %s, the filter was compiled for %s (compile it "
 				  "for %s)",
 				  a->ifaces[i].name, a->ifaces[i].lt.name,
-				  p->linktype == ECAP_LINKTYPE_RAW ? "RAW" : "EN10MB",
-				  a->ifaces[i].lt.name);
+				  ecap_linktype_of_dlt(p->linktype)->name, a->ifaces[i].lt.name);
 			return -1;
 		}
+		c->cooked[k] = a->ifaces[i].cooked; /* LINUX_SLL's header */
 		c->ifaces[k].ifindex = a->ifaces[i].ifindex;
 		c->ifaces[k].linktype = a->ifaces[i].lt.file;
 		strcpy(c->ifaces[k].name, a->ifaces[i].name);
@@ -396,9 +396,10 @@ static int on_req(struct agent *a, h2o_req_t *req)
 					.nifindex = c->opts.nifaces};
 	for (unsigned i = 0; i < c->sess.nifindex; i++) /* counters per position */
 		c->sess.ifindex[i] = c->ifaces[i].ifindex;
-	if (p.any) {
+	if (p.any || p.linktype == ECAP_LINKTYPE_LINUX_SLL) { /* the hooks make the header */
 		c->sess.cooked = c->cooked;
-		c->sess.ncooked = a->nifaces;
+		c->sess.ncooked = c->opts.nifaces;
+		c->sess.cooked_v1 = !p.any;
 		/* as libpcap's: room for a cooked header and a byte */
 		if (c->sess.snaplen < ECAP_SLL2_LEN + 1)
 			c->sess.snaplen = p.snaplen = ECAP_SLL2_LEN + 1;

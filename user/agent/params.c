@@ -3,7 +3,7 @@
  *   bpf=N,code jt jf k,...   the filter, tcpdump -ddd with commas for newlines
  *   iface=IF[,IF...]|any     dir=in|out|inout    snaplen=1..262144
  *   count=N                  duration=1..86400
- *   linktype=EN10MB|RAW|LINUX_SLL2   the link type bpf was compiled for
+ *   linktype=EN10MB|RAW|LINUX_SLL|LINUX_SLL2   the link type bpf was compiled for
  *                            (default EN10MB); every interface must have
  *                            it; LINUX_SLL2 with iface=any, and only then
  *
@@ -107,7 +107,7 @@ static int set_ifaces(struct agent_params *p, const char *v, char *err, size_t e
 static int set(struct agent_params *p, int which, char *v, char *err, size_t errlen)
 {
 	unsigned long long n;
-	char what[32];
+	char what[48];
 
 	switch (which) {
 	case P_BPF:
@@ -152,6 +152,8 @@ static int set(struct agent_params *p, int which, char *v, char *err, size_t err
 			p->linktype = ECAP_LINKTYPE_EN10MB;
 		else if (!strcmp(v, "RAW"))
 			p->linktype = ECAP_LINKTYPE_RAW;
+		else if (!strcmp(v, "LINUX_SLL"))
+			p->linktype = ECAP_LINKTYPE_LINUX_SLL;
 		else if (!strcmp(v, "LINUX_SLL2"))
 			p->linktype = ECAP_LINKTYPE_LINUX_SLL2;
 		else
@@ -163,7 +165,7 @@ static int set(struct agent_params *p, int which, char *v, char *err, size_t err
 	else if (which == P_SNAPLEN)
 		snprintf(what, sizeof(what), "1..%u", ECAP_SNAPLEN_MAX);
 	else if (which == P_LINKTYPE)
-		snprintf(what, sizeof(what), "EN10MB, RAW or LINUX_SLL2");
+		snprintf(what, sizeof(what), "EN10MB, RAW, LINUX_SLL or LINUX_SLL2");
 	else if (which == P_DURATION)
 		snprintf(what, sizeof(what), "1..%u seconds", ECAP_CAPTURE_DURATION_MAX);
 	else

@@ -24,6 +24,11 @@ int ecap_linktype_from_name(const char *name)
 	return dlt;
 }
 
+const char *ecap_linktype_name(int dlt)
+{
+	return pcap_datalink_val_to_name(dlt);
+}
+
 int ecap_filter_compile(const char *expr, int linktype, uint32_t snaplen, struct ecap_cbpf *ret,
 			char *err, size_t errlen)
 {
