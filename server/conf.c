@@ -51,6 +51,7 @@ static const struct ecap_conf_key keys[] = {
     ECAP_CONF_UINT_KEY("sharkd_max", struct srv_conf, sharkd_max, 1, 0, 64),
     ECAP_CONF_UINT_KEY("sharkd_idle", struct srv_conf, sharkd_idle_s, 1, 5, 86400),
     ECAP_CONF_UINT_KEY("sharkd_mem_mib", struct srv_conf, sharkd_mem_mib, 1, 256, 1u << 20),
+    ECAP_CONF_UINT_KEY("report_interval", struct srv_conf, report_interval_s, 1, 2, 3600),
     {0},
 };
 
@@ -85,7 +86,8 @@ int srv_conf_load(struct srv_conf *c, const char *path, int must_exist, char *er
 			       .audit_days = 400,
 			       .sharkd_max = 4,
 			       .sharkd_idle_s = 60,
-			       .sharkd_mem_mib = 2048};
+			       .sharkd_mem_mib = 2048,
+			       .report_interval_s = 60};
 	return ecap_conf_load(keys, c, path, must_exist, err, errlen);
 }
 

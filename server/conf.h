@@ -43,6 +43,8 @@
  *                                        per capture looked into; 0: none)
  *   sharkd_idle          = 60           (s a packet view is kept without a request)
  *   sharkd_mem_mib       = 2048         (MiB of address space each may take)
+ *   report_interval      = 60           (s between two asks of a device's status; a
+ *                                        device unheard for three is offline)
  */
 #ifndef SRV_CONF_H
 #define SRV_CONF_H
@@ -74,6 +76,7 @@ struct srv_conf {
 	unsigned connections_max, connections_per_address_max;
 	unsigned session_idle_s, session_max_s, password_workers, audit_days;
 	unsigned sharkd_max, sharkd_idle_s, sharkd_mem_mib;
+	unsigned report_interval_s;
 };
 
 /* Defaults, then the file (a missing one is fine unless must_exist): 0, or

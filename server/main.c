@@ -33,7 +33,9 @@ static void usage(FILE *f)
 		"  --device-networks CIDR,...  the only networks devices may be in; listed,\n"
 		"                         even loopback or this host's addresses are allowed\n"
 		"  --web-root DIR         the built web page (default " EDGECAP_WEB_DIR ";\n"
-		"                         \"\": the API only)\n",
+		"                         \"\": the API only)\n"
+		"  --report-interval S    ask each device for its status every S seconds\n"
+		"                         (2..3600, default 60; unheard for three: offline)\n",
 		srv_bootstrap_usage);
 }
 
@@ -56,6 +58,7 @@ static int configure(struct srv_conf *c, int argc, char **argv)
 	    {"metrics-listen", required_argument, NULL, 0},
 	    {"device-networks", required_argument, NULL, 0},
 	    {"web-root", required_argument, NULL, 0},
+	    {"report-interval", required_argument, NULL, 0},
 	    {"version", no_argument, NULL, 'V'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "server.h"
+#include "service/reports.h"
 #include "service/sharkd.h"
 
 #define STOP_GRACE_MS 3000
@@ -211,6 +212,19 @@ int srv_daemon_start(struct srv_daemon *d, char *err, size_t errlen)
 			return r;
 		d->api.tunnel = d->tunnel;
 	}
+	d->reports =
+	    srv_reports_new(&(struct srv_reports_conf){.loop = d->site.ctx.loop,
+						       .getaddr = &d->getaddr,
+						       .reg = d->reg,
+						       .ca_store = SSL_CTX_get_cert_store(d->ca),
+						       .reach = &d->reach,
+						       .userappl = SRV_VERSION,
+						       .interval_s = d->conf.report_interval_s});
+	if (!d->reports) {
+		snprintf(err, errlen, "device reports: %s", strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	d->api.report_interval_s = d->conf.report_interval_s;
 	r = srv_metrics_start(&d->api, d->conf.metrics_listen, err, errlen);
 	if (r)
 		return r;
@@ -241,6 +255,7 @@ void srv_daemon_free(struct srv_daemon *d)
 {
 	if (d->started)
 		srv_api_stop(&d->api);
+	srv_reports_free(d->reports);
 	srv_tunnel_stop(d->tunnel);
 	/* compiles still under way are answered 503, their workers killed */
 	srv_compiler_free(d->compiler);

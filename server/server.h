@@ -20,6 +20,7 @@ struct srv_daemon {
 	struct srv_compiler *compiler;	/* its worker processes */
 	struct srv_pwwork *pwwork;	/* its password threads */
 	struct srv_sharkd_pool *sharkd; /* packet detail processes */
+	struct srv_reports *reports;	/* what devices say of themselves */
 	struct srv_reach reach;		/* where devices may be */
 	struct srv_reach proxies;	/* whose X-Forwarded-For is believed */
 	struct srv_store store;		/* what captures keep */

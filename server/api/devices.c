@@ -12,24 +12,67 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "api/api.h"
 #include "tunnel/identity.h"
 
-static json_t *device_json(const struct reg_device *d)
+/* What the device last said of itself (service/reports.c), into o: its
+ * agent, kernel, interfaces and clock, when it said so, or why it could not
+ * be asked since. */
+static void report_json(struct srv_api *api, const struct reg_device *d, json_t *o)
 {
-	char mgmt[16], seen[32], created[32];
+	char *text = NULL, *error = NULL, at[32];
+	json_t *r = NULL;
+	int64_t when = 0;
+
+	if (!reg_device_report_get(api->reg, d->id, &text, &when, &error) && text)
+		r = json_loads(text, 0, NULL);
+	srv_iso_time(when * 1000, at, sizeof(at));
+	json_object_set(o, "agent", json_is_object(r) ? json_object_get(r, "agent") : json_null());
+	json_object_set(o, "kernel",
+			json_is_object(r) ? json_object_get(r, "kernel") : json_null());
+	json_object_set(o, "interfaces",
+			json_is_object(r) ? json_object_get(r, "interfaces") : json_null());
+	json_object_set(o, "clock_offset_ms",
+			json_is_object(r) ? json_object_get(r, "clock_offset_ms") : json_null());
+	json_object_set(o, "clock_rtt_ms",
+			json_is_object(r) ? json_object_get(r, "rtt_ms") : json_null());
+	json_object_set_new(o, "reported_at", r ? json_string(at) : json_null());
+	json_object_set_new(o, "report_error", error ? json_string(error) : json_null());
+	json_decref(r);
+	free(text);
+	free(error);
+}
+
+static json_t *device_json(struct srv_api *api, const struct reg_device *d)
+{
+	char mgmt[16], seen[32], created[32], since[32];
+	/* offline once unheard for three report intervals, since then */
+	int64_t gone = d->last_seen + 3 * (int64_t)api->report_interval_s;
+	int online = d->last_seen && time(NULL) <= gone;
+	json_t *o;
 
 	if (d->mgmt)
 		mtun_addr_str(d->mgmt, mgmt);
 	srv_iso_time(d->last_seen * 1000, seen, sizeof(seen));
 	srv_iso_time(d->created * 1000, created, sizeof(created));
-	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:b, s:o, s:s, s:o}", "name", d->name, "serial",
-			 d->serial, "address", d->address, "transport", d->transport,
-			 "mgmt_address", d->mgmt ? json_string(mgmt) : json_null(), "enabled",
-			 d->enabled, "last_seen", d->last_seen ? json_string(seen) : json_null(),
-			 "created", created, "pubkey",
-			 d->pubkey[0] ? json_string(d->pubkey) : json_null());
+	srv_iso_time(gone * 1000, since, sizeof(since));
+	o = json_pack("{s:s, s:s, s:s, s:s, s:o, s:b, s:o, s:s, s:o, s:s, s:o}", "name", d->name,
+		      "serial", d->serial, "address", d->address, "transport", d->transport,
+		      "mgmt_address", d->mgmt ? json_string(mgmt) : json_null(), "enabled",
+		      d->enabled, "last_seen", d->last_seen ? json_string(seen) : json_null(),
+		      "created", created, "pubkey",
+		      d->pubkey[0] ? json_string(d->pubkey) : json_null(), "state",
+		      !d->enabled    ? "disabled"
+		      : online	     ? "online"
+		      : d->last_seen ? "offline"
+				     : "never seen",
+		      "offline_since",
+		      d->enabled && d->last_seen && !online ? json_string(since) : json_null());
+	if (o)
+		report_json(api, d, o);
+	return o;
 }
 
 int srv_devices_list(struct srv_api *api, h2o_req_t *req, const struct reg_user *who, char **params)
@@ -46,7 +89,7 @@ int srv_devices_list(struct srv_api *api, h2o_req_t *req, const struct reg_user 
 		return srv_fail(req, 503, "registry: %s", reg_errmsg(api->reg));
 	a = json_array();
 	for (size_t i = 0; i < n && i < limit; i++)
-		json_array_append_new(a, device_json(&d[i]));
+		json_array_append_new(a, device_json(api, &d[i]));
 	if (n > limit)
 		srv_page_next(req, limit, d[limit - 1].name);
 	free(d);
@@ -62,7 +105,7 @@ int srv_devices_state_json(struct srv_api *api, int64_t org, json_t **ret)
 		return -1;
 	*ret = json_array();
 	for (size_t i = 0; i < n; i++)
-		json_array_append_new(*ret, device_json(&d[i]));
+		json_array_append_new(*ret, device_json(api, &d[i]));
 	free(d);
 	return 0;
 }
@@ -156,7 +199,7 @@ int srv_devices_add(struct srv_api *api, h2o_req_t *req, const struct reg_user *
 	else if (id < 0 || reg_device_get(api->reg, who->org, name, &d))
 		srv_fail(req, 500, "registry: %s", reg_errmsg(api->reg));
 	else {
-		o = device_json(&d);
+		o = device_json(api, &d);
 		json_object_set_new(o, "secret", json_string(secret));
 		srv_json(req, 201, o);
 		ecap_log(LOG_INFO, "%s/%s enrolled device %s (%s) at %s", who->org_name, who->name,
@@ -177,7 +220,7 @@ int srv_device_get(struct srv_api *api, h2o_req_t *req, const struct reg_user *w
 
 	if (reg_device_get(api->reg, who->org, params[0], &d))
 		return srv_fail(req, 404, "no device '%s'", params[0]);
-	o = device_json(&d);
+	o = device_json(api, &d);
 	if (!srv_tunnel_device(api->tunnel, who->org, d.name, &t))
 		json_object_set_new(
 		    o, "tunnel",
@@ -221,7 +264,7 @@ int srv_device_patch(struct srv_api *api, h2o_req_t *req, const struct reg_user 
 	}
 	if (!json_is_true(v))
 		srv_tunnel_device_gone(api->tunnel, who->org, name);
-	srv_json(req, 200, device_json(&d));
+	srv_json(req, 200, device_json(api, &d));
 	ecap_log(LOG_INFO, "%s/%s %s device %s", who->org_name, who->name,
 		 json_is_true(v) ? "enabled" : "disabled", name);
 	audit_device(api, req, who, "device_changed", name,

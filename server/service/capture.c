@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "core/mux.h"
 #include "service/capture.h"
+#include "service/device.h"
 #include "service/writer.h"
 #include "tunnel/identity.h"
 
@@ -532,28 +533,6 @@ static void on_done(struct ecap_httpc_call *c, const char *err)
 	device_closed(dc, err);
 }
 
-/* The device's URL: an address whose host is "tunnel" means its management
- * address, reached over the mTunnel (*mgmt set). 0, or -EINVAL. */
-static int device_url(const struct reg_device *d, char *ret, size_t len, uint32_t *mgmt)
-{
-	char host[16];
-	h2o_url_t u;
-
-	if (h2o_url_parse(d->address, strlen(d->address), &u))
-		return -EINVAL;
-	if (!h2o_memis(u.host.base, u.host.len, H2O_STRLIT("tunnel"))) {
-		snprintf(ret, len, "%s", d->address);
-		return 0;
-	}
-	if (!d->mgmt)
-		return -EINVAL;
-	*mgmt = d->mgmt;
-	mtun_addr_str(d->mgmt, host);
-	snprintf(ret, len, "%.*s://%s:%u", (int)u.scheme->name.len, u.scheme->name.base, host,
-		 h2o_url_get_port(&u));
-	return 0;
-}
-
 /* One signed request: its target and headers, 0 or -ENOMEM / -EIO. */
 static int sign_request(struct dev_conn *dc, const struct srv_capture_req *c,
 			const struct srv_capture_prog *p, char **ret_target, char *headers,
@@ -634,7 +613,7 @@ static void device_start(struct dev_conn *dc, const struct srv_capture_req *c)
 		device_closed(dc, "out of memory");
 		return;
 	}
-	if (device_url(&dc->d, url, sizeof(url), &dc->mgmt) || device_request(dc, c)) {
+	if (srv_device_url(&dc->d, url, sizeof(url), &dc->mgmt) || device_request(dc, c)) {
 		device_closed(dc, "bad device address");
 		return;
 	}

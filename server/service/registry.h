@@ -199,6 +199,21 @@ void reg_device_seen(struct reg *r, int64_t id, int64_t when);
 /* The transport a device's last message came by ("udp", "http"), and when. */
 void reg_device_transport(struct reg *r, int64_t id, const char *transport, int64_t when);
 
+/* Reports (service/reports.c): what a device's agent last said of itself.
+ * Enabled devices not asked since before `before`, those asked longest ago
+ * first, at most limit: a malloc'ed array (NULL when none). */
+int reg_devices_due(struct reg *r, int64_t before, size_t limit, struct reg_device **ret,
+		    size_t *ret_n);
+/* Asked at `when` (whatever the answer). */
+void reg_device_polled(struct reg *r, int64_t id, int64_t when);
+/* Its answer (JSON text) at `when`: it was heard then too. */
+void reg_device_report(struct reg *r, int64_t id, const char *json, int64_t when);
+/* Why it could not be asked, or did not answer (the last report stays). */
+void reg_device_report_error(struct reg *r, int64_t id, const char *error);
+/* The last report (malloc'ed JSON text, NULL: none) and when it came, and
+ * the last error since (malloc'ed, NULL: none). 0, -ENOENT or -EIO. */
+int reg_device_report_get(struct reg *r, int64_t id, char **json, int64_t *when, char **error);
+
 /* Captures. The request is kept as given (JSON text). */
 int64_t reg_capture_add(struct reg *r, int64_t org, int64_t user, const char *request,
 			const char *file);

@@ -163,6 +163,12 @@ static const char *const migrations[] = {
     "CREATE INDEX audit_org ON audit (org_id, id);",
     /* 8: whether an organization's viewers may download captures */
     "ALTER TABLE orgs ADD COLUMN viewer_downloads INTEGER NOT NULL DEFAULT 0;",
+    /* 9: what each device last said of itself (its agent's status, JSON),
+     * when, or why it could not be asked; when it was last asked */
+    "ALTER TABLE devices ADD COLUMN report TEXT;"
+    "ALTER TABLE devices ADD COLUMN reported INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE devices ADD COLUMN report_error TEXT;"
+    "ALTER TABLE devices ADD COLUMN polled INTEGER NOT NULL DEFAULT 0;",
 };
 
 const char *reg_errmsg(struct reg *r)
@@ -538,10 +544,6 @@ void *reg_next_row(void **v, size_t *n, size_t *cap, size_t size)
 }
 
 /* Every column of a device, in the order device_row reads them. */
-#define DEVICE_COLUMNS                                                                             \
-	"id, org_id, name, serial, address, pubkey, transport, secret, enabled, "                  \
-	"mgmt_address, last_seen, created"
-
 void reg_text_col(sqlite3_stmt *st, int col, char *ret, size_t len)
 {
 	const unsigned char *t = sqlite3_column_text(st, col);
@@ -549,7 +551,7 @@ void reg_text_col(sqlite3_stmt *st, int col, char *ret, size_t len)
 	snprintf(ret, len, "%s", t ? (const char *)t : "");
 }
 
-static void device_row(sqlite3_stmt *st, struct reg_device *d)
+void reg_device_row(sqlite3_stmt *st, struct reg_device *d)
 {
 	*d = (struct reg_device){.id = sqlite3_column_int64(st, 0),
 				 .org = sqlite3_column_int64(st, 1),
@@ -576,7 +578,7 @@ static int one_device(sqlite3_stmt *st, struct reg_device *ret)
 	rc = sqlite3_step(st);
 	e = rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : -EIO;
 	if (!e)
-		device_row(st, ret);
+		reg_device_row(st, ret);
 	sqlite3_finalize(st);
 	return e;
 }
@@ -616,7 +618,7 @@ int reg_devices_list(struct reg *r, int64_t org, const char *after, size_t limit
 			e = -ENOMEM;
 			break;
 		}
-		device_row(st, d);
+		reg_device_row(st, d);
 	}
 	sqlite3_finalize(st);
 	if (!e && rc != SQLITE_DONE)

@@ -25,6 +25,12 @@ void reg_sha256(const void *p, size_t n, uint8_t out[32]);
 /* reg_open, migrating only to schema version (for the tests of the
  * migrations). */
 int reg_sqlite_open(const char *path, int version, struct reg **ret, char *err, size_t errlen);
+/* The columns of a device, in the order reg_device_row reads them. */
+#define DEVICE_COLUMNS                                                                             \
+	"id, org_id, name, serial, address, pubkey, transport, secret, enabled, "                  \
+	"mgmt_address, last_seen, created"
+struct reg_device;
+void reg_device_row(sqlite3_stmt *st, struct reg_device *d);
 /* A text column into ret, cut to len. */
 void reg_text_col(sqlite3_stmt *st, int col, char *ret, size_t len);
 

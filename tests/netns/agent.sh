@@ -109,13 +109,19 @@ test_auth() {
 	[ "$c" = "200 403 " ] && ok "the same signed request twice: 200, then 403 (replay)" ||
 		ko replay "$c"
 	get $t > "$tmp/status.json" &&
-		python3 - "$tmp/status.json" <<-'PY' && ok "status: JSON with va on TC ingress" || ko status "$(cat "$tmp/status.json")"
-		import json, sys
+		python3 - "$tmp/status.json" "$(ina cat /sys/class/net/va/ifindex) $(ina cat /sys/class/net/va/address)" <<-'PY' &&
+		import json, sys, time
 		s = json.load(open(sys.argv[1]))
-		assert s["interfaces"] == [{"name": "va", "ifindex": s["interfaces"][0]["ifindex"], "ingress": "tc",
-		                            "linktype": "EN10MB"}], s
+		ifindex, mac = sys.argv[2].split()
+		assert s["interfaces"] == [{"name": "va", "ifindex": int(ifindex), "ingress": "tc", "linktype": "EN10MB",
+		                            "mac": mac, "mtu": 1500, "state": "up", "speed_mbps": 10000,
+		                            "addresses": ["10.98.0.1/24", s["interfaces"][0]["addresses"][1]]}], s
+		assert s["interfaces"][0]["addresses"][1].startswith("fe80::") and s["interfaces"][0]["addresses"][1].endswith("/64"), s
 		assert s["captures"] == [] and s["max_sessions"] == 8, s
+		assert abs(s["time"] - time.time() * 1000) < 5000, s["time"]
 		PY
+		ok "status: JSON with va on TC ingress, its MAC, MTU, state, speed and addresses, the agent's clock" ||
+		ko status "$(cat "$tmp/status.json")"
 }
 
 test_capture_stream() {

@@ -26,7 +26,7 @@ test_bootstrap() {
 		ok "admin add: unknown organization refused" || ko "admin unknown org" "$st $out"
 	[[ $alice =~ ^[0-9a-f]{64}$ ]] && ! grep -qa "$alice" "$db" &&
 		ok "token: 32 random bytes in hex, not stored in the registry" || ko "token stored"
-	grep -q "(schema 8)" "$tmp/server.log" && ok "registry migrated to schema 8" ||
+	grep -q "(schema 9)" "$tmp/server.log" && ok "registry migrated to schema 9" ||
 		ko "schema" "$(head -1 "$tmp/server.log")"
 	# a user: a one-time password printed, only its argon2id hash kept
 	local pw
@@ -311,6 +311,61 @@ test_list() {
 		ok "edgecap captures and devices list state and last seen" || ko "list" "$(cat "$tmp/list" "$tmp/devs")"
 }
 
+# Each device's agent is asked for its status: the device's own words in
+# the API (agent, kernel, interfaces with MAC and addresses, its clock
+# against the server's); a device that stops answering is offline after
+# three intervals, since then, with the reason, its last report kept; back
+# online when it answers again.
+test_reports() {
+	local bad= st mac
+	mac=$(ina cat /sys/class/net/va/address)
+	# every 2 s (the agents started after the server: the first asks failed)
+	kill -TERM "$server_pid"; wait_gone "$server_pid" 10
+	server_start --report-interval 2 || bad+=" no restart;"
+	for _ in $(seq 100); do
+		call "$alice" GET /devices/gw1 > /dev/null
+		[ "$(field state)" = online ] && break
+		sleep 0.1
+	done
+	python3 - "$tmp/body" "$("$agent" --version)" "$(uname -r)" "$mac" <<-'PY' 2> "$tmp/py.err" || bad+=" report: $(tail -1 "$tmp/py.err");"
+		import json, sys
+		d = json.load(open(sys.argv[1]))
+		assert d["agent"] == sys.argv[2] and d["kernel"] == sys.argv[3], d
+		i = d["interfaces"]
+		assert [(x["name"], x["linktype"], x["ingress"], x["mac"], x["state"]) for x in i] == [("va", "EN10MB", "tc", sys.argv[4], "up")], i
+		assert "10.98.0.1/24" in i[0]["addresses"], i
+		# one clock: the offset is what the round trip leaves unknown
+		assert abs(d["clock_offset_ms"]) <= d["clock_rtt_ms"] / 2 + 1, d
+		assert d["state"] == "online" and d["offline_since"] is None and d["report_error"] is None, d
+		PY
+	# another organization's device stays not found, with its report
+	st=$(call "$bob" GET /devices/gw1); [ "$st" = 404 ] || bad+=" bob:$st;"
+	kill -TERM "$gw2_pid"; wait_gone "$gw2_pid" 10
+	for _ in $(seq 200); do
+		call "$alice" GET /devices/gw2 > /dev/null
+		[ "$(field state)" = offline ] && break
+		sleep 0.1
+	done
+	python3 - "$tmp/body" <<-'PY' 2> "$tmp/py.err" || bad+=" offline: $(tail -1 "$tmp/py.err");"
+		import json, sys
+		d = json.load(open(sys.argv[1]))
+		assert d["state"] == "offline" and d["offline_since"] > d["last_seen"], d
+		assert "10.98.0.2:8081" in d["report_error"], d
+		assert d["agent"] and d["interfaces"][0]["name"] == "vb", d  # the last report kept
+		PY
+	agent_start gw2 "$B" vb 10.98.0.2:8081 || bad+=" gw2 restart;"
+	for _ in $(seq 200); do
+		call "$alice" GET /devices/gw2 > /dev/null
+		[ "$(field state)" = online ] && [ "$(field report_error)" = None ] && break
+		sleep 0.1
+	done
+	[ "$(field state) $(field offline_since) $(field report_error)" = "online None None" ] || bad+=" back: $(tr -d '\n' < "$tmp/body");"
+	kill -TERM "$server_pid"; wait_gone "$server_pid" 10
+	server_start || bad+=" no restart;"
+	[ -z "$bad" ] && ok "device reports: agent, kernel, interfaces, clock offset; offline after three silent intervals with the reason, online again" ||
+		ko "reports" "$bad"
+}
+
 test_restart() {
 	kill -TERM "$server_pid"; wait_gone "$server_pid" 10
 	sleep 0.5
@@ -558,7 +613,7 @@ test_sll_device() {
 run_tests after test_bootstrap test_tokens test_tenants test_bad_input test_compile \
 	test_merged test_any test_device_killed test_unreachable test_refused test_reader_leaves \
 	test_interrupt test_late_reader test_count test_text test_https \
-	test_list test_operable test_restart test_tun_device test_sll_device
+	test_list test_operable test_restart test_reports test_tun_device test_sll_device
 st=$?
 env_stop || exit 1
 exit $st

@@ -1,0 +1,207 @@
+/* reports.c - see reports.h.
+ *
+ * A tick every second takes the devices whose turn it is (not asked for an
+ * interval, those asked longest ago first) as far as calls are free, marks
+ * them asked and asks them; INFLIGHT calls at most, each done within
+ * TIMEOUT_MS. The registry keeps the answer as the agent gave it, less its
+ * captures (they change by the second and are the capture's business), plus
+ * what the server measured: the device's clock against the server's (its
+ * "time" against the middle of the call) and the call's round trip. A
+ * device's clock is known to within half the round trip. */
+#include <errno.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/auth.h"
+#include "common/httpc.h"
+#include "common/log.h"
+#include "service/device.h"
+#include "service/reports.h"
+
+#define INFLIGHT   32
+#define TIMEOUT_MS 10000
+#define REPORT_MAX (256u << 10)
+#define TARGET	   "/v1/status"
+
+struct call {
+	struct srv_reports *rs;
+	int busy, over; /* under way; over, its resources to be let go */
+	struct reg_device d;
+	uint32_t mgmt;
+	struct ecap_httpc_dest dest;
+	struct ecap_httpc_call call;
+	char headers[ECAP_AUTH_HEADER_MAX + 32];
+	int64_t sent_ms;
+};
+
+struct srv_reports {
+	struct srv_reports_conf conf;
+	struct ecap_httpc_ctx http;
+	h2o_timeout_t second;
+	h2o_timeout_entry_t tick;
+	struct call calls[INFLIGHT];
+};
+
+static int64_t now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_REALTIME, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* The answer as kept: the agent's object less its captures, with the
+ * clock offset and round trip. NULL when it is not an agent's status. */
+static char *report_of(const struct ecap_buf *b, int64_t sent, int64_t got)
+{
+	json_t *j = json_loadb((const char *)b->data, b->len, 0, NULL), *t;
+	char *text = NULL;
+
+	if (!json_is_object(j) || !json_is_string(json_object_get(j, "agent")))
+		goto out;
+	json_object_del(j, "captures");
+	t = json_object_get(j, "time");
+	if (json_is_integer(t))
+		json_object_set_new(j, "clock_offset_ms",
+				    json_integer(json_integer_value(t) - (sent + got) / 2));
+	json_object_set_new(j, "rtt_ms", json_integer(got - sent));
+	text = json_dumps(j, JSON_COMPACT);
+out:
+	json_decref(j);
+	return text;
+}
+
+static void on_done(struct ecap_httpc_call *c, const char *err)
+{
+	struct call *k = c->data;
+	struct reg *reg = k->rs->conf.reg;
+	int64_t got = now_ms();
+	char why[320], *text = NULL;
+
+	k->over = 1;
+	if (!err && c->status == 200 && !c->truncated &&
+	    (text = report_of(&c->resp, k->sent_ms, got))) {
+		reg_device_report(reg, k->d.id, text, got / 1000);
+		free(text);
+		return;
+	}
+	if (err)
+		snprintf(why, sizeof(why), "%s", err);
+	else if (c->status != 200)
+		snprintf(why, sizeof(why), "HTTP %d from the agent", c->status);
+	else
+		snprintf(why, sizeof(why), "the agent's status is not one (%s)",
+			 c->truncated ? "too long" : "not its JSON");
+	reg_device_report_error(reg, k->d.id, why);
+}
+
+static int allowed(const struct sockaddr *sa, void *arg, char *why, size_t len)
+{
+	struct call *k = arg;
+
+	return srv_reach_check(k->rs->conf.reach, sa, k->mgmt, why, len);
+}
+
+static void ask(struct srv_reports *rs, struct call *k, const struct reg_device *d)
+{
+	char url[REG_ADDRESS_MAX + 32], e[256], auth[ECAP_AUTH_HEADER_MAX];
+
+	*k = (struct call){.rs = rs, .busy = 1, .d = *d};
+	k->call = (struct ecap_httpc_call){.method = "GET",
+					   .target = TARGET,
+					   .headers = k->headers,
+					   .on_done = on_done,
+					   .resp_max = REPORT_MAX,
+					   .data = k};
+	if (srv_device_url(d, url, sizeof(url), &k->mgmt)) {
+		snprintf(e, sizeof(e), "bad device address");
+		goto fail;
+	}
+	if (ecap_auth_header(d->secret, sizeof(d->secret), "GET", TARGET, strlen(TARGET),
+			     time(NULL), auth, sizeof(auth))) {
+		snprintf(e, sizeof(e), "signing the request failed");
+		goto fail;
+	}
+	snprintf(k->headers, sizeof(k->headers), "Authorization: %s\r\n", auth);
+	if (ecap_httpc_dest_init(
+		&k->dest, &rs->http, url,
+		&(struct ecap_httpc_dest_opts){.ca_store = rs->conf.ca_store,
+					       .allow = rs->conf.reach ? allowed : NULL,
+					       .allow_arg = k},
+		e, sizeof(e)))
+		goto fail;
+	k->sent_ms = now_ms();
+	if (ecap_httpc_start(&k->dest, &k->call)) {
+		snprintf(e, sizeof(e), "out of memory");
+		goto fail;
+	}
+	return;
+fail:
+	k->over = 1;
+	reg_device_report_error(rs->conf.reg, d->id, e);
+}
+
+static void let_go(struct call *k)
+{
+	ecap_httpc_cancel(&k->call);
+	ecap_httpc_call_reset(&k->call);
+	ecap_httpc_dest_dispose(&k->dest);
+	k->busy = k->over = 0;
+}
+
+static void on_tick(h2o_timeout_entry_t *e)
+{
+	struct srv_reports *rs = H2O_STRUCT_FROM_MEMBER(struct srv_reports, tick, e);
+	struct reg_device *due = NULL;
+	size_t nfree = 0, n = 0, at = 0;
+	int64_t now = time(NULL);
+
+	for (unsigned i = 0; i < INFLIGHT; i++) {
+		if (rs->calls[i].over)
+			let_go(&rs->calls[i]);
+		nfree += !rs->calls[i].busy;
+	}
+	if (nfree && !reg_devices_due(rs->conf.reg, now - (int64_t)rs->conf.interval_s + 1, nfree,
+				      &due, &n)) {
+		for (unsigned i = 0; i < INFLIGHT && at < n; i++) {
+			if (rs->calls[i].busy)
+				continue;
+			reg_device_polled(rs->conf.reg, due[at].id, now);
+			ask(rs, &rs->calls[i], &due[at++]);
+		}
+		free(due);
+	}
+	h2o_timeout_link(rs->conf.loop, &rs->second, &rs->tick);
+}
+
+struct srv_reports *srv_reports_new(const struct srv_reports_conf *c)
+{
+	struct srv_reports *rs = calloc(1, sizeof(*rs));
+
+	if (!rs)
+		return NULL;
+	rs->conf = *c;
+	ecap_httpc_ctx_init(&rs->http, c->loop, c->getaddr,
+			    c->interval_s * 1000u < TIMEOUT_MS ? c->interval_s * 1000u : TIMEOUT_MS,
+			    c->userappl);
+	h2o_timeout_init(c->loop, &rs->second, 1000);
+	rs->tick.cb = on_tick;
+	h2o_timeout_link(c->loop, &rs->second, &rs->tick);
+	return rs;
+}
+
+void srv_reports_free(struct srv_reports *rs)
+{
+	if (!rs)
+		return;
+	for (unsigned i = 0; i < INFLIGHT; i++)
+		if (rs->calls[i].busy)
+			let_go(&rs->calls[i]);
+	if (h2o_timeout_is_linked(&rs->tick))
+		h2o_timeout_unlink(&rs->tick);
+	h2o_timeout_dispose(rs->conf.loop, &rs->second);
+	ecap_httpc_ctx_dispose(&rs->http);
+	free(rs);
+}
