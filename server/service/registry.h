@@ -200,7 +200,8 @@ void reg_device_seen(struct reg *r, int64_t id, int64_t when);
 void reg_device_transport(struct reg *r, int64_t id, const char *transport, int64_t when);
 
 /* Reports (service/reports.c): what a device's agent last said of itself.
- * Enabled devices not asked since before `before`, those asked longest ago
+ * Enabled devices not asked since before `before` (or, enrolled in the last
+ * ten minutes and never heard, for five seconds), those asked longest ago
  * first, at most limit: a malloc'ed array (NULL when none). */
 int reg_devices_due(struct reg *r, int64_t before, size_t limit, struct reg_device **ret,
 		    size_t *ret_n);

@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "service/registry.h"
 #include "service/registry_sqlite.h"
@@ -10,10 +11,14 @@
 int reg_devices_due(struct reg *r, int64_t before, size_t limit, struct reg_device **ret,
 		    size_t *ret_n)
 {
-	sqlite3_stmt *st = reg_q(r,
-				 "SELECT " DEVICE_COLUMNS " FROM devices WHERE enabled AND "
-				 "polled < ? ORDER BY polled, id LIMIT ?",
-				 "ii", before, (int64_t)limit);
+	/* one enrolled in the last ten minutes that has not answered yet is
+	 * asked again every five seconds: its agent may start after it */
+	int64_t now = time(NULL);
+	sqlite3_stmt *st =
+	    reg_q(r,
+		  "SELECT " DEVICE_COLUMNS " FROM devices WHERE enabled AND (polled < ? OR "
+		  "(reported = 0 AND created > ? AND polled <= ?)) ORDER BY polled, id LIMIT ?",
+		  "iiii", before, now - 600, now - 5, (int64_t)limit);
 	void *v = NULL;
 	size_t n = 0, cap = 0;
 	int rc, e = 0;

@@ -123,7 +123,13 @@ await check("devices: both agents' devices listed, live, searchable", async () =
   await owner.getByRole("row").filter({ hasText: "SN-gw3" }).locator(".badge").filter({ hasText: "disabled" }).waitFor();
   execFileSync("curl", ["-s", "-o", "/dev/null", "-X", "PATCH", "-H", `Authorization: Bearer ${env.ALICE}`,
     "-H", "Content-Type: application/json", "--data", '{"enabled":true}', `${base}/api/v1/devices/gw3`]);
-  await owner.getByRole("row").filter({ hasText: "SN-gw3" }).locator(".badge").filter({ hasText: "direct" }).waitFor();
+  await owner.getByRole("row").filter({ hasText: "SN-gw3" }).locator(".badge").filter({ hasText: /^(never seen|offline)$/ }).waitFor();
+  // what the device's agent said of itself
+  const gw1 = owner.getByRole("row").filter({ hasText: "SN-gw1" });
+  await gw1.getByRole("cell", { name: "va tc", exact: true }).waitFor({ timeout: 15000 });
+  await gw1.locator(".badge").filter({ hasText: "online" }).waitFor();
+  const agent = await gw1.getByRole("cell").nth(6).textContent();
+  assert(/^\d+\.\d+\.\d+/.test(agent ?? ""), `agent version: ${agent}`);
   await owner.getByLabel("Search devices").fill("gw2");
   await owner.getByRole("cell", { name: "gw1", exact: true }).waitFor({ state: "detached" });
   await owner.getByLabel("Search devices").fill("");

@@ -110,6 +110,16 @@ export interface Device {
   last_seen: string | null;
   created: string;
   secret?: string;
+  // the server's word: heard within three report intervals, or not
+  state: "online" | "offline" | "never seen" | "disabled";
+  offline_since: string | null;
+  // what the device last said of itself (its agent's status)
+  agent: string | null;
+  kernel: string | null;
+  interfaces: { name: string; ingress: string; linktype: string; mac: string; mtu: number; state: string; addresses: string[] }[] | null;
+  clock_offset_ms: number | null;
+  reported_at: string | null;
+  report_error: string | null;
 }
 
 export interface CaptureRequest {

@@ -41,23 +41,11 @@ export function ago(iso: string | null, now = Date.now()): string {
   return `${Math.floor(s / 86400)} d ago`;
 }
 
-// A device behind the tunnel (udp, http) is online while the server keeps
-// hearing from it: it writes last_seen at least every 30 s, so three missed
-// writes mean offline. A direct device is only reached when a capture starts:
-// its state is not known until then.
-export type Presence = "online" | "offline" | "unknown";
-
-export function presence(transport: string, lastSeen: string | null, now = Date.now()): Presence {
-  if (transport !== "udp" && transport !== "http") return "unknown";
-  return !!lastSeen && now - new Date(lastSeen).getTime() < 90_000 ? "online" : "offline";
-}
-
-// What the device lists show for a device: disabled, online, offline, or
-// direct (reached only when a capture starts).
-export function deviceState(d: { enabled: boolean; transport: string; last_seen: string | null }, now = Date.now()): string {
-  if (!d.enabled) return "disabled";
-  const p = presence(d.transport, d.last_seen, now);
-  return p === "unknown" ? "direct" : p;
+// What a device's interfaces can be captured with, from its report:
+// "eth0 xdp, wg0 tc (RAW)".
+export function hooks(ifs: { name: string; ingress: string; linktype: string }[] | null): string {
+  if (!ifs?.length) return "";
+  return ifs.map((i) => `${i.name} ${i.ingress}${i.linktype === "EN10MB" ? "" : ` (${i.linktype})`}`).join(", ");
 }
 
 // "1.2.3.4:443" style shell quoting for the copyable command lines.

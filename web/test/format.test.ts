@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { ago, bytes, clock, count, presence, shellQuote } from "../src/format";
+import { ago, bytes, clock, count, hooks, shellQuote } from "../src/format";
 import { nextCursor } from "../src/api";
 import { match } from "../src/router";
 
@@ -20,12 +20,10 @@ test("times", () => {
   assert.equal(ago(null, now), "never");
 });
 
-test("presence: tunnel devices by their last word, direct ones unknown", () => {
-  const now = Date.parse("2026-12-06T21:30:00Z");
-  assert.equal(presence("udp", "2026-12-06T21:29:10.000Z", now), "online");
-  assert.equal(presence("http", "2026-12-06T21:28:00.000Z", now), "offline");
-  assert.equal(presence("udp", null, now), "offline");
-  assert.equal(presence("direct", "2026-12-06T21:29:59.000Z", now), "unknown");
+test("hooks: each interface's ingress hook, its link type where not Ethernet", () => {
+  assert.equal(hooks(null), "");
+  assert.equal(hooks([]), "");
+  assert.equal(hooks([{ name: "eth0", ingress: "xdp", linktype: "EN10MB" }, { name: "wg0", ingress: "tc", linktype: "RAW" }]), "eth0 xdp, wg0 tc (RAW)");
 });
 
 test("the next page's cursor comes from the Link header", () => {

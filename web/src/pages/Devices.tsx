@@ -3,7 +3,7 @@
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { patch, post, type Device } from "../api";
 import { follow } from "../live";
-import { ago, deviceState, when } from "../format";
+import { ago, hooks, when } from "../format";
 import { navigate } from "../router";
 import { Alert, Empty, Secret, useAction, RemoveButton } from "../ui/ui";
 import type { Me } from "../main";
@@ -154,6 +154,9 @@ export function Devices(props: { me: Me }) {
                 <th>State</th>
                 <th>Last seen</th>
                 <th>Transport</th>
+                <th>Agent</th>
+                <th>Kernel</th>
+                <th>Interfaces</th>
                 <th>Address</th>
                 <th>Management address</th>
                 {owner && <th>Actions</th>}
@@ -161,7 +164,7 @@ export function Devices(props: { me: Me }) {
             </thead>
             <tbody>
               {shown.map((d) => {
-                const state = deviceState(d);
+                const state = d.state;
                 return (
                   <tr key={d.name}>
                     <td>
@@ -170,10 +173,16 @@ export function Devices(props: { me: Me }) {
                     <td>{d.name}</td>
                     <td class="mono">{d.serial}</td>
                     <td>
-                      <span class={`badge ${state}`}>{state}</span>
+                      <span class={`badge ${state.replace(" ", "-")}`}
+                        title={[d.offline_since && `offline since ${when(d.offline_since)}`, d.report_error].filter(Boolean).join(": ")}>
+                        {state}
+                      </span>
                     </td>
                     <td title={when(d.last_seen)}>{ago(d.last_seen)}</td>
                     <td>{d.transport}</td>
+                    <td title={d.reported_at ? `reported ${when(d.reported_at)}` : undefined}>{d.agent?.replace(/^edgecap-agent /, "") ?? "—"}</td>
+                    <td class="mono">{d.kernel ?? "—"}</td>
+                    <td class="mono">{hooks(d.interfaces) || "—"}</td>
                     <td class="mono">{d.address || "—"}</td>
                     <td class="mono">{d.mgmt_address ?? "—"}</td>
                     {owner && (

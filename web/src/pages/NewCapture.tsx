@@ -4,7 +4,6 @@
 // in the audit log).
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { get, getAll, post, type Capture, type Device } from "../api";
-import { deviceState } from "../format";
 import { navigate } from "../router";
 import { Alert, useAction, useDebounced, useLoad } from "../ui/ui";
 import type { Me } from "../main";
@@ -115,7 +114,7 @@ export function NewCapture(props: { me: Me; from: string | null; devices: string
               <label class="check">
                 <input type="checkbox" checked={picked.has(d.name)} disabled={!d.enabled} onChange={() => toggle(d.name)} />
                 <span>{d.name}</span>
-                <span class={`badge ${deviceState(d)}`}>{deviceState(d)}</span>
+                <span class={`badge ${d.state.replace(" ", "-")}`}>{d.state}</span>
               </label>
             </li>
           ))}
