@@ -84,6 +84,15 @@ int srv_daemon_start(struct srv_daemon *d, char *err, size_t errlen)
 	struct stat dst;
 
 	if (!stat(d->conf.data, &dst) && (dst.st_mode & 077)) {
+		/* a directory others share (/tmp, a home) is not made ours */
+		if (dst.st_uid != geteuid() || (dst.st_mode & S_ISVTX)) {
+			snprintf(err, errlen,
+				 "data directory %s: mode %o, %s: give the server a directory "
+				 "of its own (data = DIR)",
+				 d->conf.data, dst.st_mode & 07777,
+				 dst.st_mode & S_ISVTX ? "shared (sticky)" : "another user's");
+			return -EPERM;
+		}
 		if (chmod(d->conf.data, 0700)) {
 			r = -errno;
 			snprintf(err, errlen, "data directory %s: mode %o, and chmod 0700: %s",

@@ -195,6 +195,14 @@ test_registry_disk() {
 		ok "a 0644 registry tightened to 0600 with a warning; the data directory made 0700" ||
 		ko "tighten" "$(stat -c '%n %a' "$d"/*; cat "$d/server.log")"
 	kill -TERM "$pid"; wait_gone "$pid" 10
+	# a shared directory (as /tmp: sticky, everyone's) is not taken over
+	mkdir -p "$d/shared" && chmod 1777 "$d/shared"
+	out=$(timeout 5 ip netns exec "$B" "$server" --plain-http --listen 127.0.0.1:8003 \
+		--db "$d/shared/registry.db" 2>&1); st=$?
+	[ $st = 2 ] && [ "$(stat -c %a "$d/shared")" = 1777 ] &&
+		[ "$out" = "edgecap-server: error: data directory $d/shared: mode 1777, shared (sticky): give the server a directory of its own (data = DIR)" ] &&
+		ok "a shared data directory (sticky, 1777): refused in one line, its mode kept" ||
+		ko "shared data directory" "$st $(stat -c %a "$d/shared") $out"
 	# page 2, the first table's, garbled; the header still reads
 	python3 -c 'import sys; f = open(sys.argv[1], "r+b"); f.seek(4096); f.write(b"\xa5" * 4096)' \
 		"$d/registry.db"
