@@ -18,7 +18,7 @@
  *   tunnel_ca   = /etc/edgecap/ca.crt
  *   tunnel_if   = ectun0
  *   tunnel_udp_port = 4789                (default: as the server says)
- *   state_file  = /var/lib/edgecap/tunnel.state
+ *   state_file  = /var/lib/edgecap-agent/tunnel.state
  *   hello_interval = 25                   (s)
  *   udp_wait    = 5                       (s, may be fractional)
  *   udp_up_after = 3                      (answers in a row)
@@ -150,7 +150,7 @@ int agent_conf_load(struct agent_conf *c, const char *path, int must_exist, char
 				 .ring_bytes = 8u << 20,
 				 .key_file = "/etc/edgecap/device.key",
 				 .tunnel_if = "ectun0",
-				 .state_file = "/var/lib/edgecap/tunnel.state",
+				 .state_file = "/var/lib/edgecap-agent/tunnel.state",
 				 .hello_ms = 25000,
 				 .udp_wait_ms = 5000,
 				 .udp_up_after = 3,

@@ -1,0 +1,249 @@
+#!/usr/bin/env bash
+# pkg.sh - the Debian packages in a fresh Debian 12 root: installed with apt
+# (so their Depends come from the archive), started by systemd booted in the
+# root with systemd-nspawn, checked, stopped, removed and purged, with
+# nothing of them left.
+#
+#   tests/pkg/pkg.sh DEBDIR        (DEBDIR: tools/lab package's build/pkg)
+#
+# The root is made by debootstrap (minbase, plus systemd) from this
+# machine's Debian mirror (EDGECAP_PKG_MIRROR overrides it) and kept as a
+# tarball in EDGECAP_PKG_CACHE (default /var/cache/edgecap-pkg) for the next
+# run; a run without it makes it. The booted root has a network of its own
+# (loopback only): the packages' dependencies are downloaded before it boots.
+set -euo pipefail
+
+debdir=$(cd "${1:?usage: pkg.sh DEBDIR}" && pwd)
+cache=${EDGECAP_PKG_CACHE:-/var/cache/edgecap-pkg}
+suite=bookworm
+t0=$(date +%s)
+
+[ "$(id -u)" = 0 ] || { echo "pkg.sh: needs root" >&2; exit 2; }
+for c in debootstrap systemd-nspawn nsenter curl; do
+	command -v $c > /dev/null || { echo "pkg.sh: $c is missing (tools/lab deps)" >&2; exit 2; }
+done
+debs=()
+for p in edgecap-agent edgecap-server edgecap; do
+	f=$(ls "$debdir"/${p}_*_*.deb 2> /dev/null | head -1)
+	[ -n "$f" ] || { echo "pkg.sh: no ${p}_VERSION_ARCH.deb in $debdir (tools/lab package)" >&2; exit 2; }
+	debs+=("$f")
+done
+
+# The mirror this machine's apt uses for Debian (deb822 or one-line form).
+mirror=${EDGECAP_PKG_MIRROR:-}
+if [ -z "$mirror" ]; then
+	mirror=$(cat /etc/apt/sources.list.d/*.sources 2> /dev/null |
+		awk '/^URIs:/ {u = $2} /^Suites:/ && / '$suite'( |$)/ && u !~ /security/ {print u; exit}')
+fi
+if [ -z "$mirror" ]; then
+	mirror=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2> /dev/null |
+		awk '$1 == "deb" && $3 == "'$suite'" {print $2; exit}')
+fi
+mirror=${mirror:-http://deb.debian.org/debian}
+
+work=$(mktemp -d /var/tmp/edgecap-pkg.XXXXXX)
+root=$work/root
+name=ecpkg-$$
+nspid=
+fail=0
+
+# Only the container this test booted, by its pid; then its root.
+cleanup() {
+	if [ -n "$nspid" ] && kill -0 "$nspid" 2> /dev/null; then
+		kill -TERM "$nspid" 2> /dev/null || true # nspawn asks the booted system to power off
+		for _ in $(seq 50); do kill -0 "$nspid" 2> /dev/null || break; sleep 0.2; done
+		kill -KILL "$nspid" 2> /dev/null || true
+		while kill -0 "$nspid" 2> /dev/null; do sleep 0.1; done
+	fi
+	rm -rf "/run/systemd/nspawn/propagate/$name" "/run/systemd/nspawn/propagate/$name-dl"
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+ok() { echo "ok: $*"; }
+bad() { echo "FAIL: $*"; fail=1; }
+
+# A root with systemd, cached as a tarball keyed by mirror and suite.
+key=$(printf '%s %s minbase systemd-sysv dbus' "$mirror" "$suite" | sha256sum | cut -c1-12)
+tarball=$cache/$suite-minbase-$key.tar
+if [ ! -f "$tarball" ]; then
+	echo "debootstrap $suite (minbase) from $mirror"
+	mkdir -p "$cache"
+	debootstrap --variant=minbase --include=systemd-sysv,dbus "$suite" "$work/boot" "$mirror" \
+		> "$work/debootstrap.log" 2>&1 || { tail -20 "$work/debootstrap.log" >&2; exit 1; }
+	tar -C "$work/boot" -cf "$tarball.tmp" . && mv "$tarball.tmp" "$tarball"
+	rm -rf "$work/boot"
+fi
+mkdir "$root"
+tar -C "$root" -xf "$tarball"
+mkdir "$root/debs"
+cp "${debs[@]}" "$root/debs/"
+in_debs=()
+for f in "${debs[@]}"; do in_debs+=("/debs/${f##*/}"); done
+echo "$name" > "$root/etc/hostname"
+
+# In the root, not booted, with this machine's network: the dependencies.
+nspawn_run() {
+	systemd-nspawn -q -D "$root" --register=no --keep-unit -M "$name-dl" --pipe "$@" 2> >(
+		grep -v 'Attempted to remove disk file system' >&2)
+}
+nspawn_run apt-get -qq update > "$work/apt.log" 2>&1 || { cat "$work/apt.log" >&2; exit 1; }
+nspawn_run env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --download-only \
+	"${in_debs[@]}" >> "$work/apt.log" 2>&1 || { cat "$work/apt.log" >&2; exit 1; }
+# what is there before the packages: compared with what is there after the purge
+nspawn_run sh -c 'find / -xdev | sort' > "$work/before"
+
+# Booted, with a network namespace of its own. The agent's capabilities for
+# its hooks; CAP_SYS_RESOURCE is not in this machine's bounding set.
+SYSTEMD_SECCOMP=0 systemd-nspawn -q -D "$root" --register=no --keep-unit -M "$name" -b --private-network \
+	--capability=CAP_BPF,CAP_PERFMON,CAP_NET_ADMIN > "$work/console.log" 2>&1 < /dev/null &
+nspid=$!
+leader=
+for _ in $(seq 100); do
+	# the container's init: nspawn's child once it runs systemd
+	leader=$(ps -o pid=,comm= --ppid "$nspid" | awk '$2 == "systemd" {print $1; exit}' || true)
+	[ -n "$leader" ] && break
+	sleep 0.1
+done
+[ -n "$leader" ] || { cat "$work/console.log" >&2; echo "FAIL: the root did not boot" >&2; exit 1; }
+echo "booted in $(($(date +%s) - t0)) s since the start"
+
+in_root() { nsenter -t "$leader" -m -u -i -n -p -C -- env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 "$@"; }
+in_net() { nsenter -t "$leader" -n -- "$@"; }
+state=
+for _ in $(seq 300); do # until systemd answers and is done starting
+	state=$(in_root systemctl is-system-running 2> /dev/null || true)
+	case $state in running | degraded) break ;; esac
+	sleep 0.2
+done
+case $state in
+running | degraded) ok "the root booted ($state)" ;;
+*) cat "$work/console.log" >&2; echo "FAIL: the root's systemd is '$state'" >&2; exit 1 ;;
+esac
+
+# install: the units are enabled and started by the packages' scripts
+if in_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+	"${in_debs[@]}" > "$work/install.log" 2>&1; then
+	ok "apt-get install of the three packages"
+else
+	cat "$work/install.log"
+	bad "apt-get install"
+fi
+for f in /usr/sbin/edgecap-agent /usr/sbin/edgecap-server /usr/bin/edgecap \
+	/lib/systemd/system/edgecap-agent.service /lib/systemd/system/edgecap-server.service \
+	/etc/edgecap/agent.conf /etc/edgecap/server.conf /usr/share/edgecap/web/index.html \
+	/usr/share/man/man8/edgecap-agent.8.gz /usr/share/man/man8/edgecap-server.8.gz \
+	/usr/share/man/man1/edgecap.1.gz; do
+	[ -f "$root$f" ] || bad "$f is not installed"
+done
+in_root dpkg-query -W -f='${Conffiles}\n' edgecap-agent edgecap-server | grep -q '/etc/edgecap/server.conf' &&
+	in_root dpkg-query -W -f='${Conffiles}\n' edgecap-agent | grep -q '/etc/edgecap/agent.conf' &&
+	ok "the example configurations are conffiles" || bad "the configurations are not conffiles"
+for u in edgecap-agent edgecap-server; do
+	[ "$(in_root systemctl is-enabled $u)" = enabled ] && ok "$u enabled" || bad "$u is not enabled"
+done
+
+# The server: started, as its own user, answering over HTTPS with the
+# certificate made at install, and serving the page.
+for _ in $(seq 50); do
+	in_net curl -s -o /dev/null --cacert "$root/etc/edgecap/server.crt" https://localhost:8443/healthz && break
+	sleep 0.2
+done
+[ "$(in_root systemctl is-active edgecap-server)" = active ] && ok "edgecap-server active" ||
+	bad "edgecap-server is $(in_root systemctl is-active edgecap-server)"
+health=$(in_net curl -s -w ' %{http_code}' --cacert "$root/etc/edgecap/server.crt" https://localhost:8443/healthz || true)
+[ "${health##* }" = 200 ] && ok "GET https://localhost:8443/healthz: $(echo $health)" || bad "healthz answered '$health'"
+in_net curl -s --cacert "$root/etc/edgecap/server.crt" https://localhost:8443/ | grep -qi '<html' &&
+	ok "the server serves the web page" || bad "no web page at /"
+pid=$(in_root systemctl show -p MainPID --value edgecap-server)
+uid=$(in_root stat -c %U "/proc/$pid")
+[ "$uid" = edgecap-server ] && ok "the server runs as $uid" || bad "the server runs as '$uid'"
+keymode=$(in_root stat -c '%a %U:%G' /etc/edgecap/server.key)
+[ "$keymode" = "640 root:edgecap-server" ] && ok "server.key is 0640 root:edgecap-server" ||
+	bad "server.key is $keymode"
+# the registry's first steps, as edgecap-server(8) says
+in_root systemd-run --pipe --wait -q -p DynamicUser=yes -p User=edgecap-server \
+	-p StateDirectory=edgecap edgecap-server org add acme > /dev/null 2>&1 < /dev/null || true
+token=$(in_root systemd-run --pipe --wait -q -p DynamicUser=yes -p User=edgecap-server \
+	-p StateDirectory=edgecap edgecap-server admin add acme ops 2> "$work/admin.err" < /dev/null || true)
+token=$(printf '%s\n' "$token" | tail -1)
+code=$(in_net curl -s -o /dev/null -w '%{http_code}' --cacert "$root/etc/edgecap/server.crt" \
+	-H "Authorization: Bearer $token" https://localhost:8443/api/v1/devices || true)
+[ "$code" = 200 ] && ok "the running server knows the owner added by the manual's commands" ||
+	{ cat "$work/admin.err"; bad "GET /api/v1/devices with the new token: $code"; }
+
+# The agent with the example configuration: one clear error, exit status 2,
+# no restarts.
+sleep 1
+show=$(in_root systemctl show -p ActiveState,Result,ExecMainStatus,NRestarts edgecap-agent | tr '\n' ' ')
+echo "agent with the example configuration: $show"
+[[ "$show" == *ExecMainStatus=2* && "$show" == *NRestarts=0* ]] &&
+	ok "the unconfigured agent exits with 2 and is not restarted" || bad "the unconfigured agent: $show"
+msg=$(in_root journalctl -q -u edgecap-agent -o cat | grep -v -e '^Started' -e '^edgecap-agent.service' || true)
+echo "its log: $msg"
+[[ "$msg" == *"no interfaces to serve"* ]] && ok "the agent says what is missing" || bad "the agent's log: '$msg'"
+
+# Configured, as an administrator would (plain HTTP on loopback: the root
+# has no other network), it starts, attaches its hooks and answers.
+od -An -tx1 -N32 /dev/urandom | tr -d ' \n' > "$root/etc/edgecap/secret"
+chmod 600 "$root/etc/edgecap/secret"
+printf 'interfaces = lo\nsecret_file = /etc/edgecap/secret\nplain_http = yes\nlisten = 127.0.0.1:8444\n' \
+	>> "$root/etc/edgecap/agent.conf"
+in_root systemctl restart edgecap-agent
+for _ in $(seq 50); do
+	in_net curl -s -o /dev/null http://127.0.0.1:8444/v1/status && break
+	sleep 0.2
+done
+[ "$(in_root systemctl is-active edgecap-agent)" = active ] && ok "edgecap-agent active once configured" ||
+	{ in_root journalctl -q -u edgecap-agent -o cat | tail -8; bad "edgecap-agent is $(in_root systemctl is-active edgecap-agent)"; }
+sig=$("$(dirname "$0")/../netns/sign.py" "$(cat "$root/etc/edgecap/secret")" GET /v1/status)
+status=$(in_net curl -s -H "Authorization: $sig" http://127.0.0.1:8444/v1/status || true)
+[[ "$status" == *'"lo"'* ]] && ok "GET /v1/status: ${status:0:120}" || bad "the agent's status: '$status'"
+
+hooks() { # edgecap's hooks on lo (XDP, tcx, clsact), as the packaged CLI lists them
+	in_root edgecap hooks lo | grep -c '^lo ' || true
+}
+n=$(hooks)
+[ "$n" -gt 0 ] && ok "the running agent's hooks on lo ($n)" ||
+	{ in_root edgecap hooks lo; bad "no hooks on lo while the agent runs"; }
+
+# stop: both inactive, the agent's hooks off loopback
+in_root systemctl stop edgecap-agent edgecap-server
+for u in edgecap-agent edgecap-server; do
+	[ "$(in_root systemctl is-active $u)" = inactive ] && ok "$u stopped" || bad "$u is $(in_root systemctl is-active $u) after stop"
+done
+n=$(hooks)
+[ "$n" = 0 ] && ok "no hooks left on lo" || bad "$n hooks left on lo after the agent stopped"
+in_root systemctl start edgecap-server edgecap-agent
+
+# remove: the programs and units go, running services are stopped; the
+# configuration and the state stay
+in_root env DEBIAN_FRONTEND=noninteractive apt-get remove -y -q edgecap-agent edgecap-server edgecap \
+	> "$work/remove.log" 2>&1 && ok "apt-get remove" || { cat "$work/remove.log"; bad "apt-get remove"; }
+[ ! -e "$root/usr/sbin/edgecap-server" ] && [ ! -e "$root/lib/systemd/system/edgecap-agent.service" ] &&
+	ok "programs and units removed" || bad "programs or units left after remove"
+[ -f "$root/etc/edgecap/server.conf" ] && [ -d "$root/var/lib/private/edgecap" ] &&
+	ok "configuration and state kept by remove" || bad "remove took configuration or state"
+if pgrep --ns "$leader" --nslist pid -f 'edgecap-(agent|server)' > /dev/null; then bad "processes left after remove"; else ok "no processes left"; fi
+
+# purge (and the dependencies that came with the packages): nothing left;
+# edgecap, without conffiles, is gone since the remove
+in_root env DEBIAN_FRONTEND=noninteractive apt-get purge -y -q --autoremove edgecap-agent edgecap-server \
+	> "$work/purge.log" 2>&1 && ok "apt-get purge --autoremove" || { cat "$work/purge.log"; bad "apt-get purge"; }
+in_root systemctl daemon-reload
+left=$(in_root sh -c 'find / -xdev -name "*edgecap*" -not -path "/debs*" -not -path "/var/cache/apt/*" -not -path "/var/log/*"; grep -h edgecap /etc/passwd /etc/group /etc/shadow || true')
+[ -z "$left" ] && ok "nothing named edgecap left, no user" || { echo "$left"; bad "left after purge"; }
+units=$(in_root systemctl list-units --all --no-legend 'edgecap*')
+[ -z "$units" ] && ok "no edgecap units known to systemd" || { echo "$units"; bad "units left after purge"; }
+# every file there before the install is there, and nothing more, but logs,
+# caches, the package databases and what the dependencies' users left
+in_root sh -c 'find / -xdev | sort' > "$work/after"
+diff "$work/before" "$work/after" | grep '^[<>]' |
+	grep -vE ' /(debs|proc|sys|dev|run|tmp)(/|$)| /var/(log|cache|lib/(apt|dpkg|systemd|ucf|private))(/|$)| /etc/(passwd|group|shadow|gshadow)-?$| /etc/ld.so.cache$| /var/tmp/systemd-private-' \
+	> "$work/diff" || true
+if [ -s "$work/diff" ]; then cat "$work/diff"; bad "the root differs from before the install"; else ok "the root is as before the install"; fi
+
+echo "pkg.sh: $(($(date +%s) - t0)) s"
+[ $fail = 0 ] && echo "PASS" || echo "FAILED"
+exit $fail
