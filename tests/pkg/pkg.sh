@@ -131,6 +131,7 @@ else
 	bad "apt-get install"
 fi
 for f in /usr/sbin/edgecap-agent /usr/sbin/edgecap-server /usr/bin/edgecap \
+	/usr/libexec/edgecap/edgecap-capture /usr/libexec/edgecap/edgecap-remote \
 	/lib/systemd/system/edgecap-agent.service /lib/systemd/system/edgecap-server.service \
 	/etc/edgecap/agent.conf /etc/edgecap/server.conf /usr/share/edgecap/web/index.html \
 	/usr/share/man/man8/edgecap-agent.8.gz /usr/share/man/man8/edgecap-server.8.gz \
