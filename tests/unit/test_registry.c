@@ -60,7 +60,7 @@ static void schema_and_bootstrap(void **state)
 	struct reg_user a;
 	struct reg_stats st;
 
-	assert_int_equal(reg_schema_version(r), 8);
+	assert_int_equal(reg_schema_version(r), 9);
 	assert_int_equal(reg_ping(r), 0);
 	assert_int_equal(reg_org_add(r, "acme"), -EEXIST);
 	assert_int_equal(reg_admin_add(r, "nosuch", "alice", token), -ENOENT);
@@ -479,7 +479,7 @@ static void administrators_become_owners(void **state)
 			 0);
 	reg_close(reg);
 	assert_int_equal(reg_open(db, &reg, err, sizeof(err)), 0);
-	assert_int_equal(reg_schema_version(reg), 8);
+	assert_int_equal(reg_schema_version(reg), 9);
 	assert_int_equal(reg_user_by_token(reg, token, strlen(token), &u), 0);
 	assert_int_equal(u.id, 7);
 	assert_int_equal(u.role, REG_OWNER);
@@ -536,6 +536,52 @@ static void administrators_become_owners(void **state)
 	reg_close(reg);
 }
 
+/* Devices asked for their status: those not asked within the interval,
+ * the longest waiting first, enabled ones only; a new one never heard
+ * again after five seconds; a report makes it heard; an error keeps the
+ * last report. */
+static void reports_are_due_and_kept(void **state)
+{
+	int64_t a = device(acme, "gw1", "SN-1"), b = device(acme, "gw2", "SN-2"), now = time(NULL),
+		when;
+	struct reg_device *due, d;
+	char *json, *error;
+	size_t n;
+
+	assert_true(a > 0 && b > 0);
+	assert_int_equal(reg_devices_due(r, now - 59, 10, &due, &n), 0);
+	assert_int_equal(n, 2);
+	free(due);
+	reg_device_polled(r, a, now);
+	reg_device_polled(r, b, now - 30);
+	/* both were asked within the minute; b, never heard, again after 5 s */
+	assert_int_equal(reg_devices_due(r, now - 59, 10, &due, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(due[0].id, b);
+	free(due);
+	reg_device_report(r, b, "{\"agent\":\"edgecap-agent 0.1.0\"}", now - 29);
+	assert_int_equal(reg_devices_due(r, now - 59, 10, &due, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(reg_devices_due(r, now - 29, 10, &due, &n), 0); /* b's minute is up */
+	assert_int_equal(n, 1);
+	free(due);
+	assert_int_equal(reg_device_get(r, acme, "gw2", &d), 0);
+	assert_int_equal(d.last_seen, now - 29);
+	reg_device_report_error(r, b, "connection refused");
+	assert_int_equal(reg_device_report_get(r, b, &json, &when, &error), 0);
+	assert_string_equal(json, "{\"agent\":\"edgecap-agent 0.1.0\"}");
+	assert_int_equal(when, now - 29);
+	assert_string_equal(error, "connection refused");
+	free(json);
+	free(error);
+	assert_int_equal(reg_device_enable(r, acme, "gw2", 0), 0); /* disabled: never asked */
+	assert_int_equal(reg_devices_due(r, now + 1000, 10, &due, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(due[0].id, a);
+	free(due);
+	assert_int_equal(reg_device_report_get(r, 999, &json, &when, &error), -ENOENT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -545,6 +591,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(management_addresses_collide_and_resolve, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(captures_hold_their_devices, setup, teardown),
+	    cmocka_unit_test_setup_teardown(reports_are_due_and_kept, setup, teardown),
 	    cmocka_unit_test_setup_teardown(file_is_private, file_setup, file_teardown),
 	    cmocka_unit_test_setup_teardown(loose_file_is_tightened, file_setup, file_teardown),
 	    cmocka_unit_test_setup_teardown(damaged_page_is_refused, file_setup, file_teardown),
