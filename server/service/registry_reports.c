@@ -14,36 +14,13 @@ int reg_devices_due(struct reg *r, int64_t before, size_t limit, struct reg_devi
 	/* one enrolled in the last ten minutes that has not answered yet is
 	 * asked again every five seconds: its agent may start after it */
 	int64_t now = time(NULL);
-	sqlite3_stmt *st =
+
+	return reg_device_rows(
 	    reg_q(r,
 		  "SELECT " DEVICE_COLUMNS " FROM devices WHERE enabled AND (polled < ? OR "
 		  "(reported = 0 AND created > ? AND polled <= ?)) ORDER BY polled, id LIMIT ?",
-		  "iiii", before, now - 600, now - 5, (int64_t)limit);
-	void *v = NULL;
-	size_t n = 0, cap = 0;
-	int rc, e = 0;
-
-	if (!st)
-		return -EIO;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct reg_device *d = reg_next_row(&v, &n, &cap, sizeof(*d));
-
-		if (!d) {
-			e = -ENOMEM;
-			break;
-		}
-		reg_device_row(st, d);
-	}
-	sqlite3_finalize(st);
-	if (!e && rc != SQLITE_DONE)
-		e = -EIO;
-	if (e) {
-		free(v);
-		return e;
-	}
-	*ret = v;
-	*ret_n = n;
-	return 0;
+		  "iiii", before, now - 600, now - 5, (int64_t)limit),
+	    ret, ret_n);
 }
 
 void reg_device_polled(struct reg *r, int64_t id, int64_t when)

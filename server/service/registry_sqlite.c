@@ -597,14 +597,8 @@ int reg_device_by_serial(struct reg *r, const char *serial, struct reg_device *r
 	    reg_q(r, "SELECT " DEVICE_COLUMNS " FROM devices WHERE serial = ?", "t", serial), ret);
 }
 
-int reg_devices_list(struct reg *r, int64_t org, const char *after, size_t limit,
-		     struct reg_device **ret, size_t *ret_n)
+int reg_device_rows(sqlite3_stmt *st, struct reg_device **ret, size_t *ret_n)
 {
-	sqlite3_stmt *st =
-	    reg_q(r,
-		  "SELECT " DEVICE_COLUMNS " FROM devices WHERE org_id = ? AND name > ? "
-		  "ORDER BY name LIMIT ?",
-		  "iti", org, after ? after : "", limit ? (int64_t)limit : (int64_t)-1);
 	void *v = NULL;
 	size_t n = 0, cap = 0;
 	int rc, e = 0;
@@ -630,6 +624,17 @@ int reg_devices_list(struct reg *r, int64_t org, const char *after, size_t limit
 	*ret = v;
 	*ret_n = n;
 	return 0;
+}
+
+int reg_devices_list(struct reg *r, int64_t org, const char *after, size_t limit,
+		     struct reg_device **ret, size_t *ret_n)
+{
+	return reg_device_rows(reg_q(r,
+				     "SELECT " DEVICE_COLUMNS " FROM devices WHERE org_id = ? AND "
+				     "name > ? ORDER BY name LIMIT ?",
+				     "iti", org, after ? after : "",
+				     limit ? (int64_t)limit : (int64_t)-1),
+			       ret, ret_n);
 }
 
 int reg_device_enable(struct reg *r, int64_t org, const char *name, int enabled)

@@ -31,6 +31,9 @@ int reg_sqlite_open(const char *path, int version, struct reg **ret, char *err, 
 	"mgmt_address, last_seen, created"
 struct reg_device;
 void reg_device_row(sqlite3_stmt *st, struct reg_device *d);
+/* Every device a statement selects (DEVICE_COLUMNS), finalizing it: a
+ * malloc'ed array (NULL when none). 0, -ENOMEM or -EIO. */
+int reg_device_rows(sqlite3_stmt *st, struct reg_device **ret, size_t *ret_n);
 /* A text column into ret, cut to len. */
 void reg_text_col(sqlite3_stmt *st, int col, char *ret, size_t len);
 
