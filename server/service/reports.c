@@ -2,8 +2,9 @@
  *
  * A tick every second takes the devices whose turn it is (not asked for an
  * interval, those asked longest ago first) as far as calls are free, marks
- * them asked and asks them; INFLIGHT calls at most, each done within
- * TIMEOUT_MS. The registry keeps the answer as the agent gave it, less its
+ * them asked and asks them; INFLIGHT calls at most, each ended after
+ * TIMEOUT_MS or REPORT_MAX bytes, so a device that trickles or streams
+ * forever holds a slot no longer. The registry keeps the answer as the agent gave it, less its
  * captures (they change by the second and are the capture's business), plus
  * what the server measured: the device's clock against the server's (its
  * "time" against the middle of the call) and the call's round trip. A
@@ -73,6 +74,17 @@ out:
 	return text;
 }
 
+/* The answer's bytes, kept up to REPORT_MAX: past it the call ends (a
+ * device that streams forever holds no slot). */
+static long on_body(struct ecap_httpc_call *c, const uint8_t *p, size_t n)
+{
+	if (c->resp.len + n > REPORT_MAX) {
+		c->truncated = 1;
+		return -1;
+	}
+	return ecap_buf_put(&c->resp, p, n) ? -1 : (long)n;
+}
+
 static void on_done(struct ecap_httpc_call *c, const char *err)
 {
 	struct call *k = c->data;
@@ -87,13 +99,15 @@ static void on_done(struct ecap_httpc_call *c, const char *err)
 		free(text);
 		return;
 	}
-	if (err)
+	if (c->truncated)
+		snprintf(why, sizeof(why), "the agent's status is longer than %u bytes",
+			 REPORT_MAX);
+	else if (err)
 		snprintf(why, sizeof(why), "%s", err);
 	else if (c->status != 200)
 		snprintf(why, sizeof(why), "HTTP %d from the agent", c->status);
 	else
-		snprintf(why, sizeof(why), "the agent's status is not one (%s)",
-			 c->truncated ? "too long" : "not its JSON");
+		snprintf(why, sizeof(why), "the agent's status is not its JSON");
 	reg_device_report_error(reg, k->d.id, why);
 }
 
@@ -112,8 +126,8 @@ static void ask(struct srv_reports *rs, struct call *k, const struct reg_device 
 	k->call = (struct ecap_httpc_call){.method = "GET",
 					   .target = TARGET,
 					   .headers = k->headers,
+					   .on_body = on_body,
 					   .on_done = on_done,
-					   .resp_max = REPORT_MAX,
 					   .data = k};
 	if (srv_device_url(d, url, sizeof(url), &k->mgmt)) {
 		snprintf(e, sizeof(e), "bad device address");
@@ -159,9 +173,17 @@ static void on_tick(h2o_timeout_entry_t *e)
 	int64_t now = time(NULL);
 
 	for (unsigned i = 0; i < INFLIGHT; i++) {
-		if (rs->calls[i].over)
-			let_go(&rs->calls[i]);
-		nfree += !rs->calls[i].busy;
+		struct call *k = &rs->calls[i];
+
+		/* one that trickles: its whole answer within TIMEOUT_MS */
+		if (k->busy && !k->over && now_ms() - k->sent_ms > TIMEOUT_MS) {
+			reg_device_report_error(rs->conf.reg, k->d.id,
+						"no whole answer within 10 s");
+			k->over = 1;
+		}
+		if (k->over)
+			let_go(k);
+		nfree += !k->busy;
 	}
 	if (nfree && !reg_devices_due(rs->conf.reg, now - (int64_t)rs->conf.interval_s + 1, nfree,
 				      &due, &n)) {
