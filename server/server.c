@@ -175,20 +175,21 @@ int srv_daemon_start(struct srv_daemon *d, char *err, size_t errlen)
 		return r;
 	}
 	d->api.pwwork = d->pwwork;
-	if (d->conf.sharkd_max && geteuid()) {
-		snprintf(d->api.sharkd_off, sizeof(d->api.sharkd_off),
-			 "packet detail is off on this server: its sharkd processes run as users "
-			 "of their own, which takes a server running as root");
-		ecap_log(LOG_INFO, "%s", d->api.sharkd_off);
-	} else if (!d->conf.sharkd_max) {
+	struct srv_sharkd_conf sc = {.loop = d->site.ctx.loop,
+				     .max = d->conf.sharkd_max,
+				     .idle_s = d->conf.sharkd_idle_s,
+				     .mem_mib = d->conf.sharkd_mem_mib};
+	char why[256];
+
+	if (!d->conf.sharkd_max) {
 		snprintf(d->api.sharkd_off, sizeof(d->api.sharkd_off),
 			 "packet detail is off on this server (sharkd_max = 0)");
+	} else if (srv_sharkd_probe(&sc, why, sizeof(why))) {
+		snprintf(d->api.sharkd_off, sizeof(d->api.sharkd_off),
+			 "packet detail is off on this server: %s", why);
+		ecap_log(LOG_WARNING, "%s", d->api.sharkd_off);
 	} else {
-		d->sharkd = srv_sharkd_pool_new(
-		    &(struct srv_sharkd_conf){.loop = d->site.ctx.loop,
-					      .max = d->conf.sharkd_max,
-					      .idle_s = d->conf.sharkd_idle_s,
-					      .mem_mib = d->conf.sharkd_mem_mib});
+		d->sharkd = srv_sharkd_pool_new(&sc);
 		if (!d->sharkd) {
 			snprintf(err, errlen, "packet views: %s", strerror(ENOMEM));
 			return -ENOMEM;

@@ -63,7 +63,7 @@ struct srv_api {
 	h2o_linklist_t events;		 /* events.c: every stream */
 	struct srv_web *web;		 /* web.c: the page, when built */
 	struct srv_sharkd_pool *sharkd;	 /* frames.c: packet detail; NULL: off */
-	char sharkd_off[160];		 /* why sharkd is NULL */
+	char sharkd_off[320];		 /* why sharkd is NULL */
 	unsigned report_interval_s;	 /* devices are asked for their status this often */
 	const struct srv_reach *proxies; /* whose X-Forwarded-For is believed */
 };

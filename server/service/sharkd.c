@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -19,8 +20,13 @@
 
 #define TICK_MS	  1000
 #define CPU_MAX_S 3600 /* a backstop: idle processes are stopped long before */
+#define NPROC_MAX 16   /* processes of the sandbox's user in its namespace */
 #define FILE_FD	  3
-#define FILE_ARG  "/proc/self/fd/3"
+/* where sharkd finds the capture, its fd 3: bound there inside the sandbox,
+ * or, for a root server, through the sandbox's own /proc (see child) */
+#define FILE_BOUND "/capture"
+#define FILE_PROC  "/proc/self/fd/3"
+#define PROBE_MS   10000
 
 struct srv_sharkd_call {
 	struct srv_sharkd_call *next;
@@ -40,6 +46,7 @@ struct proc {
 	unsigned loads;	   /* loads so far */
 	unsigned queued;   /* calls sent, not yet answered */
 	size_t scanned;	   /* bytes of its output known to hold no newline */
+	int lent;	   /* the file is readable by the slot's group (a root server) */
 	gid_t file_gid;	   /* the file's group and mode before it was lent */
 	mode_t file_mode;
 	struct srv_sharkd_call *head, *tail;
@@ -71,22 +78,108 @@ static void limit(int what, rlim_t v)
 		_exit(126);
 }
 
-/* In the child: confine, then exec; on failure the errno goes to report. */
-static void child(const struct srv_sharkd_conf *c, unsigned slot, int in, int out, int file,
-		  int report, char *path_env)
+/* bwrap's arguments for the top-level directories that hold programs and
+ * libraries: a symbolic link (merged /usr) the same link, a directory bound
+ * read-only, nothing when absent. names holds their link targets. */
+static int top_dirs(char **argv, int n, char names[][64])
+{
+	static const char *const dirs[] = {"/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"};
+	struct stat st;
+
+	for (unsigned i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		ssize_t len;
+
+		if (lstat(dirs[i], &st))
+			continue;
+		if (S_ISLNK(st.st_mode)) {
+			len = readlink(dirs[i], names[i], 63);
+			if (len <= 0)
+				continue;
+			names[i][len] = '\0';
+			argv[n++] = (char *)"--symlink";
+			argv[n++] = names[i];
+		} else if (S_ISDIR(st.st_mode)) {
+			argv[n++] = (char *)"--ro-bind";
+			argv[n++] = (char *)dirs[i];
+		} else {
+			continue;
+		}
+		argv[n++] = (char *)dirs[i];
+	}
+	return n;
+}
+
+/* In the child: confine, then exec sharkd ARG in bwrap's sandbox; on
+ * failure the errno goes to report. The sandbox (bubblewrap, run as an
+ * unprivileged user): user, mount, PID, network, IPC, UTS and cgroup
+ * namespaces of its own; a root of its own holding /usr (and the links or
+ * directories /bin, /lib... point into) and the dynamic loader's cache
+ * read-only, a minimal /dev, the capture at FILE_BOUND read-only, and nothing
+ * else: no /proc (a new one is refused under systemd's
+ * ProtectKernelTunables=, and sharkd does not need it), no data directory,
+ * configuration or key of ours. A root server's capture is behind a
+ * directory only root may cross, which bwrap's binding of fd 3 (by its
+ * path) cannot: there the sandbox gets a /proc of its own PID namespace
+ * instead, and sharkd opens FILE_PROC, the file lent to the slot's group. No capability in it
+ * either; bwrap's init is its PID 1 and dies with it (--die-with-parent), so killing our child
+ * kills every process started in the sandbox. A root server adds a user
+ * and group of the slot's own outside it (SRV_SHARKD_ID_BASE + slot), so
+ * that nothing in it runs as root even in the parent namespace and
+ * RLIMIT_NPROC holds; a server of another user runs the sandbox as itself. */
+static void child(const struct srv_sharkd_conf *c, unsigned slot, int in, int out, int errfd,
+		  int file, int report, char *path_env, const char *arg)
 {
 	char home[] = "HOME=/nonexistent";
 	char *const env[] = {path_env, home, NULL};
-	char *const argv[] = {(char *)(c->exe ? c->exe : "sharkd"), (char *)"-", NULL};
+	char names[6][64], nproc[32];
+	char *argv[64];
 	id_t id = SRV_SHARKD_ID_BASE + slot;
-	int nul, e;
+	int n = 0, e;
 
 	pid_t parent = getppid();
 
+	snprintf(nproc, sizeof(nproc), "--nproc=%d", NPROC_MAX);
+	argv[n++] = (char *)"bwrap";
+	argv[n++] = (char *)"--unshare-all";
+	argv[n++] = (char *)"--unshare-user";
+	argv[n++] = (char *)"--die-with-parent";
+	argv[n++] = (char *)"--new-session";
+	argv[n++] = (char *)"--cap-drop";
+	argv[n++] = (char *)"ALL";
+	argv[n++] = (char *)"--ro-bind";
+	argv[n++] = (char *)"/usr";
+	argv[n++] = (char *)"/usr";
+	n = top_dirs(argv, n, names);
+	argv[n++] = (char *)"--ro-bind-try";
+	argv[n++] = (char *)"/etc/ld.so.cache";
+	argv[n++] = (char *)"/etc/ld.so.cache";
+	argv[n++] = (char *)"--ro-bind-try"; /* times as the server shows them */
+	argv[n++] = (char *)"/etc/localtime";
+	argv[n++] = (char *)"/etc/localtime";
+	argv[n++] = (char *)"--dev";
+	argv[n++] = (char *)"/dev";
+	if (geteuid()) {
+		argv[n++] = (char *)"--ro-bind-fd";
+		argv[n++] = (char *)"3";
+		argv[n++] = (char *)FILE_BOUND;
+	} else {
+		argv[n++] = (char *)"--proc";
+		argv[n++] = (char *)"/proc";
+	}
+	argv[n++] = (char *)"--chdir";
+	argv[n++] = (char *)"/";
+	argv[n++] = (char *)"--";
+	/* RLIMIT_NPROC is set inside: set before, it would also bound the
+	 * server's own processes through the new namespace's parent */
+	argv[n++] = (char *)"prlimit";
+	argv[n++] = nproc;
+	argv[n++] = (char *)"--";
+	argv[n++] = (char *)(c->exe ? c->exe : "sharkd");
+	argv[n++] = (char *)arg;
+	argv[n] = NULL;
+
 	setpgid(0, 0);
-	nul = open("/dev/null", O_WRONLY);
-	if (nul < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(nul, 2) < 0 ||
-	    dup2(file, FILE_FD) < 0)
+	if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(errfd, 2) < 0 || dup2(file, FILE_FD) < 0)
 		goto fail;
 	for (int fd = FILE_FD + 1; fd < 1024; fd++)
 		if (fd != report)
@@ -97,18 +190,18 @@ static void child(const struct srv_sharkd_conf *c, unsigned slot, int in, int ou
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	if (unshare(CLONE_NEWNET | CLONE_NEWIPC))
-		goto fail;
 	limit(RLIMIT_AS, (rlim_t)c->mem_mib << 20);
 	limit(RLIMIT_CPU, CPU_MAX_S);
 	limit(RLIMIT_FSIZE, 0);
 	limit(RLIMIT_CORE, 0);
 	limit(RLIMIT_NOFILE, 64);
-	limit(RLIMIT_NPROC, 16); /* its own user's: it alone */
-	if (setgroups(0, NULL) || setresgid(id, id, id) || setresuid(id, id, id))
-		goto fail;
-	/* root -> its own user cleared every capability; the ambient set too,
-	 * for good measure; the death signal is cleared by a change of user,
+	if (!geteuid()) {
+		if (setgroups(0, NULL) || setresgid(id, id, id) || setresuid(id, id, id))
+			goto fail;
+	}
+	/* a change of user cleared every capability; a server of its own user
+	 * may hold some in its ambient set (the systemd unit's): gone, so bwrap
+	 * starts with none; the death signal is cleared by a change of user,
 	 * so it is set after, and the parent checked once it is */
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) && errno != EINVAL)
 		goto fail;
@@ -122,24 +215,6 @@ fail:
 	if (write(report, &e, sizeof(e)) < 0)
 		_exit(127);
 	_exit(127);
-}
-
-/* Every process of slot's user killed: sharkd and whatever it may have
- * started (the kernel lets a user kill its own processes; the helper
- * becomes that user to do it, and dies with the rest). */
-static void kill_slot(unsigned slot)
-{
-	id_t id = SRV_SHARKD_ID_BASE + slot;
-	pid_t pid = fork();
-
-	if (pid == 0) {
-		if (setresgid(id, id, id) || setresuid(id, id, id))
-			_exit(1);
-		kill(-1, SIGKILL);
-		_exit(0);
-	}
-	while (pid > 0 && waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-		;
 }
 
 static void fail_calls(struct proc *s, int code, const char *why)
@@ -164,14 +239,15 @@ static void stop(struct proc *s, int code, const char *why)
 	kill(s->pid, SIGKILL);
 	while (waitpid(s->pid, NULL, 0) < 0 && errno == EINTR)
 		;
-	kill_slot((unsigned)(s - s->pool->procs));
+	/* bwrap's init in the sandbox dies with it (its death signal), and
+	 * with that init every process of the sandbox's PID namespace */
 	s->pid = 0;
 	if (s->out)
 		h2o_socket_close(s->out);
 	s->out = NULL;
 	close(s->in);
 	/* the file is the server's alone again */
-	if (fchown(s->file, (uid_t)-1, s->file_gid) || fchmod(s->file, s->file_mode))
+	if (s->lent && (fchown(s->file, (uid_t)-1, s->file_gid) || fchmod(s->file, s->file_mode)))
 		ecap_log(LOG_WARNING, "packet view: giving its capture back: %s", strerror(errno));
 	close(s->file);
 	fail_calls(s, code, why);
@@ -284,18 +360,111 @@ void srv_sharkd_pool_free(struct srv_sharkd_pool *p)
 	free(p);
 }
 
+static void set_path_env(char *buf, size_t len)
+{
+	const char *pe = getenv("PATH");
+
+	snprintf(buf, len, "PATH=%s", pe && *pe ? pe : "/usr/sbin:/usr/bin:/sbin:/bin");
+}
+
+int srv_sharkd_probe(const struct srv_sharkd_conf *conf, char *why, size_t whylen)
+{
+	int out[2] = {-1, -1}, rep[2] = {-1, -1}, in = -1, file = -1, e = 0, status = 0, r = -EIO;
+	char path_env[4096], buf[2048], *line;
+	size_t len = 0;
+	int64_t deadline = now_ms() + PROBE_MS;
+	ssize_t got;
+	pid_t pid = -1;
+
+	set_path_env(path_env, sizeof(path_env));
+	in = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	file = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (in < 0 || file < 0 || pipe2(out, O_CLOEXEC) || pipe2(rep, O_CLOEXEC)) {
+		snprintf(why, whylen, "%s", strerror(errno));
+		goto out;
+	}
+	pid = fork();
+	if (pid < 0) {
+		snprintf(why, whylen, "fork: %s", strerror(errno));
+		goto out;
+	}
+	if (!pid)
+		child(conf, 0, in, out[1], out[1], file, rep[1], path_env, "-v");
+	close(out[1]);
+	close(rep[1]);
+	out[1] = rep[1] = -1;
+	while ((got = read(rep[0], &e, sizeof(e))) < 0 && errno == EINTR)
+		;
+	if (got == sizeof(e)) {
+		snprintf(why, whylen, "cannot run bwrap, its sandbox: %s%s", strerror(e),
+			 e == ENOENT ? " (apt-get install bubblewrap)" : "");
+		goto out;
+	}
+	/* its output (bwrap's complaint, or sharkd's version) until it exits */
+	for (;;) {
+		struct pollfd pf = {.fd = out[0], .events = POLLIN};
+		int64_t left = deadline - now_ms();
+
+		if (left <= 0 || poll(&pf, 1, (int)left) == 0) {
+			snprintf(why, whylen, "its sandboxed sharkd did not answer in %d s",
+				 PROBE_MS / 1000);
+			goto out;
+		}
+		got = read(out[0], buf + len, sizeof(buf) - 1 - len);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0 || (len += (size_t)got) == sizeof(buf) - 1)
+			break;
+	}
+	buf[len] = '\0';
+	if (len == sizeof(buf) - 1) /* more than a version says */
+		kill(pid, SIGKILL);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	pid = -1;
+	if (WIFEXITED(status) && !WEXITSTATUS(status) && strstr(buf, "Sharkd")) {
+		r = 0;
+		goto out;
+	}
+	/* the first line that says why: bwrap's, or the one program's that failed */
+	line = strstr(buf, "bwrap: ");
+	if (!line)
+		line = strstr(buf, "prlimit: ");
+	if (!line)
+		line = buf;
+	line[strcspn(line, "\n")] = '\0';
+	snprintf(why, whylen, "its sandboxed sharkd did not start (%s%s)",
+		 *line ? line : "no message", WIFEXITED(status) ? "" : ", killed by a signal");
+out:
+	if (pid > 0) {
+		kill(pid, SIGKILL);
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+	for (int i = 0; i < 2; i++) {
+		if (out[i] >= 0)
+			close(out[i]);
+		if (rep[i] >= 0)
+			close(rep[i]);
+	}
+	if (in >= 0)
+		close(in);
+	if (file >= 0)
+		close(file);
+	return r;
+}
+
 static int start(struct srv_sharkd_pool *p, unsigned slot, uint64_t key, const char *path,
 		 char *err, size_t errlen)
 {
 	struct proc *s = &p->procs[slot];
-	int in[2] = {-1, -1}, out[2] = {-1, -1}, rep[2] = {-1, -1}, e = 0, file;
-	const char *pe = getenv("PATH");
+	int in[2] = {-1, -1}, out[2] = {-1, -1}, rep[2] = {-1, -1}, e = 0, file, nul = -1;
+	int lent = !geteuid();
 	char path_env[4096];
 	ssize_t got;
 	pid_t pid;
 
-	snprintf(path_env, sizeof(path_env), "PATH=%s",
-		 pe && *pe ? pe : "/usr/sbin:/usr/bin:/sbin:/bin");
+	set_path_env(path_env, sizeof(path_env));
 	file = open(path, O_RDONLY | O_CLOEXEC);
 	if (file < 0)
 		return -ENOENT;
@@ -305,14 +474,15 @@ static int start(struct srv_sharkd_pool *p, unsigned slot, uint64_t key, const c
 		close(file);
 		return -EIO;
 	}
-	kill_slot(slot); /* nothing of a former user of the slot is left */
-	/* readable by this slot's group alone; the directory keeps the rest out */
-	if (fchown(file, (uid_t)-1, SRV_SHARKD_ID_BASE + slot) || fchmod(file, 0640)) {
+	/* a root server's sandbox runs as the slot's user: the file is made
+	 * readable by its group alone; the directory keeps the rest out */
+	if (lent && (fchown(file, (uid_t)-1, SRV_SHARKD_ID_BASE + slot) || fchmod(file, 0640))) {
 		snprintf(err, errlen, "the packet view: %s: %s", path, strerror(errno));
 		close(file);
 		return -EIO;
 	}
-	if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) || pipe2(rep, O_CLOEXEC)) {
+	nul = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	if (nul < 0 || pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) || pipe2(rep, O_CLOEXEC)) {
 		snprintf(err, errlen, "the packet view: %s", strerror(errno));
 		goto fail;
 	}
@@ -322,7 +492,9 @@ static int start(struct srv_sharkd_pool *p, unsigned slot, uint64_t key, const c
 		goto fail;
 	}
 	if (!pid)
-		child(&p->conf, slot, in[0], out[1], file, rep[1], path_env);
+		child(&p->conf, slot, in[0], out[1], nul, file, rep[1], path_env, "-");
+	close(nul);
+	nul = -1;
 	close(in[0]);
 	close(out[1]);
 	close(rep[1]);
@@ -333,8 +505,8 @@ static int start(struct srv_sharkd_pool *p, unsigned slot, uint64_t key, const c
 	rep[0] = -1;
 	if (got == sizeof(e)) { /* it never ran */
 		waitpid(pid, NULL, 0);
-		snprintf(err, errlen, "cannot run sharkd, which shows packets' detail: %s%s",
-			 strerror(e), e == ENOENT ? " (apt-get install wireshark-common)" : "");
+		snprintf(err, errlen, "cannot run bwrap, the sandbox of the packet view: %s%s",
+			 strerror(e), e == ENOENT ? " (apt-get install bubblewrap)" : "");
 		goto fail;
 	}
 	fcntl(in[1], F_SETFL, O_NONBLOCK);
@@ -342,6 +514,7 @@ static int start(struct srv_sharkd_pool *p, unsigned slot, uint64_t key, const c
 			   .key = key,
 			   .in = in[1],
 			   .file = file,
+			   .lent = lent,
 			   .file_gid = st.st_gid,
 			   .file_mode = st.st_mode & 07777,
 			   .last = now_ms(),
@@ -361,6 +534,10 @@ fail:
 		if (rep[i] >= 0)
 			close(rep[i]);
 	}
+	if (nul >= 0)
+		close(nul);
+	if (lent && (fchown(file, (uid_t)-1, st.st_gid) || fchmod(file, st.st_mode & 07777)))
+		ecap_log(LOG_WARNING, "packet view: giving its capture back: %s", strerror(errno));
 	close(file);
 	return -EIO;
 }
@@ -458,7 +635,9 @@ int srv_sharkd_call(struct srv_sharkd_pool *p, uint64_t key, const char *path, c
 	}
 	/* a running capture's file grows: load what is there now */
 	if (!fstat(s->file, &st) && st.st_size != s->loaded) {
-		r = send_call(s, "load", json_pack("{s:s}", "file", FILE_ARG), NULL, NULL, NULL);
+		r = send_call(s, "load",
+			      json_pack("{s:s}", "file", s->lent ? FILE_PROC : FILE_BOUND), NULL,
+			      NULL, NULL);
 		if (r) {
 			json_decref(params);
 			stop(s, -EIO, "the packet view failed");

@@ -2,16 +2,20 @@
  * display filters: `sharkd -` (wireshark-common), one process per capture
  * at most, spoken to by JSON-RPC over its standard input and output from
  * the loop, never waited on. It parses hostile packets with every one of
- * Wireshark's dissectors, so it is confined as the printers are, and more:
- *   - a user and group of its own (SRV_SHARKD_ID_BASE + its slot), no
- *     supplementary groups, no capabilities, no-new-privs: it reads the one
- *     capture file it is given as an open descriptor (fd 3, group-readable
- *     by its group alone, in a directory only root enters) and nothing of
- *     ours;
- *   - no network and no System V IPC (namespaces of its own), bounded
- *     memory, CPU time, files and processes, no core, an environment of
- *     PATH and HOME only; when it stops, every process of its user is
- *     killed, and the capture file gets its group and mode back;
+ * Wireshark's dissectors, so it runs in a sandbox (bubblewrap, started as
+ * an unprivileged user; sharkd.c's child() says what is in it):
+ *   - user, mount, PID, network, IPC, UTS and cgroup namespaces of its own;
+ *     a root of its own with /usr and the loader's cache read-only, and the
+ *     capture (handed over open, fd 3): none of the server's files (data
+ *     directory, registry, other captures, configuration, keys) exist
+ *     there; no capabilities, no-new-privs;
+ *   - a server running as root runs it as a user and group of its own
+ *     (SRV_SHARKD_ID_BASE + its slot) with no supplementary groups, and
+ *     lends it the capture (group-readable by its group alone); a server
+ *     of another user (the systemd unit's) runs it as itself;
+ *   - bounded memory, CPU time, files and processes, no core, an
+ *     environment of PATH and HOME only; when it stops, its sandbox's PID
+ *     namespace goes with it, and every process started in it;
  *   - at most `max` at once on the server; one idle past `idle_s` is
  *     stopped, and so is one that answers nothing for SRV_SHARKD_CALL_MS
  *     or a line longer than SRV_SHARKD_LINE_MAX. */
@@ -46,6 +50,10 @@ struct srv_sharkd_conf {
  * freed). */
 typedef void srv_sharkd_cb(void *data, json_t *result, int code, const char *err);
 
+/* Whether a sandboxed sharkd starts here (`sharkd -v` in the sandbox,
+ * waited for: up to 10 s): 0, or -EIO with why (a line: bwrap's own
+ * complaint, e.g. user namespaces refused, or the missing program). */
+int srv_sharkd_probe(const struct srv_sharkd_conf *conf, char *why, size_t whylen);
 struct srv_sharkd_pool *srv_sharkd_pool_new(const struct srv_sharkd_conf *conf);
 /* Every process killed and reaped; pending calls answered -ECANCELED. */
 void srv_sharkd_pool_free(struct srv_sharkd_pool *p);

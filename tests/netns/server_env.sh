@@ -14,9 +14,9 @@ server_pid= gw1_pid= gw2_pid=
 # 10.98.0.1 it signed, a self-signed one, and one it signed for another address.
 cert ca && cert gw5 ca && cert rogue && cert misnamed ca 10.98.0.7 && cert srv ca 127.0.0.1 || { echo "FAIL making certificates"; exit 1; }
 
-server_start() { # [FLAG...]: more of the server's flags
+server_start() { # [FLAG...]: more of the server's flags; $server_as: a command it runs under
 	: > "$tmp/server.log"
-	ip netns exec "$B" "$server" --plain-http --listen 127.0.0.1:8000 --db "$db" \
+	ip netns exec "$B" ${server_as:-} "$server" --plain-http --listen 127.0.0.1:8000 --db "$db" \
 		--ca-file "$tls/ca.pem" --device-networks 10.98.0.0/24,10.98.0.2 \
 		--web-root "${web_root:-}" "$@" 2>> "$tmp/server.log" &
 	server_pid=$!
