@@ -50,17 +50,29 @@ streaming() { # ID: both devices capture (or it ended)
 		sleep 0.1
 	done
 }
+merged() { # ID N: the capture has merged N packets, and written them
+	for _ in $(seq 100); do
+		call "$alice" GET "/captures/$1" > /dev/null
+		[ "$(field merged)" -ge "$2" ] && [ "$(tshark -r "$tmp/$1.pcapng" 2> /dev/null | wc -l)" -ge "$2" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
 rows() { # ID: "n line" of each packet, from the packets stream
 	inb timeout 20 curl -sS -N -H "Authorization: Bearer $alice" "$api/captures/$1/packets" |
 		sed -n 's/^data: {"n":\([0-9]*\),.*"line":"\(.*\)"}$/\1 \2/p'
 }
 
-id1=$(capture 'icmp or udp port 53' 5)
+id1=$(capture 'icmp or udp port 53' 60)
 streaming "$id1"
 inb ping -c 4 -i 0.2 10.98.0.1 > /dev/null
 ina python3 -c 'import socket
 q = bytes.fromhex("123401000001000000000000") + b"\x03www\x03lab\x00\x00\x01\x00\x01"
 socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(q, ("10.98.0.2", 53))'
+# (stopped once it has every packet: a capture of a fixed few seconds ends
+# early on a loaded machine, where the devices take seconds to stream)
+merged "$id1" 10 || echo "capture $id1: not every packet merged"
+call "$alice" POST "/captures/$id1/stop" > /dev/null
 wait_state "$id1" done 15 || { echo "FAIL capture $id1 did not end"; exit 1; }
 mode1=$(stat -c '%g %a' "$tmp/$id1.pcapng") # before any packet view
 
@@ -165,9 +177,11 @@ test_bound_and_idle() {
 	local id2 st p1 p2 bad=
 	call "$alice" GET "/captures/$id1/frames/1" > /dev/null
 	p1=$(sharkds)
-	id2=$(capture icmp 4)
+	id2=$(capture icmp 60)
 	streaming "$id2"
 	inb ping -c 2 -i 0.2 10.98.0.1 > /dev/null
+	merged "$id2" 4
+	call "$alice" POST "/captures/$id2/stop" > /dev/null
 	wait_state "$id2" done 15 || bad+=" id2"
 	st=$(call "$alice" GET "/captures/$id2/frames/1")
 	p2=$(sharkds)
@@ -203,15 +217,6 @@ left_behind() {
 		kill -0 "$p" 2> /dev/null && bad+=" alive:$p:$(cat "/proc/$p/comm")"
 	done
 	echo "$bad"
-}
-
-merged() { # ID N: the capture has merged N packets, and written them
-	for _ in $(seq 100); do
-		call "$alice" GET "/captures/$1" > /dev/null
-		[ "$(field merged)" -ge "$2" ] && [ "$(tshark -r "$tmp/$1.pcapng" 2> /dev/null | wc -l)" -ge "$2" ] && return 0
-		sleep 0.1
-	done
-	return 1
 }
 
 test_growing() {
