@@ -114,18 +114,19 @@ static int top_dirs(char **argv, int n, char names[][64])
  * unprivileged user): user, mount, PID, network, IPC, UTS and cgroup
  * namespaces of its own; a root of its own holding /usr (and the links or
  * directories /bin, /lib... point into) and the dynamic loader's cache
- * read-only, a minimal /dev, the capture at FILE_BOUND read-only, and nothing
- * else: no /proc (a new one is refused under systemd's
+ * read-only, a minimal /dev, the capture at FILE_BOUND read-only, and
+ * nothing else: no /proc (a new one is refused under systemd's
  * ProtectKernelTunables=, and sharkd does not need it), no data directory,
- * configuration or key of ours. A root server's capture is behind a
- * directory only root may cross, which bwrap's binding of fd 3 (by its
- * path) cannot: there the sandbox gets a /proc of its own PID namespace
- * instead, and sharkd opens FILE_PROC, the file lent to the slot's group. No capability in it
- * either; bwrap's init is its PID 1 and dies with it (--die-with-parent), so killing our child
- * kills every process started in the sandbox. A root server adds a user
- * and group of the slot's own outside it (SRV_SHARKD_ID_BASE + slot), so
- * that nothing in it runs as root even in the parent namespace and
- * RLIMIT_NPROC holds; a server of another user runs the sandbox as itself. */
+ * configuration or key of ours; no capability in it either. bwrap's init is
+ * its PID 1 and dies with bwrap (--die-with-parent), so killing our child
+ * kills every process started in the sandbox.
+ * A root server runs it as a user and group of the slot's own
+ * (SRV_SHARKD_ID_BASE + slot), so that nothing in it is root in the parent
+ * namespace and RLIMIT_NPROC is not waived; a server of another user runs
+ * it as itself. A root server's capture is behind a directory only root
+ * may cross, which bwrap's binding of fd 3 (by its path) cannot: there the
+ * sandbox gets a /proc of its own PID namespace instead, and sharkd opens
+ * FILE_PROC, the file lent to the slot's group. */
 static void child(const struct srv_sharkd_conf *c, unsigned slot, int in, int out, int errfd,
 		  int file, int report, char *path_env, const char *arg)
 {
