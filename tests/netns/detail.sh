@@ -145,7 +145,9 @@ confined() {
 	done
 	# its network: a loopback device (bwrap brings it up) and nothing else
 	[ "$(nsenter -t "$pid" -n ip -o link | grep -vc ': lo:')" = 0 ] || bad+=" interfaces"
-	# its root: the registry, the data directory, the keys are not there at all
+	# its root: the registry, the data directory, the keys are not there at
+	# all (while what it runs is: the look through /proc/PID/root works)
+	stat "/proc/$pid/root/usr/bin/sharkd" > /dev/null 2>&1 || bad+=" no-root-view"
 	for f in "$db" "$tmp" "$tls/srv.key" /etc/passwd /var /home /root; do
 		stat "/proc/$pid/root$f" > /dev/null 2>&1 && bad+=" sees:$f"
 	done
