@@ -129,6 +129,14 @@ int srv_daemon_start(struct srv_daemon *d, char *err, size_t errlen)
 	 * a device's parked poll keeps its connection's buffer, so this is most
 	 * of what an idle device costs the server. */
 	h2o_socket_buffer_prototype._initial_buf.capacity = 4096;
+	/* whether sharkd's sandbox starts here (a tenth of a second), before
+	 * the site: its lines follow one another as they did */
+	struct srv_sharkd_conf sc = {.max = d->conf.sharkd_max,
+				     .idle_s = d->conf.sharkd_idle_s,
+				     .mem_mib = d->conf.sharkd_mem_mib};
+	char why[256];
+	int sandbox = sc.max ? srv_sharkd_probe(&sc, why, sizeof(why)) : 0;
+
 	host = web_site_init(&d->site, "edgecap-server", 1 << 20, NULL);
 	srv_api_init(&d->api, host, d->conf.web_root);
 	d->site.conns_max = d->conf.connections_max;
@@ -175,16 +183,11 @@ int srv_daemon_start(struct srv_daemon *d, char *err, size_t errlen)
 		return r;
 	}
 	d->api.pwwork = d->pwwork;
-	struct srv_sharkd_conf sc = {.loop = d->site.ctx.loop,
-				     .max = d->conf.sharkd_max,
-				     .idle_s = d->conf.sharkd_idle_s,
-				     .mem_mib = d->conf.sharkd_mem_mib};
-	char why[256];
-
+	sc.loop = d->site.ctx.loop;
 	if (!d->conf.sharkd_max) {
 		snprintf(d->api.sharkd_off, sizeof(d->api.sharkd_off),
 			 "packet detail is off on this server (sharkd_max = 0)");
-	} else if (srv_sharkd_probe(&sc, why, sizeof(why))) {
+	} else if (sandbox) {
 		snprintf(d->api.sharkd_off, sizeof(d->api.sharkd_off),
 			 "packet detail is off on this server: %s", why);
 		ecap_log(LOG_WARNING, "%s", d->api.sharkd_off);
