@@ -394,7 +394,7 @@ special_start() { # NAME ARGS...
 	ip netns exec "$B" ${special_nofile:+prlimit --nofile=$special_nofile} \
 		"$server" --db "$db" --data "$tmp/data-special" "$@" 2>> "$log" &
 	special_pid=$!
-	for _ in $(seq 100); do grep -q serving "$log" && return 0; sleep 0.05; done
+	for _ in $(seq 100); do grep -q "serving on" "$log" && return 0; sleep 0.05; done
 	return 1
 }
 
