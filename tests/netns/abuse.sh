@@ -297,7 +297,7 @@ while True:
 # past capture_retention_days go at start, file and rows.
 test_storage() {
 	local d=$tmp/small bad= st id id2 old
-	mkdir -p "$d" && mount -t tmpfs -o size=12m tmpfs "$d" && extra_mounts+=" $d" || { ko "tmpfs"; return; }
+	mkdir -p "$d" && mount -t tmpfs -o size=12m,mode=0700 tmpfs "$d" && extra_mounts+=" $d" || { ko "tmpfs"; return; }
 	# the organization's earlier captures go (every one finished), one stays
 	call "$alice" GET "/captures?limit=1000" > /dev/null
 	for id in $(python3 -c 'import json, sys; print(*[c["id"] for c in json.load(open(sys.argv[1]))])' "$tmp/body"); do
