@@ -29,15 +29,18 @@ static void report_json(struct srv_api *api, const struct reg_device *d, json_t 
 	if (!reg_device_report_get(api->reg, d->id, &text, &when, &error) && text)
 		r = json_loads(text, 0, NULL);
 	srv_iso_time(when * 1000, at, sizeof(at));
-	json_object_set(o, "agent", json_is_object(r) ? json_object_get(r, "agent") : json_null());
-	json_object_set(o, "kernel",
-			json_is_object(r) ? json_object_get(r, "kernel") : json_null());
-	json_object_set(o, "interfaces",
-			json_is_object(r) ? json_object_get(r, "interfaces") : json_null());
-	json_object_set(o, "clock_offset_ms",
-			json_is_object(r) ? json_object_get(r, "clock_offset_ms") : json_null());
-	json_object_set(o, "clock_rtt_ms",
-			json_is_object(r) ? json_object_get(r, "rtt_ms") : json_null());
+	/* what the server kept of the report (reports.c checked each field) */
+	static const char *const keys[][2] = {{"agent", "agent"},
+					      {"kernel", "kernel"},
+					      {"interfaces", "interfaces"},
+					      {"clock_offset_ms", "clock_offset_ms"},
+					      {"clock_rtt_ms", "rtt_ms"}};
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		json_t *v = json_object_get(r, keys[i][1]);
+
+		json_object_set_new(o, keys[i][0], v ? json_incref(v) : json_null());
+	}
 	json_object_set_new(o, "reported_at", r ? json_string(at) : json_null());
 	json_object_set_new(o, "report_error", error ? json_string(error) : json_null());
 	json_decref(r);

@@ -471,8 +471,8 @@ static XXH128_hash_t key_of(const struct srv_merge_pkt *p)
 			off += 4; /* a VLAN tag */
 		}
 		off += 2;
-		if (et != 0x0800 && et != 0x86dd) /* not IP: all but the MAC addresses */
-			return XXH3_128bits(d + 12, n - 12);
+		if (et != 0x0800 && et != 0x86dd) /* not IP: its type and what follows */
+			return XXH3_128bits_withSeed(d + off, n - off, et);
 	} else if (p->linktype == LINKTYPE_SLL || p->linktype == LINKTYPE_SLL2) {
 		/* the cooked header says which device, interface and direction:
 		 * not part of the packet, and unlike on another device */
@@ -482,7 +482,8 @@ static XXH128_hash_t key_of(const struct srv_merge_pkt *p)
 		if (off > n)
 			return XXH3_128bits(d, n);
 		if ((d[at] << 8 | d[at + 1]) != 0x0800 && (d[at] << 8 | d[at + 1]) != 0x86dd)
-			return XXH3_128bits(d + off, n - off);
+			return XXH3_128bits_withSeed(d + off, n - off,
+						     (uint64_t)(d[at] << 8 | d[at + 1]));
 	} else if (p->linktype != LINKTYPE_RAW && p->linktype != DLT_RAW &&
 		   p->linktype != LINKTYPE_IPV4 && p->linktype != LINKTYPE_IPV6) {
 		return XXH3_128bits(d, n);

@@ -207,10 +207,12 @@ int reg_devices_due(struct reg *r, int64_t before, size_t limit, struct reg_devi
 		    size_t *ret_n);
 /* Asked at `when` (whatever the answer). */
 void reg_device_polled(struct reg *r, int64_t id, int64_t when);
-/* Its answer (JSON text) at `when`: it was heard then too. */
-void reg_device_report(struct reg *r, int64_t id, const char *json, int64_t when);
+/* Its answer (JSON text) at `when`: it was heard then too. The device is
+ * named by id and serial (an id is handed out again after a delete). */
+void reg_device_report(struct reg *r, int64_t id, const char *serial, const char *json,
+		       int64_t when);
 /* Why it could not be asked, or did not answer (the last report stays). */
-void reg_device_report_error(struct reg *r, int64_t id, const char *error);
+void reg_device_report_error(struct reg *r, int64_t id, const char *serial, const char *error);
 /* The last report (malloc'ed JSON text, NULL: none) and when it came, and
  * the last error since (malloc'ed, NULL: none). 0, -ENOENT or -EIO. */
 int reg_device_report_get(struct reg *r, int64_t id, char **json, int64_t *when, char **error);

@@ -28,17 +28,22 @@ void reg_device_polled(struct reg *r, int64_t id, int64_t when)
 	reg_run(reg_q(r, "UPDATE devices SET polled = ? WHERE id = ?", "ii", when, id));
 }
 
-void reg_device_report(struct reg *r, int64_t id, const char *json, int64_t when)
+/* By id and serial: an id SQLite hands out again after a delete, a serial
+ * no two devices share, so an answer to a device removed meanwhile lands
+ * on no other. */
+void reg_device_report(struct reg *r, int64_t id, const char *serial, const char *json,
+		       int64_t when)
 {
 	reg_run(reg_q(r,
 		      "UPDATE devices SET report = ?, reported = ?, report_error = NULL, "
-		      "last_seen = max(coalesce(last_seen, 0), ?) WHERE id = ?",
-		      "tiii", json, when, when, id));
+		      "last_seen = max(coalesce(last_seen, 0), ?) WHERE id = ? AND serial = ?",
+		      "tiiit", json, when, when, id, serial));
 }
 
-void reg_device_report_error(struct reg *r, int64_t id, const char *error)
+void reg_device_report_error(struct reg *r, int64_t id, const char *serial, const char *error)
 {
-	reg_run(reg_q(r, "UPDATE devices SET report_error = ? WHERE id = ?", "ti", error, id));
+	reg_run(reg_q(r, "UPDATE devices SET report_error = ? WHERE id = ? AND serial = ?", "tit",
+		      error, id, serial));
 }
 
 static char *dup_col(sqlite3_stmt *st, int col)

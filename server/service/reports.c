@@ -34,7 +34,8 @@ struct call {
 	struct ecap_httpc_dest dest;
 	struct ecap_httpc_call call;
 	char headers[ECAP_AUTH_HEADER_MAX + 32];
-	int64_t sent_ms;
+	int64_t sent_mono; /* CLOCK_MONOTONIC ms: the timeout and the round trip */
+	char reason[200];  /* a refusal's Edgecap-Error */
 };
 
 struct srv_reports {
@@ -45,33 +46,111 @@ struct srv_reports {
 	struct call calls[INFLIGHT];
 };
 
-static int64_t now_ms(void)
+static int64_t ms_of(clockid_t clock)
 {
 	struct timespec t;
 
-	clock_gettime(CLOCK_REALTIME, &t);
+	clock_gettime(clock, &t);
 	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
-/* The answer as kept: the agent's object less its captures, with the
- * clock offset and round trip. NULL when it is not an agent's status. */
-static char *report_of(const struct ecap_buf *b, int64_t sent, int64_t got)
+/* A string of at most max bytes, copied; NULL when v is not one. */
+static json_t *str_max(json_t *v, size_t max)
 {
-	json_t *j = json_loadb((const char *)b->data, b->len, 0, NULL), *t;
-	char *text = NULL;
+	return json_is_string(v) && json_string_length(v) <= max ? json_copy(v) : NULL;
+}
 
-	if (!json_is_object(j) || !json_is_string(json_object_get(j, "agent")))
+/* v when it is an integer within [min, max], else JSON null. */
+static json_t *int_in(json_t *v, json_int_t min, json_int_t max)
+{
+	return json_is_integer(v) && json_integer_value(v) >= min && json_integer_value(v) <= max
+		   ? json_copy(v)
+		   : json_null();
+}
+
+/* One interface as the agent reports it, its fields checked one by one
+ * (a device's words are untrusted: the page shows them); NULL when it is
+ * not one. */
+static json_t *iface_of(json_t *i)
+{
+	json_t *o, *addrs = json_array(), *a = json_object_get(i, "addresses"), *v;
+	json_t *name = str_max(json_object_get(i, "name"), 15);
+	size_t k;
+
+	if (!json_is_object(i) || !name || !addrs) {
+		json_decref(name);
+		json_decref(addrs);
+		return NULL;
+	}
+	json_array_foreach(a, k, v)
+		if (k < 64 && (v = str_max(v, 64)))
+			json_array_append_new(addrs, v);
+	o = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "name", name, "ifindex",
+		      int_in(json_object_get(i, "ifindex"), 1, INT32_MAX), "ingress",
+		      str_max(json_object_get(i, "ingress"), 8) ?: json_null(), "linktype",
+		      str_max(json_object_get(i, "linktype"), 16) ?: json_null(), "mac",
+		      str_max(json_object_get(i, "mac"), 64) ?: json_null(), "mtu",
+		      int_in(json_object_get(i, "mtu"), 0, 1 << 20), "state",
+		      str_max(json_object_get(i, "state"), 16) ?: json_null(), "speed_mbps",
+		      int_in(json_object_get(i, "speed_mbps"), 0, 1 << 30), "addresses", addrs);
+	return o;
+}
+
+/* The answer as kept: only what the server shows of a device, each field
+ * checked and bounded (agent and kernel, at most 64 interfaces), with what
+ * the server measured: the device's clock against its own (real_at, the
+ * middle of the call) and the round trip. NULL when it is not an agent's
+ * status. */
+static char *report_of(const struct ecap_buf *b, int64_t real_at, int64_t rtt)
+{
+	json_t *j = json_loadb((const char *)b->data, b->len, 0, NULL), *r = NULL, *ifs, *v;
+	json_t *agent = str_max(json_object_get(j, "agent"), 128), *t = json_object_get(j, "time");
+	char *text = NULL;
+	size_t k;
+
+	if (!json_is_object(j) || !agent || !(ifs = json_array()))
 		goto out;
-	json_object_del(j, "captures");
-	t = json_object_get(j, "time");
-	if (json_is_integer(t))
-		json_object_set_new(j, "clock_offset_ms",
-				    json_integer(json_integer_value(t) - (sent + got) / 2));
-	json_object_set_new(j, "rtt_ms", json_integer(got - sent));
-	text = json_dumps(j, JSON_COMPACT);
+	json_array_foreach(json_object_get(j, "interfaces"), k, v)
+		if (k < 64 && (v = iface_of(v)))
+			json_array_append_new(ifs, v);
+	/* a clock within a few thousand years of ours, or none */
+	r = json_pack("{s:o, s:o, s:o, s:o, s:I}", "agent", agent, "kernel",
+		      str_max(json_object_get(j, "kernel"), 128) ?: json_null(), "interfaces", ifs,
+		      "clock_offset_ms",
+		      json_is_integer(t) &&
+			      llabs(json_integer_value(t) - real_at) < 100000000000000ll
+			  ? json_integer(json_integer_value(t) - real_at)
+			  : json_null(),
+		      "rtt_ms", (json_int_t)rtt);
+	agent = NULL;
+	text = r ? json_dumps(r, JSON_COMPACT) : NULL;
 out:
+	json_decref(agent);
+	json_decref(r);
 	json_decref(j);
 	return text;
+}
+
+/* A refusal: its status, and the agent's reason from its Edgecap-Error
+ * header, never the body, which any service at the address could write;
+ * the call ends there. */
+static int on_head(struct ecap_httpc_call *c)
+{
+	struct call *k = c->data;
+
+	if (c->status == 200)
+		return 0;
+	for (size_t i = 0; i < c->resp_nheaders; i++) {
+		const h2o_header_t *h = &c->resp_headers[i];
+		char reason[200];
+
+		if (h2o_lcstris(h->name->base, h->name->len, H2O_STRLIT("edgecap-error"))) {
+			snprintf(reason, sizeof(reason), "%.*s", (int)h->value.len, h->value.base);
+			ecap_text_clean(k->reason, sizeof(k->reason), reason);
+			break;
+		}
+	}
+	return -1;
 }
 
 /* The answer's bytes, kept up to REPORT_MAX: past it the call ends (a
@@ -89,26 +168,27 @@ static void on_done(struct ecap_httpc_call *c, const char *err)
 {
 	struct call *k = c->data;
 	struct reg *reg = k->rs->conf.reg;
-	int64_t got = now_ms();
+	int64_t rtt = ms_of(CLOCK_MONOTONIC) - k->sent_mono, real = ms_of(CLOCK_REALTIME);
 	char why[320], *text = NULL;
 
 	k->over = 1;
 	if (!err && c->status == 200 && !c->truncated &&
-	    (text = report_of(&c->resp, k->sent_ms, got))) {
-		reg_device_report(reg, k->d.id, text, got / 1000);
+	    (text = report_of(&c->resp, real - rtt / 2, rtt))) {
+		reg_device_report(reg, k->d.id, k->d.serial, text, real / 1000);
 		free(text);
 		return;
 	}
-	if (c->truncated)
+	if (c->status && c->status != 200)
+		snprintf(why, sizeof(why), "HTTP %d from the agent%s%s", c->status,
+			 k->reason[0] ? ": " : "", k->reason);
+	else if (c->truncated)
 		snprintf(why, sizeof(why), "the agent's status is longer than %u bytes",
 			 REPORT_MAX);
 	else if (err)
 		snprintf(why, sizeof(why), "%s", err);
-	else if (c->status != 200)
-		snprintf(why, sizeof(why), "HTTP %d from the agent", c->status);
 	else
 		snprintf(why, sizeof(why), "the agent's status is not its JSON");
-	reg_device_report_error(reg, k->d.id, why);
+	reg_device_report_error(reg, k->d.id, k->d.serial, why);
 }
 
 static int allowed(const struct sockaddr *sa, void *arg, char *why, size_t len)
@@ -126,6 +206,7 @@ static void ask(struct srv_reports *rs, struct call *k, const struct reg_device 
 	k->call = (struct ecap_httpc_call){.method = "GET",
 					   .target = TARGET,
 					   .headers = k->headers,
+					   .on_head = on_head,
 					   .on_body = on_body,
 					   .on_done = on_done,
 					   .data = k};
@@ -146,7 +227,7 @@ static void ask(struct srv_reports *rs, struct call *k, const struct reg_device 
 					       .allow_arg = k},
 		e, sizeof(e)))
 		goto fail;
-	k->sent_ms = now_ms();
+	k->sent_mono = ms_of(CLOCK_MONOTONIC);
 	if (ecap_httpc_start(&k->dest, &k->call)) {
 		snprintf(e, sizeof(e), "out of memory");
 		goto fail;
@@ -154,7 +235,7 @@ static void ask(struct srv_reports *rs, struct call *k, const struct reg_device 
 	return;
 fail:
 	k->over = 1;
-	reg_device_report_error(rs->conf.reg, d->id, e);
+	reg_device_report_error(rs->conf.reg, d->id, d->serial, e);
 }
 
 static void let_go(struct call *k)
@@ -176,8 +257,8 @@ static void on_tick(h2o_timeout_entry_t *e)
 		struct call *k = &rs->calls[i];
 
 		/* one that trickles: its whole answer within TIMEOUT_MS */
-		if (k->busy && !k->over && now_ms() - k->sent_ms > TIMEOUT_MS) {
-			reg_device_report_error(rs->conf.reg, k->d.id,
+		if (k->busy && !k->over && ms_of(CLOCK_MONOTONIC) - k->sent_mono > TIMEOUT_MS) {
+			reg_device_report_error(rs->conf.reg, k->d.id, k->d.serial,
 						"no whole answer within 10 s");
 			k->over = 1;
 		}

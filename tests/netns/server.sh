@@ -340,6 +340,15 @@ test_reports() {
 		PY
 	# another organization's device stays not found, with its report
 	st=$(call "$bob" GET /devices/gw1); [ "$st" = 404 ] || bad+=" bob:$st;"
+	# bob's gx1 points at gw1's agent, which does not know its secret: the
+	# agent's refusal, not a guess
+	for _ in $(seq 100); do
+		call "$bob" GET /devices/gx1 > /dev/null
+		[ "$(field report_error)" != None ] && break
+		sleep 0.1
+	done
+	[[ "$(field report_error)" == "HTTP 403 from the agent"* ]] && [ "$(field state)" = "never seen" ] ||
+		bad+=" gx1: $(field state) $(field report_error);"
 	kill -TERM "$gw2_pid"; wait_gone "$gw2_pid" 10
 	for _ in $(seq 200); do
 		call "$alice" GET /devices/gw2 > /dev/null

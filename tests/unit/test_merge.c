@@ -682,6 +682,34 @@ static void cooked_duplicates_ignore_the_header(void **st)
 	srv_merge_free(m);
 }
 
+/* Not IP: the same ARP frame by Ethernet and by -i any is one packet; the
+ * same bytes under another type are another. */
+static void non_ip_duplicates_by_type_and_payload(void **st)
+{
+	struct out o = {0};
+	struct srv_merge *m =
+	    srv_merge_new(&(struct srv_merge_opts){.slack_ns = 1, .dedup_ns = 1000}, emit, &o);
+	int a = srv_merge_add_input(m), b = srv_merge_add_input(m);
+	uint8_t e[42] = {0}, c[48] = {0};
+	struct srv_merge_stats s;
+
+	memcpy(e, "\xff\xff\xff\xff\xff\xff\x02\x00\x00\x00\x00\x01\x08\x06", 14);
+	memset(e + 14, 0x5a, 28);
+	c[0] = 0x08, c[1] = 0x06, c[7] = 3, c[10] = 1; /* SLL2: ARP, ifindex 3, broadcast */
+	memcpy(c + 20, e + 14, 28);
+	assert_int_equal(srv_merge_push(m, a, 100, 0, 1, 0, e, 42, 42), 0);
+	assert_int_equal(srv_merge_push(m, b, 101, 0, 276, 0, c, 48, 48), 0);
+	c[1] = 0x35; /* RARP: the same bytes, another packet */
+	assert_int_equal(srv_merge_push(m, b, 102, 0, 276, 0, c, 48, 48), 0);
+	srv_merge_close_input(m, a);
+	srv_merge_close_input(m, b);
+	srv_merge_run(m, INT64_MIN);
+	srv_merge_stats(m, &s);
+	assert_int_equal(s.duplicates, 1);
+	assert_int_equal(o.n, 2);
+	srv_merge_free(m);
+}
+
 static void many_keys_expire_and_grow(void **st)
 {
 	struct out o = {0};
@@ -861,6 +889,7 @@ int main(void)
 	    cmocka_unit_test(squeezed_input_lets_its_slack_go),
 	    cmocka_unit_test(duplicates_across_devices_only),
 	    cmocka_unit_test(cooked_duplicates_ignore_the_header),
+	    cmocka_unit_test(non_ip_duplicates_by_type_and_payload),
 	    cmocka_unit_test(many_keys_expire_and_grow),
 	    cmocka_unit_test(memory_bound_forces_output),
 	    cmocka_unit_test(mux_by_reference_writes_what_copying_writes),

@@ -559,7 +559,7 @@ static void reports_are_due_and_kept(void **state)
 	assert_int_equal(n, 1);
 	assert_int_equal(due[0].id, b);
 	free(due);
-	reg_device_report(r, b, "{\"agent\":\"edgecap-agent 0.1.0\"}", now - 29);
+	reg_device_report(r, b, "SN-2", "{\"agent\":\"edgecap-agent 0.1.0\"}", now - 29);
 	assert_int_equal(reg_devices_due(r, now - 59, 10, &due, &n), 0);
 	assert_int_equal(n, 0);
 	assert_int_equal(reg_devices_due(r, now - 29, 10, &due, &n), 0); /* b's minute is up */
@@ -567,7 +567,11 @@ static void reports_are_due_and_kept(void **state)
 	free(due);
 	assert_int_equal(reg_device_get(r, acme, "gw2", &d), 0);
 	assert_int_equal(d.last_seen, now - 29);
-	reg_device_report_error(r, b, "connection refused");
+	reg_device_report_error(r, b, "SN-9", "connection refused"); /* another serial: no */
+	assert_int_equal(reg_device_report_get(r, b, &json, &when, &error), 0);
+	assert_null(error);
+	free(json);
+	reg_device_report_error(r, b, "SN-2", "connection refused");
 	assert_int_equal(reg_device_report_get(r, b, &json, &when, &error), 0);
 	assert_string_equal(json, "{\"agent\":\"edgecap-agent 0.1.0\"}");
 	assert_int_equal(when, now - 29);

@@ -26,7 +26,18 @@ int ecap_linktype_from_name(const char *name)
 
 const char *ecap_linktype_name(int dlt)
 {
-	return pcap_datalink_val_to_name(dlt);
+	switch (dlt) { /* libpcap before 1.10 names no LINUX_SLL2 */
+	case ECAP_LINKTYPE_EN10MB:
+		return "EN10MB";
+	case ECAP_LINKTYPE_RAW:
+		return "RAW";
+	case ECAP_LINKTYPE_LINUX_SLL:
+		return "LINUX_SLL";
+	case ECAP_LINKTYPE_LINUX_SLL2:
+		return "LINUX_SLL2";
+	default:
+		return NULL;
+	}
 }
 
 int ecap_filter_compile(const char *expr, int linktype, uint32_t snaplen, struct ecap_cbpf *ret,

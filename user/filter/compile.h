@@ -11,7 +11,8 @@ int ecap_filter_compile(const char *expr, int linktype, uint32_t snaplen, struct
 			char *err, size_t errlen);
 /* "EN10MB", "RAW" (tcpdump -y names) -> DLT value, or -EINVAL. */
 int ecap_linktype_from_name(const char *name);
-/* The name of a DLT value ("EN10MB"), a static string; NULL if unknown. */
+/* The name of a DLT value we compile for ("EN10MB"), a static string;
+ * NULL for any other. */
 const char *ecap_linktype_name(int dlt);
 
 /* The interfaces libpcap lists, in its order: fn(ctx, name, line) with the

@@ -116,7 +116,7 @@ export interface Device {
   // what the device last said of itself (its agent's status)
   agent: string | null;
   kernel: string | null;
-  interfaces: { name: string; ingress: string; linktype: string; mac: string; mtu: number; state: string; addresses: string[] }[] | null;
+  interfaces: { name: string; ingress: string | null; linktype: string | null; mac: string | null; mtu: number | null; state: string | null; addresses: string[] }[] | null;
   clock_offset_ms: number | null;
   reported_at: string | null;
   report_error: string | null;

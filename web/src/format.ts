@@ -43,9 +43,12 @@ export function ago(iso: string | null, now = Date.now()): string {
 
 // What a device's interfaces can be captured with, from its report:
 // "eth0 xdp, wg0 tc (RAW)".
-export function hooks(ifs: { name: string; ingress: string; linktype: string }[] | null): string {
-  if (!ifs?.length) return "";
-  return ifs.map((i) => `${i.name} ${i.ingress}${i.linktype === "EN10MB" ? "" : ` (${i.linktype})`}`).join(", ");
+export function hooks(ifs: { name: string; ingress: string | null; linktype: string | null }[] | null): string {
+  if (!Array.isArray(ifs)) return "";
+  return ifs
+    .filter((i) => i && typeof i === "object" && typeof i.name === "string")
+    .map((i) => `${i.name} ${i.ingress ?? "?"}${i.linktype === "EN10MB" ? "" : ` (${i.linktype ?? "?"})`}`)
+    .join(", ");
 }
 
 // "1.2.3.4:443" style shell quoting for the copyable command lines.

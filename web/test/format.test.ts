@@ -24,6 +24,9 @@ test("hooks: each interface's ingress hook, its link type where not Ethernet", (
   assert.equal(hooks(null), "");
   assert.equal(hooks([]), "");
   assert.equal(hooks([{ name: "eth0", ingress: "xdp", linktype: "EN10MB" }, { name: "wg0", ingress: "tc", linktype: "RAW" }]), "eth0 xdp, wg0 tc (RAW)");
+  // what a device said is not trusted to have the shape
+  assert.equal(hooks("x" as never), "");
+  assert.equal(hooks([null, { name: "eth1", ingress: null, linktype: null }] as never), "eth1 ? (?)");
 });
 
 test("the next page's cursor comes from the Link header", () => {
