@@ -449,19 +449,8 @@ static int on_head(struct ecap_httpc_call *c)
 		save_device(dc);
 		return 0;
 	}
-	/* a refusal: its status, and the agent's reason from its Edgecap-Error
-	 * header; never the body, which any service at the address could have
-	 * written (a device address is the administrator's to choose) */
-	for (size_t i = 0; i < c->resp_nheaders; i++) {
-		const h2o_header_t *h = &c->resp_headers[i];
-		char reason[200];
-
-		if (h2o_lcstris(h->name->base, h->name->len, H2O_STRLIT("edgecap-error"))) {
-			snprintf(reason, sizeof(reason), "%.*s", (int)h->value.len, h->value.base);
-			ecap_text_clean(dc->reason, sizeof(dc->reason), reason);
-			break;
-		}
-	}
+	/* a refusal: its status, and the agent's reason */
+	srv_device_reason(c, dc->reason, sizeof(dc->reason));
 	return 0;
 }
 

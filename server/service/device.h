@@ -12,4 +12,10 @@
  * address, reached over the mTunnel (*mgmt set). 0, or -EINVAL. */
 int srv_device_url(const struct reg_device *d, char *ret, size_t len, uint32_t *mgmt);
 
+struct ecap_httpc_call;
+/* A refusal's reason: the agent's Edgecap-Error header, cleaned, into ret
+ * (left as it is when there is none); never the body, which any service at
+ * the address could have written. */
+void srv_device_reason(const struct ecap_httpc_call *c, char *ret, size_t len);
+
 #endif

@@ -140,16 +140,7 @@ static int on_head(struct ecap_httpc_call *c)
 
 	if (c->status == 200)
 		return 0;
-	for (size_t i = 0; i < c->resp_nheaders; i++) {
-		const h2o_header_t *h = &c->resp_headers[i];
-		char reason[200];
-
-		if (h2o_lcstris(h->name->base, h->name->len, H2O_STRLIT("edgecap-error"))) {
-			snprintf(reason, sizeof(reason), "%.*s", (int)h->value.len, h->value.base);
-			ecap_text_clean(k->reason, sizeof(k->reason), reason);
-			break;
-		}
-	}
+	srv_device_reason(c, k->reason, sizeof(k->reason));
 	return -1;
 }
 
