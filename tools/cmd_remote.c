@@ -17,7 +17,7 @@
 #include "http.h"
 #include "common/pcapng.h"
 
-enum { O_SERVER = 0x100, O_TOKEN, O_CACERT, O_TEXT, O_SERIAL, O_ADDRESS, O_PUBKEY, O_DURATION };
+enum { O_SERVER = 0x100, O_TOKEN, O_CACERT, O_TEXT, O_SERIAL, O_ADDRESS, O_NAME, O_DURATION };
 
 #define COMMON_OPTS                                                                                \
 	{"server", required_argument, NULL, O_SERVER},                                             \
@@ -331,13 +331,17 @@ static void devices_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: edgecap devices [list]\n"
-		"       edgecap devices add NAME --serial SERIAL [--address URL] [--pubkey KEY]\n"
+		"       edgecap devices claim SERIAL CODE [--name NAME]\n"
+		"       edgecap devices add NAME --serial SERIAL --address URL\n"
 		"       edgecap devices enable|disable|delete NAME\n"
 		"\n"
-		"'add' enrols a device and prints its secret (hex), for the agent's\n"
-		"secret_file; the server keeps it, it is not shown again. With --pubkey\n"
-		"(from edgecap-agent keygen) the device can register with the tunnel;\n"
-		"the address then defaults to https://tunnel:8443, its management address.\n"
+		"'claim' makes a device that reaches the server through the tunnel\n"
+		"yours: its agent prints its serial and claim code at start (and\n"
+		"edgecap-agent identity prints them). Its name is its host name unless\n"
+		"--name gives one. Nothing is carried to the device.\n"
+		"'add' enrols a device the server reaches directly at URL and prints its\n"
+		"secret (hex), for the agent's secret_file; the server keeps it, it is\n"
+		"not shown again.\n"
 		"A disabled device cannot register nor be captured from.\n"
 		"%s",
 		common_help);
@@ -348,7 +352,7 @@ int cmd_devices(int argc, char **argv)
 	static const struct option longopts[] = {
 	    {"serial", required_argument, NULL, O_SERIAL},
 	    {"address", required_argument, NULL, O_ADDRESS},
-	    {"pubkey", required_argument, NULL, O_PUBKEY},
+	    {"name", required_argument, NULL, O_NAME},
 	    COMMON_OPTS,
 	    {0},
 	};
@@ -364,11 +368,11 @@ int cmd_devices(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		if (common_opt(&co, c))
 			continue;
-		if (c == O_SERIAL || c == O_ADDRESS || c == O_PUBKEY) {
+		if (c == O_SERIAL || c == O_ADDRESS || c == O_NAME) {
 			json_object_set_new(add,
 					    c == O_SERIAL    ? "serial"
 					    : c == O_ADDRESS ? "address"
-							     : "pubkey",
+							     : "name",
 					    json_string(optarg));
 			continue;
 		}
@@ -378,14 +382,21 @@ int cmd_devices(int argc, char **argv)
 	}
 	verb = optind < argc ? argv[optind] : "list";
 	if (!((!strcmp(verb, "list") && argc - optind <= 1) ||
-	      (strcmp(verb, "list") && argc - optind == 2))) {
+	      (!strcmp(verb, "claim") && argc - optind == 3) ||
+	      (strcmp(verb, "list") && strcmp(verb, "claim") && argc - optind == 2))) {
 		devices_usage(stderr);
 		goto out;
 	}
 	h = cli_http_new(co.server, co.token, co.cacert);
 	if (!h)
 		goto out;
-	if (!strcmp(verb, "add")) {
+	if (!strcmp(verb, "claim")) {
+		json_object_set_new(add, "serial", json_string(argv[optind + 1]));
+		json_object_set_new(add, "code", json_string(argv[optind + 2]));
+		j = call_json(h, "POST", "/api/v1/devices/claim", add, 201);
+		if (j)
+			printf("claimed %s as %s\n", str(j, "serial"), str(j, "name"));
+	} else if (!strcmp(verb, "add")) {
 		json_object_set_new(add, "name", json_string(argv[optind + 1]));
 		j = call_json(h, "POST", "/api/v1/devices", add, 201);
 		if (j)

@@ -119,6 +119,7 @@ void srv_api_stop(struct srv_api *api);
 /* The endpoints, by file. */
 srv_endpoint_fn srv_devices_list;
 srv_endpoint_fn srv_devices_add;
+srv_endpoint_fn srv_devices_claim;
 srv_endpoint_fn srv_device_get;
 srv_endpoint_fn srv_device_patch;
 srv_endpoint_fn srv_device_delete;

@@ -1,7 +1,9 @@
 /* devices.c - the organization's devices:
  *
  *   GET    /api/v1/devices                 list
- *   POST   /api/v1/devices                 enrol {name, serial[, address][, pubkey]}
+ *   POST   /api/v1/devices                 enrol {name, serial, address}: reached directly
+ *   POST   /api/v1/devices/claim           claim {serial, code[, name]}: one that announced
+ *                                          itself through the tunnel (docs/tunnel.md)
  *   GET    /api/v1/devices/NAME            one, with its tunnel state
  *   PATCH  /api/v1/devices/NAME            {enabled}
  *   DELETE /api/v1/devices/NAME
@@ -167,20 +169,20 @@ int srv_devices_add(struct srv_api *api, h2o_req_t *req, const struct reg_user *
 	    srv_str_field(req, j, "address", 0, &address) ||
 	    srv_str_field(req, j, "pubkey", 0, &pubkey))
 		goto out;
-	if (pubkey && mtun_pubkey_check(pubkey)) {
+	/* a key is what the tunnel knows a device by: it comes only from the
+	 * device itself, by claim, so that no organization can take another's */
+	if (pubkey) {
 		srv_fail(req, 400,
-			 "pubkey: want an Ed25519 public key, 32 bytes in base64 "
-			 "(edgecap-agent keygen prints it)");
+			 "pubkey: a device with a key joins by claim (POST /api/v1/devices/claim "
+			 "{serial, code}), with what its agent prints at start");
 		goto out;
 	}
-	if (!address && !pubkey) {
+	if (!address) {
 		srv_fail(req, 400,
-			 "address: required unless the device has a pubkey (then "
-			 "it is reached over the tunnel)");
+			 "address: required for a device reached directly; one that reaches the "
+			 "server through the tunnel joins by claim");
 		goto out;
 	}
-	if (!address)
-		address = "https://tunnel:8443";
 	if (!srv_valid_name(name, REG_NAME_MAX) || !srv_valid_name(serial, REG_SERIAL_MAX)) {
 		srv_fail(req, 400, "name and serial: 1 to %d (%d) of A-Z a-z 0-9 . _ -",
 			 REG_NAME_MAX, REG_SERIAL_MAX);
@@ -195,9 +197,9 @@ int srv_devices_add(struct srv_api *api, h2o_req_t *req, const struct reg_user *
 		srv_fail(req, 400, "address: %s (not where a device may be)", why);
 		goto out;
 	}
-	id = reg_device_add(api->reg, who->org, name, serial, address, pubkey, secret);
+	id = reg_device_add(api->reg, who->org, name, serial, address, NULL, secret);
 	if (id == -EEXIST)
-		srv_fail(req, 409, "a device named '%s' or with serial '%s' is enrolled", name,
+		srv_fail(req, 409, "a device named '%s' or with serial '%s' is enrolled here", name,
 			 serial);
 	else if (id < 0 || reg_device_get(api->reg, who->org, name, &d))
 		srv_fail(req, 500, "registry: %s", reg_errmsg(api->reg));
@@ -209,6 +211,75 @@ int srv_devices_add(struct srv_api *api, h2o_req_t *req, const struct reg_user *
 			 name, serial, address);
 		audit_device(api, req, who, "device_enrolled", name,
 			     json_pack("{s:s,s:s}", "serial", serial, "address", address));
+	}
+out:
+	json_decref(j);
+	return 0;
+}
+
+/* Wrong claim codes an organization may send: CLAIM_FREE in CLAIM_WINDOW_S,
+ * then it waits for the window to pass. Ten tries of a 50-bit code a
+ * quarter hour leave guessing hopeless. */
+#define CLAIM_FREE     10
+#define CLAIM_WINDOW_S 900
+
+/* {serial, code[, name]}: the device that announced serial with this code
+ * becomes the organization's. A serial nobody claimed, another's, or a
+ * wrong code all answer the same 404, so that nothing is learnt of
+ * serials by asking. */
+int srv_devices_claim(struct srv_api *api, h2o_req_t *req, const struct reg_user *who,
+		      char **params)
+{
+	static const char *const keys[] = {"serial", "code", "name", NULL};
+	json_t *j = srv_body(req);
+	const char *serial, *code, *name;
+	struct reg_unclaimed u;
+	struct reg_device d;
+	char key[48], wait[24];
+	int64_t now = time(NULL), id, last = 0;
+	unsigned n = 0;
+
+	if (!j)
+		return 0;
+	if (srv_known_keys(req, j, keys) || srv_str_field(req, j, "serial", 1, &serial) ||
+	    srv_str_field(req, j, "code", 1, &code) || srv_str_field(req, j, "name", 0, &name))
+		goto out;
+	if (!srv_valid_name(serial, REG_SERIAL_MAX) ||
+	    (name && !srv_valid_name(name, REG_NAME_MAX))) {
+		srv_fail(req, 400, "serial and name: 1 to %d (%d) of A-Z a-z 0-9 . _ -",
+			 REG_SERIAL_MAX, REG_NAME_MAX);
+		goto out;
+	}
+	snprintf(key, sizeof(key), "claim org %lld", (long long)who->org);
+	if (reg_signin_failures(api->reg, key, now - CLAIM_WINDOW_S, &n, &last)) {
+		srv_fail(req, 503, "registry: %s", reg_errmsg(api->reg));
+		goto out;
+	}
+	if (n >= CLAIM_FREE) {
+		snprintf(wait, sizeof(wait), "%lld", (long long)(last + CLAIM_WINDOW_S - now));
+		h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL,
+			       h2o_strdup(&req->pool, wait, SIZE_MAX).base, strlen(wait));
+		srv_fail(req, 429, "too many wrong claim codes; try again in %s s", wait);
+		goto out;
+	}
+	id = reg_device_claim(api->reg, who->org, serial, code, name, &u);
+	if (id == -ENOENT) {
+		reg_signin_failed(api->reg, key, now);
+		srv_fail(req, 404,
+			 "code: no device waits to be claimed with serial '%s' and that code "
+			 "(its agent prints both at start)",
+			 serial);
+	} else if (id == -EEXIST)
+		srv_fail(req, 409, "a device named '%s' or with serial '%s' is enrolled here",
+			 u.hostname, serial);
+	else if (id < 0 || reg_device_get(api->reg, who->org, u.hostname, &d))
+		srv_fail(req, 500, "registry: %s", reg_errmsg(api->reg));
+	else {
+		srv_json(req, 201, device_json(api, &d));
+		ecap_log(LOG_INFO, "%s/%s claimed device %s (%s)", who->org_name, who->name, d.name,
+			 serial);
+		audit_device(api, req, who, "device_claimed", d.name,
+			     json_pack("{s:s,s:s}", "serial", serial, "agent", d.address));
 	}
 out:
 	json_decref(j);

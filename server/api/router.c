@@ -20,6 +20,7 @@
 static const struct srv_route routes[] = {
     {"GET", "/api/v1/devices", srv_devices_list, 0, REG_VIEWER, "list devices"},
     {"POST", "/api/v1/devices", srv_devices_add, 0, REG_OWNER, "enrol devices"},
+    {"POST", "/api/v1/devices/claim", srv_devices_claim, 0, REG_OWNER, "claim devices"},
     {"GET", "/api/v1/devices/{name}", srv_device_get, 0, REG_VIEWER, "see devices"},
     {"PATCH", "/api/v1/devices/{name}", srv_device_patch, 0, REG_OWNER, "change devices"},
     {"DELETE", "/api/v1/devices/{name}", srv_device_delete, 0, REG_OWNER, "remove devices"},

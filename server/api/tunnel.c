@@ -37,37 +37,81 @@ void srv_tunnel_answer(void *waiter, const uint8_t *body, size_t len)
 	h2o_send(req, &(h2o_iovec_t){copy, len}, 1, H2O_SEND_STATE_FINAL);
 }
 
+/* The optional words of a registration that reach the registry: checked
+ * here, so that what an owner later sees was a name, a URL of ours, a hash.
+ * NULL, or the field's complaint. */
+static const char *check_words(const struct srv_tunnel_reg *in)
+{
+	const char *port;
+	size_t n;
+
+	if (!srv_valid_name(in->serial, REG_SERIAL_MAX))
+		return "serial: 1 to 128 of A-Z a-z 0-9 . _ -";
+	if (in->claim && (strlen(in->claim) != MTUN_CLAIM_HEX - 1 ||
+			  strspn(in->claim, "0123456789abcdef") != MTUN_CLAIM_HEX - 1))
+		return "claim: want SHA-256 in lowercase hex";
+	if (in->hostname && !srv_valid_name(in->hostname, REG_NAME_MAX))
+		return "name: 1 to 64 of A-Z a-z 0-9 . _ -";
+	if (!in->agent)
+		return NULL;
+	port = !strncmp(in->agent, "http://tunnel:", 14)    ? in->agent + 14
+	       : !strncmp(in->agent, "https://tunnel:", 15) ? in->agent + 15
+							    : NULL;
+	n = port ? strspn(port, "0123456789") : 0;
+	if (!port || !n || n > 5 || port[n] || atoi(port) < 1 || atoi(port) > 65535)
+		return "agent: want http://tunnel:PORT or https://tunnel:PORT";
+	return NULL;
+}
+
 int srv_tunnel_register_ep(struct srv_api *api, h2o_req_t *req, const struct reg_user *who,
 			   char **params)
 {
-	struct srv_tunnel_reg in;
+	struct srv_tunnel_reg in = {0};
 	struct srv_tunnel_grant g;
 	json_error_t e;
 	json_t *j;
 	json_int_t ts;
-	char err[256];
+	char err[256], source[64];
+	const char *bad;
 	int r;
 
 	if (!api->tunnel)
 		return srv_fail(req, 404, "the tunnel is not enabled on this server");
 	j = req->entity.base ? json_loadb(req->entity.base, req->entity.len, 0, &e) : NULL;
 	if (!j ||
-	    json_unpack_ex(j, &e, JSON_STRICT, "{s:s, s:I, s:s, s:s, s:s}", "serial", &in.serial,
-			   "ts", &ts, "nonce", &in.nonce, "dh", &in.dh, "sig", &in.sig)) {
-		srv_fail(req, 400, "want {serial, ts, nonce, dh, sig}%s%s", j ? ": " : "",
-			 j ? e.text : "");
+	    json_unpack_ex(j, &e, JSON_STRICT, "{s:s, s:I, s:s, s:s, s:s, s:s, s?s, s?s, s?s}",
+			   "serial", &in.serial, "ts", &ts, "nonce", &in.nonce, "dh", &in.dh, "sig",
+			   &in.sig, "pubkey", &in.pubkey, "claim", &in.claim, "name", &in.hostname,
+			   "agent", &in.agent)) {
+		srv_fail(req, 400,
+			 "want {serial, ts, nonce, dh, sig, pubkey[, claim, name, agent]}%s%s",
+			 j ? ": " : "", j ? e.text : "");
+		goto out;
+	}
+	if ((bad = check_words(&in))) {
+		srv_fail(req, 400, "%s", bad);
 		goto out;
 	}
 	in.ts = ts;
+	srv_client_address(api, req, source, sizeof(source));
+	in.source = source;
 	r = srv_tunnel_register(api->tunnel, &in, &g, err, sizeof(err));
+	if (r == -EAGAIN) {
+		/* the device waits for its owner: it asks again, and says so */
+		srv_json(req, 202,
+			 json_pack("{s:s, s:s, s:i}", "state", "unclaimed", "serial", in.serial,
+				   "retry", SRV_UNCLAIMED_RETRY_S));
+		goto out;
+	}
 	if (r) {
 		srv_fail(req, r == -EINVAL ? 400 : r == -EACCES ? 403 : 503, "%s", err);
 		goto out;
 	}
 	srv_json(req, 200,
-		 json_pack("{s:I, s:s, s:s, s:s, s:i, s:i, s:i}", "client", (json_int_t)g.client,
-			   "dh", g.dh, "address", g.address, "server", g.server, "prefix", g.prefix,
-			   "udp_port", (int)g.udp_port, "mtu", g.mtu));
+		 json_pack("{s:I, s:s, s:s, s:s, s:i, s:i, s:i, s:s}", "client",
+			   (json_int_t)g.client, "dh", g.dh, "address", g.address, "server",
+			   g.server, "prefix", g.prefix, "udp_port", (int)g.udp_port, "mtu", g.mtu,
+			   "secret", g.secret));
 out:
 	json_decref(j);
 	return 0;

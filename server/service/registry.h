@@ -179,16 +179,46 @@ void reg_audit_free(struct reg_audit *a, size_t n);
 /* Remove entries older than before_ms: how many, or -EIO. */
 int64_t reg_audit_expire(struct reg *r, int64_t before_ms);
 
-/* Enrol a device into an organization: the new id (-EEXIST: its name in the
- * organization, or its serial anywhere). Its management address is the
+/* Enrol a device into an organization: the new id (-EEXIST: its name or
+ * serial in the organization, or its key anywhere). Its management address is the
  * first free one for its serial (mtun_address), so collisions resolve here.
  * Its secret is generated and written as hex into secret_hex
  * (2 * REG_SECRET_LEN + 1). pubkey NULL: none. */
 int64_t reg_device_add(struct reg *r, int64_t org, const char *name, const char *serial,
 		       const char *address, const char *pubkey, char *secret_hex);
 int reg_device_get(struct reg *r, int64_t org, const char *name, struct reg_device *ret);
-/* Any organization's device by serial (the device proves it holds the key). */
-int reg_device_by_serial(struct reg *r, const char *serial, struct reg_device *ret);
+/* Any organization's device by its key (the device proves it holds it):
+ * 0, -ENOENT or -EIO. */
+int reg_device_by_pubkey(struct reg *r, const char *pubkey, struct reg_device *ret);
+
+/* Devices that announced themselves and wait to be claimed
+ * (registry_claim.c, docs/tunnel.md): one per key, what it said, from
+ * which address, when first and last. */
+struct reg_unclaimed {
+	char pubkey[64];
+	char serial[REG_SERIAL_MAX + 1];
+	char claim[65]; /* SHA-256 in hex of the claim code (mtun_claim_hash) */
+	char hostname[REG_NAME_MAX + 1];
+	char agent[REG_ADDRESS_MAX + 1]; /* where its agent answers through the tunnel */
+	char source[64];
+	int64_t last_seen;
+};
+struct reg_unclaimed_limits {
+	int64_t max, per_source; /* announcements kept, in all and from one address */
+	int64_t expire_s;	 /* forgotten when not heard for this long */
+};
+/* Keep an announcement: 1 when new or changed, 0 for its words again
+ * (written once a minute at most), -ENOSPC (max reached), -EMFILE (the address's share reached),
+ * -EIO. */
+int reg_unclaimed_announce(struct reg *r, const struct reg_unclaimed *u,
+			   const struct reg_unclaimed_limits *lim);
+/* Claim the device that announced serial with this code (as typed) into
+ * org, named name (NULL or "": its host name, else its serial): the new
+ * device's id, and what it had announced in ret, hostname set to the name
+ * it was given; -ENOENT (no such serial and code, whoever
+ * holds the serial), -EEXIST (its name or serial in org), -EIO. */
+int64_t reg_device_claim(struct reg *r, int64_t org, const char *serial, const char *code,
+			 const char *name, struct reg_unclaimed *ret);
 /* The organization's devices by name, those after after (NULL: from the
  * first), limit of them (0: all): a malloc'ed array (NULL when empty). */
 int reg_devices_list(struct reg *r, int64_t org, const char *after, size_t limit,

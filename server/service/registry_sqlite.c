@@ -169,6 +169,49 @@ static const char *const migrations[] = {
     "ALTER TABLE devices ADD COLUMN reported INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE devices ADD COLUMN report_error TEXT;"
     "ALTER TABLE devices ADD COLUMN polled INTEGER NOT NULL DEFAULT 0;",
+    /* 10: devices join by claim (docs/tunnel.md): a serial is unique within
+     * an organization only, so that none can block or probe another's; a
+     * device's key belongs to one device; devices that announced
+     * themselves and wait for their owner to claim them by serial and code
+     * (the code's hash, as the device announced it) */
+    "CREATE TABLE devices_new ("
+    "  id INTEGER PRIMARY KEY,"
+    "  org_id INTEGER NOT NULL REFERENCES orgs(id),"
+    "  name TEXT NOT NULL,"
+    "  serial TEXT NOT NULL,"
+    "  pubkey TEXT,"
+    "  secret BLOB NOT NULL,"
+    "  address TEXT NOT NULL,"
+    "  transport TEXT NOT NULL DEFAULT 'direct',"
+    "  enabled INTEGER NOT NULL DEFAULT 1,"
+    "  last_seen INTEGER,"
+    "  created INTEGER NOT NULL,"
+    "  mgmt_address INTEGER,"
+    "  report TEXT,"
+    "  reported INTEGER NOT NULL DEFAULT 0,"
+    "  report_error TEXT,"
+    "  polled INTEGER NOT NULL DEFAULT 0,"
+    "  UNIQUE (org_id, name),"
+    "  UNIQUE (org_id, serial));"
+    "INSERT INTO devices_new SELECT id, org_id, name, serial, pubkey, secret, address,"
+    "  transport, enabled, last_seen, created, mgmt_address, report, reported, report_error,"
+    "  polled FROM devices;"
+    "DROP TABLE devices;"
+    "ALTER TABLE devices_new RENAME TO devices;"
+    "CREATE UNIQUE INDEX devices_mgmt ON devices (mgmt_address);"
+    "CREATE UNIQUE INDEX devices_pubkey ON devices (pubkey);"
+    "CREATE TABLE unclaimed ("
+    "  pubkey TEXT PRIMARY KEY,"
+    "  serial TEXT NOT NULL,"
+    "  claim_sha256 TEXT NOT NULL,"
+    "  hostname TEXT NOT NULL,"
+    "  agent TEXT NOT NULL,"
+    "  source TEXT NOT NULL,"
+    "  first_seen INTEGER NOT NULL,"
+    "  last_seen INTEGER NOT NULL);"
+    "CREATE INDEX unclaimed_serial ON unclaimed (serial);"
+    "CREATE INDEX unclaimed_source ON unclaimed (source);"
+    "CREATE INDEX unclaimed_seen ON unclaimed (last_seen);",
 };
 
 const char *reg_errmsg(struct reg *r)
@@ -591,10 +634,10 @@ int reg_device_get(struct reg *r, int64_t org, const char *name, struct reg_devi
 	    ret);
 }
 
-int reg_device_by_serial(struct reg *r, const char *serial, struct reg_device *ret)
+int reg_device_by_pubkey(struct reg *r, const char *pubkey, struct reg_device *ret)
 {
 	return one_device(
-	    reg_q(r, "SELECT " DEVICE_COLUMNS " FROM devices WHERE serial = ?", "t", serial), ret);
+	    reg_q(r, "SELECT " DEVICE_COLUMNS " FROM devices WHERE pubkey = ?", "t", pubkey), ret);
 }
 
 int reg_device_rows(sqlite3_stmt *st, struct reg_device **ret, size_t *ret_n)

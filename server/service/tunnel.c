@@ -374,6 +374,47 @@ static uint32_t new_id(struct srv_tunnel *t)
 	return id;
 }
 
+/* A key no device has: kept for its owner to claim (registry_claim.c),
+ * within bounds that no one sender can exhaust alone. */
+static int announce(struct srv_tunnel *t, const struct srv_tunnel_reg *in, char *err, size_t errlen)
+{
+	static const struct reg_unclaimed_limits lim = {
+	    .max = SRV_UNCLAIMED_MAX,
+	    .per_source = SRV_UNCLAIMED_PER_SOURCE,
+	    .expire_s = SRV_UNCLAIMED_EXPIRE_S,
+	};
+	struct reg_unclaimed u = {.last_seen = time(NULL)};
+	int r;
+
+	if (!in->claim) {
+		snprintf(err, errlen,
+			 "unknown device: no device has this key, and no claim code came with it");
+		return -EACCES;
+	}
+	snprintf(u.pubkey, sizeof(u.pubkey), "%s", in->pubkey);
+	snprintf(u.serial, sizeof(u.serial), "%s", in->serial);
+	snprintf(u.claim, sizeof(u.claim), "%s", in->claim);
+	snprintf(u.hostname, sizeof(u.hostname), "%s", in->hostname ? in->hostname : "");
+	snprintf(u.agent, sizeof(u.agent), "%s", in->agent ? in->agent : "https://tunnel:8443");
+	snprintf(u.source, sizeof(u.source), "%s", in->source ? in->source : "");
+	r = reg_unclaimed_announce(t->reg, &u, &lim);
+	if (r == -ENOSPC || r == -EMFILE) {
+		snprintf(err, errlen, "over capacity: %d devices%s%s wait to be claimed",
+			 r == -ENOSPC ? SRV_UNCLAIMED_MAX : SRV_UNCLAIMED_PER_SOURCE,
+			 r == -ENOSPC ? "" : " from ", r == -ENOSPC ? "" : u.source);
+		return -EBUSY;
+	}
+	if (r < 0) {
+		snprintf(err, errlen, "registry: %s", reg_errmsg(t->reg));
+		return -EBUSY;
+	}
+	if (r)
+		ecap_log(LOG_INFO, "tunnel: serial %s (%s) from %s waits to be claimed", u.serial,
+			 u.hostname[0] ? u.hostname : "no name", u.source);
+	snprintf(err, errlen, "not claimed yet: serial %s", u.serial);
+	return -EAGAIN;
+}
+
 int srv_tunnel_register(struct srv_tunnel *t, const struct srv_tunnel_reg *in,
 			struct srv_tunnel_grant *out, char *err, size_t errlen)
 {
@@ -396,13 +437,23 @@ int srv_tunnel_register(struct srv_tunnel *t, const struct srv_tunnel_reg *in,
 			 (long long)in->ts, MTUN_REGISTER_SKEW);
 		return -EACCES;
 	}
-	if (reg_device_by_serial(t->reg, in->serial, &d) || !d.pubkey[0]) {
-		snprintf(err, errlen, "unknown device: no key enrolled for serial '%.128s'",
-			 in->serial);
+	if (mtun_pubkey_check(in->pubkey)) {
+		snprintf(err, errlen, "pubkey: want an Ed25519 public key, 32 bytes in base64");
+		return -EINVAL;
+	}
+	if (mtun_register_verify(in->pubkey, in->serial, in->ts, in->nonce, in->dh, in->sig)) {
+		snprintf(err, errlen, "bad signature");
 		return -EACCES;
 	}
-	if (mtun_register_verify(d.pubkey, in->serial, in->ts, in->nonce, in->dh, in->sig)) {
-		snprintf(err, errlen, "bad signature");
+	r = reg_device_by_pubkey(t->reg, in->pubkey, &d);
+	if (r == -ENOENT)
+		return announce(t, in, err, errlen);
+	if (r) {
+		snprintf(err, errlen, "registry: %s", reg_errmsg(t->reg));
+		return -EBUSY;
+	}
+	if (strcmp(d.serial, in->serial)) {
+		snprintf(err, errlen, "serial: this key was claimed as '%s'", d.serial);
 		return -EACCES;
 	}
 	/* A replay can only replace the device's session with one nobody can
@@ -435,7 +486,6 @@ int srv_tunnel_register(struct srv_tunnel *t, const struct srv_tunnel_reg *in,
 		r = -EINVAL;
 		goto out;
 	}
-	OPENSSL_cleanse(key, sizeof(key));
 	if (old) /* the device again: its earlier session ends */
 		remove_client(t, old);
 	c->t = t;
@@ -459,11 +509,18 @@ int srv_tunnel_register(struct srv_tunnel *t, const struct srv_tunnel_reg *in,
 	out->prefix = MTUN_NET_PREFIX;
 	out->udp_port = ntohs(t->udp_addr.sin_port);
 	out->mtu = MTUN_MTU;
+	if (mtun_box_seal(key, c->id, d.secret, sizeof(d.secret), out->secret)) {
+		snprintf(err, errlen, "out of resources");
+		r = -ENOMEM;
+		goto out;
+	}
+	OPENSSL_cleanse(key, sizeof(key));
 	ecap_log(LOG_INFO, "tunnel: %s (%s) registered as %s, client %08x", d.name, in->serial,
 		 out->address, c->id);
 	c = NULL;
 	r = 0;
 out:
+	OPENSSL_cleanse(key, sizeof(key));
 	if (c) {
 		mtun_key_free(c->key);
 		free(c);

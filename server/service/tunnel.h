@@ -13,9 +13,17 @@
 
 #include "service/lptable.h"
 #include "service/registry.h"
+#include "tunnel/claim.h"
 #include "tunnel/identity.h"
 
 #define SRV_TUNNEL_IDLE_MS 180000 /* a device silent this long is dropped */
+/* Devices waiting to be claimed: at most this many, this many of them from
+ * one address, each forgotten after an hour unheard (a running agent
+ * announces itself again every few seconds) */
+#define SRV_UNCLAIMED_MAX	 10000
+#define SRV_UNCLAIMED_PER_SOURCE 256
+#define SRV_UNCLAIMED_EXPIRE_S	 3600
+#define SRV_UNCLAIMED_RETRY_S	 5 /* the device asks again after this */
 
 struct srv_tunnel;
 
@@ -37,12 +45,19 @@ int srv_tunnel_start(const struct srv_tunnel_conf *c, struct srv_tunnel **ret, c
 void srv_tunnel_stop(struct srv_tunnel *t);
 struct srv_lptab *srv_tunnel_lptab(struct srv_tunnel *t);
 
-/* A registration: the device proves it holds its enrolled key; the grant
- * gives it a client id, its address, and the server's half of the key
- * exchange. 0, or -EINVAL (malformed), -EACCES (refused), -EBUSY (over
- * capacity), -ENOMEM; err says why. */
+/* A registration: the device proves it holds its key (the signature over
+ * serial, time, nonce and its half of the exchange). A claimed device's
+ * grant gives it a client id, its address, the server's half of the key
+ * exchange and its secret sealed with the session key. A key no device has
+ * is kept as an announcement for its owner to claim (its claim code's hash
+ * with it): -EAGAIN. 0, or -EINVAL (malformed), -EACCES (refused), -EBUSY
+ * (over capacity), -ENOMEM, -EAGAIN; err says why. */
 struct srv_tunnel_reg {
-	const char *serial, *nonce, *dh, *sig;
+	const char *serial, *nonce, *dh, *sig, *pubkey;
+	const char *claim;    /* its claim code's hash (NULL: none) */
+	const char *hostname; /* what it calls itself (NULL: none) */
+	const char *agent;    /* where its agent answers, through the tunnel (NULL: none) */
+	const char *source;   /* the address the request came from */
 	int64_t ts;
 };
 struct srv_tunnel_grant {
@@ -52,6 +67,7 @@ struct srv_tunnel_grant {
 	int prefix;
 	uint16_t udp_port;
 	int mtu;
+	char secret[MTUN_BOX_B64(REG_SECRET_LEN)]; /* the device's secret, sealed */
 };
 int srv_tunnel_register(struct srv_tunnel *t, const struct srv_tunnel_reg *in,
 			struct srv_tunnel_grant *out, char *err, size_t errlen);

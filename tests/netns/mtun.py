@@ -4,7 +4,10 @@
 subcommand is one check; it prints what failed and exits 1, or exits 0.
 
   mtun.py refusals URL SERIAL KEY OTHERKEY   forged, replayed, expired, unknown, malformed
-  mtun.py register URL SERIAL KEY            expect 200 (prints the status and error otherwise)
+  mtun.py code KEY                           print the key's claim code
+  mtun.py announce URL SERIAL KEY            expect 202: the device waits to be claimed
+  mtun.py register URL SERIAL KEY            expect 200 with the secret sealed for us (prints
+                                             the status and error otherwise)
   mtun.py refused URL SERIAL KEY WORDS       expect 403/503 with WORDS in the error
   mtun.py polls URL SERIAL KEY HOLD_MS       poll authentication, framing errors, coalescing,
                                              a newer request completing the parked one, the
@@ -30,6 +33,7 @@ SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)  # Linux; not in every Py
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, x25519
+from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 HELLO, HELLO_ACK, DATA, ACK = 1, 2, 3, 4
@@ -67,6 +71,24 @@ def post(c, path, body, headers=None):
     return r.status, r.read(), r
 
 
+CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def claim_code(key):
+    """Ten base32 digits of SHA-256 of the key's signature over its claim."""
+    pub = raw_pub(key.public_key())
+    h = hashlib.sha256(key.sign(f"edgecap-claim\n{pub}".encode())).digest()
+    bits = int.from_bytes(h, "big")
+    d = "".join(CROCKFORD[(bits >> (256 - 5 * (i + 1))) & 31] for i in range(10))
+    return d[:5] + "-" + d[5:]
+
+
+def claim_hash(key):
+    pub = raw_pub(key.public_key())
+    code = claim_code(key).replace("-", "")
+    return hashlib.sha256(f"edgecap-claim-code\n{pub}\n{code}".encode()).hexdigest()
+
+
 def registration(serial, key, ts=None, nonce=None, signer=None):
     """The body, and our X25519 key."""
     dh = x25519.X25519PrivateKey.generate()
@@ -74,7 +96,9 @@ def registration(serial, key, ts=None, nonce=None, signer=None):
     ts = int(time.time()) if ts is None else ts
     nonce = nonce or os.urandom(16).hex()
     sig = base64.b64encode((signer or key).sign(proof(serial, ts, nonce, dhpub))).decode()
-    body = json.dumps({"serial": serial, "ts": ts, "nonce": nonce, "dh": dhpub, "sig": sig})
+    body = json.dumps({"serial": serial, "ts": ts, "nonce": nonce, "dh": dhpub, "sig": sig,
+                       "pubkey": raw_pub(key.public_key()), "claim": claim_hash(key),
+                       "agent": "http://tunnel:8081"})
     return body.encode(), dh
 
 
@@ -96,6 +120,13 @@ def session(answer, dh):
     k = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"edgecap-mtun",
              info=f"client {answer['client']}".encode()).derive(shared)
     return answer["client"], k
+
+
+def open_secret(answer, k):
+    """The device's secret, sealed with a key made from the session key."""
+    box = base64.b64decode(answer["secret"])
+    bk = hmac.new(k, b"edgecap secret", hashlib.sha256).digest()
+    return ChaCha20Poly1305(bk).decrypt(box[:12], box[12:], struct.pack(">I", answer["client"]))
 
 
 def seal(session, typ, seq, ack, payload=b""):
@@ -152,20 +183,54 @@ def cmd_refusals(url, serial, keyfile, otherfile):
     expect("replayed", s2, d2, 403, "replayed")
     status, a, _ = register(url, serial, key, ts=int(time.time()) - 120)
     expect("expired", status, json.dumps(a).encode(), 403, "expired")
-    status, a, _ = register(url, serial + "-nobody", key)
-    expect("unknown", status, json.dumps(a).encode(), 403, "unknown device")
+    status, a, _ = register(url, serial, other)
+    expect("unknown key, announced", status, json.dumps(a).encode(), 202, "unclaimed")
+    body, _ = registration(serial, other)
+    b = json.loads(body)
+    del b["claim"]
+    s, d, _ = post(c, "/tunnel/v1/register", json.dumps(b).encode())
+    expect("unknown key without a claim", s, d, 403, "unknown device")
+    b["claim"] = "<b>" + "0" * 61
+    s, d, _ = post(c, "/tunnel/v1/register", json.dumps(b).encode())
+    expect("bad claim", s, d, 400, "claim: ")
+    status, a, _ = register(url, serial + "-other", key)
+    expect("another serial for a claimed key", status, json.dumps(a).encode(), 403,
+           f"this key was claimed as '{serial}'")
     s, d, _ = post(c, "/tunnel/v1/register", b'{"serial": 1')
     expect("malformed", s, d, 400)
     s, d, _ = post(c, "/tunnel/v1/register", b'{"serial": "x"}')
-    expect("incomplete", s, d, 400, "want {serial, ts, nonce, dh, sig}")
+    expect("incomplete", s, d, 400, "want {serial, ts, nonce, dh, sig, pubkey")
     # the connection survived each refusal
     status, a, _ = register(url, serial, key)
     expect("after refusals", status, json.dumps(a).encode(), 200)
 
 
 def cmd_register(url, serial, keyfile):
-    status, a, _ = register(url, serial, load_key(keyfile))
+    status, a, sess = register(url, serial, load_key(keyfile))
     expect("register", status, json.dumps(a).encode(), 200)
+    try:
+        secret = open_secret(a, sess[1])
+    except Exception as e:  # noqa: BLE001 - any failure to open is the finding
+        fail(f"the secret does not open: {e!r}")
+    if len(secret) != 32:
+        fail(f"a secret of {len(secret)} bytes")
+    # a flipped bit in the box: it must not open
+    box = bytearray(base64.b64decode(a["secret"]))
+    box[20] ^= 1
+    try:
+        open_secret(dict(a, secret=base64.b64encode(bytes(box)).decode()), sess[1])
+        fail("a tampered secret opened")
+    except Exception:  # noqa: BLE001
+        pass
+
+
+def cmd_code(keyfile):
+    print(claim_code(load_key(keyfile)))
+
+
+def cmd_announce(url, serial, keyfile):
+    status, a, _ = register(url, serial, load_key(keyfile))
+    expect("announce", status, json.dumps(a).encode(), 202, "unclaimed")
 
 
 def cmd_refused(url, serial, keyfile, words):
@@ -323,6 +388,7 @@ def cmd_receive(addr, port, count, seconds):
 
 if __name__ == "__main__":
     cmds = {"refusals": cmd_refusals, "register": cmd_register, "refused": cmd_refused,
+            "code": cmd_code, "announce": cmd_announce,
             "polls": cmd_polls, "udp": cmd_udp, "send": cmd_send, "receive": cmd_receive}
     if len(sys.argv) < 2 or sys.argv[1] not in cmds:
         fail(__doc__)

@@ -63,8 +63,11 @@ touch "$tmp/tinyproxy.log" && chmod 666 "$tmp/tinyproxy.log" && chmod 755 "$tmp"
 ip netns exec "$P" tinyproxy -d -c "$tmp/tinyproxy.conf" 2> /dev/null &
 
 "$server" --db "$db" org add acme > /dev/null &&
-	token=$("$server" --db "$db" admin add acme alice) || { echo "FAIL bootstrap"; exit 1; }
+	token=$("$server" --db "$db" admin add acme alice) &&
+	"$server" --db "$db" org add globex > /dev/null &&
+	gtoken=$("$server" --db "$db" admin add globex gina) || { echo "FAIL bootstrap"; exit 1; }
 ecl() { ina env EDGECAP_SERVER=$url EDGECAP_TOKEN="$token" "$ec" "$@"; }
+glx() { ina env EDGECAP_SERVER=$url EDGECAP_TOKEN="$gtoken" "$ec" "$@"; }
 
 server_start() { # [ARGS]: plain HTTP on 8080 unless ARGS say otherwise
 	local n
@@ -81,13 +84,19 @@ server_start() { # [ARGS]: plain HTTP on 8080 unless ARGS say otherwise
 : > "$tmp/server.log"
 server_start --plain-http --listen 0.0.0.0:8080 || { echo "FAIL server: $(cat "$tmp/server.log")"; exit 1; }
 
-# Each device: a key pair, enrolment with its public key, an agent.
-for d in gw1 gw2 sim sim2 other; do
+# Each device joins by claim: it announces itself with its key, and an owner
+# claims it by its serial and claim code; nothing is carried to it. The
+# simulated devices (mtun.py) have keys of their own; the agents make theirs
+# at first start.
+for d in sim sim2 other; do
 	"$agent" keygen "$tmp/$d.key" > "$tmp/$d.pub" || { echo "FAIL keygen"; exit 1; }
 done
-for d in gw1 gw2 sim sim2; do
-	ecl devices add $d --serial SN-$d --address http://tunnel:8081 --pubkey "$(cat "$tmp/$d.pub")" \
-		> "$tmp/$d.secret" || { echo "FAIL enrol $d"; exit 1; }
+claim() { # NAME SERIAL CODE
+	ecl devices claim "$2" "$3" --name "$1" > /dev/null || { echo "FAIL claim $1 ($2 $3)"; exit 1; }
+}
+for d in sim sim2; do
+	ina "$here/mtun.py" announce $url SN-$d "$tmp/$d.key" || { echo "FAIL announce $d"; exit 1; }
+	claim $d SN-$d "$("$here/mtun.py" code "$tmp/$d.key")"
 done
 
 agent_start() { # NAME NS IF [CONF LINE]
@@ -96,7 +105,7 @@ agent_start() { # NAME NS IF [CONF LINE]
 		"$([ "$1" = gw2 ] && echo http://10.98.1.1:8080 || echo $url)" "$1" "$tmp/$1.key" \
 		"$tmp/$1.state" "${4:-}" > "$tmp/$1.conf"
 	: > "$log"
-	ip netns exec "$2" "$agent" -c "$tmp/$1.conf" -i "$3" --secret-file "$tmp/$1.secret" \
+	ip netns exec "$2" "$agent" -c "$tmp/$1.conf" -i "$3" \
 		--listen 0.0.0.0:8081 --plain-http 2>> "$log" &
 	eval "${1}_pid=$!"
 }
@@ -111,8 +120,13 @@ count_log() { grep -c "$2" "$1"; }
 mgmt() { grep -o 'registered as [0-9.]*' "$tmp/$1.log" | tail -1 | cut -d' ' -f3; }
 transport() { ecl devices list | awk -v d="$1" '$1 == d { print $5 }'; }
 
+code() { "$agent" identity -c "$tmp/$1.conf" | awk '/^claim code/ { print $3 }'; }
 agent_start gw1 "$G1" g1
 agent_start gw2 "$G2" g2 "proxy = http://192.168.60.1:3128"
+for d in gw1 gw2; do
+	wait_log "$tmp/$d.log" "waiting to be claimed" 10 || { echo "FAIL $d: $(cat "$tmp/$d.log")"; exit 1; }
+	claim $d SN-$d "$(code $d)"
+done
 
 test_register() {
 	local a1 a2
@@ -171,12 +185,43 @@ test_compile_pings() {
 # the next address.
 test_collision() {
 	local a b
-	ecl devices add c1 --serial SN-c19995 --pubkey "$(cat "$tmp/sim.pub")" > /dev/null &&
-		ecl devices add c2 --serial SN-c206660 --pubkey "$(cat "$tmp/sim.pub")" > /dev/null ||
+	ecl devices add c1 --serial SN-c19995 --address http://10.98.0.77:8081 > /dev/null &&
+		ecl devices add c2 --serial SN-c206660 --address http://10.98.0.78:8081 > /dev/null ||
 		{ ko collision "enrolment"; return; }
 	a=$(ecl devices list | awk '$1 == "c1" { print $4 }') b=$(ecl devices list | awk '$1 == "c2" { print $4 }')
 	[ "$a" = 6.36.45.241 ] && [ "$b" = 6.36.45.242 ] && ok collision || ko collision "$a $b"
 	ecl devices delete c1 > /dev/null; ecl devices delete c2 > /dev/null
+}
+
+# Claims: the agent and an independent implementation make the same code
+# of one key; a wrong code, a claimed serial and another organization's
+# serial all get the same 404; the device goes to whoever has its code; wrong
+# codes are throttled per organization.
+test_claim() {
+	local out st
+	printf 'key_file = %s\nserial = SN-sim\n' "$tmp/sim.key" > "$tmp/sim.conf"
+	[ "$(code sim)" = "$("$here/mtun.py" code "$tmp/sim.key")" ] ||
+		{ ko claim "codes differ: $(code sim) $("$here/mtun.py" code "$tmp/sim.key")"; return; }
+	out=$(ina "$here/mtun.py" announce $url SN-oth "$tmp/other.key") || { ko claim "$out"; return; }
+	out=$(ecl devices claim SN-oth 00000-00000 2>&1) && { ko claim "a wrong code claimed: $out"; return; }
+	grep -q "no device waits to be claimed with serial 'SN-oth' and that code" <<< "$out" ||
+		{ ko claim "wrong code: $out"; return; }
+	glx devices claim SN-oth "$("$here/mtun.py" code "$tmp/other.key")" --name oth > /dev/null ||
+		{ ko claim "globex could not claim its device"; return; }
+	# the serial is globex's now: acme's right code finds nothing, and is told so in the same words
+	out=$(ecl devices claim SN-oth "$("$here/mtun.py" code "$tmp/other.key")" 2>&1) &&
+		{ ko claim "claimed twice: $out"; return; }
+	grep -q "no device waits to be claimed with serial 'SN-oth' and that code" <<< "$out" ||
+		{ ko claim "claimed serial: $out"; return; }
+	ecl devices list | grep -q "^oth " && { ko claim "acme sees globex's device"; return; }
+	out=$(ina "$here/mtun.py" register $url SN-oth "$tmp/other.key") || { ko claim "after the claim: $out"; return; }
+	glx devices delete oth > /dev/null
+	for _ in $(seq 10); do glx devices claim SN-x 00000-00000 > /dev/null 2>&1; done
+	out=$(glx devices claim SN-x 00000-00000 2>&1); st=$?
+	[ $st != 0 ] && grep -q "too many wrong claim codes" <<< "$out" || { ko claim "no throttle: $out"; return; }
+	out=$(ecl devices claim SN-x 00000-00000 2>&1)
+	grep -q "no device waits" <<< "$out" || { ko claim "globex's throttle held acme: $out"; return; }
+	ok "claim: one code per key, the same 404 for every miss, across organizations, throttled"
 }
 
 test_refusals() {
@@ -236,9 +281,6 @@ stream_where() {
 	echo "the server's TUN: $(ina ip -s -o link show type tun | grep -o 'RX:.*TX' | tr -s ' \\' ' ')"
 	echo "the receiver's namespace: $(ina nstat -az UdpRcvbufErrors UdpInErrors | grep -o 'Udp[A-Za-z]* *[0-9]*' | tr -s ' \n' ' ')"
 	echo "gw1's log: $(grep 'tunnel:' "$tmp/gw1.log" | tail -n 8)"
-	echo "gw1's own view: $(ip netns exec "$G1" curl -sS -H "Authorization: $("$here/sign.py" \
-		"$(cat "$tmp/gw1.secret")" GET /v1/status)" http://127.0.0.1:8081/v1/status |
-		python3 -c 'import json, sys; print(json.load(sys.stdin).get("tunnel"))')"
 	echo "gw1 at the server: $(ina curl -sS -H "Authorization: Bearer $token" "$url/api/v1/devices/gw1" |
 		python3 -c 'import json, sys; print(json.load(sys.stdin).get("tunnel"))')"
 }
@@ -400,17 +442,16 @@ test_https() {
 	kill "$server_pid"; wait "$server_pid" 2> /dev/null
 	server_start --listen 0.0.0.0:8080 --tls-cert "$tls/srv.pem" --tls-key "$tls/srv.key" ||
 		{ ko https "the server on TLS: $(tail -3 "$tmp/server.log")"; return; }
-	"$agent" keygen "$tmp/gw3.key" > "$tmp/gw3.pub"
-	ecl devices add gw3 --serial SN-gw3 --address http://tunnel:8082 --pubkey "$(cat "$tmp/gw3.pub")" \
-		--server https://10.98.0.1:8080 --cacert "$tls/ca.pem" > "$tmp/gw3.secret" ||
-		{ ko https "enrolment over HTTPS"; return; }
 	printf 'tunnel = https://10.98.0.1:8080\ntunnel_ca = %s\nserial = SN-gw3\nkey_file = %s\nstate_file = %s\nhello_interval = 1\nudp_wait = 1\ntunnel_udp_port = 9\n' \
 		"$tls/ca.pem" "$tmp/gw3.key" "$tmp/gw3.state" > "$tmp/gw3.conf"
 	: > "$tmp/gw3.log"
-	ip netns exec "$B" "$agent" -c "$tmp/gw3.conf" -i nl --secret-file "$tmp/gw3.secret" \
+	ip netns exec "$B" "$agent" -c "$tmp/gw3.conf" -i nl \
 		--listen 0.0.0.0:8082 --plain-http 2>> "$tmp/gw3.log" &
 	gw3_pid=$!
-	wait_log "$tmp/gw3.log" "udp -> http" 6 && a=$(mgmt gw3) && ina ping -c 2 -W 3 "$a" > /dev/null ||
+	wait_log "$tmp/gw3.log" "waiting to be claimed" 6 &&
+		ecl devices claim SN-gw3 "$(code gw3)" --name gw3 --server https://10.98.0.1:8080 \
+			--cacert "$tls/ca.pem" > /dev/null || { ko https "claim over HTTPS: $(cat "$tmp/gw3.log")"; kill "$gw3_pid"; return; }
+	wait_log "$tmp/gw3.log" "udp -> http" 12 && a=$(mgmt gw3) && ina ping -c 2 -W 3 "$a" > /dev/null ||
 		{ ko https "$(cat "$tmp/gw3.log")"; kill "$gw3_pid"; return; }
 	kill "$gw3_pid"; wait "$gw3_pid" 2> /dev/null
 	# a server certificate for another address is refused
@@ -418,7 +459,7 @@ test_https() {
 	server_start --listen 0.0.0.0:8080 --tls-cert "$tls/wrong.pem" --tls-key "$tls/wrong.key" ||
 		{ ko https "the server on TLS: $(tail -3 "$tmp/server.log")"; return; }
 	: > "$tmp/gw3.log"
-	ip netns exec "$B" "$agent" -c "$tmp/gw3.conf" -i nl --secret-file "$tmp/gw3.secret" \
+	ip netns exec "$B" "$agent" -c "$tmp/gw3.conf" -i nl \
 		--listen 0.0.0.0:8082 --plain-http 2>> "$tmp/gw3.log" &
 	gw3_pid=$!
 	wait_log "$tmp/gw3.log" "registration failed: .*IP address mismatch" 6 && ok https ||
@@ -433,7 +474,7 @@ after() { # nothing a test did may have stopped the server or an agent
 	kill -0 "$server_pid" 2> /dev/null || ko "$1" "the server died: $(tail -3 "$tmp/server.log")"
 }
 
-run_tests after test_register test_compile_pings test_collision test_refusals test_disabled test_polls test_udp_auth \
+run_tests after test_register test_compile_pings test_collision test_claim test_refusals test_disabled test_polls test_udp_auth \
 	test_capture_udp_blocked test_stream test_bulk test_tcp_http test_proxy test_quiet test_restart test_https
 st=$?
 [ $st = 0 ] || tail -n 20 "$tmp/server.log" "$tmp/gw1.log" "$tmp/gw2.log"

@@ -23,6 +23,7 @@
 
 #include "service/registry.h"
 #include "service/registry_sqlite.h" /* the migrations' test only */
+#include "tunnel/claim.h"
 #include "tunnel/identity.h"
 
 static struct reg *r;
@@ -60,7 +61,7 @@ static void schema_and_bootstrap(void **state)
 	struct reg_user a;
 	struct reg_stats st;
 
-	assert_int_equal(reg_schema_version(r), 9);
+	assert_int_equal(reg_schema_version(r), 10);
 	assert_int_equal(reg_ping(r), 0);
 	assert_int_equal(reg_org_add(r, "acme"), -EEXIST);
 	assert_int_equal(reg_admin_add(r, "nosuch", "alice", token), -ENOENT);
@@ -140,9 +141,10 @@ static void devices_are_unique_and_scoped(void **state)
 	size_t n;
 
 	assert_true(device(acme, "gw1", "SN-1") > 0);
-	assert_true(device(globex, "gw1", "SN-2") > 0);		  /* a name per organization */
-	assert_int_equal(device(acme, "gw1", "SN-3"), -EEXIST);	  /* taken in acme */
-	assert_int_equal(device(globex, "gw9", "SN-1"), -EEXIST); /* a serial anywhere */
+	assert_true(device(globex, "gw1", "SN-2") > 0);		/* a name per organization */
+	assert_int_equal(device(acme, "gw1", "SN-3"), -EEXIST); /* taken in acme */
+	assert_int_equal(device(acme, "gw9", "SN-1"), -EEXIST); /* a serial in acme */
+	assert_true(device(globex, "gw9", "SN-1") > 0);		/* not anywhere */
 	assert_true(reg_device_add(r, acme, "gw2", "SN-4", "https://tunnel:8443",
 				   "bWFuYWdlbWVudCBrZXkgZm9yIGEgdGVzdCBkZXZpY2U=", secret) > 0);
 	assert_int_equal(strlen(secret), 2 * REG_SECRET_LEN);
@@ -157,9 +159,17 @@ static void devices_are_unique_and_scoped(void **state)
 	assert_string_equal(d.pubkey, "bWFuYWdlbWVudCBrZXkgZm9yIGEgdGVzdCBkZXZpY2U=");
 	assert_int_equal(d.mgmt, mtun_address("SN-4", 0));
 	assert_int_equal(reg_device_get(r, globex, "gw2", &d), -ENOENT);
-	assert_int_equal(reg_device_by_serial(r, "SN-2", &d), 0);
-	assert_int_equal(d.org, globex);
-	assert_int_equal(reg_device_by_serial(r, "SN-404", &d), -ENOENT);
+	assert_int_equal(
+	    reg_device_by_pubkey(r, "bWFuYWdlbWVudCBrZXkgZm9yIGEgdGVzdCBkZXZpY2U=", &d), 0);
+	assert_int_equal(d.org, acme);
+	assert_string_equal(d.name, "gw2");
+	assert_int_equal(
+	    reg_device_by_pubkey(r, "bm8gc3VjaCBrZXkgZm9yIGEgdGVzdCBkZXZpY2UgaGVyZQ==", &d),
+	    -ENOENT);
+	/* one key, one device */
+	assert_int_equal(reg_device_add(r, globex, "gw3", "SN-5", "https://tunnel:8443",
+					"bWFuYWdlbWVudCBrZXkgZm9yIGEgdGVzdCBkZXZpY2U=", secret),
+			 -EEXIST);
 
 	assert_int_equal(reg_devices_list(r, acme, NULL, 0, &list, &n), 0);
 	assert_int_equal(n, 2);
@@ -189,6 +199,83 @@ static void devices_are_unique_and_scoped(void **state)
 	assert_int_equal(reg_device_delete(r, globex, "gw2"), -ENOENT);
 	assert_int_equal(reg_device_delete(r, acme, "gw2"), 0);
 	assert_int_equal(reg_device_get(r, acme, "gw2", &d), -ENOENT);
+}
+
+/* A device announces itself with its claim code's hash; an owner claims it
+ * by serial and code into one organization, and no one else can. */
+static void devices_join_by_claim(void **state)
+{
+	static const char pub[] = "Y2xhaW1lZCBieSBzZXJpYWwgYW5kIGNvZGUsIHRlc3Q=",
+			  other[] = "YW5vdGhlciBrZXkgd2l0aCB0aGUgc2FtZSBzZXJpYWw=";
+	const struct reg_unclaimed_limits lim = {.max = 3, .per_source = 2, .expire_s = 3600};
+	struct reg_unclaimed u = {.last_seen = 1000000}, got;
+	struct reg_device d;
+	int64_t id;
+
+	snprintf(u.pubkey, sizeof(u.pubkey), "%s", pub);
+	snprintf(u.serial, sizeof(u.serial), "EC-TEST");
+	assert_int_equal(mtun_claim_hash(pub, "7KQ2M-9XD4A", u.claim), 0);
+	snprintf(u.hostname, sizeof(u.hostname), "ap-7");
+	snprintf(u.agent, sizeof(u.agent), "http://tunnel:8081");
+	snprintf(u.source, sizeof(u.source), "192.0.2.1");
+	assert_int_equal(reg_unclaimed_announce(r, &u, &lim), 1);
+	assert_int_equal(reg_unclaimed_announce(r, &u, &lim), 0); /* the same words: no write */
+	/* a squatter announcing the same serial under its own key changes nothing for it */
+	struct reg_unclaimed s = u;
+	snprintf(s.pubkey, sizeof(s.pubkey), "%s", other);
+	assert_int_equal(mtun_claim_hash(other, "00000-00000", s.claim), 0);
+	assert_int_equal(reg_unclaimed_announce(r, &s, &lim), 1);
+	/* the bounds: two from one address, three in all */
+	struct reg_unclaimed x = u;
+	snprintf(x.pubkey, sizeof(x.pubkey), "eXQgYW5vdGhlciBrZXkgd2l0aCB0aGUgc2FtZSBzZXJpYWw=");
+	assert_int_equal(reg_unclaimed_announce(r, &x, &lim), -EMFILE);
+	snprintf(x.source, sizeof(x.source), "192.0.2.2");
+	assert_int_equal(reg_unclaimed_announce(r, &x, &lim), 1);
+	snprintf(x.pubkey, sizeof(x.pubkey), "enQgYW5vdGhlciBrZXkgd2l0aCB0aGUgc2FtZSBzZXJpYWw=");
+	snprintf(x.source, sizeof(x.source), "192.0.2.3");
+	assert_int_equal(reg_unclaimed_announce(r, &x, &lim), -ENOSPC);
+
+	/* wrong code, wrong serial, malformed code: the same answer */
+	assert_int_equal(reg_device_claim(r, acme, "EC-TEST", "7KQ2M-9XD4B", NULL, &got), -ENOENT);
+	assert_int_equal(reg_device_claim(r, acme, "EC-OTHER", "7KQ2M-9XD4A", NULL, &got), -ENOENT);
+	assert_int_equal(reg_device_claim(r, acme, "EC-TEST", "<b>", NULL, &got), -ENOENT);
+	/* the code as a person types it: case, dashes, spaces, O for 0 */
+	id = reg_device_claim(r, acme, "EC-TEST", " 7kq2m 9xd4a ", NULL, &got);
+	assert_true(id > 0);
+	assert_int_equal(reg_device_by_pubkey(r, pub, &d), 0);
+	assert_int_equal(d.id, id);
+	assert_int_equal(d.org, acme);
+	assert_string_equal(d.name, "ap-7"); /* its own name */
+	assert_string_equal(d.serial, "EC-TEST");
+	assert_string_equal(d.address, "http://tunnel:8081");
+	assert_int_equal(d.mgmt, mtun_address("EC-TEST", 0));
+	/* claimed once: not again, not by another */
+	assert_int_equal(reg_device_claim(r, globex, "EC-TEST", "7KQ2M-9XD4A", NULL, &got),
+			 -ENOENT);
+	/* the squatter's code claims the squatter's key, into its own
+	 * organization, never the device already claimed */
+	id = reg_device_claim(r, globex, "EC-TEST", "OOOOO-OOOOO", "mine", &got);
+	assert_true(id > 0);
+	assert_string_equal(got.pubkey, other);
+	assert_int_equal(reg_device_by_pubkey(r, pub, &d), 0);
+	assert_int_equal(d.org, acme);
+	/* a name taken: refused, and the device still waits */
+	snprintf(x.pubkey, sizeof(x.pubkey), "eXQgYW5vdGhlciBrZXkgd2l0aCB0aGUgc2FtZSBzZXJpYWw=");
+	snprintf(x.serial, sizeof(x.serial), "EC-X");
+	assert_int_equal(mtun_claim_hash(x.pubkey, "11111-11111", x.claim), 0);
+	assert_int_equal(reg_unclaimed_announce(r, &x, &lim), 1);
+	assert_int_equal(reg_device_claim(r, acme, "EC-X", "11111-11111", NULL, &got), -EEXIST);
+	assert_true(reg_device_claim(r, acme, "EC-X", "11111-11111", "ap-8", &got) > 0);
+	/* a serial taken in the organization: refused */
+	snprintf(x.pubkey, sizeof(x.pubkey), "dXQgYW5vdGhlciBrZXkgd2l0aCB0aGUgc2FtZSBzZXJpYWw=");
+	assert_int_equal(mtun_claim_hash(x.pubkey, "22222-22222", x.claim), 0);
+	assert_int_equal(reg_unclaimed_announce(r, &x, &lim), 1);
+	assert_int_equal(reg_device_claim(r, acme, "EC-X", "22222-22222", "ap-9", &got), -EEXIST);
+	/* forgotten after an hour unheard: another announces an hour later */
+	snprintf(x.pubkey, sizeof(x.pubkey), "ZXQgYW5vdGhlciBrZXkgd2l0aCB0aGUgc2FtZSBzZXJpYWw=");
+	x.last_seen += 3601;
+	assert_int_equal(reg_unclaimed_announce(r, &x, &lim), 1);
+	assert_int_equal(reg_device_claim(r, globex, "EC-X", "22222-22222", "ap-9", &got), -ENOENT);
 }
 
 /* Two serials whose first management address is the same get two. */
@@ -479,7 +566,7 @@ static void administrators_become_owners(void **state)
 			 0);
 	reg_close(reg);
 	assert_int_equal(reg_open(db, &reg, err, sizeof(err)), 0);
-	assert_int_equal(reg_schema_version(reg), 9);
+	assert_int_equal(reg_schema_version(reg), 10);
 	assert_int_equal(reg_user_by_token(reg, token, strlen(token), &u), 0);
 	assert_int_equal(u.id, 7);
 	assert_int_equal(u.role, REG_OWNER);
@@ -592,6 +679,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(schema_and_bootstrap, setup, teardown),
 	    cmocka_unit_test_setup_teardown(users_emails_passwords_and_tokens, setup, teardown),
 	    cmocka_unit_test_setup_teardown(devices_are_unique_and_scoped, setup, teardown),
+	    cmocka_unit_test_setup_teardown(devices_join_by_claim, setup, teardown),
 	    cmocka_unit_test_setup_teardown(management_addresses_collide_and_resolve, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(captures_hold_their_devices, setup, teardown),

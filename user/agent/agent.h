@@ -21,9 +21,12 @@
 #include "capture/linktype.h"
 #include "capture/streamer.h"
 #include "common/web.h"
+#include "tunnel/claim.h"
+#include "tunnel/identity.h"
 
 #define AGENT_VERSION "edgecap-agent " EDGECAP_VERSION
 #define AGENT_CONF    "/etc/edgecap/agent.conf"
+#define AGENT_KEY     "/var/lib/edgecap-agent/device.key"
 /* Captures waiting for their program to load, the one loading included;
  * a request past it gets a 503. Each load verifies every running session's
  * filter with the new one, one load at a time, so the bound also bounds how
@@ -170,6 +173,14 @@ const char *agent_dir_name(unsigned dirs);
 int agent_loader_start(struct agent *a, char *err, size_t errlen);
 void agent_loader_submit(struct agent *a, const struct ecap_session *s, unsigned n);
 void agent_loader_stop(struct agent *a);
+
+/* claim.c: the device's key (made when key_file does not exist yet), its
+ * serial (the key's unless configured: into c->serial), its claim code and
+ * the code's hash. 0 or -errno with err. */
+struct agent_identity {
+	char pubkey[MTUN_PUBKEY_B64], code[MTUN_CODE_LEN], claim[MTUN_CLAIM_HEX];
+};
+int agent_identity(struct agent_conf *c, struct agent_identity *id, char *err, size_t errlen);
 
 /* tunnel.c: the management tunnel, when configured. 0 or -errno with err. */
 int agent_tunnel_start(struct agent *a, char *err, size_t errlen);

@@ -3,7 +3,7 @@
  *
  *   listen      = 0.0.0.0:8443
  *   interfaces  = eth0,eth1
- *   secret_file = /etc/edgecap/secret     (hex, from enrolment)
+ *   secret_file = /etc/edgecap/secret     (hex, from enrolment; none with tunnel)
  *   tls_cert    = /etc/edgecap/agent.crt
  *   tls_key     = /etc/edgecap/agent.key
  *   plain_http  = no                      (yes: no TLS, for labs)
@@ -12,8 +12,8 @@
  *   device      = gw-17
  *   metrics_listen = 127.0.0.1:9101       (Prometheus metrics; default: off)
  *   tunnel      = http://server:8080      (the management tunnel: docs/tunnel.md)
- *   serial      = SN-0017
- *   key_file    = /etc/edgecap/device.key (edgecap-agent keygen)
+ *   serial      = SN-0017                 (default: the key's, EC-XXXX-XXXX-XXXX)
+ *   key_file    = /var/lib/edgecap-agent/device.key (made at first start)
  *   proxy       = http://proxy:3128
  *   tunnel_ca   = /etc/edgecap/ca.crt
  *   tunnel_if   = ectun0
@@ -148,7 +148,7 @@ int agent_conf_load(struct agent_conf *c, const char *path, int must_exist, char
 {
 	*c = (struct agent_conf){.listen = "0.0.0.0:8443",
 				 .ring_bytes = 8u << 20,
-				 .key_file = "/etc/edgecap/device.key",
+				 .key_file = AGENT_KEY,
 				 .tunnel_if = "ectun0",
 				 .state_file = "/var/lib/edgecap-agent/tunnel.state",
 				 .hello_ms = 25000,
@@ -163,10 +163,11 @@ int agent_conf_check(const struct agent_conf *c, char *err, size_t errlen)
 {
 	if (!c->nifaces)
 		snprintf(err, errlen, "no interfaces to serve: set interfaces or give -i");
-	else if (!c->secret_len)
-		snprintf(err, errlen, "no secret: set secret_file (the device's, from enrolment)");
-	else if (c->tunnel[0] && !c->serial[0])
-		snprintf(err, errlen, "the tunnel needs serial (the device's, as enrolled)");
+	else if (!c->secret_len && !c->tunnel[0])
+		snprintf(
+		    err, errlen,
+		    "no secret: set tunnel (the server's address: the device joins by claim "
+		    "and the secret comes from it) or secret_file (a device reached directly)");
 	else if (!c->plain_http && (!*c->tls_cert || !*c->tls_key))
 		snprintf(err, errlen,
 			 "HTTPS needs tls_cert and tls_key (or plain_http = yes, for labs)");

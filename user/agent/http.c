@@ -22,6 +22,10 @@ int agent_authorize(struct agent *a, h2o_req_t *req)
 				   " ts=SECONDS,nonce=HEX,sig=HEX");
 		return -1;
 	}
+	if (!a->conf.secret_len) { /* a tunnel device before its claim: nothing to check with */
+		web_error(req, 503, "not claimed yet: no secret from the server");
+		return -1;
+	}
 	r = ecap_auth_verify(&auth, a->conf.secret, a->conf.secret_len, req->input.method.base,
 			     req->input.method.len, req->input.path.base, req->input.path.len,
 			     time(NULL));

@@ -10,26 +10,31 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: edgecap-agent [-c FILE] [--listen ADDR:PORT] [-i IF[,IF...]]\n"
-		   "                     [--secret-file FILE] [--plain-http]\n"
-		   "                     [--metrics-listen ADDR:PORT]\n"
-		   "       edgecap-agent keygen [KEYFILE]   the device's Ed25519 key pair\n"
-		   "       edgecap-agent --version\n"
-		   "\n"
-		   "  -c FILE          configuration (default " AGENT_CONF ", if present)\n"
-		   "  --listen         address and port to serve on (default 0.0.0.0:8443)\n"
-		   "  -i IF,...        interfaces to serve captures on\n"
-		   "  --secret-file    the device's secret from enrolment, in hex\n"
-		   "  --plain-http     HTTP without TLS, for labs\n"
-		   "  --metrics-listen where to answer GET /metrics (Prometheus; default off)\n"
-		   "Settings not given as flags come from the file; see docs/remote.md.\n"
-		   "keygen writes the private key (default /etc/edgecap/device.key, never\n"
-		   "overwritten) and prints the public key to enrol (docs/tunnel.md).\n");
+	fprintf(
+	    f, "usage: edgecap-agent [-c FILE] [--listen ADDR:PORT] [-i IF[,IF...]]\n"
+	       "                     [--secret-file FILE] [--plain-http]\n"
+	       "                     [--metrics-listen ADDR:PORT]\n"
+	       "       edgecap-agent identity [-c FILE]  the serial and claim code to claim it by\n"
+	       "       edgecap-agent keygen [KEYFILE]   the device's Ed25519 key pair\n"
+	       "       edgecap-agent --version\n"
+	       "\n"
+	       "  -c FILE          configuration (default " AGENT_CONF ", if present)\n"
+	       "  --listen         address and port to serve on (default 0.0.0.0:8443)\n"
+	       "  -i IF,...        interfaces to serve captures on\n"
+	       "  --secret-file    the device's secret from enrolment, in hex\n"
+	       "  --plain-http     HTTP without TLS, for labs\n"
+	       "  --metrics-listen where to answer GET /metrics (Prometheus; default off)\n"
+	       "Settings not given as flags come from the file; see docs/remote.md.\n"
+	       "identity makes the device's key (key_file) if there is none yet, as the\n"
+	       "agent does at first start, and prints its serial and claim code: an owner\n"
+	       "claims the device with them (edgecap devices claim SERIAL CODE).\n"
+	       "keygen writes a private key (default " AGENT_KEY ", never overwritten)\n"
+	       "and prints its public key (docs/tunnel.md).\n");
 }
 
 static int keygen(int argc, char **argv)
 {
-	const char *path = argc > 2 ? argv[2] : "/etc/edgecap/device.key";
+	const char *path = argc > 2 ? argv[2] : AGENT_KEY;
 	char pub[MTUN_PUBKEY_B64], err[ECAP_ERRLEN];
 
 	if (argc > 3) {
@@ -41,6 +46,29 @@ static int keygen(int argc, char **argv)
 		return 2;
 	}
 	printf("%s\n", pub);
+	return 0;
+}
+
+/* identity [-c FILE]: the serial and claim code, the key made if need be. */
+static int identity(int argc, char **argv)
+{
+	static struct agent_conf c;
+	struct agent_identity id;
+	const char *conf = AGENT_CONF;
+	char err[ECAP_ERRLEN];
+
+	if (argc == 4 && !strcmp(argv[2], "-c"))
+		conf = argv[3];
+	else if (argc != 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (agent_conf_load(&c, conf, argc == 4, err, sizeof(err)) ||
+	    agent_identity(&c, &id, err, sizeof(err))) {
+		ecap_log(LOG_ERR, "%s", err);
+		return 2;
+	}
+	printf("serial      %s\nclaim code  %s\n", c.serial, id.code);
 	return 0;
 }
 
@@ -123,6 +151,8 @@ int main(int argc, char **argv)
 	ecap_log_init("edgecap-agent");
 	if (argc > 1 && !strcmp(argv[1], "keygen"))
 		return keygen(argc, argv);
+	if (argc > 1 && !strcmp(argv[1], "identity"))
+		return identity(argc, argv);
 	st = configure(&agent.conf, argc, argv);
 	if (st)
 		return st;

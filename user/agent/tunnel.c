@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "tunnel/claim.h"
 #include "tunnel/link.h"
 #include "tunnel/identity.h"
 #include "tunnel/tunio.h"
@@ -52,6 +53,10 @@ struct agent_tunnel {
 	uint64_t http_seq;
 	struct exchange *reg_x;
 	uint64_t reg_retry;
+	/* joining by claim: what we announce, and whether the server said it
+	 * waits for our owner (said once in the log until that changes) */
+	char pubkey[MTUN_PUBKEY_B64], claim[MTUN_CLAIM_HEX], code[MTUN_CODE_LEN], agent_url[64];
+	int unclaimed;
 	/* paths */
 	int mode;
 	int udp_fd, tun_fd;
@@ -560,15 +565,35 @@ static void on_registered(struct exchange *x, const char *err)
 	struct agent_tunnel *t = x->t;
 	json_t *j = NULL;
 	json_error_t je;
-	const char *dh, *addr;
+	const char *dh, *addr, *secret;
 	json_int_t client, port;
-	uint8_t key[MTUN_KEY_LEN];
+	uint8_t key[MTUN_KEY_LEN], sealed[ECAP_AUTH_SECRET_MAX];
+	int n;
 	struct in_addr in;
 	char e[ECAP_ERRLEN];
 	int mode;
 	void *mine = x->dh;
 
 	t->reg_x = NULL;
+	if (!err && x->call.status == 202) { /* known, not claimed yet: ask again soon */
+		json_int_t again = 5;
+
+		j = json_loadb((const char *)x->call.resp.data, x->call.resp.len, 0, &je);
+		json_unpack(j, "{s:I}", "retry", &again);
+		if (!t->unclaimed)
+			ecap_log(LOG_NOTICE,
+				 "tunnel: waiting to be claimed: serial %s, claim code %s "
+				 "(edgecap devices claim %s %s)",
+				 t->conf->serial, t->code, t->conf->serial, t->code);
+		t->unclaimed = 1;
+		t->registered = 0;
+		h2o_timeout_unlink(&t->monitor);
+		t->hello_next = now_ms(t) + 1000 * (uint64_t)(again < 1	   ? 1
+							      : again > 60 ? 60
+									   : again);
+		h2o_timeout_link(t->loop, &t->monitor_q, &t->monitor);
+		goto out;
+	}
 	if (err || x->call.status != 200) {
 		ecap_log(LOG_WARNING, "tunnel: registration failed: %s%.*s; again in %llu s",
 			 err ? err : "", err ? 0 : (int)x->call.resp.len,
@@ -578,8 +603,8 @@ static void on_registered(struct exchange *x, const char *err)
 	j = json_loadb((const char *)x->call.resp.data, x->call.resp.len, 0, &je);
 	/* the address goes on our TUN as a /8: only one of the management network's */
 	if (!j ||
-	    json_unpack(j, "{s:I, s:s, s:s, s:I}", "client", &client, "dh", &dh, "address", &addr,
-			"udp_port", &port) ||
+	    json_unpack(j, "{s:I, s:s, s:s, s:I, s:s}", "client", &client, "dh", &dh, "address",
+			&addr, "udp_port", &port, "secret", &secret) ||
 	    inet_pton(AF_INET, addr, &in) != 1 || (ntohl(in.s_addr) & 0xff000000) != MTUN_NET ||
 	    ntohl(in.s_addr) == MTUN_SERVER || !(ntohl(in.s_addr) & 0xffffff) ||
 	    (ntohl(in.s_addr) & 0xffffff) == 0xffffff || port < 1 || port > 65535 ||
@@ -587,6 +612,20 @@ static void on_registered(struct exchange *x, const char *err)
 		ecap_log(LOG_WARNING, "tunnel: registration: a malformed answer");
 		goto retry;
 	}
+	/* the secret the server signs our captures with, sealed under the
+	 * session key: only the two ends of the exchange can read it */
+	n = mtun_box_open(key, (uint32_t)client, secret, sealed, sizeof(sealed));
+	if (n < ECAP_AUTH_SECRET_MIN || n > ECAP_AUTH_SECRET_MAX) {
+		ecap_log(LOG_WARNING, "tunnel: registration: the secret does not open");
+		OPENSSL_cleanse(key, sizeof(key));
+		goto retry;
+	}
+	memcpy(t->a->conf.secret, sealed, (size_t)n);
+	t->a->conf.secret_len = (size_t)n;
+	OPENSSL_cleanse(sealed, sizeof(sealed));
+	if (t->unclaimed)
+		ecap_log(LOG_NOTICE, "tunnel: claimed as serial %s", t->conf->serial);
+	t->unclaimed = 0;
 	mtun_link_free(&t->link);
 	mtun_key_free(t->key);
 	t->key = mtun_key_new(key);
@@ -647,6 +686,15 @@ out:
 	exchange_free(x);
 }
 
+/* Is our host name one the server keeps (it becomes the device's name)? */
+static int name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n && n <= 64 &&
+	       strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
+}
+
 static void start_registration(struct agent_tunnel *t)
 {
 	char nonce[33], sig[MTUN_SIG_B64], dh[MTUN_PUBKEY_B64], e[ECAP_ERRLEN];
@@ -681,8 +729,10 @@ static void start_registration(struct agent_tunnel *t)
 		mtun_dh_free(mine);
 		return;
 	}
-	j = json_pack("{s:s, s:I, s:s, s:s, s:s}", "serial", t->conf->serial, "ts", (json_int_t)ts,
-		      "nonce", nonce, "dh", dh, "sig", sig);
+	j = json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:s*, s:s}", "serial", t->conf->serial,
+		      "ts", (json_int_t)ts, "nonce", nonce, "dh", dh, "sig", sig, "pubkey",
+		      t->pubkey, "claim", t->claim, "name",
+		      name_ok(t->conf->device) ? t->conf->device : NULL, "agent", t->agent_url);
 	text = json_dumps(j, JSON_COMPACT);
 	ecap_buf_put(&x->body, text, strlen(text));
 	free(text);
@@ -743,6 +793,29 @@ static void on_monitor(h2o_timeout_entry_t *e)
 	}
 }
 
+/* Who we are to the server: the key (made at first start), the serial, the
+ * claim code to print and its hash to announce, and where our agent answers
+ * through the tunnel. */
+static int identity(struct agent_tunnel *t, char *err, size_t errlen)
+{
+	struct agent_identity id;
+	const char *port = strrchr(t->conf->listen, ':');
+	char why[ECAP_ERRLEN];
+	int e = agent_identity(&t->a->conf, &id, why, sizeof(why));
+
+	if (e) {
+		snprintf(err, errlen, "tunnel: the device's key: %s", why);
+		return e;
+	}
+	memcpy(t->pubkey, id.pubkey, sizeof(t->pubkey));
+	memcpy(t->code, id.code, sizeof(t->code));
+	memcpy(t->claim, id.claim, sizeof(t->claim));
+	snprintf(t->agent_url, sizeof(t->agent_url), "%s://tunnel:%s",
+		 t->conf->plain_http ? "http" : "https", port ? port + 1 : "8443");
+	ecap_log(LOG_NOTICE, "tunnel: serial %s, claim code %s", t->conf->serial, t->code);
+	return 0;
+}
+
 int agent_tunnel_start(struct agent *a, char *err, size_t errlen)
 {
 	const struct agent_conf *c = &a->conf;
@@ -758,6 +831,11 @@ int agent_tunnel_start(struct agent *a, char *err, size_t errlen)
 	}
 	t->a = a;
 	t->conf = c;
+	if ((e = identity(t, err, errlen))) {
+		free(t->sendq);
+		free(t);
+		return e;
+	}
 	t->loop = a->site.ctx.loop;
 	t->tun_fd = -1;
 	t->reg_retry = REG_RETRY_MS;
