@@ -25,6 +25,7 @@
 #include <openssl/pem.h>
 #include <zlib.h>
 
+#include "tunnel/claim.h"
 #include "tunnel/link.h"
 #include "tunnel/identity.h"
 
@@ -1609,6 +1610,81 @@ static void keygen_writes_a_private_key_once(void **s)
 	assert_int_equal(mtun_keygen(p, pub2, err, sizeof(err)), -ENOENT);
 }
 
+/* The serial and claim code of a key: stable, of their form, different for
+ * another key; the code's hash ignores how a person types it. */
+static void claim_code_and_serial_come_from_the_key(void **s)
+{
+	char p[512], q[512], pub[MTUN_PUBKEY_B64], pub2[MTUN_PUBKEY_B64], err[600];
+	char serial[MTUN_SERIAL_LEN], serial2[MTUN_SERIAL_LEN], code[MTUN_CODE_LEN],
+	    code2[MTUN_CODE_LEN], h[MTUN_CLAIM_HEX], h2[MTUN_CLAIM_HEX], typed[32];
+
+	in_dir(p, "claim.key");
+	in_dir(q, "claim2.key");
+	assert_int_equal(mtun_keygen(p, pub, err, sizeof(err)), 0);
+	assert_int_equal(mtun_keygen(q, pub2, err, sizeof(err)), 0);
+	assert_int_equal(mtun_default_serial(pub, serial), 0);
+	assert_int_equal(strlen(serial), MTUN_SERIAL_LEN - 1);
+	assert_int_equal(strncmp(serial, "EC-", 3), 0);
+	assert_true(serial[7] == '-' && serial[12] == '-');
+	assert_int_equal(mtun_default_serial(pub2, serial2), 0);
+	assert_string_not_equal(serial, serial2);
+	assert_int_equal(mtun_default_serial("not a key", serial2), -EINVAL);
+
+	assert_int_equal(mtun_claim_code(p, code, err, sizeof(err)), 0);
+	assert_int_equal(strlen(code), MTUN_CODE_LEN - 1);
+	assert_int_equal(code[5], '-');
+	assert_int_equal(strspn(code, "0123456789ABCDEFGHJKMNPQRSTVWXYZ-"), strlen(code));
+	assert_int_equal(mtun_claim_code(p, code2, err, sizeof(err)), 0);
+	assert_string_equal(code, code2); /* the same every start */
+	assert_int_equal(mtun_claim_code(q, code2, err, sizeof(err)), 0);
+	assert_string_not_equal(code, code2);
+	in_dir(q, "no-such.key");
+	assert_int_equal(mtun_claim_code(q, code2, err, sizeof(err)), -EIO);
+	assert_non_null(strstr(err, "no-such.key"));
+
+	assert_int_equal(mtun_claim_hash(pub, code, h), 0);
+	assert_int_equal(strlen(h), 64);
+	/* lower case, no dash, spaces: the same hash */
+	snprintf(typed, sizeof(typed), " %.5s %.5s ", code, code + 6);
+	for (char *c = typed; *c; c++)
+		*c = (char)(*c >= 'A' && *c <= 'Z' ? *c + 32 : *c);
+	assert_int_equal(mtun_claim_hash(pub, typed, h2), 0);
+	assert_string_equal(h, h2);
+	/* another key's hash of the same code differs */
+	assert_int_equal(mtun_claim_hash(pub2, code, h2), 0);
+	assert_string_not_equal(h, h2);
+	assert_int_equal(mtun_claim_hash(pub, "ABCD", h2), -EINVAL);	     /* too short */
+	assert_int_equal(mtun_claim_hash(pub, "ABCDE-FGHJKM", h2), -EINVAL); /* too long */
+	assert_int_equal(mtun_claim_hash(pub, "ABCDE-FGHJU", h2), -EINVAL);  /* U is none */
+}
+
+/* The secret's box opens with the session key and client it was sealed for,
+ * and with nothing else. */
+static void secret_box_opens_only_for_its_session(void **s)
+{
+	uint8_t key[MTUN_KEY_LEN], other[MTUN_KEY_LEN], secret[32], out[64];
+	char box[MTUN_BOX_B64(32)], copy[MTUN_BOX_B64(32)];
+
+	memset(key, 7, sizeof(key));
+	memset(other, 8, sizeof(other));
+	for (int i = 0; i < 32; i++)
+		secret[i] = (uint8_t)(i * 37);
+	assert_int_equal(mtun_box_seal(key, 42, secret, sizeof(secret), box), 0);
+	assert_int_equal(mtun_box_open(key, 42, box, out, sizeof(out)), 32);
+	assert_memory_equal(out, secret, 32);
+	assert_int_equal(mtun_box_open(other, 42, box, out, sizeof(out)), -EACCES);
+	assert_int_equal(mtun_box_open(key, 43, box, out, sizeof(out)), -EACCES);
+	assert_int_equal(mtun_box_open(key, 42, box, out, 16), -ENOSPC);
+	memcpy(copy, box, sizeof(copy));
+	copy[30] = copy[30] == 'A' ? 'B' : 'A';
+	assert_int_equal(mtun_box_open(key, 42, copy, out, sizeof(out)), -EACCES);
+	assert_int_equal(mtun_box_open(key, 42, "", out, sizeof(out)), -EINVAL);
+	assert_int_equal(mtun_box_open(key, 42, "QUJD", out, sizeof(out)), -EINVAL);
+	/* a fresh nonce each time */
+	assert_int_equal(mtun_box_seal(key, 42, secret, sizeof(secret), copy), 0);
+	assert_string_not_equal(copy, box);
+}
+
 static void key_public_refuses_what_is_not_an_ed25519_key(void **s)
 {
 	char p[512], pub[MTUN_PUBKEY_B64], err[600];
@@ -1899,6 +1975,8 @@ int main(void)
 	    cmocka_unit_test(receiver_takes_only_the_next),
 	    cmocka_unit_test(rtt_and_timeouts),
 	    cmocka_unit_test(keygen_writes_a_private_key_once),
+	    cmocka_unit_test(claim_code_and_serial_come_from_the_key),
+	    cmocka_unit_test(secret_box_opens_only_for_its_session),
 	    cmocka_unit_test(key_public_refuses_what_is_not_an_ed25519_key),
 	    cmocka_unit_test(pubkey_check_takes_only_32_bytes_in_base64),
 	    cmocka_unit_test(registration_proof),
