@@ -413,13 +413,13 @@ int cmd_devices(int argc, char **argv)
 	} else if (!strcmp(verb, "list")) {
 		j = call_list(h, "/api/v1/devices", "name");
 		if (j)
-			printf("%-16s %-16s %-28s %-15s %-9s %-7s %s\n", "NAME", "SERIAL",
+			printf("%-16s %-18s %-28s %-15s %-9s %-7s %s\n", "NAME", "SERIAL",
 			       "ADDRESS", "MANAGEMENT", "TRANSPORT", "ENABLED", "LAST SEEN");
 		json_array_foreach(j, i, d) {
 			char seen[32];
 
 			when(d, "last_seen", seen, sizeof(seen));
-			printf("%-16s %-16s %-28s %-15s %-9s %-7s %s\n", str(d, "name"),
+			printf("%-16s %-18s %-28s %-15s %-9s %-7s %s\n", str(d, "name"),
 			       str(d, "serial"), str(d, "address"), str(d, "mgmt_address"),
 			       str(d, "transport"),
 			       json_is_true(json_object_get(d, "enabled")) ? "yes" : "no", seen);

@@ -93,28 +93,32 @@ srv --plain-http --listen 0.0.0.0:8080 --tunnel-udp 0.0.0.0:4789 --web-root "$bu
 cli() { on cloud env EDGECAP_SERVER=http://127.0.0.1:8080 EDGECAP_TOKEN="$token" "$ec" "$@"; }
 for _ in $(seq 50); do grep -q serving "$out/server.log" && break; sleep 0.1; done
 
-echo "== enrolling the gateways: gw1 by its address, gw2 and gw3 by their public keys (tunnel)"
+echo "== gw1 enrolled by its address; gw2 and gw3 behind NAT join by claim (tunnel)"
 cli devices add gw1 --serial EC-0001 --address http://10.99.1.2:8080 > "$out/gw1.secret"
-: > "$out/gw1.conf"
+printf 'secret_file = %s\n' "$out/gw1.secret" > "$out/gw1.conf"
 for i in 2 3; do
+	# the agent makes its key at first start: nothing is carried to it
 	rm -f "$out/gw$i.key" "$out/gw$i.state"
-	"$build/user/agent/edgecap-agent" keygen "$out/gw$i.key" > "$out/gw$i.pub"
-	cli devices add "gw$i" --serial "EC-000$i" --pubkey "$(cat "$out/gw$i.pub")" \
-		--address http://tunnel:8080 > "$out/gw$i.secret"
-	printf 'tunnel = http://10.99.%d.1:8080\nserial = EC-000%d\nkey_file = %s\nstate_file = %s\nudp_wait = 1\n' \
-		$i $i "$out/gw$i.key" "$out/gw$i.state" > "$out/gw$i.conf"
+	printf 'tunnel = http://10.99.%d.1:8080\nkey_file = %s\nstate_file = %s\nudp_wait = 1\n' \
+		$i "$out/gw$i.key" "$out/gw$i.state" > "$out/gw$i.conf"
 done
 echo "proxy = http://192.168.3.1:3128" >> "$out/gw3.conf"
 for i in 1 2 3; do
 	on "gw$i" "$build/user/agent/edgecap-agent" -c "$out/gw$i.conf" -i lan0 --listen 0.0.0.0:8080 \
-		--plain-http --secret-file "$out/gw$i.secret" 2> "$out/gw$i.log" &
+		--plain-http 2> "$out/gw$i.log" &
 done
 for i in 1 2 3; do
 	for _ in $(seq 50); do grep -q serving "$out/gw$i.log" && break; sleep 0.1; done
 done
+for i in 2 3; do # announced: claimed by the serial and code each agent printed
+	for _ in $(seq 100); do grep -q "waiting to be claimed" "$out/gw$i.log" && break; sleep 0.1; done
+	read -r serial code < <(sed -n 's/.*tunnel: serial \([^,]*\), claim code \(.*\)/\1 \2/p' "$out/gw$i.log" | head -1)
+	echo "   gw$i: serial $serial, claim code $code"
+	cli devices claim "$serial" "$code" --name "gw$i" | sed 's/^/   /'
+done
 for i in 2 3; do # registered, and UDP found blocked
 	for _ in $(seq 100); do grep -q "udp -> http" "$out/gw$i.log" && break; sleep 0.1; done
-	grep "tunnel:" "$out/gw$i.log" | sed -E "s/^edgecap-agent: [a-z]+: /   gw$i: /"
+	grep "tunnel: \(registered\|udp\|http\)" "$out/gw$i.log" | sed -E "s/^edgecap-agent: [a-z]+: /   gw$i: /"
 done
 
 echo "== services: DNS resolver and web server on LAN A, web server on gw3"

@@ -58,12 +58,18 @@ fi
 db=$tmp/registry.db
 "$server" --db "$db" org add bench > /dev/null
 token=$("$server" --db "$db" admin add bench admin)
-"$agent" keygen "$tmp/gw.key" > "$tmp/gw.pub"
-"$agent" keygen "$tmp/sim.key" > "$tmp/sim.pub"
-# N simulated devices enrolled in one transaction (the API would take a
-# while); the same management addresses enrolment would give them
-python3 - "$db" "$(cat "$tmp/sim.pub")" "$N" <<- 'EOF'
-	import os, sqlite3, sys, time, zlib
+seed=bench-$$
+# N simulated devices enrolled in one transaction (claiming each through the
+# API would take a while), each with its own key (idlepoll.py's sim_key); the
+# same management addresses a claim would give them
+PYTHONPATH=$here python3 - "$db" "$seed" "$N" <<- 'EOF'
+	import base64, os, sqlite3, sys, time, zlib
+	from cryptography.hazmat.primitives import serialization
+	from idlepoll import sim_key
+	def pub(i):
+	    raw = sim_key(sys.argv[2], i).public_key().public_bytes(
+	        serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+	    return base64.b64encode(raw).decode()
 	db = sqlite3.connect(sys.argv[1])
 	org = db.execute("SELECT id FROM orgs").fetchone()[0]
 	used = {r[0] for r in db.execute("SELECT mgmt_address FROM devices")}
@@ -80,7 +86,7 @@ python3 - "$db" "$(cat "$tmp/sim.pub")" "$N" <<- 'EOF'
 	    for i in range(int(sys.argv[3])):
 	        db.execute("INSERT INTO devices (org_id, name, serial, address, pubkey, secret, created, "
 	                   "mgmt_address) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-	                   (org, f"sim{i}", f"SIM-{i}", "http://tunnel:8081", sys.argv[2],
+	                   (org, f"sim{i}", f"SIM-{i}", "http://tunnel:8081", pub(i),
 	                    os.urandom(32), int(time.time()), mgmt(f"SIM-{i}")))
 EOF
 
@@ -88,12 +94,12 @@ ip netns exec $C "$server" --plain-http --listen 0.0.0.0:8080 --db "$db" --tunne
 	--tunnel-max $((N + 10)) 2> "$tmp/server.log" &
 server_pid=$!
 for _ in $(seq 100); do grep -q serving "$tmp/server.log" && break; sleep 0.05; done
-inc env EDGECAP_SERVER=http://10.97.0.1:8080 EDGECAP_TOKEN="$token" "$ec" devices add gw \
-	--serial SN-gw --pubkey "$(cat "$tmp/gw.pub")" > "$tmp/gw.secret"
 printf 'tunnel = http://10.97.0.1:8080\nserial = SN-gw\nkey_file = %s\nstate_file = %s\nhello_interval = 1\nudp_wait = 1\n' \
 	"$tmp/gw.key" "$tmp/gw.state" > "$tmp/gw.conf"
-ing "$agent" -c "$tmp/gw.conf" -i vg --secret-file "$tmp/gw.secret" --listen 0.0.0.0:8081 \
-	--plain-http 2> "$tmp/agent.log" &
+ing "$agent" -c "$tmp/gw.conf" -i vg --listen 0.0.0.0:8081 --plain-http 2> "$tmp/agent.log" &
+for _ in $(seq 100); do grep -q "waiting to be claimed" "$tmp/agent.log" && break; sleep 0.05; done
+inc env EDGECAP_SERVER=http://10.97.0.1:8080 EDGECAP_TOKEN="$token" "$ec" devices claim SN-gw \
+	"$("$agent" identity -c "$tmp/gw.conf" | awk '/^claim code/ { print $3 }')" --name gw > /dev/null
 for _ in $(seq 100); do grep -q "registered as" "$tmp/agent.log" && break; sleep 0.05; done
 grep -q "registered as" "$tmp/agent.log" || { echo "the agent did not register: $(cat "$tmp/agent.log")"; exit 1; }
 
@@ -170,7 +176,7 @@ rss() { awk '/VmRSS/ { print $2 }' /proc/$server_pid/status; } # KiB
 sockmem() { inc awk '$1 == "TCP:" || $1 == "UDP:" { for (i = 2; i < NF; i++) if ($i == "mem") s += $(i + 1) } END { print s * 4 }' /proc/net/sockstat; } # KiB
 cpu() { awk '{ print $14 + $15 }' /proc/$server_pid/stat; } # ticks
 rss0=$(rss) mem0=$(sockmem) t0=$(date +%s)
-inc "$here/idlepoll.py" 10.97.0.1 8080 "$tmp/sim.key" SIM "$N" > "$tmp/idle.out" 2>&1 &
+inc "$here/idlepoll.py" 10.97.0.1 8080 "$seed" SIM "$N" > "$tmp/idle.out" 2>&1 &
 for _ in $(seq 1200); do grep -q parked "$tmp/idle.out" && break; sleep 0.1; done
 park_s=$(($(date +%s) - t0))
 grep -q parked "$tmp/idle.out" || { echo "the idle devices did not park: $(tail -3 "$tmp/idle.out")"; exit 1; }

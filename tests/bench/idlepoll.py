@@ -1,16 +1,18 @@
 #!/usr/bin/env python3
-"""idlepoll.py HOST PORT KEYFILE SERIAL_PREFIX N - N simulated devices, each
-registered (serials PREFIX-0 .. PREFIX-(N-1), all enrolled with KEYFILE's
-public key) and then keeping one poll parked on its own connection, as an
-idle device in HTTP mode does. Prints "parked N" once all are parked, then
+"""idlepoll.py HOST PORT SEED SERIAL_PREFIX N - N simulated devices, each
+registered (serials PREFIX-0 .. PREFIX-(N-1), each with its own key:
+sim_key(SEED, i), which the bench put in the registry) and then keeping one
+poll parked on its own connection, as an idle device in HTTP mode does. Prints "parked N" once all are parked, then
 holds them (re-parking any answered) until killed."""
 import asyncio
+import hashlib
 import json
 import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "netns"))
 import mtun  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import ed25519  # noqa: E402
 
 
 async def request(reader, writer, host, port, path, body, headers):
@@ -51,12 +53,17 @@ async def device(host, port, key, serial, gate, parked, total):
         await poll
 
 
-async def main(host, port, keyfile, prefix, n):
-    key = mtun.load_key(keyfile)
+def sim_key(seed, i):
+    """The i-th simulated device's key: one per device, as the registry wants."""
+    return ed25519.Ed25519PrivateKey.from_private_bytes(
+        hashlib.sha256(f"{seed}-{i}".encode()).digest())
+
+
+async def main(host, port, seed, prefix, n):
     gate = asyncio.Semaphore(128)
     parked = [0]
-    await asyncio.gather(*(device(host, int(port), key, f"{prefix}-{i}", gate, parked, int(n))
-                           for i in range(int(n))))
+    await asyncio.gather(*(device(host, int(port), sim_key(seed, i), f"{prefix}-{i}", gate, parked,
+                                  int(n)) for i in range(int(n))))
 
 
 if __name__ == "__main__":

@@ -135,12 +135,29 @@ await check("devices: both agents' devices listed, live, searchable", async () =
   await owner.getByLabel("Search devices").fill("");
 });
 
-await check("enrol a device: its secret shown once with the steps that remain; it joins the list", async () => {
-  await owner.getByRole("button", { name: "Enrol a device" }).click();
-  await owner.getByLabel("Name", { exact: true }).fill("gw9");
-  await owner.getByLabel("Serial", { exact: true }).fill("SN-gw9");
-  await owner.getByLabel("Address (direct devices)").fill("http://10.98.0.1:9999");
-  await owner.getByRole("button", { name: "Enrol", exact: true }).click();
+await check("claim a device by serial and code: a wrong code is refused in words, the right one adds it", async () => {
+  await owner.getByRole("button", { name: "Add a device" }).click();
+  const form = owner.getByRole("form", { name: "Claim a device" });
+  await form.getByLabel("Serial", { exact: true }).fill(env.CLAIM_SERIAL);
+  await form.getByLabel("Claim code").fill("00000-00000");
+  await form.getByRole("button", { name: "Claim" }).click();
+  await form.getByRole("alert").filter({ hasText: `no device waits to be claimed with serial '${env.CLAIM_SERIAL}'` }).waitFor({ timeout: 5000 });
+  await form.getByLabel("Claim code").fill(env.CLAIM_CODE.toLowerCase());
+  await form.getByLabel("Name (optional)").fill("ap1");
+  await shot(owner, "claim");
+  await form.getByRole("button", { name: "Claim" }).click();
+  await owner.getByRole("heading", { name: "Claimed ap1" }).waitFor({ timeout: 5000 });
+  await owner.getByRole("button", { name: "Done" }).click();
+  await owner.getByRole("row").filter({ hasText: env.CLAIM_SERIAL }).getByRole("cell", { name: "ap1", exact: true }).waitFor();
+});
+
+await check("enrol a device by its address: its secret shown once with the steps that remain; it joins the list", async () => {
+  await owner.getByRole("button", { name: "Add a device" }).click();
+  const form = owner.getByRole("form", { name: "Enrol a device by its address" });
+  await form.getByLabel("Name", { exact: true }).fill("gw9");
+  await form.getByLabel("Serial", { exact: true }).fill("SN-gw9");
+  await form.getByLabel("Address", { exact: true }).fill("http://10.98.0.1:9999");
+  await form.getByRole("button", { name: "Enrol", exact: true }).click();
   const secret = (await owner.locator(".secret-value").textContent()).trim();
   assert(/^[0-9a-f]{32,}$/.test(secret), `secret: ${secret}`);
   await owner.getByText("/etc/edgecap/secret").waitFor();

@@ -29,6 +29,17 @@ export OWNER_PW=owner-password-1 VIEWER_PW=viewer-password-1 OTHER_PW=globex-pas
 export BASE=http://127.0.0.1:8000 WEB_DIR=$web_dir SHOTS=$shots NS_A=$A ALICE=$alice
 rm -rf "$shots"
 
+# A gateway waiting to be claimed: the server again, now with its tunnel, and
+# a device (mtun.py) that announced itself; the page claims it by serial and
+# code
+kill "$server_pid"; wait "$server_pid" 2> /dev/null
+server_start --tunnel-udp 127.0.0.1:4789 || { echo "FAIL the server with its tunnel: $(cat "$tmp/server.log")"; exit 1; }
+"$agent" keygen "$tmp/ap1.key" > /dev/null &&
+	inb "$here/../netns/mtun.py" announce http://127.0.0.1:8000 SN-ap1 "$tmp/ap1.key" ||
+	{ echo "FAIL a device announcing itself"; exit 1; }
+export CLAIM_SERIAL=SN-ap1 CLAIM_CODE
+CLAIM_CODE=$("$here/../netns/mtun.py" code "$tmp/ap1.key")
+
 # Chromium wants a writable home; the namespace B has the server at 127.0.0.1:8000
 export HOME=$tmp/home
 mkdir -p "$HOME"

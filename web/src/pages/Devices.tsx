@@ -28,20 +28,62 @@ export function useDevices(): { data: Device[] | null; error: string | null } {
   return { data, error };
 }
 
-function Enrol(props: { onDone: () => void }) {
-  const [name, setName] = useState("");
+// A gateway that reaches this server through the tunnel joins by claim: its
+// agent announces itself and prints its serial and claim code; nothing is
+// carried to it. One the server reaches directly is enrolled by its address.
+function Claim(props: { onDone: () => void }) {
   const [serial, setSerial] = useState("");
-  const [address, setAddress] = useState("");
-  const [pubkey, setPubkey] = useState("");
+  const [code, setCode] = useState("");
+  const [name, setName] = useState("");
   const [made, setMade] = useState<Device | null>(null);
   const act = useAction();
 
   const submit = async (e: Event) => {
     e.preventDefault();
-    const body: Record<string, string> = { name, serial };
-    if (address) body.address = address;
-    if (pubkey) body.pubkey = pubkey.trim();
-    await act.run(async () => setMade(await post<Device>("/api/v1/devices", body)));
+    const body: Record<string, string> = { serial: serial.trim(), code: code.trim() };
+    if (name.trim()) body.name = name.trim();
+    await act.run(async () => setMade(await post<Device>("/api/v1/devices/claim", body)));
+  };
+  if (made)
+    return (
+      <div class="card">
+        <h2>Claimed {made.name}</h2>
+        <p>Serial {made.serial}. It comes online here as soon as its agent asks again (within a few seconds); nothing is left to do on the device.</p>
+        <button type="button" onClick={() => { setMade(null); props.onDone(); }}>Done</button>
+      </div>
+    );
+  return (
+    <form class="card inline-form" onSubmit={submit} aria-label="Claim a device">
+      <h2>Claim a device</h2>
+      <p class="hint">On the gateway, set <code>tunnel = {location.origin}</code> in <code>/etc/edgecap/agent.conf</code> and start the agent: it prints its serial and claim code (also <code>edgecap-agent identity</code>).</p>
+      <label>
+        Serial
+        <input required value={serial} onInput={(e) => setSerial(e.currentTarget.value)} placeholder="EC-XXXX-XXXX-XXXX" />
+      </label>
+      <label>
+        Claim code
+        <input required value={code} onInput={(e) => setCode(e.currentTarget.value)} placeholder="XXXXX-XXXXX" autocomplete="off" />
+      </label>
+      <label>
+        Name (optional)
+        <input value={name} onInput={(e) => setName(e.currentTarget.value)} placeholder="its host name" />
+      </label>
+      <Alert error={act.error} />
+      <button type="submit" disabled={act.busy}>Claim</button>
+    </form>
+  );
+}
+
+function Enrol(props: { onDone: () => void }) {
+  const [name, setName] = useState("");
+  const [serial, setSerial] = useState("");
+  const [address, setAddress] = useState("");
+  const [made, setMade] = useState<Device | null>(null);
+  const act = useAction();
+
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    await act.run(async () => setMade(await post<Device>("/api/v1/devices", { name, serial, address })));
   };
   if (made)
     return (
@@ -51,18 +93,15 @@ function Enrol(props: { onDone: () => void }) {
         <h3>Steps that remain on {made.name}</h3>
         <ol>
           <li>Write the secret into <code>/etc/edgecap/secret</code> on the device (mode 0600): the agent's <code>secret_file</code>.</li>
-          {made.address && made.address !== "http://tunnel:8080" ? (
-            <li>Start the agent there, listening where this server reaches it ({made.address}): <code>systemctl start edgecap-agent</code>.</li>
-          ) : (
-            <li>In <code>/etc/edgecap/agent.conf</code> name this server's tunnel (<code>tunnel = {location.origin}</code>), the serial (<code>serial = {made.serial}</code>) and the key made by <code>edgecap-agent keygen</code> (<code>key_file</code>); start the agent: <code>systemctl start edgecap-agent</code>.</li>
-          )}
+          <li>Start the agent there, listening where this server reaches it ({made.address}): <code>systemctl start edgecap-agent</code>.</li>
           <li>It shows as online here once the server hears from it.</li>
         </ol>
       </div>
     );
   return (
-    <form class="card inline-form" onSubmit={submit} aria-label="Enrol a device">
-      <h2>Enrol a device</h2>
+    <form class="card inline-form" onSubmit={submit} aria-label="Enrol a device by its address">
+      <h2>Enrol a device by its address</h2>
+      <p class="hint">For a gateway this server reaches directly; one behind NAT joins by claim.</p>
       <label>
         Name
         <input required value={name} onInput={(e) => setName(e.currentTarget.value)} placeholder="gw-berlin-1" />
@@ -72,12 +111,8 @@ function Enrol(props: { onDone: () => void }) {
         <input required value={serial} onInput={(e) => setSerial(e.currentTarget.value)} />
       </label>
       <label>
-        Address (direct devices)
-        <input value={address} onInput={(e) => setAddress(e.currentTarget.value)} placeholder="http://host:port; http://tunnel:8080 for the tunnel" />
-      </label>
-      <label>
-        Public key (tunnel devices)
-        <input value={pubkey} onInput={(e) => setPubkey(e.currentTarget.value)} placeholder="edgecap-agent keygen's output" />
+        Address
+        <input required value={address} onInput={(e) => setAddress(e.currentTarget.value)} placeholder="https://host:port" />
       </label>
       <Alert error={act.error} />
       <button type="submit" disabled={act.busy}>Enrol</button>
@@ -129,18 +164,23 @@ export function Devices(props: { me: Me }) {
           )}
           {owner && (
             <button type="button" class="quiet" onClick={() => setEnrolling(!enrolling)} aria-expanded={enrolling}>
-              Enrol a device
+              Add a device
             </button>
           )}
         </div>
       </div>
-      {enrolling && <Enrol onDone={() => setEnrolling(false)} />}
+      {enrolling && (
+        <>
+          <Claim onDone={() => setEnrolling(false)} />
+          <Enrol onDone={() => setEnrolling(false)} />
+        </>
+      )}
       <label class="search">
         Search devices
         <input type="search" value={q} onInput={(e) => setQ(e.currentTarget.value)} placeholder="name, serial, address" />
       </label>
       <Alert error={error || act.error} />
-      {data && !data.length && <Empty>No devices yet.{owner ? " Enrol one above." : ""}</Empty>}
+      {data && !data.length && <Empty>No devices yet.{owner ? " Add one above." : ""}</Empty>}
       {shown.length > 0 && (
         <div class="table-wrap">
           <table class="list">
