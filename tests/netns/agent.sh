@@ -333,7 +333,7 @@ test_tls() {
 test_config_errors() {
 	local out st
 	out=$(ina "$agent" -c /dev/null -i va --plain-http 2>&1); st=$?
-	[ $st = 2 ] && [ "$out" = "edgecap-agent: error: no secret: set secret_file (the device's, from enrolment)" ] &&
+	[ $st = 2 ] && [ "$out" = "edgecap-agent: error: no secret: set tunnel (the server's address: the device joins by claim and the secret comes from it) or secret_file (a device reached directly)" ] &&
 		ok "no secret: exit 2, one line" || ko "no secret" "$st $out"
 	printf 'listen = 10.98.0.1:8081\nbogus = 1\n' > "$tmp/bad.conf"
 	out=$(ina "$agent" -c "$tmp/bad.conf" 2>&1); st=$?
