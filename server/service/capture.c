@@ -651,7 +651,9 @@ static void live_free(struct srv_capture *l)
 }
 
 /* Drop a device's connection: its statistics will not come. */
-static void cut(struct dev_conn *dc, const char *why)
+/* A device cut off: a refusal stays one; one that hung past its limit
+ * (hung) failed; else it was stopped as asked. */
+static void cut(struct dev_conn *dc, const char *why, int hung)
 {
 	int status = dc->call.status;
 
@@ -662,8 +664,8 @@ static void cut(struct dev_conn *dc, const char *why)
 			 dc->reason[0] ? ": " : "", dc->reason);
 	else
 		snprintf(dc->error, sizeof(dc->error), "%s", why);
-	dc->state = status && status != 200 ? "failed" : "done";
-	if (status && status != 200)
+	dc->state = (status && status != 200) || hung ? "failed" : "done";
+	if (!strcmp(dc->state, "failed"))
 		ecap_log(LOG_WARNING, "capture %lld: device %s: %s", (long long)dc->l->id,
 			 dc->d.name, dc->error);
 	save_device(dc);
@@ -687,9 +689,15 @@ static void on_kick(h2o_timeout_entry_t *e)
 
 		if (!ecap_httpc_running(&dc->call))
 			continue;
-		if (dc->call.status != 200 || ecap_httpc_shutdown_write(&dc->call))
-			cut(dc, dc->call.status ? "stopped before its statistics came"
-						: "stopped before it answered");
+		/* at the end of the duration and its grace, one that never
+		 * answered hung; at any other stop it was only slow */
+		if (!dc->call.status && !strcmp(l->ended_by, "duration"))
+			cut(dc, "it did not answer within the capture's duration", 1);
+		else if (dc->call.status != 200 || ecap_httpc_shutdown_write(&dc->call))
+			cut(dc,
+			    dc->call.status ? "stopped before its statistics came"
+					    : "stopped before it answered",
+			    0);
 	}
 	if (!l->open)
 		finish(l);
@@ -712,10 +720,9 @@ static void on_tick(h2o_timeout_entry_t *e)
 		if (l->stop_at && now >= l->stop_at) {
 			for (unsigned i = 0; i < l->ndevs; i++)
 				if (ecap_httpc_running(&l->devs[i].call)) {
-					ecap_log(LOG_WARNING,
-						 "capture %lld: device %s did not end in time",
-						 (long long)l->id, l->devs[i].d.name);
-					cut(&l->devs[i], "stopped: it did not end in time");
+					cut(&l->devs[i],
+					    "it hung: it did not end in time when asked to stop",
+					    1);
 				}
 			finish(l);
 			h2o_timeout_link(loop_of(l), &l->cs->tick, &l->tick);

@@ -208,7 +208,7 @@ test_device_killed() {
 	wait $sender
 	id=$(sed -n 's/^capture \([0-9]*\) on.*/\1/p' "$tmp/remote.err")
 	call "$alice" GET "/captures/$id" > /dev/null
-	[ $st = 0 ] && grep -q "^device gw1 failed: " "$tmp/remote.err" &&
+	[ $st = 1 ] && grep -q "^device gw1 failed: " "$tmp/remote.err" &&
 		[ "$(field devices 0 state)" = failed ] && [ "$(field devices 1 state)" = done ] &&
 		[ "$(payloads "$out" | sort -u | wc -l)" = 25 ] && [ "$(payloads "$out" | wc -l)" = 50 ] &&
 		ok "a device killed mid-capture: reported failed ($(field devices 0 error)), the other's packets go on" ||
@@ -223,8 +223,8 @@ test_unreachable() {
 	remote -d gw2,gw3 --duration 2 -w "$tmp/u.pcapng" udp port 5001 2> "$tmp/remote.err"; st=$?
 	wait $sender
 	grep -q "^device gw3 failed: connecting to http://10.98.0.1:9: connection failure" "$tmp/remote.err" &&
-		[ $st = 0 ] && [ "$(payloads "$tmp/u.pcapng" | wc -l)" = 5 ] &&
-		ok "an unreachable device: reported, the capture goes on with the others" ||
+		[ $st = 1 ] && [ "$(payloads "$tmp/u.pcapng" | wc -l)" = 5 ] &&
+		ok "an unreachable device: reported, the capture goes on with the others, exit 1" ||
 		ko "unreachable" "st=$st $(cat "$tmp/remote.err")"
 }
 

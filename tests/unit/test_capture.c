@@ -370,9 +370,9 @@ static void a_stop_ends_devices_with_their_statistics(void **state)
 	assert_string_equal(d->state, "done");
 	assert_null(d->error);
 	assert_true(d->packets > 0);
-	d = device_state(c, "hung"); /* cut off after the wait */
-	assert_string_equal(d->state, "done");
-	assert_string_equal(d->error, "stopped: it did not end in time");
+	d = device_state(c, "hung"); /* cut off after the wait: it failed */
+	assert_string_equal(d->state, "failed");
+	assert_string_equal(d->error, "it hung: it did not end in time when asked to stop");
 	reg_captures_free(c, 1);
 	f = read_file(id);
 	assert_true(f.packets > 0);
