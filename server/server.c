@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "server.h"
+#include "service/devca.h"
 #include "service/reports.h"
 #include "service/sharkd.h"
 
@@ -154,6 +155,14 @@ int srv_daemon_start(struct srv_daemon *d, char *err, size_t errlen)
 			       h2o_iovec_init(NULL, 0), err, errlen);
 	if (!d->ca)
 		return -EINVAL;
+	/* and the CA the server issues its claimed devices' certificates from */
+	r = srv_devca_open(d->conf.data, &d->devca, err, errlen);
+	if (r)
+		return r;
+	if (X509_STORE_add_cert(SSL_CTX_get_cert_store(d->ca), srv_devca_cert(d->devca)) != 1) {
+		snprintf(err, errlen, "the device CA: cannot trust it");
+		return -EIO;
+	}
 	d->captures = srv_captures_new(&(struct srv_captures_conf){
 	    .loop = d->site.ctx.loop,
 	    .getaddr = &d->getaddr,
@@ -219,6 +228,7 @@ int srv_daemon_start(struct srv_daemon *d, char *err, size_t errlen)
 							       .ifname = d->conf.tunnel_if,
 							       .max_devices = d->conf.tunnel_max,
 							       .hold_ms = d->conf.tunnel_hold_ms,
+							       .devca = d->devca,
 							       .answer = srv_tunnel_answer},
 				     &d->tunnel, err, errlen);
 		if (r)
@@ -280,5 +290,6 @@ void srv_daemon_free(struct srv_daemon *d)
 		SSL_CTX_free(d->site.ssl);
 	if (d->ca)
 		SSL_CTX_free(d->ca);
+	srv_devca_free(d->devca);
 	reg_close(d->reg);
 }

@@ -13,7 +13,8 @@ struct srv_daemon {
 	struct srv_conf conf;
 	struct reg *reg;
 	struct web_site site;
-	SSL_CTX *ca; /* the store devices' certificates are checked against */
+	SSL_CTX *ca;		 /* the store devices' certificates are checked against */
+	struct srv_devca *devca; /* our own CA for claimed devices, trusted in ca too */
 	h2o_multithread_receiver_t getaddr;
 	struct srv_captures *captures;
 	struct srv_tunnel *tunnel;

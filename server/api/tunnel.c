@@ -79,12 +79,12 @@ int srv_tunnel_register_ep(struct srv_api *api, h2o_req_t *req, const struct reg
 		return srv_fail(req, 404, "the tunnel is not enabled on this server");
 	j = req->entity.base ? json_loadb(req->entity.base, req->entity.len, 0, &e) : NULL;
 	if (!j ||
-	    json_unpack_ex(j, &e, JSON_STRICT, "{s:s, s:I, s:s, s:s, s:s, s:s, s?s, s?s, s?s}",
+	    json_unpack_ex(j, &e, JSON_STRICT, "{s:s, s:I, s:s, s:s, s:s, s:s, s?s, s?s, s?s, s?b}",
 			   "serial", &in.serial, "ts", &ts, "nonce", &in.nonce, "dh", &in.dh, "sig",
 			   &in.sig, "pubkey", &in.pubkey, "claim", &in.claim, "name", &in.hostname,
-			   "agent", &in.agent)) {
+			   "agent", &in.agent, "tls", &in.tls)) {
 		srv_fail(req, 400,
-			 "want {serial, ts, nonce, dh, sig, pubkey[, claim, name, agent]}%s%s",
+			 "want {serial, ts, nonce, dh, sig, pubkey[, claim, name, agent, tls]}%s%s",
 			 j ? ": " : "", j ? e.text : "");
 		goto out;
 	}
@@ -108,10 +108,10 @@ int srv_tunnel_register_ep(struct srv_api *api, h2o_req_t *req, const struct reg
 		goto out;
 	}
 	srv_json(req, 200,
-		 json_pack("{s:I, s:s, s:s, s:s, s:i, s:i, s:i, s:s}", "client",
+		 json_pack("{s:I, s:s, s:s, s:s, s:i, s:i, s:i, s:s, s:s*}", "client",
 			   (json_int_t)g.client, "dh", g.dh, "address", g.address, "server",
 			   g.server, "prefix", g.prefix, "udp_port", (int)g.udp_port, "mtu", g.mtu,
-			   "secret", g.secret));
+			   "secret", g.secret, "cert", g.cert[0] ? g.cert : NULL));
 out:
 	json_decref(j);
 	return 0;

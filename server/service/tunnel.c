@@ -52,6 +52,7 @@ struct srv_tunnel {
 	h2o_loop_t *loop;
 	struct reg *reg;
 	unsigned max_devices;
+	struct srv_devca *devca;
 	struct srv_lptab *lp;
 	int udp_fd, tun_fd;
 	h2o_socket_t *udp_sock, *tun_sock;
@@ -514,6 +515,15 @@ int srv_tunnel_register(struct srv_tunnel *t, const struct srv_tunnel_reg *in,
 		r = -ENOMEM;
 		goto out;
 	}
+	/* a fresh certificate at every registration: renewal is registering */
+	out->cert[0] = 0;
+	if (in->tls && t->devca &&
+	    srv_devca_issue(t->devca, d.pubkey, d.serial, d.mgmt, SRV_DEVCA_DAYS, out->cert,
+			    sizeof(out->cert))) {
+		snprintf(err, errlen, "issuing its certificate failed");
+		r = -ENOMEM;
+		goto out;
+	}
 	OPENSSL_cleanse(key, sizeof(key));
 	ecap_log(LOG_INFO, "tunnel: %s (%s) registered as %s, client %08x", d.name, in->serial,
 		 out->address, c->id);
@@ -629,6 +639,7 @@ int srv_tunnel_start(const struct srv_tunnel_conf *conf, struct srv_tunnel **ret
 	t->loop = conf->loop;
 	t->reg = conf->reg;
 	t->max_devices = conf->max_devices;
+	t->devca = conf->devca;
 	t->tun_fd = -1;
 	t->flush_entry.cb = on_flush;
 	t->udp_fd = udp_bind(conf->udp, &t->udp_addr, err, errlen);

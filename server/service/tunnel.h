@@ -11,6 +11,7 @@
 
 #include <stdint.h>
 
+#include "service/devca.h"
 #include "service/lptable.h"
 #include "service/registry.h"
 #include "tunnel/claim.h"
@@ -35,6 +36,7 @@ struct srv_tunnel_conf {
 	unsigned max_devices;
 	unsigned hold_ms;	     /* a parked poll is answered empty after this */
 	srv_lptab_answer_fn *answer; /* answers a parked poll */
+	struct srv_devca *devca;     /* issues claimed devices' certificates */
 };
 
 /* The UDP socket, the TUN device and the long-poll table: 0, or -errno with
@@ -58,6 +60,7 @@ struct srv_tunnel_reg {
 	const char *hostname; /* what it calls itself (NULL: none) */
 	const char *agent;    /* where its agent answers, through the tunnel (NULL: none) */
 	const char *source;   /* the address the request came from */
+	int tls;	      /* it wants a certificate for its HTTPS service */
 	int64_t ts;
 };
 struct srv_tunnel_grant {
@@ -68,6 +71,7 @@ struct srv_tunnel_grant {
 	uint16_t udp_port;
 	int mtu;
 	char secret[MTUN_BOX_B64(REG_SECRET_LEN)]; /* the device's secret, sealed */
+	char cert[SRV_DEVCA_PEM]; /* "", or its certificate (tls) from the device CA */
 };
 int srv_tunnel_register(struct srv_tunnel *t, const struct srv_tunnel_reg *in,
 			struct srv_tunnel_grant *out, char *err, size_t errlen);

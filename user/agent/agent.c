@@ -145,8 +145,9 @@ int agent_start(struct agent *a, char *err, size_t errlen)
 	agent_status_init(a, host);
 	agent_route_fallback(host);
 	r = web_site_start(&a->site, NULL, a->conf.listen,
-			   a->conf.plain_http ? NULL : a->conf.tls_cert, a->conf.tls_key, err,
-			   errlen);
+			   a->conf.plain_http || agent_tls_from_server(&a->conf) ? NULL
+										 : a->conf.tls_cert,
+			   a->conf.tls_key, err, errlen);
 	if (r)
 		return r;
 	r = agent_metrics_start(a, err, errlen);

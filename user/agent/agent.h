@@ -61,6 +61,13 @@ struct agent_conf {
  * err naming the file and line. */
 int agent_conf_load(struct agent_conf *c, const char *path, int must_exist, char *err,
 		    size_t errlen);
+/* HTTPS with the device's own key and a certificate the server issues at
+ * every registration (a device that joins by claim and has none of its own) */
+static inline int agent_tls_from_server(const struct agent_conf *c)
+{
+	return !c->plain_http && !c->tls_cert[0] && c->tunnel[0];
+}
+
 /* One setting, as in the file: "key", "value". */
 int agent_conf_set(struct agent_conf *c, const char *key, const char *value, char *err,
 		   size_t errlen);

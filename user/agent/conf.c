@@ -168,9 +168,10 @@ int agent_conf_check(const struct agent_conf *c, char *err, size_t errlen)
 		    err, errlen,
 		    "no secret: set tunnel (the server's address: the device joins by claim "
 		    "and the secret comes from it) or secret_file (a device reached directly)");
-	else if (!c->plain_http && (!*c->tls_cert || !*c->tls_key))
+	else if (!c->plain_http && !c->tunnel[0] && (!*c->tls_cert || !*c->tls_key))
 		snprintf(err, errlen,
-			 "HTTPS needs tls_cert and tls_key (or plain_http = yes, for labs)");
+			 "HTTPS needs tls_cert and tls_key, or tunnel (the server issues the "
+			 "certificate), or plain_http = yes, for labs");
 	else
 		return 0;
 	return -EINVAL;

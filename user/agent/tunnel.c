@@ -12,7 +12,9 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <netdb.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/x509.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -33,6 +35,7 @@
 #define BODY_MAX      (256u << 10)
 #define RESP_MAX      (512u << 10)
 #define IO_TIMEOUT    40000 /* above the server's 25 s hold */
+#define CERT_RENEW_S  (10 * 86400)
 
 enum { MODE_UDP, MODE_HTTP };
 
@@ -57,6 +60,7 @@ struct agent_tunnel {
 	 * waits for our owner (said once in the log until that changes) */
 	char pubkey[MTUN_PUBKEY_B64], claim[MTUN_CLAIM_HEX], code[MTUN_CODE_LEN], agent_url[64];
 	int unclaimed;
+	time_t cert_until; /* our HTTPS certificate's end (0: none from the server) */
 	/* paths */
 	int mode;
 	int udp_fd, tun_fd;
@@ -560,6 +564,20 @@ static int resolve_udp(struct agent_tunnel *t, uint16_t port)
 	return 0;
 }
 
+/* Seconds from now to the end of a certificate in PEM (0: unreadable). */
+static long cert_life(const char *pem)
+{
+	BIO *b = BIO_new_mem_buf(pem, -1);
+	X509 *c = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+	int days = 0, secs = 0;
+
+	if (c && !ASN1_TIME_diff(&days, &secs, NULL, X509_get0_notAfter(c)))
+		days = secs = 0;
+	X509_free(c);
+	BIO_free(b);
+	return (long)days * 86400 + secs;
+}
+
 static void on_registered(struct exchange *x, const char *err)
 {
 	struct agent_tunnel *t = x->t;
@@ -622,6 +640,17 @@ static void on_registered(struct exchange *x, const char *err)
 	}
 	memcpy(t->a->conf.secret, sealed, (size_t)n);
 	t->a->conf.secret_len = (size_t)n;
+	/* our HTTPS certificate, for our management address, renewed by each
+	 * registration */
+	if (agent_tls_from_server(t->conf)) {
+		const char *pem = json_string_value(json_object_get(j, "cert"));
+
+		if (!pem || web_tls_server_cert(t->a->site.ssl, pem, e, sizeof(e)))
+			ecap_log(LOG_WARNING, "tunnel: registration: %s",
+				 pem ? e : "no certificate came for our HTTPS");
+		else
+			t->cert_until = time(NULL) + cert_life(pem);
+	}
 	OPENSSL_cleanse(sealed, sizeof(sealed));
 	if (t->unclaimed)
 		ecap_log(LOG_NOTICE, "tunnel: claimed as serial %s", t->conf->serial);
@@ -729,10 +758,11 @@ static void start_registration(struct agent_tunnel *t)
 		mtun_dh_free(mine);
 		return;
 	}
-	j = json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:s*, s:s}", "serial", t->conf->serial,
-		      "ts", (json_int_t)ts, "nonce", nonce, "dh", dh, "sig", sig, "pubkey",
-		      t->pubkey, "claim", t->claim, "name",
-		      name_ok(t->conf->device) ? t->conf->device : NULL, "agent", t->agent_url);
+	j = json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:s*, s:s, s:b}", "serial",
+		      t->conf->serial, "ts", (json_int_t)ts, "nonce", nonce, "dh", dh, "sig", sig,
+		      "pubkey", t->pubkey, "claim", t->claim, "name",
+		      name_ok(t->conf->device) ? t->conf->device : NULL, "agent", t->agent_url,
+		      "tls", agent_tls_from_server(t->conf));
 	text = json_dumps(j, JSON_COMPACT);
 	ecap_buf_put(&x->body, text, strlen(text));
 	free(text);
@@ -756,6 +786,14 @@ static void on_monitor(h2o_timeout_entry_t *e)
 	if (!t->registered) {
 		if (!t->reg_x && now >= t->hello_next)
 			start_registration(t);
+		return;
+	}
+	/* registering again renews our certificate, a third of its life early */
+	if (t->cert_until && time(NULL) > t->cert_until - CERT_RENEW_S) {
+		ecap_log(LOG_INFO, "tunnel: our certificate ends within %d days: registering again",
+			 CERT_RENEW_S / 86400);
+		t->cert_until = 0;
+		start_registration(t);
 		return;
 	}
 	/* by HTTP the parked poll is the server's sign of life, and the server
@@ -813,6 +851,17 @@ static int identity(struct agent_tunnel *t, char *err, size_t errlen)
 	snprintf(t->agent_url, sizeof(t->agent_url), "%s://tunnel:%s",
 		 t->conf->plain_http ? "http" : "https", port ? port + 1 : "8443");
 	ecap_log(LOG_NOTICE, "tunnel: serial %s, claim code %s", t->conf->serial, t->code);
+	/* HTTPS with our key; the certificate comes with each registration */
+	if (agent_tls_from_server(t->conf)) {
+		SSL_CTX *ssl = web_tls_server_key(t->conf->key_file, why, sizeof(why));
+
+		if (!ssl) {
+			snprintf(err, errlen, "%s", why);
+			return -EINVAL;
+		}
+		t->a->site.ssl = ssl;
+		t->a->site.accept_ctx.ssl_ctx = ssl;
+	}
 	return 0;
 }
 

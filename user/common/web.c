@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/x509v3.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -91,6 +92,35 @@ SSL_CTX *web_tls_server(const char *cert, const char *key, char *err, size_t err
 	}
 	h2o_ssl_register_alpn_protocols(ssl, http1_only);
 	return ssl;
+}
+
+SSL_CTX *web_tls_server_key(const char *key, char *err, size_t errlen)
+{
+	SSL_CTX *ssl = SSL_CTX_new(TLS_server_method());
+
+	if (!ssl || !SSL_CTX_set_min_proto_version(ssl, TLS1_2_VERSION) ||
+	    SSL_CTX_use_PrivateKey_file(ssl, key, SSL_FILETYPE_PEM) != 1) {
+		snprintf(err, errlen, "TLS with %.200s: %s", key,
+			 ERR_reason_error_string(ERR_get_error()));
+		SSL_CTX_free(ssl);
+		return NULL;
+	}
+	h2o_ssl_register_alpn_protocols(ssl, http1_only);
+	return ssl;
+}
+
+int web_tls_server_cert(SSL_CTX *ssl, const char *pem, char *err, size_t errlen)
+{
+	BIO *b = BIO_new_mem_buf(pem, -1);
+	X509 *c = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+	int r = c && SSL_CTX_use_certificate(ssl, c) == 1 && SSL_CTX_check_private_key(ssl) == 1;
+
+	if (!r)
+		snprintf(err, errlen, "TLS: the certificate: %s",
+			 c ? ERR_reason_error_string(ERR_get_error()) : "not one in PEM");
+	X509_free(c);
+	BIO_free(b);
+	return r ? 0 : -EINVAL;
 }
 
 SSL_CTX *web_tls_client(const char *ca_file, X509_STORE *store, h2o_iovec_t host, char *err,

@@ -18,6 +18,11 @@ int web_bind(const char *spec, int type, char *err, size_t errlen);
 /* A TLS 1.2+ server context, HTTP/1.1 only (ALPN http/1.1), or NULL with
  * err set. */
 SSL_CTX *web_tls_server(const char *cert, const char *key, char *err, size_t errlen);
+/* A server context with its key only (from a PEM file); its certificate
+ * comes later, in PEM (web_tls_server_cert, again at each renewal: new
+ * handshakes use it). Until then handshakes fail. NULL / -EINVAL with err. */
+SSL_CTX *web_tls_server_key(const char *key, char *err, size_t errlen);
+int web_tls_server_cert(SSL_CTX *ssl, const char *pem, char *err, size_t errlen);
 /* A TLS 1.2+ client context for one peer: its chain verified against the CA
  * file (NULL: the system's) or against store when given (shared, not
  * copied), and its certificate's name against host, a DNS name or an IP
