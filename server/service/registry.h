@@ -230,11 +230,13 @@ void reg_device_seen(struct reg *r, int64_t id, int64_t when);
 void reg_device_transport(struct reg *r, int64_t id, const char *transport, int64_t when);
 
 /* Reports (service/reports.c): what a device's agent last said of itself.
- * Enabled devices not asked since before `before` (or, enrolled in the last
- * ten minutes and never heard, for five seconds), those asked longest ago
- * first, at most limit: a malloc'ed array (NULL when none). */
-int reg_devices_due(struct reg *r, int64_t before, size_t limit, struct reg_device **ret,
-		    size_t *ret_n);
+ * Enabled devices whose turn it is at now: not asked for interval_s, or for
+ * 2^n of them after n failed asks in a row (n at most 3); enrolled in the
+ * last ten minutes and never heard, every five seconds. Those asked longest
+ * ago first, at most per_org of one organization and limit in all: a
+ * malloc'ed array (NULL when none). */
+int reg_devices_due(struct reg *r, int64_t now, int64_t interval_s, size_t per_org, size_t limit,
+		    struct reg_device **ret, size_t *ret_n);
 /* Asked at `when` (whatever the answer). */
 void reg_device_polled(struct reg *r, int64_t id, int64_t when);
 /* Its answer (JSON text) at `when`: it was heard then too. The device is

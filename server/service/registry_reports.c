@@ -8,18 +8,22 @@
 #include "service/registry.h"
 #include "service/registry_sqlite.h"
 
-int reg_devices_due(struct reg *r, int64_t before, size_t limit, struct reg_device **ret,
-		    size_t *ret_n)
+int reg_devices_due(struct reg *r, int64_t now, int64_t interval_s, size_t per_org, size_t limit,
+		    struct reg_device **ret, size_t *ret_n)
 {
-	/* one enrolled in the last ten minutes that has not answered yet is
-	 * asked again every five seconds: its agent may start after it */
-	int64_t now = time(NULL);
-
+	/* One that failed n times in a row waits 2^n intervals (at most 8); one
+	 * enrolled in the last ten minutes that has not answered yet is asked
+	 * again every five seconds: its agent may start after it. Each
+	 * organization's turn is its own, per_org at most. */
 	return reg_device_rows(
-	    reg_q(r,
-		  "SELECT " DEVICE_COLUMNS " FROM devices WHERE enabled AND (polled < ? OR "
-		  "(reported = 0 AND created > ? AND polled <= ?)) ORDER BY polled, id LIMIT ?",
-		  "iiii", before, now - 600, now - 5, (int64_t)limit),
+	    reg_q(
+		r,
+		"SELECT " DEVICE_COLUMNS " FROM (SELECT *, row_number() OVER "
+		"(PARTITION BY org_id ORDER BY polled, id) AS turn FROM devices WHERE enabled AND "
+		"(polled + ?2 * (1 << min(poll_failures, 3)) <= ?1 OR "
+		"(reported = 0 AND created > ?1 - 600 AND polled <= ?1 - 5))) "
+		"WHERE turn <= ?3 ORDER BY polled, id LIMIT ?4",
+		"iiii", now, interval_s, (int64_t)per_org, (int64_t)limit),
 	    ret, ret_n);
 }
 
@@ -36,14 +40,17 @@ void reg_device_report(struct reg *r, int64_t id, const char *serial, const char
 {
 	reg_run(reg_q(r,
 		      "UPDATE devices SET report = ?, reported = ?, report_error = NULL, "
+		      "poll_failures = 0, "
 		      "last_seen = max(coalesce(last_seen, 0), ?) WHERE id = ? AND serial = ?",
 		      "tiiit", json, when, when, id, serial));
 }
 
 void reg_device_report_error(struct reg *r, int64_t id, const char *serial, const char *error)
 {
-	reg_run(reg_q(r, "UPDATE devices SET report_error = ? WHERE id = ? AND serial = ?", "tit",
-		      error, id, serial));
+	reg_run(reg_q(r,
+		      "UPDATE devices SET report_error = ?, poll_failures = poll_failures + 1 "
+		      "WHERE id = ? AND serial = ?",
+		      "tit", error, id, serial));
 }
 
 static char *dup_col(sqlite3_stmt *st, int col)

@@ -171,7 +171,8 @@ static const char *const migrations[] = {
     "ALTER TABLE devices ADD COLUMN polled INTEGER NOT NULL DEFAULT 0;",
     /* 10: devices join by claim (docs/tunnel.md): a serial is unique within
      * an organization only, so that none can block or probe another's; a
-     * device's key belongs to one device; devices that announced
+     * device's key belongs to one device; how many asks for its report
+     * failed in a row (they come less often); devices that announced
      * themselves and wait for their owner to claim them by serial and code
      * (the code's hash, as the device announced it) */
     "CREATE TABLE devices_new ("
@@ -191,11 +192,13 @@ static const char *const migrations[] = {
     "  reported INTEGER NOT NULL DEFAULT 0,"
     "  report_error TEXT,"
     "  polled INTEGER NOT NULL DEFAULT 0,"
+    "  poll_failures INTEGER NOT NULL DEFAULT 0,"
     "  UNIQUE (org_id, name),"
     "  UNIQUE (org_id, serial));"
-    "INSERT INTO devices_new SELECT id, org_id, name, serial, pubkey, secret, address,"
-    "  transport, enabled, last_seen, created, mgmt_address, report, reported, report_error,"
-    "  polled FROM devices;"
+    "INSERT INTO devices_new (id, org_id, name, serial, pubkey, secret, address, transport,"
+    "  enabled, last_seen, created, mgmt_address, report, reported, report_error, polled)"
+    "  SELECT id, org_id, name, serial, pubkey, secret, address, transport, enabled,"
+    "  last_seen, created, mgmt_address, report, reported, report_error, polled FROM devices;"
     "DROP TABLE devices;"
     "ALTER TABLE devices_new RENAME TO devices;"
     "CREATE UNIQUE INDEX devices_mgmt ON devices (mgmt_address);"

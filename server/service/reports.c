@@ -8,7 +8,12 @@
  * captures (they change by the second and are the capture's business), plus
  * what the server measured: the device's clock against the server's (its
  * "time" against the middle of the call) and the call's round trip. A
- * device's clock is known to within half the round trip. */
+ * device's clock is known to within half the round trip.
+ *
+ * Fairness: an organization has at most ORG_SHARE asks under way and is
+ * offered as many a tick, so hundreds of unreachable devices in one hold
+ * no more than a quarter of the slots; and a device whose asks keep failing
+ * is asked less often (reg_devices_due), so they come round less. */
 #include <errno.h>
 #include <jansson.h>
 #include <stdlib.h>
@@ -22,6 +27,7 @@
 #include "service/reports.h"
 
 #define INFLIGHT   32
+#define ORG_SHARE  (INFLIGHT / 4) /* one organization's asks at once */
 #define TIMEOUT_MS 10000
 #define REPORT_MAX (256u << 10)
 #define TARGET	   "/v1/status"
@@ -237,6 +243,15 @@ static void let_go(struct call *k)
 	k->busy = k->over = 0;
 }
 
+static unsigned org_busy(const struct srv_reports *rs, int64_t org)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < INFLIGHT; i++)
+		n += rs->calls[i].busy && rs->calls[i].d.org == org;
+	return n;
+}
+
 static void on_tick(h2o_timeout_entry_t *e)
 {
 	struct srv_reports *rs = H2O_STRUCT_FROM_MEMBER(struct srv_reports, tick, e);
@@ -257,11 +272,15 @@ static void on_tick(h2o_timeout_entry_t *e)
 			let_go(k);
 		nfree += !k->busy;
 	}
-	if (nfree && !reg_devices_due(rs->conf.reg, now - (int64_t)rs->conf.interval_s + 1, nfree,
+	if (nfree && !reg_devices_due(rs->conf.reg, now, rs->conf.interval_s, ORG_SHARE, INFLIGHT,
 				      &due, &n)) {
 		for (unsigned i = 0; i < INFLIGHT && at < n; i++) {
 			if (rs->calls[i].busy)
 				continue;
+			while (at < n && org_busy(rs, due[at].org) >= ORG_SHARE)
+				at++; /* its turn comes when one of its own ends */
+			if (at == n)
+				break;
 			reg_device_polled(rs->conf.reg, due[at].id, now);
 			ask(rs, &rs->calls[i], &due[at++]);
 		}

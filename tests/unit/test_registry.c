@@ -636,21 +636,23 @@ static void reports_are_due_and_kept(void **state)
 	size_t n;
 
 	assert_true(a > 0 && b > 0);
-	assert_int_equal(reg_devices_due(r, now - 59, 10, &due, &n), 0);
+	assert_int_equal(reg_devices_due(r, now, 60, 10, 10, &due, &n), 0);
 	assert_int_equal(n, 2);
 	free(due);
 	reg_device_polled(r, a, now);
 	reg_device_polled(r, b, now - 30);
 	/* both were asked within the minute; b, never heard, again after 5 s */
-	assert_int_equal(reg_devices_due(r, now - 59, 10, &due, &n), 0);
+	assert_int_equal(reg_devices_due(r, now, 60, 10, 10, &due, &n), 0);
 	assert_int_equal(n, 1);
 	assert_int_equal(due[0].id, b);
 	free(due);
 	reg_device_report(r, b, "SN-2", "{\"agent\":\"edgecap-agent 0.1.0\"}", now - 29);
-	assert_int_equal(reg_devices_due(r, now - 59, 10, &due, &n), 0);
+	assert_int_equal(reg_devices_due(r, now, 60, 10, 10, &due, &n), 0);
 	assert_int_equal(n, 0);
-	assert_int_equal(reg_devices_due(r, now - 29, 10, &due, &n), 0); /* b's minute is up */
-	assert_int_equal(n, 1);
+	/* b's minute is up; a, never heard, is asked every five seconds */
+	assert_int_equal(reg_devices_due(r, now + 30, 60, 10, 10, &due, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(due[0].id, b);
 	free(due);
 	assert_int_equal(reg_device_get(r, acme, "gw2", &d), 0);
 	assert_int_equal(d.last_seen, now - 29);
@@ -666,11 +668,56 @@ static void reports_are_due_and_kept(void **state)
 	free(json);
 	free(error);
 	assert_int_equal(reg_device_enable(r, acme, "gw2", 0), 0); /* disabled: never asked */
-	assert_int_equal(reg_devices_due(r, now + 1000, 10, &due, &n), 0);
+	assert_int_equal(reg_devices_due(r, now + 1000, 60, 10, 10, &due, &n), 0);
 	assert_int_equal(n, 1);
 	assert_int_equal(due[0].id, a);
 	free(due);
 	assert_int_equal(reg_device_report_get(r, 999, &json, &when, &error), -ENOENT);
+}
+
+/* A device whose asks fail waits longer each time (2, 4, then 8
+ * intervals); an answer brings it back to every interval. One
+ * organization's many devices leave room for another's. */
+static void reports_back_off_and_share(void **state)
+{
+	int64_t now = time(NULL), a = device(acme, "gw1", "SN-1"), id;
+	struct reg_device *due;
+	size_t n, nacme = 0;
+	char name[16], serial[16];
+
+	reg_device_polled(r, a, now);
+	reg_device_report(r, a, "SN-1", "{}", now);
+	for (int fails = 1; fails <= 4; fails++) {
+		int64_t wait = 60 << (fails < 3 ? fails : 3);
+
+		reg_device_report_error(r, a, "SN-1", "connection refused");
+		assert_int_equal(reg_devices_due(r, now + wait - 1, 60, 10, 10, &due, &n), 0);
+		assert_int_equal(n, 0);
+		assert_int_equal(reg_devices_due(r, now + wait, 60, 10, 10, &due, &n), 0);
+		assert_int_equal(n, 1);
+		free(due);
+	}
+	reg_device_report(r, a, "SN-1", "{}", now);
+	assert_int_equal(reg_devices_due(r, now + 60, 60, 10, 10, &due, &n), 0);
+	assert_int_equal(n, 1);
+	free(due);
+
+	/* twenty of acme's, asked long ago, and one of globex's asked later */
+	for (int i = 0; i < 20; i++) {
+		snprintf(name, sizeof(name), "x%d", i);
+		snprintf(serial, sizeof(serial), "SN-x%d", i);
+		assert_true((id = device(acme, name, serial)) > 0);
+		reg_device_polled(r, id, now - 1000);
+	}
+	assert_true((id = device(globex, "g1", "SN-g1")) > 0);
+	reg_device_polled(r, id, now - 100);
+	assert_int_equal(reg_devices_due(r, now, 60, 8, 32, &due, &n), 0);
+	assert_int_equal(n, 9);
+	for (size_t i = 0; i < n; i++)
+		nacme += due[i].org == acme;
+	assert_int_equal(nacme, 8);
+	assert_int_equal(due[8].org, globex);
+	free(due);
 }
 
 int main(void)
@@ -684,6 +731,7 @@ int main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(captures_hold_their_devices, setup, teardown),
 	    cmocka_unit_test_setup_teardown(reports_are_due_and_kept, setup, teardown),
+	    cmocka_unit_test_setup_teardown(reports_back_off_and_share, setup, teardown),
 	    cmocka_unit_test_setup_teardown(file_is_private, file_setup, file_teardown),
 	    cmocka_unit_test_setup_teardown(loose_file_is_tightened, file_setup, file_teardown),
 	    cmocka_unit_test_setup_teardown(damaged_page_is_refused, file_setup, file_teardown),
