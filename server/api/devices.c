@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "api/api.h"
+#include "tunnel/claim.h"
 #include "tunnel/identity.h"
 
 /* What the device last said of itself (service/reports.c), into o: its
@@ -235,7 +236,7 @@ int srv_devices_claim(struct srv_api *api, h2o_req_t *req, const struct reg_user
 	const char *serial, *code, *name;
 	struct reg_unclaimed u;
 	struct reg_device d;
-	char key[48], wait[24];
+	char key[48], wait[24], hash[MTUN_CLAIM_HEX];
 	int64_t now = time(NULL), id, last = 0;
 	unsigned n = 0;
 
@@ -244,10 +245,19 @@ int srv_devices_claim(struct srv_api *api, h2o_req_t *req, const struct reg_user
 	if (srv_known_keys(req, j, keys) || srv_str_field(req, j, "serial", 1, &serial) ||
 	    srv_str_field(req, j, "code", 1, &code) || srv_str_field(req, j, "name", 0, &name))
 		goto out;
-	if (!srv_valid_name(serial, REG_SERIAL_MAX) ||
-	    (name && !srv_valid_name(name, REG_NAME_MAX))) {
-		srv_fail(req, 400, "serial and name: 1 to %d (%d) of A-Z a-z 0-9 . _ -",
-			 REG_SERIAL_MAX, REG_NAME_MAX);
+	if (!srv_valid_name(serial, REG_SERIAL_MAX)) {
+		srv_fail(req, 400, "serial: 1 to %d of A-Z a-z 0-9 . _ -", REG_SERIAL_MAX);
+		goto out;
+	}
+	if (name && !srv_valid_name(name, REG_NAME_MAX)) {
+		srv_fail(req, 400, "name: 1 to %d of A-Z a-z 0-9 . _ -", REG_NAME_MAX);
+		goto out;
+	}
+	/* a typing slip is no guess: not counted against the organization */
+	if (mtun_claim_hash("", code, hash)) {
+		srv_fail(req, 400,
+			 "code: want sixteen digits and letters, XXXX-XXXX-XXXX-XXXX (as the "
+			 "agent prints it)");
 		goto out;
 	}
 	snprintf(key, sizeof(key), "claim org %lld", (long long)who->org);
@@ -272,6 +282,10 @@ int srv_devices_claim(struct srv_api *api, h2o_req_t *req, const struct reg_user
 	} else if (id == -EEXIST)
 		srv_fail(req, 409, "a device named '%s' or with serial '%s' is enrolled here",
 			 u.hostname, serial);
+	else if (id == -ENAMETOOLONG)
+		srv_fail(req, 400,
+			 "name: required (the device announced none, and its serial is "
+			 "longer than a name may be)");
 	else if (id < 0 || reg_device_get(api->reg, who->org, u.hostname, &d))
 		srv_fail(req, 500, "registry: %s", reg_errmsg(api->reg));
 	else {

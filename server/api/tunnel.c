@@ -15,6 +15,9 @@
 
 #include "api/api.h"
 
+#define STR_(x) #x
+#define STR(x)	STR_(x)
+
 static h2o_generator_t inline_gen; /* a response sent whole: nothing to proceed or stop */
 
 void srv_tunnel_answer(void *waiter, const uint8_t *body, size_t len)
@@ -46,12 +49,12 @@ static const char *check_words(const struct srv_tunnel_reg *in)
 	size_t n;
 
 	if (!srv_valid_name(in->serial, REG_SERIAL_MAX))
-		return "serial: 1 to 128 of A-Z a-z 0-9 . _ -";
+		return "serial: 1 to " STR(REG_SERIAL_MAX) " of A-Z a-z 0-9 . _ -";
 	if (in->claim && (strlen(in->claim) != MTUN_CLAIM_HEX - 1 ||
 			  strspn(in->claim, "0123456789abcdef") != MTUN_CLAIM_HEX - 1))
 		return "claim: want SHA-256 in lowercase hex";
 	if (in->hostname && !srv_valid_name(in->hostname, REG_NAME_MAX))
-		return "name: 1 to 64 of A-Z a-z 0-9 . _ -";
+		return "name: 1 to " STR(REG_NAME_MAX) " of A-Z a-z 0-9 . _ -";
 	if (!in->agent)
 		return NULL;
 	port = !strncmp(in->agent, "http://tunnel:", 14)    ? in->agent + 14

@@ -216,7 +216,8 @@ int reg_unclaimed_announce(struct reg *r, const struct reg_unclaimed *u,
  * org, named name (NULL or "": its host name, else its serial): the new
  * device's id, and what it had announced in ret, hostname set to the name
  * it was given; -ENOENT (no such serial and code, whoever
- * holds the serial), -EEXIST (its name or serial in org), -EIO. */
+ * holds the serial), -EEXIST (its name or serial in org), -ENAMETOOLONG
+ * (no name given nor announced, and a serial too long for one), -EIO. */
 int64_t reg_device_claim(struct reg *r, int64_t org, const char *serial, const char *code,
 			 const char *name, struct reg_unclaimed *ret);
 /* The organization's devices by name, those after after (NULL: from the

@@ -62,13 +62,14 @@ int reg_unclaimed_announce(struct reg *r, const struct reg_unclaimed *u,
 }
 
 /* Which of the serial's announcements the code is for: its key into pubkey
- * and what it said of itself, or -ENOENT. Each is checked, in constant time
- * for the hash, so that none answers sooner. */
+ * and what it said of itself, or -ENOENT. Each is checked (however many
+ * keys announced the serial: the table's bound bounds the work), in
+ * constant time for the hash. */
 static int match(struct reg *r, const char *serial, const char *code, struct reg_unclaimed *ret)
 {
 	sqlite3_stmt *st = reg_q(r,
 				 "SELECT pubkey, claim_sha256, hostname, agent FROM unclaimed "
-				 "WHERE serial = ? ORDER BY last_seen DESC LIMIT 64",
+				 "WHERE serial = ?",
 				 "t", serial);
 	char want[MTUN_CLAIM_HEX];
 	int rc, found = -ENOENT;
@@ -109,12 +110,19 @@ int64_t reg_device_claim(struct reg *r, int64_t org, const char *serial, const c
 	}
 	if (name && *name)
 		snprintf(ret->hostname, sizeof(ret->hostname), "%s", name);
-	else if (!ret->hostname[0])
+	else if (!ret->hostname[0] && strlen(serial) > REG_NAME_MAX) {
+		id = -ENAMETOOLONG; /* no name of its own, and its serial is too long for one */
+		goto fail;
+	} else if (!ret->hostname[0])
 		snprintf(ret->hostname, sizeof(ret->hostname), "%s", serial);
 	id = reg_device_add(r, org, ret->hostname, serial, ret->agent, ret->pubkey, secret);
 	OPENSSL_cleanse(secret, sizeof(secret));
-	if (id < 0 || reg_run(reg_q(r, "DELETE FROM unclaimed WHERE pubkey = ?", "t", ret->pubkey)))
+	if (id < 0)
 		goto fail;
+	if (reg_run(reg_q(r, "DELETE FROM unclaimed WHERE pubkey = ?", "t", ret->pubkey))) {
+		id = -EIO;
+		goto fail;
+	}
 	if (sqlite3_exec(r->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
 		id = -EIO;
 		goto fail;

@@ -202,6 +202,10 @@ static const char *const migrations[] = {
     "DROP TABLE devices;"
     "ALTER TABLE devices_new RENAME TO devices;"
     "CREATE UNIQUE INDEX devices_mgmt ON devices (mgmt_address);"
+    /* keys enrolled by hand in two places: the first enrolment keeps it,
+     * the others lose it (they join again by claim) */
+    "UPDATE devices SET pubkey = NULL WHERE pubkey IS NOT NULL AND id NOT IN "
+    "  (SELECT min(id) FROM devices WHERE pubkey IS NOT NULL GROUP BY pubkey);"
     "CREATE UNIQUE INDEX devices_pubkey ON devices (pubkey);"
     "CREATE TABLE unclaimed ("
     "  pubkey TEXT PRIMARY KEY,"

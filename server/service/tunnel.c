@@ -48,6 +48,10 @@ struct client {
 	int active; /* on the timer list */
 };
 
+#define RATE_SLOTS 1024
+#define RATE_BURST 64
+#define RATE_PER_S 4
+
 struct srv_tunnel {
 	h2o_loop_t *loop;
 	struct reg *reg;
@@ -64,11 +68,46 @@ struct srv_tunnel {
 	h2o_timeout_entry_t tick_entry, house_entry, flush_entry;
 	struct mtun_sendq *sendq; /* flushed before the loop sleeps */
 	struct {
-		uint64_t no_client, bad_tag, stale, spoofed, no_route, tun_errors;
+		uint64_t no_client, bad_tag, stale, spoofed, no_route, tun_errors, slowed;
 	} stat;
+	/* registrations per source (an IPv6 /64 counts as one), before any
+	 * signature is checked or anything written: a token bucket each */
+	struct {
+		uint64_t key, at_ms;
+		double tokens;
+	} rate[RATE_SLOTS];
 };
 
 static const char http_path[] = "http";
+
+/* The source's share: 0, or -EBUSY when it registers faster than
+ * RATE_PER_S after a burst of RATE_BURST (a device registers at start, on
+ * silence, and every few seconds only while it waits to be claimed). */
+static int rate_ok(struct srv_tunnel *t, const char *source)
+{
+	struct in6_addr a6;
+	uint64_t key, now = h2o_now(t->loop);
+	unsigned slot;
+
+	if (inet_pton(AF_INET6, source, &a6) == 1) /* a /64 is one source */
+		key = XXH3_64bits(&a6, 8);
+	else
+		key = XXH3_64bits(source, strlen(source));
+	slot = (unsigned)(key % RATE_SLOTS);
+	if (t->rate[slot].key != key)
+		t->rate[slot].key = key, t->rate[slot].tokens = RATE_BURST,
+		t->rate[slot].at_ms = now;
+	t->rate[slot].tokens += (double)(now - t->rate[slot].at_ms) * RATE_PER_S / 1000;
+	if (t->rate[slot].tokens > RATE_BURST)
+		t->rate[slot].tokens = RATE_BURST;
+	t->rate[slot].at_ms = now;
+	if (t->rate[slot].tokens < 1) {
+		t->stat.slowed++;
+		return -EBUSY;
+	}
+	t->rate[slot].tokens -= 1;
+	return 0;
+}
 
 static unsigned hash32(uint32_t v)
 {
@@ -385,6 +424,7 @@ static int announce(struct srv_tunnel *t, const struct srv_tunnel_reg *in, char 
 	    .expire_s = SRV_UNCLAIMED_EXPIRE_S,
 	};
 	struct reg_unclaimed u = {.last_seen = time(NULL)};
+	struct in6_addr a6;
 	int r;
 
 	if (!in->claim) {
@@ -398,6 +438,11 @@ static int announce(struct srv_tunnel *t, const struct srv_tunnel_reg *in, char 
 	snprintf(u.hostname, sizeof(u.hostname), "%s", in->hostname ? in->hostname : "");
 	snprintf(u.agent, sizeof(u.agent), "%s", in->agent ? in->agent : "https://tunnel:8443");
 	snprintf(u.source, sizeof(u.source), "%s", in->source ? in->source : "");
+	if (inet_pton(AF_INET6, u.source, &a6) == 1) { /* a /64 is one source */
+		memset(a6.s6_addr + 8, 0, 8);
+		inet_ntop(AF_INET6, &a6, u.source, sizeof(u.source) - 4);
+		strcat(u.source, "/64");
+	}
 	r = reg_unclaimed_announce(t->reg, &u, &lim);
 	if (r == -ENOSPC || r == -EMFILE) {
 		snprintf(err, errlen, "over capacity: %d devices%s%s wait to be claimed",
@@ -425,6 +470,7 @@ int srv_tunnel_register(struct srv_tunnel *t, const struct srv_tunnel_reg *in,
 	void *mine = NULL;
 	int64_t now = time(NULL);
 	size_t nlen = strlen(in->nonce);
+	char tail[MTUN_TAIL_MAX];
 	int r;
 
 	if (nlen < ECAP_AUTH_NONCE_MIN || nlen > ECAP_AUTH_NONCE_MAX ||
@@ -432,6 +478,10 @@ int srv_tunnel_register(struct srv_tunnel *t, const struct srv_tunnel_reg *in,
 		snprintf(err, errlen, "nonce: want %d to %d lowercase hex digits",
 			 ECAP_AUTH_NONCE_MIN, ECAP_AUTH_NONCE_MAX);
 		return -EINVAL;
+	}
+	if (in->source && rate_ok(t, in->source)) {
+		snprintf(err, errlen, "too many registrations from %s: slow down", in->source);
+		return -EBUSY;
 	}
 	if (in->ts < now - MTUN_REGISTER_SKEW || in->ts > now + MTUN_REGISTER_SKEW) {
 		snprintf(err, errlen, "expired: timestamp %lld is more than %d s off",
@@ -442,7 +492,13 @@ int srv_tunnel_register(struct srv_tunnel *t, const struct srv_tunnel_reg *in,
 		snprintf(err, errlen, "pubkey: want an Ed25519 public key, 32 bytes in base64");
 		return -EINVAL;
 	}
-	if (mtun_register_verify(in->pubkey, in->serial, in->ts, in->nonce, in->dh, in->sig)) {
+	/* the signature covers every word the request carries */
+	if (mtun_register_tail(tail, in->dh, in->pubkey, in->claim, in->hostname, in->agent,
+			       in->tls)) {
+		snprintf(err, errlen, "registration: its words are too long");
+		return -EINVAL;
+	}
+	if (mtun_register_verify(in->pubkey, in->serial, in->ts, in->nonce, tail, in->sig)) {
 		snprintf(err, errlen, "bad signature");
 		return -EACCES;
 	}
@@ -487,6 +543,18 @@ int srv_tunnel_register(struct srv_tunnel *t, const struct srv_tunnel_reg *in,
 		r = -EINVAL;
 		goto out;
 	}
+	/* what may fail, before anything is changed: the secret sealed, and
+	 * a fresh certificate at every registration (renewal is registering) */
+	out->cert[0] = 0;
+	if (mtun_box_seal(key, c->id, d.secret, sizeof(d.secret), out->secret) ||
+	    (in->tls && t->devca &&
+	     srv_devca_issue(t->devca, d.pubkey, d.serial, d.mgmt, SRV_DEVCA_DAYS, out->cert,
+			     sizeof(out->cert)))) {
+		snprintf(err, errlen,
+			 "out of resources: sealing its secret or issuing its certificate");
+		r = -ENOMEM;
+		goto out;
+	}
 	if (old) /* the device again: its earlier session ends */
 		remove_client(t, old);
 	c->t = t;
@@ -510,27 +578,13 @@ int srv_tunnel_register(struct srv_tunnel *t, const struct srv_tunnel_reg *in,
 	out->prefix = MTUN_NET_PREFIX;
 	out->udp_port = ntohs(t->udp_addr.sin_port);
 	out->mtu = MTUN_MTU;
-	if (mtun_box_seal(key, c->id, d.secret, sizeof(d.secret), out->secret)) {
-		snprintf(err, errlen, "out of resources");
-		r = -ENOMEM;
-		goto out;
-	}
-	/* a fresh certificate at every registration: renewal is registering */
-	out->cert[0] = 0;
-	if (in->tls && t->devca &&
-	    srv_devca_issue(t->devca, d.pubkey, d.serial, d.mgmt, SRV_DEVCA_DAYS, out->cert,
-			    sizeof(out->cert))) {
-		snprintf(err, errlen, "issuing its certificate failed");
-		r = -ENOMEM;
-		goto out;
-	}
-	OPENSSL_cleanse(key, sizeof(key));
 	ecap_log(LOG_INFO, "tunnel: %s (%s) registered as %s, client %08x", d.name, in->serial,
 		 out->address, c->id);
 	c = NULL;
 	r = 0;
 out:
 	OPENSSL_cleanse(key, sizeof(key));
+	OPENSSL_cleanse(&d.secret, sizeof(d.secret));
 	if (c) {
 		mtun_key_free(c->key);
 		free(c);

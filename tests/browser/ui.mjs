@@ -139,7 +139,7 @@ await check("claim a device by serial and code: a wrong code is refused in words
   await owner.getByRole("button", { name: "Add a device" }).click();
   const form = owner.getByRole("form", { name: "Claim a device" });
   await form.getByLabel("Serial", { exact: true }).fill(env.CLAIM_SERIAL);
-  await form.getByLabel("Claim code").fill("00000-00000");
+  await form.getByLabel("Claim code").fill("0000-0000-0000-0000");
   await form.getByRole("button", { name: "Claim" }).click();
   await form.getByRole("alert").filter({ hasText: `no device waits to be claimed with serial '${env.CLAIM_SERIAL}'` }).waitFor({ timeout: 5000 });
   await form.getByLabel("Claim code").fill(env.CLAIM_CODE.toLowerCase());

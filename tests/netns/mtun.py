@@ -54,8 +54,8 @@ def raw_pub(pub):
                                              serialization.PublicFormat.Raw)).decode()
 
 
-def proof(serial, ts, nonce, dh):
-    return f"edgecap-register\n{serial}\n{ts}\n{nonce}\n{dh}".encode()
+def proof(serial, ts, nonce, tail):
+    return f"edgecap-register\n{serial}\n{ts}\n{nonce}\n{tail}".encode()
 
 
 def conn(url):
@@ -75,12 +75,12 @@ CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
 def claim_code(key):
-    """Ten base32 digits of SHA-256 of the key's signature over its claim."""
+    """Sixteen base32 digits of SHA-256 of the key's signature over its claim."""
     pub = raw_pub(key.public_key())
     h = hashlib.sha256(key.sign(f"edgecap-claim\n{pub}".encode())).digest()
     bits = int.from_bytes(h, "big")
-    d = "".join(CROCKFORD[(bits >> (256 - 5 * (i + 1))) & 31] for i in range(10))
-    return d[:5] + "-" + d[5:]
+    d = "".join(CROCKFORD[(bits >> (256 - 5 * (i + 1))) & 31] for i in range(16))
+    return "-".join(d[i:i + 4] for i in range(0, 16, 4))
 
 
 def claim_hash(key):
@@ -89,17 +89,19 @@ def claim_hash(key):
     return hashlib.sha256(f"edgecap-claim-code\n{pub}\n{code}".encode()).hexdigest()
 
 
-def registration(serial, key, ts=None, nonce=None, signer=None):
-    """The body, and our X25519 key."""
+def registration(serial, key, ts=None, nonce=None, signer=None, claim=True):
+    """The body, and our X25519 key. Every word in it is signed (the tail)."""
     dh = x25519.X25519PrivateKey.generate()
     dhpub = raw_pub(dh.public_key())
     ts = int(time.time()) if ts is None else ts
     nonce = nonce or os.urandom(16).hex()
-    sig = base64.b64encode((signer or key).sign(proof(serial, ts, nonce, dhpub))).decode()
-    body = json.dumps({"serial": serial, "ts": ts, "nonce": nonce, "dh": dhpub, "sig": sig,
-                       "pubkey": raw_pub(key.public_key()), "claim": claim_hash(key),
-                       "agent": "http://tunnel:8081"})
-    return body.encode(), dh
+    words = {"pubkey": raw_pub(key.public_key()), "claim": claim_hash(key) if claim else "",
+             "agent": "http://tunnel:8081"}
+    tail = f"{dhpub}\n{words['pubkey']}\n{words['claim']}\n\n{words['agent']}\n0"
+    sig = base64.b64encode((signer or key).sign(proof(serial, ts, nonce, tail))).decode()
+    body = {"serial": serial, "ts": ts, "nonce": nonce, "dh": dhpub, "sig": sig}
+    body.update({k: v for k, v in words.items() if v})
+    return json.dumps(body).encode(), dh
 
 
 def register(url, serial, key, **kw):
@@ -185,14 +187,21 @@ def cmd_refusals(url, serial, keyfile, otherfile):
     expect("expired", status, json.dumps(a).encode(), 403, "expired")
     status, a, _ = register(url, serial, other)
     expect("unknown key, announced", status, json.dumps(a).encode(), 202, "unclaimed")
-    body, _ = registration(serial, other)
-    b = json.loads(body)
-    del b["claim"]
-    s, d, _ = post(c, "/tunnel/v1/register", json.dumps(b).encode())
+    body, _ = registration(serial, other, claim=False)
+    s, d, _ = post(c, "/tunnel/v1/register", body)
     expect("unknown key without a claim", s, d, 403, "unknown device")
+    b = json.loads(body)
     b["claim"] = "<b>" + "0" * 61
     s, d, _ = post(c, "/tunnel/v1/register", json.dumps(b).encode())
     expect("bad claim", s, d, 400, "claim: ")
+    # a word changed on the way (another claim hash, another agent): the
+    # signature no longer holds
+    body, _ = registration(serial, other)
+    for k, v in (("claim", "0" * 64), ("agent", "http://tunnel:9999"), ("name", "evil")):
+        b = json.loads(body)
+        b[k] = v
+        s, d, _ = post(c, "/tunnel/v1/register", json.dumps(b).encode())
+        expect(f"{k} changed", s, d, 403, "bad signature")
     status, a, _ = register(url, serial + "-other", key)
     expect("another serial for a claimed key", status, json.dumps(a).encode(), 403,
            f"this key was claimed as '{serial}'")

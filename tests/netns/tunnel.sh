@@ -203,7 +203,7 @@ test_claim() {
 	[ "$(code sim)" = "$("$here/mtun.py" code "$tmp/sim.key")" ] ||
 		{ ko claim "codes differ: $(code sim) $("$here/mtun.py" code "$tmp/sim.key")"; return; }
 	out=$(ina "$here/mtun.py" announce $url SN-oth "$tmp/other.key") || { ko claim "$out"; return; }
-	out=$(ecl devices claim SN-oth 00000-00000 2>&1) && { ko claim "a wrong code claimed: $out"; return; }
+	out=$(ecl devices claim SN-oth 0000-0000-0000-0000 2>&1) && { ko claim "a wrong code claimed: $out"; return; }
 	grep -q "no device waits to be claimed with serial 'SN-oth' and that code" <<< "$out" ||
 		{ ko claim "wrong code: $out"; return; }
 	glx devices claim SN-oth "$("$here/mtun.py" code "$tmp/other.key")" --name oth > /dev/null ||
@@ -216,10 +216,10 @@ test_claim() {
 	ecl devices list | grep -q "^oth " && { ko claim "acme sees globex's device"; return; }
 	out=$(ina "$here/mtun.py" register $url SN-oth "$tmp/other.key") || { ko claim "after the claim: $out"; return; }
 	glx devices delete oth > /dev/null
-	for _ in $(seq 10); do glx devices claim SN-x 00000-00000 > /dev/null 2>&1; done
-	out=$(glx devices claim SN-x 00000-00000 2>&1); st=$?
+	for _ in $(seq 10); do glx devices claim SN-x 0000-0000-0000-0000 > /dev/null 2>&1; done
+	out=$(glx devices claim SN-x 0000-0000-0000-0000 2>&1); st=$?
 	[ $st != 0 ] && grep -q "too many wrong claim codes" <<< "$out" || { ko claim "no throttle: $out"; return; }
-	out=$(ecl devices claim SN-x 00000-00000 2>&1)
+	out=$(ecl devices claim SN-x 0000-0000-0000-0000 2>&1)
 	grep -q "no device waits" <<< "$out" || { ko claim "globex's throttle held acme: $out"; return; }
 	ok "claim: one code per key, the same 404 for every miss, across organizations, throttled"
 }

@@ -1629,10 +1629,24 @@ static void claim_code_and_serial_come_from_the_key(void **s)
 	assert_int_equal(mtun_default_serial(pub2, serial2), 0);
 	assert_string_not_equal(serial, serial2);
 	assert_int_equal(mtun_default_serial("not a key", serial2), -EINVAL);
+	/* a key has one spelling: another choice of the last digit's unused
+	 * bits is refused, so that the same key is never two texts */
+	{
+		char odd[MTUN_PUBKEY_B64];
+		const char *digits =
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+		int v = (int)(strchr(digits, pub[42]) - digits);
+
+		memcpy(odd, pub, sizeof(odd));
+		odd[42] = digits[v ^ 1];
+		assert_int_equal(mtun_pubkey_check(pub), 0);
+		assert_int_equal(mtun_pubkey_check(odd), -EINVAL);
+		assert_int_equal(mtun_default_serial(odd, serial2), -EINVAL);
+	}
 
 	assert_int_equal(mtun_claim_code(p, code, err, sizeof(err)), 0);
 	assert_int_equal(strlen(code), MTUN_CODE_LEN - 1);
-	assert_int_equal(code[5], '-');
+	assert_true(code[4] == '-' && code[9] == '-' && code[14] == '-');
 	assert_int_equal(strspn(code, "0123456789ABCDEFGHJKMNPQRSTVWXYZ-"), strlen(code));
 	assert_int_equal(mtun_claim_code(p, code2, err, sizeof(err)), 0);
 	assert_string_equal(code, code2); /* the same every start */
@@ -1645,7 +1659,7 @@ static void claim_code_and_serial_come_from_the_key(void **s)
 	assert_int_equal(mtun_claim_hash(pub, code, h), 0);
 	assert_int_equal(strlen(h), 64);
 	/* lower case, no dash, spaces: the same hash */
-	snprintf(typed, sizeof(typed), " %.5s %.5s ", code, code + 6);
+	snprintf(typed, sizeof(typed), " %.9s %.9s ", code, code + 10);
 	for (char *c = typed; *c; c++)
 		*c = (char)(*c >= 'A' && *c <= 'Z' ? *c + 32 : *c);
 	assert_int_equal(mtun_claim_hash(pub, typed, h2), 0);
@@ -1653,9 +1667,9 @@ static void claim_code_and_serial_come_from_the_key(void **s)
 	/* another key's hash of the same code differs */
 	assert_int_equal(mtun_claim_hash(pub2, code, h2), 0);
 	assert_string_not_equal(h, h2);
-	assert_int_equal(mtun_claim_hash(pub, "ABCD", h2), -EINVAL);	     /* too short */
-	assert_int_equal(mtun_claim_hash(pub, "ABCDE-FGHJKM", h2), -EINVAL); /* too long */
-	assert_int_equal(mtun_claim_hash(pub, "ABCDE-FGHJU", h2), -EINVAL);  /* U is none */
+	assert_int_equal(mtun_claim_hash(pub, "ABCD", h2), -EINVAL);		     /* too short */
+	assert_int_equal(mtun_claim_hash(pub, "ABCD-EFGH-JKMN-PQRST", h2), -EINVAL); /* too long */
+	assert_int_equal(mtun_claim_hash(pub, "ABCD-EFGH-JKMN-PQRU", h2), -EINVAL);  /* U is none */
 }
 
 /* The secret's box opens with the session key and client it was sealed for,

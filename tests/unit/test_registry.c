@@ -214,7 +214,7 @@ static void devices_join_by_claim(void **state)
 
 	snprintf(u.pubkey, sizeof(u.pubkey), "%s", pub);
 	snprintf(u.serial, sizeof(u.serial), "EC-TEST");
-	assert_int_equal(mtun_claim_hash(pub, "7KQ2M-9XD4A", u.claim), 0);
+	assert_int_equal(mtun_claim_hash(pub, "7KQ2-M9XD-4A7K-Q2M9", u.claim), 0);
 	snprintf(u.hostname, sizeof(u.hostname), "ap-7");
 	snprintf(u.agent, sizeof(u.agent), "http://tunnel:8081");
 	snprintf(u.source, sizeof(u.source), "192.0.2.1");
@@ -223,7 +223,7 @@ static void devices_join_by_claim(void **state)
 	/* a squatter announcing the same serial under its own key changes nothing for it */
 	struct reg_unclaimed s = u;
 	snprintf(s.pubkey, sizeof(s.pubkey), "%s", other);
-	assert_int_equal(mtun_claim_hash(other, "00000-00000", s.claim), 0);
+	assert_int_equal(mtun_claim_hash(other, "0000-0000-0000-0000", s.claim), 0);
 	assert_int_equal(reg_unclaimed_announce(r, &s, &lim), 1);
 	/* the bounds: two from one address, three in all */
 	struct reg_unclaimed x = u;
@@ -236,11 +236,13 @@ static void devices_join_by_claim(void **state)
 	assert_int_equal(reg_unclaimed_announce(r, &x, &lim), -ENOSPC);
 
 	/* wrong code, wrong serial, malformed code: the same answer */
-	assert_int_equal(reg_device_claim(r, acme, "EC-TEST", "7KQ2M-9XD4B", NULL, &got), -ENOENT);
-	assert_int_equal(reg_device_claim(r, acme, "EC-OTHER", "7KQ2M-9XD4A", NULL, &got), -ENOENT);
+	assert_int_equal(reg_device_claim(r, acme, "EC-TEST", "7KQ2-M9XD-4A7K-Q2MA", NULL, &got),
+			 -ENOENT);
+	assert_int_equal(reg_device_claim(r, acme, "EC-OTHER", "7KQ2-M9XD-4A7K-Q2M9", NULL, &got),
+			 -ENOENT);
 	assert_int_equal(reg_device_claim(r, acme, "EC-TEST", "<b>", NULL, &got), -ENOENT);
 	/* the code as a person types it: case, dashes, spaces, O for 0 */
-	id = reg_device_claim(r, acme, "EC-TEST", " 7kq2m 9xd4a ", NULL, &got);
+	id = reg_device_claim(r, acme, "EC-TEST", " 7kq2 m9xd 4a7k q2m9 ", NULL, &got);
 	assert_true(id > 0);
 	assert_int_equal(reg_device_by_pubkey(r, pub, &d), 0);
 	assert_int_equal(d.id, id);
@@ -250,11 +252,11 @@ static void devices_join_by_claim(void **state)
 	assert_string_equal(d.address, "http://tunnel:8081");
 	assert_int_equal(d.mgmt, mtun_address("EC-TEST", 0));
 	/* claimed once: not again, not by another */
-	assert_int_equal(reg_device_claim(r, globex, "EC-TEST", "7KQ2M-9XD4A", NULL, &got),
+	assert_int_equal(reg_device_claim(r, globex, "EC-TEST", "7KQ2-M9XD-4A7K-Q2M9", NULL, &got),
 			 -ENOENT);
 	/* the squatter's code claims the squatter's key, into its own
 	 * organization, never the device already claimed */
-	id = reg_device_claim(r, globex, "EC-TEST", "OOOOO-OOOOO", "mine", &got);
+	id = reg_device_claim(r, globex, "EC-TEST", "OOOO-OOOO-OOOO-OOOO", "mine", &got);
 	assert_true(id > 0);
 	assert_string_equal(got.pubkey, other);
 	assert_int_equal(reg_device_by_pubkey(r, pub, &d), 0);
@@ -262,20 +264,23 @@ static void devices_join_by_claim(void **state)
 	/* a name taken: refused, and the device still waits */
 	snprintf(x.pubkey, sizeof(x.pubkey), "eXQgYW5vdGhlciBrZXkgd2l0aCB0aGUgc2FtZSBzZXJpYWw=");
 	snprintf(x.serial, sizeof(x.serial), "EC-X");
-	assert_int_equal(mtun_claim_hash(x.pubkey, "11111-11111", x.claim), 0);
+	assert_int_equal(mtun_claim_hash(x.pubkey, "1111-1111-1111-1111", x.claim), 0);
 	assert_int_equal(reg_unclaimed_announce(r, &x, &lim), 1);
-	assert_int_equal(reg_device_claim(r, acme, "EC-X", "11111-11111", NULL, &got), -EEXIST);
-	assert_true(reg_device_claim(r, acme, "EC-X", "11111-11111", "ap-8", &got) > 0);
+	assert_int_equal(reg_device_claim(r, acme, "EC-X", "1111-1111-1111-1111", NULL, &got),
+			 -EEXIST);
+	assert_true(reg_device_claim(r, acme, "EC-X", "1111-1111-1111-1111", "ap-8", &got) > 0);
 	/* a serial taken in the organization: refused */
 	snprintf(x.pubkey, sizeof(x.pubkey), "dXQgYW5vdGhlciBrZXkgd2l0aCB0aGUgc2FtZSBzZXJpYWw=");
-	assert_int_equal(mtun_claim_hash(x.pubkey, "22222-22222", x.claim), 0);
+	assert_int_equal(mtun_claim_hash(x.pubkey, "2222-2222-2222-2222", x.claim), 0);
 	assert_int_equal(reg_unclaimed_announce(r, &x, &lim), 1);
-	assert_int_equal(reg_device_claim(r, acme, "EC-X", "22222-22222", "ap-9", &got), -EEXIST);
+	assert_int_equal(reg_device_claim(r, acme, "EC-X", "2222-2222-2222-2222", "ap-9", &got),
+			 -EEXIST);
 	/* forgotten after an hour unheard: another announces an hour later */
 	snprintf(x.pubkey, sizeof(x.pubkey), "ZXQgYW5vdGhlciBrZXkgd2l0aCB0aGUgc2FtZSBzZXJpYWw=");
 	x.last_seen += 3601;
 	assert_int_equal(reg_unclaimed_announce(r, &x, &lim), 1);
-	assert_int_equal(reg_device_claim(r, globex, "EC-X", "22222-22222", "ap-9", &got), -ENOENT);
+	assert_int_equal(reg_device_claim(r, globex, "EC-X", "2222-2222-2222-2222", "ap-9", &got),
+			 -ENOENT);
 }
 
 /* Two serials whose first management address is the same get two. */
@@ -538,6 +543,29 @@ static void damaged_header_is_refused(void **state)
 
 /* The SQLite backend's migration to users (schema 5): an administrator
  * of schema 4 is an owner holding its token, and its captures stay its. */
+/* Schema 9 let one key be enrolled twice (by hand, in two organizations):
+ * migrating keeps every device and its captures, the key with the first. */
+static void keys_enrolled_twice_migrate(void **state)
+{
+	static const char key[] = "bWFuYWdlbWVudCBrZXkgZm9yIGEgdGVzdCBkZXZpY2U=";
+	struct reg_device d;
+	struct reg *reg;
+	char err[256], secret[2 * REG_SECRET_LEN + 1];
+
+	assert_int_equal(reg_sqlite_open(db, 9, &reg, err, sizeof(err)), 0);
+	assert_true(reg_org_add(reg, "acme") > 0 && reg_org_add(reg, "globex") > 0);
+	assert_true(reg_device_add(reg, 1, "gw1", "SN-1", "https://tunnel:8443", key, secret) > 0);
+	assert_true(reg_device_add(reg, 2, "gx1", "SN-2", "https://tunnel:8443", key, secret) > 0);
+	reg_close(reg);
+	assert_int_equal(reg_open(db, &reg, err, sizeof(err)), 0);
+	assert_int_equal(reg_schema_version(reg), 10);
+	assert_int_equal(reg_device_by_pubkey(reg, key, &d), 0);
+	assert_string_equal(d.name, "gw1");
+	assert_int_equal(reg_device_get(reg, 2, "gx1", &d), 0);
+	assert_string_equal(d.pubkey, "");
+	reg_close(reg);
+}
+
 static void administrators_become_owners(void **state)
 {
 	const char *token = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
@@ -736,6 +764,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(loose_file_is_tightened, file_setup, file_teardown),
 	    cmocka_unit_test_setup_teardown(damaged_page_is_refused, file_setup, file_teardown),
 	    cmocka_unit_test_setup_teardown(damaged_header_is_refused, file_setup, file_teardown),
+	    cmocka_unit_test_setup_teardown(keys_enrolled_twice_migrate, file_setup, file_teardown),
 	    cmocka_unit_test_setup_teardown(administrators_become_owners, file_setup,
 					    file_teardown),
 	};

@@ -22,9 +22,15 @@ int agent_identity(struct agent_conf *c, struct agent_identity *id, char *err, s
 		ecap_log(LOG_NOTICE, "made the device's key %s", c->key_file);
 	} else if ((r = mtun_key_public(c->key_file, id->pubkey, err, errlen)))
 		return r;
-	if (!c->serial[0] && mtun_default_serial(id->pubkey, c->serial))
+	if (!c->serial[0] && mtun_default_serial(id->pubkey, c->serial)) {
+		snprintf(err, errlen, "%s: no serial of its key", c->key_file);
 		return -EIO;
+	}
 	if ((r = mtun_claim_code(c->key_file, id->code, err, errlen)))
 		return r;
-	return mtun_claim_hash(id->pubkey, id->code, id->claim);
+	if (mtun_claim_hash(id->pubkey, id->code, id->claim)) {
+		snprintf(err, errlen, "%s: no claim code of its key", c->key_file);
+		return -EIO;
+	}
+	return 0;
 }

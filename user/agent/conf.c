@@ -146,6 +146,8 @@ int agent_conf_set(struct agent_conf *c, const char *key, const char *value, cha
 int agent_conf_load(struct agent_conf *c, const char *path, int must_exist, char *err,
 		    size_t errlen)
 {
+	int r;
+
 	*c = (struct agent_conf){.listen = "0.0.0.0:8443",
 				 .ring_bytes = 8u << 20,
 				 .key_file = AGENT_KEY,
@@ -156,7 +158,12 @@ int agent_conf_load(struct agent_conf *c, const char *path, int must_exist, char
 				 .udp_up_after = 3,
 				 .coalesce_ms = 10};
 	gethostname(c->device, sizeof(c->device) - 1);
-	return ecap_conf_load(keys, c, path, must_exist, err, errlen);
+	r = ecap_conf_load(keys, c, path, must_exist, err, errlen);
+	/* a key made by keygen where earlier versions kept it stays the key */
+	if (!r && !strcmp(c->key_file, AGENT_KEY) && access(AGENT_KEY, F_OK) &&
+	    !access(AGENT_KEY_OLD, F_OK))
+		snprintf(c->key_file, sizeof(c->key_file), "%s", AGENT_KEY_OLD);
+	return r;
 }
 
 int agent_conf_check(const struct agent_conf *c, char *err, size_t errlen)

@@ -605,6 +605,10 @@ static void on_registered(struct exchange *x, const char *err)
 				 t->conf->serial, t->code, t->conf->serial, t->code);
 		t->unclaimed = 1;
 		t->registered = 0;
+		/* not ours any more (removed, or claimed anew): nothing we held
+		 * signs for it */
+		OPENSSL_cleanse(t->a->conf.secret, sizeof(t->a->conf.secret));
+		t->a->conf.secret_len = 0;
 		h2o_timeout_unlink(&t->monitor);
 		t->hello_next = now_ms(t) + 1000 * (uint64_t)(again < 1	   ? 1
 							      : again > 60 ? 60
@@ -726,7 +730,9 @@ static int name_ok(const char *s)
 
 static void start_registration(struct agent_tunnel *t)
 {
-	char nonce[33], sig[MTUN_SIG_B64], dh[MTUN_PUBKEY_B64], e[ECAP_ERRLEN];
+	char tail[MTUN_TAIL_MAX];
+	const char *name;
+	char nonce[33], sig[MTUN_SIG_B64], dh[MTUN_PUBKEY_B64], e[ECAP_ERRLEN] = "";
 	uint8_t raw[16];
 	int64_t ts = time(NULL);
 	struct exchange *x;
@@ -749,8 +755,13 @@ static void start_registration(struct agent_tunnel *t)
 		return;
 	}
 	ecap_hex_encode(raw, sizeof(raw), nonce);
-	if (mtun_register_sign(t->conf->key_file, t->conf->serial, ts, nonce, dh, sig, e,
-			       sizeof(e))) {
+	name = name_ok(t->conf->device) ? t->conf->device : NULL;
+	/* every word we send is signed: none can be changed on the way */
+	if (mtun_register_tail(tail, dh, t->pubkey, t->claim, name, t->agent_url,
+			       agent_tls_from_server(t->conf)))
+		snprintf(e, sizeof(e), "registration: words too long to sign");
+	if (e[0] || mtun_register_sign(t->conf->key_file, t->conf->serial, ts, nonce, tail, sig, e,
+				       sizeof(e))) {
 		ecap_log(LOG_WARNING, "tunnel: %s; again in %llu s", e,
 			 (unsigned long long)t->reg_retry / 1000);
 		t->reg_retry = t->reg_retry * 2 > REG_RETRY_MAX ? REG_RETRY_MAX : t->reg_retry * 2;
@@ -760,8 +771,7 @@ static void start_registration(struct agent_tunnel *t)
 	}
 	j = json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:s*, s:s, s:b}", "serial",
 		      t->conf->serial, "ts", (json_int_t)ts, "nonce", nonce, "dh", dh, "sig", sig,
-		      "pubkey", t->pubkey, "claim", t->claim, "name",
-		      name_ok(t->conf->device) ? t->conf->device : NULL, "agent", t->agent_url,
+		      "pubkey", t->pubkey, "claim", t->claim, "name", name, "agent", t->agent_url,
 		      "tls", agent_tls_from_server(t->conf));
 	text = json_dumps(j, JSON_COMPACT);
 	ecap_buf_put(&x->body, text, strlen(text));

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "common/hex.h"
+#include "tunnel/identity.h"
 
 /* Crockford's base32: no I, L, O or U, so that a code read aloud or from a
  * label survives. */
@@ -32,7 +33,7 @@ static int raw_pubkey(const char *pubkey, uint8_t raw[32])
 	uint8_t buf[48];
 	size_t len = strlen(pubkey);
 
-	if (len != 44 || pubkey[43] != '=' ||
+	if (mtun_pubkey_check(pubkey) || len != 44 || pubkey[43] != '=' ||
 	    EVP_DecodeBlock(buf, (const unsigned char *)pubkey, 44) != 33)
 		return -EINVAL;
 	memcpy(raw, buf, 32);
@@ -79,7 +80,7 @@ int mtun_claim_code(const char *keyfile, char ret[MTUN_CODE_LEN], char *err, siz
 	}
 	SHA256(sig, siglen, h);
 	base32(h, sizeof(d), d);
-	snprintf(ret, MTUN_CODE_LEN, "%.5s-%.5s", d, d + 5);
+	snprintf(ret, MTUN_CODE_LEN, "%.4s-%.4s-%.4s-%.4s", d, d + 4, d + 8, d + 12);
 	r = 0;
 out:
 	OPENSSL_cleanse(sig, sizeof(sig));
@@ -109,10 +110,10 @@ static int canonical(const char *code, char out[MTUN_CODE_CHARS + 1])
 
 int mtun_claim_hash(const char *pubkey, const char *code, char ret[MTUN_CLAIM_HEX])
 {
-	char c[MTUN_CODE_CHARS + 1], msg[96];
+	char c[MTUN_CODE_CHARS + 1], msg[112];
 	uint8_t h[32];
 
-	if (canonical(code, c) || strlen(pubkey) > 64)
+	if (strlen(code) > 64 || canonical(code, c) || strlen(pubkey) > 64)
 		return -EINVAL;
 	snprintf(msg, sizeof(msg), "edgecap-claim-code\n%s\n%s", pubkey, c);
 	SHA256((const uint8_t *)msg, strlen(msg), h);

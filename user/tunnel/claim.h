@@ -11,23 +11,25 @@
 #include "tunnel/wire.h"
 
 #define MTUN_SERIAL_LEN 18 /* "EC-XXXX-XXXX-XXXX" and the NUL */
-#define MTUN_CODE_CHARS 10 /* 50 bits in Crockford's base32 */
-#define MTUN_CODE_LEN	12 /* "XXXXX-XXXXX" and the NUL */
+#define MTUN_CODE_CHARS 16 /* 80 bits in Crockford's base32 */
+#define MTUN_CODE_LEN	20 /* "XXXX-XXXX-XXXX-XXXX" and the NUL */
 #define MTUN_CLAIM_HEX	65 /* SHA-256 in hex and the NUL */
 
 /* The serial of a device with this public key (base64): "EC-" and twelve
  * base32 digits of SHA-256 of its raw bytes. 0 or -EINVAL. */
 int mtun_default_serial(const char *pubkey, char ret[MTUN_SERIAL_LEN]);
 
-/* The claim code of the key in keyfile: ten base32 digits of SHA-256 of the
- * key's (deterministic) Ed25519 signature over "edgecap-claim\n" pubkey, as
- * "XXXXX-XXXXX". Only the key's holder can make it. 0 or -errno with err. */
+/* The claim code of the key in keyfile: sixteen base32 digits of SHA-256
+ * of the key's (deterministic) Ed25519 signature over "edgecap-claim\n"
+ * pubkey, as "XXXX-XXXX-XXXX-XXXX". Only the key's holder can make it, and
+ * its 80 bits stay out of reach of a search from the announced hash. 0 or
+ * -errno with err. */
 int mtun_claim_code(const char *keyfile, char ret[MTUN_CODE_LEN], char *err, size_t errlen);
 
 /* What the device announces and the server keeps: SHA-256 in hex of
  * "edgecap-claim-code\n" pubkey "\n" code, the code as typed made canonical
  * (case, dashes and spaces, O for 0, I and L for 1 ignored). 0, or -EINVAL
- * when the code is not ten base32 digits. */
+ * when the code is not sixteen base32 digits. */
 int mtun_claim_hash(const char *pubkey, const char *code, char ret[MTUN_CLAIM_HEX]);
 
 /* The device's secret in the registration's answer: ChaCha20-Poly1305 under

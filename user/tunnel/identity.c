@@ -26,6 +26,7 @@ static int unb64(const char *text, uint8_t *out, size_t want)
 {
 	size_t len = strlen(text), pad = 0;
 	uint8_t buf[128];
+	char again[4 * sizeof(buf) / 3 + 4];
 	int n;
 
 	if (len != 4 * ((want + 2) / 3) || len > 4 * sizeof(buf) / 3)
@@ -34,6 +35,11 @@ static int unb64(const char *text, uint8_t *out, size_t want)
 		pad++;
 	n = EVP_DecodeBlock(buf, (const unsigned char *)text, (int)len);
 	if (n < 0 || (size_t)n - pad != want)
+		return -EINVAL;
+	/* one spelling per value: the unused low bits of the last digit are
+	 * zero, so that a key compared as text is compared as a key */
+	b64(buf, want, again);
+	if (strcmp(again, text))
 		return -EINVAL;
 	memcpy(out, buf, want);
 	return 0;
@@ -121,6 +127,15 @@ int mtun_pubkey_check(const char *text)
 	return unb64(text, raw, sizeof(raw));
 }
 
+int mtun_register_tail(char ret[MTUN_TAIL_MAX], const char *dh, const char *pubkey,
+		       const char *claim, const char *name, const char *agent, int tls)
+{
+	int n = snprintf(ret, MTUN_TAIL_MAX, "%s\n%s\n%s\n%s\n%s\n%d", dh, pubkey ? pubkey : "",
+			 claim ? claim : "", name ? name : "", agent ? agent : "", !!tls);
+
+	return n < 0 || n >= MTUN_TAIL_MAX ? -EINVAL : 0;
+}
+
 static int proof(char *buf, size_t len, const char *serial, int64_t ts, const char *nonce,
 		 const char *dh)
 {
@@ -135,7 +150,7 @@ int mtun_register_sign(const char *keyfile, const char *serial, int64_t ts, cons
 {
 	EVP_PKEY *k = load_private(keyfile, err, errlen);
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	char msg[512];
+	char msg[1024];
 	uint8_t sig[64];
 	size_t siglen = sizeof(sig);
 	int n = proof(msg, sizeof(msg), serial, ts, nonce, dh), r = -EIO;
@@ -160,7 +175,7 @@ int mtun_register_verify(const char *pubkey, const char *serial, int64_t ts, con
 			 const char *dh, const char *sig)
 {
 	uint8_t raw[32], s[64];
-	char msg[512];
+	char msg[1024];
 	int n = proof(msg, sizeof(msg), serial, ts, nonce, dh), r = -EACCES;
 	EVP_PKEY *k = NULL;
 	EVP_MD_CTX *md = NULL;

@@ -24,16 +24,23 @@ int mtun_key_public(const char *path, char ret_pub[MTUN_PUBKEY_B64], char *err, 
 int mtun_pubkey_check(const char *text);
 
 /* Registration. The device signs
- *   "edgecap-register\n" serial "\n" ts "\n" nonce "\n" dh
- * where dh is its fresh X25519 public key (base64); the server answers with
- * its own, and both derive the session key with HKDF-SHA256 from the shared
- * secret, salt "edgecap-mtun", info "client " id: the key never travels. */
+ *   "edgecap-register\n" serial "\n" ts "\n" nonce "\n" tail
+ * where tail (mtun_register_tail) is its fresh X25519 public key (base64)
+ * and every other word the registration carries, so that none can be
+ * changed on the way; the server answers with its own X25519 key, and both
+ * derive the session key with HKDF-SHA256 from the shared secret, salt
+ * "edgecap-mtun", info "client " id: the key never travels. */
 #define MTUN_REGISTER_SKEW 60 /* s */
+#define MTUN_TAIL_MAX	   512
+/* dh "\n" pubkey "\n" claim "\n" name "\n" agent "\n" tls ("" for each
+ * absent, tls "1" or "0") into ret (MTUN_TAIL_MAX): 0 or -EINVAL (too long). */
+int mtun_register_tail(char ret[MTUN_TAIL_MAX], const char *dh, const char *pubkey,
+		       const char *claim, const char *name, const char *agent, int tls);
 int mtun_register_sign(const char *keyfile, const char *serial, int64_t ts, const char *nonce,
-		       const char *dh, char ret_sig[MTUN_SIG_B64], char *err, size_t errlen);
+		       const char *tail, char ret_sig[MTUN_SIG_B64], char *err, size_t errlen);
 /* 0, or -EACCES (bad signature) / -EINVAL (malformed). */
 int mtun_register_verify(const char *pubkey, const char *serial, int64_t ts, const char *nonce,
-			 const char *dh, const char *sig);
+			 const char *tail, const char *sig);
 /* A fresh X25519 key: its private part (EVP_PKEY *) and public part in
  * base64. NULL on failure. */
 void *mtun_dh_new(char ret_pub[MTUN_PUBKEY_B64]);

@@ -62,7 +62,7 @@ function Claim(props: { onDone: () => void }) {
       </label>
       <label>
         Claim code
-        <input required value={code} onInput={(e) => setCode(e.currentTarget.value)} placeholder="XXXXX-XXXXX" autocomplete="off" />
+        <input required value={code} onInput={(e) => setCode(e.currentTarget.value)} placeholder="XXXX-XXXX-XXXX-XXXX" autocomplete="off" />
       </label>
       <label>
         Name (optional)
