@@ -135,6 +135,29 @@ await check("devices: both agents' devices listed, live, searchable", async () =
   await owner.getByLabel("Search devices").fill("");
 });
 
+await check("devices: each report's last seen and state applied live (the stream's `seen` events)", async () => {
+  // the list came once (the page is open since before); what moves with each
+  // report comes alone, and the row keeps everything else
+  const gw1 = owner.getByRole("row").filter({ hasText: "SN-gw1" });
+  const seen = gw1.getByRole("cell").nth(4);
+  const times = [await seen.getAttribute("title")];
+  for (let i = 0; i < 2; i++) {
+    const t0 = Date.now();
+    while ((await seen.getAttribute("title")) === times.at(-1)) {
+      assert(Date.now() - t0 < 8000, `gw1's last seen stayed ${times.at(-1)} for 8 s (reports every 2 s)`);
+      await owner.waitForTimeout(100);
+    }
+    times.push(await seen.getAttribute("title"));
+  }
+  assert(times[0] < times[1] && times[1] < times[2], `last seen: ${times.join(", ")}`);
+  await gw1.locator(".badge").filter({ hasText: "online" }).waitFor();
+  await gw1.getByRole("cell", { name: "va tc", exact: true }).waitFor();
+  const api = await (await fetch(`${base}/api/v1/devices/gw1`, { headers: { Authorization: `Bearer ${env.ALICE}` } })).json();
+  assert(api.agent && (await gw1.getByRole("cell").nth(6).textContent()) === api.agent.replace(/^edgecap-agent /, ""),
+    `agent cell: ${await gw1.getByRole("cell").nth(6).textContent()}`);
+  return times.join(", ");
+});
+
 await check("enrol a device: its secret shown once with the steps that remain; it joins the list", async () => {
   await owner.getByRole("button", { name: "Enrol a device" }).click();
   await owner.getByLabel("Name", { exact: true }).fill("gw9");

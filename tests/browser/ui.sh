@@ -20,6 +20,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../netns/lib.sh"
 . "$here/../netns/server_env.sh"
 
+# the devices report every 2 s (not each minute): the devices page sees
+# their last seen move while it is open
+kill -TERM "$server_pid" && wait_gone "$server_pid" 10
+server_start --report-interval 2 || { echo "FAIL server did not start again: $(tail -3 "$tmp/server.log")"; exit 1; }
+
 export OWNER=carol@acme.test VIEWER=vera@acme.test OTHER=gus@globex.test THROTTLED=dave@acme.test
 export OWNER_OTP VIEWER_OTP OTHER_OTP
 OWNER_OTP=$(adduser $OWNER owner) && VIEWER_OTP=$(adduser $VIEWER viewer) &&
