@@ -256,6 +256,32 @@ test_reader_leaves() {
 		ko "reader leaves" "$(cat "$tmp/body")"
 }
 
+# The page's packet events come back by themselves after a drop
+# (EventSource): the capture waits 15 s for a reader before it stops.
+test_rows_reader_back() {
+	local id pid bad=
+	call "$alice" POST /captures '{"devices":["gw1","gw2"],"expression":"udp"}' > /dev/null
+	id=$(field id)
+	ip netns exec "$B" curl -sS -N -o /dev/null -H "Authorization: Bearer $alice" "$api/captures/$id/packets" &
+	pid=$!
+	sleep 1
+	kill "$pid"; wait "$pid" 2> /dev/null
+	sleep 4 # the drop noticed, and more than EventSource's 3 s
+	call "$alice" GET "/captures/$id" > /dev/null
+	[ "$(field state)" = running ] || bad+=" stopped when the events dropped: $(field ended_by);"
+	ip netns exec "$B" curl -sS -N -o "$tmp/back.ev" -H "Authorization: Bearer $alice" -H 'Last-Event-ID: 0' \
+		"$api/captures/$id/packets" &
+	pid=$!
+	sleep 1
+	kill "$pid"; wait "$pid" 2> /dev/null
+	local t0=$SECONDS
+	wait_state "$id" done 25 || bad+=" still running 25 s after its last reader left;"
+	[ "$(field ended_by)" = "reader left" ] && [ $((SECONDS - t0)) -ge 13 ] ||
+		bad+=" ended by '$(field ended_by)' after $((SECONDS - t0)) s;"
+	[ -z "$bad" ] && ok "the page's packet events dropped: the capture waits for them to come back, and stops 15 s after the last went ($((SECONDS - t0)) s)" ||
+		ko "packet events back" "$bad"
+}
+
 test_interrupt() {
 	local out=$tmp/int.pcapng pid st
 	ip netns exec "$B" env EDGECAP_SERVER=http://127.0.0.1:8000 EDGECAP_TOKEN="$alice" \
@@ -681,7 +707,7 @@ test_sll_device() {
 
 run_tests after test_bootstrap test_tokens test_tenants test_bad_input test_compile \
 	test_merged test_any test_device_killed test_unreachable test_refused test_reader_leaves \
-	test_interrupt test_late_reader test_count test_text test_https \
+	test_rows_reader_back test_interrupt test_late_reader test_count test_text test_https \
 	test_list test_operable test_restart test_reports test_device_seen test_tun_device test_sll_device
 st=$?
 env_stop || exit 1
