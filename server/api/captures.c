@@ -43,6 +43,10 @@
 #define IFNAME_MAX	   15
 #define CAPTURE_REASON_MAX 512 /* bytes of why, kept in the audit log */
 #define ROWS		   2   /* srv_reader.text: packets as events */
+/* A page's packet events that drop are waited for this long before the
+ * capture stops for want of a reader: EventSource tries again after 3 s,
+ * and a brief outage (a proxy's restart, a network change) takes a few. */
+#define ROWS_BACK_MS 15000
 
 struct srv_reader {
 	struct srv_capture_watch watch;
@@ -866,6 +870,7 @@ static int follow(struct srv_api *api, h2o_req_t *req, const struct reg_user *wh
 				 .text = text,
 				 .watch = {.wake = on_wake},
 				 .next = api->readers};
+	r->watch.back_ms = text == ROWS ? ROWS_BACK_MS : 0;
 	api->readers = r; /* every reader, counted against readers_max */
 	r->gen.proceed = on_proceed;
 	r->gen.stop = on_stop;

@@ -86,9 +86,10 @@ struct srv_capture {
 	uint64_t deadline, next_db; /* loop ms; deadline 0: none */
 	uint64_t stop_at;	    /* stopping: devices still streaming are cut then */
 	struct srv_capture_watch *watches;
-	const char *stop_why; /* a stop was asked for: kick runs it */
-	const char *ended_by; /* with it, what the registry keeps (ask_stop) */
-	int ending;	      /* the mux is finished: done once the file has it all */
+	uint64_t unwatched_until; /* loop ms: no watch, one may come back till then; 0: none */
+	const char *stop_why;	  /* a stop was asked for: kick runs it */
+	const char *ended_by;	  /* with it, what the registry keeps (ask_stop) */
+	int ending;		  /* the mux is finished: done once the file has it all */
 	int done;
 	char error[256];  /* the capture itself failed (its file) */
 	uint64_t reserve; /* of the organization's storage, while it runs */
@@ -717,6 +718,9 @@ static void on_tick(h2o_timeout_entry_t *e)
 		run(l, wall_ns());
 		if (l->deadline && now >= l->deadline)
 			ask_stop(l, "duration", "devices did not end after the duration");
+		if (l->unwatched_until && now >= l->unwatched_until)
+			ask_stop(l, "reader left",
+				 "its last reader went away and did not come back");
 		if (l->stop_at && now >= l->stop_at) {
 			for (unsigned i = 0; i < l->ndevs; i++)
 				if (ecap_httpc_running(&l->devs[i].call)) {
@@ -902,6 +906,7 @@ void srv_capture_watch(struct srv_capture *c, struct srv_capture_watch *w)
 {
 	w->next = c->watches;
 	c->watches = w;
+	c->unwatched_until = 0;
 }
 
 void srv_capture_unwatch(struct srv_capture *c, struct srv_capture_watch *w)
@@ -912,7 +917,9 @@ void srv_capture_unwatch(struct srv_capture *c, struct srv_capture_watch *w)
 		pp = &(*pp)->next;
 	if (*pp)
 		*pp = w->next;
-	if (!c->watches)
+	if (!c->watches && w->back_ms)
+		c->unwatched_until = h2o_now(loop_of(c)) + w->back_ms; /* on_tick stops it then */
+	else if (!c->watches)
 		ask_stop(c, "reader left", "its last reader went away");
 	let_go(c);
 }

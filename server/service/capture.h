@@ -7,7 +7,8 @@
  * A capture ends when every device's stream has ended (its limits), at its
  * packet count, at the byte limit of the server's configuration, when asked
  * to stop, at server shutdown, or when its last watch goes away (it had
- * one: someone was watching and stopped); the registry keeps which
+ * one: someone was watching and stopped; a watch that comes back by itself
+ * is waited for); the registry keeps which
  * (reg_capture.ended_by: count, bytes, duration, stopped, reader left,
  * server stopped, devices failed, devices done, error). A device
  * that cannot be reached, refuses or breaks off is marked failed with the
@@ -87,12 +88,18 @@ struct srv_capture_watch {
 	void (*wake)(struct srv_capture_watch *w);
 	struct srv_capture_watch *next;
 	uint64_t at;
+	/* ms: a reader that comes back by itself after its connection drops
+	 * (the page's packet events: EventSource reconnects and goes on after
+	 * the last packet it had); when it was the last, the capture waits
+	 * this long for a reader before it stops. 0: it stops at once. */
+	unsigned back_ms;
 };
 /* The organization's capture while it is live (running, or finished and
  * still read), else NULL: a finished capture is read from its file alone. */
 struct srv_capture *srv_capture_find(struct srv_captures *cs, int64_t org, int64_t id);
 void srv_capture_watch(struct srv_capture *c, struct srv_capture_watch *w);
-/* The last watch leaving stops the capture. */
+/* The last watch leaving stops the capture (after its back_ms, unless a
+ * watch came meanwhile). */
 void srv_capture_unwatch(struct srv_capture *c, struct srv_capture_watch *w);
 int srv_capture_done(const struct srv_capture *c);
 /* Output from byte off on, while the capture still holds it in memory (it

@@ -135,6 +135,29 @@ await check("devices: both agents' devices listed, live, searchable", async () =
   await owner.getByLabel("Search devices").fill("");
 });
 
+await check("devices: each report's last seen and state applied live (the stream's `seen` events)", async () => {
+  // the list came once (the page is open since before); what moves with each
+  // report comes alone, and the row keeps everything else
+  const gw1 = owner.getByRole("row").filter({ hasText: "SN-gw1" });
+  const seen = gw1.getByRole("cell").nth(4);
+  const times = [await seen.getAttribute("title")];
+  for (let i = 0; i < 2; i++) {
+    const t0 = Date.now();
+    while ((await seen.getAttribute("title")) === times.at(-1)) {
+      assert(Date.now() - t0 < 8000, `gw1's last seen stayed ${times.at(-1)} for 8 s (reports every 2 s)`);
+      await owner.waitForTimeout(100);
+    }
+    times.push(await seen.getAttribute("title"));
+  }
+  assert(times[0] < times[1] && times[1] < times[2], `last seen: ${times.join(", ")}`);
+  await gw1.locator(".badge").filter({ hasText: "online" }).waitFor();
+  await gw1.getByRole("cell", { name: "va tc", exact: true }).waitFor();
+  const api = await (await fetch(`${base}/api/v1/devices/gw1`, { headers: { Authorization: `Bearer ${env.ALICE}` } })).json();
+  assert(api.agent && (await gw1.getByRole("cell").nth(6).textContent()) === api.agent.replace(/^edgecap-agent /, ""),
+    `agent cell: ${await gw1.getByRole("cell").nth(6).textContent()}`);
+  return times.join(", ");
+});
+
 await check("claim a device by serial and code: a wrong code is refused in words, the right one adds it", async () => {
   await owner.getByRole("button", { name: "Add a device" }).click();
   const form = owner.getByRole("form", { name: "Claim a device" });
@@ -342,6 +365,65 @@ await check("owners: users, audit log (with the capture's reason), account and t
   const st = execFileSync("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", `Authorization: Bearer ${token}`, `${base}/api/v1/devices`]).toString();
   assert(st === "200", `the new token gets ${st}`);
   await shot(owner, "account");
+});
+
+// The numbers of the packets the list holds, row by row, scrolled through
+// as a person would (the list draws only the rows in view).
+async function listedNumbers(page) {
+  return page.evaluate(async () => {
+    const box = document.querySelector(".pbody");
+    const byRow = new Map();
+    for (let y = 0; ; y += Math.max(1, box.clientHeight - 40)) {
+      box.scrollTop = y;
+      await new Promise((r) => setTimeout(r, 80));
+      for (const r of box.querySelectorAll(".pspace .prow"))
+        byRow.set(Number(r.getAttribute("aria-rowindex")), Number(r.querySelector(".c-n").textContent));
+      if (y >= box.scrollHeight) break;
+    }
+    return [...byRow.entries()].sort((a, b) => a[0] - b[0]).map((e) => e[1]);
+  });
+}
+
+await check("the live capture resumes after its connection drops, without losing or repeating a row", async () => {
+  // a capture of its own, followed by the owner's page
+  const started = JSON.parse(execFileSync("curl", ["-s", "-H", `Authorization: Bearer ${env.ALICE}`, "-H", "Content-Type: application/json",
+    "--data", JSON.stringify({ devices: ["gw1", "gw2"], expression: "icmp", duration: 120, reason: "browser test: a dropped connection" }),
+    `${base}/api/v1/captures`]).toString());
+  const api = () => JSON.parse(execFileSync("curl", ["-s", "-H", `Authorization: Bearer ${env.ALICE}`, `${base}/api/v1/captures/${started.id}`]).toString());
+  await owner.goto(`${base}/captures/${started.id}`);
+  for (const d of ["gw1", "gw2"])
+    await owner.locator(`tr[data-device="${d}"] .badge`).filter({ hasText: "streaming" }).waitFor({ timeout: 15000 });
+  const rows = owner.locator('[data-field="rows"]');
+  inA("ping", "-c", "5", "-i", "0.2", "-q", "10.98.0.2");
+  await rows.filter({ hasText: /^10 packets · live$/ }).waitFor({ timeout: 10000 });
+  // the server's port refuses connections and those open are cut (the page
+  // and the server share this namespace's loopback): the page's streams drop
+  const nft = (...a) => execFileSync("nft", a);
+  let during;
+  nft("add", "table", "inet", "ui_drop");
+  try {
+    nft("add", "chain", "inet", "ui_drop", "in", "{ type filter hook input priority 0; }");
+    nft("add", "rule", "inet", "ui_drop", "in", "tcp", "dport", "8000", "reject", "with", "tcp", "reset");
+    execFileSync("ss", ["-K", "-t", "( dport = :8000 or sport = :8000 )"]);
+    await rows.filter({ hasText: /reconnecting/ }).waitFor({ timeout: 10000 });
+    // packets while the page is away
+    inA("ping", "-c", "5", "-i", "0.2", "-q", "10.98.0.2");
+    await owner.waitForTimeout(1000);
+    during = await rows.textContent();
+  } finally {
+    nft("delete", "table", "inet", "ui_drop");
+  }
+  assert(/^10 packets/.test(during), `while away the list showed ${during}`);
+  await rows.filter({ hasText: /^20 packets · live$/ }).waitFor({ timeout: 15000 });
+  inA("ping", "-c", "3", "-i", "0.2", "-q", "10.98.0.2");
+  await rows.filter({ hasText: /^26 packets · live$/ }).waitFor({ timeout: 10000 });
+  const merged = api().merged;
+  const listed = await listedNumbers(owner);
+  const want = Array.from({ length: merged }, (_, i) => i + 1);
+  assert(merged === 26 && JSON.stringify(listed) === JSON.stringify(want), `merged ${merged}, listed ${listed.join(",")}`);
+  execFileSync("curl", ["-s", "-o", "/dev/null", "-X", "POST", "-H", `Authorization: Bearer ${env.ALICE}`, `${base}/api/v1/captures/${started.id}/stop`]);
+  await rows.filter({ hasText: /^26 packets · complete$/ }).waitFor({ timeout: 15000 });
+  return `rows 1-${listed.length} once each, ${merged} merged`;
 });
 
 await check("a viewer sees no start or stop, and the API refuses it", async () => {

@@ -20,6 +20,13 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../netns/lib.sh"
 . "$here/../netns/server_env.sh"
 
+# the devices report every 2 s (not each minute): the devices page sees
+# their last seen move while it is open; and the server has its tunnel, for
+# a device that waits to be claimed
+kill -TERM "$server_pid" && wait_gone "$server_pid" 10
+server_start --report-interval 2 --tunnel-udp 127.0.0.1:4789 ||
+	{ echo "FAIL server did not start again: $(tail -3 "$tmp/server.log")"; exit 1; }
+
 export OWNER=carol@acme.test VIEWER=vera@acme.test OTHER=gus@globex.test THROTTLED=dave@acme.test
 export OWNER_OTP VIEWER_OTP OTHER_OTP
 OWNER_OTP=$(adduser $OWNER owner) && VIEWER_OTP=$(adduser $VIEWER viewer) &&
@@ -29,11 +36,8 @@ export OWNER_PW=owner-password-1 VIEWER_PW=viewer-password-1 OTHER_PW=globex-pas
 export BASE=http://127.0.0.1:8000 WEB_DIR=$web_dir SHOTS=$shots NS_A=$A ALICE=$alice
 rm -rf "$shots"
 
-# A gateway waiting to be claimed: the server again, now with its tunnel, and
-# a device (mtun.py) that announced itself; the page claims it by serial and
-# code
-kill "$server_pid"; wait "$server_pid" 2> /dev/null
-server_start --tunnel-udp 127.0.0.1:4789 || { echo "FAIL the server with its tunnel: $(cat "$tmp/server.log")"; exit 1; }
+# A gateway waiting to be claimed: a device (mtun.py) that announced itself;
+# the page claims it by serial and code
 "$agent" keygen "$tmp/ap1.key" > /dev/null &&
 	inb "$here/../netns/mtun.py" announce http://127.0.0.1:8000 SN-ap1 "$tmp/ap1.key" ||
 	{ echo "FAIL a device announcing itself"; exit 1; }

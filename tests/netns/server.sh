@@ -256,6 +256,32 @@ test_reader_leaves() {
 		ko "reader leaves" "$(cat "$tmp/body")"
 }
 
+# The page's packet events come back by themselves after a drop
+# (EventSource): the capture waits 15 s for a reader before it stops.
+test_rows_reader_back() {
+	local id pid bad=
+	call "$alice" POST /captures '{"devices":["gw1","gw2"],"expression":"udp"}' > /dev/null
+	id=$(field id)
+	ip netns exec "$B" curl -sS -N -o /dev/null -H "Authorization: Bearer $alice" "$api/captures/$id/packets" &
+	pid=$!
+	sleep 1
+	kill "$pid"; wait "$pid" 2> /dev/null
+	sleep 4 # the drop noticed, and more than EventSource's 3 s
+	call "$alice" GET "/captures/$id" > /dev/null
+	[ "$(field state)" = running ] || bad+=" stopped when the events dropped: $(field ended_by);"
+	ip netns exec "$B" curl -sS -N -o "$tmp/back.ev" -H "Authorization: Bearer $alice" -H 'Last-Event-ID: 0' \
+		"$api/captures/$id/packets" &
+	pid=$!
+	sleep 1
+	kill "$pid"; wait "$pid" 2> /dev/null
+	local t0=$SECONDS
+	wait_state "$id" done 25 || bad+=" still running 25 s after its last reader left;"
+	[ "$(field ended_by)" = "reader left" ] && [ $((SECONDS - t0)) -ge 13 ] ||
+		bad+=" ended by '$(field ended_by)' after $((SECONDS - t0)) s;"
+	[ -z "$bad" ] && ok "the page's packet events dropped: the capture waits for them to come back, and stops 15 s after the last went ($((SECONDS - t0)) s)" ||
+		ko "packet events back" "$bad"
+}
+
 test_interrupt() {
 	local out=$tmp/int.pcapng pid st
 	ip netns exec "$B" env EDGECAP_SERVER=http://127.0.0.1:8000 EDGECAP_TOKEN="$alice" \
@@ -374,6 +400,65 @@ test_reports() {
 	server_start || bad+=" no restart;"
 	[ -z "$bad" ] && ok "device reports: agent, kernel, interfaces, clock offset; offline after three silent intervals with the reason, online again" ||
 		ko "reports" "$bad"
+}
+
+# The devices' events stream: the list at once; then, while the devices
+# only report, `seen` events with the changed devices' name and what moves
+# with a report, and the list again only when something else changed.
+test_device_seen() {
+	local bad= p
+	kill -TERM "$server_pid"; wait_gone "$server_pid" 10
+	server_start --report-interval 2 || bad+=" no restart;"
+	for _ in $(seq 100); do # both agents reported once: what they say stays
+		call "$alice" GET /devices/gw2 > /dev/null
+		[ "$(field state) $(field report_error)" = "online None" ] && break
+		sleep 0.1
+	done
+	inb timeout 8 curl -sS -N -o "$tmp/seen.ev" -H "Authorization: Bearer $alice" "$api/events/devices" &
+	p=$!
+	sleep 5.5
+	call "$alice" PATCH /devices/gw3 '{"enabled":false}' > /dev/null
+	wait_gone $p 10
+	call "$alice" PATCH /devices/gw3 '{"enabled":true}' > /dev/null
+	python3 - "$tmp/seen.ev" > "$tmp/seen.check" 2>&1 << 'PY' || bad+=" $(tail -1 "$tmp/seen.check")"
+import json, sys
+ev = []
+for e in open(sys.argv[1]).read().split("\n\n"):
+    if e and not e.startswith(":"):
+        f = dict(l.split(": ", 1) for l in e.split("\n"))
+        ev.append((f["event"], json.loads(f["data"])))
+names = [n for n, _ in ev]
+assert ev and ev[0][0] == "devices" and {"gw1", "gw2", "gw3"} <= {d["name"] for d in ev[0][1]}, f"first: {ev[:1]}"
+keys = {"name", "last_seen", "state", "offline_since", "reported_at", "clock_offset_ms", "clock_rtt_ms"}
+seen = [d for n, d in ev if n == "seen"]
+assert len(seen) >= 2, names
+assert all(set(d) == keys for s in seen for d in s), seen
+gw1 = [d["last_seen"] for s in seen for d in s if d["name"] == "gw1"]
+assert len(gw1) >= 2 and gw1 == sorted(set(gw1)), gw1
+# the list, brought up to date by the events as the page keeps it; the
+# whole list again only for a change beyond what a `seen` carries (gw3
+# disabled, or what a device's report says of it), each `seen` only for
+# devices it changes
+state, disabled = {}, 0
+for n, d in ev:
+    if n == "devices":
+        if state:
+            other = {(x["name"], k) for x in d for k in x if k not in keys and x[k] != state[x["name"]][k]}
+            assert other, f"the whole list again for nothing beyond last seen: {names}"
+            disabled += ("gw3", "enabled") in other
+        state = {x["name"]: dict(x) for x in d}
+    else:
+        for x in d:
+            assert any(state[x["name"]][k] != x[k] for k in keys), x
+            state[x["name"]].update(x)
+assert disabled == 1 and not state["gw3"]["enabled"], f"gw3 disabled: {names}"
+assert state["gw1"]["last_seen"] >= gw1[-1] and state["gw1"]["agent"], state["gw1"]
+print("ok", names.count("seen"), "seen", names.count("devices"), "lists,", len(open(sys.argv[1]).read()), "bytes")
+PY
+	kill -TERM "$server_pid"; wait_gone "$server_pid" 10
+	server_start || bad+=" no restart;"
+	[ -z "$bad" ] && ok "devices' events: the list, then what moves with each report as 'seen' ($(tail -1 "$tmp/seen.check")), the list again when a device changed" ||
+		ko "device seen" "$bad"
 }
 
 test_restart() {
@@ -622,8 +707,8 @@ test_sll_device() {
 
 run_tests after test_bootstrap test_tokens test_tenants test_bad_input test_compile \
 	test_merged test_any test_device_killed test_unreachable test_refused test_reader_leaves \
-	test_interrupt test_late_reader test_count test_text test_https \
-	test_list test_operable test_restart test_reports test_tun_device test_sll_device
+	test_rows_reader_back test_interrupt test_late_reader test_count test_text test_https \
+	test_list test_operable test_restart test_reports test_device_seen test_tun_device test_sll_device
 st=$?
 env_stop || exit 1
 exit $st

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # pkg.sh - the Debian packages in a fresh Debian 12 root: installed with apt
 # (so their Depends come from the archive), started by systemd booted in the
-# root with systemd-nspawn, checked, stopped, removed and purged, with
+# root with systemd-nspawn, checked (the agent enrolled with the server, a
+# capture on loopback, one of its packets dissected by sharkd in bubblewrap's
+# sandbox under the shipped unit), stopped, removed and purged, with
 # nothing of them left.
 #
 #   tests/pkg/pkg.sh DEBDIR        (DEBDIR: tools/lab package's build/pkg)
@@ -64,13 +66,16 @@ trap 'exit 1' INT TERM
 ok() { echo "ok: $*"; }
 bad() { echo "FAIL: $*"; fail=1; }
 
-# A root with systemd, cached as a tarball keyed by mirror and suite.
-key=$(printf '%s %s minbase systemd-sysv dbus' "$mirror" "$suite" | sha256sum | cut -c1-12)
+# A root with systemd, cached as a tarball keyed by mirror, suite and
+# packages. bubblewrap and wireshark-common are the server's Suggests, there
+# as an administrator who wants packet detail installs them, before ours.
+include=systemd-sysv,dbus,bubblewrap,wireshark-common
+key=$(printf '%s %s minbase %s' "$mirror" "$suite" "$include" | sha256sum | cut -c1-12)
 tarball=$cache/$suite-minbase-$key.tar
 if [ ! -f "$tarball" ]; then
-	echo "debootstrap $suite (minbase) from $mirror"
+	echo "debootstrap $suite (minbase, $include) from $mirror"
 	mkdir -p "$cache"
-	debootstrap --variant=minbase --include=systemd-sysv,dbus "$suite" "$work/boot" "$mirror" \
+	debootstrap --variant=minbase --include="$include" "$suite" "$work/boot" "$mirror" \
 		> "$work/debootstrap.log" 2>&1 || { tail -20 "$work/debootstrap.log" >&2; exit 1; }
 	tar -C "$work/boot" -cf "$tarball.tmp" . && mv "$tarball.tmp" "$tarball"
 	rm -rf "$work/boot"
@@ -185,10 +190,32 @@ msg=$(in_root journalctl -q -u edgecap-agent -o cat | grep -v -e '^Started' -e '
 echo "its log: $msg"
 [[ "$msg" == *"no interfaces to serve"* ]] && ok "the agent says what is missing" || bad "the agent's log: '$msg'"
 
+# The agent enrolled with the server as a device on this loopback (which
+# the server reaches only where device_networks says so), as the page's
+# enrol form tells: the secret it gives goes into the agent's secret_file.
+api() { # METHOD PATH [JSON]: the status; the body in $work/body
+	in_net curl -s -o "$work/body" -w '%{http_code}' --cacert "$root/etc/edgecap/server.crt" \
+		-X "$1" -H "Authorization: Bearer $token" ${3:+-H 'Content-Type: application/json' --data-binary "$3"} \
+		"https://localhost:8443/api/v1$2" || true
+}
+field() { python3 -c 'import json, sys
+v = json.load(open(sys.argv[1]))
+for k in sys.argv[2:]:
+    v = v[int(k)] if isinstance(v, list) else v[k]
+print(v)' "$work/body" "$@" 2> /dev/null; }
+printf 'device_networks = 127.0.0.1\n' >> "$root/etc/edgecap/server.conf"
+in_root systemctl restart edgecap-server
+for _ in $(seq 50); do
+	in_net curl -s -o /dev/null --cacert "$root/etc/edgecap/server.crt" https://localhost:8443/healthz && break
+	sleep 0.2
+done
+code=$(api POST /devices '{"name":"gw","serial":"SN-gw","address":"http://127.0.0.1:8444"}')
+[ "$code" = 201 ] && ok "the device enrolled" || { cat "$work/body"; bad "POST /api/v1/devices: $code"; }
+field secret > "$root/etc/edgecap/secret" || true
+chmod 600 "$root/etc/edgecap/secret"
+
 # Configured, as an administrator would (plain HTTP on loopback: the root
 # has no other network), it starts, attaches its hooks and answers.
-od -An -tx1 -N32 /dev/urandom | tr -d ' \n' > "$root/etc/edgecap/secret"
-chmod 600 "$root/etc/edgecap/secret"
 printf 'interfaces = lo\nsecret_file = /etc/edgecap/secret\nplain_http = yes\nlisten = 127.0.0.1:8444\n' \
 	>> "$root/etc/edgecap/agent.conf"
 in_root systemctl restart edgecap-agent
@@ -208,6 +235,61 @@ hooks() { # edgecap's hooks on lo (XDP, tcx, clsact), as the packaged CLI lists 
 n=$(hooks)
 [ "$n" -gt 0 ] && ok "the running agent's hooks on lo ($n)" ||
 	{ in_root edgecap hooks lo; bad "no hooks on lo while the agent runs"; }
+
+# A capture through the packaged server and agent, looked into with
+# Wireshark's engine (docs/web.md, "Packet detail"): sharkd in bubblewrap's
+# sandbox, started by the service as its own unprivileged user, under the
+# shipped unit's confinement; the packet's protocol tree comes back.
+code=$(api POST /captures '{"devices":["gw"],"expression":"icmp","count":2,"duration":20,"reason":"pkg.sh"}')
+[ "$code" = 201 ] && id=$(field id) || { cat "$work/body"; bad "POST /api/v1/captures: $code"; id=0; }
+for _ in $(seq 50); do
+	api GET "/captures/$id" > /dev/null
+	[ "$(field devices 0 state)" = streaming ] && break
+	sleep 0.1
+done
+in_net ping -c 2 -i 0.2 127.0.0.1 > /dev/null || true
+for _ in $(seq 100); do
+	api GET "/captures/$id" > /dev/null
+	[ "$(field state)" = done ] && break
+	sleep 0.1
+done
+[ "$(field state) $(field merged)" = "done 2" ] && ok "a capture of two pings on lo: done, 2 packets" ||
+	{ cat "$work/body"; echo; bad "capture $id: $(field state) $(field merged)"; }
+code=$(api GET "/captures/$id/frames/1")
+python3 - "$work/body" > "$work/tree" 2>&1 << 'PY' || true
+import json, sys
+def labels(nodes):
+    for n in nodes:
+        yield n["l"]
+        yield from labels(n.get("n", []))
+d = json.load(open(sys.argv[1]))
+print("\n".join(labels(d["tree"])))
+PY
+if [ "$code" = 200 ] && grep -q '^Internet Protocol Version 4, Src: 127.0.0.1, Dst: 127.0.0.1$' "$work/tree" &&
+	grep -q '^Internet Control Message Protocol$' "$work/tree"; then
+	ok "packet 1's protocol tree from sharkd: $(grep -c . "$work/tree") lines, IPv4 and ICMP"
+else
+	head -c 600 "$work/body"; echo
+	in_root journalctl -q -u edgecap-server -o cat | tail -8
+	bad "GET /api/v1/captures/$id/frames/1: $code"
+fi
+# it ran as the service's user, in a user namespace of its own (and a PID
+# namespace: found as the server's descendant)
+server=$(pgrep --ns "$leader" --nslist pid -x edgecap-server | head -1 || true)
+sharkd=
+for p in $(pgrep -x sharkd); do
+	a=$p
+	while [ "${a:-0}" -gt 1 ] && [ "$a" != "$server" ]; do a=$(ps -o ppid= -p "$a" | tr -d ' ' || true); done
+	[ -n "$server" ] && [ "$a" = "$server" ] && sharkd=$p
+done
+if [ -n "$sharkd" ]; then
+	[ "$(stat -c %u "/proc/$sharkd")" = "$(stat -c %u "/proc/$server")" ] &&
+		[ "$(readlink "/proc/$sharkd/ns/user")" != "$(readlink "/proc/$server/ns/user")" ] &&
+		ok "sharkd runs as the server's user, in a user namespace of its own" ||
+		bad "sharkd runs as uid $(stat -c %u "/proc/$sharkd"), the server as $(stat -c %u "/proc/$server")"
+else
+	bad "no sharkd process after a packet's detail"
+fi
 
 # stop: both inactive, the agent's hooks off loopback
 in_root systemctl stop edgecap-agent edgecap-server

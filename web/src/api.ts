@@ -118,8 +118,27 @@ export interface Device {
   kernel: string | null;
   interfaces: { name: string; ingress: string | null; linktype: string | null; mac: string | null; mtu: number | null; state: string | null; addresses: string[] }[] | null;
   clock_offset_ms: number | null;
+  clock_rtt_ms: number | null;
   reported_at: string | null;
   report_error: string | null;
+}
+
+// What moves with each report of a device, and with time: the devices'
+// events stream sends these, by name, of the devices whose changed (event
+// `seen`), and the whole list only when something else changed.
+export type DeviceSeen = Pick<Device, "name" | "last_seen" | "state" | "offline_since" | "reported_at" | "clock_offset_ms" | "clock_rtt_ms">;
+
+// The list with a `seen` event applied; devices it does not name stay as
+// they are, names the list does not have are left out (the next full list
+// brings them).
+export function applySeen(list: Device[], seen: DeviceSeen[]): Device[] {
+  if (!Array.isArray(seen)) return list;
+  const by = new Map<string, DeviceSeen>();
+  for (const s of seen) if (s && typeof s.name === "string") by.set(s.name, s);
+  return list.map((d) => {
+    const s = by.get(d.name);
+    return s ? { ...d, ...s } : d;
+  });
 }
 
 export interface CaptureRequest {

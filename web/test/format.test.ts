@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ago, bytes, clock, count, hooks, shellQuote } from "../src/format";
-import { nextCursor } from "../src/api";
+import { applySeen, nextCursor, type Device } from "../src/api";
 import { match } from "../src/router";
 
 test("sizes and counts", () => {
@@ -33,6 +33,25 @@ test("the next page's cursor comes from the Link header", () => {
   assert.equal(nextCursor('</api/v1/captures?limit=500&cursor=abc%3D>; rel="next"'), "abc=");
   assert.equal(nextCursor(null), null);
   assert.equal(nextCursor('</x?limit=5>; rel="prev"'), null);
+});
+
+test("a devices' `seen` event updates the devices it names, by name, and no more", () => {
+  const dev = (name: string, last_seen: string | null): Device => ({
+    name, serial: `SN-${name}`, address: "", transport: "direct", mgmt_address: null, enabled: true,
+    last_seen, created: "2026-12-06T21:00:00.000Z", state: last_seen ? "online" : "never seen", offline_since: null,
+    agent: "edgecap-agent 0.1.0", kernel: "6.1", interfaces: [], clock_offset_ms: 0, clock_rtt_ms: 1,
+    reported_at: last_seen, report_error: null,
+  });
+  const list = [dev("gw1", "2026-12-06T21:00:00.000Z"), dev("gw2", null)];
+  const seen = { name: "gw2", last_seen: "2026-12-06T21:01:00.000Z", state: "online" as const, offline_since: null,
+    reported_at: "2026-12-06T21:01:00.000Z", clock_offset_ms: 3, clock_rtt_ms: 4 };
+  const out = applySeen(list, [seen, { ...seen, name: "gw7" }]);
+  assert.equal(out[0], list[0]);
+  assert.deepEqual(out[1], { ...list[1], ...seen });
+  assert.equal(out[1].agent, "edgecap-agent 0.1.0");
+  assert.deepEqual(out.map((d) => d.name), ["gw1", "gw2"]);
+  assert.equal(list[1].last_seen, null); // the old list is not changed
+  assert.equal(applySeen(list, "x" as never), list);
 });
 
 test("paths match patterns", () => {

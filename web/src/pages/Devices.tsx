@@ -1,7 +1,7 @@
 // Devices.tsx - the organization's gateways: whether each is reachable, how,
 // and since when; search; enrol (owners); start a capture on a selection.
 import { useEffect, useMemo, useState } from "preact/hooks";
-import { patch, post, type Device } from "../api";
+import { applySeen, patch, post, type Device, type DeviceSeen } from "../api";
 import { follow } from "../live";
 import { ago, hooks, when } from "../format";
 import { navigate } from "../router";
@@ -11,14 +11,18 @@ import type { Me } from "../main";
 const CLOCK_MS = 5000; // "last seen" and online/offline move with time too
 
 // The devices, live: the events stream sends the list at once and on every
-// change, and resumes by itself after a dropped connection.
+// change but a report's, the changed devices' last seen and state on each
+// report, and resumes by itself (with the whole list) after a dropped
+// connection.
 export function useDevices(): { data: Device[] | null; error: string | null } {
   const [data, setData] = useState<Device[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [, tick] = useState(0);
   useEffect(() => {
-    const f = follow("/api/v1/events/devices", { devices: (d: Device[]) => { setData(d); setError(null); } },
-      (s, err) => setError(err ?? (s === "retrying" ? "reconnecting…" : null)));
+    const f = follow("/api/v1/events/devices", {
+      devices: (d: Device[]) => { setData(d); setError(null); },
+      seen: (s: DeviceSeen[]) => setData((d) => (d ? applySeen(d, s) : d)),
+    }, (s, err) => setError(err ?? (s === "retrying" ? "reconnecting…" : null)));
     const t = setInterval(() => tick((n) => n + 1), CLOCK_MS);
     return () => {
       f.close();
