@@ -68,8 +68,9 @@ bad() { echo "FAIL: $*"; fail=1; }
 
 # A root with systemd, cached as a tarball keyed by mirror, suite and
 # packages. bubblewrap and wireshark-common are the server's Suggests, there
-# as an administrator who wants packet detail installs them, before ours.
-include=systemd-sysv,dbus,bubblewrap,wireshark-common
+# as an administrator who wants packet detail installs them, before ours;
+# iproute2 makes a gateway's own network namespace in the root.
+include=systemd-sysv,dbus,bubblewrap,wireshark-common,iproute2
 key=$(printf '%s %s minbase %s' "$mirror" "$suite" "$include" | sha256sum | cut -c1-12)
 tarball=$cache/$suite-minbase-$key.tar
 if [ ! -f "$tarball" ]; then
@@ -290,6 +291,89 @@ if [ -n "$sharkd" ]; then
 else
 	bad "no sharkd process after a packet's detail"
 fi
+
+# A gateway that joins by claim, as the README's three steps say: install,
+# set the server's address, claim. The packaged agent runs in a network
+# namespace of its own (a drop-in), as a gateway elsewhere would, and
+# reaches the server over a veth by the name in the server's certificate.
+# Nothing is carried to it: it makes its key and announces itself; the
+# owner claims it with the serial and code it prints; its secret and its
+# HTTPS certificate come from the server through the registration. Then it
+# reports its interfaces, comes online, is captured from over HTTPS through
+# the tunnel, and goes offline when it stops.
+host=$(openssl x509 -in "$root/etc/edgecap/server.crt" -noout -subject -nameopt multiline |
+	sed -n 's/^ *commonName *= *//p')
+in_root systemctl stop edgecap-agent
+in_root ip netns add gw &&
+	in_root ip link add ve0 type veth peer name ve1 netns gw &&
+	in_root ip addr add 10.77.0.1/24 dev ve0 && in_root ip link set ve0 up &&
+	in_root ip -n gw addr add 10.77.0.2/24 dev ve1 && in_root ip -n gw link set ve1 up &&
+	in_root ip -n gw link set lo up || bad "the gateway's namespace"
+echo "10.77.0.1 $host" >> "$root/etc/hosts"
+mkdir -p "$root/etc/systemd/system/edgecap-agent.service.d"
+printf '[Service]\nNetworkNamespacePath=/run/netns/gw\n' > "$root/etc/systemd/system/edgecap-agent.service.d/netns.conf"
+printf 'tunnel_udp = 0.0.0.0:4789\nreport_interval = 2\n' >> "$root/etc/edgecap/server.conf"
+cp "$root/etc/edgecap/agent.conf" "$work/agent.conf.direct"
+printf 'interfaces = ve1\ntunnel = https://%s:8443\ntunnel_ca = /etc/edgecap/server.crt\n' "$host" \
+	>> "$root/etc/edgecap/agent.conf"
+sed -i -e '/^secret_file = /d' -e '/^plain_http = /d' -e '/^listen = /d' -e '/^interfaces = lo$/d' \
+	"$root/etc/edgecap/agent.conf"
+in_root systemctl daemon-reload
+in_root systemctl restart edgecap-server
+for _ in $(seq 50); do
+	in_net curl -s -o /dev/null --cacert "$root/etc/edgecap/server.crt" https://localhost:8443/healthz && break
+	sleep 0.2
+done
+in_root systemctl start edgecap-agent
+for _ in $(seq 100); do
+	in_root journalctl -q -u edgecap-agent -o cat | grep -q "waiting to be claimed" && break
+	sleep 0.1
+done
+read -r serial code < <(in_root edgecap-agent identity | awk '{ print $NF }' | tr '\n' ' ')
+echo "the gateway: serial $serial, claim code $code"
+in_root env EDGECAP_SERVER="https://$host:8443" EDGECAP_TOKEN="$token" EDGECAP_CACERT=/etc/edgecap/server.crt \
+	edgecap devices claim "$serial" "$code" --name gw2 > "$work/claim.out" 2>&1 &&
+	ok "claimed with the serial and code the agent printed: $(cat "$work/claim.out")" ||
+	{ cat "$work/claim.out"; in_root journalctl -q -u edgecap-agent -o cat | tail -5; bad "the claim"; }
+for _ in $(seq 100); do
+	api GET /devices/gw2 > /dev/null
+	[ "$(field state)" = online ] && [ "$(field interfaces 0 name)" = ve1 ] && break
+	sleep 0.2
+done
+[ "$(field state)" = online ] && [ "$(field interfaces 0 name)" = ve1 ] &&
+	[ "$(field address)" = https://tunnel:8443 ] &&
+	ok "it registered, reported ve1 and is online ($(field transport), $(field mgmt_address))" ||
+	{ cat "$work/body"; echo; in_root journalctl -q -u edgecap-agent -o cat | tail -5; bad "gw2 is not online"; }
+code=$(api POST /captures '{"devices":["gw2"],"expression":"icmp","count":2,"duration":20,"reason":"pkg.sh claim"}')
+[ "$code" = 201 ] && id=$(field id) || { cat "$work/body"; bad "POST /api/v1/captures on gw2: $code"; id=0; }
+for _ in $(seq 50); do
+	api GET "/captures/$id" > /dev/null
+	[ "$(field devices 0 state)" = streaming ] && break
+	sleep 0.1
+done
+in_net ping -c 2 -i 0.2 10.77.0.2 > /dev/null || true
+for _ in $(seq 100); do
+	api GET "/captures/$id" > /dev/null
+	[ "$(field state)" = done ] && break
+	sleep 0.1
+done
+[ "$(field state) $(field merged) $(field devices 0 state)" = "done 2 done" ] &&
+	ok "captured from over HTTPS through the tunnel, with the server's certificate: 2 pings" ||
+	{ cat "$work/body"; echo; in_root journalctl -q -u edgecap-agent -o cat | tail -5; bad "capture $id on gw2"; }
+in_root systemctl stop edgecap-agent
+for _ in $(seq 100); do
+	api GET /devices/gw2 > /dev/null
+	[ "$(field state)" = offline ] && break
+	sleep 0.2
+done
+[ "$(field state)" = offline ] && ok "offline once stopped: $(field report_error)" ||
+	{ cat "$work/body"; echo; bad "gw2 is $(field state) after its agent stopped"; }
+# back as the rest of the suite had it
+rm -r "$root/etc/systemd/system/edgecap-agent.service.d"
+cp "$work/agent.conf.direct" "$root/etc/edgecap/agent.conf"
+in_root systemctl daemon-reload
+in_root ip netns del gw
+in_root systemctl start edgecap-agent
 
 # stop: both inactive, the agent's hooks off loopback
 in_root systemctl stop edgecap-agent edgecap-server
