@@ -1,6 +1,7 @@
 /* test_merge.c - the stream reader (pcapng in both byte orders, classic
  * pcap, pieces of any size, malformed input) and the merger (order, marks,
- * late packets, duplicates across devices, memory bound). */
+ * late packets, duplicates across devices, each packet exactly once under
+ * stress, memory bound). */
 #include <byteswap.h>
 #include <errno.h>
 #include <setjmp.h>
@@ -737,6 +738,263 @@ static void many_keys_expire_and_grow(void **st)
 	srv_merge_free(m);
 }
 
+/* --- duplicates under stress ----------------------------------------------
+ *
+ * Every packet seen by every input, the copies' timestamps jittered around
+ * each other (many packets at one instant), the inputs' streams pushed in
+ * chunks of any size with runs between, each input a little out of order
+ * within the slack: exactly one copy of each packet goes out. Small windows
+ * expire keys all the time (the key ring wraps many times); wide ones hold
+ * many keys at once (the table grows, long probe chains). */
+
+struct stress_pkt {
+	int64_t ts;
+	uint32_t id;
+};
+
+struct stress_out {
+	uint32_t n;	       /* packets */
+	uint8_t *seen;	       /* per id: copies emitted */
+	uint64_t emitted;      /* every emit */
+	uint64_t dropped;      /* drop callbacks (by reference) */
+	uint64_t bad;	       /* an emit whose bytes are not a packet of ours */
+	int64_t last;	       /* the latest timestamp emitted */
+	uint64_t out_of_order; /* emitted before an earlier one, not flagged late */
+};
+
+static uint64_t rnd(uint64_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
+}
+
+/* The id from a stress frame: after Ethernet (and a VLAN tag), IPv4, UDP. */
+static int stress_id(const struct srv_merge_pkt *p, uint32_t *ret)
+{
+	uint32_t off = p->caplen == 14 + 4 + 20 + 8 + 8 ? 18 : 14;
+
+	if (p->caplen < off + 20 + 8 + 8)
+		return -1;
+	memcpy(ret, p->data + off + 28, 4);
+	return 0;
+}
+
+static void stress_emit(void *ctx, const struct srv_merge_pkt *p)
+{
+	struct stress_out *o = ctx;
+	uint32_t id;
+
+	o->emitted++;
+	if (stress_id(p, &id) || id >= o->n) {
+		o->bad++;
+		return;
+	}
+	o->seen[id]++;
+	if (p->ts < o->last && !p->late)
+		o->out_of_order++;
+	if (p->ts > o->last)
+		o->last = p->ts;
+}
+
+static void stress_drop(void *ctx, const struct srv_merge_pkt *p)
+{
+	((struct stress_out *)ctx)->dropped++;
+}
+
+/* Packet id as input `in` sees it: one hop further on for each input (TTL
+ * and checksum differ), input 1's behind a VLAN tag. 8 bytes of payload:
+ * the id and a word of it mixed. */
+static uint32_t stress_frame(uint8_t *f, unsigned in, uint32_t id)
+{
+	uint32_t off = in == 1 ? 18 : 14, mix = id * 2654435761u;
+
+	memset(f, 0, 64);
+	memcpy(f, "\x02\x00\x00\x00\x00\x01\x02\x00\x00\x00\x00\x02", 12);
+	if (in == 1)
+		memcpy(f + 12, "\x81\x00\x00\x07", 4);
+	memcpy(f + off - 2, "\x08\x00", 2);
+	f[off] = 0x45;
+	f[off + 3] = 36;
+	f[off + 8] = (uint8_t)(64 - in);
+	f[off + 9] = 17;
+	f[off + 10] = (uint8_t)(0x30 + in); /* the checksum follows the TTL */
+	f[off + 11] = (uint8_t)id;
+	memcpy(f + off + 12, "\x0a\x62\x00\x02\x0a\x62\x00\x01", 8);
+	memcpy(f + off + 20, "\x13\x89\x13\x89\x00\x10\x00\x00", 8);
+	memcpy(f + off + 28, &id, 4);
+	memcpy(f + off + 32, &mix, 4);
+	return off + 36;
+}
+
+static int stress_by_ts(const void *a, const void *b)
+{
+	const struct stress_pkt *x = a, *y = b;
+
+	return x->ts < y->ts ? -1 : x->ts > y->ts;
+}
+
+struct stress_case {
+	uint64_t seed;
+	unsigned inputs;
+	uint32_t packets;
+	int64_t step_ns;   /* mean distance between packets (0 to twice this) */
+	int64_t jitter_ns; /* a copy's timestamp: the packet's, +- this */
+	int64_t dedup_ns;
+	int64_t slack_ns;
+	size_t max_bytes; /* 0: the default */
+	int by_ref;
+};
+
+static void stress(const struct stress_case *c)
+{
+	struct stress_out o = {.n = c->packets, .last = INT64_MIN};
+	struct srv_merge *m = srv_merge_new(&(struct srv_merge_opts){.slack_ns = c->slack_ns,
+								     .dedup_ns = c->dedup_ns,
+								     .max_bytes = c->max_bytes},
+					    stress_emit, &o);
+	struct stress_pkt *s[4];
+	uint8_t *arena[4]; /* by reference: each input's frames, 64 bytes each */
+	uint32_t at[4] = {0};
+	uint64_t x = c->seed, pushed = 0;
+	int64_t t = 1795000000000000000ll;
+	struct srv_merge_stats st;
+	unsigned open = c->inputs;
+
+	assert_non_null(m);
+	assert_true(c->inputs <= 4);
+	srv_merge_on_drop(m, stress_drop);
+	o.seen = calloc(c->packets, 1);
+	assert_non_null(o.seen);
+	for (unsigned i = 0; i < c->inputs; i++) {
+		assert_int_equal(srv_merge_add_input(m), (int)i);
+		s[i] = malloc(c->packets * sizeof(*s[i]));
+		arena[i] = c->by_ref ? malloc(c->packets * 64ull) : NULL;
+		assert_non_null(s[i]);
+	}
+	for (uint32_t id = 0; id < c->packets; id++) {
+		/* a quarter of them at the instant of the one before */
+		if (rnd(&x) % 4)
+			t += (int64_t)(rnd(&x) % (uint64_t)(2 * c->step_ns + 1));
+		for (unsigned i = 0; i < c->inputs; i++) {
+			int64_t j =
+			    (int64_t)(rnd(&x) % (uint64_t)(2 * c->jitter_ns + 1)) - c->jitter_ns;
+
+			s[i][id] = (struct stress_pkt){.ts = t + j, .id = id};
+		}
+	}
+	for (unsigned i = 0; i < c->inputs; i++) {
+		qsort(s[i], c->packets, sizeof(*s[i]), stress_by_ts);
+		/* a device's own disorder, within the slack: neighbours swapped */
+		for (uint32_t k = 1; k < c->packets; k++)
+			if (rnd(&x) % 8 == 0 && s[i][k].ts - s[i][k - 1].ts < c->slack_ns) {
+				struct stress_pkt tmp = s[i][k];
+
+				s[i][k] = s[i][k - 1];
+				s[i][k - 1] = tmp;
+			}
+	}
+	while (open) {
+		unsigned i = (unsigned)(rnd(&x) % c->inputs);
+		uint32_t chunk = 1 + (uint32_t)(rnd(&x) % 64);
+
+		if (at[i] == c->packets)
+			continue;
+		for (; chunk && at[i] < c->packets; chunk--, at[i]++) {
+			const struct stress_pkt *p = &s[i][at[i]];
+			uint8_t f[64], *d = arena[i] ? arena[i] + 64ull * at[i] : f;
+			uint32_t n = stress_frame(d, i, p->id);
+
+			if (c->by_ref)
+				assert_int_equal(
+				    srv_merge_push_ref(m, i, p->ts, i, 1, 0, d, n, n, d, 0), 0);
+			else
+				assert_int_equal(srv_merge_push(m, i, p->ts, i, 1, 0, d, n, n), 0);
+			pushed++;
+		}
+		if (at[i] == c->packets) {
+			srv_merge_close_input(m, i);
+			open--;
+		}
+		srv_merge_run(m, INT64_MIN);
+	}
+	srv_merge_flush(m);
+	srv_merge_stats(m, &st);
+	for (uint32_t id = 0; id < c->packets; id++)
+		if (o.seen[id] != 1)
+			fail_msg("seed %llu: packet %u went out %u times (%llu merged, %llu "
+				 "duplicates)",
+				 (unsigned long long)c->seed, id, o.seen[id],
+				 (unsigned long long)st.merged, (unsigned long long)st.duplicates);
+	assert_int_equal(o.bad, 0);
+	assert_int_equal(o.emitted, c->packets);
+	assert_int_equal(st.merged, c->packets);
+	assert_int_equal(st.duplicates, pushed - c->packets);
+	assert_int_equal(o.out_of_order, 0);
+	if (!c->max_bytes)
+		assert_int_equal(st.late, 0);
+	assert_int_equal(o.dropped, c->by_ref ? st.duplicates : 0);
+	srv_merge_free(m);
+	for (unsigned i = 0; i < c->inputs; i++) {
+		free(s[i]);
+		free(arena[i]);
+	}
+	free(o.seen);
+}
+
+static void duplicates_removed_exactly_under_stress(void **st)
+{
+	for (uint64_t seed = 1; seed <= 6; seed++) {
+		/* keys expire all the time: the ring wraps again and again */
+		stress(&(struct stress_case){.seed = seed,
+					     .inputs = 2,
+					     .packets = 60000,
+					     .step_ns = 1000,
+					     .jitter_ns = 20000,
+					     .dedup_ns = 50000,
+					     .slack_ns = 100000,
+					     .by_ref = seed % 2});
+		/* a wide window: tens of thousands of keys at once */
+		stress(&(struct stress_case){.seed = seed * 7919,
+					     .inputs = 2 + (unsigned)(seed % 3),
+					     .packets = 40000,
+					     .step_ns = 200,
+					     .jitter_ns = 3000,
+					     .dedup_ns = 100000000,
+					     .slack_ns = 2000000,
+					     .by_ref = seed % 2 == 0});
+		/* some 3500 keys at once, near half the table: long clusters, across its
+		 * end too, taken apart from the front as keys expire */
+		stress(&(struct stress_case){.seed = seed * 65537,
+					     .inputs = 2,
+					     .packets = 150000,
+					     .step_ns = 100,
+					     .jitter_ns = 50000,
+					     .dedup_ns = 250000,
+					     .slack_ns = 200000,
+					     .by_ref = seed % 2});
+		/* copies within a nanosecond or two, packets at one instant */
+		stress(&(struct stress_case){.seed = seed * 104729,
+					     .inputs = 2,
+					     .packets = 30000,
+					     .step_ns = 1,
+					     .jitter_ns = 1,
+					     .dedup_ns = 4,
+					     .slack_ns = 8});
+		/* memory bound: packets go before the others catch up */
+		stress(&(struct stress_case){.seed = seed * 15485863,
+					     .inputs = 3,
+					     .packets = 30000,
+					     .step_ns = 500,
+					     .jitter_ns = 2000,
+					     .dedup_ns = 100000000,
+					     .slack_ns = 2000000,
+					     .max_bytes = 4096,
+					     .by_ref = seed % 2});
+	}
+}
+
 static void memory_bound_forces_output(void **st)
 {
 	struct out o = {0};
@@ -891,6 +1149,7 @@ int main(void)
 	    cmocka_unit_test(cooked_duplicates_ignore_the_header),
 	    cmocka_unit_test(non_ip_duplicates_by_type_and_payload),
 	    cmocka_unit_test(many_keys_expire_and_grow),
+	    cmocka_unit_test(duplicates_removed_exactly_under_stress),
 	    cmocka_unit_test(memory_bound_forces_output),
 	    cmocka_unit_test(mux_by_reference_writes_what_copying_writes),
 	    cmocka_unit_test(bounded_streams),
