@@ -119,6 +119,11 @@ void srv_api_stop(struct srv_api *api);
 /* The endpoints, by file. */
 srv_endpoint_fn srv_devices_list;
 srv_endpoint_fn srv_devices_add;
+/* captures.c, for capture_start.c: a capture's state as the answer; its
+ * audit entry */
+int srv_capture_reply(struct srv_api *api, h2o_req_t *req, int64_t org, int64_t id, int status);
+void srv_capture_audit(struct srv_api *api, h2o_req_t *req, const struct reg_user *who,
+		       const char *action, int64_t id, json_t *detail);
 srv_endpoint_fn srv_devices_claim;
 srv_endpoint_fn srv_device_get;
 srv_endpoint_fn srv_device_patch;
