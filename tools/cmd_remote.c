@@ -174,6 +174,30 @@ static json_t *names(const char *list)
 	return a;
 }
 
+/* -d DEV[:IF[+IF]],...: names, or {name, interfaces} for a device with
+ * interfaces of its own */
+static json_t *device_list(const char *list)
+{
+	json_t *a = json_array();
+	char *copy = strdupa(list), *save = NULL;
+
+	for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		char *colon = strchr(t, ':'), *s2 = NULL;
+		json_t *ifs;
+
+		if (!colon) {
+			json_array_append_new(a, json_string(t));
+			continue;
+		}
+		*colon = 0;
+		ifs = json_array();
+		for (char *i = strtok_r(colon + 1, "+", &s2); i; i = strtok_r(NULL, "+", &s2))
+			json_array_append_new(ifs, json_string(i));
+		json_array_append_new(a, json_pack("{s:s, s:o}", "name", t, "interfaces", ifs));
+	}
+	return a;
+}
+
 static void remote_usage(FILE *f)
 {
 	fprintf(f,
@@ -185,7 +209,8 @@ static void remote_usage(FILE *f)
 		"One capture on several devices, merged by the server (time order, packets\n"
 		"seen by several devices kept once), written as it arrives. Ctrl-C stops it\n"
 		"and the file still ends complete.\n"
-		"  -d DEV,...       devices (names in the registry)\n"
+		"  -d DEV,...       devices (names in the registry); DEV:IF[+IF...] for a\n"
+		"                   device's own interfaces (-d gw1:eth1,gw2:eth0+eth2)\n"
 		"  -i IF,...        their interfaces (default: all they serve)\n"
 		"  -Q DIR           in, out or inout (default)\n"
 		"  -c COUNT         stop after COUNT packets\n"
@@ -274,7 +299,7 @@ int cmd_remote(int argc, char **argv)
 		fprintf(stderr, "edgecap: which devices? -d DEV[,DEV...]\n");
 		goto out;
 	}
-	json_object_set_new(req, "devices", names(devs));
+	json_object_set_new(req, "devices", device_list(devs));
 	expr = join_args(argc - optind, argv + optind);
 	if (!expr)
 		goto out;

@@ -17,15 +17,15 @@
 #define CAPTURE_REASON_MAX 512 /* bytes of why, kept in the audit log */
 
 /* The interfaces as the agent's iface parameter into ret: 0 or -1 with the
- * 400 sent. */
-static int interfaces(h2o_req_t *req, json_t *ifs, char *ret, size_t len)
+ * 400 sent, naming field. */
+static int interfaces(h2o_req_t *req, const char *field, json_t *ifs, char *ret, size_t len)
 {
 	json_t *v;
 	size_t i;
 
 	ret[0] = 0;
 	if (ifs && (!json_is_array(ifs) || json_array_size(ifs) > ECAP_CAPTURE_IFACES_MAX)) {
-		srv_fail(req, 400, "interfaces: want an array of at most %u names",
+		srv_fail(req, 400, "%s: want an array of at most %u names", field,
 			 ECAP_CAPTURE_IFACES_MAX);
 		return -1;
 	}
@@ -33,14 +33,14 @@ static int interfaces(h2o_req_t *req, json_t *ifs, char *ret, size_t len)
 		size_t at = strlen(ret);
 
 		if (!json_is_string(v) || !srv_valid_name(json_string_value(v), IFNAME_MAX)) {
-			srv_fail(req, 400, "interfaces: not an interface name");
+			srv_fail(req, 400, "%s: not an interface name", field);
 			return -1;
 		}
 		/* every interface a device serves, as tcpdump -i any: alone */
 		if (!strcmp(json_string_value(v), "any") && json_array_size(ifs) > 1) {
 			srv_fail(req, 400,
-				 "interfaces: any (every interface, as tcpdump -i any) is given "
-				 "alone");
+				 "%s: any (every interface, as tcpdump -i any) is given alone",
+				 field);
 			return -1;
 		}
 		snprintf(ret + at, len - at, "%s%s", at ? "," : "", json_string_value(v));
@@ -48,11 +48,59 @@ static int interfaces(h2o_req_t *req, json_t *ifs, char *ret, size_t len)
 	return 0;
 }
 
-/* The devices named, each the organization's, enabled, and once: a malloc'ed
- * array of *n, or NULL with the 400 (or 503) sent. */
-static struct reg_device *devices(struct srv_api *api, h2o_req_t *req, int64_t org, json_t *devs,
-				  unsigned *n)
+#define IFACES_LEN (ECAP_CAPTURE_IFACES_MAX * (IFNAME_MAX + 1) + 1)
+
+/* Does the device's last report list each of ifs ("IF,IF")? 0, or -1 with
+ * the 400 sent. A device that never reported is left to refuse itself. */
+static int reported(struct srv_api *api, h2o_req_t *req, const struct reg_device *d,
+		    const char *ifs)
 {
+	char *text = NULL, *error = NULL, *list = strdupa(ifs), *save = NULL, names[512] = "";
+	json_t *r, *i;
+	int64_t when;
+	size_t k;
+	int bad = 0;
+
+	if (!ifs[0] || !strcmp(ifs, "any") ||
+	    reg_device_report_get(api->reg, d->id, &text, &when, &error) || !text) {
+		free(text);
+		free(error);
+		return 0;
+	}
+	r = json_loads(text, 0, NULL);
+	json_array_foreach(json_object_get(r, "interfaces"), k, i) {
+		size_t at = strlen(names);
+
+		snprintf(names + at, sizeof(names) - at, "%s%s", at ? ", " : "",
+			 json_string_value(json_object_get(i, "name")) ?: "?");
+	}
+	for (char *t = strtok_r(list, ",", &save);
+	     t && !bad && json_is_array(json_object_get(r, "interfaces"));
+	     t = strtok_r(NULL, ",", &save)) {
+		int found = 0;
+
+		json_array_foreach(json_object_get(r, "interfaces"), k, i)
+			found |= !strcmp(json_string_value(json_object_get(i, "name")) ?: "", t);
+		if (!found) {
+			srv_fail(req, 400, "interfaces: %s has no interface '%s' (it reported %s)",
+				 d->name, t, names[0] ? names : "none");
+			bad = 1;
+		}
+	}
+	json_decref(r);
+	free(text);
+	free(error);
+	return bad ? -1 : 0;
+}
+
+/* The devices named, each the organization's, enabled, and once: a
+ * malloc'ed array of *n, or NULL with the 400 (or 503) sent. An entry is a
+ * name, or {"name", "interfaces"}: that device's own interfaces (each in
+ * ifs, "" for the request's). */
+static struct reg_device *devices(struct srv_api *api, h2o_req_t *req, int64_t org, json_t *devs,
+				  unsigned *n, char (**ifs)[IFACES_LEN])
+{
+	static const char *const keys[] = {"name", "interfaces", NULL};
 	struct reg_device *d;
 	json_t *v;
 	size_t i;
@@ -62,18 +110,39 @@ static struct reg_device *devices(struct srv_api *api, h2o_req_t *req, int64_t o
 		return NULL;
 	}
 	d = calloc(json_array_size(devs), sizeof(*d));
-	if (!d) {
+	*ifs = calloc(json_array_size(devs), sizeof(**ifs));
+	if (!d || !*ifs) {
 		srv_fail(req, 503, "out of memory");
-		return NULL;
+		goto fail;
 	}
 	*n = 0;
 	json_array_foreach(devs, i, v) {
-		const char *name = json_string_value(v);
+		const char *name = json_is_object(v) ? json_string_value(json_object_get(v, "name"))
+						     : json_string_value(v);
+		char field[96];
 
+		if (json_is_object(v)) {
+			const char *k;
+			json_t *x;
+
+			json_object_foreach(v, k, x) {
+				int known = 0;
+
+				for (const char *const *p = keys; *p; p++)
+					known |= !strcmp(k, *p);
+				if (!known) {
+					srv_fail(req, 400,
+						 "devices: '%s' is not a device's field "
+						 "(name, interfaces)",
+						 k);
+					goto fail;
+				}
+			}
+		}
 		if (!name || !srv_valid_name(name, REG_NAME_MAX) ||
 		    reg_device_get(api->reg, org, name, &d[*n])) {
 			srv_fail(req, 400, "devices: no device '%s'",
-				 name ? name : "(not a string)");
+				 name ? name : "(want a name, or {name, interfaces})");
 			goto fail;
 		}
 		for (unsigned k = 0; k < *n; k++)
@@ -85,11 +154,17 @@ static struct reg_device *devices(struct srv_api *api, h2o_req_t *req, int64_t o
 			srv_fail(req, 400, "devices: '%s' is disabled", name);
 			goto fail;
 		}
+		snprintf(field, sizeof(field), "devices: %s: interfaces", name);
+		if (json_is_object(v) && interfaces(req, field, json_object_get(v, "interfaces"),
+						    (*ifs)[*n], IFACES_LEN))
+			goto fail;
 		(*n)++;
 	}
 	return d;
 fail:
 	free(d);
+	free(*ifs);
+	*ifs = NULL;
 	return NULL;
 }
 
@@ -100,8 +175,10 @@ struct start {
 	json_t *j; /* the body, as the capture's request */
 	struct reg_device *devs;
 	unsigned ndevs;
-	char ifaces[ECAP_CAPTURE_IFACES_MAX * (IFNAME_MAX + 1) + 1];
-	const char *dir, *expr; /* in j */
+	char ifaces[IFACES_LEN];     /* the request's */
+	char (*dev_ifs)[IFACES_LEN]; /* each device's: its own, or the request's */
+	const char **dev_ifaces;     /* pointers to them, for the capture */
+	const char *dir, *expr;	     /* in j */
 	int64_t snaplen, count, duration;
 	/* the link types to compile for, in the order they are offered to a
 	 * device (the first is what its interfaces most likely are: EN10MB, or
@@ -121,6 +198,7 @@ static void launch(struct start *s)
 	struct srv_capture_req c = {.devs = s->devs,
 				    .ndevs = s->ndevs,
 				    .ifaces = s->ifaces,
+				    .dev_ifaces = s->dev_ifaces,
 				    .dir = s->dir,
 				    .snaplen = (uint32_t)s->snaplen,
 				    .duration = (uint32_t)s->duration,
@@ -227,12 +305,15 @@ static void start_release(struct srv_compiling *x)
 
 	json_decref(s->j);
 	free(s->devs);
+	free(s->dev_ifs);
+	free(s->dev_ifaces);
 	for (unsigned i = 0; i < SRV_CAPTURE_LINKTYPES; i++)
 		free(s->bpf[i]);
 }
 
-/* {"devices": [..], "expression": "..", "snaplen": N, "count": N, "duration": S,
- *  "interfaces": [..], "direction": "in|out|inout"}: checked here, then the
+/* {"devices": [NAME or {"name", "interfaces"}..], "expression": "..", "snaplen": N,
+ *  "count": N, "duration": S, "interfaces": [..], "direction": "in|out|inout"}:
+ * checked here (each device's interfaces against its last report), then the
  * expression compiled off the loop, then the capture started (start_done). */
 int srv_captures_start(struct srv_api *api, h2o_req_t *req, const struct reg_user *who,
 		       char **params)
@@ -241,9 +322,10 @@ int srv_captures_start(struct srv_api *api, h2o_req_t *req, const struct reg_use
 					   "count",	"duration",   "interfaces",
 					   "direction", "reason",     NULL};
 	struct reg_device *devs = NULL;
-	char ifaces[ECAP_CAPTURE_IFACES_MAX * (IFNAME_MAX + 1) + 1];
+	char ifaces[IFACES_LEN], (*difs)[IFACES_LEN] = NULL;
+	const char **dptr = NULL;
 	struct start *s;
-	unsigned ndevs = 0;
+	unsigned ndevs = 0, nany = 0;
 	json_t *j;
 	const char *expr, *dir, *reason;
 	int64_t snaplen = ECAP_SNAPLEN_DEFAULT, count = 0, duration = api->duration;
@@ -274,9 +356,23 @@ int srv_captures_start(struct srv_api *api, h2o_req_t *req, const struct reg_use
 		srv_fail(req, 400, "direction: in, out or inout");
 		goto fail;
 	}
-	if (interfaces(req, json_object_get(j, "interfaces"), ifaces, sizeof(ifaces)) ||
-	    !(devs = devices(api, req, who->org, json_object_get(j, "devices"), &ndevs)))
+	if (interfaces(req, "interfaces", json_object_get(j, "interfaces"), ifaces,
+		       sizeof(ifaces)) ||
+	    !(devs = devices(api, req, who->org, json_object_get(j, "devices"), &ndevs, &difs)))
 		goto fail;
+	/* each device's interfaces, its own or the request's, as it reported them */
+	if (!(dptr = calloc(ndevs, sizeof(*dptr)))) {
+		srv_fail(req, 503, "out of memory");
+		goto fail;
+	}
+	for (unsigned i = 0; i < ndevs; i++) {
+		if (!difs[i][0])
+			memcpy(difs[i], ifaces, sizeof(ifaces));
+		dptr[i] = difs[i];
+		nany += !strcmp(difs[i], "any");
+		if (reported(api, req, &devs[i], difs[i]))
+			goto fail;
+	}
 	s = (struct start *)srv_compiling_new(api, req, who, sizeof(*s));
 	/* the request's from here on */
 	s->who = *who;
@@ -284,6 +380,8 @@ int srv_captures_start(struct srv_api *api, h2o_req_t *req, const struct reg_use
 	s->devs = devs;
 	s->ndevs = ndevs;
 	memcpy(s->ifaces, ifaces, sizeof(ifaces));
+	s->dev_ifs = difs;
+	s->dev_ifaces = dptr;
 	s->dir = dir;
 	s->expr = expr;
 	s->snaplen = snaplen;
@@ -291,18 +389,22 @@ int srv_captures_start(struct srv_api *api, h2o_req_t *req, const struct reg_use
 	s->duration = duration;
 	s->x.done = start_done;
 	s->x.release = start_release;
-	if (!strcmp(ifaces, "any")) { /* one link type: the cooked header */
+	if (nany == ndevs) { /* one link type: the cooked header */
 		s->lts[s->nlts++] = ECAP_LINKTYPE_LINUX_SLL2;
-	} else {
+	} else { /* (and the cooked one for the devices captured on any) */
 		s->lts[s->nlts++] = ECAP_LINKTYPE_EN10MB;
 		s->lts[s->nlts++] = ECAP_LINKTYPE_RAW;
 		s->lts[s->nlts++] = ECAP_LINKTYPE_LINUX_SLL;
+		if (nany)
+			s->lts[s->nlts++] = ECAP_LINKTYPE_LINUX_SLL2;
 	}
 	s->x.linktype = s->lts[0];
 	srv_compiling_start(&s->x, expr, (uint32_t)snaplen);
 	return 0;
 fail:
 	free(devs);
+	free(difs);
+	free(dptr);
 	json_decref(j);
 	return 0;
 }

@@ -525,8 +525,8 @@ static void on_done(struct ecap_httpc_call *c, const char *err)
 
 /* One signed request: its target and headers, 0 or -ENOMEM / -EIO. */
 static int sign_request(struct dev_conn *dc, const struct srv_capture_req *c,
-			const struct srv_capture_prog *p, char **ret_target, char *headers,
-			size_t hlen)
+			const struct srv_capture_prog *p, const char *ifaces, char **ret_target,
+			char *headers, size_t hlen)
 {
 	size_t tlen = 0;
 	FILE *f = open_memstream(ret_target, &tlen);
@@ -538,8 +538,8 @@ static int sign_request(struct dev_conn *dc, const struct srv_capture_req *c,
 	/* agents take EN10MB without it, as before they knew link types */
 	if (strcmp(p->linktype, "EN10MB"))
 		fprintf(f, "&linktype=%s", p->linktype);
-	if (c->ifaces[0])
-		fprintf(f, "&iface=%s", c->ifaces);
+	if (ifaces[0])
+		fprintf(f, "&iface=%s", ifaces);
 	if (c->count)
 		fprintf(f, "&count=%llu", (unsigned long long)c->count);
 	if (c->duration)
@@ -560,18 +560,23 @@ static int sign_request(struct dev_conn *dc, const struct srv_capture_req *c,
  * first): 0 or -ENOMEM / -EIO. */
 static int device_request(struct dev_conn *dc, const struct srv_capture_req *c)
 {
+	const char *ifaces = c->dev_ifaces ? c->dev_ifaces[dc - dc->l->devs] : c->ifaces;
+	unsigned first = 0;
 	int r = 0;
 
 	for (unsigned i = 0; i < c->nprogs && i < SRV_CAPTURE_LINKTYPES && !r; i++) {
 		dc->linktypes[i] = c->progs[i].linktype;
-		r = sign_request(dc, c, &c->progs[i], &dc->targets[i], dc->hdrs[i],
+		r = sign_request(dc, c, &c->progs[i], ifaces, &dc->targets[i], dc->hdrs[i],
 				 sizeof(dc->hdrs[i]));
+		/* a device captured on any is offered the cooked program first */
+		if (!strcmp(ifaces, "any") && !strcmp(c->progs[i].linktype, "LINUX_SLL2"))
+			first = i;
 	}
 	if (r)
 		return r;
-	dc->target = dc->targets[0];
-	dc->headers = dc->hdrs[0];
-	dc->tried = 1;
+	dc->target = dc->targets[first];
+	dc->headers = dc->hdrs[first];
+	dc->tried = 1u << first;
 	dc->call = (struct ecap_httpc_call){.method = "GET",
 					    .target = dc->target,
 					    .headers = dc->headers,

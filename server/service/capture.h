@@ -45,7 +45,7 @@ struct srv_captures *srv_captures_new(const struct srv_captures_conf *c);
 void srv_captures_free(struct srv_captures *cs);
 
 /* Link types a capture's filter is compiled for, at most. */
-#define SRV_CAPTURE_LINKTYPES 3
+#define SRV_CAPTURE_LINKTYPES 4
 
 struct srv_capture_req {
 	const char *request; /* the request as given (JSON), kept in the registry */
@@ -60,8 +60,9 @@ struct srv_capture_req {
 		const char *bpf;
 	} progs[SRV_CAPTURE_LINKTYPES];
 	unsigned nprogs;
-	const char *ifaces; /* "IF,IF", "" for every interface a device serves */
-	const char *dir;    /* in, out, inout */
+	const char *ifaces;	 /* "IF,IF", "" for every interface a device serves */
+	const char **dev_ifaces; /* each device's own (NULL: ifaces for all) */
+	const char *dir;	 /* in, out, inout */
 	uint32_t snaplen, duration;
 	uint64_t count;
 };

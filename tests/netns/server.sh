@@ -221,6 +221,48 @@ test_any() {
 		ko "-i any" "st=$st $(payloads "$out" | wc -l) packets; $(cat "$tmp/remote.err"); $(capinfos -E "$out"); $(diff <(cut -d' ' -f2- "$tmp/any.txt") "$tmp/any-td.txt" | head -3)"
 }
 
+# Each device with interfaces of its own (-d gw1:va,gw2:vb), checked
+# against what each reported: both captured on their own interface; one
+# named that a device did not report is refused before anything starts,
+# naming the device and what it has; a device's unknown field is refused.
+test_device_interfaces() {
+	local out=$tmp/own.pcapng st bad=
+	for _ in $(seq 100); do # both have reported
+		call "$alice" GET /devices/gw1 > /dev/null && [ "$(field interfaces 0 name 2> /dev/null)" = va ] &&
+			call "$alice" GET /devices/gw2 > /dev/null && [ "$(field interfaces 0 name 2> /dev/null)" = vb ] && break
+		sleep 0.1
+	done
+	(sleep 1; send_udp 40) &
+	local sender=$!
+	remote -d gw1:va,gw2:vb --duration 3 -w "$out" udp port 5001 2> "$tmp/remote.err"; st=$?
+	wait $sender
+	[ $st = 0 ] && [ "$(payloads "$out" | sort -u | wc -l)" = 20 ] &&
+		[ "$(capinfos "$out" | sed -n 's/^ *Name = //p' | sort -u | tr '\n' ' ')" = "gw1:va gw2:vb " ] ||
+		bad+=" own: st=$st $(payloads "$out" | sort -u | wc -l) $(cat "$tmp/remote.err");"
+	# one device on any (cooked), the other on its Ethernet: both in one file
+	(sleep 1; send_udp 40) &
+	sender=$!
+	remote -d gw1:any,gw2:vb --duration 3 -w "$out" udp port 5001 2> "$tmp/remote.err"; st=$?
+	wait $sender
+	[ $st = 0 ] && [ "$(payloads "$out" | sort -u | wc -l)" = 20 ] &&
+		[ "$(capinfos -E "$out" | sed -n 's/^File encapsulation: *//p')" = "Per packet" ] ||
+		bad+=" any+vb: st=$st $(payloads "$out" | sort -u | wc -l) $(capinfos -E "$out" | grep encaps) $(cat "$tmp/remote.err");"
+	[ "$(call "$alice" POST /captures '{"devices":[{"name":"gw1","interfaces":["eth9"]},"gw2"],"expression":"udp"}')" = 400 ] &&
+		[ "$(field error)" = "interfaces: gw1 has no interface 'eth9' (it reported va)" ] ||
+		bad+=" eth9: $(cat "$tmp/body");"
+	[ "$(call "$alice" POST /captures '{"devices":["gw1","gw2"],"interfaces":["vb"],"expression":"udp"}')" = 400 ] &&
+		[ "$(field error)" = "interfaces: gw1 has no interface 'vb' (it reported va)" ] ||
+		bad+=" request's: $(cat "$tmp/body");"
+	[ "$(call "$alice" POST /captures '{"devices":[{"name":"gw1","iface":["va"]}],"expression":"udp"}')" = 400 ] &&
+		[ "$(field error)" = "devices: 'iface' is not a device's field (name, interfaces)" ] ||
+		bad+=" field: $(cat "$tmp/body");"
+	[ "$(call "$alice" POST /captures '{"devices":[{"name":"gx1","interfaces":["va"]}],"expression":"udp"}')" = 400 ] &&
+		[ "$(field error)" = "devices: no device 'gx1'" ] || bad+=" other org: $(cat "$tmp/body");"
+	[ "$(call "$alice" GET /captures?limit=1)" = 200 ] && [ "$(field 0 state)" != running ] || bad+=" a refused one ran;"
+	[ -z "$bad" ] && ok "devices with interfaces of their own, checked against their reports (and refused in words)" ||
+		ko "device interfaces" "$bad"
+}
+
 test_device_killed() {
 	local out=$tmp/killed.pcapng st id
 	(sleep 1; send_udp 50; sleep 0.5; kill -9 "$gw1_pid"; sleep 0.5; send_udp 50) &
@@ -727,7 +769,7 @@ test_sll_device() {
 }
 
 run_tests after test_bootstrap test_tokens test_tenants test_bad_input test_compile \
-	test_merged test_any test_device_killed test_unreachable test_refused test_reader_leaves \
+	test_merged test_any test_device_interfaces test_device_killed test_unreachable test_refused test_reader_leaves \
 	test_rows_reader_back test_interrupt test_late_reader test_count test_text test_https \
 	test_list test_operable test_restart test_reports test_device_seen test_tun_device test_sll_device
 st=$?

@@ -141,8 +141,12 @@ export function applySeen(list: Device[], seen: DeviceSeen[]): Device[] {
   });
 }
 
+// A device in a capture's request: its name, or its name with interfaces
+// of its own
+export type CaptureTarget = string | { name: string; interfaces: string[] };
+
 export interface CaptureRequest {
-  devices: string[];
+  devices: CaptureTarget[];
   expression?: string;
   snaplen?: number;
   count?: number;
@@ -177,4 +181,29 @@ export interface Capture {
   file_lost: boolean;
   user: string;
   devices: CaptureDevice[];
+}
+
+// The interfaces field as the page shows it: "va, vb" for every device,
+// "gw1:va gw2:vb+vc" for some devices' own (both may be given), and the
+// request's devices and interfaces from it. A device the field names
+// without being picked is not captured.
+export function captureTargets(picked: string[], field: string): { devices: CaptureTarget[]; interfaces?: string[] } {
+  const all: string[] = [];
+  const own = new Map<string, string[]>();
+  for (const t of field.split(/[\s,]+/).filter(Boolean)) {
+    const at = t.indexOf(":");
+    if (at < 0) all.push(t);
+    else own.set(t.slice(0, at), t.slice(at + 1).split("+").filter(Boolean));
+  }
+  const devices = picked.map((d) => (own.has(d) ? { name: d, interfaces: own.get(d)! } : d));
+  return all.length ? { devices, interfaces: all } : { devices };
+}
+
+// The other way, for "run again": the names picked and the field's text.
+export function targetsText(r: CaptureRequest): { picked: string[]; field: string } {
+  const own = r.devices.filter((d) => typeof d !== "string").map((d) => `${d.name}:${d.interfaces.join("+")}`);
+  return {
+    picked: r.devices.map((d) => (typeof d === "string" ? d : d.name)),
+    field: [...(r.interfaces ?? []), ...own].join(", "),
+  };
 }

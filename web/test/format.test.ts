@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ago, bytes, clock, count, hooks, shellQuote } from "../src/format";
-import { applySeen, nextCursor, type Device } from "../src/api";
+import { applySeen, captureTargets, nextCursor, targetsText, type Device } from "../src/api";
 import { match } from "../src/router";
 
 test("sizes and counts", () => {
@@ -75,4 +75,18 @@ test("a packet's bytes as hex lines", async () => {
   assert.deepEqual(l[0].hex.slice(0, 4), ["45", "00", "00", "54"]);
   assert.equal(l[0].ascii.slice(0, 4), "E..T");
   assert.equal(l[1].off, "0010");
+});
+
+test("a capture's devices and interfaces, from the field and back", () => {
+  assert.deepEqual(captureTargets(["gw1", "gw2"], ""), { devices: ["gw1", "gw2"] });
+  assert.deepEqual(captureTargets(["gw1", "gw2"], "va, vb"), { devices: ["gw1", "gw2"], interfaces: ["va", "vb"] });
+  assert.deepEqual(captureTargets(["gw1", "gw2"], "gw1:va gw2:vb+vc any"), {
+    devices: [{ name: "gw1", interfaces: ["va"] }, { name: "gw2", interfaces: ["vb", "vc"] }],
+    interfaces: ["any"],
+  });
+  // a device named in the field but not picked is not captured
+  assert.deepEqual(captureTargets(["gw1"], "gw9:eth0"), { devices: ["gw1"] });
+  const r = { devices: ["gw1", { name: "gw2", interfaces: ["vb", "vc"] }], interfaces: ["va"] };
+  assert.deepEqual(targetsText(r), { picked: ["gw1", "gw2"], field: "va, gw2:vb+vc" });
+  assert.deepEqual(captureTargets(targetsText(r).picked, targetsText(r).field), r);
 });

@@ -3,7 +3,7 @@
 // libpcap as it is typed), snapshot length, count, duration, and why (kept
 // in the audit log).
 import { useEffect, useMemo, useState } from "preact/hooks";
-import { get, getAll, post, type Capture, type Device } from "../api";
+import { captureTargets, get, getAll, post, targetsText, type Capture, type Device } from "../api";
 import { navigate } from "../router";
 import { Alert, useAction, useDebounced, useLoad } from "../ui/ui";
 import type { Me } from "../main";
@@ -37,9 +37,10 @@ export function NewCapture(props: { me: Me; from: string | null; devices: string
     if (!props.from) return;
     get<Capture>(`/api/v1/captures/${encodeURIComponent(props.from)}`).then((c) => {
       const r = c.request;
-      setPicked(new Set(r.devices));
+      const t = targetsText(r);
+      setPicked(new Set(t.picked));
       setExpression(r.expression ?? "");
-      setInterfaces((r.interfaces ?? []).join(", "));
+      setInterfaces(t.field);
       setDirection(r.direction ?? "inout");
       if (r.snaplen) setSnaplen(String(r.snaplen));
       setCount(r.count ? String(r.count) : "");
@@ -77,7 +78,7 @@ export function NewCapture(props: { me: Me; from: string | null; devices: string
   const submit = async (e: Event) => {
     e.preventDefault();
     const body: Record<string, unknown> = {
-      devices: [...picked],
+      ...captureTargets([...picked], interfaces),
       expression,
       direction,
       snaplen: Number(snaplen),
@@ -85,8 +86,6 @@ export function NewCapture(props: { me: Me; from: string | null; devices: string
       reason,
     };
     if (count) body.count = Number(count);
-    const ifs = interfaces.split(/[\s,]+/).filter(Boolean);
-    if (ifs.length) body.interfaces = ifs;
     await act.run(async () => {
       const c = await post<Capture>("/api/v1/captures", body);
       navigate(`/captures/${c.id}`);
@@ -138,7 +137,7 @@ export function NewCapture(props: { me: Me; from: string | null; devices: string
       <div class="grid">
         <label>
           Interfaces
-          <input value={interfaces} onInput={(e) => setInterfaces(e.currentTarget.value)} placeholder="every one a device serves; any: all in one cooked stream" />
+          <input value={interfaces} onInput={(e) => setInterfaces(e.currentTarget.value)} placeholder="every one a device serves; any: all in one cooked stream; gw1:eth1 for one device's own" />
         </label>
         <label>
           Direction
