@@ -309,10 +309,15 @@ in_root ip netns add gw &&
 	in_root ip addr add 10.77.0.1/24 dev ve0 && in_root ip link set ve0 up &&
 	in_root ip -n gw addr add 10.77.0.2/24 dev ve1 && in_root ip -n gw link set ve1 up &&
 	in_root ip -n gw link set lo up || bad "the gateway's namespace"
+hosts_was=$( [ -e "$root/etc/hosts" ] && cat "$root/etc/hosts" || echo none)
 echo "10.77.0.1 $host" >> "$root/etc/hosts"
 mkdir -p "$root/etc/systemd/system/edgecap-agent.service.d"
 printf '[Service]\nNetworkNamespacePath=/run/netns/gw\n' > "$root/etc/systemd/system/edgecap-agent.service.d/netns.conf"
 printf 'tunnel_udp = 0.0.0.0:4789\nreport_interval = 2\n' >> "$root/etc/edgecap/server.conf"
+# /dev/net/tun as udev makes it on Debian (0666: opening it grants nothing,
+# TUNSETIFF wants CAP_NET_ADMIN); nspawn copies this machine's, which has
+# no udev and leaves it 0600, out of the server's own user's reach
+in_root chmod 0666 /dev/net/tun
 cp "$root/etc/edgecap/agent.conf" "$work/agent.conf.direct"
 printf 'interfaces = ve1\ntunnel = https://%s:8443\ntunnel_ca = /etc/edgecap/server.crt\n' "$host" \
 	>> "$root/etc/edgecap/agent.conf"
@@ -324,12 +329,14 @@ for _ in $(seq 50); do
 	in_net curl -s -o /dev/null --cacert "$root/etc/edgecap/server.crt" https://localhost:8443/healthz && break
 	sleep 0.2
 done
+[ "$(in_root systemctl is-active edgecap-server)" = active ] && ok "the server with its tunnel" ||
+	{ in_root journalctl -q -u edgecap-server -o cat | tail -5; bad "the server with its tunnel"; }
 in_root systemctl start edgecap-agent
 for _ in $(seq 100); do
 	in_root journalctl -q -u edgecap-agent -o cat | grep -q "waiting to be claimed" && break
 	sleep 0.1
 done
-read -r serial code < <(in_root edgecap-agent identity | awk '{ print $NF }' | tr '\n' ' ')
+read -r serial code < <(in_root edgecap-agent identity | awk '{ print $NF }' | tr '\n' ' ') || true
 echo "the gateway: serial $serial, claim code $code"
 in_root env EDGECAP_SERVER="https://$host:8443" EDGECAP_TOKEN="$token" EDGECAP_CACERT=/etc/edgecap/server.crt \
 	edgecap devices claim "$serial" "$code" --name gw2 > "$work/claim.out" 2>&1 &&
@@ -373,6 +380,7 @@ rm -r "$root/etc/systemd/system/edgecap-agent.service.d"
 cp "$work/agent.conf.direct" "$root/etc/edgecap/agent.conf"
 in_root systemctl daemon-reload
 in_root ip netns del gw
+if [ "$hosts_was" = none ]; then rm "$root/etc/hosts"; else printf '%s\n' "$hosts_was" > "$root/etc/hosts"; fi
 in_root systemctl start edgecap-agent
 
 # stop: both inactive, the agent's hooks off loopback
