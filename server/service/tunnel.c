@@ -257,7 +257,7 @@ static void to_tun(void *arg, const struct virtio_net_hdr *vh, const uint8_t *ip
 static void on_datagram(struct srv_tunnel *t, const uint8_t *p, size_t n,
 			const struct sockaddr_in *from)
 {
-	const uint8_t *ip = p + MTUN_HDR;
+	uint8_t ip[MTUN_MTU]; /* the payload, decrypted */
 	size_t len = n - MTUN_HDR - MTUN_TAG;
 	uint8_t reply[MTUN_DGRAM_MAX];
 	struct mtun_hdr h;
@@ -268,8 +268,16 @@ static void on_datagram(struct srv_tunnel *t, const uint8_t *p, size_t n,
 		t->stat.no_client++;
 		return;
 	}
-	if (mtun_verify(c->key, p, n)) {
+	if (mtun_open(c->key, p, n, ip)) {
 		t->stat.bad_tag++;
+		return;
+	}
+	/* a device that has not taken a fresh key in time (its counters, the
+	 * nonces, would come round): dropped, it registers again */
+	if (mtun_link_worn(&c->link) >= MTUN_REKEY_LAST || h.seq >= MTUN_REKEY_LAST) {
+		ecap_log(LOG_WARNING, "tunnel: %s: too many datagrams under one key: dropped",
+			 c->name);
+		remove_client(t, c);
 		return;
 	}
 	switch (h.type) {

@@ -40,23 +40,29 @@ static void delivered(void *arg, const struct virtio_net_hdr *vh, const uint8_t 
 
 static void datagram(struct mtun_key *k, struct mtun_link *l, const uint8_t *dg, size_t len)
 {
-	uint8_t *copy = malloc(len), again[MTUN_DGRAM_MAX];
+	uint8_t *copy = malloc(len), again[MTUN_DGRAM_MAX], plain[MTUN_DGRAM_MAX],
+		back[MTUN_DGRAM_MAX];
 	int verified;
 	struct mtun_hdr h;
 
 	if (!copy)
 		abort();
 	memcpy(copy, dg, len);
-	verified = mtun_verify(k, copy, len) == 0;
+	verified = mtun_open(k, copy, len, plain) == 0;
 	if (!mtun_peek(copy, len, &h)) {
+		size_t n = len - MTUN_HDR - MTUN_TAG;
+
 		if (len < MTUN_HDR + MTUN_TAG || len > MTUN_DGRAM_MAX || h.type < MTUN_HELLO ||
 		    h.type > MTUN_ACK)
 			abort();
-		/* peek took a canonical header: sealing it again gives the same
-		 * bytes, and the tag matches exactly when verify said so */
-		if (mtun_seal(k, again, &h, copy + MTUN_HDR, len - MTUN_HDR - MTUN_TAG) != len ||
-		    memcmp(again, copy, len - MTUN_TAG) || mtun_verify(k, again, len) ||
-		    verified != !memcmp(again + len - MTUN_TAG, copy + len - MTUN_TAG, MTUN_TAG))
+		/* peek took a canonical header: what opened seals again to the
+		 * same bytes; and any payload sealed opens to itself */
+		if (verified &&
+		    (mtun_seal(k, again, &h, plain, n) != len || memcmp(again, copy, len)))
+			abort();
+		if (mtun_seal(k, again, &h, copy + MTUN_HDR, n) != len ||
+		    memcmp(again, copy, MTUN_HDR) || mtun_open(k, again, len, back) ||
+		    memcmp(back, copy + MTUN_HDR, n))
 			abort();
 		if (h.type == MTUN_DATA) {
 			int r = mtun_link_packet(l, &h, copy + MTUN_HDR, len - MTUN_HDR - MTUN_TAG,

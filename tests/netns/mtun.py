@@ -131,21 +131,32 @@ def open_secret(answer, k):
     return ChaCha20Poly1305(bk).decrypt(box[:12], box[12:], struct.pack(">I", answer["client"]))
 
 
+def datagram_key(k):
+    """The datagrams' ChaCha20-Poly1305 key, made from the session key."""
+    return ChaCha20Poly1305(hmac.new(k, b"edgecap datagrams", hashlib.sha256).digest())
+
+
 def seal(session, typ, seq, ack, payload=b""):
-    """A device's datagram: direction 0, up."""
+    """A device's datagram: direction 0, up; the header authenticated, the
+    payload encrypted, the nonce the header's bytes but the client id."""
     client, k = session
-    head = struct.pack(">BBBBIII", 1, typ, 0, 0, client, seq, ack) + payload
-    return head + hmac.new(k, head, hashlib.sha256).digest()[:16]
+    head = struct.pack(">BBBBIII", 2, typ, 0, 0, client, seq, ack)
+    return head + datagram_key(k).encrypt(head[:4] + head[8:], payload, head)
 
 
 def unseal(session, dg):
     client, k = session
-    if len(dg) < 32 or hmac.new(k, dg[:-16], hashlib.sha256).digest()[:16] != dg[-16:]:
+    if len(dg) < 32:
         return None
-    v, typ, direction, _, cl, seq, ack = struct.unpack(">BBBBIII", dg[:16])
+    head = dg[:16]
+    try:
+        payload = datagram_key(k).decrypt(head[:4] + head[8:], dg[16:], head)
+    except Exception:  # noqa: BLE001 - any failure to open is a refusal
+        return None
+    v, typ, direction, _, cl, seq, ack = struct.unpack(">BBBBIII", head)
     if direction != 1:  # the server's are down
         return None
-    return typ, cl, seq, ack, dg[16:-16]
+    return typ, cl, seq, ack, payload
 
 
 def frame(dgs):

@@ -340,11 +340,12 @@ static void to_tun(void *arg, const struct virtio_net_hdr *vh, const uint8_t *pk
 
 static void on_datagram(struct agent_tunnel *t, const uint8_t *p, size_t n, int by_udp)
 {
+	uint8_t plain[MTUN_MTU];
 	struct mtun_hdr h;
 	uint64_t now = now_ms(t);
 
 	if (mtun_peek(p, n, &h) || h.dir != MTUN_DOWN || h.client != t->client ||
-	    mtun_verify(t->key, p, n)) {
+	    mtun_open(t->key, p, n, plain)) {
 		t->stat.bad++;
 		return;
 	}
@@ -357,7 +358,7 @@ static void on_datagram(struct agent_tunnel *t, const uint8_t *p, size_t n, int 
 			save_state(t);
 	}
 	if (mtun_link_input(&t->link, &h, now) == 1) /* a malformed packet is counted there */
-		mtun_link_packet(&t->link, &h, p + MTUN_HDR, n - MTUN_HDR - MTUN_TAG, to_tun, t);
+		mtun_link_packet(&t->link, &h, plain, n - MTUN_HDR - MTUN_TAG, to_tun, t);
 	if (t->tun_stopped && mtun_link_room(&t->link)) {
 		t->tun_stopped = 0;
 		h2o_socket_read_start(t->tun_sock, on_tun);
@@ -796,6 +797,12 @@ static void on_monitor(h2o_timeout_entry_t *e)
 	if (!t->registered) {
 		if (!t->reg_x && now >= t->hello_next)
 			start_registration(t);
+		return;
+	}
+	/* a fresh key long before any datagram counter comes round */
+	if (mtun_link_worn(&t->link) >= MTUN_REKEY_AT || t->hello_seq >= MTUN_REKEY_AT) {
+		ecap_log(LOG_INFO, "tunnel: 2^31 datagrams under one key: registering again");
+		start_registration(t);
 		return;
 	}
 	/* registering again renews our certificate, a third of its life early */

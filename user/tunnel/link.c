@@ -137,6 +137,10 @@ full:
 	return -ENOBUFS;
 }
 
+/* The datagram last pulled, sealed (both programs are single threaded, and
+ * every caller copies it before the next pull) */
+static uint8_t wire[MTUN_DGRAM_MAX];
+
 const uint8_t *mtun_link_pull(struct mtun_link *l, uint64_t now, size_t *ret_len)
 {
 	struct mtun_qent *e = l->snd;
@@ -152,16 +156,17 @@ const uint8_t *mtun_link_pull(struct mtun_link *l, uint64_t now, size_t *ret_len
 		l->sent_hi = e->seq + 1;
 		l->stat.sent++;
 	}
-	/* sealed now, so it carries the current ack */
+	/* sealed now, so it carries the current ack; into a buffer of its own,
+	 * the link keeping the payload in clear to seal it again */
 	*ret_len =
-	    mtun_seal(l->key, e->dg,
+	    mtun_seal(l->key, wire,
 		      &(struct mtun_hdr){MTUN_DATA, l->client, e->seq, l->rcv, l->dir, e->flags},
 		      e->dg + MTUN_HDR, e->len);
 	l->unacked = 0;
 	l->ack_at = 0;
 	if (!l->rto_at)
 		l->rto_at = now + l->rto;
-	return e->dg;
+	return wire;
 }
 
 static void acked(struct mtun_link *l, uint32_t ack, uint64_t now)

@@ -58,7 +58,7 @@ void mtun_link_free(struct mtun_link *l);
 int mtun_link_send(struct mtun_link *l, const struct virtio_net_hdr *vh, const void *pkt,
 		   size_t len);
 /* The next datagram to transmit, sealed with the current ack (valid until
- * it is acknowledged or pulled again), or NULL when none waits. */
+ * the next pull from any link: copy it), or NULL when none waits. */
 const uint8_t *mtun_link_pull(struct mtun_link *l, uint64_t now, size_t *ret_len);
 static inline int mtun_link_pending(const struct mtun_link *l)
 {
@@ -98,6 +98,19 @@ static inline int mtun_link_room(const struct mtun_link *l)
 	return l->qlen + MTUN_PIECES_MAX <= MTUN_WINDOW &&
 	       l->qbytes + MTUN_FRAME_MAX <= MTUN_WINDOW_MAX;
 }
+/* A datagram's nonce is its header (docs/tunnel.md), so no counter may come
+ * round under one key: past MTUN_REKEY_AT of any, the device registers
+ * again for a fresh one, and the server drops a device that has not by
+ * MTUN_REKEY_LAST. */
+#define MTUN_REKEY_AT	(1u << 31)
+#define MTUN_REKEY_LAST (3u << 30)
+static inline uint32_t mtun_link_worn(const struct mtun_link *l)
+{
+	uint32_t m = l->nxt > l->rcv ? l->nxt : l->rcv;
+
+	return m > l->acks ? m : l->acks;
+}
+
 /* Our current ack field, for datagrams built outside the link (HELLO). */
 static inline uint32_t mtun_link_rcv(const struct mtun_link *l)
 {

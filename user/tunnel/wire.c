@@ -6,22 +6,35 @@
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Only the key bytes: a server keeps one per device, and an HMAC context is
  * about a kilobyte. One context per process (both programs are single
  * threaded) takes each key as it is used, and keeps it while the same key
- * comes again, as it does for a batch from one device. */
+ * comes again, as it does for a batch from one device. The datagrams'
+ * ChaCha20-Poly1305 key is made from the session key once
+ * (HMAC-SHA256(key, "edgecap datagrams")), apart from the one poll tags
+ * use. */
 struct mtun_key {
 	uint8_t key[MTUN_KEY_LEN];
+	uint8_t aead[32];
 };
 
 struct mtun_key *mtun_key_new(const uint8_t key[MTUN_KEY_LEN])
 {
 	struct mtun_key *k = malloc(sizeof(*k));
+	unsigned len = sizeof(k->aead);
 
-	if (k)
-		memcpy(k->key, key, MTUN_KEY_LEN);
+	if (!k)
+		return NULL;
+	memcpy(k->key, key, MTUN_KEY_LEN);
+	if (!HMAC(EVP_sha256(), key, MTUN_KEY_LEN, (const uint8_t *)"edgecap datagrams", 17,
+		  k->aead, &len)) {
+		mtun_key_free(k);
+		return NULL;
+	}
 	return k;
 }
 
@@ -29,7 +42,7 @@ void mtun_key_free(struct mtun_key *k)
 {
 	if (!k)
 		return;
-	OPENSSL_cleanse(k->key, sizeof(k->key));
+	OPENSSL_cleanse(k, sizeof(*k));
 	free(k);
 }
 
@@ -72,6 +85,37 @@ int mtun_key_tag(struct mtun_key *k, const void *p, size_t n, uint8_t ret[MTUN_T
 	return 0;
 }
 
+/* One ChaCha20-Poly1305 pass over a datagram whose header is at hdr: the
+ * header is the associated data, and its bytes but the client id the nonce
+ * (version, type, direction, flags, seq, ack: never the same twice under
+ * one key with other bytes, see docs/tunnel.md). in and out may be the
+ * same. 0, or -EACCES when opening fails to verify, -EIO. */
+static int aead(const struct mtun_key *k, int seal, const uint8_t hdr[MTUN_HDR], const uint8_t *in,
+		size_t len, uint8_t *out, uint8_t tag[MTUN_TAG])
+{
+	static EVP_CIPHER_CTX *c;
+	uint8_t nonce[12];
+	int n = 0;
+
+	if (!c && !(c = EVP_CIPHER_CTX_new()))
+		return -EIO;
+	memcpy(nonce, hdr, 4);
+	memcpy(nonce + 4, hdr + 8, 8);
+	if (EVP_CipherInit_ex(c, EVP_chacha20_poly1305(), NULL, k->aead, nonce, seal) != 1 ||
+	    EVP_CipherUpdate(c, NULL, &n, hdr, MTUN_HDR) != 1 ||
+	    (len && EVP_CipherUpdate(c, out, &n, in, (int)len) != 1))
+		return -EIO;
+	if (seal)
+		return EVP_CipherFinal_ex(c, out + len, &n) == 1 &&
+			       EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, MTUN_TAG, tag) == 1
+			   ? 0
+			   : -EIO;
+	return EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, MTUN_TAG, tag) == 1 &&
+		       EVP_CipherFinal_ex(c, out + len, &n) == 1
+		   ? 0
+		   : -EACCES;
+}
+
 size_t mtun_seal(struct mtun_key *k, uint8_t *buf, const struct mtun_hdr *h, const void *payload,
 		 size_t len)
 {
@@ -82,9 +126,8 @@ size_t mtun_seal(struct mtun_key *k, uint8_t *buf, const struct mtun_hdr *h, con
 	mtun_put32(buf + 4, h->client);
 	mtun_put32(buf + 8, h->seq);
 	mtun_put32(buf + 12, h->ack);
-	if (len && payload != buf + MTUN_HDR) /* else sealed in place */
-		memcpy(buf + MTUN_HDR, payload, len);
-	if (mtun_key_tag(k, buf, MTUN_HDR + len, buf + MTUN_HDR + len))
+	/* (payload may be buf + MTUN_HDR: sealed in place) */
+	if (aead(k, 1, buf, payload, len, buf + MTUN_HDR, buf + MTUN_HDR + len))
 		memset(buf + MTUN_HDR + len, 0, MTUN_TAG); /* fails verification: dropped, resent */
 	return MTUN_HDR + len + MTUN_TAG;
 }
@@ -104,13 +147,17 @@ int mtun_peek(const uint8_t *p, size_t n, struct mtun_hdr *ret)
 	return 0;
 }
 
-int mtun_verify(struct mtun_key *k, const uint8_t *p, size_t n)
+int mtun_open(struct mtun_key *k, const uint8_t *p, size_t n, uint8_t *out)
 {
 	uint8_t tag[MTUN_TAG];
 
-	if (n < MTUN_HDR + MTUN_TAG || mtun_key_tag(k, p, n - MTUN_TAG, tag) ||
-	    CRYPTO_memcmp(tag, p + n - MTUN_TAG, MTUN_TAG))
+	if (n < MTUN_HDR + MTUN_TAG || n > MTUN_DGRAM_MAX)
 		return -EACCES;
+	memcpy(tag, p + n - MTUN_TAG, MTUN_TAG);
+	if (aead(k, 0, p, p + MTUN_HDR, n - MTUN_HDR - MTUN_TAG, out, tag)) {
+		OPENSSL_cleanse(out, n - MTUN_HDR - MTUN_TAG);
+		return -EACCES;
+	}
 	return 0;
 }
 

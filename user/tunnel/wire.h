@@ -36,7 +36,7 @@
 
 #include "common/buf.h"
 
-#define MTUN_VERSION	1
+#define MTUN_VERSION	2
 #define MTUN_HDR	16
 #define MTUN_TAG	16
 #define MTUN_MTU	1400 /* the TUN devices' MTU: a datagram fits 1500 with UDP/IPv4 */
@@ -80,15 +80,17 @@ void mtun_key_free(struct mtun_key *k);
 /* The 16-byte tag of p[0..n). 0 or -EIO. */
 int mtun_key_tag(struct mtun_key *k, const void *p, size_t n, uint8_t ret[MTUN_TAG]);
 
-/* Write header, payload and tag into buf (MTUN_DGRAM_MAX): the length. */
+/* Write the header, the payload encrypted and the tag into buf
+ * (MTUN_DGRAM_MAX): ChaCha20-Poly1305, the header authenticated with it.
+ * payload may be buf + MTUN_HDR (in place). The length. */
 size_t mtun_seal(struct mtun_key *k, uint8_t *buf, const struct mtun_hdr *h, const void *payload,
 		 size_t len);
 /* The header of a datagram without checking its tag (to find the client's
  * key): 0, or -EINVAL when it is too short or not ours. */
 int mtun_peek(const uint8_t *p, size_t n, struct mtun_hdr *ret);
-/* Check the tag: 0, or -EACCES. The payload is p + MTUN_HDR, n - MTUN_HDR -
- * MTUN_TAG bytes. */
-int mtun_verify(struct mtun_key *k, const uint8_t *p, size_t n);
+/* Check the tag and decrypt the payload into out (n - MTUN_HDR - MTUN_TAG
+ * bytes, at most MTUN_MTU; out may be p + MTUN_HDR): 0, or -EACCES. */
+int mtun_open(struct mtun_key *k, const uint8_t *p, size_t n, uint8_t *out);
 
 /* UDP-over-HTTP bodies: datagrams, each preceded by its length as a
  * big-endian u16 (1..MTUN_DGRAM_MAX). The next one at *off: 1 with it, 0 at
