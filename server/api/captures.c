@@ -75,11 +75,12 @@ static json_t *capture_json(const struct reg_capture *c)
 
 		json_array_append_new(
 		    devs,
-		    json_pack("{s:s, s:s, s:o, s:I, s:I, s:I, s:I}", "device", d->device, "state",
-			      d->state, "error", d->error ? json_string(d->error) : json_null(),
-			      "bytes", (json_int_t)d->bytes, "packets", (json_int_t)d->packets,
-			      "duplicates", (json_int_t)d->duplicates, "dropped",
-			      (json_int_t)d->dropped));
+		    json_pack("{s:s, s:s, s:o, s:I, s:I, s:I, s:I, s:o}", "device", d->device,
+			      "state", d->state, "error",
+			      d->error ? json_string(d->error) : json_null(), "bytes",
+			      (json_int_t)d->bytes, "packets", (json_int_t)d->packets, "duplicates",
+			      (json_int_t)d->duplicates, "dropped", (json_int_t)d->dropped, "clock",
+			      d->clock ? json_string(d->clock) : json_null()));
 	}
 	char created[32], ended[32];
 

@@ -26,6 +26,8 @@ struct mux_input {
 	int closed, stopped;
 	char *lost;
 	char err[200];
+	int64_t shift; /* ns: its clock's offset, taken off its timestamps */
+	char *note;    /* on its interfaces' IDBs (NULL: none) */
 };
 
 struct srv_mux {
@@ -191,6 +193,7 @@ void srv_mux_free(struct srv_mux *x)
 		srv_pcapng_free(&x->in[i]->r);
 		free(x->in[i]->label);
 		free(x->in[i]->lost);
+		free(x->in[i]->note);
 		free(x->in[i]);
 	}
 	srv_merge_free(x->m); /* its packets' references go */
@@ -224,7 +227,7 @@ static int new_iface(struct mux_input *in, const struct srv_pcapng_iface *f)
 	in->linktype[f->id] = f->linktype;
 	in->st.ifaces++;
 	snprintf(name, sizeof(name), "%s%s%s", in->label, f->name[0] ? ":" : "", f->name);
-	return ecap_pcapng_idb(&x->out, f->linktype, f->snaplen, name, NULL, 9);
+	return ecap_pcapng_idb_comment(&x->out, f->linktype, f->snaplen, name, NULL, 9, in->note);
 }
 
 static int on_block(void *ctx, enum srv_pcapng_event ev, const void *arg)
@@ -238,6 +241,7 @@ static int on_block(void *ctx, enum srv_pcapng_event ev, const void *arg)
 		return new_iface(in, arg);
 	case SRV_PCAPNG_PACKET: {
 		const struct srv_pcapng_packet *k = arg;
+		int64_t ts = k->ts - in->shift; /* on the server's time line */
 
 		in->st.packets++;
 		if (in->slab) {
@@ -246,19 +250,23 @@ static int on_block(void *ctx, enum srv_pcapng_event ev, const void *arg)
 
 			/* renumbered now, while the block is in the cache: it goes
 			 * out as it is, or is written anew from the fields */
-			if (k->canonical)
-				memcpy((uint8_t *)k->data - SRV_PCAPNG_EPB_DATA +
-					   SRV_PCAPNG_EPB_IF_ID,
-				       &id, 4);
-			r = srv_merge_push_ref(in->x->m, in->index, k->ts, id,
-					       in->linktype[k->if_id], k->flags, k->data, k->caplen,
-					       k->wirelen, in->slab, (uint8_t)k->canonical);
+			if (k->canonical) {
+				uint8_t *b = (uint8_t *)k->data - SRV_PCAPNG_EPB_DATA;
+				uint32_t t[2] = {(uint32_t)((uint64_t)ts >> 32), (uint32_t)ts};
+
+				memcpy(b + SRV_PCAPNG_EPB_IF_ID, &id, 4);
+				if (in->shift)
+					memcpy(b + SRV_PCAPNG_EPB_TS, t, 8);
+			}
+			r = srv_merge_push_ref(in->x->m, in->index, ts, id, in->linktype[k->if_id],
+					       k->flags, k->data, k->caplen, k->wirelen, in->slab,
+					       (uint8_t)k->canonical);
 
 			if (!r)
 				ecap_slab_ref(in->slab);
 			return r;
 		}
-		return srv_merge_push(in->x->m, in->index, k->ts, in->map[k->if_id],
+		return srv_merge_push(in->x->m, in->index, ts, in->map[k->if_id],
 				      in->linktype[k->if_id], k->flags, k->data, k->caplen,
 				      k->wirelen);
 	}
@@ -267,7 +275,7 @@ static int on_block(void *ctx, enum srv_pcapng_event ev, const void *arg)
 		struct out_iface *o = &in->x->ifs[in->map[s->if_id]];
 
 		o->have = 1;
-		o->ts = s->ts;
+		o->ts = s->ts - in->shift;
 		o->c = (struct ecap_isb_counts){.ifrecv = s->ifrecv,
 						.ifdrop = s->ifdrop,
 						.filteraccept = s->filteraccept,
@@ -280,6 +288,16 @@ static int on_block(void *ctx, enum srv_pcapng_event ev, const void *arg)
 	}
 	}
 	return 0;
+}
+
+int srv_mux_clock(struct srv_mux *x, unsigned in, int64_t shift_ns, const char *note)
+{
+	if (in >= x->nin)
+		return -EINVAL;
+	free(x->in[in]->note);
+	x->in[in]->shift = shift_ns;
+	x->in[in]->note = note ? strdup(note) : NULL;
+	return note && !x->in[in]->note ? -ENOMEM : 0;
 }
 
 int srv_mux_add(struct srv_mux *x, const char *label)

@@ -41,6 +41,11 @@ void srv_mux_free(struct srv_mux *x);
 /* A new input: its index, or -ENOSPC / -ENOMEM. label names its interfaces
  * (copied). */
 int srv_mux_add(struct srv_mux *x, const char *label);
+/* The input's clock is shift_ns ahead of the server's: its packets' and
+ * statistics' timestamps are taken back by it (placed on the server's time
+ * line), and note (NULL: none) goes on its interfaces' IDBs as a comment.
+ * Before its stream: 0, -EINVAL, -ENOMEM. */
+int srv_mux_clock(struct srv_mux *x, unsigned in, int64_t shift_ns, const char *note);
 /* Bytes of an input's stream. 0, or -EINVAL / -ENOMEM with the reason in
  * srv_mux_error; the input is then closed. */
 int srv_mux_feed(struct srv_mux *x, unsigned in, const void *data, size_t len);

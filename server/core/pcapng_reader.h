@@ -46,6 +46,7 @@ struct srv_pcapng_packet {
 
 #define SRV_PCAPNG_EPB_DATA  28 /* an EPB's packet data starts here */
 #define SRV_PCAPNG_EPB_IF_ID 8	/* and its interface id here */
+#define SRV_PCAPNG_EPB_TS    12 /* and its timestamp, high word then low */
 
 /* The ISB's counters that were present (mask bit 1 << option code). */
 struct srv_pcapng_stats {

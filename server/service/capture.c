@@ -17,14 +17,15 @@
 #include "service/writer.h"
 #include "tunnel/identity.h"
 
-#define TICK_MS	     100
-#define DB_EVERY_MS  1000
-#define END_GRACE_MS 10000     /* for devices to end after the duration */
-#define STOP_WAIT_MS 2000      /* for devices to send their statistics after a stop */
-#define NO_LIMIT_MS  86400000u /* the silence limit of a capture without a duration */
-#define SLAB_SIZE    (2u << 20)
-#define DEVICE_MEM   (16u << 20)  /* of a device's stream held at once, from read to written */
-#define CAPTURE_MEM  (128u << 20) /* of its devices' streams, shared out (2 slabs each at least) */
+#define TICK_MS		  100
+#define DB_EVERY_MS	  1000
+#define END_GRACE_MS	  10000	    /* for devices to end after the duration */
+#define REORDER_WINDOW_MS 500	    /* the merger's window (merge.h), for clock offsets */
+#define STOP_WAIT_MS	  2000	    /* for devices to send their statistics after a stop */
+#define NO_LIMIT_MS	  86400000u /* the silence limit of a capture without a duration */
+#define SLAB_SIZE	  (2u << 20)
+#define DEVICE_MEM	  (16u << 20) /* of a device's stream held at once, from read to written */
+#define CAPTURE_MEM	  (128u << 20) /* of its devices' streams, shared out (2 slabs each at least) */
 /* What an agent sends: one section, an interface block per interface and
  * direction, blocks no larger than a packet at the snaplen with its
  * options (a few hundred bytes; the rest is margin). */
@@ -850,6 +851,21 @@ int64_t srv_capture_start(struct srv_captures *cs, const struct reg_user *who,
 			      c->snaplen + BLOCK_SLACK > BLOCK_MIN ? c->snaplen + BLOCK_SLACK
 								   : BLOCK_MIN,
 			      STREAM_IFACES, STREAM_SECTIONS);
+		/* its packets on the server's time line, by the clock it reported;
+		 * one unknown or past the reorder window flagged, in the status
+		 * and on its interfaces in the file */
+		{
+			char note[256];
+			int64_t shift = srv_device_clock(cs->conf.reg, &c->devs[i],
+							 REORDER_WINDOW_MS, note, sizeof(note));
+
+			if (note[0] &&
+			    (srv_mux_clock(l->mux, (unsigned)in, shift, note) ||
+			     reg_capture_device_clock(cs->conf.reg, id, c->devs[i].id, note))) {
+				ask_stop(l, "error", "out of memory");
+				break;
+			}
+		}
 		*dc = (struct dev_conn){
 		    .l = l, .d = c->devs[i], .state = "connecting", .input = (unsigned)in};
 		l->ndevs++;

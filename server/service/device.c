@@ -1,6 +1,8 @@
 /* device.c - see device.h. */
 #include <errno.h>
+#include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <h2o.h>
@@ -42,4 +44,41 @@ void srv_device_reason(const struct ecap_httpc_call *c, char *ret, size_t len)
 			return;
 		}
 	}
+}
+
+int64_t srv_device_clock(struct reg *reg, const struct reg_device *d, int64_t window_ms, char *note,
+			 size_t len)
+{
+	char *text = NULL, *error = NULL;
+	json_t *r = NULL, *off, *rtt;
+	int64_t when = 0, shift = 0;
+
+	note[0] = 0;
+	if (!reg_device_report_get(reg, d->id, &text, &when, &error) && text)
+		r = json_loads(text, 0, NULL);
+	off = json_object_get(r, "clock_offset_ms");
+	rtt = json_object_get(r, "rtt_ms");
+	if (!json_is_integer(off)) {
+		snprintf(note, len,
+			 "clock unknown (the device has not reported it): its packets carry its "
+			 "own time, which may be off the server's and the other devices'");
+	} else {
+		int64_t o = json_integer_value(off),
+			half = json_is_integer(rtt) ? json_integer_value(rtt) / 2 : 0;
+
+		/* within what the measure can tell: in step */
+		if (llabs(o) > half + 1) {
+			shift = o * 1000000;
+			snprintf(
+			    note, len,
+			    "clock %+lld ms off the server's (to within %lld ms)%s: its packets "
+			    "are placed on the server's time line",
+			    (long long)o, (long long)half + 1,
+			    llabs(o) > window_ms ? ", past the merger's reorder window" : "");
+		}
+	}
+	json_decref(r);
+	free(text);
+	free(error);
+	return shift;
 }

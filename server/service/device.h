@@ -18,4 +18,12 @@ struct ecap_httpc_call;
  * the address could have written. */
 void srv_device_reason(const struct ecap_httpc_call *c, char *ret, size_t len);
 
+/* How far the device's clock is ahead of the server's, from its last
+ * report (the offset it measured, to within half the round trip): the
+ * shift in ns to place its packets on the server's time line, 0 when in
+ * step or unknown; note says so when not in step ("" when in step): the
+ * clock unknown, or its offset and whether it passes the reorder window. */
+int64_t srv_device_clock(struct reg *reg, const struct reg_device *d, int64_t window_ms, char *note,
+			 size_t len);
+
 #endif

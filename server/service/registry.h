@@ -262,6 +262,8 @@ struct reg_capture_device_state {
 };
 int reg_capture_device_update(struct reg *r, int64_t capture, int64_t device,
 			      const struct reg_capture_device_state *s);
+/* What the device's clock was to the server's at the start (NULL: in step). */
+int reg_capture_device_clock(struct reg *r, int64_t capture, int64_t device, const char *clock);
 struct reg_capture_state {
 	const char *state; /* running, done */
 	uint64_t merged, duplicates, late;
@@ -279,6 +281,7 @@ struct reg_capture_device {
 	char device[REG_NAME_MAX + 1];
 	char state[16];
 	char *error; /* NULL: none */
+	char *clock; /* NULL: in step with the server's */
 	uint64_t bytes, packets, duplicates, dropped;
 };
 struct reg_capture {

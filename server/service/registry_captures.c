@@ -29,6 +29,14 @@ int reg_capture_device_add(struct reg *r, int64_t capture, int64_t device)
 			     "ii", capture, device));
 }
 
+int reg_capture_device_clock(struct reg *r, int64_t capture, int64_t device, const char *clock)
+{
+	return reg_run(reg_q(r,
+			     "UPDATE capture_devices SET clock = ? WHERE capture_id = ? AND "
+			     "device_id = ?",
+			     "tii", clock, capture, device));
+}
+
 int reg_capture_device_update(struct reg *r, int64_t capture, int64_t device,
 			      const struct reg_capture_device_state *s)
 {
@@ -68,8 +76,10 @@ void reg_captures_interrupted(struct reg *r)
 void reg_captures_free(struct reg_capture *c, size_t n)
 {
 	for (size_t i = 0; c && i < n; i++) {
-		for (size_t k = 0; k < c[i].ndevs; k++)
+		for (size_t k = 0; k < c[i].ndevs; k++) {
 			free(c[i].devs[k].error);
+			free(c[i].devs[k].clock);
+		}
 		free(c[i].devs);
 		free(c[i].request);
 		free(c[i].ended_by);
@@ -81,12 +91,12 @@ void reg_captures_free(struct reg_capture *c, size_t n)
 /* A capture's devices, by name, into c. 0 or -errno. */
 static int capture_devices(struct reg *r, struct reg_capture *c)
 {
-	sqlite3_stmt *st =
-	    reg_q(r,
-		  "SELECT d.name, cd.state, cd.error, cd.bytes, cd.packets, cd.duplicates, "
-		  "cd.dropped FROM capture_devices cd JOIN devices d ON d.id = cd.device_id "
-		  "WHERE cd.capture_id = ? ORDER BY d.name",
-		  "i", c->id);
+	sqlite3_stmt *st = reg_q(
+	    r,
+	    "SELECT d.name, cd.state, cd.error, cd.bytes, cd.packets, cd.duplicates, "
+	    "cd.dropped, cd.clock FROM capture_devices cd JOIN devices d ON d.id = cd.device_id "
+	    "WHERE cd.capture_id = ? ORDER BY d.name",
+	    "i", c->id);
 	void *devs = NULL;
 	size_t cap = 0;
 	int rc, e = 0;
@@ -109,6 +119,9 @@ static int capture_devices(struct reg *r, struct reg_capture *c)
 		reg_text_col(st, 1, d->state, sizeof(d->state));
 		if (sqlite3_column_type(st, 2) != SQLITE_NULL &&
 		    !(d->error = strdup((const char *)sqlite3_column_text(st, 2))))
+			e = -ENOMEM;
+		if (sqlite3_column_type(st, 7) != SQLITE_NULL &&
+		    !(d->clock = strdup((const char *)sqlite3_column_text(st, 7))))
 			e = -ENOMEM;
 	}
 	sqlite3_finalize(st);

@@ -218,7 +218,9 @@ static const char *const migrations[] = {
     "  last_seen INTEGER NOT NULL);"
     "CREATE INDEX unclaimed_serial ON unclaimed (serial);"
     "CREATE INDEX unclaimed_source ON unclaimed (source);"
-    "CREATE INDEX unclaimed_seen ON unclaimed (last_seen);",
+    "CREATE INDEX unclaimed_seen ON unclaimed (last_seen);"
+    /* and, per device of a capture, what its clock was to the server's */
+    "ALTER TABLE capture_devices ADD COLUMN clock TEXT;",
 };
 
 const char *reg_errmsg(struct reg *r)

@@ -221,7 +221,7 @@ static const struct reg_capture_device *device_state(const struct reg_capture *c
 
 struct file_count {
 	uint64_t packets, stats, ifaces, bytes;
-	int64_t last_ts;
+	int64_t first_ts, last_ts;
 	int ordered;
 };
 
@@ -233,6 +233,8 @@ static int count_block(void *ctx, enum srv_pcapng_event ev, const void *arg)
 		const struct srv_pcapng_packet *p = arg;
 
 		f->ordered &= p->ts >= f->last_ts;
+		if (!f->packets)
+			f->first_ts = p->ts;
 		f->last_ts = p->ts;
 		f->packets++;
 		f->bytes += p->caplen;
@@ -262,6 +264,46 @@ static struct file_count read_file(int64_t id)
 	srv_pcapng_free(&rd);
 	close(fd);
 	return f;
+}
+
+/* Each device's packets on the server's time line, by the clock offset it
+ * reported: one 5 s ahead is taken back 5 s and flagged past the reorder
+ * window; one within the measure's error is left alone; one that never
+ * reported is flagged unknown. */
+static void clocks_place_packets_on_the_servers_time(void **state)
+{
+	struct dev *ahead = device("ahead", (struct devsim_opts){.packets = 30, .seed = 7}),
+		   *steady = device("steady", (struct devsim_opts){.packets = 30, .seed = 8});
+	struct timespec t;
+	struct reg_capture *c;
+	struct file_count f;
+	int64_t id, before;
+
+	device("unknown", (struct devsim_opts){.packets = 30, .seed = 9});
+	reg_device_report(reg, ahead->d.id, ahead->d.serial,
+			  "{\"clock_offset_ms\":5000,\"rtt_ms\":4}", time(NULL));
+	reg_device_report(reg, steady->d.id, steady->d.serial,
+			  "{\"clock_offset_ms\":-2,\"rtt_ms\":4}", time(NULL));
+	clock_gettime(CLOCK_REALTIME, &t);
+	before = (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+	id = start(0, 0);
+	RUN_UNTIL(loop, done(id), 10000);
+	c = status(id);
+	assert_non_null(device_state(c, "ahead")->clock);
+	assert_string_equal(device_state(c, "ahead")->clock,
+			    "clock +5000 ms off the server's (to within 3 ms), past the merger's "
+			    "reorder window: its packets are placed on the server's time line");
+	assert_null(device_state(c, "steady")->clock);
+	assert_non_null(device_state(c, "unknown")->clock);
+	assert_non_null(strstr(device_state(c, "unknown")->clock, "clock unknown"));
+	reg_captures_free(c, 1);
+	f = read_file(id);
+	assert_int_equal(f.packets, 90);
+	assert_true(f.ordered);
+	/* the first packets are the device's that runs ahead, taken back 5 s */
+	assert_true(f.first_ts < before - 4000000000ll);
+	assert_true(f.first_ts > before - 6000000000ll);
+	assert_true(f.last_ts >= before);
 }
 
 static void streams_merge_to_the_end(void **state)
@@ -538,6 +580,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(streams_merge_to_the_end, setup, teardown),
+	    cmocka_unit_test_setup_teardown(clocks_place_packets_on_the_servers_time, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(the_same_packets_from_two_devices_once, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(failing_devices_are_reported_and_the_others_go_on,

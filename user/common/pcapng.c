@@ -101,6 +101,13 @@ int ecap_pcapng_shb(struct ecap_buf *b, const char *hardware, const char *os, co
 int ecap_pcapng_idb(struct ecap_buf *b, uint16_t linktype, uint32_t snaplen, const char *if_name,
 		    const char *filter, uint8_t tsresol)
 {
+	return ecap_pcapng_idb_comment(b, linktype, snaplen, if_name, filter, tsresol, NULL);
+}
+
+int ecap_pcapng_idb_comment(struct ecap_buf *b, uint16_t linktype, uint32_t snaplen,
+			    const char *if_name, const char *filter, uint8_t tsresol,
+			    const char *comment)
+{
 	size_t at = begin(b, BT_IDB);
 	uint16_t reserved = 0;
 
@@ -117,6 +124,8 @@ int ecap_pcapng_idb(struct ecap_buf *b, uint16_t linktype, uint32_t snaplen, con
 		opt(b, IF_FILTER, v, (uint16_t)(n + 1));
 	}
 	opt(b, IF_TSRESOL, &tsresol, 1);
+	if (comment)
+		opt(b, OPT_COMMENT, comment, (uint16_t)strlen(comment));
 	opt_end(b);
 	return end(b, at);
 }

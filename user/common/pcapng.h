@@ -26,6 +26,11 @@ struct ecap_isb_counts {
 int ecap_pcapng_shb(struct ecap_buf *b, const char *hardware, const char *os, const char *userappl);
 int ecap_pcapng_idb(struct ecap_buf *b, uint16_t linktype, uint32_t snaplen, const char *if_name,
 		    const char *filter, uint8_t tsresol);
+/* The same with an opt_comment (NULL: none): what a reader should know of
+ * the interface's timestamps, say. */
+int ecap_pcapng_idb_comment(struct ecap_buf *b, uint16_t linktype, uint32_t snaplen,
+			    const char *if_name, const char *filter, uint8_t tsresol,
+			    const char *comment);
 int ecap_pcapng_epb(struct ecap_buf *b, uint32_t if_id, uint64_t ts, const void *data,
 		    uint32_t caplen, uint32_t wirelen, uint32_t flags);
 /* The same with an opt_comment (NULL: none), for the rare annotated packet. */

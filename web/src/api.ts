@@ -164,6 +164,7 @@ export interface CaptureDevice {
   packets: number;
   duplicates: number;
   dropped: number;
+  clock: string | null; // its clock against the server's, when not in step
 }
 
 export interface Capture {

@@ -41,6 +41,7 @@ function DeviceTable(props: { c: Capture }) {
             <th class="num">Duplicates removed</th>
             <th class="num">Dropped</th>
             <th>Error</th>
+            <th>Clock</th>
           </tr>
         </thead>
         <tbody>
@@ -53,6 +54,7 @@ function DeviceTable(props: { c: Capture }) {
               <td class="num">{count(d.duplicates)}</td>
               <td class={`num${d.dropped ? " warn" : ""}`}>{count(d.dropped)}</td>
               <td>{d.error ?? ""}</td>
+              <td class={d.clock ? "warn" : ""}>{d.clock ?? "in step"}</td>
             </tr>
           ))}
         </tbody>
