@@ -584,6 +584,69 @@ static void tx_tag_inserted(struct ecap_asm *a, uint8_t txvlan)
 	ecap_asm_bind(a, out);
 }
 
+/* Received on GRE without a remote: the outer IPv4 and GRE headers lie
+ * before the packet (ip_gre.c keeps them as the skb's mac header, for
+ * ipgre_header_parse). Their length, as gre_parse_header found it: the IPv4
+ * header's (IHL), the GRE header's 4 bytes and 4 for each of the checksum,
+ * key and sequence flags, and 4 more for WCCPv2 (no flags, protocol 0x883e,
+ * and a payload that does not start as IPv4 does). At ECAP_STK_L2LEN and
+ * in w2; a packet too short for them goes to skip. Uses r7 and r8 and the
+ * header's address bytes, which cooked_header writes after. */
+static void gre4_outer(struct ecap_asm *a, uint32_t skip)
+{
+	const int16_t tmp = ECAP_STK_SLL + 12;
+	uint32_t done = ecap_asm_label(a);
+
+	ecap_asm_emit(a, E_MOV64_REG(BPF_REG_1, BPF_REG_6));
+	ecap_asm_emit(a, E_MOV32_IMM(BPF_REG_2, 0));
+	ecap_asm_emit(a, E_MOV64_REG(BPF_REG_3, BPF_REG_10));
+	ecap_asm_emit(a, E_ALU64_IMM(BPF_ADD, BPF_REG_3, tmp));
+	ecap_asm_emit(a, E_MOV32_IMM(BPF_REG_4, 1));
+	ecap_asm_emit(a, E_CALL(BPF_FUNC_skb_load_bytes));
+	ecap_asm_jmp(a, BPF_JMP | BPF_JNE | BPF_K, BPF_REG_0, 0, 0, skip);
+	ecap_asm_emit(a, E_LDX(BPF_B, BPF_REG_7, BPF_REG_10, tmp));
+	ecap_asm_emit(a, E_ALU32_IMM(BPF_AND, BPF_REG_7, 15));
+	ecap_asm_emit(a, E_ALU32_IMM(BPF_LSH, BPF_REG_7, 2)); /* r7 = IHL * 4 */
+	ecap_asm_emit(a, E_MOV64_REG(BPF_REG_1, BPF_REG_6));
+	ecap_asm_emit(a, E_MOV32_REG(BPF_REG_2, BPF_REG_7));
+	ecap_asm_emit(a, E_MOV64_REG(BPF_REG_3, BPF_REG_10));
+	ecap_asm_emit(a, E_ALU64_IMM(BPF_ADD, BPF_REG_3, tmp));
+	ecap_asm_emit(a, E_MOV32_IMM(BPF_REG_4, 4));
+	ecap_asm_emit(a, E_CALL(BPF_FUNC_skb_load_bytes)); /* flags, protocol */
+	ecap_asm_jmp(a, BPF_JMP | BPF_JNE | BPF_K, BPF_REG_0, 0, 0, skip);
+	ecap_asm_emit(a, E_MOV32_IMM(BPF_REG_8, 4));
+	ecap_asm_emit(a, E_LDX(BPF_B, BPF_REG_1, BPF_REG_10, tmp));
+	for (int shift = 7; shift >= 4; shift--) { /* C (0x80), K (0x20), S (0x10) */
+		if (shift == 6)
+			continue;
+		ecap_asm_emit(a, E_MOV32_REG(BPF_REG_2, BPF_REG_1));
+		ecap_asm_emit(a, E_ALU32_IMM(BPF_RSH, BPF_REG_2, shift));
+		ecap_asm_emit(a, E_ALU32_IMM(BPF_AND, BPF_REG_2, 1));
+		ecap_asm_emit(a, E_ALU32_IMM(BPF_LSH, BPF_REG_2, 2));
+		ecap_asm_emit(a, E_ALU32_REG(BPF_ADD, BPF_REG_8, BPF_REG_2));
+	}
+	/* no flags and protocol 0x883e (bytes 00 00 88 3e, read as a u32 here) */
+	ecap_asm_emit(a, E_LDX(BPF_W, BPF_REG_1, BPF_REG_10, tmp));
+	ecap_asm_jmp(a, BPF_JMP32 | BPF_JNE | BPF_K, BPF_REG_1, 0, (int32_t)htonl(0x0000883e),
+		     done);
+	ecap_asm_emit(a, E_MOV64_REG(BPF_REG_1, BPF_REG_6));
+	ecap_asm_emit(a, E_MOV32_REG(BPF_REG_2, BPF_REG_7));
+	ecap_asm_emit(a, E_ALU32_REG(BPF_ADD, BPF_REG_2, BPF_REG_8));
+	ecap_asm_emit(a, E_MOV64_REG(BPF_REG_3, BPF_REG_10));
+	ecap_asm_emit(a, E_ALU64_IMM(BPF_ADD, BPF_REG_3, tmp));
+	ecap_asm_emit(a, E_MOV32_IMM(BPF_REG_4, 1));
+	ecap_asm_emit(a, E_CALL(BPF_FUNC_skb_load_bytes));
+	ecap_asm_jmp(a, BPF_JMP | BPF_JNE | BPF_K, BPF_REG_0, 0, 0, skip);
+	ecap_asm_emit(a, E_LDX(BPF_B, BPF_REG_1, BPF_REG_10, tmp));
+	ecap_asm_emit(a, E_ALU32_IMM(BPF_AND, BPF_REG_1, 0xf0));
+	ecap_asm_jmp(a, BPF_JMP32 | BPF_JEQ | BPF_K, BPF_REG_1, 0, 0x40, done);
+	ecap_asm_emit(a, E_ALU32_IMM(BPF_ADD, BPF_REG_8, 4));
+	ecap_asm_bind(a, done);
+	ecap_asm_emit(a, E_ALU32_REG(BPF_ADD, BPF_REG_7, BPF_REG_8));
+	ecap_asm_emit(a, E_STX(BPF_W, BPF_REG_10, BPF_REG_7, ECAP_STK_L2LEN));
+	ecap_asm_emit(a, E_MOV32_REG(BPF_REG_2, BPF_REG_7));
+}
+
 /* The cooked header of the packet at ECAP_STK_SLL, its link-layer header's
  * length at ECAP_STK_L2LEN, and the lengths on the stack those of the
  * cooked packet (header included), for a packet on one of the cooked
@@ -622,22 +685,32 @@ static void cooked_header(struct ecap_asm *a, unsigned hook_id, const struct eca
 		ecap_asm_bind(a, at[d]);
 		for (int16_t i = 0; i < 24; i += 8)
 			ecap_asm_emit(a, E_ST(BPF_DW, BPF_REG_10, ECAP_STK_SLL + i, 0));
+		uint32_t l2 = seen[d].l2len;
+
+		if (hook_id == ECAP_HOOK_ID_TC_OUT)
+			l2 += seen[d].out_hdr;
 		ecap_asm_emit(a, E_ST(BPF_H, BPF_REG_10, ECAP_STK_SLL + 8, htons(seen[d].hatype)));
 		ecap_asm_emit(a, E_ST(BPF_B, BPF_REG_10, ECAP_STK_SLL + 11, seen[d].halen));
-		ecap_asm_emit(a, E_ST(BPF_W, BPF_REG_10, ECAP_STK_L2LEN, seen[d].l2len));
+		if (hook_id == ECAP_HOOK_ID_TC_IN && seen[d].gre4_in) {
+			gre4_outer(a, skip);
+		} else {
+			ecap_asm_emit(a, E_ST(BPF_W, BPF_REG_10, ECAP_STK_L2LEN, l2));
+			ecap_asm_emit(a, E_MOV32_IMM(BPF_REG_2, l2));
+		}
 		ecap_asm_emit(a,
 			      E_LDX(BPF_W, BPF_REG_1, BPF_REG_6, offsetof(struct __sk_buff, len)));
-		ecap_asm_jmp(a, BPF_JMP32 | BPF_JLT | BPF_K, BPF_REG_1, 0, seen[d].l2len, skip);
-		ecap_asm_emit(a, E_ALU32_IMM(BPF_ADD, BPF_REG_1, ECAP_SLL2_LEN - seen[d].l2len));
+		ecap_asm_jmp(a, BPF_JMP32 | BPF_JLT | BPF_X, BPF_REG_1, BPF_REG_2, 0, skip);
+		ecap_asm_emit(a, E_ALU32_REG(BPF_SUB, BPF_REG_1, BPF_REG_2));
+		ecap_asm_emit(a, E_ALU32_IMM(BPF_ADD, BPF_REG_1, ECAP_SLL2_LEN));
 		ecap_asm_emit(a, E_STX(BPF_W, BPF_REG_10, BPF_REG_1, STK_WIRELEN));
 		ecap_asm_emit(a, E_STX(BPF_W, BPF_REG_10, BPF_REG_1, STK_BUFLEN));
 		if (hook_id == ECAP_HOOK_ID_TC_OUT &&
 		    (seen[d].txvlan & (ECAP_VLAN_TX_CTAG | ECAP_VLAN_TX_STAG)) !=
 			(ECAP_VLAN_TX_CTAG | ECAP_VLAN_TX_STAG))
 			tx_tag_inserted(a, seen[d].txvlan);
-		if (seen[d].halen) { /* the source address, at byte 6 of the frame */
+		if (seen[d].halen) { /* the source address: the frame's, the outer IPv4's */
 			ecap_asm_emit(a, E_MOV64_REG(BPF_REG_1, BPF_REG_6));
-			ecap_asm_emit(a, E_MOV32_IMM(BPF_REG_2, 6));
+			ecap_asm_emit(a, E_MOV32_IMM(BPF_REG_2, seen[d].haddr_at));
 			ecap_asm_emit(a, E_MOV64_REG(BPF_REG_3, BPF_REG_10));
 			ecap_asm_emit(a, E_ALU64_IMM(BPF_ADD, BPF_REG_3, ECAP_STK_SLL + 12));
 			ecap_asm_emit(a, E_MOV32_IMM(BPF_REG_4, seen[d].halen));
