@@ -798,6 +798,63 @@ test_sll_tunnels() {
 	fi
 }
 
+# A VLAN tag on a LINUX_SLL interface: GRE packets from B whose payload is
+# 802.1Q (protocol 0x8100, sent by a raw socket) come out of gre1 in A with
+# the tag out of band (the stack takes it out before the taps and TC), and
+# libpcap puts it back at byte 14 of the cooked header. Four tagged pings
+# (PCP, DEI, VIDs 100 and 4094; A drops them, on a VLAN it has no device
+# for) and two untagged (and A's two replies), under `icmp` (libpcap
+# filters in the kernel, on the packet without its tag) and `link[2:2] !=
+# 0 and icmp` (in user space, also before the tag goes back), byte for byte
+# against tcpdump -i gre1 at the same time. The 6.1 VM (GRE).
+test_sll_vlan() {
+	local bad= i pids=() exprs=("icmp" "link[2:2] != 0 and icmp")
+	ina ip link add gre1 type gre local 10.98.0.1 remote 10.98.0.2 2> /dev/null ||
+		{ echo "SKIP LINUX_SLL VLAN: this kernel has no GRE"; return; }
+	ina ip addr add 10.67.1.1/24 dev gre1 && ina ip link set gre1 up || { ko "LINUX_SLL VLAN" "setup"; return; }
+	rm -f "$tmp"/slv-*
+	for i in 0 1; do
+		ip netns exec "$A" tcpdump -i gre1 -U -w "$tmp/slv-t$i.pcap" "${exprs[$i]}" 2> "$tmp/slv-t$i.err" &
+		pids+=($!)
+		ip netns exec "$A" "$ec" capture -i gre1 -w "$tmp/slv-e$i.pcapng" "${exprs[$i]}" 2> "$tmp/slv-e$i.err" &
+		pids+=($!)
+	done
+	for _ in $(seq 300); do
+		[ "$(cat "$tmp"/slv-*.err | grep -c listening)" = 4 ] && break
+		sleep 0.05
+	done
+	inb python3 -c 'import socket, struct
+def csum(b):
+    b += b"\0" * (len(b) % 2)
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    s = (s >> 16) + (s & 0xffff)
+    return ~(s + (s >> 16)) & 0xffff
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, 47)
+for n, tci in enumerate([100, 0xa000 | 100, 0x1000 | 4094, 0x6000 | 100, None, None]):
+    icmp = struct.pack("!BBHHH", 8, 0, 0, 77, n) + b"x" * (20 + 9 * n)
+    icmp = icmp[:2] + struct.pack("!H", csum(icmp)) + icmp[4:]
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(icmp), n, 0, 64, 1, 0,
+                     socket.inet_aton("10.67.1.2"), socket.inet_aton("10.67.1.1"))
+    ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
+    gre = struct.pack("!HH", 0, 0x0800) if tci is None else struct.pack("!HHHH", 0, 0x8100, tci, 0x0800)
+    s.sendto(gre + ip + icmp, ("10.98.0.1", 0))'
+	sleep 1.2 # tcpdump's buffer
+	kill -INT "${pids[@]}"
+	for i in "${pids[@]}"; do wait_gone $i 10; done
+	for i in 0 1; do
+		[ "$(sll_packets "$tmp/slv-e$i.pcapng" 16 | wc -l)" = 8 ] &&
+			[ "$(sll_packets "$tmp/slv-e$i.pcapng" 16)" = "$(sll_packets "$tmp/slv-t$i.pcap" 16)" ] ||
+			bad+=" '${exprs[$i]}': $(sll_packets "$tmp/slv-e$i.pcapng" 16 | wc -l) records, tcpdump $(sll_packets "$tmp/slv-t$i.pcap" 16 | wc -l): $(diff <(sll_packets "$tmp/slv-e$i.pcapng" 16) <(sll_packets "$tmp/slv-t$i.pcap" 16) | head -3 | cut -c1-240 | tr '\n' '|');"
+	done
+	[ "$(tcpdump -r "$tmp/slv-e0.pcapng" -nn -e 2> /dev/null | grep -c 'ethertype 802.1Q (0x8100), length 77: vlan 100, p 5, ethertype IPv4')" = 1 ] &&
+		[ "$(tcpdump -r "$tmp/slv-e0.pcapng" -nn -e 2> /dev/null | grep -c 'vlan 4094, p 0, DEI, ethertype IPv4')" = 1 ] ||
+		bad+=" tags: $(tcpdump -r "$tmp/slv-e0.pcapng" -nn -e 2> /dev/null | head -4 | tr '\n' '|');"
+	ina ip link del gre1
+	[ -z "$(ina "$ec" hooks)" ] || bad+=" left: $(ina "$ec" hooks | tr '\n' '|');"
+	[ -z "$bad" ] && ok "LINUX_SLL (GRE) with tags out of band: put back at byte 14 as tcpdump's, byte for byte, 2 filters" ||
+		ko "LINUX_SLL VLAN" "$bad"
+}
+
 # PPP (LINUX_SLL): a link between A and B made without pppd
 # (tests/netns/ppp_end.py: ppp_async over a pty at each end, the ends joined
 # by pipes), compared as the tunnels are. Needs ppp_async: the 6.1 VM.
@@ -1405,4 +1462,4 @@ run_tests unhooked test_exactness_vs_tcpdump test_tcp_segments_vs_tcpdump test_d
 	test_merge test_tun_raw_vs_tcpdump test_tun_raw_pcap test_link_types test_ipip_and_gre \
 	test_rotation_by_size test_rotation_by_time test_immediate test_loopback_like_tcpdump \
 	test_vlan_ingress test_vlan_xdp_offload test_vlan_devices test_vlan_egress test_any_like_tcpdump \
-	test_any_directions test_any_gre test_any_vlan_devices test_sll_tunnels test_sll_ppp
+	test_any_directions test_any_gre test_any_vlan_devices test_sll_tunnels test_sll_vlan test_sll_ppp
