@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <net/if.h>
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/wait.h>
@@ -29,6 +30,8 @@
 #define TP_STUCK_MS	10000
 #define READ_BYTES	(256u << 10) /* a printer's output, a read */
 #define TP_SNAPLEN	262144
+#define LINUX_SLL2	276 /* LINKTYPE_ */
+#define SLL2_HDR	20  /* bytes of its header */
 
 struct printer {
 	uint16_t linktype;
@@ -58,7 +61,8 @@ struct pkt {
 	uint16_t name;
 	uint8_t printer;
 	uint8_t dir;	  /* epb_flags' direction: 1 in, 2 out, 0 not said */
-	uint16_t if_id;	  /* its interface (rows) */
+	uint16_t if_id;	  /* its interface (rows, named) */
+	uint8_t named;	  /* its first line gets its interface's name (sll2_name) */
 	uint32_t wirelen; /* (rows) */
 };
 
@@ -80,8 +84,12 @@ struct srv_tp {
 	uint64_t popped, quiet;	     /* packets whose lines are out; of them, not shown */
 	int one_name;		     /* srv_tp_name: every packet's */
 	char (*ifaces)[TP_NAME_MAX]; /* srv_tp_rows: each interface's name after "DEVICE:" */
-	struct ecap_buf lines;	     /* srv_tp_write's, kept: a buffer freed each call is
-					fresh pages to fault in each call */
+	/* a LINUX_SLL2 interface's name, as tcpdump on its device prints it
+	 * (sll2_name), or "" */
+	char if_own[SRV_IFACES_MAX][IFNAMSIZ];
+	struct ecap_buf line;  /* a line with its interface's name put in */
+	struct ecap_buf lines; /* srv_tp_write's, kept: a buffer freed each call is
+				  fresh pages to fault in each call */
 	char err[200];
 };
 
@@ -225,6 +233,25 @@ static int ring_grow(void **v, size_t size, size_t *cap, size_t *head, size_t le
 	return 0;
 }
 
+/* The interface an interface block named DEVICE:IFACE by the merger
+ * stands for (edgecap merge's FILE:DEVICE:IFACE too: Linux allows no ':'
+ * in an interface's name), into own: tcpdump on the device names it so.
+ * "" where there is none: a name without a device, the CLI's "any" (every
+ * interface in one block), or one Linux would not give an interface (no
+ * spaces, shorter than IFNAMSIZ). */
+static void own_name(char own[IFNAMSIZ], const char *name)
+{
+	const char *colon = strrchr(name, ':'), *c;
+
+	own[0] = 0;
+	if (!colon || !colon[1] || strlen(colon + 1) >= IFNAMSIZ || !strcmp(colon + 1, "any"))
+		return;
+	for (c = colon + 1; *c; c++)
+		if (*c <= ' ' || *c > '~' || *c == '/')
+			return;
+	strcpy(own, colon + 1);
+}
+
 static int on_block(void *ctx, enum srv_pcapng_event ev, const void *arg)
 {
 	struct srv_tp *t = ctx;
@@ -262,6 +289,7 @@ static int on_block(void *ctx, enum srv_pcapng_event ev, const void *arg)
 
 			snprintf(t->ifaces[f->id], TP_NAME_MAX, "%s", colon ? colon + 1 : f->name);
 		}
+		own_name(t->if_own[f->id], f->linktype == LINUX_SLL2 ? f->name : "");
 	} else if (ev == SRV_PCAPNG_PACKET) {
 		const struct srv_pcapng_packet *k = arg;
 		struct printer *p = &t->pr[t->if_pr[k->if_id]];
@@ -281,6 +309,7 @@ static int on_block(void *ctx, enum srv_pcapng_event ev, const void *arg)
 				 .printer = (uint8_t)t->if_pr[k->if_id],
 				 .dir = (uint8_t)(k->flags & 3),
 				 .if_id = (uint16_t)k->if_id,
+				 .named = t->if_own[k->if_id][0] && k->caplen >= SLL2_HDR,
 				 .wirelen = k->wirelen};
 		if (p->fed == p->printed)
 			p->progress = now_ms(); /* work again: the stuck clock starts */
@@ -344,6 +373,7 @@ void srv_tp_free(struct srv_tp *t)
 	}
 	srv_pcapng_free(&t->rd);
 	ecap_buf_free(&t->lines);
+	ecap_buf_free(&t->line);
 	close(t->ep);
 	free(t->names);
 	free(t->ifaces);
@@ -476,6 +506,45 @@ static int starts(int64_t us, int64_t ts)
 	int64_t d = us - ts / 1000;
 
 	return d >= -1 && d <= 1;
+}
+
+/* tcpdump names a LINUX_SLL2 record's interface by the index in its
+ * header, as the machine that reads it knows that index: the printers
+ * know none (no sockets), and print "?"; another machine prints its own
+ * interface of that number. The interface's block names it as the
+ * device, and a live tcpdump -i any there, does: the first line of such
+ * a record is "TIME NAME DIR ...", NAME printed "%-5s ", and the block's
+ * name goes in its place, printed the same way. *s and *len become the
+ * line with it (in t->line), or stay when the line is not of that shape
+ * (a record tcpdump could not print). */
+static void sll2_name(struct srv_tp *t, const char *iface, const char **s, size_t *len)
+{
+	const char *l = *s, *sp = memchr(l, ' ', *len), *end = l + *len;
+	const char *word = sp ? sp + 1 : end, *after = word;
+	char field[IFNAMSIZ + 8];
+	size_t n;
+	int w;
+
+	while (after < end && *after != ' ')
+		after++;
+	n = (size_t)(after - word);
+	if (!n || after == end)
+		return;
+	for (; n < 5; n++, after++)
+		if (after == end || *after != ' ')
+			return;
+	if (after == end || *after++ != ' ')
+		return;
+	w = snprintf(field, sizeof(field), "%-5s ", iface);
+	ecap_buf_reset(&t->line);
+	ecap_buf_put(&t->line, l, (size_t)(word - l));
+	ecap_buf_put(&t->line, field, (size_t)w);
+	ecap_buf_put(&t->line, after, (size_t)(end - after));
+	ecap_buf_put(&t->line, "\n", 1);
+	if (t->line.err)
+		return;
+	*s = (const char *)t->line.data;
+	*len = t->line.len - 1;
 }
 
 /* A line's start: its packet's device and a space. */
@@ -637,13 +706,16 @@ int srv_tp_pump(struct srv_tp *t, struct ecap_buf *out, size_t max)
 		p->last_quiet = t->popped++ < t->quiet;
 		p->last_name = k->name;
 		p->last_n = t->popped;
+		p->out_off += (size_t)(nl - s) + 1;
+		len = (size_t)(nl - s);
+		if (!p->last_quiet && k->named)
+			sll2_name(t, t->if_own[k->if_id], &s, &len);
 		if (!p->last_quiet && t->ifaces) {
-			put_packet_event(t, out, k, t->popped, s, (size_t)(nl - s));
+			put_packet_event(t, out, k, t->popped, s, len);
 		} else if (!p->last_quiet) {
 			put_name(t, out, k->name);
-			ecap_buf_put(out, s, (size_t)(nl - s) + 1);
+			ecap_buf_put(out, s, len + 1);
 		}
-		p->out_off += (size_t)(nl - s) + 1;
 		p->printed++;
 		p->ts_head = (p->ts_head + 1) & (p->ts_cap - 1);
 		p->ts_len--;

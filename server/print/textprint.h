@@ -9,7 +9,10 @@
  * and gets the packet's device in front. Any other line continues the
  * packet before it (an encapsulated packet, -v's details) and starts with
  * the same device, so that every line names its device and cutting the
- * first word off gives tcpdump's output.
+ * first word off gives tcpdump's output. One field differs: a LINUX_SLL2
+ * record's interface, which tcpdump names from the header's index as the
+ * reading machine knows it, is named from the record's interface block
+ * (DEVICE:IFACE), as tcpdump -i any on the device prints it.
  *
  * No call blocks: the pipes are non-blocking, and one descriptor
  * (srv_tp_fd, an epoll set) becomes readable when srv_tp_pump has work,

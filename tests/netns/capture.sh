@@ -657,27 +657,31 @@ tunnel_types() {
 }
 
 # PPP, GRE, ip6tnl and ip6gre: tcpdump captures them as LINUX_SLL (cooked
-# v1). Each tunnel between A and B over the veth, with a remote (GRE and
-# ip6gre without one carry their outer headers before the packet and are
-# refused), pinged both ways: edgecap -i T against tcpdump -i T at the same
-# time, byte for byte (the 16-byte header too, but its address bytes, which
-# the 6.1 kernel leaves unset when there is no address: edgecap's are
-# zeros), and -i any (LINUX_SLL2) against tcpdump -i any the same way. The
+# v1). Each tunnel between A and B over the veth, with a remote, and GRE
+# and ip6gre without one in A (their outer headers before the packet at the
+# hooks), pinged both ways: edgecap -i T against tcpdump -i T at the same
+# time, byte for byte (the 16-byte header too, but its address bytes past
+# the address, which the 6.1 kernel leaves unset: edgecap's are zeros), and
+# -i any (LINUX_SLL2) against tcpdump -i any the same way. The
 # host kernel has none of these modules; the 6.1 VM all.
 sll_packets() { # FILE HEADER-LENGTH: one packet per line, unused address bytes masked
+	# (all 8 without an address; the last 4 past GRE's outer IPv4 source)
 	tcpdump -r "$1" -nn -t -xx 2> /dev/null |
 		awk '/^[^ \t]/ { if (p != "") print p; p = $0; next } { p = p " " $0 } END { if (p != "") print p }' |
 		if [ "$2" = 16 ]; then
-			sed -E 's/(0x0000:  [0-9a-f]{4} [0-9a-f]{4} 0000) [0-9a-f]{4} [0-9a-f]{4} [0-9a-f]{4} [0-9a-f]{4}/\1 .... .... .... ..../'
+			sed -E -e 's/(0x0000:  [0-9a-f]{4} [0-9a-f]{4} 0000) [0-9a-f]{4} [0-9a-f]{4} [0-9a-f]{4} [0-9a-f]{4}/\1 .... .... .... ..../' \
+				-e 's/(0x0000:  [0-9a-f]{4} [0-9a-f]{4} 0004 [0-9a-f]{4} [0-9a-f]{4}) [0-9a-f]{4} [0-9a-f]{4}/\1 .... ..../'
 		else
-			sed -E 's/(0x0000:  [0-9a-f]{4} 0000 [0-9a-f]{4} [0-9a-f]{4} [0-9a-f]{4} [0-9a-f]{2}00) [0-9a-f]{4} [0-9a-f]{4}(.*0x0010:  )[0-9a-f]{4} [0-9a-f]{4}/\1 .... ....\2.... ..../'
+			sed -E -e 's/(0x0000:  [0-9a-f]{4} 0000 [0-9a-f]{4} [0-9a-f]{4} [0-9a-f]{4} [0-9a-f]{2}00) [0-9a-f]{4} [0-9a-f]{4}(.*0x0010:  )[0-9a-f]{4} [0-9a-f]{4}/\1 .... ....\2.... ..../' \
+				-e 's/(0x0000:  [0-9a-f]{4} 0000 [0-9a-f]{4} [0-9a-f]{4} [0-9a-f]{4} [0-9a-f]{2}04 [0-9a-f]{4} [0-9a-f]{4}.*0x0010:  )[0-9a-f]{4} [0-9a-f]{4}/\1.... ..../'
 		fi | sort
 }
 
-sll_addr_zero() { # FILE HEADER-LENGTH: edgecap's address bytes are zeros
+sll_addr_zero() { # FILE HEADER-LENGTH: edgecap's address bytes past the address are zeros
 	! tcpdump -r "$1" -nn -t -xx 2> /dev/null |
-		awk -v h="$2" '$1 == "0x0000:" { if (h == 16) print $5 $6 $7 $8; else print $8 $9 }
-			$1 == "0x0010:" && h == 20 { print $2 $3 }' | grep -qv '^0*$'
+		awk -v h="$2" '$1 == "0x0000:" { if (h == 16) { a = $4; if (a == "0000") print $5 $6 $7 $8; else print $7 $8 }
+				else { a = substr($7, 3); if (a == "00") print $8 $9 } }
+			$1 == "0x0010:" && h == 20 && a != "06" { print $2 $3 }' | grep -qv '^0*$'
 }
 
 # edgecap -i IF and -i any against tcpdump -i IF and -i any at the same
@@ -687,12 +691,15 @@ sll_addr_zero() { # FILE HEADER-LENGTH: edgecap's address bytes are zeros
 # it in the kernel); with -s 60, the packet type (byte 0) and len, in the
 # kernel too (5: B's requests, A's two); and the ARPHRD type (byte 2), which
 # makes libpcap filter in user space, with a load past the window (4: A's
-# two and their replies).
-sll_vs_tcpdump() { # IF A-ADDR B-ADDR LABEL
-	local name=$1 want i pids=() n f
+# two and their replies). With A-CANNOT-SEND, A's packets pass the hooks
+# and the taps but the device drops them (ip6gre without a remote on 6.1:
+# its transmit wants a remote), so no ping gets its reply: 8, 5 and 2.
+sll_vs_tcpdump() { # IF A-ADDR B-ADDR LABEL [A-CANNOT-SEND]
+	local name=$1 want i pids=() n f nosend=${5:-}
 	local exprs=("icmp" "(inbound and icmp[0] = 8) or (outbound and greater 150)"
 		"link[2:2] != 0 and ip[150] >= 0")
-	local snaps=(262144 60 262144) counts=(10 5 4)
+	local snaps=(262144 60 262144) counts=(10 5 4) nany=10
+	[ -n "$nosend" ] && counts=(8 5 2) nany=8
 	want=$(ina tcpdump -L -i "$name" 2>&1 | head -2)
 	[ "$(ina "$ec" capture -L -i "$name" 2>&1)" = "$want" ] && grep -q LINUX_SLL <<< "$want" ||
 		bad+=" $4 -L: $(ina "$ec" capture -L -i "$name" 2>&1) vs $want;"
@@ -715,8 +722,8 @@ sll_vs_tcpdump() { # IF A-ADDR B-ADDR LABEL
 		[ $n = 8 ] && break
 		sleep 0.05
 	done
-	inb ping -c 3 -i 0.2 -W 2 "$2" > /dev/null || bad+=" $4: no ping from B;"
-	ina ping -c 2 -i 0.2 -W 2 -s 200 "$3" > /dev/null || bad+=" $4: no ping from A;"
+	inb ping -c 3 -i 0.2 -W 2 "$2" > /dev/null || [ -n "$nosend" ] || bad+=" $4: no ping from B;"
+	ina ping -c 2 -i 0.2 -W 2 -s 200 "$3" > /dev/null || [ -n "$nosend" ] || bad+=" $4: no ping from A;"
 	sleep 1.2 # tcpdump's buffer
 	kill -INT "${pids[@]}"
 	for i in "${pids[@]}"; do wait_gone $i 10; done
@@ -728,7 +735,7 @@ sll_vs_tcpdump() { # IF A-ADDR B-ADDR LABEL
 			sll_addr_zero "$tmp/sll-e$i.pcapng" 16 ||
 			bad+=" $4 '${exprs[$i]}': $(sll_packets "$tmp/sll-e$i.pcapng" 16 | wc -l) records, tcpdump $(sll_packets "$tmp/sll-t$i.pcap" 16 | wc -l): $(diff <(sll_packets "$tmp/sll-e$i.pcapng" 16) <(sll_packets "$tmp/sll-t$i.pcap" 16) | head -3 | cut -c1-240 | tr '\n' '|');"
 	done
-	[ "$(sll_packets "$tmp/sll-ea.pcapng" 20 | wc -l)" = 10 ] &&
+	[ "$(sll_packets "$tmp/sll-ea.pcapng" 20 | wc -l)" = $nany ] &&
 		[ "$(sll_packets "$tmp/sll-ea.pcapng" 20)" = "$(sll_packets "$tmp/sll-ta.pcap" 20)" ] &&
 		sll_addr_zero "$tmp/sll-ea.pcapng" 20 ||
 		bad+=" $4 -i any: $(sll_packets "$tmp/sll-ea.pcapng" 20 | wc -l) records, tcpdump $(sll_packets "$tmp/sll-ta.pcap" 20 | wc -l): $(diff <(sll_packets "$tmp/sll-ea.pcapng" 20) <(sll_packets "$tmp/sll-ta.pcap" 20) | head -3 | cut -c1-240 | tr '\n' '|');"
@@ -751,15 +758,36 @@ test_sll_tunnels() {
 		seen+=" $2"
 		ina ip link del "$name"; inb ip link del "$name"
 	done
-	# without a remote: refused in one line
-	if ina ip link add gre9 type gre local 10.98.0.1 2> /dev/null; then
-		ina ip link set gre9 up
-		out=$(ina "$ec" capture -i gre9 -w /dev/null 2>&1); st=$?
+	# without a remote in A (B's has A as its remote): the outer headers
+	# before the packet at the hooks, of each packet's length on ingress
+	# (B sends GRE with checksum, key and sequence number) and of the
+	# device's on egress (checksum and key); the neighbour says where A's
+	# packets go
+	for spec in "gre9 gre 10.98.0.1 10.98.0.2 10.98.0.2 - key 5 csum" \
+		"ip6g9 ip6gre fd00:98::1 fd00:98::2 fd:00:00:98:00:00:00:00:00:00:00:00:00:00:00:02 nosend"; do
+		set -- $spec
+		name=$1 k=$((k + 1))
+		ina ip link add "$name" type "$2" local "$3" "${@:7}" 2> /dev/null ||
+			{ echo "SKIP LINUX_SLL $2 without a remote: this kernel has none"; continue; }
+		inb ip link add "$name" type "$2" local "$4" remote "$3" "${@:7}" ${7:+oseq} &&
+			ina ip addr add 10.67.$k.1/24 dev "$name" && inb ip addr add 10.67.$k.2/24 dev "$name" &&
+			ina ip neigh add 10.67.$k.2 lladdr "$5" dev "$name" nud permanent &&
+			ina ip link set "$name" up && inb ip link set "$name" up || { bad+=" $2 (no remote): setup;"; continue; }
+		sll_vs_tcpdump "$name" 10.67.$k.1 10.67.$k.2 "$2-without-remote" "${6#-}"
+		seen+=" $2-without-remote"
+		ina ip link del "$name"; inb ip link del "$name"
+	done
+	# over FOU, the outer headers' length is not known: refused in one line
+	if ina ip link add gre8 type gre local 10.98.0.1 key 8 encap fou encap-dport 5555 2> /dev/null; then
+		ina ip link set gre8 up
+		out=$(ina "$ec" capture -i gre8 -w /dev/null 2>&1); st=$?
 		[ $st = 2 ] && [ "$(wc -l <<< "$out")" = 1 ] &&
-			grep -q '^edgecap: gre9 has hardware type 778 and no unicast remote' <<< "$out" ||
-			bad+=" gre9 (no remote): $st $out;"
-		ina ip link del gre9
-		seen+=" gre-without-remote-refused"
+			grep -q '^edgecap: gre8 has hardware type 778, no unicast remote and a FOU or GUE encapsulation' <<< "$out" ||
+			bad+=" gre8 (no remote, FOU): $st $out;"
+		ina ip link del gre8
+		seen+=" gre-over-fou-refused"
+	else
+		bad+=" no GRE over FOU;"
 	fi
 	ina ip -6 addr del fd00:98::1/64 dev va; inb ip -6 addr del fd00:98::2/64 dev vb
 	[ -z "$(ina "$ec" hooks)" ] || bad+=" left: $(ina "$ec" hooks | tr '\n' '|');"
@@ -768,6 +796,63 @@ test_sll_tunnels() {
 	elif [ -n "$seen" ]; then
 		ok "LINUX_SLL tunnels, -i T (3 filters, -s 60) and -i any, records as tcpdump's:$seen"
 	fi
+}
+
+# A VLAN tag on a LINUX_SLL interface: GRE packets from B whose payload is
+# 802.1Q (protocol 0x8100, sent by a raw socket) come out of gre1 in A with
+# the tag out of band (the stack takes it out before the taps and TC), and
+# libpcap puts it back at byte 14 of the cooked header. Four tagged pings
+# (PCP, DEI, VIDs 100 and 4094; A drops them, on a VLAN it has no device
+# for) and two untagged (and A's two replies), under `icmp` (libpcap
+# filters in the kernel, on the packet without its tag) and `link[2:2] !=
+# 0 and icmp` (in user space, also before the tag goes back), byte for byte
+# against tcpdump -i gre1 at the same time. The 6.1 VM (GRE).
+test_sll_vlan() {
+	local bad= i pids=() exprs=("icmp" "link[2:2] != 0 and icmp")
+	ina ip link add gre1 type gre local 10.98.0.1 remote 10.98.0.2 2> /dev/null ||
+		{ echo "SKIP LINUX_SLL VLAN: this kernel has no GRE"; return; }
+	ina ip addr add 10.67.1.1/24 dev gre1 && ina ip link set gre1 up || { ko "LINUX_SLL VLAN" "setup"; return; }
+	rm -f "$tmp"/slv-*
+	for i in 0 1; do
+		ip netns exec "$A" tcpdump -i gre1 -U -w "$tmp/slv-t$i.pcap" "${exprs[$i]}" 2> "$tmp/slv-t$i.err" &
+		pids+=($!)
+		ip netns exec "$A" "$ec" capture -i gre1 -w "$tmp/slv-e$i.pcapng" "${exprs[$i]}" 2> "$tmp/slv-e$i.err" &
+		pids+=($!)
+	done
+	for _ in $(seq 300); do
+		[ "$(cat "$tmp"/slv-*.err | grep -c listening)" = 4 ] && break
+		sleep 0.05
+	done
+	inb python3 -c 'import socket, struct
+def csum(b):
+    b += b"\0" * (len(b) % 2)
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    s = (s >> 16) + (s & 0xffff)
+    return ~(s + (s >> 16)) & 0xffff
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, 47)
+for n, tci in enumerate([100, 0xa000 | 100, 0x1000 | 4094, 0x6000 | 100, None, None]):
+    icmp = struct.pack("!BBHHH", 8, 0, 0, 77, n) + b"x" * (20 + 9 * n)
+    icmp = icmp[:2] + struct.pack("!H", csum(icmp)) + icmp[4:]
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(icmp), n, 0, 64, 1, 0,
+                     socket.inet_aton("10.67.1.2"), socket.inet_aton("10.67.1.1"))
+    ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
+    gre = struct.pack("!HH", 0, 0x0800) if tci is None else struct.pack("!HHHH", 0, 0x8100, tci, 0x0800)
+    s.sendto(gre + ip + icmp, ("10.98.0.1", 0))'
+	sleep 1.2 # tcpdump's buffer
+	kill -INT "${pids[@]}"
+	for i in "${pids[@]}"; do wait_gone $i 10; done
+	for i in 0 1; do
+		[ "$(sll_packets "$tmp/slv-e$i.pcapng" 16 | wc -l)" = 8 ] &&
+			[ "$(sll_packets "$tmp/slv-e$i.pcapng" 16)" = "$(sll_packets "$tmp/slv-t$i.pcap" 16)" ] ||
+			bad+=" '${exprs[$i]}': $(sll_packets "$tmp/slv-e$i.pcapng" 16 | wc -l) records, tcpdump $(sll_packets "$tmp/slv-t$i.pcap" 16 | wc -l): $(diff <(sll_packets "$tmp/slv-e$i.pcapng" 16) <(sll_packets "$tmp/slv-t$i.pcap" 16) | head -3 | cut -c1-240 | tr '\n' '|');"
+	done
+	[ "$(tcpdump -r "$tmp/slv-e0.pcapng" -nn -e 2> /dev/null | grep -c 'ethertype 802.1Q (0x8100), length 77: vlan 100, p 5, ethertype IPv4')" = 1 ] &&
+		[ "$(tcpdump -r "$tmp/slv-e0.pcapng" -nn -e 2> /dev/null | grep -c 'vlan 4094, p 0, DEI, ethertype IPv4')" = 1 ] ||
+		bad+=" tags: $(tcpdump -r "$tmp/slv-e0.pcapng" -nn -e 2> /dev/null | head -4 | tr '\n' '|');"
+	ina ip link del gre1
+	[ -z "$(ina "$ec" hooks)" ] || bad+=" left: $(ina "$ec" hooks | tr '\n' '|');"
+	[ -z "$bad" ] && ok "LINUX_SLL (GRE) with tags out of band: put back at byte 14 as tcpdump's, byte for byte, 2 filters" ||
+		ko "LINUX_SLL VLAN" "$bad"
 }
 
 # PPP (LINUX_SLL): a link between A and B made without pppd
@@ -1291,22 +1376,32 @@ test_any_gre() {
 	local out st bad=
 	ina ip link add gre1 type gre local 10.98.0.1 2> /dev/null ||
 		{ echo "SKIP -i any with GRE: this kernel has none"; return; }
+	# without a remote: captured (its records are test_sll_tunnels'); one
+	# that comes up during the capture is added
 	ip netns exec "$A" "$ec" capture -i any -w "$tmp/gre.pcapng" icmp 2> "$tmp/gre.err" &
 	cap_pid=$!
 	for _ in $(seq 200); do grep -q listening "$tmp/gre.err" && break; sleep 0.05; done
 	grep -q listening "$tmp/gre.err" || bad+=" with gre1 down: $(cat "$tmp/gre.err");"
 	ina ping -c 1 10.98.0.2 > /dev/null
 	ina ip link set gre1 up
-	wait_gone $cap_pid 20; st=$?
-	[ $st = 1 ] && grep -q '^edgecap: -i any: gre1 has hardware type 778, ' "$tmp/gre.err" &&
-		[ "$(tcpdump -r "$tmp/gre.pcapng" icmp 2> /dev/null | grep -c 'ICMP echo re')" = 2 ] ||
+	sleep 1
+	kill -0 $cap_pid 2> /dev/null || bad+=" gre1 up during the capture ended it: $(tr '\n' '|' < "$tmp/gre.err");"
+	kill -INT $cap_pid; wait_gone $cap_pid 10; st=$?
+	[ $st = 0 ] && [ "$(tcpdump -r "$tmp/gre.pcapng" icmp 2> /dev/null | grep -c 'ICMP echo re')" = 2 ] ||
 		bad+=" gre1 up during the capture: $st $(tr '\n' '|' < "$tmp/gre.err");"
-	out=$(ina "$ec" capture -i any -w /dev/null 2>&1); st=$?
-	[ $st = 2 ] && [ "$(wc -l <<< "$out")" = 1 ] && grep -q '^edgecap: -i any: gre1 has hardware type 778' <<< "$out" ||
-		bad+=" gre1 up at the start: $st $out;"
+	# over FOU without a remote: refused, up at the start
+	if ina ip link add gre8 type gre local 10.98.0.1 key 8 encap fou encap-dport 5555 2> /dev/null; then
+		ina ip link set gre8 up
+		out=$(ina "$ec" capture -i any -w /dev/null 2>&1); st=$?
+		[ $st = 2 ] && [ "$(wc -l <<< "$out")" = 1 ] && grep -q '^edgecap: -i any: gre8 has hardware type 778' <<< "$out" ||
+			bad+=" gre8 (FOU) up at the start: $st $out;"
+		ina ip link del gre8
+	else
+		bad+=" no FOU;"
+	fi
 	ina ip link del gre1
 	[ -z "$(ina "$ec" hooks)" ] || bad+=" left: $(ina "$ec" hooks | tr '\n' '|');"
-	[ -z "$bad" ] && ok "-i any with GRE: down left out, up during the capture ends it (1), up at the start refused (2)" ||
+	[ -z "$bad" ] && ok "-i any with GRE without a remote: captured, one coming up during the capture added; over FOU refused (2)" ||
 		ko "-i any with GRE" "$bad"
 }
 
@@ -1367,4 +1462,4 @@ run_tests unhooked test_exactness_vs_tcpdump test_tcp_segments_vs_tcpdump test_d
 	test_merge test_tun_raw_vs_tcpdump test_tun_raw_pcap test_link_types test_ipip_and_gre \
 	test_rotation_by_size test_rotation_by_time test_immediate test_loopback_like_tcpdump \
 	test_vlan_ingress test_vlan_xdp_offload test_vlan_devices test_vlan_egress test_any_like_tcpdump \
-	test_any_directions test_any_gre test_any_vlan_devices test_sll_tunnels test_sll_ppp
+	test_any_directions test_any_gre test_any_vlan_devices test_sll_tunnels test_sll_vlan test_sll_ppp

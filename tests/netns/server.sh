@@ -197,28 +197,64 @@ test_merged() {
 
 # -i any on two devices: each streams LINUX_SLL2 (what the server compiled
 # the filter for), the copies the second device saw removed although their
-# cooked headers differ, the text as tcpdump's on the merged file.
+# cooked headers differ, the text as tcpdump's on the merged file but for
+# the interface, which the server names from the record's interface block
+# as a live tcpdump -i any on the device names it.
 test_any() {
-	local out=$tmp/any.pcapng st id
+	local out=$tmp/any.pcapng st id td_a td_b
+	ina tcpdump -i any -nn -tt -l udp port 5001 > "$tmp/any-live-a.txt" 2> "$tmp/any-live-a.err" &
+	td_a=$!
+	inb tcpdump -i any -nn -tt -l udp port 5001 > "$tmp/any-live-b.txt" 2> "$tmp/any-live-b.err" &
+	td_b=$!
+	for _ in $(seq 100); do
+		grep -q listening "$tmp/any-live-a.err" && grep -q listening "$tmp/any-live-b.err" && break
+		sleep 0.05
+	done
 	(sleep 1; send_udp 100) &
 	local sender=$!
 	remote -d gw1,gw2 -i any --duration 4 -w "$out" udp port 5001 2> "$tmp/remote.err"; st=$?
 	wait $sender
+	kill -INT $td_a $td_b; wait_gone $td_a 10; wait_gone $td_b 10
 	id=$(sed -n 's/^capture \([0-9]*\) on.*/\1/p' "$tmp/remote.err")
 	inb curl -sS -o "$tmp/any.txt" -H "Authorization: Bearer $alice" "$api/captures/$id/text"
-	# tcpdump names the header's interface index as the machine reading the
-	# file knows it: the server's printer knows none (no sockets), nor does
-	# tcpdump in a namespace of its own
+	# the page's rows: each packet's line, as the text's
+	inb timeout 20 curl -sS -N -H "Authorization: Bearer $alice" "$api/captures/$id/packets" |
+		python3 -c 'import json, sys
+for l in sys.stdin:
+    if l.startswith("data: "):
+        d = json.loads(l[6:])
+        if "time" in d:
+            print(d["device"], d["line"])
+        elif "line" in d:
+            print("more:", d["line"])' > "$tmp/any-rows.txt"
+	# tcpdump -r names the header's interface index as the machine reading
+	# the file knows it: "?" in a namespace of its own, which knows none;
+	# there each record's interface goes, padded as tcpdump pads it
 	ip netns add "$ns-r" && ip netns exec "$ns-r" tcpdump -nn -tt -r "$out" 2> /dev/null > "$tmp/any-td.txt"
 	ip netns del "$ns-r"
+	tshark -r "$out" -T fields -e frame.interface_name 2> /dev/null | sed 's/^[^:]*://' |
+		paste -d'\t' - "$tmp/any-td.txt" |
+		awk -F'\t' '{ n = $1; l = $2; if (sub(/^[0-9.]+ \?     /, "", l)) { split($2, t, " ")
+			printf "%s %-5s %s\n", t[1], n, l } else print "unnamed: " $2 }' > "$tmp/any-named.txt"
+	# each device's lines, without the time, are some of the lines a live
+	# tcpdump -i any printed on that device
+	local live=ok d f
+	for d in gw1:a gw2:b; do
+		f=$tmp/any-live-${d#*:}.txt
+		[ "$(wc -l < "$f")" = 50 ] || live="${d%:*}: $(wc -l < "$f") lines live"
+		[ -z "$(comm -23 <(sed -n "s/^${d%:*} [0-9.]* //p" "$tmp/any.txt" | sort) <(cut -d' ' -f2- "$f" | sort))" ] ||
+			live="${d%:*}: $(comm -23 <(sed -n "s/^${d%:*} [0-9.]* //p" "$tmp/any.txt" | sort) <(cut -d' ' -f2- "$f" | sort) | head -1)"
+	done
 	[ $st = 0 ] && [ "$(payloads "$out" | wc -l)" = 50 ] && [ "$(payloads "$out" | sort -u | wc -l)" = 50 ] &&
 		grep -q "^50 packets merged from 2 devices, 50 duplicates removed, 0 late$" "$tmp/remote.err" &&
 		[ "$(capinfos -E "$out" | sed -n 's/^File encapsulation: *//p')" = "Linux cooked-mode capture v2" ] &&
 		[ "$(capinfos "$out" | sed -n 's/^ *Name = //p' | sort -u | tr '\n' ' ')" = "gw1:va gw2:vb " ] &&
-		[ "$(wc -l < "$tmp/any-td.txt")" = 50 ] && cmp -s <(cut -d' ' -f2- "$tmp/any.txt") "$tmp/any-td.txt" &&
-		grep -q '^gw2 [0-9.]* ?  *Out IP 10.98.0.2.[0-9]* > 10.98.0.1.5001: UDP, length' "$tmp/any.txt" &&
-		ok "-i any: LINUX_SLL2 from both devices, 50 of 50 once (50 copies removed), text as tcpdump's" ||
-		ko "-i any" "st=$st $(payloads "$out" | wc -l) packets; $(cat "$tmp/remote.err"); $(capinfos -E "$out"); $(diff <(cut -d' ' -f2- "$tmp/any.txt") "$tmp/any-td.txt" | head -3)"
+		[ "$(wc -l < "$tmp/any-td.txt")" = 50 ] && cmp -s <(cut -d' ' -f2- "$tmp/any.txt") "$tmp/any-named.txt" &&
+		cmp -s "$tmp/any.txt" "$tmp/any-rows.txt" &&
+		grep -q '^gw2 [0-9.]* vb    Out IP 10.98.0.2.[0-9]* > 10.98.0.1.5001: UDP, length' "$tmp/any.txt" &&
+		[ "$live" = ok ] &&
+		ok "-i any: LINUX_SLL2 from both devices, 50 of 50 once (50 copies removed), text as tcpdump -i any's on the device" ||
+		ko "-i any" "st=$st $(payloads "$out" | wc -l) packets; $(cat "$tmp/remote.err"); $(capinfos -E "$out"); live: $live; $(diff <(cut -d' ' -f2- "$tmp/any.txt") "$tmp/any-named.txt" | head -3); rows: $(diff "$tmp/any.txt" "$tmp/any-rows.txt" | head -3)"
 }
 
 # Each device with interfaces of its own (-d gw1:va,gw2:vb), checked

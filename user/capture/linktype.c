@@ -10,9 +10,11 @@
  * ip6tnl, and GRE and ip6gre with a unicast remote, the device has no
  * link-layer header either (no header_ops), and the TC hooks know every
  * field of the cooked header (sessions.c), so they are captured as
- * LINUX_SLL. Other cooked types (GRE without a remote, whose outer headers
- * the skb keeps before the network header and whose address tcpdump reads
- * from them; ATM; types libpcap does not know) are refused rather than
+ * LINUX_SLL. GRE and ip6gre without a remote have header_ops: the outer
+ * headers lie before the packet at the hooks (gre_outer_of says how), and
+ * GRE's address, the outer source, is read from them. Other cooked types
+ * (GRE without a remote over FOU or GUE, whose outer headers' length is not
+ * known; ATM; types libpcap does not know) are refused rather than
  * labelled with a type they are not. */
 #include "capture/linktype.h"
 
@@ -22,6 +24,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <linux/if_link.h>
+#include <linux/if_tunnel.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -48,31 +54,113 @@ const struct ecap_linktype *ecap_linktype_of_dlt(int dlt)
 	return NULL;
 }
 
-/* Has a GRE or ip6gre device a unicast remote? Without one (NBMA mode,
- * `remote any`, or a multicast group) the kernel gives it header_ops: its
- * packets carry the outer IP and GRE headers before the network header at
- * the hooks, and tcpdump's address comes from them. The remote is the
- * device's broadcast address (ip_gre.c, ip6_gre.c). */
-static int gre_unicast_remote(const char *name)
-{
-	char path[64 + IF_NAMESIZE], addr[64] = "";
-	unsigned first = 0;
-	int nonzero = 0;
-	FILE *f;
+/* What the kernel puts before the network header of a GRE or ip6gre
+ * device's packets at the hooks, read from its netlink description
+ * (RTM_GETLINK: IFLA_LINKINFO's IFLA_GRE_*). A device without a remote (NBMA
+ * mode, `remote any`, the `gre0` and `ip6gre0` of every namespace; for GRE
+ * also a multicast remote), unless it is an `external` (collect_md) one,
+ * gets header_ops (ip_gre.c ipgre_tunnel_init, ip6_gre.c
+ * ip6gre_tunnel_init): its header_ops->create puts the outer IP and GRE
+ * headers before the packet on transmit, before TC egress sees it, as many
+ * bytes for every packet of the device (an IPv4 or IPv6 header without
+ * options, and the GRE header of its output flags); on receive GRE keeps
+ * the outer headers before the packet (its mac header, for
+ * ipgre_header_parse), as long as each packet's own (sessions.c reads
+ * them), and ip6gre none. */
+struct gre_outer {
+	int outer;	 /* the device has header_ops */
+	int v6;		 /* ip6gre */
+	uint8_t out_hdr; /* bytes the hooks see before the packet on egress */
+	uint16_t encap;	 /* IFLA_GRE_ENCAP_TYPE: FOU or GUE between IP and GRE */
+};
 
-	snprintf(path, sizeof(path), "/sys/class/net/%s/broadcast", name);
-	f = fopen(path, "re");
-	if (!f)
-		return 0;
-	if (!fgets(addr, sizeof(addr), f))
-		addr[0] = 0;
-	fclose(f);
-	if (sscanf(addr, "%2x", &first) != 1)
-		return 0;
-	for (const char *c = addr; *c && *c != '\n'; c++)
-		nonzero |= *c != '0' && *c != ':';
-	/* 224.0.0.0/4 for GRE (4 bytes: "e0:..."), ff00::/8 for ip6gre */
-	return nonzero && (first & 0xf0) != 0xe0 && first != 0xff;
+/* The attribute `type` among len bytes of them, or NULL. */
+static const struct rtattr *rta_find(const struct rtattr *a, size_t len, unsigned type)
+{
+	for (; RTA_OK(a, len); a = RTA_NEXT(a, len))
+		if ((a->rta_type & NLA_TYPE_MASK) == type)
+			return a;
+	return NULL;
+}
+
+/* 0 and *ret, or -errno. */
+static int gre_outer_of(const char *name, int type, struct gre_outer *ret)
+{
+	struct {
+		struct nlmsghdr n;
+		struct ifinfomsg i;
+		char attrs[64];
+	} q = {.n = {.nlmsg_len = NLMSG_LENGTH(sizeof(struct ifinfomsg)),
+		     .nlmsg_type = RTM_GETLINK,
+		     .nlmsg_flags = NLM_F_REQUEST},
+	       .i = {.ifi_family = AF_UNSPEC}};
+	struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+	union {
+		struct nlmsghdr h;
+		char b[16384]; /* a link's description: 2-3 KiB */
+	} buf;
+	const struct nlmsghdr *h = &buf.h;
+	const struct rtattr *info, *data, *a;
+	struct rtattr *at = (struct rtattr *)((char *)&q + NLMSG_ALIGN(q.n.nlmsg_len));
+	size_t len = strlen(name) + 1;
+	uint16_t oflags = 0;
+	ssize_t n;
+	int fd, r = 0;
+
+	*ret = (struct gre_outer){.v6 = type == ARPHRD_IP6GRE};
+	if (len > IF_NAMESIZE)
+		return -ENODEV;
+	at->rta_type = IFLA_IFNAME;
+	at->rta_len = (unsigned short)RTA_LENGTH(len);
+	memcpy(RTA_DATA(at), name, len);
+	q.n.nlmsg_len = NLMSG_ALIGN(q.n.nlmsg_len) + RTA_ALIGN(at->rta_len);
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (fd < 0)
+		return -errno;
+	if (sendto(fd, &q, q.n.nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0 ||
+	    (n = recv(fd, buf.b, sizeof(buf.b), 0)) < 0) {
+		r = -errno;
+		goto out;
+	}
+	if (!NLMSG_OK(h, (size_t)n) || h->nlmsg_type == NLMSG_ERROR ||
+	    h->nlmsg_len < NLMSG_LENGTH(sizeof(struct ifinfomsg))) {
+		const struct nlmsgerr *e = NLMSG_DATA(h);
+
+		r = NLMSG_OK(h, (size_t)n) && h->nlmsg_type == NLMSG_ERROR && e->error ? e->error
+										       : -EBADMSG;
+		goto out;
+	}
+	len = h->nlmsg_len - NLMSG_LENGTH(sizeof(struct ifinfomsg));
+	a = (const struct rtattr *)((const char *)NLMSG_DATA(h) +
+				    NLMSG_ALIGN(sizeof(struct ifinfomsg)));
+	info = rta_find(a, len, IFLA_LINKINFO);
+	data = info ? rta_find(RTA_DATA(info), RTA_PAYLOAD(info), IFLA_INFO_DATA) : NULL;
+	if (!data) { /* no parameters: the fallback device, no remote */
+		ret->outer = 1;
+	} else {
+		const void *d = RTA_DATA(data);
+		size_t dl = RTA_PAYLOAD(data);
+		const struct rtattr *remote = rta_find(d, dl, IFLA_GRE_REMOTE);
+		uint8_t zero[16] = {0}, first;
+
+		if ((a = rta_find(d, dl, IFLA_GRE_OFLAGS)) && RTA_PAYLOAD(a) == 2)
+			oflags = *(const uint16_t *)RTA_DATA(a); /* GRE_* */
+		if ((a = rta_find(d, dl, IFLA_GRE_ENCAP_TYPE)) && RTA_PAYLOAD(a) == 2)
+			ret->encap = *(const uint16_t *)RTA_DATA(a);
+		first = remote && RTA_PAYLOAD(remote) ? *(const uint8_t *)RTA_DATA(remote) : 0;
+		if (rta_find(d, dl, IFLA_GRE_COLLECT_METADATA))
+			ret->outer = 0;
+		else if (!remote || RTA_PAYLOAD(remote) > sizeof(zero) ||
+			 !memcmp(RTA_DATA(remote), zero, RTA_PAYLOAD(remote)))
+			ret->outer = 1;
+		else /* 224.0.0.0/4: GRE only */
+			ret->outer = !ret->v6 && (first & 0xf0) == 0xe0;
+	}
+	ret->out_hdr = (uint8_t)((ret->v6 ? 40 : 20) + 4 + (oflags & GRE_CSUM ? 4 : 0) +
+				 (oflags & GRE_KEY ? 4 : 0) + (oflags & GRE_SEQ ? 4 : 0));
+out:
+	close(fd);
+	return r;
 }
 
 /* A DSA conduit's frames carry the switch's tag, and libpcap gives them the
@@ -146,10 +234,27 @@ int ecap_iface_cooked(const char *name, int ifindex, struct ecap_cooked_if *ret,
 	if (r)
 		return r;
 	*ret = (struct ecap_cooked_if){.ifindex = ifindex, .hatype = (uint16_t)type};
+	if (type == ARPHRD_IPGRE || type == ARPHRD_IP6GRE) {
+		struct gre_outer g;
+
+		if ((r = gre_outer_of(name, type, &g))) {
+			snprintf(err, errlen, "%s: reading its GRE parameters: %s", name,
+				 strerror(-r));
+			return r;
+		}
+		if (g.outer) {
+			ret->out_hdr = g.out_hdr;
+			/* ipgre_header_parse: the outer source; ip6gre has no parse */
+			ret->gre4_in = !g.v6;
+			ret->halen = g.v6 ? 0 : 4;
+			ret->haddr_at = 12;
+		}
+	}
 	if (lt.dlt == ECAP_LINKTYPE_EN10MB) {
 		int tx = ecap_vlan_tx_offload(ifindex);
 
 		ret->halen = 6;
+		ret->haddr_at = 6;
 		ret->l2len = 14;
 		/* a device ethtool cannot ask is taken to keep tags out of band */
 		ret->txvlan = tx < 0 ? ECAP_VLAN_TX_CTAG | ECAP_VLAN_TX_STAG : (uint8_t)tx;
@@ -209,18 +314,27 @@ int ecap_iface_linktype(const char *name, struct ecap_linktype *ret, char *err, 
 		dlt = ECAP_LINKTYPE_LINUX_SLL;
 		break;
 	case ARPHRD_IPGRE:
-	case ARPHRD_IP6GRE: /* not in libpcap's table: cooked */
-		if (!gre_unicast_remote(name)) {
-			snprintf(
-			    err, errlen,
-			    "%s has hardware type %d and no unicast remote: tcpdump captures "
-			    "it as LINUX_SLL with an address from the outer headers the kernel "
-			    "keeps before its packets; edgecap does not capture it",
-			    name, type);
+	case ARPHRD_IP6GRE: { /* not in libpcap's table: cooked */
+		struct gre_outer g;
+		int e = gre_outer_of(name, type, &g);
+
+		if (e) {
+			snprintf(err, errlen, "%s: reading its GRE parameters: %s", name,
+				 strerror(-e));
+			return e == -ENODEV ? e : -EPROTONOSUPPORT;
+		}
+		if (g.outer && g.encap) {
+			snprintf(err, errlen,
+				 "%s has hardware type %d, no unicast remote and a FOU or GUE "
+				 "encapsulation: tcpdump captures it as LINUX_SLL, whose "
+				 "packets the kernel hooks see behind outer headers of a "
+				 "length edgecap does not know; edgecap does not capture it",
+				 name, type);
 			return -EPROTONOSUPPORT;
 		}
 		dlt = ECAP_LINKTYPE_LINUX_SLL;
 		break;
+	}
 	default:
 		snprintf(err, errlen,
 			 "%s has hardware type %d: tcpdump captures it with a link type other than "

@@ -247,8 +247,12 @@ static void copy_tagged(struct ecap_asm *a, unsigned hook_id, enum ecap_input in
  * record): the header from the stack (SLL2 or SLL by kind), whole (every
  * reservation has room for its 24 bytes, and epb_trailer zeroes what lies
  * past caplen), then the packet from its network header through
- * bpf_skb_load_bytes. Then goto done, or goto fail. */
-static void copy_cooked(struct ecap_asm *a, int kind, uint32_t done, uint32_t fail)
+ * bpf_skb_load_bytes. Then goto done, or goto fail. With tag (SLL at TC
+ * ingress), a tag the skb holds out of band goes between the header's
+ * first 14 bytes and its protocol, as libpcap puts it back for a reader
+ * (vlan_offset 14 for DLT_LINUX_SLL, pcap_handle_packet_mmap): TPID, TCI,
+ * the protocol, then the packet, 20 bytes in. */
+static void copy_cooked(struct ecap_asm *a, int kind, int tag, uint32_t done, uint32_t fail)
 {
 	const int16_t at = sizeof(struct ecap_rec);
 	const int16_t hdr = kind == ECAP_COOKED_SLL ? ECAP_STK_SLL1 : ECAP_STK_SLL;
@@ -257,6 +261,33 @@ static void copy_cooked(struct ecap_asm *a, int kind, uint32_t done, uint32_t fa
 	for (int16_t i = 0; i < 24; i += 8) {
 		ecap_asm_emit(a, E_LDX(BPF_DW, BPF_REG_1, BPF_REG_10, hdr + i));
 		ecap_asm_emit(a, E_STX(BPF_DW, BPF_REG_9, BPF_REG_1, at + i));
+	}
+	if (tag) {
+		uint32_t plain = ecap_asm_label(a);
+
+		ecap_asm_emit(a, E_LDX(BPF_W, BPF_REG_1, BPF_REG_6,
+				       offsetof(struct __sk_buff, vlan_present)));
+		ecap_asm_jmp(a, BPF_JMP32 | BPF_JEQ | BPF_K, BPF_REG_1, 0, 0, plain);
+		ecap_asm_emit(a, E_LDX(BPF_H, BPF_REG_1, BPF_REG_10, hdr + 14));
+		ecap_asm_emit(a, E_STX(BPF_H, BPF_REG_9, BPF_REG_1, at + 18));
+		ecap_asm_emit(
+		    a, E_LDX(BPF_W, BPF_REG_1, BPF_REG_6, offsetof(struct __sk_buff, vlan_proto)));
+		ecap_asm_emit(a, E_STX(BPF_H, BPF_REG_9, BPF_REG_1, at + 14));
+		ecap_asm_emit(
+		    a, E_LDX(BPF_W, BPF_REG_1, BPF_REG_6, offsetof(struct __sk_buff, vlan_tci)));
+		ecap_asm_emit(a, E_BE(BPF_REG_1, 16));
+		ecap_asm_emit(a, E_STX(BPF_H, BPF_REG_9, BPF_REG_1, at + 16));
+		ecap_asm_jmp(a, BPF_JMP32 | BPF_JLE | BPF_K, BPF_REG_7, 0, hlen + 4, done);
+		ecap_asm_emit(a, E_MOV32_REG(BPF_REG_4, BPF_REG_7));
+		ecap_asm_emit(a, E_ALU32_IMM(BPF_ADD, BPF_REG_4, -(hlen + 4)));
+		ecap_asm_emit(a, E_MOV64_REG(BPF_REG_1, BPF_REG_6));
+		ecap_asm_emit(a, E_LDX(BPF_W, BPF_REG_2, BPF_REG_10, ECAP_STK_L2LEN));
+		ecap_asm_emit(a, E_MOV64_REG(BPF_REG_3, BPF_REG_9));
+		ecap_asm_emit(a, E_ALU64_IMM(BPF_ADD, BPF_REG_3, at + hlen + 4));
+		ecap_asm_emit(a, E_CALL(BPF_FUNC_skb_load_bytes));
+		ecap_asm_jmp(a, BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_0, 0, 0, done);
+		ecap_asm_goto(a, fail);
+		ecap_asm_bind(a, plain);
 	}
 	ecap_asm_jmp(a, BPF_JMP32 | BPF_JLE | BPF_K, BPF_REG_7, 0, hlen, done);
 	ecap_asm_emit(a, E_MOV32_REG(BPF_REG_4, BPF_REG_7));
@@ -302,6 +333,9 @@ static int emit_session(struct ecap_asm *a, unsigned hook_id, const struct ecap_
 	uint32_t l1 = ecap_asm_label(a), l2 = ecap_asm_label(a);
 	uint32_t sized = ecap_asm_label(a), loaded = ecap_asm_label(a), helper = ecap_asm_label(a);
 	uint32_t failed = ecap_asm_label(a);
+	/* LINUX_SLL at TC ingress: a tag out of band is put back (copy_cooked);
+	 * egress is left as it is (such a tag there is not measured) */
+	int sll_tag = o->cooked == ECAP_COOKED_SLL && hook_id == ECAP_HOOK_ID_TC_IN;
 	int r;
 
 	if (m->on_fd) { /* switched off: skipped */
@@ -351,10 +385,18 @@ static int emit_session(struct ecap_asm *a, unsigned hook_id, const struct ecap_
 	ecap_asm_jmp(a, BPF_JMP32 | BPF_JEQ | BPF_K, BPF_REG_0, 0, 0, next);
 
 	/* r7 = caplen = min(result, bytes present, snaplen); bytes present is
-	 * the wire length but in test runs of truncated captures. The constant
-	 * bound comes last so the verifier knows it on every path. */
+	 * the wire length but in test runs of truncated captures, and 4 more
+	 * for a tag put back (copy_cooked). The constant bound comes last so
+	 * the verifier knows it on every path. */
 	ecap_asm_emit(a, E_MOV32_REG(BPF_REG_7, BPF_REG_0));
 	ecap_asm_emit(a, E_LDX(BPF_W, BPF_REG_1, BPF_REG_10, STK_BUFLEN));
+	if (sll_tag) {
+		ecap_asm_emit(a, E_LDX(BPF_W, BPF_REG_2, BPF_REG_6,
+				       offsetof(struct __sk_buff, vlan_present)));
+		ecap_asm_emit(a, E_ALU32_IMM(BPF_AND, BPF_REG_2, 1));
+		ecap_asm_emit(a, E_ALU32_IMM(BPF_LSH, BPF_REG_2, 2));
+		ecap_asm_emit(a, E_ALU32_REG(BPF_ADD, BPF_REG_1, BPF_REG_2));
+	}
 	ecap_asm_jmp(a, BPF_JMP32 | BPF_JLE | BPF_X, BPF_REG_7, BPF_REG_1, 0, l1);
 	ecap_asm_emit(a, E_MOV32_REG(BPF_REG_7, BPF_REG_1));
 	ecap_asm_bind(a, l1);
@@ -410,10 +452,17 @@ static int emit_session(struct ecap_asm *a, unsigned hook_id, const struct ecap_
 	ecap_asm_emit(a, E_STX(BPF_W, BPF_REG_9, BPF_REG_1, offsetof(struct ecap_rec, if_id)));
 	ecap_asm_emit(a, E_STX(BPF_W, BPF_REG_9, BPF_REG_7, offsetof(struct ecap_rec, caplen)));
 	ecap_asm_emit(a, E_LDX(BPF_W, BPF_REG_1, BPF_REG_10, STK_WIRELEN));
+	if (sll_tag) {
+		ecap_asm_emit(a, E_LDX(BPF_W, BPF_REG_2, BPF_REG_6,
+				       offsetof(struct __sk_buff, vlan_present)));
+		ecap_asm_emit(a, E_ALU32_IMM(BPF_AND, BPF_REG_2, 1));
+		ecap_asm_emit(a, E_ALU32_IMM(BPF_LSH, BPF_REG_2, 2));
+		ecap_asm_emit(a, E_ALU32_REG(BPF_ADD, BPF_REG_1, BPF_REG_2));
+	}
 	ecap_asm_emit(a, E_STX(BPF_W, BPF_REG_9, BPF_REG_1, offsetof(struct ecap_rec, wirelen)));
 
 	if (o->cooked) {
-		copy_cooked(a, o->cooked, loaded, failed);
+		copy_cooked(a, o->cooked, sll_tag, loaded, failed);
 	} else if (o->tagged) {
 		copy_tagged(a, hook_id, o->input, loaded, failed);
 	} else {
@@ -584,6 +633,69 @@ static void tx_tag_inserted(struct ecap_asm *a, uint8_t txvlan)
 	ecap_asm_bind(a, out);
 }
 
+/* Received on GRE without a remote: the outer IPv4 and GRE headers lie
+ * before the packet (ip_gre.c keeps them as the skb's mac header, for
+ * ipgre_header_parse). Their length, as gre_parse_header found it: the IPv4
+ * header's (IHL), the GRE header's 4 bytes and 4 for each of the checksum,
+ * key and sequence flags, and 4 more for WCCPv2 (no flags, protocol 0x883e,
+ * and a payload that does not start as IPv4 does). At ECAP_STK_L2LEN and
+ * in w2; a packet too short for them goes to skip. Uses r7 and r8 and the
+ * header's address bytes, which cooked_header writes after. */
+static void gre4_outer(struct ecap_asm *a, uint32_t skip)
+{
+	const int16_t tmp = ECAP_STK_SLL + 12;
+	uint32_t done = ecap_asm_label(a);
+
+	ecap_asm_emit(a, E_MOV64_REG(BPF_REG_1, BPF_REG_6));
+	ecap_asm_emit(a, E_MOV32_IMM(BPF_REG_2, 0));
+	ecap_asm_emit(a, E_MOV64_REG(BPF_REG_3, BPF_REG_10));
+	ecap_asm_emit(a, E_ALU64_IMM(BPF_ADD, BPF_REG_3, tmp));
+	ecap_asm_emit(a, E_MOV32_IMM(BPF_REG_4, 1));
+	ecap_asm_emit(a, E_CALL(BPF_FUNC_skb_load_bytes));
+	ecap_asm_jmp(a, BPF_JMP | BPF_JNE | BPF_K, BPF_REG_0, 0, 0, skip);
+	ecap_asm_emit(a, E_LDX(BPF_B, BPF_REG_7, BPF_REG_10, tmp));
+	ecap_asm_emit(a, E_ALU32_IMM(BPF_AND, BPF_REG_7, 15));
+	ecap_asm_emit(a, E_ALU32_IMM(BPF_LSH, BPF_REG_7, 2)); /* r7 = IHL * 4 */
+	ecap_asm_emit(a, E_MOV64_REG(BPF_REG_1, BPF_REG_6));
+	ecap_asm_emit(a, E_MOV32_REG(BPF_REG_2, BPF_REG_7));
+	ecap_asm_emit(a, E_MOV64_REG(BPF_REG_3, BPF_REG_10));
+	ecap_asm_emit(a, E_ALU64_IMM(BPF_ADD, BPF_REG_3, tmp));
+	ecap_asm_emit(a, E_MOV32_IMM(BPF_REG_4, 4));
+	ecap_asm_emit(a, E_CALL(BPF_FUNC_skb_load_bytes)); /* flags, protocol */
+	ecap_asm_jmp(a, BPF_JMP | BPF_JNE | BPF_K, BPF_REG_0, 0, 0, skip);
+	ecap_asm_emit(a, E_MOV32_IMM(BPF_REG_8, 4));
+	ecap_asm_emit(a, E_LDX(BPF_B, BPF_REG_1, BPF_REG_10, tmp));
+	for (int shift = 7; shift >= 4; shift--) { /* C (0x80), K (0x20), S (0x10) */
+		if (shift == 6)
+			continue;
+		ecap_asm_emit(a, E_MOV32_REG(BPF_REG_2, BPF_REG_1));
+		ecap_asm_emit(a, E_ALU32_IMM(BPF_RSH, BPF_REG_2, shift));
+		ecap_asm_emit(a, E_ALU32_IMM(BPF_AND, BPF_REG_2, 1));
+		ecap_asm_emit(a, E_ALU32_IMM(BPF_LSH, BPF_REG_2, 2));
+		ecap_asm_emit(a, E_ALU32_REG(BPF_ADD, BPF_REG_8, BPF_REG_2));
+	}
+	/* no flags and protocol 0x883e (bytes 00 00 88 3e, read as a u32 here) */
+	ecap_asm_emit(a, E_LDX(BPF_W, BPF_REG_1, BPF_REG_10, tmp));
+	ecap_asm_jmp(a, BPF_JMP32 | BPF_JNE | BPF_K, BPF_REG_1, 0, (int32_t)htonl(0x0000883e),
+		     done);
+	ecap_asm_emit(a, E_MOV64_REG(BPF_REG_1, BPF_REG_6));
+	ecap_asm_emit(a, E_MOV32_REG(BPF_REG_2, BPF_REG_7));
+	ecap_asm_emit(a, E_ALU32_REG(BPF_ADD, BPF_REG_2, BPF_REG_8));
+	ecap_asm_emit(a, E_MOV64_REG(BPF_REG_3, BPF_REG_10));
+	ecap_asm_emit(a, E_ALU64_IMM(BPF_ADD, BPF_REG_3, tmp));
+	ecap_asm_emit(a, E_MOV32_IMM(BPF_REG_4, 1));
+	ecap_asm_emit(a, E_CALL(BPF_FUNC_skb_load_bytes));
+	ecap_asm_jmp(a, BPF_JMP | BPF_JNE | BPF_K, BPF_REG_0, 0, 0, skip);
+	ecap_asm_emit(a, E_LDX(BPF_B, BPF_REG_1, BPF_REG_10, tmp));
+	ecap_asm_emit(a, E_ALU32_IMM(BPF_AND, BPF_REG_1, 0xf0));
+	ecap_asm_jmp(a, BPF_JMP32 | BPF_JEQ | BPF_K, BPF_REG_1, 0, 0x40, done);
+	ecap_asm_emit(a, E_ALU32_IMM(BPF_ADD, BPF_REG_8, 4));
+	ecap_asm_bind(a, done);
+	ecap_asm_emit(a, E_ALU32_REG(BPF_ADD, BPF_REG_7, BPF_REG_8));
+	ecap_asm_emit(a, E_STX(BPF_W, BPF_REG_10, BPF_REG_7, ECAP_STK_L2LEN));
+	ecap_asm_emit(a, E_MOV32_REG(BPF_REG_2, BPF_REG_7));
+}
+
 /* The cooked header of the packet at ECAP_STK_SLL, its link-layer header's
  * length at ECAP_STK_L2LEN, and the lengths on the stack those of the
  * cooked packet (header included), for a packet on one of the cooked
@@ -622,22 +734,32 @@ static void cooked_header(struct ecap_asm *a, unsigned hook_id, const struct eca
 		ecap_asm_bind(a, at[d]);
 		for (int16_t i = 0; i < 24; i += 8)
 			ecap_asm_emit(a, E_ST(BPF_DW, BPF_REG_10, ECAP_STK_SLL + i, 0));
+		uint32_t l2 = seen[d].l2len;
+
+		if (hook_id == ECAP_HOOK_ID_TC_OUT)
+			l2 += seen[d].out_hdr;
 		ecap_asm_emit(a, E_ST(BPF_H, BPF_REG_10, ECAP_STK_SLL + 8, htons(seen[d].hatype)));
 		ecap_asm_emit(a, E_ST(BPF_B, BPF_REG_10, ECAP_STK_SLL + 11, seen[d].halen));
-		ecap_asm_emit(a, E_ST(BPF_W, BPF_REG_10, ECAP_STK_L2LEN, seen[d].l2len));
+		if (hook_id == ECAP_HOOK_ID_TC_IN && seen[d].gre4_in) {
+			gre4_outer(a, skip);
+		} else {
+			ecap_asm_emit(a, E_ST(BPF_W, BPF_REG_10, ECAP_STK_L2LEN, l2));
+			ecap_asm_emit(a, E_MOV32_IMM(BPF_REG_2, l2));
+		}
 		ecap_asm_emit(a,
 			      E_LDX(BPF_W, BPF_REG_1, BPF_REG_6, offsetof(struct __sk_buff, len)));
-		ecap_asm_jmp(a, BPF_JMP32 | BPF_JLT | BPF_K, BPF_REG_1, 0, seen[d].l2len, skip);
-		ecap_asm_emit(a, E_ALU32_IMM(BPF_ADD, BPF_REG_1, ECAP_SLL2_LEN - seen[d].l2len));
+		ecap_asm_jmp(a, BPF_JMP32 | BPF_JLT | BPF_X, BPF_REG_1, BPF_REG_2, 0, skip);
+		ecap_asm_emit(a, E_ALU32_REG(BPF_SUB, BPF_REG_1, BPF_REG_2));
+		ecap_asm_emit(a, E_ALU32_IMM(BPF_ADD, BPF_REG_1, ECAP_SLL2_LEN));
 		ecap_asm_emit(a, E_STX(BPF_W, BPF_REG_10, BPF_REG_1, STK_WIRELEN));
 		ecap_asm_emit(a, E_STX(BPF_W, BPF_REG_10, BPF_REG_1, STK_BUFLEN));
 		if (hook_id == ECAP_HOOK_ID_TC_OUT &&
 		    (seen[d].txvlan & (ECAP_VLAN_TX_CTAG | ECAP_VLAN_TX_STAG)) !=
 			(ECAP_VLAN_TX_CTAG | ECAP_VLAN_TX_STAG))
 			tx_tag_inserted(a, seen[d].txvlan);
-		if (seen[d].halen) { /* the source address, at byte 6 of the frame */
+		if (seen[d].halen) { /* the source address: the frame's, the outer IPv4's */
 			ecap_asm_emit(a, E_MOV64_REG(BPF_REG_1, BPF_REG_6));
-			ecap_asm_emit(a, E_MOV32_IMM(BPF_REG_2, 6));
+			ecap_asm_emit(a, E_MOV32_IMM(BPF_REG_2, seen[d].haddr_at));
 			ecap_asm_emit(a, E_MOV64_REG(BPF_REG_3, BPF_REG_10));
 			ecap_asm_emit(a, E_ALU64_IMM(BPF_ADD, BPF_REG_3, ECAP_STK_SLL + 12));
 			ecap_asm_emit(a, E_MOV32_IMM(BPF_REG_4, seen[d].halen));

@@ -14,9 +14,16 @@
 struct ecap_cooked_if {
 	int ifindex;
 	uint16_t hatype; /* ARPHRD_* */
-	uint8_t halen;	 /* link-layer address bytes: the frame's source, at byte 6 (0 or 6) */
-	uint8_t l2len;	 /* link-layer header bytes: 14 (Ethernet, loopback) or 0 */
-	uint8_t txvlan;	 /* ECAP_VLAN_TX_*: the tag types the device inserts itself */
+	uint8_t halen;	 /* link-layer address bytes (0, 4 or 6), at haddr_at in the skb */
+	uint8_t haddr_at;
+	uint8_t l2len;	/* link-layer header bytes: 14 (Ethernet, loopback) or 0 */
+	uint8_t txvlan; /* ECAP_VLAN_TX_*: the tag types the device inserts itself */
+	/* GRE and ip6gre without a remote (linktype.c): on egress, out_hdr
+	 * bytes of outer IP and GRE headers before the packet; with gre4_in,
+	 * on ingress the outer IPv4 and GRE headers of each packet, of the
+	 * length they give */
+	uint8_t out_hdr;
+	uint8_t gre4_in;
 };
 
 /* Interfaces a cooked session may list. */
