@@ -111,10 +111,11 @@ int srv_tunnel_register_ep(struct srv_api *api, h2o_req_t *req, const struct reg
 		goto out;
 	}
 	srv_json(req, 200,
-		 json_pack("{s:I, s:s, s:s, s:s, s:i, s:i, s:i, s:s, s:s*}", "client",
+		 json_pack("{s:I, s:s, s:s, s:s, s:i, s:i, s:i, s:s, s:s*, s:s*, s:s*}", "client",
 			   (json_int_t)g.client, "dh", g.dh, "address", g.address, "server",
 			   g.server, "prefix", g.prefix, "udp_port", (int)g.udp_port, "mtu", g.mtu,
-			   "secret", g.secret, "cert", g.cert[0] ? g.cert : NULL));
+			   "secret", g.secret, "cert", g.cert[0] ? g.cert : NULL, "server_key",
+			   g.server_key[0] ? g.server_key : NULL, "sig", g.sig[0] ? g.sig : NULL));
 out:
 	json_decref(j);
 	return 0;

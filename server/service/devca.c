@@ -204,3 +204,22 @@ out:
 	EVP_PKEY_free(pub);
 	return r;
 }
+
+int srv_devca_sign(struct srv_devca *ca, const char *text, char ret_sig[89], char ret_pub[45])
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	uint8_t sig[64], pub[32];
+	size_t siglen = sizeof(sig), publen = sizeof(pub);
+	int r = -EIO;
+
+	if (md && EVP_DigestSignInit(md, NULL, NULL, NULL, ca->key) == 1 &&
+	    EVP_DigestSign(md, sig, &siglen, (const uint8_t *)text, strlen(text)) == 1 &&
+	    siglen == 64 && EVP_PKEY_get_raw_public_key(ca->key, pub, &publen) == 1 &&
+	    publen == 32) {
+		EVP_EncodeBlock((unsigned char *)ret_sig, sig, 64);
+		EVP_EncodeBlock((unsigned char *)ret_pub, pub, 32);
+		r = 0;
+	}
+	EVP_MD_CTX_free(md);
+	return r;
+}

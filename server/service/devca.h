@@ -27,4 +27,9 @@ X509 *srv_devca_cert(const struct srv_devca *ca);
 int srv_devca_issue(struct srv_devca *ca, const char *pubkey, const char *serial, uint32_t mgmt,
 		    unsigned days, char *ret, size_t len);
 
+/* Its key signs the tunnel's grants too (mtun_grant_text: a text no
+ * certificate's DER can be): the signature and the public key, base64, into
+ * ret_sig (89) and ret_pub (45). 0 or -EIO. */
+int srv_devca_sign(struct srv_devca *ca, const char *text, char ret_sig[89], char ret_pub[45]);
+
 #endif

@@ -70,8 +70,8 @@ struct srv_tunnel {
 	struct {
 		uint64_t no_client, bad_tag, stale, spoofed, no_route, tun_errors, slowed;
 	} stat;
-	/* registrations per source (an IPv6 /64 counts as one), before any
-	 * signature is checked or anything written: a token bucket each */
+	/* announcements per source (an IPv6 /64 counts as one), before
+	 * anything is written: a token bucket each */
 	struct {
 		uint64_t key, at_ms;
 		double tokens;
@@ -80,9 +80,10 @@ struct srv_tunnel {
 
 static const char http_path[] = "http";
 
-/* The source's share: 0, or -EBUSY when it registers faster than
- * RATE_PER_S after a burst of RATE_BURST (a device registers at start, on
- * silence, and every few seconds only while it waits to be claimed). */
+/* The source's share of announcements (keys no device has, which the
+ * registry keeps): 0, or -EBUSY past RATE_PER_S a second after a burst of
+ * RATE_BURST (a device announces itself every few seconds only while it
+ * waits to be claimed). */
 static int rate_ok(struct srv_tunnel *t, const char *source)
 {
 	struct in6_addr a6;
@@ -440,6 +441,11 @@ static int announce(struct srv_tunnel *t, const struct srv_tunnel_reg *in, char 
 			 "unknown device: no device has this key, and no claim code came with it");
 		return -EACCES;
 	}
+	/* what writes to the registry for anyone who asks: a share per source */
+	if (in->source && rate_ok(t, in->source)) {
+		snprintf(err, errlen, "too many announcements from %s: slow down", in->source);
+		return -EBUSY;
+	}
 	snprintf(u.pubkey, sizeof(u.pubkey), "%s", in->pubkey);
 	snprintf(u.serial, sizeof(u.serial), "%s", in->serial);
 	snprintf(u.claim, sizeof(u.claim), "%s", in->claim);
@@ -478,7 +484,7 @@ int srv_tunnel_register(struct srv_tunnel *t, const struct srv_tunnel_reg *in,
 	void *mine = NULL;
 	int64_t now = time(NULL);
 	size_t nlen = strlen(in->nonce);
-	char tail[MTUN_TAIL_MAX];
+	char tail[MTUN_TAIL_MAX], grant[MTUN_GRANT_MAX];
 	int r;
 
 	if (nlen < ECAP_AUTH_NONCE_MIN || nlen > ECAP_AUTH_NONCE_MAX ||
@@ -486,10 +492,6 @@ int srv_tunnel_register(struct srv_tunnel *t, const struct srv_tunnel_reg *in,
 		snprintf(err, errlen, "nonce: want %d to %d lowercase hex digits",
 			 ECAP_AUTH_NONCE_MIN, ECAP_AUTH_NONCE_MAX);
 		return -EINVAL;
-	}
-	if (in->source && rate_ok(t, in->source)) {
-		snprintf(err, errlen, "too many registrations from %s: slow down", in->source);
-		return -EBUSY;
 	}
 	if (in->ts < now - MTUN_REGISTER_SKEW || in->ts > now + MTUN_REGISTER_SKEW) {
 		snprintf(err, errlen, "expired: timestamp %lld is more than %d s off",
@@ -560,6 +562,18 @@ int srv_tunnel_register(struct srv_tunnel *t, const struct srv_tunnel_reg *in,
 			     sizeof(out->cert)))) {
 		snprintf(err, errlen,
 			 "out of resources: sealing its secret or issuing its certificate");
+		r = -ENOMEM;
+		goto out;
+	}
+	/* the whole grant signed with the device CA's key, which the device
+	 * trusts from its first grant on (a server posing as this one over
+	 * plain HTTP cannot sign) */
+	mtun_addr_str(d.mgmt, out->address);
+	out->sig[0] = out->server_key[0] = 0;
+	if (t->devca && (mtun_grant_text(grant, in->serial, in->nonce, in->dh, c->id, out->dh,
+					 out->address, out->secret, out->cert) ||
+			 srv_devca_sign(t->devca, grant, out->sig, out->server_key))) {
+		snprintf(err, errlen, "out of resources: signing the grant");
 		r = -ENOMEM;
 		goto out;
 	}

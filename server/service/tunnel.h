@@ -71,7 +71,8 @@ struct srv_tunnel_grant {
 	uint16_t udp_port;
 	int mtu;
 	char secret[MTUN_BOX_B64(REG_SECRET_LEN)]; /* the device's secret, sealed */
-	char cert[SRV_DEVCA_PEM]; /* "", or its certificate (tls) from the device CA */
+	char cert[SRV_DEVCA_PEM];     /* "", or its certificate (tls) from the device CA */
+	char server_key[45], sig[89]; /* the device CA's key, its signature of the grant */
 };
 int srv_tunnel_register(struct srv_tunnel *t, const struct srv_tunnel_reg *in,
 			struct srv_tunnel_grant *out, char *err, size_t errlen);

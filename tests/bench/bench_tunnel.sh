@@ -177,9 +177,9 @@ sockmem() { inc awk '$1 == "TCP:" || $1 == "UDP:" { for (i = 2; i < NF; i++) if 
 cpu() { awk '{ print $14 + $15 }' /proc/$server_pid/stat; } # ticks
 rss0=$(rss) mem0=$(sockmem) t0=$(date +%s)
 inc "$here/idlepoll.py" 10.97.0.1 8080 "$seed" SIM "$N" > "$tmp/idle.out" 2>&1 &
-for _ in $(seq 1200); do grep -q parked "$tmp/idle.out" && break; sleep 0.1; done
+for _ in $(seq 1200); do grep -q "^parked $N$" "$tmp/idle.out" && break; sleep 0.1; done
 park_s=$(($(date +%s) - t0))
-grep -q parked "$tmp/idle.out" || { echo "the idle devices did not park: $(tail -3 "$tmp/idle.out")"; exit 1; }
+grep -q "^parked $N$" "$tmp/idle.out" || { echo "the idle devices did not park: $(tail -3 "$tmp/idle.out")"; exit 1; }
 sleep 1
 rss1=$(rss) mem1=$(sockmem) cpu0=$(cpu)
 sleep 10

@@ -225,9 +225,27 @@ def cmd_refusals(url, serial, keyfile, otherfile):
     expect("after refusals", status, json.dumps(a).encode(), 200)
 
 
+def grant_text(serial, reg, a):
+    """What the server signs of a grant (docs/tunnel.md)."""
+    cert = hashlib.sha256(a.get("cert", "").encode()).hexdigest()
+    return (f"edgecap-granted\n{serial}\n{reg['nonce']}\n{reg['dh']}\n{a['client']}\n"
+            f"{a['dh']}\n{a['address']}\n{a['secret']}\n{cert}").encode()
+
+
 def cmd_register(url, serial, keyfile):
-    status, a, sess = register(url, serial, load_key(keyfile))
-    expect("register", status, json.dumps(a).encode(), 200)
+    body, dh = registration(serial, load_key(keyfile))
+    c = conn(url)
+    status, data, _ = post(c, "/tunnel/v1/register", body, {"Content-Type": "application/json"})
+    c.close()
+    a = json.loads(data)
+    expect("register", status, data, 200)
+    sess = session(a, dh)
+    # the grant, signed with the server's key
+    pub = ed25519.Ed25519PublicKey.from_public_bytes(base64.b64decode(a["server_key"]))
+    try:
+        pub.verify(base64.b64decode(a["sig"]), grant_text(serial, json.loads(body), a))
+    except Exception as e:  # noqa: BLE001 - any failure to verify is the finding
+        fail(f"the grant's signature does not verify: {e!r}")
     try:
         secret = open_secret(a, sess[1])
     except Exception as e:  # noqa: BLE001 - any failure to open is the finding

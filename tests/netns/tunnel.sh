@@ -498,7 +498,36 @@ test_device_tls() {
 		grep -q "certificate" "$tmp/tls2.err" &&
 		ok "device HTTPS with the server's certificate: captured over the tunnel (4 of 4), checked against the device CA" ||
 		ko device_tls "st=$st $n requests; $(cat "$tmp/remote.err"); curl: $(cat "$tmp/tls.code" "$tmp/tls.err" "$tmp/tls2.err")"
-	ecl devices delete gw4 > /dev/null
+	ecl devices disable gw4 > /dev/null # (its captures keep it; disabled, its session ends)
+}
+
+# The grant is signed with the server's key, which a device trusts from its
+# first grant on (key_file + ".server"): gw1 keeps it; a device that trusts
+# another key (as if this server posed as the one it knew) refuses the grant,
+# in words, until the file goes.
+test_server_pin() {
+	local pinned
+	pinned=$(cat "$tmp/gw1.key.server" 2> /dev/null)
+	[ -n "$pinned" ] && grep -q "trusting the server's key $pinned" "$tmp/gw1.log" ||
+		{ ko server_pin "gw1 trusts nothing: $(grep trusting "$tmp/gw1.log")"; return; }
+	printf 'tunnel = http://10.98.0.1:8080\nserial = SN-gw5\nkey_file = %s\nstate_file = %s\nhello_interval = 1\nudp_wait = 1\n' \
+		"$tmp/gw5.key" "$tmp/gw5.state" > "$tmp/gw5.conf"
+	cat "$tmp/other.pub" > "$tmp/gw5.key.server" # another key than the server's
+	: > "$tmp/gw5.log"
+	ip netns exec "$B" "$agent" -c "$tmp/gw5.conf" -i nl --listen 0.0.0.0:8085 --plain-http 2>> "$tmp/gw5.log" &
+	gw5_pid=$!
+	wait_log "$tmp/gw5.log" "waiting to be claimed" 6 && claim gw5 SN-gw5 "$(code gw5)" &&
+		wait_log "$tmp/gw5.log" "is not the one this device trusts" 12 &&
+		! grep -q "registered as" "$tmp/gw5.log" ||
+		{ ko server_pin "another key taken: $(tail -3 "$tmp/gw5.log")"; kill "$gw5_pid"; return; }
+	kill "$gw5_pid"; wait "$gw5_pid" 2> /dev/null
+	rm "$tmp/gw5.key.server"
+	ip netns exec "$B" "$agent" -c "$tmp/gw5.conf" -i nl --listen 0.0.0.0:8085 --plain-http 2>> "$tmp/gw5.log" &
+	gw5_pid=$!
+	wait_log "$tmp/gw5.log" "registered as" 12 && [ "$(cat "$tmp/gw5.key.server")" = "$pinned" ] &&
+		ok "the grant is signed with the server's key, trusted from the first; another key refused" ||
+		ko server_pin "$(tail -3 "$tmp/gw5.log")"
+	kill "$gw5_pid"; wait "$gw5_pid" 2> /dev/null
 }
 
 after() { # nothing a test did may have stopped the server or an agent
@@ -508,7 +537,7 @@ after() { # nothing a test did may have stopped the server or an agent
 
 run_tests after test_register test_compile_pings test_collision test_claim test_refusals test_disabled test_polls test_udp_auth \
 	test_capture_udp_blocked test_stream test_bulk test_tcp_http test_proxy test_quiet test_restart test_https \
-	test_device_tls
+	test_device_tls test_server_pin
 st=$?
 [ $st = 0 ] || tail -n 20 "$tmp/server.log" "$tmp/gw1.log" "$tmp/gw2.log"
 exit $st

@@ -100,9 +100,10 @@ struct exchange {
 	struct ecap_httpc_call call;
 	char headers[256];
 	struct ecap_buf body;
-	void *dh;	/* a registration's X25519 key */
-	int tells_path; /* a poll with an ACK in it */
-	int carries;	/* a poll with the link's DATA in it */
+	void *dh;				 /* a registration's X25519 key */
+	char nonce[33], dh_pub[MTUN_PUBKEY_B64]; /* and what it said: the grant names them */
+	int tells_path;				 /* a poll with an ACK in it */
+	int carries;				 /* a poll with the link's DATA in it */
 };
 
 static uint64_t now_ms(struct agent_tunnel *t)
@@ -565,6 +566,51 @@ static int resolve_udp(struct agent_tunnel *t, uint16_t port)
 	return 0;
 }
 
+/* Is the grant signed by the server's key, the one we trusted at our first
+ * grant (kept in key_file + ".server"; trusted now when there is none)?
+ * Over plain HTTP this is what tells the server from one posing as it.
+ * 0, or -EACCES with why. */
+static int trusted_grant(struct agent_tunnel *t, const struct exchange *x, json_t *j,
+			 uint32_t client, const char *sdh, const char *addr, const char *secret,
+			 char *why, size_t len)
+{
+	const char *pub = json_string_value(json_object_get(j, "server_key")),
+		   *sig = json_string_value(json_object_get(j, "sig")),
+		   *cert = json_string_value(json_object_get(j, "cert"));
+	char text[MTUN_GRANT_MAX], path[300], pinned[MTUN_PUBKEY_B64 + 2] = "";
+	FILE *f;
+
+	if (!pub || !sig ||
+	    mtun_grant_text(text, t->conf->serial, x->nonce, x->dh_pub, client, sdh, addr, secret,
+			    cert) ||
+	    mtun_grant_verify(pub, text, sig)) {
+		snprintf(why, len, "the grant is not signed by the server's key");
+		return -EACCES;
+	}
+	snprintf(path, sizeof(path), "%s.server", t->conf->key_file);
+	if ((f = fopen(path, "re"))) {
+		if (!fgets(pinned, sizeof(pinned), f))
+			pinned[0] = 0;
+		fclose(f);
+		pinned[strcspn(pinned, "\n")] = 0;
+		if (strcmp(pinned, pub)) {
+			snprintf(why, len,
+				 "the server's key %s is not the one this device trusts (%s); if "
+				 "the server was set up anew, delete %s",
+				 pub, pinned, path);
+			return -EACCES;
+		}
+		return 0;
+	}
+	f = fopen(path, "wxe");
+	if (!f || (fprintf(f, "%s\n", pub) < 0) | (fclose(f) != 0)) {
+		snprintf(why, len, "%s: %s", path, strerror(errno));
+		return -EACCES;
+	}
+	ecap_log(LOG_NOTICE, "tunnel: trusting the server's key %s from now on (%s)", pub, path);
+	return 0;
+}
+
 /* Seconds from now to the end of a certificate in PEM (0: unreadable). */
 static long cert_life(const char *pem)
 {
@@ -633,6 +679,12 @@ static void on_registered(struct exchange *x, const char *err)
 	    (ntohl(in.s_addr) & 0xffffff) == 0xffffff || port < 1 || port > 65535 ||
 	    mtun_dh_key(mine, dh, (uint32_t)client, key)) {
 		ecap_log(LOG_WARNING, "tunnel: registration: a malformed answer");
+		goto retry;
+	}
+	/* the server's, signed by the key we trusted first */
+	if (trusted_grant(t, x, j, (uint32_t)client, dh, addr, secret, e, sizeof(e))) {
+		ecap_log(LOG_WARNING, "tunnel: registration: %s", e);
+		OPENSSL_cleanse(key, sizeof(key));
 		goto retry;
 	}
 	/* the secret the server signs our captures with, sealed under the
@@ -779,6 +831,8 @@ static void start_registration(struct agent_tunnel *t)
 	free(text);
 	json_decref(j);
 	x->dh = mine;
+	memcpy(x->nonce, nonce, sizeof(x->nonce));
+	memcpy(x->dh_pub, dh, sizeof(x->dh_pub));
 	t->reg_x = x;
 	exchange_start(t, x, "/tunnel/v1/register", "application/json", "");
 }

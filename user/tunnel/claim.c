@@ -198,3 +198,38 @@ int mtun_box_open(const uint8_t key[MTUN_KEY_LEN], uint32_t client, const char *
 	}
 	return (int)n;
 }
+
+int mtun_grant_text(char ret[MTUN_GRANT_MAX], const char *serial, const char *nonce, const char *dh,
+		    uint32_t client, const char *sdh, const char *address, const char *secret,
+		    const char *cert)
+{
+	uint8_t h[32];
+	char hex[65];
+	int n;
+
+	SHA256((const uint8_t *)(cert ? cert : ""), cert ? strlen(cert) : 0, h);
+	ecap_hex_encode(h, sizeof(h), hex);
+	n = snprintf(ret, MTUN_GRANT_MAX, "edgecap-granted\n%s\n%s\n%s\n%u\n%s\n%s\n%s\n%s", serial,
+		     nonce, dh, client, sdh, address, secret, hex);
+	return n < 0 || n >= MTUN_GRANT_MAX ? -EINVAL : 0;
+}
+
+int mtun_grant_verify(const char *pubkey, const char *text, const char *sig)
+{
+	uint8_t raw[32], s[96];
+	EVP_PKEY *k;
+	EVP_MD_CTX *md;
+	int r = -EACCES;
+
+	if (raw_pubkey(pubkey, raw) || strlen(sig) != 88 ||
+	    EVP_DecodeBlock(s, (const unsigned char *)sig, 88) != 66)
+		return -EINVAL;
+	k = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, raw, 32);
+	md = EVP_MD_CTX_new();
+	if (k && md && EVP_DigestVerifyInit(md, NULL, NULL, NULL, k) == 1 &&
+	    EVP_DigestVerify(md, s, 64, (const uint8_t *)text, strlen(text)) == 1)
+		r = 0;
+	EVP_MD_CTX_free(md);
+	EVP_PKEY_free(k);
+	return r;
+}
