@@ -241,19 +241,23 @@ n=$(hooks)
 # Wireshark's engine (docs/web.md, "Packet detail"): sharkd in bubblewrap's
 # sandbox, started by the service as its own unprivileged user, under the
 # shipped unit's confinement; the packet's protocol tree comes back.
-code=$(api POST /captures '{"devices":["gw"],"expression":"icmp","count":2,"duration":20,"reason":"pkg.sh"}')
-[ "$code" = 201 ] && id=$(field id) || { cat "$work/body"; bad "POST /api/v1/captures: $code"; id=0; }
-for _ in $(seq 50); do
-	api GET "/captures/$id" > /dev/null
-	[ "$(field devices 0 state)" = streaming ] && break
-	sleep 0.1
-done
-in_net ping -c 2 -i 0.2 127.0.0.1 > /dev/null || true
-for _ in $(seq 100); do
-	api GET "/captures/$id" > /dev/null
-	[ "$(field state)" = done ] && break
-	sleep 0.1
-done
+two_pings() { # DEVICE ADDRESS: a capture of two pings to ADDRESS on DEVICE,
+	# to its end: its id in $id, its status in $work/body
+	code=$(api POST /captures "{\"devices\":[\"$1\"],\"expression\":\"icmp\",\"count\":2,\"duration\":20,\"reason\":\"pkg.sh\"}")
+	[ "$code" = 201 ] && id=$(field id) || { cat "$work/body"; bad "POST /api/v1/captures on $1: $code"; id=0; }
+	for _ in $(seq 50); do
+		api GET "/captures/$id" > /dev/null
+		[ "$(field devices 0 state)" = streaming ] && break
+		sleep 0.1
+	done
+	in_net ping -c 2 -i 0.2 "$2" > /dev/null || true
+	for _ in $(seq 100); do
+		api GET "/captures/$id" > /dev/null
+		[ "$(field state)" = done ] && break
+		sleep 0.1
+	done
+}
+two_pings gw 127.0.0.1
 [ "$(field state) $(field merged)" = "done 2" ] && ok "a capture of two pings on lo: done, 2 packets" ||
 	{ cat "$work/body"; echo; bad "capture $id: $(field state) $(field merged)"; }
 code=$(api GET "/captures/$id/frames/1")
@@ -351,19 +355,7 @@ done
 	[ "$(field address)" = https://tunnel:8443 ] &&
 	ok "it registered, reported ve1 and is online ($(field transport), $(field mgmt_address))" ||
 	{ cat "$work/body"; echo; in_root journalctl -q -u edgecap-agent -o cat | tail -5; bad "gw2 is not online"; }
-code=$(api POST /captures '{"devices":["gw2"],"expression":"icmp","count":2,"duration":20,"reason":"pkg.sh claim"}')
-[ "$code" = 201 ] && id=$(field id) || { cat "$work/body"; bad "POST /api/v1/captures on gw2: $code"; id=0; }
-for _ in $(seq 50); do
-	api GET "/captures/$id" > /dev/null
-	[ "$(field devices 0 state)" = streaming ] && break
-	sleep 0.1
-done
-in_net ping -c 2 -i 0.2 10.77.0.2 > /dev/null || true
-for _ in $(seq 100); do
-	api GET "/captures/$id" > /dev/null
-	[ "$(field state)" = done ] && break
-	sleep 0.1
-done
+two_pings gw2 10.77.0.2
 [ "$(field state) $(field merged) $(field devices 0 state)" = "done 2 done" ] &&
 	ok "captured from over HTTPS through the tunnel, with the server's certificate: 2 pings" ||
 	{ cat "$work/body"; echo; in_root journalctl -q -u edgecap-agent -o cat | tail -5; bad "capture $id on gw2"; }
