@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "api/api.h"
 #include "common/bounds.h"
@@ -51,7 +52,10 @@ static int interfaces(h2o_req_t *req, const char *field, json_t *ifs, char *ret,
 #define IFACES_LEN (ECAP_CAPTURE_IFACES_MAX * (IFNAME_MAX + 1) + 1)
 
 /* Does the device's last report list each of ifs ("IF,IF")? 0, or -1 with
- * the 400 sent. A device that never reported is left to refuse itself. */
+ * the 409 sent. A device that never reported is left to refuse itself. A
+ * report is up to an interval old, and an agent may have been started with
+ * other interfaces since: on a mismatch the device is asked again at once,
+ * and the answer says so. */
 static int reported(struct srv_api *api, h2o_req_t *req, const struct reg_device *d,
 		    const char *ifs)
 {
@@ -82,8 +86,12 @@ static int reported(struct srv_api *api, h2o_req_t *req, const struct reg_device
 		json_array_foreach(json_object_get(r, "interfaces"), k, i)
 			found |= !strcmp(json_string_value(json_object_get(i, "name")) ?: "", t);
 		if (!found) {
-			srv_fail(req, 400, "interfaces: %s has no interface '%s' (it reported %s)",
-				 d->name, t, names[0] ? names : "none");
+			srv_fail(req, 409,
+				 "interfaces: %s has no interface '%s' (it reported %s, %lld s ago; "
+				 "asked again now: try again in a few seconds if it has one since)",
+				 d->name, t, names[0] ? names : "none",
+				 (long long)(time(NULL) - when));
+			reg_device_polled(api->reg, d->id, 0); /* due at the next tick */
 			bad = 1;
 		}
 	}
