@@ -86,11 +86,11 @@ static int reported(struct srv_api *api, h2o_req_t *req, const struct reg_device
 		json_array_foreach(json_object_get(r, "interfaces"), k, i)
 			found |= !strcmp(json_string_value(json_object_get(i, "name")) ?: "", t);
 		if (!found) {
-			srv_fail(req, 409,
-				 "interfaces: %s has no interface '%s' (it reported %s, %lld s ago; "
-				 "asked again now: try again in a few seconds if it has one since)",
-				 d->name, t, names[0] ? names : "none",
-				 (long long)(time(NULL) - when));
+			srv_fail(
+			    req, 409,
+			    "interfaces: %s has no interface '%s' (it reported %s, %lld s ago; "
+			    "asked again now: try again in a few seconds if it has one since)",
+			    d->name, t, names[0] ? names : "none", (long long)(time(NULL) - when));
 			reg_device_polled(api->reg, d->id, 0); /* due at the next tick */
 			bad = 1;
 		}
