@@ -80,10 +80,16 @@ static X509 *frame(EVP_PKEY *pub, const char *cn, long secs)
 
 static int make(struct srv_devca *ca, const char *keyp, const char *certp, char *err, size_t errlen)
 {
-	FILE *f = NULL;
-	int fd, r = -EIO;
+	char pub[MTUN_PUBKEY_B64];
+	FILE *f;
+	int fd, r = mtun_keygen(keyp, pub, err, errlen); /* 0600, never over a file */
 
-	ca->key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	if (r)
+		return r;
+	f = fopen(keyp, "re");
+	ca->key = f ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
+	if (f)
+		fclose(f);
 	ca->cert = ca->key ? frame(ca->key, "edgecap device CA", 20L * 365 * 86400) : NULL;
 	if (!ca->cert || !X509_set_issuer_name(ca->cert, X509_get_subject_name(ca->cert)) ||
 	    add_ext(ca->cert, ca->cert, NID_basic_constraints, "critical,CA:TRUE,pathlen:0") ||
@@ -91,21 +97,9 @@ static int make(struct srv_devca *ca, const char *keyp, const char *certp, char 
 	    add_ext(ca->cert, ca->cert, NID_subject_key_identifier, "hash") ||
 	    !X509_sign(ca->cert, ca->key, NULL)) {
 		snprintf(err, errlen, "the device CA: making it failed");
+		unlink(keyp);
 		return -EIO;
 	}
-	fd = open(keyp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0 || !(f = fdopen(fd, "w")) ||
-	    !PEM_write_PrivateKey(f, ca->key, NULL, NULL, 0, NULL, NULL) || fflush(f)) {
-		r = -errno ? -errno : -EIO;
-		snprintf(err, errlen, "the device CA: %s: %s", keyp, strerror(errno ? errno : EIO));
-		if (f)
-			fclose(f);
-		else if (fd >= 0)
-			close(fd);
-		unlink(keyp);
-		return r;
-	}
-	fclose(f);
 	fd = open(certp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	f = fd >= 0 ? fdopen(fd, "w") : NULL;
 	if (!f || !PEM_write_X509(f, ca->cert) || fflush(f)) {
@@ -169,7 +163,7 @@ int srv_devca_open(const char *dir, struct srv_devca **ret, char *err, size_t er
 int srv_devca_issue(struct srv_devca *ca, const char *pubkey, const char *serial, uint32_t mgmt,
 		    unsigned days, char *ret, size_t len)
 {
-	uint8_t raw[48];
+	uint8_t raw[32];
 	char san[40], ip[16];
 	EVP_PKEY *pub = NULL;
 	X509 *c = NULL;
@@ -177,7 +171,7 @@ int srv_devca_issue(struct srv_devca *ca, const char *pubkey, const char *serial
 	BUF_MEM *m;
 	int r = -EIO;
 
-	if (strlen(pubkey) != 44 || EVP_DecodeBlock(raw, (const unsigned char *)pubkey, 44) != 33)
+	if (mtun_pubkey_raw(pubkey, raw))
 		return -EINVAL;
 	pub = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, raw, 32);
 	mtun_addr_str(mgmt, ip);

@@ -86,14 +86,9 @@ static const char http_path[] = "http";
  * waits to be claimed). */
 static int rate_ok(struct srv_tunnel *t, const char *source)
 {
-	struct in6_addr a6;
-	uint64_t key, now = h2o_now(t->loop);
+	uint64_t key = XXH3_64bits(source, strlen(source)), now = h2o_now(t->loop);
 	unsigned slot;
 
-	if (inet_pton(AF_INET6, source, &a6) == 1) /* a /64 is one source */
-		key = XXH3_64bits(&a6, 8);
-	else
-		key = XXH3_64bits(source, strlen(source));
 	slot = (unsigned)(key % RATE_SLOTS);
 	if (t->rate[slot].key != key)
 		t->rate[slot].key = key, t->rate[slot].tokens = RATE_BURST,
@@ -441,9 +436,15 @@ static int announce(struct srv_tunnel *t, const struct srv_tunnel_reg *in, char 
 			 "unknown device: no device has this key, and no claim code came with it");
 		return -EACCES;
 	}
+	snprintf(u.source, sizeof(u.source), "%s", in->source ? in->source : "");
+	if (inet_pton(AF_INET6, u.source, &a6) == 1) { /* a /64 is one source */
+		memset(a6.s6_addr + 8, 0, 8);
+		inet_ntop(AF_INET6, &a6, u.source, sizeof(u.source) - 4);
+		strcat(u.source, "/64");
+	}
 	/* what writes to the registry for anyone who asks: a share per source */
-	if (in->source && rate_ok(t, in->source)) {
-		snprintf(err, errlen, "too many announcements from %s: slow down", in->source);
+	if (rate_ok(t, u.source)) {
+		snprintf(err, errlen, "too many announcements from %s: slow down", u.source);
 		return -EBUSY;
 	}
 	snprintf(u.pubkey, sizeof(u.pubkey), "%s", in->pubkey);
@@ -451,12 +452,6 @@ static int announce(struct srv_tunnel *t, const struct srv_tunnel_reg *in, char 
 	snprintf(u.claim, sizeof(u.claim), "%s", in->claim);
 	snprintf(u.hostname, sizeof(u.hostname), "%s", in->hostname ? in->hostname : "");
 	snprintf(u.agent, sizeof(u.agent), "%s", in->agent ? in->agent : "https://tunnel:8443");
-	snprintf(u.source, sizeof(u.source), "%s", in->source ? in->source : "");
-	if (inet_pton(AF_INET6, u.source, &a6) == 1) { /* a /64 is one source */
-		memset(a6.s6_addr + 8, 0, 8);
-		inet_ntop(AF_INET6, &a6, u.source, sizeof(u.source) - 4);
-		strcat(u.source, "/64");
-	}
 	r = reg_unclaimed_announce(t->reg, &u, &lim);
 	if (r == -ENOSPC || r == -EMFILE) {
 		snprintf(err, errlen, "over capacity: %d devices%s%s wait to be claimed",

@@ -28,24 +28,12 @@ static void base32(const uint8_t *p, size_t n, char *out)
 	}
 }
 
-static int raw_pubkey(const char *pubkey, uint8_t raw[32])
-{
-	uint8_t buf[48];
-	size_t len = strlen(pubkey);
-
-	if (mtun_pubkey_check(pubkey) || len != 44 || pubkey[43] != '=' ||
-	    EVP_DecodeBlock(buf, (const unsigned char *)pubkey, 44) != 33)
-		return -EINVAL;
-	memcpy(raw, buf, 32);
-	return 0;
-}
-
 int mtun_default_serial(const char *pubkey, char ret[MTUN_SERIAL_LEN])
 {
 	uint8_t raw[32], h[32];
 	char d[12];
 
-	if (raw_pubkey(pubkey, raw))
+	if (mtun_pubkey_raw(pubkey, raw))
 		return -EINVAL;
 	SHA256(raw, sizeof(raw), h);
 	base32(h, sizeof(d), d);
@@ -216,20 +204,5 @@ int mtun_grant_text(char ret[MTUN_GRANT_MAX], const char *serial, const char *no
 
 int mtun_grant_verify(const char *pubkey, const char *text, const char *sig)
 {
-	uint8_t raw[32], s[96];
-	EVP_PKEY *k;
-	EVP_MD_CTX *md;
-	int r = -EACCES;
-
-	if (raw_pubkey(pubkey, raw) || strlen(sig) != 88 ||
-	    EVP_DecodeBlock(s, (const unsigned char *)sig, 88) != 66)
-		return -EINVAL;
-	k = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, raw, 32);
-	md = EVP_MD_CTX_new();
-	if (k && md && EVP_DigestVerifyInit(md, NULL, NULL, NULL, k) == 1 &&
-	    EVP_DigestVerify(md, s, 64, (const uint8_t *)text, strlen(text)) == 1)
-		r = 0;
-	EVP_MD_CTX_free(md);
-	EVP_PKEY_free(k);
-	return r;
+	return mtun_ed25519_verify(pubkey, text, strlen(text), sig);
 }

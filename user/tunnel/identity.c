@@ -127,6 +127,30 @@ int mtun_pubkey_check(const char *text)
 	return unb64(text, raw, sizeof(raw));
 }
 
+int mtun_pubkey_raw(const char *text, uint8_t ret[32])
+{
+	return unb64(text, ret, 32);
+}
+
+int mtun_ed25519_verify(const char *pubkey, const void *msg, size_t len, const char *sig)
+{
+	uint8_t raw[32], s[64];
+	EVP_PKEY *k = NULL;
+	EVP_MD_CTX *md = NULL;
+	int r = -EACCES;
+
+	if (unb64(pubkey, raw, sizeof(raw)) || unb64(sig, s, sizeof(s)))
+		return -EINVAL;
+	k = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, raw, sizeof(raw));
+	md = EVP_MD_CTX_new();
+	if (k && md && EVP_DigestVerifyInit(md, NULL, NULL, NULL, k) == 1 &&
+	    EVP_DigestVerify(md, s, sizeof(s), msg, len) == 1)
+		r = 0;
+	EVP_MD_CTX_free(md);
+	EVP_PKEY_free(k);
+	return r;
+}
+
 int mtun_register_tail(char ret[MTUN_TAIL_MAX], const char *dh, const char *pubkey,
 		       const char *claim, const char *name, const char *agent, int tls)
 {
@@ -174,22 +198,10 @@ out:
 int mtun_register_verify(const char *pubkey, const char *serial, int64_t ts, const char *nonce,
 			 const char *dh, const char *sig)
 {
-	uint8_t raw[32], s[64];
 	char msg[1024];
-	int n = proof(msg, sizeof(msg), serial, ts, nonce, dh), r = -EACCES;
-	EVP_PKEY *k = NULL;
-	EVP_MD_CTX *md = NULL;
+	int n = proof(msg, sizeof(msg), serial, ts, nonce, dh);
 
-	if (n < 0 || unb64(pubkey, raw, sizeof(raw)) || unb64(sig, s, sizeof(s)))
-		return -EINVAL;
-	k = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, raw, sizeof(raw));
-	md = EVP_MD_CTX_new();
-	if (k && md && EVP_DigestVerifyInit(md, NULL, NULL, NULL, k) == 1 &&
-	    EVP_DigestVerify(md, s, sizeof(s), (const uint8_t *)msg, (size_t)n) == 1)
-		r = 0;
-	EVP_MD_CTX_free(md);
-	EVP_PKEY_free(k);
-	return r;
+	return n < 0 ? -EINVAL : mtun_ed25519_verify(pubkey, msg, (size_t)n, sig);
 }
 
 void *mtun_dh_new(char ret_pub[MTUN_PUBKEY_B64])

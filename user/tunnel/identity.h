@@ -20,8 +20,13 @@
 int mtun_keygen(const char *path, char ret_pub[MTUN_PUBKEY_B64], char *err, size_t errlen);
 /* The public key of the private key in path: 0 or -errno. */
 int mtun_key_public(const char *path, char ret_pub[MTUN_PUBKEY_B64], char *err, size_t errlen);
-/* Is text a public key in our form? 0 or -EINVAL. */
+/* Is text a public key in our form? 0 or -EINVAL. Its 32 raw bytes: the
+ * same. */
 int mtun_pubkey_check(const char *text);
+int mtun_pubkey_raw(const char *text, uint8_t ret[32]);
+/* Does sig (base64 of 64 bytes) by pubkey (our form) verify over msg? 0,
+ * -EACCES, -EINVAL. */
+int mtun_ed25519_verify(const char *pubkey, const void *msg, size_t len, const char *sig);
 
 /* Registration. The device signs
  *   "edgecap-register\n" serial "\n" ts "\n" nonce "\n" tail
