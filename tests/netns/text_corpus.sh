@@ -108,7 +108,7 @@ start_both() { # TD_OUT EC_OUT TD_ARGS... -- EC_ARGS...
 	ip netns exec "$A" "$ec" capture -i va -Q inout "$@" > "$eco" 2> "$tmp/ec.err" &
 	cap_pid=$!
 	for i in $(seq 200); do
-		hooked && grep -q listening "$tmp/td.err" && return 0
+		grep -q listening "$tmp/ec.err" && grep -q listening "$tmp/td.err" && return 0
 		sleep 0.05
 	done
 	return 1
