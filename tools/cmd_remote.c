@@ -15,119 +15,10 @@
 
 #include "cmd.h"
 #include "http.h"
+#include "remote.h"
 #include "common/pcapng.h"
 
-enum { O_SERVER = 0x100, O_TOKEN, O_CACERT, O_TEXT, O_SERIAL, O_ADDRESS, O_NAME, O_DURATION };
-
-#define COMMON_OPTS                                                                                \
-	{"server", required_argument, NULL, O_SERVER},                                             \
-	    {"token", required_argument, NULL, O_TOKEN},                                           \
-	    {"cacert", required_argument, NULL, O_CACERT},                                         \
-	{                                                                                          \
-		"help", no_argument, NULL, 'h'                                                     \
-	}
-
-struct common {
-	const char *server, *token, *cacert;
-};
-
-/* The common options: 1 when c was one of them. */
-static int common_opt(struct common *o, int c)
-{
-	if (c == O_SERVER)
-		o->server = optarg;
-	else if (c == O_TOKEN)
-		o->token = optarg;
-	else if (c == O_CACERT)
-		o->cacert = optarg;
-	else
-		return 0;
-	return 1;
-}
-
-static const char common_help[] =
-    "  --server URL     edgecap-server (or EDGECAP_SERVER, or 'server =' in\n"
-    "                   ~/.config/edgecap/cli.conf)\n"
-    "  --token TOKEN    API token (or EDGECAP_TOKEN, or 'token =')\n"
-    "  --cacert FILE    CA certificates for an https server (or EDGECAP_CACERT)\n";
-
-/* A call whose answer is JSON: the parsed body, or NULL after one line. */
-static json_t *call_json(struct cli_http *h, const char *method, const char *path, json_t *body,
-			 int want)
-{
-	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-	struct cli_call c = {.method = method, .path = path, .body = text};
-	json_t *j = NULL;
-
-	cli_http_call(h, &c);
-	if (c.status != want)
-		fprintf(stderr, "edgecap: %s\n", cli_http_error(&c));
-	else if (!(j = json_loads(c.resp ? c.resp : "", 0, NULL)))
-		fprintf(stderr, "edgecap: the server's answer is not JSON\n");
-	cli_call_free(&c);
-	free(text);
-	return j;
-}
-
-/* A whole list, page after page (the server gives at most PAGE a call):
- * the items in one array, or NULL after one line. key: what the next
- * page's cursor is (the last item's name or id). */
-#define PAGE 1000
-static json_t *call_list(struct cli_http *h, const char *path, const char *key)
-{
-	json_t *all = json_array(), *page, *last;
-	char url[256], cursor[64] = "";
-
-	for (;;) {
-		snprintf(url, sizeof(url), "%s?limit=%d%s%s", path, PAGE,
-			 cursor[0] ? "&cursor=" : "", cursor);
-		page = call_json(h, "GET", url, NULL, 200);
-		if (!page) {
-			json_decref(all);
-			return NULL;
-		}
-		json_array_extend(all, page);
-		last = json_array_get(page, json_array_size(page) - 1);
-		if (json_array_size(page) < PAGE || !last) {
-			json_decref(page);
-			return all;
-		}
-		if (json_is_integer(json_object_get(last, key)))
-			snprintf(cursor, sizeof(cursor), "%lld",
-				 (long long)json_integer_value(json_object_get(last, key)));
-		else
-			snprintf(cursor, sizeof(cursor), "%s",
-				 json_string_value(json_object_get(last, key)) ?: "");
-		json_decref(page);
-	}
-}
-
-static const char *str(json_t *o, const char *k)
-{
-	const char *s = json_string_value(json_object_get(o, k));
-
-	return s ? s : "-";
-}
-
-static long long num(json_t *o, const char *k)
-{
-	return json_integer_value(json_object_get(o, k));
-}
-
-/* The server's ISO 8601 time (UTC) in local time, "-" when none. */
-static void when(json_t *o, const char *k, char *ret, size_t len)
-{
-	const char *s = json_string_value(json_object_get(o, k));
-	struct tm tm = {0};
-	time_t t;
-
-	if (!s || !strptime(s, "%Y-%m-%dT%H:%M:%S", &tm)) {
-		snprintf(ret, len, "-");
-		return;
-	}
-	t = timegm(&tm);
-	strftime(ret, len, "%Y-%m-%d %H:%M:%S", localtime_r(&t, &tm));
-}
+enum { O_TEXT = O_COMMON_END, O_SERIAL, O_ADDRESS, O_NAME, O_DURATION };
 
 /* The capture's end: totals and each device that failed, on stderr. */
 static int summary(struct cli_http *h, long long id)
@@ -358,6 +249,7 @@ static void devices_usage(FILE *f)
 		"       edgecap devices claim SERIAL CODE [--name NAME]\n"
 		"       edgecap devices add NAME --serial SERIAL --address URL\n"
 		"       edgecap devices enable|disable|delete NAME\n"
+		"       edgecap devices settings NAME [KEY=MS ...]\n"
 		"\n"
 		"'claim' makes a device that reaches the server through the tunnel\n"
 		"yours: its agent prints its serial and claim code at start (and\n"
@@ -407,6 +299,7 @@ int cmd_devices(int argc, char **argv)
 	verb = optind < argc ? argv[optind] : "list";
 	if (!((!strcmp(verb, "list") && argc - optind <= 1) ||
 	      (!strcmp(verb, "claim") && argc - optind == 3) ||
+	      (!strcmp(verb, "settings") && argc - optind >= 2) ||
 	      (strcmp(verb, "list") && strcmp(verb, "claim") && argc - optind == 2))) {
 		devices_usage(stderr);
 		goto out;
@@ -414,7 +307,10 @@ int cmd_devices(int argc, char **argv)
 	h = cli_http_new(co.server, co.token, co.cacert);
 	if (!h)
 		goto out;
-	if (!strcmp(verb, "claim")) {
+	if (!strcmp(verb, "settings")) {
+		r = device_settings(h, argc - optind - 1, argv + optind + 1);
+		goto out;
+	} else if (!strcmp(verb, "claim")) {
 		json_object_set_new(add, "serial", json_string(argv[optind + 1]));
 		json_object_set_new(add, "code", json_string(argv[optind + 2]));
 		j = call_json(h, "POST", "/api/v1/devices/claim", add, 201);

@@ -26,8 +26,9 @@
 static const struct {
 	const char *cmd, *prog;
 } helpers[] = {
-    {"filter", "edgecap-capture"}, {"capture", "edgecap-capture"}, {"hooks", "edgecap-capture"},
-    {"remote", "edgecap-remote"},  {"devices", "edgecap-remote"},  {"captures", "edgecap-remote"},
+    {"filter", "edgecap-capture"},  {"capture", "edgecap-capture"}, {"hooks", "edgecap-capture"},
+    {"remote", "edgecap-remote"},   {"devices", "edgecap-remote"},  {"captures", "edgecap-remote"},
+    {"settings", "edgecap-remote"},
 };
 
 static void usage(FILE *f)
@@ -42,8 +43,9 @@ static void usage(FILE *f)
 	    "  hooks [IF...]                        edgecap's kernel hooks on interfaces (root)\n"
 	    "  merge [-w FILE] FILE...              merge captures of several devices\n"
 	    "  remote -d DEV,... [options] [EXPR]   one capture on many devices, via the server\n"
-	    "  devices [list|add|delete]            the devices enrolled in the server\n"
+	    "  devices [list|claim|add|settings]    the organization's devices in the server\n"
 	    "  captures [list|show|stop]            the server's captures\n"
+	    "  settings [show|set KEY=MS...]        the tunnel's settings for every device\n"
 	    "\n"
 	    "'edgecap COMMAND --help' describes a command; 'edgecap --version' the program.\n");
 }

@@ -17,12 +17,40 @@
 #include <time.h>
 
 #include "api/api.h"
+#include "service/settings.h"
 #include "tunnel/claim.h"
 #include "tunnel/identity.h"
 
 /* What the device last said of itself (service/reports.c), into o: its
  * agent, kernel, interfaces and clock, when it said so, or why it could not
  * be asked since. */
+/* Its tunnel settings: its own (over the organization's), what it is to
+ * run by, what it said it runs by, and whether it has taken them. */
+static void settings_json(struct srv_api *api, const struct reg_device *d, json_t *reported,
+			  json_t *o)
+{
+	json_t *wanted = srv_settings_wanted(api->reg, d->org, d->id), *own = json_object(), *v;
+	char *of_org = NULL, *of_dev = NULL;
+	const char *k;
+
+	if (!reg_settings_get(api->reg, d->org, d->id, &of_org, &of_dev) && of_dev) {
+		json_t *j = json_loads(of_dev, 0, NULL);
+
+		json_object_foreach(j, k, v)
+			if (json_object_get(wanted, k)) /* still a setting */
+				json_object_set(own, k, v);
+		json_decref(j);
+	}
+	free(of_org);
+	free(of_dev);
+	json_object_set_new(
+	    o, "settings",
+	    json_pack("{s:o, s:o, s:O, s:b}", "own", own, "wanted", wanted ?: json_object(),
+		      "reported", reported ?: json_null(), "applied",
+		      wanted && reported &&
+			  json_equal(wanted, json_object_get(reported, "central"))));
+}
+
 static void report_json(struct srv_api *api, const struct reg_device *d, json_t *o)
 {
 	char *text = NULL, *error = NULL, at[32];
@@ -45,6 +73,7 @@ static void report_json(struct srv_api *api, const struct reg_device *d, json_t 
 		json_object_set_new(o, keys[i][0], v ? json_incref(v) : json_null());
 	}
 	json_object_set_new(o, "reported_at", r ? json_string(at) : json_null());
+	settings_json(api, d, json_object_get(r, "settings"), o);
 	json_object_set_new(o, "report_error", error ? json_string(error) : json_null());
 	json_decref(r);
 	free(text);
@@ -324,11 +353,43 @@ int srv_device_get(struct srv_api *api, h2o_req_t *req, const struct reg_user *w
 
 /* {enabled}: a disabled device cannot register with the tunnel (its current
  * registration ends) nor be captured from. */
+/* The device's own settings patched: 0, or the 4xx/5xx sent. */
+static int patch_settings(struct srv_api *api, h2o_req_t *req, const struct reg_user *who,
+			  const struct reg_device *d, json_t *patch)
+{
+	char *of_org = NULL, *of_dev = NULL, *text = NULL, err[256];
+	json_t *set;
+	int r;
+
+	if (reg_settings_get(api->reg, who->org, d->id, &of_org, &of_dev))
+		return srv_fail(req, 503, "registry: %s", reg_errmsg(api->reg)), -1;
+	set = of_dev ? json_loads(of_dev, 0, NULL) : NULL;
+	if (!json_is_object(set)) {
+		json_decref(set);
+		set = json_object();
+	}
+	free(of_org);
+	free(of_dev);
+	if (srv_settings_patch(set, patch, err, sizeof(err))) {
+		json_decref(set);
+		return srv_fail(req, 400, "%s", err), -1;
+	}
+	if (json_object_size(set))
+		text = json_dumps(set, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(set);
+	r = reg_device_set_settings(api->reg, who->org, d->name, text);
+	free(text);
+	if (r)
+		return srv_fail(req, 503, "registry: %s", reg_errmsg(api->reg)), -1;
+	reg_devices_ask_soon(api->reg, who->org, d->name); /* said to it at the next round */
+	return 0;
+}
+
 int srv_device_patch(struct srv_api *api, h2o_req_t *req, const struct reg_user *who, char **params)
 {
-	static const char *const keys[] = {"enabled", NULL};
+	static const char *const keys[] = {"enabled", "settings", NULL};
 	const char *name = params[0];
-	json_t *j = srv_body(req), *v;
+	json_t *j = srv_body(req), *v, *set;
 	struct reg_device d;
 	int r;
 
@@ -337,26 +398,49 @@ int srv_device_patch(struct srv_api *api, h2o_req_t *req, const struct reg_user 
 	if (srv_known_keys(req, j, keys))
 		goto out;
 	v = json_object_get(j, "enabled");
-	if (!json_is_boolean(v)) {
+	set = json_object_get(j, "settings");
+	if (v && !json_is_boolean(v)) {
 		srv_fail(req, 400, "enabled: want true or false");
 		goto out;
 	}
-	r = reg_device_enable(api->reg, who->org, name, json_is_true(v));
-	if (r == -ENOENT) {
-		srv_fail(req, 404, "no device '%s'", name);
+	if (!v && !set) {
+		srv_fail(req, 400, "want enabled or settings");
 		goto out;
 	}
-	if (r || reg_device_get(api->reg, who->org, name, &d)) {
+	if (set && !json_is_object(set)) {
+		srv_fail(req, 400, "settings: want an object");
+		goto out;
+	}
+	if ((r = reg_device_get(api->reg, who->org, name, &d))) {
+		if (r == -ENOENT)
+			srv_fail(req, 404, "no device '%s'", name);
+		else
+			srv_fail(req, 503, "registry: %s", reg_errmsg(api->reg));
+		goto out;
+	}
+	if (set && patch_settings(api, req, who, &d, set))
+		goto out;
+	if (v) {
+		r = reg_device_enable(api->reg, who->org, name, json_is_true(v));
+		if (r == -ENOENT) {
+			srv_fail(req, 404, "no device '%s'", name);
+			goto out;
+		}
+		if (r) {
+			srv_fail(req, 500, "registry: %s", reg_errmsg(api->reg));
+			goto out;
+		}
+		if (!json_is_true(v))
+			srv_tunnel_device_gone(api->tunnel, who->org, name);
+		ecap_log(LOG_INFO, "%s/%s %s device %s", who->org_name, who->name,
+			 json_is_true(v) ? "enabled" : "disabled", name);
+	}
+	if (reg_device_get(api->reg, who->org, name, &d)) {
 		srv_fail(req, 500, "registry: %s", reg_errmsg(api->reg));
 		goto out;
 	}
-	if (!json_is_true(v))
-		srv_tunnel_device_gone(api->tunnel, who->org, name);
 	srv_json(req, 200, device_json(api, &d));
-	ecap_log(LOG_INFO, "%s/%s %s device %s", who->org_name, who->name,
-		 json_is_true(v) ? "enabled" : "disabled", name);
-	audit_device(api, req, who, "device_changed", name,
-		     json_pack("{s:b}", "enabled", json_is_true(v)));
+	audit_device(api, req, who, "device_changed", name, json_deep_copy(j));
 out:
 	json_decref(j);
 	return 0;

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "tunnel/settings.h"
 
 #define STR_(x) #x
 #define STR(x)	STR_(x)
@@ -147,11 +148,12 @@ static int unauthorized(h2o_req_t *req, const char *why)
 int srv_tunnel_poll_ep(struct srv_api *api, h2o_req_t *req, const struct reg_user *who,
 		       char **params)
 {
-	char idb[16], seqb[24], sigb[64], err[256], *end;
+	char idb[16], seqb[24], sigb[64], holdb[16], err[256], *end;
 	const char *id_s = header(req, "edgecap-client", idb, sizeof(idb)),
 		   *seq_s = header(req, "edgecap-seq", seqb, sizeof(seqb)),
-		   *sig_s = header(req, "edgecap-sig", sigb, sizeof(sigb));
-	unsigned long id;
+		   *sig_s = header(req, "edgecap-sig", sigb, sizeof(sigb)),
+		   *hold_s = header(req, "edgecap-hold", holdb, sizeof(holdb));
+	unsigned long id, hold = 0;
 	unsigned long long seq;
 	int r;
 
@@ -164,7 +166,16 @@ int srv_tunnel_poll_ep(struct srv_api *api, h2o_req_t *req, const struct reg_use
 	id = strtoul(id_s, &end, 16);
 	if (*end || !*id_s || id > UINT32_MAX || !(seq = strtoull(seq_s, &end, 10)) || *end)
 		return srv_fail(req, 400, "Edgecap-Client: want 8 hex digits; Edgecap-Seq: from 1");
-	r = srv_tunnel_poll_check(api->tunnel, (uint32_t)id, seq, sig_s);
+	/* the device's own hold (the settings an administrator gave it) */
+	if (hold_s) {
+		const struct mtun_setting *h = &mtun_settings[MTUN_SET_HOLD];
+
+		hold = strtoul(hold_s, &end, 10);
+		if (*end || !*hold_s || hold < h->min || hold > h->max)
+			return srv_fail(req, 400, "Edgecap-Hold: want ms from %u to %u", h->min,
+					h->max);
+	}
+	r = srv_tunnel_poll_check(api->tunnel, (uint32_t)id, seq, (unsigned)hold, sig_s);
 	if (r == -ENOENT) {
 		snprintf(err, sizeof(err), "unknown client %08lx: register again", id);
 		return unauthorized(req, err);
@@ -175,9 +186,9 @@ int srv_tunnel_poll_ep(struct srv_api *api, h2o_req_t *req, const struct reg_use
 		return srv_fail(req, 403, "replayed request %llu", seq);
 	if (r)
 		return srv_fail(req, 500, "MAC failed");
-	r = srv_lptab_poll(srv_tunnel_lptab(api->tunnel), (uint32_t)id,
-			   (const uint8_t *)req->entity.base,
-			   req->entity.base ? req->entity.len : 0, req, err, sizeof(err));
+	r = srv_lptab_poll(
+	    srv_tunnel_lptab(api->tunnel), (uint32_t)id, (const uint8_t *)req->entity.base,
+	    req->entity.base ? req->entity.len : 0, (unsigned)hold, req, err, sizeof(err));
 	if (r)
 		return srv_fail(req, r == -EINVAL ? 400 : 503, "%s", err);
 	return 0;

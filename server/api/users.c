@@ -20,6 +20,7 @@
 
 #include "api/api.h"
 #include "service/password.h"
+#include "service/settings.h"
 
 static json_t *user_json(const struct reg_user_row *r)
 {
@@ -284,36 +285,81 @@ int srv_token_delete(struct srv_api *api, h2o_req_t *req, const struct reg_user 
 	return srv_json(req, 200, json_pack("{s:s}", "deleted", params[0]));
 }
 
+/* The organization as the API shows it: NULL when the registry fails. */
+static json_t *org_json(struct srv_api *api, const struct reg_user *who, int viewer_downloads)
+{
+	json_t *set = srv_settings_wanted(api->reg, who->org, 0);
+
+	return set ? json_pack("{s:s,s:b,s:o}", "name", who->org_name, "viewer_downloads",
+			       viewer_downloads, "settings", set)
+		   : NULL;
+}
+
 int srv_org_get(struct srv_api *api, h2o_req_t *req, const struct reg_user *who, char **params)
 {
-	return srv_json(req, 200,
-			json_pack("{s:s,s:b}", "name", who->org_name, "viewer_downloads",
-				  who->viewer_downloads));
+	json_t *o = org_json(api, who, who->viewer_downloads);
+
+	return o ? srv_json(req, 200, o) : srv_fail(req, 503, "registry: %s", reg_errmsg(api->reg));
 }
 
 int srv_org_patch(struct srv_api *api, h2o_req_t *req, const struct reg_user *who, char **params)
 {
-	static const char *const keys[] = {"viewer_downloads", NULL};
-	json_t *j = srv_body(req), *v;
+	static const char *const keys[] = {"viewer_downloads", "settings", NULL};
+	json_t *j = srv_body(req), *v, *set = NULL, *o;
+	int downloads = who->viewer_downloads;
+	char err[256];
 
 	if (!j)
 		return 0;
 	if (srv_known_keys(req, j, keys))
 		goto out;
+	/* everything is checked before anything changes */
 	v = json_object_get(j, "viewer_downloads");
-	if (!json_is_boolean(v)) {
+	if (v && !json_is_boolean(v)) {
 		srv_fail(req, 400, "viewer_downloads: want true or false");
 		goto out;
 	}
-	if (reg_org_set_viewer_downloads(api->reg, who->org, json_is_true(v))) {
-		srv_fail(req, 503, "registry: %s", reg_errmsg(api->reg));
+	if (!v && !json_object_get(j, "settings")) {
+		srv_fail(req, 400, "want viewer_downloads or settings");
 		goto out;
 	}
+	if (json_object_get(j, "settings")) {
+		if (!(set = srv_settings_wanted(api->reg, who->org, 0))) {
+			srv_fail(req, 503, "registry: %s", reg_errmsg(api->reg));
+			goto out;
+		}
+		if (srv_settings_patch(set, json_object_get(j, "settings"), err, sizeof(err))) {
+			srv_fail(req, 400, "%s", err);
+			goto out;
+		}
+	}
+	if (v) {
+		downloads = json_is_true(v);
+		if (reg_org_set_viewer_downloads(api->reg, who->org, downloads)) {
+			srv_fail(req, 503, "registry: %s", reg_errmsg(api->reg));
+			goto out;
+		}
+	}
+	if (set) {
+		char *text = json_dumps(set, JSON_COMPACT | JSON_SORT_KEYS);
+		int r = text ? reg_org_set_settings(api->reg, who->org, text) : -ENOMEM;
+
+		free(text);
+		if (r) {
+			srv_fail(req, 503, "registry: %s", reg_errmsg(api->reg));
+			goto out;
+		}
+		/* said to each device at the next round (reports.c) */
+		reg_devices_ask_soon(api->reg, who->org, NULL);
+	}
 	srv_audit(api, req, who, "organization_changed", "organization", json_deep_copy(j));
-	srv_json(
-	    req, 200,
-	    json_pack("{s:s,s:b}", "name", who->org_name, "viewer_downloads", json_is_true(v)));
+	o = org_json(api, who, downloads);
+	if (o)
+		srv_json(req, 200, o);
+	else
+		srv_fail(req, 503, "registry: %s", reg_errmsg(api->reg));
 out:
+	json_decref(set);
 	json_decref(j);
 	return 0;
 }

@@ -14,8 +14,9 @@
  * A request's datagrams are checked as a whole batch, then sent from the
  * client's socket as real datagrams. Then it waits: a newer request, or
  * datagrams to send down, complete the oldest after SRV_LP_COALESCE_MS so
- * that more datagrams ride along; a request parked the hold time is
- * answered empty, before proxies give up on it. */
+ * that more datagrams ride along; a request parked the hold time (the
+ * server's, or a shorter one its device asks for) is answered empty,
+ * before proxies give up on it. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -29,6 +30,7 @@
 
 #define LP_HASH	   4096
 #define LP_WAITING 2
+#define LP_HOLDS   (SRV_LP_HOLD_MAX_MS / 1000) /* a device's own holds, in whole seconds */
 #define HOUSE_MS   1000
 #define LP_IDLE_MS (5 * 60 * 1000) /* default: a client with no request this long leaves */
 
@@ -63,6 +65,8 @@ struct srv_lptab {
 	srv_lptab_answer_fn *answer_fn;
 	struct lp_client *tab[LP_HASH], *by_port[LP_HASH];
 	h2o_timeout_t hold, coalesce, house;
+	h2o_timeout_t holds[LP_HOLDS]; /* [s - 1]: a device's own hold of s seconds */
+	uint32_t holds_used;	       /* a bit each, those initialised */
 	h2o_timeout_entry_t house_entry;
 	struct srv_lptab_stats stat; /* clients and sockets: now; the rest: since the start */
 };
@@ -280,8 +284,23 @@ void srv_lptab_forget(struct srv_lptab *lp, uint32_t client)
 		client_free(c);
 }
 
+/* The queue for a hold the device asked for (0: none): the server's own
+ * when it asked for none or more, else its whole seconds'. */
+static h2o_timeout_t *hold_queue(struct srv_lptab *lp, unsigned hold_ms)
+{
+	unsigned s = hold_ms / 1000;
+
+	if (!hold_ms || hold_ms >= lp->hold_ms || !s || s > LP_HOLDS)
+		return &lp->hold;
+	if (!(lp->holds_used & 1u << (s - 1))) {
+		h2o_timeout_init(lp->loop, &lp->holds[s - 1], s * 1000);
+		lp->holds_used |= 1u << (s - 1);
+	}
+	return &lp->holds[s - 1];
+}
+
 int srv_lptab_poll(struct srv_lptab *lp, uint32_t client, const uint8_t *batch, size_t len,
-		   void *waiter, char *err, size_t errlen)
+		   unsigned hold_ms, void *waiter, char *err, size_t errlen)
 {
 	const char *why = NULL;
 	const uint8_t *dg;
@@ -326,7 +345,7 @@ int srv_lptab_poll(struct srv_lptab *lp, uint32_t client, const uint8_t *batch, 
 	w = c->slot[0].c ? &c->slot[1] : &c->slot[0];
 	*w = (struct lp_wait){.waiter = waiter, .c = c, .hold = {.cb = on_hold}};
 	c->wait[c->nwait++] = w;
-	h2o_timeout_link(lp->loop, &lp->hold, &w->hold);
+	h2o_timeout_link(lp->loop, hold_queue(lp, hold_ms), &w->hold);
 	flush_soon(c);
 	return 0;
 }
@@ -375,6 +394,9 @@ void srv_lptab_free(struct srv_lptab *lp)
 			client_free(lp->tab[b]);
 	h2o_timeout_unlink(&lp->house_entry);
 	h2o_timeout_dispose(lp->loop, &lp->hold);
+	for (unsigned i = 0; i < LP_HOLDS; i++)
+		if (lp->holds_used & 1u << i)
+			h2o_timeout_dispose(lp->loop, &lp->holds[i]);
 	h2o_timeout_dispose(lp->loop, &lp->coalesce);
 	h2o_timeout_dispose(lp->loop, &lp->house);
 	free(lp);

@@ -20,6 +20,7 @@
 #include "common/web.h"
 
 #define SRV_LP_HOLD_MS	   25000	/* the longest a parked request waits, by default */
+#define SRV_LP_HOLD_MAX_MS 25000	/* and at most, whatever is configured */
 #define SRV_LP_COALESCE_MS 10		/* before a parked request is completed */
 #define SRV_LP_QUEUE_MAX   (6u << 20)	/* downstream bytes held per client: a window */
 #define SRV_LP_BODY_MAX	   (256u << 10) /* a response body */
@@ -46,11 +47,12 @@ void srv_lptab_free(struct srv_lptab *t);
 
 /* An authenticated poll of client with its batch body: the batch is checked
  * whole, its datagrams sent on, and waiter parked (the oldest of the
- * client's requests is answered when two wait already). 0; -EINVAL for a
+ * client's requests is answered when two wait already) for hold_ms (whole
+ * seconds; 0, or more than the table's: the table's). 0; -EINVAL for a
  * malformed batch or another client's datagram in it, -ENOMEM, -EIO (no
  * socket): err says why, and waiter is not parked. */
 int srv_lptab_poll(struct srv_lptab *t, uint32_t client, const uint8_t *batch, size_t len,
-		   void *waiter, char *err, size_t errlen);
+		   unsigned hold_ms, void *waiter, char *err, size_t errlen);
 
 /* Is this port (at the mTunnel's address) one of the clients' sockets? */
 int srv_lptab_owns(struct srv_lptab *t, uint16_t port);

@@ -246,6 +246,17 @@ void reg_device_report(struct reg *r, int64_t id, const char *serial, const char
 		       int64_t when);
 /* Why it could not be asked, or did not answer (the last report stays). */
 void reg_device_report_error(struct reg *r, int64_t id, const char *serial, const char *error);
+
+/* The tunnel settings set centrally, as JSON objects (NULL: none set): the
+ * organization's and the device's own (device 0: none). 0, -ENOENT (no
+ * such organization), -EIO; the strings are the caller's to free. */
+int reg_settings_get(struct reg *r, int64_t org, int64_t device, char **of_org, char **of_dev);
+/* Set them (json NULL: none). 0, -ENOENT (no such device), -EIO. */
+int reg_org_set_settings(struct reg *r, int64_t org, const char *json);
+int reg_device_set_settings(struct reg *r, int64_t org, const char *name, const char *json);
+/* The organization's devices (name NULL), or one, are asked at the next
+ * round, whatever their interval: what they are to run by changed. */
+void reg_devices_ask_soon(struct reg *r, int64_t org, const char *name);
 /* The last report (malloc'ed JSON text, NULL: none) and when it came, and
  * the last error since (malloc'ed, NULL: none). 0, -ENOENT or -EIO. */
 int reg_device_report_get(struct reg *r, int64_t id, char **json, int64_t *when, char **error);

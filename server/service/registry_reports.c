@@ -82,3 +82,48 @@ int reg_device_report_get(struct reg *r, int64_t id, char **json, int64_t *when,
 	sqlite3_finalize(st);
 	return e;
 }
+
+int reg_settings_get(struct reg *r, int64_t org, int64_t device, char **of_org, char **of_dev)
+{
+	sqlite3_stmt *st = reg_q(r,
+				 "SELECT o.settings, (SELECT settings FROM devices WHERE id = ?2 "
+				 "AND org_id = o.id) FROM orgs o WHERE o.id = ?1",
+				 "ii", org, device);
+	int rc, e = -ENOENT;
+
+	*of_org = *of_dev = NULL;
+	if (!st)
+		return -EIO;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*of_org = dup_col(st, 0);
+		*of_dev = dup_col(st, 1);
+		e = 0;
+	} else if (rc != SQLITE_DONE) {
+		e = -EIO;
+	}
+	sqlite3_finalize(st);
+	return e;
+}
+
+int reg_org_set_settings(struct reg *r, int64_t org, const char *json)
+{
+	return reg_run(reg_q(r, "UPDATE orgs SET settings = ? WHERE id = ?", "ti", json, org));
+}
+
+int reg_device_set_settings(struct reg *r, int64_t org, const char *name, const char *json)
+{
+	int e = reg_run(reg_q(r, "UPDATE devices SET settings = ? WHERE org_id = ? AND name = ?",
+			      "tit", json, org, name));
+
+	return !e && !sqlite3_changes(r->db) ? -ENOENT : e;
+}
+
+void reg_devices_ask_soon(struct reg *r, int64_t org, const char *name)
+{
+	if (name)
+		reg_run(reg_q(r, "UPDATE devices SET polled = 0 WHERE org_id = ? AND name = ?",
+			      "it", org, name));
+	else
+		reg_run(reg_q(r, "UPDATE devices SET polled = 0 WHERE org_id = ?", "i", org));
+}

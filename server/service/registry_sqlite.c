@@ -221,6 +221,10 @@ static const char *const migrations[] = {
     "CREATE INDEX unclaimed_seen ON unclaimed (last_seen);"
     /* and, per device of a capture, what its clock was to the server's */
     "ALTER TABLE capture_devices ADD COLUMN clock TEXT;",
+    /* 11: the tunnel settings set centrally (JSON objects), the
+     * organization's and a device's own over them */
+    "ALTER TABLE orgs ADD COLUMN settings TEXT;"
+    "ALTER TABLE devices ADD COLUMN settings TEXT;",
 };
 
 const char *reg_errmsg(struct reg *r)

@@ -10,6 +10,11 @@
  * "time" against the middle of the call) and the call's round trip. A
  * device's clock is known to within half the round trip.
  *
+ * A tunnel device whose last report shows other settings than the
+ * administrator set (settings.h) is asked by PUT /v1/settings with them
+ * instead, answered the same; a change asks the devices it concerns at
+ * once (reg_devices_ask_soon).
+ *
  * Fairness: an organization has at most ORG_SHARE asks under way and is
  * offered as many a tick, so hundreds of unreachable devices in one hold
  * no more than a quarter of the slots; and a device whose asks keep failing
@@ -25,12 +30,15 @@
 #include "common/log.h"
 #include "service/device.h"
 #include "service/reports.h"
+#include "service/settings.h"
 
 #define INFLIGHT   32
 #define ORG_SHARE  (INFLIGHT / 4) /* one organization's asks at once */
 #define TIMEOUT_MS 10000
 #define REPORT_MAX (256u << 10)
 #define TARGET	   "/v1/status"
+#define SETTINGS   "/v1/settings" /* PUT with the set in its query: answered as TARGET */
+#define TARGET_MAX 256
 
 struct call {
 	struct srv_reports *rs;
@@ -40,8 +48,10 @@ struct call {
 	struct ecap_httpc_dest dest;
 	struct ecap_httpc_call call;
 	char headers[ECAP_AUTH_HEADER_MAX + 32];
-	int64_t sent_mono; /* CLOCK_MONOTONIC ms: the timeout and the round trip */
-	char reason[200];  /* a refusal's Edgecap-Error */
+	char target[TARGET_MAX]; /* TARGET, or SETTINGS with what the device is to run by */
+	int tells;		 /* it is the latter */
+	int64_t sent_mono;	 /* CLOCK_MONOTONIC ms: the timeout and the round trip */
+	char reason[200];	 /* a refusal's Edgecap-Error */
 };
 
 struct srv_reports {
@@ -129,12 +139,44 @@ static char *report_of(const struct ecap_buf *b, int64_t real_at, int64_t rtt)
 			  : json_null(),
 		      "rtt_ms", (json_int_t)rtt);
 	agent = NULL;
+	if (r && (v = srv_settings_reported(json_object_get(j, "settings"))))
+		json_object_set_new(r, "settings", v);
 	text = r ? json_dumps(r, JSON_COMPACT) : NULL;
 out:
 	json_decref(agent);
 	json_decref(r);
 	json_decref(j);
 	return text;
+}
+
+/* Is the device to be told its settings: 1 when it goes through the tunnel
+ * (they are the tunnel's) and its last report's central set is not what it
+ * is to run by (none reported: told when there are any), target then
+ * SETTINGS with them (when not NULL); else 0. */
+static int tell(struct srv_reports *rs, const struct reg_device *d, char *target)
+{
+	char *text = NULL, *error = NULL, q[200];
+	json_t *wanted, *report = NULL, *central;
+	int64_t when;
+	int differ;
+
+	if (strcmp(d->transport, "udp") && strcmp(d->transport, "http"))
+		return 0;
+	if (!(wanted = srv_settings_wanted(rs->conf.reg, d->org, d->id)))
+		return 0;
+	if (!reg_device_report_get(rs->conf.reg, d->id, &text, &when, &error) && text)
+		report = json_loads(text, 0, NULL);
+	central = json_object_get(json_object_get(report, "settings"), "central");
+	differ = central ? !json_equal(wanted, central) : json_object_size(wanted) > 0;
+	if (differ && target) {
+		srv_settings_query(wanted, q, sizeof(q));
+		snprintf(target, TARGET_MAX, SETTINGS "%s%s", q[0] ? "?" : "", q);
+	}
+	json_decref(report);
+	json_decref(wanted);
+	free(text);
+	free(error);
+	return differ;
 }
 
 /* A refusal: its status, and the agent's reason from its Edgecap-Error
@@ -173,6 +215,11 @@ static void on_done(struct ecap_httpc_call *c, const char *err)
 	    (text = report_of(&c->resp, real - rtt / 2, rtt))) {
 		reg_device_report(reg, k->d.id, k->d.serial, text, real / 1000);
 		free(text);
+		/* it runs by other settings than it is to: told at the next
+		 * round (once: a device told that still differs waits for
+		 * its interval) */
+		if (!k->tells && tell(k->rs, &k->d, NULL))
+			reg_devices_ask_soon(reg, k->d.org, k->d.name);
 		return;
 	}
 	if (c->status && c->status != 200)
@@ -200,8 +247,11 @@ static void ask(struct srv_reports *rs, struct call *k, const struct reg_device 
 	char url[REG_ADDRESS_MAX + 32], e[256], auth[ECAP_AUTH_HEADER_MAX];
 
 	*k = (struct call){.rs = rs, .busy = 1, .d = *d};
-	k->call = (struct ecap_httpc_call){.method = "GET",
-					   .target = TARGET,
+	k->tells = tell(rs, d, k->target);
+	if (!k->tells)
+		snprintf(k->target, sizeof(k->target), "%s", TARGET);
+	k->call = (struct ecap_httpc_call){.method = k->tells ? "PUT" : "GET",
+					   .target = k->target,
 					   .headers = k->headers,
 					   .on_head = on_head,
 					   .on_body = on_body,
@@ -211,8 +261,8 @@ static void ask(struct srv_reports *rs, struct call *k, const struct reg_device 
 		snprintf(e, sizeof(e), "bad device address");
 		goto fail;
 	}
-	if (ecap_auth_header(d->secret, sizeof(d->secret), "GET", TARGET, strlen(TARGET),
-			     time(NULL), auth, sizeof(auth))) {
+	if (ecap_auth_header(d->secret, sizeof(d->secret), k->call.method, k->target,
+			     strlen(k->target), time(NULL), auth, sizeof(auth))) {
 		snprintf(e, sizeof(e), "signing the request failed");
 		goto fail;
 	}

@@ -610,16 +610,20 @@ out:
 	return r;
 }
 
-int srv_tunnel_poll_check(struct srv_tunnel *t, uint32_t client, uint64_t seq, const char *sig)
+int srv_tunnel_poll_check(struct srv_tunnel *t, uint32_t client, uint64_t seq, unsigned hold,
+			  const char *sig)
 {
 	struct client *c = by_id(t, client);
 	char text[64], want[2 * MTUN_TAG + 1];
 	uint8_t tag[MTUN_TAG];
 	uint64_t shift;
+	int n;
 
 	if (!c)
 		return -ENOENT;
-	snprintf(text, sizeof(text), "poll\n%08x\n%llu", client, (unsigned long long)seq);
+	n = snprintf(text, sizeof(text), "poll\n%08x\n%llu", client, (unsigned long long)seq);
+	if (hold)
+		snprintf(text + n, sizeof(text) - (size_t)n, "\n%u", hold);
 	if (mtun_key_tag(c->key, text, strlen(text), tag))
 		return -EIO;
 	ecap_hex_encode(tag, sizeof(tag), want);

@@ -78,10 +78,12 @@ int srv_tunnel_register(struct srv_tunnel *t, const struct srv_tunnel_reg *in,
 			struct srv_tunnel_grant *out, char *err, size_t errlen);
 
 /* A poll's credentials: the client's MAC over "poll\n%08x\n%llu" (hex
- * digits), and its request number, fresh for the registration's life (a
- * window of 64 below the highest). 0, or -ENOENT (unknown client), -EACCES
- * (bad signature), -EALREADY (a replay), -EIO. */
-int srv_tunnel_poll_check(struct srv_tunnel *t, uint32_t client, uint64_t seq, const char *sig);
+ * digits), with "\n%u" and the hold it asks for when it asks (0: none),
+ * and its request number, fresh for the registration's life (a window of
+ * 64 below the highest). 0, or -ENOENT (unknown client), -EACCES (bad
+ * signature), -EALREADY (a replay), -EIO. */
+int srv_tunnel_poll_check(struct srv_tunnel *t, uint32_t client, uint64_t seq, unsigned hold,
+			  const char *sig);
 
 /* A registered device's tunnel state and counters: 0 or -ENOENT. */
 struct srv_tunnel_device_info {

@@ -172,11 +172,19 @@ def unframe(body):
     return out
 
 
-def poll_headers(session, seq, sig=None):
+def poll_headers(session, seq, sig=None, hold=None, signed_hold=None):
+    """A poll's headers; hold: the device's own hold time (ms), signed with
+    the rest (signed_hold: sign another one, as a meddler would)."""
     client, k = session
-    tag = hmac.new(k, f"poll\n{client:08x}\n{seq}".encode(), hashlib.sha256).digest()[:16]
-    return {"Edgecap-Client": f"{client:08x}", "Edgecap-Seq": str(seq),
-            "Edgecap-Sig": sig or tag.hex()}
+    text = f"poll\n{client:08x}\n{seq}"
+    if hold is not None:
+        text += f"\n{signed_hold if signed_hold is not None else hold}"
+    tag = hmac.new(k, text.encode(), hashlib.sha256).digest()[:16]
+    h = {"Edgecap-Client": f"{client:08x}", "Edgecap-Seq": str(seq),
+         "Edgecap-Sig": sig or tag.hex()}
+    if hold is not None:
+        h["Edgecap-Hold"] = str(hold)
+    return h
 
 
 def expect(what, status, data, want, words=""):
@@ -341,6 +349,23 @@ def cmd_polls(url, serial, keyfile, hold_ms):
     took = time.time() - t0
     if r.status != 200 or d or not (hold * 0.8 < took < hold + 1.5):
         fail(f"hold: want an empty 200 after {hold} s, got {r.status} {len(d)} B after {took:.1f} s")
+    # a device's own, shorter hold (its settings), signed: answered empty
+    # after it, before the server's
+    if hold > 1.5:
+        seq += 1
+        own = conn(url)
+        t0 = time.time()
+        s, d, _ = post(own, path, b"", poll_headers(sess, seq, hold=1000))
+        took = time.time() - t0
+        if s != 200 or d or not (0.8 < took < hold - 0.1):
+            fail(f"own hold: want an empty 200 after 1 s, got {s} {len(d)} B after {took:.1f} s")
+        for h, want, words in ((poll_headers(sess, seq + 1, hold=1000, signed_hold=5000), 403,
+                                "bad signature"),
+                               (poll_headers(sess, seq + 2, hold=999), 400, "Edgecap-Hold: want ms"),
+                               (poll_headers(sess, seq + 3, hold="1e3"), 400, "Edgecap-Hold")):
+            s, d, _ = post(own, path, b"", h)
+            expect(f"hold {h['Edgecap-Hold']}", s, d, want, words)
+        seq += 3
     # keep-alive: several polls on one connection
     ka = conn(url)
     socks = set()

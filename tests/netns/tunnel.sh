@@ -432,6 +432,68 @@ test_restart() {
 		ina ping -c 1 -W 3 "$(mgmt gw2)" > /dev/null && ok restart || ko restart "$(cat "$tmp/gw2.log")"
 }
 
+# Settings set centrally: the organization's (hello_interval_ms,
+# udp_wait_ms) and gw2's own over them (coalesce_ms, hold_ms) reach both
+# agents through their tunnels, are applied, written to the settings file,
+# reported back (the API's "applied"), kept across a restart before the
+# server is reached, and undone the same way. gw2's polls carry its own
+# hold, signed (mtun.py's polls test checks the server keeps it).
+settings_applied() { # DEVICE PYTHON-CONDITION on s (the device's "settings"): within 15 s
+	for _ in $(seq 75); do
+		ina curl -sS -H "Authorization: Bearer $token" "$url/api/v1/devices/$1" | python3 -c "
+import json, sys
+s = json.load(sys.stdin)['settings']
+sys.exit(not (s['applied'] and $2))" && return 0
+		sleep 0.2
+	done
+	return 1
+}
+test_settings() {
+	local out bad= n
+	out=$(ecl settings set hello_interval_ms=2000 udp_wait_ms=120000) &&
+		grep -q '^hello_interval_ms *2000$' <<< "$out" && grep -q '^udp_wait_ms *120000$' <<< "$out" ||
+		bad+=" organization: $out;"
+	out=$(ecl devices settings gw2 hold_ms=1000 coalesce_ms=20) &&
+		grep -q '^hold_ms *1000 *1000 ' <<< "$out" && grep -q '^udp_wait_ms *- *120000 ' <<< "$out" ||
+		bad+=" gw2's own: $out;"
+	# refused, naming the field; another organization's device is not found
+	out=$(ecl devices settings gw2 hold_ms=60000 2>&1) &&
+		bad+=" hold_ms=60000 taken;"
+	grep -q 'settings.hold_ms: want an integer from 1000 to 25000, or null' <<< "$out" || bad+=" $out;"
+	out=$(ecl settings set probe_ms=1 2>&1) && bad+=" probe_ms taken;"
+	grep -q 'settings.probe_ms: no such setting' <<< "$out" || bad+=" $out;"
+	out=$(glx devices settings gw2 hold_ms=1000 2>&1) && bad+=" globex changed gw2;"
+	grep -q "no device 'gw2'" <<< "$out" || bad+=" globex: $out;"
+	settings_applied gw1 "s['reported']['hello_interval_ms'] == 2000 and s['reported']['udp_wait_ms'] == 120000" ||
+		bad+=" gw1 not applied: $(ecl devices settings gw1);"
+	settings_applied gw2 "s['reported']['hold_ms'] == 1000 and s['reported']['coalesce_ms'] == 20 and s['reported']['hello_interval_ms'] == 2000" ||
+		bad+=" gw2 not applied: $(ecl devices settings gw2);"
+	grep -q 'settings from the server: hello_interval_ms 2000, udp_wait_ms 120000, coalesce_ms 20, hold_ms 1000' \
+		"$tmp/gw2.log" || bad+=" gw2's log: $(grep settings "$tmp/gw2.log");"
+	[ "$(sort "$tmp/gw2.key.settings" | tr '\n' ' ')" = "coalesce_ms = 20 hello_interval_ms = 2000 hold_ms = 1000 udp_wait_ms = 120000 " ] ||
+		bad+=" gw2's file: $(cat "$tmp/gw2.key.settings");"
+	# by HTTP with its own hold: polls signed with it go on
+	ina ping -c 2 -W 3 "$(mgmt gw2)" > /dev/null || bad+=" no ping to gw2 with hold_ms 1000;"
+	grep -q 'HTTP 403' "$tmp/gw2.log" && bad+=" gw2's polls refused: $(grep 403 "$tmp/gw2.log" | tail -1);"
+	# a restart takes them from the file before the server is reached
+	kill "$gw2_pid"; wait "$gw2_pid" 2> /dev/null
+	agent_start gw2 "$G2" g2 "proxy = http://192.168.60.1:3128"
+	wait_log "$tmp/gw2.log" "registered as" 10 &&
+		[ "$(grep -n 'hold_ms = 1000, as the server set it' "$tmp/gw2.log" | cut -d: -f1)" -lt \
+			"$(grep -n 'registered as' "$tmp/gw2.log" | head -1 | cut -d: -f1)" ] ||
+		bad+=" restart: $(cat "$tmp/gw2.log");"
+	# undone: each runs by its configuration file again
+	ecl devices settings gw2 hold_ms= coalesce_ms= > /dev/null &&
+		ecl settings set hello_interval_ms= udp_wait_ms= > /dev/null || bad+=" unset refused;"
+	for n in gw1 gw2; do
+		settings_applied $n "s['wanted'] == {} and s['reported']['central'] == {} and s['reported']['hello_interval_ms'] == 1000 and s['reported']['udp_wait_ms'] == 1000 and s['reported']['hold_ms'] == 0" ||
+			bad+=" $n not back to its file: $(ecl devices settings $n);"
+	done
+	[ -s "$tmp/gw2.key.settings" ] && bad+=" gw2's file still holds: $(cat "$tmp/gw2.key.settings");"
+	[ -z "$bad" ] && ok "settings: the organization's and a device's own, applied, kept, reported, undone" ||
+		ko settings "$bad"
+}
+
 # The tunnel to a server on HTTPS: gw3 (in B, the NAT's namespace, which has
 # no TUN of its own) checks the server's certificate against the CA, and goes
 # by HTTP over TLS (its UDP port is a dead one). The server is the same
@@ -536,7 +598,7 @@ after() { # nothing a test did may have stopped the server or an agent
 }
 
 run_tests after test_register test_compile_pings test_collision test_claim test_refusals test_disabled test_polls test_udp_auth \
-	test_capture_udp_blocked test_stream test_bulk test_tcp_http test_proxy test_quiet test_restart test_https \
+	test_capture_udp_blocked test_stream test_bulk test_tcp_http test_proxy test_quiet test_restart test_settings test_https \
 	test_device_tls test_server_pin
 st=$?
 [ $st = 0 ] || tail -n 20 "$tmp/server.log" "$tmp/gw1.log" "$tmp/gw2.log"

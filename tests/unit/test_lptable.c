@@ -89,7 +89,7 @@ static void poll_ok(uint32_t client, const void *batch, size_t len, struct waite
 {
 	char err[256] = "";
 
-	assert_int_equal(srv_lptab_poll(tab, client, batch, len, w, err, sizeof(err)), 0);
+	assert_int_equal(srv_lptab_poll(tab, client, batch, len, 0, w, err, sizeof(err)), 0);
 }
 
 static void parked_until_the_hold(void **state)
@@ -235,9 +235,10 @@ static void malformed_batches_are_refused_whole(void **state)
 
 	mtun_batch_put(&b, dg, dgram(dg, 17, 1, 10));
 	mtun_batch_put(&b, dg, dgram(dg, 18, 1, 10)); /* another client's */
-	assert_int_equal(srv_lptab_poll(tab, 17, b.data, b.len, &w, err, sizeof(err)), -EINVAL);
+	assert_int_equal(srv_lptab_poll(tab, 17, b.data, b.len, 0, &w, err, sizeof(err)), -EINVAL);
 	assert_string_equal(err, "batch at byte 28: a datagram of another client");
-	assert_int_equal(srv_lptab_poll(tab, 17, b.data, b.len - 1, &w, err, sizeof(err)), -EINVAL);
+	assert_int_equal(srv_lptab_poll(tab, 17, b.data, b.len - 1, 0, &w, err, sizeof(err)),
+			 -EINVAL);
 	assert_non_null(strstr(err, "batch at byte 28: "));
 	assert_false(w.answered);					  /* not parked */
 	assert_true(recv(server_fd, got, sizeof(got), MSG_DONTWAIT) < 0); /* nothing went on */

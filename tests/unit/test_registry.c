@@ -23,6 +23,7 @@
 
 #include "service/registry.h"
 #include "service/registry_sqlite.h" /* the migrations' test only */
+#include "service/settings.h"
 #include "tunnel/claim.h"
 #include "tunnel/identity.h"
 
@@ -61,7 +62,7 @@ static void schema_and_bootstrap(void **state)
 	struct reg_user a;
 	struct reg_stats st;
 
-	assert_int_equal(reg_schema_version(r), 10);
+	assert_int_equal(reg_schema_version(r), 11);
 	assert_int_equal(reg_ping(r), 0);
 	assert_int_equal(reg_org_add(r, "acme"), -EEXIST);
 	assert_int_equal(reg_admin_add(r, "nosuch", "alice", token), -ENOENT);
@@ -558,7 +559,7 @@ static void keys_enrolled_twice_migrate(void **state)
 	assert_true(reg_device_add(reg, 2, "gx1", "SN-2", "https://tunnel:8443", key, secret) > 0);
 	reg_close(reg);
 	assert_int_equal(reg_open(db, &reg, err, sizeof(err)), 0);
-	assert_int_equal(reg_schema_version(reg), 10);
+	assert_int_equal(reg_schema_version(reg), 11);
 	assert_int_equal(reg_device_by_pubkey(reg, key, &d), 0);
 	assert_string_equal(d.name, "gw1");
 	assert_int_equal(reg_device_get(reg, 2, "gx1", &d), 0);
@@ -594,7 +595,7 @@ static void administrators_become_owners(void **state)
 			 0);
 	reg_close(reg);
 	assert_int_equal(reg_open(db, &reg, err, sizeof(err)), 0);
-	assert_int_equal(reg_schema_version(reg), 10);
+	assert_int_equal(reg_schema_version(reg), 11);
 	assert_int_equal(reg_user_by_token(reg, token, strlen(token), &u), 0);
 	assert_int_equal(u.id, 7);
 	assert_int_equal(u.role, REG_OWNER);
@@ -748,6 +749,64 @@ static void reports_back_off_and_share(void **state)
 	free(due);
 }
 
+/* Settings: the organization's, a device's own over them, merge-patched
+ * with checks that name the field, and never another organization's. */
+static void settings_merge_and_stay_in_their_organization(void **state)
+{
+	int64_t g1 = device(acme, "g1", "SN-1"), x1 = device(globex, "x1", "SN-2");
+	json_t *cur = json_object(), *p, *w;
+	char err[256], q[256], *text;
+
+	assert_true(g1 > 0 && x1 > 0);
+	p = json_pack("{s:i, s:i}", "udp_wait_ms", 120000, "hello_interval_ms", 10000);
+	assert_int_equal(srv_settings_patch(cur, p, err, sizeof(err)), 0);
+	json_decref(p);
+	text = json_dumps(cur, JSON_COMPACT);
+	assert_int_equal(reg_org_set_settings(r, acme, text), 0);
+	free(text);
+	/* wrong: the field and its range are named, nothing changes */
+	p = json_pack("{s:i}", "udp_wait_ms", 900001);
+	assert_int_equal(srv_settings_patch(cur, p, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err,
+			    "settings.udp_wait_ms: want an integer from 100 to 900000, or null");
+	json_decref(p);
+	p = json_pack("{s:i, s:i}", "coalesce_ms", 20, "probe", 1);
+	assert_int_equal(srv_settings_patch(cur, p, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "settings.probe: no such setting"));
+	assert_null(json_object_get(cur, "coalesce_ms"));
+	json_decref(p);
+	json_decref(cur);
+	/* the device's own over the organization's; null removes */
+	assert_int_equal(reg_device_set_settings(r, acme, "g1",
+						 "{\"hello_interval_ms\":2000,"
+						 "\"hold_ms\":5000}"),
+			 0);
+	assert_int_equal(reg_device_set_settings(r, acme, "x1", "{}"), -ENOENT);
+	w = srv_settings_wanted(r, acme, g1);
+	srv_settings_query(w, q, sizeof(q));
+	assert_string_equal(q, "hello_interval_ms=2000&udp_wait_ms=120000&hold_ms=5000");
+	json_decref(w);
+	/* another organization's device id takes nothing of acme's */
+	w = srv_settings_wanted(r, globex, g1);
+	assert_int_equal(json_object_size(w), 0);
+	json_decref(w);
+	w = srv_settings_wanted(r, acme, x1); /* nor acme anything of globex's device */
+	srv_settings_query(w, q, sizeof(q));
+	assert_string_equal(q, "hello_interval_ms=10000&udp_wait_ms=120000");
+	json_decref(w);
+	/* a report's settings, checked: out of range or unknown is dropped */
+	p = json_loads("{\"hello_interval_ms\":2000,\"udp_wait_ms\":\"x\",\"hold_ms\":0,"
+		       "\"central\":{\"hello_interval_ms\":2000,\"coalesce_ms\":99,\"z\":1}}",
+		       0, NULL);
+	w = srv_settings_reported(p);
+	text = json_dumps(w, JSON_COMPACT | JSON_SORT_KEYS);
+	assert_string_equal(text, "{\"central\":{\"hello_interval_ms\":2000},\"coalesce_ms\":null,"
+				  "\"hello_interval_ms\":2000,\"hold_ms\":0,\"udp_wait_ms\":null}");
+	free(text);
+	json_decref(w);
+	json_decref(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -760,6 +819,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(captures_hold_their_devices, setup, teardown),
 	    cmocka_unit_test_setup_teardown(reports_are_due_and_kept, setup, teardown),
 	    cmocka_unit_test_setup_teardown(reports_back_off_and_share, setup, teardown),
+	    cmocka_unit_test_setup_teardown(settings_merge_and_stay_in_their_organization, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(file_is_private, file_setup, file_teardown),
 	    cmocka_unit_test_setup_teardown(loose_file_is_tightened, file_setup, file_teardown),
 	    cmocka_unit_test_setup_teardown(damaged_page_is_refused, file_setup, file_teardown),

@@ -140,9 +140,11 @@ int agent_start(struct agent *a, char *err, size_t errlen)
 	if (r)
 		return r;
 
-	host = web_site_init(&a->site, "edgecap-agent", 64 << 10 /* GET only */, a);
+	host =
+	    web_site_init(&a->site, "edgecap-agent", 64 << 10 /* GET, and PUT without a body */, a);
 	agent_capture_init(a, host);
 	agent_status_init(a, host);
+	agent_settings_init(a, host);
 	agent_route_fallback(host);
 	r = web_site_start(&a->site, NULL, a->conf.listen,
 			   a->conf.plain_http || agent_tls_from_server(&a->conf) ? NULL
@@ -158,6 +160,8 @@ int agent_start(struct agent *a, char *err, size_t errlen)
 	web_watch(a->site.ctx.loop, dup(ecap_streamer_fd(a->streamer)), on_streamer, a);
 	web_watch(a->site.ctx.loop, signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC), on_signal, a);
 	agent_capture_start_timers(a);
+	if (a->conf.tunnel[0])
+		agent_settings_load(a);
 	r = agent_tunnel_start(a, err, errlen);
 	if (!r)
 		r = ecap_streamer_step(a->streamer, err, errlen); /* arms the ring poll */

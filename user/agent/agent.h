@@ -23,6 +23,7 @@
 #include "common/web.h"
 #include "tunnel/claim.h"
 #include "tunnel/identity.h"
+#include "tunnel/settings.h"
 
 #define AGENT_VERSION "edgecap-agent " EDGECAP_VERSION
 #define AGENT_CONF    "/etc/edgecap/agent.conf"
@@ -55,6 +56,8 @@ struct agent_conf {
 	char tunnel_if[16];
 	char state_file[256]; /* the last transport decided, and when */
 	unsigned hello_ms, udp_wait_ms, udp_up_after, coalesce_ms;
+	unsigned hold_ms;	 /* asked of the server for our polls; 0: the server's */
+	char settings_file[256]; /* the server's settings (settings.c); default key_file.settings */
 	unsigned tunnel_udp_port; /* 0: as the server says at registration */
 };
 
@@ -138,6 +141,9 @@ struct agent {
 	h2o_timeout_entry_t liveness_entry;
 	h2o_timeout_entry_t reap_entry;
 	struct agent_tunnel *tunnel;
+	/* the tunnel's settings (settings.c), by mtun_settings' index: the
+	 * configuration file's, and the server's (0: none set) */
+	unsigned local[MTUN_SETTINGS], central[MTUN_SETTINGS];
 	struct web_site metrics; /* metrics.c's own listener */
 	uint64_t captures_started, captures_refused, osdropped_ended;
 	int stopping;
@@ -157,6 +163,9 @@ int agent_authorize(struct agent *a, h2o_req_t *req);
  * signed; returns 0 (it responded). */
 typedef int agent_endpoint_fn(struct agent *a, h2o_req_t *req);
 void agent_route(struct agent *a, h2o_hostconf_t *host, const char *path, agent_endpoint_fn *fn);
+/* The same for another method than GET. */
+void agent_route_method(struct agent *a, h2o_hostconf_t *host, const char *path, const char *method,
+			agent_endpoint_fn *fn);
 /* After the endpoints: every other path is a 404. */
 void agent_route_fallback(h2o_hostconf_t *host);
 
@@ -198,6 +207,17 @@ void agent_tunnel_status(struct agent *a, json_t *o);
 
 /* status.c: GET /v1/status */
 int agent_status_init(struct agent *a, h2o_hostconf_t *host);
+/* Its answer to req (other endpoints answer with it too). */
+int agent_status_reply(struct agent *a, h2o_req_t *req);
+
+/* settings.c: the tunnel settings the server sets, PUT /v1/settings. Load:
+ * the file's values stand in for the configuration's (before the tunnel
+ * starts). Status: "settings" into o. */
+void agent_settings_load(struct agent *a);
+int agent_settings_init(struct agent *a, h2o_hostconf_t *host);
+void agent_settings_status(struct agent *a, json_t *o);
+/* tunnel.c: the settings changed: take them now */
+void agent_tunnel_settings(struct agent *a);
 
 /* metrics.c: GET /metrics on metrics_listen (Prometheus text), when set. */
 int agent_metrics_start(struct agent *a, char *err, size_t errlen);

@@ -19,10 +19,15 @@
  *   tunnel_if   = ectun0
  *   tunnel_udp_port = 4789                (default: as the server says)
  *   state_file  = /var/lib/edgecap-agent/tunnel.state
- *   hello_interval = 25                   (s)
- *   udp_wait    = 5                       (s, may be fractional)
+ *   hello_interval = 25                   (s, 1..600)
+ *   udp_wait    = 5                       (s, 0.1..900, may be fractional)
  *   udp_up_after = 3                      (answers in a row)
  *   coalesce    = 10                      (ms, 10..50)
+ *   hold        = 25000                   (ms, 1000..25000; default: the server's)
+ *   settings_file = KEY_FILE.settings     (the server's settings, settings.c)
+ *
+ * The server's settings (settings.c) stand in for hello_interval,
+ * udp_wait, coalesce and hold while it sets them.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -129,10 +134,12 @@ static const struct ecap_conf_key keys[] = {
     STR("key_file", key_file),
     STR("tunnel_if", tunnel_if),
     STR("state_file", state_file),
-    UINT("hello_interval", hello_ms, 1000, 1000, 60000),
-    UINT("udp_wait", udp_wait_ms, 1000, 100, 60000),
+    UINT("hello_interval", hello_ms, 1000, 1000, 600000),
+    UINT("udp_wait", udp_wait_ms, 1000, 100, 900000),
     UINT("udp_up_after", udp_up_after, 1, 1, 100),
     UINT("coalesce", coalesce_ms, 1, 10, 50),
+    UINT("hold", hold_ms, 1, 1000, 25000),
+    STR("settings_file", settings_file),
     UINT("tunnel_udp_port", tunnel_udp_port, 1, 1, 65535),
     {0},
 };
@@ -163,6 +170,9 @@ int agent_conf_load(struct agent_conf *c, const char *path, int must_exist, char
 	if (!r && !strcmp(c->key_file, AGENT_KEY) && access(AGENT_KEY, F_OK) &&
 	    !access(AGENT_KEY_OLD, F_OK))
 		snprintf(c->key_file, sizeof(c->key_file), "%s", AGENT_KEY_OLD);
+	if (!r && !c->settings_file[0])
+		snprintf(c->settings_file, sizeof(c->settings_file), "%.240s.settings",
+			 c->key_file);
 	return r;
 }
 

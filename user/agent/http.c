@@ -56,11 +56,11 @@ int agent_authorize(struct agent *a, h2o_req_t *req)
 struct route {
 	h2o_handler_t super;
 	struct agent *a;
-	const char *path;
+	const char *path, *method;
 	agent_endpoint_fn *fn;
 };
 
-/* Exactly the path, GET, signed by the server: then the endpoint. */
+/* Exactly the path and method, signed by the server: then the endpoint. */
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
 	struct route *r = (struct route *)self;
@@ -68,10 +68,10 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 	if (!h2o_memis(req->path_normalized.base, req->path_normalized.len, r->path,
 		       strlen(r->path)))
 		return -1;
-	if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET"))) {
-		h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL,
-			       H2O_STRLIT("GET"));
-		return web_error(req, 405, "GET only");
+	if (!h2o_memis(req->method.base, req->method.len, r->method, strlen(r->method))) {
+		h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, r->method,
+			       strlen(r->method));
+		return web_error(req, 405, "%s only", r->method);
 	}
 	if (agent_authorize(r->a, req))
 		return 0;
@@ -80,19 +80,26 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 
 void agent_route(struct agent *a, h2o_hostconf_t *host, const char *path, agent_endpoint_fn *fn)
 {
+	agent_route_method(a, host, path, "GET", fn);
+}
+
+void agent_route_method(struct agent *a, h2o_hostconf_t *host, const char *path, const char *method,
+			agent_endpoint_fn *fn)
+{
 	h2o_pathconf_t *conf = h2o_config_register_path(host, path, 0);
 	struct route *r = (struct route *)h2o_create_handler(conf, sizeof(*r));
 
 	r->super.on_req = on_req;
 	r->a = a;
 	r->path = path;
+	r->method = method;
 	r->fn = fn;
 }
 
 /* Every other path: a 404 that is logged like every refusal. */
 static int on_unknown(h2o_handler_t *self, h2o_req_t *req)
 {
-	return web_error(req, 404, "no such path (have /v1/capture, /v1/status)");
+	return web_error(req, 404, "no such path (have /v1/capture, /v1/status, /v1/settings)");
 }
 
 void agent_route_fallback(h2o_hostconf_t *host)

@@ -1,5 +1,5 @@
 /* status.c - GET /v1/status: the agent, its interfaces and its captures with
- * their live counters, as JSON. */
+ * their live counters, its tunnel and settings, as JSON. */
 #include <arpa/inet.h>
 #include <ifaddrs.h>
 #include <jansson.h>
@@ -106,7 +106,7 @@ static json_t *capture_json(struct agent *a, const struct capture *c)
 	return o;
 }
 
-static int on_req(struct agent *a, h2o_req_t *req)
+int agent_status_reply(struct agent *a, h2o_req_t *req)
 {
 	json_t *ifs, *caps, *root;
 	struct ifaddrs *all;
@@ -136,8 +136,11 @@ static int on_req(struct agent *a, h2o_req_t *req)
 		json_object_set_new(
 		    root, "time",
 		    json_integer((json_int_t)now.tv_sec * 1000 + now.tv_nsec / 1000000));
-	if (root)
+	if (root) {
 		agent_tunnel_status(a, root);
+		if (a->conf.tunnel[0])
+			agent_settings_status(a, root);
+	}
 	text = root ? json_dumps(root, JSON_COMPACT) : NULL;
 	json_decref(root);
 	if (!text)
@@ -149,6 +152,6 @@ static int on_req(struct agent *a, h2o_req_t *req)
 
 int agent_status_init(struct agent *a, h2o_hostconf_t *host)
 {
-	agent_route(a, host, "/v1/status", on_req);
+	agent_route(a, host, "/v1/status", agent_status_reply);
 	return 0;
 }

@@ -413,7 +413,7 @@ static void on_coalesce(h2o_timeout_entry_t *e)
 	struct exchange *x;
 	char extra[256], text[64], sig[2 * MTUN_TAG + 1];
 	uint8_t tag[MTUN_TAG];
-	size_t n = 0;
+	size_t n = 0, at;
 
 	if (t->mode != MODE_HTTP || !t->registered || t->npolls == 2)
 		return;
@@ -448,12 +448,19 @@ static void on_coalesce(h2o_timeout_entry_t *e)
 	}
 	schedule(t);
 	t->http_seq++;
-	snprintf(text, sizeof(text), "poll\n%08" PRIx32 "\n%" PRIu64, t->client, t->http_seq);
+	/* a hold of our own (the server's settings) is signed with the rest */
+	at = (size_t)snprintf(text, sizeof(text), "poll\n%08" PRIx32 "\n%" PRIu64, t->client,
+			      t->http_seq);
+	if (t->conf->hold_ms)
+		snprintf(text + at, sizeof(text) - at, "\n%u", t->conf->hold_ms);
 	mtun_key_tag(t->key, text, strlen(text), tag);
 	ecap_hex_encode(tag, sizeof(tag), sig);
-	snprintf(extra, sizeof(extra),
-		 "Edgecap-Client: %08" PRIx32 "\r\nEdgecap-Seq: %" PRIu64 "\r\nEdgecap-Sig: %s\r\n",
-		 t->client, t->http_seq, sig);
+	at = (size_t)snprintf(extra, sizeof(extra),
+			      "Edgecap-Client: %08" PRIx32 "\r\nEdgecap-Seq: %" PRIu64
+			      "\r\nEdgecap-Sig: %s\r\n",
+			      t->client, t->http_seq, sig);
+	if (t->conf->hold_ms)
+		snprintf(extra + at, sizeof(extra) - at, "Edgecap-Hold: %u\r\n", t->conf->hold_ms);
 	t->polls[t->npolls++] = x;
 	t->stat.polls++;
 	exchange_start(t, x, "/tunnel/v1/poll", "application/octet-stream", extra);
@@ -1044,6 +1051,26 @@ void agent_tunnel_stop(struct agent *a)
 	ecap_httpc_ctx_dispose(&t->http);
 	a->tunnel = NULL;
 	free(t);
+}
+
+void agent_tunnel_settings(struct agent *a)
+{
+	struct agent_tunnel *t = a->tunnel;
+	int linked;
+
+	if (!t)
+		return;
+	/* an h2o timeout has one duration: a new one for the new delay */
+	linked = h2o_timeout_is_linked(&t->coalesce);
+	if (linked)
+		h2o_timeout_unlink(&t->coalesce);
+	h2o_timeout_dispose(t->loop, &t->coalesce_q);
+	h2o_timeout_init(t->loop, &t->coalesce_q, t->conf->coalesce_ms);
+	if (linked)
+		h2o_timeout_link(t->loop, &t->coalesce_q, &t->coalesce);
+	/* a shorter probe interval from now, a longer one from the next probe */
+	if (t->hello_next > now_ms(t) + t->conf->hello_ms)
+		t->hello_next = now_ms(t) + t->conf->hello_ms;
 }
 
 void agent_tunnel_status(struct agent *a, json_t *o)
