@@ -367,6 +367,41 @@ await check("owners: users, audit log (with the capture's reason), account and t
   await shot(owner, "account");
 });
 
+await check("owners set the tunnel's settings for every device, and one device's own over them", async () => {
+  const api = (path, body) => JSON.parse(execFileSync("curl", ["-s", "-H", `Authorization: Bearer ${env.ALICE}`,
+    ...(body ? ["-X", "PATCH", "-H", "Content-Type: application/json", "--data", JSON.stringify(body)] : []), `${base}${path}`]).toString());
+  try {
+    await owner.goto(`${base}/users`);
+    const org = owner.getByRole("form", { name: "Tunnel settings" });
+    await org.getByLabel("Wait before HTTP (ms)").fill("120000");
+    await org.getByRole("button", { name: "Save" }).click();
+    for (let i = 0; i < 50 && api("/api/v1/organization").settings.udp_wait_ms !== 120000; i++) await owner.waitForTimeout(100);
+    assert(api("/api/v1/organization").settings.udp_wait_ms === 120000, `organization: ${JSON.stringify(api("/api/v1/organization"))}`);
+    await owner.goto(`${base}/devices`);
+    await owner.getByRole("row").filter({ has: owner.getByRole("cell", { name: "gw1", exact: true }) })
+      .getByRole("button", { name: "Settings" }).click();
+    const dev = owner.getByRole("form", { name: "Tunnel settings of gw1" });
+    const wait = dev.getByLabel("Wait before HTTP (ms)");
+    assert((await wait.getAttribute("placeholder")) === "organization: 120000", `placeholder ${await wait.getAttribute("placeholder")}`);
+    await dev.getByLabel("Poll hold (ms)").fill("5000");
+    await dev.getByRole("button", { name: "Save" }).click();
+    // the list follows the change live: "to run by" shows both
+    const runBy = (label) => dev.getByRole("row").filter({ hasText: label }).getByRole("cell").nth(1);
+    await runBy("Poll hold").filter({ hasText: /^5000$/ }).waitFor({ timeout: 10000 });
+    await runBy("Wait before HTTP").filter({ hasText: /^120000$/ }).waitFor();
+    const s = api("/api/v1/devices/gw1").settings;
+    assert(JSON.stringify(s.own) === '{"hold_ms":5000}' && s.wanted.udp_wait_ms === 120000 && s.wanted.hold_ms === 5000,
+      `gw1: ${JSON.stringify(s)}`);
+    // a direct device has no tunnel: the page says it has not said what it runs by
+    assert(/has not said/.test(await dev.locator('[data-field="settings-state"]').textContent()), "state line");
+    await shot(owner, "device-settings");
+    return `organization udp_wait_ms 120000, gw1 hold_ms 5000 over it`;
+  } finally {
+    api("/api/v1/devices/gw1", { settings: { hold_ms: null } });
+    api("/api/v1/organization", { settings: { udp_wait_ms: null } });
+  }
+});
+
 // The numbers of the packets the list holds, row by row, scrolled through
 // as a person would (the list draws only the rows in view).
 async function listedNumbers(page) {

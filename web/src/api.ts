@@ -121,6 +121,20 @@ export interface Device {
   clock_rtt_ms: number | null;
   reported_at: string | null;
   report_error: string | null;
+  // the tunnel's settings: its own, what it is to run by, what it said
+  settings?: {
+    own: TunnelSettingsSet;
+    wanted: TunnelSettingsSet;
+    reported: (Record<keyof TunnelSettingsSet, number | null> & { central: TunnelSettingsSet }) | null;
+    applied: boolean;
+  };
+}
+
+export interface TunnelSettingsSet {
+  hello_interval_ms?: number;
+  udp_wait_ms?: number;
+  coalesce_ms?: number;
+  hold_ms?: number;
 }
 
 // What moves with each report of a device, and with time: the devices'

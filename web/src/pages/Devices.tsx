@@ -1,5 +1,6 @@
 // Devices.tsx - the organization's gateways: whether each is reachable, how,
-// and since when; search; enrol (owners); start a capture on a selection.
+// and since when; search; enrol and set its tunnel settings (owners); start a
+// capture on a selection.
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { applySeen, patch, post, type Device, type DeviceSeen } from "../api";
 import { follow } from "../live";
@@ -7,6 +8,7 @@ import { ago, hooks, when } from "../format";
 import { navigate } from "../router";
 import { Alert, Empty, Secret, useAction, RemoveButton } from "../ui/ui";
 import type { Me } from "../main";
+import { DeviceTunnelSettings } from "./TunnelSettings";
 
 const CLOCK_MS = 5000; // "last seen" and online/offline move with time too
 
@@ -129,6 +131,7 @@ export function Devices(props: { me: Me }) {
   const [q, setQ] = useState("");
   const [picked, setPicked] = useState<Set<string>>(new Set());
   const [enrolling, setEnrolling] = useState(false);
+  const [tuning, setTuning] = useState<string | null>(null);
   const act = useAction();
   const owner = props.me.role === "owner";
 
@@ -185,6 +188,9 @@ export function Devices(props: { me: Me }) {
       </label>
       <Alert error={error || act.error} />
       {data && !data.length && <Empty>No devices yet.{owner ? " Add one above." : ""}</Empty>}
+      {owner && tuning && data?.find((d) => d.name === tuning) && (
+        <DeviceTunnelSettings key={tuning} device={data.find((d) => d.name === tuning)!} onClose={() => setTuning(null)} />
+      )}
       {shown.length > 0 && (
         <div class="table-wrap">
           <table class="list">
@@ -234,6 +240,10 @@ export function Devices(props: { me: Me }) {
                         <button type="button" class="small quiet"
                           onClick={() => act.run(async () => { await patch(`/api/v1/devices/${encodeURIComponent(d.name)}`, { enabled: !d.enabled }); })}>
                           {d.enabled ? "Disable" : "Enable"}
+                        </button>
+                        <button type="button" class="small quiet" aria-expanded={tuning === d.name}
+                          onClick={() => setTuning(tuning === d.name ? null : d.name)}>
+                          Settings
                         </button>
                         <RemoveButton label="Remove" path={`/api/v1/devices/${encodeURIComponent(d.name)}`}
                           question={`Remove ${d.name}? Its captures stay.`} act={act} />

@@ -1,11 +1,13 @@
 // Users.tsx - owners: the organization's users and roles, adding one (its
 // one-time password shown once), role changes, disabling, removing; and
-// whether viewers may download.
+// whether viewers may download; the tunnel's settings for every device.
 import { useState } from "preact/hooks";
 import { getAll, get, patch, post } from "../api";
 import { when } from "../format";
 import { Alert, Secret, useAction, useLoad, RemoveButton } from "../ui/ui";
 import type { Me } from "../main";
+import type { TunnelSettingsSet } from "../api";
+import { OrgTunnelSettings } from "./TunnelSettings";
 
 interface UserRow {
   name: string;
@@ -18,7 +20,7 @@ interface UserRow {
 
 export function Users(props: { me: Me }) {
   const list = useLoad(() => getAll<UserRow>("/api/v1/users"), []);
-  const org = useLoad(() => get<{ name: string; viewer_downloads: boolean }>("/api/v1/organization"), []);
+  const org = useLoad(() => get<{ name: string; viewer_downloads: boolean; settings: TunnelSettingsSet }>("/api/v1/organization"), []);
   const [email, setEmail] = useState("");
   const [role, setRole] = useState("viewer");
   const [made, setMade] = useState<{ email: string; password: string } | null>(null);
@@ -102,6 +104,7 @@ export function Users(props: { me: Me }) {
           Viewers may download captures
         </label>
       )}
+      {org.data && <OrgTunnelSettings settings={org.data.settings} onSaved={(o) => org.setData({ ...org.data!, settings: o.settings })} />}
     </section>
   );
 }
