@@ -21,9 +21,6 @@
 #include "tunnel/claim.h"
 #include "tunnel/identity.h"
 
-/* What the device last said of itself (service/reports.c), into o: its
- * agent, kernel, interfaces and clock, when it said so, or why it could not
- * be asked since. */
 /* Its tunnel settings: its own (over the organization's), what it is to
  * run by, what it said it runs by, and whether it has taken them. */
 static void settings_json(struct srv_api *api, const struct reg_device *d, json_t *reported,
@@ -51,6 +48,9 @@ static void settings_json(struct srv_api *api, const struct reg_device *d, json_
 			  json_equal(wanted, json_object_get(reported, "central"))));
 }
 
+/* What the device last said of itself (service/reports.c), into o: its
+ * agent, kernel, interfaces and clock, when it said so, or why it could not
+ * be asked since. */
 static void report_json(struct srv_api *api, const struct reg_device *d, json_t *o)
 {
 	char *text = NULL, *error = NULL, at[32];
@@ -351,8 +351,6 @@ int srv_device_get(struct srv_api *api, h2o_req_t *req, const struct reg_user *w
 	return srv_json(req, 200, o);
 }
 
-/* {enabled}: a disabled device cannot register with the tunnel (its current
- * registration ends) nor be captured from. */
 /* The device's own settings patched: 0, or the 4xx/5xx sent. */
 static int patch_settings(struct srv_api *api, h2o_req_t *req, const struct reg_user *who,
 			  const struct reg_device *d, json_t *patch)
@@ -385,6 +383,9 @@ static int patch_settings(struct srv_api *api, h2o_req_t *req, const struct reg_
 	return 0;
 }
 
+/* {enabled}: a disabled device cannot register with the tunnel (its current
+ * registration ends) nor be captured from; {settings}: its own tunnel
+ * settings, a merge patch. */
 int srv_device_patch(struct srv_api *api, h2o_req_t *req, const struct reg_user *who, char **params)
 {
 	static const char *const keys[] = {"enabled", "settings", NULL};

@@ -67,6 +67,22 @@ static const char *check_words(const struct srv_tunnel_reg *in)
 	return NULL;
 }
 
+/* A header's value as a C string in buf, or NULL. */
+static const char *header(h2o_req_t *req, const char *name, char *buf, size_t len)
+{
+	ssize_t i = h2o_find_header_by_str(&req->headers, name, strlen(name), -1);
+	h2o_iovec_t v;
+
+	if (i < 0)
+		return NULL;
+	v = req->headers.entries[i].value;
+	if (v.len >= len)
+		return NULL;
+	memcpy(buf, v.base, v.len);
+	buf[v.len] = 0;
+	return buf;
+}
+
 int srv_tunnel_register_ep(struct srv_api *api, h2o_req_t *req, const struct reg_user *who,
 			   char **params)
 {
@@ -75,7 +91,7 @@ int srv_tunnel_register_ep(struct srv_api *api, h2o_req_t *req, const struct reg
 	json_error_t e;
 	json_t *j;
 	json_int_t ts;
-	char err[256], source[64];
+	char err[256], source[64], relay[16], relay_sig[40];
 	const char *bad;
 	int r;
 
@@ -99,6 +115,11 @@ int srv_tunnel_register_ep(struct srv_api *api, h2o_req_t *req, const struct reg
 	in.ts = ts;
 	srv_client_address(api, req, source, sizeof(source));
 	in.source = source;
+	/* passed on by a gateway: its client id and MAC over the body */
+	in.relay = header(req, "edgecap-relay", relay, sizeof(relay));
+	in.relay_sig = header(req, "edgecap-relay-sig", relay_sig, sizeof(relay_sig));
+	in.body = req->entity.base;
+	in.body_len = req->entity.len;
 	r = srv_tunnel_register(api->tunnel, &in, &g, err, sizeof(err));
 	if (r == -EAGAIN) {
 		/* the device waits for its owner: it asks again, and says so */
@@ -112,31 +133,17 @@ int srv_tunnel_register_ep(struct srv_api *api, h2o_req_t *req, const struct reg
 		goto out;
 	}
 	srv_json(req, 200,
-		 json_pack("{s:I, s:s, s:s, s:s, s:i, s:i, s:i, s:s, s:s*, s:s*, s:s*}", "client",
-			   (json_int_t)g.client, "dh", g.dh, "address", g.address, "server",
-			   g.server, "prefix", g.prefix, "udp_port", (int)g.udp_port, "mtu", g.mtu,
-			   "secret", g.secret, "cert", g.cert[0] ? g.cert : NULL, "server_key",
-			   g.server_key[0] ? g.server_key : NULL, "sig", g.sig[0] ? g.sig : NULL));
+		 json_pack("{s:I, s:s, s:s, s:s, s:i, s:i, s:i, s:s, s:s*, s:s*, s:s*, s:s*}",
+			   "client", (json_int_t)g.client, "dh", g.dh, "address", g.address,
+			   "server", g.server, "prefix", g.prefix, "udp_port", (int)g.udp_port, "mtu",
+			   g.mtu, "secret", g.secret, "cert", g.cert[0] ? g.cert : NULL, "server_key",
+			   g.server_key[0] ? g.server_key : NULL, "sig", g.sig[0] ? g.sig : NULL, "via",
+			   g.via[0] ? g.via : NULL));
 out:
 	json_decref(j);
 	return 0;
 }
 
-/* A header's value as a C string in buf, or NULL. */
-static const char *header(h2o_req_t *req, const char *name, char *buf, size_t len)
-{
-	ssize_t i = h2o_find_header_by_str(&req->headers, name, strlen(name), -1);
-	h2o_iovec_t v;
-
-	if (i < 0)
-		return NULL;
-	v = req->headers.entries[i].value;
-	if (v.len >= len)
-		return NULL;
-	memcpy(buf, v.base, v.len);
-	buf[v.len] = 0;
-	return buf;
-}
 
 static int unauthorized(h2o_req_t *req, const char *why)
 {

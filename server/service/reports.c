@@ -25,6 +25,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <xxhash.h>
+
 #include "common/auth.h"
 #include "common/httpc.h"
 #include "common/log.h"
@@ -39,6 +41,7 @@
 #define TARGET	   "/v1/status"
 #define SETTINGS   "/v1/settings" /* PUT with the set in its query: answered as TARGET */
 #define TARGET_MAX 256
+#define REFUSED	   1024 /* devices remembered for refusing their settings */
 
 struct call {
 	struct srv_reports *rs;
@@ -60,6 +63,14 @@ struct srv_reports {
 	h2o_timeout_t second;
 	h2o_timeout_entry_t tick;
 	struct call calls[INFLIGHT];
+	/* devices that refused a set (an older agent, a settings file it
+	 * cannot write): asked for their status as before, until the set
+	 * they are to run by changes. A ring: the oldest are forgotten. */
+	struct {
+		int64_t device;
+		uint64_t set; /* a hash of the PUT's target */
+	} refused[REFUSED];
+	unsigned refused_next;
 };
 
 static int64_t ms_of(clockid_t clock)
@@ -150,9 +161,9 @@ out:
 }
 
 /* Is the device to be told its settings: 1 when it goes through the tunnel
- * (they are the tunnel's) and its last report's central set is not what it
- * is to run by (none reported: told when there are any), target then
- * SETTINGS with them (when not NULL); else 0. */
+ * (they are the tunnel's), its last report's central set is not what it is
+ * to run by (none reported: told when there are any) and it has not
+ * refused that set; target then SETTINGS with them (when not NULL); else 0. */
 static int tell(struct srv_reports *rs, const struct reg_device *d, char *target)
 {
 	char *text = NULL, *error = NULL, q[200];
@@ -168,15 +179,31 @@ static int tell(struct srv_reports *rs, const struct reg_device *d, char *target
 		report = json_loads(text, 0, NULL);
 	central = json_object_get(json_object_get(report, "settings"), "central");
 	differ = central ? !json_equal(wanted, central) : json_object_size(wanted) > 0;
-	if (differ && target) {
+	if (differ) {
+		char t[TARGET_MAX];
+		uint64_t h;
+
 		srv_settings_query(wanted, q, sizeof(q));
-		snprintf(target, TARGET_MAX, SETTINGS "%s%s", q[0] ? "?" : "", q);
+		snprintf(t, sizeof(t), SETTINGS "%s%s", q[0] ? "?" : "", q);
+		h = XXH3_64bits(t, strlen(t));
+		for (unsigned i = 0; i < REFUSED && differ; i++)
+			if (rs->refused[i].device == d->id && rs->refused[i].set == h)
+				differ = 0; /* it said no to this set */
+		if (target)
+			memcpy(target, t, sizeof(t));
 	}
 	json_decref(report);
 	json_decref(wanted);
 	free(text);
 	free(error);
 	return differ;
+}
+
+static void refused(struct srv_reports *rs, int64_t device, const char *target)
+{
+	rs->refused[rs->refused_next].device = device;
+	rs->refused[rs->refused_next].set = XXH3_64bits(target, strlen(target));
+	rs->refused_next = (rs->refused_next + 1) % REFUSED;
 }
 
 /* A refusal: its status, and the agent's reason from its Edgecap-Error
@@ -208,18 +235,23 @@ static void on_done(struct ecap_httpc_call *c, const char *err)
 	struct call *k = c->data;
 	struct reg *reg = k->rs->conf.reg;
 	int64_t rtt = ms_of(CLOCK_MONOTONIC) - k->sent_mono, real = ms_of(CLOCK_REALTIME);
-	char why[320], *text = NULL;
+	char why[320], *text = NULL, now[TARGET_MAX];
 
 	k->over = 1;
 	if (!err && c->status == 200 && !c->truncated &&
 	    (text = report_of(&c->resp, real - rtt / 2, rtt))) {
 		reg_device_report(reg, k->d.id, k->d.serial, text, real / 1000);
 		free(text);
-		/* it runs by other settings than it is to: told at the next
-		 * round (once: a device told that still differs waits for
-		 * its interval) */
-		if (!k->tells && tell(k->rs, &k->d, NULL))
-			reg_devices_ask_soon(reg, k->d.org, k->d.name);
+		/* it runs by other settings than it is to (a change came while
+		 * it was asked, or it answered a GET): told at the next round.
+		 * A device that answers a PUT with another set is remembered
+		 * as refusing it, so this cannot go round. */
+		if (tell(k->rs, &k->d, now)) {
+			if (k->tells && !strcmp(now, k->target))
+				refused(k->rs, k->d.id, k->target);
+			else
+				reg_devices_ask_soon(reg, k->d.org, k->d.name);
+		}
 		return;
 	}
 	if (c->status && c->status != 200)
@@ -232,6 +264,13 @@ static void on_done(struct ecap_httpc_call *c, const char *err)
 		snprintf(why, sizeof(why), "%s", err);
 	else
 		snprintf(why, sizeof(why), "the agent's status is not its JSON");
+	/* the agent said no to the settings (not that it could not be
+	 * reached): asked for its status alone, at once, until its set changes */
+	if (k->tells && c->status && c->status != 200) {
+		refused(k->rs, k->d.id, k->target);
+		snprintf(why + strlen(why), sizeof(why) - strlen(why), " (refusing its settings)");
+		reg_devices_ask_soon(reg, k->d.org, k->d.name);
+	}
 	reg_device_report_error(reg, k->d.id, k->d.serial, why);
 }
 
@@ -293,6 +332,14 @@ static void let_go(struct call *k)
 	k->busy = k->over = 0;
 }
 
+static int asked(const struct srv_reports *rs, int64_t device)
+{
+	for (unsigned i = 0; i < INFLIGHT; i++)
+		if (rs->calls[i].busy && rs->calls[i].d.id == device)
+			return 1;
+	return 0;
+}
+
 static unsigned org_busy(const struct srv_reports *rs, int64_t org)
 {
 	unsigned n = 0;
@@ -327,8 +374,12 @@ static void on_tick(h2o_timeout_entry_t *e)
 		for (unsigned i = 0; i < INFLIGHT && at < n; i++) {
 			if (rs->calls[i].busy)
 				continue;
-			while (at < n && org_busy(rs, due[at].org) >= ORG_SHARE)
-				at++; /* its turn comes when one of its own ends */
+			/* its turn comes when one of its own ends; a device asked
+			 * already waits for that answer (a change of settings
+			 * meanwhile asks it again after) */
+			while (at < n &&
+			       (org_busy(rs, due[at].org) >= ORG_SHARE || asked(rs, due[at].id)))
+				at++;
 			if (at == n)
 				break;
 			reg_device_polled(rs->conf.reg, due[at].id, now);

@@ -7,6 +7,7 @@
 #include <netdb.h>
 #include <netinet/ip.h>
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -39,7 +40,9 @@ struct client {
 	struct sockaddr_in peer;      /* where its last datagram came from; port 0: none yet */
 	uint64_t last_rx;	      /* ms */
 	int64_t seen_saved;	      /* s, last registry write */
-	const char *transport;	      /* "udp", "http" as last saved */
+	const char *transport;	      /* "udp", "http", "relay" as last saved */
+	uint32_t via;		      /* relayed: its gateway's address (its packets go in
+				       * that client's session); 0: its own session */
 	uint32_t hello_hi, ack_hi;    /* the last fresh HELLO's and ACK's numbers */
 	int64_t reg_ts;		      /* the registration's proof: a replay of it is refused */
 	uint64_t reg_nonce;	      /* (a hash of its nonce) */
@@ -236,13 +239,27 @@ static void heard(struct srv_tunnel *t, struct client *c, const struct sockaddr_
  * to ours. */
 static void to_tun(void *arg, const struct virtio_net_hdr *vh, const uint8_t *ip, size_t len)
 {
-	struct client *c = arg;
+	struct client *c = arg, *from;
 	struct srv_tunnel *t = c->t;
 
-	if (len < 20 || ip[0] >> 4 != 4 || mtun_be32(ip + 12) != c->addr ||
-	    mtun_be32(ip + 16) != MTUN_SERVER)
+	if (len < 20 || ip[0] >> 4 != 4 || mtun_be32(ip + 16) != MTUN_SERVER) {
 		t->stat.spoofed++;
-	else if (mtun_tun_write(t->tun_fd, vh, ip, len))
+		return;
+	}
+	/* or from a device this one relays for, which is heard so */
+	from = mtun_be32(ip + 12) == c->addr ? c : by_addr(t, mtun_be32(ip + 12));
+	if (!from || (from != c && from->via != c->addr)) {
+		t->stat.spoofed++;
+		return;
+	}
+	if (from != c) {
+		from->last_rx = now_ms(t);
+		if (time(NULL) - from->seen_saved >= SEEN_EVERY) {
+			from->seen_saved = time(NULL);
+			reg_device_transport(t->reg, from->device, "relay", from->seen_saved);
+		}
+	}
+	if (mtun_tun_write(t->tun_fd, vh, ip, len))
 		t->stat.tun_errors++;
 }
 
@@ -352,6 +369,8 @@ static void on_tun(h2o_socket_t *sock, const char *e)
 		if (n < 20 || pkt[0] >> 4 != 4) /* IPv4 only in 6.0.0.0/8 */
 			continue;
 		c = by_addr(t, mtun_be32(pkt + 16));
+		if (c && c->via) /* relayed: through its gateway's session */
+			c = by_addr(t, c->via);
 		if (!c || !c->peer.sin_port) {
 			t->stat.no_route++;
 			continue;
@@ -470,12 +489,49 @@ static int announce(struct srv_tunnel *t, const struct srv_tunnel_reg *in, char 
 	return -EAGAIN;
 }
 
+/* A registration a gateway passes on for a device on its LAN: the
+ * gateway's client, and its MAC over "relay\n" client "\n" and the body's
+ * SHA-256 in hex (its word that the device sits behind it). 0 with *ret the
+ * gateway, or -EACCES with err. */
+static int relay_check(struct srv_tunnel *t, const struct srv_tunnel_reg *in, struct client **ret,
+		       char *err, size_t errlen)
+{
+	char text[128], hex[2 * MTUN_TAG + 1], *end;
+	uint8_t sum[32], tag[MTUN_TAG];
+	unsigned long id = strtoul(in->relay, &end, 16);
+	struct client *gw = *end || !*in->relay || id > UINT32_MAX ? NULL : by_id(t, (uint32_t)id);
+	int n;
+
+	if (!gw) {
+		snprintf(err, errlen, "relay: no gateway has client %.8s: it registers again",
+			 in->relay);
+		return -EACCES;
+	}
+	SHA256(in->body, in->body_len, sum);
+	n = snprintf(text, sizeof(text), "relay\n%08lx\n", id);
+	ecap_hex_encode(sum, sizeof(sum), text + n);
+	if (mtun_key_tag(gw->key, text, strlen(text), tag))
+		return snprintf(err, errlen, "out of resources"), -EACCES;
+	ecap_hex_encode(tag, sizeof(tag), hex);
+	if (!in->relay_sig || strlen(in->relay_sig) != 2 * MTUN_TAG ||
+	    CRYPTO_memcmp(hex, in->relay_sig, 2 * MTUN_TAG)) {
+		snprintf(err, errlen, "relay: bad signature");
+		return -EACCES;
+	}
+	if (gw->via) {
+		snprintf(err, errlen, "relay: %s is itself relayed: it relays for no one", gw->name);
+		return -EACCES;
+	}
+	*ret = gw;
+	return 0;
+}
+
 int srv_tunnel_register(struct srv_tunnel *t, const struct srv_tunnel_reg *in,
 			struct srv_tunnel_grant *out, char *err, size_t errlen)
 {
 	struct reg_device d;
 	uint8_t key[MTUN_KEY_LEN];
-	struct client *c = NULL, *old;
+	struct client *c = NULL, *old, *gw = NULL;
 	void *mine = NULL;
 	int64_t now = time(NULL);
 	size_t nlen = strlen(in->nonce);
@@ -507,6 +563,8 @@ int srv_tunnel_register(struct srv_tunnel *t, const struct srv_tunnel_reg *in,
 		snprintf(err, errlen, "bad signature");
 		return -EACCES;
 	}
+	if (in->relay && (r = relay_check(t, in, &gw, err, errlen)))
+		return r;
 	r = reg_device_by_pubkey(t->reg, in->pubkey, &d);
 	if (r == -ENOENT)
 		return announce(t, in, err, errlen);
@@ -530,6 +588,11 @@ int srv_tunnel_register(struct srv_tunnel *t, const struct srv_tunnel_reg *in,
 	}
 	if (!d.enabled) {
 		snprintf(err, errlen, "device disabled");
+		return -EACCES;
+	}
+	if (gw && (gw->org != d.org || gw->device == d.id)) {
+		snprintf(err, errlen, "relay: %s relays only for other devices of its organization",
+			 gw->name);
 		return -EACCES;
 	}
 	if (!old && t->nclients >= t->max_devices) {
@@ -576,6 +639,7 @@ int srv_tunnel_register(struct srv_tunnel *t, const struct srv_tunnel_reg *in,
 		remove_client(t, old);
 	c->t = t;
 	c->addr = d.mgmt;
+	c->via = gw ? gw->addr : 0;
 	c->device = d.id;
 	c->org = d.org;
 	snprintf(c->name, sizeof(c->name), "%s", d.name);
@@ -595,8 +659,15 @@ int srv_tunnel_register(struct srv_tunnel *t, const struct srv_tunnel_reg *in,
 	out->prefix = MTUN_NET_PREFIX;
 	out->udp_port = ntohs(t->udp_addr.sin_port);
 	out->mtu = MTUN_MTU;
-	ecap_log(LOG_INFO, "tunnel: %s (%s) registered as %s, client %08x", d.name, in->serial,
-		 out->address, c->id);
+	out->via[0] = 0;
+	if (gw) {
+		mtun_addr_str(gw->addr, out->via);
+		c->transport = "relay";
+		c->seen_saved = now;
+		reg_device_transport(t->reg, d.id, "relay", now);
+	}
+	ecap_log(LOG_INFO, "tunnel: %s (%s) registered as %s, client %08x%s%s", d.name, in->serial,
+		 out->address, c->id, gw ? ", through " : "", gw ? gw->name : "");
 	c = NULL;
 	r = 0;
 out:

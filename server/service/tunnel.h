@@ -62,6 +62,11 @@ struct srv_tunnel_reg {
 	const char *source;   /* the address the request came from */
 	int tls;	      /* it wants a certificate for its HTTPS service */
 	int64_t ts;
+	/* passed on by a gateway for a device on its LAN (docs/tunnel.md,
+	 * "Devices behind a gateway"): its client id and MAC over the body */
+	const char *relay, *relay_sig;
+	const void *body;
+	size_t body_len;
 };
 struct srv_tunnel_grant {
 	uint32_t client;
@@ -73,6 +78,7 @@ struct srv_tunnel_grant {
 	char secret[MTUN_BOX_B64(REG_SECRET_LEN)]; /* the device's secret, sealed */
 	char cert[SRV_DEVCA_PEM];     /* "", or its certificate (tls) from the device CA */
 	char server_key[45], sig[89]; /* the device CA's key, its signature of the grant */
+	char via[16];		      /* "", or the gateway's address it is reached through */
 };
 int srv_tunnel_register(struct srv_tunnel *t, const struct srv_tunnel_reg *in,
 			struct srv_tunnel_grant *out, char *err, size_t errlen);

@@ -285,6 +285,17 @@ def cmd_refused(url, serial, keyfile, words):
         fail(f"want a refusal with '{words}', got {status} {a}")
 
 
+def cmd_relay_forged(url, serial, keyfile, client, words):
+    """A registration with a gateway's relay header whose MAC is not the
+    gateway's: refused with words."""
+    body, _ = registration(serial, load_key(keyfile))
+    c = conn(url)
+    status, data, _ = post(c, "/tunnel/v1/register", body,
+                           {"Content-Type": "application/json", "Edgecap-Relay": client,
+                            "Edgecap-Relay-Sig": "0" * 32})
+    expect("forged relay", status, data, 403, words)
+
+
 def cmd_polls(url, serial, keyfile, hold_ms):
     hold = int(hold_ms) / 1000
     status, a, sess = register(url, serial, load_key(keyfile))
@@ -452,7 +463,7 @@ def cmd_receive(addr, port, count, seconds):
 if __name__ == "__main__":
     cmds = {"refusals": cmd_refusals, "register": cmd_register, "refused": cmd_refused,
             "code": cmd_code, "announce": cmd_announce,
-            "polls": cmd_polls, "udp": cmd_udp, "send": cmd_send, "receive": cmd_receive}
+            "polls": cmd_polls, "relay-forged": cmd_relay_forged, "udp": cmd_udp, "send": cmd_send, "receive": cmd_receive}
     if len(sys.argv) < 2 or sys.argv[1] not in cmds:
         fail(__doc__)
     cmds[sys.argv[1]](*sys.argv[2:])

@@ -16,8 +16,8 @@ ec=$3
 suite=tun
 . "$(cd "$(dirname "$0")" && pwd)/lib.sh"
 here=$(cd "$(dirname "$0")" && pwd)
-G1=$ns-g1 P=$ns-p G2=$ns-g2
-extra_ns="$G1 $P $G2"
+G1=$ns-g1 P=$ns-p G2=$ns-g2 AP=$ns-ap
+extra_ns="$G1 $P $G2 $AP"
 hold_ms=2000
 url=http://10.98.0.1:8080
 db=$tmp/registry.db
@@ -102,7 +102,8 @@ done
 agent_start() { # NAME NS IF [CONF LINE]
 	local log=$tmp/$1.log
 	printf 'tunnel = %s\nserial = SN-%s\nkey_file = %s\nstate_file = %s\nhello_interval = 1\nudp_wait = 1\n%s\n' \
-		"$([ "$1" = gw2 ] && echo http://10.98.1.1:8080 || echo $url)" "$1" "$tmp/$1.key" \
+		"$(case $1 in gw2) echo http://10.98.1.1:8080 ;; ap1) echo http://192.168.70.1:4790 ;; *) echo $url ;; esac)" \
+		"$1" "$tmp/$1.key" \
 		"$tmp/$1.state" "${4:-}" > "$tmp/$1.conf"
 	: > "$log"
 	ip netns exec "$2" "$agent" -c "$tmp/$1.conf" -i "$3" \
@@ -597,9 +598,63 @@ after() { # nothing a test did may have stopped the server or an agent
 	kill -0 "$server_pid" 2> /dev/null || ko "$1" "the server died: $(tail -3 "$tmp/server.log")"
 }
 
+# An access point behind gw1, which is behind a NAT that drops all UDP: gw1
+# relays its registration (relay = lan0), the owner claims it by serial and
+# code, and its management address is reached through gw1's tunnel (by
+# HTTP): the server pings it and captures on it. A device of another
+# organization is refused by the relay's server, a relay header gw1 did not
+# sign too, and the access point's address is taken from gw1's session only.
+test_relay() {
+	local bad= ap gwc out n
+	ip netns exec "$G1" ip link add lan0 type veth peer name ap0 netns "$AP" &&
+		ip -n "$G1" addr add 192.168.70.1/24 dev lan0 && ip -n "$AP" addr add 192.168.70.2/24 dev ap0 &&
+		ip -n "$G1" link set lan0 up && ip -n "$AP" link set ap0 up && ip -n "$AP" link set lo up ||
+		{ ko relay "topology"; return; }
+	block_udp
+	kill "$gw1_pid"; wait "$gw1_pid" 2> /dev/null
+	agent_start gw1 "$G1" g1 "relay = lan0"
+	wait_log "$tmp/gw1.log" "registered as" 10 && wait_log "$tmp/gw1.log" "relay: registrations of lan0" 5 ||
+		{ ko relay "gw1: $(cat "$tmp/gw1.log")"; unblock_udp; return; }
+	agent_start ap1 "$AP" ap0
+	wait_log "$tmp/ap1.log" "waiting to be claimed" 10 || { ko relay "ap1: $(cat "$tmp/ap1.log")"; unblock_udp; return; }
+	claim ap1 SN-ap1 "$(code ap1)"
+	wait_log "$tmp/ap1.log" "through the gateway at" 15 || bad+=" ap1 not registered: $(tail -3 "$tmp/ap1.log");"
+	ap=$(grep -o 'registered as [0-9.]* through' "$tmp/ap1.log" | tail -1 | cut -d' ' -f3)
+	[ "$(transport ap1)" = relay ] || bad+=" transport $(transport ap1);"
+	ina ping -c 2 -W 3 "$ap" > /dev/null || bad+=" no ping to ap1 at $ap;"
+	(sleep 1; ip netns exec "$AP" ping -c 4 -i 0.2 192.168.70.1 > /dev/null) &
+	local pinger=$!
+	ecl remote -d ap1 --duration 4 -w "$tmp/ap1.pcapng" 'icmp and host 192.168.70.2' 2> "$tmp/ap1.err"
+	wait $pinger
+	n=$(tshark -r "$tmp/ap1.pcapng" 2> /dev/null | grep -c 'Echo (ping) request')
+	[ "$n" = 4 ] || bad+=" captured $n requests on ap1: $(cat "$tmp/ap1.err");"
+	# refusals
+	"$agent" keygen "$tmp/gx.key" > /dev/null && ina "$here/mtun.py" announce $url SN-gx "$tmp/gx.key" &&
+		glx devices claim SN-gx "$("$here/mtun.py" code "$tmp/gx.key")" --name gx > /dev/null ||
+		bad+=" globex's gx not claimed;"
+	out=$(ip netns exec "$AP" "$here/mtun.py" refused http://192.168.70.1:4790 SN-gx "$tmp/gx.key" \
+		"gw1 relays only for other devices of its organization" 2>&1) || bad+=" another organization's device: $out;"
+	gwc=$(grep -o 'client [0-9a-f]*' "$tmp/gw1.log" | tail -1 | cut -d' ' -f2)
+	out=$(ina "$here/mtun.py" relay-forged $url SN-ap1 "$tmp/ap1.key" "$gwc" "relay: bad signature" 2>&1) ||
+		bad+=" forged relay: $out;"
+	# ap1's address from gw2's session: dropped
+	ip -n "$G2" addr add "$ap/32" dev lo &&
+		ip netns exec "$G2" ping -c 2 -W 1 -I "$ap" 6.0.0.1 > /dev/null 2>&1 && bad+=" ap1's address taken from gw2;"
+	ip -n "$G2" addr del "$ap/32" dev lo
+	ip netns exec "$AP" ping -c 1 -W 3 6.0.0.1 > /dev/null || bad+=" ap1 cannot reach the server;"
+	kill "$ap1_pid"; wait "$ap1_pid" 2> /dev/null
+	glx devices delete gx > /dev/null
+	unblock_udp
+	kill "$gw1_pid"; wait "$gw1_pid" 2> /dev/null
+	agent_start gw1 "$G1" g1
+	wait_log "$tmp/gw1.log" "registered as" 10 || bad+=" gw1 back: $(tail -3 "$tmp/gw1.log");"
+	[ -z "$bad" ] && ok "relay: an access point behind a gateway behind a UDP-dropping NAT, claimed, pinged and captured through the gateway's tunnel; refusals" ||
+		ko relay "$bad"
+}
+
 run_tests after test_register test_compile_pings test_collision test_claim test_refusals test_disabled test_polls test_udp_auth \
 	test_capture_udp_blocked test_stream test_bulk test_tcp_http test_proxy test_quiet test_restart test_settings test_https \
-	test_device_tls test_server_pin
+	test_device_tls test_server_pin test_relay
 st=$?
 [ $st = 0 ] || tail -n 20 "$tmp/server.log" "$tmp/gw1.log" "$tmp/gw2.log"
 exit $st

@@ -164,6 +164,8 @@ int agent_start(struct agent *a, char *err, size_t errlen)
 		agent_settings_load(a);
 	r = agent_tunnel_start(a, err, errlen);
 	if (!r)
+		r = agent_relay_start(a, err, errlen);
+	if (!r)
 		r = ecap_streamer_step(a->streamer, err, errlen); /* arms the ring poll */
 	if (r)
 		return r;
@@ -184,6 +186,7 @@ void agent_run(struct agent *a)
 
 void agent_free(struct agent *a)
 {
+	agent_relay_stop(a);
 	agent_tunnel_stop(a);
 	agent_metrics_stop(a);
 	agent_loader_stop(a); /* before the engine: a load uses its maps */

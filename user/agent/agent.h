@@ -58,6 +58,8 @@ struct agent_conf {
 	unsigned hello_ms, udp_wait_ms, udp_up_after, coalesce_ms;
 	unsigned hold_ms;	 /* asked of the server for our polls; 0: the server's */
 	char settings_file[256]; /* the server's settings (settings.c); default key_file.settings */
+	char relay[IF_NAMESIZE]; /* relay registrations for this LAN's devices (relay.c) */
+	unsigned relay_port;
 	unsigned tunnel_udp_port; /* 0: as the server says at registration */
 };
 
@@ -144,6 +146,7 @@ struct agent {
 	/* the tunnel's settings (settings.c), by mtun_settings' index: the
 	 * configuration file's, and the server's (0: none set) */
 	unsigned local[MTUN_SETTINGS], central[MTUN_SETTINGS];
+	struct agent_relay *relay; /* relay.c's listener, when relay is set */
 	struct web_site metrics; /* metrics.c's own listener */
 	uint64_t captures_started, captures_refused, osdropped_ended;
 	int stopping;
@@ -218,6 +221,17 @@ int agent_settings_init(struct agent *a, h2o_hostconf_t *host);
 void agent_settings_status(struct agent *a, json_t *o);
 /* tunnel.c: the settings changed: take them now */
 void agent_tunnel_settings(struct agent *a);
+/* tunnel.c: a device's registration passed on to the server, as the
+ * gateway's word that the device is on its LAN; done gets the server's
+ * answer (status 0: none, err why). 0, or -EAGAIN (not registered, or
+ * relayed itself), -EBUSY (too many at once), -ENOMEM. */
+typedef void agent_relay_done_fn(void *arg, int status, const void *body, size_t len,
+				 const char *err);
+int agent_tunnel_relay(struct agent *a, const void *body, size_t len, agent_relay_done_fn *done,
+		       void *arg);
+/* relay.c: the gateway's relay for its LAN (relay = IFACE), when set */
+int agent_relay_start(struct agent *a, char *err, size_t errlen);
+void agent_relay_stop(struct agent *a);
 
 /* metrics.c: GET /metrics on metrics_listen (Prometheus text), when set. */
 int agent_metrics_start(struct agent *a, char *err, size_t errlen);

@@ -25,6 +25,8 @@
  *   coalesce    = 10                      (ms, 10..50)
  *   hold        = 25000                   (ms, 1000..25000; default: the server's)
  *   settings_file = KEY_FILE.settings     (the server's settings, settings.c)
+ *   relay       = lan0                    (relay registrations of the LAN's devices)
+ *   relay_port  = 4790
  *
  * The server's settings (settings.c) stand in for hello_interval,
  * udp_wait, coalesce and hold while it sets them.
@@ -140,6 +142,8 @@ static const struct ecap_conf_key keys[] = {
     UINT("coalesce", coalesce_ms, 1, 10, 50),
     UINT("hold", hold_ms, 1, 1000, 25000),
     STR("settings_file", settings_file),
+    STR("relay", relay),
+    UINT("relay_port", relay_port, 1, 1, 65535),
     UINT("tunnel_udp_port", tunnel_udp_port, 1, 1, 65535),
     {0},
 };
@@ -163,7 +167,8 @@ int agent_conf_load(struct agent_conf *c, const char *path, int must_exist, char
 				 .hello_ms = 25000,
 				 .udp_wait_ms = 5000,
 				 .udp_up_after = 3,
-				 .coalesce_ms = 10};
+				 .coalesce_ms = 10,
+				 .relay_port = 4790};
 	gethostname(c->device, sizeof(c->device) - 1);
 	r = ecap_conf_load(keys, c, path, must_exist, err, errlen);
 	/* a key made by keygen where earlier versions kept it stays the key */

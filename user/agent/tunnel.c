@@ -14,6 +14,7 @@
 #include <netdb.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 #include <openssl/x509.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,7 @@
 #include "tunnel/claim.h"
 #include "tunnel/link.h"
 #include "tunnel/identity.h"
+#include "tunnel/route.h"
 #include "tunnel/tunio.h"
 #include "common/httpc.h"
 
@@ -36,6 +38,8 @@
 #define RESP_MAX      (512u << 10)
 #define IO_TIMEOUT    40000 /* above the server's 25 s hold */
 #define CERT_RENEW_S  (10 * 86400)
+#define RELAYS	      16    /* registrations passed on for the LAN at once */
+#define RELAYED_EVERY 60000 /* a relayed device registers again (its keep-alive) */
 
 enum { MODE_UDP, MODE_HTTP };
 
@@ -61,6 +65,10 @@ struct agent_tunnel {
 	char pubkey[MTUN_PUBKEY_B64], claim[MTUN_CLAIM_HEX], code[MTUN_CODE_LEN], agent_url[64];
 	int unclaimed;
 	time_t cert_until; /* our HTTPS certificate's end (0: none from the server) */
+	/* behind a gateway: our address on lo, 6.0.0.0/8 through it (relayed:
+	 * the gateway's address, host order; 0: our own tunnel) */
+	uint32_t relayed, relayed_addr;
+	struct exchange *relays[RELAYS]; /* registrations we pass on for our LAN */
 	/* paths */
 	int mode;
 	int udp_fd, tun_fd;
@@ -104,6 +112,8 @@ struct exchange {
 	char nonce[33], dh_pub[MTUN_PUBKEY_B64]; /* and what it said: the grant names them */
 	int tells_path;				 /* a poll with an ACK in it */
 	int carries;				 /* a poll with the link's DATA in it */
+	agent_relay_done_fn *done;		 /* a registration passed on: its answer */
+	void *done_arg;
 };
 
 static uint64_t now_ms(struct agent_tunnel *t)
@@ -160,6 +170,7 @@ static void exchange_free(struct exchange *x)
 
 static void on_registered(struct exchange *x, const char *err);
 static void on_polled(struct exchange *x, const char *err);
+static void on_relayed(struct exchange *x, const char *err);
 
 static void exchange_done(struct ecap_httpc_call *c, const char *err)
 {
@@ -167,7 +178,9 @@ static void exchange_done(struct ecap_httpc_call *c, const char *err)
 
 	if (!err && (c->truncated || c->resp.err))
 		err = c->truncated ? "response too long" : "out of memory";
-	if (x->is_poll)
+	if (x->done)
+		on_relayed(x, err);
+	else if (x->is_poll)
 		on_polled(x, err);
 	else
 		on_registered(x, err);
@@ -539,6 +552,65 @@ static void on_polled(struct exchange *x, const char *err)
 
 /* Registration */
 
+static void close_tun(struct agent_tunnel *t)
+{
+	if (t->tun_fd < 0)
+		return;
+	if (!t->tun_stopped)
+		h2o_socket_read_stop(t->tun_sock);
+	h2o_socket_close(t->tun_sock);
+	t->tun_sock = NULL;
+	t->tun_fd = -1;
+	t->tun_stopped = 0;
+}
+
+static void relayed_down(struct agent_tunnel *t)
+{
+	if (!t->relayed)
+		return;
+	mtun_route_set(MTUN_NET, MTUN_NET_PREFIX, 0, NULL, 0, 0, 0);
+	mtun_addr_set("lo", t->relayed_addr, 32, 0);
+	t->relayed = 0;
+}
+
+/* Behind a gateway (via: its address, as the grant says): our management
+ * address on lo, the management network through the gateway we registered
+ * through (our tunnel's host) at the tunnel's MTU, and no TUN of our own.
+ * 0 then; else -1, with err "" when the grant names no gateway (what an
+ * earlier relayed registration set is undone), or why. */
+static int relayed_up(struct agent_tunnel *t, const char *via, char *err, size_t errlen)
+{
+	struct in_addr v, gw;
+	char host[64];
+	int e;
+
+	err[0] = 0;
+	if (!via) {
+		relayed_down(t);
+		return -1;
+	}
+	snprintf(host, sizeof(host), "%.*s", (int)t->dest.url.host.len, t->dest.url.host.base);
+	if (inet_pton(AF_INET, via, &v) != 1 || inet_pton(AF_INET, host, &gw) != 1) {
+		snprintf(err, errlen,
+			 "relayed: the gateway's relay must be an IPv4 address in tunnel (have %s)",
+			 host);
+		return -1;
+	}
+	close_tun(t);
+	if (t->relayed && t->relayed_addr != t->addr)
+		relayed_down(t);
+	if ((e = mtun_addr_set("lo", t->addr, 32, 1)) ||
+	    (e = mtun_route_set(MTUN_NET, MTUN_NET_PREFIX, ntohl(gw.s_addr), NULL, t->addr,
+				MTUN_MTU, 1))) {
+		snprintf(err, errlen, "relayed: our management address and route: %s",
+			 strerror(-e));
+		return -1;
+	}
+	t->relayed = ntohl(v.s_addr);
+	t->relayed_addr = t->addr;
+	return 0;
+}
+
 static int open_tun(struct agent_tunnel *t, char *err, size_t errlen)
 {
 	if (t->tun_fd >= 0)
@@ -725,15 +797,21 @@ static void on_registered(struct exchange *x, const char *err)
 	OPENSSL_cleanse(key, sizeof(key));
 	if (!t->key)
 		goto retry;
-	if (t->tun_fd >= 0 && ntohl(in.s_addr) != t->addr) { /* a new address: a new device */
-		if (!t->tun_stopped)
-			h2o_socket_read_stop(t->tun_sock);
-		h2o_socket_close(t->tun_sock);
-		t->tun_sock = NULL;
-		t->tun_fd = -1;
-	}
+	if (ntohl(in.s_addr) != t->addr) /* a new address: a new device */
+		close_tun(t);
 	t->client = (uint32_t)client;
 	t->addr = ntohl(in.s_addr);
+	if (!relayed_up(t, json_string_value(json_object_get(j, "via")), e, sizeof(e))) {
+		ecap_log(LOG_INFO, "tunnel: registered as %s through the gateway at %s", addr,
+			 json_string_value(json_object_get(j, "via")));
+		t->registered = 1;
+		t->reg_retry = REG_RETRY_MS;
+		t->last_rx = now_ms(t);
+		goto out;
+	} else if (e[0]) {
+		ecap_log(LOG_ERR, "tunnel: %s", e);
+		goto retry;
+	}
 	mtun_link_init(&t->link, t->client, t->key);
 	ecap_buf_reset(&t->out); /* an older registration's acks would spoil a batch */
 	t->http_seq = 0;
@@ -857,6 +935,13 @@ static void on_monitor(h2o_timeout_entry_t *e)
 	h2o_timeout_link(t->loop, &t->monitor_q, &t->monitor);
 	if (!t->registered) {
 		if (!t->reg_x && now >= t->hello_next)
+			start_registration(t);
+		return;
+	}
+	/* behind a gateway: registering again keeps our session at the server
+	 * (and renews the certificate, and finds a server that restarted) */
+	if (t->relayed) {
+		if (!t->reg_x && now - t->last_rx >= RELAYED_EVERY)
 			start_registration(t);
 		return;
 	}
@@ -1024,6 +1109,13 @@ void agent_tunnel_stop(struct agent *a)
 		ecap_httpc_cancel(&t->reg_x->call);
 		exchange_free(t->reg_x);
 	}
+	for (unsigned i = 0; i < RELAYS; i++)
+		if (t->relays[i]) {
+			ecap_httpc_cancel(&t->relays[i]->call);
+			t->relays[i]->done(t->relays[i]->done_arg, 0, NULL, 0, "the gateway stops");
+			exchange_free(t->relays[i]);
+		}
+	relayed_down(t);
 	entries[0] = &t->tick;
 	entries[1] = &t->coalesce;
 	entries[2] = &t->monitor;
@@ -1051,6 +1143,54 @@ void agent_tunnel_stop(struct agent *a)
 	ecap_httpc_ctx_dispose(&t->http);
 	a->tunnel = NULL;
 	free(t);
+}
+
+/* A registration passed on: its answer to whoever asked. */
+static void on_relayed(struct exchange *x, const char *err)
+{
+	struct agent_tunnel *t = x->t;
+
+	for (unsigned i = 0; i < RELAYS; i++)
+		if (t->relays[i] == x)
+			t->relays[i] = NULL;
+	x->done(x->done_arg, err ? 0 : x->call.status, x->call.resp.data, x->call.resp.len, err);
+	exchange_free(x);
+}
+
+int agent_tunnel_relay(struct agent *a, const void *body, size_t len, agent_relay_done_fn *done,
+		       void *arg)
+{
+	struct agent_tunnel *t = a->tunnel;
+	char text[128], extra[160], sig[2 * MTUN_TAG + 1];
+	uint8_t sum[32], tag[MTUN_TAG];
+	struct exchange *x;
+	unsigned slot;
+	int n;
+
+	if (!t || !t->registered || t->relayed)
+		return -EAGAIN;
+	for (slot = 0; slot < RELAYS && t->relays[slot]; slot++)
+		;
+	if (slot == RELAYS)
+		return -EBUSY;
+	x = calloc(1, sizeof(*x));
+	if (!x || ecap_buf_put(&x->body, body, len)) {
+		free(x);
+		return -ENOMEM;
+	}
+	/* our word that the device is on our LAN, under our session key */
+	SHA256(body, len, sum);
+	n = snprintf(text, sizeof(text), "relay\n%08" PRIx32 "\n", t->client);
+	ecap_hex_encode(sum, sizeof(sum), text + n);
+	mtun_key_tag(t->key, text, strlen(text), tag);
+	ecap_hex_encode(tag, sizeof(tag), sig);
+	snprintf(extra, sizeof(extra), "Edgecap-Relay: %08" PRIx32 "\r\nEdgecap-Relay-Sig: %s\r\n",
+		 t->client, sig);
+	x->done = done;
+	x->done_arg = arg;
+	t->relays[slot] = x;
+	exchange_start(t, x, "/tunnel/v1/register", "application/json", extra);
+	return 0;
 }
 
 void agent_tunnel_settings(struct agent *a)
@@ -1083,14 +1223,17 @@ void agent_tunnel_status(struct agent *a, json_t *o)
 	mtun_addr_str(t->addr, addr);
 	json_object_set_new(
 	    o, "tunnel",
-	    json_pack(
-		"{s:b, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "registered",
-		t->registered, "address", addr, "transport", t->mode == MODE_UDP ? "udp" : "http",
-		"switches", (json_int_t)t->stat.switches, "polls", (json_int_t)t->stat.polls,
-		"poll_errors", (json_int_t)t->stat.poll_errors, "sent",
-		(json_int_t)t->link.stat.sent, "resent", (json_int_t)t->link.stat.resent,
-		"received", (json_int_t)t->link.stat.received, "duplicates",
-		(json_int_t)t->link.stat.duplicate, "window_full", (json_int_t)t->link.stat.full,
-		"bad_packets", (json_int_t)t->link.stat.bad_packets, "tun_stops",
-		(json_int_t)t->stat.tun_stops));
+	    json_pack("{s:b, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+		      "registered", t->registered, "address", addr, "transport",
+		      t->relayed	    ? "relay"
+		      : t->mode == MODE_UDP ? "udp"
+					    : "http",
+		      "switches", (json_int_t)t->stat.switches, "polls", (json_int_t)t->stat.polls,
+		      "poll_errors", (json_int_t)t->stat.poll_errors, "sent",
+		      (json_int_t)t->link.stat.sent, "resent", (json_int_t)t->link.stat.resent,
+		      "received", (json_int_t)t->link.stat.received, "duplicates",
+		      (json_int_t)t->link.stat.duplicate, "window_full",
+		      (json_int_t)t->link.stat.full, "bad_packets",
+		      (json_int_t)t->link.stat.bad_packets, "tun_stops",
+		      (json_int_t)t->stat.tun_stops));
 }

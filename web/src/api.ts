@@ -104,7 +104,7 @@ export interface Device {
   name: string;
   serial: string;
   address: string;
-  transport: "direct" | "udp" | "http";
+  transport: "direct" | "udp" | "http" | "relay";
   mgmt_address: string | null;
   enabled: boolean;
   last_seen: string | null;

@@ -1,0 +1,189 @@
+/* relay.c - a gateway's relay for the devices on one of its LANs
+ * (relay = IFACE; docs/tunnel.md, "Devices behind a gateway").
+ *
+ * It answers POST /tunnel/v1/register on IFACE's address, relay_port
+ * (4790), plain HTTP: the request is signed by the device, the grant by
+ * the server, and the secret in it sealed for the device alone. Each is
+ * passed on to the server by our own path, with our word (tunnel.c,
+ * agent_tunnel_relay) that the device is on our LAN, and the server's
+ * answer handed back as it came. When the server grants the device a
+ * management address, that address is routed to IFACE and forwarding is on
+ * between IFACE and our TUN: the device's management traffic goes through
+ * our tunnel. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ifaddrs.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/agent.h"
+#include "tunnel/route.h"
+#include "tunnel/wire.h"
+
+#define BODY_MAX (16u << 10) /* a registration is about 1 KiB */
+
+struct agent_relay {
+	struct web_site site;
+	int on; /* started */
+};
+
+/* A request waiting for the server's answer. h2o frees the request's pool
+ * when the device goes away first: the hook in it unties the two. */
+struct pending;
+struct hook {
+	struct pending *p;
+};
+struct pending {
+	struct agent *a;
+	h2o_req_t *req; /* NULL: gone */
+	struct hook *hook;
+};
+
+static void on_dispose(void *obj)
+{
+	struct hook *h = obj;
+
+	if (h->p)
+		h->p->req = NULL;
+}
+
+/* The server's grant names the device's address: routed to our LAN. */
+static void route_device(struct agent *a, const void *body, size_t len)
+{
+	json_t *j = json_loadb(body, len, 0, NULL);
+	const char *addr = json_string_value(json_object_get(j, "address"));
+	struct in_addr in;
+	int e;
+
+	if (addr && inet_pton(AF_INET, addr, &in) == 1 &&
+	    (ntohl(in.s_addr) & 0xff000000) == MTUN_NET) {
+		e = mtun_route_set(ntohl(in.s_addr), 32, 0, a->conf.relay, 0, 0, 1);
+		if (!e)
+			e = mtun_forwarding(a->conf.relay) ?: mtun_forwarding(a->conf.tunnel_if);
+		if (e)
+			ecap_log(LOG_ERR, "relay: routing %s to %s: %s", addr, a->conf.relay,
+				 strerror(-e));
+		else
+			ecap_log(LOG_INFO, "relay: %s is on %s, through our tunnel", addr,
+				 a->conf.relay);
+	}
+	json_decref(j);
+}
+
+static void on_answer(void *arg, int status, const void *body, size_t len, const char *err)
+{
+	struct pending *p = arg;
+
+	if (p->req) {
+		p->hook->p = NULL;
+		if (!status) {
+			web_error(p->req, 502, "the server: %s", err ? err : "no answer");
+		} else {
+			char *copy = h2o_mem_alloc_pool(&p->req->pool, len + 1);
+
+			if (status == 200)
+				route_device(p->a, body, len);
+			memcpy(copy, body, len);
+			p->req->res.status = status;
+			p->req->res.reason = status == 200   ? "OK"
+					     : status == 202 ? "Accepted"
+					     : status < 500  ? "Refused"
+							     : "Unavailable";
+			p->req->res.content_length = len;
+			h2o_add_header(&p->req->pool, &p->req->res.headers, H2O_TOKEN_CONTENT_TYPE,
+				       NULL, H2O_STRLIT("application/json"));
+			h2o_send_inline(p->req, copy, len);
+		}
+	}
+	free(p);
+}
+
+static int on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+	struct agent *a = web_site_of(self)->data;
+	struct pending *p;
+	int r;
+
+	if (!h2o_memis(req->path_normalized.base, req->path_normalized.len,
+		       H2O_STRLIT("/tunnel/v1/register")))
+		return web_error(req, 404, "a relay: only /tunnel/v1/register");
+	if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST")))
+		return web_error(req, 405, "POST only");
+	if (!req->entity.base || !req->entity.len)
+		return web_error(req, 400, "want the registration as its body");
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return web_error(req, 503, "out of memory");
+	p->a = a;
+	p->req = req;
+	p->hook = h2o_mem_alloc_shared(&req->pool, sizeof(*p->hook), on_dispose);
+	p->hook->p = p;
+	r = agent_tunnel_relay(a, req->entity.base, req->entity.len, on_answer, p);
+	if (r) {
+		p->hook->p = NULL;
+		free(p);
+		return web_error(req, 503, "%s",
+				 r == -EAGAIN  ? "the gateway is not registered yet: again soon"
+				 : r == -EBUSY ? "too many registrations at once: again soon"
+					       : "out of memory");
+	}
+	return 0;
+}
+
+/* IFACE's first IPv4 address: 0, or -EADDRNOTAVAIL. */
+static int iface_addr(const char *name, char *ret, size_t len)
+{
+	struct ifaddrs *all, *i;
+	int e = -EADDRNOTAVAIL;
+
+	if (getifaddrs(&all))
+		return -errno;
+	for (i = all; i; i = i->ifa_next)
+		if (!strcmp(i->ifa_name, name) && i->ifa_addr && i->ifa_addr->sa_family == AF_INET) {
+			inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, ret,
+				  (socklen_t)len);
+			e = 0;
+			break;
+		}
+	freeifaddrs(all);
+	return e;
+}
+
+int agent_relay_start(struct agent *a, char *err, size_t errlen)
+{
+	struct agent_relay *r;
+	h2o_hostconf_t *host;
+	char addr[INET_ADDRSTRLEN], listen[64];
+
+	if (!a->conf.relay[0])
+		return 0;
+	if (!a->conf.tunnel[0]) {
+		snprintf(err, errlen, "relay: a gateway relays through its tunnel: set tunnel");
+		return -EINVAL;
+	}
+	if (iface_addr(a->conf.relay, addr, sizeof(addr))) {
+		snprintf(err, errlen, "relay: %s has no IPv4 address to listen on", a->conf.relay);
+		return -EADDRNOTAVAIL;
+	}
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	a->relay = r;
+	host = web_site_init(&r->site, "edgecap-agent", BODY_MAX, a);
+	web_site_handler(&r->site, host, "/", on_req, 0);
+	r->site.conns_max = 256;
+	r->site.conns_per_addr_max = 4;
+	snprintf(listen, sizeof(listen), "%s:%u", addr, a->conf.relay_port);
+	if (web_site_start(&r->site, a->site.ctx.loop, listen, NULL, NULL, err, errlen))
+		return -EINVAL;
+	r->on = 1;
+	ecap_log(LOG_INFO, "relay: registrations of %s's devices on %s", a->conf.relay, listen);
+	return 0;
+}
+
+void agent_relay_stop(struct agent *a)
+{
+	if (a->relay && a->relay->on)
+		web_site_stop(&a->relay->site);
+}
