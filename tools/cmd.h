@@ -14,7 +14,7 @@ int cmd_captures(int argc, char **argv);
 int cmd_settings(int argc, char **argv);
 struct cli_http;
 /* `edgecap devices settings NAME [KEY=MS ...]`: argv from NAME on. */
-int device_settings(struct cli_http *h, int argc, char **argv);
+int cli_device_settings(struct cli_http *h, int argc, char **argv);
 
 /* The arguments joined by single spaces, as tcpdump builds its expression
  * (malloc'ed; NULL when out of memory). */

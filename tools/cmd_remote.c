@@ -29,23 +29,23 @@ static int summary(struct cli_http *h, long long id)
 	int failed = 0;
 
 	snprintf(path, sizeof(path), "/api/v1/captures/%lld", id);
-	c = call_json(h, "GET", path, NULL, 200);
+	c = cli_call_json(h, "GET", path, NULL, 200);
 	if (!c)
 		return 2;
 	json_array_foreach(json_object_get(c, "devices"), i, d) {
-		if (!strcmp(str(d, "state"), "failed")) {
-			fprintf(stderr, "device %s failed: %s\n", str(d, "device"),
-				str(d, "error"));
+		if (!strcmp(cli_str(d, "state"), "failed")) {
+			fprintf(stderr, "device %s failed: %s\n", cli_str(d, "device"),
+				cli_str(d, "error"));
 			failed++;
-		} else if (num(d, "dropped")) {
-			fprintf(stderr, "device %s dropped %lld packets\n", str(d, "device"),
-				num(d, "dropped"));
+		} else if (cli_num(d, "dropped")) {
+			fprintf(stderr, "device %s dropped %lld packets\n", cli_str(d, "device"),
+				cli_num(d, "dropped"));
 		}
 	}
 	fprintf(stderr,
 		"%lld packets merged from %zu devices, %lld duplicates removed, %lld late\n",
-		num(c, "merged"), json_array_size(json_object_get(c, "devices")),
-		num(c, "duplicates"), num(c, "late"));
+		cli_num(c, "merged"), json_array_size(json_object_get(c, "devices")),
+		cli_num(c, "duplicates"), cli_num(c, "late"));
 	json_decref(c);
 	return failed ? 1 : 0; /* the file holds the others', and says which failed */
 }
@@ -111,7 +111,7 @@ static void remote_usage(FILE *f)
 		"  -w FILE          pcapng to FILE ('-': standard output)\n"
 		"  --text           tcpdump -nn -tt lines, each prefixed by the device\n"
 		"%s",
-		common_help);
+		cli_common_help);
 }
 
 int cmd_remote(int argc, char **argv)
@@ -134,7 +134,7 @@ int cmd_remote(int argc, char **argv)
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "+d:i:Q:c:G:s:w:h", longopts, NULL)) != -1) {
-		if (common_opt(&co, c))
+		if (cli_common_opt(&co, c))
 			continue;
 		switch (c) {
 		case 'd':
@@ -201,10 +201,10 @@ int cmd_remote(int argc, char **argv)
 	h = cli_http_new(co.server, co.token, co.cacert);
 	if (!h)
 		goto out;
-	resp = call_json(h, "POST", "/api/v1/captures", req, 201);
+	resp = cli_call_json(h, "POST", "/api/v1/captures", req, 201);
 	if (!resp)
 		goto out;
-	id = num(resp, "id");
+	id = cli_num(resp, "id");
 	json_decref(resp);
 	fprintf(stderr, "capture %lld on %s\n", id, devs);
 
@@ -260,7 +260,7 @@ static void devices_usage(FILE *f)
 		"not shown again.\n"
 		"A disabled device cannot register nor be captured from.\n"
 		"%s",
-		common_help);
+		cli_common_help);
 }
 
 int cmd_devices(int argc, char **argv)
@@ -282,7 +282,7 @@ int cmd_devices(int argc, char **argv)
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		if (common_opt(&co, c))
+		if (cli_common_opt(&co, c))
 			continue;
 		if (c == O_SERIAL || c == O_ADDRESS || c == O_NAME) {
 			json_object_set_new(add,
@@ -308,40 +308,40 @@ int cmd_devices(int argc, char **argv)
 	if (!h)
 		goto out;
 	if (!strcmp(verb, "settings")) {
-		r = device_settings(h, argc - optind - 1, argv + optind + 1);
+		r = cli_device_settings(h, argc - optind - 1, argv + optind + 1);
 		goto out;
 	} else if (!strcmp(verb, "claim")) {
 		json_object_set_new(add, "serial", json_string(argv[optind + 1]));
 		json_object_set_new(add, "code", json_string(argv[optind + 2]));
-		j = call_json(h, "POST", "/api/v1/devices/claim", add, 201);
+		j = cli_call_json(h, "POST", "/api/v1/devices/claim", add, 201);
 		if (j)
-			printf("claimed %s as %s\n", str(j, "serial"), str(j, "name"));
+			printf("claimed %s as %s\n", cli_str(j, "serial"), cli_str(j, "name"));
 	} else if (!strcmp(verb, "add")) {
 		json_object_set_new(add, "name", json_string(argv[optind + 1]));
-		j = call_json(h, "POST", "/api/v1/devices", add, 201);
+		j = cli_call_json(h, "POST", "/api/v1/devices", add, 201);
 		if (j)
-			printf("%s\n", str(j, "secret"));
+			printf("%s\n", cli_str(j, "secret"));
 	} else if (!strcmp(verb, "enable") || !strcmp(verb, "disable")) {
 		json_t *body = json_pack("{s:b}", "enabled", !strcmp(verb, "enable"));
 
 		snprintf(path, sizeof(path), "/api/v1/devices/%.100s", argv[optind + 1]);
-		j = call_json(h, "PATCH", path, body, 200);
+		j = cli_call_json(h, "PATCH", path, body, 200);
 		json_decref(body);
 	} else if (!strcmp(verb, "delete")) {
 		snprintf(path, sizeof(path), "/api/v1/devices/%.100s", argv[optind + 1]);
-		j = call_json(h, "DELETE", path, NULL, 200);
+		j = cli_call_json(h, "DELETE", path, NULL, 200);
 	} else if (!strcmp(verb, "list")) {
-		j = call_list(h, "/api/v1/devices", "name");
+		j = cli_call_list(h, "/api/v1/devices", "name");
 		if (j)
 			printf("%-16s %-18s %-28s %-15s %-9s %-7s %s\n", "NAME", "SERIAL",
 			       "ADDRESS", "MANAGEMENT", "TRANSPORT", "ENABLED", "LAST SEEN");
 		json_array_foreach(j, i, d) {
 			char seen[32];
 
-			when(d, "last_seen", seen, sizeof(seen));
-			printf("%-16s %-18s %-28s %-15s %-9s %-7s %s\n", str(d, "name"),
-			       str(d, "serial"), str(d, "address"), str(d, "mgmt_address"),
-			       str(d, "transport"),
+			cli_when(d, "last_seen", seen, sizeof(seen));
+			printf("%-16s %-18s %-28s %-15s %-9s %-7s %s\n", cli_str(d, "name"),
+			       cli_str(d, "serial"), cli_str(d, "address"),
+			       cli_str(d, "mgmt_address"), cli_str(d, "transport"),
 			       json_is_true(json_object_get(d, "enabled")) ? "yes" : "no", seen);
 		}
 	} else {
@@ -364,7 +364,7 @@ static void captures_usage(FILE *f)
 		"       edgecap captures stop ID\n"
 		"       edgecap captures delete ID   a finished one: its file and record\n"
 		"%s",
-		common_help);
+		cli_common_help);
 }
 
 int cmd_captures(int argc, char **argv)
@@ -380,7 +380,7 @@ int cmd_captures(int argc, char **argv)
 
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		if (common_opt(&co, opt))
+		if (cli_common_opt(&co, opt))
 			continue;
 		captures_usage(opt == 'h' ? stdout : stderr);
 		return opt == 'h' ? 0 : 2;
@@ -396,49 +396,52 @@ int cmd_captures(int argc, char **argv)
 	if (!h)
 		return 2;
 	if (!strcmp(verb, "list")) {
-		j = call_list(h, "/api/v1/captures", "id");
+		j = cli_call_list(h, "/api/v1/captures", "id");
 		if (j)
 			printf("%-5s %-8s %-19s %9s %9s %s\n", "ID", "STATE", "STARTED", "PACKETS",
 			       "DUPS", "DEVICES / EXPRESSION");
 		json_array_foreach(j, i, c) {
 			char started[32], devs[256] = "";
 
-			when(c, "created", started, sizeof(started));
+			cli_when(c, "created", started, sizeof(started));
 			json_array_foreach(json_object_get(c, "devices"), k, d) {
 				size_t at = strlen(devs);
 
 				snprintf(devs + at, sizeof(devs) - at, "%s%s%s", at ? "," : "",
-					 str(d, "device"),
-					 !strcmp(str(d, "state"), "failed") ? "(failed)" : "");
+					 cli_str(d, "device"),
+					 !strcmp(cli_str(d, "state"), "failed") ? "(failed)" : "");
 			}
-			printf("%-5lld %-8s %-19s %9lld %9lld %s '%s'\n", num(c, "id"),
-			       str(c, "state"), started, num(c, "merged"), num(c, "duplicates"),
-			       devs, str(json_object_get(c, "request"), "expression"));
+			printf("%-5lld %-8s %-19s %9lld %9lld %s '%s'\n", cli_num(c, "id"),
+			       cli_str(c, "state"), started, cli_num(c, "merged"),
+			       cli_num(c, "duplicates"), devs,
+			       cli_str(json_object_get(c, "request"), "expression"));
 		}
 	} else if (!strcmp(verb, "delete")) {
 		snprintf(path, sizeof(path), "/api/v1/captures/%.40s", argv[optind + 1]);
-		j = call_json(h, "DELETE", path, NULL, 200);
+		j = cli_call_json(h, "DELETE", path, NULL, 200);
 		if (j)
-			printf("capture %lld deleted\n", num(j, "deleted"));
+			printf("capture %lld deleted\n", cli_num(j, "deleted"));
 	} else {
 		snprintf(path, sizeof(path), "/api/v1/captures/%.40s%s", argv[optind + 1],
 			 !strcmp(verb, "stop") ? "/stop" : "");
-		j = call_json(h, !strcmp(verb, "stop") ? "POST" : "GET", path, NULL, 200);
+		j = cli_call_json(h, !strcmp(verb, "stop") ? "POST" : "GET", path, NULL, 200);
 		if (j) {
 			char started[32], ended[32];
 
-			when(j, "created", started, sizeof(started));
-			when(j, "ended", ended, sizeof(ended));
+			cli_when(j, "created", started, sizeof(started));
+			cli_when(j, "ended", ended, sizeof(ended));
 			printf("capture %lld: %s, started %s, ended %s\n"
 			       "%lld packets merged, %lld duplicates removed, %lld late\n",
-			       num(j, "id"), str(j, "state"), started, ended, num(j, "merged"),
-			       num(j, "duplicates"), num(j, "late"));
+			       cli_num(j, "id"), cli_str(j, "state"), started, ended,
+			       cli_num(j, "merged"), cli_num(j, "duplicates"), cli_num(j, "late"));
 			if (json_is_string(json_object_get(j, "ended_by")))
-				printf("ended by %s%s%s, %lld bytes kept%s\n", str(j, "ended_by"),
+				printf("ended by %s%s%s, %lld bytes kept%s\n",
+				       cli_str(j, "ended_by"),
 				       json_is_string(json_object_get(j, "error")) ? ": " : "",
-				       json_is_string(json_object_get(j, "error")) ? str(j, "error")
-										   : "",
-				       num(j, "stored"),
+				       json_is_string(json_object_get(j, "error"))
+					   ? cli_str(j, "error")
+					   : "",
+				       cli_num(j, "stored"),
 				       json_is_true(json_object_get(j, "file_lost"))
 					   ? " (its file is gone)"
 					   : "");
@@ -446,10 +449,12 @@ int cmd_captures(int argc, char **argv)
 			       "PACKETS", "DUPS", "DROPPED", "ERROR");
 			json_array_foreach(json_object_get(j, "devices"), k, d)
 				printf("%-16s %-10s %12lld %10lld %10lld %8lld  %s\n",
-				       str(d, "device"), str(d, "state"), num(d, "bytes"),
-				       num(d, "packets"), num(d, "duplicates"), num(d, "dropped"),
-				       json_is_string(json_object_get(d, "error")) ? str(d, "error")
-										   : "");
+				       cli_str(d, "device"), cli_str(d, "state"),
+				       cli_num(d, "bytes"), cli_num(d, "packets"),
+				       cli_num(d, "duplicates"), cli_num(d, "dropped"),
+				       json_is_string(json_object_get(d, "error"))
+					   ? cli_str(d, "error")
+					   : "");
 		}
 	}
 	r = j ? 0 : 2;

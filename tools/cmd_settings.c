@@ -99,11 +99,11 @@ static void settings_usage(FILE *f)
 		"answer by UDP this long: HTTP; up to 15 minutes), coalesce_ms, hold_ms.\n"
 		"Each device is told at once and says what it runs by.\n"
 		"%s",
-		common_help);
+		cli_common_help);
 }
 
 /* `edgecap devices settings NAME [KEY=MS ...]`, argv from NAME on. */
-int device_settings(struct cli_http *h, int argc, char **argv)
+int cli_device_settings(struct cli_http *h, int argc, char **argv)
 {
 	char path[160];
 	json_t *j, *p = NULL;
@@ -115,10 +115,10 @@ int device_settings(struct cli_http *h, int argc, char **argv)
 		if (!(p = patch_of(argc - 1, argv + 1)))
 			return 2;
 		body = json_pack("{s:o}", "settings", p);
-		j = call_json(h, "PATCH", path, body, 200);
+		j = cli_call_json(h, "PATCH", path, body, 200);
 		json_decref(body);
 	} else {
-		j = call_json(h, "GET", path, NULL, 200);
+		j = cli_call_json(h, "GET", path, NULL, 200);
 	}
 	if (j)
 		print_device(j);
@@ -137,7 +137,7 @@ int cmd_settings(int argc, char **argv)
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		if (common_opt(&co, c))
+		if (cli_common_opt(&co, c))
 			continue;
 		settings_usage(c == 'h' ? stdout : stderr);
 		return c == 'h' ? 0 : 2;
@@ -155,11 +155,11 @@ int cmd_settings(int argc, char **argv)
 		if ((p = patch_of(argc - optind - 1, argv + optind + 1))) {
 			json_t *body = json_pack("{s:o}", "settings", p);
 
-			j = call_json(h, "PATCH", "/api/v1/organization", body, 200);
+			j = cli_call_json(h, "PATCH", "/api/v1/organization", body, 200);
 			json_decref(body);
 		}
 	} else {
-		j = call_json(h, "GET", "/api/v1/organization", NULL, 200);
+		j = cli_call_json(h, "GET", "/api/v1/organization", NULL, 200);
 	}
 	if (j) {
 		print_org(j);

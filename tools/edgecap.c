@@ -43,7 +43,7 @@ static void usage(FILE *f)
 	    "  hooks [IF...]                        edgecap's kernel hooks on interfaces (root)\n"
 	    "  merge [-w FILE] FILE...              merge captures of several devices\n"
 	    "  remote -d DEV,... [options] [EXPR]   one capture on many devices, via the server\n"
-	    "  devices [list|claim|add|settings]    the organization's devices in the server\n"
+	    "  devices [list|claim|add|delete|...]  the organization's devices (--help: all)\n"
 	    "  captures [list|show|stop]            the server's captures\n"
 	    "  settings [show|set KEY=MS...]        the tunnel's settings for every device\n"
 	    "\n"

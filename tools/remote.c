@@ -10,7 +10,7 @@
 #include "remote.h"
 
 /* The common options: 1 when c was one of them. */
-int common_opt(struct common *o, int c)
+int cli_common_opt(struct common *o, int c)
 {
 	if (c == O_SERVER)
 		o->server = optarg;
@@ -23,14 +23,15 @@ int common_opt(struct common *o, int c)
 	return 1;
 }
 
-const char common_help[] =
+const char cli_common_help[] =
     "  --server URL     edgecap-server (or EDGECAP_SERVER, or 'server =' in\n"
     "                   ~/.config/edgecap/cli.conf)\n"
     "  --token TOKEN    API token (or EDGECAP_TOKEN, or 'token =')\n"
     "  --cacert FILE    CA certificates for an https server (or EDGECAP_CACERT)\n";
 
 /* A call whose answer is JSON: the parsed body, or NULL after one line. */
-json_t *call_json(struct cli_http *h, const char *method, const char *path, json_t *body, int want)
+json_t *cli_call_json(struct cli_http *h, const char *method, const char *path, json_t *body,
+		      int want)
 {
 	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	struct cli_call c = {.method = method, .path = path, .body = text};
@@ -50,7 +51,7 @@ json_t *call_json(struct cli_http *h, const char *method, const char *path, json
  * the items in one array, or NULL after one line. key: what the next
  * page's cursor is (the last item's name or id). */
 #define PAGE 1000
-json_t *call_list(struct cli_http *h, const char *path, const char *key)
+json_t *cli_call_list(struct cli_http *h, const char *path, const char *key)
 {
 	json_t *all = json_array(), *page, *last;
 	char url[256], cursor[64] = "";
@@ -58,7 +59,7 @@ json_t *call_list(struct cli_http *h, const char *path, const char *key)
 	for (;;) {
 		snprintf(url, sizeof(url), "%s?limit=%d%s%s", path, PAGE,
 			 cursor[0] ? "&cursor=" : "", cursor);
-		page = call_json(h, "GET", url, NULL, 200);
+		page = cli_call_json(h, "GET", url, NULL, 200);
 		if (!page) {
 			json_decref(all);
 			return NULL;
@@ -79,20 +80,20 @@ json_t *call_list(struct cli_http *h, const char *path, const char *key)
 	}
 }
 
-const char *str(json_t *o, const char *k)
+const char *cli_str(json_t *o, const char *k)
 {
 	const char *s = json_string_value(json_object_get(o, k));
 
 	return s ? s : "-";
 }
 
-long long num(json_t *o, const char *k)
+long long cli_num(json_t *o, const char *k)
 {
 	return json_integer_value(json_object_get(o, k));
 }
 
 /* The server's ISO 8601 time (UTC) in local time, "-" when none. */
-void when(json_t *o, const char *k, char *ret, size_t len)
+void cli_when(json_t *o, const char *k, char *ret, size_t len)
 {
 	const char *s = json_string_value(json_object_get(o, k));
 	struct tm tm = {0};

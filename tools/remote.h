@@ -23,18 +23,19 @@ struct common {
 };
 
 /* The common options: 1 when c was one of them. */
-int common_opt(struct common *o, int c);
-extern const char common_help[];
+int cli_common_opt(struct common *o, int c);
+extern const char cli_common_help[];
 
 /* A call whose answer is JSON: the parsed body, or NULL after one line. */
-json_t *call_json(struct cli_http *h, const char *method, const char *path, json_t *body, int want);
+json_t *cli_call_json(struct cli_http *h, const char *method, const char *path, json_t *body,
+		      int want);
 /* A whole list, page after page: the items in one array, or NULL after one
  * line. key: what the next page's cursor is (the last item's name or id). */
-json_t *call_list(struct cli_http *h, const char *path, const char *key);
+json_t *cli_call_list(struct cli_http *h, const char *path, const char *key);
 /* o's string k, "-" when none; its integer k. */
-const char *str(json_t *o, const char *k);
-long long num(json_t *o, const char *k);
+const char *cli_str(json_t *o, const char *k);
+long long cli_num(json_t *o, const char *k);
 /* The server's ISO 8601 time (UTC) in local time, "-" when none. */
-void when(json_t *o, const char *k, char *ret, size_t len);
+void cli_when(json_t *o, const char *k, char *ret, size_t len);
 
 #endif

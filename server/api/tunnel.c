@@ -135,15 +135,14 @@ int srv_tunnel_register_ep(struct srv_api *api, h2o_req_t *req, const struct reg
 	srv_json(req, 200,
 		 json_pack("{s:I, s:s, s:s, s:s, s:i, s:i, s:i, s:s, s:s*, s:s*, s:s*, s:s*}",
 			   "client", (json_int_t)g.client, "dh", g.dh, "address", g.address,
-			   "server", g.server, "prefix", g.prefix, "udp_port", (int)g.udp_port, "mtu",
-			   g.mtu, "secret", g.secret, "cert", g.cert[0] ? g.cert : NULL, "server_key",
-			   g.server_key[0] ? g.server_key : NULL, "sig", g.sig[0] ? g.sig : NULL, "via",
-			   g.via[0] ? g.via : NULL));
+			   "server", g.server, "prefix", g.prefix, "udp_port", (int)g.udp_port,
+			   "mtu", g.mtu, "secret", g.secret, "cert", g.cert[0] ? g.cert : NULL,
+			   "server_key", g.server_key[0] ? g.server_key : NULL, "sig",
+			   g.sig[0] ? g.sig : NULL, "via", g.via[0] ? g.via : NULL));
 out:
 	json_decref(j);
 	return 0;
 }
-
 
 static int unauthorized(h2o_req_t *req, const char *why)
 {
@@ -174,13 +173,13 @@ int srv_tunnel_poll_ep(struct srv_api *api, h2o_req_t *req, const struct reg_use
 	if (*end || !*id_s || id > UINT32_MAX || !(seq = strtoull(seq_s, &end, 10)) || *end)
 		return srv_fail(req, 400, "Edgecap-Client: want 8 hex digits; Edgecap-Seq: from 1");
 	/* the device's own hold (the settings an administrator gave it) */
-	if (hold_s) {
-		const struct mtun_setting *h = &mtun_settings[MTUN_SET_HOLD];
-
-		hold = strtoul(hold_s, &end, 10);
-		if (*end || !*hold_s || hold < h->min || hold > h->max)
-			return srv_fail(req, 400, "Edgecap-Hold: want ms from %u to %u", h->min,
-					h->max);
+	if (hold_s || h2o_find_header_by_str(&req->headers, H2O_STRLIT("edgecap-hold"), -1) >= 0) {
+		hold = hold_s ? strtoul(hold_s, &end, 10) : 0;
+		if (!hold_s || *end || !*hold_s ||
+		    mtun_setting_check(MTUN_SET_HOLD, (long long)hold, err, sizeof(err)))
+			return srv_fail(
+			    req, 400, "Edgecap-Hold: want ms from %u to %u, whole seconds",
+			    mtun_settings[MTUN_SET_HOLD].min, mtun_settings[MTUN_SET_HOLD].max);
 	}
 	r = srv_tunnel_poll_check(api->tunnel, (uint32_t)id, seq, (unsigned)hold, sig_s);
 	if (r == -ENOENT) {

@@ -30,8 +30,10 @@ int srv_settings_patch(json_t *cur, json_t *patch, char *err, size_t errlen)
 		if (!json_is_null(v) &&
 		    (!json_is_integer(v) ||
 		     mtun_setting_check(i, json_integer_value(v), why, sizeof(why)))) {
-			snprintf(err, errlen, "settings.%s: want an integer from %u to %u, or null",
-				 k, mtun_settings[i].min, mtun_settings[i].max);
+			/* the agent's words ("NAME: want ..."), or null */
+			if (!json_is_integer(v))
+				mtun_setting_check(i, -1, why, sizeof(why));
+			snprintf(err, errlen, "settings.%s, or null", why);
 			return -EINVAL;
 		}
 	}
@@ -85,6 +87,7 @@ void srv_settings_query(json_t *set, char *buf, size_t len)
 	for (int i = 0; i < MTUN_SETTINGS; i++) {
 		json_t *v = json_object_get(set, mtun_settings[i].name);
 
+		/* (four names and numbers fit well within a target) */
 		if (json_is_integer(v) && at < len)
 			at += (size_t)snprintf(buf + at, len - at, "%s%s=%lld", at ? "&" : "",
 					       mtun_settings[i].name,

@@ -519,7 +519,8 @@ static int relay_check(struct srv_tunnel *t, const struct srv_tunnel_reg *in, st
 		return -EACCES;
 	}
 	if (gw->via) {
-		snprintf(err, errlen, "relay: %s is itself relayed: it relays for no one", gw->name);
+		snprintf(err, errlen, "relay: %s is itself relayed: it relays for no one",
+			 gw->name);
 		return -EACCES;
 	}
 	*ret = gw;

@@ -19,6 +19,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 G1=$ns-g1 P=$ns-p G2=$ns-g2 AP=$ns-ap
 extra_ns="$G1 $P $G2 $AP"
 hold_ms=2000
+tunnel_max=3
 url=http://10.98.0.1:8080
 db=$tmp/registry.db
 
@@ -65,15 +66,18 @@ ip netns exec "$P" tinyproxy -d -c "$tmp/tinyproxy.conf" 2> /dev/null &
 "$server" --db "$db" org add acme > /dev/null &&
 	token=$("$server" --db "$db" admin add acme alice) &&
 	"$server" --db "$db" org add globex > /dev/null &&
-	gtoken=$("$server" --db "$db" admin add globex gina) || { echo "FAIL bootstrap"; exit 1; }
+	gtoken=$("$server" --db "$db" admin add globex gina) &&
+	"$server" --db "$db" org add initech > /dev/null &&
+	itoken=$("$server" --db "$db" admin add initech ivan) || { echo "FAIL bootstrap"; exit 1; }
 ecl() { ina env EDGECAP_SERVER=$url EDGECAP_TOKEN="$token" "$ec" "$@"; }
 glx() { ina env EDGECAP_SERVER=$url EDGECAP_TOKEN="$gtoken" "$ec" "$@"; }
+itx() { ina env EDGECAP_SERVER=$url EDGECAP_TOKEN="$itoken" "$ec" "$@"; }
 
 server_start() { # [ARGS]: plain HTTP on 8080 unless ARGS say otherwise
 	local n
 	n=$(grep -c serving "$tmp/server.log")
 	ip netns exec "$A" "$server" --db "$db" --tunnel-udp 0.0.0.0:4789 --tunnel-hold $hold_ms \
-		--tunnel-max 3 "${@:---plain-http}" 2>> "$tmp/server.log" &
+		--tunnel-max $tunnel_max "${@:---plain-http}" 2>> "$tmp/server.log" &
 	server_pid=$!
 	for _ in $(seq 100); do
 		[ "$(grep -c serving "$tmp/server.log")" -gt "$n" ] && return 0
@@ -460,7 +464,7 @@ test_settings() {
 	# refused, naming the field; another organization's device is not found
 	out=$(ecl devices settings gw2 hold_ms=60000 2>&1) &&
 		bad+=" hold_ms=60000 taken;"
-	grep -q 'settings.hold_ms: want an integer from 1000 to 25000, or null' <<< "$out" || bad+=" $out;"
+	grep -q 'settings.hold_ms: want an integer from 1000 to 25000, a multiple of 1000, or null' <<< "$out" || bad+=" $out;"
 	out=$(ecl settings set probe_ms=1 2>&1) && bad+=" probe_ms taken;"
 	grep -q 'settings.probe_ms: no such setting' <<< "$out" || bad+=" $out;"
 	out=$(glx devices settings gw2 hold_ms=1000 2>&1) && bad+=" globex changed gw2;"
@@ -491,6 +495,37 @@ test_settings() {
 			bad+=" $n not back to its file: $(ecl devices settings $n);"
 	done
 	[ -s "$tmp/gw2.key.settings" ] && bad+=" gw2's file still holds: $(cat "$tmp/gw2.key.settings");"
+	# a device that refuses its settings (it cannot write them) is asked
+	# for its status as before, and stays online
+	kill "$gw2_pid"; wait "$gw2_pid" 2> /dev/null
+	agent_start gw2 "$G2" g2 "proxy = http://192.168.60.1:3128
+settings_file = $tmp/no/such/dir/settings"
+	wait_log "$tmp/gw2.log" "registered as" 10 || bad+=" gw2 again: $(tail -2 "$tmp/gw2.log");"
+	local since
+	since=$(date -u +%Y-%m-%dT%H:%M:%S)
+	ecl settings set coalesce_ms=30 > /dev/null || bad+=" coalesce_ms=30 refused;"
+	wait_log "$tmp/gw2.log" "saving the settings to" 10 || bad+=" gw2 was not told;"
+	for _ in $(seq 50); do # then its status, at once
+		ina curl -sS -H "Authorization: Bearer $token" "$url/api/v1/devices/gw2" > "$tmp/gw2.json"
+		python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+sys.exit(not (d["reported_at"] >= sys.argv[2] and d["report_error"] is None and d["state"] == "online"
+              and not d["settings"]["applied"]))' "$tmp/gw2.json" "$since" && break
+		sleep 0.2
+	done
+	sleep 3 # and not told again and again
+	[ "$(count_log "$tmp/gw2.log" "saving the settings to")" = 1 ] ||
+		bad+=" gw2 told $(count_log "$tmp/gw2.log" "saving the settings to") times;"
+	python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+sys.exit(not (d["reported_at"] >= sys.argv[2] and d["report_error"] is None and d["state"] == "online"))' \
+		"$tmp/gw2.json" "$since" || bad+=" gw2 refusing, not reported: $(cat "$tmp/gw2.json");"
+	ecl settings set coalesce_ms= > /dev/null
+	kill "$gw2_pid"; wait "$gw2_pid" 2> /dev/null
+	agent_start gw2 "$G2" g2 "proxy = http://192.168.60.1:3128"
+	wait_log "$tmp/gw2.log" "registered as" 10 || bad+=" gw2 back: $(tail -2 "$tmp/gw2.log");"
 	[ -z "$bad" ] && ok "settings: the organization's and a device's own, applied, kept, reported, undone" ||
 		ko settings "$bad"
 }
@@ -610,6 +645,10 @@ test_relay() {
 		ip -n "$G1" addr add 192.168.70.1/24 dev lan0 && ip -n "$AP" addr add 192.168.70.2/24 dev ap0 &&
 		ip -n "$G1" link set lan0 up && ip -n "$AP" link set ap0 up && ip -n "$AP" link set lo up ||
 		{ ko relay "topology"; return; }
+	# room for the access point beside the devices the tests before left
+	kill "$server_pid"; wait "$server_pid" 2> /dev/null
+	tunnel_max=16
+	server_start --plain-http --listen 0.0.0.0:8080 || { ko relay "the server again"; return; }
 	block_udp
 	kill "$gw1_pid"; wait "$gw1_pid" 2> /dev/null
 	agent_start gw1 "$G1" g1 "relay = lan0"
@@ -630,8 +669,8 @@ test_relay() {
 	[ "$n" = 4 ] || bad+=" captured $n requests on ap1: $(cat "$tmp/ap1.err");"
 	# refusals
 	"$agent" keygen "$tmp/gx.key" > /dev/null && ina "$here/mtun.py" announce $url SN-gx "$tmp/gx.key" &&
-		glx devices claim SN-gx "$("$here/mtun.py" code "$tmp/gx.key")" --name gx > /dev/null ||
-		bad+=" globex's gx not claimed;"
+		itx devices claim SN-gx "$("$here/mtun.py" code "$tmp/gx.key")" --name gx > /dev/null ||
+		bad+=" initech's gx not claimed;"
 	out=$(ip netns exec "$AP" "$here/mtun.py" refused http://192.168.70.1:4790 SN-gx "$tmp/gx.key" \
 		"gw1 relays only for other devices of its organization" 2>&1) || bad+=" another organization's device: $out;"
 	gwc=$(grep -o 'client [0-9a-f]*' "$tmp/gw1.log" | tail -1 | cut -d' ' -f2)
@@ -643,7 +682,7 @@ test_relay() {
 	ip -n "$G2" addr del "$ap/32" dev lo
 	ip netns exec "$AP" ping -c 1 -W 3 6.0.0.1 > /dev/null || bad+=" ap1 cannot reach the server;"
 	kill "$ap1_pid"; wait "$ap1_pid" 2> /dev/null
-	glx devices delete gx > /dev/null
+	itx devices delete gx > /dev/null
 	unblock_udp
 	kill "$gw1_pid"; wait "$gw1_pid" 2> /dev/null
 	agent_start gw1 "$G1" g1

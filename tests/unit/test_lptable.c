@@ -269,10 +269,37 @@ static void quiet_sockets_close_and_idle_clients_leave(void **state)
 	assert_int_equal(st.sockets, 0);
 }
 
+/* A device's own hold (its settings): parked for its whole seconds when
+ * shorter than the table's, else the table's; a table freed with polls
+ * parked on either answers them all. */
+static void a_devices_own_hold(void **state)
+{
+	struct srv_lptab *t3 = srv_lptab_new(&(struct srv_lptab_conf){
+	    .loop = loop, .udp = server_addr, .hold_ms = 3000, .answer = answer});
+	struct waiter own = {0}, longer = {0}, left1 = {0}, left2 = {0};
+	uint64_t t0 = h2o_now(loop);
+	char err[256];
+
+	assert_non_null(t3);
+	assert_int_equal(srv_lptab_poll(t3, 1, NULL, 0, 1999, &own, err, sizeof(err)), 0);
+	assert_int_equal(srv_lptab_poll(t3, 2, NULL, 0, 5000, &longer, err, sizeof(err)), 0);
+	RUN_UNTIL(loop, own.answered, 2500);
+	assert_true(own.answered && own.len == 0);
+	assert_true(own.at - t0 >= 995 && own.at - t0 < 1900); /* 1999: its whole second */
+	assert_false(longer.answered);			       /* the table's 3 s */
+	RUN_UNTIL(loop, longer.answered, 2500);
+	assert_true(longer.answered && longer.at - t0 >= 2995);
+	assert_int_equal(srv_lptab_poll(t3, 1, NULL, 0, 2000, &left1, err, sizeof(err)), 0);
+	assert_int_equal(srv_lptab_poll(t3, 2, NULL, 0, 0, &left2, err, sizeof(err)), 0);
+	srv_lptab_free(t3);
+	assert_true(left1.answered && left2.answered);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(parked_until_the_hold, setup, teardown),
+	    cmocka_unit_test_setup_teardown(a_devices_own_hold, setup, teardown),
 	    cmocka_unit_test_setup_teardown(datagrams_go_up_from_the_clients_socket, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(datagrams_come_down_after_the_coalescing_delay, setup,

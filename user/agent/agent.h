@@ -147,7 +147,7 @@ struct agent {
 	 * configuration file's, and the server's (0: none set) */
 	unsigned local[MTUN_SETTINGS], central[MTUN_SETTINGS];
 	struct agent_relay *relay; /* relay.c's listener, when relay is set */
-	struct web_site metrics; /* metrics.c's own listener */
+	struct web_site metrics;   /* metrics.c's own listener */
 	uint64_t captures_started, captures_refused, osdropped_ended;
 	int stopping;
 };

@@ -19,7 +19,7 @@
  *   tunnel_if   = ectun0
  *   tunnel_udp_port = 4789                (default: as the server says)
  *   state_file  = /var/lib/edgecap-agent/tunnel.state
- *   hello_interval = 25                   (s, 1..600)
+ *   hello_interval = 25                   (s, 1..60)
  *   udp_wait    = 5                       (s, 0.1..900, may be fractional)
  *   udp_up_after = 3                      (answers in a row)
  *   coalesce    = 10                      (ms, 10..50)
@@ -136,7 +136,7 @@ static const struct ecap_conf_key keys[] = {
     STR("key_file", key_file),
     STR("tunnel_if", tunnel_if),
     STR("state_file", state_file),
-    UINT("hello_interval", hello_ms, 1000, 1000, 600000),
+    UINT("hello_interval", hello_ms, 1000, 1000, 60000),
     UINT("udp_wait", udp_wait_ms, 1000, 100, 900000),
     UINT("udp_up_after", udp_up_after, 1, 1, 100),
     UINT("coalesce", coalesce_ms, 1, 10, 50),

@@ -140,7 +140,8 @@ static int iface_addr(const char *name, char *ret, size_t len)
 	if (getifaddrs(&all))
 		return -errno;
 	for (i = all; i; i = i->ifa_next)
-		if (!strcmp(i->ifa_name, name) && i->ifa_addr && i->ifa_addr->sa_family == AF_INET) {
+		if (!strcmp(i->ifa_name, name) && i->ifa_addr &&
+		    i->ifa_addr->sa_family == AF_INET) {
 			inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, ret,
 				  (socklen_t)len);
 			e = 0;

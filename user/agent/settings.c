@@ -59,7 +59,12 @@ static int parse_query(const char *q, size_t len, unsigned *set, char *err, size
 			q++;
 			continue;
 		}
-		i = eq ? mtun_setting_find(q, (size_t)(eq - q)) : -1;
+		i = mtun_setting_find(q, (size_t)((eq ?: amp) - q));
+		if (i >= 0 && !eq) {
+			snprintf(err, errlen, "%s: want %s=VALUE", mtun_settings[i].name,
+				 mtun_settings[i].name);
+			return -EINVAL;
+		}
 		if (i < 0) {
 			snprintf(err, errlen, "unknown setting '%.*s' (have %s, %s, %s, %s)",
 				 (int)((eq ?: amp) - q > 64 ? 64 : (eq ?: amp) - q), q,
@@ -98,7 +103,10 @@ static int save(const struct agent *a, const unsigned *set, char *err, size_t er
 	for (int i = 0; f && i < MTUN_SETTINGS; i++)
 		if (set[i])
 			fprintf(f, "%s = %u\n", mtun_settings[i].name, set[i]);
-	if (f && fclose(f))
+	/* on disk before it stands for the old one */
+	if (f && (fflush(f) || fsync(fileno(f))))
+		e = -errno;
+	if (f && fclose(f) && !e)
 		e = -errno;
 	if (!e && rename(tmp, a->conf.settings_file))
 		e = -errno;
@@ -121,18 +129,25 @@ void agent_settings_load(struct agent *a)
 	for (int i = 0; i < MTUN_SETTINGS; i++)
 		a->local[i] = *field(&a->conf, i);
 	while (f && fgets(line, sizeof(line), f)) {
-		int i;
+		int got, i;
 
 		lineno++;
-		if (sscanf(line, "%63s = %lld", name, &v) != 2 ||
-		    (i = mtun_setting_find(name, strlen(name))) < 0 ||
-		    mtun_setting_check(i, v, err, sizeof(err))) {
+		if (line[strspn(line, " \t\r\n")] == 0)
+			continue;
+		got = sscanf(line, "%63[^= \t] = %lld", name, &v);
+		i = got >= 1 ? mtun_setting_find(name, strlen(name)) : -1;
+		if (got < 1)
+			snprintf(err, sizeof(err), "not NAME = VALUE");
+		else if (i < 0)
+			snprintf(err, sizeof(err), "no such setting: %s", name);
+		else if (got < 2)
+			snprintf(err, sizeof(err), "%s: want %s = VALUE", name, name);
+		if (got < 2 || i < 0 || mtun_setting_check(i, v, err, sizeof(err))) {
 			/* a damaged file must not keep a device from its server:
 			 * the configuration file's values, until the server's
 			 * come again */
-			ecap_log(LOG_WARNING,
-				 "%s:%u: not a setting; the file's settings are ignored",
-				 a->conf.settings_file, lineno);
+			ecap_log(LOG_WARNING, "%s:%u: %s; the file's settings are ignored",
+				 a->conf.settings_file, lineno, err);
 			memset(set, 0, sizeof(set));
 			break;
 		}
@@ -170,15 +185,16 @@ static int on_put(struct agent *a, h2o_req_t *req)
 	if (!a->conf.tunnel[0])
 		return web_error(req, 409,
 				 "no tunnel here: this agent's settings come from its file only");
-	if (parse_query(req->query_at == SIZE_MAX ? "" : req->path.base + req->query_at + 1,
-			req->query_at == SIZE_MAX ? 0 : req->path.len - req->query_at - 1, set, err,
-			sizeof(err)))
+	/* the bytes the signature covered (agent_authorize) */
+	if (parse_query(
+		req->input.query_at == SIZE_MAX ? ""
+						: req->input.path.base + req->input.query_at + 1,
+		req->input.query_at == SIZE_MAX ? 0 : req->input.path.len - req->input.query_at - 1,
+		set, err, sizeof(err)))
 		return web_error(req, 400, "%s", err);
 	if (memcmp(set, a->central, sizeof(set))) {
-		if (save(a, set, err, sizeof(err))) {
-			ecap_log(LOG_ERR, "%s", err);
+		if (save(a, set, err, sizeof(err))) /* (logged as every refusal) */
 			return web_error(req, 500, "%s", err);
-		}
 		memcpy(a->central, set, sizeof(set));
 		apply(a);
 		agent_tunnel_settings(a);

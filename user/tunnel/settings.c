@@ -6,12 +6,15 @@
 #include "tunnel/settings.h"
 
 const struct mtun_setting mtun_settings[MTUN_SETTINGS] = {
-    [MTUN_SET_HELLO] = {"hello_interval_ms", 1000, 600000},
+    /* a third of the 3 minutes after which the server forgets a silent
+     * device, and within what NATs keep a UDP mapping */
+    [MTUN_SET_HELLO] = {"hello_interval_ms", 1000, 60000, 1},
     /* the 2 to 15 minutes some networks wait before falling back */
-    [MTUN_SET_UDP_WAIT] = {"udp_wait_ms", 100, 900000},
-    [MTUN_SET_COALESCE] = {"coalesce_ms", 10, 50},
-    /* below the 30 to 60 s at which proxies cut idle requests */
-    [MTUN_SET_HOLD] = {"hold_ms", 1000, 25000},
+    [MTUN_SET_UDP_WAIT] = {"udp_wait_ms", 100, 900000, 1},
+    [MTUN_SET_COALESCE] = {"coalesce_ms", 10, 50, 1},
+    /* below the 30 to 60 s at which proxies cut idle requests; the server
+     * holds polls for whole seconds */
+    [MTUN_SET_HOLD] = {"hold_ms", 1000, 25000, 1000},
 };
 
 int mtun_setting_find(const char *name, size_t len)
@@ -25,9 +28,14 @@ int mtun_setting_find(const char *name, size_t len)
 
 int mtun_setting_check(int i, long long v, char *err, size_t errlen)
 {
-	if (v >= mtun_settings[i].min && v <= mtun_settings[i].max)
+	const struct mtun_setting *s = &mtun_settings[i];
+
+	if (v >= s->min && v <= s->max && v % s->step == 0)
 		return 0;
-	snprintf(err, errlen, "%s: want an integer from %u to %u", mtun_settings[i].name,
-		 mtun_settings[i].min, mtun_settings[i].max);
+	if (s->step > 1)
+		snprintf(err, errlen, "%s: want an integer from %u to %u, a multiple of %u",
+			 s->name, s->min, s->max, s->step);
+	else
+		snprintf(err, errlen, "%s: want an integer from %u to %u", s->name, s->min, s->max);
 	return -EINVAL;
 }

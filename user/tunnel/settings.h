@@ -16,8 +16,8 @@ enum {
 };
 
 struct mtun_setting {
-	const char *name; /* "hello_interval_ms" */
-	unsigned min, max;
+	const char *name;	 /* "hello_interval_ms" */
+	unsigned min, max, step; /* a multiple of step */
 };
 
 extern const struct mtun_setting mtun_settings[MTUN_SETTINGS];
@@ -25,7 +25,8 @@ extern const struct mtun_setting mtun_settings[MTUN_SETTINGS];
 /* Its index, or -1 for a name that is none of them (len bytes of name). */
 int mtun_setting_find(const char *name, size_t len);
 
-/* One value: 0, or -EINVAL with err "NAME: want an integer from MIN to MAX". */
+/* One value: 0, or -EINVAL with err "NAME: want an integer from MIN to MAX"
+ * (", a multiple of STEP" where it has one). */
 int mtun_setting_check(int i, long long v, char *err, size_t errlen);
 
 #endif

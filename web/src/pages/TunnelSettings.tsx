@@ -8,11 +8,11 @@ import { patch } from "../api";
 import type { Device, TunnelSettingsSet } from "../api";
 import { Alert, useAction } from "../ui/ui";
 
-export const SETTINGS: { key: keyof TunnelSettingsSet; label: string; min: number; max: number }[] = [
-  { key: "hello_interval_ms", label: "UDP probe interval", min: 1000, max: 600000 },
-  { key: "udp_wait_ms", label: "Wait before HTTP", min: 100, max: 900000 },
-  { key: "coalesce_ms", label: "Coalescing delay", min: 10, max: 50 },
-  { key: "hold_ms", label: "Poll hold", min: 1000, max: 25000 },
+export const SETTINGS: { key: keyof TunnelSettingsSet; label: string; min: number; max: number; step: number }[] = [
+  { key: "hello_interval_ms", label: "UDP probe interval", min: 1000, max: 60000, step: 1 },
+  { key: "udp_wait_ms", label: "Wait before HTTP", min: 100, max: 900000, step: 1 },
+  { key: "coalesce_ms", label: "Coalescing delay", min: 10, max: 50, step: 1 },
+  { key: "hold_ms", label: "Poll hold", min: 1000, max: 25000, step: 1000 },
 ];
 
 // The form's text fields into a merge patch: a number sets, blank unsets.
@@ -37,7 +37,7 @@ function Fields(props: { text: Record<string, string>; set: (t: Record<string, s
       {SETTINGS.map((s) => (
         <label key={s.key}>
           {s.label} (ms)
-          <input type="number" inputMode="numeric" min={s.min} max={s.max} step={1} name={s.key}
+          <input type="number" inputMode="numeric" min={s.min} max={s.max} step={s.step} name={s.key}
             id={`${props.idPrefix}-${s.key}`} value={props.text[s.key]} placeholder={props.placeholder(s.key)}
             onInput={(e) => props.set({ ...props.text, [s.key]: e.currentTarget.value })} />
         </label>
