@@ -138,8 +138,8 @@ else
 fi
 for f in /usr/sbin/edgecap-agent /usr/sbin/edgecap-server /usr/bin/edgecap \
 	/usr/libexec/edgecap/edgecap-capture /usr/libexec/edgecap/edgecap-remote \
-	/lib/systemd/system/edgecap-agent.service /lib/systemd/system/edgecap-server.service \
-	/etc/edgecap/agent.conf /etc/edgecap/server.conf /usr/share/edgecap/web/index.html \
+	/lib/systemd/system/edgecap-agent.service /lib/systemd/system/edgecap-agent@.service \
+	/lib/systemd/system/edgecap-server.service /etc/edgecap/agent.conf /etc/edgecap/server.conf /usr/share/edgecap/web/index.html \
 	/usr/share/man/man8/edgecap-agent.8.gz /usr/share/man/man8/edgecap-server.8.gz \
 	/usr/share/man/man1/edgecap.1.gz; do
 	[ -f "$root$f" ] || bad "$f is not installed"
@@ -296,38 +296,40 @@ else
 	bad "no sharkd process after a packet's detail"
 fi
 
-# A gateway that joins by claim, as the README's three steps say: install,
-# set the server's address, claim. The packaged agent runs in a network
-# namespace of its own (a drop-in), as a gateway elsewhere would, and
-# reaches the server over a veth by the name in the server's certificate.
-# Nothing is carried to it: it makes its key and announces itself; the
-# owner claims it with the serial and code it prints; its secret and its
-# HTTPS certificate come from the server through the registration. Then it
-# reports its interfaces, comes online, is captured from over HTTPS through
-# the tunnel, and goes offline when it stops.
+# Three gateways that join by claim, as the README's three steps say:
+# install, set the server's address, claim. Each is the packaged agent as
+# edgecap-agent@gwN (the package's template unit: a network namespace, a
+# configuration and a state directory of its own), as gateways elsewhere
+# would be, and reaches the server over a veth by the name in the server's
+# certificate. Nothing is carried to them: each makes its key and
+# announces itself; the owner claims each with the serial and code it
+# logged; their secrets and HTTPS certificates come from the server
+# through the registration. Then they report their interfaces, come
+# online, are captured from together over HTTPS through the tunnel (one
+# merged capture), and go offline when stopped.
 host=$(openssl x509 -in "$root/etc/edgecap/server.crt" -noout -subject -nameopt multiline |
 	sed -n 's/^ *commonName *= *//p')
+gws="gw2 gw3 gw4"
 in_root systemctl stop edgecap-agent
-in_root ip netns add gw &&
-	in_root ip link add ve0 type veth peer name ve1 netns gw &&
-	in_root ip addr add 10.77.0.1/24 dev ve0 && in_root ip link set ve0 up &&
-	in_root ip -n gw addr add 10.77.0.2/24 dev ve1 && in_root ip -n gw link set ve1 up &&
-	in_root ip -n gw link set lo up || bad "the gateway's namespace"
+in_root ip addr add 10.77.0.1/32 dev lo || bad "the server's address"
+for g in $gws; do
+	i=${g#gw}
+	in_root ip netns add $g &&
+		in_root ip link add ve$i type veth peer name ve1 netns $g &&
+		in_root ip addr add 10.77.$i.1/24 dev ve$i && in_root ip link set ve$i up &&
+		in_root ip -n $g addr add 10.77.$i.2/24 dev ve1 && in_root ip -n $g link set ve1 up &&
+		in_root ip -n $g link set lo up && in_root ip -n $g route add default via 10.77.$i.1 ||
+		bad "$g's namespace"
+	printf 'interfaces = ve1\ntunnel = https://%s:8443\ntunnel_ca = /etc/edgecap/server.crt\n' "$host" \
+		> "$root/etc/edgecap/agent-$g.conf"
+done
 hosts_was=$( [ -e "$root/etc/hosts" ] && cat "$root/etc/hosts" || echo none)
 echo "10.77.0.1 $host" >> "$root/etc/hosts"
-mkdir -p "$root/etc/systemd/system/edgecap-agent.service.d"
-printf '[Service]\nNetworkNamespacePath=/run/netns/gw\n' > "$root/etc/systemd/system/edgecap-agent.service.d/netns.conf"
 printf 'tunnel_udp = 0.0.0.0:4789\nreport_interval = 2\n' >> "$root/etc/edgecap/server.conf"
 # /dev/net/tun as udev makes it on Debian (0666: opening it grants nothing,
 # TUNSETIFF wants CAP_NET_ADMIN); nspawn copies this machine's, which has
 # no udev and leaves it 0600, out of the server's own user's reach
 in_root chmod 0666 /dev/net/tun
-cp "$root/etc/edgecap/agent.conf" "$work/agent.conf.direct"
-printf 'interfaces = ve1\ntunnel = https://%s:8443\ntunnel_ca = /etc/edgecap/server.crt\n' "$host" \
-	>> "$root/etc/edgecap/agent.conf"
-sed -i -e '/^secret_file = /d' -e '/^plain_http = /d' -e '/^listen = /d' -e '/^interfaces = lo$/d' \
-	"$root/etc/edgecap/agent.conf"
-in_root systemctl daemon-reload
 in_root systemctl restart edgecap-server
 for _ in $(seq 50); do
 	in_net curl -s -o /dev/null --cacert "$root/etc/edgecap/server.crt" https://localhost:8443/healthz && break
@@ -335,43 +337,67 @@ for _ in $(seq 50); do
 done
 [ "$(in_root systemctl is-active edgecap-server)" = active ] && ok "the server with its tunnel" ||
 	{ in_root journalctl -q -u edgecap-server -o cat | tail -5; bad "the server with its tunnel"; }
-in_root systemctl start edgecap-agent
+for g in $gws; do in_root systemctl start edgecap-agent@$g; done
+for g in $gws; do
+	for _ in $(seq 100); do
+		in_root journalctl -q -u edgecap-agent@$g -o cat | grep -q "waiting to be claimed" && break
+		sleep 0.1
+	done
+	# "... (edgecap devices claim SERIAL CODE)", as its log says
+	read -r serial code < <(in_root journalctl -q -u edgecap-agent@$g -o cat |
+		sed -n 's/.*(edgecap devices claim \([^ ]*\) \([^ )]*\)).*/\1 \2/p' | tail -1) || true
+	echo "$g: serial $serial, claim code $code"
+	in_root env EDGECAP_SERVER="https://$host:8443" EDGECAP_TOKEN="$token" EDGECAP_CACERT=/etc/edgecap/server.crt \
+		edgecap devices claim "$serial" "$code" --name $g > "$work/claim.out" 2>&1 &&
+		ok "$g claimed with the serial and code it logged: $(cat "$work/claim.out")" ||
+		{ cat "$work/claim.out"; in_root journalctl -q -u edgecap-agent@$g -o cat | tail -5; bad "the claim of $g"; }
+done
+[ "$(in_root stat -c %a /var/lib/edgecap-agent/gw2/device.key /var/lib/edgecap-agent/gw3/device.key \
+	/var/lib/edgecap-agent/gw4/device.key | tr '\n' ' ')" = "600 600 600 " ] &&
+	ok "each instance's key in its own state directory, 0600" ||
+	{ in_root ls -lR /var/lib/edgecap-agent; bad "the instances' state directories"; }
+for g in $gws; do
+	for _ in $(seq 100); do
+		api GET /devices/$g > /dev/null
+		[ "$(field state)" = online ] && [ "$(field interfaces 0 name)" = ve1 ] && break
+		sleep 0.2
+	done
+	[ "$(field state)" = online ] && [ "$(field interfaces 0 name)" = ve1 ] &&
+		[ "$(field address)" = https://tunnel:8443 ] &&
+		ok "$g registered, reported ve1 and is online ($(field transport), $(field mgmt_address))" ||
+		{ cat "$work/body"; echo; in_root journalctl -q -u edgecap-agent@$g -o cat | tail -5; bad "$g is not online"; }
+done
+# one capture on the three: two echo requests each, merged
+code=$(api POST /captures '{"devices":["gw2","gw3","gw4"],"expression":"icmp[icmptype] == icmp-echo","count":6,"duration":30,"reason":"pkg.sh: three gateways"}')
+[ "$code" = 201 ] && id=$(field id) || { cat "$work/body"; bad "POST /api/v1/captures on the three: $code"; id=0; }
 for _ in $(seq 100); do
-	in_root journalctl -q -u edgecap-agent -o cat | grep -q "waiting to be claimed" && break
+	api GET "/captures/$id" > /dev/null
+	[ "$(field devices 0 state) $(field devices 1 state) $(field devices 2 state)" = "streaming streaming streaming" ] && break
 	sleep 0.1
 done
-read -r serial code < <(in_root edgecap-agent identity | awk '{ print $NF }' | tr '\n' ' ') || true
-echo "the gateway: serial $serial, claim code $code"
-in_root env EDGECAP_SERVER="https://$host:8443" EDGECAP_TOKEN="$token" EDGECAP_CACERT=/etc/edgecap/server.crt \
-	edgecap devices claim "$serial" "$code" --name gw2 > "$work/claim.out" 2>&1 &&
-	ok "claimed with the serial and code the agent printed: $(cat "$work/claim.out")" ||
-	{ cat "$work/claim.out"; in_root journalctl -q -u edgecap-agent -o cat | tail -5; bad "the claim"; }
+for g in $gws; do in_net ping -c 2 -i 0.2 10.77.${g#gw}.2 > /dev/null || true; done
 for _ in $(seq 100); do
-	api GET /devices/gw2 > /dev/null
-	[ "$(field state)" = online ] && [ "$(field interfaces 0 name)" = ve1 ] && break
-	sleep 0.2
+	api GET "/captures/$id" > /dev/null
+	[ "$(field state)" = done ] && break
+	sleep 0.1
 done
-[ "$(field state)" = online ] && [ "$(field interfaces 0 name)" = ve1 ] &&
-	[ "$(field address)" = https://tunnel:8443 ] &&
-	ok "it registered, reported ve1 and is online ($(field transport), $(field mgmt_address))" ||
-	{ cat "$work/body"; echo; in_root journalctl -q -u edgecap-agent -o cat | tail -5; bad "gw2 is not online"; }
-two_pings gw2 10.77.0.2
-[ "$(field state) $(field merged) $(field devices 0 state)" = "done 2 done" ] &&
-	ok "captured from over HTTPS through the tunnel, with the server's certificate: 2 pings" ||
-	{ cat "$work/body"; echo; in_root journalctl -q -u edgecap-agent -o cat | tail -5; bad "capture $id on gw2"; }
-in_root systemctl stop edgecap-agent
-for _ in $(seq 100); do
-	api GET /devices/gw2 > /dev/null
-	[ "$(field state)" = offline ] && break
-	sleep 0.2
+[ "$(field state) $(field merged) $(field devices 0 state) $(field devices 1 state) $(field devices 2 state)" = \
+	"done 6 done done done" ] &&
+	ok "captured from the three over HTTPS through the tunnel, with the server's certificate: 6 pings merged" ||
+	{ cat "$work/body"; echo; bad "capture $id on the three"; }
+for g in $gws; do in_root systemctl stop edgecap-agent@$g; done
+for g in $gws; do
+	for _ in $(seq 100); do
+		api GET /devices/$g > /dev/null
+		[ "$(field state)" = offline ] && break
+		sleep 0.2
+	done
+	[ "$(field state)" = offline ] && ok "$g offline once stopped: $(field report_error)" ||
+		{ cat "$work/body"; echo; bad "$g is $(field state) after its agent stopped"; }
 done
-[ "$(field state)" = offline ] && ok "offline once stopped: $(field report_error)" ||
-	{ cat "$work/body"; echo; bad "gw2 is $(field state) after its agent stopped"; }
 # back as the rest of the suite had it
-rm -r "$root/etc/systemd/system/edgecap-agent.service.d"
-cp "$work/agent.conf.direct" "$root/etc/edgecap/agent.conf"
-in_root systemctl daemon-reload
-in_root ip netns del gw
+for g in $gws; do in_root ip netns del $g; rm "$root/etc/edgecap/agent-$g.conf"; done
+in_root ip addr del 10.77.0.1/32 dev lo
 if [ "$hosts_was" = none ]; then rm "$root/etc/hosts"; else printf '%s\n' "$hosts_was" > "$root/etc/hosts"; fi
 in_root systemctl start edgecap-agent
 

@@ -27,7 +27,8 @@
 
 #define AGENT_VERSION "edgecap-agent " EDGECAP_VERSION
 #define AGENT_CONF    "/etc/edgecap/agent.conf"
-#define AGENT_KEY     "/var/lib/edgecap-agent/device.key"
+#define AGENT_STATE_DIR "/var/lib/edgecap-agent"
+#define AGENT_KEY     AGENT_STATE_DIR "/device.key"
 #define AGENT_KEY_OLD "/etc/edgecap/device.key" /* keygen's default before claims */
 /* Captures waiting for their program to load, the one loading included;
  * a request past it gets a 503. Each load verifies every running session's

@@ -13,12 +13,13 @@
  *   metrics_listen = 127.0.0.1:9101       (Prometheus metrics; default: off)
  *   tunnel      = http://server:8080      (the management tunnel: docs/tunnel.md)
  *   serial      = SN-0017                 (default: the key's, EC-XXXX-XXXX-XXXX)
- *   key_file    = /var/lib/edgecap-agent/device.key (made at first start)
+ *   key_file    = /var/lib/edgecap-agent/device.key (made at first start;
+ *                 $STATE_DIRECTORY/device.key under edgecap-agent@NAME)
  *   proxy       = http://proxy:3128
  *   tunnel_ca   = /etc/edgecap/ca.crt
  *   tunnel_if   = ectun0
  *   tunnel_udp_port = 4789                (default: as the server says)
- *   state_file  = /var/lib/edgecap-agent/tunnel.state
+ *   state_file  = /var/lib/edgecap-agent/tunnel.state (the same)
  *   hello_interval = 25                   (s, 1..60)
  *   udp_wait    = 5                       (s, 0.1..900, may be fractional)
  *   udp_up_after = 3                      (answers in a row)
@@ -157,6 +158,7 @@ int agent_conf_set(struct agent_conf *c, const char *key, const char *value, cha
 int agent_conf_load(struct agent_conf *c, const char *path, int must_exist, char *err,
 		    size_t errlen)
 {
+	const char *state_dir = getenv("STATE_DIRECTORY");
 	int r;
 
 	*c = (struct agent_conf){.listen = "0.0.0.0:8443",
@@ -170,6 +172,13 @@ int agent_conf_load(struct agent_conf *c, const char *path, int must_exist, char
 				 .coalesce_ms = 10,
 				 .relay_port = 4790};
 	gethostname(c->device, sizeof(c->device) - 1);
+	/* systemd's state directory for the unit (edgecap-agent@NAME has one
+	 * of its own): the key and the tunnel's state go there */
+	if (state_dir && *state_dir && !strchr(state_dir, ':') && strlen(state_dir) < 200 &&
+	    strcmp(state_dir, AGENT_STATE_DIR)) {
+		snprintf(c->key_file, sizeof(c->key_file), "%s/device.key", state_dir);
+		snprintf(c->state_file, sizeof(c->state_file), "%s/tunnel.state", state_dir);
+	}
 	r = ecap_conf_load(keys, c, path, must_exist, err, errlen);
 	/* a key made by keygen where earlier versions kept it stays the key */
 	if (!r && !strcmp(c->key_file, AGENT_KEY) && access(AGENT_KEY, F_OK) &&
