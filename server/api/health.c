@@ -47,8 +47,9 @@ static void metrics(struct srv_api *api, struct ecap_buf *b)
 			 "Devices registered with the tunnel, by the path they last came by.");
 	ecap_prom_sample(b, "edgecap_server_tunnel_devices", "transport", "udp", t.by_udp);
 	ecap_prom_sample(b, "edgecap_server_tunnel_devices", "transport", "http", t.by_http);
+	ecap_prom_sample(b, "edgecap_server_tunnel_devices", "transport", "relay", t.by_relay);
 	ecap_prom_sample(b, "edgecap_server_tunnel_devices", "transport", "none",
-			 t.registered - t.by_udp - t.by_http);
+			 t.registered - t.by_udp - t.by_http - t.by_relay);
 	ecap_prom_family(b, "edgecap_server_tunnel_refused_total", "counter",
 			 "Tunnel datagrams refused or not delivered, by reason.");
 	ecap_prom_sample(b, "edgecap_server_tunnel_refused_total", "reason", "unknown",

@@ -118,6 +118,11 @@ int srv_tunnel_register_ep(struct srv_api *api, h2o_req_t *req, const struct reg
 	/* passed on by a gateway: its client id and MAC over the body */
 	in.relay = header(req, "edgecap-relay", relay, sizeof(relay));
 	in.relay_sig = header(req, "edgecap-relay-sig", relay_sig, sizeof(relay_sig));
+	if ((!in.relay || strspn(in.relay, "0123456789abcdef") != 8 || in.relay[8]) &&
+	    h2o_find_header_by_str(&req->headers, H2O_STRLIT("edgecap-relay"), -1) >= 0) {
+		srv_fail(req, 400, "Edgecap-Relay: want the gateway's client id, 8 hex digits");
+		goto out;
+	}
 	in.body = req->entity.base;
 	in.body_len = req->entity.len;
 	r = srv_tunnel_register(api->tunnel, &in, &g, err, sizeof(err));

@@ -265,8 +265,10 @@ static void on_done(struct ecap_httpc_call *c, const char *err)
 	else
 		snprintf(why, sizeof(why), "the agent's status is not its JSON");
 	/* the agent said no to the settings (not that it could not be
-	 * reached): asked for its status alone, at once, until its set changes */
-	if (k->tells && c->status && c->status != 200) {
+	 * reached, nor a signature it refused, which a clock put right
+	 * mends): asked for its status alone, at once, until its set changes */
+	if (k->tells && (c->status == 400 || c->status == 404 || c->status == 405 ||
+			 c->status == 409 || c->status == 500)) {
 		refused(k->rs, k->d.id, k->target);
 		snprintf(why + strlen(why), sizeof(why) - strlen(why), " (refusing its settings)");
 		reg_devices_ask_soon(reg, k->d.org, k->d.name);

@@ -43,6 +43,8 @@ struct client {
 	const char *transport;	      /* "udp", "http", "relay" as last saved */
 	uint32_t via;		      /* relayed: its gateway's address (its packets go in
 				       * that client's session); 0: its own session */
+	int64_t via_device;	      /* and that gateway's device: an address handed out
+				       * again is another device, which relays nothing */
 	uint32_t hello_hi, ack_hi;    /* the last fresh HELLO's and ACK's numbers */
 	int64_t reg_ts;		      /* the registration's proof: a replay of it is refused */
 	uint64_t reg_nonce;	      /* (a hash of its nonce) */
@@ -248,17 +250,13 @@ static void to_tun(void *arg, const struct virtio_net_hdr *vh, const uint8_t *ip
 	}
 	/* or from a device this one relays for, which is heard so */
 	from = mtun_be32(ip + 12) == c->addr ? c : by_addr(t, mtun_be32(ip + 12));
-	if (!from || (from != c && from->via != c->addr)) {
+	if (!from || (from != c && (from->via != c->addr || from->via_device != c->device))) {
 		t->stat.spoofed++;
 		return;
 	}
-	if (from != c) {
-		from->last_rx = now_ms(t);
-		if (time(NULL) - from->seen_saved >= SEEN_EVERY) {
-			from->seen_saved = time(NULL);
-			reg_device_transport(t->reg, from->device, "relay", from->seen_saved);
-		}
-	}
+	/* (a relayed device lives by its registrations, not by what comes
+	 * from its address: another host on the gateway's LAN could send
+	 * that) */
 	if (mtun_tun_write(t->tun_fd, vh, ip, len))
 		t->stat.tun_errors++;
 }
@@ -369,8 +367,11 @@ static void on_tun(h2o_socket_t *sock, const char *e)
 		if (n < 20 || pkt[0] >> 4 != 4) /* IPv4 only in 6.0.0.0/8 */
 			continue;
 		c = by_addr(t, mtun_be32(pkt + 16));
-		if (c && c->via) /* relayed: through its gateway's session */
-			c = by_addr(t, c->via);
+		if (c && c->via) { /* relayed: through its gateway's session */
+			struct client *gw = by_addr(t, c->via);
+
+			c = gw && gw->device == c->via_device ? gw : NULL;
+		}
 		if (!c || !c->peer.sin_port) {
 			t->stat.no_route++;
 			continue;
@@ -573,6 +574,13 @@ int srv_tunnel_register(struct srv_tunnel *t, const struct srv_tunnel_reg *in,
 		snprintf(err, errlen, "registry: %s", reg_errmsg(t->reg));
 		return -EBUSY;
 	}
+	/* first: a gateway learns nothing of another organization's device */
+	if (gw && (gw->org != d.org || gw->device == d.id)) {
+		OPENSSL_cleanse(&d.secret, sizeof(d.secret));
+		snprintf(err, errlen, "relay: %s relays only for other devices of its organization",
+			 gw->name);
+		return -EACCES;
+	}
 	if (strcmp(d.serial, in->serial)) {
 		snprintf(err, errlen, "serial: this key was claimed as '%s'", d.serial);
 		return -EACCES;
@@ -589,11 +597,6 @@ int srv_tunnel_register(struct srv_tunnel *t, const struct srv_tunnel_reg *in,
 	}
 	if (!d.enabled) {
 		snprintf(err, errlen, "device disabled");
-		return -EACCES;
-	}
-	if (gw && (gw->org != d.org || gw->device == d.id)) {
-		snprintf(err, errlen, "relay: %s relays only for other devices of its organization",
-			 gw->name);
 		return -EACCES;
 	}
 	if (!old && t->nclients >= t->max_devices) {
@@ -641,6 +644,7 @@ int srv_tunnel_register(struct srv_tunnel *t, const struct srv_tunnel_reg *in,
 	c->t = t;
 	c->addr = d.mgmt;
 	c->via = gw ? gw->addr : 0;
+	c->via_device = gw ? gw->device : 0;
 	c->device = d.id;
 	c->org = d.org;
 	snprintf(c->name, sizeof(c->name), "%s", d.name);
@@ -839,8 +843,9 @@ void srv_tunnel_stats(struct srv_tunnel *t, struct srv_tunnel_stats *ret)
 	ret->udp_send_errors = t->sendq->errors;
 	for (unsigned b = 0; b < HASH_SIZE; b++)
 		for (struct client *c = t->by_id[b]; c; c = c->next_id) {
-			ret->by_udp += c->transport && c->transport != http_path;
-			ret->by_http += c->transport == http_path;
+			ret->by_relay += c->via != 0;
+			ret->by_udp += !c->via && c->transport && c->transport != http_path;
+			ret->by_http += !c->via && c->transport == http_path;
 		}
 	srv_lptab_stats(t->lp, &ret->poll);
 }

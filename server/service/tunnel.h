@@ -104,7 +104,7 @@ int srv_tunnel_device(struct srv_tunnel *t, int64_t org, const char *name,
 void srv_tunnel_device_gone(struct srv_tunnel *t, int64_t org, const char *name);
 
 struct srv_tunnel_stats {
-	unsigned registered, by_udp, by_http;
+	unsigned registered, by_udp, by_http, by_relay;
 	uint64_t no_client, bad_tag, stale, spoofed, no_route, tun_errors, udp_send_errors;
 	struct srv_lptab_stats poll;
 };

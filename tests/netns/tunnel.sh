@@ -648,7 +648,8 @@ test_relay() {
 	# room for the access point beside the devices the tests before left
 	kill "$server_pid"; wait "$server_pid" 2> /dev/null
 	tunnel_max=16
-	server_start --plain-http --listen 0.0.0.0:8080 || { ko relay "the server again"; return; }
+	server_start --plain-http --listen 0.0.0.0:8080 --metrics-listen 127.0.0.1:9102 ||
+		{ ko relay "the server again"; return; }
 	block_udp
 	kill "$gw1_pid"; wait "$gw1_pid" 2> /dev/null
 	agent_start gw1 "$G1" g1 "relay = lan0"
@@ -676,12 +677,34 @@ test_relay() {
 	gwc=$(grep -o 'client [0-9a-f]*' "$tmp/gw1.log" | tail -1 | cut -d' ' -f2)
 	out=$(ina "$here/mtun.py" relay-forged $url SN-ap1 "$tmp/ap1.key" "$gwc" "relay: bad signature" 2>&1) ||
 		bad+=" forged relay: $out;"
-	# ap1's address from gw2's session: dropped
+	# ap1's address from gw2's session: dropped, and counted so
+	metric() { ina curl -s http://127.0.0.1:9102/metrics | awk -v k="$1" '$1 == k { print $2 }'; }
+	[ "$(metric 'edgecap_server_tunnel_devices{transport="relay"}')" = 1 ] ||
+		bad+=" relayed devices: $(metric 'edgecap_server_tunnel_devices{transport="relay"}');"
+	n=$(metric 'edgecap_server_tunnel_refused_total{reason="spoofed"}')
 	ip -n "$G2" addr add "$ap/32" dev lo &&
 		ip netns exec "$G2" ping -c 2 -W 1 -I "$ap" 6.0.0.1 > /dev/null 2>&1 && bad+=" ap1's address taken from gw2;"
 	ip -n "$G2" addr del "$ap/32" dev lo
+	[ "$(metric 'edgecap_server_tunnel_refused_total{reason="spoofed"}')" -ge $((n + 2)) ] ||
+		bad+=" gw2's packets as ap1 not counted as spoofed ($n, then $(metric 'edgecap_server_tunnel_refused_total{reason="spoofed"}'));"
+	# the relay answers its LAN's hosts only
+	# (from the NAT, on gw1's other side, with a route to the LAN)
+	ip -n "$B" route add 192.168.70.0/24 via 192.168.50.2 &&
+		out=$(ip netns exec "$B" curl -s -X POST --data x http://192.168.70.1:4790/tunnel/v1/register 2>&1)
+	grep -q "network only" <<< "$out" || bad+=" the relay answered gw1's other side: $out;"
+	ip -n "$B" route del 192.168.70.0/24
 	ip netns exec "$AP" ping -c 1 -W 3 6.0.0.1 > /dev/null || bad+=" ap1 cannot reach the server;"
+	# killed, it leaves its route and address; the next start takes them
+	# away before anything else, and a clean stop leaves none
+	kill -9 "$ap1_pid"; wait "$ap1_pid" 2> /dev/null
+	[ -n "$(ip -n "$AP" route show 6.0.0.0/8)" ] || bad+=" no route after kill -9 (the test sees nothing);"
+	agent_start ap1 "$AP" ap0
+	wait_log "$tmp/ap1.log" "through the gateway at" 15 || bad+=" ap1 again: $(tail -3 "$tmp/ap1.log");"
+	[ "$(ip -n "$AP" route show 6.0.0.0/8 | wc -l) $(ip -n "$AP" -4 -o addr show dev lo | grep -c ' 6\.')" = "1 1" ] ||
+		bad+=" after a restart: $(ip -n "$AP" route show 6.0.0.0/8; ip -n "$AP" -4 -o addr show dev lo);"
 	kill "$ap1_pid"; wait "$ap1_pid" 2> /dev/null
+	[ -z "$(ip -n "$AP" route show 6.0.0.0/8)$(ip -n "$AP" -4 -o addr show dev lo | grep ' 6\.')" ] ||
+		bad+=" left after a clean stop: $(ip -n "$AP" route show 6.0.0.0/8; ip -n "$AP" -4 -o addr show dev lo);"
 	itx devices delete gx > /dev/null
 	unblock_udp
 	kill "$gw1_pid"; wait "$gw1_pid" 2> /dev/null

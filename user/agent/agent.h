@@ -25,11 +25,11 @@
 #include "tunnel/identity.h"
 #include "tunnel/settings.h"
 
-#define AGENT_VERSION "edgecap-agent " EDGECAP_VERSION
-#define AGENT_CONF    "/etc/edgecap/agent.conf"
+#define AGENT_VERSION	"edgecap-agent " EDGECAP_VERSION
+#define AGENT_CONF	"/etc/edgecap/agent.conf"
 #define AGENT_STATE_DIR "/var/lib/edgecap-agent"
-#define AGENT_KEY     AGENT_STATE_DIR "/device.key"
-#define AGENT_KEY_OLD "/etc/edgecap/device.key" /* keygen's default before claims */
+#define AGENT_KEY	AGENT_STATE_DIR "/device.key"
+#define AGENT_KEY_OLD	"/etc/edgecap/device.key" /* keygen's default before claims */
 /* Captures waiting for their program to load, the one loading included;
  * a request past it gets a 503. Each load verifies every running session's
  * filter with the new one, one load at a time, so the bound also bounds how
@@ -230,6 +230,8 @@ typedef void agent_relay_done_fn(void *arg, int status, const void *body, size_t
 				 const char *err);
 int agent_tunnel_relay(struct agent *a, const void *body, size_t len, agent_relay_done_fn *done,
 		       void *arg);
+/* tunnel.c: our management address (host order), 0 before the first grant */
+uint32_t agent_tunnel_address(struct agent *a);
 /* relay.c: the gateway's relay for its LAN (relay = IFACE), when set */
 int agent_relay_start(struct agent *a, char *err, size_t errlen);
 void agent_relay_stop(struct agent *a);

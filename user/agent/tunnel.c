@@ -16,6 +16,7 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 #include <openssl/x509.h>
+#include <ifaddrs.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -564,6 +565,27 @@ static void close_tun(struct agent_tunnel *t)
 	t->tun_stopped = 0;
 }
 
+/* What an earlier run left when it ended unclean while relayed: our route
+ * to the management network (marked as ours) and management addresses on
+ * lo (that network is the tunnel's alone). */
+static void relayed_clean(void)
+{
+	struct ifaddrs *all, *i;
+
+	mtun_route_set(MTUN_NET, MTUN_NET_PREFIX, 0, NULL, 0, 0, 0);
+	if (getifaddrs(&all))
+		return;
+	for (i = all; i; i = i->ifa_next)
+		if (!strcmp(i->ifa_name, "lo") && i->ifa_addr &&
+		    i->ifa_addr->sa_family == AF_INET) {
+			uint32_t a = ntohl(((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr);
+
+			if ((a & 0xff000000) == MTUN_NET)
+				mtun_addr_set("lo", a, 32, 0);
+		}
+	freeifaddrs(all);
+}
+
 static void relayed_down(struct agent_tunnel *t)
 {
 	if (!t->relayed)
@@ -715,7 +737,7 @@ static void on_registered(struct exchange *x, const char *err)
 	int n;
 	struct in_addr in;
 	char e[ECAP_ERRLEN];
-	int mode;
+	int mode, was_relayed;
 	void *mine = x->dh;
 
 	t->reg_x = NULL;
@@ -801,9 +823,11 @@ static void on_registered(struct exchange *x, const char *err)
 		close_tun(t);
 	t->client = (uint32_t)client;
 	t->addr = ntohl(in.s_addr);
+	was_relayed = t->relayed && t->relayed_addr == t->addr;
 	if (!relayed_up(t, json_string_value(json_object_get(j, "via")), e, sizeof(e))) {
-		ecap_log(LOG_INFO, "tunnel: registered as %s through the gateway at %s", addr,
-			 json_string_value(json_object_get(j, "via")));
+		if (!was_relayed) /* (it registers again each minute: said once) */
+			ecap_log(LOG_INFO, "tunnel: registered as %s through the gateway at %s",
+				 addr, json_string_value(json_object_get(j, "via")));
 		t->registered = 1;
 		t->reg_retry = REG_RETRY_MS;
 		t->last_rx = now_ms(t);
@@ -1051,6 +1075,7 @@ int agent_tunnel_start(struct agent *a, char *err, size_t errlen)
 	t->loop = a->site.ctx.loop;
 	t->tun_fd = -1;
 	t->reg_retry = REG_RETRY_MS;
+	relayed_clean();
 	h2o_multithread_register_receiver(a->site.ctx.queue, &t->getaddr,
 					  h2o_hostinfo_getaddr_receiver);
 	ecap_httpc_ctx_init(&t->http, t->loop, &t->getaddr, IO_TIMEOUT, AGENT_VERSION);
@@ -1143,6 +1168,11 @@ void agent_tunnel_stop(struct agent *a)
 	ecap_httpc_ctx_dispose(&t->http);
 	a->tunnel = NULL;
 	free(t);
+}
+
+uint32_t agent_tunnel_address(struct agent *a)
+{
+	return a->tunnel ? a->tunnel->addr : 0;
 }
 
 /* A registration passed on: its answer to whoever asked. */

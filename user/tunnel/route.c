@@ -25,6 +25,9 @@ static void attr(struct req *r, unsigned short type, const void *p, unsigned sho
 {
 	struct rtattr *a = (struct rtattr *)((char *)r + NLMSG_ALIGN(r->nh.nlmsg_len));
 
+	if (NLMSG_ALIGN(r->nh.nlmsg_len) + RTA_SPACE(len) > sizeof(*r))
+		return; /* (what this file sends fits: 64 of 128 bytes at most) */
+
 	a->rta_type = type;
 	a->rta_len = (unsigned short)RTA_LENGTH(len);
 	memcpy(RTA_DATA(a), p, len);
@@ -35,7 +38,7 @@ static void attr(struct req *r, unsigned short type, const void *p, unsigned sho
 static int talk(struct req *r)
 {
 	struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
-	char buf[512];
+	char buf[512] __attribute__((aligned(NLMSG_ALIGNTO)));
 	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE), e = -EIO;
 	ssize_t n;
 
@@ -84,8 +87,11 @@ int mtun_route_set(uint32_t dst, int prefix, uint32_t gw, const char *ifname, ui
 			.rt = {.rtm_family = AF_INET,
 			       .rtm_dst_len = (unsigned char)prefix,
 			       .rtm_table = RT_TABLE_MAIN,
-			       .rtm_protocol = RTPROT_STATIC,
-			       .rtm_scope = gw ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK,
+			       .rtm_protocol = MTUN_RTPROT,
+			       /* a delete matches the scope as given: "any" */
+			       .rtm_scope = !add ? RT_SCOPE_NOWHERE
+					    : gw ? RT_SCOPE_UNIVERSE
+						 : RT_SCOPE_LINK,
 			       .rtm_type = RTN_UNICAST}};
 	uint32_t d = htonl(dst), g = htonl(gw), sa = htonl(src);
 	int e;

@@ -7,11 +7,15 @@
 
 #include <stdint.h>
 
+/* The routes this makes are marked with their own protocol number, so that
+ * deleting one never takes an administrator's. */
+#define MTUN_RTPROT 0xec
+
 /* Add (or delete, add 0) addr/prefix on the interface: 0 (also when it is
  * there already, or gone already), or -errno. Addresses in host order. */
 int mtun_addr_set(const char *ifname, uint32_t addr, int prefix, int add);
 
-/* Replace (or delete, add 0) the route to dst/prefix: through gateway gw
+/* Replace (or delete, add 0: ours only) the route to dst/prefix: through gateway gw
  * (0: on the link), out of ifname (NULL: as gw's route says), from source
  * address src (0: the kernel's choice), with mtu (0: the interface's). 0 or
  * -errno. */
