@@ -60,21 +60,24 @@ static char *dup_col(sqlite3_stmt *st, int col)
 	return t ? strdup((const char *)t) : NULL;
 }
 
-int reg_device_report_get(struct reg *r, int64_t id, char **json, int64_t *when, char **error)
+/* One row of two texts and an integer (when not NULL) at columns 0, 2, 1:
+ * 0, -ENOENT (no row), -EIO; the texts NULL where NULL, the caller's to
+ * free. */
+static int text_row(sqlite3_stmt *st, char **a, char **b, int64_t *n)
 {
-	sqlite3_stmt *st =
-	    reg_q(r, "SELECT report, reported, report_error FROM devices WHERE id = ?", "i", id);
 	int rc, e = -ENOENT;
 
+	*a = *b = NULL;
+	if (n)
+		*n = 0;
 	if (!st)
 		return -EIO;
-	*json = *error = NULL;
-	*when = 0;
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
-		*json = dup_col(st, 0);
-		*when = sqlite3_column_int64(st, 1);
-		*error = dup_col(st, 2);
+		*a = dup_col(st, 0);
+		*b = dup_col(st, 2);
+		if (n)
+			*n = sqlite3_column_int64(st, 1);
 		e = 0;
 	} else if (rc != SQLITE_DONE) {
 		e = -EIO;
@@ -83,27 +86,20 @@ int reg_device_report_get(struct reg *r, int64_t id, char **json, int64_t *when,
 	return e;
 }
 
+int reg_device_report_get(struct reg *r, int64_t id, char **json, int64_t *when, char **error)
+{
+	return text_row(
+	    reg_q(r, "SELECT report, reported, report_error FROM devices WHERE id = ?", "i", id),
+	    json, error, when);
+}
+
 int reg_settings_get(struct reg *r, int64_t org, int64_t device, char **of_org, char **of_dev)
 {
-	sqlite3_stmt *st = reg_q(r,
-				 "SELECT o.settings, (SELECT settings FROM devices WHERE id = ?2 "
-				 "AND org_id = o.id) FROM orgs o WHERE o.id = ?1",
-				 "ii", org, device);
-	int rc, e = -ENOENT;
-
-	*of_org = *of_dev = NULL;
-	if (!st)
-		return -EIO;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		*of_org = dup_col(st, 0);
-		*of_dev = dup_col(st, 1);
-		e = 0;
-	} else if (rc != SQLITE_DONE) {
-		e = -EIO;
-	}
-	sqlite3_finalize(st);
-	return e;
+	return text_row(reg_q(r,
+			      "SELECT o.settings, 0, (SELECT settings FROM devices WHERE id = ?2 "
+			      "AND org_id = o.id) FROM orgs o WHERE o.id = ?1",
+			      "ii", org, device),
+			of_org, of_dev, NULL);
 }
 
 int reg_org_set_settings(struct reg *r, int64_t org, const char *json)

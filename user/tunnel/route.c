@@ -123,11 +123,16 @@ int mtun_route_set(uint32_t dst, int prefix, uint32_t gw, const char *ifname, ui
 
 int mtun_forwarding(const char *ifname)
 {
-	char path[96];
+	return mtun_conf_on("ipv4", ifname, "forwarding");
+}
+
+int mtun_conf_on(const char *family, const char *ifname, const char *key)
+{
+	char path[128];
 	ssize_t n;
 	int fd;
 
-	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/forwarding", ifname);
+	snprintf(path, sizeof(path), "/proc/sys/net/%s/conf/%s/%s", family, ifname, key);
 	fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;

@@ -25,5 +25,7 @@ int mtun_route_set(uint32_t dst, int prefix, uint32_t gw, const char *ifname, ui
 /* IPv4 forwarding on for the interface (what comes in on it may leave by
  * another): 0 or -errno. */
 int mtun_forwarding(const char *ifname);
+/* /proc/sys/net/FAMILY/conf/IFNAME/KEY set to 1: 0 or -errno. */
+int mtun_conf_on(const char *family, const char *ifname, const char *key);
 
 #endif

@@ -14,6 +14,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "tunnel/route.h"
 #include "tunnel/tunio.h"
 
 void mtun_socket_buffers(int fd, int bytes)
@@ -115,22 +116,6 @@ static void set_addr(struct sockaddr *sa, uint32_t addr)
 	in->sin_addr.s_addr = htonl(addr);
 }
 
-/* IPv4 only inside the tunnel: no IPv6 neighbour discovery or MLD over it. */
-static int disable_ipv6(const char *name)
-{
-	char path[96];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6", name);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = write(fd, "1", 1);
-	close(fd);
-	return n == 1 ? 0 : -EIO;
-}
-
 int mtun_tun_open(const char *name, uint32_t addr, int prefix, char *err, size_t errlen)
 {
 	struct ifreq ifr = {.ifr_flags = IFF_TUN | IFF_NO_PI | IFF_VNET_HDR};
@@ -179,7 +164,9 @@ int mtun_tun_open(const char *name, uint32_t addr, int prefix, char *err, size_t
 	if (ioctl(s, SIOCSIFFLAGS, &ifr))
 		goto fail;
 	close(s);
-	disable_ipv6(name); /* best effort: a kernel without IPv6 has none to disable */
+	/* IPv4 only inside the tunnel: no IPv6 neighbour discovery or MLD
+	 * over it (best effort: a kernel without IPv6 has none to disable) */
+	mtun_conf_on("ipv6", name, "disable_ipv6");
 	return fd;
 fail:
 	r = -errno;
