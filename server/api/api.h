@@ -138,6 +138,7 @@ srv_endpoint_fn srv_capture_text;
 srv_endpoint_fn srv_filters_compile;
 srv_endpoint_fn srv_tunnel_register_ep;
 srv_endpoint_fn srv_tunnel_poll_ep;
+srv_endpoint_fn srv_tunnel_changed_ep;
 srv_endpoint_fn srv_healthz;
 srv_endpoint_fn srv_signin_ep;
 srv_endpoint_fn srv_session_ep;

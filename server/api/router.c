@@ -56,6 +56,7 @@ static const struct srv_route routes[] = {
     {"POST", "/api/v1/session/password", srv_password_ep, OWN, REG_VIEWER, NULL},
     {"POST", "/tunnel/v1/register", srv_tunnel_register_ep, PUBLIC, 0, NULL},
     {"POST", "/tunnel/v1/poll", srv_tunnel_poll_ep, PUBLIC, 0, NULL},
+    {"POST", "/tunnel/v1/changed", srv_tunnel_changed_ep, PUBLIC, 0, NULL},
     {"GET", "/healthz", srv_healthz, PUBLIC, 0, NULL},
 };
 

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "common/auth.h"
 #include "tunnel/settings.h"
 
 #define STR_(x) #x
@@ -154,6 +155,45 @@ static int unauthorized(h2o_req_t *req, const char *why)
 	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_WWW_AUTHENTICATE, NULL,
 		       H2O_STRLIT("Edgecap-Tunnel"));
 	return srv_fail(req, 401, "%s", why);
+}
+
+/* A registered device says its interfaces changed: it is asked for its
+ * report at the server's next round, not at its minute. Signed with the
+ * session key over "changed\n" client "\n" its clock, within the skew. */
+int srv_tunnel_changed_ep(struct srv_api *api, h2o_req_t *req, const struct reg_user *who,
+			  char **params)
+{
+	char idb[16], tsb[24], sigb[64], *end;
+	const char *id_s = header(req, "edgecap-client", idb, sizeof(idb)),
+		   *ts_s = header(req, "edgecap-time", tsb, sizeof(tsb)),
+		   *sig_s = header(req, "edgecap-sig", sigb, sizeof(sigb));
+	unsigned long id;
+	long long ts;
+	int r;
+
+	if (!api->tunnel)
+		return srv_fail(req, 404, "the tunnel is not enabled on this server");
+	if (!id_s || !ts_s || !sig_s)
+		return unauthorized(req, "want Edgecap-Client, Edgecap-Time and Edgecap-Sig");
+	id = strtoul(id_s, &end, 16);
+	if (*end || strlen(id_s) != 8 || id > UINT32_MAX)
+		return srv_fail(req, 400, "Edgecap-Client: want 8 hex digits");
+	ts = strtoll(ts_s, &end, 10);
+	if (*end || !*ts_s)
+		return srv_fail(req, 400, "Edgecap-Time: want unix seconds");
+	r = srv_tunnel_changed(api->tunnel, (uint32_t)id, ts, sig_s);
+	if (r == -ENOENT)
+		return unauthorized(req, "unknown client: register again");
+	if (r == -EACCES)
+		return srv_fail(req, 403, "bad signature");
+	if (r == -ETIME)
+		return srv_fail(req, 403, "Edgecap-Time more than %d s off", ECAP_AUTH_SKEW);
+	if (r)
+		return srv_fail(req, 500, "MAC failed");
+	req->res.status = 204;
+	req->res.reason = "No Content";
+	h2o_send_inline(req, NULL, 0);
+	return 0;
 }
 
 int srv_tunnel_poll_ep(struct srv_api *api, h2o_req_t *req, const struct reg_user *who,

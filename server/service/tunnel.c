@@ -686,6 +686,28 @@ out:
 	return r;
 }
 
+int srv_tunnel_changed(struct srv_tunnel *t, uint32_t client, int64_t ts, const char *sig)
+{
+	struct client *c = by_id(t, client);
+	char text[64], want[2 * MTUN_TAG + 1];
+	uint8_t tag[MTUN_TAG];
+
+	if (!c)
+		return -ENOENT;
+	snprintf(text, sizeof(text), "changed\n%08x\n%lld", client, (long long)ts);
+	if (mtun_key_tag(c->key, text, strlen(text), tag))
+		return -EIO;
+	ecap_hex_encode(tag, sizeof(tag), want);
+	if (strlen(sig) != 2 * MTUN_TAG || CRYPTO_memcmp(want, sig, 2 * MTUN_TAG))
+		return -EACCES;
+	if (llabs(ts - (int64_t)time(NULL)) > ECAP_AUTH_SKEW)
+		return -ETIME;
+	/* (a copy replayed within the skew asks once more: the round asks a
+	 * device once at a time whatever comes) */
+	reg_devices_ask_soon(t->reg, c->org, c->name);
+	return 0;
+}
+
 int srv_tunnel_poll_check(struct srv_tunnel *t, uint32_t client, uint64_t seq, unsigned hold,
 			  const char *sig)
 {

@@ -100,6 +100,11 @@ struct srv_tunnel_device_info {
 };
 int srv_tunnel_device(struct srv_tunnel *t, int64_t org, const char *name,
 		      struct srv_tunnel_device_info *ret);
+/* A registered client says its interfaces changed: its MAC over
+ * "changed\n%08x\n%lld" (client, ts) checked, ts within ECAP_AUTH_SKEW;
+ * the device is asked for its report at the next round. 0, -ENOENT,
+ * -EACCES, -ETIME, -EIO. */
+int srv_tunnel_changed(struct srv_tunnel *t, uint32_t client, int64_t ts, const char *sig);
 /* A device was disabled or deleted: its registration, if any, ends. */
 void srv_tunnel_device_gone(struct srv_tunnel *t, int64_t org, const char *name);
 

@@ -530,6 +530,25 @@ sys.exit(not (d["reported_at"] >= sys.argv[2] and d["report_error"] is None and 
 		ko settings "$bad"
 }
 
+# A device reports a change of its interfaces at once: gw1's MTU changed is
+# in its report within seconds, where the server asks each minute.
+iface_field() { # DEVICE FIELD: its first interface's, as the server keeps it
+	ina curl -sS -H "Authorization: Bearer $token" "$url/api/v1/devices/$1" |
+		python3 -c "import json, sys; i = json.load(sys.stdin)['interfaces']; print(i[0]['$2'] if i else '')"
+}
+test_report_on_change() {
+	local bad= m
+	for _ in $(seq 75); do [ "$(iface_field gw1 mtu)" = 1500 ] && break; sleep 0.2; done
+	[ "$(iface_field gw1 mtu)" = 1500 ] || bad+=" mtu $(iface_field gw1 mtu) at first;"
+	for m in 1400 1500; do
+		ip -n "$G1" link set g1 mtu $m
+		for _ in $(seq 50); do [ "$(iface_field gw1 mtu)" = $m ] && break; sleep 0.2; done
+		[ "$(iface_field gw1 mtu)" = $m ] || bad+=" mtu $(iface_field gw1 mtu) 10 s after $m;"
+	done
+	[ -z "$bad" ] && ok "a device reports a change of its interfaces within seconds (MTU 1400, then 1500)" ||
+		ko report_on_change "$bad"
+}
+
 # The tunnel to a server on HTTPS: gw3 (in B, the NAT's namespace, which has
 # no TUN of its own) checks the server's certificate against the CA, and goes
 # by HTTP over TLS (its UDP port is a dead one). The server is the same
@@ -715,7 +734,7 @@ test_relay() {
 }
 
 run_tests after test_register test_compile_pings test_collision test_claim test_refusals test_disabled test_polls test_udp_auth \
-	test_capture_udp_blocked test_stream test_bulk test_tcp_http test_proxy test_quiet test_restart test_settings test_https \
+	test_capture_udp_blocked test_stream test_bulk test_tcp_http test_proxy test_quiet test_restart test_settings test_report_on_change test_https \
 	test_device_tls test_server_pin test_relay
 st=$?
 [ $st = 0 ] || tail -n 20 "$tmp/server.log" "$tmp/gw1.log" "$tmp/gw2.log"

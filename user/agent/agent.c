@@ -166,6 +166,8 @@ int agent_start(struct agent *a, char *err, size_t errlen)
 	if (!r)
 		r = agent_relay_start(a, err, errlen);
 	if (!r)
+		r = agent_changes_start(a, err, errlen);
+	if (!r)
 		r = ecap_streamer_step(a->streamer, err, errlen); /* arms the ring poll */
 	if (r)
 		return r;
@@ -186,6 +188,7 @@ void agent_run(struct agent *a)
 
 void agent_free(struct agent *a)
 {
+	agent_changes_stop(a);
 	agent_relay_stop(a);
 	agent_tunnel_stop(a);
 	agent_metrics_stop(a);

@@ -147,8 +147,9 @@ struct agent {
 	/* the tunnel's settings (settings.c), by mtun_settings' index: the
 	 * configuration file's, and the server's (0: none set) */
 	unsigned local[MTUN_SETTINGS], central[MTUN_SETTINGS];
-	struct agent_relay *relay; /* relay.c's listener, when relay is set */
-	struct web_site metrics;   /* metrics.c's own listener */
+	struct agent_relay *relay;     /* relay.c's listener, when relay is set */
+	struct agent_changes *changes; /* changes.c's watch, with a tunnel */
+	struct web_site metrics;       /* metrics.c's own listener */
 	uint64_t captures_started, captures_refused, osdropped_ended;
 	int stopping;
 };
@@ -230,6 +231,11 @@ typedef void agent_relay_done_fn(void *arg, int status, const void *body, size_t
 				 const char *err);
 int agent_tunnel_relay(struct agent *a, const void *body, size_t len, agent_relay_done_fn *done,
 		       void *arg);
+/* tunnel.c: tell the server our interfaces changed (a report is due) */
+void agent_tunnel_changed(struct agent *a);
+/* changes.c: watching the served interfaces, with a tunnel */
+int agent_changes_start(struct agent *a, char *err, size_t errlen);
+void agent_changes_stop(struct agent *a);
 /* tunnel.c: our management address (host order), 0 before the first grant */
 uint32_t agent_tunnel_address(struct agent *a);
 /* relay.c: the gateway's relay for its LAN (relay = IFACE), when set */

@@ -69,7 +69,8 @@ struct agent_tunnel {
 	/* behind a gateway: our address on lo, 6.0.0.0/8 through it (relayed:
 	 * the gateway's address, host order; 0: our own tunnel) */
 	uint32_t relayed, relayed_addr;
-	struct exchange *relays[RELAYS]; /* registrations we pass on for our LAN */
+	struct exchange *relays[RELAYS]; /* registrations we pass on for our LAN, and
+					  * notices that our interfaces changed */
 	/* paths */
 	int mode;
 	int udp_fd, tun_fd;
@@ -1137,7 +1138,7 @@ void agent_tunnel_stop(struct agent *a)
 	for (unsigned i = 0; i < RELAYS; i++)
 		if (t->relays[i]) {
 			ecap_httpc_cancel(&t->relays[i]->call);
-			t->relays[i]->done(t->relays[i]->done_arg, 0, NULL, 0, "the gateway stops");
+			t->relays[i]->done(t->relays[i]->done_arg, 0, NULL, 0, "the agent stops");
 			exchange_free(t->relays[i]);
 		}
 	relayed_down(t);
@@ -1168,6 +1169,42 @@ void agent_tunnel_stop(struct agent *a)
 	ecap_httpc_ctx_dispose(&t->http);
 	a->tunnel = NULL;
 	free(t);
+}
+
+static void on_told(void *arg, int status, const void *body, size_t len, const char *err)
+{
+	if (status != 204)
+		ecap_log(LOG_NOTICE, "tunnel: telling the server our interfaces changed: %s%.*s",
+			 err ? err : "", err ? 0 : (int)len, (const char *)body);
+}
+
+void agent_tunnel_changed(struct agent *a)
+{
+	struct agent_tunnel *t = a->tunnel;
+	char text[64], extra[160], sig[2 * MTUN_TAG + 1];
+	uint8_t tag[MTUN_TAG];
+	struct exchange *x;
+	long long now = time(NULL);
+	unsigned slot;
+
+	/* (a relayed device's relay passes registrations only: the server
+	 * asks it at its minute) */
+	if (!t || !t->registered || t->relayed)
+		return;
+	/* kept with the registrations we pass on: a stop cancels them all */
+	for (slot = 0; slot < RELAYS && t->relays[slot]; slot++)
+		;
+	if (slot == RELAYS || !(x = calloc(1, sizeof(*x))))
+		return;
+	t->relays[slot] = x;
+	snprintf(text, sizeof(text), "changed\n%08" PRIx32 "\n%lld", t->client, now);
+	mtun_key_tag(t->key, text, strlen(text), tag);
+	ecap_hex_encode(tag, sizeof(tag), sig);
+	snprintf(extra, sizeof(extra),
+		 "Edgecap-Client: %08" PRIx32 "\r\nEdgecap-Time: %lld\r\nEdgecap-Sig: %s\r\n",
+		 t->client, now, sig);
+	x->done = on_told;
+	exchange_start(t, x, "/tunnel/v1/changed", "application/octet-stream", extra);
 }
 
 uint32_t agent_tunnel_address(struct agent *a)
