@@ -477,7 +477,7 @@ test_operable() {
 	[ "$(tail -n +$((n + 1)) "$tmp/agent.log" | grep 'refused ' | sed 's/ from [0-9.]*:[0-9]*//')" = \
 "edgecap-agent: warning: refused GET /v1/status: 401 no Authorization header
 edgecap-agent: warning: refused GET /v1/status: 403 bad signature
-edgecap-agent: notice: refused GET /v1/nosuch: 404 no such path (have /v1/capture, /v1/status)" ] &&
+edgecap-agent: notice: refused GET /v1/nosuch: 404 no such path (have /v1/capture, /v1/status, /v1/settings)" ] &&
 		ok "refused requests: one log line each, with the status and the reason" ||
 		ko "refusal log" "$(tail -n 4 "$tmp/agent.log")"
 	# the server's capture id is in the agent's log lines and status
