@@ -1,6 +1,5 @@
 /* registry_audit.c - the audit log, see registry.h. */
 #include <errno.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +23,7 @@ int reg_audit_add(struct reg *r, int64_t org, int64_t at_ms, int64_t user, const
 int reg_audit_page(struct reg *r, int64_t org, const struct reg_audit_filter *f,
 		   struct reg_audit **ret, size_t *ret_n)
 {
-	sqlite3_stmt *st =
+	struct reg_stmt *st =
 	    reg_q(r,
 		  "SELECT id, at_ms, coalesce(user_id, 0), actor, address, action, target, detail "
 		  "FROM audit WHERE org_id = ? AND (? = 0 OR id < ?) AND (? IS NULL OR action = ?) "
@@ -38,25 +37,25 @@ int reg_audit_page(struct reg *r, int64_t org, const struct reg_audit_filter *f,
 
 	if (!st)
 		return -EIO;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = reg_step(st)) == 1) {
 		if (!(a = reg_next_row((void **)&v, &n, &cap, sizeof(*v))))
-			break; /* (rc is SQLITE_ROW: a failure) */
+			break; /* (rc is 1, a row: a failure) */
 		a->target = a->detail = NULL;
-		a->id = sqlite3_column_int64(st, 0);
-		a->at_ms = sqlite3_column_int64(st, 1);
-		a->user = sqlite3_column_int64(st, 2);
+		a->id = reg_int(st, 0);
+		a->at_ms = reg_int(st, 1);
+		a->user = reg_int(st, 2);
 		reg_text_col(st, 3, a->actor, sizeof(a->actor));
 		reg_text_col(st, 4, a->address, sizeof(a->address));
 		reg_text_col(st, 5, a->action, sizeof(a->action));
-		a->target = strdup((const char *)sqlite3_column_text(st, 6));
-		a->detail = strdup((const char *)sqlite3_column_text(st, 7));
+		a->target = strdup(reg_text(st, 6));
+		a->detail = strdup(reg_text(st, 7));
 		if (!a->target || !a->detail) {
-			rc = SQLITE_NOMEM;
+			rc = -ENOMEM;
 			break;
 		}
 	}
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE) {
+	reg_done(st);
+	if (rc != 0) {
 		reg_audit_free(v, n);
 		return -EIO;
 	}
@@ -78,5 +77,5 @@ int64_t reg_audit_expire(struct reg *r, int64_t before_ms)
 {
 	int e = reg_run(reg_q(r, "DELETE FROM audit WHERE at_ms < ?", "i", before_ms));
 
-	return e ? e : sqlite3_changes(r->db);
+	return e ? e : reg_changes(r);
 }

@@ -1,5 +1,6 @@
 /* registry_captures.c - the registry's captures (registry.h): their rows,
- * their devices', and what their files keep; SQLite as in registry_sqlite.c. */
+ * their devices', and what their files keep; statements through
+ * registry_sqlite.h's helpers. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,7 +92,7 @@ void reg_captures_free(struct reg_capture *c, size_t n)
 /* A capture's devices, by name, into c. 0 or -errno. */
 static int capture_devices(struct reg *r, struct reg_capture *c)
 {
-	sqlite3_stmt *st = reg_q(
+	struct reg_stmt *st = reg_q(
 	    r,
 	    "SELECT d.name, cd.state, cd.error, cd.bytes, cd.packets, cd.duplicates, "
 	    "cd.dropped, cd.clock FROM capture_devices cd JOIN devices d ON d.id = cd.device_id "
@@ -103,30 +104,27 @@ static int capture_devices(struct reg *r, struct reg_capture *c)
 
 	if (!st)
 		return -EIO;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = reg_step(st)) == 1) {
 		struct reg_capture_device *d = reg_next_row(&devs, &c->ndevs, &cap, sizeof(*d));
 
 		if (!d) {
 			e = -ENOMEM;
 			break;
 		}
-		*d =
-		    (struct reg_capture_device){.bytes = (uint64_t)sqlite3_column_int64(st, 3),
-						.packets = (uint64_t)sqlite3_column_int64(st, 4),
-						.duplicates = (uint64_t)sqlite3_column_int64(st, 5),
-						.dropped = (uint64_t)sqlite3_column_int64(st, 6)};
+		*d = (struct reg_capture_device){.bytes = (uint64_t)reg_int(st, 3),
+						 .packets = (uint64_t)reg_int(st, 4),
+						 .duplicates = (uint64_t)reg_int(st, 5),
+						 .dropped = (uint64_t)reg_int(st, 6)};
 		reg_text_col(st, 0, d->device, sizeof(d->device));
 		reg_text_col(st, 1, d->state, sizeof(d->state));
-		if (sqlite3_column_type(st, 2) != SQLITE_NULL &&
-		    !(d->error = strdup((const char *)sqlite3_column_text(st, 2))))
+		if (!reg_null(st, 2) && !(d->error = strdup(reg_text(st, 2))))
 			e = -ENOMEM;
-		if (sqlite3_column_type(st, 7) != SQLITE_NULL &&
-		    !(d->clock = strdup((const char *)sqlite3_column_text(st, 7))))
+		if (!reg_null(st, 7) && !(d->clock = strdup(reg_text(st, 7))))
 			e = -ENOMEM;
 	}
-	sqlite3_finalize(st);
+	reg_done(st);
 	c->devs = devs;
-	return e ? e : rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -EIO;
+	return e ? e : rc >= 0 ? 0 : -EIO;
 }
 
 /* Captures by id: id's alone, or those after after, limit of them (-1: all). */
@@ -134,7 +132,7 @@ static int captures(struct reg *r, int64_t org, int64_t id, int64_t after, int64
 		    const struct reg_capture_filter *f, struct reg_capture **ret, size_t *ret_n)
 {
 	static const struct reg_capture_filter any = {0};
-	sqlite3_stmt *st;
+	struct reg_stmt *st;
 
 	if (!f)
 		f = &any;
@@ -158,37 +156,37 @@ static int captures(struct reg *r, int64_t org, int64_t id, int64_t after, int64
 
 	if (!st)
 		return -EIO;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = reg_step(st)) == 1) {
 		struct reg_capture *c = reg_next_row(&v, &n, &cap, sizeof(*c));
 
 		if (!c) {
 			e = -ENOMEM;
 			break;
 		}
-		*c = (struct reg_capture){.id = sqlite3_column_int64(st, 0),
-					  .merged = (uint64_t)sqlite3_column_int64(st, 3),
-					  .duplicates = (uint64_t)sqlite3_column_int64(st, 4),
-					  .late = (uint64_t)sqlite3_column_int64(st, 5),
-					  .created = sqlite3_column_int64(st, 6),
-					  .ended = sqlite3_column_int64(st, 7),
-					  .stored = (uint64_t)sqlite3_column_int64(st, 10),
-					  .lost = sqlite3_column_int(st, 11)};
+		*c = (struct reg_capture){.id = reg_int(st, 0),
+					  .merged = (uint64_t)reg_int(st, 3),
+					  .duplicates = (uint64_t)reg_int(st, 4),
+					  .late = (uint64_t)reg_int(st, 5),
+					  .created = reg_int(st, 6),
+					  .ended = reg_int(st, 7),
+					  .stored = (uint64_t)reg_int(st, 10),
+					  .lost = (int)reg_int(st, 11)};
 		reg_text_col(st, 1, c->state, sizeof(c->state));
 		reg_text_col(st, 12, c->user, sizeof(c->user));
-		c->request = strdup((const char *)sqlite3_column_text(st, 2));
-		if (sqlite3_column_type(st, 8) != SQLITE_NULL)
-			c->ended_by = strdup((const char *)sqlite3_column_text(st, 8));
-		if (sqlite3_column_type(st, 9) != SQLITE_NULL)
-			c->error = strdup((const char *)sqlite3_column_text(st, 9));
-		if (!c->request || (sqlite3_column_type(st, 8) != SQLITE_NULL && !c->ended_by) ||
-		    (sqlite3_column_type(st, 9) != SQLITE_NULL && !c->error)) {
+		c->request = strdup(reg_text(st, 2));
+		if (!reg_null(st, 8))
+			c->ended_by = strdup(reg_text(st, 8));
+		if (!reg_null(st, 9))
+			c->error = strdup(reg_text(st, 9));
+		if (!c->request || (!reg_null(st, 8) && !c->ended_by) ||
+		    (!reg_null(st, 9) && !c->error)) {
 			e = -ENOMEM;
 			break;
 		}
 	}
-	sqlite3_finalize(st);
+	reg_done(st);
 	caps = v;
-	if (!e && rc != SQLITE_DONE)
+	if (!e && rc != 0)
 		e = -EIO;
 	for (size_t i = 0; !e && i < n; i++)
 		e = capture_devices(r, &caps[i]);
@@ -219,19 +217,19 @@ int reg_captures_page(struct reg *r, int64_t org, int64_t after, size_t limit,
  * not asked): 0, -ENOENT or -EIO. */
 static int file_of(struct reg *r, int64_t org, int64_t id, char *file, size_t len, int *done)
 {
-	sqlite3_stmt *st =
+	struct reg_stmt *st =
 	    reg_q(r, "SELECT file, state FROM captures WHERE org_id = ? AND id = ?", "ii", org, id);
 	int e = -ENOENT;
 
 	if (!st)
 		return -EIO;
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		snprintf(file, len, "%s", sqlite3_column_text(st, 0));
+	if (reg_step(st) == 1) {
+		snprintf(file, len, "%s", reg_text(st, 0));
 		if (done)
-			*done = !strcmp((const char *)sqlite3_column_text(st, 1), "done");
+			*done = !strcmp(reg_text(st, 1), "done");
 		e = 0;
 	}
-	sqlite3_finalize(st);
+	reg_done(st);
 	return e;
 }
 
@@ -242,17 +240,17 @@ int reg_capture_file(struct reg *r, int64_t org, int64_t id, char *ret, size_t l
 
 int reg_org_stored(struct reg *r, int64_t org, uint64_t *ret)
 {
-	sqlite3_stmt *st = reg_q(r,
-				 "SELECT coalesce(sum(stored), 0) FROM captures "
-				 "WHERE org_id = ? AND state = 'done' AND NOT lost",
-				 "i", org);
+	struct reg_stmt *st = reg_q(r,
+				    "SELECT coalesce(sum(stored), 0) FROM captures "
+				    "WHERE org_id = ? AND state = 'done' AND NOT lost",
+				    "i", org);
 	int e = -EIO;
 
-	if (st && sqlite3_step(st) == SQLITE_ROW) {
-		*ret = (uint64_t)sqlite3_column_int64(st, 0);
+	if (st && reg_step(st) == 1) {
+		*ret = (uint64_t)reg_int(st, 0);
 		e = 0;
 	}
-	sqlite3_finalize(st);
+	reg_done(st);
 	return e;
 }
 
@@ -264,32 +262,31 @@ int reg_capture_delete(struct reg *r, int64_t org, int64_t id, char *file, size_
 		return e;
 	if (!done)
 		return -EBUSY;
-	if (sqlite3_exec(r->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+	if (reg_exec(r, "BEGIN IMMEDIATE"))
 		return -EIO;
 	e = reg_run(reg_q(r, "DELETE FROM capture_devices WHERE capture_id = ?", "i", id));
 	if (!e)
 		e = reg_run(reg_q(r, "DELETE FROM captures WHERE id = ?", "i", id));
-	if (sqlite3_exec(r->db, e ? "ROLLBACK" : "COMMIT", NULL, NULL, NULL) != SQLITE_OK && !e)
+	if (reg_exec(r, e ? "ROLLBACK" : "COMMIT") && !e)
 		e = -EIO;
 	return e;
 }
 
 int reg_captures_each(struct reg *r, int64_t ended_before, reg_capture_file_fn *fn, void *arg)
 {
-	sqlite3_stmt *st = reg_q(r,
-				 "SELECT id, org_id, file, lost FROM captures WHERE ?1 = 0 OR "
-				 "(state = 'done' AND ended < ?1) ORDER BY ended, id",
-				 "i", ended_before);
+	struct reg_stmt *st = reg_q(r,
+				    "SELECT id, org_id, file, lost FROM captures WHERE ?1 = 0 OR "
+				    "(state = 'done' AND ended < ?1) ORDER BY ended, id",
+				    "i", ended_before);
 	int rc, e = 0;
 
 	if (!st)
 		return -EIO;
-	while (!e && (rc = sqlite3_step(st)) == SQLITE_ROW)
-		e = fn(arg, sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1),
-		       (const char *)sqlite3_column_text(st, 2), sqlite3_column_int(st, 3));
-	if (!e && rc != SQLITE_DONE)
+	while (!e && (rc = reg_step(st)) == 1)
+		e = fn(arg, reg_int(st, 0), reg_int(st, 1), reg_text(st, 2), (int)reg_int(st, 3));
+	if (!e && rc != 0)
 		e = -EIO;
-	sqlite3_finalize(st);
+	reg_done(st);
 	return e;
 }
 

@@ -3,7 +3,6 @@
  * registry.h. */
 #include <errno.h>
 #include <openssl/crypto.h>
-#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,7 +13,7 @@
 int reg_unclaimed_announce(struct reg *r, const struct reg_unclaimed *u,
 			   const struct reg_unclaimed_limits *lim)
 {
-	sqlite3_stmt *st;
+	struct reg_stmt *st;
 	int64_t seen = -1, n;
 	int rc;
 
@@ -27,10 +26,10 @@ int reg_unclaimed_announce(struct reg *r, const struct reg_unclaimed *u,
 		   "tttttt", u->pubkey, u->serial, u->claim, u->hostname, u->agent, u->source);
 	if (!st)
 		return -EIO;
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		seen = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	if ((rc = reg_step(st)) == 1)
+		seen = reg_int(st, 0);
+	reg_done(st);
+	if (rc < 0)
 		return -EIO;
 	if (seen >= 0) { /* the same words again: written once a minute at most */
 		if (u->last_seen - seen < 60)
@@ -42,13 +41,13 @@ int reg_unclaimed_announce(struct reg *r, const struct reg_unclaimed *u,
 		   "SELECT (SELECT count(*) FROM unclaimed WHERE pubkey != ?1), "
 		   "(SELECT count(*) FROM unclaimed WHERE source = ?2 AND pubkey != ?1)",
 		   "tt", u->pubkey, u->source);
-	if (!st || sqlite3_step(st) != SQLITE_ROW) {
-		sqlite3_finalize(st);
+	if (!st || reg_step(st) != 1) {
+		reg_done(st);
 		return -EIO;
 	}
-	n = sqlite3_column_int64(st, 0);
-	rc = n >= lim->max ? -ENOSPC : sqlite3_column_int64(st, 1) >= lim->per_source ? -EMFILE : 0;
-	sqlite3_finalize(st);
+	n = reg_int(st, 0);
+	rc = n >= lim->max ? -ENOSPC : reg_int(st, 1) >= lim->per_source ? -EMFILE : 0;
+	reg_done(st);
 	if (rc)
 		return rc;
 	rc = reg_run(reg_q(r,
@@ -67,18 +66,17 @@ int reg_unclaimed_announce(struct reg *r, const struct reg_unclaimed *u,
  * constant time for the hash. */
 static int match(struct reg *r, const char *serial, const char *code, struct reg_unclaimed *ret)
 {
-	sqlite3_stmt *st = reg_q(r,
-				 "SELECT pubkey, claim_sha256, hostname, agent FROM unclaimed "
-				 "WHERE serial = ?",
-				 "t", serial);
+	struct reg_stmt *st = reg_q(r,
+				    "SELECT pubkey, claim_sha256, hostname, agent FROM unclaimed "
+				    "WHERE serial = ?",
+				    "t", serial);
 	char want[MTUN_CLAIM_HEX];
 	int rc, found = -ENOENT;
 
 	if (!st)
 		return -EIO;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *pub = (const char *)sqlite3_column_text(st, 0),
-			   *have = (const char *)sqlite3_column_text(st, 1);
+	while ((rc = reg_step(st)) == 1) {
+		const char *pub = reg_text(st, 0), *have = reg_text(st, 1);
 
 		if (!pub || !have || strlen(have) != MTUN_CLAIM_HEX - 1 ||
 		    mtun_claim_hash(pub, code, want) ||
@@ -89,8 +87,8 @@ static int match(struct reg *r, const char *serial, const char *code, struct reg
 		reg_text_col(st, 3, ret->agent, sizeof(ret->agent));
 		found = 0;
 	}
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? found : -EIO;
+	reg_done(st);
+	return rc == 0 ? found : -EIO;
 }
 
 int64_t reg_device_claim(struct reg *r, int64_t org, const char *serial, const char *code,
@@ -101,7 +99,7 @@ int64_t reg_device_claim(struct reg *r, int64_t org, const char *serial, const c
 	int rc;
 
 	*ret = (struct reg_unclaimed){0};
-	if (sqlite3_exec(r->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+	if (reg_exec(r, "BEGIN IMMEDIATE"))
 		return -EIO;
 	rc = match(r, serial, code, ret);
 	if (rc) {
@@ -123,12 +121,12 @@ int64_t reg_device_claim(struct reg *r, int64_t org, const char *serial, const c
 		id = -EIO;
 		goto fail;
 	}
-	if (sqlite3_exec(r->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+	if (reg_exec(r, "COMMIT")) {
 		id = -EIO;
 		goto fail;
 	}
 	return id;
 fail:
-	sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
+	reg_exec(r, "ROLLBACK");
 	return id;
 }

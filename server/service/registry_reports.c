@@ -1,6 +1,5 @@
 /* registry_reports.c - what devices say of themselves, see registry.h. */
 #include <errno.h>
-#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -53,17 +52,17 @@ void reg_device_report_error(struct reg *r, int64_t id, const char *serial, cons
 		      "tit", error, id, serial));
 }
 
-static char *dup_col(sqlite3_stmt *st, int col)
+static char *dup_col(struct reg_stmt *st, int col)
 {
-	const unsigned char *t = sqlite3_column_text(st, col);
+	const char *t = reg_text(st, col);
 
-	return t ? strdup((const char *)t) : NULL;
+	return t ? strdup(t) : NULL;
 }
 
 /* One row of two texts and an integer (when not NULL) at columns 0, 2, 1:
  * 0, -ENOENT (no row), -EIO; the texts NULL where NULL, the caller's to
  * free. */
-static int text_row(sqlite3_stmt *st, char **a, char **b, int64_t *n)
+static int text_row(struct reg_stmt *st, char **a, char **b, int64_t *n)
 {
 	int rc, e = -ENOENT;
 
@@ -72,17 +71,17 @@ static int text_row(sqlite3_stmt *st, char **a, char **b, int64_t *n)
 		*n = 0;
 	if (!st)
 		return -EIO;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
+	rc = reg_step(st);
+	if (rc == 1) {
 		*a = dup_col(st, 0);
 		*b = dup_col(st, 2);
 		if (n)
-			*n = sqlite3_column_int64(st, 1);
+			*n = reg_int(st, 1);
 		e = 0;
-	} else if (rc != SQLITE_DONE) {
+	} else if (rc != 0) {
 		e = -EIO;
 	}
-	sqlite3_finalize(st);
+	reg_done(st);
 	return e;
 }
 
@@ -112,7 +111,7 @@ int reg_device_set_settings(struct reg *r, int64_t org, const char *name, const 
 	int e = reg_run(reg_q(r, "UPDATE devices SET settings = ? WHERE org_id = ? AND name = ?",
 			      "tit", json, org, name));
 
-	return !e && !sqlite3_changes(r->db) ? -ENOENT : e;
+	return !e && !reg_changes(r) ? -ENOENT : e;
 }
 
 void reg_devices_ask_soon(struct reg *r, int64_t org, const char *name)

@@ -1,4 +1,8 @@
-/* registry_sqlite.c - the registry in one SQLite file, see registry.h. */
+/* registry_sqlite.c - the registry in one SQLite file, see registry.h.
+ * The backend (opening, migrations, statements and their rows) comes
+ * first and is the only code of the registry that calls SQLite; the rest,
+ * from reg_sha256 on, goes through registry_sqlite.h's helpers as the
+ * other registry_*.c files do. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -18,6 +22,17 @@
 #include "service/registry.h"
 #include "service/registry_sqlite.h"
 #include "tunnel/identity.h"
+
+struct reg {
+	sqlite3 *db;
+};
+
+/* For SQLite a struct reg_stmt is its sqlite3_stmt: the pointer is passed
+ * through as it is, never dereferenced as a struct reg_stmt. */
+static sqlite3_stmt *stmt(struct reg_stmt *st)
+{
+	return (sqlite3_stmt *)st;
+}
 
 /* Migration N takes the schema from version N to N + 1. Append only: a
  * released migration never changes. */
@@ -449,7 +464,7 @@ void reg_close(struct reg *r)
 
 /* Prepare and bind: 'i' int64, 't' text (NULL: SQL NULL), 'b' blob (ptr,
  * len). NULL on error. */
-sqlite3_stmt *reg_q(struct reg *r, const char *sql, const char *types, ...)
+struct reg_stmt *reg_q(struct reg *r, const char *sql, const char *types, ...)
 {
 	sqlite3_stmt *st;
 	va_list ap;
@@ -478,28 +493,77 @@ sqlite3_stmt *reg_q(struct reg *r, const char *sql, const char *types, ...)
 		sqlite3_finalize(st);
 		return NULL;
 	}
-	return st;
+	return (struct reg_stmt *)st;
 }
 
 /* Run a statement that returns no rows: 0, -EEXIST on a constraint, -EIO. */
-int reg_run(sqlite3_stmt *st)
+int reg_run(struct reg_stmt *st)
 {
 	int rc;
 
 	if (!st)
 		return -EIO;
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	rc = sqlite3_step(stmt(st));
+	sqlite3_finalize(stmt(st));
 	if (rc == SQLITE_DONE)
 		return 0;
 	return rc == SQLITE_CONSTRAINT ? -EEXIST : -EIO;
 }
 
-int64_t reg_insert(struct reg *r, sqlite3_stmt *st)
+int64_t reg_insert(struct reg *r, struct reg_stmt *st)
 {
 	int e = reg_run(st);
 
 	return e ? e : sqlite3_last_insert_rowid(r->db);
+}
+
+int reg_step(struct reg_stmt *st)
+{
+	int rc;
+
+	if (!st)
+		return -EIO;
+	rc = sqlite3_step(stmt(st));
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+int64_t reg_int(struct reg_stmt *st, int col)
+{
+	return sqlite3_column_int64(stmt(st), col);
+}
+
+const char *reg_text(struct reg_stmt *st, int col)
+{
+	return (const char *)sqlite3_column_text(stmt(st), col);
+}
+
+/* The blob first, then its length, as SQLite's documentation orders them. */
+const void *reg_blob(struct reg_stmt *st, int col, size_t *len)
+{
+	const void *p = sqlite3_column_blob(stmt(st), col);
+
+	*len = (size_t)sqlite3_column_bytes(stmt(st), col);
+	return p;
+}
+
+int reg_null(struct reg_stmt *st, int col)
+{
+	return sqlite3_column_type(stmt(st), col) == SQLITE_NULL;
+}
+
+void reg_done(struct reg_stmt *st)
+{
+	sqlite3_finalize(stmt(st));
+}
+
+int64_t reg_changes(struct reg *r)
+{
+	return sqlite3_changes64(r->db);
+}
+
+int reg_exec(struct reg *r, const char *sql)
+{
+	return sqlite3_exec(r->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -EIO;
 }
 
 void reg_sha256(const void *p, size_t n, uint8_t out[32])
@@ -521,14 +585,14 @@ static uint32_t free_mgmt(struct reg *r, const char *serial)
 {
 	for (uint32_t n = 0; n < 1024; n++) {
 		uint32_t a = mtun_address(serial, n);
-		sqlite3_stmt *st =
+		struct reg_stmt *st =
 		    reg_q(r, "SELECT 1 FROM devices WHERE mgmt_address = ?", "i", (int64_t)a);
-		int rc = st ? sqlite3_step(st) : SQLITE_ERROR;
+		int rc = reg_step(st);
 
-		sqlite3_finalize(st);
-		if (rc == SQLITE_DONE)
+		reg_done(st);
+		if (rc == 0)
 			return a;
-		if (rc != SQLITE_ROW)
+		if (rc != 1)
 			return 0;
 	}
 	return 0;
@@ -538,7 +602,7 @@ static uint32_t free_mgmt(struct reg *r, const char *serial)
 static int assign_mgmt(struct reg *r, char *err, size_t errlen)
 {
 	for (;;) {
-		sqlite3_stmt *st =
+		struct reg_stmt *st =
 		    reg_q(r,
 			  "SELECT id, serial FROM devices WHERE mgmt_address IS NULL "
 			  "LIMIT 1",
@@ -547,18 +611,17 @@ static int assign_mgmt(struct reg *r, char *err, size_t errlen)
 		char serial[256];
 		uint32_t a;
 
-		if (!st || sqlite3_step(st) != SQLITE_ROW) {
-			sqlite3_finalize(st);
+		if (!st || reg_step(st) != 1) {
+			reg_done(st);
 			break;
 		}
-		id = sqlite3_column_int64(st, 0);
-		snprintf(serial, sizeof(serial), "%s", sqlite3_column_text(st, 1));
-		sqlite3_finalize(st);
+		id = reg_int(st, 0);
+		snprintf(serial, sizeof(serial), "%s", reg_text(st, 1));
+		reg_done(st);
 		a = free_mgmt(r, serial);
 		if (!a || reg_run(reg_q(r, "UPDATE devices SET mgmt_address = ? WHERE id = ?", "ii",
 					(int64_t)a, id))) {
-			snprintf(err, errlen, "assigning management addresses: %s",
-				 sqlite3_errmsg(r->db));
+			snprintf(err, errlen, "assigning management addresses: %s", reg_errmsg(r));
 			return -EIO;
 		}
 	}
@@ -600,42 +663,46 @@ void *reg_next_row(void **v, size_t *n, size_t *cap, size_t size)
 }
 
 /* Every column of a device, in the order device_row reads them. */
-void reg_text_col(sqlite3_stmt *st, int col, char *ret, size_t len)
+void reg_text_col(struct reg_stmt *st, int col, char *ret, size_t len)
 {
-	const unsigned char *t = sqlite3_column_text(st, col);
+	const char *t = reg_text(st, col);
 
-	snprintf(ret, len, "%s", t ? (const char *)t : "");
+	snprintf(ret, len, "%s", t ? t : "");
 }
 
-void reg_device_row(sqlite3_stmt *st, struct reg_device *d)
+void reg_device_row(struct reg_stmt *st, struct reg_device *d)
 {
-	*d = (struct reg_device){.id = sqlite3_column_int64(st, 0),
-				 .org = sqlite3_column_int64(st, 1),
-				 .enabled = sqlite3_column_int(st, 8),
-				 .mgmt = (uint32_t)sqlite3_column_int64(st, 9),
-				 .last_seen = sqlite3_column_int64(st, 10),
-				 .created = sqlite3_column_int64(st, 11)};
+	const void *secret;
+	size_t len;
+
+	*d = (struct reg_device){.id = reg_int(st, 0),
+				 .org = reg_int(st, 1),
+				 .enabled = (int)reg_int(st, 8),
+				 .mgmt = (uint32_t)reg_int(st, 9),
+				 .last_seen = reg_int(st, 10),
+				 .created = reg_int(st, 11)};
 	reg_text_col(st, 2, d->name, sizeof(d->name));
 	reg_text_col(st, 3, d->serial, sizeof(d->serial));
 	reg_text_col(st, 4, d->address, sizeof(d->address));
 	reg_text_col(st, 5, d->pubkey, sizeof(d->pubkey));
 	reg_text_col(st, 6, d->transport, sizeof(d->transport));
-	if (sqlite3_column_bytes(st, 7) == REG_SECRET_LEN)
-		memcpy(d->secret, sqlite3_column_blob(st, 7), REG_SECRET_LEN);
+	secret = reg_blob(st, 7, &len);
+	if (len == REG_SECRET_LEN)
+		memcpy(d->secret, secret, REG_SECRET_LEN);
 }
 
 /* The one device a statement selects (DEVICE_COLUMNS): 0, -ENOENT or -EIO. */
-static int one_device(sqlite3_stmt *st, struct reg_device *ret)
+static int one_device(struct reg_stmt *st, struct reg_device *ret)
 {
 	int rc, e;
 
 	if (!st)
 		return -EIO;
-	rc = sqlite3_step(st);
-	e = rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : -EIO;
+	rc = reg_step(st);
+	e = rc == 1 ? 0 : rc == 0 ? -ENOENT : -EIO;
 	if (!e)
 		reg_device_row(st, ret);
-	sqlite3_finalize(st);
+	reg_done(st);
 	return e;
 }
 
@@ -653,7 +720,7 @@ int reg_device_by_pubkey(struct reg *r, const char *pubkey, struct reg_device *r
 	    reg_q(r, "SELECT " DEVICE_COLUMNS " FROM devices WHERE pubkey = ?", "t", pubkey), ret);
 }
 
-int reg_device_rows(sqlite3_stmt *st, struct reg_device **ret, size_t *ret_n)
+int reg_device_rows(struct reg_stmt *st, struct reg_device **ret, size_t *ret_n)
 {
 	void *v = NULL;
 	size_t n = 0, cap = 0;
@@ -661,7 +728,7 @@ int reg_device_rows(sqlite3_stmt *st, struct reg_device **ret, size_t *ret_n)
 
 	if (!st)
 		return -EIO;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = reg_step(st)) == 1) {
 		struct reg_device *d = reg_next_row(&v, &n, &cap, sizeof(*d));
 
 		if (!d) {
@@ -670,8 +737,8 @@ int reg_device_rows(sqlite3_stmt *st, struct reg_device **ret, size_t *ret_n)
 		}
 		reg_device_row(st, d);
 	}
-	sqlite3_finalize(st);
-	if (!e && rc != SQLITE_DONE)
+	reg_done(st);
+	if (!e && rc != 0)
 		e = -EIO;
 	if (e) {
 		free(v);
@@ -698,7 +765,7 @@ int reg_device_enable(struct reg *r, int64_t org, const char *name, int enabled)
 	int e = reg_run(reg_q(r, "UPDATE devices SET enabled = ? WHERE org_id = ? AND name = ?",
 			      "iit", (int64_t)enabled, org, name));
 
-	return !e && !sqlite3_changes(r->db) ? -ENOENT : e;
+	return !e && !reg_changes(r) ? -ENOENT : e;
 }
 
 void reg_device_transport(struct reg *r, int64_t id, const char *transport, int64_t when)
@@ -709,11 +776,11 @@ void reg_device_transport(struct reg *r, int64_t id, const char *transport, int6
 
 int reg_device_delete(struct reg *r, int64_t org, const char *name)
 {
-	sqlite3_stmt *st =
+	struct reg_stmt *st =
 	    reg_q(r, "DELETE FROM devices WHERE org_id = ? AND name = ?", "it", org, name);
 	int e = reg_run(st);
 
-	if (!e && !sqlite3_changes(r->db))
+	if (!e && !reg_changes(r))
 		return -ENOENT;
 	return e == -EEXIST ? -EBUSY : e; /* captures refer to it */
 }
@@ -725,19 +792,19 @@ void reg_device_seen(struct reg *r, int64_t id, int64_t when)
 
 int reg_stats(struct reg *r, struct reg_stats *ret)
 {
-	sqlite3_stmt *st =
+	struct reg_stmt *st =
 	    reg_q(r,
 		  "SELECT (SELECT count(*) FROM orgs), (SELECT count(*) FROM devices), "
 		  "(SELECT count(*) FROM captures)",
 		  "");
 	int e = -EIO;
 
-	if (st && sqlite3_step(st) == SQLITE_ROW) {
-		*ret = (struct reg_stats){.orgs = (uint64_t)sqlite3_column_int64(st, 0),
-					  .devices = (uint64_t)sqlite3_column_int64(st, 1),
-					  .captures = (uint64_t)sqlite3_column_int64(st, 2)};
+	if (st && reg_step(st) == 1) {
+		*ret = (struct reg_stats){.orgs = (uint64_t)reg_int(st, 0),
+					  .devices = (uint64_t)reg_int(st, 1),
+					  .captures = (uint64_t)reg_int(st, 2)};
 		e = 0;
 	}
-	sqlite3_finalize(st);
+	reg_done(st);
 	return e;
 }

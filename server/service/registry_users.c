@@ -3,7 +3,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <openssl/rand.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,14 +45,14 @@ const char *reg_email_bad(const char *e)
 
 static int64_t org_id(struct reg *r, const char *org)
 {
-	sqlite3_stmt *st = reg_q(r, "SELECT id FROM orgs WHERE name = ?", "t", org);
+	struct reg_stmt *st = reg_q(r, "SELECT id FROM orgs WHERE name = ?", "t", org);
 	int64_t id = -ENOENT;
 
 	if (!st)
 		return -EIO;
-	if (sqlite3_step(st) == SQLITE_ROW)
-		id = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	if (reg_step(st) == 1)
+		id = reg_int(st, 0);
+	reg_done(st);
 	return id;
 }
 
@@ -97,13 +96,11 @@ int64_t reg_admin_add(struct reg *r, const char *org, const char *name, char *to
 {
 	int64_t user, tok;
 
-	if (sqlite3_exec(r->db, "SAVEPOINT admin_add", NULL, NULL, NULL) != SQLITE_OK)
+	if (reg_exec(r, "SAVEPOINT admin_add"))
 		return -EIO;
 	user = reg_user_add(r, org, name, NULL, REG_OWNER, NULL, 0);
 	tok = user < 0 ? user : reg_token_add(r, user, name, token_hex);
-	sqlite3_exec(r->db,
-		     tok < 0 ? "ROLLBACK TO admin_add; RELEASE admin_add" : "RELEASE admin_add",
-		     NULL, NULL, NULL);
+	reg_exec(r, tok < 0 ? "ROLLBACK TO admin_add; RELEASE admin_add" : "RELEASE admin_add");
 	return tok < 0 ? tok : user;
 }
 
@@ -114,22 +111,22 @@ int64_t reg_admin_add(struct reg *r, const char *org, const char *name, char *to
 	"o.viewer_downloads"
 #define U 8
 
-static void user_row(sqlite3_stmt *st, struct reg_user *u)
+static void user_row(struct reg_stmt *st, struct reg_user *u)
 {
-	u->id = sqlite3_column_int64(st, 0);
-	u->org = sqlite3_column_int64(st, 1);
-	u->role = reg_role_parse((const char *)sqlite3_column_text(st, 2));
-	u->pw_change = sqlite3_column_int(st, 3);
+	u->id = reg_int(st, 0);
+	u->org = reg_int(st, 1);
+	u->role = reg_role_parse(reg_text(st, 2));
+	u->pw_change = (int)reg_int(st, 3);
 	reg_text_col(st, 4, u->name, sizeof(u->name));
 	reg_text_col(st, 5, u->email, sizeof(u->email));
 	reg_text_col(st, 6, u->org_name, sizeof(u->org_name));
-	u->viewer_downloads = sqlite3_column_int(st, 7);
+	u->viewer_downloads = (int)reg_int(st, 7);
 }
 
 int reg_user_by_token(struct reg *r, const char *token, size_t len, struct reg_user *ret)
 {
 	uint8_t hash[32];
-	sqlite3_stmt *st;
+	struct reg_stmt *st;
 	int64_t tok = 0, used = 0, now = (int64_t)time(NULL);
 	int e = -ENOENT;
 
@@ -141,13 +138,13 @@ int reg_user_by_token(struct reg *r, const char *token, size_t len, struct reg_u
 		   "b", hash, 32);
 	if (!st)
 		return -EIO;
-	if (sqlite3_step(st) == SQLITE_ROW) {
+	if (reg_step(st) == 1) {
 		user_row(st, ret);
-		tok = sqlite3_column_int64(st, U);
-		used = sqlite3_column_int64(st, U + 1);
+		tok = reg_int(st, U);
+		used = reg_int(st, U + 1);
 		e = 0;
 	}
-	sqlite3_finalize(st);
+	reg_done(st);
 	if (!e && now - used >= 60) /* to the minute: not a write a request */
 		reg_run(reg_q(r, "UPDATE tokens SET last_used = ? WHERE id = ?", "ii", now, tok));
 	return e;
@@ -155,21 +152,21 @@ int reg_user_by_token(struct reg *r, const char *token, size_t len, struct reg_u
 
 int reg_user_by_email(struct reg *r, const char *email, struct reg_user *ret, char *pwhash)
 {
-	sqlite3_stmt *st = reg_q(r,
-				 "SELECT " USER_COLS ", coalesce(u.pwhash, '') FROM users u "
-				 "JOIN orgs o ON o.id = u.org_id "
-				 "WHERE u.email = lower(?) AND NOT u.disabled",
-				 "t", email);
+	struct reg_stmt *st = reg_q(r,
+				    "SELECT " USER_COLS ", coalesce(u.pwhash, '') FROM users u "
+				    "JOIN orgs o ON o.id = u.org_id "
+				    "WHERE u.email = lower(?) AND NOT u.disabled",
+				    "t", email);
 	int e = -ENOENT;
 
 	if (!st)
 		return -EIO;
-	if (sqlite3_step(st) == SQLITE_ROW) {
+	if (reg_step(st) == 1) {
 		user_row(st, ret);
 		reg_text_col(st, U, pwhash, REG_PWHASH_MAX);
 		e = 0;
 	}
-	sqlite3_finalize(st);
+	reg_done(st);
 	return e;
 }
 
@@ -201,7 +198,7 @@ int reg_session_get(struct reg *r, const char *cookie, size_t len, int64_t now, 
 		    int64_t max_s, struct reg_user *ret, char *csrf_hex)
 {
 	uint8_t hash[32];
-	sqlite3_stmt *st;
+	struct reg_stmt *st;
 	int64_t id = 0, created = 0, seen = 0;
 	int e = -ENOENT;
 
@@ -213,15 +210,15 @@ int reg_session_get(struct reg *r, const char *cookie, size_t len, int64_t now, 
 		   "b", hash, 32);
 	if (!st)
 		return -EIO;
-	if (sqlite3_step(st) == SQLITE_ROW) {
+	if (reg_step(st) == 1) {
 		user_row(st, ret);
-		id = sqlite3_column_int64(st, U);
-		created = sqlite3_column_int64(st, U + 1);
-		seen = sqlite3_column_int64(st, U + 2);
+		id = reg_int(st, U);
+		created = reg_int(st, U + 1);
+		seen = reg_int(st, U + 2);
 		reg_text_col(st, U + 3, csrf_hex, 2 * REG_TOKEN_LEN + 1);
 		e = 0;
 	}
-	sqlite3_finalize(st);
+	reg_done(st);
 	if (e)
 		return e;
 	if (now - seen > idle_s || now - created > max_s) {
@@ -260,20 +257,20 @@ int reg_signin_failed(struct reg *r, const char *key, int64_t now)
 int reg_signin_failures(struct reg *r, const char *key, int64_t since, unsigned *ret_n,
 			int64_t *ret_last)
 {
-	sqlite3_stmt *st = reg_q(r,
-				 "SELECT count(*), coalesce(max(at), 0) FROM signin_failures "
-				 "WHERE key = ? AND at >= ?",
-				 "ti", key, since);
+	struct reg_stmt *st = reg_q(r,
+				    "SELECT count(*), coalesce(max(at), 0) FROM signin_failures "
+				    "WHERE key = ? AND at >= ?",
+				    "ti", key, since);
 
 	if (!st)
 		return -EIO;
-	if (sqlite3_step(st) != SQLITE_ROW) {
-		sqlite3_finalize(st);
+	if (reg_step(st) != 1) {
+		reg_done(st);
 		return -EIO;
 	}
-	*ret_n = (unsigned)sqlite3_column_int64(st, 0);
-	*ret_last = sqlite3_column_int64(st, 1);
-	sqlite3_finalize(st);
+	*ret_n = (unsigned)reg_int(st, 0);
+	*ret_last = reg_int(st, 1);
+	reg_done(st);
 	/* older ones count no more: gone */
 	reg_run(reg_q(r, "DELETE FROM signin_failures WHERE key = ? AND at < ?", "ti", key, since));
 	return 0;
@@ -286,30 +283,30 @@ int reg_signin_forget(struct reg *r, const char *key)
 
 #define ROW_COLS USER_COLS ", u.disabled, u.created"
 
-static void row_of(sqlite3_stmt *st, struct reg_user_row *row)
+static void row_of(struct reg_stmt *st, struct reg_user_row *row)
 {
 	user_row(st, &row->u);
-	row->disabled = sqlite3_column_int(st, U);
-	row->created = sqlite3_column_int64(st, U + 1);
+	row->disabled = (int)reg_int(st, U);
+	row->created = reg_int(st, U + 1);
 }
 
 int reg_users_list(struct reg *r, int64_t org, struct reg_user_row **ret, size_t *ret_n)
 {
-	sqlite3_stmt *st = reg_q(r,
-				 "SELECT " ROW_COLS " FROM users u JOIN orgs o ON o.id = u.org_id "
-				 "WHERE u.org_id = ? ORDER BY u.name",
-				 "i", org);
+	struct reg_stmt *st =
+	    reg_q(r,
+		  "SELECT " ROW_COLS " FROM users u JOIN orgs o ON o.id = u.org_id "
+		  "WHERE u.org_id = ? ORDER BY u.name",
+		  "i", org);
 	struct reg_user_row *v = NULL, *row;
 	size_t n = 0, cap = 0;
 	int rc;
 
 	if (!st)
 		return -EIO;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW &&
-	       (row = reg_next_row((void **)&v, &n, &cap, sizeof(*v))))
+	while ((rc = reg_step(st)) == 1 && (row = reg_next_row((void **)&v, &n, &cap, sizeof(*v))))
 		row_of(st, row);
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE) {
+	reg_done(st);
+	if (rc != 0) {
 		free(v);
 		return -EIO;
 	}
@@ -320,34 +317,35 @@ int reg_users_list(struct reg *r, int64_t org, struct reg_user_row **ret, size_t
 
 int reg_user_get(struct reg *r, int64_t org, const char *name, struct reg_user_row *ret)
 {
-	sqlite3_stmt *st = reg_q(r,
-				 "SELECT " ROW_COLS " FROM users u JOIN orgs o ON o.id = u.org_id "
-				 "WHERE u.org_id = ? AND u.name = ?",
-				 "it", org, name);
+	struct reg_stmt *st =
+	    reg_q(r,
+		  "SELECT " ROW_COLS " FROM users u JOIN orgs o ON o.id = u.org_id "
+		  "WHERE u.org_id = ? AND u.name = ?",
+		  "it", org, name);
 	int e = -ENOENT;
 
 	if (!st)
 		return -EIO;
-	if (sqlite3_step(st) == SQLITE_ROW) {
+	if (reg_step(st) == 1) {
 		row_of(st, ret);
 		e = 0;
 	}
-	sqlite3_finalize(st);
+	reg_done(st);
 	return e;
 }
 
 /* Enabled owners of the organization but the named user. */
 static int64_t other_owners(struct reg *r, int64_t org, const char *name)
 {
-	sqlite3_stmt *st = reg_q(r,
-				 "SELECT count(*) FROM users WHERE org_id = ? AND name != ? AND "
-				 "role = 'owner' AND NOT disabled",
-				 "it", org, name);
+	struct reg_stmt *st = reg_q(r,
+				    "SELECT count(*) FROM users WHERE org_id = ? AND name != ? AND "
+				    "role = 'owner' AND NOT disabled",
+				    "it", org, name);
 	int64_t n = -EIO;
 
-	if (st && sqlite3_step(st) == SQLITE_ROW)
-		n = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	if (st && reg_step(st) == 1)
+		n = reg_int(st, 0);
+	reg_done(st);
 	return n;
 }
 
@@ -376,7 +374,7 @@ int reg_user_update(struct reg *r, int64_t org, const char *name, enum reg_role 
 int reg_user_delete(struct reg *r, int64_t org, const char *name)
 {
 	struct reg_user_row u;
-	sqlite3_stmt *st;
+	struct reg_stmt *st;
 	int e = reg_user_get(r, org, name, &u), busy;
 	int64_t others;
 
@@ -387,8 +385,8 @@ int reg_user_delete(struct reg *r, int64_t org, const char *name)
 	st = reg_q(r, "SELECT 1 FROM captures WHERE user_id = ? LIMIT 1", "i", u.u.id);
 	if (!st)
 		return -EIO;
-	busy = sqlite3_step(st) == SQLITE_ROW;
-	sqlite3_finalize(st);
+	busy = reg_step(st) == 1;
+	reg_done(st);
 	if (busy)
 		return -EBUSY;
 	/* its tokens and sessions go with it (ON DELETE CASCADE) */
@@ -397,24 +395,24 @@ int reg_user_delete(struct reg *r, int64_t org, const char *name)
 
 int reg_tokens_list(struct reg *r, int64_t user, struct reg_token_row **ret, size_t *ret_n)
 {
-	sqlite3_stmt *st = reg_q(r,
-				 "SELECT name, created, coalesce(last_used, 0) FROM tokens "
-				 "WHERE user_id = ? ORDER BY name",
-				 "i", user);
+	struct reg_stmt *st = reg_q(r,
+				    "SELECT name, created, coalesce(last_used, 0) FROM tokens "
+				    "WHERE user_id = ? ORDER BY name",
+				    "i", user);
 	struct reg_token_row *v = NULL, *row;
 	size_t n = 0, cap = 0;
 	int rc;
 
 	if (!st)
 		return -EIO;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW &&
+	while ((rc = reg_step(st)) == 1 &&
 	       (row = reg_next_row((void **)&v, &n, &cap, sizeof(*v)))) {
 		reg_text_col(st, 0, row->name, sizeof(row->name));
-		row->created = sqlite3_column_int64(st, 1);
-		row->last_used = sqlite3_column_int64(st, 2);
+		row->created = reg_int(st, 1);
+		row->last_used = reg_int(st, 2);
 	}
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE) {
+	reg_done(st);
+	if (rc != 0) {
 		free(v);
 		return -EIO;
 	}
@@ -428,7 +426,7 @@ int reg_token_delete(struct reg *r, int64_t user, const char *name)
 	int e = reg_run(
 	    reg_q(r, "DELETE FROM tokens WHERE user_id = ? AND name = ?", "it", user, name));
 
-	return e ? e : sqlite3_changes(r->db) ? 0 : -ENOENT;
+	return e ? e : reg_changes(r) ? 0 : -ENOENT;
 }
 
 int reg_org_set_viewer_downloads(struct reg *r, int64_t org, int on)
@@ -439,16 +437,16 @@ int reg_org_set_viewer_downloads(struct reg *r, int64_t org, int on)
 
 int reg_capture_user(struct reg *r, int64_t org, int64_t capture, int64_t *ret)
 {
-	sqlite3_stmt *st = reg_q(r, "SELECT user_id FROM captures WHERE org_id = ? AND id = ?",
-				 "ii", org, capture);
+	struct reg_stmt *st = reg_q(r, "SELECT user_id FROM captures WHERE org_id = ? AND id = ?",
+				    "ii", org, capture);
 	int e = -ENOENT;
 
 	if (!st)
 		return -EIO;
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		*ret = sqlite3_column_int64(st, 0);
+	if (reg_step(st) == 1) {
+		*ret = reg_int(st, 0);
 		e = 0;
 	}
-	sqlite3_finalize(st);
+	reg_done(st);
 	return e;
 }
