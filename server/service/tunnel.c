@@ -631,9 +631,12 @@ int srv_tunnel_register(struct srv_tunnel *t, const struct srv_tunnel_reg *in,
 	 * trusts from its first grant on (a server posing as this one over
 	 * plain HTTP cannot sign) */
 	mtun_addr_str(d.mgmt, out->address);
+	out->via[0] = 0;
+	if (gw) /* the way to it is signed too */
+		mtun_addr_str(gw->addr, out->via);
 	out->sig[0] = out->server_key[0] = 0;
 	if (t->devca && (mtun_grant_text(grant, in->serial, in->nonce, in->dh, c->id, out->dh,
-					 out->address, out->secret, out->cert) ||
+					 out->address, out->secret, out->cert, out->via) ||
 			 srv_devca_sign(t->devca, grant, out->sig, out->server_key))) {
 		snprintf(err, errlen, "out of resources: signing the grant");
 		r = -ENOMEM;
@@ -664,9 +667,7 @@ int srv_tunnel_register(struct srv_tunnel *t, const struct srv_tunnel_reg *in,
 	out->prefix = MTUN_NET_PREFIX;
 	out->udp_port = ntohs(t->udp_addr.sin_port);
 	out->mtu = MTUN_MTU;
-	out->via[0] = 0;
 	if (gw) {
-		mtun_addr_str(gw->addr, out->via);
 		c->transport = "relay";
 		c->seen_saved = now;
 		reg_device_transport(t->reg, d.id, "relay", now);

@@ -684,7 +684,7 @@ static int trusted_grant(struct agent_tunnel *t, const struct exchange *x, json_
 
 	if (!pub || !sig ||
 	    mtun_grant_text(text, t->conf->serial, x->nonce, x->dh_pub, client, sdh, addr, secret,
-			    cert) ||
+			    cert, json_string_value(json_object_get(j, "via"))) ||
 	    mtun_grant_verify(pub, text, sig)) {
 		snprintf(why, len, "the grant is not signed by the server's key");
 		return -EACCES;

@@ -189,7 +189,7 @@ int mtun_box_open(const uint8_t key[MTUN_KEY_LEN], uint32_t client, const char *
 
 int mtun_grant_text(char ret[MTUN_GRANT_MAX], const char *serial, const char *nonce, const char *dh,
 		    uint32_t client, const char *sdh, const char *address, const char *secret,
-		    const char *cert)
+		    const char *cert, const char *via)
 {
 	uint8_t h[32];
 	char hex[65];
@@ -197,8 +197,9 @@ int mtun_grant_text(char ret[MTUN_GRANT_MAX], const char *serial, const char *no
 
 	SHA256((const uint8_t *)(cert ? cert : ""), cert ? strlen(cert) : 0, h);
 	ecap_hex_encode(h, sizeof(h), hex);
-	n = snprintf(ret, MTUN_GRANT_MAX, "edgecap-granted\n%s\n%s\n%s\n%u\n%s\n%s\n%s\n%s", serial,
-		     nonce, dh, client, sdh, address, secret, hex);
+	n = snprintf(ret, MTUN_GRANT_MAX, "edgecap-granted\n%s\n%s\n%s\n%u\n%s\n%s\n%s\n%s%s%s",
+		     serial, nonce, dh, client, sdh, address, secret, hex,
+		     via && *via ? "\nvia " : "", via && *via ? via : "");
 	return n < 0 || n >= MTUN_GRANT_MAX ? -EINVAL : 0;
 }
 

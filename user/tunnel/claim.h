@@ -45,14 +45,15 @@ int mtun_box_open(const uint8_t key[MTUN_KEY_LEN], uint32_t client, const char *
 
 /* The grant, as the server signs it with its device CA's key (Ed25519):
  *   "edgecap-granted\n" serial "\n" nonce "\n" dh "\n" client "\n" sdh
- *   "\n" address "\n" secret "\n" SHA-256(cert) in hex
+ *   "\n" address "\n" secret "\n" SHA-256(cert) in hex [ "\nvia " via ]
  * (nonce and dh the device's registration's, sdh the server's half, secret
- * the sealed box, cert "" for none): the device trusts an answer only from
- * the key it trusted first. Into ret (MTUN_GRANT_MAX): 0 or -EINVAL. */
+ * the sealed box, cert "" for none, via the gateway's address for a device
+ * relayed by it, NULL or "" for none): the device trusts an answer only
+ * from the key it trusted first. Into ret (MTUN_GRANT_MAX): 0 or -EINVAL. */
 #define MTUN_GRANT_MAX 1024
 int mtun_grant_text(char ret[MTUN_GRANT_MAX], const char *serial, const char *nonce, const char *dh,
 		    uint32_t client, const char *sdh, const char *address, const char *secret,
-		    const char *cert);
+		    const char *cert, const char *via);
 /* Does sig (base64) by pubkey (base64 of 32 raw bytes) verify over text?
  * 0, -EACCES, -EINVAL. */
 int mtun_grant_verify(const char *pubkey, const char *text, const char *sig);
