@@ -696,6 +696,13 @@ test_relay() {
 	gwc=$(grep -o 'client [0-9a-f]*' "$tmp/gw1.log" | tail -1 | cut -d' ' -f2)
 	out=$(ina "$here/mtun.py" relay-forged $url SN-ap1 "$tmp/ap1.key" "$gwc" "relay: bad signature" 2>&1) ||
 		bad+=" forged relay: $out;"
+	# each LAN host has its share of the relay: a burst of 8, then 429
+	out=$(for i in $(seq 12); do
+		ip netns exec "$AP" curl -s -o /dev/null -w '%{http_code} ' -X POST --data x \
+			http://192.168.70.1:4790/tunnel/v1/register
+	done)
+	[[ "$out" == *429* ]] && [ "$(tr ' ' '\n' <<< "$out" | grep -c 429)" -le 5 ] ||
+		bad+=" no share per LAN host: $out;"
 	# ap1's address from gw2's session: dropped, and counted so
 	metric() { ina curl -s http://127.0.0.1:9102/metrics | awk -v k="$1" '$1 == k { print $2 }'; }
 	[ "$(metric 'edgecap_server_tunnel_devices{transport="relay"}')" = 1 ] ||

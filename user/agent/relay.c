@@ -2,7 +2,8 @@
  * (relay = IFACE; docs/tunnel.md, "Devices behind a gateway").
  *
  * It answers POST /tunnel/v1/register on IFACE's address, relay_port
- * (4790), plain HTTP, to hosts of IFACE's subnet only: the request is
+ * (4790), plain HTTP, to hosts of IFACE's subnet only, each at most
+ * BURST at once and then PER_S a second: the request is
  * signed by the device, the grant by the server, and the secret in it
  * sealed for the device alone. Each is passed on to the server by our own
  * path, with our word (tunnel.c, agent_tunnel_relay) that the device is on
@@ -23,6 +24,11 @@
 
 #define BODY_MAX (16u << 10) /* a registration is about 1 KiB */
 #define ROUTED	 256	     /* devices routed to the LAN, at most */
+/* each LAN host's share: a burst, then one a second (a device registers
+ * once a minute, or every few seconds while it waits to be claimed) */
+#define HOSTS 64
+#define BURST 8
+#define PER_S 1
 
 struct agent_relay {
 	struct web_site site;
@@ -30,7 +36,37 @@ struct agent_relay {
 	uint32_t net, mask;	 /* IFACE's subnet (host order): whom we relay for */
 	uint32_t routed[ROUTED]; /* the devices' addresses routed to IFACE */
 	unsigned nrouted;
+	struct {
+		uint32_t host; /* 0: free */
+		uint64_t at_ms;
+		double tokens;
+	} rate[HOSTS];
 };
+
+/* The LAN host's share of our requests to the server: 0, or -EBUSY. A
+ * host not in the table takes the slot refilled longest ago. */
+static int rate_ok(struct agent_relay *r, uint32_t host, uint64_t now)
+{
+	unsigned i, old = 0;
+
+	for (i = 0; i < HOSTS && r->rate[i].host != host; i++)
+		if (r->rate[i].at_ms < r->rate[old].at_ms)
+			old = i;
+	if (i == HOSTS) {
+		i = old;
+		r->rate[i].host = host;
+		r->rate[i].tokens = BURST;
+		r->rate[i].at_ms = now;
+	}
+	r->rate[i].tokens += (double)(now - r->rate[i].at_ms) * PER_S / 1000;
+	if (r->rate[i].tokens > BURST)
+		r->rate[i].tokens = BURST;
+	r->rate[i].at_ms = now;
+	if (r->rate[i].tokens < 1)
+		return -EBUSY;
+	r->rate[i].tokens -= 1;
+	return 0;
+}
 
 /* A request waiting for the server's answer. h2o frees the request's pool
  * when the device goes away first: the hook in it unties the two. */
@@ -139,6 +175,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 				 a->conf.relay);
 	if (!req->entity.base || !req->entity.len)
 		return web_error(req, 400, "want the registration as its body");
+	if (rate_ok(a->relay, peer, h2o_now(a->site.ctx.loop)))
+		return web_error(req, 429, "too many registrations from this host: slow down");
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return web_error(req, 503, "out of memory");
