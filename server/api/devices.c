@@ -26,18 +26,12 @@
 static void settings_json(struct srv_api *api, const struct reg_device *d, json_t *reported,
 			  json_t *o)
 {
-	json_t *wanted = srv_settings_wanted(api->reg, d->org, d->id), *own = json_object(), *v;
 	char *of_org = NULL, *of_dev = NULL;
-	const char *k;
+	int e = reg_settings_get(api->reg, d->org, d->id, &of_org, &of_dev);
+	/* one read of the registry for both (every device of a list asks) */
+	json_t *wanted = e ? NULL : srv_settings_of(of_org, of_dev);
+	json_t *own = srv_settings_of(NULL, e ? NULL : of_dev);
 
-	if (!reg_settings_get(api->reg, d->org, d->id, &of_org, &of_dev) && of_dev) {
-		json_t *j = json_loads(of_dev, 0, NULL);
-
-		json_object_foreach(j, k, v)
-			if (json_object_get(wanted, k)) /* still a setting */
-				json_object_set(own, k, v);
-		json_decref(j);
-	}
 	free(of_org);
 	free(of_dev);
 	json_object_set_new(
@@ -361,11 +355,7 @@ static int patch_settings(struct srv_api *api, h2o_req_t *req, const struct reg_
 
 	if (reg_settings_get(api->reg, who->org, d->id, &of_org, &of_dev))
 		return srv_fail(req, 503, "registry: %s", reg_errmsg(api->reg)), -1;
-	set = of_dev ? json_loads(of_dev, 0, NULL) : NULL;
-	if (!json_is_object(set)) {
-		json_decref(set);
-		set = json_object();
-	}
+	set = srv_settings_of(NULL, of_dev);
 	free(of_org);
 	free(of_dev);
 	if (srv_settings_patch(set, patch, err, sizeof(err))) {

@@ -64,6 +64,15 @@ static void merge_text(json_t *o, const char *text)
 	json_decref(j);
 }
 
+json_t *srv_settings_of(const char *of_org, const char *of_dev)
+{
+	json_t *o = json_object();
+
+	merge_text(o, of_org);
+	merge_text(o, of_dev);
+	return o;
+}
+
 json_t *srv_settings_wanted(struct reg *r, int64_t org, int64_t device)
 {
 	char *of_org = NULL, *of_dev = NULL;
@@ -71,9 +80,7 @@ json_t *srv_settings_wanted(struct reg *r, int64_t org, int64_t device)
 
 	if (reg_settings_get(r, org, device, &of_org, &of_dev))
 		return NULL;
-	o = json_object();
-	merge_text(o, of_org);
-	merge_text(o, of_dev);
+	o = srv_settings_of(of_org, of_dev);
 	free(of_org);
 	free(of_dev);
 	return o;

@@ -17,6 +17,10 @@
  * "settings."), cur then unchanged. */
 int srv_settings_patch(json_t *cur, json_t *patch, char *err, size_t errlen);
 
+/* The kept texts (reg_settings_get's; NULL: none) merged, the device's
+ * over the organization's, what is not a setting left out: a new object. */
+json_t *srv_settings_of(const char *of_org, const char *of_dev);
+
 /* What a device is to run by: the organization's settings with the
  * device's own over them (device 0: the organization's alone). NULL when
  * the registry fails. */
