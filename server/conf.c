@@ -6,6 +6,7 @@
 #include "common/conf.h"
 #include "common/web.h"
 #include "conf.h"
+#include "service/registry.h"
 #include "common/bounds.h"
 #include "service/lptable.h"
 
@@ -93,6 +94,12 @@ int srv_conf_load(struct srv_conf *c, const char *path, int must_exist, char *er
 
 int srv_conf_finish(struct srv_conf *c, char *err, size_t errlen)
 {
+	if (!c->data[0] && reg_is_url(c->db)) {
+		snprintf(err, errlen,
+			 "data: a PostgreSQL registry has no directory: give the "
+			 "captures one (--data DIR)");
+		return -EINVAL;
+	}
 	if (!c->data[0]) {
 		char *slash;
 

@@ -11,32 +11,35 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: edgecap-server [-c FILE] [options]          serve\n"
-		"%s"
-		"       edgecap-server --version\n"
-		"\n"
-		"  -c FILE                configuration (default " SRV_CONF ", if present);\n"
-		"                         each flag sets the file's key of the same name\n"
-		"  --listen ADDR:PORT     (default 0.0.0.0:8080 with --plain-http, else :8443)\n"
-		"  --db FILE              the registry (default /var/lib/edgecap/registry.db)\n"
-		"  --data DIR             merged captures (default: the registry's directory)\n"
-		"  --plain-http           HTTP without TLS, for labs\n"
-		"  --tls-cert FILE, --tls-key FILE\n"
-		"  --ca-file FILE         CA certificates that sign the agents' (default: system)\n"
-		"  --tunnel-udp ADDR:PORT run the mTunnel: devices' UDP datagrams come here\n"
-		"  --tunnel-if NAME       its TUN device (default ectun0), 6.0.0.1/8\n"
-		"  --tunnel-max N         devices registered at once (default 65536)\n"
-		"  --tunnel-hold MS       a parked poll is answered empty after MS (1000..25000,\n"
-		"                         default 25000: proxies cut idle requests at 30-60 s)\n"
-		"  --metrics-listen ADDR:PORT  where to answer GET /metrics (default: off)\n"
-		"  --device-networks CIDR,...  the only networks devices may be in; listed,\n"
-		"                         even loopback or this host's addresses are allowed\n"
-		"  --web-root DIR         the built web page (default " EDGECAP_WEB_DIR ";\n"
-		"                         \"\": the API only)\n"
-		"  --report-interval S    ask each device for its status every S seconds\n"
-		"                         (2..3600, default 60; unheard for three: offline)\n",
-		srv_bootstrap_usage);
+	fprintf(
+	    f,
+	    "usage: edgecap-server [-c FILE] [options]          serve\n"
+	    "%s"
+	    "       edgecap-server --version\n"
+	    "\n"
+	    "  -c FILE                configuration (default " SRV_CONF ", if present);\n"
+	    "                         each flag sets the file's key of the same name\n"
+	    "  --listen ADDR:PORT     (default 0.0.0.0:8080 with --plain-http, else :8443)\n"
+	    "  --db FILE|URL          the registry: a SQLite file (default\n"
+	    "                         /var/lib/edgecap/registry.db), or PostgreSQL's\n"
+	    "                         postgresql://... that several servers share\n"
+	    "  --data DIR             merged captures (default: the registry file's directory)\n"
+	    "  --plain-http           HTTP without TLS, for labs\n"
+	    "  --tls-cert FILE, --tls-key FILE\n"
+	    "  --ca-file FILE         CA certificates that sign the agents' (default: system)\n"
+	    "  --tunnel-udp ADDR:PORT run the mTunnel: devices' UDP datagrams come here\n"
+	    "  --tunnel-if NAME       its TUN device (default ectun0), 6.0.0.1/8\n"
+	    "  --tunnel-max N         devices registered at once (default 65536)\n"
+	    "  --tunnel-hold MS       a parked poll is answered empty after MS (1000..25000,\n"
+	    "                         default 25000: proxies cut idle requests at 30-60 s)\n"
+	    "  --metrics-listen ADDR:PORT  where to answer GET /metrics (default: off)\n"
+	    "  --device-networks CIDR,...  the only networks devices may be in; listed,\n"
+	    "                         even loopback or this host's addresses are allowed\n"
+	    "  --web-root DIR         the built web page (default " EDGECAP_WEB_DIR ";\n"
+	    "                         \"\": the API only)\n"
+	    "  --report-interval S    ask each device for its status every S seconds\n"
+	    "                         (2..3600, default 60; unheard for three: offline)\n",
+	    srv_bootstrap_usage);
 }
 
 /* The file, then the flags over it: 0, or 2 with the reason logged; -1: a

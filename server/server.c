@@ -259,8 +259,8 @@ int srv_daemon_start(struct srv_daemon *d, char *err, size_t errlen)
 	ecap_log(LOG_INFO,
 		 "serving on %s%s, registry %s (schema %d), captures in %s, at most %u "
 		 "connections (%u from one address)",
-		 d->conf.listen, d->conf.plain_http ? " (plain HTTP)" : " (HTTPS)", d->conf.db,
-		 reg_schema_version(d->reg), d->conf.data, d->site.conns_max,
+		 d->conf.listen, d->conf.plain_http ? " (plain HTTP)" : " (HTTPS)",
+		 reg_where(d->reg), reg_schema_version(d->reg), d->conf.data, d->site.conns_max,
 		 d->site.conns_per_addr_max);
 	return 0;
 }

@@ -58,15 +58,20 @@ struct reg_device {
 	int64_t created;
 };
 
-/* Open (creating) and migrate: 0, or -errno with err set. The registry's
- * files are made readable by the server's user alone (0600; one warning
- * logged for each that was not). Storage found damaged at open: -EUCLEAN,
- * err naming the file and saying so. */
-int reg_open(const char *path, struct reg **ret, char *err, size_t errlen);
+/* Open (creating) and migrate: 0, or -errno with err set. where is a
+ * SQLite file, or a postgresql:// (postgres://) URL as libpq takes it.
+ * The registry's files are made readable by the server's user alone
+ * (0600; one warning logged for each that was not). Storage found damaged
+ * at open: -EUCLEAN, err naming the file and saying so. */
+int reg_open(const char *where, struct reg **ret, char *err, size_t errlen);
+/* Is where a PostgreSQL URL? */
+int reg_is_url(const char *where);
 void reg_close(struct reg *r);
 int reg_schema_version(struct reg *r);
 /* The storage's last error, for a message. */
 const char *reg_errmsg(struct reg *r);
+/* Where the registry is (a file, or a URL without its password). */
+const char *reg_where(struct reg *r);
 /* Does the storage answer? 0 or -EIO. */
 int reg_ping(struct reg *r);
 /* Rows of every organization, for the operator's metrics. */

@@ -5,17 +5,16 @@
 #include <string.h>
 
 #include "service/registry.h"
-#include "service/registry_sqlite.h"
+#include "service/registry_db.h"
 
 int reg_audit_add(struct reg *r, int64_t org, int64_t at_ms, int64_t user, const char *actor,
 		  const char *address, const char *action, const char *target, const char *detail)
 {
-	int64_t id =
-	    reg_insert(r, reg_q(r,
-				"INSERT INTO audit (org_id, at_ms, user_id, actor, address, "
-				"action, target, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-				"iiittttt", org, at_ms, user, actor, address, action, target,
-				detail ? detail : "{}"));
+	int64_t id = reg_insert(reg_q(
+	    r,
+	    "INSERT INTO audit (org_id, at_ms, user_id, actor, address, "
+	    "action, target, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+	    "iiittttt", org, at_ms, user, actor, address, action, target, detail ? detail : "{}"));
 
 	return id < 0 ? (int)id : 0;
 }

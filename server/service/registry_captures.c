@@ -8,15 +8,15 @@
 #include <time.h>
 
 #include "service/registry.h"
-#include "service/registry_sqlite.h"
+#include "service/registry_db.h"
 
 int64_t reg_capture_add(struct reg *r, int64_t org, int64_t user, const char *request,
 			const char *file)
 {
-	return reg_insert(r, reg_q(r,
-				   "INSERT INTO captures (org_id, user_id, request, file, created) "
-				   "VALUES (?, ?, ?, ?, ?)",
-				   "iitti", org, user, request, file, (int64_t)time(NULL)));
+	return reg_insert(reg_q(r,
+				"INSERT INTO captures (org_id, user_id, request, file, created) "
+				"VALUES (?, ?, ?, ?, ?) RETURNING id",
+				"iitti", org, user, request, file, (int64_t)time(NULL)));
 }
 
 int reg_capture_set_file(struct reg *r, int64_t capture, const char *file)
@@ -127,7 +127,7 @@ static int capture_devices(struct reg *r, struct reg_capture *c)
 	return e ? e : rc >= 0 ? 0 : -EIO;
 }
 
-/* Captures by id: id's alone, or those after after, limit of them (-1: all). */
+/* Captures by id: id's alone, or those after after, limit of them. */
 static int captures(struct reg *r, int64_t org, int64_t id, int64_t after, int64_t limit,
 		    const struct reg_capture_filter *f, struct reg_capture **ret, size_t *ret_n)
 {
@@ -204,7 +204,7 @@ static int captures(struct reg *r, int64_t org, int64_t id, int64_t after, int64
 int reg_captures_list(struct reg *r, int64_t org, int64_t id, struct reg_capture **ret,
 		      size_t *ret_n)
 {
-	return captures(r, org, id, 0, -1, NULL, ret, ret_n);
+	return captures(r, org, id, 0, INT64_MAX, NULL, ret, ret_n);
 }
 
 int reg_captures_page(struct reg *r, int64_t org, int64_t after, size_t limit,
@@ -242,7 +242,7 @@ int reg_org_stored(struct reg *r, int64_t org, uint64_t *ret)
 {
 	struct reg_stmt *st = reg_q(r,
 				    "SELECT coalesce(sum(stored), 0) FROM captures "
-				    "WHERE org_id = ? AND state = 'done' AND NOT lost",
+				    "WHERE org_id = ? AND state = 'done' AND lost = 0",
 				    "i", org);
 	int e = -EIO;
 
@@ -262,7 +262,7 @@ int reg_capture_delete(struct reg *r, int64_t org, int64_t id, char *file, size_
 		return e;
 	if (!done)
 		return -EBUSY;
-	if (reg_exec(r, "BEGIN IMMEDIATE"))
+	if (reg_begin(r))
 		return -EIO;
 	e = reg_run(reg_q(r, "DELETE FROM capture_devices WHERE capture_id = ?", "i", id));
 	if (!e)

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "service/registry.h"
-#include "service/registry_sqlite.h"
+#include "service/registry_db.h"
 #include "tunnel/claim.h"
 
 int reg_unclaimed_announce(struct reg *r, const struct reg_unclaimed *u,
@@ -99,7 +99,7 @@ int64_t reg_device_claim(struct reg *r, int64_t org, const char *serial, const c
 	int rc;
 
 	*ret = (struct reg_unclaimed){0};
-	if (reg_exec(r, "BEGIN IMMEDIATE"))
+	if (reg_begin(r))
 		return -EIO;
 	rc = match(r, serial, code, ret);
 	if (rc) {

@@ -5,7 +5,7 @@
 #include <time.h>
 
 #include "service/registry.h"
-#include "service/registry_sqlite.h"
+#include "service/registry_db.h"
 
 int reg_devices_due(struct reg *r, int64_t now, int64_t interval_s, size_t per_org, size_t limit,
 		    struct reg_device **ret, size_t *ret_n)
@@ -18,9 +18,11 @@ int reg_devices_due(struct reg *r, int64_t now, int64_t interval_s, size_t per_o
 	    reg_q(
 		r,
 		"SELECT " DEVICE_COLUMNS " FROM (SELECT *, row_number() OVER "
-		"(PARTITION BY org_id ORDER BY polled, id) AS turn FROM devices WHERE enabled AND "
-		"(polled + ?2 * (1 << min(poll_failures, 3)) <= ?1 OR "
-		"(reported = 0 AND created > ?1 - 600 AND polled <= ?1 - 5))) "
+		"(PARTITION BY org_id ORDER BY polled, id) AS turn FROM devices WHERE enabled <> "
+		"0 AND "
+		"(polled + ?2 * CASE WHEN poll_failures >= 3 THEN 8 WHEN poll_failures = 2 THEN 4 "
+		"WHEN poll_failures = 1 THEN 2 ELSE 1 END <= ?1 OR "
+		"(reported = 0 AND created > ?1 - 600 AND polled <= ?1 - 5))) AS due "
 		"WHERE turn <= ?3 ORDER BY polled, id LIMIT ?4",
 		"iiii", now, interval_s, (int64_t)per_org, (int64_t)limit),
 	    ret, ret_n);
@@ -40,7 +42,8 @@ void reg_device_report(struct reg *r, int64_t id, const char *serial, const char
 	reg_run(reg_q(r,
 		      "UPDATE devices SET report = ?, reported = ?, report_error = NULL, "
 		      "poll_failures = 0, "
-		      "last_seen = max(coalesce(last_seen, 0), ?) WHERE id = ? AND serial = ?",
+		      "last_seen = CASE WHEN last_seen > ?3 THEN last_seen ELSE ?3 END "
+		      "WHERE id = ?4 AND serial = ?5",
 		      "tiiit", json, when, when, id, serial));
 }
 

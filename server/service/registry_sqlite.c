@@ -1,13 +1,9 @@
-/* registry_sqlite.c - the registry in one SQLite file, see registry.h.
- * The backend (opening, migrations, statements and their rows) comes
- * first and is the only code of the registry that calls SQLite; the rest,
- * from reg_sha256 on, goes through registry_sqlite.h's helpers as the
- * other registry_*.c files do. */
+/* registry_sqlite.c - the registry in one SQLite file: opening it,
+ * its migrations, and registry_db.h's statements on it
+ * (registry_backend.h). The only code of the registry that calls SQLite. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <openssl/evp.h>
-#include <openssl/rand.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -17,21 +13,29 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/hex.h"
 #include "common/log.h"
 #include "service/registry.h"
-#include "service/registry_sqlite.h"
-#include "tunnel/identity.h"
+#include "service/registry_backend.h"
 
-struct reg {
+struct sq {
+	struct reg base;
 	sqlite3 *db;
+	char where[280];
 };
 
-/* For SQLite a struct reg_stmt is its sqlite3_stmt: the pointer is passed
- * through as it is, never dereferenced as a struct reg_stmt. */
+struct sq_stmt {
+	struct reg_stmt base;
+	sqlite3_stmt *st;
+};
+
+static struct sq *sq(struct reg *r)
+{
+	return (struct sq *)r;
+}
+
 static sqlite3_stmt *stmt(struct reg_stmt *st)
 {
-	return (sqlite3_stmt *)st;
+	return ((struct sq_stmt *)st)->st;
 }
 
 /* Migration N takes the schema from version N to N + 1. Append only: a
@@ -242,31 +246,28 @@ static const char *const migrations[] = {
     "ALTER TABLE devices ADD COLUMN settings TEXT;",
 };
 
-const char *reg_errmsg(struct reg *r)
+static const struct reg_ops sqlite_ops;
+
+static const char *errmsg(struct reg *r)
 {
-	return sqlite3_errmsg(r->db);
+	return sqlite3_errmsg(sq(r)->db);
 }
 
-int reg_schema_version(struct reg *r)
+static int schema_version(struct reg *r)
 {
 	sqlite3_stmt *st;
 	int v = -1;
 
-	if (sqlite3_prepare_v2(r->db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
+	if (sqlite3_prepare_v2(sq(r)->db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
 	    sqlite3_step(st) == SQLITE_ROW)
 		v = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
 	return v;
 }
 
-int reg_ping(struct reg *r)
-{
-	return reg_schema_version(r) < 0 ? -EIO : 0;
-}
-
 /* Foreign keys are off while tables are rebuilt (a pragma that does
  * nothing inside a transaction), and checked before the commit. */
-static int keys_hold(struct reg *r)
+static int keys_hold(struct sq *r)
 {
 	sqlite3_stmt *st;
 	int rc;
@@ -278,7 +279,7 @@ static int keys_hold(struct reg *r)
 	return rc == SQLITE_DONE;
 }
 
-static int migrate(struct reg *r, int want, char *err, size_t errlen)
+static int migrate(struct sq *r, int want, char *err, size_t errlen)
 {
 	char *msg = NULL, pragma[48];
 	int v;
@@ -286,7 +287,7 @@ static int migrate(struct reg *r, int want, char *err, size_t errlen)
 	if (sqlite3_exec(r->db, "PRAGMA foreign_keys = OFF; BEGIN IMMEDIATE", NULL, NULL, &msg) !=
 	    SQLITE_OK)
 		goto fail;
-	v = reg_schema_version(r);
+	v = schema_version(&r->base);
 	if (v > want) {
 		snprintf(err, errlen, "schema version %d is newer than this server's (%d)", v,
 			 want);
@@ -312,8 +313,6 @@ fail:
 	sqlite3_exec(r->db, "ROLLBACK; PRAGMA foreign_keys = ON", NULL, NULL, NULL);
 	return -EIO;
 }
-
-static int assign_mgmt(struct reg *r, char *err, size_t errlen);
 
 /* The registry holds devices' secrets: its files are the server's alone.
  * The file is created 0600 before SQLite opens it (SQLite would create it
@@ -366,7 +365,7 @@ static int damaged(const char *path, const char *why, char *err, size_t errlen)
 
 /* The storage's last error as reg_open's: a file that is not a database or
  * is corrupt is damaged (-EUCLEAN), anything else -EIO. */
-static int open_failed(struct reg *r, const char *path, char *err, size_t errlen)
+static int open_failed(struct sq *r, const char *path, char *err, size_t errlen)
 {
 	int rc;
 
@@ -386,7 +385,7 @@ static int open_failed(struct reg *r, const char *path, char *err, size_t errlen
  * b-trees' structure; it skips integrity_check's costlier part, that each
  * index matches its table. Its first complaint, or SQLite's error when it
  * cannot run. */
-static int check(struct reg *r, const char *path, char *err, size_t errlen)
+static int check(struct sq *r, const char *path, char *err, size_t errlen)
 {
 	sqlite3_stmt *st = NULL;
 	const char *row, *nl;
@@ -412,17 +411,13 @@ static int check(struct reg *r, const char *path, char *err, size_t errlen)
 	return e;
 }
 
-int reg_open(const char *path, struct reg **ret, char *err, size_t errlen)
-{
-	return reg_sqlite_open(path, (int)(sizeof(migrations) / sizeof(migrations[0])), ret, err,
-			       errlen);
-}
-
 int reg_sqlite_open(const char *path, int version, struct reg **ret, char *err, size_t errlen)
 {
-	struct reg *r = NULL;
+	struct sq *r = NULL;
 	int e = 0;
 
+	if (version < 0)
+		version = (int)(sizeof(migrations) / sizeof(migrations[0]));
 	/* ":memory:" and "" (a temporary file) are SQLite's own */
 	if (*path && strcmp(path, ":memory:"))
 		e = make_private(path, err, errlen);
@@ -431,6 +426,8 @@ int reg_sqlite_open(const char *path, int version, struct reg **ret, char *err, 
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
+	r->base.ops = &sqlite_ops;
+	snprintf(r->where, sizeof(r->where), "%.255s", path);
 	/* the first statement that reads the file tells one that is not a
 	 * database (SQLITE_NOTADB) */
 	if (sqlite3_open_v2(path, &r->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
@@ -445,41 +442,42 @@ int reg_sqlite_open(const char *path, int version, struct reg **ret, char *err, 
 	if (!e)
 		e = migrate(r, version, err, errlen);
 	if (!e)
-		e = assign_mgmt(r, err, errlen);
+		e = reg_assign_mgmt(&r->base, err, errlen);
 	if (e) {
-		reg_close(r);
+		reg_close(&r->base);
 		return e;
 	}
-	*ret = r;
+	*ret = &r->base;
 	return 0;
 }
 
-void reg_close(struct reg *r)
+static void sq_close(struct reg *r)
 {
-	if (!r)
-		return;
-	sqlite3_close(r->db);
+	sqlite3_close(sq(r)->db);
 	free(r);
 }
 
 /* Prepare and bind: 'i' int64, 't' text (NULL: SQL NULL), 'b' blob (ptr,
  * len). NULL on error. */
-struct reg_stmt *reg_q(struct reg *r, const char *sql, const char *types, ...)
+static struct reg_stmt *q(struct reg *r, const char *sql, const char *types, va_list ap)
 {
+	struct sq_stmt *s = malloc(sizeof(*s));
 	sqlite3_stmt *st;
-	va_list ap;
 	int k = 1, rc = SQLITE_OK;
 
-	if (sqlite3_prepare_v2(r->db, sql, -1, &st, NULL) != SQLITE_OK)
+	if (!s)
 		return NULL;
-	va_start(ap, types);
+	if (sqlite3_prepare_v2(sq(r)->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		free(s);
+		return NULL;
+	}
 	for (const char *t = types; *t && rc == SQLITE_OK; t++, k++) {
 		if (*t == 'i') {
 			rc = sqlite3_bind_int64(st, k, va_arg(ap, int64_t));
 		} else if (*t == 't') {
-			const char *s = va_arg(ap, const char *);
+			const char *v = va_arg(ap, const char *);
 
-			rc = s ? sqlite3_bind_text(st, k, s, -1, SQLITE_TRANSIENT)
+			rc = v ? sqlite3_bind_text(st, k, v, -1, SQLITE_TRANSIENT)
 			       : sqlite3_bind_null(st, k);
 		} else {
 			const void *p = va_arg(ap, const void *);
@@ -488,57 +486,38 @@ struct reg_stmt *reg_q(struct reg *r, const char *sql, const char *types, ...)
 			rc = sqlite3_bind_blob(st, k, p, n, SQLITE_TRANSIENT);
 		}
 	}
-	va_end(ap);
 	if (rc != SQLITE_OK) {
 		sqlite3_finalize(st);
+		free(s);
 		return NULL;
 	}
-	return (struct reg_stmt *)st;
+	*s = (struct sq_stmt){.base.ops = &sqlite_ops, .st = st};
+	return &s->base;
 }
 
-/* Run a statement that returns no rows: 0, -EEXIST on a constraint, -EIO. */
-int reg_run(struct reg_stmt *st)
+static int step(struct reg_stmt *st)
 {
-	int rc;
+	int rc = sqlite3_step(stmt(st));
 
-	if (!st)
-		return -EIO;
-	rc = sqlite3_step(stmt(st));
-	sqlite3_finalize(stmt(st));
+	if (rc == SQLITE_ROW)
+		return 1;
 	if (rc == SQLITE_DONE)
 		return 0;
-	return rc == SQLITE_CONSTRAINT ? -EEXIST : -EIO;
+	return (rc & 0xff) == SQLITE_CONSTRAINT ? -EEXIST : -EIO;
 }
 
-int64_t reg_insert(struct reg *r, struct reg_stmt *st)
-{
-	int e = reg_run(st);
-
-	return e ? e : sqlite3_last_insert_rowid(r->db);
-}
-
-int reg_step(struct reg_stmt *st)
-{
-	int rc;
-
-	if (!st)
-		return -EIO;
-	rc = sqlite3_step(stmt(st));
-	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -EIO;
-}
-
-int64_t reg_int(struct reg_stmt *st, int col)
+static int64_t col_int(struct reg_stmt *st, int col)
 {
 	return sqlite3_column_int64(stmt(st), col);
 }
 
-const char *reg_text(struct reg_stmt *st, int col)
+static const char *col_text(struct reg_stmt *st, int col)
 {
 	return (const char *)sqlite3_column_text(stmt(st), col);
 }
 
 /* The blob first, then its length, as SQLite's documentation orders them. */
-const void *reg_blob(struct reg_stmt *st, int col, size_t *len)
+static const void *col_blob(struct reg_stmt *st, int col, size_t *len)
 {
 	const void *p = sqlite3_column_blob(stmt(st), col);
 
@@ -546,265 +525,50 @@ const void *reg_blob(struct reg_stmt *st, int col, size_t *len)
 	return p;
 }
 
-int reg_null(struct reg_stmt *st, int col)
+static int col_null(struct reg_stmt *st, int col)
 {
 	return sqlite3_column_type(stmt(st), col) == SQLITE_NULL;
 }
 
-void reg_done(struct reg_stmt *st)
+static void done(struct reg_stmt *st)
 {
 	sqlite3_finalize(stmt(st));
+	free(st);
 }
 
-int64_t reg_changes(struct reg *r)
+static int64_t changes(struct reg *r)
 {
-	return sqlite3_changes64(r->db);
+	return sqlite3_changes64(sq(r)->db);
 }
 
-int reg_exec(struct reg *r, const char *sql)
+static int exec(struct reg *r, const char *sql)
 {
-	return sqlite3_exec(r->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -EIO;
+	return sqlite3_exec(sq(r)->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -EIO;
 }
 
-void reg_sha256(const void *p, size_t n, uint8_t out[32])
+/* SQLite takes its write lock at once, so that a transaction that reads
+ * before it writes never finds the database changed under it. */
+static int begin(struct reg *r)
 {
-	unsigned len = 32;
-
-	EVP_Digest(p, n, out, &len, EVP_sha256(), NULL);
+	return exec(r, "BEGIN IMMEDIATE");
 }
 
-int64_t reg_org_add(struct reg *r, const char *name)
+static const char *where(struct reg *r)
 {
-	return reg_insert(r, reg_q(r, "INSERT INTO orgs (name, created) VALUES (?, ?)", "ti", name,
-				   (int64_t)time(NULL)));
+	return sq(r)->where;
 }
 
-/* The first free management address for a serial (CRC32, then the next
- * ones on collision), or 0 on error. */
-static uint32_t free_mgmt(struct reg *r, const char *serial)
-{
-	for (uint32_t n = 0; n < 1024; n++) {
-		uint32_t a = mtun_address(serial, n);
-		struct reg_stmt *st =
-		    reg_q(r, "SELECT 1 FROM devices WHERE mgmt_address = ?", "i", (int64_t)a);
-		int rc = reg_step(st);
-
-		reg_done(st);
-		if (rc == 0)
-			return a;
-		if (rc != 1)
-			return 0;
-	}
-	return 0;
-}
-
-/* Devices enrolled before schema 2 get their management address. */
-static int assign_mgmt(struct reg *r, char *err, size_t errlen)
-{
-	for (;;) {
-		struct reg_stmt *st =
-		    reg_q(r,
-			  "SELECT id, serial FROM devices WHERE mgmt_address IS NULL "
-			  "LIMIT 1",
-			  "");
-		int64_t id;
-		char serial[256];
-		uint32_t a;
-
-		if (!st || reg_step(st) != 1) {
-			reg_done(st);
-			break;
-		}
-		id = reg_int(st, 0);
-		snprintf(serial, sizeof(serial), "%s", reg_text(st, 1));
-		reg_done(st);
-		a = free_mgmt(r, serial);
-		if (!a || reg_run(reg_q(r, "UPDATE devices SET mgmt_address = ? WHERE id = ?", "ii",
-					(int64_t)a, id))) {
-			snprintf(err, errlen, "assigning management addresses: %s", reg_errmsg(r));
-			return -EIO;
-		}
-	}
-	return 0;
-}
-
-int64_t reg_device_add(struct reg *r, int64_t org, const char *name, const char *serial,
-		       const char *address, const char *pubkey, char *secret_hex)
-{
-	uint8_t secret[REG_SECRET_LEN];
-	uint32_t mgmt = free_mgmt(r, serial);
-
-	if (!mgmt || RAND_bytes(secret, sizeof(secret)) != 1)
-		return -EIO;
-	ecap_hex_encode(secret, sizeof(secret), secret_hex);
-	return reg_insert(
-	    r, reg_q(r,
-		     "INSERT INTO devices (org_id, name, serial, address, pubkey, secret, "
-		     "created, mgmt_address) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-		     "ittttbii", org, name, serial, address, pubkey, secret, (int)sizeof(secret),
-		     (int64_t)time(NULL), (int64_t)mgmt));
-}
-
-/* The next element of an array that grows as rows come: *n of it used,
- * room for *cap (doubled as needed). Its address, or NULL without memory
- * (the array as it was). */
-void *reg_next_row(void **v, size_t *n, size_t *cap, size_t size)
-{
-	if (*n == *cap) {
-		size_t c = *cap ? 2 * *cap : 16;
-		void *nv = realloc(*v, c * size);
-
-		if (!nv)
-			return NULL;
-		*v = nv;
-		*cap = c;
-	}
-	return (char *)*v + (*n)++ * size;
-}
-
-/* Every column of a device, in the order device_row reads them. */
-void reg_text_col(struct reg_stmt *st, int col, char *ret, size_t len)
-{
-	const char *t = reg_text(st, col);
-
-	snprintf(ret, len, "%s", t ? t : "");
-}
-
-void reg_device_row(struct reg_stmt *st, struct reg_device *d)
-{
-	const void *secret;
-	size_t len;
-
-	*d = (struct reg_device){.id = reg_int(st, 0),
-				 .org = reg_int(st, 1),
-				 .enabled = (int)reg_int(st, 8),
-				 .mgmt = (uint32_t)reg_int(st, 9),
-				 .last_seen = reg_int(st, 10),
-				 .created = reg_int(st, 11)};
-	reg_text_col(st, 2, d->name, sizeof(d->name));
-	reg_text_col(st, 3, d->serial, sizeof(d->serial));
-	reg_text_col(st, 4, d->address, sizeof(d->address));
-	reg_text_col(st, 5, d->pubkey, sizeof(d->pubkey));
-	reg_text_col(st, 6, d->transport, sizeof(d->transport));
-	secret = reg_blob(st, 7, &len);
-	if (len == REG_SECRET_LEN)
-		memcpy(d->secret, secret, REG_SECRET_LEN);
-}
-
-/* The one device a statement selects (DEVICE_COLUMNS): 0, -ENOENT or -EIO. */
-static int one_device(struct reg_stmt *st, struct reg_device *ret)
-{
-	int rc, e;
-
-	if (!st)
-		return -EIO;
-	rc = reg_step(st);
-	e = rc == 1 ? 0 : rc == 0 ? -ENOENT : -EIO;
-	if (!e)
-		reg_device_row(st, ret);
-	reg_done(st);
-	return e;
-}
-
-int reg_device_get(struct reg *r, int64_t org, const char *name, struct reg_device *ret)
-{
-	return one_device(
-	    reg_q(r, "SELECT " DEVICE_COLUMNS " FROM devices WHERE org_id = ? AND name = ?", "it",
-		  org, name),
-	    ret);
-}
-
-int reg_device_by_pubkey(struct reg *r, const char *pubkey, struct reg_device *ret)
-{
-	return one_device(
-	    reg_q(r, "SELECT " DEVICE_COLUMNS " FROM devices WHERE pubkey = ?", "t", pubkey), ret);
-}
-
-int reg_device_rows(struct reg_stmt *st, struct reg_device **ret, size_t *ret_n)
-{
-	void *v = NULL;
-	size_t n = 0, cap = 0;
-	int rc, e = 0;
-
-	if (!st)
-		return -EIO;
-	while ((rc = reg_step(st)) == 1) {
-		struct reg_device *d = reg_next_row(&v, &n, &cap, sizeof(*d));
-
-		if (!d) {
-			e = -ENOMEM;
-			break;
-		}
-		reg_device_row(st, d);
-	}
-	reg_done(st);
-	if (!e && rc != 0)
-		e = -EIO;
-	if (e) {
-		free(v);
-		return e;
-	}
-	*ret = v;
-	*ret_n = n;
-	return 0;
-}
-
-int reg_devices_list(struct reg *r, int64_t org, const char *after, size_t limit,
-		     struct reg_device **ret, size_t *ret_n)
-{
-	return reg_device_rows(reg_q(r,
-				     "SELECT " DEVICE_COLUMNS " FROM devices WHERE org_id = ? AND "
-				     "name > ? ORDER BY name LIMIT ?",
-				     "iti", org, after ? after : "",
-				     limit ? (int64_t)limit : (int64_t)-1),
-			       ret, ret_n);
-}
-
-int reg_device_enable(struct reg *r, int64_t org, const char *name, int enabled)
-{
-	int e = reg_run(reg_q(r, "UPDATE devices SET enabled = ? WHERE org_id = ? AND name = ?",
-			      "iit", (int64_t)enabled, org, name));
-
-	return !e && !reg_changes(r) ? -ENOENT : e;
-}
-
-void reg_device_transport(struct reg *r, int64_t id, const char *transport, int64_t when)
-{
-	reg_run(reg_q(r, "UPDATE devices SET transport = ?, last_seen = ? WHERE id = ?", "tii",
-		      transport, when, id));
-}
-
-int reg_device_delete(struct reg *r, int64_t org, const char *name)
-{
-	struct reg_stmt *st =
-	    reg_q(r, "DELETE FROM devices WHERE org_id = ? AND name = ?", "it", org, name);
-	int e = reg_run(st);
-
-	if (!e && !reg_changes(r))
-		return -ENOENT;
-	return e == -EEXIST ? -EBUSY : e; /* captures refer to it */
-}
-
-void reg_device_seen(struct reg *r, int64_t id, int64_t when)
-{
-	reg_run(reg_q(r, "UPDATE devices SET last_seen = ? WHERE id = ?", "ii", when, id));
-}
-
-int reg_stats(struct reg *r, struct reg_stats *ret)
-{
-	struct reg_stmt *st =
-	    reg_q(r,
-		  "SELECT (SELECT count(*) FROM orgs), (SELECT count(*) FROM devices), "
-		  "(SELECT count(*) FROM captures)",
-		  "");
-	int e = -EIO;
-
-	if (st && reg_step(st) == 1) {
-		*ret = (struct reg_stats){.orgs = (uint64_t)reg_int(st, 0),
-					  .devices = (uint64_t)reg_int(st, 1),
-					  .captures = (uint64_t)reg_int(st, 2)};
-		e = 0;
-	}
-	reg_done(st);
-	return e;
-}
+static const struct reg_ops sqlite_ops = {.q = q,
+					  .step = step,
+					  .col_int = col_int,
+					  .col_text = col_text,
+					  .col_blob = col_blob,
+					  .col_null = col_null,
+					  .done = done,
+					  .changes = changes,
+					  .exec = exec,
+					  .begin = begin,
+					  .errmsg = errmsg,
+					  .schema_version = schema_version,
+					  .where = where,
+					  .close = sq_close};

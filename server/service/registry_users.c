@@ -10,7 +10,7 @@
 
 #include "common/hex.h"
 #include "service/registry.h"
-#include "service/registry_sqlite.h"
+#include "service/registry_db.h"
 
 static const char *const role_names[] = {
     [REG_VIEWER] = "viewer", [REG_OPERATOR] = "operator", [REG_OWNER] = "owner"};
@@ -71,11 +71,11 @@ int64_t reg_user_add(struct reg *r, const char *org, const char *name, const cha
 			lower[i] = (char)tolower((unsigned char)email[i]);
 		lower[i] = '\0';
 	}
-	return reg_insert(r, reg_q(r,
-				   "INSERT INTO users (org_id, name, email, role, pwhash, "
-				   "pw_change, created) VALUES (?, ?, ?, ?, ?, ?, ?)",
-				   "ittttii", o, name, email ? lower : NULL, reg_role_name(role),
-				   pwhash, (int64_t) !!pw_change, (int64_t)time(NULL)));
+	return reg_insert(reg_q(r,
+				"INSERT INTO users (org_id, name, email, role, pwhash, "
+				"pw_change, created) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+				"ittttii", o, name, email ? lower : NULL, reg_role_name(role),
+				pwhash, (int64_t) !!pw_change, (int64_t)time(NULL)));
 }
 
 int64_t reg_token_add(struct reg *r, int64_t user, const char *name, char *token_hex)
@@ -86,21 +86,24 @@ int64_t reg_token_add(struct reg *r, int64_t user, const char *name, char *token
 		return -EIO;
 	ecap_hex_encode(token, sizeof(token), token_hex);
 	reg_sha256(token_hex, 2 * sizeof(token), hash);
-	return reg_insert(r, reg_q(r,
-				   "INSERT INTO tokens (user_id, name, token_sha256, created) "
-				   "VALUES (?, ?, ?, ?)",
-				   "itbi", user, name, hash, 32, (int64_t)time(NULL)));
+	return reg_insert(reg_q(r,
+				"INSERT INTO tokens (user_id, name, token_sha256, created) "
+				"VALUES (?, ?, ?, ?) RETURNING id",
+				"itbi", user, name, hash, 32, (int64_t)time(NULL)));
 }
 
 int64_t reg_admin_add(struct reg *r, const char *org, const char *name, char *token_hex)
 {
 	int64_t user, tok;
 
-	if (reg_exec(r, "SAVEPOINT admin_add"))
+	if (reg_begin(r))
 		return -EIO;
 	user = reg_user_add(r, org, name, NULL, REG_OWNER, NULL, 0);
 	tok = user < 0 ? user : reg_token_add(r, user, name, token_hex);
-	reg_exec(r, tok < 0 ? "ROLLBACK TO admin_add; RELEASE admin_add" : "RELEASE admin_add");
+	if (tok < 0)
+		reg_exec(r, "ROLLBACK");
+	else if (reg_exec(r, "COMMIT"))
+		tok = -EIO;
 	return tok < 0 ? tok : user;
 }
 
@@ -134,7 +137,7 @@ int reg_user_by_token(struct reg *r, const char *token, size_t len, struct reg_u
 	st = reg_q(r,
 		   "SELECT " USER_COLS ", t.id, coalesce(t.last_used, 0) FROM tokens t "
 		   "JOIN users u ON u.id = t.user_id JOIN orgs o ON o.id = u.org_id "
-		   "WHERE t.token_sha256 = ? AND NOT u.disabled",
+		   "WHERE t.token_sha256 = ? AND u.disabled = 0",
 		   "b", hash, 32);
 	if (!st)
 		return -EIO;
@@ -155,7 +158,7 @@ int reg_user_by_email(struct reg *r, const char *email, struct reg_user *ret, ch
 	struct reg_stmt *st = reg_q(r,
 				    "SELECT " USER_COLS ", coalesce(u.pwhash, '') FROM users u "
 				    "JOIN orgs o ON o.id = u.org_id "
-				    "WHERE u.email = lower(?) AND NOT u.disabled",
+				    "WHERE u.email = lower(?) AND u.disabled = 0",
 				    "t", email);
 	int e = -ENOENT;
 
@@ -185,10 +188,9 @@ int reg_session_add(struct reg *r, int64_t user, int64_t now, char *cookie_hex, 
 	ecap_hex_encode(cookie, sizeof(cookie), cookie_hex);
 	ecap_hex_encode(csrf, sizeof(csrf), csrf_hex);
 	reg_sha256(cookie_hex, 2 * sizeof(cookie), hash);
-	return (int)reg_insert(r,
-			       reg_q(r,
+	return (int)reg_insert(reg_q(r,
 				     "INSERT INTO sessions (cookie_sha256, user_id, csrf, created, "
-				     "last_seen) VALUES (?, ?, ?, ?, ?)",
+				     "last_seen) VALUES (?, ?, ?, ?, ?) RETURNING id",
 				     "bitii", hash, 32, user, csrf_hex, now, now)) < 0
 		   ? -EIO
 		   : 0;
@@ -206,7 +208,7 @@ int reg_session_get(struct reg *r, const char *cookie, size_t len, int64_t now, 
 	st = reg_q(r,
 		   "SELECT " USER_COLS ", s.id, s.created, s.last_seen, s.csrf FROM sessions s "
 		   "JOIN users u ON u.id = s.user_id JOIN orgs o ON o.id = u.org_id "
-		   "WHERE s.cookie_sha256 = ? AND NOT u.disabled",
+		   "WHERE s.cookie_sha256 = ? AND u.disabled = 0",
 		   "b", hash, 32);
 	if (!st)
 		return -EIO;
@@ -339,7 +341,7 @@ static int64_t other_owners(struct reg *r, int64_t org, const char *name)
 {
 	struct reg_stmt *st = reg_q(r,
 				    "SELECT count(*) FROM users WHERE org_id = ? AND name != ? AND "
-				    "role = 'owner' AND NOT disabled",
+				    "role = 'owner' AND disabled = 0",
 				    "it", org, name);
 	int64_t n = -EIO;
 

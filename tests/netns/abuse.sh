@@ -368,10 +368,7 @@ for i in range(3500):
 	[ "$st" = 201 ] && wait_state "$id" done 10 || bad+=" room again:$st"
 	# retention: one ended two days ago goes at start, the recent one stays
 	kill -TERM "$server_pid"; wait_gone "$server_pid" 10
-	python3 -c 'import sqlite3, sys, time
-db = sqlite3.connect(sys.argv[1])
-db.execute("UPDATE captures SET ended = ? WHERE id = ?", (int(time.time()) - 2 * 86400, int(sys.argv[2])))
-db.commit()' "$db" "$old"
+	regsql "UPDATE captures SET ended = $(($(date +%s) - 2 * 86400)) WHERE id = $old"
 	server_start -c "$tmp/storage.conf" --data "$d" || bad+=" restart"
 	st=$(call "$alice" GET "/captures/$old"); [ "$st" = 404 ] || bad+=" expired kept:$st"
 	st=$(call "$alice" GET "/captures/$id"); [ "$st" = 200 ] && [ -e "$d/$id.pcapng" ] || bad+=" recent gone:$st"

@@ -544,11 +544,8 @@ test_expiry() {
 	printf 'session_idle = 2\nsession_max = 4\naudit_days = 30\n' > "$tmp/short.conf"
 	kill -TERM "$server_pid"; wait_gone "$server_pid" 10
 	# an audit entry 31 days old goes at the next start (audit_days = 30)
-	python3 -c 'import sqlite3, sys, time
-db = sqlite3.connect(sys.argv[1])
-db.execute("INSERT INTO audit (org_id, at_ms, actor, address, action, target, detail) VALUES (1, ?, ?, ?, ?, ?, ?)",
-           (int((time.time() - 31 * 86400) * 1000), "old", "", "signin", "session", "{}"))
-db.commit()' "$db"
+	regsql "INSERT INTO audit (org_id, at_ms, actor, address, action, target, detail)
+		VALUES (1, $((($(date +%s) - 31 * 86400) * 1000)), 'old', '', 'signin', 'session', '{}')"
 	server_start -c "$tmp/short.conf" || { ko "expiry" "no server"; return; }
 	signin "$tmp/e.jar" eve@acme.test "$pw" > /dev/null
 	[ "$(as "$tmp/e.jar" GET /session)" = 200 ] || { ko "expiry" "no session"; return; }

@@ -1,13 +1,14 @@
 # server_env.sh - what server.sh and abuse.sh share, sourced after lib.sh
 # (needs $server $agent $ec): certificates, an edgecap-server with a real
-# SQLite registry in B on 127.0.0.1:8000 (devices allowed in 10.98.0.0/24,
+# registry (a SQLite file, or the PostgreSQL database EDGECAP_TEST_DB names:
+# tests/unit/with-postgres.sh) in B on 127.0.0.1:8000 (devices allowed in 10.98.0.0/24,
 # and at its own 10.98.0.2, gw2's),
 # organizations acme (alice) and globex (bob), devices gw1 (agent in A on
 # va), gw2 (agent in B on vb), gw3 (nothing listens) and globex's gx1; and
 # the helpers to drive them: call, field, remote, wait_state.
 
 api=http://127.0.0.1:8000/api/v1
-db=$tmp/registry.db
+db=${EDGECAP_TEST_DB:-$tmp/registry.db}
 server_pid= gw1_pid= gw2_pid=
 
 # A CA the server trusts for devices' HTTPS, a device certificate for
@@ -18,7 +19,7 @@ server_start() { # [FLAG...]: more of the server's flags; $server_as: a command 
 	: > "$tmp/server.log"
 	ip netns exec "$B" ${server_as:-} "$server" --plain-http --listen 127.0.0.1:8000 --db "$db" \
 		--ca-file "$tls/ca.pem" --device-networks 10.98.0.0/24,10.98.0.2 \
-		--web-root "${web_root:-}" "$@" 2>> "$tmp/server.log" &
+		--data "$tmp" --web-root "${web_root:-}" "$@" 2>> "$tmp/server.log" &
 	server_pid=$!
 	for _ in $(seq 100); do
 		grep -q serving "$tmp/server.log" && return 0
@@ -70,6 +71,17 @@ agent_captures() { # NAME URL: captures the agent runs now, from its status
 	local t=/v1/status
 	inb curl -sS -H "Authorization: $("$(dirname "$0")/sign.py" "$(cat "$tmp/$1.secret")" GET $t)" \
 		"$2$t" | python3 -c 'import json, sys; print(len(json.load(sys.stdin)["captures"]))'
+}
+
+# regsql SQL: run one statement on the registry, a SQLite file or PostgreSQL
+regsql() {
+	case $db in
+	postgres://* | postgresql://*) psql -q -X -v ON_ERROR_STOP=1 "$db" -c "$1" > /dev/null ;;
+	*) python3 -c 'import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+db.execute(sys.argv[2])
+db.commit()' "$db" "$1" ;;
+	esac
 }
 
 # adduser EMAIL ROLE [ORG]: a user of ORG (acme); its one-time password on stdout

@@ -22,20 +22,36 @@
 #include <cmocka.h>
 
 #include "service/registry.h"
-#include "service/registry_sqlite.h" /* the migrations' test only */
+#include "service/registry_backend.h" /* the engines, for their own tests */
+#include "service/registry_db.h"
 #include "service/settings.h"
 #include "tunnel/claim.h"
 #include "tunnel/identity.h"
 
 static struct reg *r;
 static int64_t acme, globex;
+/* SQLite in memory, or the PostgreSQL EDGECAP_TEST_DB names
+ * (tests/unit/with-postgres.sh starts one for the test) */
+static const char *where = ":memory:";
 
 static int setup(void **state)
 {
 	char err[256];
 
-	if (reg_open(":memory:", &r, err, sizeof(err)))
+	/* each test on an empty PostgreSQL database, as in a new file */
+	if (reg_is_url(where)) {
+		if (reg_open(where, &r, err, sizeof(err)) ||
+		    reg_exec(r, "DROP SCHEMA public CASCADE; CREATE SCHEMA public")) {
+			fprintf(stderr, "%s: %s\n", where, r ? reg_errmsg(r) : err);
+			reg_close(r);
+			return -1;
+		}
+		reg_close(r);
+	}
+	if (reg_open(where, &r, err, sizeof(err))) {
+		fprintf(stderr, "%s: %s\n", where, err);
 		return -1;
+	}
 	acme = reg_org_add(r, "acme");
 	globex = reg_org_add(r, "globex");
 	return acme > 0 && globex > 0 ? 0 : -1;
@@ -807,8 +823,35 @@ static void settings_merge_and_stay_in_their_organization(void **state)
 	json_decref(p);
 }
 
+/* PostgreSQL: a schema newer than the server's is refused, and so is a
+ * database that is not there, each with the reason. */
+static void postgres_refuses_newer_schema_and_no_database(void **state)
+{
+	struct reg *other = NULL;
+	char err[256], url[512];
+	const char *q;
+
+	assert_int_equal(reg_exec(r, "UPDATE schema_version SET version = 99"), 0);
+	assert_int_equal(reg_open(where, &other, err, sizeof(err)), -EPROTO);
+	assert_non_null(strstr(err, "schema version 99 is newer than this server's (11)"));
+	assert_int_equal(reg_exec(r, "UPDATE schema_version SET version = 11"), 0);
+	assert_int_equal(reg_open(where, &other, err, sizeof(err)), 0);
+	reg_close(other);
+	/* the same server, a database it does not have */
+	q = strchr(where + strlen("postgresql://"), '?');
+	snprintf(url, sizeof(url), "postgresql:///nosuchdb%s", q ? q : "");
+	assert_int_equal(reg_open(url, &other, err, sizeof(err)), -EIO);
+	assert_non_null(strstr(err, "database \"nosuchdb\" does not exist"));
+	/* and where is said without the password */
+	assert_null(strstr(reg_where(r), "secret"));
+}
+
 int main(void)
 {
+	const struct CMUnitTest postgres[] = {
+	    cmocka_unit_test_setup_teardown(postgres_refuses_newer_schema_and_no_database, setup,
+					    teardown),
+	};
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(schema_and_bootstrap, setup, teardown),
 	    cmocka_unit_test_setup_teardown(users_emails_passwords_and_tokens, setup, teardown),
@@ -821,6 +864,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(reports_back_off_and_share, setup, teardown),
 	    cmocka_unit_test_setup_teardown(settings_merge_and_stay_in_their_organization, setup,
 					    teardown),
+	};
+	const struct CMUnitTest sqlite[] = {
 	    cmocka_unit_test_setup_teardown(file_is_private, file_setup, file_teardown),
 	    cmocka_unit_test_setup_teardown(loose_file_is_tightened, file_setup, file_teardown),
 	    cmocka_unit_test_setup_teardown(damaged_page_is_refused, file_setup, file_teardown),
@@ -830,5 +875,13 @@ int main(void)
 					    file_teardown),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	const char *pg = getenv("EDGECAP_TEST_DB");
+	int failed;
+
+	if (pg && *pg)
+		where = pg;
+	failed = cmocka_run_group_tests(tests, NULL, NULL);
+	if (reg_is_url(where))
+		return failed + cmocka_run_group_tests(postgres, NULL, NULL);
+	return failed + cmocka_run_group_tests(sqlite, NULL, NULL);
 }

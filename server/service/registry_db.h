@@ -1,10 +1,15 @@
-/* registry_sqlite.h - what the registry's files share below registry.h
- * (not an interface: registry.h is): statements made, run and read. Only
- * registry_sqlite.c's backend part knows the storage engine; struct reg
- * and struct reg_stmt are opaque here, so the files over these helpers
- * hold SQL text and row handling only (docs/scale.md). */
-#ifndef SRV_REGISTRY_SQLITE_H
-#define SRV_REGISTRY_SQLITE_H
+/* registry_db.h - what the registry's files share below registry.h (not
+ * an interface: registry.h is): statements made, run and read, the same
+ * on SQLite and on PostgreSQL. struct reg and struct reg_stmt are opaque
+ * here, so the files over these helpers hold SQL text and row handling
+ * only (docs/scale.md).
+ *
+ * The SQL is written once for both engines: parameters as ? or ?N (N from
+ * 1, as SQLite numbers them), integers and never booleans (enabled <> 0,
+ * not enabled), CASE in place of two-argument min and max, RETURNING id
+ * for a new row's id, and no LIMIT -1. */
+#ifndef SRV_REGISTRY_DB_H
+#define SRV_REGISTRY_DB_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -16,7 +21,8 @@ struct reg_stmt;
 /* A statement with its parameters bound by types ("i" int64, "t" text,
  * "b" blob with its length after it): NULL on error. */
 struct reg_stmt *reg_q(struct reg *r, const char *sql, const char *types, ...);
-/* The next row: 1 a row, 0 no more, -EIO (also for a NULL statement). */
+/* The next row: 1 a row, 0 no more, -EEXIST a constraint, -EIO (also for
+ * a NULL statement). */
 int reg_step(struct reg_stmt *st);
 /* The current row's column col (from 0): as an integer; as text (NULL for
  * NULL), valid until the next step or reg_done; as bytes, their number in
@@ -29,20 +35,20 @@ int reg_null(struct reg_stmt *st, int col);
 void reg_done(struct reg_stmt *st);
 /* Rows the last INSERT, UPDATE or DELETE changed. */
 int64_t reg_changes(struct reg *r);
-/* Run SQL without parameters or rows (BEGIN, COMMIT, ROLLBACK, savepoints):
- * 0 or -EIO. */
+/* Run SQL without parameters or rows (COMMIT, ROLLBACK, savepoints): 0 or
+ * -EIO. */
 int reg_exec(struct reg *r, const char *sql);
+/* Begin a transaction that writes: one at a time, across every server on
+ * the registry (SQLite's BEGIN IMMEDIATE; a lock in PostgreSQL). */
+int reg_begin(struct reg *r);
 /* Step it to the end and finalize it: 0, -EEXIST (a constraint), -EIO. */
 int reg_run(struct reg_stmt *st);
-/* reg_run, then the new row's id (or the error). */
-int64_t reg_insert(struct reg *r, struct reg_stmt *st);
+/* The id an INSERT ... RETURNING id gives (or the error). */
+int64_t reg_insert(struct reg_stmt *st);
 /* Room for one more row in a growing array: NULL when out of memory. */
 void *reg_next_row(void **v, size_t *n, size_t *cap, size_t size);
 /* SHA-256 of n bytes. */
 void reg_sha256(const void *p, size_t n, uint8_t out[32]);
-/* reg_open, migrating only to schema version (for the tests of the
- * migrations). */
-int reg_sqlite_open(const char *path, int version, struct reg **ret, char *err, size_t errlen);
 /* The columns of a device, in the order reg_device_row reads them. */
 #define DEVICE_COLUMNS                                                                             \
 	"id, org_id, name, serial, address, pubkey, transport, secret, enabled, "                  \

@@ -1,0 +1,553 @@
+/* registry_pg.c - the registry on PostgreSQL through libpq: opening it,
+ * its migrations, and registry_db.h's statements on it
+ * (registry_backend.h). The only code of the registry that calls libpq.
+ *
+ * Statements are sent with their parameters apart (PQexecParams: int8,
+ * text, and bytea in binary), their ? and ?N turned into $N as SQLite
+ * numbers them, and read back as text. Each runs when it is made, so its
+ * rows are there for reg_step; a statement that failed says so at its
+ * first step. A connection found broken is made again once, outside a
+ * transaction, before the statement is given up. */
+#include <errno.h>
+#include <inttypes.h>
+#include <libpq-fe.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "service/registry.h"
+#include "service/registry_backend.h"
+
+/* PostgreSQL's type oids (catalog/pg_type_d.h, stable across versions) */
+#define OID_INT8  20
+#define OID_TEXT  25
+#define OID_BYTEA 17
+/* statements' parameters at most */
+#define PG_PARAMS_MAX 16
+/* the lock every transaction that writes takes (reg_begin) */
+#define PG_WRITE_LOCK 0x65646763 /* "edgc" */
+
+struct pg {
+	struct reg base;
+	PGconn *c;
+	int64_t changes;
+	int in_tx;
+	char err[256];
+	char where[280];
+};
+
+struct pg_stmt {
+	struct reg_stmt base;
+	PGresult *res;
+	int row, rows, error;
+	unsigned char *blob; /* the current row's bytea, decoded */
+};
+
+static const struct reg_ops pg_ops;
+
+static struct pg *pg(struct reg *r)
+{
+	return (struct pg *)r;
+}
+
+static struct pg_stmt *pst(struct reg_stmt *st)
+{
+	return (struct pg_stmt *)st;
+}
+
+/* libpq's message, on one line */
+static void keep_error(struct pg *p, const char *msg)
+{
+	snprintf(p->err, sizeof(p->err), "%s", msg && *msg ? msg : "PostgreSQL failed");
+	for (char *c = p->err; *c; c++)
+		if (*c == '\n')
+			*c = *(c + 1) ? ' ' : '\0';
+}
+
+/* ? and ?N as $N: a bare ? takes the number after the largest so far, as
+ * in SQLite. Quoted text and identifiers are left as they are. NULL
+ * without memory. */
+static char *dollars(const char *sql, int *nparams)
+{
+	size_t n = strlen(sql);
+	char *out = malloc(3 * n + 1), *o = out;
+	int max = 0;
+	char quote = 0;
+
+	if (!out)
+		return NULL;
+	for (const char *s = sql; *s; s++) {
+		if (quote) {
+			if (*s == quote)
+				quote = 0;
+			*o++ = *s;
+		} else if (*s == '\'' || *s == '"') {
+			quote = *s;
+			*o++ = *s;
+		} else if (*s == '?') {
+			int k = 0;
+
+			while (s[1] >= '0' && s[1] <= '9')
+				k = 10 * k + (*++s - '0');
+			if (!k)
+				k = max + 1;
+			if (k > max)
+				max = k;
+			o += sprintf(o, "$%d", k);
+		} else {
+			*o++ = *s;
+		}
+	}
+	*o = 0;
+	*nparams = max;
+	return out;
+}
+
+/* A broken connection made again, once, where no transaction is lost by
+ * it: 1 when it was. */
+static int reconnect(struct pg *p)
+{
+	if (PQstatus(p->c) != CONNECTION_BAD || p->in_tx)
+		return 0;
+	PQreset(p->c);
+	if (PQstatus(p->c) != CONNECTION_OK)
+		return 0;
+	ecap_log(LOG_NOTICE, "registry %s: connected again", p->where);
+	return 1;
+}
+
+/* Run it: a result whose status is checked by the caller. */
+static PGresult *run(struct pg *p, const char *sql, int n, const Oid *types,
+		     const char *const *values, const int *lengths, const int *formats)
+{
+	PGresult *res = PQexecParams(p->c, sql, n, types, values, lengths, formats, 0);
+
+	if (PQresultStatus(res) == PGRES_FATAL_ERROR && reconnect(p)) {
+		PQclear(res);
+		res = PQexecParams(p->c, sql, n, types, values, lengths, formats, 0);
+	}
+	return res;
+}
+
+/* The result as reg_step's error: 0, -EEXIST (integrity, class 23), -EIO */
+static int result_error(struct pg *p, PGresult *res)
+{
+	ExecStatusType s = PQresultStatus(res);
+	const char *state;
+
+	if (s == PGRES_TUPLES_OK || s == PGRES_COMMAND_OK)
+		return 0;
+	keep_error(p, res ? PQresultErrorMessage(res) : PQerrorMessage(p->c));
+	state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	return state && !strncmp(state, "23", 2) ? -EEXIST : -EIO;
+}
+
+static struct reg_stmt *q(struct reg *r, const char *sql, const char *types, va_list ap)
+{
+	struct pg *p = pg(r);
+	struct pg_stmt *st = calloc(1, sizeof(*st));
+	Oid oids[PG_PARAMS_MAX];
+	const char *values[PG_PARAMS_MAX];
+	int lengths[PG_PARAMS_MAX], formats[PG_PARAMS_MAX], n = (int)strlen(types), used;
+	char ints[PG_PARAMS_MAX][24], *text = dollars(sql, &used);
+
+	if (!st || !text || n > PG_PARAMS_MAX) {
+		free(st);
+		free(text);
+		return NULL;
+	}
+	st->base.ops = &pg_ops;
+	for (int k = 0; k < n; k++) {
+		lengths[k] = formats[k] = 0;
+		if (types[k] == 'i') {
+			oids[k] = OID_INT8;
+			snprintf(ints[k], sizeof(ints[k]), "%" PRId64, va_arg(ap, int64_t));
+			values[k] = ints[k];
+		} else if (types[k] == 't') {
+			oids[k] = OID_TEXT;
+			values[k] = va_arg(ap, const char *);
+		} else {
+			oids[k] = OID_BYTEA;
+			values[k] = va_arg(ap, const char *);
+			lengths[k] = va_arg(ap, int);
+			formats[k] = 1;
+		}
+	}
+	st->res = run(p, text, n, oids, values, lengths, formats);
+	free(text);
+	st->error = result_error(p, st->res);
+	if (!st->error) {
+		const char *c = PQcmdTuples(st->res);
+
+		st->rows = PQntuples(st->res);
+		p->changes = *c ? strtoll(c, NULL, 10) : 0;
+	}
+	st->row = -1;
+	return &st->base;
+}
+
+static int step(struct reg_stmt *s)
+{
+	struct pg_stmt *st = pst(s);
+
+	if (st->error)
+		return st->error;
+	PQfreemem(st->blob);
+	st->blob = NULL;
+	if (st->row < st->rows)
+		st->row++;
+	return st->row < st->rows;
+}
+
+/* Integers, and the booleans of expressions read as 1 and 0 */
+static int64_t col_int(struct reg_stmt *s, int col)
+{
+	const char *v = PQgetvalue(pst(s)->res, pst(s)->row, col);
+
+	if (!strcmp(v, "t"))
+		return 1;
+	return strtoll(v, NULL, 10);
+}
+
+static const char *col_text(struct reg_stmt *s, int col)
+{
+	struct pg_stmt *st = pst(s);
+
+	return PQgetisnull(st->res, st->row, col) ? NULL : PQgetvalue(st->res, st->row, col);
+}
+
+static const void *col_blob(struct reg_stmt *s, int col, size_t *len)
+{
+	struct pg_stmt *st = pst(s);
+
+	*len = 0;
+	if (PQgetisnull(st->res, st->row, col))
+		return NULL;
+	PQfreemem(st->blob);
+	st->blob = PQunescapeBytea((const unsigned char *)PQgetvalue(st->res, st->row, col), len);
+	return st->blob;
+}
+
+static int col_null(struct reg_stmt *s, int col)
+{
+	return PQgetisnull(pst(s)->res, pst(s)->row, col);
+}
+
+static void done(struct reg_stmt *s)
+{
+	PQfreemem(pst(s)->blob);
+	PQclear(pst(s)->res);
+	free(s);
+}
+
+static int64_t changes(struct reg *r)
+{
+	return pg(r)->changes;
+}
+
+/* SQL of one or more statements, without parameters */
+static int exec(struct reg *r, const char *sql)
+{
+	struct pg *p = pg(r);
+	PGresult *res = PQexec(p->c, sql);
+	int e;
+
+	if (PQresultStatus(res) == PGRES_FATAL_ERROR && reconnect(p)) {
+		PQclear(res);
+		res = PQexec(p->c, sql);
+	}
+	e = result_error(p, res);
+
+	PQclear(res);
+	if (!e && !strncmp(sql, "BEGIN", 5))
+		p->in_tx = 1;
+	else if (!strcmp(sql, "COMMIT") || !strcmp(sql, "ROLLBACK"))
+		p->in_tx = 0;
+	return e;
+}
+
+/* BEGIN IMMEDIATE as SQLite has it: one transaction that writes at a
+ * time, across every server on the registry, so that one that reads
+ * before it writes never finds the rows changed under it. */
+static int begin(struct reg *r)
+{
+	char sql[96];
+
+	snprintf(sql, sizeof(sql), "BEGIN; SELECT pg_advisory_xact_lock(%d)", PG_WRITE_LOCK);
+	return exec(r, sql);
+}
+
+static const char *errmsg(struct reg *r)
+{
+	return pg(r)->err;
+}
+
+static int schema_version(struct reg *r)
+{
+	struct pg *p = pg(r);
+	PGresult *res = run(p,
+			    "SELECT CASE WHEN to_regclass('schema_version') IS NULL THEN 0 "
+			    "ELSE (SELECT version FROM schema_version) END",
+			    0, NULL, NULL, NULL, NULL);
+	int v = -1;
+
+	if (!result_error(p, res) && PQntuples(res) == 1)
+		v = atoi(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return v;
+}
+
+static const char *where(struct reg *r)
+{
+	return pg(r)->where;
+}
+
+static void pg_close(struct reg *r)
+{
+	PQfinish(pg(r)->c);
+	free(r);
+}
+
+/* The schema as SQLite's migrations leave it at version PG_BASE, written
+ * once: PostgreSQL registries start there. Integers are BIGINT (SQLite's
+ * are 64-bit), blobs BYTEA, ids identities (never handed out again). */
+#define PG_BASE 11
+static const char base_schema[] =
+    "CREATE TABLE orgs ("
+    "  id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  created BIGINT NOT NULL,"
+    "  viewer_downloads BIGINT NOT NULL DEFAULT 0,"
+    "  settings TEXT);"
+    "CREATE TABLE users ("
+    "  id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,"
+    "  org_id BIGINT NOT NULL REFERENCES orgs(id),"
+    "  name TEXT NOT NULL,"
+    "  email TEXT UNIQUE,"
+    "  role TEXT NOT NULL CHECK (role IN ('owner', 'operator', 'viewer')),"
+    "  pwhash TEXT,"
+    "  pw_change BIGINT NOT NULL DEFAULT 0,"
+    "  disabled BIGINT NOT NULL DEFAULT 0,"
+    "  created BIGINT NOT NULL,"
+    "  UNIQUE (org_id, name));"
+    "CREATE TABLE tokens ("
+    "  id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,"
+    "  user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  name TEXT NOT NULL,"
+    "  token_sha256 BYTEA NOT NULL UNIQUE,"
+    "  created BIGINT NOT NULL,"
+    "  last_used BIGINT,"
+    "  UNIQUE (user_id, name));"
+    "CREATE TABLE devices ("
+    "  id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,"
+    "  org_id BIGINT NOT NULL REFERENCES orgs(id),"
+    "  name TEXT NOT NULL,"
+    "  serial TEXT NOT NULL,"
+    "  pubkey TEXT,"
+    "  secret BYTEA NOT NULL,"
+    "  address TEXT NOT NULL,"
+    "  transport TEXT NOT NULL DEFAULT 'direct',"
+    "  enabled BIGINT NOT NULL DEFAULT 1,"
+    "  last_seen BIGINT,"
+    "  created BIGINT NOT NULL,"
+    "  mgmt_address BIGINT,"
+    "  report TEXT,"
+    "  reported BIGINT NOT NULL DEFAULT 0,"
+    "  report_error TEXT,"
+    "  polled BIGINT NOT NULL DEFAULT 0,"
+    "  poll_failures BIGINT NOT NULL DEFAULT 0,"
+    "  settings TEXT,"
+    "  UNIQUE (org_id, name),"
+    "  UNIQUE (org_id, serial));"
+    "CREATE UNIQUE INDEX devices_mgmt ON devices (mgmt_address);"
+    "CREATE UNIQUE INDEX devices_pubkey ON devices (pubkey);"
+    "CREATE TABLE unclaimed ("
+    "  pubkey TEXT PRIMARY KEY,"
+    "  serial TEXT NOT NULL,"
+    "  claim_sha256 TEXT NOT NULL,"
+    "  hostname TEXT NOT NULL,"
+    "  agent TEXT NOT NULL,"
+    "  source TEXT NOT NULL,"
+    "  first_seen BIGINT NOT NULL,"
+    "  last_seen BIGINT NOT NULL);"
+    "CREATE INDEX unclaimed_serial ON unclaimed (serial);"
+    "CREATE INDEX unclaimed_source ON unclaimed (source);"
+    "CREATE INDEX unclaimed_seen ON unclaimed (last_seen);"
+    "CREATE TABLE captures ("
+    "  id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,"
+    "  org_id BIGINT NOT NULL REFERENCES orgs(id),"
+    "  user_id BIGINT NOT NULL REFERENCES users(id),"
+    "  request TEXT NOT NULL,"
+    "  file TEXT NOT NULL,"
+    "  state TEXT NOT NULL DEFAULT 'running',"
+    "  merged BIGINT NOT NULL DEFAULT 0,"
+    "  duplicates BIGINT NOT NULL DEFAULT 0,"
+    "  late BIGINT NOT NULL DEFAULT 0,"
+    "  created BIGINT NOT NULL,"
+    "  ended BIGINT,"
+    "  ended_by TEXT,"
+    "  error TEXT,"
+    "  stored BIGINT NOT NULL DEFAULT 0,"
+    "  lost BIGINT NOT NULL DEFAULT 0);"
+    "CREATE INDEX captures_org ON captures (org_id, id);"
+    "CREATE INDEX captures_ended ON captures (state, ended);"
+    "CREATE TABLE capture_devices ("
+    "  capture_id BIGINT NOT NULL REFERENCES captures(id) ON DELETE CASCADE,"
+    "  device_id BIGINT NOT NULL REFERENCES devices(id),"
+    "  state TEXT NOT NULL DEFAULT 'connecting',"
+    "  error TEXT,"
+    "  bytes BIGINT NOT NULL DEFAULT 0,"
+    "  packets BIGINT NOT NULL DEFAULT 0,"
+    "  duplicates BIGINT NOT NULL DEFAULT 0,"
+    "  dropped BIGINT NOT NULL DEFAULT 0,"
+    "  clock TEXT,"
+    "  PRIMARY KEY (capture_id, device_id));"
+    "CREATE TABLE sessions ("
+    "  id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,"
+    "  cookie_sha256 BYTEA NOT NULL UNIQUE,"
+    "  user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  csrf TEXT NOT NULL,"
+    "  created BIGINT NOT NULL,"
+    "  last_seen BIGINT NOT NULL);"
+    "CREATE INDEX sessions_user ON sessions (user_id);"
+    "CREATE TABLE signin_failures ("
+    "  key TEXT NOT NULL,"
+    "  at BIGINT NOT NULL);"
+    "CREATE INDEX signin_failures_key ON signin_failures (key, at);"
+    "CREATE TABLE audit ("
+    "  id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,"
+    "  org_id BIGINT NOT NULL REFERENCES orgs(id),"
+    "  at_ms BIGINT NOT NULL,"
+    "  user_id BIGINT,"
+    "  actor TEXT NOT NULL,"
+    "  address TEXT NOT NULL,"
+    "  action TEXT NOT NULL,"
+    "  target TEXT NOT NULL,"
+    "  detail TEXT NOT NULL);"
+    "CREATE INDEX audit_org ON audit (org_id, id);";
+
+/* Migration N (N >= PG_BASE) takes the schema from version N to N + 1, as
+ * SQLite's migration N does (registry_sqlite.c). Append only, in step. */
+static const char *const migrations[] = {
+    NULL /* the end */
+};
+
+static int latest(void)
+{
+	int n = 0;
+
+	while (migrations[n])
+		n++;
+	return PG_BASE + n;
+}
+
+/* In one transaction under the write lock, so that servers started
+ * together migrate once. */
+static int migrate(struct pg *p, int want, char *err, size_t errlen)
+{
+	char sql[96];
+	int v;
+
+	if (begin(&p->base) ||
+	    exec(&p->base, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL); "
+			   "INSERT INTO schema_version SELECT 0 WHERE NOT EXISTS "
+			   "(SELECT 1 FROM schema_version)"))
+		goto fail;
+	v = schema_version(&p->base);
+	if (v < 0)
+		goto fail;
+	if (v > want) {
+		snprintf(err, errlen, "schema version %d is newer than this server's (%d)", v,
+			 want);
+		exec(&p->base, "ROLLBACK");
+		return -EPROTO;
+	}
+	if (v == 0 && exec(&p->base, base_schema))
+		goto fail;
+	for (v = v ? v : PG_BASE; v < want; v++)
+		if (exec(&p->base, migrations[v - PG_BASE]))
+			goto fail;
+	snprintf(sql, sizeof(sql), "UPDATE schema_version SET version = %d", want);
+	if (exec(&p->base, sql) || exec(&p->base, "COMMIT"))
+		goto fail;
+	return 0;
+fail:
+	snprintf(err, errlen, "registry %s: schema migration: %s", p->where, p->err);
+	exec(&p->base, "ROLLBACK");
+	return -EIO;
+}
+
+/* The URL without its password, for the log: user@host/db */
+static void describe(struct pg *p)
+{
+	const char *host = PQhost(p->c);
+
+	snprintf(p->where, sizeof(p->where), "postgresql://%.60s@%.120s/%.60s", PQuser(p->c),
+		 host && *host == '/' ? ""
+		 : host		      ? host
+				      : "",
+		 PQdb(p->c));
+	if (host && *host == '/')
+		snprintf(p->where + strlen(p->where), sizeof(p->where) - strlen(p->where),
+			 "?host=%.100s", host);
+}
+
+/* Notices (a table that exists already) are not the log's. */
+static void quiet(void *arg, const char *msg)
+{
+	(void)arg;
+	(void)msg;
+}
+
+int reg_pg_open(const char *url, int version, struct reg **ret, char *err, size_t errlen)
+{
+	struct pg *p = calloc(1, sizeof(*p));
+	int e;
+
+	if (!p)
+		return -ENOMEM;
+	p->base.ops = &pg_ops;
+	if (version < 0)
+		version = latest();
+	p->c = PQconnectdb(url);
+	if (!p->c || PQstatus(p->c) != CONNECTION_OK) {
+		keep_error(p, p->c ? PQerrorMessage(p->c) : "out of memory");
+		snprintf(err, errlen, "registry: PostgreSQL: %s", p->err);
+		pg_close(&p->base);
+		return -EIO;
+	}
+	describe(p);
+	if (version < PG_BASE || version > latest()) {
+		snprintf(err, errlen, "registry %s: schema version %d: PostgreSQL starts at %d",
+			 p->where, version, PG_BASE);
+		pg_close(&p->base);
+		return -EINVAL;
+	}
+	PQsetNoticeProcessor(p->c, quiet, NULL);
+	e = migrate(p, version, err, errlen);
+	if (!e)
+		e = reg_assign_mgmt(&p->base, err, errlen);
+	if (e) {
+		pg_close(&p->base);
+		return e;
+	}
+	*ret = &p->base;
+	return 0;
+}
+
+static const struct reg_ops pg_ops = {.q = q,
+				      .step = step,
+				      .col_int = col_int,
+				      .col_text = col_text,
+				      .col_blob = col_blob,
+				      .col_null = col_null,
+				      .done = done,
+				      .changes = changes,
+				      .exec = exec,
+				      .begin = begin,
+				      .errmsg = errmsg,
+				      .schema_version = schema_version,
+				      .where = where,
+				      .close = pg_close};
