@@ -219,15 +219,12 @@ static int file_of(struct reg *r, int64_t org, int64_t id, char *file, size_t le
 {
 	struct reg_stmt *st =
 	    reg_q(r, "SELECT file, state FROM captures WHERE org_id = ? AND id = ?", "ii", org, id);
-	int e = -ENOENT;
+	int e = reg_row(st);
 
-	if (!st)
-		return -EIO;
-	if (reg_step(st) == 1) {
+	if (!e) {
 		snprintf(file, len, "%s", reg_text(st, 0));
 		if (done)
 			*done = !strcmp(reg_text(st, 1), "done");
-		e = 0;
 	}
 	reg_done(st);
 	return e;

@@ -83,6 +83,13 @@ int reg_null(struct reg_stmt *st, int col)
 	return st->ops->col_null(st, col);
 }
 
+int reg_row(struct reg_stmt *st)
+{
+	int rc = reg_step(st);
+
+	return rc == 1 ? 0 : rc == 0 ? -ENOENT : -EIO;
+}
+
 void reg_done(struct reg_stmt *st)
 {
 	if (st)

@@ -31,6 +31,10 @@ int64_t reg_int(struct reg_stmt *st, int col);
 const char *reg_text(struct reg_stmt *st, int col);
 const void *reg_blob(struct reg_stmt *st, int col, size_t *len);
 int reg_null(struct reg_stmt *st, int col);
+/* Step a lookup to its one row: 0 it is there, -ENOENT it is not, -EIO
+ * the storage failed (also for a NULL statement), so that a registry that
+ * does not answer is never taken for a row that is not there. */
+int reg_row(struct reg_stmt *st);
 /* Finalize it (NULL is fine). */
 void reg_done(struct reg_stmt *st);
 /* Rows the last INSERT, UPDATE or DELETE changed. */

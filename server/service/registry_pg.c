@@ -503,6 +503,10 @@ static void quiet(void *arg, const char *msg)
 
 int reg_pg_open(const char *url, int version, struct reg **ret, char *err, size_t errlen)
 {
+	/* a server that does not answer holds the loop 5 s at most, unless
+	 * the URL says otherwise (its keys come after these) */
+	static const char *const keys[] = {"connect_timeout", "dbname", NULL};
+	const char *const values[] = {"5", url, NULL};
 	struct pg *p = calloc(1, sizeof(*p));
 	int e;
 
@@ -511,7 +515,7 @@ int reg_pg_open(const char *url, int version, struct reg **ret, char *err, size_
 	p->base.ops = &pg_ops;
 	if (version < 0)
 		version = latest();
-	p->c = PQconnectdb(url);
+	p->c = PQconnectdbParams(keys, values, 1);
 	if (!p->c || PQstatus(p->c) != CONNECTION_OK) {
 		keep_error(p, p->c ? PQerrorMessage(p->c) : "out of memory");
 		snprintf(err, errlen, "registry: PostgreSQL: %s", p->err);

@@ -46,11 +46,9 @@ const char *reg_email_bad(const char *e)
 static int64_t org_id(struct reg *r, const char *org)
 {
 	struct reg_stmt *st = reg_q(r, "SELECT id FROM orgs WHERE name = ?", "t", org);
-	int64_t id = -ENOENT;
+	int64_t id = reg_row(st);
 
-	if (!st)
-		return -EIO;
-	if (reg_step(st) == 1)
+	if (!id)
 		id = reg_int(st, 0);
 	reg_done(st);
 	return id;
@@ -131,7 +129,7 @@ int reg_user_by_token(struct reg *r, const char *token, size_t len, struct reg_u
 	uint8_t hash[32];
 	struct reg_stmt *st;
 	int64_t tok = 0, used = 0, now = (int64_t)time(NULL);
-	int e = -ENOENT;
+	int e;
 
 	reg_sha256(token, len, hash);
 	st = reg_q(r,
@@ -139,13 +137,11 @@ int reg_user_by_token(struct reg *r, const char *token, size_t len, struct reg_u
 		   "JOIN users u ON u.id = t.user_id JOIN orgs o ON o.id = u.org_id "
 		   "WHERE t.token_sha256 = ? AND u.disabled = 0",
 		   "b", hash, 32);
-	if (!st)
-		return -EIO;
-	if (reg_step(st) == 1) {
+	e = reg_row(st);
+	if (!e) {
 		user_row(st, ret);
 		tok = reg_int(st, U);
 		used = reg_int(st, U + 1);
-		e = 0;
 	}
 	reg_done(st);
 	if (!e && now - used >= 60) /* to the minute: not a write a request */
@@ -160,14 +156,11 @@ int reg_user_by_email(struct reg *r, const char *email, struct reg_user *ret, ch
 				    "JOIN orgs o ON o.id = u.org_id "
 				    "WHERE u.email = lower(?) AND u.disabled = 0",
 				    "t", email);
-	int e = -ENOENT;
+	int e = reg_row(st);
 
-	if (!st)
-		return -EIO;
-	if (reg_step(st) == 1) {
+	if (!e) {
 		user_row(st, ret);
 		reg_text_col(st, U, pwhash, REG_PWHASH_MAX);
-		e = 0;
 	}
 	reg_done(st);
 	return e;
@@ -202,7 +195,7 @@ int reg_session_get(struct reg *r, const char *cookie, size_t len, int64_t now, 
 	uint8_t hash[32];
 	struct reg_stmt *st;
 	int64_t id = 0, created = 0, seen = 0;
-	int e = -ENOENT;
+	int e;
 
 	reg_sha256(cookie, len, hash);
 	st = reg_q(r,
@@ -210,15 +203,13 @@ int reg_session_get(struct reg *r, const char *cookie, size_t len, int64_t now, 
 		   "JOIN users u ON u.id = s.user_id JOIN orgs o ON o.id = u.org_id "
 		   "WHERE s.cookie_sha256 = ? AND u.disabled = 0",
 		   "b", hash, 32);
-	if (!st)
-		return -EIO;
-	if (reg_step(st) == 1) {
+	e = reg_row(st);
+	if (!e) {
 		user_row(st, ret);
 		id = reg_int(st, U);
 		created = reg_int(st, U + 1);
 		seen = reg_int(st, U + 2);
 		reg_text_col(st, U + 3, csrf_hex, 2 * REG_TOKEN_LEN + 1);
-		e = 0;
 	}
 	reg_done(st);
 	if (e)
@@ -324,14 +315,10 @@ int reg_user_get(struct reg *r, int64_t org, const char *name, struct reg_user_r
 		  "SELECT " ROW_COLS " FROM users u JOIN orgs o ON o.id = u.org_id "
 		  "WHERE u.org_id = ? AND u.name = ?",
 		  "it", org, name);
-	int e = -ENOENT;
+	int e = reg_row(st);
 
-	if (!st)
-		return -EIO;
-	if (reg_step(st) == 1) {
+	if (!e)
 		row_of(st, ret);
-		e = 0;
-	}
 	reg_done(st);
 	return e;
 }
@@ -385,12 +372,10 @@ int reg_user_delete(struct reg *r, int64_t org, const char *name)
 	if (u.u.role == REG_OWNER && !u.disabled && (others = other_owners(r, org, name)) <= 0)
 		return others < 0 ? (int)others : -EPERM;
 	st = reg_q(r, "SELECT 1 FROM captures WHERE user_id = ? LIMIT 1", "i", u.u.id);
-	if (!st)
-		return -EIO;
-	busy = reg_step(st) == 1;
+	busy = reg_row(st);
 	reg_done(st);
-	if (busy)
-		return -EBUSY;
+	if (busy != -ENOENT)
+		return busy ? busy : -EBUSY;
 	/* its tokens and sessions go with it (ON DELETE CASCADE) */
 	return reg_run(reg_q(r, "DELETE FROM users WHERE id = ?", "i", u.u.id));
 }
@@ -441,14 +426,10 @@ int reg_capture_user(struct reg *r, int64_t org, int64_t capture, int64_t *ret)
 {
 	struct reg_stmt *st = reg_q(r, "SELECT user_id FROM captures WHERE org_id = ? AND id = ?",
 				    "ii", org, capture);
-	int e = -ENOENT;
+	int e = reg_row(st);
 
-	if (!st)
-		return -EIO;
-	if (reg_step(st) == 1) {
+	if (!e)
 		*ret = reg_int(st, 0);
-		e = 0;
-	}
 	reg_done(st);
 	return e;
 }

@@ -818,10 +818,46 @@ test_sll_device() {
 		ko "LINUX_SLL device" "st=$st $(tshark -r "$out" 2> /dev/null | wc -l) packets, tcpdump $(tshark -r "$tmp/gre.pcap" 2> /dev/null | wc -l); $(cat "$tmp/remote.err")"
 }
 
+# PostgreSQL stopped under a running server and a running capture, then
+# started again (EDGECAP_TEST_PGCTL: tests/unit/with-postgres.sh): requests
+# that need the registry get 503 and one line meanwhile, the capture goes
+# on, and once it is back the server answers again and keeps what it
+# acknowledged before.
+test_registry_down() {
+	local out=$tmp/down.pcapng st id rp s1 s2 h1 h2 line
+	call "$alice" POST /devices '{"name":"kept","serial":"SN-kept","address":"http://10.98.0.1:9"}' > /dev/null
+	remote -d gw1 --duration 6 -w "$out" udp port 5001 2> "$tmp/remote.err" &
+	rp=$!
+	for _ in $(seq 50); do grep -q "^capture [0-9]* on" "$tmp/remote.err" && break; sleep 0.1; done
+	sleep 0.5
+	"$EDGECAP_TEST_PGCTL" stop
+	s1=$(call "$alice" GET /devices); line=$(field error)
+	h1=$(inb curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8000/healthz)
+	send_udp 40
+	"$EDGECAP_TEST_PGCTL" start
+	s2=$(call "$alice" GET /devices/kept)
+	h2=$(inb curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8000/healthz)
+	wait $rp; st=$?
+	id=$(sed -n 's/^capture \([0-9]*\) on.*/\1/p' "$tmp/remote.err")
+	[ "$s1" = 503 ] && [ "$h1" = 503 ] && [ "$(echo "$line" | wc -l)" = 1 ] &&
+		[[ $line == registry* ]] &&
+		ok "registry down: 503 and one line ($line)" || ko "registry down" "$s1 $h1 $line"
+	[ "$s2" = 200 ] && [ "$h2" = 200 ] && grep -q "registry .*: connected again" "$tmp/server.log" &&
+		ok "registry back: the server connects again; what it acknowledged before is kept" ||
+		ko "registry back" "$s2 $h2 $(tail -5 "$tmp/server.log")"
+	call "$alice" GET "/captures/$id" > /dev/null
+	[ $st = 0 ] && [ "$(payloads "$out" | wc -l)" = 20 ] && [ "$(field state)" = done ] &&
+		[ "$(field merged)" = 20 ] &&
+		ok "registry down: a running capture goes on (20 of 20), its end recorded once it is back" ||
+		ko "capture across the registry's restart" "st=$st $(payloads "$out" | wc -l) $(cat "$tmp/body") $(cat "$tmp/remote.err")"
+	call "$alice" DELETE /devices/kept > /dev/null
+}
+
 run_tests after test_bootstrap test_tokens test_tenants test_bad_input test_compile \
 	test_merged test_any test_device_interfaces test_device_killed test_unreachable test_refused test_reader_leaves \
 	test_rows_reader_back test_interrupt test_late_reader test_count test_text test_https \
-	test_list test_operable test_restart test_reports test_device_seen test_tun_device test_sll_device
+	test_list test_operable test_restart test_reports test_device_seen test_tun_device test_sll_device \
+	${EDGECAP_TEST_PGCTL:+test_registry_down}
 st=$?
 env_stop || exit 1
 exit $st

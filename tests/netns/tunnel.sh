@@ -21,7 +21,7 @@ extra_ns="$G1 $P $G2 $AP"
 hold_ms=2000
 tunnel_max=3
 url=http://10.98.0.1:8080
-db=$tmp/registry.db
+db=${EDGECAP_TEST_DB:-$tmp/registry.db} # or PostgreSQL (tests/unit/with-postgres.sh)
 
 for n in $extra_ns; do ip netns add "$n"; done
 ip link add vp netns "$A" type veth peer name pc netns "$P" &&
@@ -76,7 +76,7 @@ itx() { ina env EDGECAP_SERVER=$url EDGECAP_TOKEN="$itoken" "$ec" "$@"; }
 server_start() { # [ARGS]: plain HTTP on 8080 unless ARGS say otherwise
 	local n
 	n=$(grep -c serving "$tmp/server.log")
-	ip netns exec "$A" "$server" --db "$db" --tunnel-udp 0.0.0.0:4789 --tunnel-hold $hold_ms \
+	ip netns exec "$A" "$server" --db "$db" --data "$tmp" --tunnel-udp 0.0.0.0:4789 --tunnel-hold $hold_ms \
 		--tunnel-max $tunnel_max "${@:---plain-http}" 2>> "$tmp/server.log" &
 	server_pid=$!
 	for _ in $(seq 100); do
@@ -607,7 +607,7 @@ test_device_tls() {
 	n=$(tshark -r "$tmp/tls.pcapng" 2> /dev/null | grep -c 'Echo (ping) request')
 	# with the server's device CA the handshake is made (and the unsigned
 	# request refused by the agent); without it, the certificate is not trusted
-	ina curl -sS -o /dev/null -w '%{http_code}' --cacert "$(dirname "$db")/device-ca.pem" \
+	ina curl -sS -o /dev/null -w '%{http_code}' --cacert "$tmp/device-ca.pem" \
 		"https://$a:8443/v1/status" > "$tmp/tls.code" 2> "$tmp/tls.err"
 	ina curl -sS -o /dev/null "https://$a:8443/v1/status" 2> "$tmp/tls2.err"
 	kill "$gw4_pid"; wait "$gw4_pid" 2> /dev/null
