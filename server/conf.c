@@ -15,6 +15,7 @@
 static const struct ecap_conf_key keys[] = {
     STR("listen", listen),
     STR("db", db),
+    STR("instance_address", instance_address),
     STR("data", data),
     ECAP_CONF_BOOL_KEY("plain_http", struct srv_conf, plain_http),
     STR("tls_cert", tls_cert),
@@ -113,6 +114,9 @@ int srv_conf_finish(struct srv_conf *c, char *err, size_t errlen)
 	if (!c->listen[0])
 		snprintf(c->listen, sizeof(c->listen), "0.0.0.0:%s",
 			 c->plain_http ? "8080" : "8443");
+	if (!c->instance_address[0])
+		snprintf(c->instance_address, sizeof(c->instance_address), "%s://%s",
+			 c->plain_http ? "http" : "https", c->listen);
 	if (c->capture_duration > c->capture_duration_max) {
 		snprintf(err, errlen,
 			 "capture_duration (%u s) is above capture_duration_max (%u s)",

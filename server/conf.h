@@ -55,6 +55,7 @@
 
 struct srv_conf {
 	char listen[128];
+	char instance_address[256]; /* where the other servers reach this one */
 	char db[256];
 	char data[256];
 	int plain_http;

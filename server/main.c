@@ -24,6 +24,8 @@ static void usage(FILE *f)
 	    "                         /var/lib/edgecap/registry.db), or PostgreSQL's\n"
 	    "                         postgresql://... that several servers share\n"
 	    "  --data DIR             merged captures (default: the registry file's directory)\n"
+	    "  --instance-address URL where the other servers on the registry reach this one\n"
+	    "                         (default: http(s)://LISTEN)\n"
 	    "  --plain-http           HTTP without TLS, for labs\n"
 	    "  --tls-cert FILE, --tls-key FILE\n"
 	    "  --ca-file FILE         CA certificates that sign the agents' (default: system)\n"
@@ -49,6 +51,7 @@ static int configure(struct srv_conf *c, int argc, char **argv)
 	static const struct option longopts[] = {
 	    {"listen", required_argument, NULL, 0},
 	    {"db", required_argument, NULL, 0},
+	    {"instance-address", required_argument, NULL, 0},
 	    {"data", required_argument, NULL, 0},
 	    {"plain-http", no_argument, NULL, 0},
 	    {"tls-cert", required_argument, NULL, 0},

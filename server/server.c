@@ -221,6 +221,10 @@ int srv_daemon_start(struct srv_daemon *d, char *err, size_t errlen)
 	d->api.text_readers_max = d->conf.text_readers_max;
 	d->api.site = &d->site;
 	d->started = 1;
+	r = srv_instance_start(&d->instance, d->site.ctx.loop, d->reg, d->conf.instance_address,
+			       err, errlen);
+	if (r)
+		return r;
 	if (d->conf.tunnel_udp[0]) {
 		r = srv_tunnel_start(&(struct srv_tunnel_conf){.loop = d->site.ctx.loop,
 							       .reg = d->reg,
@@ -229,6 +233,7 @@ int srv_daemon_start(struct srv_daemon *d, char *err, size_t errlen)
 							       .max_devices = d->conf.tunnel_max,
 							       .hold_ms = d->conf.tunnel_hold_ms,
 							       .devca = d->devca,
+							       .instance = d->instance.id,
 							       .answer = srv_tunnel_answer},
 				     &d->tunnel, err, errlen);
 		if (r)
@@ -257,11 +262,11 @@ int srv_daemon_start(struct srv_daemon *d, char *err, size_t errlen)
 	h2o_timeout_link(d->site.ctx.loop, &d->hourly, &d->expire);
 	web_watch(d->site.ctx.loop, signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC), on_signal, d);
 	ecap_log(LOG_INFO,
-		 "serving on %s%s, registry %s (schema %d), captures in %s, at most %u "
-		 "connections (%u from one address)",
+		 "serving on %s%s, registry %s (schema %d) as instance %s, captures in %s, at "
+		 "most %u connections (%u from one address)",
 		 d->conf.listen, d->conf.plain_http ? " (plain HTTP)" : " (HTTPS)",
-		 reg_where(d->reg), reg_schema_version(d->reg), d->conf.data, d->site.conns_max,
-		 d->site.conns_per_addr_max);
+		 reg_where(d->reg), reg_schema_version(d->reg), d->instance.id, d->conf.data,
+		 d->site.conns_max, d->site.conns_per_addr_max);
 	return 0;
 }
 
@@ -280,6 +285,7 @@ void srv_daemon_free(struct srv_daemon *d)
 		srv_api_stop(&d->api);
 	srv_reports_free(d->reports);
 	srv_tunnel_stop(d->tunnel);
+	srv_instance_stop(&d->instance);
 	/* compiles still under way are answered 503, their workers killed */
 	srv_compiler_free(d->compiler);
 	srv_pwwork_free(d->pwwork);

@@ -8,6 +8,7 @@
 
 #include "api/api.h"
 #include "conf.h"
+#include "service/instance.h"
 
 struct srv_daemon {
 	struct srv_conf conf;
@@ -25,6 +26,7 @@ struct srv_daemon {
 	struct srv_reach reach;		/* where devices may be */
 	struct srv_reach proxies;	/* whose X-Forwarded-For is believed */
 	struct srv_store store;		/* what captures keep */
+	struct srv_instance instance;	/* this server among those on the registry */
 	h2o_timeout_t hourly;
 	h2o_timeout_entry_t expire;
 	struct srv_api api;

@@ -232,8 +232,6 @@ int reg_devices_list(struct reg *r, int64_t org, const char *after, size_t limit
 int reg_device_delete(struct reg *r, int64_t org, const char *name);
 int reg_device_enable(struct reg *r, int64_t org, const char *name, int enabled);
 void reg_device_seen(struct reg *r, int64_t id, int64_t when);
-/* The transport a device's last message came by ("udp", "http"), and when. */
-void reg_device_transport(struct reg *r, int64_t id, const char *transport, int64_t when);
 
 /* Reports (service/reports.c): what a device's agent last said of itself.
  * Enabled devices whose turn it is at now: not asked for interval_s, or for
@@ -346,5 +344,40 @@ int reg_captures_each(struct reg *r, int64_t ended_before, reg_capture_file_fn *
 int reg_capture_lost(struct reg *r, int64_t id);
 /* What its file keeps, as found. */
 int reg_capture_set_stored(struct reg *r, int64_t id, uint64_t bytes);
+
+/* Servers sharing the registry (docs/scale.md). Each has an id of its own
+ * for as long as it runs and beats every few seconds. */
+#define REG_INSTANCE_MAX 64 /* an id's bytes, its NUL included */
+struct reg_instance {
+	char id[REG_INSTANCE_MAX];
+	char address[256]; /* where the others reach it */
+	int64_t started, heartbeat;
+	int64_t devices; /* tunnels it holds */
+};
+/* It lives: its row written (made when it is not there). 1 when it was
+ * not there although started is older than now (taken for dead
+ * meanwhile, its devices released), else 0; or the error. */
+int reg_instance_beat(struct reg *r, const char *id, const char *address, int64_t started,
+		      int64_t now);
+/* Instances silent since before before: removed, the tunnels they held
+ * released (their epochs moved on). The number of devices released. */
+int64_t reg_instances_reap(struct reg *r, int64_t before);
+/* An instance ending: removed, its tunnels released. */
+int reg_instance_gone(struct reg *r, const char *id);
+/* Every instance, by id; free() the array. */
+int reg_instances_list(struct reg *r, struct reg_instance **ret, size_t *ret_n);
+
+/* A device's tunnel belongs to one instance at a time: which, and the
+ * epoch of its hold ("" and the epoch when released; -ENOENT when never
+ * held). */
+int reg_device_owner(struct reg *r, int64_t device, char *instance, size_t len, int64_t *epoch);
+/* Take it for instance, if its epoch is still seen (0: never held): the
+ * new epoch, or -EBUSY when another took it first. Of two instances that
+ * read the same epoch, exactly one takes it. */
+int64_t reg_device_take(struct reg *r, int64_t device, const char *instance, int64_t seen);
+/* How it is reached and when it was heard, written only while instance
+ * holds it at epoch: 0, -ESTALE when it does not (it moved), -EIO. */
+int reg_device_heard(struct reg *r, int64_t device, const char *instance, int64_t epoch,
+		     const char *transport, int64_t when);
 
 #endif

@@ -217,12 +217,6 @@ int reg_device_enable(struct reg *r, int64_t org, const char *name, int enabled)
 	return !e && !reg_changes(r) ? -ENOENT : e;
 }
 
-void reg_device_transport(struct reg *r, int64_t id, const char *transport, int64_t when)
-{
-	reg_run(reg_q(r, "UPDATE devices SET transport = ?, last_seen = ? WHERE id = ?", "tii",
-		      transport, when, id));
-}
-
 int reg_device_delete(struct reg *r, int64_t org, const char *name)
 {
 	struct reg_stmt *st =

@@ -431,6 +431,18 @@ static const char base_schema[] =
 /* Migration N (N >= PG_BASE) takes the schema from version N to N + 1, as
  * SQLite's migration N does (registry_sqlite.c). Append only, in step. */
 static const char *const migrations[] = {
+    /* 11 -> 12: instances and who holds each device's tunnel */
+    "CREATE TABLE instances ("
+    "  id TEXT PRIMARY KEY,"
+    "  address TEXT NOT NULL,"
+    "  started BIGINT NOT NULL,"
+    "  heartbeat BIGINT NOT NULL);"
+    "CREATE TABLE device_owner ("
+    "  device_id BIGINT PRIMARY KEY REFERENCES devices(id) ON DELETE CASCADE,"
+    "  instance TEXT,"
+    "  epoch BIGINT NOT NULL,"
+    "  since BIGINT NOT NULL);"
+    "CREATE INDEX device_owner_instance ON device_owner (instance);",
     NULL /* the end */
 };
 

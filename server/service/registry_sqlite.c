@@ -244,6 +244,20 @@ static const char *const migrations[] = {
      * organization's and a device's own over them */
     "ALTER TABLE orgs ADD COLUMN settings TEXT;"
     "ALTER TABLE devices ADD COLUMN settings TEXT;",
+    /* 12: the servers sharing the registry, each beating while it lives,
+     * and which one holds each device's tunnel, fenced by an epoch
+     * (docs/scale.md) */
+    "CREATE TABLE instances ("
+    "  id TEXT PRIMARY KEY,"
+    "  address TEXT NOT NULL,"
+    "  started INTEGER NOT NULL,"
+    "  heartbeat INTEGER NOT NULL);"
+    "CREATE TABLE device_owner ("
+    "  device_id INTEGER PRIMARY KEY REFERENCES devices(id) ON DELETE CASCADE,"
+    "  instance TEXT,"
+    "  epoch INTEGER NOT NULL,"
+    "  since INTEGER NOT NULL);"
+    "CREATE INDEX device_owner_instance ON device_owner (instance);",
 };
 
 static const struct reg_ops sqlite_ops;

@@ -40,6 +40,8 @@ struct client {
 	struct sockaddr_in peer;      /* where its last datagram came from; port 0: none yet */
 	uint64_t last_rx;	      /* ms */
 	int64_t seen_saved;	      /* s, last registry write */
+	int64_t epoch;		      /* of our hold on its tunnel (registry.h) */
+	int moved;		      /* another server holds it now: goes at the next round */
 	const char *transport;	      /* "udp", "http", "relay" as last saved */
 	uint32_t via;		      /* relayed: its gateway's address (its packets go in
 				       * that client's session); 0: its own session */
@@ -60,6 +62,7 @@ struct client {
 struct srv_tunnel {
 	h2o_loop_t *loop;
 	struct reg *reg;
+	const char *instance; /* this server's id among those sharing the registry */
 	unsigned max_devices;
 	struct srv_devca *devca;
 	struct srv_lptab *lp;
@@ -233,7 +236,8 @@ static void heard(struct srv_tunnel *t, struct client *c, const struct sockaddr_
 		if (tr != was && was)
 			ecap_log(LOG_NOTICE, "tunnel: %s now by %s", c->name, tr);
 		c->seen_saved = now;
-		reg_device_transport(t->reg, c->device, tr, now);
+		if (reg_device_heard(t->reg, c->device, t->instance, c->epoch, tr, now) == -ESTALE)
+			c->moved = 1;
 	}
 }
 
@@ -422,6 +426,11 @@ static void on_house(h2o_timeout_entry_t *entry)
 				ecap_log(LOG_NOTICE, "tunnel: %s silent for %d s, dropped", c->name,
 					 SRV_TUNNEL_IDLE_MS / 1000);
 				remove_client(t, c);
+			} else if (c->moved) {
+				ecap_log(LOG_NOTICE,
+					 "tunnel: %s is held by another server now, dropped",
+					 c->name);
+				remove_client(t, c);
 			}
 		}
 	h2o_timeout_link(t->loop, &t->house, &t->house_entry);
@@ -528,6 +537,40 @@ static int relay_check(struct srv_tunnel *t, const struct srv_tunnel_reg *in, st
 	return 0;
 }
 
+/* The device's tunnel held by this server: kept when it is already, else
+ * taken at the epoch read (from another server, or released). Of two
+ * servers taking it at once one does; the other refuses the registration
+ * and the device registers again. */
+static int hold(struct srv_tunnel *t, const struct reg_device *d, int64_t *epoch, char *err,
+		size_t errlen)
+{
+	char holder[REG_INSTANCE_MAX];
+	int64_t seen = 0, e;
+	int r = reg_device_owner(t->reg, d->id, holder, sizeof(holder), &seen);
+
+	if (!r && !strcmp(holder, t->instance)) {
+		*epoch = seen;
+		return 0;
+	}
+	if (r && r != -ENOENT) {
+		snprintf(err, errlen, "registry: %s", reg_errmsg(t->reg));
+		return -EBUSY;
+	}
+	e = reg_device_take(t->reg, d->id, t->instance, r ? 0 : seen);
+	if (e == -EBUSY) {
+		snprintf(err, errlen, "another server took this device at the same moment");
+		return -EBUSY;
+	}
+	if (e < 0) {
+		snprintf(err, errlen, "registry: %s", reg_errmsg(t->reg));
+		return -EBUSY;
+	}
+	if (!r && *holder)
+		ecap_log(LOG_NOTICE, "tunnel: %s comes from server %s", d->name, holder);
+	*epoch = e;
+	return 0;
+}
+
 int srv_tunnel_register(struct srv_tunnel *t, const struct srv_tunnel_reg *in,
 			struct srv_tunnel_grant *out, char *err, size_t errlen)
 {
@@ -535,7 +578,7 @@ int srv_tunnel_register(struct srv_tunnel *t, const struct srv_tunnel_reg *in,
 	uint8_t key[MTUN_KEY_LEN];
 	struct client *c = NULL, *old, *gw = NULL;
 	void *mine = NULL;
-	int64_t now = time(NULL);
+	int64_t now = time(NULL), epoch = 0;
 	size_t nlen = strlen(in->nonce);
 	char tail[MTUN_TAIL_MAX], grant[MTUN_GRANT_MAX];
 	int r;
@@ -603,6 +646,8 @@ int srv_tunnel_register(struct srv_tunnel *t, const struct srv_tunnel_reg *in,
 		snprintf(err, errlen, "over capacity: %u devices connected", t->nclients);
 		return -EBUSY;
 	}
+	if ((r = hold(t, &d, &epoch, err, errlen)))
+		return r;
 	c = calloc(1, sizeof(*c));
 	mine = mtun_dh_new(out->dh);
 	if (!c || !mine || !(c->id = new_id(t))) {
@@ -649,6 +694,7 @@ int srv_tunnel_register(struct srv_tunnel *t, const struct srv_tunnel_reg *in,
 	c->via = gw ? gw->addr : 0;
 	c->via_device = gw ? gw->device : 0;
 	c->device = d.id;
+	c->epoch = epoch;
 	c->org = d.org;
 	snprintf(c->name, sizeof(c->name), "%s", d.name);
 	c->last_rx = now_ms(t);
@@ -670,7 +716,7 @@ int srv_tunnel_register(struct srv_tunnel *t, const struct srv_tunnel_reg *in,
 	if (gw) {
 		c->transport = "relay";
 		c->seen_saved = now;
-		reg_device_transport(t->reg, d.id, "relay", now);
+		reg_device_heard(t->reg, d.id, t->instance, epoch, "relay", now);
 	}
 	ecap_log(LOG_INFO, "tunnel: %s (%s) registered as %s, client %08x%s%s", d.name, in->serial,
 		 out->address, c->id, gw ? ", through " : "", gw ? gw->name : "");
@@ -812,6 +858,7 @@ int srv_tunnel_start(const struct srv_tunnel_conf *conf, struct srv_tunnel **ret
 	}
 	t->loop = conf->loop;
 	t->reg = conf->reg;
+	t->instance = conf->instance;
 	t->max_devices = conf->max_devices;
 	t->devca = conf->devca;
 	t->tun_fd = -1;

@@ -37,6 +37,7 @@ struct srv_tunnel_conf {
 	unsigned hold_ms;	     /* a parked poll is answered empty after this */
 	srv_lptab_answer_fn *answer; /* answers a parked poll */
 	struct srv_devca *devca;     /* issues claimed devices' certificates */
+	const char *instance;	     /* this server's id (service/instance.h) */
 };
 
 /* The UDP socket, the TUN device and the long-poll table: 0, or -errno with

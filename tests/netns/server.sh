@@ -26,7 +26,7 @@ test_bootstrap() {
 		ok "admin add: unknown organization refused" || ko "admin unknown org" "$st $out"
 	[[ $alice =~ ^[0-9a-f]{64}$ ]] && ! grep -qa "$alice" "$db" &&
 		ok "token: 32 random bytes in hex, not stored in the registry" || ko "token stored"
-	grep -q "(schema 11)" "$tmp/server.log" && ok "registry migrated to schema 11" ||
+	grep -q "(schema 12)" "$tmp/server.log" && ok "registry migrated to schema 12" ||
 		ko "schema" "$(head -1 "$tmp/server.log")"
 	# a user: a one-time password printed, only its argon2id hash kept
 	local pw

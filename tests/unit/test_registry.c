@@ -78,7 +78,7 @@ static void schema_and_bootstrap(void **state)
 	struct reg_user a;
 	struct reg_stats st;
 
-	assert_int_equal(reg_schema_version(r), 11);
+	assert_int_equal(reg_schema_version(r), 12);
 	assert_int_equal(reg_ping(r), 0);
 	assert_int_equal(reg_org_add(r, "acme"), -EEXIST);
 	assert_int_equal(reg_admin_add(r, "nosuch", "alice", token), -ENOENT);
@@ -209,7 +209,8 @@ static void devices_are_unique_and_scoped(void **state)
 	assert_int_equal(reg_device_enable(r, acme, "gw2", 0), 0);
 	assert_int_equal(reg_device_get(r, acme, "gw2", &d), 0);
 	assert_false(d.enabled);
-	reg_device_transport(r, d.id, "http", 1234);
+	assert_int_equal(reg_device_take(r, d.id, "me", 0), 1);
+	assert_int_equal(reg_device_heard(r, d.id, "me", 1, "http", 1234), 0);
 	assert_int_equal(reg_device_get(r, acme, "gw2", &d), 0);
 	assert_string_equal(d.transport, "http");
 	assert_int_equal(d.last_seen, 1234);
@@ -575,7 +576,7 @@ static void keys_enrolled_twice_migrate(void **state)
 	assert_true(reg_device_add(reg, 2, "gx1", "SN-2", "https://tunnel:8443", key, secret) > 0);
 	reg_close(reg);
 	assert_int_equal(reg_open(db, &reg, err, sizeof(err)), 0);
-	assert_int_equal(reg_schema_version(reg), 11);
+	assert_int_equal(reg_schema_version(reg), 12);
 	assert_int_equal(reg_device_by_pubkey(reg, key, &d), 0);
 	assert_string_equal(d.name, "gw1");
 	assert_int_equal(reg_device_get(reg, 2, "gx1", &d), 0);
@@ -611,7 +612,7 @@ static void administrators_become_owners(void **state)
 			 0);
 	reg_close(reg);
 	assert_int_equal(reg_open(db, &reg, err, sizeof(err)), 0);
-	assert_int_equal(reg_schema_version(reg), 11);
+	assert_int_equal(reg_schema_version(reg), 12);
 	assert_int_equal(reg_user_by_token(reg, token, strlen(token), &u), 0);
 	assert_int_equal(u.id, 7);
 	assert_int_equal(u.role, REG_OWNER);
@@ -823,6 +824,86 @@ static void settings_merge_and_stay_in_their_organization(void **state)
 	json_decref(p);
 }
 
+/* Servers sharing the registry: each beats; a device's tunnel is held by
+ * one at a time, taken by epoch, so that of two that read the same epoch
+ * exactly one takes it and the other's writes about it match nothing; a
+ * silent one is reaped and what it held released. */
+static void instances_hold_devices_by_epoch(void **state)
+{
+	int64_t d = device(acme, "gw1", "SN-1"), d2 = device(acme, "gw2", "SN-2"), epoch = -1;
+	struct reg_instance *in;
+	struct reg_device dev;
+	char who[REG_INSTANCE_MAX];
+	size_t n;
+
+	assert_true(d > 0 && d2 > 0);
+	assert_int_equal(reg_instance_beat(r, "a", "https://10.0.0.1:8443", 100, 100), 0);
+	assert_int_equal(reg_instance_beat(r, "b", "https://10.0.0.2:8443", 100, 100), 0);
+	assert_int_equal(reg_instance_beat(r, "a", "https://10.0.0.1:8443", 100, 105), 0);
+	assert_int_equal(reg_device_owner(r, d, who, sizeof(who), &epoch), -ENOENT);
+	/* both saw it never held: one insert meets the key */
+	assert_int_equal(reg_device_take(r, d, "a", 0), 1);
+	assert_int_equal(reg_device_take(r, d, "b", 0), -EBUSY);
+	assert_int_equal(reg_device_owner(r, d, who, sizeof(who), &epoch), 0);
+	assert_string_equal(who, "a");
+	assert_int_equal(epoch, 1);
+	assert_int_equal(reg_device_heard(r, d, "a", 1, "udp", 1000), 0);
+	/* it moves to b; a, still at epoch 1, can neither take it back nor write */
+	assert_int_equal(reg_device_take(r, d, "b", 1), 2);
+	assert_int_equal(reg_device_take(r, d, "a", 1), -EBUSY);
+	assert_int_equal(reg_device_heard(r, d, "a", 1, "http", 2000), -ESTALE);
+	assert_int_equal(reg_device_heard(r, d, "b", 1, "http", 2000), -ESTALE);
+	assert_int_equal(reg_device_get(r, acme, "gw1", &dev), 0);
+	assert_string_equal(dev.transport, "udp");
+	assert_int_equal(dev.last_seen, 1000);
+	assert_int_equal(reg_device_heard(r, d, "b", 2, "http", 2000), 0);
+	assert_int_equal(reg_device_take(r, d2, "a", 0), 1);
+	assert_int_equal(reg_instances_list(r, &in, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(in[0].id, "a");
+	assert_int_equal(in[0].heartbeat, 105);
+	assert_int_equal(in[0].devices, 1);
+	assert_string_equal(in[1].address, "https://10.0.0.2:8443");
+	assert_int_equal(in[1].devices, 1);
+	free(in);
+	/* b falls silent: reaped, gw1 released with its epoch moved on */
+	assert_int_equal(reg_instances_reap(r, 103), 1);
+	assert_int_equal(reg_device_owner(r, d, who, sizeof(who), &epoch), 0);
+	assert_string_equal(who, "");
+	assert_int_equal(epoch, 3);
+	assert_int_equal(reg_device_heard(r, d, "b", 2, "udp", 3000), -ESTALE);
+	assert_int_equal(reg_instances_reap(r, 103), 0);
+	/* b beats again: it learns it was taken for dead */
+	assert_int_equal(reg_instance_beat(r, "b", "https://10.0.0.2:8443", 100, 110), 1);
+	assert_int_equal(reg_device_take(r, d, "b", 3), 4);
+	/* a ends: what it held goes with it; a deleted device's hold too */
+	assert_int_equal(reg_instance_gone(r, "a"), 0);
+	assert_int_equal(reg_device_owner(r, d2, who, sizeof(who), &epoch), 0);
+	assert_string_equal(who, "");
+	assert_int_equal(reg_device_delete(r, acme, "gw1"), 0);
+	assert_int_equal(reg_device_owner(r, d, who, sizeof(who), &epoch), -ENOENT);
+}
+
+/* PostgreSQL: two servers, each its own connection, read the same epoch
+ * and take the device at once: exactly one does. */
+static void postgres_two_servers_take_one_device(void **state)
+{
+	struct reg *other = NULL;
+	int64_t d = device(acme, "gw1", "SN-1"), e1, e2, epoch;
+	char err[256], who[REG_INSTANCE_MAX];
+
+	assert_int_equal(reg_open(where, &other, err, sizeof(err)), 0);
+	assert_int_equal(reg_device_take(r, d, "a", 0), 1);
+	assert_int_equal(reg_device_owner(other, d, who, sizeof(who), &epoch), 0);
+	assert_int_equal(epoch, 1);
+	e1 = reg_device_take(other, d, "b", epoch);
+	e2 = reg_device_take(r, d, "c", epoch);
+	assert_true((e1 == 2 && e2 == -EBUSY) || (e1 == -EBUSY && e2 == 2));
+	assert_int_equal(reg_device_owner(r, d, who, sizeof(who), &epoch), 0);
+	assert_string_equal(who, e1 == 2 ? "b" : "c");
+	reg_close(other);
+}
+
 /* PostgreSQL: a schema newer than the server's is refused, and so is a
  * database that is not there, each with the reason. */
 static void postgres_refuses_newer_schema_and_no_database(void **state)
@@ -833,8 +914,8 @@ static void postgres_refuses_newer_schema_and_no_database(void **state)
 
 	assert_int_equal(reg_exec(r, "UPDATE schema_version SET version = 99"), 0);
 	assert_int_equal(reg_open(where, &other, err, sizeof(err)), -EPROTO);
-	assert_non_null(strstr(err, "schema version 99 is newer than this server's (11)"));
-	assert_int_equal(reg_exec(r, "UPDATE schema_version SET version = 11"), 0);
+	assert_non_null(strstr(err, "schema version 99 is newer than this server's (12)"));
+	assert_int_equal(reg_exec(r, "UPDATE schema_version SET version = 12"), 0);
 	assert_int_equal(reg_open(where, &other, err, sizeof(err)), 0);
 	reg_close(other);
 	/* the same server, a database it does not have */
@@ -851,6 +932,7 @@ int main(void)
 	const struct CMUnitTest postgres[] = {
 	    cmocka_unit_test_setup_teardown(postgres_refuses_newer_schema_and_no_database, setup,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(postgres_two_servers_take_one_device, setup, teardown),
 	};
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(schema_and_bootstrap, setup, teardown),
@@ -864,6 +946,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(reports_back_off_and_share, setup, teardown),
 	    cmocka_unit_test_setup_teardown(settings_merge_and_stay_in_their_organization, setup,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(instances_hold_devices_by_epoch, setup, teardown),
 	};
 	const struct CMUnitTest sqlite[] = {
 	    cmocka_unit_test_setup_teardown(file_is_private, file_setup, file_teardown),

@@ -1,0 +1,82 @@
+/* instance.c - this server among those sharing the registry, see
+ * instance.h. */
+#include <errno.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/hex.h"
+#include "common/log.h"
+#include "service/instance.h"
+
+/* A beat, then the silent ones reaped: two statements every few seconds,
+ * whatever the number of devices. */
+static void beat(struct srv_instance *in)
+{
+	int64_t now = time(NULL), n;
+	int r = reg_instance_beat(in->reg, in->id, in->address, in->started, now);
+
+	if (r < 0) {
+		if (in->beaten)
+			ecap_log(LOG_ERR, "instance %s: heartbeat: registry: %s", in->id,
+				 reg_errmsg(in->reg));
+		in->beaten = 0;
+		return;
+	}
+	if (r == 1)
+		ecap_log(LOG_WARNING,
+			 "instance %s: taken for dead while silent: the devices it held were "
+			 "released, and register again",
+			 in->id);
+	in->beaten = 1;
+	n = reg_instances_reap(in->reg, now - SRV_INSTANCE_DEAD_S);
+	if (n > 0)
+		ecap_log(LOG_NOTICE,
+			 "instance %s: a server silent for %d s reaped: %lld device(s) released",
+			 in->id, SRV_INSTANCE_DEAD_S, (long long)n);
+}
+
+static void on_beat(h2o_timeout_entry_t *e)
+{
+	struct srv_instance *in = H2O_STRUCT_FROM_MEMBER(struct srv_instance, beat, e);
+
+	beat(in);
+	h2o_timeout_link(in->loop, &in->every, &in->beat);
+}
+
+int srv_instance_start(struct srv_instance *in, h2o_loop_t *loop, struct reg *reg,
+		       const char *address, char *err, size_t errlen)
+{
+	uint8_t raw[8];
+
+	if (RAND_bytes(raw, sizeof(raw)) != 1) {
+		snprintf(err, errlen, "instance: no random bytes for its id");
+		return -EIO;
+	}
+	*in = (struct srv_instance){.reg = reg, .loop = loop, .started = time(NULL)};
+	ecap_hex_encode(raw, sizeof(raw), in->id);
+	snprintf(in->address, sizeof(in->address), "%s", address);
+	if (reg_instance_beat(reg, in->id, in->address, in->started, in->started) < 0) {
+		snprintf(err, errlen, "instance: registry: %s", reg_errmsg(reg));
+		return -EIO;
+	}
+	in->beaten = 1;
+	h2o_timeout_init(loop, &in->every, SRV_INSTANCE_BEAT_S * 1000);
+	in->beat.cb = on_beat;
+	h2o_timeout_link(loop, &in->every, &in->beat);
+	return 0;
+}
+
+void srv_instance_stop(struct srv_instance *in)
+{
+	if (!in->loop)
+		return;
+	if (h2o_timeout_is_linked(&in->beat))
+		h2o_timeout_unlink(&in->beat);
+	h2o_timeout_dispose(in->loop, &in->every);
+	if (reg_instance_gone(in->reg, in->id))
+		ecap_log(LOG_WARNING, "instance %s: leaving: registry: %s", in->id,
+			 reg_errmsg(in->reg));
+	in->loop = NULL;
+}
