@@ -48,8 +48,9 @@ struct agent_conf {
 	unsigned ingress;	  /* ECAP_ATTACH_XDP or _TC_IN; 0: the cheaper for the driver */
 	char device[64];	  /* a name for logs and status */
 	char metrics_listen[128]; /* ADDR:PORT of /metrics; "": none */
-	/* the management tunnel (tunnel.c); off while tunnel is "" */
-	char tunnel[256];    /* the server: http(s)://HOST:PORT */
+				  /* the management tunnel (tunnel.c); off while tunnel is "" */
+#define AGENT_TUNNEL_SERVERS_MAX 8
+	char tunnel[1024];   /* the servers: http(s)://HOST:PORT[, ...] */
 	char proxy[256];     /* an HTTP proxy for it: http://HOST:PORT */
 	char tunnel_ca[256]; /* CAs for an https:// server; "": the system's */
 	char serial[129];

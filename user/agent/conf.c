@@ -11,7 +11,8 @@
  *   ingress     = auto                    (auto, xdp, tc)
  *   device      = gw-17
  *   metrics_listen = 127.0.0.1:9101       (Prometheus metrics; default: off)
- *   tunnel      = http://server:8080      (the management tunnel: docs/tunnel.md)
+ *   tunnel      = http://server:8080      (the management tunnel: docs/tunnel.md;
+ *                 several, comma-separated: servers sharing one registry)
  *   serial      = SN-0017                 (default: the key's, EC-XXXX-XXXX-XXXX)
  *   key_file    = /var/lib/edgecap-agent/device.key (made at first start;
  *                 $STATE_DIRECTORY/device.key under edgecap-agent@NAME)

@@ -51,7 +51,10 @@ struct agent_tunnel {
 	h2o_loop_t *loop;
 	const struct agent_conf *conf;
 	struct ecap_httpc_ctx http;
-	struct ecap_httpc_dest dest; /* the server, through the proxy if one is set */
+	/* the servers (tunnel = URL, URL, ...), each through the proxy if
+	 * one is set; the one in use */
+	struct ecap_httpc_dest dests[AGENT_TUNNEL_SERVERS_MAX];
+	unsigned ndests, cur;
 	/* the registration */
 	unsigned gen; /* counts registrations; answers to an older one are ignored */
 	int registered;
@@ -172,6 +175,7 @@ static void exchange_free(struct exchange *x)
 
 static void on_registered(struct exchange *x, const char *err);
 static void on_polled(struct exchange *x, const char *err);
+static void next_server(struct agent_tunnel *t);
 static void on_relayed(struct exchange *x, const char *err);
 
 static void exchange_done(struct ecap_httpc_call *c, const char *err)
@@ -204,7 +208,7 @@ static void exchange_start(struct agent_tunnel *t, struct exchange *x, const cha
 					   .on_done = exchange_done,
 					   .resp_max = RESP_MAX,
 					   .data = x};
-	if (ecap_httpc_start(&t->dest, &x->call))
+	if (ecap_httpc_start(&t->dests[t->cur], &x->call))
 		exchange_done(&x->call, "out of memory");
 }
 
@@ -538,6 +542,13 @@ static void on_polled(struct exchange *x, const char *err)
 		exchange_free(x);
 		start_registration(t);
 		return;
+	} else if (err && t->ndests > 1) {
+		/* our server cannot be reached: another serves us as well */
+		ecap_log(LOG_WARNING, "tunnel: poll failed: %s", err);
+		exchange_free(x);
+		next_server(t);
+		start_registration(t);
+		return;
 	} else {
 		t->stat.poll_errors++;
 		if (t->stat.poll_errors < 10 || t->stat.poll_errors % 100 == 0)
@@ -612,7 +623,8 @@ static int relayed_up(struct agent_tunnel *t, const char *via, char *err, size_t
 		relayed_down(t);
 		return -1;
 	}
-	snprintf(host, sizeof(host), "%.*s", (int)t->dest.url.host.len, t->dest.url.host.base);
+	snprintf(host, sizeof(host), "%.*s", (int)t->dests[t->cur].url.host.len,
+		 t->dests[t->cur].url.host.base);
 	if (inet_pton(AF_INET, via, &v) != 1 || inet_pton(AF_INET, host, &gw) != 1) {
 		snprintf(err, errlen,
 			 "relayed: the gateway's relay must be an IPv4 address in tunnel (have %s)",
@@ -645,6 +657,20 @@ static int open_tun(struct agent_tunnel *t, char *err, size_t errlen)
 	return 0;
 }
 
+/* Our server went away or refused us: the next one on the list, if there
+ * is another (any of them serves every device: they share the registry). */
+static void next_server(struct agent_tunnel *t)
+{
+	const struct ecap_httpc_dest *d;
+
+	if (t->ndests < 2)
+		return;
+	t->cur = (t->cur + 1) % t->ndests;
+	d = &t->dests[t->cur];
+	ecap_log(LOG_NOTICE, "tunnel: trying the next server, %.*s:%u", (int)d->url.host.len,
+		 d->url.host.base, (unsigned)h2o_url_get_port(&d->url));
+}
+
 /* The server's UDP address, looked up at each registration (it may move);
  * without it the tunnel goes by HTTP alone. 0 or -EINVAL. */
 static int resolve_udp(struct agent_tunnel *t, uint16_t port)
@@ -653,7 +679,8 @@ static int resolve_udp(struct agent_tunnel *t, uint16_t port)
 	char host[256];
 	int r;
 
-	snprintf(host, sizeof(host), "%.*s", (int)t->dest.url.host.len, t->dest.url.host.base);
+	snprintf(host, sizeof(host), "%.*s", (int)t->dests[t->cur].url.host.len,
+		 t->dests[t->cur].url.host.base);
 	r = getaddrinfo(host, NULL, &hints, &ai);
 	if (r) {
 		ecap_log(LOG_WARNING, "tunnel: %s: %s: by HTTP alone", host, gai_strerror(r));
@@ -769,6 +796,9 @@ static void on_registered(struct exchange *x, const char *err)
 		ecap_log(LOG_WARNING, "tunnel: registration failed: %s%.*s; again in %llu s",
 			 err ? err : "", err ? 0 : (int)x->call.resp.len,
 			 (const char *)x->call.resp.data, (unsigned long long)t->reg_retry / 1000);
+		/* a server that does not answer, or cannot now: try another */
+		if (err || x->call.status >= 500)
+			next_server(t);
 		goto retry;
 	}
 	j = json_loadb((const char *)x->call.resp.data, x->call.resp.len, 0, &je);
@@ -990,6 +1020,7 @@ static void on_monitor(h2o_timeout_entry_t *e)
 		ecap_log(LOG_WARNING,
 			 "tunnel: nothing from the server for %llu s: registering again",
 			 (unsigned long long)(now - t->last_rx) / 1000);
+		next_server(t);
 		start_registration(t);
 		return;
 	}
@@ -1053,6 +1084,39 @@ static int identity(struct agent_tunnel *t, char *err, size_t errlen)
 	return 0;
 }
 
+/* tunnel = URL[, URL...]: each server, its URL checked. 0, or -EINVAL
+ * with err naming the one refused. */
+static int servers(struct agent_tunnel *t, char *err, size_t errlen)
+{
+	const struct agent_conf *c = t->conf;
+	char list[sizeof(c->tunnel)], *save = NULL, why[ECAP_ERRLEN];
+
+	snprintf(list, sizeof(list), "%s", c->tunnel);
+	for (char *u = strtok_r(list, ", ", &save); u; u = strtok_r(NULL, ", ", &save)) {
+		if (t->ndests == AGENT_TUNNEL_SERVERS_MAX) {
+			snprintf(err, errlen, "tunnel: more than %d servers",
+				 AGENT_TUNNEL_SERVERS_MAX);
+			return -EINVAL;
+		}
+		if (ecap_httpc_dest_init(&t->dests[t->ndests], &t->http, u,
+					 &(struct ecap_httpc_dest_opts){
+					     .proxy = c->proxy[0] ? c->proxy : NULL,
+					     .ca_file = c->tunnel_ca[0] ? c->tunnel_ca : NULL,
+					     .keepalive = 4,
+					 },
+					 why, sizeof(why))) {
+			snprintf(err, errlen, "tunnel: %s", why);
+			return -EINVAL;
+		}
+		t->ndests++;
+	}
+	if (!t->ndests) {
+		snprintf(err, errlen, "tunnel: no server in '%s'", c->tunnel);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int agent_tunnel_start(struct agent *a, char *err, size_t errlen)
 {
 	const struct agent_conf *c = &a->conf;
@@ -1080,17 +1144,9 @@ int agent_tunnel_start(struct agent *a, char *err, size_t errlen)
 	h2o_multithread_register_receiver(a->site.ctx.queue, &t->getaddr,
 					  h2o_hostinfo_getaddr_receiver);
 	ecap_httpc_ctx_init(&t->http, t->loop, &t->getaddr, IO_TIMEOUT, AGENT_VERSION);
-	if (ecap_httpc_dest_init(&t->dest, &t->http, c->tunnel,
-				 &(struct ecap_httpc_dest_opts){
-				     .proxy = c->proxy[0] ? c->proxy : NULL,
-				     .ca_file = c->tunnel_ca[0] ? c->tunnel_ca : NULL,
-				     .keepalive = 4,
-				 },
-				 err, errlen)) {
-		char why[ECAP_ERRLEN];
-
-		snprintf(why, sizeof(why), "%s", err);
-		snprintf(err, errlen, "tunnel: %s", why);
+	if (servers(t, err, errlen)) {
+		for (unsigned i = 0; i < t->ndests; i++)
+			ecap_httpc_dest_dispose(&t->dests[i]);
 		ecap_httpc_ctx_dispose(&t->http);
 		free(t->sendq);
 		free(t);
@@ -1100,7 +1156,8 @@ int agent_tunnel_start(struct agent *a, char *err, size_t errlen)
 	if (t->udp_fd < 0) {
 		e = errno;
 		snprintf(err, errlen, "tunnel UDP: %s", strerror(e));
-		ecap_httpc_dest_dispose(&t->dest);
+		for (unsigned i = 0; i < t->ndests; i++)
+			ecap_httpc_dest_dispose(&t->dests[i]);
 		ecap_httpc_ctx_dispose(&t->http);
 		free(t->sendq);
 		free(t);
@@ -1165,7 +1222,8 @@ void agent_tunnel_stop(struct agent *a)
 	mtun_key_free(t->key);
 	ecap_buf_free(&t->out);
 	free(t->sendq);
-	ecap_httpc_dest_dispose(&t->dest);
+	for (unsigned i = 0; i < t->ndests; i++)
+		ecap_httpc_dest_dispose(&t->dests[i]);
 	ecap_httpc_ctx_dispose(&t->http);
 	a->tunnel = NULL;
 	free(t);

@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# scale.sh SERVER AGENT EDGECAP - two edgecap-server instances sharing one
+# PostgreSQL registry (EDGECAP_TEST_DB: run under tests/unit/with-postgres.sh)
+# and one data directory, and a gateway that knows both: instances and their
+# heartbeats, the device's tunnel held by one instance, kill -9 of that
+# instance, the device re-homed to the other within the bound, the dead
+# instance reaped, and a capture through the one that holds the device now.
+#
+#   A (s1: 10.98.3.1 on sa) ─── G (gw1: 10.98.3.2 on ga, 10.98.4.2 on gb) ─── B (s2: 10.98.4.1 on sb)
+set -uo pipefail
+server=$1
+agent=$2
+ec=$3
+suite=scl
+. "$(cd "$(dirname "$0")" && pwd)/lib.sh"
+[ -n "${EDGECAP_TEST_DB:-}" ] || { echo "SKIP: needs EDGECAP_TEST_DB (tests/unit/with-postgres.sh)"; exit 77; }
+db=$EDGECAP_TEST_DB
+G=$ns-g
+extra_ns=$G
+ip netns add "$G" &&
+	ip link add sa netns "$A" type veth peer name ga netns "$G" &&
+	ip link add sb netns "$B" type veth peer name gb netns "$G" &&
+	ip -n "$A" addr add 10.98.3.1/24 dev sa && ip -n "$G" addr add 10.98.3.2/24 dev ga &&
+	ip -n "$B" addr add 10.98.4.1/24 dev sb && ip -n "$G" addr add 10.98.4.2/24 dev gb &&
+	for l in "$A sa" "$G ga" "$B sb" "$G gb" "$G lo"; do
+		set -- $l
+		ip -n "$1" link set "$2" up || exit 1
+	done || { echo "FAIL topology"; exit 1; }
+
+mkdir -m 700 "$tmp/data"
+"$server" --db "$db" org add acme > /dev/null &&
+	token=$("$server" --db "$db" admin add acme alice) || { echo "FAIL bootstrap"; exit 1; }
+
+start() { # NAME NS ADDR: an instance on ADDR:8080, once it serves
+	local log=$tmp/$1.log
+	: > "$log"
+	ip netns exec "$2" "$server" --db "$db" --data "$tmp/data" --plain-http --listen 0.0.0.0:8080 \
+		--instance-address "http://$3:8080" --tunnel-udp 0.0.0.0:4789 2>> "$log" &
+	eval "${1}_pid=$!"
+	wait_log "$log" serving 10
+}
+wait_log() { # FILE TEXT SECONDS
+	for _ in $(seq $(($3 * 20))); do
+		grep -q "$2" "$1" && return 0
+		sleep 0.05
+	done
+	return 1
+}
+id_of() { sed -n 's/.* as instance \([0-9a-f]*\),.*/\1/p' "$tmp/$1.log" | tail -1; }
+sql() { psql -qAtX -v ON_ERROR_STOP=1 "$db" -c "$1"; }
+owner() { sql "SELECT coalesce(o.instance, '') || ' ' || o.epoch FROM device_owner o JOIN devices d ON d.id = o.device_id WHERE d.name = '$1'"; }
+api() { # NS ADDR ARGS...: the CLI against the instance at ADDR
+	local n=$1 a=$2; shift 2
+	ip netns exec "$n" env EDGECAP_SERVER="http://$a:8080" EDGECAP_TOKEN="$token" "$ec" "$@"
+}
+
+# s1 first: it makes the device CA both use (the data directory is shared)
+start s1 "$A" 10.98.3.1 && start s2 "$B" 10.98.4.1 || { echo "FAIL servers: $(cat "$tmp"/s?.log)"; exit 1; }
+
+# gw1 knows both, s1 first; probes every 2 s, and gives UDP 1 s
+printf 'tunnel = http://10.98.3.1:8080, http://10.98.4.1:8080\nserial = SN-gw1\nkey_file = %s\nstate_file = %s\nhello_interval = 2\nudp_wait = 1\n' \
+	"$tmp/gw1.key" "$tmp/gw1.state" > "$tmp/gw1.conf"
+: > "$tmp/gw1.log"
+ip netns exec "$G" "$agent" -c "$tmp/gw1.conf" -i ga --listen 0.0.0.0:8081 --plain-http 2>> "$tmp/gw1.log" &
+gw1_pid=$!
+wait_log "$tmp/gw1.log" "waiting to be claimed" 10 || { echo "FAIL gw1: $(cat "$tmp/gw1.log")"; exit 1; }
+code=$("$agent" identity -c "$tmp/gw1.conf" | awk '/^claim code/ { print $3 }')
+# claimed through s2: any instance serves the whole registry
+api "$B" 10.98.4.1 devices claim SN-gw1 "$code" --name gw1 > /dev/null || { echo "FAIL claim"; exit 1; }
+
+test_instances() {
+	local s1 s2 rows
+	s1=$(id_of s1) s2=$(id_of s2)
+	rows=$(sql "SELECT id || ' ' || address FROM instances ORDER BY address")
+	[ -n "$s1" ] && [ -n "$s2" ] && [ "$s1" != "$s2" ] &&
+		[ "$rows" = "$s1 http://10.98.3.1:8080"$'\n'"$s2 http://10.98.4.1:8080" ] &&
+		ok "instances: each has its id and address in the registry" ||
+		ko "instances" "$s1 $s2: $rows"
+}
+
+test_held_by_first() {
+	local a
+	wait_log "$tmp/gw1.log" "registered as" 10 || { ko "held" "$(tail -3 "$tmp/gw1.log")"; return; }
+	a=$(grep -o 'registered as [0-9.]*' "$tmp/gw1.log" | tail -1 | cut -d' ' -f3)
+	[ "$(owner gw1)" = "$(id_of s1) 1" ] && grep -q "tunnel: gw1 (SN-gw1) registered" "$tmp/s1.log" &&
+		ip netns exec "$A" ping -c 1 -W 2 "$a" > /dev/null &&
+		ok "the device's tunnel: held by the first server on its list (epoch 1), pinged through it" ||
+		ko "held" "owner $(owner gw1); $(tail -3 "$tmp/s1.log")"
+}
+
+test_rehome() {
+	local t0 t1 n
+	n=$(grep -c "registered as" "$tmp/gw1.log")
+	t0=$(date +%s.%N)
+	kill -9 "$s1_pid"
+	for _ in $(seq 600); do
+		[ "$(grep -c "registered as" "$tmp/gw1.log")" -gt "$n" ] && break
+		sleep 0.05
+	done
+	t1=$(date +%s.%N)
+	[ "$(grep -c "registered as" "$tmp/gw1.log")" -gt "$n" ] &&
+		[ "$(owner gw1)" = "$(id_of s2) 2" ] &&
+		grep -q "tunnel: gw1 comes from server $(id_of s1)" "$tmp/s2.log" &&
+		ok "kill -9 of its server: the device re-homed to the other in $(awk "BEGIN { printf \"%.1f\", $t1 - $t0 }") s (epoch 2)" ||
+		ko "re-home" "owner $(owner gw1); $(tail -5 "$tmp/gw1.log")"
+}
+
+test_capture_after() {
+	local out=$tmp/after.pcapng st n
+	(sleep 1.5; ip netns exec "$A" ping -c 4 -i 0.2 10.98.3.2 > /dev/null) &
+	local pinger=$!
+	api "$B" 10.98.4.1 remote -d gw1 --duration 4 -w "$out" icmp 2> "$tmp/remote.err"; st=$?
+	wait $pinger
+	n=$(tshark -r "$out" 2> /dev/null | wc -l)
+	[ $st = 0 ] && [ "$n" = 8 ] &&
+		ok "a capture through the server that holds it now: 8 of 8 packets" ||
+		ko "capture after" "st=$st $n packets; $(cat "$tmp/remote.err")"
+}
+
+test_reaped() {
+	for _ in $(seq 30); do
+		[ "$(sql "SELECT id FROM instances")" = "$(id_of s2)" ] && break
+		sleep 1
+	done
+	[ "$(sql "SELECT id FROM instances")" = "$(id_of s2)" ] &&
+		ok "the dead server reaped by the live one within 30 s, its row gone" ||
+		ko "reaped" "$(sql "SELECT id FROM instances"); $(tail -3 "$tmp/s2.log")"
+}
+
+test_clean_stop() {
+	local n
+	start s1 "$A" 10.98.3.1 || { ko "s1 again" "$(cat "$tmp/s1.log")"; return; }
+	n=$(grep -c "registered as" "$tmp/gw1.log")
+	kill -TERM "$s2_pid"; wait_gone "$s2_pid" 10
+	# its row goes at once, and the device's tunnel with it
+	[ "$(sql "SELECT count(*) FROM instances WHERE id = '$(id_of s2)'")" = 0 ] &&
+		[ "$(owner gw1)" = " 3" ] || { ko "clean stop" "owner $(owner gw1)"; return; }
+	for _ in $(seq 600); do
+		[ "$(grep -c "registered as" "$tmp/gw1.log")" -gt "$n" ] && break
+		sleep 0.05
+	done
+	[ "$(owner gw1)" = "$(id_of s1) 4" ] &&
+		ok "a clean stop: its row and hold released at once; the device back on the first server (epoch 4)" ||
+		ko "clean stop" "owner $(owner gw1); $(tail -3 "$tmp/gw1.log")"
+}
+
+run_tests : test_instances test_held_by_first test_rehome test_capture_after test_reaped test_clean_stop
