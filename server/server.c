@@ -174,6 +174,7 @@ int srv_daemon_start(struct srv_daemon *d, char *err, size_t errlen)
 	    .org_captures_max = d->conf.org_captures_max,
 	    .reach = &d->reach,
 	    .store = &d->store,
+	    .instance = &d->instance,
 	});
 	if (!d->captures) {
 		snprintf(err, errlen, "out of memory");
@@ -220,6 +221,9 @@ int srv_daemon_start(struct srv_daemon *d, char *err, size_t errlen)
 	d->api.readers_max = d->conf.capture_readers_max;
 	d->api.text_readers_max = d->conf.text_readers_max;
 	d->api.site = &d->site;
+	d->api.instance = &d->instance;
+	d->api.getaddr = &d->getaddr;
+	d->api.ca_store = SSL_CTX_get_cert_store(d->ca);
 	d->started = 1;
 	r = srv_instance_start(&d->instance, d->site.ctx.loop, d->reg, d->conf.instance_address,
 			       err, errlen);

@@ -66,6 +66,11 @@ struct srv_api {
 	char sharkd_off[320];		 /* why sharkd is NULL */
 	unsigned report_interval_s;	 /* devices are asked for their status this often */
 	const struct srv_reach *proxies; /* whose X-Forwarded-For is believed */
+	/* hop.c: devices' streams passed on for the other servers */
+	struct srv_instance *instance;
+	unsigned hops; /* streams passed on now */
+	h2o_multithread_receiver_t *getaddr;
+	X509_STORE *ca_store; /* devices' certificates are checked against it */
 };
 
 /* An endpoint. params: the path's {parts}, in order; who: the caller, for
@@ -137,6 +142,7 @@ srv_endpoint_fn srv_capture_pcap;
 srv_endpoint_fn srv_capture_text;
 srv_endpoint_fn srv_filters_compile;
 srv_endpoint_fn srv_tunnel_register_ep;
+srv_endpoint_fn srv_hop_capture;
 srv_endpoint_fn srv_tunnel_poll_ep;
 srv_endpoint_fn srv_tunnel_changed_ep;
 srv_endpoint_fn srv_healthz;

@@ -58,6 +58,8 @@ static const struct srv_route routes[] = {
     {"POST", "/tunnel/v1/poll", srv_tunnel_poll_ep, PUBLIC, 0, NULL},
     {"POST", "/tunnel/v1/changed", srv_tunnel_changed_ep, PUBLIC, 0, NULL},
     {"GET", "/healthz", srv_healthz, PUBLIC, 0, NULL},
+    /* between servers on one registry, signed with their shared key */
+    {"GET", "/internal/v1/devices/{id}/capture", srv_hop_capture, PUBLIC, 0, NULL},
 };
 
 struct router {

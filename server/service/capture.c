@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "core/mux.h"
 #include "service/capture.h"
+#include "service/instance.h"
 #include "service/device.h"
 #include "service/writer.h"
 #include "tunnel/identity.h"
@@ -64,7 +65,7 @@ struct dev_conn {
 	char *headers;		     /* its Authorization */
 	/* the request for each of the capture's programs (srv_capture_req) */
 	char *targets[SRV_CAPTURE_LINKTYPES];
-	char hdrs[SRV_CAPTURE_LINKTYPES][320];
+	char hdrs[SRV_CAPTURE_LINKTYPES][640];
 	const char *linktypes[SRV_CAPTURE_LINKTYPES];
 	unsigned tried;	   /* the requests sent, a bit each */
 	const char *state; /* connecting, streaming, done, failed */
@@ -590,6 +591,39 @@ static int device_request(struct dev_conn *dc, const struct srv_capture_req *c)
 	return 0;
 }
 
+/* A device whose tunnel another server holds is reached through it, one
+ * hop (docs/scale.md): each request goes to that server's
+ * /internal/v1/devices/ID/capture with the same query and the device's own
+ * Authorization, which that server passes on unchanged, and the servers'
+ * signature over the whole. 0 or -ENOMEM / -EIO. */
+static int through_holder(struct dev_conn *dc)
+{
+	struct srv_instance *in = dc->l->cs->conf.instance;
+	char prefix[64], *t;
+	unsigned cur = 0;
+	size_t used;
+
+	snprintf(prefix, sizeof(prefix), "/internal/v1/devices/%lld/capture", (long long)dc->d.id);
+	for (unsigned i = 0; i < SRV_CAPTURE_LINKTYPES; i++) {
+		if (!dc->targets[i])
+			continue;
+		if (dc->target == dc->targets[i])
+			cur = i;
+		if (asprintf(&t, "%s%s", prefix, strchr(dc->targets[i], '?')) < 0)
+			return -ENOMEM;
+		free(dc->targets[i]);
+		dc->targets[i] = t;
+		used = strlen(dc->hdrs[i]);
+		if (srv_instance_sign(in, "GET", t, dc->hdrs[i] + used, sizeof(dc->hdrs[i]) - used))
+			return -EIO;
+	}
+	dc->target = dc->targets[cur];
+	dc->headers = dc->hdrs[cur];
+	dc->call.target = dc->target;
+	dc->call.headers = dc->headers;
+	return 0;
+}
+
 /* Where the device's address leads must be somewhere a device may be. */
 static int device_allowed(const struct sockaddr *sa, void *arg, char *why, size_t len)
 {
@@ -603,6 +637,7 @@ static void device_start(struct dev_conn *dc, const struct srv_capture_req *c)
 {
 	struct srv_captures *cs = dc->l->cs;
 	char url[REG_ADDRESS_MAX + 32], e[256];
+	int hop = 0;
 
 	dc->pool = ecap_slab_pool_new(&cs->slabs, SLAB_SIZE, dc->l->dev_mem);
 	if (!dc->pool) {
@@ -613,12 +648,24 @@ static void device_start(struct dev_conn *dc, const struct srv_capture_req *c)
 		device_closed(dc, "bad device address");
 		return;
 	}
-	if (ecap_httpc_dest_init(
-		&dc->dest, &dc->l->http, url,
-		&(struct ecap_httpc_dest_opts){.ca_store = cs->conf.ca_store,
-					       .allow = cs->conf.reach ? device_allowed : NULL,
-					       .allow_arg = dc},
-		e, sizeof(e))) {
+	if (dc->mgmt && cs->conf.instance)
+		hop = srv_instance_holder(cs->conf.instance, dc->d.id, url, sizeof(url));
+	if (hop < 0) {
+		device_closed(dc, "the server that held its tunnel is gone; the device registers "
+				  "with another within seconds");
+		return;
+	}
+	if (hop && through_holder(dc)) {
+		device_closed(dc, "out of memory");
+		return;
+	}
+	/* (another server is not a device: reach does not apply to it) */
+	if (ecap_httpc_dest_init(&dc->dest, &dc->l->http, url,
+				 &(struct ecap_httpc_dest_opts){
+				     .ca_store = cs->conf.ca_store,
+				     .allow = cs->conf.reach && !hop ? device_allowed : NULL,
+				     .allow_arg = dc},
+				 e, sizeof(e))) {
 		device_closed(dc, e);
 		return;
 	}

@@ -27,6 +27,7 @@
 struct srv_captures; /* every capture of the server */
 struct srv_capture;  /* one running (or finished and still read) */
 
+struct srv_instance;
 struct srv_captures_conf {
 	h2o_loop_t *loop;
 	h2o_multithread_receiver_t *getaddr; /* the loop's resolver */
@@ -38,6 +39,7 @@ struct srv_captures_conf {
 	unsigned org_captures_max;     /* running at once in one organization (0: no limit) */
 	const struct srv_reach *reach; /* where devices may be (service/reach.h) */
 	const struct srv_store *store; /* what captures may keep (NULL: no bounds) */
+	struct srv_instance *instance; /* devices other servers hold are reached through them */
 };
 
 struct srv_captures *srv_captures_new(const struct srv_captures_conf *c);

@@ -57,6 +57,10 @@ int srv_instance_start(struct srv_instance *in, h2o_loop_t *loop, struct reg *re
 	*in = (struct srv_instance){.reg = reg, .loop = loop, .started = time(NULL)};
 	ecap_hex_encode(raw, sizeof(raw), in->id);
 	snprintf(in->address, sizeof(in->address), "%s", address);
+	if (reg_cluster_secret(reg, in->secret)) {
+		snprintf(err, errlen, "instance: registry: %s", reg_errmsg(reg));
+		return -EIO;
+	}
 	if (reg_instance_beat(reg, in->id, in->address, in->started, in->started) < 0) {
 		snprintf(err, errlen, "instance: registry: %s", reg_errmsg(reg));
 		return -EIO;
@@ -66,6 +70,55 @@ int srv_instance_start(struct srv_instance *in, h2o_loop_t *loop, struct reg *re
 	in->beat.cb = on_beat;
 	h2o_timeout_link(loop, &in->every, &in->beat);
 	return 0;
+}
+
+int srv_instance_sign(struct srv_instance *in, const char *method, const char *target, char *ret,
+		      size_t len)
+{
+	char auth[ECAP_AUTH_HEADER_MAX];
+	int e = ecap_auth_header(in->secret, sizeof(in->secret), method, target, strlen(target),
+				 time(NULL), auth, sizeof(auth));
+
+	if (e)
+		return e;
+	return (size_t)snprintf(ret, len, "Edgecap-Instance: %s\r\n", auth) < len ? 0 : -ENOSPC;
+}
+
+int srv_instance_check(struct srv_instance *in, const char *value, size_t value_len,
+		       const char *method, size_t method_len, const char *target, size_t target_len,
+		       char *why, size_t len)
+{
+	struct ecap_auth a;
+	int64_t now = time(NULL);
+	int e = ecap_auth_parse(value, value_len, &a);
+
+	if (e) {
+		snprintf(why, len, "Edgecap-Instance: malformed");
+		return -EACCES;
+	}
+	e = ecap_auth_verify(&a, in->secret, sizeof(in->secret), method, method_len, target,
+			     target_len, now);
+	if (!e)
+		e = ecap_nonces_use(&in->nonces, &a, now);
+	if (e)
+		snprintf(why, len, "Edgecap-Instance: %s",
+			 e == -ETIME	  ? "timestamp off"
+			 : e == -EALREADY ? "nonce already used"
+			 : e == -ENOSPC	  ? "too many requests"
+					  : "bad signature");
+	return e ? -EACCES : 0;
+}
+
+int srv_instance_holder(struct srv_instance *in, int64_t device, char *ret, size_t len)
+{
+	char holder[REG_INSTANCE_MAX];
+	int64_t epoch;
+	int e = in->loop ? reg_device_owner(in->reg, device, holder, sizeof(holder), &epoch) : -1;
+
+	if (e || !holder[0] || !strcmp(holder, in->id))
+		return 0;
+	e = reg_instance_address(in->reg, holder, ret, len);
+	return e ? -ENOENT : 1;
 }
 
 void srv_instance_stop(struct srv_instance *in)

@@ -10,6 +10,7 @@
 #include <h2o.h>
 #include <stdint.h>
 
+#include "common/auth.h"
 #include "service/registry.h"
 
 #define SRV_INSTANCE_BEAT_S 5
@@ -21,7 +22,9 @@ struct srv_instance {
 	char id[REG_INSTANCE_MAX];
 	char address[256];
 	int64_t started;
-	int beaten; /* the last beat was written */
+	int beaten;				/* the last beat was written */
+	uint8_t secret[REG_CLUSTER_SECRET_LEN]; /* signs requests between instances */
+	struct ecap_nonces nonces;		/* of the requests other instances signed */
 	h2o_timeout_t every;
 	h2o_timeout_entry_t beat;
 };
@@ -32,5 +35,23 @@ int srv_instance_start(struct srv_instance *in, h2o_loop_t *loop, struct reg *re
 		       const char *address, char *err, size_t errlen);
 /* Its row removed and its tunnels released, at a clean stop. */
 void srv_instance_stop(struct srv_instance *in);
+
+/* Requests between instances carry "Edgecap-Instance: AUTH", the
+ * method and target signed with the key they share (common/auth.h): the
+ * header line, "\r\n" ended, into ret; 0 or -errno. */
+#define SRV_INSTANCE_HEADER "edgecap-instance"
+int srv_instance_sign(struct srv_instance *in, const char *method, const char *target, char *ret,
+		      size_t len);
+/* A request's header value: 0 when another instance signed it (fresh, its
+ * nonce unseen), else -EACCES with why. */
+int srv_instance_check(struct srv_instance *in, const char *value, size_t value_len,
+		       const char *method, size_t method_len, const char *target, size_t target_len,
+		       char *why, size_t len);
+
+/* How a device whose tunnel another instance holds is reached: that
+ * instance's address into ret, 1; 0 when it is ours, nobody's or not a
+ * tunnel's; -ENOENT when its holder is gone (its devices are released
+ * within SRV_INSTANCE_DEAD_S, and they register again). */
+int srv_instance_holder(struct srv_instance *in, int64_t device, char *ret, size_t len);
 
 #endif

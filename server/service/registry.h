@@ -192,6 +192,9 @@ int64_t reg_audit_expire(struct reg *r, int64_t before_ms);
 int64_t reg_device_add(struct reg *r, int64_t org, const char *name, const char *serial,
 		       const char *address, const char *pubkey, char *secret_hex);
 int reg_device_get(struct reg *r, int64_t org, const char *name, struct reg_device *ret);
+/* Any organization's device by its id (between servers, which serve every
+ * organization): 0, -ENOENT or -EIO. */
+int reg_device_by_id(struct reg *r, int64_t id, struct reg_device *ret);
 /* Any organization's device by its key (the device proves it holds it):
  * 0, -ENOENT or -EIO. */
 int reg_device_by_pubkey(struct reg *r, const char *pubkey, struct reg_device *ret);
@@ -366,6 +369,12 @@ int64_t reg_instances_reap(struct reg *r, int64_t before);
 int reg_instance_gone(struct reg *r, const char *id);
 /* Every instance, by id; free() the array. */
 int reg_instances_list(struct reg *r, struct reg_instance **ret, size_t *ret_n);
+/* Where instance id is reached (its address): 0 or -ENOENT (gone), -EIO. */
+int reg_instance_address(struct reg *r, const char *id, char *ret, size_t len);
+/* The key instances sign their requests to each other with, made by the
+ * first to ask: 0 or -EIO. */
+#define REG_CLUSTER_SECRET_LEN 32
+int reg_cluster_secret(struct reg *r, uint8_t ret[REG_CLUSTER_SECRET_LEN]);
 
 /* A device's tunnel belongs to one instance at a time: which, and the
  * epoch of its hold ("" and the epoch when released; -ENOENT when never

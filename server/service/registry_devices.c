@@ -163,6 +163,12 @@ int reg_device_get(struct reg *r, int64_t org, const char *name, struct reg_devi
 	    ret);
 }
 
+int reg_device_by_id(struct reg *r, int64_t id, struct reg_device *ret)
+{
+	return one_device(reg_q(r, "SELECT " DEVICE_COLUMNS " FROM devices WHERE id = ?", "i", id),
+			  ret);
+}
+
 int reg_device_by_pubkey(struct reg *r, const char *pubkey, struct reg_device *ret)
 {
 	return one_device(

@@ -1,6 +1,8 @@
 /* registry_instances.c - the servers sharing the registry and which one
  * holds each device's tunnel, see registry.h and docs/scale.md. */
 #include <errno.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,6 +86,45 @@ int reg_instances_list(struct reg *r, struct reg_instance **ret, size_t *ret_n)
 	*ret = v;
 	*ret_n = n;
 	return 0;
+}
+
+int reg_instance_address(struct reg *r, const char *id, char *ret, size_t len)
+{
+	struct reg_stmt *st = reg_q(r, "SELECT address FROM instances WHERE id = ?", "t", id);
+	int e = reg_row(st);
+
+	if (!e)
+		reg_text_col(st, 0, ret, len);
+	reg_done(st);
+	return e;
+}
+
+/* Of instances starting at once, one insert is kept; each reads it. */
+int reg_cluster_secret(struct reg *r, uint8_t ret[REG_CLUSTER_SECRET_LEN])
+{
+	uint8_t fresh[REG_CLUSTER_SECRET_LEN];
+	struct reg_stmt *st;
+	const void *p;
+	size_t n = 0;
+	int e;
+
+	if (RAND_bytes(fresh, sizeof(fresh)) != 1)
+		return -EIO;
+	e = reg_run(reg_q(r,
+			  "INSERT INTO cluster (id, secret) VALUES (1, ?) "
+			  "ON CONFLICT (id) DO NOTHING",
+			  "b", fresh, (int)sizeof(fresh)));
+	OPENSSL_cleanse(fresh, sizeof(fresh));
+	if (e)
+		return -EIO;
+	st = reg_q(r, "SELECT secret FROM cluster WHERE id = 1", "");
+	e = reg_row(st);
+	if (!e && (p = reg_blob(st, 0, &n)) && n == REG_CLUSTER_SECRET_LEN)
+		memcpy(ret, p, n);
+	else
+		e = -EIO;
+	reg_done(st);
+	return e;
 }
 
 int reg_device_owner(struct reg *r, int64_t device, char *instance, size_t len, int64_t *epoch)

@@ -442,7 +442,10 @@ static const char *const migrations[] = {
     "  instance TEXT,"
     "  epoch BIGINT NOT NULL,"
     "  since BIGINT NOT NULL);"
-    "CREATE INDEX device_owner_instance ON device_owner (instance);",
+    "CREATE INDEX device_owner_instance ON device_owner (instance);"
+    "CREATE TABLE cluster ("
+    "  id INTEGER PRIMARY KEY CHECK (id = 1),"
+    "  secret BYTEA NOT NULL);",
     NULL /* the end */
 };
 

@@ -257,7 +257,11 @@ static const char *const migrations[] = {
     "  instance TEXT,"
     "  epoch INTEGER NOT NULL,"
     "  since INTEGER NOT NULL);"
-    "CREATE INDEX device_owner_instance ON device_owner (instance);",
+    "CREATE INDEX device_owner_instance ON device_owner (instance);"
+    /* the key the instances sign their requests to each other with */
+    "CREATE TABLE cluster ("
+    "  id INTEGER PRIMARY KEY CHECK (id = 1),"
+    "  secret BLOB NOT NULL);",
 };
 
 static const struct reg_ops sqlite_ops;

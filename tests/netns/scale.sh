@@ -7,6 +7,7 @@
 # instance reaped, and a capture through the one that holds the device now.
 #
 #   A (s1: 10.98.3.1 on sa) ─── G (gw1: 10.98.3.2 on ga, 10.98.4.2 on gb) ─── B (s2: 10.98.4.1 on sb)
+#   A and B reach each other on va, vb (10.98.0.1, 10.98.0.2): the servers' own network
 set -uo pipefail
 server=$1
 agent=$2
@@ -31,7 +32,7 @@ mkdir -m 700 "$tmp/data"
 "$server" --db "$db" org add acme > /dev/null &&
 	token=$("$server" --db "$db" admin add acme alice) || { echo "FAIL bootstrap"; exit 1; }
 
-start() { # NAME NS ADDR: an instance on ADDR:8080, once it serves
+start() { # NAME NS ADDR: an instance, the others reach it at ADDR:8080, once it serves
 	local log=$tmp/$1.log
 	: > "$log"
 	ip netns exec "$2" "$server" --db "$db" --data "$tmp/data" --plain-http --listen 0.0.0.0:8080 \
@@ -55,7 +56,7 @@ api() { # NS ADDR ARGS...: the CLI against the instance at ADDR
 }
 
 # s1 first: it makes the device CA both use (the data directory is shared)
-start s1 "$A" 10.98.3.1 && start s2 "$B" 10.98.4.1 || { echo "FAIL servers: $(cat "$tmp"/s?.log)"; exit 1; }
+start s1 "$A" 10.98.0.1 && start s2 "$B" 10.98.0.2 || { echo "FAIL servers: $(cat "$tmp"/s?.log)"; exit 1; }
 
 # gw1 knows both, s1 first; probes every 2 s, and gives UDP 1 s
 printf 'tunnel = http://10.98.3.1:8080, http://10.98.4.1:8080\nserial = SN-gw1\nkey_file = %s\nstate_file = %s\nhello_interval = 2\nudp_wait = 1\n' \
@@ -73,7 +74,7 @@ test_instances() {
 	s1=$(id_of s1) s2=$(id_of s2)
 	rows=$(sql "SELECT id || ' ' || address FROM instances ORDER BY address")
 	[ -n "$s1" ] && [ -n "$s2" ] && [ "$s1" != "$s2" ] &&
-		[ "$rows" = "$s1 http://10.98.3.1:8080"$'\n'"$s2 http://10.98.4.1:8080" ] &&
+		[ "$rows" = "$s1 http://10.98.0.1:8080"$'\n'"$s2 http://10.98.0.2:8080" ] &&
 		ok "instances: each has its id and address in the registry" ||
 		ko "instances" "$s1 $s2: $rows"
 }
@@ -129,7 +130,7 @@ test_reaped() {
 
 test_clean_stop() {
 	local n
-	start s1 "$A" 10.98.3.1 || { ko "s1 again" "$(cat "$tmp/s1.log")"; return; }
+	start s1 "$A" 10.98.0.1 || { ko "s1 again" "$(cat "$tmp/s1.log")"; return; }
 	n=$(grep -c "registered as" "$tmp/gw1.log")
 	kill -TERM "$s2_pid"; wait_gone "$s2_pid" 10
 	# its row goes at once, and the device's tunnel with it
@@ -144,4 +145,32 @@ test_clean_stop() {
 		ko "clean stop" "owner $(owner gw1); $(tail -3 "$tmp/gw1.log")"
 }
 
-run_tests : test_instances test_held_by_first test_rehome test_capture_after test_reaped test_clean_stop
+# A capture on a server that does not hold the device: it reaches the
+# device through the server that does (one hop, signed between them); the
+# same packets as a capture on that server. A request not signed by a
+# server of the registry is refused there.
+test_hop() {
+	local out=$tmp/hop.pcapng direct=$tmp/direct.pcapng st st2 n n2 forged
+	start s2 "$B" 10.98.0.2 || { ko "s2 again" "$(cat "$tmp/s2.log")"; return; }
+	[ "$(owner gw1)" = "$(id_of s1) 4" ] || { ko "hop" "owner $(owner gw1)"; return; }
+	(sleep 1.5; ip netns exec "$A" ping -c 4 -i 0.2 10.98.3.2 > /dev/null) &
+	local pinger=$!
+	api "$B" 10.98.4.1 remote -d gw1 --duration 4 -w "$out" icmp 2> "$tmp/remote.err"; st=$?
+	wait $pinger
+	(sleep 1.5; ip netns exec "$A" ping -c 4 -i 0.2 10.98.3.2 > /dev/null) &
+	pinger=$!
+	api "$A" 10.98.3.1 remote -d gw1 --duration 4 -w "$direct" icmp 2> "$tmp/direct.err"; st2=$?
+	wait $pinger
+	n=$(tshark -r "$out" 2> /dev/null | wc -l) n2=$(tshark -r "$direct" 2> /dev/null | wc -l)
+	[ $st = 0 ] && [ "$n" = 8 ] && [ $st2 = 0 ] && [ "$n2" = 8 ] &&
+		[ "$(capinfos -T -m "$out" | tail -1 | cut -d, -f2-5)" = "$(capinfos -T -m "$direct" | tail -1 | cut -d, -f2-5)" ] &&
+		ok "a capture on the other server: through the one that holds the device, 8 of 8, as on that one" ||
+		ko "hop" "st=$st/$st2 $n/$n2 packets; $(cat "$tmp/remote.err" "$tmp/direct.err")"
+	forged=$(ip netns exec "$G" curl -s -o "$tmp/forged" -w '%{http_code}' \
+		-H "Edgecap-Instance: Edgecap-HMAC ts=$(date +%s),nonce=$(openssl rand -hex 16),sig=$(openssl rand -hex 32)" \
+		"http://10.98.3.1:8080/internal/v1/devices/1/capture?bpf=x")
+	[ "$forged" = 403 ] && grep -q "bad signature" "$tmp/forged" && ok "a hop not signed by a server of the registry: 403 ($(cat "$tmp/forged" | tr -d '\n '))" ||
+		ko "forged hop" "$forged $(cat "$tmp/forged")"
+}
+
+run_tests : test_instances test_held_by_first test_rehome test_capture_after test_reaped test_clean_stop test_hop

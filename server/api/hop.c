@@ -1,0 +1,270 @@
+/* hop.c - a device's capture stream, passed on for another server
+ * (docs/scale.md): the server that received a capture reaches a device
+ * whose tunnel this server holds through
+ *
+ *   GET /internal/v1/devices/ID/capture?QUERY
+ *
+ * signed with the key the servers share (Edgecap-Instance) and carrying
+ * the device's own Authorization. This server opens GET /v1/capture?QUERY
+ * to the device over its tunnel with that Authorization unchanged (the
+ * device checks it as if the first server had called), and streams the
+ * answer back as it comes: its status, its Edgecap-Error, its body. The
+ * body is not copied: each piece is sent from the slab it was read into,
+ * and a slow reader holds the device's stream back (at most HOP_MEM
+ * read ahead), as the capture's own readers do; HOP_MAX such streams at
+ * once. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "common/httpc.h"
+#include "common/slab.h"
+#include "service/device.h"
+#include "service/instance.h"
+
+#define HOP_SLAB   (256u << 10)
+#define HOP_MEM	   (4u << 20)
+#define HOP_MAX	   256 /* streams passed on at once: 1 GiB of slabs at most */
+#define HOP_PIECES 64
+#define HOP_IO_MS  90000 /* longer than a capture's silences (its keep-alive) */
+
+struct piece {
+	struct ecap_slab *slab;
+	h2o_iovec_t v;
+};
+
+struct hop {
+	h2o_generator_t gen; /* first: h2o hands it back to proceed and stop */
+	h2o_req_t *req;	     /* NULL once the response ended */
+	struct srv_api *api;
+	struct ecap_httpc_ctx http;
+	struct ecap_httpc_dest dest;
+	struct ecap_httpc_call call;
+	struct ecap_slab_pool *pool;
+	char *target;
+	char headers[512];
+	char reason[200];
+	struct piece queued[HOP_PIECES], sent[HOP_PIECES];
+	unsigned nqueued, nsent;
+	int started, inflight, ended, paused, http_ok, dest_ok;
+};
+
+static void unref(struct piece *p, unsigned *n)
+{
+	for (unsigned i = 0; i < *n; i++)
+		ecap_slab_unref(p[i].slab);
+	*n = 0;
+}
+
+/* What is queued goes, unless a send is in flight; the end goes once
+ * nothing is left. */
+static void pump(struct hop *h)
+{
+	h2o_iovec_t v[HOP_PIECES];
+	h2o_req_t *req = h->req;
+
+	if (!req || h->inflight || !h->started)
+		return;
+	if (h->nqueued) {
+		for (unsigned i = 0; i < h->nqueued; i++) {
+			h->sent[i] = h->queued[i];
+			v[i] = h->queued[i].v;
+		}
+		h->nsent = h->nqueued;
+		h->nqueued = 0;
+		h->inflight = 1;
+		h2o_send(req, v, h->nsent, H2O_SEND_STATE_IN_PROGRESS);
+		if (h->paused) {
+			h->paused = 0;
+			ecap_httpc_pause(&h->call, 0);
+		}
+		return;
+	}
+	if (h->ended) {
+		h->req = NULL; /* gone after this */
+		h2o_send(req, NULL, 0, h->ended > 0 ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_ERROR);
+	}
+}
+
+static void on_proceed(h2o_generator_t *g, h2o_req_t *req)
+{
+	struct hop *h = (struct hop *)g;
+
+	h->inflight = 0;
+	unref(h->sent, &h->nsent);
+	pump(h);
+}
+
+/* The reader went away: the device's stream ends with it. */
+static void on_stop(h2o_generator_t *g, h2o_req_t *req)
+{
+	struct hop *h = (struct hop *)g;
+
+	h->req = NULL;
+	ecap_httpc_cancel(&h->call);
+}
+
+static int on_head(struct ecap_httpc_call *c)
+{
+	struct hop *h = c->data;
+	h2o_req_t *req = h->req;
+
+	if (!req)
+		return -1;
+	srv_device_reason(c, h->reason, sizeof(h->reason));
+	if (c->status != 200)
+		return 0; /* answered in on_done, with the reason */
+	req->res.status = 200;
+	req->res.reason = "OK";
+	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+		       H2O_STRLIT("application/octet-stream"));
+	h->gen.proceed = on_proceed;
+	h->gen.stop = on_stop;
+	h2o_start_response(req, &h->gen);
+	h->started = 1;
+	return 0;
+}
+
+static long on_body(struct ecap_httpc_call *c, const uint8_t *p, size_t n)
+{
+	struct hop *h = c->data;
+
+	if (!h->req)
+		return -1;
+	if (h->nqueued == HOP_PIECES) { /* the reader is behind: wait for it */
+		h->paused = 1;
+		ecap_httpc_pause(c, 1);
+		return 0;
+	}
+	ecap_slab_ref(c->slab);
+	h->queued[h->nqueued++] = (struct piece){c->slab, h2o_iovec_init(p, n)};
+	pump(h);
+	return (long)n;
+}
+
+static void on_done(struct ecap_httpc_call *c, const char *err)
+{
+	struct hop *h = c->data;
+	h2o_req_t *req = h->req;
+
+	if (!req)
+		return;
+	if (h->started) {
+		h->ended = err ? -1 : 1;
+		pump(h);
+		return;
+	}
+	h->req = NULL;
+	/* a refusal keeps its status and the device's reason; a device not
+	 * reached is this hop's failure */
+	if (!err)
+		web_error(req, c->status, "%s", h->reason);
+	else
+		web_error(req, 502, "%s", err);
+}
+
+/* With the request's pool: nothing of the hop outlives it. */
+static void dispose(void *p)
+{
+	struct hop *h = p;
+
+	h->api->hops--;
+	h->req = NULL;
+	ecap_httpc_cancel(&h->call);
+	ecap_httpc_call_reset(&h->call);
+	unref(h->queued, &h->nqueued);
+	unref(h->sent, &h->nsent);
+	if (h->dest_ok)
+		ecap_httpc_dest_dispose(&h->dest);
+	if (h->http_ok)
+		ecap_httpc_ctx_dispose(&h->http);
+	ecap_slab_pool_free(h->pool);
+	free(h->target);
+}
+
+/* A header of the request, "" when absent. */
+static h2o_iovec_t header(h2o_req_t *req, const char *name, size_t len)
+{
+	ssize_t at = h2o_find_header_by_str(&req->headers, name, len, -1);
+
+	return at < 0 ? h2o_iovec_init("", 0) : req->headers.entries[at].value;
+}
+
+/* Refusals are the agent's kind (Edgecap-Error and a line): the first
+ * server reports the device as failed with the reason, as it would the
+ * device's own. */
+static int refuse(h2o_req_t *req, int status, const char *why)
+{
+	return web_error(req, status, "%s", why);
+}
+
+int srv_hop_capture(struct srv_api *api, h2o_req_t *req, const struct reg_user *who, char **params)
+{
+	h2o_iovec_t sig = header(req, H2O_STRLIT(SRV_INSTANCE_HEADER));
+	h2o_iovec_t auth = header(req, H2O_STRLIT("authorization"));
+	h2o_iovec_t cap = header(req, H2O_STRLIT("edgecap-capture"));
+	const char *query = memchr(req->input.path.base, '?', req->input.path.len);
+	struct srv_tunnel_device_info info;
+	char why[200], url[REG_ADDRESS_MAX + 32], e[256];
+	struct reg_device d;
+	uint32_t mgmt = 0;
+	struct hop *h;
+	char *end;
+	long long id = strtoll(params[0], &end, 10);
+
+	if (!api->instance ||
+	    srv_instance_check(api->instance, sig.base, sig.len, req->input.method.base,
+			       req->input.method.len, req->input.path.base, req->input.path.len,
+			       why, sizeof(why)))
+		return refuse(req, 403, api->instance ? why : "not a server on a shared registry");
+	if (*end || id <= 0 || reg_device_by_id(api->reg, id, &d))
+		return refuse(req, 404, "no such device");
+	/* only a device whose tunnel is here: another server's would loop */
+	if (srv_tunnel_device(api->tunnel, d.org, d.name, &info) ||
+	    srv_device_url(&d, url, sizeof(url), &mgmt) || !mgmt)
+		return refuse(req, 409, "its tunnel is not held by this server");
+	if (api->hops >= HOP_MAX)
+		return refuse(req, 503, "too many device streams passed on at once");
+	if (!auth.len || auth.len > 300 || cap.len > 40 || memchr(auth.base, '\r', auth.len) ||
+	    memchr(auth.base, '\n', auth.len) || memchr(cap.base, '\r', cap.len) ||
+	    memchr(cap.base, '\n', cap.len))
+		return refuse(req, 400, "Authorization: want the device's");
+	h = h2o_mem_alloc_shared(&req->pool, sizeof(*h), dispose);
+	memset(h, 0, sizeof(*h));
+	h->req = req;
+	h->api = api;
+	api->hops++;
+	h->pool = ecap_slab_pool_new(NULL, HOP_SLAB, HOP_MEM);
+	if (!h->pool ||
+	    asprintf(&h->target, "/v1/capture%.*s",
+		     query ? (int)(req->input.path.base + req->input.path.len - query) : 0,
+		     query ? query : "") < 0) {
+		h->target = NULL;
+		return refuse(req, 503, "out of memory");
+	}
+	snprintf(h->headers, sizeof(h->headers), "Authorization: %.*s\r\n%s%.*s%s", (int)auth.len,
+		 auth.base, cap.len ? "Edgecap-Capture: " : "", (int)cap.len, cap.base,
+		 cap.len ? "\r\n" : "");
+	ecap_httpc_ctx_init(&h->http, api->loop, api->getaddr, HOP_IO_MS, SRV_VERSION);
+	h->http_ok = 1;
+	if (ecap_httpc_dest_init(&h->dest, &h->http, url,
+				 &(struct ecap_httpc_dest_opts){.ca_store = api->ca_store}, e,
+				 sizeof(e)))
+		return refuse(req, 502, e);
+	h->dest_ok = 1;
+	h->call = (struct ecap_httpc_call){.method = "GET",
+					   .target = h->target,
+					   .headers = h->headers,
+					   .on_head = on_head,
+					   .on_body = on_body,
+					   .on_done = on_done,
+					   .pool = h->pool,
+					   .data = h};
+	if (ecap_httpc_start(&h->dest, &h->call)) {
+		h->req = NULL;
+		return refuse(req, 503, "out of memory");
+	}
+	return 0;
+}
