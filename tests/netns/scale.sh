@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # scale.sh SERVER AGENT EDGECAP - two edgecap-server instances sharing one
 # PostgreSQL registry (EDGECAP_TEST_DB: run under tests/unit/with-postgres.sh)
-# and one data directory, and a gateway that knows both: instances and their
+# and one data directory, and gateways that know both: instances and their
 # heartbeats, the device's tunnel held by one instance, kill -9 of that
 # instance, the device re-homed to the other within the bound, the dead
-# instance reaped, and a capture through the one that holds the device now.
+# instance reaped, a capture through the one that holds the device now and
+# through the other (one hop), and kill -9 of a server mid-capture.
 #
 #   A (s1: 10.98.3.1 on sa) ─── G (gw1: 10.98.3.2 on ga, 10.98.4.2 on gb) ─── B (s2: 10.98.4.1 on sb)
+#   A (10.98.5.1 on s2a) ─── G2 (gw2: 10.98.5.2 on ha, 10.98.6.2 on hb) ─── B (10.98.6.1 on s2b)
 #   A and B reach each other on va, vb (10.98.0.1, 10.98.0.2): the servers' own network
 set -uo pipefail
 server=$1
@@ -16,9 +18,17 @@ suite=scl
 . "$(cd "$(dirname "$0")" && pwd)/lib.sh"
 [ -n "${EDGECAP_TEST_DB:-}" ] || { echo "SKIP: needs EDGECAP_TEST_DB (tests/unit/with-postgres.sh)"; exit 77; }
 db=$EDGECAP_TEST_DB
-G=$ns-g
-extra_ns=$G
-ip netns add "$G" &&
+G=$ns-g G2=$ns-g2
+extra_ns="$G $G2"
+ip netns add "$G" && ip netns add "$G2" &&
+	ip link add s2a netns "$A" type veth peer name ha netns "$G2" &&
+	ip link add s2b netns "$B" type veth peer name hb netns "$G2" &&
+	ip -n "$A" addr add 10.98.5.1/24 dev s2a && ip -n "$G2" addr add 10.98.5.2/24 dev ha &&
+	ip -n "$B" addr add 10.98.6.1/24 dev s2b && ip -n "$G2" addr add 10.98.6.2/24 dev hb &&
+	for l in "$A s2a" "$G2 ha" "$B s2b" "$G2 hb" "$G2 lo"; do
+		set -- $l
+		ip -n "$1" link set "$2" up || exit 1
+	done &&
 	ip link add sa netns "$A" type veth peer name ga netns "$G" &&
 	ip link add sb netns "$B" type veth peer name gb netns "$G" &&
 	ip -n "$A" addr add 10.98.3.1/24 dev sa && ip -n "$G" addr add 10.98.3.2/24 dev ga &&
@@ -173,4 +183,48 @@ test_hop() {
 		ko "forged hop" "$forged $(cat "$tmp/forged")"
 }
 
-run_tests : test_instances test_held_by_first test_rehome test_capture_after test_reaped test_clean_stop test_hop
+# kill -9 of a server during a capture on another: the devices it held
+# are reported failed with the reason, the capture goes on with the rest;
+# they re-home, and the next capture has them all. gw2 knows s2 first.
+test_kill_during_capture() {
+	local out=$tmp/fault.pcapng st code n1 n2 id
+	printf 'tunnel = http://10.98.6.1:8080, http://10.98.5.1:8080\nserial = SN-gw2\nkey_file = %s\nstate_file = %s\nhello_interval = 2\nudp_wait = 1\n' \
+		"$tmp/gw2.key" "$tmp/gw2.state" > "$tmp/gw2.conf"
+	: > "$tmp/gw2.log"
+	ip netns exec "$G2" "$agent" -c "$tmp/gw2.conf" -i ha --listen 0.0.0.0:8081 --plain-http 2>> "$tmp/gw2.log" &
+	wait_log "$tmp/gw2.log" "waiting to be claimed" 10 || { ko "gw2" "$(cat "$tmp/gw2.log")"; return; }
+	code=$("$agent" identity -c "$tmp/gw2.conf" | awk '/^claim code/ { print $3 }')
+	api "$A" 10.98.0.1 devices claim SN-gw2 "$code" --name gw2 > /dev/null &&
+		wait_log "$tmp/gw2.log" "registered as" 10 && [ "$(owner gw2)" = "$(id_of s2) 1" ] ||
+		{ ko "gw2 on s2" "owner $(owner gw2); $(tail -3 "$tmp/gw2.log")"; return; }
+	# on s1: gw1 its own, gw2 through s2, which dies 3 s in
+	(sleep 1.5; for i in $(seq 12); do
+		ip netns exec "$A" ping -c 1 -W 1 10.98.3.2 > /dev/null
+		ip netns exec "$A" ping -c 1 -W 1 10.98.5.2 > /dev/null
+		[ "$i" = 4 ] && kill -9 "$s2_pid"
+		sleep 0.4
+	done) &
+	local pinger=$!
+	api "$A" 10.98.0.1 remote -d gw1,gw2 --duration 8 -w "$out" icmp 2> "$tmp/remote.err"; st=$?
+	wait $pinger
+	id=$(sed -n 's/^capture \([0-9]*\) on.*/\1/p' "$tmp/remote.err")
+	api "$A" 10.98.0.1 captures show "$id" > "$tmp/fault.show" 2>&1
+	n1=$(tshark -r "$out" -Y "ip.addr == 10.98.3.2" 2> /dev/null | wc -l)
+	n2=$(tshark -r "$out" -Y "ip.addr == 10.98.5.2" 2> /dev/null | wc -l)
+	[ $st = 1 ] && grep -q "^device gw2 failed: " "$tmp/remote.err" && [ "$n1" = 24 ] &&
+		[ "$n2" -ge 2 ] && [ "$n2" -lt 24 ] &&
+		ok "kill -9 of the server holding gw2 mid-capture: gw2 failed ($(sed -n 's/^device gw2 failed: //p' "$tmp/remote.err")), gw1 24 of 24" ||
+		ko "fault" "st=$st gw1 $n1 gw2 $n2; $(cat "$tmp/remote.err")"
+	# gw2 re-homes to s1, and the next capture has both
+	for _ in $(seq 200); do [ "$(owner gw2)" = "$(id_of s1) 2" ] && break; sleep 0.1; done
+	(sleep 1.5; ip netns exec "$A" ping -c 4 -i 0.2 10.98.3.2 > /dev/null; ip netns exec "$A" ping -c 4 -i 0.2 10.98.5.2 > /dev/null) &
+	pinger=$!
+	api "$A" 10.98.0.1 remote -d gw1,gw2 --duration 5 -w "$out" icmp 2> "$tmp/remote.err"; st=$?
+	wait $pinger
+	[ $st = 0 ] && [ "$(owner gw2)" = "$(id_of s1) 2" ] && [ "$(tshark -r "$out" 2> /dev/null | wc -l)" = 16 ] &&
+		ok "gw2 re-homed to s1; the next capture has both (16 of 16)" ||
+		ko "after the fault" "st=$st owner $(owner gw2) $(tshark -r "$out" 2> /dev/null | wc -l); $(cat "$tmp/remote.err")"
+}
+
+run_tests : test_instances test_held_by_first test_rehome test_capture_after test_reaped test_clean_stop test_hop \
+	test_kill_during_capture
