@@ -859,7 +859,8 @@ int64_t srv_capture_start(struct srv_captures *cs, const struct reg_user *who,
 		goto fail;
 	}
 	/* the id names the file: insert, then rename */
-	id = reg_capture_add(cs->conf.reg, who->org, who->id, c->request, tmp);
+	id = reg_capture_add(cs->conf.reg, who->org, who->id, c->request, tmp,
+			     cs->conf.instance ? cs->conf.instance->id : NULL);
 	snprintf(path, sizeof(path), "%s/%lld.pcapng", cs->conf.data_dir, (long long)id);
 	if (id < 0 || rename(tmp, path) || reg_capture_set_file(cs->conf.reg, id, path)) {
 		snprintf(err, errlen, "registry: %s", reg_errmsg(cs->conf.reg));

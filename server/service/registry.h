@@ -268,8 +268,9 @@ void reg_devices_ask_soon(struct reg *r, int64_t org, const char *name);
 int reg_device_report_get(struct reg *r, int64_t id, char **json, int64_t *when, char **error);
 
 /* Captures. The request is kept as given (JSON text). */
+/* instance: the server that runs it (NULL: none named). */
 int64_t reg_capture_add(struct reg *r, int64_t org, int64_t user, const char *request,
-			const char *file);
+			const char *file, const char *instance);
 int reg_capture_set_file(struct reg *r, int64_t capture, const char *file);
 int reg_capture_device_add(struct reg *r, int64_t capture, int64_t device);
 struct reg_capture_device_state {
@@ -290,7 +291,9 @@ struct reg_capture_state {
 	uint64_t stored;      /* bytes its file keeps */
 };
 int reg_capture_update(struct reg *r, int64_t capture, const struct reg_capture_state *s);
-/* Captures that were running when the server stopped are done now. */
+/* Captures whose server is no longer among the instances (it stopped, or
+ * died and was reaped; or none was named) are done now, their devices
+ * still streaming failed. */
 void reg_captures_interrupted(struct reg *r);
 
 /* A capture as the registry holds it, with each device's part. */

@@ -11,12 +11,12 @@
 #include "service/registry_db.h"
 
 int64_t reg_capture_add(struct reg *r, int64_t org, int64_t user, const char *request,
-			const char *file)
+			const char *file, const char *instance)
 {
 	return reg_insert(reg_q(r,
-				"INSERT INTO captures (org_id, user_id, request, file, created) "
-				"VALUES (?, ?, ?, ?, ?) RETURNING id",
-				"iitti", org, user, request, file, (int64_t)time(NULL)));
+				"INSERT INTO captures (org_id, user_id, request, file, created, "
+				"instance) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+				"iittit", org, user, request, file, (int64_t)time(NULL), instance));
 }
 
 int reg_capture_set_file(struct reg *r, int64_t capture, const char *file)
@@ -61,16 +61,20 @@ int reg_capture_update(struct reg *r, int64_t capture, const struct reg_capture_
 			     capture));
 }
 
+/* A capture no running server runs */
+#define ORPHAN "(instance IS NULL OR instance NOT IN (SELECT id FROM instances))"
+
 void reg_captures_interrupted(struct reg *r)
 {
 	reg_run(reg_q(r,
 		      "UPDATE capture_devices SET state = 'failed', error = 'server stopped' "
 		      "WHERE state IN ('connecting', 'streaming') AND capture_id IN "
-		      "(SELECT id FROM captures WHERE state = 'running')",
+		      "(SELECT id FROM captures WHERE state = 'running' AND " ORPHAN ")",
 		      ""));
 	reg_run(reg_q(r,
 		      "UPDATE captures SET state = 'done', ended = ?, "
-		      "ended_by = coalesce(ended_by, 'server stopped') WHERE state = 'running'",
+		      "ended_by = coalesce(ended_by, 'server stopped') WHERE state = 'running' "
+		      "AND " ORPHAN,
 		      "i", (int64_t)time(NULL)));
 }
 

@@ -45,13 +45,20 @@ int64_t reg_instances_reap(struct reg *r, int64_t before)
 {
 	int e = reg_run(reg_q(r, "DELETE FROM instances WHERE heartbeat < ?", "i", before));
 
-	return e ? e : release_orphans(r);
+	if (e)
+		return e;
+	if (reg_changes(r)) /* what they ran ends with them */
+		reg_captures_interrupted(r);
+	return release_orphans(r);
 }
 
 int reg_instance_gone(struct reg *r, const char *id)
 {
 	int e = reg_run(reg_q(r, "DELETE FROM instances WHERE id = ?", "t", id));
 	int64_t n = e ? e : release_orphans(r);
+
+	if (!e)
+		reg_captures_interrupted(r);
 
 	return n < 0 ? (int)n : 0;
 }

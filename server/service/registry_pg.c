@@ -443,6 +443,7 @@ static const char *const migrations[] = {
     "  epoch BIGINT NOT NULL,"
     "  since BIGINT NOT NULL);"
     "CREATE INDEX device_owner_instance ON device_owner (instance);"
+    "ALTER TABLE captures ADD COLUMN instance TEXT;"
     "CREATE TABLE cluster ("
     "  id INTEGER PRIMARY KEY CHECK (id = 1),"
     "  secret BYTEA NOT NULL);",

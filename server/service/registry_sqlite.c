@@ -258,6 +258,8 @@ static const char *const migrations[] = {
     "  epoch INTEGER NOT NULL,"
     "  since INTEGER NOT NULL);"
     "CREATE INDEX device_owner_instance ON device_owner (instance);"
+    /* which one runs each capture */
+    "ALTER TABLE captures ADD COLUMN instance TEXT;"
     /* the key the instances sign their requests to each other with */
     "CREATE TABLE cluster ("
     "  id INTEGER PRIMARY KEY CHECK (id = 1),"

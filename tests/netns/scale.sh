@@ -226,5 +226,32 @@ test_kill_during_capture() {
 		ko "after the fault" "st=$st owner $(owner gw2) $(tshark -r "$out" 2> /dev/null | wc -l); $(cat "$tmp/remote.err")"
 }
 
+# A server that starts while another runs a capture leaves its row
+# running (each ends only the captures of servers no longer there).
+test_start_during_capture() {
+	local out=$tmp/during.pcapng st id s3
+	(sleep 1; ip netns exec "$A" "$server" --db "$db" --data "$tmp/data" --plain-http \
+		--listen 0.0.0.0:8090 --instance-address http://10.98.0.1:8090 2> "$tmp/s3.log") &
+	s3=$!
+	(sleep 1.5; ip netns exec "$A" ping -c 4 -i 0.2 10.98.3.2 > /dev/null) &
+	local pinger=$!
+	api "$A" 10.98.0.1 remote -d gw1 --duration 4 -w "$out" icmp 2> "$tmp/remote.err" &
+	local rp=$!
+	wait_log "$tmp/s3.log" serving 10
+	sleep 0.5
+	id=$(sed -n 's/^capture \([0-9]*\) on.*/\1/p' "$tmp/remote.err")
+	sql "SELECT c.id || ': ' || c.state || ', gw1 ' || d.state || coalesce(' ' || d.error, '')
+		FROM captures c JOIN capture_devices d ON d.capture_id = c.id WHERE c.id = $id" > "$tmp/during.mid" 2>&1
+	wait $rp; st=$?
+	wait $pinger
+	api "$A" 10.98.0.1 captures show "$id" > "$tmp/during.show" 2>&1
+	grep -q "^$id: running, gw1 streaming$" "$tmp/during.mid" && [ $st = 0 ] &&
+		[ "$(tshark -r "$out" 2> /dev/null | wc -l)" = 8 ] &&
+		grep -q "ended by duration" "$tmp/during.show" &&
+		ok "a server starting during another's capture leaves it running (8 of 8, ended by duration)" ||
+		ko "start during capture" "st=$st $(cat "$tmp/during.mid" "$tmp/during.show" "$tmp/s3.log")"
+	pkill -TERM -P "$s3" 2> /dev/null; kill -TERM "$s3" 2> /dev/null; wait "$s3" 2> /dev/null
+}
+
 run_tests : test_instances test_held_by_first test_rehome test_capture_after test_reaped test_clean_stop test_hop \
-	test_kill_during_capture
+	test_kill_during_capture test_start_during_capture

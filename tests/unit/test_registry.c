@@ -342,7 +342,7 @@ static void captures_hold_their_devices(void **state)
 	assert_true(device(acme, "gw2", "SN-2") > 0);
 	assert_int_equal(reg_device_get(r, acme, "gw1", &d1), 0);
 	assert_int_equal(reg_device_get(r, acme, "gw2", &d2), 0);
-	id = reg_capture_add(r, acme, alice, "{\"devices\":[\"gw1\",\"gw2\"]}", "/tmp/new");
+	id = reg_capture_add(r, acme, alice, "{\"devices\":[\"gw1\",\"gw2\"]}", "/tmp/new", NULL);
 	assert_true(id > 0);
 	assert_int_equal(reg_capture_set_file(r, id, "/data/1.pcapng"), 0);
 	assert_int_equal(reg_capture_device_add(r, id, d2.id), 0);
@@ -361,7 +361,7 @@ static void captures_hold_their_devices(void **state)
 					    &(struct reg_capture_state){
 						.state = "running", .merged = 5, .duplicates = 2}),
 			 0);
-	other = reg_capture_add(r, globex, bob, "{}", "/data/2.pcapng");
+	other = reg_capture_add(r, globex, bob, "{}", "/data/2.pcapng", NULL);
 	assert_true(other > 0);
 
 	assert_int_equal(reg_captures_list(r, acme, id, &c, &n), 0);
@@ -401,7 +401,7 @@ static void captures_hold_their_devices(void **state)
 
 	/* pages: by id, after a cursor, the organization's only */
 	for (int i = 0; i < 4; i++)
-		assert_true(reg_capture_add(r, acme, alice, "{}", "/data/x.pcapng") > 0);
+		assert_true(reg_capture_add(r, acme, alice, "{}", "/data/x.pcapng", NULL) > 0);
 	assert_int_equal(reg_captures_page(r, acme, 0, 2, NULL, &c, &n), 0);
 	assert_int_equal(n, 2);
 	assert_int_equal(c[0].id, id);
@@ -424,7 +424,7 @@ static void captures_hold_their_devices(void **state)
 	{
 		int64_t carol =
 		    reg_user_add(r, "acme", "carol", "carol@example.com", REG_OPERATOR, NULL, 0);
-		int64_t mine = reg_capture_add(r, acme, carol, "{}", "/data/c.pcapng");
+		int64_t mine = reg_capture_add(r, acme, carol, "{}", "/data/c.pcapng", NULL);
 		struct reg_capture_filter f = {.user = "Carol@Example.com"};
 
 		assert_int_equal(reg_captures_page(r, acme, 0, 100, &f, &c, &n), 0);
@@ -656,16 +656,16 @@ static void administrators_become_owners(void **state)
 	 * gives a deleted capture's id again */
 	{
 		char file[16];
-		int64_t a = reg_capture_add(reg, 1, 7, "{}", "/y"), b;
+		int64_t a = reg_capture_add(reg, 1, 7, "{}", "/y", NULL), b;
 
 		assert_int_equal(a, 4);
 		assert_int_equal(
 		    reg_capture_update(reg, a, &(struct reg_capture_state){.state = "done"}), 0);
 		assert_int_equal(reg_capture_delete(reg, 1, a, file, sizeof(file)), 0);
-		b = reg_capture_add(reg, 1, 7, "{}", "/y2");
+		b = reg_capture_add(reg, 1, 7, "{}", "/y2", NULL);
 		assert_int_equal(b, 5);
 	}
-	assert_true(reg_capture_add(reg, 1, 99, "{}", "/z") < 0); /* no user 99 */
+	assert_true(reg_capture_add(reg, 1, 99, "{}", "/z", NULL) < 0); /* no user 99 */
 	reg_close(reg);
 }
 
@@ -884,6 +884,39 @@ static void instances_hold_devices_by_epoch(void **state)
 	assert_int_equal(reg_device_owner(r, d, who, sizeof(who), &epoch), -ENOENT);
 }
 
+/* A capture ends with the server that runs it: not when another server
+ * starts, but once it is no longer among the instances (it stopped, or
+ * died and was reaped). */
+static void captures_end_with_their_server(void **state)
+{
+	char token[2 * REG_TOKEN_LEN + 1];
+	int64_t alice = reg_admin_add(r, "acme", "alice", token), a, b;
+	struct reg_capture *c;
+	size_t n;
+
+	assert_true(alice > 0);
+	assert_int_equal(reg_instance_beat(r, "a", "http://a", 100, 100), 0);
+	assert_int_equal(reg_instance_beat(r, "b", "http://b", 150, 150), 0);
+	a = reg_capture_add(r, acme, alice, "{}", "/data/a", "a");
+	b = reg_capture_add(r, acme, alice, "{}", "/data/b", "b");
+	assert_true(a > 0 && b > 0);
+	reg_captures_interrupted(r); /* a server starting: both still run */
+	assert_int_equal(reg_captures_list(r, acme, 0, &c, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(c[0].state, "running");
+	assert_string_equal(c[1].state, "running");
+	reg_captures_free(c, n);
+	assert_int_equal(reg_instances_reap(r, 120), 0); /* a is dead */
+	assert_int_equal(reg_captures_list(r, acme, a, &c, &n), 0);
+	assert_string_equal(c[0].state, "done");
+	assert_string_equal(c[0].ended_by, "server stopped");
+	reg_captures_free(c, n);
+	assert_int_equal(reg_instance_gone(r, "b"), 0); /* b stops */
+	assert_int_equal(reg_captures_list(r, acme, b, &c, &n), 0);
+	assert_string_equal(c[0].state, "done");
+	reg_captures_free(c, n);
+}
+
 /* PostgreSQL: two servers, each its own connection, read the same epoch
  * and take the device at once: exactly one does. */
 static void postgres_two_servers_take_one_device(void **state)
@@ -947,6 +980,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(settings_merge_and_stay_in_their_organization, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(instances_hold_devices_by_epoch, setup, teardown),
+	    cmocka_unit_test_setup_teardown(captures_end_with_their_server, setup, teardown),
 	};
 	const struct CMUnitTest sqlite[] = {
 	    cmocka_unit_test_setup_teardown(file_is_private, file_setup, file_teardown),
