@@ -196,14 +196,24 @@ int srv_capture_stop_ep(struct srv_api *api, h2o_req_t *req, const struct reg_us
 {
 	int64_t id = srv_capture_id(params[0]);
 	char file[8];
+	int status, r;
 
 	if (!id || reg_capture_file(api->reg, who->org, id, file, sizeof(file)))
 		return srv_fail(req, 404, "no capture '%s'", params[0]);
-	if (srv_capture_stop(api->captures, who->org, id))
+	/* here, or asked of the server that runs it: it reads the ask within
+	 * a second (202 until then) */
+	if (!srv_capture_stop(api->captures, who->org, id))
+		status = 200;
+	else if (!(r = reg_capture_ask_stop(api->reg, who->org, id)))
+		status = 202;
+	else if (r == -ENOENT)
 		return srv_fail(req, 409, "capture %lld has ended", (long long)id);
-	ecap_log(LOG_INFO, "%s/%s stopped capture %lld", who->org_name, who->name, (long long)id);
+	else
+		return srv_fail(req, 503, "registry: %s", reg_errmsg(api->reg));
+	ecap_log(LOG_INFO, "%s/%s stopped capture %lld%s", who->org_name, who->name, (long long)id,
+		 status == 202 ? " (run by another server)" : "");
 	srv_capture_audit(api, req, who, "capture_stopped", id, NULL);
-	return srv_capture_reply(api, req, who->org, id, 200);
+	return srv_capture_reply(api, req, who->org, id, status);
 }
 
 int srv_capture_delete(struct srv_api *api, h2o_req_t *req, const struct reg_user *who,

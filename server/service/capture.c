@@ -194,15 +194,17 @@ static void save(struct srv_capture *l)
 	srv_mux_stats(l->mux, &st);
 	for (unsigned i = 0; i < l->ndevs; i++)
 		save_device(&l->devs[i]);
-	reg_capture_update(l->cs->conf.reg, l->id,
-			   &(struct reg_capture_state){.state = l->done ? "done" : "running",
-						       .merged = st.merged,
-						       .duplicates = st.duplicates,
-						       .late = st.late,
-						       .ended = l->done ? time(NULL) : 0,
-						       .ended_by = l->done ? end_word(l) : NULL,
-						       .error = l->error[0] ? l->error : NULL,
-						       .stored = l->written});
+	if (reg_capture_update(l->cs->conf.reg, l->id,
+			       &(struct reg_capture_state){.state = l->done ? "done" : "running",
+							   .merged = st.merged,
+							   .duplicates = st.duplicates,
+							   .late = st.late,
+							   .ended = l->done ? time(NULL) : 0,
+							   .ended_by = l->done ? end_word(l) : NULL,
+							   .error = l->error[0] ? l->error : NULL,
+							   .stored = l->written}) == 1 &&
+	    !l->done)
+		ask_stop(l, "stopped", "stopped by request on another server");
 }
 
 /* Send what the merge allows. A device is silent (its packets hold the

@@ -290,7 +290,13 @@ struct reg_capture_state {
 	const char *error;    /* why it failed (ended_by "error"); NULL: as it was */
 	uint64_t stored;      /* bytes its file keeps */
 };
+/* 0, 1 when a stop was asked for it meanwhile (reg_capture_ask_stop), or
+ * the error. */
 int reg_capture_update(struct reg *r, int64_t capture, const struct reg_capture_state *s);
+/* Ask the server that runs the organization's capture to stop it, at its
+ * next update (a second at most): 0, -ENOENT when it runs no more (or is
+ * not the organization's). */
+int reg_capture_ask_stop(struct reg *r, int64_t org, int64_t capture);
 /* Captures whose server is no longer among the instances (it stopped, or
  * died and was reaped; or none was named) are done now, their devices
  * still streaming failed. */

@@ -52,13 +52,29 @@ int reg_capture_device_update(struct reg *r, int64_t capture, int64_t device,
 
 int reg_capture_update(struct reg *r, int64_t capture, const struct reg_capture_state *s)
 {
-	return reg_run(reg_q(r,
-			     "UPDATE captures SET state = ?, merged = ?, duplicates = ?, late = ?, "
-			     "ended = nullif(?, 0), ended_by = coalesce(?, ended_by), "
-			     "error = coalesce(?, error), stored = ? WHERE id = ?",
-			     "tiiiittii", s->state, (int64_t)s->merged, (int64_t)s->duplicates,
-			     (int64_t)s->late, s->ended, s->ended_by, s->error, (int64_t)s->stored,
-			     capture));
+	struct reg_stmt *st =
+	    reg_q(r,
+		  "UPDATE captures SET state = ?, merged = ?, duplicates = ?, late = ?, "
+		  "ended = nullif(?, 0), ended_by = coalesce(?, ended_by), "
+		  "error = coalesce(?, error), stored = ? WHERE id = ? RETURNING stop_asked",
+		  "tiiiittii", s->state, (int64_t)s->merged, (int64_t)s->duplicates,
+		  (int64_t)s->late, s->ended, s->ended_by, s->error, (int64_t)s->stored, capture);
+	int e = reg_row(st);
+
+	if (!e)
+		e = reg_int(st, 0) ? 1 : 0;
+	reg_done(st);
+	return e == -ENOENT ? 0 : e;
+}
+
+int reg_capture_ask_stop(struct reg *r, int64_t org, int64_t capture)
+{
+	int e = reg_run(reg_q(r,
+			      "UPDATE captures SET stop_asked = 1 WHERE org_id = ? AND id = ? AND "
+			      "state = 'running'",
+			      "ii", org, capture));
+
+	return !e && !reg_changes(r) ? -ENOENT : e;
 }
 
 /* A capture no running server runs */

@@ -444,6 +444,7 @@ static const char *const migrations[] = {
     "  since BIGINT NOT NULL);"
     "CREATE INDEX device_owner_instance ON device_owner (instance);"
     "ALTER TABLE captures ADD COLUMN instance TEXT;"
+    "ALTER TABLE captures ADD COLUMN stop_asked BIGINT NOT NULL DEFAULT 0;"
     "CREATE TABLE cluster ("
     "  id INTEGER PRIMARY KEY CHECK (id = 1),"
     "  secret BYTEA NOT NULL);",

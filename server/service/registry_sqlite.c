@@ -260,6 +260,8 @@ static const char *const migrations[] = {
     "CREATE INDEX device_owner_instance ON device_owner (instance);"
     /* which one runs each capture */
     "ALTER TABLE captures ADD COLUMN instance TEXT;"
+    /* a stop asked for on another server: the one that runs it reads it */
+    "ALTER TABLE captures ADD COLUMN stop_asked INTEGER NOT NULL DEFAULT 0;"
     /* the key the instances sign their requests to each other with */
     "CREATE TABLE cluster ("
     "  id INTEGER PRIMARY KEY CHECK (id = 1),"

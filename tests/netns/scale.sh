@@ -253,5 +253,25 @@ test_start_during_capture() {
 	pkill -TERM -P "$s3" 2> /dev/null; kill -TERM "$s3" 2> /dev/null; wait "$s3" 2> /dev/null
 }
 
+# Stopped on another server than the one that runs it: asked through the
+# registry (202), it stops within a second or two, ended by "stopped".
+test_stop_elsewhere() {
+	local st id t0
+	start s2 "$B" 10.98.0.2 || { ko "s2 again" "$(cat "$tmp/s2.log")"; return; }
+	api "$A" 10.98.0.1 remote -d gw1 --duration 60 -w "$tmp/stop.pcapng" icmp 2> "$tmp/remote.err" &
+	local rp=$!
+	for _ in $(seq 50); do grep -q "^capture [0-9]* on" "$tmp/remote.err" && break; sleep 0.1; done
+	id=$(sed -n 's/^capture \([0-9]*\) on.*/\1/p' "$tmp/remote.err")
+	sleep 0.5
+	t0=$(date +%s)
+	st=$(ip netns exec "$B" curl -s -o "$tmp/body" -w '%{http_code}' -X POST \
+		-H "Authorization: Bearer $token" "http://10.98.0.2:8080/api/v1/captures/$id/stop")
+	wait $rp
+	[ "$st" = 202 ] && [ $(($(date +%s) - t0)) -le 5 ] &&
+		[ "$(sql "SELECT state || ' ' || ended_by FROM captures WHERE id = $id")" = "done stopped" ] &&
+		ok "stopped on the other server: 202, ended by 'stopped' within $(($(date +%s) - t0)) s" ||
+		ko "stop elsewhere" "$st $(cat "$tmp/body") $(sql "SELECT state || ' ' || coalesce(ended_by, '') FROM captures WHERE id = $id")"
+}
+
 run_tests : test_instances test_held_by_first test_rehome test_capture_after test_reaped test_clean_stop test_hop \
-	test_kill_during_capture test_start_during_capture
+	test_kill_during_capture test_start_during_capture test_stop_elsewhere
