@@ -143,6 +143,15 @@ srv_endpoint_fn srv_capture_text;
 srv_endpoint_fn srv_filters_compile;
 srv_endpoint_fn srv_tunnel_register_ep;
 srv_endpoint_fn srv_hop_capture;
+srv_endpoint_fn srv_hop_read_ep;
+/* A capture's reading (0 pcap, 1 text, 2 packets) for who: here, or
+ * through the server that runs it; internal: asked by that other server
+ * (read here only, no audit). */
+int srv_capture_follow(struct srv_api *api, h2o_req_t *req, const struct reg_user *who,
+		       const char *ids, int text, int internal);
+/* Read it through the server at url that runs it (hop.c). */
+int srv_hop_read(struct srv_api *api, h2o_req_t *req, const struct reg_user *who, int64_t id,
+		 int what, const char *url);
 srv_endpoint_fn srv_tunnel_poll_ep;
 srv_endpoint_fn srv_tunnel_changed_ep;
 srv_endpoint_fn srv_healthz;

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "api/api.h"
+#include "service/instance.h"
 #include "common/bounds.h"
 #include "print/textprint.h"
 #include "filter/cbpf.h"
@@ -552,8 +553,31 @@ void srv_readers_start(struct srv_api *api)
 	api->reader_check_entry.cb = on_reader_check;
 }
 
-static int follow(struct srv_api *api, h2o_req_t *req, const struct reg_user *who, const char *ids,
-		  int text)
+/* A capture another server runs is read through it, one hop: what it
+ * has, live, as if read there. 1 when that server was asked (or the
+ * request answered), 0 when the capture is to be read here. */
+static int elsewhere(struct srv_api *api, h2o_req_t *req, const struct reg_user *who, int64_t id,
+		     int text)
+{
+	char runner[REG_INSTANCE_MAX], url[256];
+
+	if (!api->instance || !api->instance->loop ||
+	    reg_capture_runner(api->reg, who->org, id, runner, sizeof(runner)) || !runner[0] ||
+	    !strcmp(runner, api->instance->id) ||
+	    reg_instance_address(api->reg, runner, url, sizeof(url)))
+		return 0;
+	if (!text) {
+		char target[32];
+
+		snprintf(target, sizeof(target), "capture %lld", (long long)id);
+		srv_audit(api, req, who, "capture_downloaded", target, NULL);
+	}
+	srv_hop_read(api, req, who, id, text, url);
+	return 1;
+}
+
+int srv_capture_follow(struct srv_api *api, h2o_req_t *req, const struct reg_user *who,
+		       const char *ids, int text, int internal)
 {
 	int64_t org = who->org;
 	int64_t id = srv_capture_id(ids);
@@ -566,6 +590,12 @@ static int follow(struct srv_api *api, h2o_req_t *req, const struct reg_user *wh
 
 	if (!id || reg_capture_file(api->reg, org, id, path, sizeof(path)))
 		return srv_fail(req, 404, "no capture %s", ids);
+	l = srv_capture_find(api->captures, org, id);
+	if (!l && internal) /* a reader through another server: only while it runs here */
+		return srv_fail(req, 409, "capture %lld does not run on this server",
+				(long long)id);
+	if (!l && elsewhere(api, req, who, id, text))
+		return 0;
 	for (r = api->readers; r; r = r->next)
 		n += r->org == org && r->id == id;
 	if (api->readers_max && n >= api->readers_max)
@@ -577,7 +607,6 @@ static int follow(struct srv_api *api, h2o_req_t *req, const struct reg_user *wh
 	if (fd < 0)
 		return srv_fail(req, 410, "capture %lld: its file is gone (%s)", (long long)id,
 				strerror(errno));
-	l = srv_capture_find(api->captures, org, id);
 	r = h2o_mem_alloc_shared(&req->pool, sizeof(*r), reader_dispose);
 	*r = (struct srv_reader){.api = api,
 				 .org = org,
@@ -632,7 +661,7 @@ static int follow(struct srv_api *api, h2o_req_t *req, const struct reg_user *wh
 		if (!h2o_timeout_is_linked(&api->reader_check_entry))
 			h2o_timeout_link(api->loop, &api->reader_check, &api->reader_check_entry);
 	}
-	if (!text) { /* reading its text is seeing it; its file leaves the server */
+	if (!text && !internal) { /* reading its text is seeing it; its file leaves the server */
 		char target[32];
 
 		snprintf(target, sizeof(target), "capture %lld", (long long)id);
@@ -661,15 +690,15 @@ int srv_capture_pcap(struct srv_api *api, h2o_req_t *req, const struct reg_user 
 {
 	if (srv_may_download(req, who))
 		return 0;
-	return follow(api, req, who, params[0], 0);
+	return srv_capture_follow(api, req, who, params[0], 0, 0);
 }
 
 int srv_capture_text(struct srv_api *api, h2o_req_t *req, const struct reg_user *who, char **params)
 {
-	return follow(api, req, who, params[0], 1);
+	return srv_capture_follow(api, req, who, params[0], 1, 0);
 }
 
 int srv_capture_rows(struct srv_api *api, h2o_req_t *req, const struct reg_user *who, char **params)
 {
-	return follow(api, req, who, params[0], ROWS);
+	return srv_capture_follow(api, req, who, params[0], ROWS, 0);
 }

@@ -44,8 +44,9 @@ struct hop {
 	struct ecap_httpc_call call;
 	struct ecap_slab_pool *pool;
 	char *target;
-	char headers[512];
+	char headers[768];
 	char reason[200];
+	char ctype[64]; /* the answer's Content-Type */
 	struct piece queued[HOP_PIECES], sent[HOP_PIECES];
 	unsigned nqueued, nsent;
 	int started, inflight, ended, paused, http_ok, dest_ok;
@@ -114,12 +115,20 @@ static int on_head(struct ecap_httpc_call *c)
 	if (!req)
 		return -1;
 	srv_device_reason(c, h->reason, sizeof(h->reason));
+	snprintf(h->ctype, sizeof(h->ctype), "application/octet-stream");
+	for (size_t i = 0; i < c->resp_nheaders; i++)
+		if (c->resp_headers[i].name == &H2O_TOKEN_CONTENT_TYPE->buf &&
+		    c->resp_headers[i].value.len < sizeof(h->ctype))
+			snprintf(h->ctype, sizeof(h->ctype), "%.*s",
+				 (int)c->resp_headers[i].value.len, c->resp_headers[i].value.base);
 	if (c->status != 200)
 		return 0; /* answered in on_done, with the reason */
 	req->res.status = 200;
 	req->res.reason = "OK";
 	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
-		       H2O_STRLIT("application/octet-stream"));
+		       h2o_strdup(&req->pool, h->ctype, SIZE_MAX).base, strlen(h->ctype));
+	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
+		       H2O_STRLIT("no-store"));
 	h->gen.proceed = on_proceed;
 	h->gen.stop = on_stop;
 	h2o_start_response(req, &h->gen);
@@ -157,12 +166,20 @@ static void on_done(struct ecap_httpc_call *c, const char *err)
 		return;
 	}
 	h->req = NULL;
-	/* a refusal keeps its status and the device's reason; a device not
-	 * reached is this hop's failure */
-	if (!err)
-		web_error(req, c->status, "%s", h->reason);
-	else
+	if (err) { /* not reached: this hop's failure */
 		web_error(req, 502, "%s", err);
+		return;
+	}
+	/* a refusal: its status, reason and words, as they came */
+	req->res.status = c->status;
+	req->res.reason = web_reason(c->status);
+	if (h->reason[0])
+		h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("edgecap-error"), 0,
+				      NULL, h2o_strdup(&req->pool, h->reason, SIZE_MAX).base,
+				      strlen(h->reason));
+	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+		       h2o_strdup(&req->pool, h->ctype, SIZE_MAX).base, strlen(h->ctype));
+	h2o_send_inline(req, c->resp.len ? (const char *)c->resp.data : "", c->resp.len);
 }
 
 /* With the request's pool: nothing of the hop outlives it. */
@@ -200,53 +217,25 @@ static int refuse(h2o_req_t *req, int status, const char *why)
 	return web_error(req, status, "%s", why);
 }
 
-int srv_hop_capture(struct srv_api *api, h2o_req_t *req, const struct reg_user *who, char **params)
+/* The hop for req: to url, GET target with headers, its answer passed back
+ * as it comes. 0 (answered, now or later). */
+static int relay(struct srv_api *api, h2o_req_t *req, const char *url, const char *target,
+		 const char *headers)
 {
-	h2o_iovec_t sig = header(req, H2O_STRLIT(SRV_INSTANCE_HEADER));
-	h2o_iovec_t auth = header(req, H2O_STRLIT("authorization"));
-	h2o_iovec_t cap = header(req, H2O_STRLIT("edgecap-capture"));
-	const char *query = memchr(req->input.path.base, '?', req->input.path.len);
-	struct srv_tunnel_device_info info;
-	char why[200], url[REG_ADDRESS_MAX + 32], e[256];
-	struct reg_device d;
-	uint32_t mgmt = 0;
 	struct hop *h;
-	char *end;
-	long long id = strtoll(params[0], &end, 10);
+	char e[256];
 
-	if (!api->instance ||
-	    srv_instance_check(api->instance, sig.base, sig.len, req->input.method.base,
-			       req->input.method.len, req->input.path.base, req->input.path.len,
-			       why, sizeof(why)))
-		return refuse(req, 403, api->instance ? why : "not a server on a shared registry");
-	if (*end || id <= 0 || reg_device_by_id(api->reg, id, &d))
-		return refuse(req, 404, "no such device");
-	/* only a device whose tunnel is here: another server's would loop */
-	if (srv_tunnel_device(api->tunnel, d.org, d.name, &info) ||
-	    srv_device_url(&d, url, sizeof(url), &mgmt) || !mgmt)
-		return refuse(req, 409, "its tunnel is not held by this server");
 	if (api->hops >= HOP_MAX)
-		return refuse(req, 503, "too many device streams passed on at once");
-	if (!auth.len || auth.len > 300 || cap.len > 40 || memchr(auth.base, '\r', auth.len) ||
-	    memchr(auth.base, '\n', auth.len) || memchr(cap.base, '\r', cap.len) ||
-	    memchr(cap.base, '\n', cap.len))
-		return refuse(req, 400, "Authorization: want the device's");
+		return refuse(req, 503, "too many streams passed on at once");
 	h = h2o_mem_alloc_shared(&req->pool, sizeof(*h), dispose);
 	memset(h, 0, sizeof(*h));
 	h->req = req;
 	h->api = api;
 	api->hops++;
 	h->pool = ecap_slab_pool_new(NULL, HOP_SLAB, HOP_MEM);
-	if (!h->pool ||
-	    asprintf(&h->target, "/v1/capture%.*s",
-		     query ? (int)(req->input.path.base + req->input.path.len - query) : 0,
-		     query ? query : "") < 0) {
-		h->target = NULL;
+	if (!h->pool || !(h->target = strdup(target)))
 		return refuse(req, 503, "out of memory");
-	}
-	snprintf(h->headers, sizeof(h->headers), "Authorization: %.*s\r\n%s%.*s%s", (int)auth.len,
-		 auth.base, cap.len ? "Edgecap-Capture: " : "", (int)cap.len, cap.base,
-		 cap.len ? "\r\n" : "");
+	snprintf(h->headers, sizeof(h->headers), "%s", headers);
 	ecap_httpc_ctx_init(&h->http, api->loop, api->getaddr, HOP_IO_MS, SRV_VERSION);
 	h->http_ok = 1;
 	if (ecap_httpc_dest_init(&h->dest, &h->http, url,
@@ -260,6 +249,7 @@ int srv_hop_capture(struct srv_api *api, h2o_req_t *req, const struct reg_user *
 					   .on_head = on_head,
 					   .on_body = on_body,
 					   .on_done = on_done,
+					   .resp_max = 4096, /* a refusal's words */
 					   .pool = h->pool,
 					   .data = h};
 	if (ecap_httpc_start(&h->dest, &h->call)) {
@@ -267,4 +257,104 @@ int srv_hop_capture(struct srv_api *api, h2o_req_t *req, const struct reg_user *
 		return refuse(req, 503, "out of memory");
 	}
 	return 0;
+}
+
+/* Signed by a server of the registry? 0, or -1 with the 403 sent. */
+static int from_a_server(struct srv_api *api, h2o_req_t *req)
+{
+	h2o_iovec_t sig = header(req, H2O_STRLIT(SRV_INSTANCE_HEADER));
+	char why[200];
+
+	if (!api->instance) {
+		refuse(req, 403, "not a server on a shared registry");
+		return -1;
+	}
+	if (srv_instance_check(api->instance, sig.base, sig.len, req->input.method.base,
+			       req->input.method.len, req->input.path.base, req->input.path.len,
+			       why, sizeof(why))) {
+		refuse(req, 403, why);
+		return -1;
+	}
+	return 0;
+}
+
+int srv_hop_capture(struct srv_api *api, h2o_req_t *req, const struct reg_user *who, char **params)
+{
+	h2o_iovec_t auth = header(req, H2O_STRLIT("authorization"));
+	h2o_iovec_t cap = header(req, H2O_STRLIT("edgecap-capture"));
+	const char *query = memchr(req->input.path.base, '?', req->input.path.len);
+	struct srv_tunnel_device_info info;
+	char url[REG_ADDRESS_MAX + 32], headers[512], *target;
+	struct reg_device d;
+	uint32_t mgmt = 0;
+	char *end;
+	long long id = strtoll(params[0], &end, 10);
+	int r;
+
+	if (from_a_server(api, req))
+		return 0;
+	if (*end || id <= 0 || reg_device_by_id(api->reg, id, &d))
+		return refuse(req, 404, "no such device");
+	/* only a device whose tunnel is here: another server's would loop */
+	if (srv_tunnel_device(api->tunnel, d.org, d.name, &info) ||
+	    srv_device_url(&d, url, sizeof(url), &mgmt) || !mgmt)
+		return refuse(req, 409, "its tunnel is not held by this server");
+	if (!auth.len || auth.len > 300 || cap.len > 40 || memchr(auth.base, '\r', auth.len) ||
+	    memchr(auth.base, '\n', auth.len) || memchr(cap.base, '\r', cap.len) ||
+	    memchr(cap.base, '\n', cap.len))
+		return refuse(req, 400, "Authorization: want the device's");
+	snprintf(headers, sizeof(headers), "Authorization: %.*s\r\n%s%.*s%s", (int)auth.len,
+		 auth.base, cap.len ? "Edgecap-Capture: " : "", (int)cap.len, cap.base,
+		 cap.len ? "\r\n" : "");
+	if (asprintf(&target, "/v1/capture%.*s",
+		     query ? (int)(req->input.path.base + req->input.path.len - query) : 0,
+		     query ? query : "") < 0)
+		return refuse(req, 503, "out of memory");
+	r = relay(api, req, url, target, headers);
+	free(target);
+	return r;
+}
+
+static const char *const reads[] = {"pcap", "text", "packets"};
+
+int srv_hop_read(struct srv_api *api, h2o_req_t *req, const struct reg_user *who, int64_t id,
+		 int what, const char *url)
+{
+	const char *query = memchr(req->input.path.base, '?', req->input.path.len);
+	h2o_iovec_t last = header(req, H2O_STRLIT("last-event-id"));
+	char target[1200], headers[768];
+	size_t used;
+
+	if ((size_t)snprintf(target, sizeof(target), "/internal/v1/captures/%lld/%s?org=%lld%s%.*s",
+			     (long long)id, reads[what], (long long)who->org, query ? "&" : "",
+			     query ? (int)(req->input.path.base + req->input.path.len - query - 1)
+				   : 0,
+			     query ? query + 1 : "") >= sizeof(target))
+		return srv_fail(req, 414, "query too long");
+	used = last.len && last.len < 24 && !memchr(last.base, '\n', last.len) &&
+		       !memchr(last.base, '\r', last.len)
+		   ? (size_t)snprintf(headers, sizeof(headers), "Last-Event-ID: %.*s\r\n",
+				      (int)last.len, last.base)
+		   : 0;
+	headers[used] = 0;
+	if (srv_instance_sign(api->instance, "GET", target, headers + used, sizeof(headers) - used))
+		return srv_fail(req, 503, "out of memory");
+	return relay(api, req, url, target, headers);
+}
+
+int srv_hop_read_ep(struct srv_api *api, h2o_req_t *req, const struct reg_user *who, char **params)
+{
+	struct reg_user as = {.role = REG_VIEWER, .viewer_downloads = 1};
+	char org[24] = "";
+	int what = -1;
+
+	if (from_a_server(api, req))
+		return 0;
+	for (int i = 0; i < (int)(sizeof(reads) / sizeof(reads[0])); i++)
+		if (!strcmp(params[1], reads[i]))
+			what = i;
+	if (what < 0 || srv_query(req, "org", org, sizeof(org)) || !(as.org = atoll(org)))
+		return refuse(req, 404, "not found");
+	snprintf(as.name, sizeof(as.name), "server");
+	return srv_capture_follow(api, req, &as, params[0], what, 1);
 }

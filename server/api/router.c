@@ -60,6 +60,7 @@ static const struct srv_route routes[] = {
     {"GET", "/healthz", srv_healthz, PUBLIC, 0, NULL},
     /* between servers on one registry, signed with their shared key */
     {"GET", "/internal/v1/devices/{id}/capture", srv_hop_capture, PUBLIC, 0, NULL},
+    {"GET", "/internal/v1/captures/{id}/{what}", srv_hop_read_ep, PUBLIC, 0, NULL},
 };
 
 struct router {

@@ -297,6 +297,9 @@ int reg_capture_update(struct reg *r, int64_t capture, const struct reg_capture_
  * next update (a second at most): 0, -ENOENT when it runs no more (or is
  * not the organization's). */
 int reg_capture_ask_stop(struct reg *r, int64_t org, int64_t capture);
+/* The server that runs the organization's capture, into ret ("" when none
+ * is named): 0, or -ENOENT when it runs no more. */
+int reg_capture_runner(struct reg *r, int64_t org, int64_t capture, char *ret, size_t len);
 /* Captures whose server is no longer among the instances (it stopped, or
  * died and was reaped; or none was named) are done now, their devices
  * still streaming failed. */

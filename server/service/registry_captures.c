@@ -67,6 +67,21 @@ int reg_capture_update(struct reg *r, int64_t capture, const struct reg_capture_
 	return e == -ENOENT ? 0 : e;
 }
 
+int reg_capture_runner(struct reg *r, int64_t org, int64_t capture, char *ret, size_t len)
+{
+	struct reg_stmt *st =
+	    reg_q(r,
+		  "SELECT coalesce(instance, '') FROM captures WHERE org_id = ? AND "
+		  "id = ? AND state = 'running'",
+		  "ii", org, capture);
+	int e = reg_row(st);
+
+	if (!e)
+		reg_text_col(st, 0, ret, len);
+	reg_done(st);
+	return e;
+}
+
 int reg_capture_ask_stop(struct reg *r, int64_t org, int64_t capture)
 {
 	int e = reg_run(reg_q(r,

@@ -273,5 +273,34 @@ test_stop_elsewhere() {
 		ko "stop elsewhere" "$st $(cat "$tmp/body") $(sql "SELECT state || ' ' || coalesce(ended_by, '') FROM captures WHERE id = $id")"
 }
 
+# Read live on another server than the one that runs the capture (one
+# hop): the pcapng and the text as they come, ending with the capture;
+# once done, its file from either (the data directory is shared).
+test_read_elsewhere() {
+	local id st live=$tmp/live.pcapng after=$tmp/after2.pcapng
+	api "$A" 10.98.0.1 remote -d gw1 --duration 5 -w /dev/null icmp 2> "$tmp/remote.err" &
+	local rp=$!
+	for _ in $(seq 50); do grep -q "^capture [0-9]* on" "$tmp/remote.err" && break; sleep 0.1; done
+	id=$(sed -n 's/^capture \([0-9]*\) on.*/\1/p' "$tmp/remote.err")
+	ip netns exec "$B" curl -sS -N -H "Authorization: Bearer $token" -o "$live" \
+		"http://10.98.0.2:8080/api/v1/captures/$id/pcap" &
+	local reader=$!
+	ip netns exec "$B" curl -sS -N -H "Authorization: Bearer $token" -o "$tmp/live.txt" \
+		"http://10.98.0.2:8080/api/v1/captures/$id/text" &
+	local texter=$!
+	sleep 1
+	ip netns exec "$A" ping -c 4 -i 0.2 10.98.3.2 > /dev/null
+	wait $rp; st=$?
+	wait $reader; wait $texter
+	ip netns exec "$B" curl -sS -H "Authorization: Bearer $token" -o "$after" \
+		"http://10.98.0.2:8080/api/v1/captures/$id/pcap"
+	[ $st = 0 ] && [ "$(tshark -r "$live" 2> /dev/null | wc -l)" = 8 ] &&
+		[ "$(grep -c ICMP "$tmp/live.txt")" = 8 ] && cmp -s "$live" "$after" &&
+		cmp -s "$after" "$tmp/data/$id.pcapng" &&
+		ok "read live through the other server: pcapng and text (8 of 8), ending with the capture; its file the same from either" ||
+		ko "read elsewhere" "st=$st $(tshark -r "$live" 2> /dev/null | wc -l) $(grep -c ICMP "$tmp/live.txt") $(head -c 300 "$tmp/live.txt")"
+}
+
 run_tests : test_instances test_held_by_first test_rehome test_capture_after test_reaped test_clean_stop test_hop \
-	test_kill_during_capture test_start_during_capture test_stop_elsewhere
+	test_kill_during_capture test_start_during_capture test_stop_elsewhere \
+	test_read_elsewhere
