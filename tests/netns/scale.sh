@@ -7,8 +7,8 @@
 # instance reaped, a capture through the one that holds the device now and
 # through the other (one hop), and kill -9 of a server mid-capture.
 #
-#   A (s1: 10.98.3.1 on sa) ─── G (gw1: 10.98.3.2 on ga, 10.98.4.2 on gb) ─── B (s2: 10.98.4.1 on sb)
-#   A (10.98.5.1 on s2a) ─── G2 (gw2: 10.98.5.2 on ha, 10.98.6.2 on hb) ─── B (10.98.6.1 on s2b)
+#   A (s1: 10.98.3.1 on sa) ─── G (gw1: 10.98.3.2 on ga, 10.98.4.2 on gab) ─── B (s2: 10.98.4.1 on sab)
+#   A (10.98.5.1 on s2a) ─── G2 (gw2: 10.98.5.2 on ha, 10.98.6.2 on hab) ─── B (10.98.6.1 on s2ab)
 #   A and B reach each other on va, vb (10.98.0.1, 10.98.0.2): the servers' own network
 set -uo pipefail
 server=$1
@@ -20,23 +20,18 @@ suite=scl
 db=$EDGECAP_TEST_DB
 G=$ns-g G2=$ns-g2
 extra_ns="$G $G2"
-ip netns add "$G" && ip netns add "$G2" &&
-	ip link add s2a netns "$A" type veth peer name ha netns "$G2" &&
-	ip link add s2b netns "$B" type veth peer name hb netns "$G2" &&
-	ip -n "$A" addr add 10.98.5.1/24 dev s2a && ip -n "$G2" addr add 10.98.5.2/24 dev ha &&
-	ip -n "$B" addr add 10.98.6.1/24 dev s2b && ip -n "$G2" addr add 10.98.6.2/24 dev hb &&
-	for l in "$A s2a" "$G2 ha" "$B s2b" "$G2 hb" "$G2 lo"; do
-		set -- $l
-		ip -n "$1" link set "$2" up || exit 1
-	done &&
-	ip link add sa netns "$A" type veth peer name ga netns "$G" &&
-	ip link add sb netns "$B" type veth peer name gb netns "$G" &&
-	ip -n "$A" addr add 10.98.3.1/24 dev sa && ip -n "$G" addr add 10.98.3.2/24 dev ga &&
-	ip -n "$B" addr add 10.98.4.1/24 dev sb && ip -n "$G" addr add 10.98.4.2/24 dev gb &&
-	for l in "$A sa" "$G ga" "$B sb" "$G gb" "$G lo"; do
-		set -- $l
-		ip -n "$1" link set "$2" up || exit 1
-	done || { echo "FAIL topology"; exit 1; }
+# link NS IA IG NA NB: NS joined to A (IA 10.98.NA.1, IG 10.98.NA.2) and
+# to B (IA's and IG's names with b, 10.98.NB.x)
+link() {
+	ip netns add "$1" &&
+		ip link add "$2" netns "$A" type veth peer name "$3" netns "$1" &&
+		ip link add "${2}b" netns "$B" type veth peer name "${3}b" netns "$1" &&
+		ip -n "$A" addr add "10.98.$4.1/24" dev "$2" && ip -n "$1" addr add "10.98.$4.2/24" dev "$3" &&
+		ip -n "$B" addr add "10.98.$5.1/24" dev "${2}b" && ip -n "$1" addr add "10.98.$5.2/24" dev "${3}b" &&
+		ip -n "$A" link set "$2" up && ip -n "$B" link set "${2}b" up &&
+		ip -n "$1" link set "$3" up && ip -n "$1" link set "${3}b" up && ip -n "$1" link set lo up
+}
+link "$G" sa ga 3 4 && link "$G2" s2a ha 5 6 || { echo "FAIL topology"; exit 1; }
 
 mkdir -m 700 "$tmp/data"
 "$server" --db "$db" org add acme > /dev/null &&
