@@ -12,7 +12,9 @@
  * body is not copied: each piece is sent from the slab it was read into,
  * and a slow reader holds the device's stream back (at most HOP_MEM
  * read ahead), as the capture's own readers do; HOP_MAX such streams at
- * once. */
+ * once. Refusals are the agent's kind (web_error: Edgecap-Error and a
+ * line), so the first server reports a device failed with the reason as
+ * it would the device's own. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -209,14 +211,6 @@ static h2o_iovec_t header(h2o_req_t *req, const char *name, size_t len)
 	return at < 0 ? h2o_iovec_init("", 0) : req->headers.entries[at].value;
 }
 
-/* Refusals are the agent's kind (Edgecap-Error and a line): the first
- * server reports the device as failed with the reason, as it would the
- * device's own. */
-static int refuse(h2o_req_t *req, int status, const char *why)
-{
-	return web_error(req, status, "%s", why);
-}
-
 /* The hop for req: to url, GET target with headers, its answer passed back
  * as it comes. 0 (answered, now or later). */
 static int relay(struct srv_api *api, h2o_req_t *req, const char *url, const char *target,
@@ -226,7 +220,7 @@ static int relay(struct srv_api *api, h2o_req_t *req, const char *url, const cha
 	char e[256];
 
 	if (api->hops >= HOP_MAX)
-		return refuse(req, 503, "too many streams passed on at once");
+		return web_error(req, 503, "%s", "too many streams passed on at once");
 	h = h2o_mem_alloc_shared(&req->pool, sizeof(*h), dispose);
 	memset(h, 0, sizeof(*h));
 	h->req = req;
@@ -234,14 +228,14 @@ static int relay(struct srv_api *api, h2o_req_t *req, const char *url, const cha
 	api->hops++;
 	h->pool = ecap_slab_pool_new(NULL, HOP_SLAB, HOP_MEM);
 	if (!h->pool || !(h->target = strdup(target)))
-		return refuse(req, 503, "out of memory");
+		return web_error(req, 503, "%s", "out of memory");
 	snprintf(h->headers, sizeof(h->headers), "%s", headers);
 	ecap_httpc_ctx_init(&h->http, api->loop, api->getaddr, HOP_IO_MS, SRV_VERSION);
 	h->http_ok = 1;
 	if (ecap_httpc_dest_init(&h->dest, &h->http, url,
 				 &(struct ecap_httpc_dest_opts){.ca_store = api->ca_store}, e,
 				 sizeof(e)))
-		return refuse(req, 502, e);
+		return web_error(req, 502, "%s", e);
 	h->dest_ok = 1;
 	h->call = (struct ecap_httpc_call){.method = "GET",
 					   .target = h->target,
@@ -254,7 +248,7 @@ static int relay(struct srv_api *api, h2o_req_t *req, const char *url, const cha
 					   .data = h};
 	if (ecap_httpc_start(&h->dest, &h->call)) {
 		h->req = NULL;
-		return refuse(req, 503, "out of memory");
+		return web_error(req, 503, "%s", "out of memory");
 	}
 	return 0;
 }
@@ -266,13 +260,13 @@ static int from_a_server(struct srv_api *api, h2o_req_t *req)
 	char why[200];
 
 	if (!api->instance) {
-		refuse(req, 403, "not a server on a shared registry");
+		web_error(req, 403, "%s", "not a server on a shared registry");
 		return -1;
 	}
 	if (srv_instance_check(api->instance, sig.base, sig.len, req->input.method.base,
 			       req->input.method.len, req->input.path.base, req->input.path.len,
 			       why, sizeof(why))) {
-		refuse(req, 403, why);
+		web_error(req, 403, "%s", why);
 		return -1;
 	}
 	return 0;
@@ -294,22 +288,22 @@ int srv_hop_capture(struct srv_api *api, h2o_req_t *req, const struct reg_user *
 	if (from_a_server(api, req))
 		return 0;
 	if (*end || id <= 0 || reg_device_by_id(api->reg, id, &d))
-		return refuse(req, 404, "no such device");
+		return web_error(req, 404, "%s", "no such device");
 	/* only a device whose tunnel is here: another server's would loop */
 	if (srv_tunnel_device(api->tunnel, d.org, d.name, &info) ||
 	    srv_device_url(&d, url, sizeof(url), &mgmt) || !mgmt)
-		return refuse(req, 409, "its tunnel is not held by this server");
+		return web_error(req, 409, "%s", "its tunnel is not held by this server");
 	if (!auth.len || auth.len > 300 || cap.len > 40 || memchr(auth.base, '\r', auth.len) ||
 	    memchr(auth.base, '\n', auth.len) || memchr(cap.base, '\r', cap.len) ||
 	    memchr(cap.base, '\n', cap.len))
-		return refuse(req, 400, "Authorization: want the device's");
+		return web_error(req, 400, "%s", "Authorization: want the device's");
 	snprintf(headers, sizeof(headers), "Authorization: %.*s\r\n%s%.*s%s", (int)auth.len,
 		 auth.base, cap.len ? "Edgecap-Capture: " : "", (int)cap.len, cap.base,
 		 cap.len ? "\r\n" : "");
 	if (asprintf(&target, "/v1/capture%.*s",
 		     query ? (int)(req->input.path.base + req->input.path.len - query) : 0,
 		     query ? query : "") < 0)
-		return refuse(req, 503, "out of memory");
+		return web_error(req, 503, "%s", "out of memory");
 	r = relay(api, req, url, target, headers);
 	free(target);
 	return r;
@@ -354,7 +348,7 @@ int srv_hop_read_ep(struct srv_api *api, h2o_req_t *req, const struct reg_user *
 		if (!strcmp(params[1], reads[i]))
 			what = i;
 	if (what < 0 || srv_query(req, "org", org, sizeof(org)) || !(as.org = atoll(org)))
-		return refuse(req, 404, "not found");
+		return web_error(req, 404, "%s", "not found");
 	snprintf(as.name, sizeof(as.name), "server");
 	return srv_capture_follow(api, req, &as, params[0], what, 1);
 }

@@ -143,12 +143,8 @@ void reg_device_row(struct reg_stmt *st, struct reg_device *d)
 /* The one device a statement selects (DEVICE_COLUMNS): 0, -ENOENT or -EIO. */
 static int one_device(struct reg_stmt *st, struct reg_device *ret)
 {
-	int rc, e;
+	int e = reg_row(st);
 
-	if (!st)
-		return -EIO;
-	rc = reg_step(st);
-	e = rc == 1 ? 0 : rc == 0 ? -ENOENT : -EIO;
 	if (!e)
 		reg_device_row(st, ret);
 	reg_done(st);
