@@ -66,6 +66,16 @@ static void on_signal(h2o_socket_t *sock, const char *e)
 	srv_captures_stop_all(d->captures);
 }
 
+static void stop_noticed(void *data, int64_t capture)
+{
+	srv_captures_stop_noticed(((struct srv_daemon *)data)->captures, capture);
+}
+
+static void moved_noticed(void *data, int64_t device)
+{
+	srv_tunnel_moved_noticed(((struct srv_daemon *)data)->tunnel, device);
+}
+
 int srv_daemon_start(struct srv_daemon *d, char *err, size_t errlen)
 {
 	h2o_hostconf_t *host;
@@ -243,6 +253,14 @@ int srv_daemon_start(struct srv_daemon *d, char *err, size_t errlen)
 		if (r)
 			return r;
 		d->api.tunnel = d->tunnel;
+	}
+	/* what the other servers on the registry signal */
+	d->notices =
+	    (struct srv_notice_hooks){.stop = stop_noticed, .moved = moved_noticed, .data = d};
+	r = srv_instance_listen(&d->instance, d->site.ctx.queue, &d->notices);
+	if (r && r != -EOPNOTSUPP) {
+		snprintf(err, errlen, "instance: listening: %s", strerror(-r));
+		return r;
 	}
 	d->reports =
 	    srv_reports_new(&(struct srv_reports_conf){.loop = d->site.ctx.loop,

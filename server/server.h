@@ -19,14 +19,15 @@ struct srv_daemon {
 	h2o_multithread_receiver_t getaddr;
 	struct srv_captures *captures;
 	struct srv_tunnel *tunnel;
-	struct srv_compiler *compiler;	/* its worker processes */
-	struct srv_pwwork *pwwork;	/* its password threads */
-	struct srv_sharkd_pool *sharkd; /* packet detail processes */
-	struct srv_reports *reports;	/* what devices say of themselves */
-	struct srv_reach reach;		/* where devices may be */
-	struct srv_reach proxies;	/* whose X-Forwarded-For is believed */
-	struct srv_store store;		/* what captures keep */
-	struct srv_instance instance;	/* this server among those on the registry */
+	struct srv_compiler *compiler;	 /* its worker processes */
+	struct srv_pwwork *pwwork;	 /* its password threads */
+	struct srv_sharkd_pool *sharkd;	 /* packet detail processes */
+	struct srv_reports *reports;	 /* what devices say of themselves */
+	struct srv_reach reach;		 /* where devices may be */
+	struct srv_reach proxies;	 /* whose X-Forwarded-For is believed */
+	struct srv_store store;		 /* what captures keep */
+	struct srv_instance instance;	 /* this server among those on the registry */
+	struct srv_notice_hooks notices; /* what the others signal it */
 	h2o_timeout_t hourly;
 	h2o_timeout_entry_t expire;
 	struct srv_api api;

@@ -948,6 +948,18 @@ struct srv_capture *srv_capture_find(struct srv_captures *cs, int64_t org, int64
 	return NULL;
 }
 
+void srv_captures_stop_noticed(struct srv_captures *cs, int64_t id)
+{
+	for (struct srv_capture *l = cs->live; l; l = l->next)
+		if (l->id == id && !l->done) {
+			ecap_log(LOG_INFO,
+				 "capture %lld: another server signalled a stop: the registry "
+				 "read now",
+				 (long long)id);
+			save(l); /* stops it if the registry says so */
+		}
+}
+
 int srv_capture_stop(struct srv_captures *cs, int64_t org, int64_t id)
 {
 	struct srv_capture *l = srv_capture_find(cs, org, id);

@@ -76,6 +76,10 @@ int64_t srv_capture_start(struct srv_captures *cs, const struct reg_user *who,
 			  const struct srv_capture_req *c, char *err, size_t errlen);
 /* Stop one of the organization's running captures: 0 or -ENOENT. */
 int srv_capture_stop(struct srv_captures *cs, int64_t org, int64_t id);
+/* Another server signalled a stop asked for capture id (instance.h): if
+ * it runs here, the registry is read for it now rather than within a
+ * second. */
+void srv_captures_stop_noticed(struct srv_captures *cs, int64_t id);
 /* At shutdown: every capture ends. */
 void srv_captures_stop_all(struct srv_captures *cs);
 /* Captures running, or finished with readers still on them. */

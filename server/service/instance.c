@@ -1,8 +1,10 @@
 /* instance.c - this server among those sharing the registry, see
  * instance.h. */
 #include <errno.h>
+#include <inttypes.h>
 #include <openssl/rand.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -72,6 +74,58 @@ int srv_instance_start(struct srv_instance *in, h2o_loop_t *loop, struct reg *re
 	return 0;
 }
 
+/* A signal heard, from the listener's thread to the loop */
+struct notice {
+	h2o_multithread_message_t super;
+	char payload[REG_NOTICE_MAX + 1];
+};
+
+static void heard(void *data, const char *payload)
+{
+	struct srv_instance *in = data;
+	struct notice *n = malloc(sizeof(*n));
+
+	if (!n) /* a hint lost: the tables say it a little later */
+		return;
+	*n = (struct notice){.super = {{NULL, NULL}}};
+	snprintf(n->payload, sizeof(n->payload), "%s", payload);
+	h2o_multithread_send_message(&in->notices, &n->super);
+}
+
+static void on_notices(h2o_multithread_receiver_t *rcv, h2o_linklist_t *messages)
+{
+	struct srv_instance *in = H2O_STRUCT_FROM_MEMBER(struct srv_instance, notices, rcv);
+
+	while (!h2o_linklist_is_empty(messages)) {
+		struct notice *n =
+		    H2O_STRUCT_FROM_MEMBER(struct notice, super.link, messages->next);
+		char what[16];
+		int64_t id;
+
+		h2o_linklist_unlink(&n->super.link);
+		if (sscanf(n->payload, "%15s %" SCNd64, what, &id) == 2) {
+			if (!strcmp(what, REG_NOTICE_STOP) && in->hooks->stop)
+				in->hooks->stop(in->hooks->data, id);
+			else if (!strcmp(what, REG_NOTICE_MOVED) && in->hooks->moved)
+				in->hooks->moved(in->hooks->data, id);
+		}
+		free(n);
+	}
+}
+
+int srv_instance_listen(struct srv_instance *in, h2o_multithread_queue_t *queue,
+			struct srv_notice_hooks *hooks)
+{
+	int e;
+
+	in->hooks = hooks;
+	h2o_multithread_register_receiver(queue, &in->notices, on_notices);
+	e = reg_listen(in->reg, heard, in, &in->listener);
+	if (e)
+		h2o_multithread_unregister_receiver(queue, &in->notices);
+	return e;
+}
+
 int srv_instance_sign(struct srv_instance *in, const char *method, const char *target, char *ret,
 		      size_t len)
 {
@@ -125,6 +179,15 @@ void srv_instance_stop(struct srv_instance *in)
 {
 	if (!in->loop)
 		return;
+	if (in->listener) { /* its thread ended: what it sent is dropped */
+		static struct srv_notice_hooks none;
+
+		reg_unlisten(in->reg, in->listener);
+		in->listener = NULL;
+		in->hooks = &none;
+		on_notices(&in->notices, &in->notices._messages);
+		h2o_multithread_unregister_receiver(in->notices.queue, &in->notices);
+	}
 	if (h2o_timeout_is_linked(&in->beat))
 		h2o_timeout_unlink(&in->beat);
 	h2o_timeout_dispose(in->loop, &in->every);

@@ -27,6 +27,9 @@ struct srv_instance {
 	struct ecap_nonces nonces;		/* of the requests other instances signed */
 	h2o_timeout_t every;
 	h2o_timeout_entry_t beat;
+	struct reg_listener *listener; /* what the others signal */
+	h2o_multithread_receiver_t notices;
+	struct srv_notice_hooks *hooks;
 };
 
 /* A fresh id, the first beat written, the next ones scheduled: 0, or
@@ -35,6 +38,19 @@ int srv_instance_start(struct srv_instance *in, h2o_loop_t *loop, struct reg *re
 		       const char *address, char *err, size_t errlen);
 /* Its row removed and its tunnels released, at a clean stop. */
 void srv_instance_stop(struct srv_instance *in);
+
+/* What another instance signals (registry.h's reg_listen), on the loop: a
+ * stop asked for a capture, a device's tunnel taken. Each is a hint to
+ * read the registry again now, not a fact: the tables say. */
+struct srv_notice_hooks {
+	void (*stop)(void *data, int64_t capture);
+	void (*moved)(void *data, int64_t device);
+	void *data;
+};
+/* Listen, the hooks called on the loop of queue until srv_instance_stop:
+ * 0, or -EOPNOTSUPP (SQLite: no other instance), -errno. */
+int srv_instance_listen(struct srv_instance *in, h2o_multithread_queue_t *queue,
+			struct srv_notice_hooks *hooks);
 
 /* Requests between instances carry "Edgecap-Instance: AUTH", the
  * method and target signed with the key they share (common/auth.h): the

@@ -74,6 +74,26 @@ const char *reg_errmsg(struct reg *r);
 const char *reg_where(struct reg *r);
 /* Does the storage answer? 0 or -EIO. */
 int reg_ping(struct reg *r);
+
+/* Signals between the servers on one registry (PostgreSQL's LISTEN and
+ * NOTIFY): a payload of at most REG_NOTICE_MAX bytes, sent when the
+ * statement that made it commits. A hint to read the tables again sooner,
+ * never needed: one lost (a connection made again) changes nothing but
+ * when a server learns. On its own thread and connection, a listener calls
+ * cb with each payload heard. -EOPNOTSUPP where the registry has no other
+ * servers (SQLite). */
+#define REG_NOTICE_MAX 64
+/* what the registry signals: "stop CAPTURE" (reg_capture_ask_stop),
+ * "moved DEVICE" (reg_device_take from another instance) */
+#define REG_NOTICE_STOP	 "stop"
+#define REG_NOTICE_MOVED "moved"
+struct reg_listener;
+typedef void reg_notice_cb(void *data, const char *payload);
+int reg_listen(struct reg *r, reg_notice_cb *cb, void *data, struct reg_listener **ret);
+/* Its thread ended and joined: cb is called no more. */
+void reg_unlisten(struct reg *r, struct reg_listener *l);
+/* Tell every listener "WHAT ID" (nothing on SQLite): 0 or -EIO. */
+int reg_notify(struct reg *r, const char *what, int64_t id);
 /* Rows of every organization, for the operator's metrics. */
 struct reg_stats {
 	uint64_t orgs, devices, captures;

@@ -9,7 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct reg;
+#include "service/registry.h"
+
 struct reg_stmt;
 
 struct reg_ops {
@@ -32,6 +33,11 @@ struct reg_ops {
 	/* where it is, without secrets, for the log */
 	const char *(*where)(struct reg *r);
 	void (*close)(struct reg *r);
+	/* the signals between servers (registry.h's reg_listen, reg_notify);
+	 * NULL where the engine has none (SQLite: one server) */
+	int (*listen)(struct reg *r, reg_notice_cb *cb, void *data, struct reg_listener **ret);
+	void (*unlisten)(struct reg_listener *l);
+	int (*notify)(struct reg *r, const char *payload);
 };
 
 /* Each engine's registry and statement start with these. */

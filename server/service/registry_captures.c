@@ -89,7 +89,11 @@ int reg_capture_ask_stop(struct reg *r, int64_t org, int64_t capture)
 			      "state = 'running'",
 			      "ii", org, capture));
 
-	return !e && !reg_changes(r) ? -ENOENT : e;
+	if (!e && !reg_changes(r))
+		return -ENOENT;
+	if (!e) /* the server that runs it reads it now rather than within a second */
+		reg_notify(r, REG_NOTICE_STOP, capture);
+	return e;
 }
 
 /* A capture no running server runs */

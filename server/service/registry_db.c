@@ -3,6 +3,7 @@
  * PostgreSQL for a postgresql:// or postgres:// URL. */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "service/registry.h"
@@ -45,6 +46,25 @@ int reg_ping(struct reg *r)
 const char *reg_where(struct reg *r)
 {
 	return r->ops->where(r);
+}
+
+int reg_listen(struct reg *r, reg_notice_cb *cb, void *data, struct reg_listener **ret)
+{
+	return r->ops->listen ? r->ops->listen(r, cb, data, ret) : -EOPNOTSUPP;
+}
+
+void reg_unlisten(struct reg *r, struct reg_listener *l)
+{
+	if (l)
+		r->ops->unlisten(l);
+}
+
+int reg_notify(struct reg *r, const char *what, int64_t id)
+{
+	char payload[REG_NOTICE_MAX];
+
+	snprintf(payload, sizeof(payload), "%s %lld", what, (long long)id);
+	return r->ops->notify ? r->ops->notify(r, payload) : 0;
 }
 
 struct reg_stmt *reg_q(struct reg *r, const char *sql, const char *types, ...)

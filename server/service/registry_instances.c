@@ -166,7 +166,12 @@ int64_t reg_device_take(struct reg *r, int64_t device, const char *instance, int
 			  "tiii", instance, (int64_t)time(NULL), device, seen));
 	if (e)
 		return e;
-	return reg_changes(r) ? seen + 1 : -EBUSY;
+	if (!reg_changes(r))
+		return -EBUSY;
+	/* the instance that held it drops its session now rather than at its
+	 * next write about the device */
+	reg_notify(r, REG_NOTICE_MOVED, device);
+	return seen + 1;
 }
 
 int reg_device_heard(struct reg *r, int64_t device, const char *instance, int64_t epoch,

@@ -9,12 +9,16 @@
  * first step. A connection found broken is made again once, outside a
  * transaction, before the statement is given up. */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <libpq-fe.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "service/registry.h"
@@ -32,6 +36,7 @@
 struct pg {
 	struct reg base;
 	PGconn *c;
+	char *url; /* for a listener's own connection */
 	int64_t changes;
 	int in_tx;
 	char err[256];
@@ -307,6 +312,7 @@ static const char *where(struct reg *r)
 static void pg_close(struct reg *r)
 {
 	PQfinish(pg(r)->c);
+	free(pg(r)->url);
 	free(r);
 }
 
@@ -530,6 +536,11 @@ int reg_pg_open(const char *url, int version, struct reg **ret, char *err, size_
 	if (!p)
 		return -ENOMEM;
 	p->base.ops = &pg_ops;
+	p->url = strdup(url);
+	if (!p->url) {
+		free(p);
+		return -ENOMEM;
+	}
 	if (version < 0)
 		version = latest();
 	p->c = PQconnectdbParams(keys, values, 1);
@@ -558,6 +569,135 @@ int reg_pg_open(const char *url, int version, struct reg **ret, char *err, size_
 	return 0;
 }
 
+/* LISTEN and NOTIFY (registry.h): the listener's thread has a connection
+ * of its own, waits on its socket and on a pipe that says stop, and
+ * connects again a second after it broke. */
+#define PG_CHANNEL "edgecap"
+
+struct reg_listener {
+	pthread_t thread;
+	int stop[2];
+	char *url, where[280];
+	reg_notice_cb *cb;
+	void *data;
+};
+
+/* Wait ms for the pipe: 1 when it says stop. */
+static int stopped(struct reg_listener *l, int ms)
+{
+	struct pollfd p = {.fd = l->stop[0], .events = POLLIN};
+
+	return poll(&p, 1, ms) > 0;
+}
+
+static PGconn *listen_connect(struct reg_listener *l, int *said)
+{
+	static const char *const keys[] = {"connect_timeout", "dbname", NULL};
+	const char *const values[] = {"5", l->url, NULL};
+	PGconn *c = PQconnectdbParams(keys, values, 1);
+	PGresult *res = NULL;
+
+	if (c && PQstatus(c) == CONNECTION_OK)
+		res = PQexec(c, "LISTEN " PG_CHANNEL);
+	if (res && PQresultStatus(res) == PGRES_COMMAND_OK && PQsetnonblocking(c, 1) == 0) {
+		PQclear(res);
+		if (*said)
+			ecap_log(LOG_NOTICE, "registry %s: listening again", l->where);
+		*said = 0;
+		return c;
+	}
+	if (!*said)
+		ecap_log(LOG_WARNING, "registry %s: cannot listen for other servers: %s", l->where,
+			 c ? PQerrorMessage(c) : "out of memory");
+	*said = 1;
+	PQclear(res);
+	PQfinish(c);
+	return NULL;
+}
+
+static void *listen_run(void *arg)
+{
+	struct reg_listener *l = arg;
+	PGconn *c = NULL;
+	int said = 0;
+
+	while (!stopped(l, 0)) {
+		struct pollfd p[2] = {{.events = POLLIN}, {.fd = l->stop[0], .events = POLLIN}};
+		PGnotify *n;
+
+		if (!c && !(c = listen_connect(l, &said))) {
+			if (stopped(l, 1000))
+				break;
+			continue;
+		}
+		p[0].fd = PQsocket(c);
+		while (poll(p, 2, -1) >= 0 && !p[1].revents && PQconsumeInput(c)) {
+			while ((n = PQnotifies(c))) {
+				l->cb(l->data, n->extra);
+				PQfreemem(n);
+			}
+		}
+		if (p[1].revents)
+			break;
+		ecap_log(LOG_WARNING, "registry %s: listening broke off: %s", l->where,
+			 PQerrorMessage(c));
+		PQfinish(c);
+		c = NULL;
+		said = 1;
+	}
+	PQfinish(c);
+	return NULL;
+}
+
+static void unlisten(struct reg_listener *l)
+{
+	if (write(l->stop[1], "", 1) < 0) {
+		/* a pipe of one byte cannot be full */
+	}
+	pthread_join(l->thread, NULL);
+	close(l->stop[0]);
+	close(l->stop[1]);
+	free(l->url);
+	free(l);
+}
+
+static int listen_start(struct reg *r, reg_notice_cb *cb, void *data, struct reg_listener **ret)
+{
+	struct reg_listener *l = calloc(1, sizeof(*l));
+
+	if (!l)
+		return -ENOMEM;
+	*l = (struct reg_listener){.url = strdup(pg(r)->url), .cb = cb, .data = data};
+	snprintf(l->where, sizeof(l->where), "%s", pg(r)->where);
+	if (!l->url || pipe2(l->stop, O_CLOEXEC)) {
+		free(l->url);
+		free(l);
+		return -ENOMEM;
+	}
+	if (pthread_create(&l->thread, NULL, listen_run, l)) {
+		close(l->stop[0]);
+		close(l->stop[1]);
+		free(l->url);
+		free(l);
+		return -EAGAIN;
+	}
+	*ret = l;
+	return 0;
+}
+
+static int notify(struct reg *r, const char *payload)
+{
+	struct pg *p = pg(r);
+	const Oid types[] = {OID_TEXT};
+	const char *const values[] = {payload};
+	PGresult *res =
+	    run(p, "SELECT pg_notify('" PG_CHANNEL "', $1)", 1, types, values, NULL, NULL);
+	int e = result_error(p, res);
+
+	PQclear(res);
+	return e;
+}
+
 static const struct reg_ops pg_ops = {.q = q,
 				      .step = step,
 				      .col_int = col_int,
@@ -571,4 +711,7 @@ static const struct reg_ops pg_ops = {.q = q,
 				      .errmsg = errmsg,
 				      .schema_version = schema_version,
 				      .where = where,
-				      .close = pg_close};
+				      .close = pg_close,
+				      .listen = listen_start,
+				      .unlisten = unlisten,
+				      .notify = notify};

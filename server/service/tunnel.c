@@ -436,6 +436,25 @@ static void on_house(h2o_timeout_entry_t *entry)
 	h2o_timeout_link(t->loop, &t->house, &t->house_entry);
 }
 
+void srv_tunnel_moved_noticed(struct srv_tunnel *t, int64_t device)
+{
+	char holder[REG_INSTANCE_MAX];
+	int64_t epoch;
+
+	for (unsigned b = 0; t && b < HASH_SIZE; b++)
+		for (struct client *c = t->by_id[b], *next; c; c = next) {
+			next = c->next_id;
+			if (c->device != device ||
+			    reg_device_owner(t->reg, device, holder, sizeof(holder), &epoch) ||
+			    (!strcmp(holder, t->instance) && epoch == c->epoch))
+				continue;
+			ecap_log(LOG_NOTICE,
+				 "tunnel: %s is held by another server now (signalled), dropped",
+				 c->name);
+			remove_client(t, c);
+		}
+}
+
 static uint32_t new_id(struct srv_tunnel *t)
 {
 	uint32_t id;

@@ -46,6 +46,10 @@ int srv_tunnel_start(const struct srv_tunnel_conf *c, struct srv_tunnel **ret, c
 		     size_t errlen);
 /* Logs what was refused or lost on the way, then frees. Accepts NULL. */
 void srv_tunnel_stop(struct srv_tunnel *t);
+/* Another server signalled it took device's tunnel (instance.h): our
+ * session for it, if the registry says so, goes now rather than at our
+ * next write about it. */
+void srv_tunnel_moved_noticed(struct srv_tunnel *t, int64_t device);
 struct srv_lptab *srv_tunnel_lptab(struct srv_tunnel *t);
 
 /* A registration: the device proves it holds its key (the signature over

@@ -225,6 +225,7 @@ test_kill_during_capture() {
 # running (each ends only the captures of servers no longer there).
 test_start_during_capture() {
 	local out=$tmp/during.pcapng st id s3
+	: > "$tmp/s3.log"
 	(sleep 1; ip netns exec "$A" "$server" --db "$db" --data "$tmp/data" --plain-http \
 		--listen 0.0.0.0:8090 --instance-address http://10.98.0.1:8090 2> "$tmp/s3.log") &
 	s3=$!
@@ -264,7 +265,8 @@ test_stop_elsewhere() {
 	wait $rp
 	[ "$st" = 202 ] && [ $(($(date +%s) - t0)) -le 5 ] &&
 		[ "$(sql "SELECT state || ' ' || ended_by FROM captures WHERE id = $id")" = "done stopped" ] &&
-		ok "stopped on the other server: 202, ended by 'stopped' within $(($(date +%s) - t0)) s" ||
+		grep -q "capture $id: another server signalled a stop" "$tmp/s1.log" &&
+		ok "stopped on the other server: 202, signalled to the one running it, ended by 'stopped' within $(($(date +%s) - t0)) s" ||
 		ko "stop elsewhere" "$st $(cat "$tmp/body") $(sql "SELECT state || ' ' || coalesce(ended_by, '') FROM captures WHERE id = $id")"
 }
 
@@ -296,6 +298,32 @@ test_read_elsewhere() {
 		ko "read elsewhere" "st=$st $(tshark -r "$live" 2> /dev/null | wc -l) $(grep -c ICMP "$tmp/live.txt") $(head -c 300 "$tmp/live.txt")"
 }
 
+# The device loses its path to the server that holds it (connections
+# refused from its address: a partition, the server still running) and
+# registers with the other, which signals the take; the first drops its
+# session at once, where it would otherwise keep it until the device's
+# silence ended it.
+test_moved_signalled() {
+	local holder n
+	holder=$(owner gw1)
+	[ "${holder% *}" = "$(id_of s1)" ] || { ko "moved" "gw1 held by $holder, not s1"; return; }
+	n=$(grep -c "registered as" "$tmp/gw1.log")
+	ip netns exec "$A" nft -f - <<- 'EOF'
+	table inet ecpart {
+		chain input { type filter hook input priority 0; ip saddr 10.98.3.2 meta l4proto tcp reject with tcp reset; ip saddr 10.98.3.2 reject; }
+	}
+	EOF
+	for _ in $(seq 300); do
+		[ "$(grep -c "registered as" "$tmp/gw1.log")" -gt "$n" ] && break
+		sleep 0.05
+	done
+	[ "$(owner gw1)" = "$(id_of s2) $((${holder#* } + 1))" ] &&
+		wait_log "$tmp/s1.log" "tunnel: gw1 is held by another server now (signalled), dropped" 5 &&
+		ok "cut off from its server, the device moved to the other (epoch $(owner gw1 | cut -d' ' -f2)), which signalled it: the first dropped its session at once" ||
+		ko "moved" "owner $(owner gw1); $(tail -3 "$tmp/s1.log")"
+	ip netns exec "$A" nft delete table inet ecpart
+}
+
 run_tests : test_instances test_held_by_first test_rehome test_capture_after test_reaped test_clean_stop test_hop \
 	test_kill_during_capture test_start_during_capture test_stop_elsewhere \
-	test_read_elsewhere
+	test_read_elsewhere test_moved_signalled

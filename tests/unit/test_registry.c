@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -960,12 +961,79 @@ static void postgres_refuses_newer_schema_and_no_database(void **state)
 	assert_null(strstr(reg_where(r), "secret"));
 }
 
+/* PostgreSQL: a stop asked and a device taken are signalled to every
+ * listener, on its own thread, when they commit; a listener stops. */
+struct heard {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	char said[4][REG_NOTICE_MAX];
+	int n;
+};
+
+static void on_notice(void *data, const char *payload)
+{
+	struct heard *h = data;
+
+	pthread_mutex_lock(&h->mu);
+	if (h->n < 4)
+		snprintf(h->said[h->n++], REG_NOTICE_MAX, "%s", payload);
+	pthread_cond_broadcast(&h->cv);
+	pthread_mutex_unlock(&h->mu);
+}
+
+/* Wait up to 5 s for n payloads heard. */
+static int heard_n(struct heard *h, int n)
+{
+	struct timespec until;
+	int e = 0;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 5;
+	pthread_mutex_lock(&h->mu);
+	while (h->n < n && !e)
+		e = pthread_cond_timedwait(&h->cv, &h->mu, &until);
+	n = h->n;
+	pthread_mutex_unlock(&h->mu);
+	return n;
+}
+
+static void postgres_signals_stops_and_moves(void **state)
+{
+	struct heard h = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+	struct reg_listener *l = NULL;
+	char token[2 * REG_TOKEN_LEN + 1];
+	int64_t alice = reg_admin_add(r, "acme", "alice", token), d = device(acme, "gw1", "SN-1"),
+		id;
+	struct timespec settle = {0, 200 * 1000 * 1000};
+
+	assert_int_equal(reg_listen(r, on_notice, &h, &l), 0);
+	nanosleep(&settle, NULL); /* its LISTEN made */
+	id = reg_capture_add(r, acme, alice, "{}", "/data/n.pcapng", "a");
+	assert_true(id > 0);
+	assert_int_equal(reg_capture_ask_stop(r, globex, id), -ENOENT); /* not theirs: no signal */
+	assert_int_equal(reg_capture_ask_stop(r, acme, id), 0);
+	assert_int_equal(reg_device_take(r, d, "a", 0), 1); /* a first hold: nobody to tell */
+	assert_int_equal(reg_device_take(r, d, "b", 1), 2);
+	assert_int_equal(heard_n(&h, 2), 2);
+	assert_int_equal(heard_n(&h, 3), 2); /* and nothing more */
+	{
+		char want[2][REG_NOTICE_MAX];
+
+		snprintf(want[0], sizeof(want[0]), "stop %lld", (long long)id);
+		snprintf(want[1], sizeof(want[1]), "moved %lld", (long long)d);
+		assert_string_equal(h.said[0], want[0]);
+		assert_string_equal(h.said[1], want[1]);
+	}
+	reg_unlisten(r, l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest postgres[] = {
 	    cmocka_unit_test_setup_teardown(postgres_refuses_newer_schema_and_no_database, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(postgres_two_servers_take_one_device, setup, teardown),
+	    cmocka_unit_test_setup_teardown(postgres_signals_stops_and_moves, setup, teardown),
 	};
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(schema_and_bootstrap, setup, teardown),
