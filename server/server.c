@@ -269,7 +269,8 @@ int srv_daemon_start(struct srv_daemon *d, char *err, size_t errlen)
 						       .ca_store = SSL_CTX_get_cert_store(d->ca),
 						       .reach = &d->reach,
 						       .userappl = SRV_VERSION,
-						       .interval_s = d->conf.report_interval_s});
+						       .interval_s = d->conf.report_interval_s,
+						       .instance = d->instance.id});
 	if (!d->reports) {
 		snprintf(err, errlen, "device reports: %s", strerror(ENOMEM));
 		return -ENOMEM;

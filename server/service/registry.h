@@ -261,9 +261,10 @@ void reg_device_seen(struct reg *r, int64_t id, int64_t when);
  * 2^n of them after n failed asks in a row (n at most 3); enrolled in the
  * last ten minutes and never heard, every five seconds. Those asked longest
  * ago first, at most per_org of one organization and limit in all: a
- * malloc'ed array (NULL when none). */
-int reg_devices_due(struct reg *r, int64_t now, int64_t interval_s, size_t per_org, size_t limit,
-		    struct reg_device **ret, size_t *ret_n);
+ * malloc'ed array (NULL when none). A device whose tunnel another instance
+ * holds is left to it: only the holder reaches it. */
+int reg_devices_due(struct reg *r, const char *instance, int64_t now, int64_t interval_s,
+		    size_t per_org, size_t limit, struct reg_device **ret, size_t *ret_n);
 /* Asked at `when` (whatever the answer). */
 void reg_device_polled(struct reg *r, int64_t id, int64_t when);
 /* Its answer (JSON text) at `when`: it was heard then too. The device is

@@ -7,8 +7,8 @@
 #include "service/registry.h"
 #include "service/registry_db.h"
 
-int reg_devices_due(struct reg *r, int64_t now, int64_t interval_s, size_t per_org, size_t limit,
-		    struct reg_device **ret, size_t *ret_n)
+int reg_devices_due(struct reg *r, const char *instance, int64_t now, int64_t interval_s,
+		    size_t per_org, size_t limit, struct reg_device **ret, size_t *ret_n)
 {
 	/* One that failed n times in a row waits 2^n intervals (at most 8); one
 	 * enrolled in the last ten minutes that has not answered yet is asked
@@ -22,9 +22,11 @@ int reg_devices_due(struct reg *r, int64_t now, int64_t interval_s, size_t per_o
 		"0 AND "
 		"(polled + ?2 * CASE WHEN poll_failures >= 3 THEN 8 WHEN poll_failures = 2 THEN 4 "
 		"WHEN poll_failures = 1 THEN 2 ELSE 1 END <= ?1 OR "
-		"(reported = 0 AND created > ?1 - 600 AND polled <= ?1 - 5))) AS due "
+		"(reported = 0 AND created > ?1 - 600 AND polled <= ?1 - 5)) AND NOT EXISTS "
+		"(SELECT 1 FROM device_owner o WHERE o.device_id = devices.id AND "
+		"o.instance <> ?5)) AS due "
 		"WHERE turn <= ?3 ORDER BY polled, id LIMIT ?4",
-		"iiii", now, interval_s, (int64_t)per_org, (int64_t)limit),
+		"iiiit", now, interval_s, (int64_t)per_org, (int64_t)limit, instance),
 	    ret, ret_n);
 }
 

@@ -371,8 +371,8 @@ static void on_tick(h2o_timeout_entry_t *e)
 			let_go(k);
 		nfree += !k->busy;
 	}
-	if (nfree && !reg_devices_due(rs->conf.reg, now, rs->conf.interval_s, ORG_SHARE, INFLIGHT,
-				      &due, &n)) {
+	if (nfree && !reg_devices_due(rs->conf.reg, rs->conf.instance, now, rs->conf.interval_s,
+				      ORG_SHARE, INFLIGHT, &due, &n)) {
 		for (unsigned i = 0; i < INFLIGHT && at < n; i++) {
 			if (rs->calls[i].busy)
 				continue;

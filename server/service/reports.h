@@ -20,7 +20,9 @@ struct srv_reports_conf {
 	X509_STORE *ca_store;
 	const struct srv_reach *reach; /* NULL: anywhere */
 	const char *userappl;
-	unsigned interval_s; /* each device asked this often */
+	unsigned interval_s;  /* each device asked this often */
+	const char *instance; /* this server's id: devices whose tunnel another
+			       * holds are that one's to ask */
 };
 
 struct srv_reports;

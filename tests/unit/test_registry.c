@@ -683,21 +683,35 @@ static void reports_are_due_and_kept(void **state)
 	size_t n;
 
 	assert_true(a > 0 && b > 0);
-	assert_int_equal(reg_devices_due(r, now, 60, 10, 10, &due, &n), 0);
+	assert_int_equal(reg_devices_due(r, "a", now, 60, 10, 10, &due, &n), 0);
+	assert_int_equal(n, 2);
+	free(due);
+	/* a device whose tunnel another instance holds is that one's to ask;
+	 * released, anyone's */
+	assert_int_equal(reg_device_take(r, a, "b", 0), 1);
+	assert_int_equal(reg_devices_due(r, "a", now, 60, 10, 10, &due, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(due[0].id, b);
+	free(due);
+	assert_int_equal(reg_devices_due(r, "b", now, 60, 10, 10, &due, &n), 0);
+	assert_int_equal(n, 2);
+	free(due);
+	assert_int_equal(reg_instance_gone(r, "b"), 0);
+	assert_int_equal(reg_devices_due(r, "a", now, 60, 10, 10, &due, &n), 0);
 	assert_int_equal(n, 2);
 	free(due);
 	reg_device_polled(r, a, now);
 	reg_device_polled(r, b, now - 30);
 	/* both were asked within the minute; b, never heard, again after 5 s */
-	assert_int_equal(reg_devices_due(r, now, 60, 10, 10, &due, &n), 0);
+	assert_int_equal(reg_devices_due(r, "a", now, 60, 10, 10, &due, &n), 0);
 	assert_int_equal(n, 1);
 	assert_int_equal(due[0].id, b);
 	free(due);
 	reg_device_report(r, b, "SN-2", "{\"agent\":\"edgecap-agent 0.1.0\"}", now - 29);
-	assert_int_equal(reg_devices_due(r, now, 60, 10, 10, &due, &n), 0);
+	assert_int_equal(reg_devices_due(r, "a", now, 60, 10, 10, &due, &n), 0);
 	assert_int_equal(n, 0);
 	/* b's minute is up; a, never heard, is asked every five seconds */
-	assert_int_equal(reg_devices_due(r, now + 30, 60, 10, 10, &due, &n), 0);
+	assert_int_equal(reg_devices_due(r, "a", now + 30, 60, 10, 10, &due, &n), 0);
 	assert_int_equal(n, 2);
 	assert_int_equal(due[0].id, b);
 	free(due);
@@ -715,7 +729,7 @@ static void reports_are_due_and_kept(void **state)
 	free(json);
 	free(error);
 	assert_int_equal(reg_device_enable(r, acme, "gw2", 0), 0); /* disabled: never asked */
-	assert_int_equal(reg_devices_due(r, now + 1000, 60, 10, 10, &due, &n), 0);
+	assert_int_equal(reg_devices_due(r, "a", now + 1000, 60, 10, 10, &due, &n), 0);
 	assert_int_equal(n, 1);
 	assert_int_equal(due[0].id, a);
 	free(due);
@@ -738,14 +752,14 @@ static void reports_back_off_and_share(void **state)
 		int64_t wait = 60 << (fails < 3 ? fails : 3);
 
 		reg_device_report_error(r, a, "SN-1", "connection refused");
-		assert_int_equal(reg_devices_due(r, now + wait - 1, 60, 10, 10, &due, &n), 0);
+		assert_int_equal(reg_devices_due(r, "a", now + wait - 1, 60, 10, 10, &due, &n), 0);
 		assert_int_equal(n, 0);
-		assert_int_equal(reg_devices_due(r, now + wait, 60, 10, 10, &due, &n), 0);
+		assert_int_equal(reg_devices_due(r, "a", now + wait, 60, 10, 10, &due, &n), 0);
 		assert_int_equal(n, 1);
 		free(due);
 	}
 	reg_device_report(r, a, "SN-1", "{}", now);
-	assert_int_equal(reg_devices_due(r, now + 60, 60, 10, 10, &due, &n), 0);
+	assert_int_equal(reg_devices_due(r, "a", now + 60, 60, 10, 10, &due, &n), 0);
 	assert_int_equal(n, 1);
 	free(due);
 
@@ -758,7 +772,7 @@ static void reports_back_off_and_share(void **state)
 	}
 	assert_true((id = device(globex, "g1", "SN-g1")) > 0);
 	reg_device_polled(r, id, now - 100);
-	assert_int_equal(reg_devices_due(r, now, 60, 8, 32, &due, &n), 0);
+	assert_int_equal(reg_devices_due(r, "a", now, 60, 8, 32, &due, &n), 0);
 	assert_int_equal(n, 9);
 	for (size_t i = 0; i < n; i++)
 		nacme += due[i].org == acme;
