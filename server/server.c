@@ -9,12 +9,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api/co.h"
 #include "server.h"
 #include "service/devca.h"
 #include "service/reports.h"
 #include "service/sharkd.h"
 
 #define STOP_GRACE_MS 3000
+/* requests reading the registry at once without holding up the loop
+ * (api/co.h), each with a PostgreSQL connection of its own */
+#define SRV_REGISTRY_CONNS 8
 
 /* Each device polling over HTTP holds a connection and a UDP socket of its
  * own: the soft limit (often 1024) would stop the server at a few hundred. */
@@ -159,6 +163,13 @@ int srv_daemon_start(struct srv_daemon *d, char *err, size_t errlen)
 		return r;
 	h2o_multithread_register_receiver(d->site.ctx.queue, &d->getaddr,
 					  h2o_hostinfo_getaddr_receiver);
+	/* the routes that read the registry, off the loop where it can wait
+	 * (PostgreSQL): so many at once, a connection each */
+	r = srv_co_start(d->site.ctx.loop, d->reg, SRV_REGISTRY_CONNS);
+	if (r < 0) {
+		snprintf(err, errlen, "registry: connections for requests: %s", strerror(-r));
+		return r;
+	}
 	/* the CAs devices are checked against; each connection has its own context
 	 * for the device's name (service/capture.c) */
 	d->ca = web_tls_client(d->conf.ca_file[0] ? d->conf.ca_file : NULL, NULL,
@@ -320,5 +331,6 @@ void srv_daemon_free(struct srv_daemon *d)
 	if (d->ca)
 		SSL_CTX_free(d->ca);
 	srv_devca_free(d->devca);
+	srv_co_stop();
 	reg_close(d->reg);
 }

@@ -81,6 +81,7 @@ typedef int srv_endpoint_fn(struct srv_api *api, h2o_req_t *req, const struct re
 enum {
 	SRV_ROUTE_PUBLIC = 1,	 /* no user (the devices', the health check, signing in) */
 	SRV_ROUTE_PW_CHANGE = 2, /* answered while the user's password change is due */
+	SRV_ROUTE_CO = 4,	 /* on a coroutine (co.h): the registry, and its answer only */
 };
 
 struct srv_route {

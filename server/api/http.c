@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/co.h"
 #include "api/http.h"
 #include "common/log.h"
 
@@ -12,7 +13,12 @@ static const char *current_who; /* one thread: the request being answered */
 
 void srv_http_set_who(const char *who)
 {
-	current_who = who;
+	void **local = srv_co_local(); /* a handler on a coroutine: its own */
+
+	if (local)
+		*local = (void *)who;
+	else
+		current_who = who;
 }
 
 int srv_json(h2o_req_t *req, int status, json_t *body)
@@ -47,7 +53,7 @@ int srv_fail(h2o_req_t *req, int status, const char *fmt, ...)
 	va_end(ap);
 	/* what the request sent, echoed, stays one line of valid UTF-8 */
 	ecap_text_clean(msg, sizeof(msg), raw);
-	web_log_refusal(req, status, current_who, msg);
+	web_log_refusal(req, status, srv_co_local() ? *srv_co_local() : current_who, msg);
 	return srv_json(req, status, json_pack("{s:s}", "error", msg));
 }
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "api/co.h"
 #include "api/path.h"
 #include "api/web.h"
 
@@ -15,19 +16,20 @@
 
 #define PUBLIC SRV_ROUTE_PUBLIC
 #define OWN    SRV_ROUTE_PW_CHANGE
+#define CO     SRV_ROUTE_CO
 
 /* The routes, with the least role each takes (docs/accounts.md). */
 static const struct srv_route routes[] = {
-    {"GET", "/api/v1/devices", srv_devices_list, 0, REG_VIEWER, "list devices"},
+    {"GET", "/api/v1/devices", srv_devices_list, CO, REG_VIEWER, "list devices"},
     {"POST", "/api/v1/devices", srv_devices_add, 0, REG_OWNER, "enrol devices"},
     {"POST", "/api/v1/devices/claim", srv_devices_claim, 0, REG_OWNER, "claim devices"},
-    {"GET", "/api/v1/devices/{name}", srv_device_get, 0, REG_VIEWER, "see devices"},
+    {"GET", "/api/v1/devices/{name}", srv_device_get, CO, REG_VIEWER, "see devices"},
     {"PATCH", "/api/v1/devices/{name}", srv_device_patch, 0, REG_OWNER, "change devices"},
     {"DELETE", "/api/v1/devices/{name}", srv_device_delete, 0, REG_OWNER, "remove devices"},
     {"POST", "/api/v1/filters/compile", srv_filters_compile, 0, REG_VIEWER, "compile filters"},
-    {"GET", "/api/v1/captures", srv_captures_list, 0, REG_VIEWER, "list captures"},
+    {"GET", "/api/v1/captures", srv_captures_list, CO, REG_VIEWER, "list captures"},
     {"POST", "/api/v1/captures", srv_captures_start, 0, REG_OPERATOR, "start captures"},
-    {"GET", "/api/v1/captures/{id}", srv_capture_get, 0, REG_VIEWER, "see captures"},
+    {"GET", "/api/v1/captures/{id}", srv_capture_get, CO, REG_VIEWER, "see captures"},
     {"DELETE", "/api/v1/captures/{id}", srv_capture_delete, 0, REG_OPERATOR, "delete captures"},
     {"POST", "/api/v1/captures/{id}/stop", srv_capture_stop_ep, 0, REG_OPERATOR, "stop captures"},
     {"GET", "/api/v1/captures/{id}/pcap", srv_capture_pcap, 0, REG_VIEWER, "download captures"},
@@ -40,24 +42,24 @@ static const struct srv_route routes[] = {
      "filter captures' packets"},
     {"GET", "/api/v1/captures/{id}/frames/{n}", srv_capture_frame, 0, REG_VIEWER,
      "see captures' packets"},
-    {"GET", "/api/v1/audit", srv_audit_list, 0, REG_OWNER, "read the audit log"},
-    {"GET", "/api/v1/users", srv_users_list, 0, REG_OWNER, "list users"},
+    {"GET", "/api/v1/audit", srv_audit_list, CO, REG_OWNER, "read the audit log"},
+    {"GET", "/api/v1/users", srv_users_list, CO, REG_OWNER, "list users"},
     {"POST", "/api/v1/users", srv_users_add, 0, REG_OWNER, "add users"},
     {"PATCH", "/api/v1/users/{name}", srv_user_patch, 0, REG_OWNER, "change users"},
     {"DELETE", "/api/v1/users/{name}", srv_user_delete, 0, REG_OWNER, "remove users"},
-    {"GET", "/api/v1/organization", srv_org_get, 0, REG_VIEWER, NULL},
+    {"GET", "/api/v1/organization", srv_org_get, CO, REG_VIEWER, NULL},
     {"PATCH", "/api/v1/organization", srv_org_patch, 0, REG_OWNER, "change the organization"},
-    {"GET", "/api/v1/tokens", srv_tokens_list, 0, REG_VIEWER, NULL},
+    {"GET", "/api/v1/tokens", srv_tokens_list, CO, REG_VIEWER, NULL},
     {"POST", "/api/v1/tokens", srv_tokens_add, 0, REG_VIEWER, NULL},
     {"DELETE", "/api/v1/tokens/{name}", srv_token_delete, 0, REG_VIEWER, NULL},
     {"POST", "/api/v1/session", srv_signin_ep, PUBLIC, 0, NULL},
-    {"GET", "/api/v1/session", srv_session_ep, OWN, REG_VIEWER, NULL},
+    {"GET", "/api/v1/session", srv_session_ep, OWN | CO, REG_VIEWER, NULL},
     {"DELETE", "/api/v1/session", srv_signout_ep, OWN, REG_VIEWER, NULL},
     {"POST", "/api/v1/session/password", srv_password_ep, OWN, REG_VIEWER, NULL},
     {"POST", "/tunnel/v1/register", srv_tunnel_register_ep, PUBLIC, 0, NULL},
     {"POST", "/tunnel/v1/poll", srv_tunnel_poll_ep, PUBLIC, 0, NULL},
     {"POST", "/tunnel/v1/changed", srv_tunnel_changed_ep, PUBLIC, 0, NULL},
-    {"GET", "/healthz", srv_healthz, PUBLIC, 0, NULL},
+    {"GET", "/healthz", srv_healthz, PUBLIC | CO, 0, NULL},
     /* between servers on one registry, signed with their shared key */
     {"GET", "/internal/v1/devices/{id}/capture", srv_hop_capture, PUBLIC, 0, NULL},
     {"GET", "/internal/v1/captures/{id}/{what}", srv_hop_read_ep, PUBLIC, 0, NULL},
@@ -123,40 +125,14 @@ static int api_prefix(char **seg, int n)
 	return 0;
 }
 
-static int on_req(h2o_handler_t *self, h2o_req_t *req)
+/* Who it is, whether they may, and the route's answer; 0 */
+static int answer(struct srv_api *api, h2o_req_t *req, const struct srv_route *found, int private,
+		  const char *allow, char **params)
 {
-	struct srv_api *api = ((struct router *)self)->api;
-	/* the raw path, not h2o's path_normalized (see path.c); the query is
-	 * cut at the first '?', as h2o and the log do */
-	const char *q = memchr(req->path.base, '?', req->path.len);
-	size_t plen = q ? (size_t)(q - req->path.base) : req->path.len;
-	char path[PATH_MAX_LEN], *seg[SRV_PATH_SEGS_MAX], *params[SRV_PATH_SEGS_MAX];
-	char allow[64] = "", err[512];
-	const struct srv_route *found = NULL, *known = NULL;
 	struct reg_user who;
 	char whoname[2 * REG_NAME_MAX + 2];
-	int n, r, by = -1, private = 0;
+	int r, by = -1;
 
-	n = srv_path_split(req->path.base, plen, path, sizeof(path), seg, err, sizeof(err));
-	if (n == -EINVAL)
-		return srv_fail(req, 400, "%s", err);
-	if (n < 0)
-		return srv_fail(req, 404, "not found: %s", err);
-	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-		if (!match(routes[i].path, seg, n, params))
-			continue;
-		known = &routes[i];
-		private |= !(routes[i].flags & SRV_ROUTE_PUBLIC);
-		snprintf(allow + strlen(allow), sizeof(allow) - strlen(allow), "%s%s",
-			 allow[0] ? ", " : "", routes[i].method);
-		if (h2o_memis(req->method.base, req->method.len, routes[i].method,
-			      strlen(routes[i].method)))
-			found = &routes[i];
-	}
-	if (!known && api->web && !api_prefix(seg, n))
-		return -1; /* the page's (web.c) */
-	if (!known)
-		return srv_fail(req, 404, "not found");
 	if (found && (found->flags & SRV_ROUTE_PUBLIC))
 		return found->fn(api, req, NULL, params);
 	/* a path of users' routes tells its methods to users only */
@@ -182,6 +158,69 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 		r = found->fn(api, req, &who, params);
 	srv_http_set_who(NULL);
 	return r;
+}
+
+/* A route's answer on a coroutine: what on_req had on its stack, kept in
+ * the request's pool (an HTTP/1 request lives until it is answered) */
+struct job {
+	struct srv_api *api;
+	h2o_req_t *req;
+	const struct srv_route *found;
+	int private;
+	char path[PATH_MAX_LEN];
+	char *params[SRV_PATH_SEGS_MAX];
+};
+
+static void run_job(void *arg)
+{
+	struct job *j = arg;
+
+	answer(j->api, j->req, j->found, j->private, "", j->params);
+}
+
+static int on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+	struct srv_api *api = ((struct router *)self)->api;
+	/* the raw path, not h2o's path_normalized (see path.c); the query is
+	 * cut at the first '?', as h2o and the log do */
+	const char *q = memchr(req->path.base, '?', req->path.len);
+	size_t plen = q ? (size_t)(q - req->path.base) : req->path.len;
+	char path[PATH_MAX_LEN], *seg[SRV_PATH_SEGS_MAX], *params[SRV_PATH_SEGS_MAX] = {0};
+	char allow[64] = "", err[512];
+	const struct srv_route *found = NULL, *known = NULL;
+	int n, private = 0;
+
+	n = srv_path_split(req->path.base, plen, path, sizeof(path), seg, err, sizeof(err));
+	if (n == -EINVAL)
+		return srv_fail(req, 400, "%s", err);
+	if (n < 0)
+		return srv_fail(req, 404, "not found: %s", err);
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		if (!match(routes[i].path, seg, n, params))
+			continue;
+		known = &routes[i];
+		private |= !(routes[i].flags & SRV_ROUTE_PUBLIC);
+		snprintf(allow + strlen(allow), sizeof(allow) - strlen(allow), "%s%s",
+			 allow[0] ? ", " : "", routes[i].method);
+		if (h2o_memis(req->method.base, req->method.len, routes[i].method,
+			      strlen(routes[i].method)))
+			found = &routes[i];
+	}
+	if (!known && api->web && !api_prefix(seg, n))
+		return -1; /* the page's (web.c) */
+	if (!known)
+		return srv_fail(req, 404, "not found");
+	if (found && (found->flags & SRV_ROUTE_CO)) {
+		struct job *j = h2o_mem_alloc_pool(&req->pool, sizeof(*j));
+
+		*j = (struct job){.api = api, .req = req, .found = found, .private = private};
+		memcpy(j->path, path, sizeof(path));
+		for (int i = 0; i < SRV_PATH_SEGS_MAX; i++) /* the same places in the copy */
+			j->params[i] = params[i] ? j->path + (params[i] - path) : NULL;
+		if (srv_co_run(run_job, j))
+			return 0;
+	}
+	return answer(api, req, found, private, allow, params);
 }
 
 static void on_log(h2o_logger_t *self, h2o_req_t *req)

@@ -94,6 +94,30 @@ int reg_listen(struct reg *r, reg_notice_cb *cb, void *data, struct reg_listener
 void reg_unlisten(struct reg *r, struct reg_listener *l);
 /* Tell every listener "WHAT ID" (nothing on SQLite): 0 or -EIO. */
 int reg_notify(struct reg *r, const char *what, int64_t id);
+
+/* Statements that do not hold up the loop (PostgreSQL): code running on a
+ * coroutine of its own (the server's api/co.h) that has taken a connection
+ * of the registry's pool sends its statements there and, until the answer
+ * comes, yields to the loop, which goes on with everything else. Code on
+ * the loop itself runs its statements on the registry's first connection,
+ * waiting as before. A transaction (reg_begin) runs on that first
+ * connection too, the loop waiting, whoever runs it: one held open by a
+ * waiting coroutine would hold up the loop's next one. */
+struct reg_async {
+	/* where the running coroutine keeps its connection; NULL on the loop */
+	void **(*slot)(void *data);
+	/* yield the running coroutine until fd can be read */
+	void (*wait)(void *data, int fd);
+	void *data;
+};
+/* conns connections opened for coroutines: 0, -EOPNOTSUPP (SQLite), or
+ * -EIO (none could be). */
+int reg_async_start(struct reg *r, const struct reg_async *a, unsigned conns);
+/* A connection for a coroutine into *slot: 0, or -EBUSY when every one is
+ * taken (run on the loop instead). */
+int reg_async_take(struct reg *r, void **slot);
+/* Given back when the coroutine ends (a transaction left open rolled back). */
+void reg_async_give(struct reg *r, void **slot);
 /* Rows of every organization, for the operator's metrics. */
 struct reg_stats {
 	uint64_t orgs, devices, captures;

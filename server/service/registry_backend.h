@@ -38,6 +38,11 @@ struct reg_ops {
 	int (*listen)(struct reg *r, reg_notice_cb *cb, void *data, struct reg_listener **ret);
 	void (*unlisten)(struct reg_listener *l);
 	int (*notify)(struct reg *r, const char *payload);
+	/* statements off the loop (registry.h's reg_async_start): NULL where
+	 * the engine has none (SQLite: a file, no wait worth a coroutine) */
+	int (*async)(struct reg *r, const struct reg_async *a, unsigned conns);
+	int (*take)(struct reg *r, void **slot);
+	void (*give)(struct reg *r, void **slot);
 };
 
 /* Each engine's registry and statement start with these. */

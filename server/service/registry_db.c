@@ -59,6 +59,22 @@ void reg_unlisten(struct reg *r, struct reg_listener *l)
 		r->ops->unlisten(l);
 }
 
+int reg_async_start(struct reg *r, const struct reg_async *a, unsigned conns)
+{
+	return r->ops->async ? r->ops->async(r, a, conns) : -EOPNOTSUPP;
+}
+
+int reg_async_take(struct reg *r, void **slot)
+{
+	return r->ops->take ? r->ops->take(r, slot) : -EBUSY;
+}
+
+void reg_async_give(struct reg *r, void **slot)
+{
+	if (r->ops->give)
+		r->ops->give(r, slot);
+}
+
 int reg_notify(struct reg *r, const char *what, int64_t id)
 {
 	char payload[REG_NOTICE_MAX];

@@ -33,13 +33,23 @@
 /* the lock every transaction that writes takes (reg_begin) */
 #define PG_WRITE_LOCK 0x65646763 /* "edgc" */
 
-struct pg {
-	struct reg base;
+/* A connection, and what the calls made on it last left */
+struct pg_conn {
 	PGconn *c;
-	char *url; /* for a listener's own connection */
 	int64_t changes;
 	int in_tx;
+	int taken;   /* by a coroutine (reg_async_take) */
+	int on_main; /* its coroutine's transaction runs on the loop's connection */
 	char err[256];
+};
+
+struct pg {
+	struct reg base;
+	struct pg_conn main; /* the loop's own */
+	struct pg_conn *pool;
+	unsigned npool;
+	struct reg_async async;
+	char *url; /* for the pool's and a listener's connections */
 	char where[280];
 };
 
@@ -57,6 +67,15 @@ static struct pg *pg(struct reg *r)
 	return (struct pg *)r;
 }
 
+/* The connection of the code running now: its coroutine's, or the loop's */
+static struct pg_conn *cur(struct pg *p)
+{
+	void **slot = p->npool ? p->async.slot(p->async.data) : NULL;
+	struct pg_conn *k = slot ? *slot : NULL;
+
+	return k && !k->on_main ? k : &p->main;
+}
+
 static struct pg_stmt *pst(struct reg_stmt *st)
 {
 	return (struct pg_stmt *)st;
@@ -65,8 +84,10 @@ static struct pg_stmt *pst(struct reg_stmt *st)
 /* libpq's message, on one line */
 static void keep_error(struct pg *p, const char *msg)
 {
-	snprintf(p->err, sizeof(p->err), "%s", msg && *msg ? msg : "PostgreSQL failed");
-	for (char *c = p->err; *c; c++)
+	char *err = cur(p)->err;
+
+	snprintf(err, sizeof(cur(p)->err), "%s", msg && *msg ? msg : "PostgreSQL failed");
+	for (char *c = err; *c; c++)
 		if (*c == '\n')
 			*c = *(c + 1) ? ' ' : '\0';
 }
@@ -112,26 +133,66 @@ static char *dollars(const char *sql, int *nparams)
 
 /* A broken connection made again, once, where no transaction is lost by
  * it: 1 when it was. */
-static int reconnect(struct pg *p)
+static int reconnect(struct pg *p, struct pg_conn *k)
 {
-	if (PQstatus(p->c) != CONNECTION_BAD || p->in_tx)
+	if (PQstatus(k->c) != CONNECTION_BAD || k->in_tx)
 		return 0;
-	PQreset(p->c);
-	if (PQstatus(p->c) != CONNECTION_OK)
+	PQreset(k->c);
+	if (PQstatus(k->c) != CONNECTION_OK)
 		return 0;
 	ecap_log(LOG_NOTICE, "registry %s: connected again", p->where);
 	return 1;
+}
+
+/* A coroutine's statement, sent: its result, the loop running meanwhile
+ * (the coroutine waits for the socket). The first error, or the last
+ * result; NULL when the connection broke. */
+static PGresult *await(struct pg *p, struct pg_conn *k)
+{
+	PGresult *res, *keep = NULL;
+
+	while (PQisBusy(k->c)) {
+		p->async.wait(p->async.data, PQsocket(k->c));
+		if (!PQconsumeInput(k->c))
+			break;
+	}
+	while ((res = PQgetResult(k->c))) {
+		if (keep && PQresultStatus(keep) == PGRES_FATAL_ERROR) {
+			PQclear(res);
+			continue;
+		}
+		PQclear(keep);
+		keep = res;
+	}
+	return keep;
+}
+
+/* PQexecParams, or on a coroutine's connection the same without blocking
+ * the loop (sql NULL: PQexec of text) */
+static PGresult *exec_on(struct pg *p, struct pg_conn *k, const char *sql, int n, const Oid *types,
+			 const char *const *values, const int *lengths, const int *formats,
+			 const char *text)
+{
+	int sent;
+
+	if (k == &p->main)
+		return sql ? PQexecParams(k->c, sql, n, types, values, lengths, formats, 0)
+			   : PQexec(k->c, text);
+	sent = sql ? PQsendQueryParams(k->c, sql, n, types, values, lengths, formats, 0)
+		   : PQsendQuery(k->c, text);
+	return sent ? await(p, k) : NULL;
 }
 
 /* Run it: a result whose status is checked by the caller. */
 static PGresult *run(struct pg *p, const char *sql, int n, const Oid *types,
 		     const char *const *values, const int *lengths, const int *formats)
 {
-	PGresult *res = PQexecParams(p->c, sql, n, types, values, lengths, formats, 0);
+	struct pg_conn *k = cur(p);
+	PGresult *res = exec_on(p, k, sql, n, types, values, lengths, formats, NULL);
 
-	if (PQresultStatus(res) == PGRES_FATAL_ERROR && reconnect(p)) {
+	if (PQresultStatus(res) == PGRES_FATAL_ERROR && reconnect(p, k)) {
 		PQclear(res);
-		res = PQexecParams(p->c, sql, n, types, values, lengths, formats, 0);
+		res = exec_on(p, k, sql, n, types, values, lengths, formats, NULL);
 	}
 	return res;
 }
@@ -144,7 +205,7 @@ static int result_error(struct pg *p, PGresult *res)
 
 	if (s == PGRES_TUPLES_OK || s == PGRES_COMMAND_OK)
 		return 0;
-	keep_error(p, res ? PQresultErrorMessage(res) : PQerrorMessage(p->c));
+	keep_error(p, res ? PQresultErrorMessage(res) : PQerrorMessage(cur(p)->c));
 	state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 	return state && !strncmp(state, "23", 2) ? -EEXIST : -EIO;
 }
@@ -187,7 +248,7 @@ static struct reg_stmt *q(struct reg *r, const char *sql, const char *types, va_
 		const char *c = PQcmdTuples(st->res);
 
 		st->rows = PQntuples(st->res);
-		p->changes = *c ? strtoll(c, NULL, 10) : 0;
+		cur(p)->changes = *c ? strtoll(c, NULL, 10) : 0;
 	}
 	st->row = -1;
 	return &st->base;
@@ -249,27 +310,34 @@ static void done(struct reg_stmt *s)
 
 static int64_t changes(struct reg *r)
 {
-	return pg(r)->changes;
+	return cur(pg(r))->changes;
 }
 
 /* SQL of one or more statements, without parameters */
 static int exec(struct reg *r, const char *sql)
 {
 	struct pg *p = pg(r);
-	PGresult *res = PQexec(p->c, sql);
+	struct pg_conn *k = cur(p);
+	PGresult *res = exec_on(p, k, NULL, 0, NULL, NULL, NULL, NULL, sql);
 	int e;
 
-	if (PQresultStatus(res) == PGRES_FATAL_ERROR && reconnect(p)) {
+	if (PQresultStatus(res) == PGRES_FATAL_ERROR && reconnect(p, k)) {
 		PQclear(res);
-		res = PQexec(p->c, sql);
+		res = exec_on(p, k, NULL, 0, NULL, NULL, NULL, NULL, sql);
 	}
 	e = result_error(p, res);
 
 	PQclear(res);
 	if (!e && !strncmp(sql, "BEGIN", 5))
-		p->in_tx = 1;
+		k->in_tx = 1;
 	else if (!strcmp(sql, "COMMIT") || !strcmp(sql, "ROLLBACK"))
-		p->in_tx = 0;
+		k->in_tx = 0;
+	if (!k->in_tx && k == &p->main && p->npool) { /* a coroutine's transaction ended */
+		void **slot = p->async.slot(p->async.data);
+
+		if (slot && *slot)
+			((struct pg_conn *)*slot)->on_main = 0;
+	}
 	return e;
 }
 
@@ -278,15 +346,22 @@ static int exec(struct reg *r, const char *sql)
  * before it writes never finds the rows changed under it. */
 static int begin(struct reg *r)
 {
+	void **slot = pg(r)->npool ? pg(r)->async.slot(pg(r)->async.data) : NULL;
 	char sql[96];
 
+	/* A coroutine's transaction runs on the loop's connection, the loop
+	 * waiting: one that held the lock while its coroutine waited would
+	 * hold up the loop's own next transaction, which waits for it on the
+	 * loop it needs to go on. Transactions are few and short. */
+	if (slot && *slot)
+		((struct pg_conn *)*slot)->on_main = 1;
 	snprintf(sql, sizeof(sql), "BEGIN; SELECT pg_advisory_xact_lock(%d)", PG_WRITE_LOCK);
 	return exec(r, sql);
 }
 
 static const char *errmsg(struct reg *r)
 {
-	return pg(r)->err;
+	return cur(pg(r))->err;
 }
 
 static int schema_version(struct reg *r)
@@ -311,8 +386,13 @@ static const char *where(struct reg *r)
 
 static void pg_close(struct reg *r)
 {
-	PQfinish(pg(r)->c);
-	free(pg(r)->url);
+	struct pg *p = pg(r);
+
+	PQfinish(p->main.c);
+	for (unsigned i = 0; i < p->npool; i++)
+		PQfinish(p->pool[i].c);
+	free(p->pool);
+	free(p->url);
 	free(r);
 }
 
@@ -497,7 +577,7 @@ static int migrate(struct pg *p, int want, char *err, size_t errlen)
 		goto fail;
 	return 0;
 fail:
-	snprintf(err, errlen, "registry %s: schema migration: %s", p->where, p->err);
+	snprintf(err, errlen, "registry %s: schema migration: %s", p->where, p->main.err);
 	exec(&p->base, "ROLLBACK");
 	return -EIO;
 }
@@ -505,13 +585,13 @@ fail:
 /* The URL without its password, for the log: user@host/db */
 static void describe(struct pg *p)
 {
-	const char *host = PQhost(p->c);
+	const char *host = PQhost(p->main.c);
 
-	snprintf(p->where, sizeof(p->where), "postgresql://%.60s@%.120s/%.60s", PQuser(p->c),
+	snprintf(p->where, sizeof(p->where), "postgresql://%.60s@%.120s/%.60s", PQuser(p->main.c),
 		 host && *host == '/' ? ""
 		 : host		      ? host
 				      : "",
-		 PQdb(p->c));
+		 PQdb(p->main.c));
 	if (host && *host == '/')
 		snprintf(p->where + strlen(p->where), sizeof(p->where) - strlen(p->where),
 			 "?host=%.100s", host);
@@ -543,10 +623,10 @@ int reg_pg_open(const char *url, int version, struct reg **ret, char *err, size_
 	}
 	if (version < 0)
 		version = latest();
-	p->c = PQconnectdbParams(keys, values, 1);
-	if (!p->c || PQstatus(p->c) != CONNECTION_OK) {
-		keep_error(p, p->c ? PQerrorMessage(p->c) : "out of memory");
-		snprintf(err, errlen, "registry: PostgreSQL: %s", p->err);
+	p->main.c = PQconnectdbParams(keys, values, 1);
+	if (!p->main.c || PQstatus(p->main.c) != CONNECTION_OK) {
+		keep_error(p, p->main.c ? PQerrorMessage(p->main.c) : "out of memory");
+		snprintf(err, errlen, "registry: PostgreSQL: %s", p->main.err);
 		pg_close(&p->base);
 		return -EIO;
 	}
@@ -557,7 +637,7 @@ int reg_pg_open(const char *url, int version, struct reg **ret, char *err, size_
 		pg_close(&p->base);
 		return -EINVAL;
 	}
-	PQsetNoticeProcessor(p->c, quiet, NULL);
+	PQsetNoticeProcessor(p->main.c, quiet, NULL);
 	e = migrate(p, version, err, errlen);
 	if (!e)
 		e = reg_assign_mgmt(&p->base, err, errlen);
@@ -698,6 +778,62 @@ static int notify(struct reg *r, const char *payload)
 	return e;
 }
 
+/* Statements off the loop (registry.h): conns connections more, one for
+ * each coroutine at a time. */
+static int async_start(struct reg *r, const struct reg_async *a, unsigned conns)
+{
+	static const char *const keys[] = {"connect_timeout", "dbname", NULL};
+	struct pg *p = pg(r);
+	const char *const values[] = {"5", p->url, NULL};
+
+	p->pool = calloc(conns, sizeof(*p->pool));
+	if (!p->pool)
+		return -ENOMEM;
+	for (unsigned i = 0; i < conns; i++) {
+		struct pg_conn *k = &p->pool[i];
+
+		k->c = PQconnectdbParams(keys, values, 1);
+		if (!k->c || PQstatus(k->c) != CONNECTION_OK) {
+			ecap_log(LOG_ERR, "registry %s: connection %u of %u: %s", p->where, i + 1,
+				 conns, k->c ? PQerrorMessage(k->c) : "out of memory");
+			PQfinish(k->c);
+			k->c = NULL;
+			conns = i;
+			break;
+		}
+		PQsetNoticeProcessor(k->c, quiet, NULL);
+	}
+	p->async = *a;
+	p->npool = conns;
+	return conns ? 0 : -EIO;
+}
+
+static int take(struct reg *r, void **slot)
+{
+	struct pg *p = pg(r);
+
+	for (unsigned i = 0; i < p->npool; i++)
+		if (!p->pool[i].taken) {
+			p->pool[i].taken = 1;
+			*slot = &p->pool[i];
+			return 0;
+		}
+	return -EBUSY;
+}
+
+static void give(struct reg *r, void **slot)
+{
+	struct pg_conn *k = *slot;
+
+	(void)r;
+	if (!k)
+		return;
+	if (k->in_tx || k->on_main) /* a transaction left open: not the next one's */
+		exec(r, "ROLLBACK");
+	k->taken = k->on_main = 0;
+	*slot = NULL;
+}
+
 static const struct reg_ops pg_ops = {.q = q,
 				      .step = step,
 				      .col_int = col_int,
@@ -714,4 +850,7 @@ static const struct reg_ops pg_ops = {.q = q,
 				      .close = pg_close,
 				      .listen = listen_start,
 				      .unlisten = unlisten,
-				      .notify = notify};
+				      .notify = notify,
+				      .async = async_start,
+				      .take = take,
+				      .give = give};

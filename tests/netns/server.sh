@@ -853,11 +853,44 @@ test_registry_down() {
 	call "$alice" DELETE /devices/kept > /dev/null
 }
 
+# A request whose statement waits (PostgreSQL holds a lock it needs) holds
+# up nobody else's: while GET /audit waits, GET /devices, the health check
+# and a running capture are answered; then the audit list too.
+test_registry_waits() {
+	local out=$tmp/waits.pcapng ap lp rp st s1 h1 pending= st2
+	remote -d gw1 --duration 5 -w "$out" udp port 5001 2> "$tmp/remote.err" &
+	rp=$!
+	for _ in $(seq 50); do grep -q "^capture [0-9]* on" "$tmp/remote.err" && break; sleep 0.1; done
+	psql -qAtX "$db" -c "BEGIN; LOCK TABLE audit IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(4); COMMIT" > /dev/null &
+	lp=$!
+	for _ in $(seq 50); do
+		[ "$(psql -qAtX "$db" -c "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'audit' AND l.mode = 'AccessExclusiveLock' AND l.granted")" = 1 ] && break
+		sleep 0.05
+	done
+	inb curl -sS -o "$tmp/audit.json" -w '%{http_code}' -H "Authorization: Bearer $alice" "$api/audit" > "$tmp/audit.st" &
+	ap=$!
+	for _ in $(seq 50); do # its statement waits for the lock
+		[ "$(psql -qAtX "$db" -c "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%FROM audit%'")" = 1 ] && break
+		sleep 0.05
+	done
+	send_udp 40 # 20 of them to port 5001
+	s1=$(call "$alice" GET /devices)
+	h1=$(inb curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8000/healthz)
+	kill -0 "$ap" 2> /dev/null && pending=1
+	wait $ap; st2=$(cat "$tmp/audit.st")
+	wait $lp
+	wait $rp; st=$?
+	[ "$s1" = 200 ] && [ "$h1" = 200 ] && [ -n "$pending" ] && [ "$st2" = 200 ] &&
+		[ $st = 0 ] && [ "$(payloads "$out" | wc -l)" = 20 ] &&
+		ok "a request waiting on the registry holds up no other: devices and health answered, a capture 20 of 20, then the audit list" ||
+		ko "registry waits" "devices $s1 health $h1 audit ${pending:-not} pending, then $st2; capture st=$st $(payloads "$out" | wc -l)"
+}
+
 run_tests after test_bootstrap test_tokens test_tenants test_bad_input test_compile \
 	test_merged test_any test_device_interfaces test_device_killed test_unreachable test_refused test_reader_leaves \
 	test_rows_reader_back test_interrupt test_late_reader test_count test_text test_https \
 	test_list test_operable test_restart test_reports test_device_seen test_tun_device test_sll_device \
-	${EDGECAP_TEST_PGCTL:+test_registry_down}
+	${EDGECAP_TEST_PGCTL:+test_registry_waits test_registry_down}
 st=$?
 env_stop || exit 1
 exit $st
