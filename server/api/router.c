@@ -18,14 +18,16 @@
 #define OWN    SRV_ROUTE_PW_CHANGE
 #define CO     SRV_ROUTE_CO
 
-/* The routes, with the least role each takes (docs/accounts.md). */
+/* The routes, with the least role each takes (docs/accounts.md). CO: on a
+ * coroutine (co.h), for routes that keep no pointer to the loop's own
+ * objects across a statement. */
 static const struct srv_route routes[] = {
     {"GET", "/api/v1/devices", srv_devices_list, CO, REG_VIEWER, "list devices"},
-    {"POST", "/api/v1/devices", srv_devices_add, 0, REG_OWNER, "enrol devices"},
-    {"POST", "/api/v1/devices/claim", srv_devices_claim, 0, REG_OWNER, "claim devices"},
+    {"POST", "/api/v1/devices", srv_devices_add, CO, REG_OWNER, "enrol devices"},
+    {"POST", "/api/v1/devices/claim", srv_devices_claim, CO, REG_OWNER, "claim devices"},
     {"GET", "/api/v1/devices/{name}", srv_device_get, CO, REG_VIEWER, "see devices"},
-    {"PATCH", "/api/v1/devices/{name}", srv_device_patch, 0, REG_OWNER, "change devices"},
-    {"DELETE", "/api/v1/devices/{name}", srv_device_delete, 0, REG_OWNER, "remove devices"},
+    {"PATCH", "/api/v1/devices/{name}", srv_device_patch, CO, REG_OWNER, "change devices"},
+    {"DELETE", "/api/v1/devices/{name}", srv_device_delete, CO, REG_OWNER, "remove devices"},
     {"POST", "/api/v1/filters/compile", srv_filters_compile, 0, REG_VIEWER, "compile filters"},
     {"GET", "/api/v1/captures", srv_captures_list, CO, REG_VIEWER, "list captures"},
     {"POST", "/api/v1/captures", srv_captures_start, 0, REG_OPERATOR, "start captures"},
@@ -45,16 +47,16 @@ static const struct srv_route routes[] = {
     {"GET", "/api/v1/audit", srv_audit_list, CO, REG_OWNER, "read the audit log"},
     {"GET", "/api/v1/users", srv_users_list, CO, REG_OWNER, "list users"},
     {"POST", "/api/v1/users", srv_users_add, 0, REG_OWNER, "add users"},
-    {"PATCH", "/api/v1/users/{name}", srv_user_patch, 0, REG_OWNER, "change users"},
-    {"DELETE", "/api/v1/users/{name}", srv_user_delete, 0, REG_OWNER, "remove users"},
+    {"PATCH", "/api/v1/users/{name}", srv_user_patch, CO, REG_OWNER, "change users"},
+    {"DELETE", "/api/v1/users/{name}", srv_user_delete, CO, REG_OWNER, "remove users"},
     {"GET", "/api/v1/organization", srv_org_get, CO, REG_VIEWER, NULL},
-    {"PATCH", "/api/v1/organization", srv_org_patch, 0, REG_OWNER, "change the organization"},
+    {"PATCH", "/api/v1/organization", srv_org_patch, CO, REG_OWNER, "change the organization"},
     {"GET", "/api/v1/tokens", srv_tokens_list, CO, REG_VIEWER, NULL},
-    {"POST", "/api/v1/tokens", srv_tokens_add, 0, REG_VIEWER, NULL},
-    {"DELETE", "/api/v1/tokens/{name}", srv_token_delete, 0, REG_VIEWER, NULL},
+    {"POST", "/api/v1/tokens", srv_tokens_add, CO, REG_VIEWER, NULL},
+    {"DELETE", "/api/v1/tokens/{name}", srv_token_delete, CO, REG_VIEWER, NULL},
     {"POST", "/api/v1/session", srv_signin_ep, PUBLIC, 0, NULL},
     {"GET", "/api/v1/session", srv_session_ep, OWN | CO, REG_VIEWER, NULL},
-    {"DELETE", "/api/v1/session", srv_signout_ep, OWN, REG_VIEWER, NULL},
+    {"DELETE", "/api/v1/session", srv_signout_ep, OWN | CO, REG_VIEWER, NULL},
     {"POST", "/api/v1/session/password", srv_password_ep, OWN, REG_VIEWER, NULL},
     {"POST", "/tunnel/v1/register", srv_tunnel_register_ep, PUBLIC, 0, NULL},
     {"POST", "/tunnel/v1/poll", srv_tunnel_poll_ep, PUBLIC, 0, NULL},
