@@ -23,17 +23,11 @@
 
 /* Its tunnel settings: its own (over the organization's), what it is to
  * run by, what it said it runs by, and whether it has taken them. */
-static void settings_json(struct srv_api *api, const struct reg_device *d, json_t *reported,
-			  json_t *o)
+static void settings_json(const char *of_org, const char *of_dev, json_t *reported, json_t *o)
 {
-	char *of_org = NULL, *of_dev = NULL;
-	int e = reg_settings_get(api->reg, d->org, d->id, &of_org, &of_dev);
-	/* one read of the registry for both (every device of a list asks) */
-	json_t *wanted = e ? NULL : srv_settings_of(of_org, of_dev);
-	json_t *own = srv_settings_of(NULL, e ? NULL : of_dev);
+	json_t *wanted = srv_settings_of(of_org, of_dev);
+	json_t *own = srv_settings_of(NULL, of_dev);
 
-	free(of_org);
-	free(of_dev);
 	json_object_set_new(
 	    o, "settings",
 	    json_pack("{s:o, s:o, s:O, s:b}", "own", own, "wanted", wanted ?: json_object(),
@@ -44,16 +38,11 @@ static void settings_json(struct srv_api *api, const struct reg_device *d, json_
 
 /* What the device last said of itself (service/reports.c), into o: its
  * agent, kernel, interfaces and clock, when it said so, or why it could not
- * be asked since. */
-static void report_json(struct srv_api *api, const struct reg_device *d, json_t *o)
+ * be asked since; and its settings. */
+static void said_json(const struct reg_device_said *s, const char *of_org, json_t *o)
 {
-	char *text = NULL, *error = NULL, at[32];
-	json_t *r = NULL;
-	int64_t when = 0;
-
-	if (!reg_device_report_get(api->reg, d->id, &text, &when, &error) && text)
-		r = json_loads(text, 0, NULL);
-	srv_iso_time(when * 1000, at, sizeof(at));
+	json_t *r = s->report ? json_loads(s->report, 0, NULL) : NULL;
+	char at[32];
 	/* what the server kept of the report (reports.c checked each field) */
 	static const char *const keys[][2] = {{"agent", "agent"},
 					      {"kernel", "kernel"},
@@ -61,21 +50,25 @@ static void report_json(struct srv_api *api, const struct reg_device *d, json_t 
 					      {"clock_offset_ms", "clock_offset_ms"},
 					      {"clock_rtt_ms", "rtt_ms"}};
 
+	srv_iso_time(s->reported * 1000, at, sizeof(at));
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		json_t *v = json_object_get(r, keys[i][1]);
 
 		json_object_set_new(o, keys[i][0], v ? json_incref(v) : json_null());
 	}
 	json_object_set_new(o, "reported_at", r ? json_string(at) : json_null());
-	settings_json(api, d, json_object_get(r, "settings"), o);
-	json_object_set_new(o, "report_error", error ? json_string(error) : json_null());
+	settings_json(of_org, s->settings, json_object_get(r, "settings"), o);
+	json_object_set_new(o, "report_error", s->error ? json_string(s->error) : json_null());
 	json_decref(r);
-	free(text);
-	free(error);
 }
 
-static json_t *device_json(struct srv_api *api, const struct reg_device *d)
+/* said, of_org: what reg_devices_said and reg_settings_get gave for it;
+ * NULL: read here (one device) */
+static json_t *device_json(struct srv_api *api, const struct reg_device *d,
+			   const struct reg_device_said *said, const char *of_org)
 {
+	struct reg_device_said own = {.id = d->id};
+	char *org_settings = NULL, *dev_settings = NULL;
 	char mgmt[16], seen[32], created[32], since[32];
 	/* offline once unheard for three report intervals, since then */
 	int64_t gone = d->last_seen + 3 * (int64_t)api->report_interval_s;
@@ -99,9 +92,54 @@ static json_t *device_json(struct srv_api *api, const struct reg_device *d)
 				     : "never seen",
 		      "offline_since",
 		      d->enabled && d->last_seen && !online ? json_string(since) : json_null());
+	if (o && !said) {
+		reg_device_report_get(api->reg, d->id, &own.report, &own.reported, &own.error);
+		if (!reg_settings_get(api->reg, d->org, d->id, &org_settings, &dev_settings)) {
+			own.settings = dev_settings;
+			of_org = org_settings;
+		}
+		said = &own;
+	}
 	if (o)
-		report_json(api, d, o);
+		said_json(said, of_org, o);
+	free(own.report);
+	free(own.error);
+	free(org_settings);
+	free(dev_settings);
 	return o;
+}
+
+/* A page of devices (reg_devices_list's, with the same org, after and
+ * limit): three statements whatever its length, where each device read on
+ * its own would be two more each. A device the second read does not give
+ * in step (the list changed in between) is read on its own. */
+static json_t *page_json(struct srv_api *api, int64_t org, const char *after, size_t limit,
+			 const struct reg_device *d, size_t n)
+{
+	struct reg_device_said *said = NULL;
+	char *of_org = NULL, *none = NULL;
+	size_t ns = 0, k = 0;
+	json_t *a = json_array();
+
+	if (reg_devices_said(api->reg, org, after, limit, &said, &ns) ||
+	    reg_settings_get(api->reg, org, 0, &of_org, &none))
+		ns = 0;
+	for (size_t i = 0; i < n; i++) {
+		size_t m = k;
+
+		while (m < ns && said[m].id != d[i].id)
+			m++;
+		if (m < ns) {
+			json_array_append_new(a, device_json(api, &d[i], &said[m], of_org));
+			k = m + 1;
+		} else {
+			json_array_append_new(a, device_json(api, &d[i], NULL, NULL));
+		}
+	}
+	reg_devices_said_free(said, ns);
+	free(of_org);
+	free(none);
+	return a;
 }
 
 int srv_devices_list(struct srv_api *api, h2o_req_t *req, const struct reg_user *who, char **params)
@@ -116,9 +154,7 @@ int srv_devices_list(struct srv_api *api, h2o_req_t *req, const struct reg_user 
 	/* one more than the page: whether there is a next */
 	if (reg_devices_list(api->reg, who->org, cursor, limit + 1, &d, &n))
 		return srv_fail(req, 503, "registry: %s", reg_errmsg(api->reg));
-	a = json_array();
-	for (size_t i = 0; i < n && i < limit; i++)
-		json_array_append_new(a, device_json(api, &d[i]));
+	a = page_json(api, who->org, cursor, limit, d, n < limit ? n : limit);
 	if (n > limit)
 		srv_page_next(req, limit, d[limit - 1].name);
 	free(d);
@@ -132,9 +168,7 @@ int srv_devices_state_json(struct srv_api *api, int64_t org, json_t **ret)
 
 	if (reg_devices_list(api->reg, org, "", SRV_DEVICES_EVENTS_MAX, &d, &n))
 		return -1;
-	*ret = json_array();
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(*ret, device_json(api, &d[i]));
+	*ret = page_json(api, org, "", SRV_DEVICES_EVENTS_MAX, d, n);
 	free(d);
 	return 0;
 }
@@ -228,7 +262,7 @@ int srv_devices_add(struct srv_api *api, h2o_req_t *req, const struct reg_user *
 	else if (id < 0 || reg_device_get(api->reg, who->org, name, &d))
 		srv_fail(req, 500, "registry: %s", reg_errmsg(api->reg));
 	else {
-		o = device_json(api, &d);
+		o = device_json(api, &d, NULL, NULL);
 		json_object_set_new(o, "secret", json_string(secret));
 		srv_json(req, 201, o);
 		ecap_log(LOG_INFO, "%s/%s enrolled device %s (%s) at %s", who->org_name, who->name,
@@ -312,7 +346,7 @@ int srv_devices_claim(struct srv_api *api, h2o_req_t *req, const struct reg_user
 	else if (id < 0 || reg_device_get(api->reg, who->org, u.hostname, &d))
 		srv_fail(req, 500, "registry: %s", reg_errmsg(api->reg));
 	else {
-		srv_json(req, 201, device_json(api, &d));
+		srv_json(req, 201, device_json(api, &d, NULL, NULL));
 		ecap_log(LOG_INFO, "%s/%s claimed device %s (%s)", who->org_name, who->name, d.name,
 			 serial);
 		audit_device(api, req, who, "device_claimed", d.name,
@@ -331,7 +365,7 @@ int srv_device_get(struct srv_api *api, h2o_req_t *req, const struct reg_user *w
 
 	if (reg_device_get(api->reg, who->org, params[0], &d))
 		return srv_fail(req, 404, "no device '%s'", params[0]);
-	o = device_json(api, &d);
+	o = device_json(api, &d, NULL, NULL);
 	if (!srv_tunnel_device(api->tunnel, who->org, d.name, &t))
 		json_object_set_new(
 		    o, "tunnel",
@@ -430,7 +464,7 @@ int srv_device_patch(struct srv_api *api, h2o_req_t *req, const struct reg_user 
 		srv_fail(req, 500, "registry: %s", reg_errmsg(api->reg));
 		goto out;
 	}
-	srv_json(req, 200, device_json(api, &d));
+	srv_json(req, 200, device_json(api, &d, NULL, NULL));
 	audit_device(api, req, who, "device_changed", name, json_deep_copy(j));
 out:
 	json_decref(j);

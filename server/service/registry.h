@@ -311,6 +311,16 @@ void reg_devices_ask_soon(struct reg *r, int64_t org, const char *name);
 /* The last report (malloc'ed JSON text, NULL: none) and when it came, and
  * the last error since (malloc'ed, NULL: none). 0, -ENOENT or -EIO. */
 int reg_device_report_get(struct reg *r, int64_t id, char **json, int64_t *when, char **error);
+/* The same of a page of devices at once, and their own settings: one row
+ * for each reg_devices_list gives for the same arguments, in its order
+ * (malloc'ed strings, NULL when none). 0, -ENOMEM or -EIO. */
+struct reg_device_said {
+	int64_t id, reported;
+	char *report, *error, *settings;
+};
+int reg_devices_said(struct reg *r, int64_t org, const char *after, size_t limit,
+		     struct reg_device_said **ret, size_t *ret_n);
+void reg_devices_said_free(struct reg_device_said *s, size_t n);
 
 /* Captures. The request is kept as given (JSON text). */
 /* instance: the server that runs it (NULL: none named). */

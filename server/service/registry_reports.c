@@ -97,6 +97,62 @@ int reg_device_report_get(struct reg *r, int64_t id, char **json, int64_t *when,
 	    json, error, when);
 }
 
+int reg_devices_said(struct reg *r, int64_t org, const char *after, size_t limit,
+		     struct reg_device_said **ret, size_t *ret_n)
+{
+	struct reg_stmt *st =
+	    reg_q(r,
+		  "SELECT id, reported, report, report_error, settings FROM devices "
+		  "WHERE org_id = ? AND name > ? ORDER BY name LIMIT ?",
+		  "iti", org, after ? after : "", limit ? (int64_t)limit : INT64_MAX);
+	struct reg_device_said *s = NULL;
+	size_t n = 0, cap = 0;
+	int rc = 0, e = 0;
+
+	*ret = NULL;
+	*ret_n = 0;
+	if (!st)
+		return -EIO;
+	while (!e && (rc = reg_step(st)) == 1) {
+		if (n == cap) {
+			struct reg_device_said *m =
+			    realloc(s, (cap = cap ? 2 * cap : 16) * sizeof(*s));
+
+			if (!m) {
+				e = -ENOMEM;
+				break;
+			}
+			s = m;
+		}
+		s[n] = (struct reg_device_said){.id = reg_int(st, 0),
+						.reported = reg_int(st, 1),
+						.report = dup_col(st, 2),
+						.error = dup_col(st, 3),
+						.settings = dup_col(st, 4)};
+		n++;
+	}
+	if (!e && rc < 0)
+		e = -EIO;
+	reg_done(st);
+	if (e) {
+		reg_devices_said_free(s, n);
+		return e;
+	}
+	*ret = s;
+	*ret_n = n;
+	return 0;
+}
+
+void reg_devices_said_free(struct reg_device_said *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(s[i].report);
+		free(s[i].error);
+		free(s[i].settings);
+	}
+	free(s);
+}
+
 int reg_settings_get(struct reg *r, int64_t org, int64_t device, char **of_org, char **of_dev)
 {
 	return text_row(reg_q(r,

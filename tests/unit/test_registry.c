@@ -952,6 +952,38 @@ static void postgres_two_servers_take_one_device(void **state)
 	reg_close(other);
 }
 
+/* A page of devices' reports, errors and own settings in one read, in
+ * the order and with the bounds of reg_devices_list. */
+static void devices_said_by_page(void **state)
+{
+	int64_t a = device(acme, "gw1", "SN-1"), b = device(acme, "gw2", "SN-2"),
+		c = device(acme, "gw3", "SN-3"), g = device(globex, "gx1", "SN-9");
+	struct reg_device_said *s;
+	size_t n;
+
+	assert_true(a > 0 && b > 0 && c > 0 && g > 0);
+	reg_device_report(r, b, "SN-2", "{\"agent\":\"x\"}", 77);
+	reg_device_report_error(r, c, "SN-3", "connection refused");
+	assert_int_equal(reg_device_set_settings(r, acme, "gw1", "{\"hold_ms\":1000}"), 0);
+	assert_int_equal(reg_devices_said(r, acme, "", 0, &s, &n), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(s[0].id, a);
+	assert_string_equal(s[0].settings, "{\"hold_ms\":1000}");
+	assert_null(s[0].report);
+	assert_int_equal(s[1].id, b);
+	assert_string_equal(s[1].report, "{\"agent\":\"x\"}");
+	assert_int_equal(s[1].reported, 77);
+	assert_null(s[1].error);
+	assert_int_equal(s[2].id, c);
+	assert_string_equal(s[2].error, "connection refused");
+	reg_devices_said_free(s, n);
+	/* after gw1, one */
+	assert_int_equal(reg_devices_said(r, acme, "gw1", 1, &s, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(s[0].id, b);
+	reg_devices_said_free(s, n);
+}
+
 /* PostgreSQL: a schema newer than the server's is refused, and so is a
  * database that is not there, each with the reason. */
 static void postgres_refuses_newer_schema_and_no_database(void **state)
@@ -1058,6 +1090,7 @@ int main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(captures_hold_their_devices, setup, teardown),
 	    cmocka_unit_test_setup_teardown(reports_are_due_and_kept, setup, teardown),
+	    cmocka_unit_test_setup_teardown(devices_said_by_page, setup, teardown),
 	    cmocka_unit_test_setup_teardown(reports_back_off_and_share, setup, teardown),
 	    cmocka_unit_test_setup_teardown(settings_merge_and_stay_in_their_organization, setup,
 					    teardown),
