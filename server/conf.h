@@ -38,6 +38,9 @@
  *   session_idle         = 1800         (s a sign-in session lasts unused)
  *   session_max          = 43200        (s a sign-in session lasts at most)
  *   password_workers     = 2            (threads hashing passwords at once, 64 MiB each)
+ *   registry_connections = 8            (PostgreSQL: requests waiting for the registry at
+ *                                        once without holding up the others, a
+ *                                        connection each; 0: every one on the loop)
  *   audit_days           = 400          (days the audit log keeps an entry)
  *   sharkd_max           = 4            (packet views at once: Wireshark's engine, one process
  *                                        per capture looked into; 0: none)
@@ -76,6 +79,7 @@ struct srv_conf {
 	unsigned org_storage_max_mib, data_reserve_mib, capture_retention_days;
 	unsigned connections_max, connections_per_address_max;
 	unsigned session_idle_s, session_max_s, password_workers, audit_days;
+	unsigned registry_connections;
 	unsigned sharkd_max, sharkd_idle_s, sharkd_mem_mib;
 	unsigned report_interval_s;
 };

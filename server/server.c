@@ -16,9 +16,6 @@
 #include "service/sharkd.h"
 
 #define STOP_GRACE_MS 3000
-/* requests reading the registry at once without holding up the loop
- * (api/co.h), each with a PostgreSQL connection of its own */
-#define SRV_REGISTRY_CONNS 8
 
 /* Each device polling over HTTP holds a connection and a UDP socket of its
  * own: the soft limit (often 1024) would stop the server at a few hundred. */
@@ -165,7 +162,7 @@ int srv_daemon_start(struct srv_daemon *d, char *err, size_t errlen)
 					  h2o_hostinfo_getaddr_receiver);
 	/* the routes that read the registry, off the loop where it can wait
 	 * (PostgreSQL): so many at once, a connection each */
-	r = srv_co_start(d->site.ctx.loop, d->reg, SRV_REGISTRY_CONNS);
+	r = srv_co_start(d->site.ctx.loop, d->reg, d->conf.registry_connections);
 	if (r < 0) {
 		snprintf(err, errlen, "registry: connections for requests: %s", strerror(-r));
 		return r;
