@@ -61,13 +61,6 @@ mkdir -m 700 "$tmp/data"
 "$server" --db "$db" org add acme > /dev/null &&
 	token=$("$server" --db "$db" admin add acme alice) || { echo "FAIL bootstrap"; exit 1; }
 
-wait_log() { # FILE TEXT SECONDS
-	for _ in $(seq $(($3 * 20))); do
-		grep -q "$2" "$1" && return 0
-		sleep 0.05
-	done
-	return 1
-}
 start() { # N: server sN, once it serves (its devices asked for their status every 2 s)
 	local log=$tmp/s$1.log
 	: > "$log"

@@ -79,6 +79,14 @@ vlan_kfunc() {
 		grep "FUNC 'bpf_xdp_metadata_rx_vlan_tag'" > /dev/null
 }
 
+wait_log() { # FILE TEXT SECONDS: TEXT appears in FILE within SECONDS
+	for _ in $(seq $(($3 * 20))); do
+		grep -q "$2" "$1" && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
 wait_gone() { # PID SECONDS: the process ends by itself within SECONDS; its status
 	local i
 	for i in $(seq $(($2 * 20))); do

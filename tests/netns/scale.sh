@@ -45,13 +45,6 @@ start() { # NAME NS ADDR: an instance, the others reach it at ADDR:8080, once it
 	eval "${1}_pid=$!"
 	wait_log "$log" serving 10
 }
-wait_log() { # FILE TEXT SECONDS
-	for _ in $(seq $(($3 * 20))); do
-		grep -q "$2" "$1" && return 0
-		sleep 0.05
-	done
-	return 1
-}
 id_of() { sed -n 's/.* as instance \([0-9a-f]*\),.*/\1/p' "$tmp/$1.log" | tail -1; }
 sql() { psql -qAtX -v ON_ERROR_STOP=1 "$db" -c "$1"; }
 owner() { sql "SELECT coalesce(o.instance, '') || ' ' || o.epoch FROM device_owner o JOIN devices d ON d.id = o.device_id WHERE d.name = '$1'"; }

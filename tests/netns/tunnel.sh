@@ -114,13 +114,6 @@ agent_start() { # NAME NS IF [CONF LINE]
 		--listen 0.0.0.0:8081 --plain-http 2>> "$log" &
 	eval "${1}_pid=$!"
 }
-wait_log() { # FILE TEXT SECONDS
-	for _ in $(seq $(($3 * 20))); do
-		grep -q "$2" "$1" && return 0
-		sleep 0.05
-	done
-	return 1
-}
 count_log() { grep -c "$2" "$1"; }
 mgmt() { grep -o 'registered as [0-9.]*' "$tmp/$1.log" | tail -1 | cut -d' ' -f3; }
 transport() { ecl devices list | awk -v d="$1" '$1 == d { print $5 }'; }
