@@ -121,9 +121,12 @@ static json_t *page_json(struct srv_api *api, int64_t org, const char *after, si
 	size_t ns = 0, k = 0;
 	json_t *a = json_array();
 
-	if (reg_devices_said(api->reg, org, after, limit, &said, &ns) ||
-	    reg_settings_get(api->reg, org, 0, &of_org, &none))
+	if (!reg_devices_said(api->reg, org, after, limit, &said, &ns) &&
+	    reg_settings_get(api->reg, org, 0, &of_org, &none)) {
+		reg_devices_said_free(said, ns);
+		said = NULL;
 		ns = 0;
+	}
 	for (size_t i = 0; i < n; i++) {
 		size_t m = k;
 
@@ -262,13 +265,15 @@ int srv_devices_add(struct srv_api *api, h2o_req_t *req, const struct reg_user *
 	else if (id < 0 || reg_device_get(api->reg, who->org, name, &d))
 		srv_fail(req, 500, "registry: %s", reg_errmsg(api->reg));
 	else {
-		o = device_json(api, &d, NULL, NULL);
-		json_object_set_new(o, "secret", json_string(secret));
-		srv_json(req, 201, o);
+		/* audited, then answered: after its answer the request is not
+		 * there to read (on a coroutine, the audit's statement waits) */
 		ecap_log(LOG_INFO, "%s/%s enrolled device %s (%s) at %s", who->org_name, who->name,
 			 name, serial, address);
 		audit_device(api, req, who, "device_enrolled", name,
 			     json_pack("{s:s,s:s}", "serial", serial, "address", address));
+		o = device_json(api, &d, NULL, NULL);
+		json_object_set_new(o, "secret", json_string(secret));
+		srv_json(req, 201, o);
 	}
 out:
 	json_decref(j);
@@ -346,11 +351,11 @@ int srv_devices_claim(struct srv_api *api, h2o_req_t *req, const struct reg_user
 	else if (id < 0 || reg_device_get(api->reg, who->org, u.hostname, &d))
 		srv_fail(req, 500, "registry: %s", reg_errmsg(api->reg));
 	else {
-		srv_json(req, 201, device_json(api, &d, NULL, NULL));
 		ecap_log(LOG_INFO, "%s/%s claimed device %s (%s)", who->org_name, who->name, d.name,
 			 serial);
 		audit_device(api, req, who, "device_claimed", d.name,
 			     json_pack("{s:s,s:s}", "serial", serial, "agent", d.address));
+		srv_json(req, 201, device_json(api, &d, NULL, NULL));
 	}
 out:
 	json_decref(j);
@@ -464,8 +469,8 @@ int srv_device_patch(struct srv_api *api, h2o_req_t *req, const struct reg_user 
 		srv_fail(req, 500, "registry: %s", reg_errmsg(api->reg));
 		goto out;
 	}
-	srv_json(req, 200, device_json(api, &d, NULL, NULL));
 	audit_device(api, req, who, "device_changed", name, json_deep_copy(j));
+	srv_json(req, 200, device_json(api, &d, NULL, NULL));
 out:
 	json_decref(j);
 	return 0;

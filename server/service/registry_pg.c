@@ -67,13 +67,22 @@ static struct pg *pg(struct reg *r)
 	return (struct pg *)r;
 }
 
-/* The connection of the code running now: its coroutine's, or the loop's */
-static struct pg_conn *cur(struct pg *p)
+/* What the code running now calls on and keeps its results in: its
+ * coroutine's connection, or the loop's. A coroutine's transaction runs on
+ * the loop's connection (begin), its error and change count still kept in
+ * its own (state), where it reads them. */
+static struct pg_conn *state(struct pg *p)
 {
 	void **slot = p->npool ? p->async.slot(p->async.data) : NULL;
-	struct pg_conn *k = slot ? *slot : NULL;
 
-	return k && !k->on_main ? k : &p->main;
+	return slot && *slot ? *slot : &p->main;
+}
+
+static struct pg_conn *cur(struct pg *p)
+{
+	struct pg_conn *k = state(p);
+
+	return k->on_main ? &p->main : k;
 }
 
 static struct pg_stmt *pst(struct reg_stmt *st)
@@ -84,9 +93,9 @@ static struct pg_stmt *pst(struct reg_stmt *st)
 /* libpq's message, on one line */
 static void keep_error(struct pg *p, const char *msg)
 {
-	char *err = cur(p)->err;
+	char *err = state(p)->err;
 
-	snprintf(err, sizeof(cur(p)->err), "%s", msg && *msg ? msg : "PostgreSQL failed");
+	snprintf(err, sizeof(state(p)->err), "%s", msg && *msg ? msg : "PostgreSQL failed");
 	for (char *c = err; *c; c++)
 		if (*c == '\n')
 			*c = *(c + 1) ? ' ' : '\0';
@@ -151,12 +160,14 @@ static PGresult *await(struct pg *p, struct pg_conn *k)
 {
 	PGresult *res, *keep = NULL;
 
-	while (PQisBusy(k->c)) {
-		p->async.wait(p->async.data, PQsocket(k->c));
-		if (!PQconsumeInput(k->c))
-			break;
-	}
-	while ((res = PQgetResult(k->c))) {
+	for (;;) { /* each result waited for: PQgetResult would block for the next */
+		while (PQisBusy(k->c)) {
+			p->async.wait(p->async.data, PQsocket(k->c));
+			if (!PQconsumeInput(k->c))
+				break;
+		}
+		if (!(res = PQgetResult(k->c)))
+			return keep;
 		if (keep && PQresultStatus(keep) == PGRES_FATAL_ERROR) {
 			PQclear(res);
 			continue;
@@ -164,7 +175,6 @@ static PGresult *await(struct pg *p, struct pg_conn *k)
 		PQclear(keep);
 		keep = res;
 	}
-	return keep;
 }
 
 /* PQexecParams, or on a coroutine's connection the same without blocking
@@ -248,7 +258,7 @@ static struct reg_stmt *q(struct reg *r, const char *sql, const char *types, va_
 		const char *c = PQcmdTuples(st->res);
 
 		st->rows = PQntuples(st->res);
-		cur(p)->changes = *c ? strtoll(c, NULL, 10) : 0;
+		state(p)->changes = *c ? strtoll(c, NULL, 10) : 0;
 	}
 	st->row = -1;
 	return &st->base;
@@ -310,7 +320,7 @@ static void done(struct reg_stmt *s)
 
 static int64_t changes(struct reg *r)
 {
-	return cur(pg(r))->changes;
+	return state(pg(r))->changes;
 }
 
 /* SQL of one or more statements, without parameters */
@@ -361,7 +371,7 @@ static int begin(struct reg *r)
 
 static const char *errmsg(struct reg *r)
 {
-	return cur(pg(r))->err;
+	return state(pg(r))->err;
 }
 
 static int schema_version(struct reg *r)

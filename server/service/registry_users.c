@@ -338,7 +338,21 @@ static int64_t other_owners(struct reg *r, int64_t org, const char *name)
 	return n;
 }
 
-int reg_user_update(struct reg *r, int64_t org, const char *name, enum reg_role role, int disabled)
+/* The end of a transaction that writes: COMMIT after e == 0, else ROLLBACK */
+static int end_tx(struct reg *r, int e)
+{
+	if (e) {
+		reg_exec(r, "ROLLBACK");
+		return e;
+	}
+	return reg_exec(r, "COMMIT") ? -EIO : 0;
+}
+
+/* The last owner checked for and written in one transaction: of two
+ * requests that would each leave one owner (on one server or two), the
+ * second sees the first's change. */
+static int user_update(struct reg *r, int64_t org, const char *name, enum reg_role role,
+		       int disabled)
 {
 	struct reg_user_row u;
 	int e = reg_user_get(r, org, name, &u);
@@ -360,7 +374,12 @@ int reg_user_update(struct reg *r, int64_t org, const char *name, enum reg_role 
 	return e;
 }
 
-int reg_user_delete(struct reg *r, int64_t org, const char *name)
+int reg_user_update(struct reg *r, int64_t org, const char *name, enum reg_role role, int disabled)
+{
+	return reg_begin(r) ? -EIO : end_tx(r, user_update(r, org, name, role, disabled));
+}
+
+static int user_delete(struct reg *r, int64_t org, const char *name)
 {
 	struct reg_user_row u;
 	struct reg_stmt *st;
@@ -378,6 +397,11 @@ int reg_user_delete(struct reg *r, int64_t org, const char *name)
 		return busy ? busy : -EBUSY;
 	/* its tokens and sessions go with it (ON DELETE CASCADE) */
 	return reg_run(reg_q(r, "DELETE FROM users WHERE id = ?", "i", u.u.id));
+}
+
+int reg_user_delete(struct reg *r, int64_t org, const char *name)
+{
+	return reg_begin(r) ? -EIO : end_tx(r, user_delete(r, org, name));
 }
 
 int reg_tokens_list(struct reg *r, int64_t user, struct reg_token_row **ret, size_t *ret_n)
