@@ -614,12 +614,23 @@ static void quiet(void *arg, const char *msg)
 	(void)msg;
 }
 
-int reg_pg_open(const char *url, int version, struct reg **ret, char *err, size_t errlen)
+/* A connection to url: a server that does not answer holds its caller 5 s
+ * at most, unless the URL says otherwise (its keys come after these);
+ * notices (a table that exists already) are not the log's. NULL without
+ * memory; else check PQstatus. */
+static PGconn *connect_to(const char *url)
 {
-	/* a server that does not answer holds the loop 5 s at most, unless
-	 * the URL says otherwise (its keys come after these) */
 	static const char *const keys[] = {"connect_timeout", "dbname", NULL};
 	const char *const values[] = {"5", url, NULL};
+	PGconn *c = PQconnectdbParams(keys, values, 1);
+
+	if (c)
+		PQsetNoticeProcessor(c, quiet, NULL);
+	return c;
+}
+
+int reg_pg_open(const char *url, int version, struct reg **ret, char *err, size_t errlen)
+{
 	struct pg *p = calloc(1, sizeof(*p));
 	int e;
 
@@ -633,7 +644,7 @@ int reg_pg_open(const char *url, int version, struct reg **ret, char *err, size_
 	}
 	if (version < 0)
 		version = latest();
-	p->main.c = PQconnectdbParams(keys, values, 1);
+	p->main.c = connect_to(url);
 	if (!p->main.c || PQstatus(p->main.c) != CONNECTION_OK) {
 		keep_error(p, p->main.c ? PQerrorMessage(p->main.c) : "out of memory");
 		snprintf(err, errlen, "registry: PostgreSQL: %s", p->main.err);
@@ -647,7 +658,6 @@ int reg_pg_open(const char *url, int version, struct reg **ret, char *err, size_
 		pg_close(&p->base);
 		return -EINVAL;
 	}
-	PQsetNoticeProcessor(p->main.c, quiet, NULL);
 	e = migrate(p, version, err, errlen);
 	if (!e)
 		e = reg_assign_mgmt(&p->base, err, errlen);
@@ -682,9 +692,7 @@ static int stopped(struct reg_listener *l, int ms)
 
 static PGconn *listen_connect(struct reg_listener *l, int *said)
 {
-	static const char *const keys[] = {"connect_timeout", "dbname", NULL};
-	const char *const values[] = {"5", l->url, NULL};
-	PGconn *c = PQconnectdbParams(keys, values, 1);
+	PGconn *c = connect_to(l->url);
 	PGresult *res = NULL;
 
 	if (c && PQstatus(c) == CONNECTION_OK)
@@ -792,9 +800,7 @@ static int notify(struct reg *r, const char *payload)
  * each coroutine at a time. */
 static int async_start(struct reg *r, const struct reg_async *a, unsigned conns)
 {
-	static const char *const keys[] = {"connect_timeout", "dbname", NULL};
 	struct pg *p = pg(r);
-	const char *const values[] = {"5", p->url, NULL};
 
 	p->pool = calloc(conns, sizeof(*p->pool));
 	if (!p->pool)
@@ -802,7 +808,7 @@ static int async_start(struct reg *r, const struct reg_async *a, unsigned conns)
 	for (unsigned i = 0; i < conns; i++) {
 		struct pg_conn *k = &p->pool[i];
 
-		k->c = PQconnectdbParams(keys, values, 1);
+		k->c = connect_to(p->url);
 		if (!k->c || PQstatus(k->c) != CONNECTION_OK) {
 			ecap_log(LOG_ERR, "registry %s: connection %u of %u: %s", p->where, i + 1,
 				 conns, k->c ? PQerrorMessage(k->c) : "out of memory");
@@ -811,7 +817,6 @@ static int async_start(struct reg *r, const struct reg_async *a, unsigned conns)
 			conns = i;
 			break;
 		}
-		PQsetNoticeProcessor(k->c, quiet, NULL);
 	}
 	p->async = *a;
 	p->npool = conns;
