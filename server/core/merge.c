@@ -50,7 +50,7 @@ struct input {
 struct key {
 	XXH128_hash_t h;
 	int64_t ts;
-	uint32_t input;
+	uint32_t source; /* its input, or the source its interface was given */
 };
 
 /* A table slot: the key's low 64 bits (its home and a first comparison
@@ -115,6 +115,12 @@ struct srv_merge {
 	uint64_t kfirst, kend;
 	size_t cap_keys;
 	struct slot *table; /* 2 * cap_keys slots */
+	/* sources (srv_merge_iface_source): an interface's, plus one (0: its
+	 * input's); each source's duplicates, from SRV_MERGE_INPUTS_MAX up */
+	uint32_t *src_of;
+	uint32_t nsrc_of;
+	uint64_t *src_dups;
+	uint32_t nsrc;
 };
 
 struct srv_merge *srv_merge_new(const struct srv_merge_opts *o, srv_merge_emit_fn *emit, void *ctx)
@@ -243,6 +249,8 @@ void srv_merge_free(struct srv_merge *m)
 	free(m->heap);
 	free(m->keys);
 	free(m->table);
+	free(m->src_of);
+	free(m->src_dups);
 	free(m);
 }
 
@@ -579,10 +587,17 @@ static int keys_grow(struct srv_merge *m)
 	return 0;
 }
 
-/* 1 when p (its key h) repeats another input's packet within the window;
+static uint32_t source_of(const struct srv_merge *m, const struct srv_merge_pkt *p)
+{
+	return p->iface < m->nsrc_of && m->src_of[p->iface] ? m->src_of[p->iface] - 1 : p->input;
+}
+
+/* 1 when p (its key h) repeats another source's packet within the window;
  * else its key is remembered. */
 static int duplicate(struct srv_merge *m, const struct srv_merge_pkt *p, XXH128_hash_t h)
 {
+	uint32_t src = source_of(m, p);
+
 	while (m->kfirst < m->kend && key_at(m, m->kfirst)->ts < p->ts - m->o.dedup_ns) {
 		table_remove(m, m->kfirst);
 		m->kfirst++;
@@ -596,14 +611,14 @@ static int duplicate(struct srv_merge *m, const struct srv_merge_pkt *p, XXH128_
 			if (m->table[i].tag != h.low64)
 				continue;
 			k = key_at(m, m->table[i].seq1 - 1);
-			if (k->h.high64 == h.high64 && k->input != p->input &&
+			if (k->h.high64 == h.high64 && k->source != src &&
 			    p->ts - k->ts <= m->o.dedup_ns && k->ts - p->ts <= m->o.dedup_ns)
 				return 1;
 		}
 	}
 	if (m->kend - m->kfirst == m->cap_keys && keys_grow(m))
 		return 0; /* out of memory: keep the packet, forget its key */
-	*key_at(m, m->kend) = (struct key){.h = h, .ts = p->ts, .input = p->input};
+	*key_at(m, m->kend) = (struct key){.h = h, .ts = p->ts, .source = src};
 	table_insert(m, m->kend++);
 	return 0;
 }
@@ -614,8 +629,12 @@ static int duplicate(struct srv_merge *m, const struct srv_merge_pkt *p, XXH128_
 static void settle(struct srv_merge *m, struct srv_merge_pkt *p, const XXH128_hash_t *h)
 {
 	if (h && duplicate(m, p, *h)) {
+		uint32_t src = source_of(m, p);
+
 		m->st.duplicates++;
 		m->in[p->input].duplicates++;
+		if (src >= SRV_MERGE_INPUTS_MAX)
+			m->src_dups[src - SRV_MERGE_INPUTS_MAX]++;
 		pkt_drop(m, p);
 		return;
 	}
@@ -743,4 +762,45 @@ void srv_merge_input_stats(const struct srv_merge *m, unsigned input, uint64_t *
 {
 	*ret_pushed = input < m->nin ? m->in[input].pushed : 0;
 	*ret_duplicates = input < m->nin ? m->in[input].duplicates : 0;
+}
+
+int srv_merge_add_source(struct srv_merge *m)
+{
+	uint64_t *d;
+
+	if (m->nsrc == SRV_MERGE_SOURCES_MAX)
+		return -ENOSPC;
+	d = realloc(m->src_dups, (m->nsrc + 1) * sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	m->src_dups = d;
+	d[m->nsrc] = 0;
+	return SRV_MERGE_INPUTS_MAX + (int)m->nsrc++;
+}
+
+int srv_merge_iface_source(struct srv_merge *m, uint32_t iface, unsigned source)
+{
+	if (source < SRV_MERGE_INPUTS_MAX || source - SRV_MERGE_INPUTS_MAX >= m->nsrc)
+		return -EINVAL;
+	if (iface >= m->nsrc_of) {
+		uint32_t cap = m->nsrc_of ? m->nsrc_of : 16;
+		uint32_t *s;
+
+		while (cap <= iface)
+			cap *= 2;
+		if (!(s = realloc(m->src_of, cap * sizeof(*s))))
+			return -ENOMEM;
+		memset(s + m->nsrc_of, 0, (cap - m->nsrc_of) * sizeof(*s));
+		m->src_of = s;
+		m->nsrc_of = cap;
+	}
+	m->src_of[iface] = source + 1;
+	return 0;
+}
+
+uint64_t srv_merge_source_duplicates(const struct srv_merge *m, unsigned source)
+{
+	return source >= SRV_MERGE_INPUTS_MAX && source - SRV_MERGE_INPUTS_MAX < m->nsrc
+		   ? m->src_dups[source - SRV_MERGE_INPUTS_MAX]
+		   : 0;
 }

@@ -19,7 +19,11 @@
  * devices, or either side of a router, has one key. A packet whose key was
  * sent from another input within `dedup` before it is a duplicate: dropped
  * and counted. The same key from the same input is not (a device may see a
- * packet twice, e.g. in on one interface and out on another).
+ * packet twice, e.g. in on one interface and out on another). An input
+ * may carry several devices' packets (a stream another merger put in
+ * order, not de-duplicated: docs/scale.md); each interface of it is then
+ * given its device's source, and sources are compared instead, so that the
+ * result is what one merger of every device would give.
  *
  * Memory. Past `max_bytes` of packet data held, the oldest go out even if
  * an input lags (counted as forced). An input whose reader has no room
@@ -32,7 +36,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SRV_MERGE_INPUTS_MAX 1024
+#define SRV_MERGE_INPUTS_MAX  1024
+#define SRV_MERGE_SOURCES_MAX 4096
 
 struct srv_merge_opts {
 	int64_t window_ns; /* default 500 ms */
@@ -107,6 +112,16 @@ void srv_merge_run(struct srv_merge *m, int64_t now_ns);
 /* Send everything held. */
 void srv_merge_flush(struct srv_merge *m);
 void srv_merge_stats(const struct srv_merge *m, struct srv_merge_stats *ret);
+/* A source for interfaces of an input that carries several devices'
+ * packets: its number (from SRV_MERGE_INPUTS_MAX up), or -ENOSPC /
+ * -ENOMEM. */
+int srv_merge_add_source(struct srv_merge *m);
+/* The packets of interface iface (srv_merge_pkt.iface) are source's:
+ * duplicates are looked for among other sources' packets, and counted
+ * for it. 0, -EINVAL, -ENOMEM. */
+int srv_merge_iface_source(struct srv_merge *m, uint32_t iface, unsigned source);
+/* Duplicates dropped of the source's packets. */
+uint64_t srv_merge_source_duplicates(const struct srv_merge *m, unsigned source);
 /* Per input: packets pushed, duplicates of it dropped. */
 void srv_merge_input_stats(const struct srv_merge *m, unsigned input, uint64_t *ret_pushed,
 			   uint64_t *ret_duplicates);

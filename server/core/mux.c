@@ -9,7 +9,9 @@
 
 struct out_iface {
 	unsigned input;
-	int have; /* an ISB came for it */
+	int have;      /* an ISB came for it */
+	int counted;   /* with counters */
+	char *comment; /* a part's: the ISB's comment, as it came */
 	int64_t ts;
 	struct ecap_isb_counts c;
 };
@@ -28,6 +30,10 @@ struct mux_input {
 	char err[200];
 	int64_t shift; /* ns: its clock's offset, taken off its timestamps */
 	char *note;    /* on its interfaces' IDBs (NULL: none) */
+	/* a part (srv_mux_add_part): its devices' names and sources */
+	char **devs;
+	unsigned *src;
+	unsigned ndevs;
 };
 
 struct srv_mux {
@@ -194,8 +200,14 @@ void srv_mux_free(struct srv_mux *x)
 		free(x->in[i]->label);
 		free(x->in[i]->lost);
 		free(x->in[i]->note);
+		for (unsigned k = 0; k < x->in[i]->ndevs; k++)
+			free(x->in[i]->devs[k]);
+		free(x->in[i]->devs);
+		free(x->in[i]->src);
 		free(x->in[i]);
 	}
+	for (uint32_t id = 0; id < x->nifs; id++)
+		free(x->ifs[id].comment);
 	srv_merge_free(x->m); /* its packets' references go */
 	free(x->in);
 	free(x->ifs);
@@ -206,6 +218,31 @@ void srv_mux_free(struct srv_mux *x)
 		ecap_slab_unref(x->gslab);
 	ecap_buf_free(&x->out);
 	free(x);
+}
+
+/* A part's interface is one of its devices' (NAME:IFACE, as the part's
+ * own mux named it): its name and comment stay, its packets are that
+ * device's source. */
+static int part_iface(struct mux_input *in, const struct srv_pcapng_iface *f, uint32_t id)
+{
+	size_t len = strcspn(f->name, ":");
+	char comment[512];
+
+	for (unsigned k = 0; k < in->ndevs; k++) {
+		if (strlen(in->devs[k]) != len || strncmp(in->devs[k], f->name, len))
+			continue;
+		if (srv_merge_iface_source(in->x->m, id, in->src[k]))
+			return -ENOMEM;
+		snprintf(
+		    comment, sizeof(comment), "%.*s",
+		    (int)(f->comment_len < sizeof(comment) ? f->comment_len : sizeof(comment) - 1),
+		    f->comment ? f->comment : "");
+		return ecap_pcapng_idb_comment(&in->x->out, f->linktype, f->snaplen, f->name, NULL,
+					       9, f->comment ? comment : NULL);
+	}
+	snprintf(in->r.err, sizeof(in->r.err), "interface %.100s is none of the part's devices'",
+		 f->name);
+	return -EINVAL;
 }
 
 static int new_iface(struct mux_input *in, const struct srv_pcapng_iface *f)
@@ -226,6 +263,8 @@ static int new_iface(struct mux_input *in, const struct srv_pcapng_iface *f)
 	in->map[f->id] = x->nifs++;
 	in->linktype[f->id] = f->linktype;
 	in->st.ifaces++;
+	if (in->devs)
+		return part_iface(in, f, in->map[f->id]);
 	snprintf(name, sizeof(name), "%s%s%s", in->label, f->name[0] ? ":" : "", f->name);
 	return ecap_pcapng_idb_comment(&x->out, f->linktype, f->snaplen, name, NULL, 9, in->note);
 }
@@ -275,6 +314,9 @@ static int on_block(void *ctx, enum srv_pcapng_event ev, const void *arg)
 		struct out_iface *o = &in->x->ifs[in->map[s->if_id]];
 
 		o->have = 1;
+		o->counted = s->have != 0;
+		if (in->devs && s->comment && !o->comment)
+			o->comment = strndup(s->comment, s->comment_len);
 		o->ts = s->ts - in->shift;
 		o->c = (struct ecap_isb_counts){.ifrecv = s->ifrecv,
 						.ifdrop = s->ifdrop,
@@ -327,6 +369,35 @@ int srv_mux_add(struct srv_mux *x, const char *label)
 	srv_pcapng_init(&in->r, on_block, in);
 	x->in[x->nin++] = in;
 	return i;
+}
+
+int srv_mux_add_part(struct srv_mux *x, const char *label, const char *const *devs, unsigned n)
+{
+	int i = srv_mux_add(x, label);
+	struct mux_input *in;
+
+	if (i < 0)
+		return i;
+	in = x->in[x->nin - 1];
+	in->devs = calloc(n ? n : 1, sizeof(*in->devs));
+	in->src = calloc(n ? n : 1, sizeof(*in->src));
+	if (!in->devs || !in->src)
+		return -ENOMEM; /* (freed with the mux) */
+	for (; in->ndevs < n; in->ndevs++) {
+		int src = srv_merge_add_source(x->m);
+
+		if (src < 0)
+			return src;
+		if (!(in->devs[in->ndevs] = strdup(devs[in->ndevs])))
+			return -ENOMEM;
+		in->src[in->ndevs] = (unsigned)src;
+	}
+	return i;
+}
+
+uint64_t srv_mux_part_duplicates(const struct srv_mux *x, unsigned in, unsigned k)
+{
+	return k < x->in[in]->ndevs ? srv_merge_source_duplicates(x->m, x->in[in]->src[k]) : 0;
 }
 
 void srv_mux_bound(struct srv_mux *x, unsigned in, uint32_t block_max, uint32_t ifaces_max,
@@ -466,8 +537,11 @@ void srv_mux_finish(struct srv_mux *x)
 				 "capture stopped before the device sent its statistics");
 		else if (!o->have)
 			continue;
+		else /* a part's device's as it came (its own mux's words) */
+			snprintf(comment, sizeof(comment), "%s", o->comment ? o->comment : "");
 		ecap_pcapng_isb(&x->out, id, (uint64_t)(o->have ? o->ts : x->last_ts),
-				o->have ? &o->c : NULL, (in->lost || !o->have) ? comment : NULL);
+				o->have && o->counted ? &o->c : NULL,
+				(in->lost || !o->have || o->comment) ? comment : NULL);
 	}
 }
 

@@ -41,6 +41,16 @@ void srv_mux_free(struct srv_mux *x);
 /* A new input: its index, or -ENOSPC / -ENOMEM. label names its interfaces
  * (copied). */
 int srv_mux_add(struct srv_mux *x, const char *label);
+/* A new input that carries several devices' packets: a part of the
+ * capture another server's mux put in order for it, not de-duplicated
+ * (docs/scale.md), its interfaces named DEVICE:IFACE there. Each keeps
+ * its name, its IDB's and ISB's comments, and is its device's for
+ * de-duplication (merge.h's sources): the output is what one mux of every
+ * device would write. devs: the devices' names (copied). Its index, or
+ * -ENOSPC / -ENOMEM. */
+int srv_mux_add_part(struct srv_mux *x, const char *label, const char *const *devs, unsigned n);
+/* Duplicates dropped of the part's k-th device's packets. */
+uint64_t srv_mux_part_duplicates(const struct srv_mux *x, unsigned in, unsigned k);
 /* The input's clock is shift_ns ahead of the server's: its packets' and
  * statistics' timestamps are taken back by it (placed on the server's time
  * line), and note (NULL: none) goes on its interfaces' IDBs as a comment.

@@ -119,9 +119,14 @@ static int section(struct srv_pcapng_reader *r, const uint8_t *p, uint32_t len)
 }
 
 static int add_iface(struct srv_pcapng_reader *r, uint16_t linktype, uint32_t snaplen,
-		     uint8_t tsresol, int64_t tsoffset, const char *name, size_t namelen)
+		     uint8_t tsresol, int64_t tsoffset, const char *name, size_t namelen,
+		     const char *comment, size_t comment_len)
 {
-	struct srv_pcapng_iface f = {.id = r->nifaces, .linktype = linktype, .snaplen = snaplen};
+	struct srv_pcapng_iface f = {.id = r->nifaces,
+				     .linktype = linktype,
+				     .snaplen = snaplen,
+				     .comment = comment,
+				     .comment_len = comment_len};
 
 	if (r->nifaces == SRV_IFACES_MAX)
 		return bad(r, "too many interfaces");
@@ -140,16 +145,19 @@ static int add_iface(struct srv_pcapng_reader *r, uint16_t linktype, uint32_t sn
 static int idb(struct srv_pcapng_reader *r, const uint8_t *p, uint32_t len)
 {
 	const uint8_t *val, *end = p + len - 4;
-	const char *name = "";
+	const char *name = "", *comment = NULL;
 	uint16_t code, olen;
 	uint8_t tsresol = 6;
 	int64_t tsoffset = 0;
-	size_t namelen = 0;
+	size_t namelen = 0, comment_len = 0;
 
 	if (len < 20)
 		return bad(r, "interface description block too short");
 	FOR_OPTIONS(r, p + 16, end, code, val, olen) {
-		if (code == 2) {
+		if (code == 1 && !comment) {
+			comment = (const char *)val;
+			comment_len = olen;
+		} else if (code == 2) {
 			name = (const char *)val;
 			namelen = olen;
 		} else if (code == 9 && olen == 1) {
@@ -160,7 +168,8 @@ static int idb(struct srv_pcapng_reader *r, const uint8_t *p, uint32_t len)
 			tsoffset = (int64_t)rd64(r, val);
 		}
 	}
-	return add_iface(r, rd16(r, p + 8), rd32(r, p + 12), tsresol, tsoffset, name, namelen);
+	return add_iface(r, rd16(r, p + 8), rd32(r, p + 12), tsresol, tsoffset, name, namelen,
+			 comment, comment_len);
 }
 
 /* The EPB at p (len bytes, k its fields) is as ecap_pcapng_epb writes it. */
@@ -234,6 +243,9 @@ static int isb(struct srv_pcapng_reader *r, const uint8_t *p, uint32_t len)
 		if (code < 9 && field[code] && olen == 8) {
 			*field[code] = rd64(r, val);
 			s.have |= 1u << code;
+		} else if (code == 1 && !s.comment) {
+			s.comment = (const char *)val;
+			s.comment_len = olen;
 		}
 	}
 	return r->fn(r->ctx, SRV_PCAPNG_STATS, &s);
@@ -307,7 +319,7 @@ static long pcap_block(struct srv_pcapng_reader *r, const uint8_t *p, size_t ava
 		e = r->fn(r->ctx, SRV_PCAPNG_SECTION, NULL);
 		if (!e)
 			e = add_iface(r, rd16(r, p + 20), rd32(r, p + 16), r->pcap_nsec ? 9 : 6, 0,
-				      "", 0);
+				      "", 0, NULL, 0);
 		return e ? e : 24;
 	}
 	if (avail < 16)

@@ -14,7 +14,7 @@
 
 #define SRV_BLOCK_MAX  (16u << 20) /* larger blocks are refused */
 #define SRV_IFACES_MAX 256	   /* interfaces per section */
-#define SRV_IFNAME_MAX 64
+#define SRV_IFNAME_MAX 144	   /* a device's name, ':', an interface's */
 
 enum srv_pcapng_event {
 	SRV_PCAPNG_SECTION, /* a new section: interface ids start again */
@@ -28,6 +28,8 @@ struct srv_pcapng_iface {
 	uint16_t linktype;
 	uint32_t snaplen;
 	char name[SRV_IFNAME_MAX]; /* if_name, or "" */
+	const char *comment;	   /* its first opt_comment, during the call; NULL: none */
+	size_t comment_len;
 };
 
 struct srv_pcapng_packet {
@@ -54,6 +56,8 @@ struct srv_pcapng_stats {
 	int64_t ts;
 	uint32_t have;
 	uint64_t ifrecv, ifdrop, filteraccept, osdrop, usrdeliv;
+	const char *comment; /* its first opt_comment, during the call; NULL: none */
+	size_t comment_len;
 };
 
 /* Return 0 to go on, or -errno to stop: srv_pcapng_feed returns it, and the

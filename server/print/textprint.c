@@ -21,7 +21,7 @@
 
 #define TP_PRINTERS_MAX 8	    /* link types in one stream */
 #define TP_NAMES_MAX	1024	    /* distinct device names in one stream */
-#define TP_NAME_MAX	64	    /* SRV_IFNAME_MAX */
+#define TP_NAME_MAX	64	    /* a device's name (REG_NAME_MAX), an interface's */
 #define TP_INPUT_MAX	(1u << 20)  /* bytes waiting for the printers */
 #define TP_QUEUE_MAX	(1u << 20)  /* packets waiting for their lines */
 #define TP_HUNGRY_Q	(16u << 10) /* feed while fewer wait */
@@ -287,7 +287,8 @@ static int on_block(void *ctx, enum srv_pcapng_event ev, const void *arg)
 		if (t->ifaces) {
 			const char *colon = strchr(f->name, ':');
 
-			snprintf(t->ifaces[f->id], TP_NAME_MAX, "%s", colon ? colon + 1 : f->name);
+			snprintf(t->ifaces[f->id], TP_NAME_MAX, "%.*s", TP_NAME_MAX - 1,
+				 colon ? colon + 1 : f->name);
 		}
 		own_name(t->if_own[f->id], f->linktype == LINUX_SLL2 ? f->name : "");
 	} else if (ev == SRV_PCAPNG_PACKET) {

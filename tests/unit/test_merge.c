@@ -1131,6 +1131,145 @@ static void mux_by_reference_writes_what_copying_writes(void **st)
 	ecap_buf_free(&byref);
 }
 
+/* --- a part merged by another server -------------------------------------- */
+
+/* Four devices' streams: a and b held by another server, c and d by this
+ * one. Payload 9 is one packet seen by c at 0 ms, a at 50 and b at 120: c's
+ * is kept, a's a duplicate of it, b's not (120 ms from the last copy kept).
+ * A server that took a's and b's duplicates out first would keep a's and
+ * drop b's. 10: a's and b's 0.5 ms apart (b's dropped); 11: d's and a's
+ * (a's dropped). a's second interface ends with a comment on its ISB, c
+ * carries a clock note. */
+static void four_streams(struct ecap_buf s[4])
+{
+	const uint64_t t = 1795000000000000000ull, ms = 1000000;
+	static const struct {
+		int dev;
+		uint64_t at;
+		uint8_t pl;
+		uint8_t ttl;
+	} pk[] = {{2, 0, 9, 64},
+		  {0, 1 * ms, 1, 64},
+		  {1, 2 * ms, 2, 64},
+		  {0, 10 * ms, 10, 64},
+		  {1, 10 * ms + 500000, 10, 63},
+		  {3, 20 * ms, 11, 64},
+		  {0, 20 * ms + 200000, 11, 62},
+		  {0, 50 * ms, 9, 63},
+		  {3, 60 * ms, 3, 64},
+		  {1, 120 * ms, 9, 61},
+		  {2, 130 * ms, 4, 64},
+		  {0, 200 * ms, 5, 64}};
+	uint8_t f[64];
+
+	for (int d = 0; d < 4; d++) {
+		ecap_pcapng_shb(&s[d], NULL, NULL, "agent");
+		ecap_pcapng_idb(&s[d], 1, 262144, "eth0", NULL, 9);
+		ecap_pcapng_idb(&s[d], 1, 262144, "eth1", NULL, 9);
+	}
+	for (size_t i = 0; i < sizeof(pk) / sizeof(pk[0]); i++) {
+		uint32_t n = frame(f, pk[i].ttl, 0, pk[i].pl);
+
+		ecap_pcapng_epb(&s[pk[i].dev], pk[i].pl & 1, t + pk[i].at, f, n, n, 1);
+	}
+	for (int d = 0; d < 4; d++) {
+		ecap_pcapng_isb(&s[d], 0, t + 300 * ms,
+				&(struct ecap_isb_counts){.ifrecv = 10u + d, .osdrop = d}, NULL);
+		ecap_pcapng_isb(&s[d], 1, t + 300 * ms, &(struct ecap_isb_counts){.ifrecv = 1},
+				d == 0 ? "a note" : NULL);
+	}
+}
+
+static void take_all(struct srv_mux *x, struct ecap_buf *ret)
+{
+	ecap_buf_put(ret, srv_mux_out(x)->data, srv_mux_out(x)->len);
+	srv_mux_out(x)->len = 0;
+}
+
+static void part_merged_elsewhere_writes_what_one_mux_writes(void **st)
+{
+	static const char *const names[4] = {"a", "b", "c", "d"};
+	struct ecap_buf s[4] = {{0}}, flat = {0}, part = {0}, whole = {0};
+	struct srv_mux *x = srv_mux_new(NULL, "test"), *o, *r;
+	struct srv_mux_input_stats is;
+	struct srv_merge_stats fs, rs;
+	uint64_t dups[4];
+	int in[4], p;
+
+	four_streams(s);
+	/* one server holding all four */
+	assert_non_null(x);
+	for (int d = 0; d < 4; d++)
+		in[d] = srv_mux_add(x, names[d]);
+	assert_int_equal(srv_mux_clock(x, (unsigned)in[2], 0, "clock 3 ms ahead"), 0);
+	for (int d = 0; d < 4; d++)
+		assert_int_equal(srv_mux_feed(x, (unsigned)in[d], s[d].data, s[d].len), 0);
+	for (int d = 0; d < 4; d++)
+		assert_int_equal(srv_mux_close(x, (unsigned)in[d], NULL), 0);
+	srv_mux_finish(x);
+	take_all(x, &flat);
+	srv_mux_stats(x, &fs);
+	for (int d = 0; d < 4; d++) {
+		srv_mux_input_stats(x, (unsigned)in[d], &is);
+		dups[d] = is.duplicates;
+	}
+	srv_mux_free(x);
+	assert_int_equal(fs.duplicates, 3);
+	assert_int_equal(dups[0], 2); /* a's 9 and 11 */
+	assert_int_equal(dups[1], 1); /* b's 10; its 9 kept */
+
+	/* a and b on another server: put in order there, not de-duplicated */
+	o = srv_mux_new(&(struct srv_merge_opts){.dedup_ns = -1}, "holder");
+	assert_non_null(o);
+	for (int d = 0; d < 2; d++)
+		assert_int_equal(srv_mux_add(o, names[d]), d);
+	for (int d = 0; d < 2; d++)
+		assert_int_equal(srv_mux_feed(o, (unsigned)d, s[d].data, s[d].len), 0);
+	for (int d = 0; d < 2; d++)
+		assert_int_equal(srv_mux_close(o, (unsigned)d, NULL), 0);
+	srv_mux_finish(o);
+	take_all(o, &part);
+	srv_mux_free(o);
+
+	/* and merged with c and d here */
+	r = srv_mux_new(NULL, "test");
+	assert_non_null(r);
+	p = srv_mux_add_part(r, "s2", names, 2);
+	assert_true(p >= 0);
+	in[2] = srv_mux_add(r, "c");
+	in[3] = srv_mux_add(r, "d");
+	assert_int_equal(srv_mux_clock(r, (unsigned)in[2], 0, "clock 3 ms ahead"), 0);
+	assert_int_equal(srv_mux_feed(r, (unsigned)p, part.data, part.len), 0);
+	for (int d = 2; d < 4; d++)
+		assert_int_equal(srv_mux_feed(r, (unsigned)in[d], s[d].data, s[d].len), 0);
+	assert_int_equal(srv_mux_close(r, (unsigned)p, NULL), 0);
+	for (int d = 2; d < 4; d++)
+		assert_int_equal(srv_mux_close(r, (unsigned)in[d], NULL), 0);
+	srv_mux_finish(r);
+	take_all(r, &whole);
+	srv_mux_stats(r, &rs);
+	assert_int_equal(rs.merged, fs.merged);
+	assert_int_equal(rs.duplicates, fs.duplicates);
+	assert_int_equal(srv_mux_part_duplicates(r, (unsigned)p, 0), dups[0]);
+	assert_int_equal(srv_mux_part_duplicates(r, (unsigned)p, 1), dups[1]);
+	srv_mux_free(r);
+	/* the same file, byte for byte */
+	assert_int_equal(whole.len, flat.len);
+	assert_memory_equal(whole.data, flat.data, flat.len);
+
+	/* an interface of no device of the part: a bad stream */
+	r = srv_mux_new(NULL, "test");
+	p = srv_mux_add_part(r, "s2", names + 1, 1);
+	assert_int_equal(srv_mux_feed(r, (unsigned)p, part.data, part.len), -EINVAL);
+	assert_non_null(strstr(srv_mux_error(r, (unsigned)p), "none of the part"));
+	srv_mux_free(r);
+	for (int d = 0; d < 4; d++)
+		ecap_buf_free(&s[d]);
+	ecap_buf_free(&flat);
+	ecap_buf_free(&part);
+	ecap_buf_free(&whole);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1152,6 +1291,7 @@ int main(void)
 	    cmocka_unit_test(duplicates_removed_exactly_under_stress),
 	    cmocka_unit_test(memory_bound_forces_output),
 	    cmocka_unit_test(mux_by_reference_writes_what_copying_writes),
+	    cmocka_unit_test(part_merged_elsewhere_writes_what_one_mux_writes),
 	    cmocka_unit_test(bounded_streams),
 	};
 
