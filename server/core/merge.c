@@ -333,6 +333,8 @@ static void reheap(struct srv_merge *m, unsigned i)
 	sift_down(m, (unsigned)m->in[i].heap_at);
 }
 
+static int64_t horizon(const struct srv_merge *m, int64_t now, int squeezing);
+
 /* --- inputs -------------------------------------------------------------- */
 
 /* Queue p, its fields set, on its input: 0 or -ENOMEM (p freed). Inlined
@@ -434,6 +436,20 @@ int srv_merge_push_ref(struct srv_merge *m, unsigned input, int64_t ts, uint32_t
 void srv_merge_on_drop(struct srv_merge *m, srv_merge_drop_fn *drop)
 {
 	m->drop = drop;
+}
+
+void srv_merge_mark(struct srv_merge *m, unsigned input, int64_t ts)
+{
+	if (input < m->nin) {
+		m->in[input].seen = 1;
+		if (ts > m->in[input].high)
+			m->in[input].high = ts;
+	}
+}
+
+int64_t srv_merge_horizon(const struct srv_merge *m, int64_t now_ns)
+{
+	return horizon(m, now_ns, 0);
 }
 
 void srv_merge_heard(struct srv_merge *m, unsigned input, int64_t now_ns)

@@ -95,6 +95,14 @@ int srv_merge_push_ref(struct srv_merge *m, unsigned input, int64_t ts, uint32_t
 		       uint32_t wirelen, void *ref, uint8_t tag);
 /* Who hears of packets pushed by reference and dropped (NULL: nobody). */
 void srv_merge_on_drop(struct srv_merge *m, srv_merge_drop_fn *drop);
+/* The input will push no packet older than ts (a part's mark, mux.h):
+ * it holds the others back no further, as a packet at ts would. */
+void srv_merge_mark(struct srv_merge *m, unsigned input, int64_t ts);
+/* The timestamp every open input has shown (or been taken, silent) to be
+ * past, less its slack: packets up to it have gone at the last run, and
+ * those to come are later (or late). INT64_MIN / INT64_MAX: none yet / no
+ * input open. */
+int64_t srv_merge_horizon(const struct srv_merge *m, int64_t now_ns);
 /* The input was heard from at now_ns (the wall clock srv_merge_run is
  * given): it is not silent until now_ns + window, however old its packets.
  * Inputs never heard from are judged by their packets alone. */

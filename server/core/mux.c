@@ -309,6 +309,11 @@ static int on_block(void *ctx, enum srv_pcapng_event ev, const void *arg)
 				      in->linktype[k->if_id], k->flags, k->data, k->caplen,
 				      k->wirelen);
 	}
+	case SRV_PCAPNG_MARK:
+		/* a part's (on this server's time line); a device sends none */
+		if (in->devs)
+			srv_merge_mark(in->x->m, in->index, *(const int64_t *)arg);
+		return 0;
 	case SRV_PCAPNG_STATS: {
 		const struct srv_pcapng_stats *s = arg;
 		struct out_iface *o = &in->x->ifs[in->map[s->if_id]];
@@ -543,6 +548,18 @@ void srv_mux_finish(struct srv_mux *x)
 				o->have && o->counted ? &o->c : NULL,
 				(in->lost || !o->have || o->comment) ? comment : NULL);
 	}
+}
+
+int64_t srv_mux_mark(struct srv_mux *x, int64_t now_ns, int64_t after)
+{
+	int64_t h = srv_merge_horizon(x->m, now_ns);
+	uint32_t b[5] = {SRV_PCAPNG_BT_MARK, SRV_PCAPNG_MARK_LEN, (uint32_t)((uint64_t)h >> 32),
+			 (uint32_t)h, SRV_PCAPNG_MARK_LEN};
+
+	if (h == INT64_MIN || h == INT64_MAX || h <= after || h <= x->last_ts)
+		return after;
+	ecap_buf_put(&x->out, b, sizeof(b));
+	return h;
 }
 
 struct ecap_buf *srv_mux_out(struct srv_mux *x)

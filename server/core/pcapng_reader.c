@@ -292,6 +292,15 @@ static long pcapng_block(struct srv_pcapng_reader *r, const uint8_t *p, size_t a
 	case BT_EPB:
 		e = epb(r, p, len);
 		break;
+	case SRV_PCAPNG_BT_MARK: {
+		int64_t ts;
+
+		if (len != SRV_PCAPNG_MARK_LEN)
+			return bad(r, "mark block of %u bytes", len);
+		ts = (int64_t)((uint64_t)rd32(r, p + 8) << 32 | rd32(r, p + 12));
+		e = r->fn(r->ctx, SRV_PCAPNG_MARK, &ts);
+		break;
+	}
 	case BT_ISB:
 		e = isb(r, p, len);
 		break;

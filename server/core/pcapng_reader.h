@@ -21,7 +21,15 @@ enum srv_pcapng_event {
 	SRV_PCAPNG_IFACE,   /* struct srv_pcapng_iface */
 	SRV_PCAPNG_PACKET,  /* struct srv_pcapng_packet */
 	SRV_PCAPNG_STATS,   /* struct srv_pcapng_stats */
+	SRV_PCAPNG_MARK,    /* const int64_t *: a mark block's timestamp */
 };
+
+/* A block of local use (pcapng: block types with the top bit set) between
+ * servers: a part of a capture (mux.h) will send no packet older than its
+ * timestamp, ns since the epoch on the sender's time line, high word
+ * first. 20 bytes: type, length, high, low, length. */
+#define SRV_PCAPNG_BT_MARK  0x80ec0001u
+#define SRV_PCAPNG_MARK_LEN 20
 
 struct srv_pcapng_iface {
 	uint32_t id;

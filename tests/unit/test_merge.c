@@ -58,6 +58,8 @@ static int on(void *ctx, enum srv_pcapng_event ev, const void *arg)
 		s->ifdrop = ((const struct srv_pcapng_stats *)arg)->ifdrop;
 		s->osdrop = ((const struct srv_pcapng_stats *)arg)->osdrop;
 		break;
+	case SRV_PCAPNG_MARK:
+		break;
 	}
 	return 0;
 }
@@ -1270,6 +1272,56 @@ static void part_merged_elsewhere_writes_what_one_mux_writes(void **st)
 	ecap_buf_free(&whole);
 }
 
+/* A part whose devices sent nothing newer yet still says how far they are
+ * (a mark): the receiving mux lets its other inputs' packets go up to it,
+ * as one mux of every device would, and not before. */
+static void part_marks_hold_back_no_further(void **st)
+{
+	static const char *const a[1] = {"a"};
+	const uint64_t t = 1795000000000000000ull, ms = 1000000;
+	struct ecap_buf sa = {0}, sc = {0}, part = {0};
+	struct srv_mux *o = srv_mux_new(&(struct srv_merge_opts){.dedup_ns = -1}, "holder"), *r;
+	struct srv_merge_stats rs;
+	uint8_t f[64];
+	uint32_t n = frame(f, 64, 0, 1);
+	int p, c;
+
+	ecap_pcapng_shb(&sa, NULL, NULL, "agent");
+	ecap_pcapng_idb(&sa, 1, 262144, "eth0", NULL, 9);
+	ecap_pcapng_epb(&sa, 0, t + 20 * ms, f, n, n, 1);
+	ecap_pcapng_shb(&sc, NULL, NULL, "agent");
+	ecap_pcapng_idb(&sc, 1, 262144, "eth0", NULL, 9);
+	for (int i = 0; i < 3; i++)
+		ecap_pcapng_epb(&sc, 0, t + (uint64_t)(5 + 6 * i) * ms, frame_with(f, (uint8_t)i),
+				n, n, 1);
+	assert_int_equal(srv_mux_add(o, "a"), 0);
+	assert_int_equal(srv_mux_feed(o, 0, sa.data, sa.len), 0);
+	srv_mux_run(o, INT64_MIN); /* a's packet waits for its slack */
+	assert_true(srv_mux_mark(o, INT64_MIN, INT64_MIN) == (int64_t)(t + 18 * ms));
+	assert_true(srv_mux_mark(o, INT64_MIN, (int64_t)(t + 18 * ms)) == (int64_t)(t + 18 * ms));
+	take_all(o, &part);
+
+	for (int marked = 0; marked < 2; marked++) {
+		r = srv_mux_new(NULL, "test");
+		p = srv_mux_add_part(r, "s2", a, 1);
+		c = srv_mux_add(r, "c");
+		/* without its mark, the part's header alone */
+		assert_int_equal(srv_mux_feed(r, (unsigned)p, part.data,
+					      marked ? part.len : part.len - SRV_PCAPNG_MARK_LEN),
+				 0);
+		assert_int_equal(srv_mux_feed(r, (unsigned)c, sc.data, sc.len), 0);
+		srv_mux_run(r, INT64_MIN);
+		srv_mux_stats(r, &rs);
+		/* c's at 5 and 11 ms are before the mark less the slack (16) */
+		assert_int_equal(rs.merged, marked ? 2 : 0);
+		srv_mux_free(r);
+	}
+	srv_mux_free(o);
+	ecap_buf_free(&sa);
+	ecap_buf_free(&sc);
+	ecap_buf_free(&part);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1292,6 +1344,7 @@ int main(void)
 	    cmocka_unit_test(memory_bound_forces_output),
 	    cmocka_unit_test(mux_by_reference_writes_what_copying_writes),
 	    cmocka_unit_test(part_merged_elsewhere_writes_what_one_mux_writes),
+	    cmocka_unit_test(part_marks_hold_back_no_further),
 	    cmocka_unit_test(bounded_streams),
 	};
 
