@@ -3,8 +3,9 @@
 
 Each folder is a room; a room may include the headers of the rooms listed
 for it below (and its own). An include that points anywhere else fails, and
-so does a circle of files: a .c and its .h count as one file, and a file
-that includes another's header depends on it. A few system headers belong
+so does a circle of files: a .c and its .h count as one file (and its
+_int.h, the internals it shares with the files it is split into), and a
+file that includes another's header depends on it. A few system headers belong
 to one file each (CONFINED): any other that includes one fails. Prints each
 fault on a line and exits 1 when there is one; with -v it prints every
 room's arrows."""
@@ -56,6 +57,9 @@ def resolve(src, inc, files):
 
 
 def unit(path):
+    # NAME_int.h is NAME's own, shared with the files NAME is split into
+    if path.endswith("_int.h"):
+        return path[:-6]
     return path[:-2] if path.endswith((".c", ".h")) else path
 
 

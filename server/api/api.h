@@ -66,7 +66,7 @@ struct srv_api {
 	char sharkd_off[320];		 /* why sharkd is NULL */
 	unsigned report_interval_s;	 /* devices are asked for their status this often */
 	const struct srv_reach *proxies; /* whose X-Forwarded-For is believed */
-	/* hop.c: devices' streams passed on for the other servers */
+	/* hop.c: streams for the other servers (parts, readers) */
 	struct srv_instance *instance;
 	unsigned hops; /* streams passed on now */
 	h2o_multithread_receiver_t *getaddr;
@@ -143,7 +143,7 @@ srv_endpoint_fn srv_capture_pcap;
 srv_endpoint_fn srv_capture_text;
 srv_endpoint_fn srv_filters_compile;
 srv_endpoint_fn srv_tunnel_register_ep;
-srv_endpoint_fn srv_hop_capture;
+srv_endpoint_fn srv_hop_part;
 srv_endpoint_fn srv_hop_read_ep;
 /* A capture's reading (0 pcap, 1 text, 2 packets) for who: here, or
  * through the server that runs it; internal: asked by that other server

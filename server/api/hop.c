@@ -24,7 +24,13 @@
 #include "common/httpc.h"
 #include "common/slab.h"
 #include "service/device.h"
+#include "core/merge.h"
+#include "service/capture.h"
 #include "service/instance.h"
+#include "common/log.h"
+#include "common/bounds.h"
+
+#include <openssl/sha.h>
 
 #define HOP_SLAB   (256u << 10)
 #define HOP_MEM	   (4u << 20)
@@ -272,40 +278,229 @@ static int from_a_server(struct srv_api *api, h2o_req_t *req)
 	return 0;
 }
 
-int srv_hop_capture(struct srv_api *api, h2o_req_t *req, const struct reg_user *who, char **params)
+/* --- a part of another server's capture (service/capture_part.c) ---------- */
+
+struct part_out {
+	struct srv_capture_out out;
+	h2o_generator_t gen;
+	h2o_req_t *req; /* NULL once the response ended or its client went */
+	struct srv_api *api;
+	h2o_iovec_t v[SRV_CAPTURE_SEND_MAX];
+};
+
+static void part_send(struct srv_capture_out *o, const struct iovec *v, size_t n)
 {
-	h2o_iovec_t auth = header(req, H2O_STRLIT("authorization"));
-	h2o_iovec_t cap = header(req, H2O_STRLIT("edgecap-capture"));
-	const char *query = memchr(req->input.path.base, '?', req->input.path.len);
-	struct srv_tunnel_device_info info;
-	char url[REG_ADDRESS_MAX + 32], headers[512], *target;
-	struct reg_device d;
-	uint32_t mgmt = 0;
-	char *end;
-	long long id = strtoll(params[0], &end, 10);
+	struct part_out *po = (struct part_out *)o;
+
+	if (!po->req)
+		return;
+	for (size_t i = 0; i < n; i++)
+		po->v[i] = h2o_iovec_init(v[i].iov_base, v[i].iov_len);
+	h2o_send(po->req, po->v, n, H2O_SEND_STATE_IN_PROGRESS);
+}
+
+static void part_end(struct srv_capture_out *o, int ok)
+{
+	struct part_out *po = (struct part_out *)o;
+	h2o_req_t *req = po->req;
+
+	if (!req)
+		return;
+	po->req = NULL;
+	h2o_send(req, NULL, 0, ok ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_ERROR);
+}
+
+static int part_stopped(struct srv_capture_out *o)
+{
+	struct part_out *po = (struct part_out *)o;
+
+	return po->req && web_client_gone(po->req);
+}
+
+static void part_proceed(h2o_generator_t *g, h2o_req_t *req)
+{
+	struct part_out *po = H2O_STRUCT_FROM_MEMBER(struct part_out, gen, g);
+
+	if (po->out.c)
+		srv_capture_out_sent(po->out.c, 0);
+}
+
+static void part_gone(struct part_out *po)
+{
+	po->req = NULL;
+	if (po->out.c)
+		srv_capture_out_gone(po->out.c);
+	po->out.c = NULL;
+}
+
+static void part_stop(h2o_generator_t *g, h2o_req_t *req)
+{
+	part_gone(H2O_STRUCT_FROM_MEMBER(struct part_out, gen, g));
+}
+
+static void part_dispose(void *p)
+{
+	struct part_out *po = p;
+
+	part_gone(po);
+	po->api->hops--;
+}
+
+static const char *const linktypes[] = {"EN10MB", "RAW", "LINUX_SLL", "LINUX_SLL2"};
+
+/* The body's programs into c (their link types as static strings): 0, or
+ * the 400 is sent. */
+static int part_progs(h2o_req_t *req, json_t *progs, struct srv_capture_req *c)
+{
+	size_t i;
+	json_t *p;
+
+	if (!json_is_array(progs) || !json_array_size(progs) ||
+	    json_array_size(progs) > SRV_CAPTURE_LINKTYPES)
+		return srv_fail(req, 400, "progs: want 1 to %d programs", SRV_CAPTURE_LINKTYPES),
+		       -1;
+	json_array_foreach(progs, i, p) {
+		const char *lt = json_string_value(json_object_get(p, "linktype"));
+		const char *bpf = json_string_value(json_object_get(p, "bpf"));
+		size_t k = 0;
+
+		while (lt && k < sizeof(linktypes) / sizeof(linktypes[0]) &&
+		       strcmp(lt, linktypes[k]))
+			k++;
+		if (!lt || k == sizeof(linktypes) / sizeof(linktypes[0]))
+			return srv_fail(req, 400, "progs[%zu].linktype: unknown", i), -1;
+		if (!bpf || !*bpf)
+			return srv_fail(req, 400, "progs[%zu].bpf: want the program", i), -1;
+		c->progs[c->nprogs++] = (struct srv_capture_prog){linktypes[k], bpf};
+	}
+	return 0;
+}
+
+int srv_hop_part(struct srv_api *api, h2o_req_t *req, const struct reg_user *who, char **params)
+{
+	uint8_t md[SHA256_DIGEST_LENGTH];
+	char hex[2 * SHA256_DIGEST_LENGTH + 1], want[sizeof(hex)], err[256];
+	struct reg_device *devs = NULL;
+	const char **ifaces = NULL;
+	struct srv_capture_req c = {.request = ""};
+	struct part_out *po;
+	int64_t id = srv_capture_id(params[0]), org;
+	json_t *j, *list, *d;
+	json_int_t snaplen, count, duration;
+	const char *dir;
+	size_t i;
 	int r;
 
 	if (from_a_server(api, req))
 		return 0;
-	if (*end || id <= 0 || reg_device_by_id(api->reg, id, &d))
-		return web_error(req, 404, "%s", "no such device");
-	/* only a device whose tunnel is here: another server's would loop */
-	if (srv_tunnel_device(api->tunnel, d.org, d.name, &info) ||
-	    srv_device_url(&d, url, sizeof(url), &mgmt) || !mgmt)
-		return web_error(req, 409, "%s", "its tunnel is not held by this server");
-	if (!auth.len || auth.len > 300 || cap.len > 40 || memchr(auth.base, '\r', auth.len) ||
-	    memchr(auth.base, '\n', auth.len) || memchr(cap.base, '\r', cap.len) ||
-	    memchr(cap.base, '\n', cap.len))
-		return web_error(req, 400, "%s", "Authorization: want the device's");
-	snprintf(headers, sizeof(headers), "Authorization: %.*s\r\n%s%.*s%s", (int)auth.len,
-		 auth.base, cap.len ? "Edgecap-Capture: " : "", (int)cap.len, cap.base,
-		 cap.len ? "\r\n" : "");
-	if (asprintf(&target, "/v1/capture%.*s",
-		     query ? (int)(req->input.path.base + req->input.path.len - query) : 0,
-		     query ? query : "") < 0)
-		return web_error(req, 503, "%s", "out of memory");
-	r = relay(api, req, url, target, headers);
-	free(target);
+	/* the body is the one signed: its digest is in the signed target */
+	SHA256((const uint8_t *)req->entity.base, req->entity.base ? req->entity.len : 0, md);
+	for (i = 0; i < sizeof(md); i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	if (srv_query(req, "sha256", want, sizeof(want)) || strcmp(want, hex))
+		return web_error(req, 403, "%s", "the body is not the one signed (sha256)");
+	if (!id)
+		return web_error(req, 404, "%s", "no such capture");
+	if (api->stopping)
+		return web_error(req, 503, "%s", "this server is stopping");
+	if (api->hops >= HOP_MAX)
+		return web_error(req, 503, "%s", "too many streams passed on at once");
+	if (!(j = srv_body(req)))
+		return 0;
+	list = json_object_get(j, "devices");
+	dir = json_string_value(json_object_get(j, "dir"));
+	org = json_integer_value(json_object_get(j, "org"));
+	snaplen = json_integer_value(json_object_get(j, "snaplen"));
+	count = json_integer_value(json_object_get(j, "count"));
+	duration = json_integer_value(json_object_get(j, "duration"));
+	if (org <= 0)
+		r = srv_fail(req, 400, "org: want the organization's id");
+	else if (!json_is_array(list) || !json_array_size(list) ||
+		 json_array_size(list) > SRV_MERGE_INPUTS_MAX)
+		r = srv_fail(req, 400, "devices: want 1 to %d devices", SRV_MERGE_INPUTS_MAX);
+	else if (!dir || (strcmp(dir, "in") && strcmp(dir, "out") && strcmp(dir, "inout")))
+		r = srv_fail(req, 400, "dir: want in, out or inout");
+	else if (snaplen <= 0 || snaplen > ECAP_SNAPLEN_MAX)
+		r = srv_fail(req, 400, "snaplen: want 1 to %d", ECAP_SNAPLEN_MAX);
+	else if (count < 0 || duration < 0 || duration > UINT32_MAX)
+		r = srv_fail(req, 400, "count, duration: want whole numbers");
+	else
+		r = part_progs(req, json_object_get(j, "progs"), &c);
+	if (r) {
+		json_decref(j);
+		return 0;
+	}
+	devs = calloc(json_array_size(list), sizeof(*devs));
+	ifaces = calloc(json_array_size(list), sizeof(*ifaces));
+	if (!devs || !ifaces) {
+		r = web_error(req, 503, "%s", "out of memory");
+		goto out;
+	}
+	/* each device the organization's, its tunnel held here: one that
+	 * moved meanwhile fails, with the reason, and the rest go on */
+	json_array_foreach(list, i, d) {
+		struct srv_tunnel_device_info info;
+		json_int_t dev = json_integer_value(json_object_get(d, "id"));
+		const char *ifs = json_string_value(json_object_get(d, "ifaces"));
+		struct reg_device *rd = &devs[c.ndevs];
+
+		if (dev <= 0 || !ifs) {
+			r = srv_fail(req, 400, "devices[%zu]: want its id and interfaces", i);
+			goto out;
+		}
+		if (reg_device_by_id(api->reg, dev, rd) || rd->org != org) {
+			r = web_error(req, 404, "devices[%zu]: no such device", i);
+			goto out;
+		}
+		if (!api->tunnel || srv_tunnel_device(api->tunnel, rd->org, rd->name, &info)) {
+			reg_capture_device_update(
+			    api->reg, id, rd->id,
+			    &(struct reg_capture_device_state){
+				.state = "failed",
+				.error = "its tunnel moved from the server asked for it; it is "
+					 "reached through the next",
+				.keep_duplicates = 1});
+			continue;
+		}
+		ifaces[c.ndevs++] = ifs;
+	}
+	if (!c.ndevs) {
+		r = web_error(req, 409, "%s",
+			      "none of its devices' tunnels is held by this server");
+		goto out;
+	}
+	c.devs = devs;
+	c.dev_ifaces = ifaces;
+	c.ifaces = "";
+	c.dir = dir;
+	c.snaplen = (uint32_t)snaplen;
+	c.count = (uint64_t)count;
+	c.duration = (uint32_t)duration;
+	po = h2o_mem_alloc_shared(&req->pool, sizeof(*po), part_dispose);
+	memset(po, 0, offsetof(struct part_out, v));
+	po->req = req;
+	po->api = api;
+	api->hops++;
+	po->out =
+	    (struct srv_capture_out){.send = part_send, .end = part_end, .stopped = part_stopped};
+	po->gen = (h2o_generator_t){part_proceed, part_stop};
+	req->res.status = 200;
+	req->res.reason = "OK";
+	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+		       H2O_STRLIT("application/octet-stream"));
+	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
+		       H2O_STRLIT("no-store"));
+	h2o_start_response(req, &po->gen);
+	if (srv_capture_part(api->captures, id, org, &c, &po->out, err, sizeof(err))) {
+		ecap_log(LOG_WARNING, "capture %lld: its part here: %s", (long long)id, err);
+		po->req = NULL;
+		h2o_send(req, NULL, 0, H2O_SEND_STATE_ERROR);
+	}
+	r = 0;
+out:
+	free(devs);
+	free(ifaces);
+	json_decref(j);
 	return r;
 }
 

@@ -63,7 +63,7 @@ static const struct srv_route routes[] = {
     {"POST", "/tunnel/v1/changed", srv_tunnel_changed_ep, PUBLIC, 0, NULL},
     {"GET", "/healthz", srv_healthz, PUBLIC | CO, 0, NULL},
     /* between servers on one registry, signed with their shared key */
-    {"GET", "/internal/v1/devices/{id}/capture", srv_hop_capture, PUBLIC, 0, NULL},
+    {"POST", "/internal/v1/captures/{id}/part", srv_hop_part, PUBLIC, 0, NULL},
     {"GET", "/internal/v1/captures/{id}/{what}", srv_hop_read_ep, PUBLIC, 0, NULL},
 };
 

@@ -11,123 +11,12 @@
 #include "common/auth.h"
 #include "common/bounds.h"
 #include "common/log.h"
-#include "core/mux.h"
-#include "service/capture.h"
 #include "service/instance.h"
 #include "service/device.h"
-#include "service/writer.h"
+#include "service/capture_int.h"
 #include "tunnel/identity.h"
 
-#define TICK_MS		  100
-#define DB_EVERY_MS	  1000
-#define END_GRACE_MS	  10000	    /* for devices to end after the duration */
-#define REORDER_WINDOW_MS 500	    /* the merger's window (merge.h), for clock offsets */
-#define STOP_WAIT_MS	  2000	    /* for devices to send their statistics after a stop */
-#define NO_LIMIT_MS	  86400000u /* the silence limit of a capture without a duration */
-#define SLAB_SIZE	  (2u << 20)
-#define DEVICE_MEM	  (16u << 20) /* of a device's stream held at once, from read to written */
-#define CAPTURE_MEM	  (128u << 20) /* of its devices' streams, shared out (2 slabs each at least) */
-/* What an agent sends: one section, an interface block per interface and
- * direction, blocks no larger than a packet at the snaplen with its
- * options (a few hundred bytes; the rest is margin). */
-#define STREAM_SECTIONS 1
-#define STREAM_IFACES	(2 * ECAP_CAPTURE_IFACES_MAX)
-#define BLOCK_SLACK	4096
-#define BLOCK_MIN	(64u << 10)
-#define GEN_MEM		(64u << 20) /* of what the mux writes itself, not yet written out */
-#define SLABS_KEPT	(64u << 20) /* between captures */
-#define HEAR_NS		100000000ll /* a device read this recently is not asked for bytes waiting */
-#define JOBS		4	    /* writes to the file in flight: the writer never waits */
-#define JOB_MAX		(2u << 20)  /* of output in one of them */
-#define JOB_PIECES	2048
-#define RETAIN		(4u << 20) /* of output in the file kept in memory for readers behind */
-#define PIN_MAX		(4u << 20) /* of a capture's output its readers hold in their sends */
-
-struct srv_captures {
-	struct srv_captures_conf conf;
-	struct srv_capture *live;	 /* running captures, and finished ones still read */
-	h2o_timeout_t tick, zero;	 /* every capture's tick; a turn of the loop */
-	struct srv_captures_stats ended; /* what finished captures added up to */
-	struct ecap_slab_cache slabs;	 /* the devices' streams are read into these */
-	struct srv_writer *writer;	 /* the capture files' writes */
-	char bytes_why[64];		 /* the log's words for conf.bytes_max */
-	int closing;			 /* srv_captures_free: no more writes */
-};
-
-struct dev_conn {
-	struct srv_capture *l;
-	unsigned input;
-	struct reg_device d;
-	struct ecap_httpc_dest dest;
-	struct ecap_httpc_call call;
-	struct ecap_slab_pool *pool; /* its stream is read into these */
-	char *target;		     /* the signed request's path and query (one of targets) */
-	char *headers;		     /* its Authorization */
-	/* the request for each of the capture's programs (srv_capture_req) */
-	char *targets[SRV_CAPTURE_LINKTYPES];
-	char hdrs[SRV_CAPTURE_LINKTYPES][640];
-	const char *linktypes[SRV_CAPTURE_LINKTYPES];
-	unsigned tried;	   /* the requests sent, a bit each */
-	const char *state; /* connecting, streaming, done, failed */
-	int64_t heard;	   /* wall ns: the last read of its stream */
-	char error[320];
-	char reason[200]; /* a refusal's Edgecap-Error (on_head) */
-	uint32_t mgmt;	  /* its management address, when reached over the tunnel */
-};
-
-struct srv_capture {
-	struct srv_captures *cs;
-	int64_t id, org;
-	int fd;
-	struct srv_mux *mux;
-	struct ecap_slab_pool *gen; /* what the mux writes itself */
-	struct dev_conn *devs;
-	unsigned ndevs, open;
-	struct ecap_httpc_ctx http; /* this capture's silence limit */
-	h2o_timeout_entry_t tick, kick;
-	uint64_t deadline, next_db; /* loop ms; deadline 0: none */
-	uint64_t stop_at;	    /* stopping: devices still streaming are cut then */
-	struct srv_capture_watch *watches;
-	uint64_t unwatched_until; /* loop ms: no watch, one may come back till then; 0: none */
-	const char *stop_why;	  /* a stop was asked for: kick runs it */
-	const char *ended_by;	  /* with it, what the registry keeps (ask_stop) */
-	int ending;		  /* the mux is finished: done once the file has it all */
-	int done;
-	char error[256];  /* the capture itself failed (its file) */
-	uint64_t reserve; /* of the organization's storage, while it runs */
-	int by_quota;	  /* reserve is below conf.bytes_max: the storage bounds it */
-	struct srv_capture *next;
-	size_t dev_mem; /* of slabs a device's stream may hold */
-	/* The output in memory, pieces numbered from 0 as they come, in a
-	 * ring: [first, writ) are in the file (kept for readers while they
-	 * are behind, RETAIN bytes at most), [writ, sub) being written,
-	 * [sub, last) not yet. */
-	struct piece *q;
-	size_t qcap; /* a power of two */
-	uint64_t first, writ, sub, last;
-	uint64_t end;	  /* bytes of output */
-	uint64_t written; /* of them in the file */
-	size_t pinned;	  /* bytes readers hold in their sends */
-	uint64_t queued;  /* of them given to the writer */
-	struct job *jobs; /* JOBS, [jhead, jhead + jn) in flight, oldest first */
-	unsigned jhead, jn;
-};
-
-struct job {
-	struct srv_write_job w;
-	struct srv_capture *l;
-	uint64_t pieces, bytes;
-	struct iovec v[JOB_PIECES];
-};
-
-struct piece {
-	uint64_t off; /* in the output */
-	const uint8_t *base;
-	size_t len;
-	struct ecap_slab *slab; /* a reference for the piece */
-};
-
-static int64_t wall_ns(void)
+int64_t cap_wall_ns(void)
 {
 	struct timespec t;
 
@@ -142,7 +31,7 @@ static h2o_loop_t *loop_of(struct srv_capture *l)
 
 /* Stop the capture soon, outside any client callback (on_kick). by: the
  * word the registry keeps for what ended it; why: the log's words. */
-static void ask_stop(struct srv_capture *l, const char *by, const char *why)
+void cap_ask_stop(struct srv_capture *l, const char *by, const char *why)
 {
 	if (l->ending)
 		return;
@@ -167,6 +56,8 @@ static void save_device(struct dev_conn *dc)
 				      .packets = st.packets,
 				      .duplicates = st.duplicates,
 				      .dropped = st.ifdrop + st.osdrop,
+				      /* a part's: the server running the capture finds them */
+				      .keep_duplicates = dc->l->part,
 				  });
 }
 
@@ -191,9 +82,13 @@ static void save(struct srv_capture *l)
 {
 	struct srv_merge_stats st;
 
-	srv_mux_stats(l->mux, &st);
 	for (unsigned i = 0; i < l->ndevs; i++)
-		save_device(&l->devs[i]);
+		if (!l->devs[i].part)
+			save_device(&l->devs[i]);
+	cap_parts_save(l);
+	if (l->part) /* the capture's row is its runner's */
+		return;
+	srv_mux_stats(l->mux, &st);
 	if (reg_capture_update(l->cs->conf.reg, l->id,
 			       &(struct reg_capture_state){.state = l->done ? "done" : "running",
 							   .merged = st.merged,
@@ -204,7 +99,7 @@ static void save(struct srv_capture *l)
 							   .error = l->error[0] ? l->error : NULL,
 							   .stored = l->written}) == 1 &&
 	    !l->done)
-		ask_stop(l, "stopped", "stopped by request on another server");
+		cap_ask_stop(l, "stopped", "stopped by request on another server");
 }
 
 /* Send what the merge allows. A device is silent (its packets hold the
@@ -217,6 +112,8 @@ static void run(struct srv_capture *l, int64_t now)
 	for (unsigned i = 0; i < l->ndevs; i++) {
 		struct dev_conn *dc = &l->devs[i];
 
+		if (dc->part)
+			continue;
 		/* (a device read within HEAR_NS is heard already) */
 		if (now - dc->heard > HEAR_NS && ecap_httpc_waiting(&dc->call))
 			srv_mux_heard(l->mux, dc->input, now);
@@ -227,6 +124,7 @@ static void run(struct srv_capture *l, int64_t now)
 			srv_mux_squeeze(l->mux, dc->input,
 					ecap_slab_pool_out(dc->pool) + SLAB_SIZE > l->dev_mem);
 	}
+	cap_parts_run(l, now);
 	srv_mux_run(l->mux, now);
 }
 
@@ -281,7 +179,8 @@ static int take_out(struct srv_capture *l)
  * (or past RETAIN bytes of it). With the file failed, of everything. */
 static void let_go(struct srv_capture *l)
 {
-	uint64_t want = l->watches ? UINT64_MAX : 0; /* none yet: keep some for the first */
+	/* none yet: keep some for the first (a part has none to come) */
+	uint64_t want = l->watches || l->part ? UINT64_MAX : 0;
 
 	for (struct srv_capture_watch *w = l->watches; w; w = w->next)
 		if (w->at < want)
@@ -304,7 +203,10 @@ static void on_written(struct srv_write_job *w, int err);
  * can be made (JOBS in flight at most). */
 static void submit(struct srv_capture *l)
 {
-	while (!l->cs->closing && !l->error[0] && l->jn < JOBS && l->sub < l->last &&
+	/* a part's receiver takes one send at a time */
+	unsigned most = l->part ? (l->out ? 1 : 0) : JOBS;
+
+	while (!l->cs->closing && !l->error[0] && l->jn < most && l->sub < l->last &&
 	       (!l->jn || l->end - l->queued >= JOB_MAX)) {
 		struct job *j = &l->jobs[(l->jhead + l->jn) % JOBS];
 
@@ -321,7 +223,10 @@ static void submit(struct srv_capture *l)
 		    .fd = l->fd, .off = l->queued, .iov = j->v, .n = j->pieces, .done = on_written};
 		l->queued += j->bytes;
 		l->jn++;
-		srv_writer_submit(l->cs->writer, &j->w);
+		if (l->out)
+			l->out->send(l->out, j->v, j->pieces);
+		else
+			srv_writer_submit(l->cs->writer, &j->w);
 	}
 }
 
@@ -337,7 +242,7 @@ static void on_written(struct srv_write_job *w, int err)
 	l->jn--;
 	if (err && !l->error[0]) {
 		snprintf(l->error, sizeof(l->error), "writing the capture: %s", strerror(-err));
-		ask_stop(l, "error", l->error);
+		cap_ask_stop(l, "error", l->error);
 	}
 	if (!l->error[0]) {
 		l->written += j->bytes;
@@ -362,12 +267,12 @@ static void flush_out(struct srv_capture *l)
 		snprintf(l->error, sizeof(l->error), "writing the capture: %s", strerror(-r));
 	submit(l);
 	if (srv_mux_full(l->mux) == SRV_MUX_FULL_COUNT)
-		ask_stop(l, "count", "packet count reached");
+		cap_ask_stop(l, "count", "packet count reached");
 	else if (srv_mux_full(l->mux) == SRV_MUX_FULL_BYTES)
-		ask_stop(l, l->by_quota ? "quota" : "bytes",
-			 l->by_quota ? "the organization's storage is full" : l->cs->bytes_why);
+		cap_ask_stop(l, l->by_quota ? "quota" : "bytes",
+			     l->by_quota ? "the organization's storage is full" : l->cs->bytes_why);
 	if (l->error[0])
-		ask_stop(l, "error", l->error);
+		cap_ask_stop(l, "error", l->error);
 	let_go(l);
 	wake(l);
 }
@@ -393,6 +298,13 @@ static void complete(struct srv_capture *l)
 	l->done = 1;
 	save(l);
 	srv_mux_stats(l->mux, &st);
+	if (l->part) {
+		if (l->out)
+			l->out->end(l->out, !l->error[0]);
+		ecap_log(LOG_INFO, "capture %lld: its part here ended: %llu packets",
+			 (long long)l->id, (unsigned long long)st.merged);
+		return;
+	}
 	t->merged += st.merged;
 	t->duplicates += st.duplicates;
 	t->late += st.late;
@@ -434,10 +346,21 @@ static void device_closed(struct dev_conn *dc, const char *error)
 	} else {
 		dc->state = "done";
 	}
+	if (l->part && !strcmp(dc->state, "done") && l->ended_by &&
+	    !strcmp(l->ended_by, "server stopped")) {
+		/* its capture goes on elsewhere without it */
+		snprintf(dc->error, sizeof(dc->error), "the server holding its tunnel stopped");
+		dc->state = "failed";
+	}
 	if (!strcmp(dc->state, "failed"))
 		ecap_log(LOG_WARNING, "capture %lld: device %s: %s", (long long)l->id, dc->d.name,
 			 dc->error);
 	save_device(dc);
+	cap_closed(l);
+}
+
+void cap_closed(struct srv_capture *l)
+{
 	if (--l->open == 0)
 		finish(l);
 	else
@@ -459,27 +382,32 @@ static int on_head(struct ecap_httpc_call *c)
 	return 0;
 }
 
-static long on_body(struct ecap_httpc_call *c, const uint8_t *p, size_t n)
+long cap_take(struct srv_capture *l, unsigned input, int64_t *heard, struct ecap_slab *slab,
+	      const uint8_t *p, size_t n, char *error, size_t errlen)
 {
-	struct dev_conn *dc = c->data;
-	struct srv_capture *l = dc->l;
-	int64_t now = wall_ns();
+	int64_t now = cap_wall_ns();
 	long took;
 
-	srv_mux_heard(l->mux, dc->input, now);
-	dc->heard = now;
+	srv_mux_heard(l->mux, input, now);
+	*heard = now;
 	/* whole blocks, read where they lie: their packets stay in the slab
 	 * until merged and written; a partial block stays for the next read
 	 * to append to */
-	took = srv_mux_take_slab(l->mux, dc->input, c->slab, p, n);
-	if (srv_mux_error(l->mux, dc->input)) { /* a malformed stream: the device is dropped */
-		snprintf(dc->error, sizeof(dc->error), "bad stream: %s",
-			 srv_mux_error(l->mux, dc->input));
+	took = srv_mux_take_slab(l->mux, input, slab, p, n);
+	if (srv_mux_error(l->mux, input)) { /* a malformed stream: the input is dropped */
+		snprintf(error, errlen, "bad stream: %s", srv_mux_error(l->mux, input));
 		return -1;
 	}
 	run(l, now);
 	flush_out(l);
 	return took > 0 ? took : 0;
+}
+
+static long on_body(struct ecap_httpc_call *c, const uint8_t *p, size_t n)
+{
+	struct dev_conn *dc = c->data;
+
+	return cap_take(dc->l, dc->input, &dc->heard, c->slab, p, n, dc->error, sizeof(dc->error));
 }
 
 /* The agent refused the program because an interface has another link
@@ -593,39 +521,6 @@ static int device_request(struct dev_conn *dc, const struct srv_capture_req *c)
 	return 0;
 }
 
-/* A device whose tunnel another server holds is reached through it, one
- * hop (docs/scale.md): each request goes to that server's
- * /internal/v1/devices/ID/capture with the same query and the device's own
- * Authorization, which that server passes on unchanged, and the servers'
- * signature over the whole. 0 or -ENOMEM / -EIO. */
-static int through_holder(struct dev_conn *dc)
-{
-	struct srv_instance *in = dc->l->cs->conf.instance;
-	char prefix[64], *t;
-	unsigned cur = 0;
-	size_t used;
-
-	snprintf(prefix, sizeof(prefix), "/internal/v1/devices/%lld/capture", (long long)dc->d.id);
-	for (unsigned i = 0; i < SRV_CAPTURE_LINKTYPES; i++) {
-		if (!dc->targets[i])
-			continue;
-		if (dc->target == dc->targets[i])
-			cur = i;
-		if (asprintf(&t, "%s%s", prefix, strchr(dc->targets[i], '?')) < 0)
-			return -ENOMEM;
-		free(dc->targets[i]);
-		dc->targets[i] = t;
-		used = strlen(dc->hdrs[i]);
-		if (srv_instance_sign(in, "GET", t, dc->hdrs[i] + used, sizeof(dc->hdrs[i]) - used))
-			return -EIO;
-	}
-	dc->target = dc->targets[cur];
-	dc->headers = dc->hdrs[cur];
-	dc->call.target = dc->target;
-	dc->call.headers = dc->headers;
-	return 0;
-}
-
 /* Where the device's address leads must be somewhere a device may be. */
 static int device_allowed(const struct sockaddr *sa, void *arg, char *why, size_t len)
 {
@@ -639,7 +534,6 @@ static void device_start(struct dev_conn *dc, const struct srv_capture_req *c)
 {
 	struct srv_captures *cs = dc->l->cs;
 	char url[REG_ADDRESS_MAX + 32], e[256];
-	int hop = 0;
 
 	dc->pool = ecap_slab_pool_new(&cs->slabs, SLAB_SIZE, dc->l->dev_mem);
 	if (!dc->pool) {
@@ -650,29 +544,94 @@ static void device_start(struct dev_conn *dc, const struct srv_capture_req *c)
 		device_closed(dc, "bad device address");
 		return;
 	}
-	if (dc->mgmt && cs->conf.instance)
-		hop = srv_instance_holder(cs->conf.instance, dc->d.id, url, sizeof(url));
-	if (hop < 0) {
-		device_closed(dc, "the server that held its tunnel is gone; the device registers "
-				  "with another within seconds");
-		return;
-	}
-	if (hop && through_holder(dc)) {
-		device_closed(dc, "out of memory");
-		return;
-	}
-	/* (another server is not a device: reach does not apply to it) */
-	if (ecap_httpc_dest_init(&dc->dest, &dc->l->http, url,
-				 &(struct ecap_httpc_dest_opts){
-				     .ca_store = cs->conf.ca_store,
-				     .allow = cs->conf.reach && !hop ? device_allowed : NULL,
-				     .allow_arg = dc},
-				 e, sizeof(e))) {
+	if (ecap_httpc_dest_init(
+		&dc->dest, &dc->l->http, url,
+		&(struct ecap_httpc_dest_opts){.ca_store = cs->conf.ca_store,
+					       .allow = cs->conf.reach ? device_allowed : NULL,
+					       .allow_arg = dc},
+		e, sizeof(e))) {
 		device_closed(dc, e);
 		return;
 	}
 	if (ecap_httpc_start(&dc->dest, &dc->call))
 		device_closed(dc, "out of memory");
+}
+
+/* Where the device is reached: 0 from here (its address, or a tunnel this
+ * server holds); 1 through the server that holds its tunnel, whose
+ * address is then dc->hop; -1 when that server is gone. A part's devices
+ * are held here. */
+static int holder(struct dev_conn *dc)
+{
+	struct srv_instance *in = dc->l->cs->conf.instance;
+	char url[REG_ADDRESS_MAX + 32];
+	uint32_t mgmt = 0;
+	int r;
+
+	if (dc->l->part || !in || srv_device_url(&dc->d, url, sizeof(url), &mgmt) || !mgmt)
+		return 0;
+	r = srv_instance_holder(in, dc->d.id, url, sizeof(url));
+	if (r > 0 && !(dc->hop = strdup(url)))
+		return 0; /* (tried from here, it fails as unreachable) */
+	return r < 0 ? -1 : r;
+}
+
+/* Each device connected to, here or through its part: 0, or -ENOMEM
+ * (the capture is stopping). */
+static int devices_start(struct srv_capture *l, const struct srv_capture_req *c)
+{
+	struct srv_captures *cs = l->cs;
+	int r = 0;
+
+	l->open = 1; /* held while starting: a device failing at once ends nothing */
+	for (unsigned i = 0; i < c->ndevs && !r; i++) {
+		struct dev_conn *dc = &l->devs[i];
+		char note[256];
+		int64_t shift;
+		int in, where;
+
+		*dc = (struct dev_conn){.l = l, .d = c->devs[i], .state = "connecting"};
+		if (!l->part && reg_capture_device_add(cs->conf.reg, l->id, c->devs[i].id)) {
+			r = -ENOMEM;
+			break;
+		}
+		where = holder(dc);
+		if (where > 0) {
+			l->ndevs++;
+			continue; /* its part starts below */
+		}
+		in = srv_mux_add(l->mux, c->devs[i].name);
+		if (in < 0) {
+			r = in;
+			break;
+		}
+		dc->input = (unsigned)in;
+		srv_mux_bound(l->mux, (unsigned)in,
+			      c->snaplen + BLOCK_SLACK > BLOCK_MIN ? c->snaplen + BLOCK_SLACK
+								   : BLOCK_MIN,
+			      STREAM_IFACES, STREAM_SECTIONS);
+		/* its packets on the server's time line, by the clock it reported;
+		 * one unknown or past the reorder window flagged, in the status
+		 * and on its interfaces in the file */
+		shift = srv_device_clock(cs->conf.reg, &c->devs[i], REORDER_WINDOW_MS, note,
+					 sizeof(note));
+		if (note[0] &&
+		    (srv_mux_clock(l->mux, (unsigned)in, shift, note) ||
+		     reg_capture_device_clock(cs->conf.reg, l->id, c->devs[i].id, note))) {
+			r = -ENOMEM;
+			break;
+		}
+		l->ndevs++;
+		l->open++;
+		if (where < 0)
+			device_closed(dc, "the server that held its tunnel is gone; the device "
+					  "registers with another within seconds");
+		else
+			device_start(dc, c);
+	}
+	if (!r)
+		cap_parts_start(l, c);
+	return r;
 }
 
 static void live_free(struct srv_capture *l)
@@ -692,8 +651,12 @@ static void live_free(struct srv_capture *l)
 		for (unsigned k = 0; k < SRV_CAPTURE_LINKTYPES; k++)
 			free(l->devs[i].targets[k]);
 		ecap_slab_pool_free(l->devs[i].pool);
+		free(l->devs[i].hop);
 	}
+	cap_parts_free(l);
 	ecap_httpc_ctx_dispose(&l->http);
+	if (l->out)
+		l->out->c = NULL;
 	free(l->devs);
 	for (; l->first < l->last; l->first++)
 		ecap_slab_unref(piece(l, l->first)->slab);
@@ -739,7 +702,8 @@ static void on_kick(h2o_timeout_entry_t *e)
 	if (l->done || !l->stop_why || l->stop_at)
 		return;
 	ecap_log(LOG_INFO, "capture %lld: stopping: %s", (long long)l->id, l->stop_why);
-	l->stop_at = h2o_now(loop_of(l)) + STOP_WAIT_MS;
+	/* (a part's holder waits as long for its devices, and then ends it) */
+	l->stop_at = h2o_now(loop_of(l)) + STOP_WAIT_MS + (l->nparts ? 1000 : 0);
 	for (unsigned i = 0; i < l->ndevs; i++) {
 		struct dev_conn *dc = &l->devs[i];
 
@@ -755,6 +719,7 @@ static void on_kick(h2o_timeout_entry_t *e)
 					    : "stopped before it answered",
 			    0);
 	}
+	cap_parts_stop(l);
 	if (!l->open)
 		finish(l);
 }
@@ -765,17 +730,25 @@ static void on_tick(h2o_timeout_entry_t *e)
 	uint64_t now = h2o_now(loop_of(l));
 
 	if (l->done) {
-		if (!l->watches) {
+		if (!l->watches && !l->out) {
 			live_free(l);
 			return;
 		}
 	} else if (!l->ending) { /* (else waiting for the file's last writes) */
-		run(l, wall_ns());
+		int64_t wall = cap_wall_ns();
+
+		run(l, wall);
+		if (l->part) { /* how far its devices are, though silent */
+			l->marked = srv_mux_mark(l->mux, wall, l->marked);
+			if (l->out && l->out->stopped(l->out))
+				cap_ask_stop(l, "stopped",
+					     "the server running the capture asked to stop");
+		}
 		if (l->deadline && now >= l->deadline)
-			ask_stop(l, "duration", "devices did not end after the duration");
+			cap_ask_stop(l, "duration", "devices did not end after the duration");
 		if (l->unwatched_until && now >= l->unwatched_until)
-			ask_stop(l, "reader left",
-				 "its last reader went away and did not come back");
+			cap_ask_stop(l, "reader left",
+				     "its last reader went away and did not come back");
 		if (l->stop_at && now >= l->stop_at) {
 			for (unsigned i = 0; i < l->ndevs; i++)
 				if (ecap_httpc_running(&l->devs[i].call)) {
@@ -783,6 +756,8 @@ static void on_tick(h2o_timeout_entry_t *e)
 					    "it hung: it did not end in time when asked to stop",
 					    1);
 				}
+			cap_parts_cut(l, "the server holding its tunnel did not end its part in "
+					 "time when asked to stop");
 			finish(l);
 			h2o_timeout_link(loop_of(l), &l->cs->tick, &l->tick);
 			return;
@@ -796,6 +771,95 @@ static void on_tick(h2o_timeout_entry_t *e)
 	h2o_timeout_link(loop_of(l), &l->cs->tick, &l->tick);
 }
 
+/* Of slabs a device's stream may hold, for a capture on n devices. */
+static size_t dev_mem(unsigned n)
+{
+	size_t m = n ? CAPTURE_MEM / n : DEVICE_MEM;
+
+	return m > DEVICE_MEM ? DEVICE_MEM : m < 2 * SLAB_SIZE ? 2 * SLAB_SIZE : m;
+}
+
+/* Running: its connections, its tick, its place among the live. */
+static void go_live(struct srv_capture *l, const struct srv_capture_req *c)
+{
+	struct srv_captures *cs = l->cs;
+
+	srv_mux_by_ref(l->mux, l->gen);
+	ecap_httpc_ctx_init(&l->http, cs->conf.loop, cs->conf.getaddr,
+			    c->duration ? (c->duration * 1000u + END_GRACE_MS + 5000) : NO_LIMIT_MS,
+			    cs->conf.userappl);
+	l->tick.cb = on_tick;
+	l->kick.cb = on_kick;
+	if (c->duration)
+		l->deadline = h2o_now(cs->conf.loop) + c->duration * 1000ull + END_GRACE_MS;
+	l->next = cs->live;
+	cs->live = l;
+	h2o_timeout_link(cs->conf.loop, &cs->tick, &l->tick);
+	if (devices_start(l, c))
+		cap_ask_stop(l, "error", "out of memory");
+}
+
+int srv_capture_part(struct srv_captures *cs, int64_t id, int64_t org,
+		     const struct srv_capture_req *c, struct srv_capture_out *out, char *err,
+		     size_t errlen)
+{
+	struct srv_capture *l = calloc(1, sizeof(*l));
+
+	if (!l || !(l->devs = calloc(c->ndevs ? c->ndevs : 1, sizeof(*l->devs))) ||
+	    !(l->jobs = calloc(JOBS, sizeof(*l->jobs)))) {
+		if (l)
+			free(l->devs);
+		free(l);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	l->fd = -1;
+	l->cs = cs;
+	l->id = id;
+	l->org = org;
+	l->part = 1;
+	l->out = out;
+	l->marked = INT64_MIN;
+	out->c = l;
+	l->dev_mem = dev_mem(c->ndevs);
+	/* in order only: the receiver de-duplicates, as if it held them all */
+	l->mux = srv_mux_new(&(struct srv_merge_opts){.dedup_ns = -1}, cs->conf.userappl);
+	l->gen = ecap_slab_pool_new(&cs->slabs, SLAB_SIZE, GEN_MEM);
+	if (!l->mux || !l->gen) {
+		srv_mux_free(l->mux);
+		ecap_slab_pool_free(l->gen);
+		free(l->jobs);
+		free(l->devs);
+		free(l);
+		out->c = NULL;
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	go_live(l, c);
+	ecap_log(LOG_INFO, "capture %lld: a part of %u device(s) here, for the server running it",
+		 (long long)id, l->ndevs);
+	if (--l->open == 0)
+		finish(l);
+	return 0;
+}
+
+void srv_capture_out_sent(struct srv_capture *c, int err)
+{
+	if (c->jn)
+		on_written(&c->jobs[c->jhead].w, err);
+}
+
+void srv_capture_out_gone(struct srv_capture *c)
+{
+	c->out = NULL;
+	if (!c->done && !c->error[0]) {
+		snprintf(c->error, sizeof(c->error), "the server running the capture went away");
+		cap_ask_stop(c, "error", c->error);
+	}
+	if (c->jn) /* its send will not be heard of */
+		on_written(&c->jobs[c->jhead].w, -EPIPE);
+}
+
 int64_t srv_capture_start(struct srv_captures *cs, const struct reg_user *who,
 			  const struct srv_capture_req *c, char *err, size_t errlen)
 {
@@ -807,7 +871,7 @@ int64_t srv_capture_start(struct srv_captures *cs, const struct reg_user *who,
 	unsigned running = 0;
 
 	for (struct srv_capture *o = cs->live; o; o = o->next)
-		running += o->org == who->org && !o->ending;
+		running += o->org == who->org && !o->ending && !o->part;
 	if (cs->conf.org_captures_max && running >= cs->conf.org_captures_max) {
 		free(l);
 		snprintf(err, errlen,
@@ -838,11 +902,7 @@ int64_t srv_capture_start(struct srv_captures *cs, const struct reg_user *who,
 	l->fd = -1;
 	l->cs = cs;
 	l->org = who->org;
-	l->dev_mem = c->ndevs ? CAPTURE_MEM / c->ndevs : DEVICE_MEM;
-	if (l->dev_mem > DEVICE_MEM)
-		l->dev_mem = DEVICE_MEM;
-	if (l->dev_mem < 2 * SLAB_SIZE)
-		l->dev_mem = 2 * SLAB_SIZE;
+	l->dev_mem = dev_mem(c->ndevs);
 	l->devs = calloc(c->ndevs, sizeof(*l->devs));
 	/* one device has no duplicates to find: skip the key and its index */
 	l->mux = srv_mux_new(&(struct srv_merge_opts){.dedup_ns = c->ndevs == 1 ? -1 : 0},
@@ -875,53 +935,9 @@ int64_t srv_capture_start(struct srv_captures *cs, const struct reg_user *who,
 		goto fail;
 	}
 	l->id = id;
-	srv_mux_by_ref(l->mux, l->gen);
 	srv_mux_limit(l->mux, c->count, l->reserve == UINT64_MAX ? 0 : l->reserve);
-	ecap_httpc_ctx_init(&l->http, cs->conf.loop, cs->conf.getaddr,
-			    c->duration ? (c->duration * 1000u + END_GRACE_MS + 5000) : NO_LIMIT_MS,
-			    cs->conf.userappl);
-	l->tick.cb = on_tick;
-	l->kick.cb = on_kick;
-	if (c->duration)
-		l->deadline = h2o_now(cs->conf.loop) + c->duration * 1000ull + END_GRACE_MS;
-	l->next = cs->live;
-	cs->live = l;
 	cs->ended.started++;
-	h2o_timeout_link(cs->conf.loop, &cs->tick, &l->tick);
-	l->open = 1; /* held while starting: a device failing at once ends nothing */
-	for (unsigned i = 0; i < c->ndevs; i++) {
-		struct dev_conn *dc = &l->devs[i];
-		int in = srv_mux_add(l->mux, c->devs[i].name);
-
-		if (in < 0 || reg_capture_device_add(cs->conf.reg, id, c->devs[i].id)) {
-			ask_stop(l, "error", "out of memory");
-			break;
-		}
-		srv_mux_bound(l->mux, (unsigned)in,
-			      c->snaplen + BLOCK_SLACK > BLOCK_MIN ? c->snaplen + BLOCK_SLACK
-								   : BLOCK_MIN,
-			      STREAM_IFACES, STREAM_SECTIONS);
-		/* its packets on the server's time line, by the clock it reported;
-		 * one unknown or past the reorder window flagged, in the status
-		 * and on its interfaces in the file */
-		{
-			char note[256];
-			int64_t shift = srv_device_clock(cs->conf.reg, &c->devs[i],
-							 REORDER_WINDOW_MS, note, sizeof(note));
-
-			if (note[0] &&
-			    (srv_mux_clock(l->mux, (unsigned)in, shift, note) ||
-			     reg_capture_device_clock(cs->conf.reg, id, c->devs[i].id, note))) {
-				ask_stop(l, "error", "out of memory");
-				break;
-			}
-		}
-		*dc = (struct dev_conn){
-		    .l = l, .d = c->devs[i], .state = "connecting", .input = (unsigned)in};
-		l->ndevs++;
-		l->open++;
-		device_start(dc, c);
-	}
+	go_live(l, c);
 	ecap_log(LOG_INFO, "capture %lld started by %s/%s on %u device(s)", (long long)id,
 		 who->org_name, who->name, l->ndevs);
 	if (--l->open == 0)
@@ -943,7 +959,7 @@ fail:
 struct srv_capture *srv_capture_find(struct srv_captures *cs, int64_t org, int64_t id)
 {
 	for (struct srv_capture *l = cs->live; l; l = l->next)
-		if (l->id == id && l->org == org)
+		if (l->id == id && l->org == org && !l->part)
 			return l;
 	return NULL;
 }
@@ -951,7 +967,7 @@ struct srv_capture *srv_capture_find(struct srv_captures *cs, int64_t org, int64
 void srv_captures_stop_noticed(struct srv_captures *cs, int64_t id)
 {
 	for (struct srv_capture *l = cs->live; l; l = l->next)
-		if (l->id == id && !l->done) {
+		if (l->id == id && !l->done && !l->part) {
 			ecap_log(LOG_INFO,
 				 "capture %lld: another server signalled a stop: the registry "
 				 "read now",
@@ -966,14 +982,14 @@ int srv_capture_stop(struct srv_captures *cs, int64_t org, int64_t id)
 
 	if (!l || l->done)
 		return -ENOENT;
-	ask_stop(l, "stopped", "stopped by request");
+	cap_ask_stop(l, "stopped", "stopped by request");
 	return 0;
 }
 
 void srv_captures_stop_all(struct srv_captures *cs)
 {
 	for (struct srv_capture *l = cs->live; l; l = l->next)
-		ask_stop(l, "server stopped", "server stopping");
+		cap_ask_stop(l, "server stopped", "server stopping");
 }
 
 int srv_captures_running(struct srv_captures *cs)
@@ -1003,7 +1019,7 @@ void srv_capture_unwatch(struct srv_capture *c, struct srv_capture_watch *w)
 	if (!c->watches && w->back_ms)
 		c->unwatched_until = h2o_now(loop_of(c)) + w->back_ms; /* on_tick stops it then */
 	else if (!c->watches)
-		ask_stop(c, "reader left", "its last reader went away");
+		cap_ask_stop(c, "reader left", "its last reader went away");
 	let_go(c);
 }
 
@@ -1067,7 +1083,7 @@ void srv_captures_stats(struct srv_captures *cs, struct srv_captures_stats *ret)
 	for (struct srv_capture *l = cs->live; l; l = l->next) {
 		struct srv_merge_stats st;
 
-		if (l->done)
+		if (l->done || l->part)
 			continue;
 		ret->running++;
 		srv_mux_stats(l->mux, &st);

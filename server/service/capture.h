@@ -18,6 +18,7 @@
 #define SRV_CAPTURE_H
 
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "common/httpc.h"
 #include "service/reach.h"
@@ -122,6 +123,31 @@ size_t srv_capture_peek(struct srv_capture *c, uint64_t off, size_t max, h2o_iov
 uint64_t srv_capture_written(const struct srv_capture *c);
 /* A peek's pieces are sent: their references and bytes go. */
 void srv_capture_unpin(struct srv_capture *c, struct ecap_slab **pins, size_t n, size_t bytes);
+
+/* A part of a capture another server runs (docs/scale.md): the devices
+ * whose tunnels this server holds, merged in order (not de-duplicated:
+ * the server that runs the capture does that as if it held them all) into
+ * one pcapng stream for out, with marks (mux.h) while they are silent.
+ * Each device's state and counters go to the registry's row of capture
+ * id, as the runner's would. out is the caller's (an HTTP response): */
+#define SRV_CAPTURE_SEND_MAX 2048 /* pieces in one send */
+struct srv_capture_out {
+	/* Pieces of the stream to send; srv_capture_out_sent when they are. */
+	void (*send)(struct srv_capture_out *o, const struct iovec *v, size_t n);
+	/* The stream is over (ok 0: cut short): nothing more comes. */
+	void (*end)(struct srv_capture_out *o, int ok);
+	/* Polled: the receiver shut its side of the connection (a stop). */
+	int (*stopped)(struct srv_capture_out *o);
+	struct srv_capture *c; /* set by srv_capture_part; NULL once it is freed */
+};
+/* Start it: 0, or -errno with err set. c->devs all held here. */
+int srv_capture_part(struct srv_captures *cs, int64_t id, int64_t org,
+		     const struct srv_capture_req *c, struct srv_capture_out *out, char *err,
+		     size_t errlen);
+/* out's last send is done (err 0) or failed. */
+void srv_capture_out_sent(struct srv_capture *c, int err);
+/* out's receiver is gone: nothing more is sent; the part ends. */
+void srv_capture_out_gone(struct srv_capture *c);
 
 struct srv_captures_stats {
 	unsigned running;

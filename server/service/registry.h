@@ -329,9 +329,13 @@ int64_t reg_capture_add(struct reg *r, int64_t org, int64_t user, const char *re
 int reg_capture_set_file(struct reg *r, int64_t capture, const char *file);
 int reg_capture_device_add(struct reg *r, int64_t capture, int64_t device);
 struct reg_capture_device_state {
-	const char *state; /* connecting, streaming, done, failed */
+	const char *state; /* connecting, streaming, done, failed; NULL: as it was */
 	const char *error; /* NULL: none (an earlier one is kept) */
 	uint64_t bytes, packets, duplicates, dropped;
+	/* a device another server streams, merged here (docs/scale.md): that
+	 * server writes what it reads (keep_duplicates), this one the
+	 * duplicates it finds (keep_counts) */
+	int keep_counts, keep_duplicates;
 };
 int reg_capture_device_update(struct reg *r, int64_t capture, int64_t device,
 			      const struct reg_capture_device_state *s);

@@ -41,13 +41,17 @@ int reg_capture_device_clock(struct reg *r, int64_t capture, int64_t device, con
 int reg_capture_device_update(struct reg *r, int64_t capture, int64_t device,
 			      const struct reg_capture_device_state *s)
 {
-	return reg_run(
-	    reg_q(r,
-		  "UPDATE capture_devices SET state = ?, error = coalesce(?, error), bytes = ?, "
-		  "packets = ?, duplicates = ?, dropped = ? "
-		  "WHERE capture_id = ? AND device_id = ?",
-		  "ttiiiiii", s->state, s->error, (int64_t)s->bytes, (int64_t)s->packets,
-		  (int64_t)s->duplicates, (int64_t)s->dropped, capture, device));
+	return reg_run(reg_q(r,
+			     "UPDATE capture_devices SET state = coalesce(?, state), "
+			     "error = coalesce(?, error), "
+			     "bytes = CASE WHEN ?3 <> 0 THEN bytes ELSE ?4 END, "
+			     "packets = CASE WHEN ?3 <> 0 THEN packets ELSE ?5 END, "
+			     "dropped = CASE WHEN ?3 <> 0 THEN dropped ELSE ?6 END, "
+			     "duplicates = CASE WHEN ?7 <> 0 THEN duplicates ELSE ?8 END "
+			     "WHERE capture_id = ?9 AND device_id = ?10",
+			     "ttiiiiiiii", s->state, s->error, (int64_t)s->keep_counts,
+			     (int64_t)s->bytes, (int64_t)s->packets, (int64_t)s->dropped,
+			     (int64_t)s->keep_duplicates, (int64_t)s->duplicates, capture, device));
 }
 
 int reg_capture_update(struct reg *r, int64_t capture, const struct reg_capture_state *s)

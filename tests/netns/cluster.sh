@@ -178,8 +178,23 @@ merged() {
 	st=$?
 	wait $f
 	id=$(sed -n 's/^capture \([0-9]*\) on.*/\1/p' "$tmp/merged.err")
+	merged_id=$id
 	api "$1" captures show "$id" > "$tmp/merged.show" 2>&1
 	return $st
+}
+# parts N ID: capture ID through sN had one stream from each other server
+# (two devices each, merged there), and each device's row its packets and
+# the duplicates found of them, 150 in all
+parts() {
+	local n k lines
+	lines=$(grep -c "capture $2: 2 device(s) merged by the server at" "$tmp/s$1.log")
+	[ "$lines" = 2 ] || { echo "s$1 asked $lines parts"; return 1; }
+	for k in 1 2 3; do
+		[ "$k" = "$1" ] && continue
+		grep -q "capture $2: a part of 2 device(s) here" "$tmp/s$k.log" || { echo "no part on s$k"; return 1; }
+	done
+	n=$(sql "SELECT count(*) || ' ' || sum(duplicates) FROM capture_devices WHERE capture_id = $2 AND packets = 30 AND state = 'done'")
+	[ "$n" = "6 150" ] || { echo "devices' rows: $n"; return 1; }
 }
 # ordered FILE: 30 datagrams "lab 1".."lab 30" in order, timestamps rising
 ordered() {
@@ -193,10 +208,11 @@ test_merged_spread() {
 	local bad= n
 	for n in 1 3; do
 		merged $n "$tmp/spread$n.pcapng" || bad+=" s$n: $(cat "$tmp/merged.err");"
+		parts $n "$merged_id" > "$tmp/parts" || bad+=" s$n: $(cat "$tmp/parts");"
 		ordered "$tmp/spread$n.pcapng" && [ "$(dups)" = 150 ] ||
 			bad+=" s$n: $(tshark -r "$tmp/spread$n.pcapng" 2> /dev/null | wc -l) packets, $(dups) duplicates;"
 	done
-	[ -z "$bad" ] && ok "a capture on six devices held by three servers, through s1 and through s3: 30 datagrams once each, in order, 150 copies removed" ||
+	[ -z "$bad" ] && ok "a capture on six devices held by three servers, through s1 and through s3: one stream from each other server, 30 datagrams once each, in order, 150 copies removed" ||
 		ko "merged, spread" "$bad $(cat "$tmp/merged.show")"
 }
 

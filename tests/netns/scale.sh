@@ -5,7 +5,8 @@
 # heartbeats, the device's tunnel held by one instance, kill -9 of that
 # instance, the device re-homed to the other within the bound, the dead
 # instance reaped, a capture through the one that holds the device now and
-# through the other (one hop), and kill -9 of a server mid-capture.
+# through the other (its part merged where it is held), and kill -9 of a
+# server mid-capture.
 #
 #   A (s1: 10.98.3.1 on sa) ─── G (gw1: 10.98.3.2 on ga, 10.98.4.2 on gab) ─── B (s2: 10.98.4.1 on sab)
 #   A (10.98.5.1 on s2a) ─── G2 (gw2: 10.98.5.2 on ha, 10.98.6.2 on hab) ─── B (10.98.6.1 on s2ab)
@@ -164,11 +165,50 @@ test_hop() {
 		[ "$(capinfos -T -m "$out" | tail -1 | cut -d, -f2-5)" = "$(capinfos -T -m "$direct" | tail -1 | cut -d, -f2-5)" ] &&
 		ok "a capture on the other server: through the one that holds the device, 8 of 8, as on that one" ||
 		ko "hop" "st=$st/$st2 $n/$n2 packets; $(cat "$tmp/remote.err" "$tmp/direct.err")"
-	forged=$(ip netns exec "$G" curl -s -o "$tmp/forged" -w '%{http_code}' \
+	grep -q "device(s) merged by the server at http://10.98.0.1:8080" "$tmp/s2.log" &&
+		grep -q "a part of 1 device(s) here" "$tmp/s1.log" &&
+		ok "the device's part merged by the server holding it, one stream to the other" ||
+		ko "part" "$(grep -h "part\|merged by" "$tmp/s1.log" "$tmp/s2.log")"
+	forged=$(ip netns exec "$G" curl -s -o "$tmp/forged" -w '%{http_code}' -d '{}' \
 		-H "Edgecap-Instance: Edgecap-HMAC ts=$(date +%s),nonce=$(openssl rand -hex 16),sig=$(openssl rand -hex 32)" \
-		"http://10.98.3.1:8080/internal/v1/devices/1/capture?bpf=x")
-	[ "$forged" = 403 ] && grep -q "bad signature" "$tmp/forged" && ok "a hop not signed by a server of the registry: 403 ($(cat "$tmp/forged" | tr -d '\n '))" ||
-		ko "forged hop" "$forged $(cat "$tmp/forged")"
+		"http://10.98.3.1:8080/internal/v1/captures/1/part?sha256=x")
+	[ "$forged" = 403 ] && grep -q "bad signature" "$tmp/forged" && ok "a part not signed by a server of the registry: 403 ($(cat "$tmp/forged" | tr -d '\n '))" ||
+		ko "forged part" "$forged $(cat "$tmp/forged")"
+	test_part_refused
+}
+
+# signed ADDR BODY SIGNED: POST a part's BODY (a file) to the server at
+# ADDR, signed with the servers' key over the digest of SIGNED's
+signed() {
+	local key ts nonce sig target
+	key=$(sql "SELECT encode(secret, 'hex') FROM cluster WHERE id = 1")
+	target="/internal/v1/captures/999/part?sha256=$(sha256sum < "$3" | cut -d' ' -f1)"
+	ts=$(date +%s) nonce=$(openssl rand -hex 16)
+	sig=$(printf 'POST\n%s\n%s\n%s' "$target" "$ts" "$nonce" |
+		openssl dgst -sha256 -mac HMAC -macopt "hexkey:$key" -r | cut -d' ' -f1)
+	ip netns exec "$G" curl -s -o "$tmp/signed" -w '%{http_code}' --data-binary "@$2" \
+		-H "Edgecap-Instance: Edgecap-HMAC ts=$ts,nonce=$nonce,sig=$sig" "http://$1:8080$target"
+}
+
+# A part's request signed by a server, but for another body, another
+# organization's device, or a device another server holds: refused, each
+# with its reason.
+test_part_refused() {
+	local acme other dev body=$tmp/part.json b2=$tmp/part2.json b3=$tmp/part3.json st
+	"$server" --db "$db" org add other > /dev/null
+	acme=$(sql "SELECT id FROM orgs WHERE name = 'acme'") other=$(sql "SELECT id FROM orgs WHERE name = 'other'")
+	dev=$(sql "SELECT id FROM devices WHERE name = 'gw1'")
+	part() { printf '{"org":%s,"devices":[{"id":%s,"ifaces":""}],"progs":[{"linktype":"EN10MB","bpf":"1,6 0 0 0"}],"dir":"inout","snaplen":%s}' "$@"; }
+	part "$acme" "$dev" 100 > "$body"
+	part "$acme" "$dev" 200 > "$b2"
+	part "$other" "$dev" 100 > "$b3"
+	st=$(signed 10.98.3.1 "$b2" "$body")
+	[ "$st" = 403 ] && grep -q "not the one signed" "$tmp/signed" || { ko "part: another body" "$st $(cat "$tmp/signed")"; return; }
+	st=$(signed 10.98.3.1 "$b3" "$b3")
+	[ "$st" = 404 ] && grep -q "devices\[0\]: no such device" "$tmp/signed" || { ko "part: another organization" "$st $(cat "$tmp/signed")"; return; }
+	st=$(signed 10.98.4.1 "$body" "$body")
+	[ "$st" = 409 ] && grep -q "held by this server" "$tmp/signed" || { ko "part: not its holder" "$st $(cat "$tmp/signed")"; return; }
+	ok "a signed part for another body: 403; for another organization's device: 404; to a server not holding it: 409"
 }
 
 # kill -9 of a server during a capture on another: the devices it held
