@@ -145,7 +145,7 @@ test_clean_stop() {
 }
 
 # A capture on a server that does not hold the device: it reaches the
-# device through the server that does (one hop, signed between them); the
+# device through the server that does (its part, signed between them); the
 # same packets as a capture on that server. A request not signed by a
 # server of the registry is refused there.
 test_hop() {
@@ -357,6 +357,37 @@ test_moved_signalled() {
 	ip netns exec "$A" nft delete table inet ecpart
 }
 
+# A server that stalls rather than dies (SIGSTOP: its kernel still takes
+# connections, nothing answers): a device by HTTP (its UDP dropped) hears
+# nothing past the longest hold, and registers with the next server on its
+# list within 30 s of the stall.
+test_stalled() {
+	local holder t0 t1 took
+	holder=$(owner gw1)
+	[ "${holder% *}" = "$(id_of s2)" ] || { ko "stalled" "gw1 held by $holder, not s2"; return; }
+	ip netns exec "$B" nft -f - <<- 'EOF'
+	table inet ecstall {
+		chain input { type filter hook input priority 0; ip saddr 10.98.4.2 udp dport 4789 drop; }
+	}
+	EOF
+	wait_log "$tmp/gw1.log" "tunnel: udp -> http" 10 || { ko "stalled" "gw1 not on HTTP: $(tail -3 "$tmp/gw1.log")"; ip netns exec "$B" nft delete table inet ecstall; return; }
+	sleep 1
+	t0=$(date +%s.%N)
+	kill -STOP "$s2_pid"
+	for _ in $(seq 450); do
+		[ "$(owner gw1 | cut -d' ' -f1)" = "$(id_of s1)" ] && break
+		sleep 0.1
+	done
+	t1=$(date +%s.%N)
+	kill -CONT "$s2_pid"
+	ip netns exec "$B" nft delete table inet ecstall
+	took=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
+	[ "$(owner gw1 | cut -d' ' -f1)" = "$(id_of s1)" ] && awk -v t="$took" 'BEGIN { exit !(t <= 30) }' &&
+		grep -q "nothing from the server for" "$tmp/gw1.log" &&
+		ok "its server stalled (SIGSTOP), the device by HTTP moved to the other in $took s" ||
+		ko "stalled" "owner $(owner gw1) after $took s; $(tail -3 "$tmp/gw1.log")"
+}
+
 run_tests : test_instances test_held_by_first test_rehome test_capture_after test_reaped test_clean_stop test_hop \
 	test_kill_during_capture test_start_during_capture test_stop_elsewhere \
-	test_read_elsewhere test_moved_signalled
+	test_read_elsewhere test_moved_signalled test_stalled

@@ -38,6 +38,11 @@
 #define BODY_MAX      (256u << 10)
 #define RESP_MAX      (512u << 10)
 #define IO_TIMEOUT    40000 /* above the server's 25 s hold */
+/* By HTTP a parked poll is answered within the server's hold, 25 s at
+ * most (SRV_LP_HOLD_MAX_MS), and the next is parked at once: a server
+ * silent for longer has stalled or gone, and the next on the list is
+ * tried, within 30 s of the stall with a registration. */
+#define HTTP_SILENCE 28000
 #define CERT_RENEW_S  (10 * 86400)
 #define RELAYS	      16    /* registrations passed on for the LAN at once */
 #define RELAYED_EVERY 60000 /* a relayed device registers again (its keep-alive) */
@@ -89,6 +94,7 @@ struct agent_tunnel {
 	int hello_pending;
 	unsigned answers;
 	uint64_t hello_sent, hello_next, last_rx, state_saved;
+	uint64_t http_since; /* ms: the last switch to HTTP */
 	/* HTTP */
 	h2o_multithread_receiver_t getaddr;
 	struct exchange *polls[2]; /* the parked one, and a newer one */
@@ -331,6 +337,7 @@ static void switch_to(struct agent_tunnel *t, int mode, const char *why)
 		 mode == MODE_UDP ? "udp" : "http", why);
 	t->mode = mode;
 	t->path_unsure = mode == MODE_HTTP;
+	t->http_since = mode == MODE_HTTP ? now_ms(t) : t->http_since;
 	t->answers = 0;
 	t->hello_pending = 0;
 	t->hello_next = now_ms(t) + t->conf->hello_ms;
@@ -1015,8 +1022,12 @@ static void on_monitor(h2o_timeout_entry_t *e)
 		return;
 	}
 	/* by HTTP the parked poll is the server's sign of life, and the server
-	 * holds it up to 25 s when it has nothing for us */
-	if (now - t->last_rx > (t->mode == MODE_HTTP && quiet < IO_TIMEOUT ? IO_TIMEOUT : quiet)) {
+	 * holds it up to 25 s when it has nothing for us; by UDP, the HELLOs'
+	 * answers */
+	/* (by HTTP, counted from the switch at the earliest: UDP that went
+	 * quiet says nothing of HTTP) */
+	if (now - (t->mode == MODE_HTTP && t->http_since > t->last_rx ? t->http_since : t->last_rx) >
+	    (t->mode == MODE_HTTP ? HTTP_SILENCE : quiet)) {
 		ecap_log(LOG_WARNING,
 			 "tunnel: nothing from the server for %llu s: registering again",
 			 (unsigned long long)(now - t->last_rx) / 1000);
