@@ -16,11 +16,11 @@
 #                 written at most every 30 s)
 #   capture start a capture of the gateway until its first packet (pings
 #                 every 10 ms): on the server that holds it, and on another
-#                 (one hop), best of 5
+#                 (its part, merged there), best of 5
 #   merged rate   the same capture of a UDP flood on the gateway (RATE
 #                 packets/s of 128 bytes) for SECONDS: packets merged per
 #                 second on the server that holds the gateway and on another
-#                 (one hop); the tunnel between them carries them all
+#                 (its part); the tunnel between them carries them all
 #
 # Targets (issue 27): three servers hold three times the devices at the
 # same memory per device; through another server, at least 0.8x the
@@ -181,7 +181,7 @@ local_ms=$(best_ms 5 cli 0 remote -d gw -c 1 -w /dev/null icmp)
 hop_ms=$(best_ms 5 cli 1 remote -d gw -c 1 -w /dev/null icmp)
 kill $pinger
 echo "capture start, until the first packet (best of 5): on the server that holds the gateway $local_ms ms,"
-echo "  on another (one hop) $hop_ms ms"
+echo "  on another (its part) $hop_ms ms"
 record bench=scale case="capture start to first packet" metric=ms ours="through another server" \
 	ours_value="$hop_ms" peer="on the server that holds it" peer_value="$local_ms"
 
@@ -202,7 +202,7 @@ rate() { # I: packets merged per second by server i
 local_rate=$(rate 0)
 hop_rate=$(rate 1)
 echo "merged rate, a UDP flood captured for $SECONDS_RUN s: on the server that holds the gateway"
-printf '  %d packets/s, on another (one hop) %d packets/s: %.2fx (target >= 0.8: %s)\n' "$local_rate" "$hop_rate" \
+printf '  %d packets/s, on another (its part) %d packets/s: %.2fx (target >= 0.8: %s)\n' "$local_rate" "$hop_rate" \
 	"$(awk -v a="$hop_rate" -v b="$local_rate" 'BEGIN { print b ? a / b : 0 }')" \
 	"$([ $((hop_rate * 10)) -ge $((local_rate * 8)) ] && echo met || echo NOT met)"
 record bench=scale case="merged rate of a flood" metric=packets/s ours="through another server" \
