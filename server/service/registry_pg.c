@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -41,6 +42,15 @@ struct pg_conn {
 	int taken;   /* by a coroutine (reg_async_take) */
 	int on_main; /* its coroutine's transaction runs on the loop's connection */
 	char err[256];
+	/* made again on a thread of its own (reconnect): the loop waits for
+	 * it PG_REMAKE_WAIT_MS at most */
+	pthread_t remaker;
+	int remaking; /* the thread runs, or ran and is not joined */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	const char *url;
+	PGconn *fresh; /* the thread's connection, under mu */
+	int done;      /* under mu */
 };
 
 struct pg {
@@ -140,17 +150,93 @@ static char *dollars(const char *sql, int *nparams)
 	return out;
 }
 
-/* A broken connection made again, once, where no transaction is lost by
- * it: 1 when it was. */
+static PGconn *connect_to(const char *url);
+
+#define PG_REMAKE_WAIT_MS 100
+
+static void *remake(void *arg)
+{
+	struct pg_conn *k = arg;
+	PGconn *c = connect_to(k->url);
+
+	pthread_mutex_lock(&k->mu);
+	k->fresh = c;
+	k->done = 1;
+	pthread_cond_signal(&k->cv);
+	pthread_mutex_unlock(&k->mu);
+	return NULL;
+}
+
+/* The remaking thread's connection, once it is done (NULL when it is not,
+ * or failed), the thread joined. */
+static PGconn *remade(struct pg_conn *k, int wait_ms)
+{
+	struct timespec until;
+	PGconn *c;
+	int done;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_nsec += (long)wait_ms * 1000000;
+	until.tv_sec += until.tv_nsec / 1000000000;
+	until.tv_nsec %= 1000000000;
+	pthread_mutex_lock(&k->mu);
+	while (!k->done && pthread_cond_timedwait(&k->cv, &k->mu, &until) == 0)
+		;
+	done = k->done;
+	c = k->fresh;
+	k->fresh = NULL;
+	pthread_mutex_unlock(&k->mu);
+	if (!done)
+		return NULL;
+	pthread_join(k->remaker, NULL);
+	k->remaking = 0;
+	if (c && PQstatus(c) != CONNECTION_OK) {
+		PQfinish(c);
+		c = NULL;
+	}
+	return c;
+}
+
+/* A broken connection made again, outside a transaction: 1 when it was.
+ * Connecting runs on a thread of its own, which the loop waits for
+ * PG_REMAKE_WAIT_MS at most (a Unix socket, or a server that refuses,
+ * answers sooner): a server that does not answer holds up the statement
+ * that found the connection broken, not the loop; it fails now (503), and
+ * a later one takes the connection once the thread has it. */
 static int reconnect(struct pg *p, struct pg_conn *k)
 {
+	PGconn *c;
+
 	if (PQstatus(k->c) != CONNECTION_BAD || k->in_tx)
 		return 0;
-	PQreset(k->c);
-	if (PQstatus(k->c) != CONNECTION_OK)
+	if (!k->remaking) {
+		k->url = p->url;
+		k->done = 0;
+		if (pthread_create(&k->remaker, NULL, remake, k))
+			return 0;
+		k->remaking = 1;
+	}
+	if (!(c = remade(k, PG_REMAKE_WAIT_MS)))
 		return 0;
+	PQfinish(k->c);
+	k->c = c;
 	ecap_log(LOG_NOTICE, "registry %s: connected again", p->where);
 	return 1;
+}
+
+static void conn_init(struct pg_conn *k)
+{
+	pthread_mutex_init(&k->mu, NULL);
+	pthread_cond_init(&k->cv, NULL);
+}
+
+static void conn_close(struct pg_conn *k)
+{
+	if (k->remaking) /* (its connect_timeout at most) */
+		PQfinish(remade(k, 60000));
+	PQfinish(k->c);
+	pthread_mutex_destroy(&k->mu);
+	pthread_cond_destroy(&k->cv);
 }
 
 /* A coroutine's statement, sent: its result, the loop running meanwhile
@@ -398,9 +484,9 @@ static void pg_close(struct reg *r)
 {
 	struct pg *p = pg(r);
 
-	PQfinish(p->main.c);
+	conn_close(&p->main);
 	for (unsigned i = 0; i < p->npool; i++)
-		PQfinish(p->pool[i].c);
+		conn_close(&p->pool[i]);
 	free(p->pool);
 	free(p->url);
 	free(r);
@@ -637,6 +723,7 @@ int reg_pg_open(const char *url, int version, struct reg **ret, char *err, size_
 	if (!p)
 		return -ENOMEM;
 	p->base.ops = &pg_ops;
+	conn_init(&p->main);
 	p->url = strdup(url);
 	if (!p->url) {
 		free(p);
@@ -808,6 +895,7 @@ static int async_start(struct reg *r, const struct reg_async *a, unsigned conns)
 	for (unsigned i = 0; i < conns; i++) {
 		struct pg_conn *k = &p->pool[i];
 
+		conn_init(k);
 		k->c = connect_to(p->url);
 		if (!k->c || PQstatus(k->c) != CONNECTION_OK) {
 			ecap_log(LOG_ERR, "registry %s: connection %u of %u: %s", p->where, i + 1,

@@ -9,6 +9,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,9 +18,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 
 #include <cmocka.h>
 
@@ -1007,6 +1012,134 @@ static void postgres_refuses_newer_schema_and_no_database(void **state)
 	assert_null(strstr(reg_where(r), "secret"));
 }
 
+/* PostgreSQL through a forwarder of the test's own, on 127.0.0.1: while
+ * stalled it accepts nothing, so a connection completes its handshake in
+ * the kernel and waits for an answer, as with a server that stopped
+ * answering; cut closes the connections it carries. */
+struct fwd {
+	int lfd, port;
+	char sock[300];
+	int pairs[16][2], n;
+	volatile int stalled, cut, stop;
+	pthread_t th;
+};
+
+static void *forward(void *arg)
+{
+	struct fwd *f = arg;
+	struct pollfd p[33];
+	char buf[16384];
+
+	while (!f->stop) {
+		int k = 0;
+
+		if (f->cut) {
+			for (int i = 0; i < f->n; i++) {
+				close(f->pairs[i][0]);
+				close(f->pairs[i][1]);
+			}
+			f->n = 0;
+			f->cut = 0;
+		}
+		for (int i = 0; i < f->n; i++) {
+			p[k++] = (struct pollfd){.fd = f->pairs[i][0], .events = POLLIN};
+			p[k++] = (struct pollfd){.fd = f->pairs[i][1], .events = POLLIN};
+		}
+		p[k] =
+		    (struct pollfd){.fd = f->stalled || f->n == 16 ? -1 : f->lfd, .events = POLLIN};
+		if (poll(p, (nfds_t)k + 1, 20) <= 0)
+			continue;
+		if (p[k].revents & POLLIN) {
+			struct sockaddr_un un = {.sun_family = AF_UNIX};
+			int a = accept(f->lfd, NULL, NULL), b = socket(AF_UNIX, SOCK_STREAM, 0);
+
+			snprintf(un.sun_path, sizeof(un.sun_path), "%.100s", f->sock);
+			if (a >= 0 && b >= 0 && !connect(b, (struct sockaddr *)&un, sizeof(un))) {
+				f->pairs[f->n][0] = a;
+				f->pairs[f->n++][1] = b;
+			} else {
+				close(a);
+				close(b);
+			}
+		}
+		for (int i = 0; i < k; i++) {
+			ssize_t got;
+
+			if (!(p[i].revents & (POLLIN | POLLHUP)))
+				continue;
+			got = read(p[i].fd, buf, sizeof(buf));
+			if (got <= 0 ||
+			    write(f->pairs[i / 2][1 - i % 2], buf, (size_t)got) != got) {
+				f->cut = 1; /* (one broke: the test's connections start again) */
+				break;
+			}
+		}
+	}
+	return NULL;
+}
+
+static double secs(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + t.tv_nsec / 1e9;
+}
+
+/* PostgreSQL that stops answering: a statement that finds its connection
+ * broken fails at once (the server answers 503) rather than holding the
+ * loop for connect_timeout (5 s) while it connects again; the connection
+ * is made on a thread, and taken by a later statement once it answers. */
+static void postgres_connects_again_off_the_loop(void **state)
+{
+	struct fwd f = {.lfd = socket(AF_INET, SOCK_STREAM, 0)};
+	struct sockaddr_in in = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(in);
+	const char *host = strstr(where, "host="), *amp;
+	struct reg *t = NULL;
+	struct reg_stats st;
+	char err[256], url[128];
+	double t0, took;
+	int ok = 0;
+
+	assert_non_null(host);
+	amp = strchr(host, '&');
+	snprintf(f.sock, sizeof(f.sock), "%.*s/.s.PGSQL.5432", (int)(amp ? amp - host - 5 : 250),
+		 host + 5);
+	assert_int_equal(bind(f.lfd, (struct sockaddr *)&in, sizeof(in)), 0);
+	assert_int_equal(listen(f.lfd, 16), 0);
+	assert_int_equal(getsockname(f.lfd, (struct sockaddr *)&in, &len), 0);
+	assert_int_equal(pthread_create(&f.th, NULL, forward, &f), 0);
+	snprintf(url, sizeof(url), "postgresql://edgecap@127.0.0.1:%d/edgecap", ntohs(in.sin_port));
+	assert_int_equal(reg_open(url, &t, err, sizeof(err)), 0);
+	assert_int_equal(reg_stats(t, &st), 0);
+
+	f.stalled = 1;
+	f.cut = 1;
+	while (f.cut)
+		usleep(10000);
+	for (int i = 0; i < 3; i++) { /* the first finds it broken, the others too */
+		t0 = secs();
+		assert_true(reg_stats(t, &st) < 0);
+		took = secs() - t0;
+		assert_true(took < 1.0); /* connect_timeout is 5 s */
+	}
+	f.stalled = 0; /* the waiting connection is taken, and answered */
+	for (int i = 0; i < 200 && !ok; i++) {
+		ok = !reg_stats(t, &st);
+		usleep(50000);
+	}
+	assert_true(ok);
+	reg_close(t);
+	f.stop = 1;
+	pthread_join(f.th, NULL);
+	for (int i = 0; i < f.n; i++) {
+		close(f.pairs[i][0]);
+		close(f.pairs[i][1]);
+	}
+	close(f.lfd);
+}
+
 /* PostgreSQL: a stop asked and a device taken are signalled to every
  * listener, on its own thread, when they commit; a listener stops. */
 struct heard {
@@ -1080,6 +1213,7 @@ int main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(postgres_two_servers_take_one_device, setup, teardown),
 	    cmocka_unit_test_setup_teardown(postgres_signals_stops_and_moves, setup, teardown),
+	    cmocka_unit_test_setup_teardown(postgres_connects_again_off_the_loop, setup, teardown),
 	};
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(schema_and_bootstrap, setup, teardown),
