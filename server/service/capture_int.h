@@ -147,7 +147,19 @@ struct piece {
 	struct ecap_slab *slab; /* a reference for the piece */
 };
 
+static inline struct piece *cap_piece(struct srv_capture *l, uint64_t seq)
+{
+	return &l->q[seq & (l->qcap - 1)];
+}
+
 int64_t cap_wall_ns(void);
+/* The output is all written: the capture is done (its row, its log). */
+void cap_complete(struct srv_capture *l);
+
+/* capture_out.c. The mux's output to memory, and on to the file (or the
+ * part's receiver); the watches are woken. */
+void cap_flush_out(struct srv_capture *l);
+void cap_wake(struct srv_capture *l);
 /* Stop the capture soon (on_kick). by: the registry's word; why: the log's. */
 void cap_ask_stop(struct srv_capture *l, const char *by, const char *why);
 /* Bytes of an input's stream, read where they lie (srv_mux_take_slab):

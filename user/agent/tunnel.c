@@ -42,7 +42,7 @@
  * most (SRV_LP_HOLD_MAX_MS), and the next is parked at once: a server
  * silent for longer has stalled or gone, and the next on the list is
  * tried, within 30 s of the stall with a registration. */
-#define HTTP_SILENCE 28000
+#define HTTP_SILENCE  28000
 #define CERT_RENEW_S  (10 * 86400)
 #define RELAYS	      16    /* registrations passed on for the LAN at once */
 #define RELAYED_EVERY 60000 /* a relayed device registers again (its keep-alive) */
@@ -1026,7 +1026,8 @@ static void on_monitor(h2o_timeout_entry_t *e)
 	 * answers */
 	/* (by HTTP, counted from the switch at the earliest: UDP that went
 	 * quiet says nothing of HTTP) */
-	if (now - (t->mode == MODE_HTTP && t->http_since > t->last_rx ? t->http_since : t->last_rx) >
+	if (now -
+		(t->mode == MODE_HTTP && t->http_since > t->last_rx ? t->http_since : t->last_rx) >
 	    (t->mode == MODE_HTTP ? HTTP_SILENCE : quiet)) {
 		ecap_log(LOG_WARNING,
 			 "tunnel: nothing from the server for %llu s: registering again",
