@@ -358,36 +358,67 @@ test_moved_signalled() {
 }
 
 # A server that stalls rather than dies (SIGSTOP: its kernel still takes
-# connections, nothing answers): a device by HTTP (its UDP dropped) hears
-# nothing past the longest hold, and registers with the next server on its
-# list within 30 s of the stall.
-test_stalled() {
-	local holder t0 t1 took
-	holder=$(owner gw1)
-	[ "${holder% *}" = "$(id_of s2)" ] || { ko "stalled" "gw1 held by $holder, not s2"; return; }
-	ip netns exec "$B" nft -f - <<- 'EOF'
-	table inet ecstall {
-		chain input { type filter hook input priority 0; ip saddr 10.98.4.2 udp dport 4789 drop; }
-	}
-	EOF
-	wait_log "$tmp/gw1.log" "tunnel: udp -> http" 10 || { ko "stalled" "gw1 not on HTTP: $(tail -3 "$tmp/gw1.log")"; ip netns exec "$B" nft delete table inet ecstall; return; }
-	sleep 1
+# connections, nothing answers) is left within 30 s. stalled NAME SERVER
+# NEXT: SERVER (sN) stopped while it holds gw1, which moves to NEXT; "took"
+# says in how many seconds.
+stalled() {
+	local t0 t1 pid
+	[ "$(owner gw1 | cut -d' ' -f1)" = "$(id_of "$2")" ] || { echo "gw1 held by $(owner gw1), not $2"; return 1; }
+	eval "pid=\$${2}_pid"
 	t0=$(date +%s.%N)
-	kill -STOP "$s2_pid"
+	kill -STOP "$pid"
 	for _ in $(seq 450); do
-		[ "$(owner gw1 | cut -d' ' -f1)" = "$(id_of s1)" ] && break
+		[ "$(owner gw1 | cut -d' ' -f1)" = "$(id_of "$3")" ] && break
 		sleep 0.1
 	done
 	t1=$(date +%s.%N)
-	kill -CONT "$s2_pid"
-	ip netns exec "$B" nft delete table inet ecstall
+	kill -CONT "$pid"
 	took=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
-	[ "$(owner gw1 | cut -d' ' -f1)" = "$(id_of s1)" ] && awk -v t="$took" 'BEGIN { exit !(t <= 30) }' &&
-		grep -q "nothing from the server for" "$tmp/gw1.log" &&
-		ok "its server stalled (SIGSTOP), the device by HTTP moved to the other in $took s" ||
-		ko "stalled" "owner $(owner gw1) after $took s; $(tail -3 "$tmp/gw1.log")"
+	[ "$(owner gw1 | cut -d' ' -f1)" = "$(id_of "$3")" ] || { echo "owner $(owner gw1) after $took s; $(tail -3 "$tmp/gw1.log")"; return 1; }
+}
+
+# gw1's transport, as its last switch said (none: UDP)
+mode_of() {
+	grep -oE "tunnel: ([a-z]+ -> [a-z]+|by [a-z]+, as found)" "$tmp/gw1.log" | tail -1 |
+		awk '{ print $2 == "by" ? substr($3, 1, length($3) - 1) : $4 }'
+}
+
+# By UDP: its HELLO unanswered (hello_interval 2 s, udp_wait 1 s here), the
+# device switches to HTTP on the same server (UDP alone may be blocked);
+# a live server answers the switch's first poll at once, a stalled one
+# does not within 5 s: the next server.
+test_stalled_udp() {
+	local took n
+	for _ in $(seq 150); do [ "$(mode_of)" = http ] || break; sleep 0.1; done
+	n=$(grep -c "tunnel: udp -> http" "$tmp/gw1.log")
+	stalled udp s2 s1 > "$tmp/stalled" && awk -v t="$took" 'BEGIN { exit !(t <= 15) }' &&
+		[ "$(grep -c "tunnel: udp -> http" "$tmp/gw1.log")" -gt "$n" ] &&
+		ok "its server stalled (SIGSTOP), the device by UDP went to HTTP, heard nothing there, and moved to the other in $took s" ||
+		ko "stalled, by UDP" "after ${took:-?} s: $(cat "$tmp/stalled")"
+}
+
+# By HTTP (its UDP dropped): the server that answers keeps it; one that
+# says nothing past the longest hold (25 s) loses it.
+test_stalled_http() {
+	local took
+	for _ in $(seq 150); do [ "$(mode_of)" = http ] || break; sleep 0.1; done
+	ip netns exec "$A" nft -f - <<- 'EOF'
+	table inet ecstall {
+		chain input { type filter hook input priority 0; ip saddr 10.98.3.2 udp dport 4789 drop; }
+	}
+	EOF
+	for _ in $(seq 100); do [ "$(mode_of)" = http ] && break; sleep 0.1; done
+	# the live server answers the switch's poll: past HTTP_PROOF (5 s) the
+	# device is still there, by HTTP
+	if [ "$(mode_of)" = http ] && sleep 6 && [ "$(owner gw1 | cut -d' ' -f1)" = "$(id_of s1)" ] &&
+		stalled http s1 s2 > "$tmp/stalled" && awk -v t="$took" 'BEGIN { exit !(t <= 30) }'; then
+		ok "by HTTP (its UDP dropped) it stays with its live server; that server stalled (SIGSTOP), it moved to the other in $took s"
+	else
+		ko "stalled, by HTTP" "after ${took:-?} s: $(cat "$tmp/stalled")"
+	fi
+	ip netns exec "$A" nft delete table inet ecstall
 }
 
 run_tests : test_instances test_held_by_first test_rehome test_capture_after test_reaped test_clean_stop test_hop \
 	test_kill_during_capture test_start_during_capture test_stop_elsewhere \
-	test_read_elsewhere test_moved_signalled test_stalled
+	test_read_elsewhere test_moved_signalled test_stalled_udp test_stalled_http

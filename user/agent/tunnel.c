@@ -42,7 +42,10 @@
  * most (SRV_LP_HOLD_MAX_MS), and the next is parked at once: a server
  * silent for longer has stalled or gone, and the next on the list is
  * tried, within 30 s of the stall with a registration. */
-#define HTTP_SILENCE  28000
+#define HTTP_SILENCE 28000
+/* After a switch to HTTP, the first answer comes within this, or the
+ * server has stalled. */
+#define HTTP_PROOF    5000
 #define CERT_RENEW_S  (10 * 86400)
 #define RELAYS	      16    /* registrations passed on for the LAN at once */
 #define RELAYED_EVERY 60000 /* a relayed device registers again (its keep-alive) */
@@ -331,6 +334,8 @@ static void cancel_polls(struct agent_tunnel *t)
 	}
 }
 
+static void on_coalesce(h2o_timeout_entry_t *e);
+
 static void switch_to(struct agent_tunnel *t, int mode, const char *why)
 {
 	ecap_log(LOG_NOTICE, "tunnel: %s -> %s: %s", t->mode == MODE_UDP ? "udp" : "http",
@@ -350,6 +355,10 @@ static void switch_to(struct agent_tunnel *t, int mode, const char *why)
 	mtun_link_resend(&t->link, now_ms(t), 1);
 	send_ack(t, 1);
 	push(t);
+	/* by HTTP, a second request at once: the server answers the parked
+	 * one, and so says it lives (HTTP_PROOF) */
+	if (mode == MODE_HTTP && t->npolls == 1)
+		on_coalesce(&t->coalesce);
 	schedule(t);
 }
 
@@ -1023,12 +1032,12 @@ static void on_monitor(h2o_timeout_entry_t *e)
 	}
 	/* by HTTP the parked poll is the server's sign of life, and the server
 	 * holds it up to 25 s when it has nothing for us; by UDP, the HELLOs'
-	 * answers */
-	/* (by HTTP, counted from the switch at the earliest: UDP that went
-	 * quiet says nothing of HTTP) */
-	if (now -
-		(t->mode == MODE_HTTP && t->http_since > t->last_rx ? t->http_since : t->last_rx) >
-	    (t->mode == MODE_HTTP ? HTTP_SILENCE : quiet)) {
+	 * answers. Just after a switch to HTTP the first poll carries an ACK,
+	 * and a second request has the server answer it at once: a server
+	 * silent by HTTP too has stalled (UDP alone may only be blocked). */
+	if (t->mode == MODE_HTTP && t->http_since > t->last_rx
+		? now - t->http_since > HTTP_PROOF
+		: now - t->last_rx > (t->mode == MODE_HTTP ? HTTP_SILENCE : quiet)) {
 		ecap_log(LOG_WARNING,
 			 "tunnel: nothing from the server for %llu s: registering again",
 			 (unsigned long long)(now - t->last_rx) / 1000);
