@@ -68,7 +68,8 @@ struct srv_api {
 	const struct srv_reach *proxies; /* whose X-Forwarded-For is believed */
 	/* hop.c: streams for the other servers (parts, readers) */
 	struct srv_instance *instance;
-	unsigned hops; /* streams passed on now */
+	unsigned hops;	/* readers' streams passed on now */
+	unsigned parts; /* parts of captures run elsewhere, now */
 	h2o_multithread_receiver_t *getaddr;
 	X509_STORE *ca_store; /* devices' certificates are checked against it */
 };

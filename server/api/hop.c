@@ -1,20 +1,15 @@
-/* hop.c - a device's capture stream, passed on for another server
- * (docs/scale.md): the server that received a capture reaches a device
- * whose tunnel this server holds through
+/* hop.c - the requests servers on one registry make to each other
+ * (docs/scale.md), each signed with the key they share (Edgecap-Instance):
  *
- *   GET /internal/v1/devices/ID/capture?QUERY
+ *   POST /internal/v1/captures/ID/part   the devices of a capture another
+ *        server runs whose tunnels this one holds, merged here in order
+ *        (service/capture.h: srv_capture_part) and streamed back;
+ *   GET /internal/v1/captures/ID/{pcap,text,packets}   a capture this
+ *        server runs, read for a user of another.
  *
- * signed with the key the servers share (Edgecap-Instance) and carrying
- * the device's own Authorization. This server opens GET /v1/capture?QUERY
- * to the device over its tunnel with that Authorization unchanged (the
- * device checks it as if the first server had called), and streams the
- * answer back as it comes: its status, its Edgecap-Error, its body. The
- * body is not copied: each piece is sent from the slab it was read into,
- * and a slow reader holds the device's stream back (at most HOP_MEM
- * read ahead), as the capture's own readers do; HOP_MAX such streams at
- * once. Refusals are the agent's kind (web_error: Edgecap-Error and a
- * line), so the first server reports a device failed with the reason as
- * it would the device's own. */
+ * A reader's stream is passed on as it comes (relay): not copied, each
+ * piece sent from the slab it was read into, and a slow reader holds the
+ * stream back (at most HOP_MEM read ahead); HOP_MAX such streams at once. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,11 +27,19 @@
 
 #include <openssl/sha.h>
 
-#define HOP_SLAB   (256u << 10)
-#define HOP_MEM	   (4u << 20)
-#define HOP_MAX	   256 /* streams passed on at once: 1 GiB of slabs at most */
-#define HOP_PIECES 64
-#define HOP_IO_MS  90000 /* longer than a capture's silences (its keep-alive) */
+#define HOP_SLAB (256u << 10)
+#define HOP_MEM	 (4u << 20)
+#define HOP_MAX	 256 /* readers passed on at once: 1 GiB of slabs at most */
+/* Parts of captures run elsewhere, at once: each is a capture's worth of
+ * memory at most (capture_int.h: CAPTURE_MEM and GEN_MEM), as many as
+ * captures an organization may run on one server, and a few more. */
+#define PARTS_MAX	 32
+#define PART_DEVICES_MAX 256 /* as in one capture */
+#define PART_IFACES_LEN	 (ECAP_CAPTURE_IFACES_MAX * 65)
+#define PART_BPF_LEN	 (256u << 10)
+#define IFACE_CHARS	 "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-"
+#define HOP_PIECES	 64
+#define HOP_IO_MS	 90000 /* longer than a capture's silences (its keep-alive) */
 
 struct piece {
 	struct ecap_slab *slab;
@@ -343,7 +346,7 @@ static void part_dispose(void *p)
 	struct part_out *po = p;
 
 	part_gone(po);
-	po->api->hops--;
+	po->api->parts--;
 }
 
 static const char *const linktypes[] = {"EN10MB", "RAW", "LINUX_SLL", "LINUX_SLL2"};
@@ -369,7 +372,8 @@ static int part_progs(h2o_req_t *req, json_t *progs, struct srv_capture_req *c)
 			k++;
 		if (!lt || k == sizeof(linktypes) / sizeof(linktypes[0]))
 			return srv_fail(req, 400, "progs[%zu].linktype: unknown", i), -1;
-		if (!bpf || !*bpf)
+		if (!bpf || !*bpf || strlen(bpf) > PART_BPF_LEN ||
+		    strspn(bpf, "0123456789,%") != strlen(bpf))
 			return srv_fail(req, 400, "progs[%zu].bpf: want the program", i), -1;
 		c->progs[c->nprogs++] = (struct srv_capture_prog){linktypes[k], bpf};
 	}
@@ -380,6 +384,7 @@ int srv_hop_part(struct srv_api *api, h2o_req_t *req, const struct reg_user *who
 {
 	uint8_t md[SHA256_DIGEST_LENGTH];
 	char hex[2 * SHA256_DIGEST_LENGTH + 1], want[sizeof(hex)], err[256];
+	char runner[REG_INSTANCE_MAX];
 	struct reg_device *devs = NULL;
 	const char **ifaces = NULL;
 	struct srv_capture_req c = {.request = ""};
@@ -403,8 +408,8 @@ int srv_hop_part(struct srv_api *api, h2o_req_t *req, const struct reg_user *who
 		return web_error(req, 404, "%s", "no such capture");
 	if (api->stopping)
 		return web_error(req, 503, "%s", "this server is stopping");
-	if (api->hops >= HOP_MAX)
-		return web_error(req, 503, "%s", "too many streams passed on at once");
+	if (api->parts >= PARTS_MAX)
+		return web_error(req, 503, "%s", "too many parts of captures at once");
 	if (!(j = srv_body(req)))
 		return 0;
 	list = json_object_get(j, "devices");
@@ -414,16 +419,20 @@ int srv_hop_part(struct srv_api *api, h2o_req_t *req, const struct reg_user *who
 	count = json_integer_value(json_object_get(j, "count"));
 	duration = json_integer_value(json_object_get(j, "duration"));
 	if (org <= 0)
-		r = srv_fail(req, 400, "org: want the organization's id");
+		r = -1, srv_fail(req, 400, "org: want the organization's id");
 	else if (!json_is_array(list) || !json_array_size(list) ||
-		 json_array_size(list) > SRV_MERGE_INPUTS_MAX)
-		r = srv_fail(req, 400, "devices: want 1 to %d devices", SRV_MERGE_INPUTS_MAX);
+		 json_array_size(list) > PART_DEVICES_MAX)
+		r = -1, srv_fail(req, 400, "devices: want 1 to %d devices", PART_DEVICES_MAX);
 	else if (!dir || (strcmp(dir, "in") && strcmp(dir, "out") && strcmp(dir, "inout")))
-		r = srv_fail(req, 400, "dir: want in, out or inout");
+		r = -1, srv_fail(req, 400, "dir: want in, out or inout");
 	else if (snaplen <= 0 || snaplen > ECAP_SNAPLEN_MAX)
-		r = srv_fail(req, 400, "snaplen: want 1 to %d", ECAP_SNAPLEN_MAX);
-	else if (count < 0 || duration < 0 || duration > UINT32_MAX)
-		r = srv_fail(req, 400, "count, duration: want whole numbers");
+		r = -1, srv_fail(req, 400, "snaplen: want 1 to %d", ECAP_SNAPLEN_MAX);
+	else if (count < 0)
+		r = -1, srv_fail(req, 400, "count: want a whole number");
+	else if (duration < 0 || duration > ECAP_CAPTURE_DURATION_MAX)
+		r = -1, srv_fail(req, 400, "duration: want 0 to %u s", ECAP_CAPTURE_DURATION_MAX);
+	else if (reg_capture_runner(api->reg, org, id, runner, sizeof(runner)))
+		r = -1, web_error(req, 404, "%s", "no such capture running in the organization");
 	else
 		r = part_progs(req, json_object_get(j, "progs"), &c);
 	if (r) {
@@ -444,7 +453,8 @@ int srv_hop_part(struct srv_api *api, h2o_req_t *req, const struct reg_user *who
 		const char *ifs = json_string_value(json_object_get(d, "ifaces"));
 		struct reg_device *rd = &devs[c.ndevs];
 
-		if (dev <= 0 || !ifs) {
+		if (dev <= 0 || !ifs || strlen(ifs) > PART_IFACES_LEN ||
+		    strspn(ifs, IFACE_CHARS ",") != strlen(ifs)) {
 			r = srv_fail(req, 400, "devices[%zu]: want its id and interfaces", i);
 			goto out;
 		}
@@ -480,7 +490,7 @@ int srv_hop_part(struct srv_api *api, h2o_req_t *req, const struct reg_user *who
 	memset(po, 0, offsetof(struct part_out, v));
 	po->req = req;
 	po->api = api;
-	api->hops++;
+	api->parts++;
 	po->out =
 	    (struct srv_capture_out){.send = part_send, .end = part_end, .stopped = part_stopped};
 	po->gen = (h2o_generator_t){part_proceed, part_stop};

@@ -21,9 +21,10 @@ struct mux_input {
 	unsigned index;
 	char *label;
 	struct srv_pcapng_reader r;
-	struct ecap_slab *slab;	      /* srv_mux_take_slab: the bytes being parsed */
-	uint32_t map[SRV_IFACES_MAX]; /* the section's interface -> output id */
-	uint16_t linktype[SRV_IFACES_MAX];
+	struct ecap_slab *slab; /* srv_mux_take_slab: the bytes being parsed */
+	uint32_t *map;		/* the section's interface -> output id */
+	uint16_t *linktype;
+	uint32_t nmap;
 	struct srv_mux_input_stats st;
 	int closed, stopped;
 	char *lost;
@@ -197,6 +198,8 @@ void srv_mux_free(struct srv_mux *x)
 		return;
 	for (unsigned i = 0; i < x->nin; i++) {
 		srv_pcapng_free(&x->in[i]->r);
+		free(x->in[i]->map);
+		free(x->in[i]->linktype);
 		free(x->in[i]->label);
 		free(x->in[i]->lost);
 		free(x->in[i]->note);
@@ -258,6 +261,18 @@ static int new_iface(struct mux_input *in, const struct srv_pcapng_iface *f)
 			return -ENOMEM;
 		x->ifs = ifs;
 		x->cap_ifs = cap;
+	}
+	if (f->id >= in->nmap) { /* (the reader numbers them from 0, one by one) */
+		uint32_t n = in->nmap ? 2 * in->nmap : 16;
+		uint32_t *map = realloc(in->map, n * sizeof(*map));
+		uint16_t *lt = map ? realloc(in->linktype, n * sizeof(*lt)) : NULL;
+
+		if (map)
+			in->map = map;
+		if (!lt)
+			return -ENOMEM;
+		in->linktype = lt;
+		in->nmap = n;
 	}
 	x->ifs[x->nifs] = (struct out_iface){.input = in->index};
 	in->map[f->id] = x->nifs++;
@@ -386,16 +401,15 @@ int srv_mux_add_part(struct srv_mux *x, const char *label, const char *const *de
 	in = x->in[x->nin - 1];
 	in->devs = calloc(n ? n : 1, sizeof(*in->devs));
 	in->src = calloc(n ? n : 1, sizeof(*in->src));
-	if (!in->devs || !in->src)
-		return -ENOMEM; /* (freed with the mux) */
-	for (; in->ndevs < n; in->ndevs++) {
-		int src = srv_merge_add_source(x->m);
-
-		if (src < 0)
-			return src;
-		if (!(in->devs[in->ndevs] = strdup(devs[in->ndevs])))
-			return -ENOMEM;
+	for (int src; in->devs && in->src && in->ndevs < n; in->ndevs++) {
+		if ((src = srv_merge_add_source(x->m)) < 0 ||
+		    !(in->devs[in->ndevs] = strdup(devs[in->ndevs])))
+			break;
 		in->src[in->ndevs] = (unsigned)src;
+	}
+	if (in->ndevs < n || !in->devs || !in->src) { /* (freed with the mux) */
+		srv_mux_stop(x, (unsigned)i);	      /* holds nothing back */
+		return -ENOMEM;
 	}
 	return i;
 }
@@ -556,7 +570,9 @@ int64_t srv_mux_mark(struct srv_mux *x, int64_t now_ns, int64_t after)
 	uint32_t b[5] = {SRV_PCAPNG_BT_MARK, SRV_PCAPNG_MARK_LEN, (uint32_t)((uint64_t)h >> 32),
 			 (uint32_t)h, SRV_PCAPNG_MARK_LEN};
 
-	if (h == INT64_MIN || h == INT64_MAX || h <= after || h <= x->last_ts)
+	/* (again when it did not move: that says the part is heard from, as
+	 * its devices are, though one that is heard holds the horizon back) */
+	if (h == INT64_MIN || h == INT64_MAX)
 		return after;
 	ecap_buf_put(&x->out, b, sizeof(b));
 	return h;

@@ -95,10 +95,10 @@ void srv_mux_squeeze(struct srv_mux *x, unsigned in, int on);
 /* Send what the merger allows (merge.h: srv_merge_run). */
 void srv_mux_run(struct srv_mux *x, int64_t now_ns);
 /* A part's output: a mark block (pcapng_reader.h) with the merger's
- * horizon, when it is past both after and the newest packet sent: the
- * receiving mux holds its other inputs back no further for this one's
- * devices than one mux of them all would, though no packet came. The
- * horizon marked, or after. */
+ * horizon, once it has one: the receiving mux holds its other inputs back
+ * no further for this one's devices than one mux of them all would,
+ * though no packet came; and, hearing it, no less (a device that is heard
+ * holds the horizon, and the part, back). The horizon marked, or after. */
 int64_t srv_mux_mark(struct srv_mux *x, int64_t now_ns, int64_t after);
 /* Every input done: the rest of the packets, then the ISBs. */
 void srv_mux_finish(struct srv_mux *x);

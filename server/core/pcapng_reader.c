@@ -33,6 +33,7 @@ void srv_pcapng_free(struct srv_pcapng_reader *r)
 	ecap_buf_free(&r->carry);
 	free(r->ifs);
 	r->ifs = NULL;
+	r->cap_ifs = 0;
 }
 
 static uint16_t rd16(const struct srv_pcapng_reader *r, const uint8_t *p)
@@ -128,12 +129,21 @@ static int add_iface(struct srv_pcapng_reader *r, uint16_t linktype, uint32_t sn
 				     .comment = comment,
 				     .comment_len = comment_len};
 
-	if (r->nifaces == SRV_IFACES_MAX)
+	/* a stream bounded above SRV_IFACES_MAX may have that many in one
+	 * section (another server's part of a capture) */
+	if (r->nifaces == (r->ifaces_max > SRV_IFACES_MAX ? r->ifaces_max : SRV_IFACES_MAX))
 		return bad(r, "too many interfaces");
 	if (r->ifaces_max && ++r->ifaces_seen > r->ifaces_max)
 		return bad(r, "more than %u interfaces", r->ifaces_max);
-	if (!r->ifs && !(r->ifs = calloc(SRV_IFACES_MAX, sizeof(*r->ifs))))
-		return -ENOMEM;
+	if (r->nifaces == r->cap_ifs) {
+		uint32_t cap = r->cap_ifs ? 2 * r->cap_ifs : 16;
+		struct srv_pcapng_iface_state *ifs = realloc(r->ifs, cap * sizeof(*ifs));
+
+		if (!ifs)
+			return -ENOMEM;
+		r->ifs = ifs;
+		r->cap_ifs = cap;
+	}
 	r->ifs[r->nifaces++] = (struct srv_pcapng_iface_state){snaplen, tsresol, tsoffset};
 	if (namelen >= sizeof(f.name))
 		namelen = sizeof(f.name) - 1;

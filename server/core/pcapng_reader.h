@@ -13,7 +13,7 @@
 #include "common/pcapng.h"
 
 #define SRV_BLOCK_MAX  (16u << 20) /* larger blocks are refused */
-#define SRV_IFACES_MAX 256	   /* interfaces per section */
+#define SRV_IFACES_MAX 256	   /* interfaces per section, unless ifaces_max is more */
 #define SRV_IFNAME_MAX 144	   /* a device's name, ':', an interface's */
 
 enum srv_pcapng_event {
@@ -85,7 +85,8 @@ struct srv_pcapng_reader {
 	int pcap_nsec;
 	int check_canonical; /* set: packets say whether they are canonical */
 	uint32_t nifaces;
-	struct srv_pcapng_iface_state *ifs; /* SRV_IFACES_MAX */
+	struct srv_pcapng_iface_state *ifs; /* cap_ifs of them, grown */
+	uint32_t cap_ifs;
 	/* Bounds a caller may set (0: none but SRV_BLOCK_MAX and
 	 * SRV_IFACES_MAX a section): the largest block (a partial one is
 	 * refused as soon as its header says more), interfaces over the whole

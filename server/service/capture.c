@@ -82,8 +82,8 @@ static void save(struct srv_capture *l)
 {
 	struct srv_merge_stats st;
 
-	for (unsigned i = 0; i < l->ndevs; i++)
-		if (!l->devs[i].part)
+	for (unsigned i = 0; i < l->ndevs; i++) /* (a part saves its own) */
+		if (!l->devs[i].hop)
 			save_device(&l->devs[i]);
 	cap_parts_save(l);
 	if (l->part) /* the capture's row is its runner's */
@@ -112,7 +112,7 @@ static void run(struct srv_capture *l, int64_t now)
 	for (unsigned i = 0; i < l->ndevs; i++) {
 		struct dev_conn *dc = &l->devs[i];
 
-		if (dc->part)
+		if (dc->hop) /* (its part's input, below) */
 			continue;
 		/* (a device read within HEAR_NS is heard already) */
 		if (now - dc->heard > HEAR_NS && ecap_httpc_waiting(&dc->call))
@@ -168,6 +168,19 @@ void cap_complete(struct srv_capture *l)
 	cap_wake(l);
 }
 
+/* A part's device whose stream ended as this server stops: failed, its
+ * capture going on elsewhere without it. */
+static void holder_stopped(struct dev_conn *dc)
+{
+	struct srv_capture *l = dc->l;
+
+	if (l->part && !strcmp(dc->state, "done") && l->ended_by &&
+	    !strcmp(l->ended_by, "server stopped")) {
+		snprintf(dc->error, sizeof(dc->error), "the server holding its tunnel stopped");
+		dc->state = "failed";
+	}
+}
+
 /* A device's stream is over: whole, refused or broken (error set). */
 static void device_closed(struct dev_conn *dc, const char *error)
 {
@@ -197,12 +210,7 @@ static void device_closed(struct dev_conn *dc, const char *error)
 	} else {
 		dc->state = "done";
 	}
-	if (l->part && !strcmp(dc->state, "done") && l->ended_by &&
-	    !strcmp(l->ended_by, "server stopped")) {
-		/* its capture goes on elsewhere without it */
-		snprintf(dc->error, sizeof(dc->error), "the server holding its tunnel stopped");
-		dc->state = "failed";
-	}
+	holder_stopped(dc);
 	if (!strcmp(dc->state, "failed"))
 		ecap_log(LOG_WARNING, "capture %lld: device %s: %s", (long long)l->id, dc->d.name,
 			 dc->error);
@@ -535,6 +543,7 @@ static void cut(struct dev_conn *dc, const char *why, int hung)
 	else
 		snprintf(dc->error, sizeof(dc->error), "%s", why);
 	dc->state = (status && status != 200) || hung ? "failed" : "done";
+	holder_stopped(dc);
 	if (!strcmp(dc->state, "failed"))
 		ecap_log(LOG_WARNING, "capture %lld: device %s: %s", (long long)dc->l->id,
 			 dc->d.name, dc->error);

@@ -86,6 +86,7 @@ struct part_conn {
 	int64_t heard;
 	char reason[200];
 	int dest_ok, over;
+	int no_input; /* the mux had no room for it: its devices failed at once */
 };
 
 struct srv_capture {

@@ -43,7 +43,9 @@ static void settle(struct part_conn *pc, const char *why)
 	struct reg_capture *cap = NULL;
 	size_t n = 0;
 
-	if (reg_captures_list(reg, l->org, l->id, &cap, &n) || n != 1)
+	int known = !reg_captures_list(reg, l->org, l->id, &cap, &n) && n == 1;
+
+	if (!known)
 		n = 0;
 	for (unsigned k = 0; k < pc->ndevs; k++) {
 		struct dev_conn *dc = &l->devs[pc->devs[k]];
@@ -59,7 +61,9 @@ static void settle(struct part_conn *pc, const char *why)
 								      : "connecting";
 			snprintf(dc->error, sizeof(dc->error), "%s", rd->error ? rd->error : "");
 		}
-		if (!strcmp(dc->state, "done") || !strcmp(dc->state, "failed"))
+		/* (the registry unread, only a reason of ours fails it; the
+		 * registry keeps an end the holder wrote meanwhile) */
+		if (!strcmp(dc->state, "done") || !strcmp(dc->state, "failed") || (!known && !why))
 			continue;
 		snprintf(dc->error, sizeof(dc->error), "%s",
 			 why ? why : "its part ended before it did");
@@ -217,6 +221,16 @@ static const char *part_start(struct part_conn *pc, const struct srv_capture_req
 	return ecap_httpc_start(&pc->dest, &pc->call) ? "out of memory" : NULL;
 }
 
+/* A device that never reached its part: failed, here. */
+static void unreached(struct srv_capture *l, struct dev_conn *dc, const char *why)
+{
+	dc->state = "failed";
+	snprintf(dc->error, sizeof(dc->error), "%s", why);
+	reg_capture_device_update(
+	    l->cs->conf.reg, l->id, dc->d.id,
+	    &(struct reg_capture_device_state){.state = dc->state, .error = dc->error});
+}
+
 void cap_parts_start(struct srv_capture *l, const struct srv_capture_req *c)
 {
 	for (unsigned i = 0; i < l->ndevs; i++) {
@@ -225,23 +239,26 @@ void cap_parts_start(struct srv_capture *l, const struct srv_capture_req *c)
 
 		if (!dc->hop)
 			continue;
-		if (!l->parts && !(l->parts = calloc(l->ndevs, sizeof(*l->parts))))
-			return; /* (its devices stay "connecting": the capture is short of memory)
-				 */
+		if (!l->parts && !(l->parts = calloc(l->ndevs, sizeof(*l->parts)))) {
+			unreached(l, dc, "out of memory");
+			continue;
+		}
 		for (unsigned k = 0; k < l->nparts && !pc; k++)
 			if (!strcmp(l->parts[k].url, dc->hop))
 				pc = &l->parts[k];
 		if (!pc) {
+			struct part_conn n = {.l = l, .url = dc->hop};
+
+			if (!(n.devs = calloc(l->ndevs, sizeof(*n.devs)))) {
+				unreached(l, dc, "out of memory");
+				continue;
+			}
 			pc = &l->parts[l->nparts++];
-			*pc = (struct part_conn){.l = l, .url = dc->hop};
-			if (!(pc->devs = calloc(l->ndevs, sizeof(*pc->devs))))
-				pc->url = NULL;
+			*pc = n;
 		}
-		if (pc->devs) {
-			dc->part = pc;
-			dc->part_k = pc->ndevs;
-			pc->devs[pc->ndevs++] = i;
-		}
+		dc->part = pc;
+		dc->part_k = pc->ndevs;
+		pc->devs[pc->ndevs++] = i;
 	}
 	for (unsigned k = 0; k < l->nparts; k++) {
 		struct part_conn *pc = &l->parts[k];
@@ -255,18 +272,9 @@ void cap_parts_start(struct srv_capture *l, const struct srv_capture_req *c)
 		in = srv_mux_add_part(l->mux, pc->url, names, pc->ndevs);
 		l->open++;
 		if (in < 0) {
-			pc->over = 1; /* no input: its devices fail here */
-			pc->input = 0;
-			for (unsigned j = 0; j < pc->ndevs; j++) {
-				struct dev_conn *dc = &l->devs[pc->devs[j]];
-
-				dc->state = "failed";
-				snprintf(dc->error, sizeof(dc->error), "out of memory");
-				reg_capture_device_update(
-				    l->cs->conf.reg, l->id, dc->d.id,
-				    &(struct reg_capture_device_state){.state = dc->state,
-								       .error = dc->error});
-			}
+			pc->over = pc->no_input = 1; /* its devices fail here */
+			for (unsigned j = 0; j < pc->ndevs; j++)
+				unreached(l, &l->devs[pc->devs[j]], "out of memory");
 			cap_closed(l);
 			continue;
 		}
@@ -333,7 +341,7 @@ void cap_parts_save(struct srv_capture *l)
 	for (unsigned i = 0; i < l->ndevs; i++) {
 		struct dev_conn *dc = &l->devs[i];
 
-		if (dc->part)
+		if (dc->part && !dc->part->no_input)
 			reg_capture_device_update(l->cs->conf.reg, l->id, dc->d.id,
 						  &(struct reg_capture_device_state){
 						      .keep_counts = 1,

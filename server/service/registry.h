@@ -337,6 +337,8 @@ struct reg_capture_device_state {
 	 * duplicates it finds (keep_counts) */
 	int keep_counts, keep_duplicates;
 };
+/* A device that is done or failed keeps its state: a state given then is
+ * not written, nor anything with it. */
 int reg_capture_device_update(struct reg *r, int64_t capture, int64_t device,
 			      const struct reg_capture_device_state *s);
 /* What the device's clock was to the server's at the start (NULL: in step). */

@@ -48,7 +48,11 @@ int reg_capture_device_update(struct reg *r, int64_t capture, int64_t device,
 			     "packets = CASE WHEN ?3 <> 0 THEN packets ELSE ?5 END, "
 			     "dropped = CASE WHEN ?3 <> 0 THEN dropped ELSE ?6 END, "
 			     "duplicates = CASE WHEN ?7 <> 0 THEN duplicates ELSE ?8 END "
-			     "WHERE capture_id = ?9 AND device_id = ?10",
+			     "WHERE capture_id = ?9 AND device_id = ?10 "
+			     /* an end is not undone: the server running a capture
+			      * may fail a device another server streams, which
+			      * learns of it later */
+			     "AND (?1 IS NULL OR state NOT IN ('done', 'failed'))",
 			     "ttiiiiiiii", s->state, s->error, (int64_t)s->keep_counts,
 			     (int64_t)s->bytes, (int64_t)s->packets, (int64_t)s->dropped,
 			     (int64_t)s->keep_duplicates, (int64_t)s->duplicates, capture, device));

@@ -261,4 +261,26 @@ test_kill() {
 		ko kill "$bad"
 }
 
-run_tests : test_spread test_reports_and_settings test_merged_spread test_merged_one test_kill
+# A capture spread over three servers, stopped by its user on another
+# server than the one running it: each holder stops its part's devices
+# when the runner shuts its side, and ends the part with their statistics:
+# all six done (none failed), each with its 30 datagrams, in the file.
+test_stop_spread() {
+	local id st rows
+	(sleep 1.5; flood 30) &
+	local f=$!
+	api 1 remote -d gw1,gw2,gw3,gw4,gw5,gw6 --duration 60 -w "$tmp/stopped.pcapng" 'udp port 7777' 2> "$tmp/stopped.err" &
+	local rp=$!
+	wait $f
+	sleep 1
+	id=$(sed -n 's/^capture \([0-9]*\) on.*/\1/p' "$tmp/stopped.err")
+	api 2 captures stop "$id" > /dev/null 2>&1
+	wait $rp; st=$?
+	rows=$(sql "SELECT count(*) FROM capture_devices WHERE capture_id = ${id:-0} AND state = 'done' AND packets = 30")
+	[ -n "$id" ] && [ "$rows" = 6 ] && [ "$(sql "SELECT ended_by FROM captures WHERE id = $id")" = stopped ] &&
+		ordered "$tmp/stopped.pcapng" &&
+		ok "a capture spread over three servers, stopped through another: each part ended with its devices' statistics, six done, 30 datagrams in order" ||
+		ko "stopped, spread" "st=$st rows=$rows $(sql "SELECT state || ' ' || coalesce(error, '') FROM capture_devices WHERE capture_id = ${id:-0}") $(cat "$tmp/stopped.err")"
+}
+
+run_tests : test_spread test_reports_and_settings test_merged_spread test_stop_spread test_merged_one test_kill

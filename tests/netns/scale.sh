@@ -177,38 +177,51 @@ test_hop() {
 	test_part_refused
 }
 
-# signed ADDR BODY SIGNED: POST a part's BODY (a file) to the server at
-# ADDR, signed with the servers' key over the digest of SIGNED's
+# signed ADDR ID BODY SIGNED: POST a part of capture ID (BODY, a file) to
+# the server at ADDR, signed with the servers' key over the digest of
+# SIGNED's
 signed() {
 	local key ts nonce sig target
 	key=$(sql "SELECT encode(secret, 'hex') FROM cluster WHERE id = 1")
-	target="/internal/v1/captures/999/part?sha256=$(sha256sum < "$3" | cut -d' ' -f1)"
+	target="/internal/v1/captures/$2/part?sha256=$(sha256sum < "$4" | cut -d' ' -f1)"
 	ts=$(date +%s) nonce=$(openssl rand -hex 16)
 	sig=$(printf 'POST\n%s\n%s\n%s' "$target" "$ts" "$nonce" |
 		openssl dgst -sha256 -mac HMAC -macopt "hexkey:$key" -r | cut -d' ' -f1)
-	ip netns exec "$G" curl -s -o "$tmp/signed" -w '%{http_code}' --data-binary "@$2" \
+	ip netns exec "$G" curl -s -o "$tmp/signed" -w '%{http_code}' --data-binary "@$3" \
 		-H "Edgecap-Instance: Edgecap-HMAC ts=$ts,nonce=$nonce,sig=$sig" "http://$1:8080$target"
 }
 
-# A part's request signed by a server, but for another body, another
-# organization's device, or a device another server holds: refused, each
-# with its reason.
+# A part's request signed by a server, but for another body, a capture of
+# another organization or none, or a device another server holds: refused,
+# each with its reason.
 test_part_refused() {
-	local acme other dev body=$tmp/part.json b2=$tmp/part2.json b3=$tmp/part3.json st
+	local acme other dev id rp body=$tmp/part.json b2=$tmp/part2.json b3=$tmp/part3.json st bad=
 	"$server" --db "$db" org add other > /dev/null
 	acme=$(sql "SELECT id FROM orgs WHERE name = 'acme'") other=$(sql "SELECT id FROM orgs WHERE name = 'other'")
 	dev=$(sql "SELECT id FROM devices WHERE name = 'gw1'")
-	part() { printf '{"org":%s,"devices":[{"id":%s,"ifaces":""}],"progs":[{"linktype":"EN10MB","bpf":"1,6 0 0 0"}],"dir":"inout","snaplen":%s}' "$@"; }
+	api "$A" 10.98.3.1 remote -d gw1 --duration 6 -w /dev/null icmp 2> "$tmp/refused.err" &
+	rp=$!
+	for _ in $(seq 50); do grep -q "^capture [0-9]* on" "$tmp/refused.err" && break; sleep 0.1; done
+	id=$(sed -n 's/^capture \([0-9]*\) on.*/\1/p' "$tmp/refused.err")
+	part() { printf '{"org":%s,"devices":[{"id":%s,"ifaces":""}],"progs":[{"linktype":"EN10MB","bpf":"1,6%%200%%200%%200"}],"dir":"inout","snaplen":%s}' "$@"; }
 	part "$acme" "$dev" 100 > "$body"
 	part "$acme" "$dev" 200 > "$b2"
 	part "$other" "$dev" 100 > "$b3"
-	st=$(signed 10.98.3.1 "$b2" "$body")
-	[ "$st" = 403 ] && grep -q "not the one signed" "$tmp/signed" || { ko "part: another body" "$st $(cat "$tmp/signed")"; return; }
-	st=$(signed 10.98.3.1 "$b3" "$b3")
-	[ "$st" = 404 ] && grep -q "devices\[0\]: no such device" "$tmp/signed" || { ko "part: another organization" "$st $(cat "$tmp/signed")"; return; }
-	st=$(signed 10.98.4.1 "$body" "$body")
-	[ "$st" = 409 ] && grep -q "held by this server" "$tmp/signed" || { ko "part: not its holder" "$st $(cat "$tmp/signed")"; return; }
-	ok "a signed part for another body: 403; for another organization's device: 404; to a server not holding it: 409"
+	st=$(signed 10.98.3.1 "$id" "$b2" "$body")
+	[ "$st" = 403 ] && grep -q "not the one signed" "$tmp/signed" || bad+=" another body: $st $(cat "$tmp/signed");"
+	st=$(signed 10.98.3.1 "$id" "$b3" "$b3")
+	[ "$st" = 404 ] && grep -q "no such capture running in the organization" "$tmp/signed" || bad+=" another organization: $st $(cat "$tmp/signed");"
+	st=$(signed 10.98.3.1 999999 "$body" "$body")
+	[ "$st" = 404 ] || bad+=" no such capture: $st $(cat "$tmp/signed");"
+	sed 's/"snaplen":100/"snaplen":100,"duration":999999/' "$body" > "$b2"
+	st=$(signed 10.98.3.1 "$id" "$b2" "$b2")
+	[ "$st" = 400 ] && grep -q "duration: want 0 to 86400 s" "$tmp/signed" || bad+=" bad duration: $st $(cat "$tmp/signed");"
+	st=$(signed 10.98.4.1 "$id" "$body" "$body")
+	[ "$st" = 409 ] && grep -q "held by this server" "$tmp/signed" || bad+=" not its holder: $st $(cat "$tmp/signed");"
+	wait $rp
+	[ -n "$id" ] && [ -z "$bad" ] &&
+		ok "a signed part for another body: 403; for another organization's capture, or none: 404; past the longest duration: 400; to a server not holding its device: 409" ||
+		ko "part refused" "id=$id$bad"
 }
 
 # kill -9 of a server during a capture on another: the devices it held

@@ -1298,7 +1298,6 @@ static void part_marks_hold_back_no_further(void **st)
 	assert_int_equal(srv_mux_feed(o, 0, sa.data, sa.len), 0);
 	srv_mux_run(o, INT64_MIN); /* a's packet waits for its slack */
 	assert_true(srv_mux_mark(o, INT64_MIN, INT64_MIN) == (int64_t)(t + 18 * ms));
-	assert_true(srv_mux_mark(o, INT64_MIN, (int64_t)(t + 18 * ms)) == (int64_t)(t + 18 * ms));
 	take_all(o, &part);
 
 	for (int marked = 0; marked < 2; marked++) {
@@ -1319,6 +1318,51 @@ static void part_marks_hold_back_no_further(void **st)
 	srv_mux_free(o);
 	ecap_buf_free(&sa);
 	ecap_buf_free(&sc);
+	ecap_buf_free(&part);
+}
+
+/* A part may carry more interfaces than a device's stream (SRV_IFACES_MAX
+ * a section): 130 devices of two interfaces each, bounded by the part's
+ * devices, read whole. */
+static void part_with_many_interfaces(void **st)
+{
+	enum { N = 130 };
+	const uint64_t t = 1795000000000000000ull;
+	struct srv_mux *o = srv_mux_new(&(struct srv_merge_opts){.dedup_ns = -1}, "holder"), *r;
+	static char names[N][16];
+	const char *devs[N];
+	struct ecap_buf part = {0};
+	struct srv_merge_stats rs;
+	uint8_t f[64];
+	uint32_t n = frame(f, 64, 0, 1);
+	int p;
+
+	for (int d = 0; d < N; d++) {
+		struct ecap_buf b = {0};
+
+		snprintf(names[d], sizeof(names[d]), "gw%d", d);
+		devs[d] = names[d];
+		assert_int_equal(srv_mux_add(o, names[d]), d);
+		ecap_pcapng_shb(&b, NULL, NULL, "agent");
+		ecap_pcapng_idb(&b, 1, 262144, "eth0", NULL, 9);
+		ecap_pcapng_idb(&b, 1, 262144, "eth1", NULL, 9);
+		ecap_pcapng_epb(&b, 1, t + (uint64_t)d, frame_with(f, (uint8_t)d), n, n, 1);
+		assert_int_equal(srv_mux_feed(o, (unsigned)d, b.data, b.len), 0);
+		assert_int_equal(srv_mux_close(o, (unsigned)d, NULL), 0);
+		ecap_buf_free(&b);
+	}
+	srv_mux_finish(o);
+	take_all(o, &part);
+	srv_mux_free(o);
+	r = srv_mux_new(NULL, "test");
+	p = srv_mux_add_part(r, "s2", devs, N);
+	srv_mux_bound(r, (unsigned)p, 0, N * 32, 1);
+	assert_int_equal(srv_mux_feed(r, (unsigned)p, part.data, part.len), 0);
+	assert_int_equal(srv_mux_close(r, (unsigned)p, NULL), 0);
+	srv_mux_finish(r);
+	srv_mux_stats(r, &rs);
+	assert_int_equal(rs.merged, N);
+	srv_mux_free(r);
 	ecap_buf_free(&part);
 }
 
@@ -1345,6 +1389,7 @@ int main(void)
 	    cmocka_unit_test(mux_by_reference_writes_what_copying_writes),
 	    cmocka_unit_test(part_merged_elsewhere_writes_what_one_mux_writes),
 	    cmocka_unit_test(part_marks_hold_back_no_further),
+	    cmocka_unit_test(part_with_many_interfaces),
 	    cmocka_unit_test(bounded_streams),
 	};
 

@@ -359,10 +359,17 @@ static void captures_hold_their_devices(void **state)
 								.error = "HTTP 403: bad signature",
 								.bytes = 10}),
 			 0);
+	/* an end is not undone (another server streaming it learns late) */
 	assert_int_equal(
-	    reg_capture_device_update(
-		r, id, d1.id, &(struct reg_capture_device_state){.state = "failed", .bytes = 11}),
-	    0); /* an error stays */
+	    reg_capture_device_update(r, id, d1.id,
+				      &(struct reg_capture_device_state){
+					  .state = "done", .error = "stopped", .bytes = 11}),
+	    0);
+	/* but the duplicates the server running the capture finds are kept */
+	assert_int_equal(reg_capture_device_update(
+			     r, id, d1.id,
+			     &(struct reg_capture_device_state){.keep_counts = 1, .duplicates = 4}),
+			 0);
 	assert_int_equal(reg_capture_update(r, id,
 					    &(struct reg_capture_state){
 						.state = "running", .merged = 5, .duplicates = 2}),
@@ -380,7 +387,8 @@ static void captures_hold_their_devices(void **state)
 	assert_string_equal(c[0].devs[0].device, "gw1"); /* by name */
 	assert_string_equal(c[0].devs[0].state, "failed");
 	assert_string_equal(c[0].devs[0].error, "HTTP 403: bad signature");
-	assert_int_equal(c[0].devs[0].bytes, 11);
+	assert_int_equal(c[0].devs[0].bytes, 10);
+	assert_int_equal(c[0].devs[0].duplicates, 4);
 	assert_string_equal(c[0].devs[1].state, "connecting");
 	assert_null(c[0].devs[1].error);
 	reg_captures_free(c, n);
