@@ -21,11 +21,18 @@
 #                 packets/s of 128 bytes) for SECONDS: packets merged per
 #                 second on the server that holds the gateway and on another
 #                 (its part); the tunnel between them carries them all
+#   spread        three more gateways on one LAN, flooded at RATE3 (every
+#                 frame seen by all three): one capture of the three through
+#                 C1, the gateways held one by each server (C1 merges C2's
+#                 and C3's parts with its own), then all three by C1;
+#                 packets merged per second (the flood once, two copies of
+#                 each frame taken out)
 #
 # Targets (issue 27): three servers hold three times the devices at the
 # same memory per device; through another server, at least 0.8x the
-# merged rate. Environment: N (default 2000), SECONDS_RUN (default 4), RATE
-# (default 100000), KEEP.
+# merged rate, and spread over three at least 0.8x the rate on one.
+# Environment: N (default 2000), SECONDS_RUN (default 4), RATE (default
+# 100000), RATE3 (default 50000), KEEP.
 set -euo pipefail
 server=$1 agent=$2 ec=$3
 N=${N:-2000}
@@ -207,3 +214,75 @@ printf '  %d packets/s, on another (its part) %d packets/s: %.2fx (target >= 0.8
 	"$([ $((hop_rate * 10)) -ge $((local_rate * 8)) ] && echo met || echo NOT met)"
 record bench=scale case="merged rate of a flood" metric=packets/s ours="through another server" \
 	ours_value="$hop_rate" peer="on the server that holds it" peer_value="$local_rate" target=">=0.8x"
+
+# spread: three more gateways on one LAN (a hub in H that F2 floods at
+# RATE3, every frame seen by all three), each also on the servers' network
+# for its tunnel; one capture of the three, through C1, with the gateways
+# held one by each server (C1 merges C2's and C3's parts with its own) and
+# then all three by C1. Merged: the flood once, two copies of each frame
+# taken out.
+RATE3=${RATE3:-50000}
+H=ecbs-h-$$ F2=ecbs-f2-$$
+SG=(ecbs-sg1-$$ ecbs-sg2-$$ ecbs-sg3-$$)
+ip netns add $H && ip -n $H link add hub type bridge && ip -n $H link set hub up
+ip netns add $F2
+ip link add name fl netns $F2 type veth peer name hf netns $H
+ip -n $F2 link set fl up && ip -n $H link set hf master hub up
+for i in 0 1 2; do
+	ip netns add "${SG[$i]}"
+	ip link add name sgt netns "${SG[$i]}" type veth peer name q$i netns $NS
+	ip -n $NS link set q$i master br0 up
+	ip -n "${SG[$i]}" addr add 10.96.0.$((11 + i))/24 dev sgt
+	ip link add name sgc netns "${SG[$i]}" type veth peer name h$i netns $H
+	ip -n $H link set h$i master hub up
+	for l in sgt sgc lo; do ip -n "${SG[$i]}" link set $l up; done
+done
+spread_cleanup() {
+	local n p
+	for n in "${SG[@]}" $H $F2; do
+		for p in $(ip netns pids $n 2> /dev/null); do kill -9 "$p" 2> /dev/null || true; done
+		ip netns del $n 2> /dev/null || true
+	done
+}
+trap 'spread_cleanup; cleanup' EXIT
+sgw() { # I SERVER: gateway sg(i+1) on server SERVER (0-2), claimed once
+	local c=$tmp/sg$1.conf
+	printf 'tunnel = http://10.96.0.%d:8080\nserial = SN-sg%d\nkey_file = %s\nstate_file = %s\nhello_interval = 2\nudp_wait = 1\n' \
+		$(($2 + 1)) $(($1 + 1)) "$tmp/sg$1.key" "$tmp/sg$1.state" > "$c"
+	: > "$tmp/sg$1.log"
+	ip netns exec "${SG[$1]}" "$agent" -c "$c" -i sgc --listen 0.0.0.0:8081 --plain-http 2>> "$tmp/sg$1.log" &
+	sgpid[$1]=$!
+	if [ ! -e "$tmp/sg$1.claimed" ]; then
+		for _ in $(seq 100); do grep -q "waiting to be claimed" "$tmp/sg$1.log" && break; sleep 0.05; done
+		cli "$2" devices claim "SN-sg$(($1 + 1))" "$("$agent" identity -c "$c" | awk '/^claim code/ { print $3 }')" \
+			--name "sg$(($1 + 1))" > /dev/null
+		touch "$tmp/sg$1.claimed"
+	fi
+	for _ in $(seq 200); do grep -q "registered as" "$tmp/sg$1.log" && break; sleep 0.05; done
+	grep -q "registered as" "$tmp/sg$1.log" || { echo "gateway sg$(($1 + 1)) did not register: $(cat "$tmp/sg$1.log")"; exit 1; }
+}
+rate3() { # packets merged per second by C1, of the three gateways
+	local m
+	ip netns exec $F2 trafgen -o fl -i "$tmp/flood.cfg" -P 1 -q -b "${RATE3}pps" \
+		-n $((RATE3 * (SECONDS_RUN + 2))) > "$tmp/trafgen3.log" 2>&1 &
+	local tg=$!
+	sleep 0.5
+	cli 0 remote -d sg1,sg2,sg3 --duration "$SECONDS_RUN" -w /dev/null udp 2> "$tmp/rate3.err" || true
+	wait $tg 2> /dev/null || true
+	m=$(sed -n 's/^\([0-9]*\) packets merged.*/\1/p' "$tmp/rate3.err")
+	echo $(( ${m:-0} / SECONDS_RUN ))
+}
+for i in 0 1 2; do sgw $i $i; done
+sleep 3
+spread_rate=$(rate3)
+grep -q "2 device(s) merged by\|1 device(s) merged by" "$tmp/s0.log" || { echo "no parts asked: $(tail -3 "$tmp/s0.log")"; exit 1; }
+for i in 0 1 2; do kill "${sgpid[$i]}"; wait "${sgpid[$i]}" 2> /dev/null || true; done
+for i in 0 1 2; do : > "$tmp/sg$i.log"; sgw $i 0; done
+sleep 3
+one_rate=$(rate3)
+echo "merged rate, a flood of $RATE3 packets/s seen by three gateways, captured for $SECONDS_RUN s through one server:"
+printf '  all three held by it %d packets/s, one held by each of three servers %d packets/s: %.2fx (target >= 0.8: %s)\n' \
+	"$one_rate" "$spread_rate" "$(awk -v a="$spread_rate" -v b="$one_rate" 'BEGIN { print b ? a / b : 0 }')" \
+	"$([ $((spread_rate * 10)) -ge $((one_rate * 8)) ] && echo met || echo NOT met)"
+record bench=scale case="merged rate, three gateways" metric=packets/s ours="spread over three servers" \
+	ours_value="$spread_rate" peer="all on one server" peer_value="$one_rate" target=">=0.8x"
