@@ -268,6 +268,8 @@ await check("search within the packets narrows the list", async () => {
   await owner.locator(".detail pre.lines").filter({ hasText: "ICMP echo reply" }).waitFor();
   await shot(owner, "capture-live");
   await owner.getByLabel("Search packets").fill("");
+  // the whole list again before the next check walks it
+  await owner.locator('[data-field="rows"]').filter({ hasText: /^\d+ packets/ }).waitFor({ timeout: 5000 });
 });
 
 await check("the packet list by keyboard: arrows select, End follows", async () => {
