@@ -564,7 +564,7 @@ void srv_mux_finish(struct srv_mux *x)
 	}
 }
 
-int64_t srv_mux_mark(struct srv_mux *x, int64_t now_ns, int64_t after)
+int64_t srv_mux_mark(struct srv_mux *x, int64_t now_ns)
 {
 	int64_t h = srv_merge_horizon(x->m, now_ns);
 	uint32_t b[5] = {SRV_PCAPNG_BT_MARK, SRV_PCAPNG_MARK_LEN, (uint32_t)((uint64_t)h >> 32),
@@ -573,7 +573,7 @@ int64_t srv_mux_mark(struct srv_mux *x, int64_t now_ns, int64_t after)
 	/* (again when it did not move: that says the part is heard from, as
 	 * its devices are, though one that is heard holds the horizon back) */
 	if (h == INT64_MIN || h == INT64_MAX)
-		return after;
+		return h;
 	ecap_buf_put(&x->out, b, sizeof(b));
 	return h;
 }

@@ -98,8 +98,9 @@ void srv_mux_run(struct srv_mux *x, int64_t now_ns);
  * horizon, once it has one: the receiving mux holds its other inputs back
  * no further for this one's devices than one mux of them all would,
  * though no packet came; and, hearing it, no less (a device that is heard
- * holds the horizon, and the part, back). The horizon marked, or after. */
-int64_t srv_mux_mark(struct srv_mux *x, int64_t now_ns, int64_t after);
+ * holds the horizon, and the part, back). The horizon (INT64_MIN / INT64_MAX: none, nothing
+ * marked). */
+int64_t srv_mux_mark(struct srv_mux *x, int64_t now_ns);
 /* Every input done: the rest of the packets, then the ISBs. */
 void srv_mux_finish(struct srv_mux *x);
 /* The merged pcapng produced so far: the owner writes it out and resets it.

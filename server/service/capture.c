@@ -599,7 +599,7 @@ static void on_tick(h2o_timeout_entry_t *e)
 
 		run(l, wall);
 		if (l->part) { /* how far its devices are, though silent */
-			l->marked = srv_mux_mark(l->mux, wall, l->marked);
+			srv_mux_mark(l->mux, wall);
 			if (l->out && l->out->stopped(l->out))
 				cap_ask_stop(l, "stopped",
 					     "the server running the capture asked to stop");
@@ -679,7 +679,6 @@ int srv_capture_part(struct srv_captures *cs, int64_t id, int64_t org,
 	l->org = org;
 	l->part = 1;
 	l->out = out;
-	l->marked = INT64_MIN;
 	out->c = l;
 	l->dev_mem = dev_mem(c->ndevs);
 	/* in order only: the receiver de-duplicates, as if it held them all */

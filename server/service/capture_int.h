@@ -107,7 +107,6 @@ struct srv_capture {
 	 * output goes to out, its devices de-duplicated where it goes */
 	int part;
 	struct srv_capture_out *out;
-	int64_t marked; /* its last mark (srv_mux_mark) */
 	struct srv_capture_watch *watches;
 	uint64_t unwatched_until; /* loop ms: no watch, one may come back till then; 0: none */
 	const char *stop_why;	  /* a stop was asked for: kick runs it */

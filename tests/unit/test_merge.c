@@ -1297,7 +1297,7 @@ static void part_marks_hold_back_no_further(void **st)
 	assert_int_equal(srv_mux_add(o, "a"), 0);
 	assert_int_equal(srv_mux_feed(o, 0, sa.data, sa.len), 0);
 	srv_mux_run(o, INT64_MIN); /* a's packet waits for its slack */
-	assert_true(srv_mux_mark(o, INT64_MIN, INT64_MIN) == (int64_t)(t + 18 * ms));
+	assert_true(srv_mux_mark(o, INT64_MIN) == (int64_t)(t + 18 * ms));
 	take_all(o, &part);
 
 	for (int marked = 0; marked < 2; marked++) {
