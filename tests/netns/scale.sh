@@ -432,6 +432,29 @@ test_stalled_http() {
 	ip netns exec "$A" nft delete table inet ecstall
 }
 
+# With the agent's default intervals (a HELLO every 15 s, udp_wait 5 s),
+# its server stalled just after it answered a HELLO, the worst case: the
+# next HELLO goes out 15 s later, is unanswered 5 s after, HTTP hears
+# nothing for 5 s more: the device is on the other server within 30 s. It
+# starts afresh (no state file), by UDP.
+test_stalled_defaults() {
+	local took
+	kill "$gw1_pid" && wait "$gw1_pid"
+	grep -v '^hello_interval\|^udp_wait' "$tmp/gw1.conf" > "$tmp/gw1d.conf"
+	rm -f "$tmp/gw1.state"
+	mv "$tmp/gw1.log" "$tmp/gw1-short.log" && : > "$tmp/gw1.log"
+	ip netns exec "$G" "$agent" -c "$tmp/gw1d.conf" -i ga --listen 0.0.0.0:8081 --plain-http 2>> "$tmp/gw1.log" &
+	gw1_pid=$!
+	wait_log "$tmp/gw1.log" "registered as" 10 && [ "$(owner gw1 | cut -d' ' -f1)" = "$(id_of s1)" ] ||
+		{ ko "stalled, default intervals" "not back on s1: owner $(owner gw1); $(tail -3 "$tmp/gw1.log")"; return; }
+	# a datagram from the server's tunnel port: the answer to a HELLO
+	timeout 20 ip netns exec "$G" tcpdump -c 1 -n --immediate-mode -i ga 'udp src port 4789' > /dev/null 2>&1 ||
+		{ ko "stalled, default intervals" "no HELLO answered in 20 s"; return; }
+	stalled udp s1 s2 > "$tmp/stalled" && grep -q "tunnel: udp -> http" "$tmp/gw1.log" && awk -v t="$took" 'BEGIN { exit !(t <= 30) }' &&
+		ok "with the default intervals, its server stalled just after answering a HELLO: the device moved to the other in $took s" ||
+		ko "stalled, default intervals" "after ${took:-?} s: $(cat "$tmp/stalled"); $(tail -3 "$tmp/gw1.log")"
+}
+
 run_tests : test_instances test_held_by_first test_rehome test_capture_after test_reaped test_clean_stop test_hop \
 	test_kill_during_capture test_start_during_capture test_stop_elsewhere \
-	test_read_elsewhere test_moved_signalled test_stalled_udp test_stalled_http
+	test_read_elsewhere test_moved_signalled test_stalled_udp test_stalled_http test_stalled_defaults

@@ -21,7 +21,7 @@
  *   tunnel_if   = ectun0
  *   tunnel_udp_port = 4789                (default: as the server says)
  *   state_file  = /var/lib/edgecap-agent/tunnel.state (the same)
- *   hello_interval = 25                   (s, 1..60)
+ *   hello_interval = 15                   (s, 1..60)
  *   udp_wait    = 5                       (s, 0.1..900, may be fractional)
  *   udp_up_after = 3                      (answers in a row)
  *   coalesce    = 10                      (ms, 10..50)
@@ -167,7 +167,7 @@ int agent_conf_load(struct agent_conf *c, const char *path, int must_exist, char
 				 .key_file = AGENT_KEY,
 				 .tunnel_if = "ectun0",
 				 .state_file = "/var/lib/edgecap-agent/tunnel.state",
-				 .hello_ms = 25000,
+				 .hello_ms = 15000,
 				 .udp_wait_ms = 5000,
 				 .udp_up_after = 3,
 				 .coalesce_ms = 10,
