@@ -11,6 +11,7 @@
 #include "api/api.h"
 #include "common/bounds.h"
 #include "filter/cbpf.h"
+#include "api/co.h"
 #include "filter/compile.h"
 
 #define DEVICES_MAX	   256 /* in one capture */
@@ -197,9 +198,31 @@ struct start {
 	unsigned nlts, at;
 };
 
-/* Every program is there: the capture starts. */
-static void launch(struct start *s)
+/* A prepared capture launched (srv_co_inline) */
+struct go {
+	struct srv_api *api;
+	struct srv_capture_prep *prep;
+	const struct reg_user *who;
+	const struct srv_capture_req *c;
+	char *err;
+	size_t errlen;
+	int r;
+};
+
+static void go(void *arg)
 {
+	struct go *g = arg;
+
+	g->r = srv_capture_launch(g->api->captures, g->prep, g->who, g->c, g->err, g->errlen);
+}
+
+/* Every program is there: the capture starts, on a coroutine when one is
+ * free. Its registry statements wait there (srv_capture_prepare: one or
+ * more for each of up to 256 devices); its loop objects are made after
+ * the last of them, as on the loop (srv_capture_launch). */
+static void launch(void *arg)
+{
+	struct start *s = arg;
 	struct srv_api *api = s->x.api;
 	h2o_req_t *req = s->x.req;
 	char err[ECAP_ERRLEN], *text = NULL;
@@ -211,11 +234,13 @@ static void launch(struct start *s)
 				    .snaplen = (uint32_t)s->snaplen,
 				    .duration = (uint32_t)s->duration,
 				    .count = (uint64_t)s->count};
+	struct go g = {.api = api, .who = &s->who, .c = &c, .err = err, .errlen = sizeof(err)};
 	int64_t id;
 
+	srv_http_set_who(s->x.who);
 	if (api->stopping) {
 		srv_fail(req, 503, "the server is stopping");
-		return;
+		goto out;
 	}
 	for (unsigned i = 0; i < s->nlts; i++)
 		if (s->bpf[i])
@@ -227,13 +252,16 @@ static void launch(struct start *s)
 		goto out;
 	}
 	c.request = text;
-	id = srv_capture_start(api->captures, &s->who, &c, err, sizeof(err));
-	if (id < 0) {
+	id = srv_capture_prepare(api->captures, &s->who, &c, &g.prep, err, sizeof(err));
+	if (id >= 0)
+		srv_co_inline(go, &g);
+	srv_http_set_who(s->x.who); /* (another's, while this one waited) */
+	if (id < 0 || g.r) {
 		srv_fail(req,
-			 id == -EUSERS			  ? 429
-			 : id == -EDQUOT || id == -ENOSPC ? 507
-			 : id == -ENOMEM		  ? 503
-							  : 500,
+			 id == -EUSERS					? 429
+			 : id == -EDQUOT || id == -ENOSPC		? 507
+			 : id == -EIO && strncmp(err, "registry: ", 10) ? 500
+									: 503,
 			 "%s", err);
 		goto out;
 	}
@@ -248,6 +276,7 @@ static void launch(struct start *s)
 	srv_capture_audit(api, req, &s->who, "capture_started", id, json_deep_copy(s->j));
 	srv_capture_reply(api, req, s->who.org, id, 201);
 out:
+	srv_http_set_who(NULL);
 	free(text);
 }
 
@@ -260,7 +289,9 @@ static void compile_next(struct start *s)
 		if (!srv_compile_submit(s->x.api->compiler, s->expr, s->lts[s->at],
 					(uint32_t)s->snaplen, compiled, s, &s->x.job))
 			return;
-	launch(s); /* or the queue is full, the worker gone: with what there is */
+	/* (or the queue is full, the worker gone: with what there is) */
+	if (!srv_co_run(launch, s))
+		launch(s);
 }
 
 /* The expression compiled for another link type than the first, for

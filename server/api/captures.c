@@ -221,7 +221,7 @@ int srv_capture_delete(struct srv_api *api, h2o_req_t *req, const struct reg_use
 		       char **params)
 {
 	int64_t id = srv_capture_id(params[0]);
-	struct srv_capture *l = id ? srv_capture_find(api->captures, who->org, id) : NULL;
+	struct srv_capture *l;
 	int r;
 
 	if (!id)
@@ -239,7 +239,10 @@ int srv_capture_delete(struct srv_api *api, h2o_req_t *req, const struct reg_use
 					"your role (operator) may delete only the captures you "
 					"started");
 	}
-	/* (a finished capture's readers keep its file open: they read on) */
+	/* found after the statements above (on a coroutine, it may have ended
+	 * meanwhile); a finished capture's readers keep its file open: they
+	 * read on */
+	l = srv_capture_find(api->captures, who->org, id);
 	r = l && !srv_capture_done(l) ? -EBUSY : srv_store_delete(api->store, who->org, id);
 	if (r == -ENOENT)
 		return srv_fail(req, 404, "no capture '%s'", params[0]);
@@ -249,7 +252,7 @@ int srv_capture_delete(struct srv_api *api, h2o_req_t *req, const struct reg_use
 				"/api/v1/captures/%lld/stop)",
 				(long long)id, (long long)id);
 	if (r)
-		return srv_fail(req, 500, "registry: %s", reg_errmsg(api->reg));
+		return srv_fail(req, 503, "registry: %s", reg_errmsg(api->reg));
 	ecap_log(LOG_INFO, "%s/%s deleted capture %lld", who->org_name, who->name, (long long)id);
 	srv_capture_audit(api, req, who, "capture_deleted", id, NULL);
 	return srv_json(req, 200, json_pack("{s:I}", "deleted", (json_int_t)id));

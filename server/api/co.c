@@ -35,6 +35,7 @@ static struct {
 	unsigned n, waiting;
 	uint64_t started;
 	struct co *running;
+	int inlined; /* srv_co_inline: on a coroutine's stack, as the loop */
 } S;
 
 static void **slot(void *data)
@@ -134,7 +135,7 @@ int srv_co_run(void (*fn)(void *), void *arg)
 {
 	struct co *c = NULL;
 
-	if (S.running)
+	if (S.running || S.inlined)
 		return 0;
 	for (unsigned i = 0; i < S.n && !c; i++)
 		if (!S.cos[i].busy)
@@ -153,6 +154,17 @@ int srv_co_run(void (*fn)(void *), void *arg)
 	S.started++;
 	resume(c);
 	return 1;
+}
+
+void srv_co_inline(void (*fn)(void *), void *arg)
+{
+	struct co *c = S.running;
+
+	S.running = NULL;
+	S.inlined++;
+	fn(arg);
+	S.inlined--;
+	S.running = c;
 }
 
 void **srv_co_local(void)

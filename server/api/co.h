@@ -10,7 +10,9 @@
  * What a handler on a coroutine may do: read and write the registry and
  * answer its request. What it must not: keep a pointer to the loop's own
  * objects (captures, tunnel sessions, readers) across a statement, which
- * may find them gone. The routes that do (router.c) stay on the loop. */
+ * may find them gone. The routes that do (router.c) stay on the loop, or
+ * do their statements first and then make and use those objects in
+ * srv_co_inline (a capture's start). */
 #ifndef SRV_CO_H
 #define SRV_CO_H
 
@@ -25,6 +27,10 @@ void srv_co_stop(void);
 /* fn(arg) on a free coroutine: 1 (it ran until it ended or waited), or 0
  * when there is none (or this is one already): run it yourself. */
 int srv_co_run(void (*fn)(void *), void *arg);
+/* fn(arg) as on the loop, from a coroutine or the loop: its statements
+ * wait on the loop's own connection, nothing comes between them. For what
+ * makes and uses the loop's objects, after a coroutine's statements. */
+void srv_co_inline(void (*fn)(void *), void *arg);
 /* The running coroutine's own pointer (NULL on the loop itself). */
 void **srv_co_local(void);
 /* Handlers waiting now, and started on coroutines since the start. */

@@ -4,6 +4,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -141,6 +142,14 @@ static void finish(struct srv_capture *l)
 		cap_complete(l);
 }
 
+/* A capture's row now counts what it keeps, where its reservation did
+ * (srv_capture_prepare reads the two apart). */
+static void cs_completed(struct srv_capture *l)
+{
+	if (!l->part)
+		l->cs->completed++;
+}
+
 void cap_complete(struct srv_capture *l)
 {
 	struct srv_captures_stats *t = &l->cs->ended;
@@ -148,6 +157,7 @@ void cap_complete(struct srv_capture *l)
 
 	l->done = 1;
 	save(l);
+	cs_completed(l);
 	srv_mux_stats(l->mux, &st);
 	if (l->part) {
 		if (l->out)
@@ -416,46 +426,89 @@ static void device_start(struct dev_conn *dc, const struct srv_capture_req *c)
 		device_closed(dc, "out of memory");
 }
 
+/* What a capture's devices need from the registry, asked before any of
+ * its loop objects exist (srv_capture_prepare): where each is reached, and
+ * its clock. */
+struct dev_plan {
+	int where; /* 0 from here, 1 through hop, -1 the server that held it is gone */
+	char *hop; /* the address of the server that holds its tunnel */
+	int64_t shift;
+	char note[256]; /* its clock's, "" when in step */
+};
+
 /* Where the device is reached: 0 from here (its address, or a tunnel this
  * server holds); 1 through the server that holds its tunnel, whose
- * address is then dc->hop; -1 when that server is gone. A part's devices
+ * address is then *hop; -1 when that server is gone. A part's devices
  * are held here. */
-static int holder(struct dev_conn *dc)
+static int holder(struct srv_captures *cs, int part, const struct reg_device *d, char **hop)
 {
-	struct srv_instance *in = dc->l->cs->conf.instance;
+	struct srv_instance *in = cs->conf.instance;
 	char url[REG_ADDRESS_MAX + 32];
 	uint32_t mgmt = 0;
 	int r;
 
-	if (dc->l->part || !in || srv_device_url(&dc->d, url, sizeof(url), &mgmt) || !mgmt)
+	if (part || !in || srv_device_url(d, url, sizeof(url), &mgmt) || !mgmt)
 		return 0;
-	r = srv_instance_holder(in, dc->d.id, url, sizeof(url));
-	if (r > 0 && !(dc->hop = strdup(url)))
+	r = srv_instance_holder(in, d->id, url, sizeof(url));
+	if (r > 0 && !(*hop = strdup(url)))
 		return 0; /* (tried from here, it fails as unreachable) */
 	return r < 0 ? -1 : r;
 }
 
-/* Each device connected to, here or through its part: 0, or -ENOMEM
- * (the capture is stopping). */
-static int devices_start(struct srv_capture *l, const struct srv_capture_req *c)
+/* The registry's part of each device's start: its row in the capture (not
+ * for a part: the runner has it), where it is reached, its clock and the
+ * note of it. 0, or -EIO with err. */
+static int plan_devices(struct srv_captures *cs, int64_t id, int part,
+			const struct srv_capture_req *c, struct dev_plan *p, char *err,
+			size_t errlen)
 {
-	struct srv_captures *cs = l->cs;
+	struct reg *reg = cs->conf.reg;
+
+	for (unsigned i = 0; i < c->ndevs; i++) {
+		const struct reg_device *d = &c->devs[i];
+
+		if (!part && reg_capture_device_add(reg, id, d->id))
+			goto fail;
+		p[i].where = holder(cs, part, d, &p[i].hop);
+		if (p[i].where > 0)
+			continue; /* its part's server asks for the rest */
+		/* its packets on the server's time line, by the clock it reported;
+		 * one unknown or past the reorder window flagged, in the status
+		 * and on its interfaces in the file */
+		p[i].shift =
+		    srv_device_clock(reg, d, REORDER_WINDOW_MS, p[i].note, sizeof(p[i].note));
+		if (p[i].note[0] && reg_capture_device_clock(reg, id, d->id, p[i].note))
+			goto fail;
+	}
+	return 0;
+fail:
+	snprintf(err, errlen, "registry: %s", reg_errmsg(reg));
+	return -EIO;
+}
+
+static void plan_free(struct dev_plan *p, unsigned n)
+{
+	for (unsigned i = 0; p && i < n; i++)
+		free(p[i].hop);
+	free(p);
+}
+
+/* Each device connected to, here or through its part, as planned (the
+ * plan's hops are taken): 0, or -ENOMEM (the capture is stopping). */
+static int devices_start(struct srv_capture *l, const struct srv_capture_req *c,
+			 struct dev_plan *plan)
+{
 	int r = 0;
 
 	l->open = 1; /* held while starting: a device failing at once ends nothing */
 	for (unsigned i = 0; i < c->ndevs && !r; i++) {
 		struct dev_conn *dc = &l->devs[i];
-		char note[256];
-		int64_t shift;
-		int in, where;
+		int in;
 
 		*dc = (struct dev_conn){.l = l, .d = c->devs[i], .state = "connecting"};
-		if (!l->part && reg_capture_device_add(cs->conf.reg, l->id, c->devs[i].id)) {
-			r = -ENOMEM;
-			break;
-		}
-		where = holder(dc);
-		if (where > 0) {
+		if (plan[i].where > 0) {
+			dc->hop = plan[i].hop;
+			plan[i].hop = NULL;
 			l->ndevs++;
 			continue; /* its part starts below */
 		}
@@ -469,20 +522,14 @@ static int devices_start(struct srv_capture *l, const struct srv_capture_req *c)
 			      c->snaplen + BLOCK_SLACK > BLOCK_MIN ? c->snaplen + BLOCK_SLACK
 								   : BLOCK_MIN,
 			      STREAM_IFACES, STREAM_SECTIONS);
-		/* its packets on the server's time line, by the clock it reported;
-		 * one unknown or past the reorder window flagged, in the status
-		 * and on its interfaces in the file */
-		shift = srv_device_clock(cs->conf.reg, &c->devs[i], REORDER_WINDOW_MS, note,
-					 sizeof(note));
-		if (note[0] &&
-		    (srv_mux_clock(l->mux, (unsigned)in, shift, note) ||
-		     reg_capture_device_clock(cs->conf.reg, l->id, c->devs[i].id, note))) {
+		if (plan[i].note[0] &&
+		    srv_mux_clock(l->mux, (unsigned)in, plan[i].shift, plan[i].note)) {
 			r = -ENOMEM;
 			break;
 		}
 		l->ndevs++;
 		l->open++;
-		if (where < 0)
+		if (plan[i].where < 0)
 			device_closed(dc, "the server that held its tunnel is gone; the device "
 					  "registers with another within seconds");
 		else
@@ -640,7 +687,7 @@ static size_t dev_mem(unsigned n)
 }
 
 /* Running: its connections, its tick, its place among the live. */
-static void go_live(struct srv_capture *l, const struct srv_capture_req *c)
+static void go_live(struct srv_capture *l, const struct srv_capture_req *c, struct dev_plan *plan)
 {
 	struct srv_captures *cs = l->cs;
 
@@ -655,48 +702,260 @@ static void go_live(struct srv_capture *l, const struct srv_capture_req *c)
 	l->next = cs->live;
 	cs->live = l;
 	h2o_timeout_link(cs->conf.loop, &cs->tick, &l->tick);
-	if (devices_start(l, c))
+	if (devices_start(l, c, plan))
 		cap_ask_stop(l, "error", "out of memory");
+}
+
+/* A capture that never went live, gone. */
+static void capture_drop(struct srv_capture *l)
+{
+	srv_mux_free(l->mux);
+	ecap_slab_pool_free(l->gen);
+	free(l->jobs);
+	free(l->devs);
+	free(l);
+}
+
+/* A capture's loop objects, with its devices' room: NULL when out of
+ * memory. */
+static struct srv_capture *capture_new(struct srv_captures *cs, int64_t id, int64_t org,
+				       unsigned ndevs, int dedup_ns)
+{
+	struct srv_capture *l = calloc(1, sizeof(*l));
+
+	if (!l)
+		return NULL;
+	l->fd = -1;
+	l->cs = cs;
+	l->id = id;
+	l->org = org;
+	l->dev_mem = dev_mem(ndevs);
+	l->devs = calloc(ndevs ? ndevs : 1, sizeof(*l->devs));
+	l->mux = srv_mux_new(&(struct srv_merge_opts){.dedup_ns = dedup_ns}, cs->conf.userappl);
+	l->gen = ecap_slab_pool_new(&cs->slabs, SLAB_SIZE, GEN_MEM);
+	l->jobs = calloc(JOBS, sizeof(*l->jobs));
+	if (l->devs && l->mux && l->gen && l->jobs)
+		return l;
+	capture_drop(l);
+	return NULL;
 }
 
 int srv_capture_part(struct srv_captures *cs, int64_t id, int64_t org,
 		     const struct srv_capture_req *c, struct srv_capture_out *out, char *err,
 		     size_t errlen)
 {
-	struct srv_capture *l = calloc(1, sizeof(*l));
+	struct dev_plan *plan = calloc(c->ndevs ? c->ndevs : 1, sizeof(*plan));
+	struct srv_capture *l = NULL;
+	int r = -ENOMEM;
 
-	if (!l || !(l->devs = calloc(c->ndevs ? c->ndevs : 1, sizeof(*l->devs))) ||
-	    !(l->jobs = calloc(JOBS, sizeof(*l->jobs)))) {
-		if (l)
-			free(l->devs);
-		free(l);
+	if (plan && (r = plan_devices(cs, id, 1, c, plan, err, errlen)))
+		goto out;
+	/* in order only: the receiver de-duplicates, as if it held them all */
+	if (!plan || !(l = capture_new(cs, id, org, c->ndevs, -1))) {
 		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
+		r = -ENOMEM;
+		goto out;
 	}
-	l->fd = -1;
-	l->cs = cs;
-	l->id = id;
-	l->org = org;
 	l->part = 1;
 	l->out = out;
 	out->c = l;
-	l->dev_mem = dev_mem(c->ndevs);
-	/* in order only: the receiver de-duplicates, as if it held them all */
-	l->mux = srv_mux_new(&(struct srv_merge_opts){.dedup_ns = -1}, cs->conf.userappl);
-	l->gen = ecap_slab_pool_new(&cs->slabs, SLAB_SIZE, GEN_MEM);
-	if (!l->mux || !l->gen) {
-		srv_mux_free(l->mux);
-		ecap_slab_pool_free(l->gen);
-		free(l->jobs);
-		free(l->devs);
-		free(l);
-		out->c = NULL;
+	go_live(l, c, plan);
+	ecap_log(LOG_INFO, "capture %lld: a part of %u device(s) here, for the server running it",
+		 (long long)id, l->ndevs);
+	if (--l->open == 0)
+		finish(l);
+	r = 0;
+out:
+	plan_free(plan, c->ndevs);
+	return r;
+}
+
+/* What a capture prepared (srv_capture_prepare) brings to its launch. Until
+ * then it counts against its organization's limits as a running one. */
+struct srv_capture_prep {
+	struct srv_capture_prep *next; /* cs->starting */
+	int64_t id, org;
+	uint64_t reserve; /* of the organization's storage */
+	int by_quota;
+	int fd;
+	struct dev_plan *plan;
+	unsigned ndevs;
+};
+
+/* The organization's captures running here and starting, and what they
+ * reserve of its storage. */
+static unsigned org_load(struct srv_captures *cs, int64_t org, uint64_t *reserved)
+{
+	unsigned n = 0;
+
+	*reserved = 0;
+	for (struct srv_capture *o = cs->live; o; o = o->next) {
+		n += o->org == org && !o->ending && !o->part;
+		*reserved += o->org == org && !o->done ? o->reserve : 0;
+	}
+	for (struct srv_capture_prep *p = cs->starting; p; p = p->next) {
+		n += p->org == org;
+		*reserved += p->org == org ? p->reserve : 0;
+	}
+	return n;
+}
+
+/* Off the organization's count. */
+static void prep_unseat(struct srv_captures *cs, struct srv_capture_prep *p)
+{
+	struct srv_capture_prep **pp = &cs->starting;
+
+	while (*pp && *pp != p)
+		pp = &(*pp)->next;
+	if (*pp)
+		*pp = p->next;
+	p->next = NULL;
+}
+
+static void prep_free(struct srv_captures *cs, struct srv_capture_prep *p)
+{
+	prep_unseat(cs, p);
+	if (p->fd >= 0)
+		close(p->fd);
+	plan_free(p->plan, p->ndevs);
+	free(p);
+}
+
+/* A prepared capture that will not run: its row and its devices' say why
+ * (its file stays, empty, once the row names it). */
+static void prep_fail(struct srv_captures *cs, struct srv_capture_prep *p,
+		      const struct srv_capture_req *c, const char *err)
+{
+	prep_unseat(cs, p); /* (before the statements: others may start meanwhile) */
+	if (p->id > 0) {
+		for (unsigned i = 0; i < c->ndevs; i++)
+			reg_capture_device_update(
+			    cs->conf.reg, p->id, c->devs[i].id,
+			    &(struct reg_capture_device_state){.state = "failed", .error = err});
+		reg_capture_update(
+		    cs->conf.reg, p->id,
+		    &(struct reg_capture_state){
+			.state = "done", .ended = time(NULL), .ended_by = "error", .error = err});
+	}
+	prep_free(cs, p);
+}
+
+int64_t srv_capture_prepare(struct srv_captures *cs, const struct reg_user *who,
+			    const struct srv_capture_req *c, struct srv_capture_prep **ret,
+			    char *err, size_t errlen)
+{
+	struct srv_capture_prep *p = calloc(1, sizeof(*p));
+	uint64_t stored = 0, reserved;
+	char path[512], tmp[512];
+	unsigned running;
+	int64_t r = -ENOMEM;
+
+	*ret = NULL;
+	if (!p || !(p->plan = calloc(c->ndevs ? c->ndevs : 1, sizeof(*p->plan)))) {
+		free(p);
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	go_live(l, c);
-	ecap_log(LOG_INFO, "capture %lld: a part of %u device(s) here, for the server running it",
-		 (long long)id, l->ndevs);
+	p->fd = -1;
+	p->org = who->org;
+	p->ndevs = c->ndevs;
+	/* what the organization's captures keep, then what those running
+	 * reserve: one that ended while the first was read counts in neither,
+	 * so it is read again (a few times at most) */
+	for (unsigned tries = 0, seen = ~cs->completed;
+	     cs->conf.store && seen != cs->completed && tries < 3; tries++) {
+		seen = cs->completed;
+		if ((r = srv_store_stored(cs->conf.store, who->org, &stored, err, errlen)))
+			goto fail;
+	}
+	/* from the count to the seat, no statement: two starts cannot both
+	 * take the last one */
+	running = org_load(cs, who->org, &reserved);
+	if (cs->conf.org_captures_max && running >= cs->conf.org_captures_max) {
+		snprintf(err, errlen,
+			 "the organization runs %u captures already, the most it may "
+			 "(org_captures_max = %u)",
+			 running, cs->conf.org_captures_max);
+		r = -EUSERS;
+		goto fail;
+	}
+	p->reserve = cs->conf.bytes_max ? cs->conf.bytes_max : UINT64_MAX;
+	if (cs->conf.store) {
+		int64_t room =
+		    srv_store_room(cs->conf.store, stored, reserved, p->reserve, err, errlen);
+
+		if (room < 0) {
+			r = room;
+			goto fail;
+		}
+		p->by_quota = (uint64_t)room < p->reserve;
+		p->reserve = (uint64_t)room;
+	}
+	p->next = cs->starting;
+	cs->starting = p;
+	/* the id names the file: insert, then rename; the temporary name is
+	 * the start's own, as starts here and on other servers interleave */
+	snprintf(tmp, sizeof(tmp), "%s/new-XXXXXX.pcapng", cs->conf.data_dir);
+	p->fd = mkostemps(tmp, 7, O_CLOEXEC);
+	if (p->fd < 0 || fchmod(p->fd, 0640)) {
+		snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+		if (p->fd >= 0)
+			unlink(tmp);
+		r = -EIO;
+		goto fail;
+	}
+	p->id = reg_capture_add(cs->conf.reg, who->org, who->id, c->request, tmp,
+				cs->conf.instance ? cs->conf.instance->id : NULL);
+	snprintf(path, sizeof(path), "%s/%lld.pcapng", cs->conf.data_dir, (long long)p->id);
+	if (p->id < 0 || rename(tmp, path)) {
+		if (p->id < 0)
+			snprintf(err, errlen, "registry: %s", reg_errmsg(cs->conf.reg));
+		else
+			snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		unlink(tmp);
+		r = -EIO;
+		goto fail;
+	}
+	if (reg_capture_set_file(cs->conf.reg, p->id, path)) {
+		snprintf(err, errlen, "registry: %s", reg_errmsg(cs->conf.reg));
+		unlink(path);
+		r = -EIO;
+		goto fail;
+	}
+	if ((r = plan_devices(cs, p->id, 0, c, p->plan, err, errlen)))
+		goto fail;
+	*ret = p;
+	return p->id;
+fail:
+	/* not left running: the row says why it never ran */
+	prep_fail(cs, p, c, err);
+	return r;
+}
+
+int srv_capture_launch(struct srv_captures *cs, struct srv_capture_prep *p,
+		       const struct reg_user *who, const struct srv_capture_req *c, char *err,
+		       size_t errlen)
+{
+	/* one device has no duplicates to find: skip the key and its index */
+	struct srv_capture *l = capture_new(cs, p->id, p->org, c->ndevs, c->ndevs == 1 ? -1 : 0);
+
+	if (!l || cs->closing || cs->stopping) {
+		snprintf(err, errlen, l ? "the server is stopping" : "out of memory");
+		if (l)
+			capture_drop(l);
+		prep_fail(cs, p, c, err);
+		return -ENOMEM;
+	}
+	l->fd = p->fd;
+	p->fd = -1;
+	l->reserve = p->reserve;
+	l->by_quota = p->by_quota;
+	srv_mux_limit(l->mux, c->count, l->reserve == UINT64_MAX ? 0 : l->reserve);
+	cs->ended.started++;
+	go_live(l, c, p->plan);
+	prep_free(cs, p);
+	ecap_log(LOG_INFO, "capture %lld started by %s/%s on %u device(s)", (long long)l->id,
+		 who->org_name, who->name, l->ndevs);
 	if (--l->open == 0)
 		finish(l);
 	return 0;
@@ -705,97 +964,12 @@ int srv_capture_part(struct srv_captures *cs, int64_t id, int64_t org,
 int64_t srv_capture_start(struct srv_captures *cs, const struct reg_user *who,
 			  const struct srv_capture_req *c, char *err, size_t errlen)
 {
-	struct srv_capture *l = calloc(1, sizeof(*l));
-	char path[512], tmp[512];
-	int64_t id;
-	int r = -EIO;
+	struct srv_capture_prep *p;
+	int64_t id = srv_capture_prepare(cs, who, c, &p, err, errlen);
 
-	unsigned running = 0;
-
-	for (struct srv_capture *o = cs->live; o; o = o->next)
-		running += o->org == who->org && !o->ending && !o->part;
-	if (cs->conf.org_captures_max && running >= cs->conf.org_captures_max) {
-		free(l);
-		snprintf(err, errlen,
-			 "the organization runs %u captures already, the most it may "
-			 "(org_captures_max = %u)",
-			 running, cs->conf.org_captures_max);
-		return -EUSERS;
-	}
-	if (!l) {
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
-	l->reserve = cs->conf.bytes_max ? cs->conf.bytes_max : UINT64_MAX;
-	if (cs->conf.store) {
-		uint64_t reserved = 0;
-		int64_t room;
-
-		for (struct srv_capture *o = cs->live; o; o = o->next)
-			reserved += o->org == who->org && !o->done ? o->reserve : 0;
-		room = srv_store_room(cs->conf.store, who->org, reserved, l->reserve, err, errlen);
-		if (room < 0) {
-			free(l);
-			return room;
-		}
-		l->by_quota = (uint64_t)room < l->reserve;
-		l->reserve = (uint64_t)room;
-	}
-	l->fd = -1;
-	l->cs = cs;
-	l->org = who->org;
-	l->dev_mem = dev_mem(c->ndevs);
-	l->devs = calloc(c->ndevs, sizeof(*l->devs));
-	/* one device has no duplicates to find: skip the key and its index */
-	l->mux = srv_mux_new(&(struct srv_merge_opts){.dedup_ns = c->ndevs == 1 ? -1 : 0},
-			     cs->conf.userappl);
-	l->gen = ecap_slab_pool_new(&cs->slabs, SLAB_SIZE, GEN_MEM);
-	l->jobs = calloc(JOBS, sizeof(*l->jobs));
-	snprintf(tmp, sizeof(tmp), "%s/new.pcapng", cs->conf.data_dir);
-	if (!l->devs || !l->mux || !l->gen || !l->jobs) {
-		snprintf(err, errlen, "out of memory");
-		r = -ENOMEM;
-		goto fail;
-	}
-	l->fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-	if (l->fd < 0) {
-		snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
-		goto fail;
-	}
-	/* the id names the file: insert, then rename */
-	id = reg_capture_add(cs->conf.reg, who->org, who->id, c->request, tmp,
-			     cs->conf.instance ? cs->conf.instance->id : NULL);
-	snprintf(path, sizeof(path), "%s/%lld.pcapng", cs->conf.data_dir, (long long)id);
-	if (id < 0 || rename(tmp, path) || reg_capture_set_file(cs->conf.reg, id, path)) {
-		snprintf(err, errlen, "registry: %s", reg_errmsg(cs->conf.reg));
-		if (id > 0) /* not left running: the row says why it never ran */
-			reg_capture_update(cs->conf.reg, id,
-					   &(struct reg_capture_state){.state = "done",
-								       .ended = time(NULL),
-								       .ended_by = "error",
-								       .error = err});
-		goto fail;
-	}
-	l->id = id;
-	srv_mux_limit(l->mux, c->count, l->reserve == UINT64_MAX ? 0 : l->reserve);
-	cs->ended.started++;
-	go_live(l, c);
-	ecap_log(LOG_INFO, "capture %lld started by %s/%s on %u device(s)", (long long)id,
-		 who->org_name, who->name, l->ndevs);
-	if (--l->open == 0)
-		finish(l);
-	return id;
-fail:
-	if (l->fd >= 0) {
-		close(l->fd);
-		unlink(tmp);
-	}
-	srv_mux_free(l->mux);
-	ecap_slab_pool_free(l->gen);
-	free(l->jobs);
-	free(l->devs);
-	free(l);
-	return r;
+	if (id < 0)
+		return id;
+	return srv_capture_launch(cs, p, who, c, err, errlen) ? -ENOMEM : id;
 }
 
 struct srv_capture *srv_capture_find(struct srv_captures *cs, int64_t org, int64_t id)
@@ -830,6 +1004,7 @@ int srv_capture_stop(struct srv_captures *cs, int64_t org, int64_t id)
 
 void srv_captures_stop_all(struct srv_captures *cs)
 {
+	cs->stopping = 1; /* and none launched after */
 	for (struct srv_capture *l = cs->live; l; l = l->next)
 		cap_ask_stop(l, "server stopped", "server stopping");
 }
@@ -840,6 +1015,8 @@ int srv_captures_running(struct srv_captures *cs)
 
 	for (struct srv_capture *l = cs->live; l; l = l->next)
 		n += !l->done || l->watches;
+	for (struct srv_capture_prep *p = cs->starting; p; p = p->next)
+		n++; /* (it ends soon: launched, or refused as the server stops) */
 	return n;
 }
 

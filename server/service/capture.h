@@ -72,9 +72,28 @@ struct srv_capture_req {
 
 /* Start a capture: its id, or -errno with err set: -EUSERS when the
  * organization runs org_captures_max already, -EDQUOT / -ENOSPC when its
- * storage or the data directory is full (srv_store_room). */
+ * storage or the data directory is full (srv_store_room). It is
+ * srv_capture_prepare, then srv_capture_launch. */
 int64_t srv_capture_start(struct srv_captures *cs, const struct reg_user *who,
 			  const struct srv_capture_req *c, char *err, size_t errlen);
+/* A capture's start in two steps. The first asks and writes the registry:
+ * the limits, the capture's row and file, each device's row, where it is
+ * reached and its clock. It keeps no pointer to the loop's objects across
+ * its statements, so it may wait for them on a coroutine (api/co.h): its
+ * id with *prep, or -errno as srv_capture_start's. Until launched the
+ * capture counts against its organization's limits. */
+struct srv_capture_prep;
+int64_t srv_capture_prepare(struct srv_captures *cs, const struct reg_user *who,
+			    const struct srv_capture_req *c, struct srv_capture_prep **prep,
+			    char *err, size_t errlen);
+/* The second, on the loop with nothing between it and the first's last
+ * statement that could end the server: the capture's loop objects, its
+ * connections to its devices and parts. prep is taken; 0, or -ENOMEM with
+ * err, out of memory or the server stopping (the capture's row then says
+ * it never ran). */
+int srv_capture_launch(struct srv_captures *cs, struct srv_capture_prep *prep,
+		       const struct reg_user *who, const struct srv_capture_req *c, char *err,
+		       size_t errlen);
 /* Stop one of the organization's running captures: 0 or -ENOENT. */
 int srv_capture_stop(struct srv_captures *cs, int64_t org, int64_t id);
 /* Another server signalled a stop asked for capture id (instance.h): if

@@ -38,13 +38,16 @@
 
 struct srv_captures {
 	struct srv_captures_conf conf;
-	struct srv_capture *live;	 /* running captures, and finished ones still read */
-	h2o_timeout_t tick, zero;	 /* every capture's tick; a turn of the loop */
-	struct srv_captures_stats ended; /* what finished captures added up to */
-	struct ecap_slab_cache slabs;	 /* the devices' streams are read into these */
-	struct srv_writer *writer;	 /* the capture files' writes */
-	char bytes_why[64];		 /* the log's words for conf.bytes_max */
-	int closing;			 /* srv_captures_free: no more writes */
+	struct srv_capture *live;	   /* running captures, and finished ones still read */
+	h2o_timeout_t tick, zero;	   /* every capture's tick; a turn of the loop */
+	struct srv_captures_stats ended;   /* what finished captures added up to */
+	struct ecap_slab_cache slabs;	   /* the devices' streams are read into these */
+	struct srv_writer *writer;	   /* the capture files' writes */
+	struct srv_capture_prep *starting; /* prepared, not yet launched */
+	unsigned completed;		   /* captures done (cs_completed) */
+	char bytes_why[64];		   /* the log's words for conf.bytes_max */
+	int closing;			   /* srv_captures_free: no more writes */
+	int stopping;			   /* srv_captures_stop_all: no more captures */
 };
 
 struct dev_conn {

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -15,17 +16,24 @@
 #define MIB	 (1024 * 1024)
 #define ROOM_MIN MIB /* of the organization's storage left, for a capture to start */
 
-int64_t srv_store_room(const struct srv_store *s, int64_t org, uint64_t reserved, uint64_t want,
+int srv_store_stored(const struct srv_store *s, int64_t org, uint64_t *stored, char *err,
+		     size_t errlen)
+{
+	*stored = 0;
+	if (s->org_max && reg_org_stored(s->reg, org, stored)) {
+		snprintf(err, errlen, "registry: %s", reg_errmsg(s->reg));
+		return -EIO;
+	}
+	return 0;
+}
+
+int64_t srv_store_room(const struct srv_store *s, uint64_t stored, uint64_t reserved, uint64_t want,
 		       char *err, size_t errlen)
 {
 	struct statvfs fs;
-	uint64_t stored = 0, used, avail;
+	uint64_t used, avail;
 
 	if (s->org_max) {
-		if (reg_org_stored(s->reg, org, &stored)) {
-			snprintf(err, errlen, "registry: %s", reg_errmsg(s->reg));
-			return -EIO;
-		}
 		used = stored + reserved;
 		if (used + ROOM_MIN > s->org_max) {
 			snprintf(err, errlen,
@@ -53,6 +61,24 @@ int64_t srv_store_room(const struct srv_store *s, int64_t org, uint64_t reserved
 		return -ENOSPC;
 	}
 	return want > INT64_MAX ? INT64_MAX : (int64_t)want;
+}
+
+/* A starting capture's file that a crash left: "new-XXXXXX.pcapng"
+ * (capture.c; "new.pcapng" before) untouched for NEW_STALE_S. A younger one
+ * may be another server's, starting in the same data directory. */
+#define NEW_STALE_S 600
+static int stale_new(const char *dir, const char *name)
+{
+	size_t n = strlen(name);
+	char path[512];
+	struct stat st;
+
+	if (strcmp(name, "new.pcapng") &&
+	    (n != strlen("new-XXXXXX.pcapng") || strncmp(name, "new-", 4) ||
+	     strcmp(name + n - 7, ".pcapng")))
+		return 0;
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	return !stat(path, &st) && time(NULL) - st.st_mtime >= NEW_STALE_S;
 }
 
 static void remove_file(const char *file)
@@ -192,9 +218,8 @@ int srv_store_reconcile(const struct srv_store *s)
 		int64_t id = file_id(e->d_name);
 		char path[512];
 
-		/* new.pcapng: a capture that never got its id */
 		if ((!id || bsearch(&id, k.ids, k.n, sizeof(*k.ids), by_id)) &&
-		    strcmp(e->d_name, "new.pcapng"))
+		    !stale_new(s->dir, e->d_name))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", s->dir, e->d_name);
 		remove_file(path);

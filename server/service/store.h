@@ -27,10 +27,16 @@ struct srv_store {
 	unsigned retention; /* days a finished capture is kept; 0: for ever */
 };
 
-/* What a new capture of org may write, given what its running captures
- * reserve: up to want, or -EDQUOT / -ENOSPC with err naming the limit and
- * its value (a 507). */
-int64_t srv_store_room(const struct srv_store *s, int64_t org, uint64_t reserved, uint64_t want,
+/* What org's finished captures keep, from the registry (0 when it has no
+ * limit): 0, or -EIO with err. */
+int srv_store_stored(const struct srv_store *s, int64_t org, uint64_t *stored, char *err,
+		     size_t errlen);
+/* What a new capture of org may write, given what its finished captures
+ * keep (srv_store_stored) and its running ones reserve: up to want, or
+ * -EDQUOT / -ENOSPC with err naming the limit and its value (a 507). No
+ * registry statement: the count and the reservation it allows can go
+ * together, with nothing between. */
+int64_t srv_store_room(const struct srv_store *s, uint64_t stored, uint64_t reserved, uint64_t want,
 		       char *err, size_t errlen);
 /* Remove one finished capture of org, file and rows: 0, or -ENOENT, -EBUSY
  * (running), -EIO. */

@@ -857,40 +857,79 @@ test_registry_down() {
 # up nobody else's: while GET /audit waits, GET /devices, the health check
 # and a running capture are answered; then the audit list too.
 test_registry_waits() {
-	local out=$tmp/waits.pcapng ap lp rp st s1 h1 pending= st2
+	local out=$tmp/waits.pcapng rp st got
 	remote -d gw1 --duration 5 -w "$out" udp port 5001 2> "$tmp/remote.err" &
 	rp=$!
 	for _ in $(seq 50); do grep -q "^capture [0-9]* on" "$tmp/remote.err" && break; sleep 0.1; done
-	psql -qAtX "$db" -c "BEGIN; LOCK TABLE audit IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(4); COMMIT" > /dev/null &
+	got=$(during="send_udp 40" held_up audit "$api/audit") # 20 of them to port 5001
+	wait $rp; st=$?
+	[ "$got" = "200 200 1 200" ] && [ $st = 0 ] && [ "$(payloads "$out" | wc -l)" = 20 ] &&
+		ok "a request waiting on the registry holds up no other: devices and health answered, a capture 20 of 20, then the audit list" ||
+		ko "registry waits" "devices, health, audit pending, then audit: $got; capture st=$st $(payloads "$out" | wc -l)"
+}
+
+# While TABLE is locked in PostgreSQL for 4 s, a request (curl's ARGS...,
+# the path last) waits for it on a coroutine, and others are answered:
+# prints "DEVICES HEALTH PENDING STATUS", the first two the answers' status
+# meanwhile, PENDING 1 when the request was still waiting then, STATUS its
+# own once the lock went; its body in $tmp/held.json. $during, if set, is
+# run while it waits.
+held_up() {
+	local table=$1 lp rp s1 h1 pending=0
+	shift
+	psql -qAtX "$db" -c "BEGIN; LOCK TABLE $table IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(4); COMMIT" > /dev/null &
 	lp=$!
 	for _ in $(seq 50); do
-		[ "$(psql -qAtX "$db" -c "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'audit' AND l.mode = 'AccessExclusiveLock' AND l.granted")" = 1 ] && break
+		[ "$(psql -qAtX "$db" -c "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = '$table' AND l.mode = 'AccessExclusiveLock' AND l.granted")" = 1 ] && break
 		sleep 0.05
 	done
-	inb curl -sS -o "$tmp/audit.json" -w '%{http_code}' -H "Authorization: Bearer $alice" "$api/audit" > "$tmp/audit.st" &
-	ap=$!
+	inb curl -sS -o "$tmp/held.json" -w '%{http_code}' -H "Authorization: Bearer $alice" "$@" > "$tmp/held.st" &
+	rp=$!
 	for _ in $(seq 50); do # its statement waits for the lock
-		[ "$(psql -qAtX "$db" -c "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%FROM audit%'")" = 1 ] && break
+		[ "$(psql -qAtX "$db" -c "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query NOT LIKE 'BEGIN%' AND query LIKE '%$table%'")" -ge 1 ] && break
 		sleep 0.05
 	done
-	send_udp 40 # 20 of them to port 5001
+	[ -z "${during:-}" ] || $during
 	s1=$(call "$alice" GET /devices)
 	h1=$(inb curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8000/healthz)
-	kill -0 "$ap" 2> /dev/null && pending=1
-	wait $ap; st2=$(cat "$tmp/audit.st")
+	kill -0 "$rp" 2> /dev/null && pending=1
+	wait $rp
 	wait $lp
-	wait $rp; st=$?
-	[ "$s1" = 200 ] && [ "$h1" = 200 ] && [ -n "$pending" ] && [ "$st2" = 200 ] &&
-		[ $st = 0 ] && [ "$(payloads "$out" | wc -l)" = 20 ] &&
-		ok "a request waiting on the registry holds up no other: devices and health answered, a capture 20 of 20, then the audit list" ||
-		ko "registry waits" "devices $s1 health $h1 audit ${pending:-not} pending, then $st2; capture st=$st $(payloads "$out" | wc -l)"
+	echo "$s1 $h1 $pending $(cat "$tmp/held.st")"
+}
+
+# A capture's start asks the registry for each device on a coroutine: held
+# up by a lock on capture_devices, it holds up no other request; then it
+# starts and captures. Deleting it, held up by a lock on captures, the same.
+test_start_waits() {
+	local got id
+	got=$(held_up capture_devices -H 'Content-Type: application/json' \
+		--data-binary '{"devices":["gw1"],"expression":"udp port 5001","duration":4}' "$api/captures")
+	id=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("id", ""))' "$tmp/held.json")
+	for _ in $(seq 50); do
+		[ -n "$id" ] && call "$alice" GET "/captures/$id" > /dev/null &&
+			[ "$(field devices 0 state)" = streaming ] && break
+		sleep 0.1
+	done
+	send_udp 40 # 20 of them to port 5001
+	if [ "$got" = "200 200 1 201" ] && [ -n "$id" ] && wait_state "$id" done 10 &&
+		[ "$(field devices 0 packets)" = 20 ]; then
+		ok "a capture's start waiting on the registry holds up no other request: devices and health answered, then it started (201) and captured 20 of 20"
+	else
+		ko "start waits" "devices, health, pending, start: $got: $(head -c 300 "$tmp/held.json"); state $(field state) packets $(field devices 0 packets 2> /dev/null)"
+		return
+	fi
+	got=$(held_up captures -X DELETE "$api/captures/$id")
+	[ "$got" = "200 200 1 200" ] && [ "$(call "$alice" GET "/captures/$id")" = 404 ] &&
+		ok "deleting a capture waits on the registry the same way, and holds up no other request" ||
+		ko "delete waits" "devices, health, pending, delete: $got: $(head -c 300 "$tmp/held.json")"
 }
 
 run_tests after test_bootstrap test_tokens test_tenants test_bad_input test_compile \
 	test_merged test_any test_device_interfaces test_device_killed test_unreachable test_refused test_reader_leaves \
 	test_rows_reader_back test_interrupt test_late_reader test_count test_text test_https \
 	test_list test_operable test_restart test_reports test_device_seen test_tun_device test_sll_device \
-	${EDGECAP_TEST_PGCTL:+test_registry_waits test_registry_down}
+	${EDGECAP_TEST_PGCTL:+test_registry_waits test_start_waits test_registry_down}
 st=$?
 env_stop || exit 1
 exit $st
