@@ -58,7 +58,7 @@ static const struct srv_route routes[] = {
     {"GET", "/api/v1/session", srv_session_ep, OWN | CO, REG_VIEWER, NULL},
     {"DELETE", "/api/v1/session", srv_signout_ep, OWN | CO, REG_VIEWER, NULL},
     {"POST", "/api/v1/session/password", srv_password_ep, OWN, REG_VIEWER, NULL},
-    {"POST", "/tunnel/v1/register", srv_tunnel_register_ep, PUBLIC, 0, NULL},
+    {"POST", "/tunnel/v1/register", srv_tunnel_register_ep, PUBLIC | CO, 0, NULL},
     {"POST", "/tunnel/v1/poll", srv_tunnel_poll_ep, PUBLIC, 0, NULL},
     {"POST", "/tunnel/v1/changed", srv_tunnel_changed_ep, PUBLIC, 0, NULL},
     {"GET", "/healthz", srv_healthz, PUBLIC | CO, 0, NULL},

@@ -520,9 +520,16 @@ static int announce(struct srv_tunnel *t, const struct srv_tunnel_reg *in, char 
 
 /* A registration a gateway passes on for a device on its LAN: the
  * gateway's client, and its MAC over "relay\n" client "\n" and the body's
- * SHA-256 in hex (its word that the device sits behind it). 0 with *ret the
- * gateway, or -EACCES with err. */
-static int relay_check(struct srv_tunnel *t, const struct srv_tunnel_reg *in, struct client **ret,
+ * SHA-256 in hex (its word that the device sits behind it). 0 with *ret a
+ * copy of what the registration needs of the gateway (its client is found
+ * again after the registry's statements), or -EACCES with err. */
+struct relay_gw {
+	uint32_t id, addr;
+	int64_t org, device;
+	char name[sizeof(((struct client *)0)->name)];
+};
+
+static int relay_check(struct srv_tunnel *t, const struct srv_tunnel_reg *in, struct relay_gw *ret,
 		       char *err, size_t errlen)
 {
 	char text[128], hex[2 * MTUN_TAG + 1], *end;
@@ -552,7 +559,32 @@ static int relay_check(struct srv_tunnel *t, const struct srv_tunnel_reg *in, st
 			 gw->name);
 		return -EACCES;
 	}
-	*ret = gw;
+	*ret =
+	    (struct relay_gw){.id = gw->id, .addr = gw->addr, .org = gw->org, .device = gw->device};
+	snprintf(ret->name, sizeof(ret->name), "%s", gw->name);
+	return 0;
+}
+
+/* Refused before the session is made: a replay of the device's current
+ * session's registration or an older one (it can only replace the session
+ * with one nobody can use: the X25519 half it answers is the device's;
+ * without a session there is nothing to disturb), or a new device past
+ * max_devices. 0, or -EACCES / -EBUSY with err. */
+static int session_check(struct srv_tunnel *t, uint32_t mgmt, const struct srv_tunnel_reg *in,
+			 char *err, size_t errlen)
+{
+	struct client *old = by_addr(t, mgmt);
+	size_t nlen = strlen(in->nonce);
+
+	if (old && (in->ts < old->reg_ts ||
+		    (in->ts == old->reg_ts && XXH3_64bits(in->nonce, nlen) == old->reg_nonce))) {
+		snprintf(err, errlen, "replayed registration");
+		return -EACCES;
+	}
+	if (!old && t->nclients >= t->max_devices) {
+		snprintf(err, errlen, "over capacity: %u devices connected", t->nclients);
+		return -EBUSY;
+	}
 	return 0;
 }
 
@@ -595,7 +627,8 @@ int srv_tunnel_register(struct srv_tunnel *t, const struct srv_tunnel_reg *in,
 {
 	struct reg_device d;
 	uint8_t key[MTUN_KEY_LEN];
-	struct client *c = NULL, *old, *gw = NULL;
+	struct client *c = NULL, *old;
+	struct relay_gw gw = {0};
 	void *mine = NULL;
 	int64_t now = time(NULL), epoch = 0;
 	size_t nlen = strlen(in->nonce);
@@ -629,6 +662,9 @@ int srv_tunnel_register(struct srv_tunnel *t, const struct srv_tunnel_reg *in,
 	}
 	if (in->relay && (r = relay_check(t, in, &gw, err, errlen)))
 		return r;
+	/* The registry's statements, which may wait (on a coroutine, api/co.h):
+	 * no pointer to a session is kept across them, and what was checked of
+	 * the sessions before is checked again after the last one. */
 	r = reg_device_by_pubkey(t->reg, in->pubkey, &d);
 	if (r == -ENOENT)
 		return announce(t, in, err, errlen);
@@ -637,36 +673,37 @@ int srv_tunnel_register(struct srv_tunnel *t, const struct srv_tunnel_reg *in,
 		return -EBUSY;
 	}
 	/* first: a gateway learns nothing of another organization's device */
-	if (gw && (gw->org != d.org || gw->device == d.id)) {
+	if (gw.id && (gw.org != d.org || gw.device == d.id)) {
 		OPENSSL_cleanse(&d.secret, sizeof(d.secret));
 		snprintf(err, errlen, "relay: %s relays only for other devices of its organization",
-			 gw->name);
+			 gw.name);
 		return -EACCES;
 	}
 	if (strcmp(d.serial, in->serial)) {
 		snprintf(err, errlen, "serial: this key was claimed as '%s'", d.serial);
 		return -EACCES;
 	}
-	/* A replay can only replace the device's session with one nobody can
-	 * use (the X25519 half it answers is the device's): refused while the
-	 * device's current session is that registration or newer. Without a
-	 * session there is nothing to disturb. */
-	old = by_addr(t, d.mgmt);
-	if (old && (in->ts < old->reg_ts ||
-		    (in->ts == old->reg_ts && XXH3_64bits(in->nonce, nlen) == old->reg_nonce))) {
-		snprintf(err, errlen, "replayed registration");
-		return -EACCES;
-	}
 	if (!d.enabled) {
+		OPENSSL_cleanse(&d.secret, sizeof(d.secret));
 		snprintf(err, errlen, "device disabled");
 		return -EACCES;
 	}
-	if (!old && t->nclients >= t->max_devices) {
-		snprintf(err, errlen, "over capacity: %u devices connected", t->nclients);
-		return -EBUSY;
-	}
-	if ((r = hold(t, &d, &epoch, err, errlen)))
+	/* before the device's tunnel is taken from another server, and again
+	 * after: a replay moves nothing */
+	if ((r = session_check(t, d.mgmt, in, err, errlen)) ||
+	    (r = hold(t, &d, &epoch, err, errlen)) ||
+	    (r = session_check(t, d.mgmt, in, err, errlen))) {
+		OPENSSL_cleanse(&d.secret, sizeof(d.secret));
 		return r;
+	}
+	/* from here to the session made, nothing waits */
+	if (gw.id && !by_id(t, gw.id)) {
+		OPENSSL_cleanse(&d.secret, sizeof(d.secret));
+		snprintf(err, errlen, "relay: no gateway has client %08x: it registers again",
+			 gw.id);
+		return -EACCES;
+	}
+	old = by_addr(t, d.mgmt);
 	c = calloc(1, sizeof(*c));
 	mine = mtun_dh_new(out->dh);
 	if (!c || !mine || !(c->id = new_id(t))) {
@@ -696,8 +733,8 @@ int srv_tunnel_register(struct srv_tunnel *t, const struct srv_tunnel_reg *in,
 	 * plain HTTP cannot sign) */
 	mtun_addr_str(d.mgmt, out->address);
 	out->via[0] = 0;
-	if (gw) /* the way to it is signed too */
-		mtun_addr_str(gw->addr, out->via);
+	if (gw.id) /* the way to it is signed too */
+		mtun_addr_str(gw.addr, out->via);
 	out->sig[0] = out->server_key[0] = 0;
 	if (t->devca && (mtun_grant_text(grant, in->serial, in->nonce, in->dh, c->id, out->dh,
 					 out->address, out->secret, out->cert, out->via) ||
@@ -710,8 +747,8 @@ int srv_tunnel_register(struct srv_tunnel *t, const struct srv_tunnel_reg *in,
 		remove_client(t, old);
 	c->t = t;
 	c->addr = d.mgmt;
-	c->via = gw ? gw->addr : 0;
-	c->via_device = gw ? gw->device : 0;
+	c->via = gw.id ? gw.addr : 0;
+	c->via_device = gw.id ? gw.device : 0;
 	c->device = d.id;
 	c->epoch = epoch;
 	c->org = d.org;
@@ -732,15 +769,17 @@ int srv_tunnel_register(struct srv_tunnel *t, const struct srv_tunnel_reg *in,
 	out->prefix = MTUN_NET_PREFIX;
 	out->udp_port = ntohs(t->udp_addr.sin_port);
 	out->mtu = MTUN_MTU;
-	if (gw) {
+	if (gw.id) {
 		c->transport = "relay";
 		c->seen_saved = now;
-		reg_device_heard(t->reg, d.id, t->instance, epoch, "relay", now);
 	}
 	ecap_log(LOG_INFO, "tunnel: %s (%s) registered as %s, client %08x%s%s", d.name, in->serial,
-		 out->address, c->id, gw ? ", through " : "", gw ? gw->name : "");
+		 out->address, c->id, gw.id ? ", through " : "", gw.id ? gw.name : "");
 	c = NULL;
 	r = 0;
+	/* (the session may go while this waits: nothing of it is used after) */
+	if (gw.id)
+		reg_device_heard(t->reg, d.id, t->instance, epoch, "relay", now);
 out:
 	OPENSSL_cleanse(key, sizeof(key));
 	OPENSSL_cleanse(&d.secret, sizeof(d.secret));

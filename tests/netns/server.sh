@@ -892,7 +892,9 @@ held_up() {
 	[ -z "${during:-}" ] || $during
 	s1=$(call "$alice" GET /devices)
 	h1=$(inb curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8000/healthz)
-	kill -0 "$rp" 2> /dev/null && pending=1
+	# still waiting once those are answered (on the loop, they would have
+	# waited for it)
+	[ "$(psql -qAtX "$db" -c "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query NOT LIKE 'BEGIN%' AND query LIKE '%$table%'")" -ge 1 ] && pending=1
 	wait $rp
 	wait $lp
 	echo "$s1 $h1 $pending $(cat "$tmp/held.st")"

@@ -733,9 +733,44 @@ test_relay() {
 		ko relay "$bad"
 }
 
+# With PostgreSQL a registration's statements wait on a coroutine: sim
+# registered, its tunnel released, and its row locked for 4 s, its next
+# registration waits to take it, and meanwhile the devices are listed;
+# then it registers.
+test_register_waits() {
+	local id lp rp listed pending=0 st
+	[ -n "${EDGECAP_TEST_DB:-}" ] || { echo "SKIP a registration waiting on the registry: PostgreSQL only"; return; }
+	ina "$here/mtun.py" register $url SN-sim "$tmp/sim.key" > "$tmp/regw.out" 2>&1 ||
+		{ ko "registration waits" "sim: $(cat "$tmp/regw.out")"; return; }
+	id=$(psql -qAtX "$db" -c "SELECT id FROM devices WHERE name = 'sim'")
+	psql -qAtX "$db" -c "UPDATE device_owner SET instance = NULL, epoch = epoch + 1 WHERE device_id = $id" > /dev/null
+	psql -qAtX "$db" -c "BEGIN; SELECT 1 FROM device_owner WHERE device_id = $id FOR UPDATE; SELECT pg_sleep(4); COMMIT" > /dev/null &
+	lp=$!
+	for _ in $(seq 50); do
+		[ "$(psql -qAtX "$db" -c "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep' AND query LIKE '%FOR UPDATE%'")" = 1 ] && break
+		sleep 0.05
+	done
+	ina "$here/mtun.py" register $url SN-sim "$tmp/sim.key" > "$tmp/regw.out" 2>&1 &
+	rp=$!
+	for _ in $(seq 50); do # its statement waits for the row
+		[ "$(psql -qAtX "$db" -c "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'UPDATE device_owner%'")" = 1 ] && break
+		sleep 0.05
+	done
+	listed=$(ecl devices list | awk '$1 == "sim"' | wc -l)
+	# still waiting once the list is answered (on the loop, the list
+	# would have waited for it)
+	[ "$(psql -qAtX "$db" -c "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'UPDATE device_owner%'")" = 1 ] && pending=1
+	wait $rp; st=$?
+	wait $lp
+	[ "$listed" = 1 ] && [ $pending = 1 ] && [ $st = 0 ] &&
+		[ "$(psql -qAtX "$db" -c "SELECT instance IS NOT NULL FROM device_owner WHERE device_id = $id")" = t ] &&
+		ok "a registration waiting on the registry holds up no other request: the devices listed meanwhile, then it registered" ||
+		ko "registration waits" "listed $listed, pending $pending, registered $st: $(cat "$tmp/regw.out")"
+}
+
 run_tests after test_register test_compile_pings test_collision test_claim test_refusals test_disabled test_polls test_udp_auth \
 	test_capture_udp_blocked test_stream test_bulk test_tcp_http test_proxy test_quiet test_restart test_settings test_report_on_change test_https \
-	test_device_tls test_server_pin test_relay
+	test_device_tls test_server_pin test_relay test_register_waits
 st=$?
 [ $st = 0 ] || tail -n 20 "$tmp/server.log" "$tmp/gw1.log" "$tmp/gw2.log"
 exit $st
