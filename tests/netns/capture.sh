@@ -90,6 +90,10 @@ test_text_lines() {
 		cap_pid=$!
 		for _ in $(seq 100); do grep -q listening "$tmp/ec.err" && grep -q listening "$tmp/td.err" && break; sleep 0.05; done
 		send_udp 20 40
+		# tcpdump is the judge that the datagrams went by: once in many
+		# runs neither tool saw any, and the round is sent again
+		for _ in $(seq 30); do [ -s "$tmp/td.txt" ] && break; sleep 0.1; done
+		[ -s "$tmp/td.txt" ] || { echo "($flags: tcpdump saw nothing in 3 s: sent again)"; send_udp 20 40; }
 		wait_gone $cap_pid 10 || bad+=" $flags: did not end;"
 		wait_gone $td 5 || kill -TERM $td
 		strip=cat # or the time before each line, which each takes at its own point
