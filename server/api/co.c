@@ -89,9 +89,15 @@ static void trampoline(void)
 	swapcontext(&c->ctx, &c->back); /* not resumed again: made anew */
 }
 
+static int run(void *data, void (*fn)(void *), void *arg)
+{
+	(void)data;
+	return srv_co_run(fn, arg);
+}
+
 int srv_co_start(h2o_loop_t *loop, struct reg *reg, unsigned n)
 {
-	const struct reg_async a = {.slot = slot, .wait = wait_fd};
+	const struct reg_async a = {.slot = slot, .wait = wait_fd, .run = run};
 	int e;
 
 	S = (typeof(S)){.loop = loop, .reg = reg};

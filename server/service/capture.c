@@ -44,24 +44,6 @@ void cap_ask_stop(struct srv_capture *l, const char *by, const char *why)
 		h2o_timeout_link(loop_of(l), &l->cs->zero, &l->kick);
 }
 
-static void save_device(struct dev_conn *dc)
-{
-	struct srv_mux_input_stats st;
-
-	srv_mux_input_stats(dc->l->mux, dc->input, &st);
-	reg_capture_device_update(dc->l->cs->conf.reg, dc->l->id, dc->d.id,
-				  &(struct reg_capture_device_state){
-				      .state = dc->state,
-				      .error = dc->error[0] ? dc->error : NULL,
-				      .bytes = st.bytes,
-				      .packets = st.packets,
-				      .duplicates = st.duplicates,
-				      .dropped = st.ifdrop + st.osdrop,
-				      /* a part's: the server running the capture finds them */
-				      .keep_duplicates = dc->l->part,
-				  });
-}
-
 /* What ended a capture that is done: the stop asked for, else its devices
  * ended on their own (at the duration; every one of them failed; or, with
  * no duration, which only a caller other than the API leaves out, done). */
@@ -79,28 +61,145 @@ static const char *end_word(const struct srv_capture *l)
 	return failed == l->ndevs ? "devices failed" : l->deadline ? "duration" : "devices done";
 }
 
-static void save(struct srv_capture *l)
+/* A capture's rows as they stand: its devices' states and counters (the
+ * duplicates of those a part streams), and its own row but for a part's.
+ * Taken on the loop, written apart from it (snap_write), so that a tick's
+ * statements keep no pointer to the capture while they wait. */
+struct snap {
+	struct srv_captures *cs;
+	int64_t id, org;
+	int part;
+	struct reg_capture_state cap;
+	char error[sizeof(((struct srv_capture *)0)->error)];
+	unsigned n;
+	struct snap_dev {
+		int64_t id;
+		struct reg_capture_device_state st;
+		char error[sizeof(((struct dev_conn *)0)->error)];
+	} d[];
+};
+
+/* A device's row: its state and counters, or for one its part streams
+ * what the runner finds of it (its duplicates). */
+static void snap_dev(struct srv_capture *l, struct dev_conn *dc, struct snap_dev *d)
 {
+	struct srv_mux_input_stats in;
+
+	d->id = dc->d.id;
+	if (dc->hop) {
+		d->st = (struct reg_capture_device_state){
+		    .keep_counts = 1,
+		    .duplicates = srv_mux_part_duplicates(l->mux, dc->part->input, dc->part_k)};
+		return;
+	}
+	srv_mux_input_stats(l->mux, dc->input, &in);
+	snprintf(d->error, sizeof(d->error), "%s", dc->error);
+	d->st = (struct reg_capture_device_state){
+	    .state = dc->state, /* (a literal) */
+	    .error = d->error[0] ? d->error : NULL,
+	    .bytes = in.bytes,
+	    .packets = in.packets,
+	    .duplicates = in.duplicates,
+	    .dropped = in.ifdrop + in.osdrop,
+	    /* a part's: the server running the capture finds them */
+	    .keep_duplicates = l->part,
+	};
+}
+
+/* One device's row, now (it ended). */
+static void save_device(struct dev_conn *dc)
+{
+	struct snap_dev d;
+
+	snap_dev(dc->l, dc, &d);
+	reg_capture_device_update(dc->l->cs->conf.reg, dc->l->id, d.id, &d.st);
+}
+
+static struct snap *snap_take(struct srv_capture *l, int if_running)
+{
+	struct snap *s = calloc(1, sizeof(*s) + (l->ndevs ? l->ndevs : 1) * sizeof(s->d[0]));
 	struct srv_merge_stats st;
 
-	for (unsigned i = 0; i < l->ndevs; i++) /* (a part saves its own) */
-		if (!l->devs[i].hop)
-			save_device(&l->devs[i]);
-	cap_parts_save(l);
-	if (l->part) /* the capture's row is its runner's */
+	if (!s)
+		return NULL;
+	*s = (struct snap){.cs = l->cs, .id = l->id, .org = l->org, .part = l->part};
+	for (unsigned i = 0; i < l->ndevs; i++) {
+		struct dev_conn *dc = &l->devs[i];
+		struct snap_dev *d = &s->d[s->n];
+
+		if (dc->hop && !(dc->part && !dc->part->no_input))
+			continue; /* (a part saves its own) */
+		snap_dev(l, dc, d);
+		d->st.if_running = if_running;
+		s->n++;
+	}
+	if (!l->part) {
+		srv_mux_stats(l->mux, &st);
+		snprintf(s->error, sizeof(s->error), "%s", l->error);
+		s->cap = (struct reg_capture_state){.state = l->done ? "done" : "running",
+						    .merged = st.merged,
+						    .duplicates = st.duplicates,
+						    .late = st.late,
+						    .ended = l->done ? time(NULL) : 0,
+						    .ended_by = l->done ? end_word(l) : NULL,
+						    .error = s->error[0] ? s->error : NULL,
+						    .stored = l->written,
+						    .if_running = if_running};
+	}
+	return s;
+}
+
+/* Its rows written: 1 when the capture's row says a stop was asked for it
+ * on another server. */
+static int snap_write(const struct snap *s)
+{
+	for (unsigned i = 0; i < s->n; i++)
+		reg_capture_device_update(s->cs->conf.reg, s->id, s->d[i].id, &s->d[i].st);
+	return !s->part && reg_capture_update(s->cs->conf.reg, s->id, &s->cap) == 1;
+}
+
+/* Written now, on the loop: at the end, and when another server signals. */
+static void save(struct srv_capture *l)
+{
+	struct snap *s = snap_take(l, 0);
+
+	if (!s) {
+		ecap_log(LOG_ERR, "capture %lld: out of memory: its state not written",
+			 (long long)l->id);
 		return;
-	srv_mux_stats(l->mux, &st);
-	if (reg_capture_update(l->cs->conf.reg, l->id,
-			       &(struct reg_capture_state){.state = l->done ? "done" : "running",
-							   .merged = st.merged,
-							   .duplicates = st.duplicates,
-							   .late = st.late,
-							   .ended = l->done ? time(NULL) : 0,
-							   .ended_by = l->done ? end_word(l) : NULL,
-							   .error = l->error[0] ? l->error : NULL,
-							   .stored = l->written}) == 1 &&
-	    !l->done)
+	}
+	if (snap_write(s) && !l->done)
 		cap_ask_stop(l, "stopped", "stopped by request on another server");
+	free(s);
+}
+
+/* A tick's write, on a coroutine when one is free: the capture is found
+ * again after it, if it is still there. */
+static void snap_run(void *arg)
+{
+	struct snap *s = arg;
+	int asked = snap_write(s);
+
+	for (struct srv_capture *l = s->cs->live; l; l = l->next)
+		if (l->id == s->id && l->org == s->org && l->part == s->part) {
+			l->saving = 0;
+			if (asked && !l->done)
+				cap_ask_stop(l, "stopped", "stopped by request on another server");
+		}
+	free(s);
+}
+
+/* Each second: one write at a time per capture (a slow registry skips
+ * ticks, it does not queue them). */
+static void save_tick(struct srv_capture *l)
+{
+	struct snap *s;
+
+	if (l->saving || !(s = snap_take(l, 1)))
+		return;
+	l->saving = 1;
+	if (!reg_async_run(l->cs->conf.reg, snap_run, s))
+		snap_run(s);
 }
 
 /* Send what the merge allows. A device is silent (its packets hold the
@@ -671,7 +770,7 @@ static void on_tick(h2o_timeout_entry_t *e)
 		}
 		cap_flush_out(l);
 		if (now >= l->next_db) {
-			save(l);
+			save_tick(l);
 			l->next_db = now + DB_EVERY_MS;
 		}
 	}

@@ -103,6 +103,7 @@ struct srv_capture {
 	struct ecap_httpc_ctx http; /* this capture's silence limit */
 	h2o_timeout_entry_t tick, kick;
 	uint64_t deadline, next_db; /* loop ms; deadline 0: none */
+	int saving;		    /* a tick's write waits for the registry */
 	uint64_t stop_at;	    /* stopping: devices still streaming are cut then */
 	struct part_conn *parts;    /* this capture's, merged elsewhere */
 	unsigned nparts;
@@ -180,8 +181,6 @@ void cap_parts_run(struct srv_capture *l, int64_t now);
 /* Stopping: each part asked to end (on_kick); cut, past the wait (hung). */
 void cap_parts_stop(struct srv_capture *l);
 void cap_parts_cut(struct srv_capture *l, const char *why);
-/* The duplicates found here of the part's devices, into the registry. */
-void cap_parts_save(struct srv_capture *l);
 void cap_parts_free(struct srv_capture *l);
 
 #endif

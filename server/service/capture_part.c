@@ -336,20 +336,6 @@ void cap_parts_cut(struct srv_capture *l, const char *why)
 			part_cut_one(&l->parts[k], why);
 }
 
-void cap_parts_save(struct srv_capture *l)
-{
-	for (unsigned i = 0; i < l->ndevs; i++) {
-		struct dev_conn *dc = &l->devs[i];
-
-		if (dc->part && !dc->part->no_input)
-			reg_capture_device_update(l->cs->conf.reg, l->id, dc->d.id,
-						  &(struct reg_capture_device_state){
-						      .keep_counts = 1,
-						      .duplicates = srv_mux_part_duplicates(
-							  l->mux, dc->part->input, dc->part_k)});
-	}
-}
-
 void cap_parts_free(struct srv_capture *l)
 {
 	for (unsigned k = 0; k < l->nparts; k++) {

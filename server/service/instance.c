@@ -13,9 +13,11 @@
 #include "service/instance.h"
 
 /* A beat, then the silent ones reaped: two statements every few seconds,
- * whatever the number of devices. */
-static void beat(struct srv_instance *in)
+ * whatever the number of devices; on a coroutine when one is free (in
+ * lives as long as the server). */
+static void beat(void *arg)
 {
+	struct srv_instance *in = arg;
 	int64_t now = time(NULL), n;
 	int r = reg_instance_beat(in->reg, in->id, in->address, in->started, now);
 
@@ -23,7 +25,7 @@ static void beat(struct srv_instance *in)
 		if (in->beaten)
 			ecap_log(LOG_ERR, "instance %s: heartbeat: registry: %s", in->id,
 				 reg_errmsg(in->reg));
-		in->beaten = 0;
+		in->beaten = in->beating = 0;
 		return;
 	}
 	if (r == 1)
@@ -37,14 +39,19 @@ static void beat(struct srv_instance *in)
 		ecap_log(LOG_NOTICE,
 			 "instance %s: a server silent for %d s reaped: %lld device(s) released",
 			 in->id, SRV_INSTANCE_DEAD_S, (long long)n);
+	in->beating = 0;
 }
 
 static void on_beat(h2o_timeout_entry_t *e)
 {
 	struct srv_instance *in = H2O_STRUCT_FROM_MEMBER(struct srv_instance, beat, e);
 
-	beat(in);
 	h2o_timeout_link(in->loop, &in->every, &in->beat);
+	if (in->beating) /* (the last still waits: one at a time) */
+		return;
+	in->beating = 1;
+	if (!reg_async_run(in->reg, beat, in))
+		beat(in);
 }
 
 int srv_instance_start(struct srv_instance *in, h2o_loop_t *loop, struct reg *reg,

@@ -23,6 +23,7 @@ struct srv_instance {
 	char address[256];
 	int64_t started;
 	int beaten;				/* the last beat was written */
+	int beating;				/* a beat waits for the registry */
 	uint8_t secret[REG_CLUSTER_SECRET_LEN]; /* signs requests between instances */
 	struct ecap_nonces nonces;		/* of the requests other instances signed */
 	h2o_timeout_t every;

@@ -108,6 +108,8 @@ struct reg_async {
 	void **(*slot)(void *data);
 	/* yield the running coroutine until fd can be read */
 	void (*wait)(void *data, int fd);
+	/* fn(arg) on a free coroutine: 1, or 0 when there is none */
+	int (*run)(void *data, void (*fn)(void *), void *arg);
 	void *data;
 };
 /* conns connections opened for coroutines: 0, -EOPNOTSUPP (SQLite), or
@@ -118,6 +120,11 @@ int reg_async_start(struct reg *r, const struct reg_async *a, unsigned conns);
 int reg_async_take(struct reg *r, void **slot);
 /* Given back when the coroutine ends (a transaction left open rolled back). */
 void reg_async_give(struct reg *r, void **slot);
+/* fn(arg) on a coroutine of its own, for a timer's statements that keep
+ * no pointer to the loop's objects across them: 1 (it ran until it ended
+ * or waited), or 0 when none is free or the registry waits for nothing
+ * (SQLite): run it yourself. */
+int reg_async_run(struct reg *r, void (*fn)(void *), void *arg);
 /* Rows of every organization, for the operator's metrics. */
 struct reg_stats {
 	uint64_t orgs, devices, captures;
@@ -336,6 +343,8 @@ struct reg_capture_device_state {
 	 * server writes what it reads (keep_duplicates), this one the
 	 * duplicates it finds (keep_counts) */
 	int keep_counts, keep_duplicates;
+	/* written only while the capture's row says running (a tick's) */
+	int if_running;
 };
 /* A device that is done or failed keeps its state: a state given then is
  * not written, nor anything with it. */
@@ -350,6 +359,9 @@ struct reg_capture_state {
 	const char *ended_by; /* what ended it (count, duration, bytes, ...); NULL: as it was */
 	const char *error;    /* why it failed (ended_by "error"); NULL: as it was */
 	uint64_t stored;      /* bytes its file keeps */
+	/* written only while the row says running: a tick's write that lands
+	 * after the capture's last cannot undo it */
+	int if_running;
 };
 /* 0, 1 when a stop was asked for it meanwhile (reg_capture_ask_stop), or
  * the error. */

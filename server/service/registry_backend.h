@@ -48,6 +48,7 @@ struct reg_ops {
 /* Each engine's registry and statement start with these. */
 struct reg {
 	const struct reg_ops *ops;
+	struct reg_async async; /* once reg_async_start took it */
 };
 
 struct reg_stmt {

@@ -52,21 +52,27 @@ int reg_capture_device_update(struct reg *r, int64_t capture, int64_t device,
 			     /* an end is not undone: the server running a capture
 			      * may fail a device another server streams, which
 			      * learns of it later */
-			     "AND (?1 IS NULL OR state NOT IN ('done', 'failed'))",
-			     "ttiiiiiiii", s->state, s->error, (int64_t)s->keep_counts,
+			     "AND (?1 IS NULL OR state NOT IN ('done', 'failed')) "
+			     /* a tick's write that lands after the capture's last
+			      * does not undo it */
+			     "AND (?11 = 0 OR EXISTS (SELECT 1 FROM captures c WHERE c.id = ?9 AND "
+			     "c.state = 'running'))",
+			     "ttiiiiiiiii", s->state, s->error, (int64_t)s->keep_counts,
 			     (int64_t)s->bytes, (int64_t)s->packets, (int64_t)s->dropped,
-			     (int64_t)s->keep_duplicates, (int64_t)s->duplicates, capture, device));
+			     (int64_t)s->keep_duplicates, (int64_t)s->duplicates, capture, device,
+			     (int64_t)s->if_running));
 }
 
 int reg_capture_update(struct reg *r, int64_t capture, const struct reg_capture_state *s)
 {
-	struct reg_stmt *st =
-	    reg_q(r,
-		  "UPDATE captures SET state = ?, merged = ?, duplicates = ?, late = ?, "
-		  "ended = nullif(?, 0), ended_by = coalesce(?, ended_by), "
-		  "error = coalesce(?, error), stored = ? WHERE id = ? RETURNING stop_asked",
-		  "tiiiittii", s->state, (int64_t)s->merged, (int64_t)s->duplicates,
-		  (int64_t)s->late, s->ended, s->ended_by, s->error, (int64_t)s->stored, capture);
+	struct reg_stmt *st = reg_q(
+	    r,
+	    "UPDATE captures SET state = ?, merged = ?, duplicates = ?, late = ?, "
+	    "ended = nullif(?, 0), ended_by = coalesce(?, ended_by), "
+	    "error = coalesce(?, error), stored = ? WHERE id = ? AND "
+	    "(? = 0 OR state = 'running') RETURNING stop_asked",
+	    "tiiiittiii", s->state, (int64_t)s->merged, (int64_t)s->duplicates, (int64_t)s->late,
+	    s->ended, s->ended_by, s->error, (int64_t)s->stored, capture, (int64_t)s->if_running);
 	int e = reg_row(st);
 
 	if (!e)

@@ -61,7 +61,16 @@ void reg_unlisten(struct reg *r, struct reg_listener *l)
 
 int reg_async_start(struct reg *r, const struct reg_async *a, unsigned conns)
 {
-	return r->ops->async ? r->ops->async(r, a, conns) : -EOPNOTSUPP;
+	int e = r->ops->async ? r->ops->async(r, a, conns) : -EOPNOTSUPP;
+
+	if (!e)
+		r->async = *a;
+	return e;
+}
+
+int reg_async_run(struct reg *r, void (*fn)(void *), void *arg)
+{
+	return r->async.run ? r->async.run(r->async.data, fn, arg) : 0;
 }
 
 int reg_async_take(struct reg *r, void **slot)

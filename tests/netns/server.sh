@@ -927,11 +927,39 @@ test_start_waits() {
 		ko "delete waits" "devices, health, pending, delete: $got: $(head -c 300 "$tmp/held.json")"
 }
 
+# the capture's write of its second waits for the lock too; then 40
+# datagrams, 20 of them to port 5001
+tick_waiting() {
+	for _ in $(seq 40); do
+		[ "$(psql -qAtX "$db" -c "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'UPDATE capture%'")" -ge 1 ] && break
+		sleep 0.05
+	done
+	send_udp 40
+}
+
+# A running capture writes its state each second on a coroutine: with
+# captures locked for 4 s its writes wait there, the devices and health
+# are answered meanwhile (so is the capture's own row, once the lock
+# goes), and it keeps its 20 of 20 packets and ends done.
+test_tick_waits() {
+	local out=$tmp/tick.pcapng rp st got id
+	remote -d gw1 --duration 6 -w "$out" udp port 5001 2> "$tmp/remote.err" &
+	rp=$!
+	for _ in $(seq 50); do grep -q "^capture [0-9]* on" "$tmp/remote.err" && break; sleep 0.1; done
+	id=$(sed -n 's/^capture \([0-9]*\) on.*/\1/p' "$tmp/remote.err" | head -1)
+	got=$(during=tick_waiting held_up captures "$api/captures/$id")
+	wait $rp; st=$?
+	[ "$got" = "200 200 1 200" ] && [ $st = 0 ] && [ "$(payloads "$out" | wc -l)" = 20 ] &&
+		wait_state "$id" done 10 &&
+		ok "a capture's writes each second wait on the registry off the loop: devices and health answered meanwhile, 20 of 20, done" ||
+		ko "tick waits" "devices, health, pending, capture: $got; st=$st $(payloads "$out" | wc -l) packets; state $(field state)"
+}
+
 run_tests after test_bootstrap test_tokens test_tenants test_bad_input test_compile \
 	test_merged test_any test_device_interfaces test_device_killed test_unreachable test_refused test_reader_leaves \
 	test_rows_reader_back test_interrupt test_late_reader test_count test_text test_https \
 	test_list test_operable test_restart test_reports test_device_seen test_tun_device test_sll_device \
-	${EDGECAP_TEST_PGCTL:+test_registry_waits test_start_waits test_registry_down}
+	${EDGECAP_TEST_PGCTL:+test_registry_waits test_start_waits test_tick_waits test_registry_down}
 st=$?
 env_stop || exit 1
 exit $st
