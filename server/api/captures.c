@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "api/api.h"
+#include "api/co.h"
 #include "service/instance.h"
 #include "common/bounds.h"
 #include "print/textprint.h"
@@ -556,19 +557,23 @@ void srv_readers_start(struct srv_api *api)
 	api->reader_check_entry.cb = on_reader_check;
 }
 
-/* A capture another server runs is read through it, one hop: what it
- * has, live, as if read there. 1 when that server was asked (or the
- * request answered), 0 when the capture is to be read here. */
-static int elsewhere(struct srv_api *api, h2o_req_t *req, const struct reg_user *who, int64_t id,
-		     int text)
+/* The address of the other server that runs the capture into url, or ""
+ * when none does (it runs here, or has ended). */
+static void runner_url(struct srv_api *api, int64_t org, int64_t id, char *url, size_t len)
 {
-	char runner[REG_INSTANCE_MAX], url[256];
+	char runner[REG_INSTANCE_MAX];
 
 	if (!api->instance || !api->instance->loop ||
-	    reg_capture_runner(api->reg, who->org, id, runner, sizeof(runner)) || !runner[0] ||
-	    !strcmp(runner, api->instance->id) ||
-	    reg_instance_address(api->reg, runner, url, sizeof(url)))
-		return 0;
+	    reg_capture_runner(api->reg, org, id, runner, sizeof(runner)) || !runner[0] ||
+	    !strcmp(runner, api->instance->id) || reg_instance_address(api->reg, runner, url, len))
+		url[0] = 0;
+}
+
+/* A capture another server runs (at url) is read through it, one hop:
+ * what it has, live, as if read there. */
+static void elsewhere(struct srv_api *api, h2o_req_t *req, const struct reg_user *who, int64_t id,
+		      int text, const char *url)
+{
 	if (!text) {
 		char target[32];
 
@@ -576,29 +581,72 @@ static int elsewhere(struct srv_api *api, h2o_req_t *req, const struct reg_user 
 		srv_audit(api, req, who, "capture_downloaded", target, NULL);
 	}
 	srv_hop_read(api, req, who, id, text, url);
-	return 1;
 }
 
+/* A reader's start, once the registry said where its capture is */
+struct follow {
+	struct srv_api *api;
+	h2o_req_t *req;
+	const struct reg_user *who;
+	int64_t id;
+	int text, internal;
+	const char *path, *url;
+};
+
+static int follow_here(struct follow *f);
+
+static void follow_inline(void *arg)
+{
+	follow_here(arg);
+}
+
+/* The registry first: the capture's file, and the other server that runs
+ * it, if one does (on a coroutine, this may wait); then the reader, with
+ * nothing between the running capture found and the reader made
+ * (srv_co_inline: the audit's statement waits on the loop). */
 int srv_capture_follow(struct srv_api *api, h2o_req_t *req, const struct reg_user *who,
 		       const char *ids, int text, int internal)
 {
-	int64_t org = who->org;
 	int64_t id = srv_capture_id(ids);
-	struct srv_capture *l;
-	char path[512];
+	char path[512], url[256] = "";
+	struct follow f = {.api = api,
+			   .req = req,
+			   .who = who,
+			   .id = id,
+			   .text = text,
+			   .internal = internal,
+			   .path = path,
+			   .url = url};
+
+	if (!id || reg_capture_file(api->reg, who->org, id, path, sizeof(path)))
+		return srv_fail(req, 404, "no capture %s", ids);
+	if (!internal)
+		runner_url(api, who->org, id, url, sizeof(url));
+	srv_co_inline(follow_inline, &f);
+	return 0;
+}
+
+static int follow_here(struct follow *f)
+{
+	struct srv_api *api = f->api;
+	h2o_req_t *req = f->req;
+	const struct reg_user *who = f->who;
+	int64_t org = who->org, id = f->id;
+	int text = f->text, internal = f->internal;
+	const char *path = f->path;
+	struct srv_capture *l = srv_capture_find(api->captures, org, id);
 	struct srv_reader *r;
 	int fd;
 
 	unsigned n = 0;
 
-	if (!id || reg_capture_file(api->reg, org, id, path, sizeof(path)))
-		return srv_fail(req, 404, "no capture %s", ids);
-	l = srv_capture_find(api->captures, org, id);
 	if (!l && internal) /* a reader through another server: only while it runs here */
 		return srv_fail(req, 409, "capture %lld does not run on this server",
 				(long long)id);
-	if (!l && elsewhere(api, req, who, id, text))
+	if (!l && f->url[0]) {
+		elsewhere(api, req, who, id, text, f->url);
 		return 0;
+	}
 	for (r = api->readers; r; r = r->next)
 		n += r->org == org && r->id == id;
 	if (api->readers_max && n >= api->readers_max)

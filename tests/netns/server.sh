@@ -952,7 +952,12 @@ test_tick_waits() {
 	[ "$got" = "200 200 1 200" ] && [ $st = 0 ] && [ "$(payloads "$out" | wc -l)" = 20 ] &&
 		wait_state "$id" done 10 &&
 		ok "a capture's writes each second wait on the registry off the loop: devices and health answered meanwhile, 20 of 20, done" ||
-		ko "tick waits" "devices, health, pending, capture: $got; st=$st $(payloads "$out" | wc -l) packets; state $(field state)"
+		{ ko "tick waits" "devices, health, pending, capture: $got; st=$st $(payloads "$out" | wc -l) packets; state $(field state)"; return; }
+	# a reader's start waits the same way
+	got=$(held_up captures "$api/captures/$id/pcap")
+	[ "$got" = "200 200 1 200" ] && [ "$(payloads "$tmp/held.json" | wc -l)" = 20 ] &&
+		ok "a download waits on the registry off the loop too, then has the 20" ||
+		ko "reader waits" "devices, health, pending, pcap: $got; $(payloads "$tmp/held.json" | wc -l) packets"
 }
 
 run_tests after test_bootstrap test_tokens test_tenants test_bad_input test_compile \
