@@ -153,9 +153,17 @@ static struct snap *snap_take(struct srv_capture *l, int if_running)
  * on another server. */
 static int snap_write(const struct snap *s)
 {
+	int asked = 0;
+
+	/* the capture's last: its row first, so that a tick's device rows
+	 * landing after any of these find it ended (if_running) */
+	if (!s->part && !s->cap.if_running)
+		asked = reg_capture_update(s->cs->conf.reg, s->id, &s->cap) == 1;
 	for (unsigned i = 0; i < s->n; i++)
 		reg_capture_device_update(s->cs->conf.reg, s->id, s->d[i].id, &s->d[i].st);
-	return !s->part && reg_capture_update(s->cs->conf.reg, s->id, &s->cap) == 1;
+	if (!s->part && s->cap.if_running)
+		asked = reg_capture_update(s->cs->conf.reg, s->id, &s->cap) == 1;
+	return asked;
 }
 
 /* Written now, on the loop: at the end, and when another server signals. */

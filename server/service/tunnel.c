@@ -72,6 +72,7 @@ struct srv_tunnel {
 	struct client *by_id[HASH_SIZE], *by_addr[HASH_SIZE];
 	struct client *active;
 	unsigned nclients;
+	unsigned registering; /* between session_check and the session (a seat each) */
 	h2o_timeout_t tick, house, zero;
 	h2o_timeout_entry_t tick_entry, house_entry, flush_entry;
 	struct mtun_sendq *sendq; /* flushed before the loop sleeps */
@@ -581,7 +582,7 @@ static int session_check(struct srv_tunnel *t, uint32_t mgmt, const struct srv_t
 		snprintf(err, errlen, "replayed registration");
 		return -EACCES;
 	}
-	if (!old && t->nclients >= t->max_devices) {
+	if (!old && t->nclients + t->registering >= t->max_devices) {
 		snprintf(err, errlen, "over capacity: %u devices connected", t->nclients);
 		return -EBUSY;
 	}
@@ -680,6 +681,7 @@ int srv_tunnel_register(struct srv_tunnel *t, const struct srv_tunnel_reg *in,
 		return -EACCES;
 	}
 	if (strcmp(d.serial, in->serial)) {
+		OPENSSL_cleanse(&d.secret, sizeof(d.secret));
 		snprintf(err, errlen, "serial: this key was claimed as '%s'", d.serial);
 		return -EACCES;
 	}
@@ -690,9 +692,12 @@ int srv_tunnel_register(struct srv_tunnel *t, const struct srv_tunnel_reg *in,
 	}
 	/* before the device's tunnel is taken from another server, and again
 	 * after: a replay moves nothing */
-	if ((r = session_check(t, d.mgmt, in, err, errlen)) ||
-	    (r = hold(t, &d, &epoch, err, errlen)) ||
-	    (r = session_check(t, d.mgmt, in, err, errlen))) {
+	if (!(r = session_check(t, d.mgmt, in, err, errlen))) {
+		t->registering++; /* its seat, while it takes the device from another server */
+		r = hold(t, &d, &epoch, err, errlen);
+		t->registering--;
+	}
+	if (r || (r = session_check(t, d.mgmt, in, err, errlen))) {
 		OPENSSL_cleanse(&d.secret, sizeof(d.secret));
 		return r;
 	}
