@@ -2,7 +2,9 @@
  *
  * A tick every second takes the devices whose turn it is (not asked for an
  * interval, those asked longest ago first) as far as calls are free, marks
- * them asked and asks them; INFLIGHT calls at most, each ended after
+ * them asked and asks them (a round: on a coroutine when one is free, its
+ * statements waiting off the loop; an answer's writes too); INFLIGHT calls
+ * at most, each ended after
  * TIMEOUT_MS or REPORT_MAX bytes, so a device that trickles or streams
  * forever holds a slot no longer. The registry keeps the answer as the agent gave it, less its
  * captures (they change by the second and are the capture's business), plus
@@ -21,6 +23,7 @@
  * is asked less often (reg_devices_due), so they come round less. */
 #include <errno.h>
 #include <jansson.h>
+#include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -53,8 +56,8 @@ struct call {
 	char headers[ECAP_AUTH_HEADER_MAX + 32];
 	char target[TARGET_MAX]; /* TARGET, or SETTINGS with what the device is to run by */
 	int tells;		 /* it is the latter */
-	int64_t sent_mono;	 /* CLOCK_MONOTONIC ms: the timeout and the round trip */
-	char reason[200];	 /* a refusal's Edgecap-Error */
+	int64_t sent_mono; /* CLOCK_MONOTONIC ms: the timeout and the round trip; 0: not yet sent */
+	char reason[200];  /* a refusal's Edgecap-Error */
 };
 
 struct srv_reports {
@@ -71,6 +74,7 @@ struct srv_reports {
 		uint64_t set; /* a hash of the PUT's target */
 	} refused[REFUSED];
 	unsigned refused_next;
+	int rounding; /* a round asks the registry (round) */
 };
 
 static int64_t ms_of(clockid_t clock)
@@ -230,28 +234,80 @@ static long on_body(struct ecap_httpc_call *c, const uint8_t *p, size_t n)
 	return ecap_buf_put(&c->resp, p, n) ? -1 : (long)n;
 }
 
-static void on_done(struct ecap_httpc_call *c, const char *err)
-{
-	struct call *k = c->data;
-	struct reg *reg = k->rs->conf.reg;
-	int64_t rtt = ms_of(CLOCK_MONOTONIC) - k->sent_mono, real = ms_of(CLOCK_REALTIME);
-	char why[320], *text = NULL, now[TARGET_MAX];
+/* What an ask's end writes, copied off its call (which the next tick lets
+ * go): written on a coroutine when one is free, as it keeps no pointer to
+ * the call. */
+struct answer {
+	struct srv_reports *rs;
+	struct reg_device d;
+	char *text; /* the report, or NULL: why says why there is none */
+	int64_t when;
+	char why[320];
+	char target[TARGET_MAX]; /* the set it was told (tells) */
+	int tells, refusing;	 /* it said no to that set */
+};
 
-	k->over = 1;
-	if (!err && c->status == 200 && !c->truncated &&
-	    (text = report_of(&c->resp, real - rtt / 2, rtt))) {
-		reg_device_report(reg, k->d.id, k->d.serial, text, real / 1000);
-		free(text);
+static void answer_write(void *arg)
+{
+	struct answer *a = arg;
+	struct reg *reg = a->rs->conf.reg;
+	char now[TARGET_MAX];
+
+	if (a->text) {
+		reg_device_report(reg, a->d.id, a->d.serial, a->text, a->when);
 		/* it runs by other settings than it is to (a change came while
 		 * it was asked, or it answered a GET): told at the next round.
 		 * A device that answers a PUT with another set is remembered
 		 * as refusing it, so this cannot go round. */
-		if (tell(k->rs, &k->d, now)) {
-			if (k->tells && !strcmp(now, k->target))
-				refused(k->rs, k->d.id, k->target);
+		if (tell(a->rs, &a->d, now)) {
+			if (a->tells && !strcmp(now, a->target))
+				refused(a->rs, a->d.id, a->target);
 			else
-				reg_devices_ask_soon(reg, k->d.org, k->d.name);
+				reg_devices_ask_soon(reg, a->d.org, a->d.name);
 		}
+	} else {
+		if (a->refusing)
+			reg_devices_ask_soon(reg, a->d.org, a->d.name);
+		reg_device_report_error(reg, a->d.id, a->d.serial, a->why);
+	}
+	OPENSSL_cleanse(&a->d.secret, sizeof(a->d.secret));
+	free(a->text);
+	free(a);
+}
+
+/* The answer of k (text, taken) or why there is none, written. */
+static void answer(struct call *k, char *text, int64_t when, const char *why, int refusing)
+{
+	struct answer *a = malloc(sizeof(*a));
+
+	if (!a) {
+		ecap_log(LOG_ERR, "reports: out of memory: %s's answer not kept", k->d.name);
+		free(text);
+		return;
+	}
+	*a = (struct answer){.rs = k->rs,
+			     .d = k->d,
+			     .text = text,
+			     .when = when,
+			     .tells = k->tells,
+			     .refusing = refusing};
+	snprintf(a->why, sizeof(a->why), "%s", why ? why : "");
+	memcpy(a->target, k->target, sizeof(a->target));
+	if (!reg_async_run(k->rs->conf.reg, answer_write, a))
+		answer_write(a);
+}
+
+static void on_done(struct ecap_httpc_call *c, const char *err)
+{
+	struct call *k = c->data;
+	int64_t rtt = ms_of(CLOCK_MONOTONIC) - k->sent_mono, real = ms_of(CLOCK_REALTIME);
+	char why[320], *text = NULL;
+	int refusing = 0;
+
+	k->over = 1;
+	if (!err && c->status == 200 && !c->truncated &&
+	    (text = report_of(&c->resp, real - rtt / 2, rtt))) {
+		answer(k, text, real / 1000, NULL, 0);
 		return;
 	}
 	if (c->status && c->status != 200)
@@ -271,9 +327,9 @@ static void on_done(struct ecap_httpc_call *c, const char *err)
 			 c->status == 409 || c->status == 500)) {
 		refused(k->rs, k->d.id, k->target);
 		snprintf(why + strlen(why), sizeof(why) - strlen(why), " (refusing its settings)");
-		reg_devices_ask_soon(reg, k->d.org, k->d.name);
+		refusing = 1;
 	}
-	reg_device_report_error(reg, k->d.id, k->d.serial, why);
+	answer(k, NULL, 0, why, refusing);
 }
 
 static int allowed(const struct sockaddr *sa, void *arg, char *why, size_t len)
@@ -283,11 +339,13 @@ static int allowed(const struct sockaddr *sa, void *arg, char *why, size_t len)
 	return srv_reach_check(k->rs->conf.reach, sa, k->mgmt, why, len);
 }
 
-static void ask(struct srv_reports *rs, struct call *k, const struct reg_device *d)
+/* Ask k's device (its slot taken, k->d set): what to tell it from the
+ * registry, then the call. */
+static void ask(struct srv_reports *rs, struct call *k)
 {
+	const struct reg_device *d = &k->d;
 	char url[REG_ADDRESS_MAX + 32], e[256], auth[ECAP_AUTH_HEADER_MAX];
 
-	*k = (struct call){.rs = rs, .busy = 1, .d = *d};
 	k->tells = tell(rs, d, k->target);
 	if (!k->tells)
 		snprintf(k->target, sizeof(k->target), "%s", TARGET);
@@ -323,7 +381,7 @@ static void ask(struct srv_reports *rs, struct call *k, const struct reg_device 
 	return;
 fail:
 	k->over = 1;
-	reg_device_report_error(rs->conf.reg, d->id, d->serial, e);
+	answer(k, NULL, 0, e, 0);
 }
 
 static void let_go(struct call *k)
@@ -351,30 +409,24 @@ static unsigned org_busy(const struct srv_reports *rs, int64_t org)
 	return n;
 }
 
-static void on_tick(h2o_timeout_entry_t *e)
+/* A round: the devices whose turn it is, each in a free slot, asked. On a
+ * coroutine when one is free: a slot is taken before the statements
+ * about its device (so no other round takes it, nor asks the device), and
+ * the calls are made in rs, which lives as long as the server; one round
+ * at a time. */
+static void ask_round(void *arg)
 {
-	struct srv_reports *rs = H2O_STRUCT_FROM_MEMBER(struct srv_reports, tick, e);
+	struct srv_reports *rs = arg;
 	struct reg_device *due = NULL;
-	size_t nfree = 0, n = 0, at = 0;
+	size_t n = 0, at = 0;
 	int64_t now = time(NULL);
 
-	for (unsigned i = 0; i < INFLIGHT; i++) {
-		struct call *k = &rs->calls[i];
-
-		/* one that trickles: its whole answer within TIMEOUT_MS */
-		if (k->busy && !k->over && ms_of(CLOCK_MONOTONIC) - k->sent_mono > TIMEOUT_MS) {
-			reg_device_report_error(rs->conf.reg, k->d.id, k->d.serial,
-						"no whole answer within 10 s");
-			k->over = 1;
-		}
-		if (k->over)
-			let_go(k);
-		nfree += !k->busy;
-	}
-	if (nfree && !reg_devices_due(rs->conf.reg, rs->conf.instance, now, rs->conf.interval_s,
-				      ORG_SHARE, INFLIGHT, &due, &n)) {
+	if (!reg_devices_due(rs->conf.reg, rs->conf.instance, now, rs->conf.interval_s, ORG_SHARE,
+			     INFLIGHT, &due, &n)) {
 		for (unsigned i = 0; i < INFLIGHT && at < n; i++) {
-			if (rs->calls[i].busy)
+			struct call *k = &rs->calls[i];
+
+			if (k->busy)
 				continue;
 			/* its turn comes when one of its own ends; a device asked
 			 * already waits for that answer (a change of settings
@@ -384,12 +436,41 @@ static void on_tick(h2o_timeout_entry_t *e)
 				at++;
 			if (at == n)
 				break;
-			reg_device_polled(rs->conf.reg, due[at].id, now);
-			ask(rs, &rs->calls[i], &due[at++]);
+			*k = (struct call){.rs = rs, .busy = 1, .d = due[at++]};
+			reg_device_polled(rs->conf.reg, k->d.id, now);
+			ask(rs, k);
 		}
+		for (size_t i = 0; i < n; i++)
+			OPENSSL_cleanse(&due[i].secret, sizeof(due[i].secret));
 		free(due);
 	}
+	rs->rounding = 0;
+}
+
+static void on_tick(h2o_timeout_entry_t *e)
+{
+	struct srv_reports *rs = H2O_STRUCT_FROM_MEMBER(struct srv_reports, tick, e);
+	size_t nfree = 0;
+
+	for (unsigned i = 0; i < INFLIGHT; i++) {
+		struct call *k = &rs->calls[i];
+
+		/* one that trickles: its whole answer within TIMEOUT_MS */
+		if (k->busy && !k->over && k->sent_mono &&
+		    ms_of(CLOCK_MONOTONIC) - k->sent_mono > TIMEOUT_MS) {
+			k->over = 1;
+			answer(k, NULL, 0, "no whole answer within 10 s", 0);
+		}
+		if (k->over)
+			let_go(k);
+		nfree += !k->busy;
+	}
 	h2o_timeout_link(rs->conf.loop, &rs->second, &rs->tick);
+	if (nfree && !rs->rounding) {
+		rs->rounding = 1;
+		if (!reg_async_run(rs->conf.reg, ask_round, rs))
+			ask_round(rs);
+	}
 }
 
 struct srv_reports *srv_reports_new(const struct srv_reports_conf *c)

@@ -960,11 +960,45 @@ test_tick_waits() {
 		ko "reader waits" "devices, health, pending, pcap: $got; $(payloads "$tmp/held.json" | wc -l) packets"
 }
 
+# The devices' reports wait on the registry off the loop: gw1's row locked
+# for 5 s while it is due every 2 s, the round's write about it waits, and
+# /healthz is answered meanwhile; then gw1 is reported again.
+test_report_waits() {
+	local id lp h1 pending=0 bad= t0
+	kill -TERM "$server_pid"; wait_gone "$server_pid" 10
+	server_start --report-interval 2 || { ko "report waits" "no restart"; return; }
+	id=$(psql -qAtX "$db" -c "SELECT id FROM devices WHERE name = 'gw1' AND org_id = (SELECT org_id FROM devices WHERE name = 'gw2')")
+	psql -qAtX "$db" -c "BEGIN; SELECT 1 FROM devices WHERE id = $id FOR UPDATE; SELECT pg_sleep(5); COMMIT" > /dev/null &
+	lp=$!
+	for _ in $(seq 50); do
+		[ "$(psql -qAtX "$db" -c "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep' AND query LIKE '%FOR UPDATE%'")" = 1 ] && break
+		sleep 0.05
+	done
+	t0=$(psql -qAtX "$db" -c "SELECT coalesce(reported, 0) FROM devices WHERE id = $id")
+	for _ in $(seq 80); do # its turn: the round's write about it waits
+		[ "$(psql -qAtX "$db" -c "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'UPDATE devices%'")" -ge 1 ] && break
+		sleep 0.05
+	done
+	h1=$(inb curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8000/healthz)
+	[ "$(psql -qAtX "$db" -c "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'UPDATE devices%'")" -ge 1 ] && pending=1
+	wait $lp
+	for _ in $(seq 60); do
+		[ "$(psql -qAtX "$db" -c "SELECT coalesce(reported, 0) > $t0 FROM devices WHERE id = $id")" = t ] && break
+		sleep 0.1
+	done
+	[ "$(psql -qAtX "$db" -c "SELECT coalesce(reported, 0) > $t0 FROM devices WHERE id = $id")" = t ] || bad+=" not reported again;"
+	kill -TERM "$server_pid"; wait_gone "$server_pid" 10
+	server_start || bad+=" no restart;"
+	[ "$h1" = 200 ] && [ $pending = 1 ] && [ -z "$bad" ] &&
+		ok "a device's report waiting on the registry holds up no other request: health answered meanwhile, then reported" ||
+		ko "report waits" "health $h1, pending $pending;$bad"
+}
+
 run_tests after test_bootstrap test_tokens test_tenants test_bad_input test_compile \
 	test_merged test_any test_device_interfaces test_device_killed test_unreachable test_refused test_reader_leaves \
 	test_rows_reader_back test_interrupt test_late_reader test_count test_text test_https \
 	test_list test_operable test_restart test_reports test_device_seen test_tun_device test_sll_device \
-	${EDGECAP_TEST_PGCTL:+test_registry_waits test_start_waits test_tick_waits test_registry_down}
+	${EDGECAP_TEST_PGCTL:+test_registry_waits test_start_waits test_tick_waits test_report_waits test_registry_down}
 st=$?
 env_stop || exit 1
 exit $st
