@@ -79,6 +79,20 @@ vlan_kfunc() {
 		grep "FUNC 'bpf_xdp_metadata_rx_vlan_tag'" > /dev/null
 }
 
+# PostgreSQL ($db): rows of TABLE where WHERE locked (FOR UPDATE) for
+# SECONDS by a session in the background, once it holds them; its pid in
+# $locker. pg_waiting TEXT: how many statements starting with TEXT wait
+# for a lock now.
+row_locked() { # TABLE WHERE SECONDS
+	psql -qAtX "$db" -c "BEGIN; SELECT 1 FROM $1 WHERE $2 FOR UPDATE; SELECT pg_sleep($3); COMMIT" > /dev/null &
+	locker=$!
+	for _ in $(seq 50); do
+		[ "$(psql -qAtX "$db" -c "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep' AND query LIKE '%FOR UPDATE%'")" = 1 ] && break
+		sleep 0.05
+	done
+}
+pg_waiting() { psql -qAtX "$db" -c "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '$1%'"; }
+
 wait_log() { # FILE TEXT SECONDS: TEXT appears in FILE within SECONDS
 	for _ in $(seq $(($3 * 20))); do
 		grep -q "$2" "$1" && return 0

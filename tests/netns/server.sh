@@ -964,24 +964,19 @@ test_tick_waits() {
 # for 5 s while it is due every 2 s, the round's write about it waits, and
 # /healthz is answered meanwhile; then gw1 is reported again.
 test_report_waits() {
-	local id lp h1 pending=0 bad= t0
+	local id h1 pending=0 bad= t0
 	kill -TERM "$server_pid"; wait_gone "$server_pid" 10
 	server_start --report-interval 2 || { ko "report waits" "no restart"; return; }
 	id=$(psql -qAtX "$db" -c "SELECT id FROM devices WHERE name = 'gw1' AND org_id = (SELECT org_id FROM devices WHERE name = 'gw2')")
-	psql -qAtX "$db" -c "BEGIN; SELECT 1 FROM devices WHERE id = $id FOR UPDATE; SELECT pg_sleep(5); COMMIT" > /dev/null &
-	lp=$!
-	for _ in $(seq 50); do
-		[ "$(psql -qAtX "$db" -c "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep' AND query LIKE '%FOR UPDATE%'")" = 1 ] && break
-		sleep 0.05
-	done
+	row_locked devices "id = $id" 5
 	t0=$(psql -qAtX "$db" -c "SELECT coalesce(reported, 0) FROM devices WHERE id = $id")
 	for _ in $(seq 80); do # its turn: the round's write about it waits
-		[ "$(psql -qAtX "$db" -c "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'UPDATE devices%'")" -ge 1 ] && break
+		[ "$(pg_waiting 'UPDATE devices')" -ge 1 ] && break
 		sleep 0.05
 	done
 	h1=$(inb curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8000/healthz)
-	[ "$(psql -qAtX "$db" -c "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'UPDATE devices%'")" -ge 1 ] && pending=1
-	wait $lp
+	[ "$(pg_waiting 'UPDATE devices')" -ge 1 ] && pending=1
+	wait $locker
 	for _ in $(seq 60); do
 		[ "$(psql -qAtX "$db" -c "SELECT coalesce(reported, 0) > $t0 FROM devices WHERE id = $id")" = t ] && break
 		sleep 0.1

@@ -738,30 +738,25 @@ test_relay() {
 # registration waits to take it, and meanwhile the devices are listed;
 # then it registers.
 test_register_waits() {
-	local id lp rp listed pending=0 st
+	local id rp listed pending=0 st
 	[ -n "${EDGECAP_TEST_DB:-}" ] || { echo "SKIP a registration waiting on the registry: PostgreSQL only"; return; }
 	ina "$here/mtun.py" register $url SN-sim "$tmp/sim.key" > "$tmp/regw.out" 2>&1 ||
 		{ ko "registration waits" "sim: $(cat "$tmp/regw.out")"; return; }
 	id=$(psql -qAtX "$db" -c "SELECT id FROM devices WHERE name = 'sim'")
 	psql -qAtX "$db" -c "UPDATE device_owner SET instance = NULL, epoch = epoch + 1 WHERE device_id = $id" > /dev/null
-	psql -qAtX "$db" -c "BEGIN; SELECT 1 FROM device_owner WHERE device_id = $id FOR UPDATE; SELECT pg_sleep(4); COMMIT" > /dev/null &
-	lp=$!
-	for _ in $(seq 50); do
-		[ "$(psql -qAtX "$db" -c "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep' AND query LIKE '%FOR UPDATE%'")" = 1 ] && break
-		sleep 0.05
-	done
+	row_locked device_owner "device_id = $id" 4
 	ina "$here/mtun.py" register $url SN-sim "$tmp/sim.key" > "$tmp/regw.out" 2>&1 &
 	rp=$!
 	for _ in $(seq 50); do # its statement waits for the row
-		[ "$(psql -qAtX "$db" -c "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'UPDATE device_owner%'")" = 1 ] && break
+		[ "$(pg_waiting 'UPDATE device_owner')" = 1 ] && break
 		sleep 0.05
 	done
 	listed=$(ecl devices list | awk '$1 == "sim"' | wc -l)
 	# still waiting once the list is answered (on the loop, the list
 	# would have waited for it)
-	[ "$(psql -qAtX "$db" -c "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'UPDATE device_owner%'")" = 1 ] && pending=1
+	[ "$(pg_waiting 'UPDATE device_owner')" = 1 ] && pending=1
 	wait $rp; st=$?
-	wait $lp
+	wait $locker
 	[ "$listed" = 1 ] && [ $pending = 1 ] && [ $st = 0 ] &&
 		[ "$(psql -qAtX "$db" -c "SELECT instance IS NOT NULL FROM device_owner WHERE device_id = $id")" = t ] &&
 		ok "a registration waiting on the registry holds up no other request: the devices listed meanwhile, then it registered" ||
