@@ -35,7 +35,8 @@ static struct {
 	unsigned n, waiting;
 	uint64_t started;
 	struct co *running;
-	int inlined; /* srv_co_inline: on a coroutine's stack, as the loop */
+	int inlined;	       /* srv_co_inline: on a coroutine's stack, as the loop */
+	struct co *inlined_co; /* whose (its srv_co_local still) */
 } S;
 
 static void **slot(void *data)
@@ -164,18 +165,22 @@ int srv_co_run(void (*fn)(void *), void *arg)
 
 void srv_co_inline(void (*fn)(void *), void *arg)
 {
-	struct co *c = S.running;
+	struct co *c = S.running, *was = S.inlined_co;
 
 	S.running = NULL;
 	S.inlined++;
+	S.inlined_co = c ? c : was;
 	fn(arg);
+	S.inlined_co = was;
 	S.inlined--;
 	S.running = c;
 }
 
 void **srv_co_local(void)
 {
-	return S.running ? &S.running->local : NULL;
+	struct co *c = S.running ? S.running : S.inlined_co;
+
+	return c ? &c->local : NULL;
 }
 
 void srv_co_stats(unsigned *waiting, uint64_t *started)

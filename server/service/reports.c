@@ -58,6 +58,14 @@ struct call {
 	int tells;		 /* it is the latter */
 	int64_t sent_mono; /* CLOCK_MONOTONIC ms: the timeout and the round trip; 0: not yet sent */
 	char reason[200];  /* a refusal's Edgecap-Error */
+	int writing;	   /* its answer is being written: the slot stays */
+	/* an end heard while the call was being started (on_done from within
+	 * ecap_httpc_start): answered once that returned, not inside it */
+	int starting, ended;
+	char *end_text;
+	int64_t end_when;
+	char end_why[320];
+	int end_refusing;
 };
 
 struct srv_reports {
@@ -239,8 +247,9 @@ static long on_body(struct ecap_httpc_call *c, const uint8_t *p, size_t n)
  * the call. */
 struct answer {
 	struct srv_reports *rs;
-	struct reg_device d;
-	char *text; /* the report, or NULL: why says why there is none */
+	struct call *k;	     /* its slot, kept until this is written (k->writing) */
+	struct reg_device d; /* (less its secret) */
+	char *text;	     /* the report, or NULL: why says why there is none */
 	int64_t when;
 	char why[320];
 	char target[TARGET_MAX]; /* the set it was told (tells) */
@@ -266,31 +275,44 @@ static void answer_write(void *arg)
 				reg_devices_ask_soon(reg, a->d.org, a->d.name);
 		}
 	} else {
+		reg_device_report_error(reg, a->d.id, a->d.serial, a->why);
 		if (a->refusing)
 			reg_devices_ask_soon(reg, a->d.org, a->d.name);
-		reg_device_report_error(reg, a->d.id, a->d.serial, a->why);
 	}
-	OPENSSL_cleanse(&a->d.secret, sizeof(a->d.secret));
+	a->k->writing = 0; /* (a slot of rs, which lives as long as the server) */
 	free(a->text);
 	free(a);
 }
 
-/* The answer of k (text, taken) or why there is none, written. */
+/* The answer of k (text, taken) or why there is none, written; its slot
+ * stays taken until then, so that the device is not asked again before. */
 static void answer(struct call *k, char *text, int64_t when, const char *why, int refusing)
 {
-	struct answer *a = malloc(sizeof(*a));
+	struct answer *a;
 
+	if (k->starting) { /* within ecap_httpc_start: after it (ask) */
+		k->ended = 1;
+		k->end_text = text;
+		k->end_when = when;
+		snprintf(k->end_why, sizeof(k->end_why), "%s", why ? why : "");
+		k->end_refusing = refusing;
+		return;
+	}
+	a = malloc(sizeof(*a));
 	if (!a) {
 		ecap_log(LOG_ERR, "reports: out of memory: %s's answer not kept", k->d.name);
 		free(text);
 		return;
 	}
 	*a = (struct answer){.rs = k->rs,
+			     .k = k,
 			     .d = k->d,
 			     .text = text,
 			     .when = when,
 			     .tells = k->tells,
 			     .refusing = refusing};
+	OPENSSL_cleanse(&a->d.secret, sizeof(a->d.secret)); /* (not needed there) */
+	k->writing = 1;
 	snprintf(a->why, sizeof(a->why), "%s", why ? why : "");
 	memcpy(a->target, k->target, sizeof(a->target));
 	if (!reg_async_run(k->rs->conf.reg, answer_write, a))
@@ -304,6 +326,8 @@ static void on_done(struct ecap_httpc_call *c, const char *err)
 	char why[320], *text = NULL;
 	int refusing = 0;
 
+	if (k->over) /* (answered already) */
+		return;
 	k->over = 1;
 	if (!err && c->status == 200 && !c->truncated &&
 	    (text = report_of(&c->resp, real - rtt / 2, rtt))) {
@@ -345,6 +369,7 @@ static void ask(struct srv_reports *rs, struct call *k)
 {
 	const struct reg_device *d = &k->d;
 	char url[REG_ADDRESS_MAX + 32], e[256], auth[ECAP_AUTH_HEADER_MAX];
+	int failed;
 
 	k->tells = tell(rs, d, k->target);
 	if (!k->tells)
@@ -374,7 +399,13 @@ static void ask(struct srv_reports *rs, struct call *k)
 		e, sizeof(e)))
 		goto fail;
 	k->sent_mono = ms_of(CLOCK_MONOTONIC);
-	if (ecap_httpc_start(&k->dest, &k->call)) {
+	k->starting = 1;
+	failed = ecap_httpc_start(&k->dest, &k->call);
+	k->starting = 0;
+	if (k->ended) /* it ended at once: its answer now, outside the start */
+		answer(k, k->end_text, k->end_when, k->end_why[0] ? k->end_why : NULL,
+		       k->end_refusing);
+	else if (failed) {
 		snprintf(e, sizeof(e), "out of memory");
 		goto fail;
 	}
@@ -389,6 +420,7 @@ static void let_go(struct call *k)
 	ecap_httpc_cancel(&k->call);
 	ecap_httpc_call_reset(&k->call);
 	ecap_httpc_dest_dispose(&k->dest);
+	OPENSSL_cleanse(&k->d.secret, sizeof(k->d.secret));
 	k->busy = k->over = 0;
 }
 
@@ -458,10 +490,11 @@ static void on_tick(h2o_timeout_entry_t *e)
 		/* one that trickles: its whole answer within TIMEOUT_MS */
 		if (k->busy && !k->over && k->sent_mono &&
 		    ms_of(CLOCK_MONOTONIC) - k->sent_mono > TIMEOUT_MS) {
+			ecap_httpc_cancel(&k->call); /* (no on_done after) */
 			k->over = 1;
 			answer(k, NULL, 0, "no whole answer within 10 s", 0);
 		}
-		if (k->over)
+		if (k->over && !k->writing)
 			let_go(k);
 		nfree += !k->busy;
 	}
