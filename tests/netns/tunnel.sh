@@ -370,6 +370,15 @@ test_tcp_http() {
 		sleep 0.3
 		for i in $(seq $runs); do
 			out=$(ip netns exec "$G1" timeout 120 iperf3 -c 6.0.0.1 -p 5299 -t 2 -J 2> /dev/null)
+			# iperf3's own race at a test's end (esnet/iperf#499: its
+			# server closes the control connection on IPERF_DONE before
+			# the client's FIN, and the client reads a reset): seen in
+			# one run of eight in some full runs, never alone. That
+			# run is made again, once.
+			if [[ $out == *"unable to receive control message: Connection reset by peer"* ]]; then
+				echo "(run $i: iperf3's control reset at its end: run again)"
+				out=$(ip netns exec "$G1" timeout 120 iperf3 -c 6.0.0.1 -p 5299 -t 2 -J 2> /dev/null)
+			fi
 			python3 -c '
 import json, sys
 d = json.loads(sys.argv[1])
