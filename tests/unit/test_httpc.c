@@ -172,7 +172,7 @@ struct got {
 	const char *err;
 	char errbuf[256];
 	struct held held[HELD_MAX];
-	unsigned nheld, checked;
+	unsigned nheld, checked, holds; /* checked: held slabs let go, each checked */
 	h2o_timeout_t resume_after;
 	h2o_timeout_entry_t resume;
 	struct ecap_httpc_call *call;
@@ -230,6 +230,7 @@ static long on_body(struct ecap_httpc_call *c, const uint8_t *p, size_t n)
 			g->nheld--;
 		}
 		ecap_slab_ref(c->slab);
+		g->holds++;
 		g->held[g->nheld++] = (struct held){c->slab, p, take, at};
 		if (g->nheld == g->hold && g->hold == HELD_MAX) {
 			g->release_pending = 1;
@@ -320,7 +321,10 @@ static void streams_chunked(void **st)
 	call_peer(&p, &g, 1);
 	assert_null(g.err);
 	assert_body(&g, BODY_LEN);
-	assert_true(g.checked > 3);
+	/* each slab held was let go and its bytes checked (how many were
+	 * held depends on how much each read finds) */
+	assert_true(g.holds >= 1);
+	assert_int_equal(g.checked, g.holds);
 	ecap_buf_free(&g.body);
 }
 
